@@ -1,0 +1,62 @@
+# Mill: the two commands of the README's quick start, and the rest of the developer loop.
+#   make run    install what is missing, build, run a real evaluation on the embedded default
+#   make test   the same set-up, then every test (ctest: unit + CLI)
+#   make check  unit tests under ASan + UBSan        make bench  benchmark programs
+#   make fuzz   libFuzzer targets, a short run each  make install PREFIX=/usr/local
+BUILD   ?= build
+ASAN    ?= build-asan
+FUZZB   ?= build-fuzz
+PREFIX  ?= /usr/local
+JOBS    ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+DEPS_STAMP := $(BUILD)/.deps-prefix
+
+.PHONY: all deps build run test check bench fuzz install clean
+
+all: build
+
+# scripts/deps.sh installs Debian packages and builds the pinned llama.cpp once into a cache
+# outside the checkout; its last stdout line is the llama.cpp prefix.
+deps:
+	@mkdir -p $(BUILD)
+	@bash scripts/deps.sh | tail -n 1 > $(DEPS_STAMP).tmp && mv $(DEPS_STAMP).tmp $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	@$(MAKE) --no-print-directory deps
+
+build: $(DEPS_STAMP)
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > $(BUILD)/cmake.log || \
+	    { cat $(BUILD)/cmake.log; exit 1; }
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	@bash scripts/run-demo.sh $(BUILD)
+
+test: deps build
+	@cd $(BUILD) && ctest --output-on-failure -j 1
+
+check: deps
+	@cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMILL_SANITIZE=ON \
+	    -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > /dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --output-on-failure -L unit
+
+bench: deps build
+	@bash bench/run.sh $(BUILD)
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZB) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DMILL_FUZZ=ON -DMILL_SANITIZE=ON -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > /dev/null
+	@cmake --build $(FUZZB) -j $(JOBS)
+	@for f in $(FUZZB)/fuzz/fuzz_*; do \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; mkdir -p $(FUZZB)/corpus/$$(basename $$f); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        $(FUZZB)/corpus/$$(basename $$f) 2>&1 | tail -n 2 || exit 1; done
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZB)

@@ -1,0 +1,87 @@
+/* backend.h: requests and the model backend interface (DESIGN §1).
+ *
+ * Backends see only requests. They declare what they can serve (request kinds, task types,
+ * modalities, log-prob support) so the runner rejects an unsupported task before any download;
+ * every speed trick (KV reuse, batching, cached zero-shot heads) lives inside a backend. */
+#ifndef MILL_BACKEND_H
+#define MILL_BACKEND_H
+
+#include "doc.h"
+#include "task.h"
+
+enum mill_req_kind {
+    MILL_REQ_LOGLIK = 0, /* context + continuation -> summed log-prob, is_greedy */
+    MILL_REQ_ROLLING,    /* text -> summed log-prob over all tokens, token count */
+    MILL_REQ_GENERATE,   /* context, max tokens, stop strings -> text */
+    MILL_REQ_CLASSIFY,   /* media + labels + templates -> one score per label */
+};
+
+struct mill_request {
+    /* Input (borrowed from the runner for the duration of run()). */
+    enum mill_req_kind kind;
+    const char *task;            /* task name */
+    int64_t doc_id;              /* index in the evaluation split */
+    const char *context;         /* full prompt: instruction + few-shot block + query */
+    const char *continuation;    /* LOGLIK */
+    int max_new_tokens;          /* GENERATE */
+    const char *const *stop;     /* GENERATE: NULL-terminated, may be NULL */
+    const struct mill_media *media;
+    size_t n_media;
+    const char *const *labels;   /* CLASSIFY */
+    size_t n_labels;
+    const char *const *templates; /* CLASSIFY: "{c}" slot; NULL = backend default */
+    size_t n_templates;
+    /* Output (filled by the backend). */
+    int status;                  /* 0 ok, or a MILL_E* for this request alone */
+    char *error;                 /* malloc'd message when status != 0 */
+    double logprob;              /* LOGLIK, ROLLING: summed natural-log probability */
+    bool is_greedy;              /* LOGLIK */
+    int64_t n_tokens;            /* LOGLIK: continuation tokens; ROLLING: scored tokens */
+    int64_t n_truncated;         /* tokens dropped by left truncation */
+    char *text;                  /* GENERATE: malloc'd */
+    double *scores;              /* CLASSIFY: malloc'd, n_labels entries */
+};
+
+/* Frees the outputs of a request (text, scores, error) and resets them. */
+void mill_request_clear_output(struct mill_request *r);
+/* Sets a per-request error (printf-style). */
+void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+struct mill_backend_caps {
+    unsigned req_kinds;       /* bits 1u << MILL_REQ_* */
+    unsigned task_types;      /* bits 1u << MILL_TASK_* the backend class serves */
+    unsigned modalities;      /* MILL_MOD_* bits */
+    bool supports_logprobs;
+    int64_t max_context_length;
+    const char *class_name;   /* as in Mill's messages: "LlamaModel", "CLIPModel", ... */
+};
+
+/* A parsed model spec: `name[k=v,...]`. */
+struct mill_model_spec {
+    char *raw;                /* the spec as given */
+    char *type;               /* text before '[' (trimmed) */
+    struct mill_value args;   /* MILL_V_STRUCT of coerced values (bool, int, float, str) */
+};
+
+struct mill_backend_ops {
+    const char *name;               /* registry name */
+    const char *const *aliases;     /* NULL-terminated, may be NULL */
+    /* Parses arguments only: nothing is downloaded or loaded. *state is the backend's. */
+    int (*open)(const struct mill_model_spec *spec, void **state, struct mill_err *err);
+    /* What the backend serves; valid right after open. */
+    void (*caps)(void *state, struct mill_backend_caps *out);
+    /* The model name used in outputs ("Qwen/Qwen3-0.6B-Base", "ViT-B-32/laion2b..."). */
+    const char *(*model_name)(void *state);
+    /* Downloads and loads the weights (called once, only when some task is pending). */
+    int (*load)(void *state, struct mill_err *err);
+    /* Answers n requests in place. A failure of one request goes into that request's
+     * status; a non-zero return means the backend itself is broken (the task stops). */
+    int (*run)(void *state, struct mill_request *reqs, size_t n, struct mill_err *err);
+    /* Appends backend facts for the provenance file (a JSON object's members, no braces),
+     * e.g. "\"model_sha256\":\"...\"". May be NULL. */
+    int (*provenance)(void *state, struct mill_buf *out);
+    void (*close)(void *state);     /* NULL-safe on state */
+};
+
+#endif

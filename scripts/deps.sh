@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# deps.sh: install what Mill needs to build and test on Debian 12, then build the pinned llama.cpp.
+#
+# - Debian packages through apt-get (sudo when not root), only those not yet installed.
+# - llama.cpp from the npm package node-llama-cpp@3.22.1 (its llama/gitRelease.bundle), tarball
+#   sha256 verified, built once into ${MILL_DEPS_DIR:-$HOME/.cache/mill/deps}/llama.cpp-<version>.
+#   A stamp file records the bundle hash, the build options and the CPU's instruction-set flags, so
+#   a second run does nothing and a cache moved to another CPU is rebuilt rather than crashing.
+# Prints the llama.cpp prefix on its last line of stdout.
+set -euo pipefail
+
+NLC_VERSION=3.22.1
+NLC_SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
+LLAMA_VERSION=v0.5.0
+DEPS_DIR=${MILL_DEPS_DIR:-$HOME/.cache/mill/deps}
+PREFIX=$DEPS_DIR/llama.cpp-$LLAMA_VERSION
+JOBS=${MILL_JOBS:-$(nproc)}
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+PKGS=(build-essential cmake ninja-build git pkg-config ca-certificates
+      libcurl4-openssl-dev libarchive-dev libzstd-dev libsnappy-dev zlib1g-dev
+      libstb-dev libwebp-dev libsndfile1-dev libsamplerate0-dev libcjson-dev libpcre2-dev
+      clang libclang-rt-14-dev nodejs npm python3 tmux)
+
+install_packages() {
+    local missing=()
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    # npm may come from outside Debian (nodesource, nvm); accept a working one.
+    if command -v npm >/dev/null 2>&1; then
+        local m2=(); for p in "${missing[@]}"; do
+            [ "$p" = npm ] || [ "$p" = nodejs ] || m2+=("$p"); done
+        missing=("${m2[@]+"${m2[@]}"}")
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    log "installing: ${missing[*]}"
+    $sudo apt-get update -qq >&2
+    local log_file; log_file=$(mktemp)
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >"$log_file" 2>&1 || { cat "$log_file" >&2; exit 1; }
+    rm -f "$log_file"
+}
+
+cpu_sig() {
+    grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' \
+        | grep -E '^(avx|avx2|avx512[a-z0-9_]*|fma|f16c|bmi2|sse4_2|amx[a-z0-9_]*)$' | sort | tr '\n' ' '
+}
+
+build_llama() {
+    local cuda=OFF
+    if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
+    local want="nlc=$NLC_SHA256 cuda=$cuda cpu=$(cpu_sig)"
+    if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
+        log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
+        return 0
+    fi
+    local work=$DEPS_DIR/work-$LLAMA_VERSION
+    rm -rf "$work" "$PREFIX"
+    mkdir -p "$work" "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/include" "$PREFIX/share"
+    log "fetching node-llama-cpp@$NLC_VERSION from npm"
+    (cd "$work" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null)
+    local tgz=$work/node-llama-cpp-$NLC_VERSION.tgz
+    echo "$NLC_SHA256  $tgz" | sha256sum -c --quiet - \
+        || { log "sha256 mismatch for $tgz"; exit 1; }
+    tar -xzf "$tgz" -C "$work" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
+    git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
+    log "building llama.cpp (cuda=$cuda, native CPU) with $JOBS jobs"
+    cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_CUDA=$cuda \
+        -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+        -DLLAMA_BUILD_MTMD=ON -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
+        -DLLAMA_OPENSSL=OFF -DMTMD_VIDEO=OFF -DLLAMA_CURL=OFF \
+        -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' \
+        >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
+    cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-perplexity \
+        >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
+    cp -a "$work/build/bin/"*.so* "$PREFIX/lib/"
+    cp -a "$work/build/bin/llama-server" "$work/build/bin/llama-perplexity" "$PREFIX/bin/"
+    cp -a "$work/src/include/"*.h "$work/src/ggml/include/"*.h \
+          "$work/src/tools/mtmd/mtmd.h" "$work/src/tools/mtmd/mtmd-helper.h" "$PREFIX/include/"
+    mkdir -p "$PREFIX/share/vocab"
+    cp -a "$work/src/models/"ggml-vocab-*.gguf "$PREFIX/share/vocab/"
+    cp -a "$work/package/llama/llama.cpp.info.json" "$PREFIX/share/"
+    rm -rf "$work"
+    echo "$want" >"$PREFIX/.stamp"
+    log "llama.cpp installed in $PREFIX"
+}
+
+install_packages
+build_llama
+echo "$PREFIX"

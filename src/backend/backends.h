@@ -1,0 +1,17 @@
+/* backends.h: the table of model backends and lookup by name or alias. */
+#ifndef MILL_BACKEND_BACKENDS_H
+#define MILL_BACKEND_BACKENDS_H
+
+#include <mill/backend.h>
+
+extern const struct mill_backend_ops mill_backend_replay;
+
+/* The backend registered under name or alias, else NULL. */
+const struct mill_backend_ops *mill_backend_find(const char *type);
+/* The backend bare Hugging Face ids resolve to (the llama backend), or NULL in a build
+ * without it. */
+const struct mill_backend_ops *mill_backend_for_hf_id(void);
+/* All backends, NULL-terminated. */
+extern const struct mill_backend_ops *const mill_backends[];
+
+#endif

@@ -1,0 +1,209 @@
+/* replay.c: the `replay` backend: answers GENERATE requests from saved generations, JSON Lines
+ * {"task": ..., "doc_id": ..., "response": "..."}, so outputs of another harness or a server log
+ * are scored with Mill's metrics and no model. Stop strings are applied to the saved text as a
+ * live backend would. It cannot score log-probabilities and says so up front. */
+#include "backend/backends.h"
+
+#include "core/spec.h"
+
+#include <mill/buf.h>
+#include <mill/value.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct saved {
+    char *task;
+    int64_t doc_id;
+    char *response;
+};
+
+struct replay {
+    char *file;
+    char *name;
+    struct saved *items;
+    size_t n;
+};
+
+static const char *const replay_args[] = {"file", "name", NULL};
+
+static int replay_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
+    int rc = mill_spec_check_keys(spec, replay_args, err);
+    if (rc)
+        return rc;
+    const char *file = mill_spec_get_str(spec, "file", NULL);
+    const char *name = mill_spec_get_str(spec, "name", NULL);
+    if (!file || !*file)
+        return mill_err_set(err, MILL_EINVAL,
+                            "model spec '%s': replay needs file=<responses.jsonl>", spec->raw);
+    struct replay *r = calloc(1, sizeof *r);
+    if (!r)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    r->file = strdup(file);
+    if (name)
+        r->name = strdup(name);
+    else
+        rc = asprintf(&r->name, "replay/%s", strrchr(file, '/') ? strrchr(file, '/') + 1 : file)
+             < 0 ? MILL_ENOMEM : 0;
+    if (rc || !r->file || !r->name) {
+        free(r->file);
+        free(r->name);
+        free(r);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    *state = r;
+    return 0;
+}
+
+static void replay_caps(void *state, struct mill_backend_caps *c) {
+    (void)state;
+    memset(c, 0, sizeof *c);
+    c->req_kinds = 1u << MILL_REQ_GENERATE;
+    c->task_types = 1u << MILL_TASK_GENERATIVE_QA | 1u << MILL_TASK_MULTIPLE_CHOICE;
+    c->modalities = MILL_MOD_TEXT | MILL_MOD_IMAGE | MILL_MOD_AUDIO | MILL_MOD_VIDEO;
+    c->supports_logprobs = false;
+    c->max_context_length = INT64_MAX;
+    c->class_name = "ReplayModel";
+}
+
+static const char *replay_model_name(void *state) { return ((struct replay *)state)->name; }
+
+static int cmp_saved(const void *a, const void *b) {
+    const struct saved *x = a, *y = b;
+    int c = strcmp(x->task, y->task);
+    return c ? c : (x->doc_id > y->doc_id) - (x->doc_id < y->doc_id);
+}
+
+static int add_saved(struct replay *r, const struct mill_value *v, size_t lineno,
+                     struct mill_err *err) {
+    const char *task = mill_value_as_str(mill_value_get(v, "task"));
+    const char *resp = mill_value_as_str(mill_value_get(v, "response"));
+    int64_t id;
+    if (!task || !resp || mill_value_as_int(mill_value_get(v, "doc_id"), &id))
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s:%zu: expected {\"task\": str, \"doc_id\": int, \"response\": str}",
+                            r->file, lineno);
+    struct saved *grown = realloc(r->items, (r->n + 1) * sizeof *grown);
+    if (!grown)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    r->items = grown;
+    struct saved *s = &r->items[r->n];
+    s->task = strdup(task);
+    s->response = strdup(resp);
+    s->doc_id = id;
+    if (!s->task || !s->response) {
+        free(s->task);
+        free(s->response);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    r->n++;
+    return 0;
+}
+
+static int replay_load(void *state, struct mill_err *err) {
+    struct replay *r = state;
+    FILE *f = fopen(r->file, "rb");
+    if (!f)
+        return mill_err_set(err, MILL_ENOTFOUND, "replay: cannot open %s", r->file);
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    while (!rc && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (!len)
+            continue;
+        struct mill_value v;
+        if ((rc = mill_value_from_json(&v, line, len, err)) != 0) {
+            mill_err_prefix(err, "%s:%zu", r->file, lineno);
+            break;
+        }
+        rc = add_saved(r, &v, lineno, err);
+        mill_value_free(&v);
+    }
+    free(line);
+    fclose(f);
+    if (!rc && r->n)
+        qsort(r->items, r->n, sizeof *r->items, cmp_saved);
+    /* Two saved answers for one sample are ambiguous: refuse rather than pick one. */
+    for (size_t i = 1; !rc && i < r->n; i++)
+        if (!cmp_saved(&r->items[i - 1], &r->items[i]))
+            return mill_err_set(err, MILL_EFORMAT, "%s: task %s doc_id %lld appears twice",
+                                r->file, r->items[i].task, (long long)r->items[i].doc_id);
+    return rc;
+}
+
+/* Cuts text at the earliest occurrence of any stop string. */
+static void apply_stops(char *text, const char *const *stop) {
+    char *cut = NULL;
+    for (; stop && *stop; stop++) {
+        if (!**stop)
+            continue;
+        char *p = strstr(text, *stop);
+        if (p && (!cut || p < cut))
+            cut = p;
+    }
+    if (cut)
+        *cut = 0;
+}
+
+static int replay_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct replay *r = state;
+    for (size_t i = 0; i < n; i++) {
+        struct mill_request *q = &reqs[i];
+        if (q->kind != MILL_REQ_GENERATE) {
+            mill_request_fail(q, MILL_EUNSUPPORTED, "replay answers generation requests only");
+            continue;
+        }
+        struct saved key = {(char *)q->task, q->doc_id, NULL};
+        struct saved *hit = r->n ? bsearch(&key, r->items, r->n, sizeof *r->items, cmp_saved)
+                                 : NULL;
+        if (!hit) {
+            mill_request_fail(q, MILL_ENOTFOUND, "no saved response for task %s doc_id %lld in %s",
+                              q->task, (long long)q->doc_id, r->file);
+            continue;
+        }
+        if (!(q->text = strdup(hit->response)))
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        apply_stops(q->text, q->stop);
+    }
+    return 0;
+}
+
+static int replay_provenance(void *state, struct mill_buf *out) {
+    struct replay *r = state;
+    mill_buf_adds(out, "\"responses_file\":");
+    return mill_buf_add_json_str(out, r->file, strlen(r->file));
+}
+
+static void replay_close(void *state) {
+    struct replay *r = state;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->items[i].task);
+        free(r->items[i].response);
+    }
+    free(r->items);
+    free(r->file);
+    free(r->name);
+    free(r);
+}
+
+static const char *const replay_aliases[] = {"replay", NULL};
+
+const struct mill_backend_ops mill_backend_replay = {
+    .name = "replay",
+    .aliases = replay_aliases,
+    .open = replay_open,
+    .caps = replay_caps,
+    .model_name = replay_model_name,
+    .load = replay_load,
+    .run = replay_run,
+    .provenance = replay_provenance,
+    .close = replay_close,
+};

@@ -1,0 +1,64 @@
+/* cli.h: the command-line layer: option tables, parsed arguments and the subcommand entry
+ * points. Only this layer prints to stdout and only main() exits. */
+#ifndef MILL_CLI_CLI_H
+#define MILL_CLI_CLI_H
+
+#include <mill/mill.h>
+
+enum mill_opt_type { MILL_OPT_STR, MILL_OPT_INT, MILL_OPT_BOOL };
+
+struct mill_opt {
+    const char *name;        /* flag name with underscores: --output_dir / --output-dir */
+    enum mill_opt_type type;
+    const char *metavar;     /* shown in help ("DIR"); NULL for booleans */
+    const char *help;
+};
+
+#define MILL_MAX_OPTS 24
+#define MILL_MAX_POS 8
+
+struct mill_args {
+    const struct mill_opt *opts[MILL_MAX_OPTS]; /* global options first, then the command's */
+    size_t n_opts;
+    const char *val[MILL_MAX_OPTS]; /* string value, or "1"/"0" for booleans; NULL = unset */
+    const char *pos[MILL_MAX_POS];
+    size_t n_pos;
+    bool help;
+};
+
+/* Exit codes (DESIGN §4.4). */
+enum { MILL_EXIT_OK = 0, MILL_EXIT_FAIL = 1, MILL_EXIT_USAGE = 2 };
+
+struct mill_command {
+    const char *name;
+    const char *summary;
+    const char *usage;             /* "eval MODELS TASKS [--task_paths DIRS] [--seed N]" */
+    const char *const *positionals; /* names of the positionals, which may also be flags */
+    const struct mill_opt *opts;   /* the command's own options */
+    size_t n_opts;
+    int (*run)(const struct mill_args *a); /* returns an exit code */
+};
+
+extern const struct mill_opt mill_global_opts[];
+extern const size_t mill_n_global_opts;
+
+/* Value of an option (or a positional given as a flag) by name; NULL when unset. */
+const char *mill_arg(const struct mill_args *a, const char *name);
+/* The i-th positional of the command (by name, so `--models X` also counts). */
+const char *mill_arg_pos(const struct mill_args *a, const struct mill_command *cmd, size_t i);
+bool mill_arg_bool(const struct mill_args *a, const char *name, bool def);
+/* Integer value; prints a usage error and returns false when the value is not an integer. */
+bool mill_arg_int(const struct mill_args *a, const char *name, int64_t def, int64_t *out);
+
+/* Resolved global settings: flag, else env (MILL_OUTPUT_DIR / MILL_CACHE_DIR), else default.
+ * Static storage. */
+const char *mill_cli_output_dir(const struct mill_args *a);
+const char *mill_cli_cache_dir(const struct mill_args *a);
+
+/* Prints "mill: <msg>" to stderr; returns code. */
+int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mill_cli_print_help(const struct mill_command *cmd);
+
+extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls;
+
+#endif

@@ -1,0 +1,126 @@
+/* cmd_collect.c: `mill collect [--models M] [--tasks T] [--metric X] [--check] [--n_shots N]`:
+ * reads aggregate.csv and prints Mill's results table and job check. A corrupt file is an
+ * error (exit 1), never a silently shorter table. */
+#include "cli/cli.h"
+
+#include "core/registry.h"
+#include "core/runner.h"
+#include "core/spec.h"
+#include "out/aggregate.h"
+#include "out/collect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
+
+/* Expected jobs: models x (tasks, benchmarks expanded to their tasks plus the rollup row) x
+ * n_shots; without --n_shots each task's configured n_shots (Mill's default of 0 would report
+ * every 5-shot MMLU job missing). */
+static int expected_jobs(const struct mill_registry *reg, char **models, size_t nm, char **tasks,
+                         size_t nt, const char *n_shots, struct mill_collect_job **out,
+                         size_t *n_out) {
+    char **shots = NULL;
+    size_t ns = 0;
+    struct mill_err err = {0};
+    if (n_shots && mill_spec_split(n_shots, &shots, &ns, &err))
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shots: %s", err.msg);
+    size_t cap = 16, n = 0;
+    struct mill_collect_job *jobs = malloc(cap * sizeof *jobs);
+    int rc = jobs ? 0 : MILL_EXIT_FAIL;
+    for (size_t t = 0; !rc && t < nt; t++) {
+        const struct mill_benchmark_config *b = mill_registry_benchmark(reg, tasks[t]);
+        size_t nsub = b ? mill_strv_len(b->task_names) : 0;
+        for (size_t s = 0; !rc && s <= nsub; s++) {
+            const char *name = s < nsub ? b->task_names[s] : tasks[t];
+            const struct mill_task_config *tc =
+                mill_registry_task(reg, s < nsub ? name : (b ? b->task_names[0] : name));
+            int64_t def = tc ? tc->n_shots : 0;
+            for (size_t m = 0; !rc && m < nm; m++)
+                for (size_t k = 0; !rc && k < (ns ? ns : 1); k++) {
+                    if (n == cap) {
+                        struct mill_collect_job *g = realloc(jobs, (cap *= 2) * sizeof *g);
+                        if (!g) {
+                            rc = MILL_EXIT_FAIL;
+                            break;
+                        }
+                        jobs = g;
+                    }
+                    jobs[n++] = (struct mill_collect_job){models[m], name,
+                                                          ns ? strtoll(shots[k], NULL, 10) : def};
+                }
+        }
+    }
+    mill_strv_free(shots, ns);
+    *out = jobs;
+    *n_out = n;
+    return rc;
+}
+
+static int run_collect(const struct mill_args *a) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/aggregate.csv", mill_cli_output_dir(a));
+    struct mill_err err = {0};
+    struct mill_aggregate_table t;
+    mill_aggregate_table_init(&t);
+    if (mill_aggregate_read(&t, path, &err))
+        return mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    char **models = NULL, **tasks = NULL;
+    size_t nm = 0, nt = 0;
+    const char *ms = mill_arg(a, "models"), *ts = mill_arg(a, "tasks");
+    int rc = 0;
+    if ((ms && mill_spec_split(ms, &models, &nm, &err)) ||
+        (ts && mill_spec_split(ts, &tasks, &nt, &err)))
+        rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
+    struct mill_collect_params p = mill_collect_default_params();
+    p.models = (const char *const *)models;
+    p.n_models = nm;
+    p.tasks = (const char *const *)tasks;
+    p.n_tasks = nt;
+    p.metric = mill_arg(a, "metric");
+    p.check = mill_arg_bool(a, "check", true);
+    struct mill_registry *reg = NULL;
+    struct mill_collect_job *jobs = NULL;
+    if (!rc && p.check && nm && nt) {
+        if (mill_registry_init(&reg, &err))
+            rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+        if (!rc)
+            rc = mill_cli_load_task_paths(reg, mill_arg(a, "task_paths"));
+        if (!rc)
+            rc = expected_jobs(reg, models, nm, tasks, nt, mill_arg(a, "n_shots"), &jobs,
+                               &p.n_expected);
+        p.expected = jobs;
+    }
+    struct mill_buf out = {0};
+    if (!rc && mill_collect_render(&t, &p, &out, &err))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    if (!rc && out.p)
+        fputs(out.p, stdout);
+    mill_buf_free(&out);
+    free(jobs);
+    mill_registry_free(reg);
+    mill_strv_free(models, nm);
+    mill_strv_free(tasks, nt);
+    mill_aggregate_table_free(&t);
+    return rc;
+}
+
+static const struct mill_opt collect_opts[] = {
+    {"models", MILL_OPT_STR, "M,...", "only these models (default: all)"},
+    {"tasks", MILL_OPT_STR, "T,...", "only these tasks (default: all)"},
+    {"metric", MILL_OPT_STR, "METRIC", "only this metric (default: every metric)"},
+    {"check", MILL_OPT_BOOL, NULL, "report completed and missing jobs (default on; --nocheck)"},
+    {"n_shots", MILL_OPT_STR, "N,...", "n-shot values the check expects (default: the task's)"},
+    {"task_paths", MILL_OPT_STR, "PATHS", "plugins whose benchmarks the check expands"},
+};
+
+const struct mill_command mill_cmd_collect = {
+    .name = "collect",
+    .summary = "Display aggregated performance and check for missing jobs.",
+    .usage = "collect [--models M,...] [--tasks T,...] [--metric METRIC] [--check] "
+             "[--n_shots N,...]",
+    .opts = collect_opts,
+    .n_opts = sizeof collect_opts / sizeof collect_opts[0],
+    .run = run_collect,
+};

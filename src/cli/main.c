@@ -1,0 +1,270 @@
+/* main.c: the `mill` command: global flags, the subcommand table, argument parsing in Fire's
+ * spellings (--flag value, --flag=value, --flag-name, --noflag; global flags before or after the
+ * subcommand) and the exit codes. */
+#include "cli/cli.h"
+
+#include "core/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const struct mill_opt mill_global_opts[] = {
+    {"output_dir", MILL_OPT_STR, "DIR",
+     "where results go (env MILL_OUTPUT_DIR, default ./mill_results)"},
+    {"cache_dir", MILL_OPT_STR, "DIR", "Mill's cache (env MILL_CACHE_DIR, default ~/.cache/mill)"},
+    {"limit", MILL_OPT_INT, "N", "evaluate only the first N rows of each evaluation split"},
+    {"log_level", MILL_OPT_STR, "LEVEL", "debug, info (default), warn or error"},
+    {"version", MILL_OPT_BOOL, NULL, "print the version and exit"},
+};
+const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_opts[0];
+
+static const struct mill_command *const commands[] = {
+    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, NULL,
+};
+
+int mill_cli_error(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mill: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static void print_opts(const struct mill_opt *o, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s%s", o[i].name, o[i].metavar ? " " : "",
+                 o[i].metavar ? o[i].metavar : "");
+        printf("  %-26s %s\n", flag, o[i].help);
+    }
+}
+
+static void print_main_help(void) {
+    printf("usage: mill [--output_dir DIR] [--cache_dir DIR] [--limit N] <command> [args]\n\n"
+           "Mill evaluates language, vision-language, audio-language and CLIP-style models.\n\n"
+           "commands:\n");
+    for (size_t i = 0; commands[i]; i++)
+        printf("  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    printf("\nglobal flags (before or after the command):\n");
+    print_opts(mill_global_opts, mill_n_global_opts);
+    printf("\n`mill <command> --help` describes a command.\n");
+}
+
+void mill_cli_print_help(const struct mill_command *cmd) {
+    printf("usage: mill %s\n\n%s\n", cmd->usage, cmd->summary);
+    if (cmd->n_opts) {
+        printf("\noptions:\n");
+        print_opts(cmd->opts, cmd->n_opts);
+    }
+    printf("\nglobal flags:\n");
+    print_opts(mill_global_opts, mill_n_global_opts);
+}
+
+static const struct mill_command *find_command(const char *name) {
+    for (size_t i = 0; commands[i]; i++)
+        if (!strcmp(commands[i]->name, name))
+            return commands[i];
+    return NULL;
+}
+
+/* Index of option `name` in a, or -1. Positionals may be given as flags (Fire allows it). */
+static int find_opt(const struct mill_args *a, const char *name) {
+    for (size_t i = 0; i < a->n_opts; i++)
+        if (!strcmp(a->opts[i]->name, name))
+            return (int)i;
+    return -1;
+}
+
+static int add_opts(struct mill_args *a, const struct mill_opt *o, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (a->n_opts == MILL_MAX_OPTS)
+            return -1;
+        a->opts[a->n_opts++] = &o[i];
+    }
+    return 0;
+}
+
+/* Parses one "--flag[=value]" at argv[*i]; consumes a separate value when needed. */
+static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **argv, int *i) {
+    char name[128];
+    const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (len == 0 || len >= sizeof name)
+        return mill_cli_error(MILL_EXIT_USAGE, "malformed flag '%s'", argv[*i]);
+    for (size_t k = 0; k < len; k++)
+        name[k] = arg[k] == '-' ? '_' : arg[k];
+    name[len] = 0;
+    if (!strcmp(name, "help")) {
+        a->help = true;
+        return 0;
+    }
+    int idx = find_opt(a, name);
+    bool negated = false;
+    if (idx < 0 && !strncmp(name, "no", 2)) {
+        const char *base = name + 2 + (name[2] == '_');
+        idx = find_opt(a, base);
+        negated = idx >= 0 && a->opts[idx]->type == MILL_OPT_BOOL;
+        if (!negated)
+            idx = -1;
+    }
+    if (idx < 0)
+        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s--help)",
+                              name, cmd ? " for " : "", cmd ? cmd : "", cmd ? "<command> " : "");
+    const struct mill_opt *o = a->opts[idx];
+    const char *val = eq ? eq + 1 : NULL;
+    if (o->type == MILL_OPT_BOOL) {
+        if (negated && val)
+            return mill_cli_error(MILL_EXIT_USAGE, "'%s' takes no value", argv[*i]);
+        bool b = !negated;
+        if (val && !strcasecmp(val, "false"))
+            b = false;
+        else if (val && strcasecmp(val, "true"))
+            return mill_cli_error(MILL_EXIT_USAGE, "--%s expects true or false, got '%s'",
+                                  o->name, val);
+        a->val[idx] = b ? "1" : "0";
+        return 0;
+    }
+    if (!val) {
+        if (*i + 1 >= argc)
+            return mill_cli_error(MILL_EXIT_USAGE, "--%s needs a value", o->name);
+        val = argv[++*i];
+    }
+    a->val[idx] = val;
+    return 0;
+}
+
+static bool is_int(const char *s) {
+    char *end;
+    errno = 0;
+    (void)strtoll(s, &end, 10);
+    return *s && *end == 0 && errno == 0;
+}
+
+/* Fills a from argv; *cmd_out is the subcommand (NULL when none). Returns an exit code or 0. */
+static int parse_argv(int argc, char **argv, struct mill_args *a,
+                      const struct mill_command **cmd_out) {
+    static const struct mill_opt pos_opts[] = {
+        {"models", MILL_OPT_STR, "SPECS", "model specs"},
+        {"tasks", MILL_OPT_STR, "TASKS", "task or benchmark names"},
+    };
+    const struct mill_command *cmd = NULL;
+    add_opts(a, mill_global_opts, mill_n_global_opts);
+    for (int i = 1; i < argc; i++) {
+        int rc = 0;
+        if (!strcmp(argv[i], "-h"))
+            a->help = true;
+        else if (!strncmp(argv[i], "--", 2) && argv[i][2])
+            rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i);
+        else if (!cmd) {
+            if (!(cmd = find_command(argv[i])))
+                return mill_cli_error(MILL_EXIT_USAGE,
+                                      "unknown command '%s' (commands: eval, collect, ls)",
+                                      argv[i]);
+            if (add_opts(a, cmd->opts, cmd->n_opts) ||
+                (cmd->positionals && find_opt(a, "models") < 0 && add_opts(a, pos_opts, 2)))
+                return mill_cli_error(MILL_EXIT_FAIL, "too many options");
+        } else if (a->n_pos < MILL_MAX_POS) {
+            a->pos[a->n_pos++] = argv[i];
+        } else {
+            return mill_cli_error(MILL_EXIT_USAGE, "too many arguments");
+        }
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < a->n_opts; i++)
+        if (a->val[i] && a->opts[i]->type == MILL_OPT_INT && !is_int(a->val[i]))
+            return mill_cli_error(MILL_EXIT_USAGE, "--%s expects an integer, got '%s'",
+                                  a->opts[i]->name, a->val[i]);
+    *cmd_out = cmd;
+    return 0;
+}
+
+const char *mill_arg(const struct mill_args *a, const char *name) {
+    int i = find_opt(a, name);
+    return i >= 0 ? a->val[i] : NULL;
+}
+
+const char *mill_arg_pos(const struct mill_args *a, const struct mill_command *cmd, size_t i) {
+    size_t flagged = 0;
+    for (size_t k = 0; cmd->positionals && cmd->positionals[k]; k++) {
+        if (k == i && mill_arg(a, cmd->positionals[k]))
+            return mill_arg(a, cmd->positionals[k]);
+        if (k < i && mill_arg(a, cmd->positionals[k]))
+            flagged++;
+    }
+    size_t at = i - flagged;
+    return at < a->n_pos ? a->pos[at] : NULL;
+}
+
+bool mill_arg_bool(const struct mill_args *a, const char *name, bool def) {
+    const char *v = mill_arg(a, name);
+    return v ? v[0] == '1' : def;
+}
+
+bool mill_arg_int(const struct mill_args *a, const char *name, int64_t def, int64_t *out) {
+    const char *v = mill_arg(a, name);
+    *out = v ? strtoll(v, NULL, 10) : def;
+    return true;
+}
+
+const char *mill_cli_output_dir(const struct mill_args *a) {
+    const char *v = mill_arg(a, "output_dir");
+    if (!v)
+        v = getenv("MILL_OUTPUT_DIR");
+    return v && *v ? v : "./mill_results";
+}
+
+const char *mill_cli_cache_dir(const struct mill_args *a) {
+    static char buf[4096];
+    const char *v = mill_arg(a, "cache_dir");
+    if (!v)
+        v = getenv("MILL_CACHE_DIR");
+    if (v && *v)
+        return v;
+    const char *home = getenv("HOME");
+    snprintf(buf, sizeof buf, "%s/.cache/mill", home && *home ? home : ".");
+    return buf;
+}
+
+static int apply_log_level(const struct mill_args *a) {
+    const char *v = mill_arg(a, "log_level");
+    if (!v)
+        return 0;
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(v, names[i])) {
+            mill_log_set_level((enum mill_log_level)i);
+            return 0;
+        }
+    return mill_cli_error(MILL_EXIT_USAGE, "--log_level expects debug, info, warn or error");
+}
+
+int main(int argc, char **argv) {
+    struct mill_args a = {0};
+    const struct mill_command *cmd = NULL;
+    int rc = parse_argv(argc, argv, &a, &cmd);
+    if (rc)
+        return rc;
+    if (mill_arg_bool(&a, "version", false)) {
+        printf("mill %s (git %s)\n", MILL_VERSION, mill_git_hash());
+        return MILL_EXIT_OK;
+    }
+    if (!cmd) {
+        print_main_help();
+        return a.help ? MILL_EXIT_OK : MILL_EXIT_USAGE;
+    }
+    if (a.help) {
+        mill_cli_print_help(cmd);
+        return MILL_EXIT_OK;
+    }
+    if ((rc = apply_log_level(&a)) != 0)
+        return rc;
+    return cmd->run(&a);
+}

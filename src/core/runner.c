@@ -1,0 +1,1024 @@
+/* runner.c: `mill eval`, the flow of DESIGN §1: dataset rows -> docs -> requests -> backend (in
+ * batches) -> metrics -> per-sample lines, aggregate rows, provenance, end-of-run table.
+ *
+ * The runner owns ordering, few-shot assembly (SPEC §3.4), resume and aggregation; it never
+ * looks inside a backend and never formats a prompt of its own. */
+#include "core/runner.h"
+
+#include "backend/backends.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "core/spec.h"
+#include "core/stats.h"
+#include "data/dataset.h"
+#include "out/aggregate.h"
+#include "out/provenance.h"
+#include "out/samples.h"
+
+#include <mill/backend.h>
+#include <mill/buf.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One model's run. */
+struct run_ctx {
+    struct mill_registry *reg;
+    const struct mill_run_params *p;
+    const struct mill_backend_ops *ops;
+    void *state;
+    bool loaded;
+    struct mill_backend_caps caps;
+    const char *model;
+    char *model_dir;
+    struct mill_run_result *res;
+};
+
+/* What one task produced, for the end table and the benchmark rollup. */
+struct task_result {
+    bool have;
+    double *perf;      /* per task metric */
+    size_t n_samples;  /* samples with metric values */
+};
+
+/* ---- resolution and rejection ---------------------------------------------------------- */
+
+int mill_resolve_name(const struct mill_registry *reg, const char *name,
+                      const struct mill_backend_caps *caps,
+                      const struct mill_task_config ***tasks, size_t *n, struct mill_err *err) {
+    *tasks = NULL;
+    *n = 0;
+    const struct mill_benchmark_config *b = mill_registry_benchmark(reg, name);
+    const struct mill_task_config *t = b ? NULL : mill_registry_task(reg, name);
+    if (!b && !t)
+        return mill_err_set(err, MILL_ENOTFOUND, "unknown task or benchmark '%s' (see mill ls)",
+                            name);
+    size_t cap = b ? mill_strv_len(b->task_names) : 1;
+    const struct mill_task_config **out = calloc(cap ? cap : 1, sizeof *out);
+    if (!out)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (t)
+        out[(*n)++] = t;
+    for (size_t i = 0; b && i < cap; i++) {
+        const struct mill_task_config *x = mill_registry_task(reg, b->task_names[i]);
+        if (!x)
+            continue;
+        if (b->pick_variant_by_model && caps &&
+            !(caps->task_types & (1u << mill_task_effective_type(x))))
+            continue;
+        out[(*n)++] = x;
+        if (b->pick_variant_by_model && caps)
+            break;
+    }
+    *tasks = out;
+    return 0;
+}
+
+static void list_types(unsigned bits, struct mill_buf *b) {
+    bool first = true;
+    for (int t = MILL_TASK_GENERATIVE_QA; t <= MILL_TASK_SUPERVISED_CLASSIFICATION; t++)
+        if (bits & (1u << t)) {
+            mill_buf_addf(b, "%s'%s'", first ? "" : ", ", mill_task_type_str(t));
+            first = false;
+        }
+}
+
+static void list_mods(unsigned bits, struct mill_buf *b) {
+    static const char *names[] = {"text", "image", "audio", "video"};
+    bool first = true;
+    for (int i = 0; i < 4; i++)
+        if (bits & (1u << i)) {
+            mill_buf_addf(b, "%s'%s'", first ? "" : ", ", names[i]);
+            first = false;
+        }
+}
+
+int mill_check_supported(const struct mill_backend_caps *caps, const char *model,
+                         const struct mill_task_config *t, struct mill_err *err) {
+    enum mill_task_type type = mill_task_effective_type(t);
+    struct mill_buf b = {0};
+    int rc = 0;
+    mill_buf_addf(&b, "task %s: %s ('%s') ", t->name, caps->class_name, model);
+    bool generative = type == MILL_TASK_GENERATIVE_QA || type == MILL_TASK_MULTIPLE_CHOICE ||
+                      type == MILL_TASK_PERPLEXITY;
+    if (!(caps->task_types & (1u << type))) {
+        mill_buf_adds(&b, "supports [");
+        list_types(caps->task_types, &b);
+        mill_buf_addf(&b, "] but this task requires '%s'.", mill_task_type_str(type));
+        rc = MILL_EUNSUPPORTED;
+    } else if (generative && t->output_type != MILL_OUT_GENERATIVE && !caps->supports_logprobs) {
+        mill_buf_addf(&b, "cannot do log-probability scoring ('%s') required by this task.",
+                      mill_output_type_str(t->output_type));
+        rc = MILL_EUNSUPPORTED;
+    } else if (t->input_modalities & ~caps->modalities) {
+        mill_buf_adds(&b, "cannot ingest input modalities [");
+        list_mods(t->input_modalities, &b);
+        mill_buf_adds(&b, "] required by this task (it supports [");
+        list_mods(caps->modalities, &b);
+        mill_buf_adds(&b, "]).");
+        rc = MILL_EUNSUPPORTED;
+    }
+    if (rc)
+        mill_err_set(err, rc, "%s", b.p ? b.p : "unsupported");
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* ---- few-shot block ---------------------------------------------------------------------- */
+
+static const char *const default_eval_splits[] = {"test", NULL};
+
+static const char *const *eval_splits(const struct mill_task_config *t) {
+    return t->evaluation_splits && t->evaluation_splits[0] ? t->evaluation_splits
+                                                           : default_eval_splits;
+}
+
+static int open_split(struct run_ctx *c, const struct mill_task_config *t, const char *split,
+                      struct mill_dataset **ds, struct mill_err *err) {
+    struct mill_dataset_params dp = {mill_registry_task_dir(c->reg, t), c->p->cache_dir};
+    return mill_dataset_open(t, split, &dp, ds, err);
+}
+
+/* Renders one shot as Mill does: query + ("" if gold starts with a space else "\n") + gold. */
+static int add_shot(struct mill_buf *b, const struct mill_doc *d) {
+    const char *gold = mill_doc_gold_text(d);
+    if (!gold)
+        gold = "";
+    mill_buf_adds(b, d->query ? d->query : "");
+    if (gold[0] != ' ')
+        mill_buf_addc(b, '\n');
+    return mill_buf_adds(b, gold);
+}
+
+/* Loads the whole few-shot split, draws Random(seed).sample(docs, n) once for the task and
+ * renders "shot\n\nshot\n\n". *block is malloc'd ("" when n_shots == 0). */
+static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, char **block,
+                         struct mill_err *err) {
+    *block = NULL;
+    struct mill_buf b = {0};
+    if (t->n_shots <= 0) {
+        *block = strdup("");
+        return *block ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    const char *split = t->few_shots_split ? t->few_shots_split : eval_splits(t)[0];
+    struct mill_dataset *ds = NULL;
+    int rc = open_split(c, t, split, &ds, err);
+    struct mill_doc *pool = NULL;
+    size_t n = 0, cap = 0;
+    struct mill_value row;
+    while (!rc && (rc = mill_dataset_next(ds, &row, err)) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct mill_doc *g = realloc(pool, cap * sizeof *g);
+            if (!g) {
+                mill_value_free(&row);
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+                break;
+            }
+            pool = g;
+        }
+        mill_doc_init(&pool[n]);
+        struct mill_err e = {0};
+        int prc = t->prompt(t, &row, &pool[n], &e);
+        mill_value_free(&row);
+        if (prc == 0)
+            n++;
+        else {
+            if (prc < 0)
+                MILL_WARN("runner", "%s: few-shot row skipped: %s", t->name, e.msg);
+            mill_doc_free(&pool[n]);
+        }
+        rc = 0;
+    }
+    mill_dataset_free(ds);
+    size_t k = (size_t)t->n_shots;
+    if (!rc && k > n)
+        rc = mill_err_set(err, MILL_EFORMAT, "%s: %d shots requested but split '%s' has %zu docs",
+                          t->name, t->n_shots, split, n);
+    size_t *pick = rc ? NULL : malloc(k * sizeof *pick);
+    if (!rc && !pick)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc) {
+        struct mill_random r;
+        mill_random_seed_int(&r, c->p->seed);
+        rc = mill_random_sample(&r, n, k, pick);
+        for (size_t i = 0; !rc && i < k; i++) {
+            add_shot(&b, &pool[pick[i]]);
+            mill_buf_adds(&b, "\n\n");
+        }
+        if (!rc && !b.p && mill_buf_adds(&b, ""))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    free(pick);
+    for (size_t i = 0; i < n; i++)
+        mill_doc_free(&pool[i]);
+    free(pool);
+    if (!rc)
+        *block = mill_buf_take(&b);
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* ---- one task: batches of docs through the backend ----------------------------------------- */
+
+struct job {
+    struct run_ctx *c;
+    const struct mill_task_config *t;
+    enum mill_task_type type;
+    char *fewshot;
+    const struct mill_metric **metrics;
+    size_t n_metrics;
+    struct mill_samples *samples;
+    /* The pending batch. */
+    struct mill_doc *docs;
+    int64_t *ids;
+    const char **splits;
+    char **prompt_err;  /* non-NULL when the prompt function failed for that doc */
+    size_t n, cap;
+    /* Counters. */
+    int64_t n_docs;     /* docs in the job so far (doc ids handed out) */
+    size_t n_new, n_failed;
+    int64_t n_truncated;
+    time_t last_progress;
+};
+
+static bool is_classification(enum mill_task_type t) {
+    return t == MILL_TASK_ZERO_SHOT_CLASSIFICATION || t == MILL_TASK_SUPERVISED_CLASSIFICATION;
+}
+
+static size_t requests_for(const struct job *j, const struct mill_doc *d) {
+    if (is_classification(j->type) || j->t->output_type != MILL_OUT_LOGPROBS)
+        return 1;
+    return d->n_choices;
+}
+
+static char *make_context(const struct job *j, const struct mill_doc *d) {
+    struct mill_buf b = {0};
+    mill_buf_adds(&b, d->instruction ? d->instruction : "");
+    mill_buf_adds(&b, j->fewshot);
+    if (mill_buf_adds(&b, d->query ? d->query : "")) {
+        mill_buf_free(&b);
+        return NULL;
+    }
+    return mill_buf_take(&b);
+}
+
+static void fill_request(const struct job *j, const struct mill_doc *d, int64_t id,
+                         const char *context, size_t k, struct mill_request *q) {
+    memset(q, 0, sizeof *q);
+    q->task = j->t->name;
+    q->doc_id = id;
+    q->context = context;
+    q->media = d->media;
+    q->n_media = d->n_media;
+    if (is_classification(j->type)) {
+        q->kind = MILL_REQ_CLASSIFY;
+        q->labels = (const char *const *)d->choices;
+        q->n_labels = d->n_choices;
+        q->templates = j->t->zeroshot_templates;
+        q->n_templates = mill_strv_len(j->t->zeroshot_templates);
+    } else if (j->t->output_type == MILL_OUT_LOGPROBS) {
+        q->kind = MILL_REQ_LOGLIK;
+        q->continuation = d->choices[k];
+    } else if (j->t->output_type == MILL_OUT_PERPLEXITY) {
+        q->kind = MILL_REQ_ROLLING;
+    } else {
+        q->kind = MILL_REQ_GENERATE;
+        q->max_new_tokens = j->t->generation_size > 0 ? j->t->generation_size : 256;
+        q->stop = j->t->stop_sequences;
+    }
+}
+
+/* The doc's answer in the shape metrics read; first max wins ties, as Mill's argmax. */
+static void collect_result(const struct job *j, const struct mill_doc *d,
+                           const struct mill_request *q, size_t nq, double *lps, bool *greedy,
+                           struct mill_sample_result *r) {
+    memset(r, 0, sizeof *r);
+    r->output_type = j->t->output_type;
+    r->pred_index = -1;
+    if (q[0].kind == MILL_REQ_CLASSIFY) {
+        r->classification = true;
+        r->scores = q[0].scores;
+        r->n_scores = d->n_choices;
+        for (size_t i = 0; q[0].scores && i < d->n_choices; i++)
+            if (r->pred_index < 0 || q[0].scores[i] > q[0].scores[r->pred_index])
+                r->pred_index = (int64_t)i;
+    } else if (q[0].kind == MILL_REQ_LOGLIK) {
+        for (size_t i = 0; i < nq; i++) {
+            lps[i] = q[i].logprob;
+            greedy[i] = q[i].is_greedy;
+            if (r->pred_index < 0 || lps[i] > lps[r->pred_index])
+                r->pred_index = (int64_t)i;
+        }
+        r->logprobs = lps;
+        r->is_greedy = greedy;
+        r->n_choices = nq;
+    } else if (q[0].kind == MILL_REQ_ROLLING) {
+        r->mean_logprob = q[0].n_tokens > 0 ? q[0].logprob / (double)q[0].n_tokens : NAN;
+    } else {
+        r->text = q[0].text ? q[0].text : "";
+    }
+}
+
+/* A double as Python's json module writes it: repr, or NaN / Infinity / -Infinity. */
+static void add_num(struct mill_buf *b, double x) {
+    if (isnan(x))
+        mill_buf_adds(b, "NaN");
+    else if (isinf(x))
+        mill_buf_adds(b, x > 0 ? "Infinity" : "-Infinity");
+    else
+        mill_buf_add_pyfloat(b, x);
+}
+
+static void add_key(struct mill_buf *b, const char *key) {
+    mill_buf_addc(b, ',');
+    mill_buf_add_json_str(b, key, strlen(key));
+    mill_buf_addc(b, ':');
+}
+
+static bool reserved_key(const struct job *j, const char *k) {
+    static const char *const fixed[] = {"model", "task", "n_shot", "doc_id", "split",
+                                        "prediction", "gold", "seed", "prompt", "responses",
+                                        "error", NULL};
+    for (size_t i = 0; fixed[i]; i++)
+        if (!strcmp(fixed[i], k))
+            return true;
+    for (size_t m = 0; m < j->n_metrics; m++)
+        if (!strcmp(j->metrics[m]->name, k))
+            return true;
+    return false;
+}
+
+static void add_responses(struct mill_buf *b, const struct mill_request *q, size_t nq,
+                          size_t n_labels) {
+    mill_buf_addc(b, '[');
+    for (size_t i = 0; i < nq; i++) {
+        if (i)
+            mill_buf_addc(b, ',');
+        if (q[i].status) {
+            mill_buf_adds(b, "null");
+        } else if (q[i].kind == MILL_REQ_LOGLIK) {
+            mill_buf_addc(b, '[');
+            add_num(b, q[i].logprob);
+            mill_buf_adds(b, q[i].is_greedy ? ",true]" : ",false]");
+        } else if (q[i].kind == MILL_REQ_ROLLING) {
+            mill_buf_addc(b, '[');
+            add_num(b, q[i].logprob);
+            mill_buf_addf(b, ",%lld]", (long long)q[i].n_tokens);
+        } else if (q[i].kind == MILL_REQ_CLASSIFY) {
+            mill_buf_addc(b, '[');
+            for (size_t k = 0; q[i].scores && k < n_labels; k++) {
+                if (k)
+                    mill_buf_addc(b, ',');
+                add_num(b, q[i].scores[k]);
+            }
+            mill_buf_addc(b, ']');
+        } else {
+            const char *t = q[i].text ? q[i].text : "";
+            mill_buf_add_json_str(b, t, strlen(t));
+        }
+    }
+    mill_buf_addc(b, ']');
+}
+
+/* One per-sample line: Mill's row keys ({**metadata, model, task, n_shot, doc_id, split,
+ * prediction, gold, metrics}) plus seed, prompt, responses and, for a failed sample, error. */
+static int build_line(const struct job *j, size_t i, const char *context,
+                      const struct mill_sample_result *r, const double *vals,
+                      const struct mill_request *q, size_t nq, const char *error,
+                      struct mill_buf *b) {
+    const struct mill_doc *d = &j->docs[i];
+    mill_buf_reset(b);
+    mill_buf_addc(b, '{');
+    const struct mill_value *md = &d->metadata;
+    for (size_t k = 0; md->kind == MILL_V_STRUCT && k < md->u.obj.n; k++) {
+        if (reserved_key(j, md->u.obj.keys[k]))
+            continue;
+        mill_buf_add_json_str(b, md->u.obj.keys[k], strlen(md->u.obj.keys[k]));
+        mill_buf_addc(b, ':');
+        mill_value_to_json(&md->u.obj.vals[k], b);
+        mill_buf_addc(b, ',');
+    }
+    mill_buf_adds(b, "\"model\":");
+    mill_buf_add_json_str(b, j->c->model, strlen(j->c->model));
+    add_key(b, "task");
+    mill_buf_add_json_str(b, j->t->name, strlen(j->t->name));
+    mill_buf_addf(b, ",\"n_shot\":%d,\"doc_id\":%lld", j->t->n_shots, (long long)j->ids[i]);
+    add_key(b, "split");
+    mill_buf_add_json_str(b, j->splits[i], strlen(j->splits[i]));
+    add_key(b, "prediction");
+    if (!r)
+        mill_buf_adds(b, "null");
+    else if (r->text)
+        mill_buf_add_json_str(b, r->text, strlen(r->text));
+    else if (r->output_type == MILL_OUT_PERPLEXITY && !r->classification)
+        add_num(b, mill_round(r->mean_logprob, 4));
+    else
+        mill_buf_addf(b, "%lld", (long long)r->pred_index);
+    add_key(b, "gold");
+    if (d->target_str)
+        mill_buf_add_json_str(b, d->target_str, strlen(d->target_str));
+    else
+        mill_buf_addf(b, "%lld", (long long)d->target_index);
+    for (size_t m = 0; vals && m < j->n_metrics; m++) {
+        add_key(b, j->metrics[m]->name);
+        add_num(b, vals[m]);
+    }
+    mill_buf_addf(b, ",\"seed\":%lld", (long long)j->c->p->seed);
+    add_key(b, "prompt");
+    mill_buf_add_json_str(b, context ? context : "", context ? strlen(context) : 0);
+    if (q) {
+        add_key(b, "responses");
+        add_responses(b, q, nq, d->n_choices);
+    }
+    if (error) {
+        add_key(b, "error");
+        mill_buf_add_json_str(b, error, strlen(error));
+    }
+    return mill_buf_addc(b, '}');
+}
+
+/* Scores doc i from its requests and appends its line. A failed request or metric makes the
+ * sample failed: written with its error, counted, not reused on resume. */
+static int finish_doc(struct job *j, size_t i, const char *context, const struct mill_request *q,
+                      size_t nq, struct mill_buf *line, struct mill_err *err) {
+    const struct mill_doc *d = &j->docs[i];
+    const char *error = j->prompt_err[i];
+    for (size_t k = 0; !error && k < nq; k++)
+        if (q[k].status)
+            error = q[k].error ? q[k].error : mill_status_str(q[k].status);
+    double *lps = calloc(nq ? nq : 1, sizeof *lps);
+    bool *greedy = calloc(nq ? nq : 1, sizeof *greedy);
+    double *vals = calloc(j->n_metrics, sizeof *vals);
+    struct mill_err merr = {0};
+    struct mill_sample_result r;
+    if (!lps || !greedy || !vals) {
+        free(lps);
+        free(greedy);
+        free(vals);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (!error) {
+        collect_result(j, d, q, nq, lps, greedy, &r);
+        struct mill_metric_ctx mc = {j->c->p->seed, j->t->name};
+        for (size_t m = 0; !error && m < j->n_metrics; m++) {
+            if (j->metrics[m]->fn(d, &r, &mc, &vals[m], &merr))
+                error = merr.msg;
+            vals[m] = mill_round(vals[m], 4);
+        }
+    }
+    int rc = build_line(j, i, context, error ? NULL : &r, error ? NULL : vals, q, nq, error,
+                        line);
+    if (rc)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    else
+        rc = mill_samples_append(j->samples, j->ids[i], vals, error != NULL, line->p, err);
+    if (!rc && error) {
+        j->n_failed++;
+        MILL_WARN("runner", "%s doc %lld failed: %s", j->t->name, (long long)j->ids[i], error);
+        if (j->c->p->fail_fast)
+            rc = mill_err_set(err, MILL_EBACKEND, "%s doc %lld failed (--fail_fast): %s",
+                              j->t->name, (long long)j->ids[i], error);
+    } else if (!rc) {
+        j->n_new++;
+    }
+    free(lps);
+    free(greedy);
+    free(vals);
+    return rc;
+}
+
+static int ensure_loaded(struct run_ctx *c, struct mill_err *err) {
+    if (c->loaded)
+        return 0;
+    MILL_INFO("runner", "loading model %s", c->model);
+    int rc = c->ops->load(c->state, err);
+    if (rc)
+        return mill_err_prefix(err, "loading model %s", c->model);
+    c->loaded = true;
+    return 0;
+}
+
+static void clear_batch(struct job *j) {
+    for (size_t i = 0; i < j->n; i++) {
+        mill_doc_free(&j->docs[i]);
+        free(j->prompt_err[i]);
+        j->prompt_err[i] = NULL;
+    }
+    j->n = 0;
+}
+
+static void report_progress(struct job *j, bool final) {
+    time_t now = time(NULL);
+    if (!final && now - j->last_progress < 10)
+        return;
+    j->last_progress = now;
+    MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu failed)", j->t->name,
+              (long long)j->n_docs, j->n_new, j->n_failed);
+}
+
+/* Builds the requests of the pending docs, hands them to the backend in one call, scores and
+ * writes every doc, flushes the file. */
+static int run_batch(struct job *j, struct mill_err *err) {
+    if (!j->n)
+        return 0;
+    size_t nreq = 0;
+    for (size_t i = 0; i < j->n; i++)
+        nreq += j->prompt_err[i] ? 0 : requests_for(j, &j->docs[i]);
+    struct mill_request *reqs = calloc(nreq ? nreq : 1, sizeof *reqs);
+    char **ctx = calloc(j->n, sizeof *ctx);
+    int rc = reqs && ctx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0, k = 0; !rc && i < j->n; i++) {
+        if (!(ctx[i] = make_context(j, &j->docs[i])))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        for (size_t r = 0; !rc && !j->prompt_err[i] && r < requests_for(j, &j->docs[i]); r++)
+            fill_request(j, &j->docs[i], j->ids[i], ctx[i], r, &reqs[k++]);
+    }
+    if (!rc && nreq && !(rc = ensure_loaded(j->c, err)))
+        if ((rc = j->c->ops->run(j->c->state, reqs, nreq, err)) != 0)
+            mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
+    struct mill_buf line = {0};
+    for (size_t i = 0, k = 0; !rc && i < j->n; i++) {
+        size_t nq = j->prompt_err[i] ? 0 : requests_for(j, &j->docs[i]);
+        for (size_t r = 0; r < nq; r++)
+            j->n_truncated += reqs[k + r].n_truncated;
+        rc = finish_doc(j, i, ctx[i], reqs + k, nq, &line, err);
+        k += nq;
+    }
+    mill_buf_free(&line);
+    if (!rc)
+        rc = mill_samples_flush(j->samples, err);
+    for (size_t k = 0; reqs && k < nreq; k++)
+        mill_request_clear_output(&reqs[k]);
+    for (size_t i = 0; ctx && i < j->n; i++)
+        free(ctx[i]);
+    free(ctx);
+    free(reqs);
+    clear_batch(j);
+    report_progress(j, false);
+    return rc;
+}
+
+/* Adds one row's doc to the batch (or skips it when already done); runs a full batch. */
+static int push_row(struct job *j, const char *split, struct mill_value *row,
+                    struct mill_err *err) {
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 64;
+        struct mill_doc *d = realloc(j->docs, cap * sizeof *d);
+        if (d)
+            j->docs = d;
+        int64_t *ids = d ? realloc(j->ids, cap * sizeof *ids) : NULL;
+        if (ids)
+            j->ids = ids;
+        const char **sp = ids ? realloc(j->splits, cap * sizeof *sp) : NULL;
+        if (sp)
+            j->splits = sp;
+        char **pe = sp ? realloc(j->prompt_err, cap * sizeof *pe) : NULL;
+        if (!pe)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        j->prompt_err = pe;
+        j->cap = cap;
+    }
+    struct mill_doc *d = &j->docs[j->n];
+    mill_doc_init(d);
+    struct mill_err perr = {0};
+    int prc = j->t->prompt(j->t, row, d, &perr);
+    if (prc == MILL_SKIP) {
+        mill_doc_free(d);
+        return 0;
+    }
+    int64_t id = j->n_docs++;
+    if (prc == 0 && mill_samples_done(j->samples, id, NULL)) {
+        mill_doc_free(d);
+        return 0;
+    }
+    j->ids[j->n] = id;
+    j->splits[j->n] = split;
+    j->prompt_err[j->n] = NULL;
+    if (prc != 0 && !(j->prompt_err[j->n] = strdup(perr.msg[0] ? perr.msg : "prompt failed")))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    j->n++;
+    size_t batch = j->c->p->batch_docs ? j->c->p->batch_docs : 64;
+    return j->n >= batch ? run_batch(j, err) : 0;
+}
+
+/* Streams every evaluation split (first `limit` docs of each) through the batches. */
+static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *err) {
+    int rc = 0;
+    mill_buf_addc(files, '{');
+    for (const char *const *sp = eval_splits(j->t); !rc && *sp; sp++) {
+        struct mill_dataset *ds = NULL;
+        if ((rc = open_split(j->c, j->t, *sp, &ds, err)) != 0)
+            break;
+        if (sp != eval_splits(j->t))
+            mill_buf_addc(files, ',');
+        mill_buf_add_json_str(files, *sp, strlen(*sp));
+        mill_buf_addc(files, ':');
+        mill_buf_adds(files, mill_dataset_files_json(ds));
+        int64_t start = j->n_docs;
+        struct mill_value row;
+        while (!rc && (j->c->p->limit < 0 || j->n_docs - start < j->c->p->limit) &&
+               (rc = mill_dataset_next(ds, &row, err)) == 1) {
+            rc = push_row(j, *sp, &row, err);
+            mill_value_free(&row);
+        }
+        mill_dataset_free(ds);
+    }
+    if (!rc)
+        rc = run_batch(j, err);
+    mill_buf_addc(files, '}');
+    return rc;
+}
+
+/* ---- aggregation, provenance, rollups ----------------------------------------------------- */
+
+static const char *parent_name(const struct run_ctx *c, const struct mill_task_config *t) {
+    const struct mill_benchmark_config *b = mill_registry_parent(c->reg, t->name);
+    return b ? b->name : "";
+}
+
+/* Leaf rows from the job's done docs [0, n_docs): one aggregate.csv row per metric. */
+static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err *err) {
+    double *x = malloc((size_t)(j->n_docs ? j->n_docs : 1) * sizeof *x);
+    struct mill_aggregate_row *rows = calloc(j->n_metrics, sizeof *rows);
+    if (!x || !rows || !(tr->perf = calloc(j->n_metrics, sizeof *tr->perf))) {
+        free(x);
+        free(rows);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (size_t m = 0; m < j->n_metrics; m++) {
+        n = 0;
+        for (int64_t id = 0; id < j->n_docs; id++) {
+            const double *v;
+            if (mill_samples_done(j->samples, id, &v))
+                x[n++] = v[m];
+        }
+        rows[m] = (struct mill_aggregate_row){
+            .model = j->c->model, .benchmark = parent_name(j->c, j->t), .task = j->t->name,
+            .task_type = mill_task_type_str(j->type), .n_shot = j->t->n_shots,
+            .metric = j->metrics[m]->name};
+        mill_aggregate_leaf(x, n, &rows[m].performance, &rows[m].std_err);
+        tr->perf[m] = rows[m].performance;
+    }
+    tr->n_samples = n;
+    tr->have = n > 0;
+    int rc = 0;
+    if (tr->have) {
+        char *path = NULL;
+        if (asprintf(&path, "%s/aggregate.csv", j->c->p->output_dir) < 0)
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            rc = mill_aggregate_upsert(path, rows, j->n_metrics, err);
+        free(path);
+    } else {
+        MILL_WARN("runner", "No instances for %s: nothing aggregated", j->t->name);
+    }
+    free(x);
+    free(rows);
+    return rc;
+}
+
+static int write_provenance(struct job *j, const char *path, const char *files, bool finished,
+                            double seconds, struct mill_err *err) {
+    struct run_ctx *c = j->c;
+    struct mill_buf b = {0};
+    mill_buf_addf(&b, "{\"mill_version\":\"%s\",\"git_hash\":\"%s\",\"model\":", MILL_VERSION,
+                  MILL_GIT_HASH);
+    mill_buf_add_json_str(&b, c->model, strlen(c->model));
+    mill_buf_addf(&b, ",\"backend\":\"%s\"", c->ops->name);
+    if (c->ops->provenance) {
+        size_t before = b.n;
+        mill_buf_addc(&b, ',');
+        c->ops->provenance(c->state, &b);
+        if (b.n == before + 1)
+            b.p[--b.n] = 0;
+    }
+    mill_buf_adds(&b, ",\"task\":");
+    mill_buf_add_json_str(&b, j->t->name, strlen(j->t->name));
+    mill_buf_addf(&b, ",\"task_version\":%d,\"n_shot\":%d,\"dataset\":{\"repo\":", j->t->version,
+                  j->t->n_shots);
+    const char *repo = j->t->hf_repo ? j->t->hf_repo : "";
+    mill_buf_add_json_str(&b, repo, strlen(repo));
+    mill_buf_adds(&b, ",\"subset\":");
+    if (j->t->hf_subset)
+        mill_buf_add_json_str(&b, j->t->hf_subset, strlen(j->t->hf_subset));
+    else
+        mill_buf_adds(&b, "null");
+    mill_buf_adds(&b, ",\"revision\":");
+    if (j->t->hf_revision)
+        mill_buf_add_json_str(&b, j->t->hf_revision, strlen(j->t->hf_revision));
+    else
+        mill_buf_adds(&b, "null");
+    mill_buf_addf(&b, ",\"files\":%s},\"seed\":%lld,\"limit\":%lld,\"n\":%lld,\"n_failed\":%zu,"
+                  "\"n_computed\":%zu,\"n_resumed\":%zu,\"n_truncated\":%lld,\"finished\":%s,"
+                  "\"seconds\":%.3f,\"written_at\":%lld}",
+                  files, (long long)c->p->seed, (long long)c->p->limit, (long long)j->n_docs,
+                  j->n_failed, j->n_new, mill_samples_n_resumed(j->samples),
+                  (long long)j->n_truncated, finished ? "true" : "false", seconds,
+                  (long long)time(NULL));
+    int rc = b.p ? mill_provenance_write(path, b.p, err)
+                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    mill_buf_free(&b);
+    return rc;
+}
+
+static int job_paths(struct job *j, char **jsonl, char **json, struct mill_err *err) {
+    const char *out = j->c->p->output_dir;
+    if (asprintf(jsonl, "%s/outputs/%s/%s_%dshot.jsonl", out, j->c->model_dir, j->t->name,
+                 j->t->n_shots) < 0) {
+        *jsonl = *json = NULL;
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (asprintf(json, "%s/outputs/%s/%s_%dshot.json", out, j->c->model_dir, j->t->name,
+                 j->t->n_shots) < 0) {
+        *json = NULL;
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int setup_job(struct job *j, struct mill_err *err) {
+    j->type = mill_task_effective_type(j->t);
+    j->n_metrics = mill_strv_len(j->t->metrics);
+    j->metrics = calloc(j->n_metrics ? j->n_metrics : 1, sizeof *j->metrics);
+    if (!j->metrics)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t m = 0; m < j->n_metrics; m++)
+        if (!(j->metrics[m] = mill_registry_metric(j->c->reg, j->t->metrics[m])))
+            return mill_err_set(err, MILL_ENOTFOUND, "task %s: unknown metric %s", j->t->name,
+                                j->t->metrics[m]);
+    return 0;
+}
+
+static void free_job(struct job *j) {
+    clear_batch(j);
+    free(j->docs);
+    free(j->ids);
+    free(j->splits);
+    free(j->prompt_err);
+    free(j->fewshot);
+    free(j->metrics);
+    mill_samples_close(j->samples);
+}
+
+/* Runs (or resumes, or re-aggregates) one task for the current model. */
+static int run_task(struct run_ctx *c, const struct mill_task_config *t, struct task_result *tr,
+                    struct mill_err *err) {
+    struct job j = {.c = c, .t = t, .last_progress = time(NULL)};
+    char *jsonl = NULL, *json = NULL;
+    struct mill_buf files = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = setup_job(&j, err);
+    if (!rc)
+        rc = job_paths(&j, &jsonl, &json, err);
+    struct mill_provenance_state st;
+    if (!rc)
+        mill_provenance_read(json, &st);
+    if (!rc)
+        rc = mill_samples_open(jsonl, c->p->seed, t->metrics, j.n_metrics, &j.samples, err);
+    bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
+                  mill_samples_n_resumed(j.samples) >= (size_t)st.n;
+    if (cached) {
+        MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
+        j.n_docs = st.n;
+        rc = aggregate_job(&j, tr, err);
+    } else if (!rc) {
+        MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model,
+                  t->n_shots);
+        rc = build_fewshot(c, t, &j.fewshot, err);
+        if (!rc)
+            rc = stream_docs(&j, &files, err);
+        report_progress(&j, true);
+        if (!rc)
+            rc = aggregate_job(&j, tr, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        struct mill_err perr = {0};
+        if (files.p && j.samples &&
+            write_provenance(&j, json, files.p, rc == 0, secs, rc ? &perr : err) && !rc)
+            rc = err->code;
+        c->res->n_failed_samples += j.n_failed;
+    }
+    mill_buf_free(&files);
+    free(jsonl);
+    free(json);
+    free_job(&j);
+    return rc;
+}
+
+/* The rollup row of a benchmark that ran more than one task (SPEC §2.3): only written when
+ * every task produced a value, so a partial run never passes for a full one. */
+static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
+                  const struct mill_task_config **tasks, struct task_result *tr, size_t n,
+                  double *first_score, bool *have, struct mill_err *err) {
+    *have = false;
+    size_t n_metric = mill_strv_len(b->metric_names);
+    double *perf = calloc(n, sizeof *perf);
+    int64_t *counts = calloc(n, sizeof *counts);
+    struct mill_aggregate_row *rows = calloc(n_metric ? n_metric : 1, sizeof *rows);
+    int rc = perf && counts && rows ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t n_rows = 0;
+    for (size_t m = 0; !rc && m < n_metric; m++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t tm = 0; tr[i].have && tasks[i]->metrics && tasks[i]->metrics[tm]; tm++)
+                if (!strcmp(tasks[i]->metrics[tm], b->metric_names[m])) {
+                    perf[k] = tr[i].perf[tm];
+                    counts[k++] = (int64_t)tr[i].n_samples;
+                    break;
+                }
+        if (k < n) {
+            MILL_WARN("runner", "%s: no %s rollup: %zu of %zu tasks have a result", b->name,
+                      b->metric_names[m], k, n);
+            continue;
+        }
+        struct mill_aggregate_row *r = &rows[n_rows++];
+        *r = (struct mill_aggregate_row){
+            .model = c->model, .benchmark = b->name, .task = b->name,
+            .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
+            .n_shot = tasks[0]->n_shots, .metric = b->metric_names[m]};
+        mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k, &r->performance,
+                              &r->std_err);
+        if (m == 0) {
+            *first_score = r->performance;
+            *have = true;
+        }
+    }
+    if (!rc && n_rows) {
+        char *path = NULL;
+        if (asprintf(&path, "%s/aggregate.csv", c->p->output_dir) < 0)
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            rc = mill_aggregate_upsert(path, rows, n_rows, err);
+        free(path);
+    }
+    free(perf);
+    free(counts);
+    free(rows);
+    return rc;
+}
+
+static int add_score(struct mill_run_result *res, const char *model, const char *name,
+                     double score, bool have) {
+    struct mill_run_score *s = realloc(res->scores, (res->n + 1) * sizeof *s);
+    if (!s)
+        return MILL_ENOMEM;
+    res->scores = s;
+    s[res->n] = (struct mill_run_score){strdup(model), strdup(name), score, have};
+    if (!s[res->n].model || !s[res->n].name)
+        return MILL_ENOMEM;
+    res->n++;
+    return 0;
+}
+
+/* Runs the tasks name stands for; records the score of the end table. */
+static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
+    const struct mill_task_config **tasks = NULL;
+    size_t n = 0;
+    int rc = mill_resolve_name(c->reg, name, &c->caps, &tasks, &n, err);
+    if (rc)
+        return rc;
+    const struct mill_benchmark_config *b = mill_registry_benchmark(c->reg, name);
+    if (n == 0)
+        MILL_WARN("runner", "Benchmark '%s': no task matches the model's capabilities", name);
+    struct task_result *tr = calloc(n ? n : 1, sizeof *tr);
+    if (!tr)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = run_task(c, tasks[i], &tr[i], err);
+    double score = NAN;
+    bool have = false;
+    if (!rc && b && n > 1)
+        rc = rollup(c, b, tasks, tr, n, &score, &have, err);
+    else if (!rc && n == 1 && tr[0].have) {
+        score = tr[0].perf[0];
+        have = true;
+    }
+    if (!rc && add_score(c->res, c->model, name, score, have))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; tr && i < n; i++)
+        free(tr[i].perf);
+    free(tr);
+    free(tasks);
+    return rc;
+}
+
+/* Opens a backend for spec: a registered name or alias, else a bare Hub id for the llama
+ * backend (Mill's shorthand). Nothing is downloaded. */
+static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec,
+                        struct mill_err *err) {
+    c->ops = mill_backend_find(spec->type);
+    if (!c->ops)
+        c->ops = mill_backend_for_hf_id();
+    if (!c->ops)
+        return mill_err_set(err, MILL_EINVAL,
+                            "model spec '%s': unknown backend '%s' (this build has: replay)",
+                            spec->raw, spec->type);
+    int rc = c->ops->open(spec, &c->state, err);
+    if (rc)
+        return rc;
+    c->ops->caps(c->state, &c->caps);
+    c->model = c->ops->model_name(c->state);
+    if (!(c->model_dir = mill_model_dirname(c->model)))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Every task of every name must be servable before the model is loaded (SPEC §5). */
+static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
+    for (size_t i = 0; i < n_names; i++) {
+        const struct mill_task_config **tasks = NULL;
+        size_t n = 0;
+        int rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
+        for (size_t k = 0; !rc && k < n; k++)
+            rc = mill_check_supported(&c->caps, c->model, tasks[k], err);
+        free(tasks);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
+                     const char *spec_text, char **names, size_t n_names,
+                     struct mill_run_result *res, struct mill_err *err) {
+    struct mill_model_spec spec;
+    int rc = mill_spec_parse(spec_text, &spec, err);
+    if (rc)
+        return rc;
+    struct run_ctx c = {.reg = reg, .p = p, .res = res};
+    rc = open_backend(&c, &spec, err);
+    if (!rc)
+        rc = check_all(&c, names, n_names, err);
+    for (size_t i = 0; !rc && i < n_names; i++)
+        rc = run_name(&c, names[i], err);
+    if (c.ops && c.state)
+        c.ops->close(c.state);
+    free(c.model_dir);
+    mill_spec_free(&spec);
+    return rc;
+}
+
+int mill_run_eval(struct mill_registry *reg, const char *models, const char *names,
+                  const struct mill_run_params *p, struct mill_run_result *res,
+                  struct mill_err *err) {
+    memset(res, 0, sizeof *res);
+    char **specs = NULL, **tasks = NULL;
+    size_t n_specs = 0, n_tasks = 0;
+    int rc = mill_spec_split(models, &specs, &n_specs, err);
+    if (!rc)
+        rc = mill_spec_split(names, &tasks, &n_tasks, err);
+    for (size_t i = 0; !rc && i < n_specs; i++) {
+        struct mill_model_spec s;
+        if (!(rc = mill_spec_parse(specs[i], &s, err)))
+            mill_spec_free(&s);
+    }
+    for (size_t i = 0; !rc && i < n_tasks; i++)
+        if (!mill_registry_benchmark(reg, tasks[i]) && !mill_registry_task(reg, tasks[i]))
+            rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
+                              tasks[i]);
+    for (size_t i = 0; !rc && i < n_specs; i++)
+        rc = run_model(reg, p, specs[i], tasks, n_tasks, res, err);
+    mill_strv_free(specs, n_specs);
+    mill_strv_free(tasks, n_tasks);
+    return rc;
+}
+
+void mill_run_result_free(struct mill_run_result *res) {
+    for (size_t i = 0; res && i < res->n; i++) {
+        free(res->scores[i].model);
+        free(res->scores[i].name);
+    }
+    if (res)
+        free(res->scores);
+}
+
+/* Mill's table: "\n{'Task':<35} {'Score':>10}", 47 dashes, "{name:<35} {score:>10.4f}". With
+ * several models each gets its own table under a "Model: <name>" line. */
+int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out) {
+    const char *model = NULL;
+    bool many = false;
+    for (size_t i = 1; i < res->n; i++)
+        many |= strcmp(res->scores[i].model, res->scores[0].model) != 0;
+    for (size_t i = 0; i < res->n; i++) {
+        const struct mill_run_score *s = &res->scores[i];
+        if (!model || strcmp(model, s->model)) {
+            model = s->model;
+            if (many)
+                mill_buf_addf(out, "\nModel: %s", model);
+            mill_buf_addf(out, "\n%-35s %10s\n", "Task", "Score");
+            mill_buf_adds(out, "-----------------------------------------------\n");
+        }
+        if (s->have)
+            mill_buf_addf(out, "%-35s %10.4f\n", s->name, s->score);
+        else
+            mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
+    }
+    return out->p || !res->n ? 0 : MILL_ENOMEM;
+}

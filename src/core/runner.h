@@ -1,0 +1,53 @@
+/* runner.h: `mill eval`: docs -> requests -> backend -> metrics -> aggregation -> writers, for
+ * every model spec and every requested task or benchmark. */
+#ifndef MILL_CORE_RUNNER_H
+#define MILL_CORE_RUNNER_H
+
+#include "core/registry.h"
+
+struct mill_run_params {
+    const char *output_dir;  /* results root: outputs/ and aggregate.csv */
+    const char *cache_dir;   /* Mill's cache dir (downloads, zero-shot heads) */
+    int64_t limit;           /* first N rows of each evaluation split; < 0 = all */
+    int64_t seed;            /* --seed, default 42 */
+    size_t batch_docs;       /* docs handed to the backend per call; 0 = 64 */
+    bool fail_fast;          /* stop a task at its first failed sample */
+};
+
+/* One line of the end-of-run table. */
+struct mill_run_score {
+    char *model;
+    char *name;              /* the requested task or benchmark name */
+    double score;            /* its first metric (rollup for a multi-task benchmark) */
+    bool have;               /* false when nothing was computed for it */
+};
+
+struct mill_run_result {
+    struct mill_run_score *scores;
+    size_t n;
+    size_t n_failed_samples; /* over all tasks */
+};
+
+/* Runs every (model, name) pair. Unknown names and malformed specs are MILL_EINVAL before any
+ * work starts; a task a backend cannot serve is MILL_EUNSUPPORTED with Mill's message before
+ * that model is loaded. Other failures stop the run with what was computed already written. */
+int mill_run_eval(struct mill_registry *reg, const char *models, const char *names,
+                  const struct mill_run_params *p, struct mill_run_result *res,
+                  struct mill_err *err);
+void mill_run_result_free(struct mill_run_result *res);
+/* Mill's end-of-run table for res onto out. */
+int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out);
+
+/* The tasks that name stands for with a backend of these caps: a benchmark's tasks (the first
+ * servable one when it picks a variant), or the task itself. *tasks is malloc'd. Returns
+ * MILL_ENOTFOUND for an unknown name; *n == 0 when a variant benchmark has no match. */
+struct mill_backend_caps;
+int mill_resolve_name(const struct mill_registry *reg, const char *name,
+                      const struct mill_backend_caps *caps,
+                      const struct mill_task_config ***tasks, size_t *n, struct mill_err *err);
+/* Mill's up-front rejection (SPEC §5): 0 when the backend can serve task, else
+ * MILL_EUNSUPPORTED with one of Mill's three messages. */
+int mill_check_supported(const struct mill_backend_caps *caps, const char *model_name,
+                         const struct mill_task_config *task, struct mill_err *err);
+
+#endif

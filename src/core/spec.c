@@ -1,0 +1,226 @@
+/* spec.c: the model-spec grammar of SPEC §1.2. Mill matches `^(.+?)\s*\[(.+)\]\s*$`, splits the
+ * inside on ',' then on the first '=', strips keys and values, and coerces values. We accept
+ * exactly those specs and turn the inputs Mill would mangle or crash on into clear errors. */
+#include "core/spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *dup_trim(const char *s, size_t n) {
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return strndup(s, n);
+}
+
+void mill_strv_free(char **v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err *err) {
+    *items = NULL;
+    *n = 0;
+    char **out = NULL;
+    size_t k = 0;
+    int depth = 0;
+    const char *start = list;
+    for (const char *p = list;; p++) {
+        if (*p == '[')
+            depth++;
+        else if (*p == ']' && --depth < 0)
+            break;
+        if ((*p == ',' && depth == 0) || *p == 0) {
+            char *item = dup_trim(start, (size_t)(p - start));
+            char **grown = item ? realloc(out, (k + 1) * sizeof *out) : NULL;
+            if (!grown) {
+                free(item);
+                mill_strv_free(out, k);
+                return mill_err_set(err, MILL_ENOMEM, "out of memory");
+            }
+            out = grown;
+            out[k++] = item;
+            if (!*item) {
+                mill_strv_free(out, k);
+                return mill_err_set(err, MILL_EINVAL, "empty item in list '%s'", list);
+            }
+            if (*p == 0)
+                break;
+            start = p + 1;
+        }
+    }
+    if (depth != 0) {
+        mill_strv_free(out, k);
+        return mill_err_set(err, MILL_EINVAL, "unbalanced brackets in '%s'", list);
+    }
+    *items = out;
+    *n = k;
+    return 0;
+}
+
+int mill_spec_coerce(const char *s, struct mill_value *out) {
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "false")) {
+        mill_value_bool(out, tolower((unsigned char)s[0]) == 't');
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (*s && !isspace((unsigned char)*s) && *end == 0 && errno == 0) {
+        mill_value_int(out, i);
+        return 0;
+    }
+    errno = 0;
+    double f = strtod(s, &end);
+    if (*s && !isspace((unsigned char)*s) && *end == 0 && strncasecmp(s, "0x", 2) != 0 &&
+        !(isnan(f) && strcasecmp(s, "nan") && strcasecmp(s, "+nan") && strcasecmp(s, "-nan"))) {
+        mill_value_float(out, f);
+        return 0;
+    }
+    return mill_value_str(out, s, strlen(s));
+}
+
+static int parse_args(const char *spec, const char *inside, size_t len,
+                      struct mill_value *args, struct mill_err *err) {
+    char *body = strndup(inside, len);
+    if (!body)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = 0;
+    char *save = body;
+    for (char *item = body; item && rc == 0;) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = 0;
+        char *eq = strchr(item, '=');
+        char *key = eq ? dup_trim(item, (size_t)(eq - item)) : NULL;
+        char *val = eq ? dup_trim(eq + 1, strlen(eq + 1)) : NULL;
+        struct mill_value v;
+        if (!eq)
+            rc = mill_err_set(err, MILL_EINVAL,
+                              "malformed model spec '%s': '%s' is not key=value", spec, item);
+        else if (!key || !val)
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else if (!*key)
+            rc = mill_err_set(err, MILL_EINVAL, "malformed model spec '%s': empty key in '%s'",
+                              spec, item);
+        else if ((rc = mill_spec_coerce(val, &v)) == 0 &&
+                 (rc = mill_value_struct_set(args, key, &v)) != 0)
+            mill_value_free(&v);
+        if (rc == MILL_ENOMEM)
+            mill_err_set(err, rc, "out of memory");
+        free(key);
+        free(val);
+        item = comma ? comma + 1 : NULL;
+    }
+    free(save);
+    return rc;
+}
+
+int mill_spec_parse(const char *s, struct mill_model_spec *spec, struct mill_err *err) {
+    memset(spec, 0, sizeof *spec);
+    mill_value_struct(&spec->args);
+    if (!(spec->raw = strdup(s)))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    const char *open = strchr(s, '[');
+    const char *close = strrchr(s, ']');
+    int rc = 0;
+    if (!open && !close) {
+        spec->type = dup_trim(s, strlen(s));
+    } else if (!open || !close || close < open) {
+        rc = mill_err_set(err, MILL_EINVAL, "malformed model spec '%s': unbalanced brackets", s);
+    } else {
+        const char *tail = close + 1;
+        while (isspace((unsigned char)*tail))
+            tail++;
+        spec->type = dup_trim(s, (size_t)(open - s));
+        if (*tail)
+            rc = mill_err_set(err, MILL_EINVAL,
+                              "malformed model spec '%s': unexpected text after ']'", s);
+        else if (close == open + 1)
+            rc = mill_err_set(err, MILL_EINVAL,
+                              "malformed model spec '%s': empty brackets (write name[k=v,...])",
+                              s);
+        else if (memchr(open + 1, '[', (size_t)(close - open - 1)) ||
+                 memchr(open + 1, ']', (size_t)(close - open - 1)))
+            rc = mill_err_set(err, MILL_EINVAL,
+                              "malformed model spec '%s': nested brackets (list values need a "
+                              "config file)", s);
+        else if (spec->type)
+            rc = parse_args(s, open + 1, (size_t)(close - open - 1), &spec->args, err);
+    }
+    if (rc == 0 && !spec->type)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc == 0 && !*spec->type)
+        rc = mill_err_set(err, MILL_EINVAL, "malformed model spec '%s': empty model name", s);
+    if (rc)
+        mill_spec_free(spec);
+    return rc;
+}
+
+void mill_spec_free(struct mill_model_spec *spec) {
+    if (!spec)
+        return;
+    free(spec->raw);
+    free(spec->type);
+    mill_value_free(&spec->args);
+    memset(spec, 0, sizeof *spec);
+}
+
+const char *mill_spec_get_str(const struct mill_model_spec *s, const char *key, const char *def) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    if (!v)
+        return def;
+    return v->kind == MILL_V_STR ? v->u.s.p : NULL;
+}
+
+int mill_spec_get_int(const struct mill_model_spec *s, const char *key, int64_t def, int64_t *out,
+                      struct mill_err *err) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    *out = def;
+    if (!v)
+        return 0;
+    if (v->kind != MILL_V_INT)
+        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
+                            key);
+    *out = v->u.i;
+    return 0;
+}
+
+int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool def, bool *out,
+                       struct mill_err *err) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    *out = def;
+    if (!v)
+        return 0;
+    if (v->kind == MILL_V_INT && (v->u.i == 0 || v->u.i == 1)) {
+        *out = v->u.i;
+        return 0;
+    }
+    if (v->kind != MILL_V_BOOL)
+        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be true or false",
+                            s->raw, key);
+    *out = v->u.b;
+    return 0;
+}
+
+int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *known,
+                         struct mill_err *err) {
+    for (size_t i = 0; i < s->args.u.obj.n; i++) {
+        const char *k = s->args.u.obj.keys[i];
+        size_t j = 0;
+        while (known && known[j] && strcmp(known[j], k))
+            j++;
+        if (!known || !known[j])
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'",
+                                s->raw, k);
+    }
+    return 0;
+}

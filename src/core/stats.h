@@ -1,0 +1,26 @@
+/* stats.h: the few statistics Mill's outputs need: Python's round(), the mean and the standard
+ * error of the mean, computed as numpy/pandas compute them (pairwise summation, ddof=1).
+ *
+ * Pure functions over caller-owned arrays: no allocation, no I/O, no global state. */
+#ifndef MILL_CORE_STATS_H
+#define MILL_CORE_STATS_H
+
+#include <mill/mill.h>
+
+/* Python's round(x, ndigits) for a float: the double nearest to x rounded half-to-even at
+ * ndigits decimals, decided on x's exact binary value (so round(2.675, 2) == 2.67). ndigits may
+ * be negative (round(1250.0, -2) == 1200.0). NaN and +-inf pass through; the sign of a zero
+ * result follows x (round(-0.00001, 4) == -0.0). */
+double mill_round(double x, int ndigits);
+
+/* numpy's sum of x[0..n): pairwise summation, as np.add.reduce does for float64. 0.0 if n == 0. */
+double mill_sum(const double *x, size_t n);
+
+/* The arithmetic mean of x[0..n), summed pairwise. NaN when n == 0. */
+double mill_mean(const double *x, size_t n);
+
+/* The standard error of the mean: sample standard deviation (ddof=1, two-pass) / sqrt(n).
+ * 0.0 when n < 2. */
+double mill_sem(const double *x, size_t n);
+
+#endif

@@ -1,0 +1,106 @@
+/* text.c: Python-compatible string helpers (text.h). No allocation beyond the returned copies. */
+#include "core/text.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Decodes one UTF-8 code point at s (n bytes available); returns its length, or 0 if invalid. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+               : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || len > n)
+        return 0;
+    uint32_t c = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    *cp = c;
+    return len;
+}
+
+/* Python's Py_UNICODE_ISSPACE. */
+static bool py_isspace(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+void mill_py_strip_span(const char *str, size_t n, size_t *start, size_t *len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t b = 0, e = n, last_end = 0;
+    uint32_t cp;
+    size_t k;
+    while (b < n && (k = utf8_next(s + b, n - b, &cp)) && py_isspace(cp))
+        b += k;
+    /* Scan forward from b remembering where the last non-space character ends. */
+    last_end = b;
+    for (size_t i = b; i < n;) {
+        k = utf8_next(s + i, n - i, &cp);
+        if (!k) {
+            i++;
+            last_end = i;
+            continue;
+        }
+        i += k;
+        if (!py_isspace(cp))
+            last_end = i;
+    }
+    e = last_end;
+    *start = b;
+    *len = e > b ? e - b : 0;
+}
+
+char *mill_py_strip(const char *s) {
+    size_t b, n;
+    mill_py_strip_span(s, strlen(s), &b, &n);
+    return strndup(s + b, n);
+}
+
+char *mill_str_replace(const char *s, const char *from, const char *to) {
+    size_t nf = strlen(from), nt = strlen(to), count = 0;
+    if (!nf)
+        return strdup(s);
+    for (const char *p = s; (p = strstr(p, from)); p += nf)
+        count++;
+    size_t n = strlen(s) + count * nt - count * nf;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s, *q; ; p = q + nf) {
+        q = strstr(p, from);
+        size_t seg = q ? (size_t)(q - p) : strlen(p);
+        memcpy(o, p, seg);
+        o += seg;
+        if (!q)
+            break;
+        memcpy(o, to, nt);
+        o += nt;
+    }
+    *o = 0;
+    return out;
+}
+
+size_t mill_utf8_len(const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str), count = 0;
+    uint32_t cp;
+    for (size_t i = 0; i < n; count++) {
+        size_t k = utf8_next(s + i, n - i, &cp);
+        i += k ? k : 1;
+    }
+    return count;
+}
+
+bool mill_str_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !memcmp(s + a - b, suffix, b);
+}

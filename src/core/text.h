@@ -1,0 +1,19 @@
+/* text.h: small string helpers with Python's semantics where prompts depend on them. */
+#ifndef MILL_CORE_TEXT_H
+#define MILL_CORE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Python's str.strip() with no argument: the span of s without leading and trailing Unicode
+ * whitespace (str.isspace() characters, UTF-8 encoded). Writes start offset and length. */
+void mill_py_strip_span(const char *s, size_t n, size_t *start, size_t *len);
+/* A malloc'd copy of s stripped as str.strip() does; NULL on allocation failure. */
+char *mill_py_strip(const char *s);
+/* A malloc'd copy of s with every occurrence of `from` replaced by `to`. */
+char *mill_str_replace(const char *s, const char *from, const char *to);
+/* Number of Unicode code points in UTF-8 s (invalid bytes count one each). */
+size_t mill_utf8_len(const char *s);
+bool mill_str_ends_with(const char *s, const char *suffix);
+
+#endif

@@ -1,0 +1,78 @@
+/* jsonl.c: the JSON Lines reader: one JSON object per line, blank lines skipped. A malformed
+ * line is an error naming the file and line; the file is streamed, never slurped. */
+#include "data/dataset.h"
+
+#include <mill/value.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jsonl {
+    FILE *f;
+    char *path;
+    char *line;
+    size_t cap;
+    size_t lineno;
+};
+
+static int jsonl_open(const char *path, void **state, struct mill_err *err) {
+    struct jsonl *j = calloc(1, sizeof *j);
+    if (!j || !(j->path = strdup(path))) {
+        free(j);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (!(j->f = fopen(path, "rb"))) {
+        int e = errno;
+        free(j->path);
+        free(j);
+        return mill_err_set(err, e == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
+                            strerror(e));
+    }
+    *state = j;
+    return 0;
+}
+
+static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err) {
+    struct jsonl *j = state;
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&j->line, &j->cap, j->f);
+        if (n < 0) {
+            if (ferror(j->f))
+                return mill_err_set(err, MILL_EIO, "%s: read error after line %zu: %s",
+                                    j->path, j->lineno, strerror(errno));
+            return 0;
+        }
+        j->lineno++;
+        size_t len = (size_t)n;
+        while (len && (j->line[len - 1] == '\n' || j->line[len - 1] == '\r' ||
+                       j->line[len - 1] == ' ' || j->line[len - 1] == '\t'))
+            len--;
+        if (!len)
+            continue;
+        int rc = mill_value_from_json(row, j->line, len, err);
+        if (rc)
+            return mill_err_prefix(err, "%s:%zu", j->path, j->lineno);
+        if (row->kind != MILL_V_STRUCT) {
+            mill_value_free(row);
+            return mill_err_set(err, MILL_EFORMAT, "%s:%zu: expected a JSON object", j->path,
+                                j->lineno);
+        }
+        return 1;
+    }
+}
+
+static void jsonl_close(void *state) {
+    struct jsonl *j = state;
+    if (!j)
+        return;
+    if (j->f)
+        fclose(j->f);
+    free(j->line);
+    free(j->path);
+    free(j);
+}
+
+const struct mill_reader_ops mill_reader_jsonl = {"jsonl", jsonl_open, jsonl_next, jsonl_close};

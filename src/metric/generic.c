@@ -1,0 +1,125 @@
+/* generic.c: Mill's generic metrics (SPEC §3.5): acc, acc_norm, exact_match, contains_answer,
+ * perplexity. Each is a pure function of the doc and the backend's answer. */
+#include "metric/metrics.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* acc: float(pred_index == target_index); a string gold is matched against the chosen
+ * choice's text. */
+static int m_acc(const struct mill_doc *d, const struct mill_sample_result *r,
+                 const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
+    if (d->target_index >= 0) {
+        *out = r->pred_index == d->target_index;
+        return 0;
+    }
+    if (d->target_str && r->pred_index >= 0 && (size_t)r->pred_index < d->n_choices) {
+        *out = !strcmp(d->choices[r->pred_index], d->target_str);
+        return 0;
+    }
+    return mill_err_set(err, MILL_EINVAL, "task %s: acc needs a gold index and a prediction",
+                        c->task);
+}
+
+/* acc_norm: lm-eval's length-normalised choice (log-prob divided by the choice's length in
+ * bytes). Mill's version returns the raw log-prob and is documented as unusable; we compute
+ * what lm-eval users expect. */
+static int m_acc_norm(const struct mill_doc *d, const struct mill_sample_result *r,
+                      const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
+    if (!r->logprobs || r->n_choices != d->n_choices || d->target_index < 0)
+        return mill_err_set(err, MILL_EINVAL, "task %s: acc_norm needs per-choice log-probs",
+                            c->task);
+    size_t best = 0;
+    double best_v = -INFINITY;
+    for (size_t i = 0; i < r->n_choices; i++) {
+        size_t len = strlen(d->choices[i]);
+        double v = r->logprobs[i] / (double)(len ? len : 1);
+        if (v > best_v) {
+            best_v = v;
+            best = i;
+        }
+    }
+    *out = (int64_t)best == d->target_index;
+    return 0;
+}
+
+/* Python's str.strip(): ASCII whitespace at both ends (enough for model output). */
+static void strip_span(const char *s, const char **b, size_t *n) {
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    *b = s;
+    *n = len;
+}
+
+static int m_exact_match(const struct mill_doc *d, const struct mill_sample_result *r,
+                         const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
+    const char *gold = mill_doc_gold_text(d);
+    if (!gold || !r->text)
+        return mill_err_set(err, MILL_EINVAL, "task %s: exact_match needs a gold and a text",
+                            c->task);
+    const char *a, *b;
+    size_t na, nb;
+    strip_span(r->text, &a, &na);
+    strip_span(gold, &b, &nb);
+    *out = na == nb && memcmp(a, b, na) == 0;
+    return 0;
+}
+
+static char *lower_strip(const char *s) {
+    const char *b;
+    size_t n;
+    strip_span(s, &b, &n);
+    char *o = strndup(b, n);
+    for (size_t i = 0; o && i < n; i++)
+        o[i] = (char)tolower((unsigned char)o[i]);
+    return o;
+}
+
+static int m_contains_answer(const struct mill_doc *d, const struct mill_sample_result *r,
+                             const struct mill_metric_ctx *c, double *out,
+                             struct mill_err *err) {
+    const char *gold = mill_doc_gold_text(d);
+    if (!gold || !r->text)
+        return mill_err_set(err, MILL_EINVAL, "task %s: contains_answer needs a gold and a text",
+                            c->task);
+    char *g = lower_strip(gold), *t = lower_strip(r->text);
+    if (!g || !t) {
+        free(g);
+        free(t);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    *out = strstr(t, g) != NULL;
+    free(g);
+    free(t);
+    return 0;
+}
+
+/* perplexity: the per-token mean log-prob, as Mill stores it (aggregate.csv takes the plain
+ * mean of these). */
+static int m_perplexity(const struct mill_doc *d, const struct mill_sample_result *r,
+                        const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
+    (void)d;
+    if (r->output_type != MILL_OUT_PERPLEXITY)
+        return mill_err_set(err, MILL_EINVAL, "task %s: perplexity needs a rolling log-prob",
+                            c->task);
+    *out = r->mean_logprob;
+    return 0;
+}
+
+static const struct mill_metric generic[] = {
+    {"acc", true, m_acc},
+    {"acc_norm", true, m_acc_norm},
+    {"exact_match", true, m_exact_match},
+    {"contains_answer", true, m_contains_answer},
+    {"perplexity", false, m_perplexity},
+};
+
+const struct mill_metrics_table mill_metrics_generic = {
+    MILL_ABI_VERSION, sizeof generic / sizeof generic[0], generic};

@@ -1,0 +1,221 @@
+/* samples.c: per-sample JSON Lines writer and resume reader (samples.h). Appends only: a killed
+ * run keeps every line it flushed, and a torn last line is closed with a newline, not cut. */
+#include "out/samples.h"
+
+#include "core/log.h"
+
+#include <mill/value.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct mill_samples {
+    char *path;
+    FILE *f;
+    int lock_fd;
+    size_t n_metrics;
+    double *vals;      /* n_metrics per doc_id, NaN when unknown */
+    unsigned char *done;
+    size_t cap;        /* doc_ids with room in vals/done */
+    size_t n_resumed;
+};
+
+char *mill_model_dirname(const char *model) {
+    size_t n = strlen(model), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += model[i] == '/';
+    char *out = malloc(n + extra + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (model[i] == '/') {
+            *o++ = '_';
+            *o++ = '_';
+        } else {
+            *o++ = model[i];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parent_dirs(const char *path, struct mill_err *err) {
+    char *p = strdup(path);
+    if (!p)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int rc = mill_err_set(err, MILL_EIO, "cannot create directory %s: %s", p,
+                                  strerror(errno));
+            free(p);
+            return rc;
+        }
+        *s = '/';
+    }
+    free(p);
+    return 0;
+}
+
+static int ensure_cap(struct mill_samples *s, int64_t doc_id) {
+    if (doc_id < 0 || doc_id > (int64_t)1 << 40)
+        return MILL_EINVAL;
+    if ((size_t)doc_id < s->cap)
+        return 0;
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap <= (size_t)doc_id)
+        cap *= 2;
+    double *v = realloc(s->vals, cap * (s->n_metrics ? s->n_metrics : 1) * sizeof *v);
+    if (!v)
+        return MILL_ENOMEM;
+    s->vals = v;
+    unsigned char *d = realloc(s->done, cap);
+    if (!d)
+        return MILL_ENOMEM;
+    s->done = d;
+    memset(d + s->cap, 0, cap - s->cap);
+    s->cap = cap;
+    return 0;
+}
+
+/* Reads one earlier line; lines that do not qualify are skipped (they stay in the file). */
+static void resume_line(struct mill_samples *s, const char *line, size_t len, int64_t seed,
+                        const char *const *names, size_t lineno) {
+    struct mill_value v;
+    struct mill_err e = {0};
+    if (mill_value_from_json(&v, line, len, &e)) {
+        MILL_WARN("samples", "%s:%zu: unreadable line kept but not reused (%s)", s->path,
+                  lineno, e.msg);
+        return;
+    }
+    int64_t id, line_seed;
+    if (v.kind == MILL_V_STRUCT && !mill_value_get(&v, "error") &&
+        !mill_value_as_int(mill_value_get(&v, "doc_id"), &id) &&
+        !mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) && line_seed == seed &&
+        ensure_cap(s, id) == 0) {
+        for (size_t m = 0; m < s->n_metrics; m++) {
+            const struct mill_value *x = mill_value_get(&v, names[m]);
+            double d = NAN;
+            if (x && x->kind == MILL_V_FLOAT)
+                d = x->u.f;
+            else if (x && (x->kind == MILL_V_INT || x->kind == MILL_V_BOOL))
+                d = x->kind == MILL_V_INT ? (double)x->u.i : x->u.b;
+            s->vals[(size_t)id * s->n_metrics + m] = d;
+        }
+        if (!s->done[id])
+            s->n_resumed++;
+        s->done[id] = 1;
+    }
+    mill_value_free(&v);
+}
+
+static int read_existing(struct mill_samples *s, int64_t seed, const char *const *names,
+                         bool *ends_with_newline, struct mill_err *err) {
+    *ends_with_newline = true;
+    FILE *f = fopen(s->path, "rb");
+    if (!f)
+        return errno == ENOENT ? 0 : mill_err_set(err, MILL_EIO, "cannot read %s: %s", s->path,
+                                                  strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        *ends_with_newline = line[n - 1] == '\n';
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len)
+            resume_line(s, line, len, seed, names, lineno);
+    }
+    free(line);
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? mill_err_set(err, MILL_EIO, "read error on %s", s->path) : 0;
+}
+
+int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
+                      size_t n_metrics, struct mill_samples **out, struct mill_err *err) {
+    *out = NULL;
+    struct mill_samples *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    s->lock_fd = -1;
+    s->n_metrics = n_metrics;
+    int rc = make_parent_dirs(path, err);
+    char *lock = NULL;
+    if (!rc && asprintf(&lock, "%s.lock", path) < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && (s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
+        rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", lock, strerror(errno));
+    if (!rc && flock(s->lock_fd, LOCK_EX) != 0)
+        rc = mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(errno));
+    free(lock);
+    bool nl = true;
+    if (!rc)
+        rc = read_existing(s, seed, metric_names, &nl, err);
+    if (!rc && !(s->f = fopen(path, "ab")))
+        rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (!rc && !nl && fputc('\n', s->f) == EOF)
+        rc = mill_err_set(err, MILL_EIO, "cannot write %s", path);
+    if (rc) {
+        mill_samples_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics) {
+    if (doc_id < 0 || (size_t)doc_id >= s->cap || !s->done[doc_id])
+        return false;
+    if (metrics)
+        *metrics = s->vals + (size_t)doc_id * s->n_metrics;
+    return true;
+}
+
+int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics,
+                        bool failed, const char *line, struct mill_err *err) {
+    if (fputs(line, s->f) == EOF || fputc('\n', s->f) == EOF)
+        return mill_err_set(err, MILL_EIO, "cannot write %s: %s", s->path, strerror(errno));
+    if (failed)
+        return 0;
+    if (ensure_cap(s, doc_id))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    memcpy(s->vals + (size_t)doc_id * s->n_metrics, metrics, s->n_metrics * sizeof *metrics);
+    s->done[doc_id] = 1;
+    return 0;
+}
+
+int mill_samples_flush(struct mill_samples *s, struct mill_err *err) {
+    if (fflush(s->f) != 0 || fdatasync(fileno(s->f)) != 0)
+        return mill_err_set(err, MILL_EIO, "cannot flush %s: %s", s->path, strerror(errno));
+    return 0;
+}
+
+size_t mill_samples_n_resumed(const struct mill_samples *s) { return s->n_resumed; }
+
+void mill_samples_close(struct mill_samples *s) {
+    if (!s)
+        return;
+    if (s->f)
+        fclose(s->f);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    free(s->path);
+    free(s->vals);
+    free(s->done);
+    free(s);
+}

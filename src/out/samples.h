@@ -1,0 +1,33 @@
+/* samples.h: the per-sample JSON Lines file of one job (outputs/<model>/<task>_<n>shot.jsonl):
+ * resume state read from it, lines appended and flushed as samples finish, and the job lock.
+ *
+ * Lines of an earlier run with the same seed and no error count as done (their metric values
+ * are reused); lines of other seeds, failed samples and a torn last line stay in the file
+ * untouched but are not reused. Nothing in the file is ever rewritten or truncated. */
+#ifndef MILL_OUT_SAMPLES_H
+#define MILL_OUT_SAMPLES_H
+
+#include <mill/mill.h>
+
+struct mill_samples;
+
+/* Opens (creating directories as needed) path for appending, after taking an exclusive
+ * flock on "<path>.lock" (blocking, held until close) and reading what is already there.
+ * metric_names (n_metrics) are the task's metrics, whose values are kept per done doc. */
+int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
+                      size_t n_metrics, struct mill_samples **s, struct mill_err *err);
+/* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). */
+bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics);
+/* Records a finished doc (its metric values) and appends line (no newline) to the file. */
+int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics,
+                        bool failed, const char *line, struct mill_err *err);
+/* Flushes appended lines to the file (fflush + fdatasync). */
+int mill_samples_flush(struct mill_samples *s, struct mill_err *err);
+/* Count of docs found done in the file at open. */
+size_t mill_samples_n_resumed(const struct mill_samples *s);
+void mill_samples_close(struct mill_samples *s); /* flushes, unlocks; NULL-safe */
+
+/* "<model with / as __>": the directory name of a model under outputs/. malloc'd. */
+char *mill_model_dirname(const char *model);
+
+#endif

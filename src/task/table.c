@@ -1,0 +1,13 @@
+/* table.c: the list of built-in task and benchmark tables: one line per benchmark file. */
+#include "core/registry.h"
+#include "task/tasks.h"
+
+const struct mill_tasks_table *const mill_builtin_tasks[] = {
+    &mill_tasks_mmlu,
+    NULL,
+};
+
+const struct mill_benchmarks_table *const mill_builtin_benchmarks[] = {
+    &mill_benchmarks_mmlu,
+    NULL,
+};

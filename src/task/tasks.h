@@ -1,0 +1,11 @@
+/* tasks.h: the built-in task and benchmark tables, one pair per benchmark file. */
+#ifndef MILL_TASK_TASKS_H
+#define MILL_TASK_TASKS_H
+
+#include <mill/buf.h>
+#include <mill/task.h>
+
+extern const struct mill_tasks_table mill_tasks_mmlu;
+extern const struct mill_benchmarks_table mill_benchmarks_mmlu;
+
+#endif

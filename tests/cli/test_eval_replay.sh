@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# test_eval_replay.sh: `mill eval` end to end with the replay backend and the toy plugin
+# (tests/plugins/toy.c): few-shot assembly, stop strings, metrics, failed samples, the score
+# table, aggregate.csv leaf and rollup rows, per-sample JSONL, provenance, resume after a
+# crash, --limit in the job key, and up-front rejection. Expected numbers were computed by hand
+# (and the few-shot draw by CPython's random.Random(42).sample).
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
+PY=/usr/bin/python3
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+mkdir -p "$tmp/plug"
+cp "$BUILD/plugins/toy.so" "$tmp/plug/"
+cp -r "$SRC/tests/plugins/toy_data" "$tmp/plug/"
+cat > "$tmp/resp.jsonl" <<'JSON'
+{"task": "toy_qa", "doc_id": 0, "response": "2\nQ: next"}
+{"task": "toy_qa", "doc_id": 1, "response": " Rome "}
+{"task": "toy_qa", "doc_id": 2, "response": "3"}
+{"task": "toy_qa", "doc_id": 3, "response": "Jupiter"}
+{"task": "toy_mc", "doc_id": 0, "response": "B"}
+{"task": "toy_mc", "doc_id": 1, "response": "The answer is A"}
+{"task": "toy_mc", "doc_id": 2, "response": "D"}
+JSON
+OUT="$tmp/out"
+SPEC="replay[file=$tmp/resp.jsonl,name=toy-model]"
+run() { "$MILL" --output_dir "$OUT" eval "$SPEC" "$@" --task_paths "$tmp/plug" \
+        >"$tmp/stdout" 2>"$tmp/stderr"; }
+
+run toy; rc=$?
+check "eval exits 0" "[ $rc -eq 0 ]"
+printf '\n%-35s %10s\n%s\n%-35s %10.4f\n' Task Score \
+    "-----------------------------------------------" toy 0.5416 > "$tmp/want"
+check "score table is Mill's, with the rollup score" "cmp -s '$tmp/want' '$tmp/stdout'"
+check "the failed sample is reported" "grep -q '1 samples failed' '$tmp/stderr'"
+cat > "$tmp/want.csv" <<'CSV'
+model,benchmark,task,task_type,n_shot,metric,performance,stderr
+toy-model,toy,toy_qa,generative_qa,2,exact_match,0.75,0.25
+toy-model,toy,toy_mc,multiple_choice,0,exact_match,0.3333,0.3333
+toy-model,toy,toy_mc,multiple_choice,0,contains_answer,0.6667,0.3333
+toy-model,toy,toy,generative_qa,2,exact_match,0.5416,0.2083
+CSV
+check "aggregate.csv leaf and rollup rows" "cmp -s '$tmp/want.csv' '$OUT/aggregate.csv'"
+J="$OUT/outputs/toy-model/toy_qa_2shot.jsonl"
+check "per-sample file has 5 lines (4 scored + 1 failed)" "[ \$(wc -l < '$J') -eq 5 ]"
+$PY - "$J" "$OUT/outputs/toy-model/toy_qa_2shot.json" > "$tmp/py.out" 2>&1 <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+prov = json.load(open(sys.argv[2]))
+r0 = rows[0]
+want = "Q: 2+2\nA:\n4\n\nQ: 3*3\nA:\n9\n\nQ: 1+1\nA:"
+assert r0["prompt"] == want, repr(r0["prompt"])
+assert r0["prediction"] == "2" and r0["gold"] == "2" and r0["exact_match"] == 1.0, r0
+assert r0["kind"] == "qa" and r0["model"] == "toy-model" and r0["task"] == "toy_qa", r0
+assert r0["n_shot"] == 2 and r0["doc_id"] == 0 and r0["split"] == "test" and r0["seed"] == 42
+assert r0["responses"] == ["2"], r0
+assert [r["doc_id"] for r in rows] == [0, 1, 2, 3, 4]
+assert "error" in rows[4] and "no saved response" in rows[4]["error"], rows[4]
+assert prov["n"] == 5 and prov["n_failed"] == 1 and prov["finished"] is True, prov
+assert prov["seed"] == 42 and prov["limit"] == -1 and prov["backend"] == "replay", prov
+print("py ok")
+PY
+check "per-sample lines and provenance (few-shot prompt byte for byte)" \
+    "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
+
+# Rerun: a finished job without failures (toy_mc) is skipped; a job with a failed sample
+# (toy_qa) retries that sample only.
+run toy; rc=$?
+check "rerun exits 0, toy_mc Cached" "[ $rc -eq 0 ] && grep -q 'Cached toy_mc' '$tmp/stderr'"
+check "rerun retries toy_qa's failed sample" "! grep -q 'Cached toy_qa' '$tmp/stderr'"
+check "rerun prints the same table" "cmp -s '$tmp/want' '$tmp/stdout'"
+check "rerun appends only the retried sample" "[ \$(wc -l < '$J') -eq 6 ]"
+check "rerun appends nothing to toy_mc" \
+    "[ \$(wc -l < '$OUT/outputs/toy-model/toy_mc_0shot.jsonl') -eq 3 ]"
+
+# Crash simulation: keep 2 lines plus a torn third, drop the provenance: resume computes the
+# rest only, keeps the torn bytes and closes them with a newline.
+head -n 2 "$J" > "$tmp/keep"; printf '{"doc_id": 2, "tor' >> "$tmp/keep"; cp "$tmp/keep" "$J"
+rm -f "$OUT/outputs/toy-model/toy_qa_2shot.json"
+run toy_qa; rc=$?
+check "resume exits 0" "[ $rc -eq 0 ]"
+$PY - "$OUT/outputs/toy-model/toy_qa_2shot.json" "$J" > "$tmp/py.out" 2>&1 <<'PY'
+import json, sys
+prov = json.load(open(sys.argv[1]))
+assert prov["n_resumed"] == 2 and prov["n_computed"] == 2 and prov["n_failed"] == 1, prov
+lines = open(sys.argv[2]).read().split("\n")
+assert lines[2] == '{"doc_id": 2, "tor', lines[2]
+print("py ok")
+PY
+check "resume computes only the missing samples" \
+    "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
+check "resume gives the same leaf row" "grep -qx 'toy-model,toy,toy_qa,generative_qa,2,exact_match,0.75,0.25' '$OUT/aggregate.csv'"
+
+# --limit is part of the job key: a smoke run is not taken for the full job, and reuses samples.
+run toy_qa; run toy_qa --limit 2; rc=$?
+check "--limit 2 exits 0" "[ $rc -eq 0 ]"
+check "--limit 2 re-aggregates over the first 2 docs" \
+    "grep -qx 'toy-model,toy,toy_qa,generative_qa,2,exact_match,1.0,0.0' '$OUT/aggregate.csv'"
+check "--limit 2 is not 'Cached' from the full run" "! grep -q 'Cached' '$tmp/stderr'"
+# Another seed draws other shots and does not reuse samples of seed 42.
+run toy_qa --seed 7; rc=$?
+check "--seed 7 runs again" "[ $rc -eq 0 ] && ! grep -q 'Cached' '$tmp/stderr'"
+
+# Up-front rejection: replay cannot score log-probs; nothing is written for the task.
+run toy_lp; rc=$?
+check "log-prob task rejected with Mill's message" \
+    "[ $rc -eq 1 ] && grep -q \"cannot do log-probability scoring ('loglikelihood') required by this task\" '$tmp/stderr'"
+check "rejected task wrote nothing" "[ ! -e '$OUT/outputs/toy-model/toy_lp_0shot.jsonl' ]"
+
+# A missing responses file is a clear load error, exit 1.
+SPEC="replay[file=$tmp/nope.jsonl,name=m2]" run toy_mc; rc=$?
+check "missing replay file: exit 1 naming it" "[ $rc -eq 1 ] && grep -q 'nope.jsonl' '$tmp/stderr'"
+# A missing data file is a clear error naming the split and the path.
+mv "$tmp/plug/toy_data/mc_test.jsonl" "$tmp/mc.bak"
+SPEC="replay[file=$tmp/resp.jsonl,name=m3]" run toy_mc; rc=$?
+check "missing data file: exit 1 naming it" "[ $rc -eq 1 ] && grep -q 'mc_test.jsonl' '$tmp/stderr'"
+mv "$tmp/mc.bak" "$tmp/plug/toy_data/mc_test.jsonl"
+# A corrupt data line names the file and line.
+printf '{"question": "x", "options": ["a"], "answer": 0}\n{broken\n' > "$tmp/plug/toy_data/mc_test.jsonl"
+SPEC="replay[file=$tmp/resp.jsonl,name=m4]" run toy_mc; rc=$?
+check "corrupt data line: exit 1 naming file:line" "[ $rc -eq 1 ] && grep -q 'mc_test.jsonl:2' '$tmp/stderr'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,85 @@
+/* toy.c: a --task_paths plugin used by the CLI tests, built against the public headers only
+ * (include/mill/), exactly as a user's plugin would be. Its data are JSON Lines files found
+ * relative to the plugin's own directory (toy_data/). Tasks:
+ *   toy_qa   generative QA, 2-shot from `train`, metric exact_match
+ *   toy_mc   generative multiple choice with a letter gold, metrics exact_match, contains_answer
+ *   toy_lp   log-prob multiple choice (to test up-front rejection)
+ * and the benchmark `toy` = toy_qa + toy_mc, rolled up on exact_match. */
+#include <mill/task.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int qa_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                     struct mill_doc *doc, struct mill_err *err) {
+    const char *q = mill_value_as_str(mill_value_get(row, "q"));
+    const char *a = mill_value_as_str(mill_value_get(row, "a"));
+    if (!q || !a) {
+        snprintf(err->msg, sizeof err->msg, "%s: row needs q and a", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    if (!strcmp(q, "skip me"))
+        return MILL_SKIP;
+    char query[512];
+    snprintf(query, sizeof query, "Q: %s\nA:", q);
+    if (mill_doc_set_query(doc, query) || mill_doc_set_target_str(doc, a))
+        return MILL_ENOMEM;
+    return mill_doc_meta_set_str(doc, "kind", "qa");
+}
+
+static int mc_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                     struct mill_doc *doc, struct mill_err *err) {
+    const char *q = mill_value_as_str(mill_value_get(row, "question"));
+    const struct mill_value *opts = mill_value_get(row, "options");
+    int64_t gold;
+    if (!q || !opts || opts->kind != MILL_V_LIST ||
+        mill_value_as_int(mill_value_get(row, "answer"), &gold)) {
+        snprintf(err->msg, sizeof err->msg, "%s: row needs question, options, answer", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    char query[1024];
+    size_t n = (size_t)snprintf(query, sizeof query, "%s\n", q);
+    for (size_t i = 0; i < opts->u.list.n && n < sizeof query; i++) {
+        const char *o = mill_value_as_str(&opts->u.list.items[i]);
+        n += (size_t)snprintf(query + n, sizeof query - n, "%c) %s\n", (char)('A' + i),
+                              o ? o : "");
+        char letter[2] = {(char)('A' + i), 0};
+        if (mill_doc_add_choice(doc, letter))
+            return MILL_ENOMEM;
+    }
+    if (n < sizeof query)
+        snprintf(query + n, sizeof query - n, "Answer:");
+    char gl[2] = {(char)('A' + gold), 0};
+    if (mill_doc_set_query(doc, query) || mill_doc_set_target_str(doc, gl))
+        return MILL_ENOMEM;
+    return mill_doc_meta_set(doc, "options", opts);
+}
+
+static const char *const qa_files[] = {"train=toy_data/qa_train.jsonl",
+                                       "test=toy_data/qa_test.jsonl", NULL};
+static const char *const mc_files[] = {"test=toy_data/mc_test.jsonl", NULL};
+static const char *const em[] = {"exact_match", NULL};
+static const char *const mc_metrics[] = {"exact_match", "contains_answer", NULL};
+static const char *const acc[] = {"acc", NULL};
+static const char *const stops[] = {"\n", NULL};
+static const char *const train_test[] = {"test", NULL};
+
+static const struct mill_task_config tasks[] = {
+    {.name = "toy_qa", .hf_data_files = qa_files, .evaluation_splits = train_test,
+     .few_shots_split = "train", .prompt = qa_prompt, .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 16, .stop_sequences = stops, .n_shots = 2, .metrics = em,
+     .description = "toy generative QA"},
+    {.name = "toy_mc", .hf_data_files = mc_files, .prompt = mc_prompt,
+     .task_type = MILL_TASK_MULTIPLE_CHOICE, .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 8, .metrics = mc_metrics},
+    {.name = "toy_lp", .hf_data_files = mc_files, .prompt = mc_prompt,
+     .output_type = MILL_OUT_LOGPROBS, .metrics = acc},
+};
+
+static const char *const toy_tasks[] = {"toy_qa", "toy_mc", NULL};
+static const struct mill_benchmark_config benchmarks[] = {
+    {.name = "toy", .task_names = toy_tasks, .metric_names = em},
+};
+
+const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, 3, tasks};
+const struct mill_benchmarks_table BENCHMARKS_TABLE = {MILL_ABI_VERSION, 1, benchmarks};

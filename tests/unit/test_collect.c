@@ -1,0 +1,210 @@
+/* test_collect.c: golden-text tests of out/collect, the `mill collect` renderer: the docs' single
+ * metric table, missing cells, multi-metric tasks, the empty cases and the --check lines.
+ * Tables come from CSV text in memory; must not touch files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mill/buf.h>
+
+#include "mtest.h"
+#include "out/aggregate.h"
+#include "out/collect.h"
+
+#define HEADER "model,benchmark,task,task_type,n_shot,metric,performance,stderr\n"
+#define LLAMA "meta-llama/Meta-Llama-3-8B-Instruct"
+
+/* Renders csv with params p and compares the whole output with want. */
+static void golden(const char *csv, const struct mill_collect_params *p, const char *want,
+                   int line)
+{
+    struct mill_aggregate_table t;
+    struct mill_err err = { 0 };
+    struct mill_buf out = { 0 };
+    mill_aggregate_table_init(&t);
+    int rc = mill_aggregate_parse(&t, csv, strlen(csv), "test.csv", &err);
+    if (rc == 0)
+        rc = mill_collect_render(&t, p, &out, &err);
+    if (rc != 0 || !out.p || strcmp(out.p, want) != 0) {
+        mtest_failed_checks++;
+        fprintf(stderr, "%s:%d: rc %d (%s), got:\n%s\n--- expected:\n%s\n---\n", __FILE__, line,
+                rc, err.msg, out.p ? out.p : "(null)", want);
+    }
+    mill_buf_free(&out);
+    mill_aggregate_table_free(&t);
+}
+
+static void test_single_metric_docs_example(void)
+{
+    struct mill_collect_params p = mill_collect_default_params();
+    p.metric = "acc";
+    p.check = false;
+    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
+                  LLAMA ",,mmlu_pro,multiple_choice,5,exact_match,0.41,0.0045\n",
+           &p,
+           "        Mill results — performance (acc)\n"
+           "┌─────────────────────────────────────┬────────┐\n"
+           "│ model                               │ mmlu   │\n"
+           "├─────────────────────────────────────┼────────┤\n"
+           "│ meta-llama/Meta-Llama-3-8B-Instruct │ 0.6398 │\n"
+           "└─────────────────────────────────────┴────────┘\n",
+           __LINE__);
+}
+
+static void test_models_tasks_and_missing_cell(void)
+{
+    /* models and tasks sorted by bytes; a cell averaging two n_shots; missing cells are nan;
+     * a non-ASCII model measured in code points; the title wider than the table wraps */
+    struct mill_collect_params p = mill_collect_default_params();
+    p.metric = "acc";
+    p.check = false;
+    golden(HEADER "zeta/m,,mmlu,multiple_choice,0,acc,0.5,0.01\n"
+                  "zeta/m,,mmlu,multiple_choice,5,acc,0.6,0.01\n"
+                  "alpha,,cifar10,zero_shot_classification,0,acc,0.91234,0.0\n"
+                  "alpha,,cifar10,zero_shot_classification,0,f1,0.1,0.0\n"
+                  "alpha,,mmlu,multiple_choice,0,acc,0.25,0.0\n"
+                  "modèle-é,,cifar10,zero_shot_classification,0,acc,1.0,0.0\n",
+           &p,
+           "  Mill results — performance\n"
+           "             (acc)\n"
+           "┌──────────┬─────────┬────────┐\n"
+           "│ model    │ cifar10 │ mmlu   │\n"
+           "├──────────┼─────────┼────────┤\n"
+           "│ alpha    │ 0.9123  │ 0.2500 │\n"
+           "│ modèle-é │ 1.0000  │ nan    │\n"
+           "│ zeta/m   │ nan     │ 0.5500 │\n"
+           "└──────────┴─────────┴────────┘\n",
+           __LINE__);
+}
+
+static void test_no_metric_multi_metric_task(void)
+{
+    /* clotho_aqa has two metrics: one column each; mmlu has one: named after the task */
+    struct mill_collect_params p = mill_collect_default_params();
+    p.check = false;
+    golden(HEADER LLAMA ",,clotho_aqa,generative_qa,0,exact_match,0.3,0.01\n"
+                  LLAMA ",,clotho_aqa,generative_qa,0,acc,0.35,0.01\n"
+                  LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
+                  "org/other-model,mmlu,mmlu,multiple_choice,5,acc,0.5,0.004\n",
+           &p,
+           "                                  Mill results — performance\n"
+           "┌─────────────────────────────────────┬──────────────────┬──────────────────────────"
+           "┬────────┐\n"
+           "│ model                               │ clotho_aqa (acc) │ clotho_aqa (exact_match) "
+           "│ mmlu   │\n"
+           "├─────────────────────────────────────┼──────────────────┼──────────────────────────"
+           "┼────────┤\n"
+           "│ meta-llama/Meta-Llama-3-8B-Instruct │ 0.3500           │ 0.3000                   "
+           "│ 0.6398 │\n"
+           "│ org/other-model                     │ nan              │ nan                      "
+           "│ 0.5000 │\n"
+           "└─────────────────────────────────────┴──────────────────┴──────────────────────────"
+           "┴────────┘\n",
+           __LINE__);
+}
+
+static void test_empty_after_filters(void)
+{
+    static const char *const models[] = { "nobody" };
+    struct mill_collect_params p = mill_collect_default_params();
+    p.models = models;
+    p.n_models = 1;
+    p.check = false;
+    golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n", __LINE__);
+    /* a task filter and a metric filter that leave nothing */
+    static const char *const tasks[] = { "u" };
+    p = mill_collect_default_params();
+    p.tasks = tasks;
+    p.n_tasks = 1;
+    p.check = false;
+    golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n", __LINE__);
+}
+
+static void test_check_with_missing_jobs(void)
+{
+    static const char *const models[] = { "a", "b" };
+    static const char *const tasks[] = { "t", "u" };
+    static const struct mill_collect_job jobs[] = {
+        { "a", "t", 0 }, { "a", "u", 0 }, { "b", "t", 0 }, { "b", "u", 0 },
+    };
+    struct mill_collect_params p = mill_collect_default_params();
+    p.models = models;
+    p.n_models = 2;
+    p.tasks = tasks;
+    p.n_tasks = 2;
+    p.expected = jobs;
+    p.n_expected = 4;
+    /* 6 rows, 4 unique (model, task, n_shot): two metrics of one job, a 5-shot run (averaged
+     * into the same cell), a rollup row of a model outside the filters, written twice */
+    golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n"
+                  "a,,t,mc,0,f1,0.25,0.0\n"
+                  "a,,t,mc,5,acc,0.75,0.0\n"
+                  "b,,u,mc,0,acc,1.0,0.0\n"
+                  "c,bench,bench,mc,0,acc,0.5,0.1\n"
+                  "c,bench,bench,mc,0,acc,0.5,0.1\n",
+           &p,
+           "     Mill results — performance\n"
+           "┌───────┬─────────┬────────┬────────┐\n"
+           "│ model │ t (acc) │ t (f1) │ u      │\n"
+           "├───────┼─────────┼────────┼────────┤\n"
+           "│ a     │ 0.6250  │ 0.2500 │ nan    │\n"
+           "│ b     │ nan     │ nan    │ 1.0000 │\n"
+           "└───────┴─────────┴────────┴────────┘\n"
+           "\n"
+           "Completed jobs: 4\n"
+           "Missing 2 jobs:\n"
+           "  model=a  task=u  n_shot=0\n"
+           "  model=b  task=t  n_shot=0\n",
+           __LINE__);
+}
+
+static void test_check_all_complete(void)
+{
+    static const struct mill_collect_job jobs[] = { { LLAMA, "mmlu", 5 } };
+    struct mill_collect_params p = mill_collect_default_params();
+    p.metric = "acc";
+    p.expected = jobs;
+    p.n_expected = 1;
+    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
+                  LLAMA ",mmlu,mmlu_anatomy,multiple_choice,5,acc,0.6,0.04\n",
+           &p,
+           "               Mill results — performance (acc)\n"
+           "┌─────────────────────────────────────┬────────┬──────────────┐\n"
+           "│ model                               │ mmlu   │ mmlu_anatomy │\n"
+           "├─────────────────────────────────────┼────────┼──────────────┤\n"
+           "│ meta-llama/Meta-Llama-3-8B-Instruct │ 0.6398 │ 0.6000       │\n"
+           "└─────────────────────────────────────┴────────┴──────────────┘\n"
+           "\n"
+           "Completed jobs: 2\n"
+           "All requested jobs are complete.\n",
+           __LINE__);
+    /* without expected jobs only the count is printed */
+    p.expected = NULL;
+    p.n_expected = 0;
+    static const char *const tasks[] = { "none" };
+    p.tasks = tasks;
+    p.n_tasks = 1;
+    golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n\nCompleted jobs: 1\n",
+           __LINE__);
+}
+
+static void test_no_results_at_all(void)
+{
+    struct mill_collect_params p = mill_collect_default_params();
+    golden(HEADER, &p, "No results found.\nNo results at all.\n", __LINE__);
+    golden("", &p, "No results found.\nNo results at all.\n", __LINE__);
+}
+
+static void test_bad_arguments(void)
+{
+    struct mill_buf out = { 0 };
+    struct mill_err err = { 0 };
+    struct mill_collect_params p = mill_collect_default_params();
+    CHECK_INT(mill_collect_render(NULL, &p, &out, &err), MILL_EINVAL);
+    CHECK(p.check);
+    CHECK(p.metric == NULL && p.expected == NULL && p.n_models == 0 && p.n_tasks == 0);
+}
+
+MTEST_MAIN(MTEST(test_single_metric_docs_example), MTEST(test_models_tasks_and_missing_cell),
+           MTEST(test_no_metric_multi_metric_task), MTEST(test_empty_after_filters),
+           MTEST(test_check_with_missing_jobs), MTEST(test_check_all_complete),
+           MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
