@@ -79,6 +79,9 @@ static int run_eval(const struct mill_args *a) {
         return mill_cli_error(MILL_EXIT_USAGE, "--limit and --batch_docs must be positive");
     p.batch_docs = (size_t)batch;
     p.fail_fast = mill_arg_bool(a, "fail_fast", false);
+    mill_arg_int(a, "n_shot", -1, &p.n_shot);
+    if (p.n_shot < -1 || (mill_arg(a, "n_shot") && p.n_shot < 0))
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");
     struct mill_registry *reg = NULL;
     struct mill_err err = {0};
     if (mill_registry_init(&reg, &err))
@@ -111,6 +114,7 @@ static const struct mill_opt eval_opts[] = {
     {"seed", MILL_OPT_INT, "N", "seed for few-shot sampling, shuffles and fall-backs (42)"},
     {"batch_docs", MILL_OPT_INT, "N", "docs handed to the backend at once (64)"},
     {"fail_fast", MILL_OPT_BOOL, NULL, "stop a task at its first failed sample"},
+    {"n_shot", MILL_OPT_INT, "N", "override every task's few-shot count (used by schedule)"},
 };
 
 static const char *const eval_pos[] = {"models", "tasks", NULL};

@@ -266,5 +266,12 @@ int main(int argc, char **argv) {
     }
     if ((rc = apply_log_level(&a)) != 0)
         return rc;
+    size_t want = 0;
+    for (size_t k = 0; cmd->positionals && cmd->positionals[k]; k++)
+        want += mill_arg(&a, cmd->positionals[k]) == NULL;
+    if (a.n_pos > want)
+        return mill_cli_error(MILL_EXIT_USAGE, "mill %s: unexpected argument '%s' (lists are "
+                              "comma-separated; see mill %s --help)", cmd->name, a.pos[want],
+                              cmd->name);
     return cmd->run(&a);
 }

@@ -137,9 +137,10 @@ static const char *const *eval_splits(const struct mill_task_config *t) {
                                                            : default_eval_splits;
 }
 
-static int open_split(struct run_ctx *c, const struct mill_task_config *t, const char *split,
-                      struct mill_dataset **ds, struct mill_err *err) {
-    struct mill_dataset_params dp = {mill_registry_task_dir(c->reg, t), c->p->cache_dir};
+/* dir: the registering plugin's directory (relative data paths), or NULL. */
+static int open_split(struct run_ctx *c, const struct mill_task_config *t, const char *dir,
+                      const char *split, struct mill_dataset **ds, struct mill_err *err) {
+    struct mill_dataset_params dp = {dir, c->p->cache_dir};
     return mill_dataset_open(t, split, &dp, ds, err);
 }
 
@@ -156,8 +157,8 @@ static int add_shot(struct mill_buf *b, const struct mill_doc *d) {
 
 /* Loads the whole few-shot split, draws Random(seed).sample(docs, n) once for the task and
  * renders "shot\n\nshot\n\n". *block is malloc'd ("" when n_shots == 0). */
-static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, char **block,
-                         struct mill_err *err) {
+static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, const char *dir,
+                         char **block, struct mill_err *err) {
     *block = NULL;
     struct mill_buf b = {0};
     if (t->n_shots <= 0) {
@@ -166,7 +167,7 @@ static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, ch
     }
     const char *split = t->few_shots_split ? t->few_shots_split : eval_splits(t)[0];
     struct mill_dataset *ds = NULL;
-    int rc = open_split(c, t, split, &ds, err);
+    int rc = open_split(c, t, dir, split, &ds, err);
     struct mill_doc *pool = NULL;
     size_t n = 0, cap = 0;
     struct mill_value row;
@@ -227,7 +228,8 @@ static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, ch
 
 struct job {
     struct run_ctx *c;
-    const struct mill_task_config *t;
+    const struct mill_task_config *t; /* the task, n_shots overridden by --n_shot */
+    const char *dir;                  /* its plugin directory, or NULL */
     enum mill_task_type type;
     char *fewshot;
     const struct mill_metric **metrics;
@@ -612,7 +614,7 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     mill_buf_addc(files, '{');
     for (const char *const *sp = eval_splits(j->t); !rc && *sp; sp++) {
         struct mill_dataset *ds = NULL;
-        if ((rc = open_split(j->c, j->t, *sp, &ds, err)) != 0)
+        if ((rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
             break;
         if (sp != eval_splits(j->t))
             mill_buf_addc(files, ',');
@@ -767,9 +769,14 @@ static void free_job(struct job *j) {
 }
 
 /* Runs (or resumes, or re-aggregates) one task for the current model. */
-static int run_task(struct run_ctx *c, const struct mill_task_config *t, struct task_result *tr,
-                    struct mill_err *err) {
-    struct job j = {.c = c, .t = t, .last_progress = time(NULL)};
+static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
+                    struct task_result *tr, struct mill_err *err) {
+    struct mill_task_config copy = *orig;
+    if (c->p->n_shot >= 0)
+        copy.n_shots = (int)c->p->n_shot;
+    const struct mill_task_config *t = &copy;
+    struct job j = {.c = c, .t = t, .dir = mill_registry_task_dir(c->reg, orig),
+                    .last_progress = time(NULL)};
     char *jsonl = NULL, *json = NULL;
     struct mill_buf files = {0};
     struct timespec t0, t1;
@@ -791,7 +798,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *t, struct 
     } else if (!rc) {
         MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model,
                   t->n_shots);
-        rc = build_fewshot(c, t, &j.fewshot, err);
+        rc = build_fewshot(c, t, j.dir, &j.fewshot, err);
         if (!rc)
             rc = stream_docs(&j, &files, err);
         report_progress(&j, true);
@@ -842,7 +849,8 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
         *r = (struct mill_aggregate_row){
             .model = c->model, .benchmark = b->name, .task = b->name,
             .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
-            .n_shot = tasks[0]->n_shots, .metric = b->metric_names[m]};
+            .n_shot = c->p->n_shot >= 0 ? c->p->n_shot : tasks[0]->n_shots,
+            .metric = b->metric_names[m]};
         mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k, &r->performance,
                               &r->std_err);
         if (m == 0) {

@@ -12,6 +12,8 @@ struct mill_run_params {
     int64_t seed;            /* --seed, default 42 */
     size_t batch_docs;       /* docs handed to the backend per call; 0 = 64 */
     bool fail_fast;          /* stop a task at its first failed sample */
+    int64_t n_shot;          /* < 0: each task's configured n_shots; else this many shots
+                              * (set by `mill schedule` sweeps; Mill's eval has no flag) */
 };
 
 /* One line of the end-of-run table. */

@@ -66,22 +66,43 @@ int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err 
     return 0;
 }
 
+/* Python allows '_' between digits in int() and float() (PEP 515): "1_000" -> 1000. Copies s
+ * without those underscores into out; false when an underscore is misplaced. */
+static bool drop_digit_underscores(const char *s, char *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '_') {
+            if (!i || !isdigit((unsigned char)s[i - 1]) || !isdigit((unsigned char)s[i + 1]))
+                return false;
+            continue;
+        }
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = s[i];
+    }
+    out[n] = 0;
+    return true;
+}
+
 int mill_spec_coerce(const char *s, struct mill_value *out) {
     if (!strcasecmp(s, "true") || !strcasecmp(s, "false")) {
         mill_value_bool(out, tolower((unsigned char)s[0]) == 't');
         return 0;
     }
-    char *end;
+    char num[256], *end;
+    const char *body = s + (*s == '+' || *s == '-');
+    bool numeric = *s && !isspace((unsigned char)*s) && drop_digit_underscores(s, num, sizeof num) &&
+                   strncasecmp(body, "0x", 2) != 0;
     errno = 0;
-    long long i = strtoll(s, &end, 10);
-    if (*s && !isspace((unsigned char)*s) && *end == 0 && errno == 0) {
+    long long i = numeric ? strtoll(num, &end, 10) : 0;
+    if (numeric && *end == 0 && errno == 0) {
         mill_value_int(out, i);
         return 0;
     }
     errno = 0;
-    double f = strtod(s, &end);
-    if (*s && !isspace((unsigned char)*s) && *end == 0 && strncasecmp(s, "0x", 2) != 0 &&
-        !(isnan(f) && strcasecmp(s, "nan") && strcasecmp(s, "+nan") && strcasecmp(s, "-nan"))) {
+    double f = numeric ? strtod(num, &end) : 0;
+    /* strtod also takes "nan(...)" and hex floats, which Python's float() does not. */
+    if (numeric && *end == 0 && !strchr(num, '(') && !strpbrk(num, "pP")) {
         mill_value_float(out, f);
         return 0;
     }

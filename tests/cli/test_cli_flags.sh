@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# test_cli_flags.sh: black-box tests of the `mill` command line (SPEC §1): --version, help, exit
+# codes and messages of usage errors, Fire's flag spellings (--flag value, --flag=value,
+# --flag-name, --noflag, global flags before or after the command, positionals as flags), the
+# MILL_OUTPUT_DIR env, and the error paths of eval, collect and ls.
+# Env (set by ctest): MILL (binary), MILL_SOURCE_DIR, MILL_BUILD_DIR.
+set -u
+
+MILL=${MILL:-/work/main/build/bin/mill}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+# Keep the host's settings out: everything under $tmp.
+unset MILL_OUTPUT_DIR
+export MILL_CACHE_DIR="$tmp/cache" HOME="$tmp/home"
+
+passed=0
+failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
+
+# run ARGS...: runs mill; sets $rc, $out (stdout), $err (stderr), $all (both).
+run() {
+    "$MILL" "$@" >"$tmp/.out" 2>"$tmp/.err"
+    rc=$?
+    out=$(cat "$tmp/.out")
+    err=$(cat "$tmp/.err")
+    all="$out
+$err"
+}
+# expect WHAT RC [SUBSTRING...]: checks the last run's exit code and that stdout+stderr hold
+# every substring (fixed strings).
+expect() {
+    local what=$1 want=$2
+    shift 2
+    if [ "$rc" != "$want" ]; then
+        fail "$what" "exit $rc, expected $want; output: $(printf '%s' "$all" | head -c 400)"
+        return
+    fi
+    local s
+    for s in "$@"; do
+        if ! grep -qF -- "$s" <<<"$all"; then
+            fail "$what" "output lacks '$s'; output: $(printf '%s' "$all" | head -c 400)"
+            return
+        fi
+    done
+    ok "$what"
+}
+# lacks WHAT SUBSTRING: the last run's output must not contain SUBSTRING.
+lacks() {
+    if grep -qF -- "$2" <<<"$all"; then
+        fail "$1" "output holds '$2'"
+    else
+        ok "$1"
+    fi
+}
+
+[ -x "$MILL" ] || { echo "FAIL - binary: $MILL is not executable"; echo "0 passed, 1 failed"; exit 1; }
+
+HDR=model,benchmark,task,task_type,n_shot,metric,performance,stderr
+mkdir -p "$tmp/res"
+printf '%s\n%s\n' "$HDR" "acme/TinyModel-1,,mmlu_anatomy,multiple_choice,5,acc,0.4321,0.0123" \
+    >"$tmp/res/aggregate.csv"
+mkdir -p "$tmp/other"
+printf '%s\n%s\n' "$HDR" "other/Decoy,,mmlu_anatomy,multiple_choice,5,acc,0.1,0.0" \
+    >"$tmp/other/aggregate.csv"
+
+# --- version and help ---------------------------------------------------------------------
+run --version
+expect "--version prints mill 0.1.0" 0 "mill 0.1.0"
+[[ $out == "mill 0.1.0"* ]] && ok "--version output starts with 'mill 0.1.0'" ||
+    fail "--version output starts with 'mill 0.1.0'" "got '$out'"
+
+for h in --help -h; do
+    run $h
+    expect "mill $h" 0 "usage: mill" "eval" "collect" "ls"
+done
+for c in eval collect ls; do
+    for h in --help -h; do
+        run "$c" $h
+        expect "mill $c $h" 0 "usage: mill $c"
+    done
+done
+run --help eval
+expect "mill --help eval (help before the command)" 0 "usage: mill eval"
+
+# --- usage errors -------------------------------------------------------------------------
+run
+expect "no command: usage, exit 2" 2 "usage: mill"
+
+run frobnicate
+expect "unknown command: exit 2" 2 "frobnicate"
+
+run --frobnicate ls
+expect "unknown global flag: exit 2, names it" 2 "--frobnicate"
+run ls --frobnicate
+expect "unknown flag after command: exit 2, names it" 2 "--frobnicate"
+run eval replay mmlu --frob-nicate=1
+expect "unknown hyphenated flag: exit 2, names it" 2 "frob_nicate"
+
+run --output_dir
+expect "--output_dir missing its value: exit 2" 2 "output_dir"
+run eval replay mmlu --seed
+expect "--seed missing its value: exit 2" 2 "seed"
+run collect --metric
+expect "--metric missing its value: exit 2" 2 "metric"
+
+run --limit abc ls --plain
+expect "--limit abc before the command: exit 2" 2 "--limit" "abc"
+run eval replay mmlu_anatomy --limit abc
+expect "--limit abc after the command: exit 2" 2 "--limit" "abc"
+run eval replay mmlu_anatomy --limit=abc
+expect "--limit=abc: exit 2" 2 "--limit" "abc"
+
+# --limit reaches eval from both positions (a negative limit is eval's own check).
+run --limit -5 eval --output_dir "$tmp/o1" replay mmlu_anatomy
+expect "--limit before the command reaches eval" 2 "--limit"
+run eval --output_dir "$tmp/o1" replay mmlu_anatomy --limit -5
+expect "--limit after the command reaches eval" 2 "--limit"
+# A valid --limit in either position is accepted by the parser (the unknown task is what fails).
+run --limit 3 eval --output_dir "$tmp/o1" replay nosuchtask_zz
+expect "--limit 3 before the command is accepted" 2 "nosuchtask_zz"
+lacks "--limit 3 before the command: no flag error" "--limit"
+run eval --output_dir "$tmp/o1" replay nosuchtask_zz --limit 3
+expect "--limit 3 after the command is accepted" 2 "nosuchtask_zz"
+lacks "--limit 3 after the command: no flag error" "--limit"
+run --limit=3 ls --plain
+expect "--limit=3 before ls is accepted" 0 "mmlu"
+
+# --- output dir spellings, observed through collect ---------------------------------------
+run collect --output_dir "$tmp/res"
+expect "collect --output_dir DIR" 0 "acme/TinyModel-1" "0.4321"
+run --output_dir "$tmp/res" collect
+expect "--output_dir DIR before collect" 0 "acme/TinyModel-1"
+run collect --output-dir "$tmp/res"
+expect "collect --output-dir DIR (hyphens)" 0 "acme/TinyModel-1"
+run --output-dir="$tmp/res" collect
+expect "--output-dir=DIR (hyphens, equals) before collect" 0 "acme/TinyModel-1"
+run collect --output_dir="$tmp/res"
+expect "collect --output_dir=DIR (equals)" 0 "acme/TinyModel-1"
+MILL_OUTPUT_DIR="$tmp/res" run collect
+expect "MILL_OUTPUT_DIR env" 0 "acme/TinyModel-1"
+MILL_OUTPUT_DIR="$tmp/other" run collect --output_dir "$tmp/res"
+expect "--output_dir wins over MILL_OUTPUT_DIR" 0 "acme/TinyModel-1"
+lacks "--output_dir wins over MILL_OUTPUT_DIR (no env dir rows)" "other/Decoy"
+( cd "$tmp/res" && mkdir -p mill_results && cp aggregate.csv mill_results/ )
+run_in_res() { (cd "$tmp/res" && "$MILL" "$@") >"$tmp/.out" 2>"$tmp/.err"; rc=$?
+    out=$(cat "$tmp/.out"); err=$(cat "$tmp/.err"); all="$out
+$err"; }
+run_in_res collect
+expect "default output dir is ./mill_results" 0 "acme/TinyModel-1"
+
+# --- collect --check ----------------------------------------------------------------------
+run collect --output_dir "$tmp/res"
+expect "collect checks by default (Completed jobs)" 0 "Completed jobs: 1"
+run collect --output_dir "$tmp/res" --nocheck
+expect "collect --nocheck still prints the table" 0 "acme/TinyModel-1"
+lacks "collect --nocheck: no 'Completed jobs' line" "Completed jobs"
+run collect --output_dir "$tmp/res" --check=false
+expect "collect --check=false still prints the table" 0 "acme/TinyModel-1"
+lacks "collect --check=false: no 'Completed jobs' line" "Completed jobs"
+run collect --output_dir "$tmp/res" --no-check
+expect "collect --no-check" 0 "acme/TinyModel-1"
+lacks "collect --no-check: no 'Completed jobs' line" "Completed jobs"
+run collect --output_dir "$tmp/res" --check=maybe
+expect "collect --check=maybe: exit 2" 2 "maybe"
+run collect --output_dir "$tmp/res" --check
+expect "collect --check (explicit)" 0 "Completed jobs: 1"
+
+# --- collect error paths ------------------------------------------------------------------
+mkdir -p "$tmp/corrupt"
+printf '%s\n%s\n%s\n' "$HDR" "a/M,,mmlu_anatomy,multiple_choice,0,acc,0.5,0.01" \
+    "b/M,,mmlu_anatomy,multiple_choice,0" >"$tmp/corrupt/aggregate.csv"
+run collect --output_dir "$tmp/corrupt"
+expect "collect on a corrupt aggregate.csv: exit 1, names the line" 1 "aggregate.csv:3"
+
+mkdir -p "$tmp/empty"
+run collect --output_dir "$tmp/empty"
+expect "collect on an empty results dir" 0 "No results at all."
+
+# --- eval error paths ---------------------------------------------------------------------
+run eval --output_dir "$tmp/o2" 'x[a' mmlu_anatomy
+expect "eval with a malformed spec x[a: exit 2, quotes it" 2 "x[a"
+run eval --output_dir "$tmp/o2" 'replay[file]' mmlu_anatomy
+expect "eval with a malformed spec replay[file]: exit 2, quotes it" 2 "replay[file]"
+run eval --output_dir "$tmp/o2" 'replay[a=1]tail' mmlu_anatomy
+expect "eval with a malformed spec (text after ]): exit 2, quotes it" 2 "replay[a=1]tail"
+
+run eval --output_dir "$tmp/o2" 'replay[file=r.jsonl]' nosuchtask_qq
+expect "eval with an unknown task: exit 2, names it" 2 "nosuchtask_qq"
+
+run eval --output_dir "$tmp/o2" 'replay[file=r.jsonl]'
+expect "eval missing TASKS: exit 2" 2 "TASKS"
+run eval --output_dir "$tmp/o2"
+expect "eval missing MODELS and TASKS: exit 2" 2 "MODELS"
+
+: >"$tmp/file"
+run eval --output_dir "$tmp/file/sub" 'replay[file=r.jsonl]' mmlu_anatomy
+expect "eval with an unwritable output dir: exit 1, names it" 1 "$tmp/file"
+MILL_OUTPUT_DIR="$tmp/file/sub" run eval 'replay[file=r.jsonl]' mmlu_anatomy
+expect "eval with an unwritable MILL_OUTPUT_DIR: exit 1, names it" 1 "$tmp/file"
+
+run eval --output_dir "$tmp/o2" 'nosuchbackend[a=1]' mmlu_anatomy
+expect "eval with an unknown backend: exit 2, names it" 2 "nosuchbackend"
+
+# Positionals given as flags behave like positionals.
+run eval --output_dir "$tmp/o3" --models 'replay[file=r.jsonl]' --tasks nosuchtask_ww
+expect "eval --models X --tasks Y: unknown task, exit 2" 2 "nosuchtask_ww"
+msg_flags=$err
+run eval --output_dir "$tmp/o3" 'replay[file=r.jsonl]' nosuchtask_ww
+[ "$msg_flags" = "$err" ] && ok "eval --models/--tasks: same message as positionals" ||
+    fail "eval --models/--tasks: same message as positionals" "'$msg_flags' vs '$err'"
+run eval --output_dir "$tmp/o3" --tasks=nosuchtask_ww --models='replay[file=r.jsonl]'
+expect "eval --tasks=Y --models=X (reversed, equals)" 2 "nosuchtask_ww"
+run eval --output_dir "$tmp/o3" --models 'replay[file=r.jsonl]' nosuchtask_ww
+expect "eval --models X then TASKS positional" 2 "nosuchtask_ww"
+run eval --output_dir "$tmp/o3" --tasks nosuchtask_ww 'replay[file=r.jsonl]'
+expect "eval --tasks Y then MODELS positional" 2 "nosuchtask_ww"
+
+# A stray extra positional (e.g. a space instead of a comma in TASKS) must not be dropped
+# silently: Fire fails with "Could not consume arg" (exit 2).
+run eval --output_dir "$tmp/o3" 'replay[file=r.jsonl]' mmlu_anatomy extra_arg_zz
+expect "eval with an extra positional: exit 2, names it" 2 "extra_arg_zz"
+run ls --plain extra_arg_zz
+expect "ls with an extra positional: exit 2, names it" 2 "extra_arg_zz"
+
+# --- ls -----------------------------------------------------------------------------------
+run ls --plain
+expect "ls --plain lists mmlu and mmlu_anatomy" 0 "mmlu" "mmlu_anatomy"
+if grep -qE '^ *mmlu( |$)' <<<"$out" && grep -qE '^ *mmlu_anatomy( |$)' <<<"$out"; then
+    ok "ls --plain: mmlu and mmlu_anatomy on their own rows"
+else
+    fail "ls --plain: mmlu and mmlu_anatomy on their own rows" "$(head -c 300 <<<"$out")"
+fi
+run ls </dev/null
+expect "ls off a terminal falls back to plain" 0 "mmlu_anatomy"
+
+run ls --json
+if [ "$rc" = 0 ] && n=$(printf '%s' "$out" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+names = [t["name"] for t in d["tasks"]]
+assert "mmlu_anatomy" in names, "no mmlu_anatomy"
+assert any(b["name"] == "mmlu" for b in d["benchmarks"]), "no mmlu benchmark"
+print(len(names))' 2>"$tmp/.pyerr"); then
+    [ "$n" = 57 ] && ok "ls --json is valid JSON with 57 tasks" ||
+        fail "ls --json is valid JSON with 57 tasks" "$n tasks"
+else
+    fail "ls --json is valid JSON with 57 tasks" "rc $rc; $(head -c 300 "$tmp/.pyerr")"
+fi
+
+run ls --check
+expect "ls --check: exit 0, 0 problems" 0 "0 problems"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
