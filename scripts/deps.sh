@@ -91,6 +91,20 @@ build_llama() {
     log "llama.cpp installed in $PREFIX"
 }
 
+# Test oracles from npm (DuckDB writes and reads Parquet; hyparquet-writer writes data page v2),
+# installed once outside the checkout; tests find them under $DEPS_DIR/node/node_modules.
+NODE_PKGS=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0)
+install_node_tools() {
+    local dir=$DEPS_DIR/node want="${NODE_PKGS[*]}"
+    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$want" ]; then return 0; fi
+    log "installing test tools from npm: $want"
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --silent --no-audit --no-fund --prefix "$dir" "${NODE_PKGS[@]}" \
+        >/dev/null) || { log "npm install failed"; exit 1; }
+    echo "$want" >"$dir/.stamp"
+}
+
 install_packages
+install_node_tools
 build_llama
 echo "$PREFIX"

@@ -45,6 +45,8 @@ struct mill_task_config {
     const char *const *hf_avail_splits;   /* NULL = {"train","validation","test"} */
     const char *const *evaluation_splits; /* NULL = {"test"} */
     const char *few_shots_split;  /* NULL = evaluation_splits[0] */
+    const char *const *columns;   /* top-level columns the prompt reads (NULL = all): readers
+                                   * that can project (Parquet) skip the others */
     mill_prompt_fn prompt;        /* required */
     /* Types. task_type 0 is inferred from output_type as Mill does. */
     enum mill_task_type task_type;

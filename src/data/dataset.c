@@ -19,6 +19,7 @@ struct mill_dataset {
     size_t cur;                      /* index of the open file */
     const struct mill_reader_ops *ops;
     void *state;                     /* reader state of files[cur], or NULL */
+    const char *const *columns;      /* the task's projection (borrowed), NULL = all */
     char *files_json;
 };
 
@@ -77,6 +78,7 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
     struct mill_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    ds->columns = t->columns;
     const char *pattern = split_pattern(t, split);
     int rc;
     if (pattern && strncmp(pattern, "hf://", 5) != 0)
@@ -112,7 +114,7 @@ int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mi
     while (ds->cur < ds->n_files) {
         if (!ds->state) {
             ds->ops = reader_for(ds->files[ds->cur]);
-            int rc = ds->ops->open(ds->files[ds->cur], &ds->state, err);
+            int rc = ds->ops->open(ds->files[ds->cur], ds->columns, &ds->state, err);
             if (rc)
                 return rc;
         }

@@ -17,7 +17,9 @@ struct jsonl {
     size_t lineno;
 };
 
-static int jsonl_open(const char *path, void **state, struct mill_err *err) {
+static int jsonl_open(const char *path, const char *const *columns, void **state,
+                      struct mill_err *err) {
+    (void)columns;
     struct jsonl *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);

@@ -76,10 +76,12 @@ static const char *const mmlu_metrics[] = {"acc", NULL};
 static const char *const mmlu_splits[] = {"dev", "validation", "test", NULL};
 static const char *const mmlu_eval[] = {"test", NULL};
 static const char *const mmlu_categories[] = {"knowledge", "reasoning", NULL};
+static const char *const mmlu_columns[] = {"question", "choices", "answer", NULL};
 
 #define MMLU_TASK(s) { \
     .name = "mmlu_" #s, .version = 1, .hf_repo = "cais/mmlu", .hf_subset = #s, \
     .hf_avail_splits = mmlu_splits, .evaluation_splits = mmlu_eval, .few_shots_split = "dev", \
+    .columns = mmlu_columns, \
     .prompt = mmlu_prompt, .task_type = MILL_TASK_MULTIPLE_CHOICE, \
     .output_type = MILL_OUT_LOGPROBS, .input_modalities = MILL_MOD_TEXT, .n_shots = 5, \
     .metrics = mmlu_metrics, .description = "MMLU: " #s, .categories = mmlu_categories, \
