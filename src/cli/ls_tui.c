@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { TAB_BENCH, TAB_TASKS, N_TABS };
@@ -45,6 +46,10 @@ struct term {
     struct sigaction old[N_SIGS];
     bool active;
 };
+
+/* The signal mask to wait with: the handled signals are blocked everywhere but in ppoll(), so
+ * one cannot slip in between the flag checks and the wait. */
+static sigset_t wait_mask;
 
 struct span {
     size_t off, len;
@@ -93,8 +98,20 @@ static void install_signals(struct term *t) {
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a signal must interrupt poll() */
-    for (size_t i = 0; i < N_SIGS; i++)
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < N_SIGS; i++) {
         sigaction(sig_nums[i], &sa, &t->old[i]);
+        sigaddset(&block, sig_nums[i]);
+    }
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+}
+
+/* Unblocks first (a pending signal reaches our handler), then puts the old handlers back. */
+static void restore_signals(struct term *t) {
+    sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+    for (size_t i = 0; i < N_SIGS; i++)
+        sigaction(sig_nums[i], &t->old[i], NULL);
 }
 
 static int term_enter(struct term *t) {
@@ -109,8 +126,9 @@ static int term_enter(struct term *t) {
     raw.c_cc[VTIME] = 0;
     install_signals(t);
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) != 0) {
-        for (size_t i = 0; i < N_SIGS; i++)
-            sigaction(sig_nums[i], &t->old[i], NULL);
+        int e = errno;
+        restore_signals(t);
+        errno = e;
         return -1;
     }
     t->active = true;
@@ -125,8 +143,7 @@ static void term_leave(struct term *t) {
     static const char leave[] = "\x1b[0m\x1b[?25h\x1b[?1049l";
     write_all(leave, sizeof leave - 1);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &t->saved);
-    for (size_t i = 0; i < N_SIGS; i++)
-        sigaction(sig_nums[i], &t->old[i], NULL);
+    restore_signals(t);
     t->active = false;
 }
 
@@ -146,7 +163,8 @@ static void term_size(struct ui *u) {
  * K_QUIT on end of input or an error. */
 static int read_byte(int timeout_ms) {
     struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-    int r = poll(&p, 1, timeout_ms);
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    int r = ppoll(&p, 1, timeout_ms < 0 ? NULL : &ts, &wait_mask);
     if (r < 0)
         return errno == EINTR ? K_WAKE : K_QUIT;
     if (r == 0)
@@ -673,9 +691,8 @@ static bool on_path(const char *tool, char *full, size_t cap) {
     while (path && *path) {
         const char *colon = strchr(path, ':');
         size_t n = colon ? (size_t)(colon - path) : strlen(path);
-        int w = snprintf(full, cap, "%.*s/%s", (int)n, n ? path : ".", tool);
-        if (n == 0)
-            w = snprintf(full, cap, "./%s", tool);
+        /* An empty PATH entry is the current directory. */
+        int w = snprintf(full, cap, "%.*s/%s", n ? (int)n : 1, n ? path : ".", tool);
         if (w > 0 && (size_t)w < cap && access(full, X_OK) == 0)
             return true;
         path = colon ? colon + 1 : NULL;
@@ -738,7 +755,7 @@ static bool copy_to_clipboard(const char *text) {
 
 /* ---- main loop --------------------------------------------------------------------------- */
 
-/* Returns 1 (Enter), -1 (quit) or the number of a terminating signal. */
+/* Returns 1 (Enter), -1 (quit) or 1000 + the number of a terminating signal. */
 static int run_loop(struct ui *u) {
     draw(u);
     for (;;) {

@@ -9,14 +9,14 @@ export LC_ALL=C.UTF-8
 
 PASSED=0
 SOCK="mill_ls_tui_$$_$RANDOM"
-TMPD=$(mktemp -d)
+TMPD=""
 SESSION=""
 
 tm() { tmux -u -L "$SOCK" -f /dev/null "$@"; }
 
 cleanup() {
     tm kill-server >/dev/null 2>&1
-    rm -rf "$TMPD"
+    [ -z "$TMPD" ] || rm -rf "$TMPD"
 }
 trap cleanup EXIT
 
@@ -39,6 +39,7 @@ pass() {
 command -v tmux >/dev/null 2>&1 || die "tmux not found (install it with scripts/deps.sh)"
 case $MILL in /*) ;; *) MILL="$PWD/$MILL" ;; esac
 [ -x "$MILL" ] || die "mill binary not found at $MILL"
+TMPD=$(mktemp -d) || die "mktemp failed"
 
 # The pane runs run.sh: mill ls in the foreground (its pid saved for the signal test), then a
 # line telling its exit status and whether the terminal modes came back unchanged.
@@ -150,7 +151,8 @@ two_world() {
 expect "fuzzy filter 'wrld' narrows the list" two_world
 typed REL
 only_religions() {
-    grep -qiF "Filter: wrldrel" <<<"$screen" && row mmlu_world_religions && ! row mmlu_high_school_world_history &&
+    grep -qiF "Filter: wrldrel" <<<"$screen" && row mmlu_world_religions &&
+        ! row mmlu_high_school_world_history &&
         has "cais/mmlu" "multiple_choice" "https://huggingface.co/datasets/cais/mmlu"
 }
 expect "case-insensitive filter 'wrldREL' leaves mmlu_world_religions with its details" \
