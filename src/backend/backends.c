@@ -4,6 +4,9 @@
 #include <string.h>
 
 const struct mill_backend_ops *const mill_backends[] = {
+#ifdef MILL_HAVE_LLAMA
+    &mill_backend_llama,
+#endif
     &mill_backend_replay,
     NULL,
 };
@@ -20,4 +23,10 @@ const struct mill_backend_ops *mill_backend_find(const char *type) {
     return NULL;
 }
 
-const struct mill_backend_ops *mill_backend_for_hf_id(void) { return NULL; }
+const struct mill_backend_ops *mill_backend_for_hf_id(void) {
+#ifdef MILL_HAVE_LLAMA
+    return &mill_backend_llama;
+#else
+    return NULL;
+#endif
+}

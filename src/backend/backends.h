@@ -5,6 +5,7 @@
 #include <mill/backend.h>
 
 extern const struct mill_backend_ops mill_backend_replay;
+extern const struct mill_backend_ops mill_backend_llama; /* only with MILL_HAVE_LLAMA */
 
 /* The backend registered under name or alias, else NULL. */
 const struct mill_backend_ops *mill_backend_find(const char *type);

@@ -59,6 +59,7 @@ const char *mill_cli_cache_dir(const struct mill_args *a);
 int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mill_cli_print_help(const struct mill_command *cmd);
 
-extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls;
+extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls,
+    mill_cmd_schedule;
 
 #endif

@@ -24,7 +24,7 @@ const struct mill_opt mill_global_opts[] = {
 const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_opts[0];
 
 static const struct mill_command *const commands[] = {
-    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, NULL,
+    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule, NULL,
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {
@@ -165,7 +165,8 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
         else if (!cmd) {
             if (!(cmd = find_command(argv[i])))
                 return mill_cli_error(MILL_EXIT_USAGE,
-                                      "unknown command '%s' (commands: eval, collect, ls)",
+                                      "unknown command '%s' (commands: eval, collect, ls, "
+                                      "schedule)",
                                       argv[i]);
             if (add_opts(a, cmd->opts, cmd->n_opts) ||
                 (cmd->positionals && find_opt(a, "models") < 0 && add_opts(a, pos_opts, 2)))

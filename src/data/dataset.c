@@ -9,6 +9,7 @@
 #include <mill/value.h>
 
 #include <glob.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,91 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
     return rc;
 }
 
+/* Directory of a local mirror of Hub repo "org/name" under $MILL_LOCAL_DATASETS (laid out as
+ * the Hub repo: <dir>/org_name/... or <dir>/org/name/...), or NULL. malloc'd. */
+static char *mirror_dir(const char *repo) {
+    const char *root = getenv("MILL_LOCAL_DATASETS");
+    if (!root || !*root || !strchr(repo, '/'))
+        return NULL;
+    char *flat = strdup(repo), *path = NULL;
+    if (!flat)
+        return NULL;
+    *strchr(flat, '/') = '_';
+    struct stat st;
+    for (int k = 0; k < 2 && !path; k++) {
+        if (asprintf(&path, "%s/%s", root, k ? repo : flat) < 0)
+            path = NULL;
+        else if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            free(path);
+            path = NULL;
+        }
+    }
+    free(flat);
+    return path;
+}
+
+/* Files of a Hub repo matching the first pattern that matches anything. */
+static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *const *patterns,
+                        const struct mill_task_config *t, const char *split,
+                        struct mill_err *err) {
+    char *dir = mirror_dir(repo);
+    if (!dir)
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: split '%s' comes from the Hugging Face Hub (%s); this build "
+                            "reads local mirrors only (set MILL_LOCAL_DATASETS)", t->name, split,
+                            repo);
+    int rc = MILL_ENOTFOUND;
+    for (size_t i = 0; patterns[i] && rc == MILL_ENOTFOUND; i++)
+        rc = resolve_local(ds, patterns[i], dir, t->name, split, err);
+    if (rc == MILL_ENOTFOUND)
+        mill_err_set(err, rc, "%s: split '%s' of %s%s%s: no data files in %s", t->name, split,
+                     repo, t->hf_subset ? " config " : "", t->hf_subset ? t->hf_subset : "",
+                     dir);
+    free(dir);
+    return rc;
+}
+
+/* Where a split's files are: the task's own patterns (local or hf://datasets/<repo>/<glob>),
+ * else the Parquet files of the repo's config and split, as the Hub lays them out. */
+static int resolve_split(struct mill_dataset *ds, const struct mill_task_config *t,
+                         const char *split, const struct mill_dataset_params *p,
+                         struct mill_err *err) {
+    const char *pattern = split_pattern(t, split);
+    if (pattern && strncmp(pattern, "hf://", 5) != 0)
+        return resolve_local(ds, pattern, p ? p->base_dir : NULL, t->name, split, err);
+    if (pattern) {
+        const char *r = pattern + 5;
+        if (strncmp(r, "datasets/", 9) == 0)
+            r += 9;
+        const char *slash1 = strchr(r, '/'), *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
+        if (!slash2)
+            return mill_err_set(err, MILL_EINVAL, "%s: malformed data file URL %s", t->name,
+                                pattern);
+        char *repo = strndup(r, (size_t)(slash2 - r));
+        const char *const pats[] = {slash2 + 1, NULL};
+        int rc = repo ? resolve_repo(ds, repo, pats, t, split, err)
+                      : mill_err_set(err, MILL_ENOMEM, "out of memory");
+        free(repo);
+        return rc;
+    }
+    if (!t->hf_repo || !*t->hf_repo)
+        return mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s' has no data files", t->name,
+                            split);
+    const char *cfg = t->hf_subset ? t->hf_subset : "default";
+    char *pats[5] = {0};
+    int rc = 0;
+    if (asprintf(&pats[0], "%s/%s-*.parquet", cfg, split) < 0 ||
+        asprintf(&pats[1], "%s/%s/*.parquet", cfg, split) < 0 ||
+        asprintf(&pats[2], "data/%s-*.parquet", split) < 0 ||
+        asprintf(&pats[3], "%s-*.parquet", split) < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc)
+        rc = resolve_repo(ds, t->hf_repo, (const char *const *)pats, t, split, err);
+    for (int i = 0; i < 4; i++)
+        free(pats[i]);
+    return rc;
+}
+
 int mill_dataset_open(const struct mill_task_config *t, const char *split,
                       const struct mill_dataset_params *p, struct mill_dataset **out,
                       struct mill_err *err) {
@@ -79,15 +165,7 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
     if (!ds)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     ds->columns = t->columns;
-    const char *pattern = split_pattern(t, split);
-    int rc;
-    if (pattern && strncmp(pattern, "hf://", 5) != 0)
-        rc = resolve_local(ds, pattern, p ? p->base_dir : NULL, t->name, split, err);
-    else
-        rc = mill_err_set(err, MILL_EUNSUPPORTED,
-                          "%s: split '%s' comes from the Hugging Face Hub (%s); this build reads "
-                          "local data files only", t->name, split,
-                          pattern ? pattern : (t->hf_repo && *t->hf_repo ? t->hf_repo : "?"));
+    int rc = resolve_split(ds, t, split, p, err);
     for (size_t i = 0; !rc && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
             rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s",

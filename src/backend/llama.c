@@ -1,0 +1,1029 @@
+/* llama.c: the `llama` backend: GGUF language models through llama.cpp's C API (SPEC §7.1).
+ *
+ * LOGLIK requests are grouped by their context tokens; a batch of groups shares the longest
+ * common token prefix, kept in sequence 0 of the KV cache and copied (llama_memory_seq_cp) to
+ * one sequence per group, so a 5-shot block common to every question of a subject is decoded
+ * once. Each group's suffix is decoded in one llama_decode with a logit only on its last token,
+ * which scores every one-token continuation (MMLU's " A".." D") at once; longer continuations
+ * get their own sequences. GENERATE decodes several sequences together, greedily, with stop
+ * strings checked on the accumulated bytes. ROLLING follows lm-eval's rolling windows.
+ * This file is the only one that includes llama.h; it knows requests, not tasks. */
+#include "backend/backends.h"
+
+#include "core/log.h"
+#include "core/sha2.h"
+#include "core/spec.h"
+
+#include <mill/buf.h>
+
+#include <llama.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct llm {
+    /* Arguments. */
+    char *name;             /* model name in outputs: the spec's path or repo */
+    char *path;             /* local .gguf or Hub repo */
+    char *file, *quant, *dtype, *revision, *chat_template;
+    int64_t max_ctx, n_seq, threads, n_gpu_layers;
+    bool use_chat_template;
+    bool naive;             /* score every LOGLIK request alone from an empty cache */
+    /* Loaded state. */
+    char *gguf;             /* resolved local file */
+    char sha256[65];
+    struct llama_model *model;
+    struct llama_context *ctx;
+    const struct llama_vocab *vocab;
+    llama_memory_t mem;
+    int n_vocab;
+    int n_ctx;              /* per-sequence limit (tokens) */
+    int kv_size;            /* unified KV cells */
+    int n_batch;
+    struct llama_batch batch;
+    llama_token *cached;    /* tokens held by sequence 0 */
+    int n_cached, cap_cached;
+};
+
+/* ---- llama.cpp logging through ours --------------------------------------------------- */
+
+static char last_llama_error[512];
+
+static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) {
+    (void)ud;
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        n--;
+    if (!n)
+        return;
+    if (level == GGML_LOG_LEVEL_ERROR)
+        snprintf(last_llama_error, sizeof last_llama_error, "%.*s", (int)n, text);
+    if (mill_log_get_level() <= MILL_LOG_DEBUG)
+        MILL_DEBUG("llama.cpp", "%.*s", (int)n, text);
+}
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+static const char *const llama_args[] = {
+    "path", "file", "quant", "dtype", "revision", "max_context_length", "batch_size", "threads",
+    "n_gpu_layers", "use_chat_template", "chat_template", "device_map", "trust_remote_code",
+    "attn_implementation", "naive", NULL};
+
+static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
+                   struct mill_err *err) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (v->kind != MILL_V_STR)
+        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string", s->raw, key);
+    return (*out = strdup(v->u.s.p)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
+    int rc = mill_spec_check_keys(s, llama_args, err);
+    int64_t bs = 16;
+    const struct mill_value *bsv = mill_value_get(&s->args, "batch_size");
+    if (!rc && bsv && !(bsv->kind == MILL_V_STR && !strcmp(bsv->u.s.p, "auto")))
+        rc = mill_spec_get_int(s, "batch_size", 16, &bs, err);
+    if (!rc)
+        rc = dup_arg(s, "path", &m->path, err);
+    if (!rc)
+        rc = dup_arg(s, "file", &m->file, err);
+    if (!rc)
+        rc = dup_arg(s, "quant", &m->quant, err);
+    if (!rc)
+        rc = dup_arg(s, "dtype", &m->dtype, err);
+    if (!rc)
+        rc = dup_arg(s, "revision", &m->revision, err);
+    if (!rc)
+        rc = dup_arg(s, "chat_template", &m->chat_template, err);
+    if (!rc)
+        rc = mill_spec_get_int(s, "max_context_length", 4096, &m->max_ctx, err);
+    if (!rc)
+        rc = mill_spec_get_int(s, "threads", sysconf(_SC_NPROCESSORS_ONLN), &m->threads, err);
+    if (!rc)
+        rc = mill_spec_get_int(s, "n_gpu_layers", 0, &m->n_gpu_layers, err);
+    if (!rc)
+        rc = mill_spec_get_bool(s, "use_chat_template", false, &m->use_chat_template, err);
+    if (!rc)
+        rc = mill_spec_get_bool(s, "naive", false, &m->naive, err);
+    if (!rc && (bs < 1 || bs > 255 || m->max_ctx < 16 || m->threads < 1))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255, "
+                          "max_context_length >= 16, threads >= 1", s->raw);
+    m->n_seq = bs + 2; /* sequence 0 holds the shared prefix, one spare for continuations */
+    return rc;
+}
+
+static bool is_alias(const char *type) {
+    static const char *const names[] = {"llama", "gguf", "hf", "huggingface", "transformers",
+                                        NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(type, names[i]))
+            return true;
+    return false;
+}
+
+static int llm_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
+    struct llm *m = calloc(1, sizeof *m);
+    if (!m)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = parse_args(m, spec, err);
+    if (!rc && !is_alias(spec->type)) {
+        if (m->path) {
+            rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': give the model either as the "
+                              "name or as path=, not both", spec->raw);
+        } else if (!(m->path = strdup(spec->type))) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+    }
+    if (!rc && (!m->path || !*m->path))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': needs path=<file.gguf or Hub repo>",
+                          spec->raw);
+    if (!rc && !(m->name = strdup(m->path)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc) {
+        free(m->path);
+        free(m->file);
+        free(m->quant);
+        free(m->dtype);
+        free(m->revision);
+        free(m->chat_template);
+        free(m);
+        return rc;
+    }
+    *state = m;
+    return 0;
+}
+
+static void llm_caps(void *state, struct mill_backend_caps *c) {
+    (void)state;
+    memset(c, 0, sizeof *c);
+    c->req_kinds = 1u << MILL_REQ_LOGLIK | 1u << MILL_REQ_ROLLING | 1u << MILL_REQ_GENERATE;
+    c->task_types = 1u << MILL_TASK_GENERATIVE_QA | 1u << MILL_TASK_MULTIPLE_CHOICE |
+                    1u << MILL_TASK_PERPLEXITY;
+    c->modalities = MILL_MOD_TEXT;
+    c->supports_logprobs = true;
+    c->max_context_length = ((struct llm *)state)->max_ctx;
+    c->class_name = "LlamaModel";
+}
+
+static const char *llm_model_name(void *state) { return ((struct llm *)state)->name; }
+
+/* ---- loading ------------------------------------------------------------------------- */
+
+static int file_sha256(const char *path, char out[65], struct mill_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(errno));
+    struct mill_sha256 s;
+    mill_sha256_init(&s);
+    static unsigned char buf[1 << 20];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        mill_sha256_update(&s, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return mill_err_set(err, MILL_EIO, "read error on %s", path);
+    uint8_t d[32];
+    mill_sha256_final(&s, d);
+    mill_hex(d, 32, out);
+    return 0;
+}
+
+/* Hub repositories: resolved through the Hub client (SPEC §7.1). */
+static int mill_llama_resolve_hub(const char *repo, const char *file, const char *quant,
+                                  const char *dtype, const char *revision, char **out,
+                                  struct mill_err *err) {
+    (void)file, (void)quant, (void)dtype, (void)revision, (void)out;
+    return mill_err_set(err, MILL_ENOTFOUND, "model '%s' is not a local .gguf file, and this "
+                        "build cannot download from the Hugging Face Hub yet", repo);
+}
+
+/* A local .gguf file, else a Hub repository. */
+static int resolve_model(struct llm *m, struct mill_err *err) {
+    struct stat st;
+    if (stat(m->path, &st) == 0 && S_ISREG(st.st_mode)) {
+        m->gguf = strdup(m->path);
+        return m->gguf ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (strstr(m->path, ".gguf"))
+        return mill_err_set(err, MILL_ENOTFOUND, "model file %s does not exist", m->path);
+    return mill_llama_resolve_hub(m->path, m->file, m->quant, m->dtype, m->revision, &m->gguf,
+                                  err);
+}
+
+static int check_gguf_magic(const char *path, struct mill_err *err) {
+    FILE *f = fopen(path, "rb");
+    char magic[4] = {0};
+    size_t n = f ? fread(magic, 1, 4, f) : 0;
+    if (f)
+        fclose(f);
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (n != 4 || memcmp(magic, "GGUF", 4))
+        return mill_err_set(err, MILL_EFORMAT, "%s is not a GGUF file (bad magic)", path);
+    return 0;
+}
+
+static int init_context(struct llm *m, struct mill_err *err) {
+    int train = llama_model_n_ctx_train(m->model);
+    m->n_ctx = (int)(train > 0 && train < m->max_ctx ? train : m->max_ctx);
+    m->kv_size = m->n_ctx + 4096;
+    m->n_batch = 2048;
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)m->kv_size;
+    cp.n_batch = (uint32_t)m->n_batch;
+    cp.n_ubatch = 512;
+    cp.n_seq_max = (uint32_t)m->n_seq;
+    cp.n_threads = cp.n_threads_batch = (int32_t)m->threads;
+    cp.kv_unified = true;
+    cp.no_perf = true;
+    if (!(m->ctx = llama_init_from_model(m->model, cp)))
+        return mill_err_set(err, MILL_EBACKEND, "%s: cannot create a llama.cpp context (%s)",
+                            m->gguf, last_llama_error[0] ? last_llama_error : "no reason given");
+    m->mem = llama_get_memory(m->ctx);
+    m->batch = llama_batch_init(m->n_batch, 0, 1);
+    return 0;
+}
+
+static int llm_load(void *state, struct mill_err *err) {
+    struct llm *m = state;
+    static bool backend_ready;
+    if (!backend_ready) {
+        llama_log_set(llama_log_cb, NULL);
+        llama_backend_init();
+        backend_ready = true;
+    }
+    int rc = resolve_model(m, err);
+    if (!rc)
+        rc = check_gguf_magic(m->gguf, err);
+    if (!rc)
+        rc = file_sha256(m->gguf, m->sha256, err);
+    if (rc)
+        return rc;
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = (int32_t)m->n_gpu_layers;
+    last_llama_error[0] = 0;
+    if (!(m->model = llama_model_load_from_file(m->gguf, mp)))
+        return mill_err_set(err, MILL_EFORMAT, "cannot load GGUF model %s: %s", m->gguf,
+                            last_llama_error[0] ? last_llama_error : "corrupt or unsupported");
+    m->vocab = llama_model_get_vocab(m->model);
+    m->n_vocab = llama_vocab_n_tokens(m->vocab);
+    if (m->n_vocab <= 0 || llama_vocab_type(m->vocab) == LLAMA_VOCAB_TYPE_NONE)
+        return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (tokenizer.ggml.*)",
+                            m->gguf);
+    rc = init_context(m, err);
+    if (!rc)
+        MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf,
+                  m->n_ctx, (long long)m->n_seq - 1, (long long)m->threads);
+    return rc;
+}
+
+/* ---- tokens and batches ----------------------------------------------------------------- */
+
+struct toks {
+    llama_token *t;
+    int n;
+};
+
+static int tokenize(const struct llm *m, const char *text, size_t len, bool add_special,
+                    bool parse_special, struct toks *out, struct mill_err *err) {
+    out->t = NULL;
+    out->n = 0;
+    if (len > INT32_MAX / 2)
+        return mill_err_set(err, MILL_EINVAL, "text too long to tokenise (%zu bytes)", len);
+    int n = -llama_tokenize(m->vocab, text, (int32_t)len, NULL, 0, add_special, parse_special);
+    if (n < 0)
+        n = 0;
+    out->t = malloc((size_t)(n ? n : 1) * sizeof *out->t);
+    if (!out->t)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (n && llama_tokenize(m->vocab, text, (int32_t)len, out->t, n, add_special,
+                            parse_special) != n) {
+        free(out->t);
+        out->t = NULL;
+        return mill_err_set(err, MILL_EBACKEND, "tokenisation failed");
+    }
+    out->n = n;
+    return 0;
+}
+
+static void batch_clear(struct llama_batch *b) { b->n_tokens = 0; }
+
+static void batch_add(struct llama_batch *b, llama_token t, int pos, int seq, bool logits) {
+    int i = b->n_tokens++;
+    b->token[i] = t;
+    b->pos[i] = pos;
+    b->n_seq_id[i] = 1;
+    b->seq_id[i][0] = seq;
+    b->logits[i] = logits;
+}
+
+static int decode(struct llm *m, struct mill_err *err) {
+    if (m->batch.n_tokens == 0)
+        return 0;
+    int rc = llama_decode(m->ctx, m->batch);
+    if (rc != 0)
+        return mill_err_set(err, MILL_EBACKEND, "llama_decode failed (%d)%s%s", rc,
+                            last_llama_error[0] ? ": " : "", last_llama_error);
+    return 0;
+}
+
+/* log-sum-exp of a logit row in double, and its argmax (first max wins). */
+static double row_lse(const float *x, int n, int *argmax) {
+    float mx = x[0];
+    int am = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > mx) {
+            mx = x[i];
+            am = i;
+        }
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += exp((double)x[i] - mx);
+    *argmax = am;
+    return mx + log(s);
+}
+
+/* Makes sequence 0 hold exactly prefix p[0..n): keeps the common part, decodes the rest. */
+static int sync_prefix(struct llm *m, const llama_token *p, int n, struct mill_err *err) {
+    int keep = 0;
+    while (keep < n && keep < m->n_cached && m->cached[keep] == p[keep])
+        keep++;
+    llama_memory_seq_rm(m->mem, 0, keep, -1);
+    m->n_cached = keep;
+    if (n > m->cap_cached) {
+        llama_token *g = realloc(m->cached, (size_t)n * sizeof *g);
+        if (!g)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        m->cached = g;
+        m->cap_cached = n;
+    }
+    for (int i = keep; i < n;) {
+        batch_clear(&m->batch);
+        for (; i < n && m->batch.n_tokens < m->n_batch; i++)
+            batch_add(&m->batch, p[i], i, 0, false);
+        int rc = decode(m, err);
+        if (rc) {
+            llama_memory_seq_rm(m->mem, 0, keep, -1);
+            return rc;
+        }
+    }
+    memcpy(m->cached + keep, p + keep, (size_t)(n - keep) * sizeof *p);
+    m->n_cached = n;
+    return 0;
+}
+
+static void drop_seqs(struct llm *m, int first, int last) {
+    for (int s = first; s <= last; s++)
+        llama_memory_seq_rm(m->mem, s, -1, -1);
+}
+
+/* ---- LOGLIK -------------------------------------------------------------------------- */
+
+struct ll_req {
+    struct mill_request *q;
+    struct toks whole;  /* context tokens then continuation tokens (after truncation) */
+    int n_ctx_tok;      /* context part: the first n_ctx_tok tokens */
+    int n_cont;
+};
+
+static int cmp_tokens(const llama_token *a, int na, const llama_token *b, int nb) {
+    int n = na < nb ? na : nb;
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return (na > nb) - (na < nb);
+}
+
+static const struct ll_req *sort_base;
+
+static int cmp_ll(const void *x, const void *y) {
+    const struct ll_req *a = &sort_base[*(const size_t *)x], *b = &sort_base[*(const size_t *)y];
+    int c = cmp_tokens(a->whole.t, a->n_ctx_tok, b->whole.t, b->n_ctx_tok);
+    if (c)
+        return c;
+    return (*(const size_t *)x > *(const size_t *)y) - (*(const size_t *)x < *(const size_t *)y);
+}
+
+static int lcp(const llama_token *a, int na, const llama_token *b, int nb) {
+    int i = 0;
+    while (i < na && i < nb && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Tokenises as lm-eval's _encode_pair: trailing whitespace of the context moves to the
+ * continuation; context and context+continuation are tokenised separately and the
+ * continuation is what the whole adds past the context's tokens. BOS is added by hand when
+ * the vocabulary wants it. Then left truncation to the context window. */
+static int prep_loglik(const struct llm *m, struct ll_req *r, struct mill_err *err) {
+    const char *ctx = r->q->context ? r->q->context : "";
+    const char *cont = r->q->continuation ? r->q->continuation : "";
+    size_t nc = strlen(ctx), cut = nc;
+    while (cut && strchr(" \t\n\r\v\f", ctx[cut - 1]))
+        cut--;
+    struct mill_buf joined = {0};
+    mill_buf_add(&joined, ctx, nc);
+    if (mill_buf_adds(&joined, cont))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    struct toks ce, we;
+    int rc = tokenize(m, ctx, cut, false, true, &ce, err);
+    if (!rc)
+        rc = tokenize(m, joined.p, joined.n, false, true, &we, err);
+    mill_buf_free(&joined);
+    if (rc) {
+        free(ce.t);
+        return rc;
+    }
+    int n_cont = we.n - ce.n;
+    bool bos = llama_vocab_get_add_bos(m->vocab) || ce.n == 0;
+    free(ce.t);
+    if (n_cont <= 0) {
+        free(we.t);
+        mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' adds no token", cont);
+        return 0;
+    }
+    llama_token first = llama_vocab_get_add_bos(m->vocab) || llama_vocab_bos(m->vocab) >= 0
+                            ? llama_vocab_bos(m->vocab) : llama_vocab_eos(m->vocab);
+    r->whole.t = malloc((size_t)(we.n + 1) * sizeof *r->whole.t);
+    if (!r->whole.t) {
+        free(we.t);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    int k = 0;
+    if (bos)
+        r->whole.t[k++] = first;
+    memcpy(r->whole.t + k, we.t, (size_t)we.n * sizeof *we.t);
+    r->whole.n = k + we.n;
+    free(we.t);
+    r->n_cont = n_cont;
+    r->n_ctx_tok = r->whole.n - n_cont;
+    int over = r->whole.n - 1 - m->n_ctx;
+    if (over > 0) {
+        if (r->n_ctx_tok - over < 1) {
+            mill_request_fail(r->q, MILL_EINVAL, "continuation of %d tokens does not fit the "
+                              "%d-token context", n_cont, m->n_ctx);
+            return 0;
+        }
+        memmove(r->whole.t, r->whole.t + over, (size_t)(r->whole.n - over) * sizeof *r->whole.t);
+        r->whole.n -= over;
+        r->n_ctx_tok -= over;
+        r->q->n_truncated = over;
+    }
+    r->q->n_tokens = n_cont;
+    r->q->is_greedy = true;
+    r->q->logprob = 0;
+    return 0;
+}
+
+/* One output row to score once llama_decode has run. group >= 0: the first continuation token
+ * of every request of that group; else token k of request req. */
+struct out_ref {
+    int batch_i;
+    int group;
+    size_t req;
+    int k;
+};
+
+struct ll_state {
+    struct llm *m;
+    struct ll_req *r;
+    size_t *order;
+    size_t *g_start, *g_len; /* groups as ranges of order */
+    struct out_ref *outs;
+    int n_outs, cap_outs;
+};
+
+static void score(struct ll_req *r, const float *row, int n_vocab, double lse, int am, int k) {
+    llama_token t = r->whole.t[r->n_ctx_tok + k];
+    if (t < 0 || t >= n_vocab)
+        return;
+    r->q->logprob += (double)row[t] - lse;
+    r->q->is_greedy = r->q->is_greedy && am == t;
+}
+
+static int flush(struct ll_state *s, struct mill_err *err) {
+    int rc = decode(s->m, err);
+    for (int i = 0; !rc && i < s->n_outs; i++) {
+        struct out_ref *o = &s->outs[i];
+        const float *row = llama_get_logits_ith(s->m->ctx, o->batch_i);
+        if (!row)
+            return mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
+        int am;
+        double lse = row_lse(row, s->m->n_vocab, &am);
+        if (o->group < 0) {
+            score(&s->r[o->req], row, s->m->n_vocab, lse, am, o->k);
+            continue;
+        }
+        for (size_t j = 0; j < s->g_len[o->group]; j++)
+            score(&s->r[s->order[s->g_start[o->group] + j]], row, s->m->n_vocab, lse, am, 0);
+    }
+    s->n_outs = 0;
+    batch_clear(&s->m->batch);
+    return rc;
+}
+
+static int add_token(struct ll_state *s, llama_token t, int pos, int seq, bool out, int group,
+                     size_t req, int k, struct mill_err *err) {
+    if (s->m->batch.n_tokens == s->m->n_batch) {
+        int rc = flush(s, err);
+        if (rc)
+            return rc;
+    }
+    if (out) {
+        if (s->n_outs == s->cap_outs) {
+            int cap = s->cap_outs ? s->cap_outs * 2 : 64;
+            struct out_ref *g = realloc(s->outs, (size_t)cap * sizeof *g);
+            if (!g)
+                return mill_err_set(err, MILL_ENOMEM, "out of memory");
+            s->outs = g;
+            s->cap_outs = cap;
+        }
+        s->outs[s->n_outs++] = (struct out_ref){s->m->batch.n_tokens, group, req, k};
+    }
+    batch_add(&s->m->batch, t, pos, seq, out);
+    return 0;
+}
+
+/* Scores groups [g0, g1) together: their common prefix in sequence 0, one sequence per group
+ * for its suffix (phase 1), one per request with a longer continuation (phase 2). */
+static int run_groups(struct ll_state *s, size_t g0, size_t g1, int n_prefix,
+                      struct mill_err *err) {
+    struct llm *m = s->m;
+    const struct ll_req *first = &s->r[s->order[s->g_start[g0]]];
+    int rc = sync_prefix(m, first->whole.t, n_prefix, err);
+    batch_clear(&m->batch);
+    s->n_outs = 0;
+    for (size_t g = g0; !rc && g < g1; g++) {
+        const struct ll_req *r = &s->r[s->order[s->g_start[g]]];
+        int seq = 1 + (int)(g - g0);
+        llama_memory_seq_cp(m->mem, 0, seq, -1, -1);
+        for (int p = n_prefix; !rc && p < r->n_ctx_tok; p++)
+            rc = add_token(s, r->whole.t[p], p, seq, p == r->n_ctx_tok - 1, (int)g, 0, 0, err);
+    }
+    if (!rc)
+        rc = flush(s, err);
+    int next = 1 + (int)(g1 - g0);
+    for (size_t g = g0; !rc && g < g1; g++) {
+        for (size_t j = 0; !rc && j < s->g_len[g]; j++) {
+            size_t ri = s->order[s->g_start[g] + j];
+            const struct ll_req *r = &s->r[ri];
+            if (r->n_cont < 2)
+                continue;
+            if (next == m->n_seq) {
+                rc = flush(s, err);
+                drop_seqs(m, 1 + (int)(g1 - g0), m->n_seq - 1);
+                next = 1 + (int)(g1 - g0);
+            }
+            llama_memory_seq_cp(m->mem, 1 + (int)(g - g0), next, -1, -1);
+            for (int k = 0; !rc && k < r->n_cont - 1; k++)
+                rc = add_token(s, r->whole.t[r->n_ctx_tok + k], r->n_ctx_tok + k, next, true,
+                               -1, ri, k + 1, err);
+            next++;
+        }
+    }
+    if (!rc)
+        rc = flush(s, err);
+    drop_seqs(m, 1, m->n_seq - 1);
+    return rc;
+}
+
+/* How many groups from g0 fit one pass: a sequence each (plus one spare for continuations),
+ * and KV cells for the shared prefix, every group's suffix and the continuation tokens. */
+static size_t plan_groups(const struct ll_state *s, size_t g0, size_t ng, int *n_prefix) {
+    const struct llm *m = s->m;
+    const struct ll_req *a = &s->r[s->order[s->g_start[g0]]];
+    int p = a->n_ctx_tok - 1;
+    long sum_len = 0, conts = 0;
+    size_t g = g0;
+    for (; g < ng && (int)(g - g0) < m->n_seq - 2; g++) {
+        const struct ll_req *b = &s->r[s->order[s->g_start[g]]];
+        int np = lcp(a->whole.t, a->n_ctx_tok, b->whole.t, b->n_ctx_tok);
+        if (np > b->n_ctx_tok - 1)
+            np = b->n_ctx_tok - 1;
+        if (np > p)
+            np = p;
+        long add = 0;
+        for (size_t j = 0; j < s->g_len[g]; j++)
+            add += s->r[s->order[s->g_start[g] + j]].n_cont;
+        long k = (long)(g - g0) + 1;
+        long cells = np + (sum_len + b->n_ctx_tok) - k * np + conts + add;
+        if (g > g0 && cells > m->kv_size - 8)
+            break;
+        sum_len += b->n_ctx_tok;
+        conts += add;
+        p = np;
+    }
+    *n_prefix = p < 0 ? 0 : p;
+    return g - g0;
+}
+
+static int group_requests(struct ll_state *s, size_t nv, size_t *ng, struct mill_err *err) {
+    s->g_start = malloc((nv ? nv : 1) * sizeof *s->g_start);
+    s->g_len = malloc((nv ? nv : 1) * sizeof *s->g_len);
+    if (!s->g_start || !s->g_len)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < nv; i++) {
+        const struct ll_req *a = &s->r[s->order[i]];
+        if (n) {
+            const struct ll_req *b = &s->r[s->order[s->g_start[n - 1]]];
+            if (!cmp_tokens(a->whole.t, a->n_ctx_tok, b->whole.t, b->n_ctx_tok)) {
+                s->g_len[n - 1]++;
+                continue;
+            }
+        }
+        s->g_start[n] = i;
+        s->g_len[n++] = 1;
+    }
+    *ng = n;
+    return 0;
+}
+
+static int loglik(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
+    struct ll_state s = {.m = m};
+    s.r = calloc(n ? n : 1, sizeof *s.r);
+    s.order = malloc((n ? n : 1) * sizeof *s.order);
+    int rc = s.r && s.order ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t nv = 0, ng = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        s.r[i].q = qs[i];
+        rc = prep_loglik(m, &s.r[i], err);
+        if (!rc && !qs[i]->status)
+            s.order[nv++] = i;
+    }
+    if (!rc && nv) {
+        sort_base = s.r;
+        qsort(s.order, nv, sizeof *s.order, cmp_ll);
+        rc = group_requests(&s, nv, &ng, err);
+    }
+    for (size_t g = 0; !rc && g < ng;) {
+        int n_prefix;
+        size_t k = plan_groups(&s, g, ng, &n_prefix);
+        rc = run_groups(&s, g, g + k, n_prefix, err);
+        g += k;
+    }
+    for (size_t i = 0; s.r && i < n; i++)
+        free(s.r[i].whole.t);
+    free(s.r);
+    free(s.order);
+    free(s.g_start);
+    free(s.g_len);
+    free(s.outs);
+    return rc;
+}
+
+/* The naive path (arg naive=true): every LOGLIK request alone from an empty cache, the whole
+ * context decoded each time. Slow on purpose: the reference the fast path is tested and
+ * benchmarked against. */
+static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct ll_req r = {.q = qs[i]};
+        struct ll_state s = {.m = m, .r = &r};
+        if ((rc = prep_loglik(m, &r, err)) || qs[i]->status) {
+            free(r.whole.t);
+            continue;
+        }
+        llama_memory_clear(m->mem, true);
+        m->n_cached = 0;
+        batch_clear(&m->batch);
+        for (int p = 0; !rc && p < r.whole.n - 1; p++) {
+            bool out = p >= r.n_ctx_tok - 1;
+            rc = add_token(&s, r.whole.t[p], p, 0, out, -1, 0, p - (r.n_ctx_tok - 1), err);
+        }
+        if (!rc)
+            rc = flush(&s, err);
+        llama_memory_clear(m->mem, true);
+        free(r.whole.t);
+        free(s.outs);
+    }
+    return rc;
+}
+
+/* ---- GENERATE ------------------------------------------------------------------------ */
+
+struct gen {
+    struct mill_request *q;
+    struct mill_buf text;
+    int n_gen, pos, logit_i, seq;
+    bool done;
+};
+
+/* The prompt as the model sees it: the chat template applied when asked for. */
+static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
+                       struct mill_err *err) {
+    if (!m->use_chat_template && !m->chat_template)
+        return mill_buf_adds(out, ctx) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
+    const char *tmpl = m->chat_template ? m->chat_template
+                                        : llama_model_chat_template(m->model, NULL);
+    if (!tmpl)
+        return mill_err_set(err, MILL_EINVAL, "%s has no chat template; pass "
+                            "chat_template=<name> (e.g. chatml, llama3)", m->name);
+    struct llama_chat_message msg = {"user", ctx};
+    int cap = (int)strlen(ctx) * 2 + 1024;
+    for (int tries = 0; tries < 2; tries++) {
+        char *buf = malloc((size_t)cap);
+        if (!buf)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        int n = llama_chat_apply_template(tmpl, &msg, 1, true, buf, cap);
+        if (n < 0) {
+            free(buf);
+            return mill_err_set(err, MILL_EUNSUPPORTED, "%s: llama.cpp does not recognise this "
+                                "chat template; pass chat_template=<name> (e.g. chatml, llama3, "
+                                "gemma, phi3)", m->name);
+        }
+        if (n < cap) {
+            int rc = mill_buf_add(out, buf, (size_t)n);
+            free(buf);
+            return rc ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
+        }
+        free(buf);
+        cap = n + 1;
+    }
+    return mill_err_set(err, MILL_EBACKEND, "chat template output kept growing");
+}
+
+static int gen_prompt(struct llm *m, struct gen *g, struct toks *t, struct mill_err *err) {
+    struct mill_buf p = {0};
+    int rc = prompt_text(m, g->q->context ? g->q->context : "", &p, err);
+    struct toks raw = {0};
+    if (!rc)
+        rc = tokenize(m, p.p ? p.p : "", p.n, false, true, &raw, err);
+    mill_buf_free(&p);
+    if (rc)
+        return rc;
+    bool bos = llama_vocab_get_add_bos(m->vocab) || raw.n == 0;
+    int room = m->n_ctx - (g->q->max_new_tokens > 0 ? g->q->max_new_tokens : 256);
+    if (room < 1)
+        room = 1;
+    int keep = raw.n + bos > room ? room - bos : raw.n;
+    if (keep < 0)
+        keep = 0;
+    g->q->n_truncated = raw.n - keep;
+    t->t = malloc((size_t)(keep + 1) * sizeof *t->t);
+    if (!t->t) {
+        free(raw.t);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    t->n = 0;
+    if (bos)
+        t->t[t->n++] = llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab)
+                                                     : llama_vocab_eos(m->vocab);
+    memcpy(t->t + t->n, raw.t + (raw.n - keep), (size_t)keep * sizeof *raw.t);
+    t->n += keep;
+    free(raw.t);
+    return 0;
+}
+
+/* Appends the token's bytes; true when generation must stop (a stop string or the cap). */
+static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
+    char piece[256];
+    int n = llama_token_to_piece(m->vocab, tok, piece, sizeof piece, 0, false);
+    size_t before = g->text.n;
+    if (n > 0)
+        mill_buf_add(&g->text, piece, (size_t)n);
+    g->n_gen++;
+    for (const char *const *s = g->q->stop; s && *s; s++) {
+        size_t ls = strlen(*s);
+        if (!ls || !g->text.p)
+            continue;
+        size_t from = before >= ls ? before - ls + 1 : 0;
+        char *hit = strstr(g->text.p + from, *s);
+        if (hit) {
+            g->text.n = (size_t)(hit - g->text.p);
+            g->text.p[g->text.n] = 0;
+            return true;
+        }
+    }
+    int cap = g->q->max_new_tokens > 0 ? g->q->max_new_tokens : 256;
+    return g->n_gen >= cap || g->pos >= m->n_ctx;
+}
+
+/* Decodes every prompt but its last token in full batches, then all last tokens in one final
+ * batch, so every sequence's first logits come from the same decode. */
+static int gen_prefill(struct llm *m, struct gen *gs, size_t n, struct mill_err *err) {
+    struct toks *ts = calloc(n, sizeof *ts);
+    int rc = ts ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = gen_prompt(m, &gs[i], &ts[i], err);
+    batch_clear(&m->batch);
+    for (size_t i = 0; !rc && i < n; i++)
+        for (int p = 0; !rc && p < ts[i].n - 1; p++) {
+            if (m->batch.n_tokens == m->n_batch) {
+                rc = decode(m, err);
+                batch_clear(&m->batch);
+            }
+            batch_add(&m->batch, ts[i].t[p], p, gs[i].seq, false);
+        }
+    if (!rc)
+        rc = decode(m, err);
+    batch_clear(&m->batch);
+    for (size_t i = 0; !rc && i < n; i++) {
+        gs[i].logit_i = m->batch.n_tokens;
+        batch_add(&m->batch, ts[i].t[ts[i].n - 1], ts[i].n - 1, gs[i].seq, true);
+        gs[i].pos = ts[i].n;
+    }
+    if (!rc)
+        rc = decode(m, err);
+    for (size_t i = 0; ts && i < n; i++)
+        free(ts[i].t);
+    free(ts);
+    return rc;
+}
+
+static int argmax_row(const float *x, int n) {
+    int am = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[am])
+            am = i;
+    return am;
+}
+
+static int generate_chunk(struct llm *m, struct gen *gs, size_t n, struct mill_err *err) {
+    for (size_t i = 0; i < n; i++)
+        gs[i].seq = 1 + (int)i;
+    drop_seqs(m, 1, m->n_seq - 1);
+    int rc = gen_prefill(m, gs, n, err);
+    size_t active = n;
+    while (!rc && active) {
+        size_t k = 0;
+        int idx[256];
+        llama_token next[256];
+        for (size_t i = 0; i < n; i++) {
+            struct gen *g = &gs[i];
+            if (g->done)
+                continue;
+            int am = argmax_row(llama_get_logits_ith(m->ctx, g->logit_i), m->n_vocab);
+            if (llama_vocab_is_eog(m->vocab, am) || gen_step(m, g, am)) {
+                g->done = true;
+                active--;
+                continue;
+            }
+            idx[k] = (int)i;
+            next[k++] = am;
+        }
+        batch_clear(&m->batch);
+        for (size_t j = 0; j < k; j++) {
+            gs[idx[j]].logit_i = m->batch.n_tokens;
+            batch_add(&m->batch, next[j], gs[idx[j]].pos++, gs[idx[j]].seq, true);
+        }
+        rc = decode(m, err);
+    }
+    drop_seqs(m, 1, m->n_seq - 1);
+    return rc;
+}
+
+static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
+    size_t per = (size_t)m->n_seq - 1;
+    if (per > 255)
+        per = 255;
+    struct gen *gs = calloc(per, sizeof *gs);
+    if (!gs)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        memset(gs, 0, per * sizeof *gs);
+        for (size_t j = 0; j < k; j++)
+            gs[j].q = qs[i + j];
+        rc = generate_chunk(m, gs, k, err);
+        for (size_t j = 0; j < k; j++) {
+            if (!rc && !(gs[j].q->text = mill_buf_take(&gs[j].text)))
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            mill_buf_free(&gs[j].text);
+        }
+    }
+    free(gs);
+    return rc;
+}
+
+/* ---- ROLLING ------------------------------------------------------------------------- */
+
+/* lm-eval's get_rolling_token_windows + make_disjoint_window with context_len 1: the first
+ * window predicts tokens[0..w) from [prefix] + tokens[0..w-1); each next window predicts the
+ * following max_len tokens from the tokens before them. */
+static int rolling_one(struct llm *m, struct mill_request *q, struct mill_err *err) {
+    struct toks t;
+    int rc = tokenize(m, q->context ? q->context : "", q->context ? strlen(q->context) : 0,
+                      false, true, &t, err);
+    if (rc)
+        return rc;
+    llama_token prefix = llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab)
+                                                        : llama_vocab_eos(m->vocab);
+    struct ll_req r = {.q = q};
+    struct ll_state s = {.m = m, .r = &r};
+    q->logprob = 0;
+    q->is_greedy = true;
+    q->n_tokens = t.n;
+    int max_len = m->n_ctx, done = 0;
+    r.whole.t = malloc((size_t)(max_len + 1) * sizeof *r.whole.t);
+    if (!r.whole.t)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    while (!rc && done < t.n) {
+        int pred = t.n - done < max_len ? t.n - done : max_len;
+        int ctx_start = done + pred - max_len - 1; /* index in t; -1 means the prefix */
+        if (done == 0 || ctx_start < -1)
+            ctx_start = -1;
+        r.whole.n = 0;
+        for (int i = ctx_start; i < done + pred; i++)
+            r.whole.t[r.whole.n++] = i < 0 ? prefix : t.t[i];
+        r.n_cont = pred;
+        r.n_ctx_tok = r.whole.n - pred;
+        llama_memory_clear(m->mem, true);
+        m->n_cached = 0;
+        batch_clear(&m->batch);
+        for (int p = 0; !rc && p < r.whole.n - 1; p++) {
+            bool out = p >= r.n_ctx_tok - 1;
+            rc = add_token(&s, r.whole.t[p], p, 0, out, -1, 0, p - (r.n_ctx_tok - 1), err);
+        }
+        if (!rc)
+            rc = flush(&s, err);
+        done += pred;
+    }
+    llama_memory_clear(m->mem, true);
+    free(r.whole.t);
+    free(s.outs);
+    free(t.t);
+    return rc;
+}
+
+/* ---- the backend interface ------------------------------------------------------------ */
+
+static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct llm *m = state;
+    struct mill_request **ll = malloc((n ? n : 1) * sizeof *ll);
+    struct mill_request **gn = malloc((n ? n : 1) * sizeof *gn);
+    int rc = ll && gn ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t nl = 0, ng = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (reqs[i].kind == MILL_REQ_LOGLIK)
+            ll[nl++] = &reqs[i];
+        else if (reqs[i].kind == MILL_REQ_GENERATE)
+            gn[ng++] = &reqs[i];
+        else if (reqs[i].kind == MILL_REQ_ROLLING)
+            rc = rolling_one(m, &reqs[i], err);
+        else
+            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "the llama backend cannot classify");
+    }
+    if (!rc && nl)
+        rc = m->naive ? loglik_naive(m, ll, nl, err) : loglik(m, ll, nl, err);
+    if (!rc && ng)
+        rc = generate(m, gn, ng, err);
+    free(ll);
+    free(gn);
+    return rc;
+}
+
+static int llm_provenance(void *state, struct mill_buf *out) {
+    struct llm *m = state;
+    mill_buf_adds(out, "\"model_file\":");
+    mill_buf_add_json_str(out, m->gguf ? m->gguf : "", m->gguf ? strlen(m->gguf) : 0);
+    return mill_buf_addf(out, ",\"model_sha256\":\"%s\",\"context_length\":%d,"
+                         "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\"",
+                         m->sha256, m->n_ctx);
+}
+
+static void llm_close(void *state) {
+    struct llm *m = state;
+    if (!m)
+        return;
+    if (m->ctx) {
+        llama_batch_free(m->batch);
+        llama_free(m->ctx);
+    }
+    if (m->model)
+        llama_model_free(m->model);
+    free(m->cached);
+    free(m->gguf);
+    free(m->name);
+    free(m->path);
+    free(m->file);
+    free(m->quant);
+    free(m->dtype);
+    free(m->revision);
+    free(m->chat_template);
+    free(m);
+}
+
+static const char *const llm_aliases[] = {"gguf", "hf", "huggingface", "transformers", NULL};
+
+const struct mill_backend_ops mill_backend_llama = {
+    .name = "llama",
+    .aliases = llm_aliases,
+    .open = llm_open,
+    .caps = llm_caps,
+    .model_name = llm_model_name,
+    .load = llm_load,
+    .run = llm_run,
+    .provenance = llm_provenance,
+    .close = llm_close,
+};

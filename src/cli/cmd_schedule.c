@@ -1,0 +1,1284 @@
+/* cmd_schedule.c: `mill schedule MODELS TASKS [--n_shots 0,5] [--cluster auto] [--local]
+ * [--dry_run] ...`: the models x tasks x n_shots job table minus the jobs aggregate.csv already
+ * holds, shuffled as pandas' sample(frac=1, random_state=42), written to <cache>/jobs/jobs.csv
+ * and run as a SLURM job array (<cache>/jobs/submit.sbatch), one by one here (--local), or only
+ * printed (--dry_run). Cluster settings come from <cache>/clusters.yaml (created from the bundled
+ * default on first use).
+ *
+ * Unlike Mill (SPEC §1.3, §7.6) every worker runs a correct `mill eval` line. It must not load
+ * a model or read a dataset itself: the workers do that; a worker's failure is its own. */
+#include "cli/cli.h"
+
+#include "backend/backends.h"
+#include "core/log.h"
+#include "core/nprandom.h"
+#include "core/registry.h"
+#include "core/runner.h"
+#include "core/spec.h"
+#include "out/aggregate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Defined in cmd_eval.c: loads every comma-separated --task_paths entry; returns an exit code. */
+int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
+
+#define MOD "schedule"
+#define MAX_MINUTES_PER_JOB (18 * 60) /* Mill's MAX_HOURS_PER_JOB = 18 */
+#define DEFAULT_MINUTES_PER_EVAL 60   /* Mill's MINUTES_PER_EVAL */
+#define SHUFFLE_SEED 42               /* sample(frac=1, random_state=42) */
+
+/* The bundled clusters.yaml, copied to <cache_dir>/clusters.yaml on first use. Mill's shape
+ * (everything under "clusters:"), so Mill itself can read the copy too. */
+static const char DEFAULT_CLUSTERS_YAML[] =
+    "# Mill cluster configuration for `mill schedule`.\n"
+    "#\n"
+    "# Created on first use from the default bundled with mill; edit this copy to add clusters.\n"
+    "#\n"
+    "# Cluster selection:\n"
+    "#   --cluster auto      the hostname is matched against hostname_pattern (first match\n"
+    "#                       wins; 'generic' when none matches)\n"
+    "#   --cluster <name>    use the named entry\n"
+    "#\n"
+    "# Fields (all optional):\n"
+    "#   hostname_pattern  glob matched against the hostname      e.g. \"login*.mycluster.org\"\n"
+    "#   partition         SLURM partition                        default: gpu\n"
+    "#   account           SLURM account / allocation             e.g. \"my_project\"\n"
+    "#   gpu_type          GPU type in the gres request           e.g. \"a100\"\n"
+    "#   gpus_per_node     GPUs per array task                    default: 1\n"
+    "#   mem               memory per array task                  default: 32G\n"
+    "#   mem_per_gpu       memory per GPU (wins over mem)         e.g. \"40G\"\n"
+    "#   cpus_per_task     CPUs per array task                    default: unset\n"
+    "#   queue_limit       max jobs in the queue (throttles)      default: 100\n"
+    "#   max_array_len     max simultaneous array tasks           default: 50\n"
+    "#   venv_path         venv the workers activate              default: none\n"
+    "#   container_image   Singularity/Apptainer image (or null)  (not used by mill)\n"
+    "#   bind_paths        paths bound into the container         default: []\n"
+    "\n"
+    "clusters:\n"
+    "\n"
+    "  # my_cluster:\n"
+    "  #   hostname_pattern: \"login*.mycluster.org\"\n"
+    "  #   partition: \"gpu\"\n"
+    "  #   account: \"my_project\"\n"
+    "  #   gpu_type: \"a100\"\n"
+    "  #   gpus_per_node: 1\n"
+    "  #   mem: \"64G\"\n"
+    "  #   queue_limit: 200\n"
+    "  #   max_array_len: 100\n"
+    "\n"
+    "  # Generic fallback (used when no hostname_pattern matches)\n"
+    "  generic:\n"
+    "    hostname_pattern: \"*\"\n"
+    "    partition: \"gpu\"\n"
+    "    account: \"\"\n"
+    "    gpu_type: \"\"\n"
+    "    gpus_per_node: 1\n"
+    "    mem: \"32G\"\n"
+    "    queue_limit: 100\n"
+    "    max_array_len: 50\n"
+    "    container_image: null\n"
+    "    bind_paths: []\n";
+
+/* ---- cluster configuration ---- */
+
+enum { K_PATTERN, K_PARTITION, K_ACCOUNT, K_GPU_TYPE, K_MEM, K_MEM_PER_GPU, K_VENV, K_IMAGE,
+       N_STR_KEYS };
+static const char *const STR_KEYS[N_STR_KEYS] = {
+    "hostname_pattern", "partition", "account", "gpu_type", "mem", "mem_per_gpu", "venv_path",
+    "container_image",
+};
+enum { K_GPUS, K_CPUS, K_QUEUE, K_ARRAY, N_NUM_KEYS };
+static const char *const NUM_KEYS[N_NUM_KEYS] = {
+    "gpus_per_node", "cpus_per_task", "queue_limit", "max_array_len",
+};
+
+struct cluster {
+    char *name;
+    char *str[N_STR_KEYS];   /* NULL = unset (null, ~ or missing); "" is also treated unset */
+    int64_t num[N_NUM_KEYS]; /* -1 = unset */
+    char **bind_paths;       /* parsed and kept for the file's sake; mill runs no container */
+    size_t n_bind;
+};
+
+struct cluster_set {
+    struct cluster *v;
+    size_t n;
+};
+
+static void cluster_init(struct cluster *c) {
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < N_NUM_KEYS; i++)
+        c->num[i] = -1;
+}
+
+static void clusters_free(struct cluster_set *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        struct cluster *c = &s->v[i];
+        free(c->name);
+        for (int k = 0; k < N_STR_KEYS; k++)
+            free(c->str[k]);
+        mill_strv_free(c->bind_paths, c->n_bind);
+    }
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static const char *cl_str(const struct cluster *c, int k, const char *def) {
+    return c->str[k] && *c->str[k] ? c->str[k] : def;
+}
+
+static int64_t cl_num(const struct cluster *c, int k, int64_t def) {
+    return c->num[k] >= 0 ? c->num[k] : def;
+}
+
+/* ---- a small parser for clusters.yaml ----
+ * Accepts Mill's shape (a top-level "clusters:" holding the clusters) and the flat one (the
+ * clusters at the top level); each cluster holds `key: value` lines at one indentation. Values:
+ * plain, "double" or 'single' quoted scalars, null / ~, and for bind_paths a [flow] or block
+ * (- item) list; comments anywhere. Anything else is an error naming the file and line. */
+
+struct yaml_parse {
+    const char *file;
+    struct cluster_set *set;
+    struct cluster *cur;  /* the cluster being filled */
+    bool seen_key;        /* a key was seen already (so "clusters:" is no longer the wrapper) */
+    bool wrapper;         /* Mill's shape */
+    int cluster_indent;   /* indent of cluster names; -1 until known */
+    int field_indent;     /* indent of cur's fields; -1 until known */
+    int list_indent;      /* indent of an open "bind_paths:"; -1 when none */
+    bool after_empty;     /* the last field had no value (a deeper key would be a nested map) */
+    struct mill_err *err;
+};
+
+static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mill_err_set(y->err, MILL_EFORMAT, "%s:%zu: %s", y->file, ln, msg);
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = 0;
+    return s;
+}
+
+/* Only a comment (or nothing) may follow a closing quote or bracket. */
+static bool rest_is_comment(const char *p) {
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return !*p || *p == '#';
+}
+
+/* A quoted scalar starting at v (*v is the quote). *out is malloc'd; *end points after it. */
+static int parse_quoted(struct yaml_parse *y, size_t ln, const char *v, char **out,
+                        const char **end) {
+    char q = *v++;
+    struct mill_buf b = {0};
+    for (;; v++) {
+        if (!*v)
+            return mill_buf_free(&b), yerr(y, ln, "unterminated %c-quoted string", q);
+        if (*v == q && q == '\'' && v[1] == '\'') {
+            v++;
+        } else if (*v == q) {
+            break;
+        } else if (*v == '\\' && q == '"') {
+            if (v[1] != '"' && v[1] != '\\' && v[1] != '/')
+                return mill_buf_free(&b), yerr(y, ln, "unsupported escape '\\%c'", v[1]);
+            v++;
+        }
+        if (mill_buf_addc(&b, *v))
+            return mill_buf_free(&b), mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    }
+    *out = b.p ? mill_buf_take(&b) : strdup("");
+    *end = v + 1;
+    return *out ? 0 : mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+}
+
+static bool has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* One scalar (text already trimmed of indentation): *out = malloc'd value, NULL for null. */
+static int parse_scalar(struct yaml_parse *y, size_t ln, const char *v, char **out) {
+    *out = NULL;
+    if (*v == '"' || *v == '\'') {
+        const char *end = NULL;
+        int rc = parse_quoted(y, ln, v, out, &end);
+        if (!rc && !rest_is_comment(end))
+            rc = yerr(y, ln, "unexpected text after the closing quote: '%s'", end);
+        if (!rc && has_control(*out))
+            rc = yerr(y, ln, "control character in a value");
+        if (rc) {
+            free(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
+    if (*v == '[' || *v == '{' || *v == '|' || *v == '>' || *v == '&' || *v == '*' || *v == '!')
+        return yerr(y, ln, "expected a single value, got '%s'", v);
+    char *s = strdup(v);
+    if (!s)
+        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    for (char *h = s; (h = strchr(h, '#')); h++)
+        if (h == s || h[-1] == ' ' || h[-1] == '\t') {
+            *h = 0;
+            break;
+        }
+    char *t = trim(s);
+    if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
+        !strcmp(t, "NULL")) {
+        free(s);
+        return 0;
+    }
+    memmove(s, t, strlen(t) + 1);
+    *out = s;
+    return 0;
+}
+
+static int add_bind_path(struct yaml_parse *y, size_t ln, const char *item) {
+    char *v = NULL;
+    int rc = parse_scalar(y, ln, item, &v);
+    if (rc || !v)
+        return rc;
+    char **grown = realloc(y->cur->bind_paths, (y->cur->n_bind + 1) * sizeof *grown);
+    if (!grown) {
+        free(v);
+        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    }
+    y->cur->bind_paths = grown;
+    grown[y->cur->n_bind++] = v;
+    return 0;
+}
+
+/* "[a, 'b', ...]" (no nesting) for bind_paths. */
+static int parse_flow_list(struct yaml_parse *y, size_t ln, const char *v) {
+    char *s = strdup(v + 1), *item = s;
+    if (!s)
+        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    int rc = 0;
+    char q = 0;
+    for (char *p = s;; p++) {
+        if (!*p) {
+            rc = yerr(y, ln, "unterminated list (missing ']')");
+            break;
+        }
+        if (q) {
+            q = *p == q ? 0 : q;
+            continue;
+        }
+        if (*p == '"' || *p == '\'') {
+            q = *p;
+        } else if (*p == ',' || *p == ']') {
+            char c = *p;
+            *p = 0;
+            char *t = trim(item);
+            if (*t)
+                rc = add_bind_path(y, ln, t);
+            else if (c == ',')
+                rc = yerr(y, ln, "empty item in a list");
+            item = p + 1;
+            if (rc || c == ']') {
+                if (!rc && !rest_is_comment(p + 1))
+                    rc = yerr(y, ln, "unexpected text after ']'");
+                break;
+            }
+        }
+    }
+    free(s);
+    return rc;
+}
+
+static int set_num(struct yaml_parse *y, size_t ln, int k, const char *key, const char *v) {
+    char *s = NULL, *end;
+    int rc = parse_scalar(y, ln, v, &s);
+    if (rc || !s || !*s) {
+        free(s);
+        return rc;
+    }
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (*end || errno || n < 1 || n > 1000000)
+        rc = yerr(y, ln, "'%s' must be a positive integer, got '%s'", key, s);
+    else
+        y->cur->num[k] = n;
+    free(s);
+    return rc;
+}
+
+static int assign(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
+    bool empty = !*v || *v == '#';
+    y->after_empty = empty;
+    if (!strcmp(key, "bind_paths")) {
+        y->after_empty = false;
+        if (empty)
+            y->list_indent = indent;
+        return empty ? 0 : *v == '[' ? parse_flow_list(y, ln, v) : add_bind_path(y, ln, v);
+    }
+    for (int k = 0; k < N_STR_KEYS; k++)
+        if (!strcmp(key, STR_KEYS[k])) {
+            free(y->cur->str[k]);
+            y->cur->str[k] = NULL;
+            return empty ? 0 : parse_scalar(y, ln, v, &y->cur->str[k]);
+        }
+    for (int k = 0; k < N_NUM_KEYS; k++)
+        if (!strcmp(key, NUM_KEYS[k]))
+            return empty ? 0 : set_num(y, ln, k, key, v);
+    MILL_WARN(MOD, "%s:%zu: unknown key '%s' ignored", y->file, ln, key);
+    return 0;
+}
+
+static int start_cluster(struct yaml_parse *y, size_t ln, const char *name, const char *v) {
+    if (*v && *v != '#')
+        return yerr(y, ln, "expected a cluster name followed by ':' and, on the next lines, "
+                           "its indented fields; got a value for '%s'", name);
+    for (size_t i = 0; i < y->set->n; i++)
+        if (!strcmp(y->set->v[i].name, name))
+            return yerr(y, ln, "cluster '%s' is defined twice", name);
+    struct cluster *grown = realloc(y->set->v, (y->set->n + 1) * sizeof *grown);
+    if (!grown)
+        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    y->set->v = grown;
+    y->cur = &grown[y->set->n];
+    cluster_init(y->cur);
+    if (!(y->cur->name = strdup(name)))
+        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    y->set->n++;
+    y->field_indent = -1;
+    y->after_empty = false;
+    return 0;
+}
+
+static int set_field(struct yaml_parse *y, size_t ln, int indent, const char *key,
+                     const char *v) {
+    if (!y->cur)
+        return yerr(y, ln, "'%s' is outside any cluster", key);
+    if (y->field_indent < 0)
+        y->field_indent = indent;
+    if (indent > y->field_indent && y->after_empty)
+        return yerr(y, ln, "nested mappings are not supported ('%s')", key);
+    if (indent != y->field_indent)
+        return yerr(y, ln, "inconsistent indentation at '%s'", key);
+    return assign(y, ln, indent, key, v);
+}
+
+/* "key: value" -> key (trimmed) and the value text (leading blanks skipped). */
+static bool split_key(char *p, char **key, char **val) {
+    for (char *c = p; (c = strchr(c, ':')); c++)
+        if (!c[1] || c[1] == ' ' || c[1] == '\t') {
+            *c = 0;
+            *key = trim(p);
+            *val = trim(c + 1);
+            return **key && **key != '"' && **key != '\'' && !strpbrk(*key, "#[]{}");
+        }
+    return false;
+}
+
+static int parse_key_line(struct yaml_parse *y, size_t ln, int indent, char *p) {
+    char *key, *v;
+    if (!split_key(p, &key, &v))
+        return yerr(y, ln, "expected 'key: value', got '%s'", trim(p));
+    y->list_indent = -1;
+    bool first = !y->seen_key;
+    y->seen_key = true;
+    if (first && indent == 0 && !strcmp(key, "clusters") && (!*v || *v == '#')) {
+        y->wrapper = true;
+        return 0;
+    }
+    if (!y->wrapper)
+        return indent == 0 ? start_cluster(y, ln, key, v) : set_field(y, ln, indent, key, v);
+    if (indent == 0)
+        return yerr(y, ln, "unexpected top-level key '%s' (clusters go under 'clusters:')", key);
+    if (y->cluster_indent < 0)
+        y->cluster_indent = indent;
+    if (indent < y->cluster_indent)
+        return yerr(y, ln, "inconsistent indentation at '%s'", key);
+    if (indent == y->cluster_indent)
+        return start_cluster(y, ln, key, v);
+    return set_field(y, ln, indent, key, v);
+}
+
+static int parse_line(struct yaml_parse *y, size_t ln, char *s) {
+    size_t n = strlen(s);
+    if (n && s[n - 1] == '\r')
+        s[n - 1] = 0;
+    int indent = 0;
+    while (s[indent] == ' ')
+        indent++;
+    char *p = s + indent;
+    if (*p == '\t')
+        return yerr(y, ln, "tab in the indentation (YAML allows only spaces)");
+    if (!*trim(p) || *p == '#')
+        return 0;
+    if (*p == '-' && (!p[1] || p[1] == ' ' || p[1] == '\t')) {
+        if (y->list_indent < 0 || indent < y->list_indent)
+            return yerr(y, ln, "a list item outside 'bind_paths:'");
+        char *item = trim(p + 1);
+        return *item ? add_bind_path(y, ln, item) : yerr(y, ln, "empty list item");
+    }
+    return parse_key_line(y, ln, indent, p);
+}
+
+/* Parses text (NUL-terminated, modified in place) into set. */
+static int parse_clusters(char *text, const char *file, struct cluster_set *set,
+                          struct mill_err *err) {
+    struct yaml_parse y = {.file = file, .set = set, .cluster_indent = -1, .field_indent = -1,
+                           .list_indent = -1, .err = err};
+    size_t ln = 0;
+    int rc = 0;
+    for (char *line = text, *next; !rc && line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        ln++;
+        rc = parse_line(&y, ln, line);
+    }
+    return rc;
+}
+
+/* ---- files and processes ---- */
+
+static int mkdir_p(const char *dir) {
+    char *p = strdup(dir);
+    if (!p)
+        return -1;
+    int rc = 0;
+    for (char *s = p + 1; !rc; s++) {
+        if (*s && *s != '/')
+            continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            rc = mill_cli_error(MILL_EXIT_FAIL, "cannot create directory %s: %s", p,
+                                strerror(errno));
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct mill_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (mill_buf_add(&b, chunk, n))
+            break;
+    bool bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad) {
+        mill_buf_free(&b);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p ? mill_buf_take(&b) : strdup("");
+}
+
+/* Writes data to path through a temp file and rename; returns an exit code. */
+static int write_file(const char *path, const char *data, size_t n, mode_t mode) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    bool ok = fd >= 0 && write(fd, data, n) == (ssize_t)n;
+    ok = fd >= 0 && close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return mill_cli_error(MILL_EXIT_FAIL, "cannot write %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* path made absolute against the working directory (malloc'd); "./" prefixes dropped. */
+static char *abs_path(const char *p) {
+    if (p[0] == '/')
+        return strdup(p);
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return strdup(p);
+    char *out = NULL;
+    if (asprintf(&out, "%s/%s", cwd, !strcmp(p, ".") ? "" : p) < 0)
+        return NULL;
+    size_t n = strlen(out);
+    if (n > 1 && out[n - 1] == '/')
+        out[n - 1] = 0;
+    return out;
+}
+
+/* The executable name on PATH, or NULL (malloc'd). */
+static char *find_on_path(const char *name) {
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char *cand = NULL;
+        if (asprintf(&cand, "%.*s/%s", (int)n, n ? p : ".", name) < 0)
+            return NULL;
+        struct stat st;
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+            return cand;
+        free(cand);
+        p = colon ? colon + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Runs argv[0] (a path) with argv; stdout and stderr go to *out when out != NULL, else are
+ * inherited. Returns the exit status (128 + signal when killed), or -1 when it did not start. */
+static int run_process(const char *exe, char *const argv[], struct mill_buf *out) {
+    int fds[2] = {-1, -1};
+    if (out && pipe(fds) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (out) {
+            dup2(fds[1], 1);
+            dup2(fds[1], 2);
+            close(fds[0]);
+            close(fds[1]);
+        }
+        execv(exe, argv);
+        _exit(127);
+    }
+    if (out) {
+        close(fds[1]);
+        char chunk[4096];
+        ssize_t n;
+        while (pid > 0 && (n = read(fds[0], chunk, sizeof chunk)) != 0)
+            if (n > 0)
+                mill_buf_add(out, chunk, (size_t)n);
+            else if (errno != EINTR)
+                break;
+        close(fds[0]);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Lines of `squeue -u $USER -t pending,running -h`; 0 when squeue is missing or fails. */
+static int64_t jobs_in_queue(void) {
+    char *exe = find_on_path("squeue");
+    if (!exe)
+        return 0;
+    const char *user = getenv("USER");
+    struct passwd *pw = (!user || !*user) ? getpwuid(getuid()) : NULL;
+    if (pw)
+        user = pw->pw_name;
+    char *argv[] = {"squeue", "-u", (char *)(user ? user : ""), "-t", "pending,running", "-h",
+                    NULL};
+    struct mill_buf out = {0};
+    int st = run_process(exe, argv, &out);
+    int64_t n = 0;
+    for (size_t i = 0; st == 0 && i < out.n; i++)
+        n += out.p[i] == '\n' || (i + 1 == out.n && out.p[i] != '\n');
+    if (st != 0)
+        MILL_WARN(MOD, "squeue failed (status %d); assuming an empty queue", st);
+    mill_buf_free(&out);
+    free(exe);
+    return n;
+}
+
+/* ---- the schedule ---- */
+
+struct job {
+    const char *model_path; /* the spec as given (borrowed from sched.specs) */
+    const char *model_name; /* the backend's model name (borrowed from sched.names) */
+    const char *task;       /* borrowed from the registry */
+    int64_t n_shot;
+};
+
+struct sched {
+    const char *models, *tasks;
+    int64_t *shots;
+    size_t n_shots;
+    int64_t minutes, limit; /* limit < 0: none */
+    bool dry_run, local;
+    const char *venv, *log_level;
+    char *task_paths;       /* --extra_task_paths with every entry absolute, or NULL */
+    char *out_dir, *cache_dir, *exe;
+    struct cluster_set clusters;
+    const struct cluster *cl;
+    char *cl_file;
+    struct mill_registry *reg;
+    char **specs, **names;  /* names[i]: model name of specs[i] */
+    size_t n_specs;
+    struct job *jobs;
+    size_t n_jobs;
+};
+
+static void sched_free(struct sched *s) {
+    free(s->shots);
+    free(s->task_paths);
+    free(s->out_dir);
+    free(s->cache_dir);
+    free(s->exe);
+    clusters_free(&s->clusters);
+    free(s->cl_file);
+    mill_registry_free(s->reg);
+    mill_strv_free(s->specs, s->n_specs);
+    mill_strv_free(s->names, s->n_specs);
+    free(s->jobs);
+}
+
+static int parse_shots(struct sched *s, const char *list) {
+    char **items = NULL;
+    size_t n = 0;
+    struct mill_err err = {0};
+    if (mill_spec_split(list, &items, &n, &err))
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shots: %s", err.msg);
+    int rc = 0;
+    if (!(s->shots = calloc(n ? n : 1, sizeof *s->shots)))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(items[i], &end, 10);
+        if (!*items[i] || *end || errno || v < 0 || v > 1000000)
+            rc = mill_cli_error(MILL_EXIT_USAGE, "--n_shots expects comma-separated counts "
+                                                 "(0 or more), got '%s'", items[i]);
+        s->shots[s->n_shots++] = v;
+    }
+    mill_strv_free(items, n);
+    if (!rc && !s->n_shots)
+        rc = mill_cli_error(MILL_EXIT_USAGE, "--n_shots is empty");
+    return rc;
+}
+
+/* Every --extra_task_paths entry made absolute, so workers find them from any directory. */
+static int absolute_task_paths(struct sched *s, const char *list) {
+    char **items = NULL;
+    size_t n = 0;
+    struct mill_err err = {0};
+    if (mill_spec_split(list, &items, &n, &err))
+        return mill_cli_error(MILL_EXIT_USAGE, "--extra_task_paths: %s", err.msg);
+    struct mill_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        char *p = abs_path(items[i]);
+        mill_buf_addf(&b, "%s%s", i ? "," : "", p ? p : items[i]);
+        free(p);
+    }
+    mill_strv_free(items, n);
+    s->task_paths = b.p ? mill_buf_take(&b) : NULL;
+    return 0;
+}
+
+static int read_options(const struct mill_args *a, struct sched *s) {
+    s->models = mill_arg_pos(a, &mill_cmd_schedule, 0);
+    s->tasks = mill_arg_pos(a, &mill_cmd_schedule, 1);
+    if (!s->models || !s->tasks)
+        return mill_cli_error(MILL_EXIT_USAGE, "schedule needs MODELS and TASKS (see mill "
+                                               "schedule --help)");
+    mill_arg_int(a, "minutes_per_eval", 0, &s->minutes);
+    mill_arg_int(a, "limit", -1, &s->limit);
+    if (s->minutes < 0 || s->minutes > 1000000)
+        return mill_cli_error(MILL_EXIT_USAGE, "--minutes_per_eval must be 0 (the default, %d) "
+                              "or a positive number of minutes", DEFAULT_MINUTES_PER_EVAL);
+    if (mill_arg(a, "limit") && s->limit < 1)
+        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be positive");
+    if (!s->minutes)
+        s->minutes = DEFAULT_MINUTES_PER_EVAL;
+    s->dry_run = mill_arg_bool(a, "dry_run", false);
+    s->local = mill_arg_bool(a, "local", false);
+    s->venv = mill_arg(a, "venv_path");
+    s->log_level = mill_arg(a, "log_level");
+    const char *shots = mill_arg(a, "n_shots");
+    int rc = parse_shots(s, shots ? shots : "0");
+    const char *tp = mill_arg(a, "extra_task_paths");
+    if (!rc && tp && *tp)
+        rc = absolute_task_paths(s, tp);
+    if (rc)
+        return rc;
+    s->out_dir = abs_path(mill_cli_output_dir(a));
+    s->cache_dir = abs_path(mill_cli_cache_dir(a));
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    s->exe = strdup(n > 0 ? exe : "mill");
+    if (!s->out_dir || !s->cache_dir || !s->exe)
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    return 0;
+}
+
+/* <cache>/clusters.yaml, created from the bundled default when missing; returns an exit code. */
+static int ensure_clusters_file(struct sched *s) {
+    if (asprintf(&s->cl_file, "%s/clusters.yaml", s->cache_dir) < 0) {
+        s->cl_file = NULL;
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    }
+    if (access(s->cl_file, F_OK) == 0)
+        return 0;
+    int rc = mkdir_p(s->cache_dir);
+    if (rc)
+        return rc;
+    int fd = open(s->cl_file, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : mill_cli_error(MILL_EXIT_FAIL, "cannot create %s: %s",
+                                                    s->cl_file, strerror(errno));
+    size_t n = sizeof DEFAULT_CLUSTERS_YAML - 1;
+    bool ok = write(fd, DEFAULT_CLUSTERS_YAML, n) == (ssize_t)n;
+    if (close(fd) != 0 || !ok) {
+        unlink(s->cl_file);
+        return mill_cli_error(MILL_EXIT_FAIL, "cannot write %s", s->cl_file);
+    }
+    MILL_INFO(MOD, "Created %s; edit it to configure your cluster.", s->cl_file);
+    return 0;
+}
+
+static const struct cluster *find_cluster(const struct cluster_set *set, const char *name) {
+    for (size_t i = 0; i < set->n; i++)
+        if (!strcmp(set->v[i].name, name))
+            return &set->v[i];
+    return NULL;
+}
+
+static int unknown_cluster(const struct sched *s, const char *name) {
+    struct mill_buf b = {0};
+    for (size_t i = 0; i < s->clusters.n; i++)
+        mill_buf_addf(&b, "%s%s", i ? ", " : "", s->clusters.v[i].name);
+    int rc = mill_cli_error(MILL_EXIT_USAGE, "unknown cluster '%s' (%s defines: %s)", name,
+                            s->cl_file, b.p ? b.p : "none");
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* --cluster NAME, or auto: the first hostname_pattern matching the hostname, else generic. */
+static int select_cluster(struct sched *s, const char *name) {
+    static struct cluster builtin_generic;
+    if (strcmp(name, "auto")) {
+        s->cl = find_cluster(&s->clusters, name);
+        return s->cl ? 0 : unknown_cluster(s, name);
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    for (size_t i = 0; !s->cl && i < s->clusters.n; i++) {
+        const char *pat = cl_str(&s->clusters.v[i], K_PATTERN, NULL);
+        if (pat && fnmatch(pat, host, 0) == 0)
+            s->cl = &s->clusters.v[i];
+    }
+    if (!s->cl)
+        s->cl = find_cluster(&s->clusters, "generic");
+    if (!s->cl) {
+        cluster_init(&builtin_generic);
+        builtin_generic.name = "generic";
+        s->cl = &builtin_generic;
+    }
+    return 0;
+}
+
+static int load_cluster(struct sched *s, const char *name) {
+    int rc = ensure_clusters_file(s);
+    if (rc)
+        return rc;
+    size_t len = 0;
+    char *text = read_file(s->cl_file, &len);
+    if (!text)
+        return mill_cli_error(MILL_EXIT_FAIL, "cannot read %s: %s", s->cl_file, strerror(errno));
+    struct mill_err err = {0};
+    if (strlen(text) != len)
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s: holds a NUL byte", s->cl_file);
+    else if (parse_clusters(text, s->cl_file, &s->clusters, &err))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    free(text);
+    if (!rc)
+        rc = select_cluster(s, name ? name : "auto");
+    if (!rc)
+        MILL_INFO(MOD, "Using cluster config: %s", s->cl->name);
+    return rc;
+}
+
+/* Opens spec's backend (arguments only) for its model name and capabilities. */
+static int model_info(const char *raw, char **name, struct mill_backend_caps *caps) {
+    struct mill_model_spec spec = {0};
+    struct mill_err err = {0};
+    void *state = NULL;
+    int rc = mill_spec_parse(raw, &spec, &err);
+    const struct mill_backend_ops *ops = NULL;
+    if (!rc && !(ops = mill_backend_find(spec.type)))
+        ops = mill_backend_for_hf_id();
+    if (!rc && !ops)
+        rc = mill_err_set(&err, MILL_EINVAL, "model spec '%s': unknown backend '%s'", raw,
+                          spec.type);
+    if (!rc)
+        rc = ops->open(&spec, &state, &err);
+    if (!rc) {
+        ops->caps(state, caps);
+        if (!(*name = strdup(ops->model_name(state))))
+            rc = mill_err_set(&err, MILL_ENOMEM, "out of memory");
+        ops->close(state);
+    }
+    mill_spec_free(&spec);
+    if (rc)
+        return mill_cli_error(rc == MILL_ENOMEM || rc == MILL_EIO ? MILL_EXIT_FAIL
+                                                                  : MILL_EXIT_USAGE,
+                              "%s", err.msg);
+    return 0;
+}
+
+static bool completed(const struct mill_aggregate_table *t, const char *model, const char *task,
+                      int64_t n_shot) {
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rows[i].n_shot == n_shot && !strcmp(t->rows[i].model, model) &&
+            !strcmp(t->rows[i].task, task))
+            return true;
+    return false;
+}
+
+static int add_job(struct sched *s, size_t *cap, const struct job *j) {
+    if (s->n_jobs == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct job *grown = realloc(s->jobs, nc * sizeof *grown);
+        if (!grown)
+            return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+        s->jobs = grown;
+        *cap = nc;
+    }
+    s->jobs[s->n_jobs++] = *j;
+    return 0;
+}
+
+/* The jobs of model i: its tasks (benchmarks expanded for its backend) x n_shots, less the
+ * completed ones. */
+static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
+                      const struct mill_aggregate_table *done, size_t *cap) {
+    struct mill_backend_caps caps;
+    int rc = model_info(s->specs[i], &s->names[i], &caps);
+    for (size_t t = 0; !rc && t < n_tasks; t++) {
+        const struct mill_task_config **tc = NULL;
+        size_t n = 0;
+        struct mill_err err = {0};
+        if (mill_resolve_name(s->reg, tasks[t], &caps, &tc, &n, &err))
+            rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE,
+                                "%s", err.msg);
+        for (size_t k = 0; !rc && k < n; k++)
+            for (size_t h = 0; !rc && h < s->n_shots; h++) {
+                struct job j = {s->specs[i], s->names[i], tc[k]->name, s->shots[h]};
+                if (!completed(done, j.model_name, j.task, j.n_shot))
+                    rc = add_job(s, cap, &j);
+            }
+        free(tc);
+    }
+    return rc;
+}
+
+/* Rows in pandas' sample(frac=1, random_state=42) order. */
+static int shuffle_jobs(struct sched *s) {
+    size_t *perm = malloc((s->n_jobs ? s->n_jobs : 1) * sizeof *perm);
+    struct job *out = malloc((s->n_jobs ? s->n_jobs : 1) * sizeof *out);
+    if (!perm || !out) {
+        free(perm);
+        free(out);
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    }
+    struct mill_nprandom r;
+    mill_nprandom_seed(&r, SHUFFLE_SEED);
+    mill_nprandom_permutation(&r, perm, s->n_jobs);
+    for (size_t i = 0; i < s->n_jobs; i++)
+        out[i] = s->jobs[perm[i]];
+    free(s->jobs);
+    s->jobs = out;
+    free(perm);
+    return 0;
+}
+
+static int build_jobs(struct sched *s) {
+    struct mill_err err = {0};
+    if (mill_registry_init(&s->reg, &err))
+        return mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    int rc = mill_cli_load_task_paths(s->reg, s->task_paths);
+    char **tasks = NULL;
+    size_t n_tasks = 0, cap = 0;
+    if (!rc && (mill_spec_split(s->models, &s->specs, &s->n_specs, &err) ||
+                mill_spec_split(s->tasks, &tasks, &n_tasks, &err)))
+        rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
+    if (!rc && !(s->names = calloc(s->n_specs ? s->n_specs : 1, sizeof *s->names)))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    struct mill_aggregate_table done;
+    mill_aggregate_table_init(&done);
+    char *agg = NULL;
+    if (!rc && asprintf(&agg, "%s/aggregate.csv", s->out_dir) < 0)
+        rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    if (!rc && mill_aggregate_read(&done, agg, &err))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    for (size_t i = 0; !rc && i < s->n_specs; i++)
+        rc = model_jobs(s, i, tasks, n_tasks, &done, &cap);
+    if (!rc)
+        rc = shuffle_jobs(s);
+    free(agg);
+    mill_aggregate_table_free(&done);
+    mill_strv_free(tasks, n_tasks);
+    return rc;
+}
+
+/* ---- outputs ---- */
+
+/* A CSV field as pandas' to_csv writes it (quoted only when needed). */
+static void add_csv_field(struct mill_buf *b, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        mill_buf_adds(b, s);
+        return;
+    }
+    mill_buf_addc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            mill_buf_addc(b, '"');
+        mill_buf_addc(b, *s);
+    }
+    mill_buf_addc(b, '"');
+}
+
+static void add_abbr(struct mill_buf *b, const char *name) {
+    for (; *name; name++)
+        if (*name == '/')
+            mill_buf_adds(b, "__");
+        else
+            mill_buf_addc(b, *name);
+}
+
+static int jobs_csv(const struct sched *s, struct mill_buf *b) {
+    mill_buf_adds(b, "model_abbr,model_path,tasks,n_shot\n");
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        struct mill_buf abbr = {0};
+        add_abbr(&abbr, j->model_name);
+        add_csv_field(b, abbr.p ? abbr.p : "");
+        mill_buf_free(&abbr);
+        mill_buf_addc(b, ',');
+        add_csv_field(b, j->model_path);
+        mill_buf_addc(b, ',');
+        add_csv_field(b, j->task);
+        mill_buf_addf(b, ",%lld\n", (long long)j->n_shot);
+    }
+    return b->p ? 0 : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+}
+
+/* A POSIX-shell single-quoted word. */
+static void add_sh_word(struct mill_buf *b, const char *s) {
+    mill_buf_addc(b, '\'');
+    for (; *s; s++)
+        if (*s == '\'')
+            mill_buf_adds(b, "'\\''");
+        else
+            mill_buf_addc(b, *s);
+    mill_buf_addc(b, '\'');
+}
+
+/* The worker's argument vector for job j (NULL-terminated; strings borrowed from s and num). */
+static size_t worker_argv(const struct sched *s, const struct job *j, char *lim, char *num,
+                          const char *argv[16]) {
+    size_t n = 0;
+    argv[n++] = "mill";
+    argv[n++] = "--output_dir";
+    argv[n++] = s->out_dir;
+    argv[n++] = "--cache_dir";
+    argv[n++] = s->cache_dir;
+    if (s->limit > 0) {
+        argv[n++] = "--limit";
+        argv[n++] = lim;
+    }
+    if (s->log_level) {
+        argv[n++] = "--log_level";
+        argv[n++] = s->log_level;
+    }
+    argv[n++] = "eval";
+    argv[n++] = j->model_path;
+    argv[n++] = j->task;
+    argv[n++] = "--n_shot";
+    argv[n++] = num;
+    if (s->task_paths) {
+        argv[n++] = "--task_paths";
+        argv[n++] = s->task_paths;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+/* One worker command line for the sbatch script. */
+static void add_worker_line(struct mill_buf *b, const struct sched *s, const struct job *j) {
+    char lim[32], num[32];
+    snprintf(lim, sizeof lim, "%lld", (long long)s->limit);
+    snprintf(num, sizeof num, "%lld", (long long)j->n_shot);
+    const char *argv[16];
+    size_t n = worker_argv(s, j, lim, num, argv);
+    add_sh_word(b, s->exe);
+    for (size_t i = 1; i < n; i++) {
+        mill_buf_addc(b, ' ');
+        if (argv[i][0] == '-' || !strcmp(argv[i], "eval") || argv[i] == num || argv[i] == lim)
+            mill_buf_adds(b, argv[i]);
+        else
+            add_sh_word(b, argv[i]);
+    }
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Mill's _compute_array_size. */
+static int64_t array_size(const struct sched *s, int64_t in_queue) {
+    int64_t total = (int64_t)s->n_jobs;
+    int64_t remaining = cl_num(s->cl, K_QUEUE, 100) - in_queue;
+    int64_t for_time = ceil_div(total * s->minutes, MAX_MINUTES_PER_JOB);
+    int64_t want = cl_num(s->cl, K_ARRAY, 50);
+    if (want > total)
+        want = total;
+    if (want < for_time)
+        want = for_time;
+    if (remaining < 1)
+        remaining = 1;
+    if (want > remaining)
+        want = remaining;
+    return want < total ? want : total;
+}
+
+/* Mill's _compute_time_limit: HH:MM:00. */
+static void time_limit(const struct sched *s, int64_t array, char out[16]) {
+    int64_t m = ceil_div((int64_t)s->n_jobs, array) * s->minutes;
+    if (m > MAX_MINUTES_PER_JOB)
+        m = MAX_MINUTES_PER_JOB;
+    snprintf(out, 16, "%02d:%02d:00", (int)(m / 60), (int)(m % 60));
+}
+
+static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t array,
+                          const char *tl, const char *logs) {
+    const struct cluster *c = s->cl;
+    int64_t gpus = cl_num(c, K_GPUS, 1);
+    mill_buf_addf(b, "#!/bin/bash\n#SBATCH --job-name=mill-eval\n#SBATCH --time=%s\n", tl);
+    if (cl_str(c, K_GPU_TYPE, NULL))
+        mill_buf_addf(b, "#SBATCH --gres=gpu:%s:%lld\n", c->str[K_GPU_TYPE], (long long)gpus);
+    else
+        mill_buf_addf(b, "#SBATCH --gres=gpu:%lld\n", (long long)gpus);
+    if (cl_str(c, K_MEM_PER_GPU, NULL))
+        mill_buf_addf(b, "#SBATCH --mem-per-gpu=%s\n", c->str[K_MEM_PER_GPU]);
+    else
+        mill_buf_addf(b, "#SBATCH --mem=%s\n", cl_str(c, K_MEM, "32G"));
+    if (cl_num(c, K_CPUS, -1) > 0)
+        mill_buf_addf(b, "#SBATCH --cpus-per-task=%lld\n", (long long)c->num[K_CPUS]);
+    mill_buf_addf(b, "#SBATCH --output=%s/%%x-%%A-%%a.out\n", logs);
+    mill_buf_addf(b, "#SBATCH --error=%s/%%x-%%A-%%a.err\n", logs);
+    mill_buf_addf(b, "#SBATCH --partition=%s\n", cl_str(c, K_PARTITION, "gpu"));
+    if (cl_str(c, K_ACCOUNT, NULL))
+        mill_buf_addf(b, "#SBATCH --account=%s\n", c->str[K_ACCOUNT]);
+    mill_buf_addf(b, "#SBATCH --array=0-%lld%%%lld\n", (long long)array - 1,
+                  (long long)cl_num(c, K_ARRAY, 50));
+}
+
+static void sbatch_body(struct mill_buf *b, const struct sched *s, int64_t array,
+                        const char *csv) {
+    const char *venv = s->venv && *s->venv ? s->venv : cl_str(s->cl, K_VENV, NULL);
+    mill_buf_addf(b, "\n# Written by `mill schedule` (cluster %s): %zu jobs, the rows of\n# ",
+                  s->cl->name, s->n_jobs);
+    mill_buf_adds(b, csv);
+    mill_buf_addf(b, "\n# in order; array task T runs the rows i (0-based, header excluded) with "
+                     "i %% %lld == T.\nset -u\nARRAY_SIZE=%lld\nN_JOBS=%zu\n",
+                  (long long)array, (long long)array, s->n_jobs);
+    mill_buf_adds(b, "TASK_ID=${SLURM_ARRAY_TASK_ID:?not running as a SLURM array task}\n");
+    if (venv) {
+        mill_buf_adds(b, "source ");
+        char *act = NULL;
+        if (asprintf(&act, "%s/bin/activate", venv) >= 0)
+            add_sh_word(b, act);
+        free(act);
+        mill_buf_adds(b, " || exit 1\n");
+    }
+    mill_buf_adds(b, "\nrun_job() {\n    case \"$1\" in\n");
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        mill_buf_addf(b, "    %zu) ", i);
+        add_worker_line(b, s, &s->jobs[i]);
+        mill_buf_adds(b, " ;;\n");
+    }
+    mill_buf_adds(b, "    *) echo \"mill-eval: no job $1\" >&2; return 1 ;;\n    esac\n}\n\n"
+                     "failed=0\n"
+                     "for ((i = TASK_ID; i < N_JOBS; i += ARRAY_SIZE)); do\n"
+                     "    echo \"mill-eval: job $i of $N_JOBS (array task $TASK_ID)\"\n"
+                     "    run_job \"$i\" || { echo \"mill-eval: job $i failed\" >&2; "
+                     "failed=1; }\n"
+                     "done\n"
+                     "echo \"mill-eval: array task $TASK_ID finished\"\n"
+                     "exit $failed\n");
+}
+
+static int print_table(const struct sched *s) {
+    struct mill_buf b = {0};
+    int rc = jobs_csv(s, &b);
+    if (!rc)
+        fputs(b.p, stdout);
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* Writes <cache>/jobs/jobs.csv; *path receives its path (malloc'd). */
+static int write_jobs_csv(const struct sched *s, char **path) {
+    char *dir = NULL;
+    *path = NULL;
+    if (asprintf(&dir, "%s/jobs", s->cache_dir) < 0 || asprintf(path, "%s/jobs.csv", dir) < 0) {
+        free(dir);
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    }
+    struct mill_buf b = {0};
+    int rc = mkdir_p(dir);
+    if (!rc)
+        rc = jobs_csv(s, &b);
+    if (!rc)
+        rc = write_file(*path, b.p, b.n, 0644);
+    mill_buf_free(&b);
+    free(dir);
+    return rc;
+}
+
+static int run_local(const struct sched *s) {
+    char *csv = NULL;
+    int rc = write_jobs_csv(s, &csv);
+    if (!rc && mkdir_p(s->out_dir))
+        rc = MILL_EXIT_FAIL;
+    for (size_t i = 0; !rc && i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        char lim[32], num[32];
+        snprintf(lim, sizeof lim, "%lld", (long long)s->limit);
+        snprintf(num, sizeof num, "%lld", (long long)j->n_shot);
+        const char *argv[16];
+        worker_argv(s, j, lim, num, argv);
+        MILL_INFO(MOD, "job %zu/%zu: %s %s %lld-shot", i + 1, s->n_jobs, j->model_name, j->task,
+                  (long long)j->n_shot);
+        int st = run_process("/proc/self/exe", (char *const *)argv, NULL);
+        if (st != 0)
+            rc = mill_cli_error(MILL_EXIT_FAIL, "job %zu/%zu (%s, %s, %lld-shot) failed: "
+                                "`mill eval` exited with status %d", i + 1, s->n_jobs,
+                                j->model_name, j->task, (long long)j->n_shot, st);
+    }
+    if (!rc)
+        printf("ran %zu jobs (jobs file %s)\n", s->n_jobs, csv);
+    free(csv);
+    return rc;
+}
+
+/* Writes submit.sbatch next to csv; *path receives its path (malloc'd). */
+static int write_sbatch(const struct sched *s, const char *csv, int64_t array, const char *tl,
+                        char **path) {
+    char *logs = NULL;
+    *path = NULL;
+    if (asprintf(&logs, "%s/logs", s->cache_dir) < 0 ||
+        asprintf(path, "%s/jobs/submit.sbatch", s->cache_dir) < 0) {
+        free(logs);
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    }
+    struct mill_buf b = {0};
+    sbatch_header(&b, s, array, tl, logs);
+    sbatch_body(&b, s, array, csv);
+    int rc = mkdir_p(logs);
+    if (!rc)
+        rc = b.p ? write_file(*path, b.p, b.n, 0755)
+                 : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    mill_buf_free(&b);
+    free(logs);
+    return rc;
+}
+
+static int sbatch_submit(const char *script, struct mill_buf *out) {
+    char *exe = find_on_path("sbatch");
+    if (!exe)
+        return mill_cli_error(MILL_EXIT_FAIL, "sbatch not found on PATH: submit %s from a SLURM "
+                              "login node, or use --local to run the jobs here", script);
+    char *argv[] = {"sbatch", (char *)script, NULL};
+    int st = run_process(exe, argv, out);
+    free(exe);
+    if (st != 0)
+        return mill_cli_error(MILL_EXIT_FAIL, "sbatch %s failed (status %d): %s", script, st,
+                              out->p ? out->p : "");
+    return 0;
+}
+
+static int submit(const struct sched *s) {
+    int64_t in_queue = jobs_in_queue();
+    int64_t array = array_size(s, in_queue);
+    char tl[16], *csv = NULL, *script = NULL;
+    time_limit(s, array, tl);
+    int rc = write_jobs_csv(s, &csv);
+    if (!rc)
+        rc = write_sbatch(s, csv, array, tl, &script);
+    struct mill_buf out = {0};
+    if (!rc)
+        rc = sbatch_submit(script, &out);
+    if (!rc)
+        printf("jobs: %zu (cluster %s, %lld in the queue)\narray size: %lld\n"
+               "time limit: %s\njobs file: %s\nsbatch file: %s\n%s", s->n_jobs, s->cl->name,
+               (long long)in_queue, (long long)array, tl, csv, script, out.p ? out.p : "");
+    mill_buf_free(&out);
+    free(csv);
+    free(script);
+    return rc;
+}
+
+static int run_schedule(const struct mill_args *a) {
+    struct sched s = {0};
+    int rc = read_options(a, &s);
+    if (!rc)
+        rc = load_cluster(&s, mill_arg(a, "cluster"));
+    if (!rc)
+        rc = build_jobs(&s);
+    if (!rc && !s.dry_run && !s.n_jobs)
+        printf("All requested jobs already complete.\n");
+    else if (!rc)
+        rc = s.dry_run ? print_table(&s) : s.local ? run_local(&s) : submit(&s);
+    sched_free(&s);
+    return rc;
+}
+
+static const struct mill_opt schedule_opts[] = {
+    {"n_shots", MILL_OPT_STR, "N,...", "comma-separated few-shot counts to sweep (0)"},
+    {"cluster", MILL_OPT_STR, "NAME", "a cluster of clusters.yaml, or auto (hostname match)"},
+    {"local", MILL_OPT_BOOL, NULL, "run every job here, one after another, without SLURM"},
+    {"dry_run", MILL_OPT_BOOL, NULL, "print the job table (CSV) and submit nothing"},
+    {"venv_path", MILL_OPT_STR, "DIR", "venv the workers activate"},
+    {"extra_task_paths", MILL_OPT_STR, "PATHS", "plugin files or directories for the workers"},
+    {"minutes_per_eval", MILL_OPT_INT, "M", "walltime budget per job in minutes (0 = 60)"},
+};
+
+static const char *const schedule_pos[] = {"models", "tasks", NULL};
+
+const struct mill_command mill_cmd_schedule = {
+    .name = "schedule",
+    .summary = "Run models x tasks x n-shots as a SLURM job array (or locally), skipping "
+               "finished jobs.",
+    .usage = "schedule MODELS TASKS [--n_shots 0,5] [--cluster auto] [--local] [--dry_run]\n"
+             "       [--venv_path DIR] [--extra_task_paths PATHS] [--minutes_per_eval M]\n\n"
+             "  MODELS  comma-separated model specs (as for eval)\n"
+             "  TASKS   comma-separated task or benchmark names; benchmarks expand to tasks\n\n"
+             "Files: <cache_dir>/clusters.yaml, <cache_dir>/jobs/jobs.csv and submit.sbatch,\n"
+             "<cache_dir>/logs/.",
+    .positionals = schedule_pos,
+    .opts = schedule_opts,
+    .n_opts = sizeof schedule_opts / sizeof schedule_opts[0],
+    .run = run_schedule,
+};

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# test_schedule.sh: `mill schedule` end to end, without a cluster: the job table (114 mmlu jobs
+# for --n_shots 0,5, pandas' sample(frac=1, random_state=42) order computed with numpy),
+# completed jobs filtered out, jobs.csv, clusters.yaml created on first run, custom and malformed
+# clusters.yaml, submission through fake sbatch/squeue placed first on PATH (the #SBATCH lines,
+# the worker lines, which are then run as array tasks), and --local (a failing mmlu job stops
+# with exit 1; the toy plugin's jobs succeed and are then complete).
+# Must not touch anything outside its temp dir; needs /usr/bin/python3 with numpy.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
+PY=/usr/bin/python3
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+export MILL_CACHE_DIR="$tmp/cache"
+unset MILL_OUTPUT_DIR
+OUT="$tmp/out"
+: > "$tmp/resp.jsonl"
+SPEC="replay[file=$tmp/resp.jsonl,name=org/m]"
+sched() { "$MILL" --output_dir "$OUT" schedule "$@" >"$tmp/stdout" 2>"$tmp/stderr"; }
+
+# ---- the job table ----
+sched "$SPEC" mmlu --n_shots 0,5 --dry_run; rc=$?
+check "dry run exits 0" "[ $rc -eq 0 ]"
+check "114 jobs plus the header" "[ \$(wc -l < '$tmp/stdout') -eq 115 ]"
+check "header is model_abbr,model_path,tasks,n_shot" \
+    "[ \"\$(head -n 1 '$tmp/stdout')\" = 'model_abbr,model_path,tasks,n_shot' ]"
+check "tasks are mmlu subjects (mmlu_anatomy at 0 and 5 shots)" \
+    "grep -q ',mmlu_anatomy,0\$' '$tmp/stdout' && grep -q ',mmlu_anatomy,5\$' '$tmp/stdout'"
+check "model_abbr has / as __, model_path is the spec (CSV-quoted)" \
+    "grep -qF 'org__m,\"$SPEC\",mmlu_' '$tmp/stdout'"
+check "clusters.yaml created on first run" "[ -s '$tmp/cache/clusters.yaml' ]"
+check "the default defines generic with pattern '*'" \
+    "grep -q '^  generic:' '$tmp/cache/clusters.yaml' && grep -qF 'hostname_pattern: \"*\"' '$tmp/cache/clusters.yaml'"
+check "a dry run writes no jobs.csv" "[ ! -e '$tmp/cache/jobs/jobs.csv' ]"
+
+# Expected order: models x tasks (mmlu's order, from mill ls --json) x n_shots, then rows taken
+# in numpy RandomState(42).permutation order, which is what pandas' sample(frac=1,
+# random_state=42) does.
+"$MILL" ls --json > "$tmp/ls.json" 2>/dev/null
+$PY - "$tmp/ls.json" "$SPEC" "$tmp/stdout" > "$tmp/py.out" 2>&1 <<'PY'
+import csv, json, sys
+import numpy as np
+ls = json.load(open(sys.argv[1]))
+tasks = next(b["tasks"] for b in ls["benchmarks"] if b["name"] == "mmlu")
+rows = [["org__m", sys.argv[2], t, str(n)] for t in tasks for n in (0, 5)]
+perm = np.random.RandomState(42).permutation(len(rows))
+want = [["model_abbr", "model_path", "tasks", "n_shot"]] + [rows[i] for i in perm]
+got = list(csv.reader(open(sys.argv[3], newline="")))
+assert len(tasks) == 57, len(tasks)
+assert got == want, (got[:4], want[:4])
+print("py ok")
+PY
+check "row order is pandas' sample(frac=1, random_state=42)" \
+    "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
+
+# ---- completed jobs are filtered out ----
+mkdir -p "$OUT"
+cat > "$OUT/aggregate.csv" <<'CSV'
+model,benchmark,task,task_type,n_shot,metric,performance,stderr
+org/m,mmlu,mmlu_anatomy,multiple_choice,0,acc,0.5,0.1
+org/m,mmlu,mmlu_virology,multiple_choice,5,acc,0.5,0.1
+other/model,mmlu,mmlu_astronomy,multiple_choice,0,acc,0.5,0.1
+CSV
+sched "$SPEC" mmlu --n_shots 0,5 --dry_run; rc=$?
+check "completed jobs are filtered (112 left)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 113 ]"
+check "the completed (model, task, n_shot) rows are gone, others stay" \
+    "! grep -q ',mmlu_anatomy,0\$' '$tmp/stdout' && ! grep -q ',mmlu_virology,5\$' '$tmp/stdout' && grep -q ',mmlu_anatomy,5\$' '$tmp/stdout' && grep -q ',mmlu_astronomy,0\$' '$tmp/stdout'"
+rm -f "$OUT/aggregate.csv"
+
+# ---- usage errors ----
+sched "$SPEC" no_such_task --dry_run; rc=$?
+check "unknown task: exit 2" "[ $rc -eq 2 ] && grep -q 'no_such_task' '$tmp/stderr'"
+sched "nobackend[x=1]" mmlu --dry_run; rc=$?
+check "unknown backend: exit 2" "[ $rc -eq 2 ] && grep -q 'nobackend' '$tmp/stderr'"
+sched "$SPEC" mmlu --n_shots 0,x --dry_run; rc=$?
+check "bad --n_shots: exit 2" "[ $rc -eq 2 ]"
+sched "$SPEC" mmlu --cluster nowhere --dry_run; rc=$?
+check "unknown --cluster: exit 2 naming it" "[ $rc -eq 2 ] && grep -q 'nowhere' '$tmp/stderr'"
+
+# ---- submission through fake sbatch and squeue ----
+mkdir -p "$tmp/bin"
+cat > "$tmp/bin/sbatch" <<EOF
+#!/bin/sh
+printf '%s\n' "\$@" > "$tmp/sbatch.args"
+echo "Submitted batch job 123"
+EOF
+cat > "$tmp/bin/squeue" <<EOF
+#!/bin/sh
+printf '%s\n' "\$@" > "$tmp/squeue.args"
+printf '1 mill-eval\n2 mill-eval\n3 other\n'
+EOF
+chmod +x "$tmp/bin/sbatch" "$tmp/bin/squeue"
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu --n_shots 0,5 --minutes_per_eval 20 --limit 1; rc=$?
+S="$tmp/cache/jobs/submit.sbatch"
+check "submission exits 0 and prints sbatch's answer" \
+    "[ $rc -eq 0 ] && grep -q 'Submitted batch job 123' '$tmp/stdout'"
+check "summary names jobs, array size and time limit" \
+    "grep -q '^jobs: 114' '$tmp/stdout' && grep -q '^array size: 50' '$tmp/stdout' && grep -q '^time limit: 01:00:00' '$tmp/stdout'"
+check "sbatch got the script path" "[ \"\$(cat '$tmp/sbatch.args')\" = '$S' ]"
+check "squeue asked about \$USER's jobs" "grep -qx -- '-u' '$tmp/squeue.args' && grep -qx -- '-h' '$tmp/squeue.args'"
+check "jobs.csv written (114 rows + header)" \
+    "[ \$(wc -l < '$tmp/cache/jobs/jobs.csv') -eq 115 ]"
+check "#SBATCH --array=0-49 (max_array_len 50)" "grep -q '^#SBATCH --array=0-49%50\$' '$S'"
+check "#SBATCH --time=01:00:00 (ceil(114/50) x 20 min)" "grep -qx '#SBATCH --time=01:00:00' '$S'"
+check "#SBATCH gres, mem and partition of generic" \
+    "grep -qx '#SBATCH --gres=gpu:1' '$S' && grep -qx '#SBATCH --mem=32G' '$S' && grep -qx '#SBATCH --partition=gpu' '$S'"
+check "no account line when none is set" "! grep -q -- '--account' '$S'"
+check "worker lines run mill eval with --n_shot and the absolute binary" \
+    "grep -q \"^    [0-9]*) '/[^']*' --output_dir '$OUT' --cache_dir '$tmp/cache' --limit 1 eval '\" '$S' && [ \$(grep -c \" eval '.*' 'mmlu_[a-z_]*' --n_shot [05] ;;\$\" '$S') -eq 114 ]"
+check "the script is valid bash" "bash -n '$S'"
+
+# 18-hour cap and the time-driven array size: 114 jobs x 600 min need >= 64 array tasks.
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu --n_shots 0,5 --minutes_per_eval 600; rc=$?
+check "array grows for time: 0-63, time capped at 18:00:00" \
+    "[ $rc -eq 0 ] && grep -q '^#SBATCH --array=0-63%50\$' '$S' && grep -qx '#SBATCH --time=18:00:00' '$S'"
+
+# No sbatch on PATH: a clear error, exit 1.
+PATH="$tmp/nothing:/usr/bin:/bin" sched "$SPEC" mmlu_anatomy; rc=$?
+check "missing sbatch: exit 1 with a clear error" \
+    "[ $rc -eq 1 ] && grep -q 'sbatch not found on PATH' '$tmp/stderr'"
+
+# ---- clusters.yaml: a custom cluster, the flat shape, and malformed files ----
+cat > "$tmp/cache/clusters.yaml" <<'YAML'
+clusters:
+  # a comment
+  big:
+    hostname_pattern: "no-such-host-*"   # never matches
+    partition: 'a100q'
+    account: "proj-42"
+    gpu_type: a100
+    gpus_per_node: 2
+    mem_per_gpu: "40G"
+    cpus_per_task: 8
+    queue_limit: 10
+    max_array_len: 4
+    bind_paths:
+      - /data
+      - "/scratch space"
+  generic:
+    hostname_pattern: "*"
+    partition: gpu
+    bind_paths: []
+YAML
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy,mmlu_virology --n_shots 0,1,2 --cluster big; rc=$?
+check "--cluster big: submitted" "[ $rc -eq 0 ]"
+check "big: partition, account, gres with type, mem-per-gpu, cpus" \
+    "grep -qx '#SBATCH --partition=a100q' '$S' && grep -qx '#SBATCH --account=proj-42' '$S' && grep -qx '#SBATCH --gres=gpu:a100:2' '$S' && grep -qx '#SBATCH --mem-per-gpu=40G' '$S' && grep -qx '#SBATCH --cpus-per-task=8' '$S'"
+check "big: array min(4, queue 10 - 3 queued, 6 jobs) = 4, time 2 x 60 min" \
+    "grep -q '^#SBATCH --array=0-3%4\$' '$S' && grep -qx '#SBATCH --time=02:00:00' '$S'"
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy; rc=$?
+check "auto picks generic when no pattern matches" \
+    "[ $rc -eq 0 ] && grep -q 'cluster generic' '$tmp/stdout' && grep -qx '#SBATCH --partition=gpu' '$S'"
+
+printf 'mine:\n  hostname_pattern: "*"\n  partition: flat\n' > "$tmp/cache/clusters.yaml"
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy; rc=$?
+check "flat clusters.yaml: auto matches 'mine' by hostname" \
+    "[ $rc -eq 0 ] && grep -qx '#SBATCH --partition=flat' '$S'"
+
+bad_yaml() { # $1 name, $2 line number expected, $3 file text
+    printf '%b' "$3" > "$tmp/cache/clusters.yaml"
+    sched "$SPEC" mmlu_anatomy --dry_run; local rc=$?
+    check "malformed clusters.yaml ($1): exit 1 naming file:line" \
+        "[ $rc -eq 1 ] && grep -qF '$tmp/cache/clusters.yaml:$2:' '$tmp/stderr'"
+}
+bad_yaml "no colon" 3 'clusters:\n  generic:\n    partition gpu\n'
+bad_yaml "unterminated quote" 2 'generic:\n  partition: "gpu\n'
+bad_yaml "non-integer gpus" 4 '# c\ngeneric:\n  partition: gpu\n  gpus_per_node: two\n'
+bad_yaml "tab indentation" 2 'generic:\n\tpartition: gpu\n'
+bad_yaml "bad indentation" 3 'generic:\n    partition: gpu\n  mem: 8G\n'
+bad_yaml "duplicate cluster" 3 'a:\n  mem: 1G\na:\n  mem: 2G\n'
+rm -f "$tmp/cache/clusters.yaml"
+
+# ---- --local: the worker really runs `mill eval` ----
+sched "$SPEC" mmlu_anatomy --local --limit 1; rc=$?
+check "--local mmlu_anatomy --limit 1 fails with exit 1" "[ $rc -eq 1 ]"
+check "the failure is the eval worker's own error, then schedule's" \
+    "grep -v 'mill: job 1/1' '$tmp/stderr' | grep -q '^mill: .*mmlu_anatomy' && grep -q 'mill: job 1/1 (org/m, mmlu_anatomy, 0-shot) failed' '$tmp/stderr'"
+
+# The toy plugin (tests/plugins/toy.c) has local data the replay backend can answer: a
+# successful --local sweep, then every job is complete.
+mkdir -p "$tmp/plug"
+cp "$BUILD/plugins/toy.so" "$tmp/plug/" && cp -r "$SRC/tests/plugins/toy_data" "$tmp/plug/"
+cat > "$tmp/toy.jsonl" <<'JSON'
+{"task": "toy_qa", "doc_id": 0, "response": "2"}
+{"task": "toy_qa", "doc_id": 1, "response": "Rome"}
+{"task": "toy_mc", "doc_id": 0, "response": "B"}
+{"task": "toy_mc", "doc_id": 1, "response": "A"}
+JSON
+TOY="replay[file=$tmp/toy.jsonl,name=toy/m]"
+sched "$TOY" toy --n_shots 0,1 --local --limit 2 --extra_task_paths "$tmp/plug"; rc=$?
+check "--local toy sweep exits 0 and ran 4 jobs" "[ $rc -eq 0 ] && grep -q '^ran 4 jobs' '$tmp/stdout'"
+check "--local wrote aggregate rows for both n_shots" \
+    "grep -q '^toy/m,toy,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,toy,toy_mc,multiple_choice,1,' '$OUT/aggregate.csv'"
+sched "$TOY" toy --n_shots 0,1 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
+check "after the sweep every job is complete (header only)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 1 ]"
+
+# The sbatch script's worker lines work when SLURM runs them: 3 jobs over 2 array tasks.
+rm -f "$OUT/aggregate.csv"; rm -rf "$OUT/outputs"
+printf 'c:\n  max_array_len: 2\n' > "$tmp/cache/clusters.yaml"
+PATH="$tmp/bin:$PATH" sched "$TOY" toy_qa,toy_mc --n_shots 0 --limit 2 --cluster c \
+    --extra_task_paths "$tmp/plug"; rc=$?
+check "toy submission: 2 jobs, array 0-1" "[ $rc -eq 0 ] && grep -q '^#SBATCH --array=0-1%2\$' '$S'"
+for t in 0 1; do
+    (cd "$tmp" && SLURM_ARRAY_TASK_ID=$t bash "$S") > "$tmp/task$t.out" 2>&1; rc=$?
+    check "array task $t runs its job with exit 0" \
+        "[ $rc -eq 0 ] && grep -q 'array task $t finished' '$tmp/task$t.out' && ! grep -q 'mill-eval: job .* failed' '$tmp/task$t.out'"
+done
+check "the array tasks wrote both jobs' rows" \
+    "grep -q '^toy/m,[a-z]*,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,[a-z]*,toy_mc,multiple_choice,0,' '$OUT/aggregate.csv'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
