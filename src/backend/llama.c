@@ -244,6 +244,9 @@ static int init_context(struct llm *m, struct mill_err *err) {
     cp.n_seq_max = (uint32_t)m->n_seq;
     cp.n_threads = cp.n_threads_batch = (int32_t)m->threads;
     cp.kv_unified = true;
+    /* Flash attention reads K/V in F16 tiles whose order depends on what else is cached;
+     * without it the fast path equals the naive one to ~1e-6. */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
     if (!(m->ctx = llama_init_from_model(m->model, cp)))
         return mill_err_set(err, MILL_EBACKEND, "%s: cannot create a llama.cpp context (%s)",
@@ -252,6 +255,9 @@ static int init_context(struct llm *m, struct mill_err *err) {
     m->batch = llama_batch_init(m->n_batch, 0, 1);
     return 0;
 }
+
+static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
+                       struct mill_err *err);
 
 static int llm_load(void *state, struct mill_err *err) {
     struct llm *m = state;
@@ -280,6 +286,10 @@ static int llm_load(void *state, struct mill_err *err) {
         return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (tokenizer.ggml.*)",
                             m->gguf);
     rc = init_context(m, err);
+    struct mill_buf probe = {0};
+    if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
+        rc = prompt_text(m, "probe", &probe, err);
+    mill_buf_free(&probe);
     if (!rc)
         MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf,
                   m->n_ctx, (long long)m->n_seq - 1, (long long)m->threads);
@@ -726,7 +736,7 @@ static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
     const char *tmpl = m->chat_template ? m->chat_template
                                         : llama_model_chat_template(m->model, NULL);
     if (!tmpl)
-        return mill_err_set(err, MILL_EINVAL, "%s has no chat template; pass "
+        return mill_err_set(err, MILL_EUNSUPPORTED, "%s has no chat template; pass "
                             "chat_template=<name> (e.g. chatml, llama3)", m->name);
     struct llama_chat_message msg = {"user", ctx};
     int cap = (int)strlen(ctx) * 2 + 1024;

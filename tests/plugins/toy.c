@@ -4,6 +4,9 @@
  *   toy_qa   generative QA, 2-shot from `train`, metric exact_match
  *   toy_mc   generative multiple choice with a letter gold, metrics exact_match, contains_answer
  *   toy_lp   log-prob multiple choice (to test up-front rejection)
+ *   toy_cloze log-prob choices " car", " apple", ... with one shot from its own split, so
+ *            continuations span several tokens and questions share a prefix
+ *   toy_ppl  perplexity of the QA answers' questions (rolling log-likelihood)
  * and the benchmark `toy` = toy_qa + toy_mc, rolled up on exact_match. */
 #include <mill/task.h>
 
@@ -55,12 +58,47 @@ static int mc_prompt(const struct mill_task_config *t, const struct mill_value *
     return mill_doc_meta_set(doc, "options", opts);
 }
 
+static int cloze_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                        struct mill_doc *doc, struct mill_err *err) {
+    const char *q = mill_value_as_str(mill_value_get(row, "question"));
+    const struct mill_value *opts = mill_value_get(row, "options");
+    int64_t gold;
+    if (!q || !opts || opts->kind != MILL_V_LIST ||
+        mill_value_as_int(mill_value_get(row, "answer"), &gold)) {
+        snprintf(err->msg, sizeof err->msg, "%s: row needs question, options, answer", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    char query[512];
+    snprintf(query, sizeof query, "Question: %s\nAnswer:", q);
+    for (size_t i = 0; i < opts->u.list.n; i++) {
+        char c[256];
+        const char *o = mill_value_as_str(&opts->u.list.items[i]);
+        snprintf(c, sizeof c, " %s", o ? o : "");
+        if (mill_doc_add_choice(doc, c))
+            return MILL_ENOMEM;
+    }
+    doc->target_index = gold;
+    return mill_doc_set_query(doc, query);
+}
+
+static int ppl_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err) {
+    const char *q = mill_value_as_str(mill_value_get(row, "q"));
+    if (!q) {
+        snprintf(err->msg, sizeof err->msg, "%s: row needs q", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    return mill_doc_set_query(doc, q);
+}
+
 static const char *const qa_files[] = {"train=toy_data/qa_train.jsonl",
                                        "test=toy_data/qa_test.jsonl", NULL};
 static const char *const mc_files[] = {"test=toy_data/mc_test.jsonl", NULL};
 static const char *const em[] = {"exact_match", NULL};
 static const char *const mc_metrics[] = {"exact_match", "contains_answer", NULL};
 static const char *const acc[] = {"acc", NULL};
+static const char *const cloze_metrics[] = {"acc", "acc_norm", NULL};
+static const char *const ppl[] = {"perplexity", NULL};
 static const char *const stops[] = {"\n", NULL};
 static const char *const train_test[] = {"test", NULL};
 
@@ -74,6 +112,10 @@ static const struct mill_task_config tasks[] = {
      .generation_size = 8, .metrics = mc_metrics},
     {.name = "toy_lp", .hf_data_files = mc_files, .prompt = mc_prompt,
      .output_type = MILL_OUT_LOGPROBS, .metrics = acc},
+    {.name = "toy_cloze", .hf_data_files = mc_files, .prompt = cloze_prompt,
+     .output_type = MILL_OUT_LOGPROBS, .n_shots = 1, .metrics = cloze_metrics},
+    {.name = "toy_ppl", .hf_data_files = qa_files, .prompt = ppl_prompt,
+     .output_type = MILL_OUT_PERPLEXITY, .metrics = ppl},
 };
 
 static const char *const toy_tasks[] = {"toy_qa", "toy_mc", NULL};
@@ -81,5 +123,6 @@ static const struct mill_benchmark_config benchmarks[] = {
     {.name = "toy", .task_names = toy_tasks, .metric_names = em},
 };
 
-const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, 3, tasks};
+const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
+                                              tasks};
 const struct mill_benchmarks_table BENCHMARKS_TABLE = {MILL_ABI_VERSION, 1, benchmarks};
