@@ -4,6 +4,7 @@
 #include "data/dataset.h"
 
 #include "core/text.h"
+#include "data/wds.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -37,6 +38,9 @@ static const struct mill_reader_ops *reader_for(const char *path) {
     if (mill_str_ends_with(path, ".jsonl") || mill_str_ends_with(path, ".json") ||
         mill_str_ends_with(path, ".ndjson"))
         return &mill_reader_jsonl;
+    if (mill_str_ends_with(path, ".tar") || mill_str_ends_with(path, ".tar.gz") ||
+        mill_str_ends_with(path, ".tgz"))
+        return &mill_reader_wds;
     return NULL;
 }
 

@@ -5,5 +5,9 @@
 #include <mill/metric.h>
 
 extern const struct mill_metrics_table mill_metrics_generic;
+extern const struct mill_metrics_table mill_metrics_mmlu_pro;
+
+/* The letter mmlu_pro_acc extracts from a generation, or 0. */
+char mill_mmlu_pro_extract(const char *text);
 
 #endif

@@ -1,0 +1,576 @@
+/* gen_llama: writes random-weight llama-architecture GGUF models for Mill's tests, `make run` and
+ * benchmarks, from the tokenizer of a vocab-only GGUF (llama.cpp's share/vocab/ggml-vocab-*.gguf)
+ * or from a built-in tiny SPM vocabulary (`--vocab tiny`).
+ *
+ * It is a test tool. It never touches real models: it reads only the tokenizer.* keys of the
+ * vocab file (never tensor data), writes nothing but --out, and its weights are seeded random
+ * numbers, so its models are good for exercising code paths and timing, never for scores.
+ * Same arguments and seed give byte-identical files. Big shapes are streamed: the header goes
+ * first, then each tensor is generated row by row just before it is written.
+ *
+ * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
+ *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
+ *        [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]
+ * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ggml.h"
+#include "gguf.h"
+
+#define EXIT_USAGE 2
+#define DIM_MAX (1 << 20)
+#define LAYER_MAX 1024
+#define SP "\xe2\x96\x81" /* U+2581, SentencePiece's space */
+
+struct opts {
+    const char *vocab;
+    const char *out;
+    const char *chat_template; /* NULL: keep the vocab file's */
+    int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    uint64_t seed;
+    enum ggml_type type;
+};
+
+struct int_opt {
+    const char *name;
+    size_t off;
+};
+
+static const struct int_opt INT_OPTS[] = {
+    {"n_embd", offsetof(struct opts, n_embd)},
+    {"n_layer", offsetof(struct opts, n_layer)},
+    {"n_head", offsetof(struct opts, n_head)},
+    {"n_head_kv", offsetof(struct opts, n_head_kv)},
+    {"n_ff", offsetof(struct opts, n_ff)},
+    {"n_ctx", offsetof(struct opts, n_ctx)},
+};
+
+/* Templates that llama.cpp's llama_chat_apply_template recognises by their markers. */
+static const char *const TEMPLATES[][2] = {
+    {"chatml", "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+               "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt "
+               "%}{{ '<|im_start|>assistant\\n' }}{% endif %}"},
+    {"llama3", "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + "
+               "message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + "
+               "'<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ "
+               "'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"},
+    {"gemma", "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' "
+              "%}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ "
+              "'<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' "
+              "}}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif "
+              "%}"},
+};
+
+/* Pieces of the tiny SPM vocabulary, most frequent first; each multi-character piece splits into
+ * two earlier pieces, so llama.cpp's SPM merger can reach it. */
+static const char *const TINY_PIECES[] = {
+    SP, "e", "t", "a", "o", "i", "n", "s", "h", "r", "d", "l", "u", "c", "m", "w", "f", "g",
+    "y", "p", "b", "v", "k", "x", "j", "q", "z", ".", ",", "'", "?", "!",
+    SP "t", "th", "he", SP "th", SP "the", "in", "er", "an", "re", "on", "at", "en", "nd",
+    SP "a", SP "and", SP "o", SP "of", SP "to", SP "i", SP "in", SP "is", "ing", SP "s",
+    SP "w", SP "c", "es", "or", "ed", SP "b", SP "f", SP "it", "ou", SP "h", SP "he",
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]\n"
+          "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
+          "                 [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]\n"
+          "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
+          f);
+}
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gen_llama: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gen_llama: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage(stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- arguments ---- */
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > DIM_MAX)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (*s == '-')
+        return false;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_type(const char *s, enum ggml_type *out)
+{
+    if (!strcmp(s, "f32"))
+        *out = GGML_TYPE_F32;
+    else if (!strcmp(s, "f16"))
+        *out = GGML_TYPE_F16;
+    else if (!strcmp(s, "bf16"))
+        *out = GGML_TYPE_BF16;
+    else
+        return false;
+    return true;
+}
+
+static bool known_template(const char *name)
+{
+    if (!strcmp(name, "none"))
+        return true;
+    for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++)
+        if (!strcmp(name, TEMPLATES[i][0]))
+            return true;
+    return false;
+}
+
+/* Applies one `--name value`; returns 0 or an exit code. */
+static int apply_opt(struct opts *o, const char *name, const char *val)
+{
+    for (size_t i = 0; i < sizeof INT_OPTS / sizeof INT_OPTS[0]; i++) {
+        if (strcmp(name, INT_OPTS[i].name))
+            continue;
+        if (!parse_i64(val, (int64_t *)((char *)o + INT_OPTS[i].off)))
+            return usage_error("--%s wants an integer in 1..%d, got '%s'", name, DIM_MAX, val);
+        return 0;
+    }
+    if (!strcmp(name, "vocab"))
+        o->vocab = val;
+    else if (!strcmp(name, "out"))
+        o->out = val;
+    else if (!strcmp(name, "seed")) {
+        if (!parse_u64(val, &o->seed))
+            return usage_error("--seed wants a non-negative integer, got '%s'", val);
+    } else if (!strcmp(name, "type")) {
+        if (!parse_type(val, &o->type))
+            return usage_error("--type wants f32, f16 or bf16, got '%s'", val);
+    } else if (!strcmp(name, "chat_template")) {
+        if (!known_template(val))
+            return usage_error("--chat_template wants chatml, llama3, gemma or none, got '%s'",
+                               val);
+        o->chat_template = val;
+    } else
+        return usage_error("unknown option '--%s'", name);
+    return 0;
+}
+
+/* Returns -1 to go on, else the exit code. Accepts `--name value` and `--name=value`. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) || !a[2])
+            return usage_error("unexpected argument '%s'", a);
+        char name[64];
+        const char *eq = strchr(a + 2, '='), *val;
+        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (n >= sizeof name)
+            return usage_error("unknown option '%s'", a);
+        memcpy(name, a + 2, n);
+        name[n] = '\0';
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else
+            return usage_error("option '%s' needs a value", a);
+        int rc = apply_opt(o, name, val);
+        if (rc)
+            return rc;
+    }
+    if (!o->vocab || !o->out)
+        return usage_error("--vocab and --out are required");
+    return -1;
+}
+
+static int check_dims(const struct opts *o)
+{
+    if (o->n_layer > LAYER_MAX)
+        return fail("--n_layer %" PRId64 " is above %d", o->n_layer, LAYER_MAX);
+    if (o->n_embd % o->n_head)
+        return fail("--n_embd %" PRId64 " is not a multiple of --n_head %" PRId64, o->n_embd,
+                    o->n_head);
+    if ((o->n_embd / o->n_head) % 2)
+        return fail("head size n_embd/n_head = %" PRId64 " must be even (RoPE)",
+                    o->n_embd / o->n_head);
+    if (o->n_head_kv > o->n_head || o->n_head % o->n_head_kv)
+        return fail("--n_head %" PRId64 " is not a multiple of --n_head_kv %" PRId64, o->n_head,
+                    o->n_head_kv);
+    return 0;
+}
+
+/* ---- vocabulary ---- */
+
+static struct gguf_context *tiny_vocab(void)
+{
+    size_t n_piece = sizeof TINY_PIECES / sizeof TINY_PIECES[0], n = 3 + 256 + n_piece;
+    const char **tok = calloc(n, sizeof *tok);
+    float *score = calloc(n, sizeof *score);
+    int32_t *type = calloc(n, sizeof *type);
+    char(*bytes)[8] = calloc(256, sizeof *bytes);
+    if (!tok || !score || !type || !bytes)
+        abort();
+    const char *special[3] = {"<unk>", "<s>", "</s>"};
+    for (size_t i = 0; i < 3; i++) {
+        tok[i] = special[i];
+        type[i] = i ? 3 : 2; /* control, unknown */
+    }
+    for (size_t b = 0; b < 256; b++) {
+        snprintf(bytes[b], sizeof bytes[b], "<0x%02zX>", b);
+        tok[3 + b] = bytes[b];
+        type[3 + b] = 6; /* byte */
+    }
+    for (size_t i = 0; i < n_piece; i++) {
+        tok[259 + i] = TINY_PIECES[i];
+        score[259 + i] = -(float)i;
+        type[259 + i] = 1; /* normal */
+    }
+    struct gguf_context *g = gguf_init_empty();
+    gguf_set_val_str(g, "tokenizer.ggml.model", "llama");
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tok, n);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, score, n);
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, type, n);
+    gguf_set_val_u32(g, "tokenizer.ggml.unknown_token_id", 0);
+    gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", 1);
+    gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", 2);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
+    free(tok);
+    free(score);
+    free(type);
+    free(bytes);
+    return g;
+}
+
+/* Reads the vocab file's metadata only; returns NULL after a message. */
+static struct gguf_context *load_vocab(const char *path, int64_t *n_vocab)
+{
+    struct gguf_context *g;
+    if (!strcmp(path, "tiny")) {
+        g = tiny_vocab();
+    } else {
+        if (access(path, R_OK)) {
+            fail("cannot read vocab file '%s': %s", path, strerror(errno));
+            return NULL;
+        }
+        struct gguf_init_params p = {.no_alloc = true, .ctx = NULL};
+        g = gguf_init_from_file(path, p);
+        if (!g) {
+            fail("cannot read vocab file '%s': not a valid GGUF file", path);
+            return NULL;
+        }
+    }
+    int64_t id = gguf_find_key(g, "tokenizer.ggml.tokens");
+    if (id < 0 || gguf_get_kv_type(g, id) != GGUF_TYPE_ARRAY ||
+        gguf_get_arr_type(g, id) != GGUF_TYPE_STRING || gguf_get_arr_n(g, id) == 0) {
+        fail("vocab file '%s' has no tokenizer.ggml.tokens string array", path);
+        gguf_free(g);
+        return NULL;
+    }
+    *n_vocab = (int64_t)gguf_get_arr_n(g, id);
+    return g;
+}
+
+/* Copies the tokenizer.* keys of src into dst; general.* and <arch>.* keys stay behind. */
+static void copy_tokenizer_keys(struct gguf_context *dst, const struct gguf_context *src)
+{
+    struct gguf_context *tmp = gguf_init_empty();
+    gguf_set_kv(tmp, src);
+    for (int64_t i = gguf_get_n_kv(tmp) - 1; i >= 0; i--) {
+        const char *key = gguf_get_key(tmp, i);
+        if (strncmp(key, "tokenizer.", 10) != 0)
+            gguf_remove_key(tmp, key);
+    }
+    gguf_set_kv(dst, tmp);
+    gguf_free(tmp);
+}
+
+static void set_chat_template(struct gguf_context *g, const char *name)
+{
+    if (!name)
+        return;
+    gguf_remove_key(g, "tokenizer.chat_template");
+    for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++)
+        if (!strcmp(name, TEMPLATES[i][0]))
+            gguf_set_val_str(g, "tokenizer.chat_template", TEMPLATES[i][1]);
+}
+
+/* ---- metadata and tensors ---- */
+
+static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_vocab)
+{
+    uint32_t ftype = o->type == GGML_TYPE_F32 ? 0 : o->type == GGML_TYPE_F16 ? 1 : 32;
+    gguf_set_val_str(g, "general.architecture", "llama");
+    gguf_set_val_str(g, "general.name", "mill-gen-llama-random");
+    gguf_set_val_u32(g, "general.file_type", ftype);
+    gguf_set_val_u32(g, "llama.vocab_size", (uint32_t)n_vocab);
+    gguf_set_val_u32(g, "llama.context_length", (uint32_t)o->n_ctx);
+    gguf_set_val_u32(g, "llama.embedding_length", (uint32_t)o->n_embd);
+    gguf_set_val_u32(g, "llama.block_count", (uint32_t)o->n_layer);
+    gguf_set_val_u32(g, "llama.feed_forward_length", (uint32_t)o->n_ff);
+    gguf_set_val_u32(g, "llama.attention.head_count", (uint32_t)o->n_head);
+    gguf_set_val_u32(g, "llama.attention.head_count_kv", (uint32_t)o->n_head_kv);
+    gguf_set_val_u32(g, "llama.rope.dimension_count", (uint32_t)(o->n_embd / o->n_head));
+    gguf_set_val_f32(g, "llama.rope.freq_base", 10000.0f);
+    gguf_set_val_f32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+}
+
+static void add_tensor(struct gguf_context *g, struct ggml_context *c, const char *name,
+                       enum ggml_type type, int64_t ne0, int64_t ne1)
+{
+    struct ggml_tensor *t = ne1 ? ggml_new_tensor_2d(c, type, ne0, ne1)
+                                : ggml_new_tensor_1d(c, GGML_TYPE_F32, ne0);
+    ggml_set_name(t, name);
+    gguf_add_tensor(g, t);
+}
+
+static void add_layer(struct gguf_context *g, struct ggml_context *c, const struct opts *o,
+                      int64_t il)
+{
+    int64_t e = o->n_embd, kv = o->n_embd / o->n_head * o->n_head_kv;
+    struct {
+        const char *name;
+        int64_t ne0, ne1;
+    } t[] = {
+        {"attn_norm", e, 0}, {"attn_q", e, e},      {"attn_k", e, kv},   {"attn_v", e, kv},
+        {"attn_output", e, e}, {"ffn_norm", e, 0}, {"ffn_gate", e, o->n_ff},
+        {"ffn_up", e, o->n_ff}, {"ffn_down", o->n_ff, e},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char name[GGML_MAX_NAME];
+        snprintf(name, sizeof name, "blk.%" PRId64 ".%s.weight", il, t[i].name);
+        add_tensor(g, c, name, o->type, t[i].ne0, t[i].ne1);
+    }
+}
+
+/* Declares every tensor (metadata only: the ggml context holds no data). */
+static struct ggml_context *add_tensors(struct gguf_context *g, const struct opts *o,
+                                        int64_t n_vocab)
+{
+    struct ggml_init_params p = {
+        .mem_size = ggml_tensor_overhead() * (size_t)(3 + 9 * o->n_layer) + 4096,
+        .mem_buffer = NULL,
+        .no_alloc = true,
+    };
+    struct ggml_context *c = ggml_init(p);
+    if (!c)
+        return NULL;
+    add_tensor(g, c, "token_embd.weight", o->type, o->n_embd, n_vocab);
+    add_tensor(g, c, "output_norm.weight", GGML_TYPE_F32, o->n_embd, 0);
+    add_tensor(g, c, "output.weight", o->type, o->n_embd, n_vocab);
+    for (int64_t il = 0; il < o->n_layer; il++)
+        add_layer(g, c, o, il);
+    return c;
+}
+
+/* ---- weights ---- */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Per-tensor stream: the seed mixed with the FNV-1a hash of the name. */
+static uint64_t tensor_seed(uint64_t seed, const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    uint64_t s = seed ^ h;
+    return splitmix64(&s);
+}
+
+/* Uniform in [-a, a] with a = sqrt(3) * std, so the standard deviation is std. */
+static void fill_row(float *row, int64_t n, float std, uint64_t *state)
+{
+    float a = sqrtf(3.0f) * std;
+    for (int64_t i = 0; i < n; i++) {
+        float u = (float)(splitmix64(state) >> 40) * (1.0f / 16777216.0f);
+        row[i] = (2.0f * u - 1.0f) * a;
+    }
+}
+
+struct row_buf {
+    float *f32;
+    void *conv;
+};
+
+static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n)
+{
+    if (type == GGML_TYPE_F16)
+        ggml_fp32_to_fp16_row(b->f32, b->conv, n);
+    else if (type == GGML_TYPE_BF16)
+        ggml_fp32_to_bf16_row(b->f32, b->conv, n);
+    const void *src = type == GGML_TYPE_F32 ? (const void *)b->f32 : b->conv;
+    size_t bytes = ggml_row_size(type, n);
+    return fwrite(src, 1, bytes, f) == bytes;
+}
+
+/* Generates tensor id row by row and writes it: norms are 1.0, token_embd has std 1, every
+ * other matrix std 1/sqrt(fan_in) with fan_in = ne0. */
+static bool write_tensor(FILE *f, const struct gguf_context *g, int64_t id, uint64_t seed,
+                         struct row_buf *b)
+{
+    const char *name = gguf_get_tensor_name(g, id);
+    const int64_t *ne = gguf_get_tensor_ne(g, id);
+    enum ggml_type type = gguf_get_tensor_type(g, id);
+    bool norm = strstr(name, "norm") != NULL;
+    float std = !strcmp(name, "token_embd.weight") ? 1.0f : 1.0f / sqrtf((float)ne[0]);
+    uint64_t state = tensor_seed(seed, name);
+    for (int64_t r = 0; r < ne[1]; r++) {
+        if (norm)
+            for (int64_t i = 0; i < ne[0]; i++)
+                b->f32[i] = 1.0f;
+        else
+            fill_row(b->f32, ne[0], std, &state);
+        if (!write_row(f, b, type, ne[0]))
+            return false;
+    }
+    return true;
+}
+
+static bool write_zeros(FILE *f, size_t n)
+{
+    static const char zeros[256];
+    while (n) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        if (fwrite(zeros, 1, k, f) != k)
+            return false;
+        n -= k;
+    }
+    return true;
+}
+
+static size_t pad_to(size_t x, size_t align)
+{
+    return (x + align - 1) / align * align;
+}
+
+/* Header from gguf_get_meta_data, then each tensor at data start + its aligned offset. */
+static bool write_body(FILE *f, const struct gguf_context *g, const struct opts *o)
+{
+    size_t meta = gguf_get_meta_size(g), align = gguf_get_alignment(g);
+    void *hdr = malloc(meta);
+    int64_t width = o->n_embd > o->n_ff ? o->n_embd : o->n_ff;
+    struct row_buf b = {malloc(sizeof(float) * width), malloc(sizeof(float) * width)};
+    bool ok = hdr && b.f32 && b.conv;
+    if (ok) {
+        gguf_get_meta_data(g, hdr);
+        ok = fwrite(hdr, 1, meta, f) == meta;
+    }
+    size_t start = pad_to(meta, align), pos = meta;
+    for (int64_t i = 0; ok && i < gguf_get_n_tensors(g); i++) {
+        size_t at = start + gguf_get_tensor_offset(g, i);
+        ok = write_zeros(f, at - pos) && write_tensor(f, g, i, o->seed, &b);
+        pos = at + gguf_get_tensor_size(g, i);
+    }
+    ok = ok && write_zeros(f, pad_to(pos, align) - pos);
+    free(hdr);
+    free(b.f32);
+    free(b.conv);
+    return ok;
+}
+
+static int write_model(const struct gguf_context *g, const struct opts *o)
+{
+    FILE *f = fopen(o->out, "wb");
+    if (!f)
+        return fail("cannot write '%s': %s", o->out, strerror(errno));
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    bool ok = write_body(f, g, o);
+    int err = errno;
+    ok = !ferror(f) && ok;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        unlink(o->out);
+        return fail("cannot write '%s': %s", o->out, strerror(err ? err : EIO));
+    }
+    return 0;
+}
+
+static int generate(const struct opts *o)
+{
+    int64_t n_vocab = 0;
+    struct gguf_context *src = load_vocab(o->vocab, &n_vocab);
+    if (!src)
+        return 1;
+    if (n_vocab > INT32_MAX) {
+        gguf_free(src);
+        return fail("vocab of %" PRId64 " tokens is too large", n_vocab);
+    }
+    struct gguf_context *g = gguf_init_empty();
+    set_hparams(g, o, n_vocab);
+    copy_tokenizer_keys(g, src);
+    gguf_free(src);
+    set_chat_template(g, o->chat_template);
+    struct ggml_context *c = add_tensors(g, o, n_vocab);
+    int rc = c ? write_model(g, o) : fail("out of memory");
+    if (c)
+        ggml_free(c);
+    gguf_free(g);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {
+        .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2, .n_ff = 128, .n_ctx = 4096,
+        .seed = 1, .type = GGML_TYPE_F32,
+    };
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    rc = check_dims(&o);
+    if (rc)
+        return rc;
+    return generate(&o);
+}
