@@ -24,7 +24,8 @@ const struct mill_opt mill_global_opts[] = {
 const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_opts[0];
 
 static const struct mill_command *const commands[] = {
-    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule, NULL,
+    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule, &mill_cmd_prompts,
+    NULL,
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {
@@ -166,7 +167,7 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
             if (!(cmd = find_command(argv[i])))
                 return mill_cli_error(MILL_EXIT_USAGE,
                                       "unknown command '%s' (commands: eval, collect, ls, "
-                                      "schedule)",
+                                      "schedule, prompts)",
                                       argv[i]);
             if (add_opts(a, cmd->opts, cmd->n_opts) ||
                 (cmd->positionals && find_opt(a, "models") < 0 && add_opts(a, pos_opts, 2)))

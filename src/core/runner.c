@@ -246,6 +246,7 @@ struct job {
     size_t n_new, n_failed;
     int64_t n_truncated;
     time_t last_progress;
+    FILE *prompts;      /* `mill prompts`: write each doc's prompt here instead of running */
 };
 
 static bool is_classification(enum mill_task_type t) {
@@ -516,6 +517,8 @@ static void clear_batch(struct job *j) {
 
 static void report_progress(struct job *j, bool final) {
     time_t now = time(NULL);
+    if (j->prompts)
+        return;
     if (!final && now - j->last_progress < 10)
         return;
     j->last_progress = now;
@@ -565,6 +568,38 @@ static int run_batch(struct job *j, struct mill_err *err) {
     return rc;
 }
 
+/* One `mill prompts` line: {"task", "doc_id", "context", "choices", "target"}. */
+static int write_prompt(struct job *j, const struct mill_doc *d, int64_t id) {
+    char *ctx = make_context(j, d);
+    struct mill_buf b = {0};
+    if (!ctx)
+        return MILL_ENOMEM;
+    mill_buf_adds(&b, "{\"task\":");
+    mill_buf_add_json_str(&b, j->t->name, strlen(j->t->name));
+    mill_buf_addf(&b, ",\"doc_id\":%lld,\"context\":", (long long)id);
+    mill_buf_add_json_str(&b, ctx, strlen(ctx));
+    mill_buf_adds(&b, ",\"choices\":");
+    if (!d->n_choices)
+        mill_buf_adds(&b, "null");
+    for (size_t i = 0; i < d->n_choices; i++) {
+        mill_buf_addc(&b, i ? ',' : '[');
+        mill_buf_add_json_str(&b, d->choices[i], strlen(d->choices[i]));
+    }
+    if (d->n_choices)
+        mill_buf_addc(&b, ']');
+    mill_buf_adds(&b, ",\"target\":");
+    if (d->target_str)
+        mill_buf_add_json_str(&b, d->target_str, strlen(d->target_str));
+    else
+        mill_buf_addf(&b, "%lld", (long long)d->target_index);
+    int rc = mill_buf_adds(&b, "}\n");
+    if (!rc && fputs(b.p, j->prompts) == EOF)
+        rc = MILL_EIO;
+    mill_buf_free(&b);
+    free(ctx);
+    return rc;
+}
+
 /* Adds one row's doc to the batch (or skips it when already done); runs a full batch. */
 static int push_row(struct job *j, const char *split, struct mill_value *row,
                     struct mill_err *err) {
@@ -594,6 +629,13 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
         return 0;
     }
     int64_t id = j->n_docs++;
+    if (j->prompts) {
+        int rc = prc == 0 ? write_prompt(j, d, id) : 0;
+        if (prc)
+            MILL_WARN("runner", "%s doc %lld: %s", j->t->name, (long long)id, perr.msg);
+        mill_doc_free(d);
+        return rc ? mill_err_set(err, rc, "cannot write prompts") : 0;
+    }
     if (prc == 0 && mill_samples_done(j->samples, id, NULL)) {
         mill_doc_free(d);
         return 0;
@@ -1029,4 +1071,37 @@ int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *ou
             mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
     }
     return out->p || !res->n ? 0 : MILL_ENOMEM;
+}
+
+/* `mill prompts`: every doc of every task name stands for, as the model would be given it. */
+int mill_write_prompts(struct mill_registry *reg, const char *names,
+                       const struct mill_run_params *p, FILE *out, struct mill_err *err) {
+    char **list = NULL;
+    size_t n = 0;
+    int rc = mill_spec_split(names, &list, &n, err);
+    struct run_ctx c = {.reg = reg, .p = p};
+    for (size_t i = 0; !rc && i < n; i++) {
+        const struct mill_task_config **tasks = NULL;
+        size_t nt = 0;
+        if ((rc = mill_resolve_name(reg, list[i], NULL, &tasks, &nt, err)) != 0) {
+            rc = MILL_EINVAL;
+            break;
+        }
+        for (size_t k = 0; !rc && k < nt; k++) {
+            struct mill_task_config copy = *tasks[k];
+            if (p->n_shot >= 0)
+                copy.n_shots = (int)p->n_shot;
+            struct job j = {.c = &c, .t = &copy, .dir = mill_registry_task_dir(reg, tasks[k]),
+                            .prompts = out};
+            struct mill_buf files = {0};
+            if ((rc = setup_job(&j, err)) == 0 &&
+                (rc = build_fewshot(&c, j.t, j.dir, &j.fewshot, err)) == 0)
+                rc = stream_docs(&j, &files, err);
+            mill_buf_free(&files);
+            free_job(&j);
+        }
+        free(tasks);
+    }
+    mill_strv_free(list, n);
+    return rc;
 }

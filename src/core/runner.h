@@ -5,6 +5,8 @@
 
 #include "core/registry.h"
 
+#include <stdio.h>
+
 struct mill_run_params {
     const char *output_dir;  /* results root: outputs/ and aggregate.csv */
     const char *cache_dir;   /* Mill's cache dir (downloads, zero-shot heads) */
@@ -37,6 +39,13 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
                   const struct mill_run_params *p, struct mill_run_result *res,
                   struct mill_err *err);
 void mill_run_result_free(struct mill_run_result *res);
+/* `mill prompts`: for every doc of the tasks names stands for (benchmarks expanded, every
+ * variant), one JSON line {"task", "doc_id", "context", "choices", "target"} on out, with the
+ * exact context eval gives the model (instruction, few-shot block, query) and eval's doc ids.
+ * MILL_EINVAL for an unknown name. */
+int mill_write_prompts(struct mill_registry *reg, const char *names,
+                       const struct mill_run_params *p, FILE *out, struct mill_err *err);
+
 /* Mill's end-of-run table for res onto out. */
 int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out);
 

@@ -4,10 +4,12 @@
 
 const struct mill_tasks_table *const mill_builtin_tasks[] = {
     &mill_tasks_mmlu,
+    &mill_tasks_mmlu_pro,
     NULL,
 };
 
 const struct mill_benchmarks_table *const mill_builtin_benchmarks[] = {
     &mill_benchmarks_mmlu,
+    &mill_benchmarks_mmlu_pro,
     NULL,
 };

@@ -7,5 +7,7 @@
 
 extern const struct mill_tasks_table mill_tasks_mmlu;
 extern const struct mill_benchmarks_table mill_benchmarks_mmlu;
+extern const struct mill_tasks_table mill_tasks_mmlu_pro;
+extern const struct mill_benchmarks_table mill_benchmarks_mmlu_pro;
 
 #endif
