@@ -1,0 +1,695 @@
+/* image.c: image decoding (stb_image, libwebp) to RGB888, Pillow's resampling, and open_clip's
+ * CLIP preprocessing. See image.h for the contract.
+ *
+ * The resampler is a port of Pillow's libImaging/Resample.c (8-bit path: double coefficients
+ * normalised to fixed point with PRECISION_BITS = 22, a half-unit rounding constant, clip8) and
+ * of the nearest-neighbour scaling in Geometry.c (ImagingScaleAffine), which Image.resize uses
+ * for NEAREST. Expressions are kept in Pillow's order so every double rounds the same way; the
+ * unit test compares bytes with Pillow. Must not: change any of that arithmetic without the
+ * test, read files, log, or keep state between calls. */
+#include "data/image.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+#include <webp/decode.h>
+
+/* Pillow is built without fused multiply-add; a fused a * b + c would round differently.
+ * GCC already keeps them apart under -std=c11 (-ffp-contract=off); clang needs telling. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ---- decoding ------------------------------------------------------------------------- */
+
+enum fmt { FMT_UNKNOWN, FMT_PNG, FMT_JPEG, FMT_GIF, FMT_BMP, FMT_WEBP };
+static const char *const FMT_NAME[] = {"unknown", "PNG", "JPEG", "GIF", "BMP", "WebP"};
+
+static uint32_t rd16le(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd32le(const uint8_t *p) { return rd16le(p) | rd16le(p + 2) << 16; }
+static uint32_t rd32be(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static enum fmt sniff(const uint8_t *p, size_t n) {
+    if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return FMT_PNG;
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
+        return FMT_JPEG;
+    if (n >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
+        return FMT_GIF;
+    if (n >= 2 && p[0] == 'B' && p[1] == 'M')
+        return FMT_BMP;
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+        return FMT_WEBP;
+    return FMT_UNKNOWN;
+}
+
+static int check_dims(long long w, long long h, enum fmt f, struct mill_err *err) {
+    if (w < 1 || h < 1)
+        return mill_err_set(err, MILL_EFORMAT, "image: %s with an empty size (%lld x %lld)",
+                            FMT_NAME[f], w, h);
+    if (w > MILL_IMAGE_MAX_SIDE || h > MILL_IMAGE_MAX_SIDE || w * h > MILL_IMAGE_MAX_PIXELS)
+        return mill_err_set(err, MILL_EFORMAT,
+                            "image: %s of %lld x %lld pixels exceeds the limit (%d a side, %lld "
+                            "pixels)", FMT_NAME[f], w, h, MILL_IMAGE_MAX_SIDE,
+                            MILL_IMAGE_MAX_PIXELS);
+    return 0;
+}
+
+/* The IHDR of a PNG: stb_image refuses more than 2^30 bytes with a vague "unknown image type",
+ * so the size is checked here first. 1 when the header is there. */
+static int png_ihdr(const uint8_t *p, size_t n, long long *w, long long *h, int *depth,
+                    int *color) {
+    if (n < 26 || memcmp(p + 12, "IHDR", 4) != 0)
+        return 0;
+    *w = rd32be(p + 16), *h = rd32be(p + 20), *depth = p[24], *color = p[25];
+    return 1;
+}
+
+/* 1 when the PNG's chunk list runs out of bytes before IEND. Only words the error message:
+ * stb_image itself refuses such files (it reads IDAT up to IEND). */
+static int png_truncated(const uint8_t *p, size_t n) {
+    size_t off = 8;
+    while (n - off >= 8) {
+        if (memcmp(p + off + 4, "IEND", 4) == 0)
+            return 0;
+        uint64_t skip = (uint64_t)rd32be(p + off) + 12;
+        if (skip > n - off)
+            return 1;
+        off += (size_t)skip;
+    }
+    return 1;
+}
+
+/* 1 when no EOI marker (FF D9) follows the last start-of-scan (FF DA). Neither can occur
+ * inside entropy-coded data (FF is stuffed), so this finds a cut in the last scan; stb_image
+ * would decode the missing blocks as grey, while Pillow refuses even a missing EOI. */
+static int jpeg_truncated(const uint8_t *p, size_t n) {
+    size_t sos = n;
+    for (size_t i = n; i >= 2 && sos == n; i--)
+        if (p[i - 2] == 0xFF && p[i - 1] == 0xDA)
+            sos = i;
+    for (size_t i = sos; i + 1 < n; i++)
+        if (p[i] == 0xFF && p[i + 1] == 0xD9)
+            return 0;
+    return 1;
+}
+
+/* Pillow refuses a BMP whose pixel array is cut short; stb_image would zero-fill it. Only the
+ * uncompressed layouts are checked: stb_image rejects the RLE ones anyway. */
+static int bmp_truncated(const uint8_t *p, size_t n) {
+    if (n < 26)
+        return 1;
+    uint32_t off = rd32le(p + 10), hsz = rd32le(p + 14), bpp, comp = 0;
+    int64_t w, h;
+    if (hsz == 12) {
+        w = rd16le(p + 18), h = rd16le(p + 20), bpp = rd16le(p + 24);
+    } else {
+        if (n < 34)
+            return 1;
+        w = (int32_t)rd32le(p + 18), h = (int32_t)rd32le(p + 22), bpp = rd16le(p + 28);
+        comp = rd32le(p + 30);
+    }
+    if (comp != 0 && comp != 3 && comp != 6)
+        return 0;
+    w = w < 0 ? -w : w;
+    h = h < 0 ? -h : h;
+    uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
+    return (uint64_t)off + row * (uint64_t)h > n;
+}
+
+/* What the GIF walk learns about the first frame. */
+struct gif_info {
+    const uint8_t *pal; /* the frame's colour table (local, else global), 3 bytes an entry */
+    int pal_n;          /* entries in pal, 0 when there is none */
+    int trans;          /* the frame's transparent index, -1 when none */
+};
+
+/* Skips GIF data sub-blocks up to their terminator: 1 when the bytes run out first. */
+static int gif_skip_blocks(const uint8_t *p, size_t n, size_t *off) {
+    while (*off < n) {
+        size_t sz = p[(*off)++];
+        if (sz == 0)
+            return 0;
+        if (n - *off < sz)
+            return 1;
+        *off += sz;
+    }
+    return 1;
+}
+
+/* Reads a colour table of 2 << (flags & 7) entries at *off: 1 when it does not fit. */
+static int gif_table(const uint8_t *p, size_t n, size_t *off, uint8_t flags,
+                     struct gif_info *gi) {
+    size_t entries = (size_t)2 << (flags & 7);
+    if (n - *off < 3 * entries)
+        return 1;
+    gi->pal = p + *off;
+    gi->pal_n = (int)entries;
+    *off += 3 * entries;
+    return 0;
+}
+
+/* Walks to the end of the first frame's image data: 1 when the bytes run out first (stb_image
+ * would decode the missing pixels as background; Pillow refuses the file). */
+static int gif_walk(const uint8_t *p, size_t n, struct gif_info *gi) {
+    size_t off = 13;
+    *gi = (struct gif_info){NULL, 0, -1};
+    if (n < off || ((p[10] & 0x80) && gif_table(p, n, &off, p[10], gi)))
+        return 1;
+    while (off < n) {
+        uint8_t b = p[off++];
+        if (b == 0x21) {
+            if (off >= n)
+                return 1;
+            if (p[off] == 0xF9 && n - off >= 6 && p[off + 1] == 4)
+                gi->trans = (p[off + 2] & 1) ? p[off + 5] : -1;
+            off++;
+            if (gif_skip_blocks(p, n, &off))
+                return 1;
+        } else if (b == 0x2C) {
+            if (n - off < 10)
+                return 1;
+            uint8_t flags = p[off + 8];
+            off += 9;
+            if ((flags & 0x80) && gif_table(p, n, &off, flags, gi))
+                return 1;
+            if (off >= n)
+                return 1;
+            off++; /* LZW minimum code size */
+            return gif_skip_blocks(p, n, &off);
+        } else {
+            return 0; /* trailer or junk before any frame: stb_image decides */
+        }
+    }
+    return 1;
+}
+
+/* stb_image leaves a GIF's transparent pixels (and any the frame does not cover) at RGBA 0.
+ * Pillow opens the first frame in mode P, where they hold the transparent index (or index 0),
+ * so convert("RGB") shows that palette colour: do the same. */
+static void gif_fill_transparent(uint8_t *rgba, size_t npix, const struct gif_info *gi) {
+    int idx = gi->trans >= 0 ? gi->trans : 0;
+    if (idx >= gi->pal_n)
+        return;
+    const uint8_t *c = gi->pal + 3 * idx;
+    for (size_t i = 0; i < npix; i++, rgba += 4)
+        if (rgba[3] == 0)
+            memcpy(rgba, c, 3);
+}
+
+static int alloc_image(struct mill_image *img, int w, int h, struct mill_err *err) {
+    img->rgb = malloc((size_t)w * (size_t)h * 3);
+    if (!img->rgb)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory for %d x %d pixels", w, h);
+    img->w = w;
+    img->h = h;
+    return 0;
+}
+
+/* Pillow's convert("RGB") from L, LA, RGB, RGBA: replicate grey, drop alpha. */
+static int to_rgb8(const uint8_t *px, int w, int h, int comp, struct mill_image *img,
+                   struct mill_err *err) {
+    int rc = alloc_image(img, w, h, err);
+    if (rc)
+        return rc;
+    size_t npix = (size_t)w * (size_t)h;
+    uint8_t *o = img->rgb;
+    for (size_t i = 0; i < npix; i++, o += 3, px += comp) {
+        o[0] = px[0];
+        o[1] = comp >= 3 ? px[1] : px[0];
+        o[2] = comp >= 3 ? px[2] : px[0];
+    }
+    return 0;
+}
+
+static int stb_fail(const uint8_t *p, size_t n, enum fmt f, struct mill_err *err) {
+    int cut = f == FMT_PNG ? png_truncated(p, n) : f == FMT_JPEG ? jpeg_truncated(p, n) : 0;
+    const char *why = stbi_failure_reason();
+    return mill_err_set(err, MILL_EFORMAT, "image: %s %s (stb_image: %s)",
+                        cut ? "truncated" : "corrupt", FMT_NAME[f], why ? why : "unknown");
+}
+
+/* 16-bit greyscale PNG: Pillow opens it as mode "I" and convert("RGB") clips to 0..255. */
+static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img,
+                         struct mill_err *err) {
+    int w, h, comp, rc;
+    uint16_t *px = stbi_load_16_from_memory(p, (int)n, &w, &h, &comp, 0);
+    if (!px)
+        return stb_fail(p, n, FMT_PNG, err);
+    if ((rc = alloc_image(img, w, h, err)) == 0) {
+        size_t npix = (size_t)w * (size_t)h;
+        for (size_t i = 0; i < npix; i++) {
+            uint16_t v = px[i * (size_t)comp];
+            memset(img->rgb + 3 * i, v > 255 ? 255 : v, 3);
+        }
+    }
+    stbi_image_free(px);
+    return rc;
+}
+
+static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
+                      struct mill_err *err) {
+    int w, h, comp, rc;
+    struct gif_info gi = {NULL, 0, -1};
+    long long pw, ph;
+    int depth = 8, color = -1;
+    if (f == FMT_PNG && png_ihdr(p, n, &pw, &ph, &depth, &color) &&
+        (rc = check_dims(pw, ph, f, err)) != 0)
+        return rc;
+    if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
+        return stb_fail(p, n, f, err);
+    if ((rc = check_dims(w, h, f, err)) != 0)
+        return rc;
+    if ((f == FMT_BMP && bmp_truncated(p, n)) || (f == FMT_GIF && gif_walk(p, n, &gi)) ||
+        (f == FMT_JPEG && jpeg_truncated(p, n)))
+        return mill_err_set(err, MILL_EFORMAT, "image: truncated %s (%d x %d, %zu bytes)",
+                            FMT_NAME[f], w, h, n);
+    if (f == FMT_PNG && depth == 16 && color == 0) /* 16-bit LA/RGB(A): high byte, as Pillow */
+        return decode_grey16(p, n, img, err);
+    uint8_t *px = stbi_load_from_memory(p, (int)n, &w, &h, &comp, 0);
+    if (!px)
+        return stb_fail(p, n, f, err);
+    if (f == FMT_GIF && comp == 4)
+        gif_fill_transparent(px, (size_t)w * (size_t)h, &gi);
+    rc = to_rgb8(px, w, h, comp, img, err);
+    stbi_image_free(px);
+    return rc;
+}
+
+static int webp_fail(VP8StatusCode st, struct mill_err *err) {
+    if (st == VP8_STATUS_OUT_OF_MEMORY)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory decoding WebP");
+    if (st == VP8_STATUS_NOT_ENOUGH_DATA)
+        return mill_err_set(err, MILL_EFORMAT, "image: truncated WebP (libwebp: not enough data)");
+    return mill_err_set(err, MILL_EFORMAT, "image: corrupt WebP (libwebp status %d)", (int)st);
+}
+
+/* WebP: RGB straight from libwebp; with alpha the RGB samples are the same as in the RGBA
+ * output Pillow decodes and then drops the alpha of. */
+static int decode_webp(const uint8_t *p, size_t n, struct mill_image *img,
+                       struct mill_err *err) {
+    WebPDecoderConfig cfg;
+    if (!WebPInitDecoderConfig(&cfg))
+        return mill_err_set(err, MILL_EUNSUPPORTED, "image: libwebp version mismatch");
+    VP8StatusCode st = WebPGetFeatures(p, n, &cfg.input);
+    if (st != VP8_STATUS_OK)
+        return webp_fail(st, err);
+    if (cfg.input.has_animation)
+        return mill_err_set(err, MILL_EUNSUPPORTED, "image: animated WebP is not supported");
+    int rc = check_dims(cfg.input.width, cfg.input.height, FMT_WEBP, err);
+    if (rc || (rc = alloc_image(img, cfg.input.width, cfg.input.height, err)) != 0)
+        return rc;
+    cfg.output.colorspace = MODE_RGB;
+    cfg.output.is_external_memory = 1;
+    cfg.output.u.RGBA.rgba = img->rgb;
+    cfg.output.u.RGBA.stride = img->w * 3;
+    cfg.output.u.RGBA.size = (size_t)img->w * (size_t)img->h * 3;
+    st = WebPDecode(p, n, &cfg);
+    WebPFreeDecBuffer(&cfg.output);
+    if (st != VP8_STATUS_OK) {
+        mill_image_free(img);
+        return webp_fail(st, err);
+    }
+    return 0;
+}
+
+int mill_image_decode(const void *data, size_t len, struct mill_image *img,
+                      struct mill_err *err) {
+    if (!img || (!data && len))
+        return mill_err_set(err, MILL_EINVAL, "image: NULL argument");
+    memset(img, 0, sizeof *img);
+    const uint8_t *p = data;
+    enum fmt f = sniff(p, len);
+    if (f == FMT_UNKNOWN)
+        return mill_err_set(err, MILL_EFORMAT,
+                            "image: not a PNG, JPEG, GIF, BMP or WebP file (%zu bytes)", len);
+    if (len > INT_MAX)
+        return mill_err_set(err, MILL_EFORMAT, "image: %s of %zu bytes is too large",
+                            FMT_NAME[f], len);
+    int rc = f == FMT_WEBP ? decode_webp(p, len, img, err) : decode_stb(p, len, f, img, err);
+    if (rc)
+        mill_image_free(img);
+    return rc;
+}
+
+void mill_image_free(struct mill_image *img) {
+    if (!img)
+        return;
+    free(img->rgb);
+    memset(img, 0, sizeof *img);
+}
+
+/* ---- Pillow's resampling ------------------------------------------------------------------ */
+
+/* 8 bits for the result and 2 for overflow of the (partly negative) sums, as in Pillow. */
+#define PRECISION_BITS (32 - 8 - 2)
+
+struct filter {
+    double (*fn)(double x);
+    double support; /* in source pixels at scale 1, widened by the scale when downscaling */
+};
+
+static double box_fn(double x) { return x > -0.5 && x <= 0.5 ? 1.0 : 0.0; }
+
+static double bilinear_fn(double x) {
+    if (x < 0.0)
+        x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static double hamming_fn(double x) {
+    if (x < 0.0)
+        x = -x;
+    if (x == 0.0)
+        return 1.0;
+    if (x >= 1.0)
+        return 0.0;
+    x = x * M_PI;
+    return sin(x) / x * (0.54f + 0.46f * cos(x)); /* float constants, as Pillow writes them */
+}
+
+static double bicubic_fn(double x) {
+    const double a = -0.5;
+    if (x < 0.0)
+        x = -x;
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0)
+        return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
+static double sinc_fn(double x) {
+    if (x == 0.0)
+        return 1.0;
+    x = x * M_PI;
+    return sin(x) / x;
+}
+
+static double lanczos_fn(double x) {
+    return -3.0 <= x && x < 3.0 ? sinc_fn(x) * sinc_fn(x / 3) : 0.0;
+}
+
+static const struct filter FILTERS[] = {
+    [MILL_RESAMPLE_BOX] = {box_fn, 0.5},
+    [MILL_RESAMPLE_BILINEAR] = {bilinear_fn, 1.0},
+    [MILL_RESAMPLE_HAMMING] = {hamming_fn, 1.0},
+    [MILL_RESAMPLE_BICUBIC] = {bicubic_fn, 2.0},
+    [MILL_RESAMPLE_LANCZOS] = {lanczos_fn, 3.0},
+};
+
+/* One axis' coefficients for output pixels first .. first + count of an out_size resize: for
+ * the i-th, source pixels bounds[2i] .. + bounds[2i+1] weighted by k[i * ksize ...] in fixed
+ * point. Each output pixel's weights depend on its index only, so a window of the output
+ * (the CLIP crop) comes out exactly as in Pillow's full resize. */
+struct coeffs {
+    int ksize;
+    int *bounds;
+    int32_t *k;
+};
+
+/* The part of a w x h resize's output that is computed. */
+struct region {
+    int x0, y0, w, h;
+};
+
+static void coeffs_free(struct coeffs *c) {
+    free(c->bounds);
+    free(c->k);
+}
+
+/* Pillow's normalize_coeffs_8bpc: round half away from zero into PRECISION_BITS. */
+static int32_t fixed(double v) {
+    return v < 0 ? (int32_t)(-0.5 + v * (1 << PRECISION_BITS))
+                 : (int32_t)(0.5 + v * (1 << PRECISION_BITS));
+}
+
+struct axis {
+    int in_size;
+    double scale, filterscale, support;
+    const struct filter *f;
+};
+
+/* Output pixel xx's weights into slot i (Pillow's precompute_coeffs loop body); w is ksize
+ * doubles of scratch. */
+static void pixel_coeffs(const struct axis *a, int xx, int i, double *w, struct coeffs *c) {
+    double center = 0.0 + (xx + 0.5) * a->scale; /* in0 + ..., Pillow's box starting at 0 */
+    double ww = 0.0, ss = 1.0 / a->filterscale;
+    int xmin = (int)(center - a->support + 0.5), xmax = (int)(center + a->support + 0.5), x;
+    if (xmin < 0)
+        xmin = 0;
+    if (xmax > a->in_size)
+        xmax = a->in_size;
+    xmax -= xmin;
+    for (x = 0; x < xmax; x++) {
+        w[x] = a->f->fn((x + xmin - center + 0.5) * ss);
+        ww += w[x];
+    }
+    int32_t *k = c->k + (size_t)i * (size_t)c->ksize;
+    for (x = 0; x < xmax; x++)
+        k[x] = fixed(ww != 0.0 ? w[x] / ww : w[x]);
+    for (; x < c->ksize; x++)
+        k[x] = 0;
+    c->bounds[2 * i] = xmin;
+    c->bounds[2 * i + 1] = xmax;
+}
+
+static int precompute(int in_size, int out_size, int first, int count, const struct filter *f,
+                      struct coeffs *c) {
+    struct axis a = {in_size, (double)in_size / out_size, 0.0, 0.0, f};
+    a.filterscale = a.scale < 1.0 ? 1.0 : a.scale; /* widen the support when downscaling */
+    a.support = f->support * a.filterscale;
+    c->ksize = (int)ceil(a.support) * 2 + 1;
+    c->bounds = malloc((size_t)count * 2 * sizeof *c->bounds);
+    c->k = malloc((size_t)count * (size_t)c->ksize * sizeof *c->k);
+    double *w = malloc((size_t)c->ksize * sizeof *w);
+    int ok = c->bounds && c->k && w;
+    for (int i = 0; ok && i < count; i++)
+        pixel_coeffs(&a, first + i, i, w, c);
+    free(w);
+    return ok ? 0 : -1;
+}
+
+static uint8_t clip8(int32_t v) {
+    if (v < 0)
+        return 0;
+    v >>= PRECISION_BITS;
+    return v > 255 ? 255 : (uint8_t)v;
+}
+
+/* Pillow's ImagingResampleHorizontal_8bpc: rows row0 .. row0 + nrows of in, to out_w wide. */
+static void pass_horizontal(const uint8_t *in, int in_w, int row0, int nrows, uint8_t *out,
+                            int out_w, const struct coeffs *c) {
+    for (int y = 0; y < nrows; y++) {
+        const uint8_t *src = in + (size_t)(row0 + y) * (size_t)in_w * 3;
+        uint8_t *dst = out + (size_t)y * (size_t)out_w * 3;
+        for (int xx = 0; xx < out_w; xx++, dst += 3) {
+            const uint8_t *s = src + (size_t)c->bounds[2 * xx] * 3;
+            const int32_t *k = c->k + (size_t)xx * (size_t)c->ksize;
+            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            for (int x = 0; x < c->bounds[2 * xx + 1]; x++, s += 3) {
+                s0 += s[0] * k[x];
+                s1 += s[1] * k[x];
+                s2 += s[2] * k[x];
+            }
+            dst[0] = clip8(s0), dst[1] = clip8(s1), dst[2] = clip8(s2);
+        }
+    }
+}
+
+/* Pillow's ImagingResampleVertical_8bpc, summed row by row into acc (w * 3 ints) for cache
+ * locality; the integer sums are the same. Row 0 of in (stride bytes apart) is source row
+ * row0; out is w * out_h pixels. */
+static void pass_vertical(const uint8_t *in, size_t stride, int w, int row0, uint8_t *out,
+                          int out_h, const struct coeffs *c, int32_t *acc) {
+    size_t n = (size_t)w * 3;
+    for (int yy = 0; yy < out_h; yy++) {
+        const int32_t *k = c->k + (size_t)yy * (size_t)c->ksize;
+        const uint8_t *src = in + (size_t)(c->bounds[2 * yy] - row0) * stride;
+        for (size_t i = 0; i < n; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < c->bounds[2 * yy + 1]; y++, src += stride)
+            for (size_t i = 0; i < n; i++)
+                acc[i] += src[i] * k[y];
+        for (size_t i = 0; i < n; i++)
+            out[(size_t)yy * n + i] = clip8(acc[i]);
+    }
+}
+
+/* The vertical pass of ImagingResampleInner into dst (w x h). */
+static int vertical(const uint8_t *in, size_t stride, int w, int row0, int h,
+                    const struct coeffs *cv, struct mill_image *dst) {
+    int32_t *acc = malloc((size_t)w * 3 * sizeof *acc);
+    dst->rgb = malloc((size_t)w * (size_t)h * 3);
+    if (!acc || !dst->rgb) {
+        free(acc);
+        free(dst->rgb);
+        dst->rgb = NULL;
+        return -1;
+    }
+    pass_vertical(in, stride, w, row0, dst->rgb, h, cv, acc);
+    free(acc);
+    dst->w = w;
+    dst->h = h;
+    return 0;
+}
+
+/* Pillow's ImagingResampleInner for the window r of a w x h resize (at least one side
+ * changes): a horizontal pass over just the source rows the vertical pass reads, then the
+ * vertical pass; a pass whose side keeps its size is skipped, as in Pillow. */
+static int resample(const struct mill_image *src, int w, int h, const struct region *r,
+                    const struct filter *f, struct mill_image *dst) {
+    struct coeffs cv = {0}, ch = {0};
+    int rc = 0, row0 = r->y0, row1 = r->y0 + r->h; /* source rows used */
+    if (h != src->h && (rc = precompute(src->h, h, r->y0, r->h, f, &cv)) == 0) {
+        row0 = cv.bounds[0];
+        row1 = cv.bounds[2 * r->h - 2] + cv.bounds[2 * r->h - 1];
+    }
+    const uint8_t *cur = src->rgb + (size_t)r->x0 * 3; /* the window's columns, unresampled */
+    size_t stride = (size_t)src->w * 3;
+    int cur_row0 = 0;
+    uint8_t *tmp = NULL;
+    if (rc == 0 && w != src->w) {
+        tmp = malloc((size_t)r->w * (size_t)(row1 - row0) * 3);
+        rc = tmp ? precompute(src->w, w, r->x0, r->w, f, &ch) : -1;
+        if (rc == 0)
+            pass_horizontal(src->rgb, src->w, row0, row1 - row0, tmp, r->w, &ch);
+        cur = tmp, stride = (size_t)r->w * 3, cur_row0 = row0;
+    }
+    if (rc == 0 && h != src->h) {
+        rc = vertical(cur, stride, r->w, cur_row0, r->h, &cv, dst);
+    } else if (rc == 0) { /* horizontal only: tmp holds exactly the window's rows */
+        dst->rgb = tmp, dst->w = r->w, dst->h = r->h;
+        tmp = NULL;
+    }
+    free(tmp);
+    coeffs_free(&cv);
+    coeffs_free(&ch);
+    return rc;
+}
+
+/* Pillow's COORD(): truncation, with anything below zero out of range. */
+static int coord(double v) { return v < 0.0 ? -1 : (int)v; }
+
+/* Image.resize with NEAREST: ImagingScaleAffine with a = (in/out, 0, 0, 0, in/out, 0),
+ * sampling at accumulated pixel centres; pixels mapping outside the source stay 0. */
+static int nearest(const struct mill_image *src, int w, int h, struct mill_image *dst) {
+    double ax = (double)src->w / w, ay = (double)src->h / h, xo = 0.0 + ax * 0.5;
+    double yo = 0.0 + ay * 0.5;
+    int *xin = malloc((size_t)w * sizeof *xin);
+    dst->rgb = calloc((size_t)w * (size_t)h, 3);
+    if (!xin || !dst->rgb) {
+        free(xin);
+        free(dst->rgb);
+        dst->rgb = NULL;
+        return -1;
+    }
+    for (int x = 0; x < w; x++, xo += ax)
+        xin[x] = coord(xo) < src->w ? coord(xo) : -1;
+    for (int y = 0; y < h; y++, yo += ay) {
+        int yi = coord(yo);
+        if (yi < 0 || yi >= src->h)
+            continue;
+        const uint8_t *row = src->rgb + (size_t)yi * (size_t)src->w * 3;
+        uint8_t *out = dst->rgb + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < w; x++)
+            if (xin[x] >= 0)
+                memcpy(out + 3 * x, row + 3 * (size_t)xin[x], 3);
+    }
+    free(xin);
+    dst->w = w;
+    dst->h = h;
+    return 0;
+}
+
+static int valid_size(int w, int h) {
+    return w >= 1 && h >= 1 && w <= MILL_IMAGE_MAX_SIDE && h <= MILL_IMAGE_MAX_SIDE &&
+           (long long)w * h <= MILL_IMAGE_MAX_PIXELS;
+}
+
+static int valid_image(const struct mill_image *img) {
+    return img && img->rgb && valid_size(img->w, img->h);
+}
+
+int mill_image_resize(const struct mill_image *src, int w, int h, enum mill_resample filter,
+                      struct mill_image *dst, struct mill_err *err) {
+    struct mill_image out = {0, 0, NULL};
+    struct region all = {0, 0, w, h};
+    int rc;
+    if (!valid_image(src) || !dst || !valid_size(w, h) || (int)filter < 0 ||
+        filter > MILL_RESAMPLE_LANCZOS)
+        return mill_err_set(err, MILL_EINVAL, "image: bad resize arguments (%d x %d, filter %d)",
+                            w, h, (int)filter);
+    if (w == src->w && h == src->h) { /* Pillow copies */
+        rc = alloc_image(&out, w, h, err);
+        if (rc == 0)
+            memcpy(out.rgb, src->rgb, (size_t)w * (size_t)h * 3);
+    } else {
+        rc = filter == MILL_RESAMPLE_NEAREST ? nearest(src, w, h, &out)
+                                             : resample(src, w, h, &all, &FILTERS[filter], &out);
+        if (rc)
+            rc = mill_err_set(err, MILL_ENOMEM, "image: out of memory resizing %d x %d to "
+                              "%d x %d", src->w, src->h, w, h);
+    }
+    *dst = out;
+    return rc;
+}
+
+/* ---- CLIP preprocessing ------------------------------------------------------------------- */
+
+/* Python's int(round(d / 2.0)) for d >= 0: halves go to the even neighbour. */
+static int half_round_even(int d) {
+    int q = d / 2;
+    return (d % 2 == 0 || q % 2 == 0) ? q : q + 1;
+}
+
+/* torchvision's _compute_resized_output_size for an int size: the shorter side becomes size,
+ * the longer int(size * long / short) (a correctly rounded double quotient, truncated). */
+static void clip_resized_size(int w, int h, int size, int *nw, int *nh) {
+    int sh = w <= h ? w : h, lg = w <= h ? h : w;
+    int nl = (int)((double)((long long)size * lg) / sh);
+    *nw = w <= h ? size : nl;
+    *nh = w <= h ? nl : size;
+}
+
+/* ToTensor then Normalize, in float32 as torch computes them, for the crop at (left, top). */
+static void clip_normalize(const struct mill_image *im, int left, int top, int size,
+                           const float mean[3], const float std[3], float *out) {
+    size_t plane = (size_t)size * (size_t)size;
+    for (int y = 0; y < size; y++) {
+        const uint8_t *row = im->rgb + ((size_t)(top + y) * (size_t)im->w + (size_t)left) * 3;
+        for (int x = 0; x < size; x++)
+            for (int c = 0; c < 3; c++) {
+                float v = (float)row[3 * x + c] / 255.0f;
+                out[c * plane + (size_t)y * (size_t)size + (size_t)x] = (v - mean[c]) / std[c];
+            }
+    }
+}
+
+int mill_image_clip_preprocess(const struct mill_image *img, int size, const float mean[3],
+                               const float std[3], float *out_chw, struct mill_err *err) {
+    if (!valid_image(img) || !mean || !std || !out_chw || size < 1 ||
+        size > MILL_IMAGE_MAX_SIDE || std[0] == 0.0f || std[1] == 0.0f || std[2] == 0.0f)
+        return mill_err_set(err, MILL_EINVAL, "image: bad CLIP preprocessing arguments");
+    int nw, nh;
+    clip_resized_size(img->w, img->h, size, &nw, &nh);
+    /* Only the crop of the resized image is computed: the same bytes, and a bounded cost for
+     * extreme aspect ratios (a 1 x 30000 image resizes to 224 x 6720000 in torchvision). */
+    struct region crop = {half_round_even(nw - size), half_round_even(nh - size), size, size};
+    if (nw == img->w && nh == img->h) {
+        clip_normalize(img, crop.x0, crop.y0, size, mean, std, out_chw);
+        return 0;
+    }
+    struct mill_image tmp = {0, 0, NULL};
+    if (resample(img, nw, nh, &crop, &FILTERS[MILL_RESAMPLE_BICUBIC], &tmp) != 0)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory preprocessing %d x %d",
+                            img->w, img->h);
+    clip_normalize(&tmp, 0, 0, size, mean, std, out_chw);
+    mill_image_free(&tmp);
+    return 0;
+}
