@@ -87,12 +87,15 @@ static void list_types(unsigned bits, struct mill_buf *b) {
         }
 }
 
+/* Modalities in sorted order, as Mill prints its sets. */
 static void list_mods(unsigned bits, struct mill_buf *b) {
-    static const char *names[] = {"text", "image", "audio", "video"};
+    static const struct { unsigned bit; const char *name; } mods[] = {
+        {MILL_MOD_AUDIO, "audio"}, {MILL_MOD_IMAGE, "image"}, {MILL_MOD_TEXT, "text"},
+        {MILL_MOD_VIDEO, "video"}};
     bool first = true;
-    for (int i = 0; i < 4; i++)
-        if (bits & (1u << i)) {
-            mill_buf_addf(b, "%s'%s'", first ? "" : ", ", names[i]);
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+        if (bits & mods[i].bit) {
+            mill_buf_addf(b, "%s'%s'", first ? "" : ", ", mods[i].name);
             first = false;
         }
 }

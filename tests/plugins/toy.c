@@ -7,6 +7,9 @@
  *   toy_cloze log-prob choices " car", " apple", ... with one shot from its own split, so
  *            continuations span several tokens and questions share a prefix
  *   toy_ppl  perplexity of the QA answers' questions (rolling log-likelihood)
+ *   toy_img  generative multiple choice that declares image + text input (to test the
+ *            modalities rejection)
+ *   toy_zs   zero-shot classification (to test the task-type rejection)
  * and the benchmark `toy` = toy_qa + toy_mc, rolled up on exact_match. */
 #include <mill/task.h>
 
@@ -116,6 +119,11 @@ static const struct mill_task_config tasks[] = {
      .output_type = MILL_OUT_LOGPROBS, .n_shots = 1, .metrics = cloze_metrics},
     {.name = "toy_ppl", .hf_data_files = qa_files, .prompt = ppl_prompt,
      .output_type = MILL_OUT_PERPLEXITY, .metrics = ppl},
+    {.name = "toy_img", .hf_data_files = mc_files, .prompt = mc_prompt,
+     .task_type = MILL_TASK_MULTIPLE_CHOICE, .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT, .metrics = em},
+    {.name = "toy_zs", .hf_data_files = mc_files, .prompt = mc_prompt,
+     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION, .metrics = acc},
 };
 
 static const char *const toy_tasks[] = {"toy_qa", "toy_mc", NULL};
