@@ -13,16 +13,20 @@
 #include "core/log.h"
 #include "core/sha2.h"
 #include "core/spec.h"
+#include "core/text.h"
+#include "data/hub.h"
 
 #include <mill/buf.h>
 
 #include <llama.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,13 +201,114 @@ static int file_sha256(const char *path, char out[65], struct mill_err *err) {
     return 0;
 }
 
-/* Hub repositories: resolved through the Hub client (SPEC §7.1). */
-static int mill_llama_resolve_hub(const char *repo, const char *file, const char *quant,
-                                  const char *dtype, const char *revision, char **out,
-                                  struct mill_err *err) {
-    (void)file, (void)quant, (void)dtype, (void)revision, (void)out;
-    return mill_err_set(err, MILL_ENOTFOUND, "model '%s' is not a local .gguf file, and this "
-                        "build cannot download from the Hugging Face Hub yet", repo);
+/* ---- model resolution on the Hub (SPEC §7.1) ------------------------------------------ */
+
+/* True when name contains tag as a whole component (delimited by non-alphanumerics), case
+ * insensitive: "F16" matches "model-F16.gguf" but not "model-BF16.gguf". */
+static bool has_tag(const char *name, const char *tag) {
+    size_t n = strlen(tag);
+    for (const char *p = name; *p; p++) {
+        if (strncasecmp(p, tag, n) != 0)
+            continue;
+        bool left = p == name || !isalnum((unsigned char)p[-1]);
+        bool right = !isalnum((unsigned char)p[n]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+static const char *dtype_tag(const char *dtype) {
+    if (!dtype || !strcmp(dtype, "bfloat16") || !strcmp(dtype, "bf16"))
+        return "BF16";
+    if (!strcmp(dtype, "float16") || !strcmp(dtype, "fp16") || !strcmp(dtype, "f16"))
+        return "F16";
+    if (!strcmp(dtype, "float32") || !strcmp(dtype, "fp32") || !strcmp(dtype, "f32"))
+        return "F32";
+    return dtype;
+}
+
+/* The GGUF of a listing the arguments ask for: file= by path or name, else quant=, else the
+ * dtype's tag (bfloat16 by default, as Mill), else the only model file there is. */
+static const struct mill_hub_file *pick_gguf(const struct mill_hub_listing *l, const struct llm *m,
+                                             size_t *n_gguf) {
+    const struct mill_hub_file *only = NULL, *hit = NULL;
+    *n_gguf = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *path = l->files[i].path, *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (!mill_str_ends_with(path, ".gguf") || !strncasecmp(base, "mmproj", 6))
+            continue;
+        (*n_gguf)++;
+        only = &l->files[i];
+        bool split_tail = strstr(base, "-of-") && !strstr(base, "-00001-of-");
+        if (hit || split_tail)
+            continue;
+        if (m->file ? (!strcmp(path, m->file) || !strcmp(base, m->file))
+                    : has_tag(base, m->quant ? m->quant : dtype_tag(m->dtype)))
+            hit = &l->files[i];
+    }
+    return hit ? hit : (*n_gguf == 1 && !m->file && !m->quant && !m->dtype ? only : NULL);
+}
+
+/* Downloads the chosen file (and the other parts of a split GGUF). */
+static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
+                      const struct mill_hub_listing *l, const struct mill_hub_file *f,
+                      char **out, struct mill_err *err) {
+    int rc = mill_hub_download(hub, r, f->path, f->sha256[0] ? f->sha256 : NULL, out, err);
+    const char *mark = strstr(f->path, "-00001-of-");
+    for (size_t i = 0; !rc && mark && i < l->n; i++) {
+        size_t stem = (size_t)(mark - f->path);
+        const char *p = l->files[i].path;
+        if (&l->files[i] == f || strncmp(p, f->path, stem) || !strstr(p + stem, "-of-"))
+            continue;
+        char *part = NULL;
+        rc = mill_hub_download(hub, r, p, l->files[i].sha256[0] ? l->files[i].sha256 : NULL,
+                               &part, err);
+        free(part);
+    }
+    return rc;
+}
+
+/* Tries repo, then <repo>-GGUF, then ggml-org/<name>-GGUF. */
+static int resolve_hub(struct llm *m, struct mill_err *err) {
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    int rc = mill_hub_init(&hub, &hp, err);
+    const char *name = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
+    char *cands[3] = {strdup(m->path), NULL, NULL};
+    if (asprintf(&cands[1], "%s-GGUF", m->path) < 0 ||
+        asprintf(&cands[2], "ggml-org/%s-GGUF", name) < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    struct mill_buf seen = {0};
+    for (int i = 0; !rc && i < 3 && !m->gguf; i++) {
+        struct mill_hub_repo r = {MILL_HUB_MODEL, cands[i], m->revision};
+        struct mill_hub_listing l = {0};
+        struct mill_err e = {0};
+        size_t n = 0;
+        if (mill_hub_list(hub, &r, NULL, &l, &e) == 0) {
+            const struct mill_hub_file *f = pick_gguf(&l, m, &n);
+            struct mill_hub_repo at = {MILL_HUB_MODEL, cands[i], l.commit[0] ? l.commit : NULL};
+            if (f)
+                rc = fetch_gguf(hub, &at, &l, f, &m->gguf, err);
+            else if (n)
+                mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i],
+                              n, m->file ? "file=" : m->quant ? "quant=" : "dtype ",
+                              m->file ? m->file : m->quant ? m->quant : dtype_tag(m->dtype));
+        } else {
+            mill_buf_addf(&seen, "%s: %s; ", cands[i], e.msg);
+        }
+        mill_hub_listing_free(&l);
+    }
+    if (!rc && !m->gguf)
+        rc = mill_err_set(err, MILL_ENOTFOUND, "model '%s': no GGUF file found (%s). Pass a "
+                          "local .gguf path, or file=<name.gguf>, quant=<Q8_0|...> or "
+                          "dtype=<bfloat16|float16|float32>", m->path, seen.p ? seen.p : "");
+    mill_buf_free(&seen);
+    for (int i = 0; i < 3; i++)
+        free(cands[i]);
+    mill_hub_free(hub);
+    return rc;
 }
 
 /* A local .gguf file, else a Hub repository. */
@@ -215,8 +320,7 @@ static int resolve_model(struct llm *m, struct mill_err *err) {
     }
     if (strstr(m->path, ".gguf"))
         return mill_err_set(err, MILL_ENOTFOUND, "model file %s does not exist", m->path);
-    return mill_llama_resolve_hub(m->path, m->file, m->quant, m->dtype, m->revision, &m->gguf,
-                                  err);
+    return resolve_hub(m, err);
 }
 
 static int check_gguf_magic(const char *path, struct mill_err *err) {

@@ -25,7 +25,7 @@ const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_o
 
 static const struct mill_command *const commands[] = {
     &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule, &mill_cmd_prompts,
-    NULL,
+    &mill_cmd_data, NULL,
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {
@@ -92,10 +92,12 @@ static int add_opts(struct mill_args *a, const struct mill_opt *o, size_t n) {
     return 0;
 }
 
-/* Parses one "--flag[=value]" at argv[*i]; consumes a separate value when needed. */
-static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **argv, int *i) {
+/* Parses one flag at argv[*i] whose text after the dashes is arg ("name[=value]"); consumes a
+ * separate value when needed. */
+static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **argv, int *i,
+                      const char *arg) {
     char name[128];
-    const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+    const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     if (len == 0 || len >= sizeof name)
         return mill_cli_error(MILL_EXIT_USAGE, "malformed flag '%s'", argv[*i]);
@@ -161,13 +163,16 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
         int rc = 0;
         if (!strcmp(argv[i], "-h"))
             a->help = true;
+        else if (argv[i][0] == '-' && argv[i][1] && !argv[i][2] && argv[i][1] != '-' && cmd &&
+                 find_opt(a, argv[i] + 1) >= 0) /* -n 5: a one-letter option */
+            rc = parse_flag(a, cmd->name, argc, argv, &i, argv[i] + 1);
         else if (!strncmp(argv[i], "--", 2) && argv[i][2])
-            rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i);
+            rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i, argv[i] + 2);
         else if (!cmd) {
             if (!(cmd = find_command(argv[i])))
                 return mill_cli_error(MILL_EXIT_USAGE,
                                       "unknown command '%s' (commands: eval, collect, ls, "
-                                      "schedule, prompts)",
+                                      "schedule, prompts, data)",
                                       argv[i]);
             if (add_opts(a, cmd->opts, cmd->n_opts) ||
                 (cmd->positionals && find_opt(a, "models") < 0 && add_opts(a, pos_opts, 2)))

@@ -4,6 +4,8 @@
 #include "data/dataset.h"
 
 #include "core/text.h"
+#include "data/hub.h"
+#include "data/parquet.h"
 #include "data/wds.h"
 
 #include <mill/buf.h>
@@ -38,6 +40,8 @@ static const struct mill_reader_ops *reader_for(const char *path) {
     if (mill_str_ends_with(path, ".jsonl") || mill_str_ends_with(path, ".json") ||
         mill_str_ends_with(path, ".ndjson"))
         return &mill_reader_jsonl;
+    if (mill_str_ends_with(path, ".parquet"))
+        return &mill_reader_parquet;
     if (mill_str_ends_with(path, ".tar") || mill_str_ends_with(path, ".tar.gz") ||
         mill_str_ends_with(path, ".tgz"))
         return &mill_reader_wds;
@@ -99,23 +103,77 @@ static char *mirror_dir(const char *repo) {
     return path;
 }
 
-/* Files of a Hub repo matching the first pattern that matches anything. */
-static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *const *patterns,
+static int add_file(struct mill_dataset *ds, const char *path) {
+    char **g = realloc(ds->files, (ds->n_files + 1) * sizeof *g);
+    if (!g)
+        return MILL_ENOMEM;
+    ds->files = g;
+    if (!(g[ds->n_files] = strdup(path)))
+        return MILL_ENOMEM;
+    ds->n_files++;
+    return 0;
+}
+
+/* Downloads (or finds in the huggingface_hub cache) the files of a split: the glob's matches,
+ * or the Parquet files of config/split. */
+static int fetch_from_hub(struct mill_dataset *ds, const char *repo, const char *revision,
+                          const char *glob, const char *config, const char *split,
+                          struct mill_err *err) {
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    struct mill_hub_listing l = {0};
+    struct mill_hub_repo r = {MILL_HUB_DATASET, repo, revision};
+    int rc = mill_hub_init(&hub, &hp, err);
+    if (!rc)
+        rc = glob ? mill_hub_glob(hub, &r, glob, &l, err)
+                  : mill_hub_parquet_files(hub, &r, config, split, &l, err);
+    if (!rc && l.n == 0)
+        rc = mill_err_set(err, MILL_ENOTFOUND, "dataset %s: no files match %s", repo,
+                          glob ? glob : "the split's Parquet patterns");
+    struct mill_hub_repo at = {MILL_HUB_DATASET, repo, l.commit[0] ? l.commit : revision};
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        char *local = NULL;
+        rc = mill_hub_download(hub, &at, l.files[i].path,
+                               l.files[i].sha256[0] ? l.files[i].sha256 : NULL, &local, err);
+        if (!rc && add_file(ds, local))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        free(local);
+    }
+    mill_hub_listing_free(&l);
+    mill_hub_free(hub);
+    return rc;
+}
+
+/* The files of a split of Hub repo `repo`: from a local mirror ($MILL_LOCAL_DATASETS) when one
+ * exists, else through the Hub client. glob: the task's hf:// pattern, or NULL for the
+ * Parquet files of the task's config and split. */
+static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *glob,
                         const struct mill_task_config *t, const char *split,
                         struct mill_err *err) {
+    const char *cfg = t->hf_subset ? t->hf_subset : "default";
     char *dir = mirror_dir(repo);
-    if (!dir)
-        return mill_err_set(err, MILL_EUNSUPPORTED,
-                            "%s: split '%s' comes from the Hugging Face Hub (%s); this build "
-                            "reads local mirrors only (set MILL_LOCAL_DATASETS)", t->name, split,
-                            repo);
-    int rc = MILL_ENOTFOUND;
-    for (size_t i = 0; patterns[i] && rc == MILL_ENOTFOUND; i++)
-        rc = resolve_local(ds, patterns[i], dir, t->name, split, err);
+    if (!dir) {
+        int rc = fetch_from_hub(ds, repo, t->hf_revision, glob, cfg, split, err);
+        return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
+    }
+    char *pats[5] = {0};
+    int rc = 0;
+    if (glob)
+        rc = (pats[0] = strdup(glob)) ? 0 : MILL_ENOMEM;
+    else if (asprintf(&pats[0], "%s/%s-*.parquet", cfg, split) < 0 ||
+             asprintf(&pats[1], "%s/%s/*.parquet", cfg, split) < 0 ||
+             asprintf(&pats[2], "data/%s-*.parquet", split) < 0 ||
+             asprintf(&pats[3], "%s-*.parquet", split) < 0)
+        rc = MILL_ENOMEM;
+    rc = rc ? mill_err_set(err, rc, "out of memory") : MILL_ENOTFOUND;
+    for (size_t i = 0; pats[i] && rc == MILL_ENOTFOUND; i++)
+        rc = resolve_local(ds, pats[i], dir, t->name, split, err);
     if (rc == MILL_ENOTFOUND)
         mill_err_set(err, rc, "%s: split '%s' of %s%s%s: no data files in %s", t->name, split,
                      repo, t->hf_subset ? " config " : "", t->hf_subset ? t->hf_subset : "",
                      dir);
+    for (int i = 0; i < 4; i++)
+        free(pats[i]);
     free(dir);
     return rc;
 }
@@ -129,36 +187,15 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
     if (pattern && strncmp(pattern, "hf://", 5) != 0)
         return resolve_local(ds, pattern, p ? p->base_dir : NULL, t->name, split, err);
     if (pattern) {
-        const char *r = pattern + 5;
-        if (strncmp(r, "datasets/", 9) == 0)
-            r += 9;
-        const char *slash1 = strchr(r, '/'), *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
-        if (!slash2)
-            return mill_err_set(err, MILL_EINVAL, "%s: malformed data file URL %s", t->name,
-                                pattern);
-        char *repo = strndup(r, (size_t)(slash2 - r));
-        const char *const pats[] = {slash2 + 1, NULL};
-        int rc = repo ? resolve_repo(ds, repo, pats, t, split, err)
-                      : mill_err_set(err, MILL_ENOMEM, "out of memory");
-        free(repo);
-        return rc;
+        struct mill_hub_url u;
+        if (mill_hub_parse_url(pattern, &u, err))
+            return mill_err_prefix(err, "%s: data files of split '%s'", t->name, split);
+        return resolve_repo(ds, u.id, u.path, t, split, err);
     }
     if (!t->hf_repo || !*t->hf_repo)
         return mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s' has no data files", t->name,
                             split);
-    const char *cfg = t->hf_subset ? t->hf_subset : "default";
-    char *pats[5] = {0};
-    int rc = 0;
-    if (asprintf(&pats[0], "%s/%s-*.parquet", cfg, split) < 0 ||
-        asprintf(&pats[1], "%s/%s/*.parquet", cfg, split) < 0 ||
-        asprintf(&pats[2], "data/%s-*.parquet", split) < 0 ||
-        asprintf(&pats[3], "%s-*.parquet", split) < 0)
-        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!rc)
-        rc = resolve_repo(ds, t->hf_repo, (const char *const *)pats, t, split, err);
-    for (int i = 0; i < 4; i++)
-        free(pats[i]);
-    return rc;
+    return resolve_repo(ds, t->hf_repo, NULL, t, split, err);
 }
 
 int mill_dataset_open(const struct mill_task_config *t, const char *split,
@@ -208,6 +245,12 @@ int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mi
         ds->cur++;
     }
     return 0;
+}
+
+size_t mill_dataset_n_files(const struct mill_dataset *ds) { return ds->n_files; }
+
+const char *mill_dataset_file(const struct mill_dataset *ds, size_t i) {
+    return i < ds->n_files ? ds->files[i] : NULL;
 }
 
 const char *mill_dataset_files_json(const struct mill_dataset *ds) {
