@@ -6,6 +6,7 @@
 const struct mill_backend_ops *const mill_backends[] = {
 #ifdef MILL_HAVE_LLAMA
     &mill_backend_llama,
+    &mill_backend_clip,
 #endif
     &mill_backend_replay,
     NULL,

@@ -6,6 +6,7 @@
 
 extern const struct mill_backend_ops mill_backend_replay;
 extern const struct mill_backend_ops mill_backend_llama; /* only with MILL_HAVE_LLAMA */
+extern const struct mill_backend_ops mill_backend_clip;  /* only with MILL_HAVE_LLAMA (ggml) */
 
 /* The backend registered under name or alias, else NULL. */
 const struct mill_backend_ops *mill_backend_find(const char *type);

@@ -79,6 +79,7 @@ static int run_eval(const struct mill_args *a) {
         return mill_cli_error(MILL_EXIT_USAGE, "--limit and --batch_docs must be positive");
     p.batch_docs = (size_t)batch;
     p.fail_fast = mill_arg_bool(a, "fail_fast", false);
+    setenv("MILL_CACHE_DIR", p.cache_dir, 1); /* backends keep their caches there */
     mill_arg_int(a, "n_shot", -1, &p.n_shot);
     if (p.n_shot < -1 || (mill_arg(a, "n_shot") && p.n_shot < 0))
         return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");

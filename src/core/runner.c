@@ -989,6 +989,10 @@ static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mil
         const struct mill_task_config **tasks = NULL;
         size_t n = 0;
         int rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
+        if (!rc && n == 0)
+            rc = mill_err_set(err, MILL_EUNSUPPORTED, "benchmark '%s': no task matches the "
+                              "capabilities of %s ('%s')", names[i], c->caps.class_name,
+                              c->model);
         for (size_t k = 0; !rc && k < n; k++)
             rc = mill_check_supported(&c->caps, c->model, tasks[k], err);
         free(tasks);

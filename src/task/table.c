@@ -5,11 +5,13 @@
 const struct mill_tasks_table *const mill_builtin_tasks[] = {
     &mill_tasks_mmlu,
     &mill_tasks_mmlu_pro,
+    &mill_tasks_clip_zeroshot,
     NULL,
 };
 
 const struct mill_benchmarks_table *const mill_builtin_benchmarks[] = {
     &mill_benchmarks_mmlu,
     &mill_benchmarks_mmlu_pro,
+    &mill_benchmarks_clip_zeroshot,
     NULL,
 };

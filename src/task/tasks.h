@@ -9,5 +9,10 @@ extern const struct mill_tasks_table mill_tasks_mmlu;
 extern const struct mill_benchmarks_table mill_benchmarks_mmlu;
 extern const struct mill_tasks_table mill_tasks_mmlu_pro;
 extern const struct mill_benchmarks_table mill_benchmarks_mmlu_pro;
+extern const struct mill_tasks_table mill_tasks_clip_zeroshot;
+extern const struct mill_benchmarks_table mill_benchmarks_clip_zeroshot;
+
+/* The 1000 ImageNet class names of the `imagenet` task (NULL-terminated). */
+const char *const *mill_imagenet_classnames(void);
 
 #endif

@@ -1,0 +1,541 @@
+/* clip.c: the `clip` backend (aliases open_clip, openclip, hf_clip, transformers_clip): zero-shot
+ * classification with a contrastive CLIP model on our ggml graph (src/model/clip).
+ *
+ * A CLASSIFY request's labels and templates make a zero-shot head as open_clip and CLIP_benchmark
+ * build it: every template filled with every label, encoded, each embedding normalised, averaged
+ * per label, renormalised. A head is built once per (model, labels, templates) and cached on disk
+ * under <cache_dir>/clip_heads. Images are decoded and preprocessed as open_clip does (Pillow-
+ * exact resize + centre crop, the checkpoint's mean/std). This file knows requests, not tasks. */
+#include "backend/backends.h"
+
+#include "core/log.h"
+#include "core/sha2.h"
+#include "core/spec.h"
+#include "core/text.h"
+#include "data/hub.h"
+#include "data/image.h"
+#include "model/clip/clip.h"
+#include "model/clip/tokenizer.h"
+
+#include <mill/buf.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct head {
+    char **labels;        /* the labels it was built for (owned) */
+    char **templates;     /* and the templates */
+    size_t n_labels, n_templates;
+    float *w;             /* n_labels x embed_dim, L2-normalised rows */
+};
+
+struct clipb {
+    char *path, *pretrained, *name, *prompt_template;
+    int64_t batch, threads, max_ctx;
+    char *dir;
+    char weights_sha[65];
+    struct mill_clip_model *model;
+    struct mill_clip_tokenizer *tok;
+    const struct mill_clip_hparams *hp;
+    struct head head;     /* the last head used */
+};
+
+/* open_clip pretrained tags -> Hub repositories holding open_clip_config.json and weights
+ * (open_clip's pretrained.py hf_hub entries). */
+static const struct { const char *arch, *tag, *repo; } pretrained[] = {
+    {"ViT-B-32", "laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"},
+    {"ViT-B-32", "openai", "timm/vit_base_patch32_clip_224.openai"},
+    {"ViT-B-32", "datacomp_xl_s13b_b90k", "laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K"},
+    {"ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"},
+    {"ViT-B-16", "openai", "timm/vit_base_patch16_clip_224.openai"},
+    {"ViT-L-14", "laion2b_s32b_b82k", "laion/CLIP-ViT-L-14-laion2B-s32B-b82K"},
+    {"ViT-L-14", "openai", "timm/vit_large_patch14_clip_224.openai"},
+    {"ViT-H-14", "laion2b_s32b_b79k", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"},
+    {"ViT-g-14", "laion2b_s34b_b88k", "laion/CLIP-ViT-g-14-laion2B-s34B-b88K"},
+};
+
+static const char *const clip_args[] = {"path", "pretrained", "batch_size", "threads", "dtype",
+                                        "prompt_template", "max_context_length", "device",
+                                        "modality", NULL};
+
+static void clip_close(void *state);
+
+static int clip_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
+    struct clipb *c = calloc(1, sizeof *c);
+    if (!c)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = mill_spec_check_keys(spec, clip_args, err);
+    const char *path = mill_spec_get_str(spec, "path", NULL);
+    const char *pre = mill_spec_get_str(spec, "pretrained", NULL);
+    const char *tmpl = mill_spec_get_str(spec, "prompt_template", "a photo of a {c}.");
+    if (!rc)
+        rc = mill_spec_get_int(spec, "batch_size", 64, &c->batch, err);
+    if (!rc)
+        rc = mill_spec_get_int(spec, "threads", sysconf(_SC_NPROCESSORS_ONLN), &c->threads, err);
+    if (!rc)
+        rc = mill_spec_get_int(spec, "max_context_length", 77, &c->max_ctx, err);
+    if (!rc && (!path || !*path))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': clip needs path=<architecture, "
+                          "directory or Hub repo>", spec->raw);
+    if (!rc && (c->batch < 1 || c->threads < 1 || c->max_ctx < 2))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size, threads and "
+                          "max_context_length must be positive", spec->raw);
+    if (!rc && (!(c->path = strdup(path)) || !(c->prompt_template = strdup(tmpl)) ||
+                (pre && !(c->pretrained = strdup(pre)))))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && (pre ? asprintf(&c->name, "%s/%s", path, pre) : asprintf(&c->name, "%s", path)) < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc) {
+        clip_close(c);
+        return rc;
+    }
+    *state = c;
+    return 0;
+}
+
+static void clip_caps(void *state, struct mill_backend_caps *out) {
+    (void)state;
+    memset(out, 0, sizeof *out);
+    out->req_kinds = 1u << MILL_REQ_CLASSIFY;
+    out->task_types = 1u << MILL_TASK_ZERO_SHOT_CLASSIFICATION;
+    out->modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT;
+    out->max_context_length = 77;
+    out->class_name = "CLIPModel";
+}
+
+static const char *clip_model_name(void *state) { return ((struct clipb *)state)->name; }
+
+/* ---- checkpoint resolution ------------------------------------------------------------- */
+
+static bool exists(const char *dir, const char *name) {
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0;
+}
+
+static bool listed(const struct mill_hub_listing *l, const char *path) {
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->files[i].path, path))
+            return true;
+    return false;
+}
+
+/* Downloads the checkpoint files of a Hub repo; c->dir becomes their snapshot directory. */
+static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *err) {
+    static const char *const oc[] = {"open_clip_config.json", "open_clip_model.safetensors",
+                                     NULL};
+    static const char *const hf[] = {"config.json", "model.safetensors", NULL};
+    static const char *const tok[] = {"vocab.json", "merges.txt", NULL};
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    struct mill_hub_listing l = {0};
+    struct mill_hub_repo r = {MILL_HUB_MODEL, repo, NULL};
+    int rc = mill_hub_init(&hub, &hp, err);
+    if (!rc)
+        rc = mill_hub_list(hub, &r, NULL, &l, err);
+    const char *const *want = NULL;
+    if (!rc)
+        want = listed(&l, oc[1]) && listed(&l, oc[0]) ? oc
+             : listed(&l, hf[1]) && listed(&l, hf[0]) ? hf : NULL;
+    if (!rc && !want)
+        rc = mill_err_set(err, MILL_ENOTFOUND, "%s holds neither open_clip_config.json + "
+                          "open_clip_model.safetensors nor config.json + model.safetensors",
+                          repo);
+    struct mill_hub_repo at = {MILL_HUB_MODEL, repo, l.commit[0] ? l.commit : NULL};
+    for (int pass = 0; !rc && pass < 2; pass++)
+        for (size_t i = 0; !rc && (pass ? tok : want)[i]; i++) {
+            const char *f = (pass ? tok : want)[i];
+            char *local = NULL;
+            if (pass && !listed(&l, f))
+                continue;
+            rc = mill_hub_download(hub, &at, f, NULL, &local, err);
+            if (!rc && !c->dir && local) {
+                *strrchr(local, '/') = 0;
+                c->dir = local;
+                local = NULL;
+            }
+            free(local);
+        }
+    mill_hub_listing_free(&l);
+    mill_hub_free(hub);
+    return rc;
+}
+
+static int resolve_checkpoint(struct clipb *c, struct mill_err *err) {
+    struct stat st;
+    if (stat(c->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return (c->dir = strdup(c->path)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!c->pretrained)
+        return fetch_checkpoint(c, c->path, err);
+    for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
+        if (!strcmp(pretrained[i].arch, c->path) && !strcmp(pretrained[i].tag, c->pretrained))
+            return fetch_checkpoint(c, pretrained[i].repo, err);
+    struct mill_buf known = {0};
+    for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
+        mill_buf_addf(&known, "%s%s/%s", i ? ", " : "", pretrained[i].arch, pretrained[i].tag);
+    int rc = mill_err_set(err, MILL_ENOTFOUND, "clip: no known checkpoint for path=%s "
+                          "pretrained=%s (known: %s); pass a local directory or a Hub repo as "
+                          "path=", c->path, c->pretrained, known.p ? known.p : "");
+    mill_buf_free(&known);
+    return rc;
+}
+
+/* The BPE vocabulary: the checkpoint's vocab.json + merges.txt, else open_clip's merges file
+ * shipped with Mill (data/clip/bpe_simple_vocab_16e6.txt.gz). */
+static int load_tokenizer(struct clipb *c, struct mill_err *err) {
+    char v[4096], m[4096];
+    snprintf(v, sizeof v, "%s/vocab.json", c->dir);
+    snprintf(m, sizeof m, "%s/merges.txt", c->dir);
+    if (exists(c->dir, "vocab.json") && exists(c->dir, "merges.txt"))
+        return mill_clip_tokenizer_load_hf(v, m, &c->tok, err);
+    const char *roots[] = {getenv("MILL_DATA_DIR"), MILL_INSTALL_DATADIR, MILL_SOURCE_DIR "/data"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!roots[i])
+            continue;
+        snprintf(v, sizeof v, "%s/clip/bpe_simple_vocab_16e6.txt.gz", roots[i]);
+        if (access(v, R_OK) == 0)
+            return mill_clip_tokenizer_load_bpe_gz(v, &c->tok, err);
+    }
+    return mill_err_set(err, MILL_ENOTFOUND, "clip: no tokenizer: %s has no vocab.json + "
+                        "merges.txt and bpe_simple_vocab_16e6.txt.gz is not installed (set "
+                        "MILL_DATA_DIR)", c->dir);
+}
+
+static int weights_sha(struct clipb *c, struct mill_err *err) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", c->dir, exists(c->dir, "open_clip_model.safetensors")
+                                               ? "open_clip_model.safetensors"
+                                               : "model.safetensors");
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", p, strerror(errno));
+    struct mill_sha256 s;
+    mill_sha256_init(&s);
+    static unsigned char buf[1 << 20];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        mill_sha256_update(&s, buf, n);
+    fclose(f);
+    uint8_t d[32];
+    mill_sha256_final(&s, d);
+    mill_hex(d, 32, c->weights_sha);
+    return 0;
+}
+
+static int clip_load(void *state, struct mill_err *err) {
+    struct clipb *c = state;
+    int rc = resolve_checkpoint(c, err);
+    struct mill_clip_params p = mill_clip_default_params();
+    p.threads = (int)c->threads;
+    p.max_batch = (int)c->batch;
+    if (!rc)
+        rc = mill_clip_load(c->dir, &p, &c->model, err);
+    if (!rc)
+        rc = load_tokenizer(c, err);
+    if (!rc)
+        rc = weights_sha(c, err);
+    if (!rc)
+        c->hp = mill_clip_hparams(c->model);
+    return rc;
+}
+
+/* ---- zero-shot heads --------------------------------------------------------------------- */
+
+static void head_free(struct head *h) {
+    for (size_t i = 0; h->labels && i < h->n_labels; i++)
+        free(h->labels[i]);
+    for (size_t i = 0; h->templates && i < h->n_templates; i++)
+        free(h->templates[i]);
+    free(h->labels);
+    free(h->templates);
+    free(h->w);
+    memset(h, 0, sizeof *h);
+}
+
+static bool same_list(char *const *have, size_t n_have, const char *const *want, size_t n) {
+    if (n_have != n || (n && !have))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(have[i], want[i]))
+            return false;
+    return true;
+}
+
+static char **copy_list(const char *const *v, size_t n) {
+    char **out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(v[i]))) {
+            while (i)
+                free(out[--i]);
+            free(out);
+            return NULL;
+        }
+    return out;
+}
+
+/* <cache>/clip_heads/<sha256(weights sha, labels, templates)>.bin */
+static char *head_path(const struct clipb *c, const char *const *labels, size_t nl,
+                       const char *const *tmpl, size_t nt) {
+    struct mill_sha256 s;
+    mill_sha256_init(&s);
+    mill_sha256_update(&s, c->weights_sha, strlen(c->weights_sha));
+    for (size_t i = 0; i < nl; i++)
+        mill_sha256_update(&s, labels[i], strlen(labels[i]) + 1);
+    mill_sha256_update(&s, "\x01", 1);
+    for (size_t i = 0; i < nt; i++)
+        mill_sha256_update(&s, tmpl[i], strlen(tmpl[i]) + 1);
+    uint8_t d[32];
+    char hex[65], *path = NULL;
+    mill_sha256_final(&s, d);
+    mill_hex(d, 32, hex);
+    const char *cache = getenv("MILL_CACHE_DIR");
+    const char *home = getenv("HOME");
+    int r = cache && *cache ? asprintf(&path, "%s/clip_heads/%s.bin", cache, hex)
+                            : asprintf(&path, "%s/.cache/mill/clip_heads/%s.bin",
+                                       home ? home : ".", hex);
+    return r < 0 ? NULL : path;
+}
+
+static bool read_head(const char *path, float *w, size_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char magic[8];
+    uint64_t count = 0;
+    bool ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "MILLHEAD", 8) &&
+              fread(&count, sizeof count, 1, f) == 1 && count == n &&
+              fread(w, sizeof *w, n, f) == n && fgetc(f) == EOF;
+    fclose(f);
+    return ok;
+}
+
+static void write_head(const char *path, const float *w, size_t n) {
+    char *dir = strdup(path), *tmp = NULL;
+    if (!dir)
+        return;
+    *strrchr(dir, '/') = 0;
+    char *parent = strdup(dir);
+    if (parent && strrchr(parent, '/'))
+        *strrchr(parent, '/') = 0;
+    if (parent)
+        mkdir(parent, 0777);
+    mkdir(dir, 0777);
+    uint64_t count = n;
+    FILE *f = asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0 ? NULL : fopen(tmp, "wb");
+    bool ok = f && fwrite("MILLHEAD", 1, 8, f) == 8 && fwrite(&count, sizeof count, 1, f) == 1 &&
+              fwrite(w, sizeof *w, n, f) == n;
+    if (f && fclose(f) == 0 && ok)
+        rename(tmp, path);
+    else if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(parent);
+    free(dir);
+}
+
+/* Encodes every template x label prompt and averages per label (open_clip's
+ * build_zero_shot_classifier). */
+static int compute_head(struct clipb *c, const char *const *labels, size_t nl,
+                        const char *const *tmpl, size_t nt, float *w, struct mill_err *err) {
+    int ctx = c->hp->context_length, e = c->hp->embed_dim;
+    size_t chunk = (size_t)c->batch;
+    int32_t *toks = malloc(chunk * (size_t)ctx * sizeof *toks);
+    float *emb = malloc(chunk * (size_t)e * sizeof *emb);
+    int rc = toks && emb ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    memset(w, 0, nl * (size_t)e * sizeof *w);
+    for (size_t start = 0; !rc && start < nl * nt; start += chunk) {
+        size_t n = nl * nt - start < chunk ? nl * nt - start : chunk;
+        for (size_t k = 0; !rc && k < n; k++) {
+            size_t li = (start + k) / nt, ti = (start + k) % nt;
+            char *text = mill_str_replace(tmpl[ti], "{c}", labels[li]);
+            if (!text)
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            else if (mill_clip_tokenize(c->tok, text, ctx, toks + k * (size_t)ctx, err) < 0)
+                rc = err->code;
+            free(text);
+        }
+        if (!rc)
+            rc = mill_clip_encode_texts(c->model, toks, (int)n, emb, err);
+        for (size_t k = 0; !rc && k < n; k++)
+            for (int d = 0; d < e; d++)
+                w[(start + k) / nt * (size_t)e + d] += emb[k * (size_t)e + d];
+    }
+    for (size_t li = 0; !rc && li < nl; li++) {
+        double s = 0;
+        for (int d = 0; d < e; d++)
+            s += (double)w[li * e + d] * w[li * e + d];
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.f;
+        for (int d = 0; d < e; d++)
+            w[li * e + d] *= inv;
+    }
+    free(toks);
+    free(emb);
+    return rc;
+}
+
+static bool head_matches(const struct clipb *c, const struct mill_request *q) {
+    const char *const one[] = {c->prompt_template, NULL};
+    return same_list(c->head.labels, c->head.n_labels, q->labels, q->n_labels) &&
+           same_list(c->head.templates, c->head.n_templates, q->n_templates ? q->templates : one,
+                     q->n_templates ? q->n_templates : 1);
+}
+
+/* The head for (labels, templates): the last one used, the disk cache, or built now. */
+static int get_head(struct clipb *c, const struct mill_request *q, struct mill_err *err) {
+    const char *const one[] = {c->prompt_template, NULL};
+    const char *const *tmpl = q->n_templates ? q->templates : one;
+    size_t nt = q->n_templates ? q->n_templates : 1;
+    if (head_matches(c, q))
+        return 0;
+    head_free(&c->head);
+    size_t n = q->n_labels * (size_t)c->hp->embed_dim;
+    struct head h = {copy_list(q->labels, q->n_labels), copy_list(tmpl, nt), q->n_labels, nt,
+                     malloc((n ? n : 1) * sizeof(float))};
+    char *path = head_path(c, q->labels, q->n_labels, tmpl, nt);
+    int rc = h.labels && h.templates && h.w && path ? 0
+             : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && !read_head(path, h.w, n)) {
+        MILL_INFO("clip", "building a zero-shot head: %zu classes x %zu templates", q->n_labels,
+                  nt);
+        if (!(rc = compute_head(c, q->labels, q->n_labels, tmpl, nt, h.w, err)))
+            write_head(path, h.w, n);
+    }
+    free(path);
+    if (rc)
+        head_free(&h);
+    else
+        c->head = h;
+    return rc;
+}
+
+/* ---- images ------------------------------------------------------------------------------ */
+
+/* Decodes and preprocesses the request's first image into chw; a bad image fails the request
+ * (the sample is reported and counted), never the run. */
+static bool prepare_image(struct clipb *c, struct mill_request *q, float *chw) {
+    const struct mill_media *m = NULL;
+    for (size_t i = 0; i < q->n_media && !m; i++)
+        if (q->media[i].kind == MILL_MOD_IMAGE && q->media[i].data)
+            m = &q->media[i];
+    if (!m) {
+        mill_request_fail(q, MILL_EINVAL, "the request carries no image");
+        return false;
+    }
+    struct mill_image img = {0};
+    struct mill_err e = {0};
+    bool ok = mill_image_decode(m->data, m->n, &img, &e) == 0 &&
+              mill_image_clip_preprocess(&img, c->hp->image_size, c->hp->mean, c->hp->std, chw,
+                                         &e) == 0;
+    if (!ok)
+        mill_request_fail(q, e.code ? e.code : MILL_EFORMAT, "%s", e.msg);
+    mill_image_free(&img);
+    return ok;
+}
+
+/* Scores = logit_scale * image . class weights, for the requests idx[0..n) of reqs. */
+static int classify_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx,
+                          size_t n, float *chw, float *emb, struct mill_err *err) {
+    size_t px = 3 * (size_t)c->hp->image_size * c->hp->image_size, k = 0;
+    size_t e = (size_t)c->hp->embed_dim, nl = c->head.n_labels;
+    size_t *ok = malloc((n ? n : 1) * sizeof *ok);
+    if (!ok)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (prepare_image(c, &reqs[idx[i]], chw + k * px))
+            ok[k++] = idx[i];
+    int rc = k ? mill_clip_encode_images(c->model, chw, (int)k, emb, err) : 0;
+    float scale = mill_clip_logit_scale(c->model);
+    for (size_t j = 0; !rc && j < k; j++) {
+        struct mill_request *q = &reqs[ok[j]];
+        if (!(q->scores = malloc((nl ? nl : 1) * sizeof *q->scores))) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t l = 0; l < nl; l++) {
+            double dot = 0;
+            for (size_t d = 0; d < e; d++)
+                dot += (double)emb[j * e + d] * c->head.w[l * e + d];
+            q->scores[l] = scale * dot;
+        }
+    }
+    free(ok);
+    return rc;
+}
+
+static int clip_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct clipb *c = state;
+    size_t chunk = (size_t)c->batch, px = 3 * (size_t)c->hp->image_size * c->hp->image_size;
+    float *chw = malloc(chunk * px * sizeof *chw);
+    float *emb = malloc(chunk * (size_t)c->hp->embed_dim * sizeof *emb);
+    size_t *idx = malloc(chunk * sizeof *idx);
+    int rc = chw && emb && idx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; !rc && i <= n; i++) {
+        bool flush = i == n || k == chunk;
+        if (!flush && reqs[i].kind == MILL_REQ_CLASSIFY && !head_matches(c, &reqs[i]))
+            flush = true; /* the head changes: finish the pending images first */
+        if (flush && k) {
+            rc = classify_chunk(c, reqs, idx, k, chw, emb, err);
+            k = 0;
+        }
+        if (rc || i == n)
+            break;
+        if (reqs[i].kind != MILL_REQ_CLASSIFY) {
+            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "clip answers classification only");
+            continue;
+        }
+        if (reqs[i].n_labels == 0) {
+            mill_request_fail(&reqs[i], MILL_EINVAL, "the request has no labels");
+            continue;
+        }
+        if ((rc = get_head(c, &reqs[i], err)) == 0)
+            idx[k++] = i;
+    }
+    free(chw);
+    free(emb);
+    free(idx);
+    return rc;
+}
+
+static int clip_provenance(void *state, struct mill_buf *out) {
+    struct clipb *c = state;
+    mill_buf_adds(out, "\"checkpoint_dir\":");
+    mill_buf_add_json_str(out, c->dir ? c->dir : "", c->dir ? strlen(c->dir) : 0);
+    return mill_buf_addf(out, ",\"weights_sha256\":\"%s\"", c->weights_sha);
+}
+
+static void clip_close(void *state) {
+    struct clipb *c = state;
+    if (!c)
+        return;
+    head_free(&c->head);
+    mill_clip_tokenizer_free(c->tok);
+    mill_clip_free(c->model);
+    free(c->path);
+    free(c->pretrained);
+    free(c->name);
+    free(c->prompt_template);
+    free(c->dir);
+    free(c);
+}
+
+static const char *const clip_aliases[] = {"open_clip", "openclip", "hf_clip",
+                                           "transformers_clip", NULL};
+
+const struct mill_backend_ops mill_backend_clip = {
+    .name = "clip",
+    .aliases = clip_aliases,
+    .open = clip_open,
+    .caps = clip_caps,
+    .model_name = clip_model_name,
+    .load = clip_load,
+    .run = clip_run,
+    .provenance = clip_provenance,
+    .close = clip_close,
+};
