@@ -503,8 +503,11 @@ static int ensure_loaded(struct run_ctx *c, struct mill_err *err) {
         return 0;
     MILL_INFO("runner", "loading model %s", c->model);
     int rc = c->ops->load(c->state, err);
-    if (rc)
-        return mill_err_prefix(err, "loading model %s", c->model);
+    if (rc) {
+        mill_err_prefix(err, "loading model %s", c->model);
+        /* A model that cannot be loaded fails the run (exit 1), whatever the cause. */
+        return err->code = rc == MILL_EINVAL ? MILL_EBACKEND : rc;
+    }
     c->loaded = true;
     return 0;
 }
