@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run-demo.sh: what `make run` shows: real mill commands on what this checkout can evaluate
 # offline: a generated random-weight GGUF model (tools/gen_llama, Qwen2 tokenizer) on a sample
-# of the real MMLU in the Hub's layout (data/sample, read as a local copy of cais/mmlu). The
-# weights are random, so the scores are chance-level: they show the machinery, not a model.
+# of the real MMLU in the Hub's layout (data/sample, read as a local copy of cais/mmlu), and a
+# generated random-weight CLIP on synthetic images in the Hub's WebDataset layout. The weights
+# are random, so the scores are chance-level: they show the machinery, not a model.
 set -euo pipefail
 BUILD=${1:-build}
 MILL="$BUILD/bin/mill"
@@ -13,7 +14,7 @@ export MILL_LOCAL_DATASETS="$PWD/data/sample"
 SUBJECTS=mmlu_abstract_algebra,mmlu_high_school_geography,mmlu_marketing,mmlu_world_religions
 
 echo "== mill ls --plain (first lines)"
-"$MILL" ls --plain | head -n 8
+"$MILL" ls --plain | sed -n 1,8p
 echo
 echo "== generating a random-weight model (Qwen2 tokenizer, 4 layers): $OUT/random-qwen2.gguf"
 "$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" \
@@ -21,11 +22,20 @@ echo "== generating a random-weight model (Qwen2 tokenizer, 4 layers): $OUT/rand
     --n_ff 256 --seed 42 >/dev/null
 echo
 echo "== the first prompt the model gets (mill prompts)"
-"$MILL" prompts mmlu_marketing --limit 1 | head -c 600; echo "..."
+"$MILL" prompts mmlu_marketing --limit 1 | cut -c 1-600; echo "..."
 echo
 echo "== mill eval (5-shot log-likelihood on 4 MMLU subjects, 12 questions each)"
 echo "   NOTE: random weights: expect scores near chance (0.25)."
 "$MILL" --output_dir "$OUT" eval "llama[path=$OUT/random-qwen2.gguf]" "$SUBJECTS"
+echo
+echo "== CLIP zero-shot: a random-weight CLIP checkpoint (tools/gen_clip) on a synthetic"
+echo "   WebDataset shard in the layout of haideraltahan/wds_cifar10 (tools/gen_wds)"
+WDS="$OUT/hub/haideraltahan_wds_cifar10/test"
+mkdir -p "$WDS"
+"$BUILD/bin/gen_wds" --out "$WDS/000000.tar" --n 40 --seed 7
+"$BUILD/bin/gen_clip" --out "$OUT/random-clip" --format open_clip --preset tiny --seed 7 >/dev/null
+MILL_LOCAL_DATASETS="$OUT/hub" MILL_CACHE_DIR="$OUT/cache" \
+    "$MILL" --output_dir "$OUT" eval "clip[path=$OUT/random-clip]" cifar10
 echo
 echo "== mill collect"
 "$MILL" --output_dir "$OUT" collect --metric acc

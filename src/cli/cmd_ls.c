@@ -101,9 +101,11 @@ static void print_plain(const struct mill_registry *reg) {
     printf("\nTasks\n");
     for (size_t i = 0; i < mill_registry_n_tasks(reg); i++) {
         const struct mill_task_config *t = mill_registry_task_at(reg, i);
-        printf("  %-44s %-26s %-22s %d-shot  %s\n", t->name,
-               mill_task_type_str(mill_task_effective_type(t)),
-               mill_output_type_str(t->output_type), t->n_shots,
+        enum mill_task_type type = mill_task_effective_type(t);
+        bool classify = type == MILL_TASK_ZERO_SHOT_CLASSIFICATION ||
+                        type == MILL_TASK_SUPERVISED_CLASSIFICATION;
+        printf("  %-44s %-26s %-22s %d-shot  %s\n", t->name, mill_task_type_str(type),
+               classify ? "classify" : mill_output_type_str(t->output_type), t->n_shots,
                t->metrics && t->metrics[0] ? t->metrics[0] : "-");
     }
 }
