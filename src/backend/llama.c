@@ -291,7 +291,9 @@ static int resolve_hub(struct llm *m, struct mill_err *err) {
             struct mill_hub_repo at = {MILL_HUB_MODEL, cands[i], l.commit[0] ? l.commit : NULL};
             if (f)
                 rc = fetch_gguf(hub, &at, &l, f, &m->gguf, err);
-            else if (n)
+            else if (!n)
+                mill_buf_addf(&seen, "%s has no GGUF files; ", cands[i]);
+            else
                 mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i],
                               n, m->file ? "file=" : m->quant ? "quant=" : "dtype ",
                               m->file ? m->file : m->quant ? m->quant : dtype_tag(m->dtype));

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test_hub_e2e.sh: `mill eval` against a fake Hugging Face Hub on 127.0.0.1
+# (tests/reference/fake_hub.py): a bare model id resolves to GGUF files through the Hub client
+# (`org/tiny` has none, so `org/tiny-GGUF` is tried; the file is picked by dtype/quant/file), the
+# MMLU Parquet files of cais/mmlu are downloaded into the huggingface_hub cache layout, and a
+# rerun with HF_HUB_OFFLINE=1 works from the cache without a single request.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SHARED=${MILL_SHARED_DIR:-$SRC/../shared}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+hub_pid=
+cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0; fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+SHA=0123456789abcdef0123456789abcdef01234567
+R="$tmp/root"
+mkdir -p "$R/models/org/tiny/$SHA" "$R/models/org/tiny-GGUF/$SHA" "$R/datasets/cais/mmlu/$SHA"
+echo '{"revisions": {"main": "'$SHA'"}}' > "$R/models/org/tiny/hub.json"
+echo "# no weights here" > "$R/models/org/tiny/$SHA/README.md"
+echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/tiny-GGUF/hub.json"
+for t in f32 f16 bf16; do
+    T=$(echo $t | tr a-z A-Z)
+    "$BUILD/bin/gen_llama" --vocab tiny --type $t --out "$R/models/org/tiny-GGUF/$SHA/tiny-$T.gguf" \
+        >/dev/null 2>&1
+done
+echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
+cp -r "$SHARED/data/mmlu/cais_mmlu/anatomy" "$R/datasets/cais/mmlu/$SHA/"
+
+"$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
+hub_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+PORT=$(head -1 "$tmp/port")
+export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache"
+unset MILL_LOCAL_DATASETS HF_HUB_OFFLINE HF_TOKEN
+nreq() { curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["log"]))'; }
+model_file() { "$PY" -c "import json,glob; print(json.load(open(glob.glob('$1/outputs/*/mmlu_anatomy_5shot.json')[0]))['model_file'])"; }
+
+"$MILL" --output_dir "$tmp/o1" --limit 2 eval "org/tiny[dtype=float16]" mmlu_anatomy \
+    >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?
+check "bare Hub id + dtype=float16 runs against the fake Hub" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
+check "the F16 file of org/tiny-GGUF was chosen" "[[ \$(model_file '$tmp/o1') == */tiny-F16.gguf ]]"
+check "model cached in the huggingface_hub layout" \
+    "[ -L \$(ls -d '$tmp/hf/hub/models--org--tiny-GGUF/snapshots/$SHA/tiny-F16.gguf') ] && [ \$(cat '$tmp/hf/hub/models--org--tiny-GGUF/refs/main') = $SHA ]"
+check "dataset cached in the huggingface_hub layout" \
+    "[ -e '$tmp/hf/hub/datasets--cais--mmlu/snapshots/$SHA/anatomy/test-00000-of-00001.parquet' ]"
+"$MILL" --output_dir "$tmp/o2" --limit 2 eval "org/tiny" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+check "default dtype picks BF16 (Mill's default bfloat16)" "[ $rc -eq 0 ] && [[ \$(model_file '$tmp/o2') == */tiny-BF16.gguf ]]"
+"$MILL" --output_dir "$tmp/o3" --limit 2 eval "org/tiny[file=tiny-F32.gguf]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+check "file= names the GGUF" "[ $rc -eq 0 ] && [[ \$(model_file '$tmp/o3') == */tiny-F32.gguf ]]"
+"$MILL" --output_dir "$tmp/o4" --limit 2 eval "org/tiny[quant=Q4_K_M]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a quant that is not there: exit 1 saying what to pass" \
+    "[ $rc -eq 1 ] && grep -q 'none matches quant=Q4_K_M' '$tmp/stderr' && grep -q 'file=<name.gguf>' '$tmp/stderr'"
+"$MILL" --output_dir "$tmp/o5" --limit 2 eval "nobody/nothing" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+check "an unknown repo: exit 1 naming the three places tried" \
+    "[ $rc -eq 1 ] && grep -q 'ggml-org/nothing-GGUF' '$tmp/stderr'"
+
+before=$(nreq)
+HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o6" --limit 2 eval "org/tiny-GGUF[dtype=float16]" \
+    mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+after=$(nreq)
+check "offline rerun from the cache: exit 0 with zero requests" \
+    "[ $rc -eq 0 ] && [ '$before' = '$after' ] || { tail -3 '$tmp/stderr'; echo \"requests $before -> $after\"; false; }"
+HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 2 \
+    eval "org/tiny-GGUF[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
+check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
+    "[ $rc -eq 1 ] && grep -q 'HF_HUB_OFFLINE' '$tmp/stderr'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
