@@ -1,5 +1,6 @@
-/* regex.c: PCRE2-backed re.search for the answer parsers (regex.h). The only file that includes
- * pcre2.h besides the CLIP tokenizer (which compiles its own pattern). Compiled patterns live in a small process-wide cache keyed by (pattern, flags). */
+/* regex.c: PCRE2-backed re.search for the answer parsers (regex.h). Besides the CLIP tokenizer
+ * (which compiles its own pattern) the only user of pcre2.h. Compiled patterns live in a small
+ * process-wide cache keyed by (pattern, flags). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "core/regex.h"
 

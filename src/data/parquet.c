@@ -29,7 +29,7 @@
 
 #define FOOTER_MAX ((uint32_t)64 << 20)   /* bytes of FileMetaData */
 #define PAGE_MAX ((int64_t)1 << 30)       /* bytes of one page, compressed or not */
-#define PAGE_ENTRIES_MAX ((int64_t)1 << 24) /* level entries (values and nulls) in one page */
+#define PAGE_ENTRIES_MAX ((int64_t)1 << 24) /* entries (values, nulls) of one page */
 #define THRIFT_DEPTH_MAX 32               /* nesting of Thrift structs and lists */
 #define SCHEMA_DEPTH_MAX 64               /* nesting of schema groups (levels fit a byte) */
 #define SCHEMA_MAX 100000                 /* schema elements */
@@ -638,8 +638,8 @@ static int walk(struct tree *tr, int parent, int depth, struct mill_err *err) {
     const struct sel *s = &pq->schema[si];
     struct snode *n = &tr->sn[si];
     int rep = parent < 0 ? R_REQUIRED : s->repetition;
-    if (rep < R_REQUIRED || rep > R_REPEATED)
-        return fmt_err(pq, err, "schema: element %d has a bad repetition type", si);
+    if (rep < R_REQUIRED || rep > R_REPEATED || (parent >= 0 && !s->name.p))
+        return fmt_err(pq, err, "schema: element %d lacks a name or repetition type", si);
     n->def = (parent < 0 ? 0 : tr->sn[parent].def) + (rep != R_REQUIRED);
     n->rep = (parent < 0 ? 0 : tr->sn[parent].rep) + (rep == R_REPEATED);
     if (depth > 0)
@@ -831,7 +831,8 @@ static int check_chunk(struct mill_parquet *pq, uint32_t g, int li, struct mill_
                             "chunks are not supported", pq->name, (int)top->name.n,
                             (const char *)top->name.p, g, c->external ? "external" : "encrypted");
     if (!c->has_meta || c->type != l->type || !path_matches(pq, l, c) || c->num_values < 0 ||
-        c->compressed_size <= 0 || c->data_off < 0)
+        c->compressed_size < 0 || (c->num_values > 0 && (c->compressed_size == 0 ||
+                                                          c->data_off < 0)))
         return fmt_err(pq, err, "column %.*s, row group %u: column chunk metadata does not match "
                        "the schema", (int)top->name.n, (const char *)top->name.p, g);
     return 0;
@@ -1521,7 +1522,7 @@ static const char *join_prefixes(struct colrd *c, size_t n, union cell *out) {
 static const char *dec_delta_bytes(struct colrd *c, struct vin in, union cell *out) {
     if (c->l->type != T_BYTE_ARRAY && c->l->type != T_FLBA)
         return "DELTA_BYTE_ARRAY on a non-byte-array column";
-    size_t used, used2;
+    size_t used = 0, used2 = 0;
     const char *why = dec_dbp(c, in.p, in.len, in.n, 0, &used);
     if (!why)
         why = dec_dbp(c, in.p + used, in.len - used, in.n, in.n, &used2);
@@ -1704,7 +1705,7 @@ static int load_dict(struct colrd *c, const struct pghdr *h, const uint8_t *body
     if (rc)
         return rc;
     size_t n = (size_t)h->nvals;
-    if (!plain_fits(c->l, n, (size_t)h->usize))
+    if (h->nvals > PAGE_ENTRIES_MAX || !plain_fits(c->l, n, (size_t)h->usize))
         return col_err(c, err, MILL_EFORMAT, "dictionary of %zu values past the end of its "
                        "page", n);
     free(c->dict);
@@ -1851,6 +1852,12 @@ static int chunk_start(struct colrd *c, uint32_t g, struct mill_err *err) {
     struct mill_parquet *pq = c->pq;
     const struct chunk *ch = &pq->rgs[g].cols[c->l - pq->leaves];
     c->rg = (int)g;
+    c->seen_data = c->has_dict = false;
+    c->ndict = 0;
+    c->n = c->i = c->nv = c->vi = 0;
+    c->left = ch->num_values;
+    if (c->left == 0)
+        return 0; /* an empty chunk: nothing to read, whatever its offsets say */
     int64_t start = ch->dict_off > 0 && ch->dict_off < ch->data_off ? ch->dict_off
                                                                      : ch->data_off;
     if (start < 4 || (uint64_t)start > pq->size - 8 ||
@@ -1858,11 +1865,7 @@ static int chunk_start(struct colrd *c, uint32_t g, struct mill_err *err) {
         return col_err(c, err, MILL_EFORMAT, "column chunk lies outside the file");
     c->pos = pq->data + start;
     c->end = c->pos + ch->compressed_size;
-    c->left = ch->num_values;
     c->codec = ch->codec;
-    c->seen_data = c->has_dict = false;
-    c->ndict = 0;
-    c->n = c->i = c->nv = c->vi = 0;
     return 0;
 }
 
