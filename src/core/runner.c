@@ -248,7 +248,9 @@ struct job {
     int64_t n_docs;     /* docs in the job so far (doc ids handed out) */
     size_t n_new, n_failed;
     int64_t n_truncated;
-    time_t last_progress;
+    int64_t total;      /* docs expected (-1 unknown), for progress */
+    int64_t last_step;  /* last 10% step logged */
+    double t_start, t_last;
     FILE *prompts;      /* `mill prompts`: write each doc's prompt here instead of running */
 };
 
@@ -521,15 +523,43 @@ static void clear_batch(struct job *j) {
     j->n = 0;
 }
 
+/* Progress: a bar on a terminal (done/total, rate, ETA), else Mill's log line every 10% (every
+ * 10 s when the total is unknown). Docs resumed from an earlier run count as done. */
 static void report_progress(struct job *j, bool final) {
-    time_t now = time(NULL);
     if (j->prompts)
         return;
-    if (!final && now - j->last_progress < 10)
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double t = (double)now.tv_sec + now.tv_nsec / 1e9;
+    double rate = t > j->t_start ? (double)j->n_new / (t - j->t_start) : 0;
+    int64_t done = j->n_docs;
+    if (isatty(STDERR_FILENO)) {
+        if (!final && t - j->t_last < 0.5)
+            return;
+        j->t_last = t;
+        if (j->total > 0) {
+            double eta = rate > 0 ? (double)(j->total - done) / rate : 0;
+            fprintf(stderr, "\r%s: %lld/%lld %3.0f%% %.1f/s ETA %02d:%02d ", j->t->name,
+                    (long long)done, (long long)j->total, 100.0 * done / j->total, rate,
+                    (int)eta / 60, (int)eta % 60);
+        } else {
+            fprintf(stderr, "\r%s: %lld done %.1f/s ", j->t->name, (long long)done, rate);
+        }
+        if (final)
+            fputc('\n', stderr);
         return;
-    j->last_progress = now;
-    MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu failed)", j->t->name,
-              (long long)j->n_docs, j->n_new, j->n_failed);
+    }
+    if (j->total > 0) {
+        int64_t step = (done * 10) / j->total;
+        if (step <= j->last_step)
+            return;
+        j->last_step = step;
+        MILL_INFO("runner", "Evaluating %s: %lld/%lld (%lld%%)", j->t->name, (long long)done,
+                  (long long)j->total, (long long)(done * 100 / j->total));
+    } else if (final || t - j->t_last >= 10) {
+        j->t_last = t;
+        MILL_INFO("runner", "Evaluating %s: %lld docs", j->t->name, (long long)done);
+    }
 }
 
 /* Builds the requests of the pending docs, hands them to the backend in one call, scores and
@@ -669,7 +699,10 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         mill_buf_add_json_str(files, *sp, strlen(*sp));
         mill_buf_addc(files, ':');
         mill_buf_adds(files, mill_dataset_files_json(ds));
-        int64_t start = j->n_docs;
+        int64_t start = j->n_docs, count = mill_dataset_count(ds);
+        if (count >= 0 && j->c->p->limit >= 0 && count > j->c->p->limit)
+            count = j->c->p->limit;
+        j->total = count < 0 || j->total < 0 ? -1 : j->total + count;
         struct mill_value row;
         while (!rc && (j->c->p->limit < 0 || j->n_docs - start < j->c->p->limit) &&
                (rc = mill_dataset_next(ds, &row, err)) == 1) {
@@ -823,12 +856,12 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
     if (c->p->n_shot >= 0)
         copy.n_shots = (int)c->p->n_shot;
     const struct mill_task_config *t = &copy;
-    struct job j = {.c = c, .t = t, .dir = mill_registry_task_dir(c->reg, orig),
-                    .last_progress = time(NULL)};
+    struct job j = {.c = c, .t = t, .dir = mill_registry_task_dir(c->reg, orig)};
     char *jsonl = NULL, *json = NULL;
     struct mill_buf files = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    j.t_start = j.t_last = (double)t0.tv_sec + t0.tv_nsec / 1e9;
     int rc = setup_job(&j, err);
     if (!rc)
         rc = job_paths(&j, &jsonl, &json, err);
@@ -850,6 +883,8 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
         if (!rc)
             rc = stream_docs(&j, &files, err);
         report_progress(&j, true);
+        MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", t->name,
+                  (long long)j.n_docs, j.n_new, mill_samples_n_resumed(j.samples), j.n_failed);
         if (!rc)
             rc = aggregate_job(&j, tr, err);
         clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -247,6 +247,42 @@ int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mi
     return 0;
 }
 
+static int64_t count_lines(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    int64_t n = 0;
+    int c, last = '\n';
+    while ((c = getc(f)) != EOF) {
+        n += c == '\n' && last != '\n';
+        last = c;
+    }
+    n += last != '\n';
+    fclose(f);
+    return n;
+}
+
+int64_t mill_dataset_count(const struct mill_dataset *ds) {
+    int64_t total = 0;
+    for (size_t i = 0; i < ds->n_files; i++) {
+        const struct mill_reader_ops *ops = reader_for(ds->files[i]);
+        int64_t n = -1;
+        if (ops == &mill_reader_parquet) {
+            struct mill_parquet *pq = NULL;
+            struct mill_err e;
+            if (mill_parquet_open(ds->files[i], NULL, &pq, &e) == 0)
+                n = mill_parquet_num_rows(pq);
+            mill_parquet_close(pq);
+        } else if (ops == &mill_reader_jsonl) {
+            n = count_lines(ds->files[i]);
+        }
+        if (n < 0)
+            return -1;
+        total += n;
+    }
+    return total;
+}
+
 size_t mill_dataset_n_files(const struct mill_dataset *ds) { return ds->n_files; }
 
 const char *mill_dataset_file(const struct mill_dataset *ds, size_t i) {

@@ -38,6 +38,9 @@ int mill_dataset_open(const struct mill_task_config *task, const char *split,
                       struct mill_err *err);
 /* 1 = *row filled (caller frees with mill_value_free), 0 = end of split, < 0 = error. */
 int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mill_err *err);
+/* Rows the split holds when that is cheap to know (Parquet footers, JSON Lines line counts),
+ * else -1 (tar shards). For progress reporting only: filters may drop rows. */
+int64_t mill_dataset_count(const struct mill_dataset *ds);
 /* The resolved files, in reading order. Borrowed. */
 size_t mill_dataset_n_files(const struct mill_dataset *ds);
 const char *mill_dataset_file(const struct mill_dataset *ds, size_t i);
