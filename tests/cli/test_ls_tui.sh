@@ -115,6 +115,8 @@ exited() { has "__MILL_EXIT=$1 tty=same" && lacks "Filter:" && restored; }
 start "$TMPD/empty"
 both_tabs() { has "Benchmarks" "Tasks" "Filter: " && row mmlu; }
 expect "both tabs shown; Benchmarks lists mmlu" both_tabs
+keys Down   # benchmarks are sorted: cifar10, imagenet, mmlu, ...
+keys Down
 expect "benchmark details: aggregation and task list" \
     has "unweighted mean" "Tasks (" "mmlu_abstract_algebra"
 FOOTER120=$(line 40)
@@ -138,6 +140,8 @@ keys Left
 expect "Left switches to Benchmarks" bench_tab
 keys Tab
 
+keys Down   # tasks are sorted: cifar10, imagenet, mmlu_abstract_algebra, mmlu_anatomy, ...
+keys Down
 keys Down
 second_selected() { grep -qE 'HF subset +anatomy' <<<"$screen"; }
 expect "Down selects the next task" second_selected
@@ -182,6 +186,8 @@ expect "Enter without clipboard tool prints 'Selected: <name>'" selected
 # ---- run 3: Enter with a clipboard tool (a fake xclip) ------------------------------------
 start "$TMPD/fakeclip"
 expect "third run starts" both_tabs
+typed mmlu_pro
+keys BSpace BSpace BSpace BSpace   # filter "mmlu": mmlu first
 keys Enter
 copied() { has "Copied: mmlu" && exited 0; }
 expect "Enter with xclip prints 'Copied: <name>'" copied
