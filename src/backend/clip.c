@@ -19,6 +19,7 @@
 
 #include <mill/buf.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -194,8 +195,18 @@ static int load_tokenizer(struct clipb *c, struct mill_err *err) {
     snprintf(m, sizeof m, "%s/merges.txt", c->dir);
     if (exists(c->dir, "vocab.json") && exists(c->dir, "merges.txt"))
         return mill_clip_tokenizer_load_hf(v, m, &c->tok, err);
-    const char *roots[] = {getenv("MILL_DATA_DIR"), MILL_INSTALL_DATADIR, MILL_SOURCE_DIR "/data"};
-    for (size_t i = 0; i < 3; i++) {
+    /* Where libmill is installed: <prefix>/lib/libmill.so -> <prefix>/share/mill. */
+    char here[4096] = "";
+    Dl_info info;
+    if (dladdr((void *)&load_tokenizer, &info) && info.dli_fname) {
+        snprintf(here, sizeof here, "%s", info.dli_fname);
+        char *slash = strrchr(here, '/');
+        if (slash)
+            snprintf(slash, sizeof here - (size_t)(slash - here), "/../share/mill");
+    }
+    const char *roots[] = {getenv("MILL_DATA_DIR"), here[0] ? here : NULL, MILL_INSTALL_DATADIR,
+                           MILL_SOURCE_DIR "/data"};
+    for (size_t i = 0; i < 4; i++) {
         if (!roots[i])
             continue;
         snprintf(v, sizeof v, "%s/clip/bpe_simple_vocab_16e6.txt.gz", roots[i]);
