@@ -125,5 +125,23 @@ printf '{"question": "x", "options": ["a"], "answer": 0}\n{broken\n' > "$tmp/plu
 SPEC="replay[file=$tmp/resp.jsonl,name=m4]" run toy_mc; rc=$?
 check "corrupt data line: exit 1 naming file:line" "[ $rc -eq 1 ] && grep -q 'mc_test.jsonl:2' '$tmp/stderr'"
 
+cp "$SRC/tests/plugins/toy_data/mc_test.jsonl" "$tmp/plug/toy_data/"   # undo the corruption
+# --fail_fast stops the task at its first failed sample (doc 4 has no saved response); exit 1.
+"$MILL" --output_dir "$tmp/ff" eval "replay[file=$tmp/resp.jsonl,name=ff]" toy_qa \
+    --task_paths "$tmp/plug" --fail_fast >/dev/null 2>"$tmp/stderr"; rc=$?
+check "--fail_fast: exit 1 naming the failed doc" "[ $rc -eq 1 ] && grep -q 'doc 4 failed (--fail_fast)' '$tmp/stderr'"
+# --batch_docs 1 hands one doc at a time to the backend: same results.
+"$MILL" --output_dir "$tmp/b1" eval "replay[file=$tmp/resp.jsonl,name=toy-model]" toy \
+    --task_paths "$tmp/plug" --batch_docs 1 >/dev/null 2>&1
+check "--batch_docs 1 gives the same aggregate.csv" "cmp -s '$tmp/want.csv' '$tmp/b1/aggregate.csv' || diff '$tmp/want.csv' '$tmp/b1/aggregate.csv'"
+# --log_level debug / error.
+"$MILL" --log_level error --output_dir "$tmp/le" eval "replay[file=$tmp/resp.jsonl,name=le]" toy_mc \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"
+check "--log_level error silences INFO lines" "! grep -q ' INFO ' '$tmp/stderr'"
+# --cache_dir reaches the commands that keep state there (schedule's clusters.yaml).
+"$MILL" --cache_dir "$tmp/cachedir" --output_dir "$tmp/sch" schedule \
+    "replay[file=$tmp/resp.jsonl,name=s]" toy_mc --extra_task_paths "$tmp/plug" --dry_run >/dev/null 2>&1
+check "--cache_dir is where schedule keeps clusters.yaml" "[ -f '$tmp/cachedir/clusters.yaml' ]"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
