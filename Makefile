@@ -49,7 +49,7 @@ bench: deps build
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZB) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DMILL_FUZZ=ON -DMILL_SANITIZE=ON -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > /dev/null
-	@cmake --build $(FUZZB) -j $(JOBS)
+	@cmake --build $(FUZZB) -j $(JOBS) --target fuzzers
 	@for f in $(FUZZB)/fuzz/fuzz_*; do \
 	    echo "== $$f ($(FUZZ_SECONDS)s)"; mkdir -p $(FUZZB)/corpus/$$(basename $$f); \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \

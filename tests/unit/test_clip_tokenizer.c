@@ -242,7 +242,7 @@ static const char *const HAND[] = {
 
 /* Raw bytes that are not valid UTF-8 (Python decodes them with errors="replace"). */
 static const char *const INVALID[] = {
-    "\xff", "a\xff" "b", "\xc3", "\xc3(", "\xe2\x82", "\xe2\x82\xac", "\xed\xa0\x80 x",
+    "\xff", ("a\xff" "b"), "\xc3", "\xc3(", "\xe2\x82", "\xe2\x82\xac", "\xed\xa0\x80 x",
     "\xf0\x9f\x98", "\xf4\x90\x80\x80", "\xc0\xaf", "caf\xe9", "\x80\x80", "\xf0\x80\x80\x80",
     "\xe0\x80\x80", "\xf8\x88\x80\x80\x80", "ok \xc3\xa9 \xc3", "&#\xff;", "\xfe\xfe\xff",
 };
