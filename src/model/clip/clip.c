@@ -20,23 +20,33 @@ struct mill_clip_params mill_clip_default_params(void)
     return (struct mill_clip_params){ .threads = 0, .max_batch = 64 };
 }
 
-/* Parses the JSON file at path into *v. MILL_ENOTFOUND when it does not exist. */
-static int read_json(const char *path, struct mill_value *v, struct mill_err *err)
+/* Reads the whole file at path (at most CONFIG_MAX bytes) into *buf / *n; the caller frees. */
+static int read_small_file(const char *path, char **buf, size_t *n, struct mill_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
                             strerror(errno));
-    char *buf = malloc((size_t)CONFIG_MAX + 1);
-    size_t n = buf ? fread(buf, 1, (size_t)CONFIG_MAX + 1, f) : 0;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     int rc = MILL_OK;
-    if (!buf)
-        rc = mill_err_set(err, MILL_ENOMEM, "%s: out of memory", path);
-    else if (ferror(f))
-        rc = mill_err_set(err, MILL_EIO, "%s: read error", path);
-    else if (n > (size_t)CONFIG_MAX)
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
+        rc = mill_err_set(err, MILL_EIO, "%s: cannot size the file", path);
+    else if (size > CONFIG_MAX)
         rc = mill_err_set(err, MILL_EFORMAT, "%s: larger than %ld bytes", path, CONFIG_MAX);
+    else if (!(*buf = malloc((size_t)size + 1)))
+        rc = mill_err_set(err, MILL_ENOMEM, "%s: out of memory", path);
+    else if ((*n = fread(*buf, 1, (size_t)size, f)) != (size_t)size)
+        rc = mill_err_set(err, MILL_EIO, "%s: read error", path);
     fclose(f);
+    return rc;
+}
+
+/* Parses the JSON file at path into *v. MILL_ENOTFOUND when it does not exist. */
+static int read_json(const char *path, struct mill_value *v, struct mill_err *err)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = read_small_file(path, &buf, &n, err);
     if (!rc && (rc = mill_value_from_json(v, buf, n, err)))
         mill_err_prefix(err, "%s: ", path);
     free(buf);

@@ -1,7 +1,7 @@
 /* clip_graph.c: the ggml graphs of the CLIP towers and the batched encode calls: patch embedding
- * by F32 im2col + mul_mat, class token, position embeddings, pre-LN transformer blocks (the
- * MLP activation is clip_act.c's custom op), CLS or EOT pooling, projection and L2
- * normalisation.
+ * by F32 im2col + mul_mat, class token, position embeddings, pre-LN transformer blocks (their
+ * LayerNorm, head split, activation and bias + residual adds are clip_ops.c's custom ops), CLS
+ * or EOT pooling, projection and L2 normalisation.
  *
  * A graph is built for one (batch, length) shape and kept while the next call has that shape;
  * inputs are written before every compute, since gallocr reuses input memory. This file must not
@@ -13,16 +13,10 @@
 #include <string.h>
 
 static struct ggml_tensor *layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                      struct ggml_tensor *w, struct ggml_tensor *b, float eps)
+                                      struct ggml_tensor *w, struct ggml_tensor *b,
+                                      const struct mill_clip_hparams *hp)
 {
-    return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), w), b);
-}
-
-/* x @ W^T + b for a torch Linear (W ggml [in, out]). */
-static struct ggml_tensor *linear(struct ggml_context *ctx, struct ggml_tensor *x,
-                                  struct ggml_tensor *w, struct ggml_tensor *b)
-{
-    return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
+    return clip_layer_norm(ctx, x, w, b, &hp->ln_eps);
 }
 
 /* Keys are padded to a multiple of this, so both attention products run through ggml's blocked
@@ -30,31 +24,27 @@ static struct ggml_tensor *linear(struct ggml_context *ctx, struct ggml_tensor *
  * dot product per output; padded keys are masked to -inf and their values are zero. */
 #define KEY_PAD 16
 
-/* Multi-head self-attention over x [D, T, N]. causal masks later positions (and so the padded
- * keys); otherwise key_mask [Tp, T] (0, or -inf for padding) does, when T is not padded. */
+/* Multi-head self-attention over x [D, T, N], up to the output projection. causal masks later
+ * positions (and so the padded keys); otherwise key_mask [Tp, T] (0, or -inf for the padding)
+ * does, when T is not a multiple of KEY_PAD. */
 static struct ggml_tensor *attention(struct ggml_context *ctx, struct ggml_tensor *x,
                                      const struct clip_block *b, int heads, bool causal,
                                      struct ggml_tensor *key_mask)
 {
     int64_t d = x->ne[0], t = x->ne[1], n = x->ne[2], hd = d / heads;
-    int pad = (int)(GGML_PAD(t, KEY_PAD) - t);
-    struct ggml_tensor *q = linear(ctx, x, b->q_w, b->q_b);
-    struct ggml_tensor *k = linear(ctx, x, b->k_w, b->k_b);
-    struct ggml_tensor *v = linear(ctx, x, b->v_w, b->v_b);
-    q = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_4d(ctx, q, hd, heads, t, n),
-                                    0, 2, 1, 3));                               /* hd,T,H,N */
-    k = ggml_permute(ctx, ggml_reshape_4d(ctx, k, hd, heads, t, n), 0, 2, 1, 3);
-    k = pad ? ggml_pad(ctx, k, 0, pad, 0, 0) : k;                              /* hd,Tp,H,N */
-    v = ggml_permute(ctx, ggml_reshape_4d(ctx, v, hd, heads, t, n), 1, 2, 0, 3);
-    v = pad ? ggml_pad(ctx, v, pad, 0, 0, 0) : ggml_cont(ctx, v);              /* Tp,hd,H,N */
+    int64_t tp = GGML_PAD(t, KEY_PAD);
+    struct ggml_tensor *q = ggml_mul_mat(ctx, b->q_w, x), *k = ggml_mul_mat(ctx, b->k_w, x);
+    struct ggml_tensor *v = ggml_mul_mat(ctx, b->v_w, x);
+    q = clip_split_heads(ctx, q, b->q_b, heads, t, false);                     /* hd,T,H,N */
+    k = clip_split_heads(ctx, k, b->k_b, heads, tp, false);                    /* hd,Tp,H,N */
+    v = clip_split_heads(ctx, v, b->v_b, heads, tp, true);                     /* Tp,hd,H,N */
     struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q);                          /* Tp,T,H,N */
     if (causal)
         kq = ggml_diag_mask_inf(ctx, kq, 0);
-    kq = ggml_soft_max_ext(ctx, kq, causal || !pad ? NULL : key_mask,
+    kq = ggml_soft_max_ext(ctx, kq, causal || tp == t ? NULL : key_mask,
                            1.0f / sqrtf((float)hd), 0.0f);
     struct ggml_tensor *o = ggml_mul_mat(ctx, v, kq);                          /* hd,T,H,N */
-    o = ggml_cont_3d(ctx, ggml_permute(ctx, o, 0, 2, 1, 3), d, t, n);
-    return linear(ctx, o, b->o_w, b->o_b);
+    return ggml_cont_3d(ctx, ggml_permute(ctx, o, 0, 2, 1, 3), d, t, n);
 }
 
 /* One pre-LN residual block: x + attn(ln_1 x), then + mlp(ln_2 x). */
@@ -62,11 +52,12 @@ static struct ggml_tensor *block(struct ggml_context *ctx, struct ggml_tensor *x
                                  const struct clip_block *b, int heads, bool causal,
                                  struct ggml_tensor *key_mask, const struct mill_clip_hparams *hp)
 {
-    struct ggml_tensor *h = layer_norm(ctx, x, b->ln1_w, b->ln1_b, hp->ln_eps);
-    x = ggml_add(ctx, x, attention(ctx, h, b, heads, causal, key_mask));
-    h = layer_norm(ctx, x, b->ln2_w, b->ln2_b, hp->ln_eps);
+    struct ggml_tensor *h = attention(ctx, layer_norm(ctx, x, b->ln1_w, b->ln1_b, hp), b, heads,
+                                      causal, key_mask);
+    x = clip_bias_residual(ctx, ggml_mul_mat(ctx, b->o_w, h), b->o_b, x);
+    h = layer_norm(ctx, x, b->ln2_w, b->ln2_b, hp);
     h = clip_bias_act(ctx, ggml_mul_mat(ctx, b->fc1_w, h), b->fc1_b, hp->quick_gelu);
-    return ggml_add(ctx, x, linear(ctx, h, b->fc2_w, b->fc2_b));
+    return clip_bias_residual(ctx, ggml_mul_mat(ctx, b->fc2_w, h), b->fc2_b, x);
 }
 
 /* Projection [D, n] -> [E, n] and L2 normalisation (torch F.normalize's eps). */
@@ -121,14 +112,16 @@ static bool build_vision(struct mill_clip_model *m, int n)
     x = ggml_reshape_3d(ctx, x, d, gs * gs, n);
     struct ggml_tensor *cls = ggml_repeat_4d(ctx, v->cls, d, 1, n, 1);
     x = ggml_add(ctx, ggml_concat(ctx, cls, x, 1), v->pos);
-    x = layer_norm(ctx, x, v->ln_pre_w, v->ln_pre_b, hp->ln_eps);
+    x = layer_norm(ctx, x, v->ln_pre_w, v->ln_pre_b, hp);
     int64_t t = gs * gs + 1;
-    g->key_mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, GGML_PAD(t, KEY_PAD), t);
-    ggml_set_input(g->key_mask);
+    if (GGML_PAD(t, KEY_PAD) != t) {
+        g->key_mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, GGML_PAD(t, KEY_PAD), t);
+        ggml_set_input(g->key_mask);
+    }
     for (int i = 0; i < hp->vision_layers; i++)
         x = block(ctx, x, &v->blocks[i], hp->vision_heads, false, g->key_mask, hp);
     struct ggml_tensor *pooled = ggml_cont(ctx, ggml_view_2d(ctx, x, d, n, x->nb[2], 0));
-    pooled = layer_norm(ctx, pooled, v->ln_post_w, v->ln_post_b, hp->ln_eps);
+    pooled = layer_norm(ctx, pooled, v->ln_post_w, v->ln_post_b, hp);
     g->out = project(ctx, pooled, v->proj);
     ggml_set_output(g->out);
     ggml_build_forward_expand(g->gf, g->out);
@@ -157,7 +150,7 @@ static bool build_text(struct mill_clip_model *m, int n, int t)
     /* ln_final is per token, so pooling first is the same and cheaper. */
     struct ggml_tensor *pooled = ggml_get_rows(ctx, ggml_reshape_2d(ctx, x, d, (int64_t)t * n),
                                                g->pool_idx);
-    pooled = layer_norm(ctx, pooled, tx->ln_final_w, tx->ln_final_b, hp->ln_eps);
+    pooled = layer_norm(ctx, pooled, tx->ln_final_w, tx->ln_final_b, hp);
     g->out = project(ctx, pooled, tx->proj);
     ggml_set_output(g->out);
     ggml_build_forward_expand(g->gf, g->out);
@@ -213,7 +206,9 @@ static int vision_batch(struct mill_clip_model *m, const float *chw, int n, floa
     if (rc)
         return rc;
     ggml_backend_tensor_set(g->in, chw, 0, ggml_nbytes(g->in));
-    return set_key_mask(g->key_mask, err) ? MILL_ENOMEM : graph_run(m, g, out, err);
+    if (g->key_mask && (rc = set_key_mask(g->key_mask, err)))
+        return rc;
+    return graph_run(m, g, out, err);
 }
 
 int mill_clip_encode_images(struct mill_clip_model *m, const float *chw, int n, float *out,
