@@ -223,20 +223,7 @@ static int weights_sha(struct clipb *c, struct mill_err *err) {
     snprintf(p, sizeof p, "%s/%s", c->dir, exists(c->dir, "open_clip_model.safetensors")
                                                ? "open_clip_model.safetensors"
                                                : "model.safetensors");
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", p, strerror(errno));
-    struct mill_sha256 s;
-    mill_sha256_init(&s);
-    static unsigned char buf[1 << 20];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        mill_sha256_update(&s, buf, n);
-    fclose(f);
-    uint8_t d[32];
-    mill_sha256_final(&s, d);
-    mill_hex(d, 32, c->weights_sha);
-    return 0;
+    return mill_sha256_file(p, c->weights_sha, err);
 }
 
 static int clip_load(void *state, struct mill_err *err) {

@@ -181,26 +181,6 @@ static const char *llm_model_name(void *state) { return ((struct llm *)state)->n
 
 /* ---- loading ------------------------------------------------------------------------- */
 
-static int file_sha256(const char *path, char out[65], struct mill_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(errno));
-    struct mill_sha256 s;
-    mill_sha256_init(&s);
-    static unsigned char buf[1 << 20];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        mill_sha256_update(&s, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return mill_err_set(err, MILL_EIO, "read error on %s", path);
-    uint8_t d[32];
-    mill_sha256_final(&s, d);
-    mill_hex(d, 32, out);
-    return 0;
-}
-
 /* ---- model resolution on the Hub (SPEC §7.1) ------------------------------------------ */
 
 /* True when name contains tag as a whole component (delimited by non-alphanumerics), case
@@ -377,7 +357,7 @@ static int llm_load(void *state, struct mill_err *err) {
     if (!rc)
         rc = check_gguf_magic(m->gguf, err);
     if (!rc)
-        rc = file_sha256(m->gguf, m->sha256, err);
+        rc = mill_sha256_file(m->gguf, m->sha256, err);
     if (rc)
         return rc;
     struct llama_model_params mp = llama_model_default_params();

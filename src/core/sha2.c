@@ -1,8 +1,16 @@
 /* sha2.c: SHA-256 and SHA-512 (FIPS 180-4), streaming and one-shot, plus mill_hex.
  *
- * Pure computation over caller memory: no I/O, no allocation, no global mutable state. Must stay
- * byte-exact with hashlib, since string seeding (random.c) and checksums depend on it. */
+ * Pure computation over caller memory (no global mutable state), except mill_sha256_file, which
+ * reads a file. Must stay byte-exact with hashlib: string seeding (random.c) and checksums
+ * depend on it. */
 #include "core/sha2.h"
+
+#include <mill/mill.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <string.h>
 
@@ -270,4 +278,25 @@ void mill_hex(const uint8_t *p, size_t n, char *out)
         out[2 * i + 1] = digits[p[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+int mill_sha256_file(const char *path, char out[65], struct mill_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(errno));
+    struct mill_sha256 s;
+    mill_sha256_init(&s);
+    unsigned char *buf = malloc(1 << 20);
+    size_t n;
+    while (buf && (n = fread(buf, 1, 1 << 20, f)) > 0)
+        mill_sha256_update(&s, buf, n);
+    int bad = !buf || ferror(f);
+    free(buf);
+    fclose(f);
+    if (bad)
+        return mill_err_set(err, buf ? MILL_EIO : MILL_ENOMEM, "cannot read %s", path);
+    uint8_t d[32];
+    mill_sha256_final(&s, d);
+    mill_hex(d, 32, out);
+    return 0;
 }
