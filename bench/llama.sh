@@ -10,7 +10,8 @@
 #    --multiple-choice` fed the exact prompts of `mill prompts`. Fast and naive must agree on
 #    every prediction.
 # 2. Batched greedy generation (toy_qa, 32 questions, 16 new tokens): batch_size=8 against
-#    batch_size=1.
+#    batch_size=1, as tokens/s of the generation steps (decodes where every token wants
+#    logits), prefill excluded. Note: the backend decodes batch_size+1 sequences per step.
 #
 # Tokens and time are counted by a tiny LD_PRELOAD shim around llama_decode (compiled here from
 # $MILL_LLAMA_PREFIX/include/llama.h), the same way for mill and llama-perplexity:

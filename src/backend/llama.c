@@ -979,7 +979,7 @@ static int generate_chunk(struct llm *m, struct gen *gs, size_t n, struct mill_e
 }
 
 static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
-    size_t per = (size_t)m->n_seq - 1;
+    size_t per = (size_t)m->n_seq - 2; /* batch_size sequences, as loglik uses */
     if (per > 255)
         per = 255;
     struct gen *gs = calloc(per, sizeof *gs);
