@@ -777,6 +777,20 @@ static int loglik(struct llm *m, struct mill_request **qs, size_t n, struct mill
     return rc;
 }
 
+/* Decodes r's tokens in sequence 0 of an emptied cache, scoring every continuation token:
+ * the reference path, shared by naive LOGLIK and rolling windows. */
+static int score_alone(struct ll_state *s, struct ll_req *r, struct mill_err *err) {
+    llama_memory_clear(s->m->mem, true);
+    s->m->n_cached = 0;
+    batch_clear(&s->m->batch);
+    int rc = 0;
+    for (int p = 0; !rc && p < r->whole.n - 1; p++) {
+        bool out = p >= r->n_ctx_tok - 1;
+        rc = add_token(s, r->whole.t[p], p, 0, out, -1, 0, p - (r->n_ctx_tok - 1), err);
+    }
+    return rc ? rc : flush(s, err);
+}
+
 /* The naive path (arg naive=true): every LOGLIK request alone from an empty cache, the whole
  * context decoded each time. Slow on purpose: the reference the fast path is tested and
  * benchmarked against. */
@@ -789,15 +803,7 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
             free(r.whole.t);
             continue;
         }
-        llama_memory_clear(m->mem, true);
-        m->n_cached = 0;
-        batch_clear(&m->batch);
-        for (int p = 0; !rc && p < r.whole.n - 1; p++) {
-            bool out = p >= r.n_ctx_tok - 1;
-            rc = add_token(&s, r.whole.t[p], p, 0, out, -1, 0, p - (r.n_ctx_tok - 1), err);
-        }
-        if (!rc)
-            rc = flush(&s, err);
+        rc = score_alone(&s, &r, err);
         llama_memory_clear(m->mem, true);
         free(r.whole.t);
         free(s.outs);
@@ -1034,15 +1040,7 @@ static int rolling_one(struct llm *m, struct mill_request *q, struct mill_err *e
             r.whole.t[r.whole.n++] = i < 0 ? prefix : t.t[i];
         r.n_cont = pred;
         r.n_ctx_tok = r.whole.n - pred;
-        llama_memory_clear(m->mem, true);
-        m->n_cached = 0;
-        batch_clear(&m->batch);
-        for (int p = 0; !rc && p < r.whole.n - 1; p++) {
-            bool out = p >= r.n_ctx_tok - 1;
-            rc = add_token(&s, r.whole.t[p], p, 0, out, -1, 0, p - (r.n_ctx_tok - 1), err);
-        }
-        if (!rc)
-            rc = flush(&s, err);
+        rc = score_alone(&s, &r, err);
         done += pred;
     }
     llama_memory_clear(m->mem, true);
