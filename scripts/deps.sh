@@ -54,7 +54,7 @@ cpu_sig() {
 build_llama() {
     local cuda=OFF
     if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
-    local want="nlc=$NLC_SHA256 cuda=$cuda cpu=$(cpu_sig)"
+    local want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON cpu=$(cpu_sig)"
     if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
         log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
         return 0
@@ -71,17 +71,18 @@ build_llama() {
     git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
     log "building llama.cpp (cuda=$cuda, native CPU) with $JOBS jobs"
     cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_CUDA=$cuda \
+        -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_CUDA=$cuda -DGGML_RPC=ON \
         -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
         -DLLAMA_BUILD_MTMD=ON -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
         -DLLAMA_OPENSSL=OFF -DMTMD_VIDEO=OFF -DLLAMA_CURL=OFF \
         -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' \
         >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
-    cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-perplexity \
+    cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-perplexity ggml-rpc-server \
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
     cp -a "$work/build/bin/"*.so* "$PREFIX/lib/"
-    cp -a "$work/build/bin/llama-server" "$work/build/bin/llama-perplexity" "$PREFIX/bin/"
+    cp -a "$work/build/bin/llama-server" "$work/build/bin/llama-perplexity" "$work/build/bin/ggml-rpc-server" \
+          "$PREFIX/bin/"
     cp -a "$work/src/include/"*.h "$work/src/ggml/include/"*.h \
           "$work/src/tools/mtmd/mtmd.h" "$work/src/tools/mtmd/mtmd-helper.h" "$PREFIX/include/"
     mkdir -p "$PREFIX/share/vocab"

@@ -11,6 +11,9 @@
  * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
  *        [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]
+ *        [--tokenizer keep|none]
+ * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
+ * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
  * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
  */
 #include <errno.h>
@@ -37,6 +40,7 @@ struct opts {
     const char *vocab;
     const char *out;
     const char *chat_template; /* NULL: keep the vocab file's */
+    bool no_vocab;             /* --tokenizer none */
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
     enum ggml_type type;
@@ -87,6 +91,7 @@ static void usage(FILE *f)
     fputs("usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]\n"
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
           "                 [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]\n"
+          "                 [--tokenizer keep|none]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
 }
@@ -188,6 +193,10 @@ static int apply_opt(struct opts *o, const char *name, const char *val)
             return usage_error("--chat_template wants chatml, llama3, gemma or none, got '%s'",
                                val);
         o->chat_template = val;
+    } else if (!strcmp(name, "tokenizer")) {
+        if (strcmp(val, "keep") && strcmp(val, "none"))
+            return usage_error("--tokenizer wants keep or none, got '%s'", val);
+        o->no_vocab = !strcmp(val, "none");
     } else
         return usage_error("unknown option '--%s'", name);
     return 0;
@@ -549,7 +558,10 @@ static int generate(const struct opts *o)
     }
     struct gguf_context *g = gguf_init_empty();
     set_hparams(g, o, n_vocab);
-    copy_tokenizer_keys(g, src);
+    if (o->no_vocab)
+        gguf_set_val_str(g, "tokenizer.ggml.model", "none");
+    else
+        copy_tokenizer_keys(g, src);
     gguf_free(src);
     set_chat_template(g, o->chat_template);
     struct ggml_context *c = add_tensors(g, o, n_vocab);

@@ -9,6 +9,7 @@
  * strings checked on the accumulated bytes. ROLLING follows lm-eval's rolling windows.
  * This file is the only one that includes llama.h; it knows requests, not tasks. */
 #include "backend/backends.h"
+#include "backend/llama_rpc.h"
 
 #include "core/log.h"
 #include "core/sha2.h"
@@ -35,6 +36,8 @@ struct llm {
     char *name;             /* model name in outputs: the spec's path or repo */
     char *path;             /* local .gguf or Hub repo */
     char *file, *quant, *dtype, *revision, *chat_template;
+    char **rpc;             /* llama.cpp RPC servers, "host:port" */
+    size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
     bool use_chat_template;
     bool naive;             /* score every LOGLIK request alone from an empty cache */
@@ -71,12 +74,26 @@ static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) 
         MILL_DEBUG("llama.cpp", "%.*s", (int)n, text);
 }
 
+/* ggml aborts on what it cannot recover from (an RPC server that went away mid-run, a failed
+ * allocation). Samples are on disk up to the last finished batch; say so and exit instead of
+ * ggml's default backtrace. Runs on whichever thread failed: only async-signal-safe calls. */
+static void on_ggml_abort(const char *msg) {
+    static const char tail[] = "\nmill: samples already written are kept; run the same command "
+                               "again to resume\n";
+    static const char head[] = "mill: llama.cpp stopped the run: ";
+    ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
+    w += write(STDERR_FILENO, msg, strlen(msg));
+    w += write(STDERR_FILENO, tail, sizeof tail - 1);
+    (void)w;
+    _exit(1);
+}
+
 /* ---- arguments ------------------------------------------------------------------------- */
 
 static const char *const llama_args[] = {
     "path", "file", "quant", "dtype", "revision", "max_context_length", "batch_size", "threads",
     "n_gpu_layers", "use_chat_template", "chat_template", "device_map", "trust_remote_code",
-    "attn_implementation", "naive", NULL};
+    "attn_implementation", "naive", "rpc", NULL};
 
 static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
                    struct mill_err *err) {
@@ -111,8 +128,16 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
         rc = mill_spec_get_int(s, "max_context_length", 4096, &m->max_ctx, err);
     if (!rc)
         rc = mill_spec_get_int(s, "threads", sysconf(_SC_NPROCESSORS_ONLN), &m->threads, err);
+    char *rpc = NULL;
     if (!rc)
-        rc = mill_spec_get_int(s, "n_gpu_layers", 0, &m->n_gpu_layers, err);
+        rc = dup_arg(s, "rpc", &rpc, err);
+    if (!rc && rpc)
+        rc = mill_rpc_parse(rpc, &m->rpc, &m->n_rpc, err);
+    free(rpc);
+    /* With RPC servers every layer goes to them unless n_gpu_layers says otherwise, as
+     * llama.cpp's tools do by default. */
+    if (!rc)
+        rc = mill_spec_get_int(s, "n_gpu_layers", m->n_rpc ? 999 : 0, &m->n_gpu_layers, err);
     if (!rc)
         rc = mill_spec_get_bool(s, "use_chat_template", false, &m->use_chat_template, err);
     if (!rc)
@@ -133,6 +158,8 @@ static bool is_alias(const char *type) {
     return false;
 }
 
+static void llm_close(void *state);
+
 static int llm_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
     struct llm *m = calloc(1, sizeof *m);
     if (!m)
@@ -152,13 +179,7 @@ static int llm_open(const struct mill_model_spec *spec, void **state, struct mil
     if (!rc && !(m->name = strdup(m->path)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (rc) {
-        free(m->path);
-        free(m->file);
-        free(m->quant);
-        free(m->dtype);
-        free(m->revision);
-        free(m->chat_template);
-        free(m);
+        llm_close(m);
         return rc;
     }
     *state = m;
@@ -349,6 +370,7 @@ static int llm_load(void *state, struct mill_err *err) {
     struct llm *m = state;
     static bool backend_ready;
     if (!backend_ready) {
+        ggml_set_abort_callback(on_ggml_abort);
         llama_log_set(llama_log_cb, NULL);
         llama_backend_init();
         backend_ready = true;
@@ -358,6 +380,8 @@ static int llm_load(void *state, struct mill_err *err) {
         rc = check_gguf_magic(m->gguf, err);
     if (!rc)
         rc = mill_sha256_file(m->gguf, m->sha256, err);
+    if (!rc && m->n_rpc)
+        rc = mill_rpc_attach(m->rpc, m->n_rpc, 5000, err);
     if (rc)
         return rc;
     struct llama_model_params mp = llama_model_default_params();
@@ -369,7 +393,8 @@ static int llm_load(void *state, struct mill_err *err) {
     m->vocab = llama_model_get_vocab(m->model);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     if (m->n_vocab <= 0 || llama_vocab_type(m->vocab) == LLAMA_VOCAB_TYPE_NONE)
-        return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (tokenizer.ggml.*)",
+        return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (no tokenizer in the "
+                            "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     rc = init_context(m, err);
     struct mill_buf probe = {0};
@@ -1081,9 +1106,19 @@ static int llm_provenance(void *state, struct mill_buf *out) {
     struct llm *m = state;
     mill_buf_adds(out, "\"model_file\":");
     mill_buf_add_json_str(out, m->gguf ? m->gguf : "", m->gguf ? strlen(m->gguf) : 0);
-    return mill_buf_addf(out, ",\"model_sha256\":\"%s\",\"context_length\":%d,"
-                         "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\"",
-                         m->sha256, m->n_ctx);
+    int rc = mill_buf_addf(out, ",\"model_sha256\":\"%s\",\"context_length\":%d,"
+                           "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
+                           "\"n_gpu_layers\":%lld",
+                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers);
+    if (!rc && m->n_rpc) {
+        rc = mill_buf_adds(out, ",\"rpc_servers\":[");
+        for (size_t i = 0; i < m->n_rpc && !rc; i++)
+            if (!(rc = mill_buf_adds(out, i ? "," : "")))
+                rc = mill_buf_add_json_str(out, m->rpc[i], strlen(m->rpc[i]));
+        if (!rc)
+            rc = mill_buf_adds(out, "]");
+    }
+    return rc;
 }
 
 static void llm_close(void *state) {
@@ -1105,6 +1140,7 @@ static void llm_close(void *state) {
     free(m->dtype);
     free(m->revision);
     free(m->chat_template);
+    mill_rpc_free(m->rpc, m->n_rpc);
     free(m);
 }
 

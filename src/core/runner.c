@@ -600,7 +600,8 @@ static int run_batch(struct job *j, struct mill_err *err) {
     free(ctx);
     free(reqs);
     clear_batch(j);
-    report_progress(j, false);
+    if (!rc)
+        report_progress(j, false);
     return rc;
 }
 
@@ -882,9 +883,16 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
         rc = build_fewshot(c, t, j.dir, &j.fewshot, err);
         if (!rc)
             rc = stream_docs(&j, &files, err);
-        report_progress(&j, true);
-        MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", t->name,
-                  (long long)j.n_docs, j.n_new, mill_samples_n_resumed(j.samples), j.n_failed);
+        if (!rc) {
+            report_progress(&j, true);
+            MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)",
+                      t->name, (long long)j.n_docs, j.n_new,
+                      j.samples ? mill_samples_n_resumed(j.samples) : 0, j.n_failed);
+        } else if (j.samples) {
+            MILL_INFO("runner", "%s: stopped; %zu docs computed in this run and %zu resumed "
+                      "are kept in %s", t->name, j.n_new, mill_samples_n_resumed(j.samples),
+                      jsonl);
+        }
         if (!rc)
             rc = aggregate_job(&j, tr, err);
         clock_gettime(CLOCK_MONOTONIC, &t1);

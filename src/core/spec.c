@@ -116,6 +116,7 @@ static int parse_args(const char *spec, const char *inside, size_t len,
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     int rc = 0;
     char *save = body;
+    bool after_rpc = false; /* the item before was rpc=: hint at Mill's server separator */
     for (char *item = body; item && rc == 0;) {
         char *comma = strchr(item, ',');
         if (comma)
@@ -126,7 +127,8 @@ static int parse_args(const char *spec, const char *inside, size_t len,
         struct mill_value v;
         if (!eq)
             rc = mill_err_set(err, MILL_EINVAL,
-                              "malformed model spec '%s': '%s' is not key=value", spec, item);
+                              "malformed model spec '%s': '%s' is not key=value%s", spec, item,
+                              after_rpc ? " (separate several rpc servers with ';')" : "");
         else if (!key || !val)
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         else if (!*key)
@@ -137,6 +139,7 @@ static int parse_args(const char *spec, const char *inside, size_t len,
             mill_value_free(&v);
         if (rc == MILL_ENOMEM)
             mill_err_set(err, rc, "out of memory");
+        after_rpc = key && !strcmp(key, "rpc");
         free(key);
         free(val);
         item = comma ? comma + 1 : NULL;

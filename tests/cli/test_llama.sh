@@ -10,12 +10,8 @@ MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 LLAMA=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
-PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 mkdir -p "$tmp/plug"
 cp "$BUILD/plugins/toy.so" "$tmp/plug/"
@@ -27,27 +23,6 @@ gen spm "$V/ggml-vocab-llama-spm.gguf"
 gen qwen "$V/ggml-vocab-qwen2.gguf"
 gen tiny tiny
 
-compare() { # out_a out_b task tol
-    "$PY" - "$1" "$2" "$3" "$4" <<'PY'
-import glob, json, sys
-a, b, task, tol = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-load = lambda d: [json.loads(l) for l in open(glob.glob(f"{d}/outputs/*/{task}.jsonl")[0])]
-ra, rb = load(a), load(b)
-assert len(ra) == len(rb) and len(ra) > 0, (len(ra), len(rb))
-worst = 0.0
-for x, y in zip(ra, rb):
-    assert x["doc_id"] == y["doc_id"] and "error" not in x and "error" not in y, (x, y)
-    for p, q in zip(x["responses"], y["responses"]):
-        if isinstance(p, str):
-            assert p == q, (x["doc_id"], p, q)
-            continue
-        worst = max(worst, abs(p[0] - q[0]))
-        assert abs(p[0] - q[0]) <= tol, (x["doc_id"], p, q)
-        if isinstance(p[1], bool):
-            assert p[1] == q[1], (x["doc_id"], p, q)
-print("max diff %.2e" % worst)
-PY
-}
 
 for m in spm qwen tiny; do
     M="llama[path=$tmp/$m.gguf"
@@ -76,30 +51,25 @@ check "left truncation is counted in the provenance file" \
     "$PY -c 'import json,glob,sys; p=json.load(open(glob.glob(\"$tmp/o-trunc/outputs/*/toy_cloze_1shot.json\")[0])); sys.exit(0 if p[\"n_truncated\"] > 0 else 1)'"
 
 # Bad models: each a clear message naming the file, exit 1, nothing half-written.
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/none.gguf]" toy_cloze \
-    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "missing GGUF: exit 1 naming it" "[ $rc -eq 1 ] && grep -q 'none.gguf does not exist' '$tmp/stderr'"
+bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[path=$4]" "$5" \
+    --task_paths "$tmp/plug"; }
+bad_model "missing GGUF: exit 1 naming it" 1 'none.gguf does not exist' "$tmp/none.gguf" toy_cloze
 printf 'not a model at all' > "$tmp/junk.gguf"
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/junk.gguf]" toy_cloze \
-    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "not a GGUF: exit 1, bad magic" "[ $rc -eq 1 ] && grep -q 'junk.gguf is not a GGUF file' '$tmp/stderr'"
+bad_model "not a GGUF: exit 1, bad magic" 1 'junk.gguf is not a GGUF file' "$tmp/junk.gguf" toy_cloze
 head -c 100000 "$tmp/spm.gguf" > "$tmp/cut.gguf"
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/cut.gguf]" toy_cloze \
-    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "truncated GGUF: exit 1 naming it" "[ $rc -eq 1 ] && grep -q 'cannot load GGUF model .*cut.gguf' '$tmp/stderr'"
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,use_chat_template=true]" \
-    toy_qa --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "chat template asked of a model without one: exit 1 with advice" \
-    "[ $rc -eq 1 ] && grep -q 'has no chat template; pass chat_template=' '$tmp/stderr'"
+bad_model "truncated GGUF: exit 1 naming it" 1 'cannot load GGUF model .*cut.gguf' "$tmp/cut.gguf" \
+    toy_cloze
+"$BUILD/bin/gen_llama" --out "$tmp/novocab.gguf" --vocab tiny --tokenizer none >/dev/null
+bad_model "model without a vocabulary: exit 1 naming it" 1 'novocab.gguf has no vocabulary' \
+    "$tmp/novocab.gguf" toy_cloze
+bad_model "chat template asked of a model without one: exit 1 with advice" 1 \
+    'has no chat template; pass chat_template=' "$tmp/spm.gguf,use_chat_template=true" toy_qa
 "$MILL" --output_dir "$tmp/o-chat" eval "llama[path=$tmp/spm.gguf,chat_template=chatml]" \
     toy_qa --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
 check "chat_template=chatml override runs" "[ $rc -eq 0 ]"
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,chat_template=nosuch]" \
-    toy_qa --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "unknown chat template name: exit 1" "[ $rc -eq 1 ] && grep -q 'does not recognise' '$tmp/stderr'"
-"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,batch_size=0]" toy_qa \
-    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
-check "bad batch_size: usage error" "[ $rc -eq 2 ]"
+bad_model "unknown chat template name: exit 1" 1 'does not recognise' \
+    "$tmp/spm.gguf,chat_template=nosuch" toy_qa
+bad_model "bad batch_size: usage error" 2 'batch_size must be' "$tmp/spm.gguf,batch_size=0" toy_qa
+check "no samples written by the failed runs" "[ -z \"\$(find '$tmp/o-bad' -name '*.jsonl' -size +0)\" ]"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
