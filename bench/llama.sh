@@ -11,7 +11,8 @@
 #    every prediction.
 # 2. Batched greedy generation (toy_qa, 32 questions, 16 new tokens): batch_size=8 against
 #    batch_size=1, as tokens/s of the generation steps (decodes where every token wants
-#    logits), prefill excluded. Note: the backend decodes batch_size+1 sequences per step.
+#    logits), prefill excluded. Harness share: from the provenance files (job seconds minus
+#    time inside llama_decode and the model load).
 #
 # Tokens and time are counted by a tiny LD_PRELOAD shim around llama_decode (compiled here from
 # $MILL_LLAMA_PREFIX/include/llama.h), the same way for mill and llama-perplexity:
@@ -197,6 +198,16 @@ def ppl_check(log, order, mill_out):
     print(json.dumps({"n": len(corr), "same_correctness": same,
                       "acc": float(final.group(1)) / 100 if final else None}))
 
+def harness(outdir):
+    """From mill's provenance files: the jobs' seconds, the part inside llama_decode and the
+    model load; the rest is the harness (data, prompts, tokenising, batching, scoring, writing)."""
+    t = {"seconds": 0.0, "decode_seconds": 0.0, "model_load_seconds": 0.0, "tokens_decoded": 0}
+    for p in glob.glob(os.path.join(outdir, "outputs", "*", "*.json")):
+        d = json.load(open(p))
+        for k in t:
+            t[k] += d.get(k, 0)
+    return t
+
 def best(files):
     runs = [json.load(open(f)) for f in files]
     b = {k: min(r[k] for r in runs) for k in runs[0]}
@@ -259,6 +270,17 @@ def summary(w, reps):
               "generation steps; whole eval incl. prefill %.2fx)" % (x, goal(x >= 3),
               g8["gen_tokens"] / g8["gen_s"], g1["gen_tokens"] / g1["gen_s"],
               g1["eval_s"] / g8["eval_s"]))
+    for name in ("fast", "gen8"):
+        hs = [harness(os.path.join(w, "%s.%d.out" % (name, i))) for i in range(1, reps + 1)]
+        hs = [h for h in hs if h["seconds"] > 0]
+        if hs:
+            h = min(hs, key=lambda h: h["seconds"] - h["decode_seconds"] - h["model_load_seconds"])
+            out = h["seconds"] - h["decode_seconds"] - h["model_load_seconds"]
+            x = out / (h["seconds"] - h["model_load_seconds"])
+            print("%-5s harness time outside llama_decode %6.1f%%   (goal <= 5%%: %s; %.2f s of "
+                  "%.2f s job time, model load %.2f s excluded; %d tokens decoded)" % (name, 100 * x,
+                  goal(x <= 0.05), out, h["seconds"] - h["model_load_seconds"],
+                  h["model_load_seconds"], h["tokens_decoded"]))
     g = J("agree_gen.json")
     if g:
         print("gen batch 8 vs 1 predictions         %d/%d identical" % (g["same"], g["n"]))

@@ -79,7 +79,8 @@ struct mill_backend_ops {
      * status; a non-zero return means the backend itself is broken (the task stops). */
     int (*run)(void *state, struct mill_request *reqs, size_t n, struct mill_err *err);
     /* Appends backend facts for the provenance file (a JSON object's members, no braces),
-     * e.g. "\"model_sha256\":\"...\"". May be NULL. */
+     * e.g. "\"model_sha256\":\"...\"". Called once at the end of each job, so work counters
+     * may report what was done since the previous call. May be NULL. */
     int (*provenance)(void *state, struct mill_buf *out);
     void (*close)(void *state);     /* NULL-safe on state */
 };

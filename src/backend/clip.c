@@ -9,6 +9,7 @@
 #include "backend/backends.h"
 
 #include "core/log.h"
+#include "core/hashcache.h"
 #include "core/sha2.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -223,7 +224,7 @@ static int weights_sha(struct clipb *c, struct mill_err *err) {
     snprintf(p, sizeof p, "%s/%s", c->dir, exists(c->dir, "open_clip_model.safetensors")
                                                ? "open_clip_model.safetensors"
                                                : "model.safetensors");
-    return mill_sha256_file(p, c->weights_sha, err);
+    return mill_sha256_file_cached(p, c->weights_sha, err);
 }
 
 static int clip_load(void *state, struct mill_err *err) {

@@ -12,7 +12,7 @@
 #include "backend/llama_rpc.h"
 
 #include "core/log.h"
-#include "core/sha2.h"
+#include "core/hashcache.h"
 #include "core/spec.h"
 #include "core/text.h"
 #include "data/hub.h"
@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct llm {
@@ -55,7 +56,17 @@ struct llm {
     struct llama_batch batch;
     llama_token *cached;    /* tokens held by sequence 0 */
     int n_cached, cap_cached;
+    /* Work since the last provenance record (one job's): llama_decode calls, the tokens they
+     * decoded, seconds inside them, seconds loading the model and context. */
+    long long n_decodes, n_tokens;
+    double decode_s, load_s;
 };
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
 
@@ -379,11 +390,12 @@ static int llm_load(void *state, struct mill_err *err) {
     if (!rc)
         rc = check_gguf_magic(m->gguf, err);
     if (!rc)
-        rc = mill_sha256_file(m->gguf, m->sha256, err);
+        rc = mill_sha256_file_cached(m->gguf, m->sha256, err);
     if (!rc && m->n_rpc)
         rc = mill_rpc_attach(m->rpc, m->n_rpc, 5000, err);
     if (rc)
         return rc;
+    double t0 = now_s();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t)m->n_gpu_layers;
     last_llama_error[0] = 0;
@@ -397,6 +409,7 @@ static int llm_load(void *state, struct mill_err *err) {
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     rc = init_context(m, err);
+    m->load_s = now_s() - t0;
     struct mill_buf probe = {0};
     if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
         rc = prompt_text(m, "probe", &probe, err);
@@ -450,7 +463,11 @@ static void batch_add(struct llama_batch *b, llama_token t, int pos, int seq, bo
 static int decode(struct llm *m, struct mill_err *err) {
     if (m->batch.n_tokens == 0)
         return 0;
+    double t0 = now_s();
     int rc = llama_decode(m->ctx, m->batch);
+    m->decode_s += now_s() - t0;
+    m->n_decodes++;
+    m->n_tokens += m->batch.n_tokens;
     if (rc != 0)
         return mill_err_set(err, MILL_EBACKEND, "llama_decode failed (%d)%s%s", rc,
                             last_llama_error[0] ? ": " : "", last_llama_error);
@@ -1108,8 +1125,13 @@ static int llm_provenance(void *state, struct mill_buf *out) {
     mill_buf_add_json_str(out, m->gguf ? m->gguf : "", m->gguf ? strlen(m->gguf) : 0);
     int rc = mill_buf_addf(out, ",\"model_sha256\":\"%s\",\"context_length\":%d,"
                            "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
-                           "\"n_gpu_layers\":%lld",
-                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers);
+                           "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
+                           "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
+                           "\"model_load_seconds\":%.3f",
+                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
+                           m->n_tokens, m->decode_s, m->load_s);
+    m->n_decodes = m->n_tokens = 0;
+    m->decode_s = m->load_s = 0;
     if (!rc && m->n_rpc) {
         rc = mill_buf_adds(out, ",\"rpc_servers\":[");
         for (size_t i = 0; i < m->n_rpc && !rc; i++)
