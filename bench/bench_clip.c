@@ -4,11 +4,18 @@
  * the full count. Driven by bench/clip.sh, which compiles it against libmill; prints one
  * "key value" line per figure for the script to read.
  *
- * It is a benchmark only: it writes nothing, checks no accuracy (tests/unit/test_clip_model.c
- * does), and its inputs are deterministic random pixels and token ids.
+ * With --jpeg_dir, also the whole path of the `clip` backend from encoded images to
+ * predictions: CLASSIFY requests carrying the JPEG bytes of the .jpg files in DIR (decode, Pillow-exact
+ * resize + centre crop, normalise, encode, scores against a 10-class head), 64 requests per
+ * run() as the runner hands them; the head is built in a warm-up call and not timed.
+ *
+ * It is a benchmark only: it writes nothing (the backend's head cache goes to MILL_CACHE_DIR,
+ * which bench/clip.sh points at its temporary directory), checks no accuracy
+ * (tests/unit/test_clip_model.c does), and its inputs are deterministic random pixels and
+ * token ids.
  *
  * Usage: bench_clip --model DIR [--threads 2] [--batch 64] [--images 128] [--classes 1000]
- *        [--templates 80] [--sample_classes 10] [--tokens 10]
+ *        [--templates 80] [--sample_classes 10] [--tokens 10] [--jpeg_dir DIR]
  */
 #include <errno.h>
 #include <math.h>
@@ -17,7 +24,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/backends.h"
+#include "core/spec.h"
 #include "model/clip/clip.h"
+
+#include <dirent.h>
 
 #define SOT 49406
 #define EOT 49407
@@ -54,7 +65,7 @@ static int parse_int(const char *s, int *out)
 }
 
 struct opts {
-    const char *model;
+    const char *model, *jpeg_dir;
     int threads, batch, images, classes, templates, sample_classes, tokens;
 };
 
@@ -77,6 +88,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                                      : NULL;
         if (!strcmp(a, "--model"))
             o->model = v;
+        else if (!strcmp(a, "--jpeg_dir"))
+            o->jpeg_dir = v;
         else if (!slot || parse_int(v, slot)) {
             fprintf(stderr, "bench_clip: bad option %s %s\n", a, v);
             return -1;
@@ -169,12 +182,113 @@ static int bench_zero_shot(struct mill_clip_model *m, const struct opts *o)
     return rc;
 }
 
+/* The bytes of every .jpg file in dir, sorted by name. */
+static int read_jpegs(const char *dir, struct mill_media **out, size_t *n) {
+    struct dirent **names = NULL;
+    int k = scandir(dir, &names, NULL, alphasort);
+    *out = calloc(k > 0 ? (size_t)k : 1, sizeof **out);
+    *n = 0;
+    for (int i = 0; i < k; i++) {
+        const char *nm = names[i]->d_name;
+        size_t l = strlen(nm);
+        char path[4096];
+        FILE *f = NULL;
+        if (l > 4 && !strcmp(nm + l - 4, ".jpg") &&
+            snprintf(path, sizeof path, "%s/%s", dir, nm) < (int)sizeof path)
+            f = fopen(path, "rb");
+        if (f && !fseek(f, 0, SEEK_END)) {
+            long sz = ftell(f);
+            struct mill_media *m = &(*out)[*n];
+            rewind(f);
+            m->kind = MILL_MOD_IMAGE;
+            m->data = malloc(sz > 0 ? (size_t)sz : 1);
+            m->n = m->data && sz > 0 ? fread(m->data, 1, (size_t)sz, f) : 0;
+            *n += m->n == (size_t)sz;
+        }
+        if (f)
+            fclose(f);
+        free(names[i]);
+    }
+    free(names);
+    return *n ? 0 : -1;
+}
+
+/* Images/s of the clip backend on CLASSIFY requests with encoded JPEGs, batch-sized run()s. */
+static int bench_e2e(const struct opts *o) {
+    static const char *const labels[] = {"airplane", "automobile", "bird", "cat", "deer",
+                                         "dog", "frog", "horse", "ship", "truck"};
+    static const char *const templates[] = {"a photo of a {c}.", "a blurry photo of a {c}."};
+    struct mill_media *jpg = NULL;
+    size_t nj = 0;
+    if (read_jpegs(o->jpeg_dir, &jpg, &nj)) {
+        fprintf(stderr, "bench_clip: no readable .jpg in %s\n", o->jpeg_dir);
+        return -1;
+    }
+    char spec_s[4200];
+    snprintf(spec_s, sizeof spec_s, "clip[path=%s,batch_size=%d,threads=%d]", o->model,
+             o->batch, o->threads);
+    struct mill_model_spec spec;
+    struct mill_err err = {0};
+    void *st = NULL;
+    const struct mill_backend_ops *ops = &mill_backend_clip;
+    int rc = mill_spec_parse(spec_s, &spec, &err);
+    if (!rc)
+        rc = ops->open(&spec, &st, &err);
+    if (!rc)
+        rc = ops->load(st, &err);
+    size_t nb = (size_t)o->batch;
+    struct mill_request *q = calloc(nb, sizeof *q);
+    if (!q)
+        rc = -1;
+    double t0 = 0;
+    size_t done = 0, correct_shape = 0;
+    for (int pass = 0; !rc && pass < 2; pass++) { /* pass 0: warm-up + head build */
+        size_t total = pass ? (size_t)o->images : nb;
+        if (pass)
+            t0 = now();
+        for (size_t off = 0; !rc && off < total; off += nb) {
+            size_t k = total - off < nb ? total - off : nb;
+            for (size_t i = 0; i < k; i++) {
+                memset(&q[i], 0, sizeof q[i]);
+                q[i].kind = MILL_REQ_CLASSIFY;
+                q[i].task = "bench";
+                q[i].doc_id = (int64_t)(off + i);
+                q[i].media = &jpg[(off + i) % nj];
+                q[i].n_media = 1;
+                q[i].labels = labels;
+                q[i].n_labels = 10;
+                q[i].templates = templates;
+                q[i].n_templates = 2;
+            }
+            rc = ops->run(st, q, k, &err);
+            for (size_t i = 0; i < k; i++) {
+                correct_shape += pass && q[i].status == 0 && q[i].scores;
+                mill_request_clear_output(&q[i]);
+            }
+            done += pass ? k : 0;
+        }
+    }
+    if (!rc)
+        printf("e2e_images_per_s %.3f\ne2e_ok %zu\n", done / (now() - t0), correct_shape);
+    else
+        fprintf(stderr, "bench_clip: backend: %s\n", err.msg);
+    if (st)
+        ops->close(st);
+    mill_spec_free(&spec);
+    for (size_t i = 0; i < nj; i++)
+        free(jpg[i].data);
+    free(jpg);
+    free(q);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, 2, 64, 128, 1000, 80, 10, 10};
+    struct opts o = {NULL, NULL, 2, 64, 128, 1000, 80, 10, 10};
     if (parse_args(argc, argv, &o)) {
         fputs("usage: bench_clip --model DIR [--threads 2] [--batch 64] [--images 128]\n"
-              "       [--classes 1000] [--templates 80] [--sample_classes 10] [--tokens 10]\n",
+              "       [--classes 1000] [--templates 80] [--sample_classes 10] [--tokens 10]\n"
+              "       [--jpeg_dir DIR]\n",
               stderr);
         return 2;
     }
@@ -193,5 +307,7 @@ int main(int argc, char **argv)
     if (!rc)
         rc = bench_zero_shot(m, &o);
     mill_clip_free(m);
+    if (!rc && o.jpeg_dir)
+        rc = bench_e2e(&o);
     return rc ? 1 : 0;
 }

@@ -6,11 +6,18 @@ full 77-token context (what open_clip's encode_text computes) and trimmed to the
 each batch. Also measures the machine's practical float32 peak with a square matmul. Prints one
 "key value" line per figure.
 
+With --jpeg_dir, also images/s from encoded images to predictions, as an open_clip user runs it:
+PIL decode + convert("RGB"), Resize(224, BICUBIC) on the short side, CenterCrop, ToTensor,
+Normalize (torchvision's PIL path, written out with PIL and numpy since torchvision is not in
+Debian), the vision tower, scores against a 10-class head, argmax. Measured twice: inline
+(preprocessing in the main thread) and with a torch DataLoader worker preparing the next batch
+while the model runs; both are printed, the faster is the peer.
+
 It is a benchmark only: it writes nothing and checks no accuracy. Run it with /usr/bin/python3
 (Debian's torch on OpenBLAS); it refuses to run when torch does not link OpenBLAS.
 
 Usage: clip_torch_bench.py DIR [--batch 64] [--images 128] [--classes 1000] [--templates 80]
-       [--sample_classes 2] [--sample_classes_trim 10] [--tokens 10]
+       [--sample_classes 2] [--sample_classes_trim 10] [--tokens 10] [--jpeg_dir DIR]
 """
 import argparse
 import os
@@ -73,6 +80,56 @@ def zero_shot(m, ids, templates, batch, trim):
     return time.perf_counter() - t0
 
 
+MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
+STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+
+
+def preprocess(path, size):
+    """torchvision Resize(size, BICUBIC) + CenterCrop(size) + ToTensor + Normalize on PIL."""
+    from PIL import Image
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    if w <= h:
+        nw, nh = size, int(size * h / w)
+    else:
+        nw, nh = int(size * w / h), size
+    im = im.resize((nw, nh), Image.BICUBIC)
+    left, top = int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
+    im = im.crop((left, top, left + size, top + size))
+    x = (np.asarray(im, dtype=np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())
+
+
+class Jpegs(torch.utils.data.Dataset):
+    def __init__(self, paths, n, size):
+        self.paths, self.n, self.size = paths, n, size
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return preprocess(self.paths[i % len(self.paths)], self.size)
+
+
+def e2e(m, jpeg_dir, n, batch):
+    """Images/s from JPEG files to predictions, inline and with one DataLoader worker."""
+    paths = sorted(os.path.join(jpeg_dir, f) for f in os.listdir(jpeg_dir) if f.endswith(".jpg"))
+    head = torch.nn.functional.normalize(torch.randn(10, m.v_proj.shape[1]), dim=-1)
+    res = {}
+    for workers in (0, 1):
+        ds = Jpegs(paths, n + batch, m.image_size)
+        dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=workers)
+        it = iter(dl)
+        (100.0 * m.encode_images(next(it)) @ head.T).argmax(dim=-1)  # warm-up batch
+        t0 = time.perf_counter()
+        done = 0
+        for x in it:
+            (100.0 * m.encode_images(x) @ head.T).argmax(dim=-1)
+            done += x.shape[0]
+        res[workers] = done / (time.perf_counter() - t0)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -83,6 +140,7 @@ def main():
     ap.add_argument("--sample_classes", type=int, default=2)
     ap.add_argument("--sample_classes_trim", type=int, default=10)
     ap.add_argument("--tokens", type=int, default=10)
+    ap.add_argument("--jpeg_dir")
     args = ap.parse_args()
     torch.set_num_threads(2)
     if not blas_is_openblas():
@@ -112,6 +170,11 @@ def main():
             dt = zero_shot(m, ids, args.templates, args.batch, trim)
             print(f"{key} {dt / n_cls * args.classes:.1f}")
             print(f"{key}_texts_per_s {ids.shape[0] / dt:.3f}")
+        if args.jpeg_dir:
+            r = e2e(m, args.jpeg_dir, args.images, args.batch)
+            print(f"e2e_images_per_s_inline {r[0]:.3f}")
+            print(f"e2e_images_per_s_loader {r[1]:.3f}")
+            print(f"e2e_images_per_s {max(r.values()):.3f}")
     return 0
 
 
