@@ -28,6 +28,7 @@
 # unused when MILL_LOCAL_DATASETS already holds cais_mmlu/), MILL_BENCH_MMLU_TASKS,
 # MILL_BENCH_MMLU_LIMIT (questions per subject), MILL_BENCH_PPL_CTX (llama-perplexity -c, 2048),
 # MILL_BENCH_SKIP (comma list of: fast, naive, ppl, gen), MILL_BENCH_KEEP=1 keeps the work dir,
+# MILL_BENCH_TYPE (weight type of the generated model: f16, bf16 or f32; default f16),
 # MILL_BENCH_TASK_PATHS (plugins for MILL_BENCH_MMLU_TASKS, e.g. to try the script on toy_cloze).
 set -uo pipefail
 
@@ -48,7 +49,9 @@ XTRA=()
 MILL="$BUILD/bin/mill"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-MODEL="$CACHE/qwen3-0.6b-shape.gguf"
+WTYPE=${MILL_BENCH_TYPE:-f16}
+case $WTYPE in f16) MODEL="$CACHE/qwen3-0.6b-shape.gguf" ;; f32|bf16) MODEL="$CACHE/qwen3-0.6b-shape-$WTYPE.gguf" ;;
+    *) echo "llama.sh: MILL_BENCH_TYPE must be f16, bf16 or f32" >&2; exit 2 ;; esac
 STATUS=0
 
 fail() { echo "llama.sh: $*" >&2; STATUS=1; }
@@ -65,10 +68,10 @@ if [ "${MILL_BENCH_KEEP:-0}" = 1 ]; then echo "work dir: $W"; else trap 'rm -rf 
 # ---- the model, once ---------------------------------------------------------------------
 mkdir -p "$CACHE"
 if [ ! -s "$MODEL" ]; then
-    echo "== generating $MODEL (random weights, Qwen3-0.6B shape, F16)"
+    echo "== generating $MODEL (random weights, Qwen3-0.6B shape, $WTYPE)"
     "$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" \
         --out "$MODEL.tmp.gguf" --n_embd 1024 --n_layer 28 --n_head 16 --n_head_kv 8 \
-        --n_ff 3072 --type f16 >/dev/null && mv "$MODEL.tmp.gguf" "$MODEL" ||
+        --n_ff 3072 --type "$WTYPE" >/dev/null && mv "$MODEL.tmp.gguf" "$MODEL" ||
         { rm -f "$MODEL.tmp.gguf"; echo "llama.sh: gen_llama failed" >&2; exit 2; }
 fi
 
