@@ -466,10 +466,10 @@ static void *prep_worker(void *arg) {
 /* Prepares images idx[0..n) into chw, packed: returns how many succeeded (-1: out of memory),
  * their request indices in ok_idx (a failed image has already failed its request). */
 static ptrdiff_t prepare_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx,
-                               size_t n, float *chw, size_t *ok_idx) {
+                               size_t n, float *chw, size_t *ok_idx, int64_t threads) {
     enum { MAX_PREP = 16 };
     size_t px = 3 * (size_t)c->hp->image_size * c->hp->image_size, k = 0;
-    size_t nt = (size_t)(c->threads < MAX_PREP ? c->threads : MAX_PREP);
+    size_t nt = (size_t)(threads < MAX_PREP ? threads : MAX_PREP);
     nt = nt > n ? n : nt ? nt : 1;
     bool *ok = calloc(n ? n : 1, sizeof *ok);
     if (!ok)
@@ -499,18 +499,62 @@ static ptrdiff_t prepare_chunk(struct clipb *c, struct mill_request *reqs, const
     return (ptrdiff_t)k;
 }
 
+/* The second half of a chunk, prepared by one helper thread while the first half encodes. */
+struct overlap {
+    struct clipb *c;
+    struct mill_request *reqs;
+    const size_t *idx;
+    size_t n;
+    float *chw;
+    size_t *ok;
+    ptrdiff_t got;
+};
+
+static void *overlap_worker(void *arg) {
+    struct overlap *o = arg;
+    o->got = prepare_chunk(o->c, o->reqs, o->idx, o->n, o->chw, o->ok, 1);
+    return NULL;
+}
+
+/* Prepares and encodes images idx[0..n) into emb; ok receives the request indices of the k
+ * images that decoded, in emb's order. A chunk of 16 or more is split in two so the second
+ * half's decoding and preprocessing overlap with the first half's encoding. */
+static int encode_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx, size_t n,
+                        float *chw, float *emb, size_t *ok, size_t *k, struct mill_err *err) {
+    size_t px = 3 * (size_t)c->hp->image_size * c->hp->image_size, e = c->hp->embed_dim;
+    size_t h = n >= 16 ? n / 2 : n;
+    ptrdiff_t g1 = prepare_chunk(c, reqs, idx, h, chw, ok, c->threads);
+    struct overlap o = {c, reqs, idx + h, n - h, chw + h * px, ok + h, 0};
+    pthread_t th;
+    bool helper = h < n && pthread_create(&th, NULL, overlap_worker, &o) == 0;
+    if (h < n && !helper)
+        overlap_worker(&o);
+    size_t k1 = g1 > 0 ? (size_t)g1 : 0;
+    int rc = g1 < 0 ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+             : k1   ? mill_clip_encode_images(c->model, chw, (int)k1, emb, err)
+                    : 0;
+    if (helper)
+        pthread_join(th, NULL);
+    size_t k2 = o.got > 0 ? (size_t)o.got : 0;
+    if (!rc && o.got < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && k2) {
+        memmove(chw + k1 * px, chw + h * px, k2 * px * sizeof *chw);
+        memmove(ok + k1, ok + h, k2 * sizeof *ok);
+        rc = mill_clip_encode_images(c->model, chw + k1 * px, (int)k2, emb + k1 * e, err);
+    }
+    *k = k1 + k2;
+    return rc;
+}
+
 /* Scores = logit_scale * image . class weights, for the requests idx[0..n) of reqs. */
 static int classify_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx,
                           size_t n, float *chw, float *emb, struct mill_err *err) {
-    size_t e = (size_t)c->hp->embed_dim, nl = c->head.n_labels;
+    size_t e = (size_t)c->hp->embed_dim, nl = c->head.n_labels, k = 0;
     size_t *ok = malloc((n ? n : 1) * sizeof *ok);
     if (!ok)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    ptrdiff_t got = prepare_chunk(c, reqs, idx, n, chw, ok);
-    size_t k = got > 0 ? (size_t)got : 0;
-    int rc = got < 0 ? mill_err_set(err, MILL_ENOMEM, "out of memory")
-             : k     ? mill_clip_encode_images(c->model, chw, (int)k, emb, err)
-                     : 0;
+    int rc = encode_chunk(c, reqs, idx, n, chw, emb, ok, &k, err);
     float scale = mill_clip_logit_scale(c->model);
     for (size_t j = 0; !rc && j < k; j++) {
         struct mill_request *q = &reqs[ok[j]];

@@ -51,6 +51,8 @@ PY
 }
 r=$(same "$tmp/oc" "$tmp/hf" 2>&1); check "HF layout == open_clip layout ($r)" "[[ '$r' == same* ]]"
 r=$(same "$tmp/b1" "$tmp/b8" 2>&1); check "batch 1 / 1 thread == batch 8 / 2 threads ($r)" "[[ '$r' == same* ]]"
+r=$(same "$tmp/oc" "$tmp/b1" 2>&1)
+check "batch 64 (halves prepared while the other encodes) == batch 1 ($r)" "[[ '$r' == same* ]]"
 
 # A corrupt image fails its sample only; the run goes on and counts it.
 "$PY" - "$D/000001.tar" <<'PY'
