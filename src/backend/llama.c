@@ -855,11 +855,14 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
 
 /* ---- GENERATE ------------------------------------------------------------------------ */
 
+/* One generation slot (sequence seq of the KV cache). q == NULL: free. */
 struct gen {
     struct mill_request *q;
     struct mill_buf text;
+    struct toks prompt;     /* while being admitted */
     int n_gen, pos, logit_i, seq;
-    bool done;
+    int reserve;            /* KV cells held for the prompt and the generation budget */
+    llama_token next;       /* the token the next step feeds */
 };
 
 /* The prompt as the model sees it: the chat template applied when asked for. */
@@ -896,6 +899,11 @@ static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
     return mill_err_set(err, MILL_EBACKEND, "chat template output kept growing");
 }
 
+/* New tokens a request may generate. */
+static int gen_budget(const struct mill_request *q) {
+    return q->max_new_tokens > 0 ? q->max_new_tokens : 256;
+}
+
 static int gen_prompt(struct llm *m, struct gen *g, struct toks *t, struct mill_err *err) {
     struct mill_buf p = {0};
     int rc = prompt_text(m, g->q->context ? g->q->context : "", &p, err);
@@ -906,7 +914,7 @@ static int gen_prompt(struct llm *m, struct gen *g, struct toks *t, struct mill_
     if (rc)
         return rc;
     bool bos = llama_vocab_get_add_bos(m->vocab) || raw.n == 0;
-    int room = m->n_ctx - (g->q->max_new_tokens > 0 ? g->q->max_new_tokens : 256);
+    int room = m->n_ctx - gen_budget(g->q);
     if (room < 1)
         room = 1;
     int keep = raw.n + bos > room ? room - bos : raw.n;
@@ -948,40 +956,7 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
             return true;
         }
     }
-    int cap = g->q->max_new_tokens > 0 ? g->q->max_new_tokens : 256;
-    return g->n_gen >= cap || g->pos >= m->n_ctx;
-}
-
-/* Decodes every prompt but its last token in full batches, then all last tokens in one final
- * batch, so every sequence's first logits come from the same decode. */
-static int gen_prefill(struct llm *m, struct gen *gs, size_t n, struct mill_err *err) {
-    struct toks *ts = calloc(n, sizeof *ts);
-    int rc = ts ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = gen_prompt(m, &gs[i], &ts[i], err);
-    batch_clear(&m->batch);
-    for (size_t i = 0; !rc && i < n; i++)
-        for (int p = 0; !rc && p < ts[i].n - 1; p++) {
-            if (m->batch.n_tokens == m->n_batch) {
-                rc = decode(m, err);
-                batch_clear(&m->batch);
-            }
-            batch_add(&m->batch, ts[i].t[p], p, gs[i].seq, false);
-        }
-    if (!rc)
-        rc = decode(m, err);
-    batch_clear(&m->batch);
-    for (size_t i = 0; !rc && i < n; i++) {
-        gs[i].logit_i = m->batch.n_tokens;
-        batch_add(&m->batch, ts[i].t[ts[i].n - 1], ts[i].n - 1, gs[i].seq, true);
-        gs[i].pos = ts[i].n;
-    }
-    if (!rc)
-        rc = decode(m, err);
-    for (size_t i = 0; ts && i < n; i++)
-        free(ts[i].t);
-    free(ts);
-    return rc;
+    return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;
 }
 
 static int argmax_row(const float *x, int n) {
@@ -992,37 +967,116 @@ static int argmax_row(const float *x, int n) {
     return am;
 }
 
-static int generate_chunk(struct llm *m, struct gen *gs, size_t n, struct mill_err *err) {
-    for (size_t i = 0; i < n; i++)
-        gs[i].seq = 1 + (int)i;
-    drop_seqs(m, 1, m->n_seq - 1);
-    int rc = gen_prefill(m, gs, n, err);
-    size_t active = n;
-    while (!rc && active) {
-        size_t k = 0;
-        int idx[256];
-        llama_token next[256];
-        for (size_t i = 0; i < n; i++) {
-            struct gen *g = &gs[i];
-            if (g->done)
-                continue;
-            int am = argmax_row(llama_get_logits_ith(m->ctx, g->logit_i), m->n_vocab);
-            if (llama_vocab_is_eog(m->vocab, am) || gen_step(m, g, am)) {
-                g->done = true;
-                active--;
-                continue;
+/* Decodes the prompts of fresh[0..n) but their last tokens, in full batches, logits off. */
+static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, struct mill_err *err) {
+    int rc = 0;
+    batch_clear(&m->batch);
+    for (size_t i = 0; !rc && i < n; i++)
+        for (int p = 0; !rc && p < fresh[i]->prompt.n - 1; p++) {
+            if (m->batch.n_tokens == m->n_batch) {
+                rc = decode(m, err);
+                batch_clear(&m->batch);
             }
-            idx[k] = (int)i;
-            next[k++] = am;
+            batch_add(&m->batch, fresh[i]->prompt.t[p], p, fresh[i]->seq, false);
         }
-        batch_clear(&m->batch);
-        for (size_t j = 0; j < k; j++) {
-            gs[idx[j]].logit_i = m->batch.n_tokens;
-            batch_add(&m->batch, next[j], gs[idx[j]].pos++, gs[idx[j]].seq, true);
-        }
+    if (!rc)
         rc = decode(m, err);
+    batch_clear(&m->batch);
+    return rc;
+}
+
+/* Generation with continuous batching: up to `per` sequences decode together, one token each
+ * per step; a sequence that stops hands its slot (and its KV cells) to the next request, whose
+ * prompt is prefilled and whose last prompt token joins the next step. A request is admitted
+ * only while the KV cells reserved for prompts plus generation budgets fit the cache, so long
+ * generations never run it out of cells. */
+struct gen_run {
+    struct llm *m;
+    struct mill_request **qs;
+    size_t n, next, per, active;
+    struct gen *slots, **fresh;
+    struct toks pend;       /* the next request's prompt, tokenised once */
+    bool pend_ok;
+    long reserved;
+};
+
+
+/* Reads each live slot's logits from the last decode: the next token, or the end. */
+static int gen_advance(struct gen_run *r, struct mill_err *err) {
+    struct llm *m = r->m;
+    for (size_t i = 0; i < r->per; i++) {
+        struct gen *g = &r->slots[i];
+        if (!g->q)
+            continue;
+        int am = argmax_row(llama_get_logits_ith(m->ctx, g->logit_i), m->n_vocab);
+        if (!llama_vocab_is_eog(m->vocab, am) && !gen_step(m, g, am)) {
+            g->next = am;
+            continue;
+        }
+        if (!(g->q->text = mill_buf_take(&g->text)))
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        llama_memory_seq_rm(m->mem, g->seq, -1, -1);
+        r->reserved -= g->reserve;
+        r->active--;
+        int seq = g->seq;
+        memset(g, 0, sizeof *g);
+        g->seq = seq;
     }
-    drop_seqs(m, 1, m->n_seq - 1);
+    return 0;
+}
+
+/* Moves waiting requests into free slots while their KV reservations fit; returns how many. */
+static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
+    struct llm *m = r->m;
+    *n_fresh = 0;
+    for (size_t i = 0; i < r->per && r->next < r->n; i++) {
+        struct gen *g = &r->slots[i];
+        if (g->q)
+            continue;
+        if (!r->pend_ok) {
+            struct gen probe = {.q = r->qs[r->next]};
+            int rc = gen_prompt(m, &probe, &r->pend, err);
+            if (rc)
+                return rc;
+            r->pend_ok = true;
+        }
+        int need = r->pend.n + gen_budget(r->qs[r->next]);
+        need = (need < m->n_ctx ? need : m->n_ctx) + 1;
+        if (r->active && r->reserved + need > m->kv_size)
+            break; /* wait for running sequences to free their cells */
+        g->q = r->qs[r->next++];
+        g->prompt = r->pend;
+        g->reserve = need;
+        r->pend = (struct toks){0};
+        r->pend_ok = false;
+        r->reserved += need;
+        r->active++;
+        r->fresh[(*n_fresh)++] = g;
+    }
+    return 0;
+}
+
+/* One decode: the next token of every continuing slot and the last prompt token of every
+ * fresh one, each with its logits. */
+static int gen_step_batch(struct gen_run *r, size_t n_fresh, struct mill_err *err) {
+    struct llm *m = r->m;
+    int rc = gen_prefill(m, r->fresh, n_fresh, err);
+    for (size_t i = 0; !rc && i < r->per; i++) {
+        struct gen *g = &r->slots[i];
+        if (!g->q)
+            continue;
+        g->logit_i = m->batch.n_tokens;
+        if (g->prompt.t) { /* fresh: the prompt's last token */
+            batch_add(&m->batch, g->prompt.t[g->prompt.n - 1], g->prompt.n - 1, g->seq, true);
+            g->pos = g->prompt.n;
+            free(g->prompt.t);
+            g->prompt = (struct toks){0};
+        } else {
+            batch_add(&m->batch, g->next, g->pos++, g->seq, true);
+        }
+    }
+    if (!rc)
+        rc = decode(m, err);
     return rc;
 }
 
@@ -1030,23 +1084,32 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
     size_t per = (size_t)m->n_seq - 2; /* batch_size sequences, as loglik uses */
     if (per > 255)
         per = 255;
-    struct gen *gs = calloc(per, sizeof *gs);
-    if (!gs)
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    int rc = 0;
-    for (size_t i = 0; !rc && i < n; i += per) {
-        size_t k = n - i < per ? n - i : per;
-        memset(gs, 0, per * sizeof *gs);
-        for (size_t j = 0; j < k; j++)
-            gs[j].q = qs[i + j];
-        rc = generate_chunk(m, gs, k, err);
-        for (size_t j = 0; j < k; j++) {
-            if (!rc && !(gs[j].q->text = mill_buf_take(&gs[j].text)))
-                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-            mill_buf_free(&gs[j].text);
-        }
+    struct gen_run r = {.m = m, .qs = qs, .n = n, .per = per};
+    r.slots = calloc(per, sizeof *r.slots);
+    r.fresh = calloc(per, sizeof *r.fresh);
+    int rc = r.slots && r.fresh ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < per; i++)
+        r.slots[i].seq = 1 + (int)i;
+    drop_seqs(m, 1, m->n_seq - 1);
+    bool first = true;
+    while (!rc && (r.active || r.next < n)) {
+        if (!first)
+            rc = gen_advance(&r, err);
+        first = false;
+        size_t n_fresh = 0;
+        if (!rc)
+            rc = gen_admit(&r, &n_fresh, err);
+        if (!rc && r.active)
+            rc = gen_step_batch(&r, n_fresh, err);
     }
-    free(gs);
+    for (size_t i = 0; r.slots && i < per; i++) {
+        mill_buf_free(&r.slots[i].text);
+        free(r.slots[i].prompt.t);
+    }
+    free(r.pend.t);
+    drop_seqs(m, 1, m->n_seq - 1);
+    free(r.slots);
+    free(r.fresh);
     return rc;
 }
 

@@ -43,6 +43,19 @@ for m in spm qwen tiny; do
     check "$m: generations identical with batch 1 and batch 8 ($r)" "[[ '$r' == max* ]]"
 done
 
+# Long generations (16 questions, no stop string, up to 1024 new tokens) at batch_size=16
+# need more KV cells than the cache holds at once: requests wait for cells instead of failing
+# the run, finished sequences hand their slots to waiting ones, and the text equals batch 1.
+for bs in 16 1; do
+    "$MILL" --output_dir "$tmp/o-long$bs" eval "llama[path=$tmp/spm.gguf,batch_size=$bs,max_context_length=1100]" \
+        toy_long --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+    check "long generations, batch_size=$bs: exit 0" "[ $rc -eq 0 ] || { tail -2 '$tmp/stderr'; false; }"
+done
+check "long generations really are long (some over 500 characters)" \
+    "$PY -c 'import json,glob,sys; r=[json.loads(l) for l in open(glob.glob(\"$tmp/o-long16/outputs/*/toy_long_2shot.jsonl\")[0])]; sys.exit(0 if len(r)==16 and max(len(x[\"prediction\"]) for x in r) > 500 else 1)'"
+r=$(compare "$tmp/o-long1" "$tmp/o-long16" toy_long_2shot 0 2>&1)
+check "long generations identical with batch 1 and batch 16 ($r)" "[[ '$r' == max* ]]"
+
 # Context overflow: a 16-token window truncates the 2-shot prompts from the left and says so.
 "$MILL" --output_dir "$tmp/o-trunc" eval "llama[path=$tmp/spm.gguf,max_context_length=16]" \
     toy_cloze --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?

@@ -7,6 +7,8 @@
  *   toy_cloze log-prob choices " car", " apple", ... with one shot from its own split, so
  *            continuations span several tokens and questions share a prefix
  *   toy_ppl  perplexity of the QA answers' questions (rolling log-likelihood)
+ *   toy_long generative QA with no stop string and a 1024-token budget over 16 questions
+ *            (toy_data/long_test.jsonl): long generations that must share the KV cache
  *   toy_img  generative multiple choice that declares image + text input (to test the
  *            modalities rejection)
  *   toy_zs   zero-shot classification (to test the task-type rejection)
@@ -97,6 +99,8 @@ static int ppl_prompt(const struct mill_task_config *t, const struct mill_value 
 static const char *const qa_files[] = {"train=toy_data/qa_train.jsonl",
                                        "test=toy_data/qa_test.jsonl", NULL};
 static const char *const mc_files[] = {"test=toy_data/mc_test.jsonl", NULL};
+static const char *const long_files[] = {"train=toy_data/qa_train.jsonl",
+                                         "test=toy_data/long_test.jsonl", NULL};
 static const char *const em[] = {"exact_match", NULL};
 static const char *const mc_metrics[] = {"exact_match", "contains_answer", NULL};
 static const char *const acc[] = {"acc", NULL};
@@ -117,6 +121,10 @@ static const struct mill_task_config tasks[] = {
      .output_type = MILL_OUT_LOGPROBS, .metrics = acc},
     {.name = "toy_cloze", .hf_data_files = mc_files, .prompt = cloze_prompt,
      .output_type = MILL_OUT_LOGPROBS, .n_shots = 1, .metrics = cloze_metrics},
+    {.name = "toy_long", .hf_data_files = long_files, .evaluation_splits = train_test,
+     .few_shots_split = "train", .prompt = qa_prompt, .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 1024, .n_shots = 2, .metrics = em,
+     .description = "toy generative QA with long generations"},
     {.name = "toy_ppl", .hf_data_files = qa_files, .prompt = ppl_prompt,
      .output_type = MILL_OUT_PERPLEXITY, .metrics = ppl},
     {.name = "toy_img", .hf_data_files = mc_files, .prompt = mc_prompt,
