@@ -468,6 +468,10 @@ static int decode(struct llm *m, struct mill_err *err) {
     m->decode_s += now_s() - t0;
     m->n_decodes++;
     m->n_tokens += m->batch.n_tokens;
+    if (rc == 1) /* llama.h: no KV slot for the batch */
+        return mill_err_set(err, MILL_EBACKEND, "llama_decode found no free KV cells for %d "
+                            "tokens (cache of %d cells); lower batch_size or "
+                            "max_context_length", m->batch.n_tokens, m->kv_size);
     if (rc != 0)
         return mill_err_set(err, MILL_EBACKEND, "llama_decode failed (%d)%s%s", rc,
                             last_llama_error[0] ? ": " : "", last_llama_error);
