@@ -416,7 +416,7 @@ static int llm_load(void *state, struct mill_err *err) {
     mill_buf_free(&probe);
     if (!rc)
         MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf,
-                  m->n_ctx, (long long)m->n_seq - 1, (long long)m->threads);
+                  m->n_ctx, (long long)m->n_seq - 2, (long long)m->threads);
     return rc;
 }
 
