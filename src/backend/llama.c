@@ -89,8 +89,8 @@ static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) 
  * allocation). Samples are on disk up to the last finished batch; say so and exit instead of
  * ggml's default backtrace. Runs on whichever thread failed: only async-signal-safe calls. */
 static void on_ggml_abort(const char *msg) {
-    static const char tail[] = "\nmill: samples already written are kept; run the same command "
-                               "again to resume\n";
+    static const char tail[] = "\nmill: samples already written, if any, are kept; once the "
+                               "cause is fixed, run the same command again to resume\n";
     static const char head[] = "mill: llama.cpp stopped the run: ";
     ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
     w += write(STDERR_FILENO, msg, strlen(msg));
@@ -398,8 +398,12 @@ static int llm_load(void *state, struct mill_err *err) {
     double t0 = now_s();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t)m->n_gpu_layers;
+    ggml_backend_dev_t *devs = mill_rpc_model_devices(m->rpc, m->n_rpc);
+    mp.devices = devs;
     last_llama_error[0] = 0;
-    if (!(m->model = llama_model_load_from_file(m->gguf, mp)))
+    m->model = llama_model_load_from_file(m->gguf, mp);
+    free(devs);
+    if (!m->model)
         return mill_err_set(err, MILL_EFORMAT, "cannot load GGUF model %s: %s", m->gguf,
                             last_llama_error[0] ? last_llama_error : "corrupt or unsupported");
     m->vocab = llama_model_get_vocab(m->model);
@@ -1044,7 +1048,8 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
                 return rc;
             r->pend_ok = true;
         }
-        int need = r->pend.n + gen_budget(r->qs[r->next]);
+        int budget = gen_budget(r->qs[r->next]);
+        int need = r->pend.n + (budget < m->n_ctx ? budget : m->n_ctx); /* no int overflow */
         need = (need < m->n_ctx ? need : m->n_ctx) + 1;
         if (r->active && r->reserved + need > m->kv_size)
             break; /* wait for running sequences to free their cells */
@@ -1094,7 +1099,10 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
     int rc = r.slots && r.fresh ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < per; i++)
         r.slots[i].seq = 1 + (int)i;
-    drop_seqs(m, 1, m->n_seq - 1);
+    /* The whole cache is for generation: log-likelihood's shared prefix in sequence 0 goes
+     * too, so the admission count below is the truth. */
+    drop_seqs(m, 0, m->n_seq - 1);
+    m->n_cached = 0;
     bool first = true;
     while (!rc && (r.active || r.next < n)) {
         if (!first)

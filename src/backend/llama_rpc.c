@@ -113,10 +113,45 @@ static int probe(const char *ep, int timeout_ms, struct mill_err *err) {
 
 typedef ggml_backend_reg_t (*add_server_fn)(const char *endpoint);
 
+/* Endpoints registered with ggml in this process and their backends: registration is
+ * process-wide, so a second model does not add them twice, and models choose their devices. */
+static struct attached {
+    char *ep;
+    ggml_backend_reg_t reg;
+} *done;
+static size_t n_done;
+
+static ggml_backend_reg_t attached_reg(const char *ep) {
+    for (size_t j = 0; j < n_done; j++)
+        if (!strcmp(done[j].ep, ep))
+            return done[j].reg;
+    return NULL;
+}
+
+ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n) {
+    if (!n_done)
+        return NULL;
+    size_t cap = ggml_backend_dev_count() + 1, k = 0;
+    ggml_backend_dev_t *out = calloc(cap, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) { /* local accelerators */
+        ggml_backend_dev_t d = ggml_backend_dev_get(i);
+        enum ggml_backend_dev_type t = ggml_backend_dev_type(d);
+        const char *reg = ggml_backend_reg_name(ggml_backend_dev_backend_reg(d));
+        if ((t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) &&
+            strcmp(reg, "RPC") && k + 1 < cap)
+            out[k++] = d;
+    }
+    for (size_t e = 0; e < n; e++) { /* this model's servers */
+        ggml_backend_reg_t reg = attached_reg(eps[e]);
+        for (size_t i = 0; reg && i < ggml_backend_reg_dev_count(reg) && k + 1 < cap; i++)
+            out[k++] = ggml_backend_reg_dev_get(reg, i);
+    }
+    return out;
+}
+
 int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err *err) {
-    /* Registered endpoints, so a second model in the same process does not add them twice. */
-    static char **done;
-    static size_t n_done;
     ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
     add_server_fn add = rpc ? (add_server_fn)ggml_backend_reg_get_proc_address(
                                   rpc, "ggml_backend_rpc_add_server")
@@ -128,25 +163,23 @@ int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err 
      * with SIGPIPE, silently. Ignored, the write fails and ggml's abort path reports it. */
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < n_done && !seen; j++)
-            seen = !strcmp(done[j], eps[i]);
-        if (seen)
+        if (attached_reg(eps[i]))
             continue;
         int rc = probe(eps[i], timeout_ms, err);
         if (rc)
             return rc;
-        ggml_backend_reg_t reg = add(eps[i]);
-        if (!reg)
-            return mill_err_set(err, MILL_EBACKEND, "rpc server %s reports no devices", eps[i]);
-        ggml_backend_register(reg);
-        char **grown = realloc(done, (n_done + 1) * sizeof *grown);
-        if (!grown || !(grown[n_done] = strdup(eps[i]))) {
-            done = grown ? grown : done;
+        struct attached *grown = realloc(done, (n_done + 1) * sizeof *grown);
+        if (!grown)
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        }
         done = grown;
-        n_done++;
+        ggml_backend_reg_t reg = add(eps[i]);
+        if (!reg || !ggml_backend_reg_dev_count(reg))
+            return mill_err_set(err, MILL_EBACKEND, "rpc server %s accepted the connection but "
+                                "offers no device", eps[i]);
+        if (!(done[n_done].ep = strdup(eps[i])))
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        ggml_backend_register(reg);
+        done[n_done++].reg = reg;
         MILL_INFO("llama", "rpc server %s: %zu device(s)", eps[i], ggml_backend_reg_dev_count(reg));
     }
     return 0;

@@ -6,6 +6,8 @@
 
 #include <mill/mill.h>
 
+#include <ggml-backend.h>
+
 #include <stddef.h>
 
 /* Splits a server list on ';', whitespace or ',' into endpoints "host:port" (malloc'd array of
@@ -16,5 +18,11 @@ void mill_rpc_free(char **eps, size_t n);
 /* Connects to every endpoint (timeout_ms each) and registers its devices with ggml, once per
  * endpoint per process; afterwards llama.cpp offloads layers to them like to local GPUs. */
 int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err *err);
+
+/* The devices a model should offload to once RPC servers are attached in this process: the
+ * local GPUs plus the devices of eps (its own servers), NULL-terminated, malloc'd. NULL when
+ * no server was ever attached (llama.cpp's default, every device, is then right) or out of
+ * memory. Without it a model given no rpc= would offload to another model's servers. */
+ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n);
 
 #endif

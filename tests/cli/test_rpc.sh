@@ -62,6 +62,16 @@ check "toy_qa: rpc generations identical to local ($r)" "[[ '$r' == max* ]]"
 check "provenance names the rpc server and the offload" \
     "$PY -c 'import json,glob,sys; p=json.load(open(glob.glob(\"$tmp/o-rpc/outputs/*/toy_cloze_1shot.json\")[0])); sys.exit(0 if p[\"rpc_servers\"] == [\"127.0.0.1:$port_a\"] and p[\"n_gpu_layers\"] == 999 else 1)'"
 
+# One process, two models: the one without rpc= stays local even with n_gpu_layers set
+# (ggml registers RPC servers for the whole process).
+cp "$tmp/m.gguf" "$tmp/m2.gguf"
+"$MILL" --log_level debug --output_dir "$tmp/o-two" eval \
+    "llama[path=$tmp/m.gguf,rpc=127.0.0.1:$port_a],llama[path=$tmp/m2.gguf,n_gpu_layers=99]" \
+    toy_cloze --task_paths "$tmp/plug" >/dev/null 2>"$tmp/two.err"; rc=$?
+check "two models in one process: exit 0" "[ $rc -eq 0 ]"
+check "the rpc model's layers on RPC0, the other model's on the CPU" \
+    "[ \$(grep -c 'assigned to device RPC0' '$tmp/two.err') -eq 5 ] && [ \$(grep -c 'assigned to device CPU' '$tmp/two.err') -eq 5 ]"
+
 # Two servers, ';'-separated: the layers are split between them.
 start_server b; port_b=$port
 "$MILL" --log_level debug --output_dir "$tmp/o-rpc2" eval \
