@@ -352,6 +352,8 @@ static int compute_head(struct clipb *c, const char *const *labels, size_t nl,
     /* Many batches per call: the model sorts each call's rows by length, so more rows per call
      * means less padding in its batches. */
     size_t chunk = 16 * (size_t)c->batch;
+    if (chunk > nl * nt)
+        chunk = nl * nt > 0 ? nl * nt : 1;
     int32_t *toks = malloc(chunk * (size_t)ctx * sizeof *toks);
     float *emb = malloc(chunk * (size_t)e * sizeof *emb);
     int rc = toks && emb ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -470,6 +472,8 @@ static ptrdiff_t prepare_chunk(struct clipb *c, struct mill_request *reqs, const
     enum { MAX_PREP = 16 };
     size_t px = 3 * (size_t)c->hp->image_size * c->hp->image_size, k = 0;
     size_t nt = (size_t)(threads < MAX_PREP ? threads : MAX_PREP);
+    if (n == 0)
+        return 0;
     nt = nt > n ? n : nt ? nt : 1;
     bool *ok = calloc(n ? n : 1, sizeof *ok);
     if (!ok)

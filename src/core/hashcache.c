@@ -1,6 +1,7 @@
 /* hashcache.c: cached SHA-256 of big files (see hashcache.h). One small text file per path:
- * "mill-sha256 1 <dev> <ino> <size> <mtime_s> <mtime_ns> <hex>\n", written to a temporary name
- * and renamed, so concurrent runs never read half a line. */
+ * "mill-sha256 2 <dev> <ino> <size> <mtime s.ns> <ctime s.ns> <hex>\n", written to a temporary
+ * name and renamed, so concurrent runs never read half a line. The change time cannot be set
+ * by users (touch -r, cp -p), so a file rewritten in place never matches an old entry. */
 #include "core/hashcache.h"
 
 #include "core/sha2.h"
@@ -26,9 +27,27 @@ static char *entry_path(const char *real) {
 }
 
 static void stamp(const struct stat *st, char *out, size_t n) {
-    snprintf(out, n, "mill-sha256 1 %llu %llu %lld %lld %ld", (unsigned long long)st->st_dev,
-             (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st->st_mtim.tv_sec,
-             (long)st->st_mtim.tv_nsec);
+    snprintf(out, n, "mill-sha256 2 %llu %llu %lld %lld.%09ld %lld.%09ld",
+             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+             (long long)st->st_size, (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+             (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
+}
+
+static bool same_version(const struct stat *a, const struct stat *b) {
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
+}
+
+/* mkdir -p of path's directory part. */
+static void make_parents(char *path) {
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        mkdir(path, 0755);
+        *p = '/';
+    }
 }
 
 static bool lookup(const char *entry, const char *want, char out[65]) {
@@ -50,14 +69,7 @@ static void store(const char *entry, const char *stamp_line, const char *hex) {
     char *dir = strdup(entry), *tmp = NULL;
     if (!dir)
         return;
-    *strrchr(dir, '/') = 0;
-    char *slash = strrchr(dir, '/');
-    if (slash) { /* .../mill/sha256: make the parent then the directory */
-        *slash = 0;
-        mkdir(dir, 0755);
-        *slash = '/';
-    }
-    mkdir(dir, 0755);
+    make_parents(dir);
     free(dir);
     if (asprintf(&tmp, "%s.%ld.tmp", entry, (long)getpid()) < 0)
         return;
@@ -71,7 +83,7 @@ static void store(const char *entry, const char *stamp_line, const char *hex) {
 }
 
 int mill_sha256_file_cached(const char *path, char out[65], struct mill_err *err) {
-    char real[PATH_MAX], want[160];
+    char real[PATH_MAX], want[200];
     struct stat st;
     char *entry = NULL;
     if (realpath(path, real) && !stat(real, &st)) {
@@ -82,11 +94,11 @@ int mill_sha256_file_cached(const char *path, char out[65], struct mill_err *err
         free(entry);
         return 0;
     }
-    int rc = mill_sha256_file(path, out, err);
+    /* The resolved path, so what was stat'ed is what is read. */
+    int rc = mill_sha256_file(entry ? real : path, out, err);
     struct stat after;
     /* Only a file that did not change while it was read is remembered. */
-    if (!rc && entry && !stat(real, &after) && after.st_mtim.tv_sec == st.st_mtim.tv_sec &&
-        after.st_mtim.tv_nsec == st.st_mtim.tv_nsec && after.st_size == st.st_size)
+    if (!rc && entry && !stat(real, &after) && same_version(&st, &after))
         store(entry, want, out);
     free(entry);
     return rc;

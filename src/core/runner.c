@@ -889,6 +889,8 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
                       t->name, (long long)j.n_docs, j.n_new,
                       j.samples ? mill_samples_n_resumed(j.samples) : 0, j.n_failed);
         } else if (j.samples) {
+            if (isatty(STDERR_FILENO) && j.t_last > j.t_start)
+                fputc('\n', stderr); /* end the progress bar's line */
             MILL_INFO("runner", "%s: stopped; %zu docs computed in this run and %zu resumed "
                       "are kept in %s", t->name, j.n_new, mill_samples_n_resumed(j.samples),
                       jsonl);
