@@ -97,6 +97,16 @@ check "unknown checkpoint: exit 1" "[ $rc -eq 1 ]"
 run pt "clip[path=ViT-B-32,pretrained=no_such_tag]"; rc=$?
 check "unknown pretrained tag: exit 1 listing the known ones" \
     "[ $rc -eq 1 ] && grep -q 'ViT-B-32/laion2b_s34b_b79k' '$tmp/stderr'"
+mkdir -p "$tmp/convnext" && cp "$tmp/ck/open_clip/"* "$tmp/convnext/"
+"$PY" - "$tmp/convnext/open_clip_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model_cfg"]["vision_cfg"]["timm_model_name"] = "convnext_base"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+run cx "clip[path=$tmp/convnext]"; rc=$?
+check "unknown architecture (a timm ConvNeXt tower): exit 1 saying what is supported" \
+    "[ $rc -eq 1 ] && grep -q \"timm_model_name asks for a timm vision tower (only open_clip's ViT\" '$tmp/stderr'"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
