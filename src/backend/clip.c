@@ -9,6 +9,7 @@
 #include "backend/backends.h"
 
 #include "core/log.h"
+#include "core/cache.h"
 #include "core/hashcache.h"
 #include "core/sha2.h"
 #include "core/spec.h"
@@ -296,15 +297,11 @@ static char *head_path(const struct clipb *c, const char *const *labels, size_t 
     for (size_t i = 0; i < nt; i++)
         mill_sha256_update(&s, tmpl[i], strlen(tmpl[i]) + 1);
     uint8_t d[32];
-    char hex[65], *path = NULL;
+    char name[70];
     mill_sha256_final(&s, d);
-    mill_hex(d, 32, hex);
-    const char *cache = getenv("MILL_CACHE_DIR");
-    const char *home = getenv("HOME");
-    int r = cache && *cache ? asprintf(&path, "%s/clip_heads/%s.bin", cache, hex)
-                            : asprintf(&path, "%s/.cache/mill/clip_heads/%s.bin",
-                                       home ? home : ".", hex);
-    return r < 0 ? NULL : path;
+    mill_hex(d, 32, name);
+    strcat(name, ".bin");
+    return mill_cache_path("clip_heads", name);
 }
 
 static bool read_head(const char *path, float *w, size_t n) {
@@ -321,27 +318,13 @@ static bool read_head(const char *path, float *w, size_t n) {
 }
 
 static void write_head(const char *path, const float *w, size_t n) {
-    char *dir = strdup(path), *tmp = NULL;
-    if (!dir)
-        return;
-    *strrchr(dir, '/') = 0;
-    char *parent = strdup(dir);
-    if (parent && strrchr(parent, '/'))
-        *strrchr(parent, '/') = 0;
-    if (parent)
-        mkdir(parent, 0777);
-    mkdir(dir, 0777);
     uint64_t count = n;
-    FILE *f = asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0 ? NULL : fopen(tmp, "wb");
-    bool ok = f && fwrite("MILLHEAD", 1, 8, f) == 8 && fwrite(&count, sizeof count, 1, f) == 1 &&
-              fwrite(w, sizeof *w, n, f) == n;
-    if (f && fclose(f) == 0 && ok)
-        rename(tmp, path);
-    else if (tmp)
-        unlink(tmp);
-    free(tmp);
-    free(parent);
-    free(dir);
+    char *tmp;
+    FILE *f = mill_cache_create(path, &tmp);
+    mill_cache_commit(f, tmp, path,
+                      f && fwrite("MILLHEAD", 1, 8, f) == 8 &&
+                          fwrite(&count, sizeof count, 1, f) == 1 &&
+                          fwrite(w, sizeof *w, n, f) == n);
 }
 
 /* Encodes every template x label prompt and averages per label (open_clip's

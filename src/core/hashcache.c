@@ -4,6 +4,7 @@
  * by users (touch -r, cp -p), so a file rewritten in place never matches an old entry. */
 #include "core/hashcache.h"
 
+#include "core/cache.h"
 #include "core/sha2.h"
 
 #include <limits.h>
@@ -11,19 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-/* $MILL_CACHE_DIR/sha256/<sha256 of the real path>, or NULL. */
+/* <cache dir>/sha256/<sha256 of the real path>, or NULL. */
 static char *entry_path(const char *real) {
-    const char *cache = getenv("MILL_CACHE_DIR");
-    const char *home = getenv("HOME");
     uint8_t d[32];
-    char hex[65], *p = NULL;
+    char hex[65];
     mill_sha256(real, strlen(real), d);
     mill_hex(d, 32, hex);
-    int r = cache && *cache ? asprintf(&p, "%s/sha256/%s", cache, hex)
-                            : asprintf(&p, "%s/.cache/mill/sha256/%s", home ? home : ".", hex);
-    return r < 0 ? NULL : p;
+    return mill_cache_path("sha256", hex);
 }
 
 static void stamp(const struct stat *st, char *out, size_t n) {
@@ -39,16 +35,6 @@ static bool same_version(const struct stat *a, const struct stat *b) {
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
 }
 
-/* mkdir -p of path's directory part. */
-static void make_parents(char *path) {
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-}
 
 static bool lookup(const char *entry, const char *want, char out[65]) {
     FILE *f = fopen(entry, "r");
@@ -66,20 +52,9 @@ static bool lookup(const char *entry, const char *want, char out[65]) {
 }
 
 static void store(const char *entry, const char *stamp_line, const char *hex) {
-    char *dir = strdup(entry), *tmp = NULL;
-    if (!dir)
-        return;
-    make_parents(dir);
-    free(dir);
-    if (asprintf(&tmp, "%s.%ld.tmp", entry, (long)getpid()) < 0)
-        return;
-    FILE *f = fopen(tmp, "w");
-    bool ok = f && fprintf(f, "%s %s\n", stamp_line, hex) > 0;
-    if (f && fclose(f))
-        ok = false;
-    if (!ok || rename(tmp, entry))
-        unlink(tmp);
-    free(tmp);
+    char *tmp;
+    FILE *f = mill_cache_create(entry, &tmp);
+    mill_cache_commit(f, tmp, entry, f && fprintf(f, "%s %s\n", stamp_line, hex) > 0);
 }
 
 int mill_sha256_file_cached(const char *path, char out[65], struct mill_err *err) {
