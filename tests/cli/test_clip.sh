@@ -9,12 +9,10 @@
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 D="$tmp/mirror/haideraltahan_wds_cifar10/test"; mkdir -p "$D"
 "$BUILD/bin/gen_wds" --out "$D/000000.tar" --n 24 --seed 1
@@ -108,5 +106,4 @@ run cx "clip[path=$tmp/convnext]"; rc=$?
 check "unknown architecture (a timm ConvNeXt tower): exit 1 saying what is supported" \
     "[ $rc -eq 1 ] && grep -q \"timm_model_name asks for a timm vision tower (only open_clip's ViT\" '$tmp/stderr'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

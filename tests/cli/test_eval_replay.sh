@@ -10,10 +10,7 @@ BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 mkdir -p "$tmp/plug"
 cp "$BUILD/plugins/toy.so" "$tmp/plug/"
@@ -143,5 +140,4 @@ check "--log_level error silences INFO lines" "! grep -q ' INFO ' '$tmp/stderr'"
     "replay[file=$tmp/resp.jsonl,name=s]" toy_mc --extra_task_paths "$tmp/plug" --dry_run >/dev/null 2>&1
 check "--cache_dir is where schedule keeps clusters.yaml" "[ -f '$tmp/cachedir/clusters.yaml' ]"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -14,10 +14,7 @@ tmp=$(mktemp -d)
 hub_pid=
 cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 SHA=0123456789abcdef0123456789abcdef01234567
 R="$tmp/root"
@@ -72,5 +69,4 @@ HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 
 check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
     "[ $rc -eq 1 ] && grep -q 'HF_HUB_OFFLINE' '$tmp/stderr'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

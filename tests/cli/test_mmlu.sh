@@ -12,10 +12,7 @@ NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
 SHARED=${MILL_SHARED_DIR:-$SRC/../shared}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 [ -d "$SHARED/data/mmlu/cais_mmlu" ] || { echo "FAIL - no MMLU at $SHARED/data/mmlu"; exit 1; }
 mkdir -p "$tmp/mirror"; ln -s "$SHARED/data/mmlu/cais_mmlu" "$tmp/mirror/cais_mmlu"
@@ -62,5 +59,4 @@ check "score table row for mmlu" "grep -Eq '^mmlu +[0-9]\.[0-9]{4}$' '$tmp/stdou
 "$MILL" --output_dir "$tmp/out" collect --metric acc --tasks mmlu > "$tmp/collect" 2>&1
 check "collect --metric acc shows the mmlu column" "grep -q 'Mill results — performance (acc)' '$tmp/collect' && grep -q '│ mmlu ' '$tmp/collect'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -10,10 +10,7 @@ SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 D="$tmp/mirror/TIGER-Lab_MMLU-Pro/data"; mkdir -p "$D"
 NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/write_mmlu_pro.cjs" "$D/test-00000-of-00001.parquet" ||
@@ -59,5 +56,4 @@ check "generation with a GGUF model exits 0" "[ $rc -eq 0 ] || { tail -3 '$tmp/s
 check "generations stop at the 1024-token budget or end of sequence" \
     "$PY -c 'import json,glob; rows=[json.loads(l) for l in open(glob.glob(\"$tmp/out2/outputs/*/mmlu_pro_0shot.jsonl\")[0])]; assert len(rows)==2 and all(isinstance(r[\"prediction\"], str) for r in rows)'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

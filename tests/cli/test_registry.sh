@@ -12,10 +12,7 @@ BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 # mill with stdout and stderr kept for the checks; the exit code is left in rc.
 m() { "$MILL" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?; }
 P="$BUILD/plugins"
@@ -179,5 +176,4 @@ else
     echo "skip - llama rejections: $BUILD/bin/gen_llama not built (no llama backend)"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

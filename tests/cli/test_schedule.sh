@@ -12,10 +12,7 @@ BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/cli/lib.sh"
 
 export MILL_CACHE_DIR="$tmp/cache"
 unset MILL_OUTPUT_DIR
@@ -216,5 +213,4 @@ done
 check "the array tasks wrote both jobs' rows" \
     "grep -q '^toy/m,[a-z]*,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,[a-z]*,toy_mc,multiple_choice,0,' '$OUT/aggregate.csv'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
