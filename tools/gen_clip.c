@@ -39,8 +39,8 @@
 
 #include "ggml.h"
 
-#define EXIT_USAGE 2
-#define DIM_MAX (1 << 20)
+#define TOOL_NAME "gen_clip"
+#include "tool_args.h"
 #define LAYER_MAX 256
 #define NAME_MAX_LEN 96
 #define MAX_DIMS 4
@@ -59,11 +59,6 @@ struct opts {
     bool quick_gelu, hf_position_ids;
     uint64_t seed;
     enum dtype dtype;
-};
-
-struct int_opt {
-    const char *name;
-    size_t off;
 };
 
 static const struct int_opt INT_OPTS[] = {
@@ -90,29 +85,6 @@ static void usage(FILE *f)
           "                [--hf_position_ids] [--dtype f32|f16|bf16] [--seed N]\n"
           "Writes a random-weight CLIP test checkpoint (never a real one).\n",
           f);
-}
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_clip: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_clip: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    usage(stderr);
-    return EXIT_USAGE;
 }
 
 /* ---- arguments ---- */
@@ -148,40 +120,12 @@ static void preset_vit_b_32(struct opts *o)
     o->vocab_size = 49408;
 }
 
-static bool parse_i64(const char *s, int64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0 || v > DIM_MAX)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    if (*s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Applies one `--name value`; returns 0 or an exit code. --preset was applied before. */
 static int apply_opt(struct opts *o, const char *name, const char *val)
 {
-    for (size_t i = 0; i < sizeof INT_OPTS / sizeof INT_OPTS[0]; i++) {
-        if (strcmp(name, INT_OPTS[i].name))
-            continue;
-        if (!parse_i64(val, (int64_t *)((char *)o + INT_OPTS[i].off)))
-            return usage_error("--%s wants an integer in 1..%d, got '%s'", name, DIM_MAX, val);
-        return 0;
-    }
+    int rc = apply_int_opt(INT_OPTS, sizeof INT_OPTS / sizeof INT_OPTS[0], o, name, val);
+    if (rc >= 0)
+        return rc;
     if (!strcmp(name, "out"))
         o->out = val;
     else if (!strcmp(name, "preset")) {
@@ -214,31 +158,8 @@ static int apply_opt(struct opts *o, const char *name, const char *val)
 }
 
 /* Splits argv[*i] into name and value (`--name value` or `--name=value`); flags take none. */
-static int next_opt(int argc, char **argv, int *i, char *name, size_t cap, const char **val)
-{
-    const char *a = argv[*i];
-    if (strncmp(a, "--", 2) || !a[2])
-        return usage_error("unexpected argument '%s'", a);
-    const char *eq = strchr(a + 2, '=');
-    size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-    if (n >= cap)
-        return usage_error("unknown option '%s'", a);
-    memcpy(name, a + 2, n);
-    name[n] = '\0';
-    *val = NULL;
-    if (!strcmp(name, "quick_gelu") || !strcmp(name, "hf_position_ids")) {
-        if (eq)
-            return usage_error("option '--%s' takes no value", name);
-        return 0;
-    }
-    if (eq)
-        *val = eq + 1;
-    else if (*i + 1 < argc)
-        *val = argv[++*i];
-    else
-        return usage_error("option '%s' needs a value", a);
-    return 0;
-}
+/* Options without a value. */
+static const char *const FLAG_OPTS[] = {"quick_gelu", "hf_position_ids", NULL};
 
 /* Returns -1 to go on, else the exit code. The preset is applied first, whatever its position,
  * so explicit dimensions override it. */
@@ -252,7 +173,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 usage(stdout);
                 return 0;
             }
-            int rc = next_opt(argc, argv, &i, name, sizeof name, &val);
+            int rc = next_opt(argc, argv, &i, name, sizeof name, &val, FLAG_OPTS);
             if (rc)
                 return rc;
             if (pass == 0) {

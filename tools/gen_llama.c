@@ -31,8 +31,8 @@
 #include "ggml.h"
 #include "gguf.h"
 
-#define EXIT_USAGE 2
-#define DIM_MAX (1 << 20)
+#define TOOL_NAME "gen_llama"
+#include "tool_args.h"
 #define LAYER_MAX 1024
 #define SP "\xe2\x96\x81" /* U+2581, SentencePiece's space */
 
@@ -44,11 +44,6 @@ struct opts {
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
     enum ggml_type type;
-};
-
-struct int_opt {
-    const char *name;
-    size_t off;
 };
 
 static const struct int_opt INT_OPTS[] = {
@@ -96,54 +91,7 @@ static void usage(FILE *f)
           f);
 }
 
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_llama: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("gen_llama: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    usage(stderr);
-    return EXIT_USAGE;
-}
-
 /* ---- arguments ---- */
-
-static bool parse_i64(const char *s, int64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0 || v > DIM_MAX)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    if (*s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
 
 static bool parse_type(const char *s, enum ggml_type *out)
 {
@@ -171,13 +119,9 @@ static bool known_template(const char *name)
 /* Applies one `--name value`; returns 0 or an exit code. */
 static int apply_opt(struct opts *o, const char *name, const char *val)
 {
-    for (size_t i = 0; i < sizeof INT_OPTS / sizeof INT_OPTS[0]; i++) {
-        if (strcmp(name, INT_OPTS[i].name))
-            continue;
-        if (!parse_i64(val, (int64_t *)((char *)o + INT_OPTS[i].off)))
-            return usage_error("--%s wants an integer in 1..%d, got '%s'", name, DIM_MAX, val);
-        return 0;
-    }
+    int rc = apply_int_opt(INT_OPTS, sizeof INT_OPTS / sizeof INT_OPTS[0], o, name, val);
+    if (rc >= 0)
+        return rc;
     if (!strcmp(name, "vocab"))
         o->vocab = val;
     else if (!strcmp(name, "out"))
@@ -211,22 +155,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
             usage(stdout);
             return 0;
         }
-        if (strncmp(a, "--", 2) || !a[2])
-            return usage_error("unexpected argument '%s'", a);
         char name[64];
-        const char *eq = strchr(a + 2, '='), *val;
-        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        if (n >= sizeof name)
-            return usage_error("unknown option '%s'", a);
-        memcpy(name, a + 2, n);
-        name[n] = '\0';
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else
-            return usage_error("option '%s' needs a value", a);
-        int rc = apply_opt(o, name, val);
+        const char *val;
+        int rc = next_opt(argc, argv, &i, name, sizeof name, &val, NULL);
+        if (!rc)
+            rc = apply_opt(o, name, val);
         if (rc)
             return rc;
     }
