@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 struct llm {
@@ -62,11 +61,6 @@ struct llm {
     double decode_s, load_s;
 };
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
 
@@ -395,7 +389,7 @@ static int llm_load(void *state, struct mill_err *err) {
         rc = mill_rpc_attach(m->rpc, m->n_rpc, 5000, err);
     if (rc)
         return rc;
-    double t0 = now_s();
+    double t0 = mill_clock_s();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t)m->n_gpu_layers;
     ggml_backend_dev_t *devs = mill_rpc_model_devices(m->rpc, m->n_rpc);
@@ -413,7 +407,7 @@ static int llm_load(void *state, struct mill_err *err) {
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     rc = init_context(m, err);
-    m->load_s = now_s() - t0;
+    m->load_s = mill_clock_s() - t0;
     struct mill_buf probe = {0};
     if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
         rc = prompt_text(m, "probe", &probe, err);
@@ -467,9 +461,9 @@ static void batch_add(struct llama_batch *b, llama_token t, int pos, int seq, bo
 static int decode(struct llm *m, struct mill_err *err) {
     if (m->batch.n_tokens == 0)
         return 0;
-    double t0 = now_s();
+    double t0 = mill_clock_s();
     int rc = llama_decode(m->ctx, m->batch);
-    m->decode_s += now_s() - t0;
+    m->decode_s += mill_clock_s() - t0;
     m->n_decodes++;
     m->n_tokens += m->batch.n_tokens;
     if (rc == 1) /* llama.h: no KV slot for the batch */

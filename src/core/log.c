@@ -56,3 +56,9 @@ void mill_log(enum mill_log_level level, const char *module, const char *fmt, ..
     va_end(ap);
     fprintf(stderr, "%s\n", line);
 }
+
+double mill_clock_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}

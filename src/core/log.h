@@ -11,6 +11,9 @@ enum mill_log_level mill_log_get_level(void);
 void mill_log(enum mill_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Seconds on the monotonic clock: for durations, progress rates and timeouts. */
+double mill_clock_s(void);
+
 #define MILL_DEBUG(mod, ...) mill_log(MILL_LOG_DEBUG, mod, __VA_ARGS__)
 #define MILL_INFO(mod, ...) mill_log(MILL_LOG_INFO, mod, __VA_ARGS__)
 #define MILL_WARN(mod, ...) mill_log(MILL_LOG_WARN, mod, __VA_ARGS__)

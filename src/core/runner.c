@@ -528,9 +528,7 @@ static void clear_batch(struct job *j) {
 static void report_progress(struct job *j, bool final) {
     if (j->prompts)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double t = (double)now.tv_sec + now.tv_nsec / 1e9;
+    double t = mill_clock_s();
     double rate = t > j->t_start ? (double)j->n_new / (t - j->t_start) : 0;
     int64_t done = j->n_docs;
     if (isatty(STDERR_FILENO)) {
@@ -860,9 +858,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
     struct job j = {.c = c, .t = t, .dir = mill_registry_task_dir(c->reg, orig)};
     char *jsonl = NULL, *json = NULL;
     struct mill_buf files = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    j.t_start = j.t_last = (double)t0.tv_sec + t0.tv_nsec / 1e9;
+    j.t_start = j.t_last = mill_clock_s();
     int rc = setup_job(&j, err);
     if (!rc)
         rc = job_paths(&j, &jsonl, &json, err);
@@ -897,8 +893,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
         }
         if (!rc)
             rc = aggregate_job(&j, tr, err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double secs = mill_clock_s() - j.t_start;
         struct mill_err perr = {0};
         if (files.p && j.samples &&
             write_provenance(&j, json, files.p, rc == 0, secs, rc ? &perr : err) && !rc)

@@ -194,12 +194,6 @@ static bool is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static const char *type_word(const struct mill_hub_repo *r) {
     return r->type == MILL_HUB_MODEL ? "model" : "dataset";
 }
@@ -1115,7 +1109,7 @@ static void human(double b, char *out, size_t cap) {
 static void progress_draw(struct progress *p, int64_t have, bool done) {
     if (!p->on)
         return;
-    double t = now_s();
+    double t = mill_clock_s();
     if (!done && t - p->last < 0.1)
         return;
     p->last = t;
@@ -1346,7 +1340,7 @@ static int download_blob(struct target *t, const char *blob, struct mill_err *er
     char *url = resolve_url(t->h, t->repo, t->commit, t->path);
     struct dl d = { .fd = -1 };
     d.prog = (struct progress){ .on = t->h->p.progress, .name = t->path, .total = t->size,
-                                .t0 = now_s() };
+                                .t0 = mill_clock_s() };
     int rc = MILL_OK;
     if (!inc || !url)
         rc = oom(err);
