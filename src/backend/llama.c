@@ -906,9 +906,10 @@ static int gen_budget(const struct mill_request *q) {
     return q->max_new_tokens > 0 ? q->max_new_tokens : 256;
 }
 
-static int gen_prompt(struct llm *m, struct gen *g, struct toks *t, struct mill_err *err) {
+static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t,
+                      struct mill_err *err) {
     struct mill_buf p = {0};
-    int rc = prompt_text(m, g->q->context ? g->q->context : "", &p, err);
+    int rc = prompt_text(m, q->context ? q->context : "", &p, err);
     struct toks raw = {0};
     if (!rc)
         rc = tokenize(m, p.p ? p.p : "", p.n, false, true, &raw, err);
@@ -916,13 +917,13 @@ static int gen_prompt(struct llm *m, struct gen *g, struct toks *t, struct mill_
     if (rc)
         return rc;
     bool bos = llama_vocab_get_add_bos(m->vocab) || raw.n == 0;
-    int room = m->n_ctx - gen_budget(g->q);
+    int room = m->n_ctx - gen_budget(q);
     if (room < 1)
         room = 1;
     int keep = raw.n + bos > room ? room - bos : raw.n;
     if (keep < 0)
         keep = 0;
-    g->q->n_truncated = raw.n - keep;
+    q->n_truncated = raw.n - keep;
     t->t = malloc((size_t)(keep + 1) * sizeof *t->t);
     if (!t->t) {
         free(raw.t);
@@ -1036,8 +1037,7 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
         if (g->q)
             continue;
         if (!r->pend_ok) {
-            struct gen probe = {.q = r->qs[r->next]};
-            int rc = gen_prompt(m, &probe, &r->pend, err);
+            int rc = gen_prompt(m, r->qs[r->next], &r->pend, err);
             if (rc)
                 return rc;
             r->pend_ok = true;
