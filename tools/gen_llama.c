@@ -10,7 +10,7 @@
  *
  * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
- *        [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]
+ *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
  *        [--tokenizer keep|none]
  * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
  * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
@@ -85,7 +85,7 @@ static void usage(FILE *f)
 {
     fputs("usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]\n"
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
-          "                 [--type f32|f16|bf16] [--chat_template chatml|llama3|gemma|none]\n"
+          "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]\n"
           "                 [--tokenizer keep|none]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
@@ -101,6 +101,10 @@ static bool parse_type(const char *s, enum ggml_type *out)
         *out = GGML_TYPE_F16;
     else if (!strcmp(s, "bf16"))
         *out = GGML_TYPE_BF16;
+    else if (!strcmp(s, "q8_0"))
+        *out = GGML_TYPE_Q8_0;
+    else if (!strcmp(s, "q4_0"))
+        *out = GGML_TYPE_Q4_0;
     else
         return false;
     return true;
@@ -131,7 +135,7 @@ static int apply_opt(struct opts *o, const char *name, const char *val)
             return usage_error("--seed wants a non-negative integer, got '%s'", val);
     } else if (!strcmp(name, "type")) {
         if (!parse_type(val, &o->type))
-            return usage_error("--type wants f32, f16 or bf16, got '%s'", val);
+            return usage_error("--type wants f32, f16, bf16, q8_0 or q4_0, got '%s'", val);
     } else if (!strcmp(name, "chat_template")) {
         if (!known_template(val))
             return usage_error("--chat_template wants chatml, llama3, gemma or none, got '%s'",
@@ -181,6 +185,10 @@ static int check_dims(const struct opts *o)
     if (o->n_head_kv > o->n_head || o->n_head % o->n_head_kv)
         return fail("--n_head %" PRId64 " is not a multiple of --n_head_kv %" PRId64, o->n_head,
                     o->n_head_kv);
+    int64_t blck = ggml_blck_size(o->type);
+    if (o->n_embd % blck || o->n_ff % blck)
+        return fail("--type %s packs rows in blocks of %" PRId64 ": --n_embd and --n_ff must be "
+                    "multiples of it", ggml_type_name(o->type), blck);
     return 0;
 }
 
@@ -284,7 +292,12 @@ static void set_chat_template(struct gguf_context *g, const char *name)
 
 static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_vocab)
 {
-    uint32_t ftype = o->type == GGML_TYPE_F32 ? 0 : o->type == GGML_TYPE_F16 ? 1 : 32;
+    /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32 */
+    uint32_t ftype = o->type == GGML_TYPE_F32    ? 0
+                     : o->type == GGML_TYPE_F16  ? 1
+                     : o->type == GGML_TYPE_Q4_0 ? 2
+                     : o->type == GGML_TYPE_Q8_0 ? 7
+                                                 : 32;
     gguf_set_val_str(g, "general.architecture", "llama");
     gguf_set_val_str(g, "general.name", "mill-gen-llama-random");
     gguf_set_val_u32(g, "general.file_type", ftype);
@@ -389,6 +402,8 @@ static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n
         ggml_fp32_to_fp16_row(b->f32, b->conv, n);
     else if (type == GGML_TYPE_BF16)
         ggml_fp32_to_bf16_row(b->f32, b->conv, n);
+    else if (type != GGML_TYPE_F32)
+        ggml_quantize_chunk(type, b->f32, b->conv, 0, 1, n, NULL);
     const void *src = type == GGML_TYPE_F32 ? (const void *)b->f32 : b->conv;
     size_t bytes = ggml_row_size(type, n);
     return fwrite(src, 1, bytes, f) == bytes;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_gen_llama.sh: black-box tests of tools/gen_llama (random-weight llama GGUF test models):
-# models from the tiny, llama-spm, llama-bpe, gpt-2 and qwen2 vocabs in f32/f16/bf16 load and
+# models from the tiny, llama-spm, llama-bpe, gpt-2 and qwen2 vocabs in f32/f16/bf16/q8_0/q4_0 load and
 # run in llama.cpp's own llama-perplexity (CPU), same seed -> byte-identical file, another seed
 # -> different, --chat_template chatml/none, and the exit codes of usage and other errors.
 # Env (set by ctest): MILL_BUILD_DIR, MILL_LLAMA_PREFIX.
@@ -100,6 +100,8 @@ if [ -x "$PPL" ]; then
     model gpt2_32 "$VOCAB/ggml-vocab-gpt-2.gguf" f32 --n_embd 32 --n_head 2 --n_head_kv 2
     model qwen32 "$VOCAB/ggml-vocab-qwen2.gguf" f32 --n_embd 32 --n_ff 64
     model qwen16 "$VOCAB/ggml-vocab-qwen2.gguf" f16
+    model tinyq8 tiny q8_0
+    model qwenq4 "$VOCAB/ggml-vocab-qwen2.gguf" q4_0
 else
     fail "llama-perplexity" "not found at $PPL"
 fi
@@ -143,8 +145,10 @@ run --vocab tiny --out "$tmp/x.gguf" --n_embd abc
 expect "non-numeric --n_embd: exit 2" 2 "abc"
 run --vocab tiny --out "$tmp/x.gguf" --n_layer 0
 expect "--n_layer 0: exit 2" 2 "n_layer"
-run --vocab tiny --out "$tmp/x.gguf" --type q4_0
-expect "unknown --type: exit 2" 2 "q4_0"
+run --vocab tiny --out "$tmp/x.gguf" --type q5_k
+expect "unknown --type: exit 2" 2 "q5_k"
+run --vocab tiny --out "$tmp/x.gguf" --type q8_0 --n_embd 48 --n_head 4 --n_head_kv 2
+expect "q8_0 with rows not a multiple of 32: exit 1" 1 "blocks of 32"
 run --vocab tiny --out "$tmp/x.gguf" --chat_template nosuch
 expect "unknown --chat_template: exit 2" 2 "nosuch"
 run --vocab tiny --out "$tmp/x.gguf" --n_embd
