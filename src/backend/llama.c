@@ -41,11 +41,13 @@ struct llm {
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
     bool use_chat_template;
     bool naive;             /* score every LOGLIK request alone from an empty cache */
+    int fa_arg;             /* flash_attn=: FA_AUTO, FA_ON or FA_OFF */
     /* Loaded state. */
     char *gguf;             /* resolved local file */
     char sha256[65];
     struct llama_model *model;
     struct llama_context *ctx;
+    bool ctx_fa;            /* ctx was created with flash attention */
     const struct llama_vocab *vocab;
     llama_memory_t mem;
     int n_vocab;
@@ -59,7 +61,13 @@ struct llm {
      * decoded, seconds inside them, seconds loading the model and context. */
     long long n_decodes, n_tokens;
     double decode_s, load_s;
+    unsigned fa_used;       /* bit 0: a context without flash attention ran, bit 1: with */
 };
+
+/* flash_attn=auto uses flash attention for runs that only generate: its F16 accumulation
+ * would cost log-likelihoods their equality with the naive path (1e-6 without it), while
+ * generation gains most (attention over long batched sequences). */
+enum { FA_AUTO, FA_ON, FA_OFF };
 
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
@@ -98,7 +106,7 @@ static void on_ggml_abort(const char *msg) {
 static const char *const llama_args[] = {
     "path", "file", "quant", "dtype", "revision", "max_context_length", "batch_size", "threads",
     "n_gpu_layers", "use_chat_template", "chat_template", "device_map", "trust_remote_code",
-    "attn_implementation", "naive", "rpc", NULL};
+    "attn_implementation", "naive", "rpc", "flash_attn", NULL};
 
 static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
                    struct mill_err *err) {
@@ -109,6 +117,24 @@ static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
     if (v->kind != MILL_V_STR)
         return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string", s->raw, key);
     return (*out = strdup(v->u.s.p)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
+                            struct mill_err *err) {
+    char *v = NULL;
+    int rc = dup_arg(s, "flash_attn", &v, err);
+    m->fa_arg = FA_AUTO;
+    if (!rc && v) {
+        if (!strcmp(v, "on") || !strcmp(v, "true"))
+            m->fa_arg = FA_ON;
+        else if (!strcmp(v, "off") || !strcmp(v, "false"))
+            m->fa_arg = FA_OFF;
+        else if (strcmp(v, "auto"))
+            rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': flash_attn must be auto, on "
+                              "or off, not '%s'", s->raw, v);
+    }
+    free(v);
+    return rc;
 }
 
 static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
@@ -147,6 +173,8 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
         rc = mill_spec_get_bool(s, "use_chat_template", false, &m->use_chat_template, err);
     if (!rc)
         rc = mill_spec_get_bool(s, "naive", false, &m->naive, err);
+    if (!rc)
+        rc = parse_flash_attn(m, s, err);
     if (!rc && (bs < 1 || bs > 255 || m->max_ctx < 16 || m->threads < 1))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255, "
                           "max_context_length >= 16, threads >= 1", s->raw);
@@ -344,11 +372,16 @@ static int check_gguf_magic(const char *path, struct mill_err *err) {
     return 0;
 }
 
-static int init_context(struct llm *m, struct mill_err *err) {
+/* Per-sequence context (the model's training length capped by max_context_length) and
+ * the unified cache: one context's worth plus room for the other sequences. */
+static void set_sizes(struct llm *m) {
     int train = llama_model_n_ctx_train(m->model);
     m->n_ctx = (int)(train > 0 && train < m->max_ctx ? train : m->max_ctx);
     m->kv_size = m->n_ctx + 4096;
     m->n_batch = 2048;
+}
+
+static int init_context(struct llm *m, bool fa, struct mill_err *err) {
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)m->kv_size;
     cp.n_batch = (uint32_t)m->n_batch;
@@ -356,16 +389,42 @@ static int init_context(struct llm *m, struct mill_err *err) {
     cp.n_seq_max = (uint32_t)m->n_seq;
     cp.n_threads = cp.n_threads_batch = (int32_t)m->threads;
     cp.kv_unified = true;
-    /* Flash attention reads K/V in F16 tiles whose order depends on what else is cached;
-     * without it the fast path equals the naive one to ~1e-6. */
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
+    last_llama_error[0] = 0;
     if (!(m->ctx = llama_init_from_model(m->model, cp)))
         return mill_err_set(err, MILL_EBACKEND, "%s: cannot create a llama.cpp context (%s)",
                             m->gguf, last_llama_error[0] ? last_llama_error : "no reason given");
+    m->ctx_fa = fa;
     m->mem = llama_get_memory(m->ctx);
     m->batch = llama_batch_init(m->n_batch, 0, 1);
     return 0;
+}
+
+static void free_context(struct llm *m) {
+    if (!m->ctx)
+        return;
+    llama_batch_free(m->batch);
+    llama_free(m->ctx);
+    m->ctx = NULL;
+    m->mem = NULL;
+    m->n_cached = 0;
+}
+
+/* The context a run needs: with flash attention when flash_attn=on, or when it is auto and
+ * the run only generates; a context of the other kind is replaced (its cache is dropped). */
+static int use_context(struct llm *m, bool only_generates, struct mill_err *err) {
+    bool fa = m->fa_arg == FA_ON || (m->fa_arg == FA_AUTO && only_generates);
+    int rc = 0;
+    if (!m->ctx || m->ctx_fa != fa) {
+        double t0 = mill_clock_s();
+        free_context(m);
+        rc = init_context(m, fa, err);
+        m->load_s += mill_clock_s() - t0;
+    }
+    if (!rc)
+        m->fa_used |= fa ? 2u : 1u;
+    return rc;
 }
 
 static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
@@ -406,8 +465,8 @@ static int llm_load(void *state, struct mill_err *err) {
         return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (no tokenizer in the "
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
-    rc = init_context(m, err);
-    m->load_s = mill_clock_s() - t0;
+    set_sizes(m);
+    m->load_s = mill_clock_s() - t0; /* the context comes with the first run, use_context */
     struct mill_buf probe = {0};
     if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
         rc = prompt_text(m, "probe", &probe, err);
@@ -1168,7 +1227,11 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     struct mill_request **ll = malloc((n ? n : 1) * sizeof *ll);
     struct mill_request **gn = malloc((n ? n : 1) * sizeof *gn);
     int rc = ll && gn ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    size_t nl = 0, ng = 0;
+    size_t nl = 0, ng = 0, n_gen = 0;
+    for (size_t i = 0; i < n; i++)
+        n_gen += reqs[i].kind == MILL_REQ_GENERATE;
+    if (!rc)
+        rc = use_context(m, n_gen == n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         if (reqs[i].kind == MILL_REQ_LOGLIK)
             ll[nl++] = &reqs[i];
@@ -1196,9 +1259,11 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                            "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
                            "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
                            "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
-                           "\"model_load_seconds\":%.3f",
+                           "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
                            m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
-                           m->n_tokens, m->decode_s, m->load_s);
+                           m->n_tokens, m->decode_s, m->load_s,
+                           m->fa_used == 3 ? "mixed" : m->fa_used == 2 ? "on" : "off");
+    m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;
     if (!rc && m->n_rpc) {
@@ -1216,10 +1281,7 @@ static void llm_close(void *state) {
     struct llm *m = state;
     if (!m)
         return;
-    if (m->ctx) {
-        llama_batch_free(m->batch);
-        llama_free(m->ctx);
-    }
+    free_context(m);
     if (m->model)
         llama_model_free(m->model);
     free(m->cached);

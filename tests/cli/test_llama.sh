@@ -26,7 +26,8 @@ gen tiny tiny
 
 for m in spm qwen tiny; do
     M="llama[path=$tmp/$m.gguf"
-    for v in "fast:]" "naive:,naive=true]" "b1:,batch_size=1]" "b8:,batch_size=8]"; do
+    for v in "fast:]" "naive:,naive=true]" "b1:,batch_size=1,flash_attn=off]" \
+             "b8:,batch_size=8,flash_attn=off]"; do
         name=${v%%:*}
         "$MILL" --output_dir "$tmp/o-$m-$name" eval "$M${v#*:}" toy_cloze,toy_ppl,toy_qa \
             --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"
@@ -35,26 +36,33 @@ for m in spm qwen tiny; do
     done
     for t in toy_cloze_1shot toy_ppl_0shot; do
         r=$(compare "$tmp/o-$m-fast" "$tmp/o-$m-naive" "$t" 1e-4 2>&1)
-        check "$m: $t fast == naive to 1e-4 ($r)" "[[ '$r' == max* ]]"
+        check "$m: $t fast == naive to 1e-4 ($r)" '[[ $r == max* ]]'
         r=$(compare "$tmp/o-$m-b1" "$tmp/o-$m-b8" "$t" 1e-4 2>&1)
-        check "$m: $t batch 1 == batch 8 ($r)" "[[ '$r' == max* ]]"
+        check "$m: $t batch 1 == batch 8 ($r)" '[[ $r == max* ]]'
     done
     r=$(compare "$tmp/o-$m-b1" "$tmp/o-$m-b8" toy_qa_2shot 0 2>&1)
-    check "$m: generations identical with batch 1 and batch 8 ($r)" "[[ '$r' == max* ]]"
+    check "$m: generations identical with batch 1 and batch 8, flash_attn=off ($r)" \
+        '[[ $r == max* ]]'
+    # flash_attn=auto: flash attention for the generation-only job, not for scoring.
+    check "$m: flash attention used for generation only (auto)" \
+        "$PY -c 'import json,glob,sys; f=lambda t: json.load(open(glob.glob(\"$tmp/o-$m-fast/outputs/*/\"+t+\".json\")[0]))[\"flash_attn\"]; sys.exit(0 if (f(\"toy_qa_2shot\"), f(\"toy_cloze_1shot\"), f(\"toy_ppl_0shot\")) == (\"on\", \"off\", \"off\") else 1)'"
 done
 
 # Long generations (16 questions, no stop string, up to 1024 new tokens) at batch_size=16
 # need more KV cells than the cache holds at once: requests wait for cells instead of failing
 # the run, finished sequences hand their slots to waiting ones, and the text equals batch 1.
-for bs in 16 1; do
-    "$MILL" --output_dir "$tmp/o-long$bs" eval "llama[path=$tmp/spm.gguf,batch_size=$bs,max_context_length=1100]" \
+# Equality is checked without flash attention (its F16 accumulation follows the cells' order,
+# which depends on what else is cached); the default (flash attention) must complete too.
+for v in "16:,flash_attn=off" "1:,flash_attn=off" "16fa:"; do
+    bs=${v%%:*}
+    "$MILL" --output_dir "$tmp/o-long$bs" eval "llama[path=$tmp/spm.gguf,batch_size=${bs%fa},max_context_length=1100${v#*:}]" \
         toy_long --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
     check "long generations, batch_size=$bs: exit 0" "[ $rc -eq 0 ] || { tail -2 '$tmp/stderr'; false; }"
+    check "long generations, batch_size=$bs: really long (16, some over 500 characters)" \
+        "$PY -c 'import json,glob,sys; r=[json.loads(l) for l in open(glob.glob(\"$tmp/o-long$bs/outputs/*/toy_long_2shot.jsonl\")[0])]; sys.exit(0 if len(r)==16 and max(len(x[\"prediction\"]) for x in r) > 500 else 1)'"
 done
-check "long generations really are long (some over 500 characters)" \
-    "$PY -c 'import json,glob,sys; r=[json.loads(l) for l in open(glob.glob(\"$tmp/o-long16/outputs/*/toy_long_2shot.jsonl\")[0])]; sys.exit(0 if len(r)==16 and max(len(x[\"prediction\"]) for x in r) > 500 else 1)'"
 r=$(compare "$tmp/o-long1" "$tmp/o-long16" toy_long_2shot 0 2>&1)
-check "long generations identical with batch 1 and batch 16 ($r)" "[[ '$r' == max* ]]"
+check "long generations identical with batch 1 and batch 16 ($r)" '[[ $r == max* ]]'
 
 # Context overflow: a 16-token window truncates the 2-shot prompts from the left and says so.
 "$MILL" --output_dir "$tmp/o-trunc" eval "llama[path=$tmp/spm.gguf,max_context_length=16]" \
@@ -66,6 +74,9 @@ check "left truncation is counted in the provenance file" \
 # Bad models: each a clear message naming the file, exit 1, nothing half-written.
 bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[path=$4]" "$5" \
     --task_paths "$tmp/plug"; }
+expect_exit "flash_attn=maybe: exit 2 naming the values" 2 'flash_attn must be auto, on or off' \
+    --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,flash_attn=maybe]" toy_cloze \
+    --task_paths "$tmp/plug"
 bad_model "missing GGUF: exit 1 naming it" 1 'none.gguf does not exist' "$tmp/none.gguf" toy_cloze
 printf 'not a model at all' > "$tmp/junk.gguf"
 bad_model "not a GGUF: exit 1, bad magic" 1 'junk.gguf is not a GGUF file' "$tmp/junk.gguf" toy_cloze
