@@ -11,8 +11,9 @@
 #    every prediction.
 # 2. Batched greedy generation (toy_qa, 32 questions, 16 new tokens): batch_size=8 against
 #    batch_size=1, as tokens/s of the generation steps (decodes where every token wants
-#    logits), prefill excluded. Harness share: from the provenance files (job seconds minus
-#    time inside llama_decode and the model load).
+#    logits), prefill excluded; also the ratio of each back-to-back pair of runs and their
+#    median (the machine's speed drifts between runs). Harness share: from the provenance
+#    files (job seconds minus time inside llama_decode and the model load).
 #
 # Tokens and time are counted by a tiny LD_PRELOAD shim around llama_decode (compiled here from
 # $MILL_LLAMA_PREFIX/include/llama.h), the same way for mill and llama-perplexity:
@@ -28,7 +29,8 @@
 # unused when MILL_LOCAL_DATASETS already holds cais_mmlu/), MILL_BENCH_MMLU_TASKS,
 # MILL_BENCH_MMLU_LIMIT (questions per subject), MILL_BENCH_PPL_CTX (llama-perplexity -c, 2048),
 # MILL_BENCH_SKIP (comma list of: fast, naive, ppl, gen), MILL_BENCH_KEEP=1 keeps the work dir,
-# MILL_BENCH_TYPE (weight type of the generated model: f16, bf16 or f32; default f16),
+# MILL_BENCH_TYPE (weight type of the generated model: f16, bf16, f32, q8_0 or q4_0; default
+# f16), MILL_BENCH_ARGS (more llama backend arguments for every mill run, e.g. flash_attn=off),
 # MILL_BENCH_TASK_PATHS (plugins for MILL_BENCH_MMLU_TASKS, e.g. to try the script on toy_cloze).
 set -uo pipefail
 
@@ -50,8 +52,8 @@ MILL="$BUILD/bin/mill"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 WTYPE=${MILL_BENCH_TYPE:-f16}
-case $WTYPE in f16) MODEL="$CACHE/qwen3-0.6b-shape.gguf" ;; f32|bf16) MODEL="$CACHE/qwen3-0.6b-shape-$WTYPE.gguf" ;;
-    *) echo "llama.sh: MILL_BENCH_TYPE must be f16, bf16 or f32" >&2; exit 2 ;; esac
+case $WTYPE in f16) MODEL="$CACHE/qwen3-0.6b-shape.gguf" ;; f32|bf16|q8_0|q4_0) MODEL="$CACHE/qwen3-0.6b-shape-$WTYPE.gguf" ;;
+    *) echo "llama.sh: MILL_BENCH_TYPE must be f16, bf16, f32, q8_0 or q4_0" >&2; exit 2 ;; esac
 STATUS=0
 
 fail() { echo "llama.sh: $*" >&2; STATUS=1; }
@@ -273,6 +275,17 @@ def summary(w, reps):
               "generation steps; whole eval incl. prefill %.2fx)" % (x, goal(x >= 3),
               g8["gen_tokens"] / g8["gen_s"], g1["gen_tokens"] / g1["gen_s"],
               g1["eval_s"] / g8["eval_s"]))
+        pairs = []  # run i of batch 8 against run i of batch 1: they ran back to back
+        for i in range(1, reps + 1):
+            f8, f1 = (os.path.join(w, "gen%d.%d.json" % (b, i)) for b in (8, 1))
+            if os.path.exists(f8) and os.path.exists(f1):
+                a, b = json.load(open(f8)), json.load(open(f1))
+                pairs.append((a["gen_tokens"] / a["gen_s"]) / (b["gen_tokens"] / b["gen_s"]))
+        if len(pairs) > 1:
+            srt = sorted(pairs)
+            med = (srt[(len(srt) - 1) // 2] + srt[len(srt) // 2]) / 2
+            print("  per run pair (8 then 1, back to back): %s; median %.2fx" %
+                  (", ".join("%.2f" % x for x in pairs), med))
     for name in ("fast", "gen8"):
         hs = [harness(os.path.join(w, "%s.%d.out" % (name, i))) for i in range(1, reps + 1)]
         hs = [h for h in hs if h["seconds"] > 0]
@@ -315,7 +328,7 @@ run() {
     printf '   %-6s run %d: %s\n' "$name" "$rep" "$(cat "$W/$name.$rep.json")"
 }
 
-SPEC="llama[path=$MODEL,threads=$THREADS"
+SPEC="llama[path=$MODEL,threads=$THREADS${MILL_BENCH_ARGS:+,$MILL_BENCH_ARGS}"
 
 # ---- 1. MMLU log-likelihood ----------------------------------------------------------------
 mmlu() {
