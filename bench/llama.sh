@@ -14,6 +14,9 @@
 #    logits), prefill excluded; also the ratio of each back-to-back pair of runs and their
 #    median (the machine's speed drifts between runs). Harness share: from the provenance
 #    files (job seconds minus time inside llama_decode and the model load).
+# 3. Flash attention in generation steps as the cached context grows (bench/llama_attn.c):
+#    the backend's context with and without it, same process, batch 1 and 8, at
+#    MILL_BENCH_ATTN_LENGTHS tokens per sequence (64,256,768), MILL_BENCH_ATTN_ROUNDS (3).
 #
 # Tokens and time are counted by a tiny LD_PRELOAD shim around llama_decode (compiled here from
 # $MILL_LLAMA_PREFIX/include/llama.h), the same way for mill and llama-perplexity:
@@ -28,9 +31,10 @@
 # MILL_BENCH_MMLU_DIR (the Hub layout of cais/mmlu, default /work/shared/data/mmlu/cais_mmlu;
 # unused when MILL_LOCAL_DATASETS already holds cais_mmlu/), MILL_BENCH_MMLU_TASKS,
 # MILL_BENCH_MMLU_LIMIT (questions per subject), MILL_BENCH_PPL_CTX (llama-perplexity -c, 2048),
-# MILL_BENCH_SKIP (comma list of: fast, naive, ppl, gen), MILL_BENCH_KEEP=1 keeps the work dir,
-# MILL_BENCH_TYPE (weight type of the generated model: f16, bf16, f32, q8_0 or q4_0; default
-# f16), MILL_BENCH_ARGS (more llama backend arguments for every mill run, e.g. flash_attn=off),
+# MILL_BENCH_SKIP (comma list of: fast, naive, ppl, gen, attn), MILL_BENCH_KEEP=1 keeps the
+# work dir, MILL_BENCH_TYPE (weight type of the generated model: f16, bf16, f32, q8_0 or q4_0;
+# default f16), MILL_BENCH_ARGS (more llama backend arguments for every mill run, e.g.
+# flash_attn=off),
 # MILL_BENCH_TASK_PATHS (plugins for MILL_BENCH_MMLU_TASKS, e.g. to try the script on toy_cloze).
 set -uo pipefail
 
@@ -401,11 +405,23 @@ PY
     fi
 }
 
+# ---- 3. flash attention at generation lengths ------------------------------------------------
+attn() {
+    echo "== flash attention vs none in generation steps (bench/llama_attn.c, contexts as the backend's)"
+    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -I"$PREFIX/include" "$HERE/llama_attn.c" \
+        -o "$W/llama_attn" -L"$PREFIX/lib" -lllama -Wl,-rpath,"$PREFIX/lib" ||
+        { fail "cannot compile bench/llama_attn.c"; return; }
+    "$W/llama_attn" "$MODEL" "$THREADS" "${MILL_BENCH_ATTN_ROUNDS:-3}" \
+        "${MILL_BENCH_ATTN_LENGTHS:-64,256,768}" | tee "$W/attn.txt" ||
+        fail "llama_attn failed"
+}
+
 echo "mill llama backend benchmark: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, threads=$THREADS, model $MODEL"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average at start: $LOAD0 (ggml's OpenMP threads spin: anything else running skews every figure)"
 if ! skipped fast || ! skipped naive || ! skipped ppl; then mmlu; fi
 skipped gen || gen
+skipped attn || attn
 echo
 echo "== summary"
 "$PY" "$W/bench.py" summary "$W" "$REPS"

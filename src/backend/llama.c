@@ -1262,7 +1262,10 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                            "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
                            m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
                            m->n_tokens, m->decode_s, m->load_s,
-                           m->fa_used == 3 ? "mixed" : m->fa_used == 2 ? "on" : "off");
+                           m->fa_used == 3   ? "mixed"
+                           : m->fa_used == 2 ? "on"
+                           : m->fa_used == 1 ? "off"
+                                             : "unused");
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;
