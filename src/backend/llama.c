@@ -536,7 +536,10 @@ static int decode(struct llm *m, struct mill_err *err) {
 }
 
 /* log-sum-exp of a logit row in double, and its argmax (first max wins). */
-static double row_lse(const float *x, int n, int *argmax) {
+/* The first index of the largest logit. The running maximum stays in a register: comparing
+ * against x[am] instead made a load-compare chain of ~4 ns per entry, 5 ms per step of 8
+ * sequences over a 152k vocabulary. */
+static int argmax_row(const float *x, int n) {
     float mx = x[0];
     int am = 0;
     for (int i = 1; i < n; i++)
@@ -544,6 +547,12 @@ static double row_lse(const float *x, int n, int *argmax) {
             mx = x[i];
             am = i;
         }
+    return am;
+}
+
+static double row_lse(const float *x, int n, int *argmax) {
+    int am = argmax_row(x, n);
+    float mx = x[am];
     double s = 0;
     for (int i = 0; i < n; i++)
         s += exp((double)x[i] - mx);
@@ -1019,14 +1028,6 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
         }
     }
     return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;
-}
-
-static int argmax_row(const float *x, int n) {
-    int am = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[am])
-            am = i;
-    return am;
 }
 
 /* Decodes the prompts of fresh[0..n) but their last tokens, in full batches, logits off. */
