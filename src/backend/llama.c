@@ -1030,8 +1030,12 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;
 }
 
-/* Decodes the prompts of fresh[0..n) but their last tokens, in full batches, logits off. */
-static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, struct mill_err *err) {
+/* Queues the prompts of fresh[0..n) but their last tokens, logits off, decoding full batches
+ * on the way, and leaves room in the batch for `room` more tokens: the step that follows adds
+ * every live sequence's next token (a fresh one's last prompt token) to the same decode, so
+ * admitting a request costs no decode of its own (llama-server mixes its batches alike). */
+static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, int room,
+                       struct mill_err *err) {
     int rc = 0;
     batch_clear(&m->batch);
     for (size_t i = 0; !rc && i < n; i++)
@@ -1042,9 +1046,10 @@ static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, struct mill_
             }
             batch_add(&m->batch, fresh[i]->prompt.t[p], p, fresh[i]->seq, false);
         }
-    if (!rc)
+    if (!rc && m->batch.n_tokens > m->n_batch - room) {
         rc = decode(m, err);
-    batch_clear(&m->batch);
+        batch_clear(&m->batch);
+    }
     return rc;
 }
 
@@ -1119,11 +1124,11 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
     return 0;
 }
 
-/* One decode: the next token of every continuing slot and the last prompt token of every
- * fresh one, each with its logits. */
+/* One decode: the fresh slots' prompts, then the next token of every continuing slot and the
+ * last prompt token of every fresh one, each with its logits. */
 static int gen_step_batch(struct gen_run *r, size_t n_fresh, struct mill_err *err) {
     struct llm *m = r->m;
-    int rc = gen_prefill(m, r->fresh, n_fresh, err);
+    int rc = gen_prefill(m, r->fresh, n_fresh, (int)r->active, err);
     for (size_t i = 0; !rc && i < r->per; i++) {
         struct gen *g = &r->slots[i];
         if (!g->q)
