@@ -11,7 +11,10 @@
 #    every prediction.
 # 2. Batched greedy generation (toy_qa, 32 questions, 16 new tokens): batch_size=8 against
 #    batch_size=1, as tokens/s of the generation steps (decodes where every token wants
-#    logits), prefill excluded; also the ratio of each back-to-back pair of runs and their
+#    logits), prefill excluded: a step that admits requests carries their prompts, so it
+#    counts as prefill, with the first answer token of each, at both batch sizes (here
+#    requests are admitted in waves of 8, so such steps carry few continuing sequences);
+#    also the ratio of each back-to-back pair of runs and their
 #    median (the machine's speed drifts between runs). Harness share: from the provenance
 #    files (job seconds minus time inside llama_decode and the model load).
 # 3. Flash attention in generation steps as the cached context grows (bench/llama_attn.c):
@@ -113,7 +116,7 @@ int32_t llama_decode(struct llama_context *ctx, struct llama_batch b) {
     calls++;
     toks += b.n_tokens;
     outs += o;
-    if (o == b.n_tokens) { /* generation steps (and the batch of prompts' last tokens) */
+    if (o == b.n_tokens) { /* generation steps; a step that admits requests carries prompts */
         all_out_toks += b.n_tokens;
         t_gen += t_last - t0;
     }

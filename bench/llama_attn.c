@@ -1,8 +1,10 @@
 /* llama_attn.c: what flash attention is worth to the llama backend's generation steps, as the
  * cached context grows. Two llama.cpp contexts on one model, configured as the backend
- * configures its own (unified KV cache of max_context_length + 4096 cells, 10 sequences,
- * n_batch 2048, n_ubatch 512), one without flash attention (the peer) and one with it. Both
- * hold 8 sequences plus one more, all grown to the same length L; at each L the program times
+ * configures its own for batch_size=8 (unified KV cache of max_context_length + 4096 cells,
+ * 10 sequences, n_batch 2048, n_ubatch 512, no GPU layers), one without flash attention (the
+ * peer) and one with it. Both hold 8 sequences plus one more, all grown to at least L tokens
+ * (the rounds at one length add 8 x ROUNDS tokens to every sequence, so after the first
+ * length L is a lower bound); at each L the program times
  * greedy-decode-shaped steps (one token per sequence, every token wanting logits) for 1 and
  * for 8 sequences, alternating the two contexts, and prints the median step time of each, the
  * speed-up of flash attention, and the batch-8 / batch-1 tokens/s ratio of each context.
@@ -92,15 +94,17 @@ static double median(double *x, int n) {
 
 static int parse_lengths(const char *s, int *len, int *n) {
     *n = 0;
-    for (const char *p = s; *p && *n < MAX_L;) {
+    for (const char *p = s; *p;) {
+        if (*n == MAX_L)
+            return 1;
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 4000)
             return 1;
         len[(*n)++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return 1;
+        if (*end && (*end != ',' || !end[1]))
+            return 1; /* junk or a trailing comma */
+        p = *end ? end + 1 : end;
     }
     for (int i = 1; i < *n; i++)
         if (len[i] <= len[i - 1])
@@ -118,7 +122,9 @@ int main(int argc, char **argv) {
     }
     llama_log_set(quiet, NULL);
     llama_backend_init();
-    struct llama_model *model = llama_model_load_from_file(argv[1], llama_model_default_params());
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0; /* the backend's default */
+    struct llama_model *model = llama_model_load_from_file(argv[1], mp);
     if (!model) {
         fprintf(stderr, "llama_attn: cannot load %s\n", argv[1]);
         return 1;

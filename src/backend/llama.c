@@ -47,7 +47,8 @@ struct llm {
     char sha256[65];
     struct llama_model *model;
     struct llama_context *ctx;
-    bool ctx_fa;            /* ctx was created with flash attention */
+    int ctx_fa;             /* how ctx was created: FA_OFF, FA_AUTO (llama.cpp decides) or
+                             * FA_ON */
     const struct llama_vocab *vocab;
     llama_memory_t mem;
     int n_vocab;
@@ -61,13 +62,14 @@ struct llm {
      * decoded, seconds inside them, seconds loading the model and context. */
     long long n_decodes, n_tokens;
     double decode_s, load_s;
-    unsigned fa_used;       /* bit 0: a context without flash attention ran, bit 1: with */
+    unsigned fa_used;       /* bit 1 << ctx_fa for each kind of context that decoded */
 };
 
-/* flash_attn=auto uses flash attention for runs that only generate: its F16 accumulation
- * would cost log-likelihoods their equality with the naive path (1e-6 without it), while
- * generation gains most (attention over long batched sequences). */
+/* flash_attn=auto lets llama.cpp use flash attention (where the device holding the cache
+ * supports it) for runs that only generate: its F16 accumulation would cost log-likelihoods
+ * their equality with the naive path (1e-6 without it), while generation gains most. */
 enum { FA_AUTO, FA_ON, FA_OFF };
+static const char *const fa_names[] = {"auto", "on", "off"};
 
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
@@ -121,9 +123,14 @@ static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
 
 static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
                             struct mill_err *err) {
+    const struct mill_value *b = mill_value_get(&s->args, "flash_attn");
+    m->fa_arg = FA_AUTO;
+    if (b && b->kind == MILL_V_BOOL) { /* the spec parser makes true/false booleans */
+        m->fa_arg = b->u.b ? FA_ON : FA_OFF;
+        return 0;
+    }
     char *v = NULL;
     int rc = dup_arg(s, "flash_attn", &v, err);
-    m->fa_arg = FA_AUTO;
     if (!rc && v) {
         if (!strcmp(v, "on") || !strcmp(v, "true"))
             m->fa_arg = FA_ON;
@@ -381,7 +388,7 @@ static void set_sizes(struct llm *m) {
     m->n_batch = 2048;
 }
 
-static int init_context(struct llm *m, bool fa, struct mill_err *err) {
+static int init_context(struct llm *m, int fa, struct mill_err *err) {
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)m->kv_size;
     cp.n_batch = (uint32_t)m->n_batch;
@@ -389,7 +396,9 @@ static int init_context(struct llm *m, bool fa, struct mill_err *err) {
     cp.n_seq_max = (uint32_t)m->n_seq;
     cp.n_threads = cp.n_threads_batch = (int32_t)m->threads;
     cp.kv_unified = true;
-    cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.flash_attn_type = fa == FA_ON     ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                         : fa == FA_AUTO ? LLAMA_FLASH_ATTN_TYPE_AUTO
+                                         : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
     last_llama_error[0] = 0;
     if (!(m->ctx = llama_init_from_model(m->model, cp)))
@@ -408,13 +417,14 @@ static void free_context(struct llm *m) {
     llama_free(m->ctx);
     m->ctx = NULL;
     m->mem = NULL;
+    m->batch = (struct llama_batch){0};
     m->n_cached = 0;
 }
 
-/* The context a run needs: with flash attention when flash_attn=on, or when it is auto and
- * the run only generates; a context of the other kind is replaced (its cache is dropped). */
+/* The context a run needs: flash attention forced (on), left to llama.cpp (auto, for a run
+ * that only generates) or off; a context of another kind is replaced (its cache dropped). */
 static int use_context(struct llm *m, bool only_generates, struct mill_err *err) {
-    bool fa = m->fa_arg == FA_ON || (m->fa_arg == FA_AUTO && only_generates);
+    int fa = m->fa_arg == FA_AUTO && !only_generates ? FA_OFF : m->fa_arg;
     int rc = 0;
     if (!m->ctx || m->ctx_fa != fa) {
         double t0 = mill_clock_s();
@@ -422,8 +432,6 @@ static int use_context(struct llm *m, bool only_generates, struct mill_err *err)
         rc = init_context(m, fa, err);
         m->load_s += mill_clock_s() - t0;
     }
-    if (!rc)
-        m->fa_used |= fa ? 2u : 1u;
     return rc;
 }
 
@@ -466,7 +474,10 @@ static int llm_load(void *state, struct mill_err *err) {
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     set_sizes(m);
-    m->load_s = mill_clock_s() - t0; /* the context comes with the first run, use_context */
+    /* A context now, so a cache that cannot be allocated fails before any sample; runs that
+     * want the other kind replace it (use_context). */
+    rc = init_context(m, m->fa_arg == FA_ON ? FA_ON : FA_OFF, err);
+    m->load_s = mill_clock_s() - t0;
     struct mill_buf probe = {0};
     if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
         rc = prompt_text(m, "probe", &probe, err);
@@ -524,6 +535,7 @@ static int decode(struct llm *m, struct mill_err *err) {
     int rc = llama_decode(m->ctx, m->batch);
     m->decode_s += mill_clock_s() - t0;
     m->n_decodes++;
+    m->fa_used |= 1u << m->ctx_fa;
     m->n_tokens += m->batch.n_tokens;
     if (rc == 1) /* llama.h: no KV slot for the batch */
         return mill_err_set(err, MILL_EBACKEND, "llama_decode found no free KV cells for %d "
@@ -535,7 +547,6 @@ static int decode(struct llm *m, struct mill_err *err) {
     return 0;
 }
 
-/* log-sum-exp of a logit row in double, and its argmax (first max wins). */
 /* The first index of the largest logit. The running maximum stays in a register: comparing
  * against x[am] instead made a load-compare chain of ~4 ns per entry, 5 ms per step of 8
  * sequences over a 152k vocabulary. */
@@ -550,6 +561,7 @@ static int argmax_row(const float *x, int n) {
     return am;
 }
 
+/* log-sum-exp of a logit row in double, and its argmax (first max wins). */
 static double row_lse(const float *x, int n, int *argmax) {
     int am = argmax_row(x, n);
     float mx = x[am];
@@ -1055,7 +1067,7 @@ static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, int room,
 
 /* Generation with continuous batching: up to `per` sequences decode together, one token each
  * per step; a sequence that stops hands its slot (and its KV cells) to the next request, whose
- * prompt is prefilled and whose last prompt token joins the next step. A request is admitted
+ * prompt goes into the next step's decode (its last token with logits). A request is admitted
  * only while the KV cells reserved for prompts plus generation budgets fit the cache, so long
  * generations never run it out of cells. */
 struct gen_run {
@@ -1076,7 +1088,10 @@ static int gen_advance(struct gen_run *r, struct mill_err *err) {
         struct gen *g = &r->slots[i];
         if (!g->q)
             continue;
-        int am = argmax_row(llama_get_logits_ith(m->ctx, g->logit_i), m->n_vocab);
+        const float *row = llama_get_logits_ith(m->ctx, g->logit_i);
+        if (!row)
+            return mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
+        int am = argmax_row(row, m->n_vocab);
         if (!llama_vocab_is_eog(m->vocab, am) && !gen_step(m, g, am)) {
             g->next = am;
             continue;
@@ -1257,6 +1272,15 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     return rc;
 }
 
+/* "off", "auto" or "on" for the one kind of context that decoded in a job; "mixed", "unused". */
+static const char *fa_used_name(unsigned used) {
+    if (!used)
+        return "unused";
+    if (used & (used - 1))
+        return "mixed";
+    return fa_names[used == 1u << FA_AUTO ? FA_AUTO : used == 1u << FA_ON ? FA_ON : FA_OFF];
+}
+
 static int llm_provenance(void *state, struct mill_buf *out) {
     struct llm *m = state;
     mill_buf_adds(out, "\"model_file\":");
@@ -1268,10 +1292,7 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                            "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
                            m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
                            m->n_tokens, m->decode_s, m->load_s,
-                           m->fa_used == 3   ? "mixed"
-                           : m->fa_used == 2 ? "on"
-                           : m->fa_used == 1 ? "off"
-                                             : "unused");
+                           fa_used_name(m->fa_used));
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;

@@ -43,9 +43,9 @@ for m in spm qwen tiny; do
     r=$(compare "$tmp/o-$m-b1" "$tmp/o-$m-b8" toy_qa_2shot 0 2>&1)
     check "$m: generations identical with batch 1 and batch 8, flash_attn=off ($r)" \
         '[[ $r == max* ]]'
-    # flash_attn=auto: flash attention for the generation-only job, not for scoring.
-    check "$m: flash attention used for generation only (auto)" \
-        "$PY -c 'import json,glob,sys; f=lambda t: json.load(open(glob.glob(\"$tmp/o-$m-fast/outputs/*/\"+t+\".json\")[0]))[\"flash_attn\"]; sys.exit(0 if (f(\"toy_qa_2shot\"), f(\"toy_cloze_1shot\"), f(\"toy_ppl_0shot\")) == (\"on\", \"off\", \"off\") else 1)'"
+    # flash_attn=auto: llama.cpp's choice for the generation-only job, none for scoring.
+    check "$m: flash attention left to llama.cpp for generation only (auto)" \
+        "$PY -c 'import json,glob,sys; f=lambda t: json.load(open(glob.glob(\"$tmp/o-$m-fast/outputs/*/\"+t+\".json\")[0]))[\"flash_attn\"]; sys.exit(0 if (f(\"toy_qa_2shot\"), f(\"toy_cloze_1shot\"), f(\"toy_ppl_0shot\")) == (\"auto\", \"off\", \"off\") else 1)'"
 done
 
 # Long generations (16 questions, no stop string, up to 1024 new tokens) at batch_size=16
@@ -74,6 +74,10 @@ check "left truncation is counted in the provenance file" \
 # Bad models: each a clear message naming the file, exit 1, nothing half-written.
 bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[path=$4]" "$5" \
     --task_paths "$tmp/plug"; }
+"$MILL" --output_dir "$tmp/o-fatrue" eval "llama[path=$tmp/tiny.gguf,flash_attn=true]" toy_qa,toy_cloze \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+check "flash_attn=true forces it for every job" \
+    "[ $rc -eq 0 ] && $PY -c 'import json,glob,sys; sys.exit(0 if {json.load(open(p))[\"flash_attn\"] for p in glob.glob(\"$tmp/o-fatrue/outputs/*/*.json\")} == {\"on\"} else 1)'"
 expect_exit "flash_attn=maybe: exit 2 naming the values" 2 'flash_attn must be auto, on or off' \
     --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,flash_attn=maybe]" toy_cloze \
     --task_paths "$tmp/plug"
