@@ -1252,7 +1252,7 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     for (size_t i = 0; i < n; i++)
         n_gen += reqs[i].kind == MILL_REQ_GENERATE;
     if (!rc)
-        rc = use_context(m, n_gen == n, err);
+        rc = use_context(m, n_gen && n_gen == n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         if (reqs[i].kind == MILL_REQ_LOGLIK)
             ll[nl++] = &reqs[i];
