@@ -71,7 +71,6 @@ struct llm {
 enum { FA_AUTO, FA_ON, FA_OFF };
 static const char *const fa_names[] = {"auto", "on", "off"};
 
-
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
 
 static char last_llama_error[512];
@@ -121,27 +120,26 @@ static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
     return (*out = strdup(v->u.s.p)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
 }
 
+/* flash_attn=auto|on|off; true/false (and 1/0), which the spec parser makes booleans, are
+ * on/off. */
 static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
                             struct mill_err *err) {
-    const struct mill_value *b = mill_value_get(&s->args, "flash_attn");
+    const struct mill_value *v = mill_value_get(&s->args, "flash_attn");
     m->fa_arg = FA_AUTO;
-    if (b && b->kind == MILL_V_BOOL) { /* the spec parser makes true/false booleans */
-        m->fa_arg = b->u.b ? FA_ON : FA_OFF;
+    if (!v)
+        return 0;
+    bool on;
+    if (v->kind != MILL_V_STR && !mill_spec_get_bool(s, "flash_attn", false, &on, err)) {
+        m->fa_arg = on ? FA_ON : FA_OFF;
         return 0;
     }
-    char *v = NULL;
-    int rc = dup_arg(s, "flash_attn", &v, err);
-    if (!rc && v) {
-        if (!strcmp(v, "on") || !strcmp(v, "true"))
-            m->fa_arg = FA_ON;
-        else if (!strcmp(v, "off") || !strcmp(v, "false"))
-            m->fa_arg = FA_OFF;
-        else if (strcmp(v, "auto"))
-            rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': flash_attn must be auto, on "
-                              "or off, not '%s'", s->raw, v);
-    }
-    free(v);
-    return rc;
+    for (int k = FA_AUTO; v->kind == MILL_V_STR && k <= FA_OFF; k++)
+        if (!strcmp(v->u.s.p, fa_names[k])) {
+            m->fa_arg = k;
+            return 0;
+        }
+    return mill_err_set(err, MILL_EINVAL, "model spec '%s': flash_attn must be auto, on or "
+                        "off", s->raw);
 }
 
 static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
@@ -1080,7 +1078,6 @@ struct gen_run {
     long reserved;
 };
 
-
 /* Reads each live slot's logits from the last decode: the next token, or the end. */
 static int gen_advance(struct gen_run *r, struct mill_err *err) {
     struct llm *m = r->m;
@@ -1274,11 +1271,10 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
 
 /* "off", "auto" or "on" for the one kind of context that decoded in a job; "mixed", "unused". */
 static const char *fa_used_name(unsigned used) {
-    if (!used)
-        return "unused";
-    if (used & (used - 1))
-        return "mixed";
-    return fa_names[used == 1u << FA_AUTO ? FA_AUTO : used == 1u << FA_ON ? FA_ON : FA_OFF];
+    for (int k = FA_AUTO; k <= FA_OFF; k++)
+        if (used == 1u << k)
+            return fa_names[k];
+    return used ? "mixed" : "unused";
 }
 
 static int llm_provenance(void *state, struct mill_buf *out) {
