@@ -2,8 +2,8 @@
  *
  * Hashing a 16 GB GGUF costs about a minute per run; the provenance file wants the digest every
  * run. The digest is kept in $MILL_CACHE_DIR/sha256/ (default ~/.cache/mill/sha256/), keyed by
- * the file's real path and checked against its device, inode, size and modification time (ns),
- * so a file replaced or rewritten in place is hashed again. */
+ * the file's real path and checked against its device, inode, size and modification and
+ * change times (ns), so a file replaced or rewritten in place is hashed again. */
 #ifndef MILL_CORE_HASHCACHE_H
 #define MILL_CORE_HASHCACHE_H
 
