@@ -31,7 +31,7 @@
 #
 # Environment: MILL_LLAMA_PREFIX (llama.cpp install, default
 # $HOME/.cache/mill/deps/llama.cpp-v0.5.0), MILL_BENCH_REPS (3), MILL_BENCH_THREADS (2),
-# MILL_BENCH_MMLU_DIR (the Hub layout of cais/mmlu, default /work/shared/data/mmlu/cais_mmlu;
+# MILL_BENCH_MMLU_DIR (the Hub layout of cais/mmlu, default tests/data/mmlu/cais_mmlu;
 # unused when MILL_LOCAL_DATASETS already holds cais_mmlu/), MILL_BENCH_MMLU_TASKS,
 # MILL_BENCH_MMLU_LIMIT (questions per subject), MILL_BENCH_PPL_CTX (llama-perplexity -c, 2048),
 # MILL_BENCH_SKIP (comma list of: fast, naive, ppl, gen, attn), MILL_BENCH_KEEP=1 keeps the
@@ -50,7 +50,7 @@ REPS=${MILL_BENCH_REPS:-3}
 THREADS=${MILL_BENCH_THREADS:-2}
 TASKS=${MILL_BENCH_MMLU_TASKS:-mmlu_high_school_geography,mmlu_marketing}
 LIMIT=${MILL_BENCH_MMLU_LIMIT:-40}
-MMLU_DIR=${MILL_BENCH_MMLU_DIR:-/work/shared/data/mmlu/cais_mmlu}
+MMLU_DIR=${MILL_BENCH_MMLU_DIR:-$ROOT/tests/data/mmlu/cais_mmlu}
 PPL_CTX=${MILL_BENCH_PPL_CTX:-2048}
 SKIP=",${MILL_BENCH_SKIP:-},"
 XTRA=()

@@ -7,7 +7,7 @@ set -euo pipefail
 build=${1:?usage: bench/parquet.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-data=${MILL_MMLU_DIR:-/work/shared/data/mmlu/cais_mmlu}
+data=${MILL_MMLU_DIR:-$src/tests/data/mmlu/cais_mmlu}
 mods=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,8 +1,8 @@
 # gen_class_tables.py: generates src/task/data/clip_tables.h from CLIP_benchmark's
-# en_classnames.json and en_zeroshot_classification_templates.json (../shared/data/clip_benchmark,
+# en_classnames.json and en_zeroshot_classification_templates.json (tests/data/clip_benchmark,
 # MIT): ImageNet-1k's 1000 names with Mill's two renames (744 -> "projectile", 836 ->
 # "sunglass"), its 80 templates, and CIFAR-10's 18 templates. Run by a developer:
-#   /usr/bin/python3 tools/gen_class_tables.py ../shared/data/clip_benchmark > src/task/data/clip_tables.h
+#   /usr/bin/python3 tools/gen_class_tables.py tests/data/clip_benchmark > src/task/data/clip_tables.h
 import json
 import sys
 

@@ -1,7 +1,7 @@
 // make_mmlu_sample.cjs: writes data/sample/cais_mmlu, a few subjects of the real MMLU (MIT) in
 // the Hub's cais/mmlu layout and columns, small enough to commit: `make run` evaluates on it
 // offline. Run once by a developer with DuckDB from npm (NODE_PATH=<deps>/node/node_modules);
-// the committed files are its output. Source: ../shared/data/mmlu (the Hub's Parquet files).
+// the committed files are its output. Source: tests/data/mmlu (the Hub's Parquet files).
 const { DuckDBInstance } = require('@duckdb/node-api');
 const { mkdirSync } = require('node:fs');
 

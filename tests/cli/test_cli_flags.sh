@@ -6,7 +6,7 @@
 # Env (set by ctest): MILL (binary), MILL_SOURCE_DIR, MILL_BUILD_DIR.
 set -u
 
-MILL=${MILL:-/work/main/build/bin/mill}
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 

@@ -6,7 +6,7 @@
 # Env (set by ctest): MILL_BUILD_DIR, MILL_LLAMA_PREFIX.
 set -u
 
-BUILD=${MILL_BUILD_DIR:-/work/main/build}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
 GEN=$BUILD/bin/gen_llama
 PPL=$PREFIX/bin/llama-perplexity

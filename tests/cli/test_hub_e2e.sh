@@ -8,7 +8,7 @@ set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SHARED=${MILL_SHARED_DIR:-$SRC/../shared}
+MMLU=$SRC/tests/data/mmlu/cais_mmlu
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 hub_pid=
@@ -28,7 +28,7 @@ for t in f32 f16 bf16; do
         >/dev/null 2>&1
 done
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
-cp -r "$SHARED/data/mmlu/cais_mmlu/anatomy" "$R/datasets/cais/mmlu/$SHA/"
+cp -r "$MMLU/anatomy" "$R/datasets/cais/mmlu/$SHA/"
 
 "$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
 hub_pid=$!

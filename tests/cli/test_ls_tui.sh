@@ -4,7 +4,7 @@
 # send-keys / capture-pane. Needs tmux (scripts/deps.sh installs it): fails, never skips.
 set -u
 
-MILL=${MILL:-/work/main/build/bin/mill}
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 export LC_ALL=C.UTF-8
 
 PASSED=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_mmlu.sh: MMLU on the real data (../shared/data/mmlu, the Hub's cais/mmlu layout, read
+# test_mmlu.sh: MMLU on the real data (tests/data/mmlu, the Hub's cais/mmlu layout, read
 # through MILL_LOCAL_DATASETS): golden prompts byte for byte against an independent Python
 # construction from DuckDB's reading of the same Parquet files (several subjects and seeds);
 # then `mill eval` of a generated model on the `mmlu` benchmark with --limit: 57 leaf rows plus
@@ -9,19 +9,19 @@ MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
-SHARED=${MILL_SHARED_DIR:-$SRC/../shared}
+MMLU=$SRC/tests/data/mmlu/cais_mmlu
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$SRC/tests/cli/lib.sh"
 
-[ -d "$SHARED/data/mmlu/cais_mmlu" ] || { echo "FAIL - no MMLU at $SHARED/data/mmlu"; exit 1; }
-mkdir -p "$tmp/mirror"; ln -s "$SHARED/data/mmlu/cais_mmlu" "$tmp/mirror/cais_mmlu"
+[ -d "$MMLU" ] || { echo "FAIL - no MMLU at $MMLU"; exit 1; }
+mkdir -p "$tmp/mirror"; ln -s "$MMLU" "$tmp/mirror/cais_mmlu"
 export MILL_LOCAL_DATASETS="$tmp/mirror"
 
 for case in "anatomy 5 42" "high_school_european_history 3 42" "moral_scenarios 4 7" \
             "abstract_algebra 6 1234"; do
     set -- $case
-    d="$SHARED/data/mmlu/cais_mmlu/$1"
+    d="$MMLU/$1"
     NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/parquet_to_json.cjs" \
         "$d/dev-00000-of-00001.parquet" > "$tmp/dev.json" &&
     NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/parquet_to_json.cjs" \

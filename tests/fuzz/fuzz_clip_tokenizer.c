@@ -1,7 +1,7 @@
 /* fuzz_clip_tokenizer.c: libFuzzer target for the CLIP tokenizer: arbitrary bytes (invalid
  * UTF-8, entity soup, huge words, whitespace runs) tokenised with the real vocabulary at context
  * length 77 and at a length taken from the input. The vocabulary is loaded once, from
- * $MILL_CLIP_BPE or /work/shared/data/open_clip/bpe_simple_vocab_16e6.txt.gz; the target stops
+ * $MILL_CLIP_BPE or the source tree's data/clip/bpe_simple_vocab_16e6.txt.gz; the target stops
  * at start-up when it cannot be loaded. Traps unless the output is SOT, ids, EOT, zeros. Must
  * not write files. */
 #include "model/clip/tokenizer.h"
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_BPE "/work/shared/data/open_clip/bpe_simple_vocab_16e6.txt.gz"
+/* MILL_TEST_SOURCE_DIR: the source tree CMake configured this target from. */
+#define DEFAULT_BPE MILL_TEST_SOURCE_DIR "/data/clip/bpe_simple_vocab_16e6.txt.gz"
 
 static struct mill_clip_tokenizer *tok;
 

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int mtest_failed_checks;
@@ -22,6 +23,23 @@ static int mtest_failed_checks;
     if (!(fabs(_a - _b) <= (tol))) { mtest_failed_checks++; \
     fprintf(stderr, "%s:%d: %s == %.10g, expected %.10g\n", __FILE__, __LINE__, #a, _a, _b); } \
     } while (0)
+
+/* The source and build trees: $MILL_SOURCE_DIR / $MILL_BUILD_DIR (ctest sets them), else the
+ * trees CMake configured this test from (MILL_TEST_SOURCE_DIR / MILL_TEST_BUILD_DIR). */
+static inline const char *mtest_source_dir(void) {
+    const char *d = getenv("MILL_SOURCE_DIR");
+    return d && *d ? d : MILL_TEST_SOURCE_DIR;
+}
+static inline const char *mtest_build_dir(void) {
+    const char *d = getenv("MILL_BUILD_DIR");
+    return d && *d ? d : MILL_TEST_BUILD_DIR;
+}
+/* out (n bytes) = <source tree>/rel; a path that does not fit is a bug of the test: abort. */
+static inline void mtest_source_path(char *out, size_t n, const char *rel) {
+    int k = snprintf(out, n, "%s/%s", mtest_source_dir(), rel);
+    if (k < 0 || (size_t)k >= n)
+        abort();
+}
 
 typedef void (*mtest_fn)(void);
 struct mtest_case { const char *name; mtest_fn fn; };

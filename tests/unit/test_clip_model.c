@@ -48,20 +48,12 @@ static char tmp_dir[64];
 
 static const char *build_dir(void)
 {
-    const char *d = getenv("MILL_BUILD_DIR");
-    return d && *d ? d : "/work/main/build";
+    return mtest_build_dir();
 }
 
 static void source_path(char *out, size_t n, const char *rel)
 {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root) {
-        snprintf(out, n, "%s/%s", root, rel);
-        return;
-    }
-    const char *file = __FILE__, *slash = strrchr(file, '/');
-    int dir_len = slash ? (int)(slash - file) : 1;
-    snprintf(out, n, "%.*s/../../%s", dir_len, slash ? file : ".", rel);
+    mtest_source_path(out, n, rel);
 }
 
 /* out (PATH_CAP bytes) = dir/name; paths here are short, so overflow is a bug: abort. */

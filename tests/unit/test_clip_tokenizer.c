@@ -8,7 +8,7 @@
  * of such fragments, at context length 77 and at short lengths that truncate. Known absolute ids
  * pin "a photo of a cat.". vocab.json + merges.txt written from the same merges must load to the
  * same ids; threads share one tokenizer; broken files and arguments give errors.
- * Needs /work/shared/data (or $MILL_SOURCE_DIR/../shared/data) and /usr/bin/python3 with regex:
+ * Needs the reference data under tests/data and data/clip, and /usr/bin/python3 with regex:
  * it fails, never skips, without them. Must not write outside the temporary directory it makes
  * and removes. */
 #include <errno.h>
@@ -33,30 +33,19 @@
 
 /* ---- files ---- */
 
-/* path of data/<rel> under the shared folder: $MILL_SOURCE_DIR/../shared, else /work/shared. */
+/* path of tests/data/<rel> in the source tree (the reference data, tests/data/README.md). */
 static void data_path(char *out, size_t n, const char *rel) {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root) {
-        snprintf(out, n, "%s/../shared/data/%s", root, rel);
-        if (access(out, R_OK) == 0)
-            return;
-    }
-    snprintf(out, n, "/work/shared/data/%s", rel);
+    char r[512];
+    snprintf(r, sizeof r, "tests/data/%s", rel);
+    mtest_source_path(out, n, r);
 }
 
 static void bpe_path(char *out, size_t n) {
-    data_path(out, n, "open_clip/bpe_simple_vocab_16e6.txt.gz");
+    mtest_source_path(out, n, "data/clip/bpe_simple_vocab_16e6.txt.gz");
 }
 
 static void ref_script(char *out, size_t n) {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root) {
-        snprintf(out, n, "%s/tests/reference/clip_tokenizer_ref.py", root);
-        return;
-    }
-    const char *file = __FILE__, *slash = strrchr(file, '/');
-    int dir_len = slash ? (int)(slash - file) : 1;
-    snprintf(out, n, "%.*s/../reference/clip_tokenizer_ref.py", dir_len, slash ? file : ".");
+    mtest_source_path(out, n, "tests/reference/clip_tokenizer_ref.py");
 }
 
 static char *read_text(const char *path, size_t *len) {

@@ -273,16 +273,8 @@ static void test_start_fake_hub(void) {
     snprintf(root, sizeof root, "/tmp/mill_fake_hub_XXXXXX");
     CHECK(mkdtemp(root) != NULL);
     build_repos();
-    const char *src = getenv("MILL_SOURCE_DIR");
     char script[1024], cmd[2048];
-    if (src) {
-        snprintf(script, sizeof script, "%s/tests/reference/fake_hub.py", src);
-    } else {
-        snprintf(script, sizeof script, "%s", __FILE__); /* .../tests/unit/test_hub.c */
-        char *cut = strstr(script, "tests/unit/test_hub.c");
-        if (cut)
-            snprintf(cut, sizeof script - (size_t)(cut - script), "tests/reference/fake_hub.py");
-    }
+    mtest_source_path(script, sizeof script, "tests/reference/fake_hub.py");
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", script, root);
     server = popen(cmd, "r");
     CHECK(server != NULL);

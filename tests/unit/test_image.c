@@ -100,14 +100,7 @@ static void oracle_send(struct oracle *o, const char *kind, const struct mill_im
 }
 
 static void oracle_script(char *out, size_t n) {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root) {
-        snprintf(out, n, "%s/tests/reference/pil_oracle.py", root);
-        return;
-    }
-    const char *file = __FILE__, *slash = strrchr(file, '/');
-    int dir_len = slash ? (int)(slash - file) : 1;
-    snprintf(out, n, "%.*s/../reference/pil_oracle.py", dir_len, slash ? file : ".");
+    mtest_source_path(out, n, "tests/reference/pil_oracle.py");
 }
 
 static uint8_t *read_all(const char *path, size_t *len) {

@@ -470,18 +470,11 @@ static uint64_t expected_bits(char cls, int n)
     return k >= -1022 ? (uint64_t)(k + 1023) << 52 : 1ull << (k + 1074);
 }
 
-/* Where the oracle script is: $MILL_SOURCE_DIR (set by ctest), else beside this file. */
+/* Where the oracle script is, in the source tree. */
 static int oracle_path(char *out, size_t size)
 {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root)
-        return snprintf(out, size, "%s/tests/reference/pyfloat_oracle.py", root) < (int)size;
-    const char *here = __FILE__;
-    const char *tail = strstr(here, "tests/unit/test_json.c");
-    if (!tail)
-        return 0;
-    return snprintf(out, size, "%.*stests/reference/pyfloat_oracle.py", (int)(tail - here),
-                    here) < (int)size;
+    mtest_source_path(out, size, "tests/reference/pyfloat_oracle.py");
+    return 1;
 }
 
 static void test_pyfloat_oracle(void)

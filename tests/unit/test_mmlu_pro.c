@@ -46,10 +46,9 @@ static void test_against_python(void) {
     }
     fclose(f);
     mill_buf_free(&b);
-    const char *src = getenv("MILL_SOURCE_DIR");
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/reference/mmlu_pro_oracle.py < %s",
-             src ? src : ".", in);
+             mtest_source_dir(), in);
     FILE *p = popen(cmd, "r");
     CHECK(p != NULL);
     char line[64];

@@ -1,5 +1,5 @@
 /* test_parquet.c: unit tests of the Parquet reader (data/parquet.c) on the MMLU files in
- * /work/shared/data/mmlu (written by DuckDB: SNAPPY, PLAIN and dictionary pages, a 3-level
+ * tests/data/mmlu (written by DuckDB: SNAPPY, PLAIN and dictionary pages, a 3-level
  * list): row totals and shapes of every subject, spot checks against DuckDB, projection, the
  * reader interface, and a table of corruptions of real files (truncations, bad magic, bad
  * footer and page lengths, every byte flipped) that must give errors or well-formed rows, never
@@ -16,7 +16,16 @@
 
 #include "mtest.h"
 
-#define MMLU "/work/shared/data/mmlu/cais_mmlu"
+/* tests/data/mmlu/cais_mmlu/<rel> in the source tree: the real MMLU in the Hub's layout
+ * (tests/data/README.md). A ring of buffers, so a few paths can be live at once. */
+static const char *mmlu(const char *rel) {
+    static char ring[4][1024];
+    static unsigned next;
+    char *out = ring[next++ % 4], r[256];
+    snprintf(r, sizeof r, "tests/data/mmlu/cais_mmlu%s", rel);
+    mtest_source_path(out, sizeof ring[0], r);
+    return out;
+}
 
 static char *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -74,7 +83,7 @@ static bool mmlu_row(const struct mill_value *row, const char *subject) {
 /* Reads every row of one subject's split; returns the count, -1 on error. */
 static long read_split(const char *subject, const char *split) {
     char path[512];
-    snprintf(path, sizeof path, MMLU "/%s/%s-00000-of-00001.parquet", subject, split);
+    snprintf(path, sizeof path, "%s/%s/%s-00000-of-00001.parquet", mmlu(""), subject, split);
     struct mill_parquet *pq;
     struct mill_err err = {0};
     int rc = mill_parquet_open(path, NULL, &pq, &err);
@@ -98,7 +107,7 @@ static long read_split(const char *subject, const char *split) {
 }
 
 static void test_mmlu_totals(void) {
-    DIR *d = opendir(MMLU);
+    DIR *d = opendir(mmlu(""));
     CHECK(d != NULL);
     long test = 0, dev = 0;
     int subjects = 0;
@@ -173,17 +182,17 @@ static void test_mmlu_spot(void) {
         "of this medium are lower because of the lack of a personal address mechanism. This "
         "media format is known as:",
         "marketing", {"Care lines.", "Direct mail.", "Inserts.", "Door to door."}, 3};
-    check_row(MMLU "/abstract_algebra/test-00000-of-00001.parquet", 0, &aa_first);
-    check_row(MMLU "/abstract_algebra/test-00000-of-00001.parquet", -1, &aa_last);
-    check_row(MMLU "/world_religions/test-00000-of-00001.parquet", 0, &wr_first);
-    check_row(MMLU "/world_religions/test-00000-of-00001.parquet", -1, &wr_last);
-    check_row(MMLU "/marketing/dev-00000-of-00001.parquet", -1, &mk_dev_last);
+    check_row(mmlu("/abstract_algebra/test-00000-of-00001.parquet"), 0, &aa_first);
+    check_row(mmlu("/abstract_algebra/test-00000-of-00001.parquet"), -1, &aa_last);
+    check_row(mmlu("/world_religions/test-00000-of-00001.parquet"), 0, &wr_first);
+    check_row(mmlu("/world_religions/test-00000-of-00001.parquet"), -1, &wr_last);
+    check_row(mmlu("/marketing/dev-00000-of-00001.parquet"), -1, &mk_dev_last);
 }
 
 static void check_projection(const char *const *cols, int nfields, const char *first) {
     struct mill_parquet *pq;
     struct mill_err err = {0};
-    CHECK_INT(mill_parquet_open(MMLU "/anatomy/test-00000-of-00001.parquet", cols, &pq, &err), 0);
+    CHECK_INT(mill_parquet_open(mmlu("/anatomy/test-00000-of-00001.parquet"), cols, &pq, &err), 0);
     struct mill_value row;
     long n = 0;
     int rc;
@@ -208,7 +217,7 @@ static void test_projection(void) {
     check_projection(none, 0, NULL);
     struct mill_parquet *pq = NULL;
     struct mill_err err = {0};
-    CHECK_INT(mill_parquet_open(MMLU "/anatomy/test-00000-of-00001.parquet", missing, &pq, &err),
+    CHECK_INT(mill_parquet_open(mmlu("/anatomy/test-00000-of-00001.parquet"), missing, &pq, &err),
               MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "nope") && strstr(err.msg, "anatomy"));
     CHECK(pq == NULL);
@@ -218,7 +227,7 @@ static void test_reader_ops(void) {
     void *st = NULL;
     struct mill_err err = {0};
     CHECK_STR(mill_reader_parquet.name, "parquet");
-    CHECK_INT(mill_reader_parquet.open(MMLU "/virology/dev-00000-of-00001.parquet", NULL, &st,
+    CHECK_INT(mill_reader_parquet.open(mmlu("/virology/dev-00000-of-00001.parquet"), NULL, &st,
                                        &err), 0);
     struct mill_value row;
     int n = 0;
@@ -229,10 +238,10 @@ static void test_reader_ops(void) {
     }
     CHECK_INT(n, 5);
     mill_reader_parquet.close(st);
-    CHECK_INT(mill_reader_parquet.open(MMLU "/nope.parquet", NULL, &st, &err), MILL_ENOTFOUND);
-    CHECK_INT(mill_reader_parquet.open(MMLU, NULL, &st, &err) < 0, 1);
+    CHECK_INT(mill_reader_parquet.open(mmlu("/nope.parquet"), NULL, &st, &err), MILL_ENOTFOUND);
+    CHECK_INT(mill_reader_parquet.open(mmlu(""), NULL, &st, &err) < 0, 1);
     struct mill_parquet *pq;
-    CHECK_INT(mill_parquet_open(MMLU "/virology/dev-00000-of-00001.parquet", NULL, &pq, &err), 0);
+    CHECK_INT(mill_parquet_open(mmlu("/virology/dev-00000-of-00001.parquet"), NULL, &pq, &err), 0);
     CHECK_INT(mill_parquet_num_row_groups(pq), 1);
     CHECK(mill_parquet_kv(pq, "huggingface", NULL) == NULL);
     mill_parquet_close(pq);
@@ -281,7 +290,7 @@ static size_t page_len_field(const unsigned char *p, size_t off, size_t *len) {
 
 static void test_corrupt_table(void) {
     size_t n;
-    char *orig = slurp(MMLU "/professional_law/test-00000-of-00001.parquet", &n), msg[1024];
+    char *orig = slurp(mmlu("/professional_law/test-00000-of-00001.parquet"), &n), msg[1024];
     char *d = malloc(n);
     long rows;
     uint32_t flen = (uint32_t)(unsigned char)orig[n - 8] |
@@ -342,8 +351,8 @@ static void flip_all(const char *path) {
 }
 
 static void test_flipped_bytes(void) {
-    flip_all(MMLU "/abstract_algebra/test-00000-of-00001.parquet");
-    flip_all(MMLU "/abstract_algebra/dev-00000-of-00001.parquet");
+    flip_all(mmlu("/abstract_algebra/test-00000-of-00001.parquet"));
+    flip_all(mmlu("/abstract_algebra/dev-00000-of-00001.parquet"));
 }
 
 MTEST_MAIN(MTEST(test_mmlu_totals), MTEST(test_mmlu_spot), MTEST(test_projection),

@@ -88,19 +88,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 /* Runs the fixture script into tmpdir; true when it exited 0. */
 static bool make_fixtures(void) {
-    const char *mods = getenv("MILL_NODE_MODULES"), *src = getenv("MILL_SOURCE_DIR");
+    const char *mods = getenv("MILL_NODE_MODULES");
     char defmods[1024], script[1024], cmd[4096];
     if (!mods || !*mods) {
         snprintf(defmods, sizeof defmods, "%s/.cache/mill/deps/node/node_modules",
                  getenv("HOME") ? getenv("HOME") : "");
         mods = defmods;
     }
-    if (src && *src)
-        snprintf(script, sizeof script, "%s/tests/reference/parquet_fixtures.cjs", src);
-    else /* next to this file in the source tree */
-        snprintf(script, sizeof script, "%.*s/../reference/parquet_fixtures.cjs",
-                 (int)(strrchr(__FILE__, '/') ? strrchr(__FILE__, '/') - __FILE__ : 1),
-                 strrchr(__FILE__, '/') ? __FILE__ : ".");
+    mtest_source_path(script, sizeof script, "tests/reference/parquet_fixtures.cjs");
     snprintf(cmd, sizeof cmd, "NODE_PATH='%s' node '%s' '%s' 2>&1", mods, script, tmpdir);
     FILE *p = popen(cmd, "r");
     CHECK(p != NULL);

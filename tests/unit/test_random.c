@@ -215,14 +215,7 @@ static void light(struct mill_random *r, const char *label)
 
 static void oracle_path(char *out, size_t n)
 {
-    const char *root = getenv("MILL_SOURCE_DIR");
-    if (root && *root) {
-        snprintf(out, n, "%s/tests/reference/random_oracle.py", root);
-        return;
-    }
-    const char *file = __FILE__, *slash = strrchr(file, '/');
-    int dir_len = slash ? (int)(slash - file) : 1;
-    snprintf(out, n, "%.*s/../reference/random_oracle.py", dir_len, slash ? file : ".");
+    mtest_source_path(out, n, "tests/reference/random_oracle.py");
 }
 
 static void test_against_cpython(void)
