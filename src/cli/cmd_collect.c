@@ -3,8 +3,8 @@
  * error (exit 1), never a silently shorter table. */
 #include "cli/cli.h"
 
-#include "core/registry.h"
-#include "core/runner.h"
+#include "eval/registry.h"
+#include "eval/runner.h"
 #include "core/spec.h"
 #include "out/aggregate.h"
 #include "out/collect.h"

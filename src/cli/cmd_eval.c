@@ -2,8 +2,8 @@
  * the output directory, runs the evaluation and prints Mill's score table on stdout. */
 #include "cli/cli.h"
 
-#include "core/registry.h"
-#include "core/runner.h"
+#include "eval/registry.h"
+#include "eval/runner.h"
 #include "core/spec.h"
 
 #include <errno.h>

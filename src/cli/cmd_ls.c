@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 
 #include "cli/ls_tui.h"
-#include "core/registry.h"
+#include "eval/registry.h"
 
 #include <mill/buf.h>
 

@@ -3,8 +3,8 @@
  * "target"}, so users can audit prompts byte for byte and diff them against Mill's. */
 #include "cli/cli.h"
 
-#include "core/registry.h"
-#include "core/runner.h"
+#include "eval/registry.h"
+#include "eval/runner.h"
 
 #include <stdio.h>
 

@@ -12,8 +12,8 @@
 #include "backend/backends.h"
 #include "core/log.h"
 #include "core/nprandom.h"
-#include "core/registry.h"
-#include "core/runner.h"
+#include "eval/registry.h"
+#include "eval/runner.h"
 #include "core/spec.h"
 #include "out/aggregate.h"
 

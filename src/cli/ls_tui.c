@@ -4,7 +4,7 @@
  * screen, whatever the exit path (keys, SIGINT/SIGTERM/SIGHUP, read errors). */
 #include "cli/ls_tui.h"
 
-#include "core/registry.h"
+#include "eval/registry.h"
 
 #include <mill/buf.h>
 

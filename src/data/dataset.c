@@ -2,6 +2,7 @@
  * It knows formats only by extension and sources only by prefix; the readers and the Hub
  * client do the work. */
 #include "data/dataset.h"
+#include "data/reader.h"
 
 #include "core/text.h"
 #include "data/hub.h"

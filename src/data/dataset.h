@@ -3,8 +3,7 @@
  *
  * The split resolves to files through the task's hf_data_files ("split=pattern", local paths
  * relative to the plugin directory, or hf:// patterns) or its Hub repo/config; each file is
- * read by the reader its format needs (JSON Lines here; Parquet and WebDataset tar as they
- * land). */
+ * read by the reader its format needs (reader.h: JSON Lines, Parquet, WebDataset tar). */
 #ifndef MILL_DATA_DATASET_H
 #define MILL_DATA_DATASET_H
 
@@ -16,20 +15,6 @@ struct mill_dataset_params {
     const char *base_dir;  /* directory relative data paths resolve against, or NULL (cwd) */
     const char *cache_dir; /* Mill's cache dir */
 };
-
-/* A file-format reader: open a path, step rows, free. Errors name the file and row. */
-struct mill_reader_ops {
-    const char *name;
-    /* columns: the top-level columns to read (NULL = all); readers that can skip the others
-     * (Parquet) must not read them. */
-    int (*open)(const char *path, const char *const *columns, void **state,
-                struct mill_err *err);
-    /* 1 = *row filled (caller frees), 0 = end, < 0 = error (the file cannot go on). */
-    int (*next)(void *state, struct mill_value *row, struct mill_err *err);
-    void (*close)(void *state);
-};
-
-extern const struct mill_reader_ops mill_reader_jsonl;
 
 /* Opens split of task. MILL_ENOTFOUND when the split has no files, MILL_EUNSUPPORTED for a
  * source this build cannot read yet. */

@@ -1,6 +1,6 @@
 /* jsonl.c: the JSON Lines reader: one JSON object per line, blank lines skipped. A malformed
  * line is an error naming the file and line; the file is streamed, never slurped. */
-#include "data/dataset.h"
+#include "data/reader.h"
 
 #include <mill/value.h>
 

@@ -15,7 +15,7 @@
 #ifndef MILL_DATA_PARQUET_H
 #define MILL_DATA_PARQUET_H
 
-#include "data/dataset.h"
+#include "data/reader.h"
 
 #include <mill/value.h>
 

@@ -17,7 +17,7 @@
 #ifndef MILL_DATA_WDS_H
 #define MILL_DATA_WDS_H
 
-#include "data/dataset.h"
+#include "data/reader.h"
 
 #include <mill/mill.h>
 

@@ -1,5 +1,4 @@
 /* metrics.c: the table of built-in metric tables the registry loads. */
-#include "core/registry.h"
 #include "metric/metrics.h"
 
 const struct mill_metrics_table *const mill_builtin_metrics[] = {

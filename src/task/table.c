@@ -1,5 +1,4 @@
 /* table.c: the list of built-in task and benchmark tables: one line per benchmark file. */
-#include "core/registry.h"
 #include "task/tasks.h"
 
 const struct mill_tasks_table *const mill_builtin_tasks[] = {

@@ -12,6 +12,10 @@ extern const struct mill_benchmarks_table mill_benchmarks_mmlu_pro;
 extern const struct mill_tasks_table mill_tasks_clip_zeroshot;
 extern const struct mill_benchmarks_table mill_benchmarks_clip_zeroshot;
 
+/* Every built-in table (table.c): one line per benchmark file; NULL-terminated. */
+extern const struct mill_tasks_table *const mill_builtin_tasks[];
+extern const struct mill_benchmarks_table *const mill_builtin_benchmarks[];
+
 /* The 1000 ImageNet class names of the `imagenet` task (NULL-terminated). */
 const char *const *mill_imagenet_classnames(void);
 

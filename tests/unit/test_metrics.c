@@ -3,7 +3,7 @@
  * choice), acc_norm (best log-prob per byte), exact_match and contains_answer (stripping, case,
  * gold by index), perplexity (mean log-prob, non-perplexity results refused), and every error
  * path: a negative code with a message that names the task. */
-#include "core/registry.h"
+#include "eval/registry.h"
 #include "mtest.h"
 
 #include <mill/doc.h>

@@ -3,7 +3,7 @@
  *
  * The runner owns ordering, few-shot assembly (SPEC §3.4), resume and aggregation; it never
  * looks inside a backend and never formats a prompt of its own. */
-#include "core/runner.h"
+#include "eval/runner.h"
 
 #include "backend/backends.h"
 #include "core/log.h"

@@ -1,9 +1,9 @@
 /* runner.h: `mill eval`: docs -> requests -> backend -> metrics -> aggregation -> writers, for
  * every model spec and every requested task or benchmark. */
-#ifndef MILL_CORE_RUNNER_H
-#define MILL_CORE_RUNNER_H
+#ifndef MILL_EVAL_RUNNER_H
+#define MILL_EVAL_RUNNER_H
 
-#include "core/registry.h"
+#include "eval/registry.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* registry.h: the task, benchmark and metric registry: built-in tables plus --task_paths
  * plugins, name resolution (a benchmark wins over a task) and the self-check of DESIGN §3. */
-#ifndef MILL_CORE_REGISTRY_H
-#define MILL_CORE_REGISTRY_H
+#ifndef MILL_EVAL_REGISTRY_H
+#define MILL_EVAL_REGISTRY_H
 
 #include <mill/buf.h>
 #include <mill/metric.h>
@@ -44,10 +44,5 @@ const struct mill_benchmark_config *mill_registry_benchmark_at(const struct mill
  * every metric a task names exists, every benchmark's tasks and metric names exist. Appends one
  * line per problem to out and returns the number of problems. */
 size_t mill_registry_check(const struct mill_registry *reg, struct mill_buf *out);
-
-/* Built-in tables (src/task/table.c, src/metric/metrics.c); NULL-terminated. */
-extern const struct mill_tasks_table *const mill_builtin_tasks[];
-extern const struct mill_benchmarks_table *const mill_builtin_benchmarks[];
-extern const struct mill_metrics_table *const mill_builtin_metrics[];
 
 #endif

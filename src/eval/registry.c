@@ -1,9 +1,11 @@
 /* registry.c: holds every task, benchmark and metric Mill knows, from the built-in tables and
  * from plugins. Entries are pointers into static tables (built-in or dlopen'ed, never closed
  * while the registry lives); a later registration of the same name wins, as in Mill. */
-#include "core/registry.h"
+#include "eval/registry.h"
 
 #include "core/log.h"
+#include "metric/metrics.h"
+#include "task/tasks.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

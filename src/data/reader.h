@@ -1,0 +1,23 @@
+/* reader.h: the file-format reader interface the dataset layer steps (init / next / free, as
+ * sqlite3_step), so memory stays flat however large a file is. Each reader (jsonl.c, parquet.c,
+ * wds.c) implements it and includes only this header; dataset.c picks one per file. */
+#ifndef MILL_DATA_READER_H
+#define MILL_DATA_READER_H
+
+#include <mill/value.h>
+
+/* A file-format reader: open a path, step rows, free. Errors name the file and row. */
+struct mill_reader_ops {
+    const char *name;
+    /* columns: the top-level columns to read (NULL = all); readers that can skip the others
+     * (Parquet) must not read them. */
+    int (*open)(const char *path, const char *const *columns, void **state,
+                struct mill_err *err);
+    /* 1 = *row filled (caller frees), 0 = end, < 0 = error (the file cannot go on). */
+    int (*next)(void *state, struct mill_value *row, struct mill_err *err);
+    void (*close)(void *state);
+};
+
+extern const struct mill_reader_ops mill_reader_jsonl;
+
+#endif
