@@ -19,6 +19,8 @@ int mill_buf_addc(struct mill_buf *b, char c);
 int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n);
 /* Appends a double as Python's repr() would print it ("0.5", "1.0", "nan", "1e-05"). */
 int mill_buf_add_pyfloat(struct mill_buf *b, double x);
+/* Appends a double as Python's json module writes it: repr(), or NaN / Infinity / -Infinity. */
+int mill_buf_add_json_num(struct mill_buf *b, double x);
 void mill_buf_reset(struct mill_buf *b); /* n = 0, keeps memory */
 void mill_buf_free(struct mill_buf *b);  /* releases memory; NULL-safe */
 /* Moves the contents out (caller frees with free()); the buffer is left empty. */

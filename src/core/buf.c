@@ -357,3 +357,12 @@ char *mill_buf_take(struct mill_buf *b)
     b->cap = 0;
     return p;
 }
+
+int mill_buf_add_json_num(struct mill_buf *b, double x)
+{
+    if (isnan(x))
+        return mill_buf_adds(b, "NaN");
+    if (isinf(x))
+        return mill_buf_adds(b, x > 0 ? "Infinity" : "-Infinity");
+    return mill_buf_add_pyfloat(b, x);
+}

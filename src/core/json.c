@@ -36,11 +36,7 @@ static int write_value(const struct mill_value *v, struct mill_buf *b, int depth
     case MILL_V_INT:
         return mill_buf_addf(b, "%lld", (long long)v->u.i);
     case MILL_V_FLOAT:
-        if (isnan(v->u.f))
-            return mill_buf_adds(b, "NaN");
-        if (isinf(v->u.f))
-            return mill_buf_adds(b, v->u.f < 0 ? "-Infinity" : "Infinity");
-        return mill_buf_add_pyfloat(b, v->u.f);
+        return mill_buf_add_json_num(b, v->u.f);
     case MILL_V_STR:
         return mill_buf_add_json_str(b, v->u.s.p, v->u.s.n);
     case MILL_V_BYTES: {

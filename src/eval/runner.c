@@ -332,124 +332,6 @@ static void collect_result(const struct job *j, const struct mill_doc *d,
     }
 }
 
-/* A double as Python's json module writes it: repr, or NaN / Infinity / -Infinity. */
-static void add_num(struct mill_buf *b, double x) {
-    if (isnan(x))
-        mill_buf_adds(b, "NaN");
-    else if (isinf(x))
-        mill_buf_adds(b, x > 0 ? "Infinity" : "-Infinity");
-    else
-        mill_buf_add_pyfloat(b, x);
-}
-
-static void add_key(struct mill_buf *b, const char *key) {
-    mill_buf_addc(b, ',');
-    mill_buf_add_json_str(b, key, strlen(key));
-    mill_buf_addc(b, ':');
-}
-
-static bool reserved_key(const struct job *j, const char *k) {
-    static const char *const fixed[] = {"model", "task", "n_shot", "doc_id", "split",
-                                        "prediction", "gold", "seed", "prompt", "responses",
-                                        "error", NULL};
-    for (size_t i = 0; fixed[i]; i++)
-        if (!strcmp(fixed[i], k))
-            return true;
-    for (size_t m = 0; m < j->n_metrics; m++)
-        if (!strcmp(j->metrics[m]->name, k))
-            return true;
-    return false;
-}
-
-static void add_responses(struct mill_buf *b, const struct mill_request *q, size_t nq,
-                          size_t n_labels) {
-    mill_buf_addc(b, '[');
-    for (size_t i = 0; i < nq; i++) {
-        if (i)
-            mill_buf_addc(b, ',');
-        if (q[i].status) {
-            mill_buf_adds(b, "null");
-        } else if (q[i].kind == MILL_REQ_LOGLIK) {
-            mill_buf_addc(b, '[');
-            add_num(b, q[i].logprob);
-            mill_buf_adds(b, q[i].is_greedy ? ",true]" : ",false]");
-        } else if (q[i].kind == MILL_REQ_ROLLING) {
-            mill_buf_addc(b, '[');
-            add_num(b, q[i].logprob);
-            mill_buf_addf(b, ",%lld]", (long long)q[i].n_tokens);
-        } else if (q[i].kind == MILL_REQ_CLASSIFY) {
-            mill_buf_addc(b, '[');
-            for (size_t k = 0; q[i].scores && k < n_labels; k++) {
-                if (k)
-                    mill_buf_addc(b, ',');
-                add_num(b, q[i].scores[k]);
-            }
-            mill_buf_addc(b, ']');
-        } else {
-            const char *t = q[i].text ? q[i].text : "";
-            mill_buf_add_json_str(b, t, strlen(t));
-        }
-    }
-    mill_buf_addc(b, ']');
-}
-
-/* One per-sample line: Mill's row keys ({**metadata, model, task, n_shot, doc_id, split,
- * prediction, gold, metrics}) plus seed, prompt, responses and, for a failed sample, error. */
-static int build_line(const struct job *j, size_t i, const char *context,
-                      const struct mill_sample_result *r, const double *vals,
-                      const struct mill_request *q, size_t nq, const char *error,
-                      struct mill_buf *b) {
-    const struct mill_doc *d = &j->docs[i];
-    mill_buf_reset(b);
-    mill_buf_addc(b, '{');
-    const struct mill_value *md = &d->metadata;
-    for (size_t k = 0; md->kind == MILL_V_STRUCT && k < md->u.obj.n; k++) {
-        if (reserved_key(j, md->u.obj.keys[k]))
-            continue;
-        mill_buf_add_json_str(b, md->u.obj.keys[k], strlen(md->u.obj.keys[k]));
-        mill_buf_addc(b, ':');
-        mill_value_to_json(&md->u.obj.vals[k], b);
-        mill_buf_addc(b, ',');
-    }
-    mill_buf_adds(b, "\"model\":");
-    mill_buf_add_json_str(b, j->c->model, strlen(j->c->model));
-    add_key(b, "task");
-    mill_buf_add_json_str(b, j->t->name, strlen(j->t->name));
-    mill_buf_addf(b, ",\"n_shot\":%d,\"doc_id\":%lld", j->t->n_shots, (long long)j->ids[i]);
-    add_key(b, "split");
-    mill_buf_add_json_str(b, j->splits[i], strlen(j->splits[i]));
-    add_key(b, "prediction");
-    if (!r)
-        mill_buf_adds(b, "null");
-    else if (r->text)
-        mill_buf_add_json_str(b, r->text, strlen(r->text));
-    else if (r->output_type == MILL_OUT_PERPLEXITY && !r->classification)
-        add_num(b, mill_round(r->mean_logprob, 4));
-    else
-        mill_buf_addf(b, "%lld", (long long)r->pred_index);
-    add_key(b, "gold");
-    if (d->target_str)
-        mill_buf_add_json_str(b, d->target_str, strlen(d->target_str));
-    else
-        mill_buf_addf(b, "%lld", (long long)d->target_index);
-    for (size_t m = 0; vals && m < j->n_metrics; m++) {
-        add_key(b, j->metrics[m]->name);
-        add_num(b, vals[m]);
-    }
-    mill_buf_addf(b, ",\"seed\":%lld", (long long)j->c->p->seed);
-    add_key(b, "prompt");
-    mill_buf_add_json_str(b, context ? context : "", context ? strlen(context) : 0);
-    if (q) {
-        add_key(b, "responses");
-        add_responses(b, q, nq, d->n_choices);
-    }
-    if (error) {
-        add_key(b, "error");
-        mill_buf_add_json_str(b, error, strlen(error));
-    }
-    return mill_buf_addc(b, '}');
-}
-
 /* Scores doc i from its requests and appends its line. A failed request or metric makes the
  * sample failed: written with its error, counted, not reused on resume. */
 static int finish_doc(struct job *j, size_t i, const char *context, const struct mill_request *q,
@@ -479,8 +361,12 @@ static int finish_doc(struct job *j, size_t i, const char *context, const struct
             vals[m] = mill_round(vals[m], 4);
         }
     }
-    int rc = build_line(j, i, context, error ? NULL : &r, error ? NULL : vals, q, nq, error,
-                        line);
+    struct mill_sample_line sl = {
+        .model = j->c->model, .task = j->t, .metrics = j->metrics, .n_metrics = j->n_metrics,
+        .doc = d, .doc_id = j->ids[i], .split = j->splits[i], .seed = j->c->p->seed,
+        .prompt = context, .result = error ? NULL : &r, .values = error ? NULL : vals,
+        .responses = q, .n_responses = nq, .error = error};
+    int rc = mill_sample_line_build(&sl, line);
     if (rc)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     else
@@ -768,43 +654,15 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
 static int write_provenance(struct job *j, const char *path, const char *files, bool finished,
                             double seconds, struct mill_err *err) {
     struct run_ctx *c = j->c;
+    struct mill_provenance p = {
+        .model = c->model, .backend = c->ops->name, .backend_fields = c->ops->provenance,
+        .backend_state = c->state, .task = j->t, .files_json = files, .seed = c->p->seed,
+        .limit = c->p->limit, .n = j->n_docs, .n_failed = j->n_failed, .n_computed = j->n_new,
+        .n_resumed = mill_samples_n_resumed(j->samples), .n_truncated = j->n_truncated,
+        .finished = finished, .seconds = seconds, .written_at = (int64_t)time(NULL)};
     struct mill_buf b = {0};
-    mill_buf_addf(&b, "{\"mill_version\":\"%s\",\"git_hash\":\"%s\",\"model\":", MILL_VERSION,
-                  MILL_GIT_HASH);
-    mill_buf_add_json_str(&b, c->model, strlen(c->model));
-    mill_buf_addf(&b, ",\"backend\":\"%s\"", c->ops->name);
-    if (c->ops->provenance) {
-        size_t before = b.n;
-        mill_buf_addc(&b, ',');
-        c->ops->provenance(c->state, &b);
-        if (b.n == before + 1)
-            b.p[--b.n] = 0;
-    }
-    mill_buf_adds(&b, ",\"task\":");
-    mill_buf_add_json_str(&b, j->t->name, strlen(j->t->name));
-    mill_buf_addf(&b, ",\"task_version\":%d,\"n_shot\":%d,\"dataset\":{\"repo\":", j->t->version,
-                  j->t->n_shots);
-    const char *repo = j->t->hf_repo ? j->t->hf_repo : "";
-    mill_buf_add_json_str(&b, repo, strlen(repo));
-    mill_buf_adds(&b, ",\"subset\":");
-    if (j->t->hf_subset)
-        mill_buf_add_json_str(&b, j->t->hf_subset, strlen(j->t->hf_subset));
-    else
-        mill_buf_adds(&b, "null");
-    mill_buf_adds(&b, ",\"revision\":");
-    if (j->t->hf_revision)
-        mill_buf_add_json_str(&b, j->t->hf_revision, strlen(j->t->hf_revision));
-    else
-        mill_buf_adds(&b, "null");
-    mill_buf_addf(&b, ",\"files\":%s},\"seed\":%lld,\"limit\":%lld,\"n\":%lld,\"n_failed\":%zu,"
-                  "\"n_computed\":%zu,\"n_resumed\":%zu,\"n_truncated\":%lld,\"finished\":%s,"
-                  "\"seconds\":%.3f,\"written_at\":%lld}",
-                  files, (long long)c->p->seed, (long long)c->p->limit, (long long)j->n_docs,
-                  j->n_failed, j->n_new, mill_samples_n_resumed(j->samples),
-                  (long long)j->n_truncated, finished ? "true" : "false", seconds,
-                  (long long)time(NULL));
-    int rc = b.p ? mill_provenance_write(path, b.p, err)
-                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = mill_provenance_build(&p, &b) ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+                                           : mill_provenance_write(path, b.p, err);
     mill_buf_free(&b);
     return rc;
 }

@@ -50,3 +50,42 @@ int mill_provenance_write(const char *path, const char *json, struct mill_err *e
     free(tmp);
     return rc;
 }
+
+static void add_str_or_null(struct mill_buf *b, const char *s) {
+    if (s)
+        mill_buf_add_json_str(b, s, strlen(s));
+    else
+        mill_buf_adds(b, "null");
+}
+
+int mill_provenance_build(const struct mill_provenance *p, struct mill_buf *b) {
+    const struct mill_task_config *t = p->task;
+    mill_buf_reset(b);
+    mill_buf_addf(b, "{\"mill_version\":\"%s\",\"git_hash\":\"%s\",\"model\":", MILL_VERSION,
+                  mill_git_hash());
+    mill_buf_add_json_str(b, p->model, strlen(p->model));
+    mill_buf_addf(b, ",\"backend\":\"%s\"", p->backend);
+    if (p->backend_fields) {
+        size_t before = b->n;
+        mill_buf_addc(b, ',');
+        p->backend_fields(p->backend_state, b);
+        if (b->p && b->n == before + 1)
+            b->p[--b->n] = 0;
+    }
+    mill_buf_adds(b, ",\"task\":");
+    mill_buf_add_json_str(b, t->name, strlen(t->name));
+    mill_buf_addf(b, ",\"task_version\":%d,\"n_shot\":%d,\"dataset\":{\"repo\":", t->version,
+                  t->n_shots);
+    mill_buf_add_json_str(b, t->hf_repo ? t->hf_repo : "", t->hf_repo ? strlen(t->hf_repo) : 0);
+    mill_buf_adds(b, ",\"subset\":");
+    add_str_or_null(b, t->hf_subset);
+    mill_buf_adds(b, ",\"revision\":");
+    add_str_or_null(b, t->hf_revision);
+    return mill_buf_addf(b, ",\"files\":%s},\"seed\":%lld,\"limit\":%lld,\"n\":%lld,"
+                         "\"n_failed\":%zu,\"n_computed\":%zu,\"n_resumed\":%zu,"
+                         "\"n_truncated\":%lld,\"finished\":%s,\"seconds\":%.3f,"
+                         "\"written_at\":%lld}",
+                         p->files_json, (long long)p->seed, (long long)p->limit, (long long)p->n,
+                         p->n_failed, p->n_computed, p->n_resumed, (long long)p->n_truncated,
+                         p->finished ? "true" : "false", p->seconds, (long long)p->written_at);
+}

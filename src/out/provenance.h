@@ -3,7 +3,8 @@
 #ifndef MILL_OUT_PROVENANCE_H
 #define MILL_OUT_PROVENANCE_H
 
-#include <mill/mill.h>
+#include <mill/buf.h>
+#include <mill/task.h>
 
 struct mill_provenance_state {
     bool found;      /* the file exists and parsed */
@@ -12,6 +13,28 @@ struct mill_provenance_state {
     int64_t limit;   /* -1 = none */
     int64_t n;       /* docs in the job */
 };
+
+/* What one job's provenance document says; every pointer is borrowed for the call. */
+struct mill_provenance {
+    const char *model;
+    const char *backend;       /* the backend's name */
+    /* Appends the backend's own fields ("k":v,... without braces), or NULL. */
+    int (*backend_fields)(void *state, struct mill_buf *b);
+    void *backend_state;
+    const struct mill_task_config *task; /* name, version, n_shots, hf_repo/subset/revision */
+    const char *files_json;    /* the dataset files, a JSON array */
+    int64_t seed, limit, n;    /* limit -1 = none; n = docs in the job */
+    size_t n_failed, n_computed, n_resumed;
+    int64_t n_truncated;
+    bool finished;
+    double seconds;
+    int64_t written_at;        /* Unix time */
+};
+
+/* The provenance document (one JSON object) into out, replacing its contents: mill version
+ * and git hash, model, backend and its fields, task, dataset, seed, limit and counts. 0 or
+ * MILL_ENOMEM. */
+int mill_provenance_build(const struct mill_provenance *p, struct mill_buf *out);
 
 /* Reads path; a missing or unreadable file gives found = false (never an error: the job is
  * then simply recomputed from its samples). */

@@ -3,6 +3,7 @@
 #include "out/samples.h"
 
 #include "core/log.h"
+#include "core/stats.h"
 
 #include <mill/value.h>
 
@@ -218,4 +219,117 @@ void mill_samples_close(struct mill_samples *s) {
     free(s->vals);
     free(s->done);
     free(s);
+}
+
+/* ---- the per-sample line ------------------------------------------------------------------ */
+
+static void add_key(struct mill_buf *b, const char *key) {
+    mill_buf_addc(b, ',');
+    mill_buf_add_json_str(b, key, strlen(key));
+    mill_buf_addc(b, ':');
+}
+
+static bool reserved_key(const struct mill_sample_line *s, const char *k) {
+    static const char *const fixed[] = {"model", "task", "n_shot", "doc_id", "split",
+                                        "prediction", "gold", "seed", "prompt", "responses",
+                                        "error", NULL};
+    for (size_t i = 0; fixed[i]; i++)
+        if (!strcmp(fixed[i], k))
+            return true;
+    for (size_t m = 0; m < s->n_metrics; m++)
+        if (!strcmp(s->metrics[m]->name, k))
+            return true;
+    return false;
+}
+
+static void add_responses(struct mill_buf *b, const struct mill_request *q, size_t nq,
+                          size_t n_labels) {
+    mill_buf_addc(b, '[');
+    for (size_t i = 0; i < nq; i++) {
+        if (i)
+            mill_buf_addc(b, ',');
+        if (q[i].status) {
+            mill_buf_adds(b, "null");
+        } else if (q[i].kind == MILL_REQ_LOGLIK) {
+            mill_buf_addc(b, '[');
+            mill_buf_add_json_num(b, q[i].logprob);
+            mill_buf_adds(b, q[i].is_greedy ? ",true]" : ",false]");
+        } else if (q[i].kind == MILL_REQ_ROLLING) {
+            mill_buf_addc(b, '[');
+            mill_buf_add_json_num(b, q[i].logprob);
+            mill_buf_addf(b, ",%lld]", (long long)q[i].n_tokens);
+        } else if (q[i].kind == MILL_REQ_CLASSIFY) {
+            mill_buf_addc(b, '[');
+            for (size_t k = 0; q[i].scores && k < n_labels; k++) {
+                if (k)
+                    mill_buf_addc(b, ',');
+                mill_buf_add_json_num(b, q[i].scores[k]);
+            }
+            mill_buf_addc(b, ']');
+        } else {
+            const char *t = q[i].text ? q[i].text : "";
+            mill_buf_add_json_str(b, t, strlen(t));
+        }
+    }
+    mill_buf_addc(b, ']');
+}
+
+static void add_metadata(const struct mill_sample_line *s, struct mill_buf *b) {
+    const struct mill_value *md = &s->doc->metadata;
+    for (size_t k = 0; md->kind == MILL_V_STRUCT && k < md->u.obj.n; k++) {
+        if (reserved_key(s, md->u.obj.keys[k]))
+            continue;
+        mill_buf_add_json_str(b, md->u.obj.keys[k], strlen(md->u.obj.keys[k]));
+        mill_buf_addc(b, ':');
+        mill_value_to_json(&md->u.obj.vals[k], b);
+        mill_buf_addc(b, ',');
+    }
+}
+
+static void add_prediction(const struct mill_sample_result *r, struct mill_buf *b) {
+    if (!r)
+        mill_buf_adds(b, "null");
+    else if (r->text)
+        mill_buf_add_json_str(b, r->text, strlen(r->text));
+    else if (r->output_type == MILL_OUT_PERPLEXITY && !r->classification)
+        mill_buf_add_json_num(b, mill_round(r->mean_logprob, 4));
+    else
+        mill_buf_addf(b, "%lld", (long long)r->pred_index);
+}
+
+int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *b) {
+    const struct mill_doc *d = s->doc;
+    mill_buf_reset(b);
+    mill_buf_addc(b, '{');
+    add_metadata(s, b);
+    mill_buf_adds(b, "\"model\":");
+    mill_buf_add_json_str(b, s->model, strlen(s->model));
+    add_key(b, "task");
+    mill_buf_add_json_str(b, s->task->name, strlen(s->task->name));
+    mill_buf_addf(b, ",\"n_shot\":%d,\"doc_id\":%lld", s->task->n_shots, (long long)s->doc_id);
+    add_key(b, "split");
+    mill_buf_add_json_str(b, s->split, strlen(s->split));
+    add_key(b, "prediction");
+    add_prediction(s->result, b);
+    add_key(b, "gold");
+    if (d->target_str)
+        mill_buf_add_json_str(b, d->target_str, strlen(d->target_str));
+    else
+        mill_buf_addf(b, "%lld", (long long)d->target_index);
+    for (size_t m = 0; s->values && m < s->n_metrics; m++) {
+        add_key(b, s->metrics[m]->name);
+        mill_buf_add_json_num(b, s->values[m]);
+    }
+    mill_buf_addf(b, ",\"seed\":%lld", (long long)s->seed);
+    add_key(b, "prompt");
+    mill_buf_add_json_str(b, s->prompt ? s->prompt : "", s->prompt ? strlen(s->prompt) : 0);
+    if (s->responses) {
+        add_key(b, "responses");
+        add_responses(b, s->responses, s->n_responses, d->n_choices);
+    }
+    if (s->error) {
+        add_key(b, "error");
+        mill_buf_add_json_str(b, s->error, strlen(s->error));
+    }
+    return mill_buf_addc(b, '}');
 }

@@ -7,9 +7,36 @@
 #ifndef MILL_OUT_SAMPLES_H
 #define MILL_OUT_SAMPLES_H
 
-#include <mill/mill.h>
+#include <mill/backend.h>
+#include <mill/buf.h>
+#include <mill/doc.h>
+#include <mill/metric.h>
 
 struct mill_samples;
+
+/* What one per-sample line says; every pointer is borrowed for the call. */
+struct mill_sample_line {
+    const char *model;
+    const struct mill_task_config *task;    /* its name and n_shots */
+    const struct mill_metric *const *metrics;
+    size_t n_metrics;
+    const struct mill_doc *doc;             /* metadata, gold, n_choices */
+    int64_t doc_id;
+    const char *split;
+    int64_t seed;
+    const char *prompt;                     /* NULL writes "" */
+    const struct mill_sample_result *result; /* NULL for a failed sample: prediction null */
+    const double *values;                   /* n_metrics values, NULL for a failed sample */
+    const struct mill_request *responses;   /* NULL: no "responses" key */
+    size_t n_responses;
+    const char *error;                      /* NULL: no "error" key */
+};
+
+/* One per-sample line (no newline) into out, replacing its contents: Mill's row keys
+ * ({**metadata, model, task, n_shot, doc_id, split, prediction, gold, metrics}) plus seed,
+ * prompt, responses and, for a failed sample, error. Metadata keys that clash with those are
+ * left out. 0 or MILL_ENOMEM. */
+int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *out);
 
 /* Opens (creating directories as needed) path for appending, after taking an exclusive
  * flock on "<path>.lock" (blocking, held until close) and reading what is already there.
