@@ -232,6 +232,7 @@ static int bench_e2e(const struct opts *o) {
     void *st = NULL;
     const struct mill_backend_ops *ops = &mill_backend_clip;
     int rc = mill_spec_parse(spec_s, &spec, &err);
+    spec.cache_dir = getenv("MILL_CACHE_DIR"); /* NULL: ~/.cache/mill */
     if (!rc)
         rc = ops->open(&spec, &st, &err);
     if (!rc)

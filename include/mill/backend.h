@@ -62,11 +62,39 @@ struct mill_model_spec {
     char *raw;                /* the spec as given */
     char *type;               /* text before '[' (trimmed) */
     struct mill_value args;   /* MILL_V_STRUCT of coerced values (bool, int, float, str) */
+    const char *cache_dir;    /* borrowed: where the backend keeps derived data (model digests,
+                               * zero-shot heads); set by the runner from --cache_dir; NULL =
+                               * ~/.cache/mill */
+};
+
+/* One argument a backend takes in its spec (`name[key=value,...]`). A backend lists them in a
+ * table ending with {NULL}; the table parses a spec into the backend's own struct
+ * (mill_spec_apply_args), refuses unknown keys, and is what `mill eval --help` prints. */
+enum mill_arg_type {
+    MILL_ARG_STR,     /* char * field, malloc'd (mill_spec_free_args frees it) */
+    MILL_ARG_INT,     /* int64_t field, checked against [min, max] */
+    MILL_ARG_BOOL,    /* bool field; true/false, or 1/0 */
+    MILL_ARG_CUSTOM,  /* no field: the backend reads the value itself (several forms); its
+                       * default is documentation only */
+    MILL_ARG_IGNORED, /* accepted for compatibility with Mill's spec, and ignored */
+};
+
+struct mill_backend_arg {
+    const char *name;
+    enum mill_arg_type type;
+    size_t offset;    /* offsetof the field in the backend's struct (STR, INT, BOOL) */
+    /* The default, as text, stored in the field when the key is absent ("16", "true", "a photo
+     * of a {c}."). One in parentheses ("(CPUs)") is computed by the backend: the field keeps
+     * what the backend put there before applying. NULL: none (a STR field stays NULL). */
+    const char *def;
+    const char *doc;  /* one line for `mill eval --help` and the README */
+    int64_t min, max; /* INT: the accepted range */
 };
 
 struct mill_backend_ops {
     const char *name;               /* registry name */
     const char *const *aliases;     /* NULL-terminated, may be NULL */
+    const struct mill_backend_arg *args; /* its arguments, ending with {NULL} */
     /* Parses arguments only: nothing is downloaded or loaded. *state is the backend's. */
     int (*open)(const struct mill_model_spec *spec, void **state, struct mill_err *err);
     /* What the backend serves; valid right after open. */

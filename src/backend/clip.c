@@ -41,6 +41,7 @@ struct head {
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;
+    char *cache_dir;        /* Mill's cache directory (heads, digests), or NULL */
     int64_t batch, threads, max_ctx;
     char *dir;
     char weights_sha[65];
@@ -68,9 +69,23 @@ static const struct { const char *arch, *tag, *repo; } pretrained[] = {
     {"ViT-g-14", "laion2b_s34b_b88k", "laion/CLIP-ViT-g-14-laion2B-s34B-b88K"},
 };
 
-static const char *const clip_args[] = {"path", "pretrained", "batch_size", "threads", "dtype",
-                                        "prompt_template", "max_context_length", "device",
-                                        "modality", NULL};
+#define F(x) offsetof(struct clipb, x)
+static const struct mill_backend_arg clip_args[] = {
+    {"path", MILL_ARG_STR, F(path), NULL, "architecture (ViT-B-32), checkpoint directory or Hub "
+     "repo", 0, 0},
+    {"pretrained", MILL_ARG_STR, F(pretrained), NULL, "an open_clip pretrained tag "
+     "(laion2b_s34b_b79k, openai, ...)", 0, 0},
+    {"batch_size", MILL_ARG_INT, F(batch), "64", "images per forward pass", 1, INT32_MAX},
+    {"threads", MILL_ARG_INT, F(threads), "(CPUs)", "CPU threads", 1, 4096},
+    {"prompt_template", MILL_ARG_STR, F(prompt_template), "a photo of a {c}.", "the template "
+     "when a task gives none", 0, 0},
+    {"max_context_length", MILL_ARG_INT, F(max_ctx), "77", "accepted and checked; the checkpoint's own text context is used", 2, INT32_MAX},
+    {"dtype", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs, ignored", 0, 0},
+    {"device", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs", 0, 0},
+    {"modality", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs", 0, 0},
+    {NULL, 0, 0, NULL, NULL, 0, 0},
+};
+#undef F
 
 static void clip_close(void *state);
 
@@ -78,24 +93,13 @@ static int clip_open(const struct mill_model_spec *spec, void **state, struct mi
     struct clipb *c = calloc(1, sizeof *c);
     if (!c)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    int rc = mill_spec_check_keys(spec, clip_args, err);
-    const char *path = mill_spec_get_str(spec, "path", NULL);
-    const char *pre = mill_spec_get_str(spec, "pretrained", NULL);
-    const char *tmpl = mill_spec_get_str(spec, "prompt_template", "a photo of a {c}.");
-    if (!rc)
-        rc = mill_spec_get_int(spec, "batch_size", 64, &c->batch, err);
-    if (!rc)
-        rc = mill_spec_get_int(spec, "threads", sysconf(_SC_NPROCESSORS_ONLN), &c->threads, err);
-    if (!rc)
-        rc = mill_spec_get_int(spec, "max_context_length", 77, &c->max_ctx, err);
+    c->threads = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = mill_spec_apply_args(spec, clip_args, c, err);
+    const char *path = c->path, *pre = c->pretrained;
     if (!rc && (!path || !*path))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': clip needs path=<architecture, "
                           "directory or Hub repo>", spec->raw);
-    if (!rc && (c->batch < 1 || c->threads < 1 || c->max_ctx < 2))
-        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size, threads and "
-                          "max_context_length must be positive", spec->raw);
-    if (!rc && (!(c->path = strdup(path)) || !(c->prompt_template = strdup(tmpl)) ||
-                (pre && !(c->pretrained = strdup(pre)))))
+    if (!rc && spec->cache_dir && !(c->cache_dir = strdup(spec->cache_dir)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && (pre ? asprintf(&c->name, "%s/%s", path, pre) : asprintf(&c->name, "%s", path)) < 0)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -231,7 +235,7 @@ static int weights_sha(struct clipb *c, struct mill_err *err) {
     snprintf(p, sizeof p, "%s/%s", c->dir, exists(c->dir, "open_clip_model.safetensors")
                                                ? "open_clip_model.safetensors"
                                                : "model.safetensors");
-    return mill_sha256_file_cached(p, c->weights_sha, err);
+    return mill_sha256_file_cached(c->cache_dir, p, c->weights_sha, err);
 }
 
 static int clip_load(void *state, struct mill_err *err) {
@@ -300,8 +304,8 @@ static char *head_path(const struct clipb *c, const char *const *labels, size_t 
     char name[70];
     mill_sha256_final(&s, d);
     mill_hex(d, 32, name);
-    strcat(name, ".bin");
-    return mill_cache_path("clip_heads", name);
+    memcpy(name + 64, ".bin", 5);
+    return mill_cache_path(c->cache_dir, "clip_heads", name);
 }
 
 static bool read_head(const char *path, float *w, size_t n) {
@@ -611,10 +615,9 @@ static void clip_close(void *state) {
     head_free(&c->head);
     mill_clip_tokenizer_free(c->tok);
     mill_clip_free(c->model);
-    free(c->path);
-    free(c->pretrained);
+    mill_spec_free_args(clip_args, c);
+    free(c->cache_dir);
     free(c->name);
-    free(c->prompt_template);
     free(c->dir);
     free(c->chw);
     free(c->emb);
@@ -628,6 +631,7 @@ static const char *const clip_aliases[] = {"open_clip", "openclip", "hf_clip",
 const struct mill_backend_ops mill_backend_clip = {
     .name = "clip",
     .aliases = clip_aliases,
+    .args = clip_args,
     .open = clip_open,
     .caps = clip_caps,
     .model_name = clip_model_name,

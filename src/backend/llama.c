@@ -24,6 +24,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ struct llm {
     char *name;             /* model name in outputs: the spec's path or repo */
     char *path;             /* local .gguf or Hub repo */
     char *file, *quant, *dtype, *revision, *chat_template;
+    char *rpc_arg;          /* rpc= as given */
+    char *cache_dir;        /* Mill's cache directory (model digests), or NULL */
     char **rpc;             /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
@@ -104,21 +108,39 @@ static void on_ggml_abort(const char *msg) {
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
-static const char *const llama_args[] = {
-    "path", "file", "quant", "dtype", "revision", "max_context_length", "batch_size", "threads",
-    "n_gpu_layers", "use_chat_template", "chat_template", "device_map", "trust_remote_code",
-    "attn_implementation", "naive", "rpc", "flash_attn", NULL};
-
-static int dup_arg(const struct mill_model_spec *s, const char *key, char **out,
-                   struct mill_err *err) {
-    const struct mill_value *v = mill_value_get(&s->args, key);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (v->kind != MILL_V_STR)
-        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string", s->raw, key);
-    return (*out = strdup(v->u.s.p)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-}
+#define F(x) offsetof(struct llm, x)
+static const struct mill_backend_arg llama_args[] = {
+    {"path", MILL_ARG_STR, F(path), NULL, "local .gguf file or Hub repo (or give it as the "
+     "spec's name)", 0, 0},
+    {"file", MILL_ARG_STR, F(file), NULL, "the GGUF file to take from a Hub repo", 0, 0},
+    {"quant", MILL_ARG_STR, F(quant), NULL, "pick the GGUF file by quantisation tag (Q4_K_M)",
+     0, 0},
+    {"dtype", MILL_ARG_STR, F(dtype), NULL, "pick the GGUF file by type: bfloat16, float16, "
+     "float32", 0, 0},
+    {"revision", MILL_ARG_STR, F(revision), NULL, "Hub revision (branch, tag or commit)", 0, 0},
+    {"max_context_length", MILL_ARG_INT, F(max_ctx), "4096", "tokens per sequence; longer "
+     "prompts are cut on the left", 16, INT32_MAX},
+    {"batch_size", MILL_ARG_CUSTOM, 0, "16", "sequences per decode, 1-255 (auto = 16)", 0, 0},
+    {"threads", MILL_ARG_INT, F(threads), "(CPUs)", "CPU threads", 1, 4096},
+    {"n_gpu_layers", MILL_ARG_INT, F(n_gpu_layers), "(0; 999 with rpc)", "layers offloaded to "
+     "GPUs or RPC servers", -1, INT32_MAX},
+    {"use_chat_template", MILL_ARG_BOOL, F(use_chat_template), "false", "wrap prompts in the "
+     "model's chat template", 0, 0},
+    {"chat_template", MILL_ARG_STR, F(chat_template), NULL, "a named llama.cpp chat template "
+     "(chatml, llama3, ...); implies use_chat_template", 0, 0},
+    {"naive", MILL_ARG_BOOL, F(naive), "false", "score every request alone from an empty "
+     "cache: the reference path", 0, 0},
+    {"rpc", MILL_ARG_STR, F(rpc_arg), NULL, "llama.cpp RPC servers, host:port;host:port", 0, 0},
+    {"flash_attn", MILL_ARG_CUSTOM, 0, "auto", "auto, on or off (true/false): llama.cpp's "
+     "flash attention; auto uses it for jobs that only generate", 0, 0},
+    {"device_map", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's transformers specs", 0, 0},
+    {"trust_remote_code", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's transformers specs",
+     0, 0},
+    {"attn_implementation", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's transformers specs",
+     0, 0},
+    {NULL, 0, 0, NULL, NULL, 0, 0},
+};
+#undef F
 
 /* flash_attn=auto|on|off; true/false (and 1/0), which the spec parser makes booleans, are
  * on/off. */
@@ -143,46 +165,26 @@ static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
 }
 
 static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
-    int rc = mill_spec_check_keys(s, llama_args, err);
+    m->threads = sysconf(_SC_NPROCESSORS_ONLN);
+    m->n_gpu_layers = INT64_MIN; /* computed below */
+    int rc = mill_spec_apply_args(s, llama_args, m, err);
     int64_t bs = 16;
     const struct mill_value *bsv = mill_value_get(&s->args, "batch_size");
     if (!rc && bsv && !(bsv->kind == MILL_V_STR && !strcmp(bsv->u.s.p, "auto")))
         rc = mill_spec_get_int(s, "batch_size", 16, &bs, err);
-    if (!rc)
-        rc = dup_arg(s, "path", &m->path, err);
-    if (!rc)
-        rc = dup_arg(s, "file", &m->file, err);
-    if (!rc)
-        rc = dup_arg(s, "quant", &m->quant, err);
-    if (!rc)
-        rc = dup_arg(s, "dtype", &m->dtype, err);
-    if (!rc)
-        rc = dup_arg(s, "revision", &m->revision, err);
-    if (!rc)
-        rc = dup_arg(s, "chat_template", &m->chat_template, err);
-    if (!rc)
-        rc = mill_spec_get_int(s, "max_context_length", 4096, &m->max_ctx, err);
-    if (!rc)
-        rc = mill_spec_get_int(s, "threads", sysconf(_SC_NPROCESSORS_ONLN), &m->threads, err);
-    char *rpc = NULL;
-    if (!rc)
-        rc = dup_arg(s, "rpc", &rpc, err);
-    if (!rc && rpc)
-        rc = mill_rpc_parse(rpc, &m->rpc, &m->n_rpc, err);
-    free(rpc);
+    if (!rc && m->rpc_arg)
+        rc = mill_rpc_parse(m->rpc_arg, &m->rpc, &m->n_rpc, err);
     /* With RPC servers every layer goes to them unless n_gpu_layers says otherwise, as
      * llama.cpp's tools do by default. */
-    if (!rc)
-        rc = mill_spec_get_int(s, "n_gpu_layers", m->n_rpc ? 999 : 0, &m->n_gpu_layers, err);
-    if (!rc)
-        rc = mill_spec_get_bool(s, "use_chat_template", false, &m->use_chat_template, err);
-    if (!rc)
-        rc = mill_spec_get_bool(s, "naive", false, &m->naive, err);
+    if (m->n_gpu_layers == INT64_MIN)
+        m->n_gpu_layers = m->n_rpc ? 999 : 0;
     if (!rc)
         rc = parse_flash_attn(m, s, err);
-    if (!rc && (bs < 1 || bs > 255 || m->max_ctx < 16 || m->threads < 1))
-        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255, "
-                          "max_context_length >= 16, threads >= 1", s->raw);
+    if (!rc && s->cache_dir && !(m->cache_dir = strdup(s->cache_dir)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && (bs < 1 || bs > 255))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255",
+                          s->raw);
     m->n_seq = bs + 2; /* sequence 0 holds the shared prefix, one spare for continuations */
     return rc;
 }
@@ -449,7 +451,7 @@ static int llm_load(void *state, struct mill_err *err) {
     if (!rc)
         rc = check_gguf_magic(m->gguf, err);
     if (!rc)
-        rc = mill_sha256_file_cached(m->gguf, m->sha256, err);
+        rc = mill_sha256_file_cached(m->cache_dir, m->gguf, m->sha256, err);
     if (!rc && m->n_rpc)
         rc = mill_rpc_attach(m->rpc, m->n_rpc, 5000, err);
     if (rc)
@@ -1313,12 +1315,8 @@ static void llm_close(void *state) {
     free(m->cached);
     free(m->gguf);
     free(m->name);
-    free(m->path);
-    free(m->file);
-    free(m->quant);
-    free(m->dtype);
-    free(m->revision);
-    free(m->chat_template);
+    free(m->cache_dir);
+    mill_spec_free_args(llama_args, m);
     mill_rpc_free(m->rpc, m->n_rpc);
     free(m);
 }
@@ -1328,6 +1326,7 @@ static const char *const llm_aliases[] = {"gguf", "hf", "huggingface", "transfor
 const struct mill_backend_ops mill_backend_llama = {
     .name = "llama",
     .aliases = llm_aliases,
+    .args = llama_args,
     .open = llm_open,
     .caps = llm_caps,
     .model_name = llm_model_name,

@@ -9,6 +9,7 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,31 +27,32 @@ struct replay {
     size_t n;
 };
 
-static const char *const replay_args[] = {"file", "name", NULL};
+static const struct mill_backend_arg replay_args[] = {
+    {"file", MILL_ARG_STR, offsetof(struct replay, file), NULL, "JSON Lines of {\"task\", "
+     "\"doc_id\", \"response\"} (required)", 0, 0},
+    {"name", MILL_ARG_STR, offsetof(struct replay, name), "(replay/<file name>)", "the model name "
+     "in outputs", 0, 0},
+    {NULL, 0, 0, NULL, NULL, 0, 0},
+};
 
 static int replay_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
-    int rc = mill_spec_check_keys(spec, replay_args, err);
-    if (rc)
-        return rc;
-    const char *file = mill_spec_get_str(spec, "file", NULL);
-    const char *name = mill_spec_get_str(spec, "name", NULL);
-    if (!file || !*file)
-        return mill_err_set(err, MILL_EINVAL,
-                            "model spec '%s': replay needs file=<responses.jsonl>", spec->raw);
     struct replay *r = calloc(1, sizeof *r);
     if (!r)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    r->file = strdup(file);
-    if (name)
-        r->name = strdup(name);
-    else
-        rc = asprintf(&r->name, "replay/%s", strrchr(file, '/') ? strrchr(file, '/') + 1 : file)
-             < 0 ? MILL_ENOMEM : 0;
-    if (rc || !r->file || !r->name) {
-        free(r->file);
-        free(r->name);
+    int rc = mill_spec_apply_args(spec, replay_args, r, err);
+    const char *file = r->file;
+    if (!rc && (!file || !*file))
+        rc = mill_err_set(err, MILL_EINVAL,
+                          "model spec '%s': replay needs file=<responses.jsonl>", spec->raw);
+    if (!rc && !r->name &&
+        asprintf(&r->name, "replay/%s", strrchr(file, '/') ? strrchr(file, '/') + 1 : file) < 0) {
+        r->name = NULL;
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (rc) {
+        mill_spec_free_args(replay_args, r);
         free(r);
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        return rc;
     }
     *state = r;
     return 0;
@@ -189,16 +191,16 @@ static void replay_close(void *state) {
         free(r->items[i].response);
     }
     free(r->items);
-    free(r->file);
-    free(r->name);
+    mill_spec_free_args(replay_args, r);
     free(r);
 }
 
-static const char *const replay_aliases[] = {"replay", NULL};
+static const char *const replay_aliases[] = {NULL};
 
 const struct mill_backend_ops mill_backend_replay = {
     .name = "replay",
     .aliases = replay_aliases,
+    .args = replay_args,
     .open = replay_open,
     .caps = replay_caps,
     .model_name = replay_model_name,

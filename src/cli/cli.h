@@ -37,6 +37,7 @@ struct mill_command {
     const struct mill_opt *opts;   /* the command's own options */
     size_t n_opts;
     int (*run)(const struct mill_args *a); /* returns an exit code */
+    void (*help_more)(void);       /* prints more of `--help` after the options; may be NULL */
 };
 
 extern const struct mill_opt mill_global_opts[];

@@ -2,6 +2,7 @@
  * the output directory, runs the evaluation and prints Mill's score table on stdout. */
 #include "cli/cli.h"
 
+#include "backend/backends.h"
 #include "eval/registry.h"
 #include "eval/runner.h"
 #include "core/spec.h"
@@ -79,7 +80,6 @@ static int run_eval(const struct mill_args *a) {
         return mill_cli_error(MILL_EXIT_USAGE, "--limit and --batch_docs must be positive");
     p.batch_docs = (size_t)batch;
     p.fail_fast = mill_arg_bool(a, "fail_fast", false);
-    setenv("MILL_CACHE_DIR", p.cache_dir, 1); /* backends keep their caches there */
     mill_arg_int(a, "n_shot", -1, &p.n_shot);
     if (p.n_shot < -1 || (mill_arg(a, "n_shot") && p.n_shot < 0))
         return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");
@@ -120,6 +120,23 @@ static const struct mill_opt eval_opts[] = {
 
 static const char *const eval_pos[] = {"models", "tasks", NULL};
 
+/* Every backend's arguments, from the tables the backends parse their specs with. */
+static void print_backend_args(void) {
+    printf("\nbackends and their arguments (name[key=value,...]):\n");
+    for (size_t i = 0; mill_backends[i]; i++) {
+        const struct mill_backend_ops *b = mill_backends[i];
+        printf("\n  %s", b->name);
+        for (const char *const *a = b->aliases; a && *a; a++)
+            printf("%s%s", a == b->aliases ? " (also " : ", ", *a);
+        printf("%s\n", b->aliases && *b->aliases ? ")" : "");
+        struct mill_buf out = {0};
+        mill_spec_args_help(b->args, &out);
+        if (out.p)
+            fputs(out.p, stdout);
+        mill_buf_free(&out);
+    }
+}
+
 const struct mill_command mill_cmd_eval = {
     .name = "eval",
     .summary = "Evaluate models on tasks and benchmarks; results go to the output directory.",
@@ -131,4 +148,5 @@ const struct mill_command mill_cmd_eval = {
     .opts = eval_opts,
     .n_opts = sizeof eval_opts / sizeof eval_opts[0],
     .run = run_eval,
+    .help_more = print_backend_args,
 };

@@ -66,6 +66,8 @@ void mill_cli_print_help(const struct mill_command *cmd) {
     }
     printf("\nglobal flags:\n");
     print_opts(mill_global_opts, mill_n_global_opts);
+    if (cmd->help_more)
+        cmd->help_more();
 }
 
 static const struct mill_command *find_command(const char *name) {

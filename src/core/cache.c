@@ -6,8 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *mill_cache_path(const char *sub, const char *name) {
-    const char *cache = getenv("MILL_CACHE_DIR");
+char *mill_cache_path(const char *cache, const char *sub, const char *name) {
     const char *home = getenv("HOME");
     char *p = NULL;
     int r = cache && *cache ? asprintf(&p, "%s/%s/%s", cache, sub, name)

@@ -1,5 +1,5 @@
-/* cache.h: files in Mill's cache directory ($MILL_CACHE_DIR, which `mill eval` sets from
- * --cache_dir; else ~/.cache/mill), written atomically: a temporary name in the same directory,
+/* cache.h: files in Mill's cache directory (the caller's, from --cache_dir / $MILL_CACHE_DIR;
+ * else ~/.cache/mill), written atomically: a temporary name in the same directory,
  * renamed into place, so concurrent runs never read half a file. Backends keep derived data
  * there (zero-shot heads, model digests); a cache that cannot be written is skipped. */
 #ifndef MILL_CORE_CACHE_H
@@ -8,8 +8,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* "<cache dir>/<sub>/<name>", malloc'd, or NULL when out of memory. */
-char *mill_cache_path(const char *sub, const char *name);
+/* "<cache_dir>/<sub>/<name>" (cache_dir NULL or "": ~/.cache/mill), malloc'd, or NULL when out
+ * of memory. */
+char *mill_cache_path(const char *cache_dir, const char *sub, const char *name);
 
 /* Creates path's missing parent directories and opens a temporary file beside it for writing;
  * *tmp receives its malloc'd name. NULL (and *tmp NULL) when it cannot. */

@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 
 /* <cache dir>/sha256/<sha256 of the real path>, or NULL. */
-static char *entry_path(const char *real) {
+static char *entry_path(const char *cache_dir, const char *real) {
     uint8_t d[32];
     char hex[65];
     mill_sha256(real, strlen(real), d);
     mill_hex(d, 32, hex);
-    return mill_cache_path("sha256", hex);
+    return mill_cache_path(cache_dir, "sha256", hex);
 }
 
 static void stamp(const struct stat *st, char *out, size_t n) {
@@ -57,13 +57,14 @@ static void store(const char *entry, const char *stamp_line, const char *hex) {
     mill_cache_commit(f, tmp, entry, f && fprintf(f, "%s %s\n", stamp_line, hex) > 0);
 }
 
-int mill_sha256_file_cached(const char *path, char out[65], struct mill_err *err) {
+int mill_sha256_file_cached(const char *cache_dir, const char *path, char out[65],
+                            struct mill_err *err) {
     char real[PATH_MAX], want[200];
     struct stat st;
     char *entry = NULL;
     if (realpath(path, real) && !stat(real, &st)) {
         stamp(&st, want, sizeof want);
-        entry = entry_path(real);
+        entry = entry_path(cache_dir, real);
     }
     if (entry && lookup(entry, want, out)) {
         free(entry);

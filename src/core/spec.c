@@ -248,3 +248,110 @@ int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *kno
     }
     return 0;
 }
+
+/* ---- backend argument tables ------------------------------------------------------------- */
+
+static int check_table_keys(const struct mill_model_spec *s, const struct mill_backend_arg *args,
+                            struct mill_err *err) {
+    for (size_t i = 0; i < s->args.u.obj.n; i++) {
+        const char *k = s->args.u.obj.keys[i];
+        const struct mill_backend_arg *a = args;
+        while (a && a->name && strcmp(a->name, k))
+            a++;
+        if (!a || !a->name)
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'",
+                                s->raw, k);
+    }
+    return 0;
+}
+
+/* The argument's default into v; false when it has none or the backend computes it. */
+static bool literal_default(const struct mill_backend_arg *a, struct mill_value *v) {
+    if (!a->def || a->def[0] == '(')
+        return false;
+    if (a->type == MILL_ARG_STR) {
+        v->kind = MILL_V_STR;
+        v->u.s.p = (char *)a->def;
+        v->u.s.n = strlen(a->def);
+        return true;
+    }
+    struct mill_value c;
+    if (mill_spec_coerce(a->def, &c))
+        return false;
+    if ((a->type == MILL_ARG_INT && c.kind == MILL_V_INT) ||
+        (a->type == MILL_ARG_BOOL && c.kind == MILL_V_BOOL)) {
+        *v = c;
+        return true;
+    }
+    mill_value_free(&c); /* a table whose default is not of its type: a bug, caught by tests */
+    return false;
+}
+
+static int store_arg(const struct mill_model_spec *s, const struct mill_backend_arg *a,
+                     const struct mill_value *v, char *field, struct mill_err *err) {
+    switch (a->type) {
+    case MILL_ARG_STR:
+        if (v->kind != MILL_V_STR)
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string",
+                                s->raw, a->name);
+        free(*(char **)field);
+        return (*(char **)field = strdup(v->u.s.p)) ? 0
+                                                    : mill_err_set(err, MILL_ENOMEM,
+                                                                   "out of memory");
+    case MILL_ARG_INT:
+        if (v->kind != MILL_V_INT)
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer",
+                                s->raw, a->name);
+        if (v->u.i < a->min || v->u.i > a->max)
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be %lld-%lld",
+                                s->raw, a->name, (long long)a->min, (long long)a->max);
+        *(int64_t *)field = v->u.i;
+        return 0;
+    case MILL_ARG_BOOL:
+        if (v->kind == MILL_V_INT && (v->u.i == 0 || v->u.i == 1)) {
+            *(bool *)field = v->u.i;
+            return 0;
+        }
+        if (v->kind != MILL_V_BOOL)
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be true or false",
+                                s->raw, a->name);
+        *(bool *)field = v->u.b;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int mill_spec_apply_args(const struct mill_model_spec *s, const struct mill_backend_arg *args,
+                         void *target, struct mill_err *err) {
+    int rc = check_table_keys(s, args, err);
+    for (const struct mill_backend_arg *a = args; !rc && a && a->name; a++) {
+        if (a->type != MILL_ARG_STR && a->type != MILL_ARG_INT && a->type != MILL_ARG_BOOL)
+            continue;
+        const struct mill_value *v = mill_value_get(&s->args, a->name);
+        struct mill_value def = {0};
+        if (!v && literal_default(a, &def))
+            v = &def;
+        if (v)
+            rc = store_arg(s, a, v, (char *)target + a->offset, err);
+    }
+    return rc;
+}
+
+void mill_spec_free_args(const struct mill_backend_arg *args, void *target) {
+    for (const struct mill_backend_arg *a = args; target && a && a->name; a++)
+        if (a->type == MILL_ARG_STR) {
+            char **f = (char **)((char *)target + a->offset);
+            free(*f);
+            *f = NULL;
+        }
+}
+
+int mill_spec_args_help(const struct mill_backend_arg *args, struct mill_buf *out) {
+    static const char *const types[] = {"string", "integer", "bool", "see doc", "ignored"};
+    int rc = 0;
+    for (const struct mill_backend_arg *a = args; !rc && a && a->name; a++)
+        rc = mill_buf_addf(out, "    %-20s  %-8s  %-22s  %s\n", a->name, types[a->type],
+                           a->def ? a->def : "-", a->doc ? a->doc : "");
+    return rc;
+}

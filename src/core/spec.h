@@ -4,6 +4,7 @@
 #define MILL_CORE_SPEC_H
 
 #include <mill/backend.h>
+#include <mill/buf.h>
 
 /* Splits a comma-separated list, ignoring commas inside [...] brackets; items are trimmed.
  * *items is a malloc'd array of malloc'd strings (free with mill_strv_free). An empty item or
@@ -31,5 +32,18 @@ int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool de
 /* Fails with MILL_EINVAL naming the first key of s not in the NULL-terminated list known. */
 int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *known,
                          struct mill_err *err);
+
+/* Backend argument tables (struct mill_backend_arg, backend.h). */
+
+/* Refuses a key of s that args does not list, then stores each STR, INT and BOOL argument, or
+ * its literal default, into the field at its offset in target. MILL_EINVAL names the spec, the
+ * key and what it must be; MILL_ENOMEM. STR fields already stored stay for
+ * mill_spec_free_args, also on failure. */
+int mill_spec_apply_args(const struct mill_model_spec *s, const struct mill_backend_arg *args,
+                         void *target, struct mill_err *err);
+/* Frees the STR fields of target that args names, and sets them to NULL. */
+void mill_spec_free_args(const struct mill_backend_arg *args, void *target);
+/* Appends one line per argument ("  name  type  default  doc") to out. */
+int mill_spec_args_help(const struct mill_backend_arg *args, struct mill_buf *out);
 
 #endif

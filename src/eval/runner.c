@@ -911,6 +911,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
     if (rc)
         return rc;
     struct run_ctx c = {.reg = reg, .p = p, .res = res};
+    spec.cache_dir = p->cache_dir;
     rc = open_backend(&c, &spec, err);
     if (!rc)
         rc = check_all(&c, names, n_names, err);

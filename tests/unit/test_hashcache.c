@@ -1,7 +1,7 @@
 /* test_hashcache.c: src/core/hashcache.c. The digest of an unchanged file comes from the cache
  * (shown by planting a different digest under the file's exact stamp), a file rewritten in place
  * is hashed again, and an unusable cache directory falls back to hashing. Works in a temporary
- * directory given as MILL_CACHE_DIR. */
+ * directory passed as the cache directory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +41,7 @@ static void test_cached_and_invalidated(void) {
     struct mill_err err = {0};
     char hex[65];
     write_file("abc");
-    CHECK_INT(mill_sha256_file_cached(file, hex, &err), 0);
+    CHECK_INT(mill_sha256_file_cached(dir, file, hex, &err), 0);
     CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     char *e = entry();
     CHECK(e != NULL);
@@ -57,31 +57,29 @@ static void test_cached_and_invalidated(void) {
     f = fopen(e, "w");
     fputs(line, f);
     fclose(f);
-    CHECK_INT(mill_sha256_file_cached(file, hex, &err), 0);
+    CHECK_INT(mill_sha256_file_cached(dir, file, hex, &err), 0);
     CHECK_STR(hex, "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
     /* Rewritten in place (same size, later mtime): hashed again. */
     struct timespec later = {.tv_sec = 0, .tv_nsec = 5000000};
     nanosleep(&later, NULL);
     write_file("abd");
-    CHECK_INT(mill_sha256_file_cached(file, hex, &err), 0);
+    CHECK_INT(mill_sha256_file_cached(dir, file, hex, &err), 0);
     CHECK_STR(hex, "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9");
     /* A garbled entry is ignored. */
     f = fopen(e, "w");
     fputs("mill-sha256 1 garbage\n", f);
     fclose(f);
-    CHECK_INT(mill_sha256_file_cached(file, hex, &err), 0);
+    CHECK_INT(mill_sha256_file_cached(dir, file, hex, &err), 0);
     CHECK_STR(hex, "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9");
 }
 
 static void test_unusable_cache_and_missing_file(void) {
     struct mill_err err = {0};
     char hex[65];
-    setenv("MILL_CACHE_DIR", "/proc/no/such/dir", 1);
     write_file("abc");
-    CHECK_INT(mill_sha256_file_cached(file, hex, &err), 0);
+    CHECK_INT(mill_sha256_file_cached("/proc/no/such/dir", file, hex, &err), 0);
     CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    setenv("MILL_CACHE_DIR", dir, 1);
-    CHECK_INT(mill_sha256_file_cached("/no/such/model.gguf", hex, &err), MILL_EIO);
+    CHECK_INT(mill_sha256_file_cached(dir, "/no/such/model.gguf", hex, &err), MILL_EIO);
     CHECK(strstr(err.msg, "/no/such/model.gguf") != NULL);
 }
 
@@ -90,7 +88,6 @@ static void setup(void) {
     if (!mkdtemp(dir))
         abort();
     snprintf(file, sizeof file, "%s/model.bin", dir);
-    setenv("MILL_CACHE_DIR", dir, 1);
 }
 
 static void teardown(void) {

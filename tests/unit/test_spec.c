@@ -4,6 +4,7 @@
 #include "core/spec.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,6 +401,102 @@ static void test_check_keys(void)
     mill_spec_free(&s);
 }
 
+/* ---- backend argument tables ------------------------------------------------------------ */
+
+struct toy_args {
+    char *path, *tmpl;
+    int64_t batch, threads;
+    bool naive;
+};
+
+static const struct mill_backend_arg toy_table[] = {
+    {"path", MILL_ARG_STR, offsetof(struct toy_args, path), NULL, "a path", 0, 0},
+    {"tmpl", MILL_ARG_STR, offsetof(struct toy_args, tmpl), "a {c}.", "a template", 0, 0},
+    {"batch", MILL_ARG_INT, offsetof(struct toy_args, batch), "16", "a size", 1, 255},
+    {"threads", MILL_ARG_INT, offsetof(struct toy_args, threads), "(CPUs)", "threads", 1, 64},
+    {"naive", MILL_ARG_BOOL, offsetof(struct toy_args, naive), "true", "a switch", 0, 0},
+    {"mode", MILL_ARG_CUSTOM, 0, "auto", "read by the backend", 0, 0},
+    {"device_map", MILL_ARG_IGNORED, 0, NULL, "ignored", 0, 0},
+    {NULL, 0, 0, NULL, NULL, 0, 0},
+};
+
+/* Applies the table to spec text into a fresh struct with threads preset to 7. */
+static int apply(const char *text, struct toy_args *a, struct mill_err *err)
+{
+    struct mill_model_spec s;
+    memset(a, 0, sizeof *a);
+    a->threads = 7;
+    int rc = mill_spec_parse(text, &s, err);
+    if (!rc) {
+        rc = mill_spec_apply_args(&s, toy_table, a, err);
+        mill_spec_free(&s);
+    }
+    return rc;
+}
+
+static void test_args_defaults_and_values(void)
+{
+    struct toy_args a;
+    struct mill_err err = {0};
+    CHECK_INT(apply("toy", &a, &err), MILL_OK);
+    CHECK(a.path == NULL);
+    CHECK_STR(a.tmpl, "a {c}.");
+    CHECK_INT(a.batch, 16);
+    CHECK_INT(a.threads, 7); /* "(CPUs)": computed by the backend, left as preset */
+    CHECK_INT(a.naive, 1);
+    mill_spec_free_args(toy_table, &a);
+    CHECK(a.tmpl == NULL);
+    CHECK_INT(apply("toy[path=/m,tmpl=x,batch=255,threads=1,naive=0,mode=on,device_map=auto]",
+                    &a, &err),
+              MILL_OK);
+    CHECK_STR(a.path, "/m");
+    CHECK_STR(a.tmpl, "x");
+    CHECK_INT(a.batch, 255);
+    CHECK_INT(a.threads, 1);
+    CHECK_INT(a.naive, 0);
+    mill_spec_free_args(toy_table, &a);
+}
+
+static void test_args_errors(void)
+{
+    struct toy_args a;
+    struct mill_err err = {0};
+    CHECK_INT(apply("toy[nope=1]", &a, &err), MILL_EINVAL);
+    CHECK(strstr(err.msg, "unknown argument 'nope'") && strstr(err.msg, "toy[nope=1]"));
+    mill_spec_free_args(toy_table, &a);
+    CHECK_INT(apply("toy[batch=0]", &a, &err), MILL_EINVAL);
+    CHECK(strstr(err.msg, "batch must be 1-255") != NULL);
+    mill_spec_free_args(toy_table, &a);
+    CHECK_INT(apply("toy[batch=256]", &a, &err), MILL_EINVAL);
+    mill_spec_free_args(toy_table, &a);
+    CHECK_INT(apply("toy[batch=2.5]", &a, &err), MILL_EINVAL);
+    CHECK(strstr(err.msg, "batch must be an integer") != NULL);
+    mill_spec_free_args(toy_table, &a);
+    CHECK_INT(apply("toy[naive=2]", &a, &err), MILL_EINVAL);
+    CHECK(strstr(err.msg, "naive must be true or false") != NULL);
+    mill_spec_free_args(toy_table, &a);
+    /* a STR stored before the failing argument is freed by mill_spec_free_args */
+    CHECK_INT(apply("toy[path=/m,tmpl=7]", &a, &err), MILL_EINVAL);
+    CHECK(strstr(err.msg, "tmpl must be a string") != NULL);
+    CHECK_STR(a.path, "/m");
+    mill_spec_free_args(toy_table, &a);
+    CHECK(a.path == NULL);
+}
+
+static void test_args_help(void)
+{
+    struct mill_buf b = {0};
+    CHECK_INT(mill_spec_args_help(toy_table, &b), MILL_OK);
+    CHECK(b.p && strstr(b.p, "    batch                 integer   16                      a size\n"));
+    CHECK(b.p && strstr(b.p, "    threads               integer   (CPUs)"));
+    CHECK(b.p && strstr(b.p, "    device_map            ignored   -                       ignored\n"));
+    size_t lines = 0;
+    for (const char *p = b.p; p && *p; p++)
+        lines += *p == '\n';
+    CHECK_INT(lines, 7);
+    mill_buf_free(&b);
+}
+
 MTEST_MAIN(
     MTEST(test_split_bracket_aware),
     MTEST(test_split_rejects),
@@ -414,5 +511,8 @@ MTEST_MAIN(
     MTEST(test_parse_malformed),
     MTEST(test_get_int),
     MTEST(test_get_bool),
-    MTEST(test_check_keys)
+    MTEST(test_check_keys),
+    MTEST(test_args_defaults_and_values),
+    MTEST(test_args_errors),
+    MTEST(test_args_help)
 )
