@@ -8,7 +8,7 @@
 # with Pillow): the `clip` backend on CLASSIFY requests against torch with PIL preprocessing
 # (inline, and with a DataLoader worker; the faster is the peer).
 #
-# Usage: bash bench/clip.sh BUILD_DIR   (BUILD_DIR holds bin/gen_clip and lib/libmill.so)
+# Usage: bash bench/clip.sh BUILD_DIR   (BUILD_DIR holds bin/gen_clip and bench/bench_clip)
 # It writes only a temporary directory (checkpoints ~1.2 GB, the compiled bench) that it
 # removes; it must not touch the build or the source tree. Sample sizes: CLIP_BENCH_IMAGES
 # (128), CLIP_BENCH_CLASSES (ours 10), CLIP_BENCH_TORCH_CLASSES (ctx 77: 2; trimmed: 10).
@@ -25,14 +25,12 @@ THREADS=2
 export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 
 [ -x "$BUILD/bin/gen_clip" ] || { echo "clip.sh: no $BUILD/bin/gen_clip" >&2; exit 1; }
-[ -f "$BUILD/lib/libmill.so" ] || { echo "clip.sh: no $BUILD/lib/libmill.so" >&2; exit 1; }
+[ -x "$BUILD/bench/bench_clip" ] || { echo "clip.sh: no $BUILD/bench/bench_clip" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/mill_bench_clip.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 export MILL_CACHE_DIR=$TMP/cache   # the backend's zero-shot head cache
 
-gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" -I"$ROOT/src" \
-    "$ROOT/bench/bench_clip.c" -o "$TMP/bench_clip" "$BUILD/lib/libmill.so" \
-    -Wl,-rpath,"$BUILD/lib" -lm
+cp "$BUILD/bench/bench_clip" "$TMP/bench_clip"
 
 for dt in f32 f16 bf16; do
     "$BUILD/bin/gen_clip" --out "$TMP/vit_b_32_$dt" --format open_clip --preset vit-b-32 \

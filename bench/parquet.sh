@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # parquet.sh: Mill's Parquet reader against DuckDB on the 57 MMLU test files, single-threaded,
 # all columns, every row materialised (mill_value trees vs DuckDB rows read into JS values),
-# best of three passes each. Usage: bench/parquet.sh BUILD_DIR (a build with lib/libmill.so).
-# Compiles bench_parquet.c into a temp dir; must not write anywhere else.
+# best of three passes each. Usage: bench/parquet.sh BUILD_DIR (a build with bench/bench_parquet).
+# Must not write outside a temp dir.
 set -euo pipefail
 build=${1:?usage: bench/parquet.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
@@ -12,8 +12,7 @@ mods=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-gcc -O2 -std=c11 -D_GNU_SOURCE -I"$src/include" -I"$src/src" "$src/bench/bench_parquet.c" \
-    -o "$tmp/bench_parquet" -L"$build/lib" -lmill -Wl,-rpath,"$build/lib"
+cp "$build/bench/bench_parquet" "$tmp/bench_parquet"
 files=("$data"/*/test-00000-of-00001.parquet)
 echo "files: ${#files[@]} MMLU test splits"
 

@@ -43,9 +43,9 @@ struct mill_request {
 };
 
 /* Frees the outputs of a request (text, scores, error) and resets them. */
-void mill_request_clear_output(struct mill_request *r);
+MILL_API void mill_request_clear_output(struct mill_request *r);
 /* Sets a per-request error (printf-style). */
-void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)
+MILL_API void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 struct mill_backend_caps {

@@ -37,21 +37,21 @@ struct mill_doc {
 };
 
 /* Zero-initialises a doc (target_index = -1, metadata an empty struct). */
-void mill_doc_init(struct mill_doc *d);
-void mill_doc_free(struct mill_doc *d); /* releases members; NULL-safe; d is reset */
+MILL_API void mill_doc_init(struct mill_doc *d);
+MILL_API void mill_doc_free(struct mill_doc *d); /* releases members; NULL-safe; d is reset */
 
 /* Helpers for prompt functions; strings are copied. Return 0 or MILL_ENOMEM. */
-int mill_doc_set_query(struct mill_doc *d, const char *query);
-int mill_doc_add_choice(struct mill_doc *d, const char *choice);
-int mill_doc_set_target_str(struct mill_doc *d, const char *gold);
-int mill_doc_add_media(struct mill_doc *d, enum mill_modality kind, const void *data, size_t n,
+MILL_API int mill_doc_set_query(struct mill_doc *d, const char *query);
+MILL_API int mill_doc_add_choice(struct mill_doc *d, const char *choice);
+MILL_API int mill_doc_set_target_str(struct mill_doc *d, const char *gold);
+MILL_API int mill_doc_add_media(struct mill_doc *d, enum mill_modality kind, const void *data, size_t n,
                        const char *path);
 /* Copies val under key into the doc's metadata. */
-int mill_doc_meta_set(struct mill_doc *d, const char *key, const struct mill_value *val);
-int mill_doc_meta_set_str(struct mill_doc *d, const char *key, const char *s);
-int mill_doc_meta_set_int(struct mill_doc *d, const char *key, int64_t i);
+MILL_API int mill_doc_meta_set(struct mill_doc *d, const char *key, const struct mill_value *val);
+MILL_API int mill_doc_meta_set_str(struct mill_doc *d, const char *key, const char *s);
+MILL_API int mill_doc_meta_set_int(struct mill_doc *d, const char *key, int64_t i);
 
 /* The gold answer as text: target_str, else choices[target_index], else NULL. Borrowed. */
-const char *mill_doc_gold_text(const struct mill_doc *d);
+MILL_API const char *mill_doc_gold_text(const struct mill_doc *d);
 
 #endif

@@ -11,6 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* MILL_API marks the public functions: libmill.so is built with hidden visibility and exports
+ * these alone, so its internal names never meet another library's (libmtmd has its own clip_*). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MILL_API __attribute__((visibility("default")))
+#else
+#define MILL_API
+#endif
+
 #define MILL_VERSION "0.1.0"
 /* Bumped whenever a struct a plugin sees (task, doc, value, backend) changes layout. */
 #define MILL_ABI_VERSION 1
@@ -37,15 +45,15 @@ struct mill_err {
 };
 
 /* Sets err (when non-NULL) to code and a printf-style message; returns code. */
-int mill_err_set(struct mill_err *err, int code, const char *fmt, ...)
+MILL_API int mill_err_set(struct mill_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefixes the message already in err with a printf-style context; returns err->code. */
-int mill_err_prefix(struct mill_err *err, const char *fmt, ...)
+MILL_API int mill_err_prefix(struct mill_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A short name for a status code ("invalid argument", "i/o error", ...). Static storage. */
-const char *mill_status_str(int code);
+MILL_API const char *mill_status_str(int code);
 
 /* The git commit libmill was built from (short hash, or "unknown"). */
-const char *mill_git_hash(void);
+MILL_API const char *mill_git_hash(void);
 
 #endif

@@ -92,11 +92,11 @@ struct mill_benchmarks_table {
     const struct mill_benchmark_config *benchmarks;
 };
 
-const char *mill_task_type_str(enum mill_task_type t);     /* "multiple_choice", ... */
-const char *mill_output_type_str(enum mill_output_type t); /* "generate_until", ... */
+MILL_API const char *mill_task_type_str(enum mill_task_type t);     /* "multiple_choice", ... */
+MILL_API const char *mill_output_type_str(enum mill_output_type t); /* "generate_until", ... */
 /* The configured type, or the one Mill infers from the output type. */
-enum mill_task_type mill_task_effective_type(const struct mill_task_config *t);
+MILL_API enum mill_task_type mill_task_effective_type(const struct mill_task_config *t);
 /* Count of a NULL-terminated string list (NULL counts 0). */
-size_t mill_strv_len(const char *const *v);
+MILL_API size_t mill_strv_len(const char *const *v);
 
 #endif

@@ -32,37 +32,37 @@ struct mill_value {
 };
 
 /* Constructors: fill *v; strings are copied. Return 0 or MILL_ENOMEM. */
-void mill_value_null(struct mill_value *v);
-void mill_value_bool(struct mill_value *v, bool b);
-void mill_value_int(struct mill_value *v, int64_t i);
-void mill_value_float(struct mill_value *v, double f);
-int mill_value_str(struct mill_value *v, const char *s, size_t n);
-int mill_value_bytes(struct mill_value *v, const void *p, size_t n);
-void mill_value_list(struct mill_value *v);
-void mill_value_struct(struct mill_value *v);
+MILL_API void mill_value_null(struct mill_value *v);
+MILL_API void mill_value_bool(struct mill_value *v, bool b);
+MILL_API void mill_value_int(struct mill_value *v, int64_t i);
+MILL_API void mill_value_float(struct mill_value *v, double f);
+MILL_API int mill_value_str(struct mill_value *v, const char *s, size_t n);
+MILL_API int mill_value_bytes(struct mill_value *v, const void *p, size_t n);
+MILL_API void mill_value_list(struct mill_value *v);
+MILL_API void mill_value_struct(struct mill_value *v);
 
 /* Appends a copy-free item to a list (ownership of *item moves in; *item becomes NULL). */
-int mill_value_list_push(struct mill_value *list, struct mill_value *item);
+MILL_API int mill_value_list_push(struct mill_value *list, struct mill_value *item);
 /* Sets field key of a struct (replacing an existing one); ownership of *val moves in. */
-int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_value *val);
+MILL_API int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_value *val);
 /* Deep copy into *dst. */
-int mill_value_copy(struct mill_value *dst, const struct mill_value *src);
+MILL_API int mill_value_copy(struct mill_value *dst, const struct mill_value *src);
 /* Frees the children of v and resets it to NULL; v itself is not freed. NULL-safe. */
-void mill_value_free(struct mill_value *v);
+MILL_API void mill_value_free(struct mill_value *v);
 
 /* Field lookup in a struct; NULL when v is not a struct or has no such field. */
-const struct mill_value *mill_value_get(const struct mill_value *v, const char *key);
+MILL_API const struct mill_value *mill_value_get(const struct mill_value *v, const char *key);
 /* The string of a STR value, or NULL for any other kind. */
-const char *mill_value_as_str(const struct mill_value *v);
+MILL_API const char *mill_value_as_str(const struct mill_value *v);
 /* Integer of an INT, BOOL or integral FLOAT value into *out; MILL_EFORMAT otherwise. */
-int mill_value_as_int(const struct mill_value *v, int64_t *out);
+MILL_API int mill_value_as_int(const struct mill_value *v, int64_t *out);
 
 /* Serialises v as compact JSON onto a growable buffer (see mill_buf in core). BYTES become
  * {"bytes_len": n, "sha256": hex}, so binary columns never reach text outputs. */
 struct mill_buf;
-int mill_value_to_json(const struct mill_value *v, struct mill_buf *out);
+MILL_API int mill_value_to_json(const struct mill_value *v, struct mill_buf *out);
 /* Parses one JSON document (objects keep their key order). MILL_EFORMAT with the byte offset
  * in err on malformed input. */
-int mill_value_from_json(struct mill_value *v, const char *s, size_t n, struct mill_err *err);
+MILL_API int mill_value_from_json(struct mill_value *v, const char *s, size_t n, struct mill_err *err);
 
 #endif

@@ -87,11 +87,11 @@ static int load_config(const char *dir, const char *path, struct mill_clip_model
     int rc = read_json(path, &cfg, err);
     if (rc)
         return rc == MILL_ENOTFOUND ? MILL_EIO : rc;
-    rc = m->format == CLIP_HF ? clip_config_hf(&cfg, path, m, err)
-                              : clip_config_open_clip(&cfg, path, m, err);
+    rc = m->format == CLIP_HF ? mill_clip_config_hf(&cfg, path, m, err)
+                              : mill_clip_config_open_clip(&cfg, path, m, err);
     mill_value_free(&cfg);
     if (!rc)
-        rc = clip_config_check(&m->hp, path, err);
+        rc = mill_clip_config_check(&m->hp, path, err);
     if (rc || m->format != CLIP_HF)
         return rc;
     char pre[4096];
@@ -99,7 +99,7 @@ static int load_config(const char *dir, const char *path, struct mill_clip_model
     if (!is_file(pre))
         return MILL_OK;
     if (!(rc = read_json(pre, &cfg, err))) {
-        rc = clip_config_norm(&cfg, "image_mean", "image_std", pre, &m->hp, err);
+        rc = mill_clip_config_norm(&cfg, "image_mean", "image_std", pre, &m->hp, err);
         mill_value_free(&cfg);
     }
     return rc;
@@ -137,7 +137,7 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
     if (!rc)
         rc = load_config(dir, config, m, err);
     if (!rc)
-        rc = clip_load_weights(m, weights, err);
+        rc = mill_clip_load_weights(m, weights, err);
     if (rc) {
         mill_clip_free(m);
         return rc;
@@ -150,8 +150,8 @@ void mill_clip_free(struct mill_clip_model *m)
 {
     if (!m)
         return;
-    clip_graph_free(&m->g_vis);
-    clip_graph_free(&m->g_txt);
+    mill_clip_graph_free(&m->g_vis);
+    mill_clip_graph_free(&m->g_txt);
     if (m->galloc_vis)
         ggml_gallocr_free(m->galloc_vis);
     if (m->galloc_txt)

@@ -317,7 +317,7 @@ static int open_clip_text(const struct mill_value *v, const char *path,
     return MILL_OK;
 }
 
-int clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
+int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
                      const char *path, struct mill_clip_hparams *hp, struct mill_err *err)
 {
     const char *keys[2] = { mean_key, std_key };
@@ -342,7 +342,7 @@ int clip_config_norm(const struct mill_value *cfg, const char *mean_key, const c
     return MILL_OK;
 }
 
-int clip_config_open_clip(const struct mill_value *cfg, const char *path,
+int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
                           struct mill_clip_model *m, struct mill_err *err)
 {
     struct mill_clip_hparams *hp = &m->hp;
@@ -377,7 +377,7 @@ int clip_config_open_clip(const struct mill_value *cfg, const char *path,
     if (!rc)
         rc = open_clip_text(txt, path, hp, err);
     if (!rc && pre)
-        rc = clip_config_norm(pre, "mean", "std", path, hp, err);
+        rc = mill_clip_config_norm(pre, "mean", "std", path, hp, err);
     return rc;
 }
 
@@ -486,7 +486,7 @@ static int hf_check_arch(const struct mill_value *cfg, const char *path, struct 
     return MILL_OK;
 }
 
-int clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
+int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
                    struct mill_err *err)
 {
     struct mill_clip_hparams *hp = &m->hp;
@@ -520,7 +520,7 @@ int clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_c
     return MILL_OK;
 }
 
-int clip_config_check(const struct mill_clip_hparams *hp, const char *path, struct mill_err *err)
+int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path, struct mill_err *err)
 {
     if (hp->vision_width % hp->vision_heads || hp->text_width % hp->text_heads)
         return mill_err_set(err, MILL_EFORMAT, "%s: a tower width is not a multiple of its "

@@ -16,7 +16,7 @@ static struct ggml_tensor *layer_norm(struct ggml_context *ctx, struct ggml_tens
                                       struct ggml_tensor *w, struct ggml_tensor *b,
                                       const struct mill_clip_hparams *hp)
 {
-    return clip_layer_norm(ctx, x, w, b, &hp->ln_eps);
+    return mill_clip_layer_norm(ctx, x, w, b, &hp->ln_eps);
 }
 
 /* Keys are padded to a multiple of this, so both attention products run through ggml's blocked
@@ -35,9 +35,9 @@ static struct ggml_tensor *attention(struct ggml_context *ctx, struct ggml_tenso
     int64_t tp = GGML_PAD(t, KEY_PAD);
     struct ggml_tensor *q = ggml_mul_mat(ctx, b->q_w, x), *k = ggml_mul_mat(ctx, b->k_w, x);
     struct ggml_tensor *v = ggml_mul_mat(ctx, b->v_w, x);
-    q = clip_split_heads(ctx, q, b->q_b, heads, t, false);                     /* hd,T,H,N */
-    k = clip_split_heads(ctx, k, b->k_b, heads, tp, false);                    /* hd,Tp,H,N */
-    v = clip_split_heads(ctx, v, b->v_b, heads, tp, true);                     /* Tp,hd,H,N */
+    q = mill_clip_split_heads(ctx, q, b->q_b, heads, t, false);                     /* hd,T,H,N */
+    k = mill_clip_split_heads(ctx, k, b->k_b, heads, tp, false);                    /* hd,Tp,H,N */
+    v = mill_clip_split_heads(ctx, v, b->v_b, heads, tp, true);                     /* Tp,hd,H,N */
     struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q);                          /* Tp,T,H,N */
     if (causal)
         kq = ggml_diag_mask_inf(ctx, kq, 0);
@@ -54,10 +54,10 @@ static struct ggml_tensor *block(struct ggml_context *ctx, struct ggml_tensor *x
 {
     struct ggml_tensor *h = attention(ctx, layer_norm(ctx, x, b->ln1_w, b->ln1_b, hp), b, heads,
                                       causal, key_mask);
-    x = clip_bias_residual(ctx, ggml_mul_mat(ctx, b->o_w, h), b->o_b, x);
+    x = mill_clip_bias_residual(ctx, ggml_mul_mat(ctx, b->o_w, h), b->o_b, x);
     h = layer_norm(ctx, x, b->ln2_w, b->ln2_b, hp);
-    h = clip_bias_act(ctx, ggml_mul_mat(ctx, b->fc1_w, h), b->fc1_b, hp->quick_gelu);
-    return clip_bias_residual(ctx, ggml_mul_mat(ctx, b->fc2_w, h), b->fc2_b, x);
+    h = mill_clip_bias_act(ctx, ggml_mul_mat(ctx, b->fc1_w, h), b->fc1_b, hp->quick_gelu);
+    return mill_clip_bias_residual(ctx, ggml_mul_mat(ctx, b->fc2_w, h), b->fc2_b, x);
 }
 
 /* Projection [D, n] -> [E, n] and L2 normalisation (torch F.normalize's eps). */
@@ -67,7 +67,7 @@ static struct ggml_tensor *project(struct ggml_context *ctx, struct ggml_tensor 
     return ggml_l2_norm(ctx, ggml_mul_mat(ctx, proj, pooled), 1e-12f);
 }
 
-void clip_graph_free(struct clip_graph *g)
+void mill_clip_graph_free(struct clip_graph *g)
 {
     if (g->ctx)
         ggml_free(g->ctx);
@@ -77,7 +77,7 @@ void clip_graph_free(struct clip_graph *g)
 /* Starts g for a graph of about `nodes` nodes; false when out of memory. */
 static bool graph_begin(struct clip_graph *g, size_t nodes)
 {
-    clip_graph_free(g);
+    mill_clip_graph_free(g);
     struct ggml_init_params ip = {
         nodes * ggml_tensor_overhead() + ggml_graph_overhead_custom(nodes, false), NULL, true
     };

@@ -74,42 +74,42 @@ struct mill_clip_model {
  * or a bare open_clip model config, or HF config.json. MILL_EUNSUPPORTED names the field for an
  * architecture or option the graph does not implement; MILL_EFORMAT for a malformed value.
  * path is for messages. */
-int clip_config_open_clip(const struct mill_value *cfg, const char *path,
+int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
                           struct mill_clip_model *m, struct mill_err *err);
-int clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
+int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
                    struct mill_err *err);
 /* Sanity checks shared by both formats (heads divide widths, patches fit the image). */
-int clip_config_check(const struct mill_clip_hparams *hp, const char *path,
+int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path,
                       struct mill_err *err);
 /* Reads mean/std (3 numbers each) from an open_clip preprocess_cfg or an HF
  * preprocessor_config.json (image_mean/image_std); absent keys keep hp's values. */
-int clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
+int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
                      const char *path, struct mill_clip_hparams *hp, struct mill_err *err);
 
 /* clip_load.c: creates the backend and the weight tensors of m (hp and format set) from the
  * safetensors file at path. Messages name the missing or misshapen tensor. */
-int clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err);
+int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err);
 
 /* clip_ops.c: act(x + bias) in place for an MLP's first layer, x F32 [n, ...] with contiguous
  * rows, bias F32 [n]: exact erf GELU, or QuickGELU x * sigmoid(1.702 x) when quick. */
-struct ggml_tensor *clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
                                   struct ggml_tensor *bias, bool quick);
 /* clip_ops.c: x + bias (x contiguous F32 [D, T, N], bias [D]) split into heads of D / heads:
  * [hd, tp, heads, N], or [tp, hd, heads, N] when transpose; positions T..tp-1 are zero. */
-struct ggml_tensor *clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
                                      struct ggml_tensor *bias, int heads, int64_t tp,
                                      bool transpose);
 
 /* clip_ops.c: LayerNorm of contiguous F32 rows with weight and bias ([ne0] each); eps must
  * outlive the graph. */
-struct ggml_tensor *clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                     struct ggml_tensor *w, struct ggml_tensor *b,
                                     const float *eps);
 /* clip_ops.c: res + (y + bias) written over y (same shape as res, contiguous; bias [ne0]). */
-struct ggml_tensor *clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
+struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
                                        struct ggml_tensor *bias, struct ggml_tensor *res);
 
 /* clip_graph.c: frees a cached graph (NULL-safe fields). */
-void clip_graph_free(struct clip_graph *g);
+void mill_clip_graph_free(struct clip_graph *g);
 
 #endif

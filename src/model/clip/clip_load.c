@@ -455,7 +455,7 @@ static int upload(struct loader *l)
     return run_jobs(l);
 }
 
-int clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err)
+int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err)
 {
     struct mill_safetensors *st = NULL;
     int rc = mill_safetensors_open(path, &st, err);

@@ -136,7 +136,7 @@ static void bias_act_op(struct ggml_tensor *dst, const struct ggml_tensor *a,
     }
 }
 
-struct ggml_tensor *clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
                                   struct ggml_tensor *bias, bool quick)
 {
     static int quick_tag;
@@ -182,7 +182,7 @@ static void heads_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
     }
 }
 
-struct ggml_tensor *clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
                                      struct ggml_tensor *bias, int heads, int64_t tp,
                                      bool transpose)
 {
@@ -298,7 +298,7 @@ static void layer_norm_op(struct ggml_tensor *dst, int ith, int nth, void *userd
     }
 }
 
-struct ggml_tensor *clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                     struct ggml_tensor *w, struct ggml_tensor *b,
                                     const float *eps)
 {
@@ -327,7 +327,7 @@ static void residual_op(struct ggml_tensor *dst, int ith, int nth, void *userdat
     }
 }
 
-struct ggml_tensor *clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
+struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
                                        struct ggml_tensor *bias, struct ggml_tensor *res)
 {
     struct ggml_tensor *args[2] = { bias, res };
