@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include "backend/backends.h"
+#include "core/array.h"
 #include "core/log.h"
 #include "core/nprandom.h"
 #include "eval/registry.h"
@@ -858,14 +859,8 @@ static bool completed(const struct mill_aggregate_table *t, const char *model, c
 }
 
 static int add_job(struct sched *s, size_t *cap, const struct job *j) {
-    if (s->n_jobs == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct job *grown = realloc(s->jobs, nc * sizeof *grown);
-        if (!grown)
-            return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
-        s->jobs = grown;
-        *cap = nc;
-    }
+    if (mill_grow(&s->jobs, cap, s->n_jobs, sizeof *s->jobs, 64))
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
     s->jobs[s->n_jobs++] = *j;
     return 0;
 }

@@ -6,6 +6,8 @@
  * locale (the decimal point is parsed out of printf's output, strtod runs in the "C" locale). */
 #include <mill/buf.h>
 
+#include "core/text.h"
+
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -98,44 +100,6 @@ int mill_buf_addf(struct mill_buf *b, const char *fmt, ...)
     return MILL_OK;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), or 0 when it is
- * ill-formed; *bad is then the length of its maximal subpart (at least 1), the bytes that one
- * U+FFFD replaces. */
-static size_t utf8_len(const unsigned char *s, size_t n, size_t *bad)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return len;
-}
 
 int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n)
 {
@@ -156,7 +120,7 @@ int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n)
                     break;
                 run++;
             } else {
-                size_t len = utf8_len(u + run, n - run, &bad);
+                size_t len = mill_utf8_valid_len(u + run, n - run, &bad);
                 if (!len)
                     break;
                 run += len;

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "core/sha2.h"
+#include "core/text.h"
+#include "core/value_impl.h"
 
 #define MAX_DEPTH 512        /* nesting accepted by the parser */
 #define MAX_WRITE_DEPTH 4096 /* nesting the writer serialises before giving up (MILL_EINVAL) */
@@ -124,32 +126,6 @@ static bool take_word(struct parser *p, const char *word)
     return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), 0 when ill-formed. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++, lo = 0x80, hi = 0xBF)
-        if (s[i] < lo || s[i] > hi)
-            return 0;
-    return len;
-}
 
 static int put_utf8(struct mill_buf *b, uint32_t cp)
 {
@@ -212,7 +188,7 @@ static int parse_string(struct parser *p)
             unsigned char c = p->s[run];
             if (c == '"' || c == '\\' || c < 0x20)
                 break;
-            size_t len = utf8_len(p->s + run, p->n - run);
+            size_t len = mill_utf8_valid_len(p->s + run, p->n - run, NULL);
             if (!len)
                 return fail(p, run, "invalid UTF-8 in string");
             run += len;
@@ -427,24 +403,6 @@ static int index_build(struct key_index *ix, char *const *keys, size_t n)
     return MILL_OK;
 }
 
-/* Grows *arr (elements of size sz, n used) to hold element n, in power-of-two steps. */
-static int grow(void **arr, size_t n, size_t sz)
-{
-    size_t cap = 4;
-    while (cap < n + 1) {
-        if (cap > SIZE_MAX / 2)
-            return MILL_ENOMEM;
-        cap *= 2;
-    }
-    if (cap > SIZE_MAX / sz)
-        return MILL_ENOMEM;
-    void *q = realloc(*arr, cap * sz);
-    if (!q)
-        return MILL_ENOMEM;
-    *arr = q;
-    return MILL_OK;
-}
-
 /* Adds key (owned, moved in) and *val to obj, or replaces the value of an equal key. Takes
  * ownership of both even when it fails (MILL_ENOMEM), freeing what it could not store. */
 static int object_put(struct mill_value *obj, struct key_index *ix, char *key,
@@ -467,22 +425,12 @@ static int object_put(struct mill_value *obj, struct key_index *ix, char *key,
         mill_value_null(val);
         return MILL_OK;
     }
-    void *keys = obj->u.obj.keys, *vals = obj->u.obj.vals;
-    int rc = grow(&keys, n, sizeof *obj->u.obj.keys);
-    if (!rc)
-        obj->u.obj.keys = keys;
-    if (!rc)
-        rc = grow(&vals, n, sizeof *obj->u.obj.vals);
+    int rc = mill_value_struct_append(obj, key, val);
     if (rc) {
         free(key);
         mill_value_free(val);
         return rc;
     }
-    obj->u.obj.vals = vals;
-    obj->u.obj.keys[n] = key;
-    obj->u.obj.vals[n] = *val;
-    obj->u.obj.n = n + 1;
-    mill_value_null(val);
     if (ix->slots && 2 * (n + 1) <= ix->cap) {
         ix->slots[slot] = n + 1;
         return MILL_OK;

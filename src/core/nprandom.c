@@ -6,42 +6,12 @@
  * Debian's numpy. */
 #include "core/nprandom.h"
 
-#define MT_N 624
-#define MT_M 397
-
 void mill_nprandom_seed(struct mill_nprandom *r, uint32_t seed) {
-    r->mt[0] = seed;
-    for (uint32_t i = 1; i < MT_N; i++)
-        r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + i;
-    r->pos = MT_N;
-}
-
-static void regenerate(struct mill_nprandom *r) {
-    static const uint32_t mag01[2] = {0, 0x9908b0dfu};
-    uint32_t *mt = r->mt, y;
-    int k;
-    for (k = 0; k < MT_N - MT_M; k++) {
-        y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
-        mt[k] = mt[k + MT_M] ^ (y >> 1) ^ mag01[y & 1];
-    }
-    for (; k < MT_N - 1; k++) {
-        y = (mt[k] & 0x80000000u) | (mt[k + 1] & 0x7fffffffu);
-        mt[k] = mt[k + (MT_M - MT_N)] ^ (y >> 1) ^ mag01[y & 1];
-    }
-    y = (mt[MT_N - 1] & 0x80000000u) | (mt[0] & 0x7fffffffu);
-    mt[MT_N - 1] = mt[MT_M - 1] ^ (y >> 1) ^ mag01[y & 1];
-    r->pos = 0;
+    mill_mt19937_seed(&r->g, seed);
 }
 
 uint32_t mill_nprandom_next32(struct mill_nprandom *r) {
-    if (r->pos < 0 || r->pos >= MT_N)
-        regenerate(r);
-    uint32_t y = r->mt[r->pos++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
+    return mill_mt19937_next(&r->g);
 }
 
 uint64_t mill_nprandom_next64(struct mill_nprandom *r) {

@@ -7,11 +7,12 @@
 #ifndef MILL_CORE_NPRANDOM_H
 #define MILL_CORE_NPRANDOM_H
 
+#include "core/mt19937.h"
+
 #include <mill/mill.h>
 
 struct mill_nprandom {
-    uint32_t mt[624];
-    int pos; /* next word of mt; 624 = regenerate before the next draw */
+    struct mill_mt19937 g;
 };
 
 /* np.random.RandomState(seed) for 0 <= seed < 2**32. */

@@ -15,41 +15,11 @@
 
 #include "core/sha2.h"
 
-#define MT_N 624
-#define MT_M 397
-
-static void init_genrand(struct mill_random *r, uint32_t s)
-{
-    r->mt[0] = s;
-    for (uint32_t i = 1; i < MT_N; i++)
-        r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + i;
-    r->index = MT_N;
-}
+#define MT_N MILL_MT_N
 
 static uint32_t genrand(struct mill_random *r)
 {
-    static const uint32_t mag01[2] = { 0, 0x9908b0dfu };
-    uint32_t *mt = r->mt, y;
-    if (r->index < 0 || r->index >= MT_N) {
-        int kk;
-        for (kk = 0; kk < MT_N - MT_M; kk++) {
-            y = (mt[kk] & 0x80000000u) | (mt[kk + 1] & 0x7fffffffu);
-            mt[kk] = mt[kk + MT_M] ^ (y >> 1) ^ mag01[y & 1];
-        }
-        for (; kk < MT_N - 1; kk++) {
-            y = (mt[kk] & 0x80000000u) | (mt[kk + 1] & 0x7fffffffu);
-            mt[kk] = mt[kk + (MT_M - MT_N)] ^ (y >> 1) ^ mag01[y & 1];
-        }
-        y = (mt[MT_N - 1] & 0x80000000u) | (mt[0] & 0x7fffffffu);
-        mt[MT_N - 1] = mt[MT_M - 1] ^ (y >> 1) ^ mag01[y & 1];
-        r->index = 0;
-    }
-    y = mt[r->index++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
+    return mill_mt19937_next(&r->g);
 }
 
 /* A str seed's bytes as CPython version-2 seeding sees them: head, then "|" + part for each
@@ -119,8 +89,8 @@ static uint32_t key_word(struct key *k, size_t j)
 
 static void init_by_array(struct mill_random *r, struct key *key)
 {
-    uint32_t *mt = r->mt;
-    init_genrand(r, 19650218u);
+    uint32_t *mt = r->g.mt;
+    mill_mt19937_seed(&r->g, 19650218u);
     size_t i = 1, j = 0;
     for (size_t n = MT_N > key->len ? MT_N : key->len; n; n--) {
         mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525u)) + key_word(key, j)

@@ -8,11 +8,12 @@
 #ifndef MILL_CORE_RANDOM_H
 #define MILL_CORE_RANDOM_H
 
+#include "core/mt19937.h"
+
 #include <mill/mill.h>
 
 struct mill_random {
-    uint32_t mt[624];
-    int index;
+    struct mill_mt19937 g;
 };
 
 /* random.Random(seed) for an int seed (negative seeds use |seed|, as CPython does). */

@@ -104,3 +104,40 @@ bool mill_str_ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !memcmp(s + a - b, suffix, b);
 }
+
+size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad) {
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        if (bad)
+            *bad = 1;
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi) {
+            if (bad)
+                *bad = i;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return len;
+}

@@ -6,6 +6,8 @@
  * power-of-two sizes through realloc, so arrays that other code filled with malloc stay valid. */
 #include <mill/value.h>
 
+#include "core/value_impl.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,18 +133,25 @@ int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_v
     char *k = dup_bytes(key, strlen(key));
     if (!k)
         return MILL_ENOMEM;
+    int rc = mill_value_struct_append(obj, k, val);
+    if (rc)
+        free(k);
+    return rc;
+}
+
+int mill_value_struct_append(struct mill_value *obj, char *key, struct mill_value *val)
+{
+    size_t n = obj->u.obj.n;
     void *keys = obj->u.obj.keys, *vals = obj->u.obj.vals;
     int rc = grow(&keys, n, sizeof *obj->u.obj.keys);
     if (!rc)
         obj->u.obj.keys = keys;
     if (!rc)
         rc = grow(&vals, n, sizeof *obj->u.obj.vals);
-    if (rc) {
-        free(k);
+    if (rc)
         return rc;
-    }
     obj->u.obj.vals = vals;
-    obj->u.obj.keys[n] = k;
+    obj->u.obj.keys[n] = key;
     obj->u.obj.vals[n] = *val;
     obj->u.obj.n = n + 1;
     mill_value_null(val);

@@ -7,6 +7,7 @@
  * was not verified; issue a request in offline mode. */
 #include "data/hub.h"
 
+#include "core/array.h"
 #include "core/log.h"
 #include "core/sha2.h"
 
@@ -700,14 +701,8 @@ void mill_hub_listing_free(struct mill_hub_listing *l) {
 }
 
 static int listing_add(struct mill_hub_listing *l, const struct mill_hub_file *f) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct mill_hub_file *p = realloc(l->files, cap * sizeof *p);
-        if (!p)
-            return MILL_ENOMEM;
-        l->files = p;
-        l->cap = cap;
-    }
+    if (mill_grow(&l->files, &l->cap, l->n, sizeof *l->files, 16))
+        return MILL_ENOMEM;
     l->files[l->n] = *f;
     if (!(l->files[l->n].path = strdup(f->path)))
         return MILL_ENOMEM;

@@ -6,6 +6,7 @@
 #include "eval/runner.h"
 
 #include "backend/backends.h"
+#include "core/array.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "core/spec.h"
@@ -175,15 +176,10 @@ static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, co
     size_t n = 0, cap = 0;
     struct mill_value row;
     while (!rc && (rc = mill_dataset_next(ds, &row, err)) == 1) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct mill_doc *g = realloc(pool, cap * sizeof *g);
-            if (!g) {
-                mill_value_free(&row);
-                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-                break;
-            }
-            pool = g;
+        if (mill_grow(&pool, &cap, n, sizeof *pool, 16)) {
+            mill_value_free(&row);
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
         }
         mill_doc_init(&pool[n]);
         struct mill_err e = {0};

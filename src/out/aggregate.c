@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/array.h"
 #include "core/stats.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30) /* an aggregate.csv past 1 GiB is not ours */
@@ -61,14 +62,8 @@ static const char *nz(const char *s)
 static int table_add(struct mill_aggregate_table *t, const struct mill_aggregate_row *src,
                      const char *const *ex)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        struct mill_aggregate_row *rows = realloc(t->rows, cap * sizeof *rows);
-        if (!rows)
-            return MILL_ENOMEM;
-        t->rows = rows;
-        t->cap = cap;
-    }
+    if (mill_grow(&t->rows, &t->cap, t->n, sizeof *t->rows, 16))
+        return MILL_ENOMEM;
     const char *s[N_CANON] = { nz(src->model), nz(src->benchmark), nz(src->task),
                                nz(src->task_type), "", nz(src->metric), "", "" };
     size_t bytes = t->n_extra * sizeof(char *);
@@ -122,14 +117,8 @@ struct reader {
 
 static int push_field(struct reader *r)
 {
-    if (r->nf == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        size_t *off = realloc(r->off, cap * sizeof *off);
-        if (!off)
-            return MILL_ENOMEM;
-        r->off = off;
-        r->cap = cap;
-    }
+    if (mill_grow(&r->off, &r->cap, r->nf, sizeof *r->off, 16))
+        return MILL_ENOMEM;
     r->off[r->nf++] = r->text.n;
     return 0;
 }

@@ -194,24 +194,32 @@ static int put_title(struct mill_buf *b, const char *title, size_t width)
     return n ? centred(b, line, n, width) : 0;
 }
 
-/* The pivot table, or "No results found.". */
-static int render_table(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
-                        struct mill_buf *out)
-{
-    int rc = MILL_ENOMEM;
-    size_t nr = 0, nm = 0, nc = 0, nt = 0, ne = 0;
-    const struct mill_aggregate_row **rows = calloc(t->n ? t->n : 1, sizeof *rows);
-    const char **models = calloc(t->n ? t->n : 1, sizeof *models);
-    struct col *cols = calloc(t->n ? t->n : 1, sizeof *cols);
-    struct entry *ent = calloc(t->n ? t->n : 1, sizeof *ent);
-    double *vals = calloc(t->n ? t->n : 1, sizeof *vals);
-    double *means = NULL;
-    size_t *w = NULL;
-    char *text = NULL;
-    const char **line = NULL;
-    if (!rows || !models || !cols || !ent || !vals)
-        goto done;
+/* The pivot of the selected rows: models down, columns across, the mean of each cell. */
+struct pivot {
+    const struct mill_aggregate_row **rows; /* selected rows, nr */
+    size_t nr;
+    const char **models;                    /* sorted, unique, nm */
+    size_t nm;
+    struct col *cols;                       /* sorted, nc; heads owned */
+    size_t nc;
+    double *means;                          /* nm x nc, NaN for an empty cell */
+};
 
+static void pivot_free(struct pivot *pv)
+{
+    for (size_t c = 0; pv->cols && c < pv->nc; c++)
+        free(pv->cols[c].head);
+    free(pv->cols);
+    free(pv->models);
+    free(pv->rows);
+    free(pv->means);
+}
+
+/* The rows --models, --tasks and --metric keep; pandas reads rows without a number, model or
+ * task as NaN, which pivot_table drops, so they go too. */
+static void pivot_select(struct pivot *pv, const struct mill_aggregate_table *t,
+                         const struct mill_collect_params *p)
+{
     for (size_t i = 0; i < t->n; i++) {
         const struct mill_aggregate_row *r = &t->rows[i];
         if ((p->n_models && !in_list(r->model, p->models, p->n_models)) ||
@@ -219,86 +227,104 @@ static int render_table(const struct mill_aggregate_table *t, const struct mill_
             (p->metric && strcmp(r->metric, p->metric) != 0))
             continue;
         if (isnan(r->performance) || !r->model[0] || !r->task[0])
-            continue; /* pandas reads these as NaN, which pivot_table drops */
-        rows[nr++] = r;
+            continue;
+        pv->rows[pv->nr++] = r;
     }
-    if (nr == 0) {
-        rc = mill_buf_adds(out, "No results found.\n") < 0 ? MILL_ENOMEM : 0;
-        goto done;
-    }
+}
 
-    /* models and (task, metric) pairs, sorted and unique */
-    for (size_t i = 0; i < nr; i++) {
-        models[i] = rows[i]->model;
-        cols[i] = (struct col){ rows[i]->task, rows[i]->metric, NULL };
+/* Models and (task, metric) columns, sorted and unique. A task with one metric (or any task
+ * under --metric) is one column named after the task; else one column per metric. */
+static int pivot_axes(struct pivot *pv, const struct mill_collect_params *p)
+{
+    size_t nt = 0;
+    for (size_t i = 0; i < pv->nr; i++) {
+        pv->models[i] = pv->rows[i]->model;
+        pv->cols[i] = (struct col){ pv->rows[i]->task, pv->rows[i]->metric, NULL };
     }
-    qsort(models, nr, sizeof *models, cmp_str);
-    for (size_t i = 0; i < nr; i++)
-        if (i == 0 || strcmp(models[i], models[nm - 1]) != 0)
-            models[nm++] = models[i];
-    qsort(cols, nr, sizeof *cols, cmp_col);
-    for (size_t i = 0; i < nr; i++)
-        if (i == 0 || cmp_col(&cols[i], &cols[nt - 1]) != 0)
-            cols[nt++] = cols[i];
-    /* a task with one metric (or any task under --metric) is one column named after the task */
-    for (size_t i = 0; i < nt; i++) {
+    qsort(pv->models, pv->nr, sizeof *pv->models, cmp_str);
+    for (size_t i = 0; i < pv->nr; i++)
+        if (i == 0 || strcmp(pv->models[i], pv->models[pv->nm - 1]) != 0)
+            pv->models[pv->nm++] = pv->models[i];
+    qsort(pv->cols, pv->nr, sizeof *pv->cols, cmp_col);
+    for (size_t i = 0; i < pv->nr; i++)
+        if (i == 0 || cmp_col(&pv->cols[i], &pv->cols[nt - 1]) != 0)
+            pv->cols[nt++] = pv->cols[i];
+    for (size_t i = 0; i < nt;) {
         size_t j = i;
-        while (j < nt && strcmp(cols[j].task, cols[i].task) == 0)
+        while (j < nt && strcmp(pv->cols[j].task, pv->cols[i].task) == 0)
             j++;
         int split = !p->metric && j - i > 1;
-        for (size_t k = i; k < j; k++) {
-            struct col c = { cols[k].task, split ? cols[k].metric : NULL, NULL };
+        for (size_t k = i; k < (split ? j : i + 1); k++) {
+            struct col c = { pv->cols[k].task, split ? pv->cols[k].metric : NULL, NULL };
             struct mill_buf h = { 0 };
             if ((split ? mill_buf_addf(&h, "%s (%s)", c.task, c.metric)
                        : mill_buf_adds(&h, c.task)) < 0) {
                 mill_buf_free(&h);
-                goto done;
+                return MILL_ENOMEM;
             }
             c.head = mill_buf_take(&h);
-            cols[nc++] = c;
-            if (!split)
-                break;
+            pv->cols[pv->nc++] = c;
         }
-        i = j - 1;
-    }
-
-    /* every row's cell, then the mean of each cell's values in row order */
-    for (size_t i = 0; i < nr; i++) {
-        const char **m = bsearch(&rows[i]->model, models, nm, sizeof *models, cmp_str);
-        struct col key = { rows[i]->task, rows[i]->metric, NULL };
-        struct col *c = bsearch(&key, cols, nc, sizeof *cols, cmp_col);
-        ent[ne++] = (struct entry){ (size_t)(m - models) * nc + (size_t)(c - cols),
-                                    (size_t)(rows[i] - t->rows) };
-    }
-    qsort(ent, ne, sizeof *ent, cmp_entry);
-    means = malloc(nm * nc * sizeof *means);
-    if (!means)
-        goto done;
-    for (size_t i = 0; i < nm * nc; i++)
-        means[i] = NAN;
-    for (size_t i = 0; i < ne;) {
-        size_t j = i, k = 0;
-        for (; j < ne && ent[j].cell == ent[i].cell; j++)
-            vals[k++] = t->rows[ent[j].row].performance;
-        means[ent[i].cell] = mill_mean(vals, k);
         i = j;
     }
+    return 0;
+}
 
-    /* widths in code points; numeric cells are ASCII */
-    size_t ncol = nc + 1;
-    w = calloc(ncol, sizeof *w);
-    text = malloc(ncol * CELL_MAX);
-    line = calloc(ncol, sizeof *line);
+/* Each cell's mean over its rows, taken in the table's row order (as pandas sums them). */
+static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t)
+{
+    struct entry *ent = calloc(pv->nr, sizeof *ent);
+    double *vals = calloc(pv->nr, sizeof *vals);
+    size_t n_cells = pv->nm * pv->nc;
+    pv->means = malloc((n_cells ? n_cells : 1) * sizeof *pv->means);
+    if (!ent || !vals || !pv->means) {
+        free(ent);
+        free(vals);
+        return MILL_ENOMEM;
+    }
+    for (size_t i = 0; i < pv->nr; i++) {
+        const char **m = bsearch(&pv->rows[i]->model, pv->models, pv->nm, sizeof *pv->models,
+                                 cmp_str);
+        struct col key = { pv->rows[i]->task, pv->rows[i]->metric, NULL };
+        struct col *c = bsearch(&key, pv->cols, pv->nc, sizeof *pv->cols, cmp_col);
+        ent[i] = (struct entry){ (size_t)(m - pv->models) * pv->nc + (size_t)(c - pv->cols),
+                                 (size_t)(pv->rows[i] - t->rows) };
+    }
+    qsort(ent, pv->nr, sizeof *ent, cmp_entry);
+    for (size_t i = 0; i < pv->nm * pv->nc; i++)
+        pv->means[i] = NAN;
+    for (size_t i = 0; i < pv->nr;) {
+        size_t j = i, k = 0;
+        for (; j < pv->nr && ent[j].cell == ent[i].cell; j++)
+            vals[k++] = t->rows[ent[j].row].performance;
+        pv->means[ent[i].cell] = mill_mean(vals, k);
+        i = j;
+    }
+    free(ent);
+    free(vals);
+    return 0;
+}
+
+/* The title and the box: widths in code points (numeric cells are ASCII). */
+static int pivot_draw(const struct pivot *pv, const struct mill_collect_params *p,
+                      struct mill_buf *out)
+{
+    size_t ncol = pv->nc + 1, nc = pv->nc;
+    size_t *w = calloc(ncol, sizeof *w);
+    char *text = malloc(ncol * CELL_MAX);
+    const char **line = calloc(ncol, sizeof *line);
+    struct mill_buf title = { 0 };
+    int rc = MILL_ENOMEM;
     if (!w || !text || !line)
         goto done;
     w[0] = cp_len("model");
-    for (size_t i = 0; i < nm; i++)
-        if (cp_len(models[i]) > w[0])
-            w[0] = cp_len(models[i]);
+    for (size_t i = 0; i < pv->nm; i++)
+        if (cp_len(pv->models[i]) > w[0])
+            w[0] = cp_len(pv->models[i]);
     for (size_t c = 0; c < nc; c++) {
-        w[c + 1] = cp_len(cols[c].head);
-        for (size_t i = 0; i < nm; i++) {
-            fmt_cell(text, CELL_MAX, means[i * nc + c]);
+        w[c + 1] = cp_len(pv->cols[c].head);
+        for (size_t i = 0; i < pv->nm; i++) {
+            fmt_cell(text, CELL_MAX, pv->means[i * nc + c]);
             if (strlen(text) > w[c + 1])
                 w[c + 1] = strlen(text);
         }
@@ -307,28 +333,23 @@ static int render_table(const struct mill_aggregate_table *t, const struct mill_
     size_t width = ncol + 1;
     for (size_t c = 0; c < ncol; c++)
         width += w[c] + 2;
-    struct mill_buf title = { 0 };
     if (mill_buf_adds(&title, TITLE) < 0 ||
         (p->metric && mill_buf_addf(&title, " (%s)", p->metric) < 0) ||
-        put_title(out, title.p, width) < 0) {
-        mill_buf_free(&title);
+        put_title(out, title.p, width) < 0)
         goto done;
-    }
-    mill_buf_free(&title);
-
     /* ┌─┬─┐ │ model │ task │ ├─┼─┤ rows └─┴─┘ */
     line[0] = "model";
     for (size_t c = 0; c < nc; c++)
-        line[c + 1] = cols[c].head;
+        line[c + 1] = pv->cols[c].head;
     if (border(out, w, ncol, "\xE2\x94\x8C", "\xE2\x94\xAC", "\xE2\x94\x90") < 0 ||
         cells(out, line, w, ncol) < 0 ||
         border(out, w, ncol, "\xE2\x94\x9C", "\xE2\x94\xBC", "\xE2\x94\xA4") < 0)
         goto done;
-    for (size_t i = 0; i < nm; i++) {
-        line[0] = models[i];
+    for (size_t i = 0; i < pv->nm; i++) {
+        line[0] = pv->models[i];
         for (size_t c = 0; c < nc; c++) {
             char *s = text + (c + 1) * CELL_MAX;
-            fmt_cell(s, CELL_MAX, means[i * nc + c]);
+            fmt_cell(s, CELL_MAX, pv->means[i * nc + c]);
             line[c + 1] = s;
         }
         if (cells(out, line, w, ncol) < 0)
@@ -338,18 +359,29 @@ static int render_table(const struct mill_aggregate_table *t, const struct mill_
         goto done;
     rc = 0;
 done:
-    if (cols)
-        for (size_t c = 0; c < nc; c++)
-            free(cols[c].head);
+    mill_buf_free(&title);
     free(line);
     free(text);
     free(w);
-    free(means);
-    free(vals);
-    free(ent);
-    free(cols);
-    free(models);
-    free(rows);
+    return rc;
+}
+
+/* The pivot table, or "No results found.". */
+static int render_table(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
+                        struct mill_buf *out)
+{
+    size_t n = t->n ? t->n : 1;
+    struct pivot pv = { .rows = calloc(n, sizeof *pv.rows), .models = calloc(n, sizeof *pv.models),
+                        .cols = calloc(n, sizeof *pv.cols) };
+    int rc = MILL_ENOMEM;
+    if (pv.rows && pv.models && pv.cols) {
+        pivot_select(&pv, t, p);
+        if (pv.nr == 0)
+            rc = mill_buf_adds(out, "No results found.\n") < 0 ? MILL_ENOMEM : 0;
+        else if (!(rc = pivot_axes(&pv, p)) && !(rc = pivot_means(&pv, t)))
+            rc = pivot_draw(&pv, p, out);
+    }
+    pivot_free(&pv);
     return rc;
 }
 

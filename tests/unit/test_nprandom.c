@@ -143,11 +143,11 @@ static void test_small_cases(void) {
     struct mill_nprandom r;
     mill_nprandom_seed(&r, 42);
     CHECK_INT(mill_nprandom_interval(&r, 0), 0);
-    CHECK_INT(r.pos, 624); /* max == 0 draws nothing */
+    CHECK_INT(r.g.pos, 624); /* max == 0 draws nothing */
     size_t one = 7;
     mill_nprandom_shuffle(&r, &one, 1);
     CHECK_INT(one, 7);
-    CHECK_INT(r.pos, 624);
+    CHECK_INT(r.g.pos, 624);
     /* The first MT19937 output for init_genrand(5489), the reference implementation's value. */
     mill_nprandom_seed(&r, 5489);
     CHECK_INT(mill_nprandom_next32(&r), 3499211612u);

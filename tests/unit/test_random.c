@@ -312,7 +312,7 @@ static void test_seed_equivalences(void)
     struct mill_random a, b;
     mill_random_seed_int(&a, -12345);
     mill_random_seed_int(&b, 12345);
-    CHECK(memcmp(a.mt, b.mt, sizeof a.mt) == 0);
+    CHECK(memcmp(a.g.mt, b.g.mt, sizeof a.g.mt) == 0);
 
     const char *parts[] = { "cifar10_mcq", "s0000042" };
     mill_sample_rng(&a, 42, parts, 2);
