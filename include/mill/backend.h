@@ -1,4 +1,4 @@
-/* backend.h: requests and the model backend interface (DESIGN §1).
+/* backend.h: requests and the model backend interface (ARCHITECTURE.md §1).
  *
  * Backends see only requests. They declare what they can serve (request kinds, task types,
  * modalities, log-prob support) so the runner rejects an unsupported task before any download;

@@ -1,4 +1,4 @@
-/* llama.c: the `llama` backend: GGUF language models through llama.cpp's C API (SPEC §7.1).
+/* llama.c: the `llama` backend: GGUF language models through llama.cpp's C API (BEHAVIOUR.md §7.1).
  *
  * LOGLIK requests are grouped by their context tokens; a batch of groups shares the longest
  * common token prefix, kept in sequence 0 of the KV cache and copied (llama_memory_seq_cp) to
@@ -242,7 +242,7 @@ static const char *llm_model_name(void *state) { return ((struct llm *)state)->n
 
 /* ---- loading ------------------------------------------------------------------------- */
 
-/* ---- model resolution on the Hub (SPEC §7.1) ------------------------------------------ */
+/* ---- model resolution on the Hub (BEHAVIOUR.md §7.1) ------------------------------------------ */
 
 /* True when name contains tag as a whole component (delimited by non-alphanumerics), case
  * insensitive: "F16" matches "model-F16.gguf" but not "model-BF16.gguf". */

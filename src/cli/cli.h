@@ -26,7 +26,7 @@ struct mill_args {
     bool help;
 };
 
-/* Exit codes (DESIGN §4.4). */
+/* Exit codes (ARCHITECTURE.md §4.4). */
 enum { MILL_EXIT_OK = 0, MILL_EXIT_FAIL = 1, MILL_EXIT_USAGE = 2 };
 
 struct mill_command {

@@ -5,7 +5,7 @@
  * printed (--dry_run). Cluster settings come from <cache>/clusters.yaml (created from the bundled
  * default on first use).
  *
- * Unlike Mill (SPEC §1.3, §7.6) every worker runs a correct `mill eval` line. It must not load
+ * Unlike Mill (BEHAVIOUR.md §1.3, §7.6) every worker runs a correct `mill eval` line. It must not load
  * a model or read a dataset itself: the workers do that; a worker's failure is its own. */
 #include "cli/cli.h"
 

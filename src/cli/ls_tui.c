@@ -1,4 +1,4 @@
-/* ls_tui.c: the interactive `mill ls` browser (SPEC §1.5): two tabs, a fuzzy filter, a list and
+/* ls_tui.c: the interactive `mill ls` browser (BEHAVIOUR.md §1.5): two tabs, a fuzzy filter, a list and
  * a detail panel, drawn with termios raw mode and ANSI escapes only. It only reads the registry;
  * it must not use ncurses, and must never leave the terminal in raw mode or on the alternate
  * screen, whatever the exit path (keys, SIGINT/SIGTERM/SIGHUP, read errors). */

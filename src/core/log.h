@@ -1,4 +1,4 @@
-/* log.h: leveled logging to stderr with time and module (DESIGN §4.8). stdout is never used
+/* log.h: leveled logging to stderr with time and module (ARCHITECTURE.md §4.8). stdout is never used
  * here: it carries only what the user asked for. */
 #ifndef MILL_CORE_LOG_H
 #define MILL_CORE_LOG_H

@@ -1,4 +1,4 @@
-/* random.h: CPython's random.Random in C, bit for bit (SPEC §7.4), and Mill's sample_rng.
+/* random.h: CPython's random.Random in C, bit for bit (BEHAVIOUR.md §7.4), and Mill's sample_rng.
  *
  * MT19937 seeded as CPython seeds it: from an integer (init_by_array over the 32-bit words of
  * |seed|) and from a str (version 2: the UTF-8 bytes followed by their SHA-512 digest, read as

@@ -1,4 +1,4 @@
-/* spec.c: the model-spec grammar of SPEC §1.2. Mill matches `^(.+?)\s*\[(.+)\]\s*$`, splits the
+/* spec.c: the model-spec grammar of BEHAVIOUR.md §1.2. Mill matches `^(.+?)\s*\[(.+)\]\s*$`, splits the
  * inside on ',' then on the first '=', strips keys and values, and coerces values. We accept
  * exactly those specs and turn the inputs Mill would mangle or crash on into clear errors. */
 #include "core/spec.h"

@@ -1,7 +1,7 @@
 /* hub.h: the Hugging Face Hub client: list a repo's files, resolve a revision to a commit,
  * download files into the huggingface_hub cache layout (so Python and Mill share downloads),
  * and resolve hf:// globs and a config's Parquet files. hub.c is the only code that talks to
- * the Hub (DESIGN §2, SPEC §7.5).
+ * the Hub (ARCHITECTURE.md §2.8, BEHAVIOUR.md §7.5).
  *
  * Must not: send the token to any host but the endpoint's, or print it, log it or put it in an
  * error message; leave a partial or unverified file under blobs/ or snapshots/; make a single

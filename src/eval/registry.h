@@ -1,5 +1,5 @@
 /* registry.h: the task, benchmark and metric registry: built-in tables plus --task_paths
- * plugins, name resolution (a benchmark wins over a task) and the self-check of DESIGN §3. */
+ * plugins, name resolution (a benchmark wins over a task) and the self-check of ARCHITECTURE.md §3.6. */
 #ifndef MILL_EVAL_REGISTRY_H
 #define MILL_EVAL_REGISTRY_H
 

@@ -1,7 +1,7 @@
-/* runner.c: `mill eval`, the flow of DESIGN §1: dataset rows -> docs -> requests -> backend (in
+/* runner.c: `mill eval`, the flow of ARCHITECTURE.md §1: dataset rows -> docs -> requests -> backend (in
  * batches) -> metrics -> per-sample lines, aggregate rows, provenance, end-of-run table.
  *
- * The runner owns ordering, few-shot assembly (SPEC §3.4), resume and aggregation; it never
+ * The runner owns ordering, few-shot assembly (BEHAVIOUR.md §3.4), resume and aggregation; it never
  * looks inside a backend and never formats a prompt of its own. */
 #include "eval/runner.h"
 
@@ -761,7 +761,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
     return rc;
 }
 
-/* The rollup row of a benchmark that ran more than one task (SPEC §2.3): only written when
+/* The rollup row of a benchmark that ran more than one task (BEHAVIOUR.md §2.3): only written when
  * every task produced a value, so a partial run never passes for a full one. */
 static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
                   const struct mill_task_config **tasks, struct task_result *tr, size_t n,
@@ -880,7 +880,7 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec,
     return 0;
 }
 
-/* Every task of every name must be servable before the model is loaded (SPEC §5). */
+/* Every task of every name must be servable before the model is loaded (BEHAVIOUR.md §5). */
 static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
     for (size_t i = 0; i < n_names; i++) {
         const struct mill_task_config **tasks = NULL;

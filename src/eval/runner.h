@@ -56,7 +56,7 @@ struct mill_backend_caps;
 int mill_resolve_name(const struct mill_registry *reg, const char *name,
                       const struct mill_backend_caps *caps,
                       const struct mill_task_config ***tasks, size_t *n, struct mill_err *err);
-/* Mill's up-front rejection (SPEC §5): 0 when the backend can serve task, else
+/* Mill's up-front rejection (BEHAVIOUR.md §5): 0 when the backend can serve task, else
  * MILL_EUNSUPPORTED with one of Mill's three messages. */
 int mill_check_supported(const struct mill_backend_caps *caps, const char *model_name,
                          const struct mill_task_config *task, struct mill_err *err);

@@ -1,4 +1,4 @@
-/* generic.c: Mill's generic metrics (SPEC §3.5): acc, acc_norm, exact_match, contains_answer,
+/* generic.c: Mill's generic metrics (BEHAVIOUR.md §3.5): acc, acc_norm, exact_match, contains_answer,
  * perplexity. Each is a pure function of the doc and the backend's answer. */
 #include "metric/metrics.h"
 

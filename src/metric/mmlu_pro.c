@@ -1,4 +1,4 @@
-/* mmlu_pro.c: mmlu_pro_acc (SPEC §4.2), the extraction of lighteval / Mill's MMLU-Pro grader:
+/* mmlu_pro.c: mmlu_pro_acc (BEHAVIOUR.md §4.2), the extraction of lighteval / Mill's MMLU-Pro grader:
  * the first of three patterns that matches wins, re.search takes its first occurrence, the
  * letter is uppercased and compared with the gold letter; no match scores 0. */
 #include "metric/metrics.h"

@@ -1,5 +1,5 @@
 /* aggregate.h: Mill's results/aggregate.csv: its row and table types, an RFC 4180 reader that
- * refuses corrupt input, the locked atomic upsert, and the leaf / rollup score formulas (SPEC 2.3).
+ * refuses corrupt input, the locked atomic upsert, and the leaf / rollup score formulas (BEHAVIOUR.md §2.3).
  *
  * Columns: model,benchmark,task,task_type,n_shot,metric,performance,stderr, then any extra
  * columns an existing file carries (kept as strings). Nothing here prints; a corrupt file is an

@@ -1,5 +1,5 @@
 /* collect.h: the text `mill collect` prints: Mill's results pivot (a rich-style Unicode box table,
- * model by task, mean performance) and its --check lines (SPEC 1.4).
+ * model by task, mean performance) and its --check lines (BEHAVIOUR.md §1.4).
  *
  * A pure renderer over an already parsed aggregate table: no file I/O, no printing, no exit;
  * the CLI reads the file, decides which filters apply and writes the buffer to stdout. */

@@ -1,4 +1,4 @@
-/* clip_zeroshot.c: zero-shot image classification as CLIP_benchmark and Mill run it (SPEC §4.3,
+/* clip_zeroshot.c: zero-shot image classification as CLIP_benchmark and Mill run it (BEHAVIOUR.md §4.3,
  * §4.4): `cifar10` (haideraltahan/wds_cifar10, 10,000 test images, torchvision class order, the
  * 18 CLIP_benchmark templates) and `imagenet` (haideraltahan/wds_imagenet1k, 50,000 images, the
  * 1000 curated OpenAI names with Mill's two renames, 80 templates). Both read WebDataset shards;

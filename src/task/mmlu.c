@@ -1,5 +1,5 @@
 /* mmlu.c: MMLU (Hendrycks et al., 2021, https://arxiv.org/abs/2009.03300) as Mill runs it
- * (SPEC §4.1): dataset cais/mmlu, one config per subject, evaluation split `test`, 5 shots
+ * (BEHAVIOUR.md §4.1): dataset cais/mmlu, one config per subject, evaluation split `test`, 5 shots
  * drawn from `dev`, log-probability scoring of the choices " A".." D", metric acc, and the
  * `mmlu` benchmark as the unweighted mean over the 57 subjects. */
 #include "task/tasks.h"

@@ -1,5 +1,5 @@
 /* mmlu_pro.c: MMLU-Pro (Wang et al., 2024, https://arxiv.org/abs/2406.01574) as Mill runs it
- * (SPEC §4.2), mirroring lighteval's mmlu_pro: TIGER-Lab/MMLU-Pro at a pinned revision, split
+ * (BEHAVIOUR.md §4.2), mirroring lighteval's mmlu_pro: TIGER-Lab/MMLU-Pro at a pinned revision, split
  * `test`, 0-shot chain-of-thought prompt, greedy generation of up to 1024 tokens, metric
  * mmlu_pro_acc (three-pattern letter extraction), category in the per-sample metadata. */
 #include "task/tasks.h"

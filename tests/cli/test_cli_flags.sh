@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_cli_flags.sh: black-box tests of the `mill` command line (SPEC §1): --version, help, exit
+# test_cli_flags.sh: black-box tests of the `mill` command line (BEHAVIOUR.md §1): --version, help, exit
 # codes and messages of usage errors, Fire's flag spellings (--flag value, --flag=value,
 # --flag-name, --noflag, global flags before or after the command, positionals as flags), the
 # MILL_OUTPUT_DIR env, and the error paths of eval, collect and ls.

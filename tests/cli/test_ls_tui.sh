@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_ls_tui.sh: black-box test of the interactive `mill ls` browser (SPEC §1.5). Runs `$MILL ls`
+# test_ls_tui.sh: black-box test of the interactive `mill ls` browser (BEHAVIOUR.md §1.5). Runs `$MILL ls`
 # in a detached tmux session of fixed size on a private tmux socket and drives it with
 # send-keys / capture-pane. Needs tmux (scripts/deps.sh installs it): fails, never skips.
 set -u

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test_registry.sh: the task registry through the CLI with the test plugins of tests/plugins/:
-# `mill ls --check` names every self-check problem of bad.so (DESIGN §3); oldabi.so, notasks.so
+# `mill ls --check` names every self-check problem of bad.so (ARCHITECTURE.md §3.6); oldabi.so, notasks.so
 # and a non-ELF *.so are skipped with a warning and the run goes on; a --task_paths directory is
 # scanned recursively for *.so in sorted order; a missing --task_paths path is a usage error;
 # override.so replaces toy_qa when loaded last (the last registration wins) and its own metric
-# `always_one` scores end to end; the three rejection messages of SPEC §5 (task type, log-prob
+# `always_one` scores end to end; the three rejection messages of BEHAVIOUR.md §5 (task type, log-prob
 # scoring, modalities), with exit 1 and nothing written under outputs/.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
@@ -145,7 +145,7 @@ check "eval runs override's toy_qa (0-shot, not toy's 2-shot)" \
     "grep -qE '^m,[^,]*,toy_qa,generative_qa,0,exact_match,1.0,0.0\$' '$OUT/aggregate.csv' &&
      [ ! -e '$OUT/outputs/m/toy_qa_2shot.jsonl' ]"
 
-# ---- rejection (SPEC §5): Mill's messages, exit 1, nothing written ----------------------
+# ---- rejection (BEHAVIOUR.md §5): Mill's messages, exit 1, nothing written ----------------------
 # reject NAME MODEL TASK MESSAGE: eval must exit 1, print "task TASK: ... MESSAGE", write nothing.
 reject() {
     local o="$tmp/o-$1"

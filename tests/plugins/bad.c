@@ -1,5 +1,5 @@
 /* bad.c: a --task_paths plugin whose tables break every rule of the registry self-check
- * (DESIGN §3), for tests/cli/test_registry.sh: `mill ls --check` must name each problem.
+ * (ARCHITECTURE.md §3.6), for tests/cli/test_registry.sh: `mill ls --check` must name each problem.
  *   bad_noprompt  has no prompt function
  *   bad_unkmetric names a metric nobody registers
  *   bad_nometric  names no metric at all

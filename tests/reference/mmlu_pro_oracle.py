@@ -1,4 +1,4 @@
-# mmlu_pro_oracle.py: Mill's mmlu_pro extraction in Python's `re` (SPEC §4.2), the oracle for
+# mmlu_pro_oracle.py: Mill's mmlu_pro extraction in Python's `re` (BEHAVIOUR.md §4.2), the oracle for
 # tests/unit/test_mmlu_pro.c. Reads generations as JSON lines on stdin, prints the extracted
 # letter (or "-") per line.
 import json

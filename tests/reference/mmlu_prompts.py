@@ -1,4 +1,4 @@
-# mmlu_prompts.py: Mill's MMLU prompt (SPEC §4.1, §3.4) written independently in Python: the
+# mmlu_prompts.py: Mill's MMLU prompt (BEHAVIOUR.md §4.1, §3.4) written independently in Python: the
 # header line, question.strip(), "A. ..".."D. ..", "Answer:", the five dev shots drawn with
 # random.Random(seed).sample(dev, 5), each rendered query + gold (" A".." D", no separator), joined
 # with "\n\n". Reads the dev and test rows as JSON lines (DuckDB's reading) and prints

@@ -1,4 +1,4 @@
-/* test_metrics.c: the generic metrics of src/metric/generic.c (SPEC §3.5), looked up by name
+/* test_metrics.c: the generic metrics of src/metric/generic.c (BEHAVIOUR.md §3.5), looked up by name
  * through the registry as the runner does: acc (index gold, string gold against the chosen
  * choice), acc_norm (best log-prob per byte), exact_match and contains_answer (stripping, case,
  * gold by index), perplexity (mean log-prob, non-perplexity results refused), and every error

@@ -1,6 +1,8 @@
-/* test_spec.c: unit tests of the model-spec grammar in core/spec.c (SPEC §1.2): bracket-aware
- * list splitting, spec parsing, Mill's value coercion, the malformed-spec errors and the typed
- * accessors. Pure parsing: no files, no network, no backend lookup. */
+/* test_spec.c: unit tests of the model-spec grammar in core/spec.c (BEHAVIOUR.md §1.2):
+ * bracket-aware list splitting, spec parsing, Mill's value coercion, the malformed-spec errors,
+ * the typed accessors and the backend argument tables (defaults literal and computed, types,
+ * ranges, unknown keys, freeing, the help lines). Pure parsing: no files, no network, no backend
+ * lookup. */
 #include "core/spec.h"
 
 #include <math.h>
