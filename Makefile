@@ -3,6 +3,7 @@
 #   make test   the same set-up, then every test (ctest: unit + CLI)
 #   make check  unit tests under ASan + UBSan        make bench  benchmark programs
 #   make fuzz   libFuzzer targets, a short run each  make install PREFIX=/usr/local
+#   make lint   format, banned functions, exported symbols, layers, paths (scripts/lint.sh)
 BUILD   ?= build
 ASAN    ?= build-asan
 FUZZB   ?= build-fuzz
@@ -11,7 +12,7 @@ JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 DEPS_STAMP := $(BUILD)/.deps-prefix
 
-.PHONY: all deps build run test check bench fuzz install clean
+.PHONY: all deps build run test check bench fuzz lint install clean
 
 all: build
 
@@ -42,6 +43,9 @@ check: deps
 	@cmake --build $(ASAN) -j $(JOBS)
 	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -L unit
+
+lint: deps build
+	@bash scripts/lint.sh $(BUILD)
 
 bench: deps build
 	@bash bench/run.sh $(BUILD)

@@ -112,8 +112,15 @@ static int parse_lengths(const char *s, int *len, int *n) {
     return *n == 0;
 }
 
+/* A whole decimal argument in [1, 4096], else 0. */
+static int small_arg(const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= 1 && v <= 4096 ? (int)v : 0;
+}
+
 int main(int argc, char **argv) {
-    int threads = argc > 2 ? atoi(argv[2]) : 2, rounds = argc > 3 ? atoi(argv[3]) : 3;
+    int threads = argc > 2 ? small_arg(argv[2]) : 2, rounds = argc > 3 ? small_arg(argv[3]) : 3;
     int len[MAX_L], n_len;
     if (argc < 2 || threads < 1 || rounds < 1 || rounds > 64 ||
         parse_lengths(argc > 4 ? argv[4] : "64,256,768", len, &n_len)) {
