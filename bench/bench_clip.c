@@ -33,28 +33,24 @@
 #define SOT 49406
 #define EOT 49407
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
+static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-static double uniform(uint64_t *s)
-{
+static double uniform(uint64_t *s) {
     return (double)(splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static int parse_int(const char *s, int *out)
-{
+static int parse_int(const char *s, int *out) {
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -69,8 +65,7 @@ struct opts {
     int threads, batch, images, classes, templates, sample_classes, tokens;
 };
 
-static int parse_args(int argc, char **argv, struct opts *o)
-{
+static int parse_args(int argc, char **argv, struct opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc || strncmp(a, "--", 2)) {
@@ -99,8 +94,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* Images/s over o->images images after one warm-up batch. */
-static int bench_images(struct mill_clip_model *m, const struct opts *o)
-{
+static int bench_images(struct mill_clip_model *m, const struct opts *o) {
     const struct mill_clip_hparams *hp = mill_clip_hparams(m);
     size_t per = (size_t)3 * hp->image_size * hp->image_size;
     float *img = malloc(per * o->batch * sizeof *img);
@@ -129,8 +123,7 @@ static int bench_images(struct mill_clip_model *m, const struct opts *o)
 }
 
 /* The zero-shot head: per class, encode its templates, average, normalise. */
-static int bench_zero_shot(struct mill_clip_model *m, const struct opts *o)
-{
+static int bench_zero_shot(struct mill_clip_model *m, const struct opts *o) {
     const struct mill_clip_hparams *hp = mill_clip_hparams(m);
     int ctx = hp->context_length, e = hp->embed_dim, t = o->templates;
     int32_t *ids = calloc((size_t)t * ctx, sizeof *ids);
@@ -215,8 +208,8 @@ static int read_jpegs(const char *dir, struct mill_media **out, size_t *n) {
 
 /* Images/s of the clip backend on CLASSIFY requests with encoded JPEGs, batch-sized run()s. */
 static int bench_e2e(const struct opts *o) {
-    static const char *const labels[] = {"airplane", "automobile", "bird", "cat", "deer",
-                                         "dog", "frog", "horse", "ship", "truck"};
+    static const char *const labels[] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                         "dog",      "frog",       "horse", "ship", "truck"};
     static const char *const templates[] = {"a photo of a {c}.", "a blurry photo of a {c}."};
     struct mill_media *jpg = NULL;
     size_t nj = 0;
@@ -225,8 +218,8 @@ static int bench_e2e(const struct opts *o) {
         return -1;
     }
     char spec_s[4200];
-    snprintf(spec_s, sizeof spec_s, "clip[path=%s,batch_size=%d,threads=%d]", o->model,
-             o->batch, o->threads);
+    snprintf(spec_s, sizeof spec_s, "clip[path=%s,batch_size=%d,threads=%d]", o->model, o->batch,
+             o->threads);
     struct mill_model_spec spec;
     struct mill_err err = {0};
     void *st = NULL;
@@ -283,8 +276,7 @@ static int bench_e2e(const struct opts *o) {
     return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct opts o = {NULL, NULL, 2, 64, 128, 1000, 80, 10, 10};
     if (parse_args(argc, argv, &o)) {
         fputs("usage: bench_clip --model DIR [--threads 2] [--batch 64] [--images 128]\n"

@@ -75,8 +75,7 @@ static const struct int_opt INT_OPTS[] = {
     {"vocab_size", offsetof(struct opts, vocab_size)},
 };
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fputs("usage: gen_clip --out DIR --format open_clip|hf|both [--preset tiny|vit-b-32]\n"
           "                [--image_size N] [--patch_size N] [--vision_width N]\n"
           "                [--vision_layers N] [--vision_heads N] [--text_width N]\n"
@@ -89,8 +88,7 @@ static void usage(FILE *f)
 
 /* ---- arguments ---- */
 
-static void preset_tiny(struct opts *o)
-{
+static void preset_tiny(struct opts *o) {
     o->image_size = 32;
     o->patch_size = 8;
     o->vision_width = 64;
@@ -105,8 +103,7 @@ static void preset_tiny(struct opts *o)
 }
 
 /* open_clip's model_configs/ViT-B-32.json (heads = width / head_width 64). */
-static void preset_vit_b_32(struct opts *o)
-{
+static void preset_vit_b_32(struct opts *o) {
     o->image_size = 224;
     o->patch_size = 32;
     o->vision_width = 768;
@@ -121,8 +118,7 @@ static void preset_vit_b_32(struct opts *o)
 }
 
 /* Applies one `--name value`; returns 0 or an exit code. --preset was applied before. */
-static int apply_opt(struct opts *o, const char *name, const char *val)
-{
+static int apply_opt(struct opts *o, const char *name, const char *val) {
     int rc = apply_int_opt(INT_OPTS, sizeof INT_OPTS / sizeof INT_OPTS[0], o, name, val);
     if (rc >= 0)
         return rc;
@@ -163,8 +159,7 @@ static const char *const FLAG_OPTS[] = {"quick_gelu", "hf_position_ids", NULL};
 
 /* Returns -1 to go on, else the exit code. The preset is applied first, whatever its position,
  * so explicit dimensions override it. */
-static int parse_args(int argc, char **argv, struct opts *o)
-{
+static int parse_args(int argc, char **argv, struct opts *o) {
     char name[64];
     const char *val = NULL;
     for (int pass = 0; pass < 2; pass++) {
@@ -196,8 +191,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return -1;
 }
 
-static int check_dims(const struct opts *o)
-{
+static int check_dims(const struct opts *o) {
     if (o->vision_layers > LAYER_MAX || o->text_layers > LAYER_MAX)
         return fail("at most %d layers per tower", LAYER_MAX);
     if (o->image_size % o->patch_size)
@@ -211,7 +205,8 @@ static int check_dims(const struct opts *o)
                     o->text_width, o->text_heads);
     if (o->vocab_size < 49408)
         return fail("--vocab_size %" PRId64 " is below 49408: CLIP's SOT/EOT ids 49406/49407 "
-                    "must exist", o->vocab_size);
+                    "must exist",
+                    o->vocab_size);
     int64_t grid = o->image_size / o->patch_size;
     if (grid * grid + 1 > DIM_MAX)
         return fail("too many patches");
@@ -251,8 +246,7 @@ struct list {
 };
 
 /* Grows an array of size-byte items to hold n + 1; aborts when out of memory (a test tool). */
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
+static void *grow(void *p, size_t *cap, size_t n, size_t size) {
     if (n < *cap)
         return p;
     size_t c = *cap ? *cap * 2 : 64;
@@ -264,8 +258,7 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size)
 }
 
 /* Formats a tensor name; the names are short and fixed, so overflow is a bug: abort. */
-static void vformat_name(char *dst, const char *fmt, va_list ap)
-{
+static void vformat_name(char *dst, const char *fmt, va_list ap) {
     int n = vsnprintf(dst, NAME_MAX_LEN, fmt, ap);
     if (n <= 0 || n >= NAME_MAX_LEN)
         abort();
@@ -273,8 +266,7 @@ static void vformat_name(char *dst, const char *fmt, va_list ap)
 
 /* Adds canonical tensor name (printf-style) of n_dims dims; returns its index. */
 static int add_canon(struct list *l, enum init init, float std, int n_dims, const int64_t *shape,
-                     const char *fmt, ...)
-{
+                     const char *fmt, ...) {
     l->canon = grow(l->canon, &l->cap_canon, l->n_canon, sizeof *l->canon);
     struct canon *c = &l->canon[l->n_canon];
     memset(c, 0, sizeof *c);
@@ -291,8 +283,7 @@ static int add_canon(struct list *l, enum init init, float std, int n_dims, cons
 }
 
 static void add_out(struct list *l, int src, enum xform xform, int64_t row0, int64_t rows,
-                    enum dtype dtype, const char *fmt, ...)
-{
+                    enum dtype dtype, const char *fmt, ...) {
     l->out = grow(l->out, &l->cap_out, l->n_out, sizeof *l->out);
     struct out_tensor *t = &l->out[l->n_out];
     memset(t, 0, sizeof *t);
@@ -316,7 +307,8 @@ static void add_out(struct list *l, int src, enum xform xform, int64_t row0, int
     l->n_out++;
 }
 
-#define SHAPE(...) (const int64_t[]){__VA_ARGS__}
+#define SHAPE(...) \
+    (const int64_t[]) { __VA_ARGS__ }
 #define NDIMS(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
 /* One canonical tensor of the given shape, written unchanged under the open_clip name. */
 #define CANON(l, init, std, name, ...) \
@@ -328,45 +320,43 @@ struct tower_ids {
 
 /* Canonical tensors of one residual block, prefix "visual.transformer" or "transformer". */
 static struct tower_ids add_block(struct list *l, const char *prefix, int i, int64_t w,
-                                  int64_t layers)
-{
+                                  int64_t layers) {
     float attn_std = 1.0f / sqrtf((float)w);
     float proj_std = attn_std / sqrtf(2.0f * (float)layers);
     float fc_std = 1.0f / sqrtf(2.0f * (float)w);
     const char *r = "resblocks";
     struct tower_ids t;
-    t.ln1w = add_canon(l, INIT_NORM_WEIGHT, 0.05f, 1, SHAPE(w), "%s.%s.%d.ln_1.weight",
-                       prefix, r, i);
+    t.ln1w =
+        add_canon(l, INIT_NORM_WEIGHT, 0.05f, 1, SHAPE(w), "%s.%s.%d.ln_1.weight", prefix, r, i);
     t.ln1b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.ln_1.bias", prefix, r, i);
     t.in_w = add_canon(l, INIT_UNIFORM, attn_std, 2, SHAPE(3 * w, w),
                        "%s.%s.%d.attn.in_proj_weight", prefix, r, i);
     t.in_b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(3 * w), "%s.%s.%d.attn.in_proj_bias",
                        prefix, r, i);
-    t.out_w = add_canon(l, INIT_UNIFORM, proj_std, 2, SHAPE(w, w),
-                        "%s.%s.%d.attn.out_proj.weight", prefix, r, i);
-    t.out_b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.attn.out_proj.bias",
+    t.out_w = add_canon(l, INIT_UNIFORM, proj_std, 2, SHAPE(w, w), "%s.%s.%d.attn.out_proj.weight",
                         prefix, r, i);
-    t.ln2w = add_canon(l, INIT_NORM_WEIGHT, 0.05f, 1, SHAPE(w), "%s.%s.%d.ln_2.weight",
-                       prefix, r, i);
+    t.out_b =
+        add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.attn.out_proj.bias", prefix, r, i);
+    t.ln2w =
+        add_canon(l, INIT_NORM_WEIGHT, 0.05f, 1, SHAPE(w), "%s.%s.%d.ln_2.weight", prefix, r, i);
     t.ln2b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.ln_2.bias", prefix, r, i);
     t.fc_w = add_canon(l, INIT_UNIFORM, fc_std, 2, SHAPE(4 * w, w), "%s.%s.%d.mlp.c_fc.weight",
                        prefix, r, i);
-    t.fc_b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(4 * w), "%s.%s.%d.mlp.c_fc.bias",
-                       prefix, r, i);
+    t.fc_b =
+        add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(4 * w), "%s.%s.%d.mlp.c_fc.bias", prefix, r, i);
     t.proj_w = add_canon(l, INIT_UNIFORM, proj_std, 2, SHAPE(w, 4 * w),
                          "%s.%s.%d.mlp.c_proj.weight", prefix, r, i);
-    t.proj_b = add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.mlp.c_proj.bias",
-                         prefix, r, i);
+    t.proj_b =
+        add_canon(l, INIT_UNIFORM, 0.02f, 1, SHAPE(w), "%s.%s.%d.mlp.c_proj.bias", prefix, r, i);
     return t;
 }
 
 /* The written tensors of one block: open_clip names, or HF names (hf_prefix
  * "vision_model.encoder" / "text_model.encoder") with q/k/v split out of in_proj. */
 static void out_block(struct list *l, const struct tower_ids *t, bool hf, const char *hf_prefix,
-                      int i, int64_t w, enum dtype dt)
-{
+                      int i, int64_t w, enum dtype dt) {
     if (!hf) {
-        const int ids[] = {t->ln1w, t->ln1b, t->in_w, t->in_b, t->out_w, t->out_b,
+        const int ids[] = {t->ln1w, t->ln1b, t->in_w, t->in_b, t->out_w,  t->out_b,
                            t->ln2w, t->ln2b, t->fc_w, t->fc_b, t->proj_w, t->proj_b};
         for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++)
             add_out(l, ids[k], X_COPY, 0, 0, dt, "%s", l->canon[ids[k]].name);
@@ -393,8 +383,7 @@ static void out_block(struct list *l, const struct tower_ids *t, bool hf, const 
 }
 
 /* Builds the canonical tensors and the written list of one layout. */
-static void build(struct list *l, const struct opts *o, bool hf)
-{
+static void build(struct list *l, const struct opts *o, bool hf) {
     int64_t vw = o->vision_width, tw = o->text_width, e = o->embed_dim, p = o->patch_size;
     int64_t grid = o->image_size / p, n_pos = grid * grid + 1, ctx = o->context_length;
     enum dtype dt = o->dtype;
@@ -466,29 +455,23 @@ static void build(struct list *l, const struct opts *o, bool hf)
     }
 }
 
-static int64_t n_elements(int n_dims, const int64_t *shape)
-{
+static int64_t n_elements(int n_dims, const int64_t *shape) {
     int64_t n = 1;
     for (int i = 0; i < n_dims; i++)
         n *= shape[i];
     return n;
 }
 
-static size_t dtype_size(enum dtype d)
-{
-    return d == DT_F32 ? 4 : d == DT_I64 ? 8 : 2;
-}
+static size_t dtype_size(enum dtype d) { return d == DT_F32 ? 4 : d == DT_I64 ? 8 : 2; }
 
-static const char *dtype_name(enum dtype d)
-{
+static const char *dtype_name(enum dtype d) {
     static const char *const NAMES[] = {"F32", "F16", "BF16", "I64"};
     return NAMES[d];
 }
 
 /* ---- weights ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
+static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -496,8 +479,7 @@ static uint64_t splitmix64(uint64_t *s)
 }
 
 /* Per-tensor stream: the seed mixed with the FNV-1a hash of the open_clip name. */
-static uint64_t tensor_seed(uint64_t seed, const char *name)
-{
+static uint64_t tensor_seed(uint64_t seed, const char *name) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const char *p = name; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
@@ -506,8 +488,7 @@ static uint64_t tensor_seed(uint64_t seed, const char *name)
 }
 
 /* All values of canonical tensor c into buf: uniform in [-a, a], a = sqrt(3) std. */
-static void fill_canon(const struct canon *c, uint64_t seed, float *buf)
-{
+static void fill_canon(const struct canon *c, uint64_t seed, float *buf) {
     int64_t n = n_elements(c->n_dims, c->shape);
     uint64_t state = tensor_seed(seed, c->name);
     float a = sqrtf(3.0f) * c->std;
@@ -527,8 +508,7 @@ static void fill_canon(const struct canon *c, uint64_t seed, float *buf)
 
 /* The values of written tensor t (from its canonical src in can) into dst. */
 static void shape_out(const struct out_tensor *t, const struct canon *c, const float *can,
-                      float *dst)
-{
+                      float *dst) {
     int64_t n = n_elements(t->n_dims, t->shape);
     if (t->xform == X_COPY)
         memcpy(dst, can, (size_t)n * sizeof *dst);
@@ -543,8 +523,7 @@ static void shape_out(const struct out_tensor *t, const struct canon *c, const f
     }
 }
 
-static bool write_values(FILE *f, const float *v, int64_t n, enum dtype d, void *conv)
-{
+static bool write_values(FILE *f, const float *v, int64_t n, enum dtype d, void *conv) {
     const void *src = v;
     if (d == DT_F16) {
         ggml_fp32_to_fp16_row(v, conv, n);
@@ -570,8 +549,7 @@ struct sbuf {
     bool oom;
 };
 
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -602,8 +580,7 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 /* The safetensors header: {"__metadata__": {"format": "pt"}, name: {dtype, shape,
  * data_offsets}, ...} padded with spaces so the data starts 8-byte aligned. Tensors are laid
  * out back to back in list order (the format wants no gaps). */
-static bool st_header(const struct list *l, struct sbuf *b)
-{
+static bool st_header(const struct list *l, struct sbuf *b) {
     sb_printf(b, "{\"__metadata__\":{\"format\":\"pt\"}");
     uint64_t off = 0;
     for (size_t i = 0; i < l->n_out; i++) {
@@ -621,8 +598,7 @@ static bool st_header(const struct list *l, struct sbuf *b)
     return !b->oom;
 }
 
-static bool write_st_body(FILE *f, const struct list *l, uint64_t seed)
-{
+static bool write_st_body(FILE *f, const struct list *l, uint64_t seed) {
     struct sbuf h = {0};
     if (!st_header(l, &h)) {
         free(h.p);
@@ -654,16 +630,14 @@ static bool write_st_body(FILE *f, const struct list *l, uint64_t seed)
     return ok;
 }
 
-static int join(char *dst, size_t cap, const char *dir, const char *name)
-{
+static int join(char *dst, size_t cap, const char *dir, const char *name) {
     int n = snprintf(dst, cap, "%s/%s", dir, name);
     return n > 0 && (size_t)n < cap ? 0 : fail("path too long: %s/%s", dir, name);
 }
 
 /* Writes path with body(f, ctx); removes it on failure. */
-static int write_file(const char *dir, const char *name,
-                      bool (*body)(FILE *, const void *), const void *ctx)
-{
+static int write_file(const char *dir, const char *name, bool (*body)(FILE *, const void *),
+                      const void *ctx) {
     char path[4096];
     if (join(path, sizeof path, dir, name))
         return 1;
@@ -691,19 +665,16 @@ struct st_ctx {
     uint64_t seed;
 };
 
-static bool st_body(FILE *f, const void *ctx)
-{
+static bool st_body(FILE *f, const void *ctx) {
     const struct st_ctx *c = ctx;
     return write_st_body(f, c->l, c->seed);
 }
 
-static void json_floats(FILE *f, const double *v)
-{
+static void json_floats(FILE *f, const double *v) {
     fprintf(f, "[%.8g, %.8g, %.8g]", v[0], v[1], v[2]);
 }
 
-static bool open_clip_config(FILE *f, const void *ctx)
-{
+static bool open_clip_config(FILE *f, const void *ctx) {
     const struct opts *o = ctx;
     fprintf(f,
             "{\n  \"model_cfg\": {\n    \"embed_dim\": %" PRId64 ",\n"
@@ -722,13 +693,11 @@ static bool open_clip_config(FILE *f, const void *ctx)
     json_floats(f, OPENAI_MEAN);
     fputs(",\n    \"std\": ", f);
     json_floats(f, OPENAI_STD);
-    fputs(",\n    \"interpolation\": \"bicubic\",\n    \"resize_mode\": \"shortest\"\n  }\n}\n",
-          f);
+    fputs(",\n    \"interpolation\": \"bicubic\",\n    \"resize_mode\": \"shortest\"\n  }\n}\n", f);
     return true;
 }
 
-static bool hf_config(FILE *f, const void *ctx)
-{
+static bool hf_config(FILE *f, const void *ctx) {
     const struct opts *o = ctx;
     const char *act = o->quick_gelu ? "quick_gelu" : "gelu";
     static const char *const DT[] = {"float32", "float16", "bfloat16", "float32"};
@@ -746,8 +715,8 @@ static bool hf_config(FILE *f, const void *ctx)
             "    \"layer_norm_eps\": 1e-05,\n    \"bos_token_id\": 49406,\n"
             "    \"eos_token_id\": 49407,\n    \"pad_token_id\": 1,\n"
             "    \"projection_dim\": %" PRId64 "\n  },\n",
-            act, o->text_width, 4 * o->text_width, o->text_heads, o->text_layers,
-            o->context_length, o->vocab_size, o->embed_dim);
+            act, o->text_width, 4 * o->text_width, o->text_heads, o->text_layers, o->context_length,
+            o->vocab_size, o->embed_dim);
     fprintf(f,
             "  \"vision_config\": {\n    \"model_type\": \"clip_vision_model\",\n"
             "    \"hidden_act\": \"%s\",\n    \"hidden_size\": %" PRId64 ",\n"
@@ -761,8 +730,7 @@ static bool hf_config(FILE *f, const void *ctx)
 }
 
 /* HF's CLIPImageProcessor settings (bicubic resize of the short side, centre crop). */
-static bool hf_preprocessor(FILE *f, const void *ctx)
-{
+static bool hf_preprocessor(FILE *f, const void *ctx) {
     const struct opts *o = ctx;
     fprintf(f,
             "{\n  \"image_processor_type\": \"CLIPImageProcessor\",\n"
@@ -779,8 +747,7 @@ static bool hf_preprocessor(FILE *f, const void *ctx)
     return true;
 }
 
-static int make_dir(const char *path)
-{
+static int make_dir(const char *path) {
     if (mkdir(path, 0777) == 0 || errno == EEXIST) {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -789,8 +756,7 @@ static int make_dir(const char *path)
     return fail("cannot create directory '%s': %s", path, strerror(errno ? errno : ENOTDIR));
 }
 
-static int write_layout(const struct opts *o, const char *dir, bool hf)
-{
+static int write_layout(const struct opts *o, const char *dir, bool hf) {
     if (make_dir(dir))
         return 1;
     struct list l = {0};
@@ -809,8 +775,7 @@ static int write_layout(const struct opts *o, const char *dir, bool hf)
     return rc ? 1 : 0;
 }
 
-static int generate(const struct opts *o)
-{
+static int generate(const struct opts *o) {
     if (o->format != FMT_BOTH)
         return write_layout(o, o->out, o->format == FMT_HF);
     char oc[4096], hf[4096];
@@ -820,8 +785,7 @@ static int generate(const struct opts *o)
     return write_layout(o, oc, false) || write_layout(o, hf, true) ? 1 : 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct opts o = {.seed = 1, .dtype = DT_F32};
     preset_tiny(&o);
     int rc = parse_args(argc, argv, &o);

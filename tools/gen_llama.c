@@ -47,12 +47,9 @@ struct opts {
 };
 
 static const struct int_opt INT_OPTS[] = {
-    {"n_embd", offsetof(struct opts, n_embd)},
-    {"n_layer", offsetof(struct opts, n_layer)},
-    {"n_head", offsetof(struct opts, n_head)},
-    {"n_head_kv", offsetof(struct opts, n_head_kv)},
-    {"n_ff", offsetof(struct opts, n_ff)},
-    {"n_ctx", offsetof(struct opts, n_ctx)},
+    {"n_embd", offsetof(struct opts, n_embd)}, {"n_layer", offsetof(struct opts, n_layer)},
+    {"n_head", offsetof(struct opts, n_head)}, {"n_head_kv", offsetof(struct opts, n_head_kv)},
+    {"n_ff", offsetof(struct opts, n_ff)},     {"n_ctx", offsetof(struct opts, n_ctx)},
 };
 
 /* Templates that llama.cpp's llama_chat_apply_template recognises by their markers. */
@@ -74,18 +71,19 @@ static const char *const TEMPLATES[][2] = {
 /* Pieces of the tiny SPM vocabulary, most frequent first; each multi-character piece splits into
  * two earlier pieces, so llama.cpp's SPM merger can reach it. */
 static const char *const TINY_PIECES[] = {
-    SP, "e", "t", "a", "o", "i", "n", "s", "h", "r", "d", "l", "u", "c", "m", "w", "f", "g",
-    "y", "p", "b", "v", "k", "x", "j", "q", "z", ".", ",", "'", "?", "!",
-    SP "t", "th", "he", SP "th", SP "the", "in", "er", "an", "re", "on", "at", "en", "nd",
-    SP "a", SP "and", SP "o", SP "of", SP "to", SP "i", SP "in", SP "is", "ing", SP "s",
-    SP "w", SP "c", "es", "or", "ed", SP "b", SP "f", SP "it", "ou", SP "h", SP "he",
+    SP,     "e",    "t",      "a",      "o",     "i",     "n",    "s",     "h",     "r",    "d",
+    "l",    "u",    "c",      "m",      "w",     "f",     "g",    "y",     "p",     "b",    "v",
+    "k",    "x",    "j",      "q",      "z",     ".",     ",",    "'",     "?",     "!",    SP "t",
+    "th",   "he",   SP "th",  SP "the", "in",    "er",    "an",   "re",    "on",    "at",   "en",
+    "nd",   SP "a", SP "and", SP "o",   SP "of", SP "to", SP "i", SP "in", SP "is", "ing",  SP "s",
+    SP "w", SP "c", "es",     "or",     "ed",    SP "b",  SP "f", SP "it", "ou",    SP "h", SP "he",
 };
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fputs("usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]\n"
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
-          "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]\n"
+          "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template "
+          "chatml|llama3|gemma|none]\n"
           "                 [--tokenizer keep|none]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
@@ -93,8 +91,7 @@ static void usage(FILE *f)
 
 /* ---- arguments ---- */
 
-static bool parse_type(const char *s, enum ggml_type *out)
-{
+static bool parse_type(const char *s, enum ggml_type *out) {
     if (!strcmp(s, "f32"))
         *out = GGML_TYPE_F32;
     else if (!strcmp(s, "f16"))
@@ -110,8 +107,7 @@ static bool parse_type(const char *s, enum ggml_type *out)
     return true;
 }
 
-static bool known_template(const char *name)
-{
+static bool known_template(const char *name) {
     if (!strcmp(name, "none"))
         return true;
     for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++)
@@ -121,8 +117,7 @@ static bool known_template(const char *name)
 }
 
 /* Applies one `--name value`; returns 0 or an exit code. */
-static int apply_opt(struct opts *o, const char *name, const char *val)
-{
+static int apply_opt(struct opts *o, const char *name, const char *val) {
     int rc = apply_int_opt(INT_OPTS, sizeof INT_OPTS / sizeof INT_OPTS[0], o, name, val);
     if (rc >= 0)
         return rc;
@@ -151,8 +146,7 @@ static int apply_opt(struct opts *o, const char *name, const char *val)
 }
 
 /* Returns -1 to go on, else the exit code. Accepts `--name value` and `--name=value`. */
-static int parse_args(int argc, char **argv, struct opts *o)
-{
+static int parse_args(int argc, char **argv, struct opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -172,8 +166,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return -1;
 }
 
-static int check_dims(const struct opts *o)
-{
+static int check_dims(const struct opts *o) {
     if (o->n_layer > LAYER_MAX)
         return fail("--n_layer %" PRId64 " is above %d", o->n_layer, LAYER_MAX);
     if (o->n_embd % o->n_head)
@@ -188,14 +181,14 @@ static int check_dims(const struct opts *o)
     int64_t blck = ggml_blck_size(o->type);
     if (o->n_embd % blck || o->n_ff % blck)
         return fail("--type %s packs rows in blocks of %" PRId64 ": --n_embd and --n_ff must be "
-                    "multiples of it", ggml_type_name(o->type), blck);
+                    "multiples of it",
+                    ggml_type_name(o->type), blck);
     return 0;
 }
 
 /* ---- vocabulary ---- */
 
-static struct gguf_context *tiny_vocab(void)
-{
+static struct gguf_context *tiny_vocab(void) {
     size_t n_piece = sizeof TINY_PIECES / sizeof TINY_PIECES[0], n = 3 + 256 + n_piece;
     const char **tok = calloc(n, sizeof *tok);
     float *score = calloc(n, sizeof *score);
@@ -236,8 +229,7 @@ static struct gguf_context *tiny_vocab(void)
 }
 
 /* Reads the vocab file's metadata only; returns NULL after a message. */
-static struct gguf_context *load_vocab(const char *path, int64_t *n_vocab)
-{
+static struct gguf_context *load_vocab(const char *path, int64_t *n_vocab) {
     struct gguf_context *g;
     if (!strcmp(path, "tiny")) {
         g = tiny_vocab();
@@ -265,8 +257,7 @@ static struct gguf_context *load_vocab(const char *path, int64_t *n_vocab)
 }
 
 /* Copies the tokenizer.* keys of src into dst; general.* and <arch>.* keys stay behind. */
-static void copy_tokenizer_keys(struct gguf_context *dst, const struct gguf_context *src)
-{
+static void copy_tokenizer_keys(struct gguf_context *dst, const struct gguf_context *src) {
     struct gguf_context *tmp = gguf_init_empty();
     gguf_set_kv(tmp, src);
     for (int64_t i = gguf_get_n_kv(tmp) - 1; i >= 0; i--) {
@@ -278,8 +269,7 @@ static void copy_tokenizer_keys(struct gguf_context *dst, const struct gguf_cont
     gguf_free(tmp);
 }
 
-static void set_chat_template(struct gguf_context *g, const char *name)
-{
+static void set_chat_template(struct gguf_context *g, const char *name) {
     if (!name)
         return;
     gguf_remove_key(g, "tokenizer.chat_template");
@@ -290,8 +280,7 @@ static void set_chat_template(struct gguf_context *g, const char *name)
 
 /* ---- metadata and tensors ---- */
 
-static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_vocab)
-{
+static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_vocab) {
     /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32 */
     uint32_t ftype = o->type == GGML_TYPE_F32    ? 0
                      : o->type == GGML_TYPE_F16  ? 1
@@ -314,25 +303,23 @@ static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_
 }
 
 static void add_tensor(struct gguf_context *g, struct ggml_context *c, const char *name,
-                       enum ggml_type type, int64_t ne0, int64_t ne1)
-{
-    struct ggml_tensor *t = ne1 ? ggml_new_tensor_2d(c, type, ne0, ne1)
-                                : ggml_new_tensor_1d(c, GGML_TYPE_F32, ne0);
+                       enum ggml_type type, int64_t ne0, int64_t ne1) {
+    struct ggml_tensor *t =
+        ne1 ? ggml_new_tensor_2d(c, type, ne0, ne1) : ggml_new_tensor_1d(c, GGML_TYPE_F32, ne0);
     ggml_set_name(t, name);
     gguf_add_tensor(g, t);
 }
 
 static void add_layer(struct gguf_context *g, struct ggml_context *c, const struct opts *o,
-                      int64_t il)
-{
+                      int64_t il) {
     int64_t e = o->n_embd, kv = o->n_embd / o->n_head * o->n_head_kv;
     struct {
         const char *name;
         int64_t ne0, ne1;
     } t[] = {
-        {"attn_norm", e, 0}, {"attn_q", e, e},      {"attn_k", e, kv},   {"attn_v", e, kv},
-        {"attn_output", e, e}, {"ffn_norm", e, 0}, {"ffn_gate", e, o->n_ff},
-        {"ffn_up", e, o->n_ff}, {"ffn_down", o->n_ff, e},
+        {"attn_norm", e, 0},      {"attn_q", e, e},       {"attn_k", e, kv},
+        {"attn_v", e, kv},        {"attn_output", e, e},  {"ffn_norm", e, 0},
+        {"ffn_gate", e, o->n_ff}, {"ffn_up", e, o->n_ff}, {"ffn_down", o->n_ff, e},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char name[GGML_MAX_NAME];
@@ -343,8 +330,7 @@ static void add_layer(struct gguf_context *g, struct ggml_context *c, const stru
 
 /* Declares every tensor (metadata only: the ggml context holds no data). */
 static struct ggml_context *add_tensors(struct gguf_context *g, const struct opts *o,
-                                        int64_t n_vocab)
-{
+                                        int64_t n_vocab) {
     struct ggml_init_params p = {
         .mem_size = ggml_tensor_overhead() * (size_t)(3 + 9 * o->n_layer) + 4096,
         .mem_buffer = NULL,
@@ -363,8 +349,7 @@ static struct ggml_context *add_tensors(struct gguf_context *g, const struct opt
 
 /* ---- weights ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
+static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -372,8 +357,7 @@ static uint64_t splitmix64(uint64_t *s)
 }
 
 /* Per-tensor stream: the seed mixed with the FNV-1a hash of the name. */
-static uint64_t tensor_seed(uint64_t seed, const char *name)
-{
+static uint64_t tensor_seed(uint64_t seed, const char *name) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const char *p = name; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
@@ -382,8 +366,7 @@ static uint64_t tensor_seed(uint64_t seed, const char *name)
 }
 
 /* Uniform in [-a, a] with a = sqrt(3) * std, so the standard deviation is std. */
-static void fill_row(float *row, int64_t n, float std, uint64_t *state)
-{
+static void fill_row(float *row, int64_t n, float std, uint64_t *state) {
     float a = sqrtf(3.0f) * std;
     for (int64_t i = 0; i < n; i++) {
         float u = (float)(splitmix64(state) >> 40) * (1.0f / 16777216.0f);
@@ -396,8 +379,7 @@ struct row_buf {
     void *conv;
 };
 
-static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n)
-{
+static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n) {
     if (type == GGML_TYPE_F16)
         ggml_fp32_to_fp16_row(b->f32, b->conv, n);
     else if (type == GGML_TYPE_BF16)
@@ -412,8 +394,7 @@ static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n
 /* Generates tensor id row by row and writes it: norms are 1.0, token_embd has std 1, every
  * other matrix std 1/sqrt(fan_in) with fan_in = ne0. */
 static bool write_tensor(FILE *f, const struct gguf_context *g, int64_t id, uint64_t seed,
-                         struct row_buf *b)
-{
+                         struct row_buf *b) {
     const char *name = gguf_get_tensor_name(g, id);
     const int64_t *ne = gguf_get_tensor_ne(g, id);
     enum ggml_type type = gguf_get_tensor_type(g, id);
@@ -432,8 +413,7 @@ static bool write_tensor(FILE *f, const struct gguf_context *g, int64_t id, uint
     return true;
 }
 
-static bool write_zeros(FILE *f, size_t n)
-{
+static bool write_zeros(FILE *f, size_t n) {
     static const char zeros[256];
     while (n) {
         size_t k = n < sizeof zeros ? n : sizeof zeros;
@@ -444,14 +424,10 @@ static bool write_zeros(FILE *f, size_t n)
     return true;
 }
 
-static size_t pad_to(size_t x, size_t align)
-{
-    return (x + align - 1) / align * align;
-}
+static size_t pad_to(size_t x, size_t align) { return (x + align - 1) / align * align; }
 
 /* Header from gguf_get_meta_data, then each tensor at data start + its aligned offset. */
-static bool write_body(FILE *f, const struct gguf_context *g, const struct opts *o)
-{
+static bool write_body(FILE *f, const struct gguf_context *g, const struct opts *o) {
     size_t meta = gguf_get_meta_size(g), align = gguf_get_alignment(g);
     void *hdr = malloc(meta);
     int64_t width = o->n_embd > o->n_ff ? o->n_embd : o->n_ff;
@@ -474,8 +450,7 @@ static bool write_body(FILE *f, const struct gguf_context *g, const struct opts 
     return ok;
 }
 
-static int write_model(const struct gguf_context *g, const struct opts *o)
-{
+static int write_model(const struct gguf_context *g, const struct opts *o) {
     FILE *f = fopen(o->out, "wb");
     if (!f)
         return fail("cannot write '%s': %s", o->out, strerror(errno));
@@ -494,8 +469,7 @@ static int write_model(const struct gguf_context *g, const struct opts *o)
     return 0;
 }
 
-static int generate(const struct opts *o)
-{
+static int generate(const struct opts *o) {
     int64_t n_vocab = 0;
     struct gguf_context *src = load_vocab(o->vocab, &n_vocab);
     if (!src)
@@ -520,11 +494,16 @@ static int generate(const struct opts *o)
     return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct opts o = {
-        .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2, .n_ff = 128, .n_ctx = 4096,
-        .seed = 1, .type = GGML_TYPE_F32,
+        .n_embd = 64,
+        .n_layer = 2,
+        .n_head = 4,
+        .n_head_kv = 2,
+        .n_ff = 128,
+        .n_ctx = 4096,
+        .seed = 1,
+        .type = GGML_TYPE_F32,
     };
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)

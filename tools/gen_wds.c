@@ -26,8 +26,8 @@ static int add_member(struct archive *a, const char *name, const void *data, siz
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
     archive_entry_set_mtime(e, 0, 0);
-    int ok = archive_write_header(a, e) == ARCHIVE_OK &&
-             archive_write_data(a, data, n) == (la_ssize_t)n;
+    int ok =
+        archive_write_header(a, e) == ARCHIVE_OK && archive_write_data(a, data, n) == (la_ssize_t)n;
     archive_entry_free(e);
     return ok ? 0 : -1;
 }

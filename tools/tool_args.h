@@ -22,16 +22,14 @@
 static void usage(FILE *f);
 
 /* "TOOL<sep><message>\n" on stderr. */
-static inline void tool_vmsg(const char *sep, const char *fmt, va_list ap)
-{
+static inline void tool_vmsg(const char *sep, const char *fmt, va_list ap) {
     fprintf(stderr, "%s%s", TOOL_NAME, sep);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
 
 /* "TOOL: error: <message>" on stderr; returns exit code 1. */
-static inline int fail(const char *fmt, ...)
-{
+static inline int fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     tool_vmsg(": error: ", fmt, ap);
@@ -40,8 +38,7 @@ static inline int fail(const char *fmt, ...)
 }
 
 /* "TOOL: <message>" and the usage text on stderr; returns EXIT_USAGE. */
-static inline int usage_error(const char *fmt, ...)
-{
+static inline int usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     tool_vmsg(": ", fmt, ap);
@@ -51,8 +48,7 @@ static inline int usage_error(const char *fmt, ...)
 }
 
 /* A dimension: an integer in 1..DIM_MAX. */
-static inline bool parse_i64(const char *s, int64_t *out)
-{
+static inline bool parse_i64(const char *s, int64_t *out) {
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -63,8 +59,7 @@ static inline bool parse_i64(const char *s, int64_t *out)
 }
 
 /* A seed: any non-negative integer (decimal, 0x hex or 0 octal). */
-static inline bool parse_u64(const char *s, uint64_t *out)
-{
+static inline bool parse_u64(const char *s, uint64_t *out) {
     char *end = NULL;
     errno = 0;
     if (*s == '-')
@@ -79,9 +74,8 @@ static inline bool parse_u64(const char *s, uint64_t *out)
 /* Reads the option at argv[*i] into name (cap bytes) and *val, taking the value from
  * `--name=value` or the next argument; options listed in flags (NULL-terminated, may be NULL)
  * take no value (*val NULL). Returns 0 or EXIT_USAGE after a message. */
-static inline int next_opt(int argc, char **argv, int *i, char *name, size_t cap,
-                           const char **val, const char *const *flags)
-{
+static inline int next_opt(int argc, char **argv, int *i, char *name, size_t cap, const char **val,
+                           const char *const *flags) {
     const char *a = argv[*i];
     if (strncmp(a, "--", 2) || !a[2])
         return usage_error("unexpected argument '%s'", a);
@@ -114,9 +108,8 @@ struct int_opt {
 
 /* When name is one of the n integer options of table, parses val into base + its offset.
  * Returns 0 when stored, -1 when name is not in the table, EXIT_USAGE for a bad value. */
-static inline int apply_int_opt(const struct int_opt *table, size_t n, void *base,
-                                const char *name, const char *val)
-{
+static inline int apply_int_opt(const struct int_opt *table, size_t n, void *base, const char *name,
+                                const char *val) {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(name, table[i].name))
             continue;

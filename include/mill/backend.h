@@ -19,27 +19,27 @@ enum mill_req_kind {
 struct mill_request {
     /* Input (borrowed from the runner for the duration of run()). */
     enum mill_req_kind kind;
-    const char *task;            /* task name */
-    int64_t doc_id;              /* index in the evaluation split */
-    const char *context;         /* full prompt: instruction + few-shot block + query */
-    const char *continuation;    /* LOGLIK */
-    int max_new_tokens;          /* GENERATE */
-    const char *const *stop;     /* GENERATE: NULL-terminated, may be NULL */
+    const char *task;         /* task name */
+    int64_t doc_id;           /* index in the evaluation split */
+    const char *context;      /* full prompt: instruction + few-shot block + query */
+    const char *continuation; /* LOGLIK */
+    int max_new_tokens;       /* GENERATE */
+    const char *const *stop;  /* GENERATE: NULL-terminated, may be NULL */
     const struct mill_media *media;
     size_t n_media;
-    const char *const *labels;   /* CLASSIFY */
+    const char *const *labels; /* CLASSIFY */
     size_t n_labels;
     const char *const *templates; /* CLASSIFY: "{c}" slot; NULL = backend default */
     size_t n_templates;
     /* Output (filled by the backend). */
-    int status;                  /* 0 ok, or a MILL_E* for this request alone */
-    char *error;                 /* malloc'd message when status != 0 */
-    double logprob;              /* LOGLIK, ROLLING: summed natural-log probability */
-    bool is_greedy;              /* LOGLIK */
-    int64_t n_tokens;            /* LOGLIK: continuation tokens; ROLLING: scored tokens */
-    int64_t n_truncated;         /* tokens dropped by left truncation */
-    char *text;                  /* GENERATE: malloc'd */
-    double *scores;              /* CLASSIFY: malloc'd, n_labels entries */
+    int status;          /* 0 ok, or a MILL_E* for this request alone */
+    char *error;         /* malloc'd message when status != 0 */
+    double logprob;      /* LOGLIK, ROLLING: summed natural-log probability */
+    bool is_greedy;      /* LOGLIK */
+    int64_t n_tokens;    /* LOGLIK: continuation tokens; ROLLING: scored tokens */
+    int64_t n_truncated; /* tokens dropped by left truncation */
+    char *text;          /* GENERATE: malloc'd */
+    double *scores;      /* CLASSIFY: malloc'd, n_labels entries */
 };
 
 /* Frees the outputs of a request (text, scores, error) and resets them. */
@@ -49,20 +49,20 @@ MILL_API void mill_request_fail(struct mill_request *r, int code, const char *fm
     __attribute__((format(printf, 3, 4)));
 
 struct mill_backend_caps {
-    unsigned req_kinds;       /* bits 1u << MILL_REQ_* */
-    unsigned task_types;      /* bits 1u << MILL_TASK_* the backend class serves */
-    unsigned modalities;      /* MILL_MOD_* bits */
+    unsigned req_kinds;  /* bits 1u << MILL_REQ_* */
+    unsigned task_types; /* bits 1u << MILL_TASK_* the backend class serves */
+    unsigned modalities; /* MILL_MOD_* bits */
     bool supports_logprobs;
     int64_t max_context_length;
-    const char *class_name;   /* as in Mill's messages: "LlamaModel", "CLIPModel", ... */
+    const char *class_name; /* as in Mill's messages: "LlamaModel", "CLIPModel", ... */
 };
 
 /* A parsed model spec: `name[k=v,...]`. */
 struct mill_model_spec {
-    char *raw;                /* the spec as given */
-    char *type;               /* text before '[' (trimmed) */
-    struct mill_value args;   /* MILL_V_STRUCT of coerced values (bool, int, float, str) */
-    const char *cache_dir;    /* borrowed: where the backend keeps derived data (model digests,
+    char *raw;              /* the spec as given */
+    char *type;             /* text before '[' (trimmed) */
+    struct mill_value args; /* MILL_V_STRUCT of coerced values (bool, int, float, str) */
+    const char *cache_dir;  /* borrowed: where the backend keeps derived data (model digests,
                                * zero-shot heads); set by the runner from --cache_dir; NULL =
                                * ~/.cache/mill */
 };
@@ -82,7 +82,7 @@ enum mill_arg_type {
 struct mill_backend_arg {
     const char *name;
     enum mill_arg_type type;
-    size_t offset;    /* offsetof the field in the backend's struct (STR, INT, BOOL) */
+    size_t offset; /* offsetof the field in the backend's struct (STR, INT, BOOL) */
     /* The default, as text, stored in the field when the key is absent ("16", "true", "a photo
      * of a {c}."). One in parentheses ("(CPUs)") is computed by the backend: the field keeps
      * what the backend put there before applying. NULL: none (a STR field stays NULL). */
@@ -92,8 +92,8 @@ struct mill_backend_arg {
 };
 
 struct mill_backend_ops {
-    const char *name;               /* registry name */
-    const char *const *aliases;     /* NULL-terminated, may be NULL */
+    const char *name;                    /* registry name */
+    const char *const *aliases;          /* NULL-terminated, may be NULL */
     const struct mill_backend_arg *args; /* its arguments, ending with {NULL} */
     /* Parses arguments only: nothing is downloaded or loaded. *state is the backend's. */
     int (*open)(const struct mill_model_spec *spec, void **state, struct mill_err *err);
@@ -110,7 +110,7 @@ struct mill_backend_ops {
      * e.g. "\"model_sha256\":\"...\"". Called once at the end of each job, so work counters
      * may report what was done since the previous call. May be NULL. */
     int (*provenance)(void *state, struct mill_buf *out);
-    void (*close)(void *state);     /* NULL-safe on state */
+    void (*close)(void *state); /* NULL-safe on state */
 };
 
 #endif

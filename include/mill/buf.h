@@ -13,7 +13,8 @@ struct mill_buf {
 /* Appends n bytes (or a C string, or formatted text). Return 0 or MILL_ENOMEM. */
 MILL_API int mill_buf_add(struct mill_buf *b, const void *p, size_t n);
 MILL_API int mill_buf_adds(struct mill_buf *b, const char *s);
-MILL_API int mill_buf_addf(struct mill_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+MILL_API int mill_buf_addf(struct mill_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 MILL_API int mill_buf_addc(struct mill_buf *b, char c);
 /* Appends s as a JSON string literal (quotes and escapes; invalid UTF-8 bytes become U+FFFD). */
 MILL_API int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n);

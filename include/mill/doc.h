@@ -24,16 +24,16 @@ struct mill_media {
 };
 
 struct mill_doc {
-    char *query;             /* the text after instruction and few-shot block */
-    char **choices;          /* owned array of owned strings, or NULL */
+    char *query;    /* the text after instruction and few-shot block */
+    char **choices; /* owned array of owned strings, or NULL */
     size_t n_choices;
-    int64_t target_index;    /* gold choice index, or -1 when the gold is target_str */
-    char *target_str;        /* gold letter or string, or NULL */
-    char *instruction;       /* prepended to the context as is, or NULL */
+    int64_t target_index; /* gold choice index, or -1 when the gold is target_str */
+    char *target_str;     /* gold letter or string, or NULL */
+    char *instruction;    /* prepended to the context as is, or NULL */
     struct mill_media *media;
     size_t n_media;
     struct mill_value metadata; /* a MILL_V_STRUCT, written into each per-sample row */
-    char *key;               /* stable sample key (e.g. WebDataset __key__), or NULL */
+    char *key;                  /* stable sample key (e.g. WebDataset __key__), or NULL */
 };
 
 /* Zero-initialises a doc (target_index = -1, metadata an empty struct). */
@@ -44,8 +44,8 @@ MILL_API void mill_doc_free(struct mill_doc *d); /* releases members; NULL-safe;
 MILL_API int mill_doc_set_query(struct mill_doc *d, const char *query);
 MILL_API int mill_doc_add_choice(struct mill_doc *d, const char *choice);
 MILL_API int mill_doc_set_target_str(struct mill_doc *d, const char *gold);
-MILL_API int mill_doc_add_media(struct mill_doc *d, enum mill_modality kind, const void *data, size_t n,
-                       const char *path);
+MILL_API int mill_doc_add_media(struct mill_doc *d, enum mill_modality kind, const void *data,
+                                size_t n, const char *path);
 /* Copies val under key into the doc's metadata. */
 MILL_API int mill_doc_meta_set(struct mill_doc *d, const char *key, const struct mill_value *val);
 MILL_API int mill_doc_meta_set_str(struct mill_doc *d, const char *key, const char *s);

@@ -8,26 +8,25 @@
 /* What the backend answered for one doc, in the shape of its task's output type. */
 struct mill_sample_result {
     enum mill_output_type output_type;
-    bool classification;      /* a CLASSIFY request answered (zero-shot / supervised) */
-    int64_t pred_index;       /* argmax choice (LOGPROBS, first max wins) or class; -1 if none */
-    const char *text;         /* GENERATIVE: the generated text (stop strings removed) */
-    const double *logprobs;   /* LOGPROBS: summed log-prob per choice, n_choices entries */
-    const bool *is_greedy;    /* LOGPROBS: per choice */
+    bool classification;    /* a CLASSIFY request answered (zero-shot / supervised) */
+    int64_t pred_index;     /* argmax choice (LOGPROBS, first max wins) or class; -1 if none */
+    const char *text;       /* GENERATIVE: the generated text (stop strings removed) */
+    const double *logprobs; /* LOGPROBS: summed log-prob per choice, n_choices entries */
+    const bool *is_greedy;  /* LOGPROBS: per choice */
     size_t n_choices;
-    double mean_logprob;      /* PERPLEXITY: mean per-token log-prob */
-    const double *scores;     /* CLASSIFY: one score per class */
+    double mean_logprob;  /* PERPLEXITY: mean per-token log-prob */
+    const double *scores; /* CLASSIFY: one score per class */
     size_t n_scores;
 };
 
 struct mill_metric_ctx {
-    int64_t seed;             /* the run's --seed, for sample_rng fall-backs */
-    const char *task;         /* task name */
+    int64_t seed;     /* the run's --seed, for sample_rng fall-backs */
+    const char *task; /* task name */
 };
 
 /* Computes the metric into *out. Return 0, or a negative MILL_E* with err set. */
 typedef int (*mill_metric_fn)(const struct mill_doc *doc, const struct mill_sample_result *res,
-                              const struct mill_metric_ctx *ctx, double *out,
-                              struct mill_err *err);
+                              const struct mill_metric_ctx *ctx, double *out, struct mill_err *err);
 
 struct mill_metric {
     const char *name;

@@ -31,39 +31,39 @@ typedef int (*mill_prompt_fn)(const struct mill_task_config *task, const struct 
                               struct mill_doc *doc, struct mill_err *err);
 
 struct mill_task_config {
-    const char *name;             /* required, unique */
+    const char *name; /* required, unique */
     int version;
     /* Data. */
-    const char *hf_repo;          /* Hub dataset repo ("cais/mmlu"), or "" for local files */
-    const char *hf_subset;        /* config name, or NULL */
-    const char *hf_revision;      /* git revision, or NULL for main */
-    const char *hf_builder;       /* "webdataset", "parquet", "json", "csv" or NULL (inferred) */
+    const char *hf_repo;     /* Hub dataset repo ("cais/mmlu"), or "" for local files */
+    const char *hf_subset;   /* config name, or NULL */
+    const char *hf_revision; /* git revision, or NULL for main */
+    const char *hf_builder;  /* "webdataset", "parquet", "json", "csv" or NULL (inferred) */
     /* Per-split file patterns, "split=pattern" entries (glob patterns allowed):
      * "test=hf://datasets/org/x/test/NAME.tar" or a local path (relative paths are resolved
      * against the plugin's directory). */
     const char *const *hf_data_files;
     const char *const *hf_avail_splits;   /* NULL = {"train","validation","test"} */
     const char *const *evaluation_splits; /* NULL = {"test"} */
-    const char *few_shots_split;  /* NULL = evaluation_splits[0] */
-    const char *const *columns;   /* top-level columns the prompt reads (NULL = all): readers
+    const char *few_shots_split;          /* NULL = evaluation_splits[0] */
+    const char *const *columns; /* top-level columns the prompt reads (NULL = all): readers
                                    * that can project (Parquet) skip the others */
-    mill_prompt_fn prompt;        /* required */
+    mill_prompt_fn prompt;      /* required */
     /* Types. task_type 0 is inferred from output_type as Mill does. */
     enum mill_task_type task_type;
     enum mill_output_type output_type;
-    unsigned input_modalities;    /* MILL_MOD_* bits; 0 = no constraint */
-    int generation_size;          /* max new tokens; 0 = 256 */
+    unsigned input_modalities; /* MILL_MOD_* bits; 0 = no constraint */
+    int generation_size;       /* max new tokens; 0 = 256 */
     const char *const *stop_sequences;
     int n_shots;
     const char *const *zeroshot_templates; /* "{c}" slot; NULL = the backend's default */
-    const char *const *metrics;   /* metric names, at least one */
+    const char *const *metrics;            /* metric names, at least one */
     /* Documentation only (mill ls). */
     const char *description;
     const char *const *categories;
     const char *const *capabilities;
     const char *paper_url;
     int64_t approx_num_samples;
-    const void *user;             /* task-private data for the prompt function */
+    const void *user; /* task-private data for the prompt function */
 };
 
 struct mill_benchmark_config {

@@ -25,9 +25,19 @@ struct mill_value {
         bool b;
         int64_t i;
         double f;
-        struct { char *p; size_t n; } s;                  /* STR, BYTES: owned, p[n] == 0 */
-        struct { struct mill_value *items; size_t n; } list;
-        struct { char **keys; struct mill_value *vals; size_t n; } obj; /* STRUCT: owned */
+        struct {
+            char *p;
+            size_t n;
+        } s; /* STR, BYTES: owned, p[n] == 0 */
+        struct {
+            struct mill_value *items;
+            size_t n;
+        } list;
+        struct {
+            char **keys;
+            struct mill_value *vals;
+            size_t n;
+        } obj; /* STRUCT: owned */
     } u;
 };
 
@@ -63,6 +73,7 @@ struct mill_buf;
 MILL_API int mill_value_to_json(const struct mill_value *v, struct mill_buf *out);
 /* Parses one JSON document (objects keep their key order). MILL_EFORMAT with the byte offset
  * in err on malformed input. */
-MILL_API int mill_value_from_json(struct mill_value *v, const char *s, size_t n, struct mill_err *err);
+MILL_API int mill_value_from_json(struct mill_value *v, const char *s, size_t n,
+                                  struct mill_err *err);
 
 #endif

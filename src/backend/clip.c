@@ -33,22 +33,22 @@
 #include <unistd.h>
 
 struct head {
-    char **labels;        /* the labels it was built for (owned) */
-    char **templates;     /* and the templates */
+    char **labels;    /* the labels it was built for (owned) */
+    char **templates; /* and the templates */
     size_t n_labels, n_templates;
-    float *w;             /* n_labels x embed_dim, L2-normalised rows */
+    float *w; /* n_labels x embed_dim, L2-normalised rows */
 };
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;
-    char *cache_dir;        /* Mill's cache directory (heads, digests), or NULL */
+    char *cache_dir; /* Mill's cache directory (heads, digests), or NULL */
     int64_t batch, threads, max_ctx;
     char *dir;
     char weights_sha[65];
     struct mill_clip_model *model;
     struct mill_clip_tokenizer *tok;
     const struct mill_clip_hparams *hp;
-    struct head head;     /* the last head used */
+    struct head head; /* the last head used */
     /* Buffers of one batch, kept across run() calls (38 MB of pixels at 224 px and batch 64:
      * allocating them per call made the process's RSS swing with every batch). */
     float *chw, *emb;
@@ -57,7 +57,9 @@ struct clipb {
 
 /* open_clip pretrained tags -> Hub repositories holding open_clip_config.json and weights
  * (open_clip's pretrained.py hf_hub entries). */
-static const struct { const char *arch, *tag, *repo; } pretrained[] = {
+static const struct {
+    const char *arch, *tag, *repo;
+} pretrained[] = {
     {"ViT-B-32", "laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"},
     {"ViT-B-32", "openai", "timm/vit_base_patch32_clip_224.openai"},
     {"ViT-B-32", "datacomp_xl_s13b_b90k", "laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K"},
@@ -69,6 +71,7 @@ static const struct { const char *arch, *tag, *repo; } pretrained[] = {
     {"ViT-g-14", "laion2b_s34b_b88k", "laion/CLIP-ViT-g-14-laion2B-s34B-b88K"},
 };
 
+/* clang-format off */
 #define F(x) offsetof(struct clipb, x)
 static const struct mill_backend_arg clip_args[] = {
     {"path", MILL_ARG_STR, F(path), NULL, "architecture (ViT-B-32), checkpoint directory or Hub "
@@ -86,6 +89,7 @@ static const struct mill_backend_arg clip_args[] = {
     {NULL, 0, 0, NULL, NULL, 0, 0},
 };
 #undef F
+/* clang-format on */
 
 static void clip_close(void *state);
 
@@ -97,8 +101,10 @@ static int clip_open(const struct mill_model_spec *spec, void **state, struct mi
     int rc = mill_spec_apply_args(spec, clip_args, c, err);
     const char *path = c->path, *pre = c->pretrained;
     if (!rc && (!path || !*path))
-        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': clip needs path=<architecture, "
-                          "directory or Hub repo>", spec->raw);
+        rc = mill_err_set(err, MILL_EINVAL,
+                          "model spec '%s': clip needs path=<architecture, "
+                          "directory or Hub repo>",
+                          spec->raw);
     if (!rc && spec->cache_dir && !(c->cache_dir = strdup(spec->cache_dir)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && (pre ? asprintf(&c->name, "%s/%s", path, pre) : asprintf(&c->name, "%s", path)) < 0)
@@ -141,8 +147,7 @@ static bool listed(const struct mill_hub_listing *l, const char *path) {
 
 /* Downloads the checkpoint files of a Hub repo; c->dir becomes their snapshot directory. */
 static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *err) {
-    static const char *const oc[] = {"open_clip_config.json", "open_clip_model.safetensors",
-                                     NULL};
+    static const char *const oc[] = {"open_clip_config.json", "open_clip_model.safetensors", NULL};
     static const char *const hf[] = {"config.json", "model.safetensors", NULL};
     static const char *const tok[] = {"vocab.json", "merges.txt", NULL};
     struct mill_hub_params hp = mill_hub_default_params();
@@ -154,10 +159,12 @@ static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *
         rc = mill_hub_list(hub, &r, NULL, &l, err);
     const char *const *want = NULL;
     if (!rc)
-        want = listed(&l, oc[1]) && listed(&l, oc[0]) ? oc
-             : listed(&l, hf[1]) && listed(&l, hf[0]) ? hf : NULL;
+        want = listed(&l, oc[1]) && listed(&l, oc[0])   ? oc
+               : listed(&l, hf[1]) && listed(&l, hf[0]) ? hf
+                                                        : NULL;
     if (!rc && !want)
-        rc = mill_err_set(err, MILL_ENOTFOUND, "%s holds neither open_clip_config.json + "
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "%s holds neither open_clip_config.json + "
                           "open_clip_model.safetensors nor config.json + model.safetensors",
                           repo);
     struct mill_hub_repo at = {MILL_HUB_MODEL, repo, l.commit[0] ? l.commit : NULL};
@@ -192,9 +199,11 @@ static int resolve_checkpoint(struct clipb *c, struct mill_err *err) {
     struct mill_buf known = {0};
     for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
         mill_buf_addf(&known, "%s%s/%s", i ? ", " : "", pretrained[i].arch, pretrained[i].tag);
-    int rc = mill_err_set(err, MILL_ENOTFOUND, "clip: no known checkpoint for path=%s "
+    int rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "clip: no known checkpoint for path=%s "
                           "pretrained=%s (known: %s); pass a local directory or a Hub repo as "
-                          "path=", c->path, c->pretrained, known.p ? known.p : "");
+                          "path=",
+                          c->path, c->pretrained, known.p ? known.p : "");
     mill_buf_free(&known);
     return rc;
 }
@@ -225,16 +234,18 @@ static int load_tokenizer(struct clipb *c, struct mill_err *err) {
         if (access(v, R_OK) == 0)
             return mill_clip_tokenizer_load_bpe_gz(v, &c->tok, err);
     }
-    return mill_err_set(err, MILL_ENOTFOUND, "clip: no tokenizer: %s has no vocab.json + "
+    return mill_err_set(err, MILL_ENOTFOUND,
+                        "clip: no tokenizer: %s has no vocab.json + "
                         "merges.txt and bpe_simple_vocab_16e6.txt.gz is not installed (set "
-                        "MILL_DATA_DIR)", c->dir);
+                        "MILL_DATA_DIR)",
+                        c->dir);
 }
 
 static int weights_sha(struct clipb *c, struct mill_err *err) {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", c->dir, exists(c->dir, "open_clip_model.safetensors")
-                                               ? "open_clip_model.safetensors"
-                                               : "model.safetensors");
+    snprintf(p, sizeof p, "%s/%s", c->dir,
+             exists(c->dir, "open_clip_model.safetensors") ? "open_clip_model.safetensors"
+                                                           : "model.safetensors");
     return mill_sha256_file_cached(c->cache_dir, p, c->weights_sha, err);
 }
 
@@ -394,8 +405,9 @@ static int get_head(struct clipb *c, const struct mill_request *q, struct mill_e
     struct head h = {copy_list(q->labels, q->n_labels), copy_list(tmpl, nt), q->n_labels, nt,
                      malloc((n ? n : 1) * sizeof(float))};
     char *path = head_path(c, q->labels, q->n_labels, tmpl, nt);
-    int rc = h.labels && h.templates && h.w && path ? 0
-             : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = h.labels && h.templates && h.w && path
+                 ? 0
+                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && !read_head(path, h.w, n)) {
         MILL_INFO("clip", "building a zero-shot head: %zu classes x %zu templates", q->n_labels,
                   nt);
@@ -425,9 +437,9 @@ static bool prepare_image(struct clipb *c, struct mill_request *q, float *chw) {
     }
     struct mill_image img = {0};
     struct mill_err e = {0};
-    bool ok = mill_image_decode(m->data, m->n, &img, &e) == 0 &&
-              mill_image_clip_preprocess(&img, c->hp->image_size, c->hp->mean, c->hp->std, chw,
-                                         &e) == 0;
+    bool ok =
+        mill_image_decode(m->data, m->n, &img, &e) == 0 &&
+        mill_image_clip_preprocess(&img, c->hp->image_size, c->hp->mean, c->hp->std, chw, &e) == 0;
     if (!ok)
         mill_request_fail(q, e.code ? e.code : MILL_EFORMAT, "%s", e.msg);
     mill_image_free(&img);
@@ -539,8 +551,8 @@ static int encode_chunk(struct clipb *c, struct mill_request *reqs, const size_t
 }
 
 /* Scores = logit_scale * image . class weights, for the requests idx[0..n) of reqs. */
-static int classify_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx,
-                          size_t n, float *chw, float *emb, struct mill_err *err) {
+static int classify_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx, size_t n,
+                          float *chw, float *emb, struct mill_err *err) {
     size_t e = (size_t)c->hp->embed_dim, nl = c->head.n_labels, k = 0;
     size_t *ok = malloc((n ? n : 1) * sizeof *ok);
     if (!ok)
@@ -625,8 +637,8 @@ static void clip_close(void *state) {
     free(c);
 }
 
-static const char *const clip_aliases[] = {"open_clip", "openclip", "hf_clip",
-                                           "transformers_clip", NULL};
+static const char *const clip_aliases[] = {"open_clip", "openclip", "hf_clip", "transformers_clip",
+                                           NULL};
 
 const struct mill_backend_ops mill_backend_clip = {
     .name = "clip",

@@ -35,38 +35,38 @@
 
 struct llm {
     /* Arguments. */
-    char *name;             /* model name in outputs: the spec's path or repo */
-    char *path;             /* local .gguf or Hub repo */
+    char *name; /* model name in outputs: the spec's path or repo */
+    char *path; /* local .gguf or Hub repo */
     char *file, *quant, *dtype, *revision, *chat_template;
-    char *rpc_arg;          /* rpc= as given */
-    char *cache_dir;        /* Mill's cache directory (model digests), or NULL */
-    char **rpc;             /* llama.cpp RPC servers, "host:port" */
+    char *rpc_arg;   /* rpc= as given */
+    char *cache_dir; /* Mill's cache directory (model digests), or NULL */
+    char **rpc;      /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
     bool use_chat_template;
-    bool naive;             /* score every LOGLIK request alone from an empty cache */
-    int fa_arg;             /* flash_attn=: FA_AUTO, FA_ON or FA_OFF */
+    bool naive; /* score every LOGLIK request alone from an empty cache */
+    int fa_arg; /* flash_attn=: FA_AUTO, FA_ON or FA_OFF */
     /* Loaded state. */
-    char *gguf;             /* resolved local file */
+    char *gguf; /* resolved local file */
     char sha256[65];
     struct llama_model *model;
     struct llama_context *ctx;
-    int ctx_fa;             /* how ctx was created: FA_OFF, FA_AUTO (llama.cpp decides) or
+    int ctx_fa; /* how ctx was created: FA_OFF, FA_AUTO (llama.cpp decides) or
                              * FA_ON */
     const struct llama_vocab *vocab;
     llama_memory_t mem;
     int n_vocab;
-    int n_ctx;              /* per-sequence limit (tokens) */
-    int kv_size;            /* unified KV cells */
+    int n_ctx;   /* per-sequence limit (tokens) */
+    int kv_size; /* unified KV cells */
     int n_batch;
     struct llama_batch batch;
-    llama_token *cached;    /* tokens held by sequence 0 */
+    llama_token *cached; /* tokens held by sequence 0 */
     int n_cached, cap_cached;
     /* Work since the last provenance record (one job's): llama_decode calls, the tokens they
      * decoded, seconds inside them, seconds loading the model and context. */
     long long n_decodes, n_tokens;
     double decode_s, load_s;
-    unsigned fa_used;       /* bit 1 << ctx_fa for each kind of context that decoded */
+    unsigned fa_used; /* bit 1 << ctx_fa for each kind of context that decoded */
 };
 
 /* flash_attn=auto lets llama.cpp use flash attention (where the device holding the cache
@@ -108,6 +108,7 @@ static void on_ggml_abort(const char *msg) {
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
+/* clang-format off */
 #define F(x) offsetof(struct llm, x)
 static const struct mill_backend_arg llama_args[] = {
     {"path", MILL_ARG_STR, F(path), NULL, "local .gguf file or Hub repo (or give it as the "
@@ -141,11 +142,11 @@ static const struct mill_backend_arg llama_args[] = {
     {NULL, 0, 0, NULL, NULL, 0, 0},
 };
 #undef F
+/* clang-format on */
 
 /* flash_attn=auto|on|off; true/false (and 1/0), which the spec parser makes booleans, are
  * on/off. */
-static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
-                            struct mill_err *err) {
+static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(&s->args, "flash_attn");
     m->fa_arg = FA_AUTO;
     if (!v)
@@ -160,8 +161,10 @@ static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s,
             m->fa_arg = k;
             return 0;
         }
-    return mill_err_set(err, MILL_EINVAL, "model spec '%s': flash_attn must be auto, on or "
-                        "off", s->raw);
+    return mill_err_set(err, MILL_EINVAL,
+                        "model spec '%s': flash_attn must be auto, on or "
+                        "off",
+                        s->raw);
 }
 
 static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
@@ -183,15 +186,13 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
     if (!rc && s->cache_dir && !(m->cache_dir = strdup(s->cache_dir)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && (bs < 1 || bs > 255))
-        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255",
-                          s->raw);
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255", s->raw);
     m->n_seq = bs + 2; /* sequence 0 holds the shared prefix, one spare for continuations */
     return rc;
 }
 
 static bool is_alias(const char *type) {
-    static const char *const names[] = {"llama", "gguf", "hf", "huggingface", "transformers",
-                                        NULL};
+    static const char *const names[] = {"llama", "gguf", "hf", "huggingface", "transformers", NULL};
     for (size_t i = 0; names[i]; i++)
         if (!strcmp(type, names[i]))
             return true;
@@ -207,8 +208,10 @@ static int llm_open(const struct mill_model_spec *spec, void **state, struct mil
     int rc = parse_args(m, spec, err);
     if (!rc && !is_alias(spec->type)) {
         if (m->path) {
-            rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': give the model either as the "
-                              "name or as path=, not both", spec->raw);
+            rc = mill_err_set(err, MILL_EINVAL,
+                              "model spec '%s': give the model either as the "
+                              "name or as path=, not both",
+                              spec->raw);
         } else if (!(m->path = strdup(spec->type))) {
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         }
@@ -294,8 +297,8 @@ static const struct mill_hub_file *pick_gguf(const struct mill_hub_listing *l, c
 
 /* Downloads the chosen file (and the other parts of a split GGUF). */
 static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
-                      const struct mill_hub_listing *l, const struct mill_hub_file *f,
-                      char **out, struct mill_err *err) {
+                      const struct mill_hub_listing *l, const struct mill_hub_file *f, char **out,
+                      struct mill_err *err) {
     int rc = mill_hub_download(hub, r, f->path, f->sha256[0] ? f->sha256 : NULL, out, err);
     const char *mark = strstr(f->path, "-00001-of-");
     for (size_t i = 0; !rc && mark && i < l->n; i++) {
@@ -304,8 +307,8 @@ static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
         if (&l->files[i] == f || strncmp(p, f->path, stem) || !strstr(p + stem, "-of-"))
             continue;
         char *part = NULL;
-        rc = mill_hub_download(hub, r, p, l->files[i].sha256[0] ? l->files[i].sha256 : NULL,
-                               &part, err);
+        rc = mill_hub_download(hub, r, p, l->files[i].sha256[0] ? l->files[i].sha256 : NULL, &part,
+                               err);
         free(part);
     }
     return rc;
@@ -335,18 +338,24 @@ static int resolve_hub(struct llm *m, struct mill_err *err) {
             else if (!n)
                 mill_buf_addf(&seen, "%s has no GGUF files; ", cands[i]);
             else
-                mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i],
-                              n, m->file ? "file=" : m->quant ? "quant=" : "dtype ",
-                              m->file ? m->file : m->quant ? m->quant : dtype_tag(m->dtype));
+                mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i], n,
+                              m->file    ? "file="
+                              : m->quant ? "quant="
+                                         : "dtype ",
+                              m->file    ? m->file
+                              : m->quant ? m->quant
+                                         : dtype_tag(m->dtype));
         } else {
             mill_buf_addf(&seen, "%s: %s; ", cands[i], e.msg);
         }
         mill_hub_listing_free(&l);
     }
     if (!rc && !m->gguf)
-        rc = mill_err_set(err, MILL_ENOTFOUND, "model '%s': no GGUF file found (%s). Pass a "
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "model '%s': no GGUF file found (%s). Pass a "
                           "local .gguf path, or file=<name.gguf>, quant=<Q8_0|...> or "
-                          "dtype=<bfloat16|float16|float32>", m->path, seen.p ? seen.p : "");
+                          "dtype=<bfloat16|float16|float32>",
+                          m->path, seen.p ? seen.p : "");
     mill_buf_free(&seen);
     for (int i = 0; i < 3; i++)
         free(cands[i]);
@@ -435,8 +444,7 @@ static int use_context(struct llm *m, bool only_generates, struct mill_err *err)
     return rc;
 }
 
-static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
-                       struct mill_err *err);
+static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out, struct mill_err *err);
 
 static int llm_load(void *state, struct mill_err *err) {
     struct llm *m = state;
@@ -470,7 +478,8 @@ static int llm_load(void *state, struct mill_err *err) {
     m->vocab = llama_model_get_vocab(m->model);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     if (m->n_vocab <= 0 || llama_vocab_type(m->vocab) == LLAMA_VOCAB_TYPE_NONE)
-        return mill_err_set(err, MILL_EFORMAT, "model %s has no vocabulary (no tokenizer in the "
+        return mill_err_set(err, MILL_EFORMAT,
+                            "model %s has no vocabulary (no tokenizer in the "
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     set_sizes(m);
@@ -483,8 +492,8 @@ static int llm_load(void *state, struct mill_err *err) {
         rc = prompt_text(m, "probe", &probe, err);
     mill_buf_free(&probe);
     if (!rc)
-        MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf,
-                  m->n_ctx, (long long)m->n_seq - 2, (long long)m->threads);
+        MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf, m->n_ctx,
+                  (long long)m->n_seq - 2, (long long)m->threads);
     return rc;
 }
 
@@ -507,8 +516,8 @@ static int tokenize(const struct llm *m, const char *text, size_t len, bool add_
     out->t = malloc((size_t)(n ? n : 1) * sizeof *out->t);
     if (!out->t)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (n && llama_tokenize(m->vocab, text, (int32_t)len, out->t, n, add_special,
-                            parse_special) != n) {
+    if (n &&
+        llama_tokenize(m->vocab, text, (int32_t)len, out->t, n, add_special, parse_special) != n) {
         free(out->t);
         out->t = NULL;
         return mill_err_set(err, MILL_EBACKEND, "tokenisation failed");
@@ -538,9 +547,11 @@ static int decode(struct llm *m, struct mill_err *err) {
     m->fa_used |= 1u << m->ctx_fa;
     m->n_tokens += m->batch.n_tokens;
     if (rc == 1) /* llama.h: no KV slot for the batch */
-        return mill_err_set(err, MILL_EBACKEND, "llama_decode found no free KV cells for %d "
+        return mill_err_set(err, MILL_EBACKEND,
+                            "llama_decode found no free KV cells for %d "
                             "tokens (cache of %d cells); lower batch_size or "
-                            "max_context_length", m->batch.n_tokens, m->kv_size);
+                            "max_context_length",
+                            m->batch.n_tokens, m->kv_size);
     if (rc != 0)
         return mill_err_set(err, MILL_EBACKEND, "llama_decode failed (%d)%s%s", rc,
                             last_llama_error[0] ? ": " : "", last_llama_error);
@@ -610,8 +621,8 @@ static void drop_seqs(struct llm *m, int first, int last) {
 
 struct ll_req {
     struct mill_request *q;
-    struct toks whole;  /* context tokens then continuation tokens (after truncation) */
-    int n_ctx_tok;      /* context part: the first n_ctx_tok tokens */
+    struct toks whole; /* context tokens then continuation tokens (after truncation) */
+    int n_ctx_tok;     /* context part: the first n_ctx_tok tokens */
     int n_cont;
 };
 
@@ -672,7 +683,8 @@ static int prep_loglik(const struct llm *m, struct ll_req *r, struct mill_err *e
         return 0;
     }
     llama_token first = llama_vocab_get_add_bos(m->vocab) || llama_vocab_bos(m->vocab) >= 0
-                            ? llama_vocab_bos(m->vocab) : llama_vocab_eos(m->vocab);
+                            ? llama_vocab_bos(m->vocab)
+                            : llama_vocab_eos(m->vocab);
     r->whole.t = malloc((size_t)(we.n + 1) * sizeof *r->whole.t);
     if (!r->whole.t) {
         free(we.t);
@@ -689,8 +701,10 @@ static int prep_loglik(const struct llm *m, struct ll_req *r, struct mill_err *e
     int over = r->whole.n - 1 - m->n_ctx;
     if (over > 0) {
         if (r->n_ctx_tok - over < 1) {
-            mill_request_fail(r->q, MILL_EINVAL, "continuation of %d tokens does not fit the "
-                              "%d-token context", n_cont, m->n_ctx);
+            mill_request_fail(r->q, MILL_EINVAL,
+                              "continuation of %d tokens does not fit the "
+                              "%d-token context",
+                              n_cont, m->n_ctx);
             return 0;
         }
         memmove(r->whole.t, r->whole.t + over, (size_t)(r->whole.n - over) * sizeof *r->whole.t);
@@ -805,8 +819,8 @@ static int run_groups(struct ll_state *s, size_t g0, size_t g1, int n_prefix,
             }
             llama_memory_seq_cp(m->mem, 1 + (int)(g - g0), next, -1, -1);
             for (int k = 0; !rc && k < r->n_cont - 1; k++)
-                rc = add_token(s, r->whole.t[r->n_ctx_tok + k], r->n_ctx_tok + k, next, true,
-                               -1, ri, k + 1, err);
+                rc = add_token(s, r->whole.t[r->n_ctx_tok + k], r->n_ctx_tok + k, next, true, -1,
+                               ri, k + 1, err);
             next++;
         }
     }
@@ -941,22 +955,23 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
 struct gen {
     struct mill_request *q;
     struct mill_buf text;
-    struct toks prompt;     /* while being admitted */
+    struct toks prompt; /* while being admitted */
     int n_gen, pos, logit_i, seq;
-    int reserve;            /* KV cells held for the prompt and the generation budget */
-    llama_token next;       /* the token the next step feeds */
+    int reserve;      /* KV cells held for the prompt and the generation budget */
+    llama_token next; /* the token the next step feeds */
 };
 
 /* The prompt as the model sees it: the chat template applied when asked for. */
-static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
-                       struct mill_err *err) {
+static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out, struct mill_err *err) {
     if (!m->use_chat_template && !m->chat_template)
         return mill_buf_adds(out, ctx) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
-    const char *tmpl = m->chat_template ? m->chat_template
-                                        : llama_model_chat_template(m->model, NULL);
+    const char *tmpl =
+        m->chat_template ? m->chat_template : llama_model_chat_template(m->model, NULL);
     if (!tmpl)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s has no chat template; pass "
-                            "chat_template=<name> (e.g. chatml, llama3)", m->name);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s has no chat template; pass "
+                            "chat_template=<name> (e.g. chatml, llama3)",
+                            m->name);
     struct llama_chat_message msg = {"user", ctx};
     int cap = (int)strlen(ctx) * 2 + 1024;
     for (int tries = 0; tries < 2; tries++) {
@@ -966,9 +981,11 @@ static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out,
         int n = llama_chat_apply_template(tmpl, &msg, 1, true, buf, cap);
         if (n < 0) {
             free(buf);
-            return mill_err_set(err, MILL_EUNSUPPORTED, "%s: llama.cpp does not recognise this "
+            return mill_err_set(err, MILL_EUNSUPPORTED,
+                                "%s: llama.cpp does not recognise this "
                                 "chat template; pass chat_template=<name> (e.g. chatml, llama3, "
-                                "gemma, phi3)", m->name);
+                                "gemma, phi3)",
+                                m->name);
         }
         if (n < cap) {
             int rc = mill_buf_add(out, buf, (size_t)n);
@@ -986,8 +1003,7 @@ static int gen_budget(const struct mill_request *q) {
     return q->max_new_tokens > 0 ? q->max_new_tokens : 256;
 }
 
-static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t,
-                      struct mill_err *err) {
+static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, struct mill_err *err) {
     struct mill_buf p = {0};
     int rc = prompt_text(m, q->context ? q->context : "", &p, err);
     struct toks raw = {0};
@@ -1011,8 +1027,8 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t,
     }
     t->n = 0;
     if (bos)
-        t->t[t->n++] = llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab)
-                                                     : llama_vocab_eos(m->vocab);
+        t->t[t->n++] =
+            llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab) : llama_vocab_eos(m->vocab);
     memcpy(t->t + t->n, raw.t + (raw.n - keep), (size_t)keep * sizeof *raw.t);
     t->n += keep;
     free(raw.t);
@@ -1075,7 +1091,7 @@ struct gen_run {
     struct mill_request **qs;
     size_t n, next, per, active;
     struct gen *slots, **fresh;
-    struct toks pend;       /* the next request's prompt, tokenised once */
+    struct toks pend; /* the next request's prompt, tokenised once */
     bool pend_ok;
     long reserved;
 };
@@ -1205,12 +1221,12 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
  * following max_len tokens from the tokens before them. */
 static int rolling_one(struct llm *m, struct mill_request *q, struct mill_err *err) {
     struct toks t;
-    int rc = tokenize(m, q->context ? q->context : "", q->context ? strlen(q->context) : 0,
-                      false, true, &t, err);
+    int rc = tokenize(m, q->context ? q->context : "", q->context ? strlen(q->context) : 0, false,
+                      true, &t, err);
     if (rc)
         return rc;
-    llama_token prefix = llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab)
-                                                        : llama_vocab_eos(m->vocab);
+    llama_token prefix =
+        llama_vocab_bos(m->vocab) >= 0 ? llama_vocab_bos(m->vocab) : llama_vocab_eos(m->vocab);
     struct ll_req r = {.q = q};
     struct ll_state s = {.m = m, .r = &r};
     q->logprob = 0;
@@ -1283,14 +1299,14 @@ static int llm_provenance(void *state, struct mill_buf *out) {
     struct llm *m = state;
     mill_buf_adds(out, "\"model_file\":");
     mill_buf_add_json_str(out, m->gguf ? m->gguf : "", m->gguf ? strlen(m->gguf) : 0);
-    int rc = mill_buf_addf(out, ",\"model_sha256\":\"%s\",\"context_length\":%d,"
+    int rc = mill_buf_addf(out,
+                           ",\"model_sha256\":\"%s\",\"context_length\":%d,"
                            "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
                            "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
                            "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
                            "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
                            m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
-                           m->n_tokens, m->decode_s, m->load_s,
-                           fa_used_name(m->fa_used));
+                           m->n_tokens, m->decode_s, m->load_s, fa_used_name(m->fa_used));
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;

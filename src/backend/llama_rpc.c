@@ -36,8 +36,10 @@ static int check_endpoint(const char *ep, struct mill_err *err) {
     if (digits && digits == strlen(port) && digits <= 5)
         v = strtol(port, NULL, 10);
     if (!colon || colon == ep || v < 1 || v > 65535)
-        return mill_err_set(err, MILL_EINVAL, "rpc server '%s' is not host:port (port 1-65535; "
-                            "separate several servers with ';')", ep);
+        return mill_err_set(err, MILL_EINVAL,
+                            "rpc server '%s' is not host:port (port 1-65535; "
+                            "separate several servers with ';')",
+                            ep);
     return 0;
 }
 
@@ -53,8 +55,7 @@ int mill_rpc_parse(const char *servers, char ***out, size_t *n, struct mill_err 
         if (!len)
             break;
         char *ep = strndup(p, len);
-        char **grown = *n == cap ? realloc(*out, (cap = cap ? 2 * cap : 4) * sizeof *grown)
-                                 : *out;
+        char **grown = *n == cap ? realloc(*out, (cap = cap ? 2 * cap : 4) * sizeof *grown) : *out;
         if (!ep || !grown) {
             free(ep);
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -87,8 +88,8 @@ static int probe(const char *ep, int timeout_ms, struct mill_err *err) {
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int gai = getaddrinfo(host, colon + 1, &hints, &ai);
     if (gai)
-        return mill_err_set(err, MILL_ENET, "rpc server %s: cannot resolve '%s': %s", ep,
-                            host, gai_strerror(gai));
+        return mill_err_set(err, MILL_ENET, "rpc server %s: cannot resolve '%s': %s", ep, host,
+                            gai_strerror(gai));
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), e = errno;
     if (fd >= 0) {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -106,8 +107,10 @@ static int probe(const char *ep, int timeout_ms, struct mill_err *err) {
     }
     freeaddrinfo(ai);
     if (e)
-        return mill_err_set(err, MILL_ENET, "cannot reach rpc server %s: %s (is "
-                            "ggml-rpc-server running there?)", ep, strerror(e));
+        return mill_err_set(err, MILL_ENET,
+                            "cannot reach rpc server %s: %s (is "
+                            "ggml-rpc-server running there?)",
+                            ep, strerror(e));
     return 0;
 }
 
@@ -118,7 +121,7 @@ typedef ggml_backend_reg_t (*add_server_fn)(const char *endpoint);
 static struct attached {
     char *ep;
     ggml_backend_reg_t reg;
-} *done;
+} * done;
 static size_t n_done;
 
 static ggml_backend_reg_t attached_reg(const char *ep) {
@@ -153,11 +156,12 @@ ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n) {
 
 int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err *err) {
     ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
-    add_server_fn add = rpc ? (add_server_fn)ggml_backend_reg_get_proc_address(
-                                  rpc, "ggml_backend_rpc_add_server")
-                            : NULL;
+    add_server_fn add =
+        rpc ? (add_server_fn)ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server")
+            : NULL;
     if (!add)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "rpc= needs llama.cpp built with "
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "rpc= needs llama.cpp built with "
                             "GGML_RPC=ON; this build has no RPC backend");
     /* ggml writes to the sockets without MSG_NOSIGNAL: a server that went away would kill us
      * with SIGPIPE, silently. Ignored, the write fails and ggml's abort path reports it. */
@@ -174,8 +178,10 @@ int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err 
         done = grown;
         ggml_backend_reg_t reg = add(eps[i]);
         if (!reg || !ggml_backend_reg_dev_count(reg))
-            return mill_err_set(err, MILL_EBACKEND, "rpc server %s accepted the connection but "
-                                "offers no device", eps[i]);
+            return mill_err_set(err, MILL_EBACKEND,
+                                "rpc server %s accepted the connection but "
+                                "offers no device",
+                                eps[i]);
         if (!(done[n_done].ep = strdup(eps[i])))
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         ggml_backend_register(reg);

@@ -27,6 +27,7 @@ struct replay {
     size_t n;
 };
 
+/* clang-format off */
 static const struct mill_backend_arg replay_args[] = {
     {"file", MILL_ARG_STR, offsetof(struct replay, file), NULL, "JSON Lines of {\"task\", "
      "\"doc_id\", \"response\"} (required)", 0, 0},
@@ -34,6 +35,7 @@ static const struct mill_backend_arg replay_args[] = {
      "in outputs", 0, 0},
     {NULL, 0, 0, NULL, NULL, 0, 0},
 };
+/* clang-format on */
 
 static int replay_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
     struct replay *r = calloc(1, sizeof *r);
@@ -42,8 +44,8 @@ static int replay_open(const struct mill_model_spec *spec, void **state, struct 
     int rc = mill_spec_apply_args(spec, replay_args, r, err);
     const char *file = r->file;
     if (!rc && (!file || !*file))
-        rc = mill_err_set(err, MILL_EINVAL,
-                          "model spec '%s': replay needs file=<responses.jsonl>", spec->raw);
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': replay needs file=<responses.jsonl>",
+                          spec->raw);
     if (!rc && !r->name &&
         asprintf(&r->name, "replay/%s", strrchr(file, '/') ? strrchr(file, '/') + 1 : file) < 0) {
         r->name = NULL;
@@ -134,8 +136,8 @@ static int replay_load(void *state, struct mill_err *err) {
     /* Two saved answers for one sample are ambiguous: refuse rather than pick one. */
     for (size_t i = 1; !rc && i < r->n; i++)
         if (!cmp_saved(&r->items[i - 1], &r->items[i]))
-            return mill_err_set(err, MILL_EFORMAT, "%s: task %s doc_id %lld appears twice",
-                                r->file, r->items[i].task, (long long)r->items[i].doc_id);
+            return mill_err_set(err, MILL_EFORMAT, "%s: task %s doc_id %lld appears twice", r->file,
+                                r->items[i].task, (long long)r->items[i].doc_id);
     return rc;
 }
 
@@ -162,8 +164,8 @@ static int replay_run(void *state, struct mill_request *reqs, size_t n, struct m
             continue;
         }
         struct saved key = {(char *)q->task, q->doc_id, NULL};
-        struct saved *hit = r->n ? bsearch(&key, r->items, r->n, sizeof *r->items, cmp_saved)
-                                 : NULL;
+        struct saved *hit =
+            r->n ? bsearch(&key, r->items, r->n, sizeof *r->items, cmp_saved) : NULL;
         if (!hit) {
             mill_request_fail(q, MILL_ENOTFOUND, "no saved response for task %s doc_id %lld in %s",
                               q->task, (long long)q->doc_id, r->file);

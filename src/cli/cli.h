@@ -8,9 +8,9 @@
 enum mill_opt_type { MILL_OPT_STR, MILL_OPT_INT, MILL_OPT_BOOL };
 
 struct mill_opt {
-    const char *name;        /* flag name with underscores: --output_dir / --output-dir */
+    const char *name; /* flag name with underscores: --output_dir / --output-dir */
     enum mill_opt_type type;
-    const char *metavar;     /* shown in help ("DIR"); NULL for booleans */
+    const char *metavar; /* shown in help ("DIR"); NULL for booleans */
     const char *help;
 };
 
@@ -32,12 +32,12 @@ enum { MILL_EXIT_OK = 0, MILL_EXIT_FAIL = 1, MILL_EXIT_USAGE = 2 };
 struct mill_command {
     const char *name;
     const char *summary;
-    const char *usage;             /* "eval MODELS TASKS [--task_paths DIRS] [--seed N]" */
+    const char *usage;              /* "eval MODELS TASKS [--task_paths DIRS] [--seed N]" */
     const char *const *positionals; /* names of the positionals, which may also be flags */
-    const struct mill_opt *opts;   /* the command's own options */
+    const struct mill_opt *opts;    /* the command's own options */
     size_t n_opts;
     int (*run)(const struct mill_args *a); /* returns an exit code */
-    void (*help_more)(void);       /* prints more of `--help` after the options; may be NULL */
+    void (*help_more)(void); /* prints more of `--help` after the options; may be NULL */
 };
 
 extern const struct mill_opt mill_global_opts[];
@@ -60,7 +60,7 @@ const char *mill_cli_cache_dir(const struct mill_args *a);
 int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mill_cli_print_help(const struct mill_command *cmd);
 
-extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls,
-    mill_cmd_schedule, mill_cmd_prompts, mill_cmd_data;
+extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls, mill_cmd_schedule,
+    mill_cmd_prompts, mill_cmd_data;
 
 #endif

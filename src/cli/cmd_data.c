@@ -66,7 +66,7 @@ static int run_data(const struct mill_args *a) {
     const char *src = mill_arg_pos(a, &mill_cmd_data, 1);
     if (!action || !src || (strcmp(action, "files") && strcmp(action, "head")))
         return mill_cli_error(MILL_EXIT_USAGE, "usage: mill data files|head <repo-or-file> "
-                              "(see mill data --help)");
+                                               "(see mill data --help)");
     const char *split = mill_arg(a, "split") ? mill_arg(a, "split") : "test";
     int64_t n;
     mill_arg_int(a, "n", 5, &n);

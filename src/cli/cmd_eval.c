@@ -94,16 +94,17 @@ static int run_eval(const struct mill_args *a) {
     if (!rc) {
         int r = mill_run_eval(reg, models, tasks, &p, &res, &err);
         if (r)
-            rc = mill_cli_error(r == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s",
-                                err.msg);
+            rc = mill_cli_error(r == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s", err.msg);
         struct mill_buf out = {0};
         mill_run_format_table(&res, &out);
         if (out.p)
             fputs(out.p, stdout);
         mill_buf_free(&out);
         if (res.n_failed_samples)
-            fprintf(stderr, "mill: %zu samples failed (see the \"error\" field of their lines "
-                            "in %s/outputs)\n", res.n_failed_samples, p.output_dir);
+            fprintf(stderr,
+                    "mill: %zu samples failed (see the \"error\" field of their lines "
+                    "in %s/outputs)\n",
+                    res.n_failed_samples, p.output_dir);
     }
     mill_run_result_free(&res);
     mill_registry_free(reg);

@@ -63,8 +63,7 @@ static void bench_json(struct mill_buf *b, const struct mill_benchmark_config *x
     mill_buf_adds(b, ",\"metrics\":");
     json_strv(b, x->metric_names);
     json_kv(b, "aggregation", x->weighted_aggregate ? "weighted" : "unweighted mean");
-    mill_buf_addf(b, ",\"pick_variant_by_model\":%s",
-                  x->pick_variant_by_model ? "true" : "false");
+    mill_buf_addf(b, ",\"pick_variant_by_model\":%s", x->pick_variant_by_model ? "true" : "false");
     json_kv(b, "description", x->description);
     json_kv(b, "paper_url", x->paper_url);
     mill_buf_addc(b, '}');

@@ -29,8 +29,7 @@ static int run_prompts(const struct mill_args *a) {
     if (!rc) {
         int r = mill_write_prompts(reg, tasks, &p, stdout, &err);
         if (r)
-            rc = mill_cli_error(r == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s",
-                                err.msg);
+            rc = mill_cli_error(r == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s", err.msg);
     }
     if (fflush(stdout) != 0 && !rc)
         rc = mill_cli_error(MILL_EXIT_FAIL, "cannot write to stdout");

@@ -91,15 +91,27 @@ static const char DEFAULT_CLUSTERS_YAML[] =
 
 /* ---- cluster configuration ---- */
 
-enum { K_PATTERN, K_PARTITION, K_ACCOUNT, K_GPU_TYPE, K_MEM, K_MEM_PER_GPU, K_VENV, K_IMAGE,
-       N_STR_KEYS };
+enum {
+    K_PATTERN,
+    K_PARTITION,
+    K_ACCOUNT,
+    K_GPU_TYPE,
+    K_MEM,
+    K_MEM_PER_GPU,
+    K_VENV,
+    K_IMAGE,
+    N_STR_KEYS
+};
 static const char *const STR_KEYS[N_STR_KEYS] = {
-    "hostname_pattern", "partition", "account", "gpu_type", "mem", "mem_per_gpu", "venv_path",
-    "container_image",
+    "hostname_pattern", "partition", "account",         "gpu_type", "mem",
+    "mem_per_gpu",      "venv_path", "container_image",
 };
 enum { K_GPUS, K_CPUS, K_QUEUE, K_ARRAY, N_NUM_KEYS };
 static const char *const NUM_KEYS[N_NUM_KEYS] = {
-    "gpus_per_node", "cpus_per_task", "queue_limit", "max_array_len",
+    "gpus_per_node",
+    "cpus_per_task",
+    "queue_limit",
+    "max_array_len",
 };
 
 struct cluster {
@@ -151,13 +163,13 @@ static int64_t cl_num(const struct cluster *c, int k, int64_t def) {
 struct yaml_parse {
     const char *file;
     struct cluster_set *set;
-    struct cluster *cur;  /* the cluster being filled */
-    bool seen_key;        /* a key was seen already (so "clusters:" is no longer the wrapper) */
-    bool wrapper;         /* Mill's shape */
-    int cluster_indent;   /* indent of cluster names; -1 until known */
-    int field_indent;     /* indent of cur's fields; -1 until known */
-    int list_indent;      /* indent of an open "bind_paths:"; -1 when none */
-    bool after_empty;     /* the last field had no value (a deeper key would be a nested map) */
+    struct cluster *cur; /* the cluster being filled */
+    bool seen_key;       /* a key was seen already (so "clusters:" is no longer the wrapper) */
+    bool wrapper;        /* Mill's shape */
+    int cluster_indent;  /* indent of cluster names; -1 until known */
+    int field_indent;    /* indent of cur's fields; -1 until known */
+    int list_indent;     /* indent of an open "bind_paths:"; -1 when none */
+    bool after_empty;    /* the last field had no value (a deeper key would be a nested map) */
     struct mill_err *err;
 };
 
@@ -248,8 +260,7 @@ static int parse_scalar(struct yaml_parse *y, size_t ln, const char *v, char **o
             break;
         }
     char *t = trim(s);
-    if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
-        !strcmp(t, "NULL")) {
+    if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL")) {
         free(s);
         return 0;
     }
@@ -352,8 +363,10 @@ static int assign(struct yaml_parse *y, size_t ln, int indent, const char *key, 
 
 static int start_cluster(struct yaml_parse *y, size_t ln, const char *name, const char *v) {
     if (*v && *v != '#')
-        return yerr(y, ln, "expected a cluster name followed by ':' and, on the next lines, "
-                           "its indented fields; got a value for '%s'", name);
+        return yerr(y, ln,
+                    "expected a cluster name followed by ':' and, on the next lines, "
+                    "its indented fields; got a value for '%s'",
+                    name);
     for (size_t i = 0; i < y->set->n; i++)
         if (!strcmp(y->set->v[i].name, name))
             return yerr(y, ln, "cluster '%s' is defined twice", name);
@@ -371,8 +384,7 @@ static int start_cluster(struct yaml_parse *y, size_t ln, const char *name, cons
     return 0;
 }
 
-static int set_field(struct yaml_parse *y, size_t ln, int indent, const char *key,
-                     const char *v) {
+static int set_field(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
     if (!y->cur)
         return yerr(y, ln, "'%s' is outside any cluster", key);
     if (y->field_indent < 0)
@@ -444,8 +456,12 @@ static int parse_line(struct yaml_parse *y, size_t ln, char *s) {
 /* Parses text (NUL-terminated, modified in place) into set. */
 static int parse_clusters(char *text, const char *file, struct cluster_set *set,
                           struct mill_err *err) {
-    struct yaml_parse y = {.file = file, .set = set, .cluster_indent = -1, .field_indent = -1,
-                           .list_indent = -1, .err = err};
+    struct yaml_parse y = {.file = file,
+                           .set = set,
+                           .cluster_indent = -1,
+                           .field_indent = -1,
+                           .list_indent = -1,
+                           .err = err};
     size_t ln = 0;
     int rc = 0;
     for (char *line = text, *next; !rc && line; line = next) {
@@ -599,8 +615,8 @@ static int64_t jobs_in_queue(void) {
     struct passwd *pw = (!user || !*user) ? getpwuid(getuid()) : NULL;
     if (pw)
         user = pw->pw_name;
-    char *argv[] = {"squeue", "-u", (char *)(user ? user : ""), "-t", "pending,running", "-h",
-                    NULL};
+    char *argv[] = {"squeue", "-u", (char *)(user ? user : ""), "-t", "pending,running",
+                    "-h",     NULL};
     struct mill_buf out = {0};
     int st = run_process(exe, argv, &out);
     int64_t n = 0;
@@ -629,13 +645,13 @@ struct sched {
     int64_t minutes, limit; /* limit < 0: none */
     bool dry_run, local;
     const char *venv, *log_level;
-    char *task_paths;       /* --extra_task_paths with every entry absolute, or NULL */
+    char *task_paths; /* --extra_task_paths with every entry absolute, or NULL */
     char *out_dir, *cache_dir, *exe;
     struct cluster_set clusters;
     const struct cluster *cl;
     char *cl_file;
     struct mill_registry *reg;
-    char **specs, **names;  /* names[i]: model name of specs[i] */
+    char **specs, **names; /* names[i]: model name of specs[i] */
     size_t n_specs;
     struct job *jobs;
     size_t n_jobs;
@@ -669,8 +685,10 @@ static int parse_shots(struct sched *s, const char *list) {
         errno = 0;
         long long v = strtoll(items[i], &end, 10);
         if (!*items[i] || *end || errno || v < 0 || v > 1000000)
-            rc = mill_cli_error(MILL_EXIT_USAGE, "--n_shots expects comma-separated counts "
-                                                 "(0 or more), got '%s'", items[i]);
+            rc = mill_cli_error(MILL_EXIT_USAGE,
+                                "--n_shots expects comma-separated counts "
+                                "(0 or more), got '%s'",
+                                items[i]);
         s->shots[s->n_shots++] = v;
     }
     mill_strv_free(items, n);
@@ -706,8 +724,10 @@ static int read_options(const struct mill_args *a, struct sched *s) {
     mill_arg_int(a, "minutes_per_eval", 0, &s->minutes);
     mill_arg_int(a, "limit", -1, &s->limit);
     if (s->minutes < 0 || s->minutes > 1000000)
-        return mill_cli_error(MILL_EXIT_USAGE, "--minutes_per_eval must be 0 (the default, %d) "
-                              "or a positive number of minutes", DEFAULT_MINUTES_PER_EVAL);
+        return mill_cli_error(MILL_EXIT_USAGE,
+                              "--minutes_per_eval must be 0 (the default, %d) "
+                              "or a positive number of minutes",
+                              DEFAULT_MINUTES_PER_EVAL);
     if (mill_arg(a, "limit") && s->limit < 1)
         return mill_cli_error(MILL_EXIT_USAGE, "--limit must be positive");
     if (!s->minutes)
@@ -747,8 +767,9 @@ static int ensure_clusters_file(struct sched *s) {
         return rc;
     int fd = open(s->cl_file, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
-        return errno == EEXIST ? 0 : mill_cli_error(MILL_EXIT_FAIL, "cannot create %s: %s",
-                                                    s->cl_file, strerror(errno));
+        return errno == EEXIST ? 0
+                               : mill_cli_error(MILL_EXIT_FAIL, "cannot create %s: %s", s->cl_file,
+                                                strerror(errno));
     size_t n = sizeof DEFAULT_CLUSTERS_YAML - 1;
     bool ok = write(fd, DEFAULT_CLUSTERS_YAML, n) == (ssize_t)n;
     if (close(fd) != 0 || !ok) {
@@ -843,9 +864,8 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
     }
     mill_spec_free(&spec);
     if (rc)
-        return mill_cli_error(rc == MILL_ENOMEM || rc == MILL_EIO ? MILL_EXIT_FAIL
-                                                                  : MILL_EXIT_USAGE,
-                              "%s", err.msg);
+        return mill_cli_error(
+            rc == MILL_ENOMEM || rc == MILL_EIO ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s", err.msg);
     return 0;
 }
 
@@ -876,8 +896,8 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
         size_t n = 0;
         struct mill_err err = {0};
         if (mill_resolve_name(s->reg, tasks[t], &caps, &tc, &n, &err))
-            rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE,
-                                "%s", err.msg);
+            rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s",
+                                err.msg);
         for (size_t k = 0; !rc && k < n; k++)
             for (size_t h = 0; !rc && h < s->n_shots; h++) {
                 struct job j = {s->specs[i], s->names[i], tc[k]->name, s->shots[h]};
@@ -1065,8 +1085,8 @@ static void time_limit(const struct sched *s, int64_t array, char out[16]) {
     snprintf(out, 16, "%02d:%02d:00", (int)(m / 60), (int)(m % 60));
 }
 
-static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t array,
-                          const char *tl, const char *logs) {
+static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t array, const char *tl,
+                          const char *logs) {
     const struct cluster *c = s->cl;
     int64_t gpus = cl_num(c, K_GPUS, 1);
     mill_buf_addf(b, "#!/bin/bash\n#SBATCH --job-name=mill-eval\n#SBATCH --time=%s\n", tl);
@@ -1089,14 +1109,14 @@ static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t arr
                   (long long)cl_num(c, K_ARRAY, 50));
 }
 
-static void sbatch_body(struct mill_buf *b, const struct sched *s, int64_t array,
-                        const char *csv) {
+static void sbatch_body(struct mill_buf *b, const struct sched *s, int64_t array, const char *csv) {
     const char *venv = s->venv && *s->venv ? s->venv : cl_str(s->cl, K_VENV, NULL);
     mill_buf_addf(b, "\n# Written by `mill schedule` (cluster %s): %zu jobs, the rows of\n# ",
                   s->cl->name, s->n_jobs);
     mill_buf_adds(b, csv);
-    mill_buf_addf(b, "\n# in order; array task T runs the rows i (0-based, header excluded) with "
-                     "i %% %lld == T.\nset -u\nARRAY_SIZE=%lld\nN_JOBS=%zu\n",
+    mill_buf_addf(b,
+                  "\n# in order; array task T runs the rows i (0-based, header excluded) with "
+                  "i %% %lld == T.\nset -u\nARRAY_SIZE=%lld\nN_JOBS=%zu\n",
                   (long long)array, (long long)array, s->n_jobs);
     mill_buf_adds(b, "TASK_ID=${SLURM_ARRAY_TASK_ID:?not running as a SLURM array task}\n");
     if (venv) {
@@ -1168,9 +1188,10 @@ static int run_local(const struct sched *s) {
                   (long long)j->n_shot);
         int st = run_process("/proc/self/exe", (char *const *)argv, NULL);
         if (st != 0)
-            rc = mill_cli_error(MILL_EXIT_FAIL, "job %zu/%zu (%s, %s, %lld-shot) failed: "
-                                "`mill eval` exited with status %d", i + 1, s->n_jobs,
-                                j->model_name, j->task, (long long)j->n_shot, st);
+            rc = mill_cli_error(MILL_EXIT_FAIL,
+                                "job %zu/%zu (%s, %s, %lld-shot) failed: "
+                                "`mill eval` exited with status %d",
+                                i + 1, s->n_jobs, j->model_name, j->task, (long long)j->n_shot, st);
     }
     if (!rc)
         printf("ran %zu jobs (jobs file %s)\n", s->n_jobs, csv);
@@ -1203,8 +1224,10 @@ static int write_sbatch(const struct sched *s, const char *csv, int64_t array, c
 static int sbatch_submit(const char *script, struct mill_buf *out) {
     char *exe = find_on_path("sbatch");
     if (!exe)
-        return mill_cli_error(MILL_EXIT_FAIL, "sbatch not found on PATH: submit %s from a SLURM "
-                              "login node, or use --local to run the jobs here", script);
+        return mill_cli_error(MILL_EXIT_FAIL,
+                              "sbatch not found on PATH: submit %s from a SLURM "
+                              "login node, or use --local to run the jobs here",
+                              script);
     char *argv[] = {"sbatch", (char *)script, NULL};
     int st = run_process(exe, argv, out);
     free(exe);
@@ -1227,8 +1250,9 @@ static int submit(const struct sched *s) {
         rc = sbatch_submit(script, &out);
     if (!rc)
         printf("jobs: %zu (cluster %s, %lld in the queue)\narray size: %lld\n"
-               "time limit: %s\njobs file: %s\nsbatch file: %s\n%s", s->n_jobs, s->cl->name,
-               (long long)in_queue, (long long)array, tl, csv, script, out.p ? out.p : "");
+               "time limit: %s\njobs file: %s\nsbatch file: %s\n%s",
+               s->n_jobs, s->cl->name, (long long)in_queue, (long long)array, tl, csv, script,
+               out.p ? out.p : "");
     mill_buf_free(&out);
     free(csv);
     free(script);

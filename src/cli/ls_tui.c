@@ -26,8 +26,20 @@ enum { TAB_BENCH, TAB_TASKS, N_TABS };
 /* Keys above the byte range. */
 enum {
     K_NONE = -1,
-    K_UP = 0x100, K_DOWN, K_LEFT, K_RIGHT, K_SUP, K_SDOWN, K_BTAB,
-    K_PGUP, K_PGDN, K_HOME, K_END, K_ESC, K_WAKE, K_QUIT,
+    K_UP = 0x100,
+    K_DOWN,
+    K_LEFT,
+    K_RIGHT,
+    K_SUP,
+    K_SDOWN,
+    K_BTAB,
+    K_PGUP,
+    K_PGDN,
+    K_HOME,
+    K_END,
+    K_ESC,
+    K_WAKE,
+    K_QUIT,
 };
 
 #define ESC_TIMEOUT_MS 40
@@ -60,7 +72,7 @@ struct ui {
     int tab;
     char filter[FILTER_MAX];
     size_t flen;
-    size_t *match;   /* indices into the tab's registry list */
+    size_t *match; /* indices into the tab's registry list */
     size_t n_match;
     size_t sel, top; /* selected row and first visible row of the list */
     size_t dtop;     /* first visible detail line */
@@ -243,9 +255,7 @@ static const char *tab_name_at(const struct ui *u, int tab, size_t i) {
     return mill_registry_task_at(u->reg, i)->name;
 }
 
-static int lower(int c) {
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
 /* Fuzzy filter: every character of pat appears in s, in order (case-insensitive). */
 static bool fuzzy_match(const char *pat, const char *s) {
@@ -329,8 +339,7 @@ static void task_data_fields(struct mill_buf *b, const struct mill_task_config *
     if (t->hf_revision && *t->hf_revision)
         field(b, "HF revision", t->hf_revision);
     if (t->approx_num_samples > 0)
-        mill_buf_addf(b, "%-*s%lld\n", LABEL_W, "Approx samples",
-                      (long long)t->approx_num_samples);
+        mill_buf_addf(b, "%-*s%lld\n", LABEL_W, "Approx samples", (long long)t->approx_num_samples);
     else
         field(b, "Approx samples", NULL);
 }
@@ -408,9 +417,7 @@ static void build_details(struct ui *u) {
 
 /* ---- layout helpers ---------------------------------------------------------------------- */
 
-static bool is_cont(unsigned char c) {
-    return (c & 0xc0) == 0x80;
-}
+static bool is_cont(unsigned char c) { return (c & 0xc0) == 0x80; }
 
 /* Bytes of s[0..n) holding at most width code points. */
 static size_t clip_bytes(const char *s, size_t n, size_t width) {
@@ -671,12 +678,18 @@ static int handle_key(struct ui *u, int k) {
     case K_PGDN: move_sel(u, page); break;
     case K_HOME: move_sel(u, -(long)u->n_match); break;
     case K_END: move_sel(u, (long)u->n_match); break;
-    case '\t': case K_RIGHT: switch_tab(u, 1); break;
-    case K_BTAB: case K_LEFT: switch_tab(u, -1); break;
+    case '\t':
+    case K_RIGHT: switch_tab(u, 1); break;
+    case K_BTAB:
+    case K_LEFT: switch_tab(u, -1); break;
     case K_SUP: u->dtop -= u->dtop > 0; break;
     case K_SDOWN: u->dtop++; break;
-    case '\r': case '\n': return u->n_match ? 1 : 0;
-    case K_ESC: case 0x03: case 0x04: case K_QUIT: return -1;
+    case '\r':
+    case '\n': return u->n_match ? 1 : 0;
+    case K_ESC:
+    case 0x03:
+    case 0x04:
+    case K_QUIT: return -1;
     default:
         if (k == 0x7f || k == 0x08 || k == 0x15 || (k >= 0x20 && k <= 0xff))
             edit_filter(u, k);

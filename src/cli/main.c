@@ -24,8 +24,8 @@ const struct mill_opt mill_global_opts[] = {
 const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_opts[0];
 
 static const struct mill_command *const commands[] = {
-    &mill_cmd_eval, &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule, &mill_cmd_prompts,
-    &mill_cmd_data, NULL,
+    &mill_cmd_eval,    &mill_cmd_collect, &mill_cmd_ls, &mill_cmd_schedule,
+    &mill_cmd_prompts, &mill_cmd_data,    NULL,
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {
@@ -120,8 +120,8 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
             idx = -1;
     }
     if (idx < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s--help)",
-                              name, cmd ? " for " : "", cmd ? cmd : "", cmd ? "<command> " : "");
+        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s--help)", name,
+                              cmd ? " for " : "", cmd ? cmd : "", cmd ? "<command> " : "");
     const struct mill_opt *o = a->opts[idx];
     const char *val = eq ? eq + 1 : NULL;
     if (o->type == MILL_OPT_BOOL) {
@@ -131,8 +131,8 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
         if (val && !strcasecmp(val, "false"))
             b = false;
         else if (val && strcasecmp(val, "true"))
-            return mill_cli_error(MILL_EXIT_USAGE, "--%s expects true or false, got '%s'",
-                                  o->name, val);
+            return mill_cli_error(MILL_EXIT_USAGE, "--%s expects true or false, got '%s'", o->name,
+                                  val);
         a->val[idx] = b ? "1" : "0";
         return 0;
     }
@@ -279,8 +279,9 @@ int main(int argc, char **argv) {
     for (size_t k = 0; cmd->positionals && cmd->positionals[k]; k++)
         want += mill_arg(&a, cmd->positionals[k]) == NULL;
     if (a.n_pos > want)
-        return mill_cli_error(MILL_EXIT_USAGE, "mill %s: unexpected argument '%s' (lists are "
-                              "comma-separated; see mill %s --help)", cmd->name, a.pos[want],
-                              cmd->name);
+        return mill_cli_error(MILL_EXIT_USAGE,
+                              "mill %s: unexpected argument '%s' (lists are "
+                              "comma-separated; see mill %s --help)",
+                              cmd->name, a.pos[want], cmd->name);
     return cmd->run(&a);
 }

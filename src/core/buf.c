@@ -16,8 +16,7 @@
 #include <string.h>
 
 /* Makes room for extra more bytes plus the NUL; doubles the capacity, checking for overflow. */
-static int reserve(struct mill_buf *b, size_t extra)
-{
+static int reserve(struct mill_buf *b, size_t extra) {
     if (extra > SIZE_MAX - 1 - b->n)
         return MILL_ENOMEM;
     size_t need = b->n + extra + 1;
@@ -41,8 +40,7 @@ static int reserve(struct mill_buf *b, size_t extra)
     return MILL_OK;
 }
 
-int mill_buf_add(struct mill_buf *b, const void *p, size_t n)
-{
+int mill_buf_add(struct mill_buf *b, const void *p, size_t n) {
     /* p may point into the buffer itself: keep its offset across the realloc. */
     const char *src = p;
     bool inside = b->p && src >= b->p && src < b->p + b->cap;
@@ -59,13 +57,9 @@ int mill_buf_add(struct mill_buf *b, const void *p, size_t n)
     return MILL_OK;
 }
 
-int mill_buf_adds(struct mill_buf *b, const char *s)
-{
-    return mill_buf_add(b, s, strlen(s));
-}
+int mill_buf_adds(struct mill_buf *b, const char *s) { return mill_buf_add(b, s, strlen(s)); }
 
-int mill_buf_addc(struct mill_buf *b, char c)
-{
+int mill_buf_addc(struct mill_buf *b, char c) {
     int rc = reserve(b, 1);
     if (rc)
         return rc;
@@ -74,8 +68,7 @@ int mill_buf_addc(struct mill_buf *b, char c)
     return MILL_OK;
 }
 
-int mill_buf_addf(struct mill_buf *b, const char *fmt, ...)
-{
+int mill_buf_addf(struct mill_buf *b, const char *fmt, ...) {
     int rc = reserve(b, 0);
     if (rc)
         return rc;
@@ -100,9 +93,7 @@ int mill_buf_addf(struct mill_buf *b, const char *fmt, ...)
     return MILL_OK;
 }
 
-
-int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n)
-{
+int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     size_t start = b->n;
@@ -137,7 +128,7 @@ int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n)
             i += bad;
             continue;
         }
-        char esc[7] = { '\\', 0, 0, 0, 0, 0, 0 };
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
         size_t elen = 2;
         switch (c) {
         case '"': esc[1] = '"'; break;
@@ -170,22 +161,17 @@ int mill_buf_add_json_str(struct mill_buf *b, const char *s, size_t n)
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
-static void c_locale_init(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
+static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
 /* strtod in the "C" locale whatever setlocale() the program made. */
-static double strtod_c(const char *s)
-{
+static double strtod_c(const char *s) {
     pthread_once(&c_locale_once, c_locale_init);
     return c_locale ? strtod_l(s, NULL, c_locale) : strtod(s, NULL);
 }
 
 /* Formats digits d[0..nd) and exponent e as "d.ddde+E" (C-locale) and checks it reads back
  * as x exactly. */
-static bool round_trips(const char *d, int nd, int e, double x)
-{
+static bool round_trips(const char *d, int nd, int e, double x) {
     char s[48];
     int k = 0;
     s[k++] = d[0];
@@ -198,8 +184,7 @@ static bool round_trips(const char *d, int nd, int e, double x)
 
 /* The shortest decimal digits that read back as x > 0 (finite), as Python's repr finds them:
  * digits d[0..*nd) with no trailing zeros, value 0.d1d2... * 10^(*e + 1). */
-static void shortest_digits(double x, char d[20], int *nd, int *e)
-{
+static void shortest_digits(double x, char d[20], int *nd, int *e) {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
     /* At a power of two (zero mantissa, not the smallest normal) the gap below is half the gap
@@ -245,8 +230,7 @@ static void shortest_digits(double x, char d[20], int *nd, int *e)
     *nd = p;
 }
 
-int mill_buf_add_pyfloat(struct mill_buf *b, double x)
-{
+int mill_buf_add_pyfloat(struct mill_buf *b, double x) {
     if (isnan(x))
         return mill_buf_adds(b, "nan");
     if (isinf(x))
@@ -290,15 +274,13 @@ int mill_buf_add_pyfloat(struct mill_buf *b, double x)
     return mill_buf_add(b, out, k);
 }
 
-void mill_buf_reset(struct mill_buf *b)
-{
+void mill_buf_reset(struct mill_buf *b) {
     b->n = 0;
     if (b->p)
         b->p[0] = 0;
 }
 
-void mill_buf_free(struct mill_buf *b)
-{
+void mill_buf_free(struct mill_buf *b) {
     if (!b)
         return;
     free(b->p);
@@ -308,8 +290,7 @@ void mill_buf_free(struct mill_buf *b)
 }
 
 /* Returns the contents ("" for a buffer never written; NULL only when that allocation fails). */
-char *mill_buf_take(struct mill_buf *b)
-{
+char *mill_buf_take(struct mill_buf *b) {
     char *p = b->p;
     if (!p) {
         p = malloc(1);
@@ -322,8 +303,7 @@ char *mill_buf_take(struct mill_buf *b)
     return p;
 }
 
-int mill_buf_add_json_num(struct mill_buf *b, double x)
-{
+int mill_buf_add_json_num(struct mill_buf *b, double x) {
     if (isnan(x))
         return mill_buf_adds(b, "NaN");
     if (isinf(x))

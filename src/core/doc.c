@@ -39,9 +39,7 @@ static int set_str(char **dst, const char *s) {
     return 0;
 }
 
-int mill_doc_set_query(struct mill_doc *d, const char *query) {
-    return set_str(&d->query, query);
-}
+int mill_doc_set_query(struct mill_doc *d, const char *query) { return set_str(&d->query, query); }
 
 int mill_doc_set_target_str(struct mill_doc *d, const char *gold) {
     return set_str(&d->target_str, gold);

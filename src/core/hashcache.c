@@ -24,8 +24,8 @@ static char *entry_path(const char *cache_dir, const char *real) {
 
 static void stamp(const struct stat *st, char *out, size_t n) {
     snprintf(out, n, "mill-sha256 2 %llu %llu %lld %lld.%09ld %lld.%09ld",
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-             (long long)st->st_size, (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
+             (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
              (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
 }
 
@@ -34,7 +34,6 @@ static bool same_version(const struct stat *a, const struct stat *b) {
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
 }
-
 
 static bool lookup(const char *entry, const char *want, char out[65]) {
     FILE *f = fopen(entry, "r");

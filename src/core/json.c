@@ -25,22 +25,16 @@
 
 /* ---- writer ---- */
 
-static int write_value(const struct mill_value *v, struct mill_buf *b, int depth)
-{
+static int write_value(const struct mill_value *v, struct mill_buf *b, int depth) {
     int rc = MILL_OK;
     if (depth > MAX_WRITE_DEPTH)
         return MILL_EINVAL;
     switch (v->kind) {
-    case MILL_V_NULL:
-        return mill_buf_add(b, "null", 4);
-    case MILL_V_BOOL:
-        return v->u.b ? mill_buf_add(b, "true", 4) : mill_buf_add(b, "false", 5);
-    case MILL_V_INT:
-        return mill_buf_addf(b, "%lld", (long long)v->u.i);
-    case MILL_V_FLOAT:
-        return mill_buf_add_json_num(b, v->u.f);
-    case MILL_V_STR:
-        return mill_buf_add_json_str(b, v->u.s.p, v->u.s.n);
+    case MILL_V_NULL: return mill_buf_add(b, "null", 4);
+    case MILL_V_BOOL: return v->u.b ? mill_buf_add(b, "true", 4) : mill_buf_add(b, "false", 5);
+    case MILL_V_INT: return mill_buf_addf(b, "%lld", (long long)v->u.i);
+    case MILL_V_FLOAT: return mill_buf_add_json_num(b, v->u.f);
+    case MILL_V_STR: return mill_buf_add_json_str(b, v->u.s.p, v->u.s.n);
     case MILL_V_BYTES: {
         uint8_t digest[32];
         char hex[65];
@@ -75,8 +69,7 @@ static int write_value(const struct mill_value *v, struct mill_buf *b, int depth
     return MILL_EINVAL;
 }
 
-int mill_value_to_json(const struct mill_value *v, struct mill_buf *out)
-{
+int mill_value_to_json(const struct mill_value *v, struct mill_buf *out) {
     size_t start = out->n;
     int rc = write_value(v, out, 0);
     if (rc && out->p) {
@@ -96,18 +89,15 @@ struct parser {
     struct mill_buf scratch; /* string and number text being decoded */
 };
 
-static int fail(struct parser *p, size_t at, const char *what)
-{
+static int fail(struct parser *p, size_t at, const char *what) {
     return mill_err_set(p->err, MILL_EFORMAT, "invalid JSON at byte %zu: %s", at, what);
 }
 
-static int oom(struct parser *p)
-{
+static int oom(struct parser *p) {
     return mill_err_set(p->err, MILL_ENOMEM, "out of memory parsing JSON");
 }
 
-static void skip_ws(struct parser *p)
-{
+static void skip_ws(struct parser *p) {
     while (p->pos < p->n) {
         unsigned char c = p->s[p->pos];
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
@@ -117,8 +107,7 @@ static void skip_ws(struct parser *p)
 }
 
 /* Whether the literal word (NUL-terminated) is at the cursor; consumes it if so. */
-static bool take_word(struct parser *p, const char *word)
-{
+static bool take_word(struct parser *p, const char *word) {
     size_t len = strlen(word);
     if (p->n - p->pos < len || memcmp(p->s + p->pos, word, len) != 0)
         return false;
@@ -126,9 +115,7 @@ static bool take_word(struct parser *p, const char *word)
     return true;
 }
 
-
-static int put_utf8(struct mill_buf *b, uint32_t cp)
-{
+static int put_utf8(struct mill_buf *b, uint32_t cp) {
     char u[4];
     size_t k;
     if (cp < 0x80) {
@@ -154,8 +141,7 @@ static int put_utf8(struct mill_buf *b, uint32_t cp)
 }
 
 /* Reads the four hex digits of a \u escape at p->pos (past the "\u"); -1 when malformed. */
-static long hex4(struct parser *p)
-{
+static long hex4(struct parser *p) {
     if (p->n - p->pos < 4)
         return -1;
     long v = 0;
@@ -177,8 +163,7 @@ static long hex4(struct parser *p)
 }
 
 /* Parses a string literal at p->pos (on the opening quote) into p->scratch. */
-static int parse_string(struct parser *p)
-{
+static int parse_string(struct parser *p) {
     struct mill_buf *b = &p->scratch;
     mill_buf_reset(b);
     p->pos++;
@@ -225,8 +210,8 @@ static int parse_string(struct parser *p)
             long cp = hex4(p);
             if (cp < 0)
                 return fail(p, at, "invalid \\u escape");
-            if (cp >= 0xD800 && cp <= 0xDBFF && p->n - p->pos >= 6 &&
-                p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u') {
+            if (cp >= 0xD800 && cp <= 0xDBFF && p->n - p->pos >= 6 && p->s[p->pos] == '\\' &&
+                p->s[p->pos + 1] == 'u') {
                 size_t save = p->pos;
                 p->pos += 2;
                 long lo = hex4(p);
@@ -240,8 +225,7 @@ static int parse_string(struct parser *p)
             rc = put_utf8(b, (uint32_t)cp);
             break;
         }
-        default:
-            return fail(p, at, "invalid escape in string");
+        default: return fail(p, at, "invalid escape in string");
         }
         if (rc)
             return oom(p);
@@ -251,13 +235,9 @@ static int parse_string(struct parser *p)
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
-static void c_locale_init(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
+static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
-static int parse_number(struct parser *p, struct mill_value *v)
-{
+static int parse_number(struct parser *p, struct mill_value *v) {
     size_t start = p->pos;
     const unsigned char *s = p->s;
     bool neg = false, integral = true;
@@ -318,16 +298,14 @@ static int parse_number(struct parser *p, struct mill_value *v)
     if (mill_buf_add(&p->scratch, s + start, p->pos - start))
         return oom(p);
     pthread_once(&c_locale_once, c_locale_init);
-    double f = c_locale ? strtod_l(p->scratch.p, NULL, c_locale)
-                        : strtod(p->scratch.p, NULL);
+    double f = c_locale ? strtod_l(p->scratch.p, NULL, c_locale) : strtod(p->scratch.p, NULL);
     mill_value_float(v, f);
     return MILL_OK;
 }
 
 static int parse_value(struct parser *p, struct mill_value *v);
 
-static int parse_array(struct parser *p, struct mill_value *v)
-{
+static int parse_array(struct parser *p, struct mill_value *v) {
     mill_value_list(v);
     p->pos++;
     skip_ws(p);
@@ -366,8 +344,7 @@ struct key_index {
 
 #define INDEX_FROM 16
 
-static uint64_t hash_key(const char *k)
-{
+static uint64_t hash_key(const char *k) {
     uint64_t h = 14695981039346656037ull;
     for (; *k; k++)
         h = (h ^ (unsigned char)*k) * 1099511628211ull;
@@ -375,8 +352,7 @@ static uint64_t hash_key(const char *k)
 }
 
 /* Slot of key in ix: the one holding it, or the empty one where it would go. */
-static size_t index_slot(const struct key_index *ix, char *const *keys, const char *key)
-{
+static size_t index_slot(const struct key_index *ix, char *const *keys, const char *key) {
     size_t i = (size_t)hash_key(key) & (ix->cap - 1);
     while (ix->slots[i] && strcmp(keys[ix->slots[i] - 1], key) != 0)
         i = (i + 1) & (ix->cap - 1);
@@ -384,8 +360,7 @@ static size_t index_slot(const struct key_index *ix, char *const *keys, const ch
 }
 
 /* Rebuilds ix for keys[0..n) with room for twice as many. */
-static int index_build(struct key_index *ix, char *const *keys, size_t n)
-{
+static int index_build(struct key_index *ix, char *const *keys, size_t n) {
     size_t cap = 64;
     while (cap < 4 * n) {
         if (cap > SIZE_MAX / 2 / sizeof *ix->slots)
@@ -406,8 +381,7 @@ static int index_build(struct key_index *ix, char *const *keys, size_t n)
 /* Adds key (owned, moved in) and *val to obj, or replaces the value of an equal key. Takes
  * ownership of both even when it fails (MILL_ENOMEM), freeing what it could not store. */
 static int object_put(struct mill_value *obj, struct key_index *ix, char *key,
-                      struct mill_value *val)
-{
+                      struct mill_value *val) {
     size_t n = obj->u.obj.n, found = SIZE_MAX, slot = 0;
     if (ix->slots) {
         slot = index_slot(ix, obj->u.obj.keys, key);
@@ -440,8 +414,7 @@ static int object_put(struct mill_value *obj, struct key_index *ix, char *key,
     return MILL_OK;
 }
 
-static int parse_object(struct parser *p, struct mill_value *v)
-{
+static int parse_object(struct parser *p, struct mill_value *v) {
     mill_value_struct(v);
     p->pos++;
     skip_ws(p);
@@ -449,7 +422,7 @@ static int parse_object(struct parser *p, struct mill_value *v)
         p->pos++;
         return MILL_OK;
     }
-    struct key_index ix = { NULL, 0 };
+    struct key_index ix = {NULL, 0};
     int rc;
     for (;;) {
         if (p->pos >= p->n || p->s[p->pos] != '"') {
@@ -506,8 +479,7 @@ static int parse_object(struct parser *p, struct mill_value *v)
 
 /* Parses one value at the cursor (after whitespace) into *v; on error *v is left for the caller
  * to free (it is always a valid tree). */
-static int parse_value(struct parser *p, struct mill_value *v)
-{
+static int parse_value(struct parser *p, struct mill_value *v) {
     mill_value_null(v);
     skip_ws(p);
     if (p->pos >= p->n)
@@ -562,9 +534,8 @@ static int parse_value(struct parser *p, struct mill_value *v)
     return fail(p, at, "expected a value");
 }
 
-int mill_value_from_json(struct mill_value *v, const char *s, size_t n, struct mill_err *err)
-{
-    struct parser p = { (const unsigned char *)s, n, 0, 0, err, { NULL, 0, 0 } };
+int mill_value_from_json(struct mill_value *v, const char *s, size_t n, struct mill_err *err) {
+    struct parser p = {(const unsigned char *)s, n, 0, 0, err, {NULL, 0, 0}};
     mill_value_null(v);
     if (!s && n)
         return mill_err_set(err, MILL_EINVAL, "mill_value_from_json: NULL input");

@@ -6,13 +6,9 @@
  * Debian's numpy. */
 #include "core/nprandom.h"
 
-void mill_nprandom_seed(struct mill_nprandom *r, uint32_t seed) {
-    mill_mt19937_seed(&r->g, seed);
-}
+void mill_nprandom_seed(struct mill_nprandom *r, uint32_t seed) { mill_mt19937_seed(&r->g, seed); }
 
-uint32_t mill_nprandom_next32(struct mill_nprandom *r) {
-    return mill_mt19937_next(&r->g);
-}
+uint32_t mill_nprandom_next32(struct mill_nprandom *r) { return mill_mt19937_next(&r->g); }
 
 uint64_t mill_nprandom_next64(struct mill_nprandom *r) {
     uint64_t hi = mill_nprandom_next32(r);

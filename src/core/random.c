@@ -17,10 +17,7 @@
 
 #define MT_N MILL_MT_N
 
-static uint32_t genrand(struct mill_random *r)
-{
-    return mill_mt19937_next(&r->g);
-}
+static uint32_t genrand(struct mill_random *r) { return mill_mt19937_next(&r->g); }
 
 /* A str seed's bytes as CPython version-2 seeding sees them: head, then "|" + part for each
  * part (sample_rng's join), then the SHA-512 digest of all that. Read in place, never copied. */
@@ -34,8 +31,7 @@ struct seed_bytes {
 
 static size_t seg_count(const struct seed_bytes *b) { return 2 + 2 * b->nparts; }
 
-static const uint8_t *seg_at(const struct seed_bytes *b, size_t i, size_t *len)
-{
+static const uint8_t *seg_at(const struct seed_bytes *b, size_t i, size_t *len) {
     if (i == 0) {
         *len = b->nhead;
         return (const uint8_t *)b->head;
@@ -63,8 +59,7 @@ struct key {
     const uint8_t *p;
 };
 
-static uint8_t key_prev_byte(struct key *k)
-{
+static uint8_t key_prev_byte(struct key *k) {
     while (k->rem == 0) {
         if (k->seg == 0)
             return 0; /* above the integer's top byte */
@@ -73,8 +68,7 @@ static uint8_t key_prev_byte(struct key *k)
     return k->p[--k->rem];
 }
 
-static uint32_t key_word(struct key *k, size_t j)
-{
+static uint32_t key_word(struct key *k, size_t j) {
     if (k->words)
         return k->words[j];
     if (j == 0) {
@@ -87,14 +81,13 @@ static uint32_t key_word(struct key *k, size_t j)
     return w;
 }
 
-static void init_by_array(struct mill_random *r, struct key *key)
-{
+static void init_by_array(struct mill_random *r, struct key *key) {
     uint32_t *mt = r->g.mt;
     mill_mt19937_seed(&r->g, 19650218u);
     size_t i = 1, j = 0;
     for (size_t n = MT_N > key->len ? MT_N : key->len; n; n--) {
-        mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525u)) + key_word(key, j)
-                + (uint32_t)j;
+        mt[i] =
+            (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525u)) + key_word(key, j) + (uint32_t)j;
         i++;
         j++;
         if (i >= MT_N) {
@@ -115,16 +108,14 @@ static void init_by_array(struct mill_random *r, struct key *key)
     mt[0] = 0x80000000u;
 }
 
-void mill_random_seed_int(struct mill_random *r, int64_t seed)
-{
+void mill_random_seed_int(struct mill_random *r, int64_t seed) {
     uint64_t a = seed < 0 ? 0 - (uint64_t)seed : (uint64_t)seed;
-    uint32_t words[2] = { (uint32_t)a, (uint32_t)(a >> 32) };
-    struct key key = { .words = words, .len = words[1] ? 2 : 1 };
+    uint32_t words[2] = {(uint32_t)a, (uint32_t)(a >> 32)};
+    struct key key = {.words = words, .len = words[1] ? 2 : 1};
     init_by_array(r, &key);
 }
 
-static void seed_from_bytes(struct mill_random *r, struct seed_bytes *b)
-{
+static void seed_from_bytes(struct mill_random *r, struct seed_bytes *b) {
     struct mill_sha512 sha;
     size_t nseg = seg_count(b), total = 0, lead = 0, len;
     int leading = 1;
@@ -146,33 +137,29 @@ static void seed_from_bytes(struct mill_random *r, struct seed_bytes *b)
         total += len;
     }
     size_t used = total - lead;
-    struct key key = { .src = b, .len = used ? (used + 3) / 4 : 1 };
+    struct key key = {.src = b, .len = used ? (used + 3) / 4 : 1};
     init_by_array(r, &key);
 }
 
-void mill_random_seed_str(struct mill_random *r, const char *s, size_t n)
-{
-    struct seed_bytes b = { .head = n ? s : "", .nhead = n };
+void mill_random_seed_str(struct mill_random *r, const char *s, size_t n) {
+    struct seed_bytes b = {.head = n ? s : "", .nhead = n};
     seed_from_bytes(r, &b);
 }
 
-void mill_sample_rng(struct mill_random *r, int64_t seed, const char *const *parts, size_t n)
-{
+void mill_sample_rng(struct mill_random *r, int64_t seed, const char *const *parts, size_t n) {
     char head[32];
     int len = snprintf(head, sizeof head, "%" PRId64, seed);
-    struct seed_bytes b = { .head = head, .nhead = (size_t)len, .parts = parts, .nparts = n };
+    struct seed_bytes b = {.head = head, .nhead = (size_t)len, .parts = parts, .nparts = n};
     seed_from_bytes(r, &b);
 }
 
-double mill_random_random(struct mill_random *r)
-{
+double mill_random_random(struct mill_random *r) {
     uint32_t a = genrand(r) >> 5;
     uint32_t b = genrand(r) >> 6;
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
 }
 
-uint64_t mill_random_getrandbits(struct mill_random *r, int k)
-{
+uint64_t mill_random_getrandbits(struct mill_random *r, int k) {
     if (k <= 0)
         return 0;
     if (k > 64)
@@ -185,8 +172,7 @@ uint64_t mill_random_getrandbits(struct mill_random *r, int k)
     return hi << 32 | lo;
 }
 
-uint64_t mill_random_randbelow(struct mill_random *r, uint64_t n)
-{
+uint64_t mill_random_randbelow(struct mill_random *r, uint64_t n) {
     if (n == 0)
         return 0; /* CPython never returns here; refuse rather than spin */
     int k = 64 - __builtin_clzll(n);
@@ -196,8 +182,7 @@ uint64_t mill_random_randbelow(struct mill_random *r, uint64_t n)
     return v;
 }
 
-void mill_random_shuffle(struct mill_random *r, size_t *idx, size_t n)
-{
+void mill_random_shuffle(struct mill_random *r, size_t *idx, size_t n) {
     for (size_t i = n; i-- > 1;) {
         size_t j = (size_t)mill_random_randbelow(r, (uint64_t)i + 1);
         size_t t = idx[i];
@@ -207,8 +192,7 @@ void mill_random_shuffle(struct mill_random *r, size_t *idx, size_t n)
 }
 
 /* sample's setsize: 21, plus 4 ** _ceil(_log(k * 3, 4)) when k > 5 (saturating). */
-static uint64_t sample_setsize(size_t k)
-{
+static uint64_t sample_setsize(size_t k) {
     if (k <= 5)
         return 21;
     if (k > SIZE_MAX / 3)
@@ -220,13 +204,11 @@ static uint64_t sample_setsize(size_t k)
     return 21 + ((uint64_t)1 << (2 * (int)e));
 }
 
-static size_t hash_index(size_t v, size_t mask)
-{
+static size_t hash_index(size_t v, size_t mask) {
     return (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ull) >> 32) & mask;
 }
 
-int mill_random_sample(struct mill_random *r, size_t n, size_t k, size_t *out)
-{
+int mill_random_sample(struct mill_random *r, size_t n, size_t k, size_t *out) {
     if (k > n)
         return MILL_EINVAL;
     if (k == 0)
@@ -275,8 +257,7 @@ int mill_random_sample(struct mill_random *r, size_t n, size_t k, size_t *out)
     return MILL_OK;
 }
 
-size_t mill_random_choice(struct mill_random *r, size_t n)
-{
+size_t mill_random_choice(struct mill_random *r, size_t n) {
     if (n == 0)
         return 0; /* CPython raises IndexError; callers must not ask */
     return (size_t)mill_random_randbelow(r, n);

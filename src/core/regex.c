@@ -34,8 +34,8 @@ static pcre2_code *compile(const char *pattern, int flags) {
         opts |= PCRE2_DOTALL;
     int ec;
     PCRE2_SIZE off;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &off,
-                                     NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &off, NULL);
     if (!code || n_cache == sizeof cache / sizeof cache[0]) {
         fprintf(stderr, "mill: internal error: bad regex '%s' at %zu\n", pattern, (size_t)off);
         abort();
@@ -63,7 +63,6 @@ bool mill_re_search_from(const char *pattern, int flags, const char *text, size_
     return hit;
 }
 
-bool mill_re_search(const char *pattern, int flags, const char *text, size_t *start,
-                    size_t *len) {
+bool mill_re_search(const char *pattern, int flags, const char *text, size_t *start, size_t *len) {
     return mill_re_search_from(pattern, flags, text, 0, start, len);
 }

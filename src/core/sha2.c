@@ -15,16 +15,14 @@
 #include <string.h>
 
 static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
 static const uint64_t K512[80] = {
@@ -53,32 +51,27 @@ static const uint64_t K512[80] = {
 static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 static uint64_t ror64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
 
-static uint32_t load_be32(const uint8_t *p)
-{
+static uint32_t load_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-static uint64_t load_be64(const uint8_t *p)
-{
+static uint64_t load_be64(const uint8_t *p) {
     return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
 }
 
-static void store_be32(uint8_t *p, uint32_t v)
-{
+static void store_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
 
-static void store_be64(uint8_t *p, uint64_t v)
-{
+static void store_be64(uint8_t *p, uint64_t v) {
     store_be32(p, (uint32_t)(v >> 32));
     store_be32(p + 4, (uint32_t)v);
 }
 
-static void block256(uint32_t h[8], const uint8_t *blk)
-{
+static void block256(uint32_t h[8], const uint8_t *blk) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
         w[i] = load_be32(blk + 4 * i);
@@ -89,8 +82,8 @@ static void block256(uint32_t h[8], const uint8_t *blk)
     }
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g))
-                      + K256[i] + w[i];
+        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      K256[i] + w[i];
         uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         hh = g;
         g = f;
@@ -111,8 +104,7 @@ static void block256(uint32_t h[8], const uint8_t *blk)
     h[7] += hh;
 }
 
-static void block512(uint64_t h[8], const uint8_t *blk)
-{
+static void block512(uint64_t h[8], const uint8_t *blk) {
     uint64_t w[80];
     for (int i = 0; i < 16; i++)
         w[i] = load_be64(blk + 8 * i);
@@ -123,8 +115,8 @@ static void block512(uint64_t h[8], const uint8_t *blk)
     }
     uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 80; i++) {
-        uint64_t t1 = hh + (ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41)) + ((e & f) ^ (~e & g))
-                      + K512[i] + w[i];
+        uint64_t t1 = hh + (ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41)) + ((e & f) ^ (~e & g)) +
+                      K512[i] + w[i];
         uint64_t t2 = (ror64(a, 28) ^ ror64(a, 34) ^ ror64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
         hh = g;
         g = f;
@@ -145,8 +137,7 @@ static void block512(uint64_t h[8], const uint8_t *blk)
     h[7] += hh;
 }
 
-void mill_sha256_init(struct mill_sha256 *s)
-{
+void mill_sha256_init(struct mill_sha256 *s) {
     static const uint32_t iv[8] = {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
@@ -156,8 +147,7 @@ void mill_sha256_init(struct mill_sha256 *s)
     s->nbuf = 0;
 }
 
-void mill_sha256_update(struct mill_sha256 *s, const void *p, size_t n)
-{
+void mill_sha256_update(struct mill_sha256 *s, const void *p, size_t n) {
     const uint8_t *in = p;
     if (n == 0)
         return;
@@ -181,8 +171,7 @@ void mill_sha256_update(struct mill_sha256 *s, const void *p, size_t n)
     }
 }
 
-void mill_sha256_final(struct mill_sha256 *s, uint8_t out[32])
-{
+void mill_sha256_final(struct mill_sha256 *s, uint8_t out[32]) {
     uint64_t bits = s->len * 8;
     s->buf[s->nbuf++] = 0x80;
     if (s->nbuf > 56) {
@@ -198,20 +187,17 @@ void mill_sha256_final(struct mill_sha256 *s, uint8_t out[32])
     s->nbuf = 0;
 }
 
-void mill_sha512_init(struct mill_sha512 *s)
-{
+void mill_sha512_init(struct mill_sha512 *s) {
     static const uint64_t iv[8] = {
-        0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
-        0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
-        0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+        0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+        0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
     };
     memcpy(s->h, iv, sizeof iv);
     s->len = 0;
     s->nbuf = 0;
 }
 
-void mill_sha512_update(struct mill_sha512 *s, const void *p, size_t n)
-{
+void mill_sha512_update(struct mill_sha512 *s, const void *p, size_t n) {
     const uint8_t *in = p;
     if (n == 0)
         return;
@@ -235,8 +221,7 @@ void mill_sha512_update(struct mill_sha512 *s, const void *p, size_t n)
     }
 }
 
-void mill_sha512_final(struct mill_sha512 *s, uint8_t out[64])
-{
+void mill_sha512_final(struct mill_sha512 *s, uint8_t out[64]) {
     /* The length field is 128 bits; a uint64_t byte count needs at most 67 of them. */
     uint64_t bits_lo = s->len << 3, bits_hi = s->len >> 61;
     s->buf[s->nbuf++] = 0x80;
@@ -254,24 +239,21 @@ void mill_sha512_final(struct mill_sha512 *s, uint8_t out[64])
     s->nbuf = 0;
 }
 
-void mill_sha256(const void *p, size_t n, uint8_t out[32])
-{
+void mill_sha256(const void *p, size_t n, uint8_t out[32]) {
     struct mill_sha256 s;
     mill_sha256_init(&s);
     mill_sha256_update(&s, p, n);
     mill_sha256_final(&s, out);
 }
 
-void mill_sha512(const void *p, size_t n, uint8_t out[64])
-{
+void mill_sha512(const void *p, size_t n, uint8_t out[64]) {
     struct mill_sha512 s;
     mill_sha512_init(&s);
     mill_sha512_update(&s, p, n);
     mill_sha512_final(&s, out);
 }
 
-void mill_hex(const uint8_t *p, size_t n, char *out)
-{
+void mill_hex(const uint8_t *p, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = digits[p[i] >> 4];

@@ -6,8 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct mill_sha256 { uint32_t h[8]; uint64_t len; uint8_t buf[64]; size_t nbuf; };
-struct mill_sha512 { uint64_t h[8]; uint64_t len; uint8_t buf[128]; size_t nbuf; };
+struct mill_sha256 {
+    uint32_t h[8];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t nbuf;
+};
+struct mill_sha512 {
+    uint64_t h[8];
+    uint64_t len;
+    uint8_t buf[128];
+    size_t nbuf;
+};
 
 void mill_sha256_init(struct mill_sha256 *s);
 void mill_sha256_update(struct mill_sha256 *s, const void *p, size_t n);

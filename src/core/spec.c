@@ -91,8 +91,8 @@ int mill_spec_coerce(const char *s, struct mill_value *out) {
     }
     char num[256], *end;
     const char *body = s + (*s == '+' || *s == '-');
-    bool numeric = *s && !isspace((unsigned char)*s) && drop_digit_underscores(s, num, sizeof num) &&
-                   strncasecmp(body, "0x", 2) != 0;
+    bool numeric = *s && !isspace((unsigned char)*s) &&
+                   drop_digit_underscores(s, num, sizeof num) && strncasecmp(body, "0x", 2) != 0;
     errno = 0;
     long long i = numeric ? strtoll(num, &end, 10) : 0;
     if (numeric && *end == 0 && errno == 0) {
@@ -109,8 +109,8 @@ int mill_spec_coerce(const char *s, struct mill_value *out) {
     return mill_value_str(out, s, strlen(s));
 }
 
-static int parse_args(const char *spec, const char *inside, size_t len,
-                      struct mill_value *args, struct mill_err *err) {
+static int parse_args(const char *spec, const char *inside, size_t len, struct mill_value *args,
+                      struct mill_err *err) {
     char *body = strndup(inside, len);
     if (!body)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -170,13 +170,13 @@ int mill_spec_parse(const char *s, struct mill_model_spec *spec, struct mill_err
                               "malformed model spec '%s': unexpected text after ']'", s);
         else if (close == open + 1)
             rc = mill_err_set(err, MILL_EINVAL,
-                              "malformed model spec '%s': empty brackets (write name[k=v,...])",
-                              s);
+                              "malformed model spec '%s': empty brackets (write name[k=v,...])", s);
         else if (memchr(open + 1, '[', (size_t)(close - open - 1)) ||
                  memchr(open + 1, ']', (size_t)(close - open - 1)))
             rc = mill_err_set(err, MILL_EINVAL,
                               "malformed model spec '%s': nested brackets (list values need a "
-                              "config file)", s);
+                              "config file)",
+                              s);
         else if (spec->type)
             rc = parse_args(s, open + 1, (size_t)(close - open - 1), &spec->args, err);
     }
@@ -229,8 +229,8 @@ int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool de
         return 0;
     }
     if (v->kind != MILL_V_BOOL)
-        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be true or false",
-                            s->raw, key);
+        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be true or false", s->raw,
+                            key);
     *out = v->u.b;
     return 0;
 }
@@ -243,8 +243,8 @@ int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *kno
         while (known && known[j] && strcmp(known[j], k))
             j++;
         if (!known || !known[j])
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'",
-                                s->raw, k);
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'", s->raw,
+                                k);
     }
     return 0;
 }
@@ -259,8 +259,8 @@ static int check_table_keys(const struct mill_model_spec *s, const struct mill_b
         while (a && a->name && strcmp(a->name, k))
             a++;
         if (!a || !a->name)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'",
-                                s->raw, k);
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'", s->raw,
+                                k);
     }
     return 0;
 }
@@ -292,19 +292,19 @@ static int store_arg(const struct mill_model_spec *s, const struct mill_backend_
     switch (a->type) {
     case MILL_ARG_STR:
         if (v->kind != MILL_V_STR)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string",
-                                s->raw, a->name);
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be a string", s->raw,
+                                a->name);
         free(*(char **)field);
-        return (*(char **)field = strdup(v->u.s.p)) ? 0
-                                                    : mill_err_set(err, MILL_ENOMEM,
-                                                                   "out of memory");
+        return (*(char **)field = strdup(v->u.s.p))
+                   ? 0
+                   : mill_err_set(err, MILL_ENOMEM, "out of memory");
     case MILL_ARG_INT:
         if (v->kind != MILL_V_INT)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer",
-                                s->raw, a->name);
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
+                                a->name);
         if (v->u.i < a->min || v->u.i > a->max)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be %lld-%lld",
-                                s->raw, a->name, (long long)a->min, (long long)a->max);
+            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be %lld-%lld", s->raw,
+                                a->name, (long long)a->min, (long long)a->max);
         *(int64_t *)field = v->u.i;
         return 0;
     case MILL_ARG_BOOL:
@@ -317,8 +317,7 @@ static int store_arg(const struct mill_model_spec *s, const struct mill_backend_
                                 s->raw, a->name);
         *(bool *)field = v->u.b;
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -14,8 +14,7 @@
 #define NDIGITS_MIN (-308)
 
 /* Rounds |x| (finite, > 0) to a multiple of 10^k, k >= 1, half to even. */
-static double round_neg(double ax, int k)
-{
+static double round_neg(double ax, int k) {
     char d[400]; /* "0" + up to 309 integer digits + NUL; the k zeros overwrite the tail */
     double ip = trunc(ax);
     int sticky = ip != ax; /* a non-zero fraction lies below the integer part */
@@ -25,7 +24,7 @@ static double round_neg(double ax, int k)
         return 0.0;
     len += 1; /* with the leading '0' that absorbs a carry */
     if (k > len - 1)
-        return 0.0; /* |x| < 10^(k-1): below half of 10^k */
+        return 0.0;     /* |x| < 10^(k-1): below half of 10^k */
     int keep = len - k; /* digits d[0..keep) stay; d[keep..len) are rounded away */
     int up;
     if (d[keep] != '5') {
@@ -47,8 +46,7 @@ static double round_neg(double ax, int k)
     return strtod(d, NULL);
 }
 
-double mill_round(double x, int ndigits)
-{
+double mill_round(double x, int ndigits) {
     if (!isfinite(x) || x == 0.0 || ndigits > NDIGITS_MAX)
         return x;
     if (ndigits < NDIGITS_MIN)
@@ -59,14 +57,13 @@ double mill_round(double x, int ndigits)
     char buf[700];
     int len = snprintf(buf, sizeof buf, "%.*f", ndigits, x);
     if (len < 0 || (size_t)len >= sizeof buf)
-        return x; /* cannot happen within the limits above */
+        return x;             /* cannot happen within the limits above */
     return strtod(buf, NULL); /* keeps the sign of a zero ("-0.0000") */
 }
 
 enum term { PLAIN, SQDEV };
 
-static double term(const double *x, size_t i, enum term t, double m)
-{
+static double term(const double *x, size_t i, enum term t, double m) {
     if (t == PLAIN)
         return x[i];
     double d = x[i] - m;
@@ -75,8 +72,7 @@ static double term(const double *x, size_t i, enum term t, double m)
 
 /* numpy's pairwise_sum for float64 (loops_utils.h.src), term by term: blocks of up to 128 summed
  * with 8 accumulators, larger ranges split in two at a multiple of 8. */
-static double pairwise(const double *x, size_t n, enum term t, double m)
-{
+static double pairwise(const double *x, size_t n, enum term t, double m) {
     if (n < 8) {
         double res = 0.0;
         for (size_t i = 0; i < n; i++)
@@ -101,20 +97,17 @@ static double pairwise(const double *x, size_t n, enum term t, double m)
     return pairwise(x, n2, t, m) + pairwise(x + n2, n - n2, t, m);
 }
 
-double mill_sum(const double *x, size_t n)
-{
+double mill_sum(const double *x, size_t n) {
     return 0.0 + pairwise(x, n, PLAIN, 0.0); /* np.add.reduce starts from the identity 0.0 */
 }
 
-double mill_mean(const double *x, size_t n)
-{
+double mill_mean(const double *x, size_t n) {
     if (n == 0)
         return NAN;
     return mill_sum(x, n) / (double)n;
 }
 
-double mill_sem(const double *x, size_t n)
-{
+double mill_sem(const double *x, size_t n) {
     if (n < 2)
         return 0.0;
     double m = mill_mean(x, n);

@@ -13,8 +13,10 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
         *cp = s[0];
         return 1;
     }
-    size_t len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-               : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = (s[0] & 0xE0) == 0xC0   ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (!len || len > n)
         return 0;
     uint32_t c = s[0] & (0x7F >> len);
@@ -75,7 +77,7 @@ char *mill_str_replace(const char *s, const char *from, const char *to) {
     char *out = malloc(n + 1), *o = out;
     if (!out)
         return NULL;
-    for (const char *p = s, *q; ; p = q + nf) {
+    for (const char *p = s, *q;; p = q + nf) {
         q = strstr(p, from);
         size_t seg = q ? (size_t)(q - p) : strlen(p);
         memcpy(o, p, seg);

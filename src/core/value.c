@@ -11,36 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-void mill_value_null(struct mill_value *v)
-{
+void mill_value_null(struct mill_value *v) {
     memset(v, 0, sizeof *v);
     v->kind = MILL_V_NULL;
 }
 
-void mill_value_bool(struct mill_value *v, bool b)
-{
+void mill_value_bool(struct mill_value *v, bool b) {
     mill_value_null(v);
     v->kind = MILL_V_BOOL;
     v->u.b = b;
 }
 
-void mill_value_int(struct mill_value *v, int64_t i)
-{
+void mill_value_int(struct mill_value *v, int64_t i) {
     mill_value_null(v);
     v->kind = MILL_V_INT;
     v->u.i = i;
 }
 
-void mill_value_float(struct mill_value *v, double f)
-{
+void mill_value_float(struct mill_value *v, double f) {
     mill_value_null(v);
     v->kind = MILL_V_FLOAT;
     v->u.f = f;
 }
 
 /* A NUL-terminated copy of n bytes (s may be NULL when n is 0). */
-static char *dup_bytes(const void *s, size_t n)
-{
+static char *dup_bytes(const void *s, size_t n) {
     if (n == SIZE_MAX)
         return NULL;
     char *p = malloc(n + 1);
@@ -52,8 +47,7 @@ static char *dup_bytes(const void *s, size_t n)
     return p;
 }
 
-int mill_value_str(struct mill_value *v, const char *s, size_t n)
-{
+int mill_value_str(struct mill_value *v, const char *s, size_t n) {
     mill_value_null(v);
     char *p = dup_bytes(s, n);
     if (!p)
@@ -64,30 +58,26 @@ int mill_value_str(struct mill_value *v, const char *s, size_t n)
     return MILL_OK;
 }
 
-int mill_value_bytes(struct mill_value *v, const void *p, size_t n)
-{
+int mill_value_bytes(struct mill_value *v, const void *p, size_t n) {
     int rc = mill_value_str(v, p, n);
     if (!rc)
         v->kind = MILL_V_BYTES;
     return rc;
 }
 
-void mill_value_list(struct mill_value *v)
-{
+void mill_value_list(struct mill_value *v) {
     mill_value_null(v);
     v->kind = MILL_V_LIST;
 }
 
-void mill_value_struct(struct mill_value *v)
-{
+void mill_value_struct(struct mill_value *v) {
     mill_value_null(v);
     v->kind = MILL_V_STRUCT;
 }
 
 /* Grows *arr (of elements of size sz, n used) so that element n fits: reallocs to the next
  * power of two, a no-op in place when the block already has that size. */
-static int grow(void **arr, size_t n, size_t sz)
-{
+static int grow(void **arr, size_t n, size_t sz) {
     size_t cap = 4;
     while (cap < n + 1) {
         if (cap > SIZE_MAX / 2)
@@ -103,8 +93,7 @@ static int grow(void **arr, size_t n, size_t sz)
     return MILL_OK;
 }
 
-int mill_value_list_push(struct mill_value *list, struct mill_value *item)
-{
+int mill_value_list_push(struct mill_value *list, struct mill_value *item) {
     if (list->kind != MILL_V_LIST)
         return MILL_EINVAL;
     void *items = list->u.list.items;
@@ -117,8 +106,7 @@ int mill_value_list_push(struct mill_value *list, struct mill_value *item)
     return MILL_OK;
 }
 
-int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_value *val)
-{
+int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_value *val) {
     if (obj->kind != MILL_V_STRUCT || !key)
         return MILL_EINVAL;
     size_t n = obj->u.obj.n;
@@ -139,8 +127,7 @@ int mill_value_struct_set(struct mill_value *obj, const char *key, struct mill_v
     return rc;
 }
 
-int mill_value_struct_append(struct mill_value *obj, char *key, struct mill_value *val)
-{
+int mill_value_struct_append(struct mill_value *obj, char *key, struct mill_value *val) {
     size_t n = obj->u.obj.n;
     void *keys = obj->u.obj.keys, *vals = obj->u.obj.vals;
     int rc = grow(&keys, n, sizeof *obj->u.obj.keys);
@@ -158,8 +145,7 @@ int mill_value_struct_append(struct mill_value *obj, char *key, struct mill_valu
     return MILL_OK;
 }
 
-int mill_value_copy(struct mill_value *dst, const struct mill_value *src)
-{
+int mill_value_copy(struct mill_value *dst, const struct mill_value *src) {
     int rc = MILL_OK;
     switch (src->kind) {
     case MILL_V_STR:
@@ -190,24 +176,19 @@ int mill_value_copy(struct mill_value *dst, const struct mill_value *src)
             }
         }
         break;
-    default:
-        *dst = *src;
-        return MILL_OK;
+    default: *dst = *src; return MILL_OK;
     }
     if (rc)
         mill_value_free(dst);
     return rc;
 }
 
-void mill_value_free(struct mill_value *v)
-{
+void mill_value_free(struct mill_value *v) {
     if (!v)
         return;
     switch (v->kind) {
     case MILL_V_STR:
-    case MILL_V_BYTES:
-        free(v->u.s.p);
-        break;
+    case MILL_V_BYTES: free(v->u.s.p); break;
     case MILL_V_LIST:
         for (size_t i = 0; i < v->u.list.n; i++)
             mill_value_free(&v->u.list.items[i]);
@@ -221,14 +202,12 @@ void mill_value_free(struct mill_value *v)
         free(v->u.obj.keys);
         free(v->u.obj.vals);
         break;
-    default:
-        break;
+    default: break;
     }
     mill_value_null(v);
 }
 
-const struct mill_value *mill_value_get(const struct mill_value *v, const char *key)
-{
+const struct mill_value *mill_value_get(const struct mill_value *v, const char *key) {
     if (!v || !key || v->kind != MILL_V_STRUCT)
         return NULL;
     for (size_t i = 0; i < v->u.obj.n; i++)
@@ -237,22 +216,16 @@ const struct mill_value *mill_value_get(const struct mill_value *v, const char *
     return NULL;
 }
 
-const char *mill_value_as_str(const struct mill_value *v)
-{
+const char *mill_value_as_str(const struct mill_value *v) {
     return v && v->kind == MILL_V_STR ? v->u.s.p : NULL;
 }
 
-int mill_value_as_int(const struct mill_value *v, int64_t *out)
-{
+int mill_value_as_int(const struct mill_value *v, int64_t *out) {
     if (!v)
         return MILL_EFORMAT;
     switch (v->kind) {
-    case MILL_V_INT:
-        *out = v->u.i;
-        return MILL_OK;
-    case MILL_V_BOOL:
-        *out = v->u.b ? 1 : 0;
-        return MILL_OK;
+    case MILL_V_INT: *out = v->u.i; return MILL_OK;
+    case MILL_V_BOOL: *out = v->u.b ? 1 : 0; return MILL_OK;
     case MILL_V_FLOAT: {
         double f = v->u.f;
         /* [-2^63, 2^63): the range where the cast is defined; then integral means exact. */
@@ -264,7 +237,6 @@ int mill_value_as_int(const struct mill_value *v, int64_t *out)
         *out = i;
         return MILL_OK;
     }
-    default:
-        return MILL_EFORMAT;
+    default: return MILL_EFORMAT;
     }
 }

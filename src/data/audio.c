@@ -23,9 +23,7 @@ struct membuf {
     sf_count_t pos;
 };
 
-static sf_count_t vio_len(void *user) {
-    return ((struct membuf *)user)->n;
-}
+static sf_count_t vio_len(void *user) { return ((struct membuf *)user)->n; }
 
 static sf_count_t vio_seek(sf_count_t off, int whence, void *user) {
     struct membuf *m = user;
@@ -54,9 +52,7 @@ static sf_count_t vio_write(const void *ptr, sf_count_t count, void *user) {
     return 0; /* read-only */
 }
 
-static sf_count_t vio_tell(void *user) {
-    return ((struct membuf *)user)->pos;
-}
+static sf_count_t vio_tell(void *user) { return ((struct membuf *)user)->pos; }
 
 /* ---- decoding ---- */
 
@@ -104,8 +100,10 @@ static int read_mono(SNDFILE *sf, int channels, struct mono *m, struct mill_err 
     }
     free(chunk);
     if (!rc && sf_error(sf) != SF_ERR_NO_ERROR)
-        rc = mill_err_set(err, MILL_EFORMAT, "audio: decode failed after %zu frames "
-                          "(libsndfile: %s)", m->n, sf_strerror(sf));
+        rc = mill_err_set(err, MILL_EFORMAT,
+                          "audio: decode failed after %zu frames "
+                          "(libsndfile: %s)",
+                          m->n, sf_strerror(sf));
     return rc;
 }
 
@@ -137,12 +135,16 @@ static int decode_native(const void *data, size_t n, struct mono *m, int *rate,
 static int resample(struct mono *m, int from, int to, struct mill_err *err) {
     double ratio = (double)to / (double)from;
     if (!src_is_valid_ratio(ratio))
-        return mill_err_set(err, MILL_EFORMAT, "audio: cannot resample %d Hz to %d Hz "
-                            "(ratio out of libsamplerate's range)", from, to);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "audio: cannot resample %d Hz to %d Hz "
+                            "(ratio out of libsamplerate's range)",
+                            from, to);
     double want = ceil((double)m->n * ratio) + 64;
     if (want > (double)MILL_AUDIO_MAX_FRAMES)
-        return mill_err_set(err, MILL_EFORMAT, "audio: stream longer than %zu frames after "
-                            "resampling", MILL_AUDIO_MAX_FRAMES);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "audio: stream longer than %zu frames after "
+                            "resampling",
+                            MILL_AUDIO_MAX_FRAMES);
     float *out = malloc((size_t)want * sizeof *out);
     if (!out)
         return mill_err_set(err, MILL_ENOMEM, "audio: out of memory");
@@ -157,8 +159,10 @@ static int resample(struct mono *m, int from, int to, struct mill_err *err) {
     int e = src_simple(&d, SRC_SINC_BEST_QUALITY, 1);
     if (e) {
         free(out);
-        return mill_err_set(err, MILL_EFORMAT, "audio: resampling %d Hz to %d Hz failed "
-                            "(libsamplerate: %s)", from, to, src_strerror(e));
+        return mill_err_set(err, MILL_EFORMAT,
+                            "audio: resampling %d Hz to %d Hz failed "
+                            "(libsamplerate: %s)",
+                            from, to, src_strerror(e));
     }
     free(m->p);
     m->p = out;

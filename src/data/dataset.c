@@ -21,10 +21,10 @@
 struct mill_dataset {
     char **files;
     size_t n_files;
-    size_t cur;                      /* index of the open file */
+    size_t cur; /* index of the open file */
     const struct mill_reader_ops *ops;
-    void *state;                     /* reader state of files[cur], or NULL */
-    const char *const *columns;      /* the task's projection (borrowed), NULL = all */
+    void *state;                /* reader state of files[cur], or NULL */
+    const char *const *columns; /* the task's projection (borrowed), NULL = all */
     char *files_json;
 };
 
@@ -149,8 +149,7 @@ static int fetch_from_hub(struct mill_dataset *ds, const char *repo, const char 
  * exists, else through the Hub client. glob: the task's hf:// pattern, or NULL for the
  * Parquet files of the task's config and split. */
 static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *glob,
-                        const struct mill_task_config *t, const char *split,
-                        struct mill_err *err) {
+                        const struct mill_task_config *t, const char *split, struct mill_err *err) {
     const char *cfg = t->hf_subset ? t->hf_subset : "default";
     char *dir = mirror_dir(repo);
     if (!dir) {
@@ -170,9 +169,8 @@ static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *g
     for (size_t i = 0; pats[i] && rc == MILL_ENOTFOUND; i++)
         rc = resolve_local(ds, pats[i], dir, t->name, split, err);
     if (rc == MILL_ENOTFOUND)
-        mill_err_set(err, rc, "%s: split '%s' of %s%s%s: no data files in %s", t->name, split,
-                     repo, t->hf_subset ? " config " : "", t->hf_subset ? t->hf_subset : "",
-                     dir);
+        mill_err_set(err, rc, "%s: split '%s' of %s%s%s: no data files in %s", t->name, split, repo,
+                     t->hf_subset ? " config " : "", t->hf_subset ? t->hf_subset : "", dir);
     for (int i = 0; i < 4; i++)
         free(pats[i]);
     free(dir);
@@ -210,8 +208,8 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
     int rc = resolve_split(ds, t, split, p, err);
     for (size_t i = 0; !rc && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
-            rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s",
-                              t->name, ds->files[i]);
+            rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s", t->name,
+                              ds->files[i]);
     struct mill_buf b = {0};
     mill_buf_addc(&b, '[');
     for (size_t i = 0; !rc && i < ds->n_files; i++) {

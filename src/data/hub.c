@@ -52,9 +52,7 @@ static char *strf(const char *fmt, ...) {
     return n < 0 ? NULL : s;
 }
 
-static int oom(struct mill_err *err) {
-    return mill_err_set(err, MILL_ENOMEM, "out of memory");
-}
+static int oom(struct mill_err *err) { return mill_err_set(err, MILL_ENOMEM, "out of memory"); }
 
 static bool copy_str(char *dst, size_t cap, const char *src, size_t n) {
     if (n >= cap)
@@ -82,9 +80,7 @@ static bool is_hex(const char *s, size_t n) {
     return s[n] == 0;
 }
 
-static bool is_commit(const char *s) {
-    return s && strlen(s) == 40 && is_hex(s, 40);
-}
+static bool is_commit(const char *s) { return s && strlen(s) == 40 && is_hex(s, 40); }
 
 static bool parse_i64(const char *s, size_t n, int64_t *out) {
     if (n == 0 || n > 19)
@@ -139,8 +135,8 @@ static bool safe_rel_path(const char *s) {
 
 /* [A-Za-z0-9._-] */
 static bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 static bool safe_repo_id(const char *s) {
@@ -277,9 +273,7 @@ struct mill_hub_params mill_hub_default_params(void) {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
-static void global_init(void) {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+static void global_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 int mill_hub_init(struct mill_hub **out, const struct mill_hub_params *params,
                   struct mill_err *err) {
@@ -331,7 +325,7 @@ static int add_quoted(struct mill_buf *b, const char *s, bool keep_slash) {
         if (plain) {
             rc = mill_buf_addc(b, (char)*p);
         } else {
-            char e[3] = { '%', hexd[*p >> 4], hexd[*p & 15] };
+            char e[3] = {'%', hexd[*p >> 4], hexd[*p & 15]};
             rc = mill_buf_add(b, e, 3);
         }
     }
@@ -349,7 +343,7 @@ static char *take_or_null(struct mill_buf *b, int rc) {
 /* <endpoint>/[datasets/]<id>/resolve/<rev>/<path> */
 static char *resolve_url(const struct mill_hub *h, const struct mill_hub_repo *repo,
                          const char *rev, const char *path) {
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     int rc = mill_buf_adds(&b, h->p.endpoint);
     rc |= mill_buf_adds(&b, repo->type == MILL_HUB_MODEL ? "/" : "/datasets/");
     rc |= mill_buf_adds(&b, repo->id);
@@ -361,9 +355,9 @@ static char *resolve_url(const struct mill_hub *h, const struct mill_hub_repo *r
 }
 
 /* <endpoint>/api/<datasets|models>/<id>/<what>/<rev>[/<prefix>][?recursive=true] */
-static char *api_url(const struct mill_hub *h, const struct mill_hub_repo *repo,
-                     const char *what, const char *rev, const char *prefix) {
-    struct mill_buf b = { 0 };
+static char *api_url(const struct mill_hub *h, const struct mill_hub_repo *repo, const char *what,
+                     const char *rev, const char *prefix) {
+    struct mill_buf b = {0};
     int rc = mill_buf_adds(&b, h->p.endpoint);
     rc |= mill_buf_adds(&b, repo->type == MILL_HUB_MODEL ? "/api/models/" : "/api/datasets/");
     rc |= mill_buf_adds(&b, repo->id);
@@ -381,7 +375,7 @@ static char *api_url(const struct mill_hub *h, const struct mill_hub_repo *repo,
 /* <cache>/datasets--org--name (huggingface_hub's repo_folder_name). */
 static char *repo_folder(const struct mill_hub *h, const struct mill_hub_repo *repo,
                          bool with_cache) {
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     int rc = with_cache ? mill_buf_addf(&b, "%s/", h->p.cache_dir) : 0;
     rc |= mill_buf_adds(&b, repo->type == MILL_HUB_MODEL ? "models--" : "datasets--");
     for (const char *p = repo->id; *p; p++)
@@ -442,17 +436,17 @@ static bool cached_commit(const char *folder, const char *rev, char commit[41]) 
  * response, never from a CDN it redirects to. */
 struct resp {
     long status;
-    int nresp;              /* status lines seen */
-    char commit[41];        /* X-Repo-Commit */
-    char etag[129];         /* ETag of the first response, normalised */
-    char linked_etag[129];  /* X-Linked-Etag, normalised */
-    int64_t linked_size;    /* X-Linked-Size, -1 */
-    int64_t length;         /* Content-Length of the first response, -1 */
-    char next[2048];        /* Link: <...>; rel="next" of the last response */
-    char error_code[64];    /* X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound) */
-    char error_msg[256];    /* X-Error-Message */
-    struct mill_buf body;   /* GETs into memory */
-    size_t cap;             /* body cap in bytes */
+    int nresp;             /* status lines seen */
+    char commit[41];       /* X-Repo-Commit */
+    char etag[129];        /* ETag of the first response, normalised */
+    char linked_etag[129]; /* X-Linked-Etag, normalised */
+    int64_t linked_size;   /* X-Linked-Size, -1 */
+    int64_t length;        /* Content-Length of the first response, -1 */
+    char next[2048];       /* Link: <...>; rel="next" of the last response */
+    char error_code[64];   /* X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound) */
+    char error_msg[256];   /* X-Error-Message */
+    struct mill_buf body;  /* GETs into memory */
+    size_t cap;            /* body cap in bytes */
     bool too_big;
 };
 
@@ -607,8 +601,7 @@ static int net_fail(struct mill_hub *h, const struct mill_hub_repo *repo, const 
 /* The error for an HTTP status >= 400. what: "file x", "path x", or NULL for the revision
  * itself; r: the response (for the Hub's X-Error-Code and X-Error-Message) or NULL. */
 static int http_fail(struct mill_hub *h, const struct mill_hub_repo *repo, const char *what,
-                     long status, const char *url, const struct resp *r,
-                     struct mill_err *err) {
+                     long status, const char *url, const struct resp *r, struct mill_err *err) {
     const char *tw = type_word(repo), *rev = rev_of(repo);
     const char *sm = r && r->error_msg[0] ? r->error_msg : NULL;
     char subj[4400];
@@ -626,16 +619,17 @@ static int http_fail(struct mill_hub *h, const struct mill_hub_repo *repo, const
         mill_err_set(err, MILL_ENOTFOUND, "%s %s: revision %s not found (HTTP 404 from %s)", tw,
                      repo->id, rev, url);
     } else if (status == 401 || status == 403) {
-        const char *hint = h->p.token[0]
-            ? "a token was sent (from HF_TOKEN or $HF_HOME/token) but the Hub refused it: check"
-              " that it is valid and has access to this repo (accept its terms if gated)"
-            : "no token was sent: set HF_TOKEN (or run `huggingface-cli login`) if the repo is"
-              " private or gated";
-        mill_err_set(err, MILL_ENOTFOUND, "%s %s: %s: HTTP %ld from %s; %s%s%s", tw, repo->id,
-                     subj, status, url, hint, sm ? "; the Hub says: " : "", sm ? sm : "");
+        const char *hint =
+            h->p.token[0]
+                ? "a token was sent (from HF_TOKEN or $HF_HOME/token) but the Hub refused it: check"
+                  " that it is valid and has access to this repo (accept its terms if gated)"
+                : "no token was sent: set HF_TOKEN (or run `huggingface-cli login`) if the repo is"
+                  " private or gated";
+        mill_err_set(err, MILL_ENOTFOUND, "%s %s: %s: HTTP %ld from %s; %s%s%s", tw, repo->id, subj,
+                     status, url, hint, sm ? "; the Hub says: " : "", sm ? sm : "");
     } else {
-        mill_err_set(err, MILL_ENET, "%s %s: %s: HTTP %ld from %s%s%s", tw, repo->id, subj,
-                     status, url, sm ? ": " : "", sm ? sm : "");
+        mill_err_set(err, MILL_ENET, "%s %s: %s: HTTP %ld from %s%s%s", tw, repo->id, subj, status,
+                     url, sm ? ": " : "", sm ? sm : "");
     }
     return redact(h, err);
 }
@@ -754,7 +748,7 @@ static int parse_entry(const struct mill_value *e, size_t i, const char *path_ke
     const char *type = mill_value_as_str(mill_value_get(e, "type"));
     if (type && strcmp(type, "file") != 0)
         return MILL_OK;
-    struct mill_hub_file f = { .size = -1 };
+    struct mill_hub_file f = {.size = -1};
     f.path = (char *)mill_value_as_str(mill_value_get(e, path_key));
     if (!f.path || !safe_rel_path(f.path))
         return bad_entry(err, i, "missing or unsafe path");
@@ -814,12 +808,12 @@ static int offline_no_ref(const struct mill_hub_repo *repo, const char *folder,
                           struct mill_err *err) {
     return mill_err_set(err, MILL_ENOTFOUND,
                         "%s %s: HF_HUB_OFFLINE is set and revision %s is not in the cache "
-                        "(no %s/refs/%s)", type_word(repo), repo->id, rev_of(repo), folder,
-                        rev_of(repo));
+                        "(no %s/refs/%s)",
+                        type_word(repo), repo->id, rev_of(repo), folder, rev_of(repo));
 }
 
-static int resolve_online(struct mill_hub *h, const struct mill_hub_repo *repo,
-                          const char *folder, char commit[41], struct mill_err *err) {
+static int resolve_online(struct mill_hub *h, const struct mill_hub_repo *repo, const char *folder,
+                          char commit[41], struct mill_err *err) {
     char *url = api_url(h, repo, "revision", rev_of(repo), NULL);
     if (!url)
         return oom(err);
@@ -832,8 +826,8 @@ static int resolve_online(struct mill_hub *h, const struct mill_hub_repo *repo,
     else if (r.status >= 400)
         rc = http_fail(h, repo, NULL, r.status, url, &r, err);
     if (!rc) {
-        struct mill_hub_listing l = { 0 };
-        struct mill_err perr = { 0 };
+        struct mill_hub_listing l = {0};
+        struct mill_err perr = {0};
         if (!r.too_big)
             mill_hub_parse_listing(r.body.p ? r.body.p : "", r.body.n, &l, &perr);
         const char *sha = l.commit[0] ? l.commit : r.commit;
@@ -851,8 +845,8 @@ static int resolve_online(struct mill_hub *h, const struct mill_hub_repo *repo,
     return rc;
 }
 
-int mill_hub_resolve_revision(struct mill_hub *h, const struct mill_hub_repo *repo,
-                              char commit[41], struct mill_err *err) {
+int mill_hub_resolve_revision(struct mill_hub *h, const struct mill_hub_repo *repo, char commit[41],
+                              struct mill_err *err) {
     int rc = check_repo(repo, err);
     if (rc)
         return rc;
@@ -942,7 +936,7 @@ static int walk(const char *dir, const char *rel, int depth, struct mill_hub_lis
         else if (S_ISDIR(st.st_mode) && depth < MAX_WALK_DEPTH)
             rc = walk(full, path, depth + 1, out);
         else if (S_ISREG(st.st_mode) && safe_rel_path(path))
-            rc = listing_add(out, &(struct mill_hub_file){ .path = path, .size = st.st_size });
+            rc = listing_add(out, &(struct mill_hub_file){.path = path, .size = st.st_size});
         free(full);
         free(path);
     }
@@ -954,7 +948,8 @@ static int list_offline(struct mill_hub *h, const struct mill_hub_repo *repo, co
                         struct mill_hub_listing *out, struct mill_err *err) {
     char *folder = repo_folder(h, repo, true);
     char *dir = folder ? strf("%s/snapshots/%s%s%s", folder, out->commit, prefix ? "/" : "",
-                              prefix ? prefix : "") : NULL;
+                              prefix ? prefix : "")
+                       : NULL;
     int rc = dir ? walk(dir, prefix ? prefix : "", 0, out) : MILL_ENOMEM;
     if (rc == MILL_ENOMEM)
         oom(err);
@@ -987,14 +982,14 @@ int mill_hub_list(struct mill_hub *h, const struct mill_hub_repo *repo, const ch
 struct target {
     struct mill_hub *h;
     const struct mill_hub_repo *repo;
-    const char *rev;    /* as asked */
-    const char *path;   /* in the repo */
-    char *folder;       /* <cache>/datasets--org--name; owned */
-    char *name;         /* datasets--org--name; owned */
+    const char *rev;  /* as asked */
+    const char *path; /* in the repo */
+    char *folder;     /* <cache>/datasets--org--name; owned */
+    char *name;       /* datasets--org--name; owned */
     char commit[41];
     char etag[129];
-    char sha256[65];    /* expected, "" unknown */
-    int64_t size;       /* expected, -1 unknown */
+    char sha256[65]; /* expected, "" unknown */
+    int64_t size;    /* expected, -1 unknown */
 };
 
 static char *snapshot_path(const struct target *t) {
@@ -1025,11 +1020,14 @@ static int offline_miss(struct target *t, struct mill_err *err) {
     bool missing = ne && access(ne, F_OK) == 0;
     free(ne);
     if (missing)
-        return mill_err_set(err, MILL_ENOTFOUND, "%s %s: file %s does not exist at revision %s "
-                            "(cached answer; HF_HUB_OFFLINE is set)", tw, id, t->path, t->rev);
-    return mill_err_set(err, MILL_ENOTFOUND, "%s %s: HF_HUB_OFFLINE is set and file %s at "
-                        "revision %s is not cached (no %s/snapshots/%s/%s)", tw, id, t->path,
-                        t->rev, t->folder, t->commit, t->path);
+        return mill_err_set(err, MILL_ENOTFOUND,
+                            "%s %s: file %s does not exist at revision %s "
+                            "(cached answer; HF_HUB_OFFLINE is set)",
+                            tw, id, t->path, t->rev);
+    return mill_err_set(err, MILL_ENOTFOUND,
+                        "%s %s: HF_HUB_OFFLINE is set and file %s at "
+                        "revision %s is not cached (no %s/snapshots/%s/%s)",
+                        tw, id, t->path, t->rev, t->folder, t->commit, t->path);
 }
 
 /* Records a 404 as huggingface_hub does: an empty .no_exist/<commit>/<path>. */
@@ -1092,7 +1090,7 @@ struct progress {
 };
 
 static void human(double b, char *out, size_t cap) {
-    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int i = 0;
     while (b >= 1024 && i < 4) {
         b /= 1024;
@@ -1122,13 +1120,13 @@ static void progress_draw(struct progress *p, int64_t have, bool done) {
 /* A download into blobs/<etag>.incomplete. */
 struct dl {
     int fd;
-    int64_t have;            /* bytes in the file */
-    struct mill_sha256 sha;  /* of those bytes */
+    int64_t have;           /* bytes in the file */
+    struct mill_sha256 sha; /* of those bytes */
     CURL *curl;
-    int nresp, begun;        /* status lines seen; the response whose body has begun */
-    int64_t cr_start;        /* Content-Range start of the current response, -1 */
-    bool discard;            /* the current body is not the file (redirect, error) */
-    int werr;                /* errno of a failed write; -1 a Content-Range we did not ask */
+    int nresp, begun; /* status lines seen; the response whose body has begun */
+    int64_t cr_start; /* Content-Range start of the current response, -1 */
+    bool discard;     /* the current body is not the file (redirect, error) */
+    int werr;         /* errno of a failed write; -1 a Content-Range we did not ask */
     struct progress prog;
 };
 
@@ -1248,7 +1246,7 @@ static bool transient(CURLcode rc) {
 static void backoff(long ms) {
     if (ms <= 0)
         return;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -1290,14 +1288,15 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
         int rc = attempt_outcome(t, url, d, cc, status, err);
         if (rc <= 0)
             return rc;
-        const char *why = cc != CURLE_OK ? (h->curl_err[0] ? h->curl_err
-                                                            : curl_easy_strerror(cc))
+        const char *why = cc != CURLE_OK ? (h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc))
                                          : "bad range answer";
         if (attempt >= h->p.max_retries) {
-            mill_err_set(err, MILL_ENET, "%s %s: download of %s from %s failed after %d "
+            mill_err_set(err, MILL_ENET,
+                         "%s %s: download of %s from %s failed after %d "
                          "attempts: %s (the partial file, %lld bytes, is kept in %s and the next "
-                         "try resumes it)", type_word(t->repo), t->repo->id, t->path, url,
-                         attempt + 1, why, (long long)d->have, inc);
+                         "try resumes it)",
+                         type_word(t->repo), t->repo->id, t->path, url, attempt + 1, why,
+                         (long long)d->have, inc);
             return redact(h, err);
         }
         MILL_WARN(MOD, "%s: %s; resuming at byte %lld (retry %d of %d)", t->path, why,
@@ -1314,15 +1313,18 @@ static int verify(const struct target *t, struct dl *d, const char *inc, struct 
     mill_hex(dg, 32, hex);
     if (t->sha256[0] && strcmp(hex, t->sha256) != 0) {
         unlink(inc);
-        return mill_err_set(err, MILL_EFORMAT, "%s %s: checksum mismatch for %s: expected "
-                            "sha256 %s, got %s; the download was deleted", type_word(t->repo),
-                            t->repo->id, t->path, t->sha256, hex);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s %s: checksum mismatch for %s: expected "
+                            "sha256 %s, got %s; the download was deleted",
+                            type_word(t->repo), t->repo->id, t->path, t->sha256, hex);
     }
     if (!t->sha256[0] && t->size >= 0 && d->have != t->size) {
         unlink(inc);
-        return mill_err_set(err, MILL_EFORMAT, "%s %s: size mismatch for %s: expected %lld "
-                            "bytes, got %lld; the download was deleted", type_word(t->repo),
-                            t->repo->id, t->path, (long long)t->size, (long long)d->have);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s %s: size mismatch for %s: expected %lld "
+                            "bytes, got %lld; the download was deleted",
+                            type_word(t->repo), t->repo->id, t->path, (long long)t->size,
+                            (long long)d->have);
     }
     if (fsync(d->fd) != 0)
         return mill_err_set(err, MILL_EIO, "hub: cannot sync %s: %s", inc, strerror(errno));
@@ -1333,9 +1335,9 @@ static int verify(const struct target *t, struct dl *d, const char *inc, struct 
 static int download_blob(struct target *t, const char *blob, struct mill_err *err) {
     char *inc = strf("%s.incomplete", blob);
     char *url = resolve_url(t->h, t->repo, t->commit, t->path);
-    struct dl d = { .fd = -1 };
-    d.prog = (struct progress){ .on = t->h->p.progress, .name = t->path, .total = t->size,
-                                .t0 = mill_clock_s() };
+    struct dl d = {.fd = -1};
+    d.prog = (struct progress){
+        .on = t->h->p.progress, .name = t->path, .total = t->size, .t0 = mill_clock_s()};
     int rc = MILL_OK;
     if (!inc || !url)
         rc = oom(err);
@@ -1361,7 +1363,7 @@ static int download_blob(struct target *t, const char *blob, struct mill_err *er
 
 /* snapshots/<commit>/<path> -> ../../blobs/<etag> (one more ../ per directory in path). */
 static int link_snapshot(const struct target *t, const char *snap, struct mill_err *err) {
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     int rc = mill_buf_adds(&b, "../../");
     for (const char *p = t->path; *p; p++)
         if (*p == '/')
@@ -1435,8 +1437,8 @@ static int target_init(struct target *t, struct mill_hub *h, const struct mill_h
                             repo->id, path ? path : "(null)");
     if (sha256) {
         for (size_t i = 0; i < 64 && sha256[i]; i++)
-            t->sha256[i] = (char)(sha256[i] >= 'A' && sha256[i] <= 'F' ? sha256[i] + 32
-                                                                        : sha256[i]);
+            t->sha256[i] =
+                (char)(sha256[i] >= 'A' && sha256[i] <= 'F' ? sha256[i] + 32 : sha256[i]);
         if (strlen(sha256) != 64 || !is_hex(t->sha256, 64))
             return mill_err_set(err, MILL_EINVAL, "hub: bad sha256 '%s' for %s", sha256, path);
     }
@@ -1570,7 +1572,7 @@ int mill_hub_glob(struct mill_hub *h, const struct mill_hub_repo *repo, const ch
     if (!pattern || !*pattern || *pattern == '/')
         return mill_err_set(err, MILL_EINVAL, "hub: bad pattern '%s'", pattern ? pattern : "");
     char *prefix = fixed_prefix(pattern);
-    struct mill_hub_listing all = { 0 };
+    struct mill_hub_listing all = {0};
     int rc = mill_hub_list(h, repo, prefix, &all, err);
     if (!rc && filter(&all, pattern, out))
         rc = oom(err);
@@ -1620,8 +1622,10 @@ static size_t rev_len(const char *s) {
 }
 
 static int bad_url(const char *url, const char *why, struct mill_err *err) {
-    return mill_err_set(err, MILL_EINVAL, "hub: '%s' is not an hf:// URL (%s); expected "
-                        "hf://datasets/<org>/<name>[@<revision>]/<path>", url, why);
+    return mill_err_set(err, MILL_EINVAL,
+                        "hub: '%s' is not an hf:// URL (%s); expected "
+                        "hf://datasets/<org>/<name>[@<revision>]/<path>",
+                        url, why);
 }
 
 int mill_hub_parse_url(const char *url, struct mill_hub_url *out, struct mill_err *err) {
@@ -1664,16 +1668,15 @@ int mill_hub_resolve_url(struct mill_hub *h, const char *url, struct mill_hub_li
     int rc = mill_hub_parse_url(url, &u, err);
     if (rc)
         return rc;
-    struct mill_hub_repo repo = { .type = u.type, .id = u.id, .revision = u.revision };
+    struct mill_hub_repo repo = {.type = u.type, .id = u.id, .revision = u.revision};
     return mill_hub_glob(h, &repo, u.path, out, err);
 }
 
 /* Tries patterns (NULL-terminated) in order on the whole listing at repo's revision.
  * 1 = found (out filled), 0 = none matched, < 0 = error. */
-static int try_patterns(struct mill_hub *h, const struct mill_hub_repo *repo,
-                        char *const *patterns, struct mill_hub_listing *out,
-                        struct mill_err *err) {
-    struct mill_hub_listing all = { 0 };
+static int try_patterns(struct mill_hub *h, const struct mill_hub_repo *repo, char *const *patterns,
+                        struct mill_hub_listing *out, struct mill_err *err) {
+    struct mill_hub_listing all = {0};
     int rc = mill_hub_list(h, repo, NULL, &all, err);
     for (char *const *p = patterns; !rc && *p; p++) {
         if (filter(&all, *p, out)) {
@@ -1688,21 +1691,20 @@ static int try_patterns(struct mill_hub *h, const struct mill_hub_repo *repo,
     return rc;
 }
 
-int mill_hub_parquet_files(struct mill_hub *h, const struct mill_hub_repo *repo,
-                           const char *config, const char *split,
-                           struct mill_hub_listing *out, struct mill_err *err) {
+int mill_hub_parquet_files(struct mill_hub *h, const struct mill_hub_repo *repo, const char *config,
+                           const char *split, struct mill_hub_listing *out, struct mill_err *err) {
     const char *cfg = config && *config ? config : "default";
     if (!split || !*split || strchr(split, '/') || strchr(cfg, '/'))
         return mill_err_set(err, MILL_EINVAL, "hub: bad config '%s' or split '%s'", cfg,
                             split ? split : "");
-    char *pats[5] = { strf("%s/%s-*.parquet", cfg, split), strf("%s/%s/*.parquet", cfg, split),
-                      strf("data/%s-*.parquet", split), NULL, NULL };
+    char *pats[5] = {strf("%s/%s-*.parquet", cfg, split), strf("%s/%s/*.parquet", cfg, split),
+                     strf("data/%s-*.parquet", split), NULL, NULL};
     int rc = pats[0] && pats[1] && pats[2] ? try_patterns(h, repo, pats, out, err) : oom(err);
     if (rc == 0 && strcmp(rev_of(repo), CONVERT_REV) != 0) {
         struct mill_hub_repo conv = *repo;
         conv.revision = CONVERT_REV;
-        char *conv_pats[2] = { pats[1], NULL };
-        struct mill_err cerr = { 0 };
+        char *conv_pats[2] = {pats[1], NULL};
+        struct mill_err cerr = {0};
         rc = try_patterns(h, &conv, conv_pats, out, &cerr);
         if (rc == MILL_ENOTFOUND)
             rc = 0; /* no auto-converted branch */
@@ -1710,10 +1712,11 @@ int mill_hub_parquet_files(struct mill_hub *h, const struct mill_hub_repo *repo,
             *err = cerr;
     }
     if (rc == 0)
-        rc = mill_err_set(err, MILL_ENOTFOUND, "%s %s: no Parquet files for config %s split %s "
-                          "at revision %s (tried %s, %s, %s, and %s at %s)", type_word(repo),
-                          repo->id, cfg, split, rev_of(repo), pats[0], pats[1], pats[2],
-                          pats[1], CONVERT_REV);
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "%s %s: no Parquet files for config %s split %s "
+                          "at revision %s (tried %s, %s, %s, and %s at %s)",
+                          type_word(repo), repo->id, cfg, split, rev_of(repo), pats[0], pats[1],
+                          pats[2], pats[1], CONVERT_REV);
     for (int i = 0; i < 3; i++)
         free(pats[i]);
     return rc > 0 ? MILL_OK : rc;

@@ -23,18 +23,18 @@
 enum mill_hub_repo_type { MILL_HUB_DATASET = 0, MILL_HUB_MODEL = 1 };
 
 struct mill_hub_params {
-    char endpoint[512];        /* $HF_ENDPOINT, else https://huggingface.co; no trailing '/' */
-    char token[512];           /* $HF_TOKEN, else the file $HF_HOME/token; "" = anonymous */
-    char cache_dir[4096];      /* $HF_HUB_CACHE, else $HF_HOME/hub, else
+    char endpoint[512];       /* $HF_ENDPOINT, else https://huggingface.co; no trailing '/' */
+    char token[512];          /* $HF_TOKEN, else the file $HF_HOME/token; "" = anonymous */
+    char cache_dir[4096];     /* $HF_HUB_CACHE, else $HF_HOME/hub, else
                                 * ~/.cache/huggingface/hub ($HF_HOME defaults to
                                 * $XDG_CACHE_HOME/huggingface, then ~/.cache/huggingface) */
-    bool offline;              /* $HF_HUB_OFFLINE is 1/true/yes/on: no request at all */
-    bool progress;             /* a progress bar on stderr; default: stderr is a TTY */
-    int max_retries;           /* resumes after a dropped connection, per file; default 3 */
-    long retry_wait_ms;        /* first wait before a resume, doubled each time; default 500 */
-    long connect_timeout_s;    /* default 10 */
-    long stall_timeout_s;      /* abort a transfer slower than 1 byte/s for this long; 60 */
-    size_t max_listing_bytes;  /* cap on one listing page's JSON; default 64 MiB */
+    bool offline;             /* $HF_HUB_OFFLINE is 1/true/yes/on: no request at all */
+    bool progress;            /* a progress bar on stderr; default: stderr is a TTY */
+    int max_retries;          /* resumes after a dropped connection, per file; default 3 */
+    long retry_wait_ms;       /* first wait before a resume, doubled each time; default 500 */
+    long connect_timeout_s;   /* default 10 */
+    long stall_timeout_s;     /* abort a transfer slower than 1 byte/s for this long; 60 */
+    size_t max_listing_bytes; /* cap on one listing page's JSON; default 64 MiB */
 };
 
 /* A repo at a revision. All pointers borrowed for the duration of the call. */
@@ -45,17 +45,17 @@ struct mill_hub_repo {
 };
 
 struct mill_hub_file {
-    char *path;        /* repo-relative, '/'-separated; owned */
-    int64_t size;      /* bytes of the file itself (for LFS the object, not the pointer);
+    char *path;      /* repo-relative, '/'-separated; owned */
+    int64_t size;    /* bytes of the file itself (for LFS the object, not the pointer);
                         * -1 when unknown */
-    char oid[41];      /* git blob sha1 in hex, "" when unknown */
-    char sha256[65];   /* LFS object sha256 in hex, "" when not an LFS file or unknown */
+    char oid[41];    /* git blob sha1 in hex, "" when unknown */
+    char sha256[65]; /* LFS object sha256 in hex, "" when not an LFS file or unknown */
 };
 
 struct mill_hub_listing {
     struct mill_hub_file *files; /* owned; sorted by path when a mill_hub_* call returns it */
     size_t n, cap;
-    char commit[41];             /* the commit the files were listed at; "" when unknown */
+    char commit[41]; /* the commit the files were listed at; "" when unknown */
 };
 
 /* The parts of an hf:// URL: hf://datasets/<org>/<name>[@<rev>]/<path> (a dataset) or
@@ -115,8 +115,8 @@ int mill_hub_glob(struct mill_hub *hub, const struct mill_hub_repo *repo, const 
  * refs/convert/parquet. out->commit is the commit to download them at. MILL_ENOTFOUND when
  * none match (the message lists the patterns tried). */
 int mill_hub_parquet_files(struct mill_hub *hub, const struct mill_hub_repo *repo,
-                           const char *config, const char *split,
-                           struct mill_hub_listing *out, struct mill_err *err);
+                           const char *config, const char *split, struct mill_hub_listing *out,
+                           struct mill_err *err);
 
 /* Parses an hf:// URL. MILL_EINVAL (message names the URL) when it is not one. */
 int mill_hub_parse_url(const char *url, struct mill_hub_url *out, struct mill_err *err);

@@ -55,8 +55,8 @@ static int check_dims(long long w, long long h, enum fmt f, struct mill_err *err
     if (w > MILL_IMAGE_MAX_SIDE || h > MILL_IMAGE_MAX_SIDE || w * h > MILL_IMAGE_MAX_PIXELS)
         return mill_err_set(err, MILL_EFORMAT,
                             "image: %s of %lld x %lld pixels exceeds the limit (%d a side, %lld "
-                            "pixels)", FMT_NAME[f], w, h, MILL_IMAGE_MAX_SIDE,
-                            MILL_IMAGE_MAX_PIXELS);
+                            "pixels)",
+                            FMT_NAME[f], w, h, MILL_IMAGE_MAX_SIDE, MILL_IMAGE_MAX_PIXELS);
     return 0;
 }
 
@@ -143,8 +143,7 @@ static int gif_skip_blocks(const uint8_t *p, size_t n, size_t *off) {
 }
 
 /* Reads a colour table of 2 << (flags & 7) entries at *off: 1 when it does not fit. */
-static int gif_table(const uint8_t *p, size_t n, size_t *off, uint8_t flags,
-                     struct gif_info *gi) {
+static int gif_table(const uint8_t *p, size_t n, size_t *off, uint8_t flags, struct gif_info *gi) {
     size_t entries = (size_t)2 << (flags & 7);
     if (n - *off < 3 * entries)
         return 1;
@@ -235,8 +234,7 @@ static int stb_fail(const uint8_t *p, size_t n, enum fmt f, struct mill_err *err
 }
 
 /* 16-bit greyscale PNG: Pillow opens it as mode "I" and convert("RGB") clips to 0..255. */
-static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img,
-                         struct mill_err *err) {
+static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, struct mill_err *err) {
     int w, h, comp, rc;
     uint16_t *px = stbi_load_16_from_memory(p, (int)n, &w, &h, &comp, 0);
     if (!px)
@@ -291,8 +289,7 @@ static int webp_fail(VP8StatusCode st, struct mill_err *err) {
 
 /* WebP: RGB straight from libwebp; with alpha the RGB samples are the same as in the RGBA
  * output Pillow decodes and then drops the alpha of. */
-static int decode_webp(const uint8_t *p, size_t n, struct mill_image *img,
-                       struct mill_err *err) {
+static int decode_webp(const uint8_t *p, size_t n, struct mill_image *img, struct mill_err *err) {
     WebPDecoderConfig cfg;
     if (!WebPInitDecoderConfig(&cfg))
         return mill_err_set(err, MILL_EUNSUPPORTED, "image: libwebp version mismatch");
@@ -318,8 +315,7 @@ static int decode_webp(const uint8_t *p, size_t n, struct mill_image *img,
     return 0;
 }
 
-int mill_image_decode(const void *data, size_t len, struct mill_image *img,
-                      struct mill_err *err) {
+int mill_image_decode(const void *data, size_t len, struct mill_image *img, struct mill_err *err) {
     if (!img || (!data && len))
         return mill_err_set(err, MILL_EINVAL, "image: NULL argument");
     memset(img, 0, sizeof *img);
@@ -329,8 +325,8 @@ int mill_image_decode(const void *data, size_t len, struct mill_image *img,
         return mill_err_set(err, MILL_EFORMAT,
                             "image: not a PNG, JPEG, GIF, BMP or WebP file (%zu bytes)", len);
     if (len > INT_MAX)
-        return mill_err_set(err, MILL_EFORMAT, "image: %s of %zu bytes is too large",
-                            FMT_NAME[f], len);
+        return mill_err_set(err, MILL_EFORMAT, "image: %s of %zu bytes is too large", FMT_NAME[f],
+                            len);
     int rc = f == FMT_WEBP ? decode_webp(p, len, img, err) : decode_stb(p, len, f, img, err);
     if (rc)
         mill_image_free(img);
@@ -396,10 +392,8 @@ static double lanczos_fn(double x) {
 }
 
 static const struct filter FILTERS[] = {
-    [MILL_RESAMPLE_BOX] = {box_fn, 0.5},
-    [MILL_RESAMPLE_BILINEAR] = {bilinear_fn, 1.0},
-    [MILL_RESAMPLE_HAMMING] = {hamming_fn, 1.0},
-    [MILL_RESAMPLE_BICUBIC] = {bicubic_fn, 2.0},
+    [MILL_RESAMPLE_BOX] = {box_fn, 0.5},         [MILL_RESAMPLE_BILINEAR] = {bilinear_fn, 1.0},
+    [MILL_RESAMPLE_HAMMING] = {hamming_fn, 1.0}, [MILL_RESAMPLE_BICUBIC] = {bicubic_fn, 2.0},
     [MILL_RESAMPLE_LANCZOS] = {lanczos_fn, 3.0},
 };
 
@@ -623,8 +617,8 @@ int mill_image_resize(const struct mill_image *src, int w, int h, enum mill_resa
     int rc;
     if (!valid_image(src) || !dst || !valid_size(w, h) || (int)filter < 0 ||
         filter > MILL_RESAMPLE_LANCZOS)
-        return mill_err_set(err, MILL_EINVAL, "image: bad resize arguments (%d x %d, filter %d)",
-                            w, h, (int)filter);
+        return mill_err_set(err, MILL_EINVAL, "image: bad resize arguments (%d x %d, filter %d)", w,
+                            h, (int)filter);
     if (w == src->w && h == src->h) { /* Pillow copies */
         rc = alloc_image(&out, w, h, err);
         if (rc == 0)
@@ -633,8 +627,10 @@ int mill_image_resize(const struct mill_image *src, int w, int h, enum mill_resa
         rc = filter == MILL_RESAMPLE_NEAREST ? nearest(src, w, h, &out)
                                              : resample(src, w, h, &all, &FILTERS[filter], &out);
         if (rc)
-            rc = mill_err_set(err, MILL_ENOMEM, "image: out of memory resizing %d x %d to "
-                              "%d x %d", src->w, src->h, w, h);
+            rc = mill_err_set(err, MILL_ENOMEM,
+                              "image: out of memory resizing %d x %d to "
+                              "%d x %d",
+                              src->w, src->h, w, h);
     }
     *dst = out;
     return rc;
@@ -673,8 +669,8 @@ static void clip_normalize(const struct mill_image *im, int left, int top, int s
 
 int mill_image_clip_preprocess(const struct mill_image *img, int size, const float mean[3],
                                const float std[3], float *out_chw, struct mill_err *err) {
-    if (!valid_image(img) || !mean || !std || !out_chw || size < 1 ||
-        size > MILL_IMAGE_MAX_SIDE || std[0] == 0.0f || std[1] == 0.0f || std[2] == 0.0f)
+    if (!valid_image(img) || !mean || !std || !out_chw || size < 1 || size > MILL_IMAGE_MAX_SIDE ||
+        std[0] == 0.0f || std[1] == 0.0f || std[2] == 0.0f)
         return mill_err_set(err, MILL_EINVAL, "image: bad CLIP preprocessing arguments");
     int nw, nh;
     clip_resized_size(img->w, img->h, size, &nw, &nh);
@@ -687,8 +683,8 @@ int mill_image_clip_preprocess(const struct mill_image *img, int size, const flo
     }
     struct mill_image tmp = {0, 0, NULL};
     if (resample(img, nw, nh, &crop, &FILTERS[MILL_RESAMPLE_BICUBIC], &tmp) != 0)
-        return mill_err_set(err, MILL_ENOMEM, "image: out of memory preprocessing %d x %d",
-                            img->w, img->h);
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory preprocessing %d x %d", img->w,
+                            img->h);
     clip_normalize(&tmp, 0, 0, size, mean, std, out_chw);
     mill_image_free(&tmp);
     return 0;

@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 /* Inputs larger than this are rejected with MILL_EFORMAT before any pixel is decoded. */
-#define MILL_IMAGE_MAX_SIDE 30000               /* pixels, either side */
-#define MILL_IMAGE_MAX_PIXELS 400000000LL        /* w * h */
+#define MILL_IMAGE_MAX_SIDE 30000         /* pixels, either side */
+#define MILL_IMAGE_MAX_PIXELS 400000000LL /* w * h */
 
 struct mill_image {
     int w, h;     /* pixels, >= 1 once filled */
@@ -29,7 +29,7 @@ enum mill_resample {
     MILL_RESAMPLE_BOX,
     MILL_RESAMPLE_BILINEAR,
     MILL_RESAMPLE_HAMMING,
-    MILL_RESAMPLE_BICUBIC,  /* Keys a = -0.5: Pillow's and open_clip's default */
+    MILL_RESAMPLE_BICUBIC, /* Keys a = -0.5: Pillow's and open_clip's default */
     MILL_RESAMPLE_LANCZOS,
 };
 
@@ -45,8 +45,7 @@ enum mill_resample {
  * Returns 0, MILL_EFORMAT (unknown format, corrupt or truncated data, more than
  * MILL_IMAGE_MAX_SIDE / MILL_IMAGE_MAX_PIXELS), MILL_EUNSUPPORTED (animated WebP), MILL_ENOMEM
  * or MILL_EINVAL (NULL arguments). *img is zeroed on failure. */
-int mill_image_decode(const void *data, size_t len, struct mill_image *img,
-                      struct mill_err *err);
+int mill_image_decode(const void *data, size_t len, struct mill_image *img, struct mill_err *err);
 
 /* Frees img->rgb and zeroes *img; NULL is a no-op. */
 void mill_image_free(struct mill_image *img);

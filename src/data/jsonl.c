@@ -43,8 +43,8 @@ static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err)
         ssize_t n = getline(&j->line, &j->cap, j->f);
         if (n < 0) {
             if (ferror(j->f))
-                return mill_err_set(err, MILL_EIO, "%s: read error after line %zu: %s",
-                                    j->path, j->lineno, strerror(errno));
+                return mill_err_set(err, MILL_EIO, "%s: read error after line %zu: %s", j->path,
+                                    j->lineno, strerror(errno));
             return 0;
         }
         j->lineno++;

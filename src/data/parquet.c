@@ -27,31 +27,79 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define FOOTER_MAX ((uint32_t)64 << 20)   /* bytes of FileMetaData */
-#define PAGE_MAX ((int64_t)1 << 30)       /* bytes of one page, compressed or not */
+#define FOOTER_MAX ((uint32_t)64 << 20)     /* bytes of FileMetaData */
+#define PAGE_MAX ((int64_t)1 << 30)         /* bytes of one page, compressed or not */
 #define PAGE_ENTRIES_MAX ((int64_t)1 << 24) /* entries (values, nulls) of one page */
-#define THRIFT_DEPTH_MAX 32               /* nesting of Thrift structs and lists */
-#define SCHEMA_DEPTH_MAX 64               /* nesting of schema groups (levels fit a byte) */
-#define SCHEMA_MAX 100000                 /* schema elements */
-#define DBA_MAX ((size_t)1 << 28)         /* bytes DELTA_BYTE_ARRAY may expand one page into */
+#define THRIFT_DEPTH_MAX 32                 /* nesting of Thrift structs and lists */
+#define SCHEMA_DEPTH_MAX 64                 /* nesting of schema groups (levels fit a byte) */
+#define SCHEMA_MAX 100000                   /* schema elements */
+#define DBA_MAX ((size_t)1 << 28)           /* bytes DELTA_BYTE_ARRAY may expand one page into */
 
 /* Parquet enums (parquet.thrift). */
 enum { T_BOOLEAN, T_INT32, T_INT64, T_INT96, T_FLOAT, T_DOUBLE, T_BYTE_ARRAY, T_FLBA };
 enum { R_REQUIRED, R_OPTIONAL, R_REPEATED };
-enum { CV_UTF8 = 0, CV_MAP = 1, CV_MAP_KEY_VALUE = 2, CV_LIST = 3, CV_ENUM = 4, CV_DECIMAL = 5,
-       CV_UINT_32 = 13, CV_UINT_64 = 14, CV_JSON = 19 };
-enum { LT_STRING = 1, LT_MAP = 2, LT_LIST = 3, LT_ENUM = 4, LT_DECIMAL = 5, LT_INTEGER = 10,
-       LT_JSON = 12, LT_FLOAT16 = 15 };
-enum { E_PLAIN = 0, E_PLAIN_DICT = 2, E_RLE = 3, E_BIT_PACKED = 4, E_DELTA_BINARY = 5,
-       E_DELTA_LENGTH = 6, E_DELTA_BYTE_ARRAY = 7, E_RLE_DICT = 8, E_BYTE_STREAM_SPLIT = 9 };
+enum {
+    CV_UTF8 = 0,
+    CV_MAP = 1,
+    CV_MAP_KEY_VALUE = 2,
+    CV_LIST = 3,
+    CV_ENUM = 4,
+    CV_DECIMAL = 5,
+    CV_UINT_32 = 13,
+    CV_UINT_64 = 14,
+    CV_JSON = 19
+};
+enum {
+    LT_STRING = 1,
+    LT_MAP = 2,
+    LT_LIST = 3,
+    LT_ENUM = 4,
+    LT_DECIMAL = 5,
+    LT_INTEGER = 10,
+    LT_JSON = 12,
+    LT_FLOAT16 = 15
+};
+enum {
+    E_PLAIN = 0,
+    E_PLAIN_DICT = 2,
+    E_RLE = 3,
+    E_BIT_PACKED = 4,
+    E_DELTA_BINARY = 5,
+    E_DELTA_LENGTH = 6,
+    E_DELTA_BYTE_ARRAY = 7,
+    E_RLE_DICT = 8,
+    E_BYTE_STREAM_SPLIT = 9
+};
 enum { PG_DATA = 0, PG_INDEX = 1, PG_DICT = 2, PG_DATA_V2 = 3 };
-enum { C_NONE = 0, C_SNAPPY = 1, C_GZIP = 2, C_LZO = 3, C_BROTLI = 4, C_LZ4 = 5, C_ZSTD = 6,
-       C_LZ4_RAW = 7 };
+enum {
+    C_NONE = 0,
+    C_SNAPPY = 1,
+    C_GZIP = 2,
+    C_LZO = 3,
+    C_BROTLI = 4,
+    C_LZ4 = 5,
+    C_ZSTD = 6,
+    C_LZ4_RAW = 7
+};
 
 /* ---- Thrift compact protocol ---- */
 
-enum { CT_STOP, CT_TRUE, CT_FALSE, CT_BYTE, CT_I16, CT_I32, CT_I64, CT_DOUBLE, CT_BINARY,
-       CT_LIST, CT_SET, CT_MAP, CT_STRUCT, CT_UUID };
+enum {
+    CT_STOP,
+    CT_TRUE,
+    CT_FALSE,
+    CT_BYTE,
+    CT_I16,
+    CT_I32,
+    CT_I64,
+    CT_DOUBLE,
+    CT_BINARY,
+    CT_LIST,
+    CT_SET,
+    CT_MAP,
+    CT_STRUCT,
+    CT_UUID
+};
 
 struct tr {
     const uint8_t *p, *end;
@@ -244,23 +292,23 @@ struct span {
     uint32_t n;
 };
 
-struct sel {            /* a SchemaElement */
+struct sel { /* a SchemaElement */
     struct span name;
-    int type;           /* physical type, -1 for a group */
+    int type; /* physical type, -1 for a group */
     int type_length;
-    int repetition;     /* R_*, -1 when absent (the root) */
-    int num_children;   /* -1 when absent */
-    int converted;      /* ConvertedType, -1 when absent */
-    int logical;        /* the LogicalType union's field id, 0 when absent */
-    int scale;          /* DECIMAL scale */
-    bool log_unsigned;  /* LogicalType INTEGER with isSigned = false */
-    int log_bits;       /* its bitWidth */
+    int repetition;    /* R_*, -1 when absent (the root) */
+    int num_children;  /* -1 when absent */
+    int converted;     /* ConvertedType, -1 when absent */
+    int logical;       /* the LogicalType union's field id, 0 when absent */
+    int scale;         /* DECIMAL scale */
+    bool log_unsigned; /* LogicalType INTEGER with isSigned = false */
+    int log_bits;      /* its bitWidth */
 };
 
-struct chunk {          /* a ColumnChunk and its ColumnMetaData */
+struct chunk { /* a ColumnChunk and its ColumnMetaData */
     int type, codec;
     int64_t num_values, compressed_size, data_off, dict_off; /* dict_off -1 when absent */
-    struct span *path;  /* path_in_schema, pointing into the footer */
+    struct span *path; /* path_in_schema, pointing into the footer */
     uint32_t npath;
     bool has_meta, external, encrypted;
 };
@@ -272,7 +320,7 @@ struct rowgroup {
 };
 
 struct kv {
-    char *key, *val;    /* owned, NUL-terminated; val NULL when absent */
+    char *key, *val; /* owned, NUL-terminated; val NULL when absent */
     size_t vlen;
 };
 
@@ -281,11 +329,11 @@ struct anode;
 struct colrd;
 
 struct mill_parquet {
-    char *name;                  /* the file's name in messages */
-    uint8_t *data;               /* the file's bytes (mapped or an owned copy) */
+    char *name;    /* the file's name in messages */
+    uint8_t *data; /* the file's bytes (mapped or an owned copy) */
     size_t size;
     bool mapped;
-    struct sel *schema;          /* the flattened schema tree, schema[0] the root */
+    struct sel *schema; /* the flattened schema tree, schema[0] the root */
     uint32_t nschema;
     struct rowgroup *rgs;
     uint32_t nrg;
@@ -293,15 +341,15 @@ struct mill_parquet {
     struct kv *kvs;
     uint32_t nkv;
     bool encrypted;
-    struct leaf *leaves;         /* all leaf columns in schema order */
+    struct leaf *leaves; /* all leaf columns in schema order */
     int nleaves;
-    struct anode *top;           /* the projected top-level fields, in schema order */
+    struct anode *top; /* the projected top-level fields, in schema order */
     int ntop;
-    struct colrd *cols;          /* readers of the projected leaves, by leaf index */
-    int rg;                      /* the row group being read, -1 before the first */
-    int64_t rg_row;              /* rows of it already returned */
-    int failed;                  /* the sticky error, 0 while healthy */
-    struct mill_err err;         /* its message */
+    struct colrd *cols;  /* readers of the projected leaves, by leaf index */
+    int rg;              /* the row group being read, -1 before the first */
+    int64_t rg_row;      /* rows of it already returned */
+    int failed;          /* the sticky error, 0 while healthy */
+    struct mill_err err; /* its message */
 };
 
 static int fmt_err(struct mill_parquet *pq, struct mill_err *err, const char *fmt, ...)
@@ -523,8 +571,10 @@ static int read_footer(struct mill_parquet *pq, struct mill_err *err) {
     if (n < 12)
         return fmt_err(pq, err, "too short for a Parquet file (%zu bytes)", n);
     if (!memcmp(d + n - 4, "PARE", 4))
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: encrypted Parquet footers are not "
-                            "supported", pq->name);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: encrypted Parquet footers are not "
+                            "supported",
+                            pq->name);
     if (memcmp(d, "PAR1", 4) || memcmp(d + n - 4, "PAR1", 4))
         return fmt_err(pq, err, "not a Parquet file (bad magic bytes)");
     uint32_t len = (uint32_t)d[n - 8] | (uint32_t)d[n - 7] << 8 | (uint32_t)d[n - 6] << 16 |
@@ -536,8 +586,10 @@ static int read_footer(struct mill_parquet *pq, struct mill_err *err) {
     if (t.bad)
         return fmt_err(pq, err, "corrupt footer (FileMetaData)");
     if (pq->encrypted)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: encrypted Parquet files are not "
-                            "supported", pq->name);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: encrypted Parquet files are not "
+                            "supported",
+                            pq->name);
     if (!pq->schema || pq->nschema == 0 || pq->nschema > SCHEMA_MAX || pq->num_rows < 0)
         return fmt_err(pq, err, "footer lacks a schema or row count");
     return 0;
@@ -547,27 +599,27 @@ static int read_footer(struct mill_parquet *pq, struct mill_err *err) {
 
 enum { K_BOOL, K_INT, K_UINT32, K_UINT64, K_FLOAT, K_DECIMAL, K_FLOAT16, K_STR, K_BYTES };
 
-struct snode {          /* the schema tree over pq->schema */
-    int *kids;          /* schema indices of the children */
+struct snode { /* the schema tree over pq->schema */
+    int *kids; /* schema indices of the children */
     int nkids;
-    int def, rep;       /* max definition and repetition levels */
-    int leaf0, nleaf;   /* the leaf columns below, in schema order */
+    int def, rep;     /* max definition and repetition levels */
+    int leaf0, nleaf; /* the leaf columns below, in schema order */
 };
 
-struct leaf {           /* one leaf column */
-    int sel;            /* its schema element */
-    int top;            /* the schema index of its top-level field */
+struct leaf { /* one leaf column */
+    int sel;  /* its schema element */
+    int top;  /* the schema index of its top-level field */
     int max_def, max_rep;
     int type, type_length;
-    int kind;           /* K_*: the value it becomes */
-    double scale_div;   /* K_DECIMAL: 10^scale */
-    int depth;          /* path length below the root */
+    int kind;                   /* K_*: the value it becomes */
+    double scale_div;           /* K_DECIMAL: 10^scale */
+    int depth;                  /* path length below the root */
     int path[SCHEMA_DEPTH_MAX]; /* schema indices from the top-level field down to it */
 };
 
 enum { A_LEAF, A_STRUCT, A_LIST };
 
-struct anode {          /* the assembly tree of the projected columns */
+struct anode { /* the assembly tree of the projected columns */
     int kind;
     char *name;         /* the field name (owned) */
     bool nullable;      /* an OPTIONAL node: null when the definition level is below def */
@@ -588,25 +640,27 @@ static int leaf_kind(const struct sel *s) {
         return s->type == T_BOOLEAN || s->type == T_INT96 ? -1 : K_DECIMAL;
     switch (s->type) {
     case T_BOOLEAN: return K_BOOL;
-    case T_INT32: return cv == CV_UINT_32 || (lt == LT_INTEGER && s->log_unsigned) ? K_UINT32
-                                                                                  : K_INT;
-    case T_INT64: return cv == CV_UINT_64 || (lt == LT_INTEGER && s->log_unsigned) ? K_UINT64
-                                                                                  : K_INT;
+    case T_INT32:
+        return cv == CV_UINT_32 || (lt == LT_INTEGER && s->log_unsigned) ? K_UINT32 : K_INT;
+    case T_INT64:
+        return cv == CV_UINT_64 || (lt == LT_INTEGER && s->log_unsigned) ? K_UINT64 : K_INT;
     case T_INT96: return K_INT;
     case T_FLOAT:
     case T_DOUBLE: return K_FLOAT;
     case T_BYTE_ARRAY:
         return cv == CV_UTF8 || cv == CV_ENUM || cv == CV_JSON || lt == LT_STRING ||
-               lt == LT_ENUM || lt == LT_JSON ? K_STR : K_BYTES;
+                       lt == LT_ENUM || lt == LT_JSON
+                   ? K_STR
+                   : K_BYTES;
     case T_FLBA: return lt == LT_FLOAT16 && s->type_length == 2 ? K_FLOAT16 : K_BYTES;
     default: return -1;
     }
 }
 
-struct tree {           /* state of the schema walk */
+struct tree { /* state of the schema walk */
     struct mill_parquet *pq;
     struct snode *sn;
-    uint32_t pos;       /* the next schema element */
+    uint32_t pos; /* the next schema element */
     int path[SCHEMA_DEPTH_MAX];
     int top;
 };
@@ -619,9 +673,14 @@ static int add_leaf(struct tree *tr, int si, int depth, struct mill_err *err) {
     if (kind < 0 || (s->type == T_FLBA && (s->type_length <= 0 || s->type_length > (1 << 20))))
         return fmt_err(pq, err, "schema: column %.*s has an invalid type", (int)s->name.n,
                        (const char *)s->name.p);
-    *l = (struct leaf){.sel = si, .top = tr->top, .max_def = tr->sn[si].def,
-                       .max_rep = tr->sn[si].rep, .type = s->type, .kind = kind,
-                       .type_length = s->type_length, .depth = depth,
+    *l = (struct leaf){.sel = si,
+                       .top = tr->top,
+                       .max_def = tr->sn[si].def,
+                       .max_rep = tr->sn[si].rep,
+                       .type = s->type,
+                       .kind = kind,
+                       .type_length = s->type_length,
+                       .depth = depth,
                        .scale_div = pow(10, s->scale)};
     memcpy(l->path, tr->path, sizeof l->path);
     tr->sn[si].leaf0 = pq->nleaves++;
@@ -671,8 +730,8 @@ static bool is_map(const struct sel *s) {
     return s->converted == CV_MAP || s->converted == CV_MAP_KEY_VALUE || s->logical == LT_MAP;
 }
 
-static int build_anode(struct mill_parquet *pq, const struct snode *sn, int si, int pdef,
-                       int prep, bool as_elem, struct anode *a, struct mill_err *err);
+static int build_anode(struct mill_parquet *pq, const struct snode *sn, int si, int pdef, int prep,
+                       bool as_elem, struct anode *a, struct mill_err *err);
 
 static int alloc_kids(struct anode *a, int n, struct mill_err *err) {
     if (!(a->kids = calloc((size_t)(n ? n : 1), sizeof *a->kids)))
@@ -704,16 +763,16 @@ static int build_list(struct mill_parquet *pq, const struct snode *sn, int si, s
 
 /* Builds the assembly node of schema element si; as_elem: a repeated element whose repetition
  * an enclosing A_LIST already handles. */
-static int build_anode(struct mill_parquet *pq, const struct snode *sn, int si, int pdef,
-                       int prep, bool as_elem, struct anode *a, struct mill_err *err) {
+static int build_anode(struct mill_parquet *pq, const struct snode *sn, int si, int pdef, int prep,
+                       bool as_elem, struct anode *a, struct mill_err *err) {
     const struct sel *s = &pq->schema[si];
     if (!(a->name = strndup((const char *)s->name.p, s->name.n)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     a->leaf0 = sn[si].leaf0;
     a->nleaf = sn[si].nleaf;
     if (a->nleaf == 0)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: column %s has no leaf columns",
-                            pq->name, a->name);
+        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: column %s has no leaf columns", pq->name,
+                            a->name);
     int rep = as_elem ? R_REQUIRED : s->repetition;
     if (rep == R_REPEATED) {
         a->kind = A_LIST;
@@ -768,8 +827,8 @@ static int check_columns(struct mill_parquet *pq, const struct snode *sn,
     return 0;
 }
 
-static int build_top(struct mill_parquet *pq, const struct snode *sn,
-                     const char *const *columns, struct mill_err *err) {
+static int build_top(struct mill_parquet *pq, const struct snode *sn, const char *const *columns,
+                     struct mill_err *err) {
     int rc = check_columns(pq, sn, columns, err);
     if (rc)
         return rc;
@@ -784,8 +843,7 @@ static int build_top(struct mill_parquet *pq, const struct snode *sn,
 }
 
 /* Builds the leaves and the assembly tree of the projection. */
-static int build_schema(struct mill_parquet *pq, const char *const *columns,
-                        struct mill_err *err) {
+static int build_schema(struct mill_parquet *pq, const char *const *columns, struct mill_err *err) {
     struct snode *sn = calloc(pq->nschema, sizeof *sn);
     pq->leaves = calloc(pq->nschema, sizeof *pq->leaves);
     if (!sn || !pq->leaves) {
@@ -827,14 +885,18 @@ static int check_chunk(struct mill_parquet *pq, uint32_t g, int li, struct mill_
     const struct chunk *c = &pq->rgs[g].cols[li];
     const struct sel *top = &pq->schema[l->top];
     if (c->external || c->encrypted)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: column %.*s, row group %u: %s column "
-                            "chunks are not supported", pq->name, (int)top->name.n,
-                            (const char *)top->name.p, g, c->external ? "external" : "encrypted");
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: column %.*s, row group %u: %s column "
+                            "chunks are not supported",
+                            pq->name, (int)top->name.n, (const char *)top->name.p, g,
+                            c->external ? "external" : "encrypted");
     if (!c->has_meta || c->type != l->type || !path_matches(pq, l, c) || c->num_values < 0 ||
-        c->compressed_size < 0 || (c->num_values > 0 && (c->compressed_size == 0 ||
-                                                          c->data_off < 0)))
-        return fmt_err(pq, err, "column %.*s, row group %u: column chunk metadata does not match "
-                       "the schema", (int)top->name.n, (const char *)top->name.p, g);
+        c->compressed_size < 0 ||
+        (c->num_values > 0 && (c->compressed_size == 0 || c->data_off < 0)))
+        return fmt_err(pq, err,
+                       "column %.*s, row group %u: column chunk metadata does not match "
+                       "the schema",
+                       (int)top->name.n, (const char *)top->name.p, g);
     return 0;
 }
 
@@ -857,8 +919,7 @@ static int check_rowgroups(struct mill_parquet *pq, struct mill_err *err) {
     return 0;
 }
 
-static int open_common(struct mill_parquet *pq, const char *const *columns,
-                       struct mill_err *err) {
+static int open_common(struct mill_parquet *pq, const char *const *columns, struct mill_err *err) {
     int rc = read_footer(pq, err);
     if (!rc)
         rc = build_schema(pq, columns, err);
@@ -925,9 +986,8 @@ int mill_parquet_open(const char *path, const char *const *columns, struct mill_
     return 0;
 }
 
-int mill_parquet_open_mem(const void *data, size_t n, const char *name,
-                          const char *const *columns, struct mill_parquet **pq,
-                          struct mill_err *err) {
+int mill_parquet_open_mem(const void *data, size_t n, const char *name, const char *const *columns,
+                          struct mill_parquet **pq, struct mill_err *err) {
     *pq = NULL;
     struct mill_parquet *p = pq_new(name, err);
     if (!p)
@@ -948,13 +1008,9 @@ int mill_parquet_open_mem(const void *data, size_t n, const char *name,
     return 0;
 }
 
-int64_t mill_parquet_num_rows(const struct mill_parquet *pq) {
-    return pq ? pq->num_rows : 0;
-}
+int64_t mill_parquet_num_rows(const struct mill_parquet *pq) { return pq ? pq->num_rows : 0; }
 
-int mill_parquet_num_row_groups(const struct mill_parquet *pq) {
-    return pq ? (int)pq->nrg : 0;
-}
+int mill_parquet_num_row_groups(const struct mill_parquet *pq) { return pq ? (int)pq->nrg : 0; }
 
 const char *mill_parquet_kv(const struct mill_parquet *pq, const char *key, size_t *len) {
     for (uint32_t i = 0; pq && key && i < pq->nkv; i++) {
@@ -1027,9 +1083,7 @@ static int reader_next(void *state, struct mill_value *row, struct mill_err *err
     return mill_parquet_next(state, row, err);
 }
 
-static void reader_close(void *state) {
-    mill_parquet_close(state);
-}
+static void reader_close(void *state) { mill_parquet_close(state); }
 
 const struct mill_reader_ops mill_reader_parquet = {
     .name = "parquet",
@@ -1040,39 +1094,39 @@ const struct mill_reader_ops mill_reader_parquet = {
 
 /* ---- page buffers and codecs ---- */
 
-union cell {            /* one decoded value */
-    int64_t i;          /* BOOLEAN, INT32, INT64, INT96 (ns since the epoch) */
-    double f;           /* FLOAT, DOUBLE; DECIMAL and FLOAT16 after conversion */
-    struct span s;      /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
+union cell {       /* one decoded value */
+    int64_t i;     /* BOOLEAN, INT32, INT64, INT96 (ns since the epoch) */
+    double f;      /* FLOAT, DOUBLE; DECIMAL and FLOAT16 after conversion */
+    struct span s; /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
 };
 
-struct colrd {          /* the reader of one projected leaf column */
+struct colrd { /* the reader of one projected leaf column */
     struct mill_parquet *pq;
     const struct leaf *l;
-    int rg;             /* the row group of the chunk being read */
+    int rg;                   /* the row group of the chunk being read */
     const uint8_t *pos, *end; /* the chunk's unread pages */
-    int64_t left;       /* level entries the chunk still owes */
+    int64_t left;             /* level entries the chunk still owes */
     int codec;
-    bool seen_data;     /* a data page was read (a dictionary page must come first) */
-    union cell *dict;   /* the dictionary of the chunk */
+    bool seen_data;   /* a data page was read (a dictionary page must come first) */
+    union cell *dict; /* the dictionary of the chunk */
     uint32_t ndict;
     bool has_dict;
-    uint8_t *dictbuf;   /* its decompressed page */
+    uint8_t *dictbuf; /* its decompressed page */
     size_t dictcap;
     uint8_t *defs, *reps; /* the page's levels, NULL when the max level is 0 */
     size_t defcap, repcap;
-    union cell *vals;   /* the page's non-null values */
+    union cell *vals; /* the page's non-null values */
     size_t valcap;
-    uint32_t *idx;      /* scratch: decoded RLE runs (levels, dictionary indices) */
+    uint32_t *idx; /* scratch: decoded RLE runs (levels, dictionary indices) */
     size_t idxcap;
-    int64_t *tmp;       /* scratch: DELTA_BINARY_PACKED output */
+    int64_t *tmp; /* scratch: DELTA_BINARY_PACKED output */
     size_t tmpcap;
-    uint8_t *pagebuf;   /* the decompressed page */
+    uint8_t *pagebuf; /* the decompressed page */
     size_t pagecap;
-    uint8_t *arena;     /* bytes that DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT build */
+    uint8_t *arena; /* bytes that DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT build */
     size_t arenacap;
-    int64_t n, i;       /* level entries in the page, the cursor */
-    int64_t nv, vi;     /* values in the page, the cursor */
+    int64_t n, i;   /* level entries in the page, the cursor */
+    int64_t nv, vi; /* values in the page, the cursor */
 };
 
 static int col_err(struct colrd *c, struct mill_err *err, int code, const char *fmt, ...)
@@ -1086,8 +1140,8 @@ static int col_err(struct colrd *c, struct mill_err *err, int code, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const struct span top = c->pq->schema[c->l->top].name;
-    return mill_err_set(err, code, "%s: column %.*s, row group %d: %s", c->pq->name,
-                        (int)top.n, (const char *)top.p, c->rg, msg);
+    return mill_err_set(err, code, "%s: column %.*s, row group %d: %s", c->pq->name, (int)top.n,
+                        (const char *)top.p, c->rg, msg);
 }
 
 /* Grows *p (elements of size sz, capacity *cap) to hold n; 0 or MILL_ENOMEM. */
@@ -1109,8 +1163,8 @@ static int reserve(void *pp, size_t *cap, size_t n, size_t sz) {
 }
 
 static const char *codec_name(int codec) {
-    static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4",
-                                        "ZSTD", "LZ4_RAW"};
+    static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
+                                        "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
     return codec >= 0 && codec < 8 ? names[codec] : "unknown";
 }
 
@@ -1120,7 +1174,7 @@ static int gunzip(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
         return MILL_ENOMEM;
     int rc = 0;
     size_t in_done = 0, out_done = 0;
-    while (rc == 0) {   /* avail_* are 32-bit: feed at most 1 GiB at a time */
+    while (rc == 0) { /* avail_* are 32-bit: feed at most 1 GiB at a time */
         z.next_in = (Bytef *)(uintptr_t)(src + in_done);
         z.avail_in = (uInt)(n - in_done < PAGE_MAX ? n - in_done : PAGE_MAX);
         z.next_out = dst + out_done;
@@ -1139,12 +1193,12 @@ static int gunzip(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
 
 /* Decompresses a page body of n bytes into out_n bytes in *buf (grown as needed); *out gets the
  * bytes (src itself when uncompressed). */
-static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_n,
-                      uint8_t **buf, size_t *cap, const uint8_t **out, struct mill_err *err) {
+static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_n, uint8_t **buf,
+                      size_t *cap, const uint8_t **out, struct mill_err *err) {
     if (c->codec == C_NONE) {
         if (n != out_n)
-            return col_err(c, err, MILL_EFORMAT, "uncompressed page of %zu bytes declares %zu",
-                           n, out_n);
+            return col_err(c, err, MILL_EFORMAT, "uncompressed page of %zu bytes declares %zu", n,
+                           out_n);
         *out = src;
         return 0;
     }
@@ -1156,9 +1210,9 @@ static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_
     bool ok;
     if (c->codec == C_SNAPPY) {
         size_t len = 0;
-        ok = snappy_uncompressed_length((const char *)src, n, &len) == SNAPPY_OK &&
-             len == out_n && snappy_uncompress((const char *)src, n, (char *)*buf, &len) ==
-             SNAPPY_OK && len == out_n;
+        ok = snappy_uncompressed_length((const char *)src, n, &len) == SNAPPY_OK && len == out_n &&
+             snappy_uncompress((const char *)src, n, (char *)*buf, &len) == SNAPPY_OK &&
+             len == out_n;
     } else if (c->codec == C_ZSTD) {
         size_t r = ZSTD_decompress(*buf, out_n, src, n);
         ok = !ZSTD_isError(r) && r == out_n;
@@ -1169,8 +1223,10 @@ static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_
         ok = rc == 0;
     }
     if (!ok)
-        return col_err(c, err, MILL_EFORMAT, "corrupt %s page (%zu bytes, %zu declared "
-                       "uncompressed)", codec_name(c->codec), n, out_n);
+        return col_err(c, err, MILL_EFORMAT,
+                       "corrupt %s page (%zu bytes, %zu declared "
+                       "uncompressed)",
+                       codec_name(c->codec), n, out_n);
     *out = *buf;
     return 0;
 }
@@ -1273,18 +1329,17 @@ static int decode_levels(struct colrd *c, const uint8_t *p, size_t len, int max,
         return col_err(c, err, MILL_EFORMAT, "%s (levels)", why);
     for (size_t k = 0; k < n; k++) {
         if (c->idx[k] > (uint32_t)max)
-            return col_err(c, err, MILL_EFORMAT, "level %u above the maximum %d", c->idx[k],
-                           max);
+            return col_err(c, err, MILL_EFORMAT, "level %u above the maximum %d", c->idx[k], max);
         lv[k] = (uint8_t)c->idx[k];
     }
     return 0;
 }
 /* ---- value decoders: each fills out[0..n) or says what went wrong ---- */
 
-struct vin {            /* the encoded values of a page */
+struct vin { /* the encoded values of a page */
     const uint8_t *p;
     size_t len;
-    size_t n;           /* values wanted */
+    size_t n; /* values wanted */
 };
 
 static int plain_width(const struct leaf *l) {
@@ -1388,7 +1443,7 @@ static const char *dec_rle_bool(struct colrd *c, struct vin in, union cell *out)
     return why;
 }
 
-struct dbp {            /* a DELTA_BINARY_PACKED header */
+struct dbp { /* a DELTA_BINARY_PACKED header */
     uint64_t block, mini, total;
     int64_t first;
 };
@@ -1555,15 +1610,15 @@ static const char *dec_split(struct colrd *c, struct vin in, union cell *out) {
 
 static const char oom_msg[] = "out of memory";
 
-struct pghdr {          /* a PageHeader with the fields this reader uses */
+struct pghdr { /* a PageHeader with the fields this reader uses */
     int type;
-    int64_t usize, csize;   /* uncompressed and compressed sizes of the body */
-    int64_t nvals;          /* level entries (data pages) or dictionary values */
+    int64_t usize, csize; /* uncompressed and compressed sizes of the body */
+    int64_t nvals;        /* level entries (data pages) or dictionary values */
     int enc, def_enc, rep_enc;
     int64_t def_len, rep_len; /* v2: level bytes before the values */
-    bool compressed;        /* v2: is_compressed */
-    bool has_sub;           /* the header of its type was present */
-    bool has_crc;           /* crc: CRC-32 of the body as stored */
+    bool compressed;          /* v2: is_compressed */
+    bool has_sub;             /* the header of its type was present */
+    bool has_crc;             /* crc: CRC-32 of the body as stored */
     uint32_t crc;
 };
 
@@ -1594,8 +1649,14 @@ static void read_subheader(struct tr *t, struct pghdr *h, int which) {
 
 static void read_pghdr(struct tr *t, struct pghdr *h) {
     int last = 0, id, type;
-    *h = (struct pghdr){.type = -1, .usize = -1, .csize = -1, .nvals = -1, .enc = -1,
-                        .def_enc = E_RLE, .rep_enc = E_RLE, .compressed = true};
+    *h = (struct pghdr){.type = -1,
+                        .usize = -1,
+                        .csize = -1,
+                        .nvals = -1,
+                        .enc = -1,
+                        .def_enc = E_RLE,
+                        .rep_enc = E_RLE,
+                        .compressed = true};
     while ((type = tr_field(t, &last, &id)) != CT_STOP) {
         if (id == 1)
             h->type = tr_i32(t, type);
@@ -1639,8 +1700,9 @@ static void convert_cells(const struct leaf *l, union cell *v, size_t n) {
         for (size_t k = 0; k < n; k++) {
             unsigned h = v[k].s.p[0] | (unsigned)v[k].s.p[1] << 8;
             unsigned e = (h >> 10) & 0x1f, m = h & 0x3ff;
-            double x = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY)
-                                                        : ldexp(m + 1024, (int)e - 25);
+            double x = e == 0    ? ldexp(m, -24)
+                       : e == 31 ? (m ? NAN : INFINITY)
+                                 : ldexp(m + 1024, (int)e - 25);
             v[k].f = h & 0x8000 ? -x : x;
         }
         break;
@@ -1649,10 +1711,10 @@ static void convert_cells(const struct leaf *l, union cell *v, size_t n) {
 }
 
 static const char *enc_name(int enc) {
-    static const char *const names[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE",
-                                        "BIT_PACKED", "DELTA_BINARY_PACKED",
-                                        "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
-                                        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
+    static const char *const names[] = {
+        "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+        "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
     return enc >= 0 && enc < 10 ? names[enc] : "unknown";
 }
 
@@ -1680,8 +1742,8 @@ static int decode_values(struct colrd *c, int enc, struct vin in, struct mill_er
     } else if (enc == E_BYTE_STREAM_SPLIT) {
         why = dec_split(c, in, c->vals);
     } else {
-        return col_err(c, err, MILL_EUNSUPPORTED, "unsupported encoding %s (%d)",
-                       enc_name(enc), enc);
+        return col_err(c, err, MILL_EUNSUPPORTED, "unsupported encoding %s (%d)", enc_name(enc),
+                       enc);
     }
     if (why == oom_msg)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1700,14 +1762,16 @@ static int load_dict(struct colrd *c, const struct pghdr *h, const uint8_t *body
         return col_err(c, err, MILL_EUNSUPPORTED, "unsupported dictionary encoding %s (%d)",
                        enc_name(h->enc), h->enc);
     const uint8_t *p;
-    int rc = decompress(c, body, (size_t)h->csize, (size_t)h->usize, &c->dictbuf, &c->dictcap,
-                        &p, err);
+    int rc =
+        decompress(c, body, (size_t)h->csize, (size_t)h->usize, &c->dictbuf, &c->dictcap, &p, err);
     if (rc)
         return rc;
     size_t n = (size_t)h->nvals;
     if (h->nvals > PAGE_ENTRIES_MAX || !plain_fits(c->l, n, (size_t)h->usize))
-        return col_err(c, err, MILL_EFORMAT, "dictionary of %zu values past the end of its "
-                       "page", n);
+        return col_err(c, err, MILL_EFORMAT,
+                       "dictionary of %zu values past the end of its "
+                       "page",
+                       n);
     free(c->dict);
     if (!(c->dict = malloc((n + 1) * sizeof *c->dict)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1732,8 +1796,8 @@ static int64_t count_values(const struct colrd *c) {
 }
 
 /* Levels of a v1 page: a u32 length, then the hybrid encoding. *off advances past them. */
-static int v1_levels(struct colrd *c, const uint8_t *p, size_t len, size_t *off, int enc,
-                     int max, uint8_t *lv, struct mill_err *err) {
+static int v1_levels(struct colrd *c, const uint8_t *p, size_t len, size_t *off, int enc, int max,
+                     uint8_t *lv, struct mill_err *err) {
     if (enc != E_RLE)
         return col_err(c, err, MILL_EUNSUPPORTED, "unsupported level encoding %s (%d)",
                        enc_name(enc), enc);
@@ -1749,8 +1813,8 @@ static int v1_levels(struct colrd *c, const uint8_t *p, size_t len, size_t *off,
 static int load_v1(struct colrd *c, const struct pghdr *h, const uint8_t *body,
                    struct mill_err *err) {
     const uint8_t *p;
-    int rc = decompress(c, body, (size_t)h->csize, (size_t)h->usize, &c->pagebuf,
-                        &c->pagecap, &p, err);
+    int rc =
+        decompress(c, body, (size_t)h->csize, (size_t)h->usize, &c->pagebuf, &c->pagecap, &p, err);
     size_t len = (size_t)h->usize, off = 0;
     if (!rc && c->l->max_rep)
         rc = v1_levels(c, p, len, &off, h->rep_enc, c->l->max_rep, c->reps, err);
@@ -1779,8 +1843,8 @@ static int load_v2(struct colrd *c, const struct pghdr *h, const uint8_t *body,
     size_t len = (size_t)h->csize - lv;
     if (h->compressed && c->codec != C_NONE) {
         len = (size_t)h->usize - lv;
-        rc = decompress(c, body + lv, (size_t)h->csize - lv, len, &c->pagebuf, &c->pagecap, &p,
-                        err);
+        rc =
+            decompress(c, body + lv, (size_t)h->csize - lv, len, &c->pagebuf, &c->pagecap, &p, err);
         if (rc)
             return rc;
     }
@@ -1821,8 +1885,7 @@ static int next_page(struct colrd *c, struct mill_err *err) {
         struct tr t = {.p = c->pos, .end = c->end};
         struct pghdr h;
         read_pghdr(&t, &h);
-        if (t.bad || h.csize < 0 || h.csize > t.end - t.p || h.usize < 0 ||
-            h.usize > PAGE_MAX)
+        if (t.bad || h.csize < 0 || h.csize > t.end - t.p || h.usize < 0 || h.usize > PAGE_MAX)
             return col_err(c, err, MILL_EFORMAT, "corrupt page header at offset %zu",
                            (size_t)(c->pos - c->pq->data));
         const uint8_t *body = t.p;
@@ -1858,8 +1921,7 @@ static int chunk_start(struct colrd *c, uint32_t g, struct mill_err *err) {
     c->left = ch->num_values;
     if (c->left == 0)
         return 0; /* an empty chunk: nothing to read, whatever its offsets say */
-    int64_t start = ch->dict_off > 0 && ch->dict_off < ch->data_off ? ch->dict_off
-                                                                     : ch->data_off;
+    int64_t start = ch->dict_off > 0 && ch->dict_off < ch->data_off ? ch->dict_off : ch->data_off;
     if (start < 4 || (uint64_t)start > pq->size - 8 ||
         (uint64_t)ch->compressed_size > pq->size - 8 - (uint64_t)start)
         return col_err(c, err, MILL_EFORMAT, "column chunk lies outside the file");
@@ -1897,13 +1959,9 @@ static void cols_free(struct mill_parquet *pq) {
 
 /* ---- record assembly ---- */
 
-static inline int def_at(const struct colrd *c) {
-    return c->defs ? c->defs[c->i] : 0;
-}
+static inline int def_at(const struct colrd *c) { return c->defs ? c->defs[c->i] : 0; }
 
-static inline int rep_at(const struct colrd *c) {
-    return c->reps ? c->reps[c->i] : 0;
-}
+static inline int rep_at(const struct colrd *c) { return c->reps ? c->reps[c->i] : 0; }
 
 /* Makes sure c has an entry under its cursor, loading the next page when needed. */
 static inline int need(struct colrd *c, struct mill_err *err) {
@@ -1914,8 +1972,10 @@ static inline int need(struct colrd *c, struct mill_err *err) {
 }
 
 static int mismatch(struct colrd *c, struct mill_err *err) {
-    return col_err(c, err, MILL_EFORMAT, "row %lld: levels do not match the schema (def %d, "
-                   "rep %d)", (long long)c->pq->rg_row, def_at(c), rep_at(c));
+    return col_err(c, err, MILL_EFORMAT,
+                   "row %lld: levels do not match the schema (def %d, "
+                   "rep %d)",
+                   (long long)c->pq->rg_row, def_at(c), rep_at(c));
 }
 
 /* Consumes one entry of every leaf under a (a null or an empty list), each at level d. */
@@ -1952,11 +2012,11 @@ static int emit(const struct colrd *c, const union cell *v, struct mill_value *o
     }
 }
 
-static int asm_node(struct mill_parquet *pq, const struct anode *a, int rep,
-                    struct mill_value *out, struct mill_err *err);
+static int asm_node(struct mill_parquet *pq, const struct anode *a, int rep, struct mill_value *out,
+                    struct mill_err *err);
 
-static int asm_leaf(struct mill_parquet *pq, const struct anode *a, int rep,
-                    struct mill_value *out, struct mill_err *err) {
+static int asm_leaf(struct mill_parquet *pq, const struct anode *a, int rep, struct mill_value *out,
+                    struct mill_err *err) {
     struct colrd *c = &pq->cols[a->leaf0];
     if (def_at(c) != a->def || rep_at(c) != rep || c->vi >= c->nv)
         return mismatch(c, err);
@@ -1986,8 +2046,8 @@ static int asm_struct(struct mill_parquet *pq, const struct anode *a, int rep,
     return 0;
 }
 
-static int asm_list(struct mill_parquet *pq, const struct anode *a, int rep,
-                    struct mill_value *out, struct mill_err *err) {
+static int asm_list(struct mill_parquet *pq, const struct anode *a, int rep, struct mill_value *out,
+                    struct mill_err *err) {
     struct colrd *c = &pq->cols[a->leaf0];
     mill_value_list(out);
     if (def_at(c) < a->rdef)
@@ -2013,8 +2073,8 @@ static int asm_list(struct mill_parquet *pq, const struct anode *a, int rep,
 
 /* Builds the value of a from the entries under the leaves' cursors; rep: the repetition level
  * its first entries carry. out is always left a valid tree (freed by the caller on error). */
-static int asm_node(struct mill_parquet *pq, const struct anode *a, int rep,
-                    struct mill_value *out, struct mill_err *err) {
+static int asm_node(struct mill_parquet *pq, const struct anode *a, int rep, struct mill_value *out,
+                    struct mill_err *err) {
     struct colrd *c = &pq->cols[a->leaf0];
     int rc = need(c, err);
     if (rc)
@@ -2039,8 +2099,10 @@ static int finish_rowgroup(struct mill_parquet *pq, struct mill_err *err) {
             if (rc < 0)
                 return rc;
             if (rc > 0)
-                return col_err(c, err, MILL_EFORMAT, "more values than the row group's %lld "
-                               "rows", (long long)pq->rgs[pq->rg].num_rows);
+                return col_err(c, err, MILL_EFORMAT,
+                               "more values than the row group's %lld "
+                               "rows",
+                               (long long)pq->rgs[pq->rg].num_rows);
         }
     }
     return 0;

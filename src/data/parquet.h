@@ -30,9 +30,8 @@ int mill_parquet_open(const char *path, const char *const *columns, struct mill_
                       struct mill_err *err);
 /* The same over n bytes in memory (copied; data may be freed after the call). name is used in
  * error messages. */
-int mill_parquet_open_mem(const void *data, size_t n, const char *name,
-                          const char *const *columns, struct mill_parquet **pq,
-                          struct mill_err *err);
+int mill_parquet_open_mem(const void *data, size_t n, const char *name, const char *const *columns,
+                          struct mill_parquet **pq, struct mill_err *err);
 /* The number of rows the footer declares (all row groups). */
 int64_t mill_parquet_num_rows(const struct mill_parquet *pq);
 /* The number of row groups. */

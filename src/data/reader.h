@@ -11,8 +11,7 @@ struct mill_reader_ops {
     const char *name;
     /* columns: the top-level columns to read (NULL = all); readers that can skip the others
      * (Parquet) must not read them. */
-    int (*open)(const char *path, const char *const *columns, void **state,
-                struct mill_err *err);
+    int (*open)(const char *path, const char *const *columns, void **state, struct mill_err *err);
     /* 1 = *row filled (caller frees), 0 = end, < 0 = error (the file cannot go on). */
     int (*next)(void *state, struct mill_value *row, struct mill_err *err);
     void (*close)(void *state);

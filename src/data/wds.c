@@ -24,15 +24,15 @@
 
 struct wds {
     struct archive *a;
-    int fd;            /* the shard's descriptor, -1 for an in-memory shard */
-    char *path;        /* the shard's name in messages */
-    char **columns;    /* owned copy of the projection, NULL = all */
-    char *member;      /* path of the member under the read head, or NULL */
-    char *key, *col;   /* member split into key and lowercased column */
-    int64_t size;      /* the member's declared size in bytes, -1 when unknown */
-    bool pending;      /* a header was read and its data is not consumed yet */
+    int fd;          /* the shard's descriptor, -1 for an in-memory shard */
+    char *path;      /* the shard's name in messages */
+    char **columns;  /* owned copy of the projection, NULL = all */
+    char *member;    /* path of the member under the read head, or NULL */
+    char *key, *col; /* member split into key and lowercased column */
+    int64_t size;    /* the member's declared size in bytes, -1 when unknown */
+    bool pending;    /* a header was read and its data is not consumed yet */
     bool eof;
-    int failed;        /* the sticky error code, 0 while healthy */
+    int failed;          /* the sticky error code, 0 while healthy */
     struct mill_err err; /* the sticky error's message */
 };
 
@@ -118,8 +118,8 @@ static int wds_open(const char *path, const char *const *columns, void **state,
     return 0;
 }
 
-int mill_wds_open_memory(const void *buf, size_t n, const char *name,
-                         const char *const *columns, void **state, struct mill_err *err) {
+int mill_wds_open_memory(const void *buf, size_t n, const char *name, const char *const *columns,
+                         void **state, struct mill_err *err) {
     if ((!buf && n) || !name || !state)
         return mill_err_set(err, MILL_EINVAL, "wds: bad arguments to open_memory");
     struct wds *w = wds_new(name, columns);
@@ -196,10 +196,14 @@ static int fetch_header(struct wds *w, struct mill_err *err) {
             return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             if (!w->member)
-                return mill_err_set(err, MILL_EFORMAT, "%s: bad tar header at the start "
-                                    "(libarchive: %s)", w->path, arc_msg(w));
-            return mill_err_set(err, MILL_EFORMAT, "%s: bad tar header after member '%s' "
-                                "(libarchive: %s)", w->path, w->member, arc_msg(w));
+                return mill_err_set(err, MILL_EFORMAT,
+                                    "%s: bad tar header at the start "
+                                    "(libarchive: %s)",
+                                    w->path, arc_msg(w));
+            return mill_err_set(err, MILL_EFORMAT,
+                                "%s: bad tar header after member '%s' "
+                                "(libarchive: %s)",
+                                w->path, w->member, arc_msg(w));
         }
         int t = take_header(w, e);
         if (t < 0)
@@ -216,8 +220,7 @@ static int grow(struct wds *w, char **buf, size_t *cap, struct mill_err *err) {
         nc = (size_t)MILL_WDS_MEMBER_MAX;
     char *nb = realloc(*buf, nc + 1);
     if (!nb)
-        return mill_err_set(err, MILL_ENOMEM, "%s: member '%s': out of memory", w->path,
-                            w->member);
+        return mill_err_set(err, MILL_ENOMEM, "%s: member '%s': out of memory", w->path, w->member);
     *buf = nb;
     *cap = nc;
     return 0;
@@ -306,8 +309,7 @@ static bool ext_in(const char *ext, const char *const *list) {
 
 /* Decodes buf (n bytes, NUL-terminated, malloc'd; ownership moves in) into *v by the last
  * extension of col. */
-static int decode(struct wds *w, char *buf, size_t n, struct mill_value *v,
-                  struct mill_err *err) {
+static int decode(struct wds *w, char *buf, size_t n, struct mill_value *v, struct mill_err *err) {
     static const char *const ints[] = {"cls", "cls2", "index", "inx", "id", "label", NULL};
     static const char *const texts[] = {"txt", "text", "transcript", "caption", NULL};
     static const char *const jsons[] = {"json", "jsn", NULL};
@@ -527,8 +529,10 @@ int mill_wds_read_nshards(const char *split_dir, int64_t *n, struct mill_err *er
         return rc;
     if (!(rc = slurp(path, &buf, &len, err))) {
         if (!parse_int(buf, len, n) || *n <= 0)
-            rc = mill_err_set(err, MILL_EFORMAT, "%s: expected a positive shard count, got "
-                              "'%.40s'", path, buf);
+            rc = mill_err_set(err, MILL_EFORMAT,
+                              "%s: expected a positive shard count, got "
+                              "'%.40s'",
+                              path, buf);
         free(buf);
     }
     free(path);

@@ -39,8 +39,8 @@ extern const struct mill_reader_ops mill_reader_wds;
 /* Opens a shard held in memory (for fuzzing and tests); then step and free the state with
  * mill_reader_wds.next / .close. buf (n bytes) is borrowed and must outlive the state; name
  * stands for the file in error messages (copied). 0, MILL_EINVAL or MILL_ENOMEM. */
-int mill_wds_open_memory(const void *buf, size_t n, const char *name,
-                         const char *const *columns, void **state, struct mill_err *err);
+int mill_wds_open_memory(const void *buf, size_t n, const char *name, const char *const *columns,
+                         void **state, struct mill_err *err);
 
 /* A list of owned UTF-8 strings; free with mill_wds_strings_free. */
 struct mill_wds_strings {

@@ -27,9 +27,9 @@ struct mill_registry {
     size_t n_benchmarks;
     const struct mill_metric **metrics;
     size_t n_metrics;
-    char **dirs;       /* owned plugin directories */
+    char **dirs; /* owned plugin directories */
     size_t n_dirs;
-    void **handles;    /* dlopen handles */
+    void **handles; /* dlopen handles */
     size_t n_handles;
     size_t n_dup_builtin; /* names registered twice by the built-in tables */
 };
@@ -49,8 +49,8 @@ static int add_task(struct mill_registry *r, const struct mill_task_config *t, c
             if (builtin)
                 r->n_dup_builtin++;
             else
-                MILL_WARN("registry", "task '%s' from %s replaces an earlier definition",
-                          t->name, dir ? dir : "built-ins");
+                MILL_WARN("registry", "task '%s' from %s replaces an earlier definition", t->name,
+                          dir ? dir : "built-ins");
             r->tasks[i].cfg = t;
             r->tasks[i].dir = dir;
             return 0;
@@ -244,16 +244,14 @@ int mill_registry_load_path(struct mill_registry *r, const char *path, size_t *n
         n_loaded = &dummy;
     if (stat(path, &st) != 0)
         return mill_err_set(err, MILL_ENOTFOUND, "task path %s does not exist", path);
-    int rc = S_ISDIR(st.st_mode) ? load_dir(r, path, n_loaded, 0)
-                                 : load_plugin(r, path, n_loaded);
+    int rc = S_ISDIR(st.st_mode) ? load_dir(r, path, n_loaded, 0) : load_plugin(r, path, n_loaded);
     if (rc)
         return mill_err_set(err, rc, "loading %s: out of memory", path);
     sort_all(r);
     return 0;
 }
 
-const struct mill_task_config *mill_registry_task(const struct mill_registry *r,
-                                                  const char *name) {
+const struct mill_task_config *mill_registry_task(const struct mill_registry *r, const char *name) {
     for (size_t i = 0; i < r->n_tasks; i++)
         if (!strcmp(r->tasks[i].cfg->name, name))
             return r->tasks[i].cfg;
@@ -307,8 +305,7 @@ const struct mill_benchmark_config *mill_registry_benchmark_at(const struct mill
 size_t mill_registry_check(const struct mill_registry *r, struct mill_buf *out) {
     size_t bad = 0;
     if (r->n_dup_builtin) {
-        mill_buf_addf(out, "%zu built-in names are registered more than once\n",
-                      r->n_dup_builtin);
+        mill_buf_addf(out, "%zu built-in names are registered more than once\n", r->n_dup_builtin);
         bad++;
     }
     for (size_t i = 0; i < r->n_tasks; i++) {

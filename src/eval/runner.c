@@ -42,15 +42,15 @@ struct run_ctx {
 /* What one task produced, for the end table and the benchmark rollup. */
 struct task_result {
     bool have;
-    double *perf;      /* per task metric */
-    size_t n_samples;  /* samples with metric values */
+    double *perf;     /* per task metric */
+    size_t n_samples; /* samples with metric values */
 };
 
 /* ---- resolution and rejection ---------------------------------------------------------- */
 
 int mill_resolve_name(const struct mill_registry *reg, const char *name,
-                      const struct mill_backend_caps *caps,
-                      const struct mill_task_config ***tasks, size_t *n, struct mill_err *err) {
+                      const struct mill_backend_caps *caps, const struct mill_task_config ***tasks,
+                      size_t *n, struct mill_err *err) {
     *tasks = NULL;
     *n = 0;
     const struct mill_benchmark_config *b = mill_registry_benchmark(reg, name);
@@ -90,9 +90,13 @@ static void list_types(unsigned bits, struct mill_buf *b) {
 
 /* Modalities in sorted order, as Mill prints its sets. */
 static void list_mods(unsigned bits, struct mill_buf *b) {
-    static const struct { unsigned bit; const char *name; } mods[] = {
-        {MILL_MOD_AUDIO, "audio"}, {MILL_MOD_IMAGE, "image"}, {MILL_MOD_TEXT, "text"},
-        {MILL_MOD_VIDEO, "video"}};
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } mods[] = {{MILL_MOD_AUDIO, "audio"},
+                {MILL_MOD_IMAGE, "image"},
+                {MILL_MOD_TEXT, "text"},
+                {MILL_MOD_VIDEO, "video"}};
     bool first = true;
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (bits & mods[i].bit) {
@@ -238,16 +242,16 @@ struct job {
     struct mill_doc *docs;
     int64_t *ids;
     const char **splits;
-    char **prompt_err;  /* non-NULL when the prompt function failed for that doc */
+    char **prompt_err; /* non-NULL when the prompt function failed for that doc */
     size_t n, cap;
     /* Counters. */
-    int64_t n_docs;     /* docs in the job so far (doc ids handed out) */
+    int64_t n_docs; /* docs in the job so far (doc ids handed out) */
     size_t n_new, n_failed;
     int64_t n_truncated;
-    int64_t total;      /* docs expected (-1 unknown), for progress */
-    int64_t last_step;  /* last 10% step logged */
+    int64_t total;     /* docs expected (-1 unknown), for progress */
+    int64_t last_step; /* last 10% step logged */
     double t_start, t_last;
-    FILE *prompts;      /* `mill prompts`: write each doc's prompt here instead of running */
+    FILE *prompts; /* `mill prompts`: write each doc's prompt here instead of running */
 };
 
 static bool is_classification(enum mill_task_type t) {
@@ -357,11 +361,20 @@ static int finish_doc(struct job *j, size_t i, const char *context, const struct
             vals[m] = mill_round(vals[m], 4);
         }
     }
-    struct mill_sample_line sl = {
-        .model = j->c->model, .task = j->t, .metrics = j->metrics, .n_metrics = j->n_metrics,
-        .doc = d, .doc_id = j->ids[i], .split = j->splits[i], .seed = j->c->p->seed,
-        .prompt = context, .result = error ? NULL : &r, .values = error ? NULL : vals,
-        .responses = q, .n_responses = nq, .error = error};
+    struct mill_sample_line sl = {.model = j->c->model,
+                                  .task = j->t,
+                                  .metrics = j->metrics,
+                                  .n_metrics = j->n_metrics,
+                                  .doc = d,
+                                  .doc_id = j->ids[i],
+                                  .split = j->splits[i],
+                                  .seed = j->c->p->seed,
+                                  .prompt = context,
+                                  .result = error ? NULL : &r,
+                                  .values = error ? NULL : vals,
+                                  .responses = q,
+                                  .n_responses = nq,
+                                  .error = error};
     int rc = mill_sample_line_build(&sl, line);
     if (rc)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -622,10 +635,12 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
             if (mill_samples_done(j->samples, id, &v))
                 x[n++] = v[m];
         }
-        rows[m] = (struct mill_aggregate_row){
-            .model = j->c->model, .benchmark = parent_name(j->c, j->t), .task = j->t->name,
-            .task_type = mill_task_type_str(j->type), .n_shot = j->t->n_shots,
-            .metric = j->metrics[m]->name};
+        rows[m] = (struct mill_aggregate_row){.model = j->c->model,
+                                              .benchmark = parent_name(j->c, j->t),
+                                              .task = j->t->name,
+                                              .task_type = mill_task_type_str(j->type),
+                                              .n_shot = j->t->n_shots,
+                                              .metric = j->metrics[m]->name};
         mill_aggregate_leaf(x, n, &rows[m].performance, &rows[m].std_err);
         tr->perf[m] = rows[m].performance;
     }
@@ -650,12 +665,22 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
 static int write_provenance(struct job *j, const char *path, const char *files, bool finished,
                             double seconds, struct mill_err *err) {
     struct run_ctx *c = j->c;
-    struct mill_provenance p = {
-        .model = c->model, .backend = c->ops->name, .backend_fields = c->ops->provenance,
-        .backend_state = c->state, .task = j->t, .files_json = files, .seed = c->p->seed,
-        .limit = c->p->limit, .n = j->n_docs, .n_failed = j->n_failed, .n_computed = j->n_new,
-        .n_resumed = mill_samples_n_resumed(j->samples), .n_truncated = j->n_truncated,
-        .finished = finished, .seconds = seconds, .written_at = (int64_t)time(NULL)};
+    struct mill_provenance p = {.model = c->model,
+                                .backend = c->ops->name,
+                                .backend_fields = c->ops->provenance,
+                                .backend_state = c->state,
+                                .task = j->t,
+                                .files_json = files,
+                                .seed = c->p->seed,
+                                .limit = c->p->limit,
+                                .n = j->n_docs,
+                                .n_failed = j->n_failed,
+                                .n_computed = j->n_new,
+                                .n_resumed = mill_samples_n_resumed(j->samples),
+                                .n_truncated = j->n_truncated,
+                                .finished = finished,
+                                .seconds = seconds,
+                                .written_at = (int64_t)time(NULL)};
     struct mill_buf b = {0};
     int rc = mill_provenance_build(&p, &b) ? mill_err_set(err, MILL_ENOMEM, "out of memory")
                                            : mill_provenance_write(path, b.p, err);
@@ -703,8 +728,8 @@ static void free_job(struct job *j) {
 }
 
 /* Runs (or resumes, or re-aggregates) one task for the current model. */
-static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
-                    struct task_result *tr, struct mill_err *err) {
+static int run_task(struct run_ctx *c, const struct mill_task_config *orig, struct task_result *tr,
+                    struct mill_err *err) {
     struct mill_task_config copy = *orig;
     if (c->p->n_shot >= 0)
         copy.n_shots = (int)c->p->n_shot;
@@ -728,22 +753,22 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig,
         j.n_docs = st.n;
         rc = aggregate_job(&j, tr, err);
     } else if (!rc) {
-        MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model,
-                  t->n_shots);
+        MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model, t->n_shots);
         rc = build_fewshot(c, t, j.dir, &j.fewshot, err);
         if (!rc)
             rc = stream_docs(&j, &files, err);
         if (!rc) {
             report_progress(&j, true);
-            MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)",
-                      t->name, (long long)j.n_docs, j.n_new,
+            MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", t->name,
+                      (long long)j.n_docs, j.n_new,
                       j.samples ? mill_samples_n_resumed(j.samples) : 0, j.n_failed);
         } else if (j.samples) {
             if (isatty(STDERR_FILENO) && j.t_last > j.t_start)
                 fputc('\n', stderr); /* end the progress bar's line */
-            MILL_INFO("runner", "%s: stopped; %zu docs computed in this run and %zu resumed "
-                      "are kept in %s", t->name, j.n_new, mill_samples_n_resumed(j.samples),
-                      jsonl);
+            MILL_INFO("runner",
+                      "%s: stopped; %zu docs computed in this run and %zu resumed "
+                      "are kept in %s",
+                      t->name, j.n_new, mill_samples_n_resumed(j.samples), jsonl);
         }
         if (!rc)
             rc = aggregate_job(&j, tr, err);
@@ -789,7 +814,9 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
         }
         struct mill_aggregate_row *r = &rows[n_rows++];
         *r = (struct mill_aggregate_row){
-            .model = c->model, .benchmark = b->name, .task = b->name,
+            .model = c->model,
+            .benchmark = b->name,
+            .task = b->name,
             .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
             .n_shot = c->p->n_shot >= 0 ? c->p->n_shot : tasks[0]->n_shots,
             .metric = b->metric_names[m]};
@@ -814,8 +841,8 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
     return rc;
 }
 
-static int add_score(struct mill_run_result *res, const char *model, const char *name,
-                     double score, bool have) {
+static int add_score(struct mill_run_result *res, const char *model, const char *name, double score,
+                     bool have) {
     struct mill_run_score *s = realloc(res->scores, (res->n + 1) * sizeof *s);
     if (!s)
         return MILL_ENOMEM;
@@ -887,9 +914,10 @@ static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mil
         size_t n = 0;
         int rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
         if (!rc && n == 0)
-            rc = mill_err_set(err, MILL_EUNSUPPORTED, "benchmark '%s': no task matches the "
-                              "capabilities of %s ('%s')", names[i], c->caps.class_name,
-                              c->model);
+            rc = mill_err_set(err, MILL_EUNSUPPORTED,
+                              "benchmark '%s': no task matches the "
+                              "capabilities of %s ('%s')",
+                              names[i], c->caps.class_name, c->model);
         for (size_t k = 0; !rc && k < n; k++)
             rc = mill_check_supported(&c->caps, c->model, tasks[k], err);
         free(tasks);
@@ -996,8 +1024,8 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
             struct mill_task_config copy = *tasks[k];
             if (p->n_shot >= 0)
                 copy.n_shots = (int)p->n_shot;
-            struct job j = {.c = &c, .t = &copy, .dir = mill_registry_task_dir(reg, tasks[k]),
-                            .prompts = out};
+            struct job j = {
+                .c = &c, .t = &copy, .dir = mill_registry_task_dir(reg, tasks[k]), .prompts = out};
             struct mill_buf files = {0};
             if ((rc = setup_job(&j, err)) == 0 &&
                 (rc = build_fewshot(&c, j.t, j.dir, &j.fewshot, err)) == 0)

@@ -8,22 +8,22 @@
 #include <stdio.h>
 
 struct mill_run_params {
-    const char *output_dir;  /* results root: outputs/ and aggregate.csv */
-    const char *cache_dir;   /* Mill's cache dir (downloads, zero-shot heads) */
-    int64_t limit;           /* first N rows of each evaluation split; < 0 = all */
-    int64_t seed;            /* --seed, default 42 */
-    size_t batch_docs;       /* docs handed to the backend per call; 0 = 64 */
-    bool fail_fast;          /* stop a task at its first failed sample */
-    int64_t n_shot;          /* < 0: each task's configured n_shots; else this many shots
+    const char *output_dir; /* results root: outputs/ and aggregate.csv */
+    const char *cache_dir;  /* Mill's cache dir (downloads, zero-shot heads) */
+    int64_t limit;          /* first N rows of each evaluation split; < 0 = all */
+    int64_t seed;           /* --seed, default 42 */
+    size_t batch_docs;      /* docs handed to the backend per call; 0 = 64 */
+    bool fail_fast;         /* stop a task at its first failed sample */
+    int64_t n_shot;         /* < 0: each task's configured n_shots; else this many shots
                               * (set by `mill schedule` sweeps; Mill's eval has no flag) */
 };
 
 /* One line of the end-of-run table. */
 struct mill_run_score {
     char *model;
-    char *name;              /* the requested task or benchmark name */
-    double score;            /* its first metric (rollup for a multi-task benchmark) */
-    bool have;               /* false when nothing was computed for it */
+    char *name;   /* the requested task or benchmark name */
+    double score; /* its first metric (rollup for a multi-task benchmark) */
+    bool have;    /* false when nothing was computed for it */
 };
 
 struct mill_run_result {
@@ -54,8 +54,8 @@ int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *ou
  * MILL_ENOTFOUND for an unknown name; *n == 0 when a variant benchmark has no match. */
 struct mill_backend_caps;
 int mill_resolve_name(const struct mill_registry *reg, const char *name,
-                      const struct mill_backend_caps *caps,
-                      const struct mill_task_config ***tasks, size_t *n, struct mill_err *err);
+                      const struct mill_backend_caps *caps, const struct mill_task_config ***tasks,
+                      size_t *n, struct mill_err *err);
 /* Mill's up-front rejection (BEHAVIOUR.md §5): 0 when the backend can serve task, else
  * MILL_EUNSUPPORTED with one of Mill's three messages. */
 int mill_check_supported(const struct mill_backend_caps *caps, const char *model_name,

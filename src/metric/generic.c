@@ -83,8 +83,7 @@ static char *lower_strip(const char *s) {
 }
 
 static int m_contains_answer(const struct mill_doc *d, const struct mill_sample_result *r,
-                             const struct mill_metric_ctx *c, double *out,
-                             struct mill_err *err) {
+                             const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
     const char *gold = mill_doc_gold_text(d);
     if (!gold || !r->text)
         return mill_err_set(err, MILL_EINVAL, "task %s: contains_answer needs a gold and a text",

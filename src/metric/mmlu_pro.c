@@ -28,8 +28,10 @@ static int m_mmlu_pro_acc(const struct mill_doc *d, const struct mill_sample_res
                           const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
     const char *gold = mill_doc_gold_text(d);
     if (!gold || !r->text)
-        return mill_err_set(err, MILL_EINVAL, "task %s: mmlu_pro_acc needs a gold letter and a "
-                            "generation", c->task);
+        return mill_err_set(err, MILL_EINVAL,
+                            "task %s: mmlu_pro_acc needs a gold letter and a "
+                            "generation",
+                            c->task);
     char got = mill_mmlu_pro_extract(r->text);
     *out = got && gold[0] == got && gold[1] == 0;
     return 0;

@@ -28,20 +28,15 @@ static const char *const canon[N_CANON] = {
 
 /* ---- table ---------------------------------------------------------------------------------- */
 
-void mill_aggregate_table_init(struct mill_aggregate_table *t)
-{
-    memset(t, 0, sizeof *t);
-}
+void mill_aggregate_table_init(struct mill_aggregate_table *t) { memset(t, 0, sizeof *t); }
 
 /* A row's strings and extra-pointer array live in one block: the pointer array first when there
  * are extra columns, else the model string. */
-static void row_free(struct mill_aggregate_row *r)
-{
+static void row_free(struct mill_aggregate_row *r) {
     free(r->extra ? (void *)r->extra : (void *)r->model);
 }
 
-void mill_aggregate_table_free(struct mill_aggregate_table *t)
-{
+void mill_aggregate_table_free(struct mill_aggregate_table *t) {
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++)
@@ -53,19 +48,21 @@ void mill_aggregate_table_free(struct mill_aggregate_table *t)
     mill_aggregate_table_init(t);
 }
 
-static const char *nz(const char *s)
-{
-    return s ? s : "";
-}
+static const char *nz(const char *s) { return s ? s : ""; }
 
 /* Appends a deep copy of src with extra values ex[0..n_extra) (ex may be NULL: all ""). */
 static int table_add(struct mill_aggregate_table *t, const struct mill_aggregate_row *src,
-                     const char *const *ex)
-{
+                     const char *const *ex) {
     if (mill_grow(&t->rows, &t->cap, t->n, sizeof *t->rows, 16))
         return MILL_ENOMEM;
-    const char *s[N_CANON] = { nz(src->model), nz(src->benchmark), nz(src->task),
-                               nz(src->task_type), "", nz(src->metric), "", "" };
+    const char *s[N_CANON] = {nz(src->model),
+                              nz(src->benchmark),
+                              nz(src->task),
+                              nz(src->task_type),
+                              "",
+                              nz(src->metric),
+                              "",
+                              ""};
     size_t bytes = t->n_extra * sizeof(char *);
     for (int i = 0; i < N_CANON; i++)
         bytes += strlen(s[i]) + 1;
@@ -115,23 +112,20 @@ struct reader {
     const char *name;
 };
 
-static int push_field(struct reader *r)
-{
+static int push_field(struct reader *r) {
     if (mill_grow(&r->off, &r->cap, r->nf, sizeof *r->off, 16))
         return MILL_ENOMEM;
     r->off[r->nf++] = r->text.n;
     return 0;
 }
 
-static int nul_error(struct reader *r, struct mill_err *err)
-{
+static int nul_error(struct reader *r, struct mill_err *err) {
     return mill_err_set(err, MILL_EFORMAT, "%s:%ld: NUL byte in the file", r->name, r->line);
 }
 
 /* Reads the next record. Returns 1 with the record in r->text/off/nf and its first line in
  * *start, 0 at the end of the data, or a negative MILL_E* code. Blank lines are skipped. */
-static int read_record(struct reader *r, long *start, struct mill_err *err)
-{
+static int read_record(struct reader *r, long *start, struct mill_err *err) {
     const char *p = r->p;
     while (r->pos < r->len && (p[r->pos] == '\n' || p[r->pos] == '\r')) {
         if (p[r->pos] == '\r' && r->pos + 1 < r->len && p[r->pos + 1] == '\n')
@@ -180,8 +174,8 @@ static int read_record(struct reader *r, long *start, struct mill_err *err)
                                     r->line);
         } else {
             size_t b = r->pos;
-            while (r->pos < r->len && p[r->pos] != ',' && p[r->pos] != '\n' &&
-                   p[r->pos] != '\r' && p[r->pos] != '\0')
+            while (r->pos < r->len && p[r->pos] != ',' && p[r->pos] != '\n' && p[r->pos] != '\r' &&
+                   p[r->pos] != '\0')
                 r->pos++;
             if (r->pos < r->len && p[r->pos] == '\0')
                 return nul_error(r, err);
@@ -202,21 +196,16 @@ static int read_record(struct reader *r, long *start, struct mill_err *err)
     }
 }
 
-static const char *field(const struct reader *r, size_t i)
-{
-    return r->text.p + r->off[i];
-}
+static const char *field(const struct reader *r, size_t i) { return r->text.p + r->off[i]; }
 
 static int bad_value(const struct reader *r, long line, int col, const char *what, const char *v,
-                     struct mill_err *err)
-{
-    return mill_err_set(err, MILL_EFORMAT, "%s:%ld: %s: %s: \"%.40s%s\"", r->name, line,
-                        canon[col], what, v, strlen(v) > 40 ? "..." : "");
+                     struct mill_err *err) {
+    return mill_err_set(err, MILL_EFORMAT, "%s:%ld: %s: %s: \"%.40s%s\"", r->name, line, canon[col],
+                        what, v, strlen(v) > 40 ? "..." : "");
 }
 
 static int parse_n_shot(const struct reader *r, long line, const char *v, int64_t *out,
-                        struct mill_err *err)
-{
+                        struct mill_err *err) {
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
@@ -233,8 +222,7 @@ static int parse_n_shot(const struct reader *r, long line, const char *v, int64_
 }
 
 static int parse_float(const struct reader *r, long line, int col, const char *v, double *out,
-                       struct mill_err *err)
-{
+                       struct mill_err *err) {
     if (*v == '\0') { /* pandas' na_rep */
         *out = NAN;
         return 0;
@@ -248,8 +236,7 @@ static int parse_float(const struct reader *r, long line, int col, const char *v
 }
 
 static int parse_header(struct mill_aggregate_table *t, const struct reader *r, long line,
-                        size_t *colmap, struct mill_err *err)
-{
+                        size_t *colmap, struct mill_err *err) {
     /* colmap[c] = field index of canonical column c; extra columns are the rest, in order */
     size_t none = (size_t)-1;
     for (int c = 0; c < N_CANON; c++)
@@ -279,15 +266,14 @@ static int parse_header(struct mill_aggregate_table *t, const struct reader *r, 
     }
     for (int c = 0; c < N_CANON; c++)
         if (colmap[c] == none)
-            return mill_err_set(err, MILL_EFORMAT, "%s:%ld: header lacks column \"%s\"",
-                                r->name, line, canon[c]);
+            return mill_err_set(err, MILL_EFORMAT, "%s:%ld: header lacks column \"%s\"", r->name,
+                                line, canon[c]);
     return 0;
 }
 
 int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_t len,
-                         const char *name, struct mill_err *err)
-{
-    struct reader r = { .p = data, .len = len, .line = 1, .name = name ? name : "aggregate.csv" };
+                         const char *name, struct mill_err *err) {
+    struct reader r = {.p = data, .len = len, .line = 1, .name = name ? name : "aggregate.csv"};
     size_t colmap[N_CANON];
     const char **ex = NULL;
     long line = 1;
@@ -308,8 +294,8 @@ int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_
     }
     while ((rc = read_record(&r, &line, err)) > 0) {
         if (r.nf != ncols) {
-            rc = mill_err_set(err, MILL_EFORMAT, "%s:%ld: expected %zu fields, found %zu",
-                              r.name, line, ncols, r.nf);
+            rc = mill_err_set(err, MILL_EFORMAT, "%s:%ld: expected %zu fields, found %zu", r.name,
+                              line, ncols, r.nf);
             goto done;
         }
         struct mill_aggregate_row row = {
@@ -320,10 +306,10 @@ int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_
             .metric = field(&r, colmap[C_METRIC]),
         };
         if ((rc = parse_n_shot(&r, line, field(&r, colmap[C_N_SHOT]), &row.n_shot, err)) < 0 ||
-            (rc = parse_float(&r, line, C_PERF, field(&r, colmap[C_PERF]), &row.performance,
-                              err)) < 0 ||
-            (rc = parse_float(&r, line, C_STDERR, field(&r, colmap[C_STDERR]), &row.std_err,
-                              err)) < 0)
+            (rc = parse_float(&r, line, C_PERF, field(&r, colmap[C_PERF]), &row.performance, err)) <
+                0 ||
+            (rc = parse_float(&r, line, C_STDERR, field(&r, colmap[C_STDERR]), &row.std_err, err)) <
+                0)
             goto done;
         size_t k = 0;
         for (size_t i = 0; i < ncols; i++) {
@@ -350,8 +336,7 @@ done:
 }
 
 /* Reads the whole file; *data == NULL and 0 returned when it does not exist. */
-static int slurp(const char *path, char **data, size_t *len, struct mill_err *err)
-{
+static int slurp(const char *path, char **data, size_t *len, struct mill_err *err) {
     *data = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -404,8 +389,7 @@ static int slurp(const char *path, char **data, size_t *len, struct mill_err *er
     return 0;
 }
 
-int mill_aggregate_read(struct mill_aggregate_table *t, const char *path, struct mill_err *err)
-{
+int mill_aggregate_read(struct mill_aggregate_table *t, const char *path, struct mill_err *err) {
     char *data;
     size_t len;
     int rc = slurp(path, &data, &len, err);
@@ -418,8 +402,7 @@ int mill_aggregate_read(struct mill_aggregate_table *t, const char *path, struct
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-static int put_field(struct mill_buf *b, const char *s)
-{
+static int put_field(struct mill_buf *b, const char *s) {
     if (!strpbrk(s, ",\"\r\n"))
         return mill_buf_adds(b, s);
     int rc = mill_buf_addc(b, '"');
@@ -432,15 +415,13 @@ static int put_field(struct mill_buf *b, const char *s)
     return rc < 0 ? MILL_ENOMEM : 0;
 }
 
-static int put_num(struct mill_buf *b, double x)
-{
+static int put_num(struct mill_buf *b, double x) {
     if (isnan(x))
         return 0; /* pandas' na_rep */
     return mill_buf_add_pyfloat(b, mill_round(x, 4)) < 0 ? MILL_ENOMEM : 0;
 }
 
-static int put_header(struct mill_buf *b, char *const *extra_cols, size_t n_extra)
-{
+static int put_header(struct mill_buf *b, char *const *extra_cols, size_t n_extra) {
     int rc = 0;
     for (int c = 0; c < N_CANON && rc == 0; c++)
         rc = (c ? mill_buf_addc(b, ',') : 0) < 0 ? MILL_ENOMEM : mill_buf_adds(b, canon[c]);
@@ -451,10 +432,9 @@ static int put_header(struct mill_buf *b, char *const *extra_cols, size_t n_extr
     return rc < 0 ? MILL_ENOMEM : 0;
 }
 
-static int put_row(struct mill_buf *b, const struct mill_aggregate_row *r, size_t n_extra)
-{
+static int put_row(struct mill_buf *b, const struct mill_aggregate_row *r, size_t n_extra) {
     int rc = 0;
-    const char *s[] = { nz(r->model), nz(r->benchmark), nz(r->task), nz(r->task_type) };
+    const char *s[] = {nz(r->model), nz(r->benchmark), nz(r->task), nz(r->task_type)};
     for (int i = 0; i < 4 && rc == 0; i++)
         rc = (i ? mill_buf_addc(b, ',') : 0) < 0 ? MILL_ENOMEM : put_field(b, s[i]);
     if (rc == 0)
@@ -476,8 +456,7 @@ static int put_row(struct mill_buf *b, const struct mill_aggregate_row *r, size_
     return rc < 0 ? MILL_ENOMEM : 0;
 }
 
-int mill_aggregate_write(const struct mill_aggregate_table *t, struct mill_buf *out)
-{
+int mill_aggregate_write(const struct mill_aggregate_table *t, struct mill_buf *out) {
     int rc = put_header(out, t->extra_cols, t->n_extra);
     for (size_t i = 0; i < t->n && rc == 0; i++)
         rc = put_row(out, &t->rows[i], t->n_extra);
@@ -486,14 +465,12 @@ int mill_aggregate_write(const struct mill_aggregate_table *t, struct mill_buf *
 
 /* ---- upsert --------------------------------------------------------------------------------- */
 
-static int same_key(const struct mill_aggregate_row *a, const struct mill_aggregate_row *b)
-{
+static int same_key(const struct mill_aggregate_row *a, const struct mill_aggregate_row *b) {
     return a->n_shot == b->n_shot && strcmp(nz(a->model), nz(b->model)) == 0 &&
            strcmp(nz(a->task), nz(b->task)) == 0 && strcmp(nz(a->metric), nz(b->metric)) == 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
+static int write_all(int fd, const char *p, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -507,8 +484,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Best effort: makes the rename itself durable. */
-static void sync_dir(const char *path)
-{
+static void sync_dir(const char *path) {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir)
@@ -523,8 +499,7 @@ static void sync_dir(const char *path)
 
 /* Writes data to tmp, fsyncs, renames over path (mode copied from path when it exists). */
 static int replace_file(const char *path, const char *tmp, const struct mill_buf *data,
-                        struct mill_err *err)
-{
+                        struct mill_err *err) {
     struct stat st;
     mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -546,26 +521,26 @@ static int replace_file(const char *path, const char *tmp, const struct mill_buf
     if (rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
-        return mill_err_set(err, MILL_EIO, "cannot rename %s to %s: %s", tmp, path,
-                            strerror(e));
+        return mill_err_set(err, MILL_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
     }
     sync_dir(path);
     return 0;
 }
 
 int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *rows, size_t n,
-                          struct mill_err *err)
-{
+                          struct mill_err *err) {
     if (!path || (n && !rows))
         return mill_err_set(err, MILL_EINVAL, "aggregate upsert: no path or rows");
     for (size_t i = 0; i < n; i++)
         if (!rows[i].model || !rows[i].task || !rows[i].metric)
-            return mill_err_set(err, MILL_EINVAL, "aggregate upsert: row %zu lacks model, task "
-                                "or metric", i);
+            return mill_err_set(err, MILL_EINVAL,
+                                "aggregate upsert: row %zu lacks model, task "
+                                "or metric",
+                                i);
     if (n == 0)
         return 0;
 
-    struct mill_buf lock_path = { 0 }, tmp_path = { 0 }, out = { 0 };
+    struct mill_buf lock_path = {0}, tmp_path = {0}, out = {0};
     struct mill_aggregate_table t;
     mill_aggregate_table_init(&t);
     int fd = -1, rc;
@@ -623,8 +598,7 @@ done:
 
 /* ---- formulas ------------------------------------------------------------------------------- */
 
-int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *std_err)
-{
+int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *std_err) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         k += !isnan(x[i]);
@@ -646,9 +620,8 @@ int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *
     return 0;
 }
 
-int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k,
-                          double *performance, double *std_err)
-{
+int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k, double *performance,
+                          double *std_err) {
     if (k == 0)
         return MILL_EINVAL;
     double mean;

@@ -78,7 +78,7 @@ int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *
  * 4), or with counts != NULL round(sum(perf*counts)/sum(counts), 4) (weighted_aggregate, counts =
  * each subtask's sample count); std_err = round(sem of perf, 4), 0.0 when k < 2.
  * Returns 0; MILL_EINVAL when k == 0, a count is negative or the counts sum to 0. */
-int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k,
-                          double *performance, double *std_err);
+int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k, double *performance,
+                          double *std_err);
 
 #endif

@@ -14,31 +14,27 @@
 
 #define TITLE "Mill results \xE2\x80\x94 performance" /* U+2014 EM DASH */
 
-struct mill_collect_params mill_collect_default_params(void)
-{
-    struct mill_collect_params p = { 0 };
+struct mill_collect_params mill_collect_default_params(void) {
+    struct mill_collect_params p = {0};
     p.check = true;
     return p;
 }
 
-static size_t cp_len(const char *s)
-{
+static size_t cp_len(const char *s) {
     size_t n = 0;
     for (; *s; s++)
         n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
 
-static int in_list(const char *s, const char *const *list, size_t n)
-{
+static int in_list(const char *s, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (list[i] && strcmp(s, list[i]) == 0)
             return 1;
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
@@ -49,8 +45,7 @@ struct col {
     char *head; /* owned */
 };
 
-static int cmp_col(const void *a, const void *b)
-{
+static int cmp_col(const void *a, const void *b) {
     const struct col *x = a, *y = b;
     int c = strcmp(x->task, y->task);
     if (c || !x->metric || !y->metric)
@@ -64,16 +59,14 @@ struct entry {
     size_t row;
 };
 
-static int cmp_entry(const void *a, const void *b)
-{
+static int cmp_entry(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
     if (x->cell != y->cell)
         return x->cell < y->cell ? -1 : 1;
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-static int cmp_row_ptr(const void *a, const void *b)
-{
+static int cmp_row_ptr(const void *a, const void *b) {
     const struct mill_aggregate_row *x = *(const struct mill_aggregate_row *const *)a;
     const struct mill_aggregate_row *y = *(const struct mill_aggregate_row *const *)b;
     int c = strcmp(x->model, y->model);
@@ -84,8 +77,7 @@ static int cmp_row_ptr(const void *a, const void *b)
     return c;
 }
 
-static int add_rep(struct mill_buf *b, const char *s, size_t times)
-{
+static int add_rep(struct mill_buf *b, const char *s, size_t times) {
     for (size_t i = 0; i < times; i++)
         if (mill_buf_adds(b, s) < 0)
             return MILL_ENOMEM;
@@ -94,8 +86,7 @@ static int add_rep(struct mill_buf *b, const char *s, size_t times)
 
 /* One border line: left, then for each column its width + 2 of "─", joined by mid, then right. */
 static int border(struct mill_buf *b, const size_t *w, size_t nc, const char *l, const char *m,
-                  const char *r)
-{
+                  const char *r) {
     if (mill_buf_adds(b, l) < 0)
         return MILL_ENOMEM;
     for (size_t c = 0; c < nc; c++)
@@ -105,8 +96,7 @@ static int border(struct mill_buf *b, const size_t *w, size_t nc, const char *l,
 }
 
 /* "│ cell │ cell │\n" with cells left-justified to their column widths. */
-static int cells(struct mill_buf *b, const char *const *text, const size_t *w, size_t nc)
-{
+static int cells(struct mill_buf *b, const char *const *text, const size_t *w, size_t nc) {
     for (size_t c = 0; c < nc; c++) {
         if (mill_buf_adds(b, "\xE2\x94\x82 ") < 0 || mill_buf_adds(b, text[c]) < 0 ||
             add_rep(b, " ", w[c] - cp_len(text[c]) + 1) < 0)
@@ -115,8 +105,7 @@ static int cells(struct mill_buf *b, const char *const *text, const size_t *w, s
     return mill_buf_adds(b, "\xE2\x94\x82\n") < 0 ? MILL_ENOMEM : 0;
 }
 
-static void fmt_cell(char *s, size_t n, double v)
-{
+static void fmt_cell(char *s, size_t n, double v) {
     if (isnan(v))
         snprintf(s, n, "nan"); /* not C's "-nan" */
     else
@@ -126,8 +115,7 @@ static void fmt_cell(char *s, size_t n, double v)
 #define CELL_MAX 330 /* "%.4f" of DBL_MAX: 309 digits, sign, point, 4 decimals */
 
 /* Appends s[0..n) centred in width as rich does (left = excess // 2), without the right pad. */
-static int centred(struct mill_buf *b, const char *s, size_t n, size_t width)
-{
+static int centred(struct mill_buf *b, const char *s, size_t n, size_t width) {
     size_t l = 0;
     for (size_t i = 0; i < n; i++)
         l += ((unsigned char)s[i] & 0xC0) != 0x80;
@@ -138,8 +126,7 @@ static int centred(struct mill_buf *b, const char *s, size_t n, size_t width)
 }
 
 /* Byte length of the first k code points of s (or all of s). */
-static size_t cp_prefix(const char *s, size_t n, size_t k)
-{
+static size_t cp_prefix(const char *s, size_t n, size_t k) {
     size_t i = 0;
     for (size_t seen = 0; i < n; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80 && seen++ == k)
@@ -151,8 +138,7 @@ static size_t cp_prefix(const char *s, size_t n, size_t k)
 /* The title over a table of width columns. Like rich, a title wider than the table is wrapped
  * greedily at spaces, a word wider than the table is cut into pieces of that width, and each
  * line is centred on its own. */
-static int put_title(struct mill_buf *b, const char *title, size_t width)
-{
+static int put_title(struct mill_buf *b, const char *title, size_t width) {
     const char *line = title; /* start of the current output line */
     size_t used = 0;          /* its length in code points, without a trailing space */
     const char *s = title;
@@ -198,15 +184,14 @@ static int put_title(struct mill_buf *b, const char *title, size_t width)
 struct pivot {
     const struct mill_aggregate_row **rows; /* selected rows, nr */
     size_t nr;
-    const char **models;                    /* sorted, unique, nm */
+    const char **models; /* sorted, unique, nm */
     size_t nm;
-    struct col *cols;                       /* sorted, nc; heads owned */
+    struct col *cols; /* sorted, nc; heads owned */
     size_t nc;
-    double *means;                          /* nm x nc, NaN for an empty cell */
+    double *means; /* nm x nc, NaN for an empty cell */
 };
 
-static void pivot_free(struct pivot *pv)
-{
+static void pivot_free(struct pivot *pv) {
     for (size_t c = 0; pv->cols && c < pv->nc; c++)
         free(pv->cols[c].head);
     free(pv->cols);
@@ -218,8 +203,7 @@ static void pivot_free(struct pivot *pv)
 /* The rows --models, --tasks and --metric keep; pandas reads rows without a number, model or
  * task as NaN, which pivot_table drops, so they go too. */
 static void pivot_select(struct pivot *pv, const struct mill_aggregate_table *t,
-                         const struct mill_collect_params *p)
-{
+                         const struct mill_collect_params *p) {
     for (size_t i = 0; i < t->n; i++) {
         const struct mill_aggregate_row *r = &t->rows[i];
         if ((p->n_models && !in_list(r->model, p->models, p->n_models)) ||
@@ -234,12 +218,11 @@ static void pivot_select(struct pivot *pv, const struct mill_aggregate_table *t,
 
 /* Models and (task, metric) columns, sorted and unique. A task with one metric (or any task
  * under --metric) is one column named after the task; else one column per metric. */
-static int pivot_axes(struct pivot *pv, const struct mill_collect_params *p)
-{
+static int pivot_axes(struct pivot *pv, const struct mill_collect_params *p) {
     size_t nt = 0;
     for (size_t i = 0; i < pv->nr; i++) {
         pv->models[i] = pv->rows[i]->model;
-        pv->cols[i] = (struct col){ pv->rows[i]->task, pv->rows[i]->metric, NULL };
+        pv->cols[i] = (struct col){pv->rows[i]->task, pv->rows[i]->metric, NULL};
     }
     qsort(pv->models, pv->nr, sizeof *pv->models, cmp_str);
     for (size_t i = 0; i < pv->nr; i++)
@@ -255,8 +238,8 @@ static int pivot_axes(struct pivot *pv, const struct mill_collect_params *p)
             j++;
         int split = !p->metric && j - i > 1;
         for (size_t k = i; k < (split ? j : i + 1); k++) {
-            struct col c = { pv->cols[k].task, split ? pv->cols[k].metric : NULL, NULL };
-            struct mill_buf h = { 0 };
+            struct col c = {pv->cols[k].task, split ? pv->cols[k].metric : NULL, NULL};
+            struct mill_buf h = {0};
             if ((split ? mill_buf_addf(&h, "%s (%s)", c.task, c.metric)
                        : mill_buf_adds(&h, c.task)) < 0) {
                 mill_buf_free(&h);
@@ -271,8 +254,7 @@ static int pivot_axes(struct pivot *pv, const struct mill_collect_params *p)
 }
 
 /* Each cell's mean over its rows, taken in the table's row order (as pandas sums them). */
-static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t)
-{
+static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t) {
     struct entry *ent = calloc(pv->nr, sizeof *ent);
     double *vals = calloc(pv->nr, sizeof *vals);
     size_t n_cells = pv->nm * pv->nc;
@@ -283,12 +265,12 @@ static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t)
         return MILL_ENOMEM;
     }
     for (size_t i = 0; i < pv->nr; i++) {
-        const char **m = bsearch(&pv->rows[i]->model, pv->models, pv->nm, sizeof *pv->models,
-                                 cmp_str);
-        struct col key = { pv->rows[i]->task, pv->rows[i]->metric, NULL };
+        const char **m =
+            bsearch(&pv->rows[i]->model, pv->models, pv->nm, sizeof *pv->models, cmp_str);
+        struct col key = {pv->rows[i]->task, pv->rows[i]->metric, NULL};
         struct col *c = bsearch(&key, pv->cols, pv->nc, sizeof *pv->cols, cmp_col);
-        ent[i] = (struct entry){ (size_t)(m - pv->models) * pv->nc + (size_t)(c - pv->cols),
-                                 (size_t)(pv->rows[i] - t->rows) };
+        ent[i] = (struct entry){(size_t)(m - pv->models) * pv->nc + (size_t)(c - pv->cols),
+                                (size_t)(pv->rows[i] - t->rows)};
     }
     qsort(ent, pv->nr, sizeof *ent, cmp_entry);
     for (size_t i = 0; i < pv->nm * pv->nc; i++)
@@ -307,13 +289,12 @@ static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t)
 
 /* The title and the box: widths in code points (numeric cells are ASCII). */
 static int pivot_draw(const struct pivot *pv, const struct mill_collect_params *p,
-                      struct mill_buf *out)
-{
+                      struct mill_buf *out) {
     size_t ncol = pv->nc + 1, nc = pv->nc;
     size_t *w = calloc(ncol, sizeof *w);
     char *text = malloc(ncol * CELL_MAX);
     const char **line = calloc(ncol, sizeof *line);
-    struct mill_buf title = { 0 };
+    struct mill_buf title = {0};
     int rc = MILL_ENOMEM;
     if (!w || !text || !line)
         goto done;
@@ -329,7 +310,6 @@ static int pivot_draw(const struct pivot *pv, const struct mill_collect_params *
                 w[c + 1] = strlen(text);
         }
     }
-
     size_t width = ncol + 1;
     for (size_t c = 0; c < ncol; c++)
         width += w[c] + 2;
@@ -368,11 +348,11 @@ done:
 
 /* The pivot table, or "No results found.". */
 static int render_table(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
-                        struct mill_buf *out)
-{
+                        struct mill_buf *out) {
     size_t n = t->n ? t->n : 1;
-    struct pivot pv = { .rows = calloc(n, sizeof *pv.rows), .models = calloc(n, sizeof *pv.models),
-                        .cols = calloc(n, sizeof *pv.cols) };
+    struct pivot pv = {.rows = calloc(n, sizeof *pv.rows),
+                       .models = calloc(n, sizeof *pv.models),
+                       .cols = calloc(n, sizeof *pv.cols)};
     int rc = MILL_ENOMEM;
     if (pv.rows && pv.models && pv.cols) {
         pivot_select(&pv, t, p);
@@ -386,18 +366,16 @@ static int render_table(const struct mill_aggregate_table *t, const struct mill_
 }
 
 static int job_done(const struct mill_aggregate_row *const *keys, size_t n,
-                    const struct mill_collect_job *j)
-{
-    struct mill_aggregate_row k = { .model = j->model ? j->model : "",
-                                    .task = j->task ? j->task : "", .n_shot = j->n_shot };
+                    const struct mill_collect_job *j) {
+    struct mill_aggregate_row k = {
+        .model = j->model ? j->model : "", .task = j->task ? j->task : "", .n_shot = j->n_shot};
     const struct mill_aggregate_row *kp = &k;
     return bsearch(&kp, keys, n, sizeof *keys, cmp_row_ptr) != NULL;
 }
 
 /* The --check lines. */
 static int render_check(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
-                        struct mill_buf *out)
-{
+                        struct mill_buf *out) {
     if (t->n == 0)
         return mill_buf_adds(out, "No results at all.\n") < 0 ? MILL_ENOMEM : 0;
     const struct mill_aggregate_row **keys = malloc(t->n * sizeof *keys);
@@ -433,8 +411,7 @@ static int render_check(const struct mill_aggregate_table *t, const struct mill_
 }
 
 int mill_collect_render(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
-                        struct mill_buf *out, struct mill_err *err)
-{
+                        struct mill_buf *out, struct mill_err *err) {
     if (!t || !p || !out)
         return mill_err_set(err, MILL_EINVAL, "collect: NULL table, params or output");
     int rc = render_table(t, p, out);

@@ -81,7 +81,8 @@ int mill_provenance_build(const struct mill_provenance *p, struct mill_buf *b) {
     add_str_or_null(b, t->hf_subset);
     mill_buf_adds(b, ",\"revision\":");
     add_str_or_null(b, t->hf_revision);
-    return mill_buf_addf(b, ",\"files\":%s},\"seed\":%lld,\"limit\":%lld,\"n\":%lld,"
+    return mill_buf_addf(b,
+                         ",\"files\":%s},\"seed\":%lld,\"limit\":%lld,\"n\":%lld,"
                          "\"n_failed\":%zu,\"n_computed\":%zu,\"n_resumed\":%zu,"
                          "\"n_truncated\":%lld,\"finished\":%s,\"seconds\":%.3f,"
                          "\"written_at\":%lld}",

@@ -7,28 +7,28 @@
 #include <mill/task.h>
 
 struct mill_provenance_state {
-    bool found;      /* the file exists and parsed */
-    bool finished;   /* the job ran to its end */
+    bool found;    /* the file exists and parsed */
+    bool finished; /* the job ran to its end */
     int64_t seed;
-    int64_t limit;   /* -1 = none */
-    int64_t n;       /* docs in the job */
+    int64_t limit; /* -1 = none */
+    int64_t n;     /* docs in the job */
 };
 
 /* What one job's provenance document says; every pointer is borrowed for the call. */
 struct mill_provenance {
     const char *model;
-    const char *backend;       /* the backend's name */
+    const char *backend; /* the backend's name */
     /* Appends the backend's own fields ("k":v,... without braces), or NULL. */
     int (*backend_fields)(void *state, struct mill_buf *b);
     void *backend_state;
     const struct mill_task_config *task; /* name, version, n_shots, hf_repo/subset/revision */
-    const char *files_json;    /* the dataset files, a JSON array */
-    int64_t seed, limit, n;    /* limit -1 = none; n = docs in the job */
+    const char *files_json;              /* the dataset files, a JSON array */
+    int64_t seed, limit, n;              /* limit -1 = none; n = docs in the job */
     size_t n_failed, n_computed, n_resumed;
     int64_t n_truncated;
     bool finished;
     double seconds;
-    int64_t written_at;        /* Unix time */
+    int64_t written_at; /* Unix time */
 };
 
 /* The provenance document (one JSON object) into out, replacing its contents: mill version

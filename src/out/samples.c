@@ -22,9 +22,9 @@ struct mill_samples {
     FILE *f;
     int lock_fd;
     size_t n_metrics;
-    double *vals;      /* n_metrics per doc_id, NaN when unknown */
+    double *vals; /* n_metrics per doc_id, NaN when unknown */
     unsigned char *done;
-    size_t cap;        /* doc_ids with room in vals/done */
+    size_t cap; /* doc_ids with room in vals/done */
     size_t n_resumed;
 };
 
@@ -57,8 +57,8 @@ static int make_parent_dirs(const char *path, struct mill_err *err) {
             continue;
         *s = 0;
         if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int rc = mill_err_set(err, MILL_EIO, "cannot create directory %s: %s", p,
-                                  strerror(errno));
+            int rc =
+                mill_err_set(err, MILL_EIO, "cannot create directory %s: %s", p, strerror(errno));
             free(p);
             return rc;
         }
@@ -95,8 +95,8 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
     struct mill_value v;
     struct mill_err e = {0};
     if (mill_value_from_json(&v, line, len, &e)) {
-        MILL_WARN("samples", "%s:%zu: unreadable line kept but not reused (%s)", s->path,
-                  lineno, e.msg);
+        MILL_WARN("samples", "%s:%zu: unreadable line kept but not reused (%s)", s->path, lineno,
+                  e.msg);
         return;
     }
     int64_t id, line_seed;
@@ -125,8 +125,9 @@ static int read_existing(struct mill_samples *s, int64_t seed, const char *const
     *ends_with_newline = true;
     FILE *f = fopen(s->path, "rb");
     if (!f)
-        return errno == ENOENT ? 0 : mill_err_set(err, MILL_EIO, "cannot read %s: %s", s->path,
-                                                  strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : mill_err_set(err, MILL_EIO, "cannot read %s: %s", s->path, strerror(errno));
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
@@ -187,8 +188,8 @@ bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const doubl
     return true;
 }
 
-int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics,
-                        bool failed, const char *line, struct mill_err *err) {
+int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
+                        const char *line, struct mill_err *err) {
     if (fputs(line, s->f) == EOF || fputc('\n', s->f) == EOF)
         return mill_err_set(err, MILL_EIO, "cannot write %s: %s", s->path, strerror(errno));
     if (failed)
@@ -230,9 +231,9 @@ static void add_key(struct mill_buf *b, const char *key) {
 }
 
 static bool reserved_key(const struct mill_sample_line *s, const char *k) {
-    static const char *const fixed[] = {"model", "task", "n_shot", "doc_id", "split",
-                                        "prediction", "gold", "seed", "prompt", "responses",
-                                        "error", NULL};
+    static const char *const fixed[] = {"model",  "task",       "n_shot", "doc_id",
+                                        "split",  "prediction", "gold",   "seed",
+                                        "prompt", "responses",  "error",  NULL};
     for (size_t i = 0; fixed[i]; i++)
         if (!strcmp(fixed[i], k))
             return true;

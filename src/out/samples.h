@@ -17,19 +17,19 @@ struct mill_samples;
 /* What one per-sample line says; every pointer is borrowed for the call. */
 struct mill_sample_line {
     const char *model;
-    const struct mill_task_config *task;    /* its name and n_shots */
+    const struct mill_task_config *task; /* its name and n_shots */
     const struct mill_metric *const *metrics;
     size_t n_metrics;
-    const struct mill_doc *doc;             /* metadata, gold, n_choices */
+    const struct mill_doc *doc; /* metadata, gold, n_choices */
     int64_t doc_id;
     const char *split;
     int64_t seed;
-    const char *prompt;                     /* NULL writes "" */
+    const char *prompt;                      /* NULL writes "" */
     const struct mill_sample_result *result; /* NULL for a failed sample: prediction null */
-    const double *values;                   /* n_metrics values, NULL for a failed sample */
-    const struct mill_request *responses;   /* NULL: no "responses" key */
+    const double *values;                    /* n_metrics values, NULL for a failed sample */
+    const struct mill_request *responses;    /* NULL: no "responses" key */
     size_t n_responses;
-    const char *error;                      /* NULL: no "error" key */
+    const char *error; /* NULL: no "error" key */
 };
 
 /* One per-sample line (no newline) into out, replacing its contents: Mill's row keys
@@ -46,8 +46,8 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
 /* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). */
 bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics);
 /* Records a finished doc (its metric values) and appends line (no newline) to the file. */
-int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics,
-                        bool failed, const char *line, struct mill_err *err);
+int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
+                        const char *line, struct mill_err *err);
 /* Flushes appended lines to the file (fflush + fdatasync). */
 int mill_samples_flush(struct mill_samples *s, struct mill_err *err);
 /* Count of docs found done in the file at open. */

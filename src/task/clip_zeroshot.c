@@ -19,8 +19,8 @@ struct class_set {
     size_t n;
 };
 
-static const char *const cifar10_names[] = {"airplane", "automobile", "bird", "cat", "deer",
-                                            "dog", "frog", "horse", "ship", "truck", NULL};
+static const char *const cifar10_names[] = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck", NULL};
 
 static const struct class_set cifar10_set = {cifar10_names, 10};
 static const struct class_set imagenet_set = {imagenet_classnames, 1000};
@@ -47,10 +47,9 @@ static int zs_prompt(const struct mill_task_config *task, const struct mill_valu
     if (!img)
         return mill_err_set(err, MILL_EFORMAT, "%s: sample %s has no image", task->name,
                             key ? key : "?");
-    if (mill_value_as_int(mill_value_get(row, "cls"), &cls) || cls < 0 ||
-        (size_t)cls >= cs->n)
-        return mill_err_set(err, MILL_EFORMAT, "%s: sample %s has no valid cls label",
-                            task->name, key ? key : "?");
+    if (mill_value_as_int(mill_value_get(row, "cls"), &cls) || cls < 0 || (size_t)cls >= cs->n)
+        return mill_err_set(err, MILL_EFORMAT, "%s: sample %s has no valid cls label", task->name,
+                            key ? key : "?");
     int rc = mill_doc_add_media(doc, MILL_MOD_IMAGE, img->u.s.p, img->u.s.n, NULL);
     for (size_t i = 0; !rc && i < cs->n; i++)
         rc = mill_doc_add_choice(doc, cs->names[i]);
@@ -64,38 +63,60 @@ static int zs_prompt(const struct mill_task_config *task, const struct mill_valu
 
 static const char *const acc[] = {"acc", NULL};
 static const char *const test_split[] = {"test", NULL};
-static const char *const cifar_files[] = {
-    "test=hf://datasets/haideraltahan/wds_cifar10/test/*.tar", NULL};
+static const char *const cifar_files[] = {"test=hf://datasets/haideraltahan/wds_cifar10/test/*.tar",
+                                          NULL};
 static const char *const imagenet_files[] = {
     "test=hf://datasets/haideraltahan/wds_imagenet1k/test/*.tar", NULL};
 static const char *const vision[] = {"vision", "classification", NULL};
 
 static const struct mill_task_config tasks[] = {
-    {.name = "cifar10", .hf_repo = "haideraltahan/wds_cifar10", .hf_builder = "webdataset",
-     .hf_data_files = cifar_files, .evaluation_splits = test_split, .prompt = zs_prompt,
-     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION, .input_modalities = MILL_MOD_IMAGE,
-     .zeroshot_templates = cifar10_templates, .metrics = acc, .categories = vision,
+    {.name = "cifar10",
+     .hf_repo = "haideraltahan/wds_cifar10",
+     .hf_builder = "webdataset",
+     .hf_data_files = cifar_files,
+     .evaluation_splits = test_split,
+     .prompt = zs_prompt,
+     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION,
+     .input_modalities = MILL_MOD_IMAGE,
+     .zeroshot_templates = cifar10_templates,
+     .metrics = acc,
+     .categories = vision,
      .description = "CIFAR-10 zero-shot classification (18 CLIP templates)",
      .paper_url = "https://www.cs.toronto.edu/~kriz/cifar.html",
-     .approx_num_samples = 10000, .user = &cifar10_set},
-    {.name = "imagenet", .hf_repo = "haideraltahan/wds_imagenet1k", .hf_builder = "webdataset",
-     .hf_data_files = imagenet_files, .evaluation_splits = test_split, .prompt = zs_prompt,
-     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION, .input_modalities = MILL_MOD_IMAGE,
-     .zeroshot_templates = imagenet_templates, .metrics = acc, .categories = vision,
+     .approx_num_samples = 10000,
+     .user = &cifar10_set},
+    {.name = "imagenet",
+     .hf_repo = "haideraltahan/wds_imagenet1k",
+     .hf_builder = "webdataset",
+     .hf_data_files = imagenet_files,
+     .evaluation_splits = test_split,
+     .prompt = zs_prompt,
+     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION,
+     .input_modalities = MILL_MOD_IMAGE,
+     .zeroshot_templates = imagenet_templates,
+     .metrics = acc,
+     .categories = vision,
      .description = "ImageNet-1k zero-shot classification (80 CLIP templates)",
      .paper_url = "https://arxiv.org/abs/1409.0575",
-     .approx_num_samples = 50000, .user = &imagenet_set},
+     .approx_num_samples = 50000,
+     .user = &imagenet_set},
 };
 
 static const char *const cifar_tasks[] = {"cifar10", NULL};
 static const char *const imagenet_tasks[] = {"imagenet", NULL};
 
 static const struct mill_benchmark_config benchmarks[] = {
-    {.name = "cifar10", .task_names = cifar_tasks, .metric_names = acc,
-     .pick_variant_by_model = true, .categories = vision,
+    {.name = "cifar10",
+     .task_names = cifar_tasks,
+     .metric_names = acc,
+     .pick_variant_by_model = true,
+     .categories = vision,
      .description = "CIFAR-10: CLIP zero-shot (generative MCQ variant for VLMs: later)"},
-    {.name = "imagenet", .task_names = imagenet_tasks, .metric_names = acc,
-     .pick_variant_by_model = true, .categories = vision,
+    {.name = "imagenet",
+     .task_names = imagenet_tasks,
+     .metric_names = acc,
+     .pick_variant_by_model = true,
+     .categories = vision,
      .description = "ImageNet-1k: CLIP zero-shot (generative MCQ variant for VLMs: later)"},
 };
 

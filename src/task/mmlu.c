@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* clang-format off */
 #define MMLU_SUBJECTS(X) \
     X(abstract_algebra) X(anatomy) X(astronomy) X(business_ethics) X(clinical_knowledge) \
     X(college_biology) X(college_chemistry) X(college_computer_science) \
@@ -27,6 +28,7 @@
     X(philosophy) X(prehistory) X(professional_accounting) X(professional_law) \
     X(professional_medicine) X(professional_psychology) X(public_relations) \
     X(security_studies) X(sociology) X(us_foreign_policy) X(virology) X(world_religions)
+/* clang-format on */
 
 static const char *const letters[] = {" A", " B", " C", " D"};
 
@@ -42,18 +44,20 @@ static int mmlu_prompt(const struct mill_task_config *task, const struct mill_va
         mill_value_as_int(mill_value_get(row, "answer"), &answer) || answer < 0 || answer > 3)
         return mill_err_set(err, MILL_EFORMAT,
                             "%s: row needs question (string), choices (4 strings) and answer "
-                            "(0-3)", task->name);
+                            "(0-3)",
+                            task->name);
     for (size_t i = 0; i < 4; i++)
         if (!mill_value_as_str(&choices->u.list.items[i]))
-            return mill_err_set(err, MILL_EFORMAT, "%s: choice %zu is not a string",
-                                task->name, i);
+            return mill_err_set(err, MILL_EFORMAT, "%s: choice %zu is not a string", task->name, i);
     char *topic = mill_str_replace(subject, "_", " ");
     char *q = mill_py_strip(question);
     struct mill_buf b = {0};
     int rc = topic && q ? 0 : MILL_ENOMEM;
     if (!rc) {
-        mill_buf_addf(&b, "The following are multiple choice questions (with answers) about "
-                          "%s.\n\nQuestion: %s\n", topic, q);
+        mill_buf_addf(&b,
+                      "The following are multiple choice questions (with answers) about "
+                      "%s.\n\nQuestion: %s\n",
+                      topic, q);
         for (size_t i = 0; i < 4; i++)
             mill_buf_addf(&b, "%c. %s\n", (char)('A' + i),
                           mill_value_as_str(&choices->u.list.items[i]));
@@ -78,14 +82,25 @@ static const char *const mmlu_eval[] = {"test", NULL};
 static const char *const mmlu_categories[] = {"knowledge", "reasoning", NULL};
 static const char *const mmlu_columns[] = {"question", "choices", "answer", NULL};
 
-#define MMLU_TASK(s) { \
-    .name = "mmlu_" #s, .version = 1, .hf_repo = "cais/mmlu", .hf_subset = #s, \
-    .hf_avail_splits = mmlu_splits, .evaluation_splits = mmlu_eval, .few_shots_split = "dev", \
-    .columns = mmlu_columns, \
-    .prompt = mmlu_prompt, .task_type = MILL_TASK_MULTIPLE_CHOICE, \
-    .output_type = MILL_OUT_LOGPROBS, .input_modalities = MILL_MOD_TEXT, .n_shots = 5, \
-    .metrics = mmlu_metrics, .description = "MMLU: " #s, .categories = mmlu_categories, \
-    .paper_url = "https://arxiv.org/abs/2009.03300", .user = #s },
+#define MMLU_TASK(s)                                  \
+    {.name = "mmlu_" #s,                              \
+     .version = 1,                                    \
+     .hf_repo = "cais/mmlu",                          \
+     .hf_subset = #s,                                 \
+     .hf_avail_splits = mmlu_splits,                  \
+     .evaluation_splits = mmlu_eval,                  \
+     .few_shots_split = "dev",                        \
+     .columns = mmlu_columns,                         \
+     .prompt = mmlu_prompt,                           \
+     .task_type = MILL_TASK_MULTIPLE_CHOICE,          \
+     .output_type = MILL_OUT_LOGPROBS,                \
+     .input_modalities = MILL_MOD_TEXT,               \
+     .n_shots = 5,                                    \
+     .metrics = mmlu_metrics,                         \
+     .description = "MMLU: " #s,                      \
+     .categories = mmlu_categories,                   \
+     .paper_url = "https://arxiv.org/abs/2009.03300", \
+     .user = #s},
 
 static const struct mill_task_config mmlu_tasks[] = {MMLU_SUBJECTS(MMLU_TASK)};
 

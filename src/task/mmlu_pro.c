@@ -56,12 +56,13 @@ static int mmlu_pro_prompt(const struct mill_task_config *task, const struct mil
     char gold[2];
     if (!question || !opts || opts->kind != MILL_V_LIST || opts->u.list.n == 0 ||
         opts->u.list.n > 26 || gold_letter(row, opts->u.list.n, gold))
-        return mill_err_set(err, MILL_EFORMAT, "%s: row needs question, options (a list of "
-                            "strings) and answer / answer_index", task->name);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: row needs question, options (a list of "
+                            "strings) and answer / answer_index",
+                            task->name);
     for (size_t i = 0; i < opts->u.list.n; i++)
         if (!mill_value_as_str(&opts->u.list.items[i]))
-            return mill_err_set(err, MILL_EFORMAT, "%s: option %zu is not a string",
-                                task->name, i);
+            return mill_err_set(err, MILL_EFORMAT, "%s: option %zu is not a string", task->name, i);
     struct mill_buf b = {0};
     int rc = build_query(question, opts, &b);
     if (!rc)
@@ -85,8 +86,8 @@ static int mmlu_pro_prompt(const struct mill_task_config *task, const struct mil
 static const char *const metrics[] = {"mmlu_pro_acc", NULL};
 static const char *const eval_splits[] = {"test", NULL};
 static const char *const splits[] = {"validation", "test", NULL};
-static const char *const columns[] = {"question", "options", "answer", "answer_index",
-                                      "category", NULL};
+static const char *const columns[] = {"question",     "options",  "answer",
+                                      "answer_index", "category", NULL};
 static const char *const categories[] = {"knowledge", "reasoning", NULL};
 
 static const struct mill_task_config tasks[] = {{

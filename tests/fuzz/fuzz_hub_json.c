@@ -50,8 +50,8 @@ static void check(const struct mill_hub_listing *l) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    struct mill_hub_listing l = { 0 };
-    struct mill_err err = { 0 };
+    struct mill_hub_listing l = {0};
+    struct mill_err err = {0};
     for (int pass = 0; pass < 2; pass++) {
         size_t before = l.n;
         int rc = mill_hub_parse_listing((const char *)data, size, &l, &err);

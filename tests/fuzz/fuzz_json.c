@@ -13,17 +13,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct mill_value v, w;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     int rc = mill_value_from_json(&v, (const char *)data, size, &err);
     if (rc) {
         if (rc != MILL_EFORMAT && rc != MILL_ENOMEM)
             abort();
         return 0;
     }
-    struct mill_buf a = { 0 }, b = { 0 };
+    struct mill_buf a = {0}, b = {0};
     if (mill_value_to_json(&v, &a) != MILL_OK)
         abort();
     if (mill_value_from_json(&w, a.p, a.n, &err) != MILL_OK) {

@@ -12,8 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_tensor(const struct mill_safetensors *st, const struct mill_st_tensor *t,
-                         const uint8_t *data, size_t size, volatile uint8_t *sink)
-{
+                         const uint8_t *data, size_t size, volatile uint8_t *sink) {
     const uint8_t *p = t->data;
     if (p < data || t->n_bytes > size || p + t->n_bytes > data + size)
         abort();
@@ -25,10 +24,9 @@ static void check_tensor(const struct mill_safetensors *st, const struct mill_st
         *sink ^= p[j];
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct mill_safetensors *st = NULL;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     int rc = mill_safetensors_parse(data, size, "fuzz", &st, &err);
     if (rc) {
         if ((rc != MILL_EFORMAT && rc != MILL_ENOMEM) || st)

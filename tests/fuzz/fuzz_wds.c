@@ -14,8 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_row(const struct mill_value *row, bool projected) {
-    if (row->kind != MILL_V_STRUCT || row->u.obj.n < 1 ||
-        strcmp(row->u.obj.keys[0], "__key__") || row->u.obj.vals[0].kind != MILL_V_STR)
+    if (row->kind != MILL_V_STRUCT || row->u.obj.n < 1 || strcmp(row->u.obj.keys[0], "__key__") ||
+        row->u.obj.vals[0].kind != MILL_V_STR)
         abort();
     for (size_t i = 1; projected && i < row->u.obj.n; i++)
         if (strcmp(row->u.obj.keys[i], "cls"))
@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_row(&row, projected);
         mill_value_free(&row);
     }
-    if (rc < 0 && ((rc != MILL_EFORMAT && rc != MILL_ENOMEM) ||
-                   mill_reader_wds.next(st, &row, &err) != rc))
+    if (rc < 0 &&
+        ((rc != MILL_EFORMAT && rc != MILL_ENOMEM) || mill_reader_wds.next(st, &row, &err) != rc))
         abort();
     mill_reader_wds.close(st);
     return 0;

@@ -22,19 +22,25 @@ static const char *const no_metrics[] = {NULL};
 
 static const struct mill_task_config tasks[] = {
     {.name = "bad_noprompt", .metrics = em, .description = "no prompt function"},
-    {.name = "bad_unkmetric", .prompt = bad_prompt, .metrics = unknown_metric,
+    {.name = "bad_unkmetric",
+     .prompt = bad_prompt,
+     .metrics = unknown_metric,
      .description = "names an unknown metric"},
-    {.name = "bad_nometric", .prompt = bad_prompt, .metrics = no_metrics,
+    {.name = "bad_nometric",
+     .prompt = bad_prompt,
+     .metrics = no_metrics,
      .description = "names no metric"},
 };
 
 static const char *const bench_tasks[] = {"bad_unkmetric", "no_such_task", NULL};
 static const char *const bench_metrics[] = {"no_such_bench_metric", NULL};
 static const struct mill_benchmark_config benchmarks[] = {
-    {.name = "bad_bench", .task_names = bench_tasks, .metric_names = bench_metrics,
+    {.name = "bad_bench",
+     .task_names = bench_tasks,
+     .metric_names = bench_metrics,
      .description = "lists an unknown task and an unknown metric"},
 };
 
 const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
-                                              tasks};
+                                             tasks};
 const struct mill_benchmarks_table BENCHMARKS_TABLE = {MILL_ABI_VERSION, 1, benchmarks};

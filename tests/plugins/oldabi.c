@@ -13,7 +13,9 @@ static int oldabi_prompt(const struct mill_task_config *t, const struct mill_val
 static const char *const em[] = {"exact_match", NULL};
 
 static const struct mill_task_config tasks[] = {
-    {.name = "oldabi_task", .prompt = oldabi_prompt, .metrics = em,
+    {.name = "oldabi_task",
+     .prompt = oldabi_prompt,
+     .metrics = em,
      .description = "must never be registered"},
 };
 

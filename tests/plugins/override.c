@@ -45,14 +45,24 @@ static const char *const one[] = {"always_one", NULL};
 static const char *const stops[] = {"\n", NULL};
 
 static const struct mill_task_config tasks[] = {
-    {.name = "toy_qa", .hf_data_files = qa_files, .prompt = qa_prompt,
-     .output_type = MILL_OUT_GENERATIVE, .generation_size = 16, .stop_sequences = stops,
-     .metrics = em, .description = "toy QA overridden by override.so"},
-    {.name = "override_one", .hf_data_files = qa_files, .prompt = qa_prompt,
-     .output_type = MILL_OUT_GENERATIVE, .generation_size = 16, .stop_sequences = stops,
-     .metrics = one, .description = "toy QA scored by the plugin metric always_one"},
+    {.name = "toy_qa",
+     .hf_data_files = qa_files,
+     .prompt = qa_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 16,
+     .stop_sequences = stops,
+     .metrics = em,
+     .description = "toy QA overridden by override.so"},
+    {.name = "override_one",
+     .hf_data_files = qa_files,
+     .prompt = qa_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 16,
+     .stop_sequences = stops,
+     .metrics = one,
+     .description = "toy QA scored by the plugin metric always_one"},
 };
 
 const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
-                                              tasks};
+                                             tasks};
 const struct mill_metrics_table METRICS_TABLE = {MILL_ABI_VERSION, 1, metrics};

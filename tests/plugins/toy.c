@@ -49,8 +49,7 @@ static int mc_prompt(const struct mill_task_config *t, const struct mill_value *
     size_t n = (size_t)snprintf(query, sizeof query, "%s\n", q);
     for (size_t i = 0; i < opts->u.list.n && n < sizeof query; i++) {
         const char *o = mill_value_as_str(&opts->u.list.items[i]);
-        n += (size_t)snprintf(query + n, sizeof query - n, "%c) %s\n", (char)('A' + i),
-                              o ? o : "");
+        n += (size_t)snprintf(query + n, sizeof query - n, "%c) %s\n", (char)('A' + i), o ? o : "");
         char letter[2] = {(char)('A' + i), 0};
         if (mill_doc_add_choice(doc, letter))
             return MILL_ENOMEM;
@@ -110,28 +109,62 @@ static const char *const stops[] = {"\n", NULL};
 static const char *const train_test[] = {"test", NULL};
 
 static const struct mill_task_config tasks[] = {
-    {.name = "toy_qa", .hf_data_files = qa_files, .evaluation_splits = train_test,
-     .few_shots_split = "train", .prompt = qa_prompt, .output_type = MILL_OUT_GENERATIVE,
-     .generation_size = 16, .stop_sequences = stops, .n_shots = 2, .metrics = em,
+    {.name = "toy_qa",
+     .hf_data_files = qa_files,
+     .evaluation_splits = train_test,
+     .few_shots_split = "train",
+     .prompt = qa_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 16,
+     .stop_sequences = stops,
+     .n_shots = 2,
+     .metrics = em,
      .description = "toy generative QA"},
-    {.name = "toy_mc", .hf_data_files = mc_files, .prompt = mc_prompt,
-     .task_type = MILL_TASK_MULTIPLE_CHOICE, .output_type = MILL_OUT_GENERATIVE,
-     .generation_size = 8, .metrics = mc_metrics},
-    {.name = "toy_lp", .hf_data_files = mc_files, .prompt = mc_prompt,
-     .output_type = MILL_OUT_LOGPROBS, .metrics = acc},
-    {.name = "toy_cloze", .hf_data_files = mc_files, .prompt = cloze_prompt,
-     .output_type = MILL_OUT_LOGPROBS, .n_shots = 1, .metrics = cloze_metrics},
-    {.name = "toy_long", .hf_data_files = long_files, .evaluation_splits = train_test,
-     .few_shots_split = "train", .prompt = qa_prompt, .output_type = MILL_OUT_GENERATIVE,
-     .generation_size = 1024, .n_shots = 2, .metrics = em,
+    {.name = "toy_mc",
+     .hf_data_files = mc_files,
+     .prompt = mc_prompt,
+     .task_type = MILL_TASK_MULTIPLE_CHOICE,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 8,
+     .metrics = mc_metrics},
+    {.name = "toy_lp",
+     .hf_data_files = mc_files,
+     .prompt = mc_prompt,
+     .output_type = MILL_OUT_LOGPROBS,
+     .metrics = acc},
+    {.name = "toy_cloze",
+     .hf_data_files = mc_files,
+     .prompt = cloze_prompt,
+     .output_type = MILL_OUT_LOGPROBS,
+     .n_shots = 1,
+     .metrics = cloze_metrics},
+    {.name = "toy_long",
+     .hf_data_files = long_files,
+     .evaluation_splits = train_test,
+     .few_shots_split = "train",
+     .prompt = qa_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 1024,
+     .n_shots = 2,
+     .metrics = em,
      .description = "toy generative QA with long generations"},
-    {.name = "toy_ppl", .hf_data_files = qa_files, .prompt = ppl_prompt,
-     .output_type = MILL_OUT_PERPLEXITY, .metrics = ppl},
-    {.name = "toy_img", .hf_data_files = mc_files, .prompt = mc_prompt,
-     .task_type = MILL_TASK_MULTIPLE_CHOICE, .output_type = MILL_OUT_GENERATIVE,
-     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT, .metrics = em},
-    {.name = "toy_zs", .hf_data_files = mc_files, .prompt = mc_prompt,
-     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION, .metrics = acc},
+    {.name = "toy_ppl",
+     .hf_data_files = qa_files,
+     .prompt = ppl_prompt,
+     .output_type = MILL_OUT_PERPLEXITY,
+     .metrics = ppl},
+    {.name = "toy_img",
+     .hf_data_files = mc_files,
+     .prompt = mc_prompt,
+     .task_type = MILL_TASK_MULTIPLE_CHOICE,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
+     .metrics = em},
+    {.name = "toy_zs",
+     .hf_data_files = mc_files,
+     .prompt = mc_prompt,
+     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION,
+     .metrics = acc},
 };
 
 static const char *const toy_tasks[] = {"toy_qa", "toy_mc", NULL};
@@ -140,5 +173,5 @@ static const struct mill_benchmark_config benchmarks[] = {
 };
 
 const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
-                                              tasks};
+                                             tasks};
 const struct mill_benchmarks_table BENCHMARKS_TABLE = {MILL_ABI_VERSION, 1, benchmarks};

@@ -10,18 +10,39 @@
 
 static int mtest_failed_checks;
 
-#define CHECK(cond) do { if (!(cond)) { mtest_failed_checks++; \
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
-#define CHECK_INT(a, b) do { long long _a = (long long)(a), _b = (long long)(b); if (_a != _b) { \
-    mtest_failed_checks++; fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", \
-    __FILE__, __LINE__, #a, _a, #b, _b); } } while (0)
-#define CHECK_STR(a, b) do { const char *_a = (a), *_b = (b); \
-    if (!_a || !_b || strcmp(_a, _b) != 0) { mtest_failed_checks++; \
-    fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
-    _a ? _a : "(null)", _b ? _b : "(null)"); } } while (0)
-#define CHECK_NEAR(a, b, tol) do { double _a = (a), _b = (b); \
-    if (!(fabs(_a - _b) <= (tol))) { mtest_failed_checks++; \
-    fprintf(stderr, "%s:%d: %s == %.10g, expected %.10g\n", __FILE__, __LINE__, #a, _a, _b); } \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            mtest_failed_checks++;                                                   \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+#define CHECK_INT(a, b)                                                                         \
+    do {                                                                                        \
+        long long _a = (long long)(a), _b = (long long)(b);                                     \
+        if (_a != _b) {                                                                         \
+            mtest_failed_checks++;                                                              \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, \
+                    _a, #b, _b);                                                                \
+        }                                                                                       \
+    } while (0)
+#define CHECK_STR(a, b)                                                                       \
+    do {                                                                                      \
+        const char *_a = (a), *_b = (b);                                                      \
+        if (!_a || !_b || strcmp(_a, _b) != 0) {                                              \
+            mtest_failed_checks++;                                                            \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
+                    _a ? _a : "(null)", _b ? _b : "(null)");                                  \
+        }                                                                                     \
+    } while (0)
+#define CHECK_NEAR(a, b, tol)                                                                   \
+    do {                                                                                        \
+        double _a = (a), _b = (b);                                                              \
+        if (!(fabs(_a - _b) <= (tol))) {                                                        \
+            mtest_failed_checks++;                                                              \
+            fprintf(stderr, "%s:%d: %s == %.10g, expected %.10g\n", __FILE__, __LINE__, #a, _a, \
+                    _b);                                                                        \
+        }                                                                                       \
     } while (0)
 
 /* The source and build trees: $MILL_SOURCE_DIR / $MILL_BUILD_DIR (ctest sets them), else the
@@ -42,16 +63,29 @@ static inline void mtest_source_path(char *out, size_t n, const char *rel) {
 }
 
 typedef void (*mtest_fn)(void);
-struct mtest_case { const char *name; mtest_fn fn; };
-#define MTEST(fn) { #fn, fn }
+struct mtest_case {
+    const char *name;
+    mtest_fn fn;
+};
+#define MTEST(fn) \
+    { #fn, fn }
 
-#define MTEST_MAIN(...) int main(void) { \
-    static const struct mtest_case cases[] = { __VA_ARGS__ }; \
-    int passed = 0, failed = 0; \
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) { \
-        int before = mtest_failed_checks; cases[i].fn(); \
-        if (mtest_failed_checks == before) passed++; \
-        else { failed++; fprintf(stderr, "FAIL %s\n", cases[i].name); } } \
-    printf("%d passed, %d failed\n", passed, failed); return failed != 0; }
+#define MTEST_MAIN(...)                                               \
+    int main(void) {                                                  \
+        static const struct mtest_case cases[] = {__VA_ARGS__};       \
+        int passed = 0, failed = 0;                                   \
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) { \
+            int before = mtest_failed_checks;                         \
+            cases[i].fn();                                            \
+            if (mtest_failed_checks == before)                        \
+                passed++;                                             \
+            else {                                                    \
+                failed++;                                             \
+                fprintf(stderr, "FAIL %s\n", cases[i].name);          \
+            }                                                         \
+        }                                                             \
+        printf("%d passed, %d failed\n", passed, failed);             \
+        return failed != 0;                                           \
+    }
 
 #endif

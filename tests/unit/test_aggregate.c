@@ -19,8 +19,7 @@
 
 static char dir[512];
 
-static const char *tmp_path(const char *name)
-{
+static const char *tmp_path(const char *name) {
     static char p[4][1024];
     static int k;
     k = (k + 1) % 4;
@@ -28,8 +27,7 @@ static const char *tmp_path(const char *name)
     return p[k];
 }
 
-static void put_file(const char *path, const char *text)
-{
+static void put_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
     if (!f)
@@ -39,12 +37,11 @@ static void put_file(const char *path, const char *text)
 }
 
 /* The whole file as a NUL-terminated string (caller frees); NULL when it does not exist. */
-static char *get_file(const char *path)
-{
+static char *get_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     char chunk[4096];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
@@ -56,23 +53,25 @@ static char *get_file(const char *path)
 }
 
 static struct mill_aggregate_row row(const char *model, const char *task, int64_t n_shot,
-                                     const char *metric, double perf, double se)
-{
-    struct mill_aggregate_row r = { .model = model, .benchmark = "", .task = task,
-                                    .task_type = "multiple_choice", .n_shot = n_shot,
-                                    .metric = metric, .performance = perf, .std_err = se };
+                                     const char *metric, double perf, double se) {
+    struct mill_aggregate_row r = {.model = model,
+                                   .benchmark = "",
+                                   .task = task,
+                                   .task_type = "multiple_choice",
+                                   .n_shot = n_shot,
+                                   .metric = metric,
+                                   .performance = perf,
+                                   .std_err = se};
     return r;
 }
 
-static void setup(void)
-{
+static void setup(void) {
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mill_test_aggregate_XXXXXX", base && *base ? base : "/tmp");
     CHECK(mkdtemp(dir) != NULL);
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -84,11 +83,10 @@ static void teardown(void)
     rmdir(dir);
 }
 
-static void test_missing_file_is_empty(void)
-{
+static void test_missing_file_is_empty(void) {
     setup();
     struct mill_aggregate_table t;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     mill_aggregate_table_init(&t);
     CHECK_INT(mill_aggregate_read(&t, tmp_path("nope.csv"), &err), MILL_OK);
     CHECK_INT(t.n, 0);
@@ -97,11 +95,10 @@ static void test_missing_file_is_empty(void)
     teardown();
 }
 
-static void test_round_trip(void)
-{
+static void test_round_trip(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     struct mill_aggregate_row rows[3] = {
         row("meta-llama/Meta-Llama-3-8B-Instruct", "mmlu_anatomy", 5, "acc", 0.53777, 0.04301),
         row("m", "mmlu", 5, "acc", 1.0, 0.0),
@@ -130,7 +127,7 @@ static void test_round_trip(void)
         CHECK_STR(t.rows[1].benchmark, "mmlu");
         CHECK(t.rows[2].performance == 0.6667);
     }
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     CHECK_INT(mill_aggregate_write(&t, &b), MILL_OK);
     CHECK_STR(b.p, text); /* write(read(file)) == file */
     mill_buf_free(&b);
@@ -139,11 +136,10 @@ static void test_round_trip(void)
     teardown();
 }
 
-static void test_upsert_replaces_exactly_the_key(void)
-{
+static void test_upsert_replaces_exactly_the_key(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     struct mill_aggregate_row base[5] = {
         row("a", "t", 0, "acc", 0.1, 0), row("b", "t", 0, "acc", 0.2, 0),
         row("a", "u", 0, "acc", 0.3, 0), row("a", "t", 5, "acc", 0.4, 0),
@@ -162,8 +158,8 @@ static void test_upsert_replaces_exactly_the_key(void)
                            "a,,t,generative,0,acc,0.9,0.01\n");
     free(text);
     /* within one call a later row with the same key wins */
-    struct mill_aggregate_row two[2] = { row("c", "t", 0, "acc", 0.1, 0),
-                                         row("c", "t", 0, "acc", 0.7, 0) };
+    struct mill_aggregate_row two[2] = {row("c", "t", 0, "acc", 0.1, 0),
+                                        row("c", "t", 0, "acc", 0.7, 0)};
     CHECK_INT(mill_aggregate_upsert(path, two, 2, &err), MILL_OK);
     struct mill_aggregate_table t;
     mill_aggregate_table_init(&t);
@@ -184,11 +180,10 @@ static void test_upsert_replaces_exactly_the_key(void)
     teardown();
 }
 
-static void test_extra_columns_preserved(void)
-{
+static void test_extra_columns_preserved(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     /* canonical columns in another order, two extra columns, one quoted value */
     put_file(path, "seed,model,benchmark,task,task_type,n_shot,metric,performance,stderr,note\r\n"
                    "1234,a,,t,multiple_choice,0,acc,0.25,0.01,\"x, y\"\r\n"
@@ -216,11 +211,10 @@ static void test_extra_columns_preserved(void)
     teardown();
 }
 
-static void test_quoting(void)
-{
+static void test_quoting(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     struct mill_aggregate_row r = row("org/m,1", "say \"hi\"", 0, "line\nbreak", 0.5, 0.1);
     r.benchmark = "cr\rhere";
     r.task_type = "plain text";
@@ -243,9 +237,8 @@ static void test_quoting(void)
     teardown();
 }
 
-static void test_lenient_but_lossless_inputs(void)
-{
-    struct mill_err err = { 0 };
+static void test_lenient_but_lossless_inputs(void) {
+    struct mill_err err = {0};
     struct mill_aggregate_table t;
     /* blank lines, missing final newline, BOM, empty performance (pandas NaN), "5.0" n_shot */
     const char *csv = "\xEF\xBB\xBF" HEADER "\n"
@@ -260,7 +253,7 @@ static void test_lenient_but_lossless_inputs(void)
         CHECK(isnan(t.rows[0].performance));
         CHECK_INT(t.rows[1].n_shot, -1);
         CHECK(isinf(t.rows[1].std_err));
-        struct mill_buf b = { 0 };
+        struct mill_buf b = {0};
         CHECK_INT(mill_aggregate_write(&t, &b), MILL_OK);
         CHECK_STR(b.p, HEADER "a,,t,mc,5,acc,,0.0\nb,,t,mc,-1,acc,0.0,inf\n");
         mill_buf_free(&b);
@@ -281,26 +274,24 @@ struct corrupt_case {
     const char *what; /* a piece of the expected message */
 };
 
-static void test_corrupt_files(void)
-{
+static void test_corrupt_files(void) {
     static const struct corrupt_case cases[] = {
-        { "model,benchmark,task,task_type,n_shot,metric,performance\na,,t,mc,0,acc,0.5\n", 1,
-          "lacks column \"stderr\"" },
-        { "model,benchmark,task,task_type,n_shot,metric,performance,stderr,model\n", 1,
-          "duplicate column" },
-        { HEADER "a,,t,mc,0,acc,0.5,0.1\nb,,t,mc,0\n", 3, "expected 8 fields, found 5" },
-        { HEADER "a,,t,mc,0,acc,0.5,0.1,extra\n", 2, "expected 8 fields, found 9" },
-        { HEADER "a,,t,mc,zero,acc,0.5,0.1\n", 2, "n_shot: not an integer: \"zero\"" },
-        { HEADER "a,,t,mc,,acc,0.5,0.1\n", 2, "n_shot: not an integer" },
-        { HEADER "a,,t,mc,1.5,acc,0.5,0.1\n", 2, "n_shot: not an integer" },
-        { HEADER "a,,t,mc,0,acc,0.5x,0.1\n", 2, "performance: not a number: \"0.5x\"" },
-        { HEADER "a,,t,mc,0,acc,0.5,abc\n", 2, "stderr: not a number" },
+        {"model,benchmark,task,task_type,n_shot,metric,performance\na,,t,mc,0,acc,0.5\n", 1,
+         "lacks column \"stderr\""},
+        {"model,benchmark,task,task_type,n_shot,metric,performance,stderr,model\n", 1,
+         "duplicate column"},
+        {HEADER "a,,t,mc,0,acc,0.5,0.1\nb,,t,mc,0\n", 3, "expected 8 fields, found 5"},
+        {HEADER "a,,t,mc,0,acc,0.5,0.1,extra\n", 2, "expected 8 fields, found 9"},
+        {HEADER "a,,t,mc,zero,acc,0.5,0.1\n", 2, "n_shot: not an integer: \"zero\""},
+        {HEADER "a,,t,mc,,acc,0.5,0.1\n", 2, "n_shot: not an integer"},
+        {HEADER "a,,t,mc,1.5,acc,0.5,0.1\n", 2, "n_shot: not an integer"},
+        {HEADER "a,,t,mc,0,acc,0.5x,0.1\n", 2, "performance: not a number: \"0.5x\""},
+        {HEADER "a,,t,mc,0,acc,0.5,abc\n", 2, "stderr: not a number"},
         /* a quoted field spanning lines 2-3 pushes the bad record to line 4 */
-        { HEADER "\"a\nb\",,t,mc,0,acc,0.5,0.1\nc,,t,mc,0,acc,0.5\n", 4, "expected 8 fields" },
-        { HEADER "a,,t,mc,0,acc,0.5,0.1\r\nb,,t,mc,0,acc,0.5\r\n", 3, "expected 8 fields" },
-        { HEADER "a,,t,mc,0,acc,0.5,0.1\n\"b,,t,mc,0,acc,0.5,0.1\n", 3,
-          "unterminated quoted field" },
-        { HEADER "\"a\"b,,t,mc,0,acc,0.5,0.1\n", 2, "after a closing quote" },
+        {HEADER "\"a\nb\",,t,mc,0,acc,0.5,0.1\nc,,t,mc,0,acc,0.5\n", 4, "expected 8 fields"},
+        {HEADER "a,,t,mc,0,acc,0.5,0.1\r\nb,,t,mc,0,acc,0.5\r\n", 3, "expected 8 fields"},
+        {HEADER "a,,t,mc,0,acc,0.5,0.1\n\"b,,t,mc,0,acc,0.5,0.1\n", 3, "unterminated quoted field"},
+        {HEADER "\"a\"b,,t,mc,0,acc,0.5,0.1\n", 2, "after a closing quote"},
     };
     setup();
     const char *path = tmp_path("results.csv");
@@ -308,7 +299,7 @@ static void test_corrupt_files(void)
         put_file(path, cases[i].text);
         char want[1200];
         snprintf(want, sizeof want, "%s:%ld: ", path, cases[i].line);
-        struct mill_err err = { 0 };
+        struct mill_err err = {0};
         struct mill_aggregate_table t;
         mill_aggregate_table_init(&t);
         CHECK_INT(mill_aggregate_read(&t, path, &err), MILL_EFORMAT);
@@ -328,7 +319,7 @@ static void test_corrupt_files(void)
         free(after);
     }
     /* a NUL byte */
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     struct mill_aggregate_table t;
     mill_aggregate_table_init(&t);
     const char nul[] = HEADER "a,,t,mc,0,a\0c,0.5,0.1\n";
@@ -338,45 +329,43 @@ static void test_corrupt_files(void)
     teardown();
 }
 
-static void test_leaf_and_rollup(void)
-{
+static void test_leaf_and_rollup(void) {
     double perf, se;
-    const double acc[] = { 1, 0, 1, 1, 0 };
+    const double acc[] = {1, 0, 1, 1, 0};
     CHECK_INT(mill_aggregate_leaf(acc, 5, &perf, &se), MILL_OK);
     CHECK(perf == 0.6);
     CHECK(se == 0.2449);
     CHECK_INT(mill_aggregate_leaf(acc, 1, &perf, &se), MILL_OK);
     CHECK(perf == 1.0 && se == 0.0);
-    const double with_nan[] = { 1, NAN, 0, 1 }; /* pandas' skipna: n = 3 */
+    const double with_nan[] = {1, NAN, 0, 1}; /* pandas' skipna: n = 3 */
     CHECK_INT(mill_aggregate_leaf(with_nan, 4, &perf, &se), MILL_OK);
     CHECK(perf == 0.6667);
     CHECK(se == 0.3333);
     CHECK_INT(mill_aggregate_leaf(acc, 0, &perf, &se), MILL_OK);
     CHECK(isnan(perf) && se == 0.0);
 
-    const double sub[] = { 0.5, 0.7, 0.9 };
+    const double sub[] = {0.5, 0.7, 0.9};
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 3, &perf, &se), MILL_OK);
     CHECK(perf == 0.7);
     CHECK(se == 0.1155); /* std = 0.2, / sqrt(3) */
-    const int64_t counts[] = { 100, 100, 200 };
+    const int64_t counts[] = {100, 100, 200};
     CHECK_INT(mill_aggregate_rollup(sub, counts, 3, &perf, &se), MILL_OK);
     CHECK(perf == 0.75);
     CHECK(se == 0.1155); /* the SEM of the subtask scores is never weighted */
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 1, &perf, &se), MILL_OK);
     CHECK(perf == 0.5 && se == 0.0);
-    const int64_t zero[] = { 0, 0, 0 };
+    const int64_t zero[] = {0, 0, 0};
     CHECK_INT(mill_aggregate_rollup(sub, zero, 3, &perf, &se), MILL_EINVAL);
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 0, &perf, &se), MILL_EINVAL);
 }
 
-static void writer(const char *path, int who)
-{
+static void writer(const char *path, int who) {
     for (int i = 0; i < 200; i++) {
         char model[32], task[32];
         snprintf(model, sizeof model, "proc%d", who);
         snprintf(task, sizeof task, "task_%03d", i);
         struct mill_aggregate_row r = row(model, task, 0, "acc", i / 200.0, 0.0);
-        struct mill_err err = { 0 };
+        struct mill_err err = {0};
         if (mill_aggregate_upsert(path, &r, 1, &err) != MILL_OK) {
             fprintf(stderr, "writer %d: %s\n", who, err.msg);
             _exit(1);
@@ -385,8 +374,7 @@ static void writer(const char *path, int who)
     _exit(0);
 }
 
-static void test_concurrent_upserts(void)
-{
+static void test_concurrent_upserts(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
     pid_t pid[2];
@@ -404,12 +392,12 @@ static void test_concurrent_upserts(void)
             CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         }
     }
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     struct mill_aggregate_table t;
     mill_aggregate_table_init(&t);
     CHECK_INT(mill_aggregate_read(&t, path, &err), MILL_OK);
     CHECK_INT(t.n, 400);
-    int seen[2][200] = { { 0 } };
+    int seen[2][200] = {{0}};
     for (size_t i = 0; i < t.n; i++) {
         int who = -1, idx = -1;
         if (sscanf(t.rows[i].model, "proc%d", &who) == 1 &&
@@ -428,5 +416,5 @@ static void test_concurrent_upserts(void)
 
 MTEST_MAIN(MTEST(test_missing_file_is_empty), MTEST(test_round_trip),
            MTEST(test_upsert_replaces_exactly_the_key), MTEST(test_extra_columns_preserved),
-           MTEST(test_quoting), MTEST(test_lenient_but_lossless_inputs),
-           MTEST(test_corrupt_files), MTEST(test_leaf_and_rollup), MTEST(test_concurrent_upserts))
+           MTEST(test_quoting), MTEST(test_lenient_but_lossless_inputs), MTEST(test_corrupt_files),
+           MTEST(test_leaf_and_rollup), MTEST(test_concurrent_upserts))

@@ -15,8 +15,8 @@
 
 /* libsndfile is a private dependency of libmill and the unit-test rule links only mill and m,
  * so the writer is reached through libmill's already-loaded libsndfile with dlsym. */
-#define SF_FUNCS(X) X(sf_open_virtual) X(sf_writef_float) X(sf_close) X(sf_format_check) \
-    X(sf_strerror)
+#define SF_FUNCS(X) \
+    X(sf_open_virtual) X(sf_writef_float) X(sf_close) X(sf_format_check) X(sf_strerror)
 #define SF_DECL(f) static __typeof__(&f) p_##f;
 SF_FUNCS(SF_DECL)
 #define SF_LOAD(f) CHECK((p_##f = (__typeof__(&f))dlsym(RTLD_DEFAULT, #f)) != NULL);
@@ -35,9 +35,7 @@ struct memfile {
     sf_count_t n, cap, pos;
 };
 
-static sf_count_t mf_len(void *u) {
-    return ((struct memfile *)u)->n;
-}
+static sf_count_t mf_len(void *u) { return ((struct memfile *)u)->n; }
 
 static sf_count_t mf_seek(sf_count_t off, int whence, void *u) {
     struct memfile *m = u;
@@ -74,9 +72,7 @@ static sf_count_t mf_write(const void *ptr, sf_count_t count, void *u) {
     return count;
 }
 
-static sf_count_t mf_tell(void *u) {
-    return ((struct memfile *)u)->pos;
-}
+static sf_count_t mf_tell(void *u) { return ((struct memfile *)u)->pos; }
 
 /* Encodes frames x channels interleaved floats as format at rate into *out; false when this
  * libsndfile cannot write format. */
@@ -158,9 +154,7 @@ static void check_decode(const struct memfile *f, int rate, int want_rate, size_
     CHECK(a.samples == NULL && a.n == 0);
 }
 
-static void test_setup(void) {
-    SF_FUNCS(SF_LOAD)
-}
+static void test_setup(void) { SF_FUNCS(SF_LOAD) }
 
 static void test_wav_stereo_downmix_and_resample(void) {
     static const double amps[] = {0.8, 0.4};
@@ -276,6 +270,6 @@ static void test_truncated_flac(void) {
     free(x);
 }
 
-MTEST_MAIN(MTEST(test_setup), MTEST(test_wav_stereo_downmix_and_resample),
-           MTEST(test_flac_mono), MTEST(test_float_wav_exact), MTEST(test_lossy_formats),
-           MTEST(test_errors), MTEST(test_truncated_flac))
+MTEST_MAIN(MTEST(test_setup), MTEST(test_wav_stereo_downmix_and_resample), MTEST(test_flac_mono),
+           MTEST(test_float_wav_exact), MTEST(test_lossy_formats), MTEST(test_errors),
+           MTEST(test_truncated_flac))

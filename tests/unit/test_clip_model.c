@@ -46,33 +46,22 @@ static char tmp_dir[64];
 
 /* ---- paths and commands ---- */
 
-static const char *build_dir(void)
-{
-    return mtest_build_dir();
-}
+static const char *build_dir(void) { return mtest_build_dir(); }
 
-static void source_path(char *out, size_t n, const char *rel)
-{
-    mtest_source_path(out, n, rel);
-}
+static void source_path(char *out, size_t n, const char *rel) { mtest_source_path(out, n, rel); }
 
 /* out (PATH_CAP bytes) = dir/name; paths here are short, so overflow is a bug: abort. */
-static void join_path(char *out, const char *dir, const char *name)
-{
+static void join_path(char *out, const char *dir, const char *name) {
     int n = snprintf(out, PATH_CAP, "%s/%s", dir, name);
     if (n < 0 || n >= PATH_CAP)
         abort();
 }
 
-static void tmp_path(char *out, const char *name)
-{
-    join_path(out, tmp_dir, name);
-}
+static void tmp_path(char *out, const char *name) { join_path(out, tmp_dir, name); }
 
 /* Runs a shell command (printf-style; every path in it is single-quoted by the caller and
  * holds no quote), forwarding its output to stderr; true when it exits 0. */
-static bool run(const char *fmt, ...)
-{
+static bool run(const char *fmt, ...) {
     char cmd[CMD_CAP];
     va_list ap;
     va_start(ap, fmt);
@@ -94,8 +83,7 @@ static bool run(const char *fmt, ...)
     return ok;
 }
 
-static bool gen_clip(const char *out, const char *args)
-{
+static bool gen_clip(const char *out, const char *args) {
     char tool[PATH_CAP];
     snprintf(tool, sizeof tool, "%s/bin/gen_clip", build_dir());
     if (access(tool, X_OK) != 0) {
@@ -105,36 +93,30 @@ static bool gen_clip(const char *out, const char *args)
     return run("'%s' --out '%s' %s", tool, out, args);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
 }
 
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* ---- deterministic inputs ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
+static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-static double uniform(uint64_t *s)
-{
+static double uniform(uint64_t *s) {
     return (double)(splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 struct inputs {
     int size, n_img, n_txt;
-    float *img;     /* n_img x 3 x size x size, normalised */
-    int32_t *ids;   /* n_txt x CTX */
+    float *img;   /* n_img x 3 x size x size, normalised */
+    int32_t *ids; /* n_txt x CTX */
     char img_npy[PATH_CAP], ids_npy[PATH_CAP];
 };
 
@@ -143,23 +125,24 @@ static const double STD[3] = {0.26862954, 0.26130258, 0.27577711};
 
 /* NPY v1: magic, version, u16 header length, a dict padded with spaces to a multiple of 64. */
 static bool write_npy(const char *path, const char *descr, const int *shape, int nd,
-                      const void *data, size_t bytes)
-{
+                      const void *data, size_t bytes) {
     char dict[256], dims[128] = "";
     size_t k = 0;
     for (int i = 0; i < nd; i++)
         k += (size_t)snprintf(dims + k, sizeof dims - k, "%d, ", shape[i]);
     if (nd > 1)
         dims[k - 2] = '\0';
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, "
-                     "'shape': (%s), }", descr, dims);
+    int n = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, "
+                     "'shape': (%s), }",
+                     descr, dims);
     size_t total = 10 + (size_t)n + 1, pad = (64 - total % 64) % 64;
     FILE *f = fopen(path, "wb");
     if (!f)
         return false;
     unsigned hl = (unsigned)(n + pad + 1);
-    unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255),
-                              (unsigned char)(hl >> 8)};
+    unsigned char head[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
     bool ok = fwrite(head, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n;
     for (size_t i = 0; ok && i < pad; i++)
         ok = fputc(' ', f) != EOF;
@@ -170,8 +153,7 @@ static bool write_npy(const char *path, const char *descr, const int *shape, int
 /* n_img images of side size (uniform pixels in [0, 1], normalised with OpenAI's mean/std) and
  * n_txt token rows: row 0 empty (SOT EOT), row 1 full (SOT, 75 ids, EOT), then 1..20 ids. */
 static bool make_inputs(struct inputs *in, const char *tag, int size, int n_img, int n_txt,
-                        uint64_t seed)
-{
+                        uint64_t seed) {
     memset(in, 0, sizeof *in);
     in->size = size;
     in->n_img = n_img;
@@ -210,8 +192,7 @@ static bool make_inputs(struct inputs *in, const char *tag, int size, int n_img,
     return ok;
 }
 
-static void free_inputs(struct inputs *in)
-{
+static void free_inputs(struct inputs *in) {
     free(in->img);
     free(in->ids);
 }
@@ -228,16 +209,14 @@ struct result {
     float scale;
 };
 
-static void free_result(struct result *r)
-{
+static void free_result(struct result *r) {
     free(r->img.v);
     free(r->txt.v);
     memset(r, 0, sizeof *r);
 }
 
 /* Parses one float32 C-order .npy of 0 or 2 dims into e (scalar: n = dim = 1). */
-static bool parse_npy(const unsigned char *b, size_t len, struct emb *e)
-{
+static bool parse_npy(const unsigned char *b, size_t len, struct emb *e) {
     if (len < 10 || memcmp(b, "\x93NUMPY", 6))
         return false;
     size_t hl, off;
@@ -282,8 +261,7 @@ static bool parse_npy(const unsigned char *b, size_t len, struct emb *e)
     return true;
 }
 
-static bool read_npz(const char *path, struct result *r)
-{
+static bool read_npz(const char *path, struct result *r) {
     memset(r, 0, sizeof *r);
     struct archive *a = archive_read_new();
     archive_read_support_format_zip(a);
@@ -334,9 +312,7 @@ static bool read_npz(const char *path, struct result *r)
 
 /* Runs clip_ref.py on dir with the inputs; false (a failed check) when python, torch or the
  * script fails. */
-static bool reference(const char *dir, const struct inputs *in, const char *tag,
-                      struct result *r)
-{
+static bool reference(const char *dir, const struct inputs *in, const char *tag, struct result *r) {
     char script[PATH_CAP], out[PATH_CAP], name[64];
     source_path(script, sizeof script, "tests/reference/clip_ref.py");
     snprintf(name, sizeof name, "%s_ref.npz", tag);
@@ -347,8 +323,8 @@ static bool reference(const char *dir, const struct inputs *in, const char *tag,
                 REF_PYTHON);
         return false;
     }
-    if (!run(REF_PYTHON " '%s' '%s' --images '%s' --texts '%s' --out '%s' --check-mha", script,
-             dir, in->img_npy, in->ids_npy, out)) {
+    if (!run(REF_PYTHON " '%s' '%s' --images '%s' --texts '%s' --out '%s' --check-mha", script, dir,
+             in->img_npy, in->ids_npy, out)) {
         fprintf(stderr, "the CLIP reference failed (is python3-torch installed?)\n");
         return false;
     }
@@ -357,8 +333,7 @@ static bool reference(const char *dir, const struct inputs *in, const char *tag,
 
 /* ---- our model ---- */
 
-static struct mill_clip_model *load(const char *dir, int max_batch)
-{
+static struct mill_clip_model *load(const char *dir, int max_batch) {
     struct mill_clip_params p = mill_clip_default_params();
     p.threads = 2;
     p.max_batch = max_batch;
@@ -374,8 +349,7 @@ static struct mill_clip_model *load(const char *dir, int max_batch)
 }
 
 /* Encodes all inputs in one call each into r. */
-static bool encode(struct mill_clip_model *m, const struct inputs *in, struct result *r)
-{
+static bool encode(struct mill_clip_model *m, const struct inputs *in, struct result *r) {
     const struct mill_clip_hparams *hp = mill_clip_hparams(m);
     int e = hp->embed_dim;
     memset(r, 0, sizeof *r);
@@ -396,8 +370,7 @@ static bool encode(struct mill_clip_model *m, const struct inputs *in, struct re
 
 /* One at a time: batch 1. */
 static bool encode_one_by_one(struct mill_clip_model *m, const struct inputs *in,
-                              struct result *r)
-{
+                              struct result *r) {
     int e = mill_clip_hparams(m)->embed_dim;
     size_t per = (size_t)3 * in->size * in->size;
     r->img = (struct emb){in->n_img, e, calloc((size_t)in->n_img * e, sizeof(float))};
@@ -416,9 +389,8 @@ static bool encode_one_by_one(struct mill_clip_model *m, const struct inputs *in
 /* ---- comparisons ---- */
 
 /* Per-vector cosine and max abs difference of a against b; prints and checks the bounds. */
-static void compare_emb(const char *what, const struct emb *a, const struct emb *b,
-                        double min_cos, double max_abs)
-{
+static void compare_emb(const char *what, const struct emb *a, const struct emb *b, double min_cos,
+                        double max_abs) {
     CHECK_INT(a->n, b->n);
     CHECK_INT(a->dim, b->dim);
     if (a->n != b->n || a->dim != b->dim || !a->v || !b->v)
@@ -446,8 +418,7 @@ static void compare_emb(const char *what, const struct emb *a, const struct emb 
 }
 
 /* Zero-shot predictions: for each image, the text with the largest dot product. */
-static void zero_shot(const struct result *r, int *pred)
-{
+static void zero_shot(const struct result *r, int *pred) {
     for (int i = 0; i < r->img.n; i++) {
         double best = -INFINITY;
         pred[i] = -1;
@@ -464,8 +435,7 @@ static void zero_shot(const struct result *r, int *pred)
     }
 }
 
-static void compare_zero_shot(const char *what, const struct result *a, const struct result *b)
-{
+static void compare_zero_shot(const char *what, const struct result *a, const struct result *b) {
     if (a->img.n != b->img.n || a->txt.n != b->txt.n || a->img.n > 64)
         return;
     int pa[64], pb[64], same = 0;
@@ -479,8 +449,7 @@ static void compare_zero_shot(const char *what, const struct result *a, const st
 
 /* Ours against the reference: both towers, logit scale, zero-shot argmax. */
 static void compare_all(const char *what, const struct result *ours, const struct result *ref,
-                        double min_cos, double max_abs)
-{
+                        double min_cos, double max_abs) {
     char label[128];
     snprintf(label, sizeof label, "%s images", what);
     compare_emb(label, &ours->img, &ref->img, min_cos, max_abs);
@@ -491,9 +460,8 @@ static void compare_all(const char *what, const struct result *ours, const struc
     compare_zero_shot(label, ours, ref);
 }
 
-static void check_hparams(struct mill_clip_model *m, int image, int patch, int vw, int vl,
-                          int vh, int tw, int tl, int th, int embed, bool quick)
-{
+static void check_hparams(struct mill_clip_model *m, int image, int patch, int vw, int vl, int vh,
+                          int tw, int tl, int th, int embed, bool quick) {
     const struct mill_clip_hparams *h = mill_clip_hparams(m);
     CHECK_INT(h->image_size, image);
     CHECK_INT(h->patch_size, patch);
@@ -522,8 +490,7 @@ static void check_hparams(struct mill_clip_model *m, int image, int patch, int v
 static struct inputs tiny_in;
 static struct result tiny_gelu_ref; /* reference of the GELU checkpoint, seed 11 */
 
-static void setup(void)
-{
+static void setup(void) {
     setvbuf(stdout, NULL, _IONBF, 0); /* keep the figures in order with stderr's messages */
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/mill_test_clip_XXXXXX");
     CHECK(mkdtemp(tmp_dir) != NULL);
@@ -532,8 +499,7 @@ static void setup(void)
 
 /* A tiny checkpoint in both layouts: ours (both layouts, several batchings) and the reference
  * (both layouts) must all agree. */
-static void check_tiny_both(const char *tag, const char *args, bool quick, struct result *keep)
-{
+static void check_tiny_both(const char *tag, const char *args, bool quick, struct result *keep) {
     char root[PATH_CAP], oc[PATH_CAP], hf[PATH_CAP], what[96];
     tmp_path(root, tag);
     join_path(oc, root, "open_clip");
@@ -605,22 +571,21 @@ static void check_tiny_both(const char *tag, const char *args, bool quick, struc
     free_result(&chunked);
 }
 
-static void test_tiny_f32_gelu(void)
-{
+static void test_tiny_f32_gelu(void) {
     puts("tiny F32, GELU, open_clip + hf:");
     check_tiny_both("tiny_gelu", "--format both --preset tiny --seed 11", false, &tiny_gelu_ref);
 }
 
-static void test_tiny_f32_quick_gelu(void)
-{
+static void test_tiny_f32_quick_gelu(void) {
     puts("tiny F32, QuickGELU, open_clip + hf (with position_ids):");
-    check_tiny_both("tiny_quick", "--format both --preset tiny --seed 11 --quick_gelu "
-                    "--hf_position_ids", true, NULL);
+    check_tiny_both("tiny_quick",
+                    "--format both --preset tiny --seed 11 --quick_gelu "
+                    "--hf_position_ids",
+                    true, NULL);
 }
 
 /* F16 / BF16 weights: ours against the reference on the same weights, looser bounds. */
-static void check_half(const char *tag, const char *args, double min_cos, double max_abs)
-{
+static void check_half(const char *tag, const char *args, double min_cos, double max_abs) {
     char dir[PATH_CAP], what[96];
     tmp_path(dir, tag);
     CHECK(gen_clip(dir, args));
@@ -641,17 +606,14 @@ static void check_half(const char *tag, const char *args, double min_cos, double
     free_result(&ours);
 }
 
-static void test_tiny_half(void)
-{
+static void test_tiny_half(void) {
     puts("tiny F16 (open_clip) and BF16 (hf):");
-    check_half("tiny_f16", "--format open_clip --preset tiny --seed 11 --dtype f16", 0.99999,
-               2e-3);
+    check_half("tiny_f16", "--format open_clip --preset tiny --seed 11 --dtype f16", 0.99999, 2e-3);
     check_half("tiny_bf16", "--format hf --preset tiny --seed 11 --dtype bf16", 0.9999, 1e-2);
 }
 
 /* Broken checkpoints: no config, a renamed tensor, a config that disagrees with the shapes. */
-static void test_errors(void)
-{
+static void test_errors(void) {
     char dir[PATH_CAP], st[PATH_CAP], cfg[PATH_CAP];
     puts("broken checkpoints:");
     struct mill_clip_model *m = NULL;
@@ -697,8 +659,7 @@ static void test_errors(void)
 }
 
 /* A ViT-B-32-sized F32 checkpoint (open_clip layout): the real shapes, 12 layers a tower. */
-static void test_vit_b_32(void)
-{
+static void test_vit_b_32(void) {
     puts("ViT-B-32-sized F32 (open_clip):");
     char dir[PATH_CAP];
     tmp_path(dir, "vit_b_32");
@@ -725,8 +686,7 @@ static void test_vit_b_32(void)
     free_inputs(&in);
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
     free_result(&tiny_gelu_ref);
     free_inputs(&tiny_in);
     if (tmp_dir[0])

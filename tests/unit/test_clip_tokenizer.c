@@ -91,8 +91,8 @@ static void tmp_path(char *out, size_t n, const char *name) {
 }
 
 static const char *const TMP_FILES[] = {
-    "req.bin", "resp.txt", "vocab.json", "vocab_ascii.json", "merges.txt", "plain.txt",
-    "trunc.gz", "bad.json", "bad_merges.txt",
+    "req.bin",   "resp.txt", "vocab.json", "vocab_ascii.json", "merges.txt",
+    "plain.txt", "trunc.gz", "bad.json",   "bad_merges.txt",
 };
 
 static void tmp_cleanup(void) {
@@ -148,7 +148,7 @@ static void add_case_n(const char *s, size_t len, int ctx) {
 
 static void add_case(const char *s, int ctx) { add_case_n(s, strlen(s), ctx); }
 
-static const char *const CIFAR10[] = {"airplane", "automobile", "bird", "cat",  "deer",
+static const char *const CIFAR10[] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                       "dog",      "frog",       "horse", "ship", "truck"};
 
 static void add_templated(const char *tmpl, const char *name) {
@@ -201,53 +201,190 @@ out:
 }
 
 static const char *const HAND[] = {
-    "", " ", "\n\t  \r\n", "a", "A", "a photo of a cat.", "A PHOTO OF A CAT.", "a photo of a CAT",
-    "  a   photo\tof\n\na   cat.  ", "don't", "it's", "they're", "we've", "I'm", "you'll",
-    "she'd", "DON'T STOP", "It'S", "rock'n'roll", "'s", "'", "''", "o'clock", "1080p", "3.14",
-    "x2", "2x", "12345", "1,000,000", "$5.00", "100%", "4K HDR 60fps", "v1.2.3-beta", "½ ¾ ²",
-    "Ⅻ ⅻ", "١٢٣ ٤٥٦", "café", "naïve", "Ångström", "CAFÉ NAÏVE", "Crème Brûlée", "straße",
-    "STRASSE", "İstanbul", "ıi", "Øresund", "Łódź", "Šiauliai", "ĲSSELMEER", "ǅemal",
-    "ΑΘΗΝΑ", "Αθήνα", "ΟΔΟΣ", "ΟΔΟΣ.", "ΣΑΣ ΣΑΣ", "Σ", "ΑΣ.Α", "ΣΊΣΥΦΟΣ", "όσος",
-    "ΜΈΓΑΣ ΑΛΈΞΑΝΔΡΟΣ", "Москва", "ПРИВЕТ МИР", "Ёлка", "Україна", "Қазақстан", "日本語のテキスト",
-    "中文字符", "한국어", "עברית", "العربية", "हिन्दी", "🙂", "a 🙂 cat", "👍🏽", "🇫🇷🇩🇪",
-    "❤️", "👨‍👩‍👧‍👦 family", "&amp;", "&lt;b&gt;bold&lt;/b&gt;", "&quot;quoted&quot;",
-    "it&#39;s", "&#x41;&#X42;&#67;", "caf&eacute;", "a&nbsp;b", "&amp;amp; twice",
-    "&amp;lt; twice", "&copy 2024", "&copyright;", "&notit; &notin &copyx;", "&ampx", "&AMP;",
-    "&#0; &#13; &#128; &#150; &#x9f;", "&#xD800; &#99999999999; &#x110000;", "&#1; &#11; &#127;",
-    "&#xFDD0; &#xFFFE; &#x1FFFF;", "&hellip;&mdash;&rsquo;&euro;&trade;", "&unknownentity; &",
-    "& amp; &; &#; &#x; &#xZ;", "&Alpha;&beta;&Omega;", "&lt&gt&quot",
-    "&abcdefghijklmnopqrstuvwxyz0123456789;", "&abcdefghijklmnopqrstuvwxyz0123456&amp",
-    "&aacute&eacute", "&ltb", "<|startoftext|>", "<|endoftext|>", "a <|endoftext|> b",
-    "<|STARTOFTEXT|>", "<|ſtartoftext|>", "'ſ 'S", "...", "!!!", "?!", "-- (x) [y] {z}",
-    "\"quoted\"", "’curly’ “double”", "#hashtag @user", "http://example.com/a?b=c&d=e",
-    "e-mail C++ C# F#", "tab\tsep\tvalues", "line\nbreaks\r\nand\rreturns", "nbsp\u00a0here",
-    "ideographic\u3000space", "thin\u2009space", "nel\xc2\x85sep", "fs\x1c gs\x1d", "\x1c\x1d",
-    "soft\u00adhyphen", "zero\u200bwidth", "combining x\u0301 e\u0301", "a\u0345b", "ΑΣ\u0345",
-    "K ſ Å", "tabs\t\t\tand   spaces", "\u2028line sep\u2029", "word" ,
-    "supercalifragilisticexpialidocious", "pneumonoultramicroscopicsilicovolcanoconiosis",
+    "",
+    " ",
+    "\n\t  \r\n",
+    "a",
+    "A",
+    "a photo of a cat.",
+    "A PHOTO OF A CAT.",
+    "a photo of a CAT",
+    "  a   photo\tof\n\na   cat.  ",
+    "don't",
+    "it's",
+    "they're",
+    "we've",
+    "I'm",
+    "you'll",
+    "she'd",
+    "DON'T STOP",
+    "It'S",
+    "rock'n'roll",
+    "'s",
+    "'",
+    "''",
+    "o'clock",
+    "1080p",
+    "3.14",
+    "x2",
+    "2x",
+    "12345",
+    "1,000,000",
+    "$5.00",
+    "100%",
+    "4K HDR 60fps",
+    "v1.2.3-beta",
+    "½ ¾ ²",
+    "Ⅻ ⅻ",
+    "١٢٣ ٤٥٦",
+    "café",
+    "naïve",
+    "Ångström",
+    "CAFÉ NAÏVE",
+    "Crème Brûlée",
+    "straße",
+    "STRASSE",
+    "İstanbul",
+    "ıi",
+    "Øresund",
+    "Łódź",
+    "Šiauliai",
+    "ĲSSELMEER",
+    "ǅemal",
+    "ΑΘΗΝΑ",
+    "Αθήνα",
+    "ΟΔΟΣ",
+    "ΟΔΟΣ.",
+    "ΣΑΣ ΣΑΣ",
+    "Σ",
+    "ΑΣ.Α",
+    "ΣΊΣΥΦΟΣ",
+    "όσος",
+    "ΜΈΓΑΣ ΑΛΈΞΑΝΔΡΟΣ",
+    "Москва",
+    "ПРИВЕТ МИР",
+    "Ёлка",
+    "Україна",
+    "Қазақстан",
+    "日本語のテキスト",
+    "中文字符",
+    "한국어",
+    "עברית",
+    "العربية",
+    "हिन्दी",
+    "🙂",
+    "a 🙂 cat",
+    "👍🏽",
+    "🇫🇷🇩🇪",
+    "❤️",
+    "👨‍👩‍👧‍👦 family",
+    "&amp;",
+    "&lt;b&gt;bold&lt;/b&gt;",
+    "&quot;quoted&quot;",
+    "it&#39;s",
+    "&#x41;&#X42;&#67;",
+    "caf&eacute;",
+    "a&nbsp;b",
+    "&amp;amp; twice",
+    "&amp;lt; twice",
+    "&copy 2024",
+    "&copyright;",
+    "&notit; &notin &copyx;",
+    "&ampx",
+    "&AMP;",
+    "&#0; &#13; &#128; &#150; &#x9f;",
+    "&#xD800; &#99999999999; &#x110000;",
+    "&#1; &#11; &#127;",
+    "&#xFDD0; &#xFFFE; &#x1FFFF;",
+    "&hellip;&mdash;&rsquo;&euro;&trade;",
+    "&unknownentity; &",
+    "& amp; &; &#; &#x; &#xZ;",
+    "&Alpha;&beta;&Omega;",
+    "&lt&gt&quot",
+    "&abcdefghijklmnopqrstuvwxyz0123456789;",
+    "&abcdefghijklmnopqrstuvwxyz0123456&amp",
+    "&aacute&eacute",
+    "&ltb",
+    "<|startoftext|>",
+    "<|endoftext|>",
+    "a <|endoftext|> b",
+    "<|STARTOFTEXT|>",
+    "<|ſtartoftext|>",
+    "'ſ 'S",
+    "...",
+    "!!!",
+    "?!",
+    "-- (x) [y] {z}",
+    "\"quoted\"",
+    "’curly’ “double”",
+    "#hashtag @user",
+    "http://example.com/a?b=c&d=e",
+    "e-mail C++ C# F#",
+    "tab\tsep\tvalues",
+    "line\nbreaks\r\nand\rreturns",
+    "nbsp\u00a0here",
+    "ideographic\u3000space",
+    "thin\u2009space",
+    "nel\xc2\x85sep",
+    "fs\x1c gs\x1d",
+    "\x1c\x1d",
+    "soft\u00adhyphen",
+    "zero\u200bwidth",
+    "combining x\u0301 e\u0301",
+    "a\u0345b",
+    "ΑΣ\u0345",
+    "K ſ Å",
+    "tabs\t\t\tand   spaces",
+    "\u2028line sep\u2029",
+    "word",
+    "supercalifragilisticexpialidocious",
+    "pneumonoultramicroscopicsilicovolcanoconiosis",
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-    "ababababababababababababababab", "the the the the", "x", "X X X", "\xef\xbf\xbd",
+    "ababababababababababababababab",
+    "the the the the",
+    "x",
+    "X X X",
+    "\xef\xbf\xbd",
 };
 
 /* Raw bytes that are not valid UTF-8 (Python decodes them with errors="replace"). */
 static const char *const INVALID[] = {
-    "\xff", ("a\xff" "b"), "\xc3", "\xc3(", "\xe2\x82", "\xe2\x82\xac", "\xed\xa0\x80 x",
-    "\xf0\x9f\x98", "\xf4\x90\x80\x80", "\xc0\xaf", "caf\xe9", "\x80\x80", "\xf0\x80\x80\x80",
-    "\xe0\x80\x80", "\xf8\x88\x80\x80\x80", "ok \xc3\xa9 \xc3", "&#\xff;", "\xfe\xfe\xff",
+    "\xff",
+    ("a\xff"
+     "b"),
+    "\xc3",
+    "\xc3(",
+    "\xe2\x82",
+    "\xe2\x82\xac",
+    "\xed\xa0\x80 x",
+    "\xf0\x9f\x98",
+    "\xf4\x90\x80\x80",
+    "\xc0\xaf",
+    "caf\xe9",
+    "\x80\x80",
+    "\xf0\x80\x80\x80",
+    "\xe0\x80\x80",
+    "\xf8\x88\x80\x80\x80",
+    "ok \xc3\xa9 \xc3",
+    "&#\xff;",
+    "\xfe\xfe\xff",
 };
 
 static const char *const FRAGMENTS[] = {
-    "a", "photo", "of", "the", "cat", "Dog", "HOUSE", "don't", "it's", "they're", "we've",
-    "1080p", "3.14", "x2", "2024", "½", "café", "naïve", "Ångström", "Éclair", "straße",
-    "İ", "ΑΘΗΝΑ", "ΟΔΟΣ", "Σ", "σοφία", "Москва", "ЁЖ", "日本", "🙂", "👍🏽", "&amp;",
-    "&lt;", "&gt;", "&quot;", "&#39;", "&#x41;", "&#233;", "&eacute;", "&nbsp;", "&amp;amp;",
-    "&copy", "&", "#", ";", "...", "!?", "(", ")", "-", "'", "’", "\"", ",", ".", "<|endoftext|>",
-    "C++", "100%", "ſ", "\u0301", "e\u0301", "\u00ad", "_", "@", "/", "\\", "~", "a.b.c",
+    "a",         "photo",   "of",       "the",    "cat",     "Dog",    "HOUSE",    "don't",
+    "it's",      "they're", "we've",    "1080p",  "3.14",    "x2",     "2024",     "½",
+    "café",      "naïve",   "Ångström", "Éclair", "straße",  "İ",      "ΑΘΗΝΑ",    "ΟΔΟΣ",
+    "Σ",         "σοφία",   "Москва",   "ЁЖ",     "日本",    "🙂",   "👍🏽", "&amp;",
+    "&lt;",      "&gt;",    "&quot;",   "&#39;",  "&#x41;",  "&#233;", "&eacute;", "&nbsp;",
+    "&amp;amp;", "&copy",   "&",        "#",      ";",       "...",    "!?",       "(",
+    ")",         "-",       "'",        "’",      "\"",      ",",      ".",        "<|endoftext|>",
+    "C++",       "100%",    "ſ",        "\u0301", "e\u0301", "\u00ad", "_",        "@",
+    "/",         "\\",      "~",        "a.b.c",
 };
 
 static const char *const SEPARATORS[] = {
-    " ", " ", " ", "", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2009", "\x1c", "\xc2\x85",
-    " \n\t ",
+    " ",    " ",      " ",      "",       "  ",   "\t",       "\n",
+    "\r\n", "\u00a0", "\u3000", "\u2009", "\x1c", "\xc2\x85", " \n\t ",
 };
 
 static uint64_t rng = 12345;
@@ -272,8 +409,12 @@ static void add_random_mixes(size_t count) {
 
 /* Texts beyond 77 tokens, at 77 and at lengths down to 2. */
 static void add_long(void) {
-    static const char *const unit[] = {"a photo of a big red cat, ", "Ångström café 🙂 ",
-                                       "x", "&amp;", "supercalifragilistic ", "1"};
+    static const char *const unit[] = {"a photo of a big red cat, ",
+                                       "Ångström café 🙂 ",
+                                       "x",
+                                       "&amp;",
+                                       "supercalifragilistic ",
+                                       "1"};
     static const int ctxs[] = {MAX_CTX, 2, 3, 5, 16, 76};
     char buf[8192];
     for (size_t u = 0; u < NELEM(unit); u++) {
@@ -441,8 +582,14 @@ static void test_invalid_utf8(void) {
     struct mill_err err = {0};
     if (!tok)
         return;
-    CHECK(mill_clip_tokenize(tok, "a\xff" "b", MAX_CTX, a, &err) > 2);
-    CHECK(mill_clip_tokenize(tok, "a\xef\xbf\xbd" "b", MAX_CTX, b, &err) > 2);
+    CHECK(mill_clip_tokenize(tok,
+                             "a\xff"
+                             "b",
+                             MAX_CTX, a, &err) > 2);
+    CHECK(mill_clip_tokenize(tok,
+                             "a\xef\xbf\xbd"
+                             "b",
+                             MAX_CTX, b, &err) > 2);
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(mill_clip_tokenize(tok, "\xe2\x82 x", MAX_CTX, a, &err) > 2);
     CHECK(mill_clip_tokenize(tok, "\xef\xbf\xbd x", MAX_CTX, b, &err) > 2);
@@ -600,9 +747,16 @@ static void test_bad_files(void) {
     tmp_path(vocab, sizeof vocab, "vocab.json");
     tmp_path(merges, sizeof merges, "merges.txt");
     tmp_path(bad, sizeof bad, "bad.json");
-    static const char *const jsons[] = {"", "{", "[]", "{\"a\": -1}", "{\"a\": 1.5}",
-                                        "{\"a\": 1, \"b\": 1}", "{\"a\": 99999999}",
-                                        "{\"\\ud800\": 1}", "{\"a\": 1} x", "{\"a\" 1}"};
+    static const char *const jsons[] = {"",
+                                        "{",
+                                        "[]",
+                                        "{\"a\": -1}",
+                                        "{\"a\": 1.5}",
+                                        "{\"a\": 1, \"b\": 1}",
+                                        "{\"a\": 99999999}",
+                                        "{\"\\ud800\": 1}",
+                                        "{\"a\": 1} x",
+                                        "{\"a\" 1}"};
     for (size_t i = 0; i < NELEM(jsons); i++) {
         write_text(bad, jsons[i], strlen(jsons[i]));
         expect_hf_error(bad, merges, MILL_EFORMAT);

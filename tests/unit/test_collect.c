@@ -15,31 +15,29 @@
 
 /* Renders csv with params p and compares the whole output with want. */
 static void golden(const char *csv, const struct mill_collect_params *p, const char *want,
-                   int line)
-{
+                   int line) {
     struct mill_aggregate_table t;
-    struct mill_err err = { 0 };
-    struct mill_buf out = { 0 };
+    struct mill_err err = {0};
+    struct mill_buf out = {0};
     mill_aggregate_table_init(&t);
     int rc = mill_aggregate_parse(&t, csv, strlen(csv), "test.csv", &err);
     if (rc == 0)
         rc = mill_collect_render(&t, p, &out, &err);
     if (rc != 0 || !out.p || strcmp(out.p, want) != 0) {
         mtest_failed_checks++;
-        fprintf(stderr, "%s:%d: rc %d (%s), got:\n%s\n--- expected:\n%s\n---\n", __FILE__, line,
-                rc, err.msg, out.p ? out.p : "(null)", want);
+        fprintf(stderr, "%s:%d: rc %d (%s), got:\n%s\n--- expected:\n%s\n---\n", __FILE__, line, rc,
+                err.msg, out.p ? out.p : "(null)", want);
     }
     mill_buf_free(&out);
     mill_aggregate_table_free(&t);
 }
 
-static void test_single_metric_docs_example(void)
-{
+static void test_single_metric_docs_example(void) {
     struct mill_collect_params p = mill_collect_default_params();
     p.metric = "acc";
     p.check = false;
-    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
-                  LLAMA ",,mmlu_pro,multiple_choice,5,exact_match,0.41,0.0045\n",
+    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n" LLAMA
+                        ",,mmlu_pro,multiple_choice,5,exact_match,0.41,0.0045\n",
            &p,
            "        Mill results — performance (acc)\n"
            "┌─────────────────────────────────────┬────────┐\n"
@@ -50,8 +48,7 @@ static void test_single_metric_docs_example(void)
            __LINE__);
 }
 
-static void test_models_tasks_and_missing_cell(void)
-{
+static void test_models_tasks_and_missing_cell(void) {
     /* models and tasks sorted by bytes; a cell averaging two n_shots; missing cells are nan;
      * a non-ASCII model measured in code points; the title wider than the table wraps */
     struct mill_collect_params p = mill_collect_default_params();
@@ -76,15 +73,14 @@ static void test_models_tasks_and_missing_cell(void)
            __LINE__);
 }
 
-static void test_no_metric_multi_metric_task(void)
-{
+static void test_no_metric_multi_metric_task(void) {
     /* clotho_aqa has two metrics: one column each; mmlu has one: named after the task */
     struct mill_collect_params p = mill_collect_default_params();
     p.check = false;
-    golden(HEADER LLAMA ",,clotho_aqa,generative_qa,0,exact_match,0.3,0.01\n"
-                  LLAMA ",,clotho_aqa,generative_qa,0,acc,0.35,0.01\n"
-                  LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
-                  "org/other-model,mmlu,mmlu,multiple_choice,5,acc,0.5,0.004\n",
+    golden(HEADER LLAMA ",,clotho_aqa,generative_qa,0,exact_match,0.3,0.01\n" LLAMA
+                        ",,clotho_aqa,generative_qa,0,acc,0.35,0.01\n" LLAMA
+                        ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
+                        "org/other-model,mmlu,mmlu,multiple_choice,5,acc,0.5,0.004\n",
            &p,
            "                                  Mill results — performance\n"
            "┌─────────────────────────────────────┬──────────────────┬──────────────────────────"
@@ -102,16 +98,15 @@ static void test_no_metric_multi_metric_task(void)
            __LINE__);
 }
 
-static void test_empty_after_filters(void)
-{
-    static const char *const models[] = { "nobody" };
+static void test_empty_after_filters(void) {
+    static const char *const models[] = {"nobody"};
     struct mill_collect_params p = mill_collect_default_params();
     p.models = models;
     p.n_models = 1;
     p.check = false;
     golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n", __LINE__);
     /* a task filter and a metric filter that leave nothing */
-    static const char *const tasks[] = { "u" };
+    static const char *const tasks[] = {"u"};
     p = mill_collect_default_params();
     p.tasks = tasks;
     p.n_tasks = 1;
@@ -119,12 +114,14 @@ static void test_empty_after_filters(void)
     golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n", __LINE__);
 }
 
-static void test_check_with_missing_jobs(void)
-{
-    static const char *const models[] = { "a", "b" };
-    static const char *const tasks[] = { "t", "u" };
+static void test_check_with_missing_jobs(void) {
+    static const char *const models[] = {"a", "b"};
+    static const char *const tasks[] = {"t", "u"};
     static const struct mill_collect_job jobs[] = {
-        { "a", "t", 0 }, { "a", "u", 0 }, { "b", "t", 0 }, { "b", "u", 0 },
+        {"a", "t", 0},
+        {"a", "u", 0},
+        {"b", "t", 0},
+        {"b", "u", 0},
     };
     struct mill_collect_params p = mill_collect_default_params();
     p.models = models;
@@ -157,15 +154,14 @@ static void test_check_with_missing_jobs(void)
            __LINE__);
 }
 
-static void test_check_all_complete(void)
-{
-    static const struct mill_collect_job jobs[] = { { LLAMA, "mmlu", 5 } };
+static void test_check_all_complete(void) {
+    static const struct mill_collect_job jobs[] = {{LLAMA, "mmlu", 5}};
     struct mill_collect_params p = mill_collect_default_params();
     p.metric = "acc";
     p.expected = jobs;
     p.n_expected = 1;
-    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n"
-                  LLAMA ",mmlu,mmlu_anatomy,multiple_choice,5,acc,0.6,0.04\n",
+    golden(HEADER LLAMA ",mmlu,mmlu,multiple_choice,5,acc,0.6398,0.0039\n" LLAMA
+                        ",mmlu,mmlu_anatomy,multiple_choice,5,acc,0.6,0.04\n",
            &p,
            "               Mill results — performance (acc)\n"
            "┌─────────────────────────────────────┬────────┬──────────────┐\n"
@@ -180,24 +176,22 @@ static void test_check_all_complete(void)
     /* without expected jobs only the count is printed */
     p.expected = NULL;
     p.n_expected = 0;
-    static const char *const tasks[] = { "none" };
+    static const char *const tasks[] = {"none"};
     p.tasks = tasks;
     p.n_tasks = 1;
     golden(HEADER "a,,t,mc,0,acc,0.5,0.0\n", &p, "No results found.\n\nCompleted jobs: 1\n",
            __LINE__);
 }
 
-static void test_no_results_at_all(void)
-{
+static void test_no_results_at_all(void) {
     struct mill_collect_params p = mill_collect_default_params();
     golden(HEADER, &p, "No results found.\nNo results at all.\n", __LINE__);
     golden("", &p, "No results found.\nNo results at all.\n", __LINE__);
 }
 
-static void test_bad_arguments(void)
-{
-    struct mill_buf out = { 0 };
-    struct mill_err err = { 0 };
+static void test_bad_arguments(void) {
+    struct mill_buf out = {0};
+    struct mill_err err = {0};
     struct mill_collect_params p = mill_collect_default_params();
     CHECK_INT(mill_collect_render(NULL, &p, &out, &err), MILL_EINVAL);
     CHECK(p.check);

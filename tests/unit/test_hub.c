@@ -71,7 +71,7 @@ static char *read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     char tmp[65536];
     size_t k;
     while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
@@ -99,9 +99,7 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p);
 }
 
-static void rm_rf(const char *dir) {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_rf(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* Number of entries in dir (0 when it does not exist). */
 static int count_dir(const char *dir) {
@@ -117,8 +115,8 @@ static int count_dir(const char *dir) {
 
 /* ---- the fake Hub ------------------------------------------------------------------------- */
 
-static void add_repo_file(const char *repo, const char *commit, const char *path,
-                          const void *data, size_t n) {
+static void add_repo_file(const char *repo, const char *commit, const char *path, const void *data,
+                          size_t n) {
     char full[1024];
     snprintf(full, sizeof full, "%s/%s/%s/%s", root, repo, commit, path);
     write_file(full, data, n);
@@ -134,13 +132,18 @@ static unsigned char big[BIG_SIZE];
 
 static void build_repos(void) {
     static const char *ds = "datasets/org/ds";
-    add_repo_meta(ds, "{\"revisions\": {\"main\": \"" C1 "\", \"refs/convert/parquet\": \"" C2
-                      "\"}}");
+    add_repo_meta(ds,
+                  "{\"revisions\": {\"main\": \"" C1 "\", \"refs/convert/parquet\": \"" C2 "\"}}");
     add_repo_file(ds, C1, "README.md", "hello readme\n", 13);
-    const char *tars[] = { "data/train-0.tar", "data/train-1.tar", "data/test-0.tar",
-                           "data/sub/x.tar", "default/test-00000-of-00001.parquet",
-                           "default/train-00000-of-00001.parquet", "other/test/0000.parquet",
-                           "data/validation-00000.parquet", "bad.bin" };
+    const char *tars[] = {"data/train-0.tar",
+                          "data/train-1.tar",
+                          "data/test-0.tar",
+                          "data/sub/x.tar",
+                          "default/test-00000-of-00001.parquet",
+                          "default/train-00000-of-00001.parquet",
+                          "other/test/0000.parquet",
+                          "data/validation-00000.parquet",
+                          "bad.bin"};
     for (size_t i = 0; i < sizeof tars / sizeof *tars; i++) {
         unsigned char buf[1000];
         fill(buf, sizeof buf, (uint32_t)i + 7);
@@ -149,8 +152,8 @@ static void build_repos(void) {
     fill(big, sizeof big, 42);
     add_repo_file(ds, C1, "big.bin", big, sizeof big);
     add_repo_file(ds, C2, "cfgx/test/0000.parquet", "PAR1-converted", 14);
-    add_repo_meta("datasets/org/private", "{\"revisions\": {\"main\": \"" C3 "\"}, \"token\": \""
-                                          TOKEN "\"}");
+    add_repo_meta("datasets/org/private",
+                  "{\"revisions\": {\"main\": \"" C3 "\"}, \"token\": \"" TOKEN "\"}");
     add_repo_file("datasets/org/private", C3, "weights.bin", big, 5000);
     add_repo_file("datasets/org/private", C3, "notes.txt", "private notes\n", 14);
     add_repo_meta("models/org/model", "{\"revisions\": {\"main\": \"" C4 "\"}}");
@@ -160,7 +163,7 @@ static void build_repos(void) {
 /* GET path from the fake Hub over a raw socket (HTTP/1.0); the body, caller frees. */
 static char *fake_get(const char *path) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         if (fd >= 0)
@@ -170,7 +173,7 @@ static char *fake_get(const char *path) {
     char req[512];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
     CHECK(write(fd, req, (size_t)n) == n);
-    struct mill_buf b = { 0 };
+    struct mill_buf b = {0};
     char tmp[4096];
     ssize_t k;
     while ((k = read(fd, tmp, sizeof tmp)) > 0)
@@ -190,11 +193,10 @@ static void ctl(const char *query) {
 
 /* Requests logged by the fake Hub whose field contains needle ("" = all) and, when field2 is
  * not NULL, whose field2 contains needle2. */
-static int nreq2(const char *field, const char *needle, const char *field2,
-                 const char *needle2) {
+static int nreq2(const char *field, const char *needle, const char *field2, const char *needle2) {
     char *body = fake_get("/_stats");
     struct mill_value v;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK(body != NULL);
     if (!body || mill_value_from_json(&v, body, strlen(body), &err) != 0) {
         free(body);
@@ -213,15 +215,13 @@ static int nreq2(const char *field, const char *needle, const char *field2,
     return n;
 }
 
-static int nreq(const char *field, const char *needle) {
-    return nreq2(field, needle, NULL, NULL);
-}
+static int nreq(const char *field, const char *needle) { return nreq2(field, needle, NULL, NULL); }
 
 /* Requests to host whose Authorization header differs from auth. */
 static int n_auth_not(const char *host, const char *auth) {
     char *body = fake_get("/_stats");
     struct mill_value v;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     if (!body || mill_value_from_json(&v, body, strlen(body), &err) != 0) {
         free(body);
         return -1;
@@ -238,8 +238,7 @@ static int n_auth_not(const char *host, const char *auth) {
     return n;
 }
 
-static struct mill_hub *hub_with(const char *cache, const char *token, bool offline,
-                                 int retries) {
+static struct mill_hub *hub_with(const char *cache, const char *token, bool offline, int retries) {
     struct mill_hub_params p = mill_hub_default_params();
     p.max_retries = retries;
     snprintf(p.endpoint, sizeof p.endpoint, "http://127.0.0.1:%d", port);
@@ -249,7 +248,7 @@ static struct mill_hub *hub_with(const char *cache, const char *token, bool offl
     p.progress = false;
     p.retry_wait_ms = 10;
     struct mill_hub *h = NULL;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_init(&h, &p, &err), 0);
     return h;
 }
@@ -264,7 +263,7 @@ static char *new_cache(void) {
     return dir;
 }
 
-static const struct mill_hub_repo DS = { MILL_HUB_DATASET, "org/ds", NULL };
+static const struct mill_hub_repo DS = {MILL_HUB_DATASET, "org/ds", NULL};
 
 static void test_start_fake_hub(void) {
     CHECK(access("/usr/bin/python3", X_OK) == 0); /* a missing python3 fails the test */
@@ -314,14 +313,15 @@ static void test_glob_match(void) {
 
 static void test_parse_url(void) {
     struct mill_hub_url u;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_parse_url("hf://datasets/org/name/train/*.tar", &u, &err), 0);
     CHECK_INT(u.type, MILL_HUB_DATASET);
     CHECK_STR(u.id, "org/name");
     CHECK_STR(u.revision, "main");
     CHECK_STR(u.path, "train/*.tar");
-    CHECK_INT(mill_hub_parse_url("hf://datasets/org/name@refs%2Fconvert%2Fparquet/d/*.parquet",
-                                 &u, &err), 0);
+    CHECK_INT(
+        mill_hub_parse_url("hf://datasets/org/name@refs%2Fconvert%2Fparquet/d/*.parquet", &u, &err),
+        0);
     CHECK_STR(u.revision, "refs/convert/parquet");
     CHECK_STR(u.path, "d/*.parquet");
     CHECK_INT(mill_hub_parse_url("hf://datasets/org/name@refs/convert/parquet/x", &u, &err), 0);
@@ -345,8 +345,8 @@ static void test_parse_listing(void) {
         "{\"type\":\"file\",\"oid\":\"ff41bc16dfb821da953655bdd798c3f6e31080c3\",\"size\":134,"
         "\"path\":\"data/a.bin\",\"lfs\":{\"oid\":"
         "\"a3ad0e59551a4f9e3d38ac6a84dd2e9c6dc9360636c49a7d8a348c8149f396a4\",\"size\":1000}}]";
-    struct mill_hub_listing l = { 0 };
-    struct mill_err err = { 0 };
+    struct mill_hub_listing l = {0};
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_parse_listing(tree, strlen(tree), &l, &err), 0);
     CHECK_INT(l.n, 2);
     if (l.n == 2) {
@@ -364,11 +364,14 @@ static void test_parse_listing(void) {
     CHECK_STR(l.commit, C1);
     CHECK_INT(l.n, 2);
     mill_hub_listing_free(&l);
-    const char *bad[] = { "[{\"type\":\"file\",\"path\":\"../etc/passwd\"}]",
-                          "[{\"type\":\"file\",\"path\":\"/abs\"}]",
-                          "[{\"type\":\"file\",\"path\":\"a\",\"size\":-1}]",
-                          "[{\"type\":\"file\",\"path\":\"a\",\"lfs\":{\"oid\":\"xyz\"}}]",
-                          "[{\"type\":\"file\"}]", "{\"siblings\": 3}", "[1]", "[" };
+    const char *bad[] = {"[{\"type\":\"file\",\"path\":\"../etc/passwd\"}]",
+                         "[{\"type\":\"file\",\"path\":\"/abs\"}]",
+                         "[{\"type\":\"file\",\"path\":\"a\",\"size\":-1}]",
+                         "[{\"type\":\"file\",\"path\":\"a\",\"lfs\":{\"oid\":\"xyz\"}}]",
+                         "[{\"type\":\"file\"}]",
+                         "{\"siblings\": 3}",
+                         "[1]",
+                         "["};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_INT(mill_hub_parse_listing(bad[i], strlen(bad[i]), &l, &err), MILL_EFORMAT);
         mill_hub_listing_free(&l);
@@ -380,8 +383,9 @@ static void test_default_params(void) {
     CHECK(mkdtemp(home) != NULL);
     snprintf(path, sizeof path, "%s/token", home);
     write_file(path, "hf_file_token\n", 14);
-    const char *vars[] = { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_CACHE",
-                           "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT" };
+    const char *vars[] = {"HF_TOKEN",     "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",
+                          "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",  "HF_HUB_OFFLINE",
+                          "HF_ENDPOINT"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         unsetenv(vars[i]);
     setenv("HF_HOME", home, 1);
@@ -412,9 +416,9 @@ static void test_default_params(void) {
 static void test_list_and_glob(void) {
     char *cache = new_cache();
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     ctl("reset=1&page_size=3");
-    struct mill_hub_listing l = { 0 };
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), 0);
     CHECK_STR(l.commit, C1);
     CHECK_INT(l.n, 11);
@@ -464,8 +468,8 @@ static void check_link(const char *cache, const char *snap_rel, const char *targ
 static void test_download_layout(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
-    struct mill_hub_listing l = { 0 };
+    struct mill_err err = {0};
+    struct mill_hub_listing l = {0};
     ctl("reset=1");
     CHECK_INT(mill_hub_glob(h, &DS, "README.md", &l, &err), 0);
     const char *oid = l.n ? l.files[0].oid : "";
@@ -513,8 +517,8 @@ static void test_download_layout(void) {
 static void test_cache_hit(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
-    const char *files[] = { "README.md", "data/train-0.tar" };
+    struct mill_err err = {0};
+    const char *files[] = {"README.md", "data/train-0.tar"};
     for (int i = 0; i < 2; i++) {
         CHECK_INT(mill_hub_download(h, &DS, files[i], NULL, &local, &err), 0);
         free(local);
@@ -540,11 +544,11 @@ static void test_unreachable(void) {
     p.token[0] = 0;
     p.progress = false;
     struct mill_hub *h = NULL;
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_init(&h, &p, &err), 0);
     CHECK_INT(mill_hub_download(h, &DS, "README.md", NULL, &local, &err), MILL_ENET);
     CHECK(strstr(err.msg, "http://127.0.0.1:1/datasets/org/ds/resolve/main/README.md") != NULL);
-    struct mill_hub_listing l = { 0 };
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), MILL_ENET);
     CHECK(strstr(err.msg, "http://127.0.0.1:1/api/datasets/org/ds/revision/main") != NULL);
     mill_hub_listing_free(&l);
@@ -556,8 +560,8 @@ static void test_unreachable(void) {
 static void test_model_repo(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
-    const struct mill_hub_repo m = { MILL_HUB_MODEL, "org/model", "main" };
+    struct mill_err err = {0};
+    const struct mill_hub_repo m = {MILL_HUB_MODEL, "org/model", "main"};
     CHECK_INT(mill_hub_download(h, &m, "config.json", NULL, &local, &err), 0);
     char *want = cache_path(cache, "models--org--model/snapshots/" C4 "/config.json");
     CHECK_STR(local, want);
@@ -571,24 +575,26 @@ static void test_model_repo(void) {
 static void test_not_found(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_download(h, &DS, "nope.txt", NULL, &local, &err), MILL_ENOTFOUND);
     char want[512];
-    snprintf(want, sizeof want, "dataset org/ds: file nope.txt not found at revision main (HTTP "
-             "404 from http://127.0.0.1:%d/datasets/org/ds/resolve/main/nope.txt)", port);
+    snprintf(want, sizeof want,
+             "dataset org/ds: file nope.txt not found at revision main (HTTP "
+             "404 from http://127.0.0.1:%d/datasets/org/ds/resolve/main/nope.txt)",
+             port);
     CHECK_STR(err.msg, want);
     CHECK(local == NULL);
     char *ne = cache_path(cache, "datasets--org--ds/.no_exist/" C1 "/nope.txt");
     CHECK(access(ne, F_OK) == 0); /* huggingface_hub's _CACHED_NO_EXIST marker */
     free(ne);
-    const struct mill_hub_repo missing = { MILL_HUB_DATASET, "org/missing", NULL };
+    const struct mill_hub_repo missing = {MILL_HUB_DATASET, "org/missing", NULL};
     CHECK_INT(mill_hub_download(h, &missing, "a.txt", NULL, &local, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "dataset org/missing") != NULL);
-    const struct mill_hub_repo badrev = { MILL_HUB_DATASET, "org/ds", "nobranch" };
-    struct mill_hub_listing l = { 0 };
+    const struct mill_hub_repo badrev = {MILL_HUB_DATASET, "org/ds", "nobranch"};
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_list(h, &badrev, NULL, &l, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "nobranch") != NULL);
-    const struct mill_hub_repo evil = { MILL_HUB_DATASET, "org/ds", "../../x" };
+    const struct mill_hub_repo evil = {MILL_HUB_DATASET, "org/ds", "../../x"};
     CHECK_INT(mill_hub_download(h, &evil, "a", NULL, &local, &err), MILL_EINVAL);
     CHECK_INT(mill_hub_download(h, &DS, "../a", NULL, &local, &err), MILL_EINVAL);
     mill_hub_free(h);
@@ -597,7 +603,7 @@ static void test_not_found(void) {
 }
 
 static void auth_attempts(const char *cache, const struct mill_hub_repo *priv) {
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     char *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
     CHECK_INT(mill_hub_download(h, priv, "weights.bin", NULL, &local, &err), MILL_ENOTFOUND);
@@ -613,7 +619,7 @@ static void auth_attempts(const char *cache, const struct mill_hub_repo *priv) {
 
 static void test_auth(void) {
     char *cache = new_cache(), *local = NULL;
-    const struct mill_hub_repo priv = { MILL_HUB_DATASET, "org/private", NULL };
+    const struct mill_hub_repo priv = {MILL_HUB_DATASET, "org/private", NULL};
     char logpath[] = "/tmp/mill_hub_log_XXXXXX";
     int logfd = mkstemp(logpath), saved = dup(STDERR_FILENO);
     CHECK(logfd >= 0 && saved >= 0);
@@ -623,11 +629,12 @@ static void test_auth(void) {
     auth_attempts(cache, &priv);
     ctl("reset=1");
     struct mill_hub *h = hub_for(cache, TOKEN, false);
-    struct mill_err err = { 0 };
-    struct mill_hub_listing l = { 0 };
+    struct mill_err err = {0};
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_glob(h, &priv, "*.bin", &l, &err), 0);
-    CHECK_INT(mill_hub_download(h, &priv, "weights.bin", l.n ? l.files[0].sha256 : NULL, &local,
-                                &err), 0);
+    CHECK_INT(
+        mill_hub_download(h, &priv, "weights.bin", l.n ? l.files[0].sha256 : NULL, &local, &err),
+        0);
     size_t n = 0;
     char *data = local ? read_file(local, &n) : NULL;
     CHECK(data && n == 5000 && !memcmp(data, big, 5000));
@@ -664,7 +671,7 @@ static void check_big(const char *local) {
 static void test_resume(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     ctl("reset=1&drop=big.bin&after=100000&times=1");
     CHECK_INT(mill_hub_download(h, &DS, "big.bin", NULL, &local, &err), 0);
     check_big(local);
@@ -687,12 +694,11 @@ static void test_resume(void) {
 static void test_resume_later(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_with(cache, NULL, false, 0);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     ctl("reset=1&drop=big.bin&after=120000&times=1");
     CHECK_INT(mill_hub_download(h, &DS, "big.bin", NULL, &local, &err), MILL_ENET);
     char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/datasets/org/ds/resolve/" C1 "/big.bin",
-             port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/datasets/org/ds/resolve/" C1 "/big.bin", port);
     CHECK(strstr(err.msg, url) != NULL);
     CHECK(local == NULL);
     char sha[65], rel[256];
@@ -721,7 +727,7 @@ static void test_resume_later(void) {
 static void test_checksum(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     unsigned char good[1000];
     char want[65], got[65];
     fill(good, sizeof good, 8 + 7); /* bad.bin is the ninth file of build_repos */
@@ -754,7 +760,7 @@ static void test_checksum(void) {
 static void test_offline(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_download(h, &DS, "README.md", NULL, &local, &err), 0);
     free(local);
     CHECK_INT(mill_hub_download(h, &DS, "data/train-0.tar", NULL, &local, &err), 0);
@@ -767,15 +773,14 @@ static void test_offline(void) {
     CHECK_STR(local, want);
     free(want);
     free(local);
-    struct mill_hub_listing l = { 0 };
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_glob(h, &DS, "data/*.tar", &l, &err), 0);
     CHECK_INT(l.n, 1); /* only what is cached */
     CHECK_STR(l.commit, C1);
     mill_hub_listing_free(&l);
-    CHECK_INT(mill_hub_download(h, &DS, "data/train-1.tar", NULL, &local, &err),
-              MILL_ENOTFOUND);
+    CHECK_INT(mill_hub_download(h, &DS, "data/train-1.tar", NULL, &local, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "HF_HUB_OFFLINE") && strstr(err.msg, "data/train-1.tar"));
-    const struct mill_hub_repo other = { MILL_HUB_DATASET, "org/other", NULL };
+    const struct mill_hub_repo other = {MILL_HUB_DATASET, "org/other", NULL};
     CHECK_INT(mill_hub_download(h, &other, "a.txt", NULL, &local, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "HF_HUB_OFFLINE") && strstr(err.msg, "a.txt"));
     CHECK_INT(mill_hub_list(h, &other, NULL, &l, &err), MILL_ENOTFOUND);
@@ -808,9 +813,9 @@ static void test_prepopulated(void) {
     ctl("reset=1");
     for (int offline = 0; offline < 2; offline++) {
         struct mill_hub *h = hub_for(cache, NULL, offline);
-        struct mill_err err = { 0 };
-        const struct mill_hub_repo pre = { MILL_HUB_DATASET, "org/pre", "main" };
-        const struct mill_hub_repo pin = { MILL_HUB_DATASET, "org/pre", commit };
+        struct mill_err err = {0};
+        const struct mill_hub_repo pre = {MILL_HUB_DATASET, "org/pre", "main"};
+        const struct mill_hub_repo pin = {MILL_HUB_DATASET, "org/pre", commit};
         CHECK_INT(mill_hub_download(h, &pre, "dir/f.txt", NULL, &local, &err), 0);
         CHECK_STR(local, rel);
         free(local);
@@ -828,10 +833,10 @@ static void test_prepopulated(void) {
     free(cache);
 }
 
-static void parquet_case(struct mill_hub *h, const char *cfg, const char *split,
-                         const char *first, const char *commit) {
-    struct mill_hub_listing l = { 0 };
-    struct mill_err err = { 0 };
+static void parquet_case(struct mill_hub *h, const char *cfg, const char *split, const char *first,
+                         const char *commit) {
+    struct mill_hub_listing l = {0};
+    struct mill_err err = {0};
     CHECK_INT(mill_hub_parquet_files(h, &DS, cfg, split, &l, &err), 0);
     CHECK_INT(l.n, 1);
     CHECK_STR(l.n ? l.files[0].path : "", first);
@@ -842,12 +847,12 @@ static void parquet_case(struct mill_hub *h, const char *cfg, const char *split,
 static void test_parquet_files(void) {
     char *cache = new_cache(), *local = NULL;
     struct mill_hub *h = hub_for(cache, NULL, false);
-    struct mill_err err = { 0 };
+    struct mill_err err = {0};
     parquet_case(h, NULL, "test", "default/test-00000-of-00001.parquet", C1);
     parquet_case(h, "other", "test", "other/test/0000.parquet", C1);
     parquet_case(h, "nocfg", "validation", "data/validation-00000.parquet", C1);
     parquet_case(h, "cfgx", "test", "cfgx/test/0000.parquet", C2); /* refs/convert/parquet */
-    const struct mill_hub_repo conv = { MILL_HUB_DATASET, "org/ds", C2 };
+    const struct mill_hub_repo conv = {MILL_HUB_DATASET, "org/ds", C2};
     CHECK_INT(mill_hub_download(h, &conv, "cfgx/test/0000.parquet", NULL, &local, &err), 0);
     char *want = cache_path(cache, "datasets--org--ds/snapshots/" C2 "/cfgx/test/0000.parquet");
     CHECK_STR(local, want);
@@ -859,7 +864,7 @@ static void test_parquet_files(void) {
     CHECK(text && n == 40 && !memcmp(text, C2, 40));
     free(text);
     free(ref);
-    struct mill_hub_listing l = { 0 };
+    struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_parquet_files(h, &DS, "zzz", "test", &l, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "zzz/test-*.parquet") && strstr(err.msg, "data/test-*.parquet"));
     mill_hub_listing_free(&l);
@@ -871,7 +876,6 @@ static void test_parquet_files(void) {
 MTEST_MAIN(MTEST(test_glob_match), MTEST(test_parse_url), MTEST(test_parse_listing),
            MTEST(test_default_params), MTEST(test_start_fake_hub), MTEST(test_list_and_glob),
            MTEST(test_download_layout), MTEST(test_cache_hit), MTEST(test_model_repo),
-           MTEST(test_not_found), MTEST(test_unreachable),
-           MTEST(test_auth), MTEST(test_resume), MTEST(test_resume_later),
-           MTEST(test_checksum), MTEST(test_offline), MTEST(test_prepopulated),
-           MTEST(test_parquet_files), MTEST(test_stop_fake_hub))
+           MTEST(test_not_found), MTEST(test_unreachable), MTEST(test_auth), MTEST(test_resume),
+           MTEST(test_resume_later), MTEST(test_checksum), MTEST(test_offline),
+           MTEST(test_prepopulated), MTEST(test_parquet_files), MTEST(test_stop_fake_hub))

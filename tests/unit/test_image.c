@@ -44,8 +44,7 @@ enum pattern { PAT_NOISE, PAT_GRADIENT, PAT_EDGES, PAT_COUNT };
 
 static uint8_t pattern_px(int pat, int x, int y, int c, int w, int h, int cell) {
     switch (pat) {
-    case PAT_NOISE:
-        return (uint8_t)(rnd() >> 24);
+    case PAT_NOISE: return (uint8_t)(rnd() >> 24);
     case PAT_GRADIENT:
         if (c == 0)
             return (uint8_t)(x * 255 / (w > 1 ? w - 1 : 1));
@@ -173,23 +172,27 @@ struct resize_case {
 
 /* Every filter runs on each: extreme ratios, 1-pixel sides, one axis unchanged, identity. */
 static const int FIXED_RESIZE[][4] = {
-    {1000, 3, 7, 700}, {3, 1000, 700, 7}, {1, 1, 5, 9},     {1, 1, 1, 2},
-    {1, 40, 1, 7},     {40, 1, 300, 1},   {1, 300, 5, 1},   {5, 5, 5, 6},
-    {300, 200, 300, 57}, {300, 200, 71, 200}, {64, 64, 64, 64}, {1600, 1200, 224, 168},
-    {17, 2500, 3, 2},  {640, 480, 298, 224}, {224, 224, 225, 223}, {7, 11, 301, 2},
-    {2, 2, 3, 3},      {3, 3, 2, 2},      {4096, 2, 1, 1},  {333, 500, 224, 336},
+    {1000, 3, 7, 700},   {3, 1000, 700, 7},    {1, 1, 5, 9},         {1, 1, 1, 2},
+    {1, 40, 1, 7},       {40, 1, 300, 1},      {1, 300, 5, 1},       {5, 5, 5, 6},
+    {300, 200, 300, 57}, {300, 200, 71, 200},  {64, 64, 64, 64},     {1600, 1200, 224, 168},
+    {17, 2500, 3, 2},    {640, 480, 298, 224}, {224, 224, 225, 223}, {7, 11, 301, 2},
+    {2, 2, 3, 3},        {3, 3, 2, 2},         {4096, 2, 1, 1},      {333, 500, 224, 336},
 };
 
 static size_t resize_cases(struct resize_case *cs) {
     size_t n = 0;
     for (size_t i = 0; i < NELEM(FIXED_RESIZE); i++)
         for (int f = 0; f <= MILL_RESAMPLE_LANCZOS; f++, n++)
-            cs[n] = (struct resize_case){FIXED_RESIZE[i][0], FIXED_RESIZE[i][1],
-                                         FIXED_RESIZE[i][2], FIXED_RESIZE[i][3], f,
-                                         (int)(n % PAT_COUNT), 1000 + n};
+            cs[n] = (struct resize_case){FIXED_RESIZE[i][0],
+                                         FIXED_RESIZE[i][1],
+                                         FIXED_RESIZE[i][2],
+                                         FIXED_RESIZE[i][3],
+                                         f,
+                                         (int)(n % PAT_COUNT),
+                                         1000 + n};
     for (int i = 0; i < N_RANDOM_RESIZE; i++, n++) {
-        struct resize_case c = {rnd_dim(400), rnd_dim(400), rnd_dim(400), rnd_dim(400),
-                                i % 6, (i / 6) % PAT_COUNT, 5000 + (uint64_t)i};
+        struct resize_case c = {rnd_dim(400), rnd_dim(400),        rnd_dim(400),      rnd_dim(400),
+                                i % 6,        (i / 6) % PAT_COUNT, 5000 + (uint64_t)i};
         int r = rnd_range(0, 7);
         c.dw = r == 0 ? c.w : c.dw; /* one pass only */
         c.dh = r == 1 ? c.h : c.dh;
@@ -213,9 +216,10 @@ static void check_resize_case(const struct resize_case *c, const uint8_t *want, 
     int at = rc == 0 && want ? diff_at(dst.rgb, want, n) : 0;
     if (rc != 0 || !want || at >= 0) {
         if ((*bad)++ < 8)
-            fprintf(stderr, "resize %dx%d -> %dx%d %s pattern %d: rc %d %s, first diff at "
-                    "byte %d (mill %d, pillow %d)\n", c->w, c->h, c->dw, c->dh,
-                    FILTER_NAME[c->filter], c->pat, rc, err.msg, at,
+            fprintf(stderr,
+                    "resize %dx%d -> %dx%d %s pattern %d: rc %d %s, first diff at "
+                    "byte %d (mill %d, pillow %d)\n",
+                    c->w, c->h, c->dw, c->dh, FILTER_NAME[c->filter], c->pat, rc, err.msg, at,
                     rc == 0 && at >= 0 ? dst.rgb[at] : -1, want && at >= 0 ? want[at] : -1);
     }
     mill_image_free(&dst);
@@ -255,16 +259,16 @@ struct clip_case {
 };
 
 static const struct clip_case FIXED_CLIP[] = {
-    {224, 224, 224}, {224, 300, 224}, {300, 224, 224}, {225, 225, 224}, {223, 500, 224},
-    {500, 375, 224}, {375, 500, 224}, {1, 1, 224},     {1, 3, 224},     {3, 1, 224},
+    {224, 224, 224}, {224, 300, 224},  {300, 224, 224},  {225, 225, 224}, {223, 500, 224},
+    {500, 375, 224}, {375, 500, 224},  {1, 1, 224},      {1, 3, 224},     {3, 1, 224},
     {640, 427, 224}, {1024, 768, 224}, {226, 1000, 224}, {227, 229, 224}, {32, 32, 224},
-    {500, 333, 336}, {40, 50, 32},    {9, 1000, 7},     {800, 600, 1},
+    {500, 333, 336}, {40, 50, 32},     {9, 1000, 7},     {800, 600, 1},
 };
 
 #define N_RANDOM_CLIP 25
 
-static void check_clip_case(const struct clip_case *c, int i, const uint8_t *want,
-                            double *max_diff, int *bad) {
+static void check_clip_case(const struct clip_case *c, int i, const uint8_t *want, double *max_diff,
+                            int *bad) {
     struct mill_image src = make_image(c->w, c->h, i % PAT_COUNT, 9000 + (uint64_t)i);
     size_t n = (size_t)c->size * (size_t)c->size * 3;
     float *out = malloc(n * sizeof *out);
@@ -278,8 +282,8 @@ static void check_clip_case(const struct clip_case *c, int i, const uint8_t *wan
     }
     if (rc != 0 || !(worst <= 1e-6)) {
         if ((*bad)++ < 8)
-            fprintf(stderr, "clip %dx%d size %d: rc %d, max diff %g\n", c->w, c->h, c->size,
-                    rc, worst);
+            fprintf(stderr, "clip %dx%d size %d: rc %d, max diff %g\n", c->w, c->h, c->size, rc,
+                    worst);
     }
     *max_diff = fmax(*max_diff, worst);
     free(out);
@@ -322,11 +326,16 @@ static void test_clip_matches_torchvision(void) {
 #define JPEG_MAX_DIFF 48
 
 static const char *const ENCODINGS[] = {
-    "png_rgb",  "png_l",     "png_l_trns", "png_la",    "png_rgba",       "png_p",
-    "png_p_trns", "png_p4",  "png_1",      "png_i16",   "png_la16",       "png_rgb16",
-    "png_rgba16", "png_adam7", "jpg_q90",  "jpg_444",   "jpg_422",  "jpg_prog",  "jpg_l",
-    "webp_lossless", "webp_lossless_rgba", "webp_lossy", "webp_lossy_rgba", "bmp_rgb",
-    "bmp_p",    "bmp_l",     "bmp_rgba",   "gif",       "gif_trns",
+    "png_rgb",    "png_l",           "png_l_trns",
+    "png_la",     "png_rgba",        "png_p",
+    "png_p_trns", "png_p4",          "png_1",
+    "png_i16",    "png_la16",        "png_rgb16",
+    "png_rgba16", "png_adam7",       "jpg_q90",
+    "jpg_444",    "jpg_422",         "jpg_prog",
+    "jpg_l",      "webp_lossless",   "webp_lossless_rgba",
+    "webp_lossy", "webp_lossy_rgba", "bmp_rgb",
+    "bmp_p",      "bmp_l",           "bmp_rgba",
+    "gif",        "gif_trns",
 };
 
 static void check_truncated(const char *name, const uint8_t *file, size_t n) {
@@ -379,8 +388,8 @@ static void check_decoded(const char *name, const uint8_t *file, size_t n, int p
         }
         int jpeg = strncmp(name, "jpg", 3) == 0;
         if (jpeg || worst)
-            fprintf(stderr, "decode %s: max |diff| %d, %zu of %zu samples differ\n", name,
-                    worst, nz, len);
+            fprintf(stderr, "decode %s: max |diff| %d, %zu of %zu samples differ\n", name, worst,
+                    nz, len);
         CHECK(worst <= (jpeg ? JPEG_MAX_DIFF : 0));
     }
     mill_image_free(&im);
@@ -390,8 +399,8 @@ static void test_decode_matches_pillow(void) {
     struct oracle o;
     oracle_open(&o);
     for (size_t i = 0; i < NELEM(ENCODINGS); i++) {
-        struct mill_image src = make_image(61 + (int)i % 3, 47, (int)i % 2 ? PAT_NOISE
-                                           : PAT_GRADIENT, 300 + i);
+        struct mill_image src =
+            make_image(61 + (int)i % 3, 47, (int)i % 2 ? PAT_NOISE : PAT_GRADIENT, 300 + i);
         oracle_send(&o, "encode", &src, ENCODINGS[i]);
         mill_image_free(&src);
     }
@@ -436,8 +445,8 @@ static size_t png_header(uint8_t *b, uint32_t w, uint32_t h) {
 
 /* SOI and a baseline SOF0 of w x h, 3 components. */
 static size_t jpeg_header(uint8_t *b, int w, int h) {
-    static const uint8_t sof[] = {0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 0, 0, 0, 3,
-                                  1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF, 0xD9};
+    static const uint8_t sof[] = {0xFF, 0xD8, 0xFF, 0xC0, 0,    17, 8, 0,    0, 0,    0,   3,
+                                  1,    0x22, 0,    2,    0x11, 1,  3, 0x11, 1, 0xFF, 0xD9};
     memcpy(b, sof, sizeof sof);
     b[7] = (uint8_t)(h >> 8), b[8] = (uint8_t)h, b[9] = (uint8_t)(w >> 8), b[10] = (uint8_t)w;
     return sizeof sof;
@@ -490,6 +499,5 @@ static void test_arguments(void) {
     mill_image_free(&src);
 }
 
-MTEST_MAIN(MTEST(test_arguments), MTEST(test_limits_and_garbage),
-           MTEST(test_resize_matches_pillow), MTEST(test_clip_matches_torchvision),
-           MTEST(test_decode_matches_pillow))
+MTEST_MAIN(MTEST(test_arguments), MTEST(test_limits_and_garbage), MTEST(test_resize_matches_pillow),
+           MTEST(test_clip_matches_torchvision), MTEST(test_decode_matches_pillow))

@@ -66,8 +66,11 @@ static void make_doc(struct mill_doc *d, const char *const *choices, int64_t gol
 }
 
 static void test_registered(void) {
-    static const struct { const char *name; bool higher; } want[] = {
-        {"acc", true}, {"acc_norm", true}, {"exact_match", true}, {"contains_answer", true},
+    static const struct {
+        const char *name;
+        bool higher;
+    } want[] = {
+        {"acc", true},         {"acc_norm", true}, {"exact_match", true}, {"contains_answer", true},
         {"perplexity", false},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -86,8 +89,8 @@ static void test_acc_index_gold(void) {
     static const char *const ch[] = {"A", "B", "C", NULL};
     struct mill_doc d;
     make_doc(&d, ch, 1);
-    struct mill_sample_result r = {.output_type = MILL_OUT_LOGPROBS, .pred_index = 1,
-                                   .n_choices = 3};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_LOGPROBS, .pred_index = 1, .n_choices = 3};
     CHECK_NEAR(value_of("acc", &d, &r), 1.0, 0);
     r.pred_index = 2;
     CHECK_NEAR(value_of("acc", &d, &r), 0.0, 0);
@@ -104,8 +107,8 @@ static void test_acc_string_gold(void) {
     struct mill_doc d;
     make_doc(&d, ch, -1);
     CHECK_INT(mill_doc_set_target_str(&d, "B"), 0);
-    struct mill_sample_result r = {.output_type = MILL_OUT_LOGPROBS, .pred_index = 1,
-                                   .n_choices = 3};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_LOGPROBS, .pred_index = 1, .n_choices = 3};
     CHECK_NEAR(value_of("acc", &d, &r), 1.0, 0);
     r.pred_index = 0;
     CHECK_NEAR(value_of("acc", &d, &r), 0.0, 0);
@@ -123,8 +126,8 @@ static void test_acc_errors(void) {
     static const char *const ch[] = {"A", "B", NULL};
     struct mill_doc d;
     make_doc(&d, ch, -1); /* neither an index nor a string gold */
-    struct mill_sample_result r = {.output_type = MILL_OUT_LOGPROBS, .pred_index = 0,
-                                   .n_choices = 2};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_LOGPROBS, .pred_index = 0, .n_choices = 2};
     check_error("acc", &d, &r);
     mill_doc_free(&d);
 }
@@ -135,8 +138,8 @@ static void test_acc_norm(void) {
     double lp[] = {-2.0, -4.0, -5.0};
     struct mill_doc d;
     make_doc(&d, ch, 1);
-    struct mill_sample_result r = {.output_type = MILL_OUT_LOGPROBS, .pred_index = 0,
-                                   .logprobs = lp, .n_choices = 3};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_LOGPROBS, .pred_index = 0, .logprobs = lp, .n_choices = 3};
     CHECK_NEAR(value_of("acc_norm", &d, &r), 1.0, 0);
     CHECK_NEAR(value_of("acc", &d, &r), 0.0, 0); /* acc follows the raw argmax */
     d.target_index = 0;
@@ -162,8 +165,8 @@ static void test_exact_match(void) {
     struct mill_doc d;
     make_doc(&d, NULL, -1);
     CHECK_INT(mill_doc_set_target_str(&d, " Paris \n"), 0);
-    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE, .pred_index = -1,
-                                   .text = "\t Paris  \n"};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_GENERATIVE, .pred_index = -1, .text = "\t Paris  \n"};
     CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
     r.text = "paris"; /* case matters */
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
@@ -201,7 +204,8 @@ static void test_contains_answer(void) {
     struct mill_doc d;
     make_doc(&d, NULL, -1);
     CHECK_INT(mill_doc_set_target_str(&d, "  Paris\n"), 0);
-    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE, .pred_index = -1,
+    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE,
+                                   .pred_index = -1,
                                    .text = "I think the answer is PARIS, France."};
     CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
     r.text = "  paris  ";
@@ -229,8 +233,8 @@ static void test_contains_answer(void) {
 static void test_perplexity(void) {
     struct mill_doc d;
     make_doc(&d, NULL, -1);
-    struct mill_sample_result r = {.output_type = MILL_OUT_PERPLEXITY, .pred_index = -1,
-                                   .mean_logprob = -1.25};
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_PERPLEXITY, .pred_index = -1, .mean_logprob = -1.25};
     CHECK_NEAR(value_of("perplexity", &d, &r), -1.25, 0);
     r.mean_logprob = 0.0;
     CHECK_NEAR(value_of("perplexity", &d, &r), 0.0, 0);

@@ -21,8 +21,18 @@ static const uint32_t SEEDS[] = {0, 1, 42, 12345, 2147483648u, 4294967295u};
 static const size_t PERM_NS[] = {0, 1, 2, 3, 5, 10, 57, 114, 624, 625, 999, 1000};
 /* Upper bounds of randint(0, max + 1, dtype=uint64): both the 32- and the 64-bit paths. */
 static const uint64_t INTERVAL_MAXES[] = {
-    1, 2, 3, 7, 100, 0x7fffffffu, 0x80000000u, 0xfffffffeu, UINT64_C(0x100000000),
-    UINT64_C(0x1000000001), UINT64_C(1000000000000), UINT64_C(0x7fffffffffffffff),
+    1,
+    2,
+    3,
+    7,
+    100,
+    0x7fffffffu,
+    0x80000000u,
+    0xfffffffeu,
+    UINT64_C(0x100000000),
+    UINT64_C(0x1000000001),
+    UINT64_C(1000000000000),
+    UINT64_C(0x7fffffffffffffff),
 };
 #define N_DRAWS 20
 
@@ -71,9 +81,7 @@ static int run_oracle(void) {
     return pclose(p);
 }
 
-static const char *oracle_line(void) {
-    return next_line < n_lines ? lines[next_line++] : NULL;
-}
+static const char *oracle_line(void) { return next_line < n_lines ? lines[next_line++] : NULL; }
 
 static void check_ints(const char *want, const uint64_t *got, size_t n, const char *what) {
     char buf[32768];
@@ -85,7 +93,7 @@ static void check_ints(const char *want, const uint64_t *got, size_t n, const ch
     if (!want || strcmp(want, buf) != 0) {
         mtest_failed_checks++;
         if (reported++ < 5)
-                fprintf(stderr, "%s: mismatch\n  numpy: %.200s\n  mill:  %.200s\n", what,
+            fprintf(stderr, "%s: mismatch\n  numpy: %.200s\n  mill:  %.200s\n", what,
                     want ? want : "(no line)", buf);
     }
 }
@@ -93,11 +101,13 @@ static void check_ints(const char *want, const uint64_t *got, size_t n, const ch
 static void test_oracle_runs(void) {
     int rc = run_oracle();
     if (rc != 0)
-        fprintf(stderr, "%s with numpy failed (exit status %d): install python3-numpy "
-                        "(scripts/deps.sh)\n", ORACLE_PYTHON, rc);
+        fprintf(stderr,
+                "%s with numpy failed (exit status %d): install python3-numpy "
+                "(scripts/deps.sh)\n",
+                ORACLE_PYTHON, rc);
     CHECK_INT(rc, 0);
     CHECK_INT(n_lines, NELEM(SEEDS) * NELEM(PERM_NS) + NELEM(PERM_NS) +
-                       NELEM(SEEDS) * NELEM(INTERVAL_MAXES));
+                           NELEM(SEEDS) * NELEM(INTERVAL_MAXES));
 }
 
 static void perm_line(uint32_t seed, size_t n, const char *what) {
@@ -133,8 +143,8 @@ static void test_interval(void) {
             for (size_t i = 0; i < N_DRAWS; i++)
                 got[i] = mill_nprandom_interval(&r, INTERVAL_MAXES[m]);
             char label[128];
-            snprintf(label, sizeof label, "interval(seed=%" PRIu32 ", max=%" PRIu64 ")",
-                     SEEDS[s], INTERVAL_MAXES[m]);
+            snprintf(label, sizeof label, "interval(seed=%" PRIu32 ", max=%" PRIu64 ")", SEEDS[s],
+                     INTERVAL_MAXES[m]);
             check_ints(oracle_line(), got, N_DRAWS, label);
         }
 }

@@ -20,52 +20,113 @@
 /* ---- the case list: keep in step with tests/reference/random_oracle.py ---- */
 
 static const int64_t FULL_INT_SEEDS[] = {
-    0, 1, 2, 42, 1234, -1, -42, INT64_C(2147483647), INT64_C(2147483648),
-    INT64_C(4294967295), INT64_C(4294967296), INT64_C(4294967297), INT64_C(281474976710656),
-    INT64_C(9007199254740993), INT64_C(12345678901234567), INT64_MAX, -INT64_MAX, INT64_MIN,
+    0,
+    1,
+    2,
+    42,
+    1234,
+    -1,
+    -42,
+    INT64_C(2147483647),
+    INT64_C(2147483648),
+    INT64_C(4294967295),
+    INT64_C(4294967296),
+    INT64_C(4294967297),
+    INT64_C(281474976710656),
+    INT64_C(9007199254740993),
+    INT64_C(12345678901234567),
+    INT64_MAX,
+    -INT64_MAX,
+    INT64_MIN,
 };
 
-struct str_seed { const char *s; size_t n; };
-#define STR_SEED(lit) { lit, sizeof(lit) - 1 }
+struct str_seed {
+    const char *s;
+    size_t n;
+};
+#define STR_SEED(lit) \
+    { lit, sizeof(lit) - 1 }
 
 static char long_x[1001];
 static char long_jp[9 * 50 + 1];
 
 static struct str_seed full_str_seeds[] = {
-    STR_SEED(""), STR_SEED("a"), STR_SEED("abc"), STR_SEED("0"), STR_SEED("42"),
-    STR_SEED("café|ünïcödé|日本語"), STR_SEED("42|cifar10_mcq|s0000042"), STR_SEED("\0"),
-    STR_SEED("\0\0abc"), { long_x, 1000 }, { long_jp, 9 * 50 },
+    STR_SEED(""),
+    STR_SEED("a"),
+    STR_SEED("abc"),
+    STR_SEED("0"),
+    STR_SEED("42"),
+    STR_SEED("café|ünïcödé|日本語"),
+    STR_SEED("42|cifar10_mcq|s0000042"),
+    STR_SEED("\0"),
+    STR_SEED("\0\0abc"),
+    {long_x, 1000},
+    {long_jp, 9 * 50},
 };
 
-struct rng_case { int64_t seed; const char *parts[4]; size_t nparts; };
+struct rng_case {
+    int64_t seed;
+    const char *parts[4];
+    size_t nparts;
+};
 
 static const struct rng_case RNG_CASES[] = {
-    { 0, { NULL }, 0 },
-    { 42, { "cifar10_mcq", "s0000042" }, 2 },
-    { -7, { "a", "", "b" }, 3 },
-    { INT64_MAX, { "café", "日本語" }, 2 },
-    { 1234, { "task", "doc", "17", "fewshot" }, 4 },
-    { INT64_MIN, { "x" }, 1 },
+    {0, {NULL}, 0},
+    {42, {"cifar10_mcq", "s0000042"}, 2},
+    {-7, {"a", "", "b"}, 3},
+    {INT64_MAX, {"café", "日本語"}, 2},
+    {1234, {"task", "doc", "17", "fewshot"}, 4},
+    {INT64_MIN, {"x"}, 1},
 };
 
 static const uint64_t RANDBELOW_NS[] = {
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 31, 32, 33, 100, 255, 256, 257, 1000, 1000000,
-    (UINT64_C(1) << 31) - 1, UINT64_C(1) << 31, (UINT64_C(1) << 31) + 1,
-    (UINT64_C(1) << 32) - 1, UINT64_C(1) << 32, (UINT64_C(1) << 32) + 1,
-    (UINT64_C(1) << 33) - 1, UINT64_C(1000000000000),
-    (UINT64_C(1) << 53) - 1, UINT64_C(1) << 53, (UINT64_C(1) << 53) + 1,
-    (UINT64_C(1) << 62) + 1, (UINT64_C(1) << 63) - 1, UINT64_C(1) << 63,
-    (UINT64_C(1) << 63) + 1, UINT64_C(3) << 62, UINT64_MAX - 1, UINT64_MAX,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    31,
+    32,
+    33,
+    100,
+    255,
+    256,
+    257,
+    1000,
+    1000000,
+    (UINT64_C(1) << 31) - 1,
+    UINT64_C(1) << 31,
+    (UINT64_C(1) << 31) + 1,
+    (UINT64_C(1) << 32) - 1,
+    UINT64_C(1) << 32,
+    (UINT64_C(1) << 32) + 1,
+    (UINT64_C(1) << 33) - 1,
+    UINT64_C(1000000000000),
+    (UINT64_C(1) << 53) - 1,
+    UINT64_C(1) << 53,
+    (UINT64_C(1) << 53) + 1,
+    (UINT64_C(1) << 62) + 1,
+    (UINT64_C(1) << 63) - 1,
+    UINT64_C(1) << 63,
+    (UINT64_C(1) << 63) + 1,
+    UINT64_C(3) << 62,
+    UINT64_MAX - 1,
+    UINT64_MAX,
 };
 
 static const size_t EXTRA_SAMPLE_PAIRS[][2] = {
-    { 85, 6 }, { 86, 6 }, { 277, 22 }, { 278, 22 }, { 100, 100 }, { 1000, 1 }, { 1000, 5 },
-    { 1000, 6 }, { 1000, 10 }, { 1000, 100 }, { 1000, 500 }, { 1000, 1000 }, { 4117, 1000 },
-    { 4118, 1000 }, { 100000, 1 }, { 100000, 5 }, { 100000, 50 }, { 100000, 1000 },
-    { 1000000000, 10 }, { (size_t)1 << 40, 20 },
+    {85, 6},     {86, 6},      {277, 22},      {278, 22},        {100, 100},
+    {1000, 1},   {1000, 5},    {1000, 6},      {1000, 10},       {1000, 100},
+    {1000, 500}, {1000, 1000}, {4117, 1000},   {4118, 1000},     {100000, 1},
+    {100000, 5}, {100000, 50}, {100000, 1000}, {1000000000, 10}, {(size_t)1 << 40, 20},
 };
 
-static const size_t CHOICE_NS[] = { 1, 2, 3, 10, 1000 };
+static const size_t CHOICE_NS[] = {1, 2, 3, 10, 1000};
 
 #define N_LIGHT_INTS 2000
 #define N_LIGHT_BIG_INTS 500
@@ -85,8 +146,7 @@ static size_t line_len;
 static int line_overflow;
 
 static void put(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void put(const char *fmt, ...)
-{
+static void put(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line + line_len, sizeof line - line_len, fmt, ap);
@@ -97,22 +157,20 @@ static void put(const char *fmt, ...)
         line_len += (size_t)n;
 }
 
-static void end_line(void)
-{
+static void end_line(void) {
     line_no++;
     CHECK(!line_overflow);
     ssize_t got = oracle ? getline(&oracle_line, &oracle_cap, oracle) : -1;
     if (got < 0) {
         if (mismatches++ < 10)
-            fprintf(stderr, "line %ld: oracle output ended; mill has \"%.200s\"\n", line_no,
-                    line);
+            fprintf(stderr, "line %ld: oracle output ended; mill has \"%.200s\"\n", line_no, line);
     } else {
         if (got > 0 && oracle_line[got - 1] == '\n')
             oracle_line[--got] = '\0';
         compared++;
         if (strcmp(oracle_line, line) != 0 && mismatches++ < 10)
-            fprintf(stderr, "line %ld:\n  python: %.300s\n  mill:   %.300s\n", line_no,
-                    oracle_line, line);
+            fprintf(stderr, "line %ld:\n  python: %.300s\n  mill:   %.300s\n", line_no, oracle_line,
+                    line);
     }
     line_len = 0;
     line_overflow = 0;
@@ -120,8 +178,7 @@ static void end_line(void)
 }
 
 /* Python's repr(float): the shortest string that reads back to the same double. */
-static void put_repr(double x)
-{
+static void put_repr(double x) {
     char s[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(s, sizeof s, "%.*g", prec, x);
@@ -131,8 +188,7 @@ static void put_repr(double x)
     put("%s%s", s, strpbrk(s, ".einn") ? "" : ".0");
 }
 
-static void put_list(const size_t *v, size_t n)
-{
+static void put_list(const size_t *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         put(i ? " %zu" : "%zu", v[i]);
 }
@@ -141,16 +197,14 @@ static void put_list(const size_t *v, size_t n)
 
 static size_t sample_out[1000];
 
-static void do_sample(struct mill_random *r, const char *label, size_t n, size_t k)
-{
+static void do_sample(struct mill_random *r, const char *label, size_t n, size_t k) {
     put("%s sample%zu,%zu ", label, n, k);
     CHECK_INT(mill_random_sample(r, n, k, sample_out), MILL_OK);
     put_list(sample_out, k);
     end_line();
 }
 
-static void do_shuffle(struct mill_random *r, const char *label, size_t n)
-{
+static void do_shuffle(struct mill_random *r, const char *label, size_t n) {
     size_t idx[50];
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
@@ -160,15 +214,13 @@ static void do_shuffle(struct mill_random *r, const char *label, size_t n)
     end_line();
 }
 
-static void do_random(struct mill_random *r, const char *label)
-{
+static void do_random(struct mill_random *r, const char *label) {
     put("%s random ", label);
     put_repr(mill_random_random(r));
     end_line();
 }
 
-static void full(struct mill_random *r, const char *label)
-{
+static void full(struct mill_random *r, const char *label) {
     for (int i = 0; i < 5; i++)
         do_random(r, label);
     for (int k = 0; k <= 64; k++) {
@@ -195,8 +247,7 @@ static void full(struct mill_random *r, const char *label)
         do_random(r, label);
 }
 
-static void light(struct mill_random *r, const char *label)
-{
+static void light(struct mill_random *r, const char *label) {
     do_random(r, label);
     put("%s bits64 %" PRIu64, label, mill_random_getrandbits(r, 64));
     end_line();
@@ -213,13 +264,11 @@ static void light(struct mill_random *r, const char *label)
     end_line();
 }
 
-static void oracle_path(char *out, size_t n)
-{
+static void oracle_path(char *out, size_t n) {
     mtest_source_path(out, n, "tests/reference/random_oracle.py");
 }
 
-static void test_against_cpython(void)
-{
+static void test_against_cpython(void) {
     char script[4096], cmd[4200], label[128];
     struct mill_random r;
 
@@ -273,7 +322,7 @@ static void test_against_cpython(void)
     for (int i = 0; i < N_LIGHT_RNGS; i++) {
         char part[32];
         snprintf(part, sizeof part, "s%07d", i);
-        const char *parts[] = { "mmlu", part };
+        const char *parts[] = {"mmlu", part};
         mill_sample_rng(&r, i, parts, 2);
         snprintf(label, sizeof label, "rng:%d|mmlu|%s", i, part);
         light(&r, label);
@@ -297,8 +346,7 @@ static void test_against_cpython(void)
 
 /* ---- checks that need no oracle ---- */
 
-static void test_known_values(void)
-{
+static void test_known_values(void) {
     struct mill_random r;
     mill_random_seed_int(&r, 42);
     /* random.Random(42).random() */
@@ -307,14 +355,13 @@ static void test_known_values(void)
     CHECK(mill_random_random(&r) == 0.8444218515250481);
 }
 
-static void test_seed_equivalences(void)
-{
+static void test_seed_equivalences(void) {
     struct mill_random a, b;
     mill_random_seed_int(&a, -12345);
     mill_random_seed_int(&b, 12345);
     CHECK(memcmp(a.g.mt, b.g.mt, sizeof a.g.mt) == 0);
 
-    const char *parts[] = { "cifar10_mcq", "s0000042" };
+    const char *parts[] = {"cifar10_mcq", "s0000042"};
     mill_sample_rng(&a, 42, parts, 2);
     mill_random_seed_str(&b, "42|cifar10_mcq|s0000042", 23);
     for (int i = 0; i < 2000; i++)
@@ -325,8 +372,7 @@ static void test_seed_equivalences(void)
     CHECK(mill_random_random(&a) == mill_random_random(&b));
 }
 
-static void test_ranges_and_errors(void)
-{
+static void test_ranges_and_errors(void) {
     struct mill_random r, fresh;
     size_t out[8];
     mill_random_seed_int(&r, 7);
@@ -356,5 +402,5 @@ static void test_ranges_and_errors(void)
     CHECK_INT(dup, 0);
 }
 
-MTEST_MAIN(MTEST(test_known_values), MTEST(test_seed_equivalences),
-           MTEST(test_ranges_and_errors), MTEST(test_against_cpython))
+MTEST_MAIN(MTEST(test_known_values), MTEST(test_seed_equivalences), MTEST(test_ranges_and_errors),
+           MTEST(test_against_cpython))

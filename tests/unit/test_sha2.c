@@ -12,8 +12,7 @@ static const char MSG448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomn
 static const char MSG896[] = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
                              "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 
-static const char *hex256(const void *p, size_t n)
-{
+static const char *hex256(const void *p, size_t n) {
     static char out[65];
     uint8_t d[32];
     mill_sha256(p, n, d);
@@ -21,8 +20,7 @@ static const char *hex256(const void *p, size_t n)
     return out;
 }
 
-static const char *hex512(const void *p, size_t n)
-{
+static const char *hex512(const void *p, size_t n) {
     static char out[129];
     uint8_t d[64];
     mill_sha512(p, n, d);
@@ -30,26 +28,20 @@ static const char *hex512(const void *p, size_t n)
     return out;
 }
 
-static void test_sha256_vectors(void)
-{
-    CHECK_STR(hex256("", 0),
-              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK_STR(hex256("abc", 3),
-              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+static void test_sha256_vectors(void) {
+    CHECK_STR(hex256("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK_STR(hex256("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK_STR(hex256(MSG448, strlen(MSG448)),
               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     CHECK_STR(hex256(MSG896, strlen(MSG896)),
               "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
-static void test_sha512_vectors(void)
-{
-    CHECK_STR(hex512("", 0),
-              "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
-              "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
-    CHECK_STR(hex512("abc", 3),
-              "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-              "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+static void test_sha512_vectors(void) {
+    CHECK_STR(hex512("", 0), "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+                             "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
+    CHECK_STR(hex512("abc", 3), "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                                "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
     CHECK_STR(hex512(MSG448, strlen(MSG448)),
               "204a8fc6dda82f0a0ced7beb8e08a41657c16ef468b228a8279be331a703c335"
               "96fd15c13b1b07f9aa1d3bea57789ca031ad85c7a71dd70354ec631238ca3445");
@@ -60,10 +52,9 @@ static void test_sha512_vectors(void)
 
 /* One million 'a', fed in chunks of 1, 3, 7, ..., 997 bytes (cycling), so every buffer
  * offset and block boundary is crossed. */
-static void test_million_a_streamed(void)
-{
-    static const size_t chunks[] = { 1, 3, 7, 13, 55, 56, 57, 63, 64, 65, 111, 112, 113, 127,
-                                     128, 129, 997, 0 };
+static void test_million_a_streamed(void) {
+    static const size_t chunks[] = {1,  3,   7,   13,  55,  56,  57,  63,  64,
+                                    65, 111, 112, 113, 127, 128, 129, 997, 0};
     static uint8_t a[1000];
     memset(a, 'a', sizeof a);
     struct mill_sha256 s256;
@@ -91,8 +82,7 @@ static void test_million_a_streamed(void)
 }
 
 /* Streaming in any split equals one-shot, for every length around the padding edges. */
-static void test_split_equals_oneshot(void)
-{
+static void test_split_equals_oneshot(void) {
     uint8_t msg[300];
     for (size_t i = 0; i < sizeof msg; i++)
         msg[i] = (uint8_t)(i * 37 + 11);
@@ -117,9 +107,8 @@ static void test_split_equals_oneshot(void)
     }
 }
 
-static void test_hex(void)
-{
-    static const uint8_t b[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+static void test_hex(void) {
+    static const uint8_t b[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
     char out[13];
     mill_hex(b, sizeof b, out);
     CHECK_STR(out, "00017f80abff");
@@ -127,5 +116,5 @@ static void test_hex(void)
     CHECK_STR(out, "");
 }
 
-MTEST_MAIN(MTEST(test_sha256_vectors), MTEST(test_sha512_vectors),
-           MTEST(test_million_a_streamed), MTEST(test_split_equals_oneshot), MTEST(test_hex))
+MTEST_MAIN(MTEST(test_sha256_vectors), MTEST(test_sha512_vectors), MTEST(test_million_a_streamed),
+           MTEST(test_split_equals_oneshot), MTEST(test_hex))

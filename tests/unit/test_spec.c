@@ -14,8 +14,7 @@
 
 /* ---- mill_spec_split ------------------------------------------------------------------- */
 
-static void test_split_bracket_aware(void)
-{
+static void test_split_bracket_aware(void) {
     char **v = NULL;
     size_t n = 0;
     struct mill_err err = {0};
@@ -53,8 +52,7 @@ static void test_split_bracket_aware(void)
     mill_strv_free(v, n);
 }
 
-static void expect_split_einval(const char *list)
-{
+static void expect_split_einval(const char *list) {
     char **v = (char **)1;
     size_t n = 99;
     struct mill_err err = {0};
@@ -70,8 +68,7 @@ static void expect_split_einval(const char *list)
         mill_strv_free(v, n);
 }
 
-static void test_split_rejects(void)
-{
+static void test_split_rejects(void) {
     expect_split_einval("");
     expect_split_einval("a,,b");
     expect_split_einval("a,");
@@ -87,8 +84,7 @@ static void test_split_rejects(void)
 
 /* ---- mill_spec_parse ------------------------------------------------------------------- */
 
-static void test_parse_hf_id(void)
-{
+static void test_parse_hf_id(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     CHECK_INT(mill_spec_parse("Qwen/Qwen3-0.6B-Base[dtype=bfloat16,batch_size=8]", &s, &err),
@@ -109,8 +105,7 @@ static void test_parse_hf_id(void)
     mill_spec_free(NULL);
 }
 
-static void test_parse_clip(void)
-{
+static void test_parse_clip(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     CHECK_INT(mill_spec_parse("clip[path=ViT-B-32,pretrained=laion2b_s34b_b79k]", &s, &err),
@@ -122,12 +117,11 @@ static void test_parse_clip(void)
     mill_spec_free(&s);
 }
 
-static void test_parse_spaces(void)
-{
+static void test_parse_spaces(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
-    CHECK_INT(mill_spec_parse("litellm  [ model = gpt-4o , temperature = 0.5 ,  n=2 ]  ", &s,
-                              &err), MILL_OK);
+    CHECK_INT(mill_spec_parse("litellm  [ model = gpt-4o , temperature = 0.5 ,  n=2 ]  ", &s, &err),
+              MILL_OK);
     CHECK_STR(s.type, "litellm");
     CHECK_INT(s.args.u.obj.n, 3);
     CHECK_STR(mill_spec_get_str(&s, "model", NULL), "gpt-4o");
@@ -146,8 +140,7 @@ static void test_parse_spaces(void)
     mill_spec_free(&s);
 }
 
-static void test_parse_value_with_equals(void)
-{
+static void test_parse_value_with_equals(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     CHECK_INT(mill_spec_parse("x[a=b=c,url=http://h/?q=1&r=2]", &s, &err), MILL_OK);
@@ -165,8 +158,7 @@ static void test_parse_value_with_equals(void)
     mill_spec_free(&s);
 }
 
-static void test_parse_bare_name(void)
-{
+static void test_parse_bare_name(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     CHECK_INT(mill_spec_parse("meta-llama/Meta-Llama-3-8B-Instruct", &s, &err), MILL_OK);
@@ -182,8 +174,7 @@ static void test_parse_bare_name(void)
 }
 
 /* Duplicate keys: the last one wins (a dict update in Mill). */
-static void test_parse_duplicate_key(void)
-{
+static void test_parse_duplicate_key(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     CHECK_INT(mill_spec_parse("x[a=1,a=two]", &s, &err), MILL_OK);
@@ -194,8 +185,7 @@ static void test_parse_duplicate_key(void)
 
 /* ---- coercion ------------------------------------------------------------------------- */
 
-static void check_coerce(const char *in, enum mill_value_kind kind, const char *what)
-{
+static void check_coerce(const char *in, enum mill_value_kind kind, const char *what) {
     struct mill_value v;
     mill_value_null(&v);
     CHECK_INT(mill_spec_coerce(in, &v), MILL_OK);
@@ -208,8 +198,7 @@ static void check_coerce(const char *in, enum mill_value_kind kind, const char *
     mill_value_free(&v);
 }
 
-static void test_coerce_table(void)
-{
+static void test_coerce_table(void) {
     struct mill_value v;
 
     CHECK_INT(mill_spec_coerce("true", &v), MILL_OK);
@@ -251,8 +240,7 @@ static void test_coerce_table(void)
 }
 
 /* Edge cases where Mill's int()/float() coercion and C's strtoll/strtod differ. */
-static void test_coerce_python_edges(void)
-{
+static void test_coerce_python_edges(void) {
     struct mill_value v;
     /* Python's float() rejects hexadecimal in every sign spelling; strtod accepts it. */
     check_coerce("-0x10", MILL_V_STR, "string");
@@ -276,8 +264,7 @@ static void test_coerce_python_edges(void)
 
 /* ---- malformed specs ------------------------------------------------------------------ */
 
-static void expect_parse_einval(const char *spec)
-{
+static void expect_parse_einval(const char *spec) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     int rc = mill_spec_parse(spec, &s, &err);
@@ -291,8 +278,7 @@ static void expect_parse_einval(const char *spec)
         mill_spec_free(&s);
 }
 
-static void test_parse_malformed(void)
-{
+static void test_parse_malformed(void) {
     expect_parse_einval("x[a");
     expect_parse_einval("x]");
     expect_parse_einval("[a=1]");
@@ -310,8 +296,7 @@ static void test_parse_malformed(void)
 
 /* ---- typed accessors ------------------------------------------------------------------ */
 
-static void test_get_int(void)
-{
+static void test_get_int(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     int64_t i = 0;
@@ -336,8 +321,7 @@ static void test_get_int(void)
     mill_spec_free(&s);
 }
 
-static void test_get_bool(void)
-{
+static void test_get_bool(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     bool b = false;
@@ -366,8 +350,7 @@ static void test_get_bool(void)
     mill_spec_free(&s);
 }
 
-static void test_check_keys(void)
-{
+static void test_check_keys(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
     static const char *const known[] = {"path", "pretrained", "batch_size", NULL};
@@ -423,8 +406,7 @@ static const struct mill_backend_arg toy_table[] = {
 };
 
 /* Applies the table to spec text into a fresh struct with threads preset to 7. */
-static int apply(const char *text, struct toy_args *a, struct mill_err *err)
-{
+static int apply(const char *text, struct toy_args *a, struct mill_err *err) {
     struct mill_model_spec s;
     memset(a, 0, sizeof *a);
     a->threads = 7;
@@ -436,8 +418,7 @@ static int apply(const char *text, struct toy_args *a, struct mill_err *err)
     return rc;
 }
 
-static void test_args_defaults_and_values(void)
-{
+static void test_args_defaults_and_values(void) {
     struct toy_args a;
     struct mill_err err = {0};
     CHECK_INT(apply("toy", &a, &err), MILL_OK);
@@ -448,9 +429,9 @@ static void test_args_defaults_and_values(void)
     CHECK_INT(a.naive, 1);
     mill_spec_free_args(toy_table, &a);
     CHECK(a.tmpl == NULL);
-    CHECK_INT(apply("toy[path=/m,tmpl=x,batch=255,threads=1,naive=0,mode=on,device_map=auto]",
-                    &a, &err),
-              MILL_OK);
+    CHECK_INT(
+        apply("toy[path=/m,tmpl=x,batch=255,threads=1,naive=0,mode=on,device_map=auto]", &a, &err),
+        MILL_OK);
     CHECK_STR(a.path, "/m");
     CHECK_STR(a.tmpl, "x");
     CHECK_INT(a.batch, 255);
@@ -459,8 +440,7 @@ static void test_args_defaults_and_values(void)
     mill_spec_free_args(toy_table, &a);
 }
 
-static void test_args_errors(void)
-{
+static void test_args_errors(void) {
     struct toy_args a;
     struct mill_err err = {0};
     CHECK_INT(apply("toy[nope=1]", &a, &err), MILL_EINVAL);
@@ -485,13 +465,14 @@ static void test_args_errors(void)
     CHECK(a.path == NULL);
 }
 
-static void test_args_help(void)
-{
+static void test_args_help(void) {
     struct mill_buf b = {0};
     CHECK_INT(mill_spec_args_help(toy_table, &b), MILL_OK);
-    CHECK(b.p && strstr(b.p, "    batch                 integer   16                      a size\n"));
+    CHECK(b.p &&
+          strstr(b.p, "    batch                 integer   16                      a size\n"));
     CHECK(b.p && strstr(b.p, "    threads               integer   (CPUs)"));
-    CHECK(b.p && strstr(b.p, "    device_map            ignored   -                       ignored\n"));
+    CHECK(b.p &&
+          strstr(b.p, "    device_map            ignored   -                       ignored\n"));
     size_t lines = 0;
     for (const char *p = b.p; p && *p; p++)
         lines += *p == '\n';
@@ -499,22 +480,9 @@ static void test_args_help(void)
     mill_buf_free(&b);
 }
 
-MTEST_MAIN(
-    MTEST(test_split_bracket_aware),
-    MTEST(test_split_rejects),
-    MTEST(test_parse_hf_id),
-    MTEST(test_parse_clip),
-    MTEST(test_parse_spaces),
-    MTEST(test_parse_value_with_equals),
-    MTEST(test_parse_bare_name),
-    MTEST(test_parse_duplicate_key),
-    MTEST(test_coerce_table),
-    MTEST(test_coerce_python_edges),
-    MTEST(test_parse_malformed),
-    MTEST(test_get_int),
-    MTEST(test_get_bool),
-    MTEST(test_check_keys),
-    MTEST(test_args_defaults_and_values),
-    MTEST(test_args_errors),
-    MTEST(test_args_help)
-)
+MTEST_MAIN(MTEST(test_split_bracket_aware), MTEST(test_split_rejects), MTEST(test_parse_hf_id),
+           MTEST(test_parse_clip), MTEST(test_parse_spaces), MTEST(test_parse_value_with_equals),
+           MTEST(test_parse_bare_name), MTEST(test_parse_duplicate_key), MTEST(test_coerce_table),
+           MTEST(test_coerce_python_edges), MTEST(test_parse_malformed), MTEST(test_get_int),
+           MTEST(test_get_bool), MTEST(test_check_keys), MTEST(test_args_defaults_and_values),
+           MTEST(test_args_errors), MTEST(test_args_help))

@@ -5,8 +5,7 @@
 #include "core/stats.h"
 #include "mtest.h"
 
-static void test_round_half_even_on_exact_value(void)
-{
+static void test_round_half_even_on_exact_value(void) {
     CHECK(mill_round(2.675, 2) == 2.67); /* 2.675 is 2.67499999... in binary */
     CHECK(mill_round(0.5, 0) == 0.0);
     CHECK(mill_round(1.5, 0) == 2.0);
@@ -22,8 +21,7 @@ static void test_round_half_even_on_exact_value(void)
     CHECK(mill_round(123456.789, 1) == 123456.8);
 }
 
-static void test_round_negative_ndigits(void)
-{
+static void test_round_negative_ndigits(void) {
     CHECK(mill_round(1250.0, -2) == 1200.0);
     CHECK(mill_round(1350.0, -2) == 1400.0);
     CHECK(mill_round(1250.5, -2) == 1300.0);
@@ -38,23 +36,21 @@ static void test_round_negative_ndigits(void)
     CHECK(signbit(mill_round(-4.0, -1)));
 }
 
-static void test_round_special_values(void)
-{
+static void test_round_special_values(void) {
     CHECK(isnan(mill_round(NAN, 4)));
     CHECK(mill_round(INFINITY, 4) == INFINITY);
     CHECK(mill_round(-INFINITY, -3) == -INFINITY);
     double z = mill_round(-0.00001, 4);
     CHECK(z == 0.0 && signbit(z));
     CHECK(!signbit(mill_round(0.00001, 4)));
-    CHECK(mill_round(0.1, 400) == 0.1);   /* past CPython's NDIGITS_MAX: x itself */
+    CHECK(mill_round(0.1, 400) == 0.1);    /* past CPython's NDIGITS_MAX: x itself */
     CHECK(mill_round(1e300, -400) == 0.0); /* below NDIGITS_MIN: a signed zero */
     CHECK(mill_round(5e-324, 323) == 0.0);
     CHECK(mill_round(1.7976931348623157e308, 2) == 1.7976931348623157e308);
 }
 
-static void test_mean(void)
-{
-    const double a[] = { 1, 2, 3, 4 };
+static void test_mean(void) {
+    const double a[] = {1, 2, 3, 4};
     CHECK(mill_mean(a, 4) == 2.5);
     CHECK(isnan(mill_mean(a, 0)));
     CHECK(mill_mean(a, 1) == 1.0);
@@ -70,21 +66,20 @@ static void test_mean(void)
     CHECK(mill_sum(a, 4) == 10.0);
 }
 
-static void test_sem(void)
-{
-    const double a[] = { 1, 2, 3, 4 };
+static void test_sem(void) {
+    const double a[] = {1, 2, 3, 4};
     CHECK_NEAR(mill_sem(a, 4), sqrt(5.0 / 3.0) / 2.0, 1e-15);
     CHECK(mill_sem(a, 1) == 0.0);
     CHECK(mill_sem(a, 0) == 0.0);
-    const double same[] = { 0.5, 0.5, 0.5 };
+    const double same[] = {0.5, 0.5, 0.5};
     CHECK(mill_sem(same, 3) == 0.0);
-    const double inexact[] = { 0.7, 0.7, 0.7 }; /* the mean is not exactly 0.7, as in numpy */
+    const double inexact[] = {0.7, 0.7, 0.7}; /* the mean is not exactly 0.7, as in numpy */
     CHECK(mill_round(mill_sem(inexact, 3), 4) == 0.0);
     /* a large offset ruins sum-of-squares formulas, not the two-pass one */
-    const double off[] = { 1e9 + 4, 1e9 + 7, 1e9 + 13, 1e9 + 16 };
+    const double off[] = {1e9 + 4, 1e9 + 7, 1e9 + 13, 1e9 + 16};
     CHECK_NEAR(mill_sem(off, 4), sqrt(30.0) / 2.0, 1e-12);
     /* acc over 0/1 samples: p = 0.6, n = 5 -> std = sqrt(0.3), sem = sqrt(0.3 / 5) */
-    const double acc[] = { 1, 0, 1, 1, 0 };
+    const double acc[] = {1, 0, 1, 1, 0};
     CHECK_NEAR(mill_sem(acc, 5), sqrt(0.06), 1e-15);
     CHECK(mill_round(mill_sem(acc, 5), 4) == 0.2449);
 }

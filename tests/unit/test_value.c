@@ -8,8 +8,7 @@
 
 #include "mtest.h"
 
-static void test_constructors(void)
-{
+static void test_constructors(void) {
     struct mill_value v;
     mill_value_null(&v);
     CHECK_INT(v.kind, MILL_V_NULL);
@@ -35,7 +34,7 @@ static void test_constructors(void)
     CHECK_STR(mill_value_as_str(&v), "");
     mill_value_free(&v);
 
-    static const unsigned char bin[] = { 0, 1, 0xff, 0 };
+    static const unsigned char bin[] = {0, 1, 0xff, 0};
     CHECK_INT(mill_value_bytes(&v, bin, sizeof bin), MILL_OK);
     CHECK(v.kind == MILL_V_BYTES && v.u.s.n == 4 && memcmp(v.u.s.p, bin, 4) == 0);
     CHECK(v.u.s.p[4] == 0);
@@ -51,8 +50,7 @@ static void test_constructors(void)
     mill_value_free(NULL);
 }
 
-static void test_list(void)
-{
+static void test_list(void) {
     struct mill_value list, item;
     mill_value_list(&list);
     for (int i = 0; i < 1000; i++) {
@@ -92,8 +90,7 @@ static void test_list(void)
     mill_value_free(&list);
 }
 
-static void test_struct(void)
-{
+static void test_struct(void) {
     struct mill_value obj, val;
     mill_value_struct(&obj);
     CHECK(mill_value_get(&obj, "a") == NULL);
@@ -151,8 +148,7 @@ static void test_struct(void)
     CHECK_INT(obj.kind, MILL_V_NULL);
 }
 
-static void test_copy(void)
-{
+static void test_copy(void) {
     struct mill_value row, v, inner;
     mill_value_struct(&row);
     CHECK_INT(mill_value_str(&v, "text", 4), MILL_OK);
@@ -181,8 +177,7 @@ static void test_copy(void)
     const struct mill_value *l = mill_value_get(&copy, "l");
     CHECK(l->kind == MILL_V_LIST && l->u.list.n == 1 && l->u.list.items[0].u.f == 0.25);
     int64_t x = 0;
-    CHECK_INT(mill_value_as_int(mill_value_get(mill_value_get(&copy, "o"), "deep"), &x),
-              MILL_OK);
+    CHECK_INT(mill_value_as_int(mill_value_get(mill_value_get(&copy, "o"), "deep"), &x), MILL_OK);
     CHECK_INT(x, 9);
 
     /* The copy is independent of the original. */
@@ -196,8 +191,7 @@ static void test_copy(void)
     CHECK(sc.kind == MILL_V_FLOAT && sc.u.f == -1.5);
 }
 
-static void test_as_int(void)
-{
+static void test_as_int(void) {
     struct mill_value v;
     int64_t x = 123;
     mill_value_int(&v, INT64_MIN);
@@ -220,8 +214,14 @@ static void test_as_int(void)
     CHECK(x == INT64_MIN);
 
     x = 77;
-    static const double bad[] = { 3.5, -0.1, 9223372036854775808.0, -9223372036854777856.0,
-                                  1e300, (double)INFINITY, -(double)INFINITY, (double)NAN };
+    static const double bad[] = {3.5,
+                                 -0.1,
+                                 9223372036854775808.0,
+                                 -9223372036854777856.0,
+                                 1e300,
+                                 (double)INFINITY,
+                                 -(double)INFINITY,
+                                 (double)NAN};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mill_value_float(&v, bad[i]);
         CHECK_INT(mill_value_as_int(&v, &x), MILL_EFORMAT);

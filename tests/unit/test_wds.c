@@ -22,18 +22,18 @@
 /* libarchive is a private dependency of libmill and the unit-test rule links only mill and m,
  * so the writer is reached through libmill's already-loaded libarchive with dlsym; the macros
  * keep the calls below plain libarchive calls. */
+/* clang-format off */
 #define LA_FUNCS(X) X(archive_write_new) X(archive_write_set_format_pax_restricted) \
     X(archive_write_add_filter_gzip) X(archive_write_open_filename) X(archive_write_header) \
     X(archive_write_data) X(archive_write_close) X(archive_write_free) X(archive_entry_new) \
     X(archive_entry_set_pathname) X(archive_entry_set_mtime) X(archive_entry_set_filetype) \
     X(archive_entry_set_perm) X(archive_entry_set_symlink) X(archive_entry_set_size) \
     X(archive_entry_free)
+/* clang-format on */
 #define LA_DECL(f) static __typeof__(&f) p_##f;
 LA_FUNCS(LA_DECL)
 #define LA_LOAD(f) CHECK((p_##f = (__typeof__(&f))dlsym(RTLD_DEFAULT, #f)) != NULL);
-static void load_libarchive(void) {
-    LA_FUNCS(LA_LOAD)
-}
+static void load_libarchive(void) { LA_FUNCS(LA_LOAD) }
 #define archive_write_new (*p_archive_write_new)
 #define archive_write_set_format_pax_restricted (*p_archive_write_set_format_pax_restricted)
 #define archive_write_add_filter_gzip (*p_archive_write_add_filter_gzip)
@@ -59,7 +59,8 @@ struct member {
     size_t n;         /* 0 = strlen(data) */
 };
 
-#define M(name, data) { name, data, 0 }
+#define M(name, data) \
+    { name, data, 0 }
 #define MAX_ROWS 16
 
 static char *tmp_path(const char *name) {
@@ -146,8 +147,8 @@ static int drain(void *st, struct mill_value *rows, size_t *n, struct mill_err *
     return rc;
 }
 
-static int read_all(const char *path, const char *const *cols, struct mill_value *rows,
-                    size_t *n, struct mill_err *err) {
+static int read_all(const char *path, const char *const *cols, struct mill_value *rows, size_t *n,
+                    struct mill_err *err) {
     void *st = NULL;
     *n = 0;
     int rc = mill_reader_wds.open(path, cols, &st, err);
@@ -179,8 +180,10 @@ static const char *key_of(const struct mill_value *row) {
 static void test_cifar_style(void) {
     static const char img0[] = "RIFF\0\0\0\0WEBPVP8 \x01\x02";
     const struct member ms[] = {
-        {"s0000000.0.webp", img0, sizeof img0 - 1}, M("s0000000.cls", "3"),
-        M("s0000001.0.webp", "webp-bytes-1"),        M("s0000001.cls", " 7\n"),
+        {"s0000000.0.webp", img0, sizeof img0 - 1},
+        M("s0000000.cls", "3"),
+        M("s0000001.0.webp", "webp-bytes-1"),
+        M("s0000001.cls", " 7\n"),
     };
     const char *path = write_tar("cifar.tar", ms, 4, 0);
     struct mill_value rows[MAX_ROWS];
@@ -205,8 +208,8 @@ static void test_cifar_style(void) {
 
 static void test_clip_benchmark_style(void) {
     const struct member ms[] = {
-        M("0.webp", "A"), M("0.cls", "0"), M("1.webp", "B"), M("1.cls", "9"),
-        M("2.webp", "C"), M("2.cls", "5"),
+        M("0.webp", "A"), M("0.cls", "0"),  M("1.webp", "B"),
+        M("1.cls", "9"),  M("2.webp", "C"), M("2.cls", "5"),
     };
     const char *path = write_tar("clip.tar", ms, 6, 0);
     struct mill_value rows[MAX_ROWS];
@@ -228,16 +231,16 @@ static void test_clip_benchmark_style(void) {
 static void test_names_and_decoding(void) {
     const struct member ms[] = {
         {"dir/", NULL, 0},
-        M("./sample.42.seg.1.flac", "fLaC"),     /* key "sample", column "42.seg.1.flac" */
+        M("./sample.42.seg.1.flac", "fLaC"), /* key "sample", column "42.seg.1.flac" */
         M("sample.meta.json", "{\"a\": [1, 2], \"b\": \"x\"}"),
         M("sample.txt", "a caption\n"),
-        M("sample.cls", "airplane"),            /* not an integer: kept as a string */
-        M("sample.Label", "-5"),                /* column names are lowercased */
+        M("sample.cls", "airplane"),               /* not an integer: kept as a string */
+        M("sample.Label", "-5"),                   /* column names are lowercased */
         M("sample.index", "99999999999999999999"), /* over int64: a string */
         M("README", "no dot: ignored"),
         M(".hidden", "empty key: ignored"),
-        M("link.cls", "->sample.cls"),          /* a symlink: ignored */
-        M("dir/x1.cls", "12"),                  /* key keeps the directory */
+        M("link.cls", "->sample.cls"), /* a symlink: ignored */
+        M("dir/x1.cls", "12"),         /* key keeps the directory */
         M("dir/x1.caption", "c"),
     };
     const char *path = write_tar("names.tar", ms, sizeof ms / sizeof ms[0], 0);
@@ -269,7 +272,9 @@ static void test_names_and_decoding(void) {
 
 static void test_grouping_and_missing_cls(void) {
     const struct member ms[] = {
-        M("a.cls", "1"), M("b.0.webp", "no label"), M("a.txt", "again"),
+        M("a.cls", "1"),
+        M("b.0.webp", "no label"),
+        M("a.txt", "again"),
     };
     const char *path = write_tar("group.tar", ms, 3, 0);
     struct mill_value rows[MAX_ROWS];
@@ -290,7 +295,7 @@ static void test_grouping_and_missing_cls(void) {
 
 static void test_projection(void) {
     const struct member ms[] = {
-        M("k1.0.webp", "img1"), M("k1.json", "{not json"), M("k1.cls", "4"),
+        M("k1.0.webp", "img1"),    M("k1.json", "{not json"), M("k1.cls", "4"),
         M("k2.json", "{also bad"), M("k3.0.webp", "img3"),
     };
     const char *path = write_tar("proj.tar", ms, 5, 0);
@@ -370,7 +375,9 @@ static void test_truncated(void) {
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (char)(i * 7);
     const struct member ms[] = {
-        M("t0.cls", "1"), {"t0.0.webp", big, sizeof big}, M("t1.cls", "2"),
+        M("t0.cls", "1"),
+        {"t0.0.webp", big, sizeof big},
+        M("t1.cls", "2"),
     };
     const char *path = write_tar("trunc.tar", ms, 3, 0);
     size_t len;
@@ -542,9 +549,7 @@ static void test_setup(void) {
     load_libarchive();
 }
 
-static void test_teardown(void) {
-    CHECK_INT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
+static void test_teardown(void) { CHECK_INT(nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0); }
 
 MTEST_MAIN(MTEST(test_setup), MTEST(test_cifar_style), MTEST(test_clip_benchmark_style),
            MTEST(test_names_and_decoding), MTEST(test_grouping_and_missing_cls),

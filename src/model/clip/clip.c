@@ -15,14 +15,12 @@
 #define CONFIG_MAX ((long)16 << 20) /* a config file larger than this is refused */
 #define BATCH_MAX 4096
 
-struct mill_clip_params mill_clip_default_params(void)
-{
-    return (struct mill_clip_params){ .threads = 0, .max_batch = 64 };
+struct mill_clip_params mill_clip_default_params(void) {
+    return (struct mill_clip_params){.threads = 0, .max_batch = 64};
 }
 
 /* Reads the whole file at path (at most CONFIG_MAX bytes) into *buf / *n; the caller frees. */
-static int read_small_file(const char *path, char **buf, size_t *n, struct mill_err *err)
-{
+static int read_small_file(const char *path, char **buf, size_t *n, struct mill_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
@@ -42,8 +40,7 @@ static int read_small_file(const char *path, char **buf, size_t *n, struct mill_
 }
 
 /* Parses the JSON file at path into *v. MILL_ENOTFOUND when it does not exist. */
-static int read_json(const char *path, struct mill_value *v, struct mill_err *err)
-{
+static int read_json(const char *path, struct mill_value *v, struct mill_err *err) {
     char *buf = NULL;
     size_t n = 0;
     int rc = read_small_file(path, &buf, &n, err);
@@ -53,19 +50,20 @@ static int read_json(const char *path, struct mill_value *v, struct mill_err *er
     return rc;
 }
 
-static bool is_file(const char *path)
-{
+static bool is_file(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 /* Picks the format from the files present; config and weights get the paths. */
-static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *config,
-                           char *weights, size_t size, struct mill_err *err)
-{
-    static const struct { const char *cfg, *st; enum clip_format fmt; } pairs[] = {
-        { "open_clip_config.json", "open_clip_model.safetensors", CLIP_OPEN_CLIP },
-        { "config.json", "model.safetensors", CLIP_HF },
+static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *config, char *weights,
+                           size_t size, struct mill_err *err) {
+    static const struct {
+        const char *cfg, *st;
+        enum clip_format fmt;
+    } pairs[] = {
+        {"open_clip_config.json", "open_clip_model.safetensors", CLIP_OPEN_CLIP},
+        {"config.json", "model.safetensors", CLIP_HF},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         snprintf(config, size, "%s/%s", dir, pairs[i].cfg);
@@ -75,14 +73,15 @@ static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *con
             return MILL_OK;
         }
     }
-    return mill_err_set(err, MILL_ENOTFOUND, "%s: no open_clip_config.json + "
-                        "open_clip_model.safetensors nor config.json + model.safetensors", dir);
+    return mill_err_set(err, MILL_ENOTFOUND,
+                        "%s: no open_clip_config.json + "
+                        "open_clip_model.safetensors nor config.json + model.safetensors",
+                        dir);
 }
 
 /* Parses the config (and HF's optional preprocessor_config.json) into m->hp. */
 static int load_config(const char *dir, const char *path, struct mill_clip_model *m,
-                       struct mill_err *err)
-{
+                       struct mill_err *err) {
     struct mill_value cfg;
     int rc = read_json(path, &cfg, err);
     if (rc)
@@ -106,8 +105,7 @@ static int load_config(const char *dir, const char *path, struct mill_clip_model
 }
 
 static int check_params(const struct mill_clip_params *in, struct mill_clip_params *out,
-                        struct mill_err *err)
-{
+                        struct mill_err *err) {
     *out = in ? *in : mill_clip_default_params();
     if (out->threads < 0 || out->max_batch < 0 || out->max_batch > BATCH_MAX)
         return mill_err_set(err, MILL_EINVAL, "clip: threads %d / max_batch %d out of range",
@@ -122,8 +120,7 @@ static int check_params(const struct mill_clip_params *in, struct mill_clip_para
 }
 
 int mill_clip_load(const char *dir, const struct mill_clip_params *params,
-                   struct mill_clip_model **model, struct mill_err *err)
-{
+                   struct mill_clip_model **model, struct mill_err *err) {
     *model = NULL;
     if (!dir)
         return mill_err_set(err, MILL_EINVAL, "clip: no checkpoint directory");
@@ -146,8 +143,7 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
     return MILL_OK;
 }
 
-void mill_clip_free(struct mill_clip_model *m)
-{
+void mill_clip_free(struct mill_clip_model *m) {
     if (!m)
         return;
     mill_clip_graph_free(&m->g_vis);
@@ -167,12 +163,8 @@ void mill_clip_free(struct mill_clip_model *m)
     free(m);
 }
 
-const struct mill_clip_hparams *mill_clip_hparams(const struct mill_clip_model *m)
-{
+const struct mill_clip_hparams *mill_clip_hparams(const struct mill_clip_model *m) {
     return &m->hp;
 }
 
-float mill_clip_logit_scale(const struct mill_clip_model *m)
-{
-    return m->logit_scale;
-}
+float mill_clip_logit_scale(const struct mill_clip_model *m) { return m->logit_scale; }

@@ -13,30 +13,30 @@
 
 struct mill_clip_hparams {
     /* Vision tower. */
-    int image_size;      /* input side in pixels (224) */
-    int patch_size;      /* 32 for ViT-B-32 */
-    int vision_width;    /* 768 */
-    int vision_layers;   /* 12 */
-    int vision_heads;    /* 12 */
-    int vision_mlp;      /* 3072 */
+    int image_size;    /* input side in pixels (224) */
+    int patch_size;    /* 32 for ViT-B-32 */
+    int vision_width;  /* 768 */
+    int vision_layers; /* 12 */
+    int vision_heads;  /* 12 */
+    int vision_mlp;    /* 3072 */
     /* Text tower. */
-    int context_length;  /* 77 */
-    int vocab_size;      /* 49408 */
-    int text_width;      /* 512 */
-    int text_layers;     /* 12 */
-    int text_heads;      /* 8 */
-    int text_mlp;        /* 2048 */
-    int eot_token;       /* 49407: pooling takes the first position holding the largest id */
+    int context_length; /* 77 */
+    int vocab_size;     /* 49408 */
+    int text_width;     /* 512 */
+    int text_layers;    /* 12 */
+    int text_heads;     /* 8 */
+    int text_mlp;       /* 2048 */
+    int eot_token;      /* 49407: pooling takes the first position holding the largest id */
     /* Shared. */
-    int embed_dim;       /* 512: projection output */
-    bool quick_gelu;     /* OpenAI checkpoints: x * sigmoid(1.702 x); else exact erf GELU */
-    float ln_eps;        /* 1e-5 */
+    int embed_dim;         /* 512: projection output */
+    bool quick_gelu;       /* OpenAI checkpoints: x * sigmoid(1.702 x); else exact erf GELU */
+    float ln_eps;          /* 1e-5 */
     float mean[3], std[3]; /* preprocessing, from the config or OpenAI's defaults */
 };
 
 struct mill_clip_params {
-    int threads;         /* CPU threads for ggml (0 = all cores) */
-    int max_batch;       /* images or texts per graph (0 = 64) */
+    int threads;   /* CPU threads for ggml (0 = all cores) */
+    int max_batch; /* images or texts per graph (0 = 64) */
 };
 
 struct mill_clip_params mill_clip_default_params(void);
@@ -60,7 +60,7 @@ int mill_clip_encode_images(struct mill_clip_model *model, const float *chw, int
 /* Encodes n token rows (each context_length int32 ids, SOT ... EOT then zeros) into n
  * L2-normalised embed_dim vectors. Only the positions up to each row's EOT are computed: under
  * the causal mask later positions cannot change the pooled one. */
-int mill_clip_encode_texts(struct mill_clip_model *model, const int32_t *tokens, int n,
-                           float *out, struct mill_err *err);
+int mill_clip_encode_texts(struct mill_clip_model *model, const int32_t *tokens, int n, float *out,
+                           struct mill_err *err);
 
 #endif

@@ -12,11 +12,11 @@
 #include <string.h>
 
 enum rule {
-    R_USED,     /* read below */
-    R_IGNORED,  /* training-only or output plumbing: no effect on the embeddings */
-    R_NULL,     /* must be absent, null or an empty object */
-    R_FALSE,    /* must be false, 0 or null */
-    R_STR,      /* must be null or the string want */
+    R_USED,    /* read below */
+    R_IGNORED, /* training-only or output plumbing: no effect on the embeddings */
+    R_NULL,    /* must be absent, null or an empty object */
+    R_FALSE,   /* must be false, 0 or null */
+    R_STR,     /* must be null or the string want */
 };
 
 struct field_rule {
@@ -27,80 +27,79 @@ struct field_rule {
 };
 
 static const struct field_rule model_rules[] = {
-    { "embed_dim", R_USED, NULL, NULL },
-    { "quick_gelu", R_USED, NULL, NULL },
-    { "vision_cfg", R_USED, NULL, NULL },
-    { "text_cfg", R_USED, NULL, NULL },
-    { "custom_text", R_USED, NULL, NULL },
-    { "cast_dtype", R_IGNORED, NULL, NULL },
-    { "init_logit_scale", R_IGNORED, NULL, NULL },
-    { "output_dict", R_IGNORED, NULL, NULL },
-    { "init_logit_bias", R_NULL, NULL, "a SigLIP-style logit bias" },
-    { "nonscalar_logit_scale", R_FALSE, NULL, "a non-scalar logit_scale" },
-    { "multimodal_cfg", R_NULL, NULL, "a CoCa multimodal decoder" },
-    { NULL, R_USED, NULL, NULL },
+    {"embed_dim", R_USED, NULL, NULL},
+    {"quick_gelu", R_USED, NULL, NULL},
+    {"vision_cfg", R_USED, NULL, NULL},
+    {"text_cfg", R_USED, NULL, NULL},
+    {"custom_text", R_USED, NULL, NULL},
+    {"cast_dtype", R_IGNORED, NULL, NULL},
+    {"init_logit_scale", R_IGNORED, NULL, NULL},
+    {"output_dict", R_IGNORED, NULL, NULL},
+    {"init_logit_bias", R_NULL, NULL, "a SigLIP-style logit bias"},
+    {"nonscalar_logit_scale", R_FALSE, NULL, "a non-scalar logit_scale"},
+    {"multimodal_cfg", R_NULL, NULL, "a CoCa multimodal decoder"},
+    {NULL, R_USED, NULL, NULL},
 };
 
 static const struct field_rule vision_rules[] = {
-    { "layers", R_USED, NULL, NULL },
-    { "width", R_USED, NULL, NULL },
-    { "head_width", R_USED, NULL, NULL },
-    { "mlp_ratio", R_USED, NULL, NULL },
-    { "patch_size", R_USED, NULL, NULL },
-    { "image_size", R_USED, NULL, NULL },
-    { "patch_dropout", R_IGNORED, NULL, NULL },
-    { "output_tokens", R_IGNORED, NULL, NULL },
-    { "final_ln_after_pool", R_IGNORED, NULL, NULL }, /* LN is per token: same for CLS pooling */
-    { "attn_pooler_queries", R_IGNORED, NULL, NULL },
-    { "attn_pooler_heads", R_IGNORED, NULL, NULL },
-    { "timm_model_pretrained", R_IGNORED, NULL, NULL },
-    { "timm_pool", R_IGNORED, NULL, NULL },
-    { "timm_proj", R_IGNORED, NULL, NULL },
-    { "timm_proj_bias", R_IGNORED, NULL, NULL },
-    { "timm_drop", R_IGNORED, NULL, NULL },
-    { "timm_drop_path", R_IGNORED, NULL, NULL },
-    { "timm_model_name", R_NULL, NULL, "a timm vision tower (only open_clip's ViT is supported)" },
-    { "ls_init_value", R_NULL, NULL, "layer scale" },
-    { "attentional_pool", R_FALSE, NULL, "an attentional pooler" },
-    { "no_ln_pre", R_FALSE, NULL, "a tower without ln_pre" },
-    { "input_patchnorm", R_FALSE, NULL, "patch normalisation" },
-    { "global_average_pool", R_FALSE, NULL, "average pooling" },
-    { "pos_embed_type", R_STR, "learnable", "non-learned position embeddings" },
-    { "pool_type", R_STR, "tok", "a pooling other than the class token" },
-    { "act_kwargs", R_NULL, NULL, "activation options" },
-    { "norm_kwargs", R_NULL, NULL, "LayerNorm options" },
-    { NULL, R_USED, NULL, NULL },
+    {"layers", R_USED, NULL, NULL},
+    {"width", R_USED, NULL, NULL},
+    {"head_width", R_USED, NULL, NULL},
+    {"mlp_ratio", R_USED, NULL, NULL},
+    {"patch_size", R_USED, NULL, NULL},
+    {"image_size", R_USED, NULL, NULL},
+    {"patch_dropout", R_IGNORED, NULL, NULL},
+    {"output_tokens", R_IGNORED, NULL, NULL},
+    {"final_ln_after_pool", R_IGNORED, NULL, NULL}, /* LN is per token: same for CLS pooling */
+    {"attn_pooler_queries", R_IGNORED, NULL, NULL},
+    {"attn_pooler_heads", R_IGNORED, NULL, NULL},
+    {"timm_model_pretrained", R_IGNORED, NULL, NULL},
+    {"timm_pool", R_IGNORED, NULL, NULL},
+    {"timm_proj", R_IGNORED, NULL, NULL},
+    {"timm_proj_bias", R_IGNORED, NULL, NULL},
+    {"timm_drop", R_IGNORED, NULL, NULL},
+    {"timm_drop_path", R_IGNORED, NULL, NULL},
+    {"timm_model_name", R_NULL, NULL, "a timm vision tower (only open_clip's ViT is supported)"},
+    {"ls_init_value", R_NULL, NULL, "layer scale"},
+    {"attentional_pool", R_FALSE, NULL, "an attentional pooler"},
+    {"no_ln_pre", R_FALSE, NULL, "a tower without ln_pre"},
+    {"input_patchnorm", R_FALSE, NULL, "patch normalisation"},
+    {"global_average_pool", R_FALSE, NULL, "average pooling"},
+    {"pos_embed_type", R_STR, "learnable", "non-learned position embeddings"},
+    {"pool_type", R_STR, "tok", "a pooling other than the class token"},
+    {"act_kwargs", R_NULL, NULL, "activation options"},
+    {"norm_kwargs", R_NULL, NULL, "LayerNorm options"},
+    {NULL, R_USED, NULL, NULL},
 };
 
 static const struct field_rule text_rules[] = {
-    { "context_length", R_USED, NULL, NULL },
-    { "vocab_size", R_USED, NULL, NULL },
-    { "width", R_USED, NULL, NULL },
-    { "heads", R_USED, NULL, NULL },
-    { "layers", R_USED, NULL, NULL },
-    { "mlp_ratio", R_USED, NULL, NULL },
-    { "hf_tokenizer_name", R_IGNORED, NULL, NULL },
-    { "tokenizer_kwargs", R_IGNORED, NULL, NULL },
-    { "pad_id", R_IGNORED, NULL, NULL },
-    { "output_tokens", R_IGNORED, NULL, NULL },
-    { "final_ln_after_pool", R_IGNORED, NULL, NULL }, /* LN is per token: same for EOT pooling */
-    { "hf_model_pretrained", R_IGNORED, NULL, NULL },
-    { "hf_proj_type", R_IGNORED, NULL, NULL },
-    { "hf_pooler_type", R_IGNORED, NULL, NULL },
-    { "hf_model_name", R_NULL, NULL, "a Hugging Face text tower" },
-    { "ls_init_value", R_NULL, NULL, "layer scale" },
-    { "embed_cls", R_FALSE, NULL, "an appended CLS token (CoCa)" },
-    { "no_causal_mask", R_FALSE, NULL, "a text tower without the causal mask" },
-    { "proj_bias", R_FALSE, NULL, "a text projection with a bias" },
-    { "pool_type", R_STR, "argmax|eos", "a pooling other than at the EOT token" },
-    { "proj_type", R_STR, "linear", "a text projection other than linear" },
-    { "act_kwargs", R_NULL, NULL, "activation options" },
-    { "norm_kwargs", R_NULL, NULL, "LayerNorm options" },
-    { NULL, R_USED, NULL, NULL },
+    {"context_length", R_USED, NULL, NULL},
+    {"vocab_size", R_USED, NULL, NULL},
+    {"width", R_USED, NULL, NULL},
+    {"heads", R_USED, NULL, NULL},
+    {"layers", R_USED, NULL, NULL},
+    {"mlp_ratio", R_USED, NULL, NULL},
+    {"hf_tokenizer_name", R_IGNORED, NULL, NULL},
+    {"tokenizer_kwargs", R_IGNORED, NULL, NULL},
+    {"pad_id", R_IGNORED, NULL, NULL},
+    {"output_tokens", R_IGNORED, NULL, NULL},
+    {"final_ln_after_pool", R_IGNORED, NULL, NULL}, /* LN is per token: same for EOT pooling */
+    {"hf_model_pretrained", R_IGNORED, NULL, NULL},
+    {"hf_proj_type", R_IGNORED, NULL, NULL},
+    {"hf_pooler_type", R_IGNORED, NULL, NULL},
+    {"hf_model_name", R_NULL, NULL, "a Hugging Face text tower"},
+    {"ls_init_value", R_NULL, NULL, "layer scale"},
+    {"embed_cls", R_FALSE, NULL, "an appended CLS token (CoCa)"},
+    {"no_causal_mask", R_FALSE, NULL, "a text tower without the causal mask"},
+    {"proj_bias", R_FALSE, NULL, "a text projection with a bias"},
+    {"pool_type", R_STR, "argmax|eos", "a pooling other than at the EOT token"},
+    {"proj_type", R_STR, "linear", "a text projection other than linear"},
+    {"act_kwargs", R_NULL, NULL, "activation options"},
+    {"norm_kwargs", R_NULL, NULL, "LayerNorm options"},
+    {NULL, R_USED, NULL, NULL},
 };
 
-static const struct field_rule *find_rule(const struct field_rule *rules, const char *key)
-{
+static const struct field_rule *find_rule(const struct field_rule *rules, const char *key) {
     for (; rules->key; rules++)
         if (strcmp(rules->key, key) == 0)
             return rules;
@@ -108,8 +107,7 @@ static const struct field_rule *find_rule(const struct field_rule *rules, const 
 }
 
 /* Whether s is one of the '|'-separated words of list. */
-static bool in_list(const char *s, const char *list)
-{
+static bool in_list(const char *s, const char *list) {
     size_t n = strlen(s);
     for (const char *p = list; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
         if (strncmp(p, s, n) == 0 && (p[n] == '|' || p[n] == 0))
@@ -117,57 +115,55 @@ static bool in_list(const char *s, const char *list)
     return false;
 }
 
-static bool rule_holds(const struct field_rule *r, const struct mill_value *v)
-{
+static bool rule_holds(const struct field_rule *r, const struct mill_value *v) {
     switch (r->rule) {
-    case R_NULL:
-        return v->kind == MILL_V_NULL || (v->kind == MILL_V_STRUCT && v->u.obj.n == 0);
+    case R_NULL: return v->kind == MILL_V_NULL || (v->kind == MILL_V_STRUCT && v->u.obj.n == 0);
     case R_FALSE:
         return v->kind == MILL_V_NULL || (v->kind == MILL_V_BOOL && !v->u.b) ||
                (v->kind == MILL_V_INT && v->u.i == 0);
     case R_STR:
         return v->kind == MILL_V_NULL || (v->kind == MILL_V_STR && in_list(v->u.s.p, r->want));
-    default:
-        return true;
+    default: return true;
     }
 }
 
 /* Every field of obj must be in rules and hold its rule. */
 static int check_fields(const struct mill_value *obj, const struct field_rule *rules,
-                        const char *section, const char *path, struct mill_err *err)
-{
+                        const char *section, const char *path, struct mill_err *err) {
     for (size_t i = 0; i < obj->u.obj.n; i++) {
         const char *key = obj->u.obj.keys[i];
         const struct field_rule *r = find_rule(rules, key);
         if (!r)
-            return mill_err_set(err, MILL_EUNSUPPORTED, "%s: unknown field %s%s (it may change "
-                                "the model; refusing rather than guessing)", path, section, key);
+            return mill_err_set(err, MILL_EUNSUPPORTED,
+                                "%s: unknown field %s%s (it may change "
+                                "the model; refusing rather than guessing)",
+                                path, section, key);
         if (!rule_holds(r, &obj->u.obj.vals[i]))
-            return mill_err_set(err, MILL_EUNSUPPORTED, "%s: %s%s asks for %s, which is not "
-                                "supported", path, section, key, r->what);
+            return mill_err_set(err, MILL_EUNSUPPORTED,
+                                "%s: %s%s asks for %s, which is not "
+                                "supported",
+                                path, section, key, r->what);
     }
     return MILL_OK;
 }
 
 /* *out = obj[key] (an integer in [lo, hi]), or dflt when absent or null. */
 static int get_int(const struct mill_value *obj, const char *key, int dflt, int lo, int hi,
-                   const char *section, const char *path, int *out, struct mill_err *err)
-{
+                   const char *section, const char *path, int *out, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(obj, key);
     int64_t x = dflt;
     if (v && v->kind != MILL_V_NULL && mill_value_as_int(v, &x))
         return mill_err_set(err, MILL_EFORMAT, "%s: %s%s is not an integer", path, section, key);
     if (x < lo || x > hi)
-        return mill_err_set(err, MILL_EFORMAT, "%s: %s%s = %lld is outside [%d, %d]", path,
-                            section, key, (long long)x, lo, hi);
+        return mill_err_set(err, MILL_EFORMAT, "%s: %s%s = %lld is outside [%d, %d]", path, section,
+                            key, (long long)x, lo, hi);
     *out = (int)x;
     return MILL_OK;
 }
 
 /* *out = obj[key] (a finite number), or dflt when absent or null. */
-static int get_num(const struct mill_value *obj, const char *key, double dflt,
-                   const char *section, const char *path, double *out, struct mill_err *err)
-{
+static int get_num(const struct mill_value *obj, const char *key, double dflt, const char *section,
+                   const char *path, double *out, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(obj, key);
     *out = dflt;
     if (!v || v->kind == MILL_V_NULL)
@@ -182,9 +178,8 @@ static int get_num(const struct mill_value *obj, const char *key, double dflt,
 }
 
 /* *out = obj[key] as a bool (true/false/0/1), or dflt when absent or null. */
-static int get_bool(const struct mill_value *obj, const char *key, bool dflt,
-                    const char *section, const char *path, bool *out, struct mill_err *err)
-{
+static int get_bool(const struct mill_value *obj, const char *key, bool dflt, const char *section,
+                    const char *path, bool *out, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(obj, key);
     *out = dflt;
     if (!v || v->kind == MILL_V_NULL)
@@ -200,8 +195,7 @@ static int get_bool(const struct mill_value *obj, const char *key, bool dflt,
 
 /* An image or patch size: an integer, or a [h, w] pair that must be square. */
 static int get_side(const struct mill_value *obj, const char *key, int dflt, const char *path,
-                    int *out, struct mill_err *err)
-{
+                    int *out, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(obj, key);
     if (v && v->kind == MILL_V_LIST) {
         int64_t h, w;
@@ -209,11 +203,13 @@ static int get_side(const struct mill_value *obj, const char *key, int dflt, con
             mill_value_as_int(&v->u.list.items[1], &w))
             return mill_err_set(err, MILL_EFORMAT, "%s: vision_cfg.%s is not [h, w]", path, key);
         if (h != w)
-            return mill_err_set(err, MILL_EUNSUPPORTED, "%s: vision_cfg.%s [%lld, %lld] is not "
-                                "square", path, key, (long long)h, (long long)w);
+            return mill_err_set(err, MILL_EUNSUPPORTED,
+                                "%s: vision_cfg.%s [%lld, %lld] is not "
+                                "square",
+                                path, key, (long long)h, (long long)w);
         if (h < 1 || h > 4096)
-            return mill_err_set(err, MILL_EFORMAT, "%s: vision_cfg.%s = %lld is out of range",
-                                path, key, (long long)h);
+            return mill_err_set(err, MILL_EFORMAT, "%s: vision_cfg.%s = %lld is out of range", path,
+                                key, (long long)h);
         *out = (int)h;
         return MILL_OK;
     }
@@ -222,8 +218,7 @@ static int get_side(const struct mill_value *obj, const char *key, int dflt, con
 
 /* An object field, or NULL when absent; MILL_EFORMAT when present but not an object. */
 static int get_obj(const struct mill_value *obj, const char *key, const char *path,
-                   const struct mill_value **out, struct mill_err *err)
-{
+                   const struct mill_value **out, struct mill_err *err) {
     const struct mill_value *v = mill_value_get(obj, key);
     *out = NULL;
     if (!v || v->kind == MILL_V_NULL)
@@ -235,25 +230,23 @@ static int get_obj(const struct mill_value *obj, const char *key, const char *pa
 }
 
 /* The MLP width of a tower: int(width * mlp_ratio), as open_clip computes it. */
-static int mlp_width(const struct mill_value *obj, int width, const char *section,
-                     const char *path, int *out, struct mill_err *err)
-{
+static int mlp_width(const struct mill_value *obj, int width, const char *section, const char *path,
+                     int *out, struct mill_err *err) {
     double ratio;
     int rc = get_num(obj, "mlp_ratio", 4.0, section, path, &ratio, err);
     if (rc)
         return rc;
     double w = (double)width * ratio;
     if (!(w >= 1 && w <= (1 << 20)))
-        return mill_err_set(err, MILL_EFORMAT, "%s: %smlp_ratio %g is out of range", path,
-                            section, ratio);
+        return mill_err_set(err, MILL_EFORMAT, "%s: %smlp_ratio %g is out of range", path, section,
+                            ratio);
     *out = (int)w;
     return MILL_OK;
 }
 
-static void default_hparams(struct mill_clip_hparams *hp)
-{
-    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-    static const float std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+static void default_hparams(struct mill_clip_hparams *hp) {
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     memset(hp, 0, sizeof *hp);
     memcpy(hp->mean, mean, sizeof mean);
     memcpy(hp->std, std, sizeof std);
@@ -264,13 +257,14 @@ static void default_hparams(struct mill_clip_hparams *hp)
 #define MAXW (1 << 16) /* widths and vocabularies beyond this are surely corrupt */
 
 static int open_clip_vision(const struct mill_value *v, const char *path,
-                            struct mill_clip_hparams *hp, struct mill_err *err)
-{
+                            struct mill_clip_hparams *hp, struct mill_err *err) {
     const char *s = "vision_cfg.";
     const struct mill_value *layers = mill_value_get(v, "layers");
     if (layers && layers->kind == MILL_V_LIST)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: vision_cfg.layers is a list: a "
-                            "ModifiedResNet tower, which is not supported (ViT only)", path);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: vision_cfg.layers is a list: a "
+                            "ModifiedResNet tower, which is not supported (ViT only)",
+                            path);
     int rc = check_fields(v, vision_rules, s, path, err);
     int head_width = 64;
     if (!rc)
@@ -288,15 +282,16 @@ static int open_clip_vision(const struct mill_value *v, const char *path,
     if (rc)
         return rc;
     if (hp->vision_width % head_width)
-        return mill_err_set(err, MILL_EFORMAT, "%s: vision_cfg.width %d is not a multiple of "
-                            "head_width %d", path, hp->vision_width, head_width);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: vision_cfg.width %d is not a multiple of "
+                            "head_width %d",
+                            path, hp->vision_width, head_width);
     hp->vision_heads = hp->vision_width / head_width;
     return MILL_OK;
 }
 
 static int open_clip_text(const struct mill_value *v, const char *path,
-                          struct mill_clip_hparams *hp, struct mill_err *err)
-{
+                          struct mill_clip_hparams *hp, struct mill_err *err) {
     const char *s = "text_cfg.";
     int rc = check_fields(v, text_rules, s, path, err);
     if (!rc)
@@ -318,10 +313,9 @@ static int open_clip_text(const struct mill_value *v, const char *path,
 }
 
 int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
-                     const char *path, struct mill_clip_hparams *hp, struct mill_err *err)
-{
-    const char *keys[2] = { mean_key, std_key };
-    float *dst[2] = { hp->mean, hp->std };
+                          const char *path, struct mill_clip_hparams *hp, struct mill_err *err) {
+    const char *keys[2] = {mean_key, std_key};
+    float *dst[2] = {hp->mean, hp->std};
     for (int k = 0; k < 2; k++) {
         const struct mill_value *v = mill_value_get(cfg, keys[k]);
         if (!v || v->kind == MILL_V_NULL)
@@ -331,8 +325,9 @@ int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, co
                                 keys[k]);
         for (int c = 0; c < 3; c++) {
             const struct mill_value *x = &v->u.list.items[c];
-            double d = x->kind == MILL_V_INT ? (double)x->u.i
-                       : x->kind == MILL_V_FLOAT ? x->u.f : NAN;
+            double d = x->kind == MILL_V_INT     ? (double)x->u.i
+                       : x->kind == MILL_V_FLOAT ? x->u.f
+                                                 : NAN;
             if (!isfinite(d) || (k == 1 && d <= 0))
                 return mill_err_set(err, MILL_EFORMAT, "%s: %s[%d] is not a valid number", path,
                                     keys[k], c);
@@ -343,8 +338,7 @@ int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, co
 }
 
 int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
-                          struct mill_clip_model *m, struct mill_err *err)
-{
+                               struct mill_clip_model *m, struct mill_err *err) {
     struct mill_clip_hparams *hp = &m->hp;
     default_hparams(hp);
     if (!cfg || cfg->kind != MILL_V_STRUCT)
@@ -383,8 +377,7 @@ int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
 
 /* hidden_act of an HF tower: "quick_gelu" or "gelu" (exact erf GELU). */
 static int hf_act(const struct mill_value *v, const char *section, const char *path, bool *quick,
-                  struct mill_err *err)
-{
+                  struct mill_err *err) {
     const struct mill_value *a = mill_value_get(v, "hidden_act");
     const char *s = a && a->kind != MILL_V_NULL ? mill_value_as_str(a) : "quick_gelu";
     if (s && strcmp(s, "quick_gelu") == 0)
@@ -392,14 +385,15 @@ static int hf_act(const struct mill_value *v, const char *section, const char *p
     else if (s && strcmp(s, "gelu") == 0)
         *quick = false;
     else
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: %shidden_act '%.40s' is not supported "
-                            "(quick_gelu or gelu)", path, section, s ? s : "?");
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: %shidden_act '%.40s' is not supported "
+                            "(quick_gelu or gelu)",
+                            path, section, s ? s : "?");
     return MILL_OK;
 }
 
 static int hf_vision(const struct mill_value *v, const char *path, struct mill_clip_hparams *hp,
-                     bool *quick, double *eps, struct mill_err *err)
-{
+                     bool *quick, double *eps, struct mill_err *err) {
     const char *s = "vision_config.";
     int channels = 3;
     int rc = get_int(v, "hidden_size", 768, 1, MAXW, s, path, &hp->vision_width, err);
@@ -426,8 +420,7 @@ static int hf_vision(const struct mill_value *v, const char *path, struct mill_c
 }
 
 static int hf_text(const struct mill_value *v, const char *path, struct mill_clip_hparams *hp,
-                   bool *quick, double *eps, struct mill_err *err)
-{
+                   bool *quick, double *eps, struct mill_err *err) {
     const char *s = "text_config.";
     int rc = get_int(v, "hidden_size", 512, 1, MAXW, s, path, &hp->text_width, err);
     if (!rc)
@@ -437,8 +430,7 @@ static int hf_text(const struct mill_value *v, const char *path, struct mill_cli
     if (!rc)
         rc = get_int(v, "num_hidden_layers", 12, 1, 1024, s, path, &hp->text_layers, err);
     if (!rc)
-        rc = get_int(v, "max_position_embeddings", 77, 1, 4096, s, path, &hp->context_length,
-                     err);
+        rc = get_int(v, "max_position_embeddings", 77, 1, 4096, s, path, &hp->context_length, err);
     if (!rc)
         rc = get_int(v, "vocab_size", 49408, 1, 1 << 22, s, path, &hp->vocab_size, err);
     if (!rc)
@@ -455,9 +447,8 @@ static int hf_text(const struct mill_value *v, const char *path, struct mill_cli
 
 /* The tower config: key, or the older key_dict, or an empty object (all defaults). */
 static int hf_tower(const struct mill_value *cfg, const char *key, const char *path,
-                    const struct mill_value **out, struct mill_err *err)
-{
-    static const struct mill_value empty = { .kind = MILL_V_STRUCT };
+                    const struct mill_value **out, struct mill_err *err) {
+    static const struct mill_value empty = {.kind = MILL_V_STRUCT};
     char dict_key[64];
     snprintf(dict_key, sizeof dict_key, "%s_dict", key);
     int rc = get_obj(cfg, key, path, out, err);
@@ -468,27 +459,29 @@ static int hf_tower(const struct mill_value *cfg, const char *key, const char *p
     return rc;
 }
 
-static int hf_check_arch(const struct mill_value *cfg, const char *path, struct mill_err *err)
-{
+static int hf_check_arch(const struct mill_value *cfg, const char *path, struct mill_err *err) {
     const char *type = mill_value_as_str(mill_value_get(cfg, "model_type"));
     if (type && strcmp(type, "clip") != 0)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: model_type '%.40s' is not supported "
-                            "(only \"clip\", HF CLIPModel)", path, type);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: model_type '%.40s' is not supported "
+                            "(only \"clip\", HF CLIPModel)",
+                            path, type);
     const struct mill_value *arch = mill_value_get(cfg, "architectures");
     if (arch && arch->kind == MILL_V_LIST) {
         for (size_t i = 0; i < arch->u.list.n; i++) {
             const char *a = mill_value_as_str(&arch->u.list.items[i]);
             if (!a || strcmp(a, "CLIPModel") != 0)
-                return mill_err_set(err, MILL_EUNSUPPORTED, "%s: architecture '%.40s' is not "
-                                    "supported (only CLIPModel)", path, a ? a : "?");
+                return mill_err_set(err, MILL_EUNSUPPORTED,
+                                    "%s: architecture '%.40s' is not "
+                                    "supported (only CLIPModel)",
+                                    path, a ? a : "?");
         }
     }
     return MILL_OK;
 }
 
 int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
-                   struct mill_err *err)
-{
+                        struct mill_err *err) {
     struct mill_clip_hparams *hp = &m->hp;
     default_hparams(hp);
     if (!cfg || cfg->kind != MILL_V_STRUCT)
@@ -513,25 +506,28 @@ int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct m
         return mill_err_set(err, MILL_EUNSUPPORTED, "%s: the towers use different hidden_act",
                             path);
     if (veps != teps || !(veps > 0 && veps < 1))
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: layer_norm_eps differs between the "
-                            "towers or is out of range", path);
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s: layer_norm_eps differs between the "
+                            "towers or is out of range",
+                            path);
     hp->quick_gelu = vq;
     hp->ln_eps = (float)veps;
     return MILL_OK;
 }
 
-int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path, struct mill_err *err)
-{
+int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path,
+                           struct mill_err *err) {
     if (hp->vision_width % hp->vision_heads || hp->text_width % hp->text_heads)
-        return mill_err_set(err, MILL_EFORMAT, "%s: a tower width is not a multiple of its "
-                            "head count (vision %d/%d, text %d/%d)", path, hp->vision_width,
-                            hp->vision_heads, hp->text_width, hp->text_heads);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: a tower width is not a multiple of its "
+                            "head count (vision %d/%d, text %d/%d)",
+                            path, hp->vision_width, hp->vision_heads, hp->text_width,
+                            hp->text_heads);
     if (hp->patch_size > hp->image_size)
         return mill_err_set(err, MILL_EFORMAT, "%s: patch_size %d exceeds image_size %d", path,
                             hp->patch_size, hp->image_size);
     int grid = hp->image_size / hp->patch_size;
     if ((int64_t)grid * grid + 1 > 1 << 20)
-        return mill_err_set(err, MILL_EFORMAT, "%s: %d x %d patches is too many", path, grid,
-                            grid);
+        return mill_err_set(err, MILL_EFORMAT, "%s: %d x %d patches is too many", path, grid, grid);
     return MILL_OK;
 }

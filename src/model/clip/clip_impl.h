@@ -28,25 +28,25 @@ struct clip_block {
 };
 
 struct clip_vision {
-    struct ggml_tensor *patch_w;  /* ggml [P, P, 3, D] (torch conv [D, 3, P, P]) */
-    struct ggml_tensor *cls;      /* [D], F32 */
-    struct ggml_tensor *pos;      /* [D, G*G + 1], F32 */
+    struct ggml_tensor *patch_w; /* ggml [P, P, 3, D] (torch conv [D, 3, P, P]) */
+    struct ggml_tensor *cls;     /* [D], F32 */
+    struct ggml_tensor *pos;     /* [D, G*G + 1], F32 */
     struct ggml_tensor *ln_pre_w, *ln_pre_b, *ln_post_w, *ln_post_b;
-    struct clip_block *blocks;    /* vision_layers */
-    struct ggml_tensor *proj;     /* ggml [D, E]: out = proj^T x, i.e. torch x @ P */
+    struct clip_block *blocks; /* vision_layers */
+    struct ggml_tensor *proj;  /* ggml [D, E]: out = proj^T x, i.e. torch x @ P */
 };
 
 struct clip_text {
-    struct ggml_tensor *tok_emb;  /* [D, vocab], F32 */
-    struct ggml_tensor *pos;      /* [D, context_length], F32 */
-    struct clip_block *blocks;    /* text_layers */
+    struct ggml_tensor *tok_emb; /* [D, vocab], F32 */
+    struct ggml_tensor *pos;     /* [D, context_length], F32 */
+    struct clip_block *blocks;   /* text_layers */
     struct ggml_tensor *ln_final_w, *ln_final_b;
-    struct ggml_tensor *proj;     /* ggml [D, E] */
+    struct ggml_tensor *proj; /* ggml [D, E] */
 };
 
 /* A built graph for one tower and one input shape, kept while the next call has that shape. */
 struct clip_graph {
-    struct ggml_context *ctx;     /* holds the graph's tensors (no data) */
+    struct ggml_context *ctx; /* holds the graph's tensors (no data) */
     struct ggml_cgraph *gf;
     struct ggml_tensor *in;       /* images [S, S, 3, n] or token ids [t * n] */
     struct ggml_tensor *pool_idx; /* text: [n] rows of the flattened [D, t * n] to pool */
@@ -59,9 +59,9 @@ struct mill_clip_model {
     struct mill_clip_hparams hp;
     struct mill_clip_params params;
     enum clip_format format;
-    bool text_prefixed;           /* open_clip custom_text: text tower under "text." */
-    float logit_scale;            /* exp of the stored value */
-    struct ggml_context *wctx;    /* weight tensors (no_alloc) */
+    bool text_prefixed;        /* open_clip custom_text: text tower under "text." */
+    float logit_scale;         /* exp of the stored value */
+    struct ggml_context *wctx; /* weight tensors (no_alloc) */
     ggml_backend_t backend;
     ggml_backend_buffer_t wbuf;
     struct clip_vision vis;
@@ -75,16 +75,16 @@ struct mill_clip_model {
  * architecture or option the graph does not implement; MILL_EFORMAT for a malformed value.
  * path is for messages. */
 int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
-                          struct mill_clip_model *m, struct mill_err *err);
+                               struct mill_clip_model *m, struct mill_err *err);
 int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct mill_clip_model *m,
-                   struct mill_err *err);
+                        struct mill_err *err);
 /* Sanity checks shared by both formats (heads divide widths, patches fit the image). */
 int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path,
-                      struct mill_err *err);
+                           struct mill_err *err);
 /* Reads mean/std (3 numbers each) from an open_clip preprocess_cfg or an HF
  * preprocessor_config.json (image_mean/image_std); absent keys keep hp's values. */
 int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
-                     const char *path, struct mill_clip_hparams *hp, struct mill_err *err);
+                          const char *path, struct mill_clip_hparams *hp, struct mill_err *err);
 
 /* clip_load.c: creates the backend and the weight tensors of m (hp and format set) from the
  * safetensors file at path. Messages name the missing or misshapen tensor. */
@@ -93,21 +93,21 @@ int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct m
 /* clip_ops.c: act(x + bias) in place for an MLP's first layer, x F32 [n, ...] with contiguous
  * rows, bias F32 [n]: exact erf GELU, or QuickGELU x * sigmoid(1.702 x) when quick. */
 struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
-                                  struct ggml_tensor *bias, bool quick);
+                                       struct ggml_tensor *bias, bool quick);
 /* clip_ops.c: x + bias (x contiguous F32 [D, T, N], bias [D]) split into heads of D / heads:
  * [hd, tp, heads, N], or [tp, hd, heads, N] when transpose; positions T..tp-1 are zero. */
 struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
-                                     struct ggml_tensor *bias, int heads, int64_t tp,
-                                     bool transpose);
+                                          struct ggml_tensor *bias, int heads, int64_t tp,
+                                          bool transpose);
 
 /* clip_ops.c: LayerNorm of contiguous F32 rows with weight and bias ([ne0] each); eps must
  * outlive the graph. */
 struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                    struct ggml_tensor *w, struct ggml_tensor *b,
-                                    const float *eps);
+                                         struct ggml_tensor *w, struct ggml_tensor *b,
+                                         const float *eps);
 /* clip_ops.c: res + (y + bias) written over y (same shape as res, contiguous; bias [ne0]). */
 struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
-                                       struct ggml_tensor *bias, struct ggml_tensor *res);
+                                            struct ggml_tensor *bias, struct ggml_tensor *res);
 
 /* clip_graph.c: frees a cached graph (NULL-safe fields). */
 void mill_clip_graph_free(struct clip_graph *g);

@@ -25,7 +25,7 @@ struct job {
     struct ggml_tensor *dst;
     const struct mill_st_tensor *src;
     enum job_kind kind;
-    size_t first;   /* first source element */
+    size_t first; /* first source element */
 };
 
 struct loader {
@@ -35,21 +35,18 @@ struct loader {
     struct mill_err *err;
     struct job *jobs;
     size_t n_jobs, cap_jobs;
-    bool *used;     /* per safetensors tensor: consumed by a job */
+    bool *used; /* per safetensors tensor: consumed by a job */
 };
 
-static enum ggml_type ggml_type_of(enum mill_st_dtype d)
-{
+static enum ggml_type ggml_type_of(enum mill_st_dtype d) {
     return d == MILL_ST_F16 ? GGML_TYPE_F16 : d == MILL_ST_BF16 ? GGML_TYPE_BF16 : GGML_TYPE_F32;
 }
 
 /* Formats a torch shape as "[a, b, c]" into buf. */
-static const char *shape_str(const int64_t *shape, int n, char *buf, size_t size)
-{
+static const char *shape_str(const int64_t *shape, int n, char *buf, size_t size) {
     size_t off = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < n && off < size; i++)
-        off += (size_t)snprintf(buf + off, size - off, i ? ", %lld" : "%lld",
-                                (long long)shape[i]);
+        off += (size_t)snprintf(buf + off, size - off, i ? ", %lld" : "%lld", (long long)shape[i]);
     if (off < size)
         snprintf(buf + off, size - off, "]");
     return buf;
@@ -58,8 +55,7 @@ static const char *shape_str(const int64_t *shape, int n, char *buf, size_t size
 /* The tensor called name with torch shape want[0..n) and a float dtype, or NULL with err set.
  * n == 0 also accepts shape [1] (a scalar saved as a vector). */
 static const struct mill_st_tensor *need(struct loader *l, const char *name, int n,
-                                         const int64_t *want)
-{
+                                         const int64_t *want) {
     const struct mill_st_tensor *t = mill_safetensors_find(l->st, name);
     char a[128], b[128];
     if (!t) {
@@ -76,8 +72,10 @@ static const struct mill_st_tensor *need(struct loader *l, const char *name, int
         return NULL;
     }
     if (t->dtype != MILL_ST_F32 && t->dtype != MILL_ST_F16 && t->dtype != MILL_ST_BF16) {
-        mill_err_set(l->err, MILL_EUNSUPPORTED, "%s: tensor '%s' has dtype %s (only F32, F16, "
-                     "BF16)", l->path, name, mill_st_dtype_name(t->dtype));
+        mill_err_set(l->err, MILL_EUNSUPPORTED,
+                     "%s: tensor '%s' has dtype %s (only F32, F16, "
+                     "BF16)",
+                     l->path, name, mill_st_dtype_name(t->dtype));
         return NULL;
     }
     l->used[t - mill_safetensors_at(l->st, 0)] = true;
@@ -85,8 +83,7 @@ static const struct mill_st_tensor *need(struct loader *l, const char *name, int
 }
 
 static int add_job(struct loader *l, struct ggml_tensor *dst, const struct mill_st_tensor *src,
-                   enum job_kind kind, size_t first)
-{
+                   enum job_kind kind, size_t first) {
     if (l->n_jobs == l->cap_jobs) {
         size_t cap = l->cap_jobs ? 2 * l->cap_jobs : 64;
         struct job *j = realloc(l->jobs, cap * sizeof *j);
@@ -95,16 +92,15 @@ static int add_job(struct loader *l, struct ggml_tensor *dst, const struct mill_
         l->jobs = j;
         l->cap_jobs = cap;
     }
-    l->jobs[l->n_jobs++] = (struct job){ dst, src, kind, first };
+    l->jobs[l->n_jobs++] = (struct job){dst, src, kind, first};
     return MILL_OK;
 }
 
 /* Part `part` of `parts` row blocks of the torch matrix name [parts * out, in], as a ggml
  * [in, out] tensor in the stored dtype. */
 static struct ggml_tensor *matrix(struct loader *l, const char *name, int64_t in, int64_t out,
-                                  int part, int parts)
-{
-    int64_t shape[2] = { parts * out, in };
+                                  int part, int parts) {
+    int64_t shape[2] = {parts * out, in};
     const struct mill_st_tensor *t = need(l, name, 2, shape);
     if (!t)
         return NULL;
@@ -116,9 +112,8 @@ static struct ggml_tensor *matrix(struct loader *l, const char *name, int64_t in
 
 /* Part `part` of `parts` blocks of the torch vector name [parts * n], as F32 [n]. */
 static struct ggml_tensor *vector(struct loader *l, const char *name, int64_t n, int part,
-                                  int parts)
-{
-    int64_t shape[1] = { parts * n };
+                                  int parts) {
+    int64_t shape[1] = {parts * n};
     const struct mill_st_tensor *t = need(l, name, 1, shape);
     if (!t)
         return NULL;
@@ -129,9 +124,8 @@ static struct ggml_tensor *vector(struct loader *l, const char *name, int64_t n,
 }
 
 /* The torch table name [rows, cols] as F32 ggml [cols, rows] (embeddings). */
-static struct ggml_tensor *table(struct loader *l, const char *name, int64_t rows, int64_t cols)
-{
-    int64_t shape[2] = { rows, cols };
+static struct ggml_tensor *table(struct loader *l, const char *name, int64_t rows, int64_t cols) {
+    int64_t shape[2] = {rows, cols};
     const struct mill_st_tensor *t = need(l, name, 2, shape);
     if (!t)
         return NULL;
@@ -144,9 +138,8 @@ static struct ggml_tensor *table(struct loader *l, const char *name, int64_t row
 /* open_clip's proj / text_projection, torch [width, embed] used as x @ P: stored transposed
  * as ggml [width, embed], i.e. the bytes of a Linear weight [embed][width]. */
 static struct ggml_tensor *projection(struct loader *l, const char *name, int64_t width,
-                                      int64_t embed)
-{
-    int64_t shape[2] = { width, embed };
+                                      int64_t embed) {
+    int64_t shape[2] = {width, embed};
     const struct mill_st_tensor *t = need(l, name, 2, shape);
     if (!t)
         return NULL;
@@ -157,9 +150,8 @@ static struct ggml_tensor *projection(struct loader *l, const char *name, int64_
 }
 
 /* The patch convolution, torch [D, 3, P, P], as ggml [P, P, 3, D] in the stored dtype. */
-static struct ggml_tensor *patch_conv(struct loader *l, const char *name, int64_t d, int64_t p)
-{
-    int64_t shape[4] = { d, 3, p, p };
+static struct ggml_tensor *patch_conv(struct loader *l, const char *name, int64_t d, int64_t p) {
+    int64_t shape[4] = {d, 3, p, p};
     const struct mill_st_tensor *t = need(l, name, 4, shape);
     if (!t)
         return NULL;
@@ -170,8 +162,7 @@ static struct ggml_tensor *patch_conv(struct loader *l, const char *name, int64_
 }
 
 /* The scalar name as a float. */
-static int scalar(struct loader *l, const char *name, float *out)
-{
+static int scalar(struct loader *l, const char *name, float *out) {
     const struct mill_st_tensor *t = need(l, name, 0, NULL);
     if (!t)
         return l->err->code;
@@ -180,15 +171,13 @@ static int scalar(struct loader *l, const char *name, float *out)
     } else {
         uint16_t h;
         memcpy(&h, t->data, sizeof h);
-        *out = t->dtype == MILL_ST_F16 ? ggml_fp16_to_fp32(h)
-               : ggml_bf16_to_fp32((ggml_bf16_t){ h });
+        *out = t->dtype == MILL_ST_F16 ? ggml_fp16_to_fp32(h) : ggml_bf16_to_fp32((ggml_bf16_t){h});
     }
     return MILL_OK;
 }
 
 /* Formats prefix + suffix into the loader's name buffer. */
-static const char *nm(char *buf, size_t size, const char *prefix, const char *suffix)
-{
+static const char *nm(char *buf, size_t size, const char *prefix, const char *suffix) {
     snprintf(buf, size, "%s%s", prefix, suffix);
     return buf;
 }
@@ -197,11 +186,10 @@ static const char *nm(char *buf, size_t size, const char *prefix, const char *su
 
 /* open_clip resblock at pre ("visual.transformer.resblocks.3."): fused in_proj split in three. */
 static int block_open_clip(struct loader *l, const char *pre, int64_t d, int64_t mlp,
-                           struct clip_block *b)
-{
+                           struct clip_block *b) {
     char name[256];
-    struct ggml_tensor **qkv_w[3] = { &b->q_w, &b->k_w, &b->v_w };
-    struct ggml_tensor **qkv_b[3] = { &b->q_b, &b->k_b, &b->v_b };
+    struct ggml_tensor **qkv_w[3] = {&b->q_w, &b->k_w, &b->v_w};
+    struct ggml_tensor **qkv_b[3] = {&b->q_b, &b->k_b, &b->v_b};
     for (int i = 0; i < 3; i++) {
         if (!(*qkv_w[i] = matrix(l, NM("attn.in_proj_weight"), d, d, i, 3)) ||
             !(*qkv_b[i] = vector(l, NM("attn.in_proj_bias"), d, i, 3)))
@@ -223,8 +211,7 @@ static int block_open_clip(struct loader *l, const char *pre, int64_t d, int64_t
 
 /* HF CLIPEncoderLayer at pre ("vision_model.encoder.layers.3."). */
 static int block_hf(struct loader *l, const char *pre, int64_t d, int64_t mlp,
-                    struct clip_block *b)
-{
+                    struct clip_block *b) {
     char name[256];
     if (!(b->ln1_w = vector(l, NM("layer_norm1.weight"), d, 0, 1)) ||
         !(b->ln1_b = vector(l, NM("layer_norm1.bias"), d, 0, 1)) ||
@@ -248,8 +235,7 @@ static int block_hf(struct loader *l, const char *pre, int64_t d, int64_t mlp,
 
 /* All layers of a tower; fmt holds one %d for the layer index. */
 static int blocks(struct loader *l, const char *fmt, int layers, int64_t d, int64_t mlp,
-                  struct clip_block **out)
-{
+                  struct clip_block **out) {
     *out = calloc((size_t)layers, sizeof **out);
     if (!*out)
         return mill_err_set(l->err, MILL_ENOMEM, "%s: out of memory", l->path);
@@ -264,8 +250,7 @@ static int blocks(struct loader *l, const char *fmt, int layers, int64_t d, int6
     return MILL_OK;
 }
 
-static int vision_open_clip(struct loader *l)
-{
+static int vision_open_clip(struct loader *l) {
     const struct mill_clip_hparams *hp = &l->m->hp;
     struct clip_vision *v = &l->m->vis;
     int64_t d = hp->vision_width, g = hp->image_size / hp->patch_size;
@@ -282,8 +267,7 @@ static int vision_open_clip(struct loader *l)
                   &v->blocks);
 }
 
-static int text_open_clip(struct loader *l)
-{
+static int text_open_clip(struct loader *l) {
     const struct mill_clip_hparams *hp = &l->m->hp;
     struct clip_text *t = &l->m->txt;
     int64_t d = hp->text_width;
@@ -299,15 +283,13 @@ static int text_open_clip(struct loader *l)
     return blocks(l, fmt, hp->text_layers, d, hp->text_mlp, &t->blocks);
 }
 
-static int vision_hf(struct loader *l)
-{
+static int vision_hf(struct loader *l) {
     const struct mill_clip_hparams *hp = &l->m->hp;
     struct clip_vision *v = &l->m->vis;
     int64_t d = hp->vision_width, g = hp->image_size / hp->patch_size;
     const char *pre = "vision_model.";
     char name[256];
-    if (!(v->patch_w = patch_conv(l, NM("embeddings.patch_embedding.weight"), d,
-                                  hp->patch_size)) ||
+    if (!(v->patch_w = patch_conv(l, NM("embeddings.patch_embedding.weight"), d, hp->patch_size)) ||
         !(v->cls = vector(l, NM("embeddings.class_embedding"), d, 0, 1)) ||
         !(v->pos = table(l, NM("embeddings.position_embedding.weight"), g * g + 1, d)) ||
         !(v->ln_pre_w = vector(l, NM("pre_layrnorm.weight"), d, 0, 1)) ||
@@ -320,43 +302,40 @@ static int vision_hf(struct loader *l)
                   &v->blocks);
 }
 
-static int text_hf(struct loader *l)
-{
+static int text_hf(struct loader *l) {
     const struct mill_clip_hparams *hp = &l->m->hp;
     struct clip_text *t = &l->m->txt;
     int64_t d = hp->text_width;
     const char *pre = "text_model.";
     char name[256];
     if (!(t->tok_emb = table(l, NM("embeddings.token_embedding.weight"), hp->vocab_size, d)) ||
-        !(t->pos = table(l, NM("embeddings.position_embedding.weight"), hp->context_length,
-                         d)) ||
+        !(t->pos = table(l, NM("embeddings.position_embedding.weight"), hp->context_length, d)) ||
         !(t->ln_final_w = vector(l, NM("final_layer_norm.weight"), d, 0, 1)) ||
         !(t->ln_final_b = vector(l, NM("final_layer_norm.bias"), d, 0, 1)) ||
         !(t->proj = matrix(l, "text_projection.weight", d, hp->embed_dim, 0, 1)))
         return l->err->code;
-    return blocks(l, "text_model.encoder.layers.%d.", hp->text_layers, d, hp->text_mlp,
-                  &t->blocks);
+    return blocks(l, "text_model.encoder.layers.%d.", hp->text_layers, d, hp->text_mlp, &t->blocks);
 }
 
 /* A tensor no job consumed means a feature the config did not announce (a projection bias,
  * layer scale, an attention pooler): refuse it. HF's position_ids buffers are the exception. */
-static int check_unused(struct loader *l)
-{
+static int check_unused(struct loader *l) {
     size_t n = mill_safetensors_count(l->st);
     for (size_t i = 0; i < n; i++) {
         const char *name = mill_safetensors_at(l->st, i)->name;
         size_t len = strlen(name);
         if (l->used[i] || (len >= 12 && strcmp(name + len - 12, "position_ids") == 0))
             continue;
-        return mill_err_set(l->err, MILL_EUNSUPPORTED, "%s: tensor '%s' is not part of the "
-                            "architecture the config describes", l->path, name);
+        return mill_err_set(l->err, MILL_EUNSUPPORTED,
+                            "%s: tensor '%s' is not part of the "
+                            "architecture the config describes",
+                            l->path, name);
     }
     return MILL_OK;
 }
 
 /* Writes the F32 conversion of n elements of src from element first into dst. */
-static int set_f32(struct loader *l, const struct job *j)
-{
+static int set_f32(struct loader *l, const struct job *j) {
     size_t n = (size_t)ggml_nelements(j->dst);
     const char *p = (const char *)j->src->data + j->first * mill_st_dtype_size(j->src->dtype);
     if (j->src->dtype == MILL_ST_F32) {
@@ -382,8 +361,7 @@ static int set_f32(struct loader *l, const struct job *j)
 }
 
 /* Writes torch [rows, cols] src transposed into dst (ggml [rows, cols]), element size kept. */
-static int set_transposed(struct loader *l, const struct job *j)
-{
+static int set_transposed(struct loader *l, const struct job *j) {
     size_t es = mill_st_dtype_size(j->src->dtype);
     size_t rows = (size_t)j->dst->ne[0], cols = (size_t)j->dst->ne[1];
     char *out = malloc(rows * cols * es);
@@ -398,8 +376,7 @@ static int set_transposed(struct loader *l, const struct job *j)
     return MILL_OK;
 }
 
-static int run_jobs(struct loader *l)
-{
+static int run_jobs(struct loader *l) {
     for (size_t i = 0; i < l->n_jobs; i++) {
         const struct job *j = &l->jobs[i];
         int rc = MILL_OK;
@@ -419,11 +396,10 @@ static int run_jobs(struct loader *l)
 }
 
 /* Maps the checkpoint's names onto m's tensors (no data yet) and reads logit_scale. */
-static int map_tensors(struct loader *l)
-{
+static int map_tensors(struct loader *l) {
     struct mill_clip_model *m = l->m;
     size_t n = 16 * (size_t)(m->hp.vision_layers + m->hp.text_layers) + 32;
-    struct ggml_init_params ip = { n * ggml_tensor_overhead(), NULL, true };
+    struct ggml_init_params ip = {n * ggml_tensor_overhead(), NULL, true};
     if (!(m->wctx = ggml_init(ip)))
         return mill_err_set(l->err, MILL_ENOMEM, "%s: out of memory", l->path);
     int rc = m->format == CLIP_HF ? vision_hf(l) : vision_open_clip(l);
@@ -442,12 +418,10 @@ static int map_tensors(struct loader *l)
 }
 
 /* Creates the CPU backend with the requested threads and uploads the weights. */
-static int upload(struct loader *l)
-{
+static int upload(struct loader *l) {
     struct mill_clip_model *m = l->m;
     if (!(m->backend = ggml_backend_cpu_init()))
-        return mill_err_set(l->err, MILL_EBACKEND, "%s: cannot start ggml's CPU backend",
-                            l->path);
+        return mill_err_set(l->err, MILL_EBACKEND, "%s: cannot start ggml's CPU backend", l->path);
     ggml_backend_cpu_set_n_threads(m->backend, m->params.threads);
     if (!(m->wbuf = ggml_backend_alloc_ctx_tensors(m->wctx, m->backend)))
         return mill_err_set(l->err, MILL_ENOMEM, "%s: cannot allocate the weights", l->path);
@@ -455,13 +429,12 @@ static int upload(struct loader *l)
     return run_jobs(l);
 }
 
-int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err)
-{
+int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err) {
     struct mill_safetensors *st = NULL;
     int rc = mill_safetensors_open(path, &st, err);
     if (rc)
         return rc;
-    struct loader l = { .m = m, .st = st, .path = path, .err = err };
+    struct loader l = {.m = m, .st = st, .path = path, .err = err};
     l.used = calloc(mill_safetensors_count(st) + 1, sizeof *l.used);
     if (!l.used)
         rc = mill_err_set(err, MILL_ENOMEM, "%s: out of memory", path);

@@ -19,8 +19,7 @@
 #define HAVE_X86 1
 #endif
 
-static float gelu_scalar(float x, bool quick)
-{
+static float gelu_scalar(float x, bool quick) {
     if (quick)
         return x / (1.0f + expf(-1.702f * x));
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
@@ -30,8 +29,7 @@ static float gelu_scalar(float x, bool quick)
 #define TGT __attribute__((target("avx2,fma")))
 
 /* e^x for x in [-87.3, 88.3] (clamped), about 1 ulp. */
-TGT static __m256 exp8(__m256 x)
-{
+TGT static __m256 exp8(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -44,17 +42,15 @@ TGT static __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-                                                   _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 /* erfc(z) for z >= 0 (Numerical Recipes' erfcc). */
-TGT static __m256 erfc8(__m256 z)
-{
-    static const float c[10] = { -1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f,
-                                 -0.18628806f, 0.27886807f, -1.13520398f, 1.48851587f,
-                                 -0.82215223f, 0.17087277f };
+TGT static __m256 erfc8(__m256 z) {
+    static const float c[10] = {-1.26551223f, 1.00002368f,  0.37409196f, 0.09678418f,  -0.18628806f,
+                                0.27886807f,  -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
     __m256 one = _mm256_set1_ps(1.0f);
     __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.5f), z, one));
     __m256 p = _mm256_set1_ps(c[9]);
@@ -63,8 +59,7 @@ TGT static __m256 erfc8(__m256 z)
     return _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p)));
 }
 
-TGT static __m256 gelu8(__m256 x, bool quick)
-{
+TGT static __m256 gelu8(__m256 x, bool quick) {
     __m256 one = _mm256_set1_ps(1.0f);
     if (quick) {
         __m256 e = exp8(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
@@ -80,25 +75,23 @@ TGT static __m256 gelu8(__m256 x, bool quick)
 }
 
 /* row[i] = act(row[i] + bias[i]) for i < n. */
-TGT static void row_avx2(float *row, const float *bias, int64_t n, bool quick)
-{
+TGT static void row_avx2(float *row, const float *bias, int64_t n, bool quick) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 x = _mm256_add_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(bias + i));
         _mm256_storeu_ps(row + i, gelu8(x, quick));
     }
     if (i < n) {
-        float buf[8] = { 0 }, b[8] = { 0 };
+        float buf[8] = {0}, b[8] = {0};
         memcpy(buf, row + i, (size_t)(n - i) * sizeof *buf);
         memcpy(b, bias + i, (size_t)(n - i) * sizeof *b);
-        _mm256_storeu_ps(buf, gelu8(_mm256_add_ps(_mm256_loadu_ps(buf), _mm256_loadu_ps(b)),
-                                    quick));
+        _mm256_storeu_ps(buf,
+                         gelu8(_mm256_add_ps(_mm256_loadu_ps(buf), _mm256_loadu_ps(b)), quick));
         memcpy(row + i, buf, (size_t)(n - i) * sizeof *buf);
     }
 }
 
-static bool have_avx2(void)
-{
+static bool have_avx2(void) {
     static int cached = -1;
     if (cached < 0)
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -106,8 +99,7 @@ static bool have_avx2(void)
 }
 #endif
 
-static void row_act(float *row, const float *bias, int64_t n, bool quick)
-{
+static void row_act(float *row, const float *bias, int64_t n, bool quick) {
 #ifdef HAVE_X86
     if (have_avx2()) {
         row_avx2(row, bias, n, quick);
@@ -121,8 +113,7 @@ static void row_act(float *row, const float *bias, int64_t n, bool quick)
 /* The custom op: dst (a view of a, F32, contiguous rows) = act(a + bias), rows split over
  * threads. userdata is non-NULL for QuickGELU. */
 static void bias_act_op(struct ggml_tensor *dst, const struct ggml_tensor *a,
-                        const struct ggml_tensor *bias, int ith, int nth, void *userdata)
-{
+                        const struct ggml_tensor *bias, int ith, int nth, void *userdata) {
     (void)a;
     int64_t n = dst->ne[0], rows = ggml_nrows(dst);
     int64_t per = (rows + nth - 1) / nth, r0 = per * ith;
@@ -130,15 +121,14 @@ static void bias_act_op(struct ggml_tensor *dst, const struct ggml_tensor *a,
     for (int64_t r = r0; r < r1; r++) {
         int64_t i1 = r % dst->ne[1], i2 = (r / dst->ne[1]) % dst->ne[2];
         int64_t i3 = r / (dst->ne[1] * dst->ne[2]);
-        float *row = (float *)((char *)dst->data + i1 * dst->nb[1] + i2 * dst->nb[2] +
-                               i3 * dst->nb[3]);
+        float *row =
+            (float *)((char *)dst->data + i1 * dst->nb[1] + i2 * dst->nb[2] + i3 * dst->nb[3]);
         row_act(row, bias->data, n, userdata != NULL);
     }
 }
 
 struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
-                                  struct ggml_tensor *bias, bool quick)
-{
+                                       struct ggml_tensor *bias, bool quick) {
     static int quick_tag;
     return ggml_map_custom2_inplace(ctx, x, bias, bias_act_op, GGML_N_TASKS_MAX,
                                     quick ? &quick_tag : NULL);
@@ -147,9 +137,8 @@ struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_ten
 static const bool plain_tag = false, transpose_tag = true;
 
 /* One head of one image: o [hd, tp] (or [tp, hd] transposed) from s (rows of stride d). */
-static void head_copy(float *o, const float *s, const float *b, int64_t d, int64_t t,
-                      int64_t tp, int64_t hd, bool tr)
-{
+static void head_copy(float *o, const float *s, const float *b, int64_t d, int64_t t, int64_t tp,
+                      int64_t hd, bool tr) {
     if (tr) {
         for (int64_t j = 0; j < t; j++)
             for (int64_t i = 0; i < hd; i++)
@@ -167,8 +156,7 @@ static void head_copy(float *o, const float *s, const float *b, int64_t d, int64
 
 /* dst [hd, Tp, H, N] or [Tp, hd, H, N] from src [D, T, N] (contiguous) + bias [D]; (head,
  * image) pairs split over threads. userdata points at the transpose flag. */
-static void heads_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
-{
+static void heads_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     const struct ggml_tensor *src = dst->src[0];
     const float *bias = dst->src[1]->data;
     bool tr = *(const bool *)userdata;
@@ -176,26 +164,23 @@ static void heads_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
     int64_t heads = dst->ne[2], n = dst->ne[3], d = src->ne[0], t = src->ne[1];
     for (int64_t p = ith; p < heads * n; p += nth) {
         int64_t h = p % heads, img = p / heads;
-        head_copy((float *)dst->data + p * hd * tp,
-                  (const float *)src->data + img * t * d + h * hd, bias + h * hd, d, t, tp, hd,
-                  tr);
+        head_copy((float *)dst->data + p * hd * tp, (const float *)src->data + img * t * d + h * hd,
+                  bias + h * hd, d, t, tp, hd, tr);
     }
 }
 
 struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
-                                     struct ggml_tensor *bias, int heads, int64_t tp,
-                                     bool transpose)
-{
+                                          struct ggml_tensor *bias, int heads, int64_t tp,
+                                          bool transpose) {
     int64_t hd = x->ne[0] / heads;
-    struct ggml_tensor *args[2] = { x, bias };
+    struct ggml_tensor *args[2] = {x, bias};
     void *ud = (void *)(transpose ? &transpose_tag : &plain_tag);
     return ggml_custom_4d(ctx, GGML_TYPE_F32, transpose ? tp : hd, transpose ? hd : tp, heads,
                           x->ne[2], args, 2, heads_op, GGML_N_TASKS_MAX, ud);
 }
 
 /* Splits rows [0, rows) evenly over nth threads: [*r0, *r1) for thread ith. */
-static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1)
-{
+static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1) {
     int64_t per = (rows + nth - 1) / nth;
     *r0 = per * ith < rows ? per * ith : rows;
     *r1 = *r0 + per < rows ? *r0 + per : rows;
@@ -203,8 +188,7 @@ static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1)
 
 /* One LayerNorm row: the arithmetic of ggml_norm (double sums, float scale), then * w + b. */
 static void ln_row_scalar(const float *x, float *y, const float *w, const float *b, int64_t n,
-                          float eps)
-{
+                          float eps) {
     double sum = 0.0, sum2 = 0.0;
     for (int64_t i = 0; i < n; i++)
         sum += (double)x[i];
@@ -218,14 +202,12 @@ static void ln_row_scalar(const float *x, float *y, const float *w, const float 
 
 #ifdef HAVE_X86
 /* The sum of 8 floats added into two double accumulators. */
-TGT static void add8d(__m256 v, __m256d *acc)
-{
+TGT static void add8d(__m256 v, __m256d *acc) {
     acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
     acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
-TGT static double hsum8d(const __m256d *acc)
-{
+TGT static double hsum8d(const __m256d *acc) {
     double t[4];
     _mm256_storeu_pd(t, _mm256_add_pd(acc[0], acc[1]));
     return (t[0] + t[1]) + (t[2] + t[3]);
@@ -233,11 +215,10 @@ TGT static double hsum8d(const __m256d *acc)
 
 /* ln_row_scalar, 8 lanes at a time (tails scalar; rows have one length, so results do not
  * depend on threads or batch). */
-TGT static void ln_row_avx2(const float *x, float *y, const float *w, const float *b,
-                            int64_t n, float eps)
-{
+TGT static void ln_row_avx2(const float *x, float *y, const float *w, const float *b, int64_t n,
+                            float eps) {
     int64_t n8 = n & ~(int64_t)7;
-    __m256d acc[2] = { _mm256_setzero_pd(), _mm256_setzero_pd() };
+    __m256d acc[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
     for (int64_t i = 0; i < n8; i += 8)
         add8d(_mm256_loadu_ps(x + i), acc);
     double sum = hsum8d(acc);
@@ -265,8 +246,7 @@ TGT static void ln_row_avx2(const float *x, float *y, const float *w, const floa
 }
 
 /* y = res + (y + b) over n floats. */
-TGT static void residual_avx2(float *y, const float *b, const float *res, int64_t n)
-{
+TGT static void residual_avx2(float *y, const float *b, const float *res, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(b + i));
@@ -278,8 +258,7 @@ TGT static void residual_avx2(float *y, const float *b, const float *res, int64_
 #endif
 
 /* LayerNorm of contiguous rows with weight and bias. userdata points at eps. */
-static void layer_norm_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
-{
+static void layer_norm_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     const struct ggml_tensor *src = dst->src[0];
     const float *w = dst->src[1]->data, *b = dst->src[2]->data;
     float eps = *(const float *)userdata;
@@ -299,17 +278,15 @@ static void layer_norm_op(struct ggml_tensor *dst, int ith, int nth, void *userd
 }
 
 struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                    struct ggml_tensor *w, struct ggml_tensor *b,
-                                    const float *eps)
-{
-    struct ggml_tensor *args[3] = { x, w, b };
+                                         struct ggml_tensor *w, struct ggml_tensor *b,
+                                         const float *eps) {
+    struct ggml_tensor *args[3] = {x, w, b};
     return ggml_custom_4d(ctx, GGML_TYPE_F32, x->ne[0], x->ne[1], x->ne[2], x->ne[3], args, 3,
                           layer_norm_op, GGML_N_TASKS_MAX, (void *)eps);
 }
 
 /* y = res + (y + bias) in place over contiguous rows: ggml_add(res, ggml_add(y, bias)). */
-static void residual_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
-{
+static void residual_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     (void)userdata;
     const float *b = dst->src[1]->data, *res = dst->src[2]->data;
     float *y = dst->data;
@@ -328,8 +305,7 @@ static void residual_op(struct ggml_tensor *dst, int ith, int nth, void *userdat
 }
 
 struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
-                                       struct ggml_tensor *bias, struct ggml_tensor *res)
-{
-    struct ggml_tensor *args[2] = { bias, res };
+                                            struct ggml_tensor *bias, struct ggml_tensor *res) {
+    struct ggml_tensor *args[2] = {bias, res};
     return ggml_custom_inplace(ctx, y, args, 2, residual_op, GGML_N_TASKS_MAX, NULL);
 }

@@ -17,35 +17,35 @@
 struct mill_safetensors {
     struct mill_st_tensor *tensors; /* sorted by name */
     size_t n;
-    struct mill_value metadata;     /* MILL_V_NULL when absent */
-    void *map;                      /* the mapping, or NULL for a borrowed buffer */
+    struct mill_value metadata; /* MILL_V_NULL when absent */
+    void *map;                  /* the mapping, or NULL for a borrowed buffer */
     size_t map_len;
 };
 
-static const struct { const char *name; size_t size; } dtypes[] = {
-    [MILL_ST_F32] = { "F32", 4 },   [MILL_ST_F16] = { "F16", 2 },
-    [MILL_ST_BF16] = { "BF16", 2 }, [MILL_ST_F64] = { "F64", 8 },
-    [MILL_ST_I64] = { "I64", 8 },   [MILL_ST_I32] = { "I32", 4 },
-    [MILL_ST_I16] = { "I16", 2 },   [MILL_ST_I8] = { "I8", 1 },
-    [MILL_ST_U64] = { "U64", 8 },   [MILL_ST_U32] = { "U32", 4 },
-    [MILL_ST_U16] = { "U16", 2 },   [MILL_ST_U8] = { "U8", 1 },
-    [MILL_ST_BOOL] = { "BOOL", 1 }, [MILL_ST_F8_E4M3] = { "F8_E4M3", 1 },
-    [MILL_ST_F8_E5M2] = { "F8_E5M2", 1 },
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    [MILL_ST_F32] = {"F32", 4},         [MILL_ST_F16] = {"F16", 2},
+    [MILL_ST_BF16] = {"BF16", 2},       [MILL_ST_F64] = {"F64", 8},
+    [MILL_ST_I64] = {"I64", 8},         [MILL_ST_I32] = {"I32", 4},
+    [MILL_ST_I16] = {"I16", 2},         [MILL_ST_I8] = {"I8", 1},
+    [MILL_ST_U64] = {"U64", 8},         [MILL_ST_U32] = {"U32", 4},
+    [MILL_ST_U16] = {"U16", 2},         [MILL_ST_U8] = {"U8", 1},
+    [MILL_ST_BOOL] = {"BOOL", 1},       [MILL_ST_F8_E4M3] = {"F8_E4M3", 1},
+    [MILL_ST_F8_E5M2] = {"F8_E5M2", 1},
 };
 #define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
 
-const char *mill_st_dtype_name(enum mill_st_dtype dtype)
-{
+const char *mill_st_dtype_name(enum mill_st_dtype dtype) {
     return (size_t)dtype < N_DTYPES ? dtypes[dtype].name : "?";
 }
 
-size_t mill_st_dtype_size(enum mill_st_dtype dtype)
-{
+size_t mill_st_dtype_size(enum mill_st_dtype dtype) {
     return (size_t)dtype < N_DTYPES ? dtypes[dtype].size : 0;
 }
 
-static int dtype_from_name(const char *s, enum mill_st_dtype *out)
-{
+static int dtype_from_name(const char *s, enum mill_st_dtype *out) {
     for (size_t i = 0; i < N_DTYPES; i++) {
         if (strcmp(s, dtypes[i].name) == 0) {
             *out = (enum mill_st_dtype)i;
@@ -55,8 +55,7 @@ static int dtype_from_name(const char *s, enum mill_st_dtype *out)
     return -1;
 }
 
-static uint64_t read_u64_le(const unsigned char *p)
-{
+static uint64_t read_u64_le(const unsigned char *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
@@ -66,8 +65,7 @@ static uint64_t read_u64_le(const unsigned char *p)
 /* Reads shape (a list of non-negative ints) into t, with the element count (overflow-checked;
  * parse_offsets then compares it with the byte range). */
 static int parse_shape(const struct mill_value *v, const char *file, struct mill_st_tensor *t,
-                       struct mill_err *err)
-{
+                       struct mill_err *err) {
     if (!v || v->kind != MILL_V_LIST)
         return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': shape is not a list", file,
                             t->name);
@@ -88,8 +86,8 @@ static int parse_shape(const struct mill_value *v, const char *file, struct mill
             count *= d;
     }
     if (overflow && count != 0)
-        return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': shape larger than the file",
-                            file, t->name);
+        return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': shape larger than the file", file,
+                            t->name);
     t->n_dims = (int)v->u.list.n;
     t->n_elements = count;
     return MILL_OK;
@@ -97,23 +95,25 @@ static int parse_shape(const struct mill_value *v, const char *file, struct mill
 
 /* Reads data_offsets [begin, end] and checks them against the data section and the size. */
 static int parse_offsets(const struct mill_value *v, const char *file, uint64_t data_len,
-                         struct mill_st_tensor *t, uint64_t *begin, struct mill_err *err)
-{
+                         struct mill_st_tensor *t, uint64_t *begin, struct mill_err *err) {
     int64_t b, e;
     if (!v || v->kind != MILL_V_LIST || v->u.list.n != 2 ||
         mill_value_as_int(&v->u.list.items[0], &b) || mill_value_as_int(&v->u.list.items[1], &e))
         return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': data_offsets is not [begin, end]",
                             file, t->name);
     if (b < 0 || e < b || (uint64_t)e > data_len)
-        return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': data_offsets [%lld, %lld] outside "
-                            "the %llu data bytes", file, t->name, (long long)b, (long long)e,
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: tensor '%s': data_offsets [%lld, %lld] outside "
+                            "the %llu data bytes",
+                            file, t->name, (long long)b, (long long)e,
                             (unsigned long long)data_len);
     uint64_t size = mill_st_dtype_size(t->dtype), want = (uint64_t)t->n_elements * size;
     if ((uint64_t)t->n_elements > data_len / size + 1 || (uint64_t)(e - b) != want)
-        return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': %lld bytes for %lld %s elements "
-                            "(expected %llu)", file, t->name, (long long)(e - b),
-                            (long long)t->n_elements, mill_st_dtype_name(t->dtype),
-                            (unsigned long long)want);
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: tensor '%s': %lld bytes for %lld %s elements "
+                            "(expected %llu)",
+                            file, t->name, (long long)(e - b), (long long)t->n_elements,
+                            mill_st_dtype_name(t->dtype), (unsigned long long)want);
     *begin = (uint64_t)b;
     t->n_bytes = (size_t)want;
     return MILL_OK;
@@ -121,8 +121,7 @@ static int parse_offsets(const struct mill_value *v, const char *file, uint64_t 
 
 /* Fills t from one header entry; t->name is already set. */
 static int parse_entry(const struct mill_value *v, const char *file, const unsigned char *data,
-                       uint64_t data_len, struct mill_st_tensor *t, struct mill_err *err)
-{
+                       uint64_t data_len, struct mill_st_tensor *t, struct mill_err *err) {
     if (v->kind != MILL_V_STRUCT)
         return mill_err_set(err, MILL_EFORMAT, "%s: tensor '%s': entry is not an object", file,
                             t->name);
@@ -147,8 +146,7 @@ struct raw_key {
     size_t n;
 };
 
-static int cmp_raw_key(const void *a, const void *b)
-{
+static int cmp_raw_key(const void *a, const void *b) {
     const struct raw_key *x = a, *y = b;
     size_t n = x->n < y->n ? x->n : y->n;
     int c = memcmp(x->p, y->p, n);
@@ -158,8 +156,7 @@ static int cmp_raw_key(const void *a, const void *b)
 /* Counts the top-level keys of a header that already parsed as a JSON object; when keys is
  * non-NULL, also records them. The parser keeps the last of equal keys, so a count above the
  * parsed object's size means a duplicate name. */
-static size_t scan_keys(const char *s, size_t n, struct raw_key *keys)
-{
+static size_t scan_keys(const char *s, size_t n, struct raw_key *keys) {
     size_t count = 0;
     int depth = 0;
     bool expect_key = false;
@@ -171,7 +168,7 @@ static size_t scan_keys(const char *s, size_t n, struct raw_key *keys)
                 i += s[i] == '\\' ? 2 : 1;
             if (depth == 1 && expect_key) {
                 if (keys)
-                    keys[count] = (struct raw_key){ s + start, (i < n ? i : n) - start };
+                    keys[count] = (struct raw_key){s + start, (i < n ? i : n) - start};
                 count++;
                 expect_key = false;
             }
@@ -189,8 +186,7 @@ static size_t scan_keys(const char *s, size_t n, struct raw_key *keys)
 
 /* MILL_EFORMAT naming a duplicate top-level key, when the header has one. */
 static int check_duplicates(const char *s, size_t n, size_t parsed, const char *file,
-                            struct mill_err *err)
-{
+                            struct mill_err *err) {
     size_t count = scan_keys(s, n, NULL);
     if (count <= parsed)
         return MILL_OK;
@@ -212,23 +208,20 @@ static int check_duplicates(const char *s, size_t n, size_t parsed, const char *
     return mill_err_set(err, MILL_EFORMAT, "%s: duplicate tensor names in the header", file);
 }
 
-static int cmp_by_data(const void *a, const void *b)
-{
+static int cmp_by_data(const void *a, const void *b) {
     const struct mill_st_tensor *x = *(const struct mill_st_tensor *const *)a;
     const struct mill_st_tensor *y = *(const struct mill_st_tensor *const *)b;
     const char *p = x->data, *q = y->data;
     return (p > q) - (p < q);
 }
 
-static int cmp_by_name(const void *a, const void *b)
-{
+static int cmp_by_name(const void *a, const void *b) {
     return strcmp(((const struct mill_st_tensor *)a)->name,
                   ((const struct mill_st_tensor *)b)->name);
 }
 
 /* MILL_EFORMAT when two non-empty tensors share bytes. */
-static int check_overlap(struct mill_safetensors *st, const char *file, struct mill_err *err)
-{
+static int check_overlap(struct mill_safetensors *st, const char *file, struct mill_err *err) {
     if (st->n < 2)
         return MILL_OK;
     const struct mill_st_tensor **order = malloc(st->n * sizeof *order);
@@ -252,8 +245,7 @@ static int check_overlap(struct mill_safetensors *st, const char *file, struct m
 
 /* Keeps "__metadata__" (an object of strings) in st. */
 static int take_metadata(struct mill_safetensors *st, struct mill_value *v, const char *file,
-                         struct mill_err *err)
-{
+                         struct mill_err *err) {
     if (v->kind != MILL_V_STRUCT)
         return mill_err_set(err, MILL_EFORMAT, "%s: __metadata__ is not an object", file);
     for (size_t i = 0; i < v->u.obj.n; i++)
@@ -267,8 +259,7 @@ static int take_metadata(struct mill_safetensors *st, struct mill_value *v, cons
 
 /* Fills st from the parsed header object hdr; data is the data section. */
 static int build_tensors(struct mill_safetensors *st, struct mill_value *hdr, const char *file,
-                         const unsigned char *data, uint64_t data_len, struct mill_err *err)
-{
+                         const unsigned char *data, uint64_t data_len, struct mill_err *err) {
     st->tensors = calloc(hdr->u.obj.n ? hdr->u.obj.n : 1, sizeof *st->tensors);
     if (!st->tensors)
         return mill_err_set(err, MILL_ENOMEM, "%s: out of memory", file);
@@ -296,15 +287,13 @@ static int build_tensors(struct mill_safetensors *st, struct mill_value *hdr, co
 
 /* Parses and validates the header of buf into st. */
 static int parse_into(struct mill_safetensors *st, const unsigned char *buf, size_t n,
-                      const char *file, struct mill_err *err)
-{
+                      const char *file, struct mill_err *err) {
     if (n < 8)
-        return mill_err_set(err, MILL_EFORMAT, "%s: %zu bytes, too short for safetensors", file,
-                            n);
+        return mill_err_set(err, MILL_EFORMAT, "%s: %zu bytes, too short for safetensors", file, n);
     uint64_t hlen = read_u64_le(buf);
     if (hlen > MILL_ST_HEADER_MAX || hlen > n - 8)
-        return mill_err_set(err, MILL_EFORMAT, "%s: header length %llu is larger than the %s",
-                            file, (unsigned long long)hlen,
+        return mill_err_set(err, MILL_EFORMAT, "%s: header length %llu is larger than the %s", file,
+                            (unsigned long long)hlen,
                             hlen > MILL_ST_HEADER_MAX ? "100 MB cap" : "file");
     const char *h = (const char *)buf + 8;
     if (hlen < 2 || h[0] != '{')
@@ -323,8 +312,7 @@ static int parse_into(struct mill_safetensors *st, const unsigned char *buf, siz
     return rc;
 }
 
-void mill_safetensors_free(struct mill_safetensors *st)
-{
+void mill_safetensors_free(struct mill_safetensors *st) {
     if (!st)
         return;
     for (size_t i = 0; i < st->n; i++)
@@ -337,8 +325,7 @@ void mill_safetensors_free(struct mill_safetensors *st)
 }
 
 int mill_safetensors_parse(const void *buf, size_t n, const char *name,
-                           struct mill_safetensors **out, struct mill_err *err)
-{
+                           struct mill_safetensors **out, struct mill_err *err) {
     *out = NULL;
     struct mill_safetensors *st = calloc(1, sizeof *st);
     if (!st)
@@ -354,8 +341,7 @@ int mill_safetensors_parse(const void *buf, size_t n, const char *name,
 }
 
 /* Maps path read-only into *map / *len. */
-static int map_file(const char *path, void **map, size_t *len, struct mill_err *err)
-{
+static int map_file(const char *path, void **map, size_t *len, struct mill_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
@@ -379,8 +365,7 @@ static int map_file(const char *path, void **map, size_t *len, struct mill_err *
     return rc;
 }
 
-int mill_safetensors_open(const char *path, struct mill_safetensors **out, struct mill_err *err)
-{
+int mill_safetensors_open(const char *path, struct mill_safetensors **out, struct mill_err *err) {
     *out = NULL;
     void *map = NULL;
     size_t len = 0;
@@ -397,19 +382,14 @@ int mill_safetensors_open(const char *path, struct mill_safetensors **out, struc
     return MILL_OK;
 }
 
-size_t mill_safetensors_count(const struct mill_safetensors *st)
-{
-    return st->n;
-}
+size_t mill_safetensors_count(const struct mill_safetensors *st) { return st->n; }
 
-const struct mill_st_tensor *mill_safetensors_at(const struct mill_safetensors *st, size_t i)
-{
+const struct mill_st_tensor *mill_safetensors_at(const struct mill_safetensors *st, size_t i) {
     return i < st->n ? &st->tensors[i] : NULL;
 }
 
 const struct mill_st_tensor *mill_safetensors_find(const struct mill_safetensors *st,
-                                                   const char *name)
-{
+                                                   const char *name) {
     size_t lo = 0, hi = st->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -424,7 +404,6 @@ const struct mill_st_tensor *mill_safetensors_find(const struct mill_safetensors
     return NULL;
 }
 
-const struct mill_value *mill_safetensors_metadata(const struct mill_safetensors *st)
-{
+const struct mill_value *mill_safetensors_metadata(const struct mill_safetensors *st) {
     return st->metadata.kind == MILL_V_STRUCT ? &st->metadata : NULL;
 }

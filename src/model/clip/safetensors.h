@@ -42,13 +42,13 @@ enum mill_st_dtype {
 };
 
 struct mill_st_tensor {
-    const char *name;            /* owned by the mill_safetensors */
+    const char *name; /* owned by the mill_safetensors */
     enum mill_st_dtype dtype;
-    int n_dims;                  /* 0 for a scalar */
+    int n_dims;                      /* 0 for a scalar */
     int64_t shape[MILL_ST_MAX_DIMS]; /* torch order: shape[n_dims - 1] varies fastest */
-    int64_t n_elements;          /* product of shape (1 for a scalar) */
-    const void *data;            /* into the mapped file or the borrowed buffer; unaligned */
-    size_t n_bytes;              /* n_elements x dtype size */
+    int64_t n_elements;              /* product of shape (1 for a scalar) */
+    const void *data;                /* into the mapped file or the borrowed buffer; unaligned */
+    size_t n_bytes;                  /* n_elements x dtype size */
 };
 
 struct mill_safetensors;

@@ -33,21 +33,22 @@
 #include <string.h>
 #include <zlib.h>
 
-#define N_MERGES (49152 - 256 - 2)     /* merges lines [1, 1 + N_MERGES) are used */
+#define N_MERGES (49152 - 256 - 2) /* merges lines [1, 1 + N_MERGES) are used */
 #define SOT_TEXT "<|startoftext|>"
 #define EOT_TEXT "<|endoftext|>"
 #define MAX_FILE_BYTES ((size_t)256 << 20)
-#define MAX_VOCAB_ID (1 << 24)          /* vocab.json ids must lie in [0, MAX_VOCAB_ID) */
-#define CACHE_SLOTS ((size_t)1 << 17)   /* power of two, open addressing */
+#define MAX_VOCAB_ID (1 << 24)        /* vocab.json ids must lie in [0, MAX_VOCAB_ID) */
+#define CACHE_SLOTS ((size_t)1 << 17) /* power of two, open addressing */
 #define CACHE_MAX_WORDS (CACHE_SLOTS / 2)
 #define CACHE_MAX_WORD_BYTES 64
-#define NAME_MAX_CPS 32                 /* html.unescape's [^\t\n\f <&#;]{1,32} */
+#define NAME_MAX_CPS 32 /* html.unescape's [^\t\n\f <&#;]{1,32} */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The letters (U15_L) and digits (U15_N) Unicode 15 added: Debian 12's PCRE2 10.42 knows
  * Unicode 14, its python3-regex (the reference) Unicode 15. */
-#define U15_L "\\x{1123F}-\\x{11240}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}" \
-    "\\x{1342F}\\x{13441}-\\x{13446}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}" \
+#define U15_L                                                                   \
+    "\\x{1123F}-\\x{11240}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}" \
+    "\\x{1342F}\\x{13441}-\\x{13446}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}"  \
     "\\x{1E030}-\\x{1E06D}\\x{1E4D0}-\\x{1E4EB}\\x{2B739}\\x{31350}-\\x{323AF}"
 #define U15_N "\\x{11F50}-\\x{11F59}\\x{1D2C0}-\\x{1D2D3}\\x{1E4F0}-\\x{1E4F9}"
 
@@ -179,61 +180,75 @@ struct entity {
 /* Sorted by name (strcmp). Generated from Python 3.11's html.entities.html5: every name that
  * is valid without ';', and the common others listed in the header comment. */
 static const struct entity ENTITIES[] = {
-    {"AElig", 0xC6, true}, {"AMP", 0x26, true}, {"Aacute", 0xC1, true}, {"Acirc", 0xC2, true},
-    {"Agrave", 0xC0, true}, {"Alpha", 0x391, false}, {"Aring", 0xC5, true}, {"Atilde", 0xC3, true},
-    {"Auml", 0xC4, true}, {"Beta", 0x392, false}, {"COPY", 0xA9, true}, {"Ccedil", 0xC7, true},
-    {"Chi", 0x3A7, false}, {"Dagger", 0x2021, false}, {"Delta", 0x394, false}, {"ETH", 0xD0, true},
-    {"Eacute", 0xC9, true}, {"Ecirc", 0xCA, true}, {"Egrave", 0xC8, true},
-    {"Epsilon", 0x395, false}, {"Eta", 0x397, false}, {"Euml", 0xCB, true}, {"GT", 0x3E, true},
-    {"Gamma", 0x393, false}, {"Iacute", 0xCD, true}, {"Icirc", 0xCE, true}, {"Igrave", 0xCC, true},
-    {"Iota", 0x399, false}, {"Iuml", 0xCF, true}, {"Kappa", 0x39A, false}, {"LT", 0x3C, true},
-    {"Lambda", 0x39B, false}, {"Mu", 0x39C, false}, {"Ntilde", 0xD1, true}, {"Nu", 0x39D, false},
-    {"OElig", 0x152, false}, {"Oacute", 0xD3, true}, {"Ocirc", 0xD4, true}, {"Ograve", 0xD2, true},
-    {"Omega", 0x3A9, false}, {"Omicron", 0x39F, false}, {"Oslash", 0xD8, true},
-    {"Otilde", 0xD5, true}, {"Ouml", 0xD6, true}, {"Phi", 0x3A6, false}, {"Pi", 0x3A0, false},
-    {"Prime", 0x2033, false}, {"Psi", 0x3A8, false}, {"QUOT", 0x22, true}, {"REG", 0xAE, true},
-    {"Rho", 0x3A1, false}, {"Scaron", 0x160, false}, {"Sigma", 0x3A3, false}, {"THORN", 0xDE, true},
-    {"Tau", 0x3A4, false}, {"Theta", 0x398, false}, {"Uacute", 0xDA, true}, {"Ucirc", 0xDB, true},
-    {"Ugrave", 0xD9, true}, {"Upsilon", 0x3A5, false}, {"Uuml", 0xDC, true}, {"Xi", 0x39E, false},
-    {"Yacute", 0xDD, true}, {"Yuml", 0x178, false}, {"Zeta", 0x396, false}, {"aacute", 0xE1, true},
-    {"acirc", 0xE2, true}, {"acute", 0xB4, true}, {"aelig", 0xE6, true}, {"agrave", 0xE0, true},
-    {"alpha", 0x3B1, false}, {"amp", 0x26, true}, {"apos", 0x27, false}, {"aring", 0xE5, true},
-    {"atilde", 0xE3, true}, {"auml", 0xE4, true}, {"bdquo", 0x201E, false}, {"beta", 0x3B2, false},
-    {"brvbar", 0xA6, true}, {"bull", 0x2022, false}, {"ccedil", 0xE7, true}, {"cedil", 0xB8, true},
-    {"cent", 0xA2, true}, {"check", 0x2713, false}, {"chi", 0x3C7, false}, {"circ", 0x2C6, false},
-    {"clubs", 0x2663, false}, {"copy", 0xA9, true}, {"cross", 0x2717, false},
-    {"curren", 0xA4, true}, {"dagger", 0x2020, false}, {"darr", 0x2193, false}, {"deg", 0xB0, true},
-    {"delta", 0x3B4, false}, {"diams", 0x2666, false}, {"divide", 0xF7, true},
-    {"eacute", 0xE9, true}, {"ecirc", 0xEA, true}, {"egrave", 0xE8, true}, {"emsp", 0x2003, false},
-    {"ensp", 0x2002, false}, {"epsilon", 0x3B5, false}, {"eta", 0x3B7, false}, {"eth", 0xF0, true},
-    {"euml", 0xEB, true}, {"euro", 0x20AC, false}, {"fnof", 0x192, false}, {"frac12", 0xBD, true},
-    {"frac14", 0xBC, true}, {"frac34", 0xBE, true}, {"gamma", 0x3B3, false}, {"ge", 0x2265, false},
-    {"gt", 0x3E, true}, {"harr", 0x2194, false}, {"hearts", 0x2665, false},
-    {"hellip", 0x2026, false}, {"iacute", 0xED, true}, {"icirc", 0xEE, true}, {"iexcl", 0xA1, true},
-    {"igrave", 0xEC, true}, {"infin", 0x221E, false}, {"iota", 0x3B9, false},
-    {"iquest", 0xBF, true}, {"iuml", 0xEF, true}, {"kappa", 0x3BA, false}, {"lambda", 0x3BB, false},
-    {"laquo", 0xAB, true}, {"larr", 0x2190, false}, {"ldquo", 0x201C, false}, {"le", 0x2264, false},
-    {"lrm", 0x200E, false}, {"lsaquo", 0x2039, false}, {"lsquo", 0x2018, false}, {"lt", 0x3C, true},
-    {"macr", 0xAF, true}, {"mdash", 0x2014, false}, {"micro", 0xB5, true}, {"middot", 0xB7, true},
-    {"minus", 0x2212, false}, {"mu", 0x3BC, false}, {"nbsp", 0xA0, true}, {"ndash", 0x2013, false},
-    {"ne", 0x2260, false}, {"not", 0xAC, true}, {"ntilde", 0xF1, true}, {"nu", 0x3BD, false},
-    {"oacute", 0xF3, true}, {"ocirc", 0xF4, true}, {"oelig", 0x153, false}, {"ograve", 0xF2, true},
-    {"omega", 0x3C9, false}, {"omicron", 0x3BF, false}, {"ordf", 0xAA, true}, {"ordm", 0xBA, true},
-    {"oslash", 0xF8, true}, {"otilde", 0xF5, true}, {"ouml", 0xF6, true}, {"para", 0xB6, true},
-    {"permil", 0x2030, false}, {"phi", 0x3C6, false}, {"pi", 0x3C0, false}, {"plusmn", 0xB1, true},
-    {"pound", 0xA3, true}, {"prime", 0x2032, false}, {"psi", 0x3C8, false}, {"quot", 0x22, true},
-    {"raquo", 0xBB, true}, {"rarr", 0x2192, false}, {"rdquo", 0x201D, false}, {"reg", 0xAE, true},
-    {"rho", 0x3C1, false}, {"rlm", 0x200F, false}, {"rsaquo", 0x203A, false},
-    {"rsquo", 0x2019, false}, {"sbquo", 0x201A, false}, {"scaron", 0x161, false},
-    {"sect", 0xA7, true}, {"shy", 0xAD, true}, {"sigma", 0x3C3, false}, {"sigmaf", 0x3C2, false},
-    {"spades", 0x2660, false}, {"star", 0x2606, false}, {"sup1", 0xB9, true}, {"sup2", 0xB2, true},
-    {"sup3", 0xB3, true}, {"szlig", 0xDF, true}, {"tau", 0x3C4, false}, {"theta", 0x3B8, false},
-    {"thinsp", 0x2009, false}, {"thorn", 0xFE, true}, {"tilde", 0x2DC, false},
-    {"times", 0xD7, true}, {"trade", 0x2122, false}, {"uacute", 0xFA, true},
-    {"uarr", 0x2191, false}, {"ucirc", 0xFB, true}, {"ugrave", 0xF9, true}, {"uml", 0xA8, true},
-    {"upsilon", 0x3C5, false}, {"uuml", 0xFC, true}, {"xi", 0x3BE, false}, {"yacute", 0xFD, true},
-    {"yen", 0xA5, true}, {"yuml", 0xFF, true}, {"zeta", 0x3B6, false}, {"zwj", 0x200D, false},
-    {"zwnj", 0x200C, false},
+    {"AElig", 0xC6, true},     {"AMP", 0x26, true},       {"Aacute", 0xC1, true},
+    {"Acirc", 0xC2, true},     {"Agrave", 0xC0, true},    {"Alpha", 0x391, false},
+    {"Aring", 0xC5, true},     {"Atilde", 0xC3, true},    {"Auml", 0xC4, true},
+    {"Beta", 0x392, false},    {"COPY", 0xA9, true},      {"Ccedil", 0xC7, true},
+    {"Chi", 0x3A7, false},     {"Dagger", 0x2021, false}, {"Delta", 0x394, false},
+    {"ETH", 0xD0, true},       {"Eacute", 0xC9, true},    {"Ecirc", 0xCA, true},
+    {"Egrave", 0xC8, true},    {"Epsilon", 0x395, false}, {"Eta", 0x397, false},
+    {"Euml", 0xCB, true},      {"GT", 0x3E, true},        {"Gamma", 0x393, false},
+    {"Iacute", 0xCD, true},    {"Icirc", 0xCE, true},     {"Igrave", 0xCC, true},
+    {"Iota", 0x399, false},    {"Iuml", 0xCF, true},      {"Kappa", 0x39A, false},
+    {"LT", 0x3C, true},        {"Lambda", 0x39B, false},  {"Mu", 0x39C, false},
+    {"Ntilde", 0xD1, true},    {"Nu", 0x39D, false},      {"OElig", 0x152, false},
+    {"Oacute", 0xD3, true},    {"Ocirc", 0xD4, true},     {"Ograve", 0xD2, true},
+    {"Omega", 0x3A9, false},   {"Omicron", 0x39F, false}, {"Oslash", 0xD8, true},
+    {"Otilde", 0xD5, true},    {"Ouml", 0xD6, true},      {"Phi", 0x3A6, false},
+    {"Pi", 0x3A0, false},      {"Prime", 0x2033, false},  {"Psi", 0x3A8, false},
+    {"QUOT", 0x22, true},      {"REG", 0xAE, true},       {"Rho", 0x3A1, false},
+    {"Scaron", 0x160, false},  {"Sigma", 0x3A3, false},   {"THORN", 0xDE, true},
+    {"Tau", 0x3A4, false},     {"Theta", 0x398, false},   {"Uacute", 0xDA, true},
+    {"Ucirc", 0xDB, true},     {"Ugrave", 0xD9, true},    {"Upsilon", 0x3A5, false},
+    {"Uuml", 0xDC, true},      {"Xi", 0x39E, false},      {"Yacute", 0xDD, true},
+    {"Yuml", 0x178, false},    {"Zeta", 0x396, false},    {"aacute", 0xE1, true},
+    {"acirc", 0xE2, true},     {"acute", 0xB4, true},     {"aelig", 0xE6, true},
+    {"agrave", 0xE0, true},    {"alpha", 0x3B1, false},   {"amp", 0x26, true},
+    {"apos", 0x27, false},     {"aring", 0xE5, true},     {"atilde", 0xE3, true},
+    {"auml", 0xE4, true},      {"bdquo", 0x201E, false},  {"beta", 0x3B2, false},
+    {"brvbar", 0xA6, true},    {"bull", 0x2022, false},   {"ccedil", 0xE7, true},
+    {"cedil", 0xB8, true},     {"cent", 0xA2, true},      {"check", 0x2713, false},
+    {"chi", 0x3C7, false},     {"circ", 0x2C6, false},    {"clubs", 0x2663, false},
+    {"copy", 0xA9, true},      {"cross", 0x2717, false},  {"curren", 0xA4, true},
+    {"dagger", 0x2020, false}, {"darr", 0x2193, false},   {"deg", 0xB0, true},
+    {"delta", 0x3B4, false},   {"diams", 0x2666, false},  {"divide", 0xF7, true},
+    {"eacute", 0xE9, true},    {"ecirc", 0xEA, true},     {"egrave", 0xE8, true},
+    {"emsp", 0x2003, false},   {"ensp", 0x2002, false},   {"epsilon", 0x3B5, false},
+    {"eta", 0x3B7, false},     {"eth", 0xF0, true},       {"euml", 0xEB, true},
+    {"euro", 0x20AC, false},   {"fnof", 0x192, false},    {"frac12", 0xBD, true},
+    {"frac14", 0xBC, true},    {"frac34", 0xBE, true},    {"gamma", 0x3B3, false},
+    {"ge", 0x2265, false},     {"gt", 0x3E, true},        {"harr", 0x2194, false},
+    {"hearts", 0x2665, false}, {"hellip", 0x2026, false}, {"iacute", 0xED, true},
+    {"icirc", 0xEE, true},     {"iexcl", 0xA1, true},     {"igrave", 0xEC, true},
+    {"infin", 0x221E, false},  {"iota", 0x3B9, false},    {"iquest", 0xBF, true},
+    {"iuml", 0xEF, true},      {"kappa", 0x3BA, false},   {"lambda", 0x3BB, false},
+    {"laquo", 0xAB, true},     {"larr", 0x2190, false},   {"ldquo", 0x201C, false},
+    {"le", 0x2264, false},     {"lrm", 0x200E, false},    {"lsaquo", 0x2039, false},
+    {"lsquo", 0x2018, false},  {"lt", 0x3C, true},        {"macr", 0xAF, true},
+    {"mdash", 0x2014, false},  {"micro", 0xB5, true},     {"middot", 0xB7, true},
+    {"minus", 0x2212, false},  {"mu", 0x3BC, false},      {"nbsp", 0xA0, true},
+    {"ndash", 0x2013, false},  {"ne", 0x2260, false},     {"not", 0xAC, true},
+    {"ntilde", 0xF1, true},    {"nu", 0x3BD, false},      {"oacute", 0xF3, true},
+    {"ocirc", 0xF4, true},     {"oelig", 0x153, false},   {"ograve", 0xF2, true},
+    {"omega", 0x3C9, false},   {"omicron", 0x3BF, false}, {"ordf", 0xAA, true},
+    {"ordm", 0xBA, true},      {"oslash", 0xF8, true},    {"otilde", 0xF5, true},
+    {"ouml", 0xF6, true},      {"para", 0xB6, true},      {"permil", 0x2030, false},
+    {"phi", 0x3C6, false},     {"pi", 0x3C0, false},      {"plusmn", 0xB1, true},
+    {"pound", 0xA3, true},     {"prime", 0x2032, false},  {"psi", 0x3C8, false},
+    {"quot", 0x22, true},      {"raquo", 0xBB, true},     {"rarr", 0x2192, false},
+    {"rdquo", 0x201D, false},  {"reg", 0xAE, true},       {"rho", 0x3C1, false},
+    {"rlm", 0x200F, false},    {"rsaquo", 0x203A, false}, {"rsquo", 0x2019, false},
+    {"sbquo", 0x201A, false},  {"scaron", 0x161, false},  {"sect", 0xA7, true},
+    {"shy", 0xAD, true},       {"sigma", 0x3C3, false},   {"sigmaf", 0x3C2, false},
+    {"spades", 0x2660, false}, {"star", 0x2606, false},   {"sup1", 0xB9, true},
+    {"sup2", 0xB2, true},      {"sup3", 0xB3, true},      {"szlig", 0xDF, true},
+    {"tau", 0x3C4, false},     {"theta", 0x3B8, false},   {"thinsp", 0x2009, false},
+    {"thorn", 0xFE, true},     {"tilde", 0x2DC, false},   {"times", 0xD7, true},
+    {"trade", 0x2122, false},  {"uacute", 0xFA, true},    {"uarr", 0x2191, false},
+    {"ucirc", 0xFB, true},     {"ugrave", 0xF9, true},    {"uml", 0xA8, true},
+    {"upsilon", 0x3C5, false}, {"uuml", 0xFC, true},      {"xi", 0x3BE, false},
+    {"yacute", 0xFD, true},    {"yen", 0xA5, true},       {"yuml", 0xFF, true},
+    {"zeta", 0x3B6, false},    {"zwj", 0x200D, false},    {"zwnj", 0x200C, false},
 };
 
 /* Windows-1252 for &#128; .. &#159; (html._invalid_charrefs). */
@@ -300,8 +315,8 @@ static size_t numeric_ref(const uint32_t *s, size_t n, uint32_t *out, size_t *o)
 }
 
 static bool name_char(uint32_t c) {
-    return c != '\t' && c != '\n' && c != '\f' && c != ' ' && c != '<' && c != '&' &&
-           c != '#' && c != ';';
+    return c != '\t' && c != '\n' && c != '\f' && c != ' ' && c != '<' && c != '&' && c != '#' &&
+           c != ';';
 }
 
 /* [^\t\n\f <&#;]{1,32};? at s (just after '&'): the whole name, else its longest legacy prefix
@@ -383,59 +398,67 @@ struct lower_run {
 };
 
 static const struct lower_run LOWER[] = {
-    {0x41, 0x5A, 1, 32}, {0xC0, 0xD6, 1, 32}, {0xD8, 0xDE, 1, 32}, {0x100, 0x12E, 2, 1},
-    {0x132, 0x136, 2, 1}, {0x139, 0x147, 2, 1}, {0x14A, 0x176, 2, 1}, {0x178, 0x178, 1, -121},
-    {0x179, 0x17D, 2, 1}, {0x181, 0x181, 1, 210}, {0x182, 0x184, 2, 1}, {0x186, 0x186, 1, 206},
-    {0x187, 0x187, 1, 1}, {0x189, 0x18A, 1, 205}, {0x18B, 0x18B, 1, 1}, {0x18E, 0x18E, 1, 79},
-    {0x18F, 0x18F, 1, 202}, {0x190, 0x190, 1, 203}, {0x191, 0x191, 1, 1}, {0x193, 0x193, 1, 205},
-    {0x194, 0x194, 1, 207}, {0x196, 0x196, 1, 211}, {0x197, 0x197, 1, 209}, {0x198, 0x198, 1, 1},
-    {0x19C, 0x19C, 1, 211}, {0x19D, 0x19D, 1, 213}, {0x19F, 0x19F, 1, 214}, {0x1A0, 0x1A4, 2, 1},
-    {0x1A6, 0x1A6, 1, 218}, {0x1A7, 0x1A7, 1, 1}, {0x1A9, 0x1A9, 1, 218}, {0x1AC, 0x1AC, 1, 1},
-    {0x1AE, 0x1AE, 1, 218}, {0x1AF, 0x1AF, 1, 1}, {0x1B1, 0x1B2, 1, 217}, {0x1B3, 0x1B5, 2, 1},
-    {0x1B7, 0x1B7, 1, 219}, {0x1B8, 0x1B8, 1, 1}, {0x1BC, 0x1BC, 1, 1}, {0x1C4, 0x1C4, 1, 2},
-    {0x1C5, 0x1C5, 1, 1}, {0x1C7, 0x1C7, 1, 2}, {0x1C8, 0x1C8, 1, 1}, {0x1CA, 0x1CA, 1, 2},
-    {0x1CB, 0x1DB, 2, 1}, {0x1DE, 0x1EE, 2, 1}, {0x1F1, 0x1F1, 1, 2}, {0x1F2, 0x1F4, 2, 1},
-    {0x1F6, 0x1F6, 1, -97}, {0x1F7, 0x1F7, 1, -56}, {0x1F8, 0x21E, 2, 1}, {0x220, 0x220, 1, -130},
-    {0x222, 0x232, 2, 1}, {0x23A, 0x23A, 1, 10795}, {0x23B, 0x23B, 1, 1}, {0x23D, 0x23D, 1, -163},
-    {0x23E, 0x23E, 1, 10792}, {0x241, 0x241, 1, 1}, {0x243, 0x243, 1, -195}, {0x244, 0x244, 1, 69},
-    {0x245, 0x245, 1, 71}, {0x246, 0x24E, 2, 1}, {0x370, 0x372, 2, 1}, {0x376, 0x376, 1, 1},
-    {0x37F, 0x37F, 1, 116}, {0x386, 0x386, 1, 38}, {0x388, 0x38A, 1, 37}, {0x38C, 0x38C, 1, 64},
-    {0x38E, 0x38F, 1, 63}, {0x391, 0x3A1, 1, 32}, {0x3A3, 0x3AB, 1, 32}, {0x3CF, 0x3CF, 1, 8},
-    {0x3D8, 0x3EE, 2, 1}, {0x3F4, 0x3F4, 1, -60}, {0x3F7, 0x3F7, 1, 1}, {0x3F9, 0x3F9, 1, -7},
-    {0x3FA, 0x3FA, 1, 1}, {0x3FD, 0x3FF, 1, -130}, {0x400, 0x40F, 1, 80}, {0x410, 0x42F, 1, 32},
-    {0x460, 0x480, 2, 1}, {0x48A, 0x4BE, 2, 1}, {0x4C0, 0x4C0, 1, 15}, {0x4C1, 0x4CD, 2, 1},
-    {0x4D0, 0x52E, 2, 1}, {0x531, 0x556, 1, 48}, {0x10A0, 0x10C5, 1, 7264},
-    {0x10C7, 0x10C7, 1, 7264}, {0x10CD, 0x10CD, 1, 7264}, {0x13A0, 0x13EF, 1, 38864},
-    {0x13F0, 0x13F5, 1, 8}, {0x1C90, 0x1CBA, 1, -3008}, {0x1CBD, 0x1CBF, 1, -3008},
-    {0x1E00, 0x1E94, 2, 1}, {0x1E9E, 0x1E9E, 1, -7615}, {0x1EA0, 0x1EFE, 2, 1},
-    {0x1F08, 0x1F0F, 1, -8}, {0x1F18, 0x1F1D, 1, -8}, {0x1F28, 0x1F2F, 1, -8},
-    {0x1F38, 0x1F3F, 1, -8}, {0x1F48, 0x1F4D, 1, -8}, {0x1F59, 0x1F5F, 2, -8},
-    {0x1F68, 0x1F6F, 1, -8}, {0x1F88, 0x1F8F, 1, -8}, {0x1F98, 0x1F9F, 1, -8},
-    {0x1FA8, 0x1FAF, 1, -8}, {0x1FB8, 0x1FB9, 1, -8}, {0x1FBA, 0x1FBB, 1, -74},
-    {0x1FBC, 0x1FBC, 1, -9}, {0x1FC8, 0x1FCB, 1, -86}, {0x1FCC, 0x1FCC, 1, -9},
-    {0x1FD8, 0x1FD9, 1, -8}, {0x1FDA, 0x1FDB, 1, -100}, {0x1FE8, 0x1FE9, 1, -8},
-    {0x1FEA, 0x1FEB, 1, -112}, {0x1FEC, 0x1FEC, 1, -7}, {0x1FF8, 0x1FF9, 1, -128},
-    {0x1FFA, 0x1FFB, 1, -126}, {0x1FFC, 0x1FFC, 1, -9}, {0x2126, 0x2126, 1, -7517},
-    {0x212A, 0x212A, 1, -8383}, {0x212B, 0x212B, 1, -8262}, {0x2132, 0x2132, 1, 28},
-    {0x2160, 0x216F, 1, 16}, {0x2183, 0x2183, 1, 1}, {0x24B6, 0x24CF, 1, 26},
-    {0x2C00, 0x2C2F, 1, 48}, {0x2C60, 0x2C60, 1, 1}, {0x2C62, 0x2C62, 1, -10743},
-    {0x2C63, 0x2C63, 1, -3814}, {0x2C64, 0x2C64, 1, -10727}, {0x2C67, 0x2C6B, 2, 1},
+    {0x41, 0x5A, 1, 32},         {0xC0, 0xD6, 1, 32},         {0xD8, 0xDE, 1, 32},
+    {0x100, 0x12E, 2, 1},        {0x132, 0x136, 2, 1},        {0x139, 0x147, 2, 1},
+    {0x14A, 0x176, 2, 1},        {0x178, 0x178, 1, -121},     {0x179, 0x17D, 2, 1},
+    {0x181, 0x181, 1, 210},      {0x182, 0x184, 2, 1},        {0x186, 0x186, 1, 206},
+    {0x187, 0x187, 1, 1},        {0x189, 0x18A, 1, 205},      {0x18B, 0x18B, 1, 1},
+    {0x18E, 0x18E, 1, 79},       {0x18F, 0x18F, 1, 202},      {0x190, 0x190, 1, 203},
+    {0x191, 0x191, 1, 1},        {0x193, 0x193, 1, 205},      {0x194, 0x194, 1, 207},
+    {0x196, 0x196, 1, 211},      {0x197, 0x197, 1, 209},      {0x198, 0x198, 1, 1},
+    {0x19C, 0x19C, 1, 211},      {0x19D, 0x19D, 1, 213},      {0x19F, 0x19F, 1, 214},
+    {0x1A0, 0x1A4, 2, 1},        {0x1A6, 0x1A6, 1, 218},      {0x1A7, 0x1A7, 1, 1},
+    {0x1A9, 0x1A9, 1, 218},      {0x1AC, 0x1AC, 1, 1},        {0x1AE, 0x1AE, 1, 218},
+    {0x1AF, 0x1AF, 1, 1},        {0x1B1, 0x1B2, 1, 217},      {0x1B3, 0x1B5, 2, 1},
+    {0x1B7, 0x1B7, 1, 219},      {0x1B8, 0x1B8, 1, 1},        {0x1BC, 0x1BC, 1, 1},
+    {0x1C4, 0x1C4, 1, 2},        {0x1C5, 0x1C5, 1, 1},        {0x1C7, 0x1C7, 1, 2},
+    {0x1C8, 0x1C8, 1, 1},        {0x1CA, 0x1CA, 1, 2},        {0x1CB, 0x1DB, 2, 1},
+    {0x1DE, 0x1EE, 2, 1},        {0x1F1, 0x1F1, 1, 2},        {0x1F2, 0x1F4, 2, 1},
+    {0x1F6, 0x1F6, 1, -97},      {0x1F7, 0x1F7, 1, -56},      {0x1F8, 0x21E, 2, 1},
+    {0x220, 0x220, 1, -130},     {0x222, 0x232, 2, 1},        {0x23A, 0x23A, 1, 10795},
+    {0x23B, 0x23B, 1, 1},        {0x23D, 0x23D, 1, -163},     {0x23E, 0x23E, 1, 10792},
+    {0x241, 0x241, 1, 1},        {0x243, 0x243, 1, -195},     {0x244, 0x244, 1, 69},
+    {0x245, 0x245, 1, 71},       {0x246, 0x24E, 2, 1},        {0x370, 0x372, 2, 1},
+    {0x376, 0x376, 1, 1},        {0x37F, 0x37F, 1, 116},      {0x386, 0x386, 1, 38},
+    {0x388, 0x38A, 1, 37},       {0x38C, 0x38C, 1, 64},       {0x38E, 0x38F, 1, 63},
+    {0x391, 0x3A1, 1, 32},       {0x3A3, 0x3AB, 1, 32},       {0x3CF, 0x3CF, 1, 8},
+    {0x3D8, 0x3EE, 2, 1},        {0x3F4, 0x3F4, 1, -60},      {0x3F7, 0x3F7, 1, 1},
+    {0x3F9, 0x3F9, 1, -7},       {0x3FA, 0x3FA, 1, 1},        {0x3FD, 0x3FF, 1, -130},
+    {0x400, 0x40F, 1, 80},       {0x410, 0x42F, 1, 32},       {0x460, 0x480, 2, 1},
+    {0x48A, 0x4BE, 2, 1},        {0x4C0, 0x4C0, 1, 15},       {0x4C1, 0x4CD, 2, 1},
+    {0x4D0, 0x52E, 2, 1},        {0x531, 0x556, 1, 48},       {0x10A0, 0x10C5, 1, 7264},
+    {0x10C7, 0x10C7, 1, 7264},   {0x10CD, 0x10CD, 1, 7264},   {0x13A0, 0x13EF, 1, 38864},
+    {0x13F0, 0x13F5, 1, 8},      {0x1C90, 0x1CBA, 1, -3008},  {0x1CBD, 0x1CBF, 1, -3008},
+    {0x1E00, 0x1E94, 2, 1},      {0x1E9E, 0x1E9E, 1, -7615},  {0x1EA0, 0x1EFE, 2, 1},
+    {0x1F08, 0x1F0F, 1, -8},     {0x1F18, 0x1F1D, 1, -8},     {0x1F28, 0x1F2F, 1, -8},
+    {0x1F38, 0x1F3F, 1, -8},     {0x1F48, 0x1F4D, 1, -8},     {0x1F59, 0x1F5F, 2, -8},
+    {0x1F68, 0x1F6F, 1, -8},     {0x1F88, 0x1F8F, 1, -8},     {0x1F98, 0x1F9F, 1, -8},
+    {0x1FA8, 0x1FAF, 1, -8},     {0x1FB8, 0x1FB9, 1, -8},     {0x1FBA, 0x1FBB, 1, -74},
+    {0x1FBC, 0x1FBC, 1, -9},     {0x1FC8, 0x1FCB, 1, -86},    {0x1FCC, 0x1FCC, 1, -9},
+    {0x1FD8, 0x1FD9, 1, -8},     {0x1FDA, 0x1FDB, 1, -100},   {0x1FE8, 0x1FE9, 1, -8},
+    {0x1FEA, 0x1FEB, 1, -112},   {0x1FEC, 0x1FEC, 1, -7},     {0x1FF8, 0x1FF9, 1, -128},
+    {0x1FFA, 0x1FFB, 1, -126},   {0x1FFC, 0x1FFC, 1, -9},     {0x2126, 0x2126, 1, -7517},
+    {0x212A, 0x212A, 1, -8383},  {0x212B, 0x212B, 1, -8262},  {0x2132, 0x2132, 1, 28},
+    {0x2160, 0x216F, 1, 16},     {0x2183, 0x2183, 1, 1},      {0x24B6, 0x24CF, 1, 26},
+    {0x2C00, 0x2C2F, 1, 48},     {0x2C60, 0x2C60, 1, 1},      {0x2C62, 0x2C62, 1, -10743},
+    {0x2C63, 0x2C63, 1, -3814},  {0x2C64, 0x2C64, 1, -10727}, {0x2C67, 0x2C6B, 2, 1},
     {0x2C6D, 0x2C6D, 1, -10780}, {0x2C6E, 0x2C6E, 1, -10749}, {0x2C6F, 0x2C6F, 1, -10783},
-    {0x2C70, 0x2C70, 1, -10782}, {0x2C72, 0x2C72, 1, 1}, {0x2C75, 0x2C75, 1, 1},
-    {0x2C7E, 0x2C7F, 1, -10815}, {0x2C80, 0x2CE2, 2, 1}, {0x2CEB, 0x2CED, 2, 1},
-    {0x2CF2, 0x2CF2, 1, 1}, {0xA640, 0xA66C, 2, 1}, {0xA680, 0xA69A, 2, 1}, {0xA722, 0xA72E, 2, 1},
-    {0xA732, 0xA76E, 2, 1}, {0xA779, 0xA77B, 2, 1}, {0xA77D, 0xA77D, 1, -35332},
-    {0xA77E, 0xA786, 2, 1}, {0xA78B, 0xA78B, 1, 1}, {0xA78D, 0xA78D, 1, -42280},
-    {0xA790, 0xA792, 2, 1}, {0xA796, 0xA7A8, 2, 1}, {0xA7AA, 0xA7AA, 1, -42308},
-    {0xA7AB, 0xA7AB, 1, -42319}, {0xA7AC, 0xA7AC, 1, -42315}, {0xA7AD, 0xA7AD, 1, -42305},
-    {0xA7AE, 0xA7AE, 1, -42308}, {0xA7B0, 0xA7B0, 1, -42258}, {0xA7B1, 0xA7B1, 1, -42282},
-    {0xA7B2, 0xA7B2, 1, -42261}, {0xA7B3, 0xA7B3, 1, 928}, {0xA7B4, 0xA7C2, 2, 1},
-    {0xA7C4, 0xA7C4, 1, -48}, {0xA7C5, 0xA7C5, 1, -42307}, {0xA7C6, 0xA7C6, 1, -35384},
-    {0xA7C7, 0xA7C9, 2, 1}, {0xA7D0, 0xA7D0, 1, 1}, {0xA7D6, 0xA7D8, 2, 1}, {0xA7F5, 0xA7F5, 1, 1},
-    {0xFF21, 0xFF3A, 1, 32}, {0x10400, 0x10427, 1, 40}, {0x104B0, 0x104D3, 1, 40},
-    {0x10570, 0x1057A, 1, 39}, {0x1057C, 0x1058A, 1, 39}, {0x1058C, 0x10592, 1, 39},
-    {0x10594, 0x10595, 1, 39}, {0x10C80, 0x10CB2, 1, 64}, {0x118A0, 0x118BF, 1, 32},
-    {0x16E40, 0x16E5F, 1, 32}, {0x1E900, 0x1E921, 1, 34},
+    {0x2C70, 0x2C70, 1, -10782}, {0x2C72, 0x2C72, 1, 1},      {0x2C75, 0x2C75, 1, 1},
+    {0x2C7E, 0x2C7F, 1, -10815}, {0x2C80, 0x2CE2, 2, 1},      {0x2CEB, 0x2CED, 2, 1},
+    {0x2CF2, 0x2CF2, 1, 1},      {0xA640, 0xA66C, 2, 1},      {0xA680, 0xA69A, 2, 1},
+    {0xA722, 0xA72E, 2, 1},      {0xA732, 0xA76E, 2, 1},      {0xA779, 0xA77B, 2, 1},
+    {0xA77D, 0xA77D, 1, -35332}, {0xA77E, 0xA786, 2, 1},      {0xA78B, 0xA78B, 1, 1},
+    {0xA78D, 0xA78D, 1, -42280}, {0xA790, 0xA792, 2, 1},      {0xA796, 0xA7A8, 2, 1},
+    {0xA7AA, 0xA7AA, 1, -42308}, {0xA7AB, 0xA7AB, 1, -42319}, {0xA7AC, 0xA7AC, 1, -42315},
+    {0xA7AD, 0xA7AD, 1, -42305}, {0xA7AE, 0xA7AE, 1, -42308}, {0xA7B0, 0xA7B0, 1, -42258},
+    {0xA7B1, 0xA7B1, 1, -42282}, {0xA7B2, 0xA7B2, 1, -42261}, {0xA7B3, 0xA7B3, 1, 928},
+    {0xA7B4, 0xA7C2, 2, 1},      {0xA7C4, 0xA7C4, 1, -48},    {0xA7C5, 0xA7C5, 1, -42307},
+    {0xA7C6, 0xA7C6, 1, -35384}, {0xA7C7, 0xA7C9, 2, 1},      {0xA7D0, 0xA7D0, 1, 1},
+    {0xA7D6, 0xA7D8, 2, 1},      {0xA7F5, 0xA7F5, 1, 1},      {0xFF21, 0xFF3A, 1, 32},
+    {0x10400, 0x10427, 1, 40},   {0x104B0, 0x104D3, 1, 40},   {0x10570, 0x1057A, 1, 39},
+    {0x1057C, 0x1058A, 1, 39},   {0x1058C, 0x10592, 1, 39},   {0x10594, 0x10595, 1, 39},
+    {0x10C80, 0x10CB2, 1, 64},   {0x118A0, 0x118BF, 1, 32},   {0x16E40, 0x16E5F, 1, 32},
+    {0x1E900, 0x1E921, 1, 34},
 };
 
 static uint32_t lower_simple(uint32_t c) {
@@ -459,8 +482,8 @@ static uint32_t lower_simple(uint32_t c) {
 static bool has_property(const pcre2_code *re, pcre2_match_data *md, uint32_t c) {
     char buf[4];
     size_t n = utf8_encode(c, buf);
-    return pcre2_match(re, (PCRE2_SPTR)buf, n, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, md,
-                       NULL) > 0;
+    return pcre2_match(re, (PCRE2_SPTR)buf, n, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, md, NULL) >
+           0;
 }
 
 /* CPython's handle_capital_sigma: Σ at s[i] is final when a cased letter precedes it and none
@@ -766,19 +789,17 @@ static void cache_free(struct word_cache *c) {
 
 /* The slot of word s[0..n) with hash h: its entry, or the empty slot where it would go. The
  * table is at most half full, so the probe ends. */
-static struct cache_entry **cache_slot(struct word_cache *c, const char *s, size_t n,
-                                       uint64_t h) {
+static struct cache_entry **cache_slot(struct word_cache *c, const char *s, size_t n, uint64_t h) {
     for (size_t i = (size_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
         struct cache_entry *e = c->slots[i];
-        if (!e || (e->hash == h && e->key_len == n &&
-                   !memcmp((const char *)(e->ids + e->n_ids), s, n)))
+        if (!e ||
+            (e->hash == h && e->key_len == n && !memcmp((const char *)(e->ids + e->n_ids), s, n)))
             return &c->slots[i];
     }
 }
 
 /* Copies the cached ids of s[0..n) to out; returns their number, 0 when not cached. */
-static size_t cache_get(struct word_cache *c, const char *s, size_t n, uint64_t h,
-                        int32_t *out) {
+static size_t cache_get(struct word_cache *c, const char *s, size_t n, uint64_t h, int32_t *out) {
     pthread_mutex_lock(&c->lock);
     const struct cache_entry *e = *cache_slot(c, s, n, h);
     size_t m = e ? e->n_ids : 0;
@@ -789,8 +810,8 @@ static size_t cache_get(struct word_cache *c, const char *s, size_t n, uint64_t 
 }
 
 /* Remembers ids[0..m) for s[0..n) while there is room; a full cache just stops growing. */
-static void cache_put(struct word_cache *c, const char *s, size_t n, uint64_t h,
-                      const int32_t *ids, size_t m) {
+static void cache_put(struct word_cache *c, const char *s, size_t n, uint64_t h, const int32_t *ids,
+                      size_t m) {
     struct cache_entry *e = malloc(sizeof *e + m * sizeof *ids + n);
     if (!e)
         return;
@@ -837,9 +858,8 @@ static int word_ids(const struct mill_clip_tokenizer *tok, const char *s, size_t
 
 /* Appends the ids of the pre-tokens of s[0..len) to out from *k, stopping once out[0..cap) is
  * full (that already decides the truncation). */
-static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *md,
-                       const char *s, size_t len, int32_t *out, size_t cap, size_t *k,
-                       struct mill_err *err) {
+static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *md, const char *s,
+                       size_t len, int32_t *out, size_t cap, size_t *k, struct mill_err *err) {
     struct bpe_work w = {0};
     int rc = 0;
     for (size_t off = 0; !rc && *k < cap && off < len;) {
@@ -865,8 +885,8 @@ static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *
     return rc;
 }
 
-int mill_clip_tokenize(const struct mill_clip_tokenizer *tok, const char *text,
-                       int context_length, int32_t *out, struct mill_err *err) {
+int mill_clip_tokenize(const struct mill_clip_tokenizer *tok, const char *text, int context_length,
+                       int32_t *out, struct mill_err *err) {
     if (!tok || !text || !out)
         return mill_err_set(err, MILL_EINVAL, "clip tokenizer: NULL argument");
     if (context_length < 2)
@@ -921,8 +941,10 @@ static int read_gz(const char *path, struct mill_buf *out, struct mill_err *err)
     if (!rc && mill_buf_add(out, "", 0))
         rc = MILL_ENOMEM;
     if (rc == MILL_EFORMAT)
-        return mill_err_set(err, rc, "clip tokenizer: %s: not a gzip file, truncated, or over "
-                            "%zu bytes", path, MAX_FILE_BYTES);
+        return mill_err_set(err, rc,
+                            "clip tokenizer: %s: not a gzip file, truncated, or over "
+                            "%zu bytes",
+                            path, MAX_FILE_BYTES);
     return rc ? mill_err_set(err, rc, "clip tokenizer: out of memory reading %s", path) : 0;
 }
 
@@ -987,7 +1009,8 @@ static void split_fields(const char *p, size_t n, struct fields *fs) {
         uint32_t cp;
         size_t start = i;
         for (; i < n && (k = utf8_decode((const unsigned char *)p + i, n - i, &cp)) &&
-               !py_isspace(cp); i += k)
+               !py_isspace(cp);
+             i += k)
             ;
         if (i > start && fs->count < 2) {
             fs->f[fs->count] = p + start;
@@ -1087,8 +1110,10 @@ static int build_pairs(struct mill_clip_tokenizer *tok, const struct str_map *v,
             break;
         int32_t merged = str_map_get(v, joined.p, joined.n);
         if (merged < 0)
-            rc = mill_err_set(err, MILL_EFORMAT, "clip tokenizer: %s: merge on line %zu makes "
-                              "\"%s\", which is not in the vocabulary", path, i + 2, joined.p);
+            rc = mill_err_set(err, MILL_EFORMAT,
+                              "clip tokenizer: %s: merge on line %zu makes "
+                              "\"%s\", which is not in the vocabulary",
+                              path, i + 2, joined.p);
         else
             pair_set(&tok->pairs, a, b, (uint32_t)i, merged);
     }
@@ -1099,19 +1124,21 @@ static int build_pairs(struct mill_clip_tokenizer *tok, const struct str_map *v,
 static pcre2_code *compile(const char *pattern, uint32_t opts, struct mill_err *err) {
     int ec;
     PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | opts,
-                                   &ec, &at, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | opts, &ec, &at, NULL);
     if (!re)
-        mill_err_set(err, MILL_EUNSUPPORTED, "clip tokenizer: this PCRE2 cannot compile %s "
-                     "(error %d at %zu)", pattern, ec, (size_t)at);
+        mill_err_set(err, MILL_EUNSUPPORTED,
+                     "clip tokenizer: this PCRE2 cannot compile %s "
+                     "(error %d at %zu)",
+                     pattern, ec, (size_t)at);
     else
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the interpreter serves when JIT fails */
     return re;
 }
 
 /* Byte symbols, SOT / EOT ids, the compiled patterns and the cache. */
-static int finish_load(struct mill_clip_tokenizer *tok, const struct str_map *v,
-                       const char *path, struct mill_err *err) {
+static int finish_load(struct mill_clip_tokenizer *tok, const struct str_map *v, const char *path,
+                       struct mill_err *err) {
     uint8_t order[256];
     uint32_t cp[256];
     char sym[8];
@@ -1185,8 +1212,8 @@ struct json_in {
 };
 
 static void json_ws(struct json_in *j) {
-    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' ||
-                           j->s[j->i] == '\r'))
+    while (j->i < j->n &&
+           (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
         j->i++;
 }
 
@@ -1289,8 +1316,8 @@ static int check_unique_ids(const struct str_map *v, const char *path, struct mi
     for (size_t i = 0; v->slots && i <= v->mask && !rc; i++) {
         int32_t id = v->slots[i].id;
         if (id >= 0 && (seen[id / 8] >> (id % 8) & 1))
-            rc = mill_err_set(err, MILL_EFORMAT, "clip tokenizer: %s: id %d appears twice",
-                              path, (int)id);
+            rc = mill_err_set(err, MILL_EFORMAT, "clip tokenizer: %s: id %d appears twice", path,
+                              (int)id);
         if (id >= 0)
             seen[id / 8] |= (uint8_t)(1u << (id % 8));
     }
@@ -1307,8 +1334,10 @@ static int parse_vocab_json(const char *path, const char *s, size_t n, struct st
     if (!rc && (json_ws(&j), j.i != j.n))
         rc = MILL_EFORMAT;
     if (rc == MILL_EFORMAT)
-        return mill_err_set(err, rc, "clip tokenizer: %s: not a {\"token\": id} JSON object "
-                            "with ids below %d (at byte %zu)", path, MAX_VOCAB_ID, j.i);
+        return mill_err_set(err, rc,
+                            "clip tokenizer: %s: not a {\"token\": id} JSON object "
+                            "with ids below %d (at byte %zu)",
+                            path, MAX_VOCAB_ID, j.i);
     return rc ? mill_err_set(err, rc, "clip tokenizer: out of memory reading %s", path) : 0;
 }
 
@@ -1323,9 +1352,7 @@ static int load_vocab_json(const char *path, struct str_map *v, struct mill_err 
     return rc ? rc : check_unique_ids(v, path, err);
 }
 
-static bool ascii_space(char c) {
-    return (unsigned char)c < 0x80 && py_isspace((unsigned char)c);
-}
+static bool ascii_space(char c) { return (unsigned char)c < 0x80 && py_isspace((unsigned char)c); }
 
 int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
                                 struct mill_clip_tokenizer **tok, struct mill_err *err) {

@@ -22,8 +22,8 @@ void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok);
 /* Tokenises text into out[context_length]: SOT, tokens, EOT, zeros; when too long, the tokens
  * are cut and the last position holds EOT (open_clip's tokenize()). Returns the number of
  * non-padding positions (>= 2), or a negative MILL_E*. */
-int mill_clip_tokenize(const struct mill_clip_tokenizer *tok, const char *text,
-                       int context_length, int32_t *out, struct mill_err *err);
+int mill_clip_tokenize(const struct mill_clip_tokenizer *tok, const char *text, int context_length,
+                       int32_t *out, struct mill_err *err);
 int32_t mill_clip_sot(const struct mill_clip_tokenizer *tok); /* 49406 */
 int32_t mill_clip_eot(const struct mill_clip_tokenizer *tok); /* 49407 */
 
