@@ -1,5 +1,9 @@
-/* image.c: image decoding (stb_image, libwebp) to RGB888, Pillow's resampling, and open_clip's
- * CLIP preprocessing. See image.h for the contract.
+/* image.c: image decoding (libjpeg-turbo, stb_image, libwebp) to RGB888, Pillow's resampling,
+ * and open_clip's CLIP preprocessing. See image.h for the contract.
+ *
+ * JPEG goes through libjpeg-turbo with the settings Pillow decodes with (islow IDCT, fancy
+ * upsampling, Pillow's inverted-CMYK conversion), so the pixels equal Pillow's on the same
+ * library; PNG, GIF and BMP through stb_image, WebP through libwebp.
  *
  * The resampler is a port of Pillow's libImaging/Resample.c (8-bit path: double coefficients
  * normalised to fixed point with PRECISION_BITS = 22, a half-unit rounding constant, clip8) and
@@ -11,8 +15,13 @@
 
 #include <limits.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h> /* before jpeglib.h, which needs FILE and size_t */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jpeglib.h>
 
 #include <stb_image.h>
 #include <webp/decode.h>
@@ -97,6 +106,37 @@ static int jpeg_truncated(const uint8_t *p, size_t n) {
         if (p[i] == 0xFF && p[i + 1] == 0xD9)
             return 0;
     return 1;
+}
+
+/* The frame size in a JPEG's SOFn marker, found by walking the marker segments from SOI to the
+ * first scan, so the size limit holds before libjpeg allocates. 1 when found. */
+static int jpeg_sof(const uint8_t *p, size_t n, long long *w, long long *h) {
+    size_t i = 2;
+    while (i + 4 <= n && p[i] == 0xFF) {
+        uint8_t m = p[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
+            i += 2;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9)
+            return 0;
+        size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (len < 7 || i + 9 > n)
+                return 0;
+            *h = (long long)p[i + 5] << 8 | p[i + 6];
+            *w = (long long)p[i + 7] << 8 | p[i + 8];
+            return 1;
+        }
+        if (len < 2)
+            return 0;
+        i += 2 + len;
+    }
+    return 0;
 }
 
 /* Pillow refuses a BMP whose pixel array is cut short; stb_image would zero-fill it. Only the
@@ -279,6 +319,118 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
     return rc;
 }
 
+/* libjpeg's errors end the decode through longjmp; its warnings (corrupt data it can decode
+ * past, as Pillow does) are silent. */
+struct jpeg_fail {
+    struct jpeg_error_mgr pub;
+    jmp_buf jmp;
+    char msg[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_on_error(j_common_ptr c) {
+    struct jpeg_fail *f = (struct jpeg_fail *)c->err;
+    (*c->err->format_message)(c, f->msg);
+    longjmp(f->jmp, 1);
+}
+
+static void jpeg_on_message(j_common_ptr c, int level) {
+    (void)c;
+    (void)level;
+}
+
+/* Pillow's "CMYK;I" raw mode (it assumes Adobe's inverted samples) and its cmyk2rgb
+ * (libImaging/Convert.c): nk = 255 - k, each channel nk - nk * c / 255, rounded as MULDIV255. */
+static void cmyk_row(const uint8_t *in, uint8_t *out, size_t w) {
+    for (size_t x = 0; x < w; x++, in += 4, out += 3) {
+        int nk = 255 - (255 - in[3]);
+        for (int ch = 0; ch < 3; ch++) {
+            int t = (255 - in[ch]) * nk + 128;
+            out[ch] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
+        }
+    }
+}
+
+/* What the decode owns, so the longjmp path can free it (locals changed after setjmp would
+ * need volatile). */
+struct jpeg_job {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_fail fail;
+    uint8_t *row, *rgb;
+};
+
+static void jpeg_rows(struct jpeg_job *j, bool cmyk) {
+    size_t w = j->cinfo.output_width, comps = (size_t)j->cinfo.output_components;
+    while (j->cinfo.output_scanline < j->cinfo.output_height) {
+        uint8_t *out = j->rgb + (size_t)j->cinfo.output_scanline * w * 3;
+        JSAMPROW r = j->row;
+        if (jpeg_read_scanlines(&j->cinfo, &r, 1) != 1)
+            continue;
+        if (cmyk)
+            cmyk_row(j->row, out, w);
+        else if (comps == 1)
+            for (size_t x = 0; x < w; x++)
+                out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = j->row[x];
+        else
+            memcpy(out, j->row, w * 3);
+    }
+}
+
+static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struct mill_err *err) {
+    struct jpeg_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory decoding JPEG");
+    long long sw, sh;
+    int rc = jpeg_sof(p, n, &sw, &sh) ? check_dims(sw, sh, FMT_JPEG, err) : 0;
+    if (rc) {
+        free(j);
+        return rc;
+    }
+    j->cinfo.err = jpeg_std_error(&j->fail.pub);
+    j->fail.pub.error_exit = jpeg_on_error;
+    j->fail.pub.emit_message = jpeg_on_message;
+    if (setjmp(j->fail.jmp)) {
+        rc = mill_err_set(err, MILL_EFORMAT, "image: %s JPEG (libjpeg: %s)",
+                          jpeg_truncated(p, n) ? "truncated" : "corrupt", j->fail.msg);
+        goto done;
+    }
+    jpeg_create_decompress(&j->cinfo);
+    jpeg_mem_src(&j->cinfo, p, (unsigned long)n);
+    jpeg_read_header(&j->cinfo, TRUE);
+    long long w = j->cinfo.image_width, h = j->cinfo.image_height;
+    if ((rc = check_dims(w, h, FMT_JPEG, err)) != 0)
+        goto done;
+    if (jpeg_truncated(p, n)) {
+        rc = mill_err_set(err, MILL_EFORMAT, "image: truncated JPEG (%lld x %lld, %zu bytes)", w, h,
+                          n);
+        goto done;
+    }
+    J_COLOR_SPACE cs = j->cinfo.jpeg_color_space;
+    bool cmyk = cs == JCS_CMYK || cs == JCS_YCCK;
+    j->cinfo.out_color_space = cmyk ? JCS_CMYK : cs == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+    j->cinfo.dct_method = JDCT_ISLOW; /* Pillow's default */
+    j->cinfo.do_fancy_upsampling = TRUE;
+    jpeg_start_decompress(&j->cinfo);
+    j->row = malloc((size_t)j->cinfo.output_width * (size_t)j->cinfo.output_components);
+    j->rgb = malloc((size_t)j->cinfo.output_width * j->cinfo.output_height * 3);
+    if (!j->row || !j->rgb) {
+        rc = mill_err_set(err, MILL_ENOMEM, "image: out of memory decoding a %lld x %lld JPEG", w,
+                          h);
+        goto done;
+    }
+    jpeg_rows(j, cmyk);
+    jpeg_finish_decompress(&j->cinfo);
+    img->w = (int)j->cinfo.output_width;
+    img->h = (int)j->cinfo.output_height;
+    img->rgb = j->rgb;
+    j->rgb = NULL;
+done:
+    jpeg_destroy_decompress(&j->cinfo);
+    free(j->row);
+    free(j->rgb);
+    free(j);
+    return rc;
+}
+
 static int webp_fail(VP8StatusCode st, struct mill_err *err) {
     if (st == VP8_STATUS_OUT_OF_MEMORY)
         return mill_err_set(err, MILL_ENOMEM, "image: out of memory decoding WebP");
@@ -327,7 +479,9 @@ int mill_image_decode(const void *data, size_t len, struct mill_image *img, stru
     if (len > INT_MAX)
         return mill_err_set(err, MILL_EFORMAT, "image: %s of %zu bytes is too large", FMT_NAME[f],
                             len);
-    int rc = f == FMT_WEBP ? decode_webp(p, len, img, err) : decode_stb(p, len, f, img, err);
+    int rc = f == FMT_WEBP   ? decode_webp(p, len, img, err)
+             : f == FMT_JPEG ? decode_jpeg(p, len, img, err)
+                             : decode_stb(p, len, f, img, err);
     if (rc)
         mill_image_free(img);
     return rc;
