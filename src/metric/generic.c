@@ -2,6 +2,8 @@
  * perplexity. Each is a pure function of the doc and the backend's answer. */
 #include "metric/metrics.h"
 
+#include "core/text.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,9 +25,18 @@ static int m_acc(const struct mill_doc *d, const struct mill_sample_result *r,
                         c->task);
 }
 
-/* acc_norm: lm-eval's length-normalised choice (log-prob divided by the choice's length in
- * bytes). Mill's version returns the raw log-prob and is documented as unusable; we compute
- * what lm-eval users expect. */
+/* acc_norm: lm-eval's length-normalised choice: log-prob divided by len(choice), the choice's
+ * length in characters (Unicode code points), as lm-eval's process_results computes it. lm-eval
+ * counts the choice without its target delimiter (" " by default), which our choices carry as
+ * their first character, so one leading space is not counted. Python Mill returns the raw
+ * log-prob and documents it as unusable; we compute what lm-eval users expect. */
+static double choice_chars(const char *choice) {
+    if (choice[0] == ' ')
+        choice++;
+    size_t n = mill_utf8_len(choice);
+    return (double)(n ? n : 1);
+}
+
 static int m_acc_norm(const struct mill_doc *d, const struct mill_sample_result *r,
                       const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
     if (!r->logprobs || r->n_choices != d->n_choices || d->target_index < 0)
@@ -34,8 +45,7 @@ static int m_acc_norm(const struct mill_doc *d, const struct mill_sample_result 
     size_t best = 0;
     double best_v = -INFINITY;
     for (size_t i = 0; i < r->n_choices; i++) {
-        size_t len = strlen(d->choices[i]);
-        double v = r->logprobs[i] / (double)(len ? len : 1);
+        double v = r->logprobs[i] / choice_chars(d->choices[i]);
         if (v > best_v) {
             best_v = v;
             best = i;

@@ -1,6 +1,7 @@
 /* test_metrics.c: the generic metrics of src/metric/generic.c (BEHAVIOUR.md §3.5), looked up by name
  * through the registry as the runner does: acc (index gold, string gold against the chosen
- * choice), acc_norm (best log-prob per byte), exact_match and contains_answer (stripping, case,
+ * choice), acc_norm (best log-prob per character, lm-eval's len(choice), non-ASCII choices and
+ * the delimiter space), exact_match and contains_answer (stripping, case,
  * gold by index), perplexity (mean log-prob, non-perplexity results refused), and every error
  * path: a negative code with a message that names the task. */
 #include "eval/registry.h"
@@ -133,7 +134,7 @@ static void test_acc_errors(void) {
 }
 
 static void test_acc_norm(void) {
-    /* Raw argmax is choice 0 (-2 > -4), but per byte choice 1 wins (-4/4 = -1 > -2/1 = -2). */
+    /* Raw argmax is choice 0 (-2 > -4), but per character choice 1 wins (-4/4 = -1 > -2/1). */
     static const char *const ch[] = {"a", "bbbb", "cc", NULL};
     double lp[] = {-2.0, -4.0, -5.0};
     struct mill_doc d;
@@ -158,6 +159,28 @@ static void test_acc_norm(void) {
     d.target_index = -1;
     CHECK_INT(mill_doc_set_target_str(&d, "bbbb"), 0);
     check_error("acc_norm", &d, &r);
+    mill_doc_free(&d);
+}
+
+/* lm-eval divides by len(choice) in characters, the target delimiter " " not counted: for
+ * choices " \u00e9" and " ab" (lm-eval: "\u00e9", "ab" after " ") the lengths are 1 and 2, so
+ * -1.5/1 < -2.5/2 and choice 1 wins. Bytes with the space (3, 3) or without it (2, 2) would
+ * pick choice 0, as would the raw argmax. */
+static void test_acc_norm_characters(void) {
+    static const char *const ch[] = {" \xC3\xA9", " ab", NULL};
+    double lp[] = {-1.5, -2.5};
+    struct mill_doc d;
+    make_doc(&d, ch, 1);
+    struct mill_sample_result r = {
+        .output_type = MILL_OUT_LOGPROBS, .pred_index = 0, .logprobs = lp, .n_choices = 2};
+    CHECK_NEAR(value_of("acc_norm", &d, &r), 1.0, 0);
+    mill_doc_free(&d);
+    /* Without a leading space every character counts: "xy\u4e2d" is 3, "abcdefg" 7. */
+    static const char *const ch2[] = {"xy\xE4\xB8\xAD", "abcdefg", NULL};
+    double lp2[] = {-3.3, -7.0}; /* -1.1 vs -1.0: choice 1; by bytes (5, 7) choice 0 */
+    make_doc(&d, ch2, 1);
+    r.logprobs = lp2;
+    CHECK_NEAR(value_of("acc_norm", &d, &r), 1.0, 0);
     mill_doc_free(&d);
 }
 
@@ -265,5 +288,5 @@ static void teardown(void) {
 
 MTEST_MAIN(MTEST(setup), MTEST(test_registered), MTEST(test_acc_index_gold),
            MTEST(test_acc_string_gold), MTEST(test_acc_errors), MTEST(test_acc_norm),
-           MTEST(test_exact_match), MTEST(test_contains_answer), MTEST(test_perplexity),
-           MTEST(teardown))
+           MTEST(test_acc_norm_characters), MTEST(test_exact_match), MTEST(test_contains_answer),
+           MTEST(test_perplexity), MTEST(teardown))
