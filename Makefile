@@ -2,7 +2,9 @@
 #   make run    install what is missing, build, run a real evaluation on the embedded default
 #   make test   the same set-up, then every test (ctest: unit + CLI)
 #   make check  unit tests under ASan + UBSan        make bench  benchmark programs
-#   make fuzz   libFuzzer targets, a short run each  make install PREFIX=/usr/local
+#   make fuzz   libFuzzer targets, FUZZ_SECONDS each or FUZZ_RUNS inputs each (scripts/fuzz.sh;
+#               fails on a finding)
+#   make install PREFIX=/usr/local
 #   make lint   format, banned functions, exported symbols, layers, paths (scripts/lint.sh)
 BUILD   ?= build
 ASAN    ?= build-asan
@@ -10,6 +12,7 @@ FUZZB   ?= build-fuzz
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
+FUZZ_RUNS ?= 0
 DEPS_STAMP := $(BUILD)/.deps-prefix
 
 .PHONY: all deps build run test check bench fuzz lint install clean
@@ -54,10 +57,7 @@ fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZB) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DMILL_FUZZ=ON -DMILL_SANITIZE=ON -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > /dev/null
 	@cmake --build $(FUZZB) -j $(JOBS) --target fuzzers
-	@for f in $(FUZZB)/fuzz/fuzz_*; do \
-	    echo "== $$f ($(FUZZ_SECONDS)s)"; mkdir -p $(FUZZB)/corpus/$$(basename $$f); \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	        $(FUZZB)/corpus/$$(basename $$f) 2>&1 | tail -n 2 || exit 1; done
+	@bash scripts/fuzz.sh $(FUZZB) $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -16,6 +16,7 @@
 #include "eval/registry.h"
 #include "eval/runner.h"
 #include "core/spec.h"
+#include "eval/clusters.h"
 #include "out/aggregate.h"
 
 #include <errno.h>
@@ -88,391 +89,6 @@ static const char DEFAULT_CLUSTERS_YAML[] =
     "    max_array_len: 50\n"
     "    container_image: null\n"
     "    bind_paths: []\n";
-
-/* ---- cluster configuration ---- */
-
-enum {
-    K_PATTERN,
-    K_PARTITION,
-    K_ACCOUNT,
-    K_GPU_TYPE,
-    K_MEM,
-    K_MEM_PER_GPU,
-    K_VENV,
-    K_IMAGE,
-    N_STR_KEYS
-};
-static const char *const STR_KEYS[N_STR_KEYS] = {
-    "hostname_pattern", "partition", "account",         "gpu_type", "mem",
-    "mem_per_gpu",      "venv_path", "container_image",
-};
-enum { K_GPUS, K_CPUS, K_QUEUE, K_ARRAY, N_NUM_KEYS };
-static const char *const NUM_KEYS[N_NUM_KEYS] = {
-    "gpus_per_node",
-    "cpus_per_task",
-    "queue_limit",
-    "max_array_len",
-};
-
-struct cluster {
-    char *name;
-    char *str[N_STR_KEYS];   /* NULL = unset (null, ~ or missing); "" is also treated unset */
-    int64_t num[N_NUM_KEYS]; /* -1 = unset */
-    char **bind_paths;       /* parsed and kept for the file's sake; mill runs no container */
-    size_t n_bind;
-};
-
-struct cluster_set {
-    struct cluster *v;
-    size_t n;
-};
-
-static void cluster_init(struct cluster *c) {
-    memset(c, 0, sizeof *c);
-    for (int i = 0; i < N_NUM_KEYS; i++)
-        c->num[i] = -1;
-}
-
-static void clusters_free(struct cluster_set *s) {
-    for (size_t i = 0; i < s->n; i++) {
-        struct cluster *c = &s->v[i];
-        free(c->name);
-        for (int k = 0; k < N_STR_KEYS; k++)
-            free(c->str[k]);
-        mill_strv_free(c->bind_paths, c->n_bind);
-    }
-    free(s->v);
-    s->v = NULL;
-    s->n = 0;
-}
-
-static const char *cl_str(const struct cluster *c, int k, const char *def) {
-    return c->str[k] && *c->str[k] ? c->str[k] : def;
-}
-
-static int64_t cl_num(const struct cluster *c, int k, int64_t def) {
-    return c->num[k] >= 0 ? c->num[k] : def;
-}
-
-/* ---- a small parser for clusters.yaml ----
- * Accepts Mill's shape (a top-level "clusters:" holding the clusters) and the flat one (the
- * clusters at the top level); each cluster holds `key: value` lines at one indentation. Values:
- * plain, "double" or 'single' quoted scalars, null / ~, and for bind_paths a [flow] or block
- * (- item) list; comments anywhere. Anything else is an error naming the file and line. */
-
-struct yaml_parse {
-    const char *file;
-    struct cluster_set *set;
-    struct cluster *cur; /* the cluster being filled */
-    bool seen_key;       /* a key was seen already (so "clusters:" is no longer the wrapper) */
-    bool wrapper;        /* Mill's shape */
-    int cluster_indent;  /* indent of cluster names; -1 until known */
-    int field_indent;    /* indent of cur's fields; -1 until known */
-    int list_indent;     /* indent of an open "bind_paths:"; -1 when none */
-    bool after_empty;    /* the last field had no value (a deeper key would be a nested map) */
-    struct mill_err *err;
-};
-
-static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mill_err_set(y->err, MILL_EFORMAT, "%s:%zu: %s", y->file, ln, msg);
-}
-
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = 0;
-    return s;
-}
-
-/* Only a comment (or nothing) may follow a closing quote or bracket. */
-static bool rest_is_comment(const char *p) {
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !*p || *p == '#';
-}
-
-/* A quoted scalar starting at v (*v is the quote). *out is malloc'd; *end points after it. */
-static int parse_quoted(struct yaml_parse *y, size_t ln, const char *v, char **out,
-                        const char **end) {
-    char q = *v++;
-    struct mill_buf b = {0};
-    for (;; v++) {
-        if (!*v)
-            return mill_buf_free(&b), yerr(y, ln, "unterminated %c-quoted string", q);
-        if (*v == q && q == '\'' && v[1] == '\'') {
-            v++;
-        } else if (*v == q) {
-            break;
-        } else if (*v == '\\' && q == '"') {
-            if (v[1] != '"' && v[1] != '\\' && v[1] != '/')
-                return mill_buf_free(&b), yerr(y, ln, "unsupported escape '\\%c'", v[1]);
-            v++;
-        }
-        if (mill_buf_addc(&b, *v))
-            return mill_buf_free(&b), mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    }
-    *out = b.p ? mill_buf_take(&b) : strdup("");
-    *end = v + 1;
-    return *out ? 0 : mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-}
-
-static bool has_control(const char *s) {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
-/* One scalar (text already trimmed of indentation): *out = malloc'd value, NULL for null. */
-static int parse_scalar(struct yaml_parse *y, size_t ln, const char *v, char **out) {
-    *out = NULL;
-    if (*v == '"' || *v == '\'') {
-        const char *end = NULL;
-        int rc = parse_quoted(y, ln, v, out, &end);
-        if (!rc && !rest_is_comment(end))
-            rc = yerr(y, ln, "unexpected text after the closing quote: '%s'", end);
-        if (!rc && has_control(*out))
-            rc = yerr(y, ln, "control character in a value");
-        if (rc) {
-            free(*out);
-            *out = NULL;
-        }
-        return rc;
-    }
-    if (*v == '[' || *v == '{' || *v == '|' || *v == '>' || *v == '&' || *v == '*' || *v == '!')
-        return yerr(y, ln, "expected a single value, got '%s'", v);
-    char *s = strdup(v);
-    if (!s)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    for (char *h = s; (h = strchr(h, '#')); h++)
-        if (h == s || h[-1] == ' ' || h[-1] == '\t') {
-            *h = 0;
-            break;
-        }
-    char *t = trim(s);
-    if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL")) {
-        free(s);
-        return 0;
-    }
-    memmove(s, t, strlen(t) + 1);
-    *out = s;
-    return 0;
-}
-
-static int add_bind_path(struct yaml_parse *y, size_t ln, const char *item) {
-    char *v = NULL;
-    int rc = parse_scalar(y, ln, item, &v);
-    if (rc || !v)
-        return rc;
-    char **grown = realloc(y->cur->bind_paths, (y->cur->n_bind + 1) * sizeof *grown);
-    if (!grown) {
-        free(v);
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    }
-    y->cur->bind_paths = grown;
-    grown[y->cur->n_bind++] = v;
-    return 0;
-}
-
-/* "[a, 'b', ...]" (no nesting) for bind_paths. */
-static int parse_flow_list(struct yaml_parse *y, size_t ln, const char *v) {
-    char *s = strdup(v + 1), *item = s;
-    if (!s)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    int rc = 0;
-    char q = 0;
-    for (char *p = s;; p++) {
-        if (!*p) {
-            rc = yerr(y, ln, "unterminated list (missing ']')");
-            break;
-        }
-        if (q) {
-            q = *p == q ? 0 : q;
-            continue;
-        }
-        if (*p == '"' || *p == '\'') {
-            q = *p;
-        } else if (*p == ',' || *p == ']') {
-            char c = *p;
-            *p = 0;
-            char *t = trim(item);
-            if (*t)
-                rc = add_bind_path(y, ln, t);
-            else if (c == ',')
-                rc = yerr(y, ln, "empty item in a list");
-            item = p + 1;
-            if (rc || c == ']') {
-                if (!rc && !rest_is_comment(p + 1))
-                    rc = yerr(y, ln, "unexpected text after ']'");
-                break;
-            }
-        }
-    }
-    free(s);
-    return rc;
-}
-
-static int set_num(struct yaml_parse *y, size_t ln, int k, const char *key, const char *v) {
-    char *s = NULL, *end;
-    int rc = parse_scalar(y, ln, v, &s);
-    if (rc || !s || !*s) {
-        free(s);
-        return rc;
-    }
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < 1 || n > 1000000)
-        rc = yerr(y, ln, "'%s' must be a positive integer, got '%s'", key, s);
-    else
-        y->cur->num[k] = n;
-    free(s);
-    return rc;
-}
-
-static int assign(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
-    bool empty = !*v || *v == '#';
-    y->after_empty = empty;
-    if (!strcmp(key, "bind_paths")) {
-        y->after_empty = false;
-        if (empty)
-            y->list_indent = indent;
-        return empty ? 0 : *v == '[' ? parse_flow_list(y, ln, v) : add_bind_path(y, ln, v);
-    }
-    for (int k = 0; k < N_STR_KEYS; k++)
-        if (!strcmp(key, STR_KEYS[k])) {
-            free(y->cur->str[k]);
-            y->cur->str[k] = NULL;
-            return empty ? 0 : parse_scalar(y, ln, v, &y->cur->str[k]);
-        }
-    for (int k = 0; k < N_NUM_KEYS; k++)
-        if (!strcmp(key, NUM_KEYS[k]))
-            return empty ? 0 : set_num(y, ln, k, key, v);
-    MILL_WARN(MOD, "%s:%zu: unknown key '%s' ignored", y->file, ln, key);
-    return 0;
-}
-
-static int start_cluster(struct yaml_parse *y, size_t ln, const char *name, const char *v) {
-    if (*v && *v != '#')
-        return yerr(y, ln,
-                    "expected a cluster name followed by ':' and, on the next lines, "
-                    "its indented fields; got a value for '%s'",
-                    name);
-    for (size_t i = 0; i < y->set->n; i++)
-        if (!strcmp(y->set->v[i].name, name))
-            return yerr(y, ln, "cluster '%s' is defined twice", name);
-    struct cluster *grown = realloc(y->set->v, (y->set->n + 1) * sizeof *grown);
-    if (!grown)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    y->set->v = grown;
-    y->cur = &grown[y->set->n];
-    cluster_init(y->cur);
-    if (!(y->cur->name = strdup(name)))
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    y->set->n++;
-    y->field_indent = -1;
-    y->after_empty = false;
-    return 0;
-}
-
-static int set_field(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
-    if (!y->cur)
-        return yerr(y, ln, "'%s' is outside any cluster", key);
-    if (y->field_indent < 0)
-        y->field_indent = indent;
-    if (indent > y->field_indent && y->after_empty)
-        return yerr(y, ln, "nested mappings are not supported ('%s')", key);
-    if (indent != y->field_indent)
-        return yerr(y, ln, "inconsistent indentation at '%s'", key);
-    return assign(y, ln, indent, key, v);
-}
-
-/* "key: value" -> key (trimmed) and the value text (leading blanks skipped). */
-static bool split_key(char *p, char **key, char **val) {
-    for (char *c = p; (c = strchr(c, ':')); c++)
-        if (!c[1] || c[1] == ' ' || c[1] == '\t') {
-            *c = 0;
-            *key = trim(p);
-            *val = trim(c + 1);
-            return **key && **key != '"' && **key != '\'' && !strpbrk(*key, "#[]{}");
-        }
-    return false;
-}
-
-static int parse_key_line(struct yaml_parse *y, size_t ln, int indent, char *p) {
-    char *key, *v;
-    if (!split_key(p, &key, &v))
-        return yerr(y, ln, "expected 'key: value', got '%s'", trim(p));
-    y->list_indent = -1;
-    bool first = !y->seen_key;
-    y->seen_key = true;
-    if (first && indent == 0 && !strcmp(key, "clusters") && (!*v || *v == '#')) {
-        y->wrapper = true;
-        return 0;
-    }
-    if (!y->wrapper)
-        return indent == 0 ? start_cluster(y, ln, key, v) : set_field(y, ln, indent, key, v);
-    if (indent == 0)
-        return yerr(y, ln, "unexpected top-level key '%s' (clusters go under 'clusters:')", key);
-    if (y->cluster_indent < 0)
-        y->cluster_indent = indent;
-    if (indent < y->cluster_indent)
-        return yerr(y, ln, "inconsistent indentation at '%s'", key);
-    if (indent == y->cluster_indent)
-        return start_cluster(y, ln, key, v);
-    return set_field(y, ln, indent, key, v);
-}
-
-static int parse_line(struct yaml_parse *y, size_t ln, char *s) {
-    size_t n = strlen(s);
-    if (n && s[n - 1] == '\r')
-        s[n - 1] = 0;
-    int indent = 0;
-    while (s[indent] == ' ')
-        indent++;
-    char *p = s + indent;
-    if (*p == '\t')
-        return yerr(y, ln, "tab in the indentation (YAML allows only spaces)");
-    if (!*trim(p) || *p == '#')
-        return 0;
-    if (*p == '-' && (!p[1] || p[1] == ' ' || p[1] == '\t')) {
-        if (y->list_indent < 0 || indent < y->list_indent)
-            return yerr(y, ln, "a list item outside 'bind_paths:'");
-        char *item = trim(p + 1);
-        return *item ? add_bind_path(y, ln, item) : yerr(y, ln, "empty list item");
-    }
-    return parse_key_line(y, ln, indent, p);
-}
-
-/* Parses text (NUL-terminated, modified in place) into set. */
-static int parse_clusters(char *text, const char *file, struct cluster_set *set,
-                          struct mill_err *err) {
-    struct yaml_parse y = {.file = file,
-                           .set = set,
-                           .cluster_indent = -1,
-                           .field_indent = -1,
-                           .list_indent = -1,
-                           .err = err};
-    size_t ln = 0;
-    int rc = 0;
-    for (char *line = text, *next; !rc && line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        ln++;
-        rc = parse_line(&y, ln, line);
-    }
-    return rc;
-}
 
 /* ---- files and processes ---- */
 
@@ -647,8 +263,8 @@ struct sched {
     const char *venv, *log_level;
     char *task_paths; /* --extra_task_paths with every entry absolute, or NULL */
     char *out_dir, *cache_dir, *exe;
-    struct cluster_set clusters;
-    const struct cluster *cl;
+    struct mill_cluster_set clusters;
+    const struct mill_cluster *cl;
     char *cl_file;
     struct mill_registry *reg;
     char **specs, **names; /* names[i]: model name of specs[i] */
@@ -663,7 +279,7 @@ static void sched_free(struct sched *s) {
     free(s->out_dir);
     free(s->cache_dir);
     free(s->exe);
-    clusters_free(&s->clusters);
+    mill_clusters_free(&s->clusters);
     free(s->cl_file);
     mill_registry_free(s->reg);
     mill_strv_free(s->specs, s->n_specs);
@@ -780,7 +396,8 @@ static int ensure_clusters_file(struct sched *s) {
     return 0;
 }
 
-static const struct cluster *find_cluster(const struct cluster_set *set, const char *name) {
+static const struct mill_cluster *find_cluster(const struct mill_cluster_set *set,
+                                               const char *name) {
     for (size_t i = 0; i < set->n; i++)
         if (!strcmp(set->v[i].name, name))
             return &set->v[i];
@@ -799,7 +416,7 @@ static int unknown_cluster(const struct sched *s, const char *name) {
 
 /* --cluster NAME, or auto: the first hostname_pattern matching the hostname, else generic. */
 static int select_cluster(struct sched *s, const char *name) {
-    static struct cluster builtin_generic;
+    static struct mill_cluster builtin_generic;
     if (strcmp(name, "auto")) {
         s->cl = find_cluster(&s->clusters, name);
         return s->cl ? 0 : unknown_cluster(s, name);
@@ -807,14 +424,14 @@ static int select_cluster(struct sched *s, const char *name) {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     for (size_t i = 0; !s->cl && i < s->clusters.n; i++) {
-        const char *pat = cl_str(&s->clusters.v[i], K_PATTERN, NULL);
+        const char *pat = mill_cluster_str(&s->clusters.v[i], MILL_CL_PATTERN, NULL);
         if (pat && fnmatch(pat, host, 0) == 0)
             s->cl = &s->clusters.v[i];
     }
     if (!s->cl)
         s->cl = find_cluster(&s->clusters, "generic");
     if (!s->cl) {
-        cluster_init(&builtin_generic);
+        mill_cluster_init(&builtin_generic);
         builtin_generic.name = "generic";
         s->cl = &builtin_generic;
     }
@@ -832,7 +449,7 @@ static int load_cluster(struct sched *s, const char *name) {
     struct mill_err err = {0};
     if (strlen(text) != len)
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s: holds a NUL byte", s->cl_file);
-    else if (parse_clusters(text, s->cl_file, &s->clusters, &err))
+    else if (mill_clusters_parse(text, s->cl_file, &s->clusters, &err))
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
     free(text);
     if (!rc)
@@ -1063,9 +680,9 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /* Mill's _compute_array_size. */
 static int64_t array_size(const struct sched *s, int64_t in_queue) {
     int64_t total = (int64_t)s->n_jobs;
-    int64_t remaining = cl_num(s->cl, K_QUEUE, 100) - in_queue;
+    int64_t remaining = mill_cluster_num(s->cl, MILL_CL_QUEUE, 100) - in_queue;
     int64_t for_time = ceil_div(total * s->minutes, MAX_MINUTES_PER_JOB);
-    int64_t want = cl_num(s->cl, K_ARRAY, 50);
+    int64_t want = mill_cluster_num(s->cl, MILL_CL_ARRAY, 50);
     if (want > total)
         want = total;
     if (want < for_time)
@@ -1087,30 +704,30 @@ static void time_limit(const struct sched *s, int64_t array, char out[16]) {
 
 static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t array, const char *tl,
                           const char *logs) {
-    const struct cluster *c = s->cl;
-    int64_t gpus = cl_num(c, K_GPUS, 1);
+    const struct mill_cluster *c = s->cl;
+    int64_t gpus = mill_cluster_num(c, MILL_CL_GPUS, 1);
     mill_buf_addf(b, "#!/bin/bash\n#SBATCH --job-name=mill-eval\n#SBATCH --time=%s\n", tl);
-    if (cl_str(c, K_GPU_TYPE, NULL))
-        mill_buf_addf(b, "#SBATCH --gres=gpu:%s:%lld\n", c->str[K_GPU_TYPE], (long long)gpus);
+    if (mill_cluster_str(c, MILL_CL_GPU_TYPE, NULL))
+        mill_buf_addf(b, "#SBATCH --gres=gpu:%s:%lld\n", c->str[MILL_CL_GPU_TYPE], (long long)gpus);
     else
         mill_buf_addf(b, "#SBATCH --gres=gpu:%lld\n", (long long)gpus);
-    if (cl_str(c, K_MEM_PER_GPU, NULL))
-        mill_buf_addf(b, "#SBATCH --mem-per-gpu=%s\n", c->str[K_MEM_PER_GPU]);
+    if (mill_cluster_str(c, MILL_CL_MEM_PER_GPU, NULL))
+        mill_buf_addf(b, "#SBATCH --mem-per-gpu=%s\n", c->str[MILL_CL_MEM_PER_GPU]);
     else
-        mill_buf_addf(b, "#SBATCH --mem=%s\n", cl_str(c, K_MEM, "32G"));
-    if (cl_num(c, K_CPUS, -1) > 0)
-        mill_buf_addf(b, "#SBATCH --cpus-per-task=%lld\n", (long long)c->num[K_CPUS]);
+        mill_buf_addf(b, "#SBATCH --mem=%s\n", mill_cluster_str(c, MILL_CL_MEM, "32G"));
+    if (mill_cluster_num(c, MILL_CL_CPUS, -1) > 0)
+        mill_buf_addf(b, "#SBATCH --cpus-per-task=%lld\n", (long long)c->num[MILL_CL_CPUS]);
     mill_buf_addf(b, "#SBATCH --output=%s/%%x-%%A-%%a.out\n", logs);
     mill_buf_addf(b, "#SBATCH --error=%s/%%x-%%A-%%a.err\n", logs);
-    mill_buf_addf(b, "#SBATCH --partition=%s\n", cl_str(c, K_PARTITION, "gpu"));
-    if (cl_str(c, K_ACCOUNT, NULL))
-        mill_buf_addf(b, "#SBATCH --account=%s\n", c->str[K_ACCOUNT]);
+    mill_buf_addf(b, "#SBATCH --partition=%s\n", mill_cluster_str(c, MILL_CL_PARTITION, "gpu"));
+    if (mill_cluster_str(c, MILL_CL_ACCOUNT, NULL))
+        mill_buf_addf(b, "#SBATCH --account=%s\n", c->str[MILL_CL_ACCOUNT]);
     mill_buf_addf(b, "#SBATCH --array=0-%lld%%%lld\n", (long long)array - 1,
-                  (long long)cl_num(c, K_ARRAY, 50));
+                  (long long)mill_cluster_num(c, MILL_CL_ARRAY, 50));
 }
 
 static void sbatch_body(struct mill_buf *b, const struct sched *s, int64_t array, const char *csv) {
-    const char *venv = s->venv && *s->venv ? s->venv : cl_str(s->cl, K_VENV, NULL);
+    const char *venv = s->venv && *s->venv ? s->venv : mill_cluster_str(s->cl, MILL_CL_VENV, NULL);
     mill_buf_addf(b, "\n# Written by `mill schedule` (cluster %s): %zu jobs, the rows of\n# ",
                   s->cl->name, s->n_jobs);
     mill_buf_adds(b, csv);

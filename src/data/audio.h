@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 /* Longest stream accepted, in frames, before and after resampling (1 GiB of floats). */
+#ifndef MILL_AUDIO_MAX_FRAMES /* the fuzz build (MILL_FUZZ) lowers it, as the image limits */
 #define MILL_AUDIO_MAX_FRAMES ((size_t)1 << 28)
+#endif
 
 struct mill_audio {
     float *samples; /* n mono samples, malloc'd; free with mill_audio_free */

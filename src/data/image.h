@@ -14,9 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Inputs larger than this are rejected with MILL_EFORMAT before any pixel is decoded. */
-#define MILL_IMAGE_MAX_SIDE 30000         /* pixels, either side */
+/* Inputs larger than this are rejected with MILL_EFORMAT before any pixel is decoded. The fuzz
+ * build (MILL_FUZZ) lowers both, so the fuzzer spends its time in the parsers rather than in
+ * decoding megapixels of valid data; the checks are the same code. */
+#ifndef MILL_IMAGE_MAX_SIDE
+#define MILL_IMAGE_MAX_SIDE 30000 /* pixels, either side */
+#endif
+#ifndef MILL_IMAGE_MAX_PIXELS
 #define MILL_IMAGE_MAX_PIXELS 400000000LL /* w * h */
+#endif
 
 struct mill_image {
     int w, h;     /* pixels, >= 1 once filled */

@@ -1,0 +1,48 @@
+/* fuzz_clusters.c: libFuzzer target for the clusters.yaml parser (eval/clusters.c). The input,
+ * made a C string, is parsed; on success every cluster must have a non-empty name, no two the
+ * same, and numeric fields unset (-1) or positive; on failure the error must be MILL_EFORMAT
+ * naming the file and a line, or MILL_ENOMEM. Any violation aborts so libFuzzer records the
+ * input. Must not write files; the unknown-key warning is silenced. */
+#include "core/log.h"
+#include "eval/clusters.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 1 << 16 || memchr(data, 0, size))
+        return 0;
+    mill_log_set_level(MILL_LOG_ERROR);
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = 0;
+    struct mill_cluster_set set = {0};
+    struct mill_err err = {0};
+    int rc = mill_clusters_parse(text, "fuzz.yaml", &set, &err);
+    if (rc == 0) {
+        for (size_t i = 0; i < set.n; i++) {
+            if (!set.v[i].name || !set.v[i].name[0])
+                abort();
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(set.v[i].name, set.v[j].name))
+                    abort();
+            for (int k = 0; k < MILL_CL_N_NUM; k++)
+                if (set.v[i].num[k] != -1 && set.v[i].num[k] < 1)
+                    abort();
+        }
+    } else if (rc == MILL_EFORMAT) {
+        if (strncmp(err.msg, "fuzz.yaml:", 10) != 0)
+            abort();
+    } else if (rc != MILL_ENOMEM) {
+        abort();
+    }
+    mill_clusters_free(&set);
+    free(text);
+    return 0;
+}

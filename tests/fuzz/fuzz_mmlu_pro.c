@@ -1,0 +1,30 @@
+/* fuzz_mmlu_pro.c: libFuzzer target for MMLU-Pro's answer extraction (metric/mmlu_pro.c), the
+ * regexes over a model's free-form generation. The input, made a C string, must give a letter
+ * A-J or 0 (nothing found), and the same answer twice (the compiled-pattern cache must not
+ * change it). Any violation aborts so libFuzzer records the input. Must not write files or
+ * print. */
+#include "metric/metrics.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 1 << 16)
+        return 0;
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = 0;
+    char got = mill_mmlu_pro_extract(text);
+    if (got != 0 && (got < 'A' || got > 'J'))
+        abort();
+    if (mill_mmlu_pro_extract(text) != got)
+        abort();
+    free(text);
+    return 0;
+}
