@@ -1,7 +1,7 @@
 # Mill: the two commands of the README's quick start, and the rest of the developer loop.
 #   make run    install what is missing, build, run a real evaluation on the embedded default
 #   make test   the same set-up, then every test (ctest: unit + CLI)
-#   make check  unit tests under ASan + UBSan        make bench  benchmark programs
+#   make check  unit and CLI tests under ASan + UBSan  make bench  benchmark programs
 #   make fuzz   libFuzzer targets, FUZZ_SECONDS each or FUZZ_RUNS inputs each (scripts/fuzz.sh;
 #               fails on a finding)
 #   make install PREFIX=/usr/local
@@ -44,8 +44,9 @@ check: deps
 	@cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMILL_SANITIZE=ON \
 	    -DMILL_LLAMA_PREFIX="$$(cat $(DEPS_STAMP))" > /dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
-	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -L unit
+	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:exitcode=86 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:exitcode=86 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 1
 
 lint: deps build
 	@bash scripts/lint.sh $(BUILD)
