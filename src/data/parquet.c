@@ -12,8 +12,10 @@
 
 #include <mill/value.h>
 
+#include <brotli/decode.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <lz4.h>
 #include <limits.h>
 #include <math.h>
 #include <snappy-c.h>
@@ -612,7 +614,7 @@ struct leaf { /* one leaf column */
     int max_def, max_rep;
     int type, type_length;
     int kind;                   /* K_*: the value it becomes */
-    double scale_div;           /* K_DECIMAL: 10^scale */
+    int scale;                  /* K_DECIMAL: digits after the point */
     int depth;                  /* path length below the root */
     int path[SCHEMA_DEPTH_MAX]; /* schema indices from the top-level field down to it */
 };
@@ -681,7 +683,7 @@ static int add_leaf(struct tree *tr, int si, int depth, struct mill_err *err) {
                        .kind = kind,
                        .type_length = s->type_length,
                        .depth = depth,
-                       .scale_div = pow(10, s->scale)};
+                       .scale = s->scale};
     memcpy(l->path, tr->path, sizeof l->path);
     tr->sn[si].leaf0 = pq->nleaves++;
     tr->sn[si].nleaf = 1;
@@ -1191,6 +1193,42 @@ static int gunzip(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
     return rc ? rc : out_done == out_n ? 0 : MILL_EFORMAT;
 }
 
+/* LZ4 as parquet-mr and Arrow wrote the deprecated LZ4 codec: Hadoop's framing, blocks of
+ * [uncompressed size, compressed size] (32-bit big-endian) then a raw LZ4 block. false when
+ * the bytes are not such frames filling exactly out_n bytes. */
+static bool lz4_hadoop(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
+    size_t in = 0, out = 0;
+    while (n - in >= 8) {
+        size_t u = (size_t)src[in] << 24 | (size_t)src[in + 1] << 16 | (size_t)src[in + 2] << 8 |
+                   src[in + 3];
+        size_t c = (size_t)src[in + 4] << 24 | (size_t)src[in + 5] << 16 |
+                   (size_t)src[in + 6] << 8 | src[in + 7];
+        in += 8;
+        if (c > n - in || u > out_n - out || c > INT_MAX || u > INT_MAX)
+            return false;
+        int got = LZ4_decompress_safe((const char *)src + in, (char *)dst + out, (int)c, (int)u);
+        if (got < 0 || (size_t)got != u)
+            return false;
+        in += c;
+        out += u;
+    }
+    return in == n && out == out_n;
+}
+
+/* One raw LZ4 block of n bytes that decompresses to exactly out_n. */
+static bool lz4_block(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
+    if (n > INT_MAX || out_n > INT_MAX)
+        return false;
+    int got = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)out_n);
+    return got >= 0 && (size_t)got == out_n;
+}
+
+static bool unbrotli(const uint8_t *src, size_t n, uint8_t *dst, size_t out_n) {
+    size_t got = out_n;
+    return BrotliDecoderDecompress(n, src, &got, dst) == BROTLI_DECODER_RESULT_SUCCESS &&
+           got == out_n;
+}
+
 /* Decompresses a page body of n bytes into out_n bytes in *buf (grown as needed); *out gets the
  * bytes (src itself when uncompressed). */
 static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_n, uint8_t **buf,
@@ -1202,7 +1240,8 @@ static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_
         *out = src;
         return 0;
     }
-    if (c->codec != C_SNAPPY && c->codec != C_ZSTD && c->codec != C_GZIP)
+    if (c->codec != C_SNAPPY && c->codec != C_ZSTD && c->codec != C_GZIP && c->codec != C_BROTLI &&
+        c->codec != C_LZ4 && c->codec != C_LZ4_RAW)
         return col_err(c, err, MILL_EUNSUPPORTED, "unsupported compression codec %s (%d)",
                        codec_name(c->codec), c->codec);
     if (reserve(buf, cap, out_n + 1, 1))
@@ -1216,6 +1255,12 @@ static int decompress(struct colrd *c, const uint8_t *src, size_t n, size_t out_
     } else if (c->codec == C_ZSTD) {
         size_t r = ZSTD_decompress(*buf, out_n, src, n);
         ok = !ZSTD_isError(r) && r == out_n;
+    } else if (c->codec == C_BROTLI) {
+        ok = unbrotli(src, n, *buf, out_n);
+    } else if (c->codec == C_LZ4_RAW) {
+        ok = lz4_block(src, n, *buf, out_n);
+    } else if (c->codec == C_LZ4) { /* Hadoop framing first, then a bare block, as Arrow */
+        ok = lz4_hadoop(src, n, *buf, out_n) || lz4_block(src, n, *buf, out_n);
     } else {
         int rc = gunzip(src, n, *buf, out_n);
         if (rc == MILL_ENOMEM)
@@ -1675,6 +1720,66 @@ static void read_pghdr(struct tr *t, struct pghdr *h) {
     }
 }
 
+#define DECIMAL_MAX_BYTES 64 /* unscaled integers up to 154 digits convert exactly */
+
+/* The double nearest unscaled * 10^-scale, correctly rounded: the exact digits go through strtod
+ * as "<digits>e-<scale>" (no decimal point, so no locale). A double accumulation would round
+ * twice and land 1-2 ulp off beyond 2^53. mag: the magnitude, big-endian, n bytes. */
+static double decimal_exact(bool neg, const uint8_t *mag, size_t n, int scale) {
+    uint8_t q[DECIMAL_MAX_BYTES];
+    uint32_t chunk[DECIMAL_MAX_BYTES]; /* base 10^9 digits, least significant first */
+    size_t nc = 0;
+    memcpy(q, mag, n);
+    for (bool zero = false; !zero;) {
+        uint64_t r = 0;
+        zero = true;
+        for (size_t j = 0; j < n; j++) {
+            r = r << 8 | q[j];
+            q[j] = (uint8_t)(r / 1000000000u);
+            r %= 1000000000u;
+            zero = zero && q[j] == 0;
+        }
+        chunk[nc++] = (uint32_t)r;
+    }
+    char text[DECIMAL_MAX_BYTES * 9 + 32];
+    int len = snprintf(text, sizeof text, "%s%u", neg ? "-" : "", chunk[nc - 1]);
+    for (size_t k = nc - 1; k-- > 0;)
+        len += snprintf(text + len, sizeof text - (size_t)len, "%09u", chunk[k]);
+    snprintf(text + len, sizeof text - (size_t)len, "e%d", -scale);
+    return strtod(text, NULL);
+}
+
+/* A DECIMAL cell: the unscaled integer (INT32/INT64 in v->i, else big-endian two's complement
+ * bytes) at the column's scale. */
+static double decimal_cell(const struct leaf *l, const union cell *v) {
+    uint8_t mag[DECIMAL_MAX_BYTES];
+    size_t n = 8;
+    bool neg;
+    if (l->type == T_INT32 || l->type == T_INT64) {
+        neg = v->i < 0;
+        uint64_t m = neg ? 0 - (uint64_t)v->i : (uint64_t)v->i;
+        for (int j = 7; j >= 0; j--, m >>= 8)
+            mag[j] = (uint8_t)m;
+    } else {
+        const uint8_t *p = v->s.p;
+        n = v->s.n;
+        neg = n && (p[0] & 0x80);
+        while (n > 1 && p[0] == (neg ? 0xFF : 0) && ((p[1] & 0x80) != 0) == neg)
+            p++, n--; /* sign-extension bytes carry no magnitude */
+        if (n == 0)
+            return 0.0;
+        if (n > DECIMAL_MAX_BYTES) /* beyond any declared precision: the nearest we can */
+            return neg ? -HUGE_VAL : HUGE_VAL;
+        unsigned carry = 1;
+        for (size_t j = n; j-- > 0;) { /* two's complement negation: ~x + 1 */
+            unsigned b = neg ? (uint8_t)~p[j] + carry : p[j];
+            mag[j] = (uint8_t)b;
+            carry = neg ? b >> 8 : 0;
+        }
+    }
+    return decimal_exact(neg, mag, n, l->scale);
+}
+
 /* Logical conversions applied once per decoded value (dictionary or page). */
 static void convert_cells(const struct leaf *l, union cell *v, size_t n) {
     switch (l->kind) {
@@ -1683,18 +1788,8 @@ static void convert_cells(const struct leaf *l, union cell *v, size_t n) {
             v[k].i = (uint32_t)v[k].i;
         break;
     case K_DECIMAL:
-        for (size_t k = 0; k < n; k++) {
-            double x = 0;
-            if (l->type == T_INT32 || l->type == T_INT64) {
-                x = (double)v[k].i;
-            } else {
-                bool neg = v[k].s.n && (v[k].s.p[0] & 0x80);
-                for (uint32_t j = 0; j < v[k].s.n; j++)
-                    x = x * 256 + (neg ? 255 - v[k].s.p[j] : v[k].s.p[j]);
-                x = neg ? -(x + 1) : x;
-            }
-            v[k].f = x / l->scale_div;
-        }
+        for (size_t k = 0; k < n; k++)
+            v[k].f = decimal_cell(l, &v[k]);
         break;
     case K_FLOAT16:
         for (size_t k = 0; k < n; k++) {
