@@ -1,0 +1,67 @@
+/* oracle.c: a --task_paths plugin for tests/cli/test_llama_oracle.sh, which compares the llama
+ * backend with llama.cpp-only peers. Its tasks pass the test's text through untouched (no
+ * instruction, no shots, no template), from oracle_data/cases.jsonl beside the plugin:
+ *   oracle_ll    log-likelihood: context = "context", one request per entry of "choices"
+ *   oracle_roll  rolling log-likelihood of "context"
+ *   oracle_gen   greedy generation from "context", 24 tokens, no stop string
+ * Built against the public headers only, as a user's plugin is. */
+#include <mill/task.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int read_case(const struct mill_task_config *t, const struct mill_value *row,
+                     struct mill_doc *doc, struct mill_err *err, bool choices) {
+    const char *c = mill_value_as_str(mill_value_get(row, "context"));
+    const struct mill_value *ch = mill_value_get(row, "choices");
+    if (!c || (choices && (!ch || ch->kind != MILL_V_LIST || ch->u.list.n == 0))) {
+        snprintf(err->msg, sizeof err->msg, "%s: a row needs context and choices", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    if (mill_doc_set_query(doc, c))
+        return MILL_ENOMEM;
+    for (size_t i = 0; choices && i < ch->u.list.n; i++) {
+        const char *s = mill_value_as_str(&ch->u.list.items[i]);
+        if (!s || mill_doc_add_choice(doc, s))
+            return s ? MILL_ENOMEM : (err->code = MILL_EFORMAT);
+    }
+    doc->target_index = choices ? 0 : -1;
+    return choices ? 0 : mill_doc_set_target_str(doc, "");
+}
+
+static int ll_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                     struct mill_doc *doc, struct mill_err *err) {
+    return read_case(t, row, doc, err, true);
+}
+
+static int text_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                       struct mill_doc *doc, struct mill_err *err) {
+    return read_case(t, row, doc, err, false);
+}
+
+static const char *const files[] = {"test=oracle_data/cases.jsonl", NULL};
+static const char *const acc[] = {"acc", NULL};
+static const char *const ppl[] = {"perplexity", NULL};
+static const char *const em[] = {"exact_match", NULL};
+
+static const struct mill_task_config tasks[] = {
+    {.name = "oracle_ll",
+     .hf_data_files = files,
+     .prompt = ll_prompt,
+     .output_type = MILL_OUT_LOGPROBS,
+     .metrics = acc},
+    {.name = "oracle_roll",
+     .hf_data_files = files,
+     .prompt = text_prompt,
+     .output_type = MILL_OUT_PERPLEXITY,
+     .metrics = ppl},
+    {.name = "oracle_gen",
+     .hf_data_files = files,
+     .prompt = text_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 24,
+     .metrics = em},
+};
+
+const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
+                                             tasks};

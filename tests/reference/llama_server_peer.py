@@ -1,0 +1,198 @@
+"""llama_server_peer.py: llama.cpp's own llama-server as a peer of Mill's llama backend, for
+tests/cli/test_mmlu_pro.sh (generation budgets) and tests/cli/test_llama.sh (left truncation).
+
+Usage (Debian's /usr/bin/python3, standard library only):
+  llama_server_peer.py LLAMA_SERVER MODEL WORKDIR generate N... < prompts.jsonl
+      one input line {"prompt": TEXT} -> one output line {"n_predict": {"N": {"content": TEXT,
+      "tokens": [ids], "stop_type": "eos"|"limit"|...}, ...}}: llama-server's greedy generation
+      of up to N tokens for each N given, the prompt tokenised as a server string prompt (the
+      vocabulary's BOS added, special tokens parsed) and nothing else (no chat template).
+  llama_server_peer.py LLAMA_SERVER MODEL WORKDIR loglik N_CTX < requests.jsonl
+      one input line {"context": TEXT, "continuation": TEXT} -> one output line {"logprob": x,
+      "is_greedy": b, "n_cont": n, "n_dropped": d}: the log-likelihood of the continuation as
+      lm-eval's loglikelihood computes it for a model of max_length N_CTX, from llama-server's
+      /tokenize and its next-token log-probabilities (see loglik()).
+The server listens on a UNIX socket in WORKDIR (no port to race for); its log is
+WORKDIR/llama-server.log. Startup is awaited on the event itself (GET /health answers 200),
+bounded by 120 s and cut short when the server exits; the server is killed when done. Reads
+nothing but its arguments and stdin, writes nothing but stdout and WORKDIR.
+
+llama-server gives no log-probs of prompt tokens (docs/DEPENDENCIES.md §5), so loglik() asks
+for one generated token per continuation token, with n_probs = the vocabulary size so that
+every token's log-prob comes back: the prompt is the token window itself (a list of ids, which
+the server uses as given: no BOS added), and post_sampling_probs is off, so the values are
+log-softmax of the raw logits.
+"""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+WS = " \t\n\r\v\f"
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=600):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.path)
+        self.sock = s
+
+
+class Peer:
+    def __init__(self, server, model, workdir, ctx):
+        self.sock = os.path.join(workdir, "llama-server.sock")
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.log = open(os.path.join(workdir, "llama-server.log"), "w")
+        self.proc = subprocess.Popen(
+            [server, "-m", model, "--host", self.sock, "-np", "1", "-t", "1", "-c", str(ctx),
+             "--no-webui", "--no-warmup"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited ({self.proc.returncode}) before it was "
+                                   f"ready; see {self.log.name}")
+            try:
+                status, _ = self.request("GET", "/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass  # the socket is not there yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"llama-server not ready after 120 s; see {self.log.name}")
+            time.sleep(0.05)
+        self.n_vocab = None
+
+    def request(self, method, path, body=None):
+        c = UnixHTTPConnection(self.sock)
+        try:
+            c.request(method, path, None if body is None else json.dumps(body),
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def post(self, path, body):
+        status, data = self.request("POST", path, body)
+        if status != 200:
+            raise RuntimeError(f"POST {path}: HTTP {status}: {data[:300]!r}")
+        return json.loads(data)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    # ---- what the tests ask -------------------------------------------------------------
+
+    def generate(self, prompt, n_predict):
+        d = self.post("/completion", {
+            "prompt": prompt, "n_predict": n_predict, "temperature": 0.0, "top_k": 1,
+            "cache_prompt": False, "return_tokens": True})
+        return {"content": d["content"], "tokens": d["tokens"], "stop_type": d["stop_type"],
+                "tokens_predicted": d["tokens_predicted"]}
+
+    def tokenize(self, text):
+        """llama_tokenize(text, add_special=false, parse_special=true), as Mill calls it."""
+        return self.post("/tokenize", {"content": text, "add_special": False,
+                                       "parse_special": True})["tokens"]
+
+    def vocab_size(self):
+        if self.n_vocab is None:
+            status, data = self.request("GET", "/v1/models")
+            if status != 200:
+                raise RuntimeError(f"GET /v1/models: HTTP {status}")
+            self.n_vocab = json.loads(data)["data"][0]["meta"]["n_vocab"]
+        return self.n_vocab
+
+    def next_logprobs(self, window):
+        """{token id: log-prob} of the token after the ids in window, over the whole vocabulary,
+        and the argmax id."""
+        n = self.vocab_size()
+        d = self.post("/completion", {
+            "prompt": window, "n_predict": 1, "n_probs": n, "temperature": 0.0,
+            "cache_prompt": False, "post_sampling_probs": False})
+        probs = d["completion_probabilities"][0]
+        top = probs["top_logprobs"]
+        if len(top) != n:
+            raise RuntimeError(f"asked for {n} log-probs, got {len(top)}")
+        return {t["id"]: t["logprob"] for t in top}, probs["id"]
+
+    def bos(self):
+        """The ids a string prompt starts with when the vocabulary adds BOS ([] otherwise)."""
+        with_special = self.post("/tokenize", {"content": "a", "add_special": True})["tokens"]
+        without = self.tokenize("a")
+        if with_special[len(with_special) - len(without):] != without:
+            raise RuntimeError(f"add_special changes more than a prefix: {with_special}")
+        return with_special[:len(with_special) - len(without)]
+
+    def loglik(self, context, continuation, n_ctx, bos):
+        """lm-eval's loglikelihood: trailing whitespace of the context moves to the
+        continuation; context and context + continuation are tokenised separately, the
+        continuation being what the whole adds past the context's tokens (_encode_pair); the
+        vocabulary's BOS (if it adds one) in front; then the model sees
+        whole[-(n_ctx + 1):][:-1] (_loglikelihood_tokens: the last n_ctx + 1 tokens, left
+        truncation) and the continuation's tokens are scored at the end of that window. bos:
+        what the vocabulary adds in front (Peer.bos()); an empty context is refused."""
+        cut = len(context.rstrip(WS))
+        ctx_ids = self.tokenize(context[:cut])
+        whole = self.tokenize(context + continuation)
+        n_cont = len(whole) - len(ctx_ids)
+        if n_cont <= 0:
+            raise RuntimeError(f"continuation {continuation!r} adds no token")
+        if not ctx_ids:
+            raise RuntimeError("an empty context (lm-eval's prefix token) is not restated here")
+        whole = bos + whole
+        window = whole[-(n_ctx + 1):]
+        lp, greedy = 0.0, True
+        for k in range(n_cont):
+            pos = len(window) - n_cont + k
+            probs, am = self.next_logprobs(window[:pos])
+            lp += probs[window[pos]]
+            greedy = greedy and am == window[pos]
+        return {"logprob": lp, "is_greedy": greedy, "n_cont": n_cont,
+                "n_dropped": len(whole) - len(window)}
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    server, model, workdir, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], \
+        sys.argv[5:]
+    reqs = [json.loads(line) for line in sys.stdin if line.strip()]
+    if cmd == "generate":
+        ns = [int(a) for a in args]
+        peer = Peer(server, model, workdir, 4096)
+        try:
+            for r in reqs:
+                print(json.dumps({"n_predict": {str(n): peer.generate(r["prompt"], n)
+                                                for n in ns}}), flush=True)
+        finally:
+            peer.close()
+    elif cmd == "loglik":
+        n_ctx = int(args[0])
+        peer = Peer(server, model, workdir, 4096)
+        try:
+            bos = peer.bos()
+            for r in reqs:
+                print(json.dumps(peer.loglik(r["context"], r["continuation"], n_ctx, bos)),
+                      flush=True)
+        finally:
+            peer.close()
+    else:
+        sys.exit(__doc__)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+/* llama_score.c: an independent scorer for the llama backend's numbers, for
+ * tests/cli/test_llama_oracle.sh. It uses llama.cpp's public API and nothing of Mill, and does
+ * each request the plain way: its own tokenisation path (BEHAVIOUR.md §5.1's rules written
+ * again from the text, not from src/backend/llama.c), a fresh context per request, one decode
+ * of every token with logits at every position, and a log-softmax in long double. No prefix
+ * sharing, no batching, no truncation (requests must fit the context).
+ *
+ * Input (stdin), records of raw bytes:
+ *   "L <context bytes> <continuation bytes>\n" <context><continuation> "\n"   a log-likelihood
+ *   "R <text bytes>\n" <text> "\n"                                               a rolling one
+ * Output (stdout), one line per record:
+ *   "L <logprob %.17g> <is_greedy 0|1> <continuation tokens>"
+ *   "R <logprob %.17g> <tokens>"
+ * Usage: llama_score MODEL.gguf [THREADS] < records. A test tool, never used by mill. */
+#include <llama.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tokens {
+    llama_token *t;
+    int n;
+};
+
+static void die(const char *what) {
+    fprintf(stderr, "llama_score: %s\n", what);
+    exit(1);
+}
+
+static void quiet(enum ggml_log_level level, const char *text, void *ud) {
+    (void)level;
+    (void)text;
+    (void)ud;
+}
+
+/* text[0..len) as llama.cpp tokenises it with no special tokens added but special-token text
+ * parsed (what a Hugging Face tokenizer does with add_special_tokens=False). */
+static struct tokens tok(const struct llama_vocab *v, const char *text, size_t len) {
+    struct tokens r = {NULL, 0};
+    int n = -llama_tokenize(v, text, (int32_t)len, NULL, 0, false, true);
+    r.t = malloc(sizeof *r.t * (size_t)(n > 0 ? n : 1));
+    if (!r.t)
+        die("out of memory");
+    if (n > 0 && llama_tokenize(v, text, (int32_t)len, r.t, n, false, true) != n)
+        die("tokenisation failed");
+    r.n = n > 0 ? n : 0;
+    return r;
+}
+
+/* Reads exactly n bytes of stdin into a new NUL-terminated buffer. */
+static char *read_bytes(size_t n) {
+    char *b = malloc(n + 1);
+    if (!b || fread(b, 1, n, stdin) != n)
+        die("short record");
+    b[n] = 0;
+    return b;
+}
+
+/* Decodes seq from an empty context and adds, for each position i in [from, seq.n), the
+ * log-probability of seq.t[i] given seq.t[0..i); *greedy is whether each was the argmax. */
+static long double score(struct llama_context *ctx, const struct llama_vocab *v, struct tokens seq,
+                         int from, bool *greedy) {
+    llama_memory_clear(llama_get_memory(ctx), true);
+    struct llama_batch b = llama_batch_init(seq.n, 0, 1);
+    for (int i = 0; i < seq.n; i++) {
+        b.token[i] = seq.t[i];
+        b.pos[i] = i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = 0;
+        b.logits[i] = i + 1 >= from;
+    }
+    b.n_tokens = seq.n;
+    if (llama_decode(ctx, b) != 0)
+        die("llama_decode failed");
+    int nv = llama_vocab_n_tokens(v);
+    long double sum = 0;
+    *greedy = true;
+    for (int i = from; i < seq.n; i++) {
+        const float *lg = llama_get_logits_ith(ctx, i - 1);
+        int best = 0;
+        long double mx = lg[0], z = 0;
+        for (int k = 1; k < nv; k++)
+            if (lg[k] > mx) {
+                mx = lg[k];
+                best = k;
+            }
+        for (int k = 0; k < nv; k++)
+            z += expl((long double)lg[k] - mx);
+        sum += (long double)lg[seq.t[i]] - mx - logl(z);
+        *greedy = *greedy && best == seq.t[i];
+    }
+    llama_batch_free(b);
+    return sum;
+}
+
+/* The token the first prediction is made from when the text itself gives none. */
+static llama_token prefix_token(const struct llama_vocab *v) {
+    return llama_vocab_bos(v) >= 0 ? llama_vocab_bos(v) : llama_vocab_eos(v);
+}
+
+static void loglik(struct llama_context *ctx, const struct llama_vocab *v, size_t nc, size_t nk) {
+    char *c = read_bytes(nc), *k = read_bytes(nk);
+    /* lm-eval's _encode_pair: the context's trailing whitespace belongs to the continuation */
+    size_t cut = nc;
+    while (cut > 0 && strchr(" \t\n\r\v\f", c[cut - 1]))
+        cut--;
+    char *whole = malloc(nc + nk + 1);
+    if (!whole)
+        die("out of memory");
+    memcpy(whole, c, nc);
+    memcpy(whole + nc, k, nk + 1);
+    struct tokens ce = tok(v, c, cut), we = tok(v, whole, nc + nk);
+    int n_cont = we.n - ce.n;
+    bool bos = llama_vocab_get_add_bos(v) || ce.n == 0;
+    struct tokens seq = {malloc(sizeof *seq.t * (size_t)(we.n + 1)), 0};
+    if (!seq.t)
+        die("out of memory");
+    if (bos)
+        seq.t[seq.n++] = llama_vocab_get_add_bos(v) ? llama_vocab_bos(v) : prefix_token(v);
+    memcpy(seq.t + seq.n, we.t, sizeof *we.t * (size_t)we.n);
+    seq.n += we.n;
+    bool greedy = false;
+    long double lp = n_cont > 0 ? score(ctx, v, seq, seq.n - n_cont, &greedy) : NAN;
+    printf("L %.17g %d %d\n", (double)lp, greedy ? 1 : 0, n_cont);
+    free(seq.t);
+    free(ce.t);
+    free(we.t);
+    free(whole);
+    free(c);
+    free(k);
+}
+
+static void rolling(struct llama_context *ctx, const struct llama_vocab *v, size_t n) {
+    char *text = read_bytes(n);
+    struct tokens t = tok(v, text, n);
+    struct tokens seq = {malloc(sizeof *seq.t * (size_t)(t.n + 1)), 0};
+    if (!seq.t)
+        die("out of memory");
+    seq.t[seq.n++] = prefix_token(v);
+    memcpy(seq.t + 1, t.t, sizeof *t.t * (size_t)t.n);
+    seq.n += t.n;
+    bool greedy;
+    long double lp = t.n > 0 ? score(ctx, v, seq, 1, &greedy) : 0;
+    printf("R %.17g %d\n", (double)lp, t.n);
+    free(seq.t);
+    free(t.t);
+    free(text);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        die("usage: llama_score MODEL.gguf [THREADS] < records");
+    int threads = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2;
+    llama_log_set(quiet, NULL);
+    llama_backend_init();
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    struct llama_model *model = llama_model_load_from_file(argv[1], mp);
+    if (!model)
+        die("cannot load the model");
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 2048;
+    cp.n_batch = cp.n_ubatch = 2048;
+    cp.n_threads = cp.n_threads_batch = threads > 0 ? threads : 1;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    if (!ctx)
+        die("cannot make a context");
+    const struct llama_vocab *v = llama_model_get_vocab(model);
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        unsigned long a = 0, b = 0;
+        if (line[0] == 'L' && sscanf(line + 1, "%lu %lu", &a, &b) == 2)
+            loglik(ctx, v, a, b);
+        else if (line[0] == 'R' && sscanf(line + 1, "%lu", &a) == 1)
+            rolling(ctx, v, a);
+        else
+            die("bad record header");
+        if (getchar() != '\n')
+            die("record not followed by a newline");
+    }
+    llama_free(ctx);
+    llama_model_free(model);
+    llama_backend_free();
+    return 0;
+}
