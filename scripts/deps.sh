@@ -94,9 +94,10 @@ build_llama() {
     log "llama.cpp installed in $PREFIX"
 }
 
-# Test oracles from npm (DuckDB writes and reads Parquet; hyparquet-writer writes data page v2),
+# Test oracles from npm (DuckDB writes and reads Parquet; hyparquet-writer and arrow-rs through
+# parquet-wasm, with apache-arrow to build its tables, are two more writers),
 # installed once outside the checkout; tests find them under $DEPS_DIR/node/node_modules.
-NODE_PKGS=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0)
+NODE_PKGS=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0 parquet-wasm@0.8.0 apache-arrow@21.2.0)
 install_node_tools() {
     local dir=$DEPS_DIR/node want="${NODE_PKGS[*]}"
     if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$want" ]; then return 0; fi

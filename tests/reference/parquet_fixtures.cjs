@@ -1,6 +1,8 @@
-// parquet_fixtures.cjs: writes Parquet fixtures for tests/unit/test_parquet_oracle.c with two
+// parquet_fixtures.cjs: writes Parquet fixtures for tests/unit/test_parquet_oracle.c with three
 // independent writers (DuckDB: data page v1, PLAIN/dictionary, V2 encodings, every codec;
-// hyparquet-writer: data page v2, dictionaries, DELTA_* / BYTE_STREAM_SPLIT, SNAPPY and GZIP),
+// hyparquet-writer: data page v2, dictionaries, DELTA_* / BYTE_STREAM_SPLIT, SNAPPY and GZIP;
+// parquet-wasm, the arrow-rs writer, in parquet_fixtures_wasm.cjs: pages v1 and v2, six codecs,
+// dictionary on / off / fallback, DELTA_* / BYTE_STREAM_SPLIT, nested types, wide DECIMALs),
 // and next to each fixture <name>.jsonl, its rows as DuckDB reads them back (the oracle).
 // Must not write outside the directory given as its argument, nor touch the network.
 //
@@ -9,9 +11,13 @@
 // "<name> error" for a corrupt fixture that must be rejected, which has no .jsonl). Hand-built
 // files (Thrift through hyparquet-writer's serializer) add legacy list layouts, INT96,
 // FLOAT16, byte-array DECIMAL and page CRCs.
-// JSON shape: one object per row, columns in file order; BLOB -> {"$hex": "..."}; MAP -> a
-// list of {"key", "value"}; DATE -> days; TIMESTAMP -> microseconds; DECIMAL -> a float;
-// 64-bit integers as exact digits; NaN / Infinity / -Infinity as bare words.
+// JSON shape: one object per row, columns in file order. The JSON type follows DuckDB's column
+// type (recursing into LIST / ARRAY / STRUCT / MAP), never the JS value: FLOAT, DOUBLE and
+// DECIMAL are numbers with a point or an exponent (3.0, -0.0, 0.1, 1e+21, 5e-324; NaN /
+// Infinity / -Infinity as bare words); a DECIMAL is the correctly rounded double of its exact
+// value; integers of every width are exact digits, never with a point; BOOLEAN true / false;
+// VARCHAR a string; BLOB -> {"$hex": "..."}; MAP -> a list of {"key", "value"}; DATE -> days;
+// TIMESTAMP -> microseconds (integers). Any other type is an error.
 'use strict';
 
 const fs = require('fs');
@@ -19,6 +25,7 @@ const path = require('path');
 const zlib = require('zlib');
 const duck = require('@duckdb/node-api');
 const hw = require('hyparquet-writer');
+const { writeWasmFixtures } = require('./parquet_fixtures_wasm.cjs');
 const { ByteWriter } = require('hyparquet-writer/src/bytewriter.js');
 const { serializeTCompactProtocol } = require('hyparquet-writer/src/thrift.js');
 const { writeRleBitPackedHybrid } = require('hyparquet-writer/src/encoding.js');
@@ -34,40 +41,65 @@ const names = [];
 
 // ---- the oracle's JSON ----
 
-function ser(v) {
+const T = duck.DuckDBTypeId;
+const INTEGRAL = new Set([T.TINYINT, T.SMALLINT, T.INTEGER, T.BIGINT, T.HUGEINT, T.UTINYINT,
+    T.USMALLINT, T.UINTEGER, T.UBIGINT, T.UHUGEINT]);
+
+// A double as JSON that says it is one: a point or an exponent always ('3.0', '-0.0', '1e+21',
+// '0.1'); NaN / Infinity / -Infinity as bare words.
+function float(x) {
+    if (typeof x !== 'number') throw new Error('parquet_fixtures: float column holds ' + typeof x);
+    if (Number.isNaN(x)) return 'NaN';
+    if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+    if (Object.is(x, -0)) return '-0.0';
+    const s = String(x);
+    return /[.e]/.test(s) ? s : s + '.0';
+}
+
+// DuckDB's exact decimal (unscaled bigint and scale) as a decimal string.
+function decimalString(unscaled, scale) {
+    const neg = unscaled < 0n;
+    let digits = (neg ? -unscaled : unscaled).toString();
+    if (scale > 0) {
+        digits = digits.padStart(scale + 1, '0');
+        digits = digits.slice(0, -scale) + '.' + digits.slice(-scale);
+    }
+    return (neg ? '-' : '') + digits;
+}
+
+// Value v of DuckDB type t as JSON; the type, not the JS value, decides float against integer.
+function ser(v, t) {
     if (v === null || v === undefined) return 'null';
-    switch (typeof v) {
-    case 'bigint': return v.toString();
-    case 'number':
-        if (Number.isNaN(v)) return 'NaN';
-        if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
-        return JSON.stringify(v);
-    case 'string': return JSON.stringify(v);
-    case 'boolean': return String(v);
+    switch (t.typeId) {
+    case T.FLOAT: case T.DOUBLE: return float(v);
+    // The correctly rounded double of the exact decimal (Number() of its string).
+    case T.DECIMAL: return float(Number(decimalString(v.value, v.scale)));
+    case T.BOOLEAN: return String(v);
+    case T.VARCHAR: return JSON.stringify(v);
+    case T.BLOB: return JSON.stringify({ $hex: Buffer.from(v.bytes).toString('hex') });
+    case T.DATE: return String(v.days);
+    case T.TIMESTAMP: return v.micros.toString();
+    case T.LIST: case T.ARRAY: return '[' + v.items.map((x) => ser(x, t.valueType)).join(',') + ']';
+    case T.STRUCT:
+        return '{' + Object.entries(v.entries).map(([k, x]) => JSON.stringify(k) + ':' +
+            ser(x, t.entryTypes[t.entryIndexes[k]])).join(',') + '}';
+    case T.MAP:
+        return '[' + v.entries.map((e) => '{"key":' + ser(e.key, t.keyType) + ',"value":' +
+            ser(e.value, t.valueType) + '}').join(',') + ']';
     default: break;
     }
-    if (v instanceof duck.DuckDBBlobValue)
-        return JSON.stringify({ $hex: Buffer.from(v.bytes).toString('hex') });
-    if (v instanceof duck.DuckDBListValue || v instanceof duck.DuckDBArrayValue)
-        return '[' + v.items.map(ser).join(',') + ']';
-    if (v instanceof duck.DuckDBStructValue)
-        return '{' + Object.entries(v.entries).map(([k, x]) => JSON.stringify(k) + ':' + ser(x))
-            .join(',') + '}';
-    if (v instanceof duck.DuckDBMapValue)
-        return '[' + v.entries.map((e) => '{"key":' + ser(e.key) + ',"value":' + ser(e.value) +
-            '}').join(',') + ']';
-    if (v instanceof duck.DuckDBDateValue) return String(v.days);
-    if (v instanceof duck.DuckDBTimestampValue) return v.micros.toString();
-    if (v instanceof duck.DuckDBDecimalValue) return ser(Number(v.value) / 10 ** v.scale);
-    throw new Error('parquet_fixtures: unhandled DuckDB value ' + v.constructor.name);
+    if (INTEGRAL.has(t.typeId) && (typeof v === 'bigint' || Number.isInteger(v)))
+        return v.toString();
+    throw new Error(`parquet_fixtures: unhandled DuckDB type ${t} (value ${v})`);
 }
 
 async function expect(conn, name, select = '*') {
     const file = path.join(dir, name + '.parquet').replaceAll("'", "''");
     const reader = await conn.runAndReadAll(`SELECT ${select} FROM read_parquet('${file}')`);
-    const cols = reader.columnNames();
+    const cols = reader.columnNames(), types = reader.columnTypes();
     const lines = reader.getRows().map((row) =>
-        '{' + row.map((v, i) => JSON.stringify(cols[i]) + ':' + ser(v)).join(',') + '}\n');
+        '{' + row.map((v, i) => JSON.stringify(cols[i]) + ':' + ser(v, types[i])).join(',') +
+        '}\n');
     fs.writeFileSync(path.join(dir, name + '.jsonl'), lines.join(''));
     names.push(name);
 }
@@ -364,6 +396,7 @@ async function handFixtures(conn) {
 (async () => {
     const conn = await duckdbFixtures();
     await hyparquetFixtures(conn);
+    for (const name of writeWasmFixtures(dir)) await expect(conn, name);
     await handFixtures(conn);
     fs.writeFileSync(path.join(dir, 'index.txt'), names.join('\n') + '\n');
 })().catch((e) => {
