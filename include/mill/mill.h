@@ -35,6 +35,7 @@ enum mill_status {
     MILL_ENET = -7,         /* network failure */
     MILL_EBACKEND = -8,     /* the model backend failed */
     MILL_ELOCK = -9,        /* a lock could not be taken */
+    MILL_EINTR = -10,       /* stopped between batches by a stop request (SIGINT, SIGTERM) */
 };
 
 #define MILL_ERR_MSG_MAX 1024

@@ -6,8 +6,10 @@
 #include "eval/registry.h"
 #include "eval/runner.h"
 #include "core/spec.h"
+#include "core/stop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,29 @@ int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths) {
     return rc;
 }
 
+/* SIGINT / SIGTERM: ask the runner to stop after the batch in flight (written and flushed).
+ * The handler resets itself, so a second signal ends the process at once. */
+static void on_stop_signal(int sig) {
+    static const char msg[] = "\nmill: stopping after the current batch (signal again to stop at "
+                              "once)\n";
+    mill_stop_request(sig);
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+}
+
+/* A signal the process was started ignoring (nohup, a shell's background job) stays ignored. */
+static void catch_stop_signals(void) {
+    static const int sigs[] = {SIGINT, SIGTERM};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* I/O in flight goes on undisturbed */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
 static int run_eval(const struct mill_args *a) {
     const char *models = mill_arg_pos(a, &mill_cmd_eval, 0);
     const char *tasks = mill_arg_pos(a, &mill_cmd_eval, 1);
@@ -92,8 +117,14 @@ static int run_eval(const struct mill_args *a) {
         rc = MILL_EXIT_FAIL;
     struct mill_run_result res = {0};
     if (!rc) {
+        catch_stop_signals();
         int r = mill_run_eval(reg, models, tasks, &p, &res, &err);
-        if (r)
+        if (r == MILL_EINTR)
+            rc = mill_cli_error(128 + mill_stop_signal(),
+                                "%s; the samples written so far are kept: run the same command "
+                                "again to resume",
+                                err.msg);
+        else if (r)
             rc = mill_cli_error(r == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s", err.msg);
         struct mill_buf out = {0};
         mill_run_format_table(&res, &out);

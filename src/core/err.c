@@ -49,6 +49,7 @@ const char *mill_status_str(int code) {
     case MILL_ENET: return "network error";
     case MILL_EBACKEND: return "backend error";
     case MILL_ELOCK: return "lock error";
+    case MILL_EINTR: return "interrupted";
     default: return "unknown error";
     }
 }

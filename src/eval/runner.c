@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "core/spec.h"
 #include "core/stats.h"
+#include "core/stop.h"
 #include "data/dataset.h"
 #include "out/aggregate.h"
 #include "out/provenance.h"
@@ -495,6 +496,9 @@ static int run_batch(struct job *j, struct mill_err *err) {
     clear_batch(j);
     if (!rc)
         report_progress(j, false);
+    if (!rc && mill_stop_signal())
+        rc = mill_err_set(err, MILL_EINTR, "%s: stopped by signal %d after a whole batch",
+                          j->t->name, mill_stop_signal());
     return rc;
 }
 
@@ -940,7 +944,9 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
     if (!rc)
         rc = check_all(&c, names, n_names, err);
     for (size_t i = 0; !rc && i < n_names; i++)
-        rc = run_name(&c, names[i], err);
+        rc = mill_stop_signal() ? mill_err_set(err, MILL_EINTR, "stopped by signal %d before %s",
+                                               mill_stop_signal(), names[i])
+                                : run_name(&c, names[i], err);
     if (c.ops && c.state)
         c.ops->close(c.state);
     free(c.model_dir);

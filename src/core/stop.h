@@ -1,0 +1,12 @@
+/* stop.h: a request to stop long work at the next clean point (SIGINT, SIGTERM). The CLI's
+ * signal handler files it; the runner honours it between batches, after the batch in flight is
+ * written and flushed, so nothing partial is left. The library installs no handler. */
+#ifndef MILL_CORE_STOP_H
+#define MILL_CORE_STOP_H
+
+/* Files a stop request for signal sig. Async-signal-safe. */
+void mill_stop_request(int sig);
+/* The signal of the pending stop request, 0 when none. */
+int mill_stop_signal(void);
+
+#endif
