@@ -60,8 +60,7 @@ static bool same(const struct mill_value *ours, const struct mill_value *exp) {
     switch (exp->kind) {
     case MILL_V_NULL: return ours->kind == MILL_V_NULL;
     case MILL_V_BOOL: return ours->kind == MILL_V_BOOL && ours->u.b == exp->u.b;
-    case MILL_V_INT:
-        return ours->kind == MILL_V_INT && ours->u.i == exp->u.i;
+    case MILL_V_INT: return ours->kind == MILL_V_INT && ours->u.i == exp->u.i;
     case MILL_V_FLOAT:
         return ours->kind == MILL_V_FLOAT &&
                (ours->u.f == exp->u.f || (isnan(ours->u.f) && isnan(exp->u.f)));
