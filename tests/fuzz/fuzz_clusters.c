@@ -5,6 +5,7 @@
  * input. Must not write files; the unknown-key warning is silenced. */
 #include "core/log.h"
 #include "eval/clusters.h"
+#include "fuzz_text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,14 +15,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 1 << 16 || memchr(data, 0, size))
+    if (memchr(data, 0, size))
         return 0;
     mill_log_set_level(MILL_LOG_ERROR);
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size, 1 << 16);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = 0;
     struct mill_cluster_set set = {0};
     struct mill_err err = {0};
     int rc = mill_clusters_parse(text, "fuzz.yaml", &set, &err);

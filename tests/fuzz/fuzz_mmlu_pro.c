@@ -3,6 +3,7 @@
  * A-J or 0 (nothing found), and the same answer twice (the compiled-pattern cache must not
  * change it). Any violation aborts so libFuzzer records the input. Must not write files or
  * print. */
+#include "fuzz_text.h"
 #include "metric/metrics.h"
 
 #include <stddef.h>
@@ -13,13 +14,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 1 << 16)
-        return 0;
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size, 1 << 16);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = 0;
     char got = mill_mmlu_pro_extract(text);
     if (got != 0 && (got < 'A' || got > 'J'))
         abort();

@@ -5,6 +5,7 @@
  * MILL_ENOMEM with a message. Any violation aborts so libFuzzer records the input. Must not
  * write files or print. */
 #include "core/spec.h"
+#include "fuzz_text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,13 +57,9 @@ static void one_spec(const char *text) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096)
-        return 0;
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size, 4096);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = 0;
     char **items = NULL;
     size_t n = 0;
     struct mill_err err = {0};
