@@ -34,8 +34,9 @@
 #define PAGE_ENTRIES_MAX ((int64_t)1 << 24) /* entries (values, nulls) of one page */
 #define THRIFT_DEPTH_MAX 32                 /* nesting of Thrift structs and lists */
 #define SCHEMA_DEPTH_MAX 64                 /* nesting of schema groups (levels fit a byte) */
-#define SCHEMA_MAX 100000                   /* schema elements */
-#define DBA_MAX ((size_t)1 << 28)           /* bytes DELTA_BYTE_ARRAY may expand one page into */
+#define DECIMAL_MAX_SCALE 1000    /* digits after the point; the spec bounds it by the precision */
+#define SCHEMA_MAX 100000         /* schema elements */
+#define DBA_MAX ((size_t)1 << 28) /* bytes DELTA_BYTE_ARRAY may expand one page into */
 
 /* Parquet enums (parquet.thrift). */
 enum { T_BOOLEAN, T_INT32, T_INT64, T_INT96, T_FLOAT, T_DOUBLE, T_BYTE_ARRAY, T_FLBA };
@@ -638,8 +639,11 @@ static bool span_eq(struct span a, const char *s) {
 
 static int leaf_kind(const struct sel *s) {
     int cv = s->converted, lt = s->logical;
-    if (cv == CV_DECIMAL || lt == LT_DECIMAL)
-        return s->type == T_BOOLEAN || s->type == T_INT96 ? -1 : K_DECIMAL;
+    if (cv == CV_DECIMAL || lt == LT_DECIMAL) /* the spec's four physical types, no other */
+        return s->type == T_INT32 || s->type == T_INT64 || s->type == T_BYTE_ARRAY ||
+                       s->type == T_FLBA
+                   ? K_DECIMAL
+                   : -1;
     switch (s->type) {
     case T_BOOLEAN: return K_BOOL;
     case T_INT32:
@@ -672,7 +676,8 @@ static int add_leaf(struct tree *tr, int si, int depth, struct mill_err *err) {
     const struct sel *s = &pq->schema[si];
     struct leaf *l = &pq->leaves[pq->nleaves];
     int kind = leaf_kind(s);
-    if (kind < 0 || (s->type == T_FLBA && (s->type_length <= 0 || s->type_length > (1 << 20))))
+    if (kind < 0 || (s->type == T_FLBA && (s->type_length <= 0 || s->type_length > (1 << 20))) ||
+        (kind == K_DECIMAL && (s->scale < 0 || s->scale > DECIMAL_MAX_SCALE)))
         return fmt_err(pq, err, "schema: column %.*s has an invalid type", (int)s->name.n,
                        (const char *)s->name.p);
     *l = (struct leaf){.sel = si,
@@ -1768,8 +1773,12 @@ static double decimal_cell(const struct leaf *l, const union cell *v) {
             p++, n--; /* sign-extension bytes carry no magnitude */
         if (n == 0)
             return 0.0;
-        if (n > DECIMAL_MAX_BYTES) /* beyond any declared precision: the nearest we can */
-            return neg ? -HUGE_VAL : HUGE_VAL;
+        if (n > DECIMAL_MAX_BYTES) { /* beyond any declared precision: rounded twice */
+            double x = 0;
+            for (size_t j = 0; j < n; j++)
+                x = x * 256 + (neg ? 255 - p[j] : p[j]);
+            return (neg ? -(x + 1) : x) / pow(10, l->scale);
+        }
         unsigned carry = 1;
         for (size_t j = n; j-- > 0;) { /* two's complement negation: ~x + 1 */
             unsigned b = neg ? (uint8_t)~p[j] + carry : p[j];
