@@ -355,16 +355,31 @@ static void cmyk_row(const uint8_t *in, uint8_t *out, size_t w) {
 struct jpeg_job {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_fail fail;
+    struct jpeg_progress_mgr progress;
     uint8_t *row, *rgb;
 };
 
-static void jpeg_rows(struct jpeg_job *j, bool cmyk) {
+/* A progressive file may hold any number of scans, each a pass over the whole frame: past
+ * JPEG_MAX_SCANS (libjpeg-turbo's advice against such files) it is refused. */
+#define JPEG_MAX_SCANS 1000
+
+static void jpeg_on_progress(j_common_ptr c) {
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    if (d->is_decompressor && d->input_scan_number > JPEG_MAX_SCANS) {
+        struct jpeg_fail *f = (struct jpeg_fail *)c->err;
+        snprintf(f->msg, sizeof f->msg, "more than %d scans", JPEG_MAX_SCANS);
+        longjmp(f->jmp, 1);
+    }
+}
+
+/* The rows into j->rgb; false when libjpeg gives no row (it cannot with a memory source). */
+static bool jpeg_rows(struct jpeg_job *j, bool cmyk) {
     size_t w = j->cinfo.output_width, comps = (size_t)j->cinfo.output_components;
     while (j->cinfo.output_scanline < j->cinfo.output_height) {
         uint8_t *out = j->rgb + (size_t)j->cinfo.output_scanline * w * 3;
         JSAMPROW r = j->row;
         if (jpeg_read_scanlines(&j->cinfo, &r, 1) != 1)
-            continue;
+            return false;
         if (cmyk)
             cmyk_row(j->row, out, w);
         else if (comps == 1)
@@ -373,6 +388,7 @@ static void jpeg_rows(struct jpeg_job *j, bool cmyk) {
         else
             memcpy(out, j->row, w * 3);
     }
+    return true;
 }
 
 static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struct mill_err *err) {
@@ -394,6 +410,8 @@ static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struc
         goto done;
     }
     jpeg_create_decompress(&j->cinfo);
+    j->progress.progress_monitor = jpeg_on_progress;
+    j->cinfo.progress = &j->progress;
     jpeg_mem_src(&j->cinfo, p, (unsigned long)n);
     jpeg_read_header(&j->cinfo, TRUE);
     long long w = j->cinfo.image_width, h = j->cinfo.image_height;
@@ -417,7 +435,10 @@ static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struc
                           h);
         goto done;
     }
-    jpeg_rows(j, cmyk);
+    if (!jpeg_rows(j, cmyk)) {
+        rc = mill_err_set(err, MILL_EFORMAT, "image: corrupt JPEG (no scanline returned)");
+        goto done;
+    }
     jpeg_finish_decompress(&j->cinfo);
     img->w = (int)j->cinfo.output_width;
     img->h = (int)j->cinfo.output_height;

@@ -19,6 +19,7 @@ int(round((n - size) / 2.0))), to_tensor (float32 / 255) and normalize ((x - mea
 """
 import io
 import struct
+import subprocess
 import sys
 import zlib
 
@@ -72,6 +73,15 @@ def save(im, fmt, **kw):
     return buf.getvalue()
 
 
+def with_restarts(jpeg):
+    """The same JPEG with a restart marker after every MCU, by libjpeg-turbo's lossless jpegtran
+    (Debian's libjpeg-turbo-progs): Debian 12's Pillow (9.4) cannot write them itself."""
+    out = subprocess.run(["jpegtran", "-restart", "1B"], input=jpeg, capture_output=True,
+                         check=True).stdout
+    assert b"\xff\xd0" in out and b"\xff\xdd" in out, "jpegtran wrote no restart markers"
+    return out
+
+
 def encode(im, name):
     a = np.asarray(im, dtype=np.uint16)
     r, g, b = a[..., 0], a[..., 1], a[..., 2]
@@ -101,7 +111,7 @@ def encode(im, name):
         "jpg_prog": lambda: save(im, "JPEG", quality=85, progressive=True),
         "jpg_l": lambda: save(grey, "JPEG", quality=90),
         "jpg_cmyk": lambda: save(im.convert("CMYK"), "JPEG", quality=90),
-        "jpg_restart": lambda: save(im, "JPEG", quality=75, restart_marker_blocks=1),
+        "jpg_restart": lambda: with_restarts(save(im, "JPEG", quality=75)),
         "jpg_opt": lambda: save(im, "JPEG", quality=60, optimize=True, subsampling=2),
         "webp_lossless": lambda: save(im, "WEBP", lossless=True),
         "webp_lossless_rgba": lambda: save(Image.merge("RGBA", (*im.split(), alpha)), "WEBP",
