@@ -96,6 +96,41 @@ static long double score(struct llama_context *ctx, const struct llama_vocab *v,
     return sum;
 }
 
+/* Python's str.isspace() for one code point (Unicode White_Space plus the separators
+ * U+001C..U+001F that CPython counts). */
+static bool py_space(unsigned long c) {
+    static const unsigned long ws[] = {0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
+    if ((c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || (c >= 0x2000 && c <= 0x200A))
+        return true;
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        if (c == ws[i])
+            return true;
+    return false;
+}
+
+/* len(s.rstrip()) in bytes, s UTF-8: code points are decoded from the front, and the end of the
+ * last one that is not a space is kept (a byte that starts no valid sequence is kept). */
+static size_t rstrip_bytes(const unsigned char *s, size_t n) {
+    size_t keep = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = s[i] < 0x80       ? 1
+                     : s[i] >> 5 == 6  ? 2
+                     : s[i] >> 4 == 14 ? 3
+                     : s[i] >> 3 == 30 ? 4
+                                       : 0;
+        unsigned long c = len == 1 ? s[i] : len ? s[i] & (0x7Fu >> len) : 0;
+        for (size_t k = 1; len && k < len; k++)
+            if (i + k >= n || (s[i + k] & 0xC0) != 0x80)
+                len = 0;
+            else
+                c = c << 6 | (s[i + k] & 0x3F);
+        i += len ? len : 1;
+        if (!len || !py_space(c))
+            keep = i;
+    }
+    return keep;
+}
+
 /* The token the first prediction is made from when the text itself gives none. */
 static llama_token prefix_token(const struct llama_vocab *v) {
     return llama_vocab_bos(v) >= 0 ? llama_vocab_bos(v) : llama_vocab_eos(v);
@@ -103,10 +138,8 @@ static llama_token prefix_token(const struct llama_vocab *v) {
 
 static void loglik(struct llama_context *ctx, const struct llama_vocab *v, size_t nc, size_t nk) {
     char *c = read_bytes(nc), *k = read_bytes(nk);
-    /* lm-eval's _encode_pair: the context's trailing whitespace belongs to the continuation */
-    size_t cut = nc;
-    while (cut > 0 && strchr(" \t\n\r\v\f", c[cut - 1]))
-        cut--;
+    /* lm-eval's _encode_pair: what context.rstrip() removes belongs to the continuation */
+    size_t cut = rstrip_bytes((const unsigned char *)c, nc);
     char *whole = malloc(nc + nk + 1);
     if (!whole)
         die("out of memory");

@@ -168,7 +168,8 @@ static int parse_flash_attn(struct llm *m, const struct mill_model_spec *s, stru
 }
 
 static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mill_err *err) {
-    m->threads = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    m->threads = cpus > 0 ? cpus : 1;
     m->n_gpu_layers = INT64_MIN; /* computed below */
     int rc = mill_spec_apply_args(s, llama_args, m, err);
     int64_t bs = 16;
@@ -651,16 +652,15 @@ static int lcp(const llama_token *a, int na, const llama_token *b, int nb) {
     return i;
 }
 
-/* Tokenises as lm-eval's _encode_pair: trailing whitespace of the context moves to the
+/* Tokenises as lm-eval's _encode_pair: trailing whitespace of the context (what Python's
+ * str.rstrip() removes, Unicode spaces included) moves to the
  * continuation; context and context+continuation are tokenised separately and the
  * continuation is what the whole adds past the context's tokens. BOS is added by hand when
  * the vocabulary wants it. Then left truncation to the context window. */
 static int prep_loglik(const struct llm *m, struct ll_req *r, struct mill_err *err) {
     const char *ctx = r->q->context ? r->q->context : "";
     const char *cont = r->q->continuation ? r->q->continuation : "";
-    size_t nc = strlen(ctx), cut = nc;
-    while (cut && strchr(" \t\n\r\v\f", ctx[cut - 1]))
-        cut--;
+    size_t nc = strlen(ctx), cut = mill_py_rstrip_len(ctx, nc);
     struct mill_buf joined = {0};
     mill_buf_add(&joined, ctx, nc);
     if (mill_buf_adds(&joined, cont))

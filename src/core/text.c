@@ -67,6 +67,19 @@ char *mill_py_strip(const char *s) {
     return strndup(s + b, n);
 }
 
+size_t mill_py_rstrip_len(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t last_end = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_next(s + i, n - i, &cp);
+        i += k ? k : 1; /* an invalid byte is no space */
+        if (!k || !py_isspace(cp))
+            last_end = i;
+    }
+    return last_end;
+}
+
 char *mill_str_replace(const char *s, const char *from, const char *to) {
     size_t nf = strlen(from), nt = strlen(to), count = 0;
     if (!nf)

@@ -8,6 +8,8 @@
 /* Python's str.strip() with no argument: the span of s without leading and trailing Unicode
  * whitespace (str.isspace() characters, UTF-8 encoded). Writes start offset and length. */
 void mill_py_strip_span(const char *s, size_t n, size_t *start, size_t *len);
+/* The length of s[0..n) without its trailing Unicode whitespace: Python's str.rstrip(). */
+size_t mill_py_rstrip_len(const char *s, size_t n);
 /* A malloc'd copy of s stripped as str.strip() does; NULL on allocation failure. */
 char *mill_py_strip(const char *s);
 /* A malloc'd copy of s with every occurrence of `from` replaced by `to`. */

@@ -10,7 +10,8 @@
 #   byte for byte.
 # The cases (tests/plugins/oracle.c passes them through untouched) cover how context and
 # continuation split into tokens: a continuation with and without a leading space, a context
-# ending in spaces or newlines (lm-eval moves them to the continuation), an empty context (BOS,
+# ending in spaces, newlines or Unicode spaces (lm-eval moves what str.rstrip() removes to the
+# continuation), an empty context (BOS,
 # or EOS, is the context), characters outside the vocabulary (byte fall-back), special-token
 # text, and a long continuation. Needs llama-server from the pinned build: fails, never skips.
 set -u
@@ -34,6 +35,7 @@ cases = [
     ("Question: What is the capital of France?\nAnswer:", [" Paris", " London", " Berlin, of course"]),
     ("The colour of the sky is ", ["blue", " blue", "blue sky"]),
     ("Lines end here.\n\n", ["Next", "\tindented", "  two spaces"]),
+    ("Unicode spaces end this\u00a0\u3000", ["x", " y"]),
     ("", ["Hello world", " x"]),
     ("Emoji and scripts:", [" \U0001f600\U0001f680", " \u00fc\u00df", " \u4e2d\u6587\u5b57\u7b26",
                             " \u0416\u0437"]),
@@ -86,6 +88,7 @@ for (kind, i, k), r in zip(want, ref):
         pos[i] += 1
         got_lp, got_greedy = ll[i]["responses"][j]
         lp, greedy = float(r[1]), r[2] == "1"
+        assert math.isfinite(lp) and int(r[3]) > 0, "llama_score: no continuation tokens for %r" % k
         d = abs(got_lp - lp)
         worst = max(worst, d)
         n_ll += 1
@@ -95,6 +98,7 @@ for (kind, i, k), r in zip(want, ref):
     else:
         got_lp, got_n = roll[i]["responses"][0]
         lp, n = float(r[1]), int(r[2])
+        assert math.isfinite(lp) and n > 0, "llama_score: no tokens for case %d" % i
         d = abs(got_lp - lp)
         worst = max(worst, d)
         n_roll += 1
@@ -129,7 +133,9 @@ for vocab in llama-spm llama-bpe qwen2 gpt-2; do
     "$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-$vocab.gguf" \
         --out "$tmp/$vocab.gguf" --n_layer 2 --seed 11 >/dev/null 2>&1 ||
         { bad "$vocab: gen_llama failed"; continue; }
-    "$MILL" --output_dir "$tmp/$vocab" eval "llama[path=$tmp/$vocab.gguf]" \
+    # flash attention off: llama-server runs without it, and its accumulation order would make
+    # generations depend on it (BEHAVIOUR.md §5.1)
+    "$MILL" --output_dir "$tmp/$vocab" eval "llama[path=$tmp/$vocab.gguf,flash_attn=off]" \
         oracle_ll,oracle_roll,oracle_gen --task_paths "$tmp/plug" >/dev/null 2>"$tmp/$vocab.err"
     rc=$?
     check "$vocab: mill exits 0" "[ $rc -eq 0 ] || { tail -3 '$tmp/$vocab.err'; false; }"
