@@ -20,7 +20,9 @@
 #endif
 
 #define MILL_VERSION "0.1.0"
-/* Bumped whenever a struct a plugin sees (task, doc, value, backend) changes layout. */
+/* Bumped whenever a struct a plugin builds or reads (task and benchmark configs, tables, doc,
+ * value, metric result) changes layout. Backends are built in, so their structs are not
+ * counted. */
 #define MILL_ABI_VERSION 1
 
 /* Error codes: append-only. */

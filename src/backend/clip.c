@@ -97,7 +97,8 @@ static int clip_open(const struct mill_model_spec *spec, void **state, struct mi
     struct clipb *c = calloc(1, sizeof *c);
     if (!c)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    c->threads = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cpus > 0 ? cpus : 1;
     int rc = mill_spec_apply_args(spec, clip_args, c, err);
     const char *path = c->path, *pre = c->pretrained;
     if (!rc && (!path || !*path))

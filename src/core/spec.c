@@ -303,7 +303,8 @@ static int store_arg(const struct mill_model_spec *s, const struct mill_backend_
             return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
                                 a->name);
         if (v->u.i < a->min || v->u.i > a->max)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be %lld-%lld", s->raw,
+            return mill_err_set(err, MILL_EINVAL,
+                                "model spec '%s': %s must be between %lld and %lld", s->raw,
                                 a->name, (long long)a->min, (long long)a->max);
         *(int64_t *)field = v->u.i;
         return 0;

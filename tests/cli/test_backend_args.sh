@@ -2,9 +2,9 @@
 # test_backend_args.sh: the backends' argument tables as users meet them. README's "Backend
 # arguments" section says what `mill eval --help` prints, row for row (name, type, default,
 # what), for every backend in the build; an unknown argument is refused naming it; a value of
-# the wrong type or out of range is refused naming the argument and what it must be; literal
-# defaults from a table reach the model (replay's computed name), and ignored Mill arguments
-# are accepted.
+# the wrong type or out of range is refused naming the argument and what it must be; a given
+# string and a computed default (replay's model name) reach the backend, and ignored Mill
+# arguments are accepted.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -61,13 +61,20 @@ if [[ "$r" == same* ]]; then ok "README's argument tables == mill eval --help ($
 else bad "README's argument tables == mill eval --help: $r"; fi
 
 printf '{"task": "mmlu_pro", "doc_id": 0, "response": "x"}\n' > "$tmp/r.jsonl"
+"$MILL" --output_dir "$tmp/o0" --limit 1 eval "replay[file=$tmp/r.jsonl]" mmlu_pro \
+    >/dev/null 2>&1
+check "a computed default reaches the backend (replay's model name replay/r.jsonl)" \
+    "[ -d '$tmp/o0/outputs/replay__r.jsonl' ]"
+"$MILL" --output_dir "$tmp/o0" --limit 1 eval "replay[file=$tmp/r.jsonl,name=given]" mmlu_pro \
+    >/dev/null 2>&1
+check "a given string argument reaches the backend (name=given)" "[ -d '$tmp/o0/outputs/given' ]"
 expect_exit "an unknown argument is refused by name" 2 "unknown argument 'nope'" \
     --output_dir "$tmp/o1" eval "replay[file=$tmp/r.jsonl,nope=1]" mmlu_pro
 expect_exit "a string argument given a number is refused" 2 "name must be a string" \
     --output_dir "$tmp/o2" eval "replay[file=$tmp/r.jsonl,name=5]" mmlu_pro
 if "$MILL" eval --help | grep -q '^  llama'; then
     expect_exit "an integer argument out of its range is refused" 2 \
-        "max_context_length must be 16-" \
+        "max_context_length must be between 16 and" \
         --output_dir "$tmp/o3" eval "llama[path=$tmp/m.gguf,max_context_length=8]" mmlu_pro
     expect_exit "a bool argument given a word is refused" 2 "naive must be true or false" \
         --output_dir "$tmp/o4" eval "llama[path=$tmp/m.gguf,naive=maybe]" mmlu_pro

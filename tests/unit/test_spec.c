@@ -447,7 +447,7 @@ static void test_args_errors(void) {
     CHECK(strstr(err.msg, "unknown argument 'nope'") && strstr(err.msg, "toy[nope=1]"));
     mill_spec_free_args(toy_table, &a);
     CHECK_INT(apply("toy[batch=0]", &a, &err), MILL_EINVAL);
-    CHECK(strstr(err.msg, "batch must be 1-255") != NULL);
+    CHECK(strstr(err.msg, "batch must be between 1 and 255") != NULL);
     mill_spec_free_args(toy_table, &a);
     CHECK_INT(apply("toy[batch=256]", &a, &err), MILL_EINVAL);
     mill_spec_free_args(toy_table, &a);
