@@ -210,4 +210,19 @@ function writeWasmFixtures(dir) {
     });
 }
 
-module.exports = { writeWasmFixtures };
+// The deprecated LZ4 codec (arrow-rs writes it with Hadoop's framing), which DuckDB cannot read:
+// each twin is written from the same table and options as an LZ4_RAW fixture DuckDB does read,
+// so that fixture's rows are the twin's oracle. Returns [twin, source] name pairs.
+function writeLz4Twins(dir) {
+    const byName = new Map(jobs().map((j) => [j[0], j]));
+    return [['wasm_lz4hadoop_v2', 'wasm_lz4raw_v2'],
+        ['wasm_nested_lz4hadoop_v1', 'wasm_nested_dlba_lz4raw_v1']].map(([twin, src]) => {
+        const [, table, opts] = byName.get(src);
+        const bytes = pw.writeParquet(pw.Table.fromIPCStream(A.tableToIPC(table, 'stream')),
+            props({ ...opts, codec: 'LZ4' }));
+        fs.writeFileSync(path.join(dir, twin + '.parquet'), bytes);
+        return [twin, src];
+    });
+}
+
+module.exports = { writeWasmFixtures, writeLz4Twins };

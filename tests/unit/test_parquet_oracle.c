@@ -22,7 +22,7 @@
 
 #include "mtest.h"
 
-#define MIN_FIXTURES 49
+#define MIN_FIXTURES 51
 
 static char tmpdir[] = "/tmp/mill_pq_oracle_XXXXXX";
 
