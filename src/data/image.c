@@ -79,8 +79,10 @@ static int png_ihdr(const uint8_t *p, size_t n, long long *w, long long *h, int 
     return 1;
 }
 
-/* 1 when the PNG's chunk list runs out of bytes before IEND. Only words the error message:
- * stb_image itself refuses such files (it reads IDAT up to IEND). */
+/* 1 when the PNG's chunk list runs out of bytes before IEND. stb_image refuses such files too
+ * (it reads IDAT up to IEND), but only after growing its IDAT buffer to a chunk's declared
+ * length: a 127-byte file declaring a 1.2 GB chunk made it allocate 2 GiB (found by
+ * fuzz_image). So the chunk list is walked first. */
 static int png_truncated(const uint8_t *p, size_t n) {
     size_t off = 8;
     while (n - off >= 8) {
@@ -299,6 +301,11 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
     if (f == FMT_PNG && png_ihdr(p, n, &pw, &ph, &depth, &color) &&
         (rc = check_dims(pw, ph, f, err)) != 0)
         return rc;
+    if (f == FMT_PNG && png_truncated(p, n))
+        return mill_err_set(err, MILL_EFORMAT,
+                            "image: truncated PNG (%zu bytes: a chunk runs "
+                            "past the end, or no IEND)",
+                            n);
     if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
         return stb_fail(p, n, f, err);
     if ((rc = check_dims(w, h, f, err)) != 0)

@@ -457,6 +457,22 @@ static void expect_format_error(const uint8_t *b, size_t n, const char *needle) 
     CHECK(strstr(err.msg, needle) != NULL);
 }
 
+/* fuzz_image's finding: a 1x2 PNG whose second IDAT chunk declares 0x49444154 bytes
+ * (tests/fuzz/corpus/fuzz_image/regress-png-chunk-length.png). stb_image grew its IDAT buffer
+ * to 2 GiB before noticing the file ends; the chunk walk refuses it first. */
+static void test_png_chunk_past_the_end(void) {
+    char path[1024];
+    mtest_source_path(path, sizeof path,
+                      "tests/fuzz/corpus/fuzz_image/regress-png-chunk-length.png");
+    FILE *f = fopen(path, "rb");
+    uint8_t b[256];
+    size_t n = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK_INT(n, 127);
+    expect_format_error(b, n, "truncated PNG");
+}
+
 static void test_limits_and_garbage(void) {
     uint8_t b[64];
     expect_format_error(b, png_header(b, 30001, 1), "exceeds the limit");
@@ -494,5 +510,6 @@ static void test_arguments(void) {
     mill_image_free(&src);
 }
 
-MTEST_MAIN(MTEST(test_arguments), MTEST(test_limits_and_garbage), MTEST(test_resize_matches_pillow),
+MTEST_MAIN(MTEST(test_arguments), MTEST(test_limits_and_garbage),
+           MTEST(test_png_chunk_past_the_end), MTEST(test_resize_matches_pillow),
            MTEST(test_clip_matches_torchvision), MTEST(test_decode_matches_pillow))
