@@ -2,10 +2,13 @@
 # test_clip.sh: the clip backend and the zero-shot tasks end to end on random-weight CLIP
 # checkpoints (tools/gen_clip) and synthetic WebDataset shards (tools/gen_wds) read as local
 # copies of the Hub's haideraltahan/wds_cifar10: open_clip and HF layouts give the same
-# predictions; batch 1 == batch 8 and 1 thread == 2 threads; the zero-shot head is cached on
-# disk; both shard layouts (<key>.0.webp and <key>.webp) are read; a corrupt image fails its
-# sample only; an LLM is rejected up front; ImageNet's 1000 names are unique; broken checkpoints
-# give clear errors.
+# predictions; the per-sample scores equal a PyTorch reference of the whole zero-shot head
+# (tests/reference/clip_zeroshot_ref.py); batch 1 == batch 8 and 1 thread == 2 threads; the
+# zero-shot head is cached on disk; both shard layouts (<key>.0.webp and <key>.webp) are read, and
+# images larger than the model's input are resized; a corrupt image fails its sample only; an LLM
+# is rejected up front; ImageNet's 1000 names are unique and the class tables are what
+# tools/gen_class_tables.py makes of tests/data/clip_benchmark; broken checkpoints give clear
+# errors.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -16,7 +19,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 D="$tmp/mirror/haideraltahan_wds_cifar10/test"; mkdir -p "$D"
 "$BUILD/bin/gen_wds" --out "$D/000000.tar" --n 24 --seed 1
-"$BUILD/bin/gen_wds" --out "$D/000001.tar" --n 16 --seed 2 --layout clip_benchmark
+# 45-pixel images: the 32-pixel model resizes them (bicubic, antialiased) before encoding.
+"$BUILD/bin/gen_wds" --out "$D/000001.tar" --n 16 --seed 2 --layout clip_benchmark --side 45
 "$BUILD/bin/gen_clip" --out "$tmp/ck" --format both --preset tiny --seed 5 >/dev/null 2>&1
 export MILL_LOCAL_DATASETS="$tmp/mirror" MILL_CACHE_DIR="$tmp/cache"
 run() { "$MILL" --output_dir "$tmp/$1" eval "$2" "${3:-cifar10}" >"$tmp/stdout" 2>"$tmp/stderr"; }
@@ -28,10 +32,45 @@ check "all 40 samples of both shard layouts scored" \
 check "the zero-shot head was built (10 classes x 18 templates)" \
     "grep -q 'building a zero-shot head: 10 classes x 18 templates' '$tmp/stderr'"
 check "score table row" "grep -Eq '^cifar10 +[0-9]\.[0-9]{4}$' '$tmp/stdout'"
+
+# The zero-shot head end to end against PyTorch: the reference restates open_clip's
+# build_zero_shot_classifier (18 CLIP_benchmark templates per class, each text embedding
+# L2-normalised, averaged, renormalised), Pillow decoding + open_clip's eval transform, the image
+# embedding normalised, and the backend's logit scale exp(logit_scale) (see clip_zeroshot_ref.py
+# for what it does not restate). Tolerance 1e-4 absolute on scores of about 2 (measured: 2e-6;
+# float32 graphs on both sides); one template too few, a missing renormalisation, bilinear
+# instead of bicubic or a scale of 100 each move some score by more than 1e-3.
+"$PY" "$SRC/tests/reference/clip_zeroshot_ref.py" "$tmp/ck/open_clip" \
+    "$SRC/data/clip/bpe_simple_vocab_16e6.txt.gz" \
+    "$SRC/tests/data/clip_benchmark/en_zeroshot_classification_templates.json" cifar10 \
+    "$D/000000.tar" "$D/000001.tar" >"$tmp/ref.jsonl" 2>"$tmp/ref.err" ||
+    { echo "clip_zeroshot_ref.py failed:"; tail -5 "$tmp/ref.err"; }
+r=$("$PY" - "$tmp/ref.jsonl" "$tmp"/oc/outputs/*/cifar10_0shot.jsonl 1e-4 <<'PY' 2>&1
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1])]
+got = [json.loads(l) for l in open(sys.argv[2])]
+tol = float(sys.argv[3])
+assert len(ref) == len(got) == 40, (len(ref), len(got))
+worst = 0.0
+for i, (r, g) in enumerate(zip(ref, got)):
+    assert g["doc_id"] == i and g["key"] == r["key"] and g["gold"] == r["cls"], (i, r["key"], g)
+    assert "error" not in g and len(g["responses"]) == 1, g
+    s = g["responses"][0]
+    assert len(s) == len(r["scores"]) == 10, (i, len(s))
+    d = max(abs(p - q) for p, q in zip(s, r["scores"]))
+    assert d <= tol, "doc %d (%s): a score differs by %.1e" % (i, r["key"], d)
+    worst = max(worst, d)
+    assert g["prediction"] == s.index(max(s)), (i, g["prediction"], s)
+print("same, max score diff %.1e over %d images" % (worst, len(ref)))
+PY
+)
+r=$(tail -1 <<<"$r")
+check "scores == PyTorch reference of the zero-shot head to 1e-4 ($r)" '[[ $r == same* ]]'
 run oc2 "clip[path=$tmp/ck/open_clip]"
 check "second model run reads the head from the disk cache" \
     "! grep -q 'building a zero-shot head' '$tmp/stderr' && [ -n \"\$(ls '$tmp/cache/clip_heads')\" ]"
 run hf "clip[path=$tmp/ck/hf]"; rc=$?
+check "HF layout: cifar10 runs (exit 0)" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
 run b1 "clip[path=$tmp/ck/open_clip,batch_size=1,threads=1]"
 run b8 "clip[path=$tmp/ck/open_clip,batch_size=8,threads=2]"
 same() { "$PY" - "$1" "$2" <<'PY'
@@ -77,12 +116,42 @@ check "aggregate counts the 39 good samples" \
 run llm "llama[path=$tmp/m.gguf]"; rc=$?
 check "an LLM on cifar10 is rejected clearly (exit 1)" \
     "[ $rc -eq 1 ] && grep -q \"benchmark 'cifar10': no task matches the capabilities of LlamaModel\" '$tmp/stderr'"
-run llm2 "llama[path=$tmp/m.gguf]" cifar10; true
+# ... and nothing is loaded: a model file that does not exist is never opened.
+run llm2 "llama[path=$tmp/no-such-model.gguf]" imagenet; rc=$?
+check "an LLM on imagenet is rejected before its file is opened (exit 1)" \
+    "[ $rc -eq 1 ] && grep -q \"benchmark 'imagenet': no task matches the capabilities of LlamaModel\" '$tmp/stderr' && ! grep -q 'no-such-model.gguf does not exist' '$tmp/stderr' && [ -z \"\$(find '$tmp/llm2' -type f 2>/dev/null)\" ]"
 "$MILL" ls --json | "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
 t = [x for x in d["tasks"] if x["name"] == "imagenet"][0]
 assert t["task_type"] == "zero_shot_classification"' && ok "imagenet task registered" || bad "imagenet task registered"
+
+# ImageNet's class names as the task gives them to a model (mill prompts): 1000, all distinct,
+# CLIP_benchmark's en_classnames.json with exactly the two renames of BEHAVIOUR.md §4.4.
+I="$tmp/mirror/haideraltahan_wds_imagenet1k/test"; mkdir -p "$I"
+"$BUILD/bin/gen_wds" --out "$I/000000.tar" --n 1 --seed 3
+"$MILL" prompts imagenet --limit 1 >"$tmp/imagenet.jsonl" 2>"$tmp/stderr"
+r=$("$PY" - "$tmp/imagenet.jsonl" "$SRC/tests/data/clip_benchmark/en_classnames.json" <<'PY' 2>&1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 1 and rows[0]["task"] == "imagenet", rows
+got = rows[0]["choices"]
+assert len(got) == 1000, len(got)
+assert len(set(got)) == 1000, sorted({c for c in got if got.count(c) > 1})
+want = json.load(open(sys.argv[2]))["imagenet1k"]
+assert len(set(want)) == 998  # the dataset's own list has the two collisions
+want[744], want[836] = "projectile", "sunglass"
+diff = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
+assert not diff, diff[:5]
+assert (got[657], got[837]) == ("missile", "sunglasses"), (got[657], got[837])
+print("unique")
+PY
+)
+r=$(tail -1 <<<"$r")
+check "ImageNet: 1000 distinct class names, CLIP_benchmark's with the two renames ($r)" \
+    '[[ $r == unique ]]'
+check "src/task/data/clip_tables.h is what tools/gen_class_tables.py makes of tests/data/clip_benchmark" \
+    "\"$PY\" '$SRC/tools/gen_class_tables.py' '$SRC/tests/data/clip_benchmark' | cmp -s - '$SRC/src/task/data/clip_tables.h'"
 
 # Broken checkpoints.
 mkdir -p "$tmp/broken"; cp "$tmp/ck/open_clip/open_clip_config.json" "$tmp/broken/"
@@ -91,7 +160,8 @@ run br "clip[path=$tmp/broken]"; rc=$?
 check "truncated safetensors: exit 1 naming the file" \
     "[ $rc -eq 1 ] && grep -q 'open_clip_model.safetensors' '$tmp/stderr'"
 run nd "clip[path=$tmp/nowhere-dir-that-is-not-a-repo]"; rc=$?
-check "unknown checkpoint: exit 1" "[ $rc -eq 1 ]"
+check "unknown checkpoint: exit 1 naming it, no sample written" \
+    "[ $rc -eq 1 ] && grep -q \"bad repo id '$tmp/nowhere-dir-that-is-not-a-repo'\" '$tmp/stderr' && [ -z \"\$(find '$tmp/nd' -name '*.jsonl' -size +0 2>/dev/null)\" ]"
 run pt "clip[path=ViT-B-32,pretrained=no_such_tag]"; rc=$?
 check "unknown pretrained tag: exit 1 listing the known ones" \
     "[ $rc -eq 1 ] && grep -q 'ViT-B-32/laion2b_s34b_b79k' '$tmp/stderr'"

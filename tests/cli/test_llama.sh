@@ -3,8 +3,10 @@
 # tools/gen_llama (SPM, BPE/Qwen2 and tiny vocabularies): the fast log-likelihood path (shared
 # prefix in the KV cache, grouped one-token continuations, batched sequences) equals the naive
 # path (every request alone from an empty cache) to 1e-4 with identical is_greedy; batch 1 and
-# batch 8 give the same generations; rolling log-likelihood; context overflow is counted;
-# broken models give clear errors.
+# batch 8 give the same generations; rolling log-likelihood; a context that overflows the window
+# is cut from the left, keeping exactly the last max_context_length tokens (log-probs equal to
+# llama.cpp's llama-server scoring that window, tests/reference/llama_server_peer.py) and is
+# counted; broken models give clear errors.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -64,12 +66,54 @@ done
 r=$(compare "$tmp/o-long1" "$tmp/o-long16" toy_long_2shot 0 2>&1)
 check "long generations identical with batch 1 and batch 16 ($r)" '[[ $r == max* ]]'
 
-# Context overflow: a 16-token window truncates the 2-shot prompts from the left and says so.
-"$MILL" --output_dir "$tmp/o-trunc" eval "llama[path=$tmp/spm.gguf,max_context_length=16]" \
-    toy_cloze --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?
-check "truncated run exits 0" "[ $rc -eq 0 ]"
-check "left truncation is counted in the provenance file" \
-    "$PY -c 'import json,glob,sys; p=json.load(open(glob.glob(\"$tmp/o-trunc/outputs/*/toy_cloze_1shot.json\")[0])); sys.exit(0 if p[\"n_truncated\"] > 0 else 1)'"
+# Context overflow: a 16-token window truncates the 1-shot prompts from the left and says so.
+# What is kept is checked against llama-server: it tokenises each context and continuation as
+# lm-eval does and scores the continuation on the last 16 + 1 tokens only (lm-eval's
+# (context + continuation)[-(max_length + 1):][:-1], BOS dropped with the rest), one server
+# request per continuation token, its log-probs over the whole vocabulary. Log-probs must agree
+# to 1e-4 (measured: 5e-6), is_greedy exactly, and the provenance's n_truncated must be the sum
+# of the tokens dropped. A window one token shorter or longer moves log-probs by more than 1e-2.
+# SPM (one-token continuations, 32000 tokens) and tiny (several-token continuations).
+for m in spm tiny; do
+    "$MILL" --output_dir "$tmp/o-trunc-$m" eval "llama[path=$tmp/$m.gguf,max_context_length=16]" \
+        toy_cloze --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?
+    check "$m: truncated run exits 0" "[ $rc -eq 0 ]"
+    "$MILL" prompts toy_cloze --task_paths "$tmp/plug" 2>/dev/null | "$PY" -c '
+import json, sys
+for l in sys.stdin:
+    d = json.loads(l)
+    for c in d["choices"]:
+        print(json.dumps({"context": d["context"], "continuation": c}))' >"$tmp/o-trunc-$m/req.jsonl"
+    "$PY" "$SRC/tests/reference/llama_server_peer.py" "$LLAMA/bin/llama-server" "$tmp/$m.gguf" \
+        "$tmp/o-trunc-$m" loglik 16 <"$tmp/o-trunc-$m/req.jsonl" >"$tmp/o-trunc-$m/peer.jsonl" \
+        2>"$tmp/o-trunc-$m/peer.err" || echo "llama_server_peer.py: $(tail -1 "$tmp/o-trunc-$m/peer.err")"
+    r=$("$PY" - "$tmp/o-trunc-$m" 1e-4 <<'PY' 2>&1 | tail -1
+import glob, json, sys
+out, tol = sys.argv[1], float(sys.argv[2])
+rows = [json.loads(l) for l in open(glob.glob(out + "/outputs/*/toy_cloze_1shot.jsonl")[0])]
+prov = json.load(open(glob.glob(out + "/outputs/*/toy_cloze_1shot.json")[0]))
+reqs = [json.loads(l) for l in open(out + "/req.jsonl")]
+peer = [json.loads(l) for l in open(out + "/peer.jsonl")]
+assert len(reqs) == len(peer) > 0, (len(reqs), len(peer))
+assert prov["context_length"] == 16, prov["context_length"]
+got = [(r["prompt"], lp, g) for r in rows for lp, g in r["responses"]]
+assert len(got) == len(reqs), (len(got), len(reqs))
+worst = 0.0
+for (ctx, lp, g), q, p in zip(got, reqs, peer):
+    assert ctx == q["context"], (ctx, q["context"])
+    assert p["n_dropped"] > 0, ("not truncated", q)
+    d = abs(lp - p["logprob"])
+    worst = max(worst, d)
+    assert d <= tol and g == p["is_greedy"], "%r: Mill %.6f %s, peer %.6f %s" % (
+        q["continuation"], lp, g, p["logprob"], p["is_greedy"])
+dropped = sum(p["n_dropped"] for p in peer)
+assert prov["n_truncated"] == dropped, (prov["n_truncated"], dropped)
+print("kept: %d requests, %d tokens dropped, max diff %.1e" % (len(reqs), dropped, worst))
+PY
+)
+    check "$m: a truncated request is scored on exactly the last 16 tokens, as llama-server scores them ($r)" \
+        '[[ $r == kept:* ]]'
+done
 
 # Bad models: each a clear message naming the file, exit 1, nothing half-written.
 bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[path=$4]" "$5" \

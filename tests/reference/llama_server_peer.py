@@ -1,5 +1,6 @@
 """llama_server_peer.py: llama.cpp's own llama-server as a peer of Mill's llama backend, for
-tests/cli/test_mmlu_pro.sh (generation budgets) and tests/cli/test_llama.sh (left truncation).
+tests/cli/test_mmlu_pro.sh (generation budgets), tests/cli/test_llama.sh (left truncation) and
+tests/cli/test_llama_oracle.sh (greedy generations).
 
 Usage (Debian's /usr/bin/python3, standard library only):
   llama_server_peer.py LLAMA_SERVER MODEL WORKDIR generate N... < prompts.jsonl
@@ -12,10 +13,14 @@ Usage (Debian's /usr/bin/python3, standard library only):
       "is_greedy": b, "n_cont": n, "n_dropped": d}: the log-likelihood of the continuation as
       lm-eval's loglikelihood computes it for a model of max_length N_CTX, from llama-server's
       /tokenize and its next-token log-probabilities (see loglik()).
-The server listens on a UNIX socket in WORKDIR (no port to race for); its log is
-WORKDIR/llama-server.log. Startup is awaited on the event itself (GET /health answers 200),
-bounded by 120 s and cut short when the server exits; the server is killed when done. Reads
-nothing but its arguments and stdin, writes nothing but stdout and WORKDIR.
+The server runs one slot, one thread and flash attention off (-fa off: Mill's llama backend is
+compared with flash_attn=off, since flash attention's F16 accumulation follows the KV cells'
+order, which differs between the two programs; without it their greedy generations of a
+random-weight model agree token for token). It listens on a UNIX socket in WORKDIR (no port
+to race for); its log is WORKDIR/llama-server.log. Startup is awaited on the event itself (GET
+/health answers 200), bounded by 120 s and cut short when the server exits; the server is
+killed when done. Reads nothing but its arguments and stdin, writes nothing but stdout and
+WORKDIR.
 
 llama-server gives no log-probs of prompt tokens (docs/DEPENDENCIES.md §5), so loglik() asks
 for one generated token per continuation token, with n_probs = the vocabulary size so that
@@ -30,8 +35,6 @@ import socket
 import subprocess
 import sys
 import time
-
-WS = " \t\n\r\v\f"
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -54,7 +57,7 @@ class Peer:
         self.log = open(os.path.join(workdir, "llama-server.log"), "w")
         self.proc = subprocess.Popen(
             [server, "-m", model, "--host", self.sock, "-np", "1", "-t", "1", "-c", str(ctx),
-             "--no-webui", "--no-warmup"],
+             "-fa", "off", "--no-webui", "--no-warmup"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while True:
@@ -71,6 +74,7 @@ class Peer:
                 raise RuntimeError(f"llama-server not ready after 120 s; see {self.log.name}")
             time.sleep(0.05)
         self.n_vocab = None
+        self.ascii = None
 
     def request(self, method, path, body=None):
         c = UnixHTTPConnection(self.sock)
@@ -117,16 +121,26 @@ class Peer:
 
     def next_logprobs(self, window):
         """{token id: log-prob} of the token after the ids in window, over the whole vocabulary,
-        and the argmax id."""
+        and the argmax id (the first of equal maxima). The server reports no probabilities for
+        a token whose piece is an incomplete UTF-8 sequence (a byte token) or that ends the
+        generation, so the sampler is made to pick a plain ASCII token (a logit bias on
+        self.ascii, and ignore_eos); biases act on the sampler's candidates only, never on the
+        raw logits the log-probs are computed from."""
         n = self.vocab_size()
+        if self.ascii is None:
+            self.ascii = self.tokenize("Answer")[-1]
         d = self.post("/completion", {
             "prompt": window, "n_predict": 1, "n_probs": n, "temperature": 0.0,
-            "cache_prompt": False, "post_sampling_probs": False})
-        probs = d["completion_probabilities"][0]
-        top = probs["top_logprobs"]
-        if len(top) != n:
+            "cache_prompt": False, "post_sampling_probs": False, "ignore_eos": True,
+            "logit_bias": [[self.ascii, 1000.0]]})
+        if "completion_probabilities" not in d:
+            raise RuntimeError(f"no probabilities came back for {window[-5:]}: {d['content']!r}")
+        top = d["completion_probabilities"][0]["top_logprobs"]
+        if len(top) != n or len({t["id"] for t in top}) != n:
             raise RuntimeError(f"asked for {n} log-probs, got {len(top)}")
-        return {t["id"]: t["logprob"] for t in top}, probs["id"]
+        lp = {t["id"]: t["logprob"] for t in top}
+        am = min(lp, key=lambda i: (-lp[i], i))
+        return lp, am
 
     def bos(self):
         """The ids a string prompt starts with when the vocabulary adds BOS ([] otherwise)."""
@@ -144,7 +158,7 @@ class Peer:
         whole[-(n_ctx + 1):][:-1] (_loglikelihood_tokens: the last n_ctx + 1 tokens, left
         truncation) and the continuation's tokens are scored at the end of that window. bos:
         what the vocabulary adds in front (Peer.bos()); an empty context is refused."""
-        cut = len(context.rstrip(WS))
+        cut = len(context.rstrip())  # lm-eval: str.rstrip(), Unicode whitespace included
         ctx_ids = self.tokenize(context[:cut])
         whole = self.tokenize(context + continuation)
         n_cont = len(whole) - len(ctx_ids)
