@@ -30,9 +30,13 @@ done
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
 cp -r "$MMLU/anatomy" "$R/datasets/cais/mmlu/$SHA/"
 
+# The hub binds its port, then prints it (one line): waiting for that whole line is waiting for
+# a server that accepts connections.
 "$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
 hub_pid=$!
-for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+port_line() { [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
+wait_for --pid "$hub_pid" 60 port_line ||
+    { bad "the fake hub prints its port (exit $?: 1 timed out, 2 it died): $(tail -3 "$tmp/hub.log")"; finish; exit 1; }
 PORT=$(head -1 "$tmp/port")
 export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache"
 unset MILL_LOCAL_DATASETS HF_HUB_OFFLINE HF_TOKEN

@@ -2,10 +2,15 @@
 # test_ls_tui.sh: black-box test of the interactive `mill ls` browser (BEHAVIOUR.md §1.5). Runs `$MILL ls`
 # in a detached tmux session of fixed size on a private tmux socket and drives it with
 # send-keys / capture-pane. Needs tmux (scripts/deps.sh installs it): fails, never skips.
+# Every step waits for what it expects to appear on the screen (lib.sh's wait_for, bounded by
+# TUI_TIMEOUT seconds, which only a hung or starved browser reaches), never for a clock.
 set -u
 
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
+TUI_TIMEOUT=${TUI_TIMEOUT:-60}
 export LC_ALL=C.UTF-8
+. "$SRC/tests/cli/lib.sh"
 
 PASSED=0
 SOCK="mill_ls_tui_$$_$RANDOM"
@@ -76,19 +81,13 @@ lacks() {
 row() { grep -qE -- "^ ?$1( |$)" <<<"$screen"; }
 line() { sed -n "${1}p" <<<"$screen"; }
 
-# expect DESC CMD...: polls the screen (up to 5 s) until CMD succeeds.
+# expect DESC CMD...: captures the screen until CMD succeeds on it (up to TUI_TIMEOUT s).
+on_screen() { capture && "$@"; }
 expect() {
-    local desc=$1 i
+    local desc=$1
     shift
-    for ((i = 0; i < 50; i++)); do
-        capture
-        if "$@"; then
-            pass "$desc"
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$desc"
+    wait_for "$TUI_TIMEOUT" on_screen "$@" || die "$desc (not on the screen after ${TUI_TIMEOUT} s)"
+    pass "$desc"
 }
 
 # start PATH_FOR_MILL: a fresh 120x40 session running mill ls.

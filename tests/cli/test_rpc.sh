@@ -4,7 +4,8 @@
 # RPC devices and the results equal a local run (log-probs to 1e-4, same generations); several
 # servers split the model; unreachable and malformed endpoints are clear errors before anything
 # runs; a server killed mid-run stops the run with exit 1, keeps the samples already written, and
-# the same command without rpc= resumes from them.
+# the same command without rpc= resumes from them. Every wait is for an event (a server's socket
+# listening, the first samples on disk) with a bound, never for a clock.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -20,18 +21,23 @@ trap cleanup EXIT
 [ -x "$RPC_SERVER" ] || { echo "FAIL - $RPC_SERVER missing (scripts/deps.sh builds it)"; exit 1; }
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_server NAME: a ggml-rpc-server on a free loopback port; sets $port and $pid.
+# start_server NAME: a ggml-rpc-server on a free loopback port; sets $port and $pid. Ready when
+# that very process listens on the port (read from /proc: a probe connection would be a client
+# in its log, and another process that took the port in the meantime would answer it). A
+# server that exits (the port was taken after free_port chose it) is retried on another port.
 start_server() {
-    port=$(free_port)
-    "$RPC_SERVER" -H 127.0.0.1 -p "$port" -t 1 >"$tmp/$1.log" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do
-        "$PY" -c "import socket; socket.create_connection(('127.0.0.1',$port),1).close()" \
-            2>/dev/null && return 0
-        sleep 0.1
+    local try st
+    for try in 1 2 3; do
+        port=$(free_port)
+        "$RPC_SERVER" -H 127.0.0.1 -p "$port" -t 1 >"$tmp/$1.log" 2>&1 &
+        pid=$!
+        pids+=("$pid")
+        wait_for --pid "$pid" 120 listening "$pid" "$port"; st=$?
+        [ $st -eq 0 ] && return 0
+        [ $st -eq 1 ] && break
     done
-    echo "rpc server $1 did not start on port $port:"; cat "$tmp/$1.log"; return 1
+    echo "rpc server $1 did not listen on port $port (try $try, status $st):"; cat "$tmp/$1.log"
+    return 1
 }
 
 mkdir -p "$tmp/plug"
@@ -95,7 +101,10 @@ bad_rpc "servers separated by ',' in a spec: usage error with the ';' hint" 2 \
     "separate several rpc servers with ';'" "127.0.0.1:$port_a,127.0.0.1:$port_b"
 check "no samples written by the failed runs" "[ -z \"\$(find '$tmp/o-bad' -name '*.jsonl' -size +0)\" ]"
 
-# A server killed mid-run: exit 1 with llama.cpp's reason, samples kept, resume completes.
+# A server killed mid-run: exit 1 with llama.cpp's reason, samples kept, resume completes. The
+# run is frozen (SIGSTOP) as soon as its first samples are on disk, so what is left to do is
+# known and cannot shrink while the server is killed; then it goes on (SIGCONT) against a dead
+# server.
 start_server c; pid_c=$pid
 "$BUILD/bin/gen_llama" --out "$tmp/big.gguf" --vocab tiny --n_embd 256 --n_layer 4 --seed 5 >/dev/null
 mkdir -p "$tmp/long/toy_data"   # toy_qa with 400 questions: several batches of 64 docs
@@ -103,19 +112,25 @@ cp "$BUILD/plugins/toy.so" "$tmp/long/"
 cp "$SRC/tests/plugins/toy_data/"* "$tmp/long/toy_data/"
 for _ in $(seq 60); do cat "$SRC/tests/plugins/toy_data/qa_test.jsonl"; done | head -400 \
     >"$tmp/long/toy_data/qa_test.jsonl"
+total=$("$MILL" prompts toy_qa --task_paths "$tmp/long" 2>/dev/null | wc -l)
 "$MILL" --output_dir "$tmp/o-drop" eval "llama[path=$tmp/big.gguf,rpc=127.0.0.1:$port,batch_size=1]" \
     toy_qa --task_paths "$tmp/long" >/dev/null 2>"$tmp/drop.err" &
 mpid=$!
 jsonl=
-for _ in $(seq 600); do
+first_samples() {
     jsonl=$(ls "$tmp"/o-drop/outputs/*/toy_qa_2shot.jsonl 2>/dev/null)
-    [ -n "$jsonl" ] && [ -s "$jsonl" ] && break
-    sleep 0.05
-done
+    [ -n "$jsonl" ] && [ "$(wc -l <"$jsonl")" -ge 1 ]
+}
+wait_for --pid "$mpid" 600 first_samples; st=$?
+kill -STOP "$mpid" 2>/dev/null
+at_stop=$( [ -n "$jsonl" ] && wc -l <"$jsonl" || echo 0)
+check "the run was caught mid-way: samples on disk, not all ($at_stop of $total; wait status $st)" \
+    "[ $st -eq 0 ] && [ $at_stop -ge 1 ] && [ $at_stop -lt $total ]"
 kill "$pid_c"
+wait "$pid_c" 2>/dev/null
+kill -CONT "$mpid" 2>/dev/null
 wait "$mpid"; rc=$?
 kept=$(cat "$jsonl" 2>/dev/null | wc -l)
-total=$("$MILL" prompts toy_qa --task_paths "$tmp/long" 2>/dev/null | wc -l)
 check "server killed mid-run: exit 1 (got $rc)" "[ $rc -eq 1 ]"
 check "the reason and the resume hint are printed" \
     "grep -q 'llama.cpp stopped the run' '$tmp/drop.err' && grep -q 'run the same command again to resume' '$tmp/drop.err'"
