@@ -608,7 +608,8 @@ static int sync_prefix(struct llm *m, const llama_token *p, int n, struct mill_e
             return rc;
         }
     }
-    memcpy(m->cached + keep, p + keep, (size_t)(n - keep) * sizeof *p);
+    if (n > keep) /* m->cached is still NULL when nothing was ever cached */
+        memcpy(m->cached + keep, p + keep, (size_t)(n - keep) * sizeof *p);
     m->n_cached = n;
     return 0;
 }
