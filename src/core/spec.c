@@ -205,12 +205,9 @@ const char *mill_spec_get_str(const struct mill_model_spec *s, const char *key, 
     return v->kind == MILL_V_STR ? v->u.s.p : NULL;
 }
 
-int mill_spec_get_int(const struct mill_model_spec *s, const char *key, int64_t def, int64_t *out,
-                      struct mill_err *err) {
-    const struct mill_value *v = mill_value_get(&s->args, key);
-    *out = def;
-    if (!v)
-        return 0;
+/* Argument key's value v as an integer, or MILL_EINVAL naming the spec and the key. */
+static int int_value(const struct mill_model_spec *s, const char *key, const struct mill_value *v,
+                     int64_t *out, struct mill_err *err) {
     if (v->kind != MILL_V_INT)
         return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
                             key);
@@ -218,12 +215,9 @@ int mill_spec_get_int(const struct mill_model_spec *s, const char *key, int64_t 
     return 0;
 }
 
-int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool def, bool *out,
-                       struct mill_err *err) {
-    const struct mill_value *v = mill_value_get(&s->args, key);
-    *out = def;
-    if (!v)
-        return 0;
+/* Argument key's value v as a boolean (true/false, or 1/0), else MILL_EINVAL. */
+static int bool_value(const struct mill_model_spec *s, const char *key, const struct mill_value *v,
+                      bool *out, struct mill_err *err) {
     if (v->kind == MILL_V_INT && (v->u.i == 0 || v->u.i == 1)) {
         *out = v->u.i;
         return 0;
@@ -235,18 +229,18 @@ int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool de
     return 0;
 }
 
-int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *known,
-                         struct mill_err *err) {
-    for (size_t i = 0; i < s->args.u.obj.n; i++) {
-        const char *k = s->args.u.obj.keys[i];
-        size_t j = 0;
-        while (known && known[j] && strcmp(known[j], k))
-            j++;
-        if (!known || !known[j])
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'", s->raw,
-                                k);
-    }
-    return 0;
+int mill_spec_get_int(const struct mill_model_spec *s, const char *key, int64_t def, int64_t *out,
+                      struct mill_err *err) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    *out = def;
+    return v ? int_value(s, key, v, out, err) : 0;
+}
+
+int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool def, bool *out,
+                       struct mill_err *err) {
+    const struct mill_value *v = mill_value_get(&s->args, key);
+    *out = def;
+    return v ? bool_value(s, key, v, out, err) : 0;
 }
 
 /* ---- backend argument tables ------------------------------------------------------------- */
@@ -298,26 +292,17 @@ static int store_arg(const struct mill_model_spec *s, const struct mill_backend_
         return (*(char **)field = strdup(v->u.s.p))
                    ? 0
                    : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    case MILL_ARG_INT:
-        if (v->kind != MILL_V_INT)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
-                                a->name);
-        if (v->u.i < a->min || v->u.i > a->max)
-            return mill_err_set(err, MILL_EINVAL,
-                                "model spec '%s': %s must be between %lld and %lld", s->raw,
-                                a->name, (long long)a->min, (long long)a->max);
-        *(int64_t *)field = v->u.i;
-        return 0;
-    case MILL_ARG_BOOL:
-        if (v->kind == MILL_V_INT && (v->u.i == 0 || v->u.i == 1)) {
-            *(bool *)field = v->u.i;
-            return 0;
-        }
-        if (v->kind != MILL_V_BOOL)
-            return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be true or false",
-                                s->raw, a->name);
-        *(bool *)field = v->u.b;
-        return 0;
+    case MILL_ARG_INT: {
+        int64_t i = 0;
+        int rc = int_value(s, a->name, v, &i, err);
+        if (!rc && (i < a->min || i > a->max))
+            rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be between %lld and %lld",
+                              s->raw, a->name, (long long)a->min, (long long)a->max);
+        if (!rc)
+            *(int64_t *)field = i;
+        return rc;
+    }
+    case MILL_ARG_BOOL: return bool_value(s, a->name, v, (bool *)field, err);
     default: return 0;
     }
 }

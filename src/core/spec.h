@@ -29,9 +29,6 @@ int mill_spec_get_int(const struct mill_model_spec *s, const char *key, int64_t 
                       struct mill_err *err);
 int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool def, bool *out,
                        struct mill_err *err);
-/* Fails with MILL_EINVAL naming the first key of s not in the NULL-terminated list known. */
-int mill_spec_check_keys(const struct mill_model_spec *s, const char *const *known,
-                         struct mill_err *err);
 
 /* Backend argument tables (struct mill_backend_arg, backend.h). */
 

@@ -353,20 +353,27 @@ static void test_get_bool(void) {
 static void test_check_keys(void) {
     struct mill_model_spec s;
     struct mill_err err = {0};
-    static const char *const known[] = {"path", "pretrained", "batch_size", NULL};
-    static const char *const none[] = {NULL};
+    /* Key checking through an argument table (its rows accept the keys and store nothing). */
+    static const struct mill_backend_arg known[] = {
+        {"path", MILL_ARG_IGNORED, 0, NULL, "", 0, 0},
+        {"pretrained", MILL_ARG_IGNORED, 0, NULL, "", 0, 0},
+        {"batch_size", MILL_ARG_IGNORED, 0, NULL, "", 0, 0},
+        {NULL, 0, 0, NULL, NULL, 0, 0},
+    };
+    static const struct mill_backend_arg none[] = {{NULL, 0, 0, NULL, NULL, 0, 0}};
+    char target;
 
     CHECK_INT(mill_spec_parse("clip[path=x,pretrained=y]", &s, &err), MILL_OK);
-    CHECK_INT(mill_spec_check_keys(&s, known, &err), MILL_OK);
+    CHECK_INT(mill_spec_apply_args(&s, known, &target, &err), MILL_OK);
     memset(&err, 0, sizeof err);
-    CHECK_INT(mill_spec_check_keys(&s, none, &err), MILL_EINVAL);
+    CHECK_INT(mill_spec_apply_args(&s, none, &target, &err), MILL_EINVAL);
     CHECK(strstr(err.msg, "'path'") != NULL); /* the first unknown key */
-    CHECK_INT(mill_spec_check_keys(&s, NULL, &err), MILL_EINVAL);
+    CHECK_INT(mill_spec_apply_args(&s, NULL, &target, &err), MILL_EINVAL);
     mill_spec_free(&s);
 
     CHECK_INT(mill_spec_parse("clip[path=x,bogus=1,other=2]", &s, &err), MILL_OK);
     memset(&err, 0, sizeof err);
-    CHECK_INT(mill_spec_check_keys(&s, known, &err), MILL_EINVAL);
+    CHECK_INT(mill_spec_apply_args(&s, known, &target, &err), MILL_EINVAL);
     CHECK_INT(err.code, MILL_EINVAL);
     CHECK(strstr(err.msg, "'bogus'") != NULL);
     CHECK(strstr(err.msg, "'other'") == NULL);
@@ -375,13 +382,13 @@ static void test_check_keys(void) {
 
     /* No args: every key list passes, even an empty one. */
     CHECK_INT(mill_spec_parse("hf", &s, &err), MILL_OK);
-    CHECK_INT(mill_spec_check_keys(&s, none, &err), MILL_OK);
-    CHECK_INT(mill_spec_check_keys(&s, NULL, &err), MILL_OK);
+    CHECK_INT(mill_spec_apply_args(&s, none, &target, &err), MILL_OK);
+    CHECK_INT(mill_spec_apply_args(&s, NULL, &target, &err), MILL_OK);
     mill_spec_free(&s);
 
     /* Keys are matched exactly (case-sensitive, after trimming). */
     CHECK_INT(mill_spec_parse("clip[ Path =x]", &s, &err), MILL_OK);
-    CHECK_INT(mill_spec_check_keys(&s, known, &err), MILL_EINVAL);
+    CHECK_INT(mill_spec_apply_args(&s, known, &target, &err), MILL_EINVAL);
     CHECK(strstr(err.msg, "'Path'") != NULL);
     mill_spec_free(&s);
 }
