@@ -268,11 +268,11 @@ static int to_rgb8(const uint8_t *px, int w, int h, int comp, struct mill_image 
     return 0;
 }
 
-static int stb_fail(const uint8_t *p, size_t n, enum fmt f, struct mill_err *err) {
-    int cut = f == FMT_PNG ? png_truncated(p, n) : f == FMT_JPEG ? jpeg_truncated(p, n) : 0;
+/* A file stb_image refused (a cut PNG never gets here: the chunk walk finds it first). */
+static int stb_fail(enum fmt f, struct mill_err *err) {
     const char *why = stbi_failure_reason();
-    return mill_err_set(err, MILL_EFORMAT, "image: %s %s (stb_image: %s)",
-                        cut ? "truncated" : "corrupt", FMT_NAME[f], why ? why : "unknown");
+    return mill_err_set(err, MILL_EFORMAT, "image: corrupt %s (stb_image: %s)", FMT_NAME[f],
+                        why ? why : "unknown");
 }
 
 /* 16-bit greyscale PNG: Pillow opens it as mode "I" and convert("RGB") clips to 0..255. */
@@ -280,7 +280,7 @@ static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, str
     int w, h, comp, rc;
     uint16_t *px = stbi_load_16_from_memory(p, (int)n, &w, &h, &comp, 0);
     if (!px)
-        return stb_fail(p, n, FMT_PNG, err);
+        return stb_fail(FMT_PNG, err);
     if ((rc = alloc_image(img, w, h, err)) == 0) {
         size_t npix = (size_t)w * (size_t)h;
         for (size_t i = 0; i < npix; i++) {
@@ -307,18 +307,17 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
                             "past the end, or no IEND)",
                             n);
     if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
-        return stb_fail(p, n, f, err);
+        return stb_fail(f, err);
     if ((rc = check_dims(w, h, f, err)) != 0)
         return rc;
-    if ((f == FMT_BMP && bmp_truncated(p, n)) || (f == FMT_GIF && gif_walk(p, n, &gi)) ||
-        (f == FMT_JPEG && jpeg_truncated(p, n)))
+    if ((f == FMT_BMP && bmp_truncated(p, n)) || (f == FMT_GIF && gif_walk(p, n, &gi)))
         return mill_err_set(err, MILL_EFORMAT, "image: truncated %s (%d x %d, %zu bytes)",
                             FMT_NAME[f], w, h, n);
     if (f == FMT_PNG && depth == 16 && color == 0) /* 16-bit LA/RGB(A): high byte, as Pillow */
         return decode_grey16(p, n, img, err);
     uint8_t *px = stbi_load_from_memory(p, (int)n, &w, &h, &comp, 0);
     if (!px)
-        return stb_fail(p, n, f, err);
+        return stb_fail(f, err);
     if (f == FMT_GIF && comp == 4)
         gif_fill_transparent(px, (size_t)w * (size_t)h, &gi);
     rc = to_rgb8(px, w, h, comp, img, err);
@@ -349,7 +348,7 @@ static void jpeg_on_message(j_common_ptr c, int level) {
  * (libImaging/Convert.c): nk = 255 - k, each channel nk - nk * c / 255, rounded as MULDIV255. */
 static void cmyk_row(const uint8_t *in, uint8_t *out, size_t w) {
     for (size_t x = 0; x < w; x++, in += 4, out += 3) {
-        int nk = 255 - (255 - in[3]);
+        int nk = in[3]; /* 255 - k, where k = 255 - the raw sample */
         for (int ch = 0; ch < 3; ch++) {
             int t = (255 - in[ch]) * nk + 128;
             out[ch] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
