@@ -52,10 +52,13 @@ cpu_sig() {
         | grep -E '^(avx|avx2|avx512[a-z0-9_]*|fma|f16c|bmi2|sse4_2|amx[a-z0-9_]*)$' | sort | tr '\n' ' '
 }
 
+# The llama.cpp tools the tests use as peers and oracles; part of the cache key.
+LLAMA_TOOLS="llama-server llama-perplexity ggml-rpc-server llama-mtmd-cli"
+
 build_llama() {
     local cuda=OFF
     if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
-    local want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON cpu=$(cpu_sig)"
+    local want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
     if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
         log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
         return 0
@@ -79,11 +82,10 @@ build_llama() {
         -DLLAMA_OPENSSL=OFF -DMTMD_VIDEO=OFF -DLLAMA_CURL=OFF \
         -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' \
         >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
-    cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-perplexity ggml-rpc-server \
+    cmake --build "$work/build" -j "$JOBS" --target llama mtmd $LLAMA_TOOLS \
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
     cp -a "$work/build/bin/"*.so* "$PREFIX/lib/"
-    cp -a "$work/build/bin/llama-server" "$work/build/bin/llama-perplexity" "$work/build/bin/ggml-rpc-server" \
-          "$PREFIX/bin/"
+    for t in $LLAMA_TOOLS; do cp -a "$work/build/bin/$t" "$PREFIX/bin/"; done
     cp -a "$work/src/include/"*.h "$work/src/ggml/include/"*.h \
           "$work/src/tools/mtmd/mtmd.h" "$work/src/tools/mtmd/mtmd-helper.h" "$PREFIX/include/"
     mkdir -p "$PREFIX/share/vocab"

@@ -11,7 +11,11 @@
  * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
  *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
- *        [--tokenizer keep|none]
+ *        [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2] [--v_head 4]
+ *        [--v_ff 128] [--image_size 32] [--patch_size 8]]
+ * `--mmproj` also writes a llava-style vision projector (libmtmd's "mlp" projector type: a
+ * CLIP ViT with class embedding, learned positions and pre-norm blocks, then a two-layer MLP
+ * into the language model's embedding), so a tiny random-weight VLM exists for tests.
  * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
  * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
  * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
@@ -40,16 +44,27 @@ struct opts {
     const char *vocab;
     const char *out;
     const char *chat_template; /* NULL: keep the vocab file's */
+    const char *mmproj;        /* also write a vision projector here, or NULL */
     bool no_vocab;             /* --tokenizer none */
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    int64_t v_embd, v_layer, v_head, v_ff, image_size, patch_size; /* the projector's ViT */
     uint64_t seed;
     enum ggml_type type;
 };
 
 static const struct int_opt INT_OPTS[] = {
-    {"n_embd", offsetof(struct opts, n_embd)}, {"n_layer", offsetof(struct opts, n_layer)},
-    {"n_head", offsetof(struct opts, n_head)}, {"n_head_kv", offsetof(struct opts, n_head_kv)},
-    {"n_ff", offsetof(struct opts, n_ff)},     {"n_ctx", offsetof(struct opts, n_ctx)},
+    {"n_embd", offsetof(struct opts, n_embd)},
+    {"n_layer", offsetof(struct opts, n_layer)},
+    {"n_head", offsetof(struct opts, n_head)},
+    {"n_head_kv", offsetof(struct opts, n_head_kv)},
+    {"n_ff", offsetof(struct opts, n_ff)},
+    {"n_ctx", offsetof(struct opts, n_ctx)},
+    {"v_embd", offsetof(struct opts, v_embd)},
+    {"v_layer", offsetof(struct opts, v_layer)},
+    {"v_head", offsetof(struct opts, v_head)},
+    {"v_ff", offsetof(struct opts, v_ff)},
+    {"image_size", offsetof(struct opts, image_size)},
+    {"patch_size", offsetof(struct opts, patch_size)},
 };
 
 /* Templates that llama.cpp's llama_chat_apply_template recognises by their markers. */
@@ -84,7 +99,9 @@ static void usage(FILE *f) {
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
           "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template "
           "chatml|llama3|gemma|none]\n"
-          "                 [--tokenizer keep|none]\n"
+          "                 [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64]\n"
+          "                 [--v_layer 2] [--v_head 4] [--v_ff 128] [--image_size 32]\n"
+          "                 [--patch_size 8]]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
 }
@@ -125,6 +142,8 @@ static int apply_opt(struct opts *o, const char *name, const char *val) {
         o->vocab = val;
     else if (!strcmp(name, "out"))
         o->out = val;
+    else if (!strcmp(name, "mmproj"))
+        o->mmproj = val;
     else if (!strcmp(name, "seed")) {
         if (!parse_u64(val, &o->seed))
             return usage_error("--seed wants a non-negative integer, got '%s'", val);
@@ -178,6 +197,11 @@ static int check_dims(const struct opts *o) {
     if (o->n_head_kv > o->n_head || o->n_head % o->n_head_kv)
         return fail("--n_head %" PRId64 " is not a multiple of --n_head_kv %" PRId64, o->n_head,
                     o->n_head_kv);
+    if (o->mmproj &&
+        (o->v_embd % o->v_head || o->image_size % o->patch_size || o->v_layer > LAYER_MAX))
+        return fail("projector: --v_embd must be a multiple of --v_head, --image_size of "
+                    "--patch_size, and --v_layer at most %d",
+                    LAYER_MAX);
     int64_t blck = ggml_blck_size(o->type);
     if (o->n_embd % blck || o->n_ff % blck)
         return fail("--type %s packs rows in blocks of %" PRId64 ": --n_embd and --n_ff must be "
@@ -310,6 +334,13 @@ static void add_tensor(struct gguf_context *g, struct ggml_context *c, const cha
     gguf_add_tensor(g, t);
 }
 
+static void add_tensor_4d(struct gguf_context *g, struct ggml_context *c, const char *name,
+                          const int64_t ne[4]) {
+    struct ggml_tensor *t = ggml_new_tensor_4d(c, GGML_TYPE_F32, ne[0], ne[1], ne[2], ne[3]);
+    ggml_set_name(t, name);
+    gguf_add_tensor(g, t);
+}
+
 static void add_layer(struct gguf_context *g, struct ggml_context *c, const struct opts *o,
                       int64_t il) {
     int64_t e = o->n_embd, kv = o->n_embd / o->n_head * o->n_head_kv;
@@ -391,20 +422,22 @@ static bool write_row(FILE *f, struct row_buf *b, enum ggml_type type, int64_t n
     return fwrite(src, 1, bytes, f) == bytes;
 }
 
-/* Generates tensor id row by row and writes it: norms are 1.0, token_embd has std 1, every
- * other matrix std 1/sqrt(fan_in) with fan_in = ne0. */
+/* Generates tensor id row by row and writes it: norms are 1.0, biases 0, token_embd has std 1,
+ * every other tensor std 1/sqrt(fan_in) with fan_in = ne0. */
 static bool write_tensor(FILE *f, const struct gguf_context *g, int64_t id, uint64_t seed,
                          struct row_buf *b) {
     const char *name = gguf_get_tensor_name(g, id);
     const int64_t *ne = gguf_get_tensor_ne(g, id);
     enum ggml_type type = gguf_get_tensor_type(g, id);
-    bool norm = strstr(name, "norm") != NULL;
+    bool bias = strstr(name, ".bias") != NULL;
+    bool norm = !bias && (strstr(name, "norm") || strstr(name, "_ln.") || strstr(name, ".ln1.") ||
+                          strstr(name, ".ln2."));
     float std = !strcmp(name, "token_embd.weight") ? 1.0f : 1.0f / sqrtf((float)ne[0]);
     uint64_t state = tensor_seed(seed, name);
-    for (int64_t r = 0; r < ne[1]; r++) {
-        if (norm)
+    for (int64_t r = 0; r < ne[1] * ne[2] * ne[3]; r++) {
+        if (norm || bias)
             for (int64_t i = 0; i < ne[0]; i++)
-                b->f32[i] = 1.0f;
+                b->f32[i] = norm ? 1.0f : 0.0f;
         else
             fill_row(b->f32, ne[0], std, &state);
         if (!write_row(f, b, type, ne[0]))
@@ -430,7 +463,10 @@ static size_t pad_to(size_t x, size_t align) { return (x + align - 1) / align * 
 static bool write_body(FILE *f, const struct gguf_context *g, const struct opts *o) {
     size_t meta = gguf_get_meta_size(g), align = gguf_get_alignment(g);
     void *hdr = malloc(meta);
-    int64_t width = o->n_embd > o->n_ff ? o->n_embd : o->n_ff;
+    int64_t width = 1;
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++)
+        if (gguf_get_tensor_ne(g, i)[0] > width)
+            width = gguf_get_tensor_ne(g, i)[0];
     struct row_buf b = {malloc(sizeof(float) * width), malloc(sizeof(float) * width)};
     bool ok = hdr && b.f32 && b.conv;
     if (ok) {
@@ -450,10 +486,10 @@ static bool write_body(FILE *f, const struct gguf_context *g, const struct opts 
     return ok;
 }
 
-static int write_model(const struct gguf_context *g, const struct opts *o) {
-    FILE *f = fopen(o->out, "wb");
+static int write_model(const struct gguf_context *g, const struct opts *o, const char *out) {
+    FILE *f = fopen(out, "wb");
     if (!f)
-        return fail("cannot write '%s': %s", o->out, strerror(errno));
+        return fail("cannot write '%s': %s", out, strerror(errno));
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     bool ok = write_body(f, g, o);
     int err = errno;
@@ -463,10 +499,88 @@ static int write_model(const struct gguf_context *g, const struct opts *o) {
         err = errno;
     }
     if (!ok) {
-        unlink(o->out);
-        return fail("cannot write '%s': %s", o->out, strerror(err ? err : EIO));
+        unlink(out);
+        return fail("cannot write '%s': %s", out, strerror(err ? err : EIO));
     }
     return 0;
+}
+
+/* ---- the vision projector (--mmproj) ---- */
+
+static void set_mmproj_hparams(struct gguf_context *g, const struct opts *o) {
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    gguf_set_val_str(g, "general.architecture", "clip");
+    gguf_set_val_str(g, "general.name", "mill-gen-llama-random-mmproj");
+    gguf_set_val_u32(g, "general.file_type", 0);
+    gguf_set_val_bool(g, "clip.has_vision_encoder", true);
+    gguf_set_val_str(g, "clip.projector_type", "mlp");
+    gguf_set_val_bool(g, "clip.use_gelu", true);
+    gguf_set_val_u32(g, "clip.vision.embedding_length", (uint32_t)o->v_embd);
+    gguf_set_val_u32(g, "clip.vision.feed_forward_length", (uint32_t)o->v_ff);
+    gguf_set_val_u32(g, "clip.vision.block_count", (uint32_t)o->v_layer);
+    gguf_set_val_u32(g, "clip.vision.attention.head_count", (uint32_t)o->v_head);
+    gguf_set_val_u32(g, "clip.vision.projection_dim", (uint32_t)o->n_embd);
+    gguf_set_val_f32(g, "clip.vision.attention.layer_norm_epsilon", 1e-5f);
+    gguf_set_val_u32(g, "clip.vision.image_size", (uint32_t)o->image_size);
+    gguf_set_val_u32(g, "clip.vision.patch_size", (uint32_t)o->patch_size);
+    gguf_set_arr_data(g, "clip.vision.image_mean", GGUF_TYPE_FLOAT32, mean, 3);
+    gguf_set_arr_data(g, "clip.vision.image_std", GGUF_TYPE_FLOAT32, std, 3);
+}
+
+static void add_vit_layer(struct gguf_context *g, struct ggml_context *c, const struct opts *o,
+                          int64_t il) {
+    int64_t e = o->v_embd;
+    struct {
+        const char *name;
+        int64_t ne0, ne1;
+    } t[] = {
+        {"attn_q", e, e}, {"attn_k", e, e}, {"attn_v", e, e},       {"attn_out", e, e},
+        {"ln1", e, 0},    {"ln2", e, 0},    {"ffn_up", e, o->v_ff}, {"ffn_down", o->v_ff, e},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char name[GGML_MAX_NAME];
+        snprintf(name, sizeof name, "v.blk.%" PRId64 ".%s.weight", il, t[i].name);
+        add_tensor(g, c, name, GGML_TYPE_F32, t[i].ne0, t[i].ne1);
+        snprintf(name, sizeof name, "v.blk.%" PRId64 ".%s.bias", il, t[i].name);
+        add_tensor(g, c, name, GGML_TYPE_F32, t[i].ne1 ? t[i].ne1 : e, 0);
+    }
+}
+
+/* The ViT (patches of patch_size, a class token, learned positions) and the llava MLP. */
+static struct ggml_context *add_mmproj_tensors(struct gguf_context *g, const struct opts *o) {
+    struct ggml_init_params p = {
+        .mem_size = ggml_tensor_overhead() * (size_t)(12 + 16 * o->v_layer) + 4096,
+        .no_alloc = true,
+    };
+    struct ggml_context *c = ggml_init(p);
+    if (!c)
+        return NULL;
+    int64_t e = o->v_embd, side = o->image_size / o->patch_size;
+    const int64_t patch[4] = {o->patch_size, o->patch_size, 3, e};
+    add_tensor_4d(g, c, "v.patch_embd.weight", patch);
+    add_tensor(g, c, "v.class_embd", GGML_TYPE_F32, e, 0);
+    add_tensor(g, c, "v.position_embd.weight", GGML_TYPE_F32, e, side * side + 1);
+    add_tensor(g, c, "v.pre_ln.weight", GGML_TYPE_F32, e, 0);
+    add_tensor(g, c, "v.pre_ln.bias", GGML_TYPE_F32, e, 0);
+    for (int64_t il = 0; il < o->v_layer; il++)
+        add_vit_layer(g, c, o, il);
+    add_tensor(g, c, "mm.0.weight", GGML_TYPE_F32, e, o->n_embd);
+    add_tensor(g, c, "mm.0.bias", GGML_TYPE_F32, o->n_embd, 0);
+    add_tensor(g, c, "mm.2.weight", GGML_TYPE_F32, o->n_embd, o->n_embd);
+    add_tensor(g, c, "mm.2.bias", GGML_TYPE_F32, o->n_embd, 0);
+    return c;
+}
+
+static int write_mmproj(const struct opts *o) {
+    struct gguf_context *g = gguf_init_empty();
+    set_mmproj_hparams(g, o);
+    struct ggml_context *c = add_mmproj_tensors(g, o);
+    int rc = c ? write_model(g, o, o->mmproj) : fail("out of memory");
+    if (c)
+        ggml_free(c);
+    gguf_free(g);
+    return rc;
 }
 
 static int generate(const struct opts *o) {
@@ -487,11 +601,11 @@ static int generate(const struct opts *o) {
     gguf_free(src);
     set_chat_template(g, o->chat_template);
     struct ggml_context *c = add_tensors(g, o, n_vocab);
-    int rc = c ? write_model(g, o) : fail("out of memory");
+    int rc = c ? write_model(g, o, o->out) : fail("out of memory");
     if (c)
         ggml_free(c);
     gguf_free(g);
-    return rc;
+    return rc || !o->mmproj ? rc : write_mmproj(o);
 }
 
 int main(int argc, char **argv) {
@@ -502,6 +616,12 @@ int main(int argc, char **argv) {
         .n_head_kv = 2,
         .n_ff = 128,
         .n_ctx = 4096,
+        .v_embd = 64,
+        .v_layer = 2,
+        .v_head = 4,
+        .v_ff = 128,
+        .image_size = 32,
+        .patch_size = 8,
         .seed = 1,
         .type = GGML_TYPE_F32,
     };
