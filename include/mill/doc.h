@@ -34,6 +34,9 @@ struct mill_doc {
     size_t n_media;
     struct mill_value metadata; /* a MILL_V_STRUCT, written into each per-sample row */
     char *key;                  /* stable sample key (e.g. WebDataset __key__), or NULL */
+    /* Input, set by the runner before the prompt function runs: the run's --seed, for
+     * per-sample draws (Mill's sample_rng(seed, task, key): option shuffles, distractors). */
+    int64_t seed;
 };
 
 /* Zero-initialises a doc (target_index = -1, metadata an empty struct). */

@@ -23,7 +23,7 @@
 /* Bumped whenever a struct a plugin builds or reads (task and benchmark configs, tables, doc,
  * value, metric result) changes layout. Backends are built in, so their structs are not
  * counted. */
-#define MILL_ABI_VERSION 1
+#define MILL_ABI_VERSION 2
 
 /* Error codes: append-only. */
 enum mill_status {

@@ -187,6 +187,7 @@ static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, co
             break;
         }
         mill_doc_init(&pool[n]);
+        pool[n].seed = c->p->seed;
         struct mill_err e = {0};
         int prc = t->prompt(t, &row, &pool[n], &e);
         mill_value_free(&row);
@@ -502,7 +503,7 @@ static int run_batch(struct job *j, struct mill_err *err) {
     return rc;
 }
 
-/* One `mill prompts` line: {"task", "doc_id", "context", "choices", "target"}. */
+/* One `mill prompts` line: {"task", "doc_id", "context", "choices", "target"[, "images"]}. */
 static int write_prompt(struct job *j, const struct mill_doc *d, int64_t id) {
     char *ctx = make_context(j, d);
     struct mill_buf b = {0};
@@ -526,6 +527,11 @@ static int write_prompt(struct job *j, const struct mill_doc *d, int64_t id) {
         mill_buf_add_json_str(&b, d->target_str, strlen(d->target_str));
     else
         mill_buf_addf(&b, "%lld", (long long)d->target_index);
+    size_t n_images = 0; /* media are not printed: their count, on docs that have images */
+    for (size_t i = 0; i < d->n_media; i++)
+        n_images += d->media[i].kind == MILL_MOD_IMAGE;
+    if (n_images)
+        mill_buf_addf(&b, ",\"images\":%zu", n_images);
     int rc = mill_buf_adds(&b, "}\n");
     if (!rc && fputs(b.p, j->prompts) == EOF)
         rc = MILL_EIO;
@@ -556,6 +562,7 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
     }
     struct mill_doc *d = &j->docs[j->n];
     mill_doc_init(d);
+    d->seed = j->c->p->seed;
     struct mill_err perr = {0};
     int prc = j->t->prompt(j->t, row, d, &perr);
     if (prc == MILL_SKIP) {
