@@ -9,10 +9,12 @@
  * strings checked on the accumulated bytes. ROLLING follows lm-eval's rolling windows.
  * This file is the only one that includes llama.h; it knows requests, not tasks. */
 #include "backend/backends.h"
+#include "backend/llama_media.h"
 #include "backend/llama_rpc.h"
 
-#include "core/log.h"
+#include "core/array.h"
 #include "core/hashcache.h"
+#include "core/log.h"
 #include "core/spec.h"
 #include "core/text.h"
 #include "data/hub.h"
@@ -22,6 +24,7 @@
 #include <llama.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -38,17 +41,27 @@ struct llm {
     char *name; /* model name in outputs: the spec's path or repo */
     char *path; /* local .gguf or Hub repo */
     char *file, *quant, *dtype, *revision, *chat_template;
-    char *rpc_arg;   /* rpc= as given */
-    char *cache_dir; /* Mill's cache directory (model digests), or NULL */
-    char **rpc;      /* llama.cpp RPC servers, "host:port" */
+    char *rpc_arg;    /* rpc= as given */
+    char *mmproj_arg; /* mmproj= as given */
+    char *cache_dir;  /* Mill's cache directory (model digests), or NULL */
+    char **rpc;       /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
     bool use_chat_template;
     bool naive; /* score every LOGLIK request alone from an empty cache */
     int fa_arg; /* flash_attn=: FA_AUTO, FA_ON or FA_OFF */
+    /* Where the files are, found at open (a listing, no download): a Hub model's repo and the
+     * files chosen in it; hub_why says why none was found, reported at load. */
+    struct mill_hub_listing hub_l;
+    char *hub_repo, *hub_why;
+    const struct mill_hub_file *hub_gguf, *hub_mmproj;
+    char *mmproj;        /* local projector (found beside the model, given, or downloaded) */
+    unsigned modalities; /* MILL_MOD_*: text, plus what the projector offers */
     /* Loaded state. */
     char *gguf; /* resolved local file */
-    char sha256[65];
+    char sha256[65], mmproj_sha256[65];
+    struct mill_mm *mm; /* the projector, when there is one */
+    struct mill_mm_stats mst;
     struct llama_model *model;
     struct llama_context *ctx;
     int ctx_fa; /* how ctx was created: FA_OFF, FA_AUTO (llama.cpp decides) or
@@ -132,6 +145,9 @@ static const struct mill_backend_arg llama_args[] = {
     {"naive", MILL_ARG_BOOL, F(naive), "false", "score every request alone from an empty "
      "cache: the reference path", 0, 0},
     {"rpc", MILL_ARG_STR, F(rpc_arg), NULL, "llama.cpp RPC servers, host:port;host:port", 0, 0},
+    {"mmproj", MILL_ARG_STR, F(mmproj_arg), NULL, "multimodal projector: a local .gguf or a file "
+     "of the model's Hub repo (default: the mmproj*.gguf beside the model, by dtype/quant)", 0,
+     0},
     {"flash_attn", MILL_ARG_CUSTOM, 0, "auto", "auto, on or off (true/false): llama.cpp's "
      "flash attention; auto uses it for jobs that only generate", 0, 0},
     {"device_map", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's transformers specs", 0, 0},
@@ -201,6 +217,7 @@ static bool is_alias(const char *type) {
 }
 
 static void llm_close(void *state);
+static int locate_model(struct llm *m, struct mill_err *err);
 
 static int llm_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
     struct llm *m = calloc(1, sizeof *m);
@@ -222,6 +239,8 @@ static int llm_open(const struct mill_model_spec *spec, void **state, struct mil
                           spec->raw);
     if (!rc && !(m->name = strdup(m->path)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc)
+        rc = locate_model(m, err);
     if (rc) {
         llm_close(m);
         return rc;
@@ -236,7 +255,7 @@ static void llm_caps(void *state, struct mill_backend_caps *c) {
     c->req_kinds = 1u << MILL_REQ_LOGLIK | 1u << MILL_REQ_ROLLING | 1u << MILL_REQ_GENERATE;
     c->task_types = 1u << MILL_TASK_GENERATIVE_QA | 1u << MILL_TASK_MULTIPLE_CHOICE |
                     1u << MILL_TASK_PERPLEXITY;
-    c->modalities = MILL_MOD_TEXT;
+    c->modalities = ((struct llm *)state)->modalities;
     c->supports_logprobs = true;
     c->max_context_length = ((struct llm *)state)->max_ctx;
     c->class_name = "LlamaModel";
@@ -315,8 +334,114 @@ static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
     return rc;
 }
 
-/* Tries repo, then <repo>-GGUF, then ggml-org/<name>-GGUF. */
-static int resolve_hub(struct llm *m, struct mill_err *err) {
+/* ---- the projector (mmproj*.gguf) ------------------------------------------------------ */
+
+static bool is_mmproj_name(const char *path) {
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    return !strncasecmp(base, "mmproj", 6) && mill_str_ends_with(base, ".gguf");
+}
+
+/* Of n projector names, the one mmproj= names, else the one tagged like the model (quant=, or
+ * the dtype's tag), else the only one. *pick = n when there is none; several and nothing to
+ * choose by is an error listing them. */
+static int pick_mmproj(const struct llm *m, const char *const *names, size_t n, size_t *pick,
+                       struct mill_err *err) {
+    const char *tag = m->quant ? m->quant : dtype_tag(m->dtype);
+    *pick = n;
+    for (size_t i = 0; i < n && *pick == n; i++) {
+        const char *base = strrchr(names[i], '/') ? strrchr(names[i], '/') + 1 : names[i];
+        if (m->mmproj_arg ? !strcmp(names[i], m->mmproj_arg) || !strcmp(base, m->mmproj_arg)
+                          : has_tag(base, tag))
+            *pick = i;
+    }
+    if (*pick < n || m->mmproj_arg || n <= 1) {
+        if (*pick == n && n == 1 && !m->mmproj_arg)
+            *pick = 0;
+        return 0;
+    }
+    struct mill_buf b = {0};
+    for (size_t i = 0; i < n; i++)
+        mill_buf_addf(&b, "%s%s", i ? ", " : "", names[i]);
+    int rc = mill_err_set(err, MILL_EINVAL,
+                          "model '%s': %zu multimodal projectors (%s) and none tagged %s; "
+                          "pass mmproj=<file>",
+                          m->path, n, b.p ? b.p : "", tag);
+    mill_buf_free(&b);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The projector beside a local model file. */
+static int find_local_mmproj(struct llm *m, struct mill_err *err) {
+    char *dir = strdup(m->path);
+    if (!dir)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    DIR *d = opendir(slash ? (*dir ? dir : "/") : ".");
+    char **names = NULL;
+    size_t n = 0, cap = 0, pick = 0;
+    int rc = 0;
+    for (struct dirent *e; !rc && d && (e = readdir(d));) {
+        if (!is_mmproj_name(e->d_name))
+            continue;
+        if (mill_grow(&names, &cap, n, sizeof *names, 4) || !(names[n] = strdup(e->d_name)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    if (d)
+        closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
+    if (!rc)
+        rc = pick_mmproj(m, (const char *const *)names, n, &pick, err);
+    if (!rc && pick < n &&
+        asprintf(&m->mmproj, "%s/%s", slash ? (*dir ? dir : "") : ".", names[pick]) < 0) {
+        m->mmproj = NULL;
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(dir);
+    return rc;
+}
+
+/* The projector of a Hub listing (the file is downloaded at load). */
+static int find_hub_mmproj(struct llm *m, struct mill_err *err) {
+    const char **names = calloc(m->hub_l.n ? m->hub_l.n : 1, sizeof *names);
+    const struct mill_hub_file **files = calloc(m->hub_l.n ? m->hub_l.n : 1, sizeof *files);
+    size_t n = 0, pick = 0;
+    int rc = names && files ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < m->hub_l.n; i++)
+        if (is_mmproj_name(m->hub_l.files[i].path)) {
+            files[n] = &m->hub_l.files[i];
+            names[n++] = m->hub_l.files[i].path;
+        }
+    if (!rc)
+        rc = pick_mmproj(m, names, n, &pick, err);
+    if (!rc && pick < n)
+        m->hub_mmproj = files[pick];
+    else if (!rc && m->mmproj_arg)
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "mmproj=%s is neither a local file nor a file of the Hub repo %s",
+                          m->mmproj_arg, m->hub_repo);
+    free(names);
+    free(files);
+    return rc;
+}
+
+/* ---- model resolution on the Hub (BEHAVIOUR.md §7.1) ---------------------------------- */
+
+/* Tries repo, then <repo>-GGUF, then ggml-org/<name>-GGUF, listing each (no download) until
+ * one has the GGUF the arguments ask for; keeps that listing. When none has, hub_why says
+ * what each held, reported at load. */
+static int locate_hub(struct llm *m, struct mill_err *err) {
     struct mill_hub_params hp = mill_hub_default_params();
     struct mill_hub *hub = NULL;
     int rc = mill_hub_init(&hub, &hp, err);
@@ -326,17 +451,19 @@ static int resolve_hub(struct llm *m, struct mill_err *err) {
         asprintf(&cands[2], "ggml-org/%s-GGUF", name) < 0)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     struct mill_buf seen = {0};
-    for (int i = 0; !rc && i < 3 && !m->gguf; i++) {
+    for (int i = 0; !rc && i < 3 && !m->hub_gguf; i++) {
         struct mill_hub_repo r = {MILL_HUB_MODEL, cands[i], m->revision};
-        struct mill_hub_listing l = {0};
         struct mill_err e = {0};
         size_t n = 0;
-        if (mill_hub_list(hub, &r, NULL, &l, &e) == 0) {
-            const struct mill_hub_file *f = pick_gguf(&l, m, &n);
-            struct mill_hub_repo at = {MILL_HUB_MODEL, cands[i], l.commit[0] ? l.commit : NULL};
-            if (f)
-                rc = fetch_gguf(hub, &at, &l, f, &m->gguf, err);
-            else if (!n)
+        if (mill_hub_list(hub, &r, NULL, &m->hub_l, &e) == 0) {
+            const struct mill_hub_file *f = pick_gguf(&m->hub_l, m, &n);
+            if (f) {
+                m->hub_gguf = f;
+                m->hub_repo = cands[i];
+                cands[i] = NULL;
+                continue;
+            }
+            if (!n)
                 mill_buf_addf(&seen, "%s has no GGUF files; ", cands[i]);
             else
                 mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i], n,
@@ -349,14 +476,16 @@ static int resolve_hub(struct llm *m, struct mill_err *err) {
         } else {
             mill_buf_addf(&seen, "%s: %s; ", cands[i], e.msg);
         }
-        mill_hub_listing_free(&l);
+        mill_hub_listing_free(&m->hub_l);
     }
-    if (!rc && !m->gguf)
-        rc = mill_err_set(err, MILL_ENOTFOUND,
-                          "model '%s': no GGUF file found (%s). Pass a "
-                          "local .gguf path, or file=<name.gguf>, quant=<Q8_0|...> or "
-                          "dtype=<bfloat16|float16|float32>",
-                          m->path, seen.p ? seen.p : "");
+    if (!rc && !m->hub_gguf &&
+        asprintf(&m->hub_why,
+                 "model '%s': no GGUF file found (%s). Pass a local .gguf path, or "
+                 "file=<name.gguf>, quant=<Q8_0|...> or dtype=<bfloat16|float16|float32>",
+                 m->path, seen.p ? seen.p : "") < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && m->hub_gguf)
+        rc = find_hub_mmproj(m, err);
     mill_buf_free(&seen);
     for (int i = 0; i < 3; i++)
         free(cands[i]);
@@ -364,7 +493,52 @@ static int resolve_hub(struct llm *m, struct mill_err *err) {
     return rc;
 }
 
-/* A local .gguf file, else a Hub repository. */
+/* Downloads what locate_hub chose: the model (all parts of a split GGUF) and the projector. */
+static int fetch_hub(struct llm *m, struct mill_err *err) {
+    if (!m->hub_gguf)
+        return mill_err_set(err, MILL_ENOTFOUND, "%s", m->hub_why ? m->hub_why : "no GGUF file");
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    int rc = mill_hub_init(&hub, &hp, err);
+    struct mill_hub_repo at = {MILL_HUB_MODEL, m->hub_repo,
+                               m->hub_l.commit[0] ? m->hub_l.commit : m->revision};
+    if (!rc)
+        rc = fetch_gguf(hub, &at, &m->hub_l, m->hub_gguf, &m->gguf, err);
+    const struct mill_hub_file *f = m->hub_mmproj;
+    if (!rc && f)
+        rc = mill_hub_download(hub, &at, f->path, f->sha256[0] ? f->sha256 : NULL, &m->mmproj, err);
+    mill_hub_free(hub);
+    return rc;
+}
+
+/* At open: where the model is (a local file, else a Hub repo: listed, not downloaded) and its
+ * projector: mmproj= as a local file, else beside a local model, else in the model's repo.
+ * What the projector offers is read from its header when it is local; a Hub projector counts
+ * as an image one until it is downloaded, and so does a repo that could not be listed (the
+ * listing's error comes at load). */
+static int locate_model(struct llm *m, struct mill_err *err) {
+    struct stat st;
+    int rc = 0;
+    bool local = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
+    if (m->mmproj_arg && stat(m->mmproj_arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (!(m->mmproj = strdup(m->mmproj_arg)))
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    } else if (m->mmproj_arg && (local || strstr(m->path, ".gguf"))) {
+        return mill_err_set(err, MILL_ENOTFOUND, "projector file %s does not exist", m->mmproj_arg);
+    }
+    if (local && !m->mmproj)
+        rc = find_local_mmproj(m, err);
+    else if (!local && !strstr(m->path, ".gguf"))
+        rc = locate_hub(m, err);
+    m->modalities = MILL_MOD_TEXT;
+    if (!rc && m->mmproj)
+        m->modalities |= mill_mm_file_modalities(m->mmproj);
+    else if (!rc && (m->hub_mmproj || (!local && !m->hub_gguf && !strstr(m->path, ".gguf"))))
+        m->modalities |= MILL_MOD_IMAGE;
+    return rc;
+}
+
+/* At load: the local model file, downloading what locate_model found on the Hub. */
 static int resolve_model(struct llm *m, struct mill_err *err) {
     struct stat st;
     if (stat(m->path, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -373,7 +547,7 @@ static int resolve_model(struct llm *m, struct mill_err *err) {
     }
     if (strstr(m->path, ".gguf"))
         return mill_err_set(err, MILL_ENOTFOUND, "model file %s does not exist", m->path);
-    return resolve_hub(m, err);
+    return fetch_hub(m, err);
 }
 
 static int check_gguf_magic(const char *path, struct mill_err *err) {
@@ -445,7 +619,22 @@ static int use_context(struct llm *m, bool only_generates, struct mill_err *err)
     return rc;
 }
 
-static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out, struct mill_err *err);
+static int prompt_text(struct llm *m, const char *ctx, bool chat, struct mill_buf *out,
+                       struct mill_err *err);
+
+/* The projector, loaded beside the model (its encoder on the GPU when layers are). */
+static int load_mmproj(struct llm *m, struct mill_err *err) {
+    double t0 = mill_clock_s();
+    int rc = check_gguf_magic(m->mmproj, err);
+    if (!rc)
+        rc = mill_sha256_file_cached(m->cache_dir, m->mmproj, m->mmproj_sha256, err);
+    if (!rc)
+        rc = mill_mm_open(m->mmproj, m->model, (int)m->threads, m->n_gpu_layers != 0, &m->mm, err);
+    if (!rc)
+        m->modalities = MILL_MOD_TEXT | mill_mm_modalities(m->mm);
+    m->load_s += mill_clock_s() - t0;
+    return rc;
+}
 
 static int llm_load(void *state, struct mill_err *err) {
     struct llm *m = state;
@@ -490,8 +679,10 @@ static int llm_load(void *state, struct mill_err *err) {
     m->load_s = mill_clock_s() - t0;
     struct mill_buf probe = {0};
     if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
-        rc = prompt_text(m, "probe", &probe, err);
+        rc = prompt_text(m, "probe", false, &probe, err);
     mill_buf_free(&probe);
+    if (!rc && m->mmproj)
+        rc = load_mmproj(m, err);
     if (!rc)
         MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf, m->n_ctx,
                   (long long)m->n_seq - 2, (long long)m->threads);
@@ -956,15 +1147,18 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
 struct gen {
     struct mill_request *q;
     struct mill_buf text;
-    struct toks prompt; /* while being admitted */
+    struct toks prompt;        /* while being admitted: the tokens the step decodes */
+    struct mill_mm_prompt *mp; /* while being admitted: a prompt with media, or NULL */
+    int pos0;                  /* position of prompt.t[0] (after the media's prefill) */
     int n_gen, pos, logit_i, seq;
     int reserve;      /* KV cells held for the prompt and the generation budget */
     llama_token next; /* the token the next step feeds */
 };
 
 /* The prompt as the model sees it: the chat template applied when asked for. */
-static int prompt_text(struct llm *m, const char *ctx, struct mill_buf *out, struct mill_err *err) {
-    if (!m->use_chat_template && !m->chat_template)
+static int prompt_text(struct llm *m, const char *ctx, bool chat, struct mill_buf *out,
+                       struct mill_err *err) {
+    if (!chat && !m->use_chat_template && !m->chat_template)
         return mill_buf_adds(out, ctx) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
     const char *tmpl =
         m->chat_template ? m->chat_template : llama_model_chat_template(m->model, NULL);
@@ -1006,7 +1200,7 @@ static int gen_budget(const struct mill_request *q) {
 
 static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, struct mill_err *err) {
     struct mill_buf p = {0};
-    int rc = prompt_text(m, q->context ? q->context : "", &p, err);
+    int rc = prompt_text(m, q->context ? q->context : "", false, &p, err);
     struct toks raw = {0};
     if (!rc)
         rc = tokenize(m, p.p ? p.p : "", p.n, false, true, &raw, err);
@@ -1034,6 +1228,41 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, str
     t->n += keep;
     free(raw.t);
     return 0;
+}
+
+/* A prompt with media, as Mill's multimodal path builds it: one user turn holding the media
+ * (one marker each) and then the text, always through the chat template; the media become
+ * libmtmd chunks. A medium that will not decode or a prompt that cannot fit fails the request
+ * alone (*failed); a model without a projector or a template fails the run. */
+static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_prompt **out,
+                         bool *failed, struct mill_err *err) {
+    if (!m->mm)
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s has no multimodal projector for this task's media; pass "
+                            "mmproj=<file.gguf>",
+                            m->name);
+    struct mill_buf text = {0}, p = {0};
+    for (size_t i = 0; i < q->n_media; i++)
+        mill_buf_adds(&text, mill_mm_marker());
+    int rc = mill_buf_adds(&text, q->context ? q->context : "")
+                 ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+                 : prompt_text(m, text.p, true, &p, err);
+    struct mill_err e = {0};
+    if (!rc && mill_mm_prompt_make(m->mm, p.p, q->media, q->n_media, out, &e)) {
+        *failed = true;
+        mill_request_fail(q, e.code, "%s", e.msg);
+    } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
+        *failed = true;
+        mill_request_fail(q, MILL_EINVAL,
+                          "the prompt takes %zu tokens with its media, more than the context "
+                          "of %d (media cannot be cut; raise max_context_length)",
+                          mill_mm_prompt_n_tokens(*out), m->n_ctx);
+        mill_mm_prompt_free(*out);
+        *out = NULL;
+    }
+    mill_buf_free(&text);
+    mill_buf_free(&p);
+    return rc;
 }
 
 /* Appends the token's bytes; true when generation must stop (a stop string or the cap). */
@@ -1073,7 +1302,7 @@ static int gen_prefill(struct llm *m, struct gen **fresh, size_t n, int room,
                 rc = decode(m, err);
                 batch_clear(&m->batch);
             }
-            batch_add(&m->batch, fresh[i]->prompt.t[p], p, fresh[i]->seq, false);
+            batch_add(&m->batch, fresh[i]->prompt.t[p], fresh[i]->pos0 + p, fresh[i]->seq, false);
         }
     if (!rc && m->batch.n_tokens > m->n_batch - room) {
         rc = decode(m, err);
@@ -1092,7 +1321,8 @@ struct gen_run {
     struct mill_request **qs;
     size_t n, next, per, active;
     struct gen *slots, **fresh;
-    struct toks pend; /* the next request's prompt, tokenised once */
+    struct toks pend;               /* the next request's prompt, tokenised once */
+    struct mill_mm_prompt *pend_mm; /* or, with media, its chunks */
     bool pend_ok;
     long reserved;
 };
@@ -1124,6 +1354,25 @@ static int gen_advance(struct gen_run *r, struct mill_err *err) {
     return 0;
 }
 
+/* Prepares the next request that can run: text tokens, or media chunks; a request whose
+ * media fail is answered with its error and skipped. */
+static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
+    while (r->next < r->n) {
+        struct mill_request *q = r->qs[r->next];
+        bool failed = false;
+        int rc = q->n_media ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
+                            : gen_prompt(r->m, q, &r->pend, err);
+        if (rc)
+            return rc;
+        if (!failed) {
+            r->pend_ok = true;
+            return 0;
+        }
+        r->next++;
+    }
+    return 0;
+}
+
 /* Moves waiting requests into free slots while their KV reservations fit; returns how many. */
 static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
     struct llm *m = r->m;
@@ -1132,21 +1381,22 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
         struct gen *g = &r->slots[i];
         if (g->q)
             continue;
-        if (!r->pend_ok) {
-            int rc = gen_prompt(m, r->qs[r->next], &r->pend, err);
-            if (rc)
-                return rc;
-            r->pend_ok = true;
-        }
+        int rc = r->pend_ok ? 0 : gen_pend_next(r, err);
+        if (rc || !r->pend_ok)
+            return rc;
         int budget = gen_budget(r->qs[r->next]);
-        int need = r->pend.n + (budget < m->n_ctx ? budget : m->n_ctx); /* no int overflow */
+        int n_prompt = r->pend_mm ? (int)mill_mm_prompt_n_tokens(r->pend_mm) : r->pend.n;
+        int need = n_prompt + (budget < m->n_ctx ? budget : m->n_ctx); /* no int overflow */
         need = (need < m->n_ctx ? need : m->n_ctx) + 1;
         if (r->active && r->reserved + need > m->kv_size)
             break; /* wait for running sequences to free their cells */
         g->q = r->qs[r->next++];
         g->prompt = r->pend;
+        g->mp = r->pend_mm;
+        g->pos0 = 0;
         g->reserve = need;
         r->pend = (struct toks){0};
+        r->pend_mm = NULL;
         r->pend_ok = false;
         r->reserved += need;
         r->active++;
@@ -1155,19 +1405,46 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
     return 0;
 }
 
+/* Decodes the media part of each fresh slot's prompt into its sequence; its trailing text
+ * becomes the slot's prompt tokens, decoded by the step like any text prompt. */
+static int gen_mm_prefill(struct llm *m, struct gen **fresh, size_t n, struct mill_err *err) {
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct gen *g = fresh[i];
+        if (!g->mp)
+            continue;
+        int nt = 0;
+        const llama_token *tail = mill_mm_prompt_tail(g->mp, &nt);
+        rc = mill_mm_prompt_prefill(m->mm, m->ctx, g->mp, g->seq, m->n_batch, &g->pos0, &m->mst,
+                                    err);
+        if (!rc && !(g->prompt.t = malloc((size_t)nt * sizeof *tail)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        if (!rc) {
+            memcpy(g->prompt.t, tail, (size_t)nt * sizeof *tail);
+            g->prompt.n = nt;
+        }
+        mill_mm_prompt_free(g->mp);
+        g->mp = NULL;
+    }
+    return rc;
+}
+
 /* One decode: the fresh slots' prompts, then the next token of every continuing slot and the
  * last prompt token of every fresh one, each with its logits. */
 static int gen_step_batch(struct gen_run *r, size_t n_fresh, struct mill_err *err) {
     struct llm *m = r->m;
-    int rc = gen_prefill(m, r->fresh, n_fresh, (int)r->active, err);
+    int rc = gen_mm_prefill(m, r->fresh, n_fresh, err);
+    if (!rc)
+        rc = gen_prefill(m, r->fresh, n_fresh, (int)r->active, err);
     for (size_t i = 0; !rc && i < r->per; i++) {
         struct gen *g = &r->slots[i];
         if (!g->q)
             continue;
         g->logit_i = m->batch.n_tokens;
         if (g->prompt.t) { /* fresh: the prompt's last token */
-            batch_add(&m->batch, g->prompt.t[g->prompt.n - 1], g->prompt.n - 1, g->seq, true);
-            g->pos = g->prompt.n;
+            batch_add(&m->batch, g->prompt.t[g->prompt.n - 1], g->pos0 + g->prompt.n - 1, g->seq,
+                      true);
+            g->pos = g->pos0 + g->prompt.n;
             free(g->prompt.t);
             g->prompt = (struct toks){0};
         } else {
@@ -1207,8 +1484,10 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
     for (size_t i = 0; r.slots && i < per; i++) {
         mill_buf_free(&r.slots[i].text);
         free(r.slots[i].prompt.t);
+        mill_mm_prompt_free(r.slots[i].mp);
     }
     free(r.pend.t);
+    mill_mm_prompt_free(r.pend_mm);
     drop_seqs(m, 1, m->n_seq - 1);
     free(r.slots);
     free(r.fresh);
@@ -1270,7 +1549,10 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     if (!rc)
         rc = use_context(m, n_gen && n_gen == n, err);
     for (size_t i = 0; !rc && i < n; i++) {
-        if (reqs[i].kind == MILL_REQ_LOGLIK)
+        if (reqs[i].n_media && reqs[i].kind != MILL_REQ_GENERATE)
+            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED,
+                              "the llama backend takes media in generation requests only");
+        else if (reqs[i].kind == MILL_REQ_LOGLIK)
             ll[nl++] = &reqs[i];
         else if (reqs[i].kind == MILL_REQ_GENERATE)
             gn[ng++] = &reqs[i];
@@ -1306,11 +1588,23 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                            "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
                            "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
                            "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
-                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers, m->n_decodes,
-                           m->n_tokens, m->decode_s, m->load_s, fa_used_name(m->fa_used));
+                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers,
+                           m->n_decodes + m->mst.n_decodes, m->n_tokens + m->mst.n_tokens,
+                           m->decode_s + m->mst.decode_s, m->load_s, fa_used_name(m->fa_used));
+    if (!rc && m->mmproj) {
+        rc = mill_buf_adds(out, ",\"mmproj_file\":");
+        if (!rc)
+            rc = mill_buf_add_json_str(out, m->mmproj, strlen(m->mmproj));
+        if (!rc)
+            rc = mill_buf_addf(out,
+                               ",\"mmproj_sha256\":\"%s\",\"media_encoded\":%lld,"
+                               "\"media_encode_seconds\":%.3f",
+                               m->mmproj_sha256, m->mst.n_media, m->mst.encode_s);
+    }
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;
+    m->mst = (struct mill_mm_stats){0};
     if (!rc && m->n_rpc) {
         rc = mill_buf_adds(out, ",\"rpc_servers\":[");
         for (size_t i = 0; i < m->n_rpc && !rc; i++)
@@ -1330,6 +1624,11 @@ static void llm_close(void *state) {
     if (m->model)
         llama_model_free(m->model);
     free(m->cached);
+    mill_mm_close(m->mm);
+    free(m->mmproj);
+    mill_hub_listing_free(&m->hub_l);
+    free(m->hub_repo);
+    free(m->hub_why);
     free(m->gguf);
     free(m->name);
     free(m->cache_dir);

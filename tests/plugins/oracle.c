@@ -4,6 +4,8 @@
  *   oracle_ll    log-likelihood: context = "context", one request per entry of "choices"
  *   oracle_roll  rolling log-likelihood of "context"
  *   oracle_gen   greedy generation from "context", 24 tokens, no stop string
+ *   oracle_vlm   greedy generation from "context" and the images at the paths in "images"
+ *                (oracle_data/vlm.jsonl), 24 tokens: tests/cli/test_llama_vision.sh
  * Built against the public headers only, as a user's plugin is. */
 #include <mill/task.h>
 
@@ -39,7 +41,24 @@ static int text_prompt(const struct mill_task_config *t, const struct mill_value
     return read_case(t, row, doc, err, false);
 }
 
+/* A row of vlm.jsonl: its images go to the doc as paths, in order. */
+static int vlm_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err) {
+    const struct mill_value *im = mill_value_get(row, "images");
+    if (!im || im->kind != MILL_V_LIST) {
+        snprintf(err->msg, sizeof err->msg, "%s: a row needs a list of images", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    for (size_t i = 0; i < im->u.list.n; i++) {
+        const char *path = mill_value_as_str(&im->u.list.items[i]);
+        if (!path || mill_doc_add_media(doc, MILL_MOD_IMAGE, NULL, 0, path))
+            return path ? MILL_ENOMEM : (err->code = MILL_EFORMAT);
+    }
+    return read_case(t, row, doc, err, false);
+}
+
 static const char *const files[] = {"test=oracle_data/cases.jsonl", NULL};
+static const char *const vlm_files[] = {"test=oracle_data/vlm.jsonl", NULL};
 static const char *const acc[] = {"acc", NULL};
 static const char *const ppl[] = {"perplexity", NULL};
 static const char *const em[] = {"exact_match", NULL};
@@ -59,6 +78,13 @@ static const struct mill_task_config tasks[] = {
      .hf_data_files = files,
      .prompt = text_prompt,
      .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 24,
+     .metrics = em},
+    {.name = "oracle_vlm",
+     .hf_data_files = vlm_files,
+     .prompt = vlm_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
      .generation_size = 24,
      .metrics = em},
 };

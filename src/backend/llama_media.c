@@ -1,0 +1,262 @@
+/* llama_media.c: media prompts for the llama backend through libmtmd (llama_media.h).
+ *
+ * With llama.c and llama_rpc.c, the only files that include llama.cpp's headers. Images are
+ * decoded by data/image.c (Pillow's pixels, as Mill's processors see them) and handed to
+ * libmtmd as RGB bitmaps; libmtmd resizes, normalises and encodes them as the projector's
+ * model wants. */
+#include "backend/llama_media.h"
+
+#include "core/log.h"
+#include "data/image.h"
+
+#include <mtmd-helper.h>
+#include <mtmd.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A medium given by path is read whole, up to this size. */
+#define MEDIA_MAX_BYTES (256u << 20)
+
+struct mill_mm {
+    mtmd_context *ctx;
+    unsigned modalities;
+};
+
+struct mill_mm_prompt {
+    mtmd_input_chunks *chunks;
+    size_t n_tokens;
+};
+
+/* libmtmd's last error line, for the messages of failed loads. */
+static char last_mtmd_error[512];
+
+static void mtmd_log_cb(enum ggml_log_level level, const char *text, void *ud) {
+    (void)ud;
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        n--;
+    if (!n)
+        return;
+    if (level == GGML_LOG_LEVEL_ERROR)
+        snprintf(last_mtmd_error, sizeof last_mtmd_error, "%.*s", (int)n, text);
+    if (mill_log_get_level() <= MILL_LOG_DEBUG)
+        MILL_DEBUG("mtmd", "%.*s", (int)n, text);
+}
+
+unsigned mill_mm_file_modalities(const char *mmproj) {
+    mtmd_log_set(mtmd_log_cb, NULL);
+    mtmd_helper_log_set(mtmd_log_cb, NULL);
+    struct mtmd_caps c = mtmd_get_cap_from_file(mmproj);
+    return (c.inp_vision ? MILL_MOD_IMAGE : 0u) | (c.inp_audio ? MILL_MOD_AUDIO : 0u);
+}
+
+int mill_mm_open(const char *mmproj, const struct llama_model *model, int threads, bool use_gpu,
+                 struct mill_mm **out, struct mill_err *err) {
+    *out = NULL;
+    mtmd_log_set(mtmd_log_cb, NULL);
+    mtmd_helper_log_set(mtmd_log_cb, NULL);
+    struct mtmd_context_params mp = mtmd_context_params_default();
+    mp.use_gpu = use_gpu;
+    mp.n_threads = threads;
+    mp.print_timings = false;
+    mp.warmup = false;
+    mp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    struct mill_mm *mm = calloc(1, sizeof *mm);
+    if (!mm)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    last_mtmd_error[0] = 0;
+    if (!(mm->ctx = mtmd_init_from_file(mmproj, model, mp))) {
+        free(mm);
+        return mill_err_set(err, MILL_EFORMAT, "cannot load the projector %s for this model: %s",
+                            mmproj,
+                            last_mtmd_error[0] ? last_mtmd_error : "corrupt or unsupported");
+    }
+    mm->modalities = (mtmd_support_vision(mm->ctx) ? MILL_MOD_IMAGE : 0u) |
+                     (mtmd_support_audio(mm->ctx) ? MILL_MOD_AUDIO : 0u);
+    *out = mm;
+    return 0;
+}
+
+void mill_mm_close(struct mill_mm *mm) {
+    if (!mm)
+        return;
+    mtmd_free(mm->ctx);
+    free(mm);
+}
+
+unsigned mill_mm_modalities(const struct mill_mm *mm) { return mm ? mm->modalities : 0; }
+
+const char *mill_mm_marker(void) { return mtmd_default_marker(); }
+
+/* The bytes of a medium a dataset gives by path. */
+static int read_media(const char *path, size_t i, uint8_t **data, size_t *n, struct mill_err *err) {
+    FILE *f = fopen(path, "rb");
+    *data = NULL;
+    *n = 0;
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "medium %zu: cannot read %s: %s", i + 1, path,
+                            strerror(errno));
+    int rc = 0;
+    size_t cap = 0;
+    while (!rc) {
+        if (*n == cap) {
+            uint8_t *g = cap < MEDIA_MAX_BYTES ? realloc(*data, cap ? cap * 2 : 65536) : NULL;
+            if (!g) {
+                rc = cap ? mill_err_set(err, MILL_EFORMAT, "medium %zu: %s is larger than %u MiB",
+                                        i + 1, path, MEDIA_MAX_BYTES >> 20)
+                         : mill_err_set(err, MILL_ENOMEM, "out of memory");
+                break;
+            }
+            *data = g;
+            cap = cap ? cap * 2 : 65536;
+        }
+        size_t got = fread(*data + *n, 1, cap - *n, f);
+        *n += got;
+        if (!got && ferror(f))
+            rc = mill_err_set(err, MILL_EIO, "medium %zu: cannot read %s", i + 1, path);
+        else if (!got)
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* One medium as a bitmap: an image decoded to RGB by data/image.c. */
+static int make_bitmap(const struct mill_mm *mm, const struct mill_media *md, size_t i,
+                       mtmd_bitmap **out, struct mill_err *err) {
+    *out = NULL;
+    if (md->kind != MILL_MOD_IMAGE || !(mm->modalities & MILL_MOD_IMAGE))
+        return mill_err_set(err, MILL_EUNSUPPORTED, "medium %zu: this projector takes no %s", i + 1,
+                            md->kind == MILL_MOD_AUDIO ? "audio" : "such media");
+    uint8_t *owned = NULL;
+    size_t n = md->n;
+    if (!md->data && !md->path)
+        return mill_err_set(err, MILL_EFORMAT, "image %zu has neither bytes nor a path", i + 1);
+    if (!md->data && read_media(md->path, i, &owned, &n, err)) {
+        free(owned);
+        return err->code;
+    }
+    struct mill_image img = {0};
+    struct mill_err e = {0};
+    int rc = mill_image_decode(md->data ? md->data : owned, n, &img, &e);
+    free(owned);
+    if (rc)
+        return mill_err_set(err, MILL_EFORMAT, "image %zu%s%s does not decode: %s", i + 1,
+                            md->path ? " " : "", md->path ? md->path : "", e.msg);
+    *out = mtmd_bitmap_init((uint32_t)img.w, (uint32_t)img.h, img.rgb);
+    mill_image_free(&img);
+    return *out ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+static int tokenize_chunks(struct mill_mm *mm, const char *text, mtmd_bitmap **bm, size_t n,
+                           mtmd_input_chunks *chunks, struct mill_err *err) {
+    struct mtmd_input_text in = {text, strlen(text), true, true};
+    int32_t r = mtmd_tokenize(mm->ctx, chunks, &in, (const mtmd_bitmap *const *)bm, n);
+    if (r == 1)
+        return mill_err_set(err, MILL_EFORMAT, "the prompt has not one marker per medium (%zu)", n);
+    if (r != 0)
+        return mill_err_set(err, MILL_EFORMAT, "libmtmd could not preprocess the media (%d)", r);
+    size_t nc = mtmd_input_chunks_size(chunks);
+    if (!nc || mtmd_input_chunk_get_type(mtmd_input_chunks_get(chunks, nc - 1)) !=
+                   MTMD_INPUT_CHUNK_TYPE_TEXT)
+        return mill_err_set(err, MILL_EFORMAT, "the prompt ends with a medium, not with text");
+    return 0;
+}
+
+int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
+                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err) {
+    *out = NULL;
+    struct mill_mm_prompt *p = calloc(1, sizeof *p);
+    mtmd_bitmap **bm = calloc(n_media ? n_media : 1, sizeof *bm);
+    int rc = p && bm ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n_media; i++)
+        rc = make_bitmap(mm, &media[i], i, &bm[i], err);
+    if (!rc && !(p->chunks = mtmd_input_chunks_init()))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tokenize_chunks(mm, text, bm, n_media, p->chunks, err);
+    for (size_t i = 0; bm && i < n_media; i++)
+        mtmd_bitmap_free(bm[i]);
+    free(bm);
+    if (rc) {
+        mill_mm_prompt_free(p);
+        return rc;
+    }
+    p->n_tokens = mtmd_helper_get_n_tokens(p->chunks);
+    *out = p;
+    return 0;
+}
+
+void mill_mm_prompt_free(struct mill_mm_prompt *p) {
+    if (!p)
+        return;
+    if (p->chunks)
+        mtmd_input_chunks_free(p->chunks);
+    free(p);
+}
+
+size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p) { return p->n_tokens; }
+
+const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n) {
+    size_t nc = mtmd_input_chunks_size(p->chunks), nt = 0;
+    const llama_token *t =
+        mtmd_input_chunk_get_tokens_text(mtmd_input_chunks_get(p->chunks, nc - 1), &nt);
+    *n = (int)nt;
+    return t;
+}
+
+/* Encodes a medium with the projector and decodes its embeddings at *n_past. */
+static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mtmd_input_chunk *c,
+                         int seq, int n_batch, int *n_past, struct mill_mm_stats *st,
+                         struct mill_err *err) {
+    double t0 = mill_clock_s();
+    if (mtmd_encode_chunk(mm->ctx, c) != 0)
+        return mill_err_set(err, MILL_EBACKEND, "the projector failed to encode a medium%s%s",
+                            last_mtmd_error[0] ? ": " : "", last_mtmd_error);
+    double t1 = mill_clock_s();
+    llama_pos np = 0;
+    int32_t r = mtmd_helper_decode_image_chunk(mm->ctx, ctx, c, mtmd_get_output_embd(mm->ctx),
+                                               *n_past, seq, n_batch, &np, NULL, NULL);
+    double t2 = mill_clock_s();
+    st->encode_s += t1 - t0;
+    st->decode_s += t2 - t1;
+    st->n_media++;
+    st->n_decodes += ((long long)mtmd_input_chunk_get_n_tokens(c) + n_batch - 1) / n_batch;
+    st->n_tokens += (long long)mtmd_input_chunk_get_n_tokens(c);
+    if (r != 0)
+        return mill_err_set(err, MILL_EBACKEND,
+                            "llama_decode failed on a medium's embeddings (%d); lower "
+                            "batch_size or max_context_length",
+                            r);
+    *n_past = np;
+    return 0;
+}
+
+int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
+                           const struct mill_mm_prompt *p, int seq, int n_batch, int *n_past,
+                           struct mill_mm_stats *st, struct mill_err *err) {
+    size_t nc = mtmd_input_chunks_size(p->chunks);
+    int rc = 0;
+    *n_past = 0;
+    for (size_t i = 0; !rc && i + 1 < nc; i++) {
+        const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
+        if (mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT) {
+            rc = prefill_media(mm, ctx, c, seq, n_batch, n_past, st, err);
+            continue;
+        }
+        double t0 = mill_clock_s();
+        llama_pos np = 0;
+        int32_t r =
+            mtmd_helper_eval_chunk_single(mm->ctx, ctx, c, *n_past, seq, n_batch, false, &np);
+        st->decode_s += mill_clock_s() - t0;
+        st->n_decodes++;
+        st->n_tokens += (long long)mtmd_input_chunk_get_n_tokens(c);
+        if (r != 0)
+            rc = mill_err_set(err, MILL_EBACKEND, "llama_decode failed on a prompt's text (%d)", r);
+        *n_past = np;
+    }
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* llama_media.h: images (and later audio) for the llama backend through llama.cpp's libmtmd
+ * (BEHAVIOUR.md §7.1): a multimodal projector (mmproj GGUF) beside a language model, and
+ * prompts whose media markers become projected embeddings in a sequence of the KV cache.
+ *
+ * The backend (llama.c) keeps its generation loop; this file turns one request's prompt into
+ * chunks (text tokens and media), decodes everything before the prompt's trailing text into
+ * one sequence, and hands the trailing text back as tokens, so the loop decodes it together
+ * with every other sequence's next token. Media arrive as encoded bytes and are decoded with
+ * our own decoders (data/image.h: Pillow's pixels), never with libmtmd's file loader. */
+#ifndef MILL_BACKEND_LLAMA_MEDIA_H
+#define MILL_BACKEND_LLAMA_MEDIA_H
+
+#include <mill/doc.h>
+
+#include <llama.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mill_mm;        /* a projector loaded through libmtmd */
+struct mill_mm_prompt; /* one request's prompt as chunks */
+
+/* The modalities (MILL_MOD_IMAGE, MILL_MOD_AUDIO) a projector file offers, read from its GGUF
+ * header without loading it; 0 when the file cannot be read as a projector. */
+unsigned mill_mm_file_modalities(const char *mmproj);
+
+/* Loads the projector for model; threads as the language model's; use_gpu offloads the
+ * encoder where ggml has a GPU. A projector whose output does not fit the model (embedding
+ * size) is refused here, before any sample. */
+int mill_mm_open(const char *mmproj, const struct llama_model *model, int threads, bool use_gpu,
+                 struct mill_mm **out, struct mill_err *err);
+void mill_mm_close(struct mill_mm *mm); /* NULL-safe */
+unsigned mill_mm_modalities(const struct mill_mm *mm);
+/* The marker a prompt carries once per medium, in the media's order ("<__media__>"). */
+const char *mill_mm_marker(void);
+
+/* Decodes the media (images: PNG, JPEG, WebP, ... as data/image.h reads them) and tokenises
+ * text, which holds one marker per medium, with special tokens parsed and BOS added as the
+ * vocabulary wants. A medium that will not decode, or a count of markers that is not the
+ * count of media, is MILL_EFORMAT naming the medium. */
+int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
+                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err);
+void mill_mm_prompt_free(struct mill_mm_prompt *p); /* NULL-safe */
+/* KV cells the whole prompt takes (media tokens included). */
+size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p);
+/* The prompt's trailing text tokens, left for the caller to decode (always at least one: a
+ * prompt that ends with a medium is refused by mill_mm_prompt_make). */
+const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n);
+
+/* Work counters of prefills, added to by mill_mm_prompt_prefill. */
+struct mill_mm_stats {
+    long long n_decodes, n_tokens, n_media;
+    double encode_s, decode_s;
+};
+
+/* Decodes every chunk before the trailing text into sequence seq of ctx from position 0: text
+ * through llama_decode, media through the projector and then as embeddings (M-RoPE positions
+ * and non-causal media attention as the model wants). *n_past receives the position at which
+ * the trailing text starts (under M-RoPE it is not the count of cells). */
+int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
+                           const struct mill_mm_prompt *p, int seq, int n_batch, int *n_past,
+                           struct mill_mm_stats *st, struct mill_err *err);
+
+#endif

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# test_llama_vision.sh: images in the llama backend through libmtmd, against llama.cpp's own
+# llama-mtmd-cli (built from the same bundle by scripts/deps.sh), on a generated random-weight
+# VLM (tools/gen_llama --mmproj: a llava-style projector on a Qwen2-vocabulary model):
+# - greedy generations of images of every PNG kind (RGB, RGBA, grey, grey+alpha, palette,
+#   1x1 to 300x200) equal llama-mtmd-cli's byte for byte, with 8 sequences in flight and with
+#   one (a 16-bit grey PNG rides along but is not compared: Pillow, which Mill and we follow,
+#   clips its samples to 255, where llama-mtmd-cli's stb_image keeps their high byte; JPEG is
+#   left out for the same reason: we decode as Pillow, through libjpeg-turbo);
+# - an image that will not decode fails its sample alone, named, and the rest are answered;
+# - a projector that does not fit the model, several projectors and no hint, a text-only
+#   model meeting an image task: one clear error before any sample;
+# - the provenance records the projector's file and sha256.
+# Needs llama-mtmd-cli from the pinned build: fails, never skips.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$SRC/tests/cli/lib.sh"
+
+for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mtmd-cli"; do
+    [ -e "$x" ] || { echo "FAIL - $x missing"; exit 1; }
+done
+
+M=$tmp/vlm
+mkdir -p "$M" "$tmp/plug/oracle_data"
+"$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" --out "$M/vlm.gguf" \
+    --n_embd 64 --type f16 --chat_template chatml --mmproj "$M/mmproj-vlm-F32.gguf" >/dev/null ||
+    { echo "FAIL - gen_llama"; exit 1; }
+cp "$BUILD/plugins/oracle.so" "$tmp/plug/"
+
+"$PY" - "$tmp" <<'PY'
+import json, random, sys
+from PIL import Image
+tmp = sys.argv[1]
+rng = random.Random(7)
+kinds = [(40, 30, "RGB"), (17, 60, "RGBA"), (32, 32, "L"), (25, 19, "LA"), (100, 80, "P"),
+         (1, 1, "RGB"), (300, 200, "RGB"), (48, 48, "I;16")]
+rows = []
+for i, (w, h, mode) in enumerate(kinds):
+    im = Image.new("RGB", (w, h))
+    im.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(w * h)])
+    if mode == "I;16":
+        im = im.convert("L").point(lambda v: v * 257, "I").convert("I;16")
+    elif mode != "RGB":
+        im = im.convert(mode)
+    path = f"{tmp}/img{i}.png"
+    im.save(path)
+    rows.append({"context": "Which of these categories best describes the image?\nA) cat\n"
+                 f"B) dog\nAnswer with the letter of the correct option. ({mode} {w}x{h})",
+                 "images": [path]})
+open(f"{tmp}/broken.png", "wb").write(open(f"{tmp}/img0.png", "rb").read()[:60])
+with open(f"{tmp}/plug/oracle_data/vlm.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+with open(f"{tmp}/plug/oracle_data/vlm_bad.jsonl", "w") as f:
+    for r in rows[:2] + [dict(rows[0], images=[f"{tmp}/broken.png"])] + rows[2:3]:
+        f.write(json.dumps(r) + "\n")
+PY
+
+run() { # OUT BATCH: mill on oracle_vlm
+    "$MILL" --output_dir "$tmp/$1" eval "llama[path=$M/vlm.gguf,batch_size=$2,threads=2]" \
+        oracle_vlm --task_paths "$tmp/plug/oracle.so" >"$tmp/$1.out" 2>"$tmp/$1.err"
+}
+run b8 8; rc8=$?
+run b1 1; rc1=$?
+check "eval with 8 images in flight and with one: exit 0" "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ]"
+
+# Every row through llama-mtmd-cli (greedy, 24 tokens, the marker before the text as mill puts
+# it); its stdout is "\n" + the generation + "\n\n".
+"$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$M" >"$tmp/peer.log" 2>&1 <<'PY'
+import glob, json, subprocess, sys
+tmp, cli, m = sys.argv[1:4]
+rows = [json.loads(l) for l in open(f"{tmp}/plug/oracle_data/vlm.jsonl")]
+bad = 0
+peer = {}
+for i, r in enumerate(rows):
+    p = subprocess.run([cli, "-m", f"{m}/vlm.gguf", "--mmproj", f"{m}/mmproj-vlm-F32.gguf",
+                        "--image", r["images"][0], "-p", "<__media__>" + r["context"],
+                        "-n", "24", "--temp", "0", "-t", "2"], capture_output=True)
+    s = p.stdout.decode("utf-8", "replace")
+    if p.returncode or not (s.startswith("\n") and s.endswith("\n\n")):
+        print(f"llama-mtmd-cli failed on row {i}: {p.returncode} {p.stderr[-300:]!r}")
+        bad += 1
+    peer[i] = s[1:-2]
+for out in ("b8", "b1"):
+    got = {}
+    for path in glob.glob(f"{tmp}/{out}/outputs/*/oracle_vlm_0shot.jsonl"):
+        for l in open(path, encoding="utf-8"):
+            r = json.loads(l)
+            got[r["doc_id"]] = r["prediction"]
+    for i in range(len(rows)):
+        # 16-bit grey: Pillow (Mill's decoder, and ours) clips to 255 where stb_image, which
+        # llama-mtmd-cli loads files with, keeps the high byte: the pixels differ by design.
+        if "I;16" in rows[i]["context"]:
+            continue
+        if got.get(i) != peer[i]:
+            print(f"{out} row {i}: mill {got.get(i)!r} != llama-mtmd-cli {peer[i]!r}")
+            bad += 1
+print("same" if not bad else f"{bad} differ")
+PY
+check "generations equal llama-mtmd-cli's, batch 8 and batch 1 ($(tail -1 "$tmp/peer.log"))" \
+    "tail -1 '$tmp/peer.log' | grep -qx same"
+check "provenance records the projector and its sha256" \
+    "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-vlm-F32.gguf" | cut -c1-64)\"' \
+     $tmp/b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":8' \
+     $tmp/b8/outputs/*/oracle_vlm_0shot.json"
+
+# A broken image fails its sample alone.
+mkdir -p "$tmp/plug2/oracle_data"
+cp "$tmp/plug/oracle.so" "$tmp/plug2/"
+cp "$tmp/plug/oracle_data/vlm_bad.jsonl" "$tmp/plug2/oracle_data/vlm.jsonl"
+"$MILL" --output_dir "$tmp/bad" eval "llama[path=$M/vlm.gguf,threads=2]" oracle_vlm \
+    --task_paths "$tmp/plug2/oracle.so" >/dev/null 2>"$tmp/bad.err"; rc=$?
+check "a broken image: exit 0, 1 of 4 samples failed, the image named" \
+    "[ $rc -eq 0 ] && grep -q '4 docs (3 computed, 0 resumed, 1 failed)' '$tmp/bad.err' && \
+     grep -q 'broken.png does not decode' '$tmp/bad.err' $tmp/bad/outputs/*/oracle_vlm_0shot.jsonl"
+
+# Projectors: one that does not fit, several without a hint, none for an image task.
+mkdir -p "$tmp/small" "$tmp/textonly"
+"$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/small/small.gguf" --n_embd 32 \
+    --mmproj "$tmp/small/mmproj-small.gguf" >/dev/null
+"$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/textonly/text.gguf" --n_embd 32 >/dev/null
+expect_exit "a projector for another embedding size: exit 1 before any sample" 1 \
+    "projector .*mmproj-small.gguf" --output_dir "$tmp/o1" \
+    eval "llama[path=$M/vlm.gguf,mmproj=$tmp/small/mmproj-small.gguf]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so"
+cp "$M/mmproj-vlm-F32.gguf" "$M/mmproj-vlm-Q8_0.gguf"
+expect_exit "two projectors, no hint: exit 2 (a spec problem) listing both" 2 \
+    "2 multimodal projectors \(mmproj-vlm-F32.gguf, mmproj-vlm-Q8_0.gguf\).*mmproj=" \
+    --output_dir "$tmp/o2" eval "llama[path=$M/vlm.gguf]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so"
+"$MILL" --output_dir "$tmp/o3" eval "llama[path=$M/vlm.gguf,quant=Q8_0,threads=2]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so" >/dev/null 2>&1
+check "two projectors, quant=Q8_0 picks the Q8_0 one" \
+    "grep -q 'mmproj-vlm-Q8_0.gguf' $tmp/o3/outputs/*/oracle_vlm_0shot.json"
+rm "$M/mmproj-vlm-Q8_0.gguf"
+expect_exit "a text-only model on an image task: Mill's modality message, exit 1" 1 \
+    "cannot ingest input modalities \['image', 'text'\] required by this task \(it supports \['text'\]\)" \
+    --output_dir "$tmp/o4" eval "llama[path=$tmp/textonly/text.gguf]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so"
+finish
