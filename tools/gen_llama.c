@@ -12,10 +12,14 @@
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
  *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
  *        [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2] [--v_head 4]
- *        [--v_ff 128] [--image_size 32] [--patch_size 8]]
- * `--mmproj` also writes a llava-style vision projector (libmtmd's "mlp" projector type: a
- * CLIP ViT with class embedding, learned positions and pre-norm blocks, then a two-layer MLP
- * into the language model's embedding), so a tiny random-weight VLM exists for tests.
+ *        [--v_ff 128] [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]
+ * `--mmproj` also writes a vision projector, so a tiny random-weight VLM exists for tests: with
+ * `--arch llama` a llava-style one (libmtmd's "mlp" type: a CLIP ViT with class embedding,
+ * learned positions and pre-norm blocks, then a two-layer MLP into the language model's
+ * embedding); with `--arch qwen2vl` the language model uses Qwen2-VL's M-RoPE (its
+ * [16, 24, 24, 0] rotary sections scaled to the head size) and the projector is Qwen2-VL's
+ * ("qwen2vl_merger": two temporal patch kernels, 2-D rotary attention, 2x2 patches merged by
+ * the MLP), so image tokens take fewer positions than KV cells.
  * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
  * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
  * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
@@ -45,6 +49,7 @@ struct opts {
     const char *out;
     const char *chat_template; /* NULL: keep the vocab file's */
     const char *mmproj;        /* also write a vision projector here, or NULL */
+    bool qwen2vl;              /* --arch qwen2vl: M-RoPE text model, Qwen2-VL projector */
     bool no_vocab;             /* --tokenizer none */
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     int64_t v_embd, v_layer, v_head, v_ff, image_size, patch_size; /* the projector's ViT */
@@ -101,7 +106,7 @@ static void usage(FILE *f) {
           "chatml|llama3|gemma|none]\n"
           "                 [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64]\n"
           "                 [--v_layer 2] [--v_head 4] [--v_ff 128] [--image_size 32]\n"
-          "                 [--patch_size 8]]\n"
+          "                 [--patch_size 8]] [--arch llama|qwen2vl]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
 }
@@ -144,7 +149,11 @@ static int apply_opt(struct opts *o, const char *name, const char *val) {
         o->out = val;
     else if (!strcmp(name, "mmproj"))
         o->mmproj = val;
-    else if (!strcmp(name, "seed")) {
+    else if (!strcmp(name, "arch")) {
+        if (strcmp(val, "llama") && strcmp(val, "qwen2vl"))
+            return usage_error("--arch wants llama or qwen2vl, got '%s'", val);
+        o->qwen2vl = !strcmp(val, "qwen2vl");
+    } else if (!strcmp(name, "seed")) {
         if (!parse_u64(val, &o->seed))
             return usage_error("--seed wants a non-negative integer, got '%s'", val);
     } else if (!strcmp(name, "type")) {
@@ -197,6 +206,10 @@ static int check_dims(const struct opts *o) {
     if (o->n_head_kv > o->n_head || o->n_head % o->n_head_kv)
         return fail("--n_head %" PRId64 " is not a multiple of --n_head_kv %" PRId64, o->n_head,
                     o->n_head_kv);
+    if (o->qwen2vl && (o->n_embd / o->n_head) % 8)
+        return fail("--arch qwen2vl: the head size n_embd/n_head must be a multiple of 8");
+    if (o->mmproj && o->qwen2vl && (o->v_embd / o->v_head) % 4)
+        return fail("--arch qwen2vl: the projector's head size must be a multiple of 4");
     if (o->mmproj &&
         (o->v_embd % o->v_head || o->image_size % o->patch_size || o->v_layer > LAYER_MAX))
         return fail("projector: --v_embd must be a multiple of --v_head, --image_size of "
@@ -311,19 +324,28 @@ static void set_hparams(struct gguf_context *g, const struct opts *o, int64_t n_
                      : o->type == GGML_TYPE_Q4_0 ? 2
                      : o->type == GGML_TYPE_Q8_0 ? 7
                                                  : 32;
-    gguf_set_val_str(g, "general.architecture", "llama");
+    const char *arch = o->qwen2vl ? "qwen2vl" : "llama";
+    char key[96];
+#define ARCH_KEY(k) (snprintf(key, sizeof key, "%s." k, arch), key)
+    gguf_set_val_str(g, "general.architecture", arch);
     gguf_set_val_str(g, "general.name", "mill-gen-llama-random");
     gguf_set_val_u32(g, "general.file_type", ftype);
-    gguf_set_val_u32(g, "llama.vocab_size", (uint32_t)n_vocab);
-    gguf_set_val_u32(g, "llama.context_length", (uint32_t)o->n_ctx);
-    gguf_set_val_u32(g, "llama.embedding_length", (uint32_t)o->n_embd);
-    gguf_set_val_u32(g, "llama.block_count", (uint32_t)o->n_layer);
-    gguf_set_val_u32(g, "llama.feed_forward_length", (uint32_t)o->n_ff);
-    gguf_set_val_u32(g, "llama.attention.head_count", (uint32_t)o->n_head);
-    gguf_set_val_u32(g, "llama.attention.head_count_kv", (uint32_t)o->n_head_kv);
-    gguf_set_val_u32(g, "llama.rope.dimension_count", (uint32_t)(o->n_embd / o->n_head));
-    gguf_set_val_f32(g, "llama.rope.freq_base", 10000.0f);
-    gguf_set_val_f32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    gguf_set_val_u32(g, ARCH_KEY("vocab_size"), (uint32_t)n_vocab);
+    gguf_set_val_u32(g, ARCH_KEY("context_length"), (uint32_t)o->n_ctx);
+    gguf_set_val_u32(g, ARCH_KEY("embedding_length"), (uint32_t)o->n_embd);
+    gguf_set_val_u32(g, ARCH_KEY("block_count"), (uint32_t)o->n_layer);
+    gguf_set_val_u32(g, ARCH_KEY("feed_forward_length"), (uint32_t)o->n_ff);
+    gguf_set_val_u32(g, ARCH_KEY("attention.head_count"), (uint32_t)o->n_head);
+    gguf_set_val_u32(g, ARCH_KEY("attention.head_count_kv"), (uint32_t)o->n_head_kv);
+    gguf_set_val_u32(g, ARCH_KEY("rope.dimension_count"), (uint32_t)(o->n_embd / o->n_head));
+    gguf_set_val_f32(g, ARCH_KEY("rope.freq_base"), 10000.0f);
+    gguf_set_val_f32(g, ARCH_KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    if (o->qwen2vl) { /* Qwen2-VL's [16, 24, 24, 0] of 64 rotary pairs, scaled */
+        int32_t pairs = (int32_t)(o->n_embd / o->n_head / 2), t = pairs / 4;
+        int32_t sec[4] = {t, (pairs - t) / 2, pairs - t - (pairs - t) / 2, 0};
+        gguf_set_arr_data(g, ARCH_KEY("rope.dimension_sections"), GGUF_TYPE_INT32, sec, 4);
+    }
+#undef ARCH_KEY
 }
 
 static void add_tensor(struct gguf_context *g, struct ggml_context *c, const char *name,
@@ -514,7 +536,7 @@ static void set_mmproj_hparams(struct gguf_context *g, const struct opts *o) {
     gguf_set_val_str(g, "general.name", "mill-gen-llama-random-mmproj");
     gguf_set_val_u32(g, "general.file_type", 0);
     gguf_set_val_bool(g, "clip.has_vision_encoder", true);
-    gguf_set_val_str(g, "clip.projector_type", "mlp");
+    gguf_set_val_str(g, "clip.projector_type", o->qwen2vl ? "qwen2vl_merger" : "mlp");
     gguf_set_val_bool(g, "clip.use_gelu", true);
     gguf_set_val_u32(g, "clip.vision.embedding_length", (uint32_t)o->v_embd);
     gguf_set_val_u32(g, "clip.vision.feed_forward_length", (uint32_t)o->v_ff);
@@ -559,15 +581,24 @@ static struct ggml_context *add_mmproj_tensors(struct gguf_context *g, const str
     int64_t e = o->v_embd, side = o->image_size / o->patch_size;
     const int64_t patch[4] = {o->patch_size, o->patch_size, 3, e};
     add_tensor_4d(g, c, "v.patch_embd.weight", patch);
-    add_tensor(g, c, "v.class_embd", GGML_TYPE_F32, e, 0);
-    add_tensor(g, c, "v.position_embd.weight", GGML_TYPE_F32, e, side * side + 1);
-    add_tensor(g, c, "v.pre_ln.weight", GGML_TYPE_F32, e, 0);
-    add_tensor(g, c, "v.pre_ln.bias", GGML_TYPE_F32, e, 0);
+    if (o->qwen2vl) { /* a second temporal kernel; positions are rotary */
+        add_tensor_4d(g, c, "v.patch_embd.weight.1", patch);
+    } else {
+        add_tensor(g, c, "v.class_embd", GGML_TYPE_F32, e, 0);
+        add_tensor(g, c, "v.position_embd.weight", GGML_TYPE_F32, e, side * side + 1);
+        add_tensor(g, c, "v.pre_ln.weight", GGML_TYPE_F32, e, 0);
+        add_tensor(g, c, "v.pre_ln.bias", GGML_TYPE_F32, e, 0);
+    }
     for (int64_t il = 0; il < o->v_layer; il++)
         add_vit_layer(g, c, o, il);
-    add_tensor(g, c, "mm.0.weight", GGML_TYPE_F32, e, o->n_embd);
-    add_tensor(g, c, "mm.0.bias", GGML_TYPE_F32, o->n_embd, 0);
-    add_tensor(g, c, "mm.2.weight", GGML_TYPE_F32, o->n_embd, o->n_embd);
+    int64_t in = o->qwen2vl ? 4 * e : e, hid = o->qwen2vl ? 4 * e : o->n_embd;
+    if (o->qwen2vl) { /* the merger's norm before the 2x2 patch MLP */
+        add_tensor(g, c, "v.post_ln.weight", GGML_TYPE_F32, e, 0);
+        add_tensor(g, c, "v.post_ln.bias", GGML_TYPE_F32, e, 0);
+    }
+    add_tensor(g, c, "mm.0.weight", GGML_TYPE_F32, in, hid);
+    add_tensor(g, c, "mm.0.bias", GGML_TYPE_F32, hid, 0);
+    add_tensor(g, c, "mm.2.weight", GGML_TYPE_F32, hid, o->n_embd);
     add_tensor(g, c, "mm.2.bias", GGML_TYPE_F32, o->n_embd, 0);
     return c;
 }

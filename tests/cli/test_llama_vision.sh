@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_llama_vision.sh: images in the llama backend through libmtmd, against llama.cpp's own
 # llama-mtmd-cli (built from the same bundle by scripts/deps.sh), on a generated random-weight
-# VLM (tools/gen_llama --mmproj: a llava-style projector on a Qwen2-vocabulary model):
+# VLM of each kind tools/gen_llama makes (Qwen2 vocabulary): a llava-style projector ("mlp") on
+# a llama model, and Qwen2-VL's merger on an M-RoPE model (image tokens take fewer positions than
+# KV cells; dynamic resolution):
 # - greedy generations of images of every PNG kind (RGB, RGBA, grey, grey+alpha, palette,
 #   1x1 to 300x200) equal llama-mtmd-cli's byte for byte, with 8 sequences in flight and with
 #   one (a 16-bit grey PNG rides along but is not compared: Pillow, which Mill and we follow,
@@ -25,10 +27,14 @@ for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mt
 done
 
 M=$tmp/vlm
-mkdir -p "$M" "$tmp/plug/oracle_data"
-"$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" --out "$M/vlm.gguf" \
-    --n_embd 64 --type f16 --chat_template chatml --mmproj "$M/mmproj-vlm-F32.gguf" >/dev/null ||
-    { echo "FAIL - gen_llama"; exit 1; }
+mkdir -p "$M" "$tmp/qwen2vl" "$tmp/plug/oracle_data"
+for arch in llama qwen2vl; do
+    d=$M; [ $arch = llama ] || d=$tmp/$arch
+    "$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" \
+        --out "$d/vlm.gguf" --n_embd 64 --type f16 --chat_template chatml --arch $arch \
+        --mmproj "$d/mmproj-vlm-F32.gguf" --patch_size 14 --image_size 56 >/dev/null ||
+        { echo "FAIL - gen_llama --arch $arch"; exit 1; }
+done
 cp "$BUILD/plugins/oracle.so" "$tmp/plug/"
 
 "$PY" - "$tmp" <<'PY'
@@ -60,17 +66,15 @@ with open(f"{tmp}/plug/oracle_data/vlm_bad.jsonl", "w") as f:
         f.write(json.dumps(r) + "\n")
 PY
 
-run() { # OUT BATCH: mill on oracle_vlm
-    "$MILL" --output_dir "$tmp/$1" eval "llama[path=$M/vlm.gguf,batch_size=$2,threads=2]" \
+run() { # OUT MODEL_DIR BATCH: mill on oracle_vlm
+    "$MILL" --output_dir "$tmp/$1" eval "llama[path=$2/vlm.gguf,batch_size=$3,threads=2]" \
         oracle_vlm --task_paths "$tmp/plug/oracle.so" >"$tmp/$1.out" 2>"$tmp/$1.err"
 }
-run b8 8; rc8=$?
-run b1 1; rc1=$?
-check "eval with 8 images in flight and with one: exit 0" "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ]"
 
-# Every row through llama-mtmd-cli (greedy, 24 tokens, the marker before the text as mill puts
-# it); its stdout is "\n" + the generation + "\n\n".
-"$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$M" >"$tmp/peer.log" 2>&1 <<'PY'
+# peer MODEL_DIR OUT...: every row through llama-mtmd-cli (greedy, 24 tokens, the marker before
+# the text as mill puts it; its stdout is "\n" + the generation + "\n\n") against each OUT.
+peer() {
+    "$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$@" <<'PY'
 import glob, json, subprocess, sys
 tmp, cli, m = sys.argv[1:4]
 rows = [json.loads(l) for l in open(f"{tmp}/plug/oracle_data/vlm.jsonl")]
@@ -85,7 +89,7 @@ for i, r in enumerate(rows):
         print(f"llama-mtmd-cli failed on row {i}: {p.returncode} {p.stderr[-300:]!r}")
         bad += 1
     peer[i] = s[1:-2]
-for out in ("b8", "b1"):
+for out in sys.argv[4:]:
     got = {}
     for path in glob.glob(f"{tmp}/{out}/outputs/*/oracle_vlm_0shot.jsonl"):
         for l in open(path, encoding="utf-8"):
@@ -101,12 +105,22 @@ for out in ("b8", "b1"):
             bad += 1
 print("same" if not bad else f"{bad} differ")
 PY
-check "generations equal llama-mtmd-cli's, batch 8 and batch 1 ($(tail -1 "$tmp/peer.log"))" \
-    "tail -1 '$tmp/peer.log' | grep -qx same"
+}
+
+for arch in llama qwen2vl; do
+    d=$M; [ $arch = llama ] || d=$tmp/$arch
+    run $arch-b8 "$d" 8; rc8=$?
+    run $arch-b1 "$d" 1; rc1=$?
+    check "$arch: eval with 8 images in flight and with one: exit 0" \
+        "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ]"
+    peer "$d" $arch-b8 $arch-b1 >"$tmp/peer-$arch.log" 2>&1
+    check "$arch: generations equal llama-mtmd-cli's, batch 8 and batch 1 \
+($(tail -1 "$tmp/peer-$arch.log"))" "tail -1 '$tmp/peer-$arch.log' | grep -qx same"
+done
 check "provenance records the projector and its sha256" \
     "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-vlm-F32.gguf" | cut -c1-64)\"' \
-     $tmp/b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":8' \
-     $tmp/b8/outputs/*/oracle_vlm_0shot.json"
+     $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":8' \
+     $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json"
 
 # A broken image fails its sample alone.
 mkdir -p "$tmp/plug2/oracle_data"
