@@ -1,0 +1,745 @@
+/* pyliteral.c: the Python-literal reader of pyliteral.h, a recursive descent over Python's
+ * tokens as far as ast.literal_eval needs them (tests/unit/test_pyliteral.c checks it against
+ * ast.literal_eval under /usr/bin/python3, tests/reference/pyliteral_oracle.py).
+ *
+ * Python's rules kept: literal_eval's lstrip(" \t") and then the tokenizer's: blank and comment
+ * lines, no indent on the line of the literal, newlines free only inside brackets, backslash
+ * continuations, "\r\n" and "\r" read as "\n"; unary +/- only on a number (also a
+ * parenthesised one); underscores only between digits; no leading zeros in a decimal int;
+ * unknown escapes kept with their backslash. Recursion is bounded by MILL_PYLITERAL_MAX_DEPTH
+ * and every read is bounds-checked, so hostile input gives MILL_EFORMAT, never a crash. Must
+ * not print, exit or keep state beyond the "C" locale for strtod. */
+#include "core/pyliteral.h"
+
+#include "core/spec.h"
+#include "core/text.h"
+
+#include <mill/buf.h>
+
+#include <inttypes.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parser {
+    const char *s;
+    size_t n, pos;
+    int nest;     /* open brackets, parentheses and unary signs: bounded */
+    int brackets; /* open brackets and parentheses: newlines are blanks inside them */
+    struct mill_err *err;
+};
+
+/* What a value was, for unary +/-: Python accepts them on a number literal only. */
+enum node { N_OTHER, N_NUMBER };
+
+static int parse_value(struct parser *p, struct mill_value *v, enum node *kind);
+
+static int fail(struct parser *p, size_t at, const char *what) {
+    return mill_err_set(p->err, MILL_EFORMAT, "python literal: byte %zu: %s", at, what);
+}
+
+static int oom(struct parser *p) { return mill_err_set(p->err, MILL_ENOMEM, "out of memory"); }
+
+static int peek(const struct parser *p) { return p->pos < p->n ? (unsigned char)p->s[p->pos] : -1; }
+
+static int peek_at(const struct parser *p, size_t k) {
+    return p->pos + k < p->n ? (unsigned char)p->s[p->pos + k] : -1;
+}
+
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+/* A byte that may continue a Python name (non-ASCII ones included: a name either way). */
+static bool is_name(int c) { return c >= 0x80 || c == '_' || is_alpha(c) || is_digit(c); }
+static bool is_newline(int c) { return c == '\n' || c == '\r'; }
+
+/* Consumes one newline ("\n", "\r\n" or "\r") at pos. */
+static void eat_newline(struct parser *p) {
+    if (peek(p) == '\r' && peek_at(p, 1) == '\n')
+        p->pos++;
+    p->pos++;
+}
+
+/* Skips blanks, comments and backslash continuations; newlines too inside brackets. */
+static int skip_space(struct parser *p) {
+    for (;;) {
+        int c = peek(p);
+        if (c == ' ' || c == '\t' || c == '\f' || (is_newline(c) && p->brackets > 0)) {
+            p->pos++;
+        } else if (c == '#') {
+            while (p->pos < p->n && !is_newline(peek(p)))
+                p->pos++;
+        } else if (c == '\\') {
+            if (!is_newline(peek_at(p, 1)))
+                return fail(p, p->pos, "unexpected '\\' outside a string");
+            p->pos++;
+            eat_newline(p);
+            if (p->pos >= p->n) /* Python's tokenizer: "unexpected EOF" */
+                return fail(p, p->pos, "expected a line after the '\\' continuation");
+        } else {
+            return 0;
+        }
+    }
+}
+
+/* Before the literal: literal_eval's lstrip(" \t"), then blank and comment lines; the literal's
+ * own line may not be indented (a form feed resets the column, as in Python's tokenizer). */
+static int skip_leading(struct parser *p) {
+    while (peek(p) == ' ' || peek(p) == '\t')
+        p->pos++;
+    for (;;) {
+        size_t col = 0;
+        for (int c = peek(p); c == ' ' || c == '\t' || c == '\f'; c = peek(p)) {
+            col = c == '\f' ? 0 : col + 1;
+            p->pos++;
+        }
+        int rc = skip_space(p);
+        if (rc)
+            return rc;
+        if (is_newline(peek(p))) {
+            eat_newline(p);
+            continue;
+        }
+        return col && p->pos < p->n ? fail(p, p->pos, "unexpected indent") : 0;
+    }
+}
+
+/* After the literal: blanks, comments and blank lines only. */
+static int check_trailing(struct parser *p) {
+    for (;;) {
+        int rc = skip_space(p);
+        if (rc)
+            return rc;
+        if (!is_newline(peek(p)))
+            break;
+        eat_newline(p);
+    }
+    return p->pos < p->n ? fail(p, p->pos, "expected the end of the input") : 0;
+}
+
+static int enter(struct parser *p, bool bracket) {
+    if (p->nest >= MILL_PYLITERAL_MAX_DEPTH)
+        return fail(p, p->pos, "nesting deeper than 64 levels");
+    p->nest++;
+    p->brackets += bracket;
+    return 0;
+}
+
+static void leave(struct parser *p, bool bracket) {
+    p->nest--;
+    p->brackets -= bracket;
+}
+
+/* ---- strings ---------------------------------------------------------------------------- */
+
+static int put_utf8(struct mill_buf *b, uint32_t c) {
+    char u[4];
+    size_t k;
+    if (c < 0x80) {
+        u[0] = (char)c;
+        k = 1;
+    } else if (c < 0x800) {
+        u[0] = (char)(0xC0 | c >> 6);
+        u[1] = (char)(0x80 | (c & 0x3F));
+        k = 2;
+    } else if (c < 0x10000) {
+        u[0] = (char)(0xE0 | c >> 12);
+        u[1] = (char)(0x80 | (c >> 6 & 0x3F));
+        u[2] = (char)(0x80 | (c & 0x3F));
+        k = 3;
+    } else {
+        u[0] = (char)(0xF0 | c >> 18);
+        u[1] = (char)(0x80 | (c >> 12 & 0x3F));
+        u[2] = (char)(0x80 | (c >> 6 & 0x3F));
+        u[3] = (char)(0x80 | (c & 0x3F));
+        k = 4;
+    }
+    return mill_buf_add(b, u, k);
+}
+
+static int hex_value(int c) {
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly k hex digits at pos into *cp. */
+static int read_hex(struct parser *p, int k, size_t esc, uint32_t *cp) {
+    *cp = 0;
+    for (int i = 0; i < k; i++) {
+        int h = hex_value(peek(p));
+        if (h < 0)
+            return fail(p, esc,
+                        k == 2   ? "truncated \\xXX escape"
+                        : k == 4 ? "truncated \\uXXXX escape"
+                                 : "truncated \\UXXXXXXXX escape");
+        *cp = *cp << 4 | (uint32_t)h;
+        p->pos++;
+    }
+    return 0;
+}
+
+/* The code point of a \u or \U escape at esc (its letter already read); a high surrogate must
+ * be followed by a low one's escape, and the pair becomes one code point. */
+static int unicode_escape(struct parser *p, int letter, size_t esc, uint32_t *cp) {
+    int rc = read_hex(p, letter == 'u' ? 4 : 8, esc, cp);
+    if (rc)
+        return rc;
+    if (*cp > 0x10FFFF)
+        return fail(p, esc, "illegal Unicode character in \\U escape");
+    if (*cp >= 0xDC00 && *cp <= 0xDFFF)
+        return fail(p, esc, "unpaired surrogate escape (not supported)");
+    if (*cp < 0xD800 || *cp > 0xDBFF)
+        return 0;
+    int next = peek_at(p, 1);
+    if (peek(p) != '\\' || (next != 'u' && next != 'U'))
+        return fail(p, esc, "unpaired surrogate escape (not supported)");
+    size_t esc2 = p->pos;
+    p->pos += 2;
+    uint32_t lo;
+    if ((rc = read_hex(p, next == 'u' ? 4 : 8, esc2, &lo)))
+        return rc;
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return fail(p, esc, "unpaired surrogate escape (not supported)");
+    *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+    return 0;
+}
+
+static uint32_t octal_escape(struct parser *p, int first) {
+    uint32_t cp = (uint32_t)(first - '0');
+    for (int i = 0; i < 2 && peek(p) >= '0' && peek(p) <= '7'; i++)
+        cp = cp * 8 + (uint32_t)(peek(p) - '0'), p->pos++;
+    return cp;
+}
+
+static int simple_escape(int c) {
+    switch (c) {
+    case '\\': return '\\';
+    case '\'': return '\'';
+    case '"': return '"';
+    case 'a': return 7;
+    case 'b': return 8;
+    case 'f': return 12;
+    case 'n': return 10;
+    case 'r': return 13;
+    case 't': return 9;
+    case 'v': return 11;
+    default: return -1;
+    }
+}
+
+/* One escape of a non-raw string, pos at its backslash. */
+static int escape(struct parser *p, struct mill_buf *b) {
+    size_t esc = p->pos++;
+    int c = peek(p);
+    if (c < 0)
+        return fail(p, esc, "unterminated string literal");
+    if (is_newline(c)) { /* a line continuation: nothing */
+        eat_newline(p);
+        return 0;
+    }
+    p->pos++;
+    uint32_t cp;
+    int rc = 0, simple = simple_escape(c);
+    if (simple >= 0)
+        return mill_buf_addc(b, (char)simple);
+    if (c >= '0' && c <= '7')
+        return put_utf8(b, octal_escape(p, c));
+    if (c == 'x')
+        rc = read_hex(p, 2, esc, &cp);
+    else if (c == 'u' || c == 'U')
+        rc = unicode_escape(p, c, esc, &cp);
+    else if (c == 'N')
+        return fail(p, esc, "\\N{...} escapes are not supported");
+    else { /* unknown: Python keeps the backslash; the character is read as usual */
+        p->pos--;
+        return mill_buf_addc(b, '\\');
+    }
+    return rc ? rc : put_utf8(b, cp);
+}
+
+/* A raw string's backslash: kept, and it keeps a quote, backslash or newline after it from
+ * ending the string or escaping what follows. */
+static int raw_backslash(struct parser *p, struct mill_buf *b) {
+    p->pos++;
+    int c = peek(p);
+    if (c == '\\' || c == '\'' || c == '"') {
+        p->pos++;
+        char two[2] = {'\\', (char)c};
+        return mill_buf_add(b, two, 2);
+    }
+    if (is_newline(c)) { /* kept too, even in a single-quoted string */
+        eat_newline(p);
+        return mill_buf_add(b, "\\\n", 2);
+    }
+    return mill_buf_addc(b, '\\');
+}
+
+/* One character of a string body at pos (not a backslash, not the closing quote). */
+static int body_char(struct parser *p, struct mill_buf *b, bool triple, size_t start) {
+    int c = peek(p);
+    if (is_newline(c)) {
+        if (!triple)
+            return fail(p, start, "unterminated string literal (expected the closing quote)");
+        eat_newline(p);
+        return mill_buf_addc(b, '\n');
+    }
+    size_t len =
+        c < 0x80 ? 1
+                 : mill_utf8_valid_len((const unsigned char *)p->s + p->pos, p->n - p->pos, NULL);
+    if (!len)
+        return fail(p, p->pos, "invalid UTF-8 in a string");
+    p->pos += len;
+    return mill_buf_add(b, p->s + p->pos - len, len);
+}
+
+static bool at_close(const struct parser *p, int quote, bool triple) {
+    return peek(p) == quote && (!triple || (peek_at(p, 1) == quote && peek_at(p, 2) == quote));
+}
+
+/* A string prefix of up to two letters at pos, followed by a quote: its length, or -1. */
+static int prefix_len(const struct parser *p) {
+    int k = 0;
+    while (k < 3 && is_alpha(peek_at(p, (size_t)k)))
+        k++;
+    int q = peek_at(p, (size_t)k);
+    return k <= 2 && (q == '\'' || q == '"') ? k : -1;
+}
+
+/* Whether the prefix s[0..k) makes a str literal we read; *raw for r/R. Fails otherwise. */
+static int check_prefix(struct parser *p, int k, bool *raw) {
+    const char *s = p->s + p->pos;
+    *raw = false;
+    if (k == 0)
+        return 0;
+    if (k == 1 && strchr("rRuU", s[0])) {
+        *raw = s[0] == 'r' || s[0] == 'R';
+        return 0;
+    }
+    for (int i = 0; i < k; i++) {
+        if (strchr("bB", s[i]))
+            return fail(p, p->pos, "bytes literals are not supported");
+        if (strchr("fF", s[i]))
+            return fail(p, p->pos, "f-strings are not supported");
+    }
+    return fail(p, p->pos, "invalid string prefix");
+}
+
+/* One string literal (prefix, quotes, body) appended to b. */
+static int one_string(struct parser *p, struct mill_buf *b) {
+    size_t start = p->pos;
+    bool raw;
+    int k = prefix_len(p), rc = check_prefix(p, k, &raw);
+    if (rc)
+        return rc;
+    p->pos += (size_t)k;
+    int quote = peek(p);
+    bool triple = peek_at(p, 1) == quote && peek_at(p, 2) == quote;
+    p->pos += triple ? 3 : 1;
+    while (!at_close(p, quote, triple)) {
+        if (p->pos >= p->n)
+            return fail(p, start, "unterminated string literal (expected the closing quote)");
+        if (peek(p) == '\\')
+            rc = raw ? raw_backslash(p, b) : escape(p, b);
+        else
+            rc = body_char(p, b, triple, start);
+        if (rc)
+            return rc == MILL_ENOMEM ? oom(p) : rc;
+    }
+    p->pos += triple ? 3 : 1;
+    return 0;
+}
+
+/* Adjacent string literals, concatenated as Python does ('a' "b" -> 'ab'). */
+static int parse_strings(struct parser *p, struct mill_value *v) {
+    struct mill_buf b = {0};
+    int rc;
+    do {
+        if ((rc = one_string(p, &b)) || (rc = skip_space(p)))
+            break;
+    } while (prefix_len(p) >= 0);
+    if (!rc && mill_value_str(v, b.p ? b.p : "", b.n))
+        rc = oom(p);
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* ---- numbers ---------------------------------------------------------------------------- */
+
+static bool is_base_digit(int c, int base) {
+    int h = hex_value(c);
+    return h >= 0 && h < base;
+}
+
+/* Digits of base with single underscores between them: (["_"] digit)* after a first digit
+ * (or, when lead_underscore, ("_"? digit)+ as after 0x). */
+static int scan_digits(struct parser *p, int base, bool lead_underscore) {
+    size_t start = p->pos;
+    if (lead_underscore && peek(p) == '_')
+        p->pos++;
+    if (!is_base_digit(peek(p), base))
+        return fail(p, start, "invalid number literal (expected a digit)");
+    for (;;) {
+        while (is_base_digit(peek(p), base))
+            p->pos++;
+        if (peek(p) != '_')
+            return 0;
+        if (!is_base_digit(peek_at(p, 1), base))
+            return fail(p, p->pos, "invalid number literal ('_' must sit between digits)");
+        p->pos++;
+    }
+}
+
+/* s[start..end) in base (underscores skipped) as an int64, negated when neg. */
+static int int_value(struct parser *p, size_t start, size_t end, int base, bool neg,
+                     struct mill_value *v) {
+    uint64_t mag = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (size_t i = start; i < end; i++) {
+        if (p->s[i] == '_')
+            continue;
+        uint64_t d = (uint64_t)hex_value((unsigned char)p->s[i]);
+        if (mag > (lim - d) / (uint64_t)base)
+            return fail(p, start, "integer outside the int64 range (not supported)");
+        mag = mag * (uint64_t)base + d;
+    }
+    mill_value_int(v, neg ? (int64_t)(0 - mag) : (int64_t)mag);
+    return 0;
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+/* s[start..end), a valid Python float literal, as a double (strtod in the "C" locale on a copy
+ * without underscores: the same correctly rounded value as Python's, inf past the range). */
+static int float_value(struct parser *p, size_t start, size_t end, bool neg, struct mill_value *v) {
+    char *t = malloc(end - start + 1);
+    if (!t)
+        return oom(p);
+    size_t k = 0;
+    for (size_t i = start; i < end; i++)
+        if (p->s[i] != '_')
+            t[k++] = p->s[i];
+    t[k] = 0;
+    pthread_once(&c_locale_once, c_locale_init);
+    double f = c_locale ? strtod_l(t, NULL, c_locale) : strtod(t, NULL);
+    free(t);
+    mill_value_float(v, neg ? -f : f);
+    return 0;
+}
+
+/* 0x / 0o / 0b integers, pos at the '0'. */
+static int based_int(struct parser *p, bool neg, struct mill_value *v) {
+    int x = peek_at(p, 1) | 0x20;
+    int base = x == 'x' ? 16 : x == 'o' ? 8 : 2;
+    p->pos += 2;
+    size_t start = p->pos;
+    int rc = scan_digits(p, base, true);
+    if (rc)
+        return rc;
+    if (is_name(peek(p)))
+        return fail(p, p->pos, "invalid digit in a number literal");
+    return int_value(p, start, p->pos, base, neg, v);
+}
+
+/* The fraction and exponent of a decimal literal, pos after its integer part (if any). */
+static int scan_float_tail(struct parser *p, bool *is_float) {
+    int rc = 0;
+    if (peek(p) == '.') {
+        *is_float = true;
+        p->pos++;
+        if (is_digit(peek(p)))
+            rc = scan_digits(p, 10, false);
+    }
+    int c = peek(p);
+    if (!rc && (c == 'e' || c == 'E')) {
+        *is_float = true;
+        p->pos++;
+        if (peek(p) == '+' || peek(p) == '-')
+            p->pos++;
+        rc = scan_digits(p, 10, false);
+    }
+    return rc;
+}
+
+/* Whether s[start..end), a decimal int, has a leading zero Python refuses ("01"). */
+static bool bad_leading_zero(const struct parser *p, size_t start, size_t end) {
+    if (p->s[start] != '0')
+        return false;
+    for (size_t i = start; i < end; i++)
+        if (p->s[i] != '0' && p->s[i] != '_')
+            return true;
+    return false;
+}
+
+/* A number literal at pos (a digit, or '.' and a digit), negated when neg. */
+static int parse_number(struct parser *p, bool neg, struct mill_value *v) {
+    int x = peek_at(p, 1) | 0x20;
+    if (peek(p) == '0' && (x == 'x' || x == 'o' || x == 'b'))
+        return based_int(p, neg, v);
+    size_t start = p->pos;
+    bool is_float = false;
+    int rc = is_digit(peek(p)) ? scan_digits(p, 10, false) : 0;
+    if (!rc)
+        rc = scan_float_tail(p, &is_float);
+    if (rc)
+        return rc;
+    if (peek(p) == 'j' || peek(p) == 'J')
+        return fail(p, start, "complex numbers are not supported");
+    if (is_name(peek(p)))
+        return fail(p, p->pos, "invalid decimal literal");
+    if (is_float)
+        return float_value(p, start, p->pos, neg, v);
+    if (bad_leading_zero(p, start, p->pos))
+        return fail(p, start, "leading zeros in a decimal integer are not permitted");
+    return int_value(p, start, p->pos, 10, neg, v);
+}
+
+static bool number_start(const struct parser *p) {
+    return is_digit(peek(p)) || (peek(p) == '.' && is_digit(peek_at(p, 1)));
+}
+
+static int negate(struct parser *p, size_t at, struct mill_value *v) {
+    if (v->kind == MILL_V_FLOAT) {
+        v->u.f = -v->u.f;
+        return 0;
+    }
+    if (v->u.i == INT64_MIN)
+        return fail(p, at, "integer outside the int64 range (not supported)");
+    v->u.i = -v->u.i;
+    return 0;
+}
+
+/* The operand of a unary sign, pos after the sign: a number literal, or a parenthesised one. */
+static int unary_operand(struct parser *p, bool neg, struct mill_value *v) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    size_t at = p->pos;
+    if (number_start(p))
+        return parse_number(p, neg, v);
+    enum node kind;
+    if ((rc = parse_value(p, v, &kind)))
+        return rc;
+    if (kind != N_NUMBER)
+        return fail(p, at, "unary '+' or '-' on something other than a number");
+    return neg ? negate(p, at, v) : 0;
+}
+
+/* Unary + or -: Python's literal_eval takes them on a number only ("-1", "-(1)", not "--1"). */
+static int parse_unary(struct parser *p, struct mill_value *v) {
+    bool neg = peek(p) == '-';
+    p->pos++;
+    int rc = enter(p, false);
+    if (rc)
+        return rc;
+    if ((rc = unary_operand(p, neg, v)))
+        mill_value_free(v);
+    leave(p, false);
+    return rc;
+}
+
+/* ---- names, lists, tuples --------------------------------------------------------------- */
+
+static int parse_name(struct parser *p, struct mill_value *v) {
+    size_t start = p->pos;
+    while (is_name(peek(p)))
+        p->pos++;
+    size_t k = p->pos - start;
+    const char *w = p->s + start;
+    if (k == 4 && !memcmp(w, "True", 4))
+        mill_value_bool(v, true);
+    else if (k == 5 && !memcmp(w, "False", 5))
+        mill_value_bool(v, false);
+    else if (k == 4 && !memcmp(w, "None", 4))
+        mill_value_null(v);
+    else
+        return fail(p, start, "expected a literal, found a name");
+    return 0;
+}
+
+/* Whether pos is where a sequence ends: its closing bracket, or for the top level (close 0)
+ * the end of the input or of the line. */
+static bool at_end_of(const struct parser *p, int close) {
+    return close ? peek(p) == close : p->pos >= p->n || is_newline(peek(p));
+}
+
+static int push(struct parser *p, struct mill_value *list, struct mill_value *item) {
+    if (!mill_value_list_push(list, item))
+        return 0;
+    mill_value_free(item);
+    return oom(p);
+}
+
+static int expected(struct parser *p, int close) {
+    return fail(p, p->pos,
+                close == ']'   ? "expected ',' or ']'"
+                : close == ')' ? "expected ',' or ')'"
+                               : "expected ',' or the end of the input");
+}
+
+/* The items after a comma up to and including close, appended to list. */
+static int parse_rest(struct parser *p, int close, struct mill_value *list) {
+    for (;;) {
+        int rc = skip_space(p);
+        if (rc)
+            return rc;
+        if (at_end_of(p, close))
+            break;
+        struct mill_value item;
+        enum node kind;
+        if ((rc = parse_value(p, &item, &kind)) || (rc = push(p, list, &item)) ||
+            (rc = skip_space(p)))
+            return rc;
+        if (peek(p) == ',')
+            p->pos++;
+        else if (!at_end_of(p, close))
+            return expected(p, close);
+        else
+            break;
+    }
+    p->pos += close != 0;
+    return 0;
+}
+
+/* A sequence whose first item is in *v: with a comma after it, a tuple (as a list) of it and
+ * the rest; else, for '(' and the top level, the item itself. */
+static int parse_seq(struct parser *p, int close, bool is_list, struct mill_value *v) {
+    int rc = skip_space(p);
+    if (!rc && peek(p) != ',' && !at_end_of(p, close))
+        rc = expected(p, close);
+    if (rc)
+        return rc;
+    if (!is_list && peek(p) != ',') {
+        p->pos += close != 0;
+        return 0;
+    }
+    struct mill_value list, first = *v;
+    mill_value_list(&list);
+    mill_value_null(v);
+    if (!(rc = push(p, &list, &first))) {
+        if (peek(p) == ',')
+            p->pos++;
+        rc = parse_rest(p, close, &list);
+    }
+    *v = list;
+    return rc;
+}
+
+/* [...] or (...), pos at the opening bracket. */
+static int parse_bracket(struct parser *p, struct mill_value *v, enum node *kind) {
+    int open = peek(p), close = open == '[' ? ']' : ')';
+    p->pos++;
+    int rc = enter(p, true);
+    if (rc)
+        return rc;
+    rc = skip_space(p);
+    if (!rc && peek(p) == close) { /* [] or () */
+        p->pos++;
+        mill_value_list(v);
+    } else if (!rc && !(rc = parse_value(p, v, kind))) {
+        rc = parse_seq(p, close, open == '[', v);
+    }
+    if (rc)
+        mill_value_free(v);
+    if (v->kind == MILL_V_LIST)
+        *kind = N_OTHER;
+    leave(p, true);
+    return rc;
+}
+
+static int parse_value(struct parser *p, struct mill_value *v, enum node *kind) {
+    mill_value_null(v);
+    *kind = N_OTHER;
+    int c = peek(p);
+    if (c == '[' || c == '(')
+        return parse_bracket(p, v, kind);
+    if (c == '\'' || c == '"' || (is_alpha(c) && prefix_len(p) >= 0))
+        return parse_strings(p, v);
+    if (number_start(p)) {
+        *kind = N_NUMBER;
+        return parse_number(p, false, v);
+    }
+    if (c == '-' || c == '+')
+        return parse_unary(p, v);
+    if (is_name(c))
+        return parse_name(p, v);
+    if (c == '{')
+        return fail(p, p->pos, "dict and set literals are not supported");
+    if (c == '.' && peek_at(p, 1) == '.' && peek_at(p, 2) == '.')
+        return fail(p, p->pos, "Ellipsis is not supported");
+    return fail(p, p->pos,
+                c < 0 ? "expected a literal, found the end of the input" : "expected a literal");
+}
+
+int mill_pyliteral_parse(const char *s, size_t n, struct mill_value *out, struct mill_err *err) {
+    struct parser p = {s, n, 0, 0, 0, err};
+    mill_value_null(out);
+    const char *nul = memchr(s, 0, n);
+    if (nul)
+        return fail(&p, (size_t)(nul - s), "NUL byte in the input");
+    enum node kind;
+    int rc = skip_leading(&p);
+    if (!rc)
+        rc = parse_value(&p, out, &kind);
+    if (!rc)
+        rc = parse_seq(&p, 0, false, out);
+    if (!rc)
+        rc = check_trailing(&p);
+    if (rc)
+        mill_value_free(out);
+    return rc;
+}
+
+/* ---- str() of list elements ------------------------------------------------------------- */
+
+/* str(v) as a malloc'd string into *out. */
+static int item_str(const struct mill_value *v, size_t i, char **out, struct mill_err *err) {
+    struct mill_buf b = {0};
+    int rc = 0;
+    switch (v->kind) {
+    case MILL_V_STR: rc = mill_buf_add(&b, v->u.s.p, strnlen(v->u.s.p, v->u.s.n)); break;
+    case MILL_V_INT: rc = mill_buf_addf(&b, "%" PRId64, v->u.i); break;
+    case MILL_V_FLOAT: rc = mill_buf_add_pyfloat(&b, v->u.f); break;
+    case MILL_V_BOOL: rc = mill_buf_adds(&b, v->u.b ? "True" : "False"); break;
+    case MILL_V_NULL: rc = mill_buf_adds(&b, "None"); break;
+    default:
+        return mill_err_set(err, MILL_EFORMAT,
+                            "python literal: element %zu is a list (str() of it is not supported)",
+                            i);
+    }
+    *out = rc ? NULL : mill_buf_take(&b);
+    mill_buf_free(&b);
+    return *out ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+int mill_pyliteral_str_list(const char *s, size_t n, char ***items, size_t *n_items,
+                            struct mill_err *err) {
+    *items = NULL;
+    *n_items = 0;
+    struct mill_value v;
+    int rc = mill_pyliteral_parse(s, n, &v, err);
+    if (rc)
+        return rc;
+    if (v.kind != MILL_V_LIST)
+        rc = mill_err_set(err, MILL_EFORMAT, "python literal: not a list");
+    size_t k = rc ? 0 : v.u.list.n;
+    char **out = k ? calloc(k, sizeof *out) : NULL;
+    if (k && !out)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < k; i++)
+        rc = item_str(&v.u.list.items[i], i, &out[i], err);
+    mill_value_free(&v);
+    if (rc) {
+        mill_strv_free(out, k);
+        return rc;
+    }
+    *items = out;
+    *n_items = k;
+    return 0;
+}
