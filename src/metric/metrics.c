@@ -4,5 +4,6 @@
 const struct mill_metrics_table *const mill_builtin_metrics[] = {
     &mill_metrics_generic,
     &mill_metrics_mmlu_pro,
+    &mill_metrics_mcq,
     NULL,
 };
