@@ -4,7 +4,8 @@
  * 1000 curated OpenAI names with Mill's two renames, 80 templates). Both read WebDataset shards;
  * the image is the sample's image-typed column, whatever its extension (`0.webp` in the Hub's
  * shards, `webp` as CLIP_benchmark writes them), the label its `cls`. Metric acc; the
- * benchmarks pick their variant by model (the generative MCQ variants come with VLMs).
+ * benchmarks pick their variant by model: a VLM gets the generative MCQ variants of
+ * vision_mcq.c, which share these class names and the image column.
  * Radford et al., 2021, https://arxiv.org/abs/2103.00020. */
 #include "task/tasks.h"
 
@@ -35,14 +36,18 @@ static bool is_image_column(const char *key) {
     return false;
 }
 
+const struct mill_value *mill_wds_image(const struct mill_value *row) {
+    for (size_t i = 0; row->kind == MILL_V_STRUCT && i < row->u.obj.n; i++)
+        if (row->u.obj.vals[i].kind == MILL_V_BYTES && is_image_column(row->u.obj.keys[i]))
+            return &row->u.obj.vals[i];
+    return NULL;
+}
+
 static int zs_prompt(const struct mill_task_config *task, const struct mill_value *row,
                      struct mill_doc *doc, struct mill_err *err) {
     const struct class_set *cs = task->user;
     const char *key = mill_value_as_str(mill_value_get(row, "__key__"));
-    const struct mill_value *img = NULL;
-    for (size_t i = 0; row->kind == MILL_V_STRUCT && i < row->u.obj.n && !img; i++)
-        if (row->u.obj.vals[i].kind == MILL_V_BYTES && is_image_column(row->u.obj.keys[i]))
-            img = &row->u.obj.vals[i];
+    const struct mill_value *img = mill_wds_image(row);
     int64_t cls;
     if (!img)
         return mill_err_set(err, MILL_EFORMAT, "%s: sample %s has no image", task->name,
@@ -102,8 +107,8 @@ static const struct mill_task_config tasks[] = {
      .user = &imagenet_set},
 };
 
-static const char *const cifar_tasks[] = {"cifar10", NULL};
-static const char *const imagenet_tasks[] = {"imagenet", NULL};
+static const char *const cifar_tasks[] = {"cifar10", "cifar10_mcq", NULL};
+static const char *const imagenet_tasks[] = {"imagenet", "imagenet_mcq", NULL};
 
 static const struct mill_benchmark_config benchmarks[] = {
     {.name = "cifar10",
@@ -111,18 +116,19 @@ static const struct mill_benchmark_config benchmarks[] = {
      .metric_names = acc,
      .pick_variant_by_model = true,
      .categories = vision,
-     .description = "CIFAR-10: CLIP zero-shot (generative MCQ variant for VLMs: later)"},
+     .description = "CIFAR-10: CLIP zero-shot, or generative MCQ for VLMs"},
     {.name = "imagenet",
      .task_names = imagenet_tasks,
      .metric_names = acc,
      .pick_variant_by_model = true,
      .categories = vision,
-     .description = "ImageNet-1k: CLIP zero-shot (generative MCQ variant for VLMs: later)"},
+     .description = "ImageNet-1k: CLIP zero-shot, or generative MCQ for VLMs"},
 };
 
 const struct mill_tasks_table mill_tasks_clip_zeroshot = {MILL_ABI_VERSION, 2, tasks};
 const struct mill_benchmarks_table mill_benchmarks_clip_zeroshot = {MILL_ABI_VERSION, 2,
                                                                     benchmarks};
 
-/* For the uniqueness test of the ImageNet names. */
+/* For the uniqueness test of the ImageNet names and the MCQ variants (vision_mcq.c). */
 const char *const *mill_imagenet_classnames(void) { return imagenet_classnames; }
+const char *const *mill_cifar10_classnames(void) { return cifar10_names; }

@@ -5,6 +5,8 @@ const struct mill_tasks_table *const mill_builtin_tasks[] = {
     &mill_tasks_mmlu,
     &mill_tasks_mmlu_pro,
     &mill_tasks_clip_zeroshot,
+    &mill_tasks_vision_mcq, /* cifar10_mcq, imagenet_mcq: clip_zeroshot's benchmarks */
+    &mill_tasks_mmmu_pro,
     NULL,
 };
 
@@ -12,5 +14,6 @@ const struct mill_benchmarks_table *const mill_builtin_benchmarks[] = {
     &mill_benchmarks_mmlu,
     &mill_benchmarks_mmlu_pro,
     &mill_benchmarks_clip_zeroshot,
+    &mill_benchmarks_mmmu_pro,
     NULL,
 };

@@ -139,7 +139,9 @@ keys Left
 expect "Left switches to Benchmarks" bench_tab
 keys Tab
 
-keys Down   # tasks are sorted: cifar10, imagenet, mmlu_abstract_algebra, mmlu_anatomy, ...
+keys Down   # tasks are sorted: cifar10, cifar10_mcq, imagenet, imagenet_mcq,
+keys Down   # mmlu_abstract_algebra, mmlu_anatomy, ...
+keys Down
 keys Down
 keys Down
 second_selected() { grep -qE 'HF subset +anatomy' <<<"$screen"; }
