@@ -3,8 +3,9 @@
  *
  * A CLASSIFY request's labels and templates make a zero-shot head as open_clip and CLIP_benchmark
  * build it: every template filled with every label, encoded, each embedding normalised, averaged
- * per label, renormalised. A head is built once per (model, labels, templates) and cached on disk
- * under <cache_dir>/clip_heads. Images are decoded and preprocessed as open_clip does (Pillow-
+ * per label, renormalised. A head is built once per (model, labels, templates) and, when it has
+ * 64 captions or more (a class set, not one question's options), cached on disk under
+ * <cache_dir>/clip_heads. Images are decoded and preprocessed as open_clip does (Pillow-
  * exact resize + centre crop, the checkpoint's mean/std). This file knows requests, not tasks. */
 #include "backend/backends.h"
 
@@ -394,6 +395,8 @@ static bool head_matches(const struct clipb *c, const struct mill_request *q) {
                      q->n_templates ? q->n_templates : 1);
 }
 
+#define HEAD_CACHE_MIN 64
+
 /* The head for (labels, templates): the last one used, the disk cache, or built now. */
 static int get_head(struct clipb *c, const struct mill_request *q, struct mill_err *err) {
     const char *const one[] = {c->prompt_template, NULL};
@@ -409,10 +412,15 @@ static int get_head(struct clipb *c, const struct mill_request *q, struct mill_e
     int rc = h.labels && h.templates && h.w && path
                  ? 0
                  : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!rc && !read_head(path, h.w, n)) {
-        MILL_INFO("clip", "building a zero-shot head: %zu classes x %zu templates", q->n_labels,
-                  nt);
-        if (!(rc = compute_head(c, q->labels, q->n_labels, tmpl, nt, h.w, err)))
+    /* A small head (a few captions, e.g. MMMU-Pro's per-question options) costs less to
+     * build than a file per doc in the cache: only heads of HEAD_CACHE_MIN captions or more
+     * (a dataset's class set times its templates) go to disk. */
+    bool big = q->n_labels * nt >= HEAD_CACHE_MIN;
+    if (!rc && !(big && read_head(path, h.w, n))) {
+        if (big)
+            MILL_INFO("clip", "building a zero-shot head: %zu classes x %zu templates", q->n_labels,
+                      nt);
+        if (!(rc = compute_head(c, q->labels, q->n_labels, tmpl, nt, h.w, err)) && big)
             write_head(path, h.w, n);
     }
     free(path);
