@@ -3,7 +3,9 @@
 # (tests/reference/fake_hub.py): a bare model id resolves to GGUF files through the Hub client
 # (`org/tiny` has none, so `org/tiny-GGUF` is tried; the file is picked by dtype/quant/file), the
 # MMLU Parquet files of cais/mmlu are downloaded into the huggingface_hub cache layout, and a
-# rerun with HF_HUB_OFFLINE=1 works from the cache without a single request.
+# rerun with HF_HUB_OFFLINE=1 works from the cache without a single request. A VLM repo's
+# projector (mmproj-*.gguf) comes with its model, and a text-only repo meeting an image task is
+# refused with Mill's message before any file is downloaded.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -27,6 +29,11 @@ for t in f32 f16 bf16; do
     "$BUILD/bin/gen_llama" --vocab tiny --type $t --out "$R/models/org/tiny-GGUF/$SHA/tiny-$T.gguf" \
         >/dev/null 2>&1
 done
+mkdir -p "$R/models/org/vlm-GGUF/$SHA"
+echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/vlm-GGUF/hub.json"
+"$BUILD/bin/gen_llama" --vocab tiny --type f16 --chat_template chatml \
+    --out "$R/models/org/vlm-GGUF/$SHA/vlm-F16.gguf" \
+    --mmproj "$R/models/org/vlm-GGUF/$SHA/mmproj-vlm-F16.gguf" >/dev/null 2>&1
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
 cp -r "$MMLU/anatomy" "$R/datasets/cais/mmlu/$SHA/"
 
@@ -72,5 +79,26 @@ HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 
     eval "org/tiny-GGUF[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
     "[ $rc -eq 1 ] && grep -q 'HF_HUB_OFFLINE' '$tmp/stderr'"
+
+# Images: a VLM repo and a text-only one on cifar10 (a local copy of the shards).
+W="$tmp/mirror/haideraltahan_wds_cifar10/test"
+mkdir -p "$W"
+"$BUILD/bin/gen_wds" --out "$W/000000.tar" --n 4 --seed 1 >/dev/null
+MILL_LOCAL_DATASETS="$tmp/mirror" "$MILL" --output_dir "$tmp/o8" eval \
+    "org/vlm[dtype=float16,threads=2]" cifar10 >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a VLM repo on cifar10: cifar10_mcq runs with the repo's projector" \
+    "[ $rc -eq 0 ] && grep -q 'cifar10_mcq: 4 docs (4 computed, 0 resumed, 0 failed)' '$tmp/stderr' && \
+     grep -q 'models--org--vlm-GGUF/snapshots/$SHA/mmproj-vlm-F16.gguf' \
+     $tmp/o8/outputs/*/cifar10_mcq_0shot.json || { tail -3 '$tmp/stderr'; false; }"
+rm -rf "$tmp/hf/hub/models--org--tiny-GGUF"
+before=$(nreq)
+MILL_LOCAL_DATASETS="$tmp/mirror" "$MILL" --output_dir "$tmp/o9" eval \
+    "org/tiny-GGUF[dtype=float16]" cifar10 >/dev/null 2>"$tmp/stderr"; rc=$?
+downloads=$(curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys
+print(sum(e["path"].endswith(".gguf") and "/resolve/" in e["path"]
+          for e in json.load(sys.stdin)["log"][int(sys.argv[1]):]))' "$before")
+check "a text-only repo on cifar10: Mill's modality message, exit 1, no file downloaded" \
+    "[ $rc -eq 1 ] && grep -q \"cannot ingest input modalities \['image', 'text'\]\" '$tmp/stderr' && \
+     [ '$downloads' = 0 ] || { tail -2 '$tmp/stderr'; echo downloads=$downloads; false; }"
 
 finish
