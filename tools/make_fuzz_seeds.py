@@ -113,3 +113,22 @@ put("fuzz_clusters", "clusters.yaml",
     "# comment\nmycluster:\n  partition: gpu\n  account: \"proj\"\n  gpus_per_node: 4\n"
     "  time: '02:00:00'\n  modules:\n    - cuda/12\n    - gcc\n  env:\n    HF_HOME: /data/hf\n"
     "other:\n  partition: cpu\n")
+put("fuzz_pyliteral", "options.txt", r"""['$6', '$8', "Tom's", '10\u00b0C']""")
+put("fuzz_pyliteral", "latex.txt",
+    r"""['$\\frac{1}{2}$', '$\\sqrt{2}$', r'\d+', '<image 1>', '', 'It\'s', """
+    r"""'\x41\U0001F600\101']""")
+put("fuzz_pyliteral", "mixed.txt",
+    """[1, -2.5e3, (True, None), [], 'a' "b", 0x1F, 1_000, .5, -(7), ('x',)]""")
+put("fuzz_pyliteral", "layout.txt",
+    "[\n    '''multi\nline''',  # comment\n    \"\"\"x\"\"\",\r\n    'abc\\\ndef',\n]\n")
+# fuzz_mcq: the response, then the options, each after a NUL byte
+put("fuzz_mcq", "marker.txt", "\x00".join(["The final answer is (C).", "cat", "dog", "bird",
+                                            "frog"]))
+put("fuzz_mcq", "text.txt", "\x00".join(
+    ["I think the picture shows a small brown dog on the grass.", "airplane", "automobile",
+     "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]))
+put("fuzz_mcq", "mmmu_pro.txt", "\x00".join(
+    ["Let's compute: 3 + 5 = 8.\nAnswer: B", "$6", "$8", "Tom's", "10\u00b0C"]))
+put("fuzz_mcq", "dot.txt", "\x00".join(["'B. banana, or maybe (A) apple'", "apple", "banana",
+                                         "cherry"]))
+put("fuzz_mcq", "none.txt", "Answer: A")
