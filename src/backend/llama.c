@@ -6,11 +6,15 @@
  * once. Each group's suffix is decoded in one llama_decode with a logit only on its last token,
  * which scores every one-token continuation (MMLU's " A".." D") at once; longer continuations
  * get their own sequences. GENERATE decodes several sequences together, greedily, with stop
- * strings checked on the accumulated bytes. ROLLING follows lm-eval's rolling windows.
- * This file is the only one that includes llama.h; it knows requests, not tasks. */
+ * strings checked on the accumulated bytes; a request with images has them decoded into its
+ * sequence through the model's projector first (llama_media.c). ROLLING follows lm-eval's
+ * rolling windows. LOGLIK tokens come from llama_tok.c (shared pieces, equal to whole texts).
+ * With llama_media.c, llama_tok.c and llama_rpc.c, the only file that includes llama.h; it
+ * knows requests, not tasks. */
 #include "backend/backends.h"
 #include "backend/llama_media.h"
 #include "backend/llama_rpc.h"
+#include "backend/llama_tok.h"
 
 #include "core/array.h"
 #include "core/hashcache.h"
@@ -43,6 +47,7 @@ struct llm {
     char *file, *quant, *dtype, *revision, *chat_template;
     char *rpc_arg;    /* rpc= as given */
     char *mmproj_arg; /* mmproj= as given */
+    char *tokenize;   /* tokenize=: "pieces" (default) or "whole" */
     char *cache_dir;  /* Mill's cache directory (model digests), or NULL */
     char **rpc;       /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
@@ -60,7 +65,11 @@ struct llm {
     /* Loaded state. */
     char *gguf; /* resolved local file */
     char sha256[65], mmproj_sha256[65];
-    struct mill_mm *mm; /* the projector, when there is one */
+    struct mill_mm *mm;   /* the projector, when there is one */
+    llama_token *mm_head; /* media prompts' opening, held by sequence 0 */
+    int n_mm_head;
+    struct mill_tok *tok;           /* (context, continuation) tokenisation, pieces shared */
+    struct mill_tok_stats tok_seen; /* its counters at the last provenance record */
     struct mill_mm_stats mst;
     struct llama_model *model;
     struct llama_context *ctx;
@@ -148,6 +157,8 @@ static const struct mill_backend_arg llama_args[] = {
     {"mmproj", MILL_ARG_STR, F(mmproj_arg), NULL, "multimodal projector: a local .gguf or a file "
      "of the model's Hub repo (default: the mmproj*.gguf beside the model, by dtype/quant)", 0,
      0},
+    {"tokenize", MILL_ARG_STR, F(tokenize), "pieces", "pieces or whole: log-likelihood contexts "
+     "built from shared pieces where provably equal, or every text tokenised whole", 0, 0},
     {"flash_attn", MILL_ARG_CUSTOM, 0, "auto", "auto, on or off (true/false): llama.cpp's "
      "flash attention; auto uses it for jobs that only generate", 0, 0},
     {"device_map", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's transformers specs", 0, 0},
@@ -202,6 +213,9 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
         rc = parse_flash_attn(m, s, err);
     if (!rc && s->cache_dir && !(m->cache_dir = strdup(s->cache_dir)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && m->tokenize && strcmp(m->tokenize, "pieces") && strcmp(m->tokenize, "whole"))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': tokenize must be pieces or whole",
+                          s->raw);
     if (!rc && (bs < 1 || bs > 255))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255", s->raw);
     m->n_seq = bs + 2; /* sequence 0 holds the shared prefix, one spare for continuations */
@@ -673,6 +687,9 @@ static int llm_load(void *state, struct mill_err *err) {
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     set_sizes(m);
+    rc = mill_tok_new(m->vocab, !m->naive && strcmp(m->tokenize, "whole"), &m->tok, err);
+    if (rc)
+        return rc;
     /* A context now, so a cache that cannot be allocated fails before any sample; runs that
      * want the other kind replace it (use_context). */
     rc = init_context(m, m->fa_arg == FA_ON ? FA_ON : FA_OFF, err);
@@ -845,49 +862,40 @@ static int lcp(const llama_token *a, int na, const llama_token *b, int nb) {
 }
 
 /* Tokenises as lm-eval's _encode_pair: trailing whitespace of the context (what Python's
- * str.rstrip() removes, Unicode spaces included) moves to the
- * continuation; context and context+continuation are tokenised separately and the
- * continuation is what the whole adds past the context's tokens. BOS is added by hand when
- * the vocabulary wants it. Then left truncation to the context window. */
-static int prep_loglik(const struct llm *m, struct ll_req *r, struct mill_err *err) {
-    const char *ctx = r->q->context ? r->q->context : "";
+ * str.rstrip() removes, Unicode spaces included) moves to the continuation; the continuation
+ * is what tok(context + continuation) adds past tok(rstrip(context)). llama_tok.c builds both
+ * from shared pieces where that is provably the same (the naive path tokenises whole texts).
+ * BOS is added by hand when the vocabulary wants it. Then left truncation to the context
+ * window. */
+static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
     const char *cont = r->q->continuation ? r->q->continuation : "";
-    size_t nc = strlen(ctx), cut = mill_py_rstrip_len(ctx, nc);
-    struct mill_buf joined = {0};
-    mill_buf_add(&joined, ctx, nc);
-    if (mill_buf_adds(&joined, cont))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    struct toks ce, we;
-    int rc = tokenize(m, ctx, cut, false, true, &ce, err);
-    if (!rc)
-        rc = tokenize(m, joined.p, joined.n, false, true, &we, err);
-    mill_buf_free(&joined);
-    if (rc) {
-        free(ce.t);
+    llama_token *we = NULL;
+    int n_we = 0, n_ce = 0;
+    int rc =
+        mill_tok_pair(m->tok, r->q->context ? r->q->context : "", cont, &we, &n_we, &n_ce, err);
+    if (rc)
         return rc;
-    }
-    int n_cont = we.n - ce.n;
-    bool bos = llama_vocab_get_add_bos(m->vocab) || ce.n == 0;
-    free(ce.t);
+    int n_cont = n_we - n_ce;
+    bool bos = llama_vocab_get_add_bos(m->vocab) || n_ce == 0;
     if (n_cont <= 0) {
-        free(we.t);
+        free(we);
         mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' adds no token", cont);
         return 0;
     }
     llama_token first = llama_vocab_get_add_bos(m->vocab) || llama_vocab_bos(m->vocab) >= 0
                             ? llama_vocab_bos(m->vocab)
                             : llama_vocab_eos(m->vocab);
-    r->whole.t = malloc((size_t)(we.n + 1) * sizeof *r->whole.t);
+    r->whole.t = malloc((size_t)(n_we + 1) * sizeof *r->whole.t);
     if (!r->whole.t) {
-        free(we.t);
+        free(we);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     int k = 0;
     if (bos)
         r->whole.t[k++] = first;
-    memcpy(r->whole.t + k, we.t, (size_t)we.n * sizeof *we.t);
-    r->whole.n = k + we.n;
-    free(we.t);
+    memcpy(r->whole.t + k, we, (size_t)n_we * sizeof *we);
+    r->whole.n = k + n_we;
+    free(we);
     r->n_cont = n_cont;
     r->n_ctx_tok = r->whole.n - n_cont;
     int over = r->whole.n - 1 - m->n_ctx;
@@ -1405,6 +1413,35 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
     return 0;
 }
 
+/* Puts the chat template's opening (the text before a prompt's first medium) into seq:
+ * sequence 0 holds it, decoded once for every prompt that opens the same way, and its cells
+ * are shared (llama_memory_seq_cp). Generation leaves sequence 0 to this; log-likelihood's
+ * shared prefix replaces it later (m->n_cached is 0 after generation). */
+static int share_head(struct llm *m, const llama_token *head, int n, int seq,
+                      struct mill_err *err) {
+    if (n > m->n_batch)
+        return mill_err_set(err, MILL_EINVAL, "a chat template opening of %d tokens", n);
+    if (m->n_mm_head != n || memcmp(m->mm_head, head, (size_t)n * sizeof *head)) {
+        llama_token *h = realloc(m->mm_head, (size_t)n * sizeof *h);
+        if (!h)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        m->mm_head = h;
+        m->n_mm_head = 0;
+        llama_memory_seq_rm(m->mem, 0, -1, -1);
+        batch_clear(&m->batch);
+        for (int i = 0; i < n; i++)
+            batch_add(&m->batch, head[i], i, 0, false);
+        int rc = decode(m, err);
+        batch_clear(&m->batch);
+        if (rc)
+            return rc;
+        memcpy(m->mm_head, head, (size_t)n * sizeof *head);
+        m->n_mm_head = n;
+    }
+    llama_memory_seq_cp(m->mem, 0, seq, -1, -1);
+    return 0;
+}
+
 /* Decodes the media part of each fresh slot's prompt into its sequence; its trailing text
  * becomes the slot's prompt tokens, decoded by the step like any text prompt. */
 static int gen_mm_prefill(struct llm *m, struct gen **fresh, size_t n, struct mill_err *err) {
@@ -1413,10 +1450,13 @@ static int gen_mm_prefill(struct llm *m, struct gen **fresh, size_t n, struct mi
         struct gen *g = fresh[i];
         if (!g->mp)
             continue;
-        int nt = 0;
+        int nt = 0, nh = 0;
         const llama_token *tail = mill_mm_prompt_tail(g->mp, &nt);
-        rc = mill_mm_prompt_prefill(m->mm, m->ctx, g->mp, g->seq, m->n_batch, &g->pos0, &m->mst,
-                                    err);
+        const llama_token *head = mill_mm_prompt_head(g->mp, &nh);
+        bool shared = head && (rc = share_head(m, head, nh, g->seq, err)) == 0;
+        if (!rc)
+            rc = mill_mm_prompt_prefill(m->mm, m->ctx, g->mp, g->seq, m->n_batch, shared, &g->pos0,
+                                        &m->mst, err);
         if (!rc && !(g->prompt.t = malloc((size_t)nt * sizeof *tail)))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         if (!rc) {
@@ -1470,6 +1510,7 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
      * too, so the admission count below is the truth. */
     drop_seqs(m, 0, m->n_seq - 1);
     m->n_cached = 0;
+    m->n_mm_head = 0;
     bool first = true;
     while (!rc && (r.active || r.next < n)) {
         if (!first)
@@ -1601,6 +1642,14 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                                "\"media_encode_seconds\":%.3f",
                                m->mmproj_sha256, m->mst.n_media, m->mst.encode_s);
     }
+    struct mill_tok_stats ts = m->tok ? mill_tok_stats(m->tok) : (struct mill_tok_stats){0};
+    if (!rc && m->tok)
+        rc = mill_buf_addf(out,
+                           ",\"tokenize_seconds\":%.3f,\"tokenized_bytes\":%lld,"
+                           "\"pairs_from_pieces\":%lld,\"pairs_tokenized_whole\":%lld",
+                           ts.seconds - m->tok_seen.seconds, ts.bytes - m->tok_seen.bytes,
+                           ts.fast - m->tok_seen.fast, ts.whole - m->tok_seen.whole);
+    m->tok_seen = ts;
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
     m->decode_s = m->load_s = 0;
@@ -1624,6 +1673,8 @@ static void llm_close(void *state) {
     if (m->model)
         llama_model_free(m->model);
     free(m->cached);
+    free(m->mm_head);
+    mill_tok_free(m->tok);
     mill_mm_close(m->mm);
     free(m->mmproj);
     mill_hub_listing_free(&m->hub_l);

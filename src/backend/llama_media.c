@@ -208,6 +208,18 @@ const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n) {
     return t;
 }
 
+const llama_token *mill_mm_prompt_head(const struct mill_mm_prompt *p, int *n) {
+    size_t nt = 0;
+    const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, 0);
+    *n = 0;
+    if (mtmd_input_chunks_size(p->chunks) < 2 ||
+        mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT)
+        return NULL;
+    const llama_token *t = mtmd_input_chunk_get_tokens_text(c, &nt);
+    *n = (int)nt;
+    return nt ? t : NULL;
+}
+
 /* Encodes a medium with the projector and decodes its embeddings at *n_past. */
 static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mtmd_input_chunk *c,
                          int seq, int n_batch, int *n_past, struct mill_mm_stats *st,
@@ -236,12 +248,12 @@ static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mt
 }
 
 int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
-                           const struct mill_mm_prompt *p, int seq, int n_batch, int *n_past,
-                           struct mill_mm_stats *st, struct mill_err *err) {
+                           const struct mill_mm_prompt *p, int seq, int n_batch, bool skip_head,
+                           int *n_past, struct mill_mm_stats *st, struct mill_err *err) {
     size_t nc = mtmd_input_chunks_size(p->chunks);
-    int rc = 0;
-    *n_past = 0;
-    for (size_t i = 0; !rc && i + 1 < nc; i++) {
+    int rc = 0, n_head = 0;
+    *n_past = skip_head && mill_mm_prompt_head(p, &n_head) ? n_head : 0;
+    for (size_t i = *n_past ? 1 : 0; !rc && i + 1 < nc; i++) {
         const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
         if (mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT) {
             rc = prefill_media(mm, ctx, c, seq, n_batch, n_past, st, err);

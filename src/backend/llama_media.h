@@ -47,6 +47,10 @@ size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p);
  * prompt that ends with a medium is refused by mill_mm_prompt_make). */
 const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n);
 
+/* The prompt's leading text tokens (the chat template's opening before the first medium), or
+ * NULL when the prompt starts with a medium. */
+const llama_token *mill_mm_prompt_head(const struct mill_mm_prompt *p, int *n);
+
 /* Work counters of prefills, added to by mill_mm_prompt_prefill. */
 struct mill_mm_stats {
     long long n_decodes, n_tokens, n_media;
@@ -55,10 +59,11 @@ struct mill_mm_stats {
 
 /* Decodes every chunk before the trailing text into sequence seq of ctx from position 0: text
  * through llama_decode, media through the projector and then as embeddings (M-RoPE positions
- * and non-causal media attention as the model wants). *n_past receives the position at which
- * the trailing text starts (under M-RoPE it is not the count of cells). */
+ * and non-causal media attention as the model wants). skip_head: the head's tokens are already
+ * in seq (copied from a sequence that holds them). *n_past receives the position at which the
+ * trailing text starts (under M-RoPE it is not the count of cells). */
 int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
-                           const struct mill_mm_prompt *p, int seq, int n_batch, int *n_past,
-                           struct mill_mm_stats *st, struct mill_err *err);
+                           const struct mill_mm_prompt *p, int seq, int n_batch, bool skip_head,
+                           int *n_past, struct mill_mm_stats *st, struct mill_err *err);
 
 #endif
