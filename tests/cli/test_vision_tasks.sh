@@ -157,11 +157,11 @@ cp "$tmp/got.jsonl" "$tmp/got_local.jsonl"
 
 # The same file from a fake Hub: MMMU/MMMU_Pro, config "standard (10 options)".
 SHA=0123456789abcdef0123456789abcdef01234567
-R="$tmp/root/datasets/MMMU/MMMU_Pro"; mkdir -p "$R/$SHA/standard (10 options)"
+R="$tmp/hubroot/datasets/MMMU/MMMU_Pro"; mkdir -p "$R/$SHA/standard (10 options)"
 echo '{"revisions": {"main": "'$SHA'"}}' >"$R/hub.json"
 cp "$P" "$R/$SHA/standard (10 options)/"
 : >"$tmp/port"
-"$PY" "$SRC/tests/reference/fake_hub.py" "$tmp/root" >"$tmp/port" 2>"$tmp/hub.log" &
+"$PY" "$SRC/tests/reference/fake_hub.py" "$tmp/hubroot" >"$tmp/port" 2>"$tmp/hub.log" &
 hub_pid=$!
 port_line() { [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
 if wait_for --pid "$hub_pid" 60 port_line; then
