@@ -1,18 +1,19 @@
-/* clusters.c: the clusters.yaml parser (clusters.h). A line-oriented reader of the YAML subset
- * the file uses; anything else is an error naming the file and line. Must not read files, print
- * (but for the unknown-key warning) or exit. */
+/* clusters.c: the clusters.yaml parser (clusters.h), on libyaml (the only file that includes
+ * it, ARCHITECTURE.md §2.8). A syntax error or a shape other than clusters of `key: value`
+ * fields is an error naming the file and line. Must not read files, print (but for the
+ * unknown-key warning) or exit. */
 #include "eval/clusters.h"
 
 #include "core/log.h"
 #include "core/spec.h"
 
-#include <mill/buf.h>
-
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #define MOD "schedule"
 
@@ -54,29 +55,27 @@ int64_t mill_cluster_num(const struct mill_cluster *c, int k, int64_t def) {
     return c->num[k] >= 0 ? c->num[k] : def;
 }
 
-/* ---- a small parser for clusters.yaml ----
- * Accepts Mill's shape (a top-level "clusters:" holding the clusters) and the flat one (the
- * clusters at the top level); each cluster holds `key: value` lines at one indentation. Values:
- * plain, "double" or 'single' quoted scalars, null / ~, and for bind_paths a [flow] or block
- * (- item) list; comments anywhere. Anything else is an error naming the file and line. */
+/* ---- clusters.yaml through libyaml ----
+ * The file is loaded as one YAML document (libyaml's document API: aliases point at shared
+ * nodes, nothing is expanded) and walked two levels deep: Mill's shape (a top-level "clusters:"
+ * holding the clusters) or the flat one (the clusters at the top level), each cluster a mapping
+ * of fields. Syntax errors and shapes other than these are errors naming the file and line
+ * (libyaml's 0-based mark.line + 1); libyaml's commonest complaints are put in the words of the
+ * line-oriented parser this replaced, which the tests and users know. */
 
-struct yaml_parse {
+struct yaml_walk {
     const char *file;
+    const char *text; /* the input, for quoting the offending line */
+    size_t len;
+    yaml_document_t *doc;
     struct mill_cluster_set *set;
-    struct mill_cluster *cur; /* the cluster being filled */
-    bool seen_key;            /* a key was seen already (so "clusters:" is no longer the wrapper) */
-    bool wrapper;             /* Mill's shape */
-    int cluster_indent;       /* indent of cluster names; -1 until known */
-    int field_indent;         /* indent of cur's fields; -1 until known */
-    int list_indent;          /* indent of an open "bind_paths:"; -1 when none */
-    bool after_empty;         /* the last field had no value (a deeper key would be a nested map) */
     struct mill_err *err;
 };
 
-static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...)
+static int yerr(struct yaml_walk *y, size_t ln, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...) {
+static int yerr(struct yaml_walk *y, size_t ln, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -85,290 +84,298 @@ static int yerr(struct yaml_parse *y, size_t ln, const char *fmt, ...) {
     return mill_err_set(y->err, MILL_EFORMAT, "%s:%zu: %s", y->file, ln, msg);
 }
 
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = 0;
-    return s;
+static int oom(struct yaml_walk *y) { return mill_err_set(y->err, MILL_ENOMEM, "out of memory"); }
+
+static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
+
+/* The line holding byte at, without its indentation or line break: *n bytes from the result. */
+static const char *line_text(const struct yaml_walk *y, size_t at, int *n) {
+    if (at > y->len)
+        at = y->len;
+    size_t b = at, e = at;
+    while (b > 0 && y->text[b - 1] != '\n' && y->text[b - 1] != '\r')
+        b--;
+    while (e < y->len && y->text[e] != '\n' && y->text[e] != '\r')
+        e++;
+    while (b < e && (y->text[b] == ' ' || y->text[b] == '\t'))
+        b++;
+    while (e > b && (y->text[e - 1] == ' ' || y->text[e - 1] == '\t'))
+        e--;
+    *n = e - b > 200 ? 200 : (int)(e - b);
+    return y->text + b;
 }
 
-/* Only a comment (or nothing) may follow a closing quote or bracket. */
-static bool rest_is_comment(const char *p) {
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !*p || *p == '#';
-}
-
-/* A quoted scalar starting at v (*v is the quote). *out is malloc'd; *end points after it. */
-static int parse_quoted(struct yaml_parse *y, size_t ln, const char *v, char **out,
-                        const char **end) {
-    char q = *v++;
-    struct mill_buf b = {0};
-    for (;; v++) {
-        if (!*v)
-            return mill_buf_free(&b), yerr(y, ln, "unterminated %c-quoted string", q);
-        if (*v == q && q == '\'' && v[1] == '\'') {
-            v++;
-        } else if (*v == q) {
-            break;
-        } else if (*v == '\\' && q == '"') {
-            if (v[1] != '"' && v[1] != '\\' && v[1] != '/')
-                return mill_buf_free(&b), yerr(y, ln, "unsupported escape '\\%c'", v[1]);
-            v++;
-        }
-        if (mill_buf_addc(&b, *v))
-            return mill_buf_free(&b), mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+/* libyaml's failure to load as an error naming the line: an unclosed construct (a quote, a
+ * bracket) is named where it starts, a key without ':' on its own line, anything else where
+ * libyaml stopped. */
+static int load_error(struct yaml_walk *y, const yaml_parser_t *p) {
+    if (p->error == YAML_MEMORY_ERROR)
+        return oom(y);
+    if (p->error == YAML_READER_ERROR) { /* bad encoding, a control character: a byte offset */
+        size_t ln = 1;
+        for (size_t i = 0; i < p->problem_offset && i < y->len; i++)
+            ln += y->text[i] == '\n';
+        return yerr(y, ln, "invalid YAML: %s", p->problem ? p->problem : "unreadable input");
     }
-    *out = b.p ? mill_buf_take(&b) : strdup("");
-    *end = v + 1;
-    return *out ? 0 : mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+    const char *problem = p->problem ? p->problem : "syntax error";
+    const char *context = p->context ? p->context : "";
+    /* mark.index may count characters, not bytes: the end is also told by the problem. */
+    bool at_end = p->problem_mark.index >= y->len || strstr(problem, "end of stream");
+    yaml_mark_t m = p->problem_mark;
+    if (p->context && (at_end || strstr(context, "simple key")))
+        m = p->context_mark;
+    size_t ln = m.line + 1;
+    int n;
+    const char *line = line_text(y, m.index, &n);
+    size_t at = m.index < y->len ? m.index : y->len;
+    if (strstr(context, "quoted scalar") && strstr(problem, "end of stream"))
+        return yerr(y, ln, "unterminated %c-quoted string", y->text[at] == '\'' ? '\'' : '"');
+    if (at_end && strstr(context, "flow sequence"))
+        return yerr(y, ln, "unterminated list (missing ']')");
+    if (at_end && strstr(context, "flow mapping"))
+        return yerr(y, ln, "unterminated mapping (missing '}')");
+    if (strstr(context, "simple key"))
+        return yerr(y, ln, "expected 'key: value', got '%.*s'", n, line);
+    if (strstr(problem, "cannot start any token") && at < y->len && y->text[at] == '\t')
+        return yerr(y, ln, "tab in the indentation (YAML allows only spaces)");
+    if (strstr(problem, "did not find expected key")) {
+        const char *colon = memchr(line, ':', n);
+        return yerr(y, ln, "inconsistent indentation at '%.*s'", colon ? (int)(colon - line) : n,
+                    line);
+    }
+    return yerr(y, ln, "invalid YAML: %s%s%s", problem, *context ? " " : "", context);
 }
 
-static bool has_control(const char *s) {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+static const char *node_kind(const yaml_node_t *n) {
+    return n->type == YAML_SEQUENCE_NODE  ? "a list"
+           : n->type == YAML_MAPPING_NODE ? "a mapping"
+                                          : "a value";
+}
+
+/* A plain null (empty, ~, null, Null, NULL): the field is unset. Quoted "null" is a string. */
+static bool is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *v = (const char *)n->data.scalar.value;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+/* The values end up in an sbatch script: no line breaks, NULs or other control characters
+ * (which double-quoted escapes and folded scalars could otherwise produce). */
+static bool has_control(const yaml_node_t *n) {
+    for (size_t i = 0; i < n->data.scalar.length; i++)
+        if (n->data.scalar.value[i] < 0x20 || n->data.scalar.value[i] == 0x7f)
             return true;
     return false;
 }
 
-/* One scalar (text already trimmed of indentation): *out = malloc'd value, NULL for null. */
-static int parse_scalar(struct yaml_parse *y, size_t ln, const char *v, char **out) {
+/* Scalar n as a malloc'd string in *out, NULL for null. what names the field for errors. */
+static int scalar_dup(struct yaml_walk *y, const yaml_node_t *n, const char *what, char **out) {
     *out = NULL;
-    if (*v == '"' || *v == '\'') {
-        const char *end = NULL;
-        int rc = parse_quoted(y, ln, v, out, &end);
-        if (!rc && !rest_is_comment(end))
-            rc = yerr(y, ln, "unexpected text after the closing quote: '%s'", end);
-        if (!rc && has_control(*out))
-            rc = yerr(y, ln, "control character in a value");
-        if (rc) {
-            free(*out);
-            *out = NULL;
-        }
-        return rc;
-    }
-    if (*v == '[' || *v == '{' || *v == '|' || *v == '>' || *v == '&' || *v == '*' || *v == '!')
-        return yerr(y, ln, "expected a single value, got '%s'", v);
-    char *s = strdup(v);
-    if (!s)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    for (char *h = s; (h = strchr(h, '#')); h++)
-        if (h == s || h[-1] == ' ' || h[-1] == '\t') {
-            *h = 0;
-            break;
-        }
-    char *t = trim(s);
-    if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL")) {
-        free(s);
+    if (n->type != YAML_SCALAR_NODE)
+        return yerr(y, line_of(n), "expected a single value for '%s', got %s", what, node_kind(n));
+    if (is_null(n))
         return 0;
-    }
-    memmove(s, t, strlen(t) + 1);
-    *out = s;
-    return 0;
+    if (has_control(n))
+        return yerr(y, line_of(n), "control character in a value");
+    *out = strndup((const char *)n->data.scalar.value, n->data.scalar.length);
+    return *out ? 0 : oom(y);
 }
 
-static int add_bind_path(struct yaml_parse *y, size_t ln, const char *item) {
+static int add_bind_path(struct yaml_walk *y, struct mill_cluster *c, const yaml_node_t *n) {
     char *v = NULL;
-    int rc = parse_scalar(y, ln, item, &v);
+    int rc = scalar_dup(y, n, "bind_paths", &v);
     if (rc || !v)
         return rc;
-    char **grown = realloc(y->cur->bind_paths, (y->cur->n_bind + 1) * sizeof *grown);
+    char **grown = realloc(c->bind_paths, (c->n_bind + 1) * sizeof *grown);
     if (!grown) {
         free(v);
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+        return oom(y);
     }
-    y->cur->bind_paths = grown;
-    grown[y->cur->n_bind++] = v;
+    c->bind_paths = grown;
+    grown[c->n_bind++] = v;
     return 0;
 }
 
-/* "[a, 'b', ...]" (no nesting) for bind_paths. */
-static int parse_flow_list(struct yaml_parse *y, size_t ln, const char *v) {
-    char *s = strdup(v + 1), *item = s;
-    if (!s)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    int rc = 0;
-    char q = 0;
-    for (char *p = s;; p++) {
-        if (!*p) {
-            rc = yerr(y, ln, "unterminated list (missing ']')");
-            break;
-        }
-        if (q) {
-            q = *p == q ? 0 : q;
-            continue;
-        }
-        if (*p == '"' || *p == '\'') {
-            q = *p;
-        } else if (*p == ',' || *p == ']') {
-            char c = *p;
-            *p = 0;
-            char *t = trim(item);
-            if (*t)
-                rc = add_bind_path(y, ln, t);
-            else if (c == ',')
-                rc = yerr(y, ln, "empty item in a list");
-            item = p + 1;
-            if (rc || c == ']') {
-                if (!rc && !rest_is_comment(p + 1))
-                    rc = yerr(y, ln, "unexpected text after ']'");
-                break;
-            }
-        }
+/* bind_paths: a list of paths, one path, or null. */
+static int set_bind_paths(struct yaml_walk *y, struct mill_cluster *c, const yaml_node_t *v) {
+    if (v->type != YAML_SEQUENCE_NODE)
+        return v->type == YAML_MAPPING_NODE
+                   ? yerr(y, line_of(v), "expected a list of paths for 'bind_paths', got %s",
+                          node_kind(v))
+                   : add_bind_path(y, c, v);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        int rc = add_bind_path(y, c, yaml_document_get_node(y->doc, *it));
+        if (rc)
+            return rc;
     }
-    free(s);
-    return rc;
+    return 0;
 }
 
-static int set_num(struct yaml_parse *y, size_t ln, int k, const char *key, const char *v) {
+static int set_num(struct yaml_walk *y, struct mill_cluster *c, int k, const yaml_node_t *v) {
     char *s = NULL, *end;
-    int rc = parse_scalar(y, ln, v, &s);
+    int rc = scalar_dup(y, v, NUM_KEYS[k], &s);
     if (rc || !s || !*s) {
         free(s);
+        if (!rc)
+            c->num[k] = -1;
         return rc;
     }
     errno = 0;
     long long n = strtoll(s, &end, 10);
     if (*end || errno || n < 1 || n > 1000000)
-        rc = yerr(y, ln, "'%s' must be a positive integer, got '%s'", key, s);
+        rc = yerr(y, line_of(v), "'%s' must be a positive integer, got '%s'", NUM_KEYS[k], s);
     else
-        y->cur->num[k] = n;
+        c->num[k] = n;
     free(s);
     return rc;
 }
 
-static int assign(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
-    bool empty = !*v || *v == '#';
-    y->after_empty = empty;
-    if (!strcmp(key, "bind_paths")) {
-        y->after_empty = false;
-        if (empty)
-            y->list_indent = indent;
-        return empty ? 0 : *v == '[' ? parse_flow_list(y, ln, v) : add_bind_path(y, ln, v);
+/* One "key: value" of cluster c. */
+static int set_field(struct yaml_walk *y, struct mill_cluster *c, const yaml_node_t *key,
+                     const yaml_node_t *v) {
+    char *name = NULL;
+    int rc = key->type != YAML_SCALAR_NODE
+                 ? yerr(y, line_of(key), "expected a field name, got %s", node_kind(key))
+                 : scalar_dup(y, key, "a field name", &name);
+    if (!rc && !name)
+        rc = yerr(y, line_of(key), "a field of cluster '%s' has no name", c->name);
+    if (rc)
+        return rc;
+    bool known = false;
+    if (!strcmp(name, "bind_paths")) {
+        known = true;
+        rc = set_bind_paths(y, c, v);
     }
-    for (int k = 0; k < MILL_CL_N_STR; k++)
-        if (!strcmp(key, STR_KEYS[k])) {
-            free(y->cur->str[k]);
-            y->cur->str[k] = NULL;
-            return empty ? 0 : parse_scalar(y, ln, v, &y->cur->str[k]);
+    for (int k = 0; !known && k < MILL_CL_N_STR; k++)
+        if (!strcmp(name, STR_KEYS[k])) {
+            known = true;
+            free(c->str[k]);
+            c->str[k] = NULL;
+            rc = scalar_dup(y, v, STR_KEYS[k], &c->str[k]);
         }
-    for (int k = 0; k < MILL_CL_N_NUM; k++)
-        if (!strcmp(key, NUM_KEYS[k]))
-            return empty ? 0 : set_num(y, ln, k, key, v);
-    MILL_WARN(MOD, "%s:%zu: unknown key '%s' ignored", y->file, ln, key);
-    return 0;
+    for (int k = 0; !known && k < MILL_CL_N_NUM; k++)
+        if (!strcmp(name, NUM_KEYS[k])) {
+            known = true;
+            rc = set_num(y, c, k, v);
+        }
+    if (!known)
+        MILL_WARN(MOD, "%s:%zu: unknown key '%s' ignored", y->file, line_of(key), name);
+    free(name);
+    return rc;
 }
 
-static int start_cluster(struct yaml_parse *y, size_t ln, const char *name, const char *v) {
-    if (*v && *v != '#')
-        return yerr(y, ln,
-                    "expected a cluster name followed by ':' and, on the next lines, "
-                    "its indented fields; got a value for '%s'",
-                    name);
-    for (size_t i = 0; i < y->set->n; i++)
+/* One "name:" entry followed by its fields (a mapping, or nothing for an empty cluster). */
+static int add_cluster(struct yaml_walk *y, const yaml_node_t *key, const yaml_node_t *v) {
+    char *name = NULL;
+    int rc = key->type != YAML_SCALAR_NODE
+                 ? yerr(y, line_of(key), "expected a cluster name, got %s", node_kind(key))
+                 : scalar_dup(y, key, "a cluster name", &name);
+    if (!rc && (!name || !*name))
+        rc = yerr(y, line_of(key), "a cluster has no name");
+    if (!rc && v->type != YAML_MAPPING_NODE && !is_null(v)) {
+        /* An indented line without ':' below "name:" reads as name's value. */
+        if (v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+            v->start_mark.line > key->start_mark.line) {
+            int n;
+            const char *line = line_text(y, v->start_mark.index, &n);
+            rc = yerr(y, line_of(v), "expected 'key: value', got '%.*s'", n, line);
+        } else {
+            rc = yerr(y, line_of(v),
+                      "expected a cluster name followed by ':' and, on the next lines, its "
+                      "indented fields; got %s for '%s'",
+                      node_kind(v), name);
+        }
+    }
+    for (size_t i = 0; !rc && i < y->set->n; i++)
         if (!strcmp(y->set->v[i].name, name))
-            return yerr(y, ln, "cluster '%s' is defined twice", name);
-    struct mill_cluster *grown = realloc(y->set->v, (y->set->n + 1) * sizeof *grown);
-    if (!grown)
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
+            rc = yerr(y, line_of(key), "cluster '%s' is defined twice", name);
+    struct mill_cluster *grown = NULL;
+    if (!rc && !(grown = realloc(y->set->v, (y->set->n + 1) * sizeof *grown)))
+        rc = oom(y);
+    if (rc) {
+        free(name);
+        return rc;
+    }
     y->set->v = grown;
-    y->cur = &grown[y->set->n];
-    mill_cluster_init(y->cur);
-    if (!(y->cur->name = strdup(name)))
-        return mill_err_set(y->err, MILL_ENOMEM, "out of memory");
-    y->set->n++;
-    y->field_indent = -1;
-    y->after_empty = false;
-    return 0;
+    struct mill_cluster *c = &grown[y->set->n++];
+    mill_cluster_init(c);
+    c->name = name;
+    if (v->type != YAML_MAPPING_NODE)
+        return 0;
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; !rc && p < v->data.mapping.pairs.top;
+         p++)
+        rc = set_field(y, c, yaml_document_get_node(y->doc, p->key),
+                       yaml_document_get_node(y->doc, p->value));
+    return rc;
 }
 
-static int set_field(struct yaml_parse *y, size_t ln, int indent, const char *key, const char *v) {
-    if (!y->cur)
-        return yerr(y, ln, "'%s' is outside any cluster", key);
-    if (y->field_indent < 0)
-        y->field_indent = indent;
-    if (indent > y->field_indent && y->after_empty)
-        return yerr(y, ln, "nested mappings are not supported ('%s')", key);
-    if (indent != y->field_indent)
-        return yerr(y, ln, "inconsistent indentation at '%s'", key);
-    return assign(y, ln, indent, key, v);
+static bool is_wrapper(const yaml_node_t *key, const yaml_node_t *v) {
+    return key->type == YAML_SCALAR_NODE &&
+           !strcmp((const char *)key->data.scalar.value, "clusters") &&
+           (v->type == YAML_MAPPING_NODE || is_null(v));
 }
 
-/* "key: value" -> key (trimmed) and the value text (leading blanks skipped). */
-static bool split_key(char *p, char **key, char **val) {
-    for (char *c = p; (c = strchr(c, ':')); c++)
-        if (!c[1] || c[1] == ' ' || c[1] == '\t') {
-            *c = 0;
-            *key = trim(p);
-            *val = trim(c + 1);
-            return **key && **key != '"' && **key != '\'' && !strpbrk(*key, "#[]{}");
+static int walk(struct yaml_walk *y) {
+    const yaml_node_t *root = yaml_document_get_root_node(y->doc);
+    if (!root || is_null(root)) /* nothing but comments */
+        return 0;
+    if (root->type != YAML_MAPPING_NODE) {
+        int n;
+        const char *line = line_text(y, root->start_mark.index, &n);
+        return yerr(y, line_of(root), "expected 'key: value', got '%.*s'", n, line);
+    }
+    yaml_node_pair_t *p = root->data.mapping.pairs.start, *end = root->data.mapping.pairs.top;
+    if (p < end && is_wrapper(yaml_document_get_node(y->doc, p->key),
+                              yaml_document_get_node(y->doc, p->value))) {
+        if (p + 1 < end) {
+            const yaml_node_t *k = yaml_document_get_node(y->doc, p[1].key);
+            int n;
+            const char *line = line_text(y, k->start_mark.index, &n);
+            const char *colon = memchr(line, ':', n);
+            return yerr(y, line_of(k),
+                        "unexpected top-level key '%.*s' (clusters go under 'clusters:')",
+                        colon ? (int)(colon - line) : n, line);
         }
-    return false;
-}
-
-static int parse_key_line(struct yaml_parse *y, size_t ln, int indent, char *p) {
-    char *key, *v;
-    if (!split_key(p, &key, &v))
-        return yerr(y, ln, "expected 'key: value', got '%s'", trim(p));
-    y->list_indent = -1;
-    bool first = !y->seen_key;
-    y->seen_key = true;
-    if (first && indent == 0 && !strcmp(key, "clusters") && (!*v || *v == '#')) {
-        y->wrapper = true;
-        return 0;
+        root = yaml_document_get_node(y->doc, p->value);
+        if (root->type != YAML_MAPPING_NODE)
+            return 0;
+        p = root->data.mapping.pairs.start;
+        end = root->data.mapping.pairs.top;
     }
-    if (!y->wrapper)
-        return indent == 0 ? start_cluster(y, ln, key, v) : set_field(y, ln, indent, key, v);
-    if (indent == 0)
-        return yerr(y, ln, "unexpected top-level key '%s' (clusters go under 'clusters:')", key);
-    if (y->cluster_indent < 0)
-        y->cluster_indent = indent;
-    if (indent < y->cluster_indent)
-        return yerr(y, ln, "inconsistent indentation at '%s'", key);
-    if (indent == y->cluster_indent)
-        return start_cluster(y, ln, key, v);
-    return set_field(y, ln, indent, key, v);
-}
-
-static int parse_line(struct yaml_parse *y, size_t ln, char *s) {
-    size_t n = strlen(s);
-    if (n && s[n - 1] == '\r')
-        s[n - 1] = 0;
-    int indent = 0;
-    while (s[indent] == ' ')
-        indent++;
-    char *p = s + indent;
-    if (*p == '\t')
-        return yerr(y, ln, "tab in the indentation (YAML allows only spaces)");
-    if (!*trim(p) || *p == '#')
-        return 0;
-    if (*p == '-' && (!p[1] || p[1] == ' ' || p[1] == '\t')) {
-        if (y->list_indent < 0 || indent < y->list_indent)
-            return yerr(y, ln, "a list item outside 'bind_paths:'");
-        char *item = trim(p + 1);
-        return *item ? add_bind_path(y, ln, item) : yerr(y, ln, "empty list item");
-    }
-    return parse_key_line(y, ln, indent, p);
+    for (int rc = 0; p < end; p++)
+        if ((rc = add_cluster(y, yaml_document_get_node(y->doc, p->key),
+                              yaml_document_get_node(y->doc, p->value))))
+            return rc;
+    return 0;
 }
 
 int mill_clusters_parse(char *text, const char *file, struct mill_cluster_set *set,
                         struct mill_err *err) {
-    struct yaml_parse y = {.file = file,
-                           .set = set,
-                           .cluster_indent = -1,
-                           .field_indent = -1,
-                           .list_indent = -1,
-                           .err = err};
-    size_t ln = 0;
-    int rc = 0;
-    for (char *line = text, *next; !rc && line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        ln++;
-        rc = parse_line(&y, ln, line);
+    struct yaml_walk y = {.file = file, .text = text, .len = strlen(text), .set = set, .err = err};
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return oom(&y);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, y.len);
+    yaml_document_t doc, next;
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) { /* libyaml frees doc on failure */
+        rc = load_error(&y, &parser);
+    } else {
+        y.doc = &doc;
+        rc = walk(&y);
+        /* One document only: a second (after "---") would otherwise be silently ignored. */
+        if (!rc && !yaml_parser_load(&parser, &next)) {
+            rc = load_error(&y, &parser);
+        } else if (!rc) {
+            const yaml_node_t *extra = yaml_document_get_root_node(&next);
+            if (extra)
+                rc = yerr(&y, line_of(extra), "a second YAML document (clusters.yaml holds one)");
+            yaml_document_delete(&next);
+        }
+        yaml_document_delete(&doc);
     }
+    yaml_parser_delete(&parser);
     return rc;
 }

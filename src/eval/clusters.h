@@ -1,6 +1,6 @@
 /* clusters.h: clusters.yaml, the SLURM settings `mill schedule` reads (BEHAVIOUR.md §1.3): a
- * small YAML subset parsed into one struct per cluster. Parsing only: nothing here submits a
- * job or reads a file. */
+ * YAML file (read with libyaml) parsed into one struct per cluster. Parsing only: nothing here
+ * submits a job or reads a file. */
 #ifndef MILL_EVAL_CLUSTERS_H
 #define MILL_EVAL_CLUSTERS_H
 
@@ -44,11 +44,11 @@ void mill_clusters_free(struct mill_cluster_set *s);
 const char *mill_cluster_str(const struct mill_cluster *c, int k, const char *def);
 int64_t mill_cluster_num(const struct mill_cluster *c, int k, int64_t def);
 
-/* Parses text (NUL-terminated, modified in place) into set, appending. Mill's shape (a
- * top-level "clusters:" holding the clusters) and the flat one are accepted; each cluster holds
- * `key: value` lines at one indentation. MILL_EFORMAT names file and line; MILL_ENOMEM. What
- * was parsed before an error stays in set for mill_clusters_free. Unknown keys are warned
- * about and ignored. */
+/* Parses text (one NUL-terminated YAML document, not modified) into set, appending. Mill's
+ * shape (a top-level "clusters:" holding the clusters) and the flat one are accepted; each
+ * cluster is a mapping of `key: value` fields (values single scalars, bind_paths a list).
+ * MILL_EFORMAT names file and line; MILL_ENOMEM. What was parsed before an error stays in set
+ * for mill_clusters_free. Unknown keys, whatever their value, are warned about and ignored. */
 int mill_clusters_parse(char *text, const char *file, struct mill_cluster_set *set,
                         struct mill_err *err);
 

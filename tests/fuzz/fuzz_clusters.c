@@ -1,8 +1,10 @@
-/* fuzz_clusters.c: libFuzzer target for the clusters.yaml parser (eval/clusters.c). The input,
- * made a C string, is parsed; on success every cluster must have a non-empty name, no two the
- * same, and numeric fields unset (-1) or positive; on failure the error must be MILL_EFORMAT
- * naming the file and a line, or MILL_ENOMEM. Any violation aborts so libFuzzer records the
- * input. Must not write files; the unknown-key warning is silenced. */
+/* fuzz_clusters.c: libFuzzer target for the clusters.yaml parser (eval/clusters.c, on
+ * libyaml). The input, made a C string, is parsed; on success every cluster must have a
+ * non-empty name, no two the same, numeric fields unset (-1) or positive, and no control
+ * character in any name, string field or bind path (they end up in an sbatch script); on
+ * failure the error must be MILL_EFORMAT naming the file and a line, or MILL_ENOMEM. Any
+ * violation aborts so libFuzzer records the input. Must not write files; the unknown-key
+ * warning is silenced. */
 #include "core/log.h"
 #include "eval/clusters.h"
 #include "fuzz_text.h"
@@ -13,6 +15,12 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_text(const char *s) {
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memchr(data, 0, size))
@@ -34,9 +42,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (int k = 0; k < MILL_CL_N_NUM; k++)
                 if (set.v[i].num[k] != -1 && set.v[i].num[k] < 1)
                     abort();
+            check_text(set.v[i].name);
+            for (int k = 0; k < MILL_CL_N_STR; k++)
+                check_text(set.v[i].str[k]);
+            for (size_t b = 0; b < set.v[i].n_bind; b++)
+                if (!set.v[i].bind_paths[b])
+                    abort();
+                else
+                    check_text(set.v[i].bind_paths[b]);
         }
     } else if (rc == MILL_EFORMAT) {
-        if (strncmp(err.msg, "fuzz.yaml:", 10) != 0)
+        char *end = NULL;
+        if (strncmp(err.msg, "fuzz.yaml:", 10) != 0 || strtol(err.msg + 10, &end, 10) < 1 ||
+            *end != ':')
             abort();
     } else if (rc != MILL_ENOMEM) {
         abort();
