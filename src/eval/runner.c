@@ -478,6 +478,7 @@ static int run_batch(struct job *j, struct mill_err *err) {
         if ((rc = j->c->ops->run(j->c->state, reqs, nreq, err)) != 0)
             mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
     struct mill_buf line = {0};
+    size_t n_new = j->n_new, n_failed = j->n_failed;
     for (size_t i = 0, k = 0; !rc && i < j->n; i++) {
         size_t nq = j->prompt_err[i] ? 0 : requests_for(j, &j->docs[i]);
         for (size_t r = 0; r < nq; r++)
@@ -486,8 +487,10 @@ static int run_batch(struct job *j, struct mill_err *err) {
         k += nq;
     }
     mill_buf_free(&line);
-    if (!rc)
-        rc = mill_samples_flush(j->samples, err);
+    if (!rc && (rc = mill_samples_flush(j->samples, err)) != 0) {
+        j->n_new = n_new; /* the batch did not reach the file: it counts as not computed */
+        j->n_failed = n_failed;
+    }
     for (size_t k = 0; reqs && k < nreq; k++)
         mill_request_clear_output(&reqs[k]);
     for (size_t i = 0; ctx && i < j->n; i++)
@@ -752,11 +755,13 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     int rc = setup_job(&j, err);
     if (!rc)
         rc = job_paths(&j, &jsonl, &json, err);
+    /* The provenance is read once the job's lock is held (mill_samples_open waits for another
+     * process running the same job), so a job that process finished is Cached here. */
     struct mill_provenance_state st;
     if (!rc)
-        mill_provenance_read(json, &st);
-    if (!rc)
         rc = mill_samples_open(jsonl, c->p->seed, t->metrics, j.n_metrics, &j.samples, err);
+    if (!rc)
+        mill_provenance_read(json, &st);
     bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
                   mill_samples_n_resumed(j.samples) >= (size_t)st.n;
     if (cached) {

@@ -5,6 +5,7 @@
  * file and concurrent writers never lose rows. Must not print or exit. */
 #include "out/aggregate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -497,6 +498,24 @@ static void sync_dir(const char *path) {
     free(dir);
 }
 
+/* Removes "<path>.tmp.<pid>" files. Called under the lock, when no other upsert is writing one:
+ * any such file is the leftover of a writer killed between writing and renaming it. */
+static void remove_stale_tmp(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    const char *base = slash ? slash + 1 : path;
+    size_t n = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (!strncmp(e->d_name, base, n) && !strncmp(e->d_name + n, ".tmp.", 5) &&
+            e->d_name[n + 5] &&
+            strspn(e->d_name + n + 5, "0123456789") == strlen(e->d_name + n + 5))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 /* Writes data to tmp, fsyncs, renames over path (mode copied from path when it exists). */
 static int replace_file(const char *path, const char *tmp, const struct mill_buf *data,
                         struct mill_err *err) {
@@ -504,24 +523,30 @@ static int replace_file(const char *path, const char *tmp, const struct mill_buf
     mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return mill_err_set(err, MILL_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        return mill_err_set(err, MILL_EIO,
+                            "cannot update %s (left unchanged): cannot create %s: %s", path, tmp,
+                            strerror(errno));
     if (mode != 0644)
         (void)fchmod(fd, mode);
     if (write_all(fd, data->p ? data->p : "", data->n) < 0 || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
-        return mill_err_set(err, MILL_EIO, "cannot write %s: %s", tmp, strerror(e));
+        return mill_err_set(err, MILL_EIO, "cannot update %s (left unchanged): cannot write %s: %s",
+                            path, tmp, strerror(e));
     }
     if (close(fd) < 0) {
         int e = errno;
         unlink(tmp);
-        return mill_err_set(err, MILL_EIO, "cannot write %s: %s", tmp, strerror(e));
+        return mill_err_set(err, MILL_EIO, "cannot update %s (left unchanged): cannot write %s: %s",
+                            path, tmp, strerror(e));
     }
     if (rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
-        return mill_err_set(err, MILL_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+        return mill_err_set(err, MILL_EIO,
+                            "cannot update %s (left unchanged): cannot rename %s: %s", path, tmp,
+                            strerror(e));
     }
     sync_dir(path);
     return 0;
@@ -551,7 +576,8 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
     }
     fd = open(lock_path.p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        rc = mill_err_set(err, MILL_EIO, "cannot open %s: %s", lock_path.p, strerror(errno));
+        rc = mill_err_set(err, MILL_EIO, "cannot update %s (left unchanged): cannot open %s: %s",
+                          path, lock_path.p, strerror(errno));
         goto done;
     }
     while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
@@ -562,6 +588,7 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
     }
     if ((rc = mill_aggregate_read(&t, path, err)) < 0)
         goto done; /* corrupt or unreadable: leave it as it is */
+    remove_stale_tmp(path);
 
     rc = put_header(&out, t.extra_cols, t.n_extra);
     for (size_t i = 0; i < t.n && rc == 0; i++) {

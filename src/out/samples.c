@@ -1,5 +1,7 @@
-/* samples.c: per-sample JSON Lines writer and resume reader (samples.h). Appends only: a killed
- * run keeps every line it flushed, and a torn last line is closed with a newline, not cut. */
+/* samples.c: per-sample JSON Lines writer and resume reader (samples.h). Appends only, a batch
+ * of whole lines per write: a killed run keeps every batch it flushed, and a torn last line is
+ * closed with a newline, not cut; a write that fails (disk full, file size limit) is cut back
+ * by the writer itself to the last whole batch. */
 #include "out/samples.h"
 
 #include "core/log.h"
@@ -19,8 +21,12 @@
 
 struct mill_samples {
     char *path;
-    FILE *f;
+    int fd; /* O_APPEND */
     int lock_fd;
+    off_t good;           /* file size up to the last whole line written */
+    struct mill_buf pend; /* lines appended since the last flush, newline-terminated */
+    int64_t *pend_ids;    /* their done doc ids, undone when the write fails */
+    size_t n_pend, cap_pend;
     size_t n_metrics;
     double *vals; /* n_metrics per doc_id, NaN when unknown */
     unsigned char *done;
@@ -156,22 +162,30 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
     }
     s->lock_fd = -1;
     s->n_metrics = n_metrics;
+    s->fd = -1;
     int rc = make_parent_dirs(path, err);
     char *lock = NULL;
     if (!rc && asprintf(&lock, "%s.lock", path) < 0)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && (s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
         rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", lock, strerror(errno));
-    if (!rc && flock(s->lock_fd, LOCK_EX) != 0)
-        rc = mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(errno));
+    if (!rc && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) /* another mill runs this job: its lines will count as done */
+            MILL_INFO("samples", "%s is being written by another mill process: waiting for it",
+                      path);
+        if (errno != EWOULDBLOCK || flock(s->lock_fd, LOCK_EX) != 0)
+            rc = mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(errno));
+    }
     free(lock);
     bool nl = true;
     if (!rc)
         rc = read_existing(s, seed, metric_names, &nl, err);
-    if (!rc && !(s->f = fopen(path, "ab")))
+    if (!rc && (s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666)) < 0)
         rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", path, strerror(errno));
-    if (!rc && !nl && fputc('\n', s->f) == EOF)
-        rc = mill_err_set(err, MILL_EIO, "cannot write %s", path);
+    if (!rc && !nl && write(s->fd, "\n", 1) != 1)
+        rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (!rc && (s->good = lseek(s->fd, 0, SEEK_END)) < 0)
+        rc = mill_err_set(err, MILL_EIO, "cannot seek %s: %s", path, strerror(errno));
     if (rc) {
         mill_samples_close(s);
         return rc;
@@ -190,21 +204,56 @@ bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const doubl
 
 int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
                         const char *line, struct mill_err *err) {
-    if (fputs(line, s->f) == EOF || fputc('\n', s->f) == EOF)
-        return mill_err_set(err, MILL_EIO, "cannot write %s: %s", s->path, strerror(errno));
+    if (mill_buf_adds(&s->pend, line) || mill_buf_addc(&s->pend, '\n'))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (failed)
         return 0;
     if (ensure_cap(s, doc_id))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (s->n_pend == s->cap_pend) {
+        size_t cap = s->cap_pend ? 2 * s->cap_pend : 64;
+        int64_t *ids = realloc(s->pend_ids, cap * sizeof *ids);
+        if (!ids)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        s->pend_ids = ids;
+        s->cap_pend = cap;
+    }
+    s->pend_ids[s->n_pend++] = doc_id;
     memcpy(s->vals + (size_t)doc_id * s->n_metrics, metrics, s->n_metrics * sizeof *metrics);
     s->done[doc_id] = 1;
     return 0;
 }
 
-int mill_samples_flush(struct mill_samples *s, struct mill_err *err) {
-    if (fflush(s->f) != 0 || fdatasync(fileno(s->f)) != 0)
-        return mill_err_set(err, MILL_EIO, "cannot flush %s: %s", s->path, strerror(errno));
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
     return 0;
+}
+
+int mill_samples_flush(struct mill_samples *s, struct mill_err *err) {
+    int rc = 0;
+    if (s->pend.n && (write_all(s->fd, s->pend.p, s->pend.n) != 0 || fdatasync(s->fd) != 0)) {
+        /* Disk full, file too large, I/O error: cut what part of the batch got written, so the
+         * file keeps whole lines only, and forget the batch (a rerun computes it again). */
+        rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", s->path, strerror(errno));
+        if (ftruncate(s->fd, s->good) != 0)
+            MILL_WARN("samples", "%s: cannot cut a partly written batch: %s", s->path,
+                      strerror(errno));
+        for (size_t i = 0; i < s->n_pend; i++)
+            s->done[s->pend_ids[i]] = 0;
+    } else {
+        s->good += (off_t)s->pend.n;
+    }
+    mill_buf_reset(&s->pend);
+    s->n_pend = 0;
+    return rc;
 }
 
 size_t mill_samples_n_resumed(const struct mill_samples *s) { return s->n_resumed; }
@@ -212,8 +261,14 @@ size_t mill_samples_n_resumed(const struct mill_samples *s) { return s->n_resume
 void mill_samples_close(struct mill_samples *s) {
     if (!s)
         return;
-    if (s->f)
-        fclose(s->f);
+    if (s->fd >= 0) {
+        struct mill_err err = {0};
+        if (mill_samples_flush(s, &err))
+            MILL_WARN("samples", "%s", err.msg);
+        close(s->fd);
+    }
+    mill_buf_free(&s->pend);
+    free(s->pend_ids);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s->path);

@@ -3,7 +3,9 @@
  *
  * Lines of an earlier run with the same seed and no error count as done (their metric values
  * are reused); lines of other seeds, failed samples and a torn last line stay in the file
- * untouched but are not reused. Nothing in the file is ever rewritten or truncated. */
+ * untouched but are not reused. Nothing an earlier run wrote is ever rewritten or truncated;
+ * each flush appends one batch in one write, and a write that fails part-way (disk full, file
+ * too large) is cut back by the same writer, so the file keeps whole lines only. */
 #ifndef MILL_OUT_SAMPLES_H
 #define MILL_OUT_SAMPLES_H
 
@@ -39,20 +41,24 @@ struct mill_sample_line {
 int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *out);
 
 /* Opens (creating directories as needed) path for appending, after taking an exclusive
- * flock on "<path>.lock" (blocking, held until close) and reading what is already there.
+ * flock on "<path>.lock" (held until close; while another process holds it, an INFO line says
+ * so and the call waits) and reading what is already there.
  * metric_names (n_metrics) are the task's metrics, whose values are kept per done doc. */
 int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
                       size_t n_metrics, struct mill_samples **s, struct mill_err *err);
 /* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). */
 bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics);
-/* Records a finished doc (its metric values) and appends line (no newline) to the file. */
+/* Records a finished doc (its metric values) and queues line (no newline) for the next flush. */
 int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
                         const char *line, struct mill_err *err);
-/* Flushes appended lines to the file (fflush + fdatasync). */
+/* Writes the queued lines to the file in one write, then fdatasync. On failure (MILL_EIO
+ * naming the file: disk full, file too large) the file is cut back to its last whole line and
+ * the queued docs are no longer done. */
 int mill_samples_flush(struct mill_samples *s, struct mill_err *err);
 /* Count of docs found done in the file at open. */
 size_t mill_samples_n_resumed(const struct mill_samples *s);
-void mill_samples_close(struct mill_samples *s); /* flushes, unlocks; NULL-safe */
+void mill_samples_close(
+    struct mill_samples *s); /* flushes (a failure is warned), unlocks; NULL-safe */
 
 /* "<model with / as __>": the directory name of a model under outputs/. malloc'd. */
 char *mill_model_dirname(const char *model);
