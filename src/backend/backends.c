@@ -9,6 +9,8 @@ const struct mill_backend_ops *const mill_backends[] = {
     &mill_backend_clip,
 #endif
     &mill_backend_replay,
+    &mill_backend_openai, /* HTTP: OpenAI-compatible chat APIs */
+    &mill_backend_vllm,   /* HTTP: a vLLM server's completions */
     NULL,
 };
 

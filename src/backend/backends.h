@@ -8,6 +8,10 @@ extern const struct mill_backend_ops mill_backend_replay;
 extern const struct mill_backend_ops mill_backend_llama; /* only with MILL_HAVE_LLAMA */
 extern const struct mill_backend_ops mill_backend_clip;  /* only with MILL_HAVE_LLAMA (ggml) */
 
+/* The HTTP backends (openai.c, vllm.c on the engine of http.c). */
+extern const struct mill_backend_ops mill_backend_openai;
+extern const struct mill_backend_ops mill_backend_vllm;
+
 /* The backend registered under name or alias, else NULL. */
 const struct mill_backend_ops *mill_backend_find(const char *type);
 /* The backend bare Hugging Face ids resolve to (the llama backend), or NULL in a build
