@@ -11,6 +11,12 @@
  * Output (stdout), one line per record:
  *   "L <logprob %.17g> <is_greedy 0|1> <continuation tokens>"
  *   "R <logprob %.17g> <tokens>"
+ * and, for tests/reference/fake_vllm.py (a vLLM server's prompt log-probs), the record
+ *   "P <text bytes>\n" <text> "\n"   the text tokenised as a server tokenises a prompt (BOS
+ *                                    when the vocabulary adds one, special-token text parsed)
+ * answered by "P <n>" and one line per token: "<id> <logprob %.17g, nan for the first>
+ * <argmax id> <argmax logprob %.17g> <piece hex> <argmax piece hex>" (pieces as the vocabulary
+ * renders them, special tokens included; "-" when empty). Output is flushed after every record.
  * Usage: llama_score MODEL.gguf [THREADS] < records. A test tool, never used by mill. */
 #include <llama.h>
 
@@ -183,6 +189,72 @@ static void rolling(struct llama_context *ctx, const struct llama_vocab *v, size
     free(text);
 }
 
+static void put_piece(const struct llama_vocab *v, llama_token id) {
+    char buf[256];
+    int n = llama_token_to_piece(v, id, buf, sizeof buf, 0, true);
+    if (n <= 0)
+        fputs(" -", stdout);
+    else
+        fputc(' ', stdout);
+    for (int i = 0; i < n && i < (int)sizeof buf; i++)
+        printf("%02x", (unsigned char)buf[i]);
+}
+
+/* Every token's log-probability given the tokens before it, and the argmax there. */
+static void prompt_logprobs(struct llama_context *ctx, const struct llama_vocab *v, size_t n) {
+    char *text = read_bytes(n);
+    struct tokens t = tok(v, text, n);
+    struct tokens seq = {malloc(sizeof *seq.t * (size_t)(t.n + 1)), 0};
+    if (!seq.t)
+        die("out of memory");
+    if (llama_vocab_get_add_bos(v))
+        seq.t[seq.n++] = llama_vocab_bos(v);
+    memcpy(seq.t + seq.n, t.t, sizeof *t.t * (size_t)t.n);
+    seq.n += t.n;
+    printf("P %d\n", seq.n);
+    llama_memory_clear(llama_get_memory(ctx), true);
+    struct llama_batch b = llama_batch_init(seq.n > 0 ? seq.n : 1, 0, 1);
+    for (int i = 0; i < seq.n; i++) {
+        b.token[i] = seq.t[i];
+        b.pos[i] = i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = 0;
+        b.logits[i] = true;
+    }
+    b.n_tokens = seq.n;
+    if (seq.n > 0 && llama_decode(ctx, b) != 0)
+        die("llama_decode failed");
+    int nv = llama_vocab_n_tokens(v);
+    for (int i = 0; i < seq.n; i++) {
+        if (i == 0) {
+            printf("%d nan -1 nan", seq.t[0]);
+            put_piece(v, seq.t[0]);
+            fputs(" -\n", stdout);
+            continue;
+        }
+        /* In double (a whole prompt's positions over the vocabulary: long double is slow). */
+        const float *lg = llama_get_logits_ith(ctx, i - 1);
+        int best = 0;
+        double mx = lg[0], z = 0;
+        for (int k = 1; k < nv; k++)
+            if (lg[k] > mx) {
+                mx = lg[k];
+                best = k;
+            }
+        for (int k = 0; k < nv; k++)
+            z += exp((double)lg[k] - mx);
+        double lz = log(z);
+        printf("%d %.17g %d %.17g", seq.t[i], (double)lg[seq.t[i]] - mx - lz, best, -lz);
+        put_piece(v, seq.t[i]);
+        put_piece(v, best);
+        fputc('\n', stdout);
+    }
+    llama_batch_free(b);
+    free(seq.t);
+    free(t.t);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2)
         die("usage: llama_score MODEL.gguf [THREADS] < records");
@@ -210,10 +282,13 @@ int main(int argc, char **argv) {
             loglik(ctx, v, a, b);
         else if (line[0] == 'R' && sscanf(line + 1, "%lu", &a) == 1)
             rolling(ctx, v, a);
+        else if (line[0] == 'P' && sscanf(line + 1, "%lu", &a) == 1)
+            prompt_logprobs(ctx, v, a);
         else
             die("bad record header");
         if (getchar() != '\n')
             die("record not followed by a newline");
+        fflush(stdout);
     }
     llama_free(ctx);
     llama_model_free(model);
