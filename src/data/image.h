@@ -1,9 +1,10 @@
 /* image.h: decoding images to RGB888, Pillow-identical resampling, and CLIP preprocessing.
  *
- * Decoding goes through stb_image (PNG, JPEG, BMP, GIF first frame) and libwebp (WebP), then
- * converts to RGB as Pillow's Image.convert("RGB") does. Resizing ports Pillow's fixed-point
- * 8-bit resampler (libImaging/Resample.c) and its nearest-neighbour path (Geometry.c), so the
- * bytes equal Image.resize's. mill_image_clip_preprocess equals torchvision's
+ * Decoding goes through libjpeg-turbo (JPEG, with Pillow's decoder settings), stb_image (PNG,
+ * BMP, GIF first frame) and libwebp (WebP), then converts to RGB as Pillow's
+ * Image.convert("RGB") does. Resizing ports Pillow's fixed-point 8-bit resampler
+ * (libImaging/Resample.c) and its nearest-neighbour path (Geometry.c), so the bytes equal
+ * Image.resize's. mill_image_clip_preprocess equals torchvision's
  * Resize(size, BICUBIC) + CenterCrop(size) + ToTensor + Normalize on a PIL image.
  * Must not: read files, log, or touch global state (stb_image's failure reason aside). */
 #ifndef MILL_DATA_IMAGE_H
@@ -44,9 +45,8 @@ enum mill_resample {
  * dropped without compositing, palettes are expanded; 16-bit PNG samples keep their high byte,
  * except 16-bit greyscale, which Pillow opens as mode "I" and clips to 0..255 (so we clip too).
  * GIF: the first frame; pixels left transparent take the frame palette's transparent colour
- * (Pillow's P-mode value), not black. JPEG is the one format whose pixels are not Pillow's:
- * stb_image's IDCT and chroma upsampling are not libjpeg-turbo's (measured max |diff| 1-3 for
- * grey, 4:2:0, 4:4:4 and progressive files, 6-9 for 4:2:2, more on synthetic chroma edges).
+ * (Pillow's P-mode value), not black. JPEG pixels equal Pillow's (libjpeg-turbo, islow IDCT,
+ * fancy upsampling; CMYK read as Pillow's inverted "CMYK;I" and converted as it does).
  * Truncated files are refused as Pillow refuses them (a JPEG without EOI included).
  * Returns 0, MILL_EFORMAT (unknown format, corrupt or truncated data, more than
  * MILL_IMAGE_MAX_SIDE / MILL_IMAGE_MAX_PIXELS), MILL_EUNSUPPORTED (animated WebP), MILL_ENOMEM
