@@ -415,7 +415,7 @@ static int find_local_mmproj(struct llm *m, struct mill_err *err) {
     if (!rc)
         rc = pick_mmproj(m, (const char *const *)names, n, &pick, err);
     if (!rc && pick < n &&
-        asprintf(&m->mmproj, "%s/%s", slash ? (*dir ? dir : "") : ".", names[pick]) < 0) {
+        asprintf(&m->mmproj, "%s%s%s", slash ? dir : "", slash ? "/" : "", names[pick]) < 0) {
         m->mmproj = NULL;
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
