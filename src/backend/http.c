@@ -580,15 +580,7 @@ static bool in_table(const struct mill_backend_arg *args, const char *key) {
 /* The spec as given with api_key's value masked. */
 static char *masked_raw(const char *raw) {
     char *m = strdup(raw);
-    for (char *p = m ? strstr(m, "api_key") : NULL; p; p = strstr(p + 1, "api_key")) {
-        char *v = p + 7;
-        while (*v == ' ')
-            v++;
-        if (*v != '=')
-            continue;
-        for (v++; *v && *v != ',' && *v != ']'; v++)
-            *v = '*';
-    }
+    mill_spec_mask_secrets(m);
     return m;
 }
 

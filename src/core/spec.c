@@ -148,7 +148,29 @@ static int parse_args(const char *spec, const char *inside, size_t len, struct m
     return rc;
 }
 
+void mill_spec_mask_secrets(char *text) {
+    for (char *p = text ? strstr(text, "api_key") : NULL; p; p = strstr(p + 1, "api_key")) {
+        char *v = p + 7;
+        while (*v == ' ')
+            v++;
+        if (*v != '=')
+            continue;
+        for (v++; *v && *v != ',' && *v != ']' && *v != '\''; v++)
+            *v = '*';
+    }
+}
+
+static int parse_spec(const char *s, struct mill_model_spec *spec, struct mill_err *err);
+
+/* Errors quote the spec: an api_key's value in it is masked. */
 int mill_spec_parse(const char *s, struct mill_model_spec *spec, struct mill_err *err) {
+    int rc = parse_spec(s, spec, err);
+    if (rc)
+        mill_spec_mask_secrets(err->msg);
+    return rc;
+}
+
+static int parse_spec(const char *s, struct mill_model_spec *spec, struct mill_err *err) {
     memset(spec, 0, sizeof *spec);
     mill_value_struct(&spec->args);
     if (!(spec->raw = strdup(s)))

@@ -294,6 +294,22 @@ static void test_parse_malformed(void) {
     expect_parse_einval("");
 }
 
+/* A malformed spec's message quotes it with api_key's value masked, whatever the error. */
+static void test_parse_masks_api_key(void) {
+    const char *bad[] = {"openai[model=x,api_key=sk-SECRET]tail", "openai[api_key = sk-SECRET,b]",
+                         "openai[model=x,api_key=sk-SECRET", "openai[api_key=sk-SECRET,=1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct mill_model_spec s;
+        struct mill_err err = {0};
+        CHECK_INT(mill_spec_parse(bad[i], &s, &err), MILL_EINVAL);
+        CHECK(strstr(err.msg, "SECRET") == NULL);
+        CHECK(strstr(err.msg, "api_key") != NULL);
+    }
+    char text[] = "a[api_key=k1,x=1] b[api_key =k2] c[api_keys=3] api_key";
+    mill_spec_mask_secrets(text);
+    CHECK_STR(text, "a[api_key=**,x=1] b[api_key =**] c[api_keys=3] api_key");
+}
+
 /* ---- typed accessors ------------------------------------------------------------------ */
 
 static void test_get_int(void) {
@@ -490,6 +506,7 @@ static void test_args_help(void) {
 MTEST_MAIN(MTEST(test_split_bracket_aware), MTEST(test_split_rejects), MTEST(test_parse_hf_id),
            MTEST(test_parse_clip), MTEST(test_parse_spaces), MTEST(test_parse_value_with_equals),
            MTEST(test_parse_bare_name), MTEST(test_parse_duplicate_key), MTEST(test_coerce_table),
-           MTEST(test_coerce_python_edges), MTEST(test_parse_malformed), MTEST(test_get_int),
-           MTEST(test_get_bool), MTEST(test_check_keys), MTEST(test_args_defaults_and_values),
-           MTEST(test_args_errors), MTEST(test_args_help))
+           MTEST(test_coerce_python_edges), MTEST(test_parse_malformed),
+           MTEST(test_parse_masks_api_key), MTEST(test_get_int), MTEST(test_get_bool),
+           MTEST(test_check_keys), MTEST(test_args_defaults_and_values), MTEST(test_args_errors),
+           MTEST(test_args_help))
