@@ -883,3 +883,43 @@ void mill_http_calls_done(struct mill_http_call *calls, struct mill_request *con
         mill_buf_free(&calls[i].resp);
     }
 }
+
+int mill_http_read_answer(const struct mill_http_call *c, struct mill_value *doc,
+                          const struct mill_value **choice, char *why, size_t n) {
+    struct mill_err e = {0};
+    char ex[256];
+    *choice = NULL;
+    if (mill_value_from_json(doc, c->resp.p ? c->resp.p : "", c->resp.n, &e)) {
+        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
+        snprintf(why, n, "the answer is not JSON (%s)", ex[0] ? ex : "empty");
+        return MILL_HTTP_RETRY;
+    }
+    if (!(*choice = mill_http_first_choice(doc))) {
+        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
+        snprintf(why, n, "the answer has no choices (%s)", ex);
+        mill_value_free(doc);
+        return MILL_EFORMAT;
+    }
+    return 0;
+}
+
+void mill_http_note_model(char **server_model, const struct mill_value *doc) {
+    const char *model = mill_value_as_str(mill_value_get(doc, "model"));
+    if (model && (!*server_model || strcmp(model, *server_model))) {
+        free(*server_model);
+        *server_model = strdup(model);
+    }
+}
+
+int mill_http_open_conf(struct mill_http **out, const struct mill_http_conf *conf,
+                        struct mill_err *err) {
+    struct mill_http_params p = {
+        .base_url = conf->base_url,
+        .api_key = conf->api_key,
+        .concurrency = (int)conf->concurrency,
+        .max_retries = (int)conf->max_retries,
+        .timeout_s = (double)conf->timeout,
+        .requests_per_minute = (double)conf->requests_per_minute,
+    };
+    return mill_http_open(out, &p, err);
+}

@@ -148,6 +148,17 @@ int mill_http_check_server(struct mill_http *h, const struct mill_http_conf *con
  * when the answer has no non-empty choices list. */
 const struct mill_value *mill_http_first_choice(const struct mill_value *doc);
 
+/* A 2xx answer read for an accept function: *doc its JSON (the caller frees it) and *choice its
+ * first choice. Returns 0; MILL_HTTP_RETRY when it is not JSON; MILL_EFORMAT when it has no
+ * choices (*doc is freed then); why receives the reason. */
+int mill_http_read_answer(const struct mill_http_call *c, struct mill_value *doc,
+                          const struct mill_value **choice, char *why, size_t n);
+/* Keeps the answer's "model" in *server_model (replacing another name). */
+void mill_http_note_model(char **server_model, const struct mill_value *doc);
+/* mill_http_open with the parameters conf gives. */
+int mill_http_open_conf(struct mill_http **out, const struct mill_http_conf *conf,
+                        struct mill_err *err);
+
 /* Provenance members shared by both backends (no braces, no leading comma): base_url,
  * server_model (or null), server_version (or null), and the HTTP counters. */
 int mill_http_provenance(struct mill_http *h, const struct mill_http_conf *conf,

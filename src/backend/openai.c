@@ -401,22 +401,13 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     struct batch *bt = ud;
     struct mill_request *q = bt->qs[i];
     struct mill_value doc;
-    struct mill_err e = {0};
-    char ex[256];
-    if (mill_value_from_json(&doc, c->resp.p ? c->resp.p : "", c->resp.n, &e)) {
-        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
-        snprintf(why, n, "the answer is not JSON (%s)", ex[0] ? ex : "empty");
-        return MILL_HTTP_RETRY;
-    }
-    int rc = 0;
-    const struct mill_value *ch = mill_http_first_choice(&doc);
-    const struct mill_value *msg = ch ? mill_value_get(ch, "message") : NULL;
+    const struct mill_value *ch = NULL;
+    int rc = mill_http_read_answer(c, &doc, &ch, why, n);
+    if (rc)
+        return rc;
+    const struct mill_value *msg = mill_value_get(ch, "message");
     const char *text = msg ? mill_value_as_str(mill_value_get(msg, "content")) : NULL;
-    if (!ch) {
-        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
-        snprintf(why, n, "the answer has no choices (%s)", ex);
-        rc = MILL_EFORMAT;
-    } else if (!text) {
+    if (!text) {
         const char *fr = mill_value_as_str(mill_value_get(ch, "finish_reason"));
         snprintf(why, n, "the answer has no message content (finish_reason %s)", fr ? fr : "none");
         rc = MILL_EFORMAT;
@@ -425,11 +416,7 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
         rc = MILL_ENOMEM;
     } else {
         mill_http_apply_stops(q->text, q->stop);
-        const char *model = mill_value_as_str(mill_value_get(&doc, "model"));
-        if (model && (!bt->o->server_model || strcmp(model, bt->o->server_model))) {
-            free(bt->o->server_model);
-            bt->o->server_model = strdup(model);
-        }
+        mill_http_note_model(&bt->o->server_model, &doc);
     }
     mill_value_free(&doc);
     return rc;
@@ -437,15 +424,7 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
 
 static int oai_load(void *state, struct mill_err *err) {
     struct oai *o = state;
-    struct mill_http_params p = {
-        .base_url = o->conf.base_url,
-        .api_key = o->conf.api_key,
-        .concurrency = (int)o->conf.concurrency,
-        .max_retries = (int)o->conf.max_retries,
-        .timeout_s = (double)o->conf.timeout,
-        .requests_per_minute = (double)o->conf.requests_per_minute,
-    };
-    int rc = o->http ? 0 : mill_http_open(&o->http, &p, err);
+    int rc = o->http ? 0 : mill_http_open_conf(&o->http, &o->conf, err);
     struct mill_buf body = {0};
     struct mill_request one = {.kind = MILL_REQ_GENERATE, .context = "Hi", .max_new_tokens = 1};
     char why[256];

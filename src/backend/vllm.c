@@ -366,20 +366,11 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     struct batch *bt = ud;
     struct mill_request *q = bt->qs[i];
     struct mill_value doc;
-    struct mill_err e = {0};
-    char ex[256];
-    if (mill_value_from_json(&doc, c->resp.p ? c->resp.p : "", c->resp.n, &e)) {
-        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
-        snprintf(why, n, "the answer is not JSON (%s)", ex[0] ? ex : "empty");
-        return MILL_HTTP_RETRY;
-    }
-    int rc = 0;
-    const struct mill_value *ch = mill_http_first_choice(&doc);
-    if (!ch) {
-        mill_http_body_excerpt(&c->resp, ex, sizeof ex);
-        snprintf(why, n, "the answer has no choices (%s)", ex);
-        rc = MILL_EFORMAT;
-    } else if (q->kind == MILL_REQ_GENERATE) {
+    const struct mill_value *ch = NULL;
+    int rc = mill_http_read_answer(c, &doc, &ch, why, n);
+    if (rc)
+        return rc;
+    if (q->kind == MILL_REQ_GENERATE) {
         const char *text = mill_value_as_str(mill_value_get(ch, "text"));
         if (!text) {
             snprintf(why, n, "the answer's choice has no text");
@@ -393,28 +384,15 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     } else {
         rc = score_answer(bt, q, &doc, ch, why, n);
     }
-    if (!rc) {
-        const char *model = mill_value_as_str(mill_value_get(&doc, "model"));
-        if (model && (!bt->v->server_model || strcmp(model, bt->v->server_model))) {
-            free(bt->v->server_model);
-            bt->v->server_model = strdup(model);
-        }
-    }
+    if (!rc)
+        mill_http_note_model(&bt->v->server_model, &doc);
     mill_value_free(&doc);
     return rc;
 }
 
 static int vl_load(void *state, struct mill_err *err) {
     struct vl *v = state;
-    struct mill_http_params p = {
-        .base_url = v->conf.base_url,
-        .api_key = v->conf.api_key,
-        .concurrency = (int)v->conf.concurrency,
-        .max_retries = (int)v->conf.max_retries,
-        .timeout_s = (double)v->conf.timeout,
-        .requests_per_minute = (double)v->conf.requests_per_minute,
-    };
-    int rc = v->http ? 0 : mill_http_open(&v->http, &p, err);
+    int rc = v->http ? 0 : mill_http_open_conf(&v->http, &v->conf, err);
     struct mill_buf body = {0};
     char why[256];
     if (!rc && build_body(v, "Hi", 2, 1, NULL, &body, why, sizeof why))
