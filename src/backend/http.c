@@ -858,19 +858,6 @@ int mill_http_provenance(struct mill_http *h, const struct mill_http_conf *conf,
     return rc;
 }
 
-void mill_http_apply_stops(char *text, const char *const *stop) {
-    char *cut = NULL;
-    for (; stop && *stop; stop++) {
-        if (!**stop)
-            continue;
-        char *p = strstr(text, *stop);
-        if (p && (!cut || p < cut))
-            cut = p;
-    }
-    if (cut)
-        *cut = 0;
-}
-
 void mill_http_calls_done(struct mill_http_call *calls, struct mill_request *const *qs, size_t n,
                           int rc) {
     for (size_t i = 0; i < n; i++) {

@@ -164,8 +164,4 @@ int mill_http_open_conf(struct mill_http **out, const struct mill_http_conf *con
 int mill_http_provenance(struct mill_http *h, const struct mill_http_conf *conf,
                          const char *server_model, struct mill_buf *out);
 
-/* Cuts text at the earliest occurrence of any stop string (stop: NULL-terminated, may be
- * NULL). */
-void mill_http_apply_stops(char *text, const char *const *stop);
-
 #endif

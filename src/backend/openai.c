@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/spec.h"
+#include "core/text.h"
 #include "data/image.h"
 
 #include <mill/buf.h>
@@ -415,7 +416,7 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
         snprintf(why, n, "out of memory");
         rc = MILL_ENOMEM;
     } else {
-        mill_http_apply_stops(q->text, q->stop);
+        mill_cut_at_stops(q->text, q->stop);
         mill_http_note_model(&bt->o->server_model, &doc);
     }
     mill_value_free(&doc);

@@ -5,6 +5,7 @@
 #include "backend/backends.h"
 
 #include "core/spec.h"
+#include "core/text.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -141,20 +142,6 @@ static int replay_load(void *state, struct mill_err *err) {
     return rc;
 }
 
-/* Cuts text at the earliest occurrence of any stop string. */
-static void apply_stops(char *text, const char *const *stop) {
-    char *cut = NULL;
-    for (; stop && *stop; stop++) {
-        if (!**stop)
-            continue;
-        char *p = strstr(text, *stop);
-        if (p && (!cut || p < cut))
-            cut = p;
-    }
-    if (cut)
-        *cut = 0;
-}
-
 static int replay_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
     struct replay *r = state;
     for (size_t i = 0; i < n; i++) {
@@ -173,7 +160,7 @@ static int replay_run(void *state, struct mill_request *reqs, size_t n, struct m
         }
         if (!(q->text = strdup(hit->response)))
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        apply_stops(q->text, q->stop);
+        mill_cut_at_stops(q->text, q->stop);
     }
     return 0;
 }

@@ -379,7 +379,7 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
             snprintf(why, n, "out of memory");
             rc = MILL_ENOMEM;
         } else {
-            mill_http_apply_stops(q->text, q->stop);
+            mill_cut_at_stops(q->text, q->stop);
         }
     } else {
         rc = score_answer(bt, q, &doc, ch, why, n);

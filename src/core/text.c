@@ -156,3 +156,16 @@ size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad) {
     }
     return len;
 }
+
+void mill_cut_at_stops(char *text, const char *const *stop) {
+    char *cut = NULL;
+    for (; stop && *stop; stop++) {
+        if (!**stop)
+            continue;
+        char *p = strstr(text, *stop);
+        if (p && (!cut || p < cut))
+            cut = p;
+    }
+    if (cut)
+        *cut = 0;
+}

@@ -17,6 +17,9 @@ char *mill_str_replace(const char *s, const char *from, const char *to);
 /* Number of Unicode code points in UTF-8 s (invalid bytes count one each). */
 size_t mill_utf8_len(const char *s);
 bool mill_str_ends_with(const char *s, const char *suffix);
+/* Cuts text at the earliest occurrence of any stop string (stop: NULL-terminated, may be NULL;
+ * empty strings are ignored). */
+void mill_cut_at_stops(char *text, const char *const *stop);
 /* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), or 0 when it is
  * ill-formed; *bad (when non-NULL) is then the length of its maximal subpart (at least 1): the
  * bytes one U+FFFD replaces, as Python's bytes.decode("utf-8", "replace") does. */
