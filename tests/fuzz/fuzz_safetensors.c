@@ -4,7 +4,7 @@
  * the input, have n_bytes == n_elements x dtype size, be found again by name, and no two
  * non-empty tensors may overlap; all bytes of every tensor are read so ASan sees any slip. Any
  * violation aborts so libFuzzer records the input. Must not write files or print on success. */
-#include "model/clip/safetensors.h"
+#include "model/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>

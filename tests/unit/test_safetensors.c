@@ -4,7 +4,7 @@
  * ranges and duplicate names, each of which must fail with MILL_EFORMAT naming the fault.
  *
  * Writes one temporary file under $TMPDIR (or /tmp) and removes it; must not need the network. */
-#include "model/clip/safetensors.h"
+#include "model/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * architecture does not use is refused, since it means the config hides a feature. This file
  * must not build graphs or read configs. */
 #include "model/clip/clip_impl.h"
-#include "model/clip/safetensors.h"
+#include "model/safetensors.h"
 
 #include <ggml-cpu.h>
 #include <math.h>

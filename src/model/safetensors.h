@@ -6,8 +6,8 @@
  * dtypes must be known, shape product x dtype size must equal end - begin, offsets must lie
  * inside the data section and must not overlap, names must be unique. This file must not
  * convert or copy tensor data, and must not trust any length it reads. */
-#ifndef MILL_MODEL_CLIP_SAFETENSORS_H
-#define MILL_MODEL_CLIP_SAFETENSORS_H
+#ifndef MILL_MODEL_SAFETENSORS_H
+#define MILL_MODEL_SAFETENSORS_H
 
 #include <mill/mill.h>
 #include <mill/value.h>

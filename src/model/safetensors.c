@@ -4,7 +4,7 @@
  *
  * Must not read outside [buf, buf + n), must not trust the header length, a shape or an offset
  * before checking it (with overflow checks), and must not copy or convert tensor data. */
-#include "model/clip/safetensors.h"
+#include "model/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
