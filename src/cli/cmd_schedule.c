@@ -55,7 +55,7 @@ static const char DEFAULT_CLUSTERS_YAML[] =
     "#   partition         SLURM partition                        default: gpu\n"
     "#   account           SLURM account / allocation             e.g. \"my_project\"\n"
     "#   gpu_type          GPU type in the gres request           e.g. \"a100\"\n"
-    "#   gpus_per_node     GPUs per array task                    default: 1\n"
+    "#   gpus_per_node     GPUs per array task (0: a CPU cluster, no gres)  default: 1\n"
     "#   mem               memory per array task                  default: 32G\n"
     "#   mem_per_gpu       memory per GPU (wins over mem)         e.g. \"40G\"\n"
     "#   cpus_per_task     CPUs per array task                    default: unset\n"
@@ -707,11 +707,12 @@ static void sbatch_header(struct mill_buf *b, const struct sched *s, int64_t arr
     const struct mill_cluster *c = s->cl;
     int64_t gpus = mill_cluster_num(c, MILL_CL_GPUS, 1);
     mill_buf_addf(b, "#!/bin/bash\n#SBATCH --job-name=mill-eval\n#SBATCH --time=%s\n", tl);
-    if (mill_cluster_str(c, MILL_CL_GPU_TYPE, NULL))
+    /* gpus_per_node: 0 is a CPU-only cluster: no gres, and memory per task (mem). */
+    if (gpus > 0 && mill_cluster_str(c, MILL_CL_GPU_TYPE, NULL))
         mill_buf_addf(b, "#SBATCH --gres=gpu:%s:%lld\n", c->str[MILL_CL_GPU_TYPE], (long long)gpus);
-    else
+    else if (gpus > 0)
         mill_buf_addf(b, "#SBATCH --gres=gpu:%lld\n", (long long)gpus);
-    if (mill_cluster_str(c, MILL_CL_MEM_PER_GPU, NULL))
+    if (gpus > 0 && mill_cluster_str(c, MILL_CL_MEM_PER_GPU, NULL))
         mill_buf_addf(b, "#SBATCH --mem-per-gpu=%s\n", c->str[MILL_CL_MEM_PER_GPU]);
     else
         mill_buf_addf(b, "#SBATCH --mem=%s\n", mill_cluster_str(c, MILL_CL_MEM, "32G"));

@@ -224,8 +224,10 @@ static int set_num(struct yaml_walk *y, struct mill_cluster *c, int k, const yam
     }
     errno = 0;
     long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < 1 || n > 1000000)
-        rc = yerr(y, line_of(v), "'%s' must be a positive integer, got '%s'", NUM_KEYS[k], s);
+    int lo = k == MILL_CL_GPUS ? 0 : 1; /* gpus_per_node: 0 is a CPU-only cluster */
+    if (*end || errno || n < lo || n > 1000000)
+        rc = yerr(y, line_of(v), "'%s' must be a %s integer, got '%s'", NUM_KEYS[k],
+                  lo ? "positive" : "non-negative", s);
     else
         c->num[k] = n;
     free(s);

@@ -119,7 +119,7 @@ check "array grows for time: 0-63, time capped at 18:00:00" \
     "[ $rc -eq 0 ] && grep -q '^#SBATCH --array=0-63%50\$' '$S' && grep -qx '#SBATCH --time=18:00:00' '$S'"
 
 # No sbatch on PATH: a clear error, exit 1.
-PATH="$tmp/nothing:/usr/bin:/bin" sched "$SPEC" mmlu_anatomy; rc=$?
+PATH="$tmp/nothing" sched "$SPEC" mmlu_anatomy; rc=$? # nothing on PATH: no sbatch, even where SLURM is installed
 check "missing sbatch: exit 1 with a clear error" \
     "[ $rc -eq 1 ] && grep -q 'sbatch not found on PATH' '$tmp/stderr'"
 
@@ -154,6 +154,11 @@ check "big: array min(4, queue 10 - 3 queued, 6 jobs) = 4, time 2 x 60 min" \
 PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy; rc=$?
 check "auto picks generic when no pattern matches" \
     "[ $rc -eq 0 ] && grep -q 'cluster generic' '$tmp/stdout' && grep -qx '#SBATCH --partition=gpu' '$S'"
+
+printf 'cpu:\n  gpus_per_node: 0\n  mem: 4G\n' > "$tmp/cache/clusters.yaml"
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy --cluster cpu; rc=$?
+check "gpus_per_node: 0 (a CPU cluster): no --gres, --mem as given" \
+    "[ $rc -eq 0 ] && ! grep -q -- '--gres' '$S' && grep -qx '#SBATCH --mem=4G' '$S'"
 
 printf 'mine:\n  hostname_pattern: "*"\n  partition: flat\n' > "$tmp/cache/clusters.yaml"
 PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy; rc=$?
