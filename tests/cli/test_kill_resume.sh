@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# test_kill_resume.sh: crash-safe resume under SIGKILL. A tiny generated llama model runs two
-# jobs, toy_long (generation, 16 docs, 2 per batch) and mmlu_anatomy (5-shot log-likelihood,
-# 48 docs, 8 per batch); each job is started again and again, SIGKILLed after a random delay
-# (bash's RANDOM, seeded; up to about an uninterrupted run's time: the figures vary with timing,
-# not the checks) until 25 kills per job; the run after the last kill is left to complete.
+# test_kill_resume.sh: crash-safe resume under SIGKILL. Three jobs: on a tiny generated llama
+# model toy_long (generation, 16 docs, 2 per batch) and mmlu_anatomy (5-shot log-likelihood,
+# 48 docs, 8 per batch), and cifar10 on a tiny generated CLIP model (the clip backend, 96 images
+# of a local WebDataset shard, 8 per batch, its class head cached on disk between runs); each job
+# is started again and again, SIGKILLed after a random delay (bash's RANDOM, seeded; up to about
+# an uninterrupted run's time: the figures vary with timing, not the checks) until 17 kills per
+# job; the run after the last kill is left to complete.
 # After every kill: the per-sample file holds whole JSON lines only, each doc once, whole
 # batches, never fewer lines than before the run; aggregate.csv, if there, parses whole. The
 # run that completes reports "N docs (X computed, Y resumed, 0 failed)" with Y = the lines on
@@ -26,19 +28,24 @@ mkdir -p "$tmp/mirror" "$tmp/plug"; ln -s "$MMLU" "$tmp/mirror/cais_mmlu"
 export MILL_LOCAL_DATASETS="$tmp/mirror"
 cp "$BUILD/plugins/toy.so" "$tmp/plug/" && cp -r "$SRC/tests/plugins/toy_data" "$tmp/plug/"
 "$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/m.gguf" --seed 5 >/dev/null 2>&1
+"$BUILD/bin/gen_clip" --out "$tmp/clip" --format open_clip --preset tiny --seed 5 >/dev/null 2>&1
+W="$tmp/mirror/haideraltahan_wds_cifar10/test"; mkdir -p "$W"
+"$BUILD/bin/gen_wds" --out "$W/000000.tar" --n 96 --seed 1 >/dev/null 2>&1
 SEED=${KILL_SEED:-2024}
 RANDOM=$SEED
-KILLS_PER_JOB=${KILLS_PER_JOB:-25}
+KILLS_PER_JOB=${KILLS_PER_JOB:-17}
 
-# job NAME: sets the job's arguments (ARGS), file (F), doc count (N), batch (B) and the longest
-# delay before a kill in ms (DMAX, about an uninterrupted run's time).
+# job NAME: sets the job's arguments (ARGS), task (T), file (F), doc count (N), batch (B) and
+# the longest delay before a kill in ms (DMAX, about an uninterrupted run's time).
 job() {
     case $1 in
     toy_long) ARGS=(eval "llama[path=$tmp/m.gguf,batch_size=2,threads=1]" toy_long
                     --task_paths "$tmp/plug" --batch_docs 2)
-              F=toy_long_2shot; N=16; B=2; DMAX=2500 ;;
+              T=toy_long; F=toy_long_2shot; N=16; B=2; DMAX=2500 ;;
     mmlu) ARGS=(--limit 48 eval "llama[path=$tmp/m.gguf,threads=1]" mmlu_anatomy --batch_docs 8)
-          F=mmlu_anatomy_5shot; N=48; B=8; DMAX=900 ;;
+          T=mmlu_anatomy; F=mmlu_anatomy_5shot; N=48; B=8; DMAX=900 ;;
+    clip) ARGS=(eval "clip[path=$tmp/clip,threads=1]" cifar10 --batch_docs 8)
+          T=cifar10; F=cifar10_0shot; N=96; B=8; DMAX=500 ;;
     esac
 }
 # lines_ok FILE N B: whole JSON lines, doc_ids distinct, whole batches (or all N); prints count.
@@ -64,7 +71,7 @@ assert rows[0] == "model,benchmark,task,task_type,n_shot,metric,performance,stde
 assert all(len(r) == 8 for r in rows), rows' "$1"; }
 
 total_kills=0
-for name in toy_long mmlu; do
+for name in toy_long mmlu clip; do
     job "$name"
     ref="$tmp/ref-$name"
     "$MILL" --output_dir "$ref" "${ARGS[@]}" >/dev/null 2>"$ref.err"
@@ -107,8 +114,8 @@ for name in toy_long mmlu; do
         resumed_list="$resumed_list $before"
         r=$(compare "$ref" "$out" "$F" 0 2>&1)
         [[ "$r" == max* ]] || bad "$name chain $chains: outputs differ from the uninterrupted run's: $r"
-        grep ",$([ "$name" = mmlu ] && echo mmlu_anatomy || echo toy_long)," "$ref/aggregate.csv" > "$tmp/a"
-        grep ",$([ "$name" = mmlu ] && echo mmlu_anatomy || echo toy_long)," "$out/aggregate.csv" > "$tmp/b"
+        grep ",$T," "$ref/aggregate.csv" > "$tmp/a"
+        grep ",$T," "$out/aggregate.csv" > "$tmp/b"
         cmp -s "$tmp/a" "$tmp/b" || bad "$name chain $chains: aggregate rows differ"
         ! ls "$out" | grep -q 'aggregate.csv.tmp' ||
             bad "$name chain $chains: a killed run's aggregate.csv.tmp.* is left after the rerun"
