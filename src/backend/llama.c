@@ -12,6 +12,7 @@
  * With llama_media.c, llama_tok.c and llama_rpc.c, the only file that includes llama.h; it
  * knows requests, not tasks. */
 #include "backend/backends.h"
+#include "backend/llama_convert.h"
 #include "backend/llama_media.h"
 #include "backend/llama_rpc.h"
 #include "backend/llama_tok.h"
@@ -60,7 +61,11 @@ struct llm {
     struct mill_hub_listing hub_l;
     char *hub_repo, *hub_why;
     const struct mill_hub_file *hub_gguf, *hub_mmproj;
-    char *mmproj;        /* local projector (found beside the model, given, or downloaded) */
+    char *mmproj; /* local projector (found beside the model, given, or downloaded) */
+    /* A transformers checkpoint with no GGUF (a local directory, or the Hub repo hub_repo when
+     * hub_ckpt): converted into the cache at load (llama_convert.h). */
+    bool ckpt_dir, hub_ckpt;
+    struct mill_hf_conversion conv;
     unsigned modalities; /* MILL_MOD_*: text, plus what the projector offers */
     /* Loaded state. */
     char *gguf; /* resolved local file */
@@ -133,13 +138,13 @@ static void on_ggml_abort(const char *msg) {
 /* clang-format off */
 #define F(x) offsetof(struct llm, x)
 static const struct mill_backend_arg llama_args[] = {
-    {"path", MILL_ARG_STR, F(path), NULL, "local .gguf file or Hub repo (or give it as the "
-     "spec's name)", 0, 0},
+    {"path", MILL_ARG_STR, F(path), NULL, "local .gguf file, transformers checkpoint directory "
+     "or Hub repo (or give it as the spec's name)", 0, 0},
     {"file", MILL_ARG_STR, F(file), NULL, "the GGUF file to take from a Hub repo", 0, 0},
-    {"quant", MILL_ARG_STR, F(quant), NULL, "pick the GGUF file by quantisation tag (Q4_K_M)",
-     0, 0},
-    {"dtype", MILL_ARG_STR, F(dtype), NULL, "pick the GGUF file by type: bfloat16, float16, "
-     "float32", 0, 0},
+    {"quant", MILL_ARG_STR, F(quant), NULL, "pick the GGUF file by quantisation tag (Q4_K_M); "
+     "Q8_0 also converts a checkpoint", 0, 0},
+    {"dtype", MILL_ARG_STR, F(dtype), NULL, "pick the GGUF file, or convert a checkpoint, by "
+     "type: bfloat16, float16, float32", 0, 0},
     {"revision", MILL_ARG_STR, F(revision), NULL, "Hub revision (branch, tag or commit)", 0, 0},
     {"max_context_length", MILL_ARG_INT, F(max_ctx), "4096", "tokens per sequence; longer "
      "prompts are cut on the left", 16, INT32_MAX},
@@ -452,9 +457,27 @@ static int find_hub_mmproj(struct llm *m, struct mill_err *err) {
 
 /* ---- model resolution on the Hub (BEHAVIOUR.md §7.1) ---------------------------------- */
 
+/* With no GGUF anywhere (and no file= asking for one): the repo itself holding a transformers
+ * checkpoint, which load converts (its listing is kept, cands[0] taken as hub_repo; a dtype or
+ * quant the conversion cannot make is reported at load). */
+static int locate_hub_checkpoint(struct llm *m, struct mill_hub *hub, char **cands) {
+    struct mill_hub_repo r = {MILL_HUB_MODEL, cands[0], m->revision};
+    struct mill_err e = {0};
+    if (m->file || mill_hub_list(hub, &r, NULL, &m->hub_l, &e) ||
+        !mill_hf_listing_is_checkpoint(&m->hub_l)) {
+        mill_hub_listing_free(&m->hub_l);
+        return 0;
+    }
+    m->hub_ckpt = true;
+    m->hub_repo = cands[0];
+    cands[0] = NULL;
+    return 0;
+}
+
 /* Tries repo, then <repo>-GGUF, then ggml-org/<name>-GGUF, listing each (no download) until
- * one has the GGUF the arguments ask for; keeps that listing. When none has, hub_why says
- * what each held, reported at load. */
+ * one has the GGUF the arguments ask for; keeps that listing. When none has, a transformers
+ * checkpoint in the repo is converted at load; else hub_why says what each held, reported at
+ * load. */
 static int locate_hub(struct llm *m, struct mill_err *err) {
     struct mill_hub_params hp = mill_hub_default_params();
     struct mill_hub *hub = NULL;
@@ -492,7 +515,9 @@ static int locate_hub(struct llm *m, struct mill_err *err) {
         }
         mill_hub_listing_free(&m->hub_l);
     }
-    if (!rc && !m->hub_gguf &&
+    if (!rc && !m->hub_gguf)
+        rc = locate_hub_checkpoint(m, hub, cands);
+    if (!rc && !m->hub_gguf && !m->hub_ckpt &&
         asprintf(&m->hub_why,
                  "model '%s': no GGUF file found (%s). Pass a local .gguf path, or "
                  "file=<name.gguf>, quant=<Q8_0|...> or dtype=<bfloat16|float16|float32>",
@@ -540,21 +565,53 @@ static int locate_model(struct llm *m, struct mill_err *err) {
     } else if (m->mmproj_arg && (local || strstr(m->path, ".gguf"))) {
         return mill_err_set(err, MILL_ENOTFOUND, "projector file %s does not exist", m->mmproj_arg);
     }
+    m->ckpt_dir =
+        !local && stat(m->path, &st) == 0 && S_ISDIR(st.st_mode) && mill_hf_is_checkpoint(m->path);
     if (local && !m->mmproj)
         rc = find_local_mmproj(m, err);
-    else if (!local && !strstr(m->path, ".gguf"))
+    else if (!local && !m->ckpt_dir && !strstr(m->path, ".gguf"))
         rc = locate_hub(m, err);
     m->modalities = MILL_MOD_TEXT;
     if (!rc && m->mmproj)
         m->modalities |= mill_mm_file_modalities(m->mmproj);
-    else if (!rc && (m->hub_mmproj || (!local && !m->hub_gguf && !strstr(m->path, ".gguf"))))
+    else if (!rc && (m->hub_mmproj || (!local && !m->hub_gguf && !m->hub_ckpt && !m->ckpt_dir &&
+                                       !strstr(m->path, ".gguf"))))
         m->modalities |= MILL_MOD_IMAGE;
+    return rc;
+}
+
+/* At load: a transformers checkpoint (local, or downloaded from the Hub) converted into the
+ * cache once (llama_convert.h), and that file used. */
+static int resolve_checkpoint(struct llm *m, struct mill_err *err) {
+    enum mill_hf_type t;
+    int rc = mill_hf_conversion_type(m->dtype, m->quant, &t, err);
+    char *dir = NULL;
+    if (!rc && m->hub_ckpt) {
+        struct mill_hub_params hp = mill_hub_default_params();
+        struct mill_hub *hub = NULL;
+        struct mill_hub_repo at = {MILL_HUB_MODEL, m->hub_repo,
+                                   m->hub_l.commit[0] ? m->hub_l.commit : m->revision};
+        rc = mill_hub_init(&hub, &hp, err);
+        if (!rc)
+            rc = mill_hf_hub_checkpoint(hub, &at, &m->hub_l, &dir, err);
+        mill_hub_free(hub);
+    } else if (!rc && !(dir = strdup(m->path))) {
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = mill_hf_convert_cached(m->cache_dir, dir, m->hub_ckpt ? m->hub_repo : NULL, t, true,
+                                    &m->conv, err);
+    if (!rc && !(m->gguf = strdup(m->conv.gguf)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    free(dir);
     return rc;
 }
 
 /* At load: the local model file, downloading what locate_model found on the Hub. */
 static int resolve_model(struct llm *m, struct mill_err *err) {
     struct stat st;
+    if (m->ckpt_dir || m->hub_ckpt)
+        return resolve_checkpoint(m, err);
     if (stat(m->path, &st) == 0 && S_ISREG(st.st_mode)) {
         m->gguf = strdup(m->path);
         return m->gguf ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1642,6 +1699,8 @@ static int llm_provenance(void *state, struct mill_buf *out) {
                                "\"media_encode_seconds\":%.3f",
                                m->mmproj_sha256, m->mst.n_media, m->mst.encode_s);
     }
+    if (!rc && m->conv.gguf && !(rc = mill_buf_adds(out, ",")))
+        rc = mill_hf_conversion_json(&m->conv, out);
     struct mill_tok_stats ts = m->tok ? mill_tok_stats(m->tok) : (struct mill_tok_stats){0};
     if (!rc && m->tok)
         rc = mill_buf_addf(out,
@@ -1680,6 +1739,7 @@ static void llm_close(void *state) {
     mill_hub_listing_free(&m->hub_l);
     free(m->hub_repo);
     free(m->hub_why);
+    mill_hf_conversion_free(&m->conv);
     free(m->gguf);
     free(m->name);
     free(m->cache_dir);
