@@ -13,6 +13,7 @@
  *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
  *        [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2] [--v_head 4]
  *        [--v_ff 128] [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]
+ *        [--amproj PROJ.gguf [--a_embd 64] [--a_layer 2] [--a_head 4] [--a_ff 128] [--n_mel 128]]
  * `--mmproj` also writes a vision projector, so a tiny random-weight VLM exists for tests: with
  * `--arch llama` a llava-style one (libmtmd's "mlp" type: a CLIP ViT with class embedding,
  * learned positions and pre-norm blocks, then a two-layer MLP into the language model's
@@ -20,6 +21,11 @@
  * [16, 24, 24, 0] rotary sections scaled to the head size) and the projector is Qwen2-VL's
  * ("qwen2vl_merger": two temporal patch kernels, 2-D rotary attention, 2x2 patches merged by
  * the MLP), so image tokens take fewer positions than KV cells.
+ * `--amproj` writes an audio projector beside the model, so a tiny random-weight audio LM exists:
+ * libmtmd's "qwen2a" type (Qwen2-Audio): a Whisper encoder (two 1-D convolutions over the
+ * n_mel-bin log-mel spectrogram, the second of stride 2, learned positions for the 1500 frames of
+ * a 30 s window, pre-norm blocks with no bias on K, a final norm), 2x average pooling, then one
+ * linear layer into the language model's embedding: 750 tokens per 30 s of audio.
  * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
  * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
  * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
@@ -49,10 +55,12 @@ struct opts {
     const char *out;
     const char *chat_template; /* NULL: keep the vocab file's */
     const char *mmproj;        /* also write a vision projector here, or NULL */
+    const char *amproj;        /* also write an audio projector (qwen2a) here, or NULL */
     bool qwen2vl;              /* --arch qwen2vl: M-RoPE text model, Qwen2-VL projector */
     bool no_vocab;             /* --tokenizer none */
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     int64_t v_embd, v_layer, v_head, v_ff, image_size, patch_size; /* the projector's ViT */
+    int64_t a_embd, a_layer, a_head, a_ff, n_mel; /* the audio projector's Whisper encoder */
     uint64_t seed;
     enum ggml_type type;
 };
@@ -70,6 +78,11 @@ static const struct int_opt INT_OPTS[] = {
     {"v_ff", offsetof(struct opts, v_ff)},
     {"image_size", offsetof(struct opts, image_size)},
     {"patch_size", offsetof(struct opts, patch_size)},
+    {"a_embd", offsetof(struct opts, a_embd)},
+    {"a_layer", offsetof(struct opts, a_layer)},
+    {"a_head", offsetof(struct opts, a_head)},
+    {"a_ff", offsetof(struct opts, a_ff)},
+    {"n_mel", offsetof(struct opts, n_mel)},
 };
 
 /* Templates that llama.cpp's llama_chat_apply_template recognises by their markers. */
@@ -107,6 +120,8 @@ static void usage(FILE *f) {
           "                 [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64]\n"
           "                 [--v_layer 2] [--v_head 4] [--v_ff 128] [--image_size 32]\n"
           "                 [--patch_size 8]] [--arch llama|qwen2vl]\n"
+          "                 [--amproj PROJ.gguf [--a_embd 64] [--a_layer 2] [--a_head 4]\n"
+          "                 [--a_ff 128] [--n_mel 128]]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
           f);
 }
@@ -149,6 +164,8 @@ static int apply_opt(struct opts *o, const char *name, const char *val) {
         o->out = val;
     else if (!strcmp(name, "mmproj"))
         o->mmproj = val;
+    else if (!strcmp(name, "amproj"))
+        o->amproj = val;
     else if (!strcmp(name, "arch")) {
         if (strcmp(val, "llama") && strcmp(val, "qwen2vl"))
             return usage_error("--arch wants llama or qwen2vl, got '%s'", val);
@@ -214,6 +231,10 @@ static int check_dims(const struct opts *o) {
         (o->v_embd % o->v_head || o->image_size % o->patch_size || o->v_layer > LAYER_MAX))
         return fail("projector: --v_embd must be a multiple of --v_head, --image_size of "
                     "--patch_size, and --v_layer at most %d",
+                    LAYER_MAX);
+    if (o->amproj && (o->a_embd % o->a_head || o->a_layer > LAYER_MAX || o->n_mel < 1))
+        return fail("audio projector: --a_embd must be a multiple of --a_head, --a_layer at "
+                    "most %d and --n_mel positive",
                     LAYER_MAX);
     int64_t blck = ggml_blck_size(o->type);
     if (o->n_embd % blck || o->n_ff % blck)
@@ -454,7 +475,9 @@ static bool write_tensor(FILE *f, const struct gguf_context *g, int64_t id, uint
     bool bias = strstr(name, ".bias") != NULL;
     bool norm = !bias && (strstr(name, "norm") || strstr(name, "_ln.") || strstr(name, ".ln1.") ||
                           strstr(name, ".ln2."));
-    float std = !strcmp(name, "token_embd.weight") ? 1.0f : 1.0f / sqrtf((float)ne[0]);
+    /* a 1-D convolution kernel [k, in, out] sums over k * in inputs */
+    float fan_in = (float)ne[0] * (!strncmp(name, "a.conv1d.", 9) ? (float)ne[1] : 1.0f);
+    float std = !strcmp(name, "token_embd.weight") ? 1.0f : 1.0f / sqrtf(fan_in);
     uint64_t state = tensor_seed(seed, name);
     for (int64_t r = 0; r < ne[1] * ne[2] * ne[3]; r++) {
         if (norm || bias)
@@ -614,6 +637,84 @@ static int write_mmproj(const struct opts *o) {
     return rc;
 }
 
+/* ---- the audio projector (--amproj): qwen2a ---- */
+
+static void set_amproj_hparams(struct gguf_context *g, const struct opts *o) {
+    gguf_set_val_str(g, "general.architecture", "clip");
+    gguf_set_val_str(g, "general.name", "mill-gen-llama-random-amproj");
+    gguf_set_val_u32(g, "general.file_type", 0);
+    gguf_set_val_bool(g, "clip.has_audio_encoder", true);
+    gguf_set_val_str(g, "clip.projector_type", "qwen2a");
+    gguf_set_val_u32(g, "clip.audio.embedding_length", (uint32_t)o->a_embd);
+    gguf_set_val_u32(g, "clip.audio.feed_forward_length", (uint32_t)o->a_ff);
+    gguf_set_val_u32(g, "clip.audio.block_count", (uint32_t)o->a_layer);
+    gguf_set_val_u32(g, "clip.audio.attention.head_count", (uint32_t)o->a_head);
+    gguf_set_val_u32(g, "clip.audio.projection_dim", (uint32_t)o->n_embd);
+    gguf_set_val_f32(g, "clip.audio.attention.layer_norm_epsilon", 1e-5f);
+    gguf_set_val_u32(g, "clip.audio.num_mel_bins", (uint32_t)o->n_mel);
+}
+
+/* One Whisper encoder block: pre-norm attention (K without bias) and a GELU MLP. */
+static void add_whisper_layer(struct gguf_context *g, struct ggml_context *c, const struct opts *o,
+                              int64_t il) {
+    int64_t e = o->a_embd;
+    struct {
+        const char *name;
+        int64_t ne0, ne1;
+        bool bias;
+    } t[] = {
+        {"attn_q", e, e, true},       {"attn_k", e, e, false},
+        {"attn_v", e, e, true},       {"attn_out", e, e, true},
+        {"ln1", e, 0, true},          {"ln2", e, 0, true},
+        {"ffn_up", e, o->a_ff, true}, {"ffn_down", o->a_ff, e, true},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char name[GGML_MAX_NAME];
+        snprintf(name, sizeof name, "a.blk.%" PRId64 ".%s.weight", il, t[i].name);
+        add_tensor(g, c, name, GGML_TYPE_F32, t[i].ne0, t[i].ne1);
+        snprintf(name, sizeof name, "a.blk.%" PRId64 ".%s.bias", il, t[i].name);
+        if (t[i].bias)
+            add_tensor(g, c, name, GGML_TYPE_F32, t[i].ne1 ? t[i].ne1 : e, 0);
+    }
+}
+
+/* The convolutions (kernels [3, in, out]; biases [1, out], as ggml broadcasts them over the
+ * frames), 1500 learned positions, the blocks, the final norm and the projection. */
+static struct ggml_context *add_amproj_tensors(struct gguf_context *g, const struct opts *o) {
+    struct ggml_init_params p = {
+        .mem_size = ggml_tensor_overhead() * (size_t)(12 + 16 * o->a_layer) + 4096,
+        .no_alloc = true,
+    };
+    struct ggml_context *c = ggml_init(p);
+    if (!c)
+        return NULL;
+    int64_t e = o->a_embd;
+    const int64_t conv1[4] = {3, o->n_mel, e, 1}, conv2[4] = {3, e, e, 1};
+    add_tensor_4d(g, c, "a.conv1d.1.weight", conv1);
+    add_tensor(g, c, "a.conv1d.1.bias", GGML_TYPE_F32, 1, e);
+    add_tensor_4d(g, c, "a.conv1d.2.weight", conv2);
+    add_tensor(g, c, "a.conv1d.2.bias", GGML_TYPE_F32, 1, e);
+    add_tensor(g, c, "a.position_embd.weight", GGML_TYPE_F32, e, 1500);
+    for (int64_t il = 0; il < o->a_layer; il++)
+        add_whisper_layer(g, c, o, il);
+    add_tensor(g, c, "a.post_ln.weight", GGML_TYPE_F32, e, 0);
+    add_tensor(g, c, "a.post_ln.bias", GGML_TYPE_F32, e, 0);
+    add_tensor(g, c, "mm.a.fc.weight", GGML_TYPE_F32, e, o->n_embd);
+    add_tensor(g, c, "mm.a.fc.bias", GGML_TYPE_F32, o->n_embd, 0);
+    return c;
+}
+
+static int write_amproj(const struct opts *o) {
+    struct gguf_context *g = gguf_init_empty();
+    set_amproj_hparams(g, o);
+    struct ggml_context *c = add_amproj_tensors(g, o);
+    int rc = c ? write_model(g, o, o->amproj) : fail("out of memory");
+    if (c)
+        ggml_free(c);
+    gguf_free(g);
+    return rc;
+}
+
 static int generate(const struct opts *o) {
     int64_t n_vocab = 0;
     struct gguf_context *src = load_vocab(o->vocab, &n_vocab);
@@ -636,7 +737,9 @@ static int generate(const struct opts *o) {
     if (c)
         ggml_free(c);
     gguf_free(g);
-    return rc || !o->mmproj ? rc : write_mmproj(o);
+    if (!rc && o->mmproj)
+        rc = write_mmproj(o);
+    return rc || !o->amproj ? rc : write_amproj(o);
 }
 
 int main(int argc, char **argv) {
@@ -653,6 +756,11 @@ int main(int argc, char **argv) {
         .v_ff = 128,
         .image_size = 32,
         .patch_size = 8,
+        .a_embd = 64,
+        .a_layer = 2,
+        .a_head = 4,
+        .a_ff = 128,
+        .n_mel = 128,
         .seed = 1,
         .type = GGML_TYPE_F32,
     };

@@ -553,8 +553,9 @@ static int fetch_hub(struct llm *m, struct mill_err *err) {
 /* At open: where the model is (a local file, else a Hub repo: listed, not downloaded) and its
  * projector: mmproj= as a local file, else beside a local model, else in the model's repo.
  * What the projector offers is read from its header when it is local; a Hub projector counts
- * as an image one until it is downloaded, and so does a repo that could not be listed (the
- * listing's error comes at load). */
+ * as one for images and audio until it is downloaded (its header then decides, and a medium it
+ * does not take fails its sample), and so does a repo that could not be listed (the listing's
+ * error comes at load). */
 static int locate_model(struct llm *m, struct mill_err *err) {
     struct stat st;
     int rc = 0;
@@ -576,7 +577,7 @@ static int locate_model(struct llm *m, struct mill_err *err) {
         m->modalities |= mill_mm_file_modalities(m->mmproj);
     else if (!rc && (m->hub_mmproj || (!local && !m->hub_gguf && !m->hub_ckpt && !m->ckpt_dir &&
                                        !strstr(m->path, ".gguf"))))
-        m->modalities |= MILL_MOD_IMAGE;
+        m->modalities |= MILL_MOD_IMAGE | MILL_MOD_AUDIO;
     return rc;
 }
 

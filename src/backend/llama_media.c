@@ -3,10 +3,14 @@
  * With llama.c and llama_rpc.c, the only files that include llama.cpp's headers. Images are
  * decoded by data/image.c (Pillow's pixels, as Mill's processors see them) and handed to
  * libmtmd as RGB bitmaps; libmtmd resizes, normalises and encodes them as the projector's
- * model wants. */
+ * model wants. Audio is decoded by data/audio.c (libsndfile, mono, resampled with libsamplerate
+ * to the projector's rate, as Mill's processors resample with librosa) and handed over as PCM;
+ * libmtmd computes the log-mel spectrogram and cuts a long clip into the encoder's windows
+ * (30 s for Whisper-style encoders), each a chunk of its own. */
 #include "backend/llama_media.h"
 
 #include "core/log.h"
+#include "data/audio.h"
 #include "data/image.h"
 
 #include <mtmd-helper.h>
@@ -124,31 +128,72 @@ static int read_media(const char *path, size_t i, uint8_t **data, size_t *n, str
     return rc;
 }
 
-/* One medium as a bitmap: an image decoded to RGB by data/image.c. */
-static int make_bitmap(const struct mill_mm *mm, const struct mill_media *md, size_t i,
-                       mtmd_bitmap **out, struct mill_err *err) {
-    *out = NULL;
-    if (md->kind != MILL_MOD_IMAGE || !(mm->modalities & MILL_MOD_IMAGE))
-        return mill_err_set(err, MILL_EUNSUPPORTED, "medium %zu: this projector takes no %s", i + 1,
-                            md->kind == MILL_MOD_AUDIO ? "audio" : "such media");
-    uint8_t *owned = NULL;
-    size_t n = md->n;
-    if (!md->data && !md->path)
-        return mill_err_set(err, MILL_EFORMAT, "image %zu has neither bytes nor a path", i + 1);
-    if (!md->data && read_media(md->path, i, &owned, &n, err)) {
-        free(owned);
-        return err->code;
-    }
+/* An image decoded to RGB by data/image.c. */
+static int image_bitmap(const uint8_t *data, size_t n, const struct mill_media *md, size_t i,
+                        mtmd_bitmap **out, struct mill_err *err) {
     struct mill_image img = {0};
     struct mill_err e = {0};
-    int rc = mill_image_decode(md->data ? md->data : owned, n, &img, &e);
-    free(owned);
-    if (rc)
+    if (mill_image_decode(data, n, &img, &e))
         return mill_err_set(err, MILL_EFORMAT, "image %zu%s%s does not decode: %s", i + 1,
                             md->path ? " " : "", md->path ? md->path : "", e.msg);
     *out = mtmd_bitmap_init((uint32_t)img.w, (uint32_t)img.h, img.rgb);
     mill_image_free(&img);
     return *out ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+/* A clip decoded to mono PCM at the projector's sample rate by data/audio.c. libmtmd pads a
+ * clip shorter than half an FFT window with zeros, but asserts on one of a single sample:
+ * that one gets its zero here, which gives the same spectrogram. */
+static int audio_bitmap(const struct mill_mm *mm, const uint8_t *data, size_t n,
+                        const struct mill_media *md, size_t i, mtmd_bitmap **out,
+                        struct mill_err *err) {
+    int rate = mtmd_get_audio_sample_rate(mm->ctx);
+    if (rate <= 0)
+        return mill_err_set(err, MILL_EBACKEND, "the projector gives no audio sample rate");
+    struct mill_audio a = {0};
+    struct mill_err e = {0};
+    if (mill_audio_decode(data, n, rate, &a, &e))
+        return mill_err_set(err, MILL_EFORMAT, "audio %zu%s%s does not decode: %s", i + 1,
+                            md->path ? " " : "", md->path ? md->path : "", e.msg);
+    if (a.n == 1) {
+        float *g = realloc(a.samples, 2 * sizeof *g);
+        if (!g) {
+            mill_audio_free(&a);
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+        g[1] = 0.0f;
+        a.samples = g;
+        a.n = 2;
+    }
+    *out = mtmd_bitmap_init_from_audio(a.n, a.samples);
+    mill_audio_free(&a);
+    return *out ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+/* One medium as a bitmap: an image or an audio clip the projector takes. */
+static int make_bitmap(const struct mill_mm *mm, const struct mill_media *md, size_t i,
+                       mtmd_bitmap **out, struct mill_err *err) {
+    *out = NULL;
+    bool image = md->kind == MILL_MOD_IMAGE, audio = md->kind == MILL_MOD_AUDIO;
+    if (!(image || audio) || !(mm->modalities & md->kind))
+        return mill_err_set(err, MILL_EUNSUPPORTED, "medium %zu: this projector takes no %s", i + 1,
+                            audio   ? "audio"
+                            : image ? "images"
+                                    : "such media");
+    uint8_t *owned = NULL;
+    size_t n = md->n;
+    if (!md->data && !md->path)
+        return mill_err_set(err, MILL_EFORMAT, "%s %zu has neither bytes nor a path",
+                            image ? "image" : "audio", i + 1);
+    if (!md->data && read_media(md->path, i, &owned, &n, err)) {
+        free(owned);
+        return err->code;
+    }
+    const uint8_t *data = md->data ? md->data : owned;
+    int rc =
+        image ? image_bitmap(data, n, md, i, out, err) : audio_bitmap(mm, data, n, md, i, out, err);
+    free(owned);
+    return rc;
 }
 
 static int tokenize_chunks(struct mill_mm *mm, const char *text, mtmd_bitmap **bm, size_t n,

@@ -1,4 +1,4 @@
-/* llama_media.h: images (and later audio) for the llama backend through llama.cpp's libmtmd
+/* llama_media.h: images and audio for the llama backend through llama.cpp's libmtmd
  * (BEHAVIOUR.md §7.1): a multimodal projector (mmproj GGUF) beside a language model, and
  * prompts whose media markers become projected embeddings in a sequence of the KV cache.
  *
@@ -6,7 +6,8 @@
  * chunks (text tokens and media), decodes everything before the prompt's trailing text into
  * one sequence, and hands the trailing text back as tokens, so the loop decodes it together
  * with every other sequence's next token. Media arrive as encoded bytes and are decoded with
- * our own decoders (data/image.h: Pillow's pixels), never with libmtmd's file loader. */
+ * our own decoders (data/image.h: Pillow's pixels; data/audio.h: libsndfile and libsamplerate),
+ * never with libmtmd's file loader. */
 #ifndef MILL_BACKEND_LLAMA_MEDIA_H
 #define MILL_BACKEND_LLAMA_MEDIA_H
 
@@ -34,10 +35,13 @@ unsigned mill_mm_modalities(const struct mill_mm *mm);
 /* The marker a prompt carries once per medium, in the media's order ("<__media__>"). */
 const char *mill_mm_marker(void);
 
-/* Decodes the media (images: PNG, JPEG, WebP, ... as data/image.h reads them) and tokenises
- * text, which holds one marker per medium, with special tokens parsed and BOS added as the
- * vocabulary wants. A medium that will not decode, or a count of markers that is not the
- * count of media, is MILL_EFORMAT naming the medium. */
+/* Decodes the media (images: PNG, JPEG, WebP, ... as data/image.h reads them; audio: WAV,
+ * FLAC, OGG, MP3, ... as data/audio.h reads them, mono at mtmd_get_audio_sample_rate) and
+ * tokenises text, which holds one marker per medium, with special tokens parsed and BOS added
+ * as the vocabulary wants; libmtmd cuts a clip longer than its encoder's window (30 s for
+ * Whisper-style encoders) into several chunks. A medium that will not decode, or a count of
+ * markers that is not the count of media, is MILL_EFORMAT naming the medium; a medium of a
+ * kind the projector does not take is MILL_EUNSUPPORTED. */
 int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
                         size_t n_media, struct mill_mm_prompt **out, struct mill_err *err);
 void mill_mm_prompt_free(struct mill_mm_prompt *p); /* NULL-safe */

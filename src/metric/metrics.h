@@ -7,6 +7,7 @@
 extern const struct mill_metrics_table mill_metrics_generic;
 extern const struct mill_metrics_table mill_metrics_mmlu_pro;
 extern const struct mill_metrics_table mill_metrics_mcq;
+extern const struct mill_metrics_table mill_metrics_audio;
 
 /* Every built-in table (metrics.c), NULL-terminated. */
 extern const struct mill_metrics_table *const mill_builtin_metrics[];

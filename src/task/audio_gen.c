@@ -1,0 +1,251 @@
+/* audio_gen.c: the generative audio tasks, as Mill runs them for audio-language models
+ * (BEHAVIOUR.md §4.6, §4.7). Each doc's one medium is the row's "audio" column (the Hub's
+ * {bytes, path} struct, the encoded clip in bytes, or plain bytes); the backend decodes it.
+ *  - clotho_aqa: lmms-lab/ClothoAQA, config clotho_aqa, split clotho_aqa_test_filtered (also
+ *    clotho_aqa_val_filtered); a port of lmms-eval's clotho_aqa_test. Query
+ *    f"{question.strip()} Answer the question using a single word only.", gold str(answer)
+ *    (a null answer reads "None", as Python's str(None)); metadata question; 8 new tokens;
+ *    clotho_aqa_exact_match. Paper: arxiv.org/abs/2204.09634.
+ *  - esc50_generative: ashraq/esc50, split train (2,000 clips, 50 classes, label `target`);
+ *    urbansound8k_generative: danavery/urbansound8K, split train (8,732 clips, 10 classes,
+ *    label `classID`). Query "Listen to the audio and identify the sound. Choose exactly one
+ *    category from the list and answer with the category name only.\nCategories: a, b, ...."
+ *    with the class names ("_" made a space); gold the class name; metadata category; 32 new
+ *    tokens; esc50_gen_acc / urbansound8k_gen_acc, the longest-contained-class rule
+ *    (metric/audio.c), which reads the class names from the doc's choices: the doc carries
+ *    them there (Python Mill's Doc has none; nothing but `mill prompts` shows them).
+ * A row without audio bytes, or with a label outside the classes, fails its sample. The
+ * benchmarks clotho_aqa, esc50 and urbansound8k, which pick these or the CLAP zero-shot
+ * variants by model, are not defined here. */
+#include "task/tasks.h"
+
+#include "core/text.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The ESC-50 categories in `target` order, as the dataset's `category` column spells them. */
+/* clang-format off */
+static const char *const esc50_categories[] = {
+    "dog", "rooster", "pig", "cow", "frog", "cat", "hen", "insects", "sheep", "crow",
+    "rain", "sea_waves", "crackling_fire", "crickets", "chirping_birds", "water_drops",
+    "wind", "pouring_water", "toilet_flush", "thunderstorm", "crying_baby", "sneezing",
+    "clapping", "breathing", "coughing", "footsteps", "laughing", "brushing_teeth",
+    "snoring", "drinking_sipping", "door_wood_knock", "mouse_click", "keyboard_typing",
+    "door_wood_creaks", "can_opening", "washing_machine", "vacuum_cleaner", "clock_alarm",
+    "clock_tick", "glass_breaking", "helicopter", "chainsaw", "siren", "car_horn",
+    "engine", "train", "church_bells", "airplane", "fireworks", "hand_saw", NULL,
+};
+
+/* The UrbanSound8K categories in `classID` order, as the dataset's `class` column spells them. */
+static const char *const us8k_categories[] = {
+    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
+    "engine_idling", "gun_shot", "jackhammer", "siren", "street_music", NULL,
+};
+/* clang-format on */
+
+struct class_set {
+    const char *const *categories; /* NULL-terminated */
+    const char *label;             /* the column holding the class index */
+};
+
+static const struct class_set esc50 = {esc50_categories, "target"};
+static const struct class_set us8k = {us8k_categories, "classID"};
+
+#define GEN_INSTRUCTION                                                                      \
+    "Listen to the audio and identify the sound. Choose exactly one category from the list " \
+    "and answer with the category name only.\nCategories: "
+
+/* The clip of the row's "audio" column: the bytes of the Hub's {bytes, path} struct, or plain
+ * bytes. The struct's path (the clip's file name on the Hub, not a local file) rides along as
+ * the medium's name, for messages; the bytes are what is decoded. */
+static int add_audio(const struct mill_task_config *t, const struct mill_value *row,
+                     struct mill_doc *doc, struct mill_err *err) {
+    const struct mill_value *a = mill_value_get(row, "audio");
+    const char *name = NULL;
+    if (a && a->kind == MILL_V_STRUCT) {
+        name = mill_value_as_str(mill_value_get(a, "path"));
+        a = mill_value_get(a, "bytes");
+    }
+    if (!a || (a->kind != MILL_V_BYTES && a->kind != MILL_V_STR))
+        return mill_err_set(err, MILL_EFORMAT, "%s: the row has no audio bytes%s%s", t->name,
+                            name ? " for " : "", name ? name : "");
+    if (mill_doc_add_media(doc, MILL_MOD_AUDIO, a->u.s.p, a->u.s.n, name))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Python's str() of the answer column: a string as it is, null "None", an integer in decimal,
+ * a boolean "True"/"False", absent "". */
+static int answer_text(const struct mill_value *v, char *num, size_t cap, const char **out) {
+    if (!v)
+        *out = "";
+    else if (v->kind == MILL_V_STR)
+        *out = v->u.s.p;
+    else if (v->kind == MILL_V_NULL)
+        *out = "None";
+    else if (v->kind == MILL_V_BOOL)
+        *out = v->u.b ? "True" : "False";
+    else if (v->kind == MILL_V_INT && snprintf(num, cap, "%" PRId64, v->u.i) > 0)
+        *out = num;
+    else
+        return MILL_EFORMAT;
+    return 0;
+}
+
+static int clotho_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, struct mill_err *err) {
+    const struct mill_value *qv = mill_value_get(row, "question");
+    const char *q = mill_value_as_str(qv), *gold = NULL;
+    char num[32];
+    if (qv && qv->kind != MILL_V_NULL && !q)
+        return mill_err_set(err, MILL_EFORMAT, "%s: the question is not a string", t->name);
+    if (answer_text(mill_value_get(row, "answer"), num, sizeof num, &gold))
+        return mill_err_set(err, MILL_EFORMAT, "%s: the answer is not a string", t->name);
+    char *question = mill_py_strip(q ? q : "");
+    struct mill_buf b = {0};
+    int rc = question
+                 ? mill_buf_addf(&b, "%s Answer the question using a single word only.", question)
+                 : MILL_ENOMEM;
+    if (!rc)
+        rc = mill_doc_set_query(doc, b.p);
+    if (!rc)
+        rc = mill_doc_set_target_str(doc, gold);
+    if (!rc)
+        rc = mill_doc_meta_set_str(doc, "question", question);
+    free(question);
+    mill_buf_free(&b);
+    return rc ? mill_err_set(err, rc, "out of memory") : add_audio(t, row, doc, err);
+}
+
+/* A category's class name ("_" made a space) onto b. */
+static int add_class_name(struct mill_buf *b, const char *category) {
+    for (const char *p = category; *p; p++)
+        if (mill_buf_addc(b, *p == '_' ? ' ' : *p))
+            return MILL_ENOMEM;
+    return 0;
+}
+
+/* Query, gold and choices (every class name), metadata category. */
+static int fill_gen_doc(struct mill_doc *doc, const struct class_set *set, size_t cls) {
+    struct mill_buf q = {0}, name = {0};
+    int rc = mill_buf_adds(&q, GEN_INSTRUCTION);
+    for (size_t i = 0; !rc && set->categories[i]; i++) {
+        mill_buf_reset(&name);
+        rc = add_class_name(&name, set->categories[i]);
+        if (!rc)
+            rc = mill_doc_add_choice(doc, name.p);
+        if (!rc && i)
+            rc = mill_buf_adds(&q, ", ");
+        if (!rc)
+            rc = mill_buf_adds(&q, name.p);
+    }
+    if (!rc)
+        rc = mill_buf_addc(&q, '.');
+    if (!rc)
+        rc = mill_doc_set_query(doc, q.p);
+    if (!rc)
+        rc = mill_doc_set_target_str(doc, doc->choices[cls]);
+    if (!rc)
+        rc = mill_doc_meta_set_str(doc, "category", doc->choices[cls]);
+    mill_buf_free(&q);
+    mill_buf_free(&name);
+    return rc;
+}
+
+static int gen_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err) {
+    const struct class_set *set = t->user;
+    int64_t cls;
+    size_t n = mill_strv_len(set->categories);
+    if (mill_value_as_int(mill_value_get(row, set->label), &cls) || cls < 0 || (size_t)cls >= n)
+        return mill_err_set(err, MILL_EFORMAT, "%s: the row's %s is not a class index in [0, %zu)",
+                            t->name, set->label, n);
+    if (fill_gen_doc(doc, set, (size_t)cls))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    return add_audio(t, row, doc, err);
+}
+
+static const char *const clotho_splits[] = {"clotho_aqa_test_filtered", "clotho_aqa_val_filtered",
+                                            NULL};
+static const char *const clotho_eval[] = {"clotho_aqa_test_filtered", NULL};
+static const char *const train[] = {"train", NULL};
+static const char *const clotho_cols[] = {"question", "answer", "audio", NULL};
+static const char *const esc50_cols[] = {"target", "audio", NULL};
+static const char *const us8k_cols[] = {"classID", "audio", NULL};
+static const char *const clotho_metrics[] = {"clotho_aqa_exact_match", NULL};
+static const char *const esc50_metrics[] = {"esc50_gen_acc", NULL};
+static const char *const us8k_metrics[] = {"urbansound8k_gen_acc", NULL};
+static const char *const clotho_cats[] = {"audio", "question-answering", NULL};
+static const char *const clotho_caps[] = {"audio understanding", "acoustic reasoning", NULL};
+static const char *const class_cats[] = {"audio", "audio-classification", "question-answering",
+                                         NULL};
+static const char *const class_caps[] = {"audio understanding", "audio recognition", NULL};
+
+static const struct mill_task_config tasks[] = {
+    {.name = "clotho_aqa",
+     .version = 1,
+     .hf_repo = "lmms-lab/ClothoAQA",
+     .hf_subset = "clotho_aqa",
+     .hf_avail_splits = clotho_splits,
+     .evaluation_splits = clotho_eval,
+     .columns = clotho_cols,
+     .prompt = clotho_prompt,
+     .task_type = MILL_TASK_GENERATIVE_QA,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_AUDIO | MILL_MOD_TEXT,
+     .generation_size = 8,
+     .metrics = clotho_metrics,
+     .description = "Clotho-AQA: crowdsourced audio question answering. Each 15-30 s audio clip "
+                    "is paired with a question whose answer is a single word (often yes/no); an "
+                    "audio-language model answers in one word, graded by case/punctuation-"
+                    "insensitive exact match.",
+     .categories = clotho_cats,
+     .capabilities = clotho_caps,
+     .paper_url = "https://arxiv.org/abs/2204.09634",
+     .approx_num_samples = 1442},
+    {.name = "esc50_generative",
+     .version = 1,
+     .hf_repo = "ashraq/esc50",
+     .hf_avail_splits = train,
+     .evaluation_splits = train,
+     .columns = esc50_cols,
+     .prompt = gen_prompt,
+     .task_type = MILL_TASK_GENERATIVE_QA,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_AUDIO | MILL_MOD_TEXT,
+     .generation_size = 32,
+     .metrics = esc50_metrics,
+     .description = "ESC-50 generative environmental sound classification: an audio-language "
+                    "model hears the clip and answers with one of 50 category names, matched "
+                    "back to a class.",
+     .categories = class_cats,
+     .capabilities = class_caps,
+     .paper_url = "https://github.com/karolpiczak/ESC-50",
+     .approx_num_samples = 2000,
+     .user = &esc50},
+    {.name = "urbansound8k_generative",
+     .version = 1,
+     .hf_repo = "danavery/urbansound8K",
+     .hf_avail_splits = train,
+     .evaluation_splits = train,
+     .columns = us8k_cols,
+     .prompt = gen_prompt,
+     .task_type = MILL_TASK_GENERATIVE_QA,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_AUDIO | MILL_MOD_TEXT,
+     .generation_size = 32,
+     .metrics = us8k_metrics,
+     .description = "UrbanSound8K generative urban sound classification: an audio-language "
+                    "model hears the clip and answers with one of 10 category names, matched "
+                    "back to a class.",
+     .categories = class_cats,
+     .capabilities = class_caps,
+     .paper_url = "https://urbansounddataset.weebly.com/urbansound8k.html",
+     .approx_num_samples = 8732,
+     .user = &us8k},
+};
+
+const struct mill_tasks_table mill_tasks_audio_gen = {MILL_ABI_VERSION, 3, tasks};

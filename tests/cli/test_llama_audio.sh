@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# test_llama_audio.sh: audio in the llama backend through libmtmd, against llama.cpp's own
+# llama-mtmd-cli (built from the same bundle by scripts/deps.sh), on a generated random-weight
+# audio LM (tools/gen_llama --amproj: a Qwen2 vocabulary, libmtmd's "qwen2a" projector, Qwen2-
+# Audio's Whisper encoder) and the clotho_aqa task on a Parquet fixture in the Hub's layout
+# (tests/reference/write_audio_parquet.cjs), clips made here with espeak-ng (speech) and sox
+# (tones, noise, silence), 16 kHz mono, encoded as WAV, FLAC and MP3:
+# - greedy generations equal llama-mtmd-cli --audio's for the same model, clip and prompt, byte
+#   for byte, with 8 clips in flight and with one;
+# - a 35 s clip is cut by libmtmd into two 30 s windows, as llama-mtmd-cli cuts it: the
+#   provenance counts one more medium encoded than there are clips;
+# - a 44.1 kHz stereo clip (downmixed, resampled with libsamplerate; llama-mtmd-cli resamples
+#   with miniaudio, so that one is answered, not compared);
+# - the provenance records the projector's file and sha256.
+# Needs llama-mtmd-cli from the pinned build, node's parquet-wasm, sox, lame and espeak-ng:
+# fails, never skips.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
+SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
+NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$SRC/tests/cli/lib.sh"
+export MILL_LOCAL_DATASETS="$tmp/mirror" MILL_CACHE_DIR="$tmp/cache"
+
+for x in "$BUILD/bin/gen_llama" "$PREFIX/bin/llama-mtmd-cli" "$NODE_MODULES/parquet-wasm"; do
+    [ -e "$x" ] || { echo "FAIL - $x missing"; exit 1; }
+done
+for x in sox espeak-ng; do
+    command -v $x >/dev/null || { echo "FAIL - $x missing (scripts/deps.sh installs it)"; exit 1; }
+done
+
+M=$tmp/alm
+mkdir -p "$M"
+"$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" --out "$M/alm.gguf" \
+    --n_embd 64 --type f16 --chat_template chatml --amproj "$M/mmproj-alm-F32.gguf" >/dev/null ||
+    { echo "FAIL - gen_llama --amproj"; exit 1; }
+
+# Clips: speech at two speeds and voices, a chord, noise, near-silence, a 35 s mix, each at
+# 16 kHz mono 16-bit, then encoded; and a 44.1 kHz stereo one.
+C=$tmp/clips; mkdir -p "$C"
+clips() {
+    espeak-ng -w "$C/s1.wav" "Is there a dog barking near the river?" &&
+    espeak-ng -v en-us -s 220 -w "$C/s2.wav" "The rain falls softly on the old tin roof." &&
+    espeak-ng -v en-gb -s 120 -w "$C/s3.wav" "Three birds are singing" &&
+    sox -n -r 16000 -c 1 -b 16 "$C/chord.wav" synth 2.5 sine 220 sine 330 sine 440 remix - gain -6 &&
+    sox -n -r 16000 -c 1 -b 16 "$C/noise.wav" synth 1.2 pinknoise gain -12 &&
+    sox -n -r 16000 -c 1 -b 16 "$C/quiet.wav" synth 0.7 sine 1000 gain -60 &&
+    sox -n -r 16000 -c 1 -b 16 "$C/tone35.wav" synth 35 sine 300:900 gain -9 &&
+    for s in s1 s2 s3; do sox "$C/$s.wav" -r 16000 -c 1 -b 16 "$C/${s}_16k.wav" || return 1; done &&
+    sox "$C/s1_16k.wav" "$C/s1.flac" && sox "$C/s2_16k.wav" -C 128 "$C/s2.mp3" &&
+    sox "$C/chord.wav" "$C/chord.flac" && sox "$C/noise.wav" -C 192 "$C/noise.mp3" &&
+    sox -n -r 44100 -c 2 -b 16 "$C/stereo44.wav" synth 1.5 sine 440 sine 660 gain -6
+}
+clips || { echo "FAIL - making the clips with espeak-ng and sox"; exit 1; }
+
+# The rows: "compare" marks the clips llama-mtmd-cli decodes to the same samples we do.
+"$PY" - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+C = f"{tmp}/clips"
+rows = [("s1_16k.wav", "Is a dog barking?", "yes"), ("s1.flac", " What animal is it? ", "dog"),
+        ("s2.mp3", "Is it raining?", "yes"), ("s3_16k.wav", "How many birds are there?", "three"),
+        ("chord.wav", "Is music playing?", "yes"), ("chord.flac", "Is this a chord?", "yes"),
+        ("noise.mp3", "Is it quiet?", "no"), ("quiet.wav", "Is anything audible?", "no"),
+        ("tone35.wav", "Does the pitch rise?", "yes"), ("s2_16k.wav", "Is it snowing?", "no"),
+        ("stereo44.wav", "Is it a tone?", "yes")]
+with open(f"{tmp}/rows.jsonl", "w") as f, open(f"{tmp}/peer.jsonl", "w") as p:
+    for i, (clip, q, a) in enumerate(rows):
+        f.write(json.dumps({"file_name": clip, "question": q, "answer": a,
+                            "audio": {"file": f"{C}/{clip}", "path": clip}}) + "\n")
+        p.write(json.dumps({"doc_id": i, "clip": f"{C}/{clip}", "compare": "44" not in clip,
+                            "prompt": q.strip() + " Answer the question using a single word only."}) + "\n")
+PY
+D="$tmp/mirror/lmms-lab_ClothoAQA/clotho_aqa"; mkdir -p "$D"
+NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/write_audio_parquet.cjs" clotho \
+    "$tmp/rows.jsonl" "$D/clotho_aqa_test_filtered-00000-of-00001.parquet" ||
+    { echo "FAIL - write_audio_parquet.cjs"; exit 1; }
+
+run() { # OUT BATCH
+    "$MILL" --output_dir "$tmp/$1" eval "llama[path=$M/alm.gguf,batch_size=$2,threads=2]" \
+        clotho_aqa >"$tmp/$1.out" 2>"$tmp/$1.err"
+}
+run b8 8; rc8=$?
+run b1 1; rc1=$?
+check "clotho_aqa with 8 clips in flight and with one: exit 0, 11 computed, none failed" \
+    "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ] && grep -q '11 docs (11 computed, 0 resumed, 0 failed)' \
+     '$tmp/b8.err' && grep -q '11 docs (11 computed, 0 resumed, 0 failed)' '$tmp/b1.err' || \
+     { tail -3 '$tmp/b8.err' '$tmp/b1.err'; false; }"
+
+# Every comparable clip through llama-mtmd-cli (greedy, 8 tokens, the marker before the text
+# as mill puts it; its stdout is "\n" + the generation + "\n\n") against each run.
+"$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$M" b8 b1 >"$tmp/peer.log" 2>&1 <<'PY'
+import glob, json, subprocess, sys
+tmp, cli, m = sys.argv[1:4]
+rows = [json.loads(l) for l in open(f"{tmp}/peer.jsonl")]
+bad = 0
+peer = {}
+for r in rows:
+    if not r["compare"]:
+        continue
+    p = subprocess.run([cli, "-m", f"{m}/alm.gguf", "--mmproj", f"{m}/mmproj-alm-F32.gguf",
+                        "--audio", r["clip"], "-p", "<__media__>" + r["prompt"],
+                        "-n", "8", "--temp", "0", "-t", "2"], capture_output=True)
+    s = p.stdout.decode("utf-8", "replace")
+    if p.returncode or not (s.startswith("\n") and s.endswith("\n\n")):
+        print(f"llama-mtmd-cli failed on {r['clip']}: {p.returncode} {p.stderr[-300:]!r}")
+        bad += 1
+    peer[r["doc_id"]] = s[1:-2]
+for out in sys.argv[4:]:
+    got = {}
+    for path in glob.glob(f"{tmp}/{out}/outputs/*/clotho_aqa_0shot.jsonl"):
+        for l in open(path, encoding="utf-8"):
+            x = json.loads(l)
+            got[x["doc_id"]] = x["prediction"]
+    for i, want in peer.items():
+        if got.get(i) != want:
+            print(f"{out} doc {i} ({rows[i]['clip'].rsplit('/', 1)[1]}): mill {got.get(i)!r} "
+                  f"!= llama-mtmd-cli {want!r}")
+            bad += 1
+    if len(got) != len(rows):
+        print(f"{out}: {len(got)} predictions for {len(rows)} rows")
+        bad += 1
+# a model deaf to its audio would pass the comparison too: the clips must tell apart
+if len(set(peer.values())) < 4:
+    print(f"only {len(set(peer.values()))} distinct generations over {len(peer)} clips")
+    bad += 1
+print("same: %d clips, %d distinct generations" % (len(peer), len(set(peer.values())))
+      if not bad else f"{bad} differ")
+PY
+check "generations equal llama-mtmd-cli's, 8 in flight and one ($(tail -1 "$tmp/peer.log"))" \
+    "tail -1 '$tmp/peer.log' | grep -q '^same' || { cat '$tmp/peer.log'; false; }"
+
+prov=$(ls "$tmp"/b8/outputs/*/clotho_aqa_0shot.json 2>/dev/null | head -1)
+check "the 35 s clip took two windows: 12 media encoded for 11 clips" \
+    "grep -q '\"media_encoded\":12' '$prov'"
+check "provenance records the projector and its sha256" \
+    "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-alm-F32.gguf" | cut -c1-64)\"' '$prov'"
+check "the end table scores clotho_aqa" "grep -Eq '^clotho_aqa +[0-9.]+$' '$tmp/b8.out'"
+finish
