@@ -25,7 +25,8 @@ deps:
 	@mkdir -p $(BUILD)
 	@bash scripts/deps.sh | tail -n 1 > $(DEPS_STAMP).tmp && mv $(DEPS_STAMP).tmp $(DEPS_STAMP)
 
-$(DEPS_STAMP):
+# Re-run when deps.sh changes (new packages, pins): it does nothing for what is already there.
+$(DEPS_STAMP): scripts/deps.sh
 	@$(MAKE) --no-print-directory deps
 
 build: $(DEPS_STAMP)

@@ -25,7 +25,7 @@ PKGS=(build-essential cmake ninja-build git pkg-config ca-certificates
       clang libclang-rt-14-dev nodejs npm curl tmux
       python3 python3-numpy python3-pil python3-regex python3-torch libopenblas0-pthread
       python3-pandas python3-rich libjpeg-turbo-progs clang-format
-      sox libsox-fmt-mp3 lame espeak-ng)
+      sox libsox-fmt-mp3 lame espeak-ng chromium)
 
 install_packages() {
     local missing=()
@@ -101,7 +101,27 @@ build_llama() {
 # Test oracles from npm (DuckDB writes and reads Parquet; hyparquet-writer and arrow-rs through
 # parquet-wasm, with apache-arrow to build its tables, are two more writers),
 # installed once outside the checkout; tests find them under $DEPS_DIR/node/node_modules.
+# Vega, Vega-Lite and vega-embed are embedded into the mill binary for `mill report` (CMake reads
+# their build/*.min.js from here); playwright-core drives Debian's chromium in its browser test.
 NODE_PKGS=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0 parquet-wasm@0.8.0 apache-arrow@21.2.0)
+NODE_PKGS+=(vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0 playwright-core@1.65.1)
+# npm checks each tarball against the registry's integrity (sha512); these pins check that the
+# registry's integrity is the one we reviewed (name=integrity as package-lock.json records it).
+NODE_INTEGRITY=(
+    vega=sha512-rHXCq2LpEWCLMjXBEj7hocY9G0/i5TGYRayGGSj06VTF4+l2IG2Z7oeZKCjWbUh/7hTE/mVhbaOPB72wCElh6g==
+    vega-lite=sha512-fMXF6s0MrIg0UTWnLIfeFtgSLzVhyzSKobzGrh5rhS+mL6FOYFG3m7ouJ4U23gj65EK+gl9FIIT5w7wLNaAzkA==
+    vega-embed=sha512-wQ8s5GaSzqoKgmRfbRolgBrjE2CP7ZKHXqH7NijxMqPjpdWxSs4Dn8tvp9g0giQvh2cK+3p56sxjWWM0wNngGw==
+    playwright-core=sha512-hqPpz7blSMPxWVdoeE1yiBSzXsKiVOd2k+kjCvmUywD2GPO2Dd9HfcWnq9NN0GHbNZDFgZ9JfBFr+X5/BLo0qw==)
+check_node_integrity() {
+    local dir=$1 kv
+    for kv in "${NODE_INTEGRITY[@]}"; do
+        node -e 'const [f, n, want] = process.argv.slice(1);
+            const got = (require(f).packages["node_modules/" + n] || {}).integrity;
+            if (got !== want) { console.error(`deps: ${n}: integrity ${got}, want ${want}`);
+                                process.exit(1); }' "$dir/package-lock.json" "${kv%%=*}" \
+            "${kv#*=}" || exit 1
+    done
+}
 install_node_tools() {
     local dir=$DEPS_DIR/node want="${NODE_PKGS[*]}"
     if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$want" ]; then return 0; fi
@@ -109,6 +129,7 @@ install_node_tools() {
     mkdir -p "$dir"
     (cd "$dir" && npm install --silent --no-audit --no-fund --prefix "$dir" "${NODE_PKGS[@]}" \
         >/dev/null) || { log "npm install failed"; exit 1; }
+    check_node_integrity "$dir"
     echo "$want" >"$dir/.stamp"
 }
 

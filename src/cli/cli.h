@@ -61,6 +61,6 @@ int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf,
 void mill_cli_print_help(const struct mill_command *cmd);
 
 extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls, mill_cmd_schedule,
-    mill_cmd_prompts, mill_cmd_data, mill_cmd_convert;
+    mill_cmd_prompts, mill_cmd_data, mill_cmd_convert, mill_cmd_report;
 
 #endif

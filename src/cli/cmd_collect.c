@@ -1,6 +1,7 @@
 /* cmd_collect.c: `mill collect [--models M] [--tasks T] [--metric X] [--check] [--n_shots N]`:
- * reads aggregate.csv and prints Mill's results table and job check. A corrupt file is an
- * error (exit 1), never a silently shorter table. */
+ * reads aggregate.csv and prints Mill's results table and job check; with `--compare A,B` the
+ * paired comparison of two models instead (out/compare.h). A corrupt file is an error (exit 1),
+ * never a silently shorter table. */
 #include "cli/cli.h"
 
 #include "eval/registry.h"
@@ -8,6 +9,8 @@
 #include "core/spec.h"
 #include "out/aggregate.h"
 #include "out/collect.h"
+#include "out/compare.h"
+#include "out/results.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,77 @@ static int expected_jobs(const struct mill_registry *reg, char **models, size_t 
     return rc;
 }
 
+/* Names the models aggregate.csv has, for a message. */
+static void list_models(const struct mill_aggregate_table *t, struct mill_buf *b) {
+    for (size_t i = 0; i < t->n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !strcmp(t->rows[k].model, t->rows[i].model);
+        if (!seen)
+            mill_buf_addf(b, "%s%s", b->n ? ", " : "", t->rows[i].model);
+    }
+}
+
+/* `--compare A,B`: exit 2 unless two names are given, 1 when either has no results or the two
+ * answered no question in common. */
+int mill_cli_compare(const struct mill_args *a, const struct mill_aggregate_table *t,
+                     const char *spec, char **tasks, size_t nt, struct mill_compare *c) {
+    char **m = NULL;
+    size_t nm = 0;
+    struct mill_err err = {0};
+    if (mill_spec_split(spec, &m, &nm, &err) || nm != 2 || !strcmp(m[0], m[1])) {
+        mill_strv_free(m, nm);
+        return mill_cli_error(MILL_EXIT_USAGE, "--compare takes two different models: A,B");
+    }
+    int rc = 0;
+    for (size_t k = 0; k < 2 && !rc; k++) {
+        bool found = false;
+        for (size_t i = 0; i < t->n && !found; i++)
+            found = !strcmp(t->rows[i].model, m[k]);
+        struct mill_buf b = {0};
+        list_models(t, &b);
+        if (!found)
+            rc = mill_cli_error(MILL_EXIT_FAIL,
+                                "--compare: model '%s' has no results in %s/"
+                                "aggregate.csv (models there: %s)",
+                                m[k], mill_cli_output_dir(a), b.p ? b.p : "none");
+        mill_buf_free(&b);
+    }
+    struct mill_results r = {0};
+    struct mill_results_params p = mill_results_default_params();
+    p.dir = mill_cli_output_dir(a);
+    p.models = (const char *const *)m;
+    p.n_models = 2;
+    p.tasks = (const char *const *)tasks;
+    p.n_tasks = nt;
+    if (!rc && mill_results_load(&r, t, &p, &err))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    if (!rc && mill_compare_build(&r, m[0], m[1], mill_arg(a, "metric"), c, &err))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    if (!rc && c->n == 0)
+        rc = mill_cli_error(MILL_EXIT_FAIL,
+                            "--compare: '%s' and '%s' answered no question in "
+                            "common (no task, n_shot and metric with a doc both scored)",
+                            m[0], m[1]);
+    mill_results_free(&r);
+    mill_strv_free(m, nm);
+    return rc;
+}
+
+static int run_compare(const struct mill_args *a, const struct mill_aggregate_table *t,
+                       char **tasks, size_t nt) {
+    struct mill_compare c = {0};
+    int rc = mill_cli_compare(a, t, mill_arg(a, "compare"), tasks, nt, &c);
+    struct mill_buf out = {0};
+    if (!rc && mill_compare_render(&c, &out))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    if (!rc)
+        fputs(out.p, stdout);
+    mill_buf_free(&out);
+    mill_compare_free(&c);
+    return rc;
+}
+
 static int run_collect(const struct mill_args *a) {
     char path[4096];
     snprintf(path, sizeof path, "%s/aggregate.csv", mill_cli_output_dir(a));
@@ -73,6 +147,13 @@ static int run_collect(const struct mill_args *a) {
     if ((ms && mill_spec_split(ms, &models, &nm, &err)) ||
         (ts && mill_spec_split(ts, &tasks, &nt, &err)))
         rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
+    if (!rc && mill_arg(a, "compare")) {
+        rc = run_compare(a, &t, tasks, nt);
+        mill_strv_free(models, nm);
+        mill_strv_free(tasks, nt);
+        mill_aggregate_table_free(&t);
+        return rc;
+    }
     struct mill_collect_params p = mill_collect_default_params();
     p.models = (const char *const *)models;
     p.n_models = nm;
@@ -113,13 +194,15 @@ static const struct mill_opt collect_opts[] = {
     {"check", MILL_OPT_BOOL, NULL, "report completed and missing jobs (default on; --nocheck)"},
     {"n_shots", MILL_OPT_STR, "N,...", "n-shot values the check expects (default: the task's)"},
     {"task_paths", MILL_OPT_STR, "PATHS", "plugins whose benchmarks the check expands"},
+    {"compare", MILL_OPT_STR, "A,B",
+     "paired comparison of model B with A instead of the table (bootstrap CI, McNemar p)"},
 };
 
 const struct mill_command mill_cmd_collect = {
     .name = "collect",
     .summary = "Display aggregated performance and check for missing jobs.",
     .usage = "collect [--models M,...] [--tasks T,...] [--metric METRIC] [--check] "
-             "[--n_shots N,...]",
+             "[--n_shots N,...] [--compare A,B]",
     .opts = collect_opts,
     .n_opts = sizeof collect_opts / sizeof collect_opts[0],
     .run = run_collect,

@@ -24,8 +24,9 @@ const struct mill_opt mill_global_opts[] = {
 const size_t mill_n_global_opts = sizeof mill_global_opts / sizeof mill_global_opts[0];
 
 static const struct mill_command *const commands[] = {
-    &mill_cmd_eval,    &mill_cmd_collect, &mill_cmd_ls,      &mill_cmd_schedule,
-    &mill_cmd_prompts, &mill_cmd_data,    &mill_cmd_convert, NULL,
+    &mill_cmd_eval,     &mill_cmd_collect, &mill_cmd_ls,
+    &mill_cmd_schedule, &mill_cmd_prompts, &mill_cmd_data,
+    &mill_cmd_convert,  &mill_cmd_report,  NULL,
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,6 +61,71 @@ int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err 
     if (depth != 0) {
         mill_strv_free(out, k);
         return mill_err_set(err, MILL_EINVAL, "unbalanced brackets in '%s'", list);
+    }
+    *items = out;
+    *n = k;
+    return 0;
+}
+
+/* The value of the quant= item inside the brackets of spec: *at, *len; false when none. */
+static bool find_quant(const char *spec, const char **at, size_t *len) {
+    const char *p = strchr(spec, '[');
+    while (p && *p && *p != ']') {
+        const char *item = p + 1, *end = item + strcspn(item, ",]");
+        while (item < end && isspace((unsigned char)*item))
+            item++;
+        if (!strncmp(item, "quant", 5)) {
+            const char *eq = item + 5;
+            while (eq < end && isspace((unsigned char)*eq))
+                eq++;
+            if (eq < end && *eq == '=') {
+                *at = eq + 1;
+                *len = (size_t)(end - *at);
+                return true;
+            }
+        }
+        p = end;
+    }
+    return false;
+}
+
+int mill_spec_sweep(const char *spec, char ***items, size_t *n, struct mill_err *err) {
+    const char *at = NULL;
+    size_t len = 0;
+    *items = NULL;
+    *n = 0;
+    bool sweep = find_quant(spec, &at, &len) && memchr(at, ';', len);
+    size_t k = 0, cap = sweep ? 1 : 0;
+    for (size_t i = 0; sweep && i < len; i++)
+        cap += at[i] == ';';
+    char **out = calloc(cap ? cap : 1, sizeof *out);
+    if (!out)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!sweep) {
+        if (!(out[0] = strdup(spec))) {
+            free(out);
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+        *items = out;
+        *n = 1;
+        return 0;
+    }
+    for (const char *t = at, *end = at + len; t <= end && k < cap; k++) {
+        const char *semi = memchr(t, ';', (size_t)(end - t));
+        const char *stop = semi ? semi : end;
+        char *tag = dup_trim(t, (size_t)(stop - t));
+        if (!tag || !*tag ||
+            asprintf(&out[k], "%.*s%s%s", (int)(at - spec), spec, tag, at + len) < 0) {
+            bool empty = tag && !*tag;
+            free(tag);
+            out[k] = NULL;
+            mill_strv_free(out, k);
+            return empty ? mill_err_set(err, MILL_EINVAL,
+                                        "model spec '%s': empty tag in quant=", spec)
+                         : mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+        free(tag);
+        t = stop + 1;
     }
     *items = out;
     *n = k;

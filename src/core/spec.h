@@ -12,6 +12,12 @@
 int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err *err);
 void mill_strv_free(char **v, size_t n);
 
+/* A quantisation sweep: a spec whose quant= value lists several tags separated by ';'
+ * (`llama[path=org/m-GGUF,quant=Q4_K_M;Q8_0;F16]`) becomes one spec per tag, in order, with
+ * quant= set to that tag and the rest of the text unchanged. Any other spec is one item, itself.
+ * *items as mill_spec_split (free with mill_strv_free). MILL_EINVAL for an empty tag. */
+int mill_spec_sweep(const char *spec, char ***items, size_t *n, struct mill_err *err);
+
 /* Parses one spec. `a[b=1,c=x]` -> type "a", args {b: 1, c: "x"}; `a` -> type "a", no args.
  * Malformed specs (empty name, "k" without "=", empty key, text after "]", empty brackets)
  * give MILL_EINVAL naming the spec and the fault. Free with mill_spec_free. */

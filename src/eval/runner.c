@@ -36,6 +36,7 @@ struct run_ctx {
     bool loaded;
     struct mill_backend_caps caps;
     const char *model;
+    char *model_owned; /* a sweep's "<backend's name>:<quant>" (model points at it) */
     char *model_dir;
     struct mill_run_result *res;
 };
@@ -903,8 +904,9 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
 }
 
 /* Opens a backend for spec: a registered name or alias, else a bare Hub id for the llama
- * backend (Mill's shorthand). Nothing is downloaded. */
-static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec,
+ * backend (Mill's shorthand). Nothing is downloaded. A spec of a quantisation sweep
+ * (mill_spec_sweep) names its model "<backend's name>:<quant>", so each file is its own job. */
+static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, bool swept,
                         struct mill_err *err) {
     c->ops = mill_backend_find(spec->type);
     if (!c->ops)
@@ -918,6 +920,11 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec,
         return rc;
     c->ops->caps(c->state, &c->caps);
     c->model = c->ops->model_name(c->state);
+    if (swept &&
+        asprintf(&c->model_owned, "%s:%s", c->model, mill_spec_get_str(spec, "quant", "")) < 0)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (swept)
+        c->model = c->model_owned;
     if (!(c->model_dir = mill_model_dirname(c->model)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     return 0;
@@ -944,7 +951,7 @@ static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mil
 }
 
 static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
-                     const char *spec_text, char **names, size_t n_names,
+                     const char *spec_text, bool swept, char **names, size_t n_names,
                      struct mill_run_result *res, struct mill_err *err) {
     struct mill_model_spec spec;
     int rc = mill_spec_parse(spec_text, &spec, err);
@@ -952,7 +959,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
         return rc;
     struct run_ctx c = {.reg = reg, .p = p, .res = res};
     spec.cache_dir = p->cache_dir;
-    rc = open_backend(&c, &spec, err);
+    rc = open_backend(&c, &spec, swept, err);
     if (!rc)
         rc = check_all(&c, names, n_names, err);
     for (size_t i = 0; !rc && i < n_names; i++)
@@ -962,7 +969,41 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
     if (c.ops && c.state)
         c.ops->close(c.state);
     free(c.model_dir);
+    free(c.model_owned);
     mill_spec_free(&spec);
+    return rc;
+}
+
+/* The specs of a model list with each quantisation sweep expanded (mill_spec_sweep); swept[i]
+ * says whether item i came from a sweep. */
+static int expand_sweeps(char **specs, size_t n_specs, char ***out, bool **swept, size_t *n,
+                         struct mill_err *err) {
+    *out = NULL;
+    *swept = NULL;
+    *n = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n_specs; i++) {
+        char **items = NULL;
+        size_t k = 0;
+        if ((rc = mill_spec_sweep(specs[i], &items, &k, err)))
+            break;
+        char **grown = realloc(*out, (*n + k) * sizeof **out);
+        bool *sw = grown ? realloc(*swept, (*n + k) * sizeof **swept) : NULL;
+        if (grown)
+            *out = grown;
+        if (sw)
+            *swept = sw;
+        if (!grown || !sw) {
+            mill_strv_free(items, k);
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < k; j++) {
+            (*out)[*n] = items[j];
+            (*swept)[(*n)++] = k > 1;
+        }
+        free(items);
+    }
     return rc;
 }
 
@@ -970,9 +1011,13 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
                   const struct mill_run_params *p, struct mill_run_result *res,
                   struct mill_err *err) {
     memset(res, 0, sizeof *res);
-    char **specs = NULL, **tasks = NULL;
-    size_t n_specs = 0, n_tasks = 0;
-    int rc = mill_spec_split(models, &specs, &n_specs, err);
+    char **specs = NULL, **tasks = NULL, **listed = NULL;
+    size_t n_specs = 0, n_tasks = 0, n_listed = 0;
+    bool *swept = NULL;
+    int rc = mill_spec_split(models, &listed, &n_listed, err);
+    if (!rc)
+        rc = expand_sweeps(listed, n_listed, &specs, &swept, &n_specs, err);
+    mill_strv_free(listed, n_listed);
     if (!rc)
         rc = mill_spec_split(names, &tasks, &n_tasks, err);
     for (size_t i = 0; !rc && i < n_specs; i++) {
@@ -985,7 +1030,8 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
             rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
                               tasks[i]);
     for (size_t i = 0; !rc && i < n_specs; i++)
-        rc = run_model(reg, p, specs[i], tasks, n_tasks, res, err);
+        rc = run_model(reg, p, specs[i], swept[i], tasks, n_tasks, res, err);
+    free(swept);
     mill_strv_free(specs, n_specs);
     mill_strv_free(tasks, n_tasks);
     return rc;
