@@ -7,6 +7,7 @@ const struct mill_backend_ops *const mill_backends[] = {
 #ifdef MILL_HAVE_LLAMA
     &mill_backend_llama,
     &mill_backend_clip,
+    &mill_backend_clap,
 #endif
     &mill_backend_replay,
     &mill_backend_openai, /* HTTP: OpenAI-compatible chat APIs */

@@ -7,6 +7,7 @@
 extern const struct mill_backend_ops mill_backend_replay;
 extern const struct mill_backend_ops mill_backend_llama; /* only with MILL_HAVE_LLAMA */
 extern const struct mill_backend_ops mill_backend_clip;  /* only with MILL_HAVE_LLAMA (ggml) */
+extern const struct mill_backend_ops mill_backend_clap;  /* only with MILL_HAVE_LLAMA (ggml) */
 
 /* The HTTP backends (openai.c, vllm.c on the engine of http.c). */
 extern const struct mill_backend_ops mill_backend_openai;

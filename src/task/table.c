@@ -7,7 +7,8 @@ const struct mill_tasks_table *const mill_builtin_tasks[] = {
     &mill_tasks_clip_zeroshot,
     &mill_tasks_vision_mcq, /* cifar10_mcq, imagenet_mcq: clip_zeroshot's benchmarks */
     &mill_tasks_mmmu_pro,
-    &mill_tasks_audio_gen, /* clotho_aqa, esc50_generative, urbansound8k_generative */
+    &mill_tasks_audio_gen,  /* clotho_aqa, esc50_generative, urbansound8k_generative */
+    &mill_tasks_audio_clap, /* esc50, urbansound8k, clotho_aqa_clap (zero-shot) */
     NULL,
 };
 

@@ -3,9 +3,10 @@
  * Linear projections) onto the one layout of clip_impl.h.
  *
  * Matrices keep their stored dtype (F32, F16 or BF16); norms, biases, embeddings and the class
- * token become F32. Every tensor's shape is checked and named on mismatch; a tensor the
- * architecture does not use is refused, since it means the config hides a feature. This file
- * must not build graphs or read configs. */
+ * token become F32. Tensors are copied one by one, each one's mapped file pages dropped after
+ * its copy (so the peak RSS stays near the model's size). Every tensor's shape is checked and
+ * named on mismatch; a tensor the architecture does not use is refused, since it means the
+ * config hides a feature. This file must not build graphs or read configs. */
 #include "model/clip/clip_impl.h"
 #include "model/safetensors.h"
 
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 enum job_kind {
     J_STORED,    /* copy the bytes as stored (a slice for in_proj) */
@@ -376,6 +379,17 @@ static int set_transposed(struct loader *l, const struct job *j) {
     return MILL_OK;
 }
 
+/* Drops the mapped file pages a job read from this process's memory (they are read again from
+ * the file if touched), so the peak RSS while loading stays near the model's size instead of
+ * the model plus the whole mapped file. */
+static void release_pages(const struct job *j) {
+    size_t es = mill_st_dtype_size(j->src->dtype);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), p = (uintptr_t)j->src->data + j->first * es;
+    uintptr_t a = p & ~(page - 1), e = p + (size_t)ggml_nelements(j->dst) * es;
+    if (page > 0 && e > a)
+        madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 static int run_jobs(struct loader *l) {
     for (size_t i = 0; i < l->n_jobs; i++) {
         const struct job *j = &l->jobs[i];
@@ -391,6 +405,7 @@ static int run_jobs(struct loader *l) {
         }
         if (rc)
             return rc;
+        release_pages(j);
     }
     return MILL_OK;
 }

@@ -1,0 +1,452 @@
+/* clap.c: the `clap` backend (alias hf_clap): zero-shot audio classification with an HF
+ * ClapModel checkpoint (laion/clap-htsat-unfused) on our ggml graph (src/model/clap).
+ *
+ * A CLASSIFY request's labels and templates make a zero-shot head (zs_head.h; one of 8
+ * captions or more is cached on disk under <cache_dir>/clap_heads, as the clip backend caches
+ * its own). The request's first audio medium is decoded to mono at the feature extractor's rate
+ * (48 kHz) with libsndfile and libsamplerate, turned into log-mel features as transformers'
+ * ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and encoded by the
+ * HTSAT tower; the scores are exp(logit_scale_a) * audio . class weight, as ClapModel's
+ * logits_per_audio.
+ *
+ * The random crop of a clip longer than max_length_s (truncation rand_trunc): transformers
+ * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which no other
+ * program can replay. Ours is the same draw from a RandomState per sample, seeded with
+ * FNV-1a-32 of "<task>:<doc_id>", so a clip gets the same crop in every run and on every
+ * machine; provenance records the rule and how many clips were cropped. This file knows
+ * requests, not tasks. */
+#include "backend/backends.h"
+
+#include "backend/zs_head.h"
+#include "core/hashcache.h"
+#include "core/nprandom.h"
+#include "core/spec.h"
+#include "data/audio.h"
+#include "data/hub.h"
+#include "model/clap/clap.h"
+#include "model/clap/clap_tok.h"
+
+#include <mill/buf.h>
+#include <mill/value.h>
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Heads of this many captions or more go to the disk cache: UrbanSound8K's 10 classes do,
+ * Clotho-AQA's two captions per question do not. */
+#define HEAD_CACHE_MIN 8
+#define CROP_RULE "numpy RandomState(fnv1a32(\"<task>:<doc_id>\")).randint(0, overflow + 1)"
+
+struct clapb {
+    char *path, *prompt_template;
+    char *cache_dir;
+    int64_t batch, threads;
+    char *dir;
+    char weights_sha[65];
+    struct mill_clap_model *model;
+    struct mill_clap_tok *tok;
+    struct mill_clap_fe *fe;
+    int dim, frames, n_mels, stride;
+    struct mill_zs_head head;
+    struct mill_zs_source src;
+    float *feats, *emb; /* one batch: batch x frames x n_mels, batch x dim */
+    size_t *idx;
+    int64_t n_encoded, n_cropped; /* since the last provenance call */
+};
+
+/* clang-format off */
+#define F(x) offsetof(struct clapb, x)
+static const struct mill_backend_arg clap_args[] = {
+    {"path", MILL_ARG_STR, F(path), NULL, "checkpoint directory or Hub repo (laion/clap-htsat-unfused)", 0, 0},
+    {"batch_size", MILL_ARG_INT, F(batch), "32", "clips per forward pass", 1, 1024},
+    {"threads", MILL_ARG_INT, F(threads), "(CPUs)", "CPU threads", 1, 4096},
+    {"prompt_template", MILL_ARG_STR, F(prompt_template), "This is a sound of {c}.", "the "
+     "template when a task gives none", 0, 0},
+    {"dtype", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs (the checkpoint's dtype is used)", 0, 0},
+    {"device", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs", 0, 0},
+    {"modality", MILL_ARG_IGNORED, 0, NULL, "accepted for Mill's specs (always audio)", 0, 0},
+    {NULL, 0, 0, NULL, NULL, 0, 0},
+};
+#undef F
+/* clang-format on */
+
+static void clap_close(void *state);
+
+static int clap_open(const struct mill_model_spec *spec, void **state, struct mill_err *err) {
+    struct clapb *c = calloc(1, sizeof *c);
+    if (!c)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cpus > 0 ? cpus : 1;
+    int rc = mill_spec_apply_args(spec, clap_args, c, err);
+    if (!rc && (!c->path || !*c->path))
+        rc = mill_err_set(err, MILL_EINVAL,
+                          "model spec '%s': clap needs path=<directory or Hub repo>", spec->raw);
+    if (!rc && spec->cache_dir && !(c->cache_dir = strdup(spec->cache_dir)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc) {
+        clap_close(c);
+        return rc;
+    }
+    *state = c;
+    return 0;
+}
+
+static void clap_caps(void *state, struct mill_backend_caps *out) {
+    (void)state;
+    memset(out, 0, sizeof *out);
+    out->req_kinds = 1u << MILL_REQ_CLASSIFY;
+    out->task_types = 1u << MILL_TASK_ZERO_SHOT_CLASSIFICATION;
+    out->modalities = MILL_MOD_AUDIO | MILL_MOD_TEXT;
+    out->max_context_length = 512;
+    out->class_name = "HFContrastiveModel";
+}
+
+static const char *clap_model_name(void *state) { return ((struct clapb *)state)->path; }
+
+/* ---- checkpoint resolution ------------------------------------------------------------- */
+
+static bool listed(const struct mill_hub_listing *l, const char *path) {
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->files[i].path, path))
+            return true;
+    return false;
+}
+
+/* Downloads a Hub repo's checkpoint files; c->dir becomes their snapshot directory. */
+static int fetch_checkpoint(struct clapb *c, struct mill_err *err) {
+    static const char *const files[] = {
+        "config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
+        "vocab.json",  "merges.txt",        "tokenizer_config.json",    NULL};
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    struct mill_hub_listing l = {0};
+    struct mill_hub_repo r = {MILL_HUB_MODEL, c->path, NULL};
+    int rc = mill_hub_init(&hub, &hp, err);
+    if (!rc)
+        rc = mill_hub_list(hub, &r, NULL, &l, err);
+    if (!rc && !(listed(&l, files[0]) && listed(&l, files[1]) && listed(&l, files[2])))
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "%s holds no config.json + model.safetensors + "
+                          "preprocessor_config.json (a transformers ClapModel checkpoint)",
+                          c->path);
+    struct mill_hub_repo at = {MILL_HUB_MODEL, c->path, l.commit[0] ? l.commit : NULL};
+    for (size_t i = 0; !rc && files[i]; i++) {
+        char *local = NULL;
+        if (!listed(&l, files[i]))
+            continue;
+        rc = mill_hub_download(hub, &at, files[i], NULL, &local, err);
+        if (!rc && !c->dir && local) {
+            *strrchr(local, '/') = 0;
+            c->dir = local;
+            local = NULL;
+        }
+        free(local);
+    }
+    mill_hub_listing_free(&l);
+    mill_hub_free(hub);
+    return rc;
+}
+
+/* The feature extractor of the checkpoint's preprocessor_config.json. */
+static int load_front_end(struct clapb *c, struct mill_err *err) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/preprocessor_config.json", c->dir);
+    struct mill_buf b = {0};
+    struct mill_value cfg = {0};
+    struct mill_clap_fe_params fp = mill_clap_fe_default_params();
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return mill_err_set(err, MILL_ENOTFOUND,
+                            "%s: cannot open (the feature extractor's "
+                            "settings)",
+                            p);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = b.n + n > ((size_t)1 << 20)  ? mill_err_set(err, MILL_EFORMAT, "%s: over 1 MiB", p)
+             : mill_buf_add(&b, chunk, n) ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+                                          : 0;
+    fclose(f);
+    if (!rc && !(rc = mill_value_from_json(&cfg, b.p ? b.p : "", b.n, err)) &&
+        !(rc = mill_clap_fe_params_from_json(&cfg, p, &fp, err)))
+        rc = mill_clap_fe_init(&fp, &c->fe, err);
+    mill_value_free(&cfg);
+    mill_buf_free(&b);
+    return rc;
+}
+
+/* The front end and the model must agree on the features' shape. */
+static int check_shapes(struct clapb *c, struct mill_err *err) {
+    const struct mill_clap_hparams *h = mill_clap_hparams(c->model);
+    c->dim = h->proj_dim;
+    c->frames = mill_clap_fe_frames(c->fe);
+    c->n_mels = mill_clap_fe_params(c->fe)->n_mels;
+    int len = mill_clap_tok_max_length(c->tok), pos = h->max_pos - h->pad_id - 1;
+    c->stride = len < pos ? len : pos;
+    if (c->n_mels != h->n_mels || c->frames > mill_clap_max_frames(c->model))
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s: preprocessor_config.json makes %d x %d features; the audio "
+                            "tower takes %d mel bins and at most %d frames",
+                            c->dir, c->frames, c->n_mels, h->n_mels,
+                            mill_clap_max_frames(c->model));
+    return c->stride >= 2 ? 0
+                          : mill_err_set(err, MILL_EFORMAT, "%s: a text context of %d tokens",
+                                         c->dir, c->stride);
+}
+
+static int encode_texts(void *ctx, const char *const *texts, size_t n, float *out,
+                        struct mill_err *err);
+
+static int clap_load(void *state, struct mill_err *err) {
+    struct clapb *c = state;
+    struct stat st;
+    int rc = 0;
+    if (stat(c->path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = (c->dir = strdup(c->path)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    else
+        rc = fetch_checkpoint(c, err);
+    struct mill_clap_params p = mill_clap_default_params();
+    p.threads = (int)c->threads;
+    p.max_batch = (int)c->batch;
+    char w[4096];
+    snprintf(w, sizeof w, "%s/model.safetensors", c->dir ? c->dir : ".");
+    if (!rc)
+        rc = mill_clap_load(c->dir, &p, &c->model, err);
+    if (!rc)
+        rc = mill_clap_tok_load(c->dir, &c->tok, err);
+    if (!rc)
+        rc = load_front_end(c, err);
+    if (!rc)
+        rc = check_shapes(c, err);
+    if (!rc)
+        rc = mill_sha256_file_cached(c->cache_dir, w, c->weights_sha, err);
+    c->src = (struct mill_zs_source){
+        c->cache_dir, "clap_heads",          c->weights_sha, c->prompt_template, "clap",
+        c->dim,       16 * (size_t)c->batch, HEAD_CACHE_MIN, encode_texts,       c};
+    return rc;
+}
+
+/* ---- text -------------------------------------------------------------------------------- */
+
+/* Tokenises and encodes n captions (zs_head's encoder). */
+static int encode_texts(void *ctx, const char *const *texts, size_t n, float *out,
+                        struct mill_err *err) {
+    struct clapb *c = ctx;
+    int32_t *ids = malloc(n * (size_t)c->stride * sizeof *ids);
+    int *lens = malloc(n * sizeof *lens);
+    int rc = ids && lens ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = mill_clap_tok_encode(c->tok, texts[i], ids + i * c->stride, c->stride, &lens[i], err);
+    if (!rc)
+        rc = mill_clap_encode_texts(c->model, ids, lens, c->stride, (int)n, out, err);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+/* ---- audio ------------------------------------------------------------------------------- */
+
+static uint32_t fnv1a32(const char *task, int64_t doc_id) {
+    char key[512];
+    int n = snprintf(key, sizeof key, "%s:%" PRId64, task ? task : "", doc_id);
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < n && i < (int)sizeof key - 1; i++)
+        h = (h ^ (uint8_t)key[i]) * 16777619u;
+    return h;
+}
+
+/* The request's first audio clip into feats (frames x n_mels); a bad clip fails the request
+ * (the sample is reported and counted), never the run. *cropped is set when it was cut. */
+static bool prepare_clip(struct clapb *c, struct mill_request *q, float *feats, bool *cropped) {
+    const struct mill_media *m = NULL;
+    for (size_t i = 0; i < q->n_media && !m; i++)
+        if (q->media[i].kind == MILL_MOD_AUDIO && q->media[i].data)
+            m = &q->media[i];
+    if (!m) {
+        mill_request_fail(q, MILL_EINVAL, "the request carries no audio");
+        return false;
+    }
+    struct mill_audio a = {0};
+    struct mill_err e = {0};
+    int rate = mill_clap_fe_params(c->fe)->sampling_rate;
+    bool ok = mill_audio_decode(m->data, m->n, rate, &a, &e) == 0;
+    if (ok && a.n == 0)
+        ok = !mill_err_set(&e, MILL_EFORMAT, "audio: a clip of zero length");
+    size_t crop = 0, over = ok ? mill_clap_fe_overflow(c->fe, a.n) : 0;
+    if (over) {
+        struct mill_nprandom r;
+        mill_nprandom_seed(&r, fnv1a32(q->task, q->doc_id));
+        crop = (size_t)mill_nprandom_interval(&r, over);
+    }
+    ok = ok && mill_clap_features(c->fe, a.samples, a.n, crop, feats, &e) == 0;
+    if (!ok)
+        mill_request_fail(q, e.code ? e.code : MILL_EFORMAT, "%s", e.msg);
+    *cropped = ok && over;
+    mill_audio_free(&a);
+    return ok;
+}
+
+/* Clip preparation spread over the backend's threads: worker t takes clips t, t + nt, ... */
+struct prep {
+    struct clapb *c;
+    struct mill_request *reqs;
+    const size_t *idx;
+    size_t n, nt, t;
+    bool *ok, *cropped;
+};
+
+static void *prep_worker(void *arg) {
+    struct prep *p = arg;
+    size_t per = (size_t)p->c->frames * p->c->n_mels;
+    for (size_t i = p->t; i < p->n; i += p->nt)
+        p->ok[i] = prepare_clip(p->c, &p->reqs[p->idx[i]], p->c->feats + i * per, &p->cropped[i]);
+    return NULL;
+}
+
+/* Prepares clips idx[0..n) into c->feats, packed; their request indices go to ok_idx; returns
+ * how many succeeded, or -1 when out of memory. */
+static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx,
+                               size_t n, size_t *ok_idx) {
+    enum { MAX_PREP = 16 };
+    size_t per = (size_t)c->frames * c->n_mels, k = 0;
+    size_t nt = (size_t)(c->threads < MAX_PREP ? c->threads : MAX_PREP);
+    nt = nt > n ? n : nt ? nt : 1;
+    bool *ok = calloc(2 * n + 1, sizeof *ok), *cropped = ok + n;
+    if (!ok)
+        return -1;
+    struct prep w[MAX_PREP];
+    pthread_t th[MAX_PREP];
+    bool started[MAX_PREP] = {false};
+    for (size_t t = 0; t < nt; t++) {
+        w[t] = (struct prep){c, reqs, idx, n, nt, t, ok, cropped};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, prep_worker, &w[t]) == 0;
+    }
+    prep_worker(&w[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            prep_worker(&w[t]); /* no thread to be had: do its share here */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        if (k != i)
+            memmove(c->feats + k * per, c->feats + i * per, per * sizeof *c->feats);
+        ok_idx[k++] = idx[i];
+        c->n_cropped += cropped[i];
+    }
+    free(ok);
+    return (ptrdiff_t)k;
+}
+
+/* Encodes the clips of requests idx[0..n) and scores them against the current head. */
+static int classify_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx, size_t n,
+                          struct mill_err *err) {
+    size_t *ok = malloc((n ? n : 1) * sizeof *ok), nl = c->head.n_labels;
+    ptrdiff_t k = ok ? prepare_chunk(c, reqs, idx, n, ok) : -1;
+    int rc = k < 0    ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+             : k == 0 ? 0
+                      : mill_clap_encode_audio(c->model, c->feats, c->frames, (int)k, c->emb, err);
+    float scale = c->model ? mill_clap_logit_scale(c->model) : 1.0f;
+    for (ptrdiff_t j = 0; !rc && j < k; j++) {
+        struct mill_request *q = &reqs[ok[j]];
+        if (!(q->scores = malloc((nl ? nl : 1) * sizeof *q->scores))) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
+        }
+        mill_zs_head_scores(&c->head, c->dim, c->emb + (size_t)j * c->dim, scale, q->scores);
+    }
+    if (!rc && k > 0)
+        c->n_encoded += k;
+    free(ok);
+    return rc;
+}
+
+static int clap_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct clapb *c = state;
+    size_t chunk = (size_t)c->batch;
+    if (!c->feats)
+        c->feats = malloc(chunk * c->frames * c->n_mels * sizeof *c->feats);
+    if (!c->emb)
+        c->emb = malloc(chunk * c->dim * sizeof *c->emb);
+    if (!c->idx)
+        c->idx = malloc(chunk * sizeof *c->idx);
+    int rc = c->feats && c->emb && c->idx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; !rc && i <= n; i++) {
+        bool flush = i == n || k == chunk;
+        if (!flush && reqs[i].kind == MILL_REQ_CLASSIFY &&
+            !mill_zs_head_matches(&c->head, &c->src, &reqs[i]))
+            flush = true; /* the head changes: finish the pending clips first */
+        if (flush && k) {
+            rc = classify_chunk(c, reqs, c->idx, k, err);
+            k = 0;
+        }
+        if (rc || i == n)
+            break;
+        if (reqs[i].kind != MILL_REQ_CLASSIFY) {
+            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "clap answers classification only");
+            continue;
+        }
+        if (reqs[i].n_labels == 0) {
+            mill_request_fail(&reqs[i], MILL_EINVAL, "the request has no labels");
+            continue;
+        }
+        if ((rc = mill_zs_head_get(&c->head, &c->src, &reqs[i], err)) == 0)
+            c->idx[k++] = i;
+    }
+    return rc;
+}
+
+static int clap_provenance(void *state, struct mill_buf *out) {
+    struct clapb *c = state;
+    mill_buf_adds(out, "\"checkpoint_dir\":");
+    mill_buf_add_json_str(out, c->dir ? c->dir : "", c->dir ? strlen(c->dir) : 0);
+    mill_buf_addf(out, ",\"weights_sha256\":\"%s\",\"audio_crop\":", c->weights_sha);
+    mill_buf_add_json_str(out, CROP_RULE, strlen(CROP_RULE));
+    int rc = mill_buf_addf(out, ",\"clips_encoded\":%" PRId64 ",\"clips_cropped\":%" PRId64,
+                           c->n_encoded, c->n_cropped);
+    c->n_encoded = c->n_cropped = 0;
+    return rc;
+}
+
+static void clap_close(void *state) {
+    struct clapb *c = state;
+    if (!c)
+        return;
+    mill_zs_head_free(&c->head);
+    mill_clap_tok_free(c->tok);
+    mill_clap_fe_free(c->fe);
+    mill_clap_free(c->model);
+    mill_spec_free_args(clap_args, c);
+    free(c->cache_dir);
+    free(c->dir);
+    free(c->feats);
+    free(c->emb);
+    free(c->idx);
+    free(c);
+}
+
+static const char *const clap_aliases[] = {"hf_clap", NULL};
+
+const struct mill_backend_ops mill_backend_clap = {
+    .name = "clap",
+    .aliases = clap_aliases,
+    .args = clap_args,
+    .open = clap_open,
+    .caps = clap_caps,
+    .model_name = clap_model_name,
+    .load = clap_load,
+    .run = clap_run,
+    .provenance = clap_provenance,
+    .close = clap_close,
+};

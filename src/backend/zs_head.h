@@ -1,0 +1,50 @@
+/* zs_head.h: the zero-shot classification head of a contrastive backend (CLIP_benchmark's and
+ * open_clip's build_zero_shot_classifier): every template filled with every label ("{c}"),
+ * encoded by the backend's text tower, each embedding L2-normalised, averaged per label and
+ * renormalised. A head is kept until the (labels, templates) change, and one of cache_min
+ * captions or more (a class set, not one question's options) is cached on disk under
+ * <cache_dir>/<sub>/<sha256(weights sha, labels, templates)>.bin. The backend supplies the text
+ * encoder as a callback; this file knows requests, not models. */
+#ifndef MILL_BACKEND_ZS_HEAD_H
+#define MILL_BACKEND_ZS_HEAD_H
+
+#include <mill/backend.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Encodes n texts into n L2-normalised dim-vectors at out. */
+typedef int (*mill_zs_encode_fn)(void *ctx, const char *const *texts, size_t n, float *out,
+                                 struct mill_err *err);
+
+struct mill_zs_source {
+    const char *cache_dir;        /* Mill's cache directory, or NULL for the default */
+    const char *sub;              /* the cache's subdirectory ("clap_heads") */
+    const char *weights_sha;      /* hex SHA-256 of the weights: part of the cache key */
+    const char *default_template; /* when a request carries no templates */
+    const char *log_tag;          /* for the "building a head" line */
+    int dim;                      /* embedding width */
+    size_t chunk;                 /* texts per encode call */
+    size_t cache_min;             /* captions (labels x templates) a head needs to be cached */
+    mill_zs_encode_fn encode;
+    void *ctx;
+};
+
+struct mill_zs_head {
+    char **labels, **templates; /* what it was built for (owned) */
+    size_t n_labels, n_templates;
+    float *w; /* n_labels x dim, L2-normalised rows */
+};
+
+/* Whether h was built for q's labels and templates. */
+bool mill_zs_head_matches(const struct mill_zs_head *h, const struct mill_zs_source *src,
+                          const struct mill_request *q);
+/* Makes *h the head of q: kept when it matches, read from the disk cache, or built. */
+int mill_zs_head_get(struct mill_zs_head *h, const struct mill_zs_source *src,
+                     const struct mill_request *q, struct mill_err *err);
+/* Scores of one dim-vector: scale * (emb . w[l]) for every label, into out. */
+void mill_zs_head_scores(const struct mill_zs_head *h, int dim, const float *emb, float scale,
+                         double *out);
+void mill_zs_head_free(struct mill_zs_head *h);
+
+#endif
