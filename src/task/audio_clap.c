@@ -11,8 +11,9 @@
  *    surrounding spaces and punctuation ignored); a row whose answer is neither is skipped
  *    (a zero-shot yes/no caption pair cannot express it); metric acc; metadata question.
  * A row without audio bytes, or with a label outside the classes, fails its sample. The
- * benchmarks that pick these or the generative variants (audio_gen.c) by model are not
- * defined here. */
+ * benchmarks that pick these or the generative variants (audio_gen.c) by model, the class
+ * sets and the audio column are audio.c's. */
+#include "task/audio.h"
 #include "task/tasks.h"
 
 #include "core/text.h"
@@ -25,50 +26,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* The ESC-50 categories in `target` order, as the dataset's `category` column spells them. */
-/* clang-format off */
-static const char *const esc50_categories[] = {
-    "dog", "rooster", "pig", "cow", "frog", "cat", "hen", "insects", "sheep", "crow",
-    "rain", "sea_waves", "crackling_fire", "crickets", "chirping_birds", "water_drops",
-    "wind", "pouring_water", "toilet_flush", "thunderstorm", "crying_baby", "sneezing",
-    "clapping", "breathing", "coughing", "footsteps", "laughing", "brushing_teeth",
-    "snoring", "drinking_sipping", "door_wood_knock", "mouse_click", "keyboard_typing",
-    "door_wood_creaks", "can_opening", "washing_machine", "vacuum_cleaner", "clock_alarm",
-    "clock_tick", "glass_breaking", "helicopter", "chainsaw", "siren", "car_horn",
-    "engine", "train", "church_bells", "airplane", "fireworks", "hand_saw", NULL,
-};
-
-/* The UrbanSound8K categories in `classID` order, as the dataset's `class` column spells them. */
-static const char *const us8k_categories[] = {
-    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
-    "engine_idling", "gun_shot", "jackhammer", "siren", "street_music", NULL,
-};
-/* clang-format on */
-
-struct class_set {
-    const char *const *categories; /* NULL-terminated */
-    const char *label;             /* the column holding the class index */
-};
-
-static const struct class_set esc50 = {esc50_categories, "target"};
-static const struct class_set us8k = {us8k_categories, "classID"};
-
-/* The clip of the row's "audio" column: the bytes of the Hub's {bytes, path} struct, or plain
- * bytes. */
-static int add_audio(const struct mill_task_config *t, const struct mill_value *row,
-                     struct mill_doc *doc, struct mill_err *err) {
-    const struct mill_value *a = mill_value_get(row, "audio");
-    if (a && a->kind == MILL_V_STRUCT)
-        a = mill_value_get(a, "bytes");
-    if (!a || (a->kind != MILL_V_BYTES && a->kind != MILL_V_STR))
-        return mill_err_set(err, MILL_EFORMAT, "%s: the row has no audio bytes", t->name);
-    if (mill_doc_add_media(doc, MILL_MOD_AUDIO, a->u.s.p, a->u.s.n, NULL))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return 0;
-}
-
 /* Every class name ("_" made a space) as a choice; gold cls; metadata category. */
-static int fill_class_doc(struct mill_doc *doc, const struct class_set *set, size_t cls) {
+static int fill_class_doc(struct mill_doc *doc, const struct mill_audio_classes *set, size_t cls) {
     int rc = mill_doc_set_query(doc, "");
     for (size_t i = 0; !rc && set->categories[i]; i++) {
         char *name = strdup(set->categories[i]);
@@ -85,7 +44,7 @@ static int fill_class_doc(struct mill_doc *doc, const struct class_set *set, siz
 
 static int class_prompt(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
-    const struct class_set *set = t->user;
+    const struct mill_audio_classes *set = t->user;
     int64_t cls;
     size_t n = mill_strv_len(set->categories);
     if (mill_value_as_int(mill_value_get(row, set->label), &cls) || cls < 0 || (size_t)cls >= n)
@@ -93,7 +52,7 @@ static int class_prompt(const struct mill_task_config *t, const struct mill_valu
                             t->name, set->label, n);
     if (fill_class_doc(doc, set, (size_t)cls))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return add_audio(t, row, doc, err);
+    return mill_task_add_audio(t, row, doc, err);
 }
 
 /* 0 for "yes", 1 for "no" (case, surrounding spaces and punctuation ignored), else -1. */
@@ -136,7 +95,7 @@ static int clotho_clap_prompt(const struct mill_task_config *t, const struct mil
     free(question);
     mill_buf_free(&yes);
     mill_buf_free(&no);
-    return rc ? mill_err_set(err, rc, "out of memory") : add_audio(t, row, doc, err);
+    return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 
 static const char *const clotho_splits[] = {"clotho_aqa_test_filtered", "clotho_aqa_val_filtered",
@@ -171,7 +130,7 @@ static const struct mill_task_config tasks[] = {
      .capabilities = caps,
      .paper_url = "https://github.com/karolpiczak/ESC-50",
      .approx_num_samples = 2000,
-     .user = &esc50},
+     .user = &mill_esc50_classes},
     {.name = "urbansound8k",
      .version = 1,
      .hf_repo = "danavery/urbansound8K",
@@ -189,7 +148,7 @@ static const struct mill_task_config tasks[] = {
      .capabilities = caps,
      .paper_url = "https://urbansounddataset.weebly.com/urbansound8k.html",
      .approx_num_samples = 8732,
-     .user = &us8k},
+     .user = &mill_us8k_classes},
     {.name = "clotho_aqa_clap",
      .version = 1,
      .hf_repo = "lmms-lab/ClothoAQA",

@@ -14,9 +14,11 @@
  *    tokens; esc50_gen_acc / urbansound8k_gen_acc, the longest-contained-class rule
  *    (metric/audio.c), which reads the class names from the doc's choices: the doc carries
  *    them there (Python Mill's Doc has none; nothing but `mill prompts` shows them).
- * A row without audio bytes, or with a label outside the classes, fails its sample. The
- * benchmarks clotho_aqa, esc50 and urbansound8k, which pick these or the CLAP zero-shot
- * variants by model, are not defined here. */
+ * A row without audio bytes, or with a label outside the classes, fails its sample. The class
+ * sets and the audio column are audio.c's, shared with the CLAP tasks, as are the benchmarks
+ * clotho_aqa, esc50 and urbansound8k, which pick these or the CLAP zero-shot variants by
+ * model. */
+#include "task/audio.h"
 #include "task/tasks.h"
 
 #include "core/text.h"
@@ -26,56 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The ESC-50 categories in `target` order, as the dataset's `category` column spells them. */
-/* clang-format off */
-static const char *const esc50_categories[] = {
-    "dog", "rooster", "pig", "cow", "frog", "cat", "hen", "insects", "sheep", "crow",
-    "rain", "sea_waves", "crackling_fire", "crickets", "chirping_birds", "water_drops",
-    "wind", "pouring_water", "toilet_flush", "thunderstorm", "crying_baby", "sneezing",
-    "clapping", "breathing", "coughing", "footsteps", "laughing", "brushing_teeth",
-    "snoring", "drinking_sipping", "door_wood_knock", "mouse_click", "keyboard_typing",
-    "door_wood_creaks", "can_opening", "washing_machine", "vacuum_cleaner", "clock_alarm",
-    "clock_tick", "glass_breaking", "helicopter", "chainsaw", "siren", "car_horn",
-    "engine", "train", "church_bells", "airplane", "fireworks", "hand_saw", NULL,
-};
-
-/* The UrbanSound8K categories in `classID` order, as the dataset's `class` column spells them. */
-static const char *const us8k_categories[] = {
-    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
-    "engine_idling", "gun_shot", "jackhammer", "siren", "street_music", NULL,
-};
-/* clang-format on */
-
-struct class_set {
-    const char *const *categories; /* NULL-terminated */
-    const char *label;             /* the column holding the class index */
-};
-
-static const struct class_set esc50 = {esc50_categories, "target"};
-static const struct class_set us8k = {us8k_categories, "classID"};
-
 #define GEN_INSTRUCTION                                                                      \
     "Listen to the audio and identify the sound. Choose exactly one category from the list " \
     "and answer with the category name only.\nCategories: "
-
-/* The clip of the row's "audio" column: the bytes of the Hub's {bytes, path} struct, or plain
- * bytes. The struct's path (the clip's file name on the Hub, not a local file) rides along as
- * the medium's name, for messages; the bytes are what is decoded. */
-static int add_audio(const struct mill_task_config *t, const struct mill_value *row,
-                     struct mill_doc *doc, struct mill_err *err) {
-    const struct mill_value *a = mill_value_get(row, "audio");
-    const char *name = NULL;
-    if (a && a->kind == MILL_V_STRUCT) {
-        name = mill_value_as_str(mill_value_get(a, "path"));
-        a = mill_value_get(a, "bytes");
-    }
-    if (!a || (a->kind != MILL_V_BYTES && a->kind != MILL_V_STR))
-        return mill_err_set(err, MILL_EFORMAT, "%s: the row has no audio bytes%s%s", t->name,
-                            name ? " for " : "", name ? name : "");
-    if (mill_doc_add_media(doc, MILL_MOD_AUDIO, a->u.s.p, a->u.s.n, name))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return 0;
-}
 
 /* Python's str() of the answer column: a string as it is, null "None", an integer in decimal,
  * a boolean "True"/"False", absent "". */
@@ -117,7 +72,7 @@ static int clotho_prompt(const struct mill_task_config *t, const struct mill_val
         rc = mill_doc_meta_set_str(doc, "question", question);
     free(question);
     mill_buf_free(&b);
-    return rc ? mill_err_set(err, rc, "out of memory") : add_audio(t, row, doc, err);
+    return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 
 /* A category's class name ("_" made a space) onto b. */
@@ -129,7 +84,7 @@ static int add_class_name(struct mill_buf *b, const char *category) {
 }
 
 /* Query, gold and choices (every class name), metadata category. */
-static int fill_gen_doc(struct mill_doc *doc, const struct class_set *set, size_t cls) {
+static int fill_gen_doc(struct mill_doc *doc, const struct mill_audio_classes *set, size_t cls) {
     struct mill_buf q = {0}, name = {0};
     int rc = mill_buf_adds(&q, GEN_INSTRUCTION);
     for (size_t i = 0; !rc && set->categories[i]; i++) {
@@ -157,7 +112,7 @@ static int fill_gen_doc(struct mill_doc *doc, const struct class_set *set, size_
 
 static int gen_prompt(const struct mill_task_config *t, const struct mill_value *row,
                       struct mill_doc *doc, struct mill_err *err) {
-    const struct class_set *set = t->user;
+    const struct mill_audio_classes *set = t->user;
     int64_t cls;
     size_t n = mill_strv_len(set->categories);
     if (mill_value_as_int(mill_value_get(row, set->label), &cls) || cls < 0 || (size_t)cls >= n)
@@ -165,7 +120,7 @@ static int gen_prompt(const struct mill_task_config *t, const struct mill_value 
                             t->name, set->label, n);
     if (fill_gen_doc(doc, set, (size_t)cls))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return add_audio(t, row, doc, err);
+    return mill_task_add_audio(t, row, doc, err);
 }
 
 static const char *const clotho_splits[] = {"clotho_aqa_test_filtered", "clotho_aqa_val_filtered",
@@ -225,7 +180,7 @@ static const struct mill_task_config tasks[] = {
      .capabilities = class_caps,
      .paper_url = "https://github.com/karolpiczak/ESC-50",
      .approx_num_samples = 2000,
-     .user = &esc50},
+     .user = &mill_esc50_classes},
     {.name = "urbansound8k_generative",
      .version = 1,
      .hf_repo = "danavery/urbansound8K",
@@ -245,7 +200,7 @@ static const struct mill_task_config tasks[] = {
      .capabilities = class_caps,
      .paper_url = "https://urbansounddataset.weebly.com/urbansound8k.html",
      .approx_num_samples = 8732,
-     .user = &us8k},
+     .user = &mill_us8k_classes},
 };
 
 const struct mill_tasks_table mill_tasks_audio_gen = {MILL_ABI_VERSION, 3, tasks};

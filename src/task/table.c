@@ -17,5 +17,6 @@ const struct mill_benchmarks_table *const mill_builtin_benchmarks[] = {
     &mill_benchmarks_mmlu_pro,
     &mill_benchmarks_clip_zeroshot,
     &mill_benchmarks_mmmu_pro,
+    &mill_benchmarks_audio, /* clotho_aqa, esc50, urbansound8k */
     NULL,
 };

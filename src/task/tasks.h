@@ -14,8 +14,9 @@ extern const struct mill_benchmarks_table mill_benchmarks_clip_zeroshot;
 extern const struct mill_tasks_table mill_tasks_vision_mcq; /* benchmarks: clip_zeroshot's */
 extern const struct mill_tasks_table mill_tasks_mmmu_pro;
 extern const struct mill_benchmarks_table mill_benchmarks_mmmu_pro;
-extern const struct mill_tasks_table mill_tasks_audio_gen;  /* benchmarks: not yet (issue 12) */
-extern const struct mill_tasks_table mill_tasks_audio_clap; /* benchmarks: not yet (issue 12) */
+extern const struct mill_tasks_table mill_tasks_audio_gen;  /* benchmarks: audio.c */
+extern const struct mill_tasks_table mill_tasks_audio_clap; /* benchmarks: audio.c */
+extern const struct mill_benchmarks_table mill_benchmarks_audio;
 
 /* Every built-in table (table.c): one line per benchmark file; NULL-terminated. */
 extern const struct mill_tasks_table *const mill_builtin_tasks[];

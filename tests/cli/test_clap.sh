@@ -173,6 +173,12 @@ import json
 g = [(json.loads(l)['doc_id'], json.loads(l)['gold']) for l in open('$(out d "$CK" clotho_aqa_clap)')]
 assert sorted(g) == [(0, 0), (1, 1), (2, 0), (3, 1)], g\""
 
+# The benchmark clotho_aqa picks clotho_aqa_clap for CLAP (pick_variant_by_model): the job
+# just run is the one it names, so it is Cached, and no generative job is started.
+run d "hf_clap[path=$CK]" clotho_aqa; rc=$?
+check "benchmark clotho_aqa on CLAP runs clotho_aqa_clap (Cached here), not clotho_aqa" \
+    "[ $rc -eq 0 ] && grep -q 'Cached clotho_aqa_clap' '$tmp/stderr' && ! ls $tmp/d/outputs/*/clotho_aqa_0shot.jsonl 2>/dev/null"
+
 # ---- urbansound8k: codecs, rates, channels and bad clips ----------------------------------
 run e "clap[path=$CK]" urbansound8k; rc=$?
 check "urbansound8k with bad clips still exits 0" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
