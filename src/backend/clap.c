@@ -2,12 +2,12 @@
  * ClapModel checkpoint (laion/clap-htsat-unfused) on our ggml graph (src/model/clap).
  *
  * A CLASSIFY request's labels and templates make a zero-shot head (zs_head.h; one of 8
- * captions or more is cached on disk under <cache_dir>/clap_heads, as the clip backend caches
- * its own). The request's first audio medium is decoded to mono at the feature extractor's rate
- * (48 kHz) with libsndfile and libsamplerate, turned into log-mel features as transformers'
- * ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and encoded by the
- * HTSAT tower; the scores are exp(logit_scale_a) * audio . class weight, as ClapModel's
- * logits_per_audio.
+ * captions or more is cached on disk under <cache_dir>/clap_heads, as the clip backend's are
+ * under clip_heads). The request's first audio medium is decoded to mono at the feature
+ * extractor's rate (48 kHz) with libsndfile and libsamplerate, turned into log-mel features as
+ * transformers' ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and
+ * encoded by the HTSAT tower; the scores are exp(logit_scale_a) * audio . class weight, as
+ * ClapModel's logits_per_audio.
  *
  * The random crop of a clip longer than max_length_s (truncation rand_trunc): transformers
  * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which no other
@@ -349,23 +349,17 @@ static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const
 }
 
 /* Encodes the clips of requests idx[0..n) and scores them against the current head. */
-static int classify_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx, size_t n,
+static int classify_chunk(void *ctx, struct mill_request *reqs, const size_t *idx, size_t n,
                           struct mill_err *err) {
-    size_t *ok = malloc((n ? n : 1) * sizeof *ok), nl = c->head.n_labels;
+    struct clapb *c = ctx;
+    size_t *ok = malloc((n ? n : 1) * sizeof *ok);
     ptrdiff_t k = ok ? prepare_chunk(c, reqs, idx, n, ok) : -1;
     int rc = k < 0    ? mill_err_set(err, MILL_ENOMEM, "out of memory")
              : k == 0 ? 0
                       : mill_clap_encode_audio(c->model, c->feats, c->frames, (int)k, c->emb, err);
     float scale = c->model ? mill_clap_logit_scale(c->model) : 1.0f;
-    for (ptrdiff_t j = 0; !rc && j < k; j++) {
-        struct mill_request *q = &reqs[ok[j]];
-        if (!(q->scores = malloc((nl ? nl : 1) * sizeof *q->scores))) {
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-            break;
-        }
-        mill_zs_head_scores(&c->head, c->dim, c->emb + (size_t)j * c->dim, scale, q->scores);
-    }
-    if (!rc && k > 0)
+    if (!rc && k > 0 &&
+        !(rc = mill_zs_head_score_rows(&c->head, c->dim, c->emb, scale, reqs, ok, (size_t)k, err)))
         c->n_encoded += k;
     free(ok);
     return rc;
@@ -380,38 +374,15 @@ static int clap_run(void *state, struct mill_request *reqs, size_t n, struct mil
         c->emb = malloc(chunk * c->dim * sizeof *c->emb);
     if (!c->idx)
         c->idx = malloc(chunk * sizeof *c->idx);
-    int rc = c->feats && c->emb && c->idx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; !rc && i <= n; i++) {
-        bool flush = i == n || k == chunk;
-        if (!flush && reqs[i].kind == MILL_REQ_CLASSIFY &&
-            !mill_zs_head_matches(&c->head, &c->src, &reqs[i]))
-            flush = true; /* the head changes: finish the pending clips first */
-        if (flush && k) {
-            rc = classify_chunk(c, reqs, c->idx, k, err);
-            k = 0;
-        }
-        if (rc || i == n)
-            break;
-        if (reqs[i].kind != MILL_REQ_CLASSIFY) {
-            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "clap answers classification only");
-            continue;
-        }
-        if (reqs[i].n_labels == 0) {
-            mill_request_fail(&reqs[i], MILL_EINVAL, "the request has no labels");
-            continue;
-        }
-        if ((rc = mill_zs_head_get(&c->head, &c->src, &reqs[i], err)) == 0)
-            c->idx[k++] = i;
-    }
-    return rc;
+    if (!c->feats || !c->emb || !c->idx)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    return mill_zs_run(&c->head, &c->src, reqs, n, c->idx, chunk, classify_chunk, err);
 }
 
 static int clap_provenance(void *state, struct mill_buf *out) {
     struct clapb *c = state;
-    mill_buf_adds(out, "\"checkpoint_dir\":");
-    mill_buf_add_json_str(out, c->dir ? c->dir : "", c->dir ? strlen(c->dir) : 0);
-    mill_buf_addf(out, ",\"weights_sha256\":\"%s\",\"audio_crop\":", c->weights_sha);
+    mill_zs_provenance(c->dir, c->weights_sha, out);
+    mill_buf_adds(out, ",\"audio_crop\":");
     mill_buf_add_json_str(out, CROP_RULE, strlen(CROP_RULE));
     int rc = mill_buf_addf(out, ",\"clips_encoded\":%" PRId64 ",\"clips_cropped\":%" PRId64,
                            c->n_encoded, c->n_cropped);

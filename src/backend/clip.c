@@ -2,19 +2,17 @@
  * classification with a contrastive CLIP model on our ggml graph (src/model/clip).
  *
  * A CLASSIFY request's labels and templates make a zero-shot head as open_clip and CLIP_benchmark
- * build it: every template filled with every label, encoded, each embedding normalised, averaged
- * per label, renormalised. A head is built once per (model, labels, templates) and, when it has
- * 64 captions or more (a class set, not one question's options), cached on disk under
- * <cache_dir>/clip_heads. Images are decoded and preprocessed as open_clip does (Pillow-
- * exact resize + centre crop, the checkpoint's mean/std). This file knows requests, not tasks. */
+ * build it (zs_head.h): every template filled with every label, encoded, each embedding
+ * normalised, averaged per label, renormalised. A head is built once per (model, labels,
+ * templates) and, when it has 64 captions or more (a class set, not one question's options),
+ * cached on disk under <cache_dir>/clip_heads. Images are decoded and preprocessed as open_clip
+ * does (Pillow-exact resize + centre crop, the checkpoint's mean/std). This file knows requests,
+ * not tasks. */
 #include "backend/backends.h"
 
-#include "core/log.h"
-#include "core/cache.h"
+#include "backend/zs_head.h"
 #include "core/hashcache.h"
-#include "core/sha2.h"
 #include "core/spec.h"
-#include "core/text.h"
 #include "data/hub.h"
 #include "data/image.h"
 #include "model/clip/clip.h"
@@ -24,7 +22,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,12 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct head {
-    char **labels;    /* the labels it was built for (owned) */
-    char **templates; /* and the templates */
-    size_t n_labels, n_templates;
-    float *w; /* n_labels x embed_dim, L2-normalised rows */
-};
+/* A small head (a few captions, e.g. MMMU-Pro's per-question options) costs less to build than
+ * a file per doc in the cache: only heads of this many captions or more (a dataset's class set
+ * times its templates) go to disk. */
+#define HEAD_CACHE_MIN 64
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;
@@ -49,7 +44,8 @@ struct clipb {
     struct mill_clip_model *model;
     struct mill_clip_tokenizer *tok;
     const struct mill_clip_hparams *hp;
-    struct head head; /* the last head used */
+    struct mill_zs_head head; /* the last head used */
+    struct mill_zs_source src;
     /* Buffers of one batch, kept across run() calls (38 MB of pixels at 224 px and batch 64:
      * allocating them per call made the process's RSS swing with every batch). */
     float *chw, *emb;
@@ -251,6 +247,24 @@ static int weights_sha(struct clipb *c, struct mill_err *err) {
     return mill_sha256_file_cached(c->cache_dir, p, c->weights_sha, err);
 }
 
+/* ---- zero-shot heads --------------------------------------------------------------------- */
+
+/* Tokenises and encodes n captions (zs_head's encoder). */
+static int encode_texts(void *ctx, const char *const *texts, size_t n, float *out,
+                        struct mill_err *err) {
+    struct clipb *c = ctx;
+    int len = c->hp->context_length;
+    int32_t *toks = malloc((n ? n : 1) * (size_t)len * sizeof *toks);
+    int rc = toks ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t k = 0; !rc && k < n; k++)
+        if (mill_clip_tokenize(c->tok, texts[k], len, toks + k * (size_t)len, err) < 0)
+            rc = err->code;
+    if (!rc)
+        rc = mill_clip_encode_texts(c->model, toks, (int)n, out, err);
+    free(toks);
+    return rc;
+}
+
 static int clip_load(void *state, struct mill_err *err) {
     struct clipb *c = state;
     int rc = resolve_checkpoint(c, err);
@@ -263,172 +277,15 @@ static int clip_load(void *state, struct mill_err *err) {
         rc = load_tokenizer(c, err);
     if (!rc)
         rc = weights_sha(c, err);
-    if (!rc)
-        c->hp = mill_clip_hparams(c->model);
-    return rc;
-}
-
-/* ---- zero-shot heads --------------------------------------------------------------------- */
-
-static void head_free(struct head *h) {
-    for (size_t i = 0; h->labels && i < h->n_labels; i++)
-        free(h->labels[i]);
-    for (size_t i = 0; h->templates && i < h->n_templates; i++)
-        free(h->templates[i]);
-    free(h->labels);
-    free(h->templates);
-    free(h->w);
-    memset(h, 0, sizeof *h);
-}
-
-static bool same_list(char *const *have, size_t n_have, const char *const *want, size_t n) {
-    if (n_have != n || (n && !have))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(have[i], want[i]))
-            return false;
-    return true;
-}
-
-static char **copy_list(const char *const *v, size_t n) {
-    char **out = calloc(n ? n : 1, sizeof *out);
-    for (size_t i = 0; out && i < n; i++)
-        if (!(out[i] = strdup(v[i]))) {
-            while (i)
-                free(out[--i]);
-            free(out);
-            return NULL;
-        }
-    return out;
-}
-
-/* <cache>/clip_heads/<sha256(weights sha, labels, templates)>.bin */
-static char *head_path(const struct clipb *c, const char *const *labels, size_t nl,
-                       const char *const *tmpl, size_t nt) {
-    struct mill_sha256 s;
-    mill_sha256_init(&s);
-    mill_sha256_update(&s, c->weights_sha, strlen(c->weights_sha));
-    for (size_t i = 0; i < nl; i++)
-        mill_sha256_update(&s, labels[i], strlen(labels[i]) + 1);
-    mill_sha256_update(&s, "\x01", 1);
-    for (size_t i = 0; i < nt; i++)
-        mill_sha256_update(&s, tmpl[i], strlen(tmpl[i]) + 1);
-    uint8_t d[32];
-    char name[70];
-    mill_sha256_final(&s, d);
-    mill_hex(d, 32, name);
-    memcpy(name + 64, ".bin", 5);
-    return mill_cache_path(c->cache_dir, "clip_heads", name);
-}
-
-static bool read_head(const char *path, float *w, size_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    char magic[8];
-    uint64_t count = 0;
-    bool ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "MILLHEAD", 8) &&
-              fread(&count, sizeof count, 1, f) == 1 && count == n &&
-              fread(w, sizeof *w, n, f) == n && fgetc(f) == EOF;
-    fclose(f);
-    return ok;
-}
-
-static void write_head(const char *path, const float *w, size_t n) {
-    uint64_t count = n;
-    char *tmp;
-    FILE *f = mill_cache_create(path, &tmp);
-    mill_cache_commit(f, tmp, path,
-                      f && fwrite("MILLHEAD", 1, 8, f) == 8 &&
-                          fwrite(&count, sizeof count, 1, f) == 1 &&
-                          fwrite(w, sizeof *w, n, f) == n);
-}
-
-/* Encodes every template x label prompt and averages per label (open_clip's
- * build_zero_shot_classifier). */
-static int compute_head(struct clipb *c, const char *const *labels, size_t nl,
-                        const char *const *tmpl, size_t nt, float *w, struct mill_err *err) {
-    int ctx = c->hp->context_length, e = c->hp->embed_dim;
-    /* Many batches per call: the model sorts each call's rows by length, so more rows per call
-     * means less padding in its batches. */
-    size_t chunk = 16 * (size_t)c->batch;
-    if (chunk > nl * nt)
-        chunk = nl * nt > 0 ? nl * nt : 1;
-    int32_t *toks = malloc(chunk * (size_t)ctx * sizeof *toks);
-    float *emb = malloc(chunk * (size_t)e * sizeof *emb);
-    int rc = toks && emb ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    memset(w, 0, nl * (size_t)e * sizeof *w);
-    for (size_t start = 0; !rc && start < nl * nt; start += chunk) {
-        size_t n = nl * nt - start < chunk ? nl * nt - start : chunk;
-        for (size_t k = 0; !rc && k < n; k++) {
-            size_t li = (start + k) / nt, ti = (start + k) % nt;
-            char *text = mill_str_replace(tmpl[ti], "{c}", labels[li]);
-            if (!text)
-                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-            else if (mill_clip_tokenize(c->tok, text, ctx, toks + k * (size_t)ctx, err) < 0)
-                rc = err->code;
-            free(text);
-        }
-        if (!rc)
-            rc = mill_clip_encode_texts(c->model, toks, (int)n, emb, err);
-        for (size_t k = 0; !rc && k < n; k++)
-            for (int d = 0; d < e; d++)
-                w[(start + k) / nt * (size_t)e + d] += emb[k * (size_t)e + d];
-    }
-    for (size_t li = 0; !rc && li < nl; li++) {
-        double s = 0;
-        for (int d = 0; d < e; d++)
-            s += (double)w[li * e + d] * w[li * e + d];
-        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.f;
-        for (int d = 0; d < e; d++)
-            w[li * e + d] *= inv;
-    }
-    free(toks);
-    free(emb);
-    return rc;
-}
-
-static bool head_matches(const struct clipb *c, const struct mill_request *q) {
-    const char *const one[] = {c->prompt_template, NULL};
-    return same_list(c->head.labels, c->head.n_labels, q->labels, q->n_labels) &&
-           same_list(c->head.templates, c->head.n_templates, q->n_templates ? q->templates : one,
-                     q->n_templates ? q->n_templates : 1);
-}
-
-#define HEAD_CACHE_MIN 64
-
-/* The head for (labels, templates): the last one used, the disk cache, or built now. */
-static int get_head(struct clipb *c, const struct mill_request *q, struct mill_err *err) {
-    const char *const one[] = {c->prompt_template, NULL};
-    const char *const *tmpl = q->n_templates ? q->templates : one;
-    size_t nt = q->n_templates ? q->n_templates : 1;
-    if (head_matches(c, q))
-        return 0;
-    head_free(&c->head);
-    size_t n = q->n_labels * (size_t)c->hp->embed_dim;
-    struct head h = {copy_list(q->labels, q->n_labels), copy_list(tmpl, nt), q->n_labels, nt,
-                     malloc((n ? n : 1) * sizeof(float))};
-    char *path = head_path(c, q->labels, q->n_labels, tmpl, nt);
-    int rc = h.labels && h.templates && h.w && path
-                 ? 0
-                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    /* A small head (a few captions, e.g. MMMU-Pro's per-question options) costs less to
-     * build than a file per doc in the cache: only heads of HEAD_CACHE_MIN captions or more
-     * (a dataset's class set times its templates) go to disk. */
-    bool big = q->n_labels * nt >= HEAD_CACHE_MIN;
-    if (!rc && !(big && read_head(path, h.w, n))) {
-        if (big)
-            MILL_INFO("clip", "building a zero-shot head: %zu classes x %zu templates", q->n_labels,
-                      nt);
-        if (!(rc = compute_head(c, q->labels, q->n_labels, tmpl, nt, h.w, err)) && big)
-            write_head(path, h.w, n);
-    }
-    free(path);
     if (rc)
-        head_free(&h);
-    else
-        c->head = h;
-    return rc;
+        return rc;
+    c->hp = mill_clip_hparams(c->model);
+    /* Many batches per encode call: the model sorts each call's rows by length, so more rows
+     * per call means less padding in its batches. */
+    c->src = (struct mill_zs_source){
+        c->cache_dir,     "clip_heads",          c->weights_sha, c->prompt_template, "clip",
+        c->hp->embed_dim, 16 * (size_t)c->batch, HEAD_CACHE_MIN, encode_texts,       c};
+    return 0;
 }
 
 /* ---- images ------------------------------------------------------------------------------ */
@@ -560,27 +417,17 @@ static int encode_chunk(struct clipb *c, struct mill_request *reqs, const size_t
 }
 
 /* Scores = logit_scale * image . class weights, for the requests idx[0..n) of reqs. */
-static int classify_chunk(struct clipb *c, struct mill_request *reqs, const size_t *idx, size_t n,
-                          float *chw, float *emb, struct mill_err *err) {
-    size_t e = (size_t)c->hp->embed_dim, nl = c->head.n_labels, k = 0;
+static int classify_chunk(void *ctx, struct mill_request *reqs, const size_t *idx, size_t n,
+                          struct mill_err *err) {
+    struct clipb *c = ctx;
+    size_t k = 0;
     size_t *ok = malloc((n ? n : 1) * sizeof *ok);
     if (!ok)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    int rc = encode_chunk(c, reqs, idx, n, chw, emb, ok, &k, err);
+    int rc = encode_chunk(c, reqs, idx, n, c->chw, c->emb, ok, &k, err);
     float scale = mill_clip_logit_scale(c->model);
-    for (size_t j = 0; !rc && j < k; j++) {
-        struct mill_request *q = &reqs[ok[j]];
-        if (!(q->scores = malloc((nl ? nl : 1) * sizeof *q->scores))) {
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-            break;
-        }
-        for (size_t l = 0; l < nl; l++) {
-            double dot = 0;
-            for (size_t d = 0; d < e; d++)
-                dot += (double)emb[j * e + d] * c->head.w[l * e + d];
-            q->scores[l] = scale * dot;
-        }
-    }
+    if (!rc)
+        rc = mill_zs_head_score_rows(&c->head, c->hp->embed_dim, c->emb, scale, reqs, ok, k, err);
     free(ok);
     return rc;
 }
@@ -594,46 +441,21 @@ static int clip_run(void *state, struct mill_request *reqs, size_t n, struct mil
         c->emb = malloc(chunk * (size_t)c->hp->embed_dim * sizeof *c->emb);
     if (!c->idx)
         c->idx = malloc(chunk * sizeof *c->idx);
-    float *chw = c->chw, *emb = c->emb;
-    size_t *idx = c->idx;
-    int rc = chw && emb && idx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; !rc && i <= n; i++) {
-        bool flush = i == n || k == chunk;
-        if (!flush && reqs[i].kind == MILL_REQ_CLASSIFY && !head_matches(c, &reqs[i]))
-            flush = true; /* the head changes: finish the pending images first */
-        if (flush && k) {
-            rc = classify_chunk(c, reqs, idx, k, chw, emb, err);
-            k = 0;
-        }
-        if (rc || i == n)
-            break;
-        if (reqs[i].kind != MILL_REQ_CLASSIFY) {
-            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "clip answers classification only");
-            continue;
-        }
-        if (reqs[i].n_labels == 0) {
-            mill_request_fail(&reqs[i], MILL_EINVAL, "the request has no labels");
-            continue;
-        }
-        if ((rc = get_head(c, &reqs[i], err)) == 0)
-            idx[k++] = i;
-    }
-    return rc;
+    if (!c->chw || !c->emb || !c->idx)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    return mill_zs_run(&c->head, &c->src, reqs, n, c->idx, chunk, classify_chunk, err);
 }
 
 static int clip_provenance(void *state, struct mill_buf *out) {
     struct clipb *c = state;
-    mill_buf_adds(out, "\"checkpoint_dir\":");
-    mill_buf_add_json_str(out, c->dir ? c->dir : "", c->dir ? strlen(c->dir) : 0);
-    return mill_buf_addf(out, ",\"weights_sha256\":\"%s\"", c->weights_sha);
+    return mill_zs_provenance(c->dir, c->weights_sha, out);
 }
 
 static void clip_close(void *state) {
     struct clipb *c = state;
     if (!c)
         return;
-    head_free(&c->head);
+    mill_zs_head_free(&c->head);
     mill_clip_tokenizer_free(c->tok);
     mill_clip_free(c->model);
     mill_spec_free_args(clip_args, c);

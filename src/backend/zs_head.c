@@ -8,6 +8,8 @@
 #include "core/sha2.h"
 #include "core/text.h"
 
+#include <mill/buf.h>
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -186,4 +188,52 @@ void mill_zs_head_scores(const struct mill_zs_head *h, int dim, const float *emb
             dot += (double)emb[d] * h->w[l * (size_t)dim + d];
         out[l] = scale * dot;
     }
+}
+
+int mill_zs_head_score_rows(const struct mill_zs_head *h, int dim, const float *emb, float scale,
+                            struct mill_request *reqs, const size_t *ok, size_t k,
+                            struct mill_err *err) {
+    size_t nl = h->n_labels;
+    for (size_t j = 0; j < k; j++) {
+        struct mill_request *q = &reqs[ok[j]];
+        if (!(q->scores = malloc((nl ? nl : 1) * sizeof *q->scores)))
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        mill_zs_head_scores(h, dim, emb + j * (size_t)dim, scale, q->scores);
+    }
+    return 0;
+}
+
+int mill_zs_run(struct mill_zs_head *h, const struct mill_zs_source *src, struct mill_request *reqs,
+                size_t n, size_t *idx, size_t chunk, mill_zs_batch_fn batch, struct mill_err *err) {
+    int rc = 0;
+    size_t k = 0;
+    for (size_t i = 0; !rc && i <= n; i++) {
+        bool flush = i == n || k == chunk;
+        if (!flush && reqs[i].kind == MILL_REQ_CLASSIFY && !mill_zs_head_matches(h, src, &reqs[i]))
+            flush = true; /* the head changes: finish the pending requests first */
+        if (flush && k) {
+            rc = batch(src->ctx, reqs, idx, k, err);
+            k = 0;
+        }
+        if (rc || i == n)
+            break;
+        if (reqs[i].kind != MILL_REQ_CLASSIFY) {
+            mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "%s answers classification only",
+                              src->log_tag);
+            continue;
+        }
+        if (reqs[i].n_labels == 0) {
+            mill_request_fail(&reqs[i], MILL_EINVAL, "the request has no labels");
+            continue;
+        }
+        if ((rc = mill_zs_head_get(h, src, &reqs[i], err)) == 0)
+            idx[k++] = i;
+    }
+    return rc;
+}
+
+int mill_zs_provenance(const char *dir, const char *weights_sha, struct mill_buf *out) {
+    mill_buf_adds(out, "\"checkpoint_dir\":");
+    mill_buf_add_json_str(out, dir ? dir : "", dir ? strlen(dir) : 0);
+    return mill_buf_addf(out, ",\"weights_sha256\":\"%s\"", weights_sha);
 }

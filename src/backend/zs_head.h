@@ -4,7 +4,8 @@
  * renormalised. A head is kept until the (labels, templates) change, and one of cache_min
  * captions or more (a class set, not one question's options) is cached on disk under
  * <cache_dir>/<sub>/<sha256(weights sha, labels, templates)>.bin. The backend supplies the text
- * encoder as a callback; this file knows requests, not models. */
+ * encoder and the scoring of a batch as callbacks; the request loop of its run() and its
+ * provenance are here too. This file knows requests, not models. */
 #ifndef MILL_BACKEND_ZS_HEAD_H
 #define MILL_BACKEND_ZS_HEAD_H
 
@@ -46,5 +47,21 @@ int mill_zs_head_get(struct mill_zs_head *h, const struct mill_zs_source *src,
 void mill_zs_head_scores(const struct mill_zs_head *h, int dim, const float *emb, float scale,
                          double *out);
 void mill_zs_head_free(struct mill_zs_head *h);
+/* Gives each request reqs[ok[j]] (j < k) its scores of row j of emb (k x dim). */
+int mill_zs_head_score_rows(const struct mill_zs_head *h, int dim, const float *emb, float scale,
+                            struct mill_request *reqs, const size_t *ok, size_t k,
+                            struct mill_err *err);
+
+/* Scores the requests idx[0..k) of reqs, all of one head (the backend's batch). */
+typedef int (*mill_zs_batch_fn)(void *ctx, struct mill_request *reqs, const size_t *idx, size_t k,
+                                struct mill_err *err);
+
+/* A contrastive backend's run(): fails what is not a CLASSIFY request with labels, gathers the
+ * others into batches of up to chunk (idx holds chunk indices) that share one head, and scores
+ * each batch with batch(src->ctx, ...) once *h is its head. */
+int mill_zs_run(struct mill_zs_head *h, const struct mill_zs_source *src, struct mill_request *reqs,
+                size_t n, size_t *idx, size_t chunk, mill_zs_batch_fn batch, struct mill_err *err);
+/* The provenance of a contrastive backend: "checkpoint_dir":dir,"weights_sha256":sha. */
+int mill_zs_provenance(const char *dir, const char *weights_sha, struct mill_buf *out);
 
 #endif
