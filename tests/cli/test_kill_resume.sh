@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_kill_resume.sh: crash-safe resume under SIGKILL. Three jobs: on a tiny generated llama
-# model toy_long (generation, 16 docs, 2 per batch) and mmlu_anatomy (5-shot log-likelihood,
-# 48 docs, 8 per batch), and cifar10 on a tiny generated CLIP model (the clip backend, 96 images
+# model mmlu_pro (0-shot CoT generation of up to 1024 tokens, 16 docs of a local MMLU-Pro
+# fixture, 2 per batch) and mmlu_anatomy (5-shot log-likelihood, 48 docs, 8 per batch), and cifar10 on a tiny generated CLIP model (the clip backend, 96 images
 # of a local WebDataset shard, 8 per batch, its class head cached on disk between runs); each job
 # is started again and again, SIGKILLed after a random delay (bash's RANDOM, seeded; up to about
 # an uninterrupted run's time: the figures vary with timing, not the checks) until 17 kills per
@@ -24,9 +24,12 @@ export MILL_CACHE_DIR="$tmp/cache"
 unset MILL_OUTPUT_DIR
 MMLU=$SRC/tests/data/mmlu/cais_mmlu
 [ -d "$MMLU" ] || { echo "FAIL - no MMLU at $MMLU"; exit 1; }
-mkdir -p "$tmp/mirror" "$tmp/plug"; ln -s "$MMLU" "$tmp/mirror/cais_mmlu"
+mkdir -p "$tmp/mirror"; ln -s "$MMLU" "$tmp/mirror/cais_mmlu"
 export MILL_LOCAL_DATASETS="$tmp/mirror"
-cp "$BUILD/plugins/toy.so" "$tmp/plug/" && cp -r "$SRC/tests/plugins/toy_data" "$tmp/plug/"
+P="$tmp/mirror/TIGER-Lab_MMLU-Pro/data"; mkdir -p "$P"
+NODE_PATH=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules} node \
+    "$SRC/tests/reference/write_mmlu_pro.cjs" "$P/test-00000-of-00001.parquet" 4 ||
+    { echo "FAIL - write_mmlu_pro.cjs"; exit 1; }
 "$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/m.gguf" --seed 5 >/dev/null 2>&1
 "$BUILD/bin/gen_clip" --out "$tmp/clip" --format open_clip --preset tiny --seed 5 >/dev/null 2>&1
 W="$tmp/mirror/haideraltahan_wds_cifar10/test"; mkdir -p "$W"
@@ -39,9 +42,9 @@ KILLS_PER_JOB=${KILLS_PER_JOB:-17}
 # the longest delay before a kill in ms (DMAX, about an uninterrupted run's time).
 job() {
     case $1 in
-    toy_long) ARGS=(eval "llama[path=$tmp/m.gguf,batch_size=2,threads=1]" toy_long
-                    --task_paths "$tmp/plug" --batch_docs 2)
-              T=toy_long; F=toy_long_2shot; N=16; B=2; DMAX=2500 ;;
+    mmlu_pro) ARGS=(--limit 16 eval "llama[path=$tmp/m.gguf,batch_size=2,threads=1]" mmlu_pro
+                    --batch_docs 2)
+              T=mmlu_pro; F=mmlu_pro_0shot; N=16; B=2; DMAX=5000 ;;
     mmlu) ARGS=(--limit 48 eval "llama[path=$tmp/m.gguf,threads=1]" mmlu_anatomy --batch_docs 8)
           T=mmlu_anatomy; F=mmlu_anatomy_5shot; N=48; B=8; DMAX=900 ;;
     clip) ARGS=(eval "clip[path=$tmp/clip,threads=1]" cifar10 --batch_docs 8)
@@ -71,7 +74,7 @@ assert rows[0] == "model,benchmark,task,task_type,n_shot,metric,performance,stde
 assert all(len(r) == 8 for r in rows), rows' "$1"; }
 
 total_kills=0
-for name in toy_long mmlu clip; do
+for name in mmlu_pro mmlu clip; do
     job "$name"
     ref="$tmp/ref-$name"
     "$MILL" --output_dir "$ref" "${ARGS[@]}" >/dev/null 2>"$ref.err"
