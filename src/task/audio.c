@@ -25,6 +25,17 @@ static const char *const us8k_categories[] = {
 const struct mill_audio_classes mill_esc50_classes = {esc50_categories, "target"};
 const struct mill_audio_classes mill_us8k_classes = {us8k_categories, "classID"};
 
+int mill_audio_class_of(const struct mill_task_config *t, const struct mill_audio_classes *set,
+                        const struct mill_value *row, size_t *cls, struct mill_err *err) {
+    int64_t v;
+    size_t n = mill_strv_len(set->categories);
+    if (mill_value_as_int(mill_value_get(row, set->label), &v) || v < 0 || (size_t)v >= n)
+        return mill_err_set(err, MILL_EFORMAT, "%s: the row's %s is not a class index in [0, %zu)",
+                            t->name, set->label, n);
+    *cls = (size_t)v;
+    return 0;
+}
+
 int mill_task_add_audio(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
     const struct mill_value *a = mill_value_get(row, "audio");

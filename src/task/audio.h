@@ -18,6 +18,11 @@ struct mill_audio_classes {
 extern const struct mill_audio_classes mill_esc50_classes; /* ashraq/esc50, `target` */
 extern const struct mill_audio_classes mill_us8k_classes;  /* danavery/urbansound8K, `classID` */
 
+/* The row's class index (its set->label column) into *cls: 0, or MILL_EFORMAT naming the task
+ * and the column when it is missing, not an integer or outside the classes. */
+int mill_audio_class_of(const struct mill_task_config *t, const struct mill_audio_classes *set,
+                        const struct mill_value *row, size_t *cls, struct mill_err *err);
+
 /* Adds the clip of the row's "audio" column to doc as its one medium: the bytes of the Hub's
  * {bytes, path} struct (the path, the clip's name on the Hub, rides along for messages), or
  * plain bytes. A row without audio bytes is MILL_EFORMAT naming the task. */

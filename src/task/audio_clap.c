@@ -45,12 +45,11 @@ static int fill_class_doc(struct mill_doc *doc, const struct mill_audio_classes 
 static int class_prompt(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
     const struct mill_audio_classes *set = t->user;
-    int64_t cls;
-    size_t n = mill_strv_len(set->categories);
-    if (mill_value_as_int(mill_value_get(row, set->label), &cls) || cls < 0 || (size_t)cls >= n)
-        return mill_err_set(err, MILL_EFORMAT, "%s: the row's %s is not a class index in [0, %zu)",
-                            t->name, set->label, n);
-    if (fill_class_doc(doc, set, (size_t)cls))
+    size_t cls;
+    int rc = mill_audio_class_of(t, set, row, &cls, err);
+    if (rc)
+        return rc;
+    if (fill_class_doc(doc, set, cls))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     return mill_task_add_audio(t, row, doc, err);
 }
