@@ -283,7 +283,7 @@ int mill_compare_build(const struct mill_results *r, const char *a, const char *
     if (!rc)
         rc = rollups(out, nt, bench, &cap);
     free(bench);
-    if (!rc)
+    if (!rc && out->n > 1) /* no rows (nothing in common): rows is NULL, which qsort may not take */
         qsort(out->rows, out->n, sizeof *out->rows, cmp_row);
     if (rc) {
         mill_compare_free(out);
