@@ -305,6 +305,27 @@ static int parse_number(struct parser *p, struct mill_value *v) {
 
 static int parse_value(struct parser *p, struct mill_value *v);
 
+/* Room in *arr (n used, *cap allocated, items of sz bytes) for one more: the capacity doubles,
+ * so a long array or object parses in linear time. (mill_value_list_push and
+ * mill_value_struct_append reallocate on every call, since they must accept arrays other code
+ * sized exactly; the parser fills its own, so it may keep a capacity.) */
+static int reserve(void **arr, size_t n, size_t *cap, size_t sz) {
+    if (n < *cap)
+        return MILL_OK;
+    size_t nc = *cap ? *cap : 8;
+    while (nc <= n) {
+        if (nc > SIZE_MAX / 2 / sz)
+            return MILL_ENOMEM;
+        nc *= 2;
+    }
+    void *a = realloc(*arr, nc * sz);
+    if (!a)
+        return MILL_ENOMEM;
+    *arr = a;
+    *cap = nc;
+    return MILL_OK;
+}
+
 static int parse_array(struct parser *p, struct mill_value *v) {
     mill_value_list(v);
     p->pos++;
@@ -313,6 +334,7 @@ static int parse_array(struct parser *p, struct mill_value *v) {
         p->pos++;
         return MILL_OK;
     }
+    size_t cap = 0;
     for (;;) {
         struct mill_value item;
         int rc = parse_value(p, &item);
@@ -320,10 +342,13 @@ static int parse_array(struct parser *p, struct mill_value *v) {
             mill_value_free(&item);
             return rc;
         }
-        if (mill_value_list_push(v, &item)) {
+        void *items = v->u.list.items;
+        if (reserve(&items, v->u.list.n, &cap, sizeof *v->u.list.items)) {
             mill_value_free(&item);
             return oom(p);
         }
+        v->u.list.items = items;
+        v->u.list.items[v->u.list.n++] = item;
         skip_ws(p);
         if (p->pos >= p->n)
             return fail(p, p->pos, "expected ',' or ']'");
@@ -339,7 +364,8 @@ static int parse_array(struct parser *p, struct mill_value *v) {
  * object has enough keys that scanning them for duplicates would cost more. */
 struct key_index {
     size_t *slots;
-    size_t cap; /* a power of two */
+    size_t cap;    /* a power of two */
+    size_t kv_cap; /* entries allocated in the object's keys and vals arrays */
 };
 
 #define INDEX_FROM 16
@@ -399,12 +425,25 @@ static int object_put(struct mill_value *obj, struct key_index *ix, char *key,
         mill_value_null(val);
         return MILL_OK;
     }
-    int rc = mill_value_struct_append(obj, key, val);
+    void *keys = obj->u.obj.keys, *vals = obj->u.obj.vals;
+    size_t kv_cap = ix->kv_cap;
+    int rc = reserve(&keys, n, &kv_cap, sizeof *obj->u.obj.keys);
+    if (!rc) /* keys may have moved: keep the grown array even if vals cannot grow */
+        obj->u.obj.keys = keys;
+    size_t vals_cap = ix->kv_cap;
+    if (!rc)
+        rc = reserve(&vals, n, &vals_cap, sizeof *obj->u.obj.vals);
     if (rc) {
         free(key);
         mill_value_free(val);
         return rc;
     }
+    obj->u.obj.vals = vals;
+    ix->kv_cap = kv_cap;
+    obj->u.obj.keys[n] = key;
+    obj->u.obj.vals[n] = *val;
+    obj->u.obj.n = n + 1;
+    mill_value_null(val);
     if (ix->slots && 2 * (n + 1) <= ix->cap) {
         ix->slots[slot] = n + 1;
         return MILL_OK;
@@ -422,7 +461,7 @@ static int parse_object(struct parser *p, struct mill_value *v) {
         p->pos++;
         return MILL_OK;
     }
-    struct key_index ix = {NULL, 0};
+    struct key_index ix = {NULL, 0, 0};
     int rc;
     for (;;) {
         if (p->pos >= p->n || p->s[p->pos] != '"') {
