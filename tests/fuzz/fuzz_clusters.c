@@ -1,7 +1,8 @@
 /* fuzz_clusters.c: libFuzzer target for the clusters.yaml parser (eval/clusters.c, on
  * libyaml). The input, made a C string, is parsed; on success every cluster must have a
- * non-empty name, no two the same, numeric fields unset (-1) or positive, and no control
- * character in any name, string field or bind path (they end up in an sbatch script); on
+ * non-empty name, no two the same, numeric fields unset (-1) or positive (gpus_per_node may
+ * be 0: a CPU-only cluster), and no control character in any name, string field or bind path
+ * (they end up in an sbatch script); on
  * failure the error must be MILL_EFORMAT naming the file and a line, or MILL_ENOMEM. Any
  * violation aborts so libFuzzer records the input. Must not write files; the unknown-key
  * warning is silenced. */
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!strcmp(set.v[i].name, set.v[j].name))
                     abort();
             for (int k = 0; k < MILL_CL_N_NUM; k++)
-                if (set.v[i].num[k] != -1 && set.v[i].num[k] < 1)
+                if (set.v[i].num[k] != -1 && set.v[i].num[k] < (k == MILL_CL_GPUS ? 0 : 1))
                     abort();
             check_text(set.v[i].name);
             for (int k = 0; k < MILL_CL_N_STR; k++)
