@@ -5,6 +5,9 @@
 #include "task/audio.h"
 #include "task/tasks.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* clang-format off */
 static const char *const esc50_categories[] = {
     "dog", "rooster", "pig", "cow", "frog", "cat", "hen", "insects", "sheep", "crow",
@@ -25,17 +28,6 @@ static const char *const us8k_categories[] = {
 const struct mill_audio_classes mill_esc50_classes = {esc50_categories, "target"};
 const struct mill_audio_classes mill_us8k_classes = {us8k_categories, "classID"};
 
-int mill_audio_class_of(const struct mill_task_config *t, const struct mill_audio_classes *set,
-                        const struct mill_value *row, size_t *cls, struct mill_err *err) {
-    int64_t v;
-    size_t n = mill_strv_len(set->categories);
-    if (mill_value_as_int(mill_value_get(row, set->label), &v) || v < 0 || (size_t)v >= n)
-        return mill_err_set(err, MILL_EFORMAT, "%s: the row's %s is not a class index in [0, %zu)",
-                            t->name, set->label, n);
-    *cls = (size_t)v;
-    return 0;
-}
-
 int mill_task_add_audio(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
     const struct mill_value *a = mill_value_get(row, "audio");
@@ -50,6 +42,28 @@ int mill_task_add_audio(const struct mill_task_config *t, const struct mill_valu
     if (mill_doc_add_media(doc, MILL_MOD_AUDIO, a->u.s.p, a->u.s.n, name))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     return 0;
+}
+
+int mill_audio_class_doc(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, size_t *cls, struct mill_err *err) {
+    const struct mill_audio_classes *set = t->user;
+    int64_t v;
+    size_t n = mill_strv_len(set->categories);
+    if (mill_value_as_int(mill_value_get(row, set->label), &v) || v < 0 || (size_t)v >= n)
+        return mill_err_set(err, MILL_EFORMAT, "%s: the row's %s is not a class index in [0, %zu)",
+                            t->name, set->label, n);
+    *cls = (size_t)v;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *name = strdup(set->categories[i]);
+        for (char *p = name; p && *p; p++)
+            *p = *p == '_' ? ' ' : *p;
+        rc = name ? mill_doc_add_choice(doc, name) : MILL_ENOMEM;
+        free(name);
+    }
+    if (!rc)
+        rc = mill_doc_meta_set_str(doc, "category", doc->choices[*cls]);
+    return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 
 static const char *const clotho_tasks[] = {"clotho_aqa", "clotho_aqa_clap", NULL};

@@ -18,10 +18,13 @@ struct mill_audio_classes {
 extern const struct mill_audio_classes mill_esc50_classes; /* ashraq/esc50, `target` */
 extern const struct mill_audio_classes mill_us8k_classes;  /* danavery/urbansound8K, `classID` */
 
-/* The row's class index (its set->label column) into *cls: 0, or MILL_EFORMAT naming the task
- * and the column when it is missing, not an integer or outside the classes. */
-int mill_audio_class_of(const struct mill_task_config *t, const struct mill_audio_classes *set,
-                        const struct mill_value *row, size_t *cls, struct mill_err *err);
+/* The common part of a class task's doc (t->user is its struct mill_audio_classes): the row's
+ * class index (its label column) into *cls, every class name ("_" made a space) as a choice,
+ * metadata category (the gold class's name) and the row's audio (mill_task_add_audio). The
+ * caller sets query and gold. MILL_EFORMAT names the task and the column when the label is
+ * missing, not an integer or outside the classes. */
+int mill_audio_class_doc(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, size_t *cls, struct mill_err *err);
 
 /* Adds the clip of the row's "audio" column to doc as its one medium: the bytes of the Hub's
  * {bytes, path} struct (the path, the clip's name on the Hub, rides along for messages), or

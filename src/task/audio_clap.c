@@ -27,31 +27,14 @@
 #include <strings.h>
 
 /* Every class name ("_" made a space) as a choice; gold cls; metadata category. */
-static int fill_class_doc(struct mill_doc *doc, const struct mill_audio_classes *set, size_t cls) {
-    int rc = mill_doc_set_query(doc, "");
-    for (size_t i = 0; !rc && set->categories[i]; i++) {
-        char *name = strdup(set->categories[i]);
-        for (char *p = name; p && *p; p++)
-            *p = *p == '_' ? ' ' : *p;
-        rc = name ? mill_doc_add_choice(doc, name) : MILL_ENOMEM;
-        free(name);
-    }
-    if (!rc)
-        rc = mill_doc_meta_set_str(doc, "category", doc->choices[cls]);
-    doc->target_index = (int64_t)cls;
-    return rc;
-}
-
 static int class_prompt(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
-    const struct mill_audio_classes *set = t->user;
     size_t cls;
-    int rc = mill_audio_class_of(t, set, row, &cls, err);
+    int rc = mill_audio_class_doc(t, row, doc, &cls, err);
     if (rc)
         return rc;
-    if (fill_class_doc(doc, set, cls))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return mill_task_add_audio(t, row, doc, err);
+    doc->target_index = (int64_t)cls;
+    return mill_doc_set_query(doc, "") ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
 }
 
 /* 0 for "yes", 1 for "no" (case, surrounding spaces and punctuation ignored), else -1. */

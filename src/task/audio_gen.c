@@ -75,27 +75,21 @@ static int clotho_prompt(const struct mill_task_config *t, const struct mill_val
     return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 
-/* A category's class name ("_" made a space) onto b. */
-static int add_class_name(struct mill_buf *b, const char *category) {
-    for (const char *p = category; *p; p++)
-        if (mill_buf_addc(b, *p == '_' ? ' ' : *p))
-            return MILL_ENOMEM;
-    return 0;
-}
-
-/* Query, gold and choices (every class name), metadata category. */
-static int fill_gen_doc(struct mill_doc *doc, const struct mill_audio_classes *set, size_t cls) {
-    struct mill_buf q = {0}, name = {0};
-    int rc = mill_buf_adds(&q, GEN_INSTRUCTION);
-    for (size_t i = 0; !rc && set->categories[i]; i++) {
-        mill_buf_reset(&name);
-        rc = add_class_name(&name, set->categories[i]);
-        if (!rc)
-            rc = mill_doc_add_choice(doc, name.p);
-        if (!rc && i)
+/* Query "<instruction>a, b, ...." over the class names, gold the class name; the rest of the
+ * doc is audio.c's. */
+static int gen_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err) {
+    size_t cls;
+    int rc = mill_audio_class_doc(t, row, doc, &cls, err);
+    if (rc)
+        return rc;
+    struct mill_buf q = {0};
+    rc = mill_buf_adds(&q, GEN_INSTRUCTION);
+    for (size_t i = 0; !rc && i < doc->n_choices; i++) {
+        if (i)
             rc = mill_buf_adds(&q, ", ");
         if (!rc)
-            rc = mill_buf_adds(&q, name.p);
+            rc = mill_buf_adds(&q, doc->choices[i]);
     }
     if (!rc)
         rc = mill_buf_addc(&q, '.');
@@ -103,23 +97,8 @@ static int fill_gen_doc(struct mill_doc *doc, const struct mill_audio_classes *s
         rc = mill_doc_set_query(doc, q.p);
     if (!rc)
         rc = mill_doc_set_target_str(doc, doc->choices[cls]);
-    if (!rc)
-        rc = mill_doc_meta_set_str(doc, "category", doc->choices[cls]);
     mill_buf_free(&q);
-    mill_buf_free(&name);
-    return rc;
-}
-
-static int gen_prompt(const struct mill_task_config *t, const struct mill_value *row,
-                      struct mill_doc *doc, struct mill_err *err) {
-    const struct mill_audio_classes *set = t->user;
-    size_t cls;
-    int rc = mill_audio_class_of(t, set, row, &cls, err);
-    if (rc)
-        return rc;
-    if (fill_gen_doc(doc, set, cls))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    return mill_task_add_audio(t, row, doc, err);
+    return rc ? mill_err_set(err, rc, "out of memory") : 0;
 }
 
 static const char *const clotho_splits[] = {"clotho_aqa_test_filtered", "clotho_aqa_val_filtered",
