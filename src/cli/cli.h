@@ -3,6 +3,8 @@
 #ifndef MILL_CLI_CLI_H
 #define MILL_CLI_CLI_H
 
+#include "out/aggregate.h"
+
 #include <mill/mill.h>
 
 enum mill_opt_type { MILL_OPT_STR, MILL_OPT_INT, MILL_OPT_BOOL };
@@ -59,6 +61,18 @@ const char *mill_cli_cache_dir(const struct mill_args *a);
 /* Prints "mill: <msg>" to stderr; returns code. */
 int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mill_cli_print_help(const struct mill_command *cmd);
+
+/* What collect and report start from: <output_dir>/aggregate.csv read (path for messages) and
+ * the --models and --tasks lists split (NULL and 0 when not given). */
+struct mill_cli_results {
+    char path[4096];
+    struct mill_aggregate_table t;
+    char **models, **tasks;
+    size_t nm, nt;
+};
+/* Fills *r: 0, or the exit code after printing the error (*r is then empty). */
+int mill_cli_results_open(const struct mill_args *a, struct mill_cli_results *r);
+void mill_cli_results_free(struct mill_cli_results *r);
 
 extern const struct mill_command mill_cmd_eval, mill_cmd_collect, mill_cmd_ls, mill_cmd_schedule,
     mill_cmd_prompts, mill_cmd_data, mill_cmd_convert, mill_cmd_report;

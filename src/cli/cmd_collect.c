@@ -132,58 +132,69 @@ static int run_compare(const struct mill_args *a, const struct mill_aggregate_ta
     return rc;
 }
 
-static int run_collect(const struct mill_args *a) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/aggregate.csv", mill_cli_output_dir(a));
+int mill_cli_results_open(const struct mill_args *a, struct mill_cli_results *r) {
+    memset(r, 0, sizeof *r);
+    mill_aggregate_table_init(&r->t);
+    snprintf(r->path, sizeof r->path, "%s/aggregate.csv", mill_cli_output_dir(a));
     struct mill_err err = {0};
-    struct mill_aggregate_table t;
-    mill_aggregate_table_init(&t);
-    if (mill_aggregate_read(&t, path, &err))
+    if (mill_aggregate_read(&r->t, r->path, &err))
         return mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
-    char **models = NULL, **tasks = NULL;
-    size_t nm = 0, nt = 0;
     const char *ms = mill_arg(a, "models"), *ts = mill_arg(a, "tasks");
-    int rc = 0;
-    if ((ms && mill_spec_split(ms, &models, &nm, &err)) ||
-        (ts && mill_spec_split(ts, &tasks, &nt, &err)))
-        rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
-    if (!rc && mill_arg(a, "compare")) {
-        rc = run_compare(a, &t, tasks, nt);
-        mill_strv_free(models, nm);
-        mill_strv_free(tasks, nt);
-        mill_aggregate_table_free(&t);
+    if ((ms && mill_spec_split(ms, &r->models, &r->nm, &err)) ||
+        (ts && mill_spec_split(ts, &r->tasks, &r->nt, &err))) {
+        mill_cli_results_free(r);
+        return mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
+    }
+    return 0;
+}
+
+void mill_cli_results_free(struct mill_cli_results *r) {
+    mill_strv_free(r->models, r->nm);
+    mill_strv_free(r->tasks, r->nt);
+    mill_aggregate_table_free(&r->t);
+    r->models = r->tasks = NULL;
+    r->nm = r->nt = 0;
+}
+
+static int run_collect(const struct mill_args *a) {
+    struct mill_cli_results r;
+    int rc = mill_cli_results_open(a, &r);
+    if (rc)
+        return rc;
+    if (mill_arg(a, "compare")) {
+        rc = run_compare(a, &r.t, r.tasks, r.nt);
+        mill_cli_results_free(&r);
         return rc;
     }
+    struct mill_err err = {0};
     struct mill_collect_params p = mill_collect_default_params();
-    p.models = (const char *const *)models;
-    p.n_models = nm;
-    p.tasks = (const char *const *)tasks;
-    p.n_tasks = nt;
+    p.models = (const char *const *)r.models;
+    p.n_models = r.nm;
+    p.tasks = (const char *const *)r.tasks;
+    p.n_tasks = r.nt;
     p.metric = mill_arg(a, "metric");
     p.check = mill_arg_bool(a, "check", true);
     struct mill_registry *reg = NULL;
     struct mill_collect_job *jobs = NULL;
-    if (!rc && p.check && nm && nt) {
+    if (!rc && p.check && r.nm && r.nt) {
         if (mill_registry_init(&reg, &err))
             rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
         if (!rc)
             rc = mill_cli_load_task_paths(reg, mill_arg(a, "task_paths"));
         if (!rc)
-            rc = expected_jobs(reg, models, nm, tasks, nt, mill_arg(a, "n_shots"), &jobs,
+            rc = expected_jobs(reg, r.models, r.nm, r.tasks, r.nt, mill_arg(a, "n_shots"), &jobs,
                                &p.n_expected);
         p.expected = jobs;
     }
     struct mill_buf out = {0};
-    if (!rc && mill_collect_render(&t, &p, &out, &err))
+    if (!rc && mill_collect_render(&r.t, &p, &out, &err))
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
     if (!rc && out.p)
         fputs(out.p, stdout);
     mill_buf_free(&out);
     free(jobs);
     mill_registry_free(reg);
-    mill_strv_free(models, nm);
-    mill_strv_free(tasks, nt);
-    mill_aggregate_table_free(&t);
+    mill_cli_results_free(&r);
     return rc;
 }
 

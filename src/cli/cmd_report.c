@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 
 #include "core/log.h"
-#include "core/spec.h"
 #include "out/aggregate.h"
 #include "out/compare.h"
 #include "out/report.h"
@@ -162,35 +161,24 @@ static int report(const struct mill_args *a, const struct mill_aggregate_table *
 }
 
 static int run_report(const struct mill_args *a) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/aggregate.csv", mill_cli_output_dir(a));
-    struct mill_err err = {0};
-    struct mill_aggregate_table t, sub;
-    mill_aggregate_table_init(&t);
+    struct mill_cli_results r;
+    int rc = mill_cli_results_open(a, &r);
+    if (rc)
+        return rc;
+    struct mill_aggregate_table sub;
     mill_aggregate_table_init(&sub);
-    if (mill_aggregate_read(&t, path, &err))
-        return mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
-    char **models = NULL, **tasks = NULL;
-    size_t nm = 0, nt = 0;
-    const char *ms = mill_arg(a, "models"), *ts = mill_arg(a, "tasks");
-    int rc = 0;
-    if ((ms && mill_spec_split(ms, &models, &nm, &err)) ||
-        (ts && mill_spec_split(ts, &tasks, &nt, &err)))
-        rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
-    else if (t.n == 0)
+    if (r.t.n == 0)
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s: no results to report (run `mill eval` first)",
-                            path);
-    else if (filter_rows(&t, models, nm, tasks, nt, &sub))
+                            r.path);
+    else if (filter_rows(&r.t, r.models, r.nm, r.tasks, r.nt, &sub))
         rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
     else if (sub.n == 0)
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s: no results for the models and tasks asked for",
-                            path);
+                            r.path);
     if (!rc)
-        rc = report(a, &sub, tasks, nt);
+        rc = report(a, &sub, r.tasks, r.nt);
     free(sub.rows);
-    mill_strv_free(models, nm);
-    mill_strv_free(tasks, nt);
-    mill_aggregate_table_free(&t);
+    mill_cli_results_free(&r);
     return rc;
 }
 
