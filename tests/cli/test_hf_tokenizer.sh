@@ -7,8 +7,8 @@
 #  - derived, in every clone: gpt-2, qwen2 and llama-bpe from tests/cli/hf_bpe_fixture.py (a
 #    byte-level BPE tokenizer.json laid out as each family's published one, made from the GGUF's
 #    tokens, types and merges), llama-spm from tests/cli/hf_spm_fixture.py (SentencePiece-style);
-#  - real, when present: GPT-2's published files under $MILL_TOKENIZER_DATA (default:
-#    ../shared/data/tokenizers beside the checkout; not committed, see the README), else a skip.
+#  - real, when asked for: GPT-2's published files under $MILL_TOKENIZER_DATA (no default: the
+#    tests read nothing outside the checkout; not committed, see the README), else a skip.
 # Keys ignored: llama-spm's scores (tokenizer.json keeps none). Compared against an adjusted
 # reference: qwen2's token types of its [PAD<i>] fillers (see unused_pads). Keys only ours has
 # (add_bos_token, add_sep_token, unknown_token_id: the references predate SpecialVocab writing
@@ -20,7 +20,7 @@ set -u
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
-REAL=${MILL_TOKENIZER_DATA:-$SRC/../shared/data/tokenizers}
+REAL=${MILL_TOKENIZER_DATA:-}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$SRC/tests/cli/lib.sh"
 CHECK=$BUILD/bin/hf_tokcheck
@@ -47,14 +47,14 @@ against() {
 # The real GPT-2 files (sha256 and origin in tests/data/tokenizers/README.md), when present.
 # Ignored keys: none (ours adds unknown_token_id: tokenizer_config.json's unk_token is
 # <|endoftext|>, which SpecialVocab reads; the reference GGUF predates that).
-if [ -f "$REAL/gpt-2/tokenizer.json.gz" ]; then
+if [ -n "$REAL" ] && [ -f "$REAL/gpt-2/tokenizer.json.gz" ]; then
     mkdir -p "$tmp/real-gpt-2"
     gzip -dc "$REAL/gpt-2/tokenizer.json.gz" >"$tmp/real-gpt-2/tokenizer.json"
     cp "$REAL/gpt-2/tokenizer_config.json" "$REAL/gpt-2/config.json" "$tmp/real-gpt-2/"
     against "gpt-2 (real)" gpt-2 "$tmp/real-gpt-2" "$VOCAB/ggml-vocab-gpt-2.gguf"
 else
     echo "skip - GPT-2's real tokenizer files" \
-        "(not in this checkout: see tests/data/tokenizers/README.md)"
+        "(not in this checkout; set MILL_TOKENIZER_DATA: see tests/data/tokenizers/README.md)"
 fi
 
 # derive NAME: $tmp/NAME, a tokenizer derived from ggml-vocab-NAME.gguf: byte-level BPE laid out
