@@ -532,6 +532,12 @@ static int locate_hub(struct llm *m, struct mill_err *err) {
     return rc;
 }
 
+/* The Hub repo locate_hub chose, at the commit it was listed at. */
+static struct mill_hub_repo hub_at(const struct llm *m) {
+    return (struct mill_hub_repo){MILL_HUB_MODEL, m->hub_repo,
+                                  m->hub_l.commit[0] ? m->hub_l.commit : m->revision};
+}
+
 /* Downloads what locate_hub chose: the model (all parts of a split GGUF) and the projector. */
 static int fetch_hub(struct llm *m, struct mill_err *err) {
     if (!m->hub_gguf)
@@ -539,8 +545,7 @@ static int fetch_hub(struct llm *m, struct mill_err *err) {
     struct mill_hub_params hp = mill_hub_default_params();
     struct mill_hub *hub = NULL;
     int rc = mill_hub_init(&hub, &hp, err);
-    struct mill_hub_repo at = {MILL_HUB_MODEL, m->hub_repo,
-                               m->hub_l.commit[0] ? m->hub_l.commit : m->revision};
+    struct mill_hub_repo at = hub_at(m);
     if (!rc)
         rc = fetch_gguf(hub, &at, &m->hub_l, m->hub_gguf, &m->gguf, err);
     const struct mill_hub_file *f = m->hub_mmproj;
@@ -550,12 +555,38 @@ static int fetch_hub(struct llm *m, struct mill_err *err) {
     return rc;
 }
 
+/* What the projector locate_hub chose offers, from its GGUF header read before any download
+ * (byte ranges, or the cached file). When the header cannot be had now (a server without Range
+ * requests, a network error, a header beyond the cap; offline and not cached, where the download
+ * fails anyway), images and audio both, said once on stderr: the downloaded header decides
+ * then, and a medium it does not take fails its sample. */
+static unsigned hub_mmproj_modalities(const struct llm *m) {
+    struct mill_hub_params hp = mill_hub_default_params();
+    struct mill_hub *hub = NULL;
+    struct mill_hub_repo at = hub_at(m);
+    struct mill_err e = {0};
+    unsigned mods = 0;
+    int rc = mill_hub_init(&hub, &hp, &e);
+    if (!rc)
+        rc = mill_mm_hub_modalities(hub, &at, m->hub_mmproj->path, m->hub_mmproj->size, &mods, &e);
+    mill_hub_free(hub);
+    if (!rc)
+        return mods;
+    if (hp.offline)
+        MILL_DEBUG("llama", "projector %s of %s: %s", m->hub_mmproj->path, m->hub_repo, e.msg);
+    else
+        MILL_WARN("llama",
+                  "cannot read the header of the projector %s of %s before downloading it (%s): "
+                  "whether it takes images and audio is checked once it is downloaded",
+                  m->hub_mmproj->path, m->hub_repo, e.msg);
+    return MILL_MOD_IMAGE | MILL_MOD_AUDIO;
+}
+
 /* At open: where the model is (a local file, else a Hub repo: listed, not downloaded) and its
  * projector: mmproj= as a local file, else beside a local model, else in the model's repo.
- * What the projector offers is read from its header when it is local; a Hub projector counts
- * as one for images and audio until it is downloaded (its header then decides, and a medium it
- * does not take fails its sample), and so does a repo that could not be listed (the listing's
- * error comes at load). */
+ * What the projector offers is read from its GGUF header, a local file's or the first bytes of
+ * the Hub's (hub_mmproj_modalities); a repo that could not be listed counts as one for images
+ * and audio (the listing's error comes at load). */
 static int locate_model(struct llm *m, struct mill_err *err) {
     struct stat st;
     int rc = 0;
@@ -573,10 +604,13 @@ static int locate_model(struct llm *m, struct mill_err *err) {
     else if (!local && !m->ckpt_dir && !strstr(m->path, ".gguf"))
         rc = locate_hub(m, err);
     m->modalities = MILL_MOD_TEXT;
+    llama_log_set(llama_log_cb, NULL); /* gguf's complaints about a partial header: debug lines */
     if (!rc && m->mmproj)
         m->modalities |= mill_mm_file_modalities(m->mmproj);
-    else if (!rc && (m->hub_mmproj || (!local && !m->hub_gguf && !m->hub_ckpt && !m->ckpt_dir &&
-                                       !strstr(m->path, ".gguf"))))
+    else if (!rc && m->hub_mmproj)
+        m->modalities |= hub_mmproj_modalities(m);
+    else if (!rc && !local && !m->hub_gguf && !m->hub_ckpt && !m->ckpt_dir &&
+             !strstr(m->path, ".gguf"))
         m->modalities |= MILL_MOD_IMAGE | MILL_MOD_AUDIO;
     return rc;
 }
@@ -590,8 +624,7 @@ static int resolve_checkpoint(struct llm *m, struct mill_err *err) {
     if (!rc && m->hub_ckpt) {
         struct mill_hub_params hp = mill_hub_default_params();
         struct mill_hub *hub = NULL;
-        struct mill_hub_repo at = {MILL_HUB_MODEL, m->hub_repo,
-                                   m->hub_l.commit[0] ? m->hub_l.commit : m->revision};
+        struct mill_hub_repo at = hub_at(m);
         rc = mill_hub_init(&hub, &hp, err);
         if (!rc)
             rc = mill_hf_hub_checkpoint(hub, &at, &m->hub_l, &dir, err);

@@ -6,11 +6,15 @@
  * model wants. Audio is decoded by data/audio.c (libsndfile, mono, resampled with libsamplerate
  * to the projector's rate, as Mill's processors resample with librosa) and handed over as PCM;
  * libmtmd computes the log-mel spectrogram and cuts a long clip into the encoder's windows
- * (30 s for Whisper-style encoders), each a chunk of its own. */
+ * (30 s for Whisper-style encoders), each a chunk of its own. What a projector takes is read
+ * from its GGUF header by libmtmd (mtmd_get_cap_from_file, no load): a local file's, or, for a
+ * file still on the Hub, a prefix of it fetched with byte ranges (data/hub.h) into a temporary
+ * file, so a model is refused a modality before anything is downloaded. */
 #include "backend/llama_media.h"
 
 #include "core/log.h"
 #include "data/audio.h"
+#include "data/hub.h"
 #include "data/image.h"
 
 #include <mtmd-helper.h>
@@ -20,9 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A medium given by path is read whole, up to this size. */
 #define MEDIA_MAX_BYTES (256u << 20)
+/* A Hub projector's header is read in prefixes from this size, doubled up to the cap: a
+ * projector's keys and tensor infos take tens of KiB. */
+#define HEADER_FIRST ((size_t)256 << 10)
+#define HEADER_MAX ((size_t)16 << 20)
 
 struct mill_mm {
     mtmd_context *ctx;
@@ -55,6 +64,79 @@ unsigned mill_mm_file_modalities(const char *mmproj) {
     mtmd_helper_log_set(mtmd_log_cb, NULL);
     struct mtmd_caps c = mtmd_get_cap_from_file(mmproj);
     return (c.inp_vision ? MILL_MOD_IMAGE : 0u) | (c.inp_audio ? MILL_MOD_AUDIO : 0u);
+}
+
+/* Appends n bytes to fd. */
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads growing prefixes of the projector into buf and the temporary file tmp (fd) until
+ * libmtmd finds an encoder in it, the whole file is read, or the cap is reached. */
+static int read_header(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
+                       int64_t size, int fd, const char *tmp, unsigned *mods,
+                       struct mill_err *err) {
+    char *buf = NULL;
+    size_t have = 0, want = HEADER_FIRST;
+    int rc = 0;
+    for (;;) {
+        if (size >= 0 && (uint64_t)want > (uint64_t)size)
+            want = (size_t)size;
+        char *g = realloc(buf, want ? want : 1);
+        size_t got = 0;
+        if (!g) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
+        }
+        buf = g;
+        rc =
+            mill_hub_read_range(hub, repo, path, (int64_t)have, want - have, buf + have, &got, err);
+        if (!rc && write_all(fd, buf + have, got))
+            rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        if (rc)
+            break;
+        have += got;
+        bool whole = have < want || (size >= 0 && (int64_t)have >= size);
+        bool gguf = have >= 4 && !memcmp(buf, "GGUF", 4);
+        *mods = gguf ? mill_mm_file_modalities(tmp) : 0;
+        MILL_DEBUG("llama", "projector %s: %zu bytes of its header read: modalities %#x", path,
+                   have, *mods);
+        if (*mods || whole || (have >= 4 && !gguf))
+            break;
+        if (want >= HEADER_MAX) {
+            rc = mill_err_set(err, MILL_EUNSUPPORTED, "its GGUF header is not complete in %zu MiB",
+                              HEADER_MAX >> 20);
+            break;
+        }
+        want *= 2;
+    }
+    free(buf);
+    return rc;
+}
+
+int mill_mm_hub_modalities(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
+                           int64_t size, unsigned *mods, struct mill_err *err) {
+    const char *dir = getenv("TMPDIR");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/mill-mmproj-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    *mods = 0;
+    if (fd < 0)
+        return mill_err_set(err, MILL_EIO, "cannot create a temporary file %s: %s", tmp,
+                            strerror(errno));
+    int rc = read_header(hub, repo, path, size, fd, tmp, mods, err);
+    close(fd);
+    unlink(tmp);
+    return rc;
 }
 
 int mill_mm_open(const char *mmproj, const struct llama_model *model, int threads, bool use_gpu,

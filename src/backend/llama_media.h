@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mill_mm;        /* a projector loaded through libmtmd */
 struct mill_mm_prompt; /* one request's prompt as chunks */
@@ -24,6 +25,20 @@ struct mill_mm_prompt; /* one request's prompt as chunks */
 /* The modalities (MILL_MOD_IMAGE, MILL_MOD_AUDIO) a projector file offers, read from its GGUF
  * header without loading it; 0 when the file cannot be read as a projector. */
 unsigned mill_mm_file_modalities(const char *mmproj);
+
+struct mill_hub;
+struct mill_hub_repo;
+
+/* The modalities a projector file of a Hub repo offers (as mill_mm_file_modalities), from its
+ * GGUF header read before any download with mill_hub_read_range (the cached file when there is
+ * one): a prefix of 256 KiB, doubled while the header is not complete in it, up to 16 MiB.
+ * size: the file's size from the listing, -1 when unknown. *mods is 0 when the file is not a
+ * projector (not GGUF, or no encoder). Returns what mill_hub_read_range returns when the bytes
+ * cannot be had (offline and not cached, a server without Range requests, a network error),
+ * MILL_EUNSUPPORTED for a header beyond 16 MiB, MILL_EIO for the temporary file libmtmd reads
+ * the prefix from, MILL_ENOMEM. */
+int mill_mm_hub_modalities(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
+                           int64_t size, unsigned *mods, struct mill_err *err);
 
 /* Loads the projector for model; threads as the language model's; use_gpu offloads the
  * encoder where ggml has a GPU. A projector whose output does not fit the model (embedding

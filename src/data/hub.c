@@ -1,5 +1,6 @@
 /* hub.c: the Hugging Face Hub client (hub.h): HTTP through libcurl, the huggingface_hub cache
- * layout, resumable verified downloads, tree listings, globs and hf:// URLs.
+ * layout, resumable verified downloads, byte ranges of a file, tree listings, globs and hf://
+ * URLs.
  *
  * Must not: send the token anywhere but the endpoint's host (it goes through
  * CURLOPT_XOAUTH2_BEARER, which libcurl drops on a redirect to another host, port or scheme,
@@ -634,14 +635,40 @@ static int http_fail(struct mill_hub *h, const struct mill_hub_repo *repo, const
     return redact(h, err);
 }
 
+/* A GET that follows redirects: headers to hdr, the body to body, both given ud; range: the
+ * bytes to ask for ("a-b", "a-") or NULL for the whole file. */
+static CURLcode get_with(struct mill_hub *h, const char *url, curl_write_callback hdr,
+                         curl_write_callback body, void *ud, const char *range, long *status) {
+    setup(h, url, hdr, ud);
+    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, body);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, ud);
+    if (range)
+        curl_easy_setopt(h->curl, CURLOPT_RANGE, range);
+    return perform(h, status);
+}
+
 /* GET url into r->body (capped). Follows redirects. */
 static CURLcode http_get(struct mill_hub *h, const char *url, struct resp *r) {
     MILL_DEBUG(MOD, "GET %s", url);
-    setup(h, url, on_header, r);
-    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_mem);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
-    return perform(h, &r->status);
+    return get_with(h, url, on_header, on_body_mem, r, NULL, &r->status);
+}
+
+/* What downloads and range reads track of each response: a status line starts one (*nresp
+ * counts them, *cr_start is reset to -1), Content-Range: bytes <start>-... sets *cr_start (-2
+ * when it does not parse). */
+static void track_range(const char *buf, size_t len, int *nresp, int64_t *cr_start) {
+    const char *v;
+    size_t vn;
+    if (len >= 5 && !memcmp(buf, "HTTP/", 5)) {
+        (*nresp)++;
+        *cr_start = -1;
+    } else if (header_value(buf, len, "content-range", &v, &vn) && vn > 6 &&
+               !strncasecmp(v, "bytes ", 6)) {
+        const char *dash = memchr(v + 6, '-', vn - 6);
+        if (!dash || !parse_i64(v + 6, (size_t)(dash - v - 6), cr_start))
+            *cr_start = -2;
+    }
 }
 
 /* Length of "scheme://host[:port]" of url. */
@@ -1140,19 +1167,8 @@ static void dl_restart(struct dl *d) {
 
 static size_t dl_header(char *buf, size_t size, size_t n, void *ud) {
     struct dl *d = ud;
-    size_t len = size * n;
-    const char *v;
-    size_t vn;
-    if (len >= 5 && !memcmp(buf, "HTTP/", 5)) {
-        d->nresp++;
-        d->cr_start = -1;
-    } else if (header_value(buf, len, "content-range", &v, &vn) && vn > 6 &&
-               !strncasecmp(v, "bytes ", 6)) {
-        const char *dash = memchr(v + 6, '-', vn - 6);
-        if (!dash || !parse_i64(v + 6, (size_t)(dash - v - 6), &d->cr_start))
-            d->cr_start = -2;
-    }
-    return len;
+    track_range(buf, size * n, &d->nresp, &d->cr_start);
+    return size * n;
 }
 
 /* The first body bytes of a response: decide what to do with them. */
@@ -1217,20 +1233,13 @@ static int dl_open(struct dl *d, const char *inc, int64_t expect) {
 
 static CURLcode dl_attempt(struct mill_hub *h, const char *url, struct dl *d, long *status) {
     MILL_DEBUG(MOD, "GET %s (from byte %lld)", url, (long long)d->have);
-    setup(h, url, dl_header, d);
-    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, dl_body);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, d);
     char range[32];
-    if (d->have > 0) {
-        snprintf(range, sizeof range, "%lld-", (long long)d->have);
-        curl_easy_setopt(h->curl, CURLOPT_RANGE, range);
-    }
+    snprintf(range, sizeof range, "%lld-", (long long)d->have);
     d->curl = h->curl;
     d->nresp = d->begun = 0;
     d->werr = 0;
     d->discard = false;
-    CURLcode rc = perform(h, status);
+    CURLcode rc = get_with(h, url, dl_header, dl_body, d, d->have > 0 ? range : NULL, status);
     if (rc == CURLE_OK && *status == 200 && d->begun != d->nresp && d->have > 0)
         dl_restart(d); /* an empty 200: the file is empty */
     return rc;
@@ -1456,6 +1465,135 @@ int mill_hub_download(struct mill_hub *h, const struct mill_hub_repo *repo, cons
         rc = h->p.offline ? offline_miss(&t, err) : fetch(&t, local, err);
     if (!rc)
         MILL_DEBUG(MOD, "%s %s: %s -> %s", type_word(repo), repo->id, path, *local);
+    free(t.folder);
+    free(t.name);
+    return rc;
+}
+
+/* ---- byte ranges ---------------------------------------------------------------------------- */
+
+/* A GET of the bytes [offset, offset + len) of a file into the caller's buffer. */
+struct range_rd {
+    CURL *curl;
+    char *buf;
+    size_t len, got;
+    int64_t offset;
+    int nresp, begun; /* status lines seen; the response whose body has begun */
+    int64_t cr_start; /* Content-Range start of the current response, -1 */
+    long status;      /* of the response whose body has begun */
+    bool discard;     /* the current body is not the file's (an error page) */
+    bool refused;     /* stopped: the whole file (200), or other or more bytes than asked */
+};
+
+static size_t rr_header(char *buf, size_t size, size_t n, void *ud) {
+    struct range_rd *r = ud;
+    track_range(buf, size * n, &r->nresp, &r->cr_start);
+    return size * n;
+}
+
+static size_t rr_body(char *p, size_t size, size_t n, void *ud) {
+    struct range_rd *r = ud;
+    size_t len = size * n;
+    if (r->begun != r->nresp) {
+        r->begun = r->nresp;
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+        r->discard = r->status != 200 && r->status != 206;
+        r->refused = r->status == 200 || (r->status == 206 && r->cr_start != r->offset);
+    }
+    if (r->discard)
+        return len;
+    if (r->refused || len > r->len - r->got) {
+        r->refused = true;
+        return 0; /* stops the transfer: never the whole file */
+    }
+    memcpy(r->buf + r->got, p, len);
+    r->got += len;
+    return len;
+}
+
+/* What a range GET came to: *got set, or the error. */
+static int range_outcome(const struct target *t, const char *url, const struct range_rd *r,
+                         CURLcode cc, long status, struct mill_err *err) {
+    const char *tw = type_word(t->repo), *id = t->repo->id;
+    char what[4200];
+    snprintf(what, sizeof what, "file %s", t->path);
+    if (r->refused && r->status == 200)
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s %s: %s answered a Range request with the whole file (HTTP 200)", tw,
+                            id, url);
+    if (r->refused)
+        return mill_err_set(err, MILL_EFORMAT,
+                            "%s %s: %s answered other bytes than the %zu asked from byte %lld", tw,
+                            id, url, r->len, (long long)r->offset);
+    if (cc != CURLE_OK)
+        return net_fail(t->h, t->repo, url, cc, err);
+    if (status == 206 || status == 416 || (status == 200 && r->begun == 0))
+        return MILL_OK; /* 416, or an empty 200: nothing at or after offset */
+    if (status >= 400)
+        return http_fail(t->h, t->repo, what, status, url, NULL, err);
+    return mill_err_set(err, MILL_EFORMAT, "%s %s: %s answered a Range request with HTTP %ld", tw,
+                        id, url, status);
+}
+
+/* Bytes of the file at the revision, with a Range request following redirects (to a CDN). */
+static int range_get(struct target *t, int64_t offset, size_t len, char *buf, size_t *got,
+                     struct mill_err *err) {
+    char *url = resolve_url(t->h, t->repo, t->rev, t->path);
+    if (!url)
+        return oom(err);
+    char range[48];
+    snprintf(range, sizeof range, "%lld-%lld", (long long)offset,
+             (long long)(offset + (int64_t)len - 1));
+    struct range_rd r = {
+        .curl = t->h->curl, .buf = buf, .len = len, .offset = offset, .cr_start = -1};
+    long status = 0;
+    MILL_DEBUG(MOD, "GET %s (bytes %s)", url, range);
+    CURLcode cc = get_with(t->h, url, rr_header, rr_body, &r, range, &status);
+    int rc = range_outcome(t, url, &r, cc, status, err);
+    if (!rc)
+        *got = r.got;
+    free(url);
+    return rc;
+}
+
+/* Bytes of a cached file. */
+static int range_cached(const char *local, int64_t offset, size_t len, char *buf, size_t *got,
+                        struct mill_err *err) {
+    MILL_DEBUG(MOD, "bytes from %lld of the cached %s", (long long)offset, local);
+    int fd = open(local, O_RDONLY);
+    if (fd < 0)
+        return mill_err_set(err, MILL_EIO, "hub: cannot read %s: %s", local, strerror(errno));
+    int rc = MILL_OK;
+    while (*got < len) {
+        ssize_t k = pread(fd, buf + *got, len - *got, (off_t)offset + (off_t)*got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            rc = mill_err_set(err, MILL_EIO, "hub: cannot read %s: %s", local, strerror(errno));
+        if (k <= 0)
+            break;
+        *got += (size_t)k;
+    }
+    close(fd);
+    return rc;
+}
+
+int mill_hub_read_range(struct mill_hub *h, const struct mill_hub_repo *repo, const char *path,
+                        int64_t offset, size_t len, void *buf, size_t *got, struct mill_err *err) {
+    *got = 0;
+    struct target t;
+    char *local = NULL;
+    int rc = target_init(&t, h, repo, path, NULL, err);
+    if (!rc && (offset < 0 || len > (size_t)(INT64_MAX - offset)))
+        rc = mill_err_set(err, MILL_EINVAL, "hub: bad byte range %lld + %zu of %s",
+                          (long long)offset, len, path);
+    if (!rc && from_cache(&t, &local))
+        rc = range_cached(local, offset, len, buf, got, err);
+    else if (!rc && h->p.offline)
+        rc = offline_miss(&t, err);
+    else if (!rc && len)
+        rc = range_get(&t, offset, len, buf, got, err);
+    free(local);
     free(t.folder);
     free(t.name);
     return rc;

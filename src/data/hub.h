@@ -1,7 +1,8 @@
 /* hub.h: the Hugging Face Hub client: list a repo's files, resolve a revision to a commit,
  * download files into the huggingface_hub cache layout (so Python and Mill share downloads),
- * and resolve hf:// globs and a config's Parquet files. hub.c is the only code that talks to
- * the Hub (ARCHITECTURE.md §2.8, BEHAVIOUR.md §7.5).
+ * read a byte range of a file without downloading it (a GGUF header), and resolve hf:// globs
+ * and a config's Parquet files. hub.c is the only code that talks to the Hub (ARCHITECTURE.md
+ * §2.8, BEHAVIOUR.md §7.5).
  *
  * Must not: send the token to any host but the endpoint's, or print it, log it or put it in an
  * error message; leave a partial or unverified file under blobs/ or snapshots/; make a single
@@ -102,6 +103,19 @@ int mill_hub_list(struct mill_hub *hub, const struct mill_hub_repo *repo, const 
  * MILL_EINVAL (unsafe id, revision or path). */
 int mill_hub_download(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
                       const char *sha256, char **local_path, struct mill_err *err);
+
+/* Reads up to len bytes of path at repo->revision from byte offset into buf; *got receives the
+ * count, less than len only where the file ends (0 at or past its end). From the cached file
+ * when it is there (no request), else with one GET carrying Range: bytes=offset-(offset+len-1),
+ * following redirects (the token as for downloads), never downloading the whole file: a server
+ * that answers 200 to the Range request is stopped at its first bytes. Writes nothing to the
+ * cache and verifies nothing (the bytes are a hint, such as a file's header; downloads are what
+ * is checked). Returns MILL_ENOTFOUND (404, 401/403, or offline and not cached), MILL_ENET
+ * (connection failed, HTTP 5xx), MILL_EUNSUPPORTED (the server ignores Range requests),
+ * MILL_EFORMAT (it answered other bytes than asked), MILL_EIO (the cached file cannot be read),
+ * MILL_EINVAL (unsafe id, revision or path, a negative offset). */
+int mill_hub_read_range(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
+                        int64_t offset, size_t len, void *buf, size_t *got, struct mill_err *err);
 
 /* Files matching pattern (mill_hub_glob_match) at repo->revision, sorted; out->commit is set
  * so the caller downloads them at that commit. Lists only below the pattern's fixed directory

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""fake_hub.py: a stand-in Hugging Face Hub on 127.0.0.1 for tests/unit/test_hub.c.
+"""fake_hub.py: a stand-in Hugging Face Hub on 127.0.0.1 for tests/unit/test_hub.c and the
+tests/cli scripts that run mill against a Hub.
 
 Standard library only (Debian's /usr/bin/python3). Serves repos from a directory tree, never
 the network, and must not be used for anything but tests.
@@ -20,7 +21,8 @@ Routes (as the Hub's):
   /datasets/<org>/<name>/resolve/<rev>/<path>, /<org>/<name>/resolve/<rev>/<path>
       plain files: 200 with ETag: W/"<git sha1>" and X-Repo-Commit; LFS files: 302 to the
       "CDN" at http://localhost:<port>/cdn/... (another host name) with X-Linked-Etag
-      (the sha256), X-Linked-Size and X-Repo-Commit; Range: bytes=N- answered with 206.
+      (the sha256), X-Linked-Size and X-Repo-Commit; Range: bytes=N- and bytes=N-M answered
+      with 206 (416 past the end).
 Test routes:
   /_stats   {"log": [{"method", "host", "path", "auth", "range"}, ...]}: every request but these
   /_ctl?... reset=1 (clear log and knobs), page_size=N, drop=<path>&after=N&times=K (send N
@@ -286,16 +288,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if drop and drop[1] > 0 and self.command == "GET":
                 drop[1] -= 1
                 cut = drop[0]
-        status, start = 200, 0
+        status, start, end = 200, 0, len(data) - 1
         rng = self.headers.get("Range")
-        if rng and not norange and rng.startswith("bytes=") and rng.endswith("-"):
-            start = int(rng[6:-1])
-            if start >= len(data):
+        if rng and not norange and rng.startswith("bytes=") and "-" in rng:
+            first, last = rng[6:].split("-", 1)
+            start = int(first)
+            end = min(int(last), end) if last else end
+            if start >= len(data) or end < start:
                 headers["Content-Range"] = "bytes */%d" % len(data)
                 return self.reply(416, b"", headers, "text/plain")
             status = 206
-            headers["Content-Range"] = "bytes %d-%d/%d" % (start, len(data) - 1, len(data))
-        body = data[start:]
+            headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, len(data))
+        body = data[start:end + 1]
         headers["Accept-Ranges"] = "bytes"
         if cut is None:
             return self.reply(status, body, headers, "application/octet-stream")
@@ -310,10 +314,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.connection.shutdown(socket.SHUT_RDWR)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # a client that hung up on purpose (a Range request answered with the whole file) is no
+        # server error: no traceback for it
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def main():
     global STATE
     STATE = State(os.path.abspath(sys.argv[1]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     watchdog = threading.Timer(600, server.shutdown)
     watchdog.daemon = True

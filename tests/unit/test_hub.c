@@ -2,7 +2,8 @@
  * listings (paginated) and globs, the huggingface_hub cache layout, cache hits with no
  * request, 404 and 401 messages, the token kept off the redirect host and out of logs and
  * errors, resume after a dropped connection, checksum rejection, offline mode, a cache written
- * the way huggingface_hub writes it, and the Parquet file helper.
+ * the way huggingface_hub writes it, byte ranges (from the Hub, a CDN and the cache), and the
+ * Parquet file helper.
  *
  * Must not reach the network: the fake Hub is the only server. Fails (never skips) when
  * /usr/bin/python3 is missing. */
@@ -833,6 +834,87 @@ static void test_prepopulated(void) {
     free(cache);
 }
 
+/* Byte ranges: from the Hub (an LFS file through the CDN redirect, a plain file from the Hub
+ * itself), the end of a file, a server ignoring Range, errors; nothing written to the cache. */
+static void range_online(struct mill_hub *h, const char *cache) {
+    struct mill_err err = {0};
+    static char buf[8192];
+    size_t got = 0;
+    ctl("reset=1");
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", 1000, 5000, buf, &got, &err), 0);
+    CHECK_INT(got, 5000);
+    CHECK(!memcmp(buf, big + 1000, 5000));
+    CHECK_INT(nreq2("path", "/resolve/main/big.bin", "range", "bytes=1000-5999"), 1);
+    CHECK_INT(nreq2("host", "localhost", "range", "bytes=1000-5999"), 1); /* the CDN too */
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", BIG_SIZE - 100, 1000, buf, &got, &err), 0);
+    CHECK(got == 100 && !memcmp(buf, big + BIG_SIZE - 100, 100));
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", BIG_SIZE, 10, buf, &got, &err), 0);
+    CHECK_INT(got, 0);
+    CHECK_INT(mill_hub_read_range(h, &DS, "README.md", 6, 100, buf, &got, &err), 0);
+    CHECK(got == 7 && !memcmp(buf, "readme\n", 7));
+    CHECK_INT(mill_hub_read_range(h, &DS, "nope.bin", 0, 10, buf, &got, &err), MILL_ENOTFOUND);
+    CHECK(strstr(err.msg, "nope.bin") && strstr(err.msg, "HTTP 404"));
+    const struct mill_hub_repo priv = {MILL_HUB_DATASET, "org/private", NULL};
+    CHECK_INT(mill_hub_read_range(h, &priv, "weights.bin", 0, 10, buf, &got, &err), MILL_ENOTFOUND);
+    CHECK(strstr(err.msg, "HTTP 401") != NULL);
+    ctl("reset=1&norange=big.bin");
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", 0, 100, buf, &got, &err), MILL_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "HTTP 200") != NULL);
+    CHECK_INT(got, 0);
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", -1, 10, buf, &got, &err), MILL_EINVAL);
+    CHECK_INT(mill_hub_read_range(h, &DS, "../big.bin", 0, 10, buf, &got, &err), MILL_EINVAL);
+    ctl("reset=1");
+    char *blobs = cache_path(cache, "datasets--org--ds/blobs");
+    char *snaps = cache_path(cache, "datasets--org--ds/snapshots");
+    CHECK_INT(count_dir(blobs), 0);
+    CHECK_INT(count_dir(snaps), 0);
+    free(blobs);
+    free(snaps);
+    struct mill_hub *t = hub_for(cache, TOKEN, false);
+    CHECK_INT(mill_hub_read_range(t, &priv, "weights.bin", 10, 20, buf, &got, &err), 0);
+    CHECK(got == 20 && !memcmp(buf, big + 10, 20));
+    CHECK_INT(n_auth_not("127.0.0.1", "Bearer " TOKEN), 0);
+    CHECK_INT(n_auth_not("localhost", ""), 0); /* the token stays off the redirect host */
+    mill_hub_free(t);
+}
+
+/* Bytes of a cached file come from it, with no request, online and offline; offline, a file
+ * not cached is MILL_ENOTFOUND without a request. */
+static void range_cached(const char *cache) {
+    struct mill_hub *h = hub_for(cache, NULL, false);
+    struct mill_err err = {0};
+    char *local = NULL, buf[64];
+    size_t got = 0;
+    CHECK_INT(mill_hub_download(h, &DS, "big.bin", NULL, &local, &err), 0);
+    free(local);
+    ctl("reset=1");
+    for (int offline = 0; offline < 2; offline++) {
+        struct mill_hub *o = offline ? hub_for(cache, NULL, true) : h;
+        CHECK_INT(mill_hub_read_range(o, &DS, "big.bin", 777, sizeof buf, buf, &got, &err), 0);
+        CHECK(got == sizeof buf && !memcmp(buf, big + 777, sizeof buf));
+        CHECK_INT(mill_hub_read_range(o, &DS, "big.bin", BIG_SIZE - 4, 10, buf, &got, &err), 0);
+        CHECK(got == 4 && !memcmp(buf, big + BIG_SIZE - 4, 4));
+        if (offline) {
+            CHECK_INT(mill_hub_read_range(o, &DS, "README.md", 0, 10, buf, &got, &err),
+                      MILL_ENOTFOUND);
+            CHECK(strstr(err.msg, "HF_HUB_OFFLINE") && strstr(err.msg, "README.md"));
+            mill_hub_free(o);
+        }
+    }
+    CHECK_INT(nreq("method", ""), 0);
+    mill_hub_free(h);
+}
+
+static void test_read_range(void) {
+    char *cache = new_cache();
+    struct mill_hub *h = hub_for(cache, NULL, false);
+    range_online(h, cache);
+    mill_hub_free(h);
+    range_cached(cache);
+    rm_rf(cache);
+    free(cache);
+}
+
 static void parquet_case(struct mill_hub *h, const char *cfg, const char *split, const char *first,
                          const char *commit) {
     struct mill_hub_listing l = {0};
@@ -878,4 +960,5 @@ MTEST_MAIN(MTEST(test_glob_match), MTEST(test_parse_url), MTEST(test_parse_listi
            MTEST(test_download_layout), MTEST(test_cache_hit), MTEST(test_model_repo),
            MTEST(test_not_found), MTEST(test_unreachable), MTEST(test_auth), MTEST(test_resume),
            MTEST(test_resume_later), MTEST(test_checksum), MTEST(test_offline),
-           MTEST(test_prepopulated), MTEST(test_parquet_files), MTEST(test_stop_fake_hub))
+           MTEST(test_prepopulated), MTEST(test_read_range), MTEST(test_parquet_files),
+           MTEST(test_stop_fake_hub))
