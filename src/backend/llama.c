@@ -21,6 +21,7 @@
 #include "core/hashcache.h"
 #include "core/log.h"
 #include "core/spec.h"
+#include "core/stats.h"
 #include "core/text.h"
 #include "data/hub.h"
 
@@ -872,15 +873,11 @@ static int argmax_row(const float *x, int n) {
     return am;
 }
 
-/* log-sum-exp of a logit row in double, and its argmax (first max wins). */
+/* log-sum-exp of a logit row in double (core/stats.h), and its argmax (first max wins). */
 static double row_lse(const float *x, int n, int *argmax) {
     int am = argmax_row(x, n);
-    float mx = x[am];
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += exp((double)x[i] - mx);
     *argmax = am;
-    return mx + log(s);
+    return mill_logsumexp_f32(x, (size_t)n, x[am]);
 }
 
 /* Makes sequence 0 hold exactly prefix p[0..n): keeps the common part, decodes the rest. */

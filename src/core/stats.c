@@ -114,3 +114,53 @@ double mill_sem(const double *x, size_t n) {
     double var = (0.0 + pairwise(x, n, SQDEV, m)) / (double)(n - 1);
     return sqrt(var) / sqrt((double)n);
 }
+
+/* ---- log-sum-exp ------------------------------------------------------------------------ */
+
+/* Two lanes (16 bytes: SSE2 on x86-64, NEON on arm64; wider vectors would change the ABI of
+ * the helper where AVX is not enabled); the loop runs two of them at once. */
+typedef double v2d __attribute__((vector_size(16)));
+typedef long long v2l __attribute__((vector_size(16)));
+
+/* exp(d) for d in [-708, 0], two lanes: d = k ln2 + r with k the nearest integer to d/ln2 and
+ * |r| <= ln2/2 (ln2 split as fdlibm splits it, so k * LN2_HI is exact), exp(r) by its Taylor
+ * polynomial to r^12 (remainder < 2e-16 relative), times 2^k built in the exponent bits. */
+static inline __attribute__((always_inline)) v2d exp2v(v2d d) {
+    const double shift = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
+    const v2d vshift = {shift, shift};
+    v2d t = d * 1.4426950408889634 + shift;
+    v2d k = t - shift;
+    v2d r = d - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
+    v2d p = r * (1.0 / 479001600) + 1.0 / 39916800;
+    p = p * r + 1.0 / 3628800;
+    p = p * r + 1.0 / 362880;
+    p = p * r + 1.0 / 40320;
+    p = p * r + 1.0 / 5040;
+    p = p * r + 1.0 / 720;
+    p = p * r + 1.0 / 120;
+    p = p * r + 1.0 / 24;
+    p = p * r + 1.0 / 6;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    v2l e = ((v2l)t - (v2l)vshift + 1023) << 52; /* 2^k: k >= -1022 since d >= -708 */
+    return p * (v2d)e;
+}
+
+double mill_logsumexp_f32(const float *x, size_t n, float max) {
+    v2d acc0 = {0, 0}, acc1 = {0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        double v[4];
+        for (int j = 0; j < 4; j++) {
+            v[j] = (double)x[i + j] - max;
+            v[j] = v[j] < -708.0 ? -708.0 : v[j];
+        }
+        acc0 += exp2v((v2d){v[0], v[1]});
+        acc1 += exp2v((v2d){v[2], v[3]});
+    }
+    double s = (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
+    for (; i < n; i++)
+        s += exp((double)x[i] - max);
+    return max + log(s);
+}

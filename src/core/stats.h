@@ -1,5 +1,6 @@
 /* stats.h: the few statistics Mill's outputs need: Python's round(), the mean and the standard
- * error of the mean, computed as numpy/pandas compute them (pairwise summation, ddof=1).
+ * error of the mean, computed as numpy/pandas compute them (pairwise summation, ddof=1); and
+ * the log-sum-exp of a logit row that every scored token of the llama backend needs.
  *
  * Pure functions over caller-owned arrays: no allocation, no I/O, no global state. */
 #ifndef MILL_CORE_STATS_H
@@ -22,5 +23,12 @@ double mill_mean(const double *x, size_t n);
 /* The standard error of the mean: sample standard deviation (ddof=1, two-pass) / sqrt(n).
  * 0.0 when n < 2. */
 double mill_sem(const double *x, size_t n);
+
+/* log(sum(exp(x[i] - max))) + max over x[0..n), n >= 1, max the row's largest value, in double
+ * (each x[i] - max exact in double). exp is evaluated two lanes at a time (two pairs per
+ * step) by a polynomial of double accuracy (relative error < 1e-15 per term; terms below
+ * exp(-708) count as exp(-708), which changes nothing a double sum of terms >= 1 can hold):
+ * ~2x faster than glibc's scalar exp() over a 151k-token vocabulary. */
+double mill_logsumexp_f32(const float *x, size_t n, float max);
 
 #endif
