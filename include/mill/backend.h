@@ -40,9 +40,12 @@ struct mill_request {
     int64_t n_truncated; /* tokens dropped by left truncation */
     char *text;          /* GENERATE: malloc'd */
     double *scores;      /* CLASSIFY: malloc'd, n_labels entries */
+    /* The backend's own, from prepare to run (tokens, say); prep_free releases it. */
+    void *prep;
+    void (*prep_free)(void *prep);
 };
 
-/* Frees the outputs of a request (text, scores, error) and resets them. */
+/* Frees the outputs of a request (text, scores, error) and what prepare left, and resets them. */
 MILL_API void mill_request_clear_output(struct mill_request *r);
 /* Sets a per-request error (printf-style). */
 MILL_API void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)
@@ -106,6 +109,12 @@ struct mill_backend_ops {
     /* Answers n requests in place. A failure of one request goes into that request's
      * status; a non-zero return means the backend itself is broken (the task stops). */
     int (*run)(void *state, struct mill_request *reqs, size_t n, struct mill_err *err);
+    /* Optional work on a batch before run (tokenisation, request preparation), kept in each
+     * request's prep. The runner calls it after load, on its own thread, while run answers the
+     * previous batch on another (the pipeline of ARCHITECTURE.md §1): it must be safe to call
+     * concurrently with run. A request prepare fails is failed in its status; run still gets
+     * it. May be NULL. */
+    int (*prepare)(void *state, struct mill_request *reqs, size_t n, struct mill_err *err);
     /* Appends backend facts for the provenance file (a JSON object's members, no braces),
      * e.g. "\"model_sha256\":\"...\"". Called once at the end of each job, so work counters
      * may report what was done since the previous call. May be NULL. */

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ struct llm {
     llama_token *mm_head; /* media prompts' opening, held by sequence 0 */
     int n_mm_head;
     struct mill_tok *tok;           /* (context, continuation) tokenisation, pieces shared */
+    pthread_mutex_t tok_lock;       /* tok: prepare and run may be on two threads */
     struct mill_tok_stats tok_seen; /* its counters at the last provenance record */
     struct mill_mm_stats mst;
     struct llama_model *model;
@@ -243,6 +245,7 @@ static int llm_open(const struct mill_model_spec *spec, void **state, struct mil
     struct llm *m = calloc(1, sizeof *m);
     if (!m)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    pthread_mutex_init(&m->tok_lock, NULL);
     int rc = parse_args(m, spec, err);
     if (!rc && !is_alias(spec->type)) {
         if (m->path) {
@@ -959,8 +962,10 @@ static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
     const char *cont = r->q->continuation ? r->q->continuation : "";
     llama_token *we = NULL;
     int n_we = 0, n_ce = 0;
+    pthread_mutex_lock(&m->tok_lock);
     int rc =
         mill_tok_pair(m->tok, r->q->context ? r->q->context : "", cont, &we, &n_we, &n_ce, err);
+    pthread_mutex_unlock(&m->tok_lock);
     if (rc)
         return rc;
     int n_cont = n_we - n_ce;
@@ -1004,6 +1009,39 @@ static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
     r->q->is_greedy = true;
     r->q->logprob = 0;
     return 0;
+}
+
+/* What prepare leaves in a request (llm_prepare): a LOGLIK request's tokens, or a text
+ * generation prompt's (n_ctx_tok = toks.n, n_cont = 0). */
+struct prep {
+    struct toks toks;
+    int n_ctx_tok, n_cont;
+};
+
+static void prep_free(void *p) {
+    if (p)
+        free(((struct prep *)p)->toks.t);
+    free(p);
+}
+
+/* Moves what prepare left in q into *t (and the counts into *n_ctx_tok, *n_cont); false when
+ * it left nothing. */
+static bool take_prep(struct mill_request *q, struct toks *t, int *n_ctx_tok, int *n_cont) {
+    struct prep *p = q->prep;
+    if (!p)
+        return false;
+    *t = p->toks;
+    *n_ctx_tok = p->n_ctx_tok;
+    *n_cont = p->n_cont;
+    free(p);
+    q->prep = NULL;
+    q->prep_free = NULL;
+    return true;
+}
+
+/* A request's LOGLIK tokens: prepare's, else tokenised now. */
+static int ll_tokens(struct llm *m, struct ll_req *r, struct mill_err *err) {
+    return take_prep(r->q, &r->whole, &r->n_ctx_tok, &r->n_cont) ? 0 : prep_loglik(m, r, err);
 }
 
 /* One output row to score once llama_decode has run. group >= 0: the first continuation token
@@ -1178,7 +1216,7 @@ static int loglik(struct llm *m, struct mill_request **qs, size_t n, struct mill
     size_t nv = 0, ng = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         s.r[i].q = qs[i];
-        rc = prep_loglik(m, &s.r[i], err);
+        rc = ll_tokens(m, &s.r[i], err);
         if (!rc && !qs[i]->status)
             s.order[nv++] = i;
     }
@@ -1225,7 +1263,7 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
     for (size_t i = 0; !rc && i < n; i++) {
         struct ll_req r = {.q = qs[i]};
         struct ll_state s = {.m = m, .r = &r};
-        if ((rc = prep_loglik(m, &r, err)) || qs[i]->status) {
+        if ((rc = ll_tokens(m, &r, err)) || qs[i]->status) {
             free(r.whole.t);
             continue;
         }
@@ -1456,8 +1494,10 @@ static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
     while (r->next < r->n) {
         struct mill_request *q = r->qs[r->next];
         bool failed = false;
+        int n_ctx_tok, n_cont;
         int rc = q->n_media ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
-                            : gen_prompt(r->m, q, &r->pend, err);
+                 : take_prep(q, &r->pend, &n_ctx_tok, &n_cont) ? 0
+                                                               : gen_prompt(r->m, q, &r->pend, err);
         if (rc)
             return rc;
         if (!failed) {
@@ -1699,6 +1739,40 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     return rc;
 }
 
+/* Tokenises a batch ahead of run (the runner's pipeline: this runs while run answers the
+ * previous batch): LOGLIK pairs as prep_loglik does, and text generation prompts. Touches only
+ * the vocabulary and the tokeniser (under tok_lock), never the context. */
+static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct llm *m = state;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct mill_request *q = &reqs[i];
+        struct ll_req r = {.q = q};
+        if (q->prep || q->status || q->n_media)
+            continue;
+        if (q->kind == MILL_REQ_LOGLIK)
+            rc = prep_loglik(m, &r, err);
+        else if (q->kind == MILL_REQ_GENERATE)
+            rc = gen_prompt(m, q, &r.whole, err);
+        else
+            continue;
+        if (rc || q->status || !r.whole.t) {
+            free(r.whole.t);
+            continue;
+        }
+        struct prep *p = malloc(sizeof *p);
+        if (!p) {
+            free(r.whole.t);
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+        bool gen = q->kind == MILL_REQ_GENERATE;
+        *p = (struct prep){r.whole, gen ? r.whole.n : r.n_ctx_tok, gen ? 0 : r.n_cont};
+        q->prep = p;
+        q->prep_free = prep_free;
+    }
+    return rc;
+}
+
 /* "off", "auto" or "on" for the one kind of context that decoded in a job; "mixed", "unused". */
 static const char *fa_used_name(unsigned used) {
     for (int k = FA_AUTO; k <= FA_OFF; k++)
@@ -1765,6 +1839,7 @@ static void llm_close(void *state) {
     free(m->cached);
     free(m->mm_head);
     mill_tok_free(m->tok);
+    pthread_mutex_destroy(&m->tok_lock);
     mill_mm_close(m->mm);
     free(m->mmproj);
     mill_hub_listing_free(&m->hub_l);
@@ -1790,6 +1865,7 @@ const struct mill_backend_ops mill_backend_llama = {
     .model_name = llm_model_name,
     .load = llm_load,
     .run = llm_run,
+    .prepare = llm_prepare,
     .provenance = llm_provenance,
     .close = llm_close,
 };

@@ -55,6 +55,10 @@ void mill_request_clear_output(struct mill_request *r) {
     r->is_greedy = false;
     r->n_tokens = 0;
     r->n_truncated = 0;
+    if (r->prep && r->prep_free)
+        r->prep_free(r->prep);
+    r->prep = NULL;
+    r->prep_free = NULL;
 }
 
 void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...) {

@@ -21,11 +21,33 @@
 #include <mill/buf.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A batch of docs on its way through the backend: filled by push_row, its requests built by
+ * build_batch, answered by the backend's run (on the worker thread when pipelined), its docs
+ * scored and written by finish_batch. */
+struct batch {
+    struct mill_doc *docs;
+    int64_t *ids;
+    const char **splits;
+    char **prompt_err; /* non-NULL when the prompt function failed for that doc */
+    size_t n, cap;
+    struct mill_request *reqs; /* built: requests of every doc without a prompt error */
+    size_t nreq;
+    char **ctx; /* built: each doc's context */
+    /* The backend call, run on the worker thread: its result. */
+    const struct mill_backend_ops *ops;
+    void *state;
+    pthread_t thread;
+    bool threaded; /* answered by thread (else inline: no thread could be made) */
+    int rc;
+    struct mill_err err;
+};
 
 /* One model's run. */
 struct run_ctx {
@@ -241,12 +263,12 @@ struct job {
     const struct mill_metric **metrics;
     size_t n_metrics;
     struct mill_samples *samples;
-    /* The pending batch. */
-    struct mill_doc *docs;
-    int64_t *ids;
-    const char **splits;
-    char **prompt_err; /* non-NULL when the prompt function failed for that doc */
-    size_t n, cap;
+    /* Two batches: the one push_row fills (b[fill]) and the one the backend answers on the
+     * worker thread meanwhile (flight, NULL when none; see run_batch). */
+    struct batch b[2];
+    size_t fill;
+    struct batch *flight;
+    bool pipeline; /* MILL_PIPELINE unset or not "0" */
     /* Counters. */
     int64_t n_docs; /* docs in the job so far (doc ids handed out) */
     size_t n_new, n_failed;
@@ -337,10 +359,10 @@ static void collect_result(const struct job *j, const struct mill_doc *d,
 
 /* Scores doc i from its requests and appends its line. A failed request or metric makes the
  * sample failed: written with its error, counted, not reused on resume. */
-static int finish_doc(struct job *j, size_t i, const char *context, const struct mill_request *q,
+static int finish_doc(struct job *j, const struct batch *b, size_t i, const struct mill_request *q,
                       size_t nq, struct mill_buf *line, struct mill_err *err) {
-    const struct mill_doc *d = &j->docs[i];
-    const char *error = j->prompt_err[i];
+    const struct mill_doc *d = &b->docs[i];
+    const char *error = b->prompt_err[i];
     for (size_t k = 0; !error && k < nq; k++)
         if (q[k].status)
             error = q[k].error ? q[k].error : mill_status_str(q[k].status);
@@ -369,10 +391,10 @@ static int finish_doc(struct job *j, size_t i, const char *context, const struct
                                   .metrics = j->metrics,
                                   .n_metrics = j->n_metrics,
                                   .doc = d,
-                                  .doc_id = j->ids[i],
-                                  .split = j->splits[i],
+                                  .doc_id = b->ids[i],
+                                  .split = b->splits[i],
                                   .seed = j->c->p->seed,
-                                  .prompt = context,
+                                  .prompt = b->ctx[i],
                                   .result = error ? NULL : &r,
                                   .values = error ? NULL : vals,
                                   .responses = q,
@@ -382,13 +404,13 @@ static int finish_doc(struct job *j, size_t i, const char *context, const struct
     if (rc)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     else
-        rc = mill_samples_append(j->samples, j->ids[i], vals, error != NULL, line->p, err);
+        rc = mill_samples_append(j->samples, b->ids[i], vals, error != NULL, line->p, err);
     if (!rc && error) {
         j->n_failed++;
-        MILL_WARN("runner", "%s doc %lld failed: %s", j->t->name, (long long)j->ids[i], error);
+        MILL_WARN("runner", "%s doc %lld failed: %s", j->t->name, (long long)b->ids[i], error);
         if (j->c->p->fail_fast)
             rc = mill_err_set(err, MILL_EBACKEND, "%s doc %lld failed (--fail_fast): %s",
-                              j->t->name, (long long)j->ids[i], error);
+                              j->t->name, (long long)b->ids[i], error);
     } else if (!rc) {
         j->n_new++;
     }
@@ -412,13 +434,23 @@ static int ensure_loaded(struct run_ctx *c, struct mill_err *err) {
     return 0;
 }
 
-static void clear_batch(struct job *j) {
-    for (size_t i = 0; i < j->n; i++) {
-        mill_doc_free(&j->docs[i]);
-        free(j->prompt_err[i]);
-        j->prompt_err[i] = NULL;
+/* Empties a batch (its docs, requests and contexts) for push_row to fill again. */
+static void clear_batch(struct batch *b) {
+    for (size_t k = 0; b->reqs && k < b->nreq; k++)
+        mill_request_clear_output(&b->reqs[k]);
+    free(b->reqs);
+    for (size_t i = 0; b->ctx && i < b->n; i++)
+        free(b->ctx[i]);
+    free(b->ctx);
+    b->reqs = NULL;
+    b->ctx = NULL;
+    b->nreq = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        mill_doc_free(&b->docs[i]);
+        free(b->prompt_err[i]);
+        b->prompt_err[i] = NULL;
     }
-    j->n = 0;
+    b->n = 0;
 }
 
 /* Progress: a bar on a terminal (done/total, rate, ETA), else Mill's log line every 10% (every
@@ -458,33 +490,43 @@ static void report_progress(struct job *j, bool final) {
     }
 }
 
-/* Builds the requests of the pending docs, hands them to the backend in one call, scores and
- * writes every doc, flushes the file. */
-static int run_batch(struct job *j, struct mill_err *err) {
-    if (!j->n)
-        return 0;
-    size_t nreq = 0;
-    for (size_t i = 0; i < j->n; i++)
-        nreq += j->prompt_err[i] ? 0 : requests_for(j, &j->docs[i]);
-    struct mill_request *reqs = calloc(nreq ? nreq : 1, sizeof *reqs);
-    char **ctx = calloc(j->n, sizeof *ctx);
-    int rc = reqs && ctx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    for (size_t i = 0, k = 0; !rc && i < j->n; i++) {
-        if (!(ctx[i] = make_context(j, &j->docs[i])))
+/* The requests of a batch's docs (each doc's context, one request per choice or one), handed
+ * to the backend's prepare when it has one; loads the model first. */
+static int build_batch(struct job *j, struct batch *b, struct mill_err *err) {
+    b->nreq = 0;
+    for (size_t i = 0; i < b->n; i++)
+        b->nreq += b->prompt_err[i] ? 0 : requests_for(j, &b->docs[i]);
+    b->reqs = calloc(b->nreq ? b->nreq : 1, sizeof *b->reqs);
+    b->ctx = calloc(b->n, sizeof *b->ctx);
+    int rc = b->reqs && b->ctx ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0, k = 0; !rc && i < b->n; i++) {
+        if (!(b->ctx[i] = make_context(j, &b->docs[i])))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        for (size_t r = 0; !rc && !j->prompt_err[i] && r < requests_for(j, &j->docs[i]); r++)
-            fill_request(j, &j->docs[i], j->ids[i], ctx[i], r, &reqs[k++]);
+        for (size_t r = 0; !rc && !b->prompt_err[i] && r < requests_for(j, &b->docs[i]); r++)
+            fill_request(j, &b->docs[i], b->ids[i], b->ctx[i], r, &b->reqs[k++]);
     }
-    if (!rc && nreq && !(rc = ensure_loaded(j->c, err)))
-        if ((rc = j->c->ops->run(j->c->state, reqs, nreq, err)) != 0)
-            mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
+    if (!rc && b->nreq && !(rc = ensure_loaded(j->c, err)) && j->c->ops->prepare)
+        rc = j->c->ops->prepare(j->c->state, b->reqs, b->nreq, err);
+    return rc;
+}
+
+/* The backend's run over one batch: the worker thread's body (or called inline). */
+static void *answer_batch(void *arg) {
+    struct batch *b = arg;
+    b->rc = b->nreq ? b->ops->run(b->state, b->reqs, b->nreq, &b->err) : 0;
+    return NULL;
+}
+
+/* Scores and writes every doc of an answered batch, flushes the file, empties the batch. */
+static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
     struct mill_buf line = {0};
     size_t n_new = j->n_new, n_failed = j->n_failed;
-    for (size_t i = 0, k = 0; !rc && i < j->n; i++) {
-        size_t nq = j->prompt_err[i] ? 0 : requests_for(j, &j->docs[i]);
+    int rc = 0;
+    for (size_t i = 0, k = 0; !rc && i < b->n; i++) {
+        size_t nq = b->prompt_err[i] ? 0 : requests_for(j, &b->docs[i]);
         for (size_t r = 0; r < nq; r++)
-            j->n_truncated += reqs[k + r].n_truncated;
-        rc = finish_doc(j, i, ctx[i], reqs + k, nq, &line, err);
+            j->n_truncated += b->reqs[k + r].n_truncated;
+        rc = finish_doc(j, b, i, b->reqs + k, nq, &line, err);
         k += nq;
     }
     mill_buf_free(&line);
@@ -492,19 +534,89 @@ static int run_batch(struct job *j, struct mill_err *err) {
         j->n_new = n_new; /* the batch did not reach the file: it counts as not computed */
         j->n_failed = n_failed;
     }
-    for (size_t k = 0; reqs && k < nreq; k++)
-        mill_request_clear_output(&reqs[k]);
-    for (size_t i = 0; ctx && i < j->n; i++)
-        free(ctx[i]);
-    free(ctx);
-    free(reqs);
-    clear_batch(j);
+    clear_batch(b);
     if (!rc)
         report_progress(j, false);
-    if (!rc && mill_stop_signal())
-        rc = mill_err_set(err, MILL_EINTR, "%s: stopped by signal %d after a whole batch",
-                          j->t->name, mill_stop_signal());
     return rc;
+}
+
+/* Waits for the batch in flight and returns the backend's answer; the batch is not finished. */
+static int join_flight(struct job *j, struct batch **out, struct mill_err *err) {
+    struct batch *b = j->flight;
+    *out = b;
+    if (!b)
+        return 0;
+    if (b->threaded)
+        pthread_join(b->thread, NULL);
+    j->flight = NULL;
+    if (b->rc) {
+        *err = b->err;
+        mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
+    }
+    return b->rc;
+}
+
+/* Finishes the batch in flight, if any (the end of a job, or a stop). */
+static int land_flight(struct job *j, struct mill_err *err) {
+    struct batch *b;
+    int rc = join_flight(j, &b, err);
+    if (b && !rc)
+        rc = finish_batch(j, b, err);
+    if (b)
+        clear_batch(b);
+    return rc;
+}
+
+static int stop_check(struct job *j, struct mill_err *err) {
+    if (!mill_stop_signal())
+        return 0;
+    int rc = land_flight(j, err); /* what the backend answered is written, not lost */
+    return rc ? rc
+              : mill_err_set(err, MILL_EINTR, "%s: stopped by signal %d after a whole batch",
+                             j->t->name, mill_stop_signal());
+}
+
+/* Runs the filled batch. Pipelined (the default): its requests are built and prepared (the
+ * backend's tokenisation) here while the worker thread has the backend answer the previous
+ * batch; then that batch is joined, this one handed to the worker, and the previous one
+ * scored and written while this one is answered. MILL_PIPELINE=0: one batch at a time. */
+static int run_batch(struct job *j, struct mill_err *err) {
+    struct batch *b = &j->b[j->fill], *prev = NULL;
+    if (!b->n)
+        return 0;
+    int rc = build_batch(j, b, err);
+    if (!rc && !j->pipeline) {
+        b->ops = j->c->ops;
+        b->state = j->c->state;
+        answer_batch(b);
+        if ((rc = b->rc) != 0) {
+            *err = b->err;
+            mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
+        }
+        rc = rc ? rc : finish_batch(j, b, err);
+        clear_batch(b);
+        return rc ? rc : stop_check(j, err);
+    }
+    if (!rc)
+        rc = join_flight(j, &prev, err);
+    if (!rc) {
+        b->ops = j->c->ops;
+        b->state = j->c->state;
+        b->rc = 0;
+        b->err = (struct mill_err){0};
+        b->threaded = pthread_create(&b->thread, NULL, answer_batch, b) == 0;
+        if (!b->threaded)
+            answer_batch(b);
+        j->flight = b;
+        j->fill ^= 1;
+    } else {
+        clear_batch(b);
+    }
+    if (prev && !rc)
+        rc = finish_batch(j, prev, err);
+    if (prev)
+        clear_batch(prev);
+    return rc ? rc : stop_check(j, err);
 }
 
 /* One `mill prompts` line: {"task", "doc_id", "context", "choices", "target"[, "images"]}. */
@@ -547,24 +659,25 @@ static int write_prompt(struct job *j, const struct mill_doc *d, int64_t id) {
 /* Adds one row's doc to the batch (or skips it when already done); runs a full batch. */
 static int push_row(struct job *j, const char *split, struct mill_value *row,
                     struct mill_err *err) {
-    if (j->n == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 64;
-        struct mill_doc *d = realloc(j->docs, cap * sizeof *d);
+    struct batch *b = &j->b[j->fill];
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct mill_doc *d = realloc(b->docs, cap * sizeof *d);
         if (d)
-            j->docs = d;
-        int64_t *ids = d ? realloc(j->ids, cap * sizeof *ids) : NULL;
+            b->docs = d;
+        int64_t *ids = d ? realloc(b->ids, cap * sizeof *ids) : NULL;
         if (ids)
-            j->ids = ids;
-        const char **sp = ids ? realloc(j->splits, cap * sizeof *sp) : NULL;
+            b->ids = ids;
+        const char **sp = ids ? realloc(b->splits, cap * sizeof *sp) : NULL;
         if (sp)
-            j->splits = sp;
-        char **pe = sp ? realloc(j->prompt_err, cap * sizeof *pe) : NULL;
+            b->splits = sp;
+        char **pe = sp ? realloc(b->prompt_err, cap * sizeof *pe) : NULL;
         if (!pe)
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        j->prompt_err = pe;
-        j->cap = cap;
+        b->prompt_err = pe;
+        b->cap = cap;
     }
-    struct mill_doc *d = &j->docs[j->n];
+    struct mill_doc *d = &b->docs[b->n];
     mill_doc_init(d);
     d->seed = j->c->p->seed;
     struct mill_err perr = {0};
@@ -585,14 +698,14 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
         mill_doc_free(d);
         return 0;
     }
-    j->ids[j->n] = id;
-    j->splits[j->n] = split;
-    j->prompt_err[j->n] = NULL;
-    if (prc != 0 && !(j->prompt_err[j->n] = strdup(perr.msg[0] ? perr.msg : "prompt failed")))
+    b->ids[b->n] = id;
+    b->splits[b->n] = split;
+    b->prompt_err[b->n] = NULL;
+    if (prc != 0 && !(b->prompt_err[b->n] = strdup(perr.msg[0] ? perr.msg : "prompt failed")))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    j->n++;
+    b->n++;
     size_t batch = j->c->p->batch_docs ? j->c->p->batch_docs : 64;
-    return j->n >= batch ? run_batch(j, err) : 0;
+    return b->n >= batch ? run_batch(j, err) : 0;
 }
 
 /* Streams every evaluation split (first `limit` docs of each) through the batches. */
@@ -622,6 +735,8 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     }
     if (!rc)
         rc = run_batch(j, err);
+    if (!rc)
+        rc = land_flight(j, err);
     mill_buf_addc(files, '}');
     return rc;
 }
@@ -732,11 +847,16 @@ static int setup_job(struct job *j, struct mill_err *err) {
 }
 
 static void free_job(struct job *j) {
-    clear_batch(j);
-    free(j->docs);
-    free(j->ids);
-    free(j->splits);
-    free(j->prompt_err);
+    struct mill_err ignored = {0};
+    struct batch *flight;
+    join_flight(j, &flight, &ignored); /* a job stopped by an error: its answers are dropped */
+    for (size_t i = 0; i < 2; i++) {
+        clear_batch(&j->b[i]);
+        free(j->b[i].docs);
+        free(j->b[i].ids);
+        free(j->b[i].splits);
+        free(j->b[i].prompt_err);
+    }
     free(j->fewshot);
     free(j->metrics);
     mill_samples_close(j->samples);
@@ -749,7 +869,11 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     if (c->p->n_shot >= 0)
         copy.n_shots = (int)c->p->n_shot;
     const struct mill_task_config *t = &copy;
-    struct job j = {.c = c, .t = t, .dir = mill_registry_task_dir(c->reg, orig)};
+    const char *pipe = getenv("MILL_PIPELINE");
+    struct job j = {.c = c,
+                    .t = t,
+                    .dir = mill_registry_task_dir(c->reg, orig),
+                    .pipeline = !pipe || strcmp(pipe, "0")};
     char *jsonl = NULL, *json = NULL;
     struct mill_buf files = {0};
     j.t_start = j.t_last = mill_clock_s();

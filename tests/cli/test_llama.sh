@@ -6,7 +6,7 @@
 # batch 8 give the same generations; rolling log-likelihood; a context that overflows the window
 # is cut from the left, keeping exactly the last max_context_length tokens (log-probs equal to
 # llama.cpp's llama-server scoring that window, tests/reference/llama_server_peer.py) and is
-# counted; broken models give clear errors.
+# counted; the runner's pipeline changes no output; broken models give clear errors.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -35,6 +35,17 @@ for m in spm qwen tiny; do
             --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"
         rc=$?
         [ $rc -eq 0 ] || { bad "$m $name eval exits 0"; cat "$tmp/stderr"; }
+    done
+    # The runner's pipeline (prepare of batch k+1 while batch k is answered, 2 docs a batch
+    # here so that batches overlap) against one batch at a time: identical outputs.
+    for p in 1 0; do
+        MILL_PIPELINE=$p "$MILL" --output_dir "$tmp/o-$m-pipe$p" eval "$M]" \
+            toy_cloze,toy_ppl,toy_qa --batch_docs 2 --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr" ||
+            { bad "$m MILL_PIPELINE=$p eval exits 0"; cat "$tmp/stderr"; }
+    done
+    for t in toy_cloze_1shot toy_ppl_0shot toy_qa_2shot; do
+        r=$(compare "$tmp/o-$m-pipe1" "$tmp/o-$m-pipe0" "$t" 0 2>&1)
+        check "$m: $t identical pipelined and one batch at a time ($r)" '[[ $r == max* ]]'
     done
     for t in toy_cloze_1shot toy_ppl_0shot; do
         r=$(compare "$tmp/o-$m-fast" "$tmp/o-$m-naive" "$t" 1e-4 2>&1)
