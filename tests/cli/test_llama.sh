@@ -74,8 +74,30 @@ for v in "16:,flash_attn=off" "1:,flash_attn=off" "16fa:"; do
     check "long generations, batch_size=$bs: really long (16, some over 500 characters)" \
         "$PY -c 'import json,glob,sys; r=[json.loads(l) for l in open(glob.glob(\"$tmp/o-long$bs/outputs/*/toy_long_2shot.jsonl\")[0])]; sys.exit(0 if len(r)==16 and max(len(x[\"prediction\"]) for x in r) > 500 else 1)'"
 done
-r=$(compare "$tmp/o-long1" "$tmp/o-long16" toy_long_2shot 0 2>&1)
-check "long generations identical with batch 1 and batch 16 ($r)" '[[ $r == max* ]]'
+# Batch 1 and batch 16 decode through different matrix kernels (one row against many), whose
+# sums round differently on some CPUs (seen with AVX2 only): a random model's near-tie may then
+# flip a token after hundreds of equal ones. So: every text equal, but for at most two that
+# agree on their first 1,000 characters and part later (a slot handed the wrong cells or the
+# wrong request would differ from the start).
+r=$("$PY" - "$tmp/o-long1" "$tmp/o-long16" <<'PY' 2>&1
+import glob, json, sys
+a, b = ([json.loads(l) for l in open(glob.glob(d + "/outputs/*/toy_long_2shot.jsonl")[0])]
+        for d in sys.argv[1:])
+assert len(a) == len(b) == 16, (len(a), len(b))
+late = []
+for x, y in zip(a, b):
+    p, q = x["responses"][0], y["responses"][0]
+    assert x["doc_id"] == y["doc_id"] and isinstance(p, str) and isinstance(q, str), (x, y)
+    if p != q:
+        n = next(i for i in range(min(len(p), len(q)) + 1) if i == min(len(p), len(q)) or p[i] != q[i])
+        assert n >= 1000, ("doc", x["doc_id"], "differs after", n, "characters")
+        late.append((x["doc_id"], n))
+assert len(late) <= 2, late
+print("ok: %d of 16 identical%s" % (16 - len(late), "".join(
+    ", doc %d parts after %d characters" % d for d in late)))
+PY
+)
+check "long generations equal with batch 1 and batch 16 ($r)" '[[ $r == ok* ]]'
 
 # Context overflow: a 16-token window truncates the 1-shot prompts from the left and says so.
 # What is kept is checked against llama-server: it tokenises each context and continuation as
