@@ -3,7 +3,8 @@
 # ok/bad/check count results ("ok - ..." / "FAIL - ..." lines); finish prints the tally and
 # returns non-zero on any failure; compare checks two runs' per-sample outputs
 # (compare_samples.py); expect_exit runs mill and checks its exit code and a stderr pattern;
-# wait_for waits for an event (a line in a file, a port listening) with a bound.
+# wait_for waits for an event (a line in a file, a port listening) with a bound; fake_hub starts
+# tests/reference/fake_hub.py and nreq counts the requests it logged.
 PY=${PY:-/usr/bin/python3}
 pass=0; fail=0
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
@@ -67,3 +68,19 @@ for fd in fds:
 sys.exit(1)
 PY
 }
+# fake_hub ROOT: starts the fake Hub (tests/reference/fake_hub.py) on the repos under ROOT,
+# its pid in hub_pid (the test's cleanup kills it), and waits until it has bound its port and
+# printed it (one whole line): HUB_URL is then its address. Else 1, after a FAIL line.
+fake_hub() {
+    : >"$tmp/port"
+    "$PY" "$SRC/tests/reference/fake_hub.py" "$1" >"$tmp/port" 2>"$tmp/hub.log" &
+    hub_pid=$!
+    wait_for --pid "$hub_pid" 60 hub_port_line || {
+        bad "the fake hub prints its port (exit $?: 1 timed out, 2 it died): $(tail -3 "$tmp/hub.log")"
+        return 1
+    }
+    HUB_URL="http://127.0.0.1:$(head -1 "$tmp/port")"
+}
+hub_port_line() { [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
+# nreq: how many requests the fake Hub at $HF_ENDPOINT has logged (its /_stats).
+nreq() { curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["log"]))'; }

@@ -37,17 +37,9 @@ echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/vlm
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
 cp -r "$MMLU/anatomy" "$R/datasets/cais/mmlu/$SHA/"
 
-# The hub binds its port, then prints it (one line): waiting for that whole line is waiting for
-# a server that accepts connections.
-"$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
-hub_pid=$!
-port_line() { [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
-wait_for --pid "$hub_pid" 60 port_line ||
-    { bad "the fake hub prints its port (exit $?: 1 timed out, 2 it died): $(tail -3 "$tmp/hub.log")"; finish; exit 1; }
-PORT=$(head -1 "$tmp/port")
-export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache"
+fake_hub "$R" || { finish; exit 1; }
+export HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache"
 unset MILL_LOCAL_DATASETS HF_HUB_OFFLINE HF_TOKEN
-nreq() { curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["log"]))'; }
 model_file() { "$PY" -c "import json,glob; print(json.load(open(glob.glob('$1/outputs/*/mmlu_anatomy_5shot.json')[0]))['model_file'])"; }
 
 "$MILL" --output_dir "$tmp/o1" --limit 2 eval "org/tiny[dtype=float16]" mmlu_anatomy \

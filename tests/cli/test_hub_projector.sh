@@ -107,15 +107,10 @@ NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/write_audio_parquet.cjs" es
     "$tmp/esc50.jsonl" "$D/train-00000-of-00001.parquet" || { echo "FAIL - write_audio_parquet.cjs"; exit 1; }
 
 # ---- the fake Hub ---------------------------------------------------------------------------
-"$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
-hub_pid=$!
-port_line() { [ -s "$tmp/port" ] && [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
-wait_for --pid "$hub_pid" 60 port_line ||
-    { bad "the fake hub prints its port (exit $?: 1 timed out, 2 it died): $(tail -3 "$tmp/hub.log")"; finish; exit 1; }
-export HF_ENDPOINT="http://127.0.0.1:$(head -1 "$tmp/port")" HF_HOME="$tmp/hf" \
-    MILL_CACHE_DIR="$tmp/cache" MILL_LOCAL_DATASETS="$tmp/mirror"
+fake_hub "$R" || { finish; exit 1; }
+export HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache" \
+    MILL_LOCAL_DATASETS="$tmp/mirror"
 unset HF_HUB_OFFLINE HF_TOKEN
-nreq() { curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["log"]))'; }
 # gguf_gets FROM: the requests logged since request FROM, as "REQS FULL RANGED BYTES NAMES": REQS
 # all of them, FULL the GETs of .gguf files without a Range header (downloads: the Hub redirects
 # each to its CDN, counted there), RANGED those with one (at the CDN), BYTES what those asked for,

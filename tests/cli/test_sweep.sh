@@ -33,12 +33,8 @@ done
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
 cp -r "$MMLU/anatomy" "$MMLU/astronomy" "$R/datasets/cais/mmlu/$SHA/"
 : > "$tmp/port"
-"$PY" "$SRC/tests/reference/fake_hub.py" "$R" > "$tmp/port" 2>"$tmp/hub.log" &
-hub_pid=$!
-port_line() { [ "$(wc -l <"$tmp/port")" -ge 1 ]; }
-wait_for --pid "$hub_pid" 60 port_line ||
-    { bad "the fake hub prints its port: $(tail -3 "$tmp/hub.log")"; finish; exit 1; }
-export HF_ENDPOINT="http://127.0.0.1:$(head -1 "$tmp/port")" HF_HOME="$tmp/hf"
+fake_hub "$R" || { finish; exit 1; }
+export HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf"
 export MILL_CACHE_DIR="$tmp/cache"
 unset MILL_LOCAL_DATASETS HF_HUB_OFFLINE HF_TOKEN MILL_OUTPUT_DIR
 OUT="$tmp/out"
