@@ -517,7 +517,7 @@ static void *answer_batch(void *arg) {
     return NULL;
 }
 
-/* Scores and writes every doc of an answered batch, flushes the file, empties the batch. */
+/* Scores and writes every doc of an answered batch, flushes the file (the caller empties it). */
 static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
     struct mill_buf line = {0};
     size_t n_new = j->n_new, n_failed = j->n_failed;
@@ -534,7 +534,6 @@ static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
         j->n_new = n_new; /* the batch did not reach the file: it counts as not computed */
         j->n_failed = n_failed;
     }
-    clear_batch(b);
     if (!rc)
         report_progress(j, false);
     return rc;
@@ -576,46 +575,42 @@ static int stop_check(struct job *j, struct mill_err *err) {
                              j->t->name, mill_stop_signal());
 }
 
+/* Hands a built batch to the backend: on the worker thread when pipelined (answered inline if
+ * no thread can be made, or with MILL_PIPELINE=0); it is the batch in flight until joined. */
+static void launch_batch(struct job *j, struct batch *b) {
+    b->ops = j->c->ops;
+    b->state = j->c->state;
+    b->rc = 0;
+    b->err = (struct mill_err){0};
+    b->threaded = j->pipeline && pthread_create(&b->thread, NULL, answer_batch, b) == 0;
+    if (!b->threaded)
+        answer_batch(b);
+    j->flight = b;
+    j->fill ^= 1;
+}
+
 /* Runs the filled batch. Pipelined (the default): its requests are built and prepared (the
  * backend's tokenisation) here while the worker thread has the backend answer the previous
  * batch; then that batch is joined, this one handed to the worker, and the previous one
- * scored and written while this one is answered. MILL_PIPELINE=0: one batch at a time. */
+ * scored and written while this one is answered. MILL_PIPELINE=0: one batch at a time, each
+ * answered, scored and written before the next is read. */
 static int run_batch(struct job *j, struct mill_err *err) {
     struct batch *b = &j->b[j->fill], *prev = NULL;
     if (!b->n)
         return 0;
     int rc = build_batch(j, b, err);
-    if (!rc && !j->pipeline) {
-        b->ops = j->c->ops;
-        b->state = j->c->state;
-        answer_batch(b);
-        if ((rc = b->rc) != 0) {
-            *err = b->err;
-            mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
-        }
-        rc = rc ? rc : finish_batch(j, b, err);
-        clear_batch(b);
-        return rc ? rc : stop_check(j, err);
-    }
     if (!rc)
         rc = join_flight(j, &prev, err);
-    if (!rc) {
-        b->ops = j->c->ops;
-        b->state = j->c->state;
-        b->rc = 0;
-        b->err = (struct mill_err){0};
-        b->threaded = pthread_create(&b->thread, NULL, answer_batch, b) == 0;
-        if (!b->threaded)
-            answer_batch(b);
-        j->flight = b;
-        j->fill ^= 1;
-    } else {
+    if (!rc)
+        launch_batch(j, b);
+    else
         clear_batch(b);
-    }
     if (prev && !rc)
         rc = finish_batch(j, prev, err);
     if (prev)
         clear_batch(prev);
+    if (!rc && !j->pipeline)
+        rc = land_flight(j, err);
     return rc ? rc : stop_check(j, err);
 }
 
