@@ -999,37 +999,29 @@ static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
     return 0;
 }
 
-/* What prepare leaves in a request (llm_prepare): a LOGLIK request's tokens, or a text
- * generation prompt's (n_ctx_tok = toks.n, n_cont = 0). */
-struct prep {
-    struct toks toks;
-    int n_ctx_tok, n_cont;
-};
-
+/* What prepare leaves in a request (llm_prepare): a malloc'd ll_req, LOGLIK's tokens and counts
+ * as prep_loglik makes them, or a text generation prompt's tokens in whole. */
 static void prep_free(void *p) {
     if (p)
-        free(((struct prep *)p)->toks.t);
+        free(((struct ll_req *)p)->whole.t);
     free(p);
 }
 
-/* Moves what prepare left in q into *t (and the counts into *n_ctx_tok, *n_cont); false when
- * it left nothing. */
-static bool take_prep(struct mill_request *q, struct toks *t, int *n_ctx_tok, int *n_cont) {
-    struct prep *p = q->prep;
+/* Moves what prepare left in r->q into *r; false when it left nothing. */
+static bool take_prep(struct ll_req *r) {
+    struct ll_req *p = r->q->prep;
     if (!p)
         return false;
-    *t = p->toks;
-    *n_ctx_tok = p->n_ctx_tok;
-    *n_cont = p->n_cont;
+    *r = *p;
     free(p);
-    q->prep = NULL;
-    q->prep_free = NULL;
+    r->q->prep = NULL;
+    r->q->prep_free = NULL;
     return true;
 }
 
 /* A request's LOGLIK tokens: prepare's, else tokenised now. */
 static int ll_tokens(struct llm *m, struct ll_req *r, struct mill_err *err) {
-    return take_prep(r->q, &r->whole, &r->n_ctx_tok, &r->n_cont) ? 0 : prep_loglik(m, r, err);
+    return take_prep(r) ? 0 : prep_loglik(m, r, err);
 }
 
 /* One output row to score once llama_decode has run. group >= 0: the first continuation token
@@ -1482,10 +1474,10 @@ static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
     while (r->next < r->n) {
         struct mill_request *q = r->qs[r->next];
         bool failed = false;
-        int n_ctx_tok, n_cont;
-        int rc = q->n_media ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
-                 : take_prep(q, &r->pend, &n_ctx_tok, &n_cont) ? 0
-                                                               : gen_prompt(r->m, q, &r->pend, err);
+        struct ll_req pre = {.q = q};
+        int rc = q->n_media        ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
+                 : take_prep(&pre) ? (r->pend = pre.whole, 0)
+                                   : gen_prompt(r->m, q, &r->pend, err);
         if (rc)
             return rc;
         if (!failed) {
@@ -1744,13 +1736,12 @@ static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct 
             free(r.whole.t);
             continue;
         }
-        struct prep *p = malloc(sizeof *p);
+        struct ll_req *p = malloc(sizeof *p);
         if (!p) {
             free(r.whole.t);
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         }
-        bool gen = q->kind == MILL_REQ_GENERATE;
-        *p = (struct prep){r.whole, gen ? r.whole.n : r.n_ctx_tok, gen ? 0 : r.n_cont};
+        *p = r;
         q->prep = p;
         q->prep_free = prep_free;
     }
