@@ -16,6 +16,10 @@
 # Each round runs the three back to back; printed: images/s of each, the ratios b8/b1 and
 # b8/cli per round and their medians, and mill's harness share (job seconds outside
 # llama_decode, the projector's encoder and the model load, from the provenance file).
+# MILL_BENCH_VLM_AHEAD=1 measures instead the encoder overlapped with generation: b8 with
+# encode_ahead=off and =on, MILL_BENCH_VLM_DOCS (8) docs per batch, so each batch's images are
+# encoded while the previous batch generates (the per-sample files must be equal); printed:
+# seconds of each, the ratio off/on, and the encoder seconds of the job.
 # Environment: MILL_LLAMA_PREFIX, MILL_BENCH_VLM_N (8), MILL_BENCH_REPS (3), MILL_BENCH_THREADS
 # (2), MILL_BENCH_KEEP=1 keeps the work dir. The model is cached in $HOME/.cache/mill/bench.
 set -uo pipefail
@@ -67,12 +71,13 @@ with tarfile.open(sys.argv[1]) as t:
 PY
 
 now() { date +%s.%N; }
-run_mill() { # OUT BATCH -> seconds
-    local t0 t1
+run_mill() { # OUT BATCH [SPEC_ARGS [EVAL_ARGS...]] -> seconds
+    local t0 t1 out=$1 b=$2 more=${3:-}
+    shift 3 2>/dev/null || shift $#
     t0=$(now)
-    "$MILL" --output_dir "$work/$1" eval \
-        "llama[path=$M/vlm.gguf,batch_size=$2,threads=$THREADS]" cifar10_mcq \
-        >/dev/null 2>"$work/$1.err" || { tail -3 "$work/$1.err" >&2; return 1; }
+    "$MILL" --output_dir "$work/$out" eval \
+        "llama[path=$M/vlm.gguf,batch_size=$b,threads=$THREADS$more]" cifar10_mcq "$@" \
+        >/dev/null 2>"$work/$out.err" || { tail -3 "$work/$out.err" >&2; return 1; }
     t1=$(now)
     echo "$t1 - $t0" | bc
 }
@@ -90,6 +95,27 @@ run_cli() { # -> seconds for every image, one process each
 }
 
 run_mill warm 8 >/dev/null || exit 1 # the model's pages into the page cache, untimed
+if [ "${MILL_BENCH_VLM_AHEAD:-0}" = 1 ]; then
+    DOCS=${MILL_BENCH_VLM_DOCS:-8}
+    echo "vlm.sh ahead: $N images, $DOCS per batch, $REPS rounds, $THREADS threads; $(nproc) CPUs"
+    printf '%-6s %10s %10s %9s %10s %10s\n' round off_s on_s off/on enc_off_s enc_on_s
+    enc() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["media_encode_seconds"])' \
+        "$work"/$1/outputs/*/cifar10_mcq_0shot.json; }
+    for r in $(seq 1 "$REPS"); do
+        rm -rf "$work"/off "$work"/on
+        so=$(run_mill off 8 ,encode_ahead=off --batch_docs "$DOCS") &&
+            sn=$(run_mill on 8 ,encode_ahead=on --batch_docs "$DOCS") || exit 1
+        cmp -s "$work"/off/outputs/*/cifar10_mcq_0shot.jsonl "$work"/on/outputs/*/cifar10_mcq_0shot.jsonl ||
+            { echo "vlm.sh: per-sample files differ between encode_ahead off and on" >&2; exit 1; }
+        echo "$r $so $sn" >>"$work/ahead"
+        printf '%-6s %10.2f %10.2f %9.3f %10s %10s\n' "$r" "$so" "$sn" "$(echo "$so / $sn" | bc -l)" \
+            "$(enc off)" "$(enc on)"
+    done
+    "$PY" -c 'import statistics,sys; r=[l.split() for l in open(sys.argv[1])]
+print("median off/on %.3f (%d rounds)" % (statistics.median(float(a[1])/float(a[2]) for a in r), len(r)))' \
+        "$work/ahead"
+    exit 0
+fi
 echo "vlm.sh: $N images, $REPS rounds, $THREADS threads; $(nproc) CPUs; $(date -u +%FT%TZ)"
 printf '%-6s %10s %10s %10s %9s %9s %9s\n' round b8_img/s b1_img/s cli_img/s b8/b1 b8/cli harness
 for r in $(seq 1 "$REPS"); do

@@ -48,11 +48,12 @@ struct llm {
     char *name; /* model name in outputs: the spec's path or repo */
     char *path; /* local .gguf or Hub repo */
     char *file, *quant, *dtype, *revision, *chat_template;
-    char *rpc_arg;    /* rpc= as given */
-    char *mmproj_arg; /* mmproj= as given */
-    char *tokenize;   /* tokenize=: "pieces" (default) or "whole" */
-    char *cache_dir;  /* Mill's cache directory (model digests), or NULL */
-    char **rpc;       /* llama.cpp RPC servers, "host:port" */
+    char *rpc_arg;          /* rpc= as given */
+    char *mmproj_arg;       /* mmproj= as given */
+    char *tokenize;         /* tokenize=: "pieces" (default) or "whole" */
+    char *encode_ahead_arg; /* encode_ahead=: "auto" (default), "on" or "off" */
+    char *cache_dir;        /* Mill's cache directory (model digests), or NULL */
+    char **rpc;             /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
     bool use_chat_template;
@@ -73,6 +74,7 @@ struct llm {
     char *gguf; /* resolved local file */
     char sha256[65], mmproj_sha256[65];
     struct mill_mm *mm;   /* the projector, when there is one */
+    bool encode_ahead;    /* prepare encodes media (encode_ahead=, decided at load) */
     llama_token *mm_head; /* media prompts' opening, held by sequence 0 */
     int n_mm_head;
     struct mill_tok *tok;           /* (context, continuation) tokenisation, pieces shared */
@@ -169,6 +171,9 @@ static const struct mill_backend_arg llama_args[] = {
      0},
     {"tokenize", MILL_ARG_STR, F(tokenize), "pieces", "pieces or whole: log-likelihood contexts "
      "built from shared pieces where provably equal, or every text tokenised whole", 0, 0},
+    {"encode_ahead", MILL_ARG_STR, F(encode_ahead_arg), "auto", "auto, on or off: encode the "
+     "next batch's media while this one generates; auto: when the projector is on a GPU", 0,
+     0},
     {"flash_attn", MILL_ARG_CUSTOM, 0, "auto", "auto, on or off (true/false): llama.cpp's "
      "flash attention; auto uses it wherever the device supports it, scoring included "
      "(log-probs within ~5e-3 of off)", 0, 0},
@@ -226,6 +231,10 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && m->tokenize && strcmp(m->tokenize, "pieces") && strcmp(m->tokenize, "whole"))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': tokenize must be pieces or whole",
+                          s->raw);
+    if (!rc && m->encode_ahead_arg && strcmp(m->encode_ahead_arg, "auto") &&
+        strcmp(m->encode_ahead_arg, "on") && strcmp(m->encode_ahead_arg, "off"))
+        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': encode_ahead must be auto, on or off",
                           s->raw);
     if (!rc && (bs < 1 || bs > 255))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255", s->raw);
@@ -730,6 +739,11 @@ static int load_mmproj(struct llm *m, struct mill_err *err) {
         rc = mill_mm_open(m->mmproj, m->model, (int)m->threads, m->n_gpu_layers != 0, &m->mm, err);
     if (!rc)
         m->modalities = MILL_MOD_TEXT | mill_mm_modalities(m->mm);
+    /* On a CPU the encoder and llama_decode would share the same cores (and OpenMP teams that
+     * spin while they wait), so auto encodes ahead only where the projector has a GPU. */
+    const char *ea = m->encode_ahead_arg ? m->encode_ahead_arg : "auto";
+    m->encode_ahead = !strcmp(ea, "on") ||
+                      (!strcmp(ea, "auto") && m->n_gpu_layers != 0 && llama_supports_gpu_offload());
     m->load_s += mill_clock_s() - t0;
     return rc;
 }
@@ -913,6 +927,7 @@ struct ll_req {
     struct toks whole; /* context tokens then continuation tokens (after truncation) */
     int n_ctx_tok;     /* context part: the first n_ctx_tok tokens */
     int n_cont;
+    struct mill_mm_prompt *mp; /* a generation prompt with media (prepare's), or NULL */
 };
 
 static int cmp_tokens(const llama_token *a, int na, const llama_token *b, int nb) {
@@ -1000,10 +1015,13 @@ static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
 }
 
 /* What prepare leaves in a request (llm_prepare): a malloc'd ll_req, LOGLIK's tokens and counts
- * as prep_loglik makes them, or a text generation prompt's tokens in whole. */
+ * as prep_loglik makes them, a text generation prompt's tokens in whole, or a media prompt's
+ * chunks (their media encoded when encode_ahead is on). */
 static void prep_free(void *p) {
-    if (p)
+    if (p) {
         free(((struct ll_req *)p)->whole.t);
+        mill_mm_prompt_free(((struct ll_req *)p)->mp);
+    }
     free(p);
 }
 
@@ -1473,10 +1491,11 @@ static int gen_advance(struct gen_run *r, struct mill_err *err) {
 static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
     while (r->next < r->n) {
         struct mill_request *q = r->qs[r->next];
-        bool failed = false;
+        bool failed = q->status != 0; /* by prepare */
         struct ll_req pre = {.q = q};
-        int rc = q->n_media        ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
-                 : take_prep(&pre) ? (r->pend = pre.whole, 0)
+        int rc = failed            ? 0
+                 : take_prep(&pre) ? (r->pend = pre.whole, r->pend_mm = pre.mp, 0)
+                 : q->n_media      ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
                                    : gen_prompt(r->m, q, &r->pend, err);
         if (rc)
             return rc;
@@ -1715,30 +1734,56 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     return rc;
 }
 
-/* Tokenises a batch ahead of run (the runner's pipeline: this runs while run answers the
- * previous batch): LOGLIK pairs as prep_loglik does, and text generation prompts. Touches only
- * the vocabulary and the tokeniser (under tok_lock), never the context. */
+/* Embeddings prepare keeps encoded ahead per batch, at most; the rest encode at admission. */
+#define PREP_EMBD_MAX ((size_t)512 << 20)
+
+/* A generation prompt with media, made (and with encode_ahead, encoded) by prepare; a request
+ * whose media fail is failed here, as run would fail it. */
+static int prep_media(struct llm *m, struct ll_req *r, size_t *embd_left, struct mill_err *err) {
+    bool failed = false;
+    int rc = m->mm ? gen_mm_prompt(m, r->q, &r->mp, &failed, err) : 0;
+    if (rc || failed || !r->mp || !m->encode_ahead)
+        return rc;
+    size_t need = mill_mm_prompt_embd_bytes(m->mm, r->mp);
+    if (need > *embd_left)
+        return 0;
+    *embd_left -= need;
+    return mill_mm_prompt_encode(m->mm, r->mp, true, err);
+}
+
+/* Prepares a batch ahead of run (the runner's pipeline: this runs while run answers the
+ * previous batch): LOGLIK pairs as prep_loglik does, text generation prompts tokenised, and
+ * media prompts decoded into chunks, their media encoded with encode_ahead (up to
+ * PREP_EMBD_MAX of embeddings). Touches the vocabulary, the tokeniser (under tok_lock) and the
+ * projector (under its own lock), never the context. */
 static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
     struct llm *m = state;
     int rc = 0;
+    size_t embd_left = PREP_EMBD_MAX;
     for (size_t i = 0; !rc && i < n; i++) {
         struct mill_request *q = &reqs[i];
         struct ll_req r = {.q = q};
-        if (q->prep || q->status || q->n_media)
+        if (q->prep || q->status)
             continue;
-        if (q->kind == MILL_REQ_LOGLIK)
+        if (q->n_media && q->kind == MILL_REQ_GENERATE)
+            rc = prep_media(m, &r, &embd_left, err);
+        else if (q->n_media)
+            continue;
+        else if (q->kind == MILL_REQ_LOGLIK)
             rc = prep_loglik(m, &r, err);
         else if (q->kind == MILL_REQ_GENERATE)
             rc = gen_prompt(m, q, &r.whole, err);
         else
             continue;
-        if (rc || q->status || !r.whole.t) {
+        if (rc || q->status || !(r.whole.t || r.mp)) {
             free(r.whole.t);
+            mill_mm_prompt_free(r.mp);
             continue;
         }
         struct ll_req *p = malloc(sizeof *p);
         if (!p) {
             free(r.whole.t);
+            mill_mm_prompt_free(r.mp);
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         }
         *p = r;
@@ -1754,6 +1799,19 @@ static const char *fa_used_name(unsigned used) {
         if (used == 1u << k)
             return fa_names[k];
     return used ? "mixed" : "unused";
+}
+
+/* The projector's members of the provenance record: its digest and what it encoded since the
+ * last record, and how much of it ahead (on the prepare thread, encode_ahead) rather than when
+ * a prompt was admitted. */
+static int mm_provenance(struct llm *m, struct mill_buf *out) {
+    struct mill_mm_encodes e = {0};
+    if (m->mm)
+        mill_mm_take_encodes(m->mm, &e);
+    return mill_buf_addf(out,
+                         ",\"mmproj_sha256\":\"%s\",\"media_encoded\":%lld,"
+                         "\"media_encoded_ahead\":%lld,\"media_encode_seconds\":%.3f",
+                         m->mmproj_sha256, e.n_media, e.n_ahead, e.seconds);
 }
 
 static int llm_provenance(void *state, struct mill_buf *out) {
@@ -1774,10 +1832,7 @@ static int llm_provenance(void *state, struct mill_buf *out) {
         if (!rc)
             rc = mill_buf_add_json_str(out, m->mmproj, strlen(m->mmproj));
         if (!rc)
-            rc = mill_buf_addf(out,
-                               ",\"mmproj_sha256\":\"%s\",\"media_encoded\":%lld,"
-                               "\"media_encode_seconds\":%.3f",
-                               m->mmproj_sha256, m->mst.n_media, m->mst.encode_s);
+            rc = mm_provenance(m, out);
     }
     if (!rc && m->conv.gguf && !(rc = mill_buf_adds(out, ",")))
         rc = mill_hf_conversion_json(&m->conv, out);

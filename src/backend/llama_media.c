@@ -21,6 +21,7 @@
 #include <mtmd.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,18 @@
 struct mill_mm {
     mtmd_context *ctx;
     unsigned modalities;
+    int n_embd; /* floats per media token (the language model's input width) */
+    /* ctx's tokeniser and encoder (and its one output buffer) are used under lock, and the
+     * encode counters with them: prompts are made and encoded on the runner's prepare thread
+     * while run prefills on another. */
+    pthread_mutex_t lock;
+    struct mill_mm_encodes enc;
 };
 
 struct mill_mm_prompt {
     mtmd_input_chunks *chunks;
     size_t n_tokens;
+    float **embd; /* per chunk: a medium's embeddings once encoded, else NULL */
 };
 
 /* libmtmd's last error line, for the messages of failed loads. */
@@ -162,6 +170,8 @@ int mill_mm_open(const char *mmproj, const struct llama_model *model, int thread
     }
     mm->modalities = (mtmd_support_vision(mm->ctx) ? MILL_MOD_IMAGE : 0u) |
                      (mtmd_support_audio(mm->ctx) ? MILL_MOD_AUDIO : 0u);
+    mm->n_embd = llama_model_n_embd_inp(model);
+    pthread_mutex_init(&mm->lock, NULL);
     *out = mm;
     return 0;
 }
@@ -170,6 +180,7 @@ void mill_mm_close(struct mill_mm *mm) {
     if (!mm)
         return;
     mtmd_free(mm->ctx);
+    pthread_mutex_destroy(&mm->lock);
     free(mm);
 }
 
@@ -281,7 +292,9 @@ static int make_bitmap(const struct mill_mm *mm, const struct mill_media *md, si
 static int tokenize_chunks(struct mill_mm *mm, const char *text, mtmd_bitmap **bm, size_t n,
                            mtmd_input_chunks *chunks, struct mill_err *err) {
     struct mtmd_input_text in = {text, strlen(text), true, true};
+    pthread_mutex_lock(&mm->lock);
     int32_t r = mtmd_tokenize(mm->ctx, chunks, &in, (const mtmd_bitmap *const *)bm, n);
+    pthread_mutex_unlock(&mm->lock);
     if (r == 1)
         return mill_err_set(err, MILL_EFORMAT, "the prompt has not one marker per medium (%zu)", n);
     if (r != 0)
@@ -308,6 +321,8 @@ int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_
     for (size_t i = 0; bm && i < n_media; i++)
         mtmd_bitmap_free(bm[i]);
     free(bm);
+    if (!rc && !(p->embd = calloc(mtmd_input_chunks_size(p->chunks), sizeof *p->embd)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (rc) {
         mill_mm_prompt_free(p);
         return rc;
@@ -320,6 +335,9 @@ int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_
 void mill_mm_prompt_free(struct mill_mm_prompt *p) {
     if (!p)
         return;
+    for (size_t i = 0; p->embd && i < mtmd_input_chunks_size(p->chunks); i++)
+        free(p->embd[i]);
+    free(p->embd);
     if (p->chunks)
         mtmd_input_chunks_free(p->chunks);
     free(p);
@@ -347,22 +365,71 @@ const llama_token *mill_mm_prompt_head(const struct mill_mm_prompt *p, int *n) {
     return nt ? t : NULL;
 }
 
-/* Encodes a medium with the projector and decodes its embeddings at *n_past. */
-static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mtmd_input_chunk *c,
-                         int seq, int n_batch, int *n_past, struct mill_mm_stats *st,
-                         struct mill_err *err) {
+static bool is_media(const mtmd_input_chunk *c) {
+    return mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT;
+}
+
+size_t mill_mm_prompt_embd_bytes(const struct mill_mm *mm, const struct mill_mm_prompt *p) {
+    size_t n = 0;
+    for (size_t i = 0; i < mtmd_input_chunks_size(p->chunks); i++) {
+        const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
+        if (is_media(c) && !p->embd[i])
+            n += mtmd_input_chunk_get_n_tokens(c) * (size_t)mm->n_embd * sizeof(float);
+    }
+    return n;
+}
+
+/* Encodes chunk i and copies its embeddings out of the projector's one output buffer. */
+static int encode_chunk(struct mill_mm *mm, struct mill_mm_prompt *p, size_t i, bool ahead,
+                        struct mill_err *err) {
+    const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
+    size_t n = mtmd_input_chunk_get_n_tokens(c) * (size_t)mm->n_embd;
+    float *e = malloc((n ? n : 1) * sizeof *e);
+    if (!e)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    pthread_mutex_lock(&mm->lock);
     double t0 = mill_clock_s();
-    if (mtmd_encode_chunk(mm->ctx, c) != 0)
+    int r = mtmd_encode_chunk(mm->ctx, c);
+    if (!r)
+        memcpy(e, mtmd_get_output_embd(mm->ctx), n * sizeof *e);
+    mm->enc.seconds += mill_clock_s() - t0;
+    mm->enc.n_media += !r;
+    mm->enc.n_ahead += !r && ahead;
+    pthread_mutex_unlock(&mm->lock);
+    if (r) {
+        free(e);
         return mill_err_set(err, MILL_EBACKEND, "the projector failed to encode a medium%s%s",
                             last_mtmd_error[0] ? ": " : "", last_mtmd_error);
-    double t1 = mill_clock_s();
+    }
+    p->embd[i] = e;
+    return 0;
+}
+
+int mill_mm_prompt_encode(struct mill_mm *mm, struct mill_mm_prompt *p, bool ahead,
+                          struct mill_err *err) {
+    int rc = 0;
+    for (size_t i = 0; !rc && i < mtmd_input_chunks_size(p->chunks); i++)
+        if (is_media(mtmd_input_chunks_get(p->chunks, i)) && !p->embd[i])
+            rc = encode_chunk(mm, p, i, ahead, err);
+    return rc;
+}
+
+void mill_mm_take_encodes(struct mill_mm *mm, struct mill_mm_encodes *out) {
+    pthread_mutex_lock(&mm->lock);
+    *out = mm->enc;
+    mm->enc = (struct mill_mm_encodes){0};
+    pthread_mutex_unlock(&mm->lock);
+}
+
+/* Decodes the embeddings of medium chunk c, encoded as e, at *n_past. */
+static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mtmd_input_chunk *c,
+                         float *e, int seq, int n_batch, int *n_past, struct mill_mm_stats *st,
+                         struct mill_err *err) {
+    double t0 = mill_clock_s();
     llama_pos np = 0;
-    int32_t r = mtmd_helper_decode_image_chunk(mm->ctx, ctx, c, mtmd_get_output_embd(mm->ctx),
-                                               *n_past, seq, n_batch, &np, NULL, NULL);
-    double t2 = mill_clock_s();
-    st->encode_s += t1 - t0;
-    st->decode_s += t2 - t1;
-    st->n_media++;
+    int32_t r =
+        mtmd_helper_decode_image_chunk(mm->ctx, ctx, c, e, *n_past, seq, n_batch, &np, NULL, NULL);
+    st->decode_s += mill_clock_s() - t0;
     st->n_decodes += ((long long)mtmd_input_chunk_get_n_tokens(c) + n_batch - 1) / n_batch;
     st->n_tokens += (long long)mtmd_input_chunk_get_n_tokens(c);
     if (r != 0)
@@ -374,16 +441,18 @@ static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mt
     return 0;
 }
 
-int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
-                           const struct mill_mm_prompt *p, int seq, int n_batch, bool skip_head,
-                           int *n_past, struct mill_mm_stats *st, struct mill_err *err) {
+int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx, struct mill_mm_prompt *p,
+                           int seq, int n_batch, bool skip_head, int *n_past,
+                           struct mill_mm_stats *st, struct mill_err *err) {
     size_t nc = mtmd_input_chunks_size(p->chunks);
-    int rc = 0, n_head = 0;
+    int rc = mill_mm_prompt_encode(mm, p, false, err), n_head = 0;
+    if (rc)
+        return rc;
     *n_past = skip_head && mill_mm_prompt_head(p, &n_head) ? n_head : 0;
     for (size_t i = *n_past ? 1 : 0; !rc && i + 1 < nc; i++) {
         const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
-        if (mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT) {
-            rc = prefill_media(mm, ctx, c, seq, n_batch, n_past, st, err);
+        if (is_media(c)) {
+            rc = prefill_media(mm, ctx, c, p->embd[i], seq, n_batch, n_past, st, err);
             continue;
         }
         double t0 = mill_clock_s();

@@ -70,19 +70,41 @@ const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n);
  * NULL when the prompt starts with a medium. */
 const llama_token *mill_mm_prompt_head(const struct mill_mm_prompt *p, int *n);
 
-/* Work counters of prefills, added to by mill_mm_prompt_prefill. */
+/* Work counters of prefills, added to by mill_mm_prompt_prefill (the projector keeps its
+ * encodes' own: mill_mm_take_encodes). */
 struct mill_mm_stats {
-    long long n_decodes, n_tokens, n_media;
-    double encode_s, decode_s;
+    long long n_decodes, n_tokens;
+    double decode_s;
 };
 
+/* Bytes of embeddings the projector will give for the prompt's media (what
+ * mill_mm_prompt_encode keeps), 0 once they are encoded. */
+size_t mill_mm_prompt_embd_bytes(const struct mill_mm *mm, const struct mill_mm_prompt *p);
+
+/* Runs the projector's encoder on every medium of the prompt not yet encoded and keeps the
+ * embeddings in the prompt, so a prefill on another thread needs only llama_decode. The
+ * projector is used under a lock of its own: prompts may be made and encoded on one thread
+ * (the runner's prepare) while another prefills (run). ahead: counted as encoded ahead of the
+ * prefill (mill_mm_take_encodes). MILL_EBACKEND when the encoder fails. */
+int mill_mm_prompt_encode(struct mill_mm *mm, struct mill_mm_prompt *p, bool ahead,
+                          struct mill_err *err);
+
+/* The projector's counters since the last call, whichever thread encoded: media encoded, those
+ * of them encoded ahead, seconds in the encoder; resets them. */
+struct mill_mm_encodes {
+    long long n_media, n_ahead;
+    double seconds;
+};
+void mill_mm_take_encodes(struct mill_mm *mm, struct mill_mm_encodes *out);
+
 /* Decodes every chunk before the trailing text into sequence seq of ctx from position 0: text
- * through llama_decode, media through the projector and then as embeddings (M-RoPE positions
- * and non-causal media attention as the model wants). skip_head: the head's tokens are already
- * in seq (copied from a sequence that holds them). *n_past receives the position at which the
- * trailing text starts (under M-RoPE it is not the count of cells). */
-int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx,
-                           const struct mill_mm_prompt *p, int seq, int n_batch, bool skip_head,
-                           int *n_past, struct mill_mm_stats *st, struct mill_err *err);
+ * through llama_decode, media as their embeddings (encoded here when mill_mm_prompt_encode has
+ * not been called), with M-RoPE positions and non-causal media attention as the model wants.
+ * skip_head: the head's tokens are already in seq (copied from a sequence that holds them).
+ * *n_past receives the position at which the trailing text starts (under M-RoPE it is not the
+ * count of cells). */
+int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx, struct mill_mm_prompt *p,
+                           int seq, int n_batch, bool skip_head, int *n_past,
+                           struct mill_mm_stats *st, struct mill_err *err);
 
 #endif

@@ -12,6 +12,9 @@
 # - an image that will not decode fails its sample alone, named, and the rest are answered;
 # - a projector that does not fit the model, several projectors and no hint, a text-only
 #   model meeting an image task: one clear error before any sample;
+# - with encode_ahead=on and 3 docs per batch, the next batch's images are encoded on the
+#   runner's prepare thread while this one generates: the same generations, every image
+#   encoded once, the provenance says so;
 # - the provenance records the projector's file and sha256.
 # Needs llama-mtmd-cli from the pinned build: fails, never skips.
 set -u
@@ -66,9 +69,11 @@ with open(f"{tmp}/plug/oracle_data/vlm_bad.jsonl", "w") as f:
         f.write(json.dumps(r) + "\n")
 PY
 
-run() { # OUT MODEL_DIR BATCH: mill on oracle_vlm
-    "$MILL" --output_dir "$tmp/$1" eval "llama[path=$2/vlm.gguf,batch_size=$3,threads=2]" \
-        oracle_vlm --task_paths "$tmp/plug/oracle.so" >"$tmp/$1.out" 2>"$tmp/$1.err"
+run() { # OUT MODEL_DIR BATCH [SPEC_ARGS [EVAL_ARGS...]]: mill on oracle_vlm
+    local out=$1 d=$2 b=$3 more=${4:-}
+    shift 4 2>/dev/null || shift $#
+    "$MILL" --output_dir "$tmp/$out" eval "llama[path=$d/vlm.gguf,batch_size=$b,threads=2$more]" \
+        oracle_vlm --task_paths "$tmp/plug/oracle.so" "$@" >"$tmp/$out.out" 2>"$tmp/$out.err"
 }
 
 # peer MODEL_DIR OUT...: every row through llama-mtmd-cli (greedy, 24 tokens, the marker before
@@ -111,12 +116,21 @@ for arch in llama qwen2vl; do
     d=$M; [ $arch = llama ] || d=$tmp/$arch
     run $arch-b8 "$d" 8; rc8=$?
     run $arch-b1 "$d" 1; rc1=$?
-    check "$arch: eval with 8 images in flight and with one: exit 0" \
-        "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ]"
-    peer "$d" $arch-b8 $arch-b1 >"$tmp/peer-$arch.log" 2>&1
-    check "$arch: generations equal llama-mtmd-cli's, batch 8 and batch 1 \
+    run $arch-ahead "$d" 2 ,encode_ahead=on --batch_docs 3; rca=$?
+    check "$arch: eval with 8 images in flight, with one, and encoding ahead: exit 0" \
+        "[ $rc8 -eq 0 ] && [ $rc1 -eq 0 ] && [ $rca -eq 0 ]"
+    peer "$d" $arch-b8 $arch-b1 $arch-ahead >"$tmp/peer-$arch.log" 2>&1
+    check "$arch: generations equal llama-mtmd-cli's, batch 8, batch 1 and encoding ahead \
 ($(tail -1 "$tmp/peer-$arch.log"))" "tail -1 '$tmp/peer-$arch.log' | grep -qx same"
 done
+check "encoding ahead: each image encoded once, all 8 by prepare (and none without)" \
+    "grep -q '\"media_encoded\":8,\"media_encoded_ahead\":8,' \
+     $tmp/llama-ahead/outputs/*/oracle_vlm_0shot.json && \
+     grep -q '\"media_encoded\":8,\"media_encoded_ahead\":0,' \
+     $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json"
+expect_exit "encode_ahead=maybe: exit 2 naming the values" 2 "encode_ahead must be auto, on or off" \
+    --output_dir "$tmp/o0" eval "llama[path=$M/vlm.gguf,encode_ahead=maybe]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so"
 check "provenance records the projector and its sha256" \
     "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-vlm-F32.gguf" | cut -c1-64)\"' \
      $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":8' \
@@ -131,6 +145,14 @@ cp "$tmp/plug/oracle_data/vlm_bad.jsonl" "$tmp/plug2/oracle_data/vlm.jsonl"
 check "a broken image: exit 0, 1 of 4 samples failed, the image named" \
     "[ $rc -eq 0 ] && grep -q '4 docs (3 computed, 0 resumed, 1 failed)' '$tmp/bad.err' && \
      grep -q 'broken.png does not decode' '$tmp/bad.err' $tmp/bad/outputs/*/oracle_vlm_0shot.jsonl"
+"$MILL" --output_dir "$tmp/bad2" eval "llama[path=$M/vlm.gguf,threads=2,encode_ahead=on]" \
+    oracle_vlm --task_paths "$tmp/plug2/oracle.so" --batch_docs 2 >/dev/null 2>"$tmp/bad2.err"
+rc=$?
+check "the same encoding ahead: the same failure, the other answers equal" \
+    "[ $rc -eq 0 ] && grep -q '4 docs (3 computed, 0 resumed, 1 failed)' '$tmp/bad2.err' && \
+     \"\$PY\" -c 'import json,sys; f=lambda p: [(r[\"doc_id\"], r.get(\"prediction\"), \"error\" in r)
+for r in map(json.loads, open(p))]; sys.exit(f(sys.argv[1]) != f(sys.argv[2]))' \
+         $tmp/bad/outputs/*/oracle_vlm_0shot.jsonl $tmp/bad2/outputs/*/oracle_vlm_0shot.jsonl"
 
 # Projectors: one that does not fit, several without a hint, none for an image task.
 mkdir -p "$tmp/small" "$tmp/textonly"
