@@ -117,40 +117,45 @@ double mill_sem(const double *x, size_t n) {
 
 /* ---- log-sum-exp ------------------------------------------------------------------------ */
 
-/* Two lanes (16 bytes: SSE2 on x86-64, NEON on arm64; wider vectors would change the ABI of
- * the helper where AVX is not enabled); the loop runs two of them at once. */
+/* Two lanes (16 bytes: SSE2 on x86-64, NEON on arm64), and four where the CPU has AVX2 (a
+ * function built for it, chosen at run time: the baseline ABI has no 32-byte vectors). */
 typedef double v2d __attribute__((vector_size(16)));
 typedef long long v2l __attribute__((vector_size(16)));
 
-/* exp(d) for d in [-708, 0], two lanes: d = k ln2 + r with k the nearest integer to d/ln2 and
- * |r| <= ln2/2 (ln2 split as fdlibm splits it, so k * LN2_HI is exact), exp(r) by its Taylor
- * polynomial to r^12 (remainder < 2e-16 relative), times 2^k built in the exponent bits. */
-static inline __attribute__((always_inline)) v2d exp2v(v2d d) {
-    const double shift = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
-    const v2d vshift = {shift, shift};
-    v2d t = d * 1.4426950408889634 + shift;
-    v2d k = t - shift;
-    v2d r = d - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
-    v2d p = r * (1.0 / 479001600) + 1.0 / 39916800;
-    p = p * r + 1.0 / 3628800;
-    p = p * r + 1.0 / 362880;
-    p = p * r + 1.0 / 40320;
-    p = p * r + 1.0 / 5040;
-    p = p * r + 1.0 / 720;
-    p = p * r + 1.0 / 120;
-    p = p * r + 1.0 / 24;
-    p = p * r + 1.0 / 6;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    v2l e = ((v2l)t - (v2l)vshift + 1023) << 52; /* 2^k: k >= -1022 since d >= -708 */
-    return p * (v2d)e;
-}
+/* exp(d) for d in [-708, 0], one lane per element of the vector type VD (integer twin VL):
+ * d = k ln2 + r with k the nearest integer to d/ln2 and |r| <= ln2/2 (ln2 split as fdlibm
+ * splits it, so k * LN2_HI is exact), exp(r) by its Taylor polynomial to r^12 (remainder
+ * < 2e-16 relative), times 2^k built in the exponent bits. The same operations in every width
+ * (no fused multiply-add: not enabled), so every lane gives the same bits. */
+#define MILL_EXPV(NAME, VD, VL, ATTR)                                                            \
+    static inline __attribute__((always_inline)) ATTR VD NAME(VD d) {                            \
+        const double shift = 0x1.8p52; /* adding it rounds to an integer held in the low bits */ \
+        VD t = d * 1.4426950408889634 + shift;                                                   \
+        VD k = t - shift;                                                                        \
+        VD r = d - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;              \
+        VD p = r * (1.0 / 479001600) + 1.0 / 39916800;                                           \
+        p = p * r + 1.0 / 3628800;                                                               \
+        p = p * r + 1.0 / 362880;                                                                \
+        p = p * r + 1.0 / 40320;                                                                 \
+        p = p * r + 1.0 / 5040;                                                                  \
+        p = p * r + 1.0 / 720;                                                                   \
+        p = p * r + 1.0 / 120;                                                                   \
+        p = p * r + 1.0 / 24;                                                                    \
+        p = p * r + 1.0 / 6;                                                                     \
+        p = p * r + 0.5;                                                                         \
+        p = p * r + 1.0;                                                                         \
+        p = p * r + 1.0;                                                                         \
+        VL e = ((VL)t - (VL)((VD){0} + shift) + 1023) << 52; /* 2^k: k >= -1022 as d >= -708 */  \
+        return p * (VD)e;                                                                        \
+    }
 
-double mill_logsumexp_f32(const float *x, size_t n, float max) {
+MILL_EXPV(exp2v, v2d, v2l, )
+
+/* The sum over x[0..n) in four lanes; lane j holds the elements i = j (mod 4), added in order,
+ * and the lanes are summed as (0 + 1) + (2 + 3): the same bits whichever width computes it. */
+static double lse_sum_sse2(const float *x, size_t n, float max) {
     v2d acc0 = {0, 0}, acc1 = {0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
+    for (size_t i = 0; i + 4 <= n; i += 4) {
         double v[4];
         for (int j = 0; j < 4; j++) {
             v[j] = (double)x[i + j] - max;
@@ -159,8 +164,46 @@ double mill_logsumexp_f32(const float *x, size_t n, float max) {
         acc0 += exp2v((v2d){v[0], v[1]});
         acc1 += exp2v((v2d){v[2], v[3]});
     }
-    double s = (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
-    for (; i < n; i++)
+    return (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define MILL_LSE_AVX2 1
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4l __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+
+MILL_EXPV(exp4v, v4d, v4l, __attribute__((target("avx2"))))
+
+__attribute__((target("avx2"))) static double lse_sum_avx2(const float *x, size_t n, float max) {
+    v4d acc = {0, 0, 0, 0};
+    const v4d lo = {-708.0, -708.0, -708.0, -708.0};
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+        v4f f;
+        memcpy(&f, x + i, sizeof f);
+        v4d v = __builtin_convertvector(f, v4d) - (double)max;
+        v4l below = v < lo;
+        v = (v4d)(((v4l)v & ~below) | ((v4l)lo & below));
+        acc += exp4v(v);
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+#endif
+
+static double lse_finish(const float *x, size_t n, float max, double s) {
+    for (size_t i = n & ~(size_t)3; i < n; i++)
         s += exp((double)x[i] - max);
     return max + log(s);
+}
+
+double mill_logsumexp_f32(const float *x, size_t n, float max) {
+#ifdef MILL_LSE_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        return lse_finish(x, n, max, lse_sum_avx2(x, n, max));
+#endif
+    return lse_finish(x, n, max, lse_sum_sse2(x, n, max));
+}
+
+double mill_logsumexp_f32_2lane(const float *x, size_t n, float max) {
+    return lse_finish(x, n, max, lse_sum_sse2(x, n, max));
 }
