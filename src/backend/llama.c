@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Threads prepare may use at most (the calling one included). */
+#define PREP_THREADS 8
 
 struct llm {
     /* Arguments. */
@@ -79,7 +83,13 @@ struct llm {
     int n_mm_head;
     struct mill_tok *tok;           /* (context, continuation) tokenisation, pieces shared */
     pthread_mutex_t tok_lock;       /* tok: prepare and run may be on two threads */
-    struct mill_tok_stats tok_seen; /* its counters at the last provenance record */
+    struct mill_tok_stats tok_seen; /* its counters (and tok_more's) at the last provenance */
+    /* prepare's other tokenisers, one per extra thread (prepare_batch), each with its own
+     * pieces and verified windows; only prepare uses them. */
+    struct mill_tok *tok_more[PREP_THREADS - 1];
+    int n_tok_more;
+    atomic_bool running;     /* run is answering a batch (on the runner's worker thread) */
+    long long n_prep_sliced; /* batches prepare cut into slices since the last provenance */
     struct mill_mm_stats mst;
     struct llama_model *model;
     struct llama_context *ctx;
@@ -97,8 +107,8 @@ struct llm {
     /* Work since the last provenance record (one job's): llama_decode calls, the tokens they
      * decoded, seconds inside them, seconds loading the model and context. */
     long long n_decodes, n_tokens;
-    double decode_s, load_s;
-    unsigned fa_used; /* bit 1 << ctx_fa for each kind of context that decoded */
+    double decode_s, load_s, run_s; /* run_s: inside run (decodes and the scoring around them) */
+    unsigned fa_used;               /* bit 1 << ctx_fa for each kind of context that decoded */
 };
 
 /* flash_attn=auto lets llama.cpp use flash attention wherever the device holding the cache
@@ -785,7 +795,15 @@ static int llm_load(void *state, struct mill_err *err) {
                             "GGUF); convert the checkpoint again with its tokenizer",
                             m->gguf);
     set_sizes(m);
-    rc = mill_tok_new(m->vocab, !m->naive && strcmp(m->tokenize, "whole"), &m->tok, err);
+    bool fast_tok = !m->naive && strcmp(m->tokenize, "whole");
+    rc = mill_tok_new(m->vocab, fast_tok, &m->tok, err);
+    /* MILL_PREP_THREADS=N caps prepare's threads below `threads` (tests compare 1 and more). */
+    const char *pt = getenv("MILL_PREP_THREADS");
+    long want = pt ? strtol(pt, NULL, 10) : 0;
+    int64_t cap = want > 0 && want < m->threads ? want : m->threads;
+    int more = (cap < PREP_THREADS ? (int)cap : PREP_THREADS) - 1;
+    for (; !rc && m->n_tok_more < more; m->n_tok_more++)
+        rc = mill_tok_new(m->vocab, fast_tok, &m->tok_more[m->n_tok_more], err);
     if (rc)
         return rc;
     /* A context now, so a cache that cannot be allocated fails before any sample. */
@@ -961,14 +979,16 @@ static int lcp(const llama_token *a, int na, const llama_token *b, int nb) {
  * from shared pieces where that is provably the same (the naive path tokenises whole texts).
  * BOS is added by hand when the vocabulary wants it. Then left truncation to the context
  * window. */
-static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
+static int prep_loglik_with(struct llm *m, struct mill_tok *tok, pthread_mutex_t *lock,
+                            struct ll_req *r, struct mill_err *err) {
     const char *cont = r->q->continuation ? r->q->continuation : "";
     llama_token *we = NULL;
     int n_we = 0, n_ce = 0;
-    pthread_mutex_lock(&m->tok_lock);
-    int rc =
-        mill_tok_pair(m->tok, r->q->context ? r->q->context : "", cont, &we, &n_we, &n_ce, err);
-    pthread_mutex_unlock(&m->tok_lock);
+    if (lock)
+        pthread_mutex_lock(lock);
+    int rc = mill_tok_pair(tok, r->q->context ? r->q->context : "", cont, &we, &n_we, &n_ce, err);
+    if (lock)
+        pthread_mutex_unlock(lock);
     if (rc)
         return rc;
     int n_cont = n_we - n_ce;
@@ -1014,6 +1034,11 @@ static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
     return 0;
 }
 
+/* prep_loglik_with the backend's own tokeniser, which prepare and run share. */
+static int prep_loglik(struct llm *m, struct ll_req *r, struct mill_err *err) {
+    return prep_loglik_with(m, m->tok, &m->tok_lock, r, err);
+}
+
 /* What prepare leaves in a request (llm_prepare): a malloc'd ll_req, LOGLIK's tokens and counts
  * as prep_loglik makes them, a text generation prompt's tokens in whole, or a media prompt's
  * chunks (their media encoded when encode_ahead is on). */
@@ -1051,12 +1076,21 @@ struct out_ref {
     int k;
 };
 
+/* A decode's output rows (row, lse, argmax per out_ref), reduced on up to `threads` threads. */
+struct row_stats {
+    const float *row;
+    double lse;
+    int am;
+    int n_vocab;
+};
+
 struct ll_state {
     struct llm *m;
     struct ll_req *r;
     size_t *order;
     size_t *g_start, *g_len; /* groups as ranges of order */
     struct out_ref *outs;
+    struct row_stats *rows; /* one per out_ref, cap_outs of them */
     int n_outs, cap_outs;
 };
 
@@ -1068,21 +1102,65 @@ static void score(struct ll_req *r, const float *row, int n_vocab, double lse, i
     r->q->is_greedy = r->q->is_greedy && am == t;
 }
 
+/* Rows [from, to) of a struct row_stats array: each row's log-sum-exp and argmax. */
+struct row_slice {
+    struct row_stats *rows;
+    int from, to;
+};
+
+static void *reduce_rows(void *arg) {
+    struct row_slice *sl = arg;
+    for (int i = sl->from; i < sl->to; i++)
+        sl->rows[i].lse = row_lse(sl->rows[i].row, sl->rows[i].n_vocab, &sl->rows[i].am);
+    return NULL;
+}
+
+/* Reduces n rows on up to `threads` threads (this one included), at least 8 rows each: the
+ * log-sum-exp of a 151k-entry row takes ~0.4 ms, which on a fast device would otherwise make
+ * the scoring of a decode's dozens of rows cost as much as the decode. The same numbers on
+ * any number of threads. */
+static void reduce_all(struct row_stats *rows, int n, int threads) {
+    enum { MAX_THREADS = 64, MIN_ROWS = 8 };
+    int k = threads < MAX_THREADS ? threads : MAX_THREADS;
+    if (k > n / MIN_ROWS)
+        k = n / MIN_ROWS;
+    if (k < 1)
+        k = 1;
+    pthread_t th[MAX_THREADS];
+    struct row_slice sl[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    for (int t = 0; t < k; t++) {
+        sl[t] = (struct row_slice){rows, (int)((long)n * t / k), (int)((long)n * (t + 1) / k)};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, reduce_rows, &sl[t]) == 0;
+    }
+    for (int t = 0; t < k; t++) /* slices whose thread could not start run here */
+        if (!started[t])
+            reduce_rows(&sl[t]);
+    for (int t = 1; t < k; t++)
+        if (started[t])
+            pthread_join(th[t], NULL);
+}
+
 static int flush(struct ll_state *s, struct mill_err *err) {
     int rc = decode(s->m, err);
     for (int i = 0; !rc && i < s->n_outs; i++) {
-        struct out_ref *o = &s->outs[i];
-        const float *row = llama_get_logits_ith(s->m->ctx, o->batch_i);
+        const float *row = llama_get_logits_ith(s->m->ctx, s->outs[i].batch_i);
         if (!row)
             return mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
-        int am;
-        double lse = row_lse(row, s->m->n_vocab, &am);
+        s->rows[i] = (struct row_stats){.row = row, .n_vocab = s->m->n_vocab};
+    }
+    if (!rc)
+        reduce_all(s->rows, s->n_outs, (int)s->m->threads);
+    for (int i = 0; !rc && i < s->n_outs; i++) {
+        struct out_ref *o = &s->outs[i];
+        const struct row_stats *st = &s->rows[i];
         if (o->group < 0) {
-            score(&s->r[o->req], row, s->m->n_vocab, lse, am, o->k);
+            score(&s->r[o->req], st->row, st->n_vocab, st->lse, st->am, o->k);
             continue;
         }
         for (size_t j = 0; j < s->g_len[o->group]; j++)
-            score(&s->r[s->order[s->g_start[o->group] + j]], row, s->m->n_vocab, lse, am, 0);
+            score(&s->r[s->order[s->g_start[o->group] + j]], st->row, st->n_vocab, st->lse, st->am,
+                  0);
     }
     s->n_outs = 0;
     batch_clear(&s->m->batch);
@@ -1100,9 +1178,12 @@ static int add_token(struct ll_state *s, llama_token t, int pos, int seq, bool o
         if (s->n_outs == s->cap_outs) {
             int cap = s->cap_outs ? s->cap_outs * 2 : 64;
             struct out_ref *g = realloc(s->outs, (size_t)cap * sizeof *g);
-            if (!g)
+            if (g)
+                s->outs = g;
+            struct row_stats *rs = g ? realloc(s->rows, (size_t)cap * sizeof *rs) : NULL;
+            if (!rs)
                 return mill_err_set(err, MILL_ENOMEM, "out of memory");
-            s->outs = g;
+            s->rows = rs;
             s->cap_outs = cap;
         }
         s->outs[s->n_outs++] = (struct out_ref){s->m->batch.n_tokens, group, req, k};
@@ -1236,6 +1317,7 @@ static int loglik(struct llm *m, struct mill_request **qs, size_t n, struct mill
     free(s.g_start);
     free(s.g_len);
     free(s.outs);
+    free(s.rows);
     return rc;
 }
 
@@ -1269,6 +1351,7 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
         llama_memory_clear(m->mem, true);
         free(r.whole.t);
         free(s.outs);
+        free(s.rows);
     }
     return rc;
 }
@@ -1700,14 +1783,15 @@ static int rolling_one(struct llm *m, struct mill_request *q, struct mill_err *e
     llama_memory_clear(m->mem, true);
     free(r.whole.t);
     free(s.outs);
+    free(s.rows);
     free(t.t);
     return rc;
 }
 
 /* ---- the backend interface ------------------------------------------------------------ */
 
-static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
-    struct llm *m = state;
+/* Answers a batch: log-likelihood requests together, then generations, rolling ones alone. */
+static int run_batch(struct llm *m, struct mill_request *reqs, size_t n, struct mill_err *err) {
     struct mill_request **ll = malloc((n ? n : 1) * sizeof *ll);
     struct mill_request **gn = malloc((n ? n : 1) * sizeof *gn);
     int rc = ll && gn ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1734,6 +1818,16 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
     return rc;
 }
 
+static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
+    struct llm *m = state;
+    atomic_store(&m->running, true);
+    double t0 = mill_clock_s();
+    int rc = run_batch(m, reqs, n, err);
+    m->run_s += mill_clock_s() - t0;
+    atomic_store(&m->running, false);
+    return rc;
+}
+
 /* Embeddings prepare keeps encoded ahead per batch, at most; the rest encode at admission. */
 #define PREP_EMBD_MAX ((size_t)512 << 20)
 
@@ -1751,44 +1845,91 @@ static int prep_media(struct llm *m, struct ll_req *r, size_t *embd_left, struct
     return mill_mm_prompt_encode(m->mm, r->mp, true, err);
 }
 
+/* One request prepared with tokeniser tok (lock: its mutex, or NULL when only this thread
+ * uses it) into a malloc'd ll_req in q->prep; a request that fails is failed in its status. */
+static int prep_one(struct llm *m, struct mill_tok *tok, pthread_mutex_t *lock,
+                    struct mill_request *q, size_t *embd_left, struct mill_err *err) {
+    struct ll_req r = {.q = q};
+    int rc = 0;
+    if (q->prep || q->status || (q->n_media && q->kind != MILL_REQ_GENERATE))
+        return 0;
+    if (q->n_media)
+        rc = prep_media(m, &r, embd_left, err);
+    else if (q->kind == MILL_REQ_LOGLIK)
+        rc = prep_loglik_with(m, tok, lock, &r, err);
+    else if (q->kind == MILL_REQ_GENERATE)
+        rc = gen_prompt(m, q, &r.whole, err);
+    struct ll_req *p = NULL;
+    if (!rc && !q->status && (r.whole.t || r.mp) && !(p = malloc(sizeof *p)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!p) {
+        free(r.whole.t);
+        mill_mm_prompt_free(r.mp);
+        return rc;
+    }
+    *p = r;
+    q->prep = p;
+    q->prep_free = prep_free;
+    return 0;
+}
+
+/* Requests [from, to) of a batch, prepared on one thread with one tokeniser. */
+struct prep_slice {
+    struct llm *m;
+    struct mill_tok *tok;
+    pthread_mutex_t *lock;
+    struct mill_request *reqs;
+    size_t from, to, embd_left;
+    int rc;
+    struct mill_err err;
+};
+
+static void *prep_slice_run(void *arg) {
+    struct prep_slice *sl = arg;
+    for (size_t i = sl->from; !sl->rc && i < sl->to; i++)
+        sl->rc = prep_one(sl->m, sl->tok, sl->lock, &sl->reqs[i], &sl->embd_left, &sl->err);
+    return NULL;
+}
+
 /* Prepares a batch ahead of run (the runner's pipeline: this runs while run answers the
  * previous batch): LOGLIK pairs as prep_loglik does, text generation prompts tokenised, and
  * media prompts decoded into chunks, their media encoded with encode_ahead (up to
- * PREP_EMBD_MAX of embeddings). Touches the vocabulary, the tokeniser (under tok_lock) and the
- * projector (under its own lock), never the context. */
+ * PREP_EMBD_MAX of embeddings). Touches the vocabulary, the tokenisers and the projector
+ * (under its own lock), never the context. When run is not answering a batch on the CPU (a
+ * job's first batch; or a GPU decodes), the batch is cut into slices of at least 32 requests
+ * prepared on up to `threads` threads, each slice with a tokeniser of its own (the first with
+ * the one run shares, under tok_lock): the tokens do not depend on the slicing. */
 static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct mill_err *err) {
     struct llm *m = state;
+    bool idle_cpu = !atomic_load(&m->running) || m->n_gpu_layers != 0;
+    size_t k = idle_cpu ? 1 + (size_t)m->n_tok_more : 1;
+    if (k > n / 32)
+        k = n / 32 ? n / 32 : 1;
+    struct prep_slice sl[PREP_THREADS];
+    pthread_t th[PREP_THREADS];
+    bool started[PREP_THREADS] = {false};
+    for (size_t t = 0; t < k; t++) {
+        sl[t] = (struct prep_slice){.m = m,
+                                    .tok = t ? m->tok_more[t - 1] : m->tok,
+                                    .lock = t ? NULL : &m->tok_lock,
+                                    .reqs = reqs,
+                                    .from = n * t / k,
+                                    .to = n * (t + 1) / k,
+                                    .embd_left = PREP_EMBD_MAX / k};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, prep_slice_run, &sl[t]) == 0;
+    }
+    for (size_t t = 0; t < k; t++) /* slices whose thread could not start run here */
+        if (!started[t])
+            prep_slice_run(&sl[t]);
     int rc = 0;
-    size_t embd_left = PREP_EMBD_MAX;
-    for (size_t i = 0; !rc && i < n; i++) {
-        struct mill_request *q = &reqs[i];
-        struct ll_req r = {.q = q};
-        if (q->prep || q->status)
-            continue;
-        if (q->n_media && q->kind == MILL_REQ_GENERATE)
-            rc = prep_media(m, &r, &embd_left, err);
-        else if (q->n_media)
-            continue;
-        else if (q->kind == MILL_REQ_LOGLIK)
-            rc = prep_loglik(m, &r, err);
-        else if (q->kind == MILL_REQ_GENERATE)
-            rc = gen_prompt(m, q, &r.whole, err);
-        else
-            continue;
-        if (rc || q->status || !(r.whole.t || r.mp)) {
-            free(r.whole.t);
-            mill_mm_prompt_free(r.mp);
-            continue;
+    m->n_prep_sliced += k > 1;
+    for (size_t t = 0; t < k; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        if (sl[t].rc && !rc) {
+            rc = sl[t].rc;
+            *err = sl[t].err;
         }
-        struct ll_req *p = malloc(sizeof *p);
-        if (!p) {
-            free(r.whole.t);
-            mill_mm_prompt_free(r.mp);
-            return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        }
-        *p = r;
-        q->prep = p;
-        q->prep_free = prep_free;
     }
     return rc;
 }
@@ -1799,6 +1940,19 @@ static const char *fa_used_name(unsigned used) {
         if (used == 1u << k)
             return fa_names[k];
     return used ? "mixed" : "unused";
+}
+
+/* The tokenisers' counters, summed. */
+static struct mill_tok_stats tok_stats(const struct llm *m) {
+    struct mill_tok_stats ts = m->tok ? mill_tok_stats(m->tok) : (struct mill_tok_stats){0};
+    for (int i = 0; i < m->n_tok_more; i++) {
+        struct mill_tok_stats o = mill_tok_stats(m->tok_more[i]);
+        ts.fast += o.fast;
+        ts.whole += o.whole;
+        ts.bytes += o.bytes;
+        ts.seconds += o.seconds;
+    }
+    return ts;
 }
 
 /* The projector's members of the provenance record: its digest and what it encoded since the
@@ -1818,15 +1972,17 @@ static int llm_provenance(void *state, struct mill_buf *out) {
     struct llm *m = state;
     mill_buf_adds(out, "\"model_file\":");
     mill_buf_add_json_str(out, m->gguf ? m->gguf : "", m->gguf ? strlen(m->gguf) : 0);
-    int rc = mill_buf_addf(out,
-                           ",\"model_sha256\":\"%s\",\"context_length\":%d,"
-                           "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
-                           "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
-                           "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
-                           "\"model_load_seconds\":%.3f,\"flash_attn\":\"%s\"",
-                           m->sha256, m->n_ctx, (long long)m->n_gpu_layers,
-                           m->n_decodes + m->mst.n_decodes, m->n_tokens + m->mst.n_tokens,
-                           m->decode_s + m->mst.decode_s, m->load_s, fa_used_name(m->fa_used));
+    int rc =
+        mill_buf_addf(out,
+                      ",\"model_sha256\":\"%s\",\"context_length\":%d,"
+                      "\"llama_cpp\":\"0.5.0 (node-llama-cpp 3.22.1 bundle)\","
+                      "\"n_gpu_layers\":%lld,\"llama_decode_calls\":%lld,"
+                      "\"tokens_decoded\":%lld,\"decode_seconds\":%.3f,"
+                      "\"model_load_seconds\":%.3f,\"run_seconds\":%.3f,"
+                      "\"flash_attn\":\"%s\"",
+                      m->sha256, m->n_ctx, (long long)m->n_gpu_layers,
+                      m->n_decodes + m->mst.n_decodes, m->n_tokens + m->mst.n_tokens,
+                      m->decode_s + m->mst.decode_s, m->load_s, m->run_s, fa_used_name(m->fa_used));
     if (!rc && m->mmproj) {
         rc = mill_buf_adds(out, ",\"mmproj_file\":");
         if (!rc)
@@ -1836,17 +1992,20 @@ static int llm_provenance(void *state, struct mill_buf *out) {
     }
     if (!rc && m->conv.gguf && !(rc = mill_buf_adds(out, ",")))
         rc = mill_hf_conversion_json(&m->conv, out);
-    struct mill_tok_stats ts = m->tok ? mill_tok_stats(m->tok) : (struct mill_tok_stats){0};
+    struct mill_tok_stats ts = tok_stats(m);
     if (!rc && m->tok)
         rc = mill_buf_addf(out,
                            ",\"tokenize_seconds\":%.3f,\"tokenized_bytes\":%lld,"
-                           "\"pairs_from_pieces\":%lld,\"pairs_tokenized_whole\":%lld",
+                           "\"pairs_from_pieces\":%lld,\"pairs_tokenized_whole\":%lld,"
+                           "\"batches_prepared_in_slices\":%lld",
                            ts.seconds - m->tok_seen.seconds, ts.bytes - m->tok_seen.bytes,
-                           ts.fast - m->tok_seen.fast, ts.whole - m->tok_seen.whole);
+                           ts.fast - m->tok_seen.fast, ts.whole - m->tok_seen.whole,
+                           m->n_prep_sliced);
+    m->n_prep_sliced = 0;
     m->tok_seen = ts;
     m->fa_used = 0;
     m->n_decodes = m->n_tokens = 0;
-    m->decode_s = m->load_s = 0;
+    m->decode_s = m->load_s = m->run_s = 0;
     m->mst = (struct mill_mm_stats){0};
     if (!rc && m->n_rpc) {
         rc = mill_buf_adds(out, ",\"rpc_servers\":[");
@@ -1869,6 +2028,8 @@ static void llm_close(void *state) {
     free(m->cached);
     free(m->mm_head);
     mill_tok_free(m->tok);
+    for (int i = 0; i < m->n_tok_more; i++)
+        mill_tok_free(m->tok_more[i]);
     pthread_mutex_destroy(&m->tok_lock);
     mill_mm_close(m->mm);
     free(m->mmproj);

@@ -72,4 +72,31 @@ PY"
     check "$v: hand-made edge cases equal ($(tail -1 "$tmp/$v.edge" | sed 's/.*: //'))" \
         "[ $rc -eq 0 ]"
 done
+
+# Through mill eval: a job's first batch (nothing in flight) is prepared in slices on two
+# threads, each with a tokeniser of its own; the per-sample files equal those of one thread and
+# of every text tokenised whole, byte for byte (same batches, same tokens, same decodes).
+"$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" --out "$tmp/q.gguf" \
+    --n_embd 64 --n_layer 2 --seed 5 >/dev/null
+ev() { # OUT SPEC_ARGS [ENV...]
+    local out=$1 more=$2
+    shift 2
+    env MILL_LOCAL_DATASETS="$SRC/tests/data/mmlu" "$@" "$MILL" --output_dir "$tmp/$out" \
+        --limit 40 eval "llama[path=$tmp/q.gguf,threads=2$more]" \
+        mmlu_marketing,mmlu_high_school_geography >/dev/null 2>"$tmp/$out.err"
+}
+ev sliced "" && ev one "" MILL_PREP_THREADS=1 && ev whole ",tokenize=whole" MILL_PREP_THREADS=1
+rc=$?
+check "eval: first batches prepared in slices on 2 threads, and on 1 (exit 0)" \
+    "[ $rc -eq 0 ] && grep -q '\"batches_prepared_in_slices\":1' $tmp/sliced/outputs/*/mmlu_marketing_5shot.json && \
+     grep -q '\"batches_prepared_in_slices\":0' $tmp/one/outputs/*/mmlu_marketing_5shot.json"
+same=0
+for t in mmlu_marketing mmlu_high_school_geography; do
+    for o in one whole; do
+        cmp -s $tmp/sliced/outputs/*/${t}_5shot.jsonl $tmp/$o/outputs/*/${t}_5shot.jsonl &&
+            same=$((same + 1))
+    done
+done
+check "eval: per-sample files equal byte for byte, sliced, one thread and whole texts ($same of 4)" \
+    "[ $same -eq 4 ]"
 finish
