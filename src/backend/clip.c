@@ -13,6 +13,7 @@
 #include "backend/zs_head.h"
 #include "core/hashcache.h"
 #include "core/spec.h"
+#include "core/thread.h"
 #include "data/hub.h"
 #include "data/image.h"
 #include "model/clip/clip.h"
@@ -344,19 +345,9 @@ static ptrdiff_t prepare_chunk(struct clipb *c, struct mill_request *reqs, const
     if (!ok)
         return -1;
     struct prep w[MAX_PREP];
-    pthread_t th[MAX_PREP];
-    bool started[MAX_PREP] = {false};
-    for (size_t t = 0; t < nt; t++) {
+    for (size_t t = 0; t < nt; t++)
         w[t] = (struct prep){c, reqs, idx, n, nt, t, px, chw, ok};
-        started[t] = t > 0 && pthread_create(&th[t], NULL, prep_worker, &w[t]) == 0;
-    }
-    prep_worker(&w[0]);
-    for (size_t t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            prep_worker(&w[t]); /* no thread to be had: do its share here */
-    }
+    mill_fork_join(prep_worker, w, sizeof *w, nt);
     for (size_t i = 0; i < n; i++) {
         if (!ok[i])
             continue;

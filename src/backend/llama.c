@@ -23,6 +23,7 @@
 #include "core/spec.h"
 #include "core/stats.h"
 #include "core/text.h"
+#include "core/thread.h"
 #include "data/hub.h"
 
 #include <mill/buf.h>
@@ -1081,7 +1082,6 @@ struct row_stats {
     const float *row;
     double lse;
     int am;
-    int n_vocab;
 };
 
 struct ll_state {
@@ -1105,13 +1105,13 @@ static void score(struct ll_req *r, const float *row, int n_vocab, double lse, i
 /* Rows [from, to) of a struct row_stats array: each row's log-sum-exp and argmax. */
 struct row_slice {
     struct row_stats *rows;
-    int from, to;
+    int from, to, n_vocab;
 };
 
 static void *reduce_rows(void *arg) {
     struct row_slice *sl = arg;
     for (int i = sl->from; i < sl->to; i++)
-        sl->rows[i].lse = row_lse(sl->rows[i].row, sl->rows[i].n_vocab, &sl->rows[i].am);
+        sl->rows[i].lse = row_lse(sl->rows[i].row, sl->n_vocab, &sl->rows[i].am);
     return NULL;
 }
 
@@ -1119,26 +1119,18 @@ static void *reduce_rows(void *arg) {
  * log-sum-exp of a 151k-entry row takes ~0.4 ms, which on a fast device would otherwise make
  * the scoring of a decode's dozens of rows cost as much as the decode. The same numbers on
  * any number of threads. */
-static void reduce_all(struct row_stats *rows, int n, int threads) {
+static void reduce_all(struct row_stats *rows, int n, int n_vocab, int threads) {
     enum { MAX_THREADS = 64, MIN_ROWS = 8 };
     int k = threads < MAX_THREADS ? threads : MAX_THREADS;
     if (k > n / MIN_ROWS)
         k = n / MIN_ROWS;
     if (k < 1)
         k = 1;
-    pthread_t th[MAX_THREADS];
     struct row_slice sl[MAX_THREADS];
-    bool started[MAX_THREADS] = {false};
-    for (int t = 0; t < k; t++) {
-        sl[t] = (struct row_slice){rows, (int)((long)n * t / k), (int)((long)n * (t + 1) / k)};
-        started[t] = t > 0 && pthread_create(&th[t], NULL, reduce_rows, &sl[t]) == 0;
-    }
-    for (int t = 0; t < k; t++) /* slices whose thread could not start run here */
-        if (!started[t])
-            reduce_rows(&sl[t]);
-    for (int t = 1; t < k; t++)
-        if (started[t])
-            pthread_join(th[t], NULL);
+    for (int t = 0; t < k; t++)
+        sl[t] =
+            (struct row_slice){rows, (int)((long)n * t / k), (int)((long)n * (t + 1) / k), n_vocab};
+    mill_fork_join(reduce_rows, sl, sizeof *sl, (size_t)k);
 }
 
 static int flush(struct ll_state *s, struct mill_err *err) {
@@ -1147,20 +1139,20 @@ static int flush(struct ll_state *s, struct mill_err *err) {
         const float *row = llama_get_logits_ith(s->m->ctx, s->outs[i].batch_i);
         if (!row)
             return mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
-        s->rows[i] = (struct row_stats){.row = row, .n_vocab = s->m->n_vocab};
+        s->rows[i] = (struct row_stats){.row = row};
     }
     if (!rc)
-        reduce_all(s->rows, s->n_outs, (int)s->m->threads);
+        reduce_all(s->rows, s->n_outs, s->m->n_vocab, (int)s->m->threads);
     for (int i = 0; !rc && i < s->n_outs; i++) {
         struct out_ref *o = &s->outs[i];
         const struct row_stats *st = &s->rows[i];
         if (o->group < 0) {
-            score(&s->r[o->req], st->row, st->n_vocab, st->lse, st->am, o->k);
+            score(&s->r[o->req], st->row, s->m->n_vocab, st->lse, st->am, o->k);
             continue;
         }
         for (size_t j = 0; j < s->g_len[o->group]; j++)
-            score(&s->r[s->order[s->g_start[o->group] + j]], st->row, st->n_vocab, st->lse, st->am,
-                  0);
+            score(&s->r[s->order[s->g_start[o->group] + j]], st->row, s->m->n_vocab, st->lse,
+                  st->am, 0);
     }
     s->n_outs = 0;
     batch_clear(&s->m->batch);
@@ -1906,9 +1898,7 @@ static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct 
     if (k > n / 32)
         k = n / 32 ? n / 32 : 1;
     struct prep_slice sl[PREP_THREADS];
-    pthread_t th[PREP_THREADS];
-    bool started[PREP_THREADS] = {false};
-    for (size_t t = 0; t < k; t++) {
+    for (size_t t = 0; t < k; t++)
         sl[t] = (struct prep_slice){.m = m,
                                     .tok = t ? m->tok_more[t - 1] : m->tok,
                                     .lock = t ? NULL : &m->tok_lock,
@@ -1916,22 +1906,14 @@ static int llm_prepare(void *state, struct mill_request *reqs, size_t n, struct 
                                     .from = n * t / k,
                                     .to = n * (t + 1) / k,
                                     .embd_left = PREP_EMBD_MAX / k};
-        started[t] = t > 0 && pthread_create(&th[t], NULL, prep_slice_run, &sl[t]) == 0;
-    }
-    for (size_t t = 0; t < k; t++) /* slices whose thread could not start run here */
-        if (!started[t])
-            prep_slice_run(&sl[t]);
-    int rc = 0;
+    mill_fork_join(prep_slice_run, sl, sizeof *sl, k);
     m->n_prep_sliced += k > 1;
-    for (size_t t = 0; t < k; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        if (sl[t].rc && !rc) {
-            rc = sl[t].rc;
+    for (size_t t = 0; t < k; t++)
+        if (sl[t].rc) {
             *err = sl[t].err;
+            return sl[t].rc;
         }
-    }
-    return rc;
+    return 0;
 }
 
 /* "off", "auto" or "on" for the one kind of context that decoded in a job; "mixed", "unused". */
