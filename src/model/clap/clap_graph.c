@@ -5,6 +5,9 @@
  * ggml-alloc and computed on the CPU backend. Must not read files or know Mill, and must not use
  * ggml ops with F16 lookup tables or F16 im2col (ggml_conv_2d): the towers are F32 throughout. */
 #include "model/clap/clap_impl.h"
+#include "model/ggml_ops.h"
+
+#include <ggml-cpu.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,51 +15,82 @@
 
 #define GRAPH_NODES 32768
 
-/* x [in, ...] -> [out, ...]. A contiguous x is multiplied as one [in, tokens] matrix: ggml
- * multiplies a 3-d or 4-d x slice by slice, and HTSAT's slices (a window's 64 tokens, a grid
- * row of 8 or 16) are too small for its GEMM to be fast. */
+static const float ln_eps = 1e-5f; /* HTSAT's LayerNorms outside the Swin blocks */
+
+/* x [in, ...] -> [out, ...] without the bias. A contiguous x is multiplied as one [in, tokens]
+ * matrix: ggml multiplies a 3-d or 4-d x slice by slice, and HTSAT's slices (a window's 64
+ * tokens, a grid row of 8 or 16) are too small for its GEMM to be fast. */
+static struct ggml_tensor *matmul(struct ggml_context *c, struct ggml_tensor *x,
+                                  struct ggml_tensor *w) {
+    int64_t n1 = x->ne[1], n2 = x->ne[2], n3 = x->ne[3];
+    if (!ggml_is_contiguous(x) || (n2 == 1 && n3 == 1))
+        return ggml_mul_mat(c, w, x);
+    x = ggml_mul_mat(c, w, ggml_reshape_2d(c, x, x->ne[0], n1 * n2 * n3));
+    return ggml_reshape_4d(c, x, x->ne[0], n1, n2, n3);
+}
+
 static struct ggml_tensor *linear(struct ggml_context *c, struct ggml_tensor *x,
                                   const struct clap_linear *l) {
-    int64_t n1 = x->ne[1], n2 = x->ne[2], n3 = x->ne[3];
-    if (ggml_is_contiguous(x) && (n2 > 1 || n3 > 1)) {
-        x = ggml_mul_mat(c, l->w, ggml_reshape_2d(c, x, x->ne[0], n1 * n2 * n3));
-        x = ggml_reshape_4d(c, x, x->ne[0], n1, n2, n3);
-    } else {
-        x = ggml_mul_mat(c, l->w, x);
-    }
+    x = matmul(c, x, l->w);
     return l->b ? ggml_add(c, x, l->b) : x;
 }
 
-static struct ggml_tensor *norm(struct ggml_context *c, struct ggml_tensor *x,
-                                const struct clap_norm *n, float eps) {
-    return ggml_add(c, ggml_mul(c, ggml_norm(c, x, eps), n->w), n->b);
+/* res + l(x), the bias and the residual added in one pass. */
+static struct ggml_tensor *linear_residual(struct ggml_context *c, struct ggml_tensor *x,
+                                           const struct clap_linear *l, struct ggml_tensor *res) {
+    if (!l->b)
+        return ggml_add(c, res, matmul(c, x, l->w));
+    return mill_op_bias_residual(c, matmul(c, x, l->w), l->b, res);
 }
 
-/* Multi-head attention over x [D, T, NB]: q, k, v, softmax(scale q k + mask), output dense. */
+/* gelu(l(x)), exact erf GELU, the bias added in the same pass. */
+static struct ggml_tensor *linear_gelu(struct ggml_context *c, struct ggml_tensor *x,
+                                       const struct clap_linear *l) {
+    if (!l->b)
+        return ggml_gelu_erf(c, matmul(c, x, l->w));
+    return mill_op_bias_act(c, matmul(c, x, l->w), l->b, false);
+}
+
+/* LayerNorm (x contiguous); eps must outlive the graph. */
+static struct ggml_tensor *norm(struct ggml_context *c, struct ggml_tensor *x,
+                                const struct clap_norm *n, const float *eps) {
+    return mill_op_layer_norm(c, ggml_cont(c, x), n->w, n->b, eps);
+}
+
+/* Queries or keys l(x) of x [D, T, NB] as [hd, T, heads, NB] (values [T, hd, heads, NB] when
+ * transpose). Head widths that ggml's fast F32 GEMM cannot take (a multiple of 8 lanes with
+ * AVX2, 16 with AVX-512; HTSAT's are 24) are zero-padded, which leaves the products unchanged. */
+static struct ggml_tensor *heads_of(struct ggml_context *c, struct ggml_tensor *x,
+                                    const struct clap_linear *l, int heads, bool transpose) {
+    int64_t D = x->ne[0], T = x->ne[1], NB = x->ne[2], hd = D / heads;
+    int64_t lanes = ggml_cpu_has_avx512() ? 16 : 8;
+    struct ggml_tensor *y = matmul(c, x, l->w);
+    if (l->b && (transpose || hd % lanes == 0))
+        return mill_op_split_heads(c, y, l->b, heads, T, transpose);
+    if (l->b)
+        y = ggml_add(c, y, l->b);
+    y = ggml_reshape_4d(c, y, hd, heads, T, NB);
+    if (transpose)
+        return ggml_cont(c, ggml_permute(c, y, 1, 2, 0, 3));
+    y = ggml_permute(c, y, 0, 2, 1, 3);
+    return hd % lanes ? ggml_pad(c, y, (int)(lanes - hd % lanes), 0, 0, 0) : ggml_cont(c, y);
+}
+
+/* Multi-head attention over x [D, T, NB] (contiguous): q, k, v, softmax(scale q k + mask),
+ * then the output dense layer without its bias (the caller adds it with the residual). */
 static struct ggml_tensor *attention(struct ggml_context *c, struct ggml_tensor *x,
                                      const struct clap_linear *q, const struct clap_linear *k,
                                      const struct clap_linear *v, const struct clap_linear *o,
                                      struct ggml_tensor *mask, int heads) {
     int64_t D = x->ne[0], T = x->ne[1], NB = x->ne[2], hd = D / heads;
-    struct ggml_tensor *Q = ggml_reshape_4d(c, linear(c, x, q), hd, heads, T, NB);
-    struct ggml_tensor *K = ggml_reshape_4d(c, linear(c, x, k), hd, heads, T, NB);
-    struct ggml_tensor *V = ggml_reshape_4d(c, linear(c, x, v), hd, heads, T, NB);
-    Q = ggml_permute(c, Q, 0, 2, 1, 3); /* [hd, T, heads, NB] */
-    K = ggml_permute(c, K, 0, 2, 1, 3); /* [hd, T, heads, NB] */
-    if (hd % 16) { /* zeros up to a multiple of 16: ggml's fast F32 GEMM takes only those (HTSAT's
-                    * heads are 24 wide); the products are unchanged */
-        Q = ggml_pad(c, Q, (int)(16 - hd % 16), 0, 0, 0);
-        K = ggml_pad(c, K, (int)(16 - hd % 16), 0, 0, 0);
-    } else {
-        Q = ggml_cont(c, Q);
-        K = ggml_cont(c, K);
-    }
-    V = ggml_cont(c, ggml_permute(c, V, 1, 2, 0, 3)); /* [T, hd, heads, NB] */
-    struct ggml_tensor *s = ggml_mul_mat(c, K, Q);    /* [Tk, Tq, heads, NB] */
+    struct ggml_tensor *Q = heads_of(c, x, q, heads, false); /* [hd, T, heads, NB] */
+    struct ggml_tensor *K = heads_of(c, x, k, heads, false); /* [hd, T, heads, NB] */
+    struct ggml_tensor *V = heads_of(c, x, v, heads, true);  /* [T, hd, heads, NB] */
+    struct ggml_tensor *s = ggml_mul_mat(c, K, Q);           /* [Tk, Tq, heads, NB] */
     s = ggml_soft_max_ext(c, s, mask, 1.0f / sqrtf((float)hd), 0.0f);
     struct ggml_tensor *y = ggml_mul_mat(c, V, s);    /* [hd, Tq, heads, NB] */
     y = ggml_cont(c, ggml_permute(c, y, 0, 2, 1, 3)); /* [hd, heads, Tq, NB] */
-    return linear(c, ggml_reshape_3d(c, y, D, T, NB), o);
+    return matmul(c, ggml_reshape_3d(c, y, D, T, NB), o->w);
 }
 
 /* [C, W, H, B] -> windows [C, w*w, (H/w)*(W/w)*B] in HF's window order, and back. */
@@ -79,24 +113,23 @@ static struct ggml_tensor *swin_block(struct ggml_context *c, const struct mill_
                                       const struct clap_stage *st, const struct clap_swin *b,
                                       struct ggml_tensor *x) {
     int w = m->hp.window, s = b->shift;
-    int64_t C = x->ne[0], W = x->ne[1], H = x->ne[2], B = x->ne[3];
-    struct ggml_tensor *h = norm(c, x, &b->ln1, m->hp.audio_eps);
+    int64_t W = x->ne[1], H = x->ne[2], B = x->ne[3];
+    struct ggml_tensor *h = norm(c, x, &b->ln1, &m->hp.audio_eps);
     if (s)
         h = ggml_roll(c, h, 0, -s, -s, 0);
     h = attention(c, partition(c, h, w), &b->q, &b->k, &b->v, &b->o, b->mask, st->heads);
     h = unpartition(c, h, w, W, H, B);
     if (s)
         h = ggml_roll(c, h, 0, s, s, 0);
-    x = ggml_add(c, x, h);
-    h = ggml_gelu_erf(c, linear(c, norm(c, x, &b->ln2, m->hp.audio_eps), &b->fc1));
-    (void)C;
-    return ggml_add(c, x, linear(c, h, &b->fc2));
+    x = b->o.b ? mill_op_bias_residual(c, h, b->o.b, x) : ggml_add(c, x, h);
+    h = linear_gelu(c, norm(c, x, &b->ln2, &m->hp.audio_eps), &b->fc1);
+    return linear_residual(c, h, &b->fc2, x);
 }
 
 /* Patch merging: [C, W, H, B] -> [2C, W/2, H/2, B], channels in HF's order (x0, x1, x2, x3):
  * (h even, w even), (h odd, w even), (h even, w odd), (h odd, w odd). */
 static struct ggml_tensor *merge(struct ggml_context *c, const struct clap_stage *st,
-                                 struct ggml_tensor *x, float eps) {
+                                 struct ggml_tensor *x, const float *eps) {
     int64_t C = x->ne[0], W = x->ne[1], H = x->ne[2], B = x->ne[3];
     x = ggml_reshape_4d(c, x, 2 * C, W / 2, 2, (H / 2) * B);
     x = ggml_cont(c, ggml_permute(c, x, 0, 2, 1, 3)); /* [2C (c, wi), 2 (hi), W/2, ...] */
@@ -121,15 +154,15 @@ static struct ggml_tensor *audio_graph(struct ggml_context *c, const struct mill
                                          ggml_reshape_2d(c, col, P * P, g * g * B));
     x = ggml_add(c, ggml_reshape_4d(c, x, h->embed, g, g, B), m->patch_b);
     if (h->patch_norm)
-        x = norm(c, x, &m->patch_ln, 1e-5f);
+        x = norm(c, x, &m->patch_ln, &ln_eps);
     for (int s = 0; s < h->n_stages; s++) {
         const struct clap_stage *st = &m->stages[s];
         for (int b = 0; b < h->depths[s]; b++)
             x = swin_block(c, m, st, &st->blocks[b], x);
         if (s + 1 < h->n_stages)
-            x = merge(c, st, x, 1e-5f);
+            x = merge(c, st, x, &ln_eps);
     }
-    x = norm(c, x, &m->final_ln, 1e-5f);
+    x = norm(c, x, &m->final_ln, &ln_eps);
     int64_t C = x->ne[0], T = x->ne[1] * x->ne[2];
     x = ggml_cont(c, ggml_permute(c, ggml_reshape_3d(c, x, C, T, B), 1, 0, 2, 3)); /* [T, C, B] */
     x = ggml_reshape_2d(c, ggml_mean(c, x), C, B);
@@ -145,13 +178,14 @@ static struct ggml_tensor *text_graph(struct ggml_context *c, const struct mill_
     struct ggml_tensor *x =
         ggml_add(c, ggml_get_rows(c, m->tok_emb, ids), ggml_get_rows(c, m->pos_emb, pos));
     x = ggml_add(c, x, ggml_view_1d(c, m->type_emb, D, 0)); /* token_type_ids are all 0 */
-    x = ggml_reshape_3d(c, norm(c, x, &m->emb_ln, h->text_eps), D, t, n);
+    x = ggml_reshape_3d(c, norm(c, x, &m->emb_ln, &h->text_eps), D, t, n);
     for (int i = 0; i < h->text_layers; i++) {
         const struct clap_text_layer *y = &m->layers[i];
         struct ggml_tensor *a = attention(c, x, &y->q, &y->k, &y->v, &y->o, mask, h->text_heads);
-        x = norm(c, ggml_add(c, a, x), &y->ln_attn, h->text_eps);
-        a = linear(c, ggml_gelu_erf(c, linear(c, x, &y->fc1)), &y->fc2);
-        x = norm(c, ggml_add(c, a, x), &y->ln_out, h->text_eps);
+        a = y->o.b ? mill_op_bias_residual(c, a, y->o.b, x) : ggml_add(c, a, x);
+        x = norm(c, a, &y->ln_attn, &h->text_eps);
+        x = norm(c, linear_residual(c, linear_gelu(c, x, &y->fc1), &y->fc2, x), &y->ln_out,
+                 &h->text_eps);
     }
     x = ggml_cont(c, ggml_view_2d(c, x, D, n, x->nb[2], 0)); /* the <s> row of each text */
     x = ggml_tanh(c, linear(c, x, &m->pooler));

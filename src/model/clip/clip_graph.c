@@ -1,6 +1,6 @@
 /* clip_graph.c: the ggml graphs of the CLIP towers and the batched encode calls: patch embedding
  * by F32 im2col + mul_mat, class token, position embeddings, pre-LN transformer blocks (their
- * LayerNorm, head split, activation and bias + residual adds are clip_ops.c's custom ops), CLS
+ * LayerNorm, head split, activation and bias + residual adds are model/ggml_ops.c's custom ops), CLS
  * or EOT pooling, projection and L2 normalisation.
  *
  * A graph is built for one (batch, length) shape and kept while the next call has that shape;
@@ -15,7 +15,7 @@
 static struct ggml_tensor *layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                       struct ggml_tensor *w, struct ggml_tensor *b,
                                       const struct mill_clip_hparams *hp) {
-    return mill_clip_layer_norm(ctx, x, w, b, &hp->ln_eps);
+    return mill_op_layer_norm(ctx, x, w, b, &hp->ln_eps);
 }
 
 /* Keys are padded to a multiple of this, so both attention products run through ggml's blocked
@@ -33,10 +33,10 @@ static struct ggml_tensor *attention(struct ggml_context *ctx, struct ggml_tenso
     int64_t tp = GGML_PAD(t, KEY_PAD);
     struct ggml_tensor *q = ggml_mul_mat(ctx, b->q_w, x), *k = ggml_mul_mat(ctx, b->k_w, x);
     struct ggml_tensor *v = ggml_mul_mat(ctx, b->v_w, x);
-    q = mill_clip_split_heads(ctx, q, b->q_b, heads, t, false);  /* hd,T,H,N */
-    k = mill_clip_split_heads(ctx, k, b->k_b, heads, tp, false); /* hd,Tp,H,N */
-    v = mill_clip_split_heads(ctx, v, b->v_b, heads, tp, true);  /* Tp,hd,H,N */
-    struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q);            /* Tp,T,H,N */
+    q = mill_op_split_heads(ctx, q, b->q_b, heads, t, false);  /* hd,T,H,N */
+    k = mill_op_split_heads(ctx, k, b->k_b, heads, tp, false); /* hd,Tp,H,N */
+    v = mill_op_split_heads(ctx, v, b->v_b, heads, tp, true);  /* Tp,hd,H,N */
+    struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q);          /* Tp,T,H,N */
     if (causal)
         kq = ggml_diag_mask_inf(ctx, kq, 0);
     kq = ggml_soft_max_ext(ctx, kq, causal || tp == t ? NULL : key_mask, 1.0f / sqrtf((float)hd),
@@ -51,10 +51,10 @@ static struct ggml_tensor *block(struct ggml_context *ctx, struct ggml_tensor *x
                                  struct ggml_tensor *key_mask, const struct mill_clip_hparams *hp) {
     struct ggml_tensor *h =
         attention(ctx, layer_norm(ctx, x, b->ln1_w, b->ln1_b, hp), b, heads, causal, key_mask);
-    x = mill_clip_bias_residual(ctx, ggml_mul_mat(ctx, b->o_w, h), b->o_b, x);
+    x = mill_op_bias_residual(ctx, ggml_mul_mat(ctx, b->o_w, h), b->o_b, x);
     h = layer_norm(ctx, x, b->ln2_w, b->ln2_b, hp);
-    h = mill_clip_bias_act(ctx, ggml_mul_mat(ctx, b->fc1_w, h), b->fc1_b, hp->quick_gelu);
-    return mill_clip_bias_residual(ctx, ggml_mul_mat(ctx, b->fc2_w, h), b->fc2_b, x);
+    h = mill_op_bias_act(ctx, ggml_mul_mat(ctx, b->fc1_w, h), b->fc1_b, hp->quick_gelu);
+    return mill_op_bias_residual(ctx, ggml_mul_mat(ctx, b->fc2_w, h), b->fc2_b, x);
 }
 
 /* Projection [D, n] -> [E, n] and L2 normalisation (torch F.normalize's eps). */

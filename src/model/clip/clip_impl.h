@@ -1,6 +1,6 @@
 /* clip_impl.h: the internals shared by clip.c (public API), clip_config.c (config parsing),
  * clip_load.c (weights) and clip_graph.c (ggml graphs): the model struct and its one internal
- * weight layout, whatever the checkpoint's naming. clip_ops.c holds custom ops.
+ * weight layout, whatever the checkpoint's naming. Custom ops are model/ggml_ops.h's.
  *
  * Not a public header: nothing outside src/model/clip may include it. It must not grow
  * knowledge of Mill's tasks or backends. */
@@ -8,6 +8,7 @@
 #define MILL_MODEL_CLIP_IMPL_H
 
 #include "model/clip/clip.h"
+#include "model/ggml_ops.h"
 
 #include <mill/value.h>
 
@@ -89,25 +90,6 @@ int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, co
 /* clip_load.c: creates the backend and the weight tensors of m (hp and format set) from the
  * safetensors file at path. Messages name the missing or misshapen tensor. */
 int mill_clip_load_weights(struct mill_clip_model *m, const char *path, struct mill_err *err);
-
-/* clip_ops.c: act(x + bias) in place for an MLP's first layer, x F32 [n, ...] with contiguous
- * rows, bias F32 [n]: exact erf GELU, or QuickGELU x * sigmoid(1.702 x) when quick. */
-struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
-                                       struct ggml_tensor *bias, bool quick);
-/* clip_ops.c: x + bias (x contiguous F32 [D, T, N], bias [D]) split into heads of D / heads:
- * [hd, tp, heads, N], or [tp, hd, heads, N] when transpose; positions T..tp-1 are zero. */
-struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
-                                          struct ggml_tensor *bias, int heads, int64_t tp,
-                                          bool transpose);
-
-/* clip_ops.c: LayerNorm of contiguous F32 rows with weight and bias ([ne0] each); eps must
- * outlive the graph. */
-struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                         struct ggml_tensor *w, struct ggml_tensor *b,
-                                         const float *eps);
-/* clip_ops.c: res + (y + bias) written over y (same shape as res, contiguous; bias [ne0]). */
-struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
-                                            struct ggml_tensor *bias, struct ggml_tensor *res);
 
 /* clip_graph.c: frees a cached graph (NULL-safe fields). */
 void mill_clip_graph_free(struct clip_graph *g);

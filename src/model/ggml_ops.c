@@ -1,15 +1,16 @@
-/* clip_ops.c: ggml custom ops of the CLIP towers where ggml's own are slow or inexact:
+/* ggml_ops.c: ggml custom ops of the CLIP and CLAP towers where ggml's own are slow or inexact:
  *   - act(x + bias) in place: exact GELU 0.5 x (1 + erf(x / sqrt 2)) or QuickGELU
  *     x * sigmoid(1.702 x). ggml's CPU gelu_erf calls scalar erff per element (a tenth of a
- *     ViT's time) and its gelu_quick is an F16 table. With AVX2+FMA this evaluates erfc by the
- *     Numerical Recipes Chebyshev fit (fractional error < 1.2e-7) and exp by Cody-Waite
- *     reduction with Cephes' polynomial, 8 lanes at a time, else libm. Rows are processed whole
- *     (the tail through a padded block), so results do not depend on threads or batch.
+ *     ViT's time, a fifth of HTSAT's) and its gelu_quick is an F16 table. With AVX2+FMA this
+ *     evaluates erfc by the Numerical Recipes Chebyshev fit (fractional error < 1.2e-7) and exp
+ *     by Cody-Waite reduction with Cephes' polynomial, 8 lanes at a time, else libm. Rows are
+ *     processed whole (the tail through a padded block), so results do not depend on threads or
+ *     batch.
  *   - the attention head split: x + bias [D, T, N] to per-head [hd, Tp, H, N] (queries, keys)
  *     or transposed [Tp, hd, H, N] (values), zero past T. ggml's pad walks the batch in its
  *     innermost loop and cost a fifth of a ViT's time.
  * This file must not allocate or touch anything but the tensors it is given. */
-#include "model/clip/clip_impl.h"
+#include "model/ggml_ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -127,8 +128,8 @@ static void bias_act_op(struct ggml_tensor *dst, const struct ggml_tensor *a,
     }
 }
 
-struct ggml_tensor *mill_clip_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
-                                       struct ggml_tensor *bias, bool quick) {
+struct ggml_tensor *mill_op_bias_act(struct ggml_context *ctx, struct ggml_tensor *x,
+                                     struct ggml_tensor *bias, bool quick) {
     static int quick_tag;
     return ggml_map_custom2_inplace(ctx, x, bias, bias_act_op, GGML_N_TASKS_MAX,
                                     quick ? &quick_tag : NULL);
@@ -169,9 +170,9 @@ static void heads_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) 
     }
 }
 
-struct ggml_tensor *mill_clip_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
-                                          struct ggml_tensor *bias, int heads, int64_t tp,
-                                          bool transpose) {
+struct ggml_tensor *mill_op_split_heads(struct ggml_context *ctx, struct ggml_tensor *x,
+                                        struct ggml_tensor *bias, int heads, int64_t tp,
+                                        bool transpose) {
     int64_t hd = x->ne[0] / heads;
     struct ggml_tensor *args[2] = {x, bias};
     void *ud = (void *)(transpose ? &transpose_tag : &plain_tag);
@@ -277,9 +278,9 @@ static void layer_norm_op(struct ggml_tensor *dst, int ith, int nth, void *userd
     }
 }
 
-struct ggml_tensor *mill_clip_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                         struct ggml_tensor *w, struct ggml_tensor *b,
-                                         const float *eps) {
+struct ggml_tensor *mill_op_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+                                       struct ggml_tensor *w, struct ggml_tensor *b,
+                                       const float *eps) {
     struct ggml_tensor *args[3] = {x, w, b};
     return ggml_custom_4d(ctx, GGML_TYPE_F32, x->ne[0], x->ne[1], x->ne[2], x->ne[3], args, 3,
                           layer_norm_op, GGML_N_TASKS_MAX, (void *)eps);
@@ -304,8 +305,8 @@ static void residual_op(struct ggml_tensor *dst, int ith, int nth, void *userdat
     }
 }
 
-struct ggml_tensor *mill_clip_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
-                                            struct ggml_tensor *bias, struct ggml_tensor *res) {
+struct ggml_tensor *mill_op_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,
+                                          struct ggml_tensor *bias, struct ggml_tensor *res) {
     struct ggml_tensor *args[2] = {bias, res};
     return ggml_custom_inplace(ctx, y, args, 2, residual_op, GGML_N_TASKS_MAX, NULL);
 }
