@@ -9,10 +9,16 @@
  *   - the attention head split: x + bias [D, T, N] to per-head [hd, Tp, H, N] (queries, keys)
  *     or transposed [Tp, hd, H, N] (values), zero past T. ggml's pad walks the batch in its
  *     innermost loop and cost a fifth of a ViT's time.
+ *   - the linear layer x w^T of F32 weights as OpenBLAS's SGEMM, rows split over the threads
+ *     (single-threaded SGEMMs over fixed blocks of rows): ggml's own F32 GEMM reaches about
+ *     two thirds of OpenBLAS's speed at a Swin block's shapes. OpenBLAS is set, once, to run
+ *     on the calling thread.
  * This file must not allocate or touch anything but the tensors it is given. */
 #include "model/ggml_ops.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -309,4 +315,41 @@ struct ggml_tensor *mill_op_bias_residual(struct ggml_context *ctx, struct ggml_
                                           struct ggml_tensor *bias, struct ggml_tensor *res) {
     struct ggml_tensor *args[2] = {bias, res};
     return ggml_custom_inplace(ctx, y, args, 2, residual_op, GGML_N_TASKS_MAX, NULL);
+}
+
+/* Rows per SGEMM call of linear_op. OpenBLAS computes a row differently near the end of a call
+ * (its kernels take the rows in blocks), so the calls cover fixed blocks of rows whatever the
+ * number of threads, and the results do not depend on it (they do on the batch, in the last
+ * bits: a clip's rows fall elsewhere in the blocks). */
+#define LINEAR_ROWS 256
+
+/* dst [out, rows] = x [in, rows] w^T (w ggml [in, out], F32): blocks of LINEAR_ROWS rows, one
+ * single-threaded SGEMM each, the blocks split evenly over the threads. */
+static void linear_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
+    (void)userdata;
+    const struct ggml_tensor *x = dst->src[0], *w = dst->src[1];
+    int64_t in = x->ne[0], out = dst->ne[0], rows = ggml_nrows(dst), B = LINEAR_ROWS;
+    int64_t blocks = (rows + B - 1) / B, b0, b1;
+    split_rows(blocks, ith, nth, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t r0 = b * B, m = rows - r0 < B ? rows - r0 : B;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)out, (blasint)in,
+                    1.0f, (const float *)x->data + r0 * in, (blasint)in, (const float *)w->data,
+                    (blasint)in, 0.0f, (float *)dst->data + r0 * out, (blasint)out);
+    }
+}
+
+static void blas_one_thread(void) { openblas_set_num_threads(1); }
+
+struct ggml_tensor *mill_op_linear(struct ggml_context *ctx, struct ggml_tensor *x,
+                                   struct ggml_tensor *w) {
+    if (w->type != GGML_TYPE_F32 || x->type != GGML_TYPE_F32 || !ggml_is_contiguous(w) ||
+        !ggml_is_contiguous(x) || x->ne[0] != w->ne[0] || w->ne[2] != 1 || w->ne[3] != 1 ||
+        x->ne[0] > INT32_MAX || w->ne[1] > INT32_MAX || ggml_nrows(x) > INT32_MAX)
+        return ggml_mul_mat(ctx, w, x);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_one_thread);
+    struct ggml_tensor *args[2] = {x, w};
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], x->ne[1], x->ne[2], x->ne[3], args, 2,
+                          linear_op, GGML_N_TASKS_MAX, NULL);
 }

@@ -1,8 +1,10 @@
 /* ggml_ops.h: ggml custom ops shared by the CLIP and CLAP towers, where ggml's own CPU ops are
  * slow or inexact for F32 transformers (ggml_ops.c): bias + exact GELU in one pass, the
- * attention head split with its bias, LayerNorm with weight and bias, and bias + residual.
+ * attention head split with its bias, LayerNorm with weight and bias, bias + residual, and the
+ * linear layer on OpenBLAS.
  * Every op takes F32 tensors with contiguous rows and computes on the CPU backend's threads;
- * results do not depend on the number of threads or the batch.
+ * results do not depend on the number of threads (nor, but for mill_op_linear's last bits, on
+ * the batch).
  *
  * Not a public header: only src/model may include it. */
 #ifndef MILL_MODEL_GGML_OPS_H
@@ -29,6 +31,12 @@ struct ggml_tensor *mill_op_split_heads(struct ggml_context *ctx, struct ggml_te
 struct ggml_tensor *mill_op_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                        struct ggml_tensor *w, struct ggml_tensor *b,
                                        const float *eps);
+
+/* x w^T for x F32 [in, ...] (contiguous) and w ggml [in, out]: OpenBLAS's SGEMM when w is F32
+ * and contiguous (OpenBLAS is then set, once, to run on the calling thread only), else
+ * ggml_mul_mat. No bias. */
+struct ggml_tensor *mill_op_linear(struct ggml_context *ctx, struct ggml_tensor *x,
+                                   struct ggml_tensor *w);
 
 /* res + (y + bias) written over y (same shape as res, contiguous; bias [ne0]). */
 struct ggml_tensor *mill_op_bias_residual(struct ggml_context *ctx, struct ggml_tensor *y,

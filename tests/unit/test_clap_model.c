@@ -390,11 +390,12 @@ static int tiny_features(const char *dir, float **feats) {
     return *feats ? frames : 0;
 }
 
-/* Embeds the N_AUDIO clips and TEXTS with max_batch, writing the token file when ids_path. */
-static bool embed(const char *dir, int max_batch, const float *feats, int frames, float **audio,
-                  float **text, float *scale, const char *ids_path) {
+/* Embeds the N_AUDIO clips and TEXTS with max_batch on threads, writing the token file when
+ * ids_path. */
+static bool embed(const char *dir, int max_batch, int threads, const float *feats, int frames,
+                  float **audio, float **text, float *scale, const char *ids_path) {
     struct mill_clap_params p = mill_clap_default_params();
-    p.threads = 2;
+    p.threads = threads;
     p.max_batch = max_batch;
     struct mill_clap_model *m = NULL;
     struct mill_clap_tok *tok = NULL;
@@ -436,14 +437,20 @@ static void test_towers(void) {
     tmp_path(out, "emb.f32");
     CHECK(gen_clap(dir, "--preset tiny"));
     float *feats = NULL, *a1 = NULL, *t1 = NULL, *a3 = NULL, *t3 = NULL, s1 = 0, s3 = 0;
+    float *a3t = NULL, *t3t = NULL, s3t = 0;
     int frames = tiny_features(dir, &feats);
     CHECK(frames > 0);
     if (!frames)
         return;
     const int e = 12;
     size_t nm = 16, total = (N_AUDIO + N_TEXTS) * (size_t)e + 1;
-    CHECK(embed(dir, 1, feats, frames, &a1, &t1, &s1, ids));
-    CHECK(embed(dir, 3, feats, frames, &a3, &t3, &s3, NULL));
+    CHECK(embed(dir, 1, 2, feats, frames, &a1, &t1, &s1, ids));
+    CHECK(embed(dir, 3, 2, feats, frames, &a3, &t3, &s3, NULL));
+    CHECK(embed(dir, 3, 1, feats, frames, &a3t, &t3t, &s3t, NULL));
+    /* The thread count changes nothing, to the bit (OpenBLAS's blocks are fixed). */
+    CHECK(a3 && a3t && !memcmp(a3, a3t, N_AUDIO * e * sizeof *a3));
+    CHECK(t3 && t3t && !memcmp(t3, t3t, N_TEXTS * e * sizeof *t3));
+    free(a3t), free(t3t);
     CHECK(write_file(fpath, feats, (size_t)N_AUDIO * frames * nm * sizeof *feats));
     float *r = NULL;
     CHECK(ref("model '%s' '%s' %d '%s' '%s'", dir, fpath, N_AUDIO, ids, out) &&

@@ -18,14 +18,14 @@
 static const float ln_eps = 1e-5f; /* HTSAT's LayerNorms outside the Swin blocks */
 
 /* x [in, ...] -> [out, ...] without the bias. A contiguous x is multiplied as one [in, tokens]
- * matrix: ggml multiplies a 3-d or 4-d x slice by slice, and HTSAT's slices (a window's 64
- * tokens, a grid row of 8 or 16) are too small for its GEMM to be fast. */
+ * matrix (on OpenBLAS for F32 weights): ggml multiplies a 3-d or 4-d x slice by slice, and
+ * HTSAT's slices (a window's 64 tokens, a grid row of 8 or 16) are too small to be fast. */
 static struct ggml_tensor *matmul(struct ggml_context *c, struct ggml_tensor *x,
                                   struct ggml_tensor *w) {
     int64_t n1 = x->ne[1], n2 = x->ne[2], n3 = x->ne[3];
-    if (!ggml_is_contiguous(x) || (n2 == 1 && n3 == 1))
+    if (!ggml_is_contiguous(x))
         return ggml_mul_mat(c, w, x);
-    x = ggml_mul_mat(c, w, ggml_reshape_2d(c, x, x->ne[0], n1 * n2 * n3));
+    x = mill_op_linear(c, ggml_reshape_2d(c, x, x->ne[0], n1 * n2 * n3), w);
     return ggml_reshape_4d(c, x, x->ne[0], n1, n2, n3);
 }
 
