@@ -122,7 +122,9 @@ static const char *const fa_names[] = {"auto", "on", "off"};
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
 
-static char last_llama_error[512];
+/* llama.cpp's last error line on this thread (it logs on the thread that called it; the
+ * runner's worker decodes while the main thread prepares): for the message of a failed call. */
+static _Thread_local char last_llama_error[512];
 
 static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
@@ -866,6 +868,7 @@ static int decode(struct llm *m, struct mill_err *err) {
     if (m->batch.n_tokens == 0)
         return 0;
     double t0 = mill_clock_s();
+    last_llama_error[0] = 0;
     int rc = llama_decode(m->ctx, m->batch);
     m->decode_s += mill_clock_s() - t0;
     m->n_decodes++;
@@ -883,23 +886,9 @@ static int decode(struct llm *m, struct mill_err *err) {
     return 0;
 }
 
-/* The first index of the largest logit. The running maximum stays in a register: comparing
- * against x[am] instead made a load-compare chain of ~4 ns per entry, 5 ms per step of 8
- * sequences over a 152k vocabulary. */
-static int argmax_row(const float *x, int n) {
-    float mx = x[0];
-    int am = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > mx) {
-            mx = x[i];
-            am = i;
-        }
-    return am;
-}
-
-/* log-sum-exp of a logit row in double (core/stats.h), and its argmax (first max wins). */
+/* log-sum-exp of a logit row (core/stats.h), and its argmax (first max wins). */
 static double row_lse(const float *x, int n, int *argmax) {
-    int am = argmax_row(x, n);
+    int am = (int)mill_argmax_f32(x, (size_t)n);
     *argmax = am;
     return mill_logsumexp_f32(x, (size_t)n, x[am]);
 }
@@ -957,7 +946,9 @@ static int cmp_tokens(const llama_token *a, int na, const llama_token *b, int nb
     return (na > nb) - (na < nb);
 }
 
-static const struct ll_req *sort_base;
+/* The requests cmp_ll sorts (qsort has no context argument; one per thread, so two models may
+ * score at once). */
+static _Thread_local const struct ll_req *sort_base;
 
 static int cmp_ll(const void *x, const void *y) {
     const struct ll_req *a = &sort_base[*(const size_t *)x], *b = &sort_base[*(const size_t *)y];
@@ -1544,7 +1535,7 @@ static int gen_advance(struct gen_run *r, struct mill_err *err) {
         const float *row = llama_get_logits_ith(m->ctx, g->logit_i);
         if (!row)
             return mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
-        int am = argmax_row(row, m->n_vocab);
+        int am = (int)mill_argmax_f32(row, (size_t)m->n_vocab);
         if (!llama_vocab_is_eog(m->vocab, am) && !gen_step(m, g, am)) {
             g->next = am;
             continue;

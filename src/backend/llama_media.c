@@ -51,8 +51,9 @@ struct mill_mm_prompt {
     float **embd; /* per chunk: a medium's embeddings once encoded, else NULL */
 };
 
-/* libmtmd's last error line, for the messages of failed loads. */
-static char last_mtmd_error[512];
+/* libmtmd's last error line on this thread (images are encoded on the prepare threads while
+ * another thread decodes), for the messages of failed loads and encodes. */
+static _Thread_local char last_mtmd_error[512];
 
 static void mtmd_log_cb(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
@@ -389,6 +390,7 @@ static int encode_chunk(struct mill_mm *mm, struct mill_mm_prompt *p, size_t i, 
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     pthread_mutex_lock(&mm->lock);
     double t0 = mill_clock_s();
+    last_mtmd_error[0] = 0;
     int r = mtmd_encode_chunk(mm->ctx, c);
     if (!r)
         memcpy(e, mtmd_get_output_embd(mm->ctx), n * sizeof *e);

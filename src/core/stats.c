@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 /* CPython's limits (floatobject.c): beyond them round() returns x, resp. a signed zero. */
 #define NDIGITS_MAX 323
 #define NDIGITS_MIN (-308)
@@ -117,78 +121,147 @@ double mill_sem(const double *x, size_t n) {
 
 /* ---- log-sum-exp ------------------------------------------------------------------------ */
 
-/* Two lanes (16 bytes: SSE2 on x86-64, NEON on arm64), and four where the CPU has AVX2 (a
- * function built for it, chosen at run time: the baseline ABI has no 32-byte vectors). */
+/* exp in float lanes, each term summed in double: the scheme of llama-perplexity (expf, a
+ * double sum) and the precision of PyTorch's float32 log_softmax, at a fraction of the cost of
+ * a double exp. Four lanes (16 bytes: SSE2 on x86-64, NEON on arm64), eight where the CPU has
+ * AVX2 (a function built for it, chosen at run time: the baseline ABI has no 32-byte vectors). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
 typedef double v2d __attribute__((vector_size(16)));
-typedef long long v2l __attribute__((vector_size(16)));
 
-/* exp(d) for d in [-708, 0], one lane per element of the vector type VD (integer twin VL):
- * d = k ln2 + r with k the nearest integer to d/ln2 and |r| <= ln2/2 (ln2 split as fdlibm
- * splits it, so k * LN2_HI is exact), exp(r) by its Taylor polynomial to r^12 (remainder
- * < 2e-16 relative), times 2^k built in the exponent bits. The same operations in every width
- * (no fused multiply-add: not enabled), so every lane gives the same bits. */
-#define MILL_EXPV(NAME, VD, VL, ATTR)                                                            \
-    static inline __attribute__((always_inline)) ATTR VD NAME(VD d) {                            \
-        const double shift = 0x1.8p52; /* adding it rounds to an integer held in the low bits */ \
-        VD t = d * 1.4426950408889634 + shift;                                                   \
-        VD k = t - shift;                                                                        \
-        VD r = d - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;              \
-        VD p = r * (1.0 / 479001600) + 1.0 / 39916800;                                           \
-        p = p * r + 1.0 / 3628800;                                                               \
-        p = p * r + 1.0 / 362880;                                                                \
-        p = p * r + 1.0 / 40320;                                                                 \
-        p = p * r + 1.0 / 5040;                                                                  \
-        p = p * r + 1.0 / 720;                                                                   \
-        p = p * r + 1.0 / 120;                                                                   \
-        p = p * r + 1.0 / 24;                                                                    \
-        p = p * r + 1.0 / 6;                                                                     \
-        p = p * r + 0.5;                                                                         \
-        p = p * r + 1.0;                                                                         \
-        p = p * r + 1.0;                                                                         \
-        VL e = ((VL)t - (VL)((VD){0} + shift) + 1023) << 52; /* 2^k: k >= -1022 as d >= -708 */  \
-        return p * (VD)e;                                                                        \
+/* e^d for d in [-87, 0], one lane per element of the vector type VF (integer twin VI): Cephes'
+ * expf. d = k ln2 + r with k the nearest integer to d/ln2 (ln2 split in two so that k * hi is
+ * exact), e^r by a degree-5 minimax polynomial (about 1 ulp), times 2^k built in the exponent
+ * bits (k >= -126: a normal number). The same operations in every width (no fused
+ * multiply-add: ISO C mode leaves contraction off), so every lane gives the same bits. */
+#define MILL_EXPFV(NAME, VF, VI, ATTR)                                                           \
+    static inline __attribute__((always_inline)) ATTR VF NAME(VF d) {                            \
+        const float shift = 0x1.8p23f; /* adding it rounds to an integer held in the low bits */ \
+        VF t = d * 1.44269504088896341f + shift;                                                 \
+        VF k = t - shift;                                                                        \
+        VF r = d - k * 0.693359375f;                                                             \
+        r = r - k * -2.12194440e-4f;                                                             \
+        VF p = r * 1.9875691500e-4f + 1.3981999507e-3f;                                          \
+        p = p * r + 8.3334519073e-3f;                                                            \
+        p = p * r + 4.1665795894e-2f;                                                            \
+        p = p * r + 1.6666665459e-1f;                                                            \
+        p = p * r + 5.0000001201e-1f;                                                            \
+        p = p * (r * r) + r + 1.0f;                                                              \
+        VI e = ((VI)t - (VI)((VF){0} + shift) + 127) << 23;                                      \
+        return p * (VF)e;                                                                        \
     }
 
-MILL_EXPV(exp2v, v2d, v2l, )
+/* x[i] - max, raised to -87 where lower (e^-87 < 2e-38: nothing a sum of terms >= 1 holds). */
+#define MILL_SHIFTV(NAME, VF, VI, ATTR)                                          \
+    static inline __attribute__((always_inline)) ATTR VF NAME(VF x, float max) { \
+        VF d = x - max, lo = (VF){0} - 87.0f;                                    \
+        VI below = d < lo;                                                       \
+        return (VF)(((VI)d & ~below) | ((VI)lo & below));                        \
+    }
 
-/* The sum over x[0..n) in four lanes; lane j holds the elements i = j (mod 4), added in order,
- * and the lanes are summed as (0 + 1) + (2 + 3): the same bits whichever width computes it. */
+MILL_EXPFV(exp4f, v4f, v4i, )
+MILL_SHIFTV(shift4f, v4f, v4i, )
+
+/* The sum over x[0..n) of e^(x[i] - max) in four double lanes: lane j holds the elements
+ * i = j (mod 4), added in order, and the lanes are summed as (0 + 1) + (2 + 3): the same bits
+ * whichever width computes it. */
 static double lse_sum_sse2(const float *x, size_t n, float max) {
     v2d acc0 = {0, 0}, acc1 = {0, 0};
     for (size_t i = 0; i + 4 <= n; i += 4) {
-        double v[4];
-        for (int j = 0; j < 4; j++) {
-            v[j] = (double)x[i + j] - max;
-            v[j] = v[j] < -708.0 ? -708.0 : v[j];
-        }
-        acc0 += exp2v((v2d){v[0], v[1]});
-        acc1 += exp2v((v2d){v[2], v[3]});
+        v4f f;
+        memcpy(&f, x + i, sizeof f);
+        v4f e = exp4f(shift4f(f, max));
+        acc0 += (v2d){e[0], e[1]};
+        acc1 += (v2d){e[2], e[3]};
     }
     return (acc0[0] + acc0[1]) + (acc1[0] + acc1[1]);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define MILL_LSE_AVX2 1
+#define AVX2 __attribute__((target("avx2")))
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
 typedef double v4d __attribute__((vector_size(32)));
-typedef long long v4l __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
 
-MILL_EXPV(exp4v, v4d, v4l, __attribute__((target("avx2"))))
+MILL_EXPFV(exp8f, v8f, v8i, AVX2)
+MILL_SHIFTV(shift8f, v8f, v8i, AVX2)
+MILL_EXPFV(exp4f_avx2, v4f, v4i, AVX2)
+MILL_SHIFTV(shift4f_avx2, v4f, v4i, AVX2)
 
-__attribute__((target("avx2"))) static double lse_sum_avx2(const float *x, size_t n, float max) {
+AVX2 static double lse_sum_avx2(const float *x, size_t n, float max) {
     v4d acc = {0, 0, 0, 0};
-    const v4d lo = {-708.0, -708.0, -708.0, -708.0};
-    for (size_t i = 0; i + 4 <= n; i += 4) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8f f;
+        memcpy(&f, x + i, sizeof f);
+        v8f e = exp8f(shift8f(f, max));
+        acc += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3), v4d);
+        acc += __builtin_convertvector(__builtin_shufflevector(e, e, 4, 5, 6, 7), v4d);
+    }
+    if (i + 4 <= n) {
         v4f f;
         memcpy(&f, x + i, sizeof f);
-        v4d v = __builtin_convertvector(f, v4d) - (double)max;
-        v4l below = v < lo;
-        v = (v4d)(((v4l)v & ~below) | ((v4l)lo & below));
-        acc += exp4v(v);
+        acc += __builtin_convertvector(exp4f_avx2(shift4f_avx2(f, max)), v4d);
     }
     return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 #endif
+
+/* The first index of the largest value, scalar: the running maximum stays in a register
+ * (comparing against x[am] instead made a load-compare chain of ~4 ns per entry). */
+static size_t argmax_scalar(const float *x, size_t n) {
+    float mx = x[0];
+    size_t am = 0;
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > mx) {
+            mx = x[i];
+            am = i;
+        }
+    return am;
+}
+
+#ifdef MILL_LSE_AVX2
+/* The row's maximum in eight lanes, then the first index holding it; a row with a NaN (which
+ * the lanes' max would not order as the scalar loop does) goes through the scalar loop. */
+AVX2 static size_t argmax_avx2(const float *x, size_t n) {
+    if (n < 16)
+        return argmax_scalar(x, n);
+    __m256 acc = _mm256_loadu_ps(x), nan = _mm256_setzero_ps();
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        acc = _mm256_max_ps(acc, v);
+    }
+    float lane[8], mx;
+    _mm256_storeu_ps(lane, acc);
+    mx = lane[0];
+    for (int k = 1; k < 8; k++)
+        mx = lane[k] > mx ? lane[k] : mx;
+    for (size_t k = i; k < n; k++)
+        mx = x[k] > mx ? x[k] : mx;
+    if (_mm256_movemask_ps(nan) || mx != mx || x[0] != x[0])
+        return argmax_scalar(x, n);
+    __m256 m = _mm256_set1_ps(mx);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), m, _CMP_EQ_OQ));
+        if (hit)
+            return i + (size_t)__builtin_ctz((unsigned)hit);
+    }
+    for (; i < n && x[i] != mx; i++)
+        ;
+    return i;
+}
+#endif
+
+size_t mill_argmax_f32(const float *x, size_t n) {
+#ifdef MILL_LSE_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        return argmax_avx2(x, n);
+#endif
+    return argmax_scalar(x, n);
+}
 
 static double lse_finish(const float *x, size_t n, float max, double s) {
     for (size_t i = n & ~(size_t)3; i < n; i++)
@@ -204,6 +277,6 @@ double mill_logsumexp_f32(const float *x, size_t n, float max) {
     return lse_finish(x, n, max, lse_sum_sse2(x, n, max));
 }
 
-double mill_logsumexp_f32_2lane(const float *x, size_t n, float max) {
+double mill_logsumexp_f32_narrow(const float *x, size_t n, float max) {
     return lse_finish(x, n, max, lse_sum_sse2(x, n, max));
 }

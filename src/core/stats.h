@@ -24,14 +24,18 @@ double mill_mean(const double *x, size_t n);
  * 0.0 when n < 2. */
 double mill_sem(const double *x, size_t n);
 
-/* log(sum(exp(x[i] - max))) + max over x[0..n), n >= 1, max the row's largest value, in double
- * (each x[i] - max exact in double). exp is evaluated by a polynomial of double accuracy
- * (relative error < 1e-15 per term; terms below exp(-708) count as exp(-708), which changes
- * nothing a double sum of terms >= 1 can hold), four lanes at a time where the CPU has AVX2,
- * else two: ~4x (AVX2) or ~2x faster than glibc's scalar exp() over a 151k-token vocabulary,
- * with the same bits either way. */
+/* log(sum(exp(x[i] - max))) + max over x[0..n), n >= 1, max the row's largest value: each
+ * x[i] - max and its exp in float (Cephes' expf, about 1 ulp; terms below e^-87 count as e^-87,
+ * which no sum of terms >= 1 can hold), the terms summed in double. The precision of PyTorch's
+ * float32 log_softmax and llama-perplexity's expf-and-double-sum (within 1e-6 of an exact
+ * evaluation on logit rows); eight lanes at a time where the CPU has AVX2, else four, with the
+ * same bits either way. */
 double mill_logsumexp_f32(const float *x, size_t n, float max);
-/* The same through the two-lane path on any CPU (tests compare the two). */
-double mill_logsumexp_f32_2lane(const float *x, size_t n, float max);
+/* The same through the four-lane path on any CPU (tests compare the two). */
+double mill_logsumexp_f32_narrow(const float *x, size_t n, float max);
+
+/* The first index of the largest of x[0..n), n >= 1 (NaNs never win, as in a loop of `>`
+ * comparisons; x[0] when it is a NaN), eight lanes at a time where the CPU has AVX2. */
+size_t mill_argmax_f32(const float *x, size_t n);
 
 #endif
