@@ -61,6 +61,10 @@ struct run_ctx {
     char *model_owned; /* a sweep's "<backend's name>:<quant>" (model points at it) */
     char *model_dir;
     struct mill_run_result *res;
+    /* A job of this benchmark whose last batch the backend is still answering while the next
+     * job reads and prepares its first batch (cross-job pipelining; NULL when none): landed by
+     * land_held before that batch is launched, or before anything that needs it ended. */
+    struct job *held;
 };
 
 /* What one task produced, for the end table and the benchmark rollup. */
@@ -277,6 +281,12 @@ struct job {
     int64_t last_step; /* last 10% step logged */
     double t_start, t_last;
     FILE *prompts; /* `mill prompts`: write each doc's prompt here instead of running */
+    /* run_task's jobs, which may end after run_task returned (a held job, end_job). */
+    bool may_hold;                /* the last batch may stay in flight past stream_docs */
+    struct mill_task_config task; /* the task t points at (n_shots overridden) */
+    struct task_result *tr;
+    char *jsonl, *json;    /* the per-sample and provenance files */
+    struct mill_buf files; /* the dataset files read, as JSON, for the provenance */
 };
 
 static bool is_classification(enum mill_task_type t) {
@@ -589,16 +599,24 @@ static void launch_batch(struct job *j, struct batch *b) {
     j->fill ^= 1;
 }
 
+static int land_held(struct run_ctx *c, struct mill_err *err);
+
 /* Runs the filled batch. Pipelined (the default): its requests are built and prepared (the
  * backend's tokenisation) here while the worker thread has the backend answer the previous
- * batch; then that batch is joined, this one handed to the worker, and the previous one
- * scored and written while this one is answered. MILL_PIPELINE=0: one batch at a time, each
- * answered, scored and written before the next is read. */
+ * batch (for a job's first batch, the previous job's last: land_held); then that batch is
+ * joined, this one handed to the worker, and the previous one scored and written while this
+ * one is answered. MILL_PIPELINE=0: one batch at a time, each answered, scored and written
+ * before the next is read. */
 static int run_batch(struct job *j, struct mill_err *err) {
     struct batch *b = &j->b[j->fill], *prev = NULL;
     if (!b->n)
         return 0;
     int rc = build_batch(j, b, err);
+    if (!rc && j->c->held) {
+        rc = land_held(j->c, err);
+        j->t_start = j->t_last = mill_clock_s(); /* what came before overlapped the held job's
+                                                  * batch, whose job counts that time */
+    }
     if (!rc)
         rc = join_flight(j, &prev, err);
     if (!rc)
@@ -703,7 +721,8 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
     return b->n >= batch ? run_batch(j, err) : 0;
 }
 
-/* Streams every evaluation split (first `limit` docs of each) through the batches. */
+/* Streams every evaluation split (first `limit` docs of each) through the batches; the last
+ * batch is landed, or left in flight when the job may be held (may_hold). */
 static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *err) {
     int rc = 0;
     mill_buf_addc(files, '{');
@@ -730,7 +749,7 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     }
     if (!rc)
         rc = run_batch(j, err);
-    if (!rc)
+    if (!rc && !(j->may_hold && j->flight))
         rc = land_flight(j, err);
     mill_buf_addc(files, '}');
     return rc;
@@ -855,71 +874,113 @@ static void free_job(struct job *j) {
     free(j->fewshot);
     free(j->metrics);
     mill_samples_close(j->samples);
+    free(j->jsonl);
+    free(j->json);
+    mill_buf_free(&j->files);
 }
 
-/* Runs (or resumes, or re-aggregates) one task for the current model. */
+/* The end of an evaluated job (rc: how its batches went): the summary line, the aggregate
+ * rows, the provenance (finished or not), then the job is freed. */
+static int end_job(struct job *j, int rc, struct mill_err *err) {
+    struct run_ctx *c = j->c;
+    if (!rc) {
+        report_progress(j, true);
+        MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", j->t->name,
+                  (long long)j->n_docs, j->n_new,
+                  j->samples ? mill_samples_n_resumed(j->samples) : 0, j->n_failed);
+    } else if (j->samples) {
+        if (isatty(STDERR_FILENO) && j->t_last > j->t_start)
+            fputc('\n', stderr); /* end the progress bar's line */
+        MILL_INFO("runner",
+                  "%s: stopped; %zu docs computed in this run and %zu resumed "
+                  "are kept in %s",
+                  j->t->name, j->n_new, mill_samples_n_resumed(j->samples), j->jsonl);
+    }
+    if (!rc)
+        rc = aggregate_job(j, j->tr, err);
+    double secs = mill_clock_s() - j->t_start;
+    struct mill_err perr = {0};
+    if (j->files.p && j->samples &&
+        write_provenance(j, j->json, j->files.p, rc == 0, secs, rc ? &perr : err) && !rc)
+        rc = err->code;
+    c->res->n_failed_samples += j->n_failed;
+    free_job(j);
+    free(j);
+    return rc;
+}
+
+/* Lands the held job, if any: waits for its last batch, writes it, ends the job. */
+static int land_held(struct run_ctx *c, struct mill_err *err) {
+    struct job *j = c->held;
+    if (!j)
+        return 0;
+    c->held = NULL;
+    MILL_DEBUG("runner", "%s: landing its last batch", j->t->name);
+    return end_job(j, land_flight(j, err), err);
+}
+
+/* land_held after a step that returned rc: the first error is the one reported. */
+static int land_held_after(struct run_ctx *c, int rc, struct mill_err *err) {
+    struct mill_err later = {0};
+    int lrc = land_held(c, rc ? &later : err);
+    return rc ? rc : lrc;
+}
+
+/* Runs (or resumes, or re-aggregates) one task for the current model. Pipelined, a job whose
+ * last batch is still being answered when its docs run out is held (run_ctx.held) and ended
+ * by the next job once that one's first batch is prepared, or by run_name. */
 static int run_task(struct run_ctx *c, const struct mill_task_config *orig, struct task_result *tr,
                     struct mill_err *err) {
-    struct mill_task_config copy = *orig;
-    if (c->p->n_shot >= 0)
-        copy.n_shots = (int)c->p->n_shot;
-    const struct mill_task_config *t = &copy;
+    if (mill_stop_signal()) /* the held job's last batch is landed, not lost */
+        return land_held_after(c,
+                               mill_err_set(err, MILL_EINTR, "stopped by signal %d before %s",
+                                            mill_stop_signal(), orig->name),
+                               err);
+    struct job *j = calloc(1, sizeof *j);
+    if (!j)
+        return land_held_after(c, mill_err_set(err, MILL_ENOMEM, "out of memory"), err);
     const char *pipe = getenv("MILL_PIPELINE");
-    struct job j = {.c = c,
-                    .t = t,
-                    .dir = mill_registry_task_dir(c->reg, orig),
-                    .pipeline = !pipe || strcmp(pipe, "0")};
-    char *jsonl = NULL, *json = NULL;
-    struct mill_buf files = {0};
-    j.t_start = j.t_last = mill_clock_s();
-    int rc = setup_job(&j, err);
+    j->task = *orig;
+    if (c->p->n_shot >= 0)
+        j->task.n_shots = (int)c->p->n_shot;
+    j->c = c;
+    j->t = &j->task;
+    j->dir = mill_registry_task_dir(c->reg, orig);
+    j->pipeline = j->may_hold = !pipe || strcmp(pipe, "0");
+    j->tr = tr;
+    j->t_start = j->t_last = mill_clock_s();
+    const struct mill_task_config *t = j->t;
+    int rc = setup_job(j, err);
     if (!rc)
-        rc = job_paths(&j, &jsonl, &json, err);
+        rc = job_paths(j, &j->jsonl, &j->json, err);
     /* The provenance is read once the job's lock is held (mill_samples_open waits for another
      * process running the same job), so a job that process finished is Cached here. */
     struct mill_provenance_state st;
     if (!rc)
-        rc = mill_samples_open(jsonl, c->p->seed, t->metrics, j.n_metrics, &j.samples, err);
+        rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, &j->samples, err);
     if (!rc)
-        mill_provenance_read(json, &st);
+        mill_provenance_read(j->json, &st);
     bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
-                  mill_samples_n_resumed(j.samples) >= (size_t)st.n;
-    if (cached) {
+                  mill_samples_n_resumed(j->samples) >= (size_t)st.n;
+    if (cached && !(rc = land_held(c, err))) {
         MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
-        j.n_docs = st.n;
-        rc = aggregate_job(&j, tr, err);
-    } else if (!rc) {
+        j->n_docs = st.n;
+        rc = aggregate_job(j, tr, err);
+    } else if (!rc && !cached) {
         MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model, t->n_shots);
-        rc = build_fewshot(c, t, j.dir, &j.fewshot, err);
+        rc = build_fewshot(c, t, j->dir, &j->fewshot, err);
         if (!rc)
-            rc = stream_docs(&j, &files, err);
-        if (!rc) {
-            report_progress(&j, true);
-            MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", t->name,
-                      (long long)j.n_docs, j.n_new,
-                      j.samples ? mill_samples_n_resumed(j.samples) : 0, j.n_failed);
-        } else if (j.samples) {
-            if (isatty(STDERR_FILENO) && j.t_last > j.t_start)
-                fputc('\n', stderr); /* end the progress bar's line */
-            MILL_INFO("runner",
-                      "%s: stopped; %zu docs computed in this run and %zu resumed "
-                      "are kept in %s",
-                      t->name, j.n_new, mill_samples_n_resumed(j.samples), jsonl);
+            rc = stream_docs(j, &j->files, err);
+        if (!rc && j->flight) { /* its last batch is answered while the next job prepares */
+            MILL_DEBUG("runner", "%s: held while its last batch is answered", t->name);
+            c->held = j;
+            return 0;
         }
-        if (!rc)
-            rc = aggregate_job(&j, tr, err);
-        double secs = mill_clock_s() - j.t_start;
-        struct mill_err perr = {0};
-        if (files.p && j.samples &&
-            write_provenance(&j, json, files.p, rc == 0, secs, rc ? &perr : err) && !rc)
-            rc = err->code;
-        c->res->n_failed_samples += j.n_failed;
+        return land_held_after(c, end_job(j, rc, err), err);
     }
-    mill_buf_free(&files);
-    free(jsonl);
-    free(json);
-    free_job(&j);
-    return rc;
+    free_job(j);
+    free(j);
+    return land_held_after(c, rc, err);
 }
 
 /* The rollup row of a benchmark that ran more than one task (BEHAVIOUR.md §2.3): only written when
@@ -1005,6 +1066,7 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++)
         rc = run_task(c, tasks[i], &tr[i], err);
+    rc = land_held_after(c, rc, err); /* the last task's last batch */
     double score = NAN;
     bool have = false;
     if (!rc && b && n > 1)

@@ -39,16 +39,33 @@ for m in spm qwen tiny; do
         [ $rc -eq 0 ] || { bad "$m $name eval exits 0"; cat "$tmp/stderr"; }
     done
     # The runner's pipeline (prepare of batch k+1 while batch k is answered, 2 docs a batch
-    # here so that batches overlap) against one batch at a time: identical outputs.
+    # here so that batches overlap; across the tasks of the benchmark toy = toy_qa + toy_mc,
+    # toy_qa's last batch answered while toy_mc prepares its first) against one batch at a
+    # time: identical outputs, aggregate rows and counts; the jobs' seconds add up to no more
+    # than the run's wall time (the overlap is counted once).
     for p in 1 0; do
+        t0=$(date +%s.%N)
         MILL_PIPELINE=$p "$MILL" --output_dir "$tmp/o-$m-pipe$p" eval "$M]" \
-            toy_cloze,toy_ppl,toy_qa --batch_docs 2 --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr" ||
+            toy_cloze,toy_ppl,toy --batch_docs 2 --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr" ||
             { bad "$m MILL_PIPELINE=$p eval exits 0"; cat "$tmp/stderr"; }
+        echo "$t0 $(date +%s.%N)" >"$tmp/wall-$p"
     done
-    for t in toy_cloze_1shot toy_ppl_0shot toy_qa_2shot; do
+    for t in toy_cloze_1shot toy_ppl_0shot toy_qa_2shot toy_mc_0shot; do
         r=$(compare "$tmp/o-$m-pipe1" "$tmp/o-$m-pipe0" "$t" 0 2>&1)
         check "$m: $t identical pipelined and one batch at a time ($r)" '[[ $r == max* ]]'
     done
+    check "$m: aggregate rows identical pipelined and one batch at a time" \
+        "diff <(sort '$tmp/o-$m-pipe1/aggregate.csv') <(sort '$tmp/o-$m-pipe0/aggregate.csv')"
+    check "$m: pipelined, every job finished with all its docs; seconds within the wall time" \
+        "$PY - '$tmp/o-$m-pipe1' \$(cat '$tmp/wall-1') <<'PY'
+import glob, json, sys
+recs = [json.load(open(f)) for f in glob.glob(sys.argv[1] + '/outputs/*/*.json')]
+lines = {f: sum(1 for _ in open(f)) for f in glob.glob(sys.argv[1] + '/outputs/*/*.jsonl')}
+assert len(recs) == 4 and all(r['finished'] and r['n'] == r['n_computed'] > 0 for r in recs), recs
+assert sorted(lines.values()) == sorted(r['n'] for r in recs), lines
+wall = float(sys.argv[3]) - float(sys.argv[2])
+assert sum(r['seconds'] for r in recs) <= wall, (sum(r['seconds'] for r in recs), wall)
+PY"
     for t in toy_cloze_1shot toy_ppl_0shot; do
         # Flash attention (the default) accumulates in reduced precision in the order of the KV
         # cells, which differ between the two paths: the documented tolerance. Without it the
