@@ -151,12 +151,15 @@ typedef double v2d __attribute__((vector_size(16)));
         return p * (VF)e;                                                                        \
     }
 
-/* x[i] - max, raised to -87 where lower (e^-87 < 2e-38: nothing a sum of terms >= 1 holds). */
+/* x[i] - max, raised to -87 where lower (e^-87 < 2e-38: nothing a sum of terms >= 1 holds)
+ * and cut to 88 where higher (a max below the row's largest, against the contract: the sum
+ * stays finite, no longer exact, instead of wrapping the exponent bits). */
 #define MILL_SHIFTV(NAME, VF, VI, ATTR)                                          \
     static inline __attribute__((always_inline)) ATTR VF NAME(VF x, float max) { \
-        VF d = x - max, lo = (VF){0} - 87.0f;                                    \
-        VI below = d < lo;                                                       \
-        return (VF)(((VI)d & ~below) | ((VI)lo & below));                        \
+        VF d = x - max, lo = (VF){0} - 87.0f, hi = (VF){0} + 88.0f;              \
+        VI below = d<lo, above = d> hi;                                          \
+        d = (VF)(((VI)d & ~below) | ((VI)lo & below));                           \
+        return (VF)(((VI)d & ~above) | ((VI)hi & above));                        \
     }
 
 MILL_EXPFV(exp4f, v4f, v4i, )

@@ -919,11 +919,19 @@ static int land_held(struct run_ctx *c, struct mill_err *err) {
     return end_job(j, land_flight(j, err), err);
 }
 
-/* land_held after a step that returned rc: the first error is the one reported. */
+static int land_held_cb(void *c, struct mill_err *err) { return land_held(c, err); }
+
+/* land_held after a step of the next job that returned rc (err). The held job's error comes
+ * first (its batch was answered before the step), and the other is logged, not dropped. */
 static int land_held_after(struct run_ctx *c, int rc, struct mill_err *err) {
-    struct mill_err later = {0};
-    int lrc = land_held(c, rc ? &later : err);
-    return rc ? rc : lrc;
+    struct mill_err held = {0};
+    int hrc = land_held(c, &held);
+    if (!hrc)
+        return rc;
+    if (rc)
+        MILL_ERROR("runner", "%s", err->msg);
+    *err = held;
+    return hrc;
 }
 
 /* Runs (or resumes, or re-aggregates) one task for the current model. Pipelined, a job whose
@@ -957,7 +965,8 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
      * process running the same job), so a job that process finished is Cached here. */
     struct mill_provenance_state st;
     if (!rc)
-        rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, &j->samples, err);
+        rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, land_held_cb, c,
+                               &j->samples, err);
     if (!rc)
         mill_provenance_read(j->json, &st);
     bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
@@ -976,7 +985,20 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
             c->held = j;
             return 0;
         }
-        return land_held_after(c, end_job(j, rc, err), err);
+        /* Nothing of this job reached the backend while a job is still held (all its docs
+         * were done, or it failed first): that one ends first, as without the pipeline. */
+        struct mill_err held = {0};
+        bool had = c->held != NULL;
+        int hrc = land_held(c, &held);
+        if (had)
+            j->t_start = mill_clock_s(); /* as in run_batch: that time is the held job's */
+        rc = end_job(j, rc, err);
+        if (!hrc)
+            return rc;
+        if (rc)
+            MILL_ERROR("runner", "%s", err->msg);
+        *err = held; /* its batch was answered first */
+        return hrc;
     }
     free_job(j);
     free(j);

@@ -152,8 +152,30 @@ static int read_existing(struct mill_samples *s, int64_t seed, const char *const
     return bad ? mill_err_set(err, MILL_EIO, "read error on %s", s->path) : 0;
 }
 
+/* An exclusive flock on fd (the file lockpath), waiting for another holder after before_wait. */
+static int take_lock(int fd, const char *lockpath, const char *path,
+                     int (*before_wait)(void *ud, struct mill_err *err), void *ud,
+                     struct mill_err *err) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK && before_wait) {
+        int rc = before_wait(ud, err);
+        if (rc)
+            return rc;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+    }
+    if (errno == EWOULDBLOCK) { /* another mill runs this job: its lines will count as done */
+        MILL_INFO("samples", "%s is being written by another mill process: waiting for it", path);
+        if (flock(fd, LOCK_EX) == 0)
+            return 0;
+    }
+    return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lockpath, strerror(errno));
+}
+
 int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
-                      size_t n_metrics, struct mill_samples **out, struct mill_err *err) {
+                      size_t n_metrics, int (*before_wait)(void *ud, struct mill_err *err),
+                      void *ud, struct mill_samples **out, struct mill_err *err) {
     *out = NULL;
     struct mill_samples *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -169,13 +191,8 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && (s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
         rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", lock, strerror(errno));
-    if (!rc && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) /* another mill runs this job: its lines will count as done */
-            MILL_INFO("samples", "%s is being written by another mill process: waiting for it",
-                      path);
-        if (errno != EWOULDBLOCK || flock(s->lock_fd, LOCK_EX) != 0)
-            rc = mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(errno));
-    }
+    if (!rc)
+        rc = take_lock(s->lock_fd, lock, path, before_wait, ud, err);
     free(lock);
     bool nl = true;
     if (!rc)

@@ -41,11 +41,16 @@ struct mill_sample_line {
 int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *out);
 
 /* Opens (creating directories as needed) path for appending, after taking an exclusive
- * flock on "<path>.lock" (held until close; while another process holds it, an INFO line says
+ * flock on "<path>.lock" (held until close; while another holder has it, an INFO line says
  * so and the call waits) and reading what is already there.
- * metric_names (n_metrics) are the task's metrics, whose values are kept per done doc. */
+ * metric_names (n_metrics) are the task's metrics, whose values are kept per done doc.
+ * before_wait (may be NULL) is called once, with ud, when the lock is taken and before the
+ * call waits: the runner ends there a job it still holds, so that it never waits on a lock
+ * while holding another (its own, or one of a cycle between processes); its error fails the
+ * open. */
 int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
-                      size_t n_metrics, struct mill_samples **s, struct mill_err *err);
+                      size_t n_metrics, int (*before_wait)(void *ud, struct mill_err *err),
+                      void *ud, struct mill_samples **s, struct mill_err *err);
 /* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). */
 bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics);
 /* Records a finished doc (its metric values) and queues line (no newline) for the next flush. */

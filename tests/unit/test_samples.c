@@ -1,0 +1,66 @@
+/* test_samples.c: the per-sample file's lock (src/out/samples.c): a second open of a job's file
+ * while this process still holds it calls before_wait once, before waiting, and takes the lock
+ * when that callback has released it (the runner ends a held job there, ARCHITECTURE.md §1);
+ * the callback's error fails the open; a free lock never calls it; what a first open wrote
+ * counts as done for the next. */
+#include "mtest.h"
+#include "out/samples.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct holder {
+    struct mill_samples *s; /* the open that holds the lock */
+    int calls;
+    int fail; /* the error to return instead of releasing */
+};
+
+static int release(void *ud, struct mill_err *err) {
+    struct holder *h = ud;
+    h->calls++;
+    if (h->fail)
+        return mill_err_set(err, h->fail, "the held job failed");
+    mill_samples_close(h->s);
+    h->s = NULL;
+    return 0;
+}
+
+static void test_before_wait(void) {
+    char dir[] = "/tmp/mill_test_samples.XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/o/task_0shot.jsonl", dir);
+    const char *metrics[] = {"acc", NULL};
+    struct mill_err err = {0};
+    struct holder h = {0};
+    CHECK_INT(mill_samples_open(path, 1234, metrics, 1, NULL, NULL, &h.s, &err), 0);
+    double one = 1.0;
+    CHECK_INT(mill_samples_append(h.s, 0, &one, false,
+                                  "{\"doc_id\": 0, \"seed\": 1234, \"acc\": 1.0}", &err),
+              0);
+    CHECK_INT(mill_samples_flush(h.s, &err), 0);
+
+    h.fail = MILL_EBACKEND; /* the callback's error is the open's */
+    struct mill_samples *s2 = NULL;
+    CHECK_INT(mill_samples_open(path, 1234, metrics, 1, release, &h, &s2, &err), MILL_EBACKEND);
+    CHECK(s2 == NULL && h.calls == 1 && h.s != NULL);
+    CHECK(strstr(err.msg, "the held job failed") != NULL);
+
+    h.fail = 0; /* released by the callback: no wait, the first open's line is done */
+    CHECK_INT(mill_samples_open(path, 1234, metrics, 1, release, &h, &s2, &err), 0);
+    CHECK(h.calls == 2 && h.s == NULL && s2 != NULL);
+    CHECK(s2 && mill_samples_n_resumed(s2) == 1 && mill_samples_done(s2, 0, NULL));
+
+    char other[80];
+    snprintf(other, sizeof other, "%s/o/other_0shot.jsonl", dir);
+    struct mill_samples *s3 = NULL; /* a free lock: the callback is not called */
+    CHECK_INT(mill_samples_open(other, 1234, metrics, 1, release, &h, &s3, &err), 0);
+    CHECK_INT(h.calls, 2);
+    mill_samples_close(s2);
+    mill_samples_close(s3);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
+MTEST_MAIN(MTEST(test_before_wait))
