@@ -26,7 +26,8 @@ double mill_sem(const double *x, size_t n);
 
 /* log(sum(exp(x[i] - max))) + max over x[0..n), n >= 1, max the row's largest value: each
  * x[i] - max and its exp in float (Cephes' expf, about 1 ulp; terms below e^-87 count as e^-87,
- * which no sum of terms >= 1 can hold), the terms summed in double. The precision of PyTorch's
+ * which no sum of terms >= 1 can hold; a max below the row's largest cuts x[i] - max at
+ * 88, finite but not exact), the terms summed in double. The precision of PyTorch's
  * float32 log_softmax and llama-perplexity's expf-and-double-sum (within 1e-6 of an exact
  * evaluation on logit rows); eight lanes at a time where the CPU has AVX2, else four, with the
  * same bits either way. */
