@@ -964,9 +964,12 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     /* The provenance is read once the job's lock is held (mill_samples_open waits for another
      * process running the same job), so a job that process finished is Cached here. */
     struct mill_provenance_state st;
+    bool was_held = c->held != NULL;
     if (!rc)
         rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, land_held_cb, c,
                                &j->samples, err);
+    if (was_held && !c->held) /* landed while waiting for the lock: that time is the held job's */
+        j->t_start = j->t_last = mill_clock_s();
     if (!rc)
         mill_provenance_read(j->json, &st);
     bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
