@@ -282,7 +282,6 @@ struct job {
     double t_start, t_last;
     FILE *prompts; /* `mill prompts`: write each doc's prompt here instead of running */
     /* run_task's jobs, which may end after run_task returned (a held job, end_job). */
-    bool may_hold;                /* the last batch may stay in flight past stream_docs */
     struct mill_task_config task; /* the task t points at (n_shots overridden) */
     struct task_result *tr;
     char *jsonl, *json;    /* the per-sample and provenance files */
@@ -599,7 +598,7 @@ static void launch_batch(struct job *j, struct batch *b) {
     j->fill ^= 1;
 }
 
-static int land_held(struct run_ctx *c, struct mill_err *err);
+static int land_held_for(struct job *j, struct mill_err *err);
 
 /* Runs the filled batch. Pipelined (the default): its requests are built and prepared (the
  * backend's tokenisation) here while the worker thread has the backend answer the previous
@@ -612,11 +611,8 @@ static int run_batch(struct job *j, struct mill_err *err) {
     if (!b->n)
         return 0;
     int rc = build_batch(j, b, err);
-    if (!rc && j->c->held) {
-        rc = land_held(j->c, err);
-        j->t_start = j->t_last = mill_clock_s(); /* what came before overlapped the held job's
-                                                  * batch, whose job counts that time */
-    }
+    if (!rc)
+        rc = land_held_for(j, err);
     if (!rc)
         rc = join_flight(j, &prev, err);
     if (!rc)
@@ -722,7 +718,7 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
 }
 
 /* Streams every evaluation split (first `limit` docs of each) through the batches; the last
- * batch is landed, or left in flight when the job may be held (may_hold). */
+ * batch is landed, or left in flight when pipelined (the job is then held, run_task). */
 static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *err) {
     int rc = 0;
     mill_buf_addc(files, '{');
@@ -749,7 +745,7 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     }
     if (!rc)
         rc = run_batch(j, err);
-    if (!rc && !(j->may_hold && j->flight))
+    if (!rc && !(j->pipeline && j->flight))
         rc = land_flight(j, err);
     mill_buf_addc(files, '}');
     return rc;
@@ -919,19 +915,36 @@ static int land_held(struct run_ctx *c, struct mill_err *err) {
     return end_job(j, land_flight(j, err), err);
 }
 
-static int land_held_cb(void *c, struct mill_err *err) { return land_held(c, err); }
+/* land_held for job j, the next one: j's seconds start once the held job is landed (the time
+ * before overlapped the held batch, whose job counts it). */
+static int land_held_for(struct job *j, struct mill_err *err) {
+    if (!j->c->held)
+        return 0;
+    int rc = land_held(j->c, err);
+    j->t_start = j->t_last = mill_clock_s();
+    return rc;
+}
 
-/* land_held after a step of the next job that returned rc (err). The held job's error comes
- * first (its batch was answered before the step), and the other is logged, not dropped. */
-static int land_held_after(struct run_ctx *c, int rc, struct mill_err *err) {
-    struct mill_err held = {0};
-    int hrc = land_held(c, &held);
+/* mill_samples_open's before_wait: the held job's lock may be the one awaited. */
+static int land_held_cb(void *j, struct mill_err *err) { return land_held_for(j, err); }
+
+/* The result of a step of the next job (rc, err) once the held job ended with hrc (held): the
+ * held job's error comes first (its batch was answered before the step), and the other is
+ * logged, not dropped. */
+static int held_first(int rc, struct mill_err *err, int hrc, const struct mill_err *held) {
     if (!hrc)
         return rc;
     if (rc)
         MILL_ERROR("runner", "%s", err->msg);
-    *err = held;
+    *err = *held;
     return hrc;
+}
+
+/* land_held after a step of the next job that returned rc (err), held_first. */
+static int land_held_after(struct run_ctx *c, int rc, struct mill_err *err) {
+    struct mill_err held = {0};
+    int hrc = land_held(c, &held);
+    return held_first(rc, err, hrc, &held);
 }
 
 /* Runs (or resumes, or re-aggregates) one task for the current model. Pipelined, a job whose
@@ -954,7 +967,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     j->c = c;
     j->t = &j->task;
     j->dir = mill_registry_task_dir(c->reg, orig);
-    j->pipeline = j->may_hold = !pipe || strcmp(pipe, "0");
+    j->pipeline = !pipe || strcmp(pipe, "0");
     j->tr = tr;
     j->t_start = j->t_last = mill_clock_s();
     const struct mill_task_config *t = j->t;
@@ -964,12 +977,9 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     /* The provenance is read once the job's lock is held (mill_samples_open waits for another
      * process running the same job), so a job that process finished is Cached here. */
     struct mill_provenance_state st;
-    bool was_held = c->held != NULL;
     if (!rc)
-        rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, land_held_cb, c,
+        rc = mill_samples_open(j->jsonl, c->p->seed, t->metrics, j->n_metrics, land_held_cb, j,
                                &j->samples, err);
-    if (was_held && !c->held) /* landed while waiting for the lock: that time is the held job's */
-        j->t_start = j->t_last = mill_clock_s();
     if (!rc)
         mill_provenance_read(j->json, &st);
     bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
@@ -991,17 +1001,8 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
         /* Nothing of this job reached the backend while a job is still held (all its docs
          * were done, or it failed first): that one ends first, as without the pipeline. */
         struct mill_err held = {0};
-        bool had = c->held != NULL;
-        int hrc = land_held(c, &held);
-        if (had)
-            j->t_start = mill_clock_s(); /* as in run_batch: that time is the held job's */
-        rc = end_job(j, rc, err);
-        if (!hrc)
-            return rc;
-        if (rc)
-            MILL_ERROR("runner", "%s", err->msg);
-        *err = held; /* its batch was answered first */
-        return hrc;
+        int hrc = land_held_for(j, &held);
+        return held_first(end_job(j, rc, err), err, hrc, &held);
     }
     free_job(j);
     free(j);

@@ -1,7 +1,7 @@
 /* clip_graph.c: the ggml graphs of the CLIP towers and the batched encode calls: patch embedding
  * by F32 im2col + mul_mat, class token, position embeddings, pre-LN transformer blocks (their
- * LayerNorm, head split, activation and bias + residual adds are model/ggml_ops.c's custom ops), CLS
- * or EOT pooling, projection and L2 normalisation.
+ * LayerNorm, head split, activation and bias + residual adds are model/ggml_ops.c's custom
+ * ops), CLS or EOT pooling, projection and L2 normalisation.
  *
  * A graph is built for one (batch, length) shape and kept while the next call has that shape;
  * inputs are written before every compute, since gallocr reuses input memory. This file must not
