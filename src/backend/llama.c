@@ -61,6 +61,7 @@ struct llm {
     char **rpc;             /* llama.cpp RPC servers, "host:port" */
     size_t n_rpc;
     int64_t max_ctx, n_seq, threads, n_gpu_layers;
+    bool gpu_auto; /* n_gpu_layers not given and no rpc: every layer where a GPU is found */
     bool use_chat_template;
     bool naive; /* score every LOGLIK request alone from an empty cache */
     int fa_arg; /* flash_attn=: FA_AUTO, FA_ON or FA_OFF */
@@ -170,8 +171,8 @@ static const struct mill_backend_arg llama_args[] = {
      "prompts are cut on the left", 16, INT32_MAX},
     {"batch_size", MILL_ARG_CUSTOM, 0, "16", "sequences per decode, 1-255 (auto = 16)", 0, 0},
     {"threads", MILL_ARG_INT, F(threads), "(CPUs)", "CPU threads", 1, 4096},
-    {"n_gpu_layers", MILL_ARG_INT, F(n_gpu_layers), "(0; 999 with rpc)", "layers offloaded to "
-     "GPUs or RPC servers", -1, INT32_MAX},
+    {"n_gpu_layers", MILL_ARG_INT, F(n_gpu_layers), "(999 with a GPU or rpc; else 0)",
+     "layers offloaded to GPUs or RPC servers", -1, INT32_MAX},
     {"use_chat_template", MILL_ARG_BOOL, F(use_chat_template), "false", "wrap prompts in the "
      "model's chat template", 0, 0},
     {"chat_template", MILL_ARG_STR, F(chat_template), NULL, "a named llama.cpp chat template "
@@ -235,7 +236,9 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
     if (!rc && m->rpc_arg)
         rc = mill_rpc_parse(m->rpc_arg, &m->rpc, &m->n_rpc, err);
     /* With RPC servers every layer goes to them unless n_gpu_layers says otherwise, as
-     * llama.cpp's tools do by default. */
+     * llama.cpp's tools do by default; without, llm_load offloads every layer where ggml
+     * finds a local GPU (m->gpu_auto), and none where it does not. */
+    m->gpu_auto = m->n_gpu_layers == INT64_MIN && !m->n_rpc;
     if (m->n_gpu_layers == INT64_MIN)
         m->n_gpu_layers = m->n_rpc ? 999 : 0;
     if (!rc)
@@ -779,6 +782,8 @@ static int llm_load(void *state, struct mill_err *err) {
         rc = mill_rpc_attach(m->rpc, m->n_rpc, 5000, err);
     if (rc)
         return rc;
+    if (m->gpu_auto && mill_local_gpus(NULL, 0) > 0)
+        m->n_gpu_layers = 999;
     double t0 = mill_clock_s();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t)m->n_gpu_layers;

@@ -131,6 +131,22 @@ static ggml_backend_reg_t attached_reg(const char *ep) {
     return NULL;
 }
 
+size_t mill_local_gpus(ggml_backend_dev_t *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t d = ggml_backend_dev_get(i);
+        enum ggml_backend_dev_type t = ggml_backend_dev_type(d);
+        const char *reg = ggml_backend_reg_name(ggml_backend_dev_backend_reg(d));
+        if ((t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) &&
+            strcmp(reg, "RPC")) {
+            if (k < cap)
+                out[k] = d;
+            k++;
+        }
+    }
+    return k;
+}
+
 ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n) {
     if (!n_done)
         return NULL;
@@ -138,14 +154,9 @@ ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n) {
     ggml_backend_dev_t *out = calloc(cap, sizeof *out);
     if (!out)
         return NULL;
-    for (size_t i = 0; i < ggml_backend_dev_count(); i++) { /* local accelerators */
-        ggml_backend_dev_t d = ggml_backend_dev_get(i);
-        enum ggml_backend_dev_type t = ggml_backend_dev_type(d);
-        const char *reg = ggml_backend_reg_name(ggml_backend_dev_backend_reg(d));
-        if ((t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) &&
-            strcmp(reg, "RPC") && k + 1 < cap)
-            out[k++] = d;
-    }
+    k = mill_local_gpus(out, cap - 1);
+    if (k > cap - 1)
+        k = cap - 1;
     for (size_t e = 0; e < n; e++) { /* this model's servers */
         ggml_backend_reg_t reg = attached_reg(eps[e]);
         for (size_t i = 0; reg && i < ggml_backend_reg_dev_count(reg) && k + 1 < cap; i++)

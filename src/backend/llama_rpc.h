@@ -25,4 +25,8 @@ int mill_rpc_attach(char *const *eps, size_t n, int timeout_ms, struct mill_err 
  * memory. Without it a model given no rpc= would offload to another model's servers. */
 ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n);
 
+/* The local GPUs (discrete or integrated; RPC servers' devices are not local) that ggml found,
+ * up to cap of them in out (out may be NULL when cap is 0); returns how many there are. */
+size_t mill_local_gpus(ggml_backend_dev_t *out, size_t cap);
+
 #endif
