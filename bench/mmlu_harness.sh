@@ -23,7 +23,9 @@
 # MILL_BENCH_TOL (0), MILL_BENCH_MMLU_TASKS (default: five subjects, 3,239 questions including
 # the long professional_law contexts; a comma list of mmlu_<subject> tasks, or mmlu for all 57),
 # MILL_BENCH_LIMIT (questions per subject, 200; 0 = all), MILL_BENCH_REPS (3),
-# MILL_BENCH_THREADS (2), MILL_BENCH_KEEP=1 keeps the work dir.
+# MILL_BENCH_THREADS (2), MILL_BENCH_WARM_LIMIT (questions per subject of the untimed first run
+# that brings the model into the page cache; default LIMIT), MILL_BENCH_PY (/usr/bin/python3),
+# MILL_BENCH_KEEP=1 keeps the work dir.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -36,7 +38,7 @@ THREADS=${MILL_BENCH_THREADS:-2}
 SHAPE=${MILL_BENCH_SHAPE:-40m}
 VARIANTS=(${MILL_BENCH_VARIANTS:-pieces=tokenize=pieces whole=tokenize=whole})
 TOL=${MILL_BENCH_TOL:-0}
-PY=/usr/bin/python3
+PY=${MILL_BENCH_PY:-/usr/bin/python3}
 work=$(mktemp -d)
 [ "${MILL_BENCH_KEEP:-0}" = 1 ] && echo "work dir: $work" || trap 'rm -rf "$work"' EXIT
 export MILL_LOCAL_DATASETS=$ROOT/tests/data/mmlu MILL_CACHE_DIR=$work/cache
@@ -56,10 +58,10 @@ case $SHAPE in
 *) echo "mmlu_harness.sh: MILL_BENCH_SHAPE must be 40m or 0.6b" >&2; exit 2 ;;
 esac
 
-run() { # NAME ARGS: backend arguments, and MILL_*=V items set in mill's environment
+run() { # NAME ARGS [LIMIT]: backend arguments, and MILL_*=V items set in mill's environment
     rm -rf "$work/$1"
-    local lim=() env=() args= a
-    [ "$LIMIT" -gt 0 ] && lim=(--limit "$LIMIT")
+    local lim=() env=() args= a n=${3:-$LIMIT}
+    [ "$n" -gt 0 ] && lim=(--limit "$n")
     for a in ${2//,/ }; do
         case $a in MILL_*=*) env+=("$a") ;; *) args+=",$a" ;; esac
     done
@@ -83,7 +85,7 @@ PY
 
 echo "mmlu_harness.sh: $SHAPE model, $TASKS (limit $LIMIT); $REPS rounds, $THREADS threads;" \
      "variants ${VARIANTS[*]}; $(nproc) CPUs; $(date -u +%FT%TZ)"
-run warm "${VARIANTS[0]#*=}" || exit 1 # page cache, untimed
+run warm "${VARIANTS[0]#*=}" "${MILL_BENCH_WARM_LIMIT:-$LIMIT}" || exit 1 # page cache, untimed
 printf '%-6s %-10s %9s %9s %8s %9s %7s %7s %7s\n' round variant job_s decode_s harness tokens tok/s tok_s tok_MB
 first=${VARIANTS[0]%%=*}
 for r in $(seq 1 "$REPS"); do

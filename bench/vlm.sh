@@ -21,7 +21,9 @@
 # encoded while the previous batch generates (the per-sample files must be equal); printed:
 # seconds of each, the ratio off/on, and the encoder seconds of the job.
 # Environment: MILL_LLAMA_PREFIX, MILL_BENCH_VLM_N (8), MILL_BENCH_REPS (3), MILL_BENCH_THREADS
-# (2), MILL_BENCH_KEEP=1 keeps the work dir. The model is cached in $HOME/.cache/mill/bench.
+# (2), MILL_BENCH_ARGS (more llama backend arguments for mill, e.g. n_gpu_layers=0),
+# MILL_BENCH_CLI_ARGS (more llama-mtmd-cli arguments, e.g. -ngl 999), MILL_BENCH_PY (a Python
+# with Pillow, /usr/bin/python3), MILL_BENCH_KEEP=1 keeps the work dir. The model is cached in $HOME/.cache/mill/bench.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +34,9 @@ CACHE=$HOME/.cache/mill/bench
 N=${MILL_BENCH_VLM_N:-8}
 REPS=${MILL_BENCH_REPS:-3}
 THREADS=${MILL_BENCH_THREADS:-2}
-PY=/usr/bin/python3
+PY=${MILL_BENCH_PY:-/usr/bin/python3}
+MORE=${MILL_BENCH_ARGS:+,$MILL_BENCH_ARGS}
+CLI_ARGS=(${MILL_BENCH_CLI_ARGS:-})
 MILL=$BUILD/bin/mill
 CLI=$PREFIX/bin/llama-mtmd-cli
 for x in "$MILL" "$BUILD/bin/gen_llama" "$BUILD/bin/gen_wds" "$CLI"; do
@@ -76,10 +80,10 @@ run_mill() { # OUT BATCH [SPEC_ARGS [EVAL_ARGS...]] -> seconds
     shift 3 2>/dev/null || shift $#
     t0=$(now)
     "$MILL" --output_dir "$work/$out" eval \
-        "llama[path=$M/vlm.gguf,batch_size=$b,threads=$THREADS$more]" cifar10_mcq "$@" \
+        "llama[path=$M/vlm.gguf,batch_size=$b,threads=$THREADS$MORE$more]" cifar10_mcq "$@" \
         >/dev/null 2>"$work/$out.err" || { tail -3 "$work/$out.err" >&2; return 1; }
     t1=$(now)
-    echo "$t1 - $t0" | bc
+    awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 run_cli() { # -> seconds for every image, one process each
     local t0 t1 i=0
@@ -87,11 +91,12 @@ run_cli() { # -> seconds for every image, one process each
     while IFS= read -r line; do
         ctx=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["context"], end="")' "$line")
         "$CLI" -m "$M/vlm.gguf" --mmproj "$M/mmproj-vlm-F32.gguf" --image "$work/$i.png" \
-            -p "<__media__>$ctx" -n 32 --temp 0 -t "$THREADS" >/dev/null 2>&1 || return 1
+            -p "<__media__>$ctx" -n 32 --temp 0 -t "$THREADS" "${CLI_ARGS[@]}" >/dev/null 2>&1 ||
+            return 1
         i=$((i + 1))
     done <"$work/prompts.jsonl"
     t1=$(now)
-    echo "$t1 - $t0" | bc
+    awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 
 run_mill warm 8 >/dev/null || exit 1 # the model's pages into the page cache, untimed
@@ -108,7 +113,7 @@ if [ "${MILL_BENCH_VLM_AHEAD:-0}" = 1 ]; then
         cmp -s "$work"/off/outputs/*/cifar10_mcq_0shot.jsonl "$work"/on/outputs/*/cifar10_mcq_0shot.jsonl ||
             { echo "vlm.sh: per-sample files differ between encode_ahead off and on" >&2; exit 1; }
         echo "$r $so $sn" >>"$work/ahead"
-        printf '%-6s %10.2f %10.2f %9.3f %10s %10s\n' "$r" "$so" "$sn" "$(echo "$so / $sn" | bc -l)" \
+        printf '%-6s %10.2f %10.2f %9.3f %10s %10s\n' "$r" "$so" "$sn" "$(awk -v a="$so" -v b="$sn" 'BEGIN { print a / b }')" \
             "$(enc off)" "$(enc on)"
     done
     "$PY" -c 'import statistics,sys; r=[l.split() for l in open(sys.argv[1])]

@@ -7,6 +7,16 @@
 #   A stamp file records the bundle hash, the build options and the CPU's instruction-set flags, so
 #   a second run does nothing and a cache moved to another CPU is rebuilt rather than crashing.
 # Prints the llama.cpp prefix on its last line of stdout.
+#
+# For a machine without Debian's packages or the network (a lent GPU machine, bench/gpu.sh):
+#   scripts/deps.sh --llama-source FILE   writes the pinned llama.cpp source, without its history,
+#                                          docs, other backends' code and models but the Qwen2
+#                                          vocabulary, as FILE (tar.xz), and exits;
+#   MILL_LLAMA_SOURCE=FILE scripts/deps.sh --llama-only
+#                                          builds llama.cpp from FILE, installing nothing else.
+# MILL_CUDA=1 builds ggml's CUDA backend where nvcc is found (for the GPU it finds: GGML_NATIVE;
+# MILL_CUDA_ARCH names the architecture instead, e.g. 90 on a machine without that GPU);
+# MILL_LLAMA_TOOLS overrides the tools built (part of the cache key).
 set -euo pipefail
 
 NLC_VERSION=3.22.1
@@ -55,19 +65,12 @@ cpu_sig() {
 }
 
 # The llama.cpp tools the tests use as peers and oracles; part of the cache key.
-LLAMA_TOOLS="llama-server llama-perplexity ggml-rpc-server llama-mtmd-cli"
+LLAMA_TOOLS=${MILL_LLAMA_TOOLS:-llama-server llama-perplexity ggml-rpc-server llama-mtmd-cli}
 
-build_llama() {
-    local cuda=OFF
-    if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
-    local want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
-    if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
-        log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
-        return 0
-    fi
-    local work=$DEPS_DIR/work-$LLAMA_VERSION
-    rm -rf "$work" "$PREFIX"
-    mkdir -p "$work" "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/include" "$PREFIX/share"
+# The pinned llama.cpp source in $1/src (git clone of node-llama-cpp's bundle, sha256 checked),
+# with node-llama-cpp's llama.cpp.info.json (the release tag) beside its files.
+fetch_source() {
+    local work=$1
     log "fetching node-llama-cpp@$NLC_VERSION from npm"
     (cd "$work" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null)
     local tgz=$work/node-llama-cpp-$NLC_VERSION.tgz
@@ -75,14 +78,73 @@ build_llama() {
         || { log "sha256 mismatch for $tgz"; exit 1; }
     tar -xzf "$tgz" -C "$work" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
     git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
+    cp -a "$work/package/llama/llama.cpp.info.json" "$work/src/"
+}
+
+# --llama-source FILE: the source tree build_llama needs, as a tar.xz of a few MB.
+write_source() {
+    local out work
+    out=$(realpath -m "$1"); work=$(mktemp -d)
+    fetch_source "$work"
+    (cd "$work/src" && tar -cf "$work/src.tar" --exclude=./.git --exclude=./docs --exclude=./media \
+        --exclude=./benches --exclude=./tests --exclude=./gguf-py --exclude=./conversion \
+        --exclude='./models/*' --exclude=./ggml/src/ggml-vulkan \
+        --exclude=./ggml/src/ggml-sycl --exclude=./ggml/src/ggml-metal \
+        --exclude=./ggml/src/ggml-opencl --exclude=./ggml/src/ggml-cann \
+        --exclude=./ggml/src/ggml-musa --exclude=./ggml/src/ggml-hexagon \
+        --exclude=./ggml/src/ggml-webgpu . &&
+        tar -rf "$work/src.tar" ./models/ggml-vocab-qwen2.gguf)
+    xz -6 <"$work/src.tar" >"$out.tmp" && mv "$out.tmp" "$out"
+    rm -rf "$work"
+    log "llama.cpp source written to $out"
+}
+
+# The source into $1/src: from MILL_LLAMA_SOURCE (--llama-source's file) or from npm.
+fetch_or_unpack() {
+    if [ -z "${MILL_LLAMA_SOURCE:-}" ]; then fetch_source "$1"; return; fi
+    mkdir -p "$1/src"
+    tar -xJf "$MILL_LLAMA_SOURCE" -C "$1/src" 2>/dev/null || python3 -c \
+        'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+        "$MILL_LLAMA_SOURCE" "$1/src" # no xz binary: Python's lzma
+}
+
+build_llama() {
+    local cuda=OFF
+    if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
+    local arch=() want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
+    # A machine without the GPU (building for another one) names its architecture: 90 = Hopper.
+    if [ $cuda = ON ] && [ -n "${MILL_CUDA_ARCH:-}" ]; then
+        arch=(-DCMAKE_CUDA_ARCHITECTURES="$MILL_CUDA_ARCH"); want+=" arch=$MILL_CUDA_ARCH"
+    fi
+    # Without NVIDIA's driver (libcuda.so.1) the tools link against ggml-cuda's driver calls
+    # unresolved; the machine that runs them has the driver.
+    if [ $cuda = ON ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+        arch+=(-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined)
+    fi
+    [ -n "${MILL_LLAMA_SOURCE:-}" ] && want="src=$(sha256sum <"$MILL_LLAMA_SOURCE" | cut -c1-64) ${want#* }"
+    if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
+        log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
+        return 0
+    fi
+    local work=$DEPS_DIR/work-$LLAMA_VERSION
+    rm -rf "$PREFIX"
+    mkdir -p "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/include" "$PREFIX/share"
+    # A build that stopped (a failure, an interrupted CI job) resumes where it was.
+    if [ -f "$work/.want" ] && [ "$(cat "$work/.want")" = "$want" ]; then
+        log "resuming the build in $work"
+    else
+        rm -rf "$work" && mkdir -p "$work" && fetch_or_unpack "$work" && echo "$want" >"$work/.want"
+    fi
     log "building llama.cpp (cuda=$cuda, native CPU) with $JOBS jobs"
-    cmake -S "$work/src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    local gen=Ninja
+    command -v ninja >/dev/null 2>&1 || gen="Unix Makefiles"
+    cmake -S "$work/src" -B "$work/build" -G "$gen" -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_CUDA=$cuda -DGGML_RPC=ON \
         -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
         -DLLAMA_BUILD_MTMD=ON -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
         -DLLAMA_OPENSSL=OFF -DMTMD_VIDEO=OFF -DLLAMA_CURL=OFF \
-        -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' \
+        -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' "${arch[@]}" \
         >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
     cmake --build "$work/build" -j "$JOBS" --target llama mtmd $LLAMA_TOOLS \
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
@@ -92,7 +154,7 @@ build_llama() {
           "$work/src/tools/mtmd/mtmd.h" "$work/src/tools/mtmd/mtmd-helper.h" "$PREFIX/include/"
     mkdir -p "$PREFIX/share/vocab"
     cp -a "$work/src/models/"ggml-vocab-*.gguf "$PREFIX/share/vocab/"
-    cp -a "$work/package/llama/llama.cpp.info.json" "$PREFIX/share/"
+    cp -a "$work/src/llama.cpp.info.json" "$PREFIX/share/"
     rm -rf "$work"
     echo "$want" >"$PREFIX/.stamp"
     log "llama.cpp installed in $PREFIX"
@@ -141,7 +203,10 @@ install_node_tools() {
     echo "$want" >"$dir/.stamp"
 }
 
-install_packages
-install_node_tools
-build_llama
+case ${1:-} in
+--llama-source) write_source "${2:?--llama-source FILE}"; exit 0 ;;
+--llama-only) build_llama ;;
+"") install_packages; install_node_tools; build_llama ;;
+*) log "unknown argument: $1"; exit 2 ;;
+esac
 echo "$PREFIX"

@@ -431,6 +431,7 @@ static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mt
     llama_pos np = 0;
     int32_t r =
         mtmd_helper_decode_image_chunk(mm->ctx, ctx, c, e, *n_past, seq, n_batch, &np, NULL, NULL);
+    llama_synchronize(ctx); /* a GPU's llama_decode returns before the graph is done */
     st->decode_s += mill_clock_s() - t0;
     st->n_decodes += ((long long)mtmd_input_chunk_get_n_tokens(c) + n_batch - 1) / n_batch;
     st->n_tokens += (long long)mtmd_input_chunk_get_n_tokens(c);
@@ -461,6 +462,7 @@ int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx, struct
         llama_pos np = 0;
         int32_t r =
             mtmd_helper_eval_chunk_single(mm->ctx, ctx, c, *n_past, seq, n_batch, false, &np);
+        llama_synchronize(ctx);
         st->decode_s += mill_clock_s() - t0;
         st->n_decodes++;
         st->n_tokens += (long long)mtmd_input_chunk_get_n_tokens(c);

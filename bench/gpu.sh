@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# gpu.sh: the GPU figures of the llama backend, in as few calls of a lent GPU machine as its
+# budget wants (15 minutes of device time per session: build there once, then measure).
+# Prepare here with `make build && bash bench/gpu_pack.sh`, then on the device, in the
+# checkout's root, with `.gpu` carried:
+#
+#   bash bench/gpu.sh STEP...        e.g. `bash bench/gpu.sh build smoke mmlu`, then `... vlm`
+#
+#   build  what the machine is (GPU, nvcc, CPUs) and that mill loads. Before any step llama.cpp
+#          is built there with ggml's CUDA backend for the GPU found (scripts/deps.sh
+#          --llama-only, MILL_CUDA=1: about 50 CPU-minutes, so 4-5 minutes on 16 cores) and
+#          mill's pack unpacked, into .gpu-work (ignored files, kept while the machine stays
+#          warm: a later call finds them);
+#   smoke  a 10-question MMLU subject on the 40M model of `make run` with no n_gpu_layers given:
+#          the provenance must say 999 where nvidia-smi lists a GPU (0 where none), and
+#          llama.cpp's log names CUDA0;
+#   mmlu   full `mmlu` (57 subjects, 14,042 questions, 5-shot) on Qwen3-0.6B's shape
+#          (bench/mmlu_harness.sh, MILL_BENCH_SHAPE=0.6b): job, decode and harness seconds;
+#          MILL_GPU_MMLU_VARIANTS (default "b16=batch_size=16 b64=batch_size=64"),
+#          MILL_GPU_MMLU_TASKS (mmlu) and MILL_GPU_MMLU_LIMIT (0: all) for a shorter try;
+#   vlm    cifar10_mcq on the 0.5B VLM (bench/vlm.sh): 8 in flight vs one at a time vs
+#          llama-mtmd-cli per image, MILL_BENCH_VLM_N images (32).
+# Log lines go to $OUT/gpu.log (the device tool brings $OUT back), each step's
+# full output to $OUT/STEP.txt. Environment: MILL_GPU_CUDA (1; 0 builds for the CPU),
+# MILL_GPU_PREFIX (a llama.cpp already built by scripts/deps.sh, used instead of building),
+# MILL_BENCH_THREADS (8), MILL_BENCH_REPS (1). On a machine without NVIDIA's driver a CUDA
+# build loads through the toolkit's stub libcuda, ggml finds no device, and every step runs on
+# the CPU (how this script was tried).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+PACK=$ROOT/.gpu
+W=$ROOT/.gpu-work # not under .gpu: the device tool replaces a carried path at each call
+OUTD=${OUT:-$W/out}
+mkdir -p "$W" "$OUTD"
+PY=${MILL_BENCH_PY:-python3}
+export MILL_BENCH_PY=$PY MILL_BENCH_THREADS=${MILL_BENCH_THREADS:-8} MILL_BENCH_REPS=${MILL_BENCH_REPS:-1}
+log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log"; }
+[ $# -gt 0 ] || { echo "usage: bash bench/gpu.sh build|smoke|mmlu|vlm ..." >&2; exit 2; }
+
+# find_libs BINARY: adds to LD_LIBRARY_PATH the folders of the libraries BINARY needs that the
+# loader does not find (CUDA's, NCCL's: a toolkit or Python wheels that ld.so.conf may not
+# list); on a machine without NVIDIA's driver, the toolkit's stub libcuda.so as libcuda.so.1,
+# so that ggml finds no CUDA device and everything runs on the CPU (a try of this script).
+find_libs() {
+    local try lib f
+    for try in 1 2 3; do
+        for lib in $(ldd "$1" | awk '/not found/ { print $1 }'); do
+            if [ "$lib" = libcuda.so.1 ]; then
+                f=$(find /usr/local/cuda*/ -path '*stubs/libcuda.so' -print -quit 2>/dev/null)
+                [ -n "$f" ] || continue
+                mkdir -p "$W/stub" && ln -sf "$f" "$W/stub/libcuda.so.1" && f=$W/stub/libcuda.so.1
+                log "no NVIDIA driver: CUDA's stub $f, so ggml sees no CUDA device" >&2
+            else
+                f=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$lib" -print -quit 2>/dev/null)
+            fi
+            [ -n "$f" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${f%/*}
+        done
+    done
+    ! ldd "$1" | grep 'not found' >&2
+}
+
+deps() { # sets PREFIX to llama.cpp (built here once, or MILL_GPU_PREFIX) and the library paths
+    local t0=$SECONDS
+    PREFIX=${MILL_GPU_PREFIX:-}
+    if [ -z "$PREFIX" ]; then
+        PREFIX=$(MILL_DEPS_DIR=$W/deps MILL_LLAMA_SOURCE=$PACK/llama-src.tar.xz \
+            MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_LLAMA_TOOLS="llama-mtmd-cli llama-perplexity" \
+            bash "$ROOT/scripts/deps.sh" --llama-only | tail -1)
+    fi
+    [ -f "$PREFIX/.stamp" ] || return 1
+    log "llama.cpp in $PREFIX ($((SECONDS - t0)) s): $(cat "$PREFIX/.stamp")"
+    find_libs "$PREFIX/bin/llama-mtmd-cli"
+}
+
+unpack() { # mill's pack into $W/mill: bin/ holds wrappers that set the library path for it alone
+    [ -f "$W/mill/.done" ] && return 0
+    rm -rf "$W/mill" && mkdir -p "$W/mill" || return 1
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+        "$PACK/mill.tar.xz" "$W/mill" || return 1
+    mv "$W/mill/bin" "$W/mill/real" && mkdir "$W/mill/bin" || return 1
+    local b
+    for b in "$W/mill/real/"*; do
+        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib:%s/lib:%s" exec "%s" "$@"\n' "$PREFIX" \
+            "$W/mill" "${LD_LIBRARY_PATH:-}" "$b" >"$W/mill/bin/${b##*/}" &&
+            chmod +x "$W/mill/bin/${b##*/}" || return 1
+    done
+    touch "$W/mill/.done"
+}
+
+step_build() { # what the machine is, and that mill loads with this llama.cpp
+    nvidia-smi -L 2>&1
+    command -v nvcc >/dev/null && nvcc --version | tail -2
+    echo "$(nproc) CPUs; $(cmake --version | head -1); $(gcc --version | head -1)"
+    ls "$PREFIX/lib" | tr '\n' ' '; echo
+    ! LD_LIBRARY_PATH="$PREFIX/lib:$W/mill/lib:${LD_LIBRARY_PATH:-}" ldd "$W/mill/real/mill" |
+        grep 'not found' || return 1
+    "$W/mill/bin/mill" --version
+}
+
+step_smoke() {
+    local d=$W/smoke vocab=$PREFIX/share/vocab/ggml-vocab-qwen2.gguf
+    rm -rf "$d" && mkdir -p "$d"
+    "$W/mill/bin/gen_llama" --vocab "$vocab" --out "$d/m40.gguf" --n_embd 128 --n_layer 4 \
+        --n_head 4 --n_head_kv 2 --n_ff 256 --type f16 --seed 42 >/dev/null || return 1
+    MILL_LOCAL_DATASETS=$ROOT/tests/data/mmlu MILL_CACHE_DIR=$d/cache "$W/mill/bin/mill" \
+        --log_level debug --output_dir "$d/out" --limit 10 eval "llama[path=$d/m40.gguf]" \
+        mmlu_abstract_algebra >/dev/null 2>"$d/err" || { tail -5 "$d/err"; return 1; }
+    grep -m3 -E 'CUDA0|offloaded' "$d/err" | tee -a "$OUTD/gpu.log"
+    local gpu=0
+    nvidia-smi -L 2>/dev/null | grep -q '^GPU' && gpu=1
+    "$PY" - "$d"/out/outputs/*/mmlu_abstract_algebra_5shot.json "$gpu" <<'PY' |
+import json, sys
+p = json.load(open(sys.argv[1]))
+print("smoke: n_gpu_layers %s, flash_attn %s, %s decodes" % (
+    p["n_gpu_layers"], p.get("flash_attn"), p.get("llama_decode_calls")))
+sys.exit(0 if p["n_gpu_layers"] == (999 if sys.argv[2] == "1" else 0) else 1)
+PY
+        tee -a "$OUTD/gpu.log"
+    return "${PIPESTATUS[0]}"
+}
+
+step_mmlu() {
+    MILL_BENCH_SHAPE=0.6b MILL_BENCH_MMLU_TASKS=${MILL_GPU_MMLU_TASKS:-mmlu} \
+        MILL_BENCH_LIMIT=${MILL_GPU_MMLU_LIMIT:-0} MILL_BENCH_WARM_LIMIT=5 \
+        MILL_BENCH_TOL=${MILL_BENCH_TOL:-1e-3} MILL_LLAMA_PREFIX=$PREFIX \
+        MILL_BENCH_VARIANTS=${MILL_GPU_MMLU_VARIANTS:-b16=batch_size=16 b64=batch_size=64} \
+        bash "$HERE/mmlu_harness.sh" "$W/mill"
+}
+
+step_vlm() {
+    MILL_BENCH_VLM_N=${MILL_BENCH_VLM_N:-32} MILL_LLAMA_PREFIX=$PREFIX \
+        MILL_BENCH_CLI_ARGS="${MILL_BENCH_CLI_ARGS:--ngl 999}" bash "$HERE/vlm.sh" "$W/mill"
+}
+
+PREFIX=
+for s in "$@"; do
+    case $s in build|smoke|mmlu|vlm) ;; *) echo "gpu.sh: unknown step $s" >&2; exit 2 ;; esac
+done
+deps || { log "no llama.cpp"; exit 1; }
+unpack || { log "unpacking mill failed"; exit 1; }
+for s in "$@"; do
+    log "step $s"
+    t0=$SECONDS
+    "step_$s" 2>&1 | tee "$OUTD/$s.txt"
+    rc=${PIPESTATUS[0]}
+    log "step $s: exit $rc after $((SECONDS - t0)) s"
+    [ "$rc" -eq 0 ] || exit "$rc"
+done
