@@ -133,7 +133,10 @@ build_llama() {
     if [ -f "$work/.want" ] && [ "$(cat "$work/.want")" = "$want" ]; then
         log "resuming the build in $work"
     else
-        rm -rf "$work" && mkdir -p "$work" && fetch_or_unpack "$work" && echo "$want" >"$work/.want"
+        rm -rf "$work"
+        mkdir -p "$work"
+        fetch_or_unpack "$work"
+        echo "$want" >"$work/.want"
     fi
     log "building llama.cpp (cuda=$cuda, native CPU) with $JOBS jobs"
     local gen=Ninja
