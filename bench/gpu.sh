@@ -7,7 +7,7 @@
 #   bash bench/gpu.sh STEP...        e.g. `bash bench/gpu.sh build smoke mmlu`, then `... vlm`
 #
 #   build  what the machine is (GPU, nvcc, CPUs) and that mill loads. Before any step llama.cpp
-#          is built there with ggml's CUDA backend for the GPU found (scripts/deps.sh
+#          is built there with ggml's CUDA backend for the GPU nvidia-smi reports (scripts/deps.sh
 #          --llama-only, MILL_CUDA=1: about 50 CPU-minutes, so 4-5 minutes on 16 cores) and
 #          mill's pack unpacked, into .gpu-work (ignored files, kept while the machine stays
 #          warm: a later call finds them);
@@ -16,10 +16,11 @@
 #          llama.cpp's log names CUDA0;
 #   mmlu   full `mmlu` (57 subjects, 14,042 questions, 5-shot) on Qwen3-0.6B's shape
 #          (bench/mmlu_harness.sh, MILL_BENCH_SHAPE=0.6b): job, decode and harness seconds;
-#          MILL_GPU_MMLU_VARIANTS (default "b16=batch_size=16 b64=batch_size=64"),
+#          MILL_GPU_MMLU_VARIANTS (default "b16=batch_size=16", the default batch; add e.g.
+#          "b64=batch_size=64" where the budget allows: each variant is a full run),
 #          MILL_GPU_MMLU_TASKS (mmlu) and MILL_GPU_MMLU_LIMIT (0: all) for a shorter try;
 #   vlm    cifar10_mcq on the 0.5B VLM (bench/vlm.sh): 8 in flight vs one at a time vs
-#          llama-mtmd-cli per image, MILL_BENCH_VLM_N images (32).
+#          llama-mtmd-cli per image, MILL_BENCH_VLM_N images (16).
 # Log lines go to $OUT/gpu.log (the device tool brings $OUT back), each step's
 # full output to $OUT/STEP.txt. Environment: MILL_GPU_CUDA (1; 0 builds for the CPU),
 # MILL_GPU_PREFIX (a llama.cpp already built by scripts/deps.sh, used instead of building),
@@ -39,20 +40,21 @@ log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log";
 [ $# -gt 0 ] || { echo "usage: bash bench/gpu.sh build|smoke|mmlu|vlm ..." >&2; exit 2; }
 
 # find_libs BINARY: adds to LD_LIBRARY_PATH the folders of the libraries BINARY needs that the
-# loader does not find (CUDA's, NCCL's: a toolkit or Python wheels that ld.so.conf may not
-# list); on a machine without NVIDIA's driver, the toolkit's stub libcuda.so as libcuda.so.1,
-# so that ggml finds no CUDA device and everything runs on the CPU (a try of this script).
+# loader does not find (CUDA's, NCCL's, the driver's: a toolkit, Python wheels or a driver
+# folder that ld.so.conf may not list). Only where nvidia-smi lists no GPU does a missing
+# libcuda.so.1 become the toolkit's stub, so that ggml finds no CUDA device and everything runs
+# on the CPU (a try of this script on a machine without a GPU).
 find_libs() {
     local try lib f
     for try in 1 2 3; do
         for lib in $(ldd "$1" | awk '/not found/ { print $1 }'); do
-            if [ "$lib" = libcuda.so.1 ]; then
+            f=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$lib" -not -path '*/stubs/*' \
+                -print -quit 2>/dev/null)
+            if [ -z "$f" ] && [ "$lib" = libcuda.so.1 ] && [ "$GPU" = 0 ]; then
                 f=$(find /usr/local/cuda*/ -path '*stubs/libcuda.so' -print -quit 2>/dev/null)
                 [ -n "$f" ] || continue
                 mkdir -p "$W/stub" && ln -sf "$f" "$W/stub/libcuda.so.1" && f=$W/stub/libcuda.so.1
-                log "no NVIDIA driver: CUDA's stub $f, so ggml sees no CUDA device" >&2
-            else
-                f=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$lib" -print -quit 2>/dev/null)
+                log "no GPU: CUDA's stub $f, so ggml sees no CUDA device"
             fi
             [ -n "$f" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${f%/*}
         done
@@ -64,17 +66,26 @@ deps() { # sets PREFIX to llama.cpp (built here once, or MILL_GPU_PREFIX) and th
     local t0=$SECONDS
     PREFIX=${MILL_GPU_PREFIX:-}
     if [ -z "$PREFIX" ]; then
+        # For the GPU nvidia-smi reports (compute capability 9.0 -> 90), not CMake's detection.
+        local arch
+        arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d .)
         PREFIX=$(MILL_DEPS_DIR=$W/deps MILL_LLAMA_SOURCE=$PACK/llama-src.tar.xz \
-            MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_LLAMA_TOOLS="llama-mtmd-cli llama-perplexity" \
+            MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_CUDA_ARCH=$arch \
+            MILL_LLAMA_TOOLS="llama-mtmd-cli llama-perplexity" \
             bash "$ROOT/scripts/deps.sh" --llama-only | tail -1)
     fi
     [ -f "$PREFIX/.stamp" ] || return 1
     log "llama.cpp in $PREFIX ($((SECONDS - t0)) s): $(cat "$PREFIX/.stamp")"
+    if [ "$GPU" = 1 ] && grep -q 'cuda=OFF' "$PREFIX/.stamp"; then
+        log "a GPU but llama.cpp without CUDA (nvcc: $(command -v nvcc || echo none))"; return 1
+    fi
     find_libs "$PREFIX/bin/llama-mtmd-cli"
 }
 
 unpack() { # mill's pack into $W/mill: bin/ holds wrappers that set the library path for it alone
-    [ -f "$W/mill/.done" ] && return 0
+    local sum
+    sum=$(sha256sum <"$PACK/mill.tar.xz") || return 1
+    [ "$(cat "$W/mill/.done" 2>/dev/null)" = "$sum" ] && return 0
     rm -rf "$W/mill" && mkdir -p "$W/mill" || return 1
     "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
         "$PACK/mill.tar.xz" "$W/mill" || return 1
@@ -85,7 +96,7 @@ unpack() { # mill's pack into $W/mill: bin/ holds wrappers that set the library 
             "$W/mill" "${LD_LIBRARY_PATH:-}" "$b" >"$W/mill/bin/${b##*/}" &&
             chmod +x "$W/mill/bin/${b##*/}" || return 1
     done
-    touch "$W/mill/.done"
+    echo "$sum" >"$W/mill/.done"
 }
 
 step_build() { # what the machine is, and that mill loads with this llama.cpp
@@ -124,16 +135,19 @@ step_mmlu() {
     MILL_BENCH_SHAPE=0.6b MILL_BENCH_MMLU_TASKS=${MILL_GPU_MMLU_TASKS:-mmlu} \
         MILL_BENCH_LIMIT=${MILL_GPU_MMLU_LIMIT:-0} MILL_BENCH_WARM_LIMIT=5 \
         MILL_BENCH_TOL=${MILL_BENCH_TOL:-1e-3} MILL_LLAMA_PREFIX=$PREFIX \
-        MILL_BENCH_VARIANTS=${MILL_GPU_MMLU_VARIANTS:-b16=batch_size=16 b64=batch_size=64} \
+        MILL_BENCH_VARIANTS=${MILL_GPU_MMLU_VARIANTS:-b16=batch_size=16} \
         bash "$HERE/mmlu_harness.sh" "$W/mill"
 }
 
 step_vlm() {
-    MILL_BENCH_VLM_N=${MILL_BENCH_VLM_N:-32} MILL_LLAMA_PREFIX=$PREFIX \
+    MILL_BENCH_VLM_N=${MILL_BENCH_VLM_N:-16} MILL_LLAMA_PREFIX=$PREFIX \
         MILL_BENCH_CLI_ARGS="${MILL_BENCH_CLI_ARGS:--ngl 999}" bash "$HERE/vlm.sh" "$W/mill"
 }
 
 PREFIX=
+GPU=0
+nvidia-smi -L 2>/dev/null | grep -q '^GPU' && GPU=1
+command -v nvcc >/dev/null || PATH=$PATH:/usr/local/cuda/bin
 for s in "$@"; do
     case $s in build|smoke|mmlu|vlm) ;; *) echo "gpu.sh: unknown step $s" >&2; exit 2 ;; esac
 done

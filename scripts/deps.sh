@@ -94,7 +94,8 @@ write_source() {
         --exclude=./ggml/src/ggml-musa --exclude=./ggml/src/ggml-hexagon \
         --exclude=./ggml/src/ggml-webgpu . &&
         tar -rf "$work/src.tar" ./models/ggml-vocab-qwen2.gguf)
-    xz -6 <"$work/src.tar" >"$out.tmp" && mv "$out.tmp" "$out"
+    xz -6 <"$work/src.tar" >"$out.tmp"
+    mv "$out.tmp" "$out"
     rm -rf "$work"
     log "llama.cpp source written to $out"
 }
@@ -118,7 +119,8 @@ build_llama() {
     fi
     # Without NVIDIA's driver (libcuda.so.1) the tools link against ggml-cuda's driver calls
     # unresolved; the machine that runs them has the driver.
-    if [ $cuda = ON ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+    if [ $cuda = ON ] &&
+        [ "$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -c 'libcuda\.so\.1 ')" = 0 ]; then
         arch+=(-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined)
     fi
     [ -n "${MILL_LLAMA_SOURCE:-}" ] && want="src=$(sha256sum <"$MILL_LLAMA_SOURCE" | cut -c1-64) ${want#* }"
@@ -129,18 +131,18 @@ build_llama() {
     local work=$DEPS_DIR/work-$LLAMA_VERSION
     rm -rf "$PREFIX"
     mkdir -p "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/include" "$PREFIX/share"
+    local gen=Ninja
+    command -v ninja >/dev/null 2>&1 || gen="Unix Makefiles"
     # A build that stopped (a failure, an interrupted CI job) resumes where it was.
-    if [ -f "$work/.want" ] && [ "$(cat "$work/.want")" = "$want" ]; then
+    if [ -f "$work/.want" ] && [ "$(cat "$work/.want")" = "$want gen=$gen" ]; then
         log "resuming the build in $work"
     else
         rm -rf "$work"
         mkdir -p "$work"
         fetch_or_unpack "$work"
-        echo "$want" >"$work/.want"
+        echo "$want gen=$gen" >"$work/.want"
     fi
     log "building llama.cpp (cuda=$cuda, native CPU) with $JOBS jobs"
-    local gen=Ninja
-    command -v ninja >/dev/null 2>&1 || gen="Unix Makefiles"
     cmake -S "$work/src" -B "$work/build" -G "$gen" -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON -DGGML_CUDA=$cuda -DGGML_RPC=ON \
         -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \

@@ -53,7 +53,8 @@ check "local run exits 0" "[ $? -eq 0 ]"
 # n_gpu_layers left out: every layer where ggml finds a local GPU (a CUDA build of the pinned
 # llama.cpp, MILL_CUDA=1 scripts/deps.sh, on a machine with one), else none.
 want_ngl=0
-ls "$LLAMA/lib/"libggml-cuda* >/dev/null 2>&1 && command -v nvidia-smi >/dev/null && want_ngl=999
+ls "$LLAMA/lib/"libggml-cuda* >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU' &&
+    want_ngl=999
 check "local run: n_gpu_layers $want_ngl by default (no GPU backend or no GPU: 0)" \
     "$PY -c 'import json,glob,sys; p=json.load(open(glob.glob(\"$tmp/o-local/outputs/*/toy_cloze_1shot.json\")[0])); sys.exit(0 if p[\"n_gpu_layers\"] == $want_ngl else 1)'"
 
