@@ -82,21 +82,22 @@ deps() { # sets PREFIX to llama.cpp (built here once, or MILL_GPU_PREFIX) and th
     find_libs "$PREFIX/bin/llama-mtmd-cli"
 }
 
-unpack() { # mill's pack into $W/mill: bin/ holds wrappers that set the library path for it alone
-    local sum
+unpack() { # mill's pack into $W/mill (again when it changed); bin/ holds wrappers that set the
+    # library path, this run's, for mill alone
+    local sum b
     sum=$(sha256sum <"$PACK/mill.tar.xz") || return 1
-    [ "$(cat "$W/mill/.done" 2>/dev/null)" = "$sum" ] && return 0
-    rm -rf "$W/mill" && mkdir -p "$W/mill" || return 1
-    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-        "$PACK/mill.tar.xz" "$W/mill" || return 1
-    mv "$W/mill/bin" "$W/mill/real" && mkdir "$W/mill/bin" || return 1
-    local b
+    if [ "$(cat "$W/mill/.done" 2>/dev/null)" != "$sum" ]; then
+        rm -rf "$W/mill" && mkdir -p "$W/mill" || return 1
+        "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+            "$PACK/mill.tar.xz" "$W/mill" || return 1
+        mv "$W/mill/bin" "$W/mill/real" && echo "$sum" >"$W/mill/.done" || return 1
+    fi
+    MILL_LIBS=$PREFIX/lib:$W/mill/lib:${LD_LIBRARY_PATH:-}
+    rm -rf "$W/mill/bin" && mkdir "$W/mill/bin" || return 1
     for b in "$W/mill/real/"*; do
-        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib:%s/lib:%s" exec "%s" "$@"\n' "$PREFIX" \
-            "$W/mill" "${LD_LIBRARY_PATH:-}" "$b" >"$W/mill/bin/${b##*/}" &&
-            chmod +x "$W/mill/bin/${b##*/}" || return 1
+        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$MILL_LIBS" "$b" \
+            >"$W/mill/bin/${b##*/}" && chmod +x "$W/mill/bin/${b##*/}" || return 1
     done
-    echo "$sum" >"$W/mill/.done"
 }
 
 step_build() { # what the machine is, and that mill loads with this llama.cpp
@@ -104,7 +105,7 @@ step_build() { # what the machine is, and that mill loads with this llama.cpp
     command -v nvcc >/dev/null && nvcc --version | tail -2
     echo "$(nproc) CPUs; $(cmake --version | head -1); $(gcc --version | head -1)"
     ls "$PREFIX/lib" | tr '\n' ' '; echo
-    ! LD_LIBRARY_PATH="$PREFIX/lib:$W/mill/lib:${LD_LIBRARY_PATH:-}" ldd "$W/mill/real/mill" |
+    ! LD_LIBRARY_PATH=$MILL_LIBS ldd "$W/mill/real/mill" |
         grep 'not found' || return 1
     "$W/mill/bin/mill" --version
 }
@@ -118,9 +119,7 @@ step_smoke() {
         --log_level debug --output_dir "$d/out" --limit 10 eval "llama[path=$d/m40.gguf]" \
         mmlu_abstract_algebra >/dev/null 2>"$d/err" || { tail -5 "$d/err"; return 1; }
     grep -m3 -E 'CUDA0|offloaded' "$d/err" | tee -a "$OUTD/gpu.log"
-    local gpu=0
-    nvidia-smi -L 2>/dev/null | grep -q '^GPU' && gpu=1
-    "$PY" - "$d"/out/outputs/*/mmlu_abstract_algebra_5shot.json "$gpu" <<'PY' |
+    "$PY" - "$d"/out/outputs/*/mmlu_abstract_algebra_5shot.json "$GPU" <<'PY' |
 import json, sys
 p = json.load(open(sys.argv[1]))
 print("smoke: n_gpu_layers %s, flash_attn %s, %s decodes" % (
@@ -144,7 +143,7 @@ step_vlm() {
         MILL_BENCH_CLI_ARGS="${MILL_BENCH_CLI_ARGS:--ngl 999}" bash "$HERE/vlm.sh" "$W/mill"
 }
 
-PREFIX=
+PREFIX= MILL_LIBS=
 GPU=0
 nvidia-smi -L 2>/dev/null | grep -q '^GPU' && GPU=1
 command -v nvcc >/dev/null || PATH=$PATH:/usr/local/cuda/bin

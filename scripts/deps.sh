@@ -112,16 +112,16 @@ fetch_or_unpack() {
 build_llama() {
     local cuda=OFF
     if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
-    local arch=() want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
+    local extra=() want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
     # A machine without the GPU (building for another one) names its architecture: 90 = Hopper.
     if [ $cuda = ON ] && [ -n "${MILL_CUDA_ARCH:-}" ]; then
-        arch=(-DCMAKE_CUDA_ARCHITECTURES="$MILL_CUDA_ARCH"); want+=" arch=$MILL_CUDA_ARCH"
+        extra=(-DCMAKE_CUDA_ARCHITECTURES="$MILL_CUDA_ARCH"); want+=" arch=$MILL_CUDA_ARCH"
     fi
     # Without NVIDIA's driver (libcuda.so.1) the tools link against ggml-cuda's driver calls
     # unresolved; the machine that runs them has the driver.
     if [ $cuda = ON ] &&
         [ "$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -c 'libcuda\.so\.1 ')" = 0 ]; then
-        arch+=(-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined)
+        extra+=(-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined)
     fi
     [ -n "${MILL_LLAMA_SOURCE:-}" ] && want="src=$(sha256sum <"$MILL_LLAMA_SOURCE" | cut -c1-64) ${want#* }"
     if [ -f "$PREFIX/.stamp" ] && [ "$(cat "$PREFIX/.stamp")" = "$want" ]; then
@@ -149,7 +149,7 @@ build_llama() {
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
         -DLLAMA_BUILD_MTMD=ON -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
         -DLLAMA_OPENSSL=OFF -DMTMD_VIDEO=OFF -DLLAMA_CURL=OFF \
-        -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' "${arch[@]}" \
+        -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN:$ORIGIN/../lib' "${extra[@]}" \
         >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
     cmake --build "$work/build" -j "$JOBS" --target llama mtmd $LLAMA_TOOLS \
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }

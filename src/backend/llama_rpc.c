@@ -150,14 +150,13 @@ size_t mill_local_gpus(ggml_backend_dev_t *out, size_t cap) {
 ggml_backend_dev_t *mill_rpc_model_devices(char *const *eps, size_t n) {
     if (!n_done)
         return NULL;
-    size_t cap = ggml_backend_dev_count() + 1, k = 0;
+    size_t cap = ggml_backend_dev_count() + 1;
     ggml_backend_dev_t *out = calloc(cap, sizeof *out);
     if (!out)
         return NULL;
-    k = mill_local_gpus(out, cap - 1);
-    if (k > cap - 1)
-        k = cap - 1;
-    for (size_t e = 0; e < n; e++) { /* this model's servers */
+    /* the local GPUs (at most the device count, cap - 1), then this model's servers */
+    size_t k = mill_local_gpus(out, cap - 1);
+    for (size_t e = 0; e < n; e++) {
         ggml_backend_reg_t reg = attached_reg(eps[e]);
         for (size_t i = 0; reg && i < ggml_backend_reg_dev_count(reg) && k + 1 < cap; i++)
             out[k++] = ggml_backend_reg_dev_get(reg, i);

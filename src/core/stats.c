@@ -157,7 +157,8 @@ typedef double v2d __attribute__((vector_size(16)));
 #define MILL_SHIFTV(NAME, VF, VI, ATTR)                                          \
     static inline __attribute__((always_inline)) ATTR VF NAME(VF x, float max) { \
         VF d = x - max, lo = (VF){0} - 87.0f, hi = (VF){0} + 88.0f;              \
-        VI below = d<lo, above = d> hi;                                          \
+        VI below = d < lo;                                                       \
+        VI above = d > hi;                                                       \
         d = (VF)(((VI)d & ~below) | ((VI)lo & below));                           \
         return (VF)(((VI)d & ~above) | ((VI)hi & above));                        \
     }
