@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # gpu.sh: the GPU figures of the llama backend, in as few calls of a lent GPU machine as its
 # budget wants (15 minutes of device time per session: build there once, then measure).
-# Prepare here with `make build && bash bench/gpu_pack.sh`, then on the device, in the
-# checkout's root, with `.gpu` carried:
+# Prepare here with `make build && bash bench/gpu_pack.sh [--cuda PREFIX]`, then on the device,
+# in the checkout's root, with `.gpu` carried (and `.gpu-cuda` by an earlier call, see llama):
 #
-#   bash bench/gpu.sh STEP...        e.g. `bash bench/gpu.sh build smoke mmlu`, then `... vlm`
+#   bash bench/gpu.sh STEP...        e.g. `bash bench/gpu.sh llama`, then `... build smoke mmlu vlm`
 #
-#   build  what the machine is (GPU, nvcc, CPUs) and that mill loads. Before any step llama.cpp
-#          is built there with ggml's CUDA backend for the GPU nvidia-smi reports (scripts/deps.sh
-#          --llama-only, MILL_CUDA=1: about 50 CPU-minutes, so 4-5 minutes on 16 cores) and
-#          mill's pack unpacked, into .gpu-work (ignored files, kept while the machine stays
-#          warm: a later call finds them);
+#   llama  only what every step does first: llama.cpp with ggml's CUDA backend for the GPU
+#          nvidia-smi reports, into .gpu-work (ignored files, kept while the machine stays warm: a
+#          later call finds them). Either the build gpu_pack.sh --cuda made (.gpu-cuda, unpacked
+#          once), when it is for this GPU's architecture and its libraries load here, or else
+#          built there (scripts/deps.sh --llama-only, MILL_CUDA=1: about 50 CPU-minutes, so 4-5
+#          minutes on 16 cores). The other steps also unpack mill's pack;
+#   build  what the machine is (GPU, nvcc, CPUs) and that mill loads;
 #   smoke  a 10-question MMLU subject on the 40M model of `make run` with no n_gpu_layers given:
 #          the provenance must say 999 where nvidia-smi lists a GPU (0 where none), and
 #          llama.cpp's log names CUDA0;
@@ -31,6 +33,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 PACK=$ROOT/.gpu
+CUDA_PACK=$ROOT/.gpu-cuda/llama-cuda.tar.xz
 W=$ROOT/.gpu-work # not under .gpu: the device tool replaces a carried path at each call
 OUTD=${OUT:-$W/out}
 mkdir -p "$W" "$OUTD"
@@ -62,15 +65,42 @@ find_libs() {
     ! ldd "$1" | grep 'not found' >&2
 }
 
-deps() { # sets PREFIX to llama.cpp (built here once, or MILL_GPU_PREFIX) and the library paths
+# untar ARCHIVE DIR: ARCHIVE's files into DIR, afresh unless DIR/.done holds its sha256.
+untar() {
+    local sum
+    sum=$(sha256sum <"$1") || return 1
+    [ "$(cat "$2/.done" 2>/dev/null)" = "$sum" ] && return 0
+    rm -rf "$2" && mkdir -p "$2" || return 1
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2" &&
+        echo "$sum" >"$2/.done"
+}
+
+# prebuilt: PREFIX becomes the llama.cpp gpu_pack.sh --cuda made (carried in .gpu-cuda now or by
+# an earlier call) when it has CUDA for this GPU (any, where there is none) and loads here.
+prebuilt() {
+    local p
+    if [ -f "$CUDA_PACK" ]; then untar "$CUDA_PACK" "$W/prebuilt" || return 1; fi
+    p=$(ls -d "$W"/prebuilt/llama.cpp-*/ 2>/dev/null | head -1)
+    p=${p%/}
+    [ -n "$p" ] && grep -q 'cuda=ON' "$p/.stamp" 2>/dev/null || return 1
+    if [ "$GPU" = 1 ] && ! grep -q " arch=$ARCH\$" "$p/.stamp"; then
+        log "the carried llama.cpp is not for this GPU's architecture $ARCH: $(cat "$p/.stamp")"
+        return 1
+    fi
+    find_libs "$p/bin/llama-mtmd-cli" ||
+        { log "the carried llama.cpp does not load here"; return 1; }
+    PREFIX=$p
+}
+
+deps() { # sets PREFIX to llama.cpp (MILL_GPU_PREFIX, carried, or built here once) and the
+    # library paths
     local t0=$SECONDS
     PREFIX=${MILL_GPU_PREFIX:-}
+    [ -n "$PREFIX" ] || prebuilt
     if [ -z "$PREFIX" ]; then
         # For the GPU nvidia-smi reports (compute capability 9.0 -> 90), not CMake's detection.
-        local arch
-        arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d .)
         PREFIX=$(MILL_DEPS_DIR=$W/deps MILL_LLAMA_SOURCE=$PACK/llama-src.tar.xz \
-            MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_CUDA_ARCH=$arch \
+            MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_CUDA_ARCH=$ARCH \
             MILL_LLAMA_TOOLS="llama-mtmd-cli llama-perplexity" \
             bash "$ROOT/scripts/deps.sh" --llama-only | tail -1)
     fi
@@ -84,20 +114,22 @@ deps() { # sets PREFIX to llama.cpp (built here once, or MILL_GPU_PREFIX) and th
 
 unpack() { # mill's pack into $W/mill (again when it changed); bin/ holds wrappers that set the
     # library path, this run's, for mill alone
-    local sum b
-    sum=$(sha256sum <"$PACK/mill.tar.xz") || return 1
-    if [ "$(cat "$W/mill/.done" 2>/dev/null)" != "$sum" ]; then
-        rm -rf "$W/mill" && mkdir -p "$W/mill" || return 1
-        "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-            "$PACK/mill.tar.xz" "$W/mill" || return 1
-        mv "$W/mill/bin" "$W/mill/real" && echo "$sum" >"$W/mill/.done" || return 1
-    fi
+    local b
+    untar "$PACK/mill.tar.xz" "$W/mill" || return 1
+    [ -d "$W/mill/real" ] || mv "$W/mill/bin" "$W/mill/real" || return 1
     MILL_LIBS=$PREFIX/lib:$W/mill/lib:${LD_LIBRARY_PATH:-}
     rm -rf "$W/mill/bin" && mkdir "$W/mill/bin" || return 1
     for b in "$W/mill/real/"*; do
         printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$MILL_LIBS" "$b" \
             >"$W/mill/bin/${b##*/}" && chmod +x "$W/mill/bin/${b##*/}" || return 1
     done
+}
+
+step_llama() { # llama.cpp's libraries and what they load
+    ls -l "$PREFIX/lib" "$PREFIX/bin"
+    LD_LIBRARY_PATH=$PREFIX/lib:${LD_LIBRARY_PATH:-} ldd "$PREFIX/lib/libggml-cuda.so" 2>&1 |
+        grep -E 'cuda|cublas|not found'
+    return 0
 }
 
 step_build() { # what the machine is, and that mill loads with this llama.cpp
@@ -146,12 +178,14 @@ step_vlm() {
 PREFIX= MILL_LIBS=
 GPU=0
 nvidia-smi -L 2>/dev/null | grep -q '^GPU' && GPU=1
+ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d .)
 command -v nvcc >/dev/null || PATH=$PATH:/usr/local/cuda/bin
+MILL=0
 for s in "$@"; do
-    case $s in build|smoke|mmlu|vlm) ;; *) echo "gpu.sh: unknown step $s" >&2; exit 2 ;; esac
+    case $s in llama) ;; build|smoke|mmlu|vlm) MILL=1 ;; *) echo "gpu.sh: unknown step $s" >&2; exit 2 ;; esac
 done
 deps || { log "no llama.cpp"; exit 1; }
-unpack || { log "unpacking mill failed"; exit 1; }
+[ "$MILL" = 0 ] || unpack || { log "unpacking mill failed"; exit 1; }
 for s in "$@"; do
     log "step $s"
     t0=$SECONDS
