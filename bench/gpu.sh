@@ -48,8 +48,8 @@ log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log";
 # libcuda.so.1 become the toolkit's stub, so that ggml finds no CUDA device and everything runs
 # on the CPU (a try of this script on a machine without a GPU).
 find_libs() {
-    local try lib f
-    for try in 1 2 3; do
+    local lib f
+    for _ in 1 2 3; do
         for lib in $(ldd "$1" | awk '/not found/ { print $1 }'); do
             f=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$lib" -not -path '*/stubs/*' \
                 -print -quit 2>/dev/null)
@@ -175,7 +175,7 @@ step_vlm() {
         MILL_BENCH_CLI_ARGS="${MILL_BENCH_CLI_ARGS:--ngl 999}" bash "$HERE/vlm.sh" "$W/mill"
 }
 
-PREFIX= MILL_LIBS=
+PREFIX="" MILL_LIBS=""
 GPU=0
 nvidia-smi -L 2>/dev/null | grep -q '^GPU' && GPU=1
 ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d .)
