@@ -48,18 +48,26 @@ log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log";
 # libcuda.so.1 become the toolkit's stub, so that ggml finds no CUDA device and everything runs
 # on the CPU (a try of this script on a machine without a GPU).
 find_libs() {
-    local lib f
-    for _ in 1 2 3; do
-        for lib in $(ldd "$1" | awk '/not found/ { print $1 }'); do
-            f=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$lib" -not -path '*/stubs/*' \
-                -print -quit 2>/dev/null)
+    local lib f missing found names
+    for _ in 1 2 3; do # a library found can need more (libcublas: libcublasLt)
+        missing=$(ldd "$1" | awk '/not found/ { print $1 }' | sort -u)
+        [ -n "$missing" ] || break
+        names=()
+        for lib in $missing; do names+=(${names[0]:+-o} -name "$lib"); done
+        # one walk for all of them: a Python environment under /opt is large, its file system slow
+        found=$(find /usr/local /opt /usr/lib /usr/lib64 \( "${names[@]}" \) -not -path '*/stubs/*' \
+            2>/dev/null)
+        for lib in $missing; do
+            f=$(grep -m1 "/$lib\$" <<<"$found")
             if [ -z "$f" ] && [ "$lib" = libcuda.so.1 ] && [ "$GPU" = 0 ]; then
                 f=$(find /usr/local/cuda*/ -path '*stubs/libcuda.so' -print -quit 2>/dev/null)
                 [ -n "$f" ] || continue
                 mkdir -p "$W/stub" && ln -sf "$f" "$W/stub/libcuda.so.1" && f=$W/stub/libcuda.so.1
                 log "no GPU: CUDA's stub $f, so ggml sees no CUDA device"
             fi
-            [ -n "$f" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${f%/*}
+            [ -n "$f" ] || continue
+            case ":${LD_LIBRARY_PATH:-}:" in *":${f%/*}:"*) ;;
+            *) export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${f%/*} ;; esac
         done
     done
     ! ldd "$1" | grep 'not found' >&2
