@@ -15,7 +15,8 @@
 #   build  what the machine is (GPU, nvcc, CPUs) and that mill loads;
 #   smoke  a 10-question MMLU subject on the 40M model of `make run` with no n_gpu_layers given:
 #          the provenance must say 999 where nvidia-smi lists a GPU (0 where none), and
-#          llama.cpp's log names CUDA0;
+#          llama.cpp's log names CUDA0; with a GPU, the largest log-probability difference
+#          from the same run with n_gpu_layers=0 is printed;
 #   mmlu   full `mmlu` (57 subjects, 14,042 questions, 5-shot) on Qwen3-0.6B's shape
 #          (bench/mmlu_harness.sh, MILL_BENCH_SHAPE=0.6b): job, decode and harness seconds;
 #          MILL_GPU_MMLU_VARIANTS (default "b16=batch_size=16", the default batch; add e.g.
@@ -167,7 +168,16 @@ print("smoke: n_gpu_layers %s, flash_attn %s, %s decodes" % (
 sys.exit(0 if p["n_gpu_layers"] == (999 if sys.argv[2] == "1" else 0) else 1)
 PY
         tee -a "$OUTD/gpu.log"
-    return "${PIPESTATUS[0]}"
+    local rc=${PIPESTATUS[0]}
+    # The same questions on the CPU: how far the GPU's log-probabilities are (reported, not a
+    # gate: a near tie may flip an is_greedy flag on random weights).
+    [ "$GPU" = 1 ] || return "$rc"
+    MILL_LOCAL_DATASETS=$ROOT/tests/data/mmlu MILL_CACHE_DIR=$d/cache "$W/mill/bin/mill" \
+        --output_dir "$d/cpu" --limit 10 eval "llama[path=$d/m40.gguf,n_gpu_layers=0]" \
+        mmlu_abstract_algebra >/dev/null 2>>"$d/err" &&
+        { "$PY" "$ROOT/tests/cli/compare_samples.py" "$d/out" "$d/cpu" mmlu_abstract_algebra_5shot 0.05 \
+            2>&1 | tail -1 | sed 's/^/smoke: GPU vs CPU (within 0.05): /' | tee -a "$OUTD/gpu.log"; }
+    return "$rc"
 }
 
 step_mmlu() {
