@@ -47,7 +47,16 @@ struct batch {
     bool threaded; /* answered by thread (else inline: no thread could be made) */
     int rc;
     struct mill_err err;
+    /* A held job's last batch is scored and written by the worker as soon as it is answered
+     * (finish_on_worker): job, answered and finish_here under `handoff`; finished, frc and
+     * ferr, the worker's finish_batch, read after the join. */
+    struct job *job;
+    bool answered, finish_here, finished, done; /* done: the worker has returned */
+    int frc;
+    struct mill_err ferr;
 };
+
+static pthread_mutex_t handoff = PTHREAD_MUTEX_INITIALIZER;
 
 /* One model's run. */
 struct run_ctx {
@@ -372,6 +381,8 @@ static int finish_doc(struct job *j, const struct batch *b, size_t i, const stru
                       size_t nq, struct mill_buf *line, struct mill_err *err) {
     const struct mill_doc *d = &b->docs[i];
     const char *error = b->prompt_err[i];
+    if (!error && !nq)
+        error = "the document has no choices to score";
     for (size_t k = 0; !error && k < nq; k++)
         if (q[k].status)
             error = q[k].error ? q[k].error : mill_status_str(q[k].status);
@@ -519,14 +530,30 @@ static int build_batch(struct job *j, struct batch *b, struct mill_err *err) {
     return rc;
 }
 
-/* The backend's run over one batch: the worker thread's body (or called inline). */
+static int finish_batch(struct job *j, struct batch *b, struct mill_err *err);
+
+/* The backend's run over one batch: the worker thread's body (or called inline); then, when
+ * the batch was handed over by finish_on_worker meanwhile, its finish_batch. */
 static void *answer_batch(void *arg) {
     struct batch *b = arg;
     b->rc = b->nreq ? b->ops->run(b->state, b->reqs, b->nreq, &b->err) : 0;
+    pthread_mutex_lock(&handoff);
+    bool finish = b->finish_here;
+    b->answered = true;
+    pthread_mutex_unlock(&handoff);
+    if (finish && !b->rc) {
+        b->frc = finish_batch(b->job, b, &b->ferr);
+        b->finished = true;
+    }
+    pthread_mutex_lock(&handoff);
+    b->done = true;
+    pthread_mutex_unlock(&handoff);
     return NULL;
 }
 
-/* Scores and writes every doc of an answered batch, flushes the file (the caller empties it). */
+/* Scores and writes every doc of an answered batch, flushes the file (the caller empties it).
+ * On the worker thread for a held job's last batch: it touches only that job's own state
+ * (its samples file, counters, progress line), the metrics' thread-safe caches and the log. */
 static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
     struct mill_buf line = {0};
     size_t n_new = j->n_new, n_failed = j->n_failed;
@@ -564,15 +591,42 @@ static int join_flight(struct job *j, struct batch **out, struct mill_err *err) 
     return b->rc;
 }
 
-/* Finishes the batch in flight, if any (the end of a job, or a stop). */
+/* Finishes the batch in flight, if any (the end of a job, or a stop): scored and written here,
+ * or by the worker already. */
 static int land_flight(struct job *j, struct mill_err *err) {
     struct batch *b;
     int rc = join_flight(j, &b, err);
+    if (b && !rc && b->finished && b->frc)
+        *err = b->ferr;
     if (b && !rc)
-        rc = finish_batch(j, b, err);
+        rc = b->finished ? b->frc : finish_batch(j, b, err);
     if (b)
         clear_batch(b);
     return rc;
+}
+
+/* Waits for the batch in flight, if any, and drops its answers (a job stopped by an error in
+ * scoring or writing, as one batch at a time would never have run it). */
+static void drop_flight(struct job *j) {
+    struct mill_err ignored = {0};
+    struct batch *b;
+    join_flight(j, &b, &ignored);
+    if (b)
+        clear_batch(b);
+}
+
+/* The job's last batch, in flight as its docs ran out: handed to the worker to be scored and
+ * written as soon as it is answered, so that nothing answered waits for the next job (which
+ * may be slow to open its data) to reach the disk; false when it is answered already (or was
+ * answered inline), for the caller to land now. */
+static bool finish_on_worker(struct job *j) {
+    struct batch *b = j->flight;
+    if (!b->threaded)
+        return false;
+    pthread_mutex_lock(&handoff);
+    b->finish_here = !b->answered;
+    pthread_mutex_unlock(&handoff);
+    return b->finish_here;
 }
 
 static int stop_check(struct job *j, struct mill_err *err) {
@@ -589,8 +643,10 @@ static int stop_check(struct job *j, struct mill_err *err) {
 static void launch_batch(struct job *j, struct batch *b) {
     b->ops = j->c->ops;
     b->state = j->c->state;
-    b->rc = 0;
-    b->err = (struct mill_err){0};
+    b->rc = b->frc = 0;
+    b->err = b->ferr = (struct mill_err){0};
+    b->job = j;
+    b->answered = b->finish_here = b->finished = b->done = false;
     b->threaded = j->pipeline && pthread_create(&b->thread, NULL, answer_batch, b) == 0;
     if (!b->threaded)
         answer_batch(b);
@@ -599,13 +655,14 @@ static void launch_batch(struct job *j, struct batch *b) {
 }
 
 static int land_held_for(struct job *j, struct mill_err *err);
+static int land_held_if_done(struct job *j, struct mill_err *err);
 
 /* Runs the filled batch. Pipelined (the default): its requests are built and prepared (the
  * backend's tokenisation) here while the worker thread has the backend answer the previous
  * batch (for a job's first batch, the previous job's last: land_held); then that batch is
  * joined, this one handed to the worker, and the previous one scored and written while this
  * one is answered. MILL_PIPELINE=0: one batch at a time, each answered, scored and written
- * before the next is read. */
+ * before the next is read. After a stop signal no batch is handed over (stop_check). */
 static int run_batch(struct job *j, struct mill_err *err) {
     struct batch *b = &j->b[j->fill], *prev = NULL;
     if (!b->n)
@@ -615,12 +672,12 @@ static int run_batch(struct job *j, struct mill_err *err) {
         rc = land_held_for(j, err);
     if (!rc)
         rc = join_flight(j, &prev, err);
-    if (!rc)
+    if (!rc && !mill_stop_signal())
         launch_batch(j, b);
     else
         clear_batch(b);
-    if (prev && !rc)
-        rc = finish_batch(j, prev, err);
+    if (prev && !rc && (rc = finish_batch(j, prev, err)) != 0)
+        drop_flight(j);
     if (prev)
         clear_batch(prev);
     if (!rc && !j->pipeline)
@@ -724,7 +781,8 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     mill_buf_addc(files, '{');
     for (const char *const *sp = eval_splits(j->t); !rc && *sp; sp++) {
         struct mill_dataset *ds = NULL;
-        if ((rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
+        if ((rc = land_held_if_done(j, err)) != 0 ||
+            (rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
             break;
         if (sp != eval_splits(j->t))
             mill_buf_addc(files, ',');
@@ -738,8 +796,12 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         struct mill_value row;
         while (!rc && (j->c->p->limit < 0 || j->n_docs - start < j->c->p->limit) &&
                (rc = mill_dataset_next(ds, &row, err)) == 1) {
-            rc = push_row(j, *sp, &row, err);
+            rc = land_held_if_done(j, err);
+            if (!rc)
+                rc = push_row(j, *sp, &row, err);
             mill_value_free(&row);
+            if (!rc)
+                rc = stop_check(j, err);
         }
         mill_dataset_free(ds);
     }
@@ -747,6 +809,11 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         rc = run_batch(j, err);
     if (!rc && !(j->pipeline && j->flight))
         rc = land_flight(j, err);
+    if (rc && j->flight) { /* what was answered before the error is written, as one at a time */
+        struct mill_err ferr = {0};
+        if (land_flight(j, &ferr))
+            MILL_ERROR("runner", "%s", ferr.msg);
+    }
     mill_buf_addc(files, '}');
     return rc;
 }
@@ -857,9 +924,7 @@ static int setup_job(struct job *j, struct mill_err *err) {
 }
 
 static void free_job(struct job *j) {
-    struct mill_err ignored = {0};
-    struct batch *flight;
-    join_flight(j, &flight, &ignored); /* a job stopped by an error: its answers are dropped */
+    drop_flight(j);
     for (size_t i = 0; i < 2; i++) {
         clear_batch(&j->b[i]);
         free(j->b[i].docs);
@@ -879,6 +944,7 @@ static void free_job(struct job *j) {
  * rows, the provenance (finished or not), then the job is freed. */
 static int end_job(struct job *j, int rc, struct mill_err *err) {
     struct run_ctx *c = j->c;
+    drop_flight(j); /* none by now; the backend's provenance must not run beside its run */
     if (!rc) {
         report_progress(j, true);
         MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", j->t->name,
@@ -923,6 +989,19 @@ static int land_held_for(struct job *j, struct mill_err *err) {
     int rc = land_held(j->c, err);
     j->t_start = j->t_last = mill_clock_s();
     return rc;
+}
+
+/* land_held_for once the held job's last batch is answered and written (the worker has
+ * returned), or a stop signal is pending: its aggregate row and provenance do not wait for
+ * this job's first batch. */
+static int land_held_if_done(struct job *j, struct mill_err *err) {
+    struct job *h = j->c->held;
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&handoff);
+    bool done = h->flight && h->flight->done;
+    pthread_mutex_unlock(&handoff);
+    return done || mill_stop_signal() ? land_held_for(j, err) : 0;
 }
 
 /* mill_samples_open's before_wait: the held job's lock may be the one awaited. */
@@ -993,11 +1072,14 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
         rc = build_fewshot(c, t, j->dir, &j->fewshot, err);
         if (!rc)
             rc = stream_docs(j, &j->files, err);
-        if (!rc && j->flight) { /* its last batch is answered while the next job prepares */
+        if (!rc && j->flight && finish_on_worker(j)) {
+            /* its last batch is answered (and written) while the next job prepares */
             MILL_DEBUG("runner", "%s: held while its last batch is answered", t->name);
             c->held = j;
             return 0;
         }
+        if (!rc && j->flight)
+            rc = land_flight(j, err);
         /* Nothing of this job reached the backend while a job is still held (all its docs
          * were done, or it failed first): that one ends first, as without the pipeline. */
         struct mill_err held = {0};
