@@ -4,14 +4,16 @@
 # Prepare here with `make build && bash bench/gpu_pack.sh [--cuda PREFIX]`, then on the device,
 # in the checkout's root, with `.gpu` carried (and `.gpu-cuda` by an earlier call, see llama):
 #
-#   bash bench/gpu.sh STEP...        e.g. `bash bench/gpu.sh llama`, then `... build smoke mmlu vlm`
+#   bash bench/gpu.sh STEP...   e.g. `bash bench/gpu.sh llama`, then `... build smoke vlm mmlu`
 #
 #   llama  only what every step does first: llama.cpp with ggml's CUDA backend for the GPU
 #          nvidia-smi reports, into .gpu-work (ignored files, kept while the machine stays warm: a
 #          later call finds them). Either the build gpu_pack.sh --cuda made (.gpu-cuda, unpacked
 #          once), when it is for this GPU's architecture and its libraries load here, or else
 #          built there (scripts/deps.sh --llama-only, MILL_CUDA=1: about 50 CPU-minutes, so 4-5
-#          minutes on 16 cores). The other steps also unpack mill's pack;
+#          minutes on 16 cores; MILL_GPU_BUILD=0: never, for a call that expects the carried
+#          build unpacked by an earlier one and should stop at once on a machine started afresh).
+#          With a GPU, llama.cpp must list it (CUDA0). The other steps also unpack mill's pack;
 #   build  what the machine is (GPU, nvcc, CPUs) and that mill loads;
 #   smoke  a 10-question MMLU subject on the 40M model of `make run` with no n_gpu_layers given:
 #          the provenance must say 999 where nvidia-smi lists a GPU (0 where none), and
@@ -21,7 +23,8 @@
 #          (bench/mmlu_harness.sh, MILL_BENCH_SHAPE=0.6b): job, decode and harness seconds;
 #          MILL_GPU_MMLU_VARIANTS (default "b16=batch_size=16", the default batch; add e.g.
 #          "b64=batch_size=64" where the budget allows: each variant is a full run),
-#          MILL_GPU_MMLU_TASKS (mmlu) and MILL_GPU_MMLU_LIMIT (0: all) for a shorter try;
+#          MILL_GPU_MMLU_TASKS (mmlu) and MILL_GPU_MMLU_LIMIT (0: all) for a shorter try,
+#          MILL_GPU_MMLU_TIMEOUT (420 s) so that the call ends in its limit;
 #   vlm    cifar10_mcq on the 0.5B VLM (bench/vlm.sh): 8 in flight vs one at a time vs
 #          llama-mtmd-cli per image, MILL_BENCH_VLM_N images (16).
 # Log lines go to $OUT/gpu.log (the device tool brings $OUT back), each step's
@@ -39,6 +42,7 @@ W=$ROOT/.gpu-work # not under .gpu: the device tool replaces a carried path at e
 OUTD=${OUT:-$W/out}
 mkdir -p "$W" "$OUTD"
 PY=${MILL_BENCH_PY:-python3}
+export HOME=${HOME:-/root} # the benchmarks cache their models under it
 export MILL_BENCH_PY=$PY MILL_BENCH_THREADS=${MILL_BENCH_THREADS:-8} MILL_BENCH_REPS=${MILL_BENCH_REPS:-1}
 log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log"; }
 [ $# -gt 0 ] || { echo "usage: bash bench/gpu.sh build|smoke|mmlu|vlm ..." >&2; exit 2; }
@@ -51,13 +55,16 @@ log() { printf '%s gpu.sh: %s\n' "$(date -u +%T)" "$*" | tee -a "$OUTD/gpu.log";
 find_libs() {
     local lib f missing found names
     for _ in 1 2 3; do # a library found can need more (libcublas: libcublasLt)
-        missing=$(ldd "$1" | awk '/not found/ { print $1 }' | sort -u)
+        missing=$(ldd "$1") || return 1
+        missing=$(awk '/not found/ { print $1 }' <<<"$missing" | sort -u)
         [ -n "$missing" ] || break
         names=()
         for lib in $missing; do names+=(${names[0]:+-o} -name "$lib"); done
         # one walk for all of them: a Python environment under /opt is large, its file system slow
-        found=$(find /usr/local /opt /usr/lib /usr/lib64 \( "${names[@]}" \) -not -path '*/stubs/*' \
-            2>/dev/null)
+        # (not CUDA's stub, its forward-compatibility libcuda, nor 32-bit libraries)
+        found=$(find /usr/local/nvidia/lib64 /usr/local /opt /usr/lib /usr/lib64 \( "${names[@]}" \) \
+            -not -path '*/stubs/*' -not -path '*/compat/*' -not -path '*/lib32/*' \
+            -not -path '*/i386-linux-gnu/*' -not -path '/usr/local/nvidia/lib/*' 2>/dev/null)
         for lib in $missing; do
             f=$(grep -m1 "/$lib\$" <<<"$found")
             if [ -z "$f" ] && [ "$lib" = libcuda.so.1 ] && [ "$GPU" = 0 ]; then
@@ -71,7 +78,8 @@ find_libs() {
             *) export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${f%/*} ;; esac
         done
     done
-    ! ldd "$1" | grep 'not found' >&2
+    missing=$(ldd "$1") || return 1
+    ! grep 'not found' <<<"$missing" >&2
 }
 
 # untar ARCHIVE DIR: ARCHIVE's files into DIR, afresh unless DIR/.done holds its sha256.
@@ -85,10 +93,13 @@ untar() {
 }
 
 # prebuilt: PREFIX becomes the llama.cpp gpu_pack.sh --cuda made (carried in .gpu-cuda now or by
-# an earlier call) when it has CUDA for this GPU (any, where there is none) and loads here.
+# an earlier call, wholly unpacked) when it has CUDA for this GPU (any, where there is none) and
+# loads here. 1: none, or for another architecture (a build here can help); 2: CUDA's or the
+# driver's libraries are missing (a build here would miss them too).
 prebuilt() {
     local p
     if [ -f "$CUDA_PACK" ]; then untar "$CUDA_PACK" "$W/prebuilt" || return 1; fi
+    [ -f "$W/prebuilt/.done" ] || return 1
     p=$(ls -d "$W"/prebuilt/llama.cpp-*/ 2>/dev/null | head -1)
     p=${p%/}
     [ -n "$p" ] && grep -q 'cuda=ON' "$p/.stamp" 2>/dev/null || return 1
@@ -97,7 +108,7 @@ prebuilt() {
         return 1
     fi
     find_libs "$p/bin/llama-mtmd-cli" ||
-        { log "the carried llama.cpp does not load here"; return 1; }
+        { log "the carried llama.cpp does not load here (above: what is missing)"; return 2; }
     PREFIX=$p
 }
 
@@ -105,8 +116,13 @@ deps() { # sets PREFIX to llama.cpp (MILL_GPU_PREFIX, carried, or built here onc
     # library paths
     local t0=$SECONDS
     PREFIX=${MILL_GPU_PREFIX:-}
-    [ -n "$PREFIX" ] || prebuilt
+    [ -n "$PREFIX" ] || prebuilt || [ $? = 1 ] || return 1
     if [ -z "$PREFIX" ]; then
+        if [ "${MILL_GPU_BUILD:-1}" = 0 ] || [ ! -f "$PACK/llama-src.tar.xz" ]; then
+            log "no llama.cpp here, and no build asked for (MILL_GPU_BUILD=0, or no .gpu carried):" \
+                "a machine started afresh? carry .gpu-cuda again (gpu.sh llama)"
+            return 1
+        fi
         # For the GPU nvidia-smi reports (compute capability 9.0 -> 90), not CMake's detection.
         PREFIX=$(MILL_DEPS_DIR=$W/deps MILL_LLAMA_SOURCE=$PACK/llama-src.tar.xz \
             MILL_CUDA=${MILL_GPU_CUDA:-1} MILL_CUDA_ARCH=$ARCH \
@@ -134,11 +150,12 @@ unpack() { # mill's pack into $W/mill (again when it changed); bin/ holds wrappe
     done
 }
 
-step_llama() { # llama.cpp's libraries and what they load
+step_llama() { # llama.cpp's libraries, what they load, and that CUDA starts with them
     ls -l "$PREFIX/lib" "$PREFIX/bin"
-    LD_LIBRARY_PATH=$PREFIX/lib:${LD_LIBRARY_PATH:-} ldd "$PREFIX/lib/libggml-cuda.so" 2>&1 |
-        grep -E 'cuda|cublas|not found'
-    return 0
+    LD_LIBRARY_PATH=$PREFIX/lib:${LD_LIBRARY_PATH:-} ldd -r "$PREFIX/lib/libggml-cuda.so" 2>&1 |
+        grep -E 'cuda|cublas|nccl|not found|undefined'
+    "$PREFIX/bin/llama-perplexity" --list-devices 2>&1 | tee "$W/devices.txt"
+    [ "$GPU" = 0 ] || grep -q CUDA0 "$W/devices.txt"
 }
 
 step_build() { # what the machine is, and that mill loads with this llama.cpp
@@ -172,8 +189,8 @@ PY
     # The same questions on the CPU: how far the GPU's log-probabilities are (reported, not a
     # gate: a near tie may flip an is_greedy flag on random weights).
     [ "$GPU" = 1 ] || return "$rc"
-    MILL_LOCAL_DATASETS=$ROOT/tests/data/mmlu MILL_CACHE_DIR=$d/cache "$W/mill/bin/mill" \
-        --output_dir "$d/cpu" --limit 10 eval "llama[path=$d/m40.gguf,n_gpu_layers=0]" \
+    CUDA_VISIBLE_DEVICES='' MILL_LOCAL_DATASETS=$ROOT/tests/data/mmlu MILL_CACHE_DIR=$d/cache \
+        "$W/mill/bin/mill" --output_dir "$d/cpu" --limit 10 eval "llama[path=$d/m40.gguf,n_gpu_layers=0]" \
         mmlu_abstract_algebra >/dev/null 2>>"$d/err" &&
         { "$PY" "$ROOT/tests/cli/compare_samples.py" "$d/out" "$d/cpu" mmlu_abstract_algebra_5shot 0.05 \
             2>&1 | tail -1 | sed 's/^/smoke: GPU vs CPU (within 0.05): /' | tee -a "$OUTD/gpu.log"; }
@@ -185,7 +202,7 @@ step_mmlu() {
         MILL_BENCH_LIMIT=${MILL_GPU_MMLU_LIMIT:-0} MILL_BENCH_WARM_LIMIT=5 \
         MILL_BENCH_TOL=${MILL_BENCH_TOL:-1e-3} MILL_LLAMA_PREFIX=$PREFIX \
         MILL_BENCH_VARIANTS=${MILL_GPU_MMLU_VARIANTS:-b16=batch_size=16} \
-        bash "$HERE/mmlu_harness.sh" "$W/mill"
+        timeout "${MILL_GPU_MMLU_TIMEOUT:-420}" bash "$HERE/mmlu_harness.sh" "$W/mill"
 }
 
 step_vlm() {

@@ -23,7 +23,8 @@ ROOT=$(dirname "$HERE")
 CUDA_PREFIX=
 if [ "${1:-}" = --cuda ]; then
     CUDA_PREFIX=$(cd "${2:?--cuda needs a llama.cpp prefix}" && pwd)
-    grep -q 'cuda=ON' "$CUDA_PREFIX/.stamp" || { echo "gpu_pack.sh: $CUDA_PREFIX has no CUDA build" >&2; exit 2; }
+    grep -q 'cuda=ON.* arch=[0-9][0-9]*$' "$CUDA_PREFIX/.stamp" ||
+        { echo "gpu_pack.sh: $CUDA_PREFIX is no CUDA build for one MILL_CUDA_ARCH" >&2; exit 2; }
     shift 2
 fi
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
@@ -53,7 +54,8 @@ if [ -n "$CUDA_PREFIX" ]; then
     ls -l "$ROOT/.gpu-cuda"
 fi
 ls -l "$PACK"
-tree=$(git -C "$ROOT" ls-files -z | (cd "$ROOT" && xargs -0 cat) | wc -c)
+# what travels besides: tracked files and untracked ones git does not ignore
+tree=$(git -C "$ROOT" ls-files -co --exclude-standard -z | (cd "$ROOT" && xargs -0 cat) | wc -c)
 for d in .gpu .gpu-cuda; do
     [ -d "$ROOT/$d" ] || continue
     n=$(cat "$ROOT/$d"/* | wc -c)
