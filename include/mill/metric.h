@@ -24,7 +24,9 @@ struct mill_metric_ctx {
     const char *task; /* task name */
 };
 
-/* Computes the metric into *out. Return 0, or a negative MILL_E* with err set. */
+/* Computes the metric into *out. Return 0, or a negative MILL_E* with err set. It may run on
+ * the runner's worker thread while the runner's thread calls the next task's prompt function:
+ * a plugin's metric and prompt functions must not share mutable state without a lock. */
 typedef int (*mill_metric_fn)(const struct mill_doc *doc, const struct mill_sample_result *res,
                               const struct mill_metric_ctx *ctx, double *out, struct mill_err *err);
 

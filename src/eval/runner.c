@@ -48,8 +48,9 @@ struct batch {
     int rc;
     struct mill_err err;
     /* A held job's last batch is scored and written by the worker as soon as it is answered
-     * (finish_on_worker): job, answered and finish_here under `handoff`; finished, frc and
-     * ferr, the worker's finish_batch, read after the join. */
+     * (finish_on_worker): job is set before the thread starts; answered, finish_here and done
+     * are under `handoff`; finished, frc and ferr, the worker's finish_batch, are read after
+     * the join. */
     struct job *job;
     bool answered, finish_here, finished, done; /* done: the worker has returned */
     int frc;
@@ -530,7 +531,7 @@ static int build_batch(struct job *j, struct batch *b, struct mill_err *err) {
     return rc;
 }
 
-static int finish_batch(struct job *j, struct batch *b, struct mill_err *err);
+static int finish_batch(struct job *j, struct batch *b, bool progress, struct mill_err *err);
 
 /* The backend's run over one batch: the worker thread's body (or called inline); then, when
  * the batch was handed over by finish_on_worker meanwhile, its finish_batch. */
@@ -542,7 +543,7 @@ static void *answer_batch(void *arg) {
     b->answered = true;
     pthread_mutex_unlock(&handoff);
     if (finish && !b->rc) {
-        b->frc = finish_batch(b->job, b, &b->ferr);
+        b->frc = finish_batch(b->job, b, false, &b->ferr); /* no progress bar: end_job's */
         b->finished = true;
     }
     pthread_mutex_lock(&handoff);
@@ -554,7 +555,7 @@ static void *answer_batch(void *arg) {
 /* Scores and writes every doc of an answered batch, flushes the file (the caller empties it).
  * On the worker thread for a held job's last batch: it touches only that job's own state
  * (its samples file, counters, progress line), the metrics' thread-safe caches and the log. */
-static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
+static int finish_batch(struct job *j, struct batch *b, bool progress, struct mill_err *err) {
     struct mill_buf line = {0};
     size_t n_new = j->n_new, n_failed = j->n_failed;
     int rc = 0;
@@ -570,7 +571,7 @@ static int finish_batch(struct job *j, struct batch *b, struct mill_err *err) {
         j->n_new = n_new; /* the batch did not reach the file: it counts as not computed */
         j->n_failed = n_failed;
     }
-    if (!rc)
+    if (!rc && progress)
         report_progress(j, false);
     return rc;
 }
@@ -599,10 +600,19 @@ static int land_flight(struct job *j, struct mill_err *err) {
     if (b && !rc && b->finished && b->frc)
         *err = b->ferr;
     if (b && !rc)
-        rc = b->finished ? b->frc : finish_batch(j, b, err);
+        rc = b->finished ? b->frc : finish_batch(j, b, true, err);
     if (b)
         clear_batch(b);
     return rc;
+}
+
+/* Empties the batch being filled without running it (a stop): its docs and those after it
+ * count as not read, so an unfinished job's n is what was written or resumed before them. */
+static void drop_fill(struct job *j) {
+    struct batch *b = &j->b[j->fill];
+    if (b->n)
+        j->n_docs = b->ids[0];
+    clear_batch(b);
 }
 
 /* Waits for the batch in flight, if any, and drops its answers (a job stopped by an error in
@@ -667,6 +677,10 @@ static int run_batch(struct job *j, struct mill_err *err) {
     struct batch *b = &j->b[j->fill], *prev = NULL;
     if (!b->n)
         return 0;
+    if (mill_stop_signal()) { /* nothing more is built, loaded or prepared */
+        drop_fill(j);
+        return stop_check(j, err);
+    }
     int rc = build_batch(j, b, err);
     if (!rc)
         rc = land_held_for(j, err);
@@ -674,9 +688,11 @@ static int run_batch(struct job *j, struct mill_err *err) {
         rc = join_flight(j, &prev, err);
     if (!rc && !mill_stop_signal())
         launch_batch(j, b);
+    else if (!rc)
+        drop_fill(j);
     else
         clear_batch(b);
-    if (prev && !rc && (rc = finish_batch(j, prev, err)) != 0)
+    if (prev && !rc && (rc = finish_batch(j, prev, true, err)) != 0)
         drop_flight(j);
     if (prev)
         clear_batch(prev);
@@ -781,8 +797,14 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
     mill_buf_addc(files, '{');
     for (const char *const *sp = eval_splits(j->t); !rc && *sp; sp++) {
         struct mill_dataset *ds = NULL;
-        if ((rc = land_held_if_done(j, err)) != 0 ||
-            (rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
+        if ((rc = land_held_if_done(j, err)) != 0)
+            break;
+        if (mill_stop_signal()) { /* before a split's data is opened (or downloaded) */
+            drop_fill(j);
+            rc = stop_check(j, err);
+            break;
+        }
+        if ((rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
             break;
         if (sp != eval_splits(j->t))
             mill_buf_addc(files, ',');
@@ -800,8 +822,6 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
             if (!rc)
                 rc = push_row(j, *sp, &row, err);
             mill_value_free(&row);
-            if (!rc)
-                rc = stop_check(j, err);
         }
         mill_dataset_free(ds);
     }
@@ -971,7 +991,8 @@ static int end_job(struct job *j, int rc, struct mill_err *err) {
     return rc;
 }
 
-/* Lands the held job, if any: waits for its last batch, writes it, ends the job. */
+/* Lands the held job, if any: waits for its last batch, writes it unless the worker has, ends
+ * the job. */
 static int land_held(struct run_ctx *c, struct mill_err *err) {
     struct job *j = c->held;
     if (!j)
@@ -1027,8 +1048,9 @@ static int land_held_after(struct run_ctx *c, int rc, struct mill_err *err) {
 }
 
 /* Runs (or resumes, or re-aggregates) one task for the current model. Pipelined, a job whose
- * last batch is still being answered when its docs run out is held (run_ctx.held) and ended
- * by the next job once that one's first batch is prepared, or by run_name. */
+ * last batch is still being answered when its docs run out is held (run_ctx.held): the worker
+ * writes that batch, and the next job ends the held one once it sees it done (land_held_if_done),
+ * at the latest before its own first batch is handed over (or run_name does). */
 static int run_task(struct run_ctx *c, const struct mill_task_config *orig, struct task_result *tr,
                     struct mill_err *err) {
     if (mill_stop_signal()) /* the held job's last batch is landed, not lost */

@@ -4,8 +4,8 @@
 # - a benchmark's job whose last batch is in flight as the next task opens its data: that
 #   batch reaches the disk when it is answered, not when the next task's data are readable (the
 #   next task's data file is a FIFO nobody writes yet); a SIGINT then stops the run before any
-#   more batch (exit 130), with the first task finished and aggregated, and the same command
-#   completes to an uninterrupted run's outputs;
+#   batch of the next task (exit 130), with the first task finished and aggregated, and the
+#   same command completes to an uninterrupted run's outputs;
 # - a corrupt row in the middle of a task: the batches answered before it are written, as
 #   many as with MILL_PIPELINE=0;
 # - a log-likelihood document without choices is a failed sample with a message, not a read
@@ -26,25 +26,29 @@ plugin() { # plugin DIR: the toy plugin and its data in DIR
 lines() { cat "$1" 2>/dev/null | wc -l; }
 
 # ---- a held job's last batch, while the next task's data cannot be opened ----------------
+# toy_slow = toy_long (16 docs generating up to 1024 tokens, 8 a batch: its last batch is long to
+# answer, so the job is held) + toy_mc, whose data file is a FIFO nobody writes yet.
 plugin "$tmp/plug"
-"$MILL" --output_dir "$tmp/full" eval "$SPEC" toy --task_paths "$tmp/plug" --batch_docs 2 \
+"$MILL" --output_dir "$tmp/full" eval "$SPEC" toy_slow --task_paths "$tmp/plug" --batch_docs 8 \
     >/dev/null 2>"$tmp/full.err"
-check "uninterrupted toy benchmark exits 0" "[ $? -eq 0 ]"
-n_qa=$(lines "$tmp/full"/outputs/*/toy_qa_2shot.jsonl)
-check "toy_qa has samples in several batches ($n_qa)" "[ $n_qa -ge 3 ]"
+check "uninterrupted toy_slow benchmark exits 0" "[ $? -eq 0 ]"
+n_long=$(lines "$tmp"/full/outputs/*/toy_long_2shot.jsonl)
+check "toy_long has 16 samples" "[ $n_long -eq 16 ]"
 
 plugin "$tmp/fifo"
 rm "$tmp/fifo/toy_data/mc_test.jsonl" && mkfifo "$tmp/fifo/toy_data/mc_test.jsonl"
 set -m # a background job of a script ignores SIGINT unless job control is on
-"$MILL" --output_dir "$tmp/held" eval "$SPEC" toy --task_paths "$tmp/fifo" --batch_docs 2 \
-    >/dev/null 2>"$tmp/held.err" &
+"$MILL" --log_level debug --output_dir "$tmp/held" eval "$SPEC" toy_slow --task_paths "$tmp/fifo" \
+    --batch_docs 8 >/dev/null 2>"$tmp/held.err" &
 pid=$!
 set +m
-qa() { [ "$(lines "$tmp"/held/outputs/*/toy_qa_2shot.jsonl)" -eq "$n_qa" ]; }
-wait_for --pid "$pid" 120 qa
-check "toy_qa's $n_qa samples are on disk while toy_mc's data is not readable yet" "qa"
+long() { [ "$(lines "$tmp"/held/outputs/*/toy_long_2shot.jsonl)" -eq "$n_long" ]; }
+wait_for --pid "$pid" 120 long
+check "toy_long's $n_long samples are on disk while toy_mc's data is not readable yet" "long"
+check "toy_long was held while its last batch was answered (the worker wrote it)" \
+    "grep -q 'toy_long: held while its last batch is answered' '$tmp/held.err'"
 kill -INT "$pid"
-# The data file is opened more than once (its digest, its rows): one writer per open, each
+# The data file is opened twice (its rows counted, then read): one writer per open, each
 # giving up after 2 s without a reader, until mill is gone.
 feed() {
     while kill -0 "$pid" 2>/dev/null; do
@@ -58,17 +62,18 @@ wait "$pid"
 rc=$?
 wait "$feeder"
 check "SIGINT while the next task opens its data: exit 130 (got $rc)" "[ $rc -eq 130 ]"
-check "toy_qa is aggregated and its provenance says finished" \
-    "grep -q ',toy_qa,' '$tmp/held/aggregate.csv' &&
-     grep -q '\"finished\":true' '$tmp'/held/outputs/*/toy_qa_2shot.json"
-check "no batch of toy_mc ran after the signal" \
-    "[ $(lines "$tmp"/held/outputs/*/toy_mc_0shot.jsonl) -eq 0 ]"
+check "toy_long is aggregated and its provenance says finished" \
+    "grep -q ',toy_long,' '$tmp/held/aggregate.csv' &&
+     grep -q '\"finished\":true' '$tmp'/held/outputs/*/toy_long_2shot.json"
+check "no batch of toy_mc ran after the signal, and its record counts no doc" \
+    "[ $(lines "$tmp"/held/outputs/*/toy_mc_0shot.jsonl) -eq 0 ] &&
+     grep -q '\"n\":0,' '$tmp'/held/outputs/*/toy_mc_0shot.json"
 rm "$tmp/fifo/toy_data/mc_test.jsonl" && cp "$SRC/tests/plugins/toy_data/mc_test.jsonl" "$tmp/fifo/toy_data/"
-"$MILL" --output_dir "$tmp/held" eval "$SPEC" toy --task_paths "$tmp/fifo" --batch_docs 2 \
+"$MILL" --output_dir "$tmp/held" eval "$SPEC" toy_slow --task_paths "$tmp/fifo" --batch_docs 8 \
     >/dev/null 2>"$tmp/held.rerun.err"
 check "the same command completes (exit 0)" "[ $? -eq 0 ]"
-check "toy_qa was not computed again" "grep -q 'Cached toy_qa' '$tmp/held.rerun.err'"
-for t in toy_qa_2shot toy_mc_0shot; do
+check "toy_long was not computed again" "grep -q 'Cached toy_long' '$tmp/held.rerun.err'"
+for t in toy_long_2shot toy_mc_0shot; do
     r=$(compare "$tmp/full" "$tmp/held" "$t" 0 2>&1)
     if [[ "$r" == max* ]]; then ok "$t equals the uninterrupted run's"
     else bad "$t differs from the uninterrupted run's: $r"; fi

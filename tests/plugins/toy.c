@@ -12,7 +12,8 @@
  *   toy_img  generative multiple choice that declares image + text input (to test the
  *            modalities rejection)
  *   toy_zs   zero-shot classification (to test the task-type rejection)
- * and the benchmark `toy` = toy_qa + toy_mc, rolled up on exact_match. */
+ * and the benchmarks `toy` = toy_qa + toy_mc and `toy_slow` = toy_long + toy_mc (a first task
+ * whose last batch is long to answer), rolled up on exact_match. */
 #include <mill/task.h>
 
 #include <stdio.h>
@@ -168,10 +169,13 @@ static const struct mill_task_config tasks[] = {
 };
 
 static const char *const toy_tasks[] = {"toy_qa", "toy_mc", NULL};
+static const char *const slow_tasks[] = {"toy_long", "toy_mc", NULL};
 static const struct mill_benchmark_config benchmarks[] = {
     {.name = "toy", .task_names = toy_tasks, .metric_names = em},
+    {.name = "toy_slow", .task_names = slow_tasks, .metric_names = em},
 };
 
 const struct mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, sizeof tasks / sizeof tasks[0],
                                              tasks};
-const struct mill_benchmarks_table BENCHMARKS_TABLE = {MILL_ABI_VERSION, 1, benchmarks};
+const struct mill_benchmarks_table BENCHMARKS_TABLE = {
+    MILL_ABI_VERSION, sizeof benchmarks / sizeof benchmarks[0], benchmarks};
