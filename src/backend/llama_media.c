@@ -11,6 +11,7 @@
  * file still on the Hub, a prefix of it fetched with byte ranges (data/hub.h) into a temporary
  * file, so a model is refused a modality before anything is downloaded. */
 #include "backend/llama_media.h"
+#include "backend/llama_rpc.h"
 
 #include "core/log.h"
 #include "data/audio.h"
@@ -157,7 +158,10 @@ int mill_mm_open(const char *mmproj, const struct llama_model *model, int thread
     mp.use_gpu = use_gpu;
     mp.n_threads = threads;
     mp.print_timings = false;
-    mp.warmup = false;
+    /* On a local GPU the encoder's buffers are reserved by a warm-up encode at load, as
+     * llama-mtmd-cli does, not by the first encode, which encode_ahead may run beside a
+     * llama_decode on the same device; on a CPU that encode would cost seconds for nothing. */
+    mp.warmup = use_gpu && mill_local_gpus(NULL, 0) > 0;
     mp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     struct mill_mm *mm = calloc(1, sizeof *mm);
     if (!mm)
