@@ -48,11 +48,11 @@ struct batch {
     int rc;
     struct mill_err err;
     /* A held job's last batch is scored and written by the worker as soon as it is answered
-     * (finish_on_worker): job is set before the thread starts; answered, finish_here and done
-     * are under `handoff`; finished, frc and ferr, the worker's finish_batch, are read after
-     * the join. */
+     * (finish_on_worker): job is set before the thread starts; answered and finish_here are
+     * under `handoff`; finished, frc and ferr, the worker's finish_batch, are read after the
+     * join. */
     struct job *job;
-    bool answered, finish_here, finished, done; /* done: the worker has returned */
+    bool answered, finish_here, finished;
     int frc;
     struct mill_err ferr;
 };
@@ -546,9 +546,6 @@ static void *answer_batch(void *arg) {
         b->frc = finish_batch(b->job, b, false, &b->ferr); /* no progress bar: end_job's */
         b->finished = true;
     }
-    pthread_mutex_lock(&handoff);
-    b->done = true;
-    pthread_mutex_unlock(&handoff);
     return NULL;
 }
 
@@ -639,10 +636,13 @@ static bool finish_on_worker(struct job *j) {
     return b->finish_here;
 }
 
+/* After a stop signal: the batch in flight is landed (what the backend answered is written,
+ * not lost), the one being filled dropped (drop_fill), and MILL_EINTR returned. */
 static int stop_check(struct job *j, struct mill_err *err) {
     if (!mill_stop_signal())
         return 0;
-    int rc = land_flight(j, err); /* what the backend answered is written, not lost */
+    drop_fill(j);
+    int rc = land_flight(j, err);
     return rc ? rc
               : mill_err_set(err, MILL_EINTR, "%s: stopped by signal %d after a whole batch",
                              j->t->name, mill_stop_signal());
@@ -656,7 +656,7 @@ static void launch_batch(struct job *j, struct batch *b) {
     b->rc = b->frc = 0;
     b->err = b->ferr = (struct mill_err){0};
     b->job = j;
-    b->answered = b->finish_here = b->finished = b->done = false;
+    b->answered = b->finish_here = b->finished = false;
     b->threaded = j->pipeline && pthread_create(&b->thread, NULL, answer_batch, b) == 0;
     if (!b->threaded)
         answer_batch(b);
@@ -677,10 +677,8 @@ static int run_batch(struct job *j, struct mill_err *err) {
     struct batch *b = &j->b[j->fill], *prev = NULL;
     if (!b->n)
         return 0;
-    if (mill_stop_signal()) { /* nothing more is built, loaded or prepared */
-        drop_fill(j);
+    if (mill_stop_signal()) /* nothing more is built, loaded or prepared */
         return stop_check(j, err);
-    }
     int rc = build_batch(j, b, err);
     if (!rc)
         rc = land_held_for(j, err);
@@ -689,7 +687,7 @@ static int run_batch(struct job *j, struct mill_err *err) {
     if (!rc && !mill_stop_signal())
         launch_batch(j, b);
     else if (!rc)
-        drop_fill(j);
+        drop_fill(j); /* stop_check below */
     else
         clear_batch(b);
     if (prev && !rc && (rc = finish_batch(j, prev, true, err)) != 0)
@@ -791,7 +789,8 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
 }
 
 /* Streams every evaluation split (first `limit` docs of each) through the batches; the last
- * batch is landed, or left in flight when pipelined (the job is then held, run_task). */
+ * batch is landed (MILL_PIPELINE=0), or left in flight for run_task to land or hold; after an
+ * error, what was answered before it is landed. */
 static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *err) {
     int rc = 0;
     mill_buf_addc(files, '{');
@@ -799,11 +798,8 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         struct mill_dataset *ds = NULL;
         if ((rc = land_held_if_done(j, err)) != 0)
             break;
-        if (mill_stop_signal()) { /* before a split's data is opened (or downloaded) */
-            drop_fill(j);
-            rc = stop_check(j, err);
+        if ((rc = stop_check(j, err)) != 0) /* before a split's data is opened (downloaded) */
             break;
-        }
         if ((rc = open_split(j->c, j->t, j->dir, *sp, &ds, err)) != 0)
             break;
         if (sp != eval_splits(j->t))
@@ -826,9 +822,7 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         mill_dataset_free(ds);
     }
     if (!rc)
-        rc = run_batch(j, err);
-    if (!rc && !(j->pipeline && j->flight))
-        rc = land_flight(j, err);
+        rc = run_batch(j, err); /* pipelined, left in flight: run_task lands or holds it */
     if (rc && j->flight) { /* what was answered before the error is written, as one at a time */
         struct mill_err ferr = {0};
         if (land_flight(j, &ferr))
@@ -1012,15 +1006,15 @@ static int land_held_for(struct job *j, struct mill_err *err) {
     return rc;
 }
 
-/* land_held_for once the held job's last batch is answered and written (the worker has
- * returned), or a stop signal is pending: its aggregate row and provenance do not wait for
- * this job's first batch. */
+/* land_held_for once the held job's last batch is answered (the worker is writing it, or has),
+ * or a stop signal is pending: its aggregate row and provenance do not wait for this job's
+ * first batch. */
 static int land_held_if_done(struct job *j, struct mill_err *err) {
     struct job *h = j->c->held;
     if (!h)
         return 0;
     pthread_mutex_lock(&handoff);
-    bool done = h->flight && h->flight->done;
+    bool done = h->flight && h->flight->answered;
     pthread_mutex_unlock(&handoff);
     return done || mill_stop_signal() ? land_held_for(j, err) : 0;
 }
