@@ -107,7 +107,10 @@ struct mill_backend_ops {
     /* Downloads and loads the weights (called once, only when some task is pending). */
     int (*load)(void *state, struct mill_err *err);
     /* Answers n requests in place. A failure of one request goes into that request's
-     * status; a non-zero return means the backend itself is broken (the task stops). */
+     * status; a non-zero return means the backend itself is broken (the task stops, the batch
+     * is dropped). MILL_EHALTED says it cannot go on (a server refused the key, say) but has
+     * put every request's outcome in it, an answer or its own error: the runner writes the
+     * batch, then stops. */
     int (*run)(void *state, struct mill_request *reqs, size_t n, struct mill_err *err);
     /* Optional work on a batch before run (tokenisation, request preparation), kept in each
      * request's prep. The runner calls it after load, on its own thread, while run answers the

@@ -38,6 +38,8 @@ enum mill_status {
     MILL_EBACKEND = -8,     /* the model backend failed */
     MILL_ELOCK = -9,        /* a lock could not be taken */
     MILL_EINTR = -10,       /* stopped between batches by a stop request (SIGINT, SIGTERM) */
+    MILL_EHALTED = -11,     /* a backend cannot go on, but each request of the batch it was
+                               given holds its answer or its own error (written, then stop) */
 };
 
 #define MILL_ERR_MSG_MAX 1024

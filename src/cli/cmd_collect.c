@@ -18,44 +18,96 @@
 
 int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
 
-/* Expected jobs: models x (tasks, benchmarks expanded to their tasks plus the rollup row) x
- * n_shots; without --n_shots each task's configured n_shots (Mill's default of 0 would report
- * every 5-shot MMLU job missing). */
-static int expected_jobs(const struct mill_registry *reg, char **models, size_t nm, char **tasks,
-                         size_t nt, const char *n_shots, struct mill_collect_job **out,
-                         size_t *n_out) {
+/* --n_shots as integers >= 0; exit 2 on anything else. */
+static int parse_shots(const char *spec, int64_t **out, size_t *n_out) {
     char **shots = NULL;
     size_t ns = 0;
     struct mill_err err = {0};
-    if (n_shots && mill_spec_split(n_shots, &shots, &ns, &err))
+    *out = NULL;
+    *n_out = 0;
+    if (!spec)
+        return 0;
+    if (mill_spec_split(spec, &shots, &ns, &err))
         return mill_cli_error(MILL_EXIT_USAGE, "--n_shots: %s", err.msg);
-    size_t cap = 16, n = 0;
-    struct mill_collect_job *jobs = malloc(cap * sizeof *jobs);
-    int rc = jobs ? 0 : MILL_EXIT_FAIL;
+    int rc = (*out = calloc(ns ? ns : 1, sizeof **out)) ? 0 : MILL_EXIT_FAIL;
+    for (size_t k = 0; !rc && k < ns; k++) {
+        char *end = NULL;
+        long long v = strtoll(shots[k], &end, 10);
+        if (end == shots[k] || *end || v < 0)
+            rc = mill_cli_error(MILL_EXIT_USAGE,
+                                "--n_shots: '%s' is not a whole number of 0 or more", shots[k]);
+        (*out)[k] = v;
+    }
+    mill_strv_free(shots, ns);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    } else {
+        *n_out = ns;
+    }
+    return rc;
+}
+
+/* The jobs one name stands for, by task: a task itself; a benchmark that picks the variant its
+ * model's backend serves, any one variant (listed under the benchmark's name); a benchmark of
+ * one task, that task; else each task plus the rollup row (BEHAVIOUR.md §2.3). Returns the
+ * count (at most nsub + 1) with names and default n_shots in name[] / def[]. */
+static size_t name_jobs(const struct mill_registry *reg, const char *task,
+                        const struct mill_benchmark_config *b, const char **name, int64_t *def,
+                        const char *const **any_of) {
+    size_t nsub = b ? mill_strv_len(b->task_names) : 0, n = 0;
+    const struct mill_task_config *first = nsub ? mill_registry_task(reg, b->task_names[0]) : NULL;
+    if (!b || (nsub > 1 && !b->pick_variant_by_model)) {
+        for (size_t s = 0; s < nsub; s++) {
+            const struct mill_task_config *tc = mill_registry_task(reg, b->task_names[s]);
+            any_of[n] = NULL;
+            def[n] = tc ? tc->n_shots : 0;
+            name[n++] = b->task_names[s];
+        }
+        const struct mill_task_config *tc = b ? first : mill_registry_task(reg, task);
+        any_of[n] = NULL;
+        def[n] = tc ? tc->n_shots : 0;
+        name[n++] = task;
+        return n;
+    }
+    any_of[0] = b->pick_variant_by_model && nsub > 1 ? (const char *const *)b->task_names : NULL;
+    name[0] = any_of[0] || !nsub ? task : b->task_names[0];
+    def[0] = first ? first->n_shots : 0;
+    return 1;
+}
+
+/* Expected jobs: models x names (name_jobs) x n_shots; without --n_shots each task's configured
+ * n_shots (Mill's default of 0 would report every 5-shot MMLU job missing). */
+static int expected_jobs(const struct mill_registry *reg, char **models, size_t nm, char **tasks,
+                         size_t nt, const char *n_shots, struct mill_collect_job **out,
+                         size_t *n_out) {
+    int64_t *shots = NULL;
+    size_t ns = 0, n = 0;
+    int rc = parse_shots(n_shots, &shots, &ns);
+    struct mill_collect_job *jobs = NULL;
     for (size_t t = 0; !rc && t < nt; t++) {
         const struct mill_benchmark_config *b = mill_registry_benchmark(reg, tasks[t]);
         size_t nsub = b ? mill_strv_len(b->task_names) : 0;
-        for (size_t s = 0; !rc && s <= nsub; s++) {
-            const char *name = s < nsub ? b->task_names[s] : tasks[t];
-            const struct mill_task_config *tc =
-                mill_registry_task(reg, s < nsub ? name : (b ? b->task_names[0] : name));
-            int64_t def = tc ? tc->n_shots : 0;
-            for (size_t m = 0; !rc && m < nm; m++)
-                for (size_t k = 0; !rc && k < (ns ? ns : 1); k++) {
-                    if (n == cap) {
-                        struct mill_collect_job *g = realloc(jobs, (cap *= 2) * sizeof *g);
-                        if (!g) {
-                            rc = MILL_EXIT_FAIL;
-                            break;
-                        }
-                        jobs = g;
-                    }
-                    jobs[n++] = (struct mill_collect_job){models[m], name,
-                                                          ns ? strtoll(shots[k], NULL, 10) : def};
-                }
-        }
+        const char **name = calloc(nsub + 1, sizeof *name);
+        int64_t *def = calloc(nsub + 1, sizeof *def);
+        const char *const **any = calloc(nsub + 1, sizeof *any);
+        size_t nj = name && def && any ? name_jobs(reg, tasks[t], b, name, def, any) : 0;
+        size_t add = nj * nm * (ns ? ns : 1);
+        struct mill_collect_job *g = add ? realloc(jobs, (n + add) * sizeof *g) : jobs;
+        if (!name || !def || !any || !g)
+            rc = MILL_EXIT_FAIL;
+        else
+            jobs = g;
+        for (size_t s = 0; !rc && s < nj; s++)
+            for (size_t m = 0; m < nm; m++)
+                for (size_t k = 0; k < (ns ? ns : 1); k++)
+                    jobs[n++] = (struct mill_collect_job){models[m], name[s],
+                                                          ns ? shots[k] : def[s], any[s]};
+        free(name);
+        free(def);
+        free(any);
     }
-    mill_strv_free(shots, ns);
+    free(shots);
     *out = jobs;
     *n_out = n;
     return rc;
@@ -176,6 +228,10 @@ static int run_collect(const struct mill_args *a) {
     p.check = mill_arg_bool(a, "check", true);
     struct mill_registry *reg = NULL;
     struct mill_collect_job *jobs = NULL;
+    int64_t *shots = NULL;
+    size_t ns = 0;
+    rc = parse_shots(mill_arg(a, "n_shots"), &shots, &ns); /* checked even when unused */
+    free(shots);
     if (!rc && p.check && r.nm && r.nt) {
         if (mill_registry_init(&reg, &err))
             rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);

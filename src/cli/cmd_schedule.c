@@ -18,6 +18,8 @@
 #include "core/spec.h"
 #include "eval/clusters.h"
 #include "out/aggregate.h"
+#include "out/provenance.h"
+#include "out/samples.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@ int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
 #define MAX_MINUTES_PER_JOB (18 * 60) /* Mill's MAX_HOURS_PER_JOB = 18 */
 #define DEFAULT_MINUTES_PER_EVAL 60   /* Mill's MINUTES_PER_EVAL */
 #define SHUFFLE_SEED 42               /* sample(frac=1, random_state=42) */
+#define WORKER_SEED 42                /* the workers' --seed: eval's default */
 
 /* The bundled clusters.yaml, copied to <cache_dir>/clusters.yaml on first use. Mill's shape
  * (everything under "clusters:"), so Mill itself can read the copy too. */
@@ -186,9 +189,10 @@ static char *find_on_path(const char *name) {
     return NULL;
 }
 
-/* Runs argv[0] (a path) with argv; stdout and stderr go to *out when out != NULL, else are
- * inherited. Returns the exit status (128 + signal when killed), or -1 when it did not start. */
-static int run_process(const char *exe, char *const argv[], struct mill_buf *out) {
+/* Runs argv[0] (a path) with argv; stdout goes to *out when out != NULL (stderr too with
+ * with_stderr), else both are inherited. Returns the exit status (128 + signal when killed), or -1 when it did not start. */
+static int run_process(const char *exe, char *const argv[], struct mill_buf *out,
+                       bool with_stderr) {
     int fds[2] = {-1, -1};
     if (out && pipe(fds) != 0)
         return -1;
@@ -198,7 +202,8 @@ static int run_process(const char *exe, char *const argv[], struct mill_buf *out
     if (pid == 0) {
         if (out) {
             dup2(fds[1], 1);
-            dup2(fds[1], 2);
+            if (with_stderr)
+                dup2(fds[1], 2);
             close(fds[0]);
             close(fds[1]);
         }
@@ -234,7 +239,7 @@ static int64_t jobs_in_queue(void) {
     char *argv[] = {"squeue", "-u", (char *)(user ? user : ""), "-t", "pending,running",
                     "-h",     NULL};
     struct mill_buf out = {0};
-    int st = run_process(exe, argv, &out);
+    int st = run_process(exe, argv, &out, false); /* its warnings are not queued jobs */
     int64_t n = 0;
     for (size_t i = 0; st == 0 && i < out.n; i++)
         n += out.p[i] == '\n' || (i + 1 == out.n && out.p[i] != '\n');
@@ -486,11 +491,34 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
     return 0;
 }
 
-static bool completed(const struct mill_aggregate_table *t, const char *model, const char *task,
-                      int64_t n_shot) {
+/* Whether `mill eval` would find the job finished (BEHAVIOUR.md §2.4): its provenance file says
+ * finished for the workers' seed (eval's default, 42) and this run's --limit, so a --limit smoke
+ * run does not pass for a full one; without a provenance file (an aggregate.csv from
+ * elsewhere), an aggregate row for it. */
+static bool completed(const struct sched *s, const struct mill_aggregate_table *t,
+                      const struct job *j) {
+    char *dir = mill_model_dirname(j->model_name), *path = NULL;
+    struct mill_provenance_state st = {0};
+    if (dir && asprintf(&path, "%s/outputs/%s/%s_%lldshot.json", s->out_dir, dir, j->task,
+                        (long long)j->n_shot) >= 0) {
+        mill_provenance_read(path, &st);
+        free(path);
+    }
+    free(dir);
+    if (st.found)
+        return st.finished && st.seed == WORKER_SEED && st.limit == s->limit;
     for (size_t i = 0; i < t->n; i++)
-        if (t->rows[i].n_shot == n_shot && !strcmp(t->rows[i].model, model) &&
-            !strcmp(t->rows[i].task, task))
+        if (t->rows[i].n_shot == j->n_shot && !strcmp(t->rows[i].model, j->model_name) &&
+            !strcmp(t->rows[i].task, j->task))
+            return true;
+    return false;
+}
+
+/* Whether the table has the job already (a task named twice, or in two benchmarks given). */
+static bool listed(const struct sched *s, const struct job *j) {
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].n_shot == j->n_shot && !strcmp(s->jobs[i].model_name, j->model_name) &&
+            !strcmp(s->jobs[i].task, j->task))
             return true;
     return false;
 }
@@ -518,7 +546,7 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
         for (size_t k = 0; !rc && k < n; k++)
             for (size_t h = 0; !rc && h < s->n_shots; h++) {
                 struct job j = {s->specs[i], s->names[i], tc[k]->name, s->shots[h]};
-                if (!completed(done, j.model_name, j.task, j.n_shot))
+                if (!listed(s, &j) && !completed(s, done, &j))
                     rc = add_job(s, cap, &j);
             }
         free(tc);
@@ -658,6 +686,17 @@ static size_t worker_argv(const struct sched *s, const struct job *j, char *lim,
     return n;
 }
 
+/* The flags worker_argv writes: plain words, written unquoted (and harmless if an argument
+ * happens to equal one). */
+static bool is_literal_word(const char *w) {
+    static const char *const words[] = {"--output_dir", "--cache_dir", "--limit",     "--log_level",
+                                        "eval",         "--n_shot",    "--task_paths"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (!strcmp(w, words[i]))
+            return true;
+    return false;
+}
+
 /* One worker command line for the sbatch script. */
 static void add_worker_line(struct mill_buf *b, const struct sched *s, const struct job *j) {
     char lim[32], num[32];
@@ -668,7 +707,8 @@ static void add_worker_line(struct mill_buf *b, const struct sched *s, const str
     add_sh_word(b, s->exe);
     for (size_t i = 1; i < n; i++) {
         mill_buf_addc(b, ' ');
-        if (argv[i][0] == '-' || !strcmp(argv[i], "eval") || argv[i] == num || argv[i] == lim)
+        /* only the literal flags go bare: a spec or task may start with '-' */
+        if (argv[i] == num || argv[i] == lim || is_literal_word(argv[i]))
             mill_buf_adds(b, argv[i]);
         else
             add_sh_word(b, argv[i]);
@@ -804,7 +844,7 @@ static int run_local(const struct sched *s) {
         worker_argv(s, j, lim, num, argv);
         MILL_INFO(MOD, "job %zu/%zu: %s %s %lld-shot", i + 1, s->n_jobs, j->model_name, j->task,
                   (long long)j->n_shot);
-        int st = run_process("/proc/self/exe", (char *const *)argv, NULL);
+        int st = run_process("/proc/self/exe", (char *const *)argv, NULL, false);
         if (st != 0)
             rc = mill_cli_error(MILL_EXIT_FAIL,
                                 "job %zu/%zu (%s, %s, %lld-shot) failed: "
@@ -814,6 +854,37 @@ static int run_local(const struct sched *s) {
     if (!rc)
         printf("ran %zu jobs (jobs file %s)\n", s->n_jobs, csv);
     free(csv);
+    return rc;
+}
+
+/* sbatch reads a #SBATCH line's value up to white space and expands '%' in file names: a value
+ * holding either, or a control character (a newline would start a line of its own), cannot be
+ * written there. */
+static int sbatch_word(const char *what, const char *v, bool file) {
+    for (const unsigned char *p = (const unsigned char *)v; v && *p; p++)
+        if (*p <= ' ' || *p == 0x7f || (file && *p == '%'))
+            return mill_cli_error(MILL_EXIT_FAIL,
+                                  "%s '%s' holds white space%s or a control character, which a "
+                                  "#SBATCH line cannot carry",
+                                  what, v, file ? ", '%'" : "");
+    return 0;
+}
+
+static int sbatch_words(const struct sched *s, const char *logs) {
+    static const struct {
+        int field;
+        const char *name;
+    } f[] = {{MILL_CL_GPU_TYPE, "gpu_type"},
+             {MILL_CL_MEM_PER_GPU, "mem_per_gpu"},
+             {MILL_CL_MEM, "mem"},
+             {MILL_CL_PARTITION, "partition"},
+             {MILL_CL_ACCOUNT, "account"}};
+    int rc = sbatch_word("the cache directory (--cache_dir, MILL_CACHE_DIR)", logs, true);
+    for (size_t i = 0; !rc && i < sizeof f / sizeof *f; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "clusters.yaml: cluster %s: %s", s->cl->name, f[i].name);
+        rc = sbatch_word(what, mill_cluster_str(s->cl, f[i].field, NULL), false);
+    }
     return rc;
 }
 
@@ -827,10 +898,15 @@ static int write_sbatch(const struct sched *s, const char *csv, int64_t array, c
         free(logs);
         return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
     }
+    int rc = sbatch_words(s, s->cache_dir);
+    if (rc) {
+        free(logs);
+        return rc;
+    }
     struct mill_buf b = {0};
     sbatch_header(&b, s, array, tl, logs);
     sbatch_body(&b, s, array, csv);
-    int rc = mkdir_p(logs);
+    rc = mkdir_p(logs);
     if (!rc)
         rc = b.p ? write_file(*path, b.p, b.n, 0755)
                  : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
@@ -847,7 +923,7 @@ static int sbatch_submit(const char *script, struct mill_buf *out) {
                               "login node, or use --local to run the jobs here",
                               script);
     char *argv[] = {"sbatch", (char *)script, NULL};
-    int st = run_process(exe, argv, out);
+    int st = run_process(exe, argv, out, true);
     free(exe);
     if (st != 0)
         return mill_cli_error(MILL_EXIT_FAIL, "sbatch %s failed (status %d): %s", script, st,

@@ -50,6 +50,7 @@ const char *mill_status_str(int code) {
     case MILL_EBACKEND: return "backend error";
     case MILL_ELOCK: return "lock error";
     case MILL_EINTR: return "interrupted";
+    case MILL_EHALTED: return "halted";
     default: return "unknown error";
     }
 }

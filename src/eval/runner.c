@@ -542,7 +542,7 @@ static void *answer_batch(void *arg) {
     bool finish = b->finish_here;
     b->answered = true;
     pthread_mutex_unlock(&handoff);
-    if (finish && !b->rc) {
+    if (finish && (!b->rc || b->rc == MILL_EHALTED)) {
         b->frc = finish_batch(b->job, b, false, &b->ferr); /* no progress bar: end_job's */
         b->finished = true;
     }
@@ -573,8 +573,10 @@ static int finish_batch(struct job *j, struct batch *b, bool progress, struct mi
     return rc;
 }
 
-/* Waits for the batch in flight and returns the backend's answer; the batch is not finished. */
-static int join_flight(struct job *j, struct batch **out, struct mill_err *err) {
+/* Waits for the batch in flight and returns the backend's answer; the batch is not finished,
+ * unless the backend halted (MILL_EHALTED: each request holds its answer or its own error) and
+ * keep is set: then what it answered is scored and written before the error is returned. */
+static int join_flight(struct job *j, struct batch **out, bool keep, struct mill_err *err) {
     struct batch *b = j->flight;
     *out = b;
     if (!b)
@@ -582,6 +584,14 @@ static int join_flight(struct job *j, struct batch **out, struct mill_err *err) 
     if (b->threaded)
         pthread_join(b->thread, NULL);
     j->flight = NULL;
+    if (b->rc == MILL_EHALTED && keep && !b->finished) {
+        b->frc = finish_batch(j, b, true, &b->ferr);
+        b->finished = true;
+    }
+    if (b->rc && b->finished && b->frc) { /* the writing's error first: answers were lost */
+        *err = b->ferr;
+        return b->frc;
+    }
     if (b->rc) {
         *err = b->err;
         mill_err_prefix(err, "%s: backend %s failed", j->t->name, j->c->ops->name);
@@ -593,7 +603,7 @@ static int join_flight(struct job *j, struct batch **out, struct mill_err *err) 
  * or by the worker already. */
 static int land_flight(struct job *j, struct mill_err *err) {
     struct batch *b;
-    int rc = join_flight(j, &b, err);
+    int rc = join_flight(j, &b, true, err);
     if (b && !rc && b->finished && b->frc)
         *err = b->ferr;
     if (b && !rc)
@@ -617,7 +627,7 @@ static void drop_fill(struct job *j) {
 static void drop_flight(struct job *j) {
     struct mill_err ignored = {0};
     struct batch *b;
-    join_flight(j, &b, &ignored);
+    join_flight(j, &b, false, &ignored);
     if (b)
         clear_batch(b);
 }
@@ -683,7 +693,7 @@ static int run_batch(struct job *j, struct mill_err *err) {
     if (!rc)
         rc = land_held_for(j, err);
     if (!rc)
-        rc = join_flight(j, &prev, err);
+        rc = join_flight(j, &prev, true, err);
     if (!rc && !mill_stop_signal())
         launch_batch(j, b);
     else if (!rc)
@@ -1124,8 +1134,10 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
         for (size_t i = 0; i < n; i++)
             for (size_t tm = 0; tr[i].have && tasks[i]->metrics && tasks[i]->metrics[tm]; tm++)
                 if (!strcmp(tasks[i]->metrics[tm], b->metric_names[m])) {
-                    perf[k] = tr[i].perf[tm];
-                    counts[k++] = (int64_t)tr[i].n_samples;
+                    if (!isnan(tr[i].perf[tm])) { /* NaN: no value at all, no row */
+                        perf[k] = tr[i].perf[tm];
+                        counts[k++] = (int64_t)tr[i].n_samples;
+                    }
                     break;
                 }
         if (k < n) {
@@ -1159,6 +1171,83 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
     free(perf);
     free(counts);
     free(rows);
+    return rc;
+}
+
+/* Sibling k of a benchmark's rollup from disk: its leaf rows count when its provenance says
+ * it finished for this run's seed and limit; its sample count for a weighted rollup. */
+static bool sibling_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count) {
+    char *path = NULL;
+    if (asprintf(&path, "%s/outputs/%s/%s_%lldshot.json", c->p->output_dir, c->model_dir, task,
+                 (long long)n_shot) < 0)
+        return false;
+    struct mill_provenance_state st;
+    mill_provenance_read(path, &st);
+    free(path);
+    *count = st.n - st.n_failed;
+    return st.finished && st.seed == c->p->seed && st.limit == c->p->limit;
+}
+
+/* The rollup row of t's benchmark when t ran without the rest of it (a `mill schedule` worker
+ * runs one task per process): written once every task of the benchmark has finished for this
+ * model, seed, limit and n_shot, from their aggregate.csv rows, as a run of the whole benchmark
+ * would have written it (rollup); nothing while any is missing. Two workers that end the last
+ * two tasks at once both see both rows (each reads after writing its own) and write the same
+ * row. */
+static int rollup_from_disk(struct run_ctx *c, const struct mill_task_config *t,
+                            struct mill_err *err) {
+    const struct mill_benchmark_config *b = mill_registry_parent(c->reg, t->name);
+    size_t n = b ? mill_strv_len(b->task_names) : 0;
+    if (n < 2 || b->pick_variant_by_model)
+        return 0;
+    const struct mill_task_config **tasks = calloc(n, sizeof *tasks);
+    struct task_result *tr = calloc(n, sizeof *tr);
+    int64_t *shots = calloc(n, sizeof *shots);
+    char *path = NULL;
+    struct mill_aggregate_table tab;
+    mill_aggregate_table_init(&tab);
+    int rc = tasks && tr && shots && asprintf(&path, "%s/aggregate.csv", c->p->output_dir) >= 0
+                 ? 0
+                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    bool all = !rc;
+    for (size_t i = 0; all && i < n; i++) {
+        int64_t count = 0;
+        tasks[i] = mill_registry_task(c->reg, b->task_names[i]);
+        shots[i] = c->p->n_shot >= 0 ? c->p->n_shot : tasks[i] ? tasks[i]->n_shots : 0;
+        all = tasks[i] && sibling_finished(c, tasks[i]->name, shots[i], &count);
+        tr[i].n_samples = (size_t)(count > 0 ? count : 0);
+    }
+    if (all)
+        rc = mill_aggregate_read(&tab, path, err);
+    for (size_t i = 0; all && !rc && i < n; i++) { /* each task's leaf rows, by its metrics */
+        size_t nm = mill_strv_len(tasks[i]->metrics);
+        if (!(tr[i].perf = calloc(nm ? nm : 1, sizeof *tr[i].perf)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        for (size_t m = 0; !rc && m < nm; m++) {
+            tr[i].perf[m] = NAN;
+            for (size_t r = 0; r < tab.n; r++) {
+                const struct mill_aggregate_row *row = &tab.rows[r];
+                if (row->n_shot == shots[i] && !strcmp(row->model, c->model) &&
+                    !strcmp(row->task, tasks[i]->name) &&
+                    !strcmp(row->metric, tasks[i]->metrics[m]))
+                    tr[i].perf[m] = row->performance;
+            }
+            tr[i].have = tr[i].have || !isnan(tr[i].perf[m]);
+        }
+    }
+    double score;
+    bool have;
+    if (all && !rc) {
+        MILL_DEBUG("runner", "%s: every task has finished; its rollup from aggregate.csv", b->name);
+        rc = rollup(c, b, tasks, tr, n, &score, &have, err);
+    }
+    for (size_t i = 0; tr && i < n; i++)
+        free(tr[i].perf);
+    mill_aggregate_table_free(&tab);
+    free(path);
+    free(shots);
+    free(tr);
+    free(tasks);
     return rc;
 }
 
@@ -1199,6 +1288,8 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
         score = tr[0].perf[0];
         have = true;
     }
+    if (!rc && !b && n == 1)
+        rc = rollup_from_disk(c, tasks[0], err);
     if (!rc && add_score(c->res, c->model, name, score, have))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; tr && i < n; i++)

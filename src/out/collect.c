@@ -365,12 +365,22 @@ static int render_table(const struct mill_aggregate_table *t, const struct mill_
     return rc;
 }
 
-static int job_done(const struct mill_aggregate_row *const *keys, size_t n,
-                    const struct mill_collect_job *j) {
+static bool row_found(const struct mill_aggregate_row *const *keys, size_t n, const char *model,
+                      const char *task, int64_t n_shot) {
     struct mill_aggregate_row k = {
-        .model = j->model ? j->model : "", .task = j->task ? j->task : "", .n_shot = j->n_shot};
+        .model = model ? model : "", .task = task ? task : "", .n_shot = n_shot};
     const struct mill_aggregate_row *kp = &k;
     return bsearch(&kp, keys, n, sizeof *keys, cmp_row_ptr) != NULL;
+}
+
+static int job_done(const struct mill_aggregate_row *const *keys, size_t n,
+                    const struct mill_collect_job *j) {
+    if (!j->any_of)
+        return row_found(keys, n, j->model, j->task, j->n_shot);
+    for (size_t i = 0; j->any_of[i]; i++)
+        if (row_found(keys, n, j->model, j->any_of[i], j->n_shot))
+            return 1;
+    return 0;
 }
 
 /* The --check lines. */

@@ -14,8 +14,11 @@
 /* One (model, task, n_shot) the user asked for, for the missing-jobs check. */
 struct mill_collect_job {
     const char *model;
-    const char *task;
+    const char *task; /* the name listed when missing */
     int64_t n_shot;
+    /* NULL-terminated, or NULL: the job is done when one of these tasks has a row instead of
+     * task (a benchmark that runs the one variant a model's backend serves) */
+    const char *const *any_of;
 };
 
 /* All pointers are borrowed for the call. */

@@ -27,6 +27,8 @@ void mill_provenance_read(const char *path, struct mill_provenance_state *st) {
                 !mill_value_as_int(mill_value_get(&v, "limit"), &st->limit) &&
                 !mill_value_as_int(mill_value_get(&v, "n"), &st->n);
     st->finished = st->found && fin && fin->kind == MILL_V_BOOL && fin->u.b;
+    if (st->found && mill_value_as_int(mill_value_get(&v, "n_failed"), &st->n_failed))
+        st->n_failed = 0;
     mill_value_free(&v);
 }
 

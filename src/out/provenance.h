@@ -10,8 +10,9 @@ struct mill_provenance_state {
     bool found;    /* the file exists and parsed */
     bool finished; /* the job ran to its end */
     int64_t seed;
-    int64_t limit; /* -1 = none */
-    int64_t n;     /* docs in the job */
+    int64_t limit;    /* -1 = none */
+    int64_t n;        /* docs in the job */
+    int64_t n_failed; /* of them, failed samples (0 when the file does not say) */
 };
 
 /* What one job's provenance document says; every pointer is borrowed for the call. */

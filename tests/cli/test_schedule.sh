@@ -4,7 +4,10 @@
 # completed jobs filtered out, jobs.csv, clusters.yaml created on first run, custom and malformed
 # clusters.yaml, submission through fake sbatch/squeue placed first on PATH (the #SBATCH lines,
 # the worker lines, which are then run as array tasks), and --local (a failing mmlu job stops
-# with exit 1; the toy plugin's jobs succeed and are then complete).
+# with exit 1; the toy plugin's jobs succeed and are then complete, for their --limit only, with
+# the benchmark's rollup row written by the worker that ends its last task); a job named twice
+# is listed once; a spec starting with '-' runs no shell code; collect's job check for
+# benchmarks that pick a variant or have one task.
 # Must not touch anything outside its temp dir; needs /usr/bin/python3 with numpy.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
@@ -200,9 +203,21 @@ sched "$TOY" toy --n_shots 0,1 --local --limit 2 --extra_task_paths "$tmp/plug";
 check "--local toy sweep exits 0 and ran 4 jobs" "[ $rc -eq 0 ] && grep -q '^ran 4 jobs' '$tmp/stdout'"
 check "--local wrote aggregate rows for both n_shots" \
     "grep -q '^toy/m,toy,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,toy,toy_mc,multiple_choice,1,' '$OUT/aggregate.csv'"
-sched "$TOY" toy --n_shots 0,1 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
+check "each one-task worker of the sweep: toy's rollup rows once both tasks finished" \
+    "grep -q '^toy/m,toy,toy,[a-z_]*,0,exact_match,' '$OUT/aggregate.csv' && grep -q '^toy/m,toy,toy,[a-z_]*,1,exact_match,' '$OUT/aggregate.csv'"
+"$MILL" --output_dir "$OUT" collect --models toy/m --tasks toy --n_shots 0,1 \
+    --task_paths "$tmp/plug" >"$tmp/coll.out" 2>&1
+check "collect: the scheduled benchmark is complete, its column shown" \
+    "grep -q 'All requested jobs are complete.' '$tmp/coll.out' && grep -q '│ toy/m │ 1.0000' '$tmp/coll.out'"
+sched "$TOY" toy --n_shots 0,1 --dry_run --limit 2 --extra_task_paths "$tmp/plug"; rc=$?
 check "after the sweep every job is complete (header only)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 1 ]"
+sched "$TOY" toy --n_shots 0,1 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
+check "a --limit sweep does not complete the full jobs (4 pending)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 5 ]"
+sched "$TOY,$TOY" toy,toy_qa --n_shots 0 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
+check "a job named twice (a model, a task inside a benchmark given) is listed once (2 jobs)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 3 ]"
 
 # The sbatch script's worker lines work when SLURM runs them: 3 jobs over 2 array tasks.
 rm -f "$OUT/aggregate.csv"; rm -rf "$OUT/outputs"
@@ -217,5 +232,33 @@ for t in 0 1; do
 done
 check "the array tasks wrote both jobs' rows" \
     "grep -q '^toy/m,[a-z]*,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,[a-z]*,toy_mc,multiple_choice,0,' '$OUT/aggregate.csv'"
+
+# A spec is a quoted word of the worker line even when it starts with '-' (no shell code runs);
+# a cache directory that a #SBATCH line cannot carry is refused.
+PATH="$tmp/bin:$PATH" sched "-x;touch\${IFS}$tmp/PWNED;true" toy_qa --n_shots 0 \
+    --extra_task_paths "$tmp/plug"; rc=$?
+(cd "$tmp" && SLURM_ARRAY_TASK_ID=0 bash "$S") >"$tmp/task_x.out" 2>&1
+check "a spec starting with '-' is quoted in the worker line: no shell code ran" \
+    "[ $rc -eq 0 ] && grep -qF \"eval '-x;touch\" '$S' && [ ! -e '$tmp/PWNED' ]"
+MILL_CACHE_DIR="$tmp/my cache" PATH="$tmp/bin:$PATH" sched "$TOY" toy_qa \
+    --extra_task_paths "$tmp/plug"; rc=$?
+check "a cache directory with a space: exit 1 naming it, nothing submitted" \
+    "[ $rc -eq 1 ] && grep -q 'my cache. holds white space' '$tmp/stderr'"
+
+# collect's job check: a benchmark that picks its variant is done by either variant; a benchmark
+# of one task is that task alone; --n_shots must be numbers.
+mkdir -p "$tmp/agg"
+cat > "$tmp/agg/aggregate.csv" <<'CSV'
+model,benchmark,task,task_type,n_shot,metric,performance,stderr
+clip/m,cifar10,cifar10,zero_shot_classification,0,acc,0.5,0.1
+vlm/m,cifar10,cifar10_mcq,multiple_choice,0,cifar10_mcq_acc,0.5,0.1
+CSV
+"$MILL" --output_dir "$tmp/agg" collect --models clip/m,vlm/m --tasks cifar10,mmlu_pro \
+    --n_shots 0 >"$tmp/coll.out" 2>&1
+check "collect: cifar10 done by either variant, mmlu_pro listed once a model" \
+    "grep -q '^Missing 2 jobs:' '$tmp/coll.out' && [ \$(grep -c 'task=mmlu_pro ' '$tmp/coll.out') -eq 2 ] && ! grep -q 'task=cifar10' '$tmp/coll.out'"
+"$MILL" --output_dir "$tmp/agg" collect --models clip/m --tasks cifar10 --n_shots abc \
+    >"$tmp/coll.out" 2>&1; rc=$?
+check "collect --n_shots abc: exit 2 naming it" "[ $rc -eq 2 ] && grep -q \"'abc'\" '$tmp/coll.out'"
 
 finish

@@ -2,7 +2,8 @@
 # collect_oracle.py: `mill collect` rendered by the libraries Python Mill uses, pandas'
 # pivot_table and rich's Table (Debian's python3-pandas and python3-rich), for
 # tests/unit/test_collect.c. Reads aggregate.csv text on stdin; writes the text collect prints.
-# Options: --metric M, --models a,b, --tasks t,u, --check 0|1, --expected m|t|n;m|t|n...
+# Options: --metric M, --models a,b, --tasks t,u, --check 0|1, --expected m|t|n[|v,w];...
+# (with v,w: the job is done when task v or w has a row, a benchmark's picked variant).
 # It follows BEHAVIOUR.md §1.4 with our documented differences: filters apply whatever their
 # number, and a task with several metrics (no --metric) gets one "task (metric)" column each.
 import argparse
@@ -63,12 +64,14 @@ if a.check:
         console.print(f"\nCompleted jobs: {len(done)}")
         if a.expected:
             keys = {(str(m), str(t), int(n)) for m, t, n in done.itertuples(index=False)}
-            jobs = [tuple(j.split("|")) for j in a.expected.split(";")]
-            missing = [j for j in jobs if (j[0], j[1], int(j[2])) not in keys]
+            jobs = [(j.split("|") + [""])[:4] for j in a.expected.split(";")]
+            missing = [j for j in jobs
+                       if not any((j[0], t, int(j[2])) in keys
+                                  for t in (j[3].split(",") if j[3] else [j[1]]))]
             if not missing:
                 console.print("All requested jobs are complete.")
             else:
                 console.print(f"Missing {len(missing)} jobs:")
-                for m, t, n in missing:
+                for m, t, n, _ in missing:
                     console.print(f"  model={m}  task={t}  n_shot={n}")
 sys.stdout.write(out.getvalue())

@@ -60,9 +60,13 @@ static char *oracle(const char *csv, const struct mill_collect_params *p) {
         mill_buf_addf(&cmd, " --metric '%s'", p->metric);
     add_list(&cmd, "--models", p->models, p->n_models);
     add_list(&cmd, "--tasks", p->tasks, p->n_tasks);
-    for (size_t i = 0; i < p->n_expected; i++)
-        mill_buf_addf(&cmd, "%s%s|%s|%lld", i ? ";" : " --expected '", p->expected[i].model,
-                      p->expected[i].task, (long long)p->expected[i].n_shot);
+    for (size_t i = 0; i < p->n_expected; i++) {
+        const struct mill_collect_job *j = &p->expected[i];
+        mill_buf_addf(&cmd, "%s%s|%s|%lld", i ? ";" : " --expected '", j->model, j->task,
+                      (long long)j->n_shot);
+        for (size_t k = 0; j->any_of && j->any_of[k]; k++)
+            mill_buf_addf(&cmd, "%s%s", k ? "," : "|", j->any_of[k]);
+    }
     if (p->n_expected)
         mill_buf_adds(&cmd, "'");
     mill_buf_addf(&cmd, " < %s", in);
@@ -194,10 +198,10 @@ static void test_check_with_missing_jobs(void) {
     static const char *const models[] = {"a", "b"};
     static const char *const tasks[] = {"t", "u"};
     static const struct mill_collect_job jobs[] = {
-        {"a", "t", 0},
-        {"a", "u", 0},
-        {"b", "t", 0},
-        {"b", "u", 0},
+        {"a", "t", 0, NULL},
+        {"a", "u", 0, NULL},
+        {"b", "t", 0, NULL},
+        {"b", "u", 0, NULL},
     };
     struct mill_collect_params p = mill_collect_default_params();
     p.models = models;
@@ -230,8 +234,35 @@ static void test_check_with_missing_jobs(void) {
            __LINE__);
 }
 
+/* A benchmark that runs the variant a model serves: done when any variant has a row. */
+static void test_check_any_variant(void) {
+    static const char *const models[] = {"a", "b"};
+    static const char *const tasks[] = {"img"};
+    static const char *const variants[] = {"img_mcq", "img_clip", NULL};
+    static const struct mill_collect_job jobs[] = {
+        {"a", "img", 0, variants},
+        {"b", "img", 0, variants},
+    };
+    struct mill_collect_params p = mill_collect_default_params();
+    p.models = models;
+    p.n_models = 2;
+    p.tasks = tasks;
+    p.n_tasks = 1;
+    p.expected = jobs;
+    p.n_expected = 2;
+    golden(HEADER "a,img,img_clip,zs,0,acc,0.5,0.0\n"
+                  "b,img,img_mcq,mc,5,acc,0.5,0.0\n",
+           &p,
+           "No results found.\n"
+           "\n"
+           "Completed jobs: 2\n"
+           "Missing 1 jobs:\n"
+           "  model=b  task=img  n_shot=0\n",
+           __LINE__);
+}
+
 static void test_check_all_complete(void) {
-    static const struct mill_collect_job jobs[] = {{LLAMA, "mmlu", 5}};
+    static const struct mill_collect_job jobs[] = {{LLAMA, "mmlu", 5, NULL}};
     struct mill_collect_params p = mill_collect_default_params();
     p.metric = "acc";
     p.expected = jobs;
@@ -276,5 +307,5 @@ static void test_bad_arguments(void) {
 
 MTEST_MAIN(MTEST(test_single_metric_docs_example), MTEST(test_models_tasks_and_missing_cell),
            MTEST(test_no_metric_multi_metric_task), MTEST(test_empty_after_filters),
-           MTEST(test_check_with_missing_jobs), MTEST(test_check_all_complete),
-           MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
+           MTEST(test_check_with_missing_jobs), MTEST(test_check_any_variant),
+           MTEST(test_check_all_complete), MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
