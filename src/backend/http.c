@@ -197,11 +197,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     } else if (header_value(p, len, "retry-after", v, sizeof v)) {
         char *end;
         double secs = strtod(v, &end);
-        if (end == v || *end) { /* an HTTP date */
+        if (end == v || *end) { /* an HTTP date; one already past means now */
             time_t t = curl_getdate(v, NULL);
-            secs = t > 0 ? difftime(t, time(NULL)) : -1;
+            secs = t > 0 ? fmax(difftime(t, time(NULL)), 0) : -1;
         }
-        s->retry_after = secs >= 0 ? secs : 0;
+        /* what cannot be read ("soon", "60s", "nan") leaves the backoff in charge */
+        s->retry_after = secs >= 0 && isfinite(secs) ? secs : -1;
     } else if (header_value(p, len, "openai-version", v, sizeof v) ||
                header_value(p, len, "x-vllm-version", v, sizeof v) ||
                header_value(p, len, "x-server-version", v, sizeof v)) {
@@ -302,10 +303,16 @@ static void finish_call(struct run *r, size_t i, int code, const char *msg) {
     r->n_done++;
 }
 
-/* The reason an attempt failed, with the method and URL. */
+/* The reason an attempt failed, with the method and URL; no password of the URL, nor the key
+ * where a server echoes it back. */
 static void describe(const struct slot *s, const struct mill_http_call *c, const char *why,
                      char *out, size_t n) {
     snprintf(out, n, "%s %s: %s", c->body ? "POST" : "GET", s->url, why);
+    mill_spec_mask_secrets(out);
+    const char *key = s->h->api_key;
+    size_t kn = key ? strlen(key) : 0;
+    for (char *p = kn >= 4 ? strstr(out, key) : NULL; p; p = strstr(p + kn, key))
+        memset(p, '*', kn);
 }
 
 static bool http_transient(long st) {
@@ -313,8 +320,15 @@ static bool http_transient(long st) {
 }
 
 /* Answers that every request would get alike: a key refused, an endpoint or model that does
- * not exist. */
+ * not exist, an account out of credit (OpenAI's 429 insufficient_quota, which waiting does not
+ * mend). */
 static bool fatal_status(long st) { return st == 401 || st == 403 || st == 404 || st == 405; }
+
+static bool fatal_answer(const struct mill_http_call *c) {
+    return fatal_status(c->status) ||
+           (c->status == 429 && c->resp.p &&
+            memmem(c->resp.p, c->resp.n, "insufficient_quota", 18) != NULL);
+}
 
 static bool curl_fatal(CURLcode cc) {
     return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
@@ -359,12 +373,14 @@ static void settle(struct run *r, struct slot *s, CURLcode cc) {
     } else {
         char ex[512];
         mill_http_body_excerpt(&c->resp, ex, sizeof ex);
-        snprintf(why, sizeof why, "HTTP %ld%s%s", c->status, ex[0] ? ": " : "", ex);
-        if (fatal_status(c->status) && !r->probe && !r->fatal[0]) {
+        bool quota = c->status == 429 && fatal_answer(c);
+        snprintf(why, sizeof why, "HTTP %ld%s%s%s", c->status, ex[0] ? ": " : "", ex,
+                 quota ? " (insufficient_quota: waiting will not help)" : "");
+        if (fatal_answer(c) && !r->probe && !r->fatal[0]) {
             describe(s, c, why, r->fatal, sizeof r->fatal);
             r->fatal_code = MILL_ENET;
         }
-        retry = http_transient(c->status);
+        retry = http_transient(c->status) && !fatal_answer(c);
     }
     if (retry && c->attempts <= h->max_retries && !r->fatal[0]) {
         double wait =
@@ -384,7 +400,7 @@ static void settle(struct run *r, struct slot *s, CURLcode cc) {
         size_t len = strlen(msg);
         snprintf(msg + len, sizeof msg - len, " (%d attempts)", c->attempts);
     }
-    finish_call(r, i, fatal_status(c->status) ? MILL_ENET : MILL_EBACKEND, msg);
+    finish_call(r, i, fatal_answer(c) ? MILL_ENET : MILL_EBACKEND, msg);
 }
 
 /* The next call to start: a retry whose wait is over (earliest first), else the next fresh
@@ -440,9 +456,13 @@ static int loop(struct run *r, const char *label, double timeout_s, struct mill_
     int rc = 0, stop_sig = 0;
     while (!rc && r->n_done < r->n) {
         double now = mill_clock_s(), wake = now + 0.1;
-        if (!stop_sig && (stop_sig = mill_stop_signal()) != 0)
+        if (!stop_sig)
+            stop_sig = mill_stop_signal();
+        /* a stop request or a fatal answer: nothing new starts, what is in flight may end */
+        bool ending = stop_sig || r->fatal[0];
+        if (ending && stop_at == 0)
             stop_at = now + STOP_GRACE_S;
-        if (stop_sig && (!r->active || now >= stop_at))
+        if (ending && (!r->active || now >= stop_at))
             break;
         while (!rc && !stop_sig && !r->fatal[0] && r->active < (size_t)h->concurrency) {
             size_t i = pick(r, now, &wake);
@@ -482,9 +502,6 @@ static int loop(struct run *r, const char *label, double timeout_s, struct mill_
             settle(r, s, cc);
             freed = true;
         }
-        if (r->fatal[0]) {
-            break;
-        }
         if (rc || r->n_done >= r->n)
             break;
         now = mill_clock_s();
@@ -519,8 +536,9 @@ static int loop(struct run *r, const char *label, double timeout_s, struct mill_
         if (r->state[i] != C_DONE)
             finish_call(r, i, stop_sig && !r->fatal[0] ? MILL_EINTR : MILL_EBACKEND, why);
     h->st.seconds += mill_clock_s() - t0;
+    /* every call has its outcome now: a run's caller writes them, then stops */
     if (!rc && r->fatal[0])
-        rc = mill_err_set(err, r->fatal_code, "%s", r->fatal);
+        rc = mill_err_set(err, r->probe ? r->fatal_code : MILL_EHALTED, "%s", r->fatal);
     return rc;
 }
 
@@ -838,9 +856,12 @@ int mill_http_provenance(struct mill_http *h, const struct mill_http_conf *conf,
     struct mill_http_stats st = {0};
     if (h)
         mill_http_stats_take(h, &st);
-    int rc = mill_buf_adds(out, "\"base_url\":");
+    char *shown = conf->base_url ? strdup(conf->base_url) : NULL; /* without a password */
+    mill_spec_mask_secrets(shown);
+    int rc = conf->base_url && !shown ? MILL_ENOMEM : mill_buf_adds(out, "\"base_url\":");
     if (!rc)
-        rc = add_str_or_null(out, conf->base_url);
+        rc = add_str_or_null(out, shown);
+    free(shown);
     if (!rc)
         rc = mill_buf_adds(out, ",\"server_model\":");
     if (!rc)
@@ -861,7 +882,7 @@ int mill_http_provenance(struct mill_http *h, const struct mill_http_conf *conf,
 void mill_http_calls_done(struct mill_http_call *calls, struct mill_request *const *qs, size_t n,
                           int rc) {
     for (size_t i = 0; i < n; i++) {
-        if (!rc && calls[i].code) {
+        if ((!rc || rc == MILL_EHALTED) && calls[i].code) {
             mill_request_clear_output(qs[i]);
             mill_request_fail(qs[i], calls[i].code, "%s",
                               calls[i].error ? calls[i].error : "request failed");

@@ -6,10 +6,11 @@
  * place, in any order the network allows: up to `concurrency` in flight (HTTP/1.1 keep-alive,
  * HTTP/2 multiplexing where TLS offers it), `requests_per_minute` spacing the starts. A call
  * whose attempt fails for a transient reason (a timeout, a reset, HTTP 408/409/425/429/5xx, or
- * a 2xx answer the caller's accept function calls transient: malformed JSON, no choices) is
- * retried up to max_retries times after min(60, 2^k) s × a jitter in [0.5, 1), or the server's
- * Retry-After (capped at 120 s). A call that still fails carries the reason; HTTP 401, 403, 404
- * and 405 (and TLS or URL errors) stop the whole run, since every call would fail alike. A stop request
+ * a 2xx answer the caller's accept function calls transient: JSON cut short) is retried up to
+ * max_retries times after min(60, 2^k) s × a jitter in [0.5, 1), or the server's Retry-After
+ * (capped at 120 s; one that cannot be read leaves the backoff in charge). A call that still
+ * fails carries the reason; HTTP 401, 403, 404 and 405, a 429 saying insufficient_quota (and
+ * TLS or URL errors) stop the whole run, since every call would fail alike. A stop request
  * (SIGINT) starts nothing new, lets calls in flight finish for a grace period, and fails the
  * rest with MILL_EINTR so that finished answers are kept.
  *
@@ -77,15 +78,17 @@ int mill_http_open(struct mill_http **out, const struct mill_http_params *p, str
 void mill_http_close(struct mill_http *h); /* NULL-safe */
 
 /* Answers calls[0..n) in place (see above). accept is called for every 2xx answer. Returns 0
- * when the engine ran (each call then holds its own outcome), or an error that concerns every
- * call: HTTP 401/403/404/405, a TLS or URL failure (MILL_ENET), MILL_ENOMEM. label names the work in the
- * progress line (a task name). */
+ * when the engine ran (each call then holds its own outcome); MILL_EHALTED when an answer
+ * stopped the run (HTTP 401/403/404/405, insufficient_quota, a TLS or URL failure): each call
+ * holds its outcome too, the unanswered ones that answer as their error, so that what was
+ * answered is kept; or an error that leaves the calls unanswered (MILL_ENOMEM). label names the
+ * work in the progress line (a task name). */
 int mill_http_run(struct mill_http *h, struct mill_http_call *calls, size_t n,
                   mill_http_accept_fn accept, void *ud, const char *label, struct mill_err *err);
 
 /* After mill_http_run: a call that still failed becomes its request's recorded error (qs[i]
- * answers calls[i]; only when the run itself returned rc == 0), and every call's error and
- * answer buffer are freed. */
+ * answers calls[i]; only when the run itself returned 0 or MILL_EHALTED), and every call's
+ * error and answer buffer are freed. */
 void mill_http_calls_done(struct mill_http_call *calls, struct mill_request *const *qs, size_t n,
                           int rc);
 

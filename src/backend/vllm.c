@@ -197,8 +197,9 @@ static int read_openai_form(const struct mill_value *lp, struct tok **out, size_
     const struct mill_value *off = mill_value_get(lp, "text_offset");
     if (!toks || toks->kind != MILL_V_LIST || !lps || lps->kind != MILL_V_LIST ||
         lps->u.list.n != toks->u.list.n) {
+        /* a complete answer of another form: asking again gets the same */
         snprintf(why, why_n, "the answer's logprobs lack tokens or token_logprobs");
-        return MILL_HTTP_RETRY;
+        return MILL_EFORMAT;
     }
     size_t k = toks->u.list.n;
     bool have_off = off && off->kind == MILL_V_LIST && off->u.list.n == k;

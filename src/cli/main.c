@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "core/log.h"
+#include "core/spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,10 +33,13 @@ static const struct mill_command *const commands[] = {
 int mill_cli_error(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mill: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
+    mill_spec_mask_secrets(msg); /* whatever the message quotes, no key */
+    fprintf(stderr, "mill: %s\n", msg ? msg : "out of memory");
+    free(msg);
     return code;
 }
 

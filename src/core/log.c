@@ -2,6 +2,8 @@
  * format (asctime levelname message) with the module added. Thread-safe per line. */
 #include "core/log.h"
 
+#include "core/spec.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ void mill_log(enum mill_log_level level, const char *module, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(line + k, sizeof line - k, fmt, ap);
     va_end(ap);
+    mill_spec_mask_secrets(line); /* a spec or URL quoted in a message shows no key */
     fprintf(stderr, "%s\n", line);
 }
 

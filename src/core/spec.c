@@ -214,8 +214,23 @@ static int parse_args(const char *spec, const char *inside, size_t len, struct m
     return rc;
 }
 
+/* The password of a URL's user information ("scheme://user:password@host"). */
+static void mask_url_passwords(char *text) {
+    for (char *p = strstr(text, "://"); p; p = strstr(p + 1, "://")) {
+        char *colon = NULL, *e = p + 3;
+        for (; *e && !strchr("/@?# \t\n'\",]", *e); e++)
+            if (*e == ':' && !colon)
+                colon = e;
+        if (*e == '@' && colon)
+            for (char *v = colon + 1; v < e; v++)
+                *v = '*';
+    }
+}
+
 void mill_spec_mask_secrets(char *text) {
-    for (char *p = text ? strstr(text, "api_key") : NULL; p; p = strstr(p + 1, "api_key")) {
+    if (!text)
+        return;
+    for (char *p = strstr(text, "api_key"); p; p = strstr(p + 1, "api_key")) {
         char *v = p + 7;
         while (*v == ' ')
             v++;
@@ -224,6 +239,7 @@ void mill_spec_mask_secrets(char *text) {
         for (v++; *v && *v != ',' && *v != ']' && *v != '\''; v++)
             *v = '*';
     }
+    mask_url_passwords(text);
 }
 
 static int parse_spec(const char *s, struct mill_model_spec *spec, struct mill_err *err);

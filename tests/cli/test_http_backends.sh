@@ -18,7 +18,9 @@
 #   than its Retry-After; a persistent failure is the sample's recorded error and a rerun asks
 #   for exactly those; a context longer than the server's limit is a per-sample error, and
 #   left-truncation when max_context_length says so; kill -9 mid-run and a rerun ask only for
-#   what is missing; SIGINT keeps what was answered.
+#   what is missing; SIGINT keeps what was answered; a 403 mid-run stops the run with what was
+#   answered written, insufficient_quota stops it at once, an unreadable Retry-After backs off;
+#   a password in base_url and a key in a misspelled spec are masked everywhere.
 # - the probe: a refused connection, a wrong URL, a 401 and an HTML page are one error naming
 #   the URL, exit 1, before any sample (each run bounded by `timeout`).
 # Every wait is on an event (wait_for), never a clock. Needs llama-server from the pinned build:
@@ -391,6 +393,92 @@ check "an answer without choices: exit 0, the sample's error says so" \
     "[ $? -eq 0 ] && grep -q 'the answer has no choices' '$tmp/nc/outputs/fake__qwen2/mmlu_anatomy_5shot.jsonl'"
 control '{"fault": null}'
 
+# A 403 mid-run (one prompt refused) stops the run, but what was answered before it is written:
+# the `every` whose first hit is after the first doc (requests go in doc order, one at a time).
+every=$("$PY" - "$tmp/prompts.jsonl" <<'PY'
+import hashlib, json, sys
+docs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+hit = lambda p, e: hashlib.sha256(p.encode()).digest()[0] % e == 0
+for e in range(2, 64):
+    f = [any(hit(d["context"] + c, e) for c in d["choices"]) for d in docs]
+    if any(f) and not f[0]:
+        print(e)
+        break
+PY
+)
+control "{\"fault\": \"403\", \"every\": ${every:-2}, \"times\": 1000, \"reset_counts\": true}"
+bounded 300 --output_dir "$tmp/fx" --limit 2 eval "vllm[model=fake/qwen2,base_url=$FV,concurrency=1]" \
+    "$TASKS" >/dev/null 2>"$tmp/fx.err"
+rc=$?
+check "a 403 mid-run: exit 1 naming it" "[ $rc -eq 1 ] && grep -q 'HTTP 403: injected refusal' '$tmp/fx.err'"
+"$PY" - "$tmp/fx" "$tmp/vl" <<'PY' >"$tmp/fx.out" 2>&1
+import glob, json, os, sys
+rows = [json.loads(l) for p in glob.glob(sys.argv[1] + "/outputs/*/*.jsonl") for l in open(p)]
+done = [r for r in rows if "error" not in r]
+assert done, "nothing answered before the 403 was kept"
+ref = {}
+for p in glob.glob(sys.argv[2] + "/outputs/*/*.jsonl"):
+    for l in open(p):
+        r = json.loads(l)
+        ref[(r["task"], r["doc_id"])] = r
+for r in done:
+    assert r["prediction"] == ref[(r["task"], r["doc_id"])]["prediction"], r
+print("ok: %d answered samples kept, %d failed" % (len(done), len(rows) - len(done)))
+PY
+check "a 403 mid-run: $(tail -1 "$tmp/fx.out")" "grep -q '^ok' '$tmp/fx.out'"
+control '{"fault": null}'
+bounded 300 --output_dir "$tmp/fx" --limit 2 eval "$VSPEC]" "$TASKS" >/dev/null 2>>"$tmp/fx.err"
+rc=$?
+"$PY" - "$tmp/fx" "$tmp/vl" <<'PY' >"$tmp/fx2.out" 2>&1
+import glob, json, sys
+def done(d):
+    out = {}
+    for p in glob.glob(d + "/outputs/*/*.jsonl"):
+        for l in open(p):
+            r = json.loads(l)
+            if "error" not in r:
+                k = (r["task"], r["doc_id"])
+                assert k not in out, "asked twice: %s" % (k,)
+                out[k] = r
+    return out
+got, ref = done(sys.argv[1]), done(sys.argv[2])
+assert set(got) == set(ref), (sorted(got), sorted(ref))
+for k, r in got.items():
+    assert r["prediction"] == ref[k]["prediction"], k
+    assert all(abs(a[0] - b[0]) <= 1e-5 and a[1] == b[1]
+               for a, b in zip(r["responses"], ref[k]["responses"])), k
+print("ok: %d samples, each answered once, equal to llama's" % len(got))
+PY
+check "a 403 mid-run: the rerun exits 0, $(tail -1 "$tmp/fx2.out")" \
+    "[ $rc -eq 0 ] && grep -q '^ok' '$tmp/fx2.out'"
+
+# OpenAI's 429 insufficient_quota stops the run at once (waiting does not mend it); a 429 whose
+# Retry-After cannot be read is retried after the backoff, not at once
+control '{"fault": "quota", "every": 1, "times": 1000, "reset_counts": true}'
+m=$(log_mark)
+bounded 120 --output_dir "$tmp/fq" --limit 1 eval "$VSPEC]" mmlu_anatomy >/dev/null 2>"$tmp/fq.err"
+rc=$?
+n=$(tail -n +$((m + 1)) "$LOG" | grep -c '"fault": "quota"')
+check "insufficient_quota: exit 1 naming it, no request retried ($n asked)" \
+    "[ $rc -eq 1 ] && grep -q insufficient_quota '$tmp/fq.err' && [ $n -ge 1 ] && [ $n -le 4 ]"
+control '{"fault": "429", "every": 1, "times": 1, "retry_after": "soon", "reset_counts": true}'
+m=$(log_mark)
+bounded 120 --output_dir "$tmp/fs" --limit 1 eval "$VSPEC]" mmlu_anatomy >/dev/null 2>"$tmp/fs.err"
+rc=$?
+"$PY" - "$LOG" "$m" <<'PY' >"$tmp/fs.out" 2>&1
+import collections, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][int(sys.argv[2]):]
+by = collections.defaultdict(list)
+for r in recs:
+    if r["path"] == "/v1/completions" and len(r.get("prompt") or "") >= 16:
+        by[r["prompt"]].append(r["t"])
+gaps = [b - a for t in by.values() for a, b in zip(sorted(t), sorted(t)[1:])]
+assert gaps and min(gaps) >= 0.45, gaps
+print("ok: %d retries, the soonest %.2f s after its 429" % (len(gaps), min(gaps)))
+PY
+check "Retry-After: soon: exit 0, $(tail -1 "$tmp/fs.out")" "[ $rc -eq 0 ] && grep -q '^ok' '$tmp/fs.out'"
+control '{"fault": null, "retry_after": 1}'
+
 # a context longer than the server's limit: a per-sample error, or left truncation when asked
 control '{"max_model_len": 200}'
 bounded 120 --output_dir "$tmp/cl" --limit 1 eval "$VSPEC]" mmlu_anatomy >/dev/null 2>"$tmp/cl.err"
@@ -484,6 +572,21 @@ bounded 300 --output_dir "$tmp/si" --limit 8 eval "vllm[model=fake/qwen2,base_ur
     mmlu_abstract_algebra --n_shot 0 --batch_docs 4 >/dev/null 2>>"$tmp/si.err"
 check "SIGINT: the rerun completes" \
     "[ $? -eq 0 ] && grep -q '\"finished\":true' '$tmp'/si/outputs/*/*.json"
+
+# A password in base_url and a key in a misspelled spec reach no message, log or output.
+control '{"fault": "500", "every": 1, "times": 1000, "reset_counts": true}'
+bounded 120 --output_dir "$tmp/pw" --limit 1 --log_level DEBUG eval \
+    "vllm[model=fake/qwen2,base_url=http://u:PW0rd42@127.0.0.1:$FP/v1,max_retries=0]" \
+    mmlu_anatomy >/dev/null 2>"$tmp/pw.err"
+rc=$?
+control '{"fault": null}'
+check "a password in base_url: exit 0, masked in the log, the samples' errors and the provenance" \
+    "[ $rc -eq 0 ] && grep -q 'u:\*\*\*\*\*\*\*@' '$tmp/pw.err' && ! grep -rq PW0rd42 '$tmp/pw' '$tmp/pw.err' &&
+     grep -q 'u:\*\*\*\*\*\*\*@' '$tmp'/pw/outputs/*/*.json && grep -q '\"error\"' '$tmp'/pw/outputs/*/*.jsonl"
+bounded 60 --output_dir "$tmp/pw" eval "opnai[model=x,api_key=sk-Z3cret9]" mmlu_anatomy \
+    >/dev/null 2>"$tmp/pw2.err"
+check "a misspelled backend: exit 2, the key masked in the message" \
+    "[ $? -eq 2 ] && grep -q 'api_key=\*' '$tmp/pw2.err' && ! grep -q Z3cret9 '$tmp/pw2.err'"
 
 # ---- the probe ------------------------------------------------------------------------------
 closed=$(free_port)

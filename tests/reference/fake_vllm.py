@@ -26,7 +26,8 @@ requests at once, until killed.
       order, values, types, and the spec's pass-through fields); a mismatch is a 400 logged as
       "bad".
   POST /control         changes the behaviour (a JSON object; missing keys keep their value):
-      fault: null | "500" | "429" | "reset" | "stall" | "malformed" | "trickle" | "nochoices"
+      fault: null | "500" | "429" | "403" | "quota" | "reset" | "stall" | "malformed" | "trickle"
+             | "nochoices"
       every: a prompt misbehaves when sha256(prompt)[0] % every == 0 (1: every prompt; a
       prompt under 16 characters, a backend's probe, never does)
       times: how many attempts of such a prompt misbehave (then it is answered normally)
@@ -36,7 +37,8 @@ requests at once, until killed.
       "prompt_logprobs" (logprobs null, only vLLM's prompt_logprobs); usage: false drops usage;
       api_key: the key every request must carry (null: none); html: true answers every
       request with an HTML page; reset_counts: true forgets attempt counts.
-      500: HTTP 500 with an error object. 429: HTTP 429 with Retry-After. reset: the status
+      500: HTTP 500 with an error object. 429: HTTP 429 with Retry-After. 403: HTTP 403 (a
+      prompt refused, as a moderation layer does). quota: OpenAI's 429 insufficient_quota. reset: the status
       line, headers and half the body, then a TCP reset. stall: nothing until `stall` seconds
       have passed, then the answer. malformed: 200 with truncated JSON. trickle: the whole
       answer, 64 bytes every 2 ms. nochoices: 200 with a JSON object without choices.
@@ -275,6 +277,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.write_log(rec)
             return self.send_json(429, {"error": {"message": "rate limited"}},
                                   [("Retry-After", str(conf["retry_after"]))])
+        if fault in ("403", "quota"):
+            rec["status"] = 403 if fault == "403" else 429
+            st.write_log(rec)
+            if fault == "403":
+                return self.send_json(403, {"error": {"message": "injected refusal"}})
+            return self.send_json(429, {"error": {"message": "You exceeded your current quota",
+                                                  "type": "insufficient_quota",
+                                                  "code": "insufficient_quota"}})
         if fault == "nochoices":
             rec["status"] = 200
             st.write_log(rec)
