@@ -117,21 +117,20 @@ static int add_file(struct mill_dataset *ds, const char *path) {
 
 /* Downloads (or finds in the huggingface_hub cache) the files of a split: the glob's matches,
  * or the Parquet files of config/split. */
-static int fetch_from_hub(struct mill_dataset *ds, const char *repo, const char *revision,
-                          const char *glob, const char *config, const char *split,
-                          struct mill_err *err) {
+static int fetch_from_hub(struct mill_dataset *ds, const struct mill_hub_repo *r, const char *glob,
+                          const char *config, const char *split, struct mill_err *err) {
     struct mill_hub_params hp = mill_hub_default_params();
     struct mill_hub *hub = NULL;
     struct mill_hub_listing l = {0};
-    struct mill_hub_repo r = {MILL_HUB_DATASET, repo, revision};
+    const char *repo = r->id;
     int rc = mill_hub_init(&hub, &hp, err);
     if (!rc)
-        rc = glob ? mill_hub_glob(hub, &r, glob, &l, err)
-                  : mill_hub_parquet_files(hub, &r, config, split, &l, err);
+        rc = glob ? mill_hub_glob(hub, r, glob, &l, err)
+                  : mill_hub_parquet_files(hub, r, config, split, &l, err);
     if (!rc && l.n == 0)
         rc = mill_err_set(err, MILL_ENOTFOUND, "dataset %s: no files match %s", repo,
                           glob ? glob : "the split's Parquet patterns");
-    struct mill_hub_repo at = {MILL_HUB_DATASET, repo, l.commit[0] ? l.commit : revision};
+    struct mill_hub_repo at = {r->type, repo, l.commit[0] ? l.commit : r->revision};
     for (size_t i = 0; !rc && i < l.n; i++) {
         char *local = NULL;
         rc = mill_hub_download(hub, &at, l.files[i].path,
@@ -145,15 +144,16 @@ static int fetch_from_hub(struct mill_dataset *ds, const char *repo, const char 
     return rc;
 }
 
-/* The files of a split of Hub repo `repo`: from a local mirror ($MILL_LOCAL_DATASETS) when one
+/* The files of a split of Hub repo r: from a local mirror ($MILL_LOCAL_DATASETS) when one
  * exists, else through the Hub client. glob: the task's hf:// pattern, or NULL for the
  * Parquet files of the task's config and split. */
-static int resolve_repo(struct mill_dataset *ds, const char *repo, const char *glob,
+static int resolve_repo(struct mill_dataset *ds, const struct mill_hub_repo *r, const char *glob,
                         const struct mill_task_config *t, const char *split, struct mill_err *err) {
     const char *cfg = t->hf_subset ? t->hf_subset : "default";
+    const char *repo = r->id;
     char *dir = mirror_dir(repo);
     if (!dir) {
-        int rc = fetch_from_hub(ds, repo, t->hf_revision, glob, cfg, split, err);
+        int rc = fetch_from_hub(ds, r, glob, cfg, split, err);
         return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
     }
     char *pats[5] = {0};
@@ -189,12 +189,22 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
         struct mill_hub_url u;
         if (mill_hub_parse_url(pattern, &u, err))
             return mill_err_prefix(err, "%s: data files of split '%s'", t->name, split);
-        return resolve_repo(ds, u.id, u.path, t, split, err);
+        /* the URL's own repo type and @revision; without one, the task's hf_revision where the
+         * URL names the task's repo, else main */
+        char at[sizeof u.id + 1];
+        snprintf(at, sizeof at, "%s@", u.id);
+        bool own = t->hf_repo && !strcmp(t->hf_repo, u.id);
+        struct mill_hub_repo r = {u.type, u.id,
+                                  strstr(pattern, at) ? u.revision
+                                  : own               ? t->hf_revision
+                                                      : NULL};
+        return resolve_repo(ds, &r, u.path, t, split, err);
     }
     if (!t->hf_repo || !*t->hf_repo)
         return mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s' has no data files", t->name,
                             split);
-    return resolve_repo(ds, t->hf_repo, NULL, t, split, err);
+    struct mill_hub_repo r = {MILL_HUB_DATASET, t->hf_repo, t->hf_revision};
+    return resolve_repo(ds, &r, NULL, t, split, err);
 }
 
 int mill_dataset_open(const struct mill_task_config *t, const char *split,

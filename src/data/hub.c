@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +89,8 @@ static bool parse_i64(const char *s, size_t n, int64_t *out) {
         return false;
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
+        if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - (s[i] - '0')) / 10)
+            return false; /* not a number, or one past int64 */
         v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -395,20 +396,20 @@ static bool read_ref(const char *folder, const char *rev, char commit[41]) {
     return ok;
 }
 
-/* Writes refs/<rev> = commit (a temporary file renamed into place). */
-static int write_ref(const char *folder, const char *rev, const char *commit,
-                     struct mill_err *err) {
-    char *path = strf("%s/refs/%s", folder, rev);
-    char *tmp = strf("%s/refs/%s.tmp%ld", folder, rev, (long)getpid());
+/* Writes a small file whole: a temporary file (named by process and a counter, so that two
+ * clients of one process never share it), fsync, rename into place. */
+static int write_small_file(const char *path, const char *text, size_t n, struct mill_err *err) {
+    static atomic_uint seq;
+    char *tmp = strf("%s.tmp%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
     int rc = MILL_OK;
-    if (!path || !tmp) {
+    if (!tmp) {
         rc = oom(err);
     } else if (mkdir_parent(path) != 0) {
         rc = mill_err_set(err, MILL_EIO, "hub: cannot create the directory of %s: %s", path,
                           strerror(errno));
     } else {
         FILE *f = fopen(tmp, "wb");
-        bool ok = f && fputs(commit, f) >= 0;
+        bool ok = f && fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
         if (f && fclose(f) != 0)
             ok = false;
         if (!ok || rename(tmp, path) != 0) {
@@ -416,8 +417,16 @@ static int write_ref(const char *folder, const char *rev, const char *commit,
             unlink(tmp);
         }
     }
-    free(path);
     free(tmp);
+    return rc;
+}
+
+/* Writes refs/<rev> = commit. */
+static int write_ref(const char *folder, const char *rev, const char *commit,
+                     struct mill_err *err) {
+    char *path = strf("%s/refs/%s", folder, rev);
+    int rc = path ? write_small_file(path, commit, strlen(commit), err) : oom(err);
+    free(path);
     return rc;
 }
 
@@ -777,8 +786,18 @@ static int parse_entry(const struct mill_value *e, size_t i, const char *path_ke
         return MILL_OK;
     struct mill_hub_file f = {.size = -1};
     f.path = (char *)mill_value_as_str(mill_value_get(e, path_key));
-    if (!f.path || !safe_rel_path(f.path))
-        return bad_entry(err, i, "missing or unsafe path");
+    if (!f.path)
+        return bad_entry(err, i, "no path");
+    if (!safe_rel_path(f.path)) { /* named, with what cannot be printed escaped */
+        struct mill_buf b = {0};
+        mill_buf_add_json_str(&b, f.path, strnlen(f.path, 200));
+        int rc = mill_err_set(err, MILL_EFORMAT,
+                              "hub listing: entry %zu: unsafe path %s (absolute, empty, '.' or "
+                              "'..' segments, a backslash or a control byte)",
+                              i, b.p ? b.p : "?");
+        mill_buf_free(&b);
+        return rc;
+    }
     if (get_size(mill_value_get(e, "size"), &f.size) != MILL_OK)
         return bad_entry(err, i, "bad size");
     const char *oid = mill_value_as_str(mill_value_get(e, oid_key));
@@ -971,9 +990,78 @@ static int walk(const char *dir, const char *rel, int depth, struct mill_hub_lis
     return rc;
 }
 
+/* Where an online listing of prefix at commit is recorded, so that an offline run lists what
+ * the repo holds, not whatever part of it reached the cache:
+ * <repo folder>/.mill/listings/<commit>/<sha256 of the prefix, 32 hex>. */
+static char *listing_record(const char *folder, const char *commit, const char *prefix) {
+    uint8_t d[32];
+    char hex[65];
+    const char *key = prefix ? prefix : "";
+    mill_sha256(key, strlen(key), d);
+    mill_hex(d, 16, hex);
+    return strf("%s/.mill/listings/%s/%s", folder, commit, hex);
+}
+
+/* Records an online listing: one "<size>\t<path>" line a file (a path never holds a tab or a
+ * newline: safe_rel_path). A record that cannot be written only costs offline runs their check,
+ * so it is a warning. */
+static void record_listing(struct mill_hub *h, const struct mill_hub_repo *repo, const char *prefix,
+                           const struct mill_hub_listing *l) {
+    char *folder = repo_folder(h, repo, true);
+    char *path = folder ? listing_record(folder, l->commit, prefix) : NULL;
+    struct mill_buf b = {0};
+    int rc = path ? 0 : MILL_ENOMEM;
+    for (size_t i = 0; !rc && i < l->n; i++)
+        rc = mill_buf_addf(&b, "%lld\t%s\n", (long long)l->files[i].size, l->files[i].path);
+    struct mill_err err = {0};
+    if (!rc && (rc = write_small_file(path, b.p ? b.p : "", b.n, &err)) != 0)
+        MILL_WARN(MOD, "%s", err.msg);
+    mill_buf_free(&b);
+    free(path);
+    free(folder);
+}
+
+/* The recorded listing of prefix, if any (1 when found, 0 when none, < 0 on a bad record). */
+static int read_listing(const char *path, struct mill_hub_listing *out) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char line[4200];
+    int rc = 1;
+    while (rc == 1 && fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t'), *end = NULL;
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        long long size = tab ? strtoll(line, &end, 10) : 0;
+        if (!tab || end != tab || !safe_rel_path(tab + 1))
+            rc = MILL_EFORMAT;
+        else if (listing_add(out, &(struct mill_hub_file){.path = tab + 1, .size = size}))
+            rc = MILL_ENOMEM;
+    }
+    fclose(f);
+    return rc;
+}
+
 static int list_offline(struct mill_hub *h, const struct mill_hub_repo *repo, const char *prefix,
                         struct mill_hub_listing *out, struct mill_err *err) {
     char *folder = repo_folder(h, repo, true);
+    char *rec = folder ? listing_record(folder, out->commit, prefix) : NULL;
+    int got = rec ? read_listing(rec, out) : 0;
+    if (got == 1 || got == MILL_ENOMEM || got == MILL_EFORMAT) {
+        int rc = got == 1 ? MILL_OK
+                 : got == MILL_ENOMEM
+                     ? oom(err)
+                     : mill_err_set(err, MILL_EFORMAT, "%s %s: corrupt listing record %s",
+                                    type_word(repo), repo->id, rec);
+        free(rec);
+        free(folder);
+        return rc;
+    }
+    free(rec);
+    /* a cache mill did not list online (huggingface_hub's, say): its snapshot is all we know */
+    MILL_DEBUG(MOD, "%s %s: no listing record at %s; the cached snapshot's files are listed",
+               type_word(repo), repo->id, out->commit);
     char *dir = folder ? strf("%s/snapshots/%s%s%s", folder, out->commit, prefix ? "/" : "",
                               prefix ? prefix : "")
                        : NULL;
@@ -1000,6 +1088,8 @@ int mill_hub_list(struct mill_hub *h, const struct mill_hub_repo *repo, const ch
     rc = h->p.offline ? list_offline(h, repo, prefix, out, err)
                       : list_online(h, repo, prefix, out, err);
     listing_sort(out);
+    if (!rc && !h->p.offline)
+        record_listing(h, repo, prefix, out);
     return rc;
 }
 
@@ -1382,9 +1472,18 @@ static int link_snapshot(const struct target *t, const char *snap, struct mill_e
         mill_buf_free(&b);
         return oom(err);
     }
-    if (mkdir_parent(snap) != 0 || (unlink(snap) != 0 && errno != ENOENT) ||
-        symlink(b.p, snap) != 0)
+    /* made beside it and renamed over it: a reader never finds the path missing */
+    static atomic_uint seq;
+    char *tmp = strf("%s.tmp%ld.%u", snap, (long)getpid(), atomic_fetch_add(&seq, 1));
+    if (!tmp) {
+        mill_buf_free(&b);
+        return oom(err);
+    }
+    if (mkdir_parent(snap) != 0 || symlink(b.p, tmp) != 0 || rename(tmp, snap) != 0) {
         rc = mill_err_set(err, MILL_EIO, "hub: cannot link %s: %s", snap, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
     mill_buf_free(&b);
     return rc;
 }

@@ -5,7 +5,8 @@
 # MMLU Parquet files of cais/mmlu are downloaded into the huggingface_hub cache layout, and a
 # rerun with HF_HUB_OFFLINE=1 works from the cache without a single request. A VLM repo's
 # projector (mmproj-*.gguf) comes with its model, and a text-only repo meeting an image task is
-# refused with Mill's message before any file is downloaded.
+# refused with Mill's message before any file is downloaded. A plugin task's hf:// data files
+# are read at the URL's @revision, and offline only when every file the listing named is cached.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -36,6 +37,16 @@ echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/vlm
     --mmproj "$R/models/org/vlm-GGUF/$SHA/mmproj-vlm-F16.gguf" >/dev/null 2>&1
 echo '{"revisions": {"main": "'$SHA'"}}' > "$R/datasets/cais/mmlu/hub.json"
 cp -r "$MMLU/anatomy" "$R/datasets/cais/mmlu/$SHA/"
+
+# toy/mc: a plugin task's hf:// pattern names revision v2 (two files); main holds another file.
+SHA2=fedcba9876543210fedcba9876543210fedcba98
+TOYMC="$SRC/tests/plugins/toy_data/mc_test.jsonl"
+mkdir -p "$R/datasets/toy/mc/$SHA/test" "$R/datasets/toy/mc/$SHA2/test" "$tmp/plug"
+echo '{"revisions": {"main": "'$SHA'", "v2": "'$SHA2'"}}' > "$R/datasets/toy/mc/hub.json"
+head -n 1 "$TOYMC" > "$R/datasets/toy/mc/$SHA/test/a.jsonl"
+head -n 2 "$TOYMC" > "$R/datasets/toy/mc/$SHA2/test/a.jsonl"
+tail -n +3 "$TOYMC" > "$R/datasets/toy/mc/$SHA2/test/b.jsonl"
+cp "$BUILD/plugins/toy.so" "$tmp/plug/"
 
 fake_hub "$R" || { finish; exit 1; }
 export HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache"
@@ -71,6 +82,28 @@ HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 
     eval "org/tiny-GGUF[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
     "[ $rc -eq 1 ] && grep -q 'HF_HUB_OFFLINE' '$tmp/stderr'"
+
+# A plugin task's hf://datasets/toy/mc@v2/test/*.jsonl is read at v2 (main was read instead);
+# offline, the files the online listing named are required: a snapshot missing one (a download
+# that stopped half way) is an error naming it, not a shorter split.
+before=$(nreq)
+"$MILL" prompts toy_hub_mc --task_paths "$tmp/plug" >"$tmp/hp.out" 2>"$tmp/stderr"; rc=$?
+revs=$(curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys
+print(" ".join(sorted({e["path"].split("?")[0] for e in json.load(sys.stdin)["log"][int(sys.argv[1]):]
+                       if "/revision/" in e["path"]})))' "$before")
+check "hf://...@v2: the 3 docs of revision v2 (not main's 1), asked at v2 ($revs)" \
+    "[ $rc -eq 0 ] && [ \$(grep -c '\"doc_id\"' '$tmp/hp.out') -eq 3 ] && [[ '$revs' == *revision/v2* ]] && [[ '$revs' != *revision/main* ]] || { tail -3 '$tmp/stderr'; false; }"
+SNAP="$tmp/hf/hub/datasets--toy--mc/snapshots/$SHA2/test"
+mv "$SNAP/b.jsonl" "$tmp/b.link"
+HF_HUB_OFFLINE=1 "$MILL" prompts toy_hub_mc --task_paths "$tmp/plug" >"$tmp/hp.out" 2>"$tmp/stderr"; rc=$?
+check "offline, a snapshot missing a listed file: exit 1 naming it" \
+    "[ $rc -eq 1 ] && grep -q 'file test/b.jsonl at revision .* is not cached' '$tmp/stderr' || { tail -3 '$tmp/stderr'; false; }"
+mv "$tmp/b.link" "$SNAP/b.jsonl"
+before=$(nreq)
+HF_HUB_OFFLINE=1 "$MILL" prompts toy_hub_mc --task_paths "$tmp/plug" >"$tmp/hp.out" 2>"$tmp/stderr"; rc=$?
+after=$(nreq)
+check "offline, the whole snapshot: its 3 docs, zero requests" \
+    "[ $rc -eq 0 ] && [ \$(grep -c '\"doc_id\"' '$tmp/hp.out') -eq 3 ] && [ '$before' = '$after' ]"
 
 # Images: a VLM repo and a text-only one on cifar10 (a local copy of the shards).
 W="$tmp/mirror/haideraltahan_wds_cifar10/test"

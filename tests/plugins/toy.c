@@ -99,6 +99,8 @@ static int ppl_prompt(const struct mill_task_config *t, const struct mill_value 
 static const char *const qa_files[] = {"train=toy_data/qa_train.jsonl",
                                        "test=toy_data/qa_test.jsonl", NULL};
 static const char *const mc_files[] = {"test=toy_data/mc_test.jsonl", NULL};
+/* toy_mc's data at a revision of a Hub repo (test_hub_e2e.sh serves it) */
+static const char *const hub_mc_files[] = {"test=hf://datasets/toy/mc@v2/test/*.jsonl", NULL};
 static const char *const long_files[] = {"train=toy_data/qa_train.jsonl",
                                          "test=toy_data/long_test.jsonl", NULL};
 static const char *const em[] = {"exact_match", NULL};
@@ -128,6 +130,14 @@ static const struct mill_task_config tasks[] = {
      .output_type = MILL_OUT_GENERATIVE,
      .generation_size = 8,
      .metrics = mc_metrics},
+    {.name = "toy_hub_mc",
+     .hf_data_files = hub_mc_files,
+     .prompt = mc_prompt,
+     .task_type = MILL_TASK_MULTIPLE_CHOICE,
+     .output_type = MILL_OUT_GENERATIVE,
+     .generation_size = 8,
+     .metrics = mc_metrics,
+     .description = "toy_mc from hf://datasets/toy/mc@v2"},
     {.name = "toy_lp",
      .hf_data_files = mc_files,
      .prompt = mc_prompt,
