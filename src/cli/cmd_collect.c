@@ -4,6 +4,7 @@
  * never a silently shorter table. */
 #include "cli/cli.h"
 
+#include "core/log.h"
 #include "eval/registry.h"
 #include "eval/runner.h"
 #include "core/spec.h"
@@ -124,6 +125,17 @@ static void list_models(const struct mill_aggregate_table *t, struct mill_buf *b
     }
 }
 
+/* A job the comparison reads with a gap: unreadable lines skipped, or a provenance file that is
+ * missing or unreadable (then its lines are taken whatever their seed). */
+static void warn_job(const struct mill_result_job *j) {
+    if (j->n_skipped)
+        MILL_WARN("collect", "%s %s %lld-shot: %zu unreadable lines of its samples file skipped",
+                  j->model, j->task, (long long)j->n_shot, j->n_skipped);
+    if (j->old_note)
+        MILL_WARN("collect", "%s %s %lld-shot: %s; its lines are compared whatever their seed",
+                  j->model, j->task, (long long)j->n_shot, j->old_note);
+}
+
 /* `--compare A,B`: exit 2 unless two names are given, 1 when either has no results or the two
  * answered no question in common. */
 int mill_cli_compare(const struct mill_args *a, const struct mill_aggregate_table *t,
@@ -158,6 +170,8 @@ int mill_cli_compare(const struct mill_args *a, const struct mill_aggregate_tabl
     p.n_tasks = nt;
     if (!rc && mill_results_load(&r, t, &p, &err))
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    for (size_t i = 0; !rc && i < r.n; i++) /* what the comparison could not use, said */
+        warn_job(&r.jobs[i]);
     if (!rc && mill_compare_build(&r, m[0], m[1], mill_arg(a, "metric"), c, &err))
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
     if (!rc && c->n == 0)

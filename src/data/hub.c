@@ -11,6 +11,7 @@
 #include "core/array.h"
 #include "core/log.h"
 #include "core/sha2.h"
+#include "core/stop.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -1244,6 +1245,7 @@ struct dl {
     int64_t cr_start; /* Content-Range start of the current response, -1 */
     bool discard;     /* the current body is not the file (redirect, error) */
     int werr;         /* errno of a failed write; -1 a Content-Range we did not ask */
+    int stopped;      /* the stop signal that ended the transfer (SIGINT, SIGTERM), else 0 */
     struct progress prog;
 };
 
@@ -1284,6 +1286,8 @@ static size_t dl_body(char *p, size_t size, size_t n, void *ud) {
         return 0;
     if (d->discard)
         return len;
+    if ((d->stopped = mill_stop_signal()) != 0)
+        return 0; /* ends the transfer; the partial file stays for the next run */
     for (size_t off = 0; off < len;) {
         ssize_t w = write(d->fd, p + off, len - off);
         if (w < 0 && errno == EINTR)
@@ -1327,7 +1331,7 @@ static CURLcode dl_attempt(struct mill_hub *h, const char *url, struct dl *d, lo
     snprintf(range, sizeof range, "%lld-", (long long)d->have);
     d->curl = h->curl;
     d->nresp = d->begun = 0;
-    d->werr = 0;
+    d->werr = d->stopped = 0;
     d->discard = false;
     CURLcode rc = get_with(h, url, dl_header, dl_body, d, d->have > 0 ? range : NULL, status);
     if (rc == CURLE_OK && *status == 200 && d->begun != d->nresp && d->have > 0)
@@ -1355,6 +1359,12 @@ static int attempt_outcome(struct target *t, const char *url, struct dl *d, CURL
                            long status, struct mill_err *err) {
     char what[4200];
     snprintf(what, sizeof what, "file %s", t->path);
+    if (d->stopped)
+        return mill_err_set(err, MILL_EINTR,
+                            "%s %s: download of %s stopped by signal %d at byte %lld (kept, the "
+                            "next run resumes it)",
+                            type_word(t->repo), t->repo->id, t->path, d->stopped,
+                            (long long)d->have);
     if (d->werr > 0)
         return mill_err_set(err, MILL_EIO, "%s %s: cannot write the download of %s: %s",
                             type_word(t->repo), t->repo->id, t->path, strerror(d->werr));

@@ -80,9 +80,13 @@ same() {
 }
 same "org/a vs org/b: every task, metric and the rollup equal the oracle" org/a org/b
 cp "$tmp/got" "$tmp/ab"
+check "a torn line skipped is said on stderr" \
+    "grep -q 'unreadable lines of its samples file skipped' '$tmp/err'"
 same "--metric acc keeps one metric" org/a org/b --metric acc
 same "--tasks bench keeps the benchmark's tasks" org/a org/b --tasks bench
 same "an older mill's results (no provenance, no seeds) compare too" old org/a
+check "a job without provenance is said: its lines are taken whatever their seed" \
+    "grep -q 'old t1 5-shot: no provenance file.*whatever their seed' '$tmp/err'"
 same "the other way round (B-A flips)" org/b org/a
 
 check "the table has the rollup first, tasks by name" \

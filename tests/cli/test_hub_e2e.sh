@@ -7,6 +7,7 @@
 # projector (mmproj-*.gguf) comes with its model, and a text-only repo meeting an image task is
 # refused with Mill's message before any file is downloaded. A plugin task's hf:// data files
 # are read at the URL's @revision, and offline only when every file the listing named is cached.
+# SIGINT stops a download at once, and the next run resumes it.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -82,6 +83,32 @@ HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 
     eval "org/tiny-GGUF[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
     "[ $rc -eq 1 ] && grep -q 'HF_HUB_OFFLINE' '$tmp/stderr'"
+
+# SIGINT during a slow model download ends it at once (exit 130, the partial file kept), and
+# the next run resumes it with a Range request.
+rm -rf "$tmp/hf/hub/models--org--tiny-GGUF"
+curl -s "$HF_ENDPOINT/_ctl?slow=tiny-F32.gguf&rate=32768" >/dev/null
+partial() { [ -n "$(find "$tmp/hf/hub/models--org--tiny-GGUF/blobs" -name '*.incomplete' -size +1k 2>/dev/null)" ]; }
+set -m # a background job of a script ignores SIGINT unless job control is on
+"$MILL" --output_dir "$tmp/o10" --limit 2 eval "org/tiny[file=tiny-F32.gguf]" mmlu_anatomy \
+    >/dev/null 2>"$tmp/stderr" &
+pid=$!
+set +m
+wait_for --pid $pid 60 partial
+t0=$SECONDS
+kill -INT $pid
+wait $pid; rc=$?
+took=$((SECONDS - t0))
+check "SIGINT during a download: exit 130 within seconds ($took s), the partial file kept" \
+    "[ $rc -eq 130 ] && [ $took -le 5 ] && grep -q 'download of tiny-F32.gguf stopped by signal 2 at byte' '$tmp/stderr' && partial || { tail -3 '$tmp/stderr'; false; }"
+curl -s "$HF_ENDPOINT/_ctl?reset=1" >/dev/null
+"$MILL" --output_dir "$tmp/o10" --limit 2 eval "org/tiny[file=tiny-F32.gguf]" mmlu_anatomy \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+ranged=$(curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys
+print(sum(e["path"].endswith("tiny-F32.gguf") and (e.get("range") or "").startswith("bytes=")
+          and e["range"] != "bytes=0-" for e in json.load(sys.stdin)["log"]))')
+check "the rerun resumes the download (a Range request) and exits 0" \
+    "[ $rc -eq 0 ] && [ '$ranged' -ge 1 ] || { tail -3 '$tmp/stderr'; echo ranged=$ranged; false; }"
 
 # A plugin task's hf://datasets/toy/mc@v2/test/*.jsonl is read at v2 (main was read instead);
 # offline, the files the online listing named are required: a snapshot missing one (a download

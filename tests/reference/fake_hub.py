@@ -27,7 +27,8 @@ Test routes:
   /_stats   {"log": [{"method", "host", "path", "auth", "range"}, ...]}: every request but these
   /_ctl?... reset=1 (clear log and knobs), page_size=N, drop=<path>&after=N&times=K (send N
             body bytes then close the connection, K times), corrupt=<path> (wrong bytes, the
-            right sha256 advertised), norange=<path> (answer 200 to Range), quit=1
+            right sha256 advertised), norange=<path> (answer 200 to Range), slow=<path>&rate=B
+            (send its body B bytes a second, in 64 KiB pieces), quit=1
 """
 import fnmatch
 import hashlib
@@ -37,6 +38,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 
 DEFAULT_LFS = ["*.bin", "*.tar", "*.parquet"]
@@ -54,6 +56,7 @@ class State:
         self.drop = {}
         self.corrupt = set()
         self.norange = set()
+        self.slow = {}
 
 
 STATE = None
@@ -168,6 +171,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE.corrupt.add(one["corrupt"])
             if "norange" in one:
                 STATE.norange.add(one["norange"])
+            if "slow" in one:
+                STATE.slow[one["slow"]] = int(one.get("rate", "1000000"))
         self.reply(200, b"{}")
         if "quit" in one:
             threading.Thread(target=self.server.shutdown, daemon=True).start()
@@ -284,6 +289,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
             norange = path in STATE.norange
             drop = STATE.drop.get(path)
+            rate = STATE.slow.get(path)
             cut = None
             if drop and drop[1] > 0 and self.command == "GET":
                 drop[1] -= 1
@@ -301,6 +307,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, end, len(data))
         body = data[start:end + 1]
         headers["Accept-Ranges"] = "bytes"
+        if rate and self.command == "GET":
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 65536):
+                    self.wfile.write(body[i:i + 65536])
+                    self.wfile.flush()
+                    time.sleep(65536 / rate)
+            except OSError:
+                self.close_connection = True
+            return
         if cut is None:
             return self.reply(status, body, headers, "application/octet-stream")
         self.send_response(status)
