@@ -849,7 +849,8 @@ static const char *parent_name(const struct run_ctx *c, const struct mill_task_c
     return b ? b->name : "";
 }
 
-/* Leaf rows from the job's done docs [0, n_docs): one aggregate.csv row per metric. */
+/* Leaf rows from the job's done docs [0, n_docs): one aggregate.csv row per metric that has a
+ * value (a metric NaN for every doc, as resumed lines without its key give, has no row). */
 static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err *err) {
     double *x = malloc((size_t)(j->n_docs ? j->n_docs : 1) * sizeof *x);
     struct mill_aggregate_row *rows = calloc(j->n_metrics, sizeof *rows);
@@ -858,32 +859,37 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
         free(rows);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
-    size_t n = 0;
+    size_t n = 0, n_rows = 0;
     for (size_t m = 0; m < j->n_metrics; m++) {
         n = 0;
+        size_t values = 0;
         for (int64_t id = 0; id < j->n_docs; id++) {
             const double *v;
-            if (mill_samples_done(j->samples, id, &v))
+            if (mill_samples_done(j->samples, id, &v)) {
+                values += !isnan(v[m]);
                 x[n++] = v[m];
+            }
         }
-        rows[m] = (struct mill_aggregate_row){.model = j->c->model,
-                                              .benchmark = parent_name(j->c, j->t),
-                                              .task = j->t->name,
-                                              .task_type = mill_task_type_str(j->type),
-                                              .n_shot = j->t->n_shots,
-                                              .metric = j->metrics[m]->name};
-        mill_aggregate_leaf(x, n, &rows[m].performance, &rows[m].std_err);
-        tr->perf[m] = rows[m].performance;
+        struct mill_aggregate_row *r = &rows[n_rows];
+        *r = (struct mill_aggregate_row){.model = j->c->model,
+                                         .benchmark = parent_name(j->c, j->t),
+                                         .task = j->t->name,
+                                         .task_type = mill_task_type_str(j->type),
+                                         .n_shot = j->t->n_shots,
+                                         .metric = j->metrics[m]->name};
+        mill_aggregate_leaf(x, n, &r->performance, &r->std_err);
+        tr->perf[m] = values ? r->performance : NAN;
+        n_rows += values > 0;
     }
     tr->n_samples = n;
-    tr->have = n > 0;
+    tr->have = n_rows > 0;
     int rc = 0;
     if (tr->have) {
         char *path = NULL;
         if (asprintf(&path, "%s/aggregate.csv", j->c->p->output_dir) < 0)
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         else
-            rc = mill_aggregate_upsert(path, rows, j->n_metrics, err);
+            rc = mill_aggregate_upsert(path, rows, n_rows, err);
         free(path);
     } else {
         MILL_WARN("runner", "No instances for %s: nothing aggregated", j->t->name);
@@ -1286,7 +1292,7 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
         rc = rollup(c, b, tasks, tr, n, &score, &have, err);
     else if (!rc && n == 1 && tr[0].have) {
         score = tr[0].perf[0];
-        have = true;
+        have = !isnan(score);
     }
     if (!rc && !b && n == 1)
         rc = rollup_from_disk(c, tasks[0], err);

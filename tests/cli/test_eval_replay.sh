@@ -139,5 +139,15 @@ check "--log_level error silences INFO lines" "! grep -q ' INFO ' '$tmp/stderr'"
 "$MILL" --cache_dir "$tmp/cachedir" --output_dir "$tmp/sch" schedule \
     "replay[file=$tmp/resp.jsonl,name=s]" toy_mc --extra_task_paths "$tmp/plug" --dry_run >/dev/null 2>&1
 check "--cache_dir is where schedule keeps clusters.yaml" "[ -f '$tmp/cachedir/clusters.yaml' ]"
+# Resumed lines without one metric's key (an edited file, a metric added since): that metric has
+# no value at all, so no row (it had one with an empty performance), the other metric its row.
+"$MILL" --output_dir "$tmp/nk" eval "replay[file=$tmp/resp.jsonl,name=nk]" toy_mc \
+    --task_paths "$tmp/plug" >/dev/null 2>&1
+sed -i 's/,"contains_answer":[0-9.]*//' "$tmp/nk/outputs/nk/toy_mc_0shot.jsonl"
+rm -f "$tmp/nk/outputs/nk/toy_mc_0shot.json" "$tmp/nk/aggregate.csv"
+"$MILL" --output_dir "$tmp/nk" eval "replay[file=$tmp/resp.jsonl,name=nk]" toy_mc \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a metric without any value resumed: no row for it, the other's row kept" \
+    "[ $rc -eq 0 ] && grep -q '^nk,toy,toy_mc,multiple_choice,0,exact_match,0.3333,' '$tmp/nk/aggregate.csv' && ! grep -q contains_answer '$tmp/nk/aggregate.csv'"
 
 finish
