@@ -1,6 +1,7 @@
 /* backends.c: the backend table: one line per backend file. */
 #include "backend/backends.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const struct mill_backend_ops *const mill_backends[] = {
@@ -33,4 +34,19 @@ const struct mill_backend_ops *mill_backend_for_hf_id(void) {
 #else
     return NULL;
 #endif
+}
+
+void mill_backend_hint(const char *type, struct mill_err *err) {
+    if (!type || strchr(type, '/') || mill_backend_find(type))
+        return;
+    size_t n = strlen(err->msg);
+    int k = snprintf(err->msg + n, sizeof err->msg - n,
+                     " ('%s' is no backend of this build, so it was read as a Hub model id; the "
+                     "backends are",
+                     type);
+    for (size_t i = 0; mill_backends[i] && k > 0 && (n += (size_t)k) < sizeof err->msg; i++)
+        k = snprintf(err->msg + n, sizeof err->msg - n, "%s %s", i ? "," : "",
+                     mill_backends[i]->name);
+    if (k > 0 && (n += (size_t)k) < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - n, ")");
 }

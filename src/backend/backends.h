@@ -18,6 +18,10 @@ const struct mill_backend_ops *mill_backend_find(const char *type);
 /* The backend bare Hugging Face ids resolve to (the llama backend), or NULL in a build
  * without it. */
 const struct mill_backend_ops *mill_backend_for_hf_id(void);
+/* After a spec whose type is no backend failed to open as a Hub model id: when the type has no
+ * '/' (a misspelled backend more likely than an owner-less Hub id), appends to err's message
+ * that it was read as a Hub id and which backends this build has. */
+void mill_backend_hint(const char *type, struct mill_err *err);
 /* All backends, NULL-terminated. */
 extern const struct mill_backend_ops *const mill_backends[];
 

@@ -478,6 +478,8 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
                           spec.type);
     if (!rc)
         rc = ops->open(&spec, &state, &err);
+    if (rc && ops)
+        mill_backend_hint(spec.type, &err);
     if (!rc) {
         ops->caps(state, caps);
         if (!(*name = strdup(ops->model_name(state))))

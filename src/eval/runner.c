@@ -1319,6 +1319,8 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
                             spec->raw, spec->type);
     int rc = c->ops->open(spec, &c->state, err);
     if (rc)
+        mill_backend_hint(spec->type, err);
+    if (rc)
         return rc;
     c->ops->caps(c->state, &c->caps);
     c->model = c->ops->model_name(c->state);
