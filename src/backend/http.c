@@ -718,10 +718,11 @@ int mill_http_check_json(const struct mill_http_call *c, const char *url, struct
     char ex[512];
     mill_http_body_excerpt(&c->resp, ex, sizeof ex);
     if (c->status == 401 || c->status == 403)
-        return mill_err_set(err, MILL_ENET,
-                            "%s answered HTTP %ld%s%s: the API key (api_key= or the environment) "
-                            "is missing or not accepted",
-                            url, c->status, ex[0] ? ": " : "", ex);
+        return mill_err_set(
+            err, MILL_ENET,
+            "%s answered HTTP %ld%s%s: the API key (the api_key argument or the environment) "
+            "is missing or not accepted",
+            url, c->status, ex[0] ? ": " : "", ex);
     if (c->status < 200 || c->status >= 300)
         return mill_err_set(err, MILL_ENET, "%s answered HTTP %ld%s%s", url, c->status,
                             ex[0] ? ": " : "", ex);

@@ -123,9 +123,11 @@ static const char *const fa_names[] = {"auto", "on", "off"};
 
 /* ---- llama.cpp logging through ours --------------------------------------------------- */
 
-/* llama.cpp's last error line on this thread (it logs on the thread that called it; the
- * runner's worker decodes while the main thread prepares): for the message of a failed call. */
-static _Thread_local char last_llama_error[512];
+/* llama.cpp's error lines on this thread since the caller emptied it (it logs on the thread
+ * that called it; the runner's worker decodes while the main thread prepares), the first one
+ * (the specific reason: "invalid n_rot: 16, expected 21") first, then "; " and the later ones
+ * (the generic "failed to load model") as room allows: for the message of a failed call. */
+static _Thread_local char last_llama_error[768];
 
 static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
@@ -134,20 +136,38 @@ static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud) 
         n--;
     if (!n)
         return;
-    if (level == GGML_LOG_LEVEL_ERROR)
-        snprintf(last_llama_error, sizeof last_llama_error, "%.*s", (int)n, text);
+    size_t k = strlen(last_llama_error);
+    if (level == GGML_LOG_LEVEL_ERROR && k + 3 < sizeof last_llama_error)
+        snprintf(last_llama_error + k, sizeof last_llama_error - k, "%s%.*s", k ? "; " : "", (int)n,
+                 text);
     if (mill_log_get_level() <= MILL_LOG_DEBUG)
         MILL_DEBUG("llama.cpp", "%.*s", (int)n, text);
 }
 
+/* The model file being loaded or run, for on_ggml_abort's message (set before any llama.cpp
+ * call on it; a fixed buffer, read by a handler that may not allocate). */
+static char abort_model[1024];
+
 /* ggml aborts on what it cannot recover from (an RPC server that went away mid-run, a failed
- * allocation). Samples are on disk up to the last finished batch; say so and exit instead of
- * ggml's default backtrace. Runs on whichever thread failed: only async-signal-safe calls. */
+ * allocation, a model whose metadata contradicts its tensors). Samples are on disk up to the
+ * last finished batch; say so, naming the model file, and exit instead of ggml's default
+ * backtrace. Runs on whichever thread failed, once (a second thread that fails meanwhile
+ * waits for the exit): only async-signal-safe calls. */
 static void on_ggml_abort(const char *msg) {
-    static const char tail[] = "\nmill: samples already written, if any, are kept; once the "
-                               "cause is fixed, run the same command again to resume\n";
-    static const char head[] = "mill: llama.cpp stopped the run: ";
+    static atomic_flag once = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&once))
+        for (;;)
+            pause();
+    static const char tail[] = "\nmill: samples already written, if any, are kept; a model file "
+                               "that is corrupt or hand-edited must be replaced, else once the "
+                               "cause is fixed run the same command again to resume\n";
+    static const char head[] = "mill: llama.cpp stopped the run";
     ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
+    if (abort_model[0]) {
+        w += write(STDERR_FILENO, " on ", 4);
+        w += write(STDERR_FILENO, abort_model, strlen(abort_model));
+    }
+    w += write(STDERR_FILENO, ": ", 2);
     w += write(STDERR_FILENO, msg, strlen(msg));
     w += write(STDERR_FILENO, tail, sizeof tail - 1);
     (void)w;
@@ -366,6 +386,16 @@ static const struct mill_hub_file *pick_gguf(const struct mill_hub_listing *l, c
     return hit ? hit : (*n_gguf == 1 && !m->file && !m->quant && !m->dtype ? only : NULL);
 }
 
+/* What pick_gguf chose by, for a message: "file=" and its name, "quant=" and the quant, or
+ * "dtype " and the dtype's tag. */
+static const char *pick_key(const struct llm *m) {
+    return m->file ? "file=" : m->quant ? "quant=" : "dtype ";
+}
+
+static const char *pick_value(const struct llm *m) {
+    return m->file ? m->file : m->quant ? m->quant : dtype_tag(m->dtype);
+}
+
 /* Downloads the chosen file (and the other parts of a split GGUF). */
 static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
                       const struct mill_hub_listing *l, const struct mill_hub_file *f, char **out,
@@ -536,12 +566,7 @@ static int locate_hub(struct llm *m, struct mill_err *err) {
                 mill_buf_addf(&seen, "%s has no GGUF files; ", cands[i]);
             else
                 mill_buf_addf(&seen, "%s has %zu GGUF files but none matches %s%s; ", cands[i], n,
-                              m->file    ? "file="
-                              : m->quant ? "quant="
-                                         : "dtype ",
-                              m->file    ? m->file
-                              : m->quant ? m->quant
-                                         : dtype_tag(m->dtype));
+                              pick_key(m), pick_value(m));
         } else {
             mill_buf_addf(&seen, "%s: %s; ", cands[i], e.msg);
         }
@@ -614,6 +639,57 @@ static unsigned hub_mmproj_modalities(const struct llm *m) {
     return MILL_MOD_IMAGE | MILL_MOD_AUDIO;
 }
 
+/* A local directory that is no transformers checkpoint: its GGUF, picked as in a Hub repo
+ * (file=, quant=, the dtype's tag, else the only one), becomes the model file (m->path); the
+ * model's name stays the directory. A directory without one is an error, never a Hub id. */
+static int locate_local_dir(struct llm *m, struct mill_err *err) {
+    struct mill_hub_listing l = {0};
+    DIR *d = opendir(m->path);
+    int rc =
+        d ? 0
+          : mill_err_set(err, MILL_EIO, "cannot read directory %s: %s", m->path, strerror(errno));
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!mill_str_ends_with(e->d_name, ".gguf"))
+            continue;
+        if (mill_grow(&l.files, &l.cap, l.n, sizeof *l.files, 4) ||
+            !(l.files[l.n].path = strdup(e->d_name)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            l.files[l.n++].size = -1;
+    }
+    if (d)
+        closedir(d);
+    if (l.n > 1)
+        qsort(l.files, l.n, sizeof *l.files, cmp_str); /* path is the struct's first member */
+    size_t n_gguf = 0;
+    const struct mill_hub_file *f = rc ? NULL : pick_gguf(&l, m, &n_gguf);
+    char *file = NULL;
+    if (!rc && f && asprintf(&file, "%s/%s", m->path, f->path) < 0)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    else if (!rc && !f && n_gguf == 0)
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "model directory %s holds no GGUF file (*.gguf) and is no transformers "
+                          "checkpoint (config.json with *.safetensors)",
+                          m->path);
+    else if (!rc && !f) {
+        struct mill_buf b = {0};
+        for (size_t i = 0; i < l.n; i++)
+            if (!is_mmproj_name(l.files[i].path))
+                mill_buf_addf(&b, "%s%s", b.n ? ", " : "", l.files[i].path);
+        rc = mill_err_set(err, MILL_EINVAL,
+                          "model directory %s: %zu GGUF files (%s) and none matches %s%s; pass "
+                          "file=<name.gguf>",
+                          m->path, n_gguf, b.p ? b.p : "", pick_key(m), pick_value(m));
+        mill_buf_free(&b);
+    }
+    if (file) {
+        free(m->path);
+        m->path = file;
+    }
+    mill_hub_listing_free(&l);
+    return rc;
+}
+
 /* At open: where the model is (a local file, else a Hub repo: listed, not downloaded) and its
  * projector: mmproj= as a local file, else beside a local model, else in the model's repo.
  * What the projector offers is read from its GGUF header, a local file's or the first bytes of
@@ -622,6 +698,9 @@ static unsigned hub_mmproj_modalities(const struct llm *m) {
 static int locate_model(struct llm *m, struct mill_err *err) {
     struct stat st;
     int rc = 0;
+    if (stat(m->path, &st) == 0 && S_ISDIR(st.st_mode) && !mill_hf_is_checkpoint(m->path) &&
+        (rc = locate_local_dir(m, err)) != 0)
+        return rc;
     bool local = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
     if (m->mmproj_arg && stat(m->mmproj_arg, &st) == 0 && S_ISREG(st.st_mode)) {
         if (!(m->mmproj = strdup(m->mmproj_arg)))
@@ -751,8 +830,12 @@ static int load_mmproj(struct llm *m, struct mill_err *err) {
     int rc = check_gguf_magic(m->mmproj, err);
     if (!rc)
         rc = mill_sha256_file_cached(m->cache_dir, m->mmproj, m->mmproj_sha256, err);
-    if (!rc)
+    if (!rc) { /* an assert in the projector's graph names the projector, then the model again
+                  (images are encoded while it runs) */
+        snprintf(abort_model, sizeof abort_model, "%s", m->mmproj);
         rc = mill_mm_open(m->mmproj, m->model, (int)m->threads, m->n_gpu_layers != 0, &m->mm, err);
+        snprintf(abort_model, sizeof abort_model, "%s (projector %s)", m->gguf, m->mmproj);
+    }
     if (!rc)
         m->modalities = MILL_MOD_TEXT | mill_mm_modalities(m->mm);
     /* On a CPU the encoder and llama_decode would share the same cores (and OpenMP teams that
@@ -790,6 +873,7 @@ static int llm_load(void *state, struct mill_err *err) {
     ggml_backend_dev_t *devs = mill_rpc_model_devices(m->rpc, m->n_rpc);
     mp.devices = devs;
     last_llama_error[0] = 0;
+    snprintf(abort_model, sizeof abort_model, "%s", m->gguf);
     m->model = llama_model_load_from_file(m->gguf, mp);
     free(devs);
     if (!m->model)

@@ -218,6 +218,7 @@ static int parse_args(const char *spec, const char *inside, size_t len, struct m
 static void mask_url_passwords(char *text) {
     for (char *p = strstr(text, "://"); p; p = strstr(p + 1, "://")) {
         char *colon = NULL, *e = p + 3;
+        /* a password may hold almost anything: masking too much beats showing some of it */
         for (; *e && !strchr("/@?# \t\n'\",]", *e); e++)
             if (*e == ':' && !colon)
                 colon = e;
@@ -236,7 +237,9 @@ void mill_spec_mask_secrets(char *text) {
             v++;
         if (*v != '=')
             continue;
-        for (v++; *v && *v != ',' && *v != ']' && *v != '\''; v++)
+        for (v++; *v == ' '; v++) /* "api_key = k" as a spec may be spelled */
+            ;
+        for (; *v && !strchr(",]' \t\r\n\")", *v); v++) /* the value: up to what ends one */
             *v = '*';
     }
     mask_url_passwords(text);

@@ -1004,8 +1004,8 @@ static char *listing_record(const char *folder, const char *commit, const char *
 }
 
 /* Records an online listing: one "<size>\t<path>" line a file (a path never holds a tab or a
- * newline: safe_rel_path). A record that cannot be written only costs offline runs their check,
- * so it is a warning. */
+ * newline: safe_rel_path). A record that cannot be written (a read-only shared cache) only costs
+ * offline runs their check, so it is a debug line. */
 static void record_listing(struct mill_hub *h, const struct mill_hub_repo *repo, const char *prefix,
                            const struct mill_hub_listing *l) {
     char *folder = repo_folder(h, repo, true);
@@ -1016,7 +1016,7 @@ static void record_listing(struct mill_hub *h, const struct mill_hub_repo *repo,
         rc = mill_buf_addf(&b, "%lld\t%s\n", (long long)l->files[i].size, l->files[i].path);
     struct mill_err err = {0};
     if (!rc && (rc = write_small_file(path, b.p ? b.p : "", b.n, &err)) != 0)
-        MILL_WARN(MOD, "%s", err.msg);
+        MILL_DEBUG(MOD, "no listing record: %s", err.msg);
     mill_buf_free(&b);
     free(path);
     free(folder);

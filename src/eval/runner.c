@@ -696,10 +696,8 @@ static int run_batch(struct job *j, struct mill_err *err) {
         rc = join_flight(j, &prev, true, err);
     if (!rc && !mill_stop_signal())
         launch_batch(j, b);
-    else if (!rc)
-        drop_fill(j); /* stop_check below */
     else
-        clear_batch(b);
+        drop_fill(j); /* not run: a stop (stop_check below) or an error */
     if (prev && !rc && (rc = finish_batch(j, prev, true, err)) != 0)
         drop_flight(j);
     if (prev)

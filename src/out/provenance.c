@@ -4,23 +4,35 @@
 #include <mill/value.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define PROVENANCE_READ_MAX ((size_t)64 << 20)
 
 void mill_provenance_read(const char *path, struct mill_provenance_state *st) {
     memset(st, 0, sizeof *st);
     FILE *f = fopen(path, "rb");
     if (!f)
         return;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    /* whole: a split of hundreds of shards lists hundreds of cache paths (past 64 KiB) */
+    struct mill_buf b = {0};
+    char chunk[1 << 16];
+    size_t k;
+    bool ok = true;
+    while (ok && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ok = b.n + k <= PROVENANCE_READ_MAX && mill_buf_add(&b, chunk, k) == 0;
+    ok = ok && !ferror(f);
     fclose(f);
     struct mill_value v;
     struct mill_err e;
-    if (n == sizeof buf || mill_value_from_json(&v, buf, n, &e))
+    if (!ok || !b.p || mill_value_from_json(&v, b.p, b.n, &e)) {
+        mill_buf_free(&b);
         return;
+    }
+    mill_buf_free(&b);
     const struct mill_value *fin = mill_value_get(&v, "finished");
     st->found = v.kind == MILL_V_STRUCT &&
                 !mill_value_as_int(mill_value_get(&v, "seed"), &st->seed) &&

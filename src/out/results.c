@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROVENANCE_MAX (1 << 20) /* a provenance document is a few hundred bytes */
+#define PROVENANCE_MAX ((size_t)64 << 20) /* a few KB; its file list grows with the shards */
 
 struct mill_results_params mill_results_default_params(void) {
     struct mill_results_params p = {0};

@@ -199,6 +199,38 @@ check "chat_template=chatml override runs" "[ $rc -eq 0 ]"
 bad_model "unknown chat template name: exit 1" 1 'does not recognise' \
     "$tmp/spm.gguf,chat_template=nosuch" toy_qa
 bad_model "bad batch_size: usage error" 2 'batch_size must be' "$tmp/spm.gguf,batch_size=0" toy_qa
+# patch KEY VALUE FMT OUT: a copy of spm.gguf with one fixed-size header value replaced
+patch() {
+    "$PY" -c "
+import shutil, struct, sys
+sys.path.insert(0, '$SRC/tests/cli')
+from gguf_kv import read_gguf_kv
+src, out, key, val, fmt = sys.argv[1:6]
+offs = {}
+kv = read_gguf_kv(src, offs)
+arch = kv['general.architecture']
+k = key.replace('ARCH', arch)
+shutil.copy(src, out)
+with open(out, 'r+b') as f:
+    f.seek(offs[k]); f.write(struct.pack('<' + fmt, float(val) if fmt == 'f' else int(val)))
+" "$tmp/spm.gguf" "$4" "$1" "$2" "$3"
+}
+patch ARCH.attention.head_count 3 I "$tmp/heads.gguf"
+bad_model "metadata llama.cpp refuses: exit 1 with its specific reason" 1 \
+    'heads.gguf: .*error loading model hyperparameters' "$tmp/heads.gguf" toy_cloze
+patch ARCH.attention.layer_norm_rms_epsilon -1 f "$tmp/eps.gguf"
+"$MILL" --output_dir "$tmp/o-bad" eval "llama[path=$tmp/eps.gguf]" toy_cloze --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a ggml assert (a negative norm epsilon): exit 1, said once, naming the model file" \
+    "[ $rc -eq 1 ] && [ \$(grep -c 'llama.cpp stopped the run on $tmp/eps.gguf: .*GGML_ASSERT' '$tmp/stderr') -eq 1 ]"
+mkdir -p "$tmp/mdir" "$tmp/edir"
+cp "$tmp/spm.gguf" "$tmp/mdir/"
+"$MILL" --output_dir "$tmp/o-dir" eval "llama[path=$tmp/mdir]" toy_cloze --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a directory holding one GGUF: that file is the model, the name the directory's" \
+    "[ $rc -eq 0 ] && grep -q '\"model_file\":\"$tmp/mdir/spm.gguf\"' '$tmp'/o-dir/outputs/*/toy_cloze_*.json"
+HF_ENDPOINT=http://127.0.0.1:9 bad_model "a directory without a GGUF: exit 1 naming it (no Hub id tried)" \
+    1 'edir holds no GGUF file' "$tmp/edir" toy_cloze
 check "no samples written by the failed runs" "[ -z \"\$(find '$tmp/o-bad' -name '*.jsonl' -size +0)\" ]"
 
 finish

@@ -308,6 +308,10 @@ static void test_parse_masks_api_key(void) {
     char text[] = "a[api_key=k1,x=1] b[api_key =k2] c[api_keys=3] api_key";
     mill_spec_mask_secrets(text);
     CHECK_STR(text, "a[api_key=**,x=1] b[api_key =**] c[api_keys=3] api_key");
+    /* a URL's password, a key ending at white space or ')'; a port or a bare host untouched */
+    char urls[] = "GET http://u:pw1@h:8080/v1 (api_key=k2) https://h:443/x api_key = k3 end";
+    mill_spec_mask_secrets(urls);
+    CHECK_STR(urls, "GET http://u:***@h:8080/v1 (api_key=**) https://h:443/x api_key = ** end");
 }
 
 /* ---- typed accessors ------------------------------------------------------------------ */
