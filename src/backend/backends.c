@@ -1,8 +1,10 @@
 /* backends.c: the backend table: one line per backend file. */
 #include "backend/backends.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const struct mill_backend_ops *const mill_backends[] = {
 #ifdef MILL_HAVE_LLAMA
@@ -49,4 +51,17 @@ void mill_backend_hint(const char *type, struct mill_err *err) {
                      mill_backends[i]->name);
     if (k > 0 && (n += (size_t)k) < sizeof err->msg)
         snprintf(err->msg + n, sizeof err->msg - n, ")");
+}
+
+int mill_backend_check_dir_path(const char *backend, const char *path, struct mill_err *err) {
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (exists && !S_ISDIR(st.st_mode))
+        return mill_err_set(err, MILL_EINVAL,
+                            "%s: path=%s is a file; it takes a checkpoint directory or a Hub repo",
+                            backend, path);
+    if (!exists && (path[0] == '/' || !strncmp(path, "./", 2) || !strncmp(path, "../", 3)))
+        return mill_err_set(err, MILL_ENOTFOUND, "%s: checkpoint directory %s does not exist",
+                            backend, path);
+    return 0;
 }

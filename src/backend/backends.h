@@ -22,6 +22,10 @@ const struct mill_backend_ops *mill_backend_for_hf_id(void);
  * '/' (a misspelled backend more likely than an owner-less Hub id), appends to err's message
  * that it was read as a Hub id and which backends this build has. */
 void mill_backend_hint(const char *type, struct mill_err *err);
+/* For a backend whose path= is a checkpoint directory or a Hub repo: an error when path is a
+ * file, or looks local ('/', "./", "../") and is no directory, instead of asking the Hub for a
+ * repo of that name; 0 otherwise. */
+int mill_backend_check_dir_path(const char *backend, const char *path, struct mill_err *err);
 /* All backends, NULL-terminated. */
 extern const struct mill_backend_ops *const mill_backends[];
 

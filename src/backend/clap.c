@@ -176,8 +176,9 @@ static int load_front_end(struct clapb *c, struct mill_err *err) {
                                           : 0;
     fclose(f);
     if (!rc && !(rc = mill_value_from_json(&cfg, b.p ? b.p : "", b.n, err)) &&
-        !(rc = mill_clap_fe_params_from_json(&cfg, p, &fp, err)))
-        rc = mill_clap_fe_init(&fp, &c->fe, err);
+        !(rc = mill_clap_fe_params_from_json(&cfg, p, &fp, err)) &&
+        (rc = mill_clap_fe_init(&fp, &c->fe, err)) != 0)
+        mill_err_prefix(err, "%s", p);
     mill_value_free(&cfg);
     mill_buf_free(&b);
     return rc;
@@ -211,7 +212,7 @@ static int clap_load(void *state, struct mill_err *err) {
     int rc = 0;
     if (stat(c->path, &st) == 0 && S_ISDIR(st.st_mode))
         rc = (c->dir = strdup(c->path)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    else
+    else if (!(rc = mill_backend_check_dir_path("clap", c->path, err)))
         rc = fetch_checkpoint(c, err);
     struct mill_clap_params p = mill_clap_default_params();
     p.threads = (int)c->threads;

@@ -190,8 +190,10 @@ static int resolve_checkpoint(struct clipb *c, struct mill_err *err) {
     struct stat st;
     if (stat(c->path, &st) == 0 && S_ISDIR(st.st_mode))
         return (c->dir = strdup(c->path)) ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!c->pretrained)
-        return fetch_checkpoint(c, c->path, err);
+    if (!c->pretrained) {
+        int rc = mill_backend_check_dir_path("clip", c->path, err);
+        return rc ? rc : fetch_checkpoint(c, c->path, err);
+    }
     for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
         if (!strcmp(pretrained[i].arch, c->path) && !strcmp(pretrained[i].tag, c->pretrained))
             return fetch_checkpoint(c, pretrained[i].repo, err);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLOCK_SIZE 65536
@@ -24,7 +25,9 @@
 
 struct wds {
     struct archive *a;
-    int fd;          /* the shard's descriptor, -1 for an in-memory shard */
+    int fd;                   /* the shard's descriptor, -1 for an in-memory shard */
+    const unsigned char *mem; /* an in-memory shard's bytes (borrowed), NULL for a file */
+    size_t mem_n;
     char *path;      /* the shard's name in messages */
     char **columns;  /* owned copy of the projection, NULL = all */
     char *member;    /* path of the member under the read head, or NULL */
@@ -126,6 +129,8 @@ int mill_wds_open_memory(const void *buf, size_t n, const char *name, const char
     if (!w)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     static const char empty[1];
+    w->mem = n ? buf : (const void *)empty;
+    w->mem_n = n;
     if (archive_read_open_memory(w->a, n ? buf : empty, n) != ARCHIVE_OK)
         return open_fail(w, err);
     *state = w;
@@ -187,11 +192,43 @@ static int take_header(struct wds *w, struct archive_entry *e) {
     return 1;
 }
 
+/* Whether the shard ends as a tar does, with its end-of-archive blocks (1,024 zero bytes, which
+ * every writer puts there, padded to its record size): libarchive takes a file cut right after a
+ * member for a whole one, which would silently drop the samples after the cut. Compressed
+ * shards are left to their codec's own end check. */
+static bool ends_whole(struct wds *w) {
+    if (archive_filter_code(w->a, 0) != ARCHIVE_FILTER_NONE ||
+        (archive_format(w->a) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_TAR)
+        return true;
+    unsigned char tail[1024];
+    if (w->mem) {
+        if (w->mem_n < sizeof tail)
+            return false;
+        memcpy(tail, w->mem + w->mem_n - sizeof tail, sizeof tail);
+    } else {
+        struct stat st;
+        if (fstat(w->fd, &st) != 0 || st.st_size < (off_t)sizeof tail ||
+            pread(w->fd, tail, sizeof tail, st.st_size - (off_t)sizeof tail) !=
+                (ssize_t)sizeof tail)
+            return false;
+    }
+    for (size_t i = 0; i < sizeof tail; i++)
+        if (tail[i])
+            return false;
+    return true;
+}
+
 /* Moves the read head to the next sample member: 1 = there is one, 0 = end, < 0 = error. */
 static int fetch_header(struct wds *w, struct mill_err *err) {
     for (;;) {
         struct archive_entry *e;
         int r = archive_read_next_header(w->a, &e);
+        if (r == ARCHIVE_EOF && !ends_whole(w))
+            return mill_err_set(err, MILL_EFORMAT,
+                                "%s: truncated tar shard: it ends %s%s%s without tar's "
+                                "end-of-archive blocks (a copy or download cut short?)",
+                                w->path, w->member ? "after member '" : "at the start",
+                                w->member ? w->member : "", w->member ? "'" : "");
         if (r == ARCHIVE_EOF)
             return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
@@ -324,8 +361,23 @@ static int decode(struct wds *w, char *buf, size_t n, struct mill_value *v, stru
         if (rc)
             mill_err_set(err, rc, "out of memory");
     } else if (ext_in(ext, jsons)) {
-        if ((rc = mill_value_from_json(v, buf, n, err)))
-            mill_err_prefix(err, "%s: member '%s'", w->path, w->member);
+        /* One sample's bad JSON must not stop the shard (no built-in task reads it): its bytes
+         * are kept as they are, and a task that wanted its fields fails that sample alone. */
+        struct mill_err je = {0};
+        if ((rc = mill_value_from_json(v, buf, n, &je)) == 0) {
+            free(buf);
+            return 0;
+        }
+        if (rc == MILL_ENOMEM) {
+            free(buf);
+            return mill_err_set(err, rc, "out of memory");
+        }
+        MILL_WARN("wds", "%s: member '%s' is not JSON (%s); its bytes are kept as they are",
+                  w->path, w->member, je.msg);
+        v->kind = MILL_V_BYTES;
+        v->u.s.p = buf;
+        v->u.s.n = n;
+        return 0;
     } else {
         /* Hand the buffer over as is: mill_value_free releases BYTES with free(). */
         v->kind = MILL_V_BYTES;

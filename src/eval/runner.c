@@ -428,7 +428,9 @@ static int finish_doc(struct job *j, const struct batch *b, size_t i, const stru
         rc = mill_samples_append(j->samples, b->ids[i], vals, error != NULL, line->p, err);
     if (!rc && error) {
         j->n_failed++;
-        MILL_WARN("runner", "%s doc %lld failed: %s", j->t->name, (long long)b->ids[i], error);
+        const char *key = b->docs[i].key; /* a prompt that failed may have none */
+        MILL_WARN("runner", "%s doc %lld%s%s%s failed: %s", j->t->name, (long long)b->ids[i],
+                  key ? " (key " : "", key ? key : "", key ? ")" : "", error);
         if (j->c->p->fail_fast)
             rc = mill_err_set(err, MILL_EBACKEND, "%s doc %lld failed (--fail_fast): %s",
                               j->t->name, (long long)b->ids[i], error);

@@ -161,8 +161,8 @@ run br "clip[path=$tmp/broken]"; rc=$?
 check "truncated safetensors: exit 1 naming the file" \
     "[ $rc -eq 1 ] && grep -q 'open_clip_model.safetensors' '$tmp/stderr'"
 run nd "clip[path=$tmp/nowhere-dir-that-is-not-a-repo]"; rc=$?
-check "unknown checkpoint: exit 1 naming it, no sample written" \
-    "[ $rc -eq 1 ] && grep -q \"bad repo id '$tmp/nowhere-dir-that-is-not-a-repo'\" '$tmp/stderr' && [ -z \"\$(find '$tmp/nd' -name '*.jsonl' -size +0 2>/dev/null)\" ]"
+check "a local checkpoint directory that does not exist: exit 1 saying so, no sample written" \
+    "[ $rc -eq 1 ] && grep -q \"checkpoint directory $tmp/nowhere-dir-that-is-not-a-repo does not exist\" '$tmp/stderr' && [ -z \"\$(find '$tmp/nd' -name '*.jsonl' -size +0 2>/dev/null)\" ]"
 run pt "clip[path=ViT-B-32,pretrained=no_such_tag]"; rc=$?
 check "unknown pretrained tag: exit 1 listing the known ones" \
     "[ $rc -eq 1 ] && grep -q 'ViT-B-32/laion2b_s34b_b79k' '$tmp/stderr'"

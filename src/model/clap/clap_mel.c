@@ -145,8 +145,9 @@ int mill_clap_fe_init(const struct mill_clap_fe_params *p, struct mill_clap_fe *
     if (p->n_fft < 16 || (p->n_fft & (p->n_fft - 1)) || p->n_mels < 1 || p->hop < 1 ||
         p->sampling_rate < 1 || p->max_samples <= p->n_fft / 2 || !(p->fmin < p->fmax))
         return mill_err_set(err, MILL_EINVAL,
-                            "clap features: n_fft %d (a power of two), n_mels %d, hop %d, "
-                            "max_samples %d (> n_fft / 2), fmin %g < fmax %g",
+                            "clap features: settings out of range: n_fft %d (wanted a power of "
+                            "two, 16 or more), n_mels %d (1 or more), hop %d (1 or more), "
+                            "max_samples %d (over n_fft / 2), fmin %g (below fmax %g)",
                             p->n_fft, p->n_mels, p->hop, p->max_samples, p->fmin, p->fmax);
     struct mill_clap_fe *fe = calloc(1, sizeof *fe);
     if (!fe)
