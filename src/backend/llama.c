@@ -50,8 +50,9 @@
 
 struct llm {
     /* Arguments. */
-    char *name; /* model name in outputs: the spec's path or repo */
-    char *path; /* local .gguf or Hub repo */
+    char *name;  /* model name in outputs: the spec's path or repo */
+    char *path;  /* local .gguf or Hub repo */
+    bool picked; /* path is the GGUF picked from the directory path= named */
     char *file, *quant, *dtype, *revision, *chat_template;
     char *rpc_arg;          /* rpc= as given */
     char *mmproj_arg;       /* mmproj= as given */
@@ -685,6 +686,7 @@ static int locate_local_dir(struct llm *m, struct mill_err *err) {
     if (file) {
         free(m->path);
         m->path = file;
+        m->picked = true;
     }
     mill_hub_listing_free(&l);
     return rc;
@@ -702,6 +704,11 @@ static int locate_model(struct llm *m, struct mill_err *err) {
         (rc = locate_local_dir(m, err)) != 0)
         return rc;
     bool local = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
+    if (local && !m->picked && (m->dtype || m->quant || m->file))
+        MILL_WARN("llama",
+                  "%s is a GGUF file, used as it is: dtype=, quant= and file= choose among the "
+                  "files of a directory or a Hub repo",
+                  m->path);
     if (m->mmproj_arg && stat(m->mmproj_arg, &st) == 0 && S_ISREG(st.st_mode)) {
         if (!(m->mmproj = strdup(m->mmproj_arg)))
             return mill_err_set(err, MILL_ENOMEM, "out of memory");

@@ -190,14 +190,12 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
         if (mill_hub_parse_url(pattern, &u, err))
             return mill_err_prefix(err, "%s: data files of split '%s'", t->name, split);
         /* the URL's own repo type and @revision; without one, the task's hf_revision where the
-         * URL names the task's repo, else main */
-        char at[sizeof u.id + 1];
-        snprintf(at, sizeof at, "%s@", u.id);
-        bool own = t->hf_repo && !strcmp(t->hf_repo, u.id);
+         * URL names the task's dataset repo, else main */
+        bool own = u.type == MILL_HUB_DATASET && t->hf_repo && !strcmp(t->hf_repo, u.id);
         struct mill_hub_repo r = {u.type, u.id,
-                                  strstr(pattern, at) ? u.revision
-                                  : own               ? t->hf_revision
-                                                      : NULL};
+                                  u.has_revision ? u.revision
+                                  : own          ? t->hf_revision
+                                                 : NULL};
         return resolve_repo(ds, &r, u.path, t, split, err);
     }
     if (!t->hf_repo || !*t->hf_repo)

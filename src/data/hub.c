@@ -16,6 +16,7 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -963,7 +964,25 @@ static int list_online(struct mill_hub *h, const struct mill_hub_repo *repo, con
     return rc;
 }
 
-/* Adds the regular files below dir (rel is their repo path prefix). */
+/* A name write_small_file or link_snapshot gives its temporary ("<name>.tmp<pid>.<n>"), which a
+ * crash can leave behind: not a file of the repo. */
+static bool is_tmp_name(const char *name) {
+    const char *t = strstr(name, ".tmp");
+    while (t && strstr(t + 1, ".tmp"))
+        t = strstr(t + 1, ".tmp");
+    if (!t || !isdigit((unsigned char)t[4]))
+        return false;
+    const char *p = t + 4;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p++ != '.' || !isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    return *p == 0;
+}
+
+/* Adds the regular files below dir (rel is their repo path prefix), but no leftover temporary. */
 static int walk(const char *dir, const char *rel, int depth, struct mill_hub_listing *out) {
     DIR *d = opendir(dir);
     if (!d)
@@ -971,7 +990,7 @@ static int walk(const char *dir, const char *rel, int depth, struct mill_hub_lis
     int rc = MILL_OK;
     struct dirent *e;
     while (!rc && (e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || is_tmp_name(e->d_name))
             continue;
         char *full = strf("%s/%s", dir, e->d_name);
         char *path = *rel ? strf("%s/%s", rel, e->d_name) : strdup(e->d_name);
@@ -1895,6 +1914,7 @@ int mill_hub_parse_url(const char *url, struct mill_hub_url *out, struct mill_er
         return bad_url(url, "bad repo id", err);
     s = id_end;
     snprintf(out->revision, sizeof out->revision, "main");
+    out->has_revision = *s == '@';
     if (*s == '@') {
         size_t n = rev_len(s + 1);
         percent_decode(s + 1, n, out->revision, sizeof out->revision);

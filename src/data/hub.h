@@ -66,6 +66,7 @@ struct mill_hub_url {
     enum mill_hub_repo_type type;
     char id[256];
     char revision[256]; /* "main" when the URL has none */
+    bool has_revision;  /* the URL names one (@<rev>) */
     char path[2048];    /* the path or glob inside the repo; never empty */
 };
 

@@ -319,11 +319,13 @@ static void test_parse_url(void) {
     CHECK_INT(u.type, MILL_HUB_DATASET);
     CHECK_STR(u.id, "org/name");
     CHECK_STR(u.revision, "main");
+    CHECK(!u.has_revision);
     CHECK_STR(u.path, "train/*.tar");
     CHECK_INT(
         mill_hub_parse_url("hf://datasets/org/name@refs%2Fconvert%2Fparquet/d/*.parquet", &u, &err),
         0);
     CHECK_STR(u.revision, "refs/convert/parquet");
+    CHECK(u.has_revision);
     CHECK_STR(u.path, "d/*.parquet");
     CHECK_INT(mill_hub_parse_url("hf://datasets/org/name@refs/convert/parquet/x", &u, &err), 0);
     CHECK_STR(u.revision, "refs/convert/parquet");
@@ -779,6 +781,13 @@ static void test_offline(void) {
     CHECK_INT(l.n, 1); /* only what is cached */
     CHECK_STR(l.commit, C1);
     mill_hub_listing_free(&l);
+    /* a temporary a crash left in the snapshot is no file of the repo */
+    char *tmpname = cache_path(cache, "datasets--org--ds/snapshots/" C1 "/data/x.tar.tmp99.0");
+    write_file(tmpname, "x", 1);
+    CHECK_INT(mill_hub_list(h, &DS, "data", &l, &err), 0);
+    CHECK_INT(l.n, 1);
+    mill_hub_listing_free(&l);
+    free(tmpname);
     CHECK_INT(mill_hub_download(h, &DS, "data/train-1.tar", NULL, &local, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "HF_HUB_OFFLINE") && strstr(err.msg, "data/train-1.tar"));
     const struct mill_hub_repo other = {MILL_HUB_DATASET, "org/other", NULL};
