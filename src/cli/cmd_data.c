@@ -70,6 +70,8 @@ static int run_data(const struct mill_args *a) {
     const char *split = mill_arg(a, "split") ? mill_arg(a, "split") : "test";
     int64_t n;
     mill_arg_int(a, "n", 5, &n);
+    if (n < 0)
+        return mill_cli_error(MILL_EXIT_USAGE, "-n must be 0 or more");
     struct mill_task_config t;
     char *entry = NULL, **cols = NULL;
     size_t n_cols = 0;

@@ -20,7 +20,9 @@ static int run_prompts(const struct mill_args *a) {
     mill_arg_int(a, "seed", 42, &p.seed);
     mill_arg_int(a, "n_shot", -1, &p.n_shot);
     if (mill_arg(a, "limit") && p.limit < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be positive");
+        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 or more");
+    if (mill_arg(a, "n_shot") && p.n_shot < 0)
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");
     struct mill_registry *reg = NULL;
     struct mill_err err = {0};
     if (mill_registry_init(&reg, &err))

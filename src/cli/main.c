@@ -288,5 +288,10 @@ int main(int argc, char **argv) {
                               "mill %s: unexpected argument '%s' (lists are "
                               "comma-separated; see mill %s --help)",
                               cmd->name, a.pos[want], cmd->name);
-    return cmd->run(&a);
+    rc = cmd->run(&a);
+    /* what the command printed must have reached stdout (a full disk, a closed pipe with
+     * SIGPIPE ignored): a command that wrote nothing or less than it said is a failure */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == MILL_EXIT_OK)
+        rc = mill_cli_error(MILL_EXIT_FAIL, "cannot write to stdout: %s", strerror(errno));
+    return rc;
 }

@@ -161,8 +161,8 @@ static int pair_task(const struct mill_result_job *ja, int m, const struct mill_
     size_t n = 0;
     for (size_t i = 0; i < ja->n; i++) {
         const struct mill_result_sample *sb = mill_result_find(jb, ja->s[i].doc_id);
-        if (!sb || isnan(ja->s[i].values[m]) || isnan(sb->values[mb]))
-            continue;
+        if (!sb || !isfinite(ja->s[i].values[m]) || !isfinite(sb->values[mb]))
+            continue; /* no value (NaN), or one no mean survives (an infinite log-prob) */
         row->a[n] = ja->s[i].values[m];
         row->b[n++] = sb->values[mb];
     }

@@ -57,6 +57,8 @@ job("org/b", "bench", "t2", 5, ["acc", "f1"],
     [(i, [float(rng.random() < 0.7), rng.random()]) for i in range(45) if i % 4])  # partial
 job("org/a", "", "t3", 0, ["acc"], binary(30, 0.5))
 job("org/b", "", "t3", 0, ["acc"], binary(30, 0.5))
+job("org/a", "", "tinf", 0, ["lp"], [(i, [float("-inf") if i == 2 else -1.0 - i]) for i in range(6)])
+job("org/b", "", "tinf", 0, ["lp"], [(i, [-2.0 - i]) for i in range(6)])  # an infinite value: left out
 job("org/a", "", "big", 0, ["acc"], [(i, [float(i % 10 in (0, 3))]) for i in range(400)])
 job("org/b", "", "big", 0, ["acc"], [(i, [float(i % 10 != 3)]) for i in range(400)])
 job("old", "bench", "t1", 5, ["acc"], binary(60, 0.5), seed=None, prov=False)
@@ -90,7 +92,9 @@ check "a job without provenance is said: its lines are taken whatever their seed
 same "the other way round (B-A flips)" org/b org/a
 
 check "the table has the rollup first, tasks by name" \
-    "[ \"\$(awk 'NR>6{print \$1}' '$tmp/ab' | tr '\n' ' ')\" = 'bench big t1 t2 t2 t3 ' ]"
+    "[ \"\$(awk 'NR>6{print \$1}' '$tmp/ab' | tr '\n' ' ')\" = 'bench big t1 t2 t2 t3 tinf ' ]"
+check "a value that is not finite is left out of the pairs (tinf pairs 5 of 6 docs)" \
+    "grep -Eq '^tinf +0 +lp +5 ' '$tmp/ab' && ! grep -Eq '(^| )[-+]?(inf|nan)( |\$)' '$tmp/ab'"
 check "the rollup row is marked and counts both tasks' pairs" \
     "grep -Eq '^bench \\(all\\) +5 +acc +93 ' '$tmp/ab'"
 check "a non-binary metric has no McNemar p" "grep -Eq '^t2 +5 +f1 .* -\$' '$tmp/ab'"

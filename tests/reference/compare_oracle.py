@@ -135,7 +135,7 @@ def compare(jobs, A, B, metric):
             for doc in sorted(ja["s"]):
                 if doc in jb["s"]:
                     x, y = ja["s"][doc][m], jb["s"][doc][mb]
-                    if not math.isnan(x) and not math.isnan(y):
+                    if math.isfinite(x) and math.isfinite(y):
                         a.append(x)
                         b.append(y)
             if a:
