@@ -190,7 +190,8 @@ static char *find_on_path(const char *name) {
 }
 
 /* Runs argv[0] (a path) with argv; stdout goes to *out when out != NULL (stderr too with
- * with_stderr), else both are inherited. Returns the exit status (128 + signal when killed), or -1 when it did not start. */
+ * with_stderr), else both are inherited. Returns the exit status (128 + signal when killed),
+ * or -1 when it did not start. */
 static int run_process(const char *exe, char *const argv[], struct mill_buf *out,
                        bool with_stderr) {
     int fds[2] = {-1, -1};
@@ -499,16 +500,13 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
  * elsewhere), an aggregate row for it. */
 static bool completed(const struct sched *s, const struct mill_aggregate_table *t,
                       const struct job *j) {
-    char *dir = mill_model_dirname(j->model_name), *path = NULL;
+    char *path = mill_job_file(s->out_dir, j->model_name, j->task, j->n_shot, ".json");
     struct mill_provenance_state st = {0};
-    if (dir && asprintf(&path, "%s/outputs/%s/%s_%lldshot.json", s->out_dir, dir, j->task,
-                        (long long)j->n_shot) >= 0) {
+    if (path)
         mill_provenance_read(path, &st);
-        free(path);
-    }
-    free(dir);
+    free(path);
     if (st.found)
-        return st.finished && st.seed == WORKER_SEED && st.limit == s->limit;
+        return mill_provenance_finished(&st, WORKER_SEED, s->limit);
     for (size_t i = 0; i < t->n; i++)
         if (t->rows[i].n_shot == j->n_shot && !strcmp(t->rows[i].model, j->model_name) &&
             !strcmp(t->rows[i].task, j->task))

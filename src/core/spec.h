@@ -23,9 +23,8 @@ int mill_spec_sweep(const char *spec, char ***items, size_t *n, struct mill_err 
  * give MILL_EINVAL naming the spec and the fault. Free with mill_spec_free. */
 int mill_spec_parse(const char *s, struct mill_model_spec *spec, struct mill_err *err);
 /* Overwrites with '*' the value of every "api_key=" in text (up to ',', ']', a quote, a ')' or
- * white space) and the
- * password of every URL's "user:password@", in place, so messages quoting a spec or a URL
- * never show a key. */
+ * white space) and the password of every URL's "user:password@", in place, so messages quoting
+ * a spec or a URL never show a key. */
 void mill_spec_mask_secrets(char *text);
 void mill_spec_free(struct mill_model_spec *spec);
 

@@ -69,7 +69,6 @@ struct run_ctx {
     struct mill_backend_caps caps;
     const char *model;
     char *model_owned; /* a sweep's "<backend's name>:<quant>" (model points at it) */
-    char *model_dir;
     struct mill_run_result *res;
     /* A job of this benchmark whose last batch the backend is still answering while the next
      * job reads and prepares its first batch (cross-job pipelining; NULL when none): landed by
@@ -927,17 +926,9 @@ static int write_provenance(struct job *j, const char *path, const char *files, 
 
 static int job_paths(struct job *j, char **jsonl, char **json, struct mill_err *err) {
     const char *out = j->c->p->output_dir;
-    if (asprintf(jsonl, "%s/outputs/%s/%s_%dshot.jsonl", out, j->c->model_dir, j->t->name,
-                 j->t->n_shots) < 0) {
-        *jsonl = *json = NULL;
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    }
-    if (asprintf(json, "%s/outputs/%s/%s_%dshot.json", out, j->c->model_dir, j->t->name,
-                 j->t->n_shots) < 0) {
-        *json = NULL;
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    }
-    return 0;
+    *jsonl = mill_job_file(out, j->c->model, j->t->name, j->t->n_shots, ".jsonl");
+    *json = mill_job_file(out, j->c->model, j->t->name, j->t->n_shots, ".json");
+    return *jsonl && *json ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
 }
 
 static int setup_job(struct job *j, struct mill_err *err) {
@@ -1093,7 +1084,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
                                &j->samples, err);
     if (!rc)
         mill_provenance_read(j->json, &st);
-    bool cached = !rc && st.finished && st.seed == c->p->seed && st.limit == c->p->limit &&
+    bool cached = !rc && mill_provenance_finished(&st, c->p->seed, c->p->limit) &&
                   mill_samples_n_resumed(j->samples) >= (size_t)st.n;
     if (cached && !(rc = land_held(c, err))) {
         MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
@@ -1183,15 +1174,13 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
 /* Sibling k of a benchmark's rollup from disk: its leaf rows count when its provenance says
  * it finished for this run's seed and limit; its sample count for a weighted rollup. */
 static bool sibling_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count) {
-    char *path = NULL;
-    if (asprintf(&path, "%s/outputs/%s/%s_%lldshot.json", c->p->output_dir, c->model_dir, task,
-                 (long long)n_shot) < 0)
-        return false;
-    struct mill_provenance_state st;
-    mill_provenance_read(path, &st);
+    char *path = mill_job_file(c->p->output_dir, c->model, task, n_shot, ".json");
+    struct mill_provenance_state st = {0};
+    if (path)
+        mill_provenance_read(path, &st);
     free(path);
     *count = st.n - st.n_failed;
-    return st.finished && st.seed == c->p->seed && st.limit == c->p->limit;
+    return mill_provenance_finished(&st, c->p->seed, c->p->limit);
 }
 
 /* The rollup row of t's benchmark when t ran without the rest of it (a `mill schedule` worker
@@ -1318,10 +1307,10 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
                             "model spec '%s': unknown backend '%s' (this build has: replay)",
                             spec->raw, spec->type);
     int rc = c->ops->open(spec, &c->state, err);
-    if (rc)
+    if (rc) {
         mill_backend_hint(spec->type, err);
-    if (rc)
         return rc;
+    }
     c->ops->caps(c->state, &c->caps);
     c->model = c->ops->model_name(c->state);
     if (swept &&
@@ -1329,8 +1318,6 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (swept)
         c->model = c->model_owned;
-    if (!(c->model_dir = mill_model_dirname(c->model)))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -1372,7 +1359,6 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
                                 : run_name(&c, names[i], err);
     if (c.ops && c.state)
         c.ops->close(c.state);
-    free(c.model_dir);
     free(c.model_owned);
     mill_spec_free(&spec);
     return rc;

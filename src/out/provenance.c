@@ -4,7 +4,6 @@
 #include <mill/value.h>
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +11,32 @@
 
 #define PROVENANCE_READ_MAX ((size_t)64 << 20)
 
-void mill_provenance_read(const char *path, struct mill_provenance_state *st) {
-    memset(st, 0, sizeof *st);
+int mill_provenance_load(const char *path, struct mill_value *v) {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return;
+        return MILL_ENOTFOUND;
     /* whole: a split of hundreds of shards lists hundreds of cache paths (past 64 KiB) */
     struct mill_buf b = {0};
     char chunk[1 << 16];
     size_t k;
-    bool ok = true;
-    while (ok && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ok = b.n + k <= PROVENANCE_READ_MAX && mill_buf_add(&b, chunk, k) == 0;
-    ok = ok && !ferror(f);
+    int rc = 0;
+    while (!rc && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = b.n + k > PROVENANCE_READ_MAX ? MILL_EFORMAT : mill_buf_add(&b, chunk, k);
+    if (!rc && ferror(f))
+        rc = MILL_EFORMAT;
     fclose(f);
-    struct mill_value v;
     struct mill_err e;
-    if (!ok || !b.p || mill_value_from_json(&v, b.p, b.n, &e)) {
-        mill_buf_free(&b);
-        return;
-    }
+    if (!rc && (rc = mill_value_from_json(v, b.p ? b.p : "", b.n, &e)) != 0 && rc != MILL_ENOMEM)
+        rc = MILL_EFORMAT;
     mill_buf_free(&b);
+    return rc;
+}
+
+void mill_provenance_read(const char *path, struct mill_provenance_state *st) {
+    memset(st, 0, sizeof *st);
+    struct mill_value v;
+    if (mill_provenance_load(path, &v))
+        return;
     const struct mill_value *fin = mill_value_get(&v, "finished");
     st->found = v.kind == MILL_V_STRUCT &&
                 !mill_value_as_int(mill_value_get(&v, "seed"), &st->seed) &&
@@ -42,6 +46,10 @@ void mill_provenance_read(const char *path, struct mill_provenance_state *st) {
     if (st->found && mill_value_as_int(mill_value_get(&v, "n_failed"), &st->n_failed))
         st->n_failed = 0;
     mill_value_free(&v);
+}
+
+bool mill_provenance_finished(const struct mill_provenance_state *st, int64_t seed, int64_t limit) {
+    return st->finished && st->seed == seed && st->limit == limit;
 }
 
 int mill_provenance_write(const char *path, const char *json, struct mill_err *err) {

@@ -5,6 +5,9 @@
 
 #include <mill/buf.h>
 #include <mill/task.h>
+#include <mill/value.h>
+
+#include <stdbool.h>
 
 struct mill_provenance_state {
     bool found;    /* the file exists and parsed */
@@ -40,6 +43,12 @@ int mill_provenance_build(const struct mill_provenance *p, struct mill_buf *out)
 /* Reads path; a missing or unreadable file gives found = false (never an error: the job is
  * then simply recomputed from its samples). */
 void mill_provenance_read(const char *path, struct mill_provenance_state *st);
+/* Whether st says the job ran to its end for this seed and limit (what `mill eval` calls
+ * finished, BEHAVIOUR.md §2.4, but for the samples file's own count). */
+bool mill_provenance_finished(const struct mill_provenance_state *st, int64_t seed, int64_t limit);
+/* The provenance file at path parsed whole into *v: 0, MILL_ENOTFOUND when there is none,
+ * MILL_EFORMAT when it cannot be read or is no JSON (or is past 64 MiB), MILL_ENOMEM. */
+int mill_provenance_load(const char *path, struct mill_value *v);
 /* Writes json (one object) to path atomically: temp file, fsync, rename. */
 int mill_provenance_write(const char *path, const char *json, struct mill_err *err);
 

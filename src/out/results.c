@@ -4,6 +4,7 @@
 #include "out/results.h"
 
 #include "core/array.h"
+#include "out/provenance.h"
 #include "out/samples.h"
 
 #include <mill/value.h>
@@ -13,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PROVENANCE_MAX ((size_t)64 << 20) /* a few KB; its file list grows with the shards */
 
 struct mill_results_params mill_results_default_params(void) {
     struct mill_results_params p = {0};
@@ -265,38 +264,18 @@ int mill_results_add_line(struct mill_result_job *job, const char *line, size_t 
     return rc;
 }
 
-/* <dir>/outputs/<model dir>/<task>_<n>shot<ext>, malloc'd. */
-static char *job_path(const char *dir, const struct mill_result_job *j, const char *ext) {
-    char *md = mill_model_dirname(j->model), *path = NULL;
-    if (md && asprintf(&path, "%s/outputs/%s/%s_%lldshot%s", dir, md, j->task, (long long)j->n_shot,
-                       ext) < 0)
-        path = NULL;
-    free(md);
-    return path;
-}
-
 /* The provenance document, re-written compactly, and its seed (-1 when there is none). */
 static int read_provenance(const char *path, struct mill_result_job *j, int64_t *seed) {
     static const char *const fields[] = {"mill_version", "backend", "seed", "dataset", "n"};
     *seed = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        j->old_note = "no provenance file (written by an older mill, or the job never finished)";
-        return 0;
-    }
-    char *buf = malloc(PROVENANCE_MAX);
-    size_t n = buf ? fread(buf, 1, PROVENANCE_MAX, f) : 0;
-    fclose(f);
-    if (!buf)
-        return MILL_ENOMEM;
     struct mill_value v;
-    struct mill_err e = {0};
-    if (n == PROVENANCE_MAX || mill_value_from_json(&v, buf, n, &e)) {
-        free(buf);
+    int rc = mill_provenance_load(path, &v);
+    if (rc == MILL_ENOTFOUND)
+        j->old_note = "no provenance file (written by an older mill, or the job never finished)";
+    else if (rc == MILL_EFORMAT)
         j->old_note = "unreadable provenance file";
-        return 0;
-    }
-    free(buf);
+    if (rc)
+        return rc == MILL_ENOMEM ? rc : 0;
     bool obj = v.kind == MILL_V_STRUCT;
     if (obj) {
         for (size_t i = 0; i < sizeof fields / sizeof *fields && !j->old_note; i++)
@@ -315,7 +294,8 @@ static int read_provenance(const char *path, struct mill_result_job *j, int64_t 
 static int read_job(const char *dir, struct mill_result_job *j, const struct mill_results_params *p,
                     struct mill_err *err) {
     int64_t seed;
-    char *pp = job_path(dir, j, ".json"), *sp = job_path(dir, j, ".jsonl");
+    char *pp = mill_job_file(dir, j->model, j->task, j->n_shot, ".json");
+    char *sp = mill_job_file(dir, j->model, j->task, j->n_shot, ".jsonl");
     int rc = pp && sp ? read_provenance(pp, j, &seed) : MILL_ENOMEM;
     FILE *f = rc ? NULL : fopen(sp, "rb");
     if (!rc && !f && errno == ENOENT)

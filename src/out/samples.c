@@ -53,6 +53,16 @@ char *mill_model_dirname(const char *model) {
     return out;
 }
 
+char *mill_job_file(const char *output_dir, const char *model, const char *task, int64_t n_shot,
+                    const char *ext) {
+    char *md = mill_model_dirname(model), *path = NULL;
+    if (md && asprintf(&path, "%s/outputs/%s/%s_%lldshot%s", output_dir, md, task,
+                       (long long)n_shot, ext) < 0)
+        path = NULL;
+    free(md);
+    return path;
+}
+
 /* mkdir -p of the directory part of path. */
 static int make_parent_dirs(const char *path, struct mill_err *err) {
     char *p = strdup(path);

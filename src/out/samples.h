@@ -67,5 +67,9 @@ void mill_samples_close(
 
 /* "<model with / as __>": the directory name of a model under outputs/. malloc'd. */
 char *mill_model_dirname(const char *model);
+/* A job's file: <output_dir>/outputs/<model dir>/<task>_<n_shot>shot<ext> (ext ".jsonl" for its
+ * samples, ".json" for its provenance). malloc'd; NULL when out of memory. */
+char *mill_job_file(const char *output_dir, const char *model, const char *task, int64_t n_shot,
+                    const char *ext);
 
 #endif
