@@ -398,11 +398,17 @@ static bool read_ref(const char *folder, const char *rev, char commit[41]) {
     return ok;
 }
 
-/* Writes a small file whole: a temporary file (named by process and a counter, so that two
- * clients of one process never share it), fsync, rename into place. */
-static int write_small_file(const char *path, const char *text, size_t n, struct mill_err *err) {
+/* The temporary made beside path before it is renamed over it: "<path>.tmp<pid>.<n>", named by
+ * process and a counter, so that two clients of one process never share one (is_tmp_name
+ * knows the shape). malloc'd. */
+static char *tmp_name(const char *path) {
     static atomic_uint seq;
-    char *tmp = strf("%s.tmp%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+    return strf("%s.tmp%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+}
+
+/* Writes a small file whole: a temporary file (tmp_name), fsync, rename into place. */
+static int write_small_file(const char *path, const char *text, size_t n, struct mill_err *err) {
+    char *tmp = tmp_name(path);
     int rc = MILL_OK;
     if (!tmp) {
         rc = oom(err);
@@ -964,8 +970,8 @@ static int list_online(struct mill_hub *h, const struct mill_hub_repo *repo, con
     return rc;
 }
 
-/* A name write_small_file or link_snapshot gives its temporary ("<name>.tmp<pid>.<n>"), which a
- * crash can leave behind: not a file of the repo. */
+/* A name tmp_name gives ("<name>.tmp<pid>.<n>"), which a crash can leave behind: not a file of
+ * the repo. */
 static bool is_tmp_name(const char *name) {
     const char *t = strstr(name, ".tmp");
     while (t && strstr(t + 1, ".tmp"))
@@ -1068,7 +1074,7 @@ static int list_offline(struct mill_hub *h, const struct mill_hub_repo *repo, co
     char *folder = repo_folder(h, repo, true);
     char *rec = folder ? listing_record(folder, out->commit, prefix) : NULL;
     int got = rec ? read_listing(rec, out) : 0;
-    if (got == 1 || got == MILL_ENOMEM || got == MILL_EFORMAT) {
+    if (got != 0) {
         int rc = got == 1 ? MILL_OK
                  : got == MILL_ENOMEM
                      ? oom(err)
@@ -1501,9 +1507,7 @@ static int link_snapshot(const struct target *t, const char *snap, struct mill_e
         mill_buf_free(&b);
         return oom(err);
     }
-    /* made beside it and renamed over it: a reader never finds the path missing */
-    static atomic_uint seq;
-    char *tmp = strf("%s.tmp%ld.%u", snap, (long)getpid(), atomic_fetch_add(&seq, 1));
+    char *tmp = tmp_name(snap); /* renamed over it: a reader never finds the path missing */
     if (!tmp) {
         mill_buf_free(&b);
         return oom(err);
