@@ -456,6 +456,33 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names in directory dir that keep accepts, sorted (*names malloc'd, each name too).
+ * MILL_EIO naming dir when it cannot be read, MILL_ENOMEM. */
+static int dir_names(const char *dir, bool (*keep)(const char *), char ***names, size_t *n,
+                     struct mill_err *err) {
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return mill_err_set(err, MILL_EIO, "cannot read directory %s: %s", dir, strerror(errno));
+    size_t cap = 0;
+    int rc = 0;
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!keep(e->d_name))
+            continue;
+        if (mill_grow(names, &cap, *n, sizeof **names, 4) || !((*names)[*n] = strdup(e->d_name)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, cmp_str);
+    return rc;
+}
+
+static bool is_gguf_name(const char *name) { return mill_str_ends_with(name, ".gguf"); }
+
 /* The projector beside a local model file. */
 static int find_local_mmproj(struct llm *m, struct mill_err *err) {
     char *dir = strdup(m->path);
@@ -464,22 +491,14 @@ static int find_local_mmproj(struct llm *m, struct mill_err *err) {
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = 0;
-    DIR *d = opendir(slash ? (*dir ? dir : "/") : ".");
     char **names = NULL;
-    size_t n = 0, cap = 0, pick = 0;
-    int rc = 0;
-    for (struct dirent *e; !rc && d && (e = readdir(d));) {
-        if (!is_mmproj_name(e->d_name))
-            continue;
-        if (mill_grow(&names, &cap, n, sizeof *names, 4) || !(names[n] = strdup(e->d_name)))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        else
-            n++;
-    }
-    if (d)
-        closedir(d);
-    if (n > 1)
-        qsort(names, n, sizeof *names, cmp_str);
+    size_t n = 0, pick = 0;
+    struct mill_err derr = {0}; /* a directory that cannot be read holds no projector */
+    int rc = dir_names(slash ? (*dir ? dir : "/") : ".", is_mmproj_name, &names, &n, &derr);
+    if (rc == MILL_ENOMEM)
+        *err = derr;
+    else
+        rc = 0;
     if (!rc)
         rc = pick_mmproj(m, (const char *const *)names, n, &pick, err);
     if (!rc && pick < n &&
@@ -645,23 +664,17 @@ static unsigned hub_mmproj_modalities(const struct llm *m) {
  * model's name stays the directory. A directory without one is an error, never a Hub id. */
 static int locate_local_dir(struct llm *m, struct mill_err *err) {
     struct mill_hub_listing l = {0};
-    DIR *d = opendir(m->path);
-    int rc =
-        d ? 0
-          : mill_err_set(err, MILL_EIO, "cannot read directory %s: %s", m->path, strerror(errno));
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (!mill_str_ends_with(e->d_name, ".gguf"))
-            continue;
-        if (mill_grow(&l.files, &l.cap, l.n, sizeof *l.files, 4) ||
-            !(l.files[l.n].path = strdup(e->d_name)))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    char **names = NULL;
+    int rc = dir_names(m->path, is_gguf_name, &names, &l.n, err);
+    if (!rc && !(l.files = calloc(l.n ? l.n : 1, sizeof *l.files)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < l.n; i++) /* the listing owns the names from here */
+        if (l.files)
+            l.files[i] = (struct mill_hub_file){.path = names[i], .size = -1};
         else
-            l.files[l.n++].size = -1;
-    }
-    if (d)
-        closedir(d);
-    if (l.n > 1)
-        qsort(l.files, l.n, sizeof *l.files, cmp_str); /* path is the struct's first member */
+            free(names[i]);
+    free(names);
+    l.cap = l.n;
     size_t n_gguf = 0;
     const struct mill_hub_file *f = rc ? NULL : pick_gguf(&l, m, &n_gguf);
     char *file = NULL;
