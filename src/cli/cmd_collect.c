@@ -77,14 +77,14 @@ static size_t name_jobs(const struct mill_registry *reg, const char *task,
     return 1;
 }
 
-/* Expected jobs: models x names (name_jobs) x n_shots; without --n_shots each task's configured
- * n_shots (Mill's default of 0 would report every 5-shot MMLU job missing). */
+/* Expected jobs: models x names (name_jobs) x n_shots (shots[0..ns)); without --n_shots (ns 0)
+ * each task's configured n_shots (Mill's default of 0 would report every 5-shot MMLU job
+ * missing). */
 static int expected_jobs(const struct mill_registry *reg, char **models, size_t nm, char **tasks,
-                         size_t nt, const char *n_shots, struct mill_collect_job **out,
+                         size_t nt, const int64_t *shots, size_t ns, struct mill_collect_job **out,
                          size_t *n_out) {
-    int64_t *shots = NULL;
-    size_t ns = 0, n = 0;
-    int rc = parse_shots(n_shots, &shots, &ns);
+    size_t n = 0;
+    int rc = 0;
     struct mill_collect_job *jobs = NULL;
     for (size_t t = 0; !rc && t < nt; t++) {
         const struct mill_benchmark_config *b = mill_registry_benchmark(reg, tasks[t]);
@@ -108,7 +108,6 @@ static int expected_jobs(const struct mill_registry *reg, char **models, size_t 
         free(def);
         free(any);
     }
-    free(shots);
     *out = jobs;
     *n_out = n;
     return rc;
@@ -245,15 +244,13 @@ static int run_collect(const struct mill_args *a) {
     int64_t *shots = NULL;
     size_t ns = 0;
     rc = parse_shots(mill_arg(a, "n_shots"), &shots, &ns); /* checked even when unused */
-    free(shots);
     if (!rc && p.check && r.nm && r.nt) {
         if (mill_registry_init(&reg, &err))
             rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
         if (!rc)
             rc = mill_cli_load_task_paths(reg, mill_arg(a, "task_paths"));
         if (!rc)
-            rc = expected_jobs(reg, r.models, r.nm, r.tasks, r.nt, mill_arg(a, "n_shots"), &jobs,
-                               &p.n_expected);
+            rc = expected_jobs(reg, r.models, r.nm, r.tasks, r.nt, shots, ns, &jobs, &p.n_expected);
         p.expected = jobs;
     }
     struct mill_buf out = {0};
@@ -263,6 +260,7 @@ static int run_collect(const struct mill_args *a) {
         fputs(out.p, stdout);
     mill_buf_free(&out);
     free(jobs);
+    free(shots);
     mill_registry_free(reg);
     mill_cli_results_free(&r);
     return rc;
