@@ -463,6 +463,7 @@ struct resp {
     char next[2048];       /* Link: <...>; rel="next" of the last response */
     char error_code[64];   /* X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound) */
     char error_msg[256];   /* X-Error-Message */
+    int64_t retry_after;   /* Retry-After in seconds, -1 (a date is not read) */
     struct mill_buf body;  /* GETs into memory */
     size_t cap;            /* body cap in bytes */
     bool too_big;
@@ -472,6 +473,7 @@ static void resp_init(struct resp *r, size_t cap) {
     memset(r, 0, sizeof *r);
     r->linked_size = -1;
     r->length = -1;
+    r->retry_after = -1;
     r->cap = cap;
 }
 
@@ -551,6 +553,9 @@ static void on_hub_header(struct resp *r, const char *buf, size_t len) {
         copy_str(r->error_code, sizeof r->error_code, v, n < 63 ? n : 63);
     } else if (header_value(buf, len, "x-error-message", &v, &n)) {
         copy_str(r->error_msg, sizeof r->error_msg, v, n < 255 ? n : 255);
+    } else if (header_value(buf, len, "retry-after", &v, &n)) {
+        if (!parse_i64(v, n, &r->retry_after))
+            r->retry_after = -1;
     }
 }
 
@@ -727,6 +732,79 @@ static CURLcode http_head(struct mill_hub *h, const char *url, struct resp *r, c
     return cur ? rc : CURLE_OUT_OF_MEMORY;
 }
 
+/* ---- retries -------------------------------------------------------------------------------- */
+
+static bool transient(CURLcode rc) {
+    return rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
+           rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM ||
+           rc == CURLE_SSL_CONNECT_ERROR;
+}
+
+/* An answer worth asking again: a transient connection failure, or HTTP 429, 500, 502, 503 or
+ * 504 (the statuses huggingface_hub's http_backoff retries). */
+static bool retryable(CURLcode cc, long status) {
+    if (cc != CURLE_OK)
+        return transient(cc);
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+/* Sleeps ms, in slices, and returns early with the stop signal when one comes (else 0). */
+static int backoff(long ms) {
+    for (long left = ms; left > 0; left -= 100) {
+        int sig = mill_stop_signal();
+        if (sig)
+            return sig;
+        long step = left < 100 ? left : 100;
+        struct timespec ts = {0, step * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    return mill_stop_signal();
+}
+
+/* After attempt (0-based) of a request came to cc/status: 1 to ask again (after a warning and
+ * the wait: the server's Retry-After up to 60 s, else *wait, which doubles), 0 when the answer
+ * stands (not retryable, or max_retries spent), MILL_EINTR when a stop signal came. */
+static int may_retry(struct mill_hub *h, const struct mill_hub_repo *repo, const char *url,
+                     int attempt, CURLcode cc, long status, int64_t retry_after, long *wait,
+                     struct mill_err *err) {
+    if (!retryable(cc, status) || attempt >= h->p.max_retries)
+        return 0;
+    char why[CURL_ERROR_SIZE + 32];
+    if (cc != CURLE_OK)
+        snprintf(why, sizeof why, "%s", h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
+    else
+        snprintf(why, sizeof why, "HTTP %ld", status);
+    long ms = retry_after >= 0 ? (long)(retry_after < 60 ? retry_after : 60) * 1000 : *wait;
+    MILL_WARN(MOD, "%s %s: %s from %s; retry %d of %d in %.1f s", type_word(repo), repo->id, why,
+              url, attempt + 1, h->p.max_retries, (double)ms / 1000.0);
+    int sig = backoff(ms);
+    if (sig) {
+        mill_err_set(err, MILL_EINTR, "%s %s: stopped by signal %d while waiting to ask %s again",
+                     type_word(repo), repo->id, sig, url);
+        return redact(h, err);
+    }
+    *wait *= 2;
+    return 1;
+}
+
+/* http_get, asked again while may_retry says so; r holds the last answer. */
+static int get_retry(struct mill_hub *h, const struct mill_hub_repo *repo, const char *url,
+                     struct resp *r, CURLcode *cc, struct mill_err *err) {
+    long wait = h->p.retry_wait_ms;
+    size_t cap = r->cap;
+    for (int attempt = 0;; attempt++) {
+        resp_init(r, cap);
+        *cc = http_get(h, url, r);
+        int rc = may_retry(h, repo, url, attempt, r->too_big ? CURLE_OK : *cc, r->status,
+                           r->retry_after, &wait, err);
+        if (rc <= 0)
+            return rc;
+        mill_buf_free(&r->body);
+    }
+}
+
 /* ---- listing JSON ------------------------------------------------------------------------- */
 
 void mill_hub_listing_free(struct mill_hub_listing *l) {
@@ -873,11 +951,11 @@ static int resolve_online(struct mill_hub *h, const struct mill_hub_repo *repo, 
         return oom(err);
     struct resp r;
     resp_init(&r, h->p.max_listing_bytes);
-    CURLcode cc = http_get(h, url, &r);
-    int rc = MILL_OK;
-    if (cc != CURLE_OK && !r.too_big)
+    CURLcode cc;
+    int rc = get_retry(h, repo, url, &r, &cc, err);
+    if (!rc && cc != CURLE_OK && !r.too_big)
         rc = net_fail(h, repo, url, cc, err);
-    else if (r.status >= 400)
+    else if (!rc && r.status >= 400)
         rc = http_fail(h, repo, NULL, r.status, url, &r, err);
     if (!rc) {
         struct mill_hub_listing l = {0};
@@ -919,6 +997,25 @@ int mill_hub_resolve_revision(struct mill_hub *h, const struct mill_hub_repo *re
     return rc;
 }
 
+/* What one listing page's answer r (to cc) comes to: its entries added to out, or the error. */
+static int page_result(struct mill_hub *h, const struct mill_hub_repo *repo, const char *url,
+                       const char *prefix, struct resp *r, CURLcode cc,
+                       struct mill_hub_listing *out, struct mill_err *err) {
+    char what[300];
+    snprintf(what, sizeof what, "path '%.200s'", prefix && *prefix ? prefix : "/");
+    if (r->too_big)
+        return mill_err_set(err, MILL_EFORMAT, "%s %s: listing page over %zu bytes from %s",
+                            type_word(repo), repo->id, h->p.max_listing_bytes, url);
+    if (cc != CURLE_OK)
+        return net_fail(h, repo, url, cc, err);
+    if (r->status >= 400)
+        return http_fail(h, repo, what, r->status, url, r, err);
+    int rc = mill_hub_parse_listing(r->body.p ? r->body.p : "", r->body.n, out, err);
+    if (rc)
+        mill_err_prefix(err, "%s", url);
+    return rc;
+}
+
 /* One page of the tree listing; *next gets the next page's URL or NULL. */
 static int list_page(struct mill_hub *h, const struct mill_hub_repo *repo, const char *url,
                      const char *prefix, struct mill_hub_listing *out, char **next,
@@ -926,19 +1023,10 @@ static int list_page(struct mill_hub *h, const struct mill_hub_repo *repo, const
     *next = NULL;
     struct resp r;
     resp_init(&r, h->p.max_listing_bytes);
-    CURLcode cc = http_get(h, url, &r);
-    int rc = MILL_OK;
-    char what[300];
-    snprintf(what, sizeof what, "path '%.200s'", prefix && *prefix ? prefix : "/");
-    if (r.too_big)
-        rc = mill_err_set(err, MILL_EFORMAT, "%s %s: listing page over %zu bytes from %s",
-                          type_word(repo), repo->id, h->p.max_listing_bytes, url);
-    else if (cc != CURLE_OK)
-        rc = net_fail(h, repo, url, cc, err);
-    else if (r.status >= 400)
-        rc = http_fail(h, repo, what, r.status, url, &r, err);
-    else if ((rc = mill_hub_parse_listing(r.body.p ? r.body.p : "", r.body.n, out, err)))
-        mill_err_prefix(err, "%s", url);
+    CURLcode cc;
+    int rc = get_retry(h, repo, url, &r, &cc, err);
+    if (!rc)
+        rc = page_result(h, repo, url, prefix, &r, cc, out, err);
     if (!rc && r.next[0]) {
         if (!same_origin(r.next, h->p.endpoint))
             rc = mill_err_set(err, MILL_EFORMAT, "%s %s: listing's next page %s leaves %s",
@@ -1216,9 +1304,21 @@ static int head_file(struct target *t, struct mill_err *err) {
         return oom(err);
     struct resp r;
     char *final = NULL;
-    CURLcode cc = http_head(t->h, url, &r, &final);
-    int rc = cc == CURLE_OK ? head_result(t, &r, final, err)
-                            : net_fail(t->h, t->repo, final ? final : url, cc, err);
+    long wait = t->h->p.retry_wait_ms;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        free(final);
+        final = NULL;
+        CURLcode cc = http_head(t->h, url, &r, &final);
+        const char *at = final ? final : url;
+        rc = may_retry(t->h, t->repo, at, attempt, cc, r.status, r.retry_after, &wait, err);
+        if (rc == 1)
+            continue;
+        if (rc == 0)
+            rc =
+                cc == CURLE_OK ? head_result(t, &r, at, err) : net_fail(t->h, t->repo, at, cc, err);
+        break;
+    }
     free(final);
     free(url);
     return rc;
@@ -1364,21 +1464,6 @@ static CURLcode dl_attempt(struct mill_hub *h, const char *url, struct dl *d, lo
     return rc;
 }
 
-static bool transient(CURLcode rc) {
-    return rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
-           rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
-           rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM ||
-           rc == CURLE_SSL_CONNECT_ERROR;
-}
-
-static void backoff(long ms) {
-    if (ms <= 0)
-        return;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Outcome of one attempt: 0 done, 1 retry, < 0 error (err set). */
 static int attempt_outcome(struct target *t, const char *url, struct dl *d, CURLcode cc,
                            long status, struct mill_err *err) {
@@ -1405,9 +1490,9 @@ static int attempt_outcome(struct target *t, const char *url, struct dl *d, CURL
         dl_restart(d);
         return 1;
     }
-    if (cc == CURLE_OK)
+    if (cc == CURLE_OK && !retryable(cc, status))
         return http_fail(t->h, t->repo, what, status, url, NULL, err);
-    if (!transient(cc))
+    if (cc != CURLE_OK && !transient(cc))
         return net_fail(t->h, t->repo, url, cc, err);
     return 1;
 }
@@ -1422,8 +1507,13 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
         int rc = attempt_outcome(t, url, d, cc, status, err);
         if (rc <= 0)
             return rc;
-        const char *why = cc != CURLE_OK ? (h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc))
-                                         : "bad range answer";
+        char why[CURL_ERROR_SIZE + 32];
+        if (cc != CURLE_OK)
+            snprintf(why, sizeof why, "%s", h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
+        else if (retryable(cc, status))
+            snprintf(why, sizeof why, "HTTP %ld", status);
+        else
+            snprintf(why, sizeof why, "bad range answer");
         if (attempt >= h->p.max_retries) {
             mill_err_set(err, MILL_ENET,
                          "%s %s: download of %s from %s failed after %d "
@@ -1435,7 +1525,12 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
         }
         MILL_WARN(MOD, "%s: %s; resuming at byte %lld (retry %d of %d)", t->path, why,
                   (long long)d->have, attempt + 1, h->p.max_retries);
-        backoff(wait);
+        int sig = backoff(wait);
+        if (sig)
+            return mill_err_set(err, MILL_EINTR,
+                                "%s %s: download of %s stopped by signal %d at byte %lld (kept, "
+                                "the next run resumes it)",
+                                type_word(t->repo), t->repo->id, t->path, sig, (long long)d->have);
         wait *= 2;
     }
 }
@@ -1676,12 +1771,22 @@ static int range_get(struct target *t, int64_t offset, size_t len, char *buf, si
     char range[48];
     snprintf(range, sizeof range, "%lld-%lld", (long long)offset,
              (long long)(offset + (int64_t)len - 1));
-    struct range_rd r = {
-        .curl = t->h->curl, .buf = buf, .len = len, .offset = offset, .cr_start = -1};
-    long status = 0;
-    MILL_DEBUG(MOD, "GET %s (bytes %s)", url, range);
-    CURLcode cc = get_with(t->h, url, rr_header, rr_body, &r, range, &status);
-    int rc = range_outcome(t, url, &r, cc, status, err);
+    struct range_rd r;
+    long wait = t->h->p.retry_wait_ms;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        r = (struct range_rd){
+            .curl = t->h->curl, .buf = buf, .len = len, .offset = offset, .cr_start = -1};
+        long status = 0;
+        MILL_DEBUG(MOD, "GET %s (bytes %s)", url, range);
+        CURLcode cc = get_with(t->h, url, rr_header, rr_body, &r, range, &status);
+        rc = r.refused ? 0 : may_retry(t->h, t->repo, url, attempt, cc, status, -1, &wait, err);
+        if (rc == 1)
+            continue;
+        if (rc == 0)
+            rc = range_outcome(t, url, &r, cc, status, err);
+        break;
+    }
     if (!rc)
         *got = r.got;
     free(url);

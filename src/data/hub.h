@@ -31,8 +31,10 @@ struct mill_hub_params {
                                 * $XDG_CACHE_HOME/huggingface, then ~/.cache/huggingface) */
     bool offline;             /* $HF_HUB_OFFLINE is 1/true/yes/on: no request at all */
     bool progress;            /* a progress bar on stderr; default: stderr is a TTY */
-    int max_retries;          /* resumes after a dropped connection, per file; default 3 */
-    long retry_wait_ms;       /* first wait before a resume, doubled each time; default 500 */
+    int max_retries;          /* retries of a request after a dropped connection or HTTP 429/5xx
+                               * (a download resumes); default 3 */
+    long retry_wait_ms;       /* first wait before a retry, doubled each time (a Retry-After,
+                               * up to 60 s, wins); default 500 */
     long connect_timeout_s;   /* default 10 */
     long stall_timeout_s;     /* abort a transfer slower than 1 byte/s for this long; 60 */
     size_t max_listing_bytes; /* cap on one listing page's JSON; default 64 MiB */
@@ -79,6 +81,10 @@ struct mill_hub_params mill_hub_default_params(void);
 int mill_hub_init(struct mill_hub **hub, const struct mill_hub_params *params,
                   struct mill_err *err);
 void mill_hub_free(struct mill_hub *hub);
+
+/* Every request is asked again, up to max_retries times with a doubling wait, after a dropped
+ * or refused connection or HTTP 429, 500, 502, 503 or 504; a stop signal (SIGINT, SIGTERM) during
+ * a wait or a download ends the call with MILL_EINTR. */
 
 /* Resolves repo->revision to a commit sha (41 bytes with the NUL) and records it in
  * refs/<revision>. A 40-hex revision is returned as is with no request; offline reads refs/.

@@ -28,7 +28,11 @@ Test routes:
   /_ctl?... reset=1 (clear log and knobs), page_size=N, drop=<path>&after=N&times=K (send N
             body bytes then close the connection, K times), corrupt=<path> (wrong bytes, the
             right sha256 advertised), norange=<path> (answer 200 to Range), slow=<path>&rate=B
-            (send its body B bytes a second, in 64 KiB pieces), quit=1
+            (send its body B bytes a second, in 64 KiB pieces),
+            fail=<text>&status=S&times=K[&retry_after=T] (the next K requests whose path holds
+            <text> get HTTP S, with Retry-After: T when given; S=0 closes the connection without
+            an answer; several fail= each take the status=, times= and retry_after= of the same
+            rank), quit=1
 """
 import fnmatch
 import hashlib
@@ -57,6 +61,7 @@ class State:
         self.corrupt = set()
         self.norange = set()
         self.slow = {}
+        self.fail = []
 
 
 STATE = None
@@ -145,6 +150,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE.log.append({"method": self.command, "host": self.host(), "path": self.path,
                               "auth": self.headers.get("Authorization") or "",
                               "range": self.headers.get("Range") or ""})
+        if self.failed():
+            return None
         if segs[0] == "api" and len(segs) >= 6:
             return self.api(segs, q)
         if segs[0] == "cdn" and len(segs) >= 6:
@@ -171,11 +178,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE.corrupt.add(one["corrupt"])
             if "norange" in one:
                 STATE.norange.add(one["norange"])
+            for i, text in enumerate(q.get("fail", [])):
+                def nth(key, default):
+                    vals = q.get(key, [])
+                    return vals[i] if i < len(vals) else default
+                STATE.fail.append([text, int(nth("status", "503")), int(nth("times", "1")),
+                                   nth("retry_after", None)])
             if "slow" in one:
                 STATE.slow[one["slow"]] = int(one.get("rate", "1000000"))
         self.reply(200, b"{}")
         if "quit" in one:
             threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+    def failed(self):
+        """Answers a request that a fail= knob matches; True when it did."""
+        with STATE.lock:
+            hit = next((f for f in STATE.fail if f[2] > 0 and f[0] in self.path), None)
+            if hit:
+                hit[2] -= 1
+        if not hit:
+            return False
+        if hit[1] == 0:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        headers = {"Retry-After": hit[3]} if hit[3] else None
+        self.error(hit[1], "ServiceUnavailable", "try again later", headers)
+        return True
 
     def repo(self, kind, org, name):
         """The repo, or None after answering 401/404 (a private repo needs its token)."""

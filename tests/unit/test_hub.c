@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/sha2.h"
+#include "core/stop.h"
 #include "mtest.h"
 
 #include <mill/buf.h>
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define C1 "1111111111111111111111111111111111111111" /* org/ds main */
@@ -546,6 +549,7 @@ static void test_unreachable(void) {
     snprintf(p.cache_dir, sizeof p.cache_dir, "%s", cache);
     p.token[0] = 0;
     p.progress = false;
+    p.retry_wait_ms = 10; /* a refused connection is retried */
     struct mill_hub *h = NULL;
     struct mill_err err = {0};
     CHECK_INT(mill_hub_init(&h, &p, &err), 0);
@@ -669,6 +673,68 @@ static void check_big(const char *local) {
     char *data = local ? read_file(local, &n) : NULL;
     CHECK(data && n == BIG_SIZE && !memcmp(data, big, BIG_SIZE));
     free(data);
+}
+
+/* Requests that fail in a way worth retrying (HTTP 429/5xx, a dropped connection) are asked
+ * again: the revision, a listing page, a file's metadata, a download and a byte range. */
+static void test_retry(void) {
+    char *cache = new_cache(), *local = NULL;
+    struct mill_hub *h = hub_for(cache, NULL, false);
+    struct mill_err err = {0};
+    struct mill_hub_listing l = {0};
+    ctl("reset=1&page_size=3&fail=/revision/main&status=503&times=2"
+        "&fail=cursor=3&status=0&times=1");
+    CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), 0);
+    CHECK_INT(l.n, 11);
+    CHECK_INT(nreq("path", "/revision/main"), 3);
+    CHECK_INT(nreq("path", "cursor=3"), 2); /* the dropped page asked again */
+    mill_hub_listing_free(&l);
+    ctl("reset=1&fail=/resolve/main/big.bin&status=502&times=1&fail=/cdn/&status=500&times=1");
+    CHECK_INT(mill_hub_download(h, &DS, "big.bin", NULL, &local, &err), 0);
+    check_big(local);
+    CHECK_INT(nreq2("method", "HEAD", "path", "big.bin"), 2);
+    CHECK_INT(nreq2("host", "localhost", "path", "big.bin"), 2);
+    free(local);
+    mill_hub_free(h);
+    rm_rf(cache);
+    h = hub_for(cache, NULL, false);
+    static char buf[100];
+    size_t got = 0;
+    ctl("reset=1&fail=big.bin&status=504&times=2");
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", 0, 100, buf, &got, &err), 0);
+    CHECK(got == 100 && !memcmp(buf, big, 100));
+    /* Retry-After (seconds) is the wait; the attempts spent, the last answer is the error. */
+    ctl("reset=1&fail=/revision/main&status=429&times=1&retry_after=1");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(mill_hub_list(h, &DS, "data", &l, &err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.9);
+    mill_hub_listing_free(&l);
+    ctl("reset=1&fail=/revision/main&status=503&times=10");
+    CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), MILL_ENET);
+    CHECK(strstr(err.msg, "HTTP 503") != NULL);
+    CHECK_INT(nreq("path", "/revision/main"), 4); /* 1 + max_retries */
+    mill_hub_listing_free(&l);
+    ctl("reset=1&fail=/revision/main&status=404&times=1");
+    CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), MILL_ENOTFOUND); /* not retried */
+    CHECK_INT(nreq("path", "/revision/main"), 1);
+    mill_hub_listing_free(&l);
+    /* A stop signal during the wait ends the call (in a child: a stop request stays filed). */
+    ctl("reset=1&fail=/revision/main&status=503&times=1&retry_after=30");
+    pid_t pid = fork();
+    if (pid == 0) {
+        mill_stop_request(2);
+        int rc = mill_hub_list(h, &DS, NULL, &l, &err);
+        _exit(rc == MILL_EINTR && strstr(err.msg, "stopped by signal 2") ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ctl("reset=1");
+    mill_hub_free(h);
+    rm_rf(cache);
+    free(cache);
 }
 
 static void test_resume(void) {
@@ -968,6 +1034,6 @@ MTEST_MAIN(MTEST(test_glob_match), MTEST(test_parse_url), MTEST(test_parse_listi
            MTEST(test_default_params), MTEST(test_start_fake_hub), MTEST(test_list_and_glob),
            MTEST(test_download_layout), MTEST(test_cache_hit), MTEST(test_model_repo),
            MTEST(test_not_found), MTEST(test_unreachable), MTEST(test_auth), MTEST(test_resume),
-           MTEST(test_resume_later), MTEST(test_checksum), MTEST(test_offline),
+           MTEST(test_retry), MTEST(test_resume_later), MTEST(test_checksum), MTEST(test_offline),
            MTEST(test_prepopulated), MTEST(test_read_range), MTEST(test_parquet_files),
            MTEST(test_stop_fake_hub))
