@@ -392,17 +392,23 @@ struct member {
     const char *model;
     size_t base_len; /* bytes of model before ':' */
     const char *quant;
-    int bits; /* precision from the tag: 32, 16, 8, ..., 0 when unknown */
+    int bits; /* precision from the tag: 32, 16, 8, ..., 1 */
     int64_t bytes;
 };
 
+/* The precision a GGUF quantisation tag names (F32, BF16, Q8_0, Q4_K_M, IQ2_XXS, TQ1_0,
+ * MXFP4), 0 for a tag that names none: then the name's ':' is no sweep's (Ollama's
+ * llama3.1:8b). */
 static int quant_bits(const char *q) {
     if (!strcasecmp(q, "F32") || !strcasecmp(q, "FP32"))
         return 32;
     if (!strcasecmp(q, "F16") || !strcasecmp(q, "BF16") || !strcasecmp(q, "FP16"))
         return 16;
-    const char *d = q + (toupper((unsigned char)q[0]) == 'I' ? 1 : 0);
-    if (toupper((unsigned char)d[0]) == 'Q' && isdigit((unsigned char)d[1]))
+    if (!strncasecmp(q, "MXFP4", 5))
+        return 4;
+    const char *d = q + (strchr("IiTt", q[0]) && q[0] ? 1 : 0);
+    if (toupper((unsigned char)d[0]) == 'Q' && isdigit((unsigned char)d[1]) &&
+        (!d[2] || d[2] == '_'))
         return d[1] - '0';
     return 0;
 }
@@ -542,7 +548,7 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
         bool seen = false;
         for (size_t k = 0; k < nm && !seen; k++)
             seen = !strcmp(m[k].model, model);
-        if (seen || !colon || colon == model || !colon[1])
+        if (seen || !colon || colon == model || !quant_bits(colon + 1))
             continue;
         int64_t bytes = model_bytes(&r->jobs[i]);
         m[nm++] = (struct member){model, (size_t)(colon - model), colon + 1, quant_bits(colon + 1),

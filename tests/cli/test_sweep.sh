@@ -124,6 +124,22 @@ expect_exit "an empty tag in quant= is a usage error" 2 "empty tag in quant=" \
     mmlu_anatomy --n_shot 0 >/dev/null 2>&1
 check "quant= with one tag is no sweep: the model keeps its plain name" \
     "grep -q '^org/tiny-GGUF,' '$tmp/one/aggregate.csv'"
+# Served-model names with a colon that is no quantisation tag (Ollama's llama3.1:8b) are no sweep.
+for size in 8b 70b; do
+    mkdir -p "$tmp/ol/llama3.1:$size"
+    ln -s "$R/models/org/tiny-GGUF/$SHA/tiny-F16.gguf" "$tmp/ol/llama3.1:$size/m.gguf"
+    "$MILL" --output_dir "$tmp/olout" --limit 2 eval "llama[path=$tmp/ol/llama3.1:$size,threads=1]" \
+        mmlu_anatomy --n_shot 0 >/dev/null 2>&1
+done
+"$MILL" --output_dir "$tmp/olout" report --out "$tmp/ol.html" >/dev/null 2>&1
+"$PY" - "$tmp/ol.html" >"$tmp/ol.out" 2>&1 <<'PY'
+import json, re, sys
+D = json.loads(re.search(r'id="mill-data">(.*?)</script>', open(sys.argv[1]).read(), re.S).group(1))
+assert D["sweep"] is None, D["sweep"]
+print("ok")
+PY
+check "names like llama3.1:8b and llama3.1:70b are no quantisation sweep" \
+    "grep -c ':70b,' '$tmp/olout/aggregate.csv' >/dev/null && grep -qx ok '$tmp/ol.out' || { cat '$tmp/ol.out'; false; }"
 finish || exit 1
 # Chromium could not start (its reason is printed above): the browser half did not run.
 [ $brc -eq 77 ] && [ "${MILL_REQUIRE_BROWSER:-0}" != 1 ] && exit 77
