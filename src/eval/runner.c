@@ -200,8 +200,10 @@ static int add_shot(struct mill_buf *b, const struct mill_doc *d) {
     return mill_buf_adds(b, gold);
 }
 
-/* Loads the whole few-shot split, draws Random(seed).sample(docs, n) once for the task and
- * renders "shot\n\nshot\n\n". *block is malloc'd ("" when n_shots == 0). */
+/* Loads the whole few-shot split, draws Random(seed).sample(docs, min(n, len(docs))) once for
+ * the task and renders "shot\n\nshot\n\n". *block is malloc'd ("" when n_shots == 0). A
+ * few-shot split that cannot be read is an error (Python Mill warns and runs 0-shot under the
+ * n_shot asked for). */
 static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, const char *dir,
                          char **block, struct mill_err *err) {
     *block = NULL;
@@ -238,10 +240,12 @@ static int build_fewshot(struct run_ctx *c, const struct mill_task_config *t, co
     }
     mill_dataset_free(ds);
     size_t k = (size_t)t->n_shots;
-    if (!rc && k > n)
-        rc = mill_err_set(err, MILL_EFORMAT, "%s: %d shots requested but split '%s' has %zu docs",
-                          t->name, t->n_shots, split, n);
-    size_t *pick = rc ? NULL : malloc(k * sizeof *pick);
+    if (!rc && k > n) { /* Python Mill's rng.sample(docs, min(n, len(docs))) */
+        MILL_WARN("runner", "%s: %d shots requested but split '%s' has %zu docs: all %zu are used",
+                  t->name, t->n_shots, split, n, n);
+        k = n;
+    }
+    size_t *pick = rc ? NULL : malloc((k ? k : 1) * sizeof *pick);
     if (!rc && !pick)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc) {
@@ -1467,6 +1471,8 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
     size_t n = 0;
     int rc = mill_spec_split(names, &list, &n, err);
     struct run_ctx c = {.reg = reg, .p = p};
+    const struct mill_task_config **done = NULL; /* tasks printed: one named twice prints once */
+    size_t n_done = 0, cap_done = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         const struct mill_task_config **tasks = NULL;
         size_t nt = 0;
@@ -1475,6 +1481,16 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
             break;
         }
         for (size_t k = 0; !rc && k < nt; k++) {
+            bool seen = false;
+            for (size_t d = 0; d < n_done && !seen; d++)
+                seen = done[d] == tasks[k];
+            if (seen)
+                continue;
+            if (mill_grow(&done, &cap_done, n_done, sizeof *done, 16)) {
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+                break;
+            }
+            done[n_done++] = tasks[k];
             struct mill_task_config copy = *tasks[k];
             if (p->n_shot >= 0)
                 copy.n_shots = (int)p->n_shot;
@@ -1489,6 +1505,7 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
         }
         free(tasks);
     }
+    free(done);
     mill_strv_free(list, n);
     return rc;
 }

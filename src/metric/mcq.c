@@ -34,13 +34,8 @@
 
 #define MAX_LETTERS 26
 
-/* Python's \s on str patterns: the str.isspace() characters. PCRE2's \s lacks U+001C..U+001F
- * and has U+180E, so the marker spells the class out; and PY_I is the "i" of Python's
- * IGNORECASE, which also takes U+0130 and U+0131 (PCRE2's caseless "i" does not). */
-#define PY_S                                                    \
-    "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}" \
-    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
-#define PY_I "[i\\x{130}\\x{131}]"
+#define PY_S MILL_RE_PY_S
+#define PY_I MILL_RE_PY_I
 
 /* §3.6 step 1: an answer marker and a standalone uppercase letter; the last valid one wins. */
 static const char MARKER[] =

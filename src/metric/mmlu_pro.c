@@ -1,6 +1,7 @@
 /* mmlu_pro.c: mmlu_pro_acc (BEHAVIOUR.md §4.2), the extraction of lighteval / Mill's MMLU-Pro grader:
  * the first of three patterns that matches wins, re.search takes its first occurrence, the
- * letter is uppercased and compared with the gold letter; no match scores 0. */
+ * letter is uppercased and compared with the gold letter; no match scores 0. Python's `re`
+ * semantics are kept where PCRE2 differs: its \s, and IGNORECASE's i/I taking U+0130/U+0131. */
 #include "metric/metrics.h"
 
 #include "core/regex.h"
@@ -8,18 +9,25 @@
 #include <ctype.h>
 #include <string.h>
 
-/* The extracted letter ('A'..'J'), or 0 when nothing matches. Exposed for tests. */
+/* Python's [A-J] under IGNORECASE: also a-j, U+0130 and U+0131 (which fold to i/I there). */
+#define LETTER "([A-J\\x{130}\\x{131}])"
+
+/* The extracted letter ('A'..'J'), 0 when nothing matches, '?' for a match whose .upper() is
+ * no letter (U+0130, which stays itself: it never equals a gold letter). Exposed for tests. */
 char mill_mmlu_pro_extract(const char *text) {
     static const char *const pats[] = {
-        "answer is \\(?([A-J])\\)?",
-        "answer\\s*:\\s*\\(?([A-J])\\)?",
+        "answer " MILL_RE_PY_I "s \\(?" LETTER "\\)?",
+        "answer" MILL_RE_PY_S "*:" MILL_RE_PY_S "*\\(?" LETTER "\\)?",
         "\\b([A-J])\\b(?!.*\\b[A-J]\\b)",
     };
     static const int flags[] = {MILL_RE_IGNORECASE, MILL_RE_IGNORECASE, MILL_RE_DOTALL};
     for (size_t i = 0; i < 3; i++) {
         size_t at, n;
-        if (mill_re_search(pats[i], flags[i], text, &at, &n) && n == 1)
+        if (!mill_re_search(pats[i], flags[i], text, &at, &n))
+            continue;
+        if (n == 1)
             return (char)toupper((unsigned char)text[at]);
+        return n == 2 && !memcmp(text + at, "\xc4\xb1", 2) ? 'I' : '?'; /* U+0131 -> I */
     }
     return 0;
 }

@@ -6,10 +6,10 @@
  *    `classID`). The choices are the class names in label order ("_" made a space), the gold
  *    the label; the one template "This is a sound of {c}."; metric acc; metadata category.
  *  - clotho_aqa_clap: lmms-lab/ClothoAQA, config clotho_aqa, split clotho_aqa_test_filtered;
- *    the choices are the captions "{question} yes" and "{question} no" (the question
- *    stripped), template "{c}", gold 0 for the answer "yes" and 1 for "no" (case and
- *    surrounding spaces and punctuation ignored); a row whose answer is neither is skipped
- *    (a zero-shot yes/no caption pair cannot express it); metric acc; metadata question.
+ *    as Python Mill: the choices are the captions f"{question} yes".strip() and
+ *    f"{question} no".strip() (the question stripped, "" when absent), template "{c}", gold 1
+ *    when str(answer).strip().lower() is "no", else 0 (every row is kept); metric acc;
+ *    metadata question.
  * A row without audio bytes, or with a label outside the classes, fails its sample. The
  * benchmarks that pick these or the generative variants (audio_gen.c) by model, the class
  * sets and the audio column are audio.c's. */
@@ -37,34 +37,39 @@ static int class_prompt(const struct mill_task_config *t, const struct mill_valu
     return mill_doc_set_query(doc, "") ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
 }
 
-/* 0 for "yes", 1 for "no" (case, surrounding spaces and punctuation ignored), else -1. */
+/* Python Mill's ["yes", "no"].index(gold) if gold in it else 0, gold =
+ * str(answer).strip().lower(): 1 for "no", else 0. */
 static int yes_no(const char *answer) {
-    const char *b = answer, *e = answer + strlen(answer);
-    while (b < e && (isspace((unsigned char)*b) || ispunct((unsigned char)*b)))
-        b++;
-    while (e > b && (isspace((unsigned char)e[-1]) || ispunct((unsigned char)e[-1])))
-        e--;
-    if (e - b == 3 && !strncasecmp(b, "yes", 3))
-        return 0;
-    if (e - b == 2 && !strncasecmp(b, "no", 2))
-        return 1;
-    return -1;
+    char *g = answer ? mill_py_strip(answer) : NULL;
+    int no = g && !strcasecmp(g, "no");
+    free(g);
+    return no;
+}
+
+/* f"{question} {word}".strip() */
+static int caption(struct mill_buf *b, const char *question, const char *word) {
+    int rc = mill_buf_addf(b, "%s %s", question, word);
+    char *s = rc ? NULL : mill_py_strip(b->p);
+    if (s) {
+        b->n = 0;
+        rc = mill_buf_adds(b, s);
+    }
+    free(s);
+    return rc ? rc : s ? 0 : MILL_ENOMEM;
 }
 
 static int clotho_clap_prompt(const struct mill_task_config *t, const struct mill_value *row,
                               struct mill_doc *doc, struct mill_err *err) {
-    const char *q = mill_value_as_str(mill_value_get(row, "question"));
-    const char *a = mill_value_as_str(mill_value_get(row, "answer"));
-    if (!q)
+    const struct mill_value *qv = mill_value_get(row, "question");
+    const char *q = mill_value_as_str(qv);
+    if (qv && qv->kind != MILL_V_NULL && !q)
         return mill_err_set(err, MILL_EFORMAT, "%s: the question is not a string", t->name);
-    int gold = a ? yes_no(a) : -1;
-    if (gold < 0)
-        return MILL_SKIP;
-    char *question = mill_py_strip(q);
+    int gold = yes_no(mill_value_as_str(mill_value_get(row, "answer")));
+    char *question = mill_py_strip(q ? q : "");
     struct mill_buf yes = {0}, no = {0};
-    int rc = question ? mill_buf_addf(&yes, "%s yes", question) : MILL_ENOMEM;
+    int rc = question ? caption(&yes, question, "yes") : MILL_ENOMEM;
     if (!rc)
-        rc = mill_buf_addf(&no, "%s no", question);
+        rc = caption(&no, question, "no");
     if (!rc)
         rc = mill_doc_set_query(doc, "");
     if (!rc)

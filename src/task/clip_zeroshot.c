@@ -76,6 +76,7 @@ static const char *const vision[] = {"vision", "classification", NULL};
 
 static const struct mill_task_config tasks[] = {
     {.name = "cifar10",
+     .version = 1,
      .hf_repo = "haideraltahan/wds_cifar10",
      .hf_builder = "webdataset",
      .hf_data_files = cifar_files,
@@ -91,6 +92,7 @@ static const struct mill_task_config tasks[] = {
      .approx_num_samples = 10000,
      .user = &cifar10_set},
     {.name = "imagenet",
+     .version = 1,
      .hf_repo = "haideraltahan/wds_imagenet1k",
      .hf_builder = "webdataset",
      .hf_data_files = imagenet_files,

@@ -36,7 +36,7 @@ static int gold_letter(const struct mill_value *row, size_t n_opts, char out[2])
     const char *a = mill_value_as_str(mill_value_get(row, "answer"));
     int64_t idx;
     out[1] = 0;
-    if (a) {
+    if (a && *a) { /* Python Mill: `if not gold` takes answer_index */
         while (isspace((unsigned char)*a))
             a++;
         out[0] = (char)toupper((unsigned char)*a);
@@ -92,6 +92,7 @@ static const char *const categories[] = {"knowledge", "reasoning", NULL};
 
 static const struct mill_task_config tasks[] = {{
     .name = "mmlu_pro",
+    .version = 1,
     .hf_repo = "TIGER-Lab/MMLU-Pro",
     .hf_subset = "default",
     .hf_revision = "3373e0b32277875b8db2aa555a333b78a08477ea",

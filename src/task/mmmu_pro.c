@@ -2,28 +2,34 @@
  * (BEHAVIOUR.md §4.5): MMMU/MMMU_Pro, config `standard (10 options)`, split `test` (about 1,730
  * questions with up to seven images, image_1..image_7, each stored as the Hub's {bytes, path}).
  *  - `mmmu_pro`: generative chain of thought for vision-language models. The images go in the
- *    order the question cites them (`<image N>`), each marker becoming `<image>`; a question
- *    that cites none gets every attached image. Options are the Python list literal in
- *    `options`. Query "{question}\n{A. opt\n...}\n{COT}"; gold the `answer` letter; up to 1024
- *    new tokens; metric mmmu_pro_acc (the official grader).
+ *    order the question cites them (`<image N>`), as Python Mill gathers them: every citation
+ *    of an attached image (one cited twice goes twice), citations of absent ones skipped (with
+ *    a warning); none left: every attached image. Each marker becomes `<image>`. Options are
+ *    the Python list literal in `options`. Query "{question}\n{A. opt\n...}\n{COT}"; gold the
+ *    `answer`, stripped and uppercased; up to 1024 new tokens; metric mmmu_pro_acc (the
+ *    official grader).
  *  - `mmmu_pro_clip`: zero-shot classification for contrastive models over the captions
- *    "{question} {option}" (markers -> "the image", whitespace collapsed), template "{c}", the
- *    first image only; metric acc.
- * A row that cites an image it does not have, has no image at all, or whose options are not a
- * list fails its sample, naming the row's id. */
+ *    "{question} {option}".strip(), where the question has its markers made "the image" and
+ *    its whitespace collapsed (the option is as written), template "{c}", the first image only;
+ *    metric acc.
+ * A row with no image at all, or whose options are not a list, fails its sample, naming the
+ * row's id. */
 #include "task/tasks.h"
 
+#include "core/log.h"
 #include "core/pyliteral.h"
 #include "core/regex.h"
 #include "core/spec.h"
 #include "core/text.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_IMAGES 7
+#define MAX_CITED 64 /* images a question may cite, repeats included */
 #define MAX_OPTIONS 26
 #define MARKER "(<image\\s+\\d+>)" /* Mill's <image\s+(\d+)>, the whole marker as group 1 */
 
@@ -39,9 +45,9 @@ struct mmmu {
     const char *question;
     char **options;
     size_t n_options;
-    const struct mill_value *images[MAX_IMAGES]; /* the encoded bytes, in prompt order */
+    const struct mill_value *images[MAX_CITED]; /* the encoded bytes, in prompt order */
     size_t n_images;
-    char *gold; /* answer, stripped */
+    char *gold; /* answer, stripped and uppercased */
 };
 
 static int fail(const struct mmmu *m, struct mill_err *err, const char *fmt, ...)
@@ -86,23 +92,28 @@ static int marker_number(const char *q, size_t start, size_t len, unsigned *num)
     return 0;
 }
 
-/* Adds image n unless already there: a number cited twice is used once, at its first citation
- * (our reading of "the order the question cites them"). */
+/* Adds image n for one citation, as Python Mill's [row[f"image_{i}"] for i in order if
+ * row.get(f"image_{i}") is not None]: a repeated citation adds it again, a citation of an image
+ * the row does not have adds nothing (said in a warning). */
 static int cite(struct mmmu *m, const struct mill_value *row, unsigned n, struct mill_err *err) {
     const struct mill_value *img = n >= 1 && n <= MAX_IMAGES ? image_bytes(row, n) : NULL;
-    if (!img)
-        return fail(m, err, "the question cites <image %u>, which the row does not have", n);
-    for (size_t i = 0; i < m->n_images; i++)
-        if (m->images[i] == img)
-            return 0;
+    if (!img) {
+        MILL_WARN("task",
+                  "%s: row %s: the question cites <image %u>, which the row does not have "
+                  "(left out, as Python Mill does)",
+                  m->task->name, m->id, n);
+        return 0;
+    }
+    if (m->n_images == MAX_CITED)
+        return fail(m, err, "the question cites more than %d images", MAX_CITED);
     m->images[m->n_images++] = img;
     return 0;
 }
 
-/* The images in citation order; none cited: every attached one, image_1..image_7. */
+/* The images in citation order; none (none cited, or none of those attached): every attached
+ * one, image_1..image_7. */
 static int collect_images(struct mmmu *m, const struct mill_value *row, struct mill_err *err) {
     size_t from = 0, start, len;
-    bool cited = false;
     while (mill_re_search_from(MARKER, 0, m->question, from, &start, &len)) {
         unsigned n;
         if (marker_number(m->question, start, len, &n))
@@ -110,9 +121,9 @@ static int collect_images(struct mmmu *m, const struct mill_value *row, struct m
         int rc = cite(m, row, n, err);
         if (rc)
             return rc;
-        cited = true;
         from = start + len;
     }
+    bool cited = m->n_images > 0;
     for (unsigned n = 1; !cited && n <= MAX_IMAGES; n++)
         if (image_bytes(row, n))
             m->images[m->n_images++] = image_bytes(row, n);
@@ -152,6 +163,8 @@ static int read_row(struct mmmu *m, const struct mill_value *row, struct mill_er
         return fail(m, err, "no answer");
     if (!(m->gold = mill_py_strip(answer)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (char *g = m->gold; *g; g++) /* str.upper(); a gold letter is ASCII */
+        *g = (char)toupper((unsigned char)*g);
     int rc = read_options(m, row, err);
     return rc ? rc : collect_images(m, row, err);
 }
@@ -202,16 +215,24 @@ static int build_query(const struct mmmu *m, struct mill_buf *b) {
     return rc ? rc : mill_buf_addf(b, "\n%s", COT);
 }
 
-/* collapse("{question} {option}" with markers -> "the image") */
-static int build_caption(const struct mmmu *m, size_t i, struct mill_buf *b) {
-    struct mill_buf raw = {0}, repl = {0};
-    int rc = mill_buf_addf(&raw, "%s %s", m->question, m->options[i]);
-    if (!rc)
-        rc = replace_markers(raw.p, "the image", &repl);
+/* The caption's question: markers -> "the image", whitespace collapsed. */
+static int caption_question(const struct mmmu *m, struct mill_buf *b) {
+    struct mill_buf repl = {0};
+    int rc = replace_markers(m->question, "the image", &repl);
     if (!rc)
         rc = collapse_ws(repl.p, b);
-    mill_buf_free(&raw);
     mill_buf_free(&repl);
+    return rc;
+}
+
+/* f"{question} {option}".strip() */
+static int build_caption(const char *question, const char *option, struct mill_buf *b) {
+    struct mill_buf raw = {0};
+    int rc = mill_buf_addf(&raw, "%s %s", question, option);
+    char *stripped = rc ? NULL : mill_py_strip(raw.p);
+    rc = stripped ? mill_buf_adds(b, stripped) : MILL_ENOMEM;
+    free(stripped);
+    mill_buf_free(&raw);
     return rc;
 }
 
@@ -267,14 +288,18 @@ static int generative_doc(struct mill_doc *doc, const struct mmmu *m) {
 
 /* Captions as choices; gold the index of the answer letter, 0 when it names no option. */
 static int clip_doc(struct mill_doc *doc, const struct mmmu *m) {
+    struct mill_buf q = {0};
     int rc = mill_doc_set_query(doc, "");
+    if (!rc)
+        rc = caption_question(m, &q);
     for (size_t i = 0; !rc && i < m->n_options; i++) {
         struct mill_buf b = {0};
-        rc = build_caption(m, i, &b);
+        rc = build_caption(q.p ? q.p : "", m->options[i], &b);
         if (!rc)
             rc = mill_doc_add_choice(doc, b.p ? b.p : "");
         mill_buf_free(&b);
     }
+    mill_buf_free(&q);
     bool letter = m->gold[0] >= 'A' && m->gold[0] < 'A' + (int)m->n_options && !m->gold[1];
     doc->target_index = letter ? m->gold[0] - 'A' : 0;
     return rc ? rc : add_images(doc, m, 1);
@@ -308,10 +333,10 @@ static const char *const columns[] = {"id",      "question",         "options", 
 static const char *const clip_templates[] = {"{c}", NULL};
 static const char *const categories[] = {"vision", "reasoning", "knowledge", NULL};
 
-#define MMMU_DATA                                                                              \
-    .hf_repo = "MMMU/MMMU_Pro", .hf_subset = "standard (10 options)", .hf_builder = "parquet", \
-    .hf_avail_splits = test_split, .evaluation_splits = test_split, .columns = columns,        \
-    .prompt = mmmu_prompt, .categories = categories,                                           \
+#define MMMU_DATA                                                                            \
+    .version = 1, .hf_repo = "MMMU/MMMU_Pro", .hf_subset = "standard (10 options)",          \
+    .hf_builder = "parquet", .hf_avail_splits = test_split, .evaluation_splits = test_split, \
+    .columns = columns, .prompt = mmmu_prompt, .categories = categories,                     \
     .paper_url = "https://arxiv.org/abs/2409.02813", .approx_num_samples = 1730
 
 static const struct mill_task_config tasks[] = {

@@ -132,6 +132,7 @@ static const char *const vision[] = {"vision", "classification", NULL};
 
 static const struct mill_task_config tasks[] = {
     {.name = "cifar10_mcq",
+     .version = 1,
      .hf_repo = "haideraltahan/wds_cifar10",
      .hf_builder = "webdataset",
      .hf_data_files = cifar_files,
@@ -149,6 +150,7 @@ static const struct mill_task_config tasks[] = {
      .approx_num_samples = 10000,
      .user = &cifar10_set},
     {.name = "imagenet_mcq",
+     .version = 1,
      .hf_repo = "haideraltahan/wds_imagenet1k",
      .hf_builder = "webdataset",
      .hf_data_files = imagenet_files,

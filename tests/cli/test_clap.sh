@@ -11,7 +11,7 @@
 #    clotho_aqa_clap; the prediction is the argmax, the gold the label;
 #  - batch 1 == batch 4, 1 thread == 2 threads, and a second run gives the same crops;
 #  - the class head is cached on disk and read back by the next run;
-#  - clotho_aqa_clap skips a row whose answer is not yes/no;
+#  - clotho_aqa_clap keeps every row, gold 1 only for the answer "no" (Python Mill's rule);
 #  - the bad clips of the UrbanSound8K fixture (zero length, truncated FLAC, no bytes, a label
 #    out of range) fail their samples alone, named by doc id; the run goes on (exit 0);
 #  - a text task and an image task are refused with Mill's messages before any download; a
@@ -94,10 +94,10 @@ names = [c.replace("_", " ") for c in ESC50]
 cases = [{"doc_id": i, "wav": r["audio"]["file"], "labels": names} for i, r in enumerate(esc50)]
 json.dump({"task": "esc50", "template": "This is a sound of {c}.", "cases": cases},
           open(f"{tmp}/esc50_cases.json", "w"))
-kept = [r for r in clotho if r["answer"].strip(" .").lower() in ("yes", "no")]
+# Python Mill's clotho_aqa_clap_prompt: every row kept, captions f"{question} {opt}".strip()
 cases = [{"doc_id": i, "wav": r["audio"]["file"],
-          "labels": [r["question"].strip() + " yes", r["question"].strip() + " no"]}
-         for i, r in enumerate(kept)]  # a skipped row takes no doc id
+          "labels": [f"{r['question'].strip()} {o}".strip() for o in ("yes", "no")]}
+         for i, r in enumerate(clotho)]
 json.dump({"task": "clotho_aqa_clap", "template": "{c}", "cases": cases},
           open(f"{tmp}/clotho_cases.json", "w"))
 PY
@@ -165,13 +165,13 @@ check "clotho_aqa_clap runs through the hf_clap alias (exit 0)" \
     "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
 "$PY" "$SRC/tests/reference/clap_ref.py" zeroshot "$CK" "$tmp/clotho_cases.json" \
     "$tmp/clotho_ref.jsonl" 2>"$tmp/ref.err" || { echo "clap_ref.py failed:"; tail -5 "$tmp/ref.err"; }
-r=$(cmp_ref "$tmp/clotho_ref.jsonl" "$(out d "$CK" clotho_aqa_clap)" 4)
-check "clotho_aqa_clap: 4 yes/no rows scored, the 'rainy' row skipped, == reference ($r)" \
+r=$(cmp_ref "$tmp/clotho_ref.jsonl" "$(out d "$CK" clotho_aqa_clap)" 5)
+check "clotho_aqa_clap: every row scored (as Python Mill), == reference ($r)" \
     '[[ $r == same* ]]'
-check "clotho_aqa_clap gold: yes 0, no 1" "$PY -c \"
+check "clotho_aqa_clap gold: 1 for 'no' only ('No.' and 'rainy' are 0, as Python Mill's)" "$PY -c \"
 import json
 g = [(json.loads(l)['doc_id'], json.loads(l)['gold']) for l in open('$(out d "$CK" clotho_aqa_clap)')]
-assert sorted(g) == [(0, 0), (1, 1), (2, 0), (3, 1)], g\""
+assert sorted(g) == [(0, 0), (1, 0), (2, 0), (3, 0), (4, 1)], g\""
 
 # The benchmark clotho_aqa picks clotho_aqa_clap for CLAP (pick_variant_by_model): the job
 # just run is the one it names, so it is Cached, and no generative job is started.

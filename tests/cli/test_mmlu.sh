@@ -18,22 +18,31 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/mirror"; ln -s "$MMLU" "$tmp/mirror/cais_mmlu"
 export MILL_LOCAL_DATASETS="$tmp/mirror"
 
+# A fourth number is --n_shot: more shots than the dev split's 5 uses all 5, shuffled (Python
+# Mill's rng.sample(docs, min(n, len(docs)))).
 for case in "anatomy 5 42" "high_school_european_history 3 42" "moral_scenarios 4 7" \
-            "abstract_algebra 6 1234"; do
+            "abstract_algebra 6 1234" "astronomy 2 42 9"; do
     set -- $case
+    shot=${4:-5}
     d="$MMLU/$1"
     NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/parquet_to_json.cjs" \
         "$d/dev-00000-of-00001.parquet" > "$tmp/dev.json" &&
     NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/parquet_to_json.cjs" \
         "$d/test-00000-of-00001.parquet" > "$tmp/test.json" &&
-    "$PY" "$SRC/tests/reference/mmlu_prompts.py" "$1" "$tmp/dev.json" "$tmp/test.json" "$2" "$3" \
+    "$PY" "$SRC/tests/reference/mmlu_prompts.py" "$1" "$tmp/dev.json" "$tmp/test.json" "$2" "$3" "$shot" \
         > "$tmp/want.jsonl"
-    "$MILL" prompts "mmlu_$1" --limit "$2" --seed "$3" > "$tmp/got.jsonl" 2>"$tmp/stderr"
-    check "golden prompts: mmlu_$1, $2 docs, seed $3" \
+    "$MILL" prompts "mmlu_$1" --limit "$2" --seed "$3" --n_shot "$shot" > "$tmp/got.jsonl" 2>"$tmp/stderr"
+    check "golden prompts: mmlu_$1, $2 docs, seed $3, $shot shots" \
         "[ -s '$tmp/want.jsonl' ] && cmp -s '$tmp/want.jsonl' '$tmp/got.jsonl' || { diff <(head -c 3000 '$tmp/want.jsonl') <(head -c 3000 '$tmp/got.jsonl') | head -20; false; }"
 done
+check "9 shots asked of a dev split of 5: a warning, and all 5 used" \
+    "grep -q '9 shots requested but split .dev. has 5 docs: all 5 are used' '$tmp/stderr'"
+"$MILL" prompts mmlu_anatomy --limit 1 > "$tmp/got.jsonl" 2>/dev/null
 check "a 5-shot MMLU prompt has 6 headers" \
     "[ \$(head -1 '$tmp/got.jsonl' | grep -o 'The following are multiple choice' | wc -l) -eq 6 ]"
+
+check "a task named twice prints its prompts once" \
+    "[ \$('$MILL' prompts mmlu_anatomy,mmlu_anatomy --limit 1 2>/dev/null | wc -l) -eq 1 ]"
 
 "$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/m.gguf" --seed 3 >/dev/null 2>&1
 "$MILL" --output_dir "$tmp/out" --limit 2 eval "llama[path=$tmp/m.gguf]" mmlu \

@@ -1,6 +1,7 @@
 # mmlu_pro_oracle.py: Mill's mmlu_pro extraction in Python's `re` (BEHAVIOUR.md §4.2), the oracle for
 # tests/unit/test_mmlu_pro.c. Reads generations as JSON lines on stdin, prints the extracted
-# letter (or "-") per line.
+# letter (or "-") per line; "?" when the match, uppercased, is no ASCII letter (U+0130 stays
+# itself under .upper()).
 import json
 import re
 import sys
@@ -20,4 +21,4 @@ def extract(text):
 
 for line in sys.stdin:
     got = extract(json.loads(line))
-    print(got if got else "-")
+    print("-" if got is None else got if got.isascii() else "?")

@@ -1,6 +1,6 @@
 # mmlu_prompts.py: Mill's MMLU prompt (BEHAVIOUR.md §4.1, §3.4) written independently in Python: the
 # header line, question.strip(), "A. ..".."D. ..", "Answer:", the five dev shots drawn with
-# random.Random(seed).sample(dev, 5), each rendered query + gold (" A".." D", no separator), joined
+# random.Random(seed).sample(dev, min(n_shot, len(dev))) (n_shot 5 unless given), each rendered query + gold (" A".." D", no separator), joined
 # with "\n\n". Reads the dev and test rows as JSON lines (DuckDB's reading) and prints
 # {"task", "doc_id", "context", "choices", "target"} lines like `mill prompts`.
 import json
@@ -8,6 +8,7 @@ import random
 import sys
 
 subject, dev_file, test_file, limit, seed = sys.argv[1:6]
+n_shot = int(sys.argv[6]) if len(sys.argv) > 6 else 5
 letters = [" A", " B", " C", " D"]
 
 def query(row):
@@ -18,7 +19,7 @@ def query(row):
 
 dev = [json.loads(l) for l in open(dev_file)]
 test = [json.loads(l) for l in open(test_file)][: int(limit)]
-shots = random.Random(int(seed)).sample(dev, 5)
+shots = random.Random(int(seed)).sample(dev, min(n_shot, len(dev)))
 block = "\n\n".join(query(s) + letters[int(s["answer"])] for s in shots) + "\n\n"
 for i, row in enumerate(test):
     print(json.dumps({"task": "mmlu_" + subject, "doc_id": i, "context": block + query(row),

@@ -147,22 +147,16 @@ def attached(img):
 
 
 def mmmu_images(row):
-    """The images in the order the question cites them; a number cited twice counts once, at
-    its first citation (our reading); none cited: every attached image, image_1..image_7."""
-    cited = []
-    for m in MARKER.finditer(row["question"]):
-        n = int(m.group(1))
-        if n not in cited:
-            cited.append(n)
-    if not cited:
+    """Python Mill's: the images the question cites, in citation order, a repeated citation
+    repeated and a citation of an absent image left out; none left: every attached image,
+    image_1..image_7."""
+    cited = [int(m.group(1)) for m in MARKER.finditer(row["question"])]
+    imgs = [n for n in cited if 1 <= n <= 7 and attached(row.get(f"image_{n}"))]
+    if not imgs:
         imgs = [i for i in range(1, 8) if attached(row.get(f"image_{i}"))]
-        if not imgs:
-            raise Failed("no image")
-        return imgs
-    for n in cited:
-        if not attached(row.get(f"image_{n}")):
-            raise Failed(f"cites image {n}, which it does not have")
-    return cited
+    if not imgs:
+        raise Failed("no image")
+    return imgs
 
 
 def mmmu_options(row):
@@ -175,13 +169,14 @@ def mmmu_options(row):
 def mmmu_doc(task, row):
     opts = mmmu_options(row)
     imgs = mmmu_images(row)
-    answer = row["answer"].strip()
+    answer = str(row["answer"]).strip().upper()
     if task == "mmmu_pro":
         question = MARKER.sub("<image>", row["question"])
         body = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
         return {"context": f"{question}\n{body}\n{COT}", "choices": None, "target": answer,
                 "images": len(imgs)}
-    captions = [" ".join(MARKER.sub("the image", f"{row['question']} {o}").split()) for o in opts]
+    question = re.sub(r"\s+", " ", MARKER.sub("the image", row["question"])).strip()
+    captions = [f"{question} {o}".strip() for o in opts]
     gold = LETTERS.find(answer) if len(answer) == 1 else -1
     return {"context": "", "choices": captions,
             "target": gold if 0 <= gold < len(opts) else 0, "images": 1}

@@ -30,6 +30,14 @@ static const char *const gens[] = {
     "Answer: A\nAnswer: B",
     "I choose D.\nReasoning: X is not an option, nor is Z.",
     "Therefore, the answer is $\\boxed{G}$.",
+    /* Python's IGNORECASE takes U+0130/U+0131 for i/I, and U+017F for s; its \\s takes
+     * U+001C..U+001F */
+    "(B) The B.K answer : \xc4\xb1\nDJ\xc3\xa9\n",
+    "BB.  xa B\nAnswer:\n\xc4\xb0",
+    "so the answer \xc4\xb0s C",
+    "the an\xc5\xbfwer i\xc5\xbf (D)",
+    "Answer:\x1c\x1d F",
+    "answer: \xc4\xb0 then B",
 };
 
 static void test_against_python(void) {
