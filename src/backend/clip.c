@@ -306,9 +306,9 @@ static bool prepare_image(struct clipb *c, struct mill_request *q, float *chw) {
     }
     struct mill_image img = {0};
     struct mill_err e = {0};
-    bool ok =
-        mill_image_decode(m->data, m->n, &img, &e) == 0 &&
-        mill_image_clip_preprocess(&img, c->hp->image_size, c->hp->mean, c->hp->std, chw, &e) == 0;
+    bool ok = mill_image_decode(m->data, m->n, &img, &e) == 0 &&
+              mill_image_clip_preprocess(&img, c->hp->image_size, c->hp->mean, c->hp->std,
+                                         c->hp->floor_crop, chw, &e) == 0;
     if (!ok)
         mill_request_fail(q, e.code ? e.code : MILL_EFORMAT, "%s", e.msg);
     mill_image_free(&img);

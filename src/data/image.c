@@ -849,7 +849,8 @@ static void clip_normalize(const struct mill_image *im, int left, int top, int s
 }
 
 int mill_image_clip_preprocess(const struct mill_image *img, int size, const float mean[3],
-                               const float std[3], float *out_chw, struct mill_err *err) {
+                               const float std[3], bool floor_crop, float *out_chw,
+                               struct mill_err *err) {
     if (!valid_image(img) || !mean || !std || !out_chw || size < 1 || size > MILL_IMAGE_MAX_SIDE ||
         std[0] == 0.0f || std[1] == 0.0f || std[2] == 0.0f)
         return mill_err_set(err, MILL_EINVAL, "image: bad CLIP preprocessing arguments");
@@ -857,7 +858,8 @@ int mill_image_clip_preprocess(const struct mill_image *img, int size, const flo
     clip_resized_size(img->w, img->h, size, &nw, &nh);
     /* Only the crop of the resized image is computed: the same bytes, and a bounded cost for
      * extreme aspect ratios (a 1 x 30000 image resizes to 224 x 6720000 in torchvision). */
-    struct region crop = {half_round_even(nw - size), half_round_even(nh - size), size, size};
+    struct region crop = {floor_crop ? (nw - size) / 2 : half_round_even(nw - size),
+                          floor_crop ? (nh - size) / 2 : half_round_even(nh - size), size, size};
     if (nw == img->w && nh == img->h) {
         clip_normalize(img, crop.x0, crop.y0, size, mean, std, out_chw);
         return 0;

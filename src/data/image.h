@@ -65,9 +65,11 @@ int mill_image_resize(const struct mill_image *src, int w, int h, enum mill_resa
 /* open_clip's eval transform on an RGB image: torchvision Resize(size, BICUBIC) (shorter side
  * to size, longer side int(size * long / short)), CenterCrop(size) (offsets
  * int(round((n - size) / 2.0)), round half to even), ToTensor (/255 in float32) and
- * Normalize(mean, std). out_chw receives 3 * size * size floats, channel-major.
- * Returns 0, MILL_EINVAL or MILL_ENOMEM. */
+ * Normalize(mean, std). floor_crop: transformers' CLIPImageProcessor instead, the same but
+ * for the crop's offsets, (n - size) // 2. out_chw receives 3 * size * size floats,
+ * channel-major. Returns 0, MILL_EINVAL or MILL_ENOMEM. */
 int mill_image_clip_preprocess(const struct mill_image *img, int size, const float mean[3],
-                               const float std[3], float *out_chw, struct mill_err *err);
+                               const float std[3], bool floor_crop, float *out_chw,
+                               struct mill_err *err);
 
 #endif

@@ -71,6 +71,21 @@ check "second model run reads the head from the disk cache" \
     "! grep -q 'building a zero-shot head' '$tmp/stderr' && [ -n \"\$(ls '$tmp/cache/clip_heads')\" ]"
 run hf "clip[path=$tmp/ck/hf]"; rc=$?
 check "HF layout: cifar10 runs (exit 0)" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
+# A preprocessing other than CLIPImageProcessor's / open_clip's eval transform is refused,
+# naming the file, before any image is scored.
+mkdir -p "$tmp/sq" "$tmp/bl"
+ln -s "$tmp/ck/hf/config.json" "$tmp/ck/hf/model.safetensors" "$tmp/sq/"
+sed 's/"shortest_edge": \([0-9]*\)/"height": \1, "width": \1/' "$tmp/ck/hf/preprocessor_config.json" \
+    >"$tmp/sq/preprocessor_config.json"
+expect_exit "HF preprocessor_config.json with a squash resize: refused, naming the file" 1 \
+    "sq/preprocessor_config.json: a resize other than the shorter side" \
+    --output_dir "$tmp/sqo" eval "clip[path=$tmp/sq]" cifar10
+ln -s "$tmp/ck/open_clip/open_clip_model.safetensors" "$tmp/bl/"
+"$PY" -c 'import json, sys; c = json.load(open(sys.argv[1])); c.setdefault("preprocess_cfg", {})["interpolation"] = "bilinear"; json.dump(c, open(sys.argv[2], "w"))' \
+    "$tmp/ck/open_clip/open_clip_config.json" "$tmp/bl/open_clip_config.json"
+expect_exit "open_clip preprocess_cfg interpolation bilinear: refused, naming the file" 1 \
+    "bl/open_clip_config.json: preprocess_cfg interpolation other than bicubic" \
+    --output_dir "$tmp/blo" eval "clip[path=$tmp/bl]" cifar10
 run b1 "clip[path=$tmp/ck/open_clip,batch_size=1,threads=1]"
 run b8 "clip[path=$tmp/ck/open_clip,batch_size=8,threads=2]"
 same() { "$PY" - "$1" "$2" <<'PY'

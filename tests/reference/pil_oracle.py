@@ -9,6 +9,8 @@ Each request is one ASCII header line "KIND W H ARGS..." followed by W*H*3 raw R
   resize W H DW DH FILTER        -> DW*DH*3 bytes: Image.resize((DW, DH), Resampling[FILTER])
   clip W H SIZE M0 M1 M2 S0 S1 S2 -> 3*SIZE*SIZE little-endian float32, CHW: open_clip's eval
                                     transform (see clip() below)
+  clip_hf (the same arguments)      -> the same for transformers' CLIPImageProcessor: the crop at
+                                    (n - SIZE) // 2, the rescale in float64
   encode W H NAME                -> u32 n, u32 w, u32 h, n bytes of an encoded file, w*h*3 bytes
                                     of Image.open(file).convert("RGB")
 
@@ -31,17 +33,23 @@ FILTERS = {"NEAREST": R.NEAREST, "BOX": R.BOX, "BILINEAR": R.BILINEAR,
            "HAMMING": R.HAMMING, "BICUBIC": R.BICUBIC, "LANCZOS": R.LANCZOS}
 
 
-def clip(im, size, mean, std):
+def clip(im, size, mean, std, hf=False):
     w, h = im.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = size, int(size * long / short)
     new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
     if (new_w, new_h) != (w, h):
         im = im.resize((new_w, new_h), R.BICUBIC)
-    top = int(round((new_h - size) / 2.0))
-    left = int(round((new_w - size) / 2.0))
+    if hf:  # transformers' center_crop
+        top, left = (new_h - size) // 2, (new_w - size) // 2
+    else:
+        top = int(round((new_h - size) / 2.0))
+        left = int(round((new_w - size) / 2.0))
     im = im.crop((left, top, left + size, top + size))
-    a = np.asarray(im, dtype=np.uint8).astype(np.float32) / np.float32(255)
+    if hf:  # transformers' rescale: float64 * (1/255), cast to float32
+        a = (np.asarray(im, dtype=np.uint8).astype(np.float64) * (1 / 255)).astype(np.float32)
+    else:
+        a = np.asarray(im, dtype=np.uint8).astype(np.float32) / np.float32(255)
     a = (a - np.array(mean, dtype=np.float32)) / np.array(std, dtype=np.float32)
     return np.ascontiguousarray(a.transpose(2, 0, 1)).astype("<f4").tobytes()
 
@@ -134,9 +142,9 @@ def encode(im, name):
 def answer(kind, im, args):
     if kind == "resize":
         return im.resize((int(args[0]), int(args[1])), FILTERS[args[2]]).tobytes()
-    if kind == "clip":
+    if kind in ("clip", "clip_hf"):
         vals = [float(v) for v in args[1:7]]
-        return clip(im, int(args[0]), vals[0:3], vals[3:6])
+        return clip(im, int(args[0]), vals[0:3], vals[3:6], kind == "clip_hf")
     if kind == "encode":
         return encode(im, args[0])
     raise ValueError("unknown request " + kind)

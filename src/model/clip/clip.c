@@ -98,7 +98,7 @@ static int load_config(const char *dir, const char *path, struct mill_clip_model
     if (!is_file(pre))
         return MILL_OK;
     if (!(rc = read_json(pre, &cfg, err))) {
-        rc = mill_clip_config_norm(&cfg, "image_mean", "image_std", pre, &m->hp, err);
+        rc = mill_clip_config_hf_pre(&cfg, pre, &m->hp, err);
         mill_value_free(&cfg);
     }
     return rc;

@@ -32,6 +32,8 @@ struct mill_clip_hparams {
     bool quick_gelu;       /* OpenAI checkpoints: x * sigmoid(1.702 x); else exact erf GELU */
     float ln_eps;          /* 1e-5 */
     float mean[3], std[3]; /* preprocessing, from the config or OpenAI's defaults */
+    bool floor_crop;       /* transformers' centre crop ((n - size) // 2), for HF checkpoints;
+                            * else torchvision's (round half to even), open_clip's */
 };
 
 struct mill_clip_params {

@@ -312,8 +312,10 @@ static int open_clip_text(const struct mill_value *v, const char *path,
     return MILL_OK;
 }
 
-int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
-                          const char *path, struct mill_clip_hparams *hp, struct mill_err *err) {
+/* Reads mean/std (3 numbers each) from an open_clip preprocess_cfg or an HF
+ * preprocessor_config.json (image_mean/image_std); absent keys keep hp's values. */
+static int config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
+                       const char *path, struct mill_clip_hparams *hp, struct mill_err *err) {
     const char *keys[2] = {mean_key, std_key};
     float *dst[2] = {hp->mean, hp->std};
     for (int k = 0; k < 2; k++) {
@@ -335,6 +337,76 @@ int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, co
         }
     }
     return MILL_OK;
+}
+
+/* An integer setting of a preprocessor config, -1 when v is not one. */
+static int64_t int_of(const struct mill_value *v) {
+    return v && v->kind == MILL_V_INT ? v->u.i : -1;
+}
+
+/* Whether v names a square side of size: an int, [size, size] or {"height": size, "width":
+ * size}; or, with shortest, {"shortest_edge": size} (and an int). */
+static bool side_is(const struct mill_value *v, int size, bool shortest) {
+    if (int_of(v) >= 0)
+        return int_of(v) == size;
+    if (v && v->kind == MILL_V_LIST && v->u.list.n == 2)
+        return int_of(&v->u.list.items[0]) == size && int_of(&v->u.list.items[1]) == size;
+    if (shortest)
+        return int_of(mill_value_get(v, "shortest_edge")) == size;
+    return int_of(mill_value_get(v, "height")) == size &&
+           int_of(mill_value_get(v, "width")) == size;
+}
+
+static int pre_unsupported(const char *path, const char *what, int size, struct mill_err *err) {
+    return mill_err_set(err, MILL_EUNSUPPORTED,
+                        "%s: %s is not supported (Mill resizes the shorter side to the model's %d "
+                        "with bicubic, then crops %d x %d at the centre)",
+                        path, what, size, size, size);
+}
+
+/* Whether a setting key of obj is absent, null, or the bool want. */
+static bool flag_is(const struct mill_value *obj, const char *key, bool want) {
+    const struct mill_value *v = mill_value_get(obj, key);
+    return !v || v->kind == MILL_V_NULL || (v->kind == MILL_V_BOOL && v->u.b == want);
+}
+
+int mill_clip_config_hf_pre(const struct mill_value *pre, const char *path,
+                            struct mill_clip_hparams *hp, struct mill_err *err) {
+    int n = hp->image_size;
+    const struct mill_value *size = mill_value_get(pre, "size"),
+                            *crop = mill_value_get(pre, "crop_size"),
+                            *factor = mill_value_get(pre, "rescale_factor");
+    double f = factor && factor->kind == MILL_V_FLOAT ? factor->u.f : 1.0 / 255.0;
+    hp->floor_crop = true;
+    if (!flag_is(pre, "do_resize", true) || (size && !side_is(size, n, true)))
+        return pre_unsupported(path, "a resize other than the shorter side to the image size", n,
+                               err);
+    if (mill_value_get(pre, "resample") && int_of(mill_value_get(pre, "resample")) != 3)
+        return pre_unsupported(path, "a resample filter other than bicubic (3)", n, err);
+    if (!flag_is(pre, "do_center_crop", true) || (crop && !side_is(crop, n, false)))
+        return pre_unsupported(path, "a crop other than the image size at the centre", n, err);
+    if (!flag_is(pre, "do_rescale", true) || fabs(f * 255.0 - 1.0) > 1e-9 ||
+        !flag_is(pre, "do_normalize", true))
+        return pre_unsupported(path, "pixels not scaled by 1/255 and normalised", n, err);
+    return config_norm(pre, "image_mean", "image_std", path, hp, err);
+}
+
+/* open_clip's preprocess_cfg: interpolation bicubic, resize_mode shortest, size the model's. */
+static int open_clip_pre(const struct mill_value *pre, const char *path,
+                         struct mill_clip_hparams *hp, struct mill_err *err) {
+    const char *interp = mill_value_as_str(mill_value_get(pre, "interpolation"));
+    const char *mode = mill_value_as_str(mill_value_get(pre, "resize_mode"));
+    const struct mill_value *size = mill_value_get(pre, "size");
+    if (interp && strcmp(interp, "bicubic") != 0)
+        return pre_unsupported(path, "preprocess_cfg interpolation other than bicubic",
+                               hp->image_size, err);
+    if (mode && strcmp(mode, "shortest") != 0)
+        return pre_unsupported(path, "preprocess_cfg resize_mode other than shortest",
+                               hp->image_size, err);
+    if (size && size->kind != MILL_V_NULL && !side_is(size, hp->image_size, false))
+        return pre_unsupported(path, "preprocess_cfg size other than the image size",
+                               hp->image_size, err);
+    return config_norm(pre, "mean", "std", path, hp, err);
 }
 
 int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
@@ -371,7 +443,7 @@ int mill_clip_config_open_clip(const struct mill_value *cfg, const char *path,
     if (!rc)
         rc = open_clip_text(txt, path, hp, err);
     if (!rc && pre)
-        rc = mill_clip_config_norm(pre, "mean", "std", path, hp, err);
+        rc = open_clip_pre(pre, path, hp, err);
     return rc;
 }
 

@@ -82,10 +82,12 @@ int mill_clip_config_hf(const struct mill_value *cfg, const char *path, struct m
 /* Sanity checks shared by both formats (heads divide widths, patches fit the image). */
 int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path,
                            struct mill_err *err);
-/* Reads mean/std (3 numbers each) from an open_clip preprocess_cfg or an HF
- * preprocessor_config.json (image_mean/image_std); absent keys keep hp's values. */
-int mill_clip_config_norm(const struct mill_value *cfg, const char *mean_key, const char *std_key,
-                          const char *path, struct mill_clip_hparams *hp, struct mill_err *err);
+/* Reads an HF preprocessor_config.json: image_mean/image_std (absent keys keep hp's values),
+ * transformers' centre crop; MILL_EUNSUPPORTED, naming path, for a preprocessing other than
+ * CLIPImageProcessor's (the shorter side to image_size with bicubic, an image_size crop, /255,
+ * normalised). */
+int mill_clip_config_hf_pre(const struct mill_value *pre, const char *path,
+                            struct mill_clip_hparams *hp, struct mill_err *err);
 
 /* clip_load.c: creates the backend and the weight tensors of m (hp and format set) from the
  * safetensors file at path. Messages name the missing or misshapen tensor. */
