@@ -95,6 +95,11 @@ static int read_mono(SNDFILE *sf, int channels, struct mono *m, struct mill_err 
             float s = 0;
             for (int c = 0; c < channels; c++)
                 s += fr[c];
+            if (!isfinite(s)) { /* a float file's NaN or Inf: every feature would be wrong */
+                rc = mill_err_set(err, MILL_EFORMAT, "audio: a NaN or infinite sample at frame %zu",
+                                  m->n);
+                break;
+            }
             m->p[m->n++] = s / (float)channels;
         }
     }
@@ -185,8 +190,13 @@ int mill_audio_decode(const void *data, size_t n, int32_t rate, struct mill_audi
     int rc = decode_native(data, n, &m, &native, err);
     if (!rc && !m.n)
         rc = mill_err_set(err, MILL_EFORMAT, "audio: empty stream (no frames decoded)");
+    size_t frames = m.n;
     if (!rc && rate && rate != native)
         rc = resample(&m, native, rate, err);
+    if (!rc && !m.n)
+        rc = mill_err_set(err, MILL_EFORMAT,
+                          "audio: empty stream (%zu frames at %d Hz resample to none at %d Hz)",
+                          frames, native, (int)rate);
     if (rc) {
         free(m.p);
         return rc;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 #include <stb_image.h>
 #include <webp/decode.h>
@@ -96,20 +97,6 @@ static int png_truncated(const uint8_t *p, size_t n) {
     return 1;
 }
 
-/* 1 when no EOI marker (FF D9) follows the last start-of-scan (FF DA). Neither can occur
- * inside entropy-coded data (FF is stuffed), so this finds a cut in the last scan; stb_image
- * would decode the missing blocks as grey, while Pillow refuses even a missing EOI. */
-static int jpeg_truncated(const uint8_t *p, size_t n) {
-    size_t sos = n;
-    for (size_t i = n; i >= 2 && sos == n; i--)
-        if (p[i - 2] == 0xFF && p[i - 1] == 0xDA)
-            sos = i;
-    for (size_t i = sos; i + 1 < n; i++)
-        if (p[i] == 0xFF && p[i + 1] == 0xD9)
-            return 0;
-    return 1;
-}
-
 /* The frame size in a JPEG's SOFn marker, found by walking the marker segments from SOI to the
  * first scan, so the size limit holds before libjpeg allocates. 1 when found. */
 static int jpeg_sof(const uint8_t *p, size_t n, long long *w, long long *h) {
@@ -169,6 +156,7 @@ struct gif_info {
     const uint8_t *pal; /* the frame's colour table (local, else global), 3 bytes an entry */
     int pal_n;          /* entries in pal, 0 when there is none */
     int trans;          /* the frame's transparent index, -1 when none */
+    int x, y, w, h;     /* the frame's rectangle on the screen */
 };
 
 /* Skips GIF data sub-blocks up to their terminator: 1 when the bytes run out first. */
@@ -184,6 +172,66 @@ static int gif_skip_blocks(const uint8_t *p, size_t n, size_t *off) {
     return 1;
 }
 
+/* The first frame's LZW data (sub-blocks from *off to their terminator, minimum code size
+ * min): 1 when the bytes run out first or the codes make fewer than need pixels. Pillow
+ * refuses both as truncated; stb_image would leave the missing pixels as background, so a
+ * few bytes could declare a 20000 x 20000 frame. The codes are walked as stb_image's
+ * stbi__process_gif_raster walks them, counting each code's string length instead of writing
+ * it; a code stb_image refuses ends the count (stb_image then fails the file). */
+static int gif_lzw_short(const uint8_t *p, size_t n, size_t *off, int min, uint64_t need) {
+    static _Thread_local uint16_t len[8193];
+    if (min > 12)
+        return 0; /* stb_image refuses it */
+    int clear = 1 << min, size = min + 1, avail = clear + 2, old = -1;
+    uint32_t mask = (1u << size) - 1, bits = 0;
+    int valid = 0;
+    bool first = true, stop = false;
+    uint64_t got = 0;
+    for (int c = 0; c < clear; c++)
+        len[c] = 1;
+    while (*off < n) {
+        size_t sz = p[(*off)++];
+        if (sz == 0)
+            return got < need;
+        if (n - *off < sz)
+            return 1;
+        for (size_t i = 0; i < sz && !stop; i++) {
+            bits |= (uint32_t)p[*off + i] << valid;
+            valid += 8;
+            while (valid >= size && !stop) {
+                int code = (int)(bits & mask);
+                bits >>= size;
+                valid -= size;
+                if (code == clear) {
+                    size = min + 1, mask = (1u << size) - 1, avail = clear + 2, old = -1;
+                    first = false;
+                    continue;
+                }
+                if (code == clear + 1 || code > avail || first || (old < 0 && code == avail)) {
+                    stop = true; /* the end code, or a code stb_image refuses */
+                    break;
+                }
+                if (old >= 0) {
+                    if (avail >= 8192) {
+                        stop = true;
+                        break;
+                    }
+                    len[avail] = (uint16_t)(len[old] + 1);
+                    avail++;
+                }
+                got += len[code];
+                if ((avail & (int)mask) == 0 && avail <= 0x0FFF)
+                    size++, mask = (1u << size) - 1;
+                old = code;
+            }
+        }
+        *off += sz;
+        if (stop) /* the rest of the sub-blocks */
+            return gif_skip_blocks(p, n, off) || got < need;
+    }
+    return 1;
+}
+
 /* Reads a colour table of 2 << (flags & 7) entries at *off: 1 when it does not fit. */
 static int gif_table(const uint8_t *p, size_t n, size_t *off, uint8_t flags, struct gif_info *gi) {
     size_t entries = (size_t)2 << (flags & 7);
@@ -195,11 +243,12 @@ static int gif_table(const uint8_t *p, size_t n, size_t *off, uint8_t flags, str
     return 0;
 }
 
-/* Walks to the end of the first frame's image data: 1 when the bytes run out first (stb_image
- * would decode the missing pixels as background; Pillow refuses the file). */
+/* Walks to the end of the first frame's image data: 1 when the bytes run out first or the
+ * data holds fewer pixels than the frame (stb_image would decode the missing pixels as
+ * background; Pillow refuses the file). */
 static int gif_walk(const uint8_t *p, size_t n, struct gif_info *gi) {
     size_t off = 13;
-    *gi = (struct gif_info){NULL, 0, -1};
+    *gi = (struct gif_info){NULL, 0, -1, 0, 0, 0, 0};
     if (n < off || ((p[10] & 0x80) && gif_table(p, n, &off, p[10], gi)))
         return 1;
     while (off < n) {
@@ -216,13 +265,15 @@ static int gif_walk(const uint8_t *p, size_t n, struct gif_info *gi) {
             if (n - off < 10)
                 return 1;
             uint8_t flags = p[off + 8];
+            gi->x = p[off] | p[off + 1] << 8, gi->y = p[off + 2] | p[off + 3] << 8;
+            gi->w = p[off + 4] | p[off + 5] << 8, gi->h = p[off + 6] | p[off + 7] << 8;
             off += 9;
             if ((flags & 0x80) && gif_table(p, n, &off, flags, gi))
                 return 1;
             if (off >= n)
                 return 1;
-            off++; /* LZW minimum code size */
-            return gif_skip_blocks(p, n, &off);
+            int min = p[off++];
+            return gif_lzw_short(p, n, &off, min, (uint64_t)gi->w * (uint64_t)gi->h);
         } else {
             return 0; /* trailer or junk before any frame: stb_image decides */
         }
@@ -230,17 +281,22 @@ static int gif_walk(const uint8_t *p, size_t n, struct gif_info *gi) {
     return 1;
 }
 
-/* stb_image leaves a GIF's transparent pixels (and any the frame does not cover) at RGBA 0.
- * Pillow opens the first frame in mode P, where they hold the transparent index (or index 0),
- * so convert("RGB") shows that palette colour: do the same. */
-static void gif_fill_transparent(uint8_t *rgba, size_t npix, const struct gif_info *gi) {
+/* stb_image leaves a GIF's transparent pixels at RGBA 0, and those the frame does not cover
+ * in the background index's colour. Pillow opens the first frame in mode P, where both hold
+ * the transparent index (or index 0), so convert("RGB") shows that palette colour: do the
+ * same. px holds comp (3 or 4) bytes a pixel. */
+static void gif_fill(uint8_t *px, int w, int h, int comp, const struct gif_info *gi) {
     int idx = gi->trans >= 0 ? gi->trans : 0;
     if (idx >= gi->pal_n)
         return;
     const uint8_t *c = gi->pal + 3 * idx;
-    for (size_t i = 0; i < npix; i++, rgba += 4)
-        if (rgba[3] == 0)
-            memcpy(rgba, c, 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++, px += comp) {
+            bool out =
+                gi->w > 0 && (x < gi->x || y < gi->y || x - gi->x >= gi->w || y - gi->y >= gi->h);
+            if (out || (comp == 4 && px[3] == 0))
+                memcpy(px, c, 3);
+        }
 }
 
 static int alloc_image(struct mill_image *img, int w, int h, struct mill_err *err) {
@@ -295,7 +351,7 @@ static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, str
 static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
                       struct mill_err *err) {
     int w, h, comp, rc;
-    struct gif_info gi = {NULL, 0, -1};
+    struct gif_info gi = {NULL, 0, -1, 0, 0, 0, 0};
     long long pw, ph;
     int depth = 8, color = -1;
     if (f == FMT_PNG && png_ihdr(p, n, &pw, &ph, &depth, &color) &&
@@ -318,19 +374,22 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
     uint8_t *px = stbi_load_from_memory(p, (int)n, &w, &h, &comp, 0);
     if (!px)
         return stb_fail(f, err);
-    if (f == FMT_GIF && comp == 4)
-        gif_fill_transparent(px, (size_t)w * (size_t)h, &gi);
+    if (f == FMT_GIF && (comp == 3 || comp == 4))
+        gif_fill(px, w, h, comp, &gi);
     rc = to_rgb8(px, w, h, comp, img, err);
     stbi_image_free(px);
     return rc;
 }
 
 /* libjpeg's errors end the decode through longjmp; its warnings (corrupt data it can decode
- * past, as Pillow does) are silent. */
+ * past, as Pillow does) are silent, but for the one that the data ran out before the EOI marker
+ * (the memory source then feeds a fake EOI, and the missing blocks come out grey): Pillow
+ * refuses such a file, even one that lacks only the EOI, as truncated. */
 struct jpeg_fail {
     struct jpeg_error_mgr pub;
     jmp_buf jmp;
     char msg[JMSG_LENGTH_MAX];
+    bool eof; /* JWRN_JPEG_EOF was emitted */
 };
 
 static void jpeg_on_error(j_common_ptr c) {
@@ -340,8 +399,8 @@ static void jpeg_on_error(j_common_ptr c) {
 }
 
 static void jpeg_on_message(j_common_ptr c, int level) {
-    (void)c;
-    (void)level;
+    if (level == -1 && c->err->msg_code == JWRN_JPEG_EOF)
+        ((struct jpeg_fail *)c->err)->eof = true;
 }
 
 /* Pillow's "CMYK;I" raw mode (it assumes Adobe's inverted samples) and its cmyk2rgb
@@ -412,7 +471,7 @@ static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struc
     j->fail.pub.emit_message = jpeg_on_message;
     if (setjmp(j->fail.jmp)) {
         rc = mill_err_set(err, MILL_EFORMAT, "image: %s JPEG (libjpeg: %s)",
-                          jpeg_truncated(p, n) ? "truncated" : "corrupt", j->fail.msg);
+                          j->fail.eof ? "truncated" : "corrupt", j->fail.msg);
         goto done;
     }
     jpeg_create_decompress(&j->cinfo);
@@ -423,11 +482,6 @@ static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struc
     long long w = j->cinfo.image_width, h = j->cinfo.image_height;
     if ((rc = check_dims(w, h, FMT_JPEG, err)) != 0)
         goto done;
-    if (jpeg_truncated(p, n)) {
-        rc = mill_err_set(err, MILL_EFORMAT, "image: truncated JPEG (%lld x %lld, %zu bytes)", w, h,
-                          n);
-        goto done;
-    }
     J_COLOR_SPACE cs = j->cinfo.jpeg_color_space;
     bool cmyk = cs == JCS_CMYK || cs == JCS_YCCK;
     j->cinfo.out_color_space = cmyk ? JCS_CMYK : cs == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
@@ -446,6 +500,11 @@ static int decode_jpeg(const uint8_t *p, size_t n, struct mill_image *img, struc
         goto done;
     }
     jpeg_finish_decompress(&j->cinfo);
+    if (j->fail.eof) {
+        rc = mill_err_set(err, MILL_EFORMAT, "image: truncated JPEG (%lld x %lld, %zu bytes)", w, h,
+                          n);
+        goto done;
+    }
     img->w = (int)j->cinfo.output_width;
     img->h = (int)j->cinfo.output_height;
     img->rgb = j->rgb;

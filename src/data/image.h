@@ -22,7 +22,9 @@
 #define MILL_IMAGE_MAX_SIDE 30000 /* pixels, either side */
 #endif
 #ifndef MILL_IMAGE_MAX_PIXELS
-#define MILL_IMAGE_MAX_PIXELS 400000000LL /* w * h */
+/* w * h: Pillow's DecompressionBombError threshold (2 * Image.MAX_IMAGE_PIXELS), above which
+ * Python Mill fails the image too */
+#define MILL_IMAGE_MAX_PIXELS 178956970LL
 #endif
 
 struct mill_image {

@@ -248,6 +248,23 @@ static void test_errors(void) {
     CHECK_INT(mill_audio_decode(f.p, (size_t)f.n, 1000 * 300, &a, &err), MILL_EFORMAT);
     CHECK(strstr(err.msg, "resample") != NULL);
     free(f.p);
+
+    /* One frame at 44.1 kHz resamples to none at 16 kHz: empty, not a clip of 0 samples. */
+    CHECK(encode(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, x, 1, &f));
+    CHECK_INT(mill_audio_decode(f.p, (size_t)f.n, 16000, &a, &err), MILL_EFORMAT);
+    CHECK(strstr(err.msg, "audio: empty stream (1 frames at 44100 Hz") == err.msg);
+    CHECK(a.samples == NULL && a.n == 0);
+    free(f.p);
+
+    /* A float WAV with a NaN or an infinite sample fails, naming the frame. */
+    for (int k = 0; k < 2; k++) {
+        x[123] = k ? INFINITY : NAN;
+        CHECK(encode(SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1000, 1, x, 1000, &f));
+        CHECK_INT(mill_audio_decode(f.p, (size_t)f.n, 0, &a, &err), MILL_EFORMAT);
+        CHECK(strstr(err.msg, "audio: a NaN or infinite sample at frame 123") == err.msg);
+        CHECK(a.samples == NULL);
+        free(f.p);
+    }
     free(x);
 }
 
