@@ -8,9 +8,11 @@
 #include "core/hashcache.h"
 #include "core/log.h"
 #include "core/sha2.h"
+#include "core/stop.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,8 @@ static int digest(const char *cache_dir, const char *name, struct mill_hf_conver
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     struct mill_sha256 s;
     mill_sha256_init(&s);
-    static const char tag[] = "mill hf->gguf v1\n";
+    /* The converter's output version: a change of what it writes bumps it (v2: key_length). */
+    static const char tag[] = "mill hf->gguf v2\n";
     mill_sha256_update(&s, tag, sizeof tag - 1);
     for (size_t i = 0; !rc && i < c->n; i++) {
         char *p = NULL;
@@ -101,6 +104,23 @@ static void draw(void *ud, const char *tensor, int64_t done, int64_t total, int6
     b->last_pct = pct;
 }
 
+/* Removes the temporaries "<path>.<pid>.tmp" a killed conversion of path left: with the
+ * conversion's lock held, no other process writes one. */
+static void remove_stale(const char *path) {
+    char *pattern = NULL;
+    glob_t g;
+    if (asprintf(&pattern, "%s.*.tmp", path) < 0)
+        return;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            if (unlink(g.gl_pathv[i]) == 0)
+                MILL_INFO("convert", "removed %s, left by a conversion that did not finish",
+                          g.gl_pathv[i]);
+        globfree(&g);
+    }
+    free(pattern);
+}
+
 /* Under the lock file lock, so concurrent runs convert once: the second finds the file. */
 static int convert_locked(const char *dir, const char *name, const char *path, const char *lock,
                           bool progress, struct mill_hf_conversion *c, struct mill_err *err) {
@@ -116,11 +136,13 @@ static int convert_locked(const char *dir, const char *name, const char *path, c
     if (stat(path, &st) == 0) {
         c->reused = true;
     } else {
+        remove_stale(path);
         struct bar b = {isatty(STDERR_FILENO), mill_clock_s(), -1};
         struct mill_hf_params p = mill_hf_default_params();
         p.type = c->type;
         p.progress = progress ? draw : NULL;
         p.progress_ud = &b;
+        p.stop = mill_stop_signal;
         p.name = name;
         MILL_INFO("convert", "%s: converting to %s (%s)", dir, path, mill_hf_type_name(c->type));
         rc = mill_hf_convert(dir, path, &p, err);

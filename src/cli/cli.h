@@ -60,6 +60,11 @@ const char *mill_cli_cache_dir(const struct mill_args *a);
 
 /* Prints "mill: <msg>" to stderr; returns code. */
 int mill_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* SIGINT / SIGTERM from now on file a stop request (core/stop.h) and say "mill: <doing> (signal
+ * again to stop at once)"; the handler resets itself, so a second signal ends the process. A
+ * signal the process was started ignoring (nohup, a shell's background job) stays ignored.
+ * doing: a string literal. */
+void mill_cli_catch_stop_signals(const char *doing);
 void mill_cli_print_help(const struct mill_command *cmd);
 
 /* What collect and report start from: <output_dir>/aggregate.csv read (path for messages) and

@@ -4,6 +4,7 @@
  * nothing on stdout; a progress bar on stderr. */
 #include "cli/cli.h"
 
+#include "core/stop.h"
 #include "model/convert/hf_convert.h"
 
 #include <stdio.h>
@@ -45,9 +46,13 @@ static int run_convert(const struct mill_args *a) {
     if (isatty(STDERR_FILENO))
         p.progress = draw;
     struct mill_err err = {0};
+    mill_cli_catch_stop_signals("stopping the conversion");
+    p.stop = mill_stop_signal;
     if (mill_hf_convert(dir, out, &p, &err))
-        return mill_cli_error(err.code == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_FAIL, "%s",
-                              err.msg);
+        return mill_cli_error(err.code == MILL_EINTR    ? 128 + mill_stop_signal()
+                              : err.code == MILL_EINVAL ? MILL_EXIT_USAGE
+                                                        : MILL_EXIT_FAIL,
+                              "%s", err.msg);
     return MILL_EXIT_OK;
 }
 

@@ -65,29 +65,6 @@ int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths) {
     return rc;
 }
 
-/* SIGINT / SIGTERM: ask the runner to stop after the batch in flight (written and flushed).
- * The handler resets itself, so a second signal ends the process at once. */
-static void on_stop_signal(int sig) {
-    static const char msg[] = "\nmill: stopping after the current batch (signal again to stop at "
-                              "once)\n";
-    mill_stop_request(sig);
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)w;
-}
-
-/* A signal the process was started ignoring (nohup, a shell's background job) stays ignored. */
-static void catch_stop_signals(void) {
-    static const int sigs[] = {SIGINT, SIGTERM};
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* I/O in flight goes on undisturbed */
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            sigaction(sigs[i], &sa, NULL);
-}
-
 static int run_eval(const struct mill_args *a) {
     const char *models = mill_arg_pos(a, &mill_cmd_eval, 0);
     const char *tasks = mill_arg_pos(a, &mill_cmd_eval, 1);
@@ -117,7 +94,7 @@ static int run_eval(const struct mill_args *a) {
         rc = MILL_EXIT_FAIL;
     struct mill_run_result res = {0};
     if (!rc) {
-        catch_stop_signals();
+        mill_cli_catch_stop_signals("stopping after the current batch");
         int r = mill_run_eval(reg, models, tasks, &p, &res, &err);
         if (r == MILL_EINTR)
             rc = mill_cli_error(128 + mill_stop_signal(),

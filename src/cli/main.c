@@ -5,14 +5,17 @@
 
 #include "core/log.h"
 #include "core/spec.h"
+#include "core/stop.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const struct mill_opt mill_global_opts[] = {
     {"output_dir", MILL_OPT_STR, "DIR",
@@ -61,6 +64,30 @@ static void print_main_help(void) {
     printf("\nglobal flags (before or after the command):\n");
     print_opts(mill_global_opts, mill_n_global_opts);
     printf("\n`mill <command> --help` describes a command.\n");
+}
+
+static const char *stop_doing = "stopping";
+
+static void on_stop_signal(int sig) {
+    mill_stop_request(sig);
+    static const char head[] = "\nmill: ", tail[] = " (signal again to stop at once)\n";
+    ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
+    w = write(STDERR_FILENO, stop_doing, strlen(stop_doing));
+    w = write(STDERR_FILENO, tail, sizeof tail - 1);
+    (void)w;
+}
+
+void mill_cli_catch_stop_signals(const char *doing) {
+    static const int sigs[] = {SIGINT, SIGTERM};
+    struct sigaction sa, old;
+    stop_doing = doing;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* I/O in flight goes on undisturbed */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
 }
 
 void mill_cli_print_help(const struct mill_command *cmd) {

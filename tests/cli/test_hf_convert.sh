@@ -127,6 +127,35 @@ cp -r "$tmp/qwen2" "$tmp/b5" && sed -i 's/"hidden_act": "silu"/"hidden_act": "ge
 bad_case "another activation" "config.json: activation 'gelu'" "$tmp/b5"
 cp -r "$tmp/qwen2" "$tmp/b6" && sed -i 's/"normalizer": {"type": "NFC"}/"normalizer": {"type": "NFKC"}/' "$tmp/b6/tokenizer.json"
 bad_case "a pre-tokenizer llama.cpp does not name" "tokenizer.json: pre_tokenizer/normalizer" "$tmp/b6"
+# edited NAME SRC PYTHON: $tmp/NAME, a copy of $tmp/SRC with config.json (as `c`) changed
+edited() {
+    cp -r "$tmp/$2" "$tmp/$1" &&
+        "$PY" -c 'import json, sys; p = sys.argv[1] + "/config.json"; c = json.load(open(p)); exec(sys.argv[2]); json.dump(c, open(p, "w"))' \
+            "$tmp/$1" "$3"
+}
+$GEN --arch llama --rope yarn --out "$tmp/yarn" >/dev/null
+edited b7 yarn 'c["rope_scaling"]["attention_factor"] = 1.0'
+bad_case "YaRN attention_factor other than transformers' default" \
+    "config.json: rope_scaling.attention_factor = 1 is not supported" "$tmp/b7"
+edited b8 yarn 'c["rope_scaling"]["beta_fast"] = 8'
+bad_case "YaRN beta_fast other than 32" "config.json: rope_scaling.beta_fast = 8 is not supported" "$tmp/b8"
+edited b9 gemma2 'c["attn_logit_softcapping"] = None'
+bad_case "Gemma 2 attn_logit_softcapping null" \
+    "config.json: attn_logit_softcapping is null \(no soft-capping\)" "$tmp/b9"
+edited b10 gemma3 'c["rope_parameters"] = {"full_attention": {"rope_type": "linear", "factor": 8.0}, "sliding_attention": {"rope_theta": 500.0}}; c.pop("rope_scaling", None)'
+bad_case "RoPE settings per layer type" "config.json: rope settings per layer type \(full_attention\)" "$tmp/b10"
+edited yarn_default yarn 'c["rope_scaling"].update(beta_fast=32.0, beta_slow=1.0)'
+"$MILL" convert "$tmp/yarn_default" "$tmp/yarn_default.gguf" 2>"$tmp/err"
+check "YaRN with its defaults written out converts" "[ -s '$tmp/yarn_default.gguf' ] || { tail -1 '$tmp/err'; false; }"
+# Qwen3's head_dim left out of config.json is transformers' default, 128, not hidden / heads: the
+# GGUF carries it (key_length) and computes what the same checkpoint with head_dim 128 does.
+$GEN --arch qwen3 --head_dim 128 --out "$tmp/q3hd" >/dev/null
+"$PY" "$SRC/tests/reference/hf_llm_ref.py" "$tmp/q3hd" $IDS 2 >"$tmp/q3hd.ref.json"
+edited q3nohd q3hd 'del c["head_dim"]'
+"$MILL" convert "$tmp/q3nohd" "$tmp/q3nohd.gguf" --dtype float32 2>"$tmp/err" &&
+    "$BUILD/bin/llama_logits" "$tmp/q3nohd.gguf" $IDS 2 >"$tmp/q3nohd.ll.json" 2>>"$tmp/err"
+check "qwen3 without head_dim (the default 128): loads, logits within 1e-3 ($(close "$tmp/q3nohd.ll.json" "$tmp/q3hd.ref.json" 1e-3 same 2>&1 | tail -1))" \
+    "close '$tmp/q3nohd.ll.json' '$tmp/q3hd.ref.json' 1e-3 same >/dev/null 2>&1"
 expect_exit "not a checkpoint directory: usage error" 2 "not a transformers checkpoint" \
     convert "$tmp" "$tmp/out/x.gguf"
 expect_exit "an unknown dtype: usage error" 2 "--dtype wants" \
@@ -145,6 +174,12 @@ check "provenance records the conversion (files, sha256, type)" \
     "[ \"\$(prov '$tmp/e1' \"['converted_type'], d['converted_reused'], [f['path'] for f in d['converted_files']]\")\" = \"BF16 False ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']\" ]"
 "$MILL" --output_dir "$tmp/e2" --limit 2 eval "$tmp/qwen2" mmlu_anatomy >/dev/null 2>"$tmp/err"; rc=$?
 check "second run reuses the cached file" "[ $rc -eq 0 ] && [ \"\$(prov '$tmp/e2' \"['converted_reused']\")\" = True ]"
+# A conversion killed mid-file leaves "<key>.gguf.<pid>.tmp": the next conversion removes it.
+conv=$(ls "$tmp/cache/converted/"*.gguf | head -1)
+mv "$conv" "$conv.99999.tmp"
+"$MILL" --output_dir "$tmp/e2b" --limit 2 eval "$tmp/qwen2" mmlu_anatomy >/dev/null 2>"$tmp/err"; rc=$?
+check "a killed conversion's temporary is removed by the next conversion" \
+    "[ $rc -eq 0 ] && [ -s '$conv' ] && [ ! -e '$conv.99999.tmp' ] && grep -q 'removed .*99999.tmp' '$tmp/err'"
 "$MILL" --output_dir "$tmp/e3" --limit 2 eval "$tmp/qwen2[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/err"
 check "another dtype is another cache entry" "[ \$(ls '$tmp/cache/converted/'*.gguf | wc -l) -eq 2 ]"
 "$MILL" --output_dir "$tmp/e4" --limit 2 eval "$tmp/b3" mmlu_anatomy >/dev/null 2>"$tmp/err"; rc=$?

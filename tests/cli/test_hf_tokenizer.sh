@@ -210,6 +210,25 @@ if real llama2 fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc 
         --ignore tokenizer.ggml.scores
 fi
 
+# The same Llama-2 vocabulary laid out as transformers' GemmaConverter writes Gemma's tokenizer.json
+# (no space prepended, Split(" ", merged_with_previous)): converted with add_space_prefix false,
+# llama.cpp tokenises llama-spm's tests to the ids transformers.js gives on that file.
+spm=$DATA/llama-spm/ggml-vocab-llama-spm.gguf
+mkdir -p "$tmp/gemma-spm"
+if "$PY" "$SRC/tests/cli/hf_spm_fixture.py" "$VOCAB/ggml-vocab-llama-spm.gguf" "$tmp/gemma-spm" gemma &&
+    cp "$spm.inp" "$tmp/gemma.inp" &&
+    NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/hf_tokenize.cjs" "$tmp/gemma-spm" \
+        "$spm.inp" >"$tmp/gemma.out" 2>"$tmp/oracle.err"; then
+    check "gemma-style: transformers.js prepends no space (ids differ from llama-spm's)" \
+        "! cmp -s '$tmp/gemma.out' '$spm.out'"
+    against "gemma-style (derived)" "$tmp/gemma-spm" "$VOCAB/ggml-vocab-llama-spm.gguf" \
+        "$tmp/gemma" --ignore tokenizer.ggml.scores
+    check "gemma-style: add_space_prefix false is written" \
+        "grep -q 'tokenizer.ggml.add_space_prefix' '$tmp/gemma-style (derived).log'"
+else
+    bad "gemma-style: the fixture or transformers.js failed: $(head -c 600 "$tmp/oracle.err")"
+fi
+
 # A tiny byte-level BPE tokenizer of the gpt-2 signature (GPT-2's 256 byte characters, three
 # merges, <|endoftext|>): it must convert; the bad inputs below are edits of it.
 mkdir -p "$tmp/tiny"

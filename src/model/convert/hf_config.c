@@ -151,19 +151,50 @@ static int arch_of(const struct mill_value *cfg, const char *file, const struct 
                         file, name, SUPPORTED);
 }
 
+/* YaRN's options must be transformers' defaults (beta_fast 32, beta_slow 1, attention_factor
+ * 0.1 ln(factor) + 1, extrapolation 1, no mscale): the llama.cpp Mill is built with reads no
+ * GGUF key for other values, so they would convert and silently run as the defaults. */
+static int yarn_defaults(const struct reader *r, const struct hf_cfg *c) {
+    static const char *const keys[] = {"beta_fast",        "beta_slow",
+                                       "attention_factor", "extrapolation_factor",
+                                       "mscale",           "mscale_all_dim"};
+    double f = c->rope_factor;
+    const double want[] = {32, 1, f > 1 ? 0.1 * log(f) + 1 : 1, 1, NAN, NAN};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const struct mill_value *v = mill_value_get(r->obj, keys[i]);
+        double x = NAN;
+        if (!v || v->kind == MILL_V_NULL)
+            continue;
+        int rc = num(r, keys[i], NAN, &x);
+        if (rc)
+            return rc;
+        if (!(fabs(x - want[i]) <= 1e-6 * fmax(1, fabs(want[i]))))
+            return mill_err_set(r->err, MILL_EUNSUPPORTED,
+                                "%s: rope_scaling.%s = %g is not supported (YaRN converts with "
+                                "transformers' defaults only)",
+                                r->file, keys[i], x);
+    }
+    return 0;
+}
+
 /* rope_scaling (or transformers 5's rope_parameters): the type and its numbers. */
 static int rope_scaling(const struct reader *top, struct hf_cfg *c) {
     const struct mill_value *v = mill_value_get(top->obj, "rope_scaling");
     if (!v || v->kind == MILL_V_NULL)
         v = mill_value_get(top->obj, "rope_parameters");
     c->rope = HF_ROPE_NONE;
-    c->yarn_ext = c->yarn_attn = c->yarn_beta_fast = c->yarn_beta_slow = NAN;
     if (!v || v->kind == MILL_V_NULL)
         return 0;
     if (v->kind != MILL_V_STRUCT)
         return mill_err_set(top->err, MILL_EFORMAT, "%s: field rope_scaling is not an object",
                             top->file);
     struct reader r = {v, top->file, top->err};
+    for (size_t i = 0;
+         !mill_value_get(v, "rope_type") && !mill_value_get(v, "type") && i < v->u.obj.n; i++)
+        if (v->u.obj.vals[i].kind == MILL_V_STRUCT) /* {"full_attention": {...}, ...} */
+            return mill_err_set(top->err, MILL_EUNSUPPORTED,
+                                "%s: rope settings per layer type (%s) are not supported",
+                                top->file, v->u.obj.keys[i]);
     const char *type = str(&r, "rope_type", str(&r, "type", "default"));
     int rc = num(&r, "rope_theta", c->rope_theta, &c->rope_theta);
     if (rc || !strcmp(type, "default"))
@@ -189,11 +220,8 @@ static int rope_scaling(const struct reader *top, struct hf_cfg *c) {
     } else if (!rc && !strcmp(type, "yarn") && c->arch != HF_PHI3) {
         c->rope = HF_ROPE_YARN;
         rc = dim(&r, "original_max_position_embeddings", 0, &c->orig_ctx);
-        const char *opt[4] = {"extrapolation_factor", "attention_factor", "beta_fast", "beta_slow"};
-        double *dst[4] = {&c->yarn_ext, &c->yarn_attn, &c->yarn_beta_fast, &c->yarn_beta_slow};
-        for (int i = 0; !rc && i < 4; i++)
-            if (mill_value_get(v, opt[i]) && mill_value_get(v, opt[i])->kind != MILL_V_NULL)
-                rc = num(&r, opt[i], NAN, dst[i]);
+        if (!rc)
+            rc = yarn_defaults(&r, c);
     } else if (!rc) {
         rc = mill_err_set(top->err, MILL_EUNSUPPORTED,
                           "%s: rope_scaling type '%s' is not "
@@ -207,6 +235,15 @@ static int rope_scaling(const struct reader *top, struct hf_cfg *c) {
 /* Gemma's options: soft-capping, the sliding window and its layer pattern, and the attention
  * scale, which llama.cpp's graph fixes at 1/sqrt(head_dim) (n_embd/n_head for the 27B). */
 static int gemma_options(const struct reader *r, struct hf_cfg *c) {
+    static const char *const caps[] = {"final_logit_softcapping", "attn_logit_softcapping"};
+    for (int i = 0; c->arch == HF_GEMMA2 && i < 2; i++) {
+        const struct mill_value *v = mill_value_get(r->obj, caps[i]);
+        if (v && v->kind == MILL_V_NULL) /* transformers: no capping; llama.cpp always caps */
+            return mill_err_set(r->err, MILL_EUNSUPPORTED,
+                                "%s: %s is null (no soft-capping), which llama.cpp's gemma2 graph "
+                                "cannot run",
+                                r->file, caps[i]);
+    }
     int rc = num(r, "final_logit_softcapping", c->arch == HF_GEMMA2 ? 30.0 : 0, &c->final_softcap);
     if (!rc && c->arch == HF_GEMMA2)
         rc = num(r, "attn_logit_softcapping", 50.0, &c->attn_softcap);
@@ -325,9 +362,9 @@ static int arch_options(const struct reader *r, struct hf_cfg *c) {
                               r->file, (long long)c->n_rot, (long long)c->head_dim);
         if (!rc && c->rope == HF_ROPE_NONE)
             rc = dim(r, "original_max_position_embeddings", c->n_ctx, &c->orig_ctx);
-        if (!rc)
-            rc = num(r, "sliding_window", 0, &prf);
-        c->sliding_window = (int64_t)prf;
+        const struct mill_value *sw = mill_value_get(r->obj, "sliding_window");
+        if (!rc && sw && sw->kind != MILL_V_NULL)
+            rc = dim(r, "sliding_window", 0, &c->sliding_window);
     }
     return rc;
 }

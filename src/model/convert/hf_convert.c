@@ -282,14 +282,6 @@ static void set_rope_keys(struct gguf_context *g, const struct hf_cfg *c, char *
     }
     if (c->rope == HF_ROPE_YARN || c->arch == HF_PHI3)
         gguf_set_val_u32(g, K("rope.scaling.original_context_length"), (uint32_t)c->orig_ctx);
-    if (c->rope == HF_ROPE_YARN) {
-        const char *k[4] = {"rope.scaling.yarn_ext_factor", "rope.scaling.yarn_attn_factor",
-                            "rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow"};
-        double x[4] = {c->yarn_ext, c->yarn_attn, c->yarn_beta_fast, c->yarn_beta_slow};
-        for (int i = 0; i < 4; i++)
-            if (!isnan(x[i]))
-                gguf_set_val_f32(g, (snprintf(key, cap, "%s.%s", a, k[i]), key), (float)x[i]);
-    }
 #undef K
 }
 
@@ -312,7 +304,8 @@ static void set_keys(struct gguf_context *g, const struct conv *v, const char *n
     gguf_set_val_f32(g, K("attention.layer_norm_rms_epsilon"), (float)c->rms_eps);
     if (c->arch == HF_LLAMA || c->arch == HF_MISTRAL || c->arch == HF_PHI3)
         gguf_set_val_u32(g, K("rope.dimension_count"), (uint32_t)c->n_rot);
-    if (c->head_dim_given || c->arch == HF_GEMMA2 || c->arch == HF_GEMMA3) {
+    if (c->head_dim_given || c->head_dim != c->n_embd / c->n_head || c->arch == HF_GEMMA2 ||
+        c->arch == HF_GEMMA3) {
         gguf_set_val_u32(g, K("attention.key_length"), (uint32_t)c->head_dim);
         gguf_set_val_u32(g, K("attention.value_length"), (uint32_t)c->head_dim);
     }
@@ -330,8 +323,9 @@ static void set_keys(struct gguf_context *g, const struct conv *v, const char *n
 }
 
 /* The tokenizer's token count against the embedding's rows: fewer tokens are padded with
- * [PAD<i>] (unused) tokens, as llama.cpp's converter does, except for Gemma 3, whose converter
- * drops the embedding's rows past the tokenizer instead; more tokens are an error. */
+ * [PAD<i>] (unused) tokens, as llama.cpp's converter does (for Gemma 3 too: its converter pads
+ * the SentencePiece vocabulary to vocab_size before it cuts the embedding to it); more tokens
+ * are an error. */
 static int fit_vocab(struct gguf_context *g, struct conv *v, struct mill_err *err) {
     int64_t id = gguf_find_key(g, "tokenizer.ggml.tokens");
     int64_t n = id < 0 ? 0 : (int64_t)gguf_get_arr_n(g, id);
@@ -343,10 +337,6 @@ static int fit_vocab(struct gguf_context *g, struct conv *v, struct mill_err *er
                             v->dir, n, v->c.n_vocab);
     if (n == v->c.n_vocab || n == 0)
         return 0;
-    if (v->c.arch == HF_GEMMA3) {
-        v->n_vocab = n;
-        return 0;
-    }
     size_t total = (size_t)v->c.n_vocab;
     const char **tok = calloc(total, sizeof *tok);
     char(*pad)[32] = calloc(total - (size_t)n, sizeof *pad);
@@ -511,6 +501,10 @@ static bool write_body(FILE *f, const struct gguf_context *g, const struct conv 
     }
     size_t start = pad_to(meta, align), pos = meta;
     for (size_t i = 0; ok && i < v->n_t; i++) {
+        if (p->stop && p->stop()) { /* SIGINT, SIGTERM: the caller removes the file */
+            ok = false;
+            break;
+        }
         int64_t id = gguf_find_tensor(g, v->t[i].name);
         size_t at = start + gguf_get_tensor_offset(g, id);
         ok = write_zeros(f, at - pos) && write_tensor(f, &v->t[i], &v->c, &b);
@@ -534,8 +528,6 @@ static struct ggml_context *add_tensors(struct gguf_context *g, struct conv *v) 
     struct ggml_context *ctx = ggml_init(ip);
     for (size_t i = 0; ctx && i < v->n_t; i++) {
         struct out *o = &v->t[i];
-        if (!strcmp(o->name, "token_embd.weight") || !strcmp(o->name, "output.weight"))
-            o->ne1 = v->n_vocab; /* Gemma 3 may keep fewer rows than the checkpoint has */
         struct ggml_tensor *t = o->ne1 > 1 || o->src_rows > 1
                                     ? ggml_new_tensor_2d(ctx, o->type, o->ne0, o->ne1)
                                     : ggml_new_tensor_1d(ctx, o->type, o->ne0);
@@ -563,7 +555,13 @@ static int write_gguf(struct conv *v, struct gguf_context *g, const char *out,
         e = errno;
         ok = fclose(f) == 0 && ok;
         f = NULL;
-        if (!ok || rename(tmp, out))
+        int sig = !ok && p->stop ? p->stop() : 0;
+        if (sig)
+            rc = mill_err_set(err, MILL_EINTR,
+                              "conversion to %s stopped by signal %d (nothing "
+                              "kept)",
+                              out, sig);
+        else if (!ok || rename(tmp, out))
             rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", out, strerror(e ? e : errno));
     }
     if (rc)

@@ -30,7 +30,9 @@ struct mill_hf_params {
     enum mill_hf_type type;       /* default MILL_HF_BF16 (lossless from BF16 checkpoints) */
     mill_hf_progress_fn progress; /* NULL: silent */
     void *progress_ud;
-    const char *name; /* general.name; NULL: the directory's base name (llama.cpp reads it: a
+    int (*stop)(void); /* asked before each tensor: nonzero (a signal number) ends the
+                        * conversion with MILL_EINTR, nothing kept; NULL: never */
+    const char *name;  /* general.name; NULL: the directory's base name (llama.cpp reads it: a
                        * name holding "phi3" gives Phi-3's special-token attributes) */
 };
 

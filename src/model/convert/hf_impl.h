@@ -35,7 +35,6 @@ struct hf_cfg {
     int64_t orig_ctx;                   /* Phi-3 and YaRN: original_max_position_embeddings */
     enum hf_rope_kind rope;
     double rope_factor, low_freq_factor, high_freq_factor;
-    double yarn_ext, yarn_attn, yarn_beta_fast, yarn_beta_slow; /* NAN when absent */
 };
 
 /* Reads config.json text (n bytes; name for messages) into *c. Codes as mill_hf_check_config. */

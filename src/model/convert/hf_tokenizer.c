@@ -81,13 +81,28 @@ static const struct signature SIGNATURES[] = {
 };
 
 /* SentencePiece-style BPE: spaces become "▁" and one is prepended, by the normalizer (older
- * files) or by a Metaspace pre-tokenizer (newer ones). */
-static const char *const SPM_SIGNATURES[][2] = {
+ * files) or by a Metaspace pre-tokenizer (newer ones); or, as transformers' GemmaConverter
+ * writes it, none is prepended (llama.cpp's add_space_prefix false), and the Split on " " finds
+ * none left. */
+struct spm_signature {
+    const char *normalizer, *pre_tokenizer;
+    bool space_prefix;
+};
+
+#define SPM_REPLACE \
+    "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" SPM_SPACE "\"}"
+static const struct spm_signature SPM_SIGNATURES[] = {
     {"{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"" SPM_SPACE
-     "\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" SPM_SPACE "\"}]}",
-     "null"},
-    {"null", "{\"type\":\"Metaspace\",\"replacement\":\"" SPM_SPACE
-             "\",\"prepend_scheme\":\"first\",\"split\":false}"},
+     "\"}," SPM_REPLACE "]}",
+     "null", true},
+    {"null",
+     "{\"type\":\"Metaspace\",\"replacement\":\"" SPM_SPACE
+     "\",\"prepend_scheme\":\"first\",\"split\":false}",
+     true},
+    {SPM_REPLACE,
+     "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","
+     "\"invert\":false}",
+     false},
 };
 
 static const char *const SPECIAL_TYPES[] = {"bos", "eos", "unk", "sep", "pad", "cls", "mask"};
@@ -212,8 +227,10 @@ static bool get_flag(const struct mill_value *obj, const char *key, bool dflt) {
     return v && v->kind == MILL_V_BOOL ? v->u.b : dflt;
 }
 
-/* The model kind and llama.cpp's pre-tokenizer name of d's tokenizer.json. */
-static int identify(const struct docs *d, enum kind *kind, const char **pre, struct mill_err *err) {
+/* The model kind and llama.cpp's pre-tokenizer name of d's tokenizer.json; for a SentencePiece
+ * one, whether a space is prepended. */
+static int identify(const struct docs *d, enum kind *kind, const char **pre, bool *space_prefix,
+                    struct mill_err *err) {
     const struct mill_value *model = mill_value_get(d->tok, "model");
     const struct mill_value *norm = mill_value_get(d->tok, "normalizer");
     const struct mill_value *pt = mill_value_get(d->tok, "pre_tokenizer");
@@ -233,10 +250,12 @@ static int identify(const struct docs *d, enum kind *kind, const char **pre, str
     const char *dec = mill_value_as_str(mill_value_get(mill_value_get(d->tok, "decoder"), "type"));
     if (get_flag(model, "byte_fallback", false)) {
         for (size_t i = 0; i < sizeof SPM_SIGNATURES / sizeof *SPM_SIGNATURES; i++)
-            if (same_json(norm, SPM_SIGNATURES[i][0]) && same_json(pt, SPM_SIGNATURES[i][1]) &&
-                dec && strcmp(dec, "Sequence") == 0 && !get_flag(model, "ignore_merges", false)) {
+            if (same_json(norm, SPM_SIGNATURES[i].normalizer) &&
+                same_json(pt, SPM_SIGNATURES[i].pre_tokenizer) && dec &&
+                strcmp(dec, "Sequence") == 0 && !get_flag(model, "ignore_merges", false)) {
                 *kind = K_SPM;
                 *pre = "default";
+                *space_prefix = SPM_SIGNATURES[i].space_prefix;
                 return MILL_OK;
             }
         return mill_err_set(err, MILL_EUNSUPPORTED,
@@ -829,8 +848,9 @@ config:
     return MILL_OK;
 }
 
-/* tokenizer_config.json's chat_template, else chat_template.jinja: a string, or a list of
- * {name, template} (the default one as tokenizer.chat_template, the others by name). */
+/* tokenizer_config.json's chat_template, else chat_template.jinja's or chat_template.json's: a
+ * string, or a list of {name, template} (the default one as tokenizer.chat_template, the
+ * others by name). */
 static int set_chat_template(const struct docs *d, struct gguf_context *ctx, struct mill_err *err) {
     const struct mill_value *t = mill_value_get(d->tc, "chat_template");
     if (!d->tc)
@@ -888,11 +908,12 @@ static int set_chat_template(const struct docs *d, struct gguf_context *ctx, str
 /* ---- writing ---- */
 
 static int convert(const struct docs *d, struct gguf_context *ctx, struct mill_err *err) {
-    enum kind kind;
-    const char *pre;
+    enum kind kind = K_GPT2;
+    const char *pre = "default";
     struct vocab v = {0};
     struct specials s;
-    int rc = identify(d, &kind, &pre, err);
+    bool space_prefix = true;
+    int rc = identify(d, &kind, &pre, &space_prefix, err);
     if (!rc)
         rc = load_tokens(d, &v, err);
     if (!rc)
@@ -912,6 +933,8 @@ static int convert(const struct docs *d, struct gguf_context *ctx, struct mill_e
     gguf_set_arr_str(ctx, "tokenizer.ggml.tokens", (const char **)v.text, (size_t)v.n);
     if (kind == K_SPM)
         gguf_set_arr_data(ctx, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, v.score, (size_t)v.n);
+    if (kind == K_SPM && !space_prefix) /* llama.cpp's default is true */
+        gguf_set_val_bool(ctx, "tokenizer.ggml.add_space_prefix", false);
     gguf_set_arr_data(ctx, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.type, (size_t)v.n);
     if (kind == K_GPT2 && v.n_merges) /* SpecialVocab writes no empty merges */
         gguf_set_arr_str(ctx, "tokenizer.ggml.merges", (const char **)v.merges, (size_t)v.n_merges);
@@ -926,6 +949,22 @@ static int convert(const struct docs *d, struct gguf_context *ctx, struct mill_e
             gguf_set_val_bool(ctx, ADD_KEYS[i], s.add[i] != 0);
     vocab_free(&v);
     return MILL_OK;
+}
+
+/* chat_template.json's "chat_template" (gguf-py's fall-back after chat_template.jinja) into
+ * *out, NULL when the file or the string is not there. */
+static int template_json(const char *dir, char **out, struct mill_err *err) {
+    struct mill_value v;
+    bool have;
+    *out = NULL;
+    int rc = read_json(dir, "chat_template.json", CFG_FILE_MAX, true, &v, &have, err);
+    if (rc || !have)
+        return rc;
+    const char *t = mill_value_as_str(mill_value_get(&v, "chat_template"));
+    if (t && !(*out = strdup(t)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    mill_value_free(&v);
+    return rc;
 }
 
 int mill_hf_tokenizer_to_gguf(const char *dir, struct gguf_context *ctx, struct mill_err *err) {
@@ -945,7 +984,7 @@ int mill_hf_tokenizer_to_gguf(const char *dir, struct gguf_context *ctx, struct 
         snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
         rc = read_file(path, CFG_FILE_MAX, &d.template_alt, &n, err);
         if (rc == MILL_ENOTFOUND)
-            rc = MILL_OK;
+            rc = template_json(dir, &d.template_alt, err);
         d.tc = have_tc && tc.kind == MILL_V_STRUCT ? &tc : NULL;
         d.cfg = have_cfg && cfg.kind == MILL_V_STRUCT ? &cfg : NULL;
     }
