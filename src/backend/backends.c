@@ -38,14 +38,61 @@ const struct mill_backend_ops *mill_backend_for_hf_id(void) {
 #endif
 }
 
+/* The edit distance of a and b (insertions, deletions, substitutions, adjacent swaps), capped
+ * at 9; both at most 31 bytes, else 9. */
+static int distance(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 31 || m > 31)
+        return 9;
+    int d[32][32];
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            c = d[i - 1][j] + 1 < c ? d[i - 1][j] + 1 : c;
+            c = d[i][j - 1] + 1 < c ? d[i][j - 1] + 1 : c;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;
+            d[i][j] = c;
+        }
+    return d[n][m] < 9 ? d[n][m] : 9;
+}
+
+/* The backend name or alias nearest to type within 2 edits (1 for names of 4 bytes or fewer),
+ * or NULL. */
+static const char *nearest(const char *type) {
+    const char *best = NULL;
+    int bd = strlen(type) <= 4 ? 2 : 3;
+    for (size_t i = 0; mill_backends[i]; i++) {
+        const struct mill_backend_ops *b = mill_backends[i];
+        int dn = distance(type, b->name);
+        if (dn < bd)
+            bd = dn, best = b->name;
+        for (const char *const *a = b->aliases; a && *a; a++)
+            if ((dn = distance(type, *a)) < bd)
+                bd = dn, best = *a;
+    }
+    return best;
+}
+
 void mill_backend_hint(const char *type, struct mill_err *err) {
     if (!type || strchr(type, '/') || mill_backend_find(type))
         return;
     size_t n = strlen(err->msg);
+    const char *near = nearest(type);
+    if (near) {
+        int k = snprintf(err->msg + n, sizeof err->msg - n, " (did you mean '%s'?", near);
+        if (k > 0 && (n += (size_t)k) >= sizeof err->msg)
+            return;
+    }
     int k = snprintf(err->msg + n, sizeof err->msg - n,
-                     " ('%s' is no backend of this build, so it was read as a Hub model id; the "
+                     "%s'%s' is no backend of this build, so it was read as a Hub model id; the "
                      "backends are",
-                     type);
+                     near ? " " : " (", type);
     for (size_t i = 0; mill_backends[i] && k > 0 && (n += (size_t)k) < sizeof err->msg; i++)
         k = snprintf(err->msg + n, sizeof err->msg - n, "%s %s", i ? "," : "",
                      mill_backends[i]->name);

@@ -396,11 +396,11 @@ static void build_details(struct ui *u) {
     const char *desc;
     if (u->tab == TAB_BENCH) {
         const struct mill_benchmark_config *x = mill_registry_benchmark_at(u->reg, i);
-        mill_buf_adds(&u->detail, x->name);
+        add_escaped(&u->detail, x->name);
         desc = x->description;
     } else {
         const struct mill_task_config *t = mill_registry_task_at(u->reg, i);
-        mill_buf_adds(&u->detail, t->name);
+        add_escaped(&u->detail, t->name);
         desc = t->description;
     }
     mill_buf_addc(&u->detail, '\n');
@@ -437,11 +437,15 @@ static size_t count_cps(const char *s, size_t n) {
     return cps;
 }
 
-/* Appends s[0..n) cut to width code points; pads with spaces to width when pad. Returns the
- * columns used. */
+/* Appends s[0..n) cut to width code points, a control byte shown as '?' (a plugin's task name
+ * could hold an escape sequence); pads with spaces to width when pad. Returns the columns
+ * used. */
 static size_t put(struct mill_buf *b, const char *s, size_t n, size_t width, bool pad) {
     size_t k = clip_bytes(s, n, width);
-    mill_buf_add(b, s, k);
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        mill_buf_addc(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+    }
     size_t used = count_cps(s, k);
     for (; pad && used < width; used++)
         mill_buf_addc(b, ' ');

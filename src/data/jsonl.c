@@ -1,10 +1,12 @@
 /* jsonl.c: the JSON Lines reader: one JSON object per line, blank lines skipped. A malformed
- * line is an error naming the file and line; the file is streamed, never slurped. */
+ * line is an error naming the file and line; the file is streamed, never slurped. With a
+ * projection, a row keeps only those fields, as Parquet and WebDataset rows do. */
 #include "data/reader.h"
 
 #include <mill/value.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,33 @@ struct jsonl {
     char *line;
     size_t cap;
     size_t lineno;
+    const char *const *columns; /* the projection (borrowed: the dataset outlives the reader) */
 };
+
+static bool projected(const char *const *columns, const char *key) {
+    for (size_t i = 0; columns[i]; i++)
+        if (!strcmp(columns[i], key))
+            return true;
+    return false;
+}
+
+/* Drops the fields of row the projection does not name, keeping the others' order. */
+static void project(struct mill_value *row, const char *const *columns) {
+    size_t k = 0;
+    for (size_t i = 0; i < row->u.obj.n; i++) {
+        if (!projected(columns, row->u.obj.keys[i])) {
+            free(row->u.obj.keys[i]);
+            mill_value_free(&row->u.obj.vals[i]);
+            continue;
+        }
+        row->u.obj.keys[k] = row->u.obj.keys[i];
+        row->u.obj.vals[k++] = row->u.obj.vals[i];
+    }
+    row->u.obj.n = k;
+}
 
 static int jsonl_open(const char *path, const char *const *columns, void **state,
                       struct mill_err *err) {
-    (void)columns;
     struct jsonl *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);
@@ -32,6 +56,7 @@ static int jsonl_open(const char *path, const char *const *columns, void **state
         return mill_err_set(err, e == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
                             strerror(e));
     }
+    j->columns = columns;
     *state = j;
     return 0;
 }
@@ -62,6 +87,8 @@ static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err)
             return mill_err_set(err, MILL_EFORMAT, "%s:%zu: expected a JSON object", j->path,
                                 j->lineno);
         }
+        if (j->columns)
+            project(row, j->columns);
         return 1;
     }
 }

@@ -265,6 +265,10 @@ run prompts mmlu_anatomy --n_shot -3
 expect "prompts --n_shot -3: exit 2" 2 "n_shot must be 0 or more"
 run data head x.jsonl -n -1
 expect "data head -n -1: exit 2" 2 "must be 0 or more"
+printf '{"a": 1, "b": "x", "c": [2]}\n{"c": 3, "a": 4}\n' >"$tmp/rows.jsonl"
+run data head "$tmp/rows.jsonl" --columns c,a
+expect "data head --columns on JSON Lines: only those fields" 0 '{"a":1,"c":[2]}' '{"c":3,"a":4}'
+lacks "data head --columns on JSON Lines: no other field" '"b"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

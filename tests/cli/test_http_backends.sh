@@ -585,9 +585,9 @@ check "a password in base_url: exit 0, masked in the log, the samples' errors an
      grep -q 'u:\*\*\*\*\*\*\*@' '$tmp'/pw/outputs/*/*.json && grep -q '\"error\"' '$tmp'/pw/outputs/*/*.jsonl"
 bounded 60 --output_dir "$tmp/pw" eval "opnai[model=x,api_key=sk-Z3cret9]" mmlu_anatomy \
     >/dev/null 2>"$tmp/pw2.err"
-check "a misspelled backend: exit 2, said so, the key masked in the message" \
+check "a misspelled backend: exit 2, said so with the nearest name, the key masked in the message" \
     "[ $? -eq 2 ] && grep -q 'api_key=\*' '$tmp/pw2.err' && ! grep -q Z3cret9 '$tmp/pw2.err' &&
-     grep -q \"'opnai' is no backend of this build\" '$tmp/pw2.err'"
+     grep -q \"did you mean 'openai'? 'opnai' is no backend of this build\" '$tmp/pw2.err'"
 
 # ---- the probe ------------------------------------------------------------------------------
 closed=$(free_port)
