@@ -7,6 +7,7 @@
  * Must not keep global state, trust a length read from a file, or print. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "model/clap/clap_tok.h"
+#include "model/file.h"
 
 #include <mill/value.h>
 
@@ -232,32 +233,10 @@ static int finish(struct mill_clap_tok *t, const char *name, struct mill_err *er
     return MILL_OK;
 }
 
-static int read_file(const char *path, char **buf, size_t *n, struct mill_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
-                            strerror(errno));
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    int rc = MILL_OK;
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
-        rc = mill_err_set(err, MILL_EIO, "%s: cannot size the file", path);
-    else if ((size_t)size > MILL_CLAP_TOK_FILE_MAX)
-        rc = mill_err_set(err, MILL_EFORMAT, "%s: larger than %zu bytes", path,
-                          MILL_CLAP_TOK_FILE_MAX);
-    else if (!(*buf = malloc((size_t)size + 1)))
-        rc = mill_err_set(err, MILL_ENOMEM, "%s: out of memory", path);
-    else if ((*n = fread(*buf, 1, (size_t)size, f)) != (size_t)size)
-        rc = mill_err_set(err, MILL_EIO, "%s: read error", path);
-    else
-        (*buf)[*n] = '\0';
-    fclose(f);
-    return rc;
-}
-
 static int read_json(const char *path, struct mill_value *v, struct mill_err *err) {
     char *buf = NULL;
     size_t n = 0;
-    int rc = read_file(path, &buf, &n, err);
+    int rc = mill_model_read_file(path, MILL_CLAP_TOK_FILE_MAX, &buf, &n, err);
     if (!rc && (rc = mill_value_from_json(v, buf, n, err)))
         mill_err_prefix(err, "%s: ", path);
     free(buf);
@@ -351,7 +330,7 @@ int mill_clap_tok_load(const char *dir, struct mill_clap_tok **out, struct mill_
     size_t n = 0;
     int max_length = max_length_of(dir, err);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    int rc = read_file(path, &buf, &n, err);
+    int rc = mill_model_read_file(path, MILL_CLAP_TOK_FILE_MAX, &buf, &n, err);
     if (!rc) {
         rc = mill_clap_tok_parse_json(buf, n, path, max_length, out, err);
         free(buf);
@@ -362,10 +341,10 @@ int mill_clap_tok_load(const char *dir, struct mill_clap_tok **out, struct mill_
     char *merges = NULL;
     size_t nm = 0;
     snprintf(path, sizeof path, "%s/vocab.json", dir);
-    rc = read_file(path, &buf, &n, err);
+    rc = mill_model_read_file(path, MILL_CLAP_TOK_FILE_MAX, &buf, &n, err);
     snprintf(path, sizeof path, "%s/merges.txt", dir);
     if (!rc)
-        rc = read_file(path, &merges, &nm, err);
+        rc = mill_model_read_file(path, MILL_CLAP_TOK_FILE_MAX, &merges, &nm, err);
     if (!rc) {
         snprintf(path, sizeof path, "%s/vocab.json + merges.txt", dir);
         rc = mill_clap_tok_parse_txt(buf, n, merges, nm, path, max_length, out, err);

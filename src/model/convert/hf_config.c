@@ -6,6 +6,7 @@
  * an attention scale Gemma's graph does not use) is refused, naming the field; the defaults
  * are transformers' own for each architecture. This file must not read tensors. */
 #include "model/convert/hf_impl.h"
+#include "model/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,35 +43,6 @@ static const char SUPPORTED[] = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForC
 char *mill_hf_path(const char *dir, const char *name) {
     char *p = NULL;
     return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
-}
-
-int mill_hf_read_file(const char *path, size_t max, char **buf, size_t *n, struct mill_err *err) {
-    *buf = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "cannot read %s: %s",
-                            path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode))
-        rc = mill_err_set(err, MILL_EIO, "%s is not a readable file", path);
-    else if ((uint64_t)st.st_size > max)
-        rc = mill_err_set(err, MILL_EFORMAT, "%s: %lld bytes, more than the %zu allowed", path,
-                          (long long)st.st_size, max);
-    else if (!(*buf = malloc((size_t)st.st_size + 1)))
-        rc = mill_err_set(err, MILL_ENOMEM, "out of memory reading %s", path);
-    else if (fread(*buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-        rc = mill_err_set(err, MILL_EIO, "cannot read %s: short read", path);
-    fclose(f);
-    if (rc) {
-        free(*buf);
-        *buf = NULL;
-        return rc;
-    }
-    (*buf)[st.st_size] = 0;
-    *n = (size_t)st.st_size;
-    return 0;
 }
 
 /* ---- config.json ------------------------------------------------------------------------ */
@@ -512,7 +484,7 @@ static int shard_files(const char *dir, char ***files, size_t *n, struct mill_er
     }
     char *path = mill_hf_path(dir, "model.safetensors.index.json"), *buf = NULL, **sh = NULL;
     size_t len = 0, n_sh = 0;
-    int rc = path ? mill_hf_read_file(path, MILL_HF_JSON_MAX, &buf, &len, err)
+    int rc = path ? mill_model_read_file(path, MILL_HF_JSON_MAX, &buf, &len, err)
                   : mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc)
         rc = mill_hf_parse_index(buf, len, path, &sh, &n_sh, err);

@@ -8,6 +8,7 @@
  * Must not: hold more than a row of a tensor in memory, leave a partial file, or accept a
  * checkpoint tensor it has no place for. */
 #include "model/convert/hf_impl.h"
+#include "model/file.h"
 #include "model/convert/hf_tokenizer.h"
 #include "model/safetensors.h"
 
@@ -618,7 +619,7 @@ static void conv_free(struct conv *v) {
 static int read_config(struct conv *v, struct mill_err *err) {
     char *path = mill_hf_path(v->dir, "config.json"), *buf = NULL;
     size_t n = 0;
-    int rc = path ? mill_hf_read_file(path, MILL_HF_JSON_MAX, &buf, &n, err)
+    int rc = path ? mill_model_read_file(path, MILL_HF_JSON_MAX, &buf, &n, err)
                   : mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc)
         rc = mill_hf_cfg_parse(buf, n, path, &v->c, err);

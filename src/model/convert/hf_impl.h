@@ -41,10 +41,6 @@ struct hf_cfg {
 int mill_hf_cfg_parse(const char *json, size_t n, const char *name, struct hf_cfg *c,
                       struct mill_err *err);
 
-/* Reads a whole file of at most max bytes into a malloc'd, NUL-terminated buffer.
- * MILL_ENOTFOUND (no such file), MILL_EIO, MILL_EFORMAT (larger than max), MILL_ENOMEM. */
-int mill_hf_read_file(const char *path, size_t max, char **buf, size_t *n, struct mill_err *err);
-
 /* dir + "/" + name, malloc'd; NULL when out of memory. */
 char *mill_hf_path(const char *dir, const char *name);
 

@@ -14,6 +14,7 @@
  *    pair first, which is then exactly HF's merge order (values differ from a tokenizer.model's).
  * Unigram, WordPiece and unknown pre-tokenizers are refused. Must not print or guess. */
 #include "model/convert/hf_tokenizer.h"
+#include "model/file.h"
 
 #include <mill/value.h>
 
@@ -119,33 +120,6 @@ static bool is_null(const struct mill_value *v) { return !v || v->kind == MILL_V
 
 /* ---- reading files ---- */
 
-/* Reads path (at most max bytes) into *buf (NUL-terminated) / *n. MILL_ENOTFOUND if absent. */
-static int read_file(const char *path, long max, char **buf, size_t *n, struct mill_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
-                            strerror(errno));
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    int rc = MILL_OK;
-    *buf = NULL;
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
-        rc = mill_err_set(err, MILL_EIO, "%s: cannot size the file", path);
-    else if (size > max)
-        rc = mill_err_set(err, MILL_EFORMAT, "%s: larger than %ld bytes", path, max);
-    else if (!(*buf = malloc((size_t)size + 1)))
-        rc = mill_err_set(err, MILL_ENOMEM, "%s: out of memory", path);
-    else if ((*n = fread(*buf, 1, (size_t)size, f)) != (size_t)size)
-        rc = mill_err_set(err, MILL_EIO, "%s: read error", path);
-    else
-        (*buf)[size] = 0;
-    fclose(f);
-    if (rc) {
-        free(*buf);
-        *buf = NULL;
-    }
-    return rc;
-}
-
 /* Parses dir/name into *v; *present false (and 0) when the file is absent and optional. */
 static int read_json(const char *dir, const char *name, long max, bool optional,
                      struct mill_value *v, bool *present, struct mill_err *err) {
@@ -156,7 +130,7 @@ static int read_json(const char *dir, const char *name, long max, bool optional,
     *present = false;
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return mill_err_set(err, MILL_EINVAL, "%s: path too long", dir);
-    int rc = read_file(path, max, &buf, &n, err);
+    int rc = mill_model_read_file(path, (size_t)max, &buf, &n, err);
     if (rc == MILL_ENOTFOUND && optional)
         return MILL_OK;
     if (!rc && (rc = mill_value_from_json(v, buf, n, err)))
@@ -982,7 +956,7 @@ int mill_hf_tokenizer_to_gguf(const char *dir, struct gguf_context *ctx, struct 
         char path[4096];
         size_t n;
         snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-        rc = read_file(path, CFG_FILE_MAX, &d.template_alt, &n, err);
+        rc = mill_model_read_file(path, CFG_FILE_MAX, &d.template_alt, &n, err);
         if (rc == MILL_ENOTFOUND)
             rc = template_json(dir, &d.template_alt, err);
         d.tc = have_tc && tc.kind == MILL_V_STRUCT ? &tc : NULL;
