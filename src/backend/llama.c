@@ -101,8 +101,9 @@ struct llm {
     const struct llama_vocab *vocab;
     llama_memory_t mem;
     int n_vocab;
-    int n_ctx;   /* per-sequence limit (tokens) */
-    int kv_size; /* unified KV cells */
+    int n_ctx;                 /* per-sequence limit (tokens) */
+    atomic_bool warned_budget; /* said once that a generation budget crowds the prompt out */
+    int kv_size;               /* unified KV cells */
     int n_batch;
     struct llama_batch batch;
     llama_token *cached; /* tokens held by sequence 0 */
@@ -190,7 +191,7 @@ static const struct mill_backend_arg llama_args[] = {
     {"revision", MILL_ARG_STR, F(revision), NULL, "Hub revision (branch, tag or commit)", 0, 0},
     {"max_context_length", MILL_ARG_INT, F(max_ctx), "4096", "tokens per sequence; longer "
      "prompts are cut on the left", 16, INT32_MAX},
-    {"batch_size", MILL_ARG_CUSTOM, 0, "16", "sequences per decode, 1-255 (auto = 16)", 0, 0},
+    {"batch_size", MILL_ARG_CUSTOM, 0, "16", "sequences per decode, 1-254 (auto = 16)", 0, 0},
     {"threads", MILL_ARG_INT, F(threads), "(CPUs)", "CPU threads", 1, 4096},
     {"n_gpu_layers", MILL_ARG_INT, F(n_gpu_layers), "(999 with a GPU or rpc; else 0)",
      "layers offloaded to GPUs or RPC servers", -1, INT32_MAX},
@@ -273,8 +274,11 @@ static int parse_args(struct llm *m, const struct mill_model_spec *s, struct mil
         strcmp(m->encode_ahead_arg, "on") && strcmp(m->encode_ahead_arg, "off"))
         rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': encode_ahead must be auto, on or off",
                           s->raw);
-    if (!rc && (bs < 1 || bs > 255))
-        rc = mill_err_set(err, MILL_EINVAL, "model spec '%s': batch_size must be 1-255", s->raw);
+    if (!rc && (bs < 1 || bs > 254))
+        rc = mill_err_set(err, MILL_EINVAL,
+                          "model spec '%s': batch_size must be 1-254 (llama.cpp takes 256 "
+                          "sequences: two more are used)",
+                          s->raw);
     m->n_seq = bs + 2; /* sequence 0 holds the shared prefix, one spare for continuations */
     return rc;
 }
@@ -1006,12 +1010,17 @@ static double row_lse(const float *x, int n, int *argmax) {
     return mill_logsumexp_f32(x, (size_t)n, x[am]);
 }
 
-/* Makes sequence 0 hold exactly prefix p[0..n): keeps the common part, decodes the rest. */
+/* Makes sequence 0 hold exactly prefix p[0..n): keeps the common part, decodes the rest. A
+ * recurrent or hybrid model's memory cannot drop part of a sequence (llama_memory_seq_rm
+ * says so): it drops the whole and decodes the prefix again. */
 static int sync_prefix(struct llm *m, const llama_token *p, int n, struct mill_err *err) {
     int keep = 0;
     while (keep < n && keep < m->n_cached && m->cached[keep] == p[keep])
         keep++;
-    llama_memory_seq_rm(m->mem, 0, keep, -1);
+    if (!llama_memory_seq_rm(m->mem, 0, keep, -1)) {
+        llama_memory_seq_rm(m->mem, 0, -1, -1);
+        keep = 0;
+    }
     m->n_cached = keep;
     if (n > m->cap_cached) {
         llama_token *g = realloc(m->cached, (size_t)n * sizeof *g);
@@ -1026,7 +1035,10 @@ static int sync_prefix(struct llm *m, const llama_token *p, int n, struct mill_e
             batch_add(&m->batch, p[i], i, 0, false);
         int rc = decode(m, err);
         if (rc) {
-            llama_memory_seq_rm(m->mem, 0, keep, -1);
+            if (!llama_memory_seq_rm(m->mem, 0, keep, -1)) {
+                llama_memory_seq_rm(m->mem, 0, -1, -1);
+                m->n_cached = 0;
+            }
             return rc;
         }
     }
@@ -1289,12 +1301,15 @@ static int add_token(struct ll_state *s, llama_token t, int pos, int seq, bool o
 }
 
 /* Scores groups [g0, g1) together: their common prefix in sequence 0, one sequence per group
- * for its suffix (phase 1), one per request with a longer continuation (phase 2). */
+ * for its suffix (phase 1), one per request with a longer continuation (phase 2). Phase 2
+ * scores what fits, then drops those sequences and goes on, when it runs out of sequence ids
+ * or of KV cells (the cells phase 1 holds stay in use throughout). */
 static int run_groups(struct ll_state *s, size_t g0, size_t g1, int n_prefix,
                       struct mill_err *err) {
     struct llm *m = s->m;
     const struct ll_req *first = &s->r[s->order[s->g_start[g0]]];
     int rc = sync_prefix(m, first->whole.t, n_prefix, err);
+    long held = n_prefix, used = 0; /* cells phase 1 holds; cells phase 2 holds now */
     batch_clear(&m->batch);
     s->n_outs = 0;
     for (size_t g = g0; !rc && g < g1; g++) {
@@ -1303,6 +1318,7 @@ static int run_groups(struct ll_state *s, size_t g0, size_t g1, int n_prefix,
         llama_memory_seq_cp(m->mem, 0, seq, -1, -1);
         for (int p = n_prefix; !rc && p < r->n_ctx_tok; p++)
             rc = add_token(s, r->whole.t[p], p, seq, p == r->n_ctx_tok - 1, (int)g, 0, 0, err);
+        held += r->n_ctx_tok - n_prefix;
     }
     if (!rc)
         rc = flush(s, err);
@@ -1313,11 +1329,13 @@ static int run_groups(struct ll_state *s, size_t g0, size_t g1, int n_prefix,
             const struct ll_req *r = &s->r[ri];
             if (r->n_cont < 2)
                 continue;
-            if (next == m->n_seq) {
+            if (next == m->n_seq || (used && held + used + r->n_cont - 1 > m->kv_size - 8)) {
                 rc = flush(s, err);
                 drop_seqs(m, 1 + (int)(g1 - g0), m->n_seq - 1);
                 next = 1 + (int)(g1 - g0);
+                used = 0;
             }
+            used += r->n_cont - 1;
             llama_memory_seq_cp(m->mem, 1 + (int)(g - g0), next, -1, -1);
             for (int k = 0; !rc && k < r->n_cont - 1; k++)
                 rc = add_token(s, r->whole.t[r->n_ctx_tok + k], r->n_ctx_tok + k, next, true, -1,
@@ -1519,9 +1537,19 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, str
     if (rc)
         return rc;
     bool bos = llama_vocab_get_add_bos(m->vocab) || raw.n == 0;
-    int room = m->n_ctx - gen_budget(q);
-    if (room < 1)
-        room = 1;
+    /* The prompt keeps its last n_ctx - budget tokens, as lm-eval's; but at least half the
+     * window (a budget of n_ctx or more left a one-token prompt), the generation then ending
+     * at the window's end. */
+    int room = m->n_ctx - gen_budget(q), floor = m->n_ctx / 2 > 1 ? m->n_ctx / 2 : 1;
+    if (room < floor && raw.n + (int)bos > room) {
+        room = raw.n + (int)bos < floor ? raw.n + (int)bos : floor;
+        if (!atomic_exchange(&m->warned_budget, true))
+            MILL_WARN("llama",
+                      "%s: a budget of %d new tokens leaves a %d-token context too little room "
+                      "for the prompt: prompts keep up to %d tokens and generations stop at the "
+                      "context's end",
+                      m->name, gen_budget(q), m->n_ctx, floor);
+    }
     int keep = raw.n + bos > room ? room - bos : raw.n;
     if (keep < 0)
         keep = 0;
@@ -1576,25 +1604,32 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
     return rc;
 }
 
-/* Appends the token's bytes; true when generation must stop (a stop string or the cap). */
+/* Appends the token's bytes (a piece longer than the stack buffer is asked for again at its
+ * size); true when generation must stop: a stop string, cut at the earliest place any of them
+ * ends the text (Python Mill's rule, whatever their order), or the cap. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
-    char piece[256];
-    int n = llama_token_to_piece(m->vocab, tok, piece, sizeof piece, 0, false);
+    char small[256], *piece = small;
+    int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);
+    if (n < 0 && (piece = malloc((size_t)-n)) != NULL)
+        n = llama_token_to_piece(m->vocab, tok, piece, -n, 0, false);
     size_t before = g->text.n;
     if (n > 0)
         mill_buf_add(&g->text, piece, (size_t)n);
+    if (piece != small)
+        free(piece);
     g->n_gen++;
-    for (const char *const *s = g->q->stop; s && *s; s++) {
+    char *cut = NULL;
+    for (const char *const *s = g->q->stop; s && *s && g->text.p; s++) {
         size_t ls = strlen(*s);
-        if (!ls || !g->text.p)
-            continue;
         size_t from = before >= ls ? before - ls + 1 : 0;
-        char *hit = strstr(g->text.p + from, *s);
-        if (hit) {
-            g->text.n = (size_t)(hit - g->text.p);
-            g->text.p[g->text.n] = 0;
-            return true;
-        }
+        char *hit = ls ? strstr(g->text.p + from, *s) : NULL;
+        if (hit && (!cut || hit < cut))
+            cut = hit;
+    }
+    if (cut) {
+        g->text.n = (size_t)(cut - g->text.p);
+        g->text.p[g->text.n] = 0;
+        return true;
     }
     return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;
 }

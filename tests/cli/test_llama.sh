@@ -172,6 +172,45 @@ PY
         '[[ $r == kept:* ]]'
 done
 
+# Long continuations: 2 questions of 64 choices of 253 characters (a token each on the tiny
+# vocabulary) at batch_size 64 hold more continuation tokens than the KV cache has cells; the
+# fast path must score them in parts (it stopped with "no free KV cells") and agree with
+# naive=true.
+mkdir -p "$tmp/plugkv/toy_data"
+cp "$BUILD/plugins/toy.so" "$tmp/plugkv/"
+"$PY" -c '
+import json, random
+r = random.Random(5)
+for q in range(2):
+    opts = [" ".join(str(r.randrange(10)) for _ in range(127)) for _ in range(64)]
+    print(json.dumps({"question": "Pick %d." % q, "options": opts, "answer": 0}))' \
+    >"$tmp/plugkv/toy_data/mc_test.jsonl"
+for v in "fast:" "naive:,naive=true"; do
+    "$MILL" --output_dir "$tmp/o-kv-${v%%:*}" eval \
+        "llama[path=$tmp/tiny.gguf,threads=2,flash_attn=off,batch_size=64${v#*:}]" toy_cloze \
+        --task_paths "$tmp/plugkv" >/dev/null 2>"$tmp/kv-${v%%:*}.err" ||
+        echo "kv ${v%%:*}: $(tail -1 "$tmp/kv-${v%%:*}.err")"
+done
+r=$("$PY" - "$tmp/o-kv-fast" "$tmp/o-kv-naive" <<'PY' 2>&1 | tail -1
+import glob, json, sys
+load = lambda d: [json.loads(l) for l in open(glob.glob(d + "/outputs/*/toy_cloze_1shot.jsonl")[0])]
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert len(a) == len(b) == 2 and all("error" not in x for x in a + b), (len(a), len(b))
+worst = max(abs(p[0] - q[0]) for x, y in zip(a, b) for p, q in zip(x["responses"], y["responses"]))
+assert worst < 1e-3, worst
+print("same: 128 continuations, max diff %.1e" % worst)
+PY
+)
+check "continuations beyond the KV cache's cells: scored in parts, == naive=true ($r)" '[[ $r == same* ]]'
+
+# A generation budget (toy_long's 1024) at least the context (256): the prompt keeps up to half
+# the window instead of its last token, with one warning (it was cut to one token, silently).
+"$MILL" --output_dir "$tmp/o-budget" eval "llama[path=$tmp/tiny.gguf,threads=2,max_context_length=256]" \
+    toy_long --limit 2 --task_paths "$tmp/plug" >/dev/null 2>"$tmp/budget.err"
+check "budget >= context: the prompts kept whole (n_truncated 0), said once" \
+    "[ \$(grep -c 'too little room for the prompt' '$tmp/budget.err') -eq 1 ] &&
+     '$PY' -c 'import json, glob, sys; sys.exit(json.load(open(glob.glob(\"$tmp/o-budget/outputs/*/toy_long_*.json\")[0]))[\"n_truncated\"] != 0)'"
+
 # Bad models: each a clear message naming the file, exit 1, nothing half-written.
 bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[path=$4]" "$5" \
     --task_paths "$tmp/plug"; }
