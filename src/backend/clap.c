@@ -41,6 +41,9 @@
 /* Heads of this many captions or more go to the disk cache: UrbanSound8K's 10 classes do,
  * Clotho-AQA's two captions per question do not. */
 #define HEAD_CACHE_MIN 8
+/* The CLAP tokenizer's version in the zero-shot heads' cache key: bump it with any change of
+ * the ids it gives. */
+#define CLAP_TOKENIZER_VERSION "clap-tokenizer-1"
 #define CROP_RULE "numpy RandomState(fnv1a32(\"<task>:<doc_id>\")).randint(0, overflow + 1)"
 
 struct clapb {
@@ -49,6 +52,7 @@ struct clapb {
     int64_t batch, threads;
     char *dir;
     char weights_sha[65];
+    char text_key[512]; /* mill_zs_text_key */
     struct mill_clap_model *model;
     struct mill_clap_tok *tok;
     struct mill_clap_fe *fe;
@@ -229,9 +233,27 @@ static int clap_load(void *state, struct mill_err *err) {
         rc = check_shapes(c, err);
     if (!rc)
         rc = mill_sha256_file_cached(c->cache_dir, w, c->weights_sha, err);
-    c->src = (struct mill_zs_source){
-        c->cache_dir, "clap_heads",          c->weights_sha, c->prompt_template, "clap",
-        c->dim,       16 * (size_t)c->batch, HEAD_CACHE_MIN, encode_texts,       c};
+    const char *dir = c->dir ? c->dir : ".";
+    char tf[4][4096];
+    const char *names[] = {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"};
+    const char *files[5] = {tf[0], tf[1], tf[2], tf[3], NULL};
+    for (int i = 0; i < 4; i++)
+        snprintf(tf[i], sizeof tf[i], "%s/%s", dir, names[i]);
+    if (!rc && c->tok)
+        rc =
+            mill_zs_text_key(c->cache_dir, CLAP_TOKENIZER_VERSION, mill_clap_tok_max_length(c->tok),
+                             files, c->text_key, sizeof c->text_key, err);
+    c->src = (struct mill_zs_source){.cache_dir = c->cache_dir,
+                                     .sub = "clap_heads",
+                                     .weights_sha = c->weights_sha,
+                                     .text_key = c->text_key,
+                                     .default_template = c->prompt_template,
+                                     .log_tag = "clap",
+                                     .dim = c->dim,
+                                     .chunk = 16 * (size_t)c->batch,
+                                     .cache_min = HEAD_CACHE_MIN,
+                                     .encode = encode_texts,
+                                     .ctx = c};
     return rc;
 }
 

@@ -35,6 +35,9 @@
  * a file per doc in the cache: only heads of this many captions or more (a dataset's class set
  * times its templates) go to disk. */
 #define HEAD_CACHE_MIN 64
+/* The CLIP tokenizer's version in the zero-shot heads' cache key: bump it with any change of
+ * the ids it gives. */
+#define CLIP_TOKENIZER_VERSION "clip-tokenizer-1"
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;
@@ -42,6 +45,8 @@ struct clipb {
     int64_t batch, threads, max_ctx;
     char *dir;
     char weights_sha[65];
+    char tok_files[2][4096]; /* the tokenizer's files ("" when one is not used) */
+    char text_key[512];      /* mill_zs_text_key */
     struct mill_clip_model *model;
     struct mill_clip_tokenizer *tok;
     const struct mill_clip_hparams *hp;
@@ -215,8 +220,11 @@ static int load_tokenizer(struct clipb *c, struct mill_err *err) {
     char v[4096], m[4096];
     snprintf(v, sizeof v, "%s/vocab.json", c->dir);
     snprintf(m, sizeof m, "%s/merges.txt", c->dir);
-    if (exists(c->dir, "vocab.json") && exists(c->dir, "merges.txt"))
+    if (exists(c->dir, "vocab.json") && exists(c->dir, "merges.txt")) {
+        snprintf(c->tok_files[0], sizeof c->tok_files[0], "%s", v);
+        snprintf(c->tok_files[1], sizeof c->tok_files[1], "%s", m);
         return mill_clip_tokenizer_load_hf(v, m, &c->tok, err);
+    }
     /* Where libmill is installed: <prefix>/lib/libmill.so -> <prefix>/share/mill. */
     char here[4096] = "";
     Dl_info info;
@@ -232,8 +240,10 @@ static int load_tokenizer(struct clipb *c, struct mill_err *err) {
         if (!roots[i])
             continue;
         snprintf(v, sizeof v, "%s/clip/bpe_simple_vocab_16e6.txt.gz", roots[i]);
-        if (access(v, R_OK) == 0)
+        if (access(v, R_OK) == 0) {
+            snprintf(c->tok_files[0], sizeof c->tok_files[0], "%s", v);
             return mill_clip_tokenizer_load_bpe_gz(v, &c->tok, err);
+        }
     }
     return mill_err_set(err, MILL_ENOTFOUND,
                         "clip: no tokenizer: %s has no vocab.json + "
@@ -283,11 +293,23 @@ static int clip_load(void *state, struct mill_err *err) {
     if (rc)
         return rc;
     c->hp = mill_clip_hparams(c->model);
+    const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
+    if ((rc = mill_zs_text_key(c->cache_dir, CLIP_TOKENIZER_VERSION, c->hp->context_length, files,
+                               c->text_key, sizeof c->text_key, err)))
+        return rc;
     /* Many batches per encode call: the model sorts each call's rows by length, so more rows
      * per call means less padding in its batches. */
-    c->src = (struct mill_zs_source){
-        c->cache_dir,     "clip_heads",          c->weights_sha, c->prompt_template, "clip",
-        c->hp->embed_dim, 16 * (size_t)c->batch, HEAD_CACHE_MIN, encode_texts,       c};
+    c->src = (struct mill_zs_source){.cache_dir = c->cache_dir,
+                                     .sub = "clip_heads",
+                                     .weights_sha = c->weights_sha,
+                                     .text_key = c->text_key,
+                                     .default_template = c->prompt_template,
+                                     .log_tag = "clip",
+                                     .dim = c->hp->embed_dim,
+                                     .chunk = 16 * (size_t)c->batch,
+                                     .cache_min = HEAD_CACHE_MIN,
+                                     .encode = encode_texts,
+                                     .ctx = c};
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "backend/zs_head.h"
 
 #include "core/cache.h"
+#include "core/hashcache.h"
 #include "core/log.h"
 #include "core/sha2.h"
 #include "core/text.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool same_list(char *const *have, size_t n_have, const char *const *want, size_t n) {
     if (n_have != n || (n && !have))
@@ -67,11 +69,28 @@ void mill_zs_head_free(struct mill_zs_head *h) {
     memset(h, 0, sizeof *h);
 }
 
-/* <cache>/<sub>/<sha256(weights sha, labels, templates)>.bin */
+int mill_zs_text_key(const char *cache_dir, const char *tag, int context, const char *const *files,
+                     char *out, size_t cap, struct mill_err *err) {
+    int n = snprintf(out, cap, "%s ctx %d", tag, context);
+    for (size_t i = 0; files[i] && n > 0 && (size_t)n < cap; i++) {
+        char hex[65];
+        if (access(files[i], F_OK) != 0)
+            continue;
+        int rc = mill_sha256_file_cached(cache_dir, files[i], hex, err);
+        if (rc)
+            return rc;
+        n += snprintf(out + n, cap - (size_t)n, " %s", hex);
+    }
+    return n > 0 && (size_t)n < cap ? 0 : mill_err_set(err, MILL_EINVAL, "text key too long");
+}
+
+/* <cache>/<sub>/<sha256(weights sha, text key, labels, templates)>.bin */
 static char *head_path(const struct mill_zs_source *src, const struct mill_zs_head *h) {
     struct mill_sha256 s;
     mill_sha256_init(&s);
     mill_sha256_update(&s, src->weights_sha, strlen(src->weights_sha));
+    if (src->text_key)
+        mill_sha256_update(&s, src->text_key, strlen(src->text_key) + 1);
     for (size_t i = 0; i < h->n_labels; i++)
         mill_sha256_update(&s, h->labels[i], strlen(h->labels[i]) + 1);
     mill_sha256_update(&s, "\x01", 1);

@@ -22,6 +22,8 @@ struct mill_zs_source {
     const char *cache_dir;        /* Mill's cache directory, or NULL for the default */
     const char *sub;              /* the cache's subdirectory ("clap_heads") */
     const char *weights_sha;      /* hex SHA-256 of the weights: part of the cache key */
+    const char *text_key;         /* the text side, part of the key too (mill_zs_text_key): a fixed
+                           * tokenizer or other tokenizer files never reuse an old head */
     const char *default_template; /* when a request carries no templates */
     const char *log_tag;          /* for the "building a head" line */
     int dim;                      /* embedding width */
@@ -61,6 +63,11 @@ typedef int (*mill_zs_batch_fn)(void *ctx, struct mill_request *reqs, const size
  * each batch with batch(src->ctx, ...) once *h is its head. */
 int mill_zs_run(struct mill_zs_head *h, const struct mill_zs_source *src, struct mill_request *reqs,
                 size_t n, size_t *idx, size_t chunk, mill_zs_batch_fn batch, struct mill_err *err);
+/* Into out (cap bytes): "<tag> ctx <context> <sha256 of each of files that exists>", the
+ * text_key of a backend whose tokenizer is version tag (bump it with any change of what the
+ * tokenizer gives) reading those files (full paths; NULL-terminated). MILL_EIO. */
+int mill_zs_text_key(const char *cache_dir, const char *tag, int context, const char *const *files,
+                     char *out, size_t cap, struct mill_err *err);
 /* The provenance of a contrastive backend: "checkpoint_dir":dir,"weights_sha256":sha. */
 int mill_zs_provenance(const char *dir, const char *weights_sha, struct mill_buf *out);
 

@@ -69,6 +69,13 @@ check "scores == PyTorch reference of the zero-shot head to 1e-4 ($r)" '[[ $r ==
 run oc2 "clip[path=$tmp/ck/open_clip]"
 check "second model run reads the head from the disk cache" \
     "! grep -q 'building a zero-shot head' '$tmp/stderr' && [ -n \"\$(ls '$tmp/cache/clip_heads')\" ]"
+# The tokenizer's files are part of the head's key: the same merges in another file (recompressed)
+# build a new head instead of reusing one made with other files.
+mkdir -p "$tmp/data/clip"
+gzip -dc "$SRC/data/clip/bpe_simple_vocab_16e6.txt.gz" | gzip -1 >"$tmp/data/clip/bpe_simple_vocab_16e6.txt.gz"
+MILL_DATA_DIR="$tmp/data" run oc3 "clip[path=$tmp/ck/open_clip]"
+check "other tokenizer files: the head is built anew, not read from the cache" \
+    "grep -q 'building a zero-shot head' '$tmp/stderr' && [ \$(ls '$tmp/cache/clip_heads' | wc -l) -eq 2 ]"
 run hf "clip[path=$tmp/ck/hf]"; rc=$?
 check "HF layout: cifar10 runs (exit 0)" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
 # A preprocessing other than CLIPImageProcessor's / open_clip's eval transform is refused,
