@@ -37,7 +37,7 @@
 #define HEAD_CACHE_MIN 64
 /* The CLIP tokenizer's version in the zero-shot heads' cache key: bump it with any change of
  * the ids it gives. */
-#define CLIP_TOKENIZER_VERSION "clip-tokenizer-1"
+#define CLIP_TOKENIZER_VERSION "clip-tokenizer-2" /* 2: every HTML5 entity */
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;

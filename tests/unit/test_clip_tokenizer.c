@@ -297,6 +297,9 @@ static const char *const HAND[] = {
     "&#1; &#11; &#127;",
     "&#xFDD0; &#xFFFE; &#x1FFFF;",
     "&hellip;&mdash;&rsquo;&euro;&trade;",
+    "&notin; &parallel; &copysr; &timesb; &centerdot; &ltimes;", /* not their legacy prefixes */
+    "&rArr; &ast; &colon; &clubsuit; &NotEqualTilde; &nvlt; &notinva x",
+    "&CounterClockwiseContourIntegral; &amp &ampx &notit; &notin",
     "&unknownentity; &",
     "& amp; &; &#; &#x; &#xZ;",
     "&Alpha;&beta;&Omega;",

@@ -6,10 +6,9 @@
  * Where it stops short of Python, by design (tests/unit/test_clip_tokenizer.c checks the rest
  * against tests/reference/clip_tokenizer_ref.py):
  *  - ftfy.fix_text is not applied: it only repairs mojibake, and it has no C port.
- *  - html.unescape: numeric references follow Python's rules exactly; named references are the
- *    HTML5 legacy ones (valid without ';': &amp; &lt; &gt; &quot; &nbsp; Latin-1 letters, ...,
- *    with Python's longest-prefix rule) and ~100 common others (&apos; &hellip; &mdash;
- *    &rsquo; &euro; &trade; Greek letters, ...). Other names of HTML5's 2,231 stay as text.
+ *  - html.unescape: Python's rules exactly: numeric references, and all of HTML5's 2,231 named
+ *    ones (html5_entities.h, generated from Python's table), the legacy ones also without ';'
+ *    with the longest-prefix rule.
  *  - str.lower() is Python 3.11's in full (Unicode 14): a generated table of the one-character
  *    mappings, U+0130 -> "i\u0307", and Final_Sigma on PCRE2's \p{Cased} / \p{Case_Ignorable}.
  *    Unicode 15's new letters and digits are added to the pattern by hand (PCRE2 10.42 has
@@ -172,83 +171,13 @@ static size_t encode_all(const uint32_t *cps, size_t n, char *out) {
 /* ---- html.unescape --------------------------------------------------------------------- */
 
 struct entity {
-    const char *name;
-    uint32_t cp;
-    bool legacy; /* also valid without ';' */
+    const char *name; /* without its ';' */
+    uint32_t cp, cp2; /* what it stands for; cp2 0 when one code point */
+    bool legacy;      /* also valid without ';' */
 };
 
-/* Sorted by name (strcmp). Generated from Python 3.11's html.entities.html5: every name that
- * is valid without ';', and the common others listed in the header comment. */
 static const struct entity ENTITIES[] = {
-    {"AElig", 0xC6, true},     {"AMP", 0x26, true},       {"Aacute", 0xC1, true},
-    {"Acirc", 0xC2, true},     {"Agrave", 0xC0, true},    {"Alpha", 0x391, false},
-    {"Aring", 0xC5, true},     {"Atilde", 0xC3, true},    {"Auml", 0xC4, true},
-    {"Beta", 0x392, false},    {"COPY", 0xA9, true},      {"Ccedil", 0xC7, true},
-    {"Chi", 0x3A7, false},     {"Dagger", 0x2021, false}, {"Delta", 0x394, false},
-    {"ETH", 0xD0, true},       {"Eacute", 0xC9, true},    {"Ecirc", 0xCA, true},
-    {"Egrave", 0xC8, true},    {"Epsilon", 0x395, false}, {"Eta", 0x397, false},
-    {"Euml", 0xCB, true},      {"GT", 0x3E, true},        {"Gamma", 0x393, false},
-    {"Iacute", 0xCD, true},    {"Icirc", 0xCE, true},     {"Igrave", 0xCC, true},
-    {"Iota", 0x399, false},    {"Iuml", 0xCF, true},      {"Kappa", 0x39A, false},
-    {"LT", 0x3C, true},        {"Lambda", 0x39B, false},  {"Mu", 0x39C, false},
-    {"Ntilde", 0xD1, true},    {"Nu", 0x39D, false},      {"OElig", 0x152, false},
-    {"Oacute", 0xD3, true},    {"Ocirc", 0xD4, true},     {"Ograve", 0xD2, true},
-    {"Omega", 0x3A9, false},   {"Omicron", 0x39F, false}, {"Oslash", 0xD8, true},
-    {"Otilde", 0xD5, true},    {"Ouml", 0xD6, true},      {"Phi", 0x3A6, false},
-    {"Pi", 0x3A0, false},      {"Prime", 0x2033, false},  {"Psi", 0x3A8, false},
-    {"QUOT", 0x22, true},      {"REG", 0xAE, true},       {"Rho", 0x3A1, false},
-    {"Scaron", 0x160, false},  {"Sigma", 0x3A3, false},   {"THORN", 0xDE, true},
-    {"Tau", 0x3A4, false},     {"Theta", 0x398, false},   {"Uacute", 0xDA, true},
-    {"Ucirc", 0xDB, true},     {"Ugrave", 0xD9, true},    {"Upsilon", 0x3A5, false},
-    {"Uuml", 0xDC, true},      {"Xi", 0x39E, false},      {"Yacute", 0xDD, true},
-    {"Yuml", 0x178, false},    {"Zeta", 0x396, false},    {"aacute", 0xE1, true},
-    {"acirc", 0xE2, true},     {"acute", 0xB4, true},     {"aelig", 0xE6, true},
-    {"agrave", 0xE0, true},    {"alpha", 0x3B1, false},   {"amp", 0x26, true},
-    {"apos", 0x27, false},     {"aring", 0xE5, true},     {"atilde", 0xE3, true},
-    {"auml", 0xE4, true},      {"bdquo", 0x201E, false},  {"beta", 0x3B2, false},
-    {"brvbar", 0xA6, true},    {"bull", 0x2022, false},   {"ccedil", 0xE7, true},
-    {"cedil", 0xB8, true},     {"cent", 0xA2, true},      {"check", 0x2713, false},
-    {"chi", 0x3C7, false},     {"circ", 0x2C6, false},    {"clubs", 0x2663, false},
-    {"copy", 0xA9, true},      {"cross", 0x2717, false},  {"curren", 0xA4, true},
-    {"dagger", 0x2020, false}, {"darr", 0x2193, false},   {"deg", 0xB0, true},
-    {"delta", 0x3B4, false},   {"diams", 0x2666, false},  {"divide", 0xF7, true},
-    {"eacute", 0xE9, true},    {"ecirc", 0xEA, true},     {"egrave", 0xE8, true},
-    {"emsp", 0x2003, false},   {"ensp", 0x2002, false},   {"epsilon", 0x3B5, false},
-    {"eta", 0x3B7, false},     {"eth", 0xF0, true},       {"euml", 0xEB, true},
-    {"euro", 0x20AC, false},   {"fnof", 0x192, false},    {"frac12", 0xBD, true},
-    {"frac14", 0xBC, true},    {"frac34", 0xBE, true},    {"gamma", 0x3B3, false},
-    {"ge", 0x2265, false},     {"gt", 0x3E, true},        {"harr", 0x2194, false},
-    {"hearts", 0x2665, false}, {"hellip", 0x2026, false}, {"iacute", 0xED, true},
-    {"icirc", 0xEE, true},     {"iexcl", 0xA1, true},     {"igrave", 0xEC, true},
-    {"infin", 0x221E, false},  {"iota", 0x3B9, false},    {"iquest", 0xBF, true},
-    {"iuml", 0xEF, true},      {"kappa", 0x3BA, false},   {"lambda", 0x3BB, false},
-    {"laquo", 0xAB, true},     {"larr", 0x2190, false},   {"ldquo", 0x201C, false},
-    {"le", 0x2264, false},     {"lrm", 0x200E, false},    {"lsaquo", 0x2039, false},
-    {"lsquo", 0x2018, false},  {"lt", 0x3C, true},        {"macr", 0xAF, true},
-    {"mdash", 0x2014, false},  {"micro", 0xB5, true},     {"middot", 0xB7, true},
-    {"minus", 0x2212, false},  {"mu", 0x3BC, false},      {"nbsp", 0xA0, true},
-    {"ndash", 0x2013, false},  {"ne", 0x2260, false},     {"not", 0xAC, true},
-    {"ntilde", 0xF1, true},    {"nu", 0x3BD, false},      {"oacute", 0xF3, true},
-    {"ocirc", 0xF4, true},     {"oelig", 0x153, false},   {"ograve", 0xF2, true},
-    {"omega", 0x3C9, false},   {"omicron", 0x3BF, false}, {"ordf", 0xAA, true},
-    {"ordm", 0xBA, true},      {"oslash", 0xF8, true},    {"otilde", 0xF5, true},
-    {"ouml", 0xF6, true},      {"para", 0xB6, true},      {"permil", 0x2030, false},
-    {"phi", 0x3C6, false},     {"pi", 0x3C0, false},      {"plusmn", 0xB1, true},
-    {"pound", 0xA3, true},     {"prime", 0x2032, false},  {"psi", 0x3C8, false},
-    {"quot", 0x22, true},      {"raquo", 0xBB, true},     {"rarr", 0x2192, false},
-    {"rdquo", 0x201D, false},  {"reg", 0xAE, true},       {"rho", 0x3C1, false},
-    {"rlm", 0x200F, false},    {"rsaquo", 0x203A, false}, {"rsquo", 0x2019, false},
-    {"sbquo", 0x201A, false},  {"scaron", 0x161, false},  {"sect", 0xA7, true},
-    {"shy", 0xAD, true},       {"sigma", 0x3C3, false},   {"sigmaf", 0x3C2, false},
-    {"spades", 0x2660, false}, {"star", 0x2606, false},   {"sup1", 0xB9, true},
-    {"sup2", 0xB2, true},      {"sup3", 0xB3, true},      {"szlig", 0xDF, true},
-    {"tau", 0x3C4, false},     {"theta", 0x3B8, false},   {"thinsp", 0x2009, false},
-    {"thorn", 0xFE, true},     {"tilde", 0x2DC, false},   {"times", 0xD7, true},
-    {"trade", 0x2122, false},  {"uacute", 0xFA, true},    {"uarr", 0x2191, false},
-    {"ucirc", 0xFB, true},     {"ugrave", 0xF9, true},    {"uml", 0xA8, true},
-    {"upsilon", 0x3C5, false}, {"uuml", 0xFC, true},      {"xi", 0x3BE, false},
-    {"yacute", 0xFD, true},    {"yen", 0xA5, true},       {"yuml", 0xFF, true},
-    {"zeta", 0x3B6, false},    {"zwj", 0x200D, false},    {"zwnj", 0x200C, false},
+#include "model/clip/html5_entities.h"
 };
 
 /* Windows-1252 for &#128; .. &#159; (html._invalid_charrefs). */
@@ -258,8 +187,8 @@ static const uint16_t CP1252_80[32] = {
     0x2013, 0x2014, 0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178,
 };
 
-/* The code point of entity key[0..n), one with legacy set when need_legacy; -1 when none. */
-static int32_t entity_find(const char *key, size_t n, bool need_legacy) {
+/* The entity named key[0..n), one with legacy set when need_legacy; NULL when none. */
+static const struct entity *entity_find(const char *key, size_t n, bool need_legacy) {
     size_t lo = 0, hi = NELEM(ENTITIES);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -268,13 +197,20 @@ static int32_t entity_find(const char *key, size_t n, bool need_legacy) {
         if (c == 0 && name[n])
             c = -1;
         if (c == 0)
-            return !need_legacy || ENTITIES[mid].legacy ? (int32_t)ENTITIES[mid].cp : -1;
+            return !need_legacy || ENTITIES[mid].legacy ? &ENTITIES[mid] : NULL;
         if (c < 0)
             hi = mid;
         else
             lo = mid + 1;
     }
-    return -1;
+    return NULL;
+}
+
+/* Appends entity e's code points to out at *o. */
+static void put_entity(const struct entity *e, uint32_t *out, size_t *o) {
+    out[(*o)++] = e->cp;
+    if (e->cp2)
+        out[(*o)++] = e->cp2;
 }
 
 /* What html._replace_charref gives for number v: written to out, returns 0 or 1 code points. */
@@ -329,15 +265,15 @@ static size_t named_ref(const uint32_t *s, size_t n, uint32_t *out, size_t *o) {
     if (len == 0)
         return 0;
     size_t total = len + (len < n && s[len] == ';');
-    int32_t cp = entity_find(key, len, total == len);
-    if (cp >= 0) {
-        out[(*o)++] = (uint32_t)cp;
+    const struct entity *e = entity_find(key, len, total == len);
+    if (e) {
+        put_entity(e, out, o);
         return total;
     }
     for (size_t x = total - 1; x >= 2; x--) {
-        if ((cp = entity_find(key, x, true)) < 0)
+        if (!(e = entity_find(key, x, true)))
             continue;
-        out[(*o)++] = (uint32_t)cp;
+        put_entity(e, out, o);
         for (size_t i = x; i < total; i++)
             out[(*o)++] = s[i];
         return total;
