@@ -84,8 +84,10 @@ static int make_parent_dirs(const char *path, struct mill_err *err) {
     return 0;
 }
 
+/* Room for doc_id; ids from 2^27 on (no evaluation split has 134 million docs) are refused, so a
+ * corrupt line cannot make resume allocate gigabytes. */
 static int ensure_cap(struct mill_samples *s, int64_t doc_id) {
-    if (doc_id < 0 || doc_id > (int64_t)1 << 40)
+    if (doc_id < 0 || doc_id >= (int64_t)1 << 27)
         return MILL_EINVAL;
     if ((size_t)doc_id < s->cap)
         return 0;
@@ -116,10 +118,15 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
         return;
     }
     int64_t id, line_seed;
-    if (v.kind == MILL_V_STRUCT && !mill_value_get(&v, "error") &&
-        !mill_value_as_int(mill_value_get(&v, "doc_id"), &id) &&
-        !mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) && line_seed == seed &&
-        ensure_cap(s, id) == 0) {
+    bool ours = v.kind == MILL_V_STRUCT && !mill_value_get(&v, "error") &&
+                !mill_value_as_int(mill_value_get(&v, "doc_id"), &id) &&
+                !mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) && line_seed == seed;
+    int cap_rc = ours ? ensure_cap(s, id) : 0;
+    if (cap_rc)
+        MILL_WARN("samples", "%s:%zu: doc_id %lld is %s; the line is kept but not reused", s->path,
+                  lineno, (long long)id,
+                  cap_rc == MILL_ENOMEM ? "too large to hold in memory" : "out of range");
+    if (ours && !cap_rc) {
         for (size_t m = 0; m < s->n_metrics; m++) {
             const struct mill_value *x = mill_value_get(&v, names[m]);
             double d = NAN;

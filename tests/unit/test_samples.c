@@ -63,4 +63,32 @@ static void test_before_wait(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(test_before_wait))
+/* A resumed line whose doc_id no split could have (a corrupt or edited file) is kept but not
+ * reused, and allocates nothing: the lines around it still count. */
+static void test_huge_doc_id(void) {
+    char dir[] = "/tmp/mill_test_samples.XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/t_0shot.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("{\"doc_id\": 0, \"seed\": 7, \"acc\": 1.0}\n"
+              "{\"doc_id\": 1000000000000, \"seed\": 7, \"acc\": 1.0}\n"
+              "{\"doc_id\": 134217728, \"seed\": 7, \"acc\": 0.0}\n"
+              "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n",
+              f);
+        fclose(f);
+    }
+    const char *metrics[] = {"acc", NULL};
+    struct mill_err err = {0};
+    struct mill_samples *s = NULL;
+    CHECK_INT(mill_samples_open(path, 7, metrics, 1, NULL, NULL, &s, &err), 0);
+    CHECK(s && mill_samples_n_resumed(s) == 2 && mill_samples_done(s, 0, NULL) &&
+          mill_samples_done(s, 2, NULL) && !mill_samples_done(s, 134217728, NULL));
+    mill_samples_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
+MTEST_MAIN(MTEST(test_before_wait), MTEST(test_huge_doc_id))
