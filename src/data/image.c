@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <zlib.h>
 #include <jerror.h>
 
 #include <stb_image.h>
@@ -80,21 +81,35 @@ static int png_ihdr(const uint8_t *p, size_t n, long long *w, long long *h, int 
     return 1;
 }
 
-/* 1 when the PNG's chunk list runs out of bytes before IEND. stb_image refuses such files too
- * (it reads IDAT up to IEND), but only after growing its IDAT buffer to a chunk's declared
- * length: a 127-byte file declaring a 1.2 GB chunk made it allocate 2 GiB (found by
- * fuzz_image). So the chunk list is walked first. */
-static int png_truncated(const uint8_t *p, size_t n) {
+/* What the walk of a PNG's chunk list finds. */
+enum png_walk { PNG_WHOLE, PNG_NO_IEND, PNG_TRUNCATED, PNG_BAD_CRC };
+
+/* Walks the chunks as Pillow reads them: PNG_TRUNCATED when one runs past the end (stb_image
+ * refuses such files too, but only after growing its IDAT buffer to a chunk's declared length:
+ * a 127-byte file declaring a 1.2 GB chunk made it allocate 2 GiB, found by fuzz_image);
+ * PNG_BAD_CRC when a chunk before the first IDAT fails its CRC (Pillow checks those, and
+ * leaves IDAT's to zlib), its type in bad; PNG_NO_IEND when the bytes end cleanly after an
+ * IDAT but no IEND came (Pillow decodes such a file; stb_image wants the IEND). */
+static enum png_walk png_walk(const uint8_t *p, size_t n, char bad[5]) {
     size_t off = 8;
-    while (n - off >= 8) {
-        if (memcmp(p + off + 4, "IEND", 4) == 0)
-            return 0;
-        uint64_t skip = (uint64_t)rd32be(p + off) + 12;
-        if (skip > n - off)
-            return 1;
-        off += (size_t)skip;
+    bool idat = false, iend = false;
+    bad[0] = 0;
+    while (n - off >= 8 && !iend) {
+        iend = memcmp(p + off + 4, "IEND", 4) == 0;
+        uint64_t len = rd32be(p + off);
+        if (!iend && len + 12 > n - off)
+            return PNG_TRUNCATED;
+        idat = idat || memcmp(p + off + 4, "IDAT", 4) == 0;
+        if (!idat && !iend && !bad[0] &&
+            crc32(0, p + off + 4, (uInt)len + 4) != rd32be(p + off + 8 + len)) {
+            memcpy(bad, p + off + 4, 4);
+            bad[4] = 0;
+        }
+        off += iend ? 0 : (size_t)len + 12;
     }
-    return 1;
+    if (!iend && !(off == n && idat))
+        return PNG_TRUNCATED;
+    return bad[0] ? PNG_BAD_CRC : iend ? PNG_WHOLE : PNG_NO_IEND;
 }
 
 /* The frame size in a JPEG's SOFn marker, found by walking the marker segments from SOI to the
@@ -348,8 +363,8 @@ static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, str
     return rc;
 }
 
-static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
-                      struct mill_err *err) {
+static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
+                            struct mill_err *err) {
     int w, h, comp, rc;
     struct gif_info gi = {NULL, 0, -1, 0, 0, 0, 0};
     long long pw, ph;
@@ -357,11 +372,6 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
     if (f == FMT_PNG && png_ihdr(p, n, &pw, &ph, &depth, &color) &&
         (rc = check_dims(pw, ph, f, err)) != 0)
         return rc;
-    if (f == FMT_PNG && png_truncated(p, n))
-        return mill_err_set(err, MILL_EFORMAT,
-                            "image: truncated PNG (%zu bytes: a chunk runs "
-                            "past the end, or no IEND)",
-                            n);
     if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
         return stb_fail(f, err);
     if ((rc = check_dims(w, h, f, err)) != 0)
@@ -378,6 +388,35 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
         gif_fill(px, w, h, comp, &gi);
     rc = to_rgb8(px, w, h, comp, img, err);
     stbi_image_free(px);
+    return rc;
+}
+
+/* A PNG checked by png_walk first (one without its IEND gets it appended), then stb_image. */
+static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
+                      struct mill_err *err) {
+    char bad[5];
+    long long pw_, ph_;
+    int depth, color, rc;
+    if (f == FMT_PNG && png_ihdr(p, n, &pw_, &ph_, &depth, &color) &&
+        (rc = check_dims(pw_, ph_, f, err)) != 0)
+        return rc;
+    enum png_walk pw = f == FMT_PNG ? png_walk(p, n, bad) : PNG_WHOLE;
+    if (pw == PNG_TRUNCATED)
+        return mill_err_set(err, MILL_EFORMAT,
+                            "image: truncated PNG (%zu bytes: a chunk runs past the end)", n);
+    if (pw == PNG_BAD_CRC)
+        return mill_err_set(err, MILL_EFORMAT, "image: corrupt PNG (its %s chunk fails its CRC)",
+                            bad);
+    if (pw == PNG_WHOLE)
+        return decode_stb_bytes(p, n, f, img, err);
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    uint8_t *whole = n <= SIZE_MAX - sizeof iend ? malloc(n + sizeof iend) : NULL;
+    if (!whole)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory");
+    memcpy(whole, p, n);
+    memcpy(whole + n, iend, sizeof iend);
+    rc = decode_stb_bytes(whole, n + sizeof iend, f, img, err);
+    free(whole);
     return rc;
 }
 

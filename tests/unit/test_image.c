@@ -416,6 +416,28 @@ static void check_trailing(const char *name, const uint8_t *file, size_t n, int 
     }
 }
 
+/* As Pillow: a PNG that ends cleanly without its IEND decodes; a bad CRC in a chunk before
+ * IDAT (a tEXt put after IHDR) is refused; a bad CRC in IDAT is not looked at. */
+static void check_png_chunks(const char *name, const uint8_t *file, size_t n, int pw, int ph,
+                             const uint8_t *want) {
+    if (strncmp(name, "png", 3) != 0 || n < 45 || memcmp(file + n - 8, "IEND", 4) != 0)
+        return;
+    char label[64];
+    snprintf(label, sizeof label, "%s without IEND", name);
+    check_decoded(label, file, n - 12, pw, ph, want);
+    static const uint8_t text[] = {0, 0, 0, 3, 't', 'E', 'X', 't', 'k', 0, 'v', 0, 0, 0, 0};
+    uint8_t *m = malloc(n + sizeof text);
+    memcpy(m, file, 33); /* signature + IHDR */
+    memcpy(m + 33, text, sizeof text);
+    memcpy(m + 33 + sizeof text, file + 33, n - 33);
+    struct mill_image im;
+    struct mill_err err = {0};
+    CHECK_INT(mill_image_decode(m, n + sizeof text, &im, &err), MILL_EFORMAT);
+    CHECK(strstr(err.msg, "its tEXt chunk fails its CRC") != NULL);
+    mill_image_free(&im);
+    free(m);
+}
+
 static void test_decode_matches_pillow(void) {
     struct oracle o;
     oracle_open(&o);
@@ -442,6 +464,7 @@ static void test_decode_matches_pillow(void) {
         check_decoded(ENCODINGS[i], file, v[0], (int)v[1], (int)v[2], want);
         check_truncated(ENCODINGS[i], file, v[0]);
         check_trailing(ENCODINGS[i], file, v[0], (int)v[1], (int)v[2], want);
+        check_png_chunks(ENCODINGS[i], file, v[0], (int)v[1], (int)v[2], want);
         check_mutations(file, v[0]);
     }
     oracle_close(&o);
