@@ -1605,8 +1605,9 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
 }
 
 /* Appends the token's bytes (a piece longer than the stack buffer is asked for again at its
- * size); true when generation must stop: a stop string, cut at the earliest place any of them
- * ends the text (Python Mill's rule, whatever their order), or the cap. */
+ * size); true when generation must stop: a stop string (the text cut where the earliest one
+ * begins, mill_cut_at_stops: Python Mill's rule, whatever their order), or the cap. Only the
+ * bytes a stop string could newly end in are searched: an earlier one would have stopped it. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     char small[256], *piece = small;
     int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);
@@ -1618,17 +1619,13 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     if (piece != small)
         free(piece);
     g->n_gen++;
-    char *cut = NULL;
-    for (const char *const *s = g->q->stop; s && *s && g->text.p; s++) {
-        size_t ls = strlen(*s);
-        size_t from = before >= ls ? before - ls + 1 : 0;
-        char *hit = ls ? strstr(g->text.p + from, *s) : NULL;
-        if (hit && (!cut || hit < cut))
-            cut = hit;
-    }
-    if (cut) {
-        g->text.n = (size_t)(cut - g->text.p);
-        g->text.p[g->text.n] = 0;
+    size_t longest = 0;
+    for (const char *const *s = g->q->stop; s && *s; s++)
+        longest = strlen(*s) > longest ? strlen(*s) : longest;
+    char *win =
+        longest && g->text.p ? g->text.p + (before >= longest ? before - longest + 1 : 0) : NULL;
+    if (win && mill_cut_at_stops(win, g->q->stop)) {
+        g->text.n = (size_t)(win - g->text.p) + strlen(win);
         return true;
     }
     return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;

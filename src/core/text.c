@@ -2,6 +2,7 @@
 #include "core/text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,7 +158,7 @@ size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad) {
     return len;
 }
 
-void mill_cut_at_stops(char *text, const char *const *stop) {
+bool mill_cut_at_stops(char *text, const char *const *stop) {
     char *cut = NULL;
     for (; stop && *stop; stop++) {
         if (!**stop)
@@ -168,4 +169,14 @@ void mill_cut_at_stops(char *text, const char *const *stop) {
     }
     if (cut)
         *cut = 0;
+    return cut != NULL;
+}
+
+char *mill_py_join_strip(const char *a, const char *b) {
+    char *joined = NULL;
+    if (asprintf(&joined, "%s %s", a, b) < 0)
+        return NULL;
+    char *s = mill_py_strip(joined);
+    free(joined);
+    return s;
 }

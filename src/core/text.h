@@ -18,8 +18,10 @@ char *mill_str_replace(const char *s, const char *from, const char *to);
 size_t mill_utf8_len(const char *s);
 bool mill_str_ends_with(const char *s, const char *suffix);
 /* Cuts text at the earliest occurrence of any stop string (stop: NULL-terminated, may be NULL;
- * empty strings are ignored). */
-void mill_cut_at_stops(char *text, const char *const *stop);
+ * empty strings are ignored); true when it cut. */
+bool mill_cut_at_stops(char *text, const char *const *stop);
+/* f"{a} {b}".strip(), malloc'd; NULL on allocation failure. */
+char *mill_py_join_strip(const char *a, const char *b);
 /* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), or 0 when it is
  * ill-formed; *bad (when non-NULL) is then the length of its maximal subpart (at least 1): the
  * bytes one U+FFFD replaces, as Python's bytes.decode("utf-8", "replace") does. */

@@ -763,6 +763,14 @@ static int backoff(long ms) {
     return mill_stop_signal();
 }
 
+/* Why an answer is asked again: curl's error, else the HTTP status. */
+static void retry_why(const struct mill_hub *h, CURLcode cc, long status, char *why, size_t cap) {
+    if (cc != CURLE_OK)
+        snprintf(why, cap, "%s", h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
+    else
+        snprintf(why, cap, "HTTP %ld", status);
+}
+
 /* After attempt (0-based) of a request came to cc/status: 1 to ask again (after a warning and
  * the wait: the server's Retry-After up to 60 s, else *wait, which doubles), 0 when the answer
  * stands (not retryable, or max_retries spent), MILL_EINTR when a stop signal came. */
@@ -772,10 +780,7 @@ static int may_retry(struct mill_hub *h, const struct mill_hub_repo *repo, const
     if (!retryable(cc, status) || attempt >= h->p.max_retries)
         return 0;
     char why[CURL_ERROR_SIZE + 32];
-    if (cc != CURLE_OK)
-        snprintf(why, sizeof why, "%s", h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
-    else
-        snprintf(why, sizeof why, "HTTP %ld", status);
+    retry_why(h, cc, status, why, sizeof why);
     long ms = retry_after >= 0 ? (long)(retry_after < 60 ? retry_after : 60) * 1000 : *wait;
     MILL_WARN(MOD, "%s %s: %s from %s; retry %d of %d in %.1f s", type_word(repo), repo->id, why,
               url, attempt + 1, h->p.max_retries, (double)ms / 1000.0);
@@ -1464,17 +1469,21 @@ static CURLcode dl_attempt(struct mill_hub *h, const char *url, struct dl *d, lo
     return rc;
 }
 
+/* A download stopped by signal sig: the partial file is kept for the next run. */
+static int dl_stopped(const struct target *t, const struct dl *d, int sig, struct mill_err *err) {
+    return mill_err_set(err, MILL_EINTR,
+                        "%s %s: download of %s stopped by signal %d at byte %lld (kept, the next "
+                        "run resumes it)",
+                        type_word(t->repo), t->repo->id, t->path, sig, (long long)d->have);
+}
+
 /* Outcome of one attempt: 0 done, 1 retry, < 0 error (err set). */
 static int attempt_outcome(struct target *t, const char *url, struct dl *d, CURLcode cc,
                            long status, struct mill_err *err) {
     char what[4200];
     snprintf(what, sizeof what, "file %s", t->path);
     if (d->stopped)
-        return mill_err_set(err, MILL_EINTR,
-                            "%s %s: download of %s stopped by signal %d at byte %lld (kept, the "
-                            "next run resumes it)",
-                            type_word(t->repo), t->repo->id, t->path, d->stopped,
-                            (long long)d->have);
+        return dl_stopped(t, d, d->stopped, err);
     if (d->werr > 0)
         return mill_err_set(err, MILL_EIO, "%s %s: cannot write the download of %s: %s",
                             type_word(t->repo), t->repo->id, t->path, strerror(d->werr));
@@ -1507,13 +1516,9 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
         int rc = attempt_outcome(t, url, d, cc, status, err);
         if (rc <= 0)
             return rc;
-        char why[CURL_ERROR_SIZE + 32];
-        if (cc != CURLE_OK)
-            snprintf(why, sizeof why, "%s", h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
-        else if (retryable(cc, status))
-            snprintf(why, sizeof why, "HTTP %ld", status);
-        else
-            snprintf(why, sizeof why, "bad range answer");
+        char why[CURL_ERROR_SIZE + 32] = "bad range answer";
+        if (cc != CURLE_OK || retryable(cc, status))
+            retry_why(h, cc, status, why, sizeof why);
         if (attempt >= h->p.max_retries) {
             mill_err_set(err, MILL_ENET,
                          "%s %s: download of %s from %s failed after %d "
@@ -1527,10 +1532,7 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
                   (long long)d->have, attempt + 1, h->p.max_retries);
         int sig = backoff(wait);
         if (sig)
-            return mill_err_set(err, MILL_EINTR,
-                                "%s %s: download of %s stopped by signal %d at byte %lld (kept, "
-                                "the next run resumes it)",
-                                type_word(t->repo), t->repo->id, t->path, sig, (long long)d->have);
+            return dl_stopped(t, d, sig, err);
         wait *= 2;
     }
 }

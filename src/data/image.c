@@ -363,15 +363,12 @@ static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, str
     return rc;
 }
 
-static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
-                            struct mill_err *err) {
+/* stb_image's decode of p[0..n) in format f; depth and color: a PNG's IHDR values (8 and -1
+ * for other formats). */
+static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, int depth, int color,
+                            struct mill_image *img, struct mill_err *err) {
     int w, h, comp, rc;
     struct gif_info gi = {NULL, 0, -1, 0, 0, 0, 0};
-    long long pw, ph;
-    int depth = 8, color = -1;
-    if (f == FMT_PNG && png_ihdr(p, n, &pw, &ph, &depth, &color) &&
-        (rc = check_dims(pw, ph, f, err)) != 0)
-        return rc;
     if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
         return stb_fail(f, err);
     if ((rc = check_dims(w, h, f, err)) != 0)
@@ -395,10 +392,10 @@ static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, struct mill_
 static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image *img,
                       struct mill_err *err) {
     char bad[5];
-    long long pw_, ph_;
-    int depth, color, rc;
-    if (f == FMT_PNG && png_ihdr(p, n, &pw_, &ph_, &depth, &color) &&
-        (rc = check_dims(pw_, ph_, f, err)) != 0)
+    long long iw, ih;
+    int depth = 8, color = -1, rc;
+    if (f == FMT_PNG && png_ihdr(p, n, &iw, &ih, &depth, &color) &&
+        (rc = check_dims(iw, ih, f, err)) != 0)
         return rc;
     enum png_walk pw = f == FMT_PNG ? png_walk(p, n, bad) : PNG_WHOLE;
     if (pw == PNG_TRUNCATED)
@@ -408,14 +405,14 @@ static int decode_stb(const uint8_t *p, size_t n, enum fmt f, struct mill_image 
         return mill_err_set(err, MILL_EFORMAT, "image: corrupt PNG (its %s chunk fails its CRC)",
                             bad);
     if (pw == PNG_WHOLE)
-        return decode_stb_bytes(p, n, f, img, err);
+        return decode_stb_bytes(p, n, f, depth, color, img, err);
     static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
     uint8_t *whole = n <= SIZE_MAX - sizeof iend ? malloc(n + sizeof iend) : NULL;
     if (!whole)
         return mill_err_set(err, MILL_ENOMEM, "image: out of memory");
     memcpy(whole, p, n);
     memcpy(whole + n, iend, sizeof iend);
-    rc = decode_stb_bytes(whole, n + sizeof iend, f, img, err);
+    rc = decode_stb_bytes(whole, n + sizeof iend, f, depth, color, img, err);
     free(whole);
     return rc;
 }

@@ -18,9 +18,6 @@
 
 #include "core/text.h"
 
-#include <mill/buf.h>
-
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +43,6 @@ static int yes_no(const char *answer) {
     return no;
 }
 
-/* f"{question} {word}".strip() */
-static int caption(struct mill_buf *b, const char *question, const char *word) {
-    int rc = mill_buf_addf(b, "%s %s", question, word);
-    char *s = rc ? NULL : mill_py_strip(b->p);
-    if (s) {
-        b->n = 0;
-        rc = mill_buf_adds(b, s);
-    }
-    free(s);
-    return rc ? rc : s ? 0 : MILL_ENOMEM;
-}
-
 static int clotho_clap_prompt(const struct mill_task_config *t, const struct mill_value *row,
                               struct mill_doc *doc, struct mill_err *err) {
     const struct mill_value *qv = mill_value_get(row, "question");
@@ -66,22 +51,19 @@ static int clotho_clap_prompt(const struct mill_task_config *t, const struct mil
         return mill_err_set(err, MILL_EFORMAT, "%s: the question is not a string", t->name);
     int gold = yes_no(mill_value_as_str(mill_value_get(row, "answer")));
     char *question = mill_py_strip(q ? q : "");
-    struct mill_buf yes = {0}, no = {0};
-    int rc = question ? caption(&yes, question, "yes") : MILL_ENOMEM;
+    char *yes = question ? mill_py_join_strip(question, "yes") : NULL;
+    char *no = question ? mill_py_join_strip(question, "no") : NULL;
+    int rc = yes && no ? mill_doc_set_query(doc, "") : MILL_ENOMEM;
     if (!rc)
-        rc = caption(&no, question, "no");
+        rc = mill_doc_add_choice(doc, yes);
     if (!rc)
-        rc = mill_doc_set_query(doc, "");
-    if (!rc)
-        rc = mill_doc_add_choice(doc, yes.p);
-    if (!rc)
-        rc = mill_doc_add_choice(doc, no.p);
+        rc = mill_doc_add_choice(doc, no);
     if (!rc)
         rc = mill_doc_meta_set_str(doc, "question", question);
     doc->target_index = gold;
     free(question);
-    mill_buf_free(&yes);
-    mill_buf_free(&no);
+    free(yes);
+    free(no);
     return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 

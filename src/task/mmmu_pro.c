@@ -225,17 +225,6 @@ static int caption_question(const struct mmmu *m, struct mill_buf *b) {
     return rc;
 }
 
-/* f"{question} {option}".strip() */
-static int build_caption(const char *question, const char *option, struct mill_buf *b) {
-    struct mill_buf raw = {0};
-    int rc = mill_buf_addf(&raw, "%s %s", question, option);
-    char *stripped = rc ? NULL : mill_py_strip(raw.p);
-    rc = stripped ? mill_buf_adds(b, stripped) : MILL_ENOMEM;
-    free(stripped);
-    mill_buf_free(&raw);
-    return rc;
-}
-
 /* ---- the doc ---- */
 
 /* metadata "options": the parsed options, a list of strings. */
@@ -292,12 +281,10 @@ static int clip_doc(struct mill_doc *doc, const struct mmmu *m) {
     int rc = mill_doc_set_query(doc, "");
     if (!rc)
         rc = caption_question(m, &q);
-    for (size_t i = 0; !rc && i < m->n_options; i++) {
-        struct mill_buf b = {0};
-        rc = build_caption(q.p ? q.p : "", m->options[i], &b);
-        if (!rc)
-            rc = mill_doc_add_choice(doc, b.p ? b.p : "");
-        mill_buf_free(&b);
+    for (size_t i = 0; !rc && i < m->n_options; i++) { /* f"{question} {option}".strip() */
+        char *caption = mill_py_join_strip(q.p ? q.p : "", m->options[i]);
+        rc = caption ? mill_doc_add_choice(doc, caption) : MILL_ENOMEM;
+        free(caption);
     }
     mill_buf_free(&q);
     bool letter = m->gold[0] >= 'A' && m->gold[0] < 'A' + (int)m->n_options && !m->gold[1];
