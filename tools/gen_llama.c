@@ -11,7 +11,8 @@
  * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
  *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
- *        [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2] [--v_head 4]
+ *        [--tokenizer keep|none] [--add_piece TEXT] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2]
+ *        [--v_head 4]
  *        [--v_ff 128] [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]
  *        [--amproj PROJ.gguf [--a_embd 64] [--a_layer 2] [--a_head 4] [--a_ff 128] [--n_mel 128]]
  * `--mmproj` also writes a vision projector, so a tiny random-weight VLM exists for tests: with
@@ -26,6 +27,8 @@
  * n_mel-bin log-mel spectrogram, the second of stride 2, learned positions for the 1500 frames of
  * a 30 s window, pre-norm blocks with no bias on K, a final norm), 2x average pooling, then one
  * linear layer into the language model's embedding: 750 tokens per 30 s of audio.
+ * `--add_piece TEXT` (with `--vocab tiny` only) appends one more normal piece, the least
+ * frequent, e.g. a long one holding a newline, to test how a tokenizer's user reads its vocabulary.
  * `--tokenizer none` writes a model without a vocabulary (tokenizer.ggml.model "none", the
  * shapes still sized by --vocab), as conversions of tokenizer-less checkpoints do.
  * Exit: 0 ok, 1 error (vocab file, dimensions, output), 2 usage error.
@@ -58,6 +61,7 @@ struct opts {
     const char *amproj;        /* also write an audio projector (qwen2a) here, or NULL */
     bool qwen2vl;              /* --arch qwen2vl: M-RoPE text model, Qwen2-VL projector */
     bool no_vocab;             /* --tokenizer none */
+    const char *add_piece;     /* --add_piece: one more piece of the tiny vocabulary, or NULL */
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     int64_t v_embd, v_layer, v_head, v_ff, image_size, patch_size; /* the projector's ViT */
     int64_t a_embd, a_layer, a_head, a_ff, n_mel; /* the audio projector's Whisper encoder */
@@ -117,9 +121,9 @@ static void usage(FILE *f) {
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
           "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template "
           "chatml|llama3|gemma|none]\n"
-          "                 [--tokenizer keep|none] [--mmproj PROJ.gguf [--v_embd 64]\n"
-          "                 [--v_layer 2] [--v_head 4] [--v_ff 128] [--image_size 32]\n"
-          "                 [--patch_size 8]] [--arch llama|qwen2vl]\n"
+          "                 [--tokenizer keep|none] [--add_piece TEXT] [--mmproj PROJ.gguf\n"
+          "                 [--v_embd 64] [--v_layer 2] [--v_head 4] [--v_ff 128]\n"
+          "                 [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]\n"
           "                 [--amproj PROJ.gguf [--a_embd 64] [--a_layer 2] [--a_head 4]\n"
           "                 [--a_ff 128] [--n_mel 128]]\n"
           "Writes a random-weight llama-architecture GGUF test model (never a real one).\n",
@@ -166,6 +170,8 @@ static int apply_opt(struct opts *o, const char *name, const char *val) {
         o->mmproj = val;
     else if (!strcmp(name, "amproj"))
         o->amproj = val;
+    else if (!strcmp(name, "add_piece"))
+        o->add_piece = val;
     else if (!strcmp(name, "arch")) {
         if (strcmp(val, "llama") && strcmp(val, "qwen2vl"))
             return usage_error("--arch wants llama or qwen2vl, got '%s'", val);
@@ -208,6 +214,8 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     }
     if (!o->vocab || !o->out)
         return usage_error("--vocab and --out are required");
+    if (o->add_piece && (strcmp(o->vocab, "tiny") || !*o->add_piece))
+        return usage_error("--add_piece wants a non-empty piece and --vocab tiny");
     return -1;
 }
 
@@ -246,8 +254,9 @@ static int check_dims(const struct opts *o) {
 
 /* ---- vocabulary ---- */
 
-static struct gguf_context *tiny_vocab(void) {
-    size_t n_piece = sizeof TINY_PIECES / sizeof TINY_PIECES[0], n = 3 + 256 + n_piece;
+static struct gguf_context *tiny_vocab(const char *add_piece) {
+    size_t n_piece = sizeof TINY_PIECES / sizeof TINY_PIECES[0];
+    size_t n = 3 + 256 + n_piece + (add_piece != NULL);
     const char **tok = calloc(n, sizeof *tok);
     float *score = calloc(n, sizeof *score);
     int32_t *type = calloc(n, sizeof *type);
@@ -269,6 +278,11 @@ static struct gguf_context *tiny_vocab(void) {
         score[259 + i] = -(float)i;
         type[259 + i] = 1; /* normal */
     }
+    if (add_piece) {
+        tok[n - 1] = add_piece;
+        score[n - 1] = -(float)n_piece;
+        type[n - 1] = 1;
+    }
     struct gguf_context *g = gguf_init_empty();
     gguf_set_val_str(g, "tokenizer.ggml.model", "llama");
     gguf_set_arr_str(g, "tokenizer.ggml.tokens", tok, n);
@@ -287,10 +301,10 @@ static struct gguf_context *tiny_vocab(void) {
 }
 
 /* Reads the vocab file's metadata only; returns NULL after a message. */
-static struct gguf_context *load_vocab(const char *path, int64_t *n_vocab) {
+static struct gguf_context *load_vocab(const char *path, const char *add_piece, int64_t *n_vocab) {
     struct gguf_context *g;
     if (!strcmp(path, "tiny")) {
-        g = tiny_vocab();
+        g = tiny_vocab(add_piece);
     } else {
         if (access(path, R_OK)) {
             fail("cannot read vocab file '%s': %s", path, strerror(errno));
@@ -717,7 +731,7 @@ static int write_amproj(const struct opts *o) {
 
 static int generate(const struct opts *o) {
     int64_t n_vocab = 0;
-    struct gguf_context *src = load_vocab(o->vocab, &n_vocab);
+    struct gguf_context *src = load_vocab(o->vocab, o->add_piece, &n_vocab);
     if (!src)
         return 1;
     if (n_vocab > INT32_MAX) {

@@ -293,13 +293,31 @@ static int new_context(struct mill_tok *t, const char *ctx, size_t n, struct mil
 
 /* No token may hold a newline followed by a printable ASCII character, what a split's line
  * starts with (special tokens included; "\n\n", "\n  " and the like are fine). */
+static bool piece_holds_line_and_more(const char *piece, int n) {
+    for (int i = 0; i + 1 < n; i++)
+        if (piece[i] == '\n' && printable(piece[i + 1]))
+            return true;
+    return false;
+}
+
+/* Whether no token of the vocabulary holds a newline followed by more text, read piece by
+ * piece; a piece longer than the stack buffer is read whole into the heap (llama_token_to_piece
+ * answers minus its length). A piece that cannot be read counts as one that holds more. */
 static bool vocab_splits_lines(const struct llama_vocab *v) {
     char piece[512];
     for (llama_token id = 0; id < llama_vocab_n_tokens(v); id++) {
         int n = llama_token_to_piece(v, id, piece, sizeof piece, 0, true);
-        for (int i = 0; i + 1 < n; i++)
-            if (piece[i] == '\n' && printable(piece[i + 1]))
+        if (n >= 0) {
+            if (piece_holds_line_and_more(piece, n))
                 return false;
+            continue;
+        }
+        char *big = malloc((size_t)-n);
+        int m = big ? llama_token_to_piece(v, id, big, -n, 0, true) : -1;
+        bool more = m < 0 || piece_holds_line_and_more(big, m);
+        free(big);
+        if (more)
+            return false;
     }
     return true;
 }

@@ -73,6 +73,22 @@ PY"
         "[ $rc -eq 0 ]"
 done
 
+# A vocabulary with one piece that holds a newline and more text turns the pieces off, however
+# long the piece (one of 600 bytes is longer than the buffer the vocabulary is first read with);
+# the same vocabulary without it uses them.
+long=$(printf 'x%.0s' $(seq 600))
+printf '%s\n' '{"context": "Question: the tea?\nAnswer:", "choices": [" a", " b"]}' >"$tmp/tiny.jsonl"
+for p in none "$long" "x$long"; do
+    args=(); [ "$p" = none ] || args=(--add_piece "$p
+then")
+    "$BUILD/bin/gen_llama" --vocab tiny "${args[@]}" --out "$tmp/tiny.gguf" >/dev/null
+    "$CHECK" --vocab "$tmp/tiny.gguf" --prompts "$tmp/tiny.jsonl" >"$tmp/tiny.out" 2>&1
+    want=" 2 from pieces, 0 whole"; what="no piece added"
+    [ "$p" = none ] || { want=" 0 from pieces, 2 whole"; what="a piece of ${#p} bytes + newline"; }
+    check "tiny vocabulary, $what: '$want'" \
+        "grep -q '$want, 0 differ' '$tmp/tiny.out'"
+done
+
 # Through mill eval: a job's first batch (nothing in flight) is prepared in slices on two
 # threads, each with a tokeniser of its own; the per-sample files equal those of one thread and
 # of every text tokenised whole, byte for byte (same batches, same tokens, same decodes).
