@@ -17,6 +17,7 @@
 #include "data/hub.h"
 #include "data/image.h"
 #include "model/clip/clip.h"
+#include "model/clip/ftfy.h"
 #include "model/clip/tokenizer.h"
 
 #include <mill/buf.h>
@@ -37,7 +38,8 @@
 #define HEAD_CACHE_MIN 64
 /* The CLIP tokenizer's version in the zero-shot heads' cache key: bump it with any change of
  * the ids it gives. */
-#define CLIP_TOKENIZER_VERSION "clip-tokenizer-2" /* 2: every HTML5 entity */
+/* 2: every HTML5 entity; 3: ftfy.fix_text for open_clip checkpoints */
+#define CLIP_TOKENIZER_VERSION "clip-tokenizer-3"
 
 struct clipb {
     char *path, *pretrained, *name, *prompt_template;
@@ -289,13 +291,20 @@ static int clip_load(void *state, struct mill_err *err) {
     if (!rc)
         rc = load_tokenizer(c, err);
     if (!rc)
+        c->hp = mill_clip_hparams(c->model);
+    /* open_clip's SimpleTokenizer runs ftfy.fix_text first; transformers' CLIPTokenizerFast
+     * (HF checkpoints, which crop as transformers does) does not. */
+    if (!rc && !c->hp->floor_crop)
+        rc = mill_clip_tokenizer_use_ftfy(c->tok, err);
+    if (!rc)
         rc = weights_sha(c, err);
     if (rc)
         return rc;
-    c->hp = mill_clip_hparams(c->model);
     const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
-    if ((rc = mill_zs_text_key(c->cache_dir, CLIP_TOKENIZER_VERSION, c->hp->context_length, files,
-                               c->text_key, sizeof c->text_key, err)))
+    const char *version = c->hp->floor_crop ? CLIP_TOKENIZER_VERSION
+                                            : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION;
+    if ((rc = mill_zs_text_key(c->cache_dir, version, c->hp->context_length, files, c->text_key,
+                               sizeof c->text_key, err)))
         return rc;
     /* Many batches per encode call: the model sorts each call's rows by length, so more rows
      * per call means less padding in its batches. */

@@ -1,6 +1,7 @@
 /* fuzz_clip_tokenizer.c: libFuzzer target for the CLIP tokenizer: arbitrary bytes (invalid
- * UTF-8, entity soup, huge words, whitespace runs) tokenised with the real vocabulary at context
- * length 77 and at a length taken from the input. The vocabulary is loaded once, from
+ * UTF-8, entity soup, mojibake, huge words, whitespace runs) tokenised with the real vocabulary
+ * at context length 77 and at a length taken from the input, without and with ftfy.fix_text
+ * first (open_clip's models). The vocabulary is loaded once, from
  * $MILL_CLIP_BPE or the source tree's data/clip/bpe_simple_vocab_16e6.txt.gz; the target stops
  * at start-up when it cannot be loaded. Traps unless the output is SOT, ids, EOT, zeros. Must
  * not write files. */
@@ -15,19 +16,22 @@
 /* MILL_TEST_SOURCE_DIR: the source tree CMake configured this target from. */
 #define DEFAULT_BPE MILL_TEST_SOURCE_DIR "/data/clip/bpe_simple_vocab_16e6.txt.gz"
 
-static struct mill_clip_tokenizer *tok;
+static struct mill_clip_tokenizer *plain, *fixing;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     const char *path = getenv("MILL_CLIP_BPE");
     struct mill_err err = {0};
-    if (mill_clip_tokenizer_load_bpe_gz(path && *path ? path : DEFAULT_BPE, &tok, &err)) {
+    path = path && *path ? path : DEFAULT_BPE;
+    if (mill_clip_tokenizer_load_bpe_gz(path, &plain, &err) ||
+        mill_clip_tokenizer_load_bpe_gz(path, &fixing, &err) ||
+        mill_clip_tokenizer_use_ftfy(fixing, &err)) {
         fprintf(stderr, "fuzz_clip_tokenizer: %s (set MILL_CLIP_BPE)\n", err.msg);
         exit(1);
     }
     return 0;
 }
 
-static void check(const char *text, int ctx) {
+static void check(const struct mill_clip_tokenizer *tok, const char *text, int ctx) {
     int32_t out[77];
     struct mill_err err;
     int n = mill_clip_tokenize(tok, text, ctx, out, &err);
@@ -44,8 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     memcpy(text, data, size);
     text[size] = 0;
-    check(text, 77);
-    check(text, size ? 2 + data[0] % 76 : 2);
+    check(plain, text, 77);
+    check(plain, text, size ? 2 + data[0] % 76 : 2);
+    check(fixing, text, 77);
     free(text);
     return 0;
 }

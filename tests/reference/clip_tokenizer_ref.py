@@ -14,7 +14,8 @@ SimpleTokenizer below restates open_clip's tokenizer.py (OpenAI CLIP's simple_to
 bytes_to_unicode, get_pairs, basic_clean, whitespace_clean, the pattern with re.IGNORECASE, bpe
 with "</w>" and a cache, the vocabulary built from merges lines [1 : 49152-256-2+1], and
 tokenize()'s truncation that keeps EOT last. Two deliberate differences, shared with the C side:
-ftfy.fix_text is not applied (ftfy is not installed; it only repairs mojibake), and the special
+ftfy.fix_text is not applied (ftfy is not in Debian: the C tokenizer is compared here without it;
+its ftfy port, on for open_clip checkpoints, is checked by tests/unit/test_ftfy.c), and the special
 tokens are spelt "<|startoftext|>" / "<|endoftext|>" as in OpenAI's CLIP and HF (newer open_clip
 spells them "<start_of_text>"; the ids, 49406 and 49407, are the same).
 """

@@ -62,6 +62,31 @@ static inline void mtest_source_path(char *out, size_t n, const char *rel) {
         abort();
 }
 
+/* The whole file at path, NUL-terminated (its length in *len when len is not NULL); NULL when
+ * it cannot be read. */
+static inline char *mtest_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (size_t got = 1; got > 0; n += got) {
+        if (cap - n < 65536) {
+            char *nb = realloc(buf, (cap = cap * 2 + 65537) + 1);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}
+
 typedef void (*mtest_fn)(void);
 struct mtest_case {
     const char *name;

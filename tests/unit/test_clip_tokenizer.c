@@ -48,29 +48,6 @@ static void ref_script(char *out, size_t n) {
     mtest_source_path(out, n, "tests/reference/clip_tokenizer_ref.py");
 }
 
-static char *read_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (size_t got = 1; got > 0; n += got) {
-        if (cap - n < 65536) {
-            char *nb = realloc(buf, (cap = cap * 2 + 65537) + 1);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = 0;
-    if (len)
-        *len = n;
-    return buf;
-}
-
 static void write_text(const char *path, const char *s, size_t n) {
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
@@ -162,7 +139,7 @@ static int load_json(const char *rel, struct mill_value *v) {
     size_t n = 0;
     struct mill_err err = {0};
     data_path(path, sizeof path, rel);
-    char *text = read_text(path, &n);
+    char *text = mtest_read_file(path, &n);
     CHECK(text != NULL);
     int rc = text ? mill_value_from_json(v, text, n, &err) : -1;
     CHECK_INT(rc, 0);
@@ -467,7 +444,7 @@ static int run_reference(int32_t *ids) {
     snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' '%s' '%s'", REF_PYTHON, script, bpe, req, resp);
     int rc = system(cmd);
     CHECK_INT(rc, 0);
-    char *text = rc == 0 ? read_text(resp, NULL) : NULL;
+    char *text = rc == 0 ? mtest_read_file(resp, NULL) : NULL;
     CHECK(text != NULL);
     if (!text)
         return -1;
@@ -562,6 +539,42 @@ static void test_known_ids(void) {
     CHECK(out[0] == 49406 && out[1] == 49407);
     CHECK_INT(mill_clip_tokenize(tok, "a photo of a cat.", 7, out, &err), 7);
     CHECK(memcmp(out, want, 6 * sizeof *out) == 0 && out[6] == 49407);
+}
+
+/* Tokens of a and b equal (as many as ctx 77 holds). */
+static int same_tokens(struct mill_clip_tokenizer *tok, const char *a, const char *b) {
+    int32_t x[MAX_CTX], y[MAX_CTX];
+    struct mill_err err = {0};
+    int n = mill_clip_tokenize(tok, a, MAX_CTX, x, &err),
+        m = mill_clip_tokenize(tok, b, MAX_CTX, y, &err);
+    return n > 0 && n == m && memcmp(x, y, sizeof x) == 0;
+}
+
+/* With ftfy (open_clip's models) a text is fixed first: curly quotes, mojibake, ligatures,
+ * full-width letters become what ftfy makes of them; without it (HF checkpoints) they stay. */
+static void test_ftfy_first(void) {
+    char path[4096];
+    struct mill_clip_tokenizer *tok = NULL;
+    struct mill_err err = {0};
+    bpe_path(path, sizeof path);
+    CHECK_INT(mill_clip_tokenizer_load_bpe_gz(path, &tok, &err), 0);
+    if (!tok || !gz_tok())
+        return;
+    CHECK_INT(mill_clip_tokenizer_use_ftfy(tok, &err), 0);
+    static const char *const pairs[][2] = {
+        {"a photo of a \xe2\x80\x9c"
+         "cat\xe2\x80\x9d.",
+         "a photo of a \"cat\"."},
+        {"the caf\xc3\x83\xc2\xa9 isn\xe2\x80\x99t open", "the caf\xc3\xa9 isn't open"},
+        {"\xef\xac\x81sh \xef\xbc\xa1\xef\xbc\xa2", "fish AB"},
+        {"e\xcc\x81t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},
+    };
+    for (size_t i = 0; i < NELEM(pairs); i++) {
+        CHECK(same_tokens(tok, pairs[i][0], pairs[i][1]));
+        CHECK(!same_tokens(gz_tok(), pairs[i][0], pairs[i][1]));
+    }
+    CHECK(same_tokens(tok, "a photo of a cat.", "a photo of a cat."));
+    mill_clip_tokenizer_free(tok);
 }
 
 static void test_matches_reference(void) {
@@ -740,7 +753,7 @@ static void test_bad_files(void) {
     tmp_path(p, sizeof p, "plain.txt");
     write_text(p, "#version: 0.2\ni n\n", 18);
     expect_gz_error(p, MILL_EFORMAT);
-    char *gz = read_text(bpe, &n);
+    char *gz = mtest_read_file(bpe, &n);
     CHECK(gz != NULL && n > 5000);
     tmp_path(p, sizeof p, "trunc.gz");
     write_text(p, gz ? gz : "", gz ? 5000 : 0);
@@ -796,6 +809,7 @@ static void test_cleanup(void) {
     tmp_cleanup();
 }
 
-MTEST_MAIN(MTEST(test_known_ids), MTEST(test_matches_reference), MTEST(test_invalid_utf8),
-           MTEST(test_hf_format), MTEST(test_threads), MTEST(test_imagenet_timing),
-           MTEST(test_bad_files), MTEST(test_arguments), MTEST(test_cleanup))
+MTEST_MAIN(MTEST(test_known_ids), MTEST(test_ftfy_first), MTEST(test_matches_reference),
+           MTEST(test_invalid_utf8), MTEST(test_hf_format), MTEST(test_threads),
+           MTEST(test_imagenet_timing), MTEST(test_bad_files), MTEST(test_arguments),
+           MTEST(test_cleanup))

@@ -1,14 +1,14 @@
 /* tokenizer.c: the CLIP BPE tokenizer of tokenizer.h, id for id with open_clip's SimpleTokenizer
- * (and with HF's CLIPTokenizer given vocab.json + merges.txt of the same vocabulary): html
- * unescape twice, strip, whitespace collapse, str.lower(), the CLIP pattern on PCRE2 (compiled
- * once per tokenizer), byte-level BPE with "</w>", SOT/EOT, truncation that keeps EOT last.
+ * (and with HF's CLIPTokenizer given vocab.json + merges.txt of the same vocabulary): ftfy's
+ * fix_text where asked (ftfy.c; open_clip's models), html unescape twice, strip, whitespace
+ * collapse, str.lower(), the CLIP pattern on PCRE2 (compiled once per tokenizer), byte-level BPE
+ * with "</w>", SOT/EOT, truncation that keeps EOT last.
  *
  * Where it stops short of Python, by design (tests/unit/test_clip_tokenizer.c checks the rest
- * against tests/reference/clip_tokenizer_ref.py):
- *  - ftfy.fix_text is not applied: it only repairs mojibake, and it has no C port.
- *  - html.unescape: Python's rules exactly: numeric references, and all of HTML5's 2,231 named
- *    ones (html5_entities.h, generated from Python's table), the legacy ones also without ';'
- *    with the longest-prefix rule.
+ * against tests/reference/clip_tokenizer_ref.py, test_ftfy.c ftfy against ftfy's outputs):
+ *  - HF checkpoints get open_clip's cleaning without ftfy, not CLIPTokenizerFast's (NFC, no
+ *    html unescape).
+ *  - html.unescape: Python's rules exactly (pystr.c).
  *  - str.lower() is Python 3.11's in full (Unicode 14): a generated table of the one-character
  *    mappings, U+0130 -> "i\u0307", and Final_Sigma on PCRE2's \p{Cased} / \p{Case_Ignorable}.
  *    Unicode 15's new letters and digits are added to the pattern by hand (PCRE2 10.42 has
@@ -19,6 +19,9 @@
  * its word cache (bounded, no eviction), which a mutex guards, so threads may share one. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "model/clip/tokenizer.h"
+
+#include "model/clip/ftfy.h"
+#include "model/clip/pystr.h"
 
 #include <mill/buf.h>
 
@@ -40,7 +43,6 @@
 #define CACHE_SLOTS ((size_t)1 << 17) /* power of two, open addressing */
 #define CACHE_MAX_WORDS (CACHE_SLOTS / 2)
 #define CACHE_MAX_WORD_BYTES 64
-#define NAME_MAX_CPS 32 /* html.unescape's [^\t\n\f <&#;]{1,32} */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The letters (U15_L) and digits (U15_N) Unicode 15 added: Debian 12's PCRE2 10.42 knows
@@ -87,214 +89,22 @@ struct mill_clip_tokenizer {
     pcre2_code *re;           /* PATTERN */
     pcre2_code *re_cased;     /* \p{Cased}, for str.lower()'s Final_Sigma */
     pcre2_code *re_ignorable; /* \p{Case_Ignorable}, likewise */
+    struct mill_ftfy *ftfy;   /* ftfy.fix_text first (open_clip), or NULL */
     struct word_cache *cache;
 };
 
 /* ---- UTF-8 ----------------------------------------------------------------------------- */
 
-/* Decodes one code point from s[0..n), n >= 1, as CPython's decoder with errors="replace": a
- * maximal invalid subpart becomes one U+FFFD. Returns the bytes consumed. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-    unsigned c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    uint32_t v;
-    *cp = 0xFFFD;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1, v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2, v = c & 0x0F, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3, v = c & 0x07, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi)
-            return i;
-        v = v << 6 | (s[i] & 0x3F);
-        lo = 0x80, hi = 0xBF;
-    }
-    *cp = v;
-    return need + 1;
-}
-
-static size_t utf8_encode(uint32_t c, char *out) {
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | c >> 6), out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | c >> 12), out[1] = (char)(0x80 | (c >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | c >> 18), out[1] = (char)(0x80 | (c >> 12 & 0x3F));
-    out[2] = (char)(0x80 | (c >> 6 & 0x3F)), out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
 /* Offset of the first byte of s[0..n) that is not valid UTF-8, or n. */
 static size_t utf8_invalid_at(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        size_t k = mill_pystr_decode_cp((const unsigned char *)s + i, n - i, &cp);
         if (cp == 0xFFFD && (k != 3 || memcmp(s + i, "\xEF\xBF\xBD", 3) != 0))
             return i;
         i += k;
     }
     return n;
-}
-
-static size_t decode_all(const char *s, size_t n, uint32_t *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; o++)
-        i += utf8_decode((const unsigned char *)s + i, n - i, &out[o]);
-    return o;
-}
-
-static size_t encode_all(const uint32_t *cps, size_t n, char *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++)
-        o += utf8_encode(cps[i], out + o);
-    out[o] = 0;
-    return o;
-}
-
-/* ---- html.unescape --------------------------------------------------------------------- */
-
-struct entity {
-    const char *name; /* without its ';' */
-    uint32_t cp, cp2; /* what it stands for; cp2 0 when one code point */
-    bool legacy;      /* also valid without ';' */
-};
-
-static const struct entity ENTITIES[] = {
-#include "model/clip/html5_entities.h"
-};
-
-/* Windows-1252 for &#128; .. &#159; (html._invalid_charrefs). */
-static const uint16_t CP1252_80[32] = {
-    0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021, 0x2C6,  0x2030, 0x160,
-    0x2039, 0x152,  0x8D,   0x17D,  0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178,
-};
-
-/* The entity named key[0..n), one with legacy set when need_legacy; NULL when none. */
-static const struct entity *entity_find(const char *key, size_t n, bool need_legacy) {
-    size_t lo = 0, hi = NELEM(ENTITIES);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const char *name = ENTITIES[mid].name;
-        int c = strncmp(key, name, n);
-        if (c == 0 && name[n])
-            c = -1;
-        if (c == 0)
-            return !need_legacy || ENTITIES[mid].legacy ? &ENTITIES[mid] : NULL;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-/* Appends entity e's code points to out at *o. */
-static void put_entity(const struct entity *e, uint32_t *out, size_t *o) {
-    out[(*o)++] = e->cp;
-    if (e->cp2)
-        out[(*o)++] = e->cp2;
-}
-
-/* What html._replace_charref gives for number v: written to out, returns 0 or 1 code points. */
-static size_t charref_value(uint32_t v, uint32_t *out) {
-    if (v == 0 || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
-        v = 0xFFFD;
-    else if (v >= 0x80 && v <= 0x9F)
-        v = CP1252_80[v - 0x80];
-    else if (v != 0xD && (v <= 0x8 || v == 0xB || (v >= 0xE && v <= 0x1F) || v == 0x7F ||
-                          (v >= 0xFDD0 && v <= 0xFDEF) || (v & 0xFFFE) == 0xFFFE))
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int digit_value(uint32_t c, bool hex) {
-    if (c >= '0' && c <= '9')
-        return (int)(c - '0');
-    if (hex && ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
-        return (int)((c | 0x20) - 'a' + 10);
-    return -1;
-}
-
-/* s (just after '&') starts with '#': #[0-9]+;? or #[xX][0-9a-fA-F]+;?. Appends the
- * replacement to out at *o; returns the code points matched after '&' (0: no reference). */
-static size_t numeric_ref(const uint32_t *s, size_t n, uint32_t *out, size_t *o) {
-    bool hex = n > 1 && (s[1] == 'x' || s[1] == 'X');
-    size_t i = hex ? 2 : 1, start = i;
-    uint32_t v = 0;
-    for (int d; i < n && (d = digit_value(s[i], hex)) >= 0; i++)
-        v = v > 0x10FFFF ? v : v * (hex ? 16 : 10) + (uint32_t)d;
-    if (i == start)
-        return 0;
-    if (i < n && s[i] == ';')
-        i++;
-    *o += charref_value(v, out + *o);
-    return i;
-}
-
-static bool name_char(uint32_t c) {
-    return c != '\t' && c != '\n' && c != '\f' && c != ' ' && c != '<' && c != '&' && c != '#' &&
-           c != ';';
-}
-
-/* [^\t\n\f <&#;]{1,32};? at s (just after '&'): the whole name, else its longest legacy prefix
- * of two or more characters followed by the rest. Returns as numeric_ref does. */
-static size_t named_ref(const uint32_t *s, size_t n, uint32_t *out, size_t *o) {
-    char key[NAME_MAX_CPS];
-    size_t len = 0;
-    for (; len < n && len < NAME_MAX_CPS && name_char(s[len]); len++)
-        key[len] = s[len] < 0x80 ? (char)s[len] : '\x01';
-    if (len == 0)
-        return 0;
-    size_t total = len + (len < n && s[len] == ';');
-    const struct entity *e = entity_find(key, len, total == len);
-    if (e) {
-        put_entity(e, out, o);
-        return total;
-    }
-    for (size_t x = total - 1; x >= 2; x--) {
-        if (!(e = entity_find(key, x, true)))
-            continue;
-        put_entity(e, out, o);
-        for (size_t i = x; i < total; i++)
-            out[(*o)++] = s[i];
-        return total;
-    }
-    return 0;
-}
-
-/* html.unescape(in) into out (never longer than in); returns its length. */
-static size_t unescape(const uint32_t *in, size_t n, uint32_t *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t used = 0;
-        if (in[i] == '&' && i + 1 < n)
-            used = in[i + 1] == '#' ? numeric_ref(in + i + 1, n - i - 1, out, &o)
-                                    : named_ref(in + i + 1, n - i - 1, out, &o);
-        if (used)
-            i += 1 + used;
-        else
-            out[o++] = in[i++];
-    }
-    return o;
 }
 
 /* ---- whitespace and lower-casing ------------------------------------------------------- */
@@ -417,7 +227,7 @@ static uint32_t lower_simple(uint32_t c) {
 /* Whether code point c has the property of re: \p{Cased} or \p{Case_Ignorable}. */
 static bool has_property(const pcre2_code *re, pcre2_match_data *md, uint32_t c) {
     char buf[4];
-    size_t n = utf8_encode(c, buf);
+    size_t n = mill_pystr_encode_cp(c, buf);
     return pcre2_match(re, (PCRE2_SPTR)buf, n, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, md, NULL) >
            0;
 }
@@ -453,26 +263,49 @@ static size_t lower_all(const struct mill_clip_tokenizer *tok, pcre2_match_data 
     return o;
 }
 
+/* ftfy.fix_text(text) as malloc'd UTF-8 (length in *len), text first made valid UTF-8 as
+ * Python's decoding would; NULL when out of memory. */
+static char *fix_text(const struct mill_clip_tokenizer *tok, const char *text, size_t n,
+                      size_t *len) {
+    uint32_t *cps = n < SIZE_MAX / 8 ? malloc((n + 1) * sizeof *cps) : NULL;
+    char *valid = n < SIZE_MAX / 8 ? malloc(4 * n + 1) : NULL, *fixed = NULL;
+    struct mill_err err = {0};
+    if (cps && valid) {
+        size_t m = mill_pystr_encode(cps, mill_pystr_decode(text, n, cps), valid);
+        if (mill_ftfy_fix_text(tok->ftfy, valid, m, &fixed, len, &err))
+            fixed = NULL;
+    }
+    free(cps);
+    free(valid);
+    return fixed;
+}
+
 /* whitespace_clean(basic_clean(text)).lower() as malloc'd UTF-8 (length in *len); NULL when out
- * of memory. */
+ * of memory. basic_clean's ftfy.fix_text only where the tokenizer uses ftfy. */
 static char *clean_text(const struct mill_clip_tokenizer *tok, pcre2_match_data *md,
                         const char *text, size_t *len) {
     size_t n = strlen(text);
-    if (n > SIZE_MAX / 16 - 1)
+    char *fixed = tok->ftfy ? fix_text(tok, text, n, &n) : NULL;
+    if (tok->ftfy && !fixed)
         return NULL;
+    if (n > SIZE_MAX / 16 - 1) {
+        free(fixed);
+        return NULL;
+    }
     uint32_t *a = malloc((2 * n + 1) * sizeof *a), *b = malloc((2 * n + 1) * sizeof *b);
     char *s = NULL;
     if (a && b) {
-        size_t m = decode_all(text, n, a);
-        m = unescape(a, m, b);
-        m = unescape(b, m, a);
+        size_t m = mill_pystr_decode(fixed ? fixed : text, n, a);
+        m = mill_pystr_html_unescape(a, m, b);
+        m = mill_pystr_html_unescape(b, m, a);
         m = clean_space(a, m, b);
         m = lower_all(tok, md, b, m, a);
         if ((s = malloc(4 * m + 1)))
-            *len = encode_all(a, m, s);
+            *len = mill_pystr_encode(a, m, s);
     }
     free(a);
     free(b);
+    free(fixed);
     return s;
 }
 
@@ -944,7 +777,7 @@ static void split_fields(const char *p, size_t n, struct fields *fs) {
     for (size_t i = 0, k = 0; i < n;) {
         uint32_t cp;
         size_t start = i;
-        for (; i < n && (k = utf8_decode((const unsigned char *)p + i, n - i, &cp)) &&
+        for (; i < n && (k = mill_pystr_decode_cp((const unsigned char *)p + i, n - i, &cp)) &&
                !py_isspace(cp);
              i += k)
             ;
@@ -963,7 +796,7 @@ static int join_fields(const char *p, size_t n, struct mill_buf *out) {
     mill_buf_reset(out);
     for (size_t i = 0, k; i < n; i += k) {
         uint32_t cp;
-        k = utf8_decode((const unsigned char *)p + i, n - i, &cp);
+        k = mill_pystr_decode_cp((const unsigned char *)p + i, n - i, &cp);
         if (!py_isspace(cp) && mill_buf_add(out, p + i, k))
             return MILL_ENOMEM;
     }
@@ -987,7 +820,7 @@ static void bytes_to_unicode(uint8_t order[256], uint32_t cp[256]) {
 
 /* The symbol of byte character cp, with "</w>" when end, into buf[8]; returns its length. */
 static size_t byte_symbol(uint32_t cp, bool end, char *buf) {
-    size_t n = utf8_encode(cp, buf);
+    size_t n = mill_pystr_encode_cp(cp, buf);
     if (end)
         memcpy(buf + n, "</w>", 4);
     return n + (end ? 4 : 0);
@@ -1164,7 +997,7 @@ static bool json_eat(struct json_in *j, char c) {
 static int json_hex4(struct json_in *j, uint32_t *v) {
     *v = 0;
     for (int k = 0; k < 4; k++, j->i++) {
-        int d = j->i < j->n ? digit_value((unsigned char)j->s[j->i], true) : -1;
+        int d = j->i < j->n ? mill_pystr_digit((unsigned char)j->s[j->i], true) : -1;
         if (d < 0)
             return MILL_EFORMAT;
         *v = *v << 4 | (uint32_t)d;
@@ -1191,7 +1024,7 @@ static int json_escape(struct json_in *j, struct mill_buf *out) {
         v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
     }
     char buf[4];
-    return mill_buf_add(out, buf, utf8_encode(v, buf));
+    return mill_buf_add(out, buf, mill_pystr_encode_cp(v, buf));
 }
 
 /* A JSON string (the text is valid UTF-8) into out. */
@@ -1319,6 +1152,10 @@ int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
     return rc;
 }
 
+int mill_clip_tokenizer_use_ftfy(struct mill_clip_tokenizer *tok, struct mill_err *err) {
+    return tok->ftfy ? 0 : mill_ftfy_new(&tok->ftfy, err);
+}
+
 void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok) {
     if (!tok)
         return;
@@ -1326,6 +1163,7 @@ void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok) {
     pcre2_code_free(tok->re);
     pcre2_code_free(tok->re_cased);
     pcre2_code_free(tok->re_ignorable);
+    mill_ftfy_free(tok->ftfy);
     cache_free(tok->cache);
     free(tok);
 }

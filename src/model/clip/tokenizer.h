@@ -17,6 +17,9 @@ int mill_clip_tokenizer_load_bpe_gz(const char *path, struct mill_clip_tokenizer
 /* From HF's vocab.json + merges.txt. */
 int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
                                 struct mill_clip_tokenizer **tok, struct mill_err *err);
+/* From now on every text first goes through ftfy.fix_text, as open_clip's SimpleTokenizer does
+ * (HF's CLIPTokenizerFast does not). Call before the tokenizer is shared. */
+int mill_clip_tokenizer_use_ftfy(struct mill_clip_tokenizer *tok, struct mill_err *err);
 void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok);
 
 /* Tokenises text into out[context_length]: SOT, tokens, EOT, zeros; when too long, the tokens
