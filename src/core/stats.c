@@ -101,6 +101,11 @@ static double pairwise(const double *x, size_t n, enum term t, double m) {
     return pairwise(x, n2, t, m) + pairwise(x + n2, n - n2, t, m);
 }
 
+double mill_round_np(double x, int decimals) {
+    double f = pow(10.0, decimals);
+    return rint(x * f) / f;
+}
+
 double mill_sum(const double *x, size_t n) {
     return 0.0 + pairwise(x, n, PLAIN, 0.0); /* np.add.reduce starts from the identity 0.0 */
 }
@@ -111,12 +116,25 @@ double mill_mean(const double *x, size_t n) {
     return mill_sum(x, n) / (double)n;
 }
 
-double mill_sem(const double *x, size_t n) {
+double mill_std(const double *x, size_t n) {
     if (n < 2)
-        return 0.0;
+        return NAN;
     double m = mill_mean(x, n);
-    double var = (0.0 + pairwise(x, n, SQDEV, m)) / (double)(n - 1);
-    return sqrt(var) / sqrt((double)n);
+    return sqrt((0.0 + pairwise(x, n, SQDEV, m)) / (double)(n - 1));
+}
+
+double mill_sem(const double *x, size_t n) {
+    return n < 2 ? 0.0 : mill_std(x, n) / sqrt((double)n);
+}
+
+double mill_fsum(const double *x, size_t n) {
+    double sum = 0.0, c = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double t = sum + x[i];
+        c += fabs(sum) >= fabs(x[i]) ? (sum - t) + x[i] : (x[i] - t) + sum;
+        sum = t;
+    }
+    return c != 0.0 && isfinite(c) ? sum + c : sum;
 }
 
 /* ---- log-sum-exp ------------------------------------------------------------------------ */

@@ -14,15 +14,27 @@
  * result follows x (round(-0.00001, 4) == -0.0). */
 double mill_round(double x, int ndigits);
 
-/* numpy's sum of x[0..n): pairwise summation, as np.add.reduce does for float64. 0.0 if n == 0. */
+/* numpy's x.round(decimals) for decimals >= 0 (what pandas' DataFrame.round does): x * 10^d
+ * rounded half-to-even with rint, divided by 10^d; not always round()'s answer near a tie
+ * (-0.00025 gives -0.0002). */
+double mill_round_np(double x, int decimals);
+
+/* numpy's sum of x[0..n): pairwise summation, as np.add.reduce does for float64 (which sums
+ * blocks of 8,192 values each pairwise: above that the last bit can differ). 0.0 if n == 0. */
 double mill_sum(const double *x, size_t n);
 
 /* The arithmetic mean of x[0..n), summed pairwise. NaN when n == 0. */
 double mill_mean(const double *x, size_t n);
 
-/* The standard error of the mean: sample standard deviation (ddof=1, two-pass) / sqrt(n).
- * 0.0 when n < 2. */
+/* The sample standard deviation (ddof=1, two-pass); NaN when n < 2. */
+double mill_std(const double *x, size_t n);
+
+/* The standard error of the mean: mill_std / sqrt(n). 0.0 when n < 2. */
 double mill_sem(const double *x, size_t n);
+
+/* Python's sum() of floats since 3.12: left to right with Neumaier's compensation, the
+ * compensation added at the end when finite. 0.0 if n == 0. */
+double mill_fsum(const double *x, size_t n);
 
 /* log(sum(exp(x[i] - max))) + max over x[0..n), n >= 1, max the row's largest value: each
  * x[i] - max and its exp in float (Cephes' expf, about 1 ulp; terms below e^-87 count as e^-87,

@@ -407,7 +407,7 @@ static int finish_doc(struct job *j, const struct batch *b, size_t i, const stru
         for (size_t m = 0; !error && m < j->n_metrics; m++) {
             if (j->metrics[m]->fn(d, &r, &mc, &vals[m], &merr))
                 error = merr.msg;
-            vals[m] = mill_round(vals[m], 4);
+            vals[m] = mill_round_np(vals[m], 4); /* Python Mill: DataFrame.round(4) */
         }
     }
     struct mill_sample_line sl = {.model = j->c->model,
@@ -916,7 +916,7 @@ static int write_provenance(struct job *j, const char *path, const char *files, 
                                 .n = j->n_docs,
                                 .n_failed = j->n_failed,
                                 .n_computed = j->n_new,
-                                .n_resumed = mill_samples_n_resumed(j->samples),
+                                .n_resumed = mill_samples_n_resumed(j->samples, j->n_docs),
                                 .n_truncated = j->n_truncated,
                                 .finished = finished,
                                 .seconds = seconds,
@@ -974,14 +974,14 @@ static int end_job(struct job *j, int rc, struct mill_err *err) {
         report_progress(j, true);
         MILL_INFO("runner", "%s: %lld docs (%zu computed, %zu resumed, %zu failed)", j->t->name,
                   (long long)j->n_docs, j->n_new,
-                  j->samples ? mill_samples_n_resumed(j->samples) : 0, j->n_failed);
+                  j->samples ? mill_samples_n_resumed(j->samples, j->n_docs) : 0, j->n_failed);
     } else if (j->samples) {
         if (isatty(STDERR_FILENO) && j->t_last > j->t_start)
             fputc('\n', stderr); /* end the progress bar's line */
         MILL_INFO("runner",
                   "%s: stopped; %zu docs computed in this run and %zu resumed "
                   "are kept in %s",
-                  j->t->name, j->n_new, mill_samples_n_resumed(j->samples), j->jsonl);
+                  j->t->name, j->n_new, mill_samples_n_resumed(j->samples, INT64_MAX), j->jsonl);
     }
     if (!rc)
         rc = aggregate_job(j, j->tr, err);
@@ -1089,7 +1089,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
     if (!rc)
         mill_provenance_read(j->json, &st);
     bool cached = !rc && mill_provenance_finished(&st, c->p->seed, c->p->limit) &&
-                  mill_samples_n_resumed(j->samples) >= (size_t)st.n;
+                  mill_samples_n_resumed(j->samples, st.n) >= (size_t)st.n;
     if (cached && !(rc = land_held(c, err))) {
         MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
         j->n_docs = st.n;
@@ -1154,8 +1154,14 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
             .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
             .n_shot = c->p->n_shot >= 0 ? c->p->n_shot : tasks[0]->n_shots,
             .metric = b->metric_names[m]};
-        mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k, &r->performance,
-                              &r->std_err);
+        int rrc = mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k,
+                                        &r->performance, &r->std_err);
+        if (rrc) {
+            MILL_WARN("runner", "%s: no %s rollup: %s", b->name, b->metric_names[m],
+                      rrc == MILL_ENOMEM ? "out of memory" : "its tasks' sample counts sum to 0");
+            n_rows--;
+            continue;
+        }
         if (m == 0) {
             *first_score = r->performance;
             *have = true;

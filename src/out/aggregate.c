@@ -641,8 +641,12 @@ int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *
                 copy[k++] = x[i];
         v = copy;
     }
+    /* Python Mill's _stderr_of_mean: pandas' std (NaNs skipped, ddof=1) over the square root of
+     * every value's count, NaNs included; 0.0 where that std is NaN (fewer than two values, an
+     * infinity) or n < 2. */
+    double sd = mill_std(v, k);
     *performance = mill_round(mill_mean(v, k), 4);
-    *std_err = mill_round(mill_sem(v, k), 4);
+    *std_err = mill_round(n < 2 || isnan(sd) ? 0.0 : sd / sqrt((double)n), 4);
     free(copy);
     return 0;
 }
@@ -651,28 +655,23 @@ int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k, d
                           double *std_err) {
     if (k == 0)
         return MILL_EINVAL;
-    double mean;
-    if (!counts) {
-        mean = mill_mean(perf, k);
-    } else {
-        /* np.average: sum(perf * w) / sum(w), both summed pairwise */
-        double *pw = malloc(2 * k * sizeof *pw);
-        if (!pw)
-            return MILL_ENOMEM;
-        for (size_t i = 0; i < k; i++) {
-            if (counts[i] < 0) {
-                free(pw);
-                return MILL_EINVAL;
-            }
-            pw[i] = perf[i] * (double)counts[i];
-            pw[k + i] = (double)counts[i];
-        }
-        double wsum = mill_sum(pw + k, k);
-        mean = mill_sum(pw, k) / wsum;
-        free(pw);
-        if (wsum == 0.0)
+    /* Python Mill's aggregate_group: sum(perf) / len, or sum(v * c) / sum(counts), with
+     * Python's sum(). */
+    double *pw = malloc(k * sizeof *pw), mean, wsum = 0.0;
+    if (!pw)
+        return MILL_ENOMEM;
+    for (size_t i = 0; i < k; i++) {
+        if (counts && counts[i] < 0) {
+            free(pw);
             return MILL_EINVAL;
+        }
+        pw[i] = counts ? perf[i] * (double)counts[i] : perf[i];
+        wsum += counts ? (double)counts[i] : 1.0;
     }
+    mean = mill_fsum(pw, k) / wsum;
+    free(pw);
+    if (wsum == 0.0)
+        return MILL_EINVAL;
     *performance = mill_round(mean, 4);
     *std_err = mill_round(mill_sem(perf, k), 4);
     return 0;

@@ -69,14 +69,16 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
                           struct mill_err *err);
 
 /* A leaf row's numbers from the per-sample metric values x[0..n): performance =
- * round(mean, 4), std_err = round(std(ddof=1)/sqrt(n), 4), 0.0 when n < 2. NaN values are
- * skipped and not counted (pandas' skipna); performance is NaN when no value is left.
+ * round(mean, 4), std_err = round(std(ddof=1)/sqrt(n), 4), as Python Mill's _stderr_of_mean:
+ * mean and std skip NaN values (pandas' skipna) but n counts them; std_err 0.0 when n < 2 or
+ * the std is NaN; performance is NaN when no value is left.
  * Returns 0 or MILL_ENOMEM. */
 int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *std_err);
 
-/* A rollup row's numbers from the k subtask performances perf[0..k): performance = round(mean,
- * 4), or with counts != NULL round(sum(perf*counts)/sum(counts), 4) (weighted_aggregate, counts =
- * each subtask's sample count); std_err = round(sem of perf, 4), 0.0 when k < 2.
+/* A rollup row's numbers from the k subtask performances perf[0..k): performance =
+ * round(sum(perf) / k, 4), or with counts != NULL round(sum(perf*counts)/sum(counts), 4)
+ * (weighted_aggregate, counts = each subtask's sample count), sums as Python's sum() (3.12+);
+ * std_err = round(sem of perf, 4), 0.0 when k < 2.
  * Returns 0; MILL_EINVAL when k == 0, a count is negative or the counts sum to 0. */
 int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k, double *performance,
                           double *std_err);

@@ -247,7 +247,9 @@ int mill_results_add_line(struct mill_result_job *job, const char *line, size_t 
         return MILL_EFORMAT;
     }
     int rc = 0;
-    if (mill_value_get(&v, "error")) {
+    if (job->n_docs > 0 && id >= job->n_docs) {
+        /* a line of an earlier run over more docs (a later --limit): not this job's */
+    } else if (mill_value_get(&v, "error")) {
         job->n_failed++;
     } else if (seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) ||
                line_seed == seed) {
@@ -283,6 +285,8 @@ static int read_provenance(const char *path, struct mill_result_job *j, int64_t 
                 j->old_note = "provenance lacks fields of this mill (written by an older mill)";
         if (mill_value_as_int(mill_value_get(&v, "seed"), seed))
             *seed = -1;
+        if (mill_value_as_int(mill_value_get(&v, "n"), &j->n_docs) || j->n_docs < 0)
+            j->n_docs = 0;
         j->provenance = to_json(&v);
     } else {
         j->old_note = "unreadable provenance file";

@@ -40,6 +40,7 @@ struct mill_result_job {
     size_t n_skipped;     /* unreadable lines */
     size_t n_failed;      /* lines of failed samples (their docs are in s only if answered) */
     char *provenance;     /* the provenance document as compact JSON; NULL when there is none */
+    int64_t n_docs;       /* the provenance's "n": lines of later doc_ids are left out; 0 none */
     const char *old_note; /* why this job looks written by an older mill; NULL when it does not */
 };
 

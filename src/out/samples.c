@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+enum { DONE_READ = 1, DONE_NEW = 2 };
+
 struct mill_samples {
     char *path;
     int fd; /* O_APPEND */
@@ -28,10 +30,9 @@ struct mill_samples {
     int64_t *pend_ids;    /* their done doc ids, undone when the write fails */
     size_t n_pend, cap_pend;
     size_t n_metrics;
-    double *vals; /* n_metrics per doc_id, NaN when unknown */
-    unsigned char *done;
-    size_t cap; /* doc_ids with room in vals/done */
-    size_t n_resumed;
+    double *vals;        /* n_metrics per doc_id, NaN when unknown */
+    unsigned char *done; /* per doc_id: 0 to do, DONE_READ found in the file, DONE_NEW written */
+    size_t cap;          /* doc_ids with room in vals/done */
 };
 
 char *mill_model_dirname(const char *model) {
@@ -136,9 +137,7 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
                 d = x->kind == MILL_V_INT ? (double)x->u.i : x->u.b;
             s->vals[(size_t)id * s->n_metrics + m] = d;
         }
-        if (!s->done[id])
-            s->n_resumed++;
-        s->done[id] = 1;
+        s->done[id] = DONE_READ;
     }
     mill_value_free(&v);
 }
@@ -254,7 +253,7 @@ int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *me
     }
     s->pend_ids[s->n_pend++] = doc_id;
     memcpy(s->vals + (size_t)doc_id * s->n_metrics, metrics, s->n_metrics * sizeof *metrics);
-    s->done[doc_id] = 1;
+    s->done[doc_id] = DONE_NEW;
     return 0;
 }
 
@@ -290,7 +289,12 @@ int mill_samples_flush(struct mill_samples *s, struct mill_err *err) {
     return rc;
 }
 
-size_t mill_samples_n_resumed(const struct mill_samples *s) { return s->n_resumed; }
+size_t mill_samples_n_resumed(const struct mill_samples *s, int64_t n_docs) {
+    size_t n = 0, below = n_docs < 0 ? 0 : (size_t)n_docs < s->cap ? (size_t)n_docs : s->cap;
+    for (size_t i = 0; i < below; i++)
+        n += s->done[i] == DONE_READ;
+    return n;
+}
 
 void mill_samples_close(struct mill_samples *s) {
     if (!s)
@@ -382,7 +386,7 @@ static void add_prediction(const struct mill_sample_result *r, struct mill_buf *
     else if (r->text)
         mill_buf_add_json_str(b, r->text, strlen(r->text));
     else if (r->output_type == MILL_OUT_PERPLEXITY && !r->classification)
-        mill_buf_add_json_num(b, mill_round(r->mean_logprob, 4));
+        mill_buf_add_json_num(b, mill_round_np(r->mean_logprob, 4));
     else
         mill_buf_addf(b, "%lld", (long long)r->pred_index);
 }

@@ -60,8 +60,9 @@ int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *me
  * naming the file: disk full, file too large) the file is cut back to its last whole line and
  * the queued docs are no longer done. */
 int mill_samples_flush(struct mill_samples *s, struct mill_err *err);
-/* Count of docs found done in the file at open. */
-size_t mill_samples_n_resumed(const struct mill_samples *s);
+/* Count of docs found done in the file at open with a doc_id below n_docs (the job's docs: an
+ * earlier run over more docs leaves lines beyond them). */
+size_t mill_samples_n_resumed(const struct mill_samples *s, int64_t n_docs);
 void mill_samples_close(
     struct mill_samples *s); /* flushes (a failure is warned), unlocks; NULL-safe */
 

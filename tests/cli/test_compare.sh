@@ -21,7 +21,7 @@ out = sys.argv[1]
 rng = random.Random(7)
 agg = ["model,benchmark,task,task_type,n_shot,metric,performance,stderr"]
 
-def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=()):
+def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=(), n=None):
     d = os.path.join(out, "outputs", model.replace("/", "__"))
     os.makedirs(d, exist_ok=True)
     base = os.path.join(d, f"{task}_{n_shot}shot")
@@ -39,7 +39,8 @@ def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=(
     if prov:
         json.dump({"mill_version": "0.1.0", "model": model, "backend": "replay", "task": task,
                    "n_shot": n_shot, "dataset": {}, "seed": seed, "limit": -1,
-                   "n": len(values), "finished": True}, open(base + ".json", "w"))
+                   "n": n or 1 + max(doc for doc, _ in values), "finished": True},
+                  open(base + ".json", "w"))
     for m in metrics:
         agg.append(f"{model},{bench},{task},multiple_choice,{n_shot},{m},0.5,0.01")
 
@@ -49,7 +50,7 @@ def binary(n, p, skip=()):
 job("org/a", "bench", "t1", 5, ["acc"], binary(60, 0.4),
     extra=[json.dumps({"doc_id": 3, "seed": 7, "acc": 1.0}),      # another seed: ignored
            json.dumps({"doc_id": 61, "seed": 42, "error": "boom"}),  # failed: not an answer
-           '{"doc_id": 62, "acc": 1.0, "seed"'])                     # torn last line
+           '{"doc_id": 62, "acc": 1.0, "seed"'], n=63)               # torn last line
 job("org/b", "bench", "t1", 5, ["acc"], binary(60, 0.6))
 both = [(i, [float(rng.random() < 0.5), rng.random()]) for i in range(45)]
 job("org/a", "bench", "t2", 5, ["acc", "f1"], both)
@@ -64,6 +65,9 @@ job("org/b", "", "big", 0, ["acc"], [(i, [float(i % 10 != 3)]) for i in range(40
 job("old", "bench", "t1", 5, ["acc"], binary(60, 0.5), seed=None, prov=False)
 job("old", "bench", "t2", 5, ["acc", "f1"], both[::-1], seed=None, prov=False)
 job("c", "", "t9", 0, ["acc"], binary(10, 0.5))
+# A --limit 30 run after a full one of 40 docs: the lines of docs 30..39 are not the job's.
+job("org/a", "", "tlim", 0, ["acc"], binary(40, 0.5), n=30)
+job("org/b", "", "tlim", 0, ["acc"], binary(40, 0.5), n=30)
 for m in ("org/a", "org/b", "old"):
     agg.append(f"{m},bench,bench,multiple_choice,5,acc,0.5,0.01")
 open(os.path.join(out, "aggregate.csv"), "w").write("\n".join(agg) + "\n")
@@ -92,7 +96,7 @@ check "a job without provenance is said: its lines are taken whatever their seed
 same "the other way round (B-A flips)" org/b org/a
 
 check "the table has the rollup first, tasks by name" \
-    "[ \"\$(awk 'NR>6{print \$1}' '$tmp/ab' | tr '\n' ' ')\" = 'bench big t1 t2 t2 t3 tinf ' ]"
+    "[ \"\$(awk 'NR>6{print \$1}' '$tmp/ab' | tr '\n' ' ')\" = 'bench big t1 t2 t2 t3 tinf tlim ' ]"
 check "a value that is not finite is left out of the pairs (tinf pairs 5 of 6 docs)" \
     "grep -Eq '^tinf +0 +lp +5 ' '$tmp/ab' && ! grep -Eq '(^| )[-+]?(inf|nan)( |\$)' '$tmp/ab'"
 check "the rollup row is marked and counts both tasks' pairs" \
@@ -103,6 +107,8 @@ check "partial overlap: t2 pairs only the 33 docs both answered" \
 check "a tiny McNemar p is printed in e-notation" "grep -Eq '^big .*e-[0-9]+\$' '$tmp/ab'"
 check "failed samples, other seeds and torn lines are not answers (t1 has 60 pairs)" \
     "grep -Eq '^t1 +5 +acc +60 ' '$tmp/ab'"
+check "lines beyond the provenance's n are not the job's (tlim pairs 30 of 40 lines)" \
+    "grep -Eq '^tlim +0 +acc +30 ' '$tmp/ab'"
 
 # The numbers themselves, independently of formatting: McNemar of the 'big' task.
 "$PY" - "$tmp/ab" <<'PY' >"$tmp/mc.out" 2>&1

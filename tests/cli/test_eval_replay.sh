@@ -103,6 +103,19 @@ check "--limit 2 is not 'Cached' from the full run" "! grep -q 'Cached' '$tmp/st
 run toy_qa --seed 7; rc=$?
 check "--seed 7 runs again" "[ $rc -eq 0 ] && ! grep -q 'Cached' '$tmp/stderr'"
 
+# A --limit run after a full one: the full run's lines beyond the limit are not this job's, so
+# they neither make it "Cached" while one of its docs failed nor count as resumed.
+grep -v '"toy_qa", "doc_id": 1' "$tmp/resp.jsonl" >"$tmp/resp_l.jsonl"
+runl() { "$MILL" --output_dir "$tmp/lim" eval "replay[file=$tmp/resp_l.jsonl,name=lim]" toy_qa \
+         --task_paths "$tmp/plug" "$@" >/dev/null 2>"$tmp/stderr"; }
+runl; runl --limit 2
+echo '{"task": "toy_qa", "doc_id": 1, "response": " Rome "}' >>"$tmp/resp_l.jsonl"
+runl --limit 2; rc=$?
+check "--limit 2 after a full run retries its failed doc (not Cached, 1 computed, 1 resumed)" \
+    "[ $rc -eq 0 ] && ! grep -q Cached '$tmp/stderr' && grep -q 'toy_qa: 2 docs (1 computed, 1 resumed, 0 failed)' '$tmp/stderr'"
+check "its provenance counts only its own docs" \
+    "$PY -c \"import json,sys; p=json.load(open('$tmp/lim/outputs/lim/toy_qa_2shot.json')); sys.exit(not (p['n'] == 2 and p['n_resumed'] == 1 and p['n_computed'] == 1))\""
+
 # Up-front rejection: replay cannot score log-probs; nothing is written for the task.
 run toy_lp; rc=$?
 check "log-prob task rejected with Mill's message" \

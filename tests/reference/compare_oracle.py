@@ -6,7 +6,8 @@ Reads OUTPUT_DIR/aggregate.csv with the csv module and each job's JSONL and prov
 json module, pairs A's and B's answers by doc_id and prints the table mill prints (or, with
 --json, the numbers unrounded). The rules it implements, from BEHAVIOUR.md §1.4:
   - a job is a (model, task, n_shot) of a non-rollup aggregate row; its answer for a doc is the
-    last JSONL line without "error" whose seed is the provenance's (any seed without provenance);
+    last JSONL line without "error" whose seed is the provenance's (any seed without provenance)
+    and whose doc_id is below the provenance's "n" (an earlier run over more docs left the rest);
   - a task row pairs the docs both answered with a number for a metric both have; a benchmark
     row (two or more task rows of one benchmark, n_shot and metric) stratifies over its tasks;
   - diff = mean over strata of mean(b - a); 95% CI = numpy.percentile of 10,000 bootstrap
@@ -54,9 +55,10 @@ def load(out_dir, models, tasks):
             job["metrics"].append(r["metric"])
     for (model, task, n_shot), job in jobs.items():
         base = os.path.join(out_dir, "outputs", model.replace("/", "__"), f"{task}_{n_shot}shot")
-        seed = None
+        seed, n_docs = None, None
         try:
-            seed = json.load(open(base + ".json")).get("seed")
+            prov = json.load(open(base + ".json"))
+            seed, n_docs = prov.get("seed"), prov.get("n")
         except (OSError, ValueError):
             pass
         try:
@@ -70,6 +72,8 @@ def load(out_dir, models, tasks):
             except (ValueError, KeyError, TypeError):
                 continue
             if not isinstance(doc, int) or doc < 0 or "error" in d:
+                continue
+            if isinstance(n_docs, int) and n_docs > 0 and doc >= n_docs:
                 continue
             if seed is not None and isinstance(d.get("seed"), int) and d["seed"] != seed:
                 continue

@@ -337,10 +337,19 @@ static void test_leaf_and_rollup(void) {
     CHECK(se == 0.2449);
     CHECK_INT(mill_aggregate_leaf(acc, 1, &perf, &se), MILL_OK);
     CHECK(perf == 1.0 && se == 0.0);
-    const double with_nan[] = {1, NAN, 0, 1}; /* pandas' skipna: n = 3 */
+    /* Python Mill's _stderr_of_mean: the std skips NaN (pandas), the sqrt(n) counts it */
+    const double with_nan[] = {1, NAN, 0, 1};
     CHECK_INT(mill_aggregate_leaf(with_nan, 4, &perf, &se), MILL_OK);
     CHECK(perf == 0.6667);
-    CHECK(se == 0.3333);
+    CHECK(se == 0.2887);
+    const double with_nan2[] = {1, 0, 1, NAN, 1};
+    CHECK_INT(mill_aggregate_leaf(with_nan2, 5, &perf, &se), MILL_OK);
+    CHECK(perf == 0.75 && se == 0.2236);
+    const double one_left[] = {NAN, 0.5, NAN}, with_inf[] = {-INFINITY, -1, -2};
+    CHECK_INT(mill_aggregate_leaf(one_left, 3, &perf, &se), MILL_OK);
+    CHECK(perf == 0.5 && se == 0.0); /* std of one value is NaN: 0.0 */
+    CHECK_INT(mill_aggregate_leaf(with_inf, 3, &perf, &se), MILL_OK);
+    CHECK(isinf(perf) && perf < 0 && se == 0.0);
     CHECK_INT(mill_aggregate_leaf(acc, 0, &perf, &se), MILL_OK);
     CHECK(isnan(perf) && se == 0.0);
 
@@ -354,6 +363,12 @@ static void test_leaf_and_rollup(void) {
     CHECK(se == 0.1155); /* the SEM of the subtask scores is never weighted */
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 1, &perf, &se), MILL_OK);
     CHECK(perf == 0.5 && se == 0.0);
+    /* Python's sum(): 0.38425000000000004 / 10 rounds up; numpy's pairwise sum gives 0.38425,
+     * which rounds to 0.3842 */
+    const double ten[] = {0.1267, 0.6432, 0.501,  0.7498, 0.0144,
+                          0.4144, 0.1736, 0.5744, 0.3614, 0.2836};
+    CHECK_INT(mill_aggregate_rollup(ten, NULL, 10, &perf, &se), MILL_OK);
+    CHECK(perf == 0.3843);
     const int64_t zero[] = {0, 0, 0};
     CHECK_INT(mill_aggregate_rollup(sub, zero, 3, &perf, &se), MILL_EINVAL);
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 0, &perf, &se), MILL_EINVAL);

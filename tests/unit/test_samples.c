@@ -49,7 +49,7 @@ static void test_before_wait(void) {
     h.fail = 0; /* released by the callback: no wait, the first open's line is done */
     CHECK_INT(mill_samples_open(path, 1234, metrics, 1, release, &h, &s2, &err), 0);
     CHECK(h.calls == 2 && h.s == NULL && s2 != NULL);
-    CHECK(s2 && mill_samples_n_resumed(s2) == 1 && mill_samples_done(s2, 0, NULL));
+    CHECK(s2 && mill_samples_n_resumed(s2, 10) == 1 && mill_samples_done(s2, 0, NULL));
 
     char other[80];
     snprintf(other, sizeof other, "%s/o/other_0shot.jsonl", dir);
@@ -83,7 +83,7 @@ static void test_huge_doc_id(void) {
     struct mill_err err = {0};
     struct mill_samples *s = NULL;
     CHECK_INT(mill_samples_open(path, 7, metrics, 1, NULL, NULL, &s, &err), 0);
-    CHECK(s && mill_samples_n_resumed(s) == 2 && mill_samples_done(s, 0, NULL) &&
+    CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL) &&
           mill_samples_done(s, 2, NULL) && !mill_samples_done(s, 134217728, NULL));
     mill_samples_close(s);
     char cmd[128];

@@ -8,6 +8,21 @@
 #include "core/stats.h"
 #include "mtest.h"
 
+static void test_round_numpy(void) {
+    /* numpy's x.round(4): x * 1e4, rint, / 1e4; not round()'s answer at these ties */
+    CHECK(mill_round_np(-0.00025, 4) == -0.0002 && mill_round(-0.00025, 4) == -0.0003);
+    CHECK(mill_round_np(-5.94975, 4) == -5.9498 && mill_round(-5.94975, 4) == -5.9497);
+    CHECK(mill_round_np(0.66666, 4) == 0.6667 && mill_round_np(1.0, 4) == 1.0);
+    CHECK(isnan(mill_round_np(NAN, 4)));
+}
+
+static void test_fsum(void) {
+    const double x[] = {1e16, 1.0, -1e16, 1.0}, y[] = {0.1, 0.2, 0.3};
+    CHECK(mill_fsum(x, 4) == 2.0); /* Neumaier: a plain left-to-right sum gives 1.0 */
+    CHECK(mill_fsum(y, 3) == 0.6); /* Python 3.12: sum([0.1, 0.2, 0.3]) == 0.6 */
+    CHECK(mill_fsum(NULL, 0) == 0.0);
+}
+
 static void test_round_half_even_on_exact_value(void) {
     CHECK(mill_round(2.675, 2) == 2.67); /* 2.675 is 2.67499999... in binary */
     CHECK(mill_round(0.5, 0) == 0.0);
@@ -194,6 +209,6 @@ static void test_argmax(void) {
     free(x);
 }
 
-MTEST_MAIN(MTEST(test_round_half_even_on_exact_value), MTEST(test_round_negative_ndigits),
-           MTEST(test_round_special_values), MTEST(test_mean), MTEST(test_sem),
-           MTEST(test_logsumexp), MTEST(test_argmax))
+MTEST_MAIN(MTEST(test_round_numpy), MTEST(test_fsum), MTEST(test_round_half_even_on_exact_value),
+           MTEST(test_round_negative_ndigits), MTEST(test_round_special_values), MTEST(test_mean),
+           MTEST(test_sem), MTEST(test_logsumexp), MTEST(test_argmax))
