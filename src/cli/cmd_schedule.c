@@ -350,8 +350,10 @@ static int read_options(const struct mill_args *a, struct sched *s) {
                               "--minutes_per_eval must be 0 (the default, %d) "
                               "or a positive number of minutes",
                               DEFAULT_MINUTES_PER_EVAL);
-    if (mill_arg(a, "limit") && s->limit < 1)
-        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be positive");
+    if (mill_arg(a, "limit") && s->limit < 0)
+        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 (no limit) or more");
+    if (s->limit == 0)
+        s->limit = -1; /* Python Mill's schedule: `if self.limit`, 0 is no limit */
     if (!s->minutes)
         s->minutes = DEFAULT_MINUTES_PER_EVAL;
     s->dry_run = mill_arg_bool(a, "dry_run", false);
@@ -960,10 +962,11 @@ static int run_schedule(const struct mill_args *a) {
         rc = load_cluster(&s, mill_arg(a, "cluster"));
     if (!rc)
         rc = build_jobs(&s);
-    if (!rc && !s.dry_run && !s.n_jobs)
+    /* Python Mill's order: --local runs the jobs even with --dry_run */
+    if (!rc && (s.local || !s.dry_run) && !s.n_jobs)
         printf("All requested jobs already complete.\n");
     else if (!rc)
-        rc = s.dry_run ? print_table(&s) : s.local ? run_local(&s) : submit(&s);
+        rc = s.local ? run_local(&s) : s.dry_run ? print_table(&s) : submit(&s);
     sched_free(&s);
     return rc;
 }

@@ -257,23 +257,54 @@ static const char *tab_name_at(const struct ui *u, int tab, size_t i) {
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
-/* Fuzzy filter: every character of pat appears in s, in order (case-insensitive). */
-static bool fuzzy_match(const char *pat, const char *s) {
-    for (; *pat; pat++) {
-        while (*s && lower((unsigned char)*s) != lower((unsigned char)*pat))
-            s++;
-        if (!*s)
+/* Python Mill's fuzzy filter: every character of pat appears in s, in order (case-insensitive,
+ * each at its first place after the previous one); *score is the span from the first matched
+ * character to the last, less 100 when the first is s's first. */
+static bool fuzzy_match(const char *pat, const char *s, int *score) {
+    const char *first = NULL, *last = s;
+    for (const char *t = s; *pat; pat++, t++) {
+        while (*t && lower((unsigned char)*t) != lower((unsigned char)*pat))
+            t++;
+        if (!*t)
             return false;
-        s++;
+        first = first ? first : t;
+        last = t;
     }
+    *score = first ? (int)(last - first) - (first == s ? 100 : 0) : 0;
     return true;
 }
 
+struct ranked {
+    int score;
+    const char *name;
+    size_t index;
+};
+
+static int cmp_ranked(const void *a, const void *b) {
+    const struct ranked *x = a, *y = b;
+    return x->score != y->score ? (x->score > y->score) - (x->score < y->score)
+                                : strcmp(x->name, y->name);
+}
+
+/* The names matching the filter, best first as Python Mill ranks them (score, then name); all
+ * names in registry order when the filter is empty. */
 static void refilter(struct ui *u) {
+    size_t n = tab_len(u, u->tab);
+    struct ranked *r = malloc((n ? n : 1) * sizeof *r);
     u->n_match = 0;
-    for (size_t i = 0; i < tab_len(u, u->tab); i++)
-        if (fuzzy_match(u->filter, tab_name_at(u, u->tab, i)))
-            u->match[u->n_match++] = i;
+    for (size_t i = 0; r && i < n; i++) {
+        const char *name = tab_name_at(u, u->tab, i);
+        int score;
+        if (fuzzy_match(u->filter, name, &score))
+            r[u->n_match++] = (struct ranked){score, name, i};
+    }
+    if (r && *u->filter)
+        qsort(r, u->n_match, sizeof *r, cmp_ranked);
+    for (size_t k = 0; r && k < u->n_match; k++)
+        u->match[k] = r[k].index;
+    if (!r)
+        u->n_match = 0;
+    free(r);
     u->sel = u->top = u->dtop = 0;
 }
 
@@ -348,14 +379,23 @@ static void task_details(struct ui *u, const struct mill_task_config *t) {
     struct mill_buf *b = &u->detail;
     static const char *const test_only[] = {"test", NULL};
     const char *const *splits = t->evaluation_splits ? t->evaluation_splits : test_only;
-    field(b, "Task type", mill_task_type_str(mill_task_effective_type(t)));
-    field(b, "Scoring", mill_output_type_str(t->output_type));
+    /* Python Mill's panel: how a response is scored, and the generation settings, only for
+     * the generative task types; the few-shot split only when the task names one */
+    enum mill_task_type type = mill_task_effective_type(t);
+    bool generative = type == MILL_TASK_GENERATIVE_QA || type == MILL_TASK_MULTIPLE_CHOICE ||
+                      type == MILL_TASK_PERPLEXITY;
+    field(b, "Task type", mill_task_type_str(type));
+    if (generative)
+        field(b, "Scoring", mill_output_type_str(t->output_type));
     field_list(b, "Splits", splits, false);
-    field(b, "Few-shot split", t->few_shots_split ? t->few_shots_split : splits[0]);
+    if (t->few_shots_split)
+        field(b, "Few-shot split", t->few_shots_split);
     mill_buf_addf(b, "%-*s%d\n", LABEL_W, "Default n-shot", t->n_shots);
-    mill_buf_addf(b, "%-*s%d\n", LABEL_W, "Max new tokens",
-                  t->generation_size > 0 ? t->generation_size : 256);
-    field_list(b, "Stop sequences", t->stop_sequences, true);
+    if (generative && t->output_type == MILL_OUT_GENERATIVE && t->generation_size > 0)
+        mill_buf_addf(b, "%-*s%d\n", LABEL_W, "Max new tokens", t->generation_size);
+    if (generative && t->output_type == MILL_OUT_GENERATIVE && t->stop_sequences &&
+        t->stop_sequences[0])
+        field_list(b, "Stop sequences", t->stop_sequences, true);
     task_data_fields(b, t);
     field_list(b, "Categories", t->categories, false);
     field_list(b, "Capabilities", t->capabilities, false);

@@ -152,13 +152,18 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
             idx = -1;
     }
     if (idx < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s--help)", name,
-                              cmd ? " for " : "", cmd ? cmd : "", cmd ? "<command> " : "");
+        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s%s--help)",
+                              name, cmd ? " for " : "", cmd ? cmd : "", cmd ? cmd : "",
+                              cmd ? " " : "");
     const struct mill_opt *o = a->opts[idx];
     const char *val = eq ? eq + 1 : NULL;
     if (o->type == MILL_OPT_BOOL) {
         if (negated && val)
             return mill_cli_error(MILL_EXIT_USAGE, "'%s' takes no value", argv[*i]);
+        /* Fire's `--flag False`: a following True or False is the flag's value */
+        if (!val && !negated && *i + 1 < argc &&
+            (!strcasecmp(argv[*i + 1], "true") || !strcasecmp(argv[*i + 1], "false")))
+            val = argv[++*i];
         bool b = !negated;
         if (val && !strcasecmp(val, "false"))
             b = false;
@@ -175,6 +180,14 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
     }
     a->val[idx] = val;
     return 0;
+}
+
+static int unknown_command(const char *name) {
+    char list[256] = "";
+    for (size_t i = 0; commands[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 commands[i]->name);
+    return mill_cli_error(MILL_EXIT_USAGE, "unknown command '%s' (commands: %s)", name, list);
 }
 
 static bool is_int(const char *s) {
@@ -204,10 +217,7 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
             rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i, argv[i] + 2);
         else if (!cmd) {
             if (!(cmd = find_command(argv[i])))
-                return mill_cli_error(MILL_EXIT_USAGE,
-                                      "unknown command '%s' (commands: eval, collect, ls, "
-                                      "schedule, prompts, data)",
-                                      argv[i]);
+                return unknown_command(argv[i]);
             if (add_opts(a, cmd->opts, cmd->n_opts) ||
                 (cmd->positionals && find_opt(a, "models") < 0 && add_opts(a, pos_opts, 2)))
                 return mill_cli_error(MILL_EXIT_FAIL, "too many options");
@@ -312,9 +322,9 @@ int main(int argc, char **argv) {
         want += mill_arg(&a, cmd->positionals[k]) == NULL;
     if (a.n_pos > want)
         return mill_cli_error(MILL_EXIT_USAGE,
-                              "mill %s: unexpected argument '%s' (lists are "
+                              "unexpected argument '%s' for %s (lists are "
                               "comma-separated; see mill %s --help)",
-                              cmd->name, a.pos[want], cmd->name);
+                              a.pos[want], cmd->name, cmd->name);
     rc = cmd->run(&a);
     /* what the command printed must have reached stdout (a full disk, a closed pipe with
      * SIGPIPE ignored): a command that wrote nothing or less than it said is a failure */

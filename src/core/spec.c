@@ -3,6 +3,8 @@
  * exactly those specs and turn the inputs Mill would mangle or crash on into clear errors. */
 #include "core/spec.h"
 
+#include "core/text.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -12,12 +14,7 @@
 #include <strings.h>
 
 static char *dup_trim(const char *s, size_t n) {
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
+    mill_ascii_strip_span(s, n, &s, &n);
     return strndup(s, n);
 }
 
@@ -27,7 +24,48 @@ void mill_strv_free(char **v, size_t n) {
     free(v);
 }
 
+/* item without one pair of matching quotes around it ('a' or "a"), in place. */
+static void unquote(char *item) {
+    size_t n = strlen(item);
+    if (n >= 2 && (item[0] == '\'' || item[0] == '"') && item[n - 1] == item[0]) {
+        memmove(item, item + 1, n - 2);
+        item[n - 2] = 0;
+    }
+}
+
+static int split_items(const char *list, const char *shown, bool literal, char ***items, size_t *n,
+                       struct mill_err *err);
+
+/* Whether s[0..n) is one bracketed list, "[...]" with the first '[' closed by the last ']':
+ * the spelling of a list that Fire hands Python Mill as a list. */
+static bool list_literal(const char *s, size_t n) {
+    if (n < 2 || s[0] != '[' || s[n - 1] != ']')
+        return false;
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        depth += s[i] == '[' ? 1 : s[i] == ']' ? -1 : 0;
+        if (depth == 0 && i + 1 < n)
+            return false;
+    }
+    return depth == 0;
+}
+
 int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err *err) {
+    const char *s;
+    size_t len;
+    mill_ascii_strip_span(list, strlen(list), &s, &len);
+    if (!list_literal(s, len))
+        return split_items(list, list, false, items, n, err);
+    char *inner = strndup(s + 1, len - 2);
+    int rc = inner ? split_items(inner, list, true, items, n, err)
+                   : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    free(inner);
+    return rc;
+}
+
+/* The items of list; shown is the text messages quote. */
+static int split_items(const char *list, const char *shown, bool literal, char ***items, size_t *n,
+                       struct mill_err *err) {
     *items = NULL;
     *n = 0;
     char **out = NULL;
@@ -49,9 +87,11 @@ int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err 
             }
             out = grown;
             out[k++] = item;
+            if (literal)
+                unquote(item);
             if (!*item) {
                 mill_strv_free(out, k);
-                return mill_err_set(err, MILL_EINVAL, "empty item in list '%s'", list);
+                return mill_err_set(err, MILL_EINVAL, "empty item in list '%s'", shown);
             }
             if (*p == 0)
                 break;
@@ -60,7 +100,7 @@ int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err 
     }
     if (depth != 0) {
         mill_strv_free(out, k);
-        return mill_err_set(err, MILL_EINVAL, "unbalanced brackets in '%s'", list);
+        return mill_err_set(err, MILL_EINVAL, "unbalanced brackets in '%s'", shown);
     }
     *items = out;
     *n = k;

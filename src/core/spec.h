@@ -6,9 +6,12 @@
 #include <mill/backend.h>
 #include <mill/buf.h>
 
-/* Splits a comma-separated list, ignoring commas inside [...] brackets; items are trimmed.
- * *items is a malloc'd array of malloc'd strings (free with mill_strv_free). An empty item or
- * unbalanced brackets give MILL_EINVAL with a message that quotes the list. */
+/* Splits a comma-separated list, ignoring commas inside [...] brackets; items are trimmed. A list
+ * written as Python's list literal, the spelling python-fire gives Python Mill a list with
+ * ("[a,b]", "['a', 'b']": the whole text in one pair of brackets), is that list, each item
+ * without its quotes. *items is a malloc'd array of malloc'd strings (free with
+ * mill_strv_free). An empty item or unbalanced brackets give MILL_EINVAL with a message that
+ * quotes the list. */
 int mill_spec_split(const char *list, char ***items, size_t *n, struct mill_err *err);
 void mill_strv_free(char **v, size_t n);
 

@@ -1,6 +1,7 @@
 /* text.c: Python-compatible string helpers (text.h). No allocation beyond the returned copies. */
 #include "core/text.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,17 @@ static bool py_isspace(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
            c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
            c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+void mill_ascii_strip_span(const char *s, size_t n, const char **b, size_t *len) {
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    *b = s;
+    *len = n;
 }
 
 void mill_py_strip_span(const char *str, size_t n, size_t *start, size_t *len) {

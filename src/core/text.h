@@ -8,6 +8,9 @@
 /* Python's str.strip() with no argument: the span of s without leading and trailing Unicode
  * whitespace (str.isspace() characters, UTF-8 encoded). Writes start offset and length. */
 void mill_py_strip_span(const char *s, size_t n, size_t *start, size_t *len);
+/* s[0..n) without leading and trailing ASCII whitespace (isspace): its start in *b, its length
+ * in *len. */
+void mill_ascii_strip_span(const char *s, size_t n, const char **b, size_t *len);
 /* The length of s[0..n) without its trailing Unicode whitespace: Python's str.rstrip(). */
 size_t mill_py_rstrip_len(const char *s, size_t n);
 /* A malloc'd copy of s stripped as str.strip() does; NULL on allocation failure. */

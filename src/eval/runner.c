@@ -1448,24 +1448,32 @@ void mill_run_result_free(struct mill_run_result *res) {
 
 /* Mill's table: "\n{'Task':<35} {'Score':>10}", 47 dashes, "{name:<35} {score:>10.4f}". With
  * several models each gets its own table under a "Model: <name>" line. */
+/* Whether score i's name is already in its model's table (a name given twice is shown once). */
+static bool shown_before(const struct mill_run_result *res, size_t i) {
+    for (size_t k = i; k-- > 0 && !strcmp(res->scores[k].model, res->scores[i].model);)
+        if (!strcmp(res->scores[k].name, res->scores[i].name))
+            return true;
+    return false;
+}
+
 int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out) {
-    const char *model = NULL;
     bool many = false;
     for (size_t i = 1; i < res->n; i++)
         many |= strcmp(res->scores[i].model, res->scores[0].model) != 0;
     for (size_t i = 0; i < res->n; i++) {
         const struct mill_run_score *s = &res->scores[i];
-        if (!model || strcmp(model, s->model)) {
-            model = s->model;
+        if (i == 0 || strcmp(res->scores[i - 1].model, s->model)) {
             if (many)
-                mill_buf_addf(out, "\nModel: %s", model);
+                mill_buf_addf(out, "\nModel: %s", s->model);
             mill_buf_addf(out, "\n%-35s %10s\n", "Task", "Score");
             mill_buf_adds(out, "-----------------------------------------------\n");
         }
-        if (s->have)
+        if (!shown_before(res, i) && s->have)
             mill_buf_addf(out, "%-35s %10.4f\n", s->name, s->score);
-        else
+        else if (!shown_before(res, i))
             mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
+        if (i + 1 == res->n || strcmp(res->scores[i + 1].model, s->model))
+            mill_buf_addc(out, '\n'); /* Python Mill's _display ends with print() */
     }
     return out->p || !res->n ? 0 : MILL_ENOMEM;
 }

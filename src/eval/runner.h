@@ -46,7 +46,8 @@ void mill_run_result_free(struct mill_run_result *res);
 int mill_write_prompts(struct mill_registry *reg, const char *names,
                        const struct mill_run_params *p, FILE *out, struct mill_err *err);
 
-/* Mill's end-of-run table for res onto out. */
+/* Mill's end-of-run table for res onto out: per model, a blank line, the header, one row per
+ * name (a name given twice once), a blank line. */
 int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out);
 
 /* The tasks that name stands for with a backend of these caps: a benchmark's tasks (the first

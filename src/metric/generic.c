@@ -55,19 +55,6 @@ static int m_acc_norm(const struct mill_doc *d, const struct mill_sample_result 
     return 0;
 }
 
-/* Python's str.strip(): ASCII whitespace at both ends (enough for model output). */
-static void strip_span(const char *s, const char **b, size_t *n) {
-    size_t len = strlen(s);
-    while (len && isspace((unsigned char)*s)) {
-        s++;
-        len--;
-    }
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    *b = s;
-    *n = len;
-}
-
 static int m_exact_match(const struct mill_doc *d, const struct mill_sample_result *r,
                          const struct mill_metric_ctx *c, double *out, struct mill_err *err) {
     const char *gold = mill_doc_gold_text(d);
@@ -76,8 +63,8 @@ static int m_exact_match(const struct mill_doc *d, const struct mill_sample_resu
                             c->task);
     const char *a, *b;
     size_t na, nb;
-    strip_span(r->text, &a, &na);
-    strip_span(gold, &b, &nb);
+    mill_ascii_strip_span(r->text, strlen(r->text), &a, &na);
+    mill_ascii_strip_span(gold, strlen(gold), &b, &nb);
     *out = na == nb && memcmp(a, b, na) == 0;
     return 0;
 }
@@ -85,7 +72,7 @@ static int m_exact_match(const struct mill_doc *d, const struct mill_sample_resu
 static char *lower_strip(const char *s) {
     const char *b;
     size_t n;
-    strip_span(s, &b, &n);
+    mill_ascii_strip_span(s, strlen(s), &b, &n);
     char *o = strndup(b, n);
     for (size_t i = 0; o && i < n; i++)
         o[i] = (char)tolower((unsigned char)o[i]);

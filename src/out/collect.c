@@ -387,7 +387,7 @@ static int job_done(const struct mill_aggregate_row *const *keys, size_t n,
 static int render_check(const struct mill_aggregate_table *t, const struct mill_collect_params *p,
                         struct mill_buf *out) {
     if (t->n == 0)
-        return mill_buf_adds(out, "No results at all.\n") < 0 ? MILL_ENOMEM : 0;
+        return mill_buf_adds(out, "\nNo results at all.\n") < 0 ? MILL_ENOMEM : 0;
     const struct mill_aggregate_row **keys = malloc(t->n * sizeof *keys);
     if (!keys)
         return MILL_ENOMEM;

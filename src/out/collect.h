@@ -45,7 +45,7 @@ struct mill_collect_params mill_collect_default_params(void);
  *   has several metrics; cells are the mean performance as "%.4f", "nan" where there is none.
  *   Rows with a NaN performance or an empty model/task do not enter the pivot (pandas drops
  *   them). "No results found." instead when nothing is left after filtering.
- *   With check: "No results at all." when t has no rows; else a blank line, "Completed jobs: N"
+ *   With check: a blank line and "No results at all." when t has no rows; else a blank line, "Completed jobs: N"
  *   (unique (model, task, n_shot) in all of t), and with expected jobs either "Missing K jobs:"
  *   plus "  model=<m>  task=<t>  n_shot=<n>" lines or "All requested jobs are complete.".
  * Returns 0, MILL_EINVAL (NULL t, p or out) or MILL_ENOMEM (out may then hold part). */

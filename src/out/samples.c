@@ -408,8 +408,10 @@ int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *b)
     add_key(b, "gold");
     if (d->target_str)
         mill_buf_add_json_str(b, d->target_str, strlen(d->target_str));
-    else
+    else if (d->target_index >= 0)
         mill_buf_addf(b, "%lld", (long long)d->target_index);
+    else
+        mill_buf_adds(b, "null"); /* no target: Python Mill's target_index None */
     for (size_t m = 0; s->values && m < s->n_metrics; m++) {
         add_key(b, s->metrics[m]->name);
         mill_buf_add_json_num(b, s->values[m]);

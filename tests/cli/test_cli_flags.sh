@@ -92,7 +92,13 @@ run
 expect "no command: usage, exit 2" 2 "usage: mill"
 
 run frobnicate
-expect "unknown command: exit 2" 2 "frobnicate"
+expect "unknown command: exit 2, every command listed" 2 "frobnicate" "convert, report"
+
+run ls --frob
+expect "unknown flag of a command: points at that command's help" 2 "(see mill ls --help)"
+run eval a b c
+expect "a third positional: named once, for its command" 2 "mill: unexpected argument 'c' for eval"
+lacks "no doubled prefix" "mill: mill"
 
 run --frobnicate ls
 expect "unknown global flag: exit 2, names it" 2 "--frobnicate"
@@ -162,6 +168,11 @@ lacks "collect --nocheck: no 'Completed jobs' line" "Completed jobs"
 run collect --output_dir "$tmp/res" --check=false
 expect "collect --check=false still prints the table" 0 "acme/TinyModel-1"
 lacks "collect --check=false: no 'Completed jobs' line" "Completed jobs"
+run collect --output_dir "$tmp/res" --check False
+expect "collect --check False (Fire's spelling) still prints the table" 0 "acme/TinyModel-1"
+lacks "collect --check False: no 'Completed jobs' line" "Completed jobs"
+run collect --output_dir "$tmp/res" --check True
+expect "collect --check True" 0 "Completed jobs: 1"
 run collect --output_dir "$tmp/res" --no-check
 expect "collect --no-check" 0 "acme/TinyModel-1"
 lacks "collect --no-check: no 'Completed jobs' line" "Completed jobs"

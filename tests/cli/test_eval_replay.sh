@@ -31,7 +31,7 @@ run() { "$MILL" --output_dir "$OUT" eval "$SPEC" "$@" --task_paths "$tmp/plug" \
 
 run toy; rc=$?
 check "eval exits 0" "[ $rc -eq 0 ]"
-printf '\n%-35s %10s\n%s\n%-35s %10.4f\n' Task Score \
+printf '\n%-35s %10s\n%s\n%-35s %10.4f\n\n' Task Score \
     "-----------------------------------------------" toy 0.5416 > "$tmp/want"
 check "score table is Mill's, with the rollup score" "cmp -s '$tmp/want' '$tmp/stdout'"
 check "the failed sample is reported" "grep -q '1 samples failed' '$tmp/stderr'"
@@ -92,6 +92,9 @@ PY
 check "resume computes only the missing samples" \
     "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
 check "resume gives the same leaf row" "grep -qx 'toy-model,toy,toy_qa,generative_qa,2,exact_match,0.75,0.25' '$OUT/aggregate.csv'"
+
+run toy_mc,toy_mc; rc=$?
+check "a name given twice is one row of the table" "[ $rc -eq 0 ] && [ \$(grep -c '^toy_mc ' '$tmp/stdout') -eq 1 ]"
 
 # --limit is part of the job key: a smoke run is not taken for the full job, and reuses samples.
 run toy_qa; run toy_qa --limit 2; rc=$?

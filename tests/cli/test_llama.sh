@@ -63,6 +63,8 @@ recs = [json.load(open(f)) for f in glob.glob(sys.argv[1] + '/outputs/*/*.json')
 lines = {f: sum(1 for _ in open(f)) for f in glob.glob(sys.argv[1] + '/outputs/*/*.jsonl')}
 assert len(recs) == 4 and all(r['finished'] and r['n'] == r['n_computed'] > 0 for r in recs), recs
 assert sorted(lines.values()) == sorted(r['n'] for r in recs), lines
+ppl = [json.loads(l) for f in glob.glob(sys.argv[1] + '/outputs/*/toy_ppl_0shot.jsonl') for l in open(f)]
+assert ppl and all(d['gold'] is None for d in ppl), ppl[:1]  # no target: null, as Python Mill
 wall = float(sys.argv[3]) - float(sys.argv[2])
 assert sum(r['seconds'] for r in recs) <= wall, (sum(r['seconds'] for r in recs), wall)
 PY"

@@ -165,6 +165,8 @@ only_religions() {
 }
 expect "case-insensitive filter 'wrldREL' leaves mmlu_world_religions with its details" \
     only_religions
+panel() { has "Scoring" "Few-shot split" && lacks "Max new tokens" "Stop sequences"; }
+expect "a log-likelihood task's panel: no generation settings (as Python Mill's)" panel
 keys BSpace BSpace BSpace
 expect "Backspace widens the filter again" two_world
 
@@ -186,6 +188,16 @@ expect "second run filtered" only_religions
 keys Enter
 selected() { has "Selected: mmlu_world_religions" && exited 0; }
 expect "Enter without clipboard tool prints 'Selected: <name>'" selected
+
+# ---- run 2b: matches ranked as Python Mill ranks them --------------------------------------
+start "$TMPD/empty"
+expect "run 2b starts" has "Filter: "
+keys Tab
+expect "run 2b on Tasks" tasks_tab
+typed pro
+keys Enter
+ranked() { has "Selected: mmlu_pro" && exited 0; }
+expect "filter 'pro': the tightest match first (mmlu_pro, not mmlu_prehistory)" ranked
 
 # ---- run 3: Enter with a clipboard tool (a fake xclip) ------------------------------------
 start "$TMPD/fakeclip"

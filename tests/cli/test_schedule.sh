@@ -215,6 +215,12 @@ check "after the sweep every job is complete (header only)" \
 sched "$TOY" toy --n_shots 0,1 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
 check "a --limit sweep does not complete the full jobs (4 pending)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 5 ]"
+sched "$TOY" toy --n_shots 0,1 --dry_run --limit 0 --extra_task_paths "$tmp/plug"; rc=$?
+check "--limit 0 is no limit, as Python Mill's schedule (4 pending)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 5 ]"
+sched "$TOY" toy --n_shots 0,1 --dry_run --local --limit 2 --extra_task_paths "$tmp/plug"; rc=$?
+check "--local wins over --dry_run, as in Python Mill (the jobs are run: all complete)" \
+    "[ $rc -eq 0 ] && grep -qx 'All requested jobs already complete.' '$tmp/stdout'"
 sched "$TOY,$TOY" toy,toy_qa --n_shots 0 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
 check "a job named twice (a model, a task inside a benchmark given) is listed once (2 jobs)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 3 ]"

@@ -58,7 +58,7 @@ else:
 
 if a.check:
     if len(df) == 0:
-        console.print("No results at all.")
+        console.print("\nNo results at all.")
     else:
         done = df[["model", "task", "n_shot"]].fillna("").drop_duplicates()
         console.print(f"\nCompleted jobs: {len(done)}")

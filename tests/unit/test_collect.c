@@ -292,8 +292,8 @@ static void test_check_all_complete(void) {
 
 static void test_no_results_at_all(void) {
     struct mill_collect_params p = mill_collect_default_params();
-    golden(HEADER, &p, "No results found.\nNo results at all.\n", __LINE__);
-    golden("", &p, "No results found.\nNo results at all.\n", __LINE__);
+    golden(HEADER, &p, "No results found.\n\nNo results at all.\n", __LINE__);
+    golden("", &p, "No results found.\n\nNo results at all.\n", __LINE__);
 }
 
 static void test_bad_arguments(void) {

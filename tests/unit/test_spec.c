@@ -68,6 +68,28 @@ static void expect_split_einval(const char *list) {
         mill_strv_free(v, n);
 }
 
+/* Python's list literal, what python-fire hands Python Mill a list from: the same list. */
+static void test_split_list_literal(void) {
+    char **v = NULL;
+    size_t n = 0;
+    struct mill_err err = {0};
+    CHECK_INT(mill_spec_split("[0,5]", &v, &n, &err), MILL_OK);
+    CHECK(n == 2 && !strcmp(v[0], "0") && !strcmp(v[1], "5"));
+    mill_strv_free(v, n);
+    CHECK_INT(mill_spec_split(" ['mmlu_pro', \"mmlu\"] ", &v, &n, &err), MILL_OK);
+    CHECK(n == 2 && !strcmp(v[0], "mmlu_pro") && !strcmp(v[1], "mmlu"));
+    mill_strv_free(v, n);
+    CHECK_INT(mill_spec_split("[clip[path=x,pretrained=y],'a[k=1]']", &v, &n, &err), MILL_OK);
+    CHECK(n == 2 && !strcmp(v[0], "clip[path=x,pretrained=y]") && !strcmp(v[1], "a[k=1]"));
+    mill_strv_free(v, n);
+    /* not one bracketed list: split as before */
+    CHECK_INT(mill_spec_split("[a],[b]", &v, &n, &err), MILL_OK);
+    CHECK(n == 2 && !strcmp(v[0], "[a]") && !strcmp(v[1], "[b]"));
+    mill_strv_free(v, n);
+    expect_split_einval("[]");
+    expect_split_einval("[a,,b]");
+}
+
 static void test_split_rejects(void) {
     expect_split_einval("");
     expect_split_einval("a,,b");
@@ -507,8 +529,9 @@ static void test_args_help(void) {
     mill_buf_free(&b);
 }
 
-MTEST_MAIN(MTEST(test_split_bracket_aware), MTEST(test_split_rejects), MTEST(test_parse_hf_id),
-           MTEST(test_parse_clip), MTEST(test_parse_spaces), MTEST(test_parse_value_with_equals),
+MTEST_MAIN(MTEST(test_split_bracket_aware), MTEST(test_split_list_literal),
+           MTEST(test_split_rejects), MTEST(test_parse_hf_id), MTEST(test_parse_clip),
+           MTEST(test_parse_spaces), MTEST(test_parse_value_with_equals),
            MTEST(test_parse_bare_name), MTEST(test_parse_duplicate_key), MTEST(test_coerce_table),
            MTEST(test_coerce_python_edges), MTEST(test_parse_malformed),
            MTEST(test_parse_masks_api_key), MTEST(test_get_int), MTEST(test_get_bool),
