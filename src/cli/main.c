@@ -1,6 +1,6 @@
 /* main.c: the `mill` command: global flags, the subcommand table, argument parsing in Fire's
- * spellings (--flag value, --flag=value, --flag-name, --noflag; global flags before or after the
- * subcommand) and the exit codes. */
+ * spellings (--flag value, --flag=value, --flag-name, --noflag, -flag, Python Mill's one-letter
+ * shortcuts; global flags anywhere, a command's flags before or after it) and the exit codes. */
 #include "cli/cli.h"
 
 #include "core/log.h"
@@ -31,6 +31,22 @@ static const struct mill_command *const commands[] = {
     &mill_cmd_eval,     &mill_cmd_collect, &mill_cmd_ls,
     &mill_cmd_schedule, &mill_cmd_prompts, &mill_cmd_data,
     &mill_cmd_convert,  &mill_cmd_report,  NULL,
+};
+
+/* Fire's one-letter shortcuts as Python Mill has them: `-x` is the one parameter of the
+ * function that starts with x. Mill.__init__ (output_dir, cache_dir, limit) reads its flags
+ * wherever they are, before the command's method; a letter two of a method's parameters start
+ * with is Fire's error, and has no entry. */
+static const struct shortcut {
+    const char *command; /* NULL: Mill.__init__ */
+    char letter;
+    const char *option;
+} SHORTCUTS[] = {
+    {NULL, 'o', "output_dir"},      {NULL, 'c', "cache_dir"},
+    {NULL, 'l', "limit"},           {"eval", 's', "seed"},
+    {"schedule", 'n', "n_shots"},   {"schedule", 'd', "dry_run"},
+    {"schedule", 'v', "venv_path"}, {"schedule", 'e', "extra_task_paths"},
+    {"collect", 't', "tasks"},      {"collect", 'n', "n_shots"},
 };
 
 int mill_cli_error(int code, const char *fmt, ...) {
@@ -117,6 +133,27 @@ static int find_opt(const struct mill_args *a, const char *name) {
     return -1;
 }
 
+/* The option a one-letter flag stands for (SHORTCUTS: Mill.__init__'s first, then cmd's), or
+ * -1. */
+static int find_shortcut(const struct mill_args *a, const char *cmd, char letter) {
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof SHORTCUTS / sizeof SHORTCUTS[0]; i++) {
+            const struct shortcut *sc = &SHORTCUTS[i];
+            bool here = pass == 0 ? !sc->command : sc->command && cmd && !strcmp(sc->command, cmd);
+            if (here && sc->letter == letter)
+                return find_opt(a, sc->option);
+        }
+    return -1;
+}
+
+/* Whether two or more of the command's options start with letter (Fire's error). */
+static bool shortcut_ambiguous(const struct mill_args *a, char letter) {
+    int n = 0;
+    for (size_t i = mill_n_global_opts; i < a->n_opts; i++)
+        n += a->opts[i]->name[0] == letter;
+    return n > 1;
+}
+
 static int add_opts(struct mill_args *a, const struct mill_opt *o, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (a->n_opts == MILL_MAX_OPTS)
@@ -143,6 +180,8 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
         return 0;
     }
     int idx = find_opt(a, name);
+    if (idx < 0 && len == 1)
+        idx = find_shortcut(a, cmd, name[0]);
     bool negated = false;
     if (idx < 0 && !strncmp(name, "no", 2)) {
         const char *base = name + 2 + (name[2] == '_');
@@ -151,10 +190,15 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
         if (!negated)
             idx = -1;
     }
+    if (idx < 0 && len == 1 && cmd && shortcut_ambiguous(a, name[0]))
+        return mill_cli_error(MILL_EXIT_USAGE,
+                              "'%.*s' is ambiguous for %s: more than one of its flags starts "
+                              "with '%c' (see mill %s --help)",
+                              (int)(arg - argv[*i] + len), argv[*i], cmd, name[0], cmd);
     if (idx < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '--%s'%s%s (see mill %s%s--help)",
-                              name, cmd ? " for " : "", cmd ? cmd : "", cmd ? cmd : "",
-                              cmd ? " " : "");
+        return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '%.*s'%s%s (see mill %s%s--help)",
+                              (int)strcspn(argv[*i], "="), argv[*i], cmd ? " for " : "",
+                              cmd ? cmd : "", cmd ? cmd : "", cmd ? " " : "");
     const struct mill_opt *o = a->opts[idx];
     const char *val = eq ? eq + 1 : NULL;
     if (o->type == MILL_OPT_BOOL) {
@@ -197,9 +241,80 @@ static bool is_int(const char *s) {
     return *s && *end == 0 && errno == 0;
 }
 
-/* Fills a from argv; *cmd_out is the subcommand (NULL when none). Returns an exit code or 0. */
-static int parse_argv(int argc, char **argv, struct mill_args *a,
-                      const struct mill_command **cmd_out) {
+/* Fire's flag: "--name..." or "-" and a letter ("-o", "-output_dir"); "-5" is a value. */
+static bool is_flag(const char *s) {
+    return (s[0] == '-' && s[1] == '-' && s[2]) || (s[0] == '-' && isalpha((unsigned char)s[1]));
+}
+
+/* Whether flag arg (with its dashes) is one of Mill.__init__'s (a global option, its negation,
+ * its one-letter shortcut); *value_next: the word after it is its value. */
+static bool global_flag(const char *arg, const char *next, bool *value_next) {
+    char name[128];
+    arg += arg[1] == '-' ? 2 : 1;
+    size_t len = strcspn(arg, "=");
+    *value_next = false;
+    if (len == 0 || len >= sizeof name)
+        return false;
+    for (size_t k = 0; k < len; k++)
+        name[k] = arg[k] == '-' ? '_' : arg[k];
+    name[len] = 0;
+    for (size_t i = 0; i < sizeof SHORTCUTS / sizeof SHORTCUTS[0] && len == 1; i++)
+        if (!SHORTCUTS[i].command && SHORTCUTS[i].letter == name[0])
+            snprintf(name, sizeof name, "%s", SHORTCUTS[i].option);
+    const char *base = !strncmp(name, "no", 2) ? name + 2 + (name[2] == '_') : NULL;
+    for (size_t i = 0; i < mill_n_global_opts; i++) {
+        const struct mill_opt *o = &mill_global_opts[i];
+        bool bool_opt = o->type == MILL_OPT_BOOL;
+        if (strcmp(o->name, name) && !(bool_opt && base && !strcmp(o->name, base)))
+            continue;
+        *value_next = !arg[len] && next &&
+                      (!bool_opt || !strcasecmp(next, "true") || !strcasecmp(next, "false"));
+        return true;
+    }
+    return !strcmp(name, "help");
+}
+
+/* argv with the flags before the command that are not Mill.__init__'s moved after the command,
+ * each with the word after it unless that is a flag or a command (Fire hands __init__'s unused
+ * flags to the command's method). NULL when out of memory. */
+static char **fire_order(int argc, char **argv) {
+    char **out = malloc(((size_t)argc + 1) * sizeof *out);
+    char **later = malloc(((size_t)argc + 1) * sizeof *later);
+    int n = 0, n_later = 0, i = 1;
+    if (!out || !later) {
+        free(out);
+        free(later);
+        return NULL;
+    }
+    out[n++] = argv[0];
+    for (; i < argc && (is_flag(argv[i]) || !strcmp(argv[i], "-h")); i++) {
+        bool value_next = false;
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "-h") || global_flag(argv[i], next, &value_next)) {
+            out[n++] = argv[i];
+            if (strcmp(argv[i], "-h") && value_next)
+                out[n++] = argv[++i];
+        } else {
+            later[n_later++] = argv[i];
+            if (!strchr(argv[i], '=') && next && !is_flag(next) && !find_command(next))
+                later[n_later++] = argv[++i];
+        }
+    }
+    if (i < argc)
+        out[n++] = argv[i++];
+    for (int k = 0; k < n_later; k++)
+        out[n++] = later[k];
+    while (i < argc)
+        out[n++] = argv[i++];
+    out[n] = NULL;
+    free(later);
+    return out;
+}
+
+/* Fills a from the words of argv in Fire's order; *cmd_out is the subcommand (NULL when none).
+ * Returns an exit code or 0. */
+static int parse_words(int argc, char **argv, struct mill_args *a,
+                       const struct mill_command **cmd_out) {
     static const struct mill_opt pos_opts[] = {
         {"models", MILL_OPT_STR, "SPECS", "model specs"},
         {"tasks", MILL_OPT_STR, "TASKS", "task or benchmark names"},
@@ -210,11 +325,9 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
         int rc = 0;
         if (!strcmp(argv[i], "-h"))
             a->help = true;
-        else if (argv[i][0] == '-' && argv[i][1] && !argv[i][2] && argv[i][1] != '-' && cmd &&
-                 find_opt(a, argv[i] + 1) >= 0) /* -n 5: a one-letter option */
-            rc = parse_flag(a, cmd->name, argc, argv, &i, argv[i] + 1);
-        else if (!strncmp(argv[i], "--", 2) && argv[i][2])
-            rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i, argv[i] + 2);
+        else if (is_flag(argv[i]))
+            rc = parse_flag(a, cmd ? cmd->name : NULL, argc, argv, &i,
+                            argv[i] + (argv[i][1] == '-' ? 2 : 1));
         else if (!cmd) {
             if (!(cmd = find_command(argv[i])))
                 return unknown_command(argv[i]);
@@ -235,6 +348,16 @@ static int parse_argv(int argc, char **argv, struct mill_args *a,
                                   a->opts[i]->name, a->val[i]);
     *cmd_out = cmd;
     return 0;
+}
+
+/* parse_words over argv in Fire's order (fire_order); the values point into argv. */
+static int parse_argv(int argc, char **argv, struct mill_args *a,
+                      const struct mill_command **cmd_out) {
+    char **words = fire_order(argc, argv);
+    int rc = words ? parse_words(argc, words, a, cmd_out)
+                   : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    free(words);
+    return rc;
 }
 
 const char *mill_arg(const struct mill_args *a, const char *name) {

@@ -105,7 +105,7 @@ expect "unknown global flag: exit 2, names it" 2 "--frobnicate"
 run ls --frobnicate
 expect "unknown flag after command: exit 2, names it" 2 "--frobnicate"
 run eval replay mmlu --frob-nicate=1
-expect "unknown hyphenated flag: exit 2, names it" 2 "frob_nicate"
+expect "unknown hyphenated flag: exit 2, names it as typed" 2 "--frob-nicate"
 
 run --output_dir
 expect "--output_dir missing its value: exit 2" 2 "output_dir"
@@ -176,6 +176,24 @@ expect "collect --check True" 0 "Completed jobs: 1"
 run collect --output_dir "$tmp/res" --no-check
 expect "collect --no-check" 0 "acme/TinyModel-1"
 lacks "collect --no-check: no 'Completed jobs' line" "Completed jobs"
+# python-fire's spellings that Python Mill's users type: one-letter shortcuts (Mill.__init__'s
+# -o/-c/-l anywhere, a command's own when unique), single-dash long flags, a command's flags
+# before the command.
+run -o "$tmp/res" collect --nocheck
+expect "-o DIR is --output_dir" 0 "acme/TinyModel-1"
+run -output_dir "$tmp/res" collect --nocheck
+expect "-output_dir DIR is --output_dir" 0 "acme/TinyModel-1"
+run --output_dir "$tmp/res" --nocheck collect
+expect "a command's flag before the command (--nocheck collect)" 0 "acme/TinyModel-1"
+lacks "--nocheck before the command took effect" "Completed jobs"
+run --output_dir "$tmp/res" --metric acc collect
+expect "a command's flag with a value before the command (--metric acc collect)" 0 "acme/TinyModel-1"
+run collect -o "$tmp/res" -t "['mmlu_anatomy']" --nocheck
+expect "collect -t (tasks), a list literal, -o after the command" 0 "acme/TinyModel-1"
+run collect -o "$tmp/res" -m acme/TinyModel-1
+expect "collect -m: Fire's ambiguity (models, metric) is exit 2" 2 "'-m' is ambiguous for collect"
+run --output_dir "$tmp/res" --check collect
+expect "a command name after a bare flag is the command, not the flag's value" 0 "Completed jobs"
 run collect --output_dir "$tmp/res" --check=maybe
 expect "collect --check=maybe: exit 2" 2 "maybe"
 run collect --output_dir "$tmp/res" --check

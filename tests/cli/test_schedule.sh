@@ -239,9 +239,10 @@ done
 check "the array tasks wrote both jobs' rows" \
     "grep -q '^toy/m,[a-z]*,toy_qa,generative_qa,0,' '$OUT/aggregate.csv' && grep -q '^toy/m,[a-z]*,toy_mc,multiple_choice,0,' '$OUT/aggregate.csv'"
 
-# A spec is a quoted word of the worker line even when it starts with '-' (no shell code runs);
-# a cache directory that a #SBATCH line cannot carry is refused.
-PATH="$tmp/bin:$PATH" sched "-x;touch\${IFS}$tmp/PWNED;true" toy_qa --n_shots 0 \
+# A spec is a quoted word of the worker line even when it starts with '-' (given as --models:
+# as a bare word it is a flag, as Fire reads it; no shell code runs); a cache directory that a
+# #SBATCH line cannot carry is refused.
+PATH="$tmp/bin:$PATH" sched --models "-x;touch\${IFS}$tmp/PWNED;true" toy_qa --n_shots 0 \
     --extra_task_paths "$tmp/plug"; rc=$?
 (cd "$tmp" && SLURM_ARRAY_TASK_ID=0 bash "$S") >"$tmp/task_x.out" 2>&1
 check "a spec starting with '-' is quoted in the worker line: no shell code ran" \
