@@ -787,7 +787,7 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
         mill_doc_free(d);
         return rc ? mill_err_set(err, rc, "cannot write prompts") : 0;
     }
-    if (prc == 0 && mill_samples_done(j->samples, id, NULL)) {
+    if (prc == 0 && mill_samples_done(j->samples, id, split, NULL)) {
         mill_doc_free(d);
         return 0;
     }
@@ -868,7 +868,7 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
         size_t values = 0;
         for (int64_t id = 0; id < j->n_docs; id++) {
             const double *v;
-            if (mill_samples_done(j->samples, id, &v)) {
+            if (mill_samples_done(j->samples, id, NULL, &v)) {
                 values += !isnan(v[m]);
                 x[n++] = v[m];
             }

@@ -32,6 +32,7 @@ struct mill_samples {
     size_t n_metrics;
     double *vals;        /* n_metrics per doc_id, NaN when unknown */
     unsigned char *done; /* per doc_id: 0 to do, DONE_READ found in the file, DONE_NEW written */
+    uint32_t *split_h;   /* per doc_id read from the file: its split's hash, 0 when unknown */
     size_t cap;          /* doc_ids with room in vals/done */
 };
 
@@ -104,8 +105,21 @@ static int ensure_cap(struct mill_samples *s, int64_t doc_id) {
         return MILL_ENOMEM;
     s->done = d;
     memset(d + s->cap, 0, cap - s->cap);
+    uint32_t *h = realloc(s->split_h, cap * sizeof *h);
+    if (!h)
+        return MILL_ENOMEM;
+    s->split_h = h;
+    memset(h + s->cap, 0, (cap - s->cap) * sizeof *h);
     s->cap = cap;
     return 0;
+}
+
+/* A split name's hash, never 0 (0: unknown). */
+static uint32_t split_hash(const char *split) {
+    uint32_t h = 2166136261u;
+    for (; *split; split++)
+        h = (h ^ (unsigned char)*split) * 16777619u;
+    return h | 1;
 }
 
 /* Reads one earlier line; lines that do not qualify are skipped (they stay in the file). */
@@ -138,6 +152,8 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
             s->vals[(size_t)id * s->n_metrics + m] = d;
         }
         s->done[id] = DONE_READ;
+        const char *split = mill_value_as_str(mill_value_get(&v, "split"));
+        s->split_h[id] = split ? split_hash(split) : 0;
     }
     mill_value_free(&v);
 }
@@ -227,9 +243,13 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
     return 0;
 }
 
-bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics) {
+bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const char *split,
+                       const double **metrics) {
     if (doc_id < 0 || (size_t)doc_id >= s->cap || !s->done[doc_id])
         return false;
+    if (split && s->done[doc_id] == DONE_READ && s->split_h[doc_id] &&
+        s->split_h[doc_id] != split_hash(split))
+        return false; /* the line of another split's doc (the docs were numbered otherwise) */
     if (metrics)
         *metrics = s->vals + (size_t)doc_id * s->n_metrics;
     return true;
@@ -239,6 +259,8 @@ int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *me
                         const char *line, struct mill_err *err) {
     if (mill_buf_adds(&s->pend, line) || mill_buf_addc(&s->pend, '\n'))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (failed && doc_id >= 0 && (size_t)doc_id < s->cap)
+        s->done[doc_id] = 0; /* a line of another split's doc read for it is not its answer */
     if (failed)
         return 0;
     if (ensure_cap(s, doc_id))
@@ -312,6 +334,7 @@ void mill_samples_close(struct mill_samples *s) {
     free(s->path);
     free(s->vals);
     free(s->done);
+    free(s->split_h);
     free(s);
 }
 

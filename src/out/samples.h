@@ -51,8 +51,11 @@ int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *ou
 int mill_samples_open(const char *path, int64_t seed, const char *const *metric_names,
                       size_t n_metrics, int (*before_wait)(void *ud, struct mill_err *err),
                       void *ud, struct mill_samples **s, struct mill_err *err);
-/* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). */
-bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const double **metrics);
+/* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). With
+ * split, a line read from the file counts only when it names that split (or none): doc_ids
+ * run on across a task's splits, so another --limit numbers them otherwise. */
+bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const char *split,
+                       const double **metrics);
 /* Records a finished doc (its metric values) and queues line (no newline) for the next flush. */
 int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
                         const char *line, struct mill_err *err);

@@ -49,7 +49,7 @@ static void test_before_wait(void) {
     h.fail = 0; /* released by the callback: no wait, the first open's line is done */
     CHECK_INT(mill_samples_open(path, 1234, metrics, 1, release, &h, &s2, &err), 0);
     CHECK(h.calls == 2 && h.s == NULL && s2 != NULL);
-    CHECK(s2 && mill_samples_n_resumed(s2, 10) == 1 && mill_samples_done(s2, 0, NULL));
+    CHECK(s2 && mill_samples_n_resumed(s2, 10) == 1 && mill_samples_done(s2, 0, NULL, NULL));
 
     char other[80];
     snprintf(other, sizeof other, "%s/o/other_0shot.jsonl", dir);
@@ -63,32 +63,65 @@ static void test_before_wait(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-/* A resumed line whose doc_id no split could have (a corrupt or edited file) is kept but not
- * reused, and allocates nothing: the lines around it still count. */
-static void test_huge_doc_id(void) {
-    char dir[] = "/tmp/mill_test_samples.XXXXXX", path[64];
+/* The samples file of seed 7 and metric acc holding lines, opened in a new directory (dir,
+ * removed by close_lines). */
+static struct mill_samples *open_lines(char *dir, const char *lines) {
+    char path[64];
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/t_0shot.jsonl", dir);
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (f) {
-        fputs("{\"doc_id\": 0, \"seed\": 7, \"acc\": 1.0}\n"
-              "{\"doc_id\": 1000000000000, \"seed\": 7, \"acc\": 1.0}\n"
-              "{\"doc_id\": 134217728, \"seed\": 7, \"acc\": 0.0}\n"
-              "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n",
-              f);
+        fputs(lines, f);
         fclose(f);
     }
     const char *metrics[] = {"acc", NULL};
     struct mill_err err = {0};
     struct mill_samples *s = NULL;
     CHECK_INT(mill_samples_open(path, 7, metrics, 1, NULL, NULL, &s, &err), 0);
-    CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL) &&
-          mill_samples_done(s, 2, NULL) && !mill_samples_done(s, 134217728, NULL));
+    CHECK(s != NULL);
+    return s;
+}
+
+static void close_lines(char *dir, struct mill_samples *s) {
     mill_samples_close(s);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(test_before_wait), MTEST(test_huge_doc_id))
+/* A resumed line whose doc_id no split could have (a corrupt or edited file) is kept but not
+ * reused, and allocates nothing: the lines around it still count. */
+static void test_huge_doc_id(void) {
+    char dir[] = "/tmp/mill_test_samples.XXXXXX";
+    struct mill_samples *s =
+        open_lines(dir, "{\"doc_id\": 0, \"seed\": 7, \"acc\": 1.0}\n"
+                        "{\"doc_id\": 1000000000000, \"seed\": 7, \"acc\": 1.0}\n"
+                        "{\"doc_id\": 134217728, \"seed\": 7, \"acc\": 0.0}\n"
+                        "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n");
+    CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL, NULL) &&
+          mill_samples_done(s, 2, NULL, NULL) && !mill_samples_done(s, 134217728, NULL, NULL));
+    close_lines(dir, s);
+}
+
+/* A resumed line counts for a doc of its own split only (doc_ids run on across splits, so a
+ * run with another --limit numbers the docs otherwise); a line without a split counts for any,
+ * and so does every doc when no split is asked; n_resumed counts the lines below n. */
+static void test_split_of_line(void) {
+    char dir[] = "/tmp/mill_test_samples.XXXXXX";
+    struct mill_samples *s =
+        open_lines(dir, "{\"doc_id\": 0, \"split\": \"a\", \"seed\": 7, \"acc\": 1.0}\n"
+                        "{\"doc_id\": 1, \"split\": \"b\", \"seed\": 7, \"acc\": 1.0}\n"
+                        "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n"
+                        "{\"doc_id\": 5, \"split\": \"a\", \"seed\": 7, \"acc\": 0.0}\n");
+    if (s) {
+        CHECK(mill_samples_done(s, 0, "a", NULL) && !mill_samples_done(s, 0, "b", NULL));
+        CHECK(mill_samples_done(s, 1, "b", NULL) && !mill_samples_done(s, 1, "a", NULL));
+        CHECK(mill_samples_done(s, 2, "a", NULL) && mill_samples_done(s, 2, "b", NULL));
+        CHECK(mill_samples_done(s, 1, NULL, NULL));
+        CHECK(mill_samples_n_resumed(s, 3) == 3 && mill_samples_n_resumed(s, 6) == 4);
+    }
+    close_lines(dir, s);
+}
+
+MTEST_MAIN(MTEST(test_before_wait), MTEST(test_huge_doc_id), MTEST(test_split_of_line))
