@@ -149,15 +149,16 @@ static int member_error(struct wds *w, struct mill_err *err, const char *what) {
                         w->member ? w->member : "?", what, arc_msg(w));
 }
 
-/* Splits path into key and lowercased column; false when it has no usable "key.ext" form. */
+/* Splits path into key and lowercased column as HF datasets does (base_plus_ext: the key is the
+ * path up to the first dot of its basename, a leading "./" included); false when it has no
+ * usable "key.ext" form, or is hidden as HF's tar iterator sees it (a basename starting with
+ * "." or "__"). */
 static bool split_name(const char *path, char **key, char **col, bool *oom) {
     *oom = false;
-    while (path[0] == '.' && path[1] == '/')
-        path += 2;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     const char *dot = strchr(base, '.');
-    if (!dot || dot == base || !dot[1])
+    if (!dot || dot == base || !dot[1] || !strncmp(base, "__", 2))
         return false;
     *key = strndup(path, (size_t)(dot - path));
     *col = strdup(dot + 1);

@@ -73,7 +73,8 @@ with tarfile.open(src) as t:
 samples = [("s_0000_a", "0.webp", b"3"), ("ünïcödé_42", "0.webp", b"1"),
            ("日本語/クラス_7", "0.png", b"%d" % (n_classes - 1)), ("no_image", None, b"2"),
            ("bad_label", "0.webp", b"x"), ("big_label", "0.webp", b"%d" % n_classes),
-           ("neg_label", "jpg", b"-1"), ("__key__", "webp", b"0"), ("a_b_c_0009", "0.jpeg", b" 5\n")]
+           ("neg_label", "jpg", b"-1"), ("__key__", "webp", b"0"), ("a_b_c_0009", "0.jpeg", b" 5\n"),
+           ("./dot_slash_10", "0.webp", b"4")]  # HF keeps "./" in __key__, skips "__" members
 with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
     for i, (key, col, cls) in enumerate(samples):
         members = ([(col, webp[i])] if col else []) + [("cls", cls)]

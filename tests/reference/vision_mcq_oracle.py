@@ -96,9 +96,9 @@ def wds_samples(shards):
             for m in t:
                 if not m.isfile():
                     continue
-                name = m.name[2:] if m.name.startswith("./") else m.name
+                name = m.name  # a leading "./" stays in the key (HF's base_plus_ext)
                 d, _, base = name.rpartition("/")
-                if "." not in base:
+                if "." not in base or base.startswith((".", "__")):  # HF skips hidden members
                     continue
                 stem, _, col = base.partition(".")
                 key = (d + "/" if d else "") + stem
