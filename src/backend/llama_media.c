@@ -432,7 +432,7 @@ static int prefill_media(struct mill_mm *mm, struct llama_context *ctx, const mt
                          float *e, int seq, int n_batch, int *n_past, struct mill_mm_stats *st,
                          struct mill_err *err) {
     double t0 = mill_clock_s();
-    llama_pos np = 0;
+    llama_pos np = *n_past;
     int32_t r =
         mtmd_helper_decode_image_chunk(mm->ctx, ctx, c, e, *n_past, seq, n_batch, &np, NULL, NULL);
     llama_synchronize(ctx); /* a GPU's llama_decode returns before the graph is done */
@@ -463,7 +463,7 @@ int mill_mm_prompt_prefill(struct mill_mm *mm, struct llama_context *ctx, struct
             continue;
         }
         double t0 = mill_clock_s();
-        llama_pos np = 0;
+        llama_pos np = *n_past; /* a text chunk's new_n_past is added to, not set */
         int32_t r =
             mtmd_helper_eval_chunk_single(mm->ctx, ctx, c, *n_past, seq, n_batch, false, &np);
         llama_synchronize(ctx);

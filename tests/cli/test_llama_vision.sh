@@ -60,6 +60,12 @@ for i, (w, h, mode) in enumerate(kinds):
     rows.append({"context": "Which of these categories best describes the image?\nA) cat\n"
                  f"B) dog\nAnswer with the letter of the correct option. ({mode} {w}x{h})",
                  "images": [path]})
+# Two images in one prompt: mtmd puts text between them for Qwen2-VL (<|vision_end|>
+# <|vision_start|>), which must start where the first image's positions end.
+for a, b in ((0, 2), (4, 1)):
+    rows.append({"context": "Are these two images of the same category?\nA) yes\nB) no\n"
+                 "Answer with the letter of the correct option.",
+                 "images": [f"{tmp}/img{a}.png", f"{tmp}/img{b}.png"]})
 open(f"{tmp}/broken.png", "wb").write(open(f"{tmp}/img0.png", "rb").read()[:60])
 with open(f"{tmp}/plug/oracle_data/vlm.jsonl", "w") as f:
     for r in rows:
@@ -86,8 +92,9 @@ rows = [json.loads(l) for l in open(f"{tmp}/plug/oracle_data/vlm.jsonl")]
 bad = 0
 peer = {}
 for i, r in enumerate(rows):
+    images = [a for path in r["images"] for a in ("--image", path)]
     p = subprocess.run([cli, "-m", f"{m}/vlm.gguf", "--mmproj", f"{m}/mmproj-vlm-F32.gguf",
-                        "--image", r["images"][0], "-p", "<__media__>" + r["context"],
+                        *images, "-p", "<__media__>" * len(r["images"]) + r["context"],
                         "-n", "24", "--temp", "0", "-t", "2"], capture_output=True)
     s = p.stdout.decode("utf-8", "replace")
     if p.returncode or not (s.startswith("\n") and s.endswith("\n\n")):
@@ -123,17 +130,17 @@ for arch in llama qwen2vl; do
     check "$arch: generations equal llama-mtmd-cli's, batch 8, batch 1 and encoding ahead \
 ($(tail -1 "$tmp/peer-$arch.log"))" "tail -1 '$tmp/peer-$arch.log' | grep -qx same"
 done
-check "encoding ahead: each image encoded once, all 8 by prepare (and none without)" \
-    "grep -q '\"media_encoded\":8,\"media_encoded_ahead\":8,' \
+check "encoding ahead: each of the 12 images encoded once, all by prepare (and none without)" \
+    "grep -q '\"media_encoded\":12,\"media_encoded_ahead\":12,' \
      $tmp/llama-ahead/outputs/*/oracle_vlm_0shot.json && \
-     grep -q '\"media_encoded\":8,\"media_encoded_ahead\":0,' \
+     grep -q '\"media_encoded\":12,\"media_encoded_ahead\":0,' \
      $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json"
 expect_exit "encode_ahead=maybe: exit 2 naming the values" 2 "encode_ahead must be auto, on or off" \
     --output_dir "$tmp/o0" eval "llama[path=$M/vlm.gguf,encode_ahead=maybe]" oracle_vlm \
     --task_paths "$tmp/plug/oracle.so"
 check "provenance records the projector and its sha256" \
     "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-vlm-F32.gguf" | cut -c1-64)\"' \
-     $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":8' \
+     $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":12' \
      $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json"
 
 # A broken image fails its sample alone.
