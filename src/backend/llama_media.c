@@ -35,6 +35,10 @@
 #define HEADER_FIRST ((size_t)256 << 10)
 #define HEADER_MAX ((size_t)16 << 20)
 
+/* Where a medium goes in a prompt's text: not mtmd's default "<__media__>", which a dataset's own
+ * text may hold (that text is the question's, tokenised as text); control bytes no text has. */
+#define MARKER "<\x1fmill-media\x1f>"
+
 struct mill_mm {
     mtmd_context *ctx;
     unsigned modalities;
@@ -163,6 +167,7 @@ int mill_mm_open(const char *mmproj, const struct llama_model *model, int thread
      * llama_decode on the same device; on a CPU that encode would cost seconds for nothing. */
     mp.warmup = use_gpu && mill_local_gpus(NULL, 0) > 0;
     mp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    mp.media_marker = MARKER;
     struct mill_mm *mm = calloc(1, sizeof *mm);
     if (!mm)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -191,7 +196,7 @@ void mill_mm_close(struct mill_mm *mm) {
 
 unsigned mill_mm_modalities(const struct mill_mm *mm) { return mm ? mm->modalities : 0; }
 
-const char *mill_mm_marker(void) { return mtmd_default_marker(); }
+const char *mill_mm_marker(void) { return MARKER; }
 
 /* The bytes of a medium a dataset gives by path. */
 static int read_media(const char *path, size_t i, uint8_t **data, size_t *n, struct mill_err *err) {

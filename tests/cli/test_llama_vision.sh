@@ -71,7 +71,8 @@ with open(f"{tmp}/plug/oracle_data/vlm.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
 with open(f"{tmp}/plug/oracle_data/vlm_bad.jsonl", "w") as f:
-    for r in rows[:2] + [dict(rows[0], images=[f"{tmp}/broken.png"])] + rows[2:3]:
+    marker = dict(rows[1], context="What does the tag <__media__> mean here?\nA) an image\nB) text")
+    for r in rows[:2] + [dict(rows[0], images=[f"{tmp}/broken.png"])] + rows[2:3] + [marker]:
         f.write(json.dumps(r) + "\n")
 PY
 
@@ -149,14 +150,15 @@ cp "$tmp/plug/oracle.so" "$tmp/plug2/"
 cp "$tmp/plug/oracle_data/vlm_bad.jsonl" "$tmp/plug2/oracle_data/vlm.jsonl"
 "$MILL" --output_dir "$tmp/bad" eval "llama[path=$M/vlm.gguf,threads=2]" oracle_vlm \
     --task_paths "$tmp/plug2/oracle.so" >/dev/null 2>"$tmp/bad.err"; rc=$?
-check "a broken image: exit 0, 1 of 4 samples failed, the image named" \
-    "[ $rc -eq 0 ] && grep -q '4 docs (3 computed, 0 resumed, 1 failed)' '$tmp/bad.err' && \
+check "a broken image: exit 0, 1 of 5 samples failed, the image named; mtmd's marker in a \
+question is its text" \
+    "[ $rc -eq 0 ] && grep -q '5 docs (4 computed, 0 resumed, 1 failed)' '$tmp/bad.err' && \
      grep -q 'broken.png does not decode' '$tmp/bad.err' $tmp/bad/outputs/*/oracle_vlm_0shot.jsonl"
 "$MILL" --output_dir "$tmp/bad2" eval "llama[path=$M/vlm.gguf,threads=2,encode_ahead=on]" \
     oracle_vlm --task_paths "$tmp/plug2/oracle.so" --batch_docs 2 >/dev/null 2>"$tmp/bad2.err"
 rc=$?
 check "the same encoding ahead: the same failure, the other answers equal" \
-    "[ $rc -eq 0 ] && grep -q '4 docs (3 computed, 0 resumed, 1 failed)' '$tmp/bad2.err' && \
+    "[ $rc -eq 0 ] && grep -q '5 docs (4 computed, 0 resumed, 1 failed)' '$tmp/bad2.err' && \
      \"\$PY\" -c 'import json,sys; f=lambda p: [(r[\"doc_id\"], r.get(\"prediction\"), \"error\" in r)
 for r in map(json.loads, open(p))]; sys.exit(f(sys.argv[1]) != f(sys.argv[2]))' \
          $tmp/bad/outputs/*/oracle_vlm_0shot.jsonl $tmp/bad2/outputs/*/oracle_vlm_0shot.jsonl"
