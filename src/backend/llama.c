@@ -1481,6 +1481,7 @@ struct gen {
     int pos0;                  /* position of prompt.t[0] (after the media's prefill) */
     int n_gen, pos, logit_i, seq;
     int reserve;      /* KV cells held for the prompt and the generation budget */
+    int n_prompt;     /* KV cells the prompt takes (more than positions under M-RoPE) */
     llama_token next; /* the token the next step feeds */
 };
 
@@ -1593,8 +1594,9 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
     } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
         *failed = true;
         mill_request_fail(q, MILL_EINVAL,
-                          "the prompt takes %zu tokens with its media, more than the context "
-                          "of %d (media cannot be cut; raise max_context_length)",
+                          "the prompt takes %zu tokens with its media, which leaves no room "
+                          "in the context of %d (media cannot be cut; raise "
+                          "max_context_length)",
                           mill_mm_prompt_n_tokens(*out), m->n_ctx);
         mill_mm_prompt_free(*out);
         *out = NULL;
@@ -1628,7 +1630,9 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
         g->text.n = (size_t)(win - g->text.p) + strlen(win);
         return true;
     }
-    return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx;
+    /* the context limit in positions and in cells (an image under M-RoPE takes fewer positions
+     * than cells): the sequence never outgrows the cells it reserved */
+    return g->n_gen >= gen_budget(g->q) || g->pos >= m->n_ctx || g->n_prompt + g->n_gen > m->n_ctx;
 }
 
 /* Queues the prompts of fresh[0..n) but their last tokens, logits off, decoding full batches
@@ -1741,6 +1745,7 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
         g->mp = r->pend_mm;
         g->pos0 = 0;
         g->reserve = need;
+        g->n_prompt = n_prompt;
         r->pend = (struct toks){0};
         r->pend_mm = NULL;
         r->pend_ok = false;
