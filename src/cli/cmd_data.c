@@ -15,14 +15,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A throwaway task config naming the dataset: a local file, or a Hub repo with config. */
+/* A throwaway task config naming the dataset: a local file or glob pattern, or a Hub repo with
+ * config. */
 static int make_source(const struct mill_args *a, const char *src, const char *split,
                        struct mill_task_config *t, char **files_entry, char ***cols,
                        size_t *n_cols) {
     struct stat st;
     memset(t, 0, sizeof *t);
     t->name = src;
-    if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+    if ((stat(src, &st) == 0 && S_ISREG(st.st_mode)) || strpbrk(src, "*?[")) {
         if (asprintf(files_entry, "%s=%s", split, src) < 0)
             return MILL_ENOMEM;
     } else {

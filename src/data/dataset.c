@@ -12,6 +12,7 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
+#include <dirent.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -49,6 +50,63 @@ static const struct mill_reader_ops *reader_for(const char *path) {
     return NULL;
 }
 
+static int add_file(struct mill_dataset *ds, const char *path) {
+    char **g = realloc(ds->files, (ds->n_files + 1) * sizeof *g);
+    if (!g)
+        return MILL_ENOMEM;
+    ds->files = g;
+    if (!(g[ds->n_files] = strdup(path)))
+        return MILL_ENOMEM;
+    ds->n_files++;
+    return 0;
+}
+
+#define WALK_DEPTH_MAX 64
+
+static int cmp_path(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends the regular files under dir (recursively; symbolic links to directories are not
+ * entered) that pattern matches. */
+static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern, int depth) {
+    DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
+    int rc = 0;
+    for (struct dirent *e; d && !rc && (e = readdir(d)) != NULL;) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *path = NULL;
+        struct stat st;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            rc = MILL_ENOMEM;
+        else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = walk_matches(ds, path, pattern, depth + 1);
+        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && mill_hub_glob_match(pattern, path))
+            rc = add_file(ds, path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* A pattern with "**" (zero or more directories, as fsspec's glob and the Hub listing read it;
+ * glob(3) has no such thing): the files under its fixed leading directories that match, sorted. */
+static int glob_stars(struct mill_dataset *ds, const char *full) {
+    size_t fixed = strcspn(full, "*?[");
+    while (fixed && full[fixed - 1] != '/')
+        fixed--;
+    char *root = fixed ? strndup(full, fixed > 1 ? fixed - 1 : 1) : strdup(".");
+    if (!root)
+        return MILL_ENOMEM;
+    size_t first = ds->n_files;
+    int rc = walk_matches(ds, root, full, 0);
+    free(root);
+    if (!rc)
+        qsort(ds->files + first, ds->n_files - first, sizeof *ds->files, cmp_path);
+    return rc;
+}
+
 static int resolve_local(struct mill_dataset *ds, const char *pattern, const char *base,
                          const char *task, const char *split, struct mill_err *err) {
     char *full = NULL;
@@ -57,6 +115,14 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
     } else if (!(full = strdup(pattern))) {
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    if (strstr(full, "**")) {
+        int rc = glob_stars(ds, full) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
+        if (!rc && !ds->n_files)
+            rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task,
+                              split, full);
+        free(full);
+        return rc;
     }
     glob_t g;
     int grc = glob(full, 0, NULL, &g);
@@ -102,17 +168,6 @@ static char *mirror_dir(const char *repo) {
     }
     free(flat);
     return path;
-}
-
-static int add_file(struct mill_dataset *ds, const char *path) {
-    char **g = realloc(ds->files, (ds->n_files + 1) * sizeof *g);
-    if (!g)
-        return MILL_ENOMEM;
-    ds->files = g;
-    if (!(g[ds->n_files] = strdup(path)))
-        return MILL_ENOMEM;
-    ds->n_files++;
-    return 0;
 }
 
 /* Downloads (or finds in the huggingface_hub cache) the files of a split: the glob's matches,

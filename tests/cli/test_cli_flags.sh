@@ -295,6 +295,15 @@ expect "prompts --n_shot -3: exit 2" 2 "n_shot must be 0 or more"
 run data head x.jsonl -n -1
 expect "data head -n -1: exit 2" 2 "must be 0 or more"
 printf '{"a": 1, "b": "x", "c": [2]}\n{"c": 3, "a": 4}\n' >"$tmp/rows.jsonl"
+mkdir -p "$tmp/gs/data/a/b"
+for f in top a/one a/b/two; do echo '{"x": 1}' >"$tmp/gs/data/$f.jsonl"; done
+run data files "$tmp/gs/data/**/*.jsonl"
+want=$(printf '%s\n' "$tmp/gs/data/a/b/two.jsonl" "$tmp/gs/data/a/one.jsonl" "$tmp/gs/data/top.jsonl")
+if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then ok "data files: '**' is zero or more directories, sorted"
+else fail "data files: '**' is zero or more directories, sorted" "exit $rc: $out"; fi
+run data files "$tmp/gs/data/*/*.jsonl"
+expect "data files: '*' stays in one directory" 0 "$tmp/gs/data/a/one.jsonl"
+lacks "data files: '*' does not cross '/'" "two.jsonl"
 run data head "$tmp/rows.jsonl" --columns c,a
 expect "data head --columns on JSON Lines: only those fields" 0 '{"a":1,"c":[2]}' '{"c":3,"a":4}'
 lacks "data head --columns on JSON Lines: no other field" '"b"'
