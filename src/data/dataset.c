@@ -29,15 +29,6 @@ struct mill_dataset {
     char *files_json;
 };
 
-/* The pattern for split in "split=pattern" entries, or NULL. */
-static const char *split_pattern(const struct mill_task_config *t, const char *split) {
-    size_t n = strlen(split);
-    for (const char *const *e = t->hf_data_files; e && *e; e++)
-        if (!strncmp(*e, split, n) && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 static const struct mill_reader_ops *reader_for(const char *path) {
     if (mill_str_ends_with(path, ".jsonl") || mill_str_ends_with(path, ".json") ||
         mill_str_ends_with(path, ".ndjson"))
@@ -117,8 +108,9 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     if (strstr(full, "**")) {
+        size_t before = ds->n_files;
         int rc = glob_stars(ds, full) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
-        if (!rc && !ds->n_files)
+        if (!rc && ds->n_files == before)
             rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task,
                               split, full);
         free(full);
@@ -136,13 +128,9 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
     }
     free(full);
     int rc = 0;
-    if (!(ds->files = calloc(g.gl_pathc, sizeof *ds->files)))
-        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < g.gl_pathc; i++) {
-        if (!(ds->files[i] = strdup(g.gl_pathv[i])))
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++)
+        if (add_file(ds, g.gl_pathv[i]))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        ds->n_files = i + 1;
-    }
     globfree(&g);
     return rc;
 }
@@ -232,27 +220,42 @@ static int resolve_repo(struct mill_dataset *ds, const struct mill_hub_repo *r, 
     return rc;
 }
 
-/* Where a split's files are: the task's own patterns (local or hf://datasets/<repo>/<glob>),
- * else the Parquet files of the repo's config and split, as the Hub lays them out. */
+/* The files of one of the task's patterns for split: a local glob or
+ * hf://datasets/<repo>/<glob>. */
+static int resolve_pattern(struct mill_dataset *ds, const struct mill_task_config *t,
+                           const char *split, const char *pattern,
+                           const struct mill_dataset_params *p, struct mill_err *err) {
+    if (strncmp(pattern, "hf://", 5) != 0)
+        return resolve_local(ds, pattern, p ? p->base_dir : NULL, t->name, split, err);
+    struct mill_hub_url u;
+    if (mill_hub_parse_url(pattern, &u, err))
+        return mill_err_prefix(err, "%s: data files of split '%s'", t->name, split);
+    /* the URL's own repo type and @revision; without one, the task's hf_revision where the URL
+     * names the task's dataset repo, else main */
+    bool own = u.type == MILL_HUB_DATASET && t->hf_repo && !strcmp(t->hf_repo, u.id);
+    struct mill_hub_repo r = {u.type, u.id,
+                              u.has_revision ? u.revision
+                              : own          ? t->hf_revision
+                                             : NULL};
+    return resolve_repo(ds, &r, u.path, t, split, err);
+}
+
+/* Where a split's files are: the files of each of the task's "split=pattern" entries for it, in
+ * order (HF's data_files list of patterns), else the Parquet files of the repo's config and
+ * split, as the Hub lays them out. */
 static int resolve_split(struct mill_dataset *ds, const struct mill_task_config *t,
                          const char *split, const struct mill_dataset_params *p,
                          struct mill_err *err) {
-    const char *pattern = split_pattern(t, split);
-    if (pattern && strncmp(pattern, "hf://", 5) != 0)
-        return resolve_local(ds, pattern, p ? p->base_dir : NULL, t->name, split, err);
-    if (pattern) {
-        struct mill_hub_url u;
-        if (mill_hub_parse_url(pattern, &u, err))
-            return mill_err_prefix(err, "%s: data files of split '%s'", t->name, split);
-        /* the URL's own repo type and @revision; without one, the task's hf_revision where the
-         * URL names the task's dataset repo, else main */
-        bool own = u.type == MILL_HUB_DATASET && t->hf_repo && !strcmp(t->hf_repo, u.id);
-        struct mill_hub_repo r = {u.type, u.id,
-                                  u.has_revision ? u.revision
-                                  : own          ? t->hf_revision
-                                                 : NULL};
-        return resolve_repo(ds, &r, u.path, t, split, err);
-    }
+    size_t n = strlen(split);
+    bool listed = false;
+    int rc = 0;
+    for (const char *const *e = t->hf_data_files; !rc && e && *e; e++)
+        if (!strncmp(*e, split, n) && (*e)[n] == '=') {
+            listed = true;
+            rc = resolve_pattern(ds, t, split, *e + n + 1, p, err);
+        }
+    if (listed || rc)
+        return rc;
     if (!t->hf_repo || !*t->hf_repo)
         return mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s' has no data files", t->name,
                             split);

@@ -231,7 +231,7 @@ static void test_clip_benchmark_style(void) {
 static void test_names_and_decoding(void) {
     const struct member ms[] = {
         {"dir/", NULL, 0},
-        M("./sample.42.seg.1.flac", "fLaC"), /* key "sample", column "42.seg.1.flac" */
+        M("sample.42.seg.1.flac", "fLaC"), /* key "sample", column "42.seg.1.flac" */
         M("sample.meta.json", "{\"a\": [1, 2], \"b\": \"x\"}"),
         M("sample.txt", "a caption\n"),
         M("sample.cls", "airplane"),               /* not an integer: kept as a string */
@@ -242,14 +242,16 @@ static void test_names_and_decoding(void) {
         M("link.cls", "->sample.cls"), /* a symlink: ignored */
         M("dir/x1.cls", "12"),         /* key keeps the directory */
         M("dir/x1.caption", "c"),
+        M("dir/__x2.cls", "3"), /* hidden as HF datasets sees it: ignored */
+        M("./x3.cls", "4"),     /* key "./x3": HF's base_plus_ext keeps the "./" */
     };
     const char *path = write_tar("names.tar", ms, sizeof ms / sizeof ms[0], 0);
     struct mill_value rows[MAX_ROWS];
     size_t n;
     struct mill_err err = {0};
     CHECK_INT(read_all(path, NULL, rows, &n, &err), 0);
-    CHECK_INT(n, 2);
-    if (n != 2)
+    CHECK_INT(n, 3);
+    if (n != 3)
         return;
     const struct mill_value *r = &rows[0];
     CHECK_STR(key_of(r), "sample");
@@ -267,6 +269,8 @@ static void test_names_and_decoding(void) {
     CHECK_STR(key_of(&rows[1]), "dir/x1");
     CHECK_INT(get_int(&rows[1], "cls"), 12);
     CHECK_STR(mill_value_as_str(mill_value_get(&rows[1], "caption")), "c");
+    CHECK_STR(key_of(&rows[2]), "./x3");
+    CHECK_INT(get_int(&rows[2], "cls"), 4);
     free_rows(rows, n);
 }
 
