@@ -2078,7 +2078,10 @@ int mill_hub_parquet_files(struct mill_hub *h, const struct mill_hub_repo *repo,
     char *pats[5] = {strf("%s/%s-*.parquet", cfg, split), strf("%s/%s/*.parquet", cfg, split),
                      strf("data/%s-*.parquet", split), NULL, NULL};
     int rc = pats[0] && pats[1] && pats[2] ? try_patterns(h, repo, pats, out, err) : oom(err);
-    if (rc == 0 && strcmp(rev_of(repo), CONVERT_REV) != 0) {
+    /* The Hub's auto-converted Parquet is of the branch's head: HF datasets uses it only for
+     * the revision it was made from, so not for a pinned revision (it may be newer). */
+    bool pinned = strcmp(rev_of(repo), "main") != 0;
+    if (rc == 0 && !pinned) {
         struct mill_hub_repo conv = *repo;
         conv.revision = CONVERT_REV;
         char *conv_pats[2] = {pats[1], NULL};
@@ -2089,7 +2092,14 @@ int mill_hub_parquet_files(struct mill_hub *h, const struct mill_hub_repo *repo,
         else if (rc < 0 && err)
             *err = cerr;
     }
-    if (rc == 0)
+    if (rc == 0 && pinned)
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "%s %s: no Parquet files for config %s split %s at revision %s "
+                          "(tried %s, %s, %s; the Hub's auto-converted Parquet, of main's head, "
+                          "is not used for a pinned revision)",
+                          type_word(repo), repo->id, cfg, split, rev_of(repo), pats[0], pats[1],
+                          pats[2]);
+    else if (rc == 0)
         rc = mill_err_set(err, MILL_ENOTFOUND,
                           "%s %s: no Parquet files for config %s split %s "
                           "at revision %s (tried %s, %s, %s, and %s at %s)",

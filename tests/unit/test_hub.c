@@ -1025,6 +1025,11 @@ static void test_parquet_files(void) {
     CHECK_INT(mill_hub_parquet_files(h, &DS, "zzz", "test", &l, &err), MILL_ENOTFOUND);
     CHECK(strstr(err.msg, "zzz/test-*.parquet") && strstr(err.msg, "data/test-*.parquet"));
     mill_hub_listing_free(&l);
+    /* a pinned revision never falls back to the auto-converted Parquet (of main's head) */
+    const struct mill_hub_repo pinned = {MILL_HUB_DATASET, "org/ds", C1};
+    CHECK_INT(mill_hub_parquet_files(h, &pinned, "cfgx", "test", &l, &err), MILL_ENOTFOUND);
+    CHECK(strstr(err.msg, "not used for a pinned revision") != NULL);
+    mill_hub_listing_free(&l);
     mill_hub_free(h);
     rm_rf(cache);
     free(cache);
