@@ -139,8 +139,9 @@ def tables():
         w('    {0x%X, "%s"},\n' % (cp, "".join("\\x%02x" % b for b in to.encode())))
     w("};\n")
     # The entities of HTML_ENTITIES that html.entities.html5 does not have as name + ';'.
-    extra = sorted((k, v) for k, v in chardata.HTML_ENTITIES.items()
-                   if k[1:] not in __import__("html").entities.html5)
+    extra = sorted(((k, v) for k, v in chardata.HTML_ENTITIES.items()
+                    if k[1:] not in __import__("html").entities.html5),
+                   key=lambda kv: kv[0][1:-1].encode())  # strcmp order of the bare name
     w("struct ftfy_entity { const char *name; const char *to; };\n")
     w("static const struct ftfy_entity FTFY_UPPER_ENTITIES[] = {\n")
     for k, v in extra:
@@ -166,6 +167,9 @@ def cases():
         "&amp; &lt;tag&gt; &eacute; &EACUTE; &NTILDE; &nTILDE; &szlig; &SZLIG; &#233; &#x41; "
         "&#59; &#xZZ; &#65a; &#128; &#0; &notanentity; &amp",
         "x < y &amp; z\nsecond line &amp; more",
+        "&SUP2; &SUP1; &SUP3; &SUP; &EMSP; &EMSP13; &EMSP14; &NBSP; &AMP; &LT;",
+        "caf\u00c3\u00a9 \u00c0\n", "caf\u00c3\u00a9 \u00c0\nnext",
+        "\u00c3\u00a9 \u00ed\u00a0\u00bd\u00ed\u00b8\n",
         "first line &amp;\nsecond < line &amp;\nthird &amp;",
         "C1 \x80\x81\x8d\x8f\x90\x9d\x9f controls",
         "Ã© mojibake Ã¨ and â€œquotedâ€\x9d text",

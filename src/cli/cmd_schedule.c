@@ -352,8 +352,10 @@ static int read_options(const struct mill_args *a, struct sched *s) {
                               DEFAULT_MINUTES_PER_EVAL);
     if (mill_arg(a, "limit") && s->limit < 0)
         return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 (no limit) or more");
-    if (s->limit == 0)
-        s->limit = -1; /* Python Mill's schedule: `if self.limit`, 0 is no limit */
+    s->local = mill_arg_bool(a, "local", false);
+    if (s->limit == 0 && !s->local)
+        s->limit = -1; /* Python Mill's submission: `if self.limit`, 0 is no limit (its local
+                          run evaluates --limit 0 docs, as eval does) */
     if (!s->minutes)
         s->minutes = DEFAULT_MINUTES_PER_EVAL;
     s->dry_run = mill_arg_bool(a, "dry_run", false);

@@ -43,7 +43,8 @@ static const struct shortcut {
     const char *option;
 } SHORTCUTS[] = {
     {NULL, 'o', "output_dir"},      {NULL, 'c', "cache_dir"},
-    {NULL, 'l', "limit"},           {"eval", 's', "seed"},
+    {NULL, 'l', "limit"},           {"eval", 'm', "models"},
+    {"eval", 's', "seed"},          {"schedule", 't', "tasks"},
     {"schedule", 'n', "n_shots"},   {"schedule", 'd', "dry_run"},
     {"schedule", 'v', "venv_path"}, {"schedule", 'e', "extra_task_paths"},
     {"collect", 't', "tasks"},      {"collect", 'n', "n_shots"},

@@ -87,6 +87,10 @@ static int split_items(const char *list, const char *shown, bool literal, char *
             }
             out = grown;
             out[k++] = item;
+            if (literal && !*item && *p == 0 && k > 1) {
+                free(out[--k]); /* Python's list literal may end with a comma: "[a, b,]" */
+                break;
+            }
             if (literal)
                 unquote(item);
             if (!*item) {

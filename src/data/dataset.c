@@ -58,21 +58,28 @@ static int cmp_path(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends the regular files under dir (recursively; symbolic links to directories are not
- * entered) that pattern matches. */
+/* Appends the regular files under dir (recursively, links followed up to WALK_DEPTH_MAX
+ * levels) that pattern matches. As HF datasets resolves a pattern, hidden files and
+ * directories (".x") and special directories ("__x") are left out unless the pattern names
+ * such a part itself. */
 static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern, int depth) {
     DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
+    bool hidden_ok = strstr(pattern, "/.") != NULL, special_ok = strstr(pattern, "/__") != NULL;
     int rc = 0;
     for (struct dirent *e; d && !rc && (e = readdir(d)) != NULL;) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if ((e->d_name[0] == '.' && !hidden_ok) || !strcmp(e->d_name, ".") ||
+            !strcmp(e->d_name, ".."))
             continue;
         char *path = NULL;
         struct stat st;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
             rc = MILL_ENOMEM;
-        else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            break;
+        }
+        bool there = stat(path, &st) == 0;
+        if (there && S_ISDIR(st.st_mode) && (special_ok || strncmp(e->d_name, "__", 2)))
             rc = walk_matches(ds, path, pattern, depth + 1);
-        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && mill_hub_glob_match(pattern, path))
+        else if (there && S_ISREG(st.st_mode) && mill_hub_glob_match(pattern, path))
             rc = add_file(ds, path);
         free(path);
     }
@@ -249,11 +256,18 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
     size_t n = strlen(split);
     bool listed = false;
     int rc = 0;
-    for (const char *const *e = t->hf_data_files; !rc && e && *e; e++)
+    for (const char *const *e = t->hf_data_files; (!rc || rc == MILL_ENOTFOUND) && e && *e; e++)
         if (!strncmp(*e, split, n) && (*e)[n] == '=') {
+            const char *pattern = *e + n + 1;
             listed = true;
-            rc = resolve_pattern(ds, t, split, *e + n + 1, p, err);
+            rc = resolve_pattern(ds, t, split, pattern, p, err);
+            /* HF's DataFilesList.from_patterns: a glob that matches nothing is skipped, a name
+             * that is not there is an error */
+            if (rc == MILL_ENOTFOUND && !strpbrk(pattern, "*?["))
+                return rc;
         }
+    if (listed && rc == MILL_ENOTFOUND && ds->n_files)
+        rc = 0;
     if (listed || rc)
         return rc;
     if (!t->hf_repo || !*t->hf_repo)

@@ -207,9 +207,22 @@ static int cmp_sample_pos(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
+/* Drops the failed docs' placeholders, keeping the order. */
+static void drop_failed(struct mill_result_job *job) {
+    size_t k = 0;
+    for (size_t i = 0; i < job->n; i++)
+        if (job->s[i].failed)
+            sample_free(&job->s[i]);
+        else
+            job->s[k++] = job->s[i];
+    job->n = k;
+}
+
 int mill_result_job_sort(struct mill_result_job *job) {
-    if (!job->unsorted)
+    if (!job->unsorted) {
+        drop_failed(job);
         return 0;
+    }
     struct mill_result_sample **order = malloc(job->n * sizeof *order);
     struct mill_result_sample *sorted = malloc(job->n * sizeof *sorted);
     if (!order || !sorted) {
@@ -232,6 +245,7 @@ int mill_result_job_sort(struct mill_result_job *job) {
     job->s = sorted;
     job->n = job->cap = k;
     job->unsorted = false;
+    drop_failed(job);
     return 0;
 }
 
@@ -251,6 +265,11 @@ int mill_results_add_line(struct mill_result_job *job, const char *line, size_t 
         /* a line of an earlier run over more docs (a later --limit): not this job's */
     } else if (mill_value_get(&v, "error")) {
         job->n_failed++;
+        /* it undoes an earlier answer of the same doc and seed: the last line is the doc's */
+        struct mill_result_sample s = {.doc_id = id, .failed = true};
+        if (seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) ||
+            line_seed == seed)
+            rc = place(job, &s);
     } else if (seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) ||
                line_seed == seed) {
         struct mill_result_sample s = {.doc_id = id};

@@ -24,6 +24,7 @@ struct mill_result_sample {
     char *prompt;     /* the prompt's last prompt_chars bytes (UTF-8 safe); NULL: not loaded */
     double *logprobs; /* per-choice log-likelihoods from LOGLIK responses; NULL when none */
     size_t n_choices;
+    bool failed; /* the doc's last line so far failed: dropped by mill_result_job_sort */
 };
 
 /* One (model, task, n_shot) job. */
@@ -75,13 +76,15 @@ int mill_results_load(struct mill_results *r, const struct mill_aggregate_table 
 void mill_results_free(struct mill_results *r); /* NULL-safe; leaves r empty */
 
 /* Reads one JSONL line into job: returns 1 (a sample was added or replaced the doc's earlier
- * one), 0 (the line is a failed sample or of another seed: not an answer), or MILL_EFORMAT
+ * one), 0 (the line is a failed sample, which undoes the doc's earlier answer of that seed, or
+ * of another seed: not an answer), or MILL_EFORMAT
  * (not an object with an integer doc_id; nothing changed), MILL_ENOMEM. seed < 0: any seed.
  * Lines are appended: call mill_result_job_sort after the last one. Exposed for the fuzz
  * target. */
 int mill_results_add_line(struct mill_result_job *job, const char *line, size_t len, int64_t seed,
                           const struct mill_results_params *p);
-/* Sorts job->s by doc_id, keeping the later line of a doc. 0 or MILL_ENOMEM (job unchanged). */
+/* Sorts job->s by doc_id, keeping the later line of a doc and dropping the docs whose later
+ * line failed. 0 or MILL_ENOMEM (job unchanged). */
 int mill_result_job_sort(struct mill_result_job *job);
 void mill_result_job_free(struct mill_result_job *job);
 

@@ -133,9 +133,14 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
         return;
     }
     int64_t id, line_seed;
-    bool ours = v.kind == MILL_V_STRUCT && !mill_value_get(&v, "error") &&
-                !mill_value_as_int(mill_value_get(&v, "doc_id"), &id) &&
-                !mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) && line_seed == seed;
+    bool seeded = v.kind == MILL_V_STRUCT &&
+                  !mill_value_as_int(mill_value_get(&v, "doc_id"), &id) &&
+                  !mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) && line_seed == seed;
+    bool ours = seeded && !mill_value_get(&v, "error");
+    /* a failed line after a good one of the same doc (docs numbered otherwise since): the doc
+     * is to do again, as the last line of a doc is its answer */
+    if (seeded && !ours && id >= 0 && (size_t)id < s->cap)
+        s->done[id] = 0;
     int cap_rc = ours ? ensure_cap(s, id) : 0;
     if (cap_rc)
         MILL_WARN("samples", "%s:%zu: doc_id %lld is %s; the line is kept but not reused", s->path,

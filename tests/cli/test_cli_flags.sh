@@ -190,6 +190,10 @@ run --output_dir "$tmp/res" --metric acc collect
 expect "a command's flag with a value before the command (--metric acc collect)" 0 "acme/TinyModel-1"
 run collect -o "$tmp/res" -t "['mmlu_anatomy']" --nocheck
 expect "collect -t (tasks), a list literal, -o after the command" 0 "acme/TinyModel-1"
+run -o "$tmp/res" eval -m "replay[file=$tmp/nope.jsonl]" mmlu_anatomy
+expect "eval -m is --models (Python Mill's eval has one 'm' parameter)" 1 "nope.jsonl"
+run -o "$tmp/res" eval -t mmlu_anatomy "replay[file=$tmp/nope.jsonl]"
+expect "eval -t: Fire's ambiguity (tasks, task_paths) is exit 2" 2 "'-t' is ambiguous for eval"
 run collect -o "$tmp/res" -m acme/TinyModel-1
 expect "collect -m: Fire's ambiguity (models, metric) is exit 2" 2 "'-m' is ambiguous for collect"
 run --output_dir "$tmp/res" --check collect

@@ -56,7 +56,8 @@ both = [(i, [float(rng.random() < 0.5), rng.random()]) for i in range(45)]
 job("org/a", "bench", "t2", 5, ["acc", "f1"], both)
 job("org/b", "bench", "t2", 5, ["acc", "f1"],
     [(i, [float(rng.random() < 0.7), rng.random()]) for i in range(45) if i % 4])  # partial
-job("org/a", "", "t3", 0, ["acc"], binary(30, 0.5))
+job("org/a", "", "t3", 0, ["acc"], binary(30, 0.5),
+    extra=[json.dumps({"doc_id": 4, "seed": 42, "error": "boom"})])  # doc 4's last line failed
 job("org/b", "", "t3", 0, ["acc"], binary(30, 0.5))
 job("org/a", "", "tinf", 0, ["lp"], [(i, [float("-inf") if i == 2 else -1.0 - i]) for i in range(6)])
 job("org/b", "", "tinf", 0, ["lp"], [(i, [-2.0 - i]) for i in range(6)])  # an infinite value: left out
@@ -107,6 +108,8 @@ check "partial overlap: t2 pairs only the 33 docs both answered" \
 check "a tiny McNemar p is printed in e-notation" "grep -Eq '^big .*e-[0-9]+\$' '$tmp/ab'"
 check "failed samples, other seeds and torn lines are not answers (t1 has 60 pairs)" \
     "grep -Eq '^t1 +5 +acc +60 ' '$tmp/ab'"
+check "a doc whose last line failed has no answer (t3 pairs 29 of 30)" \
+    "grep -Eq '^t3 +0 +acc +29 ' '$tmp/ab'"
 check "lines beyond the provenance's n are not the job's (tlim pairs 30 of 40 lines)" \
     "grep -Eq '^tlim +0 +acc +30 ' '$tmp/ab'"
 

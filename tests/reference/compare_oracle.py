@@ -5,8 +5,9 @@ Usage: compare_oracle.py OUTPUT_DIR A B [--metric M] [--tasks T,...] [--json]
 Reads OUTPUT_DIR/aggregate.csv with the csv module and each job's JSONL and provenance with the
 json module, pairs A's and B's answers by doc_id and prints the table mill prints (or, with
 --json, the numbers unrounded). The rules it implements, from BEHAVIOUR.md §1.4:
-  - a job is a (model, task, n_shot) of a non-rollup aggregate row; its answer for a doc is the
-    last JSONL line without "error" whose seed is the provenance's (any seed without provenance)
+  - a job is a (model, task, n_shot) of a non-rollup aggregate row; its answer for a doc is its
+    last JSONL line whose seed is the provenance's (any seed without provenance), none when that
+    line has "error",
     and whose doc_id is below the provenance's "n" (an earlier run over more docs left the rest);
   - a task row pairs the docs both answered with a number for a metric both have; a benchmark
     row (two or more task rows of one benchmark, n_shot and metric) stratifies over its tasks;
@@ -71,11 +72,14 @@ def load(out_dir, models, tasks):
                 doc = d["doc_id"]
             except (ValueError, KeyError, TypeError):
                 continue
-            if not isinstance(doc, int) or doc < 0 or "error" in d:
+            if not isinstance(doc, int) or doc < 0:
                 continue
             if isinstance(n_docs, int) and n_docs > 0 and doc >= n_docs:
                 continue
             if seed is not None and isinstance(d.get("seed"), int) and d["seed"] != seed:
+                continue
+            if "error" in d:  # the doc's last line failed: no answer
+                job["s"].pop(doc, None)
                 continue
             job["s"][doc] = [number(d.get(m)) for m in job["metrics"]]
     return jobs

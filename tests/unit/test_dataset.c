@@ -74,8 +74,26 @@ static void test_files(void) {
     const char *stars[] = {"test=d/**/*.jsonl", NULL};
     CHECK_INT(resolve(stars, files, sizeof files, rows, sizeof rows), 0);
     CHECK_STR(files, "d/c.jsonl d/e/f.jsonl");
-    const char *none[] = {"test=a*.jsonl", "test=z*.jsonl", NULL};
+    /* a glob that matches nothing among others is skipped, a missing name is an error, and
+     * so is nothing at all (HF's DataFilesList.from_patterns) */
+    const char *skip[] = {"test=z*.jsonl", "test=a*.jsonl", "test=y*.jsonl", NULL};
+    CHECK_INT(resolve(skip, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "a1.jsonl a2.jsonl");
+    const char *missing[] = {"test=a*.jsonl", "test=zz.jsonl", NULL};
+    CHECK_INT(resolve(missing, files, sizeof files, rows, sizeof rows), MILL_ENOTFOUND);
+    const char *none[] = {"test=z*.jsonl", "test=y*.jsonl", NULL};
     CHECK_INT(resolve(none, files, sizeof files, rows, sizeof rows), MILL_ENOTFOUND);
+    /* '**' leaves hidden files and directories and special ("__") directories out */
+    put(".h.jsonl", "{\"x\": \"h\"}\n");
+    snprintf(sub, sizeof sub, "%s/d/.git", dir);
+    CHECK(mkdir(sub, 0700) == 0);
+    put("d/.git/g.jsonl", "{\"x\": \"g\"}\n");
+    snprintf(sub, sizeof sub, "%s/d/__pycache__", dir);
+    CHECK(mkdir(sub, 0700) == 0);
+    put("d/__pycache__/p.jsonl", "{\"x\": \"p\"}\n");
+    const char *all[] = {"test=**/*.jsonl", NULL};
+    CHECK_INT(resolve(all, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "a1.jsonl a2.jsonl b.jsonl d/c.jsonl d/e/f.jsonl");
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK_INT(system(cmd), 0);

@@ -113,13 +113,18 @@ static void test_split_of_line(void) {
         open_lines(dir, "{\"doc_id\": 0, \"split\": \"a\", \"seed\": 7, \"acc\": 1.0}\n"
                         "{\"doc_id\": 1, \"split\": \"b\", \"seed\": 7, \"acc\": 1.0}\n"
                         "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n"
-                        "{\"doc_id\": 5, \"split\": \"a\", \"seed\": 7, \"acc\": 0.0}\n");
+                        "{\"doc_id\": 5, \"split\": \"a\", \"seed\": 7, \"acc\": 0.0}\n"
+                        "{\"doc_id\": 6, \"seed\": 7, \"acc\": 1.0}\n"
+                        "{\"doc_id\": 6, \"seed\": 7, \"error\": \"boom\"}\n"
+                        "{\"doc_id\": 0, \"seed\": 8, \"error\": \"other seed\"}\n");
     if (s) {
         CHECK(mill_samples_done(s, 0, "a", NULL) && !mill_samples_done(s, 0, "b", NULL));
         CHECK(mill_samples_done(s, 1, "b", NULL) && !mill_samples_done(s, 1, "a", NULL));
         CHECK(mill_samples_done(s, 2, "a", NULL) && mill_samples_done(s, 2, "b", NULL));
         CHECK(mill_samples_done(s, 1, NULL, NULL));
-        CHECK(mill_samples_n_resumed(s, 3) == 3 && mill_samples_n_resumed(s, 6) == 4);
+        CHECK(mill_samples_n_resumed(s, 3) == 3 && mill_samples_n_resumed(s, 7) == 4);
+        /* a doc's failed last line undoes its earlier answer (not another seed's) */
+        CHECK(!mill_samples_done(s, 6, NULL, NULL) && mill_samples_done(s, 0, NULL, NULL));
     }
     close_lines(dir, s);
 }

@@ -86,8 +86,13 @@ static void test_split_list_literal(void) {
     CHECK_INT(mill_spec_split("[a],[b]", &v, &n, &err), MILL_OK);
     CHECK(n == 2 && !strcmp(v[0], "[a]") && !strcmp(v[1], "[b]"));
     mill_strv_free(v, n);
+    CHECK_INT(mill_spec_split("['mmlu_anatomy',]", &v, &n, &err), MILL_OK); /* Python allows */
+    CHECK(n == 1 && !strcmp(v[0], "mmlu_anatomy"));
+    mill_strv_free(v, n);
     expect_split_einval("[]");
+    expect_split_einval("[,]");
     expect_split_einval("[a,,b]");
+    expect_split_einval("['a','']");
 }
 
 static void test_split_rejects(void) {

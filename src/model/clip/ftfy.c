@@ -4,9 +4,7 @@
  * off for the rest of the text from the first segment holding '<'. tests/unit/test_ftfy.c checks
  * it against ftfy's own outputs (tests/data/ftfy/cases.jsonl).
  * Where it can differ, by construction: fix_surrogates has nothing to do (UTF-8 holds no
- * surrogates); NFC is libutf8proc's (Unicode 15; Python 3.11's is 14); ftfy's utf-8-variants
- * decoder also takes a newline as the last byte of a CESU-8 pair ('$' before a final "\n"),
- * which this one does not. */
+ * surrogates); NFC is libutf8proc's (Unicode 15; Python 3.11's is 14). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "model/clip/ftfy.h"
 
@@ -193,15 +191,19 @@ static bool is_ascii(const char *s, size_t n) {
 }
 
 /* bytes.decode("utf-8-variants"): strict UTF-8, plus CESU-8 surrogate pairs and Java's C0 80
- * for U+0000. False where Python raises UnicodeDecodeError. */
+ * for U+0000. False where Python raises UnicodeDecodeError. Its regular expressions' '$' also
+ * matches before a final "\n", so a C0 or a CESU-8 pair's last byte may be that newline, which
+ * the sequence then takes (C0 "\n" is U+0000). */
 static bool decode_variants(const unsigned char *b, size_t n, struct sb *out) {
     for (size_t i = 0; i < n;) {
-        if (b[i] == 0xC0 && i + 1 < n && b[i + 1] == 0x80) {
+        bool final_nl = i + 2 == n && b[i + 1] == '\n';
+        if (b[i] == 0xC0 && i + 1 < n && (b[i + 1] == 0x80 || final_nl)) {
             sb_add(out, "", 1);
             i += 2;
         } else if (b[i] == 0xED && i + 5 < n && b[i + 1] >= 0xA0 && b[i + 1] <= 0xAF &&
                    (b[i + 2] & 0xC0) == 0x80 && b[i + 3] == 0xED && b[i + 4] >= 0xB0 &&
-                   b[i + 4] <= 0xBF && (b[i + 5] & 0xC0) == 0x80) {
+                   b[i + 4] <= 0xBF &&
+                   ((b[i + 5] & 0xC0) == 0x80 || (i + 6 == n && b[i + 5] == '\n'))) {
             sb_cp(out, ((uint32_t)(b[i + 1] & 0x0F) << 16) + ((uint32_t)(b[i + 2] & 0x3F) << 10) +
                            ((uint32_t)(b[i + 4] & 0x0F) << 6) + (b[i + 5] & 0x3F) + 0x10000);
             i += 6;
