@@ -669,7 +669,7 @@ static size_t worker_argv(const struct sched *s, const struct job *j, char *lim,
     argv[n++] = s->out_dir;
     argv[n++] = "--cache_dir";
     argv[n++] = s->cache_dir;
-    if (s->limit > 0) {
+    if (s->limit >= 0) {
         argv[n++] = "--limit";
         argv[n++] = lim;
     }

@@ -58,13 +58,19 @@ static int cmp_path(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends the regular files under dir (recursively, links followed up to WALK_DEPTH_MAX
- * levels) that pattern matches. As HF datasets resolves a pattern, hidden files and
- * directories (".x") and special directories ("__x") are left out unless the pattern names
- * such a part itself. */
-static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern, int depth) {
+/* What a pattern below the walk's root asks for: hidden parts (".x"), special ones ("__x"). */
+struct walk_rules {
+    bool hidden_ok, special_ok;
+};
+
+/* Appends the regular files under dir (recursively; a symbolic link to a directory is not
+ * entered, so a link back up cannot loop) that pattern matches. As HF datasets resolves a
+ * pattern, hidden files and directories and special directories are left out unless the
+ * pattern's part below the root names such a part itself. */
+static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern,
+                        const struct walk_rules *wr, int depth) {
     DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
-    bool hidden_ok = strstr(pattern, "/.") != NULL, special_ok = strstr(pattern, "/__") != NULL;
+    bool hidden_ok = wr->hidden_ok, special_ok = wr->special_ok;
     int rc = 0;
     for (struct dirent *e; d && !rc && (e = readdir(d)) != NULL;) {
         if ((e->d_name[0] == '.' && !hidden_ok) || !strcmp(e->d_name, ".") ||
@@ -76,10 +82,11 @@ static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pa
             rc = MILL_ENOMEM;
             break;
         }
-        bool there = stat(path, &st) == 0;
-        if (there && S_ISDIR(st.st_mode) && (special_ok || strncmp(e->d_name, "__", 2)))
-            rc = walk_matches(ds, path, pattern, depth + 1);
-        else if (there && S_ISREG(st.st_mode) && mill_hub_glob_match(pattern, path))
+        bool dir_here = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir_here && (special_ok || strncmp(e->d_name, "__", 2)))
+            rc = walk_matches(ds, path, pattern, wr, depth + 1);
+        else if (!dir_here && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                 mill_hub_glob_match(pattern, path))
             rc = add_file(ds, path);
         free(path);
     }
@@ -97,8 +104,11 @@ static int glob_stars(struct mill_dataset *ds, const char *full) {
     char *root = fixed ? strndup(full, fixed > 1 ? fixed - 1 : 1) : strdup(".");
     if (!root)
         return MILL_ENOMEM;
+    const char *below = full + fixed;
+    struct walk_rules wr = {below[0] == '.' || strstr(below, "/.") != NULL,
+                            !strncmp(below, "__", 2) || strstr(below, "/__") != NULL};
     size_t first = ds->n_files;
-    int rc = walk_matches(ds, root, full, 0);
+    int rc = walk_matches(ds, root, full, &wr, 0);
     free(root);
     if (!rc)
         qsort(ds->files + first, ds->n_files - first, sizeof *ds->files, cmp_path);
@@ -261,9 +271,11 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
             const char *pattern = *e + n + 1;
             listed = true;
             rc = resolve_pattern(ds, t, split, pattern, p, err);
-            /* HF's DataFilesList.from_patterns: a glob that matches nothing is skipped, a name
-             * that is not there is an error */
-            if (rc == MILL_ENOTFOUND && !strpbrk(pattern, "*?["))
+            /* HF's DataFilesList.from_patterns: a local glob that matches nothing is skipped, a
+             * name that is not there is an error. Not an hf:// one: its not-found may be a
+             * download's (a file missing offline, a gated repo), which must not pass for an
+             * empty glob. */
+            if (rc == MILL_ENOTFOUND && (!strpbrk(pattern, "*?[") || !strncmp(pattern, "hf://", 5)))
                 return rc;
         }
     if (listed && rc == MILL_ENOTFOUND && ds->n_files)

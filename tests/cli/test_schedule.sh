@@ -218,6 +218,10 @@ check "a --limit sweep does not complete the full jobs (4 pending)" \
 sched "$TOY" toy --n_shots 0,1 --dry_run --limit 0 --extra_task_paths "$tmp/plug"; rc=$?
 check "--limit 0 is no limit, as Python Mill's schedule (4 pending)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 5 ]"
+"$MILL" --output_dir "$tmp/l0" schedule "$TOY" toy_qa --n_shots 0 --local --limit 0 \
+    --extra_task_paths "$tmp/plug" >/dev/null 2>&1; rc=$?
+check "--local --limit 0 evaluates 0 docs, as Python Mill's local run (provenance limit 0, n 0)" \
+    "[ $rc -eq 0 ] && \"\$PY\" -c 'import json,sys; p=json.load(open(sys.argv[1])); sys.exit(not (p[\"limit\"] == 0 and p[\"n\"] == 0))' $tmp/l0/outputs/*/toy_qa_0shot.json"
 sched "$TOY" toy --n_shots 0,1 --dry_run --local --limit 2 --extra_task_paths "$tmp/plug"; rc=$?
 check "--local wins over --dry_run, as in Python Mill (the jobs are run: all complete)" \
     "[ $rc -eq 0 ] && grep -qx 'All requested jobs already complete.' '$tmp/stdout'"

@@ -29,16 +29,17 @@ static void put(const char *rel, const char *text) {
 
 /* The files split "test" of a task with these data_files entries resolves to, relative to dir
  * and joined by spaces, into out; the rows' "x" values likewise into rows. */
-static int resolve(const char *const *entries, char *out, size_t n, char *rows, size_t rn) {
+static int resolve_in(const char *base, const char *const *entries, char *out, size_t n, char *rows,
+                      size_t rn) {
     struct mill_task_config t = {.name = "t", .hf_data_files = entries};
-    struct mill_dataset_params p = {.base_dir = dir};
+    struct mill_dataset_params p = {.base_dir = base};
     struct mill_dataset *ds = NULL;
     struct mill_err err = {0};
     int rc = mill_dataset_open(&t, "test", &p, &ds, &err);
     out[0] = rows[0] = 0;
     for (size_t i = 0; !rc && i < mill_dataset_n_files(ds); i++)
         snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "",
-                 mill_dataset_file(ds, i) + strlen(dir) + 1);
+                 mill_dataset_file(ds, i) + strlen(base) + 1);
     struct mill_value v;
     while (!rc && mill_dataset_next(ds, &v, &err) == 1) {
         const char *x = mill_value_as_str(mill_value_get(&v, "x"));
@@ -47,6 +48,10 @@ static int resolve(const char *const *entries, char *out, size_t n, char *rows, 
     }
     mill_dataset_free(ds);
     return rc;
+}
+
+static int resolve(const char *const *entries, char *out, size_t n, char *rows, size_t rn) {
+    return resolve_in(dir, entries, out, n, rows, rn);
 }
 
 static void test_files(void) {
@@ -94,6 +99,21 @@ static void test_files(void) {
     const char *all[] = {"test=**/*.jsonl", NULL};
     CHECK_INT(resolve(all, files, sizeof files, rows, sizeof rows), 0);
     CHECK_STR(files, "a1.jsonl a2.jsonl b.jsonl d/c.jsonl d/e/f.jsonl");
+    /* a link back up is not entered (no loop, no file twice) */
+    snprintf(sub, sizeof sub, "%s/d/up", dir);
+    CHECK(symlink("..", sub) == 0);
+    CHECK_INT(resolve(all, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "a1.jsonl a2.jsonl b.jsonl d/c.jsonl d/e/f.jsonl");
+    /* a base directory under a hidden one still leaves hidden files below it out */
+    snprintf(sub, sizeof sub, "%s/.cache", dir);
+    CHECK(mkdir(sub, 0700) == 0);
+    put(".cache/x.jsonl", "{\"x\": \"x\"}\n");
+    put(".cache/.y.jsonl", "{\"x\": \"y\"}\n");
+    CHECK_INT(resolve_in(sub, all, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "x.jsonl");
+    const char *asked[] = {"test=**/.*.jsonl", NULL};
+    CHECK_INT(resolve_in(sub, asked, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, ".y.jsonl");
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK_INT(system(cmd), 0);
