@@ -351,7 +351,7 @@ static int read_options(const struct mill_args *a, struct sched *s) {
                               "or a positive number of minutes",
                               DEFAULT_MINUTES_PER_EVAL);
     if (mill_arg(a, "limit") && s->limit < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 (no limit) or more");
+        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 or more");
     s->local = mill_arg_bool(a, "local", false);
     if (s->limit == 0 && !s->local)
         s->limit = -1; /* Python Mill's submission: `if self.limit`, 0 is no limit (its local
@@ -359,7 +359,6 @@ static int read_options(const struct mill_args *a, struct sched *s) {
     if (!s->minutes)
         s->minutes = DEFAULT_MINUTES_PER_EVAL;
     s->dry_run = mill_arg_bool(a, "dry_run", false);
-    s->local = mill_arg_bool(a, "local", false);
     s->venv = mill_arg(a, "venv_path");
     s->log_level = mill_arg(a, "log_level");
     const char *shots = mill_arg(a, "n_shots");

@@ -391,11 +391,11 @@ static void task_details(struct ui *u, const struct mill_task_config *t) {
     if (t->few_shots_split)
         field(b, "Few-shot split", t->few_shots_split);
     mill_buf_addf(b, "%-*s%d\n", LABEL_W, "Default n-shot", t->n_shots);
-    if (generative && t->output_type == MILL_OUT_GENERATIVE)
+    bool generates = generative && t->output_type == MILL_OUT_GENERATIVE;
+    if (generates)
         mill_buf_addf(b, "%-*s%d\n", LABEL_W, "Max new tokens",
                       t->generation_size > 0 ? t->generation_size : 256);
-    if (generative && t->output_type == MILL_OUT_GENERATIVE && t->stop_sequences &&
-        t->stop_sequences[0])
+    if (generates && t->stop_sequences && t->stop_sequences[0])
         field_list(b, "Stop sequences", t->stop_sequences, true);
     task_data_fields(b, t);
     field_list(b, "Categories", t->categories, false);

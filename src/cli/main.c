@@ -164,38 +164,54 @@ static int add_opts(struct mill_args *a, const struct mill_opt *o, size_t n) {
     return 0;
 }
 
+/* Fire's boolean value words. */
+static bool bool_word(const char *s) { return !strcasecmp(s, "true") || !strcasecmp(s, "false"); }
+
+/* Index of the option flag text arg[0..len) (after its dashes, before any '=') names in a: its
+ * name with '-' read as '_', a one-letter shortcut (SHORTCUTS), or a boolean's "no" negation
+ * (*negated). -1 when none. */
+static int flag_index(const struct mill_args *a, const char *cmd, const char *arg, size_t len,
+                      bool *negated) {
+    char name[128];
+    *negated = false;
+    if (len == 0 || len >= sizeof name)
+        return -1;
+    for (size_t k = 0; k < len; k++)
+        name[k] = arg[k] == '-' ? '_' : arg[k];
+    name[len] = 0;
+    int idx = find_opt(a, name);
+    if (idx < 0 && len == 1)
+        idx = find_shortcut(a, cmd, name[0]);
+    if (idx < 0 && !strncmp(name, "no", 2)) {
+        idx = find_opt(a, name + 2 + (name[2] == '_'));
+        *negated = idx >= 0 && a->opts[idx]->type == MILL_OPT_BOOL;
+        if (!*negated)
+            idx = -1;
+    }
+    return idx;
+}
+
+static bool is_help(const char *arg, size_t len) { return len == 4 && !strncmp(arg, "help", 4); }
+
 /* Parses one flag at argv[*i] whose text after the dashes is arg ("name[=value]"); consumes a
  * separate value when needed. */
 static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **argv, int *i,
                       const char *arg) {
-    char name[128];
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (len == 0 || len >= sizeof name)
+    if (len == 0 || len >= 128)
         return mill_cli_error(MILL_EXIT_USAGE, "malformed flag '%s'", argv[*i]);
-    for (size_t k = 0; k < len; k++)
-        name[k] = arg[k] == '-' ? '_' : arg[k];
-    name[len] = 0;
-    if (!strcmp(name, "help")) {
+    if (is_help(arg, len)) {
         a->help = true;
         return 0;
     }
-    int idx = find_opt(a, name);
-    if (idx < 0 && len == 1)
-        idx = find_shortcut(a, cmd, name[0]);
-    bool negated = false;
-    if (idx < 0 && !strncmp(name, "no", 2)) {
-        const char *base = name + 2 + (name[2] == '_');
-        idx = find_opt(a, base);
-        negated = idx >= 0 && a->opts[idx]->type == MILL_OPT_BOOL;
-        if (!negated)
-            idx = -1;
-    }
-    if (idx < 0 && len == 1 && cmd && shortcut_ambiguous(a, name[0]))
+    bool negated;
+    int idx = flag_index(a, cmd, arg, len, &negated);
+    if (idx < 0 && len == 1 && cmd && shortcut_ambiguous(a, arg[0]))
         return mill_cli_error(MILL_EXIT_USAGE,
                               "'%.*s' is ambiguous for %s: more than one of its flags starts "
                               "with '%c' (see mill %s --help)",
-                              (int)(arg - argv[*i] + len), argv[*i], cmd, name[0], cmd);
+                              (int)(arg - argv[*i] + len), argv[*i], cmd, arg[0], cmd);
     if (idx < 0)
         return mill_cli_error(MILL_EXIT_USAGE, "unknown flag '%.*s'%s%s (see mill %s%s--help)",
                               (int)strcspn(argv[*i], "="), argv[*i], cmd ? " for " : "",
@@ -206,8 +222,7 @@ static int parse_flag(struct mill_args *a, const char *cmd, int argc, char **arg
         if (negated && val)
             return mill_cli_error(MILL_EXIT_USAGE, "'%s' takes no value", argv[*i]);
         /* Fire's `--flag False`: a following True or False is the flag's value */
-        if (!val && !negated && *i + 1 < argc &&
-            (!strcasecmp(argv[*i + 1], "true") || !strcasecmp(argv[*i + 1], "false")))
+        if (!val && !negated && *i + 1 < argc && bool_word(argv[*i + 1]))
             val = argv[++*i];
         bool b = !negated;
         if (val && !strcasecmp(val, "false"))
@@ -247,38 +262,23 @@ static bool is_flag(const char *s) {
     return (s[0] == '-' && s[1] == '-' && s[2]) || (s[0] == '-' && isalpha((unsigned char)s[1]));
 }
 
-/* Whether flag arg (with its dashes) is one of Mill.__init__'s (a global option, its negation,
- * its one-letter shortcut); *value_next: the word after it is its value. */
-static bool global_flag(const char *arg, const char *next, bool *value_next) {
-    char name[128];
+/* Whether flag arg (with its dashes) is one of Mill.__init__'s (a holds only the global
+ * options yet); *value_next: the word after it, next, is its value, as parse_flag will take it. */
+static bool global_flag(const struct mill_args *a, const char *arg, const char *next,
+                        bool *value_next) {
     arg += arg[1] == '-' ? 2 : 1;
     size_t len = strcspn(arg, "=");
-    *value_next = false;
-    if (len == 0 || len >= sizeof name)
-        return false;
-    for (size_t k = 0; k < len; k++)
-        name[k] = arg[k] == '-' ? '_' : arg[k];
-    name[len] = 0;
-    for (size_t i = 0; i < sizeof SHORTCUTS / sizeof SHORTCUTS[0] && len == 1; i++)
-        if (!SHORTCUTS[i].command && SHORTCUTS[i].letter == name[0])
-            snprintf(name, sizeof name, "%s", SHORTCUTS[i].option);
-    const char *base = !strncmp(name, "no", 2) ? name + 2 + (name[2] == '_') : NULL;
-    for (size_t i = 0; i < mill_n_global_opts; i++) {
-        const struct mill_opt *o = &mill_global_opts[i];
-        bool bool_opt = o->type == MILL_OPT_BOOL;
-        if (strcmp(o->name, name) && !(bool_opt && base && !strcmp(o->name, base)))
-            continue;
-        *value_next = !arg[len] && next &&
-                      (!bool_opt || !strcasecmp(next, "true") || !strcasecmp(next, "false"));
-        return true;
-    }
-    return !strcmp(name, "help");
+    bool negated;
+    int idx = flag_index(a, NULL, arg, len, &negated);
+    *value_next = idx >= 0 && !arg[len] && next &&
+                  (a->opts[idx]->type != MILL_OPT_BOOL || (!negated && bool_word(next)));
+    return idx >= 0 || is_help(arg, len);
 }
 
 /* argv with the flags before the command that are not Mill.__init__'s moved after the command,
  * each with the word after it unless that is a flag or a command (Fire hands __init__'s unused
  * flags to the command's method). NULL when out of memory. */
-static char **fire_order(int argc, char **argv) {
+static char **fire_order(const struct mill_args *a, int argc, char **argv) {
     char **out = malloc(((size_t)argc + 1) * sizeof *out);
     char **later = malloc(((size_t)argc + 1) * sizeof *later);
     int n = 0, n_later = 0, i = 1;
@@ -291,7 +291,7 @@ static char **fire_order(int argc, char **argv) {
     for (; i < argc && (is_flag(argv[i]) || !strcmp(argv[i], "-h")); i++) {
         bool value_next = false;
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "-h") || global_flag(argv[i], next, &value_next)) {
+        if (!strcmp(argv[i], "-h") || global_flag(a, argv[i], next, &value_next)) {
             out[n++] = argv[i];
             if (strcmp(argv[i], "-h") && value_next)
                 out[n++] = argv[++i];
@@ -312,8 +312,8 @@ static char **fire_order(int argc, char **argv) {
     return out;
 }
 
-/* Fills a from the words of argv in Fire's order; *cmd_out is the subcommand (NULL when none).
- * Returns an exit code or 0. */
+/* Fills a (its global options already added) from the words of argv in Fire's order; *cmd_out
+ * is the subcommand (NULL when none). Returns an exit code or 0. */
 static int parse_words(int argc, char **argv, struct mill_args *a,
                        const struct mill_command **cmd_out) {
     static const struct mill_opt pos_opts[] = {
@@ -321,7 +321,6 @@ static int parse_words(int argc, char **argv, struct mill_args *a,
         {"tasks", MILL_OPT_STR, "TASKS", "task or benchmark names"},
     };
     const struct mill_command *cmd = NULL;
-    add_opts(a, mill_global_opts, mill_n_global_opts);
     for (int i = 1; i < argc; i++) {
         int rc = 0;
         if (!strcmp(argv[i], "-h"))
@@ -354,7 +353,8 @@ static int parse_words(int argc, char **argv, struct mill_args *a,
 /* parse_words over argv in Fire's order (fire_order); the values point into argv. */
 static int parse_argv(int argc, char **argv, struct mill_args *a,
                       const struct mill_command **cmd_out) {
-    char **words = fire_order(argc, argv);
+    add_opts(a, mill_global_opts, mill_n_global_opts);
+    char **words = fire_order(a, argc, argv);
     int rc = words ? parse_words(argc, words, a, cmd_out)
                    : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
     free(words);

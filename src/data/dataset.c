@@ -70,10 +70,9 @@ struct walk_rules {
 static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern,
                         const struct walk_rules *wr, int depth) {
     DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
-    bool hidden_ok = wr->hidden_ok, special_ok = wr->special_ok;
     int rc = 0;
     for (struct dirent *e; d && !rc && (e = readdir(d)) != NULL;) {
-        if ((e->d_name[0] == '.' && !hidden_ok) || !strcmp(e->d_name, ".") ||
+        if ((e->d_name[0] == '.' && !wr->hidden_ok) || !strcmp(e->d_name, ".") ||
             !strcmp(e->d_name, ".."))
             continue;
         char *path = NULL;
@@ -83,7 +82,7 @@ static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pa
             break;
         }
         bool dir_here = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-        if (dir_here && (special_ok || strncmp(e->d_name, "__", 2)))
+        if (dir_here && (wr->special_ok || strncmp(e->d_name, "__", 2)))
             rc = walk_matches(ds, path, pattern, wr, depth + 1);
         else if (!dir_here && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
                  mill_hub_glob_match(pattern, path))

@@ -1468,9 +1468,10 @@ int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *ou
             mill_buf_addf(out, "\n%-35s %10s\n", "Task", "Score");
             mill_buf_adds(out, "-----------------------------------------------\n");
         }
-        if (!shown_before(res, i) && s->have)
+        bool shown = shown_before(res, i);
+        if (!shown && s->have)
             mill_buf_addf(out, "%-35s %10.4f\n", s->name, s->score);
-        else if (!shown_before(res, i))
+        else if (!shown)
             mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
         if (i + 1 == res->n || strcmp(res->scores[i + 1].model, s->model))
             mill_buf_addc(out, '\n'); /* Python Mill's _display ends with print() */

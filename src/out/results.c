@@ -218,11 +218,8 @@ static void drop_failed(struct mill_result_job *job) {
     job->n = k;
 }
 
-int mill_result_job_sort(struct mill_result_job *job) {
-    if (!job->unsorted) {
-        drop_failed(job);
-        return 0;
-    }
+/* job->s in doc order, the later line of a doc kept. */
+static int sort_docs(struct mill_result_job *job) {
     struct mill_result_sample **order = malloc(job->n * sizeof *order);
     struct mill_result_sample *sorted = malloc(job->n * sizeof *sorted);
     if (!order || !sorted) {
@@ -245,8 +242,14 @@ int mill_result_job_sort(struct mill_result_job *job) {
     job->s = sorted;
     job->n = job->cap = k;
     job->unsorted = false;
-    drop_failed(job);
     return 0;
+}
+
+int mill_result_job_sort(struct mill_result_job *job) {
+    int rc = job->unsorted ? sort_docs(job) : 0;
+    if (!rc)
+        drop_failed(job);
+    return rc;
 }
 
 int mill_results_add_line(struct mill_result_job *job, const char *line, size_t len, int64_t seed,
@@ -261,17 +264,17 @@ int mill_results_add_line(struct mill_result_job *job, const char *line, size_t 
         return MILL_EFORMAT;
     }
     int rc = 0;
-    if (job->n_docs > 0 && id >= job->n_docs) {
-        /* a line of an earlier run over more docs (a later --limit): not this job's */
-    } else if (mill_value_get(&v, "error")) {
+    /* a line of an earlier run over more docs (a later --limit) is not this job's */
+    bool mine = job->n_docs <= 0 || id < job->n_docs;
+    bool same_seed =
+        seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) || line_seed == seed;
+    if (mine && mill_value_get(&v, "error")) {
         job->n_failed++;
         /* it undoes an earlier answer of the same doc and seed: the last line is the doc's */
         struct mill_result_sample s = {.doc_id = id, .failed = true};
-        if (seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) ||
-            line_seed == seed)
+        if (same_seed)
             rc = place(job, &s);
-    } else if (seed < 0 || mill_value_as_int(mill_value_get(&v, "seed"), &line_seed) ||
-               line_seed == seed) {
+    } else if (mine && same_seed) {
         struct mill_result_sample s = {.doc_id = id};
         rc = fill_sample(&s, &v, job, p);
         if (rc == 0)

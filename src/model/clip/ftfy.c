@@ -20,8 +20,7 @@
 #include "model/clip/ftfy_tables.h"
 
 #define MAX_DECODE_LENGTH 1000000 /* TextFixerConfig.max_decode_length, in code points */
-#define ENC_LATIN1 0              /* FTFY_ENC_NAME's order, checked in mill_ftfy_new */
-#define ENC_SLOPPY_1252 1
+#define ENC_SLOPPY_1252 1         /* FTFY_ENC_NAME's order, checked in mill_ftfy_new */
 #define ENC_MACROMAN 8
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -76,6 +75,9 @@ static void sb_take(struct sb *b, struct sb *next) {
     b->oom = oom;
     *next = (struct sb){0};
 }
+
+/* b's bytes, "" when it holds none yet. */
+static const char *sb_text(const struct sb *b) { return b->p ? b->p : ""; }
 
 static bool sb_eq(const struct sb *a, const char *s, size_t n) {
     return a->n == n && (n == 0 || memcmp(a->p, s, n) == 0);
@@ -154,18 +156,14 @@ static bool is_bad(const struct mill_ftfy *f, const char *s, size_t n) {
 
 /* ---- single-byte encodings --------------------------------------------------------------- */
 
+static int cmp_inv(const void *a, const void *b) {
+    uint32_t x = ((const struct enc_inv *)a)->cp, y = ((const struct enc_inv *)b)->cp;
+    return (x > y) - (x < y);
+}
+
 static const struct enc_inv *enc_find(const struct mill_ftfy *f, int e, uint32_t cp) {
-    size_t lo = 0, hi = 256;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->inv[e][mid].cp == cp)
-            return &f->inv[e][mid];
-        if (f->inv[e][mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    const struct enc_inv key = {cp, 0};
+    return bsearch(&key, f->inv[e], 256, sizeof f->inv[e][0], cmp_inv);
 }
 
 /* chardata.possible_encoding: every character is one the encoding can write. */
@@ -228,18 +226,15 @@ static void map_all(const char *s, size_t n, map_fn *fn, struct sb *out) {
         fn(next_cp(s, n, &i), out);
 }
 
+static int cmp_map(const void *a, const void *b) {
+    uint32_t x = ((const struct ftfy_map *)a)->cp, y = ((const struct ftfy_map *)b)->cp;
+    return (x > y) - (x < y);
+}
+
 static const char *map_find(const struct ftfy_map *m, size_t n, uint32_t cp) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m[mid].cp == cp)
-            return m[mid].to;
-        if (m[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    const struct ftfy_map key = {cp, NULL};
+    const struct ftfy_map *hit = bsearch(&key, m, n, sizeof *m, cmp_map);
+    return hit ? hit->to : NULL;
 }
 
 /* fix_c1_controls: U+0080..U+009F as sloppy Windows-1252 reads those bytes. */
@@ -283,6 +278,19 @@ static void fix_line_breaks(const char *s, size_t n, struct sb *out) {
     }
 }
 
+struct name_key {
+    const char *name;
+    size_t len;
+};
+
+/* A name (not NUL-terminated) against an entity's, in strcmp order. */
+static int cmp_entity(const void *k, const void *e) {
+    const struct name_key *key = k;
+    const char *name = ((const struct ftfy_entity *)e)->name;
+    int c = strncmp(key->name, name, key->len);
+    return c ? c : name[key->len] ? -1 : 0;
+}
+
 /* unescape_html: &#?[0-9A-Za-z]{1,24}; as an HTML5 entity (or its upper-case form for the
  * names ftfy allows), or a numeric reference html.unescape decodes whole; else kept. */
 static void put_reference(const char *s, size_t n, struct sb *out) {
@@ -295,19 +303,12 @@ static void put_reference(const char *s, size_t n, struct sb *out) {
             sb_cp(out, cps[i]);
         return;
     }
-    for (size_t lo = 0, hi = NELEM(FTFY_UPPER_ENTITIES); lo < hi;) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strncmp(name, FTFY_UPPER_ENTITIES[mid].name, len);
-        if (c == 0 && FTFY_UPPER_ENTITIES[mid].name[len])
-            c = -1;
-        if (c == 0) {
-            sb_str(out, FTFY_UPPER_ENTITIES[mid].to);
-            return;
-        }
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    const struct name_key key = {name, len};
+    const struct ftfy_entity *upper = bsearch(&key, FTFY_UPPER_ENTITIES, NELEM(FTFY_UPPER_ENTITIES),
+                                              sizeof FTFY_UPPER_ENTITIES[0], cmp_entity);
+    if (upper) {
+        sb_str(out, upper->to);
+        return;
     }
     if (s[1] == '#') {
         uint32_t in[32], un[32];
@@ -387,7 +388,7 @@ static void sub_embedded(const struct mill_ftfy *f, const char *m, size_t mn, vo
     if (count_cps(m, mn) < ((struct whole *)ctx)->cps && is_bad(f, m, mn)) {
         struct sb t = {0};
         fix_encoding(f, m, mn, &t);
-        sb_add(out, t.p ? t.p : "", t.n);
+        sb_add(out, sb_text(&t), t.n);
         out->oom |= t.oom;
         free(t.p);
     } else {
@@ -401,14 +402,9 @@ static void fix_encoding_step(const struct mill_ftfy *f, const char *s, size_t n
         sb_add(out, s, n);
         return;
     }
-    bool latin1 = false;
-    for (int e = 0; e < FTFY_N_ENC; e++) {
-        if (!possible(f, e, s, n))
-            continue;
-        latin1 |= e == ENC_LATIN1;
-        if (try_encoding(f, e, s, n, out))
+    for (int e = 0; e < FTFY_N_ENC; e++)
+        if (possible(f, e, s, n) && try_encoding(f, e, s, n, out))
             return;
-    }
     if (rx_search(f->detector, s, n)) {
         struct whole w = {count_cps(s, n)};
         struct sb t = {0};
@@ -419,21 +415,12 @@ static void fix_encoding_step(const struct mill_ftfy *f, const char *s, size_t n
         }
         free(t.p);
     }
-    /* Latin-1 that is not Windows-1252 (its possible-encodings list names "sloppy-windows-1252",
-     * so ftfy's check for "windows-1252" never holds): read as strict Windows-1252. */
-    if (latin1) {
-        bool strict = true, c1 = false;
-        for (size_t i = 0; i < n;) {
-            uint32_t cp = next_cp(s, n, &i);
-            strict &= !(cp == 0x81 || cp == 0x8D || cp == 0x8F || cp == 0x90 || cp == 0x9D);
-            c1 |= cp >= 0x80 && cp <= 0x9F;
-        }
-        if (strict && c1) {
-            map_all(s, n, map_c1, out);
-            return;
-        }
-    }
-    map_all(s, n, map_c1, out); /* fix_c1_controls, or the text unchanged */
+    /* ftfy's next step reads Latin-1 text as strict Windows-1252 where that changes it (its
+     * check for "windows-1252" among the possible encodings never holds: the list names
+     * "sloppy-windows-1252"), then fix_c1_controls reads the C1 characters left as sloppy
+     * Windows-1252: both come to map_c1 (the two agree on every byte strict decoding takes),
+     * and without C1 characters the text stays as it is. */
+    map_all(s, n, map_c1, out);
 }
 
 /* fix_encoding: steps until one changes nothing. */
@@ -441,13 +428,13 @@ static void fix_encoding(const struct mill_ftfy *f, const char *s, size_t n, str
     struct sb cur = {0}, next = {0};
     sb_add(&cur, s, n);
     while (!cur.oom) {
-        fix_encoding_step(f, cur.p ? cur.p : "", cur.n, &next);
+        fix_encoding_step(f, sb_text(&cur), cur.n, &next);
         bool same = sb_eq(&next, cur.p, cur.n);
         sb_take(&cur, &next);
         if (same)
             break;
     }
-    sb_add(out, cur.p ? cur.p : "", cur.n);
+    sb_add(out, sb_text(&cur), cur.n);
     out->oom |= cur.oom;
     free(cur.p);
 }
@@ -473,30 +460,30 @@ static void fix_segment(const struct mill_ftfy *f, const char *s, size_t n, bool
     sb_add(&cur, s, n);
     for (bool same = false; !same && !cur.oom;) {
         struct sb orig = {0};
-        sb_add(&orig, cur.p ? cur.p : "", cur.n);
+        sb_add(&orig, sb_text(&cur), cur.n);
         if (unescape) {
-            unescape_html(cur.p ? cur.p : "", cur.n, &next);
+            unescape_html(sb_text(&cur), cur.n, &next);
             sb_take(&cur, &next);
         }
-        fix_encoding(f, cur.p ? cur.p : "", cur.n, &next);
+        fix_encoding(f, sb_text(&cur), cur.n, &next);
         sb_take(&cur, &next);
         for (size_t i = 0; i < NELEM(MAPS); i++) {
-            map_all(cur.p ? cur.p : "", cur.n, MAPS[i], &next);
+            map_all(sb_text(&cur), cur.n, MAPS[i], &next);
             sb_take(&cur, &next);
         }
-        fix_line_breaks(cur.p ? cur.p : "", cur.n, &next);
+        fix_line_breaks(sb_text(&cur), cur.n, &next);
         sb_take(&cur, &next);
-        rx_sub(f, f->ansi, cur.p ? cur.p : "", cur.n, sub_nothing, NULL, &next);
+        rx_sub(f, f->ansi, sb_text(&cur), cur.n, sub_nothing, NULL, &next);
         sb_take(&cur, &next);
-        map_all(cur.p ? cur.p : "", cur.n, map_control, &next);
+        map_all(sb_text(&cur), cur.n, map_control, &next);
         sb_take(&cur, &next);
-        nfc(cur.p ? cur.p : "", cur.n, &next);
+        nfc(sb_text(&cur), cur.n, &next);
         sb_take(&cur, &next);
         same = sb_eq(&cur, orig.p, orig.n);
         cur.oom |= orig.oom;
         free(orig.p);
     }
-    sb_add(out, cur.p ? cur.p : "", cur.n);
+    sb_add(out, sb_text(&cur), cur.n);
     out->oom |= cur.oom;
     free(cur.p);
 }
@@ -508,11 +495,8 @@ int mill_ftfy_fix_text(const struct mill_ftfy *f, const char *text, size_t n, ch
     for (size_t pos = 0; pos < n;) {
         size_t end = pos, cps = 0;
         while (end < n && cps < MAX_DECODE_LENGTH) {
-            char c = text[end];
+            char c = text[end++];
             cps += ((unsigned char)c & 0xC0) != 0x80;
-            if (cps > MAX_DECODE_LENGTH)
-                break;
-            end++;
             if (c == '\n')
                 break;
         }
@@ -533,11 +517,6 @@ int mill_ftfy_fix_text(const struct mill_ftfy *f, const char *text, size_t n, ch
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */
-
-static int cmp_inv(const void *a, const void *b) {
-    uint32_t x = ((const struct enc_inv *)a)->cp, y = ((const struct enc_inv *)b)->cp;
-    return (x > y) - (x < y);
-}
 
 static pcre2_code *compile(const char *pattern, bool utf) {
     int code;
@@ -562,7 +541,7 @@ int mill_ftfy_new(struct mill_ftfy **out, struct mill_err *err) {
         qsort(f->inv[e], 256, sizeof f->inv[e][0], cmp_inv);
     }
     if (strcmp(FTFY_VERSION, MILL_FTFY_VERSION) || !f->badness || !f->detector || !f->ansi ||
-        !f->altered || !f->lossy || !f->a_grave || strcmp(FTFY_ENC_NAME[ENC_LATIN1], "latin-1") ||
+        !f->altered || !f->lossy || !f->a_grave ||
         strcmp(FTFY_ENC_NAME[ENC_SLOPPY_1252], "sloppy-windows-1252") ||
         strcmp(FTFY_ENC_NAME[ENC_MACROMAN], "macroman")) {
         mill_ftfy_free(f);
