@@ -64,9 +64,9 @@ struct walk_rules {
 };
 
 /* Appends the regular files under dir (recursively; a symbolic link to a directory is not
- * entered, so a link back up cannot loop) that pattern matches. As HF datasets resolves a
- * pattern, hidden files and directories and special directories are left out unless the
- * pattern's part below the root names such a part itself. */
+ * entered, so a link back up cannot loop) that pattern matches and HF datasets would keep
+ * (mill_hub_data_file_wanted). Hidden and special parts are not even entered when the
+ * pattern's part below the root has none: no match there could be kept. */
 static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern,
                         const struct walk_rules *wr, int depth) {
     DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
@@ -85,7 +85,7 @@ static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pa
         if (dir_here && (wr->special_ok || strncmp(e->d_name, "__", 2)))
             rc = walk_matches(ds, path, pattern, wr, depth + 1);
         else if (!dir_here && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-                 mill_hub_glob_match(pattern, path))
+                 mill_hub_glob_match(pattern, path) && mill_hub_data_file_wanted(pattern, path))
             rc = add_file(ds, path);
         free(path);
     }
@@ -142,11 +142,17 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
             globfree(&g);
         return rc;
     }
-    free(full);
+    size_t before = ds->n_files;
     int rc = 0;
-    for (size_t i = 0; !rc && i < g.gl_pathc; i++)
-        if (add_file(ds, g.gl_pathv[i]))
+    struct stat st;
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* files only, as HF's resolve_pattern */
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode) &&
+            mill_hub_data_file_wanted(full, g.gl_pathv[i]) && add_file(ds, g.gl_pathv[i]))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && ds->n_files == before)
+        rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task, split,
+                          full);
+    free(full);
     globfree(&g);
     return rc;
 }

@@ -1935,10 +1935,42 @@ static char *fixed_prefix(const char *pattern) {
     return slash ? strndup(pattern, (size_t)(slash - pattern)) : NULL;
 }
 
+/* Path parts (as pathlib splits them: empty and "." parts dropped) that start with prefix;
+ * parts made only of dots ("..") are not hidden. With parents_only the last part is left out. */
+static size_t count_parts(const char *path, const char *prefix, bool parents_only) {
+    size_t n = 0, plen = strlen(prefix);
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        bool last = p[len + strspn(p + len, "/")] == 0;
+        bool dots = strspn(p, ".") >= len;
+        if (len && !dots && !(parents_only && last) && !strncmp(p, prefix, plen))
+            n++;
+        p += len;
+        p += strspn(p, "/");
+    }
+    return n;
+}
+
+bool mill_hub_data_file_wanted(const char *pattern, const char *path) {
+    static const char *const ignored[] = {"README.md",         "config.json",
+                                          "dataset_info.json", "dataset_infos.json",
+                                          "dummy_data.zip",    "dataset_dict.json"};
+    const char *base = strrchr(path, '/'), *pbase = strrchr(pattern, '/');
+    base = base ? base + 1 : path;
+    pbase = pbase ? pbase + 1 : pattern;
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+        if (!strcmp(base, ignored[i]) && strcmp(pbase, ignored[i]))
+            return false;
+    return count_parts(path, "__", true) == count_parts(pattern, "__", true) &&
+           count_parts(path, ".", false) == count_parts(pattern, ".", false);
+}
+
 static int filter(const struct mill_hub_listing *all, const char *pattern,
                   struct mill_hub_listing *out) {
     for (size_t i = 0; i < all->n; i++)
-        if (mill_hub_glob_match(pattern, all->files[i].path) && listing_add(out, &all->files[i]))
+        if (mill_hub_glob_match(pattern, all->files[i].path) &&
+            mill_hub_data_file_wanted(pattern, all->files[i].path) &&
+            listing_add(out, &all->files[i]))
             return MILL_ENOMEM;
     memcpy(out->commit, all->commit, sizeof out->commit);
     return MILL_OK;

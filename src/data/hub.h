@@ -124,7 +124,7 @@ int mill_hub_download(struct mill_hub *hub, const struct mill_hub_repo *repo, co
 int mill_hub_read_range(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *path,
                         int64_t offset, size_t len, void *buf, size_t *got, struct mill_err *err);
 
-/* Files matching pattern (mill_hub_glob_match) at repo->revision, sorted; out->commit is set
+/* Files matching pattern (mill_hub_glob_match, mill_hub_data_file_wanted) at repo->revision, sorted; out->commit is set
  * so the caller downloads them at that commit. Lists only below the pattern's fixed directory
  * prefix. MILL_ENOTFOUND when nothing matches, else errors as mill_hub_list. */
 int mill_hub_glob(struct mill_hub *hub, const struct mill_hub_repo *repo, const char *pattern,
@@ -148,6 +148,12 @@ int mill_hub_resolve_url(struct mill_hub *hub, const char *url, struct mill_hub_
 /* Glob match of a repo path: '*' and '?' and [...] ([!...] negates) stay inside one path
  * segment, '**' matches across '/', and "**" followed by '/' also matches no directory. */
 bool mill_hub_glob_match(const char *pattern, const char *path);
+
+/* Whether a path pattern matched is a data file HF datasets keeps (resolve_pattern): not a
+ * README.md, config.json, dataset_info(s).json, dataset_dict.json or dummy_data.zip unless the
+ * pattern names that file, as many hidden parts (".x") as the pattern has and as many special
+ * directories ("__x") above the file as the pattern has above its last part. */
+bool mill_hub_data_file_wanted(const char *pattern, const char *path);
 
 /* Parses one page of the Hub's listing JSON and appends its files to *out: either the tree
  * API's array of {type, path, size, oid, lfs: {oid, size}} (directories skipped) or the

@@ -96,6 +96,14 @@ static void test_files(void) {
     snprintf(sub, sizeof sub, "%s/d/__pycache__", dir);
     CHECK(mkdir(sub, 0700) == 0);
     put("d/__pycache__/p.jsonl", "{\"x\": \"p\"}\n");
+    /* so does a plain glob (HF counts such parts whatever the pattern), and README.md */
+    const char *plain[] = {"test=d/*/*.jsonl", NULL};
+    CHECK_INT(resolve(plain, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "d/e/f.jsonl");
+    put("d/README.md", "{\"x\": \"r\"}\n");
+    const char *star[] = {"test=d/*", NULL};
+    CHECK_INT(resolve(star, files, sizeof files, rows, sizeof rows), 0);
+    CHECK_STR(files, "d/c.jsonl");
     const char *all[] = {"test=**/*.jsonl", NULL};
     CHECK_INT(resolve(all, files, sizeof files, rows, sizeof rows), 0);
     CHECK_STR(files, "a1.jsonl a2.jsonl b.jsonl d/c.jsonl d/e/f.jsonl");

@@ -147,7 +147,9 @@ static void build_repos(void) {
                           "default/train-00000-of-00001.parquet",
                           "other/test/0000.parquet",
                           "data/validation-00000.parquet",
-                          "bad.bin"};
+                          "bad.bin",
+                          "data/__pycache__/y.tar",
+                          "data/.cache/z.tar"};
     for (size_t i = 0; i < sizeof tars / sizeof *tars; i++) {
         unsigned char buf[1000];
         fill(buf, sizeof buf, (uint32_t)i + 7);
@@ -315,6 +317,32 @@ static void test_glob_match(void) {
     CHECK(!mill_hub_glob_match("default/test-*.parquet", "default/test/0000.parquet"));
 }
 
+/* HF datasets' own doctests of _is_inside_unrequested_special_dir and
+ * _is_unrequested_hidden_file_or_is_inside_unrequested_hidden_dir, and its FILES_TO_IGNORE. */
+static void test_data_file_wanted(void) {
+    CHECK(!mill_hub_data_file_wanted("**", "__pycache__/b.txt"));
+    CHECK(!mill_hub_data_file_wanted("*/b.txt", "__pycache__/b.txt"));
+    CHECK(mill_hub_data_file_wanted("__pycache__/*", "__pycache__/b.txt"));
+    CHECK(mill_hub_data_file_wanted("__*/*", "__pycache__/b.txt"));
+    CHECK(mill_hub_data_file_wanted("**", "d/__x.parquet")); /* a file, not a directory */
+    CHECK(!mill_hub_data_file_wanted("**", ".hidden_file.txt"));
+    CHECK(mill_hub_data_file_wanted(".*", ".hidden_file.txt"));
+    CHECK(!mill_hub_data_file_wanted("**", ".hidden_dir/a.txt"));
+    CHECK(mill_hub_data_file_wanted(".*/*", ".hidden_dir/a.txt"));
+    CHECK(mill_hub_data_file_wanted(".hidden_dir/*", ".hidden_dir/a.txt"));
+    CHECK(!mill_hub_data_file_wanted("**", ".hidden_dir/.hidden_file.txt"));
+    CHECK(!mill_hub_data_file_wanted(".*/*", ".hidden_dir/.hidden_file.txt"));
+    CHECK(mill_hub_data_file_wanted(".*/.*", ".hidden_dir/.hidden_file.txt"));
+    CHECK(!mill_hub_data_file_wanted(".hidden_dir/*", ".hidden_dir/.hidden_file.txt"));
+    CHECK(mill_hub_data_file_wanted(".hidden_dir/.*", ".hidden_dir/.hidden_file.txt"));
+    CHECK(mill_hub_data_file_wanted("./d/../*", "./d/../a.txt")); /* "." and ".." not hidden */
+    CHECK(mill_hub_data_file_wanted("/home/u/.cache/d/*", "/home/u/.cache/d/a.txt"));
+    CHECK(!mill_hub_data_file_wanted("d/*", "d/README.md"));
+    CHECK(!mill_hub_data_file_wanted("**", "dataset_infos.json"));
+    CHECK(mill_hub_data_file_wanted("d/README.md", "d/README.md"));
+    CHECK(mill_hub_data_file_wanted("d/*", "d/readme.md"));
+}
+
 static void test_parse_url(void) {
     struct mill_hub_url u;
     struct mill_err err = {0};
@@ -427,7 +455,7 @@ static void test_list_and_glob(void) {
     struct mill_hub_listing l = {0};
     CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), 0);
     CHECK_STR(l.commit, C1);
-    CHECK_INT(l.n, 11);
+    CHECK_INT(l.n, 13);
     CHECK(nreq("path", "cursor=") >= 3); /* pages followed through Link: rel="next" */
     mill_hub_listing_free(&l);
     CHECK_INT(mill_hub_glob(h, &DS, "data/*.tar", &l, &err), 0);
@@ -441,7 +469,19 @@ static void test_list_and_glob(void) {
     CHECK(nreq("path", "/tree/" C1 "/data?recursive=true") >= 1); /* listed at the commit */
     mill_hub_listing_free(&l);
     CHECK_INT(mill_hub_glob(h, &DS, "data/**/*.tar", &l, &err), 0);
-    CHECK_INT(l.n, 4);
+    CHECK_INT(l.n, 4); /* neither data/__pycache__/ nor data/.cache/ (HF's resolve_pattern) */
+    mill_hub_listing_free(&l);
+    CHECK_INT(mill_hub_glob(h, &DS, "data/__*/*.tar", &l, &err), 0);
+    CHECK_INT(l.n, 1);
+    CHECK_STR(l.n ? l.files[0].path : "", "data/__pycache__/y.tar");
+    mill_hub_listing_free(&l);
+    CHECK_INT(mill_hub_glob(h, &DS, "data/.*/*", &l, &err), 0);
+    CHECK_INT(l.n, 1);
+    CHECK_STR(l.n ? l.files[0].path : "", "data/.cache/z.tar");
+    mill_hub_listing_free(&l);
+    CHECK_INT(mill_hub_glob(h, &DS, "*", &l, &err), 0); /* README.md is not a data file */
+    CHECK_INT(l.n, 2);
+    CHECK_STR(l.n ? l.files[0].path : "", "bad.bin");
     mill_hub_listing_free(&l);
     CHECK_INT(mill_hub_resolve_url(h, "hf://datasets/org/ds/data/train-*.tar", &l, &err), 0);
     CHECK_INT(l.n, 2);
@@ -685,7 +725,7 @@ static void test_retry(void) {
     ctl("reset=1&page_size=3&fail=/revision/main&status=503&times=2"
         "&fail=cursor=3&status=0&times=1");
     CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), 0);
-    CHECK_INT(l.n, 11);
+    CHECK_INT(l.n, 13);
     CHECK_INT(nreq("path", "/revision/main"), 3);
     CHECK_INT(nreq("path", "cursor=3"), 2); /* the dropped page asked again */
     mill_hub_listing_free(&l);
@@ -1035,10 +1075,10 @@ static void test_parquet_files(void) {
     free(cache);
 }
 
-MTEST_MAIN(MTEST(test_glob_match), MTEST(test_parse_url), MTEST(test_parse_listing),
-           MTEST(test_default_params), MTEST(test_start_fake_hub), MTEST(test_list_and_glob),
-           MTEST(test_download_layout), MTEST(test_cache_hit), MTEST(test_model_repo),
-           MTEST(test_not_found), MTEST(test_unreachable), MTEST(test_auth), MTEST(test_resume),
-           MTEST(test_retry), MTEST(test_resume_later), MTEST(test_checksum), MTEST(test_offline),
-           MTEST(test_prepopulated), MTEST(test_read_range), MTEST(test_parquet_files),
-           MTEST(test_stop_fake_hub))
+MTEST_MAIN(MTEST(test_glob_match), MTEST(test_data_file_wanted), MTEST(test_parse_url),
+           MTEST(test_parse_listing), MTEST(test_default_params), MTEST(test_start_fake_hub),
+           MTEST(test_list_and_glob), MTEST(test_download_layout), MTEST(test_cache_hit),
+           MTEST(test_model_repo), MTEST(test_not_found), MTEST(test_unreachable), MTEST(test_auth),
+           MTEST(test_resume), MTEST(test_retry), MTEST(test_resume_later), MTEST(test_checksum),
+           MTEST(test_offline), MTEST(test_prepopulated), MTEST(test_read_range),
+           MTEST(test_parquet_files), MTEST(test_stop_fake_hub))
