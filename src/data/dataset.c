@@ -145,8 +145,8 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
     size_t before = ds->n_files;
     int rc = 0;
     struct stat st;
-    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* files only, as HF's resolve_pattern */
-        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode) &&
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* no directory, as HF's resolve_pattern */
+        if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode) &&
             mill_hub_data_file_wanted(full, g.gl_pathv[i]) && add_file(ds, g.gl_pathv[i]))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc && ds->n_files == before)

@@ -35,7 +35,8 @@ struct batch {
     struct mill_doc *docs;
     int64_t *ids;
     const char **splits;
-    char **prompt_err; /* non-NULL when the prompt function failed for that doc */
+    int64_t *split_docs; /* each doc's index within its split */
+    char **prompt_err;   /* non-NULL when the prompt function failed for that doc */
     size_t n, cap;
     struct mill_request *reqs; /* built: requests of every doc without a prompt error */
     size_t nreq;
@@ -287,7 +288,8 @@ struct job {
     struct batch *flight;
     bool pipeline; /* MILL_PIPELINE unset or not "0" */
     /* Counters. */
-    int64_t n_docs; /* docs in the job so far (doc ids handed out) */
+    int64_t n_docs;      /* docs in the job so far (doc ids handed out) */
+    int64_t split_start; /* the doc id of the streamed split's first doc */
     size_t n_new, n_failed;
     int64_t n_truncated;
     int64_t total;     /* docs expected (-1 unknown), for progress */
@@ -417,6 +419,7 @@ static int finish_doc(struct job *j, const struct batch *b, size_t i, const stru
                                   .doc = d,
                                   .doc_id = b->ids[i],
                                   .split = b->splits[i],
+                                  .split_doc = b->split_docs[i],
                                   .seed = j->c->p->seed,
                                   .prompt = b->ctx[i],
                                   .result = error ? NULL : &r,
@@ -764,7 +767,10 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
         const char **sp = ids ? realloc(b->splits, cap * sizeof *sp) : NULL;
         if (sp)
             b->splits = sp;
-        char **pe = sp ? realloc(b->prompt_err, cap * sizeof *pe) : NULL;
+        int64_t *sd = sp ? realloc(b->split_docs, cap * sizeof *sd) : NULL;
+        if (sd)
+            b->split_docs = sd;
+        char **pe = sd ? realloc(b->prompt_err, cap * sizeof *pe) : NULL;
         if (!pe)
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         b->prompt_err = pe;
@@ -787,12 +793,13 @@ static int push_row(struct job *j, const char *split, struct mill_value *row,
         mill_doc_free(d);
         return rc ? mill_err_set(err, rc, "cannot write prompts") : 0;
     }
-    if (prc == 0 && mill_samples_done(j->samples, id, split, NULL)) {
+    if (prc == 0 && mill_samples_done(j->samples, id, split, id - j->split_start, NULL)) {
         mill_doc_free(d);
         return 0;
     }
     b->ids[b->n] = id;
     b->splits[b->n] = split;
+    b->split_docs[b->n] = id - j->split_start;
     b->prompt_err[b->n] = NULL;
     if (prc != 0 && !(b->prompt_err[b->n] = strdup(perr.msg[0] ? perr.msg : "prompt failed")))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -820,7 +827,7 @@ static int stream_docs(struct job *j, struct mill_buf *files, struct mill_err *e
         mill_buf_add_json_str(files, *sp, strlen(*sp));
         mill_buf_addc(files, ':');
         mill_buf_adds(files, mill_dataset_files_json(ds));
-        int64_t start = j->n_docs, count = mill_dataset_count(ds);
+        int64_t start = j->split_start = j->n_docs, count = mill_dataset_count(ds);
         if (count >= 0 && j->c->p->limit >= 0 && count > j->c->p->limit)
             count = j->c->p->limit;
         j->total = count < 0 || j->total < 0 ? -1 : j->total + count;
@@ -868,7 +875,7 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
         size_t values = 0;
         for (int64_t id = 0; id < j->n_docs; id++) {
             const double *v;
-            if (mill_samples_done(j->samples, id, NULL, &v)) {
+            if (mill_samples_done(j->samples, id, NULL, 0, &v)) {
                 values += !isnan(v[m]);
                 x[n++] = v[m];
             }
@@ -955,6 +962,7 @@ static void free_job(struct job *j) {
         free(j->b[i].docs);
         free(j->b[i].ids);
         free(j->b[i].splits);
+        free(j->b[i].split_docs);
         free(j->b[i].prompt_err);
     }
     free(j->fewshot);
@@ -1096,7 +1104,10 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
         rc = aggregate_job(j, tr, err);
     } else if (!rc && !cached) {
         MILL_INFO("runner", "Evaluating %s | model=%s | n_shot=%d", t->name, c->model, t->n_shots);
-        rc = build_fewshot(c, t, j->dir, &j->fewshot, err);
+        /* lines of another limit (or another split at the same doc ids) may follow */
+        rc = st.finished ? mill_provenance_unfinish(j->json, err) : 0;
+        if (!rc)
+            rc = build_fewshot(c, t, j->dir, &j->fewshot, err);
         if (!rc)
             rc = stream_docs(j, &j->files, err);
         if (!rc && j->flight && finish_on_worker(j)) {

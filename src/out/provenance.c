@@ -112,3 +112,22 @@ int mill_provenance_build(const struct mill_provenance *p, struct mill_buf *b) {
                          p->n_failed, p->n_computed, p->n_resumed, (long long)p->n_truncated,
                          p->finished ? "true" : "false", p->seconds, (long long)p->written_at);
 }
+
+int mill_provenance_unfinish(const char *path, struct mill_err *err) {
+    struct mill_value v;
+    int rc = mill_provenance_load(path, &v);
+    if (rc == MILL_ENOMEM)
+        return mill_err_set(err, rc, "%s: out of memory", path);
+    if (rc)
+        return 0; /* none, or unreadable: nothing says finished */
+    struct mill_value *fin = (struct mill_value *)mill_value_get(&v, "finished");
+    struct mill_buf b = {0};
+    if (fin && fin->kind == MILL_V_BOOL && fin->u.b) {
+        fin->u.b = false;
+        rc = mill_value_to_json(&v, &b) ? mill_err_set(err, MILL_ENOMEM, "out of memory")
+                                        : mill_provenance_write(path, b.p, err);
+    }
+    mill_buf_free(&b);
+    mill_value_free(&v);
+    return rc;
+}

@@ -51,5 +51,9 @@ bool mill_provenance_finished(const struct mill_provenance_state *st, int64_t se
 int mill_provenance_load(const char *path, struct mill_value *v);
 /* Writes json (one object) to path atomically: temp file, fsync, rename. */
 int mill_provenance_write(const char *path, const char *json, struct mill_err *err);
+/* Rewrites the provenance at path (atomically) with "finished": false when it says true, the
+ * rest kept: a run that will append lines to a finished job's samples must not leave it
+ * looking finished for its old seed and limit if it is killed. 0 when there is nothing to do. */
+int mill_provenance_unfinish(const char *path, struct mill_err *err);
 
 #endif

@@ -114,11 +114,14 @@ static int ensure_cap(struct mill_samples *s, int64_t doc_id) {
     return 0;
 }
 
-/* A split name's hash, never 0 (0: unknown). */
-static uint32_t split_hash(const char *split) {
+/* A doc's place, its split's name and its index within that split, hashed; never 0 (0:
+ * unknown). */
+static uint32_t place_hash(const char *split, int64_t split_doc) {
     uint32_t h = 2166136261u;
     for (; *split; split++)
         h = (h ^ (unsigned char)*split) * 16777619u;
+    for (int k = 0; k < 8; k++)
+        h = (h ^ (unsigned char)((uint64_t)split_doc >> (8 * k))) * 16777619u;
     return h | 1;
 }
 
@@ -158,7 +161,10 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
         }
         s->done[id] = DONE_READ;
         const char *split = mill_value_as_str(mill_value_get(&v, "split"));
-        s->split_h[id] = split ? split_hash(split) : 0;
+        int64_t split_doc; /* written for a task of several splits; else the doc_id */
+        if (mill_value_as_int(mill_value_get(&v, "split_doc"), &split_doc))
+            split_doc = id;
+        s->split_h[id] = split ? place_hash(split, split_doc) : 0;
     }
     mill_value_free(&v);
 }
@@ -249,12 +255,12 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
 }
 
 bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const char *split,
-                       const double **metrics) {
+                       int64_t split_doc, const double **metrics) {
     if (doc_id < 0 || (size_t)doc_id >= s->cap || !s->done[doc_id])
         return false;
     if (split && s->done[doc_id] == DONE_READ && s->split_h[doc_id] &&
-        s->split_h[doc_id] != split_hash(split))
-        return false; /* the line of another split's doc (the docs were numbered otherwise) */
+        s->split_h[doc_id] != place_hash(split, split_doc))
+        return false; /* the line of another doc (the docs were numbered otherwise) */
     if (metrics)
         *metrics = s->vals + (size_t)doc_id * s->n_metrics;
     return true;
@@ -352,9 +358,9 @@ static void add_key(struct mill_buf *b, const char *key) {
 }
 
 static bool reserved_key(const struct mill_sample_line *s, const char *k) {
-    static const char *const fixed[] = {"model",  "task",       "n_shot", "doc_id",
-                                        "split",  "prediction", "gold",   "seed",
-                                        "prompt", "responses",  "error",  NULL};
+    static const char *const fixed[] = {"model",     "task",       "n_shot", "doc_id", "split",
+                                        "split_doc", "prediction", "gold",   "seed",   "prompt",
+                                        "responses", "error",      NULL};
     for (size_t i = 0; fixed[i]; i++)
         if (!strcmp(fixed[i], k))
             return true;
@@ -431,6 +437,9 @@ int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *b)
     mill_buf_addf(b, ",\"n_shot\":%d,\"doc_id\":%lld", s->task->n_shots, (long long)s->doc_id);
     add_key(b, "split");
     mill_buf_add_json_str(b, s->split, strlen(s->split));
+    const char *const *splits = s->task->evaluation_splits;
+    if (splits && splits[0] && splits[1]) /* doc_ids run on across splits: its place in one */
+        mill_buf_addf(b, ",\"split_doc\":%lld", (long long)s->split_doc);
     add_key(b, "prediction");
     add_prediction(s->result, b);
     add_key(b, "gold");

@@ -25,6 +25,7 @@ struct mill_sample_line {
     const struct mill_doc *doc; /* metadata, gold, n_choices */
     int64_t doc_id;
     const char *split;
+    int64_t split_doc; /* its index within split: "split_doc" for a task of several splits */
     int64_t seed;
     const char *prompt;                      /* NULL writes "" */
     const struct mill_sample_result *result; /* NULL for a failed sample: prediction null */
@@ -36,7 +37,8 @@ struct mill_sample_line {
 
 /* One per-sample line (no newline) into out, replacing its contents: Mill's row keys
  * ({**metadata, model, task, n_shot, doc_id, split, prediction, gold, metrics}) plus seed,
- * prompt, responses and, for a failed sample, error. Metadata keys that clash with those are
+ * prompt, responses, for a failed sample error, and for a task of several evaluation splits
+ * split_doc after split. Metadata keys that clash with those are
  * left out. 0 or MILL_ENOMEM. */
 int mill_sample_line_build(const struct mill_sample_line *s, struct mill_buf *out);
 
@@ -52,10 +54,11 @@ int mill_samples_open(const char *path, int64_t seed, const char *const *metric_
                       size_t n_metrics, int (*before_wait)(void *ud, struct mill_err *err),
                       void *ud, struct mill_samples **s, struct mill_err *err);
 /* True when doc_id is done; *metrics then points at its n_metrics values (borrowed). With
- * split, a line read from the file counts only when it names that split (or none): doc_ids
- * run on across a task's splits, so another --limit numbers them otherwise. */
+ * split, a line read from the file counts only when it names that split and split_doc (the
+ * doc's index within it; a line without "split_doc" has its doc_id there), or no split at
+ * all: doc_ids run on across a task's splits, so another --limit numbers them otherwise. */
 bool mill_samples_done(const struct mill_samples *s, int64_t doc_id, const char *split,
-                       const double **metrics);
+                       int64_t split_doc, const double **metrics);
 /* Records a finished doc (its metric values) and queues line (no newline) for the next flush. */
 int mill_samples_append(struct mill_samples *s, int64_t doc_id, const double *metrics, bool failed,
                         const char *line, struct mill_err *err);

@@ -119,6 +119,46 @@ check "--limit 2 after a full run retries its failed doc (not Cached, 1 computed
 check "its provenance counts only its own docs" \
     "$PY -c \"import json,sys; p=json.load(open('$tmp/lim/outputs/lim/toy_qa_2shot.json')); sys.exit(not (p['n'] == 2 and p['n_resumed'] == 1 and p['n_computed'] == 1))\""
 
+# A task of two evaluation splits (toy_two: train, then test): doc_ids run on across them, so
+# --limit 3 puts test's first doc at id 3 and --limit 2 its second. A line names its doc's place
+# in its split (split_doc), so --limit 2 recomputes ids 2 and 3 rather than reuse the --limit 3
+# lines there (id 3's was another doc's, and wrong).
+cat > "$tmp/two1.jsonl" <<'JSON'
+{"task": "toy_two", "doc_id": 0, "response": "4"}
+{"task": "toy_two", "doc_id": 1, "response": "Paris"}
+{"task": "toy_two", "doc_id": 2, "response": "blue"}
+{"task": "toy_two", "doc_id": 3, "response": "nope"}
+{"task": "toy_two", "doc_id": 4, "response": "Rome"}
+{"task": "toy_two", "doc_id": 5, "response": "2"}
+JSON
+cat > "$tmp/two2.jsonl" <<'JSON'
+{"task": "toy_two", "doc_id": 0, "response": "4"}
+{"task": "toy_two", "doc_id": 1, "response": "Paris"}
+{"task": "toy_two", "doc_id": 2, "response": "2"}
+{"task": "toy_two", "doc_id": 3, "response": "Rome"}
+JSON
+two() { "$MILL" --output_dir "$tmp/two" eval "replay[file=$tmp/$1,name=two]" toy_two \
+        --task_paths "$tmp/plug" "${@:2}"; }
+two two1.jsonl --limit 3 >/dev/null 2>&1
+two two2.jsonl --limit 2 >/dev/null 2>"$tmp/stderr"; rc=$?
+check "--limit 2 after --limit 3 on two splits recomputes the shifted docs" \
+    "[ $rc -eq 0 ] && grep -q 'toy_two: 4 docs (2 computed, 2 resumed, 0 failed)' '$tmp/stderr'"
+check "... and scores them as the docs they are now" \
+    "grep -qx 'two,,toy_two,generative_qa,0,exact_match,1.0,0.0' '$tmp/two/aggregate.csv'"
+check "a line of a task of two splits has its split_doc" \
+    "tail -1 '$tmp/two/outputs/two/toy_two_0shot.jsonl' | grep -q '\"split\":\"test\",\"split_doc\":1,'"
+# A run killed while it appends to a job finished for another --limit (here by the file size
+# limit, SIGXFSZ, at its first write) leaves the job unfinished: the next --limit 2 run does not
+# take the file as its own finished job (Cached) while lines of --limit 3 may be in it.
+{ ( ulimit -f 1; exec "$MILL" --output_dir "$tmp/two" eval "replay[file=$tmp/two1.jsonl,name=two]" \
+    toy_two --task_paths "$tmp/plug" --limit 3 ) >/dev/null 2>&1; } 2>/dev/null; rc=$?
+check "the --limit 3 run is killed at its first append (SIGXFSZ)" "[ $rc -eq 153 ]"
+check "its job is no longer finished" \
+    "grep -q '\"finished\":false' '$tmp/two/outputs/two/toy_two_0shot.json'"
+two two2.jsonl --limit 2 >/dev/null 2>"$tmp/stderr"; rc=$?
+check "the next --limit 2 run evaluates (not Cached)" \
+    "[ $rc -eq 0 ] && ! grep -q Cached '$tmp/stderr' && grep -q 'toy_two: 4 docs (0 computed, 4 resumed' '$tmp/stderr'"
+
 # Up-front rejection: replay cannot score log-probs; nothing is written for the task.
 run toy_lp; rc=$?
 check "log-prob task rejected with Mill's message" \

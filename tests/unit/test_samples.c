@@ -49,7 +49,7 @@ static void test_before_wait(void) {
     h.fail = 0; /* released by the callback: no wait, the first open's line is done */
     CHECK_INT(mill_samples_open(path, 1234, metrics, 1, release, &h, &s2, &err), 0);
     CHECK(h.calls == 2 && h.s == NULL && s2 != NULL);
-    CHECK(s2 && mill_samples_n_resumed(s2, 10) == 1 && mill_samples_done(s2, 0, NULL, NULL));
+    CHECK(s2 && mill_samples_n_resumed(s2, 10) == 1 && mill_samples_done(s2, 0, NULL, 0, NULL));
 
     char other[80];
     snprintf(other, sizeof other, "%s/o/other_0shot.jsonl", dir);
@@ -99,8 +99,9 @@ static void test_huge_doc_id(void) {
                         "{\"doc_id\": 1000000000000, \"seed\": 7, \"acc\": 1.0}\n"
                         "{\"doc_id\": 134217728, \"seed\": 7, \"acc\": 0.0}\n"
                         "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n");
-    CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL, NULL) &&
-          mill_samples_done(s, 2, NULL, NULL) && !mill_samples_done(s, 134217728, NULL, NULL));
+    CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL, 0, NULL) &&
+          mill_samples_done(s, 2, NULL, 0, NULL) &&
+          !mill_samples_done(s, 134217728, NULL, 0, NULL));
     close_lines(dir, s);
 }
 
@@ -118,15 +119,33 @@ static void test_split_of_line(void) {
                         "{\"doc_id\": 6, \"seed\": 7, \"error\": \"boom\"}\n"
                         "{\"doc_id\": 0, \"seed\": 8, \"error\": \"other seed\"}\n");
     if (s) {
-        CHECK(mill_samples_done(s, 0, "a", NULL) && !mill_samples_done(s, 0, "b", NULL));
-        CHECK(mill_samples_done(s, 1, "b", NULL) && !mill_samples_done(s, 1, "a", NULL));
-        CHECK(mill_samples_done(s, 2, "a", NULL) && mill_samples_done(s, 2, "b", NULL));
-        CHECK(mill_samples_done(s, 1, NULL, NULL));
+        CHECK(mill_samples_done(s, 0, "a", 0, NULL) && !mill_samples_done(s, 0, "b", 0, NULL));
+        CHECK(mill_samples_done(s, 1, "b", 1, NULL) && !mill_samples_done(s, 1, "a", 1, NULL));
+        CHECK(mill_samples_done(s, 2, "a", 2, NULL) && mill_samples_done(s, 2, "b", 2, NULL));
+        CHECK(mill_samples_done(s, 1, NULL, 0, NULL));
         CHECK(mill_samples_n_resumed(s, 3) == 3 && mill_samples_n_resumed(s, 7) == 4);
         /* a doc's failed last line undoes its earlier answer (not another seed's) */
-        CHECK(!mill_samples_done(s, 6, NULL, NULL) && mill_samples_done(s, 0, NULL, NULL));
+        CHECK(!mill_samples_done(s, 6, NULL, 0, NULL) && mill_samples_done(s, 0, NULL, 0, NULL));
     }
     close_lines(dir, s);
 }
 
-MTEST_MAIN(MTEST(test_before_wait), MTEST(test_huge_doc_id), MTEST(test_split_of_line))
+/* Of a task of two splits, a line names its doc's index within its split ("split_doc"): the
+ * same split at the same doc_id is another doc when the first split's count changed (--limit 3
+ * put b's first doc at 3; --limit 2 puts b's second doc there). */
+static void test_split_doc(void) {
+    char dir[] = "/tmp/mill_test_samples.XXXXXX";
+    struct mill_samples *s = open_lines(
+        dir, "{\"doc_id\": 2, \"split\": \"a\", \"split_doc\": 2, \"seed\": 7, \"acc\": 1.0}\n"
+             "{\"doc_id\": 3, \"split\": \"b\", \"split_doc\": 0, \"seed\": 7, \"acc\": 1.0}\n"
+             "{\"doc_id\": 4, \"split\": \"b\", \"seed\": 7, \"acc\": 1.0}\n");
+    if (s) {
+        CHECK(mill_samples_done(s, 2, "a", 2, NULL) && !mill_samples_done(s, 2, "b", 0, NULL));
+        CHECK(mill_samples_done(s, 3, "b", 0, NULL) && !mill_samples_done(s, 3, "b", 1, NULL));
+        CHECK(mill_samples_done(s, 4, "b", 4, NULL) && !mill_samples_done(s, 4, "b", 2, NULL));
+    }
+    close_lines(dir, s);
+}
+
+MTEST_MAIN(MTEST(test_before_wait), MTEST(test_huge_doc_id), MTEST(test_split_of_line),
+           MTEST(test_split_doc))
