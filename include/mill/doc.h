@@ -53,6 +53,9 @@ MILL_API int mill_doc_add_media(struct mill_doc *d, enum mill_modality kind, con
 MILL_API int mill_doc_meta_set(struct mill_doc *d, const char *key, const struct mill_value *val);
 MILL_API int mill_doc_meta_set_str(struct mill_doc *d, const char *key, const char *s);
 MILL_API int mill_doc_meta_set_int(struct mill_doc *d, const char *key, int64_t i);
+/* A list of the n strings strs under key. */
+MILL_API int mill_doc_meta_set_strv(struct mill_doc *d, const char *key, const char *const *strs,
+                                    size_t n);
 
 /* The gold answer as text: target_str, else choices[target_index], else NULL. Borrowed. */
 MILL_API const char *mill_doc_gold_text(const struct mill_doc *d);

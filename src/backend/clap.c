@@ -6,14 +6,16 @@
  * under clip_heads). The request's first audio medium is decoded to mono at the feature
  * extractor's rate (48 kHz) with libsndfile and libsamplerate, turned into log-mel features as
  * transformers' ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and
- * encoded by the HTSAT tower; the scores are exp(logit_scale_a) * audio . class weight, as
+ * encoded by the HTSAT tower (a short clip zero-padded, as Python Mill's padding=True makes
+ * the extractor do); the scores are exp(logit_scale_a) * audio . class weight, as
  * ClapModel's logits_per_audio.
  *
  * The random crop of a clip longer than max_length_s (truncation rand_trunc): transformers
- * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which no other
- * program can replay. Ours is the same draw from a RandomState per sample, seeded with
- * FNV-1a-32 of "<task>:<doc_id>", so a clip gets the same crop in every run and on every
- * machine; provenance records the rule and how many clips were cropped. This file knows
+ * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which Python Mill
+ * seeds once per task, so its crops hang on every earlier long clip of the task. Ours is the
+ * same draw from a RandomState per sample, seeded with FNV-1a-32 of "<task>:<doc_id>", so a
+ * clip gets the same crop in every run, resumed or not, and on every machine (BEHAVIOUR.md
+ * §5.2 says what that costs); provenance records the rule and how many clips were cropped. This file knows
  * requests, not tasks. */
 #include "backend/backends.h"
 
@@ -179,9 +181,12 @@ static int load_front_end(struct clapb *c, struct mill_err *err) {
              : mill_buf_add(&b, chunk, n) ? mill_err_set(err, MILL_ENOMEM, "out of memory")
                                           : 0;
     fclose(f);
-    if (!rc && !(rc = mill_value_from_json(&cfg, b.p ? b.p : "", b.n, err)) &&
-        !(rc = mill_clap_fe_params_from_json(&cfg, p, &fp, err)) &&
-        (rc = mill_clap_fe_init(&fp, &c->fe, err)) != 0)
+    if (!rc && !(rc = mill_value_from_json(&cfg, b.p ? b.p : "", b.n, err)))
+        rc = mill_clap_fe_params_from_json(&cfg, p, &fp, err);
+    /* Python Mill calls the processor with padding=True, which the extractor keeps over the
+     * checkpoint's "padding" and which is none of "repeat"/"repeatpad": zeros after the clip */
+    fp.padding = MILL_CLAP_PAD;
+    if (!rc && (rc = mill_clap_fe_init(&fp, &c->fe, err)) != 0)
         mill_err_prefix(err, "%s", p);
     mill_value_free(&cfg);
     mill_buf_free(&b);

@@ -104,6 +104,20 @@ int mill_doc_meta_set_int(struct mill_doc *d, const char *key, int64_t i) {
     return mill_value_struct_set(&d->metadata, key, &v);
 }
 
+int mill_doc_meta_set_strv(struct mill_doc *d, const char *key, const char *const *strs, size_t n) {
+    struct mill_value list, item;
+    int rc = 0;
+    mill_value_list(&list);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!(rc = mill_value_str(&item, strs[i], strlen(strs[i]))) &&
+            (rc = mill_value_list_push(&list, &item)) != 0)
+            mill_value_free(&item);
+    if (!rc)
+        rc = mill_value_struct_set(&d->metadata, key, &list);
+    mill_value_free(&list);
+    return rc;
+}
+
 const char *mill_doc_gold_text(const struct mill_doc *d) {
     if (d->target_str)
         return d->target_str;

@@ -61,8 +61,6 @@ int mill_audio_class_doc(const struct mill_task_config *t, const struct mill_val
         rc = name ? mill_doc_add_choice(doc, name) : MILL_ENOMEM;
         free(name);
     }
-    if (!rc)
-        rc = mill_doc_meta_set_str(doc, "category", doc->choices[*cls]);
     return rc ? mill_err_set(err, rc, "out of memory") : mill_task_add_audio(t, row, doc, err);
 }
 

@@ -19,8 +19,8 @@ extern const struct mill_audio_classes mill_esc50_classes; /* ashraq/esc50, `tar
 extern const struct mill_audio_classes mill_us8k_classes;  /* danavery/urbansound8K, `classID` */
 
 /* The common part of a class task's doc (t->user is its struct mill_audio_classes): the row's
- * class index (its label column) into *cls, every class name ("_" made a space) as a choice,
- * metadata category (the gold class's name) and the row's audio (mill_task_add_audio). The
+ * class index (its label column) into *cls, every class name ("_" made a space) as a choice
+ * and the row's audio (mill_task_add_audio). The
  * caller sets query and gold. MILL_EFORMAT names the task and the column when the label is
  * missing, not an integer or outside the classes. */
 int mill_audio_class_doc(const struct mill_task_config *t, const struct mill_value *row,

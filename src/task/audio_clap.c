@@ -4,12 +4,13 @@
  *  - esc50: ashraq/esc50, split train (2,000 clips, 50 classes, label `target`);
  *    urbansound8k: danavery/urbansound8K, split train (8,732 clips, 10 classes, label
  *    `classID`). The choices are the class names in label order ("_" made a space), the gold
- *    the label; the one template "This is a sound of {c}."; metric acc; metadata category.
+ *    the label; the one template "This is a sound of {c}."; metric acc; no metadata (as
+ *    Python Mill's Doc).
  *  - clotho_aqa_clap: lmms-lab/ClothoAQA, config clotho_aqa, split clotho_aqa_test_filtered;
  *    as Python Mill: the choices are the captions f"{question} yes".strip() and
  *    f"{question} no".strip() (the question stripped, "" when absent), template "{c}", gold 1
  *    when str(answer).strip().lower() is "no", else 0 (every row is kept); metric acc;
- *    metadata question.
+ *    metadata question and options (["yes", "no"]).
  * A row without audio bytes, or with a label outside the classes, fails its sample. The
  * benchmarks that pick these or the generative variants (audio_gen.c) by model, the class
  * sets and the audio column are audio.c's. */
@@ -23,7 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Every class name ("_" made a space) as a choice; gold cls; metadata category. */
+/* Every class name ("_" made a space) as a choice; gold cls. */
 static int class_prompt(const struct mill_task_config *t, const struct mill_value *row,
                         struct mill_doc *doc, struct mill_err *err) {
     size_t cls;
@@ -60,6 +61,8 @@ static int clotho_clap_prompt(const struct mill_task_config *t, const struct mil
         rc = mill_doc_add_choice(doc, no);
     if (!rc)
         rc = mill_doc_meta_set_str(doc, "question", question);
+    if (!rc)
+        rc = mill_doc_meta_set_strv(doc, "options", (const char *const[]){"yes", "no"}, 2);
     doc->target_index = gold;
     free(question);
     free(yes);

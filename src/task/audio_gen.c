@@ -83,6 +83,8 @@ static int gen_prompt(const struct mill_task_config *t, const struct mill_value 
     int rc = mill_audio_class_doc(t, row, doc, &cls, err);
     if (rc)
         return rc;
+    if (mill_doc_meta_set_str(doc, "category", doc->choices[cls]))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
     struct mill_buf q = {0};
     rc = mill_buf_adds(&q, GEN_INSTRUCTION);
     for (size_t i = 0; !rc && i < doc->n_choices; i++) {

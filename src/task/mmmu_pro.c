@@ -227,20 +227,6 @@ static int caption_question(const struct mmmu *m, struct mill_buf *b) {
 
 /* ---- the doc ---- */
 
-/* metadata "options": the parsed options, a list of strings. */
-static int add_options(struct mill_doc *doc, const struct mmmu *m) {
-    struct mill_value list, item;
-    int rc = 0;
-    mill_value_list(&list);
-    for (size_t i = 0; !rc && i < m->n_options; i++)
-        if (!(rc = mill_value_str(&item, m->options[i], strlen(m->options[i]))) &&
-            (rc = mill_value_list_push(&list, &item)) != 0)
-            mill_value_free(&item);
-    rc = rc ? rc : mill_doc_meta_set(doc, "options", &list);
-    mill_value_free(&list);
-    return rc;
-}
-
 /* Metadata as Mill writes it: subject, id, options, topic_difficulty, img_type (those the row
  * has; options the parsed list). */
 static int add_metadata(struct mill_doc *doc, const struct mmmu *m, const struct mill_value *row) {
@@ -249,7 +235,8 @@ static int add_metadata(struct mill_doc *doc, const struct mmmu *m, const struct
     for (size_t c = 0; !rc && c < sizeof cols / sizeof cols[0]; c++) {
         const struct mill_value *v = mill_value_get(row, cols[c]);
         if (!strcmp(cols[c], "options"))
-            rc = add_options(doc, m);
+            rc = mill_doc_meta_set_strv(doc, "options", (const char *const *)m->options,
+                                        m->n_options);
         else if (v)
             rc = mill_doc_meta_set(doc, cols[c], v);
     }

@@ -215,6 +215,8 @@ for want in "doc 1 failed: audio 1 empty.wav does not decode: audio: empty strea
 done
 check "failed samples carry their error in the per-sample file" \
     "[ \$(grep -c '\"error\":' $tmp/o/outputs/*/urbansound8k_generative_0shot.jsonl) -eq 7 ]"
+check "an esc50_generative line leads with its category (Python Mill's metadata)" \
+    "head -1 $tmp/o/outputs/*/esc50_generative_0shot.jsonl | grep -q '^{\"category\":\"dog\",'"
 check "the end table scores all three tasks" \
     "[ \$(grep -Ec '^(clotho_aqa|esc50_generative|urbansound8k_generative) +[0-9.]+$' '$tmp/o.out') -eq 3 ]"
 # The benchmarks pick the generative variant for an audio LM (pick_variant_by_model): the jobs

@@ -147,6 +147,10 @@ check "gold is the target" "$PY -c \"
 import json, sys
 g = [json.loads(l)['gold'] for l in open('$(out a "$CK" esc50)')]
 assert g == [0, 11, 42, 30, 49, 5, 19], g\""
+check "an esc50 line has no metadata (Python Mill's zero-shot Doc has none)" "$PY -c \"
+import json
+r = json.loads(open('$(out a "$CK" esc50)').readline())
+assert 'category' not in r and list(r)[0] == 'model', list(r)\""
 check "provenance records the crop rule and the cropped clips" \
     "grep -q '\"audio_crop\":\"numpy RandomState(fnv1a32' $tmp/a/outputs/*/esc50_0shot.json &&
      grep -q '\"clips_cropped\":3' $tmp/a/outputs/*/esc50_0shot.json"
@@ -168,6 +172,10 @@ check "clotho_aqa_clap runs through the hf_clap alias (exit 0)" \
 r=$(cmp_ref "$tmp/clotho_ref.jsonl" "$(out d "$CK" clotho_aqa_clap)" 5)
 check "clotho_aqa_clap: every row scored (as Python Mill), == reference ($r)" \
     '[[ $r == same* ]]'
+check "clotho_aqa_clap metadata: question and options, as Python Mill's" "$PY -c \"
+import json
+r = json.loads(open('$(out d "$CK" clotho_aqa_clap)').readline())
+assert list(r)[:3] == ['question', 'options', 'model'] and r['options'] == ['yes', 'no'], r\""
 check "clotho_aqa_clap gold: 1 for 'no' only ('No.' and 'rainy' are 0, as Python Mill's)" "$PY -c \"
 import json
 g = [(json.loads(l)['doc_id'], json.loads(l)['gold']) for l in open('$(out d "$CK" clotho_aqa_clap)')]

@@ -20,7 +20,8 @@ virtual environment):
       The clap backend end to end (tests/cli/test_clap.sh): CASES.json is {"task", "template",
       "cases": [{"doc_id", "wav", "labels"}]} with 16-bit PCM mono WAVs at the feature
       extractor's rate; each clip is cropped as the backend draws it (a numpy RandomState seeded
-      with FNV-1a-32 of "<task>:<doc_id>", randint(0, overflow + 1)), turned into features and
+      with FNV-1a-32 of "<task>:<doc_id>", randint(0, overflow + 1)) or zero-padded (Python
+      Mill's processor call passes padding=True, whatever the checkpoint says), turned into features and
       embedded; each label's caption (the template's {c} filled) embedded and renormalised;
       OUT.jsonl gets one line per case: {"doc_id", "crop", "scores"} with scores
       exp(logit_scale_a) * audio . caption.
@@ -64,13 +65,13 @@ def slaney_filters(n_bins, n_mels, fmin, fmax, sr):
     return filt * (2.0 / (edges[2:n_mels + 2] - edges[:n_mels]))[None, :]
 
 
-def log_mel(cfg, wave, crop):
+def log_mel(cfg, wave, crop, padding=None):
     sr = int(cfg.get("sampling_rate", 48000))
     n_fft = int(cfg.get("fft_window_size", 1024))
     hop = int(cfg.get("hop_length", 480))
     n_mels = int(cfg.get("feature_size", 64))
     max_len = int(cfg.get("max_length_s", 10) * sr)
-    padding = cfg.get("padding", "repeatpad")
+    padding = padding or cfg.get("padding", "repeatpad")
     wave = np.asarray(wave, dtype=np.float64)
     if wave.shape[0] > max_len:
         wave = wave[crop:crop + max_len]
@@ -477,7 +478,9 @@ def cmd_zeroshot(args):
             if over:
                 seed = fnv1a32(f"{spec['task']}:{case['doc_id']}")
                 crop = int(np.random.RandomState(seed).randint(0, over + 1))
-            feats = torch.from_numpy(log_mel(pre, wave_, crop)[None, None])
+            # Python Mill: processor(..., padding=True), which ClapFeatureExtractor.__call__
+            # keeps (`padding if padding else self.padding`) and _get_input_mel zero-pads
+            feats = torch.from_numpy(log_mel(pre, wave_, crop, padding=True)[None, None])
             rows = [tokenize(spec["template"].replace("{c}", l), vocab, ranks, max_len)
                     for l in case["labels"]]
             with torch.no_grad():

@@ -226,7 +226,8 @@ static void test_mel_front_end(void) {
         "\"truncation\": \"rand_trunc\"}";
     static const char *PAD = "{\"feature_size\": 32, \"frequency_min\": 0, \"frequency_max\": "
                              "8000, \"padding\": \"pad\", \"max_length_s\": 2, "
-                             "\"hop_length\": 320, \"fft_window_size\": 512}";
+                             "\"hop_length\": 320, \"fft_window_size\": 512, "
+                             "\"truncation\": \"rand_trunc\"}";
     CHECK_INT(mel_case("sine 0.3 s, repeat", REPEAT, SINE, 0.3, 0), 0);
     CHECK_INT(mel_case("chirp 0.7 s, pad", PAD, CHIRP, 0.7, 0), 0);
     /* The crop matters: two crops of a chirp differ. */
@@ -254,6 +255,12 @@ static void test_mel_front_end(void) {
     CHECK(mill_value_from_json(&cfg, fused, strlen(fused), &err) == 0);
     CHECK_INT(mill_clap_fe_params_from_json(&cfg, "pre.json", &p, &err), MILL_EUNSUPPORTED);
     CHECK(strstr(err.msg, "fusion") != NULL);
+    mill_value_free(&cfg);
+    /* ...and so is a config without the key: transformers' default is fusion */
+    const char *unsaid = "{\"feature_size\": 64}";
+    CHECK(mill_value_from_json(&cfg, unsaid, strlen(unsaid), &err) == 0);
+    CHECK_INT(mill_clap_fe_params_from_json(&cfg, "pre.json", &p, &err), MILL_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "'fusion'") != NULL);
     mill_value_free(&cfg);
 }
 

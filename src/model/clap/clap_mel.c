@@ -75,12 +75,14 @@ int mill_clap_fe_params_from_json(const struct mill_value *cfg, const char *path
     p->n_fft = (int)fft;
     p->hop = (int)hop;
     p->max_samples = (int)(secs * rate); /* max_length_s * sampling_rate, as int */
+    /* without the key, ClapFeatureExtractor's own default: fusion */
     const char *trunc = mill_value_as_str(mill_value_get(cfg, "truncation"));
-    if (trunc && strcmp(trunc, "rand_trunc") != 0)
+    if (!trunc || strcmp(trunc, "rand_trunc") != 0)
         return mill_err_set(err, MILL_EUNSUPPORTED,
-                            "%s: truncation '%s' is not supported (only rand_trunc; 'fusion' "
-                            "belongs to the fused checkpoints)",
-                            path, trunc);
+                            "%s: truncation '%s' is not supported (only rand_trunc; 'fusion', "
+                            "also transformers' default when the key is missing, belongs to the "
+                            "fused checkpoints)",
+                            path, trunc ? trunc : "fusion");
     const char *pad = mill_value_as_str(mill_value_get(cfg, "padding"));
     if (!pad || !strcmp(pad, "repeatpad"))
         p->padding = MILL_CLAP_REPEATPAD;
