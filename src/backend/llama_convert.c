@@ -125,10 +125,13 @@ static void remove_stale(const char *path) {
 static int convert_locked(const char *dir, const char *name, const char *path, const char *lock,
                           bool progress, struct mill_hf_conversion *c, struct mill_err *err) {
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX)) {
+    if (fd < 0 || mill_flock_stoppable(fd)) { /* another process may be converting */
         int e = errno;
         if (fd >= 0)
             close(fd);
+        if (e == EINTR && mill_stop_signal())
+            return mill_err_set(err, MILL_EINTR, "stopped by signal %d while waiting for %s",
+                                mill_stop_signal(), lock);
         return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(e));
     }
     struct stat st;

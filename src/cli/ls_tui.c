@@ -759,6 +759,7 @@ static bool on_path(const char *tool, char *full, size_t cap) {
 }
 
 static void child_exec(int in_fd, const char *full, char *const argv[]) {
+    sigprocmask(SIG_SETMASK, &wait_mask, NULL); /* a mask survives exec: xclip must die to kill */
     dup2(in_fd, STDIN_FILENO);
     close(in_fd);
     int null = open("/dev/null", O_WRONLY);

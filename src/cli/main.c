@@ -86,12 +86,14 @@ static void print_main_help(void) {
 static const char *stop_doing = "stopping";
 
 static void on_stop_signal(int sig) {
+    int saved = errno; /* the interrupted code may be about to read it */
     mill_stop_request(sig);
     static const char head[] = "\nmill: ", tail[] = " (signal again to stop at once)\n";
     ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
     w = write(STDERR_FILENO, stop_doing, strlen(stop_doing));
     w = write(STDERR_FILENO, tail, sizeof tail - 1);
     (void)w;
+    errno = saved;
 }
 
 void mill_cli_catch_stop_signals(const char *doing) {

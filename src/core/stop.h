@@ -6,7 +6,11 @@
 
 /* Files a stop request for signal sig. Async-signal-safe. */
 void mill_stop_request(int sig);
-/* The signal of the pending stop request, 0 when none. */
+/* The signal of the pending stop request, 0 when none. Any thread may ask. */
 int mill_stop_signal(void);
+/* flock(fd, LOCK_EX) that gives up when a stop is requested: LOCK_NB tried every 100 ms (a
+ * blocking flock is restarted after an SA_RESTART handler, so the signal would not end the
+ * wait). 0 when locked, else -1 with errno (EINTR for a stop). */
+int mill_flock_stoppable(int fd);
 
 #endif

@@ -291,6 +291,7 @@ struct job {
     int64_t n_docs;      /* docs in the job so far (doc ids handed out) */
     int64_t split_start; /* the doc id of the streamed split's first doc */
     size_t n_new, n_failed;
+    size_t n_stopped; /* docs a stop left unanswered (MILL_EINTR): not written, for the resume */
     int64_t n_truncated;
     int64_t total;     /* docs expected (-1 unknown), for progress */
     int64_t last_step; /* last 10% step logged */
@@ -382,9 +383,15 @@ static void collect_result(const struct job *j, const struct mill_doc *d,
 }
 
 /* Scores doc i from its requests and appends its line. A failed request or metric makes the
- * sample failed: written with its error, counted, not reused on resume. */
+ * sample failed: written with its error, counted, not reused on resume. A request a stop left
+ * unanswered (MILL_EINTR) leaves the doc unwritten: it is not a failure, the resume does it. */
 static int finish_doc(struct job *j, const struct batch *b, size_t i, const struct mill_request *q,
                       size_t nq, struct mill_buf *line, struct mill_err *err) {
+    for (size_t k = 0; k < nq; k++)
+        if (q[k].status == MILL_EINTR) {
+            j->n_stopped++;
+            return 0;
+        }
     const struct mill_doc *d = &b->docs[i];
     const char *error = b->prompt_err[i];
     if (!error && !nq)
@@ -977,6 +984,9 @@ static void free_job(struct job *j) {
  * rows, the provenance (finished or not), then the job is freed. */
 static int end_job(struct job *j, int rc, struct mill_err *err) {
     struct run_ctx *c = j->c;
+    if (!rc && j->n_stopped) /* its last batch was cut short: not finished */
+        rc = mill_err_set(err, MILL_EINTR, "%s: stopped by signal %d; %zu docs were not answered",
+                          j->t->name, mill_stop_signal(), j->n_stopped);
     drop_flight(j); /* none by now; the backend's provenance must not run beside its run */
     if (!rc) {
         report_progress(j, true);

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/stats.h"
+#include "core/stop.h"
 
 #include <mill/value.h>
 
@@ -210,9 +211,12 @@ static int take_lock(int fd, const char *lockpath, const char *path,
     }
     if (errno == EWOULDBLOCK) { /* another mill runs this job: its lines will count as done */
         MILL_INFO("samples", "%s is being written by another mill process: waiting for it", path);
-        if (flock(fd, LOCK_EX) == 0)
+        if (mill_flock_stoppable(fd) == 0)
             return 0;
     }
+    if (errno == EINTR && mill_stop_signal())
+        return mill_err_set(err, MILL_EINTR, "stopped by signal %d while waiting for %s",
+                            mill_stop_signal(), lockpath);
     return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lockpath, strerror(errno));
 }
 

@@ -568,6 +568,9 @@ control '{"delay": 0}'
 check "SIGINT during requests: exit 130" "[ $rc -eq 130 ] || { tail -2 '$tmp/si.err'; false; }"
 check "SIGINT: no sample scored without an answer" \
     "! grep -h '\"prediction\":null' '$tmp'/si/outputs/*/*.jsonl | grep -vq '\"error\"'"
+check "SIGINT: a doc left unanswered is no failed sample (none written, none warned, none counted)" \
+    "! grep -q 'stopped by signal' '$tmp'/si/outputs/*/*.jsonl && ! grep -q ' failed: ' '$tmp/si.err' &&
+     grep -q '\"n_failed\":0,' '$tmp'/si/outputs/*/*.json"
 bounded 300 --output_dir "$tmp/si" --limit 8 eval "vllm[model=fake/qwen2,base_url=$FV,concurrency=2]" \
     mmlu_abstract_algebra --n_shot 0 --batch_docs 4 >/dev/null 2>>"$tmp/si.err"
 check "SIGINT: the rerun completes" \

@@ -65,4 +65,23 @@ interrupt() {
 }
 interrupt INT 130 "$tmp/int"
 interrupt TERM 143 "$tmp/term"
+
+# A stop while waiting for another process's job lock ends the wait at once (a blocking flock
+# is restarted after the handler, SA_RESTART, so it waited for the other run to end).
+d=$(basename "$(dirname "$(ls "$tmp"/full/outputs/*/toy_long_2shot.jsonl)")")
+mkdir -p "$tmp/locked/outputs/$d"
+exec 9>"$tmp/locked/outputs/$d/toy_long_2shot.jsonl.lock"
+flock 9
+set -m
+"$MILL" --output_dir "$tmp/locked" "${ARGS[@]}" >/dev/null 2>"$tmp/locked.err" 9>&- &
+pid=$!
+set +m
+wait_for --pid "$pid" 60 grep -q 'waiting for it' "$tmp/locked.err"
+t0=$SECONDS
+kill -INT "$pid"
+wait_for 20 eval "! kill -0 $pid 2>/dev/null"
+exec 9>&- # still waiting (the old blocking flock): let it go on, so the wait below ends
+wait "$pid"; rc=$?
+check "SIGINT while waiting for another run's job lock: exit 130 within seconds (got $rc)" \
+    "[ $rc -eq 130 ] && [ \$((SECONDS - t0)) -lt 10 ] && grep -q 'stopped by signal 2 while waiting for' '$tmp/locked.err'"
 finish
