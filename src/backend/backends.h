@@ -13,6 +13,14 @@ extern const struct mill_backend_ops mill_backend_clap;  /* only with MILL_HAVE_
 extern const struct mill_backend_ops mill_backend_openai;
 extern const struct mill_backend_ops mill_backend_vllm;
 
+/* One 2xx answer body of /completions (vllm) or /chat/completions (openai) read into q's
+ * outputs as the backend's run reads it: 0, MILL_HTTP_RETRY (not JSON) or a MILL_E* with the
+ * reason in why. For tests and fuzzing; q's outputs are the caller's to clear. */
+int mill_vllm_read_answer(const char *body, size_t n, struct mill_request *q, char *why,
+                          size_t why_n);
+int mill_openai_read_answer(const char *body, size_t n, struct mill_request *q, char *why,
+                            size_t why_n);
+
 /* The backend registered under name or alias, else NULL. */
 const struct mill_backend_ops *mill_backend_find(const char *type);
 /* The backend bare Hugging Face ids resolve to (the llama backend), or NULL in a build

@@ -423,6 +423,16 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     return rc;
 }
 
+int mill_openai_read_answer(const char *body, size_t n, struct mill_request *q, char *why,
+                            size_t why_n) {
+    struct oai o = {0};
+    struct batch bt = {.o = &o, .qs = &q};
+    struct mill_http_call c = {.status = 200, .resp = {.p = (char *)body, .n = n}};
+    int rc = accept_answer(&bt, 0, &c, why, why_n);
+    free(o.server_model);
+    return rc;
+}
+
 static int oai_load(void *state, struct mill_err *err) {
     struct oai *o = state;
     int rc = o->http ? 0 : mill_http_open_conf(&o->http, &o->conf, err);

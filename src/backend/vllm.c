@@ -28,6 +28,7 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct vl {
 
 /* clang-format off */
 #define F(x) offsetof(struct vl, x)
+#define TEXT_OFFSET_MAX ((int64_t)1 << 40) /* bytes: beyond any context a request sends */
 static const struct mill_backend_arg vl_args[] = {
     {"model", MILL_ARG_STR, F(conf.model), NULL, "the served model's name (vllm serve NAME, or "
      "--served-model-name): sent with every request and the model name in outputs (required)",
@@ -217,6 +219,11 @@ static int read_openai_form(const struct mill_value *lp, struct tok **out, size_
         num(&lps->u.list.items[i], &t[i].lp);
         if (!have_off || mill_value_as_int(&off->u.list.items[i], &t[i].off))
             t[i].off = pos;
+        if (t[i].off < 0 || t[i].off > TEXT_OFFSET_MAX) { /* no text is that long */
+            snprintf(why, why_n, "the answer's text_offset %" PRId64 " is out of range", t[i].off);
+            free(t);
+            return MILL_EFORMAT;
+        }
         pos = t[i].off + t[i].len;
         const struct mill_value *d = have_top ? &top->u.list.items[i] : NULL;
         double best = -INFINITY, x;
@@ -388,6 +395,16 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     if (!rc)
         mill_http_note_model(&bt->v->server_model, &doc);
     mill_value_free(&doc);
+    return rc;
+}
+
+int mill_vllm_read_answer(const char *body, size_t n, struct mill_request *q, char *why,
+                          size_t why_n) {
+    struct vl v = {0};
+    struct batch bt = {.v = &v, .qs = &q};
+    struct mill_http_call c = {.status = 200, .resp = {.p = (char *)body, .n = n}};
+    int rc = accept_answer(&bt, 0, &c, why, why_n);
+    free(v.server_model);
     return rc;
 }
 

@@ -108,9 +108,9 @@ static bool read_trimmed(const char *path, char *buf, size_t cap) {
     fclose(f);
     buf[n] = 0;
     size_t a = 0;
-    while (a < n && strchr(" \t\r\n", buf[a]))
+    while (a < n && buf[a] && strchr(" \t\r\n", buf[a]))
         a++;
-    while (n > a && strchr(" \t\r\n", buf[n - 1]))
+    while (n > a && buf[n - 1] && strchr(" \t\r\n", buf[n - 1]))
         n--;
     memmove(buf, buf + a, n - a);
     buf[n - a] = 0;
@@ -485,7 +485,7 @@ static bool header_value(const char *line, size_t len, const char *name, const c
     const char *v = line + nl + 1, *end = line + len;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
-    while (end > v && strchr(" \t\r\n", end[-1]))
+    while (end > v && end[-1] && strchr(" \t\r\n", end[-1]))
         end--;
     *val = v;
     *vlen = (size_t)(end - v);

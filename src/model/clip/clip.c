@@ -79,28 +79,48 @@ static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *con
                         dir);
 }
 
+/* The parsed config (open_clip's or HF's) into m->hp, checked; HF's preprocessor config (pre,
+ * NULL when the checkpoint has none) applied after. */
+static int config_from(const struct mill_value *cfg, const char *path, const struct mill_value *pre,
+                       const char *pre_path, struct mill_clip_model *m, struct mill_err *err) {
+    int rc = m->format == CLIP_HF ? mill_clip_config_hf(cfg, path, m, err)
+                                  : mill_clip_config_open_clip(cfg, path, m, err);
+    if (!rc)
+        rc = mill_clip_config_check(&m->hp, path, err);
+    if (!rc && pre && m->format == CLIP_HF)
+        rc = mill_clip_config_hf_pre(pre, pre_path, &m->hp, err);
+    return rc;
+}
+
+int mill_clip_hparams_from_json(const struct mill_value *cfg, const struct mill_value *pre, bool hf,
+                                struct mill_clip_hparams *hp, struct mill_err *err) {
+    struct mill_clip_model m;
+    memset(&m, 0, sizeof m);
+    m.format = hf ? CLIP_HF : CLIP_OPEN_CLIP;
+    int rc = config_from(cfg, "config", pre, "preprocessor_config", &m, err);
+    if (!rc)
+        *hp = m.hp;
+    return rc;
+}
+
 /* Parses the config (and HF's optional preprocessor_config.json) into m->hp. */
 static int load_config(const char *dir, const char *path, struct mill_clip_model *m,
                        struct mill_err *err) {
-    struct mill_value cfg;
+    struct mill_value cfg, pre_cfg;
     int rc = read_json(path, &cfg, err);
     if (rc)
         return rc == MILL_ENOTFOUND ? MILL_EIO : rc;
-    rc = m->format == CLIP_HF ? mill_clip_config_hf(&cfg, path, m, err)
-                              : mill_clip_config_open_clip(&cfg, path, m, err);
-    mill_value_free(&cfg);
-    if (!rc)
-        rc = mill_clip_config_check(&m->hp, path, err);
-    if (rc || m->format != CLIP_HF)
-        return rc;
     char pre[4096];
     snprintf(pre, sizeof pre, "%s/preprocessor_config.json", dir);
-    if (!is_file(pre))
-        return MILL_OK;
-    if (!(rc = read_json(pre, &cfg, err))) {
-        rc = mill_clip_config_hf_pre(&cfg, pre, &m->hp, err);
+    bool have_pre = m->format == CLIP_HF && is_file(pre);
+    if (have_pre && (rc = read_json(pre, &pre_cfg, err)) != 0) {
         mill_value_free(&cfg);
+        return rc;
     }
+    rc = config_from(&cfg, path, have_pre ? &pre_cfg : NULL, pre, m, err);
+    mill_value_free(&cfg);
+    if (have_pre)
+        mill_value_free(&pre_cfg);
     return rc;
 }
 

@@ -10,6 +10,9 @@
 #define MILL_MODEL_CLIP_H
 
 #include <mill/mill.h>
+#include <mill/value.h>
+
+#include <stdbool.h>
 
 struct mill_clip_hparams {
     /* Vision tower. */
@@ -42,6 +45,13 @@ struct mill_clip_params {
 };
 
 struct mill_clip_params mill_clip_default_params(void);
+
+/* A checkpoint's hyperparameters as mill_clip_load reads them: cfg is open_clip_config.json
+ * (or a bare open_clip model config), or with hf HF's config.json, then pre (HF's
+ * preprocessor_config.json, may be NULL); checked as the loader checks them. For tests and
+ * fuzzing. */
+int mill_clip_hparams_from_json(const struct mill_value *cfg, const struct mill_value *pre, bool hf,
+                                struct mill_clip_hparams *hp, struct mill_err *err);
 
 struct mill_clip_model;
 

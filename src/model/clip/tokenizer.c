@@ -1110,45 +1110,51 @@ static int parse_vocab_json(const char *path, const char *s, size_t n, struct st
     return rc ? mill_err_set(err, rc, "clip tokenizer: out of memory reading %s", path) : 0;
 }
 
-static int load_vocab_json(const char *path, struct str_map *v, struct mill_err *err) {
-    struct mill_buf text = {0};
-    int rc = read_plain(path, &text, err);
-    if (!rc)
-        rc = check_utf8(path, &text, err);
-    if (!rc)
-        rc = parse_vocab_json(path, text.p, text.n, v, err);
-    mill_buf_free(&text);
-    return rc ? rc : check_unique_ids(v, path, err);
-}
-
 static bool ascii_space(char c) { return (unsigned char)c < 0x80 && py_isspace((unsigned char)c); }
 
-int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
-                                struct mill_clip_tokenizer **tok, struct mill_err *err) {
-    if (!vocab_json || !merges_txt || !tok)
-        return mill_err_set(err, MILL_EINVAL, "clip tokenizer: NULL argument");
+int mill_clip_tokenizer_parse_hf(const struct mill_buf *vocab_json, const char *vocab_name,
+                                 const struct mill_buf *merges_txt, const char *merges_name,
+                                 struct mill_clip_tokenizer **tok, struct mill_err *err) {
     *tok = calloc(1, sizeof **tok);
-    struct mill_buf text = {0};
     struct str_map vocab = {0};
-    int rc = *tok ? load_vocab_json(vocab_json, &vocab, err)
+    int rc = *tok ? check_utf8(vocab_name, vocab_json, err)
                   : mill_err_set(err, MILL_ENOMEM, "clip tokenizer: out of memory");
     if (!rc)
-        rc = read_plain(merges_txt, &text, err);
+        rc = parse_vocab_json(vocab_name, vocab_json->p ? vocab_json->p : "", vocab_json->n, &vocab,
+                              err);
     if (!rc)
-        rc = check_utf8(merges_txt, &text, err);
-    size_t lo = 0, hi = text.n; /* HF reads merges.txt .strip().split("\n") */
-    while (!rc && lo < hi && ascii_space(text.p[lo]))
+        rc = check_unique_ids(&vocab, vocab_name, err);
+    if (!rc)
+        rc = check_utf8(merges_name, merges_txt, err);
+    const char *m = merges_txt->p ? merges_txt->p : "";
+    size_t lo = 0, hi = merges_txt->n; /* HF reads merges.txt .strip().split("\n") */
+    while (!rc && lo < hi && ascii_space(m[lo]))
         lo++;
-    while (!rc && hi > lo && ascii_space(text.p[hi - 1]))
+    while (!rc && hi > lo && ascii_space(m[hi - 1]))
         hi--;
     if (!rc)
-        rc = load_merges(*tok, &vocab, text.p + lo, hi - lo, false, merges_txt, err);
-    mill_buf_free(&text);
+        rc = load_merges(*tok, &vocab, m + lo, hi - lo, false, merges_name, err);
     str_map_free(&vocab);
     if (rc) {
         mill_clip_tokenizer_free(*tok);
         *tok = NULL;
     }
+    return rc;
+}
+
+int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
+                                struct mill_clip_tokenizer **tok, struct mill_err *err) {
+    if (!vocab_json || !merges_txt || !tok)
+        return mill_err_set(err, MILL_EINVAL, "clip tokenizer: NULL argument");
+    *tok = NULL;
+    struct mill_buf v = {0}, m = {0};
+    int rc = read_plain(vocab_json, &v, err);
+    if (!rc)
+        rc = read_plain(merges_txt, &m, err);
+    if (!rc)
+        rc = mill_clip_tokenizer_parse_hf(&v, vocab_json, &m, merges_txt, tok, err);
+    mill_buf_free(&v);
+    mill_buf_free(&m);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #ifndef MILL_MODEL_CLIP_TOKENIZER_H
 #define MILL_MODEL_CLIP_TOKENIZER_H
 
+#include <mill/buf.h>
 #include <mill/mill.h>
 
 struct mill_clip_tokenizer;
@@ -17,6 +18,10 @@ int mill_clip_tokenizer_load_bpe_gz(const char *path, struct mill_clip_tokenizer
 /* From HF's vocab.json + merges.txt. */
 int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
                                 struct mill_clip_tokenizer **tok, struct mill_err *err);
+/* The same from their contents (the names are for messages). */
+int mill_clip_tokenizer_parse_hf(const struct mill_buf *vocab_json, const char *vocab_name,
+                                 const struct mill_buf *merges_txt, const char *merges_name,
+                                 struct mill_clip_tokenizer **tok, struct mill_err *err);
 /* From now on every text first goes through ftfy.fix_text, as open_clip's SimpleTokenizer does
  * (HF's CLIPTokenizerFast does not). Call before the tokenizer is shared. */
 int mill_clip_tokenizer_use_ftfy(struct mill_clip_tokenizer *tok, struct mill_err *err);
