@@ -14,8 +14,9 @@
 #                                          vocabulary, as FILE (tar.xz), and exits;
 #   MILL_LLAMA_SOURCE=FILE scripts/deps.sh --llama-only
 #                                          builds llama.cpp from FILE, installing nothing else.
-# MILL_CUDA=1 builds ggml's CUDA backend where nvcc is found (for the GPU it finds: GGML_NATIVE;
-# MILL_CUDA_ARCH names the architecture instead, e.g. 90 on a machine without that GPU);
+# MILL_CUDA=1 builds ggml's CUDA backend where nvcc is found, into llama.cpp-<version>-cuda (for
+# the GPU it finds: GGML_NATIVE; MILL_CUDA_ARCH names the architecture instead, e.g. 90 on a
+# machine without that GPU);
 # MILL_LLAMA_TOOLS overrides the tools built (part of the cache key).
 set -euo pipefail
 
@@ -23,7 +24,12 @@ NLC_VERSION=3.22.1
 NLC_SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
 LLAMA_VERSION=v0.5.0
 DEPS_DIR=${MILL_DEPS_DIR:-$HOME/.cache/mill/deps}
+CUDA=OFF
+if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then CUDA=ON; fi
+# The CUDA build has a directory of its own: a make without MILL_CUDA=1 uses the CPU build
+# again, and neither rebuilds over the other.
 PREFIX=$DEPS_DIR/llama.cpp-$LLAMA_VERSION
+[ $CUDA = ON ] && PREFIX+=-cuda
 JOBS=${MILL_JOBS:-$(nproc)}
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -110,8 +116,7 @@ fetch_or_unpack() {
 }
 
 build_llama() {
-    local cuda=OFF
-    if [ "${MILL_CUDA:-0}" = 1 ] && command -v nvcc >/dev/null 2>&1; then cuda=ON; fi
+    local cuda=$CUDA
     local extra=() want="nlc=$NLC_SHA256 cuda=$cuda rpc=ON tools=$LLAMA_TOOLS cpu=$(cpu_sig)"
     # A machine without the GPU (building for another one) names its architecture: 90 = Hopper.
     if [ $cuda = ON ] && [ -n "${MILL_CUDA_ARCH:-}" ]; then
@@ -128,7 +133,7 @@ build_llama() {
         log "llama.cpp $LLAMA_VERSION already built in $PREFIX"
         return 0
     fi
-    local work=$DEPS_DIR/work-$LLAMA_VERSION
+    local work=$DEPS_DIR/work-${PREFIX##*/llama.cpp-}
     rm -rf "$PREFIX"
     mkdir -p "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/include" "$PREFIX/share"
     local gen=Ninja

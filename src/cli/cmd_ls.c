@@ -1,5 +1,6 @@
-/* cmd_ls.c: `mill ls`: the benchmarks and tasks Mill knows. The interactive browser on a TTY;
- * `--plain` (aligned text) and `--json` otherwise; `--check` runs the registry self-check. */
+/* cmd_ls.c: `mill ls`: the benchmarks and tasks Mill knows. The interactive browser on a TTY,
+ * aligned text off one or with `--plain`, JSON with `--json`; `--check` runs the registry
+ * self-check. */
 #include "cli/cli.h"
 
 #include "cli/ls_tui.h"

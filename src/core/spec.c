@@ -325,8 +325,8 @@ static int parse_spec(const char *s, struct mill_model_spec *spec, struct mill_e
         else if (memchr(open + 1, '[', (size_t)(close - open - 1)) ||
                  memchr(open + 1, ']', (size_t)(close - open - 1)))
             rc = mill_err_set(err, MILL_EINVAL,
-                              "malformed model spec '%s': nested brackets (list values need a "
-                              "config file)",
+                              "malformed model spec '%s': nested brackets (a value cannot hold "
+                              "'[' or ']')",
                               s);
         else if (spec->type)
             rc = parse_args(s, open + 1, (size_t)(close - open - 1), &spec->args, err);

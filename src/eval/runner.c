@@ -746,11 +746,15 @@ static int write_prompt(struct job *j, const struct mill_doc *d, int64_t id) {
         mill_buf_add_json_str(&b, d->target_str, strlen(d->target_str));
     else
         mill_buf_addf(&b, "%lld", (long long)d->target_index);
-    size_t n_images = 0; /* media are not printed: their count, on docs that have images */
-    for (size_t i = 0; i < d->n_media; i++)
+    size_t n_images = 0, n_audios = 0; /* media are not printed: their counts, where there are */
+    for (size_t i = 0; i < d->n_media; i++) {
         n_images += d->media[i].kind == MILL_MOD_IMAGE;
+        n_audios += d->media[i].kind == MILL_MOD_AUDIO;
+    }
     if (n_images)
         mill_buf_addf(&b, ",\"images\":%zu", n_images);
+    if (n_audios)
+        mill_buf_addf(&b, ",\"audios\":%zu", n_audios);
     int rc = mill_buf_adds(&b, "}\n");
     if (!rc && fputs(b.p, j->prompts) == EOF)
         rc = MILL_EIO;

@@ -164,7 +164,8 @@ for task, src, fn in (("clotho_aqa", "clotho", clotho), ("esc50_generative", "es
                 f.write(json.dumps({"failed": i}) + "\n")
                 continue
             f.write(json.dumps({"task": task, "doc_id": i, "context": ctx, "choices": choices,
-                                "target": target}, ensure_ascii=False, separators=(",", ":")) + "\n")
+                                "target": target, "audios": 1},  # ours: the clip's count
+                               ensure_ascii=False, separators=(",", ":")) + "\n")
 PY
 for task in clotho_aqa esc50_generative urbansound8k_generative; do
     "$MILL" prompts $task >"$tmp/got_$task.jsonl" 2>"$tmp/prompts_$task.err"; rc=$?
