@@ -4,7 +4,7 @@
  * A CLASSIFY request's labels and templates make a zero-shot head (zs_head.h; one of 8
  * captions or more is cached on disk under <cache_dir>/clap_heads, as the clip backend's are
  * under clip_heads). The request's first audio medium is decoded to mono at the feature
- * extractor's rate (48 kHz) with libsndfile and libsamplerate, turned into log-mel features as
+ * extractor's rate (48 kHz) with libsndfile and libsoxr (as librosa), turned into log-mel features as
  * transformers' ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and
  * encoded by the HTSAT tower (a short clip zero-padded, as Python Mill's padding=True makes
  * the extractor do); the scores are exp(logit_scale_a) * audio . class weight, as

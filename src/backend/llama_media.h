@@ -6,7 +6,7 @@
  * chunks (text tokens and media), decodes everything before the prompt's trailing text into
  * one sequence, and hands the trailing text back as tokens, so the loop decodes it together
  * with every other sequence's next token. Media arrive as encoded bytes and are decoded with
- * our own decoders (data/image.h: Pillow's pixels; data/audio.h: libsndfile and libsamplerate),
+ * our own decoders (data/image.h: Pillow's pixels; data/audio.h: libsndfile and libsoxr),
  * never with libmtmd's file loader. */
 #ifndef MILL_BACKEND_LLAMA_MEDIA_H
 #define MILL_BACKEND_LLAMA_MEDIA_H

@@ -1,10 +1,10 @@
 /* audio.c: in-memory audio decoding (libsndfile through its virtual I/O), mono downmix and
- * resampling (libsamplerate, SRC_SINC_BEST_QUALITY); the contract is in audio.h. This file
+ * resampling (libsoxr, as librosa's soxr_hq); the contract is in audio.h. This file
  * must not open files, keep global state or size buffers from a stream's declared length. */
 #include "data/audio.h"
 
-#include <samplerate.h>
 #include <sndfile.h>
+#include <soxr.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -136,43 +136,47 @@ static int decode_native(const void *data, size_t n, struct mono *m, int *rate,
     return rc;
 }
 
-/* Resamples m (at from Hz) to `to` Hz into a new buffer that replaces m's. */
+/* Resamples m (at from Hz) to `to` Hz into a new buffer that replaces m's, as Python Mill's
+ * librosa.resample(res_type="soxr_hq") does: python-soxr's resample (libsoxr, SOXR_HQ, float32,
+ * the input fed in pieces of max(1000, 48000 * from / to) frames, then flushed, into at most
+ * n * to / from + 1 frames), then librosa's fix_length to ceil(n * to / from) (zeros added or
+ * the tail cut). */
 static int resample(struct mono *m, int from, int to, struct mill_err *err) {
     double ratio = (double)to / (double)from;
-    if (!src_is_valid_ratio(ratio))
+    double want_d = ceil((double)m->n * ratio), olen_d = (double)m->n * to / from + 1;
+    if (want_d > (double)MILL_AUDIO_MAX_FRAMES || olen_d > (double)MILL_AUDIO_MAX_FRAMES)
         return mill_err_set(err, MILL_EFORMAT,
-                            "audio: cannot resample %d Hz to %d Hz "
-                            "(ratio out of libsamplerate's range)",
-                            from, to);
-    double want = ceil((double)m->n * ratio) + 64;
-    if (want > (double)MILL_AUDIO_MAX_FRAMES)
-        return mill_err_set(err, MILL_EFORMAT,
-                            "audio: stream longer than %zu frames after "
-                            "resampling",
+                            "audio: stream longer than %zu frames after resampling",
                             MILL_AUDIO_MAX_FRAMES);
-    float *out = malloc((size_t)want * sizeof *out);
+    size_t want = (size_t)want_d, olen = (size_t)olen_d;
+    float *out = calloc(olen > want ? olen : want, sizeof *out);
     if (!out)
         return mill_err_set(err, MILL_ENOMEM, "audio: out of memory");
-    SRC_DATA d;
-    memset(&d, 0, sizeof d);
-    d.data_in = m->p;
-    d.input_frames = (long)m->n;
-    d.data_out = out;
-    d.output_frames = (long)want;
-    d.end_of_input = 1;
-    d.src_ratio = ratio;
-    int e = src_simple(&d, SRC_SINC_BEST_QUALITY, 1);
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_error_t e = NULL;
+    soxr_t r = soxr_create(from, to, 1, &e, &io, &q, NULL);
+    double div_d = 48000.0 * from / to;
+    size_t div = div_d > 1000 ? (size_t)div_d : 1000, pos = 0, done = 0;
+    for (size_t i = 0; !e && i < m->n; i += div) {
+        e = soxr_process(r, m->p + i, m->n - i < div ? m->n - i : div, NULL, out + pos, olen - pos,
+                         &done);
+        pos += done;
+    }
+    if (!e) { /* the flush */
+        e = soxr_process(r, NULL, 0, NULL, out + pos, olen - pos, &done);
+        pos += done;
+    }
+    soxr_delete(r);
     if (e) {
         free(out);
-        return mill_err_set(err, MILL_EFORMAT,
-                            "audio: resampling %d Hz to %d Hz failed "
-                            "(libsamplerate: %s)",
-                            from, to, src_strerror(e));
+        return mill_err_set(err, MILL_EFORMAT, "audio: resampling %d Hz to %d Hz failed (soxr: %s)",
+                            from, to, e);
     }
     free(m->p);
     m->p = out;
-    m->n = (size_t)d.output_frames_gen;
-    m->cap = (size_t)want;
+    m->n = want; /* fix_length: frames past pos are calloc's zeros */
+    m->cap = olen > want ? olen : want;
     return 0;
 }
 
@@ -190,13 +194,8 @@ int mill_audio_decode(const void *data, size_t n, int32_t rate, struct mill_audi
     int rc = decode_native(data, n, &m, &native, err);
     if (!rc && !m.n)
         rc = mill_err_set(err, MILL_EFORMAT, "audio: empty stream (no frames decoded)");
-    size_t frames = m.n;
-    if (!rc && rate && rate != native)
+    if (!rc && rate && rate != native) /* keeps ceil(n * rate / native) >= 1 frames */
         rc = resample(&m, native, rate, err);
-    if (!rc && !m.n)
-        rc = mill_err_set(err, MILL_EFORMAT,
-                          "audio: empty stream (%zu frames at %d Hz resample to none at %d Hz)",
-                          frames, native, (int)rate);
     if (rc) {
         free(m.p);
         return rc;

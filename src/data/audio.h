@@ -1,6 +1,7 @@
 /* audio.h: decodes an audio file held in memory (whatever libsndfile 1.2 reads: WAV, FLAC,
- * OGG/Vorbis, Opus, MP3, AIFF, ...) to float mono samples, optionally resampled with
- * libsamplerate (SRC_SINC_BEST_QUALITY) to the rate a model wants.
+ * OGG/Vorbis, Opus, MP3, AIFF, ...) to float mono samples, optionally resampled to the rate a
+ * model wants as Python Mill does it (librosa.resample with its default soxr_hq: libsoxr's HQ
+ * quality, the length fixed to ceil(n * to / from)).
  *
  * Mono is the average of the channels (librosa.to_mono). Integer formats come out in [-1, 1)
  * (libsndfile's normalisation). This file must not touch the disk, keep global state or trust
@@ -29,7 +30,7 @@ struct mill_audio {
  * data is borrowed for the call only. Returns 0, or with a message in err:
  *   MILL_EFORMAT  "audio: not a recognised format (libsndfile: ...)", "audio: empty stream",
  *                 "audio: decode failed ...", a bad channel count or rate, a stream over
- *                 MILL_AUDIO_MAX_FRAMES, or a rate ratio libsamplerate cannot do (> 256x);
+ *                 MILL_AUDIO_MAX_FRAMES (before or after resampling), or a failed resampling;
  *   MILL_EINVAL   a NULL argument or a negative rate;
  *   MILL_ENOMEM.
  * On error *out is empty (samples NULL, n 0). */

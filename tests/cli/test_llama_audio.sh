@@ -9,7 +9,7 @@
 #   for byte, with 8 clips in flight and with one;
 # - a 35 s clip is cut by libmtmd into two 30 s windows, as llama-mtmd-cli cuts it: the
 #   provenance counts one more medium encoded than there are clips;
-# - a 44.1 kHz stereo clip (downmixed, resampled with libsamplerate; llama-mtmd-cli resamples
+# - a 44.1 kHz stereo clip (downmixed, resampled as librosa does; llama-mtmd-cli resamples
 #   with miniaudio, so that one is answered, not compared);
 # - the provenance records the projector's file and sha256.
 # Needs llama-mtmd-cli from the pinned build, node's parquet-wasm, sox, lame and espeak-ng:

@@ -25,9 +25,13 @@ virtual environment):
       embedded; each label's caption (the template's {c} filled) embedded and renormalised;
       OUT.jsonl gets one line per case: {"doc_id", "crop", "scores"} with scores
       exp(logit_scale_a) * audio . caption.
+  clap_ref.py resample IN.f32 FROM TO OUT.f32
+      Python Mill's resampling of a clip (decode_audio_array: librosa.resample with soxr_hq,
+      restated below through Debian's libsoxr): IN.f32 at FROM Hz to OUT.f32 at TO Hz.
 It reads nothing but its arguments and writes nothing but its output file. It must not import
 transformers (not installed): it is an independent statement of the architecture.
 """
+import ctypes
 import json
 import math
 import os
@@ -454,6 +458,98 @@ def read_wav(path):
     return data.astype(np.float32) / 32768.0, rate
 
 
+# ---- Python Mill's resampling: librosa.resample(res_type="soxr_hq") -------------------------
+# decode_audio_array (mill/models/base.py) resamples with librosa.resample(y, orig_sr=,
+# target_sr=); its default res_type "soxr_hq" calls python-soxr's soxr.resample(y, in_rate,
+# out_rate, quality="soxr_hq"), then librosa.util.fix_length(y_hat, size=ceil(len(y) * target_sr
+# / orig_sr)). Neither package is installed here: both restated from their published code
+# (librosa 0.10 core/audio.py resample; python-soxr 0.5 src/soxr/__init__.py resample and
+# src/soxr_ext.cpp csoxr_split_ch: soxr_create(in, out, 1, SOXR_FLOAT32_S io,
+# soxr_quality_spec(SOXR_HQ, 0), runtime NULL), soxr_process over pieces of max(1000, 48000 *
+# in / out) frames into a buffer of int(n * out / in + 1), then a flush) and run through
+# Debian's libsoxr with ctypes.
+
+SOXR_FLOAT32_S = 4
+SOXR_HQ = 4
+
+
+class IoSpec(ctypes.Structure):
+    _fields_ = [("itype", ctypes.c_int), ("otype", ctypes.c_int), ("scale", ctypes.c_double),
+                ("e", ctypes.c_void_p), ("flags", ctypes.c_ulong)]
+
+
+class QualitySpec(ctypes.Structure):
+    _fields_ = [("precision", ctypes.c_double), ("phase_response", ctypes.c_double),
+                ("passband_end", ctypes.c_double), ("stopband_begin", ctypes.c_double),
+                ("e", ctypes.c_void_p), ("flags", ctypes.c_ulong)]
+
+
+def soxr_resample(x, in_rate, out_rate):
+    lib = ctypes.CDLL("libsoxr.so.0")
+    lib.soxr_io_spec.restype = IoSpec
+    lib.soxr_io_spec.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.soxr_quality_spec.restype = QualitySpec
+    lib.soxr_quality_spec.argtypes = [ctypes.c_ulong, ctypes.c_ulong]
+    lib.soxr_create.restype = ctypes.c_void_p
+    lib.soxr_create.argtypes = [ctypes.c_double, ctypes.c_double, ctypes.c_uint,
+                                ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(IoSpec),
+                                ctypes.POINTER(QualitySpec), ctypes.c_void_p]
+    lib.soxr_process.restype = ctypes.c_char_p
+    lib.soxr_process.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                 ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p,
+                                 ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
+    lib.soxr_delete.argtypes = [ctypes.c_void_p]
+    io = lib.soxr_io_spec(SOXR_FLOAT32_S, SOXR_FLOAT32_S)
+    q = lib.soxr_quality_spec(SOXR_HQ, 0)
+    err = ctypes.c_char_p()
+    r = lib.soxr_create(float(in_rate), float(out_rate), 1, ctypes.byref(err), ctypes.byref(io),
+                        ctypes.byref(q), None)
+    if err.value:
+        raise SystemExit(err.value.decode())
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    ilen = x.shape[0]
+    olen = int(ilen * float(out_rate) / float(in_rate) + 1)  # C++: size_t(ilen * out / in + 1)
+    div_len = int(max(1000.0, 48000 * float(in_rate) / float(out_rate)))
+    y = np.zeros(olen, dtype=np.float32)
+    out_pos = 0
+    odone = ctypes.c_size_t()
+    for idx in range(0, ilen, div_len):  # split-channel I/O: an array of one pointer each
+        ip = (ctypes.c_void_p * 1)(x.ctypes.data + 4 * idx)
+        op = (ctypes.c_void_p * 1)(y.ctypes.data + 4 * out_pos)
+        e = lib.soxr_process(r, ip, min(div_len, ilen - idx), None, op, olen - out_pos,
+                             ctypes.byref(odone))
+        if e:
+            raise SystemExit(e.decode())
+        out_pos += odone.value
+    op = (ctypes.c_void_p * 1)(y.ctypes.data + 4 * out_pos)
+    e = lib.soxr_process(r, None, 0, None, op, olen - out_pos, ctypes.byref(odone))
+    if e:
+        raise SystemExit(e.decode())
+    out_pos += odone.value
+    lib.soxr_delete(r)
+    return y[:out_pos]
+
+
+def librosa_resample(y, orig_sr, target_sr):
+    if orig_sr == target_sr:
+        return y
+    ratio = float(target_sr) / orig_sr
+    n_samples = int(np.ceil(y.shape[-1] * ratio))
+    y_hat = soxr_resample(y, orig_sr, target_sr)
+    if y_hat.shape[-1] > n_samples:  # librosa.util.fix_length
+        y_hat = y_hat[:n_samples]
+    elif y_hat.shape[-1] < n_samples:
+        y_hat = np.pad(y_hat, (0, n_samples - y_hat.shape[-1]), mode="constant")
+    return np.asarray(y_hat, dtype=y.dtype)
+
+
+
+def cmd_resample(args):
+    src, rate_in, rate_out, dst = args[0], int(args[1]), int(args[2]), args[3]
+    x = np.fromfile(src, dtype="<f4")
+    librosa_resample(x, rate_in, rate_out).astype("<f4").tofile(dst)
+
+
 def cmd_zeroshot(args):
     import torch
     torch.set_num_threads(2)
@@ -496,7 +592,8 @@ def F_normalize(x):
 
 
 def main():
-    cmds = {"mel": cmd_mel, "tok": cmd_tok, "model": cmd_model, "zeroshot": cmd_zeroshot}
+    cmds = {"mel": cmd_mel, "tok": cmd_tok, "model": cmd_model, "zeroshot": cmd_zeroshot,
+            "resample": cmd_resample}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](sys.argv[2:])

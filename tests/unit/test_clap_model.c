@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/audio.h"
 #include "model/clap/clap.h"
 #include "model/clap/clap_tok.h"
 #include "mtest.h"
@@ -209,6 +210,61 @@ static size_t mel_case(const char *name, const char *json, enum signal kind, dou
     free(theirs);
     mill_clap_fe_free(fe);
     return bad;
+}
+
+/* A float32 mono WAV (WAVE_FORMAT_IEEE_FLOAT) of x in a new buffer of *len bytes. */
+static unsigned char *float_wav(const float *x, size_t n, int rate, size_t *len) {
+    size_t data = n * 4;
+    unsigned char *w = malloc(44 + data);
+    if (!w)
+        return NULL;
+    uint32_t v[] = {
+        0x46464952u,   (uint32_t)(36 + data), 0x45564157u,        0x20746d66u,    16,
+        3u | 1u << 16, (uint32_t)rate,        (uint32_t)rate * 4, 4u | 32u << 16, 0x61746164u,
+        (uint32_t)data};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        for (int k = 0; k < 4; k++)
+            w[4 * i + (size_t)k] = (unsigned char)(v[i] >> (8 * k));
+    memcpy(w + 44, x, data);
+    *len = 44 + data;
+    return w;
+}
+
+/* A clip at `from` Hz decoded to `to` Hz by data/audio.c equals Python Mill's resampling of it
+ * (clap_ref.py resample: librosa's soxr_hq and fix_length): length and samples. */
+static size_t resample_case(enum signal kind, double secs, int from, int to) {
+    size_t n = (size_t)(secs * from), len = 0, bad = 1;
+    float *x = make_signal(kind, n, from, 11 + (uint64_t)kind), *theirs = NULL;
+    unsigned char *wav = x ? float_wav(x, n, from, &len) : NULL;
+    char in[PATH_CAP], out[PATH_CAP];
+    tmp_path(in, "rs_in.f32");
+    tmp_path(out, "rs_out.f32");
+    struct mill_audio a = {0};
+    struct mill_err err = {0};
+    if (!wav || mill_audio_decode(wav, len, to, &a, &err)) {
+        fprintf(stderr, "resample %d -> %d: %s\n", from, to, err.msg);
+    } else if (write_file(in, x, n * sizeof *x) &&
+               ref("resample '%s' %d %d '%s'", in, from, to, out) &&
+               (theirs = read_f32(out, a.n))) {
+        char what[64];
+        snprintf(what, sizeof what, "resample %d -> %d Hz", from, to);
+        bad = compare(what, a.samples, theirs, a.n, 1e-6);
+    }
+    mill_audio_free(&a);
+    free(wav);
+    free(x);
+    free(theirs);
+    return bad;
+}
+
+/* The rates of ESC-50 (44.1 kHz), UrbanSound8K (8 to 96 kHz) and Clotho (44.1 kHz) to CLAP's 48
+ * kHz, and to Qwen2-Audio's 16 kHz. */
+static void test_resample(void) {
+    static const int rates[][2] = {{44100, 48000}, {8000, 48000},  {11025, 48000}, {22050, 48000},
+                                   {96000, 48000}, {44100, 16000}, {48000, 16000}, {32000, 16000}};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
+        CHECK_INT(resample_case(i % 2 ? NOISE : CHIRP, 1.3, rates[i][0], rates[i][1]), 0);
+    CHECK_INT(resample_case(TWO_TONES, 2.7, 44100, 48000), 0); /* past one 48000-frame piece */
 }
 
 static void test_mel_front_end(void) {
@@ -497,5 +553,5 @@ static void setup(void) {
 
 static void teardown(void) { nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-MTEST_MAIN(MTEST(setup), MTEST(test_mel_front_end), MTEST(test_tokenizer), MTEST(test_towers),
-           MTEST(teardown))
+MTEST_MAIN(MTEST(setup), MTEST(test_resample), MTEST(test_mel_front_end), MTEST(test_tokenizer),
+           MTEST(test_towers), MTEST(teardown))
