@@ -71,6 +71,10 @@ struct run_ctx {
     const char *model;
     char *model_owned; /* a sweep's "<backend's name>:<quant>" (model points at it) */
     struct mill_run_result *res;
+    /* Python Mill's list of leaf tasks (leaf_configs): the task names given, then the tasks of
+     * the benchmarks given; a score's place in the end table follows it. */
+    const char **leaves;
+    size_t n_leaves;
     /* A job of this benchmark whose last batch the backend is still answering while the next
      * job reads and prepares its first batch (cross-job pipelining; NULL when none): landed by
      * land_held before that batch is launched, or before anything that needs it ended. */
@@ -80,6 +84,7 @@ struct run_ctx {
 /* What one task produced, for the end table and the benchmark rollup. */
 struct task_result {
     bool have;
+    bool cached;      /* finished before this run: re-aggregated, not run */
     double *perf;     /* per task metric */
     size_t n_samples; /* samples with metric values */
 };
@@ -1112,6 +1117,7 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
         mill_provenance_read(j->json, &st);
     bool cached = !rc && mill_provenance_finished(&st, c->p->seed, c->p->limit) &&
                   mill_samples_n_resumed(j->samples, st.n) >= (size_t)st.n;
+    tr->cached = cached;
     if (cached && !(rc = land_held(c, err))) {
         MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
         j->n_docs = st.n;
@@ -1282,12 +1288,12 @@ static int rollup_from_disk(struct run_ctx *c, const struct mill_task_config *t,
 }
 
 static int add_score(struct mill_run_result *res, const char *model, const char *name, double score,
-                     bool have) {
+                     bool have, int group, size_t order) {
     struct mill_run_score *s = realloc(res->scores, (res->n + 1) * sizeof *s);
     if (!s)
         return MILL_ENOMEM;
     res->scores = s;
-    s[res->n] = (struct mill_run_score){strdup(model), strdup(name), score, have};
+    s[res->n] = (struct mill_run_score){strdup(model), strdup(name), score, have, group, order};
     if (!s[res->n].model || !s[res->n].name)
         return MILL_ENOMEM;
     res->n++;
@@ -1320,7 +1326,18 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
     }
     if (!rc && !b && n == 1)
         rc = rollup_from_disk(c, tasks[0], err);
-    if (!rc && add_score(c->res, c->model, name, score, have))
+    /* Python Mill's table: the leaf tasks found finished first, then those run, each in
+     * leaf order, then the benchmarks; a benchmark named as one of its tasks sits at that
+     * task's place. */
+    int group = 2;
+    size_t order = 0;
+    for (size_t i = 0; i < n && group == 2; i++)
+        if (!strcmp(tasks[i]->name, name)) {
+            group = tr[i].cached ? 0 : 1;
+            while (order < c->n_leaves && strcmp(c->leaves[order], name))
+                order++;
+        }
+    if (!rc && add_score(c->res, c->model, name, score, have, group, order))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; tr && i < n; i++)
         free(tr[i].perf);
@@ -1356,6 +1373,43 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
     return 0;
 }
 
+/* Appends name to the leaf list unless it is there already. */
+static int add_leaf(struct run_ctx *c, size_t *cap, const char *name) {
+    for (size_t i = 0; i < c->n_leaves; i++)
+        if (!strcmp(c->leaves[i], name))
+            return 0;
+    if (c->n_leaves == *cap) {
+        const char **v = realloc(c->leaves, (*cap = *cap ? 2 * *cap : 16) * sizeof *v);
+        if (!v)
+            return MILL_ENOMEM;
+        c->leaves = v;
+    }
+    c->leaves[c->n_leaves++] = name;
+    return 0;
+}
+
+/* c->leaves as Python Mill's leaf_configs: the names that are tasks, in order, then the tasks
+ * each benchmark name stands for for this backend (names borrowed from names and the registry). */
+static int leaf_order(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
+    size_t cap = 0;
+    int rc = 0;
+    for (int pass = 0; !rc && pass < 2; pass++)
+        for (size_t i = 0; !rc && i < n_names; i++) {
+            bool bench = mill_registry_benchmark(c->reg, names[i]) != NULL;
+            if (!bench && pass == 0)
+                rc = add_leaf(c, &cap, names[i]);
+            if (!bench || pass == 0)
+                continue;
+            const struct mill_task_config **tasks = NULL;
+            size_t n = 0;
+            rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
+            for (size_t k = 0; !rc && k < n; k++)
+                rc = add_leaf(c, &cap, tasks[k]->name);
+            free(tasks);
+        }
+    return rc == MILL_ENOMEM ? mill_err_set(err, rc, "out of memory") : rc;
+}
+
 /* Every task of every name must be servable before the model is loaded (BEHAVIOUR.md §5). */
 static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
     for (size_t i = 0; i < n_names; i++) {
@@ -1388,6 +1442,8 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
     rc = open_backend(&c, &spec, swept, err);
     if (!rc)
         rc = check_all(&c, names, n_names, err);
+    if (!rc)
+        rc = leaf_order(&c, names, n_names, err);
     for (size_t i = 0; !rc && i < n_names; i++)
         rc = mill_stop_signal() ? mill_err_set(err, MILL_EINTR, "stopped by signal %d before %s",
                                                mill_stop_signal(), names[i])
@@ -1395,6 +1451,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
     if (c.ops && c.state)
         c.ops->close(c.state);
     free(c.model_owned);
+    free(c.leaves);
     mill_spec_free(&spec);
     return rc;
 }
@@ -1471,36 +1528,48 @@ void mill_run_result_free(struct mill_run_result *res) {
         free(res->scores);
 }
 
-/* Mill's table: "\n{'Task':<35} {'Score':>10}", 47 dashes, "{name:<35} {score:>10.4f}". With
- * several models each gets its own table under a "Model: <name>" line. */
-/* Whether score i's name is already in its model's table (a name given twice is shown once). */
-static bool shown_before(const struct mill_run_result *res, size_t i) {
-    for (size_t k = i; k-- > 0 && !strcmp(res->scores[k].model, res->scores[i].model);)
-        if (!strcmp(res->scores[k].name, res->scores[i].name))
-            return true;
-    return false;
+/* Whether score a comes after score b in Python Mill's table (group, then leaf order; the
+ * order given among equals). */
+static bool shown_after(const struct mill_run_score *a, const struct mill_run_score *b) {
+    return a->group != b->group ? a->group > b->group : a->order > b->order;
 }
 
+/* Mill's table: "\n{'Task':<35} {'Score':>10}", 47 dashes, "{name:<35} {score:>10.4f}". With
+ * several models each gets its own table under a "Model: <name>" line. */
 int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out) {
     bool many = false;
     for (size_t i = 1; i < res->n; i++)
         many |= strcmp(res->scores[i].model, res->scores[0].model) != 0;
-    for (size_t i = 0; i < res->n; i++) {
-        const struct mill_run_score *s = &res->scores[i];
-        if (i == 0 || strcmp(res->scores[i - 1].model, s->model)) {
-            if (many)
-                mill_buf_addf(out, "\nModel: %s", s->model);
-            mill_buf_addf(out, "\n%-35s %10s\n", "Task", "Score");
-            mill_buf_adds(out, "-----------------------------------------------\n");
+    size_t *idx = malloc((res->n ? res->n : 1) * sizeof *idx);
+    if (!idx)
+        return MILL_ENOMEM;
+    for (size_t lo = 0, hi; lo < res->n; lo = hi) { /* one model's block: [lo, hi) */
+        for (hi = lo; hi < res->n && !strcmp(res->scores[hi].model, res->scores[lo].model); hi++)
+            idx[hi] = hi;
+        for (size_t i = lo + 1; i < hi; i++) /* insertion sort: stable */
+            for (size_t k = i;
+                 k > lo && shown_after(&res->scores[idx[k - 1]], &res->scores[idx[k]]); k--) {
+                size_t t = idx[k];
+                idx[k] = idx[k - 1];
+                idx[k - 1] = t;
+            }
+        if (many)
+            mill_buf_addf(out, "\nModel: %s", res->scores[lo].model);
+        mill_buf_addf(out, "\n%-35s %10s\n", "Task", "Score");
+        mill_buf_adds(out, "-----------------------------------------------\n");
+        for (size_t i = lo; i < hi; i++) {
+            const struct mill_run_score *s = &res->scores[idx[i]];
+            bool shown = false; /* a name given twice is shown once */
+            for (size_t k = lo; k < i && !shown; k++)
+                shown = !strcmp(res->scores[idx[k]].name, s->name);
+            if (!shown && s->have)
+                mill_buf_addf(out, "%-35s %10.4f\n", s->name, s->score);
+            else if (!shown)
+                mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
         }
-        bool shown = shown_before(res, i);
-        if (!shown && s->have)
-            mill_buf_addf(out, "%-35s %10.4f\n", s->name, s->score);
-        else if (!shown)
-            mill_buf_addf(out, "%-35s %10s\n", s->name, "nan");
-        if (i + 1 == res->n || strcmp(res->scores[i + 1].model, s->model))
-            mill_buf_addc(out, '\n'); /* Python Mill's _display ends with print() */
+        mill_buf_addc(out, '\n'); /* Python Mill's _display ends with print() */
     }
+    free(idx);
     return out->p || !res->n ? 0 : MILL_ENOMEM;
 }
 

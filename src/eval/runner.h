@@ -24,6 +24,8 @@ struct mill_run_score {
     char *name;   /* the requested task or benchmark name */
     double score; /* its first metric (rollup for a multi-task benchmark) */
     bool have;    /* false when nothing was computed for it */
+    int group;    /* its place in Python Mill's table: 0 a task found finished, 1 a task run, */
+    size_t order; /* 2 a benchmark; then its task's place in the leaf list (0 for a benchmark) */
 };
 
 struct mill_run_result {
@@ -47,7 +49,8 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
                        const struct mill_run_params *p, FILE *out, struct mill_err *err);
 
 /* Mill's end-of-run table for res onto out: per model, a blank line, the header, one row per
- * name (a name given twice once), a blank line. */
+ * name (a name given twice once) in Python Mill's order (tasks found finished, tasks run, then
+ * benchmarks), a blank line. */
 int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *out);
 
 /* The tasks that name stands for with a backend of these caps: a benchmark's tasks (the first

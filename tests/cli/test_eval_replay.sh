@@ -96,6 +96,14 @@ check "resume gives the same leaf row" "grep -qx 'toy-model,toy,toy_qa,generativ
 run toy_mc,toy_mc; rc=$?
 check "a name given twice is one row of the table" "[ $rc -eq 0 ] && [ \$(grep -c '^toy_mc ' '$tmp/stdout') -eq 1 ]"
 
+# The table in Python Mill's order: the tasks found finished, then those run (each in the order
+# of the task names given, then of the benchmarks' tasks), then the benchmarks.
+"$MILL" --output_dir "$tmp/ord" eval "$SPEC" toy_mc --task_paths "$tmp/plug" >/dev/null 2>&1
+"$MILL" --output_dir "$tmp/ord" eval "$SPEC" toy,toy_qa,toy_mc --task_paths "$tmp/plug" \
+    >"$tmp/stdout" 2>/dev/null
+check "end table: cached toy_mc, then toy_qa, then the benchmark toy (Python Mill's order)" \
+    "[ \"\$(awk 'NR > 3 && NF == 2 {print \$1}' '$tmp/stdout' | tr '\n' ' ')\" = 'toy_mc toy_qa toy ' ]"
+
 # --limit is part of the job key: a smoke run is not taken for the full job, and reuses samples.
 run toy_qa; run toy_qa --limit 2; rc=$?
 check "--limit 2 exits 0" "[ $rc -eq 0 ]"
