@@ -805,9 +805,94 @@ static void sbatch_body(struct mill_buf *b, const struct sched *s, int64_t array
                      "exit $failed\n");
 }
 
+/* Characters as pandas counts them for widths (code points: UTF-8 bytes not continuation). */
+static size_t pd_len(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* s right-justified to width w (left-justified with left), as str.rjust / str.ljust. */
+static void pd_pad(struct mill_buf *b, const char *s, size_t w, bool left) {
+    size_t n = pd_len(s);
+    if (left)
+        mill_buf_adds(b, s);
+    for (; n < w; n++)
+        mill_buf_addc(b, ' ');
+    if (!left)
+        mill_buf_adds(b, s);
+}
+
+/* A cell as pandas 1.5 formats an object value beside an index: a leading space, then the text
+ * with tab, CR and LF escaped (pprint_thing). */
+static void pd_cell(struct mill_buf *b, const char *s) {
+    mill_buf_addc(b, ' ');
+    for (; *s; s++) {
+        const char *esc = *s == '\t' ? "\\t" : *s == '\r' ? "\\r" : *s == '\n' ? "\\n" : NULL;
+        if (esc)
+            mill_buf_adds(b, esc);
+        else
+            mill_buf_addc(b, *s);
+    }
+}
+
+/* Python Mill's --dry_run: print(df.to_string(index=True)) of the jobs frame, as pandas 1.5
+ * lays it out: the index left-justified, each column right-justified to its widest cell or
+ * header (object cells and a numeric column's header with a leading space), columns one space
+ * apart; an empty frame as pandas prints one. */
+static int jobs_table(const struct sched *s, struct mill_buf *b) {
+    static const char *const head[] = {"model_abbr", "model_path", "tasks", " n_shot"};
+    if (!s->n_jobs)
+        return mill_buf_adds(b, "Empty DataFrame\nColumns: [model_abbr, model_path, tasks, "
+                                "n_shot]\nIndex: []\n")
+                   ? mill_cli_error(MILL_EXIT_FAIL, "out of memory")
+                   : 0;
+    struct mill_buf *cell = calloc(s->n_jobs * 4, sizeof *cell);
+    if (!cell)
+        return mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    size_t w[4];
+    for (int c = 0; c < 4; c++)
+        w[c] = pd_len(head[c]);
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *j = &s->jobs[i];
+        struct mill_buf abbr = {0};
+        add_abbr(&abbr, j->model_name);
+        pd_cell(&cell[4 * i], abbr.p ? abbr.p : "");
+        mill_buf_free(&abbr);
+        pd_cell(&cell[4 * i + 1], j->model_path);
+        pd_cell(&cell[4 * i + 2], j->task);
+        mill_buf_addf(&cell[4 * i + 3], "% lld", (long long)j->n_shot);
+        for (int c = 0; c < 4; c++)
+            if (cell[4 * i + c].p && pd_len(cell[4 * i + c].p) > w[c])
+                w[c] = pd_len(cell[4 * i + c].p);
+    }
+    char idx[32]; /* the index's width: the digits of the largest label, n_jobs - 1 */
+    size_t wi = (size_t)snprintf(idx, sizeof idx, "%zu", s->n_jobs - 1);
+    pd_pad(b, "", wi, true);
+    for (int c = 0; c < 4; c++) {
+        mill_buf_addc(b, ' ');
+        pd_pad(b, head[c], w[c], false);
+    }
+    mill_buf_addc(b, '\n');
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        snprintf(idx, sizeof idx, "%zu", i);
+        pd_pad(b, idx, wi, true);
+        for (int c = 0; c < 4; c++) {
+            mill_buf_addc(b, ' ');
+            pd_pad(b, cell[4 * i + c].p ? cell[4 * i + c].p : "", w[c], false);
+        }
+        mill_buf_addc(b, '\n');
+    }
+    for (size_t i = 0; i < s->n_jobs * 4; i++)
+        mill_buf_free(&cell[i]);
+    free(cell);
+    return b->p ? 0 : mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+}
+
 static int print_table(const struct sched *s) {
     struct mill_buf b = {0};
-    int rc = jobs_csv(s, &b);
+    int rc = jobs_table(s, &b);
     if (!rc)
         fputs(b.p, stdout);
     mill_buf_free(&b);
@@ -976,7 +1061,8 @@ static const struct mill_opt schedule_opts[] = {
     {"n_shots", MILL_OPT_STR, "N,...", "comma-separated few-shot counts to sweep (0)"},
     {"cluster", MILL_OPT_STR, "NAME", "a cluster of clusters.yaml, or auto (hostname match)"},
     {"local", MILL_OPT_BOOL, NULL, "run every job here, one after another, without SLURM"},
-    {"dry_run", MILL_OPT_BOOL, NULL, "print the job table (CSV) and submit nothing"},
+    {"dry_run", MILL_OPT_BOOL, NULL,
+     "print the job table (as pandas prints it) and submit nothing"},
     {"venv_path", MILL_OPT_STR, "DIR", "venv the workers activate"},
     {"extra_task_paths", MILL_OPT_STR, "PATHS", "plugin files or directories for the workers"},
     {"minutes_per_eval", MILL_OPT_INT, "M", "walltime budget per job in minutes (0 = 60)"},

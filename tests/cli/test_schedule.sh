@@ -28,35 +28,35 @@ sched() { "$MILL" --output_dir "$OUT" schedule "$@" >"$tmp/stdout" 2>"$tmp/stder
 sched "$SPEC" mmlu --n_shots 0,5 --dry_run; rc=$?
 check "dry run exits 0" "[ $rc -eq 0 ]"
 check "114 jobs plus the header" "[ \$(wc -l < '$tmp/stdout') -eq 115 ]"
-check "header is model_abbr,model_path,tasks,n_shot" \
-    "[ \"\$(head -n 1 '$tmp/stdout')\" = 'model_abbr,model_path,tasks,n_shot' ]"
+check "header names model_abbr, model_path, tasks, n_shot" \
+    "head -n 1 '$tmp/stdout' | grep -Eq '^ +model_abbr +model_path +tasks +n_shot\$'"
 check "tasks are mmlu subjects (mmlu_anatomy at 0 and 5 shots)" \
-    "grep -q ',mmlu_anatomy,0\$' '$tmp/stdout' && grep -q ',mmlu_anatomy,5\$' '$tmp/stdout'"
-check "model_abbr has / as __, model_path is the spec (CSV-quoted)" \
-    "grep -qF 'org__m,\"$SPEC\",mmlu_' '$tmp/stdout'"
+    "grep -Eq ' mmlu_anatomy +0\$' '$tmp/stdout' && grep -Eq ' mmlu_anatomy +5\$' '$tmp/stdout'"
+check "model_abbr has / as __, model_path is the spec" \
+    "grep -qF 'org__m  $SPEC  ' '$tmp/stdout'"
 check "clusters.yaml created on first run" "[ -s '$tmp/cache/clusters.yaml' ]"
 check "the default defines generic with pattern '*'" \
     "grep -q '^  generic:' '$tmp/cache/clusters.yaml' && grep -qF 'hostname_pattern: \"*\"' '$tmp/cache/clusters.yaml'"
 check "a dry run writes no jobs.csv" "[ ! -e '$tmp/cache/jobs/jobs.csv' ]"
 
-# Expected order: models x tasks (mmlu's order, from mill ls --json) x n_shots, then rows taken
-# in numpy RandomState(42).permutation order, which is what pandas' sample(frac=1,
-# random_state=42) does.
+# Expected: Python Mill's print_jobs, print(df.to_string(index=True)) of models x tasks (mmlu's
+# order, from mill ls --json) x n_shots after df.sample(frac=1, random_state=42), by Debian's
+# pandas.
 "$MILL" ls --json > "$tmp/ls.json" 2>/dev/null
 $PY - "$tmp/ls.json" "$SPEC" "$tmp/stdout" > "$tmp/py.out" 2>&1 <<'PY'
-import csv, json, sys
-import numpy as np
+import json, sys
+import pandas as pd
 ls = json.load(open(sys.argv[1]))
 tasks = next(b["tasks"] for b in ls["benchmarks"] if b["name"] == "mmlu")
-rows = [["org__m", sys.argv[2], t, str(n)] for t in tasks for n in (0, 5)]
-perm = np.random.RandomState(42).permutation(len(rows))
-want = [["model_abbr", "model_path", "tasks", "n_shot"]] + [rows[i] for i in perm]
-got = list(csv.reader(open(sys.argv[3], newline="")))
+rows = [{"model_abbr": "org__m", "model_path": sys.argv[2], "tasks": t, "n_shot": n}
+        for t in tasks for n in (0, 5)]
+df = pd.DataFrame(rows).sample(frac=1, random_state=42).reset_index(drop=True)
+got = open(sys.argv[3]).read()
 assert len(tasks) == 57, len(tasks)
-assert got == want, (got[:4], want[:4])
+assert got == df.to_string(index=True) + "\n", (got[:300], df.to_string(index=True)[:300])
 print("py ok")
 PY
-check "row order is pandas' sample(frac=1, random_state=42)" \
+check "the table is pandas' to_string of the jobs in sample(frac=1, random_state=42) order" \
     "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
 
 # ---- completed jobs are filtered out ----
@@ -71,7 +71,7 @@ sched "$SPEC" mmlu --n_shots 0,5 --dry_run; rc=$?
 check "completed jobs are filtered (112 left)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 113 ]"
 check "the completed (model, task, n_shot) rows are gone, others stay" \
-    "! grep -q ',mmlu_anatomy,0\$' '$tmp/stdout' && ! grep -q ',mmlu_virology,5\$' '$tmp/stdout' && grep -q ',mmlu_anatomy,5\$' '$tmp/stdout' && grep -q ',mmlu_astronomy,0\$' '$tmp/stdout'"
+    "! grep -Eq ' mmlu_anatomy +0\$' '$tmp/stdout' && ! grep -Eq ' mmlu_virology +5\$' '$tmp/stdout' && grep -Eq ' mmlu_anatomy +5\$' '$tmp/stdout' && grep -Eq ' mmlu_astronomy +0\$' '$tmp/stdout'"
 rm -f "$OUT/aggregate.csv"
 
 # ---- usage errors ----
@@ -210,8 +210,8 @@ check "each one-task worker of the sweep: toy's rollup rows once both tasks fini
 check "collect: the scheduled benchmark is complete, its column shown" \
     "grep -q 'All requested jobs are complete.' '$tmp/coll.out' && grep -q '│ toy/m │ 1.0000' '$tmp/coll.out'"
 sched "$TOY" toy --n_shots 0,1 --dry_run --limit 2 --extra_task_paths "$tmp/plug"; rc=$?
-check "after the sweep every job is complete (header only)" \
-    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 1 ]"
+check "after the sweep every job is complete (pandas' empty frame)" \
+    "[ $rc -eq 0 ] && [ \"\$(cat '$tmp/stdout')\" = \"\$(printf 'Empty DataFrame\\nColumns: [model_abbr, model_path, tasks, n_shot]\\nIndex: []')\" ]"
 sched "$TOY" toy --n_shots 0,1 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
 check "a --limit sweep does not complete the full jobs (4 pending)" \
     "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 5 ]"
