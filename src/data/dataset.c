@@ -63,7 +63,7 @@ struct walk_rules {
     bool hidden_ok, special_ok;
 };
 
-/* Appends the regular files under dir (recursively; a symbolic link to a directory is not
+/* Appends the files (no directory; a FIFO is kept) under dir (recursively; a symbolic link to a directory is not
  * entered, so a link back up cannot loop) that pattern matches and HF datasets would keep
  * (mill_hub_data_file_wanted). Hidden and special parts are not even entered when the
  * pattern's part below the root has none: no match there could be kept. */
@@ -84,7 +84,7 @@ static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pa
         bool dir_here = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
         if (dir_here && (wr->special_ok || strncmp(e->d_name, "__", 2)))
             rc = walk_matches(ds, path, pattern, wr, depth + 1);
-        else if (!dir_here && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        else if (!dir_here && stat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
                  mill_hub_glob_match(pattern, path) && mill_hub_data_file_wanted(pattern, path))
             rc = add_file(ds, path);
         free(path);
@@ -145,7 +145,7 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
     size_t before = ds->n_files;
     int rc = 0;
     struct stat st;
-    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* no directory, as HF's resolve_pattern */
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* no directory (HF also drops a FIFO) */
         if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode) &&
             mill_hub_data_file_wanted(full, g.gl_pathv[i]) && add_file(ds, g.gl_pathv[i]))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");

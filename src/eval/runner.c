@@ -74,6 +74,7 @@ struct run_ctx {
     /* Python Mill's list of leaf tasks (leaf_configs): the task names given, then the tasks of
      * the benchmarks given; a score's place in the end table follows it. */
     const char **leaves;
+    bool *leaf_done; /* finished before the run (its provenance says so for this seed, limit) */
     size_t n_leaves;
     /* A job of this benchmark whose last batch the backend is still answering while the next
      * job reads and prepares its first batch (cross-job pipelining; NULL when none): landed by
@@ -84,7 +85,6 @@ struct run_ctx {
 /* What one task produced, for the end table and the benchmark rollup. */
 struct task_result {
     bool have;
-    bool cached;      /* finished before this run: re-aggregated, not run */
     double *perf;     /* per task metric */
     size_t n_samples; /* samples with metric values */
 };
@@ -1117,7 +1117,6 @@ static int run_task(struct run_ctx *c, const struct mill_task_config *orig, stru
         mill_provenance_read(j->json, &st);
     bool cached = !rc && mill_provenance_finished(&st, c->p->seed, c->p->limit) &&
                   mill_samples_n_resumed(j->samples, st.n) >= (size_t)st.n;
-    tr->cached = cached;
     if (cached && !(rc = land_held(c, err))) {
         MILL_INFO("runner", "Cached %s — model=%s | n_shot=%d", t->name, c->model, t->n_shots);
         j->n_docs = st.n;
@@ -1212,9 +1211,10 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
     return rc;
 }
 
-/* Sibling k of a benchmark's rollup from disk: its leaf rows count when its provenance says
- * it finished for this run's seed and limit; its sample count for a weighted rollup. */
-static bool sibling_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count) {
+/* Whether the job of task at n_shot has finished for this run's seed and limit, as its
+ * provenance says (a benchmark's rollup from disk counts its leaf rows then); *count gets its
+ * sample count for a weighted rollup. */
+static bool job_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count) {
     char *path = mill_job_file(c->p->output_dir, c->model, task, n_shot, ".json");
     struct mill_provenance_state st = {0};
     if (path)
@@ -1250,7 +1250,7 @@ static int rollup_from_disk(struct run_ctx *c, const struct mill_task_config *t,
         int64_t count = 0;
         tasks[i] = mill_registry_task(c->reg, b->task_names[i]);
         shots[i] = c->p->n_shot >= 0 ? c->p->n_shot : tasks[i] ? tasks[i]->n_shots : 0;
-        all = tasks[i] && sibling_finished(c, tasks[i]->name, shots[i], &count);
+        all = tasks[i] && job_finished(c, tasks[i]->name, shots[i], &count);
         tr[i].n_samples = (size_t)(count > 0 ? count : 0);
     }
     if (all)
@@ -1331,11 +1331,11 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
      * task's place. */
     int group = 2;
     size_t order = 0;
-    for (size_t i = 0; i < n && group == 2; i++)
+    for (size_t i = 0; !rc && i < n && group == 2; i++)
         if (!strcmp(tasks[i]->name, name)) {
-            group = tr[i].cached ? 0 : 1;
             while (order < c->n_leaves && strcmp(c->leaves[order], name))
                 order++;
+            group = order < c->n_leaves && c->leaf_done[order] ? 0 : 1;
         }
     if (!rc && add_score(c->res, c->model, name, score, have, group, order))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1373,38 +1373,48 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
     return 0;
 }
 
-/* Appends name to the leaf list unless it is there already. */
-static int add_leaf(struct run_ctx *c, size_t *cap, const char *name) {
+/* Appends task t to the leaf list unless it is there already, with whether it was finished
+ * before the run (Python Mill decides done and pending once, before running anything). */
+static int add_leaf(struct run_ctx *c, size_t *cap, const struct mill_task_config *t) {
     for (size_t i = 0; i < c->n_leaves; i++)
-        if (!strcmp(c->leaves[i], name))
+        if (!strcmp(c->leaves[i], t->name))
             return 0;
     if (c->n_leaves == *cap) {
-        const char **v = realloc(c->leaves, (*cap = *cap ? 2 * *cap : 16) * sizeof *v);
-        if (!v)
+        size_t grown = *cap ? 2 * *cap : 16;
+        const char **v = realloc(c->leaves, grown * sizeof *v);
+        if (v)
+            c->leaves = v;
+        bool *d = v ? realloc(c->leaf_done, grown * sizeof *d) : NULL;
+        if (!d)
             return MILL_ENOMEM;
-        c->leaves = v;
+        c->leaf_done = d;
+        *cap = grown;
     }
-    c->leaves[c->n_leaves++] = name;
+    int64_t count;
+    c->leaf_done[c->n_leaves] =
+        job_finished(c, t->name, c->p->n_shot >= 0 ? c->p->n_shot : t->n_shots, &count);
+    c->leaves[c->n_leaves++] = t->name;
     return 0;
 }
 
 /* c->leaves as Python Mill's leaf_configs: the names that are tasks, in order, then the tasks
- * each benchmark name stands for for this backend (names borrowed from names and the registry). */
+ * each benchmark name stands for for this backend (names borrowed from the registry). */
 static int leaf_order(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
     size_t cap = 0;
     int rc = 0;
     for (int pass = 0; !rc && pass < 2; pass++)
         for (size_t i = 0; !rc && i < n_names; i++) {
             bool bench = mill_registry_benchmark(c->reg, names[i]) != NULL;
-            if (!bench && pass == 0)
-                rc = add_leaf(c, &cap, names[i]);
+            const struct mill_task_config *t = bench ? NULL : mill_registry_task(c->reg, names[i]);
+            if (t && pass == 0)
+                rc = add_leaf(c, &cap, t);
             if (!bench || pass == 0)
                 continue;
             const struct mill_task_config **tasks = NULL;
             size_t n = 0;
             rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
             for (size_t k = 0; !rc && k < n; k++)
-                rc = add_leaf(c, &cap, tasks[k]->name);
+                rc = add_leaf(c, &cap, tasks[k]);
             free(tasks);
         }
     return rc == MILL_ENOMEM ? mill_err_set(err, rc, "out of memory") : rc;
@@ -1452,6 +1462,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
         c.ops->close(c.state);
     free(c.model_owned);
     free(c.leaves);
+    free(c.leaf_done);
     mill_spec_free(&spec);
     return rc;
 }

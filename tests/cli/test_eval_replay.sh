@@ -103,6 +103,12 @@ check "a name given twice is one row of the table" "[ $rc -eq 0 ] && [ \$(grep -
     >"$tmp/stdout" 2>/dev/null
 check "end table: cached toy_mc, then toy_qa, then the benchmark toy (Python Mill's order)" \
     "[ \"\$(awk 'NR > 3 && NF == 2 {print \$1}' '$tmp/stdout' | tr '\n' ' ')\" = 'toy_mc toy_qa toy ' ]"
+# Done or pending is decided before anything runs: the benchmark toy running toy_qa and toy_mc
+# first does not make them "found finished".
+"$MILL" --output_dir "$tmp/ord2" eval "$SPEC" toy,toy_qa,toy_mc --task_paths "$tmp/plug" \
+    >"$tmp/stdout" 2>/dev/null
+check "end table, nothing finished before: toy_qa, toy_mc, toy (leaf order)" \
+    "[ \"\$(awk 'NR > 3 && NF == 2 {print \$1}' '$tmp/stdout' | tr '\n' ' ')\" = 'toy_qa toy_mc toy ' ]"
 
 # --limit is part of the job key: a smoke run is not taken for the full job, and reuses samples.
 run toy_qa; run toy_qa --limit 2; rc=$?

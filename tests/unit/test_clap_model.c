@@ -312,7 +312,13 @@ static void test_mel_front_end(void) {
     CHECK_INT(mill_clap_fe_params_from_json(&cfg, "pre.json", &p, &err), MILL_EUNSUPPORTED);
     CHECK(strstr(err.msg, "fusion") != NULL);
     mill_value_free(&cfg);
-    /* ...and so is a config without the key: transformers' default is fusion */
+    /* A padding transformers does not name is zeros, as _get_input_mel reads it. */
+    const char *odd = "{\"padding\": \"constant\", \"truncation\": \"rand_trunc\"}";
+    CHECK(mill_value_from_json(&cfg, odd, strlen(odd), &err) == 0);
+    CHECK_INT(mill_clap_fe_params_from_json(&cfg, "pre.json", &p, &err), 0);
+    CHECK_INT(p.padding, MILL_CLAP_PAD);
+    mill_value_free(&cfg);
+    /* A config without truncation is refused: transformers' default is fusion. */
     const char *unsaid = "{\"feature_size\": 64}";
     CHECK(mill_value_from_json(&cfg, unsaid, strlen(unsaid), &err) == 0);
     CHECK_INT(mill_clap_fe_params_from_json(&cfg, "pre.json", &p, &err), MILL_EUNSUPPORTED);

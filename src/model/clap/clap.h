@@ -34,8 +34,9 @@ struct mill_clap_fe_params {
 /* ClapFeatureExtractor's defaults (the class's, not a checkpoint's: fmin 0, padding
  * repeatpad). */
 struct mill_clap_fe_params mill_clap_fe_default_params(void);
-/* Reads a parsed preprocessor_config.json over p. MILL_EUNSUPPORTED for truncation "fusion"
- * (only rand_trunc is implemented) or an unknown padding; MILL_EFORMAT for a malformed or
+/* Reads a parsed preprocessor_config.json over p. MILL_EUNSUPPORTED for a truncation other than
+ * rand_trunc ("fusion", also transformers' default when the key is missing); a padding other
+ * than repeat or repeatpad is zeros, as transformers reads it. MILL_EFORMAT for a malformed or
  * out-of-range value. path is for messages. */
 int mill_clap_fe_params_from_json(const struct mill_value *cfg, const char *path,
                                   struct mill_clap_fe_params *p, struct mill_err *err);

@@ -88,10 +88,8 @@ int mill_clap_fe_params_from_json(const struct mill_value *cfg, const char *path
         p->padding = MILL_CLAP_REPEATPAD;
     else if (!strcmp(pad, "repeat"))
         p->padding = MILL_CLAP_REPEAT;
-    else if (!strcmp(pad, "pad"))
+    else /* "pad", and as transformers reads any other value: zeros after the clip */
         p->padding = MILL_CLAP_PAD;
-    else
-        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: padding '%s' is not supported", path, pad);
     return MILL_OK;
 }
 
