@@ -125,7 +125,7 @@ assert (a_only, b_only) == (40, 320), (a_only, b_only)
 assert abs(p - want) / want < 0.05, (p, want)
 print("ok")
 PY
-check "McNemar of 40 vs 320 discordant pairs is the exact binomial tail" "grep -q ok '$tmp/mc.out'"
+check "McNemar of 40 vs 320 discordant pairs is the exact binomial tail" "grep -qx ok '$tmp/mc.out'"
 
 expect_exit "--compare with one model is a usage error" 2 "two different models" \
     --output_dir "$OUT" collect --compare org/a

@@ -65,7 +65,7 @@ check "reference run exits 0" "[ $rc -eq 0 ]"
 # ---- unwritable directories ----
 mkdir -p "$tmp/ro"; chmod 0555 "$tmp/ro"
 if unpriv touch "$tmp/ro/probe" 2>/dev/null; then
-    echo "# permissions are not enforced here (root without setpriv?): skipping those checks"
+    bad "permissions are not enforced here (root without setpriv?): the unwritable-path checks cannot run (tests fail, never skip)"
 else
     unpriv "$MILL" --output_dir "$tmp/ro" eval "$SPEC" toy_mc --task_paths "$tmp/plug" \
         >/dev/null 2>"$tmp/err"; rc=$?

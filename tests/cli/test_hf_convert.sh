@@ -215,6 +215,6 @@ if fake_hub "$R"; then
         >/dev/null 2>"$tmp/err"; rc=$?
     after=$(nreq)
     check "offline rerun: reuses the conversion with zero requests" \
-        "[ $rc -eq 0 ] && [ '$before' = '$after' ] && [ \"\$(prov '$tmp/h2' \"['converted_reused']\")\" = True ] && [ \$(ls '$tmp/cache2/converted/'*.gguf | wc -l) -eq 1 ] || { tail -3 '$tmp/err'; false; }"
+        "[ $rc -eq 0 ] && [ '$before' -eq '$after' ] && [ \"\$(prov '$tmp/h2' \"['converted_reused']\")\" = True ] && [ \$(ls '$tmp/cache2/converted/'*.gguf | wc -l) -eq 1 ] || { tail -3 '$tmp/err'; false; }"
 fi
 finish

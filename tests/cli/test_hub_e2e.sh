@@ -78,7 +78,7 @@ HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o6" --limit 2 eval "org/tiny-GGUF[dt
     mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 after=$(nreq)
 check "offline rerun from the cache: exit 0 with zero requests" \
-    "[ $rc -eq 0 ] && [ '$before' = '$after' ] || { tail -3 '$tmp/stderr'; echo \"requests $before -> $after\"; false; }"
+    "[ $rc -eq 0 ] && [ '$before' -eq '$after' ] || { tail -3 '$tmp/stderr'; echo \"requests $before -> $after\"; false; }"
 HF_HOME="$tmp/empty-hf" HF_HUB_OFFLINE=1 "$MILL" --output_dir "$tmp/o7" --limit 2 \
     eval "org/tiny-GGUF[dtype=float32]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "offline with an empty cache: exit 1 mentioning HF_HUB_OFFLINE" \
@@ -130,7 +130,7 @@ before=$(nreq)
 HF_HUB_OFFLINE=1 "$MILL" prompts toy_hub_mc --task_paths "$tmp/plug" >"$tmp/hp.out" 2>"$tmp/stderr"; rc=$?
 after=$(nreq)
 check "offline, the whole snapshot: its 3 docs, zero requests" \
-    "[ $rc -eq 0 ] && [ \$(grep -c '\"doc_id\"' '$tmp/hp.out') -eq 3 ] && [ '$before' = '$after' ]"
+    "[ $rc -eq 0 ] && [ \$(grep -c '\"doc_id\"' '$tmp/hp.out') -eq 3 ] && [ '$before' -eq '$after' ]"
 
 # Images: a VLM repo and a text-only one on cifar10 (a local copy of the shards).
 W="$tmp/mirror/haideraltahan_wds_cifar10/test"

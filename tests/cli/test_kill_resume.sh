@@ -129,6 +129,10 @@ for name in mmlu_pro mmlu clip; do
     total_kills=$((total_kills + kills))
     check "$name: $kills kills over $chains chains, every state on disk whole and resumable" \
         "[ $bad_kill -eq 0 ] && [ $kills -ge $KILLS_PER_JOB ]"
+    # A chain whose every kill landed before any batch was written never resumed anything: the
+    # check above would hold for a resume that recomputed everything. Some kill must keep docs.
+    check "$name: kills kept $kept_sum docs on disk in all, resumed by the completing runs" \
+        "[ $kept_sum -gt 0 ] && [ \"\$(echo $resumed_list | tr ' ' '\n' | sort -n | tail -1)\" -gt 0 ]"
     echo "# $name: $kills kills survived; docs kept per kill $(awk -v k=$kept_sum -v n=$kills \
 'BEGIN{printf "%.2f", n ? k / n : 0}') (batch $B); completing runs resumed [$resumed_list ] of $N \
 and computed only the rest"

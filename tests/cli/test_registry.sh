@@ -173,7 +173,7 @@ if [ -x "$BUILD/bin/gen_llama" ]; then
     msg="LlamaModel ('$tmp/m.gguf') supports ['generative_qa', 'multiple_choice', 'perplexity']"
     reject "llama-zs" "$LM" toy_zs "$msg but this task requires 'zero_shot_classification'."
 else
-    echo "skip - llama rejections: $BUILD/bin/gen_llama not built (no llama backend)"
+    bad "llama rejections: $BUILD/bin/gen_llama not built (tests fail, never skip)"
 fi
 
 finish
