@@ -145,11 +145,16 @@ static void resume_line(struct mill_samples *s, const char *line, size_t len, in
      * is to do again, as the last line of a doc is its answer */
     if (seeded && !ours && id >= 0 && (size_t)id < s->cap)
         s->done[id] = 0;
-    int cap_rc = ours ? ensure_cap(s, id) : 0;
+    /* Our files number docs densely (a run writes them in order), so a doc_id far past the
+     * lines read so far is a corrupt line: it must not make resume allocate for it. */
+    bool far = ours && id >= 0 && (uint64_t)id > 16 * ((uint64_t)lineno + 65536);
+    int cap_rc = far ? MILL_EINVAL : ours ? ensure_cap(s, id) : 0;
     if (cap_rc)
         MILL_WARN("samples", "%s:%zu: doc_id %lld is %s; the line is kept but not reused", s->path,
                   lineno, (long long)id,
-                  cap_rc == MILL_ENOMEM ? "too large to hold in memory" : "out of range");
+                  cap_rc == MILL_ENOMEM ? "too large to hold in memory"
+                  : far                 ? "far past what the file's lines number"
+                                        : "out of range");
     if (ours && !cap_rc) {
         for (size_t m = 0; m < s->n_metrics; m++) {
             const struct mill_value *x = mill_value_get(&v, names[m]);

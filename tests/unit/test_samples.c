@@ -98,10 +98,15 @@ static void test_huge_doc_id(void) {
         open_lines(dir, "{\"doc_id\": 0, \"seed\": 7, \"acc\": 1.0}\n"
                         "{\"doc_id\": 1000000000000, \"seed\": 7, \"acc\": 1.0}\n"
                         "{\"doc_id\": 134217728, \"seed\": 7, \"acc\": 0.0}\n"
+                        "{\"doc_id\": 77743048, \"seed\": 7, \"acc\": 0.0}\n"
                         "{\"doc_id\": 2, \"seed\": 7, \"acc\": 0.0}\n");
+    /* 77743048 is below 2^27 but far past what 5 lines number: it would have cost 1.6 GB
+     * (fuzz_samples' out-of-memory input) */
     CHECK(s && mill_samples_n_resumed(s, 10) == 2 && mill_samples_done(s, 0, NULL, 0, NULL) &&
           mill_samples_done(s, 2, NULL, 0, NULL) &&
-          !mill_samples_done(s, 134217728, NULL, 0, NULL));
+          !mill_samples_done(s, 134217728, NULL, 0, NULL) &&
+          !mill_samples_done(s, 77743048, NULL, 0, NULL));
+    CHECK(s && mill_samples_n_resumed(s, 100000000) == 2);
     close_lines(dir, s);
 }
 
