@@ -4,19 +4,19 @@
  * A CLASSIFY request's labels and templates make a zero-shot head (zs_head.h; one of 8
  * captions or more is cached on disk under <cache_dir>/clap_heads, as the clip backend's are
  * under clip_heads). The request's first audio medium is decoded to mono at the feature
- * extractor's rate (48 kHz) with libsndfile and libsoxr (as librosa), turned into log-mel features as
- * transformers' ClapFeatureExtractor does with the checkpoint's preprocessor_config.json, and
- * encoded by the HTSAT tower (a short clip zero-padded, as Python Mill's padding=True makes
- * the extractor do); the scores are exp(logit_scale_a) * audio . class weight, as
- * ClapModel's logits_per_audio.
+ * extractor's rate (48 kHz) with libsndfile and libsoxr (as librosa), turned into log-mel
+ * features as transformers' ClapFeatureExtractor does with the checkpoint's
+ * preprocessor_config.json (a short clip zero-padded, as Python Mill's padding=True makes the
+ * extractor do), and encoded by the HTSAT tower; the scores are exp(logit_scale_a) * audio .
+ * class weight, as ClapModel's logits_per_audio.
  *
  * The random crop of a clip longer than max_length_s (truncation rand_trunc): transformers
  * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which Python Mill
  * seeds once per task, so its crops hang on every earlier long clip of the task. Ours is the
  * same draw from a RandomState per sample, seeded with FNV-1a-32 of "<task>:<doc_id>", so a
  * clip gets the same crop in every run, resumed or not, and on every machine (BEHAVIOUR.md
- * §5.2 says what that costs); provenance records the rule and how many clips were cropped. This file knows
- * requests, not tasks. */
+ * §5.2a says what that costs); provenance records the rule and how many clips were cropped.
+ * This file knows requests, not tasks. */
 #include "backend/backends.h"
 
 #include "backend/zs_head.h"

@@ -186,8 +186,8 @@ static const struct mill_backend_arg llama_args[] = {
     {"file", MILL_ARG_STR, F(file), NULL, "the GGUF file to take from a Hub repo", 0, 0},
     {"quant", MILL_ARG_STR, F(quant), NULL, "pick the GGUF file by quantisation tag (Q4_K_M); "
      "Q8_0 also converts a checkpoint", 0, 0},
-    {"dtype", MILL_ARG_STR, F(dtype), "(bfloat16)", "pick the GGUF file, or convert a checkpoint, by "
-     "type: bfloat16, float16, float32", 0, 0},
+    {"dtype", MILL_ARG_STR, F(dtype), "(bfloat16)", "pick the GGUF file, or convert a "
+     "checkpoint, by type: bfloat16, float16, float32", 0, 0},
     {"revision", MILL_ARG_STR, F(revision), NULL, "Hub revision (branch, tag or commit)", 0, 0},
     {"max_context_length", MILL_ARG_INT, F(max_ctx), "4096", "tokens per sequence; longer "
      "prompts are cut on the left", 16, INT32_MAX},

@@ -125,14 +125,12 @@ static void remove_stale(const char *path) {
 static int convert_locked(const char *dir, const char *name, const char *path, const char *lock,
                           bool progress, struct mill_hf_conversion *c, struct mill_err *err) {
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || mill_flock_stoppable(fd)) { /* another process may be converting */
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (e == EINTR && mill_stop_signal())
-            return mill_err_set(err, MILL_EINTR, "stopped by signal %d while waiting for %s",
-                                mill_stop_signal(), lock);
-        return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(e));
+    if (fd < 0)
+        return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lock, strerror(errno));
+    int lrc = mill_flock_stoppable(fd, lock, err); /* another process may be converting */
+    if (lrc) {
+        close(fd);
+        return lrc;
     }
     struct stat st;
     int rc = 0;

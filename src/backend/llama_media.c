@@ -4,9 +4,9 @@
  * decoded by data/image.c (Pillow's pixels, as Mill's processors see them) and handed to
  * libmtmd as RGB bitmaps; libmtmd resizes, normalises and encodes them as the projector's
  * model wants. Audio is decoded by data/audio.c (libsndfile, mono, resampled to the projector's
- * rate as Python Mill's librosa.resample does it: libsoxr's HQ, the length fixed) and handed over as PCM;
- * libmtmd computes the log-mel spectrogram and cuts a long clip into the encoder's windows
- * (30 s for Whisper-style encoders), each a chunk of its own. What a projector takes is read
+ * rate as Python Mill's librosa.resample does it: libsoxr's HQ, the length fixed) and handed
+ * over as PCM; libmtmd computes the log-mel spectrogram and cuts a long clip into the
+ * encoder's windows (30 s for Whisper-style encoders), each a chunk of its own. What a projector takes is read
  * from its GGUF header by libmtmd (mtmd_get_cap_from_file, no load): a local file's, or, for a
  * file still on the Hub, a prefix of it fetched with byte ranges (data/hub.h) into a temporary
  * file, so a model is refused a modality before anything is downloaded. */

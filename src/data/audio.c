@@ -148,8 +148,8 @@ static int resample(struct mono *m, int from, int to, struct mill_err *err) {
         return mill_err_set(err, MILL_EFORMAT,
                             "audio: stream longer than %zu frames after resampling",
                             MILL_AUDIO_MAX_FRAMES);
-    size_t want = (size_t)want_d, olen = (size_t)olen_d;
-    float *out = calloc(olen > want ? olen : want, sizeof *out);
+    size_t want = (size_t)want_d, olen = (size_t)olen_d, cap = olen > want ? olen : want;
+    float *out = calloc(cap, sizeof *out);
     if (!out)
         return mill_err_set(err, MILL_ENOMEM, "audio: out of memory");
     soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
@@ -176,7 +176,7 @@ static int resample(struct mono *m, int from, int to, struct mill_err *err) {
     free(m->p);
     m->p = out;
     m->n = want; /* fix_length: frames past pos are calloc's zeros */
-    m->cap = olen > want ? olen : want;
+    m->cap = cap;
     return 0;
 }
 

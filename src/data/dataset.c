@@ -63,10 +63,10 @@ struct walk_rules {
     bool hidden_ok, special_ok;
 };
 
-/* Appends the files (no directory; a FIFO is kept) under dir (recursively; a symbolic link to a directory is not
- * entered, so a link back up cannot loop) that pattern matches and HF datasets would keep
- * (mill_hub_data_file_wanted). Hidden and special parts are not even entered when the
- * pattern's part below the root has none: no match there could be kept. */
+/* Appends the files (no directory; a FIFO is kept) under dir (recursively; a symbolic link to
+ * a directory is not entered, so a link back up cannot loop) that pattern matches and HF
+ * datasets would keep (mill_hub_data_file_wanted). Hidden and special parts are not even
+ * entered when the pattern's part below the root has none: no match there could be kept. */
 static int walk_matches(struct mill_dataset *ds, const char *dir, const char *pattern,
                         const struct walk_rules *wr, int depth) {
     DIR *d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
@@ -114,6 +114,27 @@ static int glob_stars(struct mill_dataset *ds, const char *full) {
     return rc;
 }
 
+/* The files glob(3) matches for a pattern without "**" that HF datasets would keep
+ * (mill_hub_data_file_wanted; no directory, a FIFO is kept, where HF drops it); nothing when
+ * nothing matches. 0 or MILL_ENOMEM. */
+static int glob_files(struct mill_dataset *ds, const char *full) {
+    glob_t g;
+    int grc = glob(full, 0, NULL, &g);
+    if (grc != 0) {
+        if (grc != GLOB_NOMATCH)
+            globfree(&g);
+        return 0;
+    }
+    int rc = 0;
+    struct stat st;
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++)
+        if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode) &&
+            mill_hub_data_file_wanted(full, g.gl_pathv[i]))
+            rc = add_file(ds, g.gl_pathv[i]);
+    globfree(&g);
+    return rc;
+}
+
 static int resolve_local(struct mill_dataset *ds, const char *pattern, const char *base,
                          const char *task, const char *split, struct mill_err *err) {
     char *full = NULL;
@@ -123,37 +144,14 @@ static int resolve_local(struct mill_dataset *ds, const char *pattern, const cha
     } else if (!(full = strdup(pattern))) {
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
-    if (strstr(full, "**")) {
-        size_t before = ds->n_files;
-        int rc = glob_stars(ds, full) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
-        if (!rc && ds->n_files == before)
-            rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task,
-                              split, full);
-        free(full);
-        return rc;
-    }
-    glob_t g;
-    int grc = glob(full, 0, NULL, &g);
-    if (grc != 0) {
-        int rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task,
-                              split, full);
-        free(full);
-        if (grc != GLOB_NOMATCH)
-            globfree(&g);
-        return rc;
-    }
     size_t before = ds->n_files;
-    int rc = 0;
-    struct stat st;
-    for (size_t i = 0; !rc && i < g.gl_pathc; i++) /* no directory (HF also drops a FIFO) */
-        if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode) &&
-            mill_hub_data_file_wanted(full, g.gl_pathv[i]) && add_file(ds, g.gl_pathv[i]))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!rc && ds->n_files == before)
+    int rc = strstr(full, "**") ? glob_stars(ds, full) : glob_files(ds, full);
+    if (rc)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    else if (ds->n_files == before)
         rc = mill_err_set(err, MILL_ENOTFOUND, "%s: split '%s': no file matches %s", task, split,
                           full);
     free(full);
-    globfree(&g);
     return rc;
 }
 

@@ -1627,11 +1627,8 @@ static int lock_blob(const struct target *t, int *fd, struct mill_err *err) {
         return oom(err);
     if (mkdir_parent(path) != 0 || (*fd = open(path, O_RDWR | O_CREAT, 0644)) < 0)
         rc = mill_err_set(err, MILL_EIO, "hub: cannot open lock %s: %s", path, strerror(errno));
-    else if (mill_flock_stoppable(*fd) != 0) /* another process may be downloading it */
-        rc = errno == EINTR && mill_stop_signal()
-                 ? mill_err_set(err, MILL_EINTR, "hub: stopped by signal %d while waiting for %s",
-                                mill_stop_signal(), path)
-                 : mill_err_set(err, MILL_ELOCK, "hub: cannot lock %s: %s", path, strerror(errno));
+    else if ((rc = mill_flock_stoppable(*fd, path, err)) != 0) /* another may be downloading it */
+        mill_err_prefix(err, "hub");
     free(path);
     return rc;
 }

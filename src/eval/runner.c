@@ -1402,21 +1402,21 @@ static int add_leaf(struct run_ctx *c, size_t *cap, const struct mill_task_confi
 static int leaf_order(struct run_ctx *c, char **names, size_t n_names, struct mill_err *err) {
     size_t cap = 0;
     int rc = 0;
-    for (int pass = 0; !rc && pass < 2; pass++)
-        for (size_t i = 0; !rc && i < n_names; i++) {
-            bool bench = mill_registry_benchmark(c->reg, names[i]) != NULL;
-            const struct mill_task_config *t = bench ? NULL : mill_registry_task(c->reg, names[i]);
-            if (t && pass == 0)
-                rc = add_leaf(c, &cap, t);
-            if (!bench || pass == 0)
-                continue;
-            const struct mill_task_config **tasks = NULL;
-            size_t n = 0;
+    for (size_t i = 0; !rc && i < n_names; i++) { /* the task names (a benchmark wins a name) */
+        const struct mill_task_config *t =
+            mill_registry_benchmark(c->reg, names[i]) ? NULL : mill_registry_task(c->reg, names[i]);
+        if (t)
+            rc = add_leaf(c, &cap, t);
+    }
+    for (size_t i = 0; !rc && i < n_names; i++) { /* then the benchmarks' tasks */
+        const struct mill_task_config **tasks = NULL;
+        size_t n = 0;
+        if (mill_registry_benchmark(c->reg, names[i]))
             rc = mill_resolve_name(c->reg, names[i], &c->caps, &tasks, &n, err);
-            for (size_t k = 0; !rc && k < n; k++)
-                rc = add_leaf(c, &cap, tasks[k]);
-            free(tasks);
-        }
+        for (size_t k = 0; !rc && k < n; k++)
+            rc = add_leaf(c, &cap, tasks[k]);
+        free(tasks);
+    }
     return rc == MILL_ENOMEM ? mill_err_set(err, rc, "out of memory") : rc;
 }
 

@@ -216,12 +216,8 @@ static int take_lock(int fd, const char *lockpath, const char *path,
     }
     if (errno == EWOULDBLOCK) { /* another mill runs this job: its lines will count as done */
         MILL_INFO("samples", "%s is being written by another mill process: waiting for it", path);
-        if (mill_flock_stoppable(fd) == 0)
-            return 0;
+        return mill_flock_stoppable(fd, lockpath, err);
     }
-    if (errno == EINTR && mill_stop_signal())
-        return mill_err_set(err, MILL_EINTR, "stopped by signal %d while waiting for %s",
-                            mill_stop_signal(), lockpath);
     return mill_err_set(err, MILL_ELOCK, "cannot lock %s: %s", lockpath, strerror(errno));
 }
 
