@@ -1,0 +1,1987 @@
+/* jinja_run.c: renders a parsed chat template (jinja.c) as Jinja 3.1 does under transformers'
+ * apply_chat_template: Python's values and operators (ints, floats, str, list, tuple, dict,
+ * None, Jinja's Undefined), Jinja's scoping (a loop body and a macro have their own; if does
+ * not; namespace() objects carry values out of loops), the loop object, the filters, tests,
+ * globals and str/dict methods chat templates use, and transformers' tojson (json.dumps with
+ * ensure_ascii=False). Output of a value is Python's str(): "None", "True", repr() of floats,
+ * lists and dicts.
+ *
+ * Undefined follows jinja2.Undefined: it prints as "", is false, iterates as empty, has length
+ * 0, and fails on attribute access, item access or arithmetic. Known gaps, all refused with an
+ * error rather than rendered otherwise: str.format, "%" on strings, filters and methods not
+ * listed below; upper/lower/title/capitalize change ASCII letters only.
+ *
+ * Everything a render allocates comes from one arena (jinja_impl.h) or from output buffers the
+ * run tracks, so an error can unwind with longjmp from any depth without leaking. Bounded: call
+ * depth, loop steps, range() length, output and memory. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/jinja_impl.h"
+#include "core/text.h"
+
+#define ARENA_LIMIT (256u << 20)
+#define OUT_LIMIT (64u << 20)
+#define MAX_STEPS 20000000ull
+#define MAX_CALL_DEPTH 32
+#define MAX_RANGE 100000    /* jinja2.sandbox.MAX_RANGE */
+#define MAX_VALUE_DEPTH 200 /* lists and dicts inside each other (printed, compared) */
+#define MAX_EVAL_DEPTH 2000 /* expressions being evaluated inside each other, macros included */
+
+struct jfunc {
+    int id;
+    struct jv self;
+};
+
+struct frame {
+    struct frame *up;
+    struct jdict vars;
+};
+
+struct bufnode {
+    struct mill_buf b;
+    struct bufnode *all, *free; /* every buffer made; those free for reuse */
+};
+
+struct run {
+    struct jarena a;
+    struct mill_err *err;
+    struct mill_buf *out;  /* where text goes now */
+    struct frame *globals; /* the template's top level (over variables, builtins) */
+    struct frame *frame;   /* the innermost scope now */
+    struct bufnode *bufs, *free_b;
+    int depth, ctl, line; /* depth: macro calls; ctl: 1 break, 2 continue */
+    int edepth;           /* eval() calls on the C stack */
+    uint64_t steps;
+};
+
+static const struct jv NONE = {.k = J_NONE};
+
+static _Noreturn void fail(struct run *R, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static _Noreturn void fail(struct run *R, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mill_err_set(R->err, MILL_EFORMAT, "chat template line %d: %s", R->line, msg);
+    longjmp(*R->a.fail, 1);
+}
+
+static void ck(struct run *R, int rc) {
+    if (rc) {
+        mill_err_set(R->err, MILL_ENOMEM, "out of memory");
+        longjmp(*R->a.fail, 1);
+    }
+}
+
+static void put(struct run *R, struct mill_buf *b, const char *p, size_t n) {
+    if (b->n + n > OUT_LIMIT)
+        fail(R, "output over %u MiB", OUT_LIMIT >> 20);
+    ck(R, mill_buf_add(b, p, n));
+}
+
+static void puts_(struct run *R, struct mill_buf *b, const char *s) { put(R, b, s, strlen(s)); }
+
+static struct mill_buf *buf_get(struct run *R) {
+    struct bufnode *n = R->free_b;
+    if (n) {
+        R->free_b = n->free;
+    } else {
+        n = calloc(1, sizeof *n);
+        ck(R, !n);
+        n->all = R->bufs;
+        R->bufs = n;
+    }
+    mill_buf_reset(&n->b);
+    return &n->b;
+}
+
+/* Gives a buffer from buf_get back for reuse; its text as an arena string. */
+static struct jv buf_done(struct run *R, struct mill_buf *b) {
+    struct jv v = {.k = J_STR, .u.s = {mill_jstrdup(&R->a, b->p ? b->p : "", b->n), b->n}};
+    struct bufnode *n = (struct bufnode *)(void *)((char *)b - offsetof(struct bufnode, b));
+    n->free = R->free_b;
+    R->free_b = n;
+    return v;
+}
+
+/* ---- values ---- */
+
+static struct jv vstr(struct run *R, const char *p, size_t n) {
+    return (struct jv){.k = J_STR, .u.s = {mill_jstrdup(&R->a, p, n), n}};
+}
+
+static struct jv vstrz(const char *s) { return (struct jv){.k = J_STR, .u.s = {s, strlen(s)}}; }
+static struct jv vint(int64_t i) { return (struct jv){.k = J_INT, .u.i = i}; }
+static struct jv vbool(bool b) { return (struct jv){.k = J_BOOL, .u.b = b}; }
+static struct jv vundef(const char *why) { return (struct jv){.k = J_UNDEF, .u.why = why}; }
+
+static struct jv vlist(struct run *R, size_t cap) {
+    struct jlist *l = mill_jalloc(&R->a, sizeof *l);
+    if (cap) {
+        l->v = mill_jalloc(&R->a, cap * sizeof *l->v);
+        l->cap = cap;
+    }
+    return (struct jv){.k = J_LIST, .u.l = l};
+}
+
+static void lpush(struct run *R, struct jlist *l, struct jv v) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        struct jv *nv = mill_jalloc(&R->a, cap * sizeof *nv);
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv, l->cap = cap;
+    }
+    l->v[l->n++] = v;
+}
+
+static struct jv vdict(struct run *R) {
+    return (struct jv){.k = J_DICT, .u.d = mill_jalloc(&R->a, sizeof(struct jdict))};
+}
+
+static bool eq(const struct jv *a, const struct jv *b);
+
+static struct jv *dget(const struct jdict *d, const struct jv *key) {
+    for (size_t i = 0; i < d->n; i++)
+        if (eq(&d->key[i], key))
+            return &d->val[i];
+    return NULL;
+}
+
+static struct jv *dgets(const struct jdict *d, const char *key) {
+    struct jv k = vstrz(key);
+    return dget(d, &k);
+}
+
+static void dset(struct run *R, struct jdict *d, struct jv key, struct jv val) {
+    struct jv *old = dget(d, &key);
+    if (old) {
+        *old = val;
+        return;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        struct jv *k = mill_jalloc(&R->a, cap * sizeof *k),
+                  *v = mill_jalloc(&R->a, cap * sizeof *v);
+        if (d->n) {
+            memcpy(k, d->key, d->n * sizeof *k);
+            memcpy(v, d->val, d->n * sizeof *v);
+        }
+        d->key = k, d->val = v, d->cap = cap;
+    }
+    d->key[d->n] = key;
+    d->val[d->n++] = val;
+}
+
+static struct jv vfunc(struct run *R, int id, struct jv self) {
+    struct jfunc *f = mill_jalloc(&R->a, sizeof *f);
+    f->id = id, f->self = self;
+    return (struct jv){.k = J_FUNC, .u.fn = f};
+}
+
+/* The variables handed in: strings are not copied (they outlive the render). */
+static struct jv from_value(struct run *R, const struct mill_value *v, int depth) {
+    if (depth > 64)
+        fail(R, "variables nested more than 64 deep");
+    switch (v->kind) {
+    case MILL_V_NULL: return NONE;
+    case MILL_V_BOOL: return vbool(v->u.b);
+    case MILL_V_INT: return vint(v->u.i);
+    case MILL_V_FLOAT: return (struct jv){.k = J_FLOAT, .u.f = v->u.f};
+    case MILL_V_STR:
+    case MILL_V_BYTES: return (struct jv){.k = J_STR, .u.s = {v->u.s.p, v->u.s.n}};
+    case MILL_V_LIST: {
+        struct jv l = vlist(R, v->u.list.n);
+        for (size_t i = 0; i < v->u.list.n; i++)
+            lpush(R, l.u.l, from_value(R, &v->u.list.items[i], depth + 1));
+        return l;
+    }
+    case MILL_V_STRUCT: {
+        struct jv d = vdict(R);
+        for (size_t i = 0; i < v->u.obj.n; i++)
+            dset(R, d.u.d, vstrz(v->u.obj.keys[i]), from_value(R, &v->u.obj.vals[i], depth + 1));
+        return d;
+    }
+    }
+    return NONE;
+}
+
+/* ---- truth, equality, order ---- */
+
+static bool is_num(const struct jv *v) {
+    return v->k == J_BOOL || v->k == J_INT || v->k == J_FLOAT;
+}
+
+static double num(const struct jv *v) {
+    return v->k == J_FLOAT ? v->u.f : v->k == J_INT ? (double)v->u.i : (double)v->u.b;
+}
+
+static int64_t ival(const struct jv *v) { return v->k == J_INT ? v->u.i : (int64_t)v->u.b; }
+
+static bool truthy(const struct jv *v) {
+    switch (v->k) {
+    case J_UNDEF:
+    case J_NONE: return false;
+    case J_BOOL: return v->u.b;
+    case J_INT: return v->u.i != 0;
+    case J_FLOAT: return v->u.f != 0;
+    case J_STR: return v->u.s.n != 0;
+    case J_LIST: return v->u.l->n != 0;
+    case J_DICT: return v->u.d->ns || v->u.d->n != 0;
+    default: return true;
+    }
+}
+
+/* Python's ==; past MAX_VALUE_DEPTH (a namespace can hold itself) unequal. */
+static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
+    if (depth > MAX_VALUE_DEPTH)
+        return false;
+    if (is_num(a) && is_num(b)) {
+        if (a->k != J_FLOAT && b->k != J_FLOAT)
+            return ival(a) == ival(b);
+        return num(a) == num(b);
+    }
+    if (a->k != b->k)
+        return false;
+    switch (a->k) {
+    case J_UNDEF:
+    case J_NONE: return true;
+    case J_STR: return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
+    case J_LIST:
+        if (a->u.l == b->u.l)
+            return true;
+        if (a->u.l->n != b->u.l->n)
+            return false;
+        for (size_t i = 0; i < a->u.l->n; i++)
+            if (!eq_at(&a->u.l->v[i], &b->u.l->v[i], depth + 1))
+                return false;
+        return true;
+    case J_DICT:
+        if (a->u.d == b->u.d)
+            return true;
+        if (a->u.d->ns || b->u.d->ns || a->u.d->n != b->u.d->n)
+            return false;
+        for (size_t i = 0; i < a->u.d->n; i++) {
+            const struct jv *o = dget(b->u.d, &a->u.d->key[i]);
+            if (!o || !eq_at(&a->u.d->val[i], o, depth + 1))
+                return false;
+        }
+        return true;
+    case J_FUNC: return a->u.fn == b->u.fn;
+    case J_MACRO: return a->u.macro == b->u.macro;
+    default: return false;
+    }
+}
+
+static bool eq(const struct jv *a, const struct jv *b) { return eq_at(a, b, 0); }
+
+static const char *type_name(const struct jv *v) {
+    static const char *const names[] = {"Undefined", "NoneType", "bool", "int",      "float",
+                                        "str",       "list",     "dict", "function", "macro"};
+    if (v->k == J_LIST && v->u.l->tuple)
+        return "tuple";
+    if (v->k == J_DICT && v->u.d->ns)
+        return "Namespace";
+    return names[v->k];
+}
+
+static int cmp_at(struct run *R, const struct jv *a, const struct jv *b, int depth) {
+    if (depth > MAX_VALUE_DEPTH)
+        fail(R, "values nested more than %d deep", MAX_VALUE_DEPTH);
+    if (is_num(a) && is_num(b)) {
+        if (a->k != J_FLOAT && b->k != J_FLOAT)
+            return (ival(a) > ival(b)) - (ival(a) < ival(b));
+        return (num(a) > num(b)) - (num(a) < num(b));
+    }
+    if (a->k == J_STR && b->k == J_STR) {
+        size_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
+        int c = memcmp(a->u.s.p, b->u.s.p, n);
+        return c ? (c > 0) - (c < 0) : (a->u.s.n > b->u.s.n) - (a->u.s.n < b->u.s.n);
+    }
+    if (a->k == J_LIST && b->k == J_LIST) {
+        for (size_t i = 0; i < a->u.l->n && i < b->u.l->n; i++)
+            if (!eq(&a->u.l->v[i], &b->u.l->v[i]))
+                return cmp_at(R, &a->u.l->v[i], &b->u.l->v[i], depth + 1);
+        return (a->u.l->n > b->u.l->n) - (a->u.l->n < b->u.l->n);
+    }
+    fail(R, "'<' not supported between '%s' and '%s'", type_name(a), type_name(b));
+}
+
+static int cmp(struct run *R, const struct jv *a, const struct jv *b) { return cmp_at(R, a, b, 0); }
+
+/* ---- str(), repr(), json ---- */
+
+static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, int depth);
+
+static void write_repr_str(struct run *R, struct mill_buf *b, const char *s, size_t n) {
+    char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    put(R, b, &q, 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[12];
+        if (c == (unsigned char)q || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else if (c == '\n' || c == '\r' || c == '\t')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] <= 0xA0)
+            snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[++i]); /* C1, NBSP */
+        else
+            esc[0] = (char)c, esc[1] = 0;
+        puts_(R, b, esc[0] ? esc : "\\x00");
+    }
+    put(R, b, &q, 1);
+}
+
+static void write_repr(struct run *R, struct mill_buf *b, const struct jv *v, int depth) {
+    if (v->k == J_STR)
+        write_repr_str(R, b, v->u.s.p, v->u.s.n);
+    else
+        write_str_at(R, b, v, depth);
+}
+
+static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, int depth) {
+    if (depth > MAX_VALUE_DEPTH)
+        fail(R, "values nested more than %d deep", MAX_VALUE_DEPTH);
+    switch (v->k) {
+    case J_UNDEF: return;
+    case J_NONE: puts_(R, b, "None"); return;
+    case J_BOOL: puts_(R, b, v->u.b ? "True" : "False"); return;
+    case J_INT: ck(R, mill_buf_addf(b, "%lld", (long long)v->u.i)); return;
+    case J_FLOAT: ck(R, mill_buf_add_pyfloat(b, v->u.f)); return;
+    case J_STR: put(R, b, v->u.s.p, v->u.s.n); return;
+    case J_LIST: {
+        const struct jlist *l = v->u.l;
+        puts_(R, b, l->tuple ? "(" : "[");
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                puts_(R, b, ", ");
+            write_repr(R, b, &l->v[i], depth + 1);
+        }
+        puts_(R, b, l->tuple ? (l->n == 1 ? ",)" : ")") : "]");
+        return;
+    }
+    case J_DICT: {
+        const struct jdict *d = v->u.d;
+        puts_(R, b, d->ns ? "<Namespace {" : "{");
+        for (size_t i = 0; i < d->n; i++) {
+            if (i)
+                puts_(R, b, ", ");
+            write_repr(R, b, &d->key[i], depth + 1);
+            puts_(R, b, ": ");
+            write_repr(R, b, &d->val[i], depth + 1);
+        }
+        puts_(R, b, d->ns ? "}>" : "}");
+        return;
+    }
+    case J_FUNC: puts_(R, b, "<built-in function>"); return;
+    case J_MACRO: puts_(R, b, "<Macro>"); return;
+    }
+}
+
+static void write_str(struct run *R, struct mill_buf *b, const struct jv *v) {
+    write_str_at(R, b, v, 0);
+}
+
+static struct jv to_str(struct run *R, const struct jv *v) {
+    if (v->k == J_STR)
+        return *v;
+    struct mill_buf *b = buf_get(R);
+    write_str(R, b, v);
+    return buf_done(R, b);
+}
+
+struct json_opts {
+    int indent; /* < 0: none */
+    const char *item_sep, *key_sep;
+    bool sort_keys, ascii;
+};
+
+static void json_str(struct run *R, struct mill_buf *b, const char *s, size_t n, bool ascii) {
+    size_t start = b->n;
+    ck(R, mill_buf_add_json_str(b, s, n));
+    if (!ascii)
+        return;
+    /* ensure_ascii: every non-ASCII character as \uXXXX (surrogate pairs above U+FFFF) */
+    size_t len = b->n - start;
+    char *copy = mill_jstrdup(&R->a, b->p + start, len);
+    b->n = start;
+    b->p[start] = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)copy[i];
+        if (c < 0x80) {
+            put(R, b, copy + i++, 1);
+            continue;
+        }
+        int k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+        uint32_t cp = c & (0x3F >> k);
+        for (int j = 1; j <= k && i + (size_t)j < len; j++)
+            cp = cp << 6 | ((unsigned char)copy[i + (size_t)j] & 0x3F);
+        i += (size_t)k + 1;
+        if (cp >= 0x10000)
+            ck(R, mill_buf_addf(b, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
+                                0xDC00 + ((cp - 0x10000) & 0x3FF)));
+        else
+            ck(R, mill_buf_addf(b, "\\u%04x", cp));
+    }
+}
+
+static void json_nl(struct run *R, struct mill_buf *b, const struct json_opts *o, int level) {
+    if (o->indent < 0)
+        return;
+    puts_(R, b, "\n");
+    for (int i = 0; i < o->indent * level; i++)
+        puts_(R, b, " ");
+}
+
+static void write_json(struct run *R, struct mill_buf *b, const struct jv *v,
+                       const struct json_opts *o, int level) {
+    if (level > MAX_VALUE_DEPTH)
+        fail(R, "tojson: values nested more than %d deep", MAX_VALUE_DEPTH);
+    switch (v->k) {
+    case J_NONE: puts_(R, b, "null"); return;
+    case J_BOOL: puts_(R, b, v->u.b ? "true" : "false"); return;
+    case J_INT: ck(R, mill_buf_addf(b, "%lld", (long long)v->u.i)); return;
+    case J_FLOAT: ck(R, mill_buf_add_json_num(b, v->u.f)); return;
+    case J_STR: json_str(R, b, v->u.s.p, v->u.s.n, o->ascii); return;
+    case J_LIST: {
+        const struct jlist *l = v->u.l;
+        puts_(R, b, "[");
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                puts_(R, b, o->item_sep);
+            json_nl(R, b, o, level + 1);
+            write_json(R, b, &l->v[i], o, level + 1);
+        }
+        if (l->n)
+            json_nl(R, b, o, level);
+        puts_(R, b, "]");
+        return;
+    }
+    case J_DICT: {
+        const struct jdict *d = v->u.d;
+        if (d->ns)
+            break;
+        size_t *order = mill_jalloc(&R->a, (d->n ? d->n : 1) * sizeof *order);
+        for (size_t i = 0; i < d->n; i++)
+            order[i] = i;
+        for (size_t i = 1; o->sort_keys && i < d->n; i++)
+            for (size_t j = i; j > 0 && cmp(R, &d->key[order[j - 1]], &d->key[order[j]]) > 0; j--) {
+                size_t t = order[j];
+                order[j] = order[j - 1], order[j - 1] = t;
+            }
+        puts_(R, b, "{");
+        for (size_t i = 0; i < d->n; i++) {
+            const struct jv *k = &d->key[order[i]];
+            if (i)
+                puts_(R, b, o->item_sep);
+            json_nl(R, b, o, level + 1);
+            if (k->k == J_STR) {
+                json_str(R, b, k->u.s.p, k->u.s.n, o->ascii);
+            } else if (k->k == J_INT || k->k == J_FLOAT || k->k == J_BOOL || k->k == J_NONE) {
+                puts_(R, b, "\"");
+                write_json(R, b, k, o, level + 1);
+                puts_(R, b, "\"");
+            } else {
+                fail(R, "tojson: keys must be str, int, float, bool or None, not %s", type_name(k));
+            }
+            puts_(R, b, o->key_sep);
+            write_json(R, b, &d->val[order[i]], o, level + 1);
+        }
+        if (d->n)
+            json_nl(R, b, o, level);
+        puts_(R, b, "}");
+        return;
+    }
+    default: break;
+    }
+    fail(R, "tojson: Object of type %s is not JSON serializable", type_name(v));
+}
+
+/* ---- strings by code point ---- */
+
+static size_t cp_len(unsigned char c) { return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1; }
+
+/* Byte offsets of s's code points, n_cp + 1 of them. */
+static size_t *cp_offsets(struct run *R, const char *s, size_t n, size_t *n_cp) {
+    size_t *off = mill_jalloc(&R->a, (n + 1) * sizeof *off), k = 0;
+    for (size_t i = 0; i < n; i += cp_len((unsigned char)s[i]))
+        off[k++] = i;
+    off[k] = n;
+    *n_cp = k;
+    return off;
+}
+
+static size_t str_len(const struct jv *v) {
+    size_t k = 0;
+    for (size_t i = 0; i < v->u.s.n; i += cp_len((unsigned char)v->u.s.p[i]))
+        k++;
+    return k;
+}
+
+static bool has_cp(const char *set, size_t n, const char *c, size_t cn) {
+    for (size_t i = 0; i + cn <= n; i += cp_len((unsigned char)set[i]))
+        if (!memcmp(set + i, c, cn) && cp_len((unsigned char)set[i]) == cn)
+            return true;
+    return false;
+}
+
+/* str.strip/lstrip/rstrip (which: 3 both, 1 left, 2 right), chars NULL for whitespace. */
+static struct jv strip(struct run *R, const struct jv *s, const struct jv *chars, int which) {
+    const char *p = s->u.s.p;
+    size_t b = 0, e = s->u.s.n;
+    if (!chars || chars->k == J_NONE) {
+        size_t st, len;
+        mill_py_strip_span(p, e, &st, &len);
+        if (len == 0)
+            return vstrz("");
+        if (which & 1)
+            b = st;
+        if (which & 2)
+            e = st + len;
+        return vstr(R, p + b, e - b);
+    }
+    if (chars->k != J_STR)
+        fail(R, "strip arg must be None or str");
+    const char *c = chars->u.s.p;
+    size_t cn = chars->u.s.n;
+    while ((which & 1) && b < e && has_cp(c, cn, p + b, cp_len((unsigned char)p[b])))
+        b += cp_len((unsigned char)p[b]);
+    while ((which & 2) && e > b) {
+        size_t k = e - 1;
+        while (k > b && ((unsigned char)p[k] & 0xC0) == 0x80)
+            k--;
+        if (!has_cp(c, cn, p + k, e - k))
+            break;
+        e = k;
+    }
+    return vstr(R, p + b, e - b);
+}
+
+static bool find_sub(const char *h, size_t hn, const char *nd, size_t nn, size_t from, size_t *at) {
+    if (nn == 0) {
+        *at = from;
+        return from <= hn;
+    }
+    for (size_t i = from; i + nn <= hn; i++)
+        if (!memcmp(h + i, nd, nn)) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
+static bool py_space(const char *s, size_t n, size_t i, size_t *len) {
+    size_t st, l;
+    *len = cp_len((unsigned char)s[i]);
+    if (i + *len > n)
+        *len = n - i;
+    mill_py_strip_span(s + i, *len, &st, &l);
+    return l == 0;
+}
+
+/* str.split(sep=None, maxsplit=-1). */
+static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, int64_t max) {
+    struct jv out = vlist(R, 4);
+    const char *p = s->u.s.p;
+    size_t n = s->u.s.n;
+    if (!sep || sep->k == J_NONE) {
+        size_t i = 0, w;
+        for (;;) {
+            while (i < n && py_space(p, n, i, &w))
+                i += w;
+            if (i >= n)
+                break;
+            if (max >= 0 && (int64_t)out.u.l->n == max) { /* the rest, trailing space kept */
+                lpush(R, out.u.l, vstr(R, p + i, n - i));
+                break;
+            }
+            size_t b = i;
+            while (i < n && !py_space(p, n, i, &w))
+                i += cp_len((unsigned char)p[i]);
+            lpush(R, out.u.l, vstr(R, p + b, (i > n ? n : i) - b));
+        }
+        return out;
+    }
+    if (sep->k != J_STR)
+        fail(R, "split: the separator must be None or str");
+    if (!sep->u.s.n)
+        fail(R, "split: empty separator");
+    size_t b = 0, at;
+    while ((max < 0 || (int64_t)out.u.l->n < max) &&
+           find_sub(p, n, sep->u.s.p, sep->u.s.n, b, &at)) {
+        lpush(R, out.u.l, vstr(R, p + b, at - b));
+        b = at + sep->u.s.n;
+    }
+    lpush(R, out.u.l, vstr(R, p + b, n - b));
+    return out;
+}
+
+static struct jv replace(struct run *R, const struct jv *s, const struct jv *from,
+                         const struct jv *to, int64_t count) {
+    if (from->k != J_STR || to->k != J_STR)
+        fail(R, "replace: arguments must be str");
+    struct mill_buf *b = buf_get(R);
+    size_t i = 0, at;
+    int64_t done = 0;
+    while ((count < 0 || done < count) &&
+           find_sub(s->u.s.p, s->u.s.n, from->u.s.p, from->u.s.n, i, &at) &&
+           (from->u.s.n || at <= s->u.s.n)) {
+        put(R, b, s->u.s.p + i, at - i);
+        put(R, b, to->u.s.p, to->u.s.n);
+        if (!from->u.s.n) {
+            if (at >= s->u.s.n) {
+                i = at;
+                done++;
+                break;
+            }
+            size_t w = cp_len((unsigned char)s->u.s.p[at]);
+            put(R, b, s->u.s.p + at, w);
+            i = at + w;
+        } else {
+            i = at + from->u.s.n;
+        }
+        done++;
+    }
+    put(R, b, s->u.s.p + i, s->u.s.n - i);
+    return buf_done(R, b);
+}
+
+/* ASCII case mapping: mode 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(). */
+static struct jv recase(struct run *R, const struct jv *s, char mode) {
+    char *o = mill_jstrdup(&R->a, s->u.s.p, s->u.s.n);
+    bool prev_cased = false;
+    for (size_t i = 0; i < s->u.s.n; i++) {
+        char c = o[i];
+        bool upper = mode == 'u' || (mode == 'c' && i == 0) || (mode == 't' && !prev_cased);
+        if (c >= 'a' && c <= 'z' && upper)
+            o[i] = (char)(c - 32);
+        else if (c >= 'A' && c <= 'Z' && !upper)
+            o[i] = (char)(c + 32);
+        prev_cased = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    return (struct jv){.k = J_STR, .u.s = {o, s->u.s.n}};
+}
+
+/* ---- lookup ---- */
+
+static struct jv *lookup(struct run *R, struct frame *f, const char *name) {
+    (void)R;
+    for (; f; f = f->up) {
+        struct jv *v = dgets(&f->vars, name);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+enum {
+    F_RANGE,
+    F_NAMESPACE,
+    F_RAISE,
+    F_STRFTIME,
+    F_DICT,
+    M_STRIP,
+    M_LSTRIP,
+    M_RSTRIP,
+    M_SPLIT,
+    M_STARTSWITH,
+    M_ENDSWITH,
+    M_UPPER,
+    M_LOWER,
+    M_TITLE,
+    M_CAPITALIZE,
+    M_REPLACE,
+    M_FIND,
+    M_COUNT,
+    M_JOIN,
+    M_ISDIGIT,
+    M_ITEMS,
+    M_KEYS,
+    M_VALUES,
+    M_GET,
+};
+
+static const struct {
+    const char *name;
+    int id;
+    enum jkind on;
+} METHODS[] = {
+    {"strip", M_STRIP, J_STR},
+    {"lstrip", M_LSTRIP, J_STR},
+    {"rstrip", M_RSTRIP, J_STR},
+    {"split", M_SPLIT, J_STR},
+    {"startswith", M_STARTSWITH, J_STR},
+    {"endswith", M_ENDSWITH, J_STR},
+    {"upper", M_UPPER, J_STR},
+    {"lower", M_LOWER, J_STR},
+    {"title", M_TITLE, J_STR},
+    {"capitalize", M_CAPITALIZE, J_STR},
+    {"replace", M_REPLACE, J_STR},
+    {"find", M_FIND, J_STR},
+    {"count", M_COUNT, J_STR},
+    {"join", M_JOIN, J_STR},
+    {"isdigit", M_ISDIGIT, J_STR},
+    {"items", M_ITEMS, J_DICT},
+    {"keys", M_KEYS, J_DICT},
+    {"values", M_VALUES, J_DICT},
+    {"get", M_GET, J_DICT},
+};
+
+static struct jv getattr_(struct run *R, const struct jv *obj, const char *name) {
+    if (obj->k == J_UNDEF)
+        fail(R, "%s has no attribute '%s'", obj->u.why ? obj->u.why : "an undefined value", name);
+    if (obj->k == J_DICT && obj->u.d->ns) {
+        struct jv *v = dgets(obj->u.d, name);
+        return v ? *v : vundef(name);
+    }
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (METHODS[i].on == obj->k && !strcmp(METHODS[i].name, name))
+            return vfunc(R, METHODS[i].id, *obj);
+    if (obj->k == J_DICT) {
+        struct jv *v = dgets(obj->u.d, name);
+        if (v)
+            return *v;
+    }
+    size_t n = strlen(name) + 40;
+    char *why = mill_jalloc(&R->a, n);
+    snprintf(why, n, "'%s object' has no attribute '%s'", type_name(obj), name);
+    return vundef(why);
+}
+
+static struct jv getitem(struct run *R, const struct jv *obj, const struct jv *key) {
+    if (obj->k == J_UNDEF)
+        fail(R, "%s has no item", obj->u.why ? obj->u.why : "an undefined value");
+    if (obj->k == J_DICT && !obj->u.d->ns) {
+        struct jv *v = dget(obj->u.d, key);
+        if (v)
+            return *v;
+    } else if ((obj->k == J_LIST || obj->k == J_STR) && (key->k == J_INT || key->k == J_BOOL)) {
+        int64_t i = ival(key);
+        if (obj->k == J_LIST) {
+            int64_t n = (int64_t)obj->u.l->n;
+            if (i < 0)
+                i += n;
+            if (i >= 0 && i < n)
+                return obj->u.l->v[i];
+        } else {
+            size_t n;
+            size_t *off = cp_offsets(R, obj->u.s.p, obj->u.s.n, &n);
+            if (i < 0)
+                i += (int64_t)n;
+            if (i >= 0 && i < (int64_t)n)
+                return vstr(R, obj->u.s.p + off[i], off[i + 1] - off[i]);
+        }
+    }
+    if (key->k == J_STR)
+        return getattr_(R, obj, key->u.s.p);
+    return vundef("an item out of range");
+}
+
+static int64_t slice_bound(struct run *R, const struct jv *v, int64_t n, int64_t dflt,
+                           bool neg_step) {
+    if (!v || v->k == J_NONE)
+        return dflt;
+    if (v->k != J_INT && v->k != J_BOOL)
+        fail(R, "slice indices must be integers or None");
+    int64_t i = ival(v);
+    if (i < 0)
+        i = i + n < 0 ? (neg_step ? -1 : 0) : i + n;
+    else if (i >= n)
+        i = neg_step ? n - 1 : n;
+    return i;
+}
+
+static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, const struct jv *b,
+                       const struct jv *c) {
+    int64_t step = c && c->k != J_NONE ? (c->k == J_INT ? c->u.i : 0) : 1;
+    if (step == 0)
+        fail(R, "slice step cannot be zero");
+    size_t n_items, *off = NULL;
+    if (obj->k == J_STR)
+        off = cp_offsets(R, obj->u.s.p, obj->u.s.n, &n_items);
+    else if (obj->k == J_LIST)
+        n_items = obj->u.l->n;
+    else
+        fail(R, "'%s' object is not subscriptable", type_name(obj));
+    int64_t n = (int64_t)n_items;
+    int64_t lo = slice_bound(R, a, n, step > 0 ? 0 : n - 1, step < 0);
+    int64_t hi = slice_bound(R, b, n, step > 0 ? n : -1, step < 0);
+    struct jv out = obj->k == J_LIST ? vlist(R, 0) : (struct jv){0};
+    struct mill_buf *sb = obj->k == J_STR ? buf_get(R) : NULL;
+    for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
+        if (sb)
+            put(R, sb, obj->u.s.p + off[i], off[i + 1] - off[i]);
+        else
+            lpush(R, out.u.l, obj->u.l->v[i]);
+    }
+    if (sb)
+        return buf_done(R, sb);
+    out.u.l->tuple = obj->u.l->tuple;
+    return out;
+}
+
+/* The items a for loop, join or list() goes through. */
+static struct jlist *iterate(struct run *R, const struct jv *v) {
+    struct jv l = vlist(R, 0);
+    switch (v->k) {
+    case J_UNDEF: return l.u.l;
+    case J_LIST: return v->u.l;
+    case J_DICT:
+        if (v->u.d->ns)
+            break;
+        for (size_t i = 0; i < v->u.d->n; i++)
+            lpush(R, l.u.l, v->u.d->key[i]);
+        return l.u.l;
+    case J_STR:
+        for (size_t i = 0; i < v->u.s.n;) {
+            size_t w = cp_len((unsigned char)v->u.s.p[i]);
+            if (i + w > v->u.s.n)
+                w = v->u.s.n - i;
+            lpush(R, l.u.l, vstr(R, v->u.s.p + i, w));
+            i += w;
+        }
+        return l.u.l;
+    default: break;
+    }
+    fail(R, "'%s' object is not iterable", type_name(v));
+}
+
+static bool contains(struct run *R, const struct jv *hay, const struct jv *x) {
+    if (hay->k == J_STR) {
+        if (x->k != J_STR)
+            fail(R, "'in <string>' requires string as left operand, not %s", type_name(x));
+        size_t at;
+        return find_sub(hay->u.s.p, hay->u.s.n, x->u.s.p, x->u.s.n, 0, &at);
+    }
+    if (hay->k == J_DICT && !hay->u.d->ns)
+        return dget(hay->u.d, x) != NULL;
+    const struct jlist *l = iterate(R, hay);
+    for (size_t i = 0; i < l->n; i++)
+        if (eq(&l->v[i], x))
+            return true;
+    return false;
+}
+
+/* ---- arithmetic ---- */
+
+static struct jv arith(struct run *R, int op, const struct jv *a, const struct jv *b) {
+    if (op == JO_CAT) {
+        struct mill_buf *o = buf_get(R);
+        write_str(R, o, a);
+        write_str(R, o, b);
+        return buf_done(R, o);
+    }
+    if (op == JO_ADD && a->k == J_STR && b->k == J_STR) {
+        char *s = mill_jalloc(&R->a, a->u.s.n + b->u.s.n + 1);
+        memcpy(s, a->u.s.p, a->u.s.n);
+        memcpy(s + a->u.s.n, b->u.s.p, b->u.s.n);
+        return (struct jv){.k = J_STR, .u.s = {s, a->u.s.n + b->u.s.n}};
+    }
+    if (op == JO_ADD && a->k == J_LIST && b->k == J_LIST) {
+        struct jv l = vlist(R, a->u.l->n + b->u.l->n);
+        for (size_t i = 0; i < a->u.l->n; i++)
+            lpush(R, l.u.l, a->u.l->v[i]);
+        for (size_t i = 0; i < b->u.l->n; i++)
+            lpush(R, l.u.l, b->u.l->v[i]);
+        l.u.l->tuple = a->u.l->tuple;
+        return l;
+    }
+    if (op == JO_MUL && (a->k == J_STR || a->k == J_LIST || b->k == J_STR || b->k == J_LIST)) {
+        const struct jv *seq = a->k == J_STR || a->k == J_LIST ? a : b, *k = seq == a ? b : a;
+        if (k->k != J_INT && k->k != J_BOOL)
+            fail(R, "can't multiply sequence by non-int of type '%s'", type_name(k));
+        int64_t times = ival(k) < 0 ? 0 : ival(k);
+        size_t unit = seq->k == J_STR ? seq->u.s.n : seq->u.l->n * sizeof(struct jv);
+        if (unit && (uint64_t)times > OUT_LIMIT / unit)
+            fail(R, "a repeated sequence over %u MiB", OUT_LIMIT >> 20);
+        if (seq->k == J_STR) {
+            struct mill_buf *o = buf_get(R);
+            for (int64_t i = 0; i < times; i++)
+                put(R, o, seq->u.s.p, seq->u.s.n);
+            return buf_done(R, o);
+        }
+        struct jv l = vlist(R, 0);
+        for (int64_t i = 0; i < times; i++)
+            for (size_t j = 0; j < seq->u.l->n; j++)
+                lpush(R, l.u.l, seq->u.l->v[j]);
+        return l;
+    }
+    if (!is_num(a) || !is_num(b)) {
+        if (op == JO_MOD && a->k == J_STR)
+            fail(R, "'%%' formatting of strings is not supported");
+        static const char *const sym[] = {"+", "-", "*", "/", "//", "%", "**"};
+        fail(R, "unsupported operand type(s) for %s: '%s' and '%s'", sym[op], type_name(a),
+             type_name(b));
+    }
+    if (a->k != J_FLOAT && b->k != J_FLOAT && op != JO_DIV) {
+        int64_t x = ival(a), y = ival(b), r = 0;
+        bool over = false;
+        switch (op) {
+        case JO_ADD: over = __builtin_add_overflow(x, y, &r); break;
+        case JO_SUB: over = __builtin_sub_overflow(x, y, &r); break;
+        case JO_MUL: over = __builtin_mul_overflow(x, y, &r); break;
+        case JO_FLOORDIV:
+        case JO_MOD:
+            if (y == 0)
+                fail(R, "integer division or modulo by zero");
+            if (x == INT64_MIN && y == -1) {
+                over = op == JO_FLOORDIV;
+                break;
+            }
+            r = x / y;
+            if ((x % y != 0) && ((x < 0) != (y < 0)))
+                r--;
+            if (op == JO_MOD)
+                r = x - r * y;
+            break;
+        case JO_POW:
+            if (y < 0)
+                return (struct jv){.k = J_FLOAT, .u.f = pow((double)x, (double)y)};
+            r = 1;
+            for (int64_t i = 0; i < y && !over; i++)
+                over = __builtin_mul_overflow(r, x, &r);
+            break;
+        }
+        if (over)
+            fail(R, "integer overflow");
+        return vint(r);
+    }
+    double x = num(a), y = num(b), r = 0;
+    switch (op) {
+    case JO_ADD: r = x + y; break;
+    case JO_SUB: r = x - y; break;
+    case JO_MUL: r = x * y; break;
+    case JO_DIV:
+    case JO_FLOORDIV:
+    case JO_MOD:
+        if (y == 0)
+            fail(R, "division by zero");
+        if (op == JO_DIV) {
+            r = x / y;
+        } else if (op == JO_FLOORDIV) {
+            r = floor(x / y);
+        } else {
+            r = fmod(x, y);
+            if (r != 0 && ((y < 0) != (r < 0)))
+                r += y;
+        }
+        break;
+    case JO_POW: r = pow(x, y); break;
+    }
+    return (struct jv){.k = J_FLOAT, .u.f = r};
+}
+
+static struct jv compare(struct run *R, int op, const struct jv *a, const struct jv *b) {
+    switch (op) {
+    case JO_EQ: return vbool(eq(a, b));
+    case JO_NE: return vbool(!eq(a, b));
+    case JO_IN: return vbool(contains(R, b, a));
+    case JO_NOTIN: return vbool(!contains(R, b, a));
+    }
+    int c = cmp(R, a, b);
+    return vbool(op == JO_LT ? c < 0 : op == JO_LE ? c <= 0 : op == JO_GT ? c > 0 : c >= 0);
+}
+
+/* ---- calls, filters, tests ---- */
+
+struct args {
+    struct jv *pos, *kwv;
+    const char **kwn;
+    size_t n, nk;
+};
+
+/* Argument i (positional) or name (keyword), NULL when not given. */
+static const struct jv *arg(const struct args *A, size_t i, const char *name) {
+    if (i < A->n)
+        return &A->pos[i];
+    for (size_t k = 0; k < A->nk; k++)
+        if (name && !strcmp(A->kwn[k], name))
+            return &A->kwv[k];
+    return NULL;
+}
+
+static int64_t int_arg(struct run *R, const struct args *A, size_t i, const char *name,
+                       int64_t dflt) {
+    const struct jv *v = arg(A, i, name);
+    if (!v || v->k == J_NONE)
+        return dflt;
+    if (v->k != J_INT && v->k != J_BOOL)
+        fail(R, "argument %s must be an integer", name);
+    return ival(v);
+}
+
+static struct jv eval(struct run *R, const struct jnode *n);
+static void exec(struct run *R, const struct jnodes *body, struct frame *f);
+static struct jv call_value(struct run *R, const struct jv *fn, const struct args *A);
+
+static struct jv range_(struct run *R, const struct args *A) {
+    int64_t start = 0, stop, step = 1;
+    if (A->n == 1) {
+        stop = int_arg(R, A, 0, "stop", 0);
+    } else if (A->n == 2 || A->n == 3) {
+        start = int_arg(R, A, 0, "start", 0);
+        stop = int_arg(R, A, 1, "stop", 0);
+        step = int_arg(R, A, 2, "step", 1);
+    } else {
+        fail(R, "range expected 1 to 3 arguments, got %zu", A->n);
+    }
+    if (step == 0)
+        fail(R, "range() arg 3 must not be zero");
+    struct jv l = vlist(R, 0);
+    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+        if (l.u.l->n >= MAX_RANGE)
+            fail(R, "range too big, maximum size for range is %d", MAX_RANGE);
+        lpush(R, l.u.l, vint(i));
+        if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step))
+            break;
+    }
+    return l;
+}
+
+static struct jv kw_dict(struct run *R, const struct args *A, bool ns) {
+    struct jv d = vdict(R);
+    d.u.d->ns = ns;
+    if (A->n == 1 && A->pos[0].k == J_DICT)
+        for (size_t i = 0; i < A->pos[0].u.d->n; i++)
+            dset(R, d.u.d, A->pos[0].u.d->key[i], A->pos[0].u.d->val[i]);
+    else if (A->n)
+        fail(R, "%s() takes keyword arguments only", ns ? "namespace" : "dict");
+    for (size_t i = 0; i < A->nk; i++)
+        dset(R, d.u.d, vstrz(A->kwn[i]), A->kwv[i]);
+    return d;
+}
+
+static struct jv strftime_now(struct run *R, const struct args *A) {
+    const struct jv *f = arg(A, 0, "format");
+    if (!f || f->k != J_STR)
+        fail(R, "strftime_now wants a format string");
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char out[512];
+    size_t n = f->u.s.n ? strftime(out, sizeof out, f->u.s.p, &tm) : 0;
+    if (f->u.s.n && n == 0)
+        fail(R, "strftime_now: the date does not fit 512 bytes");
+    return vstr(R, out, n);
+}
+
+static bool starts_ends(struct run *R, const struct jv *s, const struct jv *x, bool end) {
+    if (x && x->k == J_LIST) {
+        for (size_t i = 0; i < x->u.l->n; i++)
+            if (starts_ends(R, s, &x->u.l->v[i], end))
+                return true;
+        return false;
+    }
+    if (!x || x->k != J_STR)
+        fail(R, "%s wants a str or a tuple of str", end ? "endswith" : "startswith");
+    if (x->u.s.n > s->u.s.n)
+        return false;
+    return !memcmp(s->u.s.p + (end ? s->u.s.n - x->u.s.n : 0), x->u.s.p, x->u.s.n);
+}
+
+static struct jv join(struct run *R, const struct jv *seq, const struct jv *sep,
+                      const struct jv *attr) {
+    const struct jlist *l = iterate(R, seq);
+    struct mill_buf *b = buf_get(R);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i && sep)
+            write_str(R, b, sep);
+        struct jv item = attr ? getitem(R, &l->v[i], attr) : l->v[i];
+        write_str(R, b, &item);
+    }
+    return buf_done(R, b);
+}
+
+static struct jv method(struct run *R, const struct jfunc *f, const struct args *A) {
+    const struct jv *s = &f->self;
+    size_t at;
+    switch (f->id) {
+    case M_STRIP: return strip(R, s, arg(A, 0, "chars"), 3);
+    case M_LSTRIP: return strip(R, s, arg(A, 0, "chars"), 1);
+    case M_RSTRIP: return strip(R, s, arg(A, 0, "chars"), 2);
+    case M_SPLIT: return split(R, s, arg(A, 0, "sep"), int_arg(R, A, 1, "maxsplit", -1));
+    case M_STARTSWITH: return vbool(starts_ends(R, s, arg(A, 0, "prefix"), false));
+    case M_ENDSWITH: return vbool(starts_ends(R, s, arg(A, 0, "suffix"), true));
+    case M_UPPER: return recase(R, s, 'u');
+    case M_LOWER: return recase(R, s, 'l');
+    case M_TITLE: return recase(R, s, 't');
+    case M_CAPITALIZE: return recase(R, s, 'c');
+    case M_REPLACE: {
+        const struct jv *a = arg(A, 0, "old"), *b = arg(A, 1, "new");
+        if (!a || !b)
+            fail(R, "replace wants two arguments");
+        return replace(R, s, a, b, int_arg(R, A, 2, "count", -1));
+    }
+    case M_FIND:
+    case M_COUNT: {
+        const struct jv *x = arg(A, 0, "sub");
+        if (!x || x->k != J_STR)
+            fail(R, "%s wants a str", f->id == M_FIND ? "find" : "count");
+        if (f->id == M_FIND) {
+            if (!find_sub(s->u.s.p, s->u.s.n, x->u.s.p, x->u.s.n, 0, &at))
+                return vint(-1);
+            struct jv head = vstr(R, s->u.s.p, at);
+            return vint((int64_t)str_len(&head));
+        }
+        int64_t k = 0;
+        for (size_t i = 0; find_sub(s->u.s.p, s->u.s.n, x->u.s.p, x->u.s.n, i, &at); k++)
+            i = at + (x->u.s.n ? x->u.s.n : cp_len((unsigned char)s->u.s.p[at]) + (at >= s->u.s.n));
+        return vint(k);
+    }
+    case M_JOIN: {
+        const struct jv *seq = arg(A, 0, "iterable");
+        if (!seq)
+            fail(R, "join wants an iterable");
+        const struct jlist *l = iterate(R, seq);
+        for (size_t i = 0; i < l->n; i++)
+            if (l->v[i].k != J_STR)
+                fail(R, "sequence item %zu: expected str instance, %s found", i,
+                     type_name(&l->v[i]));
+        return join(R, seq, s, NULL);
+    }
+    case M_ISDIGIT: {
+        bool all = s->u.s.n > 0;
+        for (size_t i = 0; i < s->u.s.n && all; i++)
+            all = s->u.s.p[i] >= '0' && s->u.s.p[i] <= '9';
+        return vbool(all);
+    }
+    case M_ITEMS:
+    case M_KEYS:
+    case M_VALUES: {
+        const struct jdict *d = s->u.d;
+        struct jv l = vlist(R, d->n);
+        for (size_t i = 0; i < d->n; i++) {
+            if (f->id != M_ITEMS) {
+                lpush(R, l.u.l, f->id == M_KEYS ? d->key[i] : d->val[i]);
+                continue;
+            }
+            struct jv pair = vlist(R, 2);
+            pair.u.l->tuple = true;
+            lpush(R, pair.u.l, d->key[i]);
+            lpush(R, pair.u.l, d->val[i]);
+            lpush(R, l.u.l, pair);
+        }
+        return l;
+    }
+    case M_GET: {
+        const struct jv *k = arg(A, 0, "key"), *dflt = arg(A, 1, "default");
+        if (!k)
+            fail(R, "get wants a key");
+        const struct jv *v = dget(s->u.d, k);
+        return v ? *v : dflt ? *dflt : NONE;
+    }
+    }
+    fail(R, "unknown method");
+}
+
+static struct jv call_macro(struct run *R, const struct jnode *m, const struct args *A) {
+    if (R->depth >= MAX_CALL_DEPTH)
+        fail(R, "macros call each other more than %d deep", MAX_CALL_DEPTH);
+    if (A->n > m->n_names)
+        fail(R, "macro '%s' takes not more than %zu argument(s)", m->s, m->n_names);
+    struct frame *f = mill_jalloc(&R->a, sizeof *f);
+    f->up = R->globals;
+    for (size_t i = 0; i < m->n_names; i++) {
+        const struct jv *v = arg(A, i, m->names[i]);
+        struct jv val = v              ? *v
+                        : m->args.v[i] ? eval(R, m->args.v[i])
+                                       : vundef("a macro parameter not given");
+        dset(R, &f->vars, vstrz(m->names[i]), val);
+    }
+    for (size_t k = 0; k < A->nk; k++) {
+        bool known = false;
+        for (size_t i = 0; i < m->n_names && !known; i++)
+            known = !strcmp(A->kwn[k], m->names[i]);
+        if (!known)
+            fail(R, "macro '%s' has no parameter '%s'", m->s, A->kwn[k]);
+    }
+    struct mill_buf *saved = R->out, *b = buf_get(R);
+    int line = R->line;
+    R->out = b;
+    R->depth++;
+    exec(R, &m->body, f);
+    R->depth--;
+    R->out = saved;
+    R->line = line;
+    R->ctl = 0;
+    return buf_done(R, b);
+}
+
+static struct jv call_value(struct run *R, const struct jv *fn, const struct args *A) {
+    if (fn->k == J_MACRO)
+        return call_macro(R, fn->u.macro, A);
+    if (fn->k == J_UNDEF)
+        fail(R, "%s is undefined and cannot be called", fn->u.why ? fn->u.why : "a name");
+    if (fn->k != J_FUNC)
+        fail(R, "'%s' object is not callable", type_name(fn));
+    switch (fn->u.fn->id) {
+    case F_RANGE: return range_(R, A);
+    case F_NAMESPACE: return kw_dict(R, A, true);
+    case F_DICT: return kw_dict(R, A, false);
+    case F_STRFTIME: return strftime_now(R, A);
+    case F_RAISE: {
+        const struct jv *m = arg(A, 0, "message");
+        struct jv s = m ? to_str(R, m) : vstrz("");
+        mill_err_set(R->err, MILL_EFORMAT, "chat template raised: %s", s.u.s.p);
+        longjmp(*R->a.fail, 1);
+    }
+    default: return method(R, fn->u.fn, A);
+    }
+}
+
+static bool test(struct run *R, const char *name, const struct jv *v, const struct args *A);
+
+/* select/reject/selectattr/rejectattr: keep items whose test (default: truth) is want. */
+static struct jv select_(struct run *R, const struct jv *seq, const struct args *A, bool attr,
+                         bool want) {
+    const struct jlist *l = iterate(R, seq);
+    const struct jv *key = attr ? arg(A, 0, NULL) : NULL;
+    if (attr && !key)
+        fail(R, "selectattr/rejectattr want an attribute");
+    size_t t0 = attr ? 1 : 0;
+    const struct jv *tname = arg(A, t0, NULL);
+    if (tname && tname->k != J_STR)
+        fail(R, "a test name must be a string");
+    struct args rest = {.pos = A->pos + (A->n > t0 + 1 ? t0 + 1 : A->n),
+                        .n = A->n > t0 + 1 ? A->n - t0 - 1 : 0};
+    struct jv out = vlist(R, 0);
+    for (size_t i = 0; i < l->n; i++) {
+        struct jv item = l->v[i];
+        if (key) {
+            if (key->k != J_STR)
+                fail(R, "an attribute name must be a string");
+            item = item.k == J_DICT ? getitem(R, &item, key) : getattr_(R, &item, key->u.s.p);
+        }
+        bool ok = tname ? test(R, tname->u.s.p, &item, &rest) : truthy(&item);
+        if (ok == want)
+            lpush(R, out.u.l, l->v[i]);
+    }
+    return out;
+}
+
+static struct jv filter(struct run *R, const char *name, const struct jv *v, const struct args *A);
+
+static struct jv map_(struct run *R, const struct jv *seq, const struct args *A) {
+    const struct jlist *l = iterate(R, seq);
+    const struct jv *attr = arg(A, SIZE_MAX, "attribute"), *dflt = arg(A, SIZE_MAX, "default");
+    struct jv out = vlist(R, l->n);
+    if (!attr && (!A->n || A->pos[0].k != J_STR))
+        fail(R, "map wants a filter name or attribute=");
+    struct args rest = {.pos = A->pos + (A->n ? 1 : 0), .n = A->n ? A->n - 1 : 0};
+    for (size_t i = 0; i < l->n; i++) {
+        struct jv item;
+        if (attr) {
+            item = attr->k == J_STR && l->v[i].k != J_DICT ? getattr_(R, &l->v[i], attr->u.s.p)
+                                                           : getitem(R, &l->v[i], attr);
+            if (item.k == J_UNDEF && dflt)
+                item = *dflt;
+        } else {
+            item = filter(R, A->pos[0].u.s.p, &l->v[i], &rest);
+        }
+        lpush(R, out.u.l, item);
+    }
+    return out;
+}
+
+static void sort_items(struct run *R, struct jv *v, size_t n, const struct jv *attr, bool rev,
+                       bool fold) {
+    struct jv *keys = mill_jalloc(&R->a, (n ? n : 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = attr ? getitem(R, &v[i], attr) : v[i];
+        if (fold && keys[i].k == J_STR)
+            keys[i] = recase(R, &keys[i], 'l');
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort: stable, as Python's */
+        for (size_t j = i; j > 0; j--) {
+            int c = cmp(R, &keys[j - 1], &keys[j]);
+            if (rev ? c >= 0 : c <= 0)
+                break;
+            struct jv t = keys[j], u = v[j];
+            keys[j] = keys[j - 1], v[j] = v[j - 1];
+            keys[j - 1] = t, v[j - 1] = u;
+        }
+}
+
+static struct jv indent_(struct run *R, const struct jv *s, const struct args *A) {
+    const struct jv *w = arg(A, 0, "width");
+    bool first = arg(A, 1, "first") && truthy(arg(A, 1, "first"));
+    bool blank = arg(A, 2, "blank") && truthy(arg(A, 2, "blank"));
+    struct jv pad = vstrz("    ");
+    if (w && w->k == J_STR)
+        pad = *w;
+    else if (w) {
+        int64_t k = w->k == J_INT ? w->u.i : 4;
+        if (k < 0 || k > 1000)
+            k = 0;
+        char *p = mill_jalloc(&R->a, (size_t)k + 1);
+        memset(p, ' ', (size_t)k);
+        pad = (struct jv){.k = J_STR, .u.s = {p, (size_t)k}};
+    }
+    /* Jinja's do_indent: the lines of s + "\n" (splitlines), every one after the first
+     * indented unless empty (all of them with blank), the first too with first */
+    struct mill_buf *b = buf_get(R);
+    if (first)
+        put(R, b, pad.u.s.p, pad.u.s.n);
+    const char *p = s->u.s.p, *end = p + s->u.s.n;
+    for (bool head = true;; head = false) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (!head) {
+            put(R, b, "\n", 1);
+            if (blank || e > p)
+                put(R, b, pad.u.s.p, pad.u.s.n);
+        }
+        put(R, b, p, (size_t)(e - p));
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return buf_done(R, b);
+}
+
+static struct jv html_escape(struct run *R, const struct jv *s) {
+    struct mill_buf *b = buf_get(R);
+    for (size_t i = 0; i < s->u.s.n; i++) {
+        char c = s->u.s.p[i];
+        const char *e = c == '&'    ? "&amp;"
+                        : c == '<'  ? "&lt;"
+                        : c == '>'  ? "&gt;"
+                        : c == '"'  ? "&#34;"
+                        : c == '\'' ? "&#39;"
+                                    : NULL;
+        if (e)
+            puts_(R, b, e);
+        else
+            put(R, b, &c, 1);
+    }
+    return buf_done(R, b);
+}
+
+/* Jinja's title filter: each word (after -, whitespace, (, {, [ or <) capitalised. */
+static struct jv title_filter(struct run *R, const struct jv *s) {
+    char *o = mill_jstrdup(&R->a, s->u.s.p, s->u.s.n);
+    bool start = true;
+    for (size_t i = 0; i < s->u.s.n; i++) {
+        char c = o[i];
+        bool sep = c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+                   c == '\f' || c == '(' || c == '{' || c == '[' || c == '<';
+        if (start && c >= 'a' && c <= 'z')
+            o[i] = (char)(c - 32);
+        else if (!start && c >= 'A' && c <= 'Z')
+            o[i] = (char)(c + 32);
+        start = sep;
+    }
+    return (struct jv){.k = J_STR, .u.s = {o, s->u.s.n}};
+}
+
+static struct jv tojson(struct run *R, const struct jv *v, const struct args *A) {
+    const struct jv *ind = arg(A, 0, "indent"), *sep = arg(A, SIZE_MAX, "separators");
+    const struct jv *sk = arg(A, SIZE_MAX, "sort_keys"), *ea = arg(A, SIZE_MAX, "ensure_ascii");
+    struct json_opts o = {.indent = -1, .item_sep = ", ", .key_sep = ": "};
+    if (ind && ind->k != J_NONE) {
+        if (ind->k != J_INT || ind->u.i < 0 || ind->u.i > 64)
+            fail(R, "tojson: indent must be an integer from 0 to 64");
+        o.indent = (int)ind->u.i;
+        o.item_sep = ",";
+    }
+    if (sep && sep->k != J_NONE) {
+        if (sep->k != J_LIST || sep->u.l->n != 2 || sep->u.l->v[0].k != J_STR ||
+            sep->u.l->v[1].k != J_STR)
+            fail(R, "tojson: separators must be two strings");
+        o.item_sep = sep->u.l->v[0].u.s.p;
+        o.key_sep = sep->u.l->v[1].u.s.p;
+    }
+    o.sort_keys = sk && truthy(sk);
+    o.ascii = ea && truthy(ea);
+    struct mill_buf *b = buf_get(R);
+    write_json(R, b, v, &o, 0);
+    return buf_done(R, b);
+}
+
+static struct jv int_filter(struct run *R, const struct jv *v, const struct args *A) {
+    const struct jv *d = arg(A, 0, "default");
+    struct jv dflt = d ? *d : vint(0);
+    if (v->k == J_INT || v->k == J_BOOL)
+        return vint(ival(v));
+    if (v->k == J_FLOAT)
+        return isfinite(v->u.f) && fabs(v->u.f) < 9.2e18 ? vint((int64_t)v->u.f) : dflt;
+    if (v->k != J_STR)
+        return dflt;
+    size_t st, len;
+    mill_py_strip_span(v->u.s.p, v->u.s.n, &st, &len);
+    char buf[64];
+    if (!len || len >= sizeof buf)
+        return dflt;
+    memcpy(buf, v->u.s.p + st, len);
+    buf[len] = 0;
+    char *end;
+    errno = 0;
+    long long i = strtoll(buf, &end, 10);
+    if (!*end && !errno)
+        return vint(i);
+    double f = strtod(buf, &end);
+    return !*end && isfinite(f) && fabs(f) < 9.2e18 ? vint((int64_t)f) : dflt;
+}
+
+static struct jv filter(struct run *R, const char *name, const struct jv *v, const struct args *A) {
+#define IS(s) (!strcmp(name, s))
+    if (IS("default") || IS("d")) {
+        const struct jv *d = arg(A, 0, "default_value"), *b = arg(A, 1, "boolean");
+        bool use = v->k == J_UNDEF || (b && truthy(b) && !truthy(v));
+        return use ? (d ? *d : vstrz("")) : *v;
+    }
+    if (IS("length") || IS("count")) {
+        if (v->k == J_STR)
+            return vint((int64_t)str_len(v));
+        if (v->k == J_LIST)
+            return vint((int64_t)v->u.l->n);
+        if (v->k == J_DICT && !v->u.d->ns)
+            return vint((int64_t)v->u.d->n);
+        if (v->k == J_UNDEF)
+            return vint(0);
+        fail(R, "object of type '%s' has no len()", type_name(v));
+    }
+    if (IS("tojson"))
+        return tojson(R, v, A);
+    if (IS("safe"))
+        return *v;
+    if (IS("list"))
+        return (struct jv){.k = J_LIST, .u.l = iterate(R, v)};
+    if (IS("items")) {
+        if (v->k == J_UNDEF)
+            return vlist(R, 0);
+        if (v->k != J_DICT || v->u.d->ns)
+            fail(R, "items: can only get item pairs from a mapping");
+        struct jfunc f = {.id = M_ITEMS, .self = *v};
+        struct args none = {0};
+        return method(R, &f, &none);
+    }
+    if (IS("join")) {
+        const struct jv *sep = arg(A, 0, "d"), *attr = arg(A, 1, "attribute");
+        return join(R, v, sep, attr);
+    }
+    if (IS("first") || IS("last")) {
+        const struct jlist *l = iterate(R, v);
+        return l->n ? l->v[IS("first") ? 0 : l->n - 1] : vundef("the first item of nothing");
+    }
+    if (IS("select") || IS("reject"))
+        return select_(R, v, A, false, IS("select"));
+    if (IS("selectattr") || IS("rejectattr"))
+        return select_(R, v, A, true, IS("selectattr"));
+    if (IS("map"))
+        return map_(R, v, A);
+    if (IS("attr")) {
+        const struct jv *n = arg(A, 0, "name");
+        if (!n || n->k != J_STR)
+            fail(R, "attr wants a name");
+        if (v->k == J_DICT && !v->u.d->ns) /* attributes only, not the dict's items */
+            return getattr_(R, &(struct jv){.k = J_DICT, .u.d = &(struct jdict){0}}, n->u.s.p);
+        return getattr_(R, v, n->u.s.p);
+    }
+    if (IS("reverse")) {
+        if (v->k == J_STR) {
+            struct jv none = NONE, back = vint(-1);
+            return slice(R, v, &none, &none, &back);
+        }
+        const struct jlist *l = iterate(R, v);
+        struct jv out = vlist(R, l->n);
+        for (size_t i = l->n; i-- > 0;)
+            lpush(R, out.u.l, l->v[i]);
+        return out;
+    }
+    if (IS("sort") || IS("unique") || IS("dictsort") || IS("min") || IS("max")) {
+        bool dict = IS("dictsort");
+        const struct jv *attr = arg(A, dict ? SIZE_MAX : IS("sort") ? 2 : 1, "attribute");
+        const struct jv *cs = arg(A, dict ? 0 : IS("sort") ? 1 : 0, "case_sensitive");
+        const struct jv *rv = arg(A, dict ? 2 : IS("sort") ? 0 : SIZE_MAX, "reverse");
+        struct jv items = dict ? filter(R, "items", v, &(struct args){0})
+                               : (struct jv){.k = J_LIST, .u.l = iterate(R, v)};
+        struct jv copy = vlist(R, items.u.l->n), key = vint(0);
+        for (size_t i = 0; i < items.u.l->n; i++)
+            lpush(R, copy.u.l, items.u.l->v[i]);
+        if (dict) {
+            const struct jv *by = arg(A, 1, "by");
+            key = vint(by && by->k == J_STR && !strcmp(by->u.s.p, "value"));
+            attr = &key;
+        }
+        bool fold = !(cs && truthy(cs));
+        if (IS("unique")) {
+            struct jv out = vlist(R, 0), seen = vlist(R, 0);
+            for (size_t i = 0; i < copy.u.l->n; i++) {
+                struct jv k = attr ? getitem(R, &copy.u.l->v[i], attr) : copy.u.l->v[i];
+                if (fold && k.k == J_STR)
+                    k = recase(R, &k, 'l');
+                if (!contains(R, &seen, &k)) {
+                    lpush(R, seen.u.l, k);
+                    lpush(R, out.u.l, copy.u.l->v[i]);
+                }
+            }
+            return out;
+        }
+        sort_items(R, copy.u.l->v, copy.u.l->n, attr, rv && truthy(rv), fold);
+        if (IS("min") || IS("max"))
+            return copy.u.l->n ? copy.u.l->v[IS("min") ? 0 : copy.u.l->n - 1]
+                               : vundef("the min or max of nothing");
+        return copy;
+    }
+    if (IS("sum")) {
+        const struct jv *attr = arg(A, 0, "attribute"), *start = arg(A, 1, "start");
+        const struct jlist *l = iterate(R, v);
+        struct jv acc = start ? *start : vint(0);
+        for (size_t i = 0; i < l->n; i++) {
+            struct jv x = attr ? getitem(R, &l->v[i], attr) : l->v[i];
+            acc = arith(R, JO_ADD, &acc, &x);
+        }
+        return acc;
+    }
+    if (IS("int"))
+        return int_filter(R, v, A);
+    if (IS("float")) {
+        if (is_num(v))
+            return (struct jv){.k = J_FLOAT, .u.f = num(v)};
+        const struct jv *d = arg(A, 0, "default");
+        struct jv dflt = d ? *d : (struct jv){.k = J_FLOAT, .u.f = 0};
+        if (v->k != J_STR)
+            return dflt;
+        char *end;
+        double f = strtod(v->u.s.p, &end);
+        return end != v->u.s.p && !*end ? (struct jv){.k = J_FLOAT, .u.f = f} : dflt;
+    }
+    if (IS("abs")) {
+        if (v->k == J_FLOAT)
+            return (struct jv){.k = J_FLOAT, .u.f = fabs(v->u.f)};
+        if (v->k == J_INT || v->k == J_BOOL) {
+            if (ival(v) == INT64_MIN)
+                fail(R, "integer overflow");
+            return vint(ival(v) < 0 ? -ival(v) : ival(v));
+        }
+        fail(R, "bad operand type for abs(): '%s'", type_name(v));
+    }
+    if (IS("round")) {
+        if (!is_num(v))
+            fail(R, "round wants a number");
+        int64_t p = int_arg(R, A, 0, "precision", 0);
+        const struct jv *m = arg(A, 1, "method");
+        double x = num(v), k = pow(10, (double)(p < -300 ? -300 : p > 300 ? 300 : p));
+        double r = !m || !strcmp(to_str(R, m).u.s.p, "common") ? nearbyint(x * k) / k
+                   : !strcmp(to_str(R, m).u.s.p, "floor")      ? floor(x * k) / k
+                                                               : ceil(x * k) / k;
+        return (struct jv){.k = J_FLOAT, .u.f = r};
+    }
+    /* the rest work on str(value) */
+    struct jv s = to_str(R, v);
+    if (IS("indent"))
+        return indent_(R, &s, A);
+    if (IS("trim"))
+        return strip(R, &s, arg(A, 0, "chars"), 3);
+    if (IS("string"))
+        return s;
+    if (IS("upper") || IS("lower") || IS("capitalize"))
+        return recase(R, &s, IS("upper") ? 'u' : IS("lower") ? 'l' : 'c');
+    if (IS("title"))
+        return title_filter(R, &s);
+    if (IS("replace")) {
+        const struct jv *a = arg(A, 0, "old"), *b = arg(A, 1, "new");
+        if (!a || !b)
+            fail(R, "replace wants two arguments");
+        struct jv as = to_str(R, a), bs = to_str(R, b);
+        return replace(R, &s, &as, &bs, int_arg(R, A, 2, "count", -1));
+    }
+    if (IS("escape") || IS("e") || IS("forceescape"))
+        return html_escape(R, &s);
+    if (IS("wordcount")) {
+        struct jv w = split(R, &s, NULL, -1);
+        return vint((int64_t)w.u.l->n);
+    }
+    fail(R, "no filter named '%s'", name);
+#undef IS
+}
+
+static bool test(struct run *R, const char *name, const struct jv *v, const struct args *A) {
+#define IS(s) (!strcmp(name, s))
+    const struct jv *x = arg(A, 0, NULL);
+    if (IS("defined"))
+        return v->k != J_UNDEF;
+    if (IS("undefined"))
+        return v->k == J_UNDEF;
+    if (IS("none"))
+        return v->k == J_NONE;
+    if (IS("boolean"))
+        return v->k == J_BOOL;
+    if (IS("true") || IS("false"))
+        return v->k == J_BOOL && v->u.b == IS("true");
+    if (IS("integer"))
+        return v->k == J_INT;
+    if (IS("float"))
+        return v->k == J_FLOAT;
+    if (IS("number"))
+        return is_num(v);
+    if (IS("string"))
+        return v->k == J_STR;
+    if (IS("mapping"))
+        return v->k == J_DICT && !v->u.d->ns;
+    if (IS("iterable") || IS("sequence"))
+        return v->k == J_STR || v->k == J_LIST || v->k == J_UNDEF ||
+               (v->k == J_DICT && !v->u.d->ns);
+    if (IS("callable"))
+        return v->k == J_FUNC || v->k == J_MACRO;
+    if (IS("odd") || IS("even")) {
+        if (v->k != J_INT && v->k != J_BOOL)
+            fail(R, "odd/even want an integer");
+        return (ival(v) % 2 != 0) == IS("odd");
+    }
+    if (IS("divisibleby")) {
+        if (!x || !is_num(x) || !is_num(v))
+            fail(R, "divisibleby wants numbers");
+        struct jv m = arith(R, JO_MOD, v, x);
+        return num(&m) == 0;
+    }
+    if (IS("lower") || IS("upper")) {
+        if (v->k != J_STR)
+            return false;
+        bool cased = false, ok = true;
+        for (size_t i = 0; i < v->u.s.n && ok; i++) {
+            char c = v->u.s.p[i];
+            cased |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            ok = IS("lower") ? !(c >= 'A' && c <= 'Z') : !(c >= 'a' && c <= 'z');
+        }
+        return ok && cased;
+    }
+    if (IS("escaped"))
+        return false;
+    if (!x)
+        fail(R, "test '%s' wants an argument", name);
+    if (IS("eq") || IS("equalto") || IS("=="))
+        return eq(v, x);
+    if (IS("ne") || IS("!="))
+        return !eq(v, x);
+    if (IS("sameas"))
+        return v->k == x->k && (v->k == J_NONE || v->k == J_UNDEF ||
+                                (v->k == J_BOOL && v->u.b == x->u.b) || eq(v, x));
+    if (IS("in"))
+        return contains(R, x, v);
+    int c = IS("lt") || IS("lessthan") || IS("<") || IS("le") || IS("<=") || IS("gt") ||
+                    IS("greaterthan") || IS(">") || IS("ge") || IS(">=")
+                ? cmp(R, v, x)
+                : 2;
+    if (c == 2)
+        fail(R, "no test named '%s'", name);
+    return IS("lt") || IS("lessthan") || IS("<")      ? c < 0
+           : IS("le") || IS("<=")                     ? c <= 0
+           : IS("gt") || IS("greaterthan") || IS(">") ? c > 0
+                                                      : c >= 0;
+#undef IS
+}
+
+/* ---- expressions ---- */
+
+static void step(struct run *R) {
+    if (++R->steps > MAX_STEPS)
+        fail(R, "more than %llu steps", MAX_STEPS);
+}
+
+static void eval_args(struct run *R, const struct jnode *n, struct args *A, size_t skip) {
+    A->n = n->args.n + skip;
+    A->pos = mill_jalloc(&R->a, (A->n ? A->n : 1) * sizeof *A->pos);
+    for (size_t i = 0; i < n->args.n; i++)
+        A->pos[i + skip] = eval(R, n->args.v[i]);
+    A->nk = n->kwv.n;
+    A->kwn = n->kwn;
+    A->kwv = mill_jalloc(&R->a, (A->nk ? A->nk : 1) * sizeof *A->kwv);
+    for (size_t i = 0; i < A->nk; i++)
+        A->kwv[i] = eval(R, n->kwv.v[i]);
+}
+
+static struct jv eval_call(struct run *R, const struct jnode *n) {
+    struct jv fn = eval(R, n->a);
+    struct args A;
+    eval_args(R, n, &A, 0);
+    R->line = n->line;
+    return call_value(R, &fn, &A);
+}
+
+static struct jv eval_bin(struct run *R, const struct jnode *n) {
+    struct jv a = eval(R, n->a), b = eval(R, n->b);
+    R->line = n->line;
+    if (n->op >= JO_EQ)
+        return compare(R, n->op, &a, &b);
+    if (n->op != JO_CAT && (a.k == J_UNDEF || b.k == J_UNDEF)) {
+        const struct jv *u = a.k == J_UNDEF ? &a : &b;
+        fail(R, "%s", u->u.why ? u->u.why : "an undefined value in arithmetic");
+    }
+    return arith(R, n->op, &a, &b);
+}
+
+static struct jv eval_node(struct run *R, const struct jnode *n);
+
+static struct jv eval(struct run *R, const struct jnode *n) {
+    if (++R->edepth > MAX_EVAL_DEPTH)
+        fail(R, "expressions and macro calls nested more than %d deep", MAX_EVAL_DEPTH);
+    struct jv v = eval_node(R, n);
+    R->edepth--;
+    return v;
+}
+
+static struct jv eval_node(struct run *R, const struct jnode *n) {
+    step(R);
+    R->line = n->line;
+    switch (n->k) {
+    case JN_CONST: return n->cst;
+    case JN_NAME: {
+        const struct jv *v = lookup(R, R->frame, n->s);
+        if (v)
+            return *v;
+        char *why = mill_jalloc(&R->a, n->sn + 20);
+        snprintf(why, n->sn + 20, "'%s' is undefined", n->s);
+        return vundef(why);
+    }
+    case JN_ATTR: {
+        struct jv o = eval(R, n->a);
+        R->line = n->line;
+        return getattr_(R, &o, n->s);
+    }
+    case JN_ITEM: {
+        struct jv o = eval(R, n->a), k = eval(R, n->b);
+        R->line = n->line;
+        return getitem(R, &o, &k);
+    }
+    case JN_SLICE: {
+        struct jv o = eval(R, n->a), a = n->b ? eval(R, n->b) : NONE,
+                  b = n->c ? eval(R, n->c) : NONE, c = n->d ? eval(R, n->d) : NONE;
+        R->line = n->line;
+        if (o.k == J_UNDEF)
+            fail(R, "%s has no items", o.u.why ? o.u.why : "an undefined value");
+        return slice(R, &o, &a, &b, &c);
+    }
+    case JN_CALL: return eval_call(R, n);
+    case JN_FILTER:
+    case JN_TEST: {
+        struct jv v = eval(R, n->a);
+        struct args A;
+        eval_args(R, n, &A, 0);
+        R->line = n->line;
+        if (n->k == JN_FILTER)
+            return filter(R, n->s, &v, &A);
+        return vbool(test(R, n->s, &v, &A) != (n->op == 1));
+    }
+    case JN_NEG:
+    case JN_POS: {
+        struct jv v = eval(R, n->a), zero = vint(0);
+        R->line = n->line;
+        if (!is_num(&v))
+            fail(R, "bad operand type for unary %c: '%s'", n->k == JN_NEG ? '-' : '+',
+                 type_name(&v));
+        return n->k == JN_NEG ? arith(R, JO_SUB, &zero, &v) : v.k == J_BOOL ? vint(ival(&v)) : v;
+    }
+    case JN_NOT: {
+        struct jv v = eval(R, n->a);
+        return vbool(!truthy(&v));
+    }
+    case JN_BIN: return eval_bin(R, n);
+    case JN_AND:
+    case JN_OR: {
+        struct jv a = eval(R, n->a);
+        return truthy(&a) == (n->k == JN_AND) ? eval(R, n->b) : a;
+    }
+    case JN_COND: {
+        struct jv c = eval(R, n->b);
+        return truthy(&c) ? eval(R, n->a) : n->c ? eval(R, n->c) : vundef("a conditional's else");
+    }
+    case JN_LIST:
+    case JN_TUPLE: {
+        struct jv l = vlist(R, n->args.n);
+        for (size_t i = 0; i < n->args.n; i++)
+            lpush(R, l.u.l, eval(R, n->args.v[i]));
+        l.u.l->tuple = n->k == JN_TUPLE;
+        return l;
+    }
+    case JN_DICT: {
+        struct jv d = vdict(R);
+        for (size_t i = 0; i < n->args.n; i++)
+            dset(R, d.u.d, eval(R, n->args.v[i]), eval(R, n->kwv.v[i]));
+        return d;
+    }
+    default: fail(R, "not an expression");
+    }
+}
+
+/* ---- statements ---- */
+
+static void bind(struct run *R, struct frame *f, const struct jnode *n, const struct jv *item) {
+    if (n->n_names == 1) {
+        dset(R, &f->vars, vstrz(n->names[0]), *item);
+        return;
+    }
+    if (item->k != J_LIST)
+        fail(R, "cannot unpack a %s into %zu loop variables", type_name(item), n->n_names);
+    if (item->u.l->n != n->n_names)
+        fail(R, "%s values to unpack (expected %zu, got %zu)",
+             item->u.l->n < n->n_names ? "not enough" : "too many", n->n_names, item->u.l->n);
+    for (size_t i = 0; i < n->n_names; i++)
+        dset(R, &f->vars, vstrz(n->names[i]), item->u.l->v[i]);
+}
+
+static struct jv loop_object(struct run *R, const struct jlist *items, size_t i) {
+    struct jv d = vdict(R);
+    int64_t n = (int64_t)items->n, k = (int64_t)i;
+    static const char *const keys[] = {"index", "index0", "revindex", "revindex0", "first",
+                                       "last",  "length", "depth",    "depth0"};
+    struct jv vals[] = {vint(k + 1),       vint(k), vint(n - k), vint(n - k - 1), vbool(k == 0),
+                        vbool(k == n - 1), vint(n), vint(1),     vint(0)};
+    for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
+        dset(R, d.u.d, vstrz(keys[j]), vals[j]);
+    dset(R, d.u.d, vstrz("previtem"), i ? items->v[i - 1] : vundef("loop.previtem on the first"));
+    dset(R, d.u.d, vstrz("nextitem"),
+         i + 1 < items->n ? items->v[i + 1] : vundef("loop.nextitem on the last"));
+    return d;
+}
+
+static void exec_for(struct run *R, const struct jnode *n, struct frame *f) {
+    struct jv seq = eval(R, n->a);
+    R->line = n->line;
+    if (seq.k == J_NONE)
+        fail(R, "'NoneType' object is not iterable");
+    const struct jlist *all = iterate(R, &seq);
+    struct frame *lf = mill_jalloc(&R->a, sizeof *lf);
+    lf->up = f;
+    /* each pass has its own scope: what the body sets is gone at the next */
+    const struct jlist *items = all;
+    if (n->b) {
+        struct jv kept = vlist(R, 0);
+        struct frame *saved = R->frame;
+        R->frame = lf;
+        for (size_t i = 0; i < all->n; i++) {
+            bind(R, lf, n, &all->v[i]);
+            struct jv c = eval(R, n->b);
+            if (truthy(&c))
+                lpush(R, kept.u.l, all->v[i]);
+        }
+        R->frame = saved;
+        items = kept.u.l;
+    }
+    for (size_t i = 0; i < items->n; i++) {
+        lf = mill_jalloc(&R->a, sizeof *lf);
+        lf->up = f;
+        bind(R, lf, n, &items->v[i]);
+        dset(R, &lf->vars, vstrz("loop"), loop_object(R, items, i));
+        exec(R, &n->body, lf);
+        int ctl = R->ctl;
+        R->ctl = 0;
+        if (ctl == 1)
+            break;
+    }
+    if (!items->n)
+        exec(R, &n->orelse, f);
+}
+
+static void exec_set(struct run *R, const struct jnode *n, struct frame *f) {
+    struct jv v;
+    if (n->k == JN_SETBLOCK) {
+        struct mill_buf *saved = R->out, *b = buf_get(R);
+        R->out = b;
+        exec(R, &n->body, f);
+        R->out = saved;
+        v = buf_done(R, b);
+    } else {
+        v = eval(R, n->a);
+    }
+    R->line = n->line;
+    if (!n->s) {
+        dset(R, &f->vars, vstrz(n->names[0]), v);
+        return;
+    }
+    struct jv *ns = lookup(R, f, n->names[0]);
+    if (!ns || ns->k != J_DICT || !ns->u.d->ns)
+        fail(R, "cannot assign attribute on non-namespace object");
+    dset(R, ns->u.d, vstrz(n->s), v);
+}
+
+static void exec(struct run *R, const struct jnodes *body, struct frame *f) {
+    struct frame *saved = R->frame;
+    R->frame = f;
+    for (size_t i = 0; i < body->n && !R->ctl; i++) {
+        const struct jnode *n = body->v[i];
+        step(R);
+        R->line = n->line;
+        switch (n->k) {
+        case JN_TEXT: put(R, R->out, n->s, n->sn); break;
+        case JN_OUT: {
+            struct jv v = eval(R, n->a);
+            write_str(R, R->out, &v);
+            break;
+        }
+        case JN_IF: {
+            struct jv c = eval(R, n->a);
+            exec(R, truthy(&c) ? &n->body : &n->orelse, f);
+            break;
+        }
+        case JN_FOR: exec_for(R, n, f); break;
+        case JN_SET:
+        case JN_SETBLOCK: exec_set(R, n, f); break;
+        case JN_MACRO:
+            dset(R, &f->vars, vstrz(n->s), (struct jv){.k = J_MACRO, .u.macro = n});
+            break;
+        case JN_BREAK: R->ctl = 1; break;
+        case JN_CONTINUE: R->ctl = 2; break;
+        case JN_BLOCK: exec(R, &n->body, f); break;
+        default: fail(R, "not a statement");
+        }
+    }
+    R->frame = saved;
+}
+
+int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,
+                   struct mill_err *err) {
+    jmp_buf jb;
+    struct run *R = calloc(1, sizeof *R);
+    if (!R)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    R->a.limit = ARENA_LIMIT;
+    R->a.fail = &jb;
+    R->a.err = err;
+    R->err = err;
+    int rc = 0;
+    if (setjmp(jb)) {
+        rc = err->code ? err->code : MILL_EFORMAT;
+    } else {
+        struct frame *builtins = mill_jalloc(&R->a, sizeof *builtins), *top;
+        static const struct {
+            const char *name;
+            int id;
+        } fns[] = {{"range", F_RANGE},
+                   {"namespace", F_NAMESPACE},
+                   {"raise_exception", F_RAISE},
+                   {"strftime_now", F_STRFTIME},
+                   {"dict", F_DICT}};
+        for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+            dset(R, &builtins->vars, vstrz(fns[i].name), vfunc(R, fns[i].id, NONE));
+        if (vars && vars->kind == MILL_V_STRUCT)
+            for (size_t i = 0; i < vars->u.obj.n; i++)
+                dset(R, &builtins->vars, vstrz(vars->u.obj.keys[i]),
+                     from_value(R, &vars->u.obj.vals[i], 0));
+        top = mill_jalloc(&R->a, sizeof *top);
+        top->up = builtins;
+        R->globals = top;
+        R->out = buf_get(R);
+        exec(R, body, top);
+        ck(R, mill_buf_add(out, R->out->p ? R->out->p : "", R->out->n));
+    }
+    for (struct bufnode *b = R->bufs, *next; b; b = next) {
+        next = b->all;
+        mill_buf_free(&b->b);
+        free(b);
+    }
+    mill_jarena_free(&R->a);
+    free(R);
+    return rc;
+}

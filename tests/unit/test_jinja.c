@@ -1,0 +1,482 @@
+/* test_jinja.c: src/core/jinja*.c against Jinja2 itself. Every case (a template and its
+ * variables) goes, as a JSON line, to tests/reference/jinja_oracle.py under Debian's
+ * /usr/bin/python3 (python3-jinja2 set up as transformers' apply_chat_template sets it up); our
+ * render must be the same text byte for byte, and where Jinja2 fails (a syntax error, an
+ * undefined attribute, a type error, the template's raise_exception) ours must fail too.
+ *
+ * Two sets: small templates that each exercise one part of the language (whitespace control,
+ * filters, tests, loops, scoping, macros, Python's str() and arithmetic, tojson), and the real
+ * chat templates of tests/data/chat_templates/ rendered with seven conversations (one turn,
+ * several turns with a system prompt, images, audio, no generation prompt, a final assistant
+ * turn, tools), as transformers calls them. Then the limits (nesting, loop steps, range, output)
+ * on hostile templates. Fails, never skips, without python3-jinja2. */
+#include "core/jinja.h"
+#include "mtest.h"
+
+#include <mill/buf.h>
+#include <mill/value.h>
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct jcase {
+    const char *name;
+    char *tmpl, *vars;
+};
+
+static struct jcase *cases;
+static size_t n_cases, cap_cases;
+
+static void add_case(const char *name, const char *tmpl, size_t tn, const char *vars) {
+    if (n_cases == cap_cases) {
+        cap_cases = cap_cases ? cap_cases * 2 : 256;
+        cases = realloc(cases, cap_cases * sizeof *cases);
+    }
+    char *t = malloc(tn + 1);
+    memcpy(t, tmpl, tn);
+    t[tn] = 0;
+    cases[n_cases++] = (struct jcase){name, t, strdup(vars)};
+}
+
+/* One part of the language each; vars is JSON ({} when empty). */
+static const char *const language[][2] = {
+    /* text and whitespace control: trim_blocks, lstrip_blocks, -, +, comments, raw */
+    {"a\n  {% if true %}\n  b\n  {% endif %}\nc\n", "{}"},
+    {"a  {%- if true -%}  b  {%- endif -%}  c", "{}"},
+    {"a\n    {%+ if true %}b{% endif %}", "{}"},
+    {"x {# note #}\ny\n  {# own line #}\nz", "{}"},
+    {"{{ 'a' }}\n{{ 'b' -}}\n   c", "{}"},
+    {"{% raw %}{{ not a var }}{% endraw %}\n!", "{}"},
+    {"line\r\nnext\rlast\n", "{}"},
+    {"{% for i in range(3) %}\n  {{ i }}\n{% endfor %}\n", "{}"},
+    {"{%- for m in messages %}[{{ m.role }}]{% endfor -%}\n\n",
+     "{\"messages\":[{\"role\":\"user\"},{\"role\":\"assistant\"}]}"},
+    {"  {% set x = 1 %}\n  {{ x }}", "{}"},
+    /* Python's str() of values */
+    {"{{ none }}|{{ true }}|{{ 1.0 }}|{{ 0.1 + 0.2 }}|{{ 1e20 }}|{{ 10 / 4 }}|{{ 7 // 2 }}", "{}"},
+    {"{{ [1, 'a', none, true, [2.5]] }}|{{ {'k': 'v', 'n': 1} }}|{{ ('t',) }}|{{ (1, 2) }}", "{}"},
+    {"{{ [\"it's\", 'say \"hi\"', 'both \\' \"', 'nl\\n', 'tab\\t'] }}", "{}"},
+    {"{{ x }}|{{ x.y is defined }}", "{\"x\":{\"y\":null}}"},
+    {"{{ -7 // 2 }} {{ -7 % 3 }} {{ 7 % -3 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ -7.5 // 2 }} {{ 5.5 % "
+     "2 }}",
+     "{}"},
+    {"{{ 'ab' * 3 }}{{ [1] * 2 }}{{ 'x' ~ 1 ~ none }}{{ 1 + true }}", "{}"},
+    {"{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }} {{ 1 == 1.0 }}", "{}"},
+    {"{{ 'b' in 'abc' }} {{ 2 in [1, 2] }} {{ 'k' in {'k': 1} }} {{ 'z' not in 'abc' }}", "{}"},
+    {"{{ 1 if false }}|{{ 'y' if x else 'n' }}|{{ x or 'd' }}|{{ x and 1 }}|{{ not x }}",
+     "{\"x\":0}"},
+    /* undefined */
+    {"[{{ nope }}]{{ nope is defined }}{{ nope | length }}{% for i in nope %}x{% endfor %}", "{}"},
+    {"{{ nope.attr }}", "{}"},
+    {"{{ nope + 1 }}", "{}"},
+    {"{{ d.missing }}|{{ d.missing is defined }}|{{ d['missing'] is none }}", "{\"d\":{}}"},
+    {"{{ d.missing.deeper }}", "{\"d\":{}}"},
+    /* subscripts, slices, methods */
+    {"{{ s[0] }}{{ s[-1] }}{{ s[1:3] }}{{ s[::-1] }}{{ s[-2:] }}{{ s[:-1] }}{{ s[10:] }}",
+     "{\"s\":\"h\\u00e9llo\"}"},
+    {"{{ l[1:] }}{{ l[::2] }}{{ l[-1] }}{{ l[5] is defined }}{{ l[::-2] }}{{ l[3:0:-1] }}",
+     "{\"l\":[1,2,3,4,5]}"},
+    {"{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.strip(' x') }}|{{ s.split() }}",
+     "{\"s\":\" x a b \\n \"}"},
+    {"{{ 'a,b,,c'.split(',') }}{{ 'a b c'.split(' ', 1) }}{{ '  a  b '.split(none, 1) }}", "{}"},
+    {"{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x', 'lo')) }}{{ 'aXa'.replace('a', 'b') "
+     "}}",
+     "{}"},
+    {"{{ 'mIxEd wORds'.upper() }} {{ 'mIxEd wORds'.lower() }} {{ 'mIxEd wORds'.title() }} {{ "
+     "'mIxEd'.capitalize() }}",
+     "{}"},
+    {"{{ 'abcabc'.find('c') }} {{ 'abc'.find('z') }} {{ 'abcabc'.count('bc') }} {{ '-'.join(['a', "
+     "'b']) }} {{ '12'.isdigit() }}",
+     "{}"},
+    {"{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{{ d.keys() | list }}{{ d.get('z', 9) "
+     "}}{{ d.get('a') }}",
+     "{\"d\":{\"a\":1,\"b\":[2]}}"},
+    /* filters */
+    {"{{ '  x  ' | trim }}|{{ 'xxaxx' | trim('x') }}|{{ [1, 2] | length }}|{{ 'h\\u00e9' | length "
+     "}}|{{ {'a': 1} | count }}",
+     "{}"},
+    {"{{ [1, 2, 3] | join(', ') }}|{{ ['a', 'b'] | join }}|{{ users | join(', ', attribute='name') "
+     "}}",
+     "{\"users\":[{\"name\":\"x\"},{\"name\":\"y\"}]}"},
+    {"{{ x | default('d') }}|{{ '' | default('d') }}|{{ '' | default('d', true) }}|{{ none | "
+     "d('n') }}",
+     "{}"},
+    {"{{ 'a' | upper }}{{ 'B' | lower }}{{ 'hello world-wide (x)' | title }}{{ 'hELLO' | "
+     "capitalize }}",
+     "{}"},
+    {"{{ [3, 1, 2] | first }}{{ [3, 1, 2] | last }}{{ 'abc' | first }}{{ [3, 1, 2] | sort }}{{ [3, "
+     "1, 2] | sort(reverse=true) }}",
+     "{}"},
+    {"{{ ['b', 'A', 'a'] | sort }}{{ ['b', 'A', 'a'] | unique | list }}{{ [1, 2, 3] | reverse | "
+     "list }}{{ 'abc' | reverse }}",
+     "{}"},
+    {"{{ [1, 2, 3] | min }}{{ [1, 2, 3] | max }}{{ [1, 2, 3] | sum }}{{ -3 | abs }}{{ 2.5 | round "
+     "}}{{ 3.14159 | round(2) }}",
+     "{}"},
+    {"{{ '42' | int }}{{ 'x' | int }}{{ '3.9' | int }}{{ 2.7 | int }}{{ '1.5' | float }}{{ 3 | "
+     "string }}{{ 1 | float }}",
+     "{}"},
+    {"{{ m | selectattr('role', 'equalto', 'user') | list | length }}{{ m | rejectattr('role', "
+     "'eq', 'user') | map(attribute='role') | list }}",
+     "{\"m\":[{\"role\":\"user\"},{\"role\":\"system\"},{\"role\":\"user\"}]}"},
+    {"{{ [0, 1, 2, none] | select | list }}{{ [1, 2, 3, 4] | select('odd') | list }}{{ [1, 2, 3] | "
+     "reject('even') | list }}{{ ['a', 'b'] | map('upper') | list }}",
+     "{}"},
+    {"{{ m | selectattr('tool_calls', 'defined') | list | length }}{{ m | selectattr('content') | "
+     "list | length }}",
+     "{\"m\":[{\"content\":\"\"},{\"content\":\"x\",\"tool_calls\":[]}]}"},
+    {"{{ d | dictsort }}{{ d | dictsort(by='value') }}{{ d | items | list }}",
+     "{\"d\":{\"b\":1,\"a\":2}}"},
+    {"{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb\\n' | indent(2, true) }}|{{ 'a\\n\\nb' | indent('> "
+     "', blank=true) }}",
+     "{}"},
+    {"{{ '<a href=\"x\">&\\'</a>' | e }}{{ 'x' | safe }}{{ 'one two  three' | wordcount }}{{ d | "
+     "attr('k') }}",
+     "{\"d\":{\"k\":5}}"},
+    {"{{ 'a b' | replace(' ', '_') }}{{ 'aaa' | replace('a', 'b', 2) }}{{ 'ab' | replace('', '-') "
+     "}}",
+     "{}"},
+    /* tojson as transformers defines it */
+    {"{{ v | tojson }}", "{\"v\":{\"s\":\"caf\\u00e9 \\\"q\\\" \\\\ \\n \\u0001 "
+                         "\\u2028\",\"n\":[1,2.5,null,true],\"e\":{},\"l\":[]}}"},
+    {"{{ v | tojson(indent=2) }}|{{ v | tojson(indent=4, sort_keys=true) }}|{{ v | "
+     "tojson(separators=(',', ':')) }}",
+     "{\"v\":{\"b\":[1,{\"x\":null}],\"a\":\"z\",\"e\":[]}}"},
+    {"{{ v | tojson(ensure_ascii=true) }}{{ 1e100 | tojson }}{{ 0.1 | tojson }}{{ {1: 2, none: 3} "
+     "| tojson }}",
+     "{\"v\":\"caf\\u00e9 \\ud83d\\ude00\"}"},
+    {"{{ nope | tojson }}", "{}"},
+    /* tests */
+    {"{{ 1 is number }}{{ true is number }}{{ true is integer }}{{ 1 is integer }}{{ 1.0 is float "
+     "}}{{ 's' is string }}{{ {} is mapping }}{{ [] is iterable }}{{ 's' is sequence }}",
+     "{}"},
+    {"{{ 3 is odd }}{{ 4 is even }}{{ 9 is divisibleby 3 }}{{ 9 is divisibleby(4) }}{{ none is "
+     "none }}{{ 1 is not none }}{{ x is sameas false }}{{ 'ab' is lower }}{{ 'AB' is upper }}",
+     "{\"x\":false}"},
+    {"{{ 2 is eq 2 }}{{ 2 is ne 3 }}{{ 1 is lt 2 }}{{ 2 is ge 2 }}{{ 'a' is in 'abc' }}{{ range is "
+     "callable }}{{ true is boolean }}{{ false is false }}",
+     "{}"},
+    /* loops */
+    {"{% for x in l %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.first }}/{{ "
+     "loop.last }}/{{ loop.length }}/{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}",
+     "{\"l\":[\"a\",\"b\",\"c\"]}"},
+    {"{% for x in l if x != 'b' %}{{ loop.index }}{{ x }}{{ loop.length }}{% else %}none{% endfor "
+     "%}|{% for x in [] %}x{% else %}empty{% endfor %}",
+     "{\"l\":[\"a\",\"b\",\"c\"]}"},
+    {"{% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% "
+     "endif %}{{ x }}{% endfor %}",
+     "{}"},
+    {"{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}{% for c in 'h\\u00e9' %}[{{ c "
+     "}}]{% endfor %}{% for k in {'x': 1, 'y': 2} %}{{ k }}{% endfor %}",
+     "{}"},
+    {"{% for i in range(2) %}{% for j in range(2) %}{{ loop.index }}{{ i }}{{ j }} {% endfor %}{{ "
+     "loop.index }}|{% endfor %}{{ range(1, 10, 3) | list }}{{ range(5, 0, -2) | list }}",
+     "{}"},
+    {"{% for a, b in [[1, 2, 3]] %}{% endfor %}", "{}"},
+    {"{% for x in none %}{% endfor %}", "{}"},
+    /* scoping: set in loops stays there; namespace carries out */
+    {"{% set x = 1 %}{% for i in range(3) %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}", "{}"},
+    {"{% set ns = namespace(n=0, s='') %}{% for i in range(4) %}{% set ns.n = ns.n + i %}{% set "
+     "ns.s = ns.s ~ i %}{% endfor %}{{ ns.n }}{{ ns.s }}{{ ns.missing is defined }}",
+     "{}"},
+    {"{% if true %}{% set y = 'in-if' %}{% endif %}{{ y }}{% set t = 1, 2 %}{{ t }}", "{}"},
+    {"{% set x %}block {{ 1 + 1 }}{% endset %}[{{ x }}]{% set d = dict(a=1, b='c') %}{{ d }}",
+     "{}"},
+    {"{% set x = 1 %}{% set x.y = 2 %}", "{}"},
+    /* macros */
+    {"{% macro m(a, b='B', c=none) %}<{{ a }}{{ b }}{{ c }}>{% endmacro %}{{ m(1) }}{{ m(1, 2) "
+     "}}{{ m(1, c=3) }}{{ m('x') | length }}",
+     "{}"},
+    {"{% macro outer(x) %}{{ inner(x) ~ '!' }}{% endmacro %}{% macro inner(y) %}({{ y }}){% "
+     "endmacro %}{{ outer(5) }}",
+     "{}"},
+    {"{% macro r(n) %}{% if n > 0 %}{{ n }}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(5) }}",
+     "{}"},
+    {"{% set g = 'global' %}{% macro m() %}{{ g }}{% endmacro %}{{ m() }}", "{}"},
+    {"{% generation %}gen {{ 1 }}{% endgeneration %}", "{}"},
+    /* literals and precedence */
+    {"{{ 'a' 'b' \"c\" }}{{ \"\\u00e9\\x41\\n\\t\\\\\" }}{{ '\\d' }}{{ 1_000 }}{{ 1.5e3 }}{{ (1, "
+     "2)[1] }}{{ [[1]][0][0] }}",
+     "{}"},
+    {"{{ 1 + 2 * 3 }}{{ (1 + 2) * 3 }}{{ 2 ** 3 ** 2 }}{{ -2 ** 2 }}{{ 'a' ~ 1 + 2 }}{{ not 1 == 2 "
+     "}}{{ -3 | abs }}",
+     "{}"},
+    {"{{ [1, 2,] }}{{ {'a': 1,} }}{{ () }}{{ d.0 }}{{ l.1 }}", "{\"d\":{},\"l\":[5,6]}"},
+    /* globals and errors */
+    {"{{ raise_exception('Conversation roles must alternate') }}", "{}"},
+    {"{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system') }}{% endif %}ok",
+     "{\"messages\":[{\"role\":\"user\"}]}"},
+    {"{{ strftime_now('%Y-%m-%d %d %b') | length }}", "{}"},
+    {"{{ range(100001) | length }}", "{}"},
+    {"{{ 'a' + 1 }}", "{}"},
+    {"{{ 1 / 0 }}", "{}"},
+    {"{{ x.y }}", "{\"x\":1}"},
+    {"{% if %}{% endif %}", "{}"},
+    {"{% for x in y %}", "{}"},
+    {"{{ 1 + }}", "{}"},
+    {"{% endif %}", "{}"},
+    {"{{ 'unterminated }}", "{}"},
+    {"{# open comment", "{}"},
+    {"{{ [1, 2) }}", "{}"},
+    {"{% set %}", "{}"},
+    {"text {{ x }", "{}"},
+};
+
+/* The conversations every real template renders. */
+static const char *const conversations[][2] = {
+    {"one turn", "\"messages\":[{\"role\":\"user\",\"content\":\"The following are multiple "
+                 "choice questions (with answers) about anatomy.\\n\\nWhat is 2+2?\\nA. 3\\nB. "
+                 "4\\nAnswer:\"}],\"add_generation_prompt\":true"},
+    {"system and turns",
+     "\"messages\":[{\"role\":\"system\",\"content\":\"You are terse.\"},{\"role\":\"user\","
+     "\"content\":\"  caf\\u00e9 \\\"q\\\" 'x'\\n\\n\"},{\"role\":\"assistant\",\"content\":\" "
+     "B \"},{\"role\":\"user\",\"content\":\"Why?\"}],\"add_generation_prompt\":true"},
+    {"images", "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"image\":"
+               "\"a.png\"},{\"type\":\"image\",\"image\":\"b.png\"},{\"type\":\"text\",\"text\":"
+               "\"Which class? Answer with the letter.\"}]}],\"add_generation_prompt\":true"},
+    {"audio", "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\",\"audio\":"
+              "\"a.wav\"},{\"type\":\"text\",\"text\":\"What sound is this?\"}]}],"
+              "\"add_generation_prompt\":true"},
+    {"no generation prompt",
+     "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"add_generation_prompt\":false"},
+    {"final assistant", "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":"
+                        "\"assistant\",\"content\":\"Hello.\"}],\"add_generation_prompt\":false"},
+    {"tools", "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}],"
+              "\"add_generation_prompt\":true"},
+};
+
+static const char TOOLS[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Current "
+    "weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","
+    "\"description\":\"City name\"}},\"required\":[\"city\"]}}}]";
+
+static char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct mill_buf b = {0};
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mill_buf_add(&b, chunk, k);
+    fclose(f);
+    *n = b.n;
+    return b.p ? b.p : strdup("");
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t add_corpus(void) {
+    char dir[4096];
+    mtest_source_path(dir, sizeof dir, "tests/data/chat_templates");
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    char *names[256];
+    size_t k = 0;
+    for (struct dirent *e; d && (e = readdir(d)) && k < 256;)
+        if (strstr(e->d_name, ".jinja"))
+            names[k++] = strdup(e->d_name);
+    if (d)
+        closedir(d);
+    qsort(names, k, sizeof *names, by_name);
+    for (size_t i = 0; i < k; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        size_t n;
+        char *t = read_all(path, &n);
+        CHECK(t != NULL);
+        for (size_t c = 0; t && c < sizeof conversations / sizeof conversations[0]; c++) {
+            /* what transformers passes: the special tokens, tools, documents, the chat */
+            struct mill_buf v = {0};
+            bool tools = !strcmp(conversations[c][0], "tools");
+            mill_buf_addf(&v,
+                          "{\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"tools\":%s,"
+                          "\"documents\":null,%s}",
+                          tools ? TOOLS : "null", conversations[c][1]);
+            size_t ln = strlen(names[i]) + 64;
+            char *label = malloc(ln);
+            snprintf(label, ln, "%s (%s)", names[i], conversations[c][0]);
+            add_case(label, t, n, v.p);
+            mill_buf_free(&v);
+        }
+        free(t);
+        free(names[i]);
+    }
+    return k;
+}
+
+/* The oracle's line for each case, or NULL when it could not run. */
+static char **oracle(void) {
+    char in[] = "/tmp/mill_jinja_XXXXXX";
+    int fd = mkstemp(in);
+    CHECK(fd >= 0);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    struct mill_buf b = {0};
+    for (size_t i = 0; f && i < n_cases; i++) {
+        mill_buf_reset(&b);
+        mill_buf_adds(&b, "{\"template\":");
+        mill_buf_add_json_str(&b, cases[i].tmpl, strlen(cases[i].tmpl));
+        mill_buf_addf(&b, ",\"vars\":%s}\n", cases[i].vars);
+        fputs(b.p, f);
+    }
+    if (f)
+        fclose(f);
+    mill_buf_reset(&b);
+    mill_buf_addf(&b, "/usr/bin/python3 %s/tests/reference/jinja_oracle.py < %s",
+                  mtest_source_dir(), in);
+    FILE *p = popen(b.p, "r");
+    CHECK(p != NULL);
+    char **out = calloc(n_cases, sizeof *out);
+    struct mill_buf line = {0};
+    size_t k = 0;
+    for (int c; p && k < n_cases && (c = fgetc(p)) != EOF;) {
+        if (c != '\n') {
+            mill_buf_addc(&line, (char)c);
+            continue;
+        }
+        out[k++] = strdup(line.p ? line.p : "");
+        mill_buf_reset(&line);
+    }
+    CHECK(p && pclose(p) == 0);
+    CHECK_INT(k, n_cases);
+    unlink(in);
+    mill_buf_free(&b);
+    mill_buf_free(&line);
+    return k == n_cases ? out : NULL;
+}
+
+/* Our render of case i: 0 and the text in *out, or the error code. */
+static int render(size_t i, struct mill_buf *out, struct mill_err *e) {
+    struct mill_value vars = {0};
+    int rc = mill_value_from_json(&vars, cases[i].vars, strlen(cases[i].vars), e);
+    CHECK_INT(rc, 0);
+    struct mill_jinja *t = NULL;
+    if (!rc)
+        rc = mill_jinja_parse(cases[i].tmpl, strlen(cases[i].tmpl), &t, e);
+    if (!rc)
+        rc = mill_jinja_render(t, &vars, out, e);
+    mill_jinja_free(t);
+    mill_value_free(&vars);
+    return rc;
+}
+
+static void test_against_jinja2(void) {
+    size_t n_lang = sizeof language / sizeof language[0];
+    for (size_t i = 0; i < n_lang; i++)
+        add_case("language", language[i][0], strlen(language[i][0]), language[i][1]);
+    size_t n_files = add_corpus();
+    CHECK(n_files >= 20);
+    char **want = oracle();
+    if (!want)
+        return;
+    size_t agree = 0, corpus_ok = 0;
+    for (size_t i = 0; i < n_cases; i++) {
+        struct mill_buf got = {0};
+        struct mill_err e = {0};
+        int rc = render(i, &got, &e);
+        bool ok_py = !strncmp(want[i], "OK ", 3);
+        struct mill_value text = {0};
+        struct mill_err je = {0};
+        if (ok_py)
+            CHECK_INT(mill_value_from_json(&text, want[i] + 3, strlen(want[i] + 3), &je), 0);
+        const char *py = ok_py ? mill_value_as_str(&text) : NULL;
+        bool same = ok_py ? !rc && py && got.n == text.u.s.n && !memcmp(got.p, py, got.n) : rc != 0;
+        if (same) {
+            agree++;
+            corpus_ok += i >= n_lang && ok_py;
+        } else {
+            size_t at = 0;
+            while (py && got.p && at < got.n && py[at] == got.p[at])
+                at++;
+            fprintf(stderr,
+                    "case %zu [%s]\n  template: %.300s\n  vars: %.200s\n  jinja2: %.300s\n"
+                    "  ours (rc %d%s%s): %.300s\n  first difference at byte %zu\n",
+                    i, cases[i].name, cases[i].tmpl, cases[i].vars, want[i], rc, rc ? ", " : "",
+                    rc ? e.msg : "", got.p ? got.p : "", at);
+        }
+        mill_value_free(&text);
+        mill_buf_free(&got);
+        free(want[i]);
+    }
+    free(want);
+    printf("%zu of %zu renders equal Jinja2's (%zu language cases, %zu templates x %zu "
+           "conversations, %zu of those rendered)\n",
+           agree, n_cases, n_lang, n_files, sizeof conversations / sizeof conversations[0],
+           corpus_ok);
+    CHECK_INT(agree, n_cases);
+    /* most templates render most conversations; an oracle that fails them all proves nothing */
+    CHECK(corpus_ok >= n_files * 4);
+}
+
+/* Hostile templates end with an error, within bounded time and memory. */
+static void test_limits(void) {
+    static const char *const hostile[] = {
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+        "{{ 'x' * 100000000 }}",
+        "{% set s = namespace(v='xxxxxxxxxxxxxxxx') %}{% for i in range(40) %}"
+        "{% set s.v = s.v ~ s.v %}{% endfor %}{{ s.v | length }}",
+        "{{ 2 ** 64 }}",
+        "{{ -9223372036854775807 - 1 - 1 }}",
+        /* a namespace that holds itself; lists nested by a loop past what the parser bounds */
+        "{% set ns = namespace(x=1) %}{% set ns.x = [ns] %}{{ ns }}",
+        "{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}"
+        "{% endfor %}{{ ns.l }}",
+        "{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}"
+        "{% endfor %}{{ ns.l | tojson }}",
+        "{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}"
+        "{% endfor %}{{ ns.l < [[1]] }}",
+        /* 31 calls deep, then an undefined name in arithmetic */
+        "{% macro f(n) %}{{ f(n + 1) if n < 31 else ((((1 + x)))) }}"
+        "{% endmacro %}{{ f(0) }}",
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        struct mill_jinja *t = NULL;
+        struct mill_err e = {0};
+        struct mill_buf out = {0};
+        int rc = mill_jinja_parse(hostile[i], strlen(hostile[i]), &t, &e);
+        CHECK_INT(rc, 0);
+        rc = t ? mill_jinja_render(t, NULL, &out, &e) : rc;
+        CHECK_INT(rc, MILL_EFORMAT);
+        if (strstr(e.msg, "chat template") != e.msg)
+            fprintf(stderr, "hostile %zu: %s\n", i, e.msg);
+        CHECK(strstr(e.msg, "chat template") == e.msg);
+        mill_jinja_free(t);
+        mill_buf_free(&out);
+    }
+    /* nesting past the parser's bound */
+    struct mill_buf deep = {0};
+    mill_buf_adds(&deep, "{{ ");
+    for (int i = 0; i < 1000; i++)
+        mill_buf_adds(&deep, "(");
+    mill_buf_adds(&deep, "1");
+    for (int i = 0; i < 1000; i++)
+        mill_buf_adds(&deep, ")");
+    mill_buf_adds(&deep, " }}");
+    struct mill_jinja *t = NULL;
+    struct mill_err e = {0};
+    CHECK_INT(mill_jinja_parse(deep.p, deep.n, &t, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "nested more than") != NULL);
+    mill_buf_free(&deep);
+}
+
+int main(void) {
+    test_against_jinja2();
+    test_limits();
+    for (size_t i = 0; i < n_cases; i++) {
+        free(cases[i].tmpl);
+        free(cases[i].vars);
+        if (strcmp(cases[i].name, "language"))
+            free((char *)cases[i].name);
+    }
+    free(cases);
+    if (mtest_failed_checks) {
+        fprintf(stderr, "%d check(s) failed\n", mtest_failed_checks);
+        return 1;
+    }
+    puts("all passed");
+    return 0;
+}
