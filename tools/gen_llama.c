@@ -10,7 +10,8 @@
  *
  * Usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]
  *        [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]
- *        [--type f32|f16|bf16|q8_0|q4_0] [--chat_template chatml|llama3|gemma|none]
+ *        [--type f32|f16|bf16|q8_0|q4_0]
+ *        [--chat_template chatml|llama3|gemma|qwen2vl|qwen2audio|none]
  *        [--tokenizer keep|none] [--add_piece TEXT] [--mmproj PROJ.gguf [--v_embd 64] [--v_layer 2]
  *        [--v_head 4]
  *        [--v_ff 128] [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]
@@ -103,6 +104,30 @@ static const char *const TEMPLATES[][2] = {
               "'<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' "
               "}}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif "
               "%}"},
+    /* the processor templates of Qwen2-VL and Qwen2-Audio (tests/data/chat_templates/) */
+    {"qwen2vl", "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value"
+                "=0) %}{% for message in messages %}{% if loop.first and message['role'] != 'sy"
+                "stem' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %"
+                "}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ me"
+                "ssage['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] "
+                "%}{% if content['type'] == 'image' or 'image' in content or 'image_url' in con"
+                "tent %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id "
+                "%}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|v"
+                "ision_end|>{% elif content['type'] == 'video' or 'video' in content %}{% set v"
+                "ideo_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ vide"
+                "o_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% eli"
+                "f 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+                "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{%"
+                " endif %}"},
+    {"qwen2audio", "{% set audio_count = namespace(value=0) %}{% for message in messages %}{% if l"
+                   "oop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a help"
+                   "ful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if "
+                   "message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}{"
+                   "% for content in message['content'] %}{% if 'audio' in content or 'audio_url' "
+                   "in content %}{% set audio_count.value = audio_count.value + 1 %}Audio {{ audio"
+                   "_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n{% elif 'text' in conten"
+                   "t %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endf"
+                   "or %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"},
 };
 
 /* Pieces of the tiny SPM vocabulary, most frequent first; each multi-character piece splits into
@@ -119,8 +144,8 @@ static const char *const TINY_PIECES[] = {
 static void usage(FILE *f) {
     fputs("usage: gen_llama --vocab FILE.gguf|tiny --out MODEL.gguf [--n_embd 64] [--n_layer 2]\n"
           "                 [--n_head 4] [--n_head_kv 2] [--n_ff 128] [--n_ctx 4096] [--seed 1]\n"
-          "                 [--type f32|f16|bf16|q8_0|q4_0] [--chat_template "
-          "chatml|llama3|gemma|none]\n"
+          "                 [--type f32|f16|bf16|q8_0|q4_0]\n"
+          "                 [--chat_template chatml|llama3|gemma|qwen2vl|qwen2audio|none]\n"
           "                 [--tokenizer keep|none] [--add_piece TEXT] [--mmproj PROJ.gguf\n"
           "                 [--v_embd 64] [--v_layer 2] [--v_head 4] [--v_ff 128]\n"
           "                 [--image_size 32] [--patch_size 8]] [--arch llama|qwen2vl]\n"
@@ -184,7 +209,8 @@ static int apply_opt(struct opts *o, const char *name, const char *val) {
             return usage_error("--type wants f32, f16, bf16, q8_0 or q4_0, got '%s'", val);
     } else if (!strcmp(name, "chat_template")) {
         if (!known_template(val))
-            return usage_error("--chat_template wants chatml, llama3, gemma or none, got '%s'",
+            return usage_error("--chat_template wants chatml, llama3, gemma, qwen2vl, qwen2audio "
+                               "or none, got '%s'",
                                val);
         o->chat_template = val;
     } else if (!strcmp(name, "tokenizer")) {

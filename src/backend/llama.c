@@ -12,6 +12,7 @@
  * With llama_media.c, llama_tok.c and llama_rpc.c, the only file that includes llama.h; it
  * knows requests, not tasks. */
 #include "backend/backends.h"
+#include "backend/llama_chat.h"
 #include "backend/llama_convert.h"
 #include "backend/llama_media.h"
 #include "backend/llama_rpc.h"
@@ -80,9 +81,10 @@ struct llm {
     /* Loaded state. */
     char *gguf; /* resolved local file */
     char sha256[65], mmproj_sha256[65];
-    struct mill_mm *mm;   /* the projector, when there is one */
-    bool encode_ahead;    /* prepare encodes media (encode_ahead=, decided at load) */
-    llama_token *mm_head; /* media prompts' opening, held by sequence 0 */
+    struct mill_mm *mm;     /* the projector, when there is one */
+    struct mill_chat *chat; /* the GGUF's chat template as Jinja, or NULL (llama.cpp's matcher) */
+    bool encode_ahead;      /* prepare encodes media (encode_ahead=, decided at load) */
+    llama_token *mm_head;   /* media prompts' opening, held by sequence 0 */
     int n_mm_head;
     struct mill_tok *tok;           /* (context, continuation) tokenisation, pieces shared */
     pthread_mutex_t tok_lock;       /* tok: prepare and run may be on two threads */
@@ -196,9 +198,9 @@ static const struct mill_backend_arg llama_args[] = {
     {"n_gpu_layers", MILL_ARG_INT, F(n_gpu_layers), "(999 with a GPU or rpc; else 0)",
      "layers offloaded to GPUs or RPC servers", -1, INT32_MAX},
     {"use_chat_template", MILL_ARG_BOOL, F(use_chat_template), "false", "wrap prompts in the "
-     "model's chat template", 0, 0},
+     "model's chat template (rendered as Jinja, as transformers does)", 0, 0},
     {"chat_template", MILL_ARG_STR, F(chat_template), NULL, "a named llama.cpp chat template "
-     "(chatml, llama3, ...); implies use_chat_template", 0, 0},
+     "(chatml, llama3, ...), applied by llama.cpp's matcher; implies use_chat_template", 0, 0},
     {"naive", MILL_ARG_BOOL, F(naive), "false", "score every request alone from an empty "
      "cache: the reference path", 0, 0},
     {"rpc", MILL_ARG_STR, F(rpc_arg), NULL, "llama.cpp RPC servers, host:port;host:port", 0, 0},
@@ -848,6 +850,36 @@ static void free_context(struct llm *m) {
 static int prompt_text(struct llm *m, const char *ctx, bool chat, struct mill_buf *out,
                        struct mill_err *err);
 
+/* The vocabulary's text of a special token, or NULL when it has none. */
+static const char *special_text(const struct llama_vocab *v, llama_token id) {
+    return id == LLAMA_TOKEN_NULL ? NULL : llama_vocab_get_text(v, id);
+}
+
+/* The GGUF's chat template as Jinja, unless chat_template= names one of llama.cpp's; one that
+ * will not parse or fails on a plain user turn leaves llama.cpp's matcher, with a warning. Then
+ * a probe: a template neither can apply fails now, before any sample. */
+static int open_chat(struct llm *m, struct mill_err *err) {
+    const char *tmpl = m->chat_template ? NULL : llama_model_chat_template(m->model, NULL);
+    struct mill_err e = {0};
+    struct mill_buf probe = {0};
+    if (tmpl && (mill_chat_open(tmpl, special_text(m->vocab, llama_vocab_bos(m->vocab)),
+                                special_text(m->vocab, llama_vocab_eos(m->vocab)), &m->chat, &e) ||
+                 mill_chat_user_turn(m->chat, "probe", NULL, 0, NULL, &probe, &e))) {
+        if (m->use_chat_template || m->mmproj) /* only where prompts will use it */
+            MILL_WARN("llama",
+                      "%s: its chat template is not rendered as transformers renders it (%s); "
+                      "prompts go through llama.cpp's built-in template matcher and may differ "
+                      "from Python Mill's",
+                      m->name, e.msg);
+        mill_chat_free(m->chat);
+        m->chat = NULL;
+    }
+    mill_buf_reset(&probe);
+    int rc = prompt_text(m, "probe", false, &probe, err);
+    mill_buf_free(&probe);
+    return rc;
+}
+
 /* The projector, loaded beside the model (its encoder on the GPU when layers are). */
 static int load_mmproj(struct llm *m, struct mill_err *err) {
     double t0 = mill_clock_s();
@@ -925,10 +957,8 @@ static int llm_load(void *state, struct mill_err *err) {
     /* A context now, so a cache that cannot be allocated fails before any sample. */
     rc = init_context(m, m->fa_arg, err);
     m->load_s = mill_clock_s() - t0;
-    struct mill_buf probe = {0};
-    if (!rc) /* a chat template llama.cpp cannot apply fails now, before any sample */
-        rc = prompt_text(m, "probe", false, &probe, err);
-    mill_buf_free(&probe);
+    if (!rc)
+        rc = open_chat(m, err);
     if (!rc && m->mmproj)
         rc = load_mmproj(m, err);
     if (!rc)
@@ -1485,11 +1515,14 @@ struct gen {
     llama_token next; /* the token the next step feeds */
 };
 
-/* The prompt as the model sees it: the chat template applied when asked for. */
+/* The prompt as the model sees it: the chat template applied when asked for, the GGUF's own
+ * rendered as Jinja (as transformers does) unless chat_template= names one of llama.cpp's. */
 static int prompt_text(struct llm *m, const char *ctx, bool chat, struct mill_buf *out,
                        struct mill_err *err) {
     if (!chat && !m->use_chat_template && !m->chat_template)
         return mill_buf_adds(out, ctx) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
+    if (m->chat)
+        return mill_chat_user_turn(m->chat, ctx, NULL, 0, NULL, out, err);
     const char *tmpl =
         m->chat_template ? m->chat_template : llama_model_chat_template(m->model, NULL);
     if (!tmpl)
@@ -1531,6 +1564,8 @@ static int gen_budget(const struct mill_request *q) {
 static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, struct mill_err *err) {
     struct mill_buf p = {0};
     int rc = prompt_text(m, q->context ? q->context : "", false, &p, err);
+    if (!rc && (m->use_chat_template || m->chat_template))
+        MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
     struct toks raw = {0};
     if (!rc)
         rc = tokenize(m, p.p ? p.p : "", p.n, false, true, &raw, err);
@@ -1582,12 +1617,20 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
                             "mmproj=<file.gguf>",
                             m->name);
     struct mill_buf text = {0}, p = {0};
-    for (size_t i = 0; i < q->n_media; i++)
-        mill_buf_adds(&text, mill_mm_marker());
-    int rc = mill_buf_adds(&text, q->context ? q->context : "")
+    int rc;
+    if (m->chat) {
+        rc = mill_chat_user_turn(m->chat, q->context ? q->context : "", q->media, q->n_media,
+                                 mill_mm_marker(), &p, err);
+    } else {
+        for (size_t i = 0; i < q->n_media; i++)
+            mill_buf_adds(&text, mill_mm_marker());
+        rc = mill_buf_adds(&text, q->context ? q->context : "")
                  ? mill_err_set(err, MILL_ENOMEM, "out of memory")
                  : prompt_text(m, text.p, true, &p, err);
+    }
     struct mill_err e = {0};
+    if (!rc)
+        MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
     if (!rc && mill_mm_prompt_make(m->mm, p.p, q->media, q->n_media, out, &e)) {
         *failed = true;
         mill_request_fail(q, e.code, "%s", e.msg);
@@ -2155,6 +2198,7 @@ static void llm_close(void *state) {
         mill_tok_free(m->tok_more[i]);
     pthread_mutex_destroy(&m->tok_lock);
     mill_mm_close(m->mm);
+    mill_chat_free(m->chat);
     free(m->mmproj);
     mill_hub_listing_free(&m->hub_l);
     free(m->hub_repo);

@@ -89,20 +89,27 @@ check "clotho_aqa with 8 clips in flight and with one: exit 0, 11 computed, none
      '$tmp/b8.err' && grep -q '11 docs (11 computed, 0 resumed, 0 failed)' '$tmp/b1.err' || \
      { tail -3 '$tmp/b8.err' '$tmp/b1.err'; false; }"
 
-# Every comparable clip through llama-mtmd-cli (greedy, 8 tokens, the marker before the text
-# as mill puts it; its stdout is "\n" + the generation + "\n\n") against each run.
-"$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$M" b8 b1 >"$tmp/peer.log" 2>&1 <<'PY'
-import glob, json, subprocess, sys
-tmp, cli, m = sys.argv[1:4]
+# peer MODEL OUT...: every comparable clip through llama-mtmd-cli (greedy, 8 tokens, the marker
+# before the text as mill puts it; its stdout is "\n" + the generation + "\n\n") against each
+# run. With PEER_TMPL=FILE it renders FILE's template (--jinja) around PEER_HEAD + the marker + "\n" + the
+# text instead of the model's template around the marker + the text.
+peer() {
+"$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$M" "$@" <<'PY'
+import glob, json, os, subprocess, sys
+tmp, cli, m, model = sys.argv[1:5]
+sys.argv[1:] = sys.argv[4:]
+tmpl = os.environ.get("PEER_TMPL")
+head, more = (os.environ["PEER_HEAD"], ["--jinja", "--chat-template", open(tmpl).read()]) if tmpl else ("", [])
 rows = [json.loads(l) for l in open(f"{tmp}/peer.jsonl")]
 bad = 0
 peer = {}
 for r in rows:
     if not r["compare"]:
         continue
-    p = subprocess.run([cli, "-m", f"{m}/alm.gguf", "--mmproj", f"{m}/mmproj-alm-F32.gguf",
-                        "--audio", r["clip"], "-p", "<__media__>" + r["prompt"],
-                        "-n", "8", "--temp", "0", "-t", "2"], capture_output=True)
+    text = head + "<__media__>" + ("\n" if tmpl else "") + r["prompt"]
+    p = subprocess.run([cli, "-m", f"{m}/{model}", "--mmproj", f"{m}/mmproj-alm-F32.gguf",
+                        "--audio", r["clip"], "-p", text,
+                        "-n", "8", "--temp", "0", "-t", "2", *more], capture_output=True)
     s = p.stdout.decode("utf-8", "replace")
     if p.returncode or not (s.startswith("\n") and s.endswith("\n\n")):
         print(f"llama-mtmd-cli failed on {r['clip']}: {p.returncode} {p.stderr[-300:]!r}")
@@ -129,8 +136,55 @@ if len(set(peer.values())) < 4:
 print("same: %d clips, %d distinct generations" % (len(peer), len(set(peer.values())))
       if not bad else f"{bad} differ")
 PY
+}
+peer alm.gguf b8 b1 >"$tmp/peer.log" 2>&1
 check "generations equal llama-mtmd-cli's, 8 in flight and one ($(tail -1 "$tmp/peer.log"))" \
     "tail -1 '$tmp/peer.log' | grep -q '^same' || { cat '$tmp/peer.log'; false; }"
+
+# Qwen2-Audio's own template, rendered as transformers renders it: a default system turn and
+# "Audio 1: " + the clip's tokens + "\n" before the text. llama.cpp's matcher takes it for chatml
+# (neither), and llama-mtmd-cli --jinja with the template itself gives the marker no "Audio 1: "
+# (it passes the content as a string); so the peer renders that prompt from a template that
+# writes it out.
+"$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" --out "$M/alm-qa.gguf" \
+    --n_embd 64 --type f16 --chat_template qwen2audio >/dev/null ||
+    { echo "FAIL - gen_llama --chat_template qwen2audio"; exit 1; }
+printf '%s' "<|im_start|>system
+You are a helpful assistant.<|im_end|>
+<|im_start|>user
+{{ messages[0]['content'] }}<|im_end|>
+<|im_start|>assistant
+" >"$tmp/qwen2audio-prompt.jinja"
+"$MILL" --log_level debug --output_dir "$tmp/qa" eval \
+    "llama[path=$M/alm-qa.gguf,mmproj=$M/mmproj-alm-F32.gguf,threads=2]" clotho_aqa \
+    >"$tmp/qa.out" 2>"$tmp/qa.err"; rc=$?
+PEER_TMPL="$tmp/qwen2audio-prompt.jinja" PEER_HEAD="Audio 1: " peer alm-qa.gguf qa \
+    >"$tmp/peer-qa.log" 2>&1
+check "Qwen2-Audio's template: exit $rc, generations equal llama-mtmd-cli's on transformers' \
+prompt ($(tail -1 "$tmp/peer-qa.log"))" \
+    "[ $rc -eq 0 ] && tail -1 '$tmp/peer-qa.log' | grep -q '^same' || { cat '$tmp/peer-qa.log'; false; }"
+# the generations alone may not tell the prompts apart (the model is tiny and random): the
+# prompt itself, logged at debug level, must be transformers' to the byte
+printf '%s' "<|im_start|>system
+You are a helpful assistant.<|im_end|>
+<|im_start|>user
+Audio 1: <MEDIA>
+What animal is it? Answer the question using a single word only.<|im_end|>
+<|im_start|>assistant
+" >"$tmp/qa-want.txt"
+"$PY" - "$tmp/qa.err" >"$tmp/qa-got.txt" <<'PY'
+import re, sys
+log = open(sys.argv[1], encoding="utf-8").read()
+key = "clotho_aqa doc 1 prompt: "
+at = log.find(key)
+# the prompt runs to the next log line (each starts with a date and a time)
+rest = log[at + len(key):] if at >= 0 else ""
+end = re.search(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", rest)
+# mill's own media marker (its bytes 0x1f keep a "<__media__>" in a question text), shown here
+sys.stdout.write((rest[:end.start()] if end else rest).replace("<\x1fmill-media\x1f>", "<MEDIA>"))
+PY
+check "... and the prompt is transformers' (system turn, 'Audio 1: ', the clip, a newline, the text)" \
+    "cmp -s '$tmp/qa-want.txt' '$tmp/qa-got.txt' || { cat '$tmp/qa-got.txt'; grep -m3 -A2 'prompt: ' '$tmp/qa.err'; false; }"
 
 prov=$(ls "$tmp"/b8/outputs/*/clotho_aqa_0shot.json 2>/dev/null | head -1)
 check "the 35 s clip took two windows: 12 media encoded for 11 clips" \

@@ -30,11 +30,15 @@ for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mt
 done
 
 M=$tmp/vlm
-mkdir -p "$M" "$tmp/qwen2vl" "$tmp/plug/oracle_data"
-for arch in llama qwen2vl; do
-    d=$M; [ $arch = llama ] || d=$tmp/$arch
+mkdir -p "$M" "$tmp/qwen2vl" "$tmp/qwen2vl-jinja" "$tmp/plug/oracle_data"
+# qwen2vl-jinja: the Qwen2-VL architecture with Qwen2-VL's own processor template, which adds a
+# default system turn and writes <|vision_start|><|image_pad|><|vision_end|> per image: only a
+# Jinja render gives its prompt (llama.cpp's built-in matcher takes it for plain chatml).
+for arch in llama qwen2vl qwen2vl-jinja; do
+    d=$M tmpl=chatml; [ $arch = llama ] || d=$tmp/$arch
+    [ $arch = qwen2vl-jinja ] && tmpl=qwen2vl
     "$BUILD/bin/gen_llama" --vocab "$PREFIX/share/vocab/ggml-vocab-qwen2.gguf" \
-        --out "$d/vlm.gguf" --n_embd 64 --type f16 --chat_template chatml --arch $arch \
+        --out "$d/vlm.gguf" --n_embd 64 --type f16 --chat_template $tmpl --arch ${arch%-jinja} \
         --mmproj "$d/mmproj-vlm-F32.gguf" --patch_size 14 --image_size 56 >/dev/null ||
         { echo "FAIL - gen_llama --arch $arch"; exit 1; }
 done
@@ -85,10 +89,12 @@ run() { # OUT MODEL_DIR BATCH [SPEC_ARGS [EVAL_ARGS...]]: mill on oracle_vlm
 
 # peer MODEL_DIR OUT...: every row through llama-mtmd-cli (greedy, 24 tokens, the marker before
 # the text as mill puts it; its stdout is "\n" + the generation + "\n\n") against each OUT.
+# PEER_JINJA=1: llama-mtmd-cli --jinja (the template rendered by llama.cpp's own Jinja engine).
 peer() {
     "$PY" - "$tmp" "$PREFIX/bin/llama-mtmd-cli" "$@" <<'PY'
-import glob, json, subprocess, sys
+import glob, json, os, subprocess, sys
 tmp, cli, m = sys.argv[1:4]
+jinja = ["--jinja"] if os.environ.get("PEER_JINJA") == "1" else []
 rows = [json.loads(l) for l in open(f"{tmp}/plug/oracle_data/vlm.jsonl")]
 bad = 0
 peer = {}
@@ -96,7 +102,7 @@ for i, r in enumerate(rows):
     images = [a for path in r["images"] for a in ("--image", path)]
     p = subprocess.run([cli, "-m", f"{m}/vlm.gguf", "--mmproj", f"{m}/mmproj-vlm-F32.gguf",
                         *images, "-p", "<__media__>" * len(r["images"]) + r["context"],
-                        "-n", "24", "--temp", "0", "-t", "2"], capture_output=True)
+                        "-n", "24", "--temp", "0", "-t", "2", *jinja], capture_output=True)
     s = p.stdout.decode("utf-8", "replace")
     if p.returncode or not (s.startswith("\n") and s.endswith("\n\n")):
         print(f"llama-mtmd-cli failed on row {i}: {p.returncode} {p.stderr[-300:]!r}")
@@ -131,6 +137,13 @@ for arch in llama qwen2vl; do
     check "$arch: generations equal llama-mtmd-cli's, batch 8, batch 1 and encoding ahead \
 ($(tail -1 "$tmp/peer-$arch.log"))" "tail -1 '$tmp/peer-$arch.log' | grep -qx same"
 done
+run qwen2vl-jinja "$tmp/qwen2vl-jinja" 8; rc=$?
+PEER_JINJA=1 peer "$tmp/qwen2vl-jinja" qwen2vl-jinja >"$tmp/peer-jinja.log" 2>&1
+check "Qwen2-VL's own template, rendered as Jinja: exit $rc, generations equal llama-mtmd-cli \
+--jinja's ($(tail -1 "$tmp/peer-jinja.log"))" "[ $rc -eq 0 ] && tail -1 '$tmp/peer-jinja.log' | grep -qx same"
+PEER_JINJA=0 peer "$tmp/qwen2vl-jinja" qwen2vl-jinja >"$tmp/peer-nojinja.log" 2>&1
+check "... and not those of llama.cpp's built-in matcher, which drops the system turn \
+($(tail -1 "$tmp/peer-nojinja.log"))" "! tail -1 '$tmp/peer-nojinja.log' | grep -qx same"
 check "encoding ahead: each of the 12 images encoded once, all by prepare (and none without)" \
     "grep -q '\"media_encoded\":12,\"media_encoded_ahead\":12,' \
      $tmp/llama-ahead/outputs/*/oracle_vlm_0shot.json && \
