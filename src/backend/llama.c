@@ -863,7 +863,8 @@ static int open_chat(struct llm *m, struct mill_err *err) {
     struct mill_err e = {0};
     struct mill_buf probe = {0};
     if (tmpl && (mill_chat_open(tmpl, special_text(m->vocab, llama_vocab_bos(m->vocab)),
-                                special_text(m->vocab, llama_vocab_eos(m->vocab)), &m->chat, &e) ||
+                                special_text(m->vocab, llama_vocab_eos(m->vocab)),
+                                special_text(m->vocab, llama_vocab_pad(m->vocab)), &m->chat, &e) ||
                  mill_chat_user_turn(m->chat, "probe", NULL, 0, NULL, &probe, &e))) {
         if (m->use_chat_template || m->mmproj) /* only where prompts will use it */
             MILL_WARN("llama",

@@ -10,7 +10,7 @@
 
 struct mill_chat {
     struct mill_jinja *tmpl;
-    char *bos, *eos;
+    char *bos, *eos, *pad;
 };
 
 /* What templates write for one medium, longest first where one holds another. */
@@ -31,14 +31,15 @@ static const char *const AUDIO_SLOTS[] = {
     NULL,
 };
 
-int mill_chat_open(const char *tmpl, const char *bos, const char *eos, struct mill_chat **out,
-                   struct mill_err *err) {
+int mill_chat_open(const char *tmpl, const char *bos, const char *eos, const char *pad,
+                   struct mill_chat **out, struct mill_err *err) {
     *out = NULL;
     struct mill_chat *c = calloc(1, sizeof *c);
     if (!c)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     int rc = mill_jinja_parse(tmpl, strlen(tmpl), &c->tmpl, err);
-    if (!rc && ((bos && !(c->bos = strdup(bos))) || (eos && !(c->eos = strdup(eos)))))
+    if (!rc && ((bos && !(c->bos = strdup(bos))) || (eos && !(c->eos = strdup(eos))) ||
+                (pad && !(c->pad = strdup(pad)))))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (rc) {
         mill_chat_free(c);
@@ -102,10 +103,13 @@ static int make_vars(const struct mill_chat *c, const char *text, const struct m
         rc = mill_value_list_push(&msgs, &msg);
     if (!rc)
         rc = mill_value_struct_set(vars, "messages", &msgs);
-    if (!rc)
+    /* transformers passes the special tokens the tokenizer has: one it lacks is undefined */
+    if (!rc && c->bos)
         rc = set_str(vars, "bos_token", c->bos);
-    if (!rc)
+    if (!rc && c->eos)
         rc = set_str(vars, "eos_token", c->eos);
+    if (!rc && c->pad)
+        rc = set_str(vars, "pad_token", c->pad);
     if (!rc)
         rc = set_str(vars, "tools", NULL);
     if (!rc)
@@ -182,5 +186,6 @@ void mill_chat_free(struct mill_chat *c) {
     mill_jinja_free(c->tmpl);
     free(c->bos);
     free(c->eos);
+    free(c->pad);
     free(c);
 }

@@ -17,10 +17,12 @@
 
 struct mill_chat;
 
-/* Parses tmpl. bos and eos are the vocabulary's token texts (NULL when it has none), handed to
- * the template as bos_token / eos_token. MILL_EFORMAT when the template does not parse. */
-int mill_chat_open(const char *tmpl, const char *bos, const char *eos, struct mill_chat **out,
-                   struct mill_err *err);
+/* Parses tmpl. bos, eos and pad are the vocabulary's token texts (NULL when it has none),
+ * handed to the template as bos_token, eos_token and pad_token (left undefined when NULL, as
+ * transformers leaves a token the tokenizer lacks). MILL_EFORMAT when the template does not
+ * parse. */
+int mill_chat_open(const char *tmpl, const char *bos, const char *eos, const char *pad,
+                   struct mill_chat **out, struct mill_err *err);
 
 /* Appends the prompt of one user turn: n_media media of the given kinds (each becoming marker
  * in the text), then text. MILL_EFORMAT when the template fails on it (its own

@@ -164,10 +164,12 @@ static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
 /* strtod in the "C" locale whatever setlocale() the program made. */
-static double strtod_c(const char *s) {
+double mill_strtod_c(const char *s, char **end) {
     pthread_once(&c_locale_once, c_locale_init);
-    return c_locale ? strtod_l(s, NULL, c_locale) : strtod(s, NULL);
+    return c_locale ? strtod_l(s, end, c_locale) : strtod(s, end);
 }
+
+static double strtod_c(const char *s) { return mill_strtod_c(s, NULL); }
 
 /* Formats digits d[0..nd) and exponent e as "d.ddde+E" (C-locale) and checks it reads back
  * as x exactly. */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/jinja_impl.h"
+#include "core/text.h"
 
 #define MAX_SOURCE (4u << 20) /* bytes of template accepted */
 #define MAX_NEST 200          /* nesting of expressions and blocks */
@@ -214,7 +215,7 @@ static void lex_string(struct lexer *L) {
         p += L->s[p] == '\\' && p + 1 < L->n ? 2 : 1;
     if (p >= L->n)
         failf(L->a, L->line, "unterminated string");
-    char *o = mill_jalloc(L->a, p - start + 1);
+    char *o = mill_jalloc(L->a, 3 * (p - start) + 12);
     size_t n = 0;
     for (size_t i = start; i < p; i++) {
         char c = L->s[i];
@@ -249,6 +250,23 @@ static void lex_string(struct lexer *L) {
                 failf(L->a, L->line, "escape \\%c%0*X is not a character", e, len, v);
             i += (size_t)len;
             n += put_utf8(o + n, v);
+        } else if ((unsigned char)e >= 0x80) {
+            /* Jinja encodes the text with backslashreplace before decoding escapes: a
+             * backslash before a non-ASCII character keeps both as "\\xe9" would read */
+            size_t w = 1;
+            uint32_t cp = (unsigned char)e;
+            if (cp >= 0xC0) {
+                w = cp >= 0xF0 ? 4 : cp >= 0xE0 ? 3 : 2;
+                cp &= 0x3Fu >> (w - 1);
+                for (size_t k = 1; k < w && i + k < p; k++)
+                    cp = cp << 6 | ((unsigned char)L->s[i + k] & 0x3F);
+            }
+            n += (size_t)snprintf(o + n, 12,
+                                  cp < 0x100     ? "\\x%02x"
+                                  : cp < 0x10000 ? "\\u%04x"
+                                                 : "\\U%08x",
+                                  cp);
+            i += w - 1;
         } else {
             o[n++] = '\\';
             o[n++] = e;
@@ -293,7 +311,7 @@ static void lex_number(struct lexer *L, bool after_dot) {
     struct jtok *t = push(L, is_float ? TK_FLOAT : TK_INT, L->s + L->pos, p - L->pos);
     errno = 0;
     if (is_float)
-        t->f = strtod(buf, NULL);
+        t->f = mill_strtod_c(buf, NULL);
     else
         t->i = strtoll(buf, NULL, 10);
     if (errno || bn >= sizeof buf - 1)
@@ -375,9 +393,13 @@ static bool lex_raw(struct lexer *L) {
     if (L->n - p < 2u + minus || memcmp(L->s + p + minus, "%}", 2))
         return false;
     p += 2u + minus;
-    if (minus)
+    L->line_starting = false;
+    if (minus) {
+        size_t q = p;
         while (p < L->n && is_ws(L->s[p]))
             p++;
+        L->line_starting = p > q && L->s[p - 1] == '\n';
+    }
     for (size_t q = p; q + 1 < L->n; q++) {
         if (L->s[q] != '{' || L->s[q + 1] != '%')
             continue;
@@ -393,18 +415,15 @@ static bool lex_raw(struct lexer *L) {
         int ectl = r < L->n && (L->s[r] == '-' || L->s[r] == '+') ? L->s[r++] : 0;
         if (L->n - r < 2 || memcmp(L->s + r, "%}", 2))
             continue;
-        size_t end = q;
-        if (ctl == '-')
-            while (end > p && is_ws(L->s[end - 1]))
-                end--;
-        if (end > p)
-            push(L, TK_TEXT, L->s + p, end - p);
+        emit_text(L, p, q, ctl, true); /* as before any block tag: "-", lstrip_blocks */
         count_lines(L, L->pos, r + 2);
         L->pos = r + 2;
         if (ectl == '-')
             strip_after(L);
         else if (ectl != '+')
             trim_after(L);
+        else
+            L->line_starting = false;
         return true;
     }
     failf(L->a, L->line, "missing {%% endraw %%}");
@@ -741,13 +760,24 @@ static bool starts_test_arg(const struct jtok *t) {
     return t->k == TK_STR || t->k == TK_INT || t->k == TK_FLOAT || is_op(t, "[") || is_op(t, "{");
 }
 
+/* A filter's or test's name, refused when the evaluator lacks it (Jinja refuses an unknown
+ * one when it compiles the template, before rendering). */
+static const char *known_name(struct parser *P, const char *const *names, const char *what) {
+    int line = cur(P)->line;
+    const char *name = dotted_name(P);
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(names[i], name))
+            return name;
+    failf(P->a, line, "no %s named '%.60s' (or not supported)", what, name);
+}
+
 static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
     for (;;) {
         if (is_op(cur(P), "|")) {
             P->i++;
             struct jnode *f = node(P, JN_FILTER);
             f->a = n;
-            f->s = dotted_name(P);
+            f->s = known_name(P, mill_jinja_filters, "filter");
             if (is_op(cur(P), "("))
                 parse_args(P, f);
             n = f;
@@ -757,7 +787,7 @@ static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
             t->a = n;
             if (is_name(cur(P), "not"))
                 P->i++, t->op = 1;
-            t->s = dotted_name(P);
+            t->s = known_name(P, mill_jinja_tests, "test");
             if (is_op(cur(P), "("))
                 parse_args(P, t);
             else if (starts_test_arg(cur(P)))
@@ -968,9 +998,11 @@ static struct jnode *parse_if(struct parser *P, int line) {
     n->a = parse_tuple(P);
     expect_end(P);
     n->body = body_until(P, ends, "if", line);
-    if (is_name(cur(P), "elif")) {
+    if (is_name(cur(P), "elif")) { /* an if in else: each counts as a level of nesting */
         P->i++;
+        enter(P);
         add(P->a, &n->orelse, parse_if(P, cur(P)->line));
+        P->nest--;
         return n;
     }
     if (is_name(cur(P), "else")) {

@@ -37,6 +37,7 @@ struct jlist;
 struct jdict;
 struct jfunc;
 struct jnode;
+struct jmacro;
 
 struct jv {
     enum jkind k;
@@ -51,7 +52,7 @@ struct jv {
         struct jlist *l;
         struct jdict *d;
         struct jfunc *fn;
-        const struct jnode *macro;
+        const struct jmacro *macro; /* its node and the scope it was defined in */
         const char *why; /* UNDEF: what is undefined, for the error of a use that needs it */
     } u;
 };
@@ -149,6 +150,11 @@ struct jnode {
     const char **kwn, **names;
     size_t n_names;
 };
+
+/* The filters and tests the evaluator has (NULL-terminated): the parser refuses others, as
+ * Jinja refuses an unknown one when it compiles the template. */
+extern const char *const mill_jinja_filters[];
+extern const char *const mill_jinja_tests[];
 
 /* Renders the statements of a parsed template (jinja_run.c). */
 int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,

@@ -14,12 +14,14 @@
  * Everything a render allocates comes from one arena (jinja_impl.h) or from output buffers the
  * run tracks, so an error can unwind with longjmp from any depth without leaking. Bounded: call
  * depth, loop steps, range() length, output and memory. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/jinja_impl.h"
@@ -41,6 +43,12 @@ struct jfunc {
 struct frame {
     struct frame *up;
     struct jdict vars;
+};
+
+/* A macro: its definition and the scope it was defined in (what its body sees). */
+struct jmacro {
+    const struct jnode *n;
+    struct frame *scope;
 };
 
 struct bufnode {
@@ -79,6 +87,13 @@ static void ck(struct run *R, int rc) {
         mill_err_set(R->err, MILL_ENOMEM, "out of memory");
         longjmp(*R->a.fail, 1);
     }
+}
+
+/* Counts work against the step budget (a scan of n items is n steps). */
+static void charge(struct run *R, size_t work) {
+    R->steps += work;
+    if (R->steps > MAX_STEPS)
+        fail(R, "more than %llu steps", MAX_STEPS);
 }
 
 static void put(struct run *R, struct mill_buf *b, const char *p, size_t n) {
@@ -161,7 +176,10 @@ static struct jv *dgets(const struct jdict *d, const char *key) {
     return dget(d, &k);
 }
 
+static void charge(struct run *R, size_t work);
+
 static void dset(struct run *R, struct jdict *d, struct jv key, struct jv val) {
+    charge(R, d->n); /* a linear scan: big dicts built in loops count their cost */
     struct jv *old = dget(d, &key);
     if (old) {
         *old = val;
@@ -258,7 +276,7 @@ static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
     case J_LIST:
         if (a->u.l == b->u.l)
             return true;
-        if (a->u.l->n != b->u.l->n)
+        if (a->u.l->n != b->u.l->n || a->u.l->tuple != b->u.l->tuple)
             return false;
         for (size_t i = 0; i < a->u.l->n; i++)
             if (!eq_at(&a->u.l->v[i], &b->u.l->v[i], depth + 1))
@@ -345,6 +363,8 @@ static void write_repr_str(struct run *R, struct mill_buf *b, const char *s, siz
 static void write_repr(struct run *R, struct mill_buf *b, const struct jv *v, int depth) {
     if (v->k == J_STR)
         write_repr_str(R, b, v->u.s.p, v->u.s.n);
+    else if (v->k == J_UNDEF)
+        puts_(R, b, "Undefined");
     else
         write_str_at(R, b, v, depth);
 }
@@ -384,7 +404,11 @@ static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, 
         return;
     }
     case J_FUNC: puts_(R, b, "<built-in function>"); return;
-    case J_MACRO: puts_(R, b, "<Macro>"); return;
+    case J_MACRO:
+        puts_(R, b, "<Macro '");
+        puts_(R, b, v->u.macro->n->s);
+        puts_(R, b, "'>");
+        return;
     }
 }
 
@@ -418,6 +442,11 @@ static void json_str(struct run *R, struct mill_buf *b, const char *s, size_t n,
     b->p[start] = 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)copy[i];
+        if (c == 0x7f) { /* json.dumps escapes all but space..~ */
+            puts_(R, b, "\\u007f");
+            i++;
+            continue;
+        }
         if (c < 0x80) {
             put(R, b, copy + i++, 1);
             continue;
@@ -511,26 +540,41 @@ static void write_json(struct run *R, struct mill_buf *b, const struct jv *v,
 
 static size_t cp_len(unsigned char c) { return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1; }
 
+/* The bytes of the code point at s[i], never past s[n] (invalid UTF-8 counts what is there). */
+static size_t cpw(const char *s, size_t i, size_t n) {
+    size_t w = cp_len((unsigned char)s[i]);
+    return w < n - i ? w : n - i;
+}
+
 /* Byte offsets of s's code points, n_cp + 1 of them. */
 static size_t *cp_offsets(struct run *R, const char *s, size_t n, size_t *n_cp) {
     size_t *off = mill_jalloc(&R->a, (n + 1) * sizeof *off), k = 0;
-    for (size_t i = 0; i < n; i += cp_len((unsigned char)s[i]))
+    for (size_t i = 0; i < n; i += cpw(s, i, n))
         off[k++] = i;
     off[k] = n;
     *n_cp = k;
     return off;
 }
 
+/* cp_offsets, or NULL for ASCII text (a code point is a byte: no table of 8 bytes a byte). */
+static size_t *str_offsets(struct run *R, const char *s, size_t n, size_t *n_cp) {
+    size_t i = 0;
+    while (i < n && !((unsigned char)s[i] & 0x80))
+        i++;
+    *n_cp = n;
+    return i < n ? cp_offsets(R, s, n, n_cp) : NULL;
+}
+
 static size_t str_len(const struct jv *v) {
     size_t k = 0;
-    for (size_t i = 0; i < v->u.s.n; i += cp_len((unsigned char)v->u.s.p[i]))
+    for (size_t i = 0; i < v->u.s.n; i += cpw(v->u.s.p, i, v->u.s.n))
         k++;
     return k;
 }
 
 static bool has_cp(const char *set, size_t n, const char *c, size_t cn) {
-    for (size_t i = 0; i + cn <= n; i += cp_len((unsigned char)set[i]))
-        if (!memcmp(set + i, c, cn) && cp_len((unsigned char)set[i]) == cn)
+    for (size_t i = 0; i + cn <= n; i += cpw(set, i, n))
+        if (cpw(set, i, n) == cn && !memcmp(set + i, c, cn))
             return true;
     return false;
 }
@@ -554,8 +598,8 @@ static struct jv strip(struct run *R, const struct jv *s, const struct jv *chars
         fail(R, "strip arg must be None or str");
     const char *c = chars->u.s.p;
     size_t cn = chars->u.s.n;
-    while ((which & 1) && b < e && has_cp(c, cn, p + b, cp_len((unsigned char)p[b])))
-        b += cp_len((unsigned char)p[b]);
+    while ((which & 1) && b < e && has_cp(c, cn, p + b, cpw(p, b, e)))
+        b += cpw(p, b, e);
     while ((which & 2) && e > b) {
         size_t k = e - 1;
         while (k > b && ((unsigned char)p[k] & 0xC0) == 0x80)
@@ -572,12 +616,10 @@ static bool find_sub(const char *h, size_t hn, const char *nd, size_t nn, size_t
         *at = from;
         return from <= hn;
     }
-    for (size_t i = from; i + nn <= hn; i++)
-        if (!memcmp(h + i, nd, nn)) {
-            *at = i;
-            return true;
-        }
-    return false;
+    const char *p = from <= hn ? memmem(h + from, hn - from, nd, nn) : NULL;
+    if (p)
+        *at = (size_t)(p - h);
+    return p != NULL;
 }
 
 static bool py_space(const char *s, size_t n, size_t i, size_t *len) {
@@ -607,7 +649,7 @@ static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, 
             }
             size_t b = i;
             while (i < n && !py_space(p, n, i, &w))
-                i += cp_len((unsigned char)p[i]);
+                i += cpw(p, i, n);
             lpush(R, out.u.l, vstr(R, p + b, (i > n ? n : i) - b));
         }
         return out;
@@ -644,7 +686,7 @@ static struct jv replace(struct run *R, const struct jv *s, const struct jv *fro
                 done++;
                 break;
             }
-            size_t w = cp_len((unsigned char)s->u.s.p[at]);
+            size_t w = cpw(s->u.s.p, at, s->u.s.n);
             put(R, b, s->u.s.p + at, w);
             i = at + w;
         } else {
@@ -709,6 +751,7 @@ enum {
     M_KEYS,
     M_VALUES,
     M_GET,
+    M_CYCLE,
 };
 
 static const struct {
@@ -775,11 +818,12 @@ static struct jv getitem(struct run *R, const struct jv *obj, const struct jv *k
                 return obj->u.l->v[i];
         } else {
             size_t n;
-            size_t *off = cp_offsets(R, obj->u.s.p, obj->u.s.n, &n);
+            size_t *off = str_offsets(R, obj->u.s.p, obj->u.s.n, &n);
             if (i < 0)
                 i += (int64_t)n;
             if (i >= 0 && i < (int64_t)n)
-                return vstr(R, obj->u.s.p + off[i], off[i + 1] - off[i]);
+                return off ? vstr(R, obj->u.s.p + off[i], off[i + 1] - off[i])
+                           : vstr(R, obj->u.s.p + i, 1);
         }
     }
     if (key->k == J_STR)
@@ -803,12 +847,14 @@ static int64_t slice_bound(struct run *R, const struct jv *v, int64_t n, int64_t
 
 static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, const struct jv *b,
                        const struct jv *c) {
-    int64_t step = c && c->k != J_NONE ? (c->k == J_INT ? c->u.i : 0) : 1;
+    if (c && c->k != J_NONE && c->k != J_INT && c->k != J_BOOL)
+        fail(R, "slice indices must be integers or None");
+    int64_t step = c && c->k != J_NONE ? ival(c) : 1;
     if (step == 0)
         fail(R, "slice step cannot be zero");
     size_t n_items, *off = NULL;
     if (obj->k == J_STR)
-        off = cp_offsets(R, obj->u.s.p, obj->u.s.n, &n_items);
+        off = str_offsets(R, obj->u.s.p, obj->u.s.n, &n_items);
     else if (obj->k == J_LIST)
         n_items = obj->u.l->n;
     else
@@ -818,11 +864,19 @@ static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, 
     int64_t hi = slice_bound(R, b, n, step > 0 ? n : -1, step < 0);
     struct jv out = obj->k == J_LIST ? vlist(R, 0) : (struct jv){0};
     struct mill_buf *sb = obj->k == J_STR ? buf_get(R) : NULL;
-    for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
-        if (sb)
+    for (int64_t i = lo; step > 0 ? i < hi : i > hi;) {
+        if (sb && off)
             put(R, sb, obj->u.s.p + off[i], off[i + 1] - off[i]);
+        else if (sb)
+            put(R, sb, obj->u.s.p + i, 1);
         else
             lpush(R, out.u.l, obj->u.l->v[i]);
+        /* the next index, unless it passes the end (a huge step must not overflow) */
+        uint64_t left = step > 0 ? (uint64_t)(hi - i) : (uint64_t)(i - hi);
+        uint64_t stride = step > 0 ? (uint64_t)step : 0 - (uint64_t)step;
+        if (stride >= left)
+            break;
+        i = step > 0 ? (int64_t)((uint64_t)i + stride) : (int64_t)((uint64_t)i - stride);
     }
     if (sb)
         return buf_done(R, sb);
@@ -844,9 +898,7 @@ static struct jlist *iterate(struct run *R, const struct jv *v) {
         return l.u.l;
     case J_STR:
         for (size_t i = 0; i < v->u.s.n;) {
-            size_t w = cp_len((unsigned char)v->u.s.p[i]);
-            if (i + w > v->u.s.n)
-                w = v->u.s.n - i;
+            size_t w = cpw(v->u.s.p, i, v->u.s.n);
             lpush(R, l.u.l, vstr(R, v->u.s.p + i, w));
             i += w;
         }
@@ -866,6 +918,7 @@ static bool contains(struct run *R, const struct jv *hay, const struct jv *x) {
     if (hay->k == J_DICT && !hay->u.d->ns)
         return dget(hay->u.d, x) != NULL;
     const struct jlist *l = iterate(R, hay);
+    charge(R, l->n);
     for (size_t i = 0; i < l->n; i++)
         if (eq(&l->v[i], x))
             return true;
@@ -887,7 +940,7 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
         memcpy(s + a->u.s.n, b->u.s.p, b->u.s.n);
         return (struct jv){.k = J_STR, .u.s = {s, a->u.s.n + b->u.s.n}};
     }
-    if (op == JO_ADD && a->k == J_LIST && b->k == J_LIST) {
+    if (op == JO_ADD && a->k == J_LIST && b->k == J_LIST && a->u.l->tuple == b->u.l->tuple) {
         struct jv l = vlist(R, a->u.l->n + b->u.l->n);
         for (size_t i = 0; i < a->u.l->n; i++)
             lpush(R, l.u.l, a->u.l->v[i]);
@@ -914,6 +967,7 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
         for (int64_t i = 0; i < times; i++)
             for (size_t j = 0; j < seq->u.l->n; j++)
                 lpush(R, l.u.l, seq->u.l->v[j]);
+        l.u.l->tuple = seq->u.l->tuple;
         return l;
     }
     if (!is_num(a) || !is_num(b)) {
@@ -947,9 +1001,13 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
         case JO_POW:
             if (y < 0)
                 return (struct jv){.k = J_FLOAT, .u.f = pow((double)x, (double)y)};
-            r = 1;
-            for (int64_t i = 0; i < y && !over; i++)
-                over = __builtin_mul_overflow(r, x, &r);
+            r = 1; /* by squaring; 0, 1 and -1 never overflow however large y is */
+            for (int64_t b = x, e = y; e && !over; e >>= 1) {
+                if (e & 1)
+                    over = __builtin_mul_overflow(r, b, &r);
+                if (e > 1 && !over)
+                    over = __builtin_mul_overflow(b, b, &b);
+            }
             break;
         }
         if (over)
@@ -968,13 +1026,20 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
             fail(R, "division by zero");
         if (op == JO_DIV) {
             r = x / y;
-        } else if (op == JO_FLOORDIV) {
-            r = floor(x / y);
-        } else {
-            r = fmod(x, y);
-            if (r != 0 && ((y < 0) != (r < 0)))
-                r += y;
+            break;
         }
+        /* CPython's float_floor_div and float_rem */
+        double mod = fmod(x, y), div = (x - mod) / y;
+        if (mod != 0) {
+            if ((y < 0) != (mod < 0))
+                mod += y, div -= 1.0;
+        } else {
+            mod = copysign(0.0, y);
+        }
+        double fd = div != 0 ? floor(div) : copysign(0.0, x / y);
+        if (div != 0 && div - fd > 0.5)
+            fd += 1.0;
+        r = op == JO_MOD ? mod : fd;
         break;
     case JO_POW: r = pow(x, y); break;
     }
@@ -987,6 +1052,10 @@ static struct jv compare(struct run *R, int op, const struct jv *a, const struct
     case JO_NE: return vbool(!eq(a, b));
     case JO_IN: return vbool(contains(R, b, a));
     case JO_NOTIN: return vbool(!contains(R, b, a));
+    }
+    if (is_num(a) && is_num(b) && (a->k == J_FLOAT || b->k == J_FLOAT)) { /* NaN: all false */
+        double x = num(a), y = num(b);
+        return vbool(op == JO_LT ? x < y : op == JO_LE ? x <= y : op == JO_GT ? x > y : x >= y);
     }
     int c = cmp(R, a, b);
     return vbool(op == JO_LT ? c < 0 : op == JO_LE ? c <= 0 : op == JO_GT ? c > 0 : c >= 0);
@@ -1022,6 +1091,7 @@ static int64_t int_arg(struct run *R, const struct args *A, size_t i, const char
 
 static struct jv eval(struct run *R, const struct jnode *n);
 static void exec(struct run *R, const struct jnodes *body, struct frame *f);
+static struct jv attr_path(struct run *R, const struct jv *item, const struct jv *attr);
 static struct jv call_value(struct run *R, const struct jv *fn, const struct args *A);
 
 static struct jv range_(struct run *R, const struct args *A) {
@@ -1076,6 +1146,9 @@ static struct jv strftime_now(struct run *R, const struct args *A) {
 }
 
 static bool starts_ends(struct run *R, const struct jv *s, const struct jv *x, bool end) {
+    if (x && x->k == J_LIST && !x->u.l->tuple)
+        fail(R, "%s first arg must be str or a tuple of str, not list",
+             end ? "endswith" : "startswith");
     if (x && x->k == J_LIST) {
         for (size_t i = 0; i < x->u.l->n; i++)
             if (starts_ends(R, s, &x->u.l->v[i], end))
@@ -1096,7 +1169,7 @@ static struct jv join(struct run *R, const struct jv *seq, const struct jv *sep,
     for (size_t i = 0; i < l->n; i++) {
         if (i && sep)
             write_str(R, b, sep);
-        struct jv item = attr ? getitem(R, &l->v[i], attr) : l->v[i];
+        struct jv item = attr ? attr_path(R, &l->v[i], attr) : l->v[i];
         write_str(R, b, &item);
     }
     return buf_done(R, b);
@@ -1110,8 +1183,12 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
     case M_LSTRIP: return strip(R, s, arg(A, 0, "chars"), 1);
     case M_RSTRIP: return strip(R, s, arg(A, 0, "chars"), 2);
     case M_SPLIT: return split(R, s, arg(A, 0, "sep"), int_arg(R, A, 1, "maxsplit", -1));
-    case M_STARTSWITH: return vbool(starts_ends(R, s, arg(A, 0, "prefix"), false));
-    case M_ENDSWITH: return vbool(starts_ends(R, s, arg(A, 0, "suffix"), true));
+    case M_STARTSWITH:
+    case M_ENDSWITH: { /* s[start:end] when given, as Python's */
+        const struct jv *a = arg(A, 1, "start"), *b = arg(A, 2, "end");
+        struct jv part = a || b ? slice(R, s, a, b, NULL) : *s;
+        return vbool(starts_ends(R, &part, arg(A, 0, NULL), f->id == M_ENDSWITH));
+    }
     case M_UPPER: return recase(R, s, 'u');
     case M_LOWER: return recase(R, s, 'l');
     case M_TITLE: return recase(R, s, 't');
@@ -1133,9 +1210,11 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
             struct jv head = vstr(R, s->u.s.p, at);
             return vint((int64_t)str_len(&head));
         }
+        if (!x->u.s.n) /* Python: one more than the code points */
+            return vint((int64_t)str_len(s) + 1);
         int64_t k = 0;
         for (size_t i = 0; find_sub(s->u.s.p, s->u.s.n, x->u.s.p, x->u.s.n, i, &at); k++)
-            i = at + (x->u.s.n ? x->u.s.n : cp_len((unsigned char)s->u.s.p[at]) + (at >= s->u.s.n));
+            i = at + x->u.s.n;
         return vint(k);
     }
     case M_JOIN: {
@@ -1173,6 +1252,10 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
         }
         return l;
     }
+    case M_CYCLE: /* loop.cycle(a, b, ...): the one for this pass */
+        if (!A->n)
+            fail(R, "no items for cycling given");
+        return A->pos[(size_t)s->u.i % A->n];
     case M_GET: {
         const struct jv *k = arg(A, 0, "key"), *dflt = arg(A, 1, "default");
         if (!k)
@@ -1184,13 +1267,15 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
     fail(R, "unknown method");
 }
 
-static struct jv call_macro(struct run *R, const struct jnode *m, const struct args *A) {
+static struct jv call_macro(struct run *R, const struct jmacro *mac, const struct args *A) {
+    const struct jnode *m = mac->n;
     if (R->depth >= MAX_CALL_DEPTH)
         fail(R, "macros call each other more than %d deep", MAX_CALL_DEPTH);
     if (A->n > m->n_names)
         fail(R, "macro '%s' takes not more than %zu argument(s)", m->s, m->n_names);
-    struct frame *f = mill_jalloc(&R->a, sizeof *f);
-    f->up = R->globals;
+    struct frame *f = mill_jalloc(&R->a, sizeof *f), *caller = R->frame;
+    f->up = mac->scope;
+    R->frame = f; /* a default sees the parameters before it */
     for (size_t i = 0; i < m->n_names; i++) {
         const struct jv *v = arg(A, i, m->names[i]);
         struct jv val = v              ? *v
@@ -1198,6 +1283,7 @@ static struct jv call_macro(struct run *R, const struct jnode *m, const struct a
                                        : vundef("a macro parameter not given");
         dset(R, &f->vars, vstrz(m->names[i]), val);
     }
+    R->frame = caller;
     for (size_t k = 0; k < A->nk; k++) {
         bool known = false;
         for (size_t i = 0; i < m->n_names && !known; i++)
@@ -1242,6 +1328,41 @@ static struct jv call_value(struct run *R, const struct jv *fn, const struct arg
 static bool test(struct run *R, const char *name, const struct jv *v, const struct args *A);
 
 /* select/reject/selectattr/rejectattr: keep items whose test (default: truth) is want. */
+/* Jinja's make_attrgetter: "a.b.0" is item a, then b, then 0 (digits an int index), each
+ * looked up as Jinja's getitem does. */
+static struct jv attr_path(struct run *R, const struct jv *item, const struct jv *attr) {
+    if (attr->k != J_STR)
+        return getitem(R, item, attr);
+    struct jv cur = *item;
+    const char *p = attr->u.s.p, *end = p + attr->u.s.n;
+    for (;;) {
+        const char *dot = memchr(p, '.', (size_t)(end - p)), *e = dot ? dot : end;
+        bool digits = e > p && e - p < 19;
+        for (const char *q = p; q < e && digits; q++)
+            digits = *q >= '0' && *q <= '9';
+        struct jv key = digits ? vint(strtoll(p, NULL, 10)) : vstr(R, p, (size_t)(e - p));
+        cur = getitem(R, &cur, &key);
+        if (!dot)
+            return cur;
+        p = dot + 1;
+    }
+}
+
+/* A's arguments from position `from` on, its keywords but `but` (NULL: all). */
+static struct args rest_args(struct run *R, const struct args *A, size_t from, const char *but) {
+    struct args r = {.pos = A->pos + (A->n > from ? from : A->n),
+                     .n = A->n > from ? A->n - from : 0};
+    r.kwn = mill_jalloc(&R->a, (A->nk ? A->nk : 1) * sizeof *r.kwn);
+    r.kwv = mill_jalloc(&R->a, (A->nk ? A->nk : 1) * sizeof *r.kwv);
+    for (size_t i = 0; i < A->nk; i++)
+        if (!but || strcmp(A->kwn[i], but)) {
+            r.kwn[r.nk] = A->kwn[i];
+            r.kwv[r.nk++] = A->kwv[i];
+        }
+    return r;
+}
+
+/* select/reject/selectattr/rejectattr: keep items whose test (default: truth) is want. */
 static struct jv select_(struct run *R, const struct jv *seq, const struct args *A, bool attr,
                          bool want) {
     const struct jlist *l = iterate(R, seq);
@@ -1252,16 +1373,10 @@ static struct jv select_(struct run *R, const struct jv *seq, const struct args 
     const struct jv *tname = arg(A, t0, NULL);
     if (tname && tname->k != J_STR)
         fail(R, "a test name must be a string");
-    struct args rest = {.pos = A->pos + (A->n > t0 + 1 ? t0 + 1 : A->n),
-                        .n = A->n > t0 + 1 ? A->n - t0 - 1 : 0};
+    struct args rest = rest_args(R, A, t0 + 1, NULL);
     struct jv out = vlist(R, 0);
     for (size_t i = 0; i < l->n; i++) {
-        struct jv item = l->v[i];
-        if (key) {
-            if (key->k != J_STR)
-                fail(R, "an attribute name must be a string");
-            item = item.k == J_DICT ? getitem(R, &item, key) : getattr_(R, &item, key->u.s.p);
-        }
+        struct jv item = key ? attr_path(R, &l->v[i], key) : l->v[i];
         bool ok = tname ? test(R, tname->u.s.p, &item, &rest) : truthy(&item);
         if (ok == want)
             lpush(R, out.u.l, l->v[i]);
@@ -1277,12 +1392,11 @@ static struct jv map_(struct run *R, const struct jv *seq, const struct args *A)
     struct jv out = vlist(R, l->n);
     if (!attr && (!A->n || A->pos[0].k != J_STR))
         fail(R, "map wants a filter name or attribute=");
-    struct args rest = {.pos = A->pos + (A->n ? 1 : 0), .n = A->n ? A->n - 1 : 0};
+    struct args rest = rest_args(R, A, 1, NULL);
     for (size_t i = 0; i < l->n; i++) {
         struct jv item;
         if (attr) {
-            item = attr->k == J_STR && l->v[i].k != J_DICT ? getattr_(R, &l->v[i], attr->u.s.p)
-                                                           : getitem(R, &l->v[i], attr);
+            item = attr_path(R, &l->v[i], attr);
             if (item.k == J_UNDEF && dflt)
                 item = *dflt;
         } else {
@@ -1293,23 +1407,52 @@ static struct jv map_(struct run *R, const struct jv *seq, const struct args *A)
     return out;
 }
 
+/* Sorts v[0..n) by key (attr_path when attr, case-folded when fold), stably as Python's sort,
+ * reverse keeping equal items in order as Python's reverse=True does: a merge sort. */
 static void sort_items(struct run *R, struct jv *v, size_t n, const struct jv *attr, bool rev,
                        bool fold) {
     struct jv *keys = mill_jalloc(&R->a, (n ? n : 1) * sizeof *keys);
+    struct jv *tk = mill_jalloc(&R->a, (n ? n : 1) * sizeof *tk);
+    struct jv *tv = mill_jalloc(&R->a, (n ? n : 1) * sizeof *tv);
     for (size_t i = 0; i < n; i++) {
-        keys[i] = attr ? getitem(R, &v[i], attr) : v[i];
+        keys[i] = attr ? attr_path(R, &v[i], attr) : v[i];
         if (fold && keys[i].k == J_STR)
             keys[i] = recase(R, &keys[i], 'l');
     }
-    for (size_t i = 1; i < n; i++) /* insertion sort: stable, as Python's */
-        for (size_t j = i; j > 0; j--) {
-            int c = cmp(R, &keys[j - 1], &keys[j]);
-            if (rev ? c >= 0 : c <= 0)
-                break;
-            struct jv t = keys[j], u = v[j];
-            keys[j] = keys[j - 1], v[j] = v[j - 1];
-            keys[j - 1] = t, v[j - 1] = u;
+    for (size_t w = 1; w < n; w *= 2) {
+        charge(R, n);
+        for (size_t lo = 0; lo + w < n; lo += 2 * w) {
+            size_t mid = lo + w, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, k = 0;
+            while (a < mid || b < hi) {
+                int c = a < mid && b < hi ? cmp(R, &keys[a], &keys[b]) : 0;
+                bool left = b >= hi || (a < mid && (rev ? c >= 0 : c <= 0));
+                size_t from = left ? a++ : b++;
+                tk[k] = keys[from], tv[k++] = v[from];
+            }
+            memcpy(keys + lo, tk, k * sizeof *tk);
+            memcpy(v + lo, tv, k * sizeof *tv);
         }
+    }
+}
+
+/* Where the line at p ends, as str.splitlines() splits (\n, \r\n, \r, \v, \f, \x1c-\x1e,
+ * U+0085, U+2028, U+2029): the break's start, its length in *brk (0 at the end). */
+static const char *line_break(const char *p, const char *end, size_t *brk) {
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        size_t left = (size_t)(end - p);
+        *brk = c == '\r' ? (left > 1 && p[1] == '\n' ? 2 : 1)
+               : c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e) ? 1
+               : c == 0xC2 && left > 1 && (unsigned char)p[1] == 0x85            ? 2
+               : c == 0xE2 && left > 2 && (unsigned char)p[1] == 0x80 &&
+                       ((unsigned char)p[2] == 0xA8 || (unsigned char)p[2] == 0xA9)
+                   ? 3
+                   : 0;
+        if (*brk)
+            return p;
+    }
+    *brk = 0;
+    return end;
 }
 
 static struct jv indent_(struct run *R, const struct jv *s, const struct args *A) {
@@ -1321,8 +1464,10 @@ static struct jv indent_(struct run *R, const struct jv *s, const struct args *A
         pad = *w;
     else if (w) {
         int64_t k = w->k == J_INT ? w->u.i : 4;
-        if (k < 0 || k > 1000)
+        if (k < 0)
             k = 0;
+        if (k > (1 << 20))
+            fail(R, "indent: a width over 1 MiB");
         char *p = mill_jalloc(&R->a, (size_t)k + 1);
         memset(p, ' ', (size_t)k);
         pad = (struct jv){.k = J_STR, .u.s = {p, (size_t)k}};
@@ -1334,17 +1479,17 @@ static struct jv indent_(struct run *R, const struct jv *s, const struct args *A
         put(R, b, pad.u.s.p, pad.u.s.n);
     const char *p = s->u.s.p, *end = p + s->u.s.n;
     for (bool head = true;; head = false) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *e = nl ? nl : end;
+        size_t brk;
+        const char *e = line_break(p, end, &brk);
         if (!head) {
             put(R, b, "\n", 1);
             if (blank || e > p)
                 put(R, b, pad.u.s.p, pad.u.s.n);
         }
         put(R, b, p, (size_t)(e - p));
-        if (!nl)
+        if (!brk)
             break;
-        p = nl + 1;
+        p = e + brk;
     }
     return buf_done(R, b);
 }
@@ -1385,8 +1530,9 @@ static struct jv title_filter(struct run *R, const struct jv *s) {
 }
 
 static struct jv tojson(struct run *R, const struct jv *v, const struct args *A) {
-    const struct jv *ind = arg(A, 0, "indent"), *sep = arg(A, SIZE_MAX, "separators");
-    const struct jv *sk = arg(A, SIZE_MAX, "sort_keys"), *ea = arg(A, SIZE_MAX, "ensure_ascii");
+    /* transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False) */
+    const struct jv *ea = arg(A, 0, "ensure_ascii"), *ind = arg(A, 1, "indent");
+    const struct jv *sep = arg(A, 2, "separators"), *sk = arg(A, 3, "sort_keys");
     struct json_opts o = {.indent = -1, .item_sep = ", ", .key_sep = ": "};
     if (ind && ind->k != J_NONE) {
         if (ind->k != J_INT || ind->u.i < 0 || ind->u.i > 64)
@@ -1408,29 +1554,118 @@ static struct jv tojson(struct run *R, const struct jv *v, const struct args *A)
     return buf_done(R, b);
 }
 
+/* s[0..n) as Python's int(s) (want_int) or float(s) reads it: whitespace around, a sign,
+ * digits with single underscores between them; a float also takes a fraction, an exponent,
+ * inf, infinity and nan in any case. false where Python raises ValueError; *over when an int
+ * does not fit 64 bits (Python's would). */
+static bool py_number(const char *s, size_t n, bool want_int, int64_t *iv, double *fv, bool *over) {
+    size_t st, len;
+    mill_py_strip_span(s, n, &st, &len);
+    char buf[400];
+    size_t k = 0, i = st, end = st + len;
+    if (!len || len >= sizeof buf)
+        return false;
+    for (; i < end; i++) {
+        char c = s[i];
+        if (c == '_') { /* only between two digits */
+            if (!k || !isdigit((unsigned char)buf[k - 1]) || i + 1 >= end ||
+                !isdigit((unsigned char)s[i + 1]))
+                return false;
+            continue;
+        }
+        buf[k++] = c;
+    }
+    buf[k] = 0;
+    const char *b = buf + (buf[0] == '+' || buf[0] == '-');
+    if (want_int) {
+        if (!*b || strspn(b, "0123456789") != strlen(b))
+            return false;
+        errno = 0;
+        *iv = strtoll(buf, NULL, 10);
+        *over = errno == ERANGE;
+        return true;
+    }
+    static const char *const special[] = {"inf", "infinity", "nan"};
+    bool named = false;
+    for (size_t m = 0; m < 3; m++)
+        named |= !strcasecmp(b, special[m]);
+    if (!named) { /* digits [. digits] or . digits, then [e [sign] digits] */
+        size_t a = strspn(b, "0123456789"), fr = 0;
+        const char *q = b + a;
+        if (*q == '.')
+            fr = strspn(q + 1, "0123456789"), q += 1 + fr;
+        if (a + fr == 0)
+            return false;
+        if (*q == 'e' || *q == 'E') {
+            q += 1 + (q[1] == '+' || q[1] == '-');
+            size_t e = strspn(q, "0123456789");
+            if (!e)
+                return false;
+            q += e;
+        }
+        if (*q)
+            return false;
+    }
+    *fv = mill_strtod_c(buf, NULL);
+    return true;
+}
+
+/* Jinja's int filter: int(value), else int(float(value)), else the default. */
 static struct jv int_filter(struct run *R, const struct jv *v, const struct args *A) {
     const struct jv *d = arg(A, 0, "default");
     struct jv dflt = d ? *d : vint(0);
+    if (v->k == J_UNDEF)
+        fail(R, "%s", v->u.why ? v->u.why : "an undefined value");
     if (v->k == J_INT || v->k == J_BOOL)
         return vint(ival(v));
-    if (v->k == J_FLOAT)
-        return isfinite(v->u.f) && fabs(v->u.f) < 9.2e18 ? vint((int64_t)v->u.f) : dflt;
-    if (v->k != J_STR)
-        return dflt;
-    size_t st, len;
-    mill_py_strip_span(v->u.s.p, v->u.s.n, &st, &len);
-    char buf[64];
-    if (!len || len >= sizeof buf)
-        return dflt;
-    memcpy(buf, v->u.s.p + st, len);
-    buf[len] = 0;
-    char *end;
-    errno = 0;
-    long long i = strtoll(buf, &end, 10);
-    if (!*end && !errno)
+    double f = 0;
+    int64_t i = 0;
+    bool over = false;
+    if (v->k == J_STR && py_number(v->u.s.p, v->u.s.n, true, &i, &f, &over)) {
+        if (over)
+            fail(R, "int: %s does not fit 64 bits", v->u.s.p);
         return vint(i);
-    double f = strtod(buf, &end);
-    return !*end && isfinite(f) && fabs(f) < 9.2e18 ? vint((int64_t)f) : dflt;
+    }
+    if (v->k == J_FLOAT)
+        f = v->u.f;
+    else if (v->k != J_STR || !py_number(v->u.s.p, v->u.s.n, false, &i, &f, &over))
+        return dflt;
+    if (isnan(f))
+        return dflt;
+    if (!(fabs(f) < 9.2e18))
+        fail(R, "int: %g does not fit 64 bits", f);
+    return vint((int64_t)f);
+}
+
+/* Jinja's round: Python's round(value, p) for "common" (an int stays an int; a float is
+ * correctly rounded, halves to even), else math.floor/ceil(value * 10**p) / 10**p. */
+static struct jv round_(struct run *R, const struct jv *v, int64_t p, const struct jv *method) {
+    const char *m = method ? to_str(R, method).u.s.p : "common";
+    if (strcmp(m, "common") && strcmp(m, "floor") && strcmp(m, "ceil"))
+        fail(R, "round: method must be common, ceil or floor");
+    p = p < -300 ? -300 : p > 300 ? 300 : p;
+    double x = num(v), k = pow(10, (double)p);
+    if (strcmp(m, "common"))
+        return (struct jv){.k = J_FLOAT, .u.f = (m[0] == 'f' ? floor(x * k) : ceil(x * k)) / k};
+    if (v->k != J_FLOAT) {
+        int64_t i = ival(v), unit = 1;
+        for (int64_t e = p; e < 0 && unit <= INT64_MAX / 10; e++)
+            unit *= 10;
+        if (p >= 0 || p < -18)
+            return vint(p >= 0 ? i : 0);
+        int64_t q = i / unit, r = i % unit;
+        if (r < 0)
+            q--, r += unit;
+        if (2 * r > unit || (2 * r == unit && (q & 1)))
+            q++;
+        return vint(q * unit);
+    }
+    if (p >= 0 && isfinite(x)) {
+        char buf[400];
+        snprintf(buf, sizeof buf, "%.*f", (int)(p > 340 ? 340 : p), x);
+        return (struct jv){.k = J_FLOAT, .u.f = mill_strtod_c(buf, NULL)};
+    }
+    return (struct jv){.k = J_FLOAT, .u.f = isfinite(x) ? nearbyint(x * k) / k : x};
 }
 
 static struct jv filter(struct run *R, const char *name, const struct jv *v, const struct args *A) {
@@ -1455,8 +1690,13 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         return tojson(R, v, A);
     if (IS("safe"))
         return *v;
-    if (IS("list"))
-        return (struct jv){.k = J_LIST, .u.l = iterate(R, v)};
+    if (IS("list")) {
+        const struct jlist *l = iterate(R, v);
+        struct jv out = vlist(R, l->n);
+        for (size_t i = 0; i < l->n; i++)
+            lpush(R, out.u.l, l->v[i]);
+        return out;
+    }
     if (IS("items")) {
         if (v->k == J_UNDEF)
             return vlist(R, 0);
@@ -1484,8 +1724,12 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         const struct jv *n = arg(A, 0, "name");
         if (!n || n->k != J_STR)
             fail(R, "attr wants a name");
-        if (v->k == J_DICT && !v->u.d->ns) /* attributes only, not the dict's items */
-            return getattr_(R, &(struct jv){.k = J_DICT, .u.d = &(struct jdict){0}}, n->u.s.p);
+        if (v->k == J_DICT && !v->u.d->ns) { /* attributes only (methods), not its items */
+            for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+                if (METHODS[i].on == J_DICT && !strcmp(METHODS[i].name, n->u.s.p))
+                    return vfunc(R, METHODS[i].id, *v);
+            return vundef("a dict attribute that is not a method");
+        }
         return getattr_(R, v, n->u.s.p);
     }
     if (IS("reverse")) {
@@ -1518,7 +1762,7 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         if (IS("unique")) {
             struct jv out = vlist(R, 0), seen = vlist(R, 0);
             for (size_t i = 0; i < copy.u.l->n; i++) {
-                struct jv k = attr ? getitem(R, &copy.u.l->v[i], attr) : copy.u.l->v[i];
+                struct jv k = attr ? attr_path(R, &copy.u.l->v[i], attr) : copy.u.l->v[i];
                 if (fold && k.k == J_STR)
                     k = recase(R, &k, 'l');
                 if (!contains(R, &seen, &k)) {
@@ -1528,10 +1772,10 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
             }
             return out;
         }
-        sort_items(R, copy.u.l->v, copy.u.l->n, attr, rv && truthy(rv), fold);
-        if (IS("min") || IS("max"))
-            return copy.u.l->n ? copy.u.l->v[IS("min") ? 0 : copy.u.l->n - 1]
-                               : vundef("the min or max of nothing");
+        bool minmax = IS("min") || IS("max"); /* Python's: the first of equal extremes */
+        sort_items(R, copy.u.l->v, copy.u.l->n, attr, minmax ? IS("max") : rv && truthy(rv), fold);
+        if (minmax)
+            return copy.u.l->n ? copy.u.l->v[0] : vundef("the min or max of nothing");
         return copy;
     }
     if (IS("sum")) {
@@ -1539,7 +1783,7 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         const struct jlist *l = iterate(R, v);
         struct jv acc = start ? *start : vint(0);
         for (size_t i = 0; i < l->n; i++) {
-            struct jv x = attr ? getitem(R, &l->v[i], attr) : l->v[i];
+            struct jv x = attr ? attr_path(R, &l->v[i], attr) : l->v[i];
             acc = arith(R, JO_ADD, &acc, &x);
         }
         return acc;
@@ -1551,11 +1795,14 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
             return (struct jv){.k = J_FLOAT, .u.f = num(v)};
         const struct jv *d = arg(A, 0, "default");
         struct jv dflt = d ? *d : (struct jv){.k = J_FLOAT, .u.f = 0};
-        if (v->k != J_STR)
+        if (v->k == J_UNDEF)
+            fail(R, "%s", v->u.why ? v->u.why : "an undefined value");
+        double f;
+        int64_t i;
+        bool over;
+        if (v->k != J_STR || !py_number(v->u.s.p, v->u.s.n, false, &i, &f, &over))
             return dflt;
-        char *end;
-        double f = strtod(v->u.s.p, &end);
-        return end != v->u.s.p && !*end ? (struct jv){.k = J_FLOAT, .u.f = f} : dflt;
+        return (struct jv){.k = J_FLOAT, .u.f = f};
     }
     if (IS("abs")) {
         if (v->k == J_FLOAT)
@@ -1570,13 +1817,7 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     if (IS("round")) {
         if (!is_num(v))
             fail(R, "round wants a number");
-        int64_t p = int_arg(R, A, 0, "precision", 0);
-        const struct jv *m = arg(A, 1, "method");
-        double x = num(v), k = pow(10, (double)(p < -300 ? -300 : p > 300 ? 300 : p));
-        double r = !m || !strcmp(to_str(R, m).u.s.p, "common") ? nearbyint(x * k) / k
-                   : !strcmp(to_str(R, m).u.s.p, "floor")      ? floor(x * k) / k
-                                                               : ceil(x * k) / k;
-        return (struct jv){.k = J_FLOAT, .u.f = r};
+        return round_(R, v, int_arg(R, A, 0, "precision", 0), arg(A, 1, "method"));
     }
     /* the rest work on str(value) */
     struct jv s = to_str(R, v);
@@ -1599,13 +1840,37 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     }
     if (IS("escape") || IS("e") || IS("forceescape"))
         return html_escape(R, &s);
-    if (IS("wordcount")) {
-        struct jv w = split(R, &s, NULL, -1);
-        return vint((int64_t)w.u.l->n);
+    if (IS("wordcount")) { /* Jinja counts \w+ runs: letters, digits, _, non-ASCII here */
+        int64_t k = 0;
+        bool in = false;
+        for (size_t i = 0; i < s.u.s.n; i++) {
+            unsigned char c = (unsigned char)s.u.s.p[i];
+            bool w = isalnum(c) || c == '_' || c >= 0x80;
+            k += w && !in;
+            in = w;
+        }
+        return vint(k);
     }
     fail(R, "no filter named '%s'", name);
 #undef IS
 }
+
+const char *const mill_jinja_filters[] = {
+    "abs",    "attr",   "capitalize", "count",      "d",           "default", "dictsort",
+    "e",      "escape", "first",      "float",      "forceescape", "indent",  "int",
+    "items",  "join",   "last",       "length",     "list",        "lower",   "map",
+    "max",    "min",    "reject",     "rejectattr", "replace",     "reverse", "round",
+    "safe",   "select", "selectattr", "sort",       "string",      "sum",     "title",
+    "tojson", "trim",   "unique",     "upper",      "wordcount",   NULL,
+};
+
+const char *const mill_jinja_tests[] = {
+    "!=",       "<",           "<=",      "==",        ">",       ">=",       "boolean", "callable",
+    "defined",  "divisibleby", "eq",      "equalto",   "escaped", "even",     "false",   "float",
+    "ge",       "greaterthan", "gt",      "in",        "integer", "iterable", "le",      "lessthan",
+    "lower",    "lt",          "mapping", "ne",        "none",    "number",   "odd",     "sameas",
+    "sequence", "string",      "true",    "undefined", "upper",   NULL,
+};
 
 static bool test(struct run *R, const char *name, const struct jv *v, const struct args *A) {
 #define IS(s) (!strcmp(name, s))
@@ -1635,10 +1900,9 @@ static bool test(struct run *R, const char *name, const struct jv *v, const stru
                (v->k == J_DICT && !v->u.d->ns);
     if (IS("callable"))
         return v->k == J_FUNC || v->k == J_MACRO;
-    if (IS("odd") || IS("even")) {
-        if (v->k != J_INT && v->k != J_BOOL)
-            fail(R, "odd/even want an integer");
-        return (ival(v) % 2 != 0) == IS("odd");
+    if (IS("odd") || IS("even")) { /* Jinja: value % 2 == 1, value % 2 == 0 */
+        struct jv two = vint(2), m = arith(R, JO_MOD, v, &two);
+        return num(&m) == (IS("odd") ? 1 : 0);
     }
     if (IS("divisibleby")) {
         if (!x || !is_num(x) || !is_num(v))
@@ -1685,10 +1949,7 @@ static bool test(struct run *R, const char *name, const struct jv *v, const stru
 
 /* ---- expressions ---- */
 
-static void step(struct run *R) {
-    if (++R->steps > MAX_STEPS)
-        fail(R, "more than %llu steps", MAX_STEPS);
-}
+static void step(struct run *R) { charge(R, 1); }
 
 static void eval_args(struct run *R, const struct jnode *n, struct args *A, size_t skip) {
     A->n = n->args.n + skip;
@@ -1781,6 +2042,8 @@ static struct jv eval_node(struct run *R, const struct jnode *n) {
         if (!is_num(&v))
             fail(R, "bad operand type for unary %c: '%s'", n->k == JN_NEG ? '-' : '+',
                  type_name(&v));
+        if (n->k == JN_NEG && v.k == J_FLOAT)
+            return (struct jv){.k = J_FLOAT, .u.f = -v.u.f};
         return n->k == JN_NEG ? arith(R, JO_SUB, &zero, &v) : v.k == J_BOOL ? vint(ival(&v)) : v;
     }
     case JN_NOT: {
@@ -1822,13 +2085,14 @@ static void bind(struct run *R, struct frame *f, const struct jnode *n, const st
         dset(R, &f->vars, vstrz(n->names[0]), *item);
         return;
     }
-    if (item->k != J_LIST)
+    if (item->k != J_LIST && item->k != J_STR)
         fail(R, "cannot unpack a %s into %zu loop variables", type_name(item), n->n_names);
-    if (item->u.l->n != n->n_names)
+    const struct jlist *l = iterate(R, item); /* a string unpacks into its characters */
+    if (l->n != n->n_names)
         fail(R, "%s values to unpack (expected %zu, got %zu)",
-             item->u.l->n < n->n_names ? "not enough" : "too many", n->n_names, item->u.l->n);
+             l->n < n->n_names ? "not enough" : "too many", n->n_names, l->n);
     for (size_t i = 0; i < n->n_names; i++)
-        dset(R, &f->vars, vstrz(n->names[i]), item->u.l->v[i]);
+        dset(R, &f->vars, vstrz(n->names[i]), l->v[i]);
 }
 
 static struct jv loop_object(struct run *R, const struct jlist *items, size_t i) {
@@ -1840,6 +2104,7 @@ static struct jv loop_object(struct run *R, const struct jlist *items, size_t i)
                         vbool(k == n - 1), vint(n), vint(1),     vint(0)};
     for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
         dset(R, d.u.d, vstrz(keys[j]), vals[j]);
+    dset(R, d.u.d, vstrz("cycle"), vfunc(R, M_CYCLE, vint(k)));
     dset(R, d.u.d, vstrz("previtem"), i ? items->v[i - 1] : vundef("loop.previtem on the first"));
     dset(R, d.u.d, vstrz("nextitem"),
          i + 1 < items->n ? items->v[i + 1] : vundef("loop.nextitem on the last"));
@@ -1928,12 +2193,19 @@ static void exec(struct run *R, const struct jnodes *body, struct frame *f) {
         case JN_FOR: exec_for(R, n, f); break;
         case JN_SET:
         case JN_SETBLOCK: exec_set(R, n, f); break;
-        case JN_MACRO:
-            dset(R, &f->vars, vstrz(n->s), (struct jv){.k = J_MACRO, .u.macro = n});
-            break;
+        case JN_MACRO: {
+            struct jmacro *mac = mill_jalloc(&R->a, sizeof *mac);
+            mac->n = n, mac->scope = f;
+            dset(R, &f->vars, vstrz(n->s), (struct jv){.k = J_MACRO, .u.macro = mac});
+        } break;
         case JN_BREAK: R->ctl = 1; break;
         case JN_CONTINUE: R->ctl = 2; break;
-        case JN_BLOCK: exec(R, &n->body, f); break;
+        case JN_BLOCK: { /* a generation block: a scope of its own, as Jinja's caller body */
+            struct frame *g = mill_jalloc(&R->a, sizeof *g);
+            g->up = f;
+            exec(R, &n->body, g);
+            break;
+        }
         default: fail(R, "not a statement");
         }
     }

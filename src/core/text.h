@@ -29,5 +29,7 @@ char *mill_py_join_strip(const char *a, const char *b);
  * ill-formed; *bad (when non-NULL) is then the length of its maximal subpart (at least 1): the
  * bytes one U+FFFD replaces, as Python's bytes.decode("utf-8", "replace") does. */
 size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad);
+/* strtod in the "C" locale whatever setlocale() the program made (core/buf.c). */
+double mill_strtod_c(const char *s, char **end);
 
 #endif

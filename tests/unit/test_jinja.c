@@ -221,6 +221,70 @@ static const char *const language[][2] = {
     {"{{ [1, 2) }}", "{}"},
     {"{% set %}", "{}"},
     {"text {{ x }", "{}"},
+    /* found by review: raw blocks, escapes, tojson's positions, attribute paths, keyword
+     * arguments through map/select, macro scopes, round, min/max, tuples, floats, int/float */
+    {"{% raw %}abc\n   {% endraw %}|", "{}"},
+    {"{% if true %}\n{% raw %}x{% endraw +%}  {% if true %}y{% endif %}{% endif %}", "{}"},
+    {"{{ '\\\303\251' }}|{{ 'a\\\342\202\254' }}", "{}"},
+    {"{{ {'a': '\\u00e9'} | tojson(4) }}|{{ [1] | tojson(none, 2) }}|{{ {'b': 1, 'a': 2} | "
+     "tojson(false, none, none, true) }}|{{ '\\x7f' | tojson(true) }}",
+     "{}"},
+    {"{{ tools | map(attribute='function.name') | join(',') }}|{{ tools | "
+     "selectattr('function.name', 'equalto', 'a') | list | length }}|{{ tools | "
+     "map(attribute='function.x', default='d') | list }}|{{ tools | "
+     "sort(attribute='function.name', reverse=true) | map(attribute='function.name') | join }}",
+     "{\"tools\":[{\"function\":{\"name\":\"a\"}},{\"function\":{\"name\":\"b\"}}]}"},
+    {"{{ xs | map('tojson', indent=2) | join('|') }}|{{ [1, 2, 3, 4] | select('divisibleby', 2) | "
+     "list }}|{{ [[1, 2]] | map(attribute='1') | list }}",
+     "{\"xs\":[[1],{\"a\":null}]}"},
+    {"{% macro f(a, b=a) %}{{ b }}{% endmacro %}{{ f(1) }}|{% for m in ['x', 'y'] %}{% macro "
+     "show() %}[{{ m }}]{% endmacro %}{{ show() }}{% endfor %}|{% macro m() %}{% endmacro %}{{ m "
+     "}}",
+     "{}"},
+    {"{% generation %}{% set x = 1 %}{% endgeneration %}[{{ x }}]", "{}"},
+    {"{{ 5|round }}|{{ 5|round(1) }}|{{ true|round }}|{{ 0.215|round(2) }}|{{ 5.565|round(2) }}|{{ "
+     "2.5|round }}|{{ 3.5|round }}|{{ 1234.5678|round(-2) }}|{{ 15|round(-1) }}|{{ 25|round(-1) "
+     "}}|{{ 2.71|round(1, 'floor') }}|{{ 2.71|round(1, 'ceil') }}",
+     "{}"},
+    {"{{ 2.5|round(0, 'other') }}", "{}"},
+    {"{{ ['B', 'b']|max }}{{ ['b', 'B']|min }}{{ [{'k': 1, 'n': 'x'}, {'k': 1, 'n': "
+     "'y'}]|max(attribute='k') }}{{ ['b', 'a', 'B', 'A']|sort(reverse=true) }}",
+     "{}"},
+    {"{{ [1, 2] == (1, 2) }}{{ (1, 2)|list }}{{ (1, 2) * 2 }}{{ (1, 2) in [(1, 2)] }}{{ [1, 2] in "
+     "[(1, 2)] }}|{{ [x] }}|{{ {'a': x} }}",
+     "{}"},
+    {"{{ [1] + (2,) }}", "{}"},
+    {"{{ 1 // 0.1 }}|{{ -3.0 % 3 }}|{{ 3.0 % -3 }}|{{ -0.0 }}|{{ 7.5 // -2 }}|{{ -7.5 % 2 }}|{{ x "
+     "<= 1 }}|{{ x >= 1 }}|{{ x == x }}|{{ x < 1.5 }}",
+     "{\"x\":NaN}"},
+    {"{{ ' 1.5 '|float }}|{{ '0x10'|int }}|{{ '1_000'|int }}|{{ '0x1p3'|float }}|{{ '3.9'|int "
+     "}}|{{ ' 42 '|int }}|{{ 'inf'|float }}|{{ '-Infinity'|float }}|{{ 'nan'|float }}|{{ '1e3'|int "
+     "}}|{{ '_1'|int }}|{{ '1__0'|int }}|{{ none|int }}|{{ 'x'|float(2.5) }}|{{ true|float }}|{{ "
+     "'+.5e-1'|float }}|{{ '5.'|float }}|{{ '.'|float }}",
+     "{}"},
+    {"{{ nope|int }}", "{}"},
+    {"{{ 'a-b c'|wordcount }}{{ '...'|wordcount }}{{ 'h\\u00e9llo w\\u00f6rld_x'|wordcount }}",
+     "{}"},
+    {"{{ 'a\\r\\nb\\rc\\x0bd\\u2028e\\n'|indent(2) }}|{{ 'x\\r\\n\\r\\ny'|indent(2, blank=true) }}",
+     "{}"},
+    {"{{ 'abc'.startswith('b', 1) }}{{ 'abc'.endswith('b', 0, 2) }}{{ 'abc'.startswith(('x', 'a')) "
+     "}}{{ 'h\\u00e9llo'.startswith('l', -3) }}",
+     "{}"},
+    {"{{ 'abc'.startswith(['a']) }}", "{}"},
+    {"{{ (d|attr('items'))() | list }}|{{ (d|attr('get'))('a') }}|{{ d|attr('a') }}",
+     "{\"d\":{\"a\":1}}"},
+    {"{{ 'abc'[1::9223372036854775807] }}{{ [1, 2, 3][::-9223372036854775807] }}{{ "
+     "'h\\u00e9llo'[::-2] }}{{ 'abc'[true:] }}",
+     "{}"},
+    {"{{ 1 ** 9223372036854775807 }}|{{ (-1) ** 9223372036854775806 }}|{{ 0 ** 5 }}|{{ 2 ** 62 "
+     "}}|{{ 3 ** 3 }}|{{ (-2) ** 3 }}",
+     "{}"},
+    {"{{ 'abc'.count('') }}{{ 'h\\u00e9'.replace('', '-') }}{{ ''.count('') }}", "{}"},
+    {"{% for i in range(5) %}{{ loop.cycle('odd', 'even') }} {% endfor %}{% for a, b in ['xy', "
+     "'h\\u00e9'] %}{{ b }}{{ a }}{% endfor %}{{ 3.0 is odd }}{{ 4.0 is even }}{{ 2.5 is odd }}",
+     "{}"},
+    {"{{ 'x' | nosuchfilter }}", "{}"},
+    {"{{ 1 is nosuchtest }}", "{}"},
 };
 
 /* The conversations every real template renders. */
@@ -447,6 +511,63 @@ static void test_limits(void) {
         mill_jinja_free(t);
         mill_buf_free(&out);
     }
+    /* what we refuse on purpose where Jinja2 renders: a filter we lack, even in a branch
+     * never taken, is a parse error, so the backend falls back at load, not mid-run */
+    static const char *const refused[] = {
+        "{% if false %}{{ 'x' | center(9) }}{% endif %}ok",
+        "{% include 'other.jinja' %}",
+        "{% call m() %}x{% endcall %}",
+        "{% filter upper %}x{% endfilter %}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct mill_jinja *t = NULL;
+        struct mill_err e = {0};
+        CHECK_INT(mill_jinja_parse(refused[i], strlen(refused[i]), &t, &e), MILL_EFORMAT);
+        CHECK(strstr(e.msg, "not supported") != NULL);
+        mill_jinja_free(t);
+    }
+    /* a long elif chain is nesting too */
+    struct mill_buf chain = {0};
+    mill_buf_adds(&chain, "{% if false %}");
+    for (int i = 0; i < 100000; i++)
+        mill_buf_adds(&chain, "{% elif false %}");
+    mill_buf_adds(&chain, "{% endif %}");
+    struct mill_jinja *ct = NULL;
+    struct mill_err ce = {0};
+    CHECK_INT(mill_jinja_parse(chain.p, chain.n, &ct, &ce), MILL_EFORMAT);
+    CHECK(strstr(ce.msg, "nested more than") != NULL);
+    mill_buf_free(&chain);
+    /* invalid UTF-8 in variables (a template's own bytes are the same) and big sequences:
+     * whatever they render, nothing is read out of bounds (ASan) */
+    struct mill_value vars, v;
+    mill_value_struct(&vars);
+    mill_value_str(&v, "\xF0", 1);
+    mill_value_struct_set(&vars, "s", &v);
+    mill_value_str(&v, "ab\xC3", 3);
+    mill_value_struct_set(&vars, "t", &v);
+    static const char *const odd[][2] = {
+        {"{{ s.lstrip('\xf0\x9f\x98\x80') }}|{{ t.rstrip('\xc3') }}"
+         "|{{ t.replace('', '-') }}|{{ s[0] }}|{{ t | length }}|{{ t.split() }}|{{ t[::-1] }}"
+         "|{{ t.count('') }}|{{ t | wordcount }}|{{ t | indent }}|{{ t.strip('b\xc3') }}",
+         NULL},
+        {"{{ range(100000) | sort(reverse=true) | first }}", "99999"},
+        {"{{ range(100000) | unique | length }}", "ERR"},
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        struct mill_jinja *t = NULL;
+        struct mill_err e = {0};
+        struct mill_buf out = {0};
+        int rc = mill_jinja_parse(odd[i][0], strlen(odd[i][0]), &t, &e);
+        CHECK_INT(rc, 0);
+        rc = t ? mill_jinja_render(t, &vars, &out, &e) : rc;
+        if (odd[i][1] && !strcmp(odd[i][1], "ERR"))
+            CHECK_INT(rc, MILL_EFORMAT);
+        else if (odd[i][1])
+            CHECK(rc == 0 && out.p && !strcmp(out.p, odd[i][1]));
+        mill_jinja_free(t);
+        mill_buf_free(&out);
+    }
+    mill_value_free(&vars);
     /* nesting past the parser's bound */
     struct mill_buf deep = {0};
     mill_buf_adds(&deep, "{{ ");
