@@ -143,7 +143,24 @@ static struct jtok *push(struct lexer *L, enum jtk k, const char *p, size_t n) {
     return t;
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f'; }
+/* The bytes of the whitespace character at s[i] (Python's str.isspace(), as Jinja's \s and
+ * rstrip() see it), or 0. */
+static size_t ws_len(const char *s, size_t i, size_t n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80)
+        return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    size_t w = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, st, len;
+    w = w < n - i ? w : n - i;
+    mill_py_strip_span(s + i, w, &st, &len);
+    return len == 0 ? w : 0;
+}
+
+/* s[i..) past its whitespace. */
+static size_t skip_ws(const char *s, size_t i, size_t n) {
+    for (size_t w; i < n && (w = ws_len(s, i, n));)
+        i += w;
+    return i;
+}
 
 static void count_lines(struct lexer *L, size_t from, size_t to) {
     for (size_t i = from; i < to; i++)
@@ -153,8 +170,7 @@ static void count_lines(struct lexer *L, size_t from, size_t to) {
 /* Skips whitespace after a "-" end delimiter. */
 static void strip_after(struct lexer *L) {
     size_t p = L->pos;
-    while (p < L->n && is_ws(L->s[p]))
-        p++;
+    p = skip_ws(L->s, p, L->n);
     count_lines(L, L->pos, p);
     L->line_starting = p > L->pos && L->s[p - 1] == '\n';
     L->pos = p;
@@ -171,15 +187,12 @@ static void trim_after(struct lexer *L) {
 
 static void emit_text(struct lexer *L, size_t from, size_t to, int ctl, bool block) {
     if (ctl == '-') {
-        while (to > from && is_ws(L->s[to - 1]))
-            to--;
+        to = from + mill_py_rstrip_len(L->s + from, to - from);
     } else if (block && ctl != '+') {
         size_t l = to;
         while (l > from && L->s[l - 1] != '\n')
             l--;
-        bool blank = true;
-        for (size_t i = l; i < to && blank; i++)
-            blank = L->s[i] == ' ' || L->s[i] == '\t' || L->s[i] == '\v' || L->s[i] == '\f';
+        bool blank = skip_ws(L->s, l, to) == to;
         if (blank && (l > from || L->line_starting))
             to = l;
     }
@@ -324,8 +337,7 @@ static void lex_tag(struct lexer *L, bool block) {
     int depth = 0;
     for (;;) {
         size_t p = L->pos;
-        while (p < L->n && is_ws(L->s[p]))
-            p++;
+        p = skip_ws(L->s, p, L->n);
         count_lines(L, L->pos, p);
         L->pos = p;
         if (p >= L->n)
@@ -382,13 +394,11 @@ static void lex_tag(struct lexer *L, bool block) {
 /* {% raw %}...{% endraw %} at L->pos (just after "{%" and its sign) when it is one: its text. */
 static bool lex_raw(struct lexer *L) {
     size_t p = L->pos;
-    while (p < L->n && is_ws(L->s[p]))
-        p++;
+    p = skip_ws(L->s, p, L->n);
     if (L->n - p < 3 || memcmp(L->s + p, "raw", 3))
         return false;
     p += 3;
-    while (p < L->n && is_ws(L->s[p]))
-        p++;
+    p = skip_ws(L->s, p, L->n);
     bool minus = p < L->n && L->s[p] == '-';
     if (L->n - p < 2u + minus || memcmp(L->s + p + minus, "%}", 2))
         return false;
@@ -396,8 +406,7 @@ static bool lex_raw(struct lexer *L) {
     L->line_starting = false;
     if (minus) {
         size_t q = p;
-        while (p < L->n && is_ws(L->s[p]))
-            p++;
+        p = skip_ws(L->s, p, L->n);
         L->line_starting = p > q && L->s[p - 1] == '\n';
     }
     for (size_t q = p; q + 1 < L->n; q++) {
@@ -405,13 +414,11 @@ static bool lex_raw(struct lexer *L) {
             continue;
         size_t r = q + 2;
         int ctl = r < L->n && (L->s[r] == '-' || L->s[r] == '+') ? L->s[r++] : 0;
-        while (r < L->n && is_ws(L->s[r]))
-            r++;
+        r = skip_ws(L->s, r, L->n);
         if (L->n - r < 6 || memcmp(L->s + r, "endraw", 6))
             continue;
         r += 6;
-        while (r < L->n && is_ws(L->s[r]))
-            r++;
+        r = skip_ws(L->s, r, L->n);
         int ectl = r < L->n && (L->s[r] == '-' || L->s[r] == '+') ? L->s[r++] : 0;
         if (L->n - r < 2 || memcmp(L->s + r, "%}", 2))
             continue;
@@ -482,6 +489,7 @@ struct parser {
     struct jtok *t;
     size_t i;
     int nest;
+    int loops; /* for bodies around here, inside the innermost macro or generation block */
 };
 
 static struct jtok *cur(struct parser *P) { return &P->t[P->i]; }
@@ -1052,7 +1060,9 @@ static struct jnode *parse_for(struct parser *P, int line) {
     if (is_name(cur(P), "recursive"))
         failf(P->a, line, "recursive loops are not supported");
     expect_end(P);
+    P->loops++;
     n->body = body_until(P, ends, "for", line);
+    P->loops--;
     if (is_name(cur(P), "else")) {
         P->i++;
         expect_end(P);
@@ -1115,7 +1125,10 @@ static struct jnode *parse_macro(struct parser *P, int line) {
     n->names = mill_jalloc(P->a, (k ? k : 1) * sizeof *n->names);
     memcpy(n->names, names, k * sizeof *names);
     n->n_names = k;
+    int loops = P->loops;
+    P->loops = 0; /* a macro's body is a function of its own */
     n->body = block_to(P, "endmacro", "macro", line);
+    P->loops = loops;
     return n;
 }
 
@@ -1136,12 +1149,17 @@ static struct jnode *parse_stmt(struct parser *P) {
     } else if (is_name(t, "macro")) {
         n = parse_macro(P, line);
     } else if (is_name(t, "break") || is_name(t, "continue")) {
+        if (!P->loops)
+            failf(P->a, line, "'%s' outside loop", t->p[0] == 'b' ? "break" : "continue");
         n = node(P, t->p[0] == 'b' ? JN_BREAK : JN_CONTINUE);
         expect_end(P);
     } else if (is_name(t, "generation")) {
         n = node(P, JN_BLOCK);
         expect_end(P);
+        int loops = P->loops;
+        P->loops = 0; /* Jinja renders it as a call block: a function of its own */
         n->body = block_to(P, "endgeneration", "generation", line);
+        P->loops = loops;
     } else {
         failf(P->a, line, "{%% %.*s %%} is %s", (int)(t->n > 40 ? 40 : t->n), t->p,
               strncmp(t->p, "end", 3) && strncmp(t->p, "el", 2) ? "not supported"
@@ -1196,7 +1214,7 @@ static char *normalise(struct jarena *a, const char *src, size_t n, size_t *out_
     return s;
 }
 
-int mill_jinja_parse(const char *src, size_t n, struct mill_jinja **out, struct mill_err *err) {
+static int parse(const char *src, size_t n, struct mill_jinja **out, struct mill_err *err) {
     *out = NULL;
     if (n > MAX_SOURCE)
         return mill_err_set(err, MILL_EFORMAT, "chat template: %zu bytes, more than %u", n,
@@ -1221,6 +1239,11 @@ int mill_jinja_parse(const char *src, size_t n, struct mill_jinja **out, struct 
     t->arena.fail = NULL;
     *out = t;
     return 0;
+}
+
+int mill_jinja_parse(const char *src, size_t n, struct mill_jinja **out, struct mill_err *err) {
+    struct mill_err local = {0};
+    return parse(src, n, out, err ? err : &local);
 }
 
 int mill_jinja_render(const struct mill_jinja *t, const struct mill_value *vars,

@@ -65,6 +65,7 @@ struct run {
     struct bufnode *bufs, *free_b;
     int depth, ctl, line; /* depth: macro calls; ctl: 1 break, 2 continue */
     int edepth;           /* eval() calls on the C stack */
+    size_t live;          /* bytes in the buffers, all of them together */
     uint64_t steps;
 };
 
@@ -96,10 +97,28 @@ static void charge(struct run *R, size_t work) {
         fail(R, "more than %llu steps", MAX_STEPS);
 }
 
+/* Every byte held in the run's buffers counts against one limit (R->live). */
+static void grew(struct run *R, const struct mill_buf *b, size_t before) {
+    R->live += b->n - before;
+    if (R->live > OUT_LIMIT)
+        fail(R, "text over %u MiB", OUT_LIMIT >> 20);
+}
+
 static void put(struct run *R, struct mill_buf *b, const char *p, size_t n) {
-    if (b->n + n > OUT_LIMIT)
-        fail(R, "output over %u MiB", OUT_LIMIT >> 20);
+    if (n > OUT_LIMIT - R->live)
+        fail(R, "text over %u MiB", OUT_LIMIT >> 20);
     ck(R, mill_buf_add(b, p, n));
+    R->live += n;
+}
+
+/* An integer, or a float as Python's repr() (json: as json.dumps writes it). */
+static void put_num(struct run *R, struct mill_buf *b, const struct jv *v, bool json) {
+    size_t n0 = b->n;
+    if (v->k == J_INT)
+        ck(R, mill_buf_addf(b, "%lld", (long long)v->u.i));
+    else
+        ck(R, json ? mill_buf_add_json_num(b, v->u.f) : mill_buf_add_pyfloat(b, v->u.f));
+    grew(R, b, n0);
 }
 
 static void puts_(struct run *R, struct mill_buf *b, const char *s) { put(R, b, s, strlen(s)); }
@@ -121,6 +140,9 @@ static struct mill_buf *buf_get(struct run *R) {
 /* Gives a buffer from buf_get back for reuse; its text as an arena string. */
 static struct jv buf_done(struct run *R, struct mill_buf *b) {
     struct jv v = {.k = J_STR, .u.s = {mill_jstrdup(&R->a, b->p ? b->p : "", b->n), b->n}};
+    R->live -= b->n;
+    if (b->cap > (1u << 20)) /* a big one is not kept for reuse */
+        mill_buf_free(b);
     struct bufnode *n = (struct bufnode *)(void *)((char *)b - offsetof(struct bufnode, b));
     n->free = R->free_b;
     R->free_b = n;
@@ -162,25 +184,26 @@ static struct jv vdict(struct run *R) {
     return (struct jv){.k = J_DICT, .u.d = mill_jalloc(&R->a, sizeof(struct jdict))};
 }
 
-static bool eq(const struct jv *a, const struct jv *b);
+static bool eq(struct run *R, const struct jv *a, const struct jv *b);
 
-static struct jv *dget(const struct jdict *d, const struct jv *key) {
+/* d[key], or NULL; R (NULL for a name lookup) pays for the comparisons. */
+static struct jv *dget(struct run *R, const struct jdict *d, const struct jv *key) {
     for (size_t i = 0; i < d->n; i++)
-        if (eq(&d->key[i], key))
+        if (eq(R, &d->key[i], key))
             return &d->val[i];
     return NULL;
 }
 
 static struct jv *dgets(const struct jdict *d, const char *key) {
     struct jv k = vstrz(key);
-    return dget(d, &k);
+    return dget(NULL, d, &k);
 }
 
 static void charge(struct run *R, size_t work);
 
 static void dset(struct run *R, struct jdict *d, struct jv key, struct jv val) {
     charge(R, d->n); /* a linear scan: big dicts built in loops count their cost */
-    struct jv *old = dget(d, &key);
+    struct jv *old = dget(R, d, &key);
     if (old) {
         *old = val;
         return;
@@ -259,9 +282,11 @@ static bool truthy(const struct jv *v) {
 }
 
 /* Python's ==; past MAX_VALUE_DEPTH (a namespace can hold itself) unequal. */
-static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
+static bool eq_at(struct run *R, const struct jv *a, const struct jv *b, int depth) {
     if (depth > MAX_VALUE_DEPTH)
         return false;
+    if (R) /* each node compared is a step; a long string a step per 64 bytes */
+        charge(R, 1 + (a->k == J_STR ? a->u.s.n / 64 : 0));
     if (is_num(a) && is_num(b)) {
         if (a->k != J_FLOAT && b->k != J_FLOAT)
             return ival(a) == ival(b);
@@ -279,7 +304,7 @@ static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
         if (a->u.l->n != b->u.l->n || a->u.l->tuple != b->u.l->tuple)
             return false;
         for (size_t i = 0; i < a->u.l->n; i++)
-            if (!eq_at(&a->u.l->v[i], &b->u.l->v[i], depth + 1))
+            if (!eq_at(R, &a->u.l->v[i], &b->u.l->v[i], depth + 1))
                 return false;
         return true;
     case J_DICT:
@@ -288,8 +313,8 @@ static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
         if (a->u.d->ns || b->u.d->ns || a->u.d->n != b->u.d->n)
             return false;
         for (size_t i = 0; i < a->u.d->n; i++) {
-            const struct jv *o = dget(b->u.d, &a->u.d->key[i]);
-            if (!o || !eq_at(&a->u.d->val[i], o, depth + 1))
+            const struct jv *o = dget(R, b->u.d, &a->u.d->key[i]);
+            if (!o || !eq_at(R, &a->u.d->val[i], o, depth + 1))
                 return false;
         }
         return true;
@@ -299,7 +324,7 @@ static bool eq_at(const struct jv *a, const struct jv *b, int depth) {
     }
 }
 
-static bool eq(const struct jv *a, const struct jv *b) { return eq_at(a, b, 0); }
+static bool eq(struct run *R, const struct jv *a, const struct jv *b) { return eq_at(R, a, b, 0); }
 
 static const char *type_name(const struct jv *v) {
     static const char *const names[] = {"Undefined", "NoneType", "bool", "int",      "float",
@@ -314,6 +339,7 @@ static const char *type_name(const struct jv *v) {
 static int cmp_at(struct run *R, const struct jv *a, const struct jv *b, int depth) {
     if (depth > MAX_VALUE_DEPTH)
         fail(R, "values nested more than %d deep", MAX_VALUE_DEPTH);
+    charge(R, 1 + (a->k == J_STR ? a->u.s.n / 64 : 0));
     if (is_num(a) && is_num(b)) {
         if (a->k != J_FLOAT && b->k != J_FLOAT)
             return (ival(a) > ival(b)) - (ival(a) < ival(b));
@@ -326,7 +352,7 @@ static int cmp_at(struct run *R, const struct jv *a, const struct jv *b, int dep
     }
     if (a->k == J_LIST && b->k == J_LIST) {
         for (size_t i = 0; i < a->u.l->n && i < b->u.l->n; i++)
-            if (!eq(&a->u.l->v[i], &b->u.l->v[i]))
+            if (!eq(R, &a->u.l->v[i], &b->u.l->v[i]))
                 return cmp_at(R, &a->u.l->v[i], &b->u.l->v[i], depth + 1);
         return (a->u.l->n > b->u.l->n) - (a->u.l->n < b->u.l->n);
     }
@@ -376,8 +402,8 @@ static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, 
     case J_UNDEF: return;
     case J_NONE: puts_(R, b, "None"); return;
     case J_BOOL: puts_(R, b, v->u.b ? "True" : "False"); return;
-    case J_INT: ck(R, mill_buf_addf(b, "%lld", (long long)v->u.i)); return;
-    case J_FLOAT: ck(R, mill_buf_add_pyfloat(b, v->u.f)); return;
+    case J_INT:
+    case J_FLOAT: put_num(R, b, v, false); return;
     case J_STR: put(R, b, v->u.s.p, v->u.s.n); return;
     case J_LIST: {
         const struct jlist *l = v->u.l;
@@ -432,12 +458,16 @@ struct json_opts {
 
 static void json_str(struct run *R, struct mill_buf *b, const char *s, size_t n, bool ascii) {
     size_t start = b->n;
+    if (n > (OUT_LIMIT - R->live) / 6) /* an escape is at most 6 bytes a byte */
+        fail(R, "text over %u MiB", OUT_LIMIT >> 20);
     ck(R, mill_buf_add_json_str(b, s, n));
+    grew(R, b, start);
     if (!ascii)
         return;
     /* ensure_ascii: every non-ASCII character as \uXXXX (surrogate pairs above U+FFFF) */
     size_t len = b->n - start;
     char *copy = mill_jstrdup(&R->a, b->p + start, len);
+    R->live -= len;
     b->n = start;
     b->p[start] = 0;
     for (size_t i = 0; i < len;) {
@@ -456,11 +486,13 @@ static void json_str(struct run *R, struct mill_buf *b, const char *s, size_t n,
         for (int j = 1; j <= k && i + (size_t)j < len; j++)
             cp = cp << 6 | ((unsigned char)copy[i + (size_t)j] & 0x3F);
         i += (size_t)k + 1;
+        char esc[16];
         if (cp >= 0x10000)
-            ck(R, mill_buf_addf(b, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
-                                0xDC00 + ((cp - 0x10000) & 0x3FF)));
+            snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
+                     0xDC00 + ((cp - 0x10000) & 0x3FF));
         else
-            ck(R, mill_buf_addf(b, "\\u%04x", cp));
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+        puts_(R, b, esc);
     }
 }
 
@@ -479,8 +511,8 @@ static void write_json(struct run *R, struct mill_buf *b, const struct jv *v,
     switch (v->k) {
     case J_NONE: puts_(R, b, "null"); return;
     case J_BOOL: puts_(R, b, v->u.b ? "true" : "false"); return;
-    case J_INT: ck(R, mill_buf_addf(b, "%lld", (long long)v->u.i)); return;
-    case J_FLOAT: ck(R, mill_buf_add_json_num(b, v->u.f)); return;
+    case J_INT:
+    case J_FLOAT: put_num(R, b, v, true); return;
     case J_STR: json_str(R, b, v->u.s.p, v->u.s.n, o->ascii); return;
     case J_LIST: {
         const struct jlist *l = v->u.l;
@@ -634,6 +666,7 @@ static bool py_space(const char *s, size_t n, size_t i, size_t *len) {
 /* str.split(sep=None, maxsplit=-1). */
 static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, int64_t max) {
     struct jv out = vlist(R, 4);
+    charge(R, s->u.s.n / 16);
     const char *p = s->u.s.p;
     size_t n = s->u.s.n;
     if (!sep || sep->k == J_NONE) {
@@ -672,6 +705,7 @@ static struct jv replace(struct run *R, const struct jv *s, const struct jv *fro
                          const struct jv *to, int64_t count) {
     if (from->k != J_STR || to->k != J_STR)
         fail(R, "replace: arguments must be str");
+    charge(R, s->u.s.n / 16);
     struct mill_buf *b = buf_get(R);
     size_t i = 0, at;
     int64_t done = 0;
@@ -805,7 +839,7 @@ static struct jv getitem(struct run *R, const struct jv *obj, const struct jv *k
     if (obj->k == J_UNDEF)
         fail(R, "%s has no item", obj->u.why ? obj->u.why : "an undefined value");
     if (obj->k == J_DICT && !obj->u.d->ns) {
-        struct jv *v = dget(obj->u.d, key);
+        struct jv *v = dget(R, obj->u.d, key);
         if (v)
             return *v;
     } else if ((obj->k == J_LIST || obj->k == J_STR) && (key->k == J_INT || key->k == J_BOOL)) {
@@ -857,8 +891,8 @@ static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, 
         off = str_offsets(R, obj->u.s.p, obj->u.s.n, &n_items);
     else if (obj->k == J_LIST)
         n_items = obj->u.l->n;
-    else
-        fail(R, "'%s' object is not subscriptable", type_name(obj));
+    else /* Jinja's getitem turns the TypeError into Undefined */
+        return vundef("a slice of something that is not a sequence");
     int64_t n = (int64_t)n_items;
     int64_t lo = slice_bound(R, a, n, step > 0 ? 0 : n - 1, step < 0);
     int64_t hi = slice_bound(R, b, n, step > 0 ? n : -1, step < 0);
@@ -887,6 +921,10 @@ static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, 
 /* The items a for loop, join or list() goes through. */
 static struct jlist *iterate(struct run *R, const struct jv *v) {
     struct jv l = vlist(R, 0);
+    charge(R, v->k == J_LIST   ? v->u.l->n
+              : v->k == J_DICT ? v->u.d->n
+              : v->k == J_STR  ? v->u.s.n
+                               : 0);
     switch (v->k) {
     case J_UNDEF: return l.u.l;
     case J_LIST: return v->u.l;
@@ -913,14 +951,15 @@ static bool contains(struct run *R, const struct jv *hay, const struct jv *x) {
         if (x->k != J_STR)
             fail(R, "'in <string>' requires string as left operand, not %s", type_name(x));
         size_t at;
+        charge(R, hay->u.s.n / 64);
         return find_sub(hay->u.s.p, hay->u.s.n, x->u.s.p, x->u.s.n, 0, &at);
     }
     if (hay->k == J_DICT && !hay->u.d->ns)
-        return dget(hay->u.d, x) != NULL;
+        return dget(R, hay->u.d, x) != NULL;
     const struct jlist *l = iterate(R, hay);
     charge(R, l->n);
     for (size_t i = 0; i < l->n; i++)
-        if (eq(&l->v[i], x))
+        if (eq(R, &l->v[i], x))
             return true;
     return false;
 }
@@ -955,6 +994,8 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
             fail(R, "can't multiply sequence by non-int of type '%s'", type_name(k));
         int64_t times = ival(k) < 0 ? 0 : ival(k);
         size_t unit = seq->k == J_STR ? seq->u.s.n : seq->u.l->n * sizeof(struct jv);
+        if (!unit)
+            times = 0; /* '' * n and [] * n are empty however large n is */
         if (unit && (uint64_t)times > OUT_LIMIT / unit)
             fail(R, "a repeated sequence over %u MiB", OUT_LIMIT >> 20);
         if (seq->k == J_STR) {
@@ -992,13 +1033,19 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
                 over = op == JO_FLOORDIV;
                 break;
             }
+            if (op == JO_MOD) { /* Python's sign: the divisor's */
+                r = x % y;
+                if (r && ((r < 0) != (y < 0)))
+                    r += y;
+                break;
+            }
             r = x / y;
             if ((x % y != 0) && ((x < 0) != (y < 0)))
                 r--;
-            if (op == JO_MOD)
-                r = x - r * y;
             break;
         case JO_POW:
+            if (y < 0 && x == 0)
+                fail(R, "0.0 cannot be raised to a negative power");
             if (y < 0)
                 return (struct jv){.k = J_FLOAT, .u.f = pow((double)x, (double)y)};
             r = 1; /* by squaring; 0, 1 and -1 never overflow however large y is */
@@ -1041,15 +1088,19 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
             fd += 1.0;
         r = op == JO_MOD ? mod : fd;
         break;
-    case JO_POW: r = pow(x, y); break;
+    case JO_POW:
+        if (x == 0 && y < 0)
+            fail(R, "0.0 cannot be raised to a negative power");
+        r = pow(x, y);
+        break;
     }
     return (struct jv){.k = J_FLOAT, .u.f = r};
 }
 
 static struct jv compare(struct run *R, int op, const struct jv *a, const struct jv *b) {
     switch (op) {
-    case JO_EQ: return vbool(eq(a, b));
-    case JO_NE: return vbool(!eq(a, b));
+    case JO_EQ: return vbool(eq(R, a, b));
+    case JO_NE: return vbool(!eq(R, a, b));
     case JO_IN: return vbool(contains(R, b, a));
     case JO_NOTIN: return vbool(!contains(R, b, a));
     }
@@ -1146,20 +1197,19 @@ static struct jv strftime_now(struct run *R, const struct args *A) {
 }
 
 static bool starts_ends(struct run *R, const struct jv *s, const struct jv *x, bool end) {
-    if (x && x->k == J_LIST && !x->u.l->tuple)
-        fail(R, "%s first arg must be str or a tuple of str, not list",
-             end ? "endswith" : "startswith");
-    if (x && x->k == J_LIST) {
-        for (size_t i = 0; i < x->u.l->n; i++)
-            if (starts_ends(R, s, &x->u.l->v[i], end))
-                return true;
-        return false;
+    const char *what = end ? "endswith" : "startswith";
+    if (!x || (x->k != J_STR && !(x->k == J_LIST && x->u.l->tuple)))
+        fail(R, "%s first arg must be str or a tuple of str", what);
+    size_t n = x->k == J_STR ? 1 : x->u.l->n;
+    for (size_t i = 0; i < n; i++) {
+        const struct jv *p = x->k == J_STR ? x : &x->u.l->v[i];
+        if (p->k != J_STR)
+            fail(R, "tuple for %s must only contain str, not %s", what, type_name(p));
+        if (p->u.s.n <= s->u.s.n &&
+            !memcmp(s->u.s.p + (end ? s->u.s.n - p->u.s.n : 0), p->u.s.p, p->u.s.n))
+            return true;
     }
-    if (!x || x->k != J_STR)
-        fail(R, "%s wants a str or a tuple of str", end ? "endswith" : "startswith");
-    if (x->u.s.n > s->u.s.n)
-        return false;
-    return !memcmp(s->u.s.p + (end ? s->u.s.n - x->u.s.n : 0), x->u.s.p, x->u.s.n);
+    return false;
 }
 
 static struct jv join(struct run *R, const struct jv *seq, const struct jv *sep,
@@ -1204,6 +1254,7 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
         const struct jv *x = arg(A, 0, "sub");
         if (!x || x->k != J_STR)
             fail(R, "%s wants a str", f->id == M_FIND ? "find" : "count");
+        charge(R, s->u.s.n / 16);
         if (f->id == M_FIND) {
             if (!find_sub(s->u.s.p, s->u.s.n, x->u.s.p, x->u.s.n, 0, &at))
                 return vint(-1);
@@ -1260,7 +1311,7 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
         const struct jv *k = arg(A, 0, "key"), *dflt = arg(A, 1, "default");
         if (!k)
             fail(R, "get wants a key");
-        const struct jv *v = dget(s->u.d, k);
+        const struct jv *v = dget(R, s->u.d, k);
         return v ? *v : dflt ? *dflt : NONE;
     }
     }
@@ -1399,8 +1450,11 @@ static struct jv map_(struct run *R, const struct jv *seq, const struct args *A)
             item = attr_path(R, &l->v[i], attr);
             if (item.k == J_UNDEF && dflt)
                 item = *dflt;
-        } else {
+        } else { /* map('map', ...) recurses: count it as nesting */
+            if (++R->edepth > MAX_EVAL_DEPTH)
+                fail(R, "filters nested more than %d deep", MAX_EVAL_DEPTH);
             item = filter(R, A->pos[0].u.s.p, &l->v[i], &rest);
+            R->edepth--;
         }
         lpush(R, out.u.l, item);
     }
@@ -1656,9 +1710,12 @@ static struct jv round_(struct run *R, const struct jv *v, int64_t p, const stru
         int64_t q = i / unit, r = i % unit;
         if (r < 0)
             q--, r += unit;
-        if (2 * r > unit || (2 * r == unit && (q & 1)))
+        if (r > unit - r || (r == unit - r && (q & 1)))
             q++;
-        return vint(q * unit);
+        int64_t out;
+        if (__builtin_mul_overflow(q, unit, &out))
+            fail(R, "round: integer overflow");
+        return vint(out);
     }
     if (p >= 0 && isfinite(x)) {
         char buf[400];
@@ -1676,8 +1733,10 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         return use ? (d ? *d : vstrz("")) : *v;
     }
     if (IS("length") || IS("count")) {
-        if (v->k == J_STR)
+        if (v->k == J_STR) {
+            charge(R, v->u.s.n / 64);
             return vint((int64_t)str_len(v));
+        }
         if (v->k == J_LIST)
             return vint((int64_t)v->u.l->n);
         if (v->k == J_DICT && !v->u.d->ns)
@@ -1926,12 +1985,12 @@ static bool test(struct run *R, const char *name, const struct jv *v, const stru
     if (!x)
         fail(R, "test '%s' wants an argument", name);
     if (IS("eq") || IS("equalto") || IS("=="))
-        return eq(v, x);
+        return eq(R, v, x);
     if (IS("ne") || IS("!="))
-        return !eq(v, x);
+        return !eq(R, v, x);
     if (IS("sameas"))
         return v->k == x->k && (v->k == J_NONE || v->k == J_UNDEF ||
-                                (v->k == J_BOOL && v->u.b == x->u.b) || eq(v, x));
+                                (v->k == J_BOOL && v->u.b == x->u.b) || eq(R, v, x));
     if (IS("in"))
         return contains(R, x, v);
     int c = IS("lt") || IS("lessthan") || IS("<") || IS("le") || IS("<=") || IS("gt") ||
@@ -1948,6 +2007,16 @@ static bool test(struct run *R, const char *name, const struct jv *v, const stru
 }
 
 /* ---- expressions ---- */
+
+/* What Python can use as a dict key: not a list or dict, nor a tuple holding one. */
+static bool hashable(const struct jv *v, int depth) {
+    if (v->k == J_DICT || (v->k == J_LIST && !v->u.l->tuple) || depth > MAX_VALUE_DEPTH)
+        return v->k == J_DICT && v->u.d->ns; /* a namespace hashes by identity */
+    for (size_t i = 0; v->k == J_LIST && i < v->u.l->n; i++)
+        if (!hashable(&v->u.l->v[i], depth + 1))
+            return false;
+    return true;
+}
 
 static void step(struct run *R) { charge(R, 1); }
 
@@ -2070,8 +2139,13 @@ static struct jv eval_node(struct run *R, const struct jnode *n) {
     }
     case JN_DICT: {
         struct jv d = vdict(R);
-        for (size_t i = 0; i < n->args.n; i++)
-            dset(R, d.u.d, eval(R, n->args.v[i]), eval(R, n->kwv.v[i]));
+        for (size_t i = 0; i < n->args.n; i++) {
+            struct jv k = eval(R, n->args.v[i]);
+            if (!hashable(&k, 0))
+                fail(R, "unhashable type: '%s'", type_name(&k));
+            struct jv v = eval(R, n->kwv.v[i]);
+            dset(R, d.u.d, k, v);
+        }
         return d;
     }
     default: fail(R, "not an expression");
@@ -2085,9 +2159,9 @@ static void bind(struct run *R, struct frame *f, const struct jnode *n, const st
         dset(R, &f->vars, vstrz(n->names[0]), *item);
         return;
     }
-    if (item->k != J_LIST && item->k != J_STR)
+    if (item->k != J_LIST && item->k != J_STR && (item->k != J_DICT || item->u.d->ns))
         fail(R, "cannot unpack a %s into %zu loop variables", type_name(item), n->n_names);
-    const struct jlist *l = iterate(R, item); /* a string unpacks into its characters */
+    const struct jlist *l = iterate(R, item); /* a string: its characters; a dict: its keys */
     if (l->n != n->n_names)
         fail(R, "%s values to unpack (expected %zu, got %zu)",
              l->n < n->n_names ? "not enough" : "too many", n->n_names, l->n);
@@ -2212,8 +2286,8 @@ static void exec(struct run *R, const struct jnodes *body, struct frame *f) {
     R->frame = saved;
 }
 
-int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,
-                   struct mill_err *err) {
+static int run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,
+               struct mill_err *err) {
     jmp_buf jb;
     struct run *R = calloc(1, sizeof *R);
     if (!R)
@@ -2256,4 +2330,10 @@ int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, str
     mill_jarena_free(&R->a);
     free(R);
     return rc;
+}
+
+int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,
+                   struct mill_err *err) {
+    struct mill_err local = {0};
+    return run(body, vars, out, err ? err : &local);
 }

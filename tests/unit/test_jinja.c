@@ -284,6 +284,31 @@ static const char *const language[][2] = {
      "'h\\u00e9'] %}{{ b }}{{ a }}{% endfor %}{{ 3.0 is odd }}{{ 4.0 is even }}{{ 2.5 is odd }}",
      "{}"},
     {"{{ 'x' | nosuchfilter }}", "{}"},
+    /* the second review: Unicode whitespace at tags, slices of non-sequences, break outside a
+     * loop, 0 ** -1, evaluation order in dict literals, unpacking dicts, repeats of nothing,
+     * integer % at the extremes, unhashable keys, nested tuples in startswith */
+    {"a\302\240{%- if true %}b{% endif %}|{% if true -%}\343\200\200b{% endif %}|\343\200\200{# c "
+     "#}|x\n\342\200\203 {% if true %}y{% endif %}",
+     "{}"},
+    {"{{ '{{' }}{{ 1 \302\240+ 2 }}", "{}"},
+    {"[{{ none[1:] }}][{{ 5[:2] }}][{{ {'a': 1}[1:] }}]", "{}"},
+    {"a{% if true %}{% break %}{% endif %}b", "{}"},
+    {"{% for i in [1] %}{% macro m() %}{% break %}{% endmacro %}{% endfor %}", "{}"},
+    {"{{ 0 ** -1 }}", "{}"},
+    {"{{ 0.0 ** -1 }}", "{}"},
+    {"{% set ns = namespace(i=0) %}{% macro inc() %}{% set ns.i = ns.i + 1 %}{{ ns.i }}{% endmacro "
+     "%}{{ {inc(): inc()} }}",
+     "{}"},
+    {"{% for k, v in [{'a': 1, 'b': 2}] %}{{ k }}{{ v }}{% endfor %}|{{ '' * 9223372036854775807 "
+     "}}|{{ [] * 9223372036854775807 }}|{{ () * 3 }}",
+     "{}"},
+    {"{{ 9223372036854775807 % -2 }}|{{ (-9223372036854775807 - 1) % 3 }}|{{ (-9223372036854775807 "
+     "- 1) // -3 }}|{{ 7 % -3 }}|{{ -7 // 2 }}",
+     "{}"},
+    {"{{ {[1]: 0} }}", "{}"},
+    {"{{ {(1, [2]): 0} }}", "{}"},
+    {"{{ {(1, 2): 0} }}{{ {(1, 2): 0}[(1, 2)] }}", "{}"},
+    {"{{ 'a'.startswith((('a',),)) }}", "{}"},
     {"{{ 1 is nosuchtest }}", "{}"},
 };
 
@@ -552,6 +577,15 @@ static void test_limits(void) {
          NULL},
         {"{{ range(100000) | sort(reverse=true) | first }}", "99999"},
         {"{{ range(100000) | unique | length }}", "ERR"},
+        {"{{ 9223372036854775807 | round(-1) }}", "ERR"},
+        /* shared sub-lists make == visit 2^40 leaves: each visit is a step */
+        {"{% set a = namespace(x=0) %}{% set b = namespace(x=0) %}{% for i in range(40) %}"
+         "{% set a.x = [a.x, a.x] %}{% set b.x = [b.x, b.x] %}{% endfor %}{{ a.x == b.x }}",
+         "ERR"},
+        /* blocks that each hold 40 MB at once: one limit for all the text a render holds */
+        {"{% set big = 'x' * 40000000 %}{% set a %}{{ big }}{% set b %}{{ big }}{% set c %}"
+         "{{ big }}{% endset %}{% endset %}{% endset %}",
+         "ERR"},
     };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         struct mill_jinja *t = NULL;
@@ -568,6 +602,19 @@ static void test_limits(void) {
         mill_buf_free(&out);
     }
     mill_value_free(&vars);
+    /* map('map', 'map', ...): each filter calls the next, a nesting the evaluator counts */
+    struct mill_buf maps = {0};
+    mill_buf_adds(&maps, "{{ ('a' | map('map'");
+    for (int i = 0; i < 30000; i++)
+        mill_buf_adds(&maps, ", 'map'");
+    mill_buf_adds(&maps, ") | list) | length }}");
+    struct mill_jinja *mt = NULL;
+    struct mill_buf mout = {0};
+    CHECK_INT(mill_jinja_parse(maps.p, maps.n, &mt, &ce), 0);
+    CHECK_INT(mt ? mill_jinja_render(mt, NULL, &mout, &ce) : -1, MILL_EFORMAT);
+    mill_jinja_free(mt);
+    mill_buf_free(&mout);
+    mill_buf_free(&maps);
     /* nesting past the parser's bound */
     struct mill_buf deep = {0};
     mill_buf_adds(&deep, "{{ ");
