@@ -855,6 +855,13 @@ static const char *special_text(const struct llama_vocab *v, llama_token id) {
     return id == LLAMA_TOKEN_NULL ? NULL : llama_vocab_get_text(v, id);
 }
 
+/* The pad token's text, else the EOS's: Python Mill sets the tokenizer's pad token to its EOS
+ * when it has none, before any template is applied. */
+static const char *pad_text(const struct llama_vocab *v) {
+    const char *pad = special_text(v, llama_vocab_pad(v));
+    return pad ? pad : special_text(v, llama_vocab_eos(v));
+}
+
 /* The GGUF's chat template as Jinja, unless chat_template= names one of llama.cpp's; one that
  * will not parse or fails on a plain user turn leaves llama.cpp's matcher, with a warning. Then
  * a probe: a template neither can apply fails now, before any sample. */
@@ -864,7 +871,7 @@ static int open_chat(struct llm *m, struct mill_err *err) {
     struct mill_buf probe = {0};
     if (tmpl && (mill_chat_open(tmpl, special_text(m->vocab, llama_vocab_bos(m->vocab)),
                                 special_text(m->vocab, llama_vocab_eos(m->vocab)),
-                                special_text(m->vocab, llama_vocab_pad(m->vocab)), &m->chat, &e) ||
+                                pad_text(m->vocab), &m->chat, &e) ||
                  mill_chat_user_turn(m->chat, "probe", NULL, 0, NULL, &probe, &e))) {
         if (m->use_chat_template || m->mmproj) /* only where prompts will use it */
             MILL_WARN("llama",
@@ -876,7 +883,8 @@ static int open_chat(struct llm *m, struct mill_err *err) {
         m->chat = NULL;
     }
     mill_buf_reset(&probe);
-    int rc = prompt_text(m, "probe", false, &probe, err);
+    /* media prompts always use a template: with a projector, one must apply */
+    int rc = prompt_text(m, "probe", m->mmproj != NULL, &probe, err);
     mill_buf_free(&probe);
     return rc;
 }
@@ -1565,6 +1573,11 @@ static int gen_budget(const struct mill_request *q) {
 static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, struct mill_err *err) {
     struct mill_buf p = {0};
     int rc = prompt_text(m, q->context ? q->context : "", false, &p, err);
+    if (rc == MILL_EFORMAT && m->chat) { /* the template failed on this text: this sample */
+        mill_request_fail(q, rc, "%s", err->msg);
+        mill_buf_free(&p);
+        return 0;
+    }
     if (!rc && (m->use_chat_template || m->chat_template))
         MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
     struct toks raw = {0};
@@ -1620,8 +1633,17 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
     struct mill_buf text = {0}, p = {0};
     int rc;
     if (m->chat) {
+        struct mill_err te = {0};
         rc = mill_chat_user_turn(m->chat, q->context ? q->context : "", q->media, q->n_media,
-                                 mill_mm_marker(), &p, err);
+                                 mill_mm_marker(), &p, &te);
+        if (rc == MILL_EFORMAT) { /* the template failed on this sample: it fails alone */
+            *failed = true;
+            mill_request_fail(q, rc, "%s", te.msg);
+            mill_buf_free(&p);
+            return 0;
+        }
+        if (rc)
+            rc = mill_err_set(err, rc, "%s", te.msg);
     } else {
         for (size_t i = 0; i < q->n_media; i++)
             mill_buf_adds(&text, mill_mm_marker());
