@@ -149,6 +149,14 @@ static struct jv buf_done(struct run *R, struct mill_buf *b) {
     return v;
 }
 
+static size_t cp_len(unsigned char c) { return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1; }
+
+/* The bytes of the code point at s[i], never past s[n] (invalid UTF-8 counts what is there). */
+static size_t cpw(const char *s, size_t i, size_t n) {
+    size_t w = cp_len((unsigned char)s[i]);
+    return w < n - i ? w : n - i;
+}
+
 /* ---- values ---- */
 
 static struct jv vstr(struct run *R, const char *p, size_t n) {
@@ -365,23 +373,58 @@ static int cmp(struct run *R, const struct jv *a, const struct jv *b) { return c
 
 static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, int depth);
 
+/* Whether Python's repr() escapes code point cp >= 0x80: not str.isprintable(), that is the
+ * C1 controls, the space separators but ' ', the line and paragraph separators, the format
+ * characters and private use (unassigned code points, also escaped by Python, are not
+ * listed). */
+static bool py_nonprintable(uint32_t cp) {
+    static const uint32_t ranges[][2] = {
+        {0x80, 0xa0},       {0xad, 0xad},       {0x600, 0x605},      {0x61c, 0x61c},
+        {0x6dd, 0x6dd},     {0x70f, 0x70f},     {0x890, 0x891},      {0x8e2, 0x8e2},
+        {0x1680, 0x1680},   {0x180e, 0x180e},   {0x2000, 0x200f},    {0x2028, 0x202f},
+        {0x205f, 0x2064},   {0x2066, 0x206f},   {0x3000, 0x3000},    {0xd800, 0xf8ff},
+        {0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0xfffe, 0xffff},    {0x110bd, 0x110bd},
+        {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3},  {0x1d173, 0x1d17a},
+        {0xe0001, 0xe0001}, {0xe0020, 0xe007f}, {0xf0000, 0x10ffff},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (cp >= ranges[i][0] && cp <= ranges[i][1])
+            return true;
+    return false;
+}
+
+/* Python's repr() of a str: quotes chosen as Python does, escapes for backslash, the quote,
+ * \n \r \t, other controls and the non-printable characters (\xNN, \uNNNN, \UNNNNNNNN). */
 static void write_repr_str(struct run *R, struct mill_buf *b, const char *s, size_t n) {
     char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
     put(R, b, &q, 1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
+        size_t w = cpw(s, i, n);
+        uint32_t cp = c;
+        if (c >= 0xC0 && w > 1) {
+            cp = c & (0x3Fu >> (w - 1));
+            for (size_t k = 1; k < w; k++)
+                cp = cp << 6 | ((unsigned char)s[i + k] & 0x3F);
+        }
         char esc[12];
         if (c == (unsigned char)q || c == '\\')
             snprintf(esc, sizeof esc, "\\%c", c);
         else if (c == '\n' || c == '\r' || c == '\t')
             snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
-        else if (c < 0x20 || c == 0x7f)
-            snprintf(esc, sizeof esc, "\\x%02x", c);
-        else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] <= 0xA0)
-            snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[++i]); /* C1, NBSP */
+        else if (c < 0x20 || c == 0x7f || (cp >= 0x80 && py_nonprintable(cp)))
+            snprintf(esc, sizeof esc,
+                     cp < 0x100     ? "\\x%02x"
+                     : cp < 0x10000 ? "\\u%04x"
+                                    : "\\U%08x",
+                     cp);
         else
-            esc[0] = (char)c, esc[1] = 0;
-        puts_(R, b, esc[0] ? esc : "\\x00");
+            esc[0] = 0;
+        if (esc[0])
+            puts_(R, b, esc);
+        else
+            put(R, b, s + i, w);
+        i += w;
     }
     put(R, b, &q, 1);
 }
@@ -569,14 +612,6 @@ static void write_json(struct run *R, struct mill_buf *b, const struct jv *v,
 }
 
 /* ---- strings by code point ---- */
-
-static size_t cp_len(unsigned char c) { return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1; }
-
-/* The bytes of the code point at s[i], never past s[n] (invalid UTF-8 counts what is there). */
-static size_t cpw(const char *s, size_t i, size_t n) {
-    size_t w = cp_len((unsigned char)s[i]);
-    return w < n - i ? w : n - i;
-}
 
 /* Byte offsets of s's code points, n_cp + 1 of them. */
 static size_t *cp_offsets(struct run *R, const char *s, size_t n, size_t *n_cp) {
