@@ -41,6 +41,7 @@ struct jmacro;
 
 struct jv {
     enum jkind k;
+    bool safe; /* STR: a Markup (|safe, |escape): + escapes the plain str it meets */
     union {
         bool b;
         int64_t i;

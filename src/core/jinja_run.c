@@ -999,6 +999,25 @@ static bool contains(struct run *R, const struct jv *hay, const struct jv *x) {
     return false;
 }
 
+/* HTML escaping as markupsafe does it (& < > " '). */
+static struct jv html_escape(struct run *R, const struct jv *s) {
+    struct mill_buf *b = buf_get(R);
+    for (size_t i = 0; i < s->u.s.n; i++) {
+        char c = s->u.s.p[i];
+        const char *e = c == '&'    ? "&amp;"
+                        : c == '<'  ? "&lt;"
+                        : c == '>'  ? "&gt;"
+                        : c == '"'  ? "&#34;"
+                        : c == '\'' ? "&#39;"
+                                    : NULL;
+        if (e)
+            puts_(R, b, e);
+        else
+            put(R, b, &c, 1);
+    }
+    return buf_done(R, b);
+}
+
 /* ---- arithmetic ---- */
 
 static struct jv arith(struct run *R, int op, const struct jv *a, const struct jv *b) {
@@ -1009,10 +1028,15 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
         return buf_done(R, o);
     }
     if (op == JO_ADD && a->k == J_STR && b->k == J_STR) {
+        if (a->safe != b->safe) { /* Markup + str escapes the str, and is a Markup */
+            struct jv ea = a->safe ? *a : html_escape(R, a), eb = b->safe ? *b : html_escape(R, b);
+            ea.safe = eb.safe = true;
+            return arith(R, op, &ea, &eb);
+        }
         char *s = mill_jalloc(&R->a, a->u.s.n + b->u.s.n + 1);
         memcpy(s, a->u.s.p, a->u.s.n);
         memcpy(s + a->u.s.n, b->u.s.p, b->u.s.n);
-        return (struct jv){.k = J_STR, .u.s = {s, a->u.s.n + b->u.s.n}};
+        return (struct jv){.k = J_STR, .safe = a->safe, .u.s = {s, a->u.s.n + b->u.s.n}};
     }
     if (op == JO_ADD && a->k == J_LIST && b->k == J_LIST && a->u.l->tuple == b->u.l->tuple) {
         struct jv l = vlist(R, a->u.l->n + b->u.l->n);
@@ -1583,24 +1607,6 @@ static struct jv indent_(struct run *R, const struct jv *s, const struct args *A
     return buf_done(R, b);
 }
 
-static struct jv html_escape(struct run *R, const struct jv *s) {
-    struct mill_buf *b = buf_get(R);
-    for (size_t i = 0; i < s->u.s.n; i++) {
-        char c = s->u.s.p[i];
-        const char *e = c == '&'    ? "&amp;"
-                        : c == '<'  ? "&lt;"
-                        : c == '>'  ? "&gt;"
-                        : c == '"'  ? "&#34;"
-                        : c == '\'' ? "&#39;"
-                                    : NULL;
-        if (e)
-            puts_(R, b, e);
-        else
-            put(R, b, &c, 1);
-    }
-    return buf_done(R, b);
-}
-
 /* Jinja's title filter: each word (after -, whitespace, (, {, [ or <) capitalised. */
 static struct jv title_filter(struct run *R, const struct jv *s) {
     char *o = mill_jstrdup(&R->a, s->u.s.p, s->u.s.n);
@@ -1782,8 +1788,11 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     }
     if (IS("tojson"))
         return tojson(R, v, A);
-    if (IS("safe"))
-        return *v;
+    if (IS("safe")) { /* Markup(str(value)) */
+        struct jv m = v->k == J_STR ? *v : to_str(R, v);
+        m.safe = true;
+        return m;
+    }
     if (IS("list")) {
         const struct jlist *l = iterate(R, v);
         struct jv out = vlist(R, l->n);
@@ -1932,8 +1941,11 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         struct jv as = to_str(R, a), bs = to_str(R, b);
         return replace(R, &s, &as, &bs, int_arg(R, A, 2, "count", -1));
     }
-    if (IS("escape") || IS("e") || IS("forceescape"))
-        return html_escape(R, &s);
+    if (IS("escape") || IS("e") || IS("forceescape")) { /* a Markup stays as it is */
+        struct jv m = v->safe && v->k == J_STR && !IS("forceescape") ? s : html_escape(R, &s);
+        m.safe = true;
+        return m;
+    }
     if (IS("wordcount")) { /* Jinja counts \w+ runs: letters, digits, _, non-ASCII here */
         int64_t k = 0;
         bool in = false;
