@@ -62,6 +62,8 @@ struct jlist {
     struct jv *v;
     size_t n, cap;
     bool tuple; /* printed as (a, b) */
+    bool lazy;  /* a generator (map, select, ...): always true, read once, no len or index */
+    bool spent; /* lazy and read */
 };
 
 struct jdict {

@@ -283,7 +283,7 @@ static bool truthy(const struct jv *v) {
     case J_INT: return v->u.i != 0;
     case J_FLOAT: return v->u.f != 0;
     case J_STR: return v->u.s.n != 0;
-    case J_LIST: return v->u.l->n != 0;
+    case J_LIST: return v->u.l->lazy || v->u.l->n != 0;
     case J_DICT: return v->u.d->ns || v->u.d->n != 0;
     default: return true;
     }
@@ -339,6 +339,8 @@ static const char *type_name(const struct jv *v) {
                                         "str",       "list",     "dict", "function", "macro"};
     if (v->k == J_LIST && v->u.l->tuple)
         return "tuple";
+    if (v->k == J_LIST && v->u.l->lazy)
+        return "generator";
     if (v->k == J_DICT && v->u.d->ns)
         return "Namespace";
     return names[v->k];
@@ -450,6 +452,10 @@ static void write_str_at(struct run *R, struct mill_buf *b, const struct jv *v, 
     case J_STR: put(R, b, v->u.s.p, v->u.s.n); return;
     case J_LIST: {
         const struct jlist *l = v->u.l;
+        if (l->lazy) {
+            puts_(R, b, "<generator object>");
+            return;
+        }
         puts_(R, b, l->tuple ? "(" : "[");
         for (size_t i = 0; i < l->n; i++) {
             if (i)
@@ -877,7 +883,8 @@ static struct jv getitem(struct run *R, const struct jv *obj, const struct jv *k
         struct jv *v = dget(R, obj->u.d, key);
         if (v)
             return *v;
-    } else if ((obj->k == J_LIST || obj->k == J_STR) && (key->k == J_INT || key->k == J_BOOL)) {
+    } else if (((obj->k == J_LIST && !obj->u.l->lazy) || obj->k == J_STR) &&
+               (key->k == J_INT || key->k == J_BOOL)) {
         int64_t i = ival(key);
         if (obj->k == J_LIST) {
             int64_t n = (int64_t)obj->u.l->n;
@@ -924,7 +931,7 @@ static struct jv slice(struct run *R, const struct jv *obj, const struct jv *a, 
     size_t n_items, *off = NULL;
     if (obj->k == J_STR)
         off = str_offsets(R, obj->u.s.p, obj->u.s.n, &n_items);
-    else if (obj->k == J_LIST)
+    else if (obj->k == J_LIST && !obj->u.l->lazy)
         n_items = obj->u.l->n;
     else /* Jinja's getitem turns the TypeError into Undefined */
         return vundef("a slice of something that is not a sequence");
@@ -962,7 +969,11 @@ static struct jlist *iterate(struct run *R, const struct jv *v) {
                                : 0);
     switch (v->k) {
     case J_UNDEF: return l.u.l;
-    case J_LIST: return v->u.l;
+    case J_LIST:
+        if (v->u.l->lazy && v->u.l->spent) /* a generator reads once */
+            return l.u.l;
+        v->u.l->spent = v->u.l->lazy;
+        return v->u.l;
     case J_DICT:
         if (v->u.d->ns)
             break;
@@ -1491,6 +1502,7 @@ static struct jv select_(struct run *R, const struct jv *seq, const struct args 
         if (ok == want)
             lpush(R, out.u.l, l->v[i]);
     }
+    out.u.l->lazy = true; /* Jinja returns a generator */
     return out;
 }
 
@@ -1517,6 +1529,7 @@ static struct jv map_(struct run *R, const struct jv *seq, const struct args *A)
         }
         lpush(R, out.u.l, item);
     }
+    out.u.l->lazy = true; /* Jinja returns a generator */
     return out;
 }
 
@@ -1778,7 +1791,7 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
             charge(R, v->u.s.n / 64);
             return vint((int64_t)str_len(v));
         }
-        if (v->k == J_LIST)
+        if (v->k == J_LIST && !v->u.l->lazy)
             return vint((int64_t)v->u.l->n);
         if (v->k == J_DICT && !v->u.d->ns)
             return vint((int64_t)v->u.d->n);

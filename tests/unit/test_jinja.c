@@ -309,6 +309,12 @@ static const char *const language[][2] = {
     {"{{ {(1, [2]): 0} }}", "{}"},
     {"{{ {(1, 2): 0} }}{{ {(1, 2): 0}[(1, 2)] }}", "{}"},
     {"{{ 'a'.startswith((('a',),)) }}", "{}"},
+    {"{% set s = m | selectattr('role', 'equalto', 'tool') %}{{ 'has tools' if s else 'none' }}|{% "
+     "set t = m | map(attribute='role') %}{% for r in t %}{{ r }}{% endfor %}/{% for r in t %}{{ r "
+     "}}{% endfor %}|{{ (m | map(attribute='role'))[0] is defined }}|{{ m | map(attribute='role') "
+     "| join(',') }}|{{ m | select | list | length }}",
+     "{\"m\":[{\"role\":\"user\"},{\"role\":\"assistant\"}]}"},
+    {"{{ [1, 2] | select | length }}", "{}"},
     {"{{ '<tools>' + tl|tojson|safe + '</tools>' }}|{{ ('<'|e) + '<' }}|{{ '<'|e|e }}|{{ "
      "'<'|safe|e }}|{{ '<'|e ~ '<' }}|{{ ('<'|safe + '&')|length }}|{{ 1|safe + '<' }}",
      "{\"tl\":[{\"a\":\"<b>\"}]}"},
