@@ -36,22 +36,6 @@ static void put_file(const char *path, const char *text) {
     fclose(f);
 }
 
-/* The whole file as a NUL-terminated string (caller frees); NULL when it does not exist. */
-static char *get_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct mill_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        mill_buf_add(&b, chunk, n);
-    fclose(f);
-    if (!b.p)
-        mill_buf_add(&b, "", 0);
-    return mill_buf_take(&b);
-}
-
 static struct mill_aggregate_row row(const char *model, const char *task, int64_t n_shot,
                                      const char *metric, double perf, double se) {
     struct mill_aggregate_row r = {.model = model,
@@ -106,7 +90,7 @@ static void test_round_trip(void) {
     };
     rows[1].benchmark = "mmlu";
     CHECK_INT(mill_aggregate_upsert(path, rows, 3, &err), MILL_OK);
-    char *text = get_file(path);
+    char *text = mtest_read_file(path, NULL);
     CHECK_STR(text, HEADER
               "meta-llama/Meta-Llama-3-8B-Instruct,,mmlu_anatomy,multiple_choice,5,acc,0.5378,"
               "0.043\n"
@@ -150,7 +134,7 @@ static void test_upsert_replaces_exactly_the_key(void) {
     struct mill_aggregate_row nr = row("a", "t", 0, "acc", 0.9, 0.01);
     nr.task_type = "generative";
     CHECK_INT(mill_aggregate_upsert(path, &nr, 1, &err), MILL_OK);
-    char *text = get_file(path);
+    char *text = mtest_read_file(path, NULL);
     CHECK_STR(text, HEADER "b,,t,multiple_choice,0,acc,0.2,0.0\n"
                            "a,,u,multiple_choice,0,acc,0.3,0.0\n"
                            "a,,t,multiple_choice,5,acc,0.4,0.0\n"
@@ -202,7 +186,7 @@ static void test_extra_columns_preserved(void) {
     mill_aggregate_table_free(&t);
     struct mill_aggregate_row nr = row("c", "t", 0, "acc", 0.125, 0.0);
     CHECK_INT(mill_aggregate_upsert(path, &nr, 1, &err), MILL_OK);
-    char *text = get_file(path);
+    char *text = mtest_read_file(path, NULL);
     CHECK_STR(text, "model,benchmark,task,task_type,n_shot,metric,performance,stderr,seed,note\n"
                     "a,,t,multiple_choice,0,acc,0.25,0.01,1234,\"x, y\"\n"
                     "b,,t,multiple_choice,0,acc,0.5,0.02,7,\n"
@@ -219,7 +203,7 @@ static void test_quoting(void) {
     r.benchmark = "cr\rhere";
     r.task_type = "plain text";
     CHECK_INT(mill_aggregate_upsert(path, &r, 1, &err), MILL_OK);
-    char *text = get_file(path);
+    char *text = mtest_read_file(path, NULL);
     CHECK_STR(text, HEADER "\"org/m,1\",\"cr\rhere\",\"say \"\"hi\"\"\",plain text,0,"
                            "\"line\nbreak\",0.5,0.1\n");
     free(text);
@@ -314,7 +298,7 @@ static void test_corrupt_files(void) {
         memset(&err, 0, sizeof err);
         CHECK_INT(mill_aggregate_upsert(path, &r, 1, &err), MILL_EFORMAT);
         CHECK(strncmp(err.msg, want, strlen(want)) == 0);
-        char *after = get_file(path);
+        char *after = mtest_read_file(path, NULL);
         CHECK_STR(after, cases[i].text); /* byte-identical */
         free(after);
     }

@@ -15,18 +15,12 @@
 
 static char *read_template(const char *name) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/chat_templates/%s", mtest_source_dir(), name);
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    if (!f)
-        return NULL;
-    struct mill_buf b = {0};
-    char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        mill_buf_add(&b, chunk, k);
-    fclose(f);
-    return mill_buf_take(&b);
+    snprintf(path, sizeof path, "tests/data/chat_templates/%s", name);
+    char full[4096];
+    mtest_source_path(full, sizeof full, path);
+    char *t = mtest_read_file(full, NULL);
+    CHECK(t != NULL);
+    return t;
 }
 
 /* The prompt of one turn with n images (kinds[i] 'i') or clips ('a'), marker "M". */

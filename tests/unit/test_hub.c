@@ -70,21 +70,6 @@ static void write_file(const char *path, const void *data, size_t n) {
     }
 }
 
-/* The whole file (caller frees), or NULL; *n its size. */
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct mill_buf b = {0};
-    char tmp[65536];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        mill_buf_add(&b, tmp, k);
-    fclose(f);
-    *n = b.n;
-    return b.p ? b.p : calloc(1, 1);
-}
-
 static void fill(unsigned char *p, size_t n, uint32_t seed) {
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -523,14 +508,14 @@ static void test_download_layout(void) {
     char *want = cache_path(cache, "datasets--org--ds/snapshots/" C1 "/README.md");
     CHECK_STR(local, want);
     size_t n = 0;
-    char *text = local ? read_file(local, &n) : NULL;
+    char *text = local ? mtest_read_file(local, &n) : NULL;
     CHECK(text && n == 13 && !memcmp(text, "hello readme\n", 13));
     free(text);
     char target[128], rel[256];
     snprintf(target, sizeof target, "../../blobs/%s", oid);
     check_link(cache, "datasets--org--ds/snapshots/" C1 "/README.md", target);
     char *ref = cache_path(cache, "datasets--org--ds/refs/main");
-    text = read_file(ref, &n);
+    text = mtest_read_file(ref, &n);
     CHECK(text && n == 40 && !memcmp(text, C1, 40)); /* the sha alone, as huggingface_hub */
     free(text);
     free(local);
@@ -543,7 +528,7 @@ static void test_download_layout(void) {
     check_link(cache, "datasets--org--ds/snapshots/" C1 "/data/train-0.tar", target);
     snprintf(rel, sizeof rel, "datasets--org--ds/blobs/%s", sha);
     char *blob = cache_path(cache, rel);
-    text = read_file(blob, &n);
+    text = mtest_read_file(blob, &n);
     CHECK(text && n == sizeof tar && !memcmp(text, tar, n));
     free(text);
     free(blob);
@@ -683,7 +668,7 @@ static void test_auth(void) {
         mill_hub_download(h, &priv, "weights.bin", l.n ? l.files[0].sha256 : NULL, &local, &err),
         0);
     size_t n = 0;
-    char *data = local ? read_file(local, &n) : NULL;
+    char *data = local ? mtest_read_file(local, &n) : NULL;
     CHECK(data && n == 5000 && !memcmp(data, big, 5000));
     free(data);
     free(local);
@@ -696,7 +681,7 @@ static void test_auth(void) {
     dup2(saved, STDERR_FILENO);
     close(saved);
     mill_log_set_level(MILL_LOG_INFO);
-    char *log = read_file(logpath, &n);
+    char *log = mtest_read_file(logpath, &n);
     CHECK(log && strstr(log, "GET http://127.0.0.1") != NULL); /* debug lines were written */
     CHECK(log && !strstr(log, TOKEN) && !strstr(log, "hf_wrong_token_456"));
     free(log);
@@ -710,7 +695,7 @@ static void test_auth(void) {
 
 static void check_big(const char *local) {
     size_t n = 0;
-    char *data = local ? read_file(local, &n) : NULL;
+    char *data = local ? mtest_read_file(local, &n) : NULL;
     CHECK(data && n == BIG_SIZE && !memcmp(data, big, BIG_SIZE));
     free(data);
 }
@@ -938,7 +923,7 @@ static void test_prepopulated(void) {
         CHECK_INT(mill_hub_download(h, &pin, "dir/f.txt", NULL, &local, &err), 0);
         CHECK_STR(local, rel);
         size_t n = 0;
-        char *data = local ? read_file(local, &n) : NULL;
+        char *data = local ? mtest_read_file(local, &n) : NULL;
         CHECK(data && n == strlen(content) && !memcmp(data, content, n));
         free(data);
         free(local);
@@ -1057,7 +1042,7 @@ static void test_parquet_files(void) {
     free(local);
     char *ref = cache_path(cache, "datasets--org--ds/refs/refs/convert/parquet");
     size_t n = 0;
-    char *text = read_file(ref, &n);
+    char *text = mtest_read_file(ref, &n);
     CHECK(text && n == 40 && !memcmp(text, C2, 40));
     free(text);
     free(ref);
