@@ -143,21 +143,9 @@ static struct jtok *push(struct lexer *L, enum jtk k, const char *p, size_t n) {
     return t;
 }
 
-/* The bytes of the whitespace character at s[i] (Python's str.isspace(), as Jinja's \s and
- * rstrip() see it), or 0. */
-static size_t ws_len(const char *s, size_t i, size_t n) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80)
-        return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-    size_t w = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, st, len;
-    w = w < n - i ? w : n - i;
-    mill_py_strip_span(s + i, w, &st, &len);
-    return len == 0 ? w : 0;
-}
-
-/* s[i..) past its whitespace. */
+/* s[i..) past its whitespace (Python's str.isspace(), as Jinja's \s and rstrip() see it). */
 static size_t skip_ws(const char *s, size_t i, size_t n) {
-    for (size_t w; i < n && (w = ws_len(s, i, n));)
+    for (size_t w; i < n && (w = mill_py_space_len(s + i, n - i));)
         i += w;
     return i;
 }
@@ -207,18 +195,6 @@ static int hexval(char c) {
                                   : -1;
 }
 
-static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80)
-        return o[0] = (char)cp, 1;
-    if (cp < 0x800)
-        return o[0] = (char)(0xC0 | cp >> 6), o[1] = (char)(0x80 | (cp & 63)), 2;
-    if (cp < 0x10000)
-        return o[0] = (char)(0xE0 | cp >> 12), o[1] = (char)(0x80 | (cp >> 6 & 63)),
-               o[2] = (char)(0x80 | (cp & 63)), 3;
-    return o[0] = (char)(0xF0 | cp >> 18), o[1] = (char)(0x80 | (cp >> 12 & 63)),
-           o[2] = (char)(0x80 | (cp >> 6 & 63)), o[3] = (char)(0x80 | (cp & 63)), 4;
-}
-
 /* A string literal's escapes, decoded as Python's "unicode-escape" codec does them (what Jinja
  * applies); an unknown escape keeps its backslash. */
 static void lex_string(struct lexer *L) {
@@ -249,7 +225,7 @@ static void lex_string(struct lexer *L) {
             for (; k < 3 && i < p && L->s[i] >= '0' && L->s[i] <= '7'; k++, i++)
                 v = v * 8 + (uint32_t)(L->s[i] - '0');
             i--;
-            n += put_utf8(o + n, v);
+            n += mill_utf8_encode(v, o + n);
         } else if (e == 'x' || e == 'u' || e == 'U') {
             int len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             uint32_t v = 0;
@@ -262,18 +238,14 @@ static void lex_string(struct lexer *L) {
             if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000))
                 failf(L->a, L->line, "escape \\%c%0*X is not a character", e, len, v);
             i += (size_t)len;
-            n += put_utf8(o + n, v);
+            n += mill_utf8_encode(v, o + n);
         } else if ((unsigned char)e >= 0x80) {
             /* Jinja encodes the text with backslashreplace before decoding escapes: a
              * backslash before a non-ASCII character keeps both as "\\xe9" would read */
-            size_t w = 1;
-            uint32_t cp = (unsigned char)e;
-            if (cp >= 0xC0) {
-                w = cp >= 0xF0 ? 4 : cp >= 0xE0 ? 3 : 2;
-                cp &= 0x3Fu >> (w - 1);
-                for (size_t k = 1; k < w && i + k < p; k++)
-                    cp = cp << 6 | ((unsigned char)L->s[i + k] & 0x3F);
-            }
+            uint32_t cp;
+            size_t w = mill_utf8_next((const unsigned char *)L->s + i, p - i, &cp);
+            if (!w) /* an ill-formed byte stands for itself */
+                w = 1, cp = (unsigned char)e;
             n += (size_t)snprintf(o + n, 12,
                                   cp < 0x100     ? "\\x%02x"
                                   : cp < 0x10000 ? "\\u%04x"

@@ -59,9 +59,8 @@ struct bufnode {
 struct run {
     struct jarena a;
     struct mill_err *err;
-    struct mill_buf *out;  /* where text goes now */
-    struct frame *globals; /* the template's top level (over variables, builtins) */
-    struct frame *frame;   /* the innermost scope now */
+    struct mill_buf *out; /* where text goes now */
+    struct frame *frame;  /* the innermost scope now */
     struct bufnode *bufs, *free_b;
     int depth, ctl, line; /* depth: macro calls; ctl: 1 break, 2 continue */
     int edepth;           /* eval() calls on the C stack */
@@ -402,13 +401,10 @@ static void write_repr_str(struct run *R, struct mill_buf *b, const char *s, siz
     put(R, b, &q, 1);
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t w = cpw(s, i, n);
-        uint32_t cp = c;
-        if (c >= 0xC0 && w > 1) {
-            cp = c & (0x3Fu >> (w - 1));
-            for (size_t k = 1; k < w; k++)
-                cp = cp << 6 | ((unsigned char)s[i + k] & 0x3F);
-        }
+        uint32_t cp;
+        size_t w = mill_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (!w) /* an ill-formed byte stands for itself */
+            w = 1, cp = c;
         char esc[12];
         if (c == (unsigned char)q || c == '\\')
             snprintf(esc, sizeof esc, "\\%c", c);
@@ -530,11 +526,9 @@ static void json_str(struct run *R, struct mill_buf *b, const char *s, size_t n,
             put(R, b, copy + i++, 1);
             continue;
         }
-        int k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
-        uint32_t cp = c & (0x3F >> k);
-        for (int j = 1; j <= k && i + (size_t)j < len; j++)
-            cp = cp << 6 | ((unsigned char)copy[i + (size_t)j] & 0x3F);
-        i += (size_t)k + 1;
+        uint32_t cp; /* well-formed: the JSON writer replaced what was not */
+        size_t w = mill_utf8_next((const unsigned char *)copy + i, len - i, &cp);
+        i += w ? w : 1;
         char esc[16];
         if (cp >= 0x10000)
             snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
@@ -695,15 +689,6 @@ static bool find_sub(const char *h, size_t hn, const char *nd, size_t nn, size_t
     return p != NULL;
 }
 
-static bool py_space(const char *s, size_t n, size_t i, size_t *len) {
-    size_t st, l;
-    *len = cp_len((unsigned char)s[i]);
-    if (i + *len > n)
-        *len = n - i;
-    mill_py_strip_span(s + i, *len, &st, &l);
-    return l == 0;
-}
-
 /* str.split(sep=None, maxsplit=-1). */
 static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, int64_t max) {
     struct jv out = vlist(R, 4);
@@ -713,7 +698,7 @@ static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, 
     if (!sep || sep->k == J_NONE) {
         size_t i = 0, w;
         for (;;) {
-            while (i < n && py_space(p, n, i, &w))
+            while (i < n && (w = mill_py_space_len(p + i, n - i)))
                 i += w;
             if (i >= n)
                 break;
@@ -722,9 +707,9 @@ static struct jv split(struct run *R, const struct jv *s, const struct jv *sep, 
                 break;
             }
             size_t b = i;
-            while (i < n && !py_space(p, n, i, &w))
+            while (i < n && !mill_py_space_len(p + i, n - i))
                 i += cpw(p, i, n);
-            lpush(R, out.u.l, vstr(R, p + b, (i > n ? n : i) - b));
+            lpush(R, out.u.l, vstr(R, p + b, i - b));
         }
         return out;
     }
@@ -791,8 +776,7 @@ static struct jv recase(struct run *R, const struct jv *s, char mode) {
 
 /* ---- lookup ---- */
 
-static struct jv *lookup(struct run *R, struct frame *f, const char *name) {
-    (void)R;
+static struct jv *lookup(struct frame *f, const char *name) {
     for (; f; f = f->up) {
         struct jv *v = dgets(&f->vars, name);
         if (v)
@@ -2128,7 +2112,7 @@ static struct jv eval_node(struct run *R, const struct jnode *n) {
     switch (n->k) {
     case JN_CONST: return n->cst;
     case JN_NAME: {
-        const struct jv *v = lookup(R, R->frame, n->s);
+        const struct jv *v = lookup(R->frame, n->s);
         if (v)
             return *v;
         char *why = mill_jalloc(&R->a, n->sn + 20);
@@ -2299,7 +2283,7 @@ static void exec_set(struct run *R, const struct jnode *n, struct frame *f) {
         dset(R, &f->vars, vstrz(n->names[0]), v);
         return;
     }
-    struct jv *ns = lookup(R, f, n->names[0]);
+    struct jv *ns = lookup(f, n->names[0]);
     if (!ns || ns->k != J_DICT || !ns->u.d->ns)
         fail(R, "cannot assign attribute on non-namespace object");
     dset(R, ns->u.d, vstrz(n->s), v);
@@ -2377,7 +2361,6 @@ static int run(const struct jnodes *body, const struct mill_value *vars, struct 
                      from_value(R, &vars->u.obj.vals[i], 0));
         top = mill_jalloc(&R->a, sizeof *top);
         top->up = builtins;
-        R->globals = top;
         R->out = buf_get(R);
         exec(R, body, top);
         ck(R, mill_buf_add(out, R->out->p ? R->out->p : "", R->out->n));

@@ -117,27 +117,7 @@ static bool take_word(struct parser *p, const char *word) {
 
 static int put_utf8(struct mill_buf *b, uint32_t cp) {
     char u[4];
-    size_t k;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
-    return mill_buf_add(b, u, k);
+    return mill_buf_add(b, u, mill_utf8_encode(cp, u));
 }
 
 /* Reads the four hex digits of a \u escape at p->pos (past the "\u"); -1 when malformed. */

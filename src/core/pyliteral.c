@@ -134,27 +134,7 @@ static void leave(struct parser *p, bool bracket) {
 
 static int put_utf8(struct mill_buf *b, uint32_t c) {
     char u[4];
-    size_t k;
-    if (c < 0x80) {
-        u[0] = (char)c;
-        k = 1;
-    } else if (c < 0x800) {
-        u[0] = (char)(0xC0 | c >> 6);
-        u[1] = (char)(0x80 | (c & 0x3F));
-        k = 2;
-    } else if (c < 0x10000) {
-        u[0] = (char)(0xE0 | c >> 12);
-        u[1] = (char)(0x80 | (c >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (c & 0x3F));
-        k = 3;
-    } else {
-        u[0] = (char)(0xF0 | c >> 18);
-        u[1] = (char)(0x80 | (c >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (c >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (c & 0x3F));
-        k = 4;
-    }
-    return mill_buf_add(b, u, k);
+    return mill_buf_add(b, u, mill_utf8_encode(c, u));
 }
 
 static int hex_value(int c) {

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes one UTF-8 code point at s (n bytes available); returns its length, or 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+size_t mill_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
     if (n == 0)
         return 0;
     if (s[0] < 0x80) {
@@ -38,6 +37,35 @@ static bool py_isspace(uint32_t c) {
            c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+size_t mill_utf8_encode(uint32_t cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t mill_py_space_len(const char *s, size_t n) {
+    uint32_t cp;
+    size_t k = mill_utf8_next((const unsigned char *)s, n, &cp);
+    return k && py_isspace(cp) ? k : 0;
+}
+
 void mill_ascii_strip_span(const char *s, size_t n, const char **b, size_t *len) {
     while (n && isspace((unsigned char)*s)) {
         s++;
@@ -54,12 +82,12 @@ void mill_py_strip_span(const char *str, size_t n, size_t *start, size_t *len) {
     size_t b = 0, e = n, last_end = 0;
     uint32_t cp;
     size_t k;
-    while (b < n && (k = utf8_next(s + b, n - b, &cp)) && py_isspace(cp))
+    while (b < n && (k = mill_utf8_next(s + b, n - b, &cp)) && py_isspace(cp))
         b += k;
     /* Scan forward from b remembering where the last non-space character ends. */
     last_end = b;
     for (size_t i = b; i < n;) {
-        k = utf8_next(s + i, n - i, &cp);
+        k = mill_utf8_next(s + i, n - i, &cp);
         if (!k) {
             i++;
             last_end = i;
@@ -85,7 +113,7 @@ size_t mill_py_rstrip_len(const char *str, size_t n) {
     size_t last_end = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = utf8_next(s + i, n - i, &cp);
+        size_t k = mill_utf8_next(s + i, n - i, &cp);
         i += k ? k : 1; /* an invalid byte is no space */
         if (!k || !py_isspace(cp))
             last_end = i;
@@ -122,7 +150,7 @@ size_t mill_utf8_len(const char *str) {
     size_t n = strlen(str), count = 0;
     uint32_t cp;
     for (size_t i = 0; i < n; count++) {
-        size_t k = utf8_next(s + i, n - i, &cp);
+        size_t k = mill_utf8_next(s + i, n - i, &cp);
         i += k ? k : 1;
     }
     return count;

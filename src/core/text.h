@@ -4,7 +4,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+/* The UTF-8 code point at s[0..n) into *cp: its length (1 to 4), or 0 when ill-formed or
+ * n == 0. */
+size_t mill_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 into out[0..4): its length. */
+size_t mill_utf8_encode(uint32_t cp, char *out);
+/* The bytes of the whitespace character (Python's str.isspace()) at s[0..n), or 0. */
+size_t mill_py_space_len(const char *s, size_t n);
 /* Python's str.strip() with no argument: the span of s without leading and trailing Unicode
  * whitespace (str.isspace() characters, UTF-8 encoded). Writes start offset and length. */
 void mill_py_strip_span(const char *s, size_t n, size_t *start, size_t *len);
