@@ -882,9 +882,10 @@ static int open_chat(struct llm *m, struct mill_err *err) {
         mill_chat_free(m->chat);
         m->chat = NULL;
     }
+    /* without a Jinja template that rendered the probe, llama.cpp's matcher must apply where
+     * prompts use a template (media prompts always do) */
     mill_buf_reset(&probe);
-    /* media prompts always use a template: with a projector, one must apply */
-    int rc = prompt_text(m, "probe", m->mmproj != NULL, &probe, err);
+    int rc = m->chat ? 0 : prompt_text(m, "probe", m->mmproj != NULL, &probe, err);
     mill_buf_free(&probe);
     return rc;
 }
