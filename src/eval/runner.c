@@ -388,10 +388,13 @@ static void collect_result(const struct job *j, const struct mill_doc *d,
 }
 
 /* Scores doc i from its requests and appends its line. A failed request or metric makes the
- * sample failed: written with its error, counted, not reused on resume. A request a stop left
- * unanswered (MILL_EINTR) leaves the doc unwritten: it is not a failure, the resume does it. */
+ * sample failed: written with its error, counted, not reused on resume; under --fail_fast the
+ * first one is also set in *failed, for the caller to stop on once the batch is written. A
+ * request a stop left unanswered (MILL_EINTR) leaves the doc unwritten: it is not a failure,
+ * the resume does it. */
 static int finish_doc(struct job *j, const struct batch *b, size_t i, const struct mill_request *q,
-                      size_t nq, struct mill_buf *line, struct mill_err *err) {
+                      size_t nq, struct mill_buf *line, struct mill_err *failed,
+                      struct mill_err *err) {
     for (size_t k = 0; k < nq; k++)
         if (q[k].status == MILL_EINTR) {
             j->n_stopped++;
@@ -449,9 +452,9 @@ static int finish_doc(struct job *j, const struct batch *b, size_t i, const stru
         const char *key = b->docs[i].key; /* a prompt that failed may have none */
         MILL_WARN("runner", "%s doc %lld%s%s%s failed: %s", j->t->name, (long long)b->ids[i],
                   key ? " (key " : "", key ? key : "", key ? ")" : "", error);
-        if (j->c->p->fail_fast)
-            rc = mill_err_set(err, MILL_EBACKEND, "%s doc %lld failed (--fail_fast): %s",
-                              j->t->name, (long long)b->ids[i], error);
+        if (j->c->p->fail_fast && !failed->code)
+            mill_err_set(failed, MILL_EBACKEND, "%s doc %lld failed (--fail_fast): %s", j->t->name,
+                         (long long)b->ids[i], error);
     } else if (!rc) {
         j->n_new++;
     }
@@ -569,18 +572,20 @@ static void *answer_batch(void *arg) {
     return NULL;
 }
 
-/* Scores and writes every doc of an answered batch, flushes the file (the caller empties it).
- * On the worker thread for a held job's last batch: it touches only that job's own state
+/* Scores and writes every doc of an answered batch, flushes the file (the caller empties it);
+ * under --fail_fast a failed sample then stops the job (the docs after it in the batch, already
+ * answered, are written first). On the worker thread for a held job's last batch: it touches only that job's own state
  * (its samples file, counters, progress line), the metrics' thread-safe caches and the log. */
 static int finish_batch(struct job *j, struct batch *b, bool progress, struct mill_err *err) {
     struct mill_buf line = {0};
+    struct mill_err failed = {0};
     size_t n_new = j->n_new, n_failed = j->n_failed;
     int rc = 0;
     for (size_t i = 0, k = 0; !rc && i < b->n; i++) {
         size_t nq = b->prompt_err[i] ? 0 : requests_for(j, &b->docs[i]);
         for (size_t r = 0; r < nq; r++)
             j->n_truncated += b->reqs[k + r].n_truncated;
-        rc = finish_doc(j, b, i, b->reqs + k, nq, &line, err);
+        rc = finish_doc(j, b, i, b->reqs + k, nq, &line, &failed, err);
         k += nq;
     }
     mill_buf_free(&line);
@@ -590,6 +595,10 @@ static int finish_batch(struct job *j, struct batch *b, bool progress, struct mi
     }
     if (!rc && progress)
         report_progress(j, false);
+    if (!rc && failed.code) {
+        *err = failed;
+        rc = failed.code;
+    }
     return rc;
 }
 

@@ -197,6 +197,18 @@ cp "$SRC/tests/plugins/toy_data/mc_test.jsonl" "$tmp/plug/toy_data/"   # undo th
 "$MILL" --output_dir "$tmp/ff" eval "replay[file=$tmp/resp.jsonl,name=ff]" toy_qa \
     --task_paths "$tmp/plug" --fail_fast >/dev/null 2>"$tmp/stderr"; rc=$?
 check "--fail_fast: exit 1 naming the failed doc" "[ $rc -eq 1 ] && grep -q 'doc 4 failed (--fail_fast)' '$tmp/stderr'"
+# A failure mid-batch: the batch's docs after it, already answered, are written before the stop,
+# and a run without --fail_fast resumes them (and redoes only the failed one).
+grep -v '"doc_id": 2' "$tmp/resp.jsonl" > "$tmp/resp2.jsonl"
+echo '{"task": "toy_qa", "doc_id": 4, "response": "water"}' >> "$tmp/resp2.jsonl"
+"$MILL" --output_dir "$tmp/ff2" eval "replay[file=$tmp/resp2.jsonl,name=ff]" toy_qa \
+    --task_paths "$tmp/plug" --fail_fast >/dev/null 2>"$tmp/stderr"; rc=$?
+check "--fail_fast mid-batch: exit 1 naming doc 2" "[ $rc -eq 1 ] && grep -q 'doc 2 failed (--fail_fast)' '$tmp/stderr'"
+check "--fail_fast mid-batch: docs 3 and 4 after it are written" \
+    "[ \$(grep -c '\"doc_id\":[34],' '$tmp/ff2/outputs/ff/toy_qa_2shot.jsonl') -eq 2 ]"
+"$MILL" --output_dir "$tmp/ff2" eval "replay[file=$tmp/resp2.jsonl,name=ff]" toy_qa \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"
+check "--fail_fast mid-batch: the next run resumes them" "grep -q '0 computed, 4 resumed, 1 failed' '$tmp/stderr'"
 # --batch_docs 1 hands one doc at a time to the backend: same results.
 "$MILL" --output_dir "$tmp/b1" eval "replay[file=$tmp/resp.jsonl,name=toy-model]" toy \
     --task_paths "$tmp/plug" --batch_docs 1 >/dev/null 2>&1
