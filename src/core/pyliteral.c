@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,16 @@ struct parser {
     int nest;     /* open brackets, parentheses and unary signs: bounded */
     int brackets; /* open brackets and parentheses: newlines are blanks inside them */
     struct mill_err *err;
+    /* A config file (mill_pyconfig_parse): the names bound so far, and the file's name for
+     * messages. NULL for a literal: then dicts and names are refused, as literal_eval does. */
+    const struct mill_value *scope;
+    const char *file;
+    size_t copied; /* what names' values copied so far weigh: bounded, as x = [y, y] doubles */
 };
+
+/* The most the names' values may copy in all, in values plus string bytes (a bound on
+ * x1 = [x0, x0]; x2 = [x1, x1] ...). */
+#define MAX_COPIED ((size_t)1 << 24)
 
 /* What a value was, for unary +/-: Python accepts them on a number literal only. */
 enum node { N_OTHER, N_NUMBER };
@@ -36,7 +46,12 @@ enum node { N_OTHER, N_NUMBER };
 static int parse_value(struct parser *p, struct mill_value *v, enum node *kind);
 
 static int fail(struct parser *p, size_t at, const char *what) {
-    return mill_err_set(p->err, MILL_EFORMAT, "python literal: byte %zu: %s", at, what);
+    if (!p->file)
+        return mill_err_set(p->err, MILL_EFORMAT, "python literal: byte %zu: %s", at, what);
+    size_t line = 1;
+    for (size_t i = 0; i < at && i < p->n; i++)
+        line += p->s[i] == '\n' || (p->s[i] == '\r' && (i + 1 >= p->n || p->s[i + 1] != '\n'));
+    return mill_err_set(p->err, MILL_EFORMAT, "%s:%zu: %s", p->file, line, what);
 }
 
 static int oom(struct parser *p) { return mill_err_set(p->err, MILL_ENOMEM, "out of memory"); }
@@ -526,6 +541,8 @@ static int parse_unary(struct parser *p, struct mill_value *v) {
 
 /* ---- names, lists, tuples --------------------------------------------------------------- */
 
+static int config_name(struct parser *p, size_t start, struct mill_value *v);
+
 static int parse_name(struct parser *p, struct mill_value *v) {
     size_t start = p->pos;
     while (is_name(peek(p)))
@@ -538,6 +555,8 @@ static int parse_name(struct parser *p, struct mill_value *v) {
         mill_value_bool(v, false);
     else if (k == 4 && !memcmp(w, "None", 4))
         mill_value_null(v);
+    else if (p->scope)
+        return config_name(p, start, v);
     else
         return fail(p, start, "expected a literal, found a name");
     return 0;
@@ -633,6 +652,8 @@ static int parse_bracket(struct parser *p, struct mill_value *v, enum node *kind
     return rc;
 }
 
+static int parse_mapping(struct parser *p, int close, struct mill_value *v);
+
 static int parse_value(struct parser *p, struct mill_value *v, enum node *kind) {
     mill_value_null(v);
     *kind = N_OTHER;
@@ -649,6 +670,8 @@ static int parse_value(struct parser *p, struct mill_value *v, enum node *kind) 
         return parse_unary(p, v);
     if (is_name(c))
         return parse_name(p, v);
+    if (c == '{' && p->scope)
+        return parse_mapping(p, '}', v);
     if (c == '{')
         return fail(p, p->pos, "dict and set literals are not supported");
     if (c == '.' && peek_at(p, 1) == '.' && peek_at(p, 2) == '.')
@@ -658,7 +681,7 @@ static int parse_value(struct parser *p, struct mill_value *v, enum node *kind) 
 }
 
 int mill_pyliteral_parse(const char *s, size_t n, struct mill_value *out, struct mill_err *err) {
-    struct parser p = {s, n, 0, 0, 0, err};
+    struct parser p = {.s = s, .n = n, .err = err};
     mill_value_null(out);
     const char *nul = memchr(s, 0, n);
     if (nul)
@@ -673,6 +696,358 @@ int mill_pyliteral_parse(const char *s, size_t n, struct mill_value *out, struct
         rc = check_trailing(&p);
     if (rc)
         mill_value_free(out);
+    return rc;
+}
+
+/* ---- config files: names, dict(...), {...} and the module's statements -------------------- */
+
+#define NOT_RUN " (a model config is read, not run)"
+
+/* Sets field key[0..kn) of obj to *val (taken). unique: a key given twice is an error, as a
+ * repeated keyword argument is in Python; else the last one wins, in the first one's place. */
+static int put_field(struct parser *p, size_t at, struct mill_value *obj, const char *key,
+                     size_t kn, struct mill_value *val, bool unique) {
+    char *k = memchr(key, 0, kn) ? NULL : strndup(key, kn);
+    int rc = 0;
+    if (!k)
+        rc = memchr(key, 0, kn) ? fail(p, at, "a key holding a NUL character") : oom(p);
+    else if (unique && mill_value_get(obj, k))
+        rc = fail(p, at, "keyword argument repeated");
+    else if (mill_value_struct_set(obj, k, val))
+        rc = oom(p);
+    free(k);
+    mill_value_free(val);
+    return rc;
+}
+
+/* After an item of a call or display: skips to the next item or past close. */
+static int next_item(struct parser *p, int close, bool *done) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    *done = peek(p) == close;
+    if (peek(p) == ',') {
+        p->pos++;
+        rc = skip_space(p);
+        *done = peek(p) == close; /* a trailing comma */
+        return rc;
+    }
+    return *done ? 0
+                 : fail(p, p->pos, close == ')' ? "expected ',' or ')'" : "expected ',' or '}'");
+}
+
+/* One `key=value` argument of dict(...), pos at the key. */
+static int dict_keyword(struct parser *p, struct mill_value *obj) {
+    size_t at = p->pos;
+    if (peek(p) == '*')
+        return fail(p, at, "'*' and '**' arguments are not read" NOT_RUN);
+    if (!is_name(peek(p)) || is_digit(peek(p)))
+        return fail(p, at, "dict() takes key=value arguments only here");
+    while (is_name(peek(p)))
+        p->pos++;
+    size_t kn = p->pos - at;
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    if (peek(p) != '=' || peek_at(p, 1) == '=')
+        return fail(p, at, "dict() takes key=value arguments only here");
+    p->pos++;
+    struct mill_value item;
+    enum node kind;
+    if ((rc = skip_space(p)) || (rc = parse_value(p, &item, &kind)))
+        return rc;
+    return put_field(p, at, obj, p->s + at, kn, &item, true);
+}
+
+/* One `'key': value` item of {...}, pos at the key. */
+static int display_item(struct parser *p, struct mill_value *obj) {
+    size_t at = p->pos;
+    if (peek(p) == '*')
+        return fail(p, at, "'**' unpacking is not read" NOT_RUN);
+    struct mill_value key, item;
+    enum node kind;
+    int rc = parse_value(p, &key, &kind);
+    if (!rc && key.kind != MILL_V_STR)
+        rc = fail(p, at, "dict keys other than strings are not supported");
+    if (!rc && !(rc = skip_space(p)) && peek(p) != ':')
+        rc = fail(p, p->pos, "expected ':' (set literals are not supported)");
+    if (!rc) {
+        p->pos++;
+        if (!(rc = skip_space(p)) && !(rc = parse_value(p, &item, &kind)))
+            rc = put_field(p, at, obj, key.u.s.p, key.u.s.n, &item, false);
+    }
+    mill_value_free(&key);
+    return rc;
+}
+
+/* dict(k=v, ...) (close ')') or {'k': v, ...} (close '}'), pos at the opening bracket: a struct
+ * in the order given. */
+static int parse_mapping(struct parser *p, int close, struct mill_value *v) {
+    p->pos++;
+    int rc = enter(p, true);
+    if (rc)
+        return rc;
+    mill_value_struct(v);
+    bool done = false;
+    if (!(rc = skip_space(p)))
+        done = peek(p) == close;
+    while (!rc && !done && !(rc = close == ')' ? dict_keyword(p, v) : display_item(p, v)))
+        rc = next_item(p, close, &done);
+    if (rc)
+        mill_value_free(v);
+    else
+        p->pos++;
+    leave(p, true);
+    return rc;
+}
+
+/* What v weighs (a value counts 1, a string's byte 1 more), counted up to limit. */
+static size_t value_size(const struct mill_value *v, size_t limit) {
+    size_t n = 1 + (v->kind == MILL_V_STR ? v->u.s.n : 0);
+    if (v->kind == MILL_V_LIST)
+        for (size_t i = 0; i < v->u.list.n && n < limit; i++)
+            n += value_size(&v->u.list.items[i], limit - n);
+    else if (v->kind == MILL_V_STRUCT)
+        for (size_t i = 0; i < v->u.obj.n && n < limit; i++)
+            n += value_size(&v->u.obj.vals[i], limit - n);
+    return n;
+}
+
+/* A name other than True/False/None in a config (pos after it): dict(...), or the value an
+ * earlier statement bound to it. */
+static int config_name(struct parser *p, size_t start, struct mill_value *v) {
+    size_t k = p->pos - start, after = p->pos;
+    char msg[160];
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    bool is_dict = k == 4 && !memcmp(p->s + start, "dict", 4);
+    if (peek(p) == '(' && is_dict && !mill_value_get(p->scope, "dict"))
+        return parse_mapping(p, ')', v);
+    if (peek(p) == '(')
+        return fail(p, start, "calls other than dict(...) are not read" NOT_RUN);
+    if (peek(p) == '.' || peek(p) == '[')
+        return fail(p, p->pos, "attributes and subscripts are not read" NOT_RUN);
+    p->pos = after;
+    char name[64];
+    const struct mill_value *b = NULL;
+    if (k < sizeof name) {
+        memcpy(name, p->s + start, k);
+        name[k] = 0;
+        b = mill_value_get(p->scope, name);
+    }
+    if (!b) {
+        snprintf(msg, sizeof msg, "name '%.*s' is not defined (or is a module)",
+                 (int)(k < 64 ? k : 64), p->s + start);
+        return fail(p, start, msg);
+    }
+    size_t size = value_size(b, MAX_COPIED - p->copied + 1);
+    if (size > MAX_COPIED - p->copied)
+        return fail(p, start, "the names' values grow past 16 MB");
+    p->copied += size;
+    return mill_value_copy(v, b) ? oom(p) : 0;
+}
+
+/* A name at pos (after blanks): its start and length; fails when there is none. */
+static int read_name(struct parser *p, size_t *start, size_t *len) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    *start = p->pos;
+    if (!is_name(peek(p)) || is_digit(peek(p)))
+        return fail(p, p->pos, "expected a name");
+    while (is_name(peek(p)))
+        p->pos++;
+    *len = p->pos - *start;
+    return 0;
+}
+
+static bool word_is(const struct parser *p, size_t start, size_t len, const char *w) {
+    return len == strlen(w) && !memcmp(p->s + start, w, len);
+}
+
+/* A dotted module name; *start and *len span it all. */
+static int read_dotted(struct parser *p, size_t *start, size_t *len) {
+    size_t s0, k;
+    int rc = read_name(p, &s0, &k);
+    while (!rc && peek(p) == '.') {
+        p->pos++;
+        rc = read_name(p, &(size_t){0}, &k);
+    }
+    *start = s0;
+    *len = p->pos - s0;
+    return rc;
+}
+
+/* After a name: `as alias` or nothing; *start and *len become the alias's when there is one. */
+static int read_alias(struct parser *p, size_t *start, size_t *len) {
+    size_t save = p->pos, s, k;
+    int rc = skip_space(p);
+    if (rc || !is_name(peek(p)))
+        return rc;
+    if ((rc = read_name(p, &s, &k)))
+        return rc;
+    if (!word_is(p, s, k, "as")) {
+        p->pos = save;
+        return 0;
+    }
+    return read_name(p, start, len);
+}
+
+/* Binds name s[0..k) in scope to *val (taken). */
+static int bind(struct parser *p, struct mill_value *scope, size_t s, size_t k,
+                struct mill_value *val) {
+    return put_field(p, s, scope, p->s + s, k, val, false);
+}
+
+/* `from a.b import X [as Y], ...` (or in parentheses), pos after `from`: X is bound to the
+ * string "a.b:X", which Python Mill's loader resolves as it would the class itself. */
+static int from_import(struct parser *p, struct mill_value *scope) {
+    size_t ms, mk, s, k;
+    int rc = skip_space(p);
+    if (!rc && peek(p) == '.')
+        return fail(p, p->pos, "relative imports are not read" NOT_RUN);
+    if (!rc)
+        rc = read_dotted(p, &ms, &mk);
+    if (!rc && !(rc = read_name(p, &s, &k)) && !word_is(p, s, k, "import"))
+        rc = fail(p, s, "expected 'import'");
+    if (!rc && !(rc = skip_space(p)) && peek(p) == '*')
+        rc = fail(p, p->pos, "'import *' is not read" NOT_RUN);
+    bool paren = !rc && peek(p) == '(';
+    if (paren) {
+        p->pos++;
+        p->brackets++;
+    }
+    for (bool more = true; !rc && more;) {
+        if ((rc = read_name(p, &s, &k)))
+            break;
+        struct mill_value cls;
+        struct mill_buf b = {0};
+        int bad = mill_buf_add(&b, p->s + ms, mk) || mill_buf_addc(&b, ':') ||
+                  mill_buf_add(&b, p->s + s, k) || mill_value_str(&cls, b.p, b.n);
+        mill_buf_free(&b);
+        if (bad)
+            return oom(p);
+        if ((rc = read_alias(p, &s, &k)) != 0) {
+            mill_value_free(&cls);
+            break;
+        }
+        if (!(rc = bind(p, scope, s, k, &cls)) && !(rc = skip_space(p)) && (more = peek(p) == ','))
+            p->pos++;
+        if (more && paren && !rc && !(rc = skip_space(p)))
+            more = peek(p) != ')';
+    }
+    if (paren && !rc) {
+        if (!(rc = skip_space(p)) && peek(p) != ')')
+            rc = fail(p, p->pos, "expected ')'");
+        p->pos++;
+        p->brackets--;
+    }
+    return rc;
+}
+
+/* `import a.b [as c], ...`, pos after `import`: modules bind no value we read. */
+static int plain_import(struct parser *p) {
+    size_t s, k;
+    int rc = 0;
+    for (bool more = true; !rc && more;) {
+        if (!(rc = read_dotted(p, &s, &k)) && !(rc = read_alias(p, &s, &k)) &&
+            !(rc = skip_space(p)) && (more = peek(p) == ','))
+            p->pos++;
+    }
+    return rc;
+}
+
+/* `NAME = value`, pos after NAME (s, k). */
+static int assignment(struct parser *p, struct mill_value *scope, size_t s, size_t k) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    if (peek(p) != '=' || peek_at(p, 1) == '=')
+        return fail(p, s, "only imports and NAME = value assignments are read" NOT_RUN);
+    p->pos++;
+    struct mill_value v;
+    enum node kind;
+    if ((rc = skip_space(p)) || (rc = parse_value(p, &v, &kind)))
+        return rc;
+    if ((rc = parse_seq(p, 0, false, &v))) {
+        mill_value_free(&v);
+        return rc;
+    }
+    return bind(p, scope, s, k, &v);
+}
+
+/* One statement, pos at its first character (not indented). */
+static int statement(struct parser *p, struct mill_value *scope) {
+    int c = peek(p);
+    if (c == '\'' || c == '"' || (is_alpha(c) && prefix_len(p) >= 0)) { /* a docstring */
+        struct mill_value v;
+        int rc = parse_strings(p, &v);
+        mill_value_free(&v);
+        return rc;
+    }
+    size_t s, k;
+    int rc = read_name(p, &s, &k);
+    if (rc)
+        return fail(p, p->pos, "only imports and NAME = value assignments are read" NOT_RUN);
+    if (word_is(p, s, k, "from"))
+        return from_import(p, scope);
+    if (word_is(p, s, k, "import"))
+        return plain_import(p);
+    return assignment(p, scope, s, k);
+}
+
+/* After a statement: blanks and a comment, then the end of the line or of the file. */
+static int end_statement(struct parser *p) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    if (p->pos < p->n && !is_newline(peek(p)))
+        return fail(p, p->pos,
+                    peek(p) == ';' ? "';' between statements is not read" NOT_RUN
+                                   : "unexpected text after the statement" NOT_RUN);
+    if (p->pos < p->n)
+        eat_newline(p);
+    return 0;
+}
+
+int mill_pyconfig_parse(const char *s, size_t n, const char *file, const char *var,
+                        struct mill_value *out, struct mill_err *err) {
+    struct mill_value scope;
+    mill_value_struct(&scope);
+    mill_value_null(out);
+    struct parser p = {
+        .s = s, .n = n, .err = err, .scope = &scope, .file = file ? file : "<config>"};
+    const char *nul = memchr(s, 0, n);
+    int rc = nul ? fail(&p, (size_t)(nul - s), "NUL byte in the file") : 0;
+    if (!rc && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+        p.pos = 3; /* a UTF-8 BOM, which Python skips */
+    while (!rc && p.pos < p.n) {
+        size_t col = 0;
+        for (int c = peek(&p); c == ' ' || c == '\t' || c == '\f'; c = peek(&p)) {
+            col = c == '\f' ? 0 : col + 1;
+            p.pos++;
+        }
+        if ((rc = skip_space(&p)))
+            break;
+        if (p.pos >= p.n)
+            break;
+        if (is_newline(peek(&p))) {
+            eat_newline(&p);
+            continue;
+        }
+        if (col)
+            rc = fail(&p, p.pos, "an indented block is not read" NOT_RUN);
+        else if (!(rc = statement(&p, &scope)))
+            rc = end_statement(&p);
+    }
+    const struct mill_value *v = rc ? NULL : mill_value_get(&scope, var);
+    if (!rc && !v)
+        rc = mill_err_set(err, MILL_EFORMAT,
+                          "%s: must export a top-level `%s = dict(...)` variable", p.file, var);
+    if (!rc && mill_value_copy(out, v))
+        rc = oom(&p);
+    mill_value_free(&scope);
     return rc;
 }
 

@@ -1,9 +1,11 @@
 /* fuzz_pyliteral.c: libFuzzer target for the Python-literal reader (core/pyliteral.c), which
- * reads dataset cells such as MMMU-Pro's `options`. The input's bytes, with their length, are
- * parsed twice: both runs must agree (same code and the same JSON text), an error must be
- * MILL_EFORMAT or MILL_ENOMEM with a message and leave a null value, and a list's str() items
- * must come back non-NULL exactly when the parse gave a list. Any violation aborts so
- * libFuzzer records the input. Must not write files or print. */
+ * reads dataset cells such as MMMU-Pro's `options`, and of model config files
+ * (mill_pyconfig_parse). The input's bytes, with their length, are parsed twice: both runs must
+ * agree (same code and the same JSON text), an error must be MILL_EFORMAT or MILL_ENOMEM with a
+ * message and leave a null value, and a list's str() items must come back non-NULL exactly
+ * when the parse gave a list. The same bytes read as a config file: an error as above, which
+ * names the file, or a value. Any violation aborts so libFuzzer records the input. Must not
+ * write files or print. */
 #include "core/pyliteral.h"
 #include "core/spec.h"
 
@@ -51,6 +53,20 @@ static void check_str_list(const char *s, size_t n, const struct mill_value *v) 
     }
 }
 
+static void check_config(const char *s, size_t n) {
+    struct mill_value v;
+    struct mill_err err = {0};
+    int rc = mill_pyconfig_parse(s, n, "f.py", "model", &v, &err);
+    if (rc && ((rc != MILL_EFORMAT && rc != MILL_ENOMEM) || v.kind != MILL_V_NULL ||
+               (rc == MILL_EFORMAT && strncmp(err.msg, "f.py:", 5))))
+        abort();
+    struct mill_buf b = {0};
+    if (!rc && mill_value_to_json(&v, &b))
+        abort();
+    mill_buf_free(&b);
+    mill_value_free(&v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16)
         return 0;
@@ -62,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc1 != rc2 || (j1 && strcmp(j1, j2)))
         abort();
     check_str_list(s, size, &v1);
+    check_config(s, size);
     free(j1);
     free(j2);
     mill_value_free(&v1);

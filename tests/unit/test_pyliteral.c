@@ -3,7 +3,8 @@
  * /usr/bin/python3, which answers with the value as JSON (or ERR); the C parser's value,
  * written by mill_value_to_json, must be the same text, and where Python refuses an input the C
  * parser must refuse it too (MILL_EFORMAT with a byte offset). mill_pyliteral_str_list is
- * checked the same way against [str(x) for x in value]. Then what we refuse on purpose
+ * checked the same way against [str(x) for x in value], and mill_pyconfig_parse (model config
+ * files) against the file run by Python with stand-in imports. Then what we refuse on purpose
  * (Python accepts it) and hostile input. Fails, never skips, without python3. */
 #include "core/pyliteral.h"
 #include "core/spec.h"
@@ -11,6 +12,7 @@
 
 #include <mill/buf.h>
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -161,6 +163,84 @@ static const char *const str_cases[] = {
     "5",
     "None",
     "['a',",
+};
+
+/* Model config files: Python Mill's bundled ones as they are written, then the layouts and
+ * values a user's may have, and files both refuse. The oracle runs each with stand-in imports;
+ * its `model`, as JSON, must be ours. */
+static const char *const config_cases[] = {
+    "from mill.models.transformers import TransformersModel\n\nmodel = dict(\n"
+    "    type=TransformersModel,\n    abbr=\"qwen2.5-vl-7b\",\n"
+    "    path=\"Qwen/Qwen2.5-VL-7B-Instruct\",\n    modalities=[\"text\", \"image\", \"video\"],\n"
+    "    dtype=\"bfloat16\",\n    max_context_length=32768,\n"
+    "    run_cfg=dict(num_gpus=1, batch_size=4),\n)\n",
+    "from mill.models.hf_clip import HFContrastiveModel\n\nmodel = dict(\n"
+    "    type=HFContrastiveModel,\n    abbr=\"clap-htsat-unfused\",\n"
+    "    path=\"laion/clap-htsat-unfused\",\n    modalities=[\"audio\", \"text\"],\n"
+    "    dtype=\"float32\",\n    run_cfg=dict(num_gpus=1, batch_size=32),\n)\n",
+    "from mill.models.transformers import TransformersModel\n\nmodel = dict(\n"
+    "    type=TransformersModel,\n    abbr=\"internvl2-8b\",\n    "
+    "path=\"OpenGVLab/InternVL2-8B\",\n"
+    "    modalities=[\"text\", \"image\", \"video\"],\n    dtype=\"bfloat16\",\n"
+    "    max_context_length=8192,\n    trust_remote_code=True,\n"
+    "    run_cfg=dict(num_gpus=1, batch_size=4),\n)\n",
+    "\"\"\"Llama 3 8B.\"\"\"\n# a comment\nfrom mill.models.transformers import (\n"
+    "    TransformersModel as TM,  # the class\n)\nimport os, sys as system\n\n"
+    "model = dict(type=TM, path='meta-llama/Meta-Llama-3-8B-Instruct', "
+    "run_cfg=dict(batch_size=16,),)  # trailing\n",
+    "model = dict()",
+    "model = {'type': 'hf', \"path\": 'x', 'run_cfg': {'batch_size': 2, }, }\n",
+    "model = {'a': 1, 'b': 2, 'a': 3}\n",
+    "model = dict(a=1)\nmodel = dict(a=2)\n",
+    "base = dict(dtype='float16', batch_size=8)\nt = 1, 'x'\n"
+    "model = dict(type='vllm', path='m', run_cfg=base, t=t)\n",
+    "model = dict(a=None, b=True, c=False, d=[1, 'x', 2.5], e=(1,), f=-1.5e3, g=0x10, "
+    "h='a' 'b', i=r'\\d', j='''tri\nple''')\n",
+    "model = \\\n    dict(a=1)\n",
+    "\xef\xbb\xbfmodel = dict(a=1)\r\nx = 2\r\n",
+    "from mill.models.clip import OpenCLIPModel\nmodel = dict(type=OpenCLIPModel, "
+    "path='ViT-B-32', pretrained='laion2b_s34b_b79k')\n",
+    "model = dict(type='Qwen/Qwen3-0.6B', dtype='bfloat16')\n",
+    "dict_args = {'x': [1, {'y': None}]}\nmodel = dict(nested=dict_args)\n",
+    /* refused by both */
+    "",
+    "x = dict(a=1)\n",
+    "model = dict(a=1, a=2)\n",
+    "model = dict(a=undefined)\n",
+    "model = print(1)\n",
+    "  model = dict()\n",
+    "model = dict(a=1\n",
+    "model = dict(a=1 +)\n",
+    "from . import x\nmodel = dict()\n",
+    "model = dict(a=1) b = 2\n",
+    "model = {'a'}\n",
+    "model = dict(1)\n",
+    "model = dict(a=1,,)\n",
+    "model = dict(a=b'x')\n",
+    "import\nmodel = dict()\n",
+    "from mill import\nmodel = dict()\n",
+    "model = (dict(a=1)\n",
+    "model = dict(a=1)\n)\n",
+};
+
+/* Configs Python runs and we do not (calls, operators, blocks, unpacking, attributes...): each
+ * must be refused with the file and line, not misread. */
+static const char *const config_refused[] = {
+    "if True:\n    model = dict()\n",
+    "def f():\n    pass\nmodel = dict()\n",
+    "model = dict(a=1); x = 2\n",
+    "model = dict(a=1 + 2)\n",
+    "base = dict(a=1)\nmodel = dict(**base)\n",
+    "base = dict(a=1)\nmodel = dict(base, b=2)\n",
+    "base = {'a': 1}\nmodel = {**base}\n",
+    "import os\nmodel = dict(a=os.sep)\n",
+    "from x import *\nmodel = dict()\n",
+    "model = dict(type=f'x')\n",
+    "model = {1: 2}\n",
+    "model: dict = dict()\n",
+    "model = dict(a=[1][0])\n",
+    "model = dict(a=-(1))\nmodel |= dict(b=2)\n",
+    "x = 1\nmodel = dict(a=-x)\n",
 };
 
 /* What the oracle prints for each of n inputs (mode "eval" or "strs"), one malloc'd line each
@@ -353,6 +433,98 @@ static void test_depth(void) {
     free(s);
 }
 
-MTEST_MAIN(MTEST(test_against_python), MTEST(test_unsupported), MTEST(test_str_list),
-           MTEST(test_str_list_nested), MTEST(test_lengths), MTEST(test_surrogate_pair),
-           MTEST(test_depth))
+/* A config's error: MILL_EFORMAT naming the file (and, but for no `model`, its line). */
+static void check_config_refused(const char *in, int rc, const struct mill_err *e) {
+    if (rc != MILL_EFORMAT || strncmp(e->msg, "cfg.py:", 7))
+        fprintf(stderr, "config \"%s\": rc %d (%s), expected a format error naming cfg.py\n", in,
+                rc, e->msg);
+    CHECK_INT(rc, MILL_EFORMAT);
+    CHECK(!strncmp(e->msg, "cfg.py:", 7));
+}
+
+static void test_config_against_python(void) {
+    size_t n = sizeof config_cases / sizeof config_cases[0];
+    char **want = oracle("config", config_cases, n);
+    size_t n_ok = 0;
+    for (size_t i = 0; want && i < n; i++) {
+        struct mill_value v;
+        struct mill_err e = {0};
+        int rc = mill_pyconfig_parse(config_cases[i], strlen(config_cases[i]), "cfg.py", "model",
+                                     &v, &e);
+        if (!strncmp(want[i], "ERR", 3)) {
+            check_config_refused(config_cases[i], rc, &e);
+            CHECK(v.kind == MILL_V_NULL);
+            continue;
+        }
+        n_ok++;
+        struct mill_buf got = {0};
+        if (rc == 0)
+            mill_value_to_json(&v, &got);
+        if (rc || strcmp(got.p, want[i]))
+            fprintf(stderr, "config %zu: got %s (%s), python %s\n", i, rc ? "an error" : got.p,
+                    e.msg, want[i]);
+        CHECK(rc == 0 && !strcmp(got.p, want[i]));
+        mill_buf_free(&got);
+        mill_value_free(&v);
+    }
+    CHECK_INT(n_ok, 15); /* the table's first 15 are configs Python reads */
+    mill_strv_free(want, want ? n : 0);
+}
+
+static void test_config_refused(void) {
+    size_t n = sizeof config_refused / sizeof config_refused[0];
+    char **py = oracle("config", config_refused, n);
+    for (size_t i = 0; py && i < n; i++) {
+        if (!strncmp(py[i], "ERR", 3))
+            fprintf(stderr, "refused config %zu: python says %s\n", i, py[i]);
+        CHECK(strncmp(py[i], "ERR", 3) != 0);
+        struct mill_value v;
+        struct mill_err e = {0};
+        int rc = mill_pyconfig_parse(config_refused[i], strlen(config_refused[i]), "cfg.py",
+                                     "model", &v, &e);
+        check_config_refused(config_refused[i], rc, &e);
+        CHECK(isdigit((unsigned char)e.msg[7]));
+    }
+    mill_strv_free(py, py ? n : 0);
+    /* the line is where the fault is: the fourth */
+    const char *at4 = "a = 1\n\n# c\nmodel = dict(x=a.b)\n";
+    struct mill_value v;
+    struct mill_err e = {0};
+    CHECK_INT(mill_pyconfig_parse(at4, strlen(at4), "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK(!strncmp(e.msg, "cfg.py:4: ", 10));
+}
+
+/* Names copied into names double what a config holds each line: bounded, refused quickly. Deep
+ * dict nesting is bounded as lists are; dicts and names stay refused outside configs. */
+static void test_config_hostile(void) {
+    struct mill_buf b = {0};
+    mill_buf_adds(&b, "x0 = ['");
+    for (int i = 0; i < 1000; i++)
+        mill_buf_addc(&b, 'a');
+    mill_buf_adds(&b, "']\n");
+    for (int i = 1; i <= 64; i++)
+        mill_buf_addf(&b, "x%d = [x%d, x%d]\n", i, i - 1, i - 1);
+    mill_buf_adds(&b, "model = dict(a=x64)\n");
+    struct mill_value v;
+    struct mill_err e = {0};
+    CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "16 MB") != NULL);
+    mill_buf_reset(&b);
+    mill_buf_adds(&b, "model = ");
+    for (int i = 0; i <= MILL_PYLITERAL_MAX_DEPTH; i++)
+        mill_buf_adds(&b, "dict(a=");
+    for (int i = 0; i <= MILL_PYLITERAL_MAX_DEPTH; i++)
+        mill_buf_addc(&b, ')');
+    CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "nesting") != NULL);
+    mill_buf_free(&b);
+    CHECK_INT(mill_pyliteral_parse("dict(a=1)", 9, &v, &e), MILL_EFORMAT);
+    CHECK_INT(mill_pyliteral_parse("{'a': 1}", 8, &v, &e), MILL_EFORMAT);
+    const char nul[] = "model = dict(a=1)\n\0";
+    CHECK_INT(mill_pyconfig_parse(nul, sizeof nul - 1, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+}
+
+MTEST_MAIN(MTEST(test_against_python), MTEST(test_config_against_python),
+           MTEST(test_config_refused), MTEST(test_config_hostile), MTEST(test_unsupported),
+           MTEST(test_str_list), MTEST(test_str_list_nested), MTEST(test_lengths),
+           MTEST(test_surrogate_pair), MTEST(test_depth))
