@@ -151,7 +151,8 @@ const struct mill_command mill_cmd_eval = {
     .summary = "Evaluate models on tasks and benchmarks; results go to the output directory.",
     .usage = "eval MODELS TASKS [--task_paths PATHS] [--seed N]\n\n"
              "  MODELS  comma-separated specs: name[key=value,...], e.g.\n"
-             "          \"replay[file=responses.jsonl]\"\n"
+             "          \"replay[file=responses.jsonl]\", or a Python Mill model config\n"
+             "          file (configs/x.py exporting model = dict(...), read, not run)\n"
              "  TASKS   comma-separated task or benchmark names (see mill ls)",
     .positionals = eval_pos,
     .opts = eval_opts,

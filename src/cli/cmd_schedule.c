@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include "backend/backends.h"
+#include "backend/model_config.h"
 #include "core/array.h"
 #include "core/log.h"
 #include "core/nprandom.h"
@@ -473,7 +474,7 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
     struct mill_model_spec spec = {0};
     struct mill_err err = {0};
     void *state = NULL;
-    int rc = mill_spec_parse(raw, &spec, &err);
+    int rc = mill_model_spec_parse(raw, true, &spec, &err);
     const struct mill_backend_ops *ops = NULL;
     if (!rc && !(ops = mill_backend_find(spec.type)))
         ops = mill_backend_for_hf_id();

@@ -6,6 +6,7 @@
 #include "eval/runner.h"
 
 #include "backend/backends.h"
+#include "backend/model_config.h"
 #include "core/array.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -1453,7 +1454,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
                      const char *spec_text, bool swept, char **names, size_t n_names,
                      struct mill_run_result *res, struct mill_err *err) {
     struct mill_model_spec spec;
-    int rc = mill_spec_parse(spec_text, &spec, err);
+    int rc = mill_model_spec_parse(spec_text, true, &spec, err);
     if (rc)
         return rc;
     struct run_ctx c = {.reg = reg, .p = p, .res = res};
@@ -1524,7 +1525,7 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
         rc = mill_spec_split(names, &tasks, &n_tasks, err);
     for (size_t i = 0; !rc && i < n_specs; i++) {
         struct mill_model_spec s;
-        if (!(rc = mill_spec_parse(specs[i], &s, err)))
+        if (!(rc = mill_model_spec_parse(specs[i], false, &s, err)))
             mill_spec_free(&s);
     }
     for (size_t i = 0; !rc && i < n_tasks; i++)

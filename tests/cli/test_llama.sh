@@ -223,6 +223,17 @@ bad_model() { expect_exit "$1" "$2" "$3" --output_dir "$tmp/o-bad" eval "llama[p
     --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
 check "flash_attn=true forces it for every job" \
     "[ $rc -eq 0 ] && $PY -c 'import json,glob,sys; sys.exit(0 if {json.load(open(p))[\"flash_attn\"] for p in glob.glob(\"$tmp/o-fatrue/outputs/*/*.json\")} == {\"on\"} else 1)'"
+# The same model and arguments as a Python Mill model config (TransformersModel): the same rows.
+cat > "$tmp/tiny_cfg.py" <<PY
+from mill.models.transformers import TransformersModel
+
+model = dict(type=TransformersModel, abbr="tiny", path="$tmp/tiny.gguf", modalities=["text"],
+             flash_attn="on", run_cfg=dict(num_gpus=1))
+PY
+"$MILL" --output_dir "$tmp/o-cfg" eval "$tmp/tiny_cfg.py" toy_qa,toy_cloze --task_paths "$tmp/plug" \
+    >/dev/null 2>&1; rc=$?
+check "a TransformersModel config runs the llama backend: aggregate.csv equal to the inline spec's" \
+    "[ $rc -eq 0 ] && cmp -s '$tmp/o-fatrue/aggregate.csv' '$tmp/o-cfg/aggregate.csv'"
 expect_exit "flash_attn=maybe: exit 2 naming the values" 2 'flash_attn must be auto, on or off' \
     --output_dir "$tmp/o-bad" eval "llama[path=$tmp/spm.gguf,flash_attn=maybe]" toy_cloze \
     --task_paths "$tmp/plug"
