@@ -68,6 +68,8 @@ struct mill_model_spec {
     const char *cache_dir;  /* borrowed: where the backend keeps derived data (model digests,
                                * zero-shot heads); set by the runner from --cache_dir; NULL =
                                * ~/.cache/mill */
+    int64_t seed;           /* the run's --seed, set by the runner (Python Mill seeds numpy's
+                               * global state with it at each task's start: clap's crops) */
 };
 
 /* One argument a backend takes in its spec (`name[key=value,...]`). A backend lists them in a

@@ -12,15 +12,18 @@
  *
  * The random crop of a clip longer than max_length_s (truncation rand_trunc): transformers
  * draws it from numpy's global state (np.random.randint(0, overflow + 1)), which Python Mill
- * seeds once per task, so its crops hang on every earlier long clip of the task. Ours is the
- * same draw from a RandomState per sample, seeded with FNV-1a-32 of "<task>:<doc_id>", so a
- * clip gets the same crop in every run, resumed or not, and on every machine (BEHAVIOUR.md
- * §5.2a says what that costs); provenance records the rule and how many clips were cropped.
- * This file knows requests, not tasks. */
+ * seeds with --seed at the start of each task, so the k-th long clip of a task takes the k-th
+ * draw of RandomState(seed). Ours draws the same: the clips are decoded in parallel, their
+ * crops drawn in doc order from one RandomState per task, reseeded when the task (or a new pass
+ * over it) begins. A task that does not start at its doc 0 (a resumed job) draws otherwise than
+ * an uninterrupted run: said once, and in the provenance (BEHAVIOUR.md §5.2a), which also
+ * records the rule, the seed and how many clips were cropped.
+ * This file knows requests (their task name and doc id), not tasks. */
 #include "backend/backends.h"
 
 #include "backend/zs_head.h"
 #include "core/hashcache.h"
+#include "core/log.h"
 #include "core/nprandom.h"
 #include "core/spec.h"
 #include "core/thread.h"
@@ -46,7 +49,8 @@
 /* The CLAP tokenizer's version in the zero-shot heads' cache key: bump it with any change of
  * the ids it gives. */
 #define CLAP_TOKENIZER_VERSION "clap-tokenizer-1"
-#define CROP_RULE "numpy RandomState(fnv1a32(\"<task>:<doc_id>\")).randint(0, overflow + 1)"
+#define CROP_RULE \
+    "numpy RandomState(seed) per task: the k-th long clip takes the k-th randint(0, overflow + 1)"
 
 struct clapb {
     char *path, *prompt_template;
@@ -64,6 +68,13 @@ struct clapb {
     float *feats, *emb; /* one batch: batch x frames x n_mels, batch x dim */
     size_t *idx;
     int64_t n_encoded, n_cropped; /* since the last provenance call */
+    /* The crops: the task drawing, the doc after its last request, numpy's state, and whether
+     * the task's first request was its doc 0 (the draws are then Python Mill's). */
+    int64_t seed;
+    char crop_task[256];
+    int64_t crop_next;
+    struct mill_nprandom crop_rng;
+    bool crop_from_start;
 };
 
 /* clang-format off */
@@ -90,6 +101,8 @@ static int clap_open(const struct mill_model_spec *spec, void **state, struct mi
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cpus > 0 ? cpus : 1;
+    c->seed = spec->seed;
+    c->crop_from_start = true;
     int rc = mill_spec_apply_args(spec, clap_args, c, err);
     if (!rc && (!c->path || !*c->path))
         rc = mill_err_set(err, MILL_EINVAL,
@@ -282,87 +295,120 @@ static int encode_texts(void *ctx, const char *const *texts, size_t n, float *ou
 
 /* ---- audio ------------------------------------------------------------------------------- */
 
-static uint32_t fnv1a32(const char *task, int64_t doc_id) {
-    char key[512];
-    int n = snprintf(key, sizeof key, "%s:%" PRId64, task ? task : "", doc_id);
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < n && i < (int)sizeof key - 1; i++)
-        h = (h ^ (uint8_t)key[i]) * 16777619u;
-    return h;
+/* Request q's place in the crops' order: a task's first request (a new task, or an earlier doc
+ * than the last: a new pass) reseeds numpy's state with --seed, as Python Mill's np.random.seed
+ * at a task's start. When that request is not the task's doc 0 (a resumed job), the crops
+ * differ from an uninterrupted run's (and Python Mill's): said once. */
+static void crop_order(struct clapb *c, const struct mill_request *q) {
+    const char *task = q->task ? q->task : "";
+    if (!strncmp(task, c->crop_task, sizeof c->crop_task) && q->doc_id >= c->crop_next) {
+        c->crop_next = q->doc_id + 1;
+        return;
+    }
+    snprintf(c->crop_task, sizeof c->crop_task, "%s", task);
+    /* numpy refuses a seed outside [0, 2**32): its low 32 bits, as the provenance says */
+    mill_nprandom_seed(&c->crop_rng, (uint32_t)c->seed);
+    c->crop_next = q->doc_id + 1;
+    c->crop_from_start = q->doc_id == 0;
+    if (!c->crop_from_start)
+        MILL_WARN("clap",
+                  "%s starts at doc %" PRId64 " (a resumed job): the crops of its long clips are "
+                  "not the ones an uninterrupted run (and Python Mill) draws; rerun the task from "
+                  "its first doc for those",
+                  task, q->doc_id);
 }
 
-/* The request's first audio clip into feats (frames x n_mels); a bad clip fails the request
- * (the sample is reported and counted), never the run. *cropped is set when it was cut. */
-static bool prepare_clip(struct clapb *c, struct mill_request *q, float *feats, bool *cropped) {
+/* One clip of a chunk: decoded, then cropped and turned into features. */
+struct clip {
+    struct mill_audio a;
+    struct mill_err e;
+    size_t crop;
+    bool ok;
+};
+
+/* The request's first audio clip decoded at the extractor's rate into cl; a bad clip fails
+ * the request (the sample is reported and counted), never the run. */
+static void decode_clip(struct clapb *c, struct mill_request *q, struct clip *cl) {
     const struct mill_media *m = NULL;
     for (size_t i = 0; i < q->n_media && !m; i++)
         if (q->media[i].kind == MILL_MOD_AUDIO && q->media[i].data)
             m = &q->media[i];
-    if (!m) {
-        mill_request_fail(q, MILL_EINVAL, "the request carries no audio");
-        return false;
-    }
-    struct mill_audio a = {0};
-    struct mill_err e = {0};
     int rate = mill_clap_fe_params(c->fe)->sampling_rate;
-    bool ok = mill_audio_decode(m->data, m->n, rate, &a, &e) == 0;
-    if (ok && a.n == 0)
-        ok = !mill_err_set(&e, MILL_EFORMAT, "audio: a clip of zero length");
-    size_t crop = 0, over = ok ? mill_clap_fe_overflow(c->fe, a.n) : 0;
-    if (over) {
-        struct mill_nprandom r;
-        mill_nprandom_seed(&r, fnv1a32(q->task, q->doc_id));
-        crop = (size_t)mill_nprandom_interval(&r, over);
-    }
-    ok = ok && mill_clap_features(c->fe, a.samples, a.n, crop, feats, &e) == 0;
-    if (!ok)
-        mill_request_fail(q, e.code ? e.code : MILL_EFORMAT, "%s", e.msg);
-    *cropped = ok && over;
-    mill_audio_free(&a);
-    return ok;
+    if (!m)
+        mill_err_set(&cl->e, MILL_EINVAL, "the request carries no audio");
+    else if (!mill_audio_decode(m->data, m->n, rate, &cl->a, &cl->e) && cl->a.n == 0)
+        mill_err_set(&cl->e, MILL_EFORMAT, "audio: a clip of zero length");
+    cl->ok = !cl->e.code;
 }
 
-/* Clip preparation spread over the backend's threads: worker t takes clips t, t + nt, ... */
+/* Clip preparation spread over the backend's threads: worker t takes clips t, t + nt, ...;
+ * in the first pass it decodes them, in the second it makes their features. */
 struct prep {
     struct clapb *c;
     struct mill_request *reqs;
     const size_t *idx;
     size_t n, nt, t;
-    bool *ok, *cropped;
+    struct clip *clips;
+    bool features;
 };
 
 static void *prep_worker(void *arg) {
     struct prep *p = arg;
     size_t per = (size_t)p->c->frames * p->c->n_mels;
-    for (size_t i = p->t; i < p->n; i += p->nt)
-        p->ok[i] = prepare_clip(p->c, &p->reqs[p->idx[i]], p->c->feats + i * per, &p->cropped[i]);
+    for (size_t i = p->t; i < p->n; i += p->nt) {
+        struct clip *cl = &p->clips[i];
+        if (!p->features)
+            decode_clip(p->c, &p->reqs[p->idx[i]], cl);
+        else if (cl->ok)
+            cl->ok = mill_clap_features(p->c->fe, cl->a.samples, cl->a.n, cl->crop,
+                                        p->c->feats + i * per, &cl->e) == 0;
+    }
     return NULL;
 }
 
-/* Prepares clips idx[0..n) into c->feats, packed; their request indices go to ok_idx; returns
- * how many succeeded, or -1 when out of memory. */
-static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx,
-                               size_t n, size_t *ok_idx) {
+/* Runs one pass of prep_worker over the chunk's clips on nt threads. */
+static void prep_pass(struct clapb *c, struct mill_request *reqs, const size_t *idx, size_t n,
+                      struct clip *clips, bool features) {
     enum { MAX_PREP = 16 };
-    size_t per = (size_t)c->frames * c->n_mels, k = 0;
     size_t nt = (size_t)(c->threads < MAX_PREP ? c->threads : MAX_PREP);
     nt = nt > n ? n : nt ? nt : 1;
-    bool *ok = calloc(2 * n + 1, sizeof *ok), *cropped = ok + n;
-    if (!ok)
-        return -1;
     struct prep w[MAX_PREP];
     for (size_t t = 0; t < nt; t++)
-        w[t] = (struct prep){c, reqs, idx, n, nt, t, ok, cropped};
+        w[t] = (struct prep){c, reqs, idx, n, nt, t, clips, features};
     mill_fork_join(prep_worker, w, sizeof *w, nt);
+}
+
+/* Prepares clips idx[0..n) into c->feats, packed: decoded in parallel, cropped in doc order
+ * (crop_order), features in parallel. Their request indices go to ok_idx; returns how many
+ * succeeded (the others' requests failed), or -1 when out of memory. */
+static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx,
+                               size_t n, size_t *ok_idx) {
+    size_t per = (size_t)c->frames * c->n_mels, k = 0;
+    struct clip *clips = calloc(n ? n : 1, sizeof *clips);
+    if (!clips)
+        return -1;
+    prep_pass(c, reqs, idx, n, clips, false);
     for (size_t i = 0; i < n; i++) {
-        if (!ok[i])
-            continue;
-        if (k != i)
-            memmove(c->feats + k * per, c->feats + i * per, per * sizeof *c->feats);
-        ok_idx[k++] = idx[i];
-        c->n_cropped += cropped[i];
+        crop_order(c, &reqs[idx[i]]);
+        size_t over = clips[i].ok ? mill_clap_fe_overflow(c->fe, clips[i].a.n) : 0;
+        if (over)
+            clips[i].crop = (size_t)mill_nprandom_interval(&c->crop_rng, over);
     }
-    free(ok);
+    prep_pass(c, reqs, idx, n, clips, true);
+    for (size_t i = 0; i < n; i++) {
+        struct clip *cl = &clips[i];
+        if (!cl->ok) {
+            mill_request_fail(&reqs[idx[i]], cl->e.code ? cl->e.code : MILL_EFORMAT, "%s",
+                              cl->e.msg);
+        } else {
+            if (k != i)
+                memmove(c->feats + k * per, c->feats + i * per, per * sizeof *c->feats);
+            ok_idx[k++] = idx[i];
+            c->n_cropped += mill_clap_fe_overflow(c->fe, cl->a.n) > 0;
+        }
+        mill_audio_free(&cl->a);
+    }
+    free(clips);
     return (ptrdiff_t)k;
 }
 
@@ -402,8 +448,11 @@ static int clap_provenance(void *state, struct mill_buf *out) {
     mill_zs_provenance(c->dir, c->weights_sha, out);
     mill_buf_adds(out, ",\"audio_crop\":");
     mill_buf_add_json_str(out, CROP_RULE, strlen(CROP_RULE));
-    int rc = mill_buf_addf(out, ",\"clips_encoded\":%" PRId64 ",\"clips_cropped\":%" PRId64,
-                           c->n_encoded, c->n_cropped);
+    int rc = mill_buf_addf(out,
+                           ",\"audio_crop_seed\":%" PRIu32 ",\"audio_crop_from_doc0\":%s"
+                           ",\"clips_encoded\":%" PRId64 ",\"clips_cropped\":%" PRId64,
+                           (uint32_t)c->seed, c->crop_from_start ? "true" : "false", c->n_encoded,
+                           c->n_cropped);
     c->n_encoded = c->n_cropped = 0;
     return rc;
 }

@@ -1459,6 +1459,7 @@ static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
         return rc;
     struct run_ctx c = {.reg = reg, .p = p, .res = res};
     spec.cache_dir = p->cache_dir;
+    spec.seed = p->seed;
     rc = open_backend(&c, &spec, swept, err);
     if (!rc)
         rc = check_all(&c, names, n_names, err);

@@ -6,10 +6,13 @@
 # {bytes, path} structs holding real clips made here with sox: tones, sweeps, noise; WAV, FLAC,
 # MP3 and OGG, 16 to 48 kHz, mono and stereo):
 #  - every sample's scores equal tests/reference/clap_ref.py's restatement of the whole path
-#    (features with the backend's per-sample random crop of clips longer than max_length_s, the
-#    HTSAT and RoBERTa towers, the caption head, exp(logit_scale_a)) to 1e-4, on esc50 and
-#    clotho_aqa_clap; the prediction is the argmax, the gold the label;
-#  - batch 1 == batch 4, 1 thread == 2 threads, and a second run gives the same crops;
+#    (features with the random crop of clips longer than max_length_s that Python Mill's run
+#    makes: np.random.seed(--seed) at the task's start, then transformers' np.random.randint
+#    for each long clip in turn; the HTSAT and RoBERTa towers, the caption head,
+#    exp(logit_scale_a)) to 1e-4, on esc50 (--seed 42 and 7) and clotho_aqa_clap; the
+#    prediction is the argmax, the gold the label;
+#  - batch 1 == batch 4, 1 thread == 2 threads, and a second run gives the same crops; a
+#    resumed job says its crops are not an uninterrupted run's;
 #  - the class head is cached on disk and read back by the next run;
 #  - clotho_aqa_clap keeps every row, gold 1 only for the answer "no" (Python Mill's rule);
 #  - the bad clips of the UrbanSound8K fixture (zero length, truncated FLAC, no bytes, a label
@@ -151,9 +154,24 @@ check "an esc50 line has no metadata (Python Mill's zero-shot Doc has none)" "$P
 import json
 r = json.loads(open('$(out a "$CK" esc50)').readline())
 assert 'category' not in r and list(r)[0] == 'model', list(r)\""
-check "provenance records the crop rule and the cropped clips" \
-    "grep -q '\"audio_crop\":\"numpy RandomState(fnv1a32' $tmp/a/outputs/*/esc50_0shot.json &&
+check "provenance records the crop rule, the seed and the cropped clips" \
+    "grep -q '\"audio_crop\":\"numpy RandomState(seed) per task' $tmp/a/outputs/*/esc50_0shot.json &&
+     grep -q '\"audio_crop_seed\":42,\"audio_crop_from_doc0\":true' $tmp/a/outputs/*/esc50_0shot.json &&
      grep -q '\"clips_cropped\":3' $tmp/a/outputs/*/esc50_0shot.json"
+# --seed 7: other crops, still Python Mill's for that seed.
+"$MILL" --output_dir "$tmp/s7" eval "clap[path=$CK,threads=2]" esc50 --seed 7 >/dev/null 2>&1
+"$PY" -c "import json; d = json.load(open('$tmp/esc50_cases.json')); d['seed'] = 7; json.dump(d, open('$tmp/esc50_cases7.json', 'w'))"
+"$PY" "$SRC/tests/reference/clap_ref.py" zeroshot "$CK" "$tmp/esc50_cases7.json" \
+    "$tmp/esc50_ref7.jsonl" 2>"$tmp/ref.err" || { echo "clap_ref.py failed:"; tail -5 "$tmp/ref.err"; }
+r=$(cmp_ref "$tmp/esc50_ref7.jsonl" "$(out s7 "$CK" esc50)" 7)
+check "esc50 --seed 7 == reference with seed 7 ($r), whose crops differ from seed 42's" \
+    "[[ \$r == same* ]] && ! cmp -s <(cut -d, -f2 '$tmp/esc50_ref.jsonl') <(cut -d, -f2 '$tmp/esc50_ref7.jsonl')"
+# A resumed job: its first request is not doc 0, so its crops are not the uninterrupted run's.
+"$MILL" --output_dir "$tmp/rs" --limit 3 eval "clap[path=$CK]" esc50 >/dev/null 2>&1
+"$MILL" --output_dir "$tmp/rs" eval "clap[path=$CK]" esc50 >/dev/null 2>"$tmp/rs.err"
+check "a resumed job says its crops differ, once, and its provenance says so" \
+    "[ \$(grep -c 'esc50 starts at doc 3 (a resumed job)' '$tmp/rs.err') -eq 1 ] &&
+     grep -q '\"audio_crop_from_doc0\":false' $tmp/rs/outputs/*/esc50_0shot.json"
 
 run b "clap[path=$CK,batch_size=1,threads=1]" esc50
 check "the second run reads the head from the disk cache" \

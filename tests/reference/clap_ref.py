@@ -18,9 +18,10 @@ virtual environment):
       L2-normalised), then exp(logit_scale_a). --repeat times the audio tower (bench).
   clap_ref.py zeroshot DIR CASES.json OUT.jsonl
       The clap backend end to end (tests/cli/test_clap.sh): CASES.json is {"task", "template",
-      "cases": [{"doc_id", "wav", "labels"}]} with 16-bit PCM mono WAVs at the feature
-      extractor's rate; each clip is cropped as the backend draws it (a numpy RandomState seeded
-      with FNV-1a-32 of "<task>:<doc_id>", randint(0, overflow + 1)) or zero-padded (Python
+      ["seed",] "cases": [{"doc_id", "wav", "labels"}]} (the cases in doc order) with 16-bit PCM
+      mono WAVs at the feature extractor's rate; each clip is cropped as Python Mill's run crops
+      it (np.random.seed(seed, default 42) at the task's start, then transformers'
+      np.random.randint(0, overflow + 1) for each long clip in turn) or zero-padded (Python
       Mill's processor call passes padding=True, whatever the checkpoint says), turned into features and
       embedded; each label's caption (the template's {c} filled) embedded and renormalised;
       OUT.jsonl gets one line per case: {"doc_id", "crop", "scores"} with scores
@@ -441,13 +442,6 @@ def cmd_model(args):
         "<f4").tofile(out)
 
 
-def fnv1a32(text):
-    h = 2166136261
-    for b in text.encode("utf-8"):
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
-
-
 def read_wav(path):
     import wave
     with wave.open(path, "rb") as w:
@@ -564,6 +558,7 @@ def cmd_zeroshot(args):
     vocab, ranks, max_len = load_tokenizer(d)
     scale = torch.exp(W["logit_scale_a"].reshape(())).item()
     max_samples = int(pre.get("max_length_s", 10) * pre.get("sampling_rate", 48000))
+    np.random.seed(spec.get("seed", 42))  # Python Mill's set_global_seed at the task's start
     with open(out, "w", encoding="utf-8") as f:
         for case in spec["cases"]:
             wave_, rate = read_wav(case["wav"])
@@ -571,9 +566,8 @@ def cmd_zeroshot(args):
                 raise SystemExit(f"{case['wav']}: {rate} Hz")
             over = max(0, len(wave_) - max_samples)
             crop = 0
-            if over:
-                seed = fnv1a32(f"{spec['task']}:{case['doc_id']}")
-                crop = int(np.random.RandomState(seed).randint(0, over + 1))
+            if over:  # transformers' ClapFeatureExtractor, rand_trunc: the global state
+                crop = int(np.random.randint(0, over + 1))
             # Python Mill: processor(..., padding=True), which ClapFeatureExtractor.__call__
             # keeps (`padding if padding else self.padding`) and _get_input_mel zero-pads
             feats = torch.from_numpy(log_mel(pre, wave_, crop, padding=True)[None, None])
