@@ -292,16 +292,19 @@ static int clip_load(void *state, struct mill_err *err) {
         rc = load_tokenizer(c, err);
     if (!rc)
         c->hp = mill_clip_hparams(c->model);
-    /* open_clip's SimpleTokenizer runs ftfy.fix_text first; transformers' CLIPTokenizerFast
-     * (HF checkpoints, which crop as transformers does) does not. */
+    /* open_clip's SimpleTokenizer runs ftfy.fix_text first; HF checkpoints (which crop as
+     * transformers does) are tokenised by transformers' CLIPTokenizerFast, whose normalizer
+     * replaces the whole cleaning. */
     if (!rc && !c->hp->floor_crop)
         rc = mill_clip_tokenizer_use_ftfy(c->tok, err);
+    else if (!rc)
+        mill_clip_tokenizer_use_hf_fast(c->tok);
     if (!rc)
         rc = weights_sha(c, err);
     if (rc)
         return rc;
     const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
-    const char *version = c->hp->floor_crop ? CLIP_TOKENIZER_VERSION
+    const char *version = c->hp->floor_crop ? CLIP_TOKENIZER_VERSION "+hf-fast"
                                             : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION;
     if ((rc = mill_zs_text_key(c->cache_dir, version, c->hp->context_length, files, c->text_key,
                                sizeof c->text_key, err)))

@@ -1,7 +1,7 @@
 /* fuzz_clip_tokenizer.c: libFuzzer target for the CLIP tokenizer: arbitrary bytes (invalid
  * UTF-8, entity soup, mojibake, huge words, whitespace runs) tokenised with the real vocabulary
  * at context length 77 and at a length taken from the input, without and with ftfy.fix_text
- * first (open_clip's models). The vocabulary is loaded once, from
+ * first (open_clip's models), and with CLIPTokenizerFast's normalizer (HF checkpoints). The vocabulary is loaded once, from
  * $MILL_CLIP_BPE or the source tree's data/clip/bpe_simple_vocab_16e6.txt.gz; the target stops
  * at start-up when it cannot be loaded. Traps unless the output is SOT, ids, EOT, zeros. Must
  * not write files. */
@@ -16,7 +16,7 @@
 /* MILL_TEST_SOURCE_DIR: the source tree CMake configured this target from. */
 #define DEFAULT_BPE MILL_TEST_SOURCE_DIR "/data/clip/bpe_simple_vocab_16e6.txt.gz"
 
-static struct mill_clip_tokenizer *plain, *fixing;
+static struct mill_clip_tokenizer *plain, *fixing, *fast;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     const char *path = getenv("MILL_CLIP_BPE");
@@ -24,10 +24,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     path = path && *path ? path : DEFAULT_BPE;
     if (mill_clip_tokenizer_load_bpe_gz(path, &plain, &err) ||
         mill_clip_tokenizer_load_bpe_gz(path, &fixing, &err) ||
-        mill_clip_tokenizer_use_ftfy(fixing, &err)) {
+        mill_clip_tokenizer_use_ftfy(fixing, &err) ||
+        mill_clip_tokenizer_load_bpe_gz(path, &fast, &err)) {
         fprintf(stderr, "fuzz_clip_tokenizer: %s (set MILL_CLIP_BPE)\n", err.msg);
         exit(1);
     }
+    mill_clip_tokenizer_use_hf_fast(fast);
     return 0;
 }
 
@@ -51,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(plain, text, 77);
     check(plain, text, size ? 2 + data[0] % 76 : 2);
     check(fixing, text, 77);
+    check(fast, text, 77);
     free(text);
     return 0;
 }

@@ -1,7 +1,9 @@
 """clip_tokenizer_ref.py: the Python reference for tests/unit/test_clip_tokenizer.c.
 
 Usage (Debian's /usr/bin/python3 with python3-regex; never a virtual environment's python3):
-  clip_tokenizer_ref.py BPE_GZ REQUEST RESPONSE   tokenise every request, answers in order
+  clip_tokenizer_ref.py BPE_GZ REQUEST RESPONSE [--fast]
+                                                  tokenise every request, answers in order
+                                                  (--fast: as HF's CLIPTokenizerFast cleans)
   clip_tokenizer_ref.py BPE_GZ --write-hf DIR     write DIR/vocab.json (as HF's CLIPTokenizer
                                                   saves it), DIR/vocab_ascii.json (the same,
                                                   \\u-escaped) and DIR/merges.txt
@@ -18,12 +20,18 @@ ftfy.fix_text is not applied (ftfy is not in Debian: the C tokenizer is compared
 its ftfy port, on for open_clip checkpoints, is checked by tests/unit/test_ftfy.c), and the special
 tokens are spelt "<|startoftext|>" / "<|endoftext|>" as in OpenAI's CLIP and HF (newer open_clip
 spells them "<start_of_text>"; the ids, 49406 and 49407, are the same).
+
+FastTokenizer restates what HF's CLIPTokenizerFast does instead of basic_clean, whitespace_clean
+and lower(): the normalizer transformers' CLIPConverter builds (tokenizers' NFC, Replace of the
+regex \s+ by " ", Lowercase, which maps each character alone), then the same pattern and BPE.
+Rust's \s is White_Space, which is Python's str.isspace() without U+001C..U+001F.
 """
 import gzip
 import html
 import json
 import os
 import sys
+import unicodedata
 
 import regex as re
 
@@ -135,6 +143,21 @@ class SimpleTokenizer:
         return tokens + [0] * (context_length - len(tokens))
 
 
+WHITE_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+
+
+class FastTokenizer(SimpleTokenizer):
+    def encode(self, text):
+        text = unicodedata.normalize("NFC", text)
+        text = WHITE_SPACE.sub(" ", text)
+        text = "".join(c.lower() for c in text)
+        bpe_tokens = []
+        for token in re.findall(self.pat, text):
+            token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
+            bpe_tokens.extend(self.encoder[t] for t in self.bpe(token).split(" "))
+        return bpe_tokens
+
+
 def answer(tok, req_path, resp_path):
     with open(req_path, "rb") as f:
         data = f.read()
@@ -160,9 +183,9 @@ def write_hf(tok, bpe_path, out_dir):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5) or (len(sys.argv) == 5 and sys.argv[4] != "--fast"):
         sys.exit(__doc__)
-    tok = SimpleTokenizer(sys.argv[1])
+    tok = (FastTokenizer if len(sys.argv) == 5 else SimpleTokenizer)(sys.argv[1])
     if sys.argv[2] == "--write-hf":
         write_hf(tok, sys.argv[1], sys.argv[3])
     else:

@@ -6,8 +6,11 @@
  *
  * Where it stops short of Python, by design (tests/unit/test_clip_tokenizer.c checks the rest
  * against tests/reference/clip_tokenizer_ref.py, test_ftfy.c ftfy against ftfy's outputs):
- *  - HF checkpoints get open_clip's cleaning without ftfy, not CLIPTokenizerFast's (NFC, no
- *    html unescape).
+ *  - HF checkpoints (mill_clip_tokenizer_use_hf_fast) get CLIPTokenizerFast's normalizer
+ *    instead: NFC (libutf8proc's, Unicode 15), every run of White_Space one space, each
+ *    character lower-cased alone (no Final_Sigma), no html unescape; then the same pattern and
+ *    BPE. A special token's text inside a caption is matched by the pattern, as open_clip
+ *    does, where tokenizers splits it out first (different only when punctuation touches it).
  *  - html.unescape: Python's rules exactly (pystr.c).
  *  - str.lower() is Python 3.11's in full (Unicode 14): a generated table of the one-character
  *    mappings, U+0130 -> "i\u0307", and Final_Sigma on PCRE2's \p{Cased} / \p{Case_Ignorable}.
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <pcre2.h>
 #include <pthread.h>
+#include <utf8proc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,6 +94,7 @@ struct mill_clip_tokenizer {
     pcre2_code *re_cased;     /* \p{Cased}, for str.lower()'s Final_Sigma */
     pcre2_code *re_ignorable; /* \p{Case_Ignorable}, likewise */
     struct mill_ftfy *ftfy;   /* ftfy.fix_text first (open_clip), or NULL */
+    bool hf_fast;             /* CLIPTokenizerFast's normalizer instead of open_clip's cleaning */
     struct word_cache *cache;
 };
 
@@ -246,7 +251,9 @@ static bool final_sigma(const struct mill_clip_tokenizer *tok, pcre2_match_data 
     return j == n || !has_property(tok->re_cased, md, s[j]);
 }
 
-/* str.lower() into out (up to 2n code points: U+0130 becomes two); returns the length. */
+/* str.lower() into out (up to 2n code points: U+0130 becomes two); returns the length. With
+ * md NULL, each character alone (tokenizers' Lowercase: Rust's char::to_lowercase), so a
+ * capital sigma is always U+03C3. */
 static size_t lower_all(const struct mill_clip_tokenizer *tok, pcre2_match_data *md,
                         const uint32_t *in, size_t n, uint32_t *out) {
     size_t o = 0;
@@ -255,7 +262,7 @@ static size_t lower_all(const struct mill_clip_tokenizer *tok, pcre2_match_data 
             out[o++] = 'i';
             out[o++] = 0x307;
         } else if (in[i] == 0x3A3) {
-            out[o++] = final_sigma(tok, md, in, n, i) ? 0x3C2 : 0x3C3;
+            out[o++] = md && final_sigma(tok, md, in, n, i) ? 0x3C2 : 0x3C3;
         } else {
             out[o++] = lower_simple(in[i]);
         }
@@ -280,13 +287,49 @@ static char *fix_text(const struct mill_clip_tokenizer *tok, const char *text, s
     return fixed;
 }
 
-/* whitespace_clean(basic_clean(text)).lower() as malloc'd UTF-8 (length in *len); NULL when out
- * of memory. basic_clean's ftfy.fix_text only where the tokenizer uses ftfy. */
+/* Every run of White_Space one space, without stripping the ends (tokenizers' Replace of \s+:
+ * the pattern drops the spaces either way). Returns the length. */
+static size_t collapse_space(const uint32_t *in, size_t n, uint32_t *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!re_space(in[i]))
+            out[o++] = in[i];
+        else if (i == 0 || !re_space(in[i - 1]))
+            out[o++] = ' ';
+    return o;
+}
+
+/* text as valid UTF-8 (Python's decoding), then NFC, as malloc'd UTF-8 (length in *len); NULL
+ * when out of memory. */
+static char *nfc_text(const char *text, size_t n, size_t *len) {
+    uint32_t *cps = n < SIZE_MAX / 8 ? malloc((n + 1) * sizeof *cps) : NULL;
+    char *valid = n < SIZE_MAX / 8 ? malloc(4 * n + 1) : NULL, *out = NULL;
+    if (cps && valid) {
+        size_t m = mill_pystr_encode(cps, mill_pystr_decode(text, n, cps), valid);
+        utf8proc_uint8_t *d = NULL;
+        utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)valid, (utf8proc_ssize_t)m, &d,
+                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (k >= 0) { /* else only UTF8PROC_ERROR_NOMEM: the text is valid UTF-8 */
+            out = (char *)d;
+            *len = (size_t)k;
+        }
+    }
+    free(cps);
+    free(valid);
+    return out;
+}
+
+/* The text the pattern runs on, as malloc'd UTF-8 (length in *len); NULL when out of memory.
+ * open_clip: whitespace_clean(basic_clean(text)).lower(), basic_clean's ftfy.fix_text only
+ * where the tokenizer uses ftfy. CLIPTokenizerFast (hf_fast): NFC, White_Space runs, lower-case
+ * by character. */
 static char *clean_text(const struct mill_clip_tokenizer *tok, pcre2_match_data *md,
                         const char *text, size_t *len) {
     size_t n = strlen(text);
-    char *fixed = tok->ftfy ? fix_text(tok, text, n, &n) : NULL;
-    if (tok->ftfy && !fixed)
+    char *fixed = tok->ftfy      ? fix_text(tok, text, n, &n)
+                  : tok->hf_fast ? nfc_text(text, n, &n)
+                                 : NULL;
+    if ((tok->ftfy || tok->hf_fast) && !fixed)
         return NULL;
     if (n > SIZE_MAX / 16 - 1) {
         free(fixed);
@@ -296,10 +339,15 @@ static char *clean_text(const struct mill_clip_tokenizer *tok, pcre2_match_data 
     char *s = NULL;
     if (a && b) {
         size_t m = mill_pystr_decode(fixed ? fixed : text, n, a);
-        m = mill_pystr_html_unescape(a, m, b);
-        m = mill_pystr_html_unescape(b, m, a);
-        m = clean_space(a, m, b);
-        m = lower_all(tok, md, b, m, a);
+        if (tok->hf_fast) {
+            m = collapse_space(a, m, b);
+            m = lower_all(tok, NULL, b, m, a);
+        } else {
+            m = mill_pystr_html_unescape(a, m, b);
+            m = mill_pystr_html_unescape(b, m, a);
+            m = clean_space(a, m, b);
+            m = lower_all(tok, md, b, m, a);
+        }
         if ((s = malloc(4 * m + 1)))
             *len = mill_pystr_encode(a, m, s);
     }
@@ -1157,6 +1205,8 @@ int mill_clip_tokenizer_load_hf(const char *vocab_json, const char *merges_txt,
     mill_buf_free(&m);
     return rc;
 }
+
+void mill_clip_tokenizer_use_hf_fast(struct mill_clip_tokenizer *tok) { tok->hf_fast = true; }
 
 int mill_clip_tokenizer_use_ftfy(struct mill_clip_tokenizer *tok, struct mill_err *err) {
     return tok->ftfy ? 0 : mill_ftfy_new(&tok->ftfy, err);

@@ -25,6 +25,11 @@ int mill_clip_tokenizer_parse_hf(const struct mill_buf *vocab_json, const char *
 /* From now on every text first goes through ftfy.fix_text, as open_clip's SimpleTokenizer does
  * (HF's CLIPTokenizerFast does not). Call before the tokenizer is shared. */
 int mill_clip_tokenizer_use_ftfy(struct mill_clip_tokenizer *tok, struct mill_err *err);
+/* From now on texts are cleaned as HF's CLIPTokenizerFast normalizes them (transformers'
+ * CLIPConverter: NFC, every run of White_Space one space, each character lower-cased alone),
+ * not as open_clip's basic_clean/whitespace_clean/lower (no html unescape, no ftfy), for
+ * transformers' CLIP checkpoints. Call before the tokenizer is shared. */
+void mill_clip_tokenizer_use_hf_fast(struct mill_clip_tokenizer *tok);
 void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok);
 
 /* Tokenises text into out[context_length]: SOT, tokens, EOT, zeros; when too long, the tokens
