@@ -13,13 +13,18 @@
 #define MILL_MODEL_CONFIG_MAX_BYTES ((size_t)1 << 20)
 
 /* mill_spec_parse (core/spec.h), then, when the text before '[' names an existing regular file
- * ending in ".py", the spec that file describes: type the backend, args the dict's keyword
- * arguments with run_cfg's merged in (num_gpus, abbr and None values dropped, a list joined
- * with ';'); raw stays the text given. The bracket's arguments are ignored, as Python Mill
- * ignores them; with warn, so is said once, as is every key the backend does not take (Python
- * Mill's classes swallow unknown keywords). MILL_EINVAL names the file (and line) for what
- * cannot be read or has no backend here; MILL_EIO, MILL_ENOMEM. Free with mill_spec_free. */
+ * ending in ".py", the spec that file describes: type the backend, args Python Mill's keyword
+ * arguments (the dict's with run_cfg's merged over them; type, abbr and num_gpus dropped; None
+ * values and empty lists meaning the default; a list joined with ';'); raw stays the text
+ * given. The bracket's arguments are ignored, as Python Mill ignores them; with warn, so is said
+ * once, as is every key the backend does not take (Python Mill's classes swallow unknown
+ * keywords). MILL_EINVAL names the file (and line) for what cannot be read or has no backend
+ * here; MILL_EIO, MILL_ENOMEM. Free with mill_spec_free. */
 int mill_model_spec_parse(const char *text, bool warn, struct mill_model_spec *spec,
                           struct mill_err *err);
+
+/* Whether spec text names a model config file (so it has no quantisation sweep to expand: its
+ * bracket is ignored). */
+bool mill_model_config_named(const char *text);
 
 #endif

@@ -33,12 +33,12 @@ struct parser {
      * messages. NULL for a literal: then dicts and names are refused, as literal_eval does. */
     const struct mill_value *scope;
     const char *file;
-    size_t copied; /* what names' values copied so far weigh: bounded, as x = [y, y] doubles */
+    size_t copied; /* bytes the copies of names' values took so far: bounded (MAX_COPIED) */
 };
 
-/* The most the names' values may copy in all, in values plus string bytes (a bound on
- * x1 = [x0, x0]; x2 = [x1, x1] ...). */
-#define MAX_COPIED ((size_t)1 << 24)
+/* The most memory the copies of names' values may take in all (a bound on x1 = [x0, x0];
+ * x2 = [x1, x1] ...). */
+#define MAX_COPIED ((size_t)16 << 20)
 
 /* What a value was, for unary +/-: Python accepts them on a number literal only. */
 enum node { N_OTHER, N_NUMBER };
@@ -576,9 +576,14 @@ static int push(struct parser *p, struct mill_value *list, struct mill_value *it
 }
 
 static int expected(struct parser *p, int close) {
+    if (p->scope && peek(p) > 0 && strchr("+-*/%@&|^<>~!=", peek(p)))
+        return fail(p, p->pos, "operators are not read (a model config is read, not run)");
+    if (p->scope && !close)
+        return fail(p, p->pos, "expected ',' or the end of the line");
     return fail(p, p->pos,
                 close == ']'   ? "expected ',' or ']'"
                 : close == ')' ? "expected ',' or ')'"
+                : close == '}' ? "expected ',' or '}'"
                                : "expected ',' or the end of the input");
 }
 
@@ -703,6 +708,55 @@ int mill_pyliteral_parse(const char *s, size_t n, struct mill_value *out, struct
 
 #define NOT_RUN " (a model config is read, not run)"
 
+/* Most names a config may bind (a bound on the linear scope's lookups). */
+#define MAX_NAMES 1024
+
+static const char *const KEYWORDS[] = {
+    "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+    "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+    "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+    "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
+
+static bool word_is(const struct parser *p, size_t start, size_t len, const char *w) {
+    return len == strlen(w) && !memcmp(p->s + start, w, len);
+}
+
+/* A config's name name[0..len) (at: its offset, for messages): ASCII (Python would
+ * NFKC-normalise others), no keyword, under 256 bytes. */
+static int check_name(struct parser *p, size_t at, const char *name, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] >= 0x80)
+            return fail(p, at, "names other than ASCII ones are not read" NOT_RUN);
+    for (size_t i = 0; i < sizeof KEYWORDS / sizeof KEYWORDS[0]; i++)
+        if (len == strlen(KEYWORDS[i]) && !memcmp(name, KEYWORDS[i], len))
+            return fail(p, at, "a keyword where a name must be");
+    return len < 256 ? 0 : fail(p, at, "a name of 256 bytes or more");
+}
+
+/* A name at pos (after blanks): its start and length; fails when there is none. */
+static int read_name(struct parser *p, size_t *start, size_t *len) {
+    int rc = skip_space(p);
+    if (rc)
+        return rc;
+    *start = p->pos;
+    if (!is_name(peek(p)) || is_digit(peek(p)))
+        return fail(p, p->pos, "expected a name");
+    while (is_name(peek(p)))
+        p->pos++;
+    *len = p->pos - *start;
+    return 0;
+}
+
+/* The scope's binding of name[0..len), or NULL. */
+static const struct mill_value *lookup(const struct parser *p, const char *name, size_t len) {
+    char key[256];
+    if (len >= sizeof key)
+        return NULL; /* such names are refused when bound */
+    memcpy(key, name, len);
+    key[len] = 0;
+    return mill_value_get(p->scope, key);
+}
+
 /* Sets field key[0..kn) of obj to *val (taken). unique: a key given twice is an error, as a
  * repeated keyword argument is in Python; else the last one wins, in the first one's place. */
 static int put_field(struct parser *p, size_t at, struct mill_value *obj, const char *key,
@@ -732,21 +786,21 @@ static int next_item(struct parser *p, int close, bool *done) {
         *done = peek(p) == close; /* a trailing comma */
         return rc;
     }
-    return *done ? 0
-                 : fail(p, p->pos, close == ')' ? "expected ',' or ')'" : "expected ',' or '}'");
+    return *done ? 0 : expected(p, close);
 }
 
 /* One `key=value` argument of dict(...), pos at the key. */
 static int dict_keyword(struct parser *p, struct mill_value *obj) {
-    size_t at = p->pos;
+    size_t at = p->pos, kn;
     if (peek(p) == '*')
         return fail(p, at, "'*' and '**' arguments are not read" NOT_RUN);
     if (!is_name(peek(p)) || is_digit(peek(p)))
         return fail(p, at, "dict() takes key=value arguments only here");
-    while (is_name(peek(p)))
-        p->pos++;
-    size_t kn = p->pos - at;
-    int rc = skip_space(p);
+    int rc = read_name(p, &at, &kn);
+    if (!rc)
+        rc = check_name(p, at, p->s + at, kn);
+    if (!rc)
+        rc = skip_space(p);
     if (rc)
         return rc;
     if (peek(p) != '=' || peek_at(p, 1) == '=')
@@ -801,82 +855,85 @@ static int parse_mapping(struct parser *p, int close, struct mill_value *v) {
     return rc;
 }
 
-/* What v weighs (a value counts 1, a string's byte 1 more), counted up to limit. */
-static size_t value_size(const struct mill_value *v, size_t limit) {
-    size_t n = 1 + (v->kind == MILL_V_STR ? v->u.s.n : 0);
+/* What v weighs in memory (its nodes and their bytes), counted up to limit. */
+static size_t value_weight(const struct mill_value *v, size_t limit) {
+    size_t n = sizeof *v + (v->kind == MILL_V_STR || v->kind == MILL_V_BYTES ? v->u.s.n + 1 : 0);
     if (v->kind == MILL_V_LIST)
         for (size_t i = 0; i < v->u.list.n && n < limit; i++)
-            n += value_size(&v->u.list.items[i], limit - n);
+            n += value_weight(&v->u.list.items[i], limit - n);
     else if (v->kind == MILL_V_STRUCT)
         for (size_t i = 0; i < v->u.obj.n && n < limit; i++)
-            n += value_size(&v->u.obj.vals[i], limit - n);
+            n += strlen(v->u.obj.keys[i]) + 1 + value_weight(&v->u.obj.vals[i], limit - n);
     return n;
+}
+
+/* How deep v nests (a scalar 0); bounded, as every bound value was checked when made. */
+static int value_depth(const struct mill_value *v) {
+    int d = 0;
+    size_t n = v->kind == MILL_V_LIST ? v->u.list.n : v->kind == MILL_V_STRUCT ? v->u.obj.n : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mill_value *c =
+            v->kind == MILL_V_LIST ? &v->u.list.items[i] : &v->u.obj.vals[i];
+        int k = value_depth(c) + 1;
+        d = k > d ? k : d;
+    }
+    return d;
+}
+
+/* A copy of b, the value of the name at start, within the nesting and memory bounds. */
+static int copy_bound(struct parser *p, size_t start, const struct mill_value *b,
+                      struct mill_value *v) {
+    if (p->nest + value_depth(b) > MILL_PYLITERAL_MAX_DEPTH)
+        return fail(p, start, "nesting deeper than 64 levels (through names)");
+    size_t w = value_weight(b, MAX_COPIED - p->copied + 1);
+    if (w > MAX_COPIED - p->copied)
+        return fail(p, start, "the values names copy weigh more than 16 MiB in all");
+    p->copied += w;
+    return mill_value_copy(v, b) ? oom(p) : 0;
 }
 
 /* A name other than True/False/None in a config (pos after it): dict(...), or the value an
  * earlier statement bound to it. */
 static int config_name(struct parser *p, size_t start, struct mill_value *v) {
     size_t k = p->pos - start, after = p->pos;
-    char msg[160];
-    int rc = skip_space(p);
+    int rc = check_name(p, start, p->s + start, k);
+    if (!rc)
+        rc = skip_space(p);
     if (rc)
         return rc;
-    bool is_dict = k == 4 && !memcmp(p->s + start, "dict", 4);
-    if (peek(p) == '(' && is_dict && !mill_value_get(p->scope, "dict"))
-        return parse_mapping(p, ')', v);
-    if (peek(p) == '(')
+    const struct mill_value *b = lookup(p, p->s + start, k);
+    if (peek(p) == '(' && !word_is(p, start, k, "dict"))
         return fail(p, start, "calls other than dict(...) are not read" NOT_RUN);
+    if (peek(p) == '(' && b)
+        return fail(p, start, "'dict' is bound to something else here: calls are not read");
+    if (peek(p) == '(')
+        return parse_mapping(p, ')', v);
     if (peek(p) == '.' || peek(p) == '[')
         return fail(p, p->pos, "attributes and subscripts are not read" NOT_RUN);
     p->pos = after;
-    char name[64];
-    const struct mill_value *b = NULL;
-    if (k < sizeof name) {
-        memcpy(name, p->s + start, k);
-        name[k] = 0;
-        b = mill_value_get(p->scope, name);
-    }
     if (!b) {
-        snprintf(msg, sizeof msg, "name '%.*s' is not defined (or is a module)",
-                 (int)(k < 64 ? k : 64), p->s + start);
+        char msg[160];
+        snprintf(msg, sizeof msg, "name '%.*s%s' is not defined", (int)(k < 64 ? k : 64),
+                 p->s + start, k > 64 ? "..." : "");
         return fail(p, start, msg);
     }
-    size_t size = value_size(b, MAX_COPIED - p->copied + 1);
-    if (size > MAX_COPIED - p->copied)
-        return fail(p, start, "the names' values grow past 16 MB");
-    p->copied += size;
-    return mill_value_copy(v, b) ? oom(p) : 0;
+    return copy_bound(p, start, b, v);
 }
 
-/* A name at pos (after blanks): its start and length; fails when there is none. */
-static int read_name(struct parser *p, size_t *start, size_t *len) {
-    int rc = skip_space(p);
-    if (rc)
-        return rc;
-    *start = p->pos;
-    if (!is_name(peek(p)) || is_digit(peek(p)))
-        return fail(p, p->pos, "expected a name");
-    while (is_name(peek(p)))
+/* A dotted module name ("a.b", blanks allowed around the dots as Python allows them) into a
+ * malloc'd *out. */
+static int read_dotted(struct parser *p, char **out) {
+    struct mill_buf b = {0};
+    size_t s, k;
+    int rc = read_name(p, &s, &k);
+    while (!rc && !(rc = mill_buf_add(&b, p->s + s, k) ? oom(p) : 0) && !(rc = skip_space(p)) &&
+           peek(p) == '.') {
         p->pos++;
-    *len = p->pos - *start;
-    return 0;
-}
-
-static bool word_is(const struct parser *p, size_t start, size_t len, const char *w) {
-    return len == strlen(w) && !memcmp(p->s + start, w, len);
-}
-
-/* A dotted module name; *start and *len span it all. */
-static int read_dotted(struct parser *p, size_t *start, size_t *len) {
-    size_t s0, k;
-    int rc = read_name(p, &s0, &k);
-    while (!rc && peek(p) == '.') {
-        p->pos++;
-        rc = read_name(p, &(size_t){0}, &k);
+        rc = mill_buf_addc(&b, '.') ? oom(p) : read_name(p, &s, &k);
     }
-    *start = s0;
-    *len = p->pos - s0;
-    return rc;
+    *out = rc ? NULL : mill_buf_take(&b);
+    mill_buf_free(&b);
+    return rc ? rc : *out ? 0 : oom(p);
 }
 
 /* After a name: `as alias` or nothing; *start and *len become the alias's when there is one. */
@@ -894,45 +951,52 @@ static int read_alias(struct parser *p, size_t *start, size_t *len) {
     return read_name(p, start, len);
 }
 
-/* Binds name s[0..k) in scope to *val (taken). */
-static int bind(struct parser *p, struct mill_value *scope, size_t s, size_t k,
+/* Binds name[0..len) (at: its offset) in scope to *val (taken). */
+static int bind(struct parser *p, struct mill_value *scope, size_t at, const char *name, size_t len,
                 struct mill_value *val) {
-    return put_field(p, s, scope, p->s + s, k, val, false);
+    int rc = check_name(p, at, name, len);
+    if (!rc && scope->u.obj.n >= MAX_NAMES && !lookup(p, name, len))
+        rc = fail(p, at, "more than 1024 names are not read");
+    if (rc) {
+        mill_value_free(val);
+        return rc;
+    }
+    return put_field(p, at, scope, name, len, val, false);
 }
 
-/* `from a.b import X [as Y], ...` (or in parentheses), pos after `from`: X is bound to the
- * string "a.b:X", which Python Mill's loader resolves as it would the class itself. */
-static int from_import(struct parser *p, struct mill_value *scope) {
-    size_t ms, mk, s, k;
+/* Binds name[0..len) to an imported object: the bytes "a.b:X" (from a.b import X) or "a.b"
+ * (import a.b), which only the caller interprets (MILL_V_BYTES, which no literal gives). */
+static int bind_import(struct parser *p, struct mill_value *scope, size_t at, const char *name,
+                       size_t len, const char *module, const char *member) {
+    struct mill_buf b = {0};
+    struct mill_value v;
+    int bad = mill_buf_adds(&b, module) || (member && mill_buf_addc(&b, ':')) ||
+              (member && mill_buf_adds(&b, member)) || mill_value_bytes(&v, b.p ? b.p : "", b.n);
+    mill_buf_free(&b);
+    return bad ? oom(p) : bind(p, scope, at, name, len, &v);
+}
+
+/* The names of `from a.b import X [as Y], ...` (or in parentheses), pos after `import`. */
+static int import_names(struct parser *p, struct mill_value *scope, const char *module) {
     int rc = skip_space(p);
-    if (!rc && peek(p) == '.')
-        return fail(p, p->pos, "relative imports are not read" NOT_RUN);
-    if (!rc)
-        rc = read_dotted(p, &ms, &mk);
-    if (!rc && !(rc = read_name(p, &s, &k)) && !word_is(p, s, k, "import"))
-        rc = fail(p, s, "expected 'import'");
-    if (!rc && !(rc = skip_space(p)) && peek(p) == '*')
-        rc = fail(p, p->pos, "'import *' is not read" NOT_RUN);
+    if (!rc && peek(p) == '*')
+        return fail(p, p->pos, "'import *' is not read" NOT_RUN);
     bool paren = !rc && peek(p) == '(';
     if (paren) {
         p->pos++;
         p->brackets++;
     }
     for (bool more = true; !rc && more;) {
+        size_t s, k;
         if ((rc = read_name(p, &s, &k)))
             break;
-        struct mill_value cls;
-        struct mill_buf b = {0};
-        int bad = mill_buf_add(&b, p->s + ms, mk) || mill_buf_addc(&b, ':') ||
-                  mill_buf_add(&b, p->s + s, k) || mill_value_str(&cls, b.p, b.n);
-        mill_buf_free(&b);
-        if (bad)
+        char *member = strndup(p->s + s, k);
+        if (!member)
             return oom(p);
-        if ((rc = read_alias(p, &s, &k)) != 0) {
-            mill_value_free(&cls);
-            break;
-        }
-        if (!(rc = bind(p, scope, s, k, &cls)) && !(rc = skip_space(p)) && (more = peek(p) == ','))
+        if (!(rc = read_alias(p, &s, &k)))
+            rc = bind_import(p, scope, s, p->s + s, k, module, member);
+        free(member);
+        if (!rc && !(rc = skip_space(p)) && (more = peek(p) == ','))
             p->pos++;
         if (more && paren && !rc && !(rc = skip_space(p)))
             more = peek(p) != ')';
@@ -946,13 +1010,36 @@ static int from_import(struct parser *p, struct mill_value *scope) {
     return rc;
 }
 
-/* `import a.b [as c], ...`, pos after `import`: modules bind no value we read. */
-static int plain_import(struct parser *p) {
+/* `from a.b import ...`, pos after `from`. */
+static int from_import(struct parser *p, struct mill_value *scope) {
+    char *module = NULL;
     size_t s, k;
+    int rc = skip_space(p);
+    if (!rc && peek(p) == '.')
+        return fail(p, p->pos, "relative imports are not read" NOT_RUN);
+    if (!rc)
+        rc = read_dotted(p, &module);
+    if (!rc && !(rc = read_name(p, &s, &k)) && !word_is(p, s, k, "import"))
+        rc = fail(p, s, "expected 'import'");
+    if (!rc)
+        rc = import_names(p, scope, module);
+    free(module);
+    return rc;
+}
+
+/* `import a.b [as c], ...`, pos after `import`: c, else a, is bound to the module, as Python
+ * binds them. */
+static int plain_import(struct parser *p, struct mill_value *scope) {
     int rc = 0;
     for (bool more = true; !rc && more;) {
-        if (!(rc = read_dotted(p, &s, &k)) && !(rc = read_alias(p, &s, &k)) &&
-            !(rc = skip_space(p)) && (more = peek(p) == ','))
+        char *module = NULL;
+        size_t at = 0, as = 0, an = 0;
+        if (!(rc = skip_space(p)) && (at = p->pos, !(rc = read_dotted(p, &module))) &&
+            !(rc = read_alias(p, &as, &an)))
+            rc = an ? bind_import(p, scope, as, p->s + as, an, module, NULL)
+                    : bind_import(p, scope, at, module, strcspn(module, "."), module, NULL);
+        free(module);
+        if (!rc && !(rc = skip_space(p)) && (more = peek(p) == ','))
             p->pos++;
     }
     return rc;
@@ -966,15 +1053,22 @@ static int assignment(struct parser *p, struct mill_value *scope, size_t s, size
     if (peek(p) != '=' || peek_at(p, 1) == '=')
         return fail(p, s, "only imports and NAME = value assignments are read" NOT_RUN);
     p->pos++;
+    if ((rc = skip_space(p)))
+        return rc;
+    size_t at = p->pos, ns, nk;
+    if (is_name(peek(p)) && !is_digit(peek(p)) && prefix_len(p) < 0 && !read_name(p, &ns, &nk) &&
+        !skip_space(p) && peek(p) == '=' && peek_at(p, 1) != '=')
+        return fail(p, at, "chained assignments (a = b = ...) are not read" NOT_RUN);
+    p->pos = at;
     struct mill_value v;
     enum node kind;
-    if ((rc = skip_space(p)) || (rc = parse_value(p, &v, &kind)))
+    if ((rc = parse_value(p, &v, &kind)))
         return rc;
     if ((rc = parse_seq(p, 0, false, &v))) {
         mill_value_free(&v);
         return rc;
     }
-    return bind(p, scope, s, k, &v);
+    return bind(p, scope, s, p->s + s, k, &v);
 }
 
 /* One statement, pos at its first character (not indented). */
@@ -982,6 +1076,7 @@ static int statement(struct parser *p, struct mill_value *scope) {
     int c = peek(p);
     if (c == '\'' || c == '"' || (is_alpha(c) && prefix_len(p) >= 0)) { /* a docstring */
         struct mill_value v;
+        mill_value_null(&v);
         int rc = parse_strings(p, &v);
         mill_value_free(&v);
         return rc;
@@ -993,7 +1088,7 @@ static int statement(struct parser *p, struct mill_value *scope) {
     if (word_is(p, s, k, "from"))
         return from_import(p, scope);
     if (word_is(p, s, k, "import"))
-        return plain_import(p);
+        return plain_import(p, scope);
     return assignment(p, scope, s, k);
 }
 
@@ -1011,6 +1106,53 @@ static int end_statement(struct parser *p) {
     return 0;
 }
 
+/* The line at pos: [start, end) without its newline. */
+static size_t line_end(const char *s, size_t n, size_t pos) {
+    while (pos < n && s[pos] != '\n' && s[pos] != '\r')
+        pos++;
+    return pos;
+}
+
+/* PEP 263: a coding declaration on the first line, or on the second after a comment or blank
+ * first line. Only UTF-8 (and ASCII, for a file that is ASCII) is read; another encoding is
+ * refused rather than read as UTF-8. */
+static int check_coding(struct parser *p) {
+    size_t pos = p->pos;
+    for (int line = 0; line < 2 && pos < p->n; line++) {
+        size_t end = line_end(p->s, p->n, pos), i = pos;
+        while (i < end && (p->s[i] == ' ' || p->s[i] == '\t' || p->s[i] == '\f'))
+            i++;
+        if (i < end && p->s[i] != '#')
+            return 0; /* code: no declaration below it counts */
+        const char *hit = NULL;
+        for (size_t j = i; i < end && j + 7 <= end && !hit; j++)
+            if (!memcmp(p->s + j, "coding", 6) && (p->s[j + 6] == ':' || p->s[j + 6] == '='))
+                hit = p->s + j + 7;
+        if (hit) {
+            while (hit < p->s + end && (*hit == ' ' || *hit == '\t'))
+                hit++;
+            char enc[32] = "";
+            size_t k = 0;
+            while (hit + k < p->s + end && k < sizeof enc - 1 &&
+                   (is_name((unsigned char)hit[k]) || hit[k] == '-' || hit[k] == '.')) {
+                enc[k] = hit[k] == '_' ? '-' : (char)(hit[k] | (is_alpha(hit[k]) ? 0x20 : 0));
+                k++;
+            }
+            enc[k] = 0;
+            bool ascii = !strcmp(enc, "ascii") || !strcmp(enc, "us-ascii");
+            for (size_t j = 0; ascii && j < p->n; j++)
+                ascii = (unsigned char)p->s[j] < 0x80;
+            if (ascii || !strcmp(enc, "utf-8") || !strcmp(enc, "utf8") ||
+                !strncmp(enc, "utf-8-", 6))
+                return 0;
+            return fail(p, pos, "the file declares an encoding other than UTF-8 (not read)");
+        }
+        pos = end < p->n && p->s[end] == '\r' && end + 1 < p->n && p->s[end + 1] == '\n' ? end + 2
+                                                                                         : end + 1;
+    }
+    return 0;
+}
+
 int mill_pyconfig_parse(const char *s, size_t n, const char *file, const char *var,
                         struct mill_value *out, struct mill_err *err) {
     struct mill_value scope;
@@ -1022,6 +1164,8 @@ int mill_pyconfig_parse(const char *s, size_t n, const char *file, const char *v
     int rc = nul ? fail(&p, (size_t)(nul - s), "NUL byte in the file") : 0;
     if (!rc && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
         p.pos = 3; /* a UTF-8 BOM, which Python skips */
+    if (!rc)
+        rc = check_coding(&p);
     while (!rc && p.pos < p.n) {
         size_t col = 0;
         for (int c = peek(&p); c == ' ' || c == '\t' || c == '\f'; c = peek(&p)) {
@@ -1041,12 +1185,17 @@ int mill_pyconfig_parse(const char *s, size_t n, const char *file, const char *v
         else if (!(rc = statement(&p, &scope)))
             rc = end_statement(&p);
     }
-    const struct mill_value *v = rc ? NULL : mill_value_get(&scope, var);
+    struct mill_value *v = NULL;
+    for (size_t i = 0; !rc && i < scope.u.obj.n && !v; i++)
+        if (!strcmp(scope.u.obj.keys[i], var))
+            v = &scope.u.obj.vals[i];
     if (!rc && !v)
         rc = mill_err_set(err, MILL_EFORMAT,
                           "%s: must export a top-level `%s = dict(...)` variable", p.file, var);
-    if (!rc && mill_value_copy(out, v))
-        rc = oom(&p);
+    if (!rc) { /* taken from the scope, which goes */
+        *out = *v;
+        mill_value_null(v);
+    }
     mill_value_free(&scope);
     return rc;
 }

@@ -30,13 +30,16 @@ int mill_pyliteral_str_list(const char *s, size_t n, char ***items, size_t *n_it
 
 /* Reads a Python file of imports and assignments, such as Python Mill's model configs
  * (`model = dict(type=TransformersModel, path=..., run_cfg=dict(...))`, BEHAVIOUR.md §1.6),
- * without running anything: the statements `import a.b [as c]`, `from a.b import X [as Y], ...`
- * (X is bound to the string "a.b:X", which Python Mill's loader resolves as it would the class),
- * `NAME = value` and docstrings, at the file's top level; values are the literals of
- * mill_pyliteral_parse plus dict(k=v, ...) calls and {'k': v} displays (MILL_V_STRUCT, in
- * Python's key order) and names bound before. Anything else (a call, an operator, an attribute,
- * an indented block, `*`/`**` unpacking) is MILL_EFORMAT with "<file>:<line>: ...". *out is a
- * copy of what var is bound to at the end, or MILL_EFORMAT when nothing is. */
+ * without running anything: at the file's top level, docstrings, `import a.b [as c]` and
+ * `from a.b import X [as Y], ...`, whose names are bound to MILL_V_BYTES values ("a.b:X", or
+ * "a.b" for a module: what was imported, for the caller to interpret; no literal gives bytes),
+ * and `NAME = value`, where a value is a literal of mill_pyliteral_parse, dict(k=v, ...), a
+ * {'k': v} display (MILL_V_STRUCT, in Python's key order) or a name bound before. Anything else
+ * (a call, an operator, an attribute, an indented block, `*`/`**` unpacking, chained
+ * assignment, a keyword or a non-ASCII name, a declared encoding other than UTF-8) is
+ * MILL_EFORMAT with "<file>:<line>: ...". Bounded: nesting as for literals (also through
+ * names), 1,024 names, 16 MiB of copies through names. *out is what var is bound to at the
+ * end, or MILL_EFORMAT when nothing is. */
 int mill_pyconfig_parse(const char *s, size_t n, const char *file, const char *var,
                         struct mill_value *out, struct mill_err *err);
 

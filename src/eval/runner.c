@@ -1489,7 +1489,16 @@ static int expand_sweeps(char **specs, size_t n_specs, char ***out, bool **swept
     for (size_t i = 0; !rc && i < n_specs; i++) {
         char **items = NULL;
         size_t k = 0;
-        if ((rc = mill_spec_sweep(specs[i], &items, &k, err)))
+        if (mill_model_config_named(specs[i])) { /* its bracket is ignored, sweep and all */
+            k = (items = malloc(sizeof *items)) && (items[0] = strdup(specs[i])) ? 1 : 0;
+            if (!k) {
+                free(items);
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            }
+        } else {
+            rc = mill_spec_sweep(specs[i], &items, &k, err);
+        }
+        if (rc)
             break;
         char **grown = realloc(*out, (*n + k) * sizeof **out);
         bool *sw = grown ? realloc(*swept, (*n + k) * sizeof **swept) : NULL;

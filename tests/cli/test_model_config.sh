@@ -56,6 +56,22 @@ check "the bracket's arguments are said to be ignored (name=other did not apply)
 check "keys the backend does not take are named (batch_size), run_cfg's num_gpus and abbr not" \
     "grep -q 'takes no batch_size; ignored' '$tmp/cfg.err' && ! grep -q 'num_gpus\|abbr' '$tmp/cfg.err'"
 
+# The bracket is ignored whole: a quantisation sweep in it is not expanded (one job, the
+# config's model name).
+(cd "$tmp" && "$MILL" --output_dir "$tmp/sw" eval "replay_cfg.py[quant=A;B]" toy_qa \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/sw.err"); rc=$?
+check "a sweep in a config's bracket is ignored: one job under the config's name" \
+    "[ $rc -eq 0 ] && [ \$(ls '$tmp/sw/outputs') = cfg-model ] && [ \$(grep -c 'Evaluating toy_qa |' '$tmp/sw.err') -eq 1 ]"
+# run_cfg's None overrides the key above it, as Python's dict.update does: the default name.
+cat > "$tmp/none_cfg.py" <<PY
+model = dict(type="replay", file="$tmp/resp.jsonl", name="top", num_gpus=1,
+             run_cfg=dict(name=None))
+PY
+"$MILL" --output_dir "$tmp/nn" eval "$tmp/none_cfg.py" toy_qa --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/nn.err"
+check "run_cfg's None overrides (the backend's default name), top-level num_gpus dropped quietly" \
+    "[ -d '$tmp/nn/outputs/replay__resp.jsonl' ] && [ ! -e '$tmp/nn/outputs/top' ] && ! grep -q num_gpus '$tmp/nn.err'"
+
 # Python Mill's classes and names, each to our backend and model name (schedule --dry_run's
 # model_abbr column), without loading a model.
 w() { printf '%s\n' "$2" > "$tmp/$1.py"; }
@@ -71,8 +87,12 @@ model = {"type": C, "path": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"}'
 w vllm 'from mill.models.vllm import VLLMModel
 model = dict(type=VLLMModel, path="Qwen/Qwen3-8B", tensor_parallel_size=2)'
 w litellm 'from mill.models.litellm import LiteLLMModel
-model = dict(type=LiteLLMModel, model="gpt-4o-mini", requests_per_minute=60)'
-(cd "$tmp" && "$MILL" --output_dir "$tmp/sch" schedule hf.py,hubid.py,clap.py,openclip.py,vllm.py,litellm.py \
+model = dict(type=LiteLLMModel, model="gpt-4o-mini", requests_per_minute=60, modalities=[])'
+w vllm2 'from mill.models.vllm import VLLMModel
+model = dict(type=VLLMModel, path="org/served", model="other/name")'
+w clap2 'from mill.models.hf_clip import HFContrastiveModel
+model = dict(type=HFContrastiveModel, path="laion/clap-htsat-unfused", run_cfg=dict(modality="audio"))'
+(cd "$tmp" && "$MILL" --output_dir "$tmp/sch" schedule hf.py,hubid.py,clap.py,openclip.py,vllm.py,litellm.py,vllm2.py \
     mmlu_pro,esc50,cifar10 --dry_run >"$tmp/sch.out" 2>"$tmp/sch.err"); rc=$?
 check "schedule --dry_run opens every class's backend (exit 0)" "[ $rc -eq 0 ] || { cat '$tmp/sch.err'; false; }"
 row() { grep -Eq "^ *[0-9]+ +$1 +$2 +$3 +0\$" "$tmp/sch.out"; }
@@ -84,31 +104,49 @@ check "OpenCLIPModel: CLIP, named path/pretrained (cifar10's zero-shot variant)"
     "row ViT-B-32__laion2b_s34b_b79k openclip.py cifar10"
 check "VLLMModel: the vllm backend, its path the served model" "row Qwen__Qwen3-8B vllm.py mmlu_pro"
 check "LiteLLMModel: the openai backend, named by its model" "row gpt-4o-mini litellm.py mmlu_pro"
+check "VLLMModel with path and model: named by its path, as Python Mill's; no warning about path" \
+    "row org__served vllm2.py mmlu_pro && ! grep -q 'takes no path' '$tmp/sch.err'"
+check "an empty modalities list is the default (openai accepts the config)" \
+    "! grep -q 'modalities must be' '$tmp/sch.err'"
 expect_exit "HFContrastiveModel with audio is CLAP: an image task is refused before any download" 1 \
     "cannot ingest input modalities \['image'\]" --output_dir "$tmp/bad" eval "$tmp/clap.py" cifar10
 
-# Bad configs: exit 2, the file (and line) named. bad NAME TASK WHAT PATTERN: config NAME (just
+expect_exit "HFContrastiveModel with run_cfg's modality audio is CLAP too" 1 \
+    "cannot ingest input modalities \\['image'\\]" --output_dir "$tmp/bad" eval "$tmp/clap2.py" cifar10
+# Bad configs: exit 2, the file (and line) named. refused NAME TASK WHAT PATTERN: config NAME (just
 # written by w) run on TASK.
-bad() { expect_exit "$3" 2 "$4" --output_dir "$tmp/bad" eval "$tmp/$1.py" "$2" --task_paths "$tmp/plug"; }
+refused() { expect_exit "$3" 2 "$4" --output_dir "$tmp/bad" eval "$tmp/$1.py" "$2" --task_paths "$tmp/plug"; }
 w call 'import os
 model = dict(path=os.path.join("a", "b"))'
-bad call toy_qa "an attribute call: refused naming file:line" 'call.py:2: attributes'
+refused call toy_qa "an attribute call: refused naming file:line" 'call.py:2: attributes'
 w block 'if True:
     model = dict(type="replay")'
-bad block toy_qa "an if block: refused naming file:line" 'block.py:1: only imports and NAME = value'
+refused block toy_qa "an if block: refused naming file:line" 'block.py:1: only imports and NAME = value'
 w nomodel 'config = dict(type="replay")'
-bad nomodel toy_qa "no model variable: Python Mill's message" 'nomodel.py: must export a top-level `model = dict'
+refused nomodel toy_qa "no model variable: Python Mill's message" 'nomodel.py: must export a top-level `model = dict'
 w notype 'model = dict(path="x")'
-bad notype toy_qa "no type: refused" 'notype.py: the model dict needs a type='
+refused notype toy_qa "no type: refused" 'notype.py: the model dict needs a type='
 w timm 'from mill.models.timm import TimmModel
 model = dict(type=TimmModel, path="resnet50")'
-bad timm cifar10 "TimmModel: no such backend here, said so" 'timm.py: Mill in C has no timm backend'
+refused timm cifar10 "TimmModel: no such backend here, said so" 'timm.py: Mill in C has no timm backend'
 w mine 'from my.models import Mine
 model = dict(type=Mine, path="x")'
-bad mine toy_qa "a class of the user's own: refused by name" "type my.models:Mine is not one of Python Mill's"
+refused mine toy_qa "a class of the user's own: refused by name" "type my.models:Mine is not one of Python Mill's"
 w nested 'model = dict(type="replay", file="f", name=dict(a=1))'
-bad nested toy_qa "a dict as a backend argument: refused naming it" 'argument name: a dict'
+refused nested toy_qa "a dict as a backend argument: refused naming it" 'argument name: a dict'
+w nomod 'from mill.models.hf_clip import HFContrastiveModel
+model = dict(type=HFContrastiveModel, path="x/y")'
+refused nomod cifar10 "HFContrastiveModel without a modality: refused, asking for one" "needs modality='image' \\(CLIP\\) or"
+w timmname 'model = dict(type="timm", path="resnet50")'
+refused timmname cifar10 "the registry name timm: no such backend here, said so" 'Mill in C has no timm backend'
+w impval 'from names import QWEN
+model = dict(type="replay", file="f", name=QWEN)'
+refused impval toy_qa "an imported name as a value: refused, not read as a string" 'argument name: an imported name is read only as type='
+w impmodel 'from pkg.cfg import model'
+refused impmodel toy_qa "an imported model: refused" '`model` is imported \(pkg.cfg:model\)'
+"$PY" -c "print('x = 1\n' * 600000 + 'model = dict()')" > "$tmp/big.py"
+refused big toy_qa "a config over 1 MB: exit 2 naming it" 'big.py: [0-9]+ bytes, more than the 1048576 allowed'
 w wrongtype 'model = dict(type="replay", file="f", name=5)'
-bad wrongtype toy_qa "a value of the wrong type: the backend's own message" 'name must be a string'
+refused wrongtype toy_qa "a value of the wrong type: the backend's own message" 'name must be a string'
 check "nothing was written for the refused configs" "[ ! -e '$tmp/bad/aggregate.csv' ]"
 finish

@@ -202,6 +202,12 @@ static const char *const config_cases[] = {
     "path='ViT-B-32', pretrained='laion2b_s34b_b79k')\n",
     "model = dict(type='Qwen/Qwen3-0.6B', dtype='bfloat16')\n",
     "dict_args = {'x': [1, {'y': None}]}\nmodel = dict(nested=dict_args)\n",
+    "# -*- coding: utf-8 -*-\nfrom mill . models . transformers import TransformersModel\n"
+    "import mill.models.vllm\nmodel = dict(type=TransformersModel, path='x')\n",
+    "#!/usr/bin/env python3\n# vim: set fileencoding=utf8 :\nmodel = dict(a='\xc3\xa9')\n",
+    "a_very_long_name_that_goes_on_and_on_well_past_sixty_four_bytes_of_identifier_x = 'p'\n"
+    "model = dict(path=a_very_long_name_that_goes_on_and_on_well_past_sixty_four_bytes_of_"
+    "identifier_x)\n",
     /* refused by both */
     "",
     "x = dict(a=1)\n",
@@ -221,6 +227,7 @@ static const char *const config_cases[] = {
     "from mill import\nmodel = dict()\n",
     "model = (dict(a=1)\n",
     "model = dict(a=1)\n)\n",
+    "import json as dict\nmodel = dict(a=1)\n",
 };
 
 /* Configs Python runs and we do not (calls, operators, blocks, unpacking, attributes...): each
@@ -241,6 +248,21 @@ static const char *const config_refused[] = {
     "model = dict(a=[1][0])\n",
     "model = dict(a=-(1))\nmodel |= dict(b=2)\n",
     "x = 1\nmodel = dict(a=-x)\n",
+    "model = cfg = dict(a=1)\n",
+    "# -*- coding: latin-1 -*-\nmodel = dict(path='A/\xc3\xa9')\n",
+    "path = 'A/a'\n\xef\xbd\x90"
+    "ath = 'B/b'\nmodel = dict(path=path)\n",
+    "model = dict(type='Q/x', \xef\xbd\x90"
+    "ath='B/b')\n",
+    "model = dict(path='A/' + 'a')\n",
+    "model = dict(n=32 * 1024)\n",
+};
+
+/* What Python refuses too, where a lenient reader might not: keywords as names. */
+static const char *const config_keywords[] = {
+    "True = 1\nmodel = dict()\n",
+    "model = dict(if=1)\n",
+    "model = dict(a=lambda)\n",
 };
 
 /* What the oracle prints for each of n inputs (mode "eval" or "strs"), one malloc'd line each
@@ -442,6 +464,16 @@ static void check_config_refused(const char *in, int rc, const struct mill_err *
     CHECK(!strncmp(e->msg, "cfg.py:", 7));
 }
 
+/* An imported name's bytes ("a.b:X") as the string the oracle's stand-in gives. */
+static void imports_as_str(struct mill_value *v) {
+    if (v->kind == MILL_V_BYTES)
+        v->kind = MILL_V_STR; /* same layout: p, n, NUL-terminated */
+    for (size_t i = 0; v->kind == MILL_V_LIST && i < v->u.list.n; i++)
+        imports_as_str(&v->u.list.items[i]);
+    for (size_t i = 0; v->kind == MILL_V_STRUCT && i < v->u.obj.n; i++)
+        imports_as_str(&v->u.obj.vals[i]);
+}
+
 static void test_config_against_python(void) {
     size_t n = sizeof config_cases / sizeof config_cases[0];
     char **want = oracle("config", config_cases, n);
@@ -458,6 +490,7 @@ static void test_config_against_python(void) {
         }
         n_ok++;
         struct mill_buf got = {0};
+        imports_as_str(&v);
         if (rc == 0)
             mill_value_to_json(&v, &got);
         if (rc || strcmp(got.p, want[i]))
@@ -467,7 +500,7 @@ static void test_config_against_python(void) {
         mill_buf_free(&got);
         mill_value_free(&v);
     }
-    CHECK_INT(n_ok, 15); /* the table's first 15 are configs Python reads */
+    CHECK_INT(n_ok, 18); /* the table's first 18 are configs Python reads */
     mill_strv_free(want, want ? n : 0);
 }
 
@@ -484,6 +517,18 @@ static void test_config_refused(void) {
                                      "model", &v, &e);
         check_config_refused(config_refused[i], rc, &e);
         CHECK(isdigit((unsigned char)e.msg[7]));
+    }
+    mill_strv_free(py, py ? n : 0);
+    n = sizeof config_keywords / sizeof config_keywords[0];
+    py = oracle("config", config_keywords, n);
+    for (size_t i = 0; py && i < n; i++) {
+        struct mill_value v;
+        struct mill_err e = {0};
+        CHECK(!strncmp(py[i], "ERR", 3));
+        int rc = mill_pyconfig_parse(config_keywords[i], strlen(config_keywords[i]), "cfg.py",
+                                     "model", &v, &e);
+        check_config_refused(config_keywords[i], rc, &e);
+        CHECK(strstr(e.msg, "keyword") != NULL);
     }
     mill_strv_free(py, py ? n : 0);
     /* the line is where the fault is: the fourth */
@@ -508,7 +553,7 @@ static void test_config_hostile(void) {
     struct mill_value v;
     struct mill_err e = {0};
     CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
-    CHECK(strstr(e.msg, "16 MB") != NULL);
+    CHECK(strstr(e.msg, "16 MiB") != NULL);
     mill_buf_reset(&b);
     mill_buf_adds(&b, "model = ");
     for (int i = 0; i <= MILL_PYLITERAL_MAX_DEPTH; i++)
@@ -517,6 +562,24 @@ static void test_config_hostile(void) {
         mill_buf_addc(&b, ')');
     CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
     CHECK(strstr(e.msg, "nesting") != NULL);
+    /* nesting through names: each line one level deeper than the last */
+    mill_buf_reset(&b);
+    mill_buf_adds(&b, "x0 = 1\n");
+    for (int i = 1; i <= 100; i++)
+        mill_buf_addf(&b, "x%d = [x%d]\n", i, i - 1);
+    mill_buf_adds(&b, "model = dict(a=x100)\n");
+    CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "nesting deeper than 64 levels (through names)") != NULL);
+    /* 2,000 names */
+    mill_buf_reset(&b);
+    for (int i = 0; i < 2000; i++)
+        mill_buf_addf(&b, "a%d = %d\n", i, i);
+    mill_buf_adds(&b, "model = dict()\n");
+    CHECK_INT(mill_pyconfig_parse(b.p, b.n, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "more than 1024 names") != NULL);
+    /* a docstring that is no string: refused, nothing freed that was never set */
+    CHECK_INT(mill_pyconfig_parse("f'bad'\n", 7, "cfg.py", "model", &v, &e), MILL_EFORMAT);
+    CHECK_INT(mill_pyconfig_parse("\"open\n", 6, "cfg.py", "model", &v, &e), MILL_EFORMAT);
     mill_buf_free(&b);
     CHECK_INT(mill_pyliteral_parse("dict(a=1)", 9, &v, &e), MILL_EFORMAT);
     CHECK_INT(mill_pyliteral_parse("{'a': 1}", 8, &v, &e), MILL_EFORMAT);
