@@ -35,6 +35,8 @@ static const struct mill_reader_ops *reader_for(const char *path) {
         return &mill_reader_jsonl;
     if (mill_str_ends_with(path, ".parquet"))
         return &mill_reader_parquet;
+    if (mill_str_ends_with(path, ".csv"))
+        return &mill_reader_csv;
     if (mill_str_ends_with(path, ".tar") || mill_str_ends_with(path, ".tar.gz") ||
         mill_str_ends_with(path, ".tgz"))
         return &mill_reader_wds;

@@ -1,6 +1,6 @@
 /* reader.h: the file-format reader interface the dataset layer steps (init / next / free, as
- * sqlite3_step), so memory stays flat however large a file is. Each reader (jsonl.c, parquet.c,
- * wds.c) implements it and includes only this header; dataset.c picks one per file. */
+ * sqlite3_step), so memory stays flat however large a file is. Each reader (jsonl.c, csv.c,
+ * parquet.c, wds.c) implements it and includes only this header; dataset.c picks one per file. */
 #ifndef MILL_DATA_READER_H
 #define MILL_DATA_READER_H
 
@@ -18,5 +18,6 @@ struct mill_reader_ops {
 };
 
 extern const struct mill_reader_ops mill_reader_jsonl;
+extern const struct mill_reader_ops mill_reader_csv;
 
 #endif

@@ -87,6 +87,36 @@ static inline char *mtest_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* The first n lines a shell command prints (each malloc'd, its newline removed; lines of up to
+ * 64 KiB), or NULL, after a failed CHECK, when it prints fewer or exits non-zero. An oracle
+ * answering line for line (free with mtest_free_lines). */
+static inline char **mtest_command_lines(const char *cmd, size_t n) {
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    char **out = calloc(n ? n : 1, sizeof *out);
+    static char line[65536];
+    size_t k = 0;
+    while (p && out && k < n && fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        out[k++] = strdup(line);
+    }
+    int status = p ? pclose(p) : -1;
+    CHECK_INT(status, 0);
+    CHECK_INT(k, n);
+    if (k == n && status == 0)
+        return out;
+    for (size_t i = 0; out && i < k; i++)
+        free(out[i]);
+    free(out);
+    return NULL;
+}
+
+static inline void mtest_free_lines(char **lines, size_t n) {
+    for (size_t i = 0; lines && i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 typedef void (*mtest_fn)(void);
 struct mtest_case {
     const char *name;

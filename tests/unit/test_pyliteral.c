@@ -284,23 +284,9 @@ static char **oracle(const char *mode, const char *const *inputs, size_t n) {
     mill_buf_reset(&b);
     mill_buf_addf(&b, "/usr/bin/python3 %s/tests/reference/pyliteral_oracle.py < %s",
                   mtest_source_dir(), in);
-    FILE *p = popen(b.p, "r");
-    CHECK(p != NULL);
-    char **out = calloc(n, sizeof *out);
-    char line[8192];
-    size_t k = 0;
-    while (p && k < n && fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\n")] = 0;
-        out[k++] = strdup(line);
-    }
-    CHECK(p && pclose(p) == 0);
-    CHECK_INT(k, n);
+    char **out = mtest_command_lines(b.p, n);
     unlink(in);
     mill_buf_free(&b);
-    if (k != n) {
-        mill_strv_free(out, k);
-        return NULL;
-    }
     return out;
 }
 

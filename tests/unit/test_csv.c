@@ -1,0 +1,274 @@
+/* test_csv.c: src/data/csv.c against Hugging Face `datasets`' reading of the same files (pandas'
+ * read_csv, then Arrow: tests/reference/csv_oracle.py under Debian's /usr/bin/python3). Each
+ * case is written to a file; the reader's rows, as JSON, must be the oracle's text, and where
+ * the oracle fails the reader must fail too, naming the file. Then what we refuse on purpose
+ * (a first row longer than the header, which pandas takes as an index), the projection, a
+ * file larger than one read chunk, and hostile input. Fails, never skips, without python3. */
+#include "data/csv.h"
+#include "data/reader.h"
+#include "mtest.h"
+
+#include <mill/buf.h>
+#include <mill/value.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* CSV files as datasets meet them, and the corners of pandas' reading. */
+static const char *const cases[] = {
+    /* a task's data: text, gold index, choices, a flag */
+    "question,answer,A,B,C,D,hard\n"
+    "\"What is 2+2?\",1,3,4,5,6,False\n"
+    "\"Capital of France, in one word?\",0,Paris,Lyon,Nice,Lille,True\n"
+    "\"He said \"\"hi\"\"\",2,a,b,c,d,false\n",
+    /* types: int, float, bool, strings; missing values of every spelling */
+    "i,f,b,s\n1,1.5,True,x\n2,,false,\n3,2e3,TRUE,NA\n",
+    "x\n1\nNA\n",
+    "x,y\n1,N/A\n2,NaN\n3,nan\n4,null\n5,NULL\n6,None\n7,<NA>\n8,#N/A\n9,n/a\n10,-nan\n",
+    "x\nTrue\nNA\n",
+    "x\n1\nTrue\n",
+    "x\n\"\"\n2\n",
+    "x\nNone\n",
+    "x\n1.0\n2\n",
+    /* numbers as pandas parses them */
+    "y\n1e3\n",
+    "y\n 1.5\n2\n",
+    "y\n1.5 \n",
+    "y\ninf\n-Infinity\nINF\n+inf\n",
+    "y\n+5\n007\n-0\n",
+    "y\n1_000\n",
+    "y\n.5\n5.\n",
+    "y\n1e\n",
+    "y\n0x10\n",
+    "y\n 7 \n8\n",
+    "y\n1e3\n inf\n",
+    "y\n9223372036854775807\n-9223372036854775808\n",
+    "y\n-9223372036854775809\n",
+    "y\n18446744073709551616\n",
+    "y\n True\n",
+    "y\n0.1\n0.30000000000000004\n1e-320\n1.7976931348623157e308\n",
+    "y\n1.5\n99999999999999999999\n",
+    "y\n99999999999999999999\n1.5\n",
+    "y\n1\nNA\n99999999999999999999\n",
+    "y\n\"5\"\n\"6\"\n",
+    "y\nFalse\n0\n",
+    "y\n1e400\n",
+    "y\n1e-400\n1e-700\n",
+    "y\n9e308\n",
+    "y\n123456789012345678901234\n0.000000000000000000012345678901234567891\n",
+    "y\n1e+5\n1E5\n  -.5e-2  \n",
+    "y\n.\n",
+    "y\n-\n",
+    "y\n1.2.3\n",
+    "y\n2.5e\n",
+    "y\n0.1000000000000000055511151231257827021181583404541015625000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000001\n",
+    /* quoting, newlines, blanks */
+    "x,y\n\"a\"\"b\",1\n\"multi\nline\",2\n\"with, comma\",3\n",
+    "x,y\r\n1,a\r\n2,b\r\n",
+    "x,y\n\n1,a\n\n\n2,b\n",
+    "x\n  \n1\n",
+    "x,y\n1,  padded  \n2, b\n",
+    "x,y\n1\n2,b\n",
+    "x,y,z\n1,2,\n",
+    /* the header: empty and repeated names, a BOM */
+    "a,a,a.1,,b\n1,2,3,4,5\n",
+    "a,a,a\n1,2,3\n",
+    ",\n1,2\n",
+    "\xef\xbb\xbfx,y\n1,2\n",
+    "caf\xc3\xa9,\xe6\x97\xa5\n\xc3\xa9t\xc3\xa9,\xf0\x9f\x98\x80\n",
+    /* refused by both */
+    "",
+    "x,y\n1,2\n3,4,5\n",
+    "x\n\xff\xfe\n",
+};
+
+/* What pandas reads (a first row longer than the header becomes an index) and we refuse. */
+static const char *const refused[] = {
+    "x,y\n1,2,3\n4,5\n",
+    "y\n1,\n",
+};
+
+static char tmp_dir[] = "/tmp/mill_csv_XXXXXX";
+
+static void case_path(char *out, size_t n, const char *set, size_t i) {
+    snprintf(out, n, "%s/%s%zu.csv", tmp_dir, set, i);
+}
+
+static void write_cases(const char *set, const char *const *texts, size_t n) {
+    char path[128];
+    for (size_t i = 0; i < n; i++) {
+        case_path(path, sizeof path, set, i);
+        FILE *f = fopen(path, "wb");
+        CHECK(f != NULL);
+        if (f) {
+            fwrite(texts[i], 1, strlen(texts[i]), f);
+            fclose(f);
+        }
+    }
+}
+
+/* The oracle's line for each of n files of set (malloc'd, newline removed), or NULL. */
+static char **oracle(const char *set, size_t n) {
+    struct mill_buf cmd = {0};
+    char path[128];
+    mill_buf_addf(&cmd, "/usr/bin/python3 %s/tests/reference/csv_oracle.py", mtest_source_dir());
+    for (size_t i = 0; i < n; i++) {
+        case_path(path, sizeof path, set, i);
+        mill_buf_addf(&cmd, " '%s'", path);
+    }
+    char **out = mtest_command_lines(cmd.p, n);
+    mill_buf_free(&cmd);
+    return out;
+}
+
+/* Our rows of path as the oracle writes them (a JSON array), or an error in *err. */
+static int read_all(const char *path, const char *const *columns, struct mill_buf *json,
+                    struct mill_err *err) {
+    void *state = NULL;
+    int rc = mill_reader_csv.open(path, columns, &state, err);
+    mill_buf_addc(json, '[');
+    struct mill_value row;
+    for (size_t n = 0; !rc && (rc = mill_reader_csv.next(state, &row, err)) == 1; n++) {
+        if (n)
+            mill_buf_addc(json, ',');
+        mill_value_to_json(&row, json);
+        mill_value_free(&row);
+        rc = 0;
+    }
+    mill_buf_addc(json, ']');
+    if (state)
+        mill_reader_csv.close(state);
+    return rc < 0 ? rc : 0;
+}
+
+static void test_against_pandas(void) {
+    size_t n = sizeof cases / sizeof cases[0];
+    write_cases("c", cases, n);
+    char **want = oracle("c", n);
+    size_t n_read = 0;
+    for (size_t i = 0; want && i < n; i++) {
+        char path[128];
+        case_path(path, sizeof path, "c", i);
+        struct mill_buf got = {0};
+        struct mill_err e = {0};
+        int rc = read_all(path, NULL, &got, &e);
+        if (!strncmp(want[i], "ERR", 3)) {
+            if (rc != MILL_EFORMAT || !strstr(e.msg, path))
+                fprintf(stderr, "case %zu: rc %d (%s), pandas %s\n", i, rc, e.msg, want[i]);
+            CHECK_INT(rc, MILL_EFORMAT);
+            CHECK(strstr(e.msg, path) != NULL);
+        } else {
+            n_read++;
+            if (rc || strcmp(got.p, want[i]))
+                fprintf(stderr, "case %zu:\n  got    %s (%s)\n  pandas %s\n", i,
+                        rc ? "an error" : got.p, e.msg, want[i]);
+            CHECK(rc == 0 && !strcmp(got.p, want[i]));
+        }
+        mill_buf_free(&got);
+        free(want[i]);
+    }
+    free(want);
+    CHECK_INT(n_read, n - 3);
+    printf("csv: %zu files read as pandas reads them, 3 refused by both\n", n_read);
+}
+
+static void test_refused(void) {
+    size_t n = sizeof refused / sizeof refused[0];
+    write_cases("r", refused, n);
+    char **py = oracle("r", n);
+    for (size_t i = 0; py && i < n; i++) {
+        char path[128];
+        case_path(path, sizeof path, "r", i);
+        struct mill_buf got = {0};
+        struct mill_err e = {0};
+        CHECK(strncmp(py[i], "ERR", 3) != 0); /* pandas reads it: shifted into an index */
+        CHECK_INT(read_all(path, NULL, &got, &e), MILL_EFORMAT);
+        CHECK(strstr(e.msg, "row 2: more fields than the") != NULL);
+        mill_buf_free(&got);
+        free(py[i]);
+    }
+    free(py);
+}
+
+/* Only the projected columns, in file order; a file of many chunks reads whole. */
+static void test_projection_and_size(void) {
+    const char *text = "a,b,c\n1,x,2.5\n2,y,\n";
+    write_cases("p", &text, 1);
+    char path[128];
+    case_path(path, sizeof path, "p", 0);
+    const char *const cols[] = {"c", "a", NULL};
+    struct mill_buf got = {0};
+    struct mill_err e = {0};
+    CHECK_INT(read_all(path, cols, &got, &e), 0);
+    CHECK_STR(got.p, "[{\"a\":1,\"c\":2.5},{\"a\":2,\"c\":null}]");
+    mill_buf_free(&got);
+    /* 200,000 rows (several read chunks); the last row's value is a float: the column too */
+    case_path(path, sizeof path, "big", 0);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("id,text,v\n", f);
+    for (int i = 0; i < 200000; i++)
+        fprintf(f, "%d,\"row %d, quoted\",%d%s\n", i, i, i, i == 199999 ? ".5" : "");
+    fclose(f);
+    void *state = NULL;
+    CHECK_INT(mill_reader_csv.open(path, NULL, &state, &e), 0);
+    struct mill_value row;
+    size_t n = 0;
+    int rc;
+    while (state && (rc = mill_reader_csv.next(state, &row, &e)) == 1) {
+        const struct mill_value *v = mill_value_get(&row, "v");
+        CHECK(v && v->kind == MILL_V_FLOAT);
+        if (n == 199999)
+            CHECK(v && v->u.f == 199999.5);
+        n++;
+        mill_value_free(&row);
+    }
+    CHECK_INT(n, 200000);
+    if (state)
+        mill_reader_csv.close(state);
+}
+
+/* Bad input: an error naming the file and row, never a crash: no header, a long header, a
+ * NUL, an unterminated quote (pandas reads to the end), a missing file. */
+static void test_hostile(void) {
+    struct mill_err e = {0};
+    struct mill_csv *csv = NULL;
+    FILE *f = fmemopen((void *)"x\n\"open,1\n2\n", 12, "rb");
+    CHECK_INT(mill_csv_open_stream(f, true, "mem.csv", NULL, &csv, &e), 0);
+    struct mill_value row;
+    CHECK_INT(mill_csv_next(csv, &row, &e), 1);
+    CHECK_STR(mill_value_as_str(mill_value_get(&row, "x")), "open,1\n2\n");
+    mill_value_free(&row);
+    CHECK_INT(mill_csv_next(csv, &row, &e), 0);
+    mill_csv_close(csv);
+    f = fmemopen((void *)"\n\n", 2, "rb");
+    CHECK_INT(mill_csv_open_stream(f, true, "blank.csv", NULL, &csv, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "blank.csv: no header row") != NULL);
+    size_t big = 70000 * 2;
+    char *wide = malloc(big + 1);
+    for (size_t i = 0; i < big; i += 2)
+        memcpy(wide + i, "a,", 2);
+    wide[big - 1] = '\n';
+    f = fmemopen(wide, big, "rb");
+    CHECK_INT(mill_csv_open_stream(f, true, "wide.csv", NULL, &csv, &e), MILL_EFORMAT);
+    CHECK(strstr(e.msg, "wide.csv: row 1: more than 65536 columns") != NULL);
+    free(wide);
+    void *state = NULL;
+    CHECK_INT(mill_reader_csv.open("/nonexistent/x.csv", NULL, &state, &e), MILL_ENOTFOUND);
+    CHECK(strstr(e.msg, "/nonexistent/x.csv") != NULL);
+}
+
+static void setup(void) { CHECK(mkdtemp(tmp_dir) != NULL); }
+
+static void cleanup(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    CHECK_INT(system(cmd), 0);
+}
+
+MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_refused),
+           MTEST(test_projection_and_size), MTEST(test_hostile), MTEST(cleanup))
