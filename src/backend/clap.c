@@ -15,9 +15,10 @@
  * seeds with --seed at the start of each task, so the k-th long clip of a task takes the k-th
  * draw of RandomState(seed). Ours draws the same: the clips are decoded in parallel, their
  * crops drawn in doc order from one RandomState per task, reseeded when the task (or a new pass
- * over it) begins. A task that does not start at its doc 0 (a resumed job) draws otherwise than
- * an uninterrupted run: said once, and in the provenance (BEHAVIOUR.md §5.2a), which also
- * records the rule, the seed and how many clips were cropped.
+ * over it) begins; a window of clips at a time is held decoded. A pass that does not start at
+ * doc 0 or skips a doc (a resumed job) draws otherwise than an uninterrupted run: said once, at
+ * the first crop it changes, and in the provenance (BEHAVIOUR.md §5.2a), which also records the
+ * rule, the seed and how many clips were cropped.
  * This file knows requests (their task name and doc id), not tasks. */
 #include "backend/backends.h"
 
@@ -71,10 +72,11 @@ struct clapb {
     /* The crops: the task drawing, the doc after its last request, numpy's state, and whether
      * the task's first request was its doc 0 (the draws are then Python Mill's). */
     int64_t seed;
-    char crop_task[256];
+    char *crop_task; /* NULL: the next request starts a pass */
     int64_t crop_next;
     struct mill_nprandom crop_rng;
-    bool crop_from_start;
+    bool crop_broken;   /* this pass did not start at doc 0, or skipped a doc */
+    bool crop_in_order; /* every crop of this job was drawn as an uninterrupted run draws it */
 };
 
 /* clang-format off */
@@ -102,7 +104,13 @@ static int clap_open(const struct mill_model_spec *spec, void **state, struct mi
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cpus > 0 ? cpus : 1;
     c->seed = spec->seed;
-    c->crop_from_start = true;
+    c->crop_in_order = true;
+    if (c->seed < 0 || c->seed > UINT32_MAX)
+        MILL_WARN("clap",
+                  "--seed %" PRId64
+                  " is outside [0, 2**32), which numpy (and so Python Mill) refuses; its "
+                  "low 32 bits seed the crops of long clips",
+                  c->seed);
     int rc = mill_spec_apply_args(spec, clap_args, c, err);
     if (!rc && (!c->path || !*c->path))
         rc = mill_err_set(err, MILL_EINVAL,
@@ -297,25 +305,37 @@ static int encode_texts(void *ctx, const char *const *texts, size_t n, float *ou
 
 /* Request q's place in the crops' order: a task's first request (a new task, or an earlier doc
  * than the last: a new pass) reseeds numpy's state with --seed, as Python Mill's np.random.seed
- * at a task's start. When that request is not the task's doc 0 (a resumed job), the crops
- * differ from an uninterrupted run's (and Python Mill's): said once. */
-static void crop_order(struct clapb *c, const struct mill_request *q) {
+ * at a task's start. A pass that does not start at doc 0 (a resumed job) or skips a doc (a
+ * failed sample redone, a doc without a request) draws otherwise than an uninterrupted run:
+ * crop_draw says so once, at the first crop it changes. */
+static int crop_order(struct clapb *c, const struct mill_request *q) {
     const char *task = q->task ? q->task : "";
-    if (!strncmp(task, c->crop_task, sizeof c->crop_task) && q->doc_id >= c->crop_next) {
+    if (c->crop_task && !strcmp(task, c->crop_task) && q->doc_id >= c->crop_next) {
+        c->crop_broken |= q->doc_id > c->crop_next;
         c->crop_next = q->doc_id + 1;
-        return;
+        return 0;
     }
-    snprintf(c->crop_task, sizeof c->crop_task, "%s", task);
-    /* numpy refuses a seed outside [0, 2**32): its low 32 bits, as the provenance says */
-    mill_nprandom_seed(&c->crop_rng, (uint32_t)c->seed);
+    free(c->crop_task);
+    if (!(c->crop_task = strdup(task)))
+        return MILL_ENOMEM;
+    mill_nprandom_seed(&c->crop_rng, (uint32_t)c->seed); /* numpy: 0 <= seed < 2**32 */
     c->crop_next = q->doc_id + 1;
-    c->crop_from_start = q->doc_id == 0;
-    if (!c->crop_from_start)
+    c->crop_broken = q->doc_id != 0;
+    return 0;
+}
+
+/* The crop of a clip overflow samples too long, from the pass's state. */
+static size_t crop_draw(struct clapb *c, const struct mill_request *q, size_t overflow) {
+    if (c->crop_broken && c->crop_in_order) {
+        c->crop_in_order = false;
         MILL_WARN("clap",
-                  "%s starts at doc %" PRId64 " (a resumed job): the crops of its long clips are "
-                  "not the ones an uninterrupted run (and Python Mill) draws; rerun the task from "
-                  "its first doc for those",
-                  task, q->doc_id);
+                  "%s doc %" PRId64 ": the docs before it were not all run in this pass (a "
+                  "resumed job, a failed sample redone, or a doc without a request), so the crops "
+                  "of long clips from here on are not the ones an uninterrupted run (and Python "
+                  "Mill) draws; rerun the task from its first doc for those",
+                  c->crop_task, q->doc_id);
+    }
+    return (size_t)mill_nprandom_interval(&c->crop_rng, overflow);
 }
 
 /* One clip of a chunk: decoded, then cropped and turned into features. */
@@ -341,13 +361,14 @@ static void decode_clip(struct clapb *c, struct mill_request *q, struct clip *cl
     cl->ok = !cl->e.code;
 }
 
-/* Clip preparation spread over the backend's threads: worker t takes clips t, t + nt, ...;
- * in the first pass it decodes them, in the second it makes their features. */
+/* Clip preparation spread over the backend's threads: worker t takes clips t, t + nt, ... of a
+ * window; in the first pass it decodes them, in the second it makes their features (clip i of
+ * the window into feats row base + i). */
 struct prep {
     struct clapb *c;
     struct mill_request *reqs;
     const size_t *idx;
-    size_t n, nt, t;
+    size_t n, nt, t, base;
     struct clip *clips;
     bool features;
 };
@@ -361,52 +382,67 @@ static void *prep_worker(void *arg) {
             decode_clip(p->c, &p->reqs[p->idx[i]], cl);
         else if (cl->ok)
             cl->ok = mill_clap_features(p->c->fe, cl->a.samples, cl->a.n, cl->crop,
-                                        p->c->feats + i * per, &cl->e) == 0;
+                                        p->c->feats + (p->base + i) * per, &cl->e) == 0;
     }
     return NULL;
 }
 
-/* Runs one pass of prep_worker over the chunk's clips on nt threads. */
+enum { MAX_PREP = 16 };
+
+/* How many threads prepare clips: the backend's, at most MAX_PREP. */
+static size_t prep_threads(const struct clapb *c) {
+    return (size_t)(c->threads < MAX_PREP ? (c->threads > 0 ? c->threads : 1) : MAX_PREP);
+}
+
+/* Runs one pass of prep_worker over the window idx[0..n) (rows base..) on up to nt threads. */
 static void prep_pass(struct clapb *c, struct mill_request *reqs, const size_t *idx, size_t n,
-                      struct clip *clips, bool features) {
-    enum { MAX_PREP = 16 };
-    size_t nt = (size_t)(c->threads < MAX_PREP ? c->threads : MAX_PREP);
-    nt = nt > n ? n : nt ? nt : 1;
+                      size_t base, struct clip *clips, bool features) {
+    size_t nt = prep_threads(c);
+    nt = nt > n ? n : nt;
     struct prep w[MAX_PREP];
     for (size_t t = 0; t < nt; t++)
-        w[t] = (struct prep){c, reqs, idx, n, nt, t, clips, features};
+        w[t] = (struct prep){c, reqs, idx, n, nt, t, base, clips, features};
     mill_fork_join(prep_worker, w, sizeof *w, nt);
 }
 
-/* Prepares clips idx[0..n) into c->feats, packed: decoded in parallel, cropped in doc order
- * (crop_order), features in parallel. Their request indices go to ok_idx; returns how many
- * succeeded (the others' requests failed), or -1 when out of memory. */
+/* Prepares clips idx[0..n) into c->feats, packed, a window of prep_threads() at a time (so at
+ * most that many decoded clips are held): decoded in parallel, cropped in doc order
+ * (crop_order, crop_draw), features in parallel. Their request indices go to ok_idx; returns
+ * how many succeeded (the others' requests failed), or -1 when out of memory. */
 static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const size_t *idx,
                                size_t n, size_t *ok_idx) {
-    size_t per = (size_t)c->frames * c->n_mels, k = 0;
-    struct clip *clips = calloc(n ? n : 1, sizeof *clips);
+    size_t per = (size_t)c->frames * c->n_mels, k = 0, win = prep_threads(c);
+    struct clip *clips = calloc(win, sizeof *clips);
     if (!clips)
         return -1;
-    prep_pass(c, reqs, idx, n, clips, false);
-    for (size_t i = 0; i < n; i++) {
-        crop_order(c, &reqs[idx[i]]);
-        size_t over = clips[i].ok ? mill_clap_fe_overflow(c->fe, clips[i].a.n) : 0;
-        if (over)
-            clips[i].crop = (size_t)mill_nprandom_interval(&c->crop_rng, over);
-    }
-    prep_pass(c, reqs, idx, n, clips, true);
-    for (size_t i = 0; i < n; i++) {
-        struct clip *cl = &clips[i];
-        if (!cl->ok) {
-            mill_request_fail(&reqs[idx[i]], cl->e.code ? cl->e.code : MILL_EFORMAT, "%s",
-                              cl->e.msg);
-        } else {
-            if (k != i)
-                memmove(c->feats + k * per, c->feats + i * per, per * sizeof *c->feats);
-            ok_idx[k++] = idx[i];
-            c->n_cropped += mill_clap_fe_overflow(c->fe, cl->a.n) > 0;
+    for (size_t s = 0; s < n; s += win) {
+        size_t m = n - s < win ? n - s : win;
+        memset(clips, 0, m * sizeof *clips);
+        prep_pass(c, reqs, idx + s, m, s, clips, false);
+        bool oom = false;
+        for (size_t i = 0; i < m && !oom; i++) {
+            oom = crop_order(c, &reqs[idx[s + i]]) != 0;
+            size_t over = clips[i].ok ? mill_clap_fe_overflow(c->fe, clips[i].a.n) : 0;
+            if (over && !oom)
+                clips[i].crop = crop_draw(c, &reqs[idx[s + i]], over);
         }
-        mill_audio_free(&cl->a);
+        if (!oom)
+            prep_pass(c, reqs, idx + s, m, s, clips, true);
+        for (size_t i = 0; i < m; i++) {
+            struct clip *cl = &clips[i];
+            if (oom) {
+                mill_request_fail(&reqs[idx[s + i]], MILL_ENOMEM, "out of memory");
+            } else if (!cl->ok) {
+                mill_request_fail(&reqs[idx[s + i]], cl->e.code ? cl->e.code : MILL_EFORMAT, "%s",
+                                  cl->e.msg);
+            } else {
+                if (k != s + i)
+                    memmove(c->feats + k * per, c->feats + (s + i) * per, per * sizeof *c->feats);
+                ok_idx[k++] = idx[s + i];
+                c->n_cropped += mill_clap_fe_overflow(c->fe, cl->a.n) > 0;
+            }
+            mill_audio_free(&cl->a);
+        }
     }
     free(clips);
     return (ptrdiff_t)k;
@@ -449,11 +485,14 @@ static int clap_provenance(void *state, struct mill_buf *out) {
     mill_buf_adds(out, ",\"audio_crop\":");
     mill_buf_add_json_str(out, CROP_RULE, strlen(CROP_RULE));
     int rc = mill_buf_addf(out,
-                           ",\"audio_crop_seed\":%" PRIu32 ",\"audio_crop_from_doc0\":%s"
+                           ",\"audio_crop_seed\":%" PRIu32 ",\"audio_crop_in_order\":%s"
                            ",\"clips_encoded\":%" PRId64 ",\"clips_cropped\":%" PRId64,
-                           (uint32_t)c->seed, c->crop_from_start ? "true" : "false", c->n_encoded,
+                           (uint32_t)c->seed, c->crop_in_order ? "true" : "false", c->n_encoded,
                            c->n_cropped);
     c->n_encoded = c->n_cropped = 0;
+    free(c->crop_task); /* the next job's first request starts a pass */
+    c->crop_task = NULL;
+    c->crop_in_order = true;
     return rc;
 }
 
@@ -462,6 +501,7 @@ static void clap_close(void *state) {
     if (!c)
         return;
     mill_zs_head_free(&c->head);
+    free(c->crop_task);
     mill_clap_tok_free(c->tok);
     mill_clap_fe_free(c->fe);
     mill_clap_free(c->model);

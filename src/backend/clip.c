@@ -45,6 +45,8 @@ struct clipb {
     char *path, *pretrained, *name, *prompt_template;
     char *cache_dir; /* Mill's cache directory (heads, digests), or NULL */
     int64_t batch, threads, max_ctx;
+    bool hf; /* named hf_clip or transformers_clip (Python Mill's transformers class): a
+              * checkpoint with both formats is read as transformers' */
     char *dir;
     char weights_sha[65];
     char tok_files[2][4096]; /* the tokenizer's files ("" when one is not used) */
@@ -106,6 +108,7 @@ static int clip_open(const struct mill_model_spec *spec, void **state, struct mi
     c->threads = cpus > 0 ? cpus : 1;
     int rc = mill_spec_apply_args(spec, clip_args, c, err);
     const char *path = c->path, *pre = c->pretrained;
+    c->hf = !strcmp(spec->type, "hf_clip") || !strcmp(spec->type, "transformers_clip");
     if (!rc && (!path || !*path))
         rc = mill_err_set(err, MILL_EINVAL,
                           "model spec '%s': clip needs path=<architecture, "
@@ -151,11 +154,13 @@ static bool listed(const struct mill_hub_listing *l, const char *path) {
     return false;
 }
 
-/* Downloads the checkpoint files of a Hub repo; c->dir becomes their snapshot directory. */
+/* Downloads the checkpoint files of a Hub repo (open_clip's, or transformers' with their
+ * preprocessor config; both present: as c->hf says), and the tokenizer's where listed; c->dir
+ * becomes their snapshot directory. */
 static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *err) {
     static const char *const oc[] = {"open_clip_config.json", "open_clip_model.safetensors", NULL};
     static const char *const hf[] = {"config.json", "model.safetensors", NULL};
-    static const char *const tok[] = {"vocab.json", "merges.txt", NULL};
+    static const char *const tok[] = {"vocab.json", "merges.txt", "preprocessor_config.json", NULL};
     struct mill_hub_params hp = mill_hub_default_params();
     struct mill_hub *hub = NULL;
     struct mill_hub_listing l = {0};
@@ -164,10 +169,10 @@ static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *
     if (!rc)
         rc = mill_hub_list(hub, &r, NULL, &l, err);
     const char *const *want = NULL;
+    bool have_oc = !rc && listed(&l, oc[1]) && listed(&l, oc[0]);
+    bool have_hf = !rc && listed(&l, hf[1]) && listed(&l, hf[0]);
     if (!rc)
-        want = listed(&l, oc[1]) && listed(&l, oc[0])   ? oc
-               : listed(&l, hf[1]) && listed(&l, hf[0]) ? hf
-                                                        : NULL;
+        want = have_hf && (c->hf || !have_oc) ? hf : have_oc ? oc : NULL;
     if (!rc && !want)
         rc = mill_err_set(err, MILL_ENOTFOUND,
                           "%s holds neither open_clip_config.json + "
@@ -178,7 +183,7 @@ static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *
         for (size_t i = 0; !rc && (pass ? tok : want)[i]; i++) {
             const char *f = (pass ? tok : want)[i];
             char *local = NULL;
-            if (pass && !listed(&l, f))
+            if (pass && (!listed(&l, f) || (want == oc && !strcmp(f, tok[2]))))
                 continue;
             rc = mill_hub_download(hub, &at, f, NULL, &local, err);
             if (!rc && !c->dir && local) {
@@ -286,16 +291,18 @@ static int clip_load(void *state, struct mill_err *err) {
     struct mill_clip_params p = mill_clip_default_params();
     p.threads = (int)c->threads;
     p.max_batch = (int)c->batch;
+    p.prefer_hf = c->hf;
     if (!rc)
         rc = mill_clip_load(c->dir, &p, &c->model, err);
     if (!rc)
         rc = load_tokenizer(c, err);
     if (!rc)
         c->hp = mill_clip_hparams(c->model);
-    /* open_clip's SimpleTokenizer runs ftfy.fix_text first; HF checkpoints (which crop as
-     * transformers does) are tokenised by transformers' CLIPTokenizerFast, whose normalizer
-     * replaces the whole cleaning. */
-    if (!rc && !c->hp->floor_crop)
+    /* open_clip's SimpleTokenizer runs ftfy.fix_text first; transformers' checkpoints are
+     * tokenised by transformers' CLIPTokenizerFast, whose normalizer replaces the whole
+     * cleaning (and cropped as its CLIPImageProcessor crops, from preprocessor_config.json). */
+    bool hf = !rc && mill_clip_is_hf(c->model);
+    if (!rc && !hf)
         rc = mill_clip_tokenizer_use_ftfy(c->tok, err);
     else if (!rc)
         mill_clip_tokenizer_use_hf_fast(c->tok);
@@ -304,8 +311,8 @@ static int clip_load(void *state, struct mill_err *err) {
     if (rc)
         return rc;
     const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
-    const char *version = c->hp->floor_crop ? CLIP_TOKENIZER_VERSION "+hf-fast"
-                                            : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION;
+    const char *version = hf ? CLIP_TOKENIZER_VERSION "+hf-fast-2"
+                             : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION;
     if ((rc = mill_zs_text_key(c->cache_dir, version, c->hp->context_length, files, c->text_key,
                                sizeof c->text_key, err)))
         return rc;

@@ -156,7 +156,7 @@ r = json.loads(open('$(out a "$CK" esc50)').readline())
 assert 'category' not in r and list(r)[0] == 'model', list(r)\""
 check "provenance records the crop rule, the seed and the cropped clips" \
     "grep -q '\"audio_crop\":\"numpy RandomState(seed) per task' $tmp/a/outputs/*/esc50_0shot.json &&
-     grep -q '\"audio_crop_seed\":42,\"audio_crop_from_doc0\":true' $tmp/a/outputs/*/esc50_0shot.json &&
+     grep -q '\"audio_crop_seed\":42,\"audio_crop_in_order\":true' $tmp/a/outputs/*/esc50_0shot.json &&
      grep -q '\"clips_cropped\":3' $tmp/a/outputs/*/esc50_0shot.json"
 # --seed 7: other crops, still Python Mill's for that seed.
 "$MILL" --output_dir "$tmp/s7" eval "clap[path=$CK,threads=2]" esc50 --seed 7 >/dev/null 2>&1
@@ -169,9 +169,10 @@ check "esc50 --seed 7 == reference with seed 7 ($r), whose crops differ from see
 # A resumed job: its first request is not doc 0, so its crops are not the uninterrupted run's.
 "$MILL" --output_dir "$tmp/rs" --limit 3 eval "clap[path=$CK]" esc50 >/dev/null 2>&1
 "$MILL" --output_dir "$tmp/rs" eval "clap[path=$CK]" esc50 >/dev/null 2>"$tmp/rs.err"
-check "a resumed job says its crops differ, once, and its provenance says so" \
-    "[ \$(grep -c 'esc50 starts at doc 3 (a resumed job)' '$tmp/rs.err') -eq 1 ] &&
-     grep -q '\"audio_crop_from_doc0\":false' $tmp/rs/outputs/*/esc50_0shot.json"
+check "a resumed job says, once, at its first crop (doc 5), that its crops differ; so does its provenance" \
+    "[ \$(grep -c 'esc50 doc 5: the docs before it were not all run in this pass' '$tmp/rs.err') -eq 1 ] &&
+     [ \$(grep -c 'crops of long clips' '$tmp/rs.err') -eq 1 ] &&
+     grep -q '\"audio_crop_in_order\":false' $tmp/rs/outputs/*/esc50_0shot.json"
 
 run b "clap[path=$CK,batch_size=1,threads=1]" esc50
 check "the second run reads the head from the disk cache" \

@@ -14,7 +14,10 @@ MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d)
+hub_pid=
+cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
 . "$SRC/tests/cli/lib.sh"
 
 D="$tmp/mirror/haideraltahan_wds_cifar10/test"; mkdir -p "$D"
@@ -199,4 +202,26 @@ run cx "clip[path=$tmp/convnext]"; rc=$?
 check "unknown architecture (a timm ConvNeXt tower): exit 1 saying what is supported" \
     "[ $rc -eq 1 ] && grep -q \"timm_model_name asks for a timm vision tower (only open_clip's ViT\" '$tmp/stderr'"
 
+# ---- a Hub repo holding both formats (as LAION's do) -----------------------------------------
+# hf_clip reads transformers' files (with preprocessor_config.json, which it downloads) and
+# cleans captions as CLIPTokenizerFast; clip reads open_clip's. Seen in the provenance's
+# weights file and the head cache's key.
+R="$tmp/hubroot/models/org/both"; SHA=0123456789abcdef0123456789abcdef01234567
+mkdir -p "$R/$SHA"
+cp "$tmp/ck/open_clip/"* "$tmp/ck/hf/"* "$R/$SHA/" 2>/dev/null
+printf '{"revisions": {"main": "%s"}}\n' "$SHA" > "$R/hub.json"
+if fake_hub "$tmp/hubroot"; then
+    hub() { HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache-$1" \
+        "$MILL" --output_dir "$tmp/$1" eval "$2[path=org/both]" cifar10 --limit 4 >/dev/null 2>"$tmp/$1.err"; }
+    hub hubhf hf_clip; rc1=$?
+    hub huboc clip; rc2=$?
+    snap=$(ls -d "$tmp"/hf/hub/models--org--both/snapshots/* 2>/dev/null | head -1)
+    check "hf_clip on a repo of both formats: transformers' files and preprocessor_config.json" \
+        "[ $rc1 -eq 0 ] && [ -e '$snap/preprocessor_config.json' ] && [ -e '$snap/model.safetensors' ] &&
+         grep -q \"\$(sha256sum '$tmp/ck/hf/model.safetensors' | cut -c1-64)\" $tmp/hubhf/outputs/*/cifar10_0shot.json"
+    check "clip on the same repo: open_clip's files" \
+        "[ $rc2 -eq 0 ] && grep -q \"\$(sha256sum '$tmp/ck/open_clip/open_clip_model.safetensors' | cut -c1-64)\" $tmp/huboc/outputs/*/cifar10_0shot.json"
+    check "the two runs' predictions agree (the same weights either way)" \
+        "compare '$tmp/hubhf' '$tmp/huboc' cifar10_0shot 1e-3 >/dev/null"
+fi
 finish

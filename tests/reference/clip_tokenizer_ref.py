@@ -146,15 +146,23 @@ class SimpleTokenizer:
 WHITE_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 
 
+FAST_SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""")
+SPECIALS = re.compile(r"(<\|startoftext\|>|<\|endoftext\|>)")
+
+
 class FastTokenizer(SimpleTokenizer):
     def encode(self, text):
         text = unicodedata.normalize("NFC", text)
         text = WHITE_SPACE.sub(" ", text)
         text = "".join(c.lower() for c in text)
         bpe_tokens = []
-        for token in re.findall(self.pat, text):
-            token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
-            bpe_tokens.extend(self.encoder[t] for t in self.bpe(token).split(" "))
+        for piece in SPECIALS.split(text):  # tokenizers' added tokens: split out first
+            if piece in ("<|startoftext|>", "<|endoftext|>"):
+                bpe_tokens.append(self.encoder[piece])
+                continue
+            for token in re.findall(FAST_SPLIT, piece):  # case-sensitive, as CLIPConverter's
+                token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
+                bpe_tokens.extend(self.encoder[t] for t in self.bpe(token).split(" "))
         return bpe_tokens
 
 

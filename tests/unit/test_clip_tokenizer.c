@@ -238,6 +238,13 @@ static const char *const HAND[] = {
     "\xe1\x84\x80\xe1\x85\xa1 \xe1\x84\x82\xe1\x85\xa1\xe1\x86\xab",
     "x\x1cy\x1dz \x1e\x1fw",
     "R&D &amp; AT&T &lt;b&gt; &copy 2024",
+    /* CLIPTokenizerFast's pattern is case-sensitive and splits the special tokens out first */
+    "dog'\xc5\xbf toy",
+    "b\xcd\x85"
+    "c",
+    "a photo.<|endoftext|>",
+    "x<|startoftext|>y!!<|endoftext|>",
+    "<|ENDOFTEXT|> and <|endoftext",
     "ΣΑΣ ΣΑΣ",
     "Σ",
     "ΑΣ.Α",

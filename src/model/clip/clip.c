@@ -55,7 +55,8 @@ static bool is_file(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Picks the format from the files present; config and weights get the paths. */
+/* Picks the format from the files present (both present: open_clip's, or with prefer_hf
+ * transformers'); config and weights get the paths. */
 static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *config, char *weights,
                            size_t size, struct mill_err *err) {
     static const struct {
@@ -65,7 +66,8 @@ static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *con
         {"open_clip_config.json", "open_clip_model.safetensors", CLIP_OPEN_CLIP},
         {"config.json", "model.safetensors", CLIP_HF},
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        size_t i = m->params.prefer_hf ? 1 - k : k;
         snprintf(config, size, "%s/%s", dir, pairs[i].cfg);
         snprintf(weights, size, "%s/%s", dir, pairs[i].st);
         if (is_file(config) && is_file(weights)) {
@@ -182,6 +184,8 @@ void mill_clip_free(struct mill_clip_model *m) {
     free(m->txt.blocks);
     free(m);
 }
+
+bool mill_clip_is_hf(const struct mill_clip_model *m) { return m->format == CLIP_HF; }
 
 const struct mill_clip_hparams *mill_clip_hparams(const struct mill_clip_model *m) {
     return &m->hp;

@@ -40,8 +40,9 @@ struct mill_clip_hparams {
 };
 
 struct mill_clip_params {
-    int threads;   /* CPU threads for ggml (0 = all cores) */
-    int max_batch; /* images or texts per graph (0 = 64) */
+    int threads;    /* CPU threads for ggml (0 = all cores) */
+    int max_batch;  /* images or texts per graph (0 = 64) */
+    bool prefer_hf; /* a directory holding both formats: transformers' files, not open_clip's */
 };
 
 struct mill_clip_params mill_clip_default_params(void);
@@ -62,6 +63,10 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
                    struct mill_clip_model **model, struct mill_err *err);
 void mill_clip_free(struct mill_clip_model *model);
 const struct mill_clip_hparams *mill_clip_hparams(const struct mill_clip_model *model);
+/* Whether the model was loaded from transformers' files (config.json + model.safetensors),
+ * which Python runs through transformers (CLIPImageProcessor, CLIPTokenizerFast), not
+ * open_clip's. */
+bool mill_clip_is_hf(const struct mill_clip_model *model);
 /* exp(logit_scale) as stored in the checkpoint (≈100 for trained models). */
 float mill_clip_logit_scale(const struct mill_clip_model *model);
 

@@ -8,9 +8,9 @@
  * against tests/reference/clip_tokenizer_ref.py, test_ftfy.c ftfy against ftfy's outputs):
  *  - HF checkpoints (mill_clip_tokenizer_use_hf_fast) get CLIPTokenizerFast's normalizer
  *    instead: NFC (libutf8proc's, Unicode 15), every run of White_Space one space, each
- *    character lower-cased alone (no Final_Sigma), no html unescape; then the same pattern and
- *    BPE. A special token's text inside a caption is matched by the pattern, as open_clip
- *    does, where tokenizers splits it out first (different only when punctuation touches it).
+ *    character lower-cased alone (no Final_Sigma), no html unescape; the special tokens' text
+ *    split out first (tokenizers' added tokens, matched in the normalized text), then its own
+ *    case-sensitive Split pattern (PATTERN_FAST), and the same BPE.
  *  - html.unescape: Python's rules exactly (pystr.c).
  *  - str.lower() is Python 3.11's in full (Unicode 14): a generated table of the one-character
  *    mappings, U+0130 -> "i\u0307", and Final_Sigma on PCRE2's \p{Cased} / \p{Case_Ignorable}.
@@ -62,6 +62,11 @@
 static const char PATTERN[] =
     "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}" U15_L "]+|"
     "[\\p{N}" U15_N "]|[^\\s\\p{L}\\p{N}\\x{345}" U15_L U15_N "]+";
+/* CLIPTokenizerFast's Split pattern (transformers' CLIPConverter): case-sensitive, so `'ſ` is
+ * no contraction and U+0345 a mark like any other; the special tokens are split out before it
+ * (encode_into). */
+static const char PATTERN_FAST[] = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}" U15_L "]+|[\\p{N}" U15_N
+                                   "]|[^\\s\\p{L}\\p{N}" U15_L U15_N "]+";
 
 struct pair_slot {
     uint64_t key;   /* (left << 32 | right) + 1; 0 = empty */
@@ -91,6 +96,7 @@ struct mill_clip_tokenizer {
     int32_t sot, eot;
     struct pair_map pairs;
     pcre2_code *re;           /* PATTERN */
+    pcre2_code *re_fast;      /* PATTERN_FAST */
     pcre2_code *re_cased;     /* \p{Cased}, for str.lower()'s Final_Sigma */
     pcre2_code *re_ignorable; /* \p{Case_Ignorable}, likewise */
     struct mill_ftfy *ftfy;   /* ftfy.fix_text first (open_clip), or NULL */
@@ -675,12 +681,14 @@ static int word_ids(const struct mill_clip_tokenizer *tok, const char *s, size_t
 
 /* Appends the ids of the pre-tokens of s[0..len) to out from *k, stopping once out[0..cap) is
  * full (that already decides the truncation). */
-static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *md, const char *s,
-                       size_t len, int32_t *out, size_t cap, size_t *k, struct mill_err *err) {
+/* The ids of s[0..len) split by re, appended to out[*k..cap). */
+static int encode_pattern(const struct mill_clip_tokenizer *tok, const pcre2_code *re,
+                          pcre2_match_data *md, const char *s, size_t len, int32_t *out, size_t cap,
+                          size_t *k, struct mill_err *err) {
     struct bpe_work w = {0};
     int rc = 0;
     for (size_t off = 0; !rc && *k < cap && off < len;) {
-        int m = pcre2_match(tok->re, (PCRE2_SPTR)s, len, off, PCRE2_NO_UTF_CHECK, md, NULL);
+        int m = pcre2_match(re, (PCRE2_SPTR)s, len, off, PCRE2_NO_UTF_CHECK, md, NULL);
         if (m == PCRE2_ERROR_NOMATCH)
             break;
         if (m < 0) {
@@ -699,6 +707,27 @@ static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *
             out[(*k)++] = w.out[i];
     }
     bpe_free(&w);
+    return rc;
+}
+
+/* The ids of the cleaned text s[0..len): open_clip's pattern over it all; for
+ * CLIPTokenizerFast, the special tokens' text split out first (tokenizers' added tokens),
+ * then its pattern over each piece between. */
+static int encode_into(const struct mill_clip_tokenizer *tok, pcre2_match_data *md, const char *s,
+                       size_t len, int32_t *out, size_t cap, size_t *k, struct mill_err *err) {
+    if (!tok->hf_fast)
+        return encode_pattern(tok, tok->re, md, s, len, out, cap, k, err);
+    int rc = 0;
+    for (size_t off = 0; !rc && off < len && *k < cap;) {
+        const char *sot = memmem(s + off, len - off, SOT_TEXT, strlen(SOT_TEXT));
+        const char *eot = memmem(s + off, len - off, EOT_TEXT, strlen(EOT_TEXT));
+        const char *hit = sot && (!eot || sot < eot) ? sot : eot;
+        size_t end = hit ? (size_t)(hit - s) : len;
+        rc = encode_pattern(tok, tok->re_fast, md, s + off, end - off, out, cap, k, err);
+        if (!rc && hit && *k < cap)
+            out[(*k)++] = hit == sot ? tok->sot : tok->eot;
+        off = hit ? end + strlen(hit == sot ? SOT_TEXT : EOT_TEXT) : len;
+    }
     return rc;
 }
 
@@ -973,6 +1002,7 @@ static int finish_load(struct mill_clip_tokenizer *tok, const struct str_map *v,
         return mill_err_set(err, MILL_EFORMAT, "clip tokenizer: %s: no %s / %s token", path,
                             SOT_TEXT, EOT_TEXT);
     if (!(tok->re = compile(PATTERN, PCRE2_UCP | PCRE2_CASELESS, err)) ||
+        !(tok->re_fast = compile(PATTERN_FAST, PCRE2_UCP, err)) ||
         !(tok->re_cased = compile("\\p{Cased}", 0, err)) ||
         !(tok->re_ignorable = compile("\\p{Case_Ignorable}", 0, err)))
         return MILL_EUNSUPPORTED;
@@ -1217,6 +1247,7 @@ void mill_clip_tokenizer_free(struct mill_clip_tokenizer *tok) {
         return;
     free(tok->pairs.slots);
     pcre2_code_free(tok->re);
+    pcre2_code_free(tok->re_fast);
     pcre2_code_free(tok->re_cased);
     pcre2_code_free(tok->re_ignorable);
     mill_ftfy_free(tok->ftfy);
