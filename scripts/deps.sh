@@ -37,7 +37,7 @@ log() { printf 'deps: %s\n' "$*" >&2; }
 PKGS=(build-essential cmake ninja-build git pkg-config ca-certificates
       libcurl4-openssl-dev libarchive-dev libzstd-dev libsnappy-dev zlib1g-dev libbrotli-dev
       liblz4-dev libstb-dev libwebp-dev libjpeg-dev libsndfile1-dev libsoxr-dev libpcre2-dev
-      libyaml-dev libopenblas-dev libutf8proc-dev libcsv-dev slurm-wlm munge
+      libyaml-dev libopenblas-dev libutf8proc-dev slurm-wlm munge
       clang libclang-rt-14-dev nodejs npm curl tmux
       python3 python3-numpy python3-pil python3-regex python3-torch libopenblas0-pthread
       python3-pandas python3-rich python3-jinja2 libjpeg-turbo-progs clang-format

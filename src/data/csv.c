@@ -1,21 +1,24 @@
 /* csv.c: the CSV reader: a file read as Hugging Face `datasets` reads one (its Csv builder:
- * pandas.read_csv with pandas 2's defaults, then pyarrow's from_pandas), on Debian's libcsv.
+ * pandas.read_csv with pandas 2's defaults, then pyarrow's from_pandas).
  *
- * - The first row names the columns: an empty name is "Unnamed: <i>", a repeated one gets
- *   ".1", ".2", ... (pandas' de-duplication). Blank lines are skipped; quoted fields may hold
- *   the delimiter, quotes ("" for one) and newlines; a UTF-8 BOM is dropped; text that is not
- *   UTF-8 is an error naming the row, as Python's strict decoding is.
- * - A field that is one of pandas' NA strings ("", "NA", "N/A", "NaN", "nan", "null", "NULL",
- *   "None", "<NA>", "#N/A", ...) is missing: NULL, as pyarrow makes pandas' NaN.
- * - Each column's type is inferred over the whole file, as pandas does over a chunk: int64
- *   when every present field is an integer (blanks around it allowed) and none is missing;
- *   float when every present field is a number (an integer column with a missing field too:
- *   its values become floats, as in pandas); bool when every present field is True/False
- *   (three spellings each); else strings, kept as written.
- * - A row with more fields than the header is an error naming it (pandas would take extra
- *   leading fields for an index); a shorter row is padded with missing values.
+ * - Records and fields as pandas' C tokenizer makes them (its tokenize_bytes states, ported:
+ *   a quote opens a quoted field only at a field's start, "" inside one is a quote, text after
+ *   a closing quote joins the field, LF, CR and CRLF end records, blank lines and lines of
+ *   spaces and tabs are skipped, a quote still open at the end of the file is an error). A field
+ *   ends at its first NUL, as pandas' C strings do; a UTF-8 BOM at the start is dropped; text
+ *   that is not UTF-8 (Python's strict decoder) is an error naming the row.
+ * - The first record names the columns: an empty name is "Unnamed: <i>", repeated names get
+ *   ".<k>", given names first, as pandas' C parser de-duplicates them.
+ * - A field that is one of pandas 2's NA strings ("", "NA", "N/A", "NaN", "nan", "null",
+ *   "NULL", "None", "<NA>", "#N/A", ...) is missing: NULL, as pyarrow makes pandas' NaN.
+ * - Each column's type is inferred over the whole file as pandas infers it over a chunk (its
+ *   int64 scan, then uint64 on an overflow, float, bool, text: infer_type); the values are
+ *   then converted as pandas converts them.
+ * - A record with more fields than the header is an error naming it (pandas would take the
+ *   first such record's extra leading fields for an index); a shorter one is padded with
+ *   missing values.
  * Two passes over the file (types, then rows) keep memory flat. Errors name the file and the
- * row (records, counting the header as row 1). */
+ * record (the header is row 1). */
 #include "data/csv.h"
 #include "data/reader.h"
 
@@ -24,54 +27,79 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
-#include <csv.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* Most columns a file may have (a bound on hostile headers). */
-#define MAX_COLS 65536
+/* Most columns a file may have (a bound on hostile headers: de-duplication is quadratic). */
+#define MAX_COLS 16384
 
 /* pandas 2's default NA strings (pandas 1 lacks "None"). */
 static const char *const NA_STRINGS[] = {
     "",     "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A",  "NA",       "NULL", "NaN",     "None",     "n/a",  "nan",  "null"};
 
-enum col_type { T_NULL, T_INT, T_FLOAT, T_BOOL, T_STR };
+/* T_INT_FLOAT: integers with missing fields, which pandas keeps as int64 then casts (exactly,
+ * INT64_MIN being its NA sentinel); T_RAW: text whose NA strings stay text (pandas' fallback
+ * when a uint64 column also holds signed or missing fields). */
+enum col_type { T_NULL, T_INT, T_INT_FLOAT, T_FLOAT, T_BOOL, T_STR, T_RAW };
+
+enum scan { SCAN_OK, SCAN_INVALID, SCAN_OVERFLOW };
 
 struct col {
     char *name;
-    bool present, missing; /* some field present, some missing */
-    bool may_int, may_num, may_bool;
-    bool overflow; /* pandas' int64 scan stopped at an integer outside int64 */
+    bool unnamed;                         /* its header field was empty */
+    bool present, missing;                /* some field present, some missing */
+    enum scan int_scan;                   /* pandas' int64 scan, in row order: where it stopped */
+    enum scan uint_scan;                  /* its uint64 scan, likewise */
+    bool seen_sint, seen_uint, seen_null; /* the uint64 scan's flags */
+    bool may_num, may_bool;
     enum col_type type;
 };
 
-/* One row being assembled by libcsv's callbacks, and the rows completed from the last chunk. */
+/* pandas' tokenizer states (tokenize_bytes), those its defaults reach. */
+enum tok_state {
+    START_RECORD,
+    START_FIELD,
+    IN_FIELD,
+    IN_QUOTED_FIELD,
+    QUOTE_IN_QUOTED_FIELD,
+    EAT_CRNL,
+    EAT_CRNL_NOP,
+    WHITESPACE_LINE,
+};
+
 struct csv_reader {
     FILE *f;
     bool own_f;
     char *name; /* the path, for messages */
-    struct csv_parser p;
-    bool p_live;
-    int pass; /* 1: the header and the types; 2: the rows */
+    int pass;   /* 1: the header and the types; 2: the rows */
     struct col *cols;
     size_t n_cols;
     const char *const *columns; /* the projection (borrowed), NULL = all */
-    size_t row;                 /* records seen, the header included */
-    size_t field;               /* fields of the current record so far */
-    struct mill_buf first;      /* its first field, until the second comes (on_field) */
-    struct mill_value cur;      /* pass 2: the record being built */
-    struct mill_value *ready;   /* pass 2: completed records, oldest first */
+    /* the tokenizer */
+    enum tok_state st;
+    struct mill_buf field;  /* the field being read */
+    size_t blanks;          /* WHITESPACE_LINE: the blanks read so far */
+    char blank_bytes[4096]; /* and the first of them, to give back */
+    size_t row;             /* records ended, the header included */
+    size_t quote_row;       /* where the open quoted field started */
+    size_t n_fields;        /* fields of the current record so far */
+    /* pass 2's rows */
+    struct mill_value cur;    /* the record being built */
+    struct mill_value *ready; /* completed records, oldest first */
     size_t n_ready, head, cap_ready;
     bool eof;
-    int rc; /* the first error a callback met */
-    struct mill_err *err;
+    int rc;                /* the first error met: the reader cannot go on */
+    struct mill_err saved; /* and its message */
+    struct mill_err *err;  /* the caller's, of the current call */
 };
 
 /* ---- fields ---------------------------------------------------------------------------- */
@@ -83,44 +111,58 @@ static bool is_na(const char *s, size_t n) {
     return false;
 }
 
+/* pandas' isspace_ascii. */
 static bool blank(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* s[0..n) without the blanks pandas' number parsers skip at either end. */
-static void trim(const char **s, size_t *n) {
-    while (*n && blank(**s)) {
-        (*s)++;
-        (*n)--;
+/* The digits at s[i..n) into *v, then blanks to the end: SCAN_OVERFLOW as soon as *v would
+ * pass lim (whatever follows), SCAN_INVALID without a digit or with other text after. */
+static enum scan scan_digits(const char *s, size_t n, size_t i, uint64_t lim, uint64_t *v) {
+    if (i == n || s[i] < '0' || s[i] > '9')
+        return SCAN_INVALID;
+    for (*v = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (*v > (lim - d) / 10)
+            return SCAN_OVERFLOW;
+        *v = *v * 10 + d;
     }
-    while (*n && blank((*s)[*n - 1]))
-        (*n)--;
+    while (i < n && blank(s[i]))
+        i++;
+    return i < n ? SCAN_INVALID : SCAN_OK;
 }
 
-enum int_parse { NOT_INT, IS_INT, INT_OVERFLOW };
+/* pandas' str_to_int64: blanks, a sign, digits, blanks. */
+static enum scan parse_int(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    while (i < n && blank(s[i]))
+        i++;
+    bool neg = i < n && s[i] == '-';
+    i += i < n && (s[i] == '-' || s[i] == '+');
+    uint64_t v;
+    enum scan sc = scan_digits(s, n, i, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &v);
+    if (sc == SCAN_OK)
+        *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return sc;
+}
 
-/* pandas' str_to_int64: blanks, a sign, digits, blanks; INT_OVERFLOW for an integer outside
- * int64 (pandas then reads the column as uint64 when it can, else as strings). */
-static enum int_parse parse_int(const char *s, size_t n, int64_t *out) {
-    trim(&s, &n);
-    size_t i = n && (s[0] == '+' || s[0] == '-');
-    if (i == n)
-        return NOT_INT;
-    bool neg = s[0] == '-', over = false;
-    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return NOT_INT;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (lim - d) / 10)
-            over = true;
-        else
-            v = v * 10 + d;
+/* pandas' str_to_uint64 in its uint64 scan: a field starting with '-' only marks the column
+ * signed; else blanks, '+', digits (past uint64: SCAN_OVERFLOW), blanks; *above when the value
+ * is past int64. */
+static enum scan parse_uint(const char *s, size_t n, bool *sint, bool *above) {
+    size_t i = 0;
+    while (i < n && blank(s[i]))
+        i++;
+    if (i < n && s[i] == '-') {
+        *sint = true;
+        return SCAN_OK;
     }
-    if (over)
-        return INT_OVERFLOW;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return IS_INT;
+    i += i < n && s[i] == '+';
+    uint64_t v;
+    enum scan sc = scan_digits(s, n, i, UINT64_MAX, &v);
+    if (sc == SCAN_OK)
+        *above |= v > (uint64_t)INT64_MAX;
+    return sc;
 }
 
 /* 10^0 .. 10^308, each the double nearest, built once from correctly rounded literals. */
@@ -144,8 +186,9 @@ static bool space_ascii(char c) { return blank(c); }
 
 /* pandas' precise_xstrtod, step for step (its default float converter, which is not correctly
  * rounded: at most 17 significant digits are kept, the rest only shift the exponent, and the
- * scaling is one multiplication or division by a power of ten). False where pandas fails: no
- * digit, an exponent past 308 or a result that overflows, or text after the number. */
+ * scaling is one multiplication or division by a power of ten; the exponent's digits, at most
+ * 17, accumulate in an int that wraps). False where pandas fails: no digit, an exponent past
+ * 308 or a result that overflows, or text after the number. */
 static bool precise_xstrtod(const char *p, double *out) {
     while (space_ascii(*p))
         p++;
@@ -185,11 +228,13 @@ static bool precise_xstrtod(const char *p, double *out) {
         bool neg_exp = *p == '-';
         if (*p == '-' || *p == '+')
             p++;
-        int n = 0;
+        uint32_t n = 0; /* pandas' int, which wraps; at most 17 digits read */
         const char *digits = p;
-        for (; *p >= '0' && *p <= '9'; p++)
-            n = n < 100000 ? n * 10 + (*p - '0') : n;
-        exponent += neg_exp ? -n : n;
+        for (int k = 0; k < 17 && *p >= '0' && *p <= '9'; p++, k++)
+            n = n * 10u + (uint32_t)(*p - '0');
+        int32_t e32 = (int32_t)n;
+        exponent = neg_exp ? (int)((uint32_t)exponent - (uint32_t)e32)
+                           : (int)((uint32_t)exponent + (uint32_t)e32);
         if (p == digits) /* no digits after the 'e': pandas gives it back */
             p = e;
     }
@@ -232,129 +277,181 @@ static bool parse_num(const char *s, size_t n, double *out) {
     return false;
 }
 
+/* pandas' to_boolean: "true" or "false" in any case. */
 static bool parse_bool(const char *s, size_t n, bool *out) {
-    static const char *const T[] = {"True", "TRUE", "true"}, *const F[] = {"False", "FALSE",
-                                                                           "false"};
-    for (int i = 0; i < 3; i++) {
-        if (strlen(T[i]) == n && !memcmp(T[i], s, n))
-            return *out = true, true;
-        if (strlen(F[i]) == n && !memcmp(F[i], s, n))
-            return !(*out = false);
-    }
+    if (n == 4 && !strncasecmp(s, "true", 4))
+        return *out = true, true;
+    if (n == 5 && !strncasecmp(s, "false", 5))
+        return !(*out = false);
     return false;
 }
 
-/* ---- pass 1: the header and the types --------------------------------------------------- */
+/* ---- the header ----------------------------------------------------------------------------- */
 
-static int fail(struct csv_reader *r, int code, const char *fmt, const char *what) {
-    if (!r->rc)
-        r->rc = mill_err_set(r->err, code, fmt, r->name, r->row + 1, what);
+/* Records the reader's first error (the message names the file) and gives it to the caller. */
+static int error_at(struct csv_reader *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int error_at(struct csv_reader *r, int code, const char *fmt, ...) {
+    if (!r->rc) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->saved.msg, sizeof r->saved.msg, fmt, ap);
+        va_end(ap);
+        r->saved.code = r->rc = code;
+        if (r->err)
+            *r->err = r->saved;
+    }
     return r->rc;
 }
 
-static bool valid_utf8(const char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t k = mill_utf8_next((const unsigned char *)s + i, n - i, &cp);
-        if (!k)
-            return false;
-        i += k;
-    }
-    return true;
+static int fail(struct csv_reader *r, int code, size_t row, const char *what) {
+    return error_at(r, code, "%s: row %zu: %s", r->name, row, what);
 }
 
-/* A header field: its column, named as pandas names it (dedup() runs once the row is in). */
+static int oom(struct csv_reader *r) { return fail(r, MILL_ENOMEM, r->row + 1, "out of memory"); }
+
+/* A header field: its column, "Unnamed: <i>" when empty (dedup() runs once the row is in). */
 static void header_field(struct csv_reader *r, const char *s, size_t n) {
     if (r->n_cols >= MAX_COLS) {
-        fail(r, MILL_EFORMAT, "%s: row %zu: %s", "more than 65536 columns");
+        fail(r, MILL_EFORMAT, 1, "more than 16384 columns");
         return;
     }
     struct col *c = realloc(r->cols, (r->n_cols + 1) * sizeof *c);
     if (!c) {
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+        oom(r);
         return;
     }
     r->cols = c;
     c += r->n_cols;
-    *c = (struct col){.may_int = true, .may_num = true, .may_bool = true};
+    *c = (struct col){.unnamed = n == 0, .may_num = true, .may_bool = true};
     struct mill_buf b = {0};
     if (n ? mill_buf_add(&b, s, n) : mill_buf_addf(&b, "Unnamed: %zu", r->n_cols))
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+        oom(r);
     c->name = mill_buf_take(&b);
     mill_buf_free(&b);
     if (!c->name && !r->rc)
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+        oom(r);
     r->n_cols++;
 }
 
-static bool name_taken(const struct csv_reader *r, size_t upto, const char *name) {
-    for (size_t i = 0; i < upto; i++)
-        if (!strcmp(r->cols[i].name, name))
+static bool in_header(const struct csv_reader *r, const char *name) {
+    for (size_t i = 0; i < r->n_cols; i++)
+        if (r->cols[i].name && !strcmp(r->cols[i].name, name))
             return true;
     return false;
 }
 
-/* pandas' C parser's de-duplication of column names: a repeated "a" becomes "a.<k>" for the
- * first k from its count on that no column of the header (as renamed so far) has. */
-static void dedup(struct csv_reader *r) {
-    size_t *count = calloc(r->n_cols ? r->n_cols : 1, sizeof *count); /* per first holder */
-    if (!count) {
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
-        return;
-    }
-    for (size_t i = 0; !r->rc && i < r->n_cols; i++) {
-        size_t first = 0;
-        while (first < i && strcmp(r->cols[first].name, r->cols[i].name))
-            first++;
-        if (first == i) {
-            count[i] = 1;
-            continue;
-        }
-        struct mill_buf b = {0};
-        for (size_t k = count[first]++;; k = count[first]++) {
-            mill_buf_reset(&b);
-            if (mill_buf_addf(&b, "%s.%zu", r->cols[i].name, k)) {
-                fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
-                break;
-            }
-            if (!name_taken(r, r->n_cols, b.p))
-                break;
-        }
-        if (!r->rc) {
-            free(r->cols[i].name);
-            r->cols[i].name = mill_buf_take(&b);
-            count[i] = 1;
-        }
-        mill_buf_free(&b);
-    }
-    free(count);
+/* pandas' counts dict of its de-duplication: name -> count. */
+struct counts {
+    char **names;
+    size_t *n, len;
+};
+
+static size_t count_of(const struct counts *c, const char *name) {
+    for (size_t i = 0; i < c->len; i++)
+        if (!strcmp(c->names[i], name))
+            return c->n[i];
+    return 0;
 }
 
-/* A data field of pass 1: what its column may still be. */
+static int set_count(struct counts *c, const char *name, size_t v) {
+    for (size_t i = 0; i < c->len; i++)
+        if (!strcmp(c->names[i], name))
+            return c->n[i] = v, 0;
+    char **names = realloc(c->names, (c->len + 1) * sizeof *names);
+    if (names)
+        c->names = names;
+    size_t *n = names ? realloc(c->n, (c->len + 1) * sizeof *n) : NULL;
+    if (n)
+        c->n = n;
+    if (!names || !n || !(c->names[c->len] = strdup(name)))
+        return MILL_ENOMEM;
+    c->n[c->len++] = v;
+    return 0;
+}
+
+/* Column i's name as pandas' loop renames it: a name seen k times before becomes "<name>.<k>",
+ * k counting on past names the header holds. */
+static int dedup_one(struct csv_reader *r, struct counts *counts, size_t i) {
+    const char *old = r->cols[i].name;
+    size_t cur = count_of(counts, old);
+    struct mill_buf b = {0};
+    while (cur > 0) {
+        if (set_count(counts, old, cur + 1))
+            return MILL_ENOMEM;
+        mill_buf_reset(&b);
+        if (mill_buf_addf(&b, "%s.%zu", old, cur))
+            return MILL_ENOMEM;
+        cur = in_header(r, b.p) ? cur + 1 : count_of(counts, b.p);
+    }
+    if (b.p) {
+        free(r->cols[i].name);
+        r->cols[i].name = mill_buf_take(&b);
+    }
+    mill_buf_free(&b);
+    return set_count(counts, r->cols[i].name, cur + 1);
+}
+
+/* pandas' C parser's de-duplication of the header: the given names first, then the unnamed. */
+static void dedup(struct csv_reader *r) {
+    struct counts counts = {0};
+    int rc = 0;
+    for (int unnamed = 0; !rc && unnamed < 2; unnamed++)
+        for (size_t i = 0; !rc && i < r->n_cols; i++)
+            if (r->cols[i].unnamed == (unnamed == 1))
+                rc = dedup_one(r, &counts, i);
+    for (size_t i = 0; i < counts.len; i++)
+        free(counts.names[i]);
+    free(counts.names);
+    free(counts.n);
+    if (rc)
+        oom(r);
+}
+
+/* ---- pass 1: the types ---------------------------------------------------------------------- */
+
+/* A data field of pass 1: how pandas' scans of its column go on. */
 static void infer_field(struct col *c, const char *s, size_t n) {
-    if (is_na(s, n)) {
+    bool na = is_na(s, n);
+    int64_t i;
+    double d;
+    bool b;
+    if (c->uint_scan == SCAN_OK) {
+        if (na)
+            c->seen_null = true;
+        else
+            c->uint_scan = parse_uint(s, n, &c->seen_sint, &c->seen_uint);
+    }
+    if (na) {
         c->missing = true;
         return;
     }
     c->present = true;
-    int64_t i;
-    double d;
-    bool b;
-    /* pandas scans a column as int64 in row order and stops at the first field that is not
-     * one: at text, it tries float, then bool; at an integer outside int64, uint64 and else
-     * strings (so the column is text here either way: we have no uint64) */
-    enum int_parse ip = c->may_int ? parse_int(s, n, &i) : NOT_INT;
-    if (ip != IS_INT && c->may_int) {
-        c->may_int = false;
-        c->overflow = ip == INT_OVERFLOW;
-    }
+    if (c->int_scan == SCAN_OK)
+        c->int_scan = parse_int(s, n, &i);
     if (c->may_num && !parse_num(s, n, &d))
         c->may_num = false;
     if (c->may_bool && !parse_bool(s, n, &b))
         c->may_bool = false;
 }
 
-/* ---- pass 2: the rows -------------------------------------------------------------------- */
+/* The column's type, as pandas' _convert_tokens settles it: int64 unless its scan stopped
+ * (with missing fields, cast to float); at an overflow the uint64 scan decides (uint64, which
+ * we give as text, or text, or raw text, or on to float); float; bool; text. */
+static enum col_type infer_type(const struct col *c) {
+    if (!c->present)
+        return T_NULL;
+    if (c->int_scan == SCAN_OK)
+        return c->missing ? T_INT_FLOAT : T_INT;
+    if (c->int_scan == SCAN_OVERFLOW && c->uint_scan != SCAN_INVALID) {
+        if (c->uint_scan == SCAN_OK && c->seen_uint && (c->seen_sint || c->seen_null))
+            return T_RAW;
+        return T_STR;
+    }
+    return c->may_num ? T_FLOAT : c->may_bool ? T_BOOL : T_STR;
+}
+
+/* ---- pass 2: the rows ------------------------------------------------------------------------- */
 
 static int push_value(struct csv_reader *r, const struct col *c, const char *s, size_t n) {
     struct mill_value v;
@@ -362,11 +459,14 @@ static int push_value(struct csv_reader *r, const struct col *c, const char *s, 
     int64_t i;
     double d;
     bool b;
-    if (is_na(s, n))
+    if (c->type != T_RAW && is_na(s, n))
         ;
-    else if (c->type == T_INT && parse_int(s, n, &i) == IS_INT)
+    else if (c->type == T_INT && parse_int(s, n, &i) == SCAN_OK)
         mill_value_int(&v, i);
-    else if (c->type == T_FLOAT && parse_num(s, n, &d))
+    else if (c->type == T_INT_FLOAT && parse_int(s, n, &i) == SCAN_OK) {
+        if (i != INT64_MIN)
+            mill_value_float(&v, (double)i);
+    } else if (c->type == T_FLOAT && parse_num(s, n, &d))
         mill_value_float(&v, d);
     else if (c->type == T_BOOL && parse_bool(s, n, &b))
         mill_value_bool(&v, b);
@@ -388,14 +488,25 @@ static bool projected(const struct csv_reader *r, const char *name) {
     return false;
 }
 
-/* ---- libcsv's callbacks ------------------------------------------------------------------ */
+/* ---- records ---------------------------------------------------------------------------------- */
 
-/* Field k of the current record. */
-static void take_field(struct csv_reader *r, size_t k, const char *s, size_t n) {
+static bool valid_utf8(const char *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = mill_utf8_valid_len((const unsigned char *)s + i, n - i, NULL)))
+            return false;
+    return true;
+}
+
+/* A field of the current record, complete (pandas' END_FIELD): up to its first NUL. */
+static void end_field(struct csv_reader *r) {
+    size_t k = r->n_fields++;
+    const char *s = r->field.p ? r->field.p : "";
+    size_t n = strnlen(s, r->field.n);
+    r->field.n = 0;
     if (r->rc)
         return;
-    if (n && !valid_utf8(s, n)) {
-        fail(r, MILL_EFORMAT, "%s: row %zu: %s", "a field that is not UTF-8 text");
+    if (!valid_utf8(s, n)) {
+        fail(r, MILL_EFORMAT, r->row + 1, "a field that is not UTF-8 text");
         return;
     }
     if (r->row == 0) {
@@ -408,123 +519,206 @@ static void take_field(struct csv_reader *r, size_t k, const char *s, size_t n) 
             char what[96];
             snprintf(what, sizeof what, "more fields than the %zu columns of the header",
                      r->n_cols);
-            fail(r, MILL_EFORMAT, "%s: row %zu: %s", what);
+            fail(r, MILL_EFORMAT, r->row + 1, what);
         }
         return;
     }
     if (r->pass == 1)
         infer_field(&r->cols[k], s, n);
     else if (projected(r, r->cols[k].name) && push_value(r, &r->cols[k], s, n))
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+        oom(r);
 }
 
-/* A record's first field waits for the second (or the record's end): a record that is one
- * field of blanks is a blank line to pandas, and skipped. */
-static void on_field(void *s, size_t n, void *data) {
-    struct csv_reader *r = data;
-    size_t k = r->field++;
-    if (r->rc)
-        return;
-    if (k == 1)
-        take_field(r, 0, r->first.p ? r->first.p : "", r->first.n);
-    if (k > 0) {
-        take_field(r, k, s, n);
-        return;
+/* Queues pass 2's completed record. */
+static void queue_row(struct csv_reader *r) {
+    if (r->head + r->n_ready == r->cap_ready) {
+        if (r->head) {
+            memmove(r->ready, r->ready + r->head, r->n_ready * sizeof *r->ready);
+            r->head = 0;
+        } else {
+            size_t cap = r->cap_ready ? 2 * r->cap_ready : 16;
+            struct mill_value *g = realloc(r->ready, cap * sizeof *g);
+            if (!g) {
+                oom(r);
+                return;
+            }
+            r->ready = g;
+            r->cap_ready = cap;
+        }
     }
-    mill_buf_reset(&r->first);
-    if (n && mill_buf_add(&r->first, s, n))
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+    r->ready[r->head + r->n_ready++] = r->cur;
+    mill_value_struct(&r->cur);
 }
 
-/* Whether the record so far is one field of spaces and tabs. */
-static bool blank_record(const struct csv_reader *r) {
-    if (r->field != 1 || !r->first.n)
-        return false;
-    for (size_t i = 0; i < r->first.n; i++)
-        if (r->first.p[i] != ' ' && r->first.p[i] != '\t')
-            return false;
-    return true;
-}
-
-/* A row is complete: pass 1 counts it, pass 2 pads it and queues it. */
-static void on_row(int c, void *data) {
-    (void)c;
-    struct csv_reader *r = data;
-    if (blank_record(r)) {
-        r->field = 0;
-        return;
-    }
-    if (r->field == 1)
-        take_field(r, 0, r->first.p ? r->first.p : "", r->first.n);
+/* The current record is complete (pandas' END_LINE): pass 1 counts it, pass 2 pads it with
+ * missing values and queues it. */
+static void end_line(struct csv_reader *r) {
     if (!r->rc && r->row == 0 && r->pass == 1)
         dedup(r);
     if (!r->rc && r->row > 0) {
-        for (size_t k = r->field; k < r->n_cols; k++) {
+        for (size_t k = r->n_fields; k < r->n_cols; k++) {
             if (r->pass == 1)
-                r->cols[k].missing = true;
+                infer_field(&r->cols[k], "", 0);
             else if (projected(r, r->cols[k].name) && push_value(r, &r->cols[k], "", 0))
-                fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
+                oom(r);
         }
-        if (!r->rc && r->pass == 2) {
-            if (r->head + r->n_ready == r->cap_ready) {
-                if (r->head) {
-                    memmove(r->ready, r->ready + r->head, r->n_ready * sizeof *r->ready);
-                    r->head = 0;
-                } else {
-                    size_t cap = r->cap_ready ? 2 * r->cap_ready : 16;
-                    struct mill_value *g = realloc(r->ready, cap * sizeof *g);
-                    if (!g) {
-                        fail(r, MILL_ENOMEM, "%s: row %zu: %s", "out of memory");
-                        return;
-                    }
-                    r->ready = g;
-                    r->cap_ready = cap;
-                }
-            }
-            r->ready[r->head + r->n_ready++] = r->cur;
-            mill_value_struct(&r->cur);
-        }
+        if (!r->rc && r->pass == 2)
+            queue_row(r);
     }
     r->row++;
-    r->field = 0;
+    r->n_fields = 0;
+    r->st = START_RECORD;
 }
 
-/* ---- the file ---------------------------------------------------------------------------- */
-
-static int no_space(unsigned char c) {
-    (void)c;
-    return 0; /* pandas keeps blanks around unquoted fields */
+static void push_char(struct csv_reader *r, char c) {
+    if (!r->rc && mill_buf_addc(&r->field, c))
+        oom(r);
 }
+
+/* A byte that ends the field: ',' (on to the next field), LF (and the record) or CR (and the
+ * record, once the byte after it is seen); false for any other. */
+static bool field_end(struct csv_reader *r, char c) {
+    if (c != ',' && c != '\n' && c != '\r')
+        return false;
+    end_field(r);
+    if (c == '\n')
+        end_line(r);
+    else
+        r->st = c == ',' ? START_FIELD : EAT_CRNL;
+    return true;
+}
+
+/* One byte through pandas' tokenizer (tokenize_bytes with its defaults: delimiter ',', quote
+ * '"', doublequote, no escape or comment, skip_blank_lines). */
+static void tokenize(struct csv_reader *r, char c) {
+    for (bool again = true; again;) {
+        again = false;
+        switch (r->st) {
+        case WHITESPACE_LINE:
+            if (c == '\n') {
+                r->st = START_RECORD;
+            } else if (c == '\r') {
+                r->st = EAT_CRNL_NOP;
+            } else if (c == ' ' || c == '\t') {
+                if (r->blanks < sizeof r->blank_bytes)
+                    r->blank_bytes[r->blanks] = c;
+                r->blanks++;
+            } else { /* not a blank line: its blanks begin the first field */
+                for (size_t i = 0; i < r->blanks; i++)
+                    push_char(r, i < sizeof r->blank_bytes ? r->blank_bytes[i] : ' ');
+                r->st = IN_FIELD;
+                again = true;
+            }
+            break;
+        case START_RECORD:
+            if (c == '\n') {
+                break; /* a blank line */
+            } else if (c == '\r') {
+                r->st = EAT_CRNL_NOP;
+                break;
+            } else if (c == ' ' || c == '\t') {
+                r->st = WHITESPACE_LINE;
+                r->blanks = 1;
+                r->blank_bytes[0] = c;
+                break;
+            }
+            r->st = START_FIELD;
+            /* fall through */
+        case START_FIELD:
+            if (c == '"') {
+                r->st = IN_QUOTED_FIELD;
+                r->quote_row = r->row + 1;
+            } else if (!field_end(r, c)) {
+                push_char(r, c);
+                r->st = IN_FIELD;
+            }
+            break;
+        case IN_FIELD:
+            if (!field_end(r, c))
+                push_char(r, c);
+            break;
+        case IN_QUOTED_FIELD:
+            if (c == '"')
+                r->st = QUOTE_IN_QUOTED_FIELD;
+            else
+                push_char(r, c);
+            break;
+        case QUOTE_IN_QUOTED_FIELD:
+            if (c == '"') {
+                push_char(r, c);
+                r->st = IN_QUOTED_FIELD;
+            } else if (!field_end(r, c)) { /* text after the closing quote joins the field */
+                push_char(r, c);
+                r->st = IN_FIELD;
+            }
+            break;
+        case EAT_CRNL:
+            if (c == '\n') {
+                end_line(r);
+            } else if (c == ',') { /* pandas' "\r-delimited files": a record begun, empty field */
+                end_line(r);
+                end_field(r);
+                r->st = START_FIELD;
+            } else {
+                end_line(r);
+                again = true;
+            }
+            break;
+        case EAT_CRNL_NOP:
+            r->st = START_RECORD;
+            again = c != '\n' && c != ','; /* pandas eats a comma here too */
+            break;
+        }
+    }
+}
+
+/* The end of the file (pandas' parser_handle_eof). */
+static void tokenize_eof(struct csv_reader *r) {
+    switch (r->st) {
+    case START_RECORD:
+    case WHITESPACE_LINE:
+    case EAT_CRNL_NOP: return;
+    case IN_QUOTED_FIELD: {
+        char what[96];
+        snprintf(what, sizeof what, "the file ends inside the quoted field this row opens");
+        fail(r, MILL_EFORMAT, r->quote_row, what);
+        return;
+    }
+    case IN_FIELD:
+    case START_FIELD:
+    case QUOTE_IN_QUOTED_FIELD: end_field(r); break;
+    case EAT_CRNL: break;
+    }
+    end_line(r);
+}
+
+/* ---- the file ----------------------------------------------------------------------------- */
 
 /* Starts a pass from the file's first byte (after a BOM). */
 static int start_pass(struct csv_reader *r, int pass) {
-    if (r->p_live)
-        csv_free(&r->p);
-    r->p_live = false;
     if (fseek(r->f, 0, SEEK_SET))
-        return mill_err_set(r->err, MILL_EIO, "%s: cannot rewind: %s", r->name, strerror(errno));
+        return error_at(r, MILL_EIO, "%s: cannot rewind: %s", r->name, strerror(errno));
     unsigned char bom[3];
     if (fread(bom, 1, 3, r->f) != 3 || memcmp(bom, "\xef\xbb\xbf", 3))
         rewind(r->f);
-    if (csv_init(&r->p, CSV_APPEND_NULL))
-        return mill_err_set(r->err, MILL_ENOMEM, "out of memory");
-    r->p_live = true;
-    csv_set_space_func(&r->p, no_space);
     r->pass = pass;
-    r->row = r->field = 0;
+    r->row = r->n_fields = 0;
+    r->st = START_RECORD;
+    r->field.n = 0;
+    r->eof = false;
     return 0;
 }
 
-/* Feeds the next chunk of the file to libcsv; at the end, finishes the last record. */
+/* Feeds the next chunk of the file to the tokenizer; at the end, finishes the last record. */
 static int feed(struct csv_reader *r) {
     char buf[65536];
     size_t got = fread(buf, 1, sizeof buf, r->f);
-    if (got && csv_parse(&r->p, buf, got, on_field, on_row, r) != got && !r->rc)
-        fail(r, MILL_ENOMEM, "%s: row %zu: %s", csv_strerror(csv_error(&r->p)));
+    for (size_t i = 0; i < got && !r->rc; i++)
+        tokenize(r, buf[i]);
     if (!r->rc && got < sizeof buf) {
         if (ferror(r->f))
-            return mill_err_set(r->err, MILL_EIO, "%s: read error: %s", r->name, strerror(errno));
-        csv_fini(&r->p, on_field, on_row, r);
+            return error_at(r, MILL_EIO, "%s: read error: %s", r->name, strerror(errno));
+        tokenize_eof(r);
         r->eof = true;
     }
     return r->rc;
@@ -536,16 +730,9 @@ static int infer(struct csv_reader *r) {
     while (!rc && !r->eof)
         rc = feed(r);
     if (!rc && r->row == 0)
-        rc = mill_err_set(r->err, MILL_EFORMAT, "%s: no header row (an empty file)", r->name);
-    for (size_t i = 0; !rc && i < r->n_cols; i++) {
-        struct col *c = &r->cols[i];
-        c->type = !c->present                 ? T_NULL
-                  : c->overflow               ? T_STR /* pandas: uint64 or text */
-                  : c->may_int && !c->missing ? T_INT
-                  : c->may_int || c->may_num  ? T_FLOAT
-                  : c->may_bool               ? T_BOOL
-                                              : T_STR;
-    }
+        rc = error_at(r, MILL_EFORMAT, "%s: no header row (an empty file)", r->name);
+    for (size_t i = 0; !rc && i < r->n_cols; i++)
+        r->cols[i].type = infer_type(&r->cols[i]);
     return rc;
 }
 
@@ -565,8 +752,8 @@ int mill_csv_open_stream(FILE *f, bool own, const char *name, const char *const 
     r->err = err;
     mill_value_struct(&r->cur);
     int rc = infer(r);
-    if (!rc && !(rc = start_pass(r, 2)))
-        r->eof = false;
+    if (!rc)
+        rc = start_pass(r, 2);
     if (rc) {
         mill_csv_close((struct mill_csv *)r);
         return rc;
@@ -578,6 +765,10 @@ int mill_csv_open_stream(FILE *f, bool own, const char *name, const char *const 
 int mill_csv_next(struct mill_csv *csv, struct mill_value *row, struct mill_err *err) {
     struct csv_reader *r = (struct csv_reader *)csv;
     r->err = err;
+    if (r->rc) { /* an error stays: the reader cannot go on */
+        *err = r->saved;
+        return r->rc;
+    }
     while (!r->n_ready && !r->eof && !r->rc)
         feed(r);
     if (r->rc)
@@ -593,8 +784,6 @@ void mill_csv_close(struct mill_csv *csv) {
     struct csv_reader *r = (struct csv_reader *)csv;
     if (!r)
         return;
-    if (r->p_live)
-        csv_free(&r->p);
     if (r->f && r->own_f)
         fclose(r->f);
     for (size_t i = 0; i < r->n_cols; i++)
@@ -604,12 +793,12 @@ void mill_csv_close(struct mill_csv *csv) {
         mill_value_free(&r->ready[r->head + i]);
     free(r->ready);
     mill_value_free(&r->cur);
-    mill_buf_free(&r->first);
+    mill_buf_free(&r->field);
     free(r->name);
     free(r);
 }
 
-/* ---- the reader interface ---------------------------------------------------------------- */
+/* ---- the reader interface ------------------------------------------------------------------ */
 
 static int csv_open(const char *path, const char *const *columns, void **state,
                     struct mill_err *err) {
