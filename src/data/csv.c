@@ -88,6 +88,7 @@ struct csv_reader {
     enum tok_state st;
     struct mill_buf field;  /* the field being read */
     size_t blanks;          /* WHITESPACE_LINE: the blanks read so far */
+    bool comma_eaten;       /* the line began with a comma EAT_CRNL_NOP ate */
     char blank_bytes[4096]; /* and the first of them, to give back */
     size_t row;             /* records ended, the header included */
     size_t quote_row;       /* where the open quoted field started */
@@ -603,7 +604,9 @@ static void tokenize(struct csv_reader *r, char c) {
                 if (r->blanks < sizeof r->blank_bytes)
                     r->blank_bytes[r->blanks] = c;
                 r->blanks++;
-            } else { /* not a blank line: its blanks begin the first field */
+            } else { /* not a blank line: read again from its start (pandas rewinds) */
+                if (r->comma_eaten)
+                    end_field(r); /* the comma EAT_CRNL_NOP took begins the line */
                 for (size_t i = 0; i < r->blanks; i++)
                     push_char(r, i < sizeof r->blank_bytes ? r->blank_bytes[i] : ' ');
                 r->st = IN_FIELD;
@@ -611,6 +614,7 @@ static void tokenize(struct csv_reader *r, char c) {
             }
             break;
         case START_RECORD:
+            r->comma_eaten = r->comma_eaten && (c == ' ' || c == '\t');
             if (c == '\n') {
                 break; /* a blank line */
             } else if (c == '\r') {
@@ -667,6 +671,7 @@ static void tokenize(struct csv_reader *r, char c) {
         case EAT_CRNL_NOP:
             r->st = START_RECORD;
             again = c != '\n' && c != ','; /* pandas eats a comma here too */
+            r->comma_eaten = c == ',';
             break;
         }
     }
@@ -705,6 +710,7 @@ static int start_pass(struct csv_reader *r, int pass) {
     r->row = r->n_fields = 0;
     r->st = START_RECORD;
     r->field.n = 0;
+    r->comma_eaten = false;
     r->eof = false;
     return 0;
 }

@@ -94,6 +94,7 @@ static const char *const cases[] = {
     "x,y\n  \r,5\n",
     "x,y\n1,2\r\r,5\n",
     "x,y\n1,2\r,3\n",
+    "a,b\n\r,x\n",
     "x\n\f\n1\n",
     /* the header: given names are de-duplicated before the unnamed */
     ",Unnamed: 0\n1,2\n",
@@ -251,6 +252,22 @@ static void test_nul(void) {
     mtest_free_lines(want, n);
 }
 
+/* A blank line ended by a lone CR, a comma, then blanks and text: pandas rewinds to the line's
+ * start to read it again, and before its fix (pandas #51141, PR #64540, in no 2.x release) only
+ * to the last LF, reading earlier lines twice. Ours is the fixed pandas': the line is a record
+ * beginning with an empty field. */
+static void test_cr_rewind(void) {
+    const char *text = "a,b\n\r, x\n";
+    write_cases("w", &text, 1);
+    char path[128];
+    case_path(path, sizeof path, "w", 0);
+    struct mill_buf got = {0};
+    struct mill_err e = {0};
+    CHECK_INT(read_all(path, NULL, &got, &e), 0);
+    CHECK_STR(got.p, "[{\"a\":null,\"b\":\" x\"}]");
+    mill_buf_free(&got);
+}
+
 static void test_refused(void) {
     size_t n = sizeof refused / sizeof refused[0];
     write_cases("r", refused, n);
@@ -342,5 +359,6 @@ static void cleanup(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_nul), MTEST(test_refused),
-           MTEST(test_projection_and_size), MTEST(test_hostile), MTEST(cleanup))
+MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_nul), MTEST(test_cr_rewind),
+           MTEST(test_refused), MTEST(test_projection_and_size), MTEST(test_hostile),
+           MTEST(cleanup))
