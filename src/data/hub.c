@@ -1864,33 +1864,43 @@ static bool class_match(const char *p, char c, const char **end) {
     return hit != neg;
 }
 
-static bool match_at(const char *p, const char *s);
+/* A match of a pattern against a path: both strings, and the states (pattern offset, path
+ * offset) already found not to match, so that each is tried once (without them, k stars take
+ * time of the order of the path's length to the k-th power). failed is NULL when too large. */
+struct glob {
+    const char *p0, *s0;
+    size_t ns;
+    unsigned char *failed;
+};
+
+static bool match_at(struct glob *g, const char *p, const char *s);
 
 /* "**" at p (p points past it). */
-static bool match_stars(const char *p, const char *s) {
+static bool match_stars(struct glob *g, const char *p, const char *s) {
     if (*p == '/') {
-        if (match_at(p + 1, s))
+        if (match_at(g, p + 1, s))
             return true;
         for (const char *t = s; *t; t++)
-            if (*t == '/' && match_at(p + 1, t + 1))
+            if (*t == '/' && match_at(g, p + 1, t + 1))
                 return true;
         return false;
     }
     for (const char *t = s;; t++) {
-        if (match_at(p, t))
+        if (match_at(g, p, t))
             return true;
         if (!*t)
             return false;
     }
 }
 
-static bool match_at(const char *p, const char *s) {
+/* Pattern p against path s from the start of both, without the memo. */
+static bool match_here(struct glob *g, const char *p, const char *s) {
     for (; *p; p++, s++) {
         if (p[0] == '*' && p[1] == '*')
-            return match_stars(p + 2, s);
+            return match_stars(g, p + 2, s);
         if (*p == '*') {
             for (const char *t = s;; t++) {
-                if (match_at(p + 1, t))
+                if (match_at(g, p + 1, t))
                     return true;
                 if (!*t || *t == '/')
                     return false;
@@ -1918,8 +1928,26 @@ static bool match_at(const char *p, const char *s) {
     return *s == 0;
 }
 
+static bool match_at(struct glob *g, const char *p, const char *s) {
+    size_t key = (size_t)(p - g->p0) * (g->ns + 1) + (size_t)(s - g->s0);
+    if (g->failed && (g->failed[key / 8] >> (key % 8) & 1))
+        return false;
+    bool ok = match_here(g, p, s);
+    if (!ok && g->failed)
+        g->failed[key / 8] |= (unsigned char)(1u << (key % 8));
+    return ok;
+}
+
 bool mill_hub_glob_match(const char *pattern, const char *path) {
-    return pattern && path && match_at(pattern, path);
+    if (!pattern || !path)
+        return false;
+    size_t np = strlen(pattern), ns = strlen(path);
+    struct glob g = {pattern, path, ns, NULL};
+    if (np < 4096 && ns < 4096) /* at most 2 MB of memo; else the plain search */
+        g.failed = calloc(((np + 1) * (ns + 1) + 7) / 8, 1);
+    bool ok = match_at(&g, pattern, path);
+    free(g.failed);
+    return ok;
 }
 
 /* The directory part of pattern before its first wildcard ("data/train" for any pattern of

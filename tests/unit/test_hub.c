@@ -300,6 +300,14 @@ static void test_glob_match(void) {
     CHECK(!mill_hub_glob_match("*.tar", "a.tar.gz"));
     CHECK(mill_hub_glob_match("default/test-*.parquet", "default/test-00000-of-00001.parquet"));
     CHECK(!mill_hub_glob_match("default/test-*.parquet", "default/test/0000.parquet"));
+    /* Many stars against a long path that almost matches: each state tried once (the plain
+     * search takes on the order of 80^12 steps here, and never ends) */
+    char path[256];
+    memset(path, 'a', 80);
+    memcpy(path + 80, "/x", 3);
+    CHECK(!mill_hub_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", path));
+    CHECK(!mill_hub_glob_match("**a**a**a**a**a**a**a**a**a**a**b", path));
+    CHECK(mill_hub_glob_match("**a**a**a**a**a**a**a**a**a**a**x", path));
 }
 
 /* HF datasets' own doctests of _is_inside_unrequested_special_dir and
