@@ -276,19 +276,30 @@ static size_t lower_all(const struct mill_clip_tokenizer *tok, pcre2_match_data 
     return o;
 }
 
+/* text[0..n) as valid UTF-8, as Python's bytes.decode("utf-8", "replace") makes it, malloc'd
+ * (length in *len); NULL when out of memory. */
+static char *python_utf8(const char *text, size_t n, size_t *len) {
+    uint32_t *cps = n < SIZE_MAX / 8 ? malloc((n + 1) * sizeof *cps) : NULL;
+    char *valid = n < SIZE_MAX / 8 ? malloc(4 * n + 1) : NULL;
+    if (cps && valid)
+        *len = mill_pystr_encode(cps, mill_pystr_decode(text, n, cps), valid);
+    else {
+        free(valid);
+        valid = NULL;
+    }
+    free(cps);
+    return valid;
+}
+
 /* ftfy.fix_text(text) as malloc'd UTF-8 (length in *len), text first made valid UTF-8 as
  * Python's decoding would; NULL when out of memory. */
 static char *fix_text(const struct mill_clip_tokenizer *tok, const char *text, size_t n,
                       size_t *len) {
-    uint32_t *cps = n < SIZE_MAX / 8 ? malloc((n + 1) * sizeof *cps) : NULL;
-    char *valid = n < SIZE_MAX / 8 ? malloc(4 * n + 1) : NULL, *fixed = NULL;
+    size_t m;
+    char *valid = python_utf8(text, n, &m), *fixed = NULL;
     struct mill_err err = {0};
-    if (cps && valid) {
-        size_t m = mill_pystr_encode(cps, mill_pystr_decode(text, n, cps), valid);
-        if (mill_ftfy_fix_text(tok->ftfy, valid, m, &fixed, len, &err))
-            fixed = NULL;
-    }
-    free(cps);
+    if (valid && mill_ftfy_fix_text(tok->ftfy, valid, m, &fixed, len, &err))
+        fixed = NULL;
     free(valid);
     return fixed;
 }
@@ -308,19 +319,16 @@ static size_t collapse_space(const uint32_t *in, size_t n, uint32_t *out) {
 /* text as valid UTF-8 (Python's decoding), then NFC, as malloc'd UTF-8 (length in *len); NULL
  * when out of memory. */
 static char *nfc_text(const char *text, size_t n, size_t *len) {
-    uint32_t *cps = n < SIZE_MAX / 8 ? malloc((n + 1) * sizeof *cps) : NULL;
-    char *valid = n < SIZE_MAX / 8 ? malloc(4 * n + 1) : NULL, *out = NULL;
-    if (cps && valid) {
-        size_t m = mill_pystr_encode(cps, mill_pystr_decode(text, n, cps), valid);
-        utf8proc_uint8_t *d = NULL;
-        utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)valid, (utf8proc_ssize_t)m, &d,
-                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (k >= 0) { /* else only UTF8PROC_ERROR_NOMEM: the text is valid UTF-8 */
-            out = (char *)d;
-            *len = (size_t)k;
-        }
+    size_t m;
+    char *valid = python_utf8(text, n, &m), *out = NULL;
+    utf8proc_uint8_t *d = NULL;
+    utf8proc_ssize_t k = valid ? utf8proc_map((const utf8proc_uint8_t *)valid, (utf8proc_ssize_t)m,
+                                              &d, UTF8PROC_STABLE | UTF8PROC_COMPOSE)
+                               : -1;
+    if (k >= 0) { /* else out of memory: the text is valid UTF-8 */
+        out = (char *)d;
+        *len = (size_t)k;
     }
-    free(cps);
     free(valid);
     return out;
 }
