@@ -111,13 +111,6 @@ static int backend_of(const char *file, const struct mill_value *type,
     return 0;
 }
 
-static bool takes(const struct mill_backend_arg *args, const char *key) {
-    for (; args && args->name; args++)
-        if (!strcmp(args->name, key))
-            return true;
-    return false;
-}
-
 /* Sets key of obj to a copy of v. */
 static int set_copy(struct mill_value *obj, const char *key, const struct mill_value *v,
                     struct mill_err *err) {
@@ -212,10 +205,10 @@ static int build_args(const char *file, const char *backend, const struct mill_v
         else if (vllm && !strcmp(k, "model") && mill_value_get(merged, "path"))
             continue;
         if (v->kind == MILL_V_NULL || (v->kind == MILL_V_LIST && !v->u.list.n) ||
-            (modality && !takes(ops->args, k)))
+            (modality && !mill_spec_arg_find(ops->args, k)))
             continue;
         struct mill_value a;
-        if (!takes(ops->args, k))
+        if (!mill_spec_arg_find(ops->args, k))
             rc = (ignored->n && mill_buf_adds(ignored, ", ")) || mill_buf_adds(ignored, k)
                      ? oom(err)
                      : 0;

@@ -396,14 +396,19 @@ int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool de
 
 /* ---- backend argument tables ------------------------------------------------------------- */
 
+const struct mill_backend_arg *mill_spec_arg_find(const struct mill_backend_arg *args,
+                                                  const char *name) {
+    for (const struct mill_backend_arg *a = args; a && a->name; a++)
+        if (!strcmp(a->name, name))
+            return a;
+    return NULL;
+}
+
 static int check_table_keys(const struct mill_model_spec *s, const struct mill_backend_arg *args,
                             struct mill_err *err) {
     for (size_t i = 0; i < s->args.u.obj.n; i++) {
         const char *k = s->args.u.obj.keys[i];
-        const struct mill_backend_arg *a = args;
-        while (a && a->name && strcmp(a->name, k))
-            a++;
-        if (!a || !a->name)
+        if (!mill_spec_arg_find(args, k))
             return mill_err_set(err, MILL_EINVAL, "model spec '%s': unknown argument '%s'", s->raw,
                                 k);
     }

@@ -45,6 +45,9 @@ int mill_spec_get_bool(const struct mill_model_spec *s, const char *key, bool de
 
 /* Backend argument tables (struct mill_backend_arg, backend.h). */
 
+/* The entry of args (ending with {NULL}; args may be NULL) named name, or NULL. */
+const struct mill_backend_arg *mill_spec_arg_find(const struct mill_backend_arg *args,
+                                                  const char *name);
 /* Refuses a key of s that args does not list, then stores each STR, INT and BOOL argument, or
  * its literal default, into the field at its offset in target. MILL_EINVAL names the spec, the
  * key and what it must be; MILL_ENOMEM. STR fields already stored stay for
