@@ -588,13 +588,6 @@ int mill_http_probe(struct mill_http *h, struct mill_http_call *c, struct mill_e
 
 /* ---- what the backends share ------------------------------------------------------------ */
 
-static bool in_table(const struct mill_backend_arg *args, const char *key) {
-    for (const struct mill_backend_arg *a = args; a && a->name; a++)
-        if (!strcmp(a->name, key))
-            return true;
-    return false;
-}
-
 /* The spec as given with api_key's value masked. */
 static char *masked_raw(const char *raw) {
     char *m = strdup(raw);
@@ -617,7 +610,7 @@ int mill_http_parse_spec(const struct mill_model_spec *spec, const struct mill_b
             break;
         }
         const char *k = a->u.obj.keys[i];
-        if (mill_value_struct_set(in_table(args, k) ? &known.args : extra, k, &v)) {
+        if (mill_value_struct_set(mill_spec_arg_find(args, k) ? &known.args : extra, k, &v)) {
             mill_value_free(&v);
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         }
