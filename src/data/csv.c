@@ -55,10 +55,11 @@ enum scan { SCAN_OK, SCAN_INVALID, SCAN_OVERFLOW };
 
 struct col {
     char *name;
-    bool unnamed;                         /* its header field was empty */
-    bool present, missing;                /* some field present, some missing */
-    enum scan int_scan;                   /* pandas' int64 scan, in row order: where it stopped */
-    enum scan uint_scan;                  /* its uint64 scan, likewise */
+    bool unnamed;          /* its header field was empty */
+    bool wanted;           /* named by the projection (set once the names are final) */
+    bool present, missing; /* some field present, some missing */
+    enum scan int_scan;    /* pandas' int64 scan, in row order: where it stopped */
+    enum scan uint_scan;   /* its uint64 scan, likewise */
     bool seen_sint, seen_uint, seen_null; /* the uint64 scan's flags */
     bool may_num, may_bool;
     enum col_type type;
@@ -87,9 +88,8 @@ struct csv_reader {
     /* the tokenizer */
     enum tok_state st;
     struct mill_buf field;  /* the field being read */
-    size_t blanks;          /* WHITESPACE_LINE: the blanks read so far */
+    struct mill_buf blanks; /* WHITESPACE_LINE: the blanks read so far, to give back */
     bool comma_eaten;       /* the line began with a comma EAT_CRNL_NOP ate */
-    char blank_bytes[4096]; /* and the first of them, to give back */
     size_t row;             /* records ended, the header included */
     size_t quote_row;       /* where the open quoted field started */
     size_t n_fields;        /* fields of the current record so far */
@@ -480,15 +480,6 @@ static int push_value(struct csv_reader *r, const struct col *c, const char *s, 
     return 0;
 }
 
-static bool projected(const struct csv_reader *r, const char *name) {
-    if (!r->columns)
-        return true;
-    for (size_t i = 0; r->columns[i]; i++)
-        if (!strcmp(r->columns[i], name))
-            return true;
-    return false;
-}
-
 /* ---- records ---------------------------------------------------------------------------------- */
 
 static bool valid_utf8(const char *s, size_t n) {
@@ -526,7 +517,7 @@ static void end_field(struct csv_reader *r) {
     }
     if (r->pass == 1)
         infer_field(&r->cols[k], s, n);
-    else if (projected(r, r->cols[k].name) && push_value(r, &r->cols[k], s, n))
+    else if (r->cols[k].wanted && push_value(r, &r->cols[k], s, n))
         oom(r);
 }
 
@@ -554,13 +545,16 @@ static void queue_row(struct csv_reader *r) {
 /* The current record is complete (pandas' END_LINE): pass 1 counts it, pass 2 pads it with
  * missing values and queues it. */
 static void end_line(struct csv_reader *r) {
-    if (!r->rc && r->row == 0 && r->pass == 1)
+    if (!r->rc && r->row == 0 && r->pass == 1) {
         dedup(r);
+        for (size_t k = 0; k < r->n_cols; k++)
+            r->cols[k].wanted = mill_reader_projected(r->columns, r->cols[k].name);
+    }
     if (!r->rc && r->row > 0) {
         for (size_t k = r->n_fields; k < r->n_cols; k++) {
             if (r->pass == 1)
                 infer_field(&r->cols[k], "", 0);
-            else if (projected(r, r->cols[k].name) && push_value(r, &r->cols[k], "", 0))
+            else if (r->cols[k].wanted && push_value(r, &r->cols[k], "", 0))
                 oom(r);
         }
         if (!r->rc && r->pass == 2)
@@ -601,14 +595,13 @@ static void tokenize(struct csv_reader *r, char c) {
             } else if (c == '\r') {
                 r->st = EAT_CRNL_NOP;
             } else if (c == ' ' || c == '\t') {
-                if (r->blanks < sizeof r->blank_bytes)
-                    r->blank_bytes[r->blanks] = c;
-                r->blanks++;
+                if (mill_buf_addc(&r->blanks, c))
+                    oom(r);
             } else { /* not a blank line: read again from its start (pandas rewinds) */
                 if (r->comma_eaten)
                     end_field(r); /* the comma EAT_CRNL_NOP took begins the line */
-                for (size_t i = 0; i < r->blanks; i++)
-                    push_char(r, i < sizeof r->blank_bytes ? r->blank_bytes[i] : ' ');
+                if (mill_buf_add(&r->field, r->blanks.p, r->blanks.n))
+                    oom(r);
                 r->st = IN_FIELD;
                 again = true;
             }
@@ -622,8 +615,9 @@ static void tokenize(struct csv_reader *r, char c) {
                 break;
             } else if (c == ' ' || c == '\t') {
                 r->st = WHITESPACE_LINE;
-                r->blanks = 1;
-                r->blank_bytes[0] = c;
+                mill_buf_reset(&r->blanks);
+                if (mill_buf_addc(&r->blanks, c))
+                    oom(r);
                 break;
             }
             r->st = START_FIELD;
@@ -800,6 +794,7 @@ void mill_csv_close(struct mill_csv *csv) {
     free(r->ready);
     mill_value_free(&r->cur);
     mill_buf_free(&r->field);
+    mill_buf_free(&r->blanks);
     free(r->name);
     free(r);
 }

@@ -20,18 +20,11 @@ struct jsonl {
     const char *const *columns; /* the projection (borrowed: the dataset outlives the reader) */
 };
 
-static bool projected(const char *const *columns, const char *key) {
-    for (size_t i = 0; columns[i]; i++)
-        if (!strcmp(columns[i], key))
-            return true;
-    return false;
-}
-
 /* Drops the fields of row the projection does not name, keeping the others' order. */
 static void project(struct mill_value *row, const char *const *columns) {
     size_t k = 0;
     for (size_t i = 0; i < row->u.obj.n; i++) {
-        if (!projected(columns, row->u.obj.keys[i])) {
+        if (!mill_reader_projected(columns, row->u.obj.keys[i])) {
             free(row->u.obj.keys[i]);
             mill_value_free(&row->u.obj.vals[i]);
             continue;

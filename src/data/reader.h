@@ -6,6 +6,9 @@
 
 #include <mill/value.h>
 
+#include <stdbool.h>
+#include <string.h>
+
 /* A file-format reader: open a path, step rows, free. Errors name the file and row. */
 struct mill_reader_ops {
     const char *name;
@@ -16,6 +19,14 @@ struct mill_reader_ops {
     int (*next)(void *state, struct mill_value *row, struct mill_err *err);
     void (*close)(void *state);
 };
+
+/* Whether a projection (NULL = all columns) keeps the top-level column name. */
+static inline bool mill_reader_projected(const char *const *columns, const char *name) {
+    for (size_t i = 0; columns && columns[i]; i++)
+        if (!strcmp(columns[i], name))
+            return true;
+    return !columns;
+}
 
 extern const struct mill_reader_ops mill_reader_jsonl;
 extern const struct mill_reader_ops mill_reader_csv;

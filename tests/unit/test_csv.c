@@ -268,6 +268,22 @@ static void test_cr_rewind(void) {
     mill_buf_free(&got);
 }
 
+/* A line that starts with 5,000 tabs and then text: its blanks all begin the field, as in
+ * pandas. */
+static void test_long_blanks(void) {
+    size_t n = 5000;
+    char *text = malloc(n + 8);
+    memcpy(text, "x\n", 2);
+    memset(text + 2, '\t', n);
+    memcpy(text + 2 + n, "a\n", 3);
+    write_case("t", 0, text, n + 4);
+    free(text);
+    char **want = oracle("t", 1);
+    if (want)
+        CHECK_INT(check_case("t", 0, want[0]), 1);
+    mtest_free_lines(want, 1);
+}
+
 static void test_refused(void) {
     size_t n = sizeof refused / sizeof refused[0];
     write_cases("r", refused, n);
@@ -360,5 +376,5 @@ static void cleanup(void) {
 }
 
 MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_nul), MTEST(test_cr_rewind),
-           MTEST(test_refused), MTEST(test_projection_and_size), MTEST(test_hostile),
-           MTEST(cleanup))
+           MTEST(test_long_blanks), MTEST(test_refused), MTEST(test_projection_and_size),
+           MTEST(test_hostile), MTEST(cleanup))
