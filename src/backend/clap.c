@@ -69,8 +69,8 @@ struct clapb {
     float *feats, *emb; /* one batch: batch x frames x n_mels, batch x dim */
     size_t *idx;
     int64_t n_encoded, n_cropped; /* since the last provenance call */
-    /* The crops: the task drawing, the doc after its last request, numpy's state, and whether
-     * the task's first request was its doc 0 (the draws are then Python Mill's). */
+    /* The crops: --seed, the task drawing, the doc after its last request, numpy's state, and
+     * whether the draws are an uninterrupted run's (crop_order, crop_draw). */
     int64_t seed;
     char *crop_task; /* NULL: the next request starts a pass */
     int64_t crop_next;
@@ -343,7 +343,7 @@ struct clip {
     struct mill_audio a;
     struct mill_err e;
     size_t crop;
-    bool ok;
+    bool ok, cropped; /* decoded (then featurised); longer than max_length_s */
 };
 
 /* The request's first audio clip decoded at the extractor's rate into cl; a bad clip fails
@@ -423,6 +423,7 @@ static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const
         for (size_t i = 0; i < m && !oom; i++) {
             oom = crop_order(c, &reqs[idx[s + i]]) != 0;
             size_t over = clips[i].ok ? mill_clap_fe_overflow(c->fe, clips[i].a.n) : 0;
+            clips[i].cropped = over > 0;
             if (over && !oom)
                 clips[i].crop = crop_draw(c, &reqs[idx[s + i]], over);
         }
@@ -439,7 +440,7 @@ static ptrdiff_t prepare_chunk(struct clapb *c, struct mill_request *reqs, const
                 if (k != s + i)
                     memmove(c->feats + k * per, c->feats + (s + i) * per, per * sizeof *c->feats);
                 ok_idx[k++] = idx[s + i];
-                c->n_cropped += mill_clap_fe_overflow(c->fe, cl->a.n) > 0;
+                c->n_cropped += cl->cropped;
             }
             mill_audio_free(&cl->a);
         }

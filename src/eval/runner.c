@@ -575,8 +575,9 @@ static void *answer_batch(void *arg) {
 
 /* Scores and writes every doc of an answered batch, flushes the file (the caller empties it);
  * under --fail_fast a failed sample then stops the job (the docs after it in the batch, already
- * answered, are written first). On the worker thread for a held job's last batch: it touches only that job's own state
- * (its samples file, counters, progress line), the metrics' thread-safe caches and the log. */
+ * answered, are written first). On the worker thread for a held job's last batch: it touches
+ * only that job's own state (its samples file, counters, progress line), the metrics'
+ * thread-safe caches and the log. */
 static int finish_batch(struct job *j, struct batch *b, bool progress, struct mill_err *err) {
     struct mill_buf line = {0};
     struct mill_err failed = {0};
