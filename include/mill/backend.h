@@ -38,7 +38,8 @@ struct mill_request {
     bool is_greedy;      /* LOGLIK */
     int64_t n_tokens;    /* LOGLIK: continuation tokens; ROLLING: scored tokens */
     int64_t n_truncated; /* tokens dropped by left truncation */
-    char *text;          /* GENERATE: malloc'd */
+    char *text;          /* GENERATE: malloc'd, valid UTF-8, NUL-terminated; it may also hold */
+    size_t text_len;     /* NUL bytes (a model's byte token <0x00>): text_len is its length */
     double *scores;      /* CLASSIFY: malloc'd, n_labels entries */
     /* The backend's own, from prepare to run (tokens, say); prep_free releases it. */
     void *prep;
@@ -47,6 +48,9 @@ struct mill_request {
 
 /* Frees the outputs of a request (text, scores, error) and what prepare left, and resets them. */
 MILL_API void mill_request_clear_output(struct mill_request *r);
+/* Sets a GENERATE request's answer: s[0..n) cut at its earliest stop string, then made valid
+ * UTF-8 as Python decodes it (each ill-formed subpart one U+FFFD). 0 or MILL_ENOMEM. */
+MILL_API int mill_request_set_text(struct mill_request *r, const char *s, size_t n);
 /* Sets a per-request error (printf-style). */
 MILL_API void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

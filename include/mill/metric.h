@@ -10,13 +10,16 @@ struct mill_sample_result {
     enum mill_output_type output_type;
     bool classification;    /* a CLASSIFY request answered (zero-shot / supervised) */
     int64_t pred_index;     /* argmax choice (LOGPROBS, first max wins) or class; -1 if none */
-    const char *text;       /* GENERATIVE: the generated text (stop strings removed) */
+    const char *text;       /* GENERATIVE: the generated text (stop strings removed; valid
+                             * UTF-8 and NUL-terminated, but it may hold NULs: see text_len) */
     const double *logprobs; /* LOGPROBS: summed log-prob per choice, n_choices entries */
     const bool *is_greedy;  /* LOGPROBS: per choice */
     size_t n_choices;
     double mean_logprob;  /* PERPLEXITY: mean per-token log-prob */
     const double *scores; /* CLASSIFY: one score per class */
     size_t n_scores;
+    size_t text_len; /* GENERATIVE: the bytes of text (added in ABI 2 at the end: a plugin built
+                      * before it reads text up to its first NUL) */
 };
 
 struct mill_metric_ctx {

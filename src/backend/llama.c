@@ -1675,8 +1675,10 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
 
 /* Appends the token's bytes (a piece longer than the stack buffer is asked for again at its
  * size); true when generation must stop: a stop string (the text cut where the earliest one
- * begins, mill_cut_at_stops: Python Mill's rule, whatever their order), or the cap. Only the
- * bytes a stop string could newly end in are searched: an earlier one would have stopped it. */
+ * begins, mill_stop_cut: Python Mill's rule, whatever their order), or the cap. Only the bytes
+ * a stop string could newly end in are searched: an earlier one would have stopped it. The
+ * search runs on the raw bytes, before Python's UTF-8 repair (mill_request_set_text): a stop
+ * string, valid UTF-8, occurs in one exactly where it occurs in the other. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     char small[256], *piece = small;
     int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);
@@ -1691,11 +1693,13 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     size_t longest = 0;
     for (const char *const *s = g->q->stop; s && *s; s++)
         longest = strlen(*s) > longest ? strlen(*s) : longest;
-    char *win =
-        longest && g->text.p ? g->text.p + (before >= longest ? before - longest + 1 : 0) : NULL;
-    if (win && mill_cut_at_stops(win, g->q->stop)) {
-        g->text.n = (size_t)(win - g->text.p) + strlen(win);
-        return true;
+    size_t win = before >= longest ? before - longest + 1 : 0;
+    if (longest && g->text.p) {
+        size_t cut = mill_stop_cut(g->text.p + win, g->text.n - win, g->q->stop);
+        if (cut < g->text.n - win) {
+            g->text.n = win + cut;
+            return true;
+        }
     }
     /* the context limit in positions and in cells (an image under M-RoPE takes fewer positions
      * than cells): the sequence never outgrows the cells it reserved */
@@ -1756,7 +1760,9 @@ static int gen_advance(struct gen_run *r, struct mill_err *err) {
             g->next = am;
             continue;
         }
-        if (!(g->q->text = mill_buf_take(&g->text)))
+        int rc = mill_request_set_text(g->q, g->text.p ? g->text.p : "", g->text.n);
+        mill_buf_free(&g->text);
+        if (rc)
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         llama_memory_seq_rm(m->mem, g->seq, -1, -1);
         r->reserved -= g->reserve;

@@ -407,16 +407,15 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     if (rc)
         return rc;
     const struct mill_value *msg = mill_value_get(ch, "message");
-    const char *text = msg ? mill_value_as_str(mill_value_get(msg, "content")) : NULL;
-    if (!text) {
+    const struct mill_value *text = msg ? mill_value_get(msg, "content") : NULL;
+    if (!text || text->kind != MILL_V_STR) {
         const char *fr = mill_value_as_str(mill_value_get(ch, "finish_reason"));
         snprintf(why, n, "the answer has no message content (finish_reason %s)", fr ? fr : "none");
         rc = MILL_EFORMAT;
-    } else if (!(q->text = strdup(text))) {
+    } else if (mill_request_set_text(q, text->u.s.p, text->u.s.n)) {
         snprintf(why, n, "out of memory");
         rc = MILL_ENOMEM;
     } else {
-        mill_cut_at_stops(q->text, q->stop);
         mill_http_note_model(&bt->o->server_model, &doc);
     }
     mill_value_free(&doc);

@@ -19,6 +19,7 @@ struct saved {
     char *task;
     int64_t doc_id;
     char *response;
+    size_t response_len; /* it may hold NULs */
 };
 
 struct replay {
@@ -83,7 +84,8 @@ static int cmp_saved(const void *a, const void *b) {
 static int add_saved(struct replay *r, const struct mill_value *v, size_t lineno,
                      struct mill_err *err) {
     const char *task = mill_value_as_str(mill_value_get(v, "task"));
-    const char *resp = mill_value_as_str(mill_value_get(v, "response"));
+    const struct mill_value *resp_v = mill_value_get(v, "response");
+    const char *resp = mill_value_as_str(resp_v);
     int64_t id;
     if (!task || !resp || mill_value_as_int(mill_value_get(v, "doc_id"), &id))
         return mill_err_set(err, MILL_EFORMAT,
@@ -95,7 +97,10 @@ static int add_saved(struct replay *r, const struct mill_value *v, size_t lineno
     r->items = grown;
     struct saved *s = &r->items[r->n];
     s->task = strdup(task);
-    s->response = strdup(resp);
+    s->response = malloc(resp_v->u.s.n + 1);
+    if (s->response)
+        memcpy(s->response, resp, resp_v->u.s.n + 1);
+    s->response_len = resp_v->u.s.n;
     s->doc_id = id;
     if (!s->task || !s->response) {
         free(s->task);
@@ -150,7 +155,7 @@ static int replay_run(void *state, struct mill_request *reqs, size_t n, struct m
             mill_request_fail(q, MILL_EUNSUPPORTED, "replay answers generation requests only");
             continue;
         }
-        struct saved key = {(char *)q->task, q->doc_id, NULL};
+        struct saved key = {.task = (char *)q->task, .doc_id = q->doc_id};
         struct saved *hit =
             r->n ? bsearch(&key, r->items, r->n, sizeof *r->items, cmp_saved) : NULL;
         if (!hit) {
@@ -158,9 +163,8 @@ static int replay_run(void *state, struct mill_request *reqs, size_t n, struct m
                               q->task, (long long)q->doc_id, r->file);
             continue;
         }
-        if (!(q->text = strdup(hit->response)))
+        if (mill_request_set_text(q, hit->response, hit->response_len))
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        mill_cut_at_stops(q->text, q->stop);
     }
     return 0;
 }

@@ -379,15 +379,13 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     if (rc)
         return rc;
     if (q->kind == MILL_REQ_GENERATE) {
-        const char *text = mill_value_as_str(mill_value_get(ch, "text"));
-        if (!text) {
+        const struct mill_value *text = mill_value_get(ch, "text");
+        if (!text || text->kind != MILL_V_STR) {
             snprintf(why, n, "the answer's choice has no text");
             rc = MILL_EFORMAT;
-        } else if (!(q->text = strdup(text))) {
+        } else if (mill_request_set_text(q, text->u.s.p, text->u.s.n)) {
             snprintf(why, n, "out of memory");
             rc = MILL_ENOMEM;
-        } else {
-            mill_cut_at_stops(q->text, q->stop);
         }
     } else {
         rc = score_answer(bt, q, &doc, ch, why, n);

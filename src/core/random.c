@@ -25,6 +25,7 @@ struct seed_bytes {
     const char *head;
     size_t nhead;
     const char *const *parts;
+    const size_t *lens; /* the parts' lengths; NULL: NUL-terminated */
     size_t nparts;
     uint8_t digest[64];
 };
@@ -45,7 +46,7 @@ static const uint8_t *seg_at(const struct seed_bytes *b, size_t i, size_t *len) 
         return (const uint8_t *)"|";
     }
     const char *part = b->parts[(i - 1) / 2];
-    *len = strlen(part);
+    *len = b->lens ? b->lens[(i - 1) / 2] : strlen(part);
     return (const uint8_t *)part;
 }
 
@@ -146,11 +147,17 @@ void mill_random_seed_str(struct mill_random *r, const char *s, size_t n) {
     seed_from_bytes(r, &b);
 }
 
-void mill_sample_rng(struct mill_random *r, int64_t seed, const char *const *parts, size_t n) {
+void mill_sample_rng_n(struct mill_random *r, int64_t seed, const char *const *parts,
+                       const size_t *lens, size_t n) {
     char head[32];
     int len = snprintf(head, sizeof head, "%" PRId64, seed);
-    struct seed_bytes b = {.head = head, .nhead = (size_t)len, .parts = parts, .nparts = n};
+    struct seed_bytes b = {
+        .head = head, .nhead = (size_t)len, .parts = parts, .lens = lens, .nparts = n};
     seed_from_bytes(r, &b);
+}
+
+void mill_sample_rng(struct mill_random *r, int64_t seed, const char *const *parts, size_t n) {
+    mill_sample_rng_n(r, seed, parts, NULL, n);
 }
 
 double mill_random_random(struct mill_random *r) {

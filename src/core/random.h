@@ -35,5 +35,8 @@ int mill_random_sample(struct mill_random *r, size_t n, size_t k, size_t *out);
 size_t mill_random_choice(struct mill_random *r, size_t n);
 /* Mill's sample_rng(*parts) = random.Random("|".join(map(str, (seed, *parts)))). */
 void mill_sample_rng(struct mill_random *r, int64_t seed, const char *const *parts, size_t n);
+/* The same with each part's length given (lens[i] bytes of parts[i], which may hold NULs). */
+void mill_sample_rng_n(struct mill_random *r, int64_t seed, const char *const *parts,
+                       const size_t *lens, size_t n);
 
 #endif

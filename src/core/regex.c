@@ -45,13 +45,13 @@ static pcre2_code *compile(const char *pattern, int flags) {
     return code;
 }
 
-bool mill_re_search_from(const char *pattern, int flags, const char *text, size_t from,
+bool mill_re_search_from(const char *pattern, int flags, const char *text, size_t n, size_t from,
                          size_t *start, size_t *len) {
     pcre2_code *code = compile(pattern, flags);
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
     if (!md)
         return false;
-    int rc = pcre2_match(code, (PCRE2_SPTR)text, strlen(text), from, 0, md, NULL);
+    int rc = pcre2_match(code, (PCRE2_SPTR)text, n, from, 0, md, NULL);
     bool hit = rc > 0;
     if (hit) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -63,6 +63,7 @@ bool mill_re_search_from(const char *pattern, int flags, const char *text, size_
     return hit;
 }
 
-bool mill_re_search(const char *pattern, int flags, const char *text, size_t *start, size_t *len) {
-    return mill_re_search_from(pattern, flags, text, 0, start, len);
+bool mill_re_search(const char *pattern, int flags, const char *text, size_t n, size_t *start,
+                    size_t *len) {
+    return mill_re_search_from(pattern, flags, text, n, 0, start, len);
 }

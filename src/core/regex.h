@@ -18,12 +18,14 @@ enum { MILL_RE_IGNORECASE = 1, MILL_RE_DOTALL = 2 };
  * "i" does not). */
 #define MILL_RE_PY_I "[i\\x{130}\\x{131}]"
 
-/* re.search(pattern, text, flags): true on a match; group 1's span (or the whole match's when
- * the pattern has no group) goes to *start / *len. Static patterns only (kept compiled for the
- * process); an invalid pattern aborts with a message, as it is a programming error. */
-bool mill_re_search(const char *pattern, int flags, const char *text, size_t *start, size_t *len);
+/* re.search(pattern, text, flags) on text[0..n) (which may hold NULs): true on a match; group
+ * 1's span (or the whole match's when the pattern has no group) goes to *start / *len. Static
+ * patterns only (kept compiled for the process); an invalid pattern aborts with a message, as it
+ * is a programming error. */
+bool mill_re_search(const char *pattern, int flags, const char *text, size_t n, size_t *start,
+                    size_t *len);
 /* Like mill_re_search from byte offset `from`. */
-bool mill_re_search_from(const char *pattern, int flags, const char *text, size_t from,
+bool mill_re_search_from(const char *pattern, int flags, const char *text, size_t n, size_t from,
                          size_t *start, size_t *len);
 
 #endif

@@ -2,6 +2,8 @@
 #include <mill/backend.h>
 #include <mill/task.h>
 
+#include "core/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,7 @@ void mill_request_clear_output(struct mill_request *r) {
     free(r->scores);
     free(r->error);
     r->text = NULL;
+    r->text_len = 0;
     r->scores = NULL;
     r->error = NULL;
     r->status = 0;
@@ -59,6 +62,17 @@ void mill_request_clear_output(struct mill_request *r) {
         r->prep_free(r->prep);
     r->prep = NULL;
     r->prep_free = NULL;
+}
+
+int mill_request_set_text(struct mill_request *r, const char *s, size_t n) {
+    size_t len;
+    char *t = mill_utf8_repair(s, mill_stop_cut(s, n, r->stop), &len);
+    if (!t)
+        return MILL_ENOMEM;
+    free(r->text);
+    r->text = t;
+    r->text_len = len;
+    return 0;
 }
 
 void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...) {

@@ -198,18 +198,40 @@ size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad) {
     return len;
 }
 
-bool mill_cut_at_stops(char *text, const char *const *stop) {
-    char *cut = NULL;
+size_t mill_stop_cut(const char *text, size_t n, const char *const *stop) {
+    size_t cut = n;
     for (; stop && *stop; stop++) {
-        if (!**stop)
-            continue;
-        char *p = strstr(text, *stop);
-        if (p && (!cut || p < cut))
-            cut = p;
+        size_t k = strlen(*stop);
+        size_t hay =
+            cut < n && cut + k - 1 < n ? cut + k - 1 : n; /* a match must begin before cut */
+        const char *p = k ? memmem(text, hay, *stop, k) : NULL;
+        if (p)
+            cut = (size_t)(p - text);
     }
-    if (cut)
-        *cut = 0;
-    return cut != NULL;
+    return cut;
+}
+
+char *mill_utf8_repair(const char *s, size_t n, size_t *len) {
+    const unsigned char *u = (const unsigned char *)s;
+    char *out = n <= (SIZE_MAX - 1) / 3 ? malloc(3 * n + 1) : NULL; /* a byte: one U+FFFD at most */
+    size_t o = 0;
+    for (size_t i = 0; out && i < n;) {
+        size_t bad = 1, k = u[i] < 0x80 ? 1 : mill_utf8_valid_len(u + i, n - i, &bad);
+        if (k) {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += bad;
+        }
+    }
+    if (out) {
+        out[o] = 0;
+        *len = o;
+    }
+    return out;
 }
 
 char *mill_py_join_strip(const char *a, const char *b) {

@@ -28,15 +28,20 @@ char *mill_str_replace(const char *s, const char *from, const char *to);
 /* Number of Unicode code points in UTF-8 s (invalid bytes count one each). */
 size_t mill_utf8_len(const char *s);
 bool mill_str_ends_with(const char *s, const char *suffix);
-/* Cuts text at the earliest occurrence of any stop string (stop: NULL-terminated, may be NULL;
- * empty strings are ignored); true when it cut. */
-bool mill_cut_at_stops(char *text, const char *const *stop);
+/* The length of text[0..n) cut where the earliest occurrence of any stop string begins (stop:
+ * NULL-terminated, may be NULL; empty strings are ignored): n when none occurs. The text may
+ * hold NUL bytes. */
+size_t mill_stop_cut(const char *text, size_t n, const char *const *stop);
 /* f"{a} {b}".strip(), malloc'd; NULL on allocation failure. */
 char *mill_py_join_strip(const char *a, const char *b);
 /* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), or 0 when it is
  * ill-formed; *bad (when non-NULL) is then the length of its maximal subpart (at least 1): the
  * bytes one U+FFFD replaces, as Python's bytes.decode("utf-8", "replace") does. */
 size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad);
+/* s[0..n) as valid UTF-8, as Python's bytes.decode("utf-8", "replace") makes it (each maximal
+ * ill-formed subpart one U+FFFD; NUL bytes kept): malloc'd and NUL-terminated, its length in
+ * *len; NULL when out of memory. */
+char *mill_utf8_repair(const char *s, size_t n, size_t *len);
 /* strtod in the "C" locale whatever setlocale() the program made (core/buf.c). */
 double mill_strtod_c(const char *s, char **end);
 

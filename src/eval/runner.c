@@ -385,6 +385,7 @@ static void collect_result(const struct job *j, const struct mill_doc *d,
         r->mean_logprob = q[0].n_tokens > 0 ? q[0].logprob / (double)q[0].n_tokens : NAN;
     } else {
         r->text = q[0].text ? q[0].text : "";
+        r->text_len = q[0].text ? q[0].text_len : 0;
     }
 }
 

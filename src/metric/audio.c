@@ -59,27 +59,7 @@ static uint32_t next_cp(const char *s, size_t n, size_t *i, bool *raw) {
 
 static int add_cp(struct mill_buf *b, uint32_t c) {
     char e[4];
-    size_t n;
-    if (c < 0x80) {
-        e[0] = (char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        e[0] = (char)(0xc0 | c >> 6);
-        e[1] = (char)(0x80 | (c & 0x3f));
-        n = 2;
-    } else if (c < 0x10000) {
-        e[0] = (char)(0xe0 | c >> 12);
-        e[1] = (char)(0x80 | (c >> 6 & 0x3f));
-        e[2] = (char)(0x80 | (c & 0x3f));
-        n = 3;
-    } else {
-        e[0] = (char)(0xf0 | c >> 18);
-        e[1] = (char)(0x80 | (c >> 12 & 0x3f));
-        e[2] = (char)(0x80 | (c >> 6 & 0x3f));
-        e[3] = (char)(0x80 | (c & 0x3f));
-        n = 4;
-    }
-    return mill_buf_add(b, e, n);
+    return mill_buf_add(b, e, mill_utf8_encode(c, e));
 }
 
 static bool py_letter(uint32_t c) { return iswalpha_l((wint_t)c, utf8_locale); }
@@ -120,14 +100,25 @@ static int collapse(const char *s, size_t n, struct mill_buf *out) {
     return rc;
 }
 
-/* s lowercased, then punctuation deleted (NORM_CLOTHO) or "_" made a space (NORM_CLASS), then
- * whitespace collapsed. *out: malloc'd, free it. */
-static int normalize(const char *s, enum norm how, char **out, struct mill_err *err) {
+/* A normalised text: malloc'd bytes (NUL-terminated, but they may hold NULs) and their length. */
+struct norm_text {
+    char *p;
+    size_t n;
+};
+
+static bool norm_eq(const struct norm_text *a, const struct norm_text *b) {
+    return a->n == b->n && !memcmp(a->p, b->p, a->n);
+}
+
+/* s[0..n) lowercased, then punctuation deleted (NORM_CLOTHO) or "_" made a space (NORM_CLASS),
+ * then whitespace collapsed, into *out (free out->p). */
+static int normalize(const char *s, size_t n, enum norm how, struct norm_text *out,
+                     struct mill_err *err) {
     pthread_once(&utf8_once, make_locale);
     if (!utf8_locale)
         return mill_err_set(err, MILL_EUNSUPPORTED, "the C.UTF-8 locale is not available");
     struct mill_buf low = {0}, b = {0};
-    size_t n = strlen(s), i = 0;
+    size_t i = 0;
     uint32_t prev = 0;
     int rc = mill_buf_adds(&low, "");
     while (!rc && i < n) {
@@ -146,7 +137,8 @@ static int normalize(const char *s, enum norm how, char **out, struct mill_err *
         mill_buf_free(&b);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
-    *out = mill_buf_take(&b);
+    out->n = b.n;
+    out->p = mill_buf_take(&b);
     return 0;
 }
 
@@ -157,34 +149,34 @@ static int m_clotho(const struct mill_doc *d, const struct mill_sample_result *r
     if (!gold || !r->text)
         return mill_err_set(err, MILL_EINVAL, "task %s: %s needs a gold and a generated text",
                             c->task, "clotho_aqa_exact_match");
-    char *g = NULL, *t = NULL;
-    int rc = normalize(gold, NORM_CLOTHO, &g, err);
+    struct norm_text g = {0}, t = {0};
+    int rc = normalize(gold, strlen(gold), NORM_CLOTHO, &g, err);
     if (!rc)
-        rc = normalize(r->text, NORM_CLOTHO, &t, err);
+        rc = normalize(r->text, r->text_len, NORM_CLOTHO, &t, err);
     if (!rc)
-        *out = !strcmp(g, t);
-    free(g);
-    free(t);
+        *out = norm_eq(&g, &t);
+    free(g.p);
+    free(t.p);
     return rc;
 }
 
 /* The longest of the normalised classes contained in resp (the first of equal length), or -1;
  * *err set on failure. */
-static int longest_class(const struct mill_doc *d, const char *resp, int64_t *best,
+static int longest_class(const struct mill_doc *d, const struct norm_text *resp, int64_t *best,
                          struct mill_err *err) {
     size_t best_len = 0;
     *best = -1;
     for (size_t i = 0; i < d->n_choices; i++) {
-        char *cl = NULL;
-        int rc = normalize(d->choices[i], NORM_CLASS, &cl, err);
+        struct norm_text cl;
+        int rc = normalize(d->choices[i], strlen(d->choices[i]), NORM_CLASS, &cl, err);
         if (rc)
             return rc;
-        size_t len = mill_utf8_len(cl);
-        if (*cl && strstr(resp, cl) && (*best < 0 || len > best_len)) {
+        size_t len = mill_utf8_len(cl.p);
+        if (cl.n && memmem(resp->p, resp->n, cl.p, cl.n) && (*best < 0 || len > best_len)) {
             *best = (int64_t)i;
             best_len = len;
         }
-        free(cl);
+        free(cl.p);
     }
     return 0;
 }
@@ -198,20 +190,20 @@ static int m_gen_acc(const struct mill_doc *d, const struct mill_sample_result *
                             "task %s: the generative class accuracy needs a gold class, the "
                             "class names as choices and a generated text",
                             c->task);
-    char *g = NULL, *t = NULL, *hit = NULL;
+    struct norm_text g = {0}, t = {0}, hit = {0};
     int64_t best = -1;
-    int rc = normalize(gold, NORM_CLASS, &g, err);
+    int rc = normalize(gold, strlen(gold), NORM_CLASS, &g, err);
     if (!rc)
-        rc = normalize(r->text, NORM_CLASS, &t, err);
-    if (!rc && *t && strcmp(t, g))
-        rc = longest_class(d, t, &best, err);
+        rc = normalize(r->text, r->text_len, NORM_CLASS, &t, err);
+    if (!rc && t.n && !norm_eq(&t, &g))
+        rc = longest_class(d, &t, &best, err);
     if (!rc && best >= 0)
-        rc = normalize(d->choices[best], NORM_CLASS, &hit, err);
+        rc = normalize(d->choices[best], strlen(d->choices[best]), NORM_CLASS, &hit, err);
     if (!rc)
-        *out = !*t ? 0.0 : !strcmp(t, g) ? 1.0 : hit ? (double)!strcmp(hit, g) : 0.0;
-    free(g);
-    free(t);
-    free(hit);
+        *out = !t.n ? 0.0 : norm_eq(&t, &g) ? 1.0 : hit.p ? (double)norm_eq(&hit, &g) : 0.0;
+    free(g.p);
+    free(t.p);
+    free(hit.p);
     return rc;
 }
 

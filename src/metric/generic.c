@@ -63,19 +63,22 @@ static int m_exact_match(const struct mill_doc *d, const struct mill_sample_resu
                             c->task);
     const char *a, *b;
     size_t na, nb;
-    mill_ascii_strip_span(r->text, strlen(r->text), &a, &na);
+    mill_ascii_strip_span(r->text, r->text_len, &a, &na);
     mill_ascii_strip_span(gold, strlen(gold), &b, &nb);
     *out = na == nb && memcmp(a, b, na) == 0;
     return 0;
 }
 
-static char *lower_strip(const char *s) {
+/* s[0..n) stripped and lowercased (ASCII), malloc'd, its length in *len; NULL when out of
+ * memory. */
+static char *lower_strip(const char *s, size_t n, size_t *len) {
     const char *b;
-    size_t n;
-    mill_ascii_strip_span(s, strlen(s), &b, &n);
-    char *o = strndup(b, n);
-    for (size_t i = 0; o && i < n; i++)
-        o[i] = (char)tolower((unsigned char)o[i]);
+    mill_ascii_strip_span(s, n, &b, len);
+    char *o = malloc(*len + 1);
+    for (size_t i = 0; o && i < *len; i++)
+        o[i] = (char)tolower((unsigned char)b[i]);
+    if (o)
+        o[*len] = 0;
     return o;
 }
 
@@ -85,13 +88,14 @@ static int m_contains_answer(const struct mill_doc *d, const struct mill_sample_
     if (!gold || !r->text)
         return mill_err_set(err, MILL_EINVAL, "task %s: contains_answer needs a gold and a text",
                             c->task);
-    char *g = lower_strip(gold), *t = lower_strip(r->text);
+    size_t ng, nt;
+    char *g = lower_strip(gold, strlen(gold), &ng), *t = lower_strip(r->text, r->text_len, &nt);
     if (!g || !t) {
         free(g);
         free(t);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
-    *out = strstr(t, g) != NULL;
+    *out = memmem(t, nt, g, ng) != NULL;
     free(g);
     free(t);
     return 0;

@@ -155,8 +155,8 @@ static char pick(const struct padded *t, const struct mcq *q, enum stage stage) 
 }
 
 /* §3.6 step 2: strip, pad, then the bracket, space, dot and option-text stages in turn. */
-static char cascade(const char *response, const char *strip, const struct mcq *q) {
-    struct padded t = {response, strlen(response)};
+static char cascade(const char *response, size_t n, const char *strip, const struct mcq *q) {
+    struct padded t = {response, n};
     strip_each(strip, &t.s, &t.n);
     for (enum stage s = BRACKET; s <= DOT; s++) {
         char c = pick(&t, q, s);
@@ -167,10 +167,10 @@ static char cascade(const char *response, const char *strip, const struct mcq *q
 }
 
 /* §3.6 step 1, as re.finditer: matches do not overlap; the last one with a valid letter. */
-static char marker_letter(const char *response, size_t n_letters) {
+static char marker_letter(const char *response, size_t n, size_t n_letters) {
     char last = 0;
     size_t from = 0, start, len;
-    while (mill_re_search_from(MARKER, 0, response, from, &start, &len)) {
+    while (mill_re_search_from(MARKER, 0, response, n, from, &start, &len)) {
         size_t k = (size_t)(response[start] - 'A');
         if (k < n_letters)
             last = response[start];
@@ -179,38 +179,42 @@ static char marker_letter(const char *response, size_t n_letters) {
     return last;
 }
 
-/* sample_rng(tag, key).choice(letters). */
-static char fallback(int64_t seed, const char *tag, const char *key, size_t n_letters) {
+/* sample_rng(tag, key).choice(letters), the key key[0..n). */
+static char fallback(int64_t seed, const char *tag, const char *key, size_t n, size_t n_letters) {
     struct mill_random r;
     const char *parts[2] = {tag, key};
-    mill_sample_rng(&r, seed, parts, 2);
+    const size_t lens[2] = {strlen(tag), n};
+    mill_sample_rng_n(&r, seed, parts, lens, 2);
     return (char)('A' + mill_random_choice(&r, n_letters));
 }
 
-char mill_mcq_parse(const char *response, const char *const *options, size_t n_options,
+char mill_mcq_parse(const char *response, size_t n, const char *const *options, size_t n_options,
                     int64_t seed) {
     if (!n_options)
         return 0;
-    if (!response)
+    if (!response) {
         response = "";
+        n = 0;
+    }
     struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS};
-    char c = marker_letter(response, q.n);
+    char c = marker_letter(response, n, q.n);
     if (!c)
-        c = cascade(response, GENERIC_STRIP, &q);
-    return c ? c : fallback(seed, "parse_multi_choice", response, q.n);
+        c = cascade(response, n, GENERIC_STRIP, &q);
+    return c ? c : fallback(seed, "parse_multi_choice", response, n, q.n);
 }
 
 /* §4.5 step 1: the one valid letter contained in the text after the last "Answer:", or 0. */
-static char answer_tail(const char *response, size_t n_letters) {
-    const char *last = NULL;
-    for (const char *p = strstr(response, "Answer:"); p; p = strstr(p + 1, "Answer:"))
+static char answer_tail(const char *response, size_t n, size_t n_letters) {
+    const char *last = NULL, *end = response + n;
+    for (const char *p = memmem(response, n, "Answer:", 7); p;
+         p = memmem(p + 1, (size_t)(end - p - 1), "Answer:", 7))
         last = p;
     if (!last)
         return 0;
     char found = 0;
     size_t count = 0;
     for (size_t i = 0; i < n_letters; i++) {
-        if (strchr(last + 7, 'A' + (int)i)) {
+        if (memchr(last + 7, 'A' + (int)i, (size_t)(end - last - 7))) {
             found = (char)('A' + i);
             count++;
         }
@@ -218,17 +222,21 @@ static char answer_tail(const char *response, size_t n_letters) {
     return count == 1 ? found : 0;
 }
 
-char mill_mmmu_pro_parse(const char *response, const char *const *options, size_t n_options,
-                         const char *fallback_key, int64_t seed) {
+char mill_mmmu_pro_parse(const char *response, size_t n, const char *const *options,
+                         size_t n_options, const char *fallback_key, int64_t seed) {
     if (!n_options)
         return 0;
-    if (!response)
+    if (!response) {
         response = "";
+        n = 0;
+    }
     struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS};
-    char c = answer_tail(response, q.n);
+    char c = answer_tail(response, n, q.n);
     if (!c)
-        c = cascade(response, MMMU_PRO_STRIP, &q);
-    return c ? c : fallback(seed, "mmmu_pro", fallback_key ? fallback_key : "", q.n);
+        c = cascade(response, n, MMMU_PRO_STRIP, &q);
+    if (!fallback_key)
+        fallback_key = "";
+    return c ? c : fallback(seed, "mmmu_pro", fallback_key, strlen(fallback_key), q.n);
 }
 
 /* ---- metrics ---------------------------------------------------------------------------- */
@@ -294,7 +302,7 @@ static int mcq_acc(const struct mill_doc *d, const struct mill_sample_result *r,
     const char *gold;
     int rc = gold_and_text(d, r, c, metric, &gold, err);
     if (!rc)
-        *out = gold_is(gold, mill_mcq_parse(r->text, opts, n, c->seed));
+        *out = gold_is(gold, mill_mcq_parse(r->text, r->text_len, opts, n, c->seed));
     return rc;
 }
 
@@ -350,7 +358,7 @@ static int m_mmmu_pro_acc(const struct mill_doc *d, const struct mill_sample_res
         return rc;
     char key[32];
     const char *fb = mmmu_pro_key(d, key, sizeof key);
-    *out = gold_is(gold, mill_mmmu_pro_parse(r->text, opts, n, fb, c->seed));
+    *out = gold_is(gold, mill_mmmu_pro_parse(r->text, r->text_len, opts, n, fb, c->seed));
     return 0;
 }
 

@@ -12,9 +12,10 @@
 /* Python's [A-J] under IGNORECASE: also a-j, U+0130 and U+0131 (which fold to i/I there). */
 #define LETTER "([A-J\\x{130}\\x{131}])"
 
-/* The extracted letter ('A'..'J'), 0 when nothing matches, '?' for a match whose .upper() is
- * no letter (U+0130, which stays itself: it never equals a gold letter). Exposed for tests. */
-char mill_mmlu_pro_extract(const char *text) {
+/* The letter extracted from text[0..n) ('A'..'J'), 0 when nothing matches, '?' for a match
+ * whose .upper() is no letter (U+0130, which stays itself: it never equals a gold letter).
+ * Exposed for tests. */
+char mill_mmlu_pro_extract(const char *text, size_t len) {
     static const char *const pats[] = {
         "answer " MILL_RE_PY_I "s \\(?" LETTER "\\)?",
         "answer" MILL_RE_PY_S "*:" MILL_RE_PY_S "*\\(?" LETTER "\\)?",
@@ -23,7 +24,7 @@ char mill_mmlu_pro_extract(const char *text) {
     static const int flags[] = {MILL_RE_IGNORECASE, MILL_RE_IGNORECASE, MILL_RE_DOTALL};
     for (size_t i = 0; i < 3; i++) {
         size_t at, n;
-        if (!mill_re_search(pats[i], flags[i], text, &at, &n))
+        if (!mill_re_search(pats[i], flags[i], text, len, &at, &n))
             continue;
         if (n == 1)
             return (char)toupper((unsigned char)text[at]);
@@ -40,7 +41,7 @@ static int m_mmlu_pro_acc(const struct mill_doc *d, const struct mill_sample_res
                             "task %s: mmlu_pro_acc needs a gold letter and a "
                             "generation",
                             c->task);
-    char got = mill_mmlu_pro_extract(r->text);
+    char got = mill_mmlu_pro_extract(r->text, r->text_len);
     *out = got && gold[0] == got && gold[1] == 0;
     return 0;
 }

@@ -400,8 +400,7 @@ static void add_responses(struct mill_buf *b, const struct mill_request *q, size
             }
             mill_buf_addc(b, ']');
         } else {
-            const char *t = q[i].text ? q[i].text : "";
-            mill_buf_add_json_str(b, t, strlen(t));
+            mill_buf_add_json_str(b, q[i].text ? q[i].text : "", q[i].text ? q[i].text_len : 0);
         }
     }
     mill_buf_addc(b, ']');
@@ -423,7 +422,7 @@ static void add_prediction(const struct mill_sample_result *r, struct mill_buf *
     if (!r)
         mill_buf_adds(b, "null");
     else if (r->text)
-        mill_buf_add_json_str(b, r->text, strlen(r->text));
+        mill_buf_add_json_str(b, r->text, r->text_len);
     else if (r->output_type == MILL_OUT_PERPLEXITY && !r->classification)
         mill_buf_add_json_num(b, mill_round_np(r->mean_logprob, 4));
     else

@@ -114,7 +114,7 @@ static int cite(struct mmmu *m, const struct mill_value *row, unsigned n, struct
  * one, image_1..image_7. */
 static int collect_images(struct mmmu *m, const struct mill_value *row, struct mill_err *err) {
     size_t from = 0, start, len;
-    while (mill_re_search_from(MARKER, 0, m->question, from, &start, &len)) {
+    while (mill_re_search_from(MARKER, 0, m->question, strlen(m->question), from, &start, &len)) {
         unsigned n;
         if (marker_number(m->question, start, len, &n))
             return fail(m, err, "an image marker with non-ASCII digits is not supported");
@@ -173,9 +173,9 @@ static int read_row(struct mmmu *m, const struct mill_value *row, struct mill_er
 
 /* s with every image marker replaced by `with`. */
 static int replace_markers(const char *s, const char *with, struct mill_buf *out) {
-    size_t from = 0, start, len;
+    size_t from = 0, start, len, n = strlen(s);
     int rc = 0;
-    while (!rc && mill_re_search_from(MARKER, 0, s, from, &start, &len)) {
+    while (!rc && mill_re_search_from(MARKER, 0, s, n, from, &start, &len)) {
         rc = mill_buf_add(out, s + from, start - from);
         if (!rc)
             rc = mill_buf_adds(out, with);

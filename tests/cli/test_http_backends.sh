@@ -494,8 +494,8 @@ control '{"max_model_len": 2048}'
 # vllm generation: native stops, the exact request, the stop applied
 bounded 120 --output_dir "$tmp/vg" eval "$VSPEC]" toy_qa --task_paths "$tmp/plug" \
     >/dev/null 2>"$tmp/vg.err"
-check "vllm on a generative task: exit 0, the answer cut at the stop string" \
-    "[ $? -eq 0 ] && [ \$(grep -c '\"prediction\":\" The answer is (B).\"' '$tmp/vg/outputs/fake__qwen2/toy_qa_2shot.jsonl') -eq 5 ] && ! grep -q '\"bad\"' '$LOG'"
+check "vllm on a generative task: exit 0, the answer cut at the stop string, its NUL kept" \
+    "[ $? -eq 0 ] && [ \$(grep -cF '\"prediction\":\" The answer\\u0000 is (B).\"' '$tmp/vg/outputs/fake__qwen2/toy_qa_2shot.jsonl') -eq 5 ] && ! grep -q '\"bad\"' '$LOG'"
 
 # kill -9 mid-run, then the same command asks only for what is missing
 KARGS=(--output_dir "$tmp/k9" --limit 8 eval "vllm[model=fake/qwen2,base_url=$FV,concurrency=2]"

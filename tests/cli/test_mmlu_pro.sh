@@ -40,7 +40,7 @@ for i, line in enumerate(sys.stdin):
 check "prompts equal Mill's, byte for byte" "cmp -s '$tmp/want.jsonl' '$tmp/got.jsonl' || { diff '$tmp/want.jsonl' '$tmp/got.jsonl' | head; false; }"
 
 cat > "$tmp/resp.jsonl" <<'JSON'
-{"task": "mmlu_pro", "doc_id": 0, "response": "Plants take in CO2.\nAnswer: B"}
+{"task": "mmlu_pro", "doc_id": 0, "response": "Plants take in CO2.\u0000\nAnswer: B"}
 {"task": "mmlu_pro", "doc_id": 1, "response": "7*6 = 42, so the answer is (A)."}
 {"task": "mmlu_pro", "doc_id": 2, "response": "29 is prime. answer: d"}
 {"task": "mmlu_pro", "doc_id": 3, "response": "I am not sure."}
@@ -48,8 +48,10 @@ JSON
 "$MILL" --output_dir "$tmp/out" eval "replay[file=$tmp/resp.jsonl,name=saved]" mmlu_pro \
     >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?
 check "replay eval exits 0" "[ $rc -eq 0 ]"
-check "mmlu_pro_acc = 2/4 (B, A right; d and no letter wrong)" \
+check "mmlu_pro_acc = 2/4 (B past a NUL byte, A right; d and no letter wrong)" \
     "grep -qx 'saved,mmlu_pro,mmlu_pro,multiple_choice,0,mmlu_pro_acc,0.5,0.2887' '$tmp/out/aggregate.csv'"
+check "a saved response's NUL byte is kept in its prediction" \
+    "head -1 $tmp/out/outputs/saved/mmlu_pro_0shot.jsonl | grep -qF '\"prediction\":\"Plants take in CO2.\\u0000\\nAnswer: B\"'"
 check "category and answer_index in the per-sample lines" \
     "head -1 $tmp/out/outputs/saved/mmlu_pro_0shot.jsonl | grep -q '^{\"category\":\"biology\",\"answer_index\":1,'"
 
@@ -130,9 +132,9 @@ check "generation with a second GGUF model exits 0" "[ $rc -eq 0 ] || { tail -3 
 r=$(peer_check "$tmp/out3" "$tmp/m2.gguf" budget)
 check "generations stop at end of sequence or after exactly the 1024-token budget, as llama-server's ($r)" \
     '[[ $r == exact:* ]]'
-# Known bug, not checked yet: on the seed-1 model above, the second question's generation holds
-# a NUL byte (the byte token <0x00>) 567 characters in, and mill's text stops there because
-# struct mill_request.text is a C string; llama-server keeps the rest. `peer_check DIR MODEL nul`
-# states the check that must pass once generated text carries its length.
+# On the seed-1 model above, the second question's generation holds a NUL byte (the byte token
+# <0x00>) 567 characters in: the text goes on past it, as llama-server's and Python's do.
+r=$(peer_check "$tmp/out2" "$tmp/m.gguf" nul)
+check "a generation holding a NUL byte is kept whole, as llama-server's ($r)" '[[ $r == exact:* ]]'
 
 finish

@@ -23,6 +23,7 @@ static double run(const struct mill_metric *m, struct mill_doc *d, const char *t
     struct mill_err e = {0};
     double v = -1;
     r.text = text;
+    r.text_len = strlen(text);
     int rc = m->fn(d, &r, &c, &v, &e);
     if (rc == MILL_EINVAL) /* no classes for a class metric */
         return -2;

@@ -33,15 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         options[n++] = p + 1; /* the last piece ends at fuzz_text's terminator */
     }
     const char *response = text;
-    char got = mill_mcq_parse(response, options, n, 1234);
+    size_t len = strlen(response);
+    char got = mill_mcq_parse(response, len, options, n, 1234);
     check(got, n);
-    if (mill_mcq_parse(response, options, n, 1234) != got)
+    if (mill_mcq_parse(response, len, options, n, 1234) != got)
         abort();
-    got = mill_mmmu_pro_parse(response, options, n, response, 1234);
+    got = mill_mmmu_pro_parse(response, len, options, n, response, 1234);
     check(got, n);
-    if (mill_mmmu_pro_parse(response, options, n, response, 1234) != got)
+    if (mill_mmmu_pro_parse(response, len, options, n, response, 1234) != got)
         abort();
-    check(mill_mmmu_pro_parse(response, options, n, NULL, 0), n);
+    check(mill_mmmu_pro_parse(response, len, options, n, NULL, 0), n);
+    /* the whole input as one response, its NULs inside it */
+    check(mill_mcq_parse(text, size, options, n, 1234), n);
+    check(mill_mmmu_pro_parse(text, size, options, n, NULL, 0), n);
     free(text);
     return 0;
 }

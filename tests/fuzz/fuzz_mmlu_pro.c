@@ -1,5 +1,5 @@
 /* fuzz_mmlu_pro.c: libFuzzer target for MMLU-Pro's answer extraction (metric/mmlu_pro.c), the
- * regexes over a model's free-form generation. The input, made a C string, must give a letter
+ * regexes over a model's free-form generation. The input, NUL bytes included, must give a letter
  * A-J or 0 (nothing found), and the same answer twice (the compiled-pattern cache must not
  * change it). Any violation aborts so libFuzzer records the input. Must not write files or
  * print. */
@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = fuzz_text(data, size, 1 << 16);
     if (!text)
         return 0;
-    char got = mill_mmlu_pro_extract(text);
+    char got = mill_mmlu_pro_extract(text, size);
     if (got != 0 && (got < 'A' || got > 'J'))
         abort();
-    if (mill_mmlu_pro_extract(text) != got)
+    if (mill_mmlu_pro_extract(text, size) != got)
         abort();
     free(text);
     return 0;

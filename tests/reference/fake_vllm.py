@@ -58,7 +58,8 @@ import sys
 import threading
 import time
 
-GEN_TEXT = " The answer is (B).\nQuestion: and then?\n\nAnswer: C"
+# A generation as vLLM sends it; its NUL byte (a byte token <0x00>) is text to keep.
+GEN_TEXT = " The answer\0 is (B).\nQuestion: and then?\n\nAnswer: C"
 
 
 class Scorer:

@@ -118,6 +118,7 @@ static double score(const char *name, const struct mill_doc *d, const char *text
         if (!strcmp(mill_metrics_audio.metrics[i].name, name))
             m = &mill_metrics_audio.metrics[i];
     r.text = text;
+    r.text_len = text ? strlen(text) : 0;
     *rc = m ? m->fn(d, &r, &c, &v, &e) : -1;
     return *rc ? NAN : v;
 }

@@ -42,165 +42,183 @@ enum { CIFAR, IMAGENET, MMMU, FOUR, BLANK, TWO };
 struct generic_case {
     int set;
     const char *response;
+    size_t len; /* a response may hold NUL bytes, as a byte token <0x00> writes them */
 };
+#define C(set, lit) \
+    { set, lit, sizeof(lit) - 1 }
 
 /* Generations a VLM gives to the *_mcq prompts (and some that trip the parser). */
 static const struct generic_case generic_cases[] = {
-    {CIFAR, "The answer is (B)."},
-    {CIFAR, "Final Answer: C"},
-    {CIFAR, "**Answer: D**"},
-    {CIFAR, "answer: b"},
-    {CIFAR, "The correct answer is E because the image shows a frog."},
-    {CIFAR, "(A) dog"},
-    {CIFAR, "I think it's (C) or maybe (A)."},
-    {CIFAR, "B"},
-    {CIFAR, "B."},
-    {CIFAR, "C)"},
-    {CIFAR, "The image shows a truck parked on the street near a house."},
-    {CIFAR, "This looks like a cat, or possibly a dog, sitting on a mat."},
-    {CIFAR, "no answer"},
-    {CIFAR, ""},
-    {CIFAR, "I cannot determine the answer from the image."},
-    {CIFAR, "Answer: K"},
-    {CIFAR, "The answer is Z. The answer is B."},
-    {CIFAR, "Answer: A. Wait, no. Answer: C"},
-    {CIFAR, "Let's think step by step. The image shows a four-legged animal with antlers. Deer "
-            "have antlers, while horses do not.\nAnswer: I"},
-    {CIFAR, "\347\255\224\346\241\210\346\230\257 (C)"},
-    {CIFAR, "The best answer is: 'D'"},
-    {CIFAR, "correct answer => `F`"},
-    {CIFAR, "answers = [G]"},
-    {CIFAR, "ANSWER IS H"},
-    {CIFAR, "The answer isn't clear, but A seems plausible."},
-    {CIFAR, "Option B is correct."},
-    {CIFAR, "Both A and B are possible, but B is better."},
-    {CIFAR, "A. dog\nB. truck"},
-    {CIFAR, "It is a horse"},
-    {CIFAR, "It is most likely a horse in a field."},
-    {CIFAR, "The answer is (b)"},
-    {CIFAR, "Answer:\n\n**C**"},
-    {CIFAR, "answer -> A"},
-    {CIFAR, "The final answers are B and D."},
-    {CIFAR, "Answer: (J)"},
-    {CIFAR, "\320\236\321\202\320\262\320\265\321\202: (B)"},
-    {CIFAR, "\360\237\230\200 C"},
-    {CIFAR, "C, D"},
-    {CIFAR, "A,."},
-    {CIFAR, "The answer is: A"},
-    {CIFAR, "Answer: B\nAnswer: A"},
-    {CIFAR, "Looking at the image, I see wings and a tail. Airplanes have wings. The answer is "
-            "airplane, which is option C."},
-    {CIFAR, "(A) (B) (C)"},
-    {CIFAR, "answer:A"},
-    {CIFAR, "The answer (in my view) is B"},
-    {CIFAR, "Therefore the result is \\boxed{D}"},
-    {CIFAR, "a"},
-    {CIFAR, "   "},
-    {CIFAR, "\"E\""},
-    {CIFAR, "The animal in this picture is clearly an automobile, not a frog or a bird at all"},
+    C(CIFAR, "The answer is (B)."),
+    C(CIFAR, "Final Answer: C"),
+    C(CIFAR, "**Answer: D**"),
+    C(CIFAR, "answer: b"),
+    C(CIFAR, "The correct answer is E because the image shows a frog."),
+    C(CIFAR, "(A) dog"),
+    C(CIFAR, "I think it's (C) or maybe (A)."),
+    C(CIFAR, "B"),
+    C(CIFAR, "B."),
+    C(CIFAR, "C)"),
+    C(CIFAR, "The image shows a truck parked on the street near a house."),
+    C(CIFAR, "This looks like a cat, or possibly a dog, sitting on a mat."),
+    C(CIFAR, "no answer"),
+    C(CIFAR, ""),
+    C(CIFAR, "I cannot determine the answer from the image."),
+    C(CIFAR, "Answer: K"),
+    C(CIFAR, "The answer is Z. The answer is B."),
+    C(CIFAR, "Answer: A. Wait, no. Answer: C"),
+    C(CIFAR, "Let's think step by step. The image shows a four-legged animal with antlers. Deer "
+             "have antlers, while horses do not.\nAnswer: I"),
+    C(CIFAR, "\347\255\224\346\241\210\346\230\257 (C)"),
+    C(CIFAR, "The best answer is: 'D'"),
+    C(CIFAR, "correct answer => `F`"),
+    C(CIFAR, "answers = [G]"),
+    C(CIFAR, "ANSWER IS H"),
+    C(CIFAR, "The answer isn't clear, but A seems plausible."),
+    C(CIFAR, "Option B is correct."),
+    C(CIFAR, "Both A and B are possible, but B is better."),
+    C(CIFAR, "A. dog\nB. truck"),
+    C(CIFAR, "It is a horse"),
+    C(CIFAR, "It is most likely a horse in a field."),
+    C(CIFAR, "The answer is (b)"),
+    C(CIFAR, "Answer:\n\n**C**"),
+    C(CIFAR, "answer -> A"),
+    C(CIFAR, "The final answers are B and D."),
+    C(CIFAR, "Answer: (J)"),
+    C(CIFAR, "\320\236\321\202\320\262\320\265\321\202: (B)"),
+    C(CIFAR, "\360\237\230\200 C"),
+    C(CIFAR, "C, D"),
+    C(CIFAR, "A,."),
+    C(CIFAR, "The answer is: A"),
+    C(CIFAR, "Answer: B\nAnswer: A"),
+    C(CIFAR, "Looking at the image, I see wings and a tail. Airplanes have wings. The answer is "
+             "airplane, which is option C."),
+    C(CIFAR, "(A) (B) (C)"),
+    C(CIFAR, "answer:A"),
+    C(CIFAR, "The answer (in my view) is B"),
+    C(CIFAR, "Therefore the result is \\boxed{D}"),
+    C(CIFAR, "a"),
+    C(CIFAR, "   "),
+    C(CIFAR, "\"E\""),
+    C(CIFAR, "The animal in this picture is clearly an automobile, not a frog or a bird at all"),
     /* Python's \s and IGNORECASE "i": U+001F and U+2028 are blanks, U+180E is not; İ and ı */
-    {CIFAR, "F\304\260NAL ANSWER: B"},
-    {CIFAR, "f\304\261nal answer \304\260S C"},
-    {CIFAR, "answer\037D"},
-    {CIFAR, "The answer\342\200\250is E"},
-    {CIFAR, "answer\341\240\216F"},
-    {IMAGENET, "The fish looks like a great white shark rather than a tiger shark in my view."},
-    {IMAGENET, "It is a hen, but it could also be a rooster standing in the yard."},
-    {IMAGENET, "J) ostrich"},
-    {IMAGENET, "The correct option is E) electric ray."},
-    {IMAGENET, "I believe this image shows a goldfish swimming in a small bowl."},
-    {MMMU, "The answer is I"},
-    {MMMU, "Based on the figure, the value is 10\302\260C and it will rise to 25% later."},
-    {FOUR, "DNA is key"},
-    {FOUR, "The answer is J"},
-    {FOUR, "Paris is the capital of France, not London."},
-    {FOUR, "I'd go with Berlin, definitely not Madrid or Paris."},
-    {FOUR, "{D}"},
-    {BLANK, "yes"},
-    {BLANK, "I would say the answer to this question is clearly yes"},
-    {TWO, "True"},
-    {TWO, "The statement is False because the premise fails entirely."},
+    C(CIFAR, "F\304\260NAL ANSWER: B"),
+    C(CIFAR, "f\304\261nal answer \304\260S C"),
+    C(CIFAR, "answer\037D"),
+    C(CIFAR, "The answer\342\200\250is E"),
+    C(CIFAR, "answer\341\240\216F"),
+    C(IMAGENET, "The fish looks like a great white shark rather than a tiger shark in my view."),
+    C(IMAGENET, "It is a hen, but it could also be a rooster standing in the yard."),
+    C(IMAGENET, "J) ostrich"),
+    C(IMAGENET, "The correct option is E) electric ray."),
+    C(IMAGENET, "I believe this image shows a goldfish swimming in a small bowl."),
+    C(MMMU, "The answer is I"),
+    C(MMMU, "Based on the figure, the value is 10\302\260C and it will rise to 25% later."),
+    C(FOUR, "DNA is key"),
+    C(FOUR, "The answer is J"),
+    C(FOUR, "Paris is the capital of France, not London."),
+    C(FOUR, "I'd go with Berlin, definitely not Madrid or Paris."),
+    C(FOUR, "{D}"),
+    C(BLANK, "yes"),
+    C(BLANK, "I would say the answer to this question is clearly yes"),
+    C(TWO, "True"),
+    C(TWO, "The statement is False because the premise fails entirely."),
+    C(CIFAR, "Let me look.\0The answer is (C)."),
+    C(CIFAR, "\0Answer: D"),
+    C(CIFAR, "(A)\0(B)"),
+    C(CIFAR, "It is\0 E"),
+    C(CIFAR, "This picture, I believe, shows a\0 cat sitting on the sofa"),
+    C(CIFAR, "no\0answer"), /* the fall-back draw is keyed by the whole response */
+    C(CIFAR, "\0"),
 };
 
 struct mmmu_case {
     int set;
     const char *response;
     const char *key; /* the doc's id, or its query when the id is empty */
+    size_t len;      /* as in generic_case */
 };
+#define M(set, lit, key) \
+    { set, lit, key, sizeof(lit) - 1 }
 
 /* Chain-of-thought generations for the MMMU-Pro prompt ("Answer: $LETTER" last). */
 static const struct mmmu_case mmmu_cases[] = {
-    {MMMU, "Answer: B", "validation_Physics_1"},
-    {MMMU, "Let's think step by step. The thermometer reads ten degrees.\nAnswer: D",
-     "validation_Physics_2"},
-    {MMMU, "Answer: Based on the graph, C", "validation_Economics_3"},
-    {MMMU, "answer: b", "validation_Math_4"},
-    {MMMU, "**Answer: D**", "validation_Art_5"},
-    {MMMU, "The answer is (B).", "validation_Art_6"},
-    {MMMU, "Answer: (A) and (C)", "validation_Art_7"},
-    {MMMU, "Answer: The correct option is F", "validation_Biology_8"},
-    {MMMU, "Answer: I", "validation_Biology_9"},
-    {MMMU, "Answer: Z", "validation_Biology_10"},
-    {MMMU, "", "validation_Chemistry_11"},
-    {MMMU, "", "validation_Chemistry_12"},
-    {MMMU, "Answer:", "validation_Chemistry_13"},
-    {MMMU, "The value is 10\302\260C according to the thermometer reading shown.",
-     "validation_Physics_14"},
-    {MMMU, "The price is $8 while Tom's share is $6 dollars total.", "validation_Finance_15"},
-    {MMMU, "Answer: A\nWait, let me reconsider.\nAnswer: G", "validation_Finance_16"},
-    {MMMU, "Answer: $\\frac{1}{2}$", "validation_Math_17"},
-    {MMMU, "ANSWER: C", "validation_Math_18"},
-    {MMMU, "Answer: C. Explanation: B is wrong because the slope is negative.",
-     "validation_Math_19"},
-    {MMMU, "(A) is wrong, (B) is wrong, so (D).", "validation_Math_20"},
-    {MMMU, "\347\255\224\346\241\210\357\274\232C", "validation_History_21"},
-    {MMMU, "Answer: <image 1>", "validation_History_22"},
-    {MMMU,
-     "The figure <image 1> shows three curves, and none of them fits; the correct choice is "
-     "the one labelled None of the above, since the data contradict every option.",
-     "validation_History_23"},
-    {MMMU, "Answer: \"B\"", "validation_Music_24"},
-    {MMMU, "Answer: 'B'", "validation_Music_25"},
-    {MMMU, "The answer is \"C\"", "validation_Music_26"},
-    {MMMU, "Answer: A, B", "validation_Music_27"},
-    {MMMU, "Answer: J", "validation_Design_28"},
-    {MMMU, "I think the answer is H.\nAnswer: H", "validation_Design_29"},
-    {MMMU, "Answer: H\n\nThis is because the option I described fits.", "validation_Design_30"},
-    {MMMU, "The speed is 3.5 m/s as computed from the slope of the position graph.",
-     "validation_Physics_31"},
-    {MMMU, "Statements I and II only hold, so the answer should be the last option listed.",
-     "validation_Physics_32"},
-    {MMMU, "Answer: E\n", "validation_Physics_33"},
-    {MMMU, "Answer:  G  ", "validation_Physics_34"},
-    {MMMU, "Answer:E", "validation_Physics_35"},
-    {MMMU, "answer: e\nAnswer: F", "validation_Physics_36"},
-    {MMMU, "Final answer: (C)", "validation_Physics_37"},
-    {MMMU, "The correct answer is D.", "validation_Physics_38"},
-    {MMMU, "D.", "validation_Physics_39"},
-    {MMMU, "B", "validation_Physics_40"},
-    {MMMU, "Step 1: compute the area. Step 2: divide. Answer: G.", "validation_Math_41"},
-    {MMMU, "No answer can be determined.", "validation_Math_42"},
-    {MMMU, "\316\224H = -286 kJ/mol, so the reaction is exothermic.\nAnswer: A",
-     "validation_Chemistry_43"},
-    {MMMU, "Answer: \316\261", "validation_Chemistry_44"},
-    {MMMU, "Answer: (E) <image 1>", "validation_Chemistry_45"},
-    {MMMU, "It is 25% of the total, i.e. one quarter of the whole sample here.",
-     "validation_Chemistry_46"},
-    {MMMU, "So the answer: B. Answer: C. Answer: D", "validation_Chemistry_47"},
-    {MMMU, "Answer: A B C D E F G H I J", "validation_Chemistry_48"},
-    {FOUR, "Answer: D", ""},
-    {FOUR, "The capital is Berlin, I am certain of it beyond any doubt.", ""},
-    {FOUR, "Answer: I", "q-51"},
-    {FOUR, "", "q-52"},
-    {TWO, "Answer: False", "q-53"},
-    {TWO, "Answer: A", "q-54"},
+    M(MMMU, "Answer: B", "validation_Physics_1"),
+    M(MMMU, "Let's think step by step. The thermometer reads ten degrees.\nAnswer: D",
+      "validation_Physics_2"),
+    M(MMMU, "Answer: Based on the graph, C", "validation_Economics_3"),
+    M(MMMU, "answer: b", "validation_Math_4"),
+    M(MMMU, "**Answer: D**", "validation_Art_5"),
+    M(MMMU, "The answer is (B).", "validation_Art_6"),
+    M(MMMU, "Answer: (A) and (C)", "validation_Art_7"),
+    M(MMMU, "Answer: The correct option is F", "validation_Biology_8"),
+    M(MMMU, "Answer: I", "validation_Biology_9"),
+    M(MMMU, "Answer: Z", "validation_Biology_10"),
+    M(MMMU, "", "validation_Chemistry_11"),
+    M(MMMU, "", "validation_Chemistry_12"),
+    M(MMMU, "Answer:", "validation_Chemistry_13"),
+    M(MMMU, "The value is 10\302\260C according to the thermometer reading shown.",
+      "validation_Physics_14"),
+    M(MMMU, "The price is $8 while Tom's share is $6 dollars total.", "validation_Finance_15"),
+    M(MMMU, "Answer: A\nWait, let me reconsider.\nAnswer: G", "validation_Finance_16"),
+    M(MMMU, "Answer: $\\frac{1}{2}$", "validation_Math_17"),
+    M(MMMU, "ANSWER: C", "validation_Math_18"),
+    M(MMMU, "Answer: C. Explanation: B is wrong because the slope is negative.",
+      "validation_Math_19"),
+    M(MMMU, "(A) is wrong, (B) is wrong, so (D).", "validation_Math_20"),
+    M(MMMU, "\347\255\224\346\241\210\357\274\232C", "validation_History_21"),
+    M(MMMU, "Answer: <image 1>", "validation_History_22"),
+    M(MMMU,
+      "The figure <image 1> shows three curves, and none of them fits; the correct choice is "
+      "the one labelled None of the above, since the data contradict every option.",
+      "validation_History_23"),
+    M(MMMU, "Answer: \"B\"", "validation_Music_24"),
+    M(MMMU, "Answer: 'B'", "validation_Music_25"),
+    M(MMMU, "The answer is \"C\"", "validation_Music_26"),
+    M(MMMU, "Answer: A, B", "validation_Music_27"),
+    M(MMMU, "Answer: J", "validation_Design_28"),
+    M(MMMU, "I think the answer is H.\nAnswer: H", "validation_Design_29"),
+    M(MMMU, "Answer: H\n\nThis is because the option I described fits.", "validation_Design_30"),
+    M(MMMU, "The speed is 3.5 m/s as computed from the slope of the position graph.",
+      "validation_Physics_31"),
+    M(MMMU, "Statements I and II only hold, so the answer should be the last option listed.",
+      "validation_Physics_32"),
+    M(MMMU, "Answer: E\n", "validation_Physics_33"),
+    M(MMMU, "Answer:  G  ", "validation_Physics_34"),
+    M(MMMU, "Answer:E", "validation_Physics_35"),
+    M(MMMU, "answer: e\nAnswer: F", "validation_Physics_36"),
+    M(MMMU, "Final answer: (C)", "validation_Physics_37"),
+    M(MMMU, "The correct answer is D.", "validation_Physics_38"),
+    M(MMMU, "D.", "validation_Physics_39"),
+    M(MMMU, "B", "validation_Physics_40"),
+    M(MMMU, "Step 1: compute the area. Step 2: divide. Answer: G.", "validation_Math_41"),
+    M(MMMU, "No answer can be determined.", "validation_Math_42"),
+    M(MMMU, "\316\224H = -286 kJ/mol, so the reaction is exothermic.\nAnswer: A",
+      "validation_Chemistry_43"),
+    M(MMMU, "Answer: \316\261", "validation_Chemistry_44"),
+    M(MMMU, "Answer: (E) <image 1>", "validation_Chemistry_45"),
+    M(MMMU, "It is 25% of the total, i.e. one quarter of the whole sample here.",
+      "validation_Chemistry_46"),
+    M(MMMU, "So the answer: B. Answer: C. Answer: D", "validation_Chemistry_47"),
+    M(MMMU, "Answer: A B C D E F G H I J", "validation_Chemistry_48"),
+    M(FOUR, "Answer: D", ""),
+    M(FOUR, "The capital is Berlin, I am certain of it beyond any doubt.", ""),
+    M(FOUR, "Answer: I", "q-51"),
+    M(FOUR, "", "q-52"),
+    M(TWO, "Answer: False", "q-53"),
+    M(TWO, "Answer: A", "q-54"),
+    M(MMMU, "Answer:\0 C", "q-55"),
+    M(MMMU, "Reasoning first.\0\nAnswer: B", "q-56"),
+    M(FOUR, "Answer: D\0", "q-57"),
+    M(FOUR, "It must be Madrid\0, not Paris, and I will not say more.", "q-58"),
+    M(FOUR, "\0(B)", "q-59"),
 };
 
 static const int64_t seeds[] = {42, 7};
 
 /* One oracle request line. */
 static void request(FILE *f, const char *parser, const struct optset *o, const char *response,
-                    const char *key, int64_t seed) {
+                    size_t len, const char *key, int64_t seed) {
     struct mill_buf b = {0};
     mill_buf_addf(&b, "{\"parser\":\"%s\",\"seed\":%lld,\"options\":[", parser, (long long)seed);
     for (size_t i = 0; i < o->n; i++) {
@@ -209,7 +227,7 @@ static void request(FILE *f, const char *parser, const struct optset *o, const c
         mill_buf_add_json_str(&b, o->v[i], strlen(o->v[i]));
     }
     mill_buf_adds(&b, "],\"response\":");
-    mill_buf_add_json_str(&b, response, strlen(response));
+    mill_buf_add_json_str(&b, response, len);
     mill_buf_adds(&b, ",\"key\":");
     mill_buf_add_json_str(&b, key, strlen(key));
     fprintf(f, "%s}\n", b.p);
@@ -225,11 +243,11 @@ static char *oracle_letters(size_t total) {
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     for (size_t s = 0; f && s < N(seeds); s++) {
         for (size_t i = 0; i < N(generic_cases); i++)
-            request(f, "generic", &sets[generic_cases[i].set], generic_cases[i].response, "",
-                    seeds[s]);
+            request(f, "generic", &sets[generic_cases[i].set], generic_cases[i].response,
+                    generic_cases[i].len, "", seeds[s]);
         for (size_t i = 0; i < N(mmmu_cases); i++)
             request(f, "mmmu_pro", &sets[mmmu_cases[i].set], mmmu_cases[i].response,
-                    mmmu_cases[i].key, seeds[s]);
+                    mmmu_cases[i].len, mmmu_cases[i].key, seeds[s]);
     }
     if (f)
         fclose(f);
@@ -270,14 +288,14 @@ static void test_against_python(void) {
             const struct generic_case *g = &generic_cases[i];
             const struct optset *o = &sets[g->set];
             report("generic", i, seeds[s], g->response,
-                   mill_mcq_parse(g->response, o->v, o->n, seeds[s]), w[i]);
+                   mill_mcq_parse(g->response, g->len, o->v, o->n, seeds[s]), w[i]);
         }
         w += N(generic_cases);
         for (size_t i = 0; i < N(mmmu_cases); i++) {
             const struct mmmu_case *m = &mmmu_cases[i];
             const struct optset *o = &sets[m->set];
             report("mmmu_pro", i, seeds[s], m->response,
-                   mill_mmmu_pro_parse(m->response, o->v, o->n, m->key, seeds[s]), w[i]);
+                   mill_mmmu_pro_parse(m->response, m->len, o->v, o->n, m->key, seeds[s]), w[i]);
         }
     }
     free(want);
@@ -291,18 +309,18 @@ static void test_fallback(void) {
     for (int64_t seed = 0; seed < 20; seed++) {
         mill_sample_rng(&r, seed, parts, 2);
         char want = (char)('A' + mill_random_choice(&r, N(cifar)));
-        char got = mill_mcq_parse("", cifar, N(cifar), seed);
+        char got = mill_mcq_parse("", 0, cifar, N(cifar), seed);
         CHECK(got == want);
-        differs |= got != mill_mcq_parse("", cifar, N(cifar), 0);
+        differs |= got != mill_mcq_parse("", 0, cifar, N(cifar), 0);
     }
     CHECK(differs);
     const char *mparts[2] = {"mmmu_pro", "id-1"};
     mill_sample_rng(&r, 42, mparts, 2);
-    CHECK(mill_mmmu_pro_parse("", mmmu, N(mmmu), "id-1", 42) ==
+    CHECK(mill_mmmu_pro_parse("", 0, mmmu, N(mmmu), "id-1", 42) ==
           (char)('A' + mill_random_choice(&r, N(mmmu))));
-    CHECK(mill_mcq_parse("Answer: A", cifar, 0, 42) == 0);
-    CHECK(mill_mmmu_pro_parse("Answer: A", cifar, 0, "k", 42) == 0);
-    CHECK(mill_mcq_parse(NULL, four, N(four), 42) == mill_mcq_parse("", four, N(four), 42));
+    CHECK(mill_mcq_parse("Answer: A", 9, cifar, 0, 42) == 0);
+    CHECK(mill_mmmu_pro_parse("Answer: A", 9, cifar, 0, "k", 42) == 0);
+    CHECK(mill_mcq_parse(NULL, 0, four, N(four), 42) == mill_mcq_parse("", 0, four, N(four), 42));
 }
 
 /* A doc with gold letter and metadata options (NULL: none). */
@@ -337,6 +355,7 @@ static double score(const char *name, const struct mill_doc *d, const char *text
     struct mill_err e = {0};
     double v = NAN;
     r.text = text;
+    r.text_len = text ? strlen(text) : 0;
     const struct mill_metric *m = metric(name);
     *rc = m ? m->fn(d, &r, &c, &v, &e) : -1;
     return *rc ? NAN : v;
@@ -375,10 +394,10 @@ static void test_mmmu_pro_metric(void) {
     CHECK(score("mmmu_pro_acc", &d, "Step by step...\nAnswer: C", &rc) == 1.0);
     CHECK(score("mmmu_pro_acc", &d, "Answer: D", &rc) == 0.0);
     /* the fall-back is keyed by the id, else by the query */
-    char by_query = mill_mmmu_pro_parse("", mmmu, N(mmmu), d.query, 42);
+    char by_query = mill_mmmu_pro_parse("", 0, mmmu, N(mmmu), d.query, 42);
     CHECK(score("mmmu_pro_acc", &d, "", &rc) == (by_query == 'C'));
     CHECK_INT(mill_doc_meta_set_str(&d, "id", "validation_Art_1"), 0);
-    char by_id = mill_mmmu_pro_parse("", mmmu, N(mmmu), "validation_Art_1", 42);
+    char by_id = mill_mmmu_pro_parse("", 0, mmmu, N(mmmu), "validation_Art_1", 42);
     CHECK(score("mmmu_pro_acc", &d, "", &rc) == (by_id == 'C'));
     score("mmmu_pro_acc", &d, NULL, &rc);
     CHECK_INT(rc, MILL_EINVAL);

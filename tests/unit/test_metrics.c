@@ -184,29 +184,37 @@ static void test_acc_norm_characters(void) {
     mill_doc_free(&d);
 }
 
+static void set_text(struct mill_sample_result *r, const char *s) {
+    r->text = s;
+    r->text_len = s ? strlen(s) : 0;
+}
+
 static void test_exact_match(void) {
     struct mill_doc d;
     make_doc(&d, NULL, -1);
     CHECK_INT(mill_doc_set_target_str(&d, " Paris \n"), 0);
-    struct mill_sample_result r = {
-        .output_type = MILL_OUT_GENERATIVE, .pred_index = -1, .text = "\t Paris  \n"};
+    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE, .pred_index = -1};
+    set_text(&r, "\t Paris  \n");
     CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
-    r.text = "paris"; /* case matters */
+    set_text(&r, "paris"); /* case matters */
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
-    r.text = "Paris is the capital"; /* a whole-string match, not containment */
+    set_text(&r, "Paris is the capital"); /* a whole-string match, not containment */
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
-    r.text = "Pa ris";
+    set_text(&r, "Pa ris");
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
-    r.text = NULL;
+    r.text = "Paris\0"; /* a NUL is text, and str.strip() keeps it */
+    r.text_len = 6;
+    CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
+    set_text(&r, NULL);
     check_error("exact_match", &d, &r);
     mill_doc_free(&d);
 
     /* An index gold is choices[target_index]. */
     static const char *const ch[] = {" car", " apple ", NULL};
     make_doc(&d, ch, 1);
-    r.text = "apple";
+    set_text(&r, "apple");
     CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
-    r.text = " car";
+    set_text(&r, " car");
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
     d.target_index = 0;
     CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
@@ -218,7 +226,7 @@ static void test_exact_match(void) {
     /* Empty after stripping on both sides is a match. */
     make_doc(&d, NULL, -1);
     CHECK_INT(mill_doc_set_target_str(&d, "  "), 0);
-    r.text = "\n";
+    set_text(&r, "\n");
     CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
     mill_doc_free(&d);
 }
@@ -227,26 +235,28 @@ static void test_contains_answer(void) {
     struct mill_doc d;
     make_doc(&d, NULL, -1);
     CHECK_INT(mill_doc_set_target_str(&d, "  Paris\n"), 0);
-    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE,
-                                   .pred_index = -1,
-                                   .text = "I think the answer is PARIS, France."};
+    struct mill_sample_result r = {.output_type = MILL_OUT_GENERATIVE, .pred_index = -1};
+    set_text(&r, "I think the answer is PARIS, France.");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
-    r.text = "  paris  ";
+    set_text(&r, "  paris  ");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
-    r.text = "Par is";
+    set_text(&r, "Par is");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 0.0, 0);
-    r.text = "Rome";
+    set_text(&r, "Rome");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 0.0, 0);
-    r.text = NULL;
+    r.text = "Rome\0 or paris";
+    r.text_len = 15;
+    CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
+    set_text(&r, NULL);
     check_error("contains_answer", &d, &r);
     mill_doc_free(&d);
 
     /* The gold may be choices[target_index]; the inner spaces of the gold still count. */
     static const char *const ch[] = {"New York", "Los Angeles", NULL};
     make_doc(&d, ch, 0);
-    r.text = "it is new york city";
+    set_text(&r, "it is new york city");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
-    r.text = "newyork";
+    set_text(&r, "newyork");
     CHECK_NEAR(value_of("contains_answer", &d, &r), 0.0, 0);
     d.target_index = -1;
     check_error("contains_answer", &d, &r);
@@ -263,10 +273,10 @@ static void test_perplexity(void) {
     CHECK_NEAR(value_of("perplexity", &d, &r), 0.0, 0);
     /* Generative and log-prob results are refused. */
     r.output_type = MILL_OUT_GENERATIVE;
-    r.text = "some text";
+    set_text(&r, "some text");
     check_error("perplexity", &d, &r);
     r.output_type = MILL_OUT_LOGPROBS;
-    r.text = NULL;
+    set_text(&r, NULL);
     check_error("perplexity", &d, &r);
     mill_doc_free(&d);
 }

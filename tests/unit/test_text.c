@@ -1,8 +1,12 @@
 /* test_text.c: core/text.c's Python-compatible helpers where prompts and tokenisation depend on
  * them: str.strip() and str.rstrip() over Unicode whitespace (ASCII, U+0085, U+00A0, U+3000,
- * the U+2000 block), invalid UTF-8 never taken for a space, code-point counts. The expected
- * values are what CPython's str methods give (written out by hand here). Pure: no files. */
+ * the U+2000 block), invalid UTF-8 never taken for a space, code-point counts; and a
+ * generation's text as Python Mill has it: cut at the earliest stop string, decoded with
+ * errors="replace", NUL bytes kept (mill_request_set_text). The expected values are what
+ * CPython gives (written out by hand here). Pure: no files. */
 #include "core/text.h"
+
+#include <mill/backend.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +58,72 @@ static void test_utf8_len(void) {
     CHECK_INT(mill_utf8_len("\xFF\xFE"), 2); /* invalid bytes count one each */
 }
 
-MTEST_MAIN(MTEST(test_rstrip_len), MTEST(test_strip), MTEST(test_utf8_len))
+/* bytes.decode("utf-8", "replace"), as CPython 3.11 gives it. */
+static void test_utf8_repair(void) {
+#define R(in, out) \
+    { in, sizeof(in) - 1, out, sizeof(out) - 1 }
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *want;
+        size_t want_n;
+    } cases[] = {
+        R("", ""),
+        R("caf\xc3\xa9", "caf\xc3\xa9"),
+        R("a\0b", "a\0b"),
+        R("\xff", "\xef\xbf\xbd"),
+        R("\xe2\x82", "\xef\xbf\xbd"), /* a truncated sequence: one U+FFFD */
+        R("\xe2\x82"
+          "A",
+          "\xef\xbf\xbd"
+          "A"),
+        R("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"), /* a surrogate */
+        R("\xf0\x9f\x98x", "\xef\xbf\xbdx"),
+        R("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"), /* overlong */
+        R("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"),
+        R("\xe2\x82\xac\x80", "\xe2\x82\xac\xef\xbf\xbd"),
+    };
+#undef R
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 99;
+        char *got = mill_utf8_repair(cases[i].in, cases[i].n, &n);
+        CHECK(got != NULL);
+        CHECK_INT(n, cases[i].want_n);
+        CHECK(got && n == cases[i].want_n && !memcmp(got, cases[i].want, n) && got[n] == 0);
+        free(got);
+    }
+}
+
+static void test_stop_cut(void) {
+    static const char *const stops[] = {"\n\n", "Q:", "", NULL};
+    CHECK_INT(mill_stop_cut("abc", 3, stops), 3);
+    CHECK_INT(mill_stop_cut("abc", 3, NULL), 3);
+    CHECK_INT(mill_stop_cut("a Q: b\n\nc", 10, stops), 2); /* the earliest, whatever the order */
+    CHECK_INT(mill_stop_cut("a\n\nQ:", 5, stops), 1);
+    CHECK_INT(mill_stop_cut("a\0Q:", 4, stops), 2); /* past a NUL */
+    CHECK_INT(mill_stop_cut("aQ", 2, stops), 2);    /* a stop cut short at the end: none */
+    CHECK_INT(mill_stop_cut("Q:", 2, stops), 0);
+}
+
+static void test_request_set_text(void) {
+    static const char *const stops[] = {"STOP", NULL};
+    struct mill_request q = {.kind = MILL_REQ_GENERATE, .stop = stops};
+    CHECK_INT(mill_request_set_text(&q,
+                                    "ab\xff"
+                                    "c\0dSTOPx\xff",
+                                    11),
+              0);
+    CHECK_INT(q.text_len, 8);
+    CHECK(q.text && !memcmp(q.text,
+                            "ab\xef\xbf\xbd"
+                            "c\0d",
+                            9));
+    CHECK_INT(mill_request_set_text(&q, "\xe2\x82STOP", 6), 0); /* cut, then decoded */
+    CHECK_INT(q.text_len, 3);
+    CHECK(q.text && !strcmp(q.text, "\xef\xbf\xbd"));
+    mill_request_clear_output(&q);
+    CHECK(q.text == NULL && q.text_len == 0);
+}
+
+MTEST_MAIN(MTEST(test_rstrip_len), MTEST(test_strip), MTEST(test_utf8_len), MTEST(test_utf8_repair),
+           MTEST(test_stop_cut), MTEST(test_request_set_text))
