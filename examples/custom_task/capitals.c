@@ -64,16 +64,18 @@ static int capitals_prompt(const struct mill_task_config *t, const struct mill_v
     return region ? mill_doc_meta_set_str(doc, "region", region) : 0;
 }
 
-/* The option the text picks: a leading letter that is one of the options (optionally in
- * parentheses, and not the start of a word: "I think ..." picks nothing), else an option's
- * whole text, case-insensitive, a final '.' allowed. -1 when it picks none. */
-static int64_t picked_option(const struct mill_doc *doc, const char *text) {
-    while (isspace((unsigned char)*text))
-        text++;
-    const char *p = text + (*text == '(');
-    if (*p >= 'A' && *p < 'A' + (int)doc->n_choices && !isalnum((unsigned char)p[1]))
+/* The option text[0..n) picks (a model may write NUL bytes: the length, not strlen, ends it):
+ * a leading letter that is one of the options (optionally in parentheses, and not the start of
+ * a word: "I think ..." picks nothing), else an option's whole text, case-insensitive, a final
+ * '.' allowed. -1 when it picks none. */
+static int64_t picked_option(const struct mill_doc *doc, const char *text, size_t n) {
+    while (n && isspace((unsigned char)*text))
+        text++, n--;
+    size_t k = n && *text == '(';
+    const char *p = text + k;
+    if (k < n && *p >= 'A' && *p < 'A' + (int)doc->n_choices &&
+        (k + 1 == n || !isalnum((unsigned char)p[1])))
         return *p - 'A';
-    size_t n = strlen(text);
     while (n && isspace((unsigned char)text[n - 1]))
         n--;
     if (n && text[n - 1] == '.')
@@ -92,7 +94,7 @@ static int choice_match(const struct mill_doc *doc, const struct mill_sample_res
                             "task %s: choice_match needs choices, a gold index "
                             "and a generated text",
                             ctx->task);
-    *out = picked_option(doc, res->text) == doc->target_index ? 1.0 : 0.0;
+    *out = picked_option(doc, res->text, res->text_len) == doc->target_index ? 1.0 : 0.0;
     return 0;
 }
 

@@ -48,8 +48,9 @@ struct mill_request {
 
 /* Frees the outputs of a request (text, scores, error) and what prepare left, and resets them. */
 MILL_API void mill_request_clear_output(struct mill_request *r);
-/* Sets a GENERATE request's answer: s[0..n) cut at its earliest stop string, then made valid
- * UTF-8 as Python decodes it (each ill-formed subpart one U+FFFD). 0 or MILL_ENOMEM. */
+/* Sets a GENERATE request's answer as Python Mill has it: s[0..n) decoded as Python decodes it
+ * (each ill-formed UTF-8 subpart one U+FFFD), then cut where its earliest stop string begins.
+ * 0 or MILL_ENOMEM. */
 MILL_API int mill_request_set_text(struct mill_request *r, const char *s, size_t n);
 /* Sets a per-request error (printf-style). */
 MILL_API void mill_request_fail(struct mill_request *r, int code, const char *fmt, ...)

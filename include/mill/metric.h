@@ -18,8 +18,8 @@ struct mill_sample_result {
     double mean_logprob;  /* PERPLEXITY: mean per-token log-prob */
     const double *scores; /* CLASSIFY: one score per class */
     size_t n_scores;
-    size_t text_len; /* GENERATIVE: the bytes of text (added in ABI 2 at the end: a plugin built
-                      * before it reads text up to its first NUL) */
+    size_t text_len; /* GENERATIVE: the bytes of text (ABI 3; a plugin built for ABI 2 reads
+                      * text up to its first NUL) */
 };
 
 struct mill_metric_ctx {

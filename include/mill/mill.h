@@ -22,8 +22,10 @@
 #define MILL_VERSION "0.1.0"
 /* Bumped whenever a struct a plugin builds or reads (task and benchmark configs, tables, doc,
  * value, metric result) changes layout. Backends are built in, so their structs are not
- * counted. */
-#define MILL_ABI_VERSION 2
+ * counted. A plugin may carry any version from MILL_ABI_OLDEST on: 3 appended text_len to
+ * struct mill_sample_result, which a plugin of 2 never reads. */
+#define MILL_ABI_VERSION 3
+#define MILL_ABI_OLDEST 2
 
 /* Error codes: append-only. */
 enum mill_status {

@@ -1677,8 +1677,10 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
  * size); true when generation must stop: a stop string (the text cut where the earliest one
  * begins, mill_stop_cut: Python Mill's rule, whatever their order), or the cap. Only the bytes
  * a stop string could newly end in are searched: an earlier one would have stopped it. The
- * search runs on the raw bytes, before Python's UTF-8 repair (mill_request_set_text): a stop
- * string, valid UTF-8, occurs in one exactly where it occurs in the other. */
+ * search runs on the raw bytes, before Python's UTF-8 repair: a stop string that is valid
+ * UTF-8 and holds no U+FFFD occurs in one exactly where it occurs in the other. One holding
+ * U+FFFD can only match the repaired text, which mill_request_set_text cuts again at the end:
+ * the text is Python's either way, only the early stop is lost. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     char small[256], *piece = small;
     int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);

@@ -66,9 +66,11 @@ void mill_request_clear_output(struct mill_request *r) {
 
 int mill_request_set_text(struct mill_request *r, const char *s, size_t n) {
     size_t len;
-    char *t = mill_utf8_repair(s, mill_stop_cut(s, n, r->stop), &len);
+    char *t = mill_utf8_repair(s, n, &len);
     if (!t)
         return MILL_ENOMEM;
+    len = mill_stop_cut(t, len, r->stop);
+    t[len] = 0;
     free(r->text);
     r->text = t;
     r->text_len = len;

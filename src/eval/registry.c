@@ -143,6 +143,9 @@ void mill_registry_free(struct mill_registry *r) {
 }
 
 /* Opens one plugin file; problems are warnings (the plugin is skipped), never fatal. */
+/* A table's ABI version this Mill reads. */
+static bool abi_ok(int v) { return v >= MILL_ABI_OLDEST && v <= MILL_ABI_VERSION; }
+
 static int load_plugin(struct mill_registry *r, const char *path, size_t *n_loaded) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -155,8 +158,8 @@ static int load_plugin(struct mill_registry *r, const char *path, size_t *n_load
     const char *why = NULL;
     if (!tt)
         why = "it exports no TASKS_TABLE";
-    else if (tt->abi_version != MILL_ABI_VERSION || (bt && bt->abi_version != MILL_ABI_VERSION) ||
-             (mt && mt->abi_version != MILL_ABI_VERSION))
+    else if (!abi_ok(tt->abi_version) || (bt && !abi_ok(bt->abi_version)) ||
+             (mt && !abi_ok(mt->abi_version)))
         why = "it was built for another Mill ABI version (rebuild it against these headers)";
     if (why) {
         MILL_WARN("registry", "skipping plugin %s: %s", path, why);

@@ -133,6 +133,21 @@ check "--limit 2 after a full run retries its failed doc (not Cached, 1 computed
 check "its provenance counts only its own docs" \
     "$PY -c \"import json,sys; p=json.load(open('$tmp/lim/outputs/lim/toy_qa_2shot.json')); sys.exit(not (p['n'] == 2 and p['n_resumed'] == 1 and p['n_computed'] == 1))\""
 
+# A NUL byte in a saved response is text: kept whole, and the stop string after it still cuts.
+printf '%s\n' '{"task": "toy_qa", "doc_id": 0, "response": "2\u0000 or so\nQ: next"}' \
+    >"$tmp/resp_nul.jsonl"
+"$MILL" --output_dir "$tmp/nul" --limit 1 eval "replay[file=$tmp/resp_nul.jsonl,name=nul]" \
+    toy_qa --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+"$PY" - "$tmp/nul/outputs/nul/toy_qa_2shot.jsonl" >"$tmp/nul.out" 2>&1 <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["prediction"] == "2\0 or so" and r["responses"] == ["2\0 or so"], r
+assert r["exact_match"] == 0.0, r
+print("py ok")
+PY
+check "a NUL byte in a response is kept, the stop string after it cuts, exact_match sees it" \
+    "[ $rc -eq 0 ] && grep -q 'py ok' '$tmp/nul.out' || { cat '$tmp/nul.out'; false; }"
+
 # A task of two evaluation splits (toy_two: train, then test): doc_ids run on across them, so
 # --limit 3 puts test's first doc at id 3 and --limit 2 its second. A line names its doc's place
 # in its split (split_doc), so --limit 2 recomputes ids 2 and 3 rather than reuse the --limit 3

@@ -3,9 +3,11 @@
  * the backend and the request (vllm: a log-likelihood with or without a context, a rolling
  * log-likelihood, a generation; openai: a generation), the rest is the answer body. Traps
  * when an accepted log-likelihood has no token or a NaN log-prob, an accepted generation no
- * text, or a rejected answer no reason. */
+ * text (or one that is not NUL-terminated at its length, not valid UTF-8, or holds a stop
+ * string), or a rejected answer no reason. */
 #include "backend/backends.h"
 #include "backend/http.h"
+#include "core/text.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -37,6 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     if (rc == 0 && q.kind == MILL_REQ_GENERATE && !q.text)
         __builtin_trap();
+    if (q.text && (q.text[q.text_len] || mill_stop_cut(q.text, q.text_len, stops) != q.text_len))
+        __builtin_trap();
+    for (size_t i = 0; q.text && i < q.text_len;) {
+        size_t k = mill_utf8_valid_len((const unsigned char *)q.text + i, q.text_len - i, NULL);
+        if (!k)
+            __builtin_trap();
+        i += k;
+    }
     if (rc != 0 && !why[0])
         __builtin_trap();
     mill_request_clear_output(&q);

@@ -127,7 +127,7 @@ static const struct generic_case generic_cases[] = {
     C(CIFAR, "\0Answer: D"),
     C(CIFAR, "(A)\0(B)"),
     C(CIFAR, "It is\0 E"),
-    C(CIFAR, "This picture, I believe, shows a\0 cat sitting on the sofa"),
+    C(CIFAR, "This picture, we believe, shows a\0 cat sitting on the sofa"),
     C(CIFAR, "no\0answer"), /* the fall-back draw is keyed by the whole response */
     C(CIFAR, "\0"),
 };

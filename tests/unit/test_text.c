@@ -98,7 +98,7 @@ static void test_stop_cut(void) {
     static const char *const stops[] = {"\n\n", "Q:", "", NULL};
     CHECK_INT(mill_stop_cut("abc", 3, stops), 3);
     CHECK_INT(mill_stop_cut("abc", 3, NULL), 3);
-    CHECK_INT(mill_stop_cut("a Q: b\n\nc", 10, stops), 2); /* the earliest, whatever the order */
+    CHECK_INT(mill_stop_cut("a Q: b\n\nc", 9, stops), 2); /* the earliest, whatever the order */
     CHECK_INT(mill_stop_cut("a\n\nQ:", 5, stops), 1);
     CHECK_INT(mill_stop_cut("a\0Q:", 4, stops), 2); /* past a NUL */
     CHECK_INT(mill_stop_cut("aQ", 2, stops), 2);    /* a stop cut short at the end: none */
@@ -121,6 +121,10 @@ static void test_request_set_text(void) {
     CHECK_INT(mill_request_set_text(&q, "\xe2\x82STOP", 6), 0); /* cut, then decoded */
     CHECK_INT(q.text_len, 3);
     CHECK(q.text && !strcmp(q.text, "\xef\xbf\xbd"));
+    static const char *const repl[] = {"\xef\xbf\xbdX", NULL}; /* cut after the repair */
+    q.stop = repl;
+    CHECK_INT(mill_request_set_text(&q, "a\xffXb", 4), 0);
+    CHECK(q.text_len == 1 && !strcmp(q.text, "a"));
     mill_request_clear_output(&q);
     CHECK(q.text == NULL && q.text_len == 0);
 }
