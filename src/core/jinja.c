@@ -10,6 +10,10 @@
  * + and -, ~, * / // %, **, unary minus, then postfix (attributes, subscripts, calls) with
  * filters and tests binding tighter than any binary operator.
  *
+ * A filter or test Jinja has and the evaluator lacks is refused here (the template goes to
+ * llama.cpp's matcher); one no Jinja has is refused here too unless it stands where Jinja's
+ * compiler lets it wait for the render (check_names).
+ *
  * The tree is allocated from the template's arena; errors jump back to mill_jinja_parse. */
 #include "core/jinja.h"
 
@@ -740,15 +744,77 @@ static bool starts_test_arg(const struct jtok *t) {
     return t->k == TK_STR || t->k == TK_INT || t->k == TK_FLOAT || is_op(t, "[") || is_op(t, "{");
 }
 
-/* A filter's or test's name, refused when the evaluator lacks it (Jinja refuses an unknown
- * one when it compiles the template, before rendering). */
-static const char *known_name(struct parser *P, const char *const *names, const char *what) {
-    int line = cur(P)->line;
-    const char *name = dotted_name(P);
+/* Jinja 3.1's own filters and tests. */
+static const char *const JINJA_FILTERS[] = {
+    "abs",    "attr",       "batch",       "capitalize", "center",   "count",
+    "d",      "default",    "dictsort",    "e",          "escape",   "filesizeformat",
+    "first",  "float",      "forceescape", "format",     "groupby",  "indent",
+    "int",    "items",      "join",        "last",       "length",   "list",
+    "lower",  "map",        "max",         "min",        "pprint",   "random",
+    "reject", "rejectattr", "replace",     "reverse",    "round",    "safe",
+    "select", "selectattr", "slice",       "sort",       "string",   "striptags",
+    "sum",    "title",      "tojson",      "trim",       "truncate", "unique",
+    "upper",  "urlencode",  "urlize",      "wordcount",  "wordwrap", "xmlattr",
+    NULL,
+};
+static const char *const JINJA_TESTS[] = {
+    "!=",       "<",        "<=",          "==",       ">",           ">=",       "boolean",
+    "callable", "defined",  "divisibleby", "eq",       "equalto",     "escaped",  "even",
+    "false",    "filter",   "float",       "ge",       "greaterthan", "gt",       "in",
+    "integer",  "iterable", "le",          "lessthan", "lower",       "lt",       "mapping",
+    "ne",       "none",     "number",      "odd",      "sameas",      "sequence", "string",
+    "test",     "true",     "undefined",   "upper",    NULL,
+};
+
+static bool in_list(const char *const *names, const char *name) {
     for (size_t i = 0; names[i]; i++)
         if (!strcmp(names[i], name))
-            return name;
-    failf(P->a, line, "no %s named '%.60s' (or not supported)", what, name);
+            return true;
+    return false;
+}
+
+/* A filter's or test's name into n->s. One of Jinja's own that the evaluator lacks is refused:
+ * the template would render in Jinja. A name Jinja has not is its error, raised when it
+ * compiles the template unless the name stands where that waits for the render (n->unknown,
+ * judged by check_names once the template is read). */
+static void known_name(struct parser *P, struct jnode *n, const char *const *names,
+                       const char *const *jinja, const char *what) {
+    int line = cur(P)->line;
+    n->s = dotted_name(P);
+    if (in_list(names, n->s))
+        return;
+    if (in_list(jinja, n->s))
+        failf(P->a, line, "no %s named '%.60s' (or not supported)", what, n->s);
+    n->unknown = true;
+}
+
+static void check_names(struct parser *P, const struct jnodes *list, bool soft);
+
+/* Jinja's compiler refuses an unknown filter or test at once, but in a "soft" frame, where the
+ * error waits for the render to reach it: an if's condition and branches, and all of a
+ * conditional expression; a for loop's body, filter and else, a macro and a set block open a
+ * frame that is not soft again (the loop's iterable stays in the enclosing one). */
+static void check_node(struct parser *P, const struct jnode *n, bool soft) {
+    if (!n)
+        return;
+    if (n->unknown && !soft)
+        failf(P->a, n->line, "no %s named '%.60s'", n->k == JN_FILTER ? "filter" : "test", n->s);
+    bool inner = soft && n->k != JN_FOR && n->k != JN_MACRO && n->k != JN_SETBLOCK;
+    if (n->k == JN_IF || n->k == JN_COND)
+        inner = true;
+    check_node(P, n->a, n->k == JN_FOR ? soft : inner);
+    check_node(P, n->b, inner);
+    check_node(P, n->c, inner);
+    check_node(P, n->d, inner);
+    check_names(P, &n->args, inner);
+    check_names(P, &n->kwv, inner);
+    check_names(P, &n->body, inner);
+    check_names(P, &n->orelse, inner);
+}
+
+static void check_names(struct parser *P, const struct jnodes *list, bool soft) {
+    for (size_t i = 0; i < list->n; i++)
+        check_node(P, list->v[i], soft);
 }
 
 static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
@@ -757,7 +823,7 @@ static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
             P->i++;
             struct jnode *f = node(P, JN_FILTER);
             f->a = n;
-            f->s = known_name(P, mill_jinja_filters, "filter");
+            known_name(P, f, mill_jinja_filters, JINJA_FILTERS, "filter");
             if (is_op(cur(P), "("))
                 parse_args(P, f);
             n = f;
@@ -767,7 +833,7 @@ static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
             t->a = n;
             if (is_name(cur(P), "not"))
                 P->i++, t->op = 1;
-            t->s = known_name(P, mill_jinja_tests, "test");
+            known_name(P, t, mill_jinja_tests, JINJA_TESTS, "test");
             if (is_op(cur(P), "("))
                 parse_args(P, t);
             else if (starts_test_arg(cur(P)))
@@ -1208,6 +1274,7 @@ static int parse(const char *src, size_t n, struct mill_jinja **out, struct mill
     lex(&L);
     struct parser P = {.a = &t->arena, .t = L.t};
     t->body = parse_body(&P, NULL);
+    check_names(&P, &t->body, false);
     t->arena.fail = NULL;
     *out = t;
     return 0;

@@ -152,6 +152,7 @@ struct jnode {
     struct jnodes args, kwv, body, orelse;
     const char **kwn, **names;
     size_t n_names;
+    bool unknown; /* FILTER, TEST: a name no Jinja has (an error if the render reaches it) */
 };
 
 /* The filters and tests the evaluator has (NULL-terminated): the parser refuses others, as

@@ -7,9 +7,11 @@
  * lists and dicts.
  *
  * Undefined follows jinja2.Undefined: it prints as "", is false, iterates as empty, has length
- * 0, and fails on attribute access, item access or arithmetic. Known gaps, all refused with an
- * error rather than rendered otherwise: str.format, "%" on strings, filters and methods not
- * listed below; upper/lower/title/capitalize change ASCII letters only.
+ * 0, and fails on attribute access, item access or arithmetic. str.format(), "%" on strings
+ * and the format filter are Python's (the values rendered by core/pyformat.c; the "!a"
+ * conversion, "%a" and "*" widths are refused). Known gaps, all refused with an error rather
+ * than rendered otherwise: filters and methods not listed below; upper/lower/title/capitalize
+ * change ASCII letters only.
  *
  * Everything a render allocates comes from one arena (jinja_impl.h) or from output buffers the
  * run tracks, so an error can unwind with longjmp from any depth without leaking. Bounded: call
@@ -25,6 +27,7 @@
 #include <time.h>
 
 #include "core/jinja_impl.h"
+#include "core/pyformat.h"
 #include "core/text.h"
 
 #define ARENA_LIMIT (256u << 20)
@@ -559,6 +562,8 @@ static void write_json(struct run *R, struct mill_buf *b, const struct jv *v,
     case J_STR: json_str(R, b, v->u.s.p, v->u.s.n, o->ascii); return;
     case J_LIST: {
         const struct jlist *l = v->u.l;
+        if (l->lazy) /* json.dumps takes no generator */
+            break;
         puts_(R, b, "[");
         for (size_t i = 0; i < l->n; i++) {
             if (i)
@@ -811,6 +816,7 @@ enum {
     M_VALUES,
     M_GET,
     M_CYCLE,
+    M_FORMAT,
 };
 
 static const struct {
@@ -818,25 +824,16 @@ static const struct {
     int id;
     enum jkind on;
 } METHODS[] = {
-    {"strip", M_STRIP, J_STR},
-    {"lstrip", M_LSTRIP, J_STR},
-    {"rstrip", M_RSTRIP, J_STR},
-    {"split", M_SPLIT, J_STR},
-    {"startswith", M_STARTSWITH, J_STR},
-    {"endswith", M_ENDSWITH, J_STR},
-    {"upper", M_UPPER, J_STR},
-    {"lower", M_LOWER, J_STR},
-    {"title", M_TITLE, J_STR},
-    {"capitalize", M_CAPITALIZE, J_STR},
-    {"replace", M_REPLACE, J_STR},
-    {"find", M_FIND, J_STR},
-    {"count", M_COUNT, J_STR},
-    {"join", M_JOIN, J_STR},
-    {"isdigit", M_ISDIGIT, J_STR},
-    {"items", M_ITEMS, J_DICT},
-    {"keys", M_KEYS, J_DICT},
-    {"values", M_VALUES, J_DICT},
-    {"get", M_GET, J_DICT},
+    {"strip", M_STRIP, J_STR},           {"lstrip", M_LSTRIP, J_STR},
+    {"rstrip", M_RSTRIP, J_STR},         {"split", M_SPLIT, J_STR},
+    {"startswith", M_STARTSWITH, J_STR}, {"endswith", M_ENDSWITH, J_STR},
+    {"upper", M_UPPER, J_STR},           {"lower", M_LOWER, J_STR},
+    {"title", M_TITLE, J_STR},           {"capitalize", M_CAPITALIZE, J_STR},
+    {"replace", M_REPLACE, J_STR},       {"find", M_FIND, J_STR},
+    {"count", M_COUNT, J_STR},           {"join", M_JOIN, J_STR},
+    {"isdigit", M_ISDIGIT, J_STR},       {"format", M_FORMAT, J_STR},
+    {"items", M_ITEMS, J_DICT},          {"keys", M_KEYS, J_DICT},
+    {"values", M_VALUES, J_DICT},        {"get", M_GET, J_DICT},
 };
 
 static struct jv getattr_(struct run *R, const struct jv *obj, const char *name) {
@@ -1015,6 +1012,8 @@ static struct jv html_escape(struct run *R, const struct jv *s) {
 
 /* ---- arithmetic ---- */
 
+static struct jv percent_format(struct run *R, const struct jv *fmt, const struct jv *args);
+
 static struct jv arith(struct run *R, int op, const struct jv *a, const struct jv *b) {
     if (op == JO_CAT) {
         struct mill_buf *o = buf_get(R);
@@ -1067,7 +1066,7 @@ static struct jv arith(struct run *R, int op, const struct jv *a, const struct j
     }
     if (!is_num(a) || !is_num(b)) {
         if (op == JO_MOD && a->k == J_STR)
-            fail(R, "'%%' formatting of strings is not supported");
+            return percent_format(R, a, b);
         static const char *const sym[] = {"+", "-", "*", "/", "//", "%", "**"};
         fail(R, "unsupported operand type(s) for %s: '%s' and '%s'", sym[op], type_name(a),
              type_name(b));
@@ -1279,6 +1278,280 @@ static struct jv join(struct run *R, const struct jv *seq, const struct jv *sep,
     return buf_done(R, b);
 }
 
+/* ---- Python's str.format() and % formatting (values rendered by core/pyformat.c) ---- */
+
+/* format(v, spec) onto b with the spec parsed: a str, a float, else an int (bool: 0 or 1). */
+static void spec_value(struct run *R, struct mill_buf *b, const struct jv *v,
+                       const struct mill_pyspec *sp) {
+    char why[200];
+    size_t n0 = b->n;
+    int rc = v->k == J_STR     ? mill_pyformat_str(b, v->u.s.p, v->u.s.n, sp, why, sizeof why)
+             : v->k == J_FLOAT ? mill_pyformat_float(b, v->u.f, sp, why, sizeof why)
+                               : mill_pyformat_int(b, ival(v), sp, why, sizeof why);
+    if (rc == MILL_ENOMEM)
+        ck(R, rc);
+    if (rc)
+        fail(R, "%s", why);
+    grew(R, b, n0);
+}
+
+/* format(v, spec): a str, int, float or bool by the mini-language; any other value only with
+ * an empty spec (its str()), as object.__format__ allows. */
+static void format_value(struct run *R, struct mill_buf *b, const struct jv *v, const char *spec,
+                         size_t sn) {
+    bool number = v->k == J_INT || v->k == J_FLOAT || v->k == J_BOOL;
+    if (v->k != J_STR && !number) {
+        if (sn)
+            fail(R, "unsupported format string passed to %s.__format__", type_name(v));
+        write_str(R, b, v);
+        return;
+    }
+    if (v->k == J_BOOL && !sn) {
+        puts_(R, b, v->u.b ? "True" : "False");
+        return;
+    }
+    struct mill_pyspec sp;
+    char why[200];
+    if (mill_pyspec_parse(spec, sn, &sp, why, sizeof why))
+        fail(R, "%s", why);
+    spec_value(R, b, v, &sp);
+}
+
+/* The value a replacement field names: "" (the next positional), an index or a keyword, then
+ * .attr and [key] steps. *next: the automatic numbering, -1 once a field was numbered. */
+static struct jv field_value(struct run *R, const char *f, size_t n, const struct args *A,
+                             int64_t *next) {
+    size_t i = 0;
+    while (i < n && f[i] != '.' && f[i] != '[')
+        i++;
+    struct jv v;
+    bool numeric = i > 0;
+    for (size_t k = 0; k < i; k++)
+        numeric &= f[k] >= '0' && f[k] <= '9';
+    if (i == 0 || numeric) {
+        int64_t idx = 0;
+        if (i == 0) {
+            if (*next < 0)
+                fail(R, "cannot switch from manual field specification to automatic field "
+                        "numbering");
+            idx = (*next)++;
+        } else {
+            if (*next > 0)
+                fail(R, "cannot switch from automatic field numbering to manual field "
+                        "specification");
+            *next = -1;
+            for (size_t k = 0; k < i && idx < 1000000; k++)
+                idx = idx * 10 + (f[k] - '0');
+        }
+        if (idx >= (int64_t)A->n)
+            fail(R, "Replacement index %lld out of range for positional args tuple",
+                 (long long)idx);
+        v = A->pos[idx];
+    } else {
+        const struct jv *kw = NULL;
+        for (size_t k = 0; k < A->nk && !kw; k++)
+            if (strlen(A->kwn[k]) == i && !memcmp(A->kwn[k], f, i))
+                kw = &A->kwv[k];
+        if (!kw)
+            fail(R, "KeyError: '%.*s'", (int)(i > 60 ? 60 : i), f);
+        v = *kw;
+    }
+    while (i < n) { /* .name or [key]: the key an int when all digits, else a str */
+        bool dot = f[i] == '.';
+        size_t a = ++i;
+        while (i < n && (dot ? f[i] != '.' && f[i] != '[' : f[i] != ']'))
+            i++;
+        if (i == a || (!dot && i == n))
+            fail(R, dot ? "Empty attribute in format string" : "Missing ']' in format string");
+        char *key = mill_jstrdup(&R->a, f + a, i - a);
+        if (dot) {
+            v = getattr_(R, &v, key);
+            continue;
+        }
+        i++; /* the ']' */
+        bool digits = true;
+        for (const char *p = key; *p; p++)
+            digits &= *p >= '0' && *p <= '9';
+        struct jv k = digits ? vint(strtoll(key, NULL, 10)) : vstrz(key);
+        v = getitem(R, &v, &k);
+    }
+    if (v.k == J_UNDEF && v.u.why)
+        fail(R, "%s", v.u.why);
+    return v;
+}
+
+/* One replacement field's text f[0..n) (between its braces) onto b; the spec's own fields
+ * are replaced first (one level, as Python allows). */
+static void format_field(struct run *R, struct mill_buf *b, const char *f, size_t n,
+                         const struct args *A, int64_t *next, int depth) {
+    size_t i = 0;
+    int nest = 0;
+    while (i < n && ((f[i] != '!' && f[i] != ':') || nest)) { /* [] may hold ! and : */
+        nest += f[i] == '[' ? 1 : f[i] == ']' ? -1 : 0;
+        i++;
+    }
+    struct jv v = field_value(R, f, i, A, next);
+    char conv = 0;
+    if (i < n && f[i] == '!') {
+        if (i + 1 >= n || (i + 2 < n && f[i + 2] != ':'))
+            fail(R, "expected ':' after conversion specifier");
+        conv = f[i + 1];
+        i += 2;
+        if (conv != 's' && conv != 'r')
+            fail(R, "Unknown conversion specifier %c", conv);
+    }
+    const char *spec = i < n ? f + i + 1 : "";
+    size_t sn = i < n ? n - i - 1 : 0;
+    struct mill_buf *sb = NULL;
+    if (memchr(spec, '{', sn)) {
+        if (depth >= 1)
+            fail(R, "Max string recursion exceeded");
+        sb = buf_get(R);
+        for (size_t k = 0; k < sn;) {
+            if (spec[k] != '{') {
+                put(R, sb, spec + k++, 1);
+                continue;
+            }
+            const char *close = memchr(spec + k, '}', sn - k);
+            if (!close)
+                fail(R, "unmatched '{' in format spec");
+            format_field(R, sb, spec + k + 1, (size_t)(close - spec - k - 1), A, next, depth + 1);
+            k = (size_t)(close - spec) + 1;
+        }
+        spec = sb->p, sn = sb->n;
+    }
+    if (conv) {
+        struct mill_buf *cb = buf_get(R);
+        if (conv == 'r')
+            write_repr(R, cb, &v, 0);
+        else
+            write_str(R, cb, &v);
+        v = buf_done(R, cb);
+    }
+    format_value(R, b, &v, spec, sn);
+    if (sb)
+        buf_done(R, sb);
+}
+
+/* s.format(*args, **kwargs): literal text, {{ and }}, and replacement fields. */
+static struct jv str_format(struct run *R, const struct jv *s, const struct args *A) {
+    struct mill_buf *b = buf_get(R);
+    const char *p = s->u.s.p, *end = p + s->u.s.n;
+    int64_t next = 0;
+    while (p < end) {
+        const char *q = p;
+        while (q < end && *q != '{' && *q != '}')
+            q++;
+        put(R, b, p, (size_t)(q - p));
+        if (q == end)
+            break;
+        if (q + 1 < end && q[1] == *q) { /* {{ or }} */
+            put(R, b, q, 1);
+            p = q + 2;
+            continue;
+        }
+        if (*q == '}')
+            fail(R, "Single '}' encountered in format string");
+        const char *f = q + 1;
+        int depth = 1;
+        for (q = f; q < end && depth; q++)
+            depth += *q == '{' ? 1 : *q == '}' ? -1 : 0;
+        if (depth)
+            fail(R, "%s",
+                 q > f && q[-1] == '{' ? "Single '{' encountered in format string"
+                                       : "expected '}' before end of string");
+        format_field(R, b, f, (size_t)(q - 1 - f), A, &next, 0);
+        p = q;
+    }
+    return buf_done(R, b);
+}
+
+/* One % conversion of v (type as mill_pyprintf_spec read it) onto b. */
+static void percent_one(struct run *R, struct mill_buf *b, char type, struct mill_pyspec *sp,
+                        const struct jv *v) {
+    bool real = v->k == J_INT || v->k == J_FLOAT || v->k == J_BOOL;
+    struct jv x = *v;
+    if (type == 's' || type == 'r' || type == 'a') {
+        if (type == 'a')
+            fail(R, "%%a is not supported");
+        struct mill_buf *t = buf_get(R);
+        if (type == 'r')
+            write_repr(R, t, v, 0);
+        else
+            write_str(R, t, v);
+        x = buf_done(R, t);
+        sp->type = 's';
+    } else if (type == 'c') {
+        if (v->k == J_STR && mill_utf8_len(v->u.s.p) == 1)
+            sp->type = 's';
+        else if (v->k == J_INT || v->k == J_BOOL)
+            x = vint(ival(v));
+        else
+            fail(R, "%%c requires int or char");
+    } else if (strchr("doxX", sp->type)) {
+        bool want_int = sp->type != 'd';
+        if (!real || (want_int && v->k == J_FLOAT))
+            fail(R, "%%%c format: %s is required, not %s", type,
+                 want_int ? "an integer" : "a real number", type_name(v));
+        if (v->k == J_FLOAT && !(fabs(v->u.f) < 9.2e18))
+            fail(R, "%%%c format: the number does not fit 64 bits", type);
+        x = vint(v->k == J_FLOAT ? (int64_t)v->u.f : ival(v)); /* int() truncates */
+    } else {
+        if (!real)
+            fail(R, "must be real number, not %s", type_name(v));
+        x = (struct jv){.k = J_FLOAT, .u.f = v->k == J_FLOAT ? v->u.f : (double)ival(v)};
+    }
+    spec_value(R, b, &x, sp);
+}
+
+/* fmt % args, Python's printf-style formatting: args a tuple (its items), else one value; a
+ * dict also serves %(key)s. Python lets a dict or a list (mappings to it) go partly unused. */
+static struct jv percent_format(struct run *R, const struct jv *fmt, const struct jv *args) {
+    bool tuple = args->k == J_LIST && args->u.l->tuple;
+    bool mapping = (args->k == J_DICT && !args->u.d->ns) || (args->k == J_LIST && !tuple);
+    const struct jv *items = tuple ? args->u.l->v : args;
+    size_t n = tuple ? args->u.l->n : 1, next = 0;
+    struct mill_buf *b = buf_get(R);
+    const char *p = fmt->u.s.p, *end = p + fmt->u.s.n;
+    while (p < end) {
+        const char *q = memchr(p, '%', (size_t)(end - p));
+        put(R, b, p, (size_t)((q ? q : end) - p));
+        if (!q)
+            break;
+        q++;
+        const struct jv *v = NULL;
+        if (q < end && *q == '(') { /* %(key)s: parentheses may nest in the key */
+            if (args->k != J_DICT || args->u.d->ns)
+                fail(R, "format requires a mapping");
+            const char *k = ++q;
+            for (int depth = 1; q < end && (depth += *q == '(' ? 1 : *q == ')' ? -1 : 0); q++)
+                ;
+            if (q >= end)
+                fail(R, "incomplete format key");
+            struct jv key = vstr(R, k, (size_t)(q++ - k));
+            if (!(v = dget(R, args->u.d, &key)))
+                fail(R, "KeyError: '%.60s'", key.u.s.p);
+        }
+        struct mill_pyspec sp;
+        char type, why[200];
+        size_t used;
+        if (mill_pyprintf_spec(q, (size_t)(end - q), &sp, &type, &used, why, sizeof why))
+            fail(R, "%s", why);
+        q += used;
+        if (type == '%') {
+            put(R, b, "%", 1);
+        } else {
+            if (!v && next >= n)
+                fail(R, "not enough arguments for format string");
+            percent_one(R, b, type, &sp, v ? v : &items[next++]);
+        }
+        p = q;
+    }
+    if (!mapping && next < n)
+        fail(R, "not all arguments converted during string formatting");
+    return buf_done(R, b);
+}
+
 static struct jv method(struct run *R, const struct jfunc *f, const struct args *A) {
     const struct jv *s = &f->self;
     size_t at;
@@ -1293,6 +1566,7 @@ static struct jv method(struct run *R, const struct jfunc *f, const struct args 
         struct jv part = a || b ? slice(R, s, a, b, NULL) : *s;
         return vbool(starts_ends(R, &part, arg(A, 0, NULL), f->id == M_ENDSWITH));
     }
+    case M_FORMAT: return str_format(R, s, A);
     case M_UPPER: return recase(R, s, 'u');
     case M_LOWER: return recase(R, s, 'l');
     case M_TITLE: return recase(R, s, 't');
@@ -1467,9 +1741,19 @@ static struct args rest_args(struct run *R, const struct args *A, size_t from, c
     return r;
 }
 
+/* An empty generator: what map and select give for a false value (Jinja's `if value:`, which
+ * reads neither the value nor the arguments). */
+static struct jv empty_generator(struct run *R) {
+    struct jv out = vlist(R, 0);
+    out.u.l->lazy = true;
+    return out;
+}
+
 /* select/reject/selectattr/rejectattr: keep items whose test (default: truth) is want. */
 static struct jv select_(struct run *R, const struct jv *seq, const struct args *A, bool attr,
                          bool want) {
+    if (!truthy(seq))
+        return empty_generator(R);
     const struct jlist *l = iterate(R, seq);
     const struct jv *key = attr ? arg(A, 0, NULL) : NULL;
     if (attr && !key)
@@ -1493,6 +1777,8 @@ static struct jv select_(struct run *R, const struct jv *seq, const struct args 
 static struct jv filter(struct run *R, const char *name, const struct jv *v, const struct args *A);
 
 static struct jv map_(struct run *R, const struct jv *seq, const struct args *A) {
+    if (!truthy(seq))
+        return empty_generator(R);
     const struct jlist *l = iterate(R, seq);
     const struct jv *attr = arg(A, SIZE_MAX, "attribute"), *dflt = arg(A, SIZE_MAX, "default");
     struct jv out = vlist(R, l->n);
@@ -1785,6 +2071,18 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     }
     if (IS("tojson"))
         return tojson(R, v, A);
+    if (IS("format")) { /* Jinja's do_format: str(value) % (kwargs or args), args a tuple */
+        if (A->n && A->nk)
+            fail(R, "can't handle positional and keyword arguments at the same time");
+        struct jv args = A->nk ? vdict(R) : vlist(R, A->n), fmt = to_str(R, v);
+        if (!A->nk)
+            args.u.l->tuple = true;
+        for (size_t i = 0; i < A->nk; i++)
+            dset(R, args.u.d, vstrz(A->kwn[i]), A->kwv[i]);
+        for (size_t i = 0; i < A->n; i++)
+            lpush(R, args.u.l, A->pos[i]);
+        return percent_format(R, &fmt, &args);
+    }
     if (IS("safe")) { /* Markup(str(value)) */
         struct jv m = v->k == J_STR ? *v : to_str(R, v);
         m.safe = true;
@@ -1959,12 +2257,12 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
 }
 
 const char *const mill_jinja_filters[] = {
-    "abs",    "attr",   "capitalize", "count",      "d",           "default", "dictsort",
-    "e",      "escape", "first",      "float",      "forceescape", "indent",  "int",
-    "items",  "join",   "last",       "length",     "list",        "lower",   "map",
-    "max",    "min",    "reject",     "rejectattr", "replace",     "reverse", "round",
-    "safe",   "select", "selectattr", "sort",       "string",      "sum",     "title",
-    "tojson", "trim",   "unique",     "upper",      "wordcount",   NULL,
+    "abs",   "attr",   "capitalize", "count",      "d",           "default",   "dictsort",
+    "e",     "escape", "first",      "float",      "forceescape", "format",    "indent",
+    "int",   "items",  "join",       "last",       "length",      "list",      "lower",
+    "map",   "max",    "min",        "reject",     "rejectattr",  "replace",   "reverse",
+    "round", "safe",   "select",     "selectattr", "sort",        "string",    "sum",
+    "title", "tojson", "trim",       "unique",     "upper",       "wordcount", NULL,
 };
 
 const char *const mill_jinja_tests[] = {

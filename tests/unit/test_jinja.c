@@ -322,6 +322,62 @@ static const char *const language[][2] = {
      "'z\\ufeff', 'ok \\u00e9\\u4e2d\\U0001f600', 'g\\U000e0041'] }}",
      "{}"},
     {"{{ 1 is nosuchtest }}", "{}"},
+    /* a filter or test no Jinja has: refused at once, but inside an if or a conditional
+     * expression only when the render reaches it; a loop, macro or set block is strict again
+     * (one of Jinja's own that we lack, such as truncate, is refused at load wherever it is) */
+    {"{% if x %}{{ a | from_json }}{% elif a is nosuch %}{% else %}{{ a | nope(1) }}{% endif "
+     "%}ok{{ (a | nope) if x }}{{ 1 if x else a | nope }}",
+     "{\"x\":false,\"a\":\"s\"}"},
+    {"{% if x %}{% if y %}{% set v = a | nope %}{% endif %}{% endif %}ok", "{\"x\":false}"},
+    {"{% if true %}{{ a | nope }}{% endif %}", "{\"a\":\"s\"}"},
+    {"{% if a | nope %}{% endif %}", "{\"a\":\"s\"}"},
+    {"{% if x %}{% for i in l %}{{ i | nope }}{% endfor %}{% endif %}", "{\"x\":false}"},
+    {"{% for i in l if x %}{% if x %}{{ i | nope }}{% endif %}{% endfor %}ok",
+     "{\"x\":false,\"l\":[1]}"},
+    {"{% if x %}{% for i in (l | nope) %}{% endfor %}{% endif %}ok", "{\"x\":false}"},
+    {"{% if x %}{% macro m() %}{{ 1 | nope }}{% endmacro %}{% endif %}", "{\"x\":false}"},
+    {"{% if x %}{% set v %}{{ 1 | nope }}{% endset %}{% endif %}", "{\"x\":false}"},
+    /* map and select read nothing from a false value; json.dumps takes no generator */
+    {"{{ n | selectattr('type', 'equalto', 'x') | list | length }}{{ n | map(attribute='a') | "
+     "list }}{{ '' | select | list }}{{ [] | reject('odd') | list }}",
+     "{\"n\":null}"},
+    {"{{ t | map(attribute='function') | tojson }}", "{\"t\":[{\"function\":{\"name\":\"f\"}}]}"},
+    {"{{ t | map(attribute='function') | list | tojson }}",
+     "{\"t\":[{\"function\":{\"name\":\"f\"}}]}"},
+    /* str.format */
+    {"{{ '<|{}|>'.format(x) }}{{ '{0}{1}{0}'.format('a', 'b') }}{{ '{n}:{v!r}'.format(n='k', "
+     "v='q') "
+     "}}{{ '{{}} {}'.format(1) }}{{ '{:>6.2f}|{:^7}|{:,}|{:#x}|{:08.3e}'.format(3.14159, 'mid', "
+     "1234567, 255, -0.000123) }}",
+     "{\"x\":\"HY\"}"},
+    {"{{ '{}{}'.format(none, true) }}|{{ '{:d}|{:5}|{!s:>6}'.format(true, false, none) }}|{{ "
+     "'{0[k]}/{0.k}/{1[1]}'.format(d, l) }}|{{ '{:{w}.{p}f}'.format(2.5, w=8, p=3) }}",
+     "{\"d\":{\"k\":\"v\"},\"l\":[\"a\",\"b\"]}"},
+    {"{{ '{}'.format() }}", "{}"},
+    {"{{ '{0}{}'.format(1, 2) }}", "{}"},
+    {"{{ '{:d}'.format('s') }}", "{}"},
+    {"{{ '{:x}'.format(none) }}", "{}"},
+    {"{{ 'a}b'.format() }}", "{}"},
+    {"{{ '{a'.format() }}", "{}"},
+    {"{{ '{!x}'.format(1) }}", "{}"},
+    {"{{ '{nope}'.format(a=1) }}", "{}"},
+    /* printf-style %, and Jinja's format filter */
+    {"{{ '%s-%d-%5.2f|%-4s|%04x|%r|%%|%c%c' % ('a', 3.9, 2.5, 'z', 255, 'q', 72, 'i') }}|{{ '%s' "
+     "% [1, 2] }}|{{ '%(a)s=%(b)03d' % {'a': 'x', 'b': 7} }}|{{ 'n=%s' % none }}|{{ '%s' % "
+     "{'k': 1} }}",
+     "{}"},
+    {"{{ '%s and %s' | format('a', 'b') }}|{{ '%(x)s' | format(x=5) }}|{{ '%d%%' | format(50) "
+     "}}|{{ 'v=%s' | format([1]) }}|{{ 7 | format }}|{{ '%e %g %G %.3g %#x %+d % d' | "
+     "format(1234.5, 0.0001, 1e20, 2.0, 10, 5, 5) }}",
+     "{}"},
+    {"{{ '%s %s' % ('a',) }}", "{}"},
+    {"{{ 'x' % (1,) }}", "{}"},
+    {"{{ '%d' % 'a' }}", "{}"},
+    {"{{ '%x' % 1.5 }}", "{}"},
+    {"{{ '%(a)s' % ('a',) }}", "{}"},
+    {"{{ '%s' | format('a', b=1) }}", "{}"},
+    {"{{ '%q' % 1 }}", "{}"},
+    {"{{ 'abc' % {'k': 1} }}{{ 'abc' % [] }}", "{}"},
 };
 
 /* The conversations every real template renders. */
