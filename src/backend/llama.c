@@ -1621,11 +1621,12 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, str
 }
 
 /* A prompt with media, as Mill's multimodal path builds it: one user turn holding the media
- * (one marker each) and then the text, always through the chat template; the media become
- * libmtmd chunks. A medium that will not decode or a prompt that cannot fit fails the request
- * alone (*failed); a model without a projector or a template fails the run. */
-static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_prompt **out,
-                         bool *failed, struct mill_err *err) {
+ * (one marker each) and then the text, always through the chat template; then `answer` (NULL:
+ * none), the assistant's text a log-likelihood scores; the media become libmtmd chunks. A
+ * medium that will not decode or a prompt that cannot fit fails the request alone (*failed); a
+ * model without a projector or a template fails the run. */
+static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
+                     struct mill_mm_prompt **out, bool *failed, struct mill_err *err) {
     if (!m->mm)
         return mill_err_set(err, MILL_EUNSUPPORTED,
                             "%s has no multimodal projector for this task's media; pass "
@@ -1652,6 +1653,8 @@ static int gen_mm_prompt(struct llm *m, struct mill_request *q, struct mill_mm_p
                  ? mill_err_set(err, MILL_ENOMEM, "out of memory")
                  : prompt_text(m, text.p, true, &p, err);
     }
+    if (!rc && answer && mill_buf_adds(&p, answer))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     struct mill_err e = {0};
     if (!rc)
         MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
@@ -1785,7 +1788,7 @@ static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
         struct ll_req pre = {.q = q};
         int rc = failed            ? 0
                  : take_prep(&pre) ? (r->pend = pre.whole, r->pend_mm = pre.mp, 0)
-                 : q->n_media      ? gen_mm_prompt(r->m, q, &r->pend_mm, &failed, err)
+                 : q->n_media      ? mm_prompt(r->m, q, NULL, &r->pend_mm, &failed, err)
                                    : gen_prompt(r->m, q, &r->pend, err);
         if (rc)
             return rc;
@@ -1953,6 +1956,110 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
     return rc;
 }
 
+/* ---- LOGLIK with media ---------------------------------------------------------------- */
+
+/* Whose prefill sequence 1 holds: a doc's choices share their media and context, so the media
+ * are encoded and decoded once for all of them. */
+struct mm_kept {
+    const struct mill_request *q; /* NULL: none */
+    int pos0;                     /* where the trailing text starts */
+    size_t n_prompt;              /* tokens of the prompt without a continuation */
+};
+
+static bool same_prompt(const struct mill_request *a, const struct mill_request *b) {
+    return a && a->media == b->media && a->n_media == b->n_media &&
+           !strcmp(a->context ? a->context : "", b->context ? b->context : "");
+}
+
+/* The continuation's log-likelihood after a prompt with media, as lmms-eval scores one: the
+ * continuation is the assistant's answer to the generation prompt (mm_prompt: the media and
+ * the context in one user turn, through the chat template). Its tokens are what prompt +
+ * continuation takes beyond the prompt alone (lm-eval's split; both end in the same text chunk
+ * after the last medium, whose tokens the media prefill leaves to decode here). A request the
+ * prompt fails is failed alone. */
+static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kept *k,
+                            struct mill_err *err) {
+    struct mill_mm_prompt *whole = NULL;
+    bool failed = false, reuse = same_prompt(k->q, q);
+    int rc = 0;
+    if (!reuse) {
+        struct mill_mm_prompt *ctx = NULL;
+        llama_memory_seq_rm(m->mem, 1, -1, -1);
+        k->q = NULL;
+        rc = mm_prompt(m, q, NULL, &ctx, &failed, err);
+        k->n_prompt = ctx ? mill_mm_prompt_n_tokens(ctx) : 0;
+        mill_mm_prompt_free(ctx);
+    }
+    if (!rc && !failed)
+        rc = mm_prompt(m, q, q->continuation ? q->continuation : "", &whole, &failed, err);
+    int nt = 0;
+    const llama_token *tail = whole ? mill_mm_prompt_tail(whole, &nt) : NULL;
+    int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;
+    if (!rc && !failed && (n_cont < 1 || n_cont >= nt)) {
+        failed = true;
+        mill_request_fail(q, MILL_EINVAL,
+                          n_cont < 1 ? "the continuation adds no token to the prompt"
+                                     : "the continuation is not text after the prompt's last "
+                                       "medium");
+    }
+    if (!rc && !failed && !reuse) {
+        rc = mill_mm_prompt_prefill(m->mm, m->ctx, whole, 1, m->n_batch, false, &k->pos0, &m->mst,
+                                    err);
+        k->q = rc ? NULL : q;
+    }
+    if (!rc && !failed) {
+        q->logprob = 0;
+        q->is_greedy = true;
+        q->n_tokens = n_cont;
+    }
+    int first = nt - n_cont - 1; /* the first tail token whose logits score one */
+    for (int i = 0; !rc && !failed && i < nt - 1;) {
+        int start = i;
+        batch_clear(&m->batch);
+        for (; i < nt - 1 && m->batch.n_tokens < m->n_batch; i++)
+            batch_add(&m->batch, tail[i], k->pos0 + i, 1, i >= first);
+        rc = decode(m, err);
+        for (int t = start > first ? start : first; !rc && t < i; t++) {
+            const float *row = llama_get_logits_ith(m->ctx, t - start);
+            if (!row) {
+                rc = mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
+                break;
+            }
+            int am;
+            double lse = row_lse(row, m->n_vocab, &am);
+            q->logprob += row[tail[t + 1]] - lse;
+            q->is_greedy = q->is_greedy && am == tail[t + 1];
+        }
+    }
+    /* keep the prefill for the doc's next choice; a memory that cannot drop part of a sequence
+     * (recurrent) drops it all */
+    if (k->q && !llama_memory_seq_rm(m->mem, 1, k->pos0, -1)) {
+        llama_memory_seq_rm(m->mem, 1, -1, -1);
+        k->q = NULL;
+    }
+    mill_mm_prompt_free(whole);
+    return rc;
+}
+
+/* LOGLIK requests with media, in order, in sequence 1 of an emptied cache: media prompts share
+ * no prefix with text ones. */
+static int loglik_media(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
+    if (!m->mm)
+        return mill_err_set(err, MILL_EUNSUPPORTED,
+                            "%s has no multimodal projector for this task's media; pass "
+                            "mmproj=<file.gguf>",
+                            m->name);
+    llama_memory_clear(m->mem, true);
+    m->n_cached = 0;
+    m->n_mm_head = 0;
+    struct mm_kept k = {0};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = loglik_media_one(m, qs[i], &k, err);
+    llama_memory_seq_rm(m->mem, 1, -1, -1);
+    return rc;
+}
+
 /* ---- ROLLING ------------------------------------------------------------------------- */
 
 /* lm-eval's get_rolling_token_windows + make_disjoint_window with context_len 1: the first
@@ -1998,16 +2105,21 @@ static int rolling_one(struct llm *m, struct mill_request *q, struct mill_err *e
 
 /* ---- the backend interface ------------------------------------------------------------ */
 
-/* Answers a batch: log-likelihood requests together, then generations, rolling ones alone. */
+/* Answers a batch: log-likelihood requests with media, then those without together, then
+ * generations; rolling ones alone. */
 static int run_batch(struct llm *m, struct mill_request *reqs, size_t n, struct mill_err *err) {
     struct mill_request **ll = malloc((n ? n : 1) * sizeof *ll);
     struct mill_request **gn = malloc((n ? n : 1) * sizeof *gn);
-    int rc = ll && gn ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    size_t nl = 0, ng = 0;
+    struct mill_request **lm = malloc((n ? n : 1) * sizeof *lm);
+    int rc = ll && gn && lm ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    size_t nl = 0, ng = 0, nm = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        if (reqs[i].n_media && reqs[i].kind != MILL_REQ_GENERATE)
+        if (reqs[i].n_media && reqs[i].kind == MILL_REQ_LOGLIK)
+            lm[nm++] = &reqs[i];
+        else if (reqs[i].n_media && reqs[i].kind != MILL_REQ_GENERATE)
             mill_request_fail(&reqs[i], MILL_EUNSUPPORTED,
-                              "the llama backend takes media in generation requests only");
+                              "the llama backend takes media in generation and log-likelihood "
+                              "requests only");
         else if (reqs[i].kind == MILL_REQ_LOGLIK)
             ll[nl++] = &reqs[i];
         else if (reqs[i].kind == MILL_REQ_GENERATE)
@@ -2017,12 +2129,15 @@ static int run_batch(struct llm *m, struct mill_request *reqs, size_t n, struct 
         else
             mill_request_fail(&reqs[i], MILL_EUNSUPPORTED, "the llama backend cannot classify");
     }
+    if (!rc && nm)
+        rc = loglik_media(m, lm, nm, err);
     if (!rc && nl)
         rc = m->naive ? loglik_naive(m, ll, nl, err) : loglik(m, ll, nl, err);
     if (!rc && ng)
         rc = generate(m, gn, ng, err);
     free(ll);
     free(gn);
+    free(lm);
     return rc;
 }
 
@@ -2043,7 +2158,7 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
  * whose media fail is failed here, as run would fail it. */
 static int prep_media(struct llm *m, struct ll_req *r, size_t *embd_left, struct mill_err *err) {
     bool failed = false;
-    int rc = m->mm ? gen_mm_prompt(m, r->q, &r->mp, &failed, err) : 0;
+    int rc = m->mm ? mm_prompt(m, r->q, NULL, &r->mp, &failed, err) : 0;
     if (rc || failed || !r->mp || !m->encode_ahead)
         return rc;
     size_t need = mill_mm_prompt_embd_bytes(m->mm, r->mp);

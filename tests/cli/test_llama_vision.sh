@@ -9,6 +9,10 @@
 #   one (a 16-bit grey PNG rides along but is not compared: Pillow, which Mill and we follow,
 #   clips its samples to 255, where llama-mtmd-cli's stb_image keeps their high byte; JPEG is
 #   left out for the same reason: we decode as Pillow, through libjpeg-turbo);
+# - log-likelihoods with images (each choice the answer to the generation prompt) equal
+#   llama-server's (--mmproj, its next-token log-probs) on both kinds: its greedy continuation
+#   scores its summed log-probs and is greedy, each one-token choice scores the log-prob of the
+#   server's first-position distribution;
 # - an image that will not decode fails its sample alone, named, and the rest are answered;
 # - a projector that does not fit the model, several projectors and no hint, a text-only
 #   model meeting an image task: one clear error before any sample;
@@ -16,7 +20,7 @@
 #   runner's prepare thread while this one generates: the same generations, every image
 #   encoded once, the provenance says so;
 # - the provenance records the projector's file and sha256.
-# Needs llama-mtmd-cli from the pinned build: fails, never skips.
+# Needs llama-mtmd-cli and llama-server from the pinned build: fails, never skips.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -25,7 +29,8 @@ PREFIX=${MILL_LLAMA_PREFIX:-$HOME/.cache/mill/deps/llama.cpp-v0.5.0}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$SRC/tests/cli/lib.sh"
 
-for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mtmd-cli"; do
+for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mtmd-cli" \
+         "$PREFIX/bin/llama-server"; do
     [ -e "$x" ] || { echo "FAIL - $x missing"; exit 1; }
 done
 
@@ -157,6 +162,77 @@ check "provenance records the projector and its sha256" \
     "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-vlm-F32.gguf" | cut -c1-64)\"' \
      $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json && grep -q '\"media_encoded\":12' \
      $tmp/llama-b8/outputs/*/oracle_vlm_0shot.json"
+
+# Log-likelihood with images (oracle_vlm_ll: each choice scored as the answer to the generation
+# prompt) against llama-server --mmproj (tests/reference/llama_server_peer.py mmscore): the
+# server's greedy continuation of each prompt must score its summed log-probs and be greedy,
+# and each one-token choice must score the log-prob of the server's first-position
+# distribution. Flash attention off on both sides (see the peer's notes). The 16-bit grey row
+# stays out (its pixels differ by design, above).
+"$PY" - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+with open(f"{tmp}/mm_reqs.jsonl", "w") as f:
+    for r in map(json.loads, open(f"{tmp}/plug/oracle_data/vlm.jsonl")):
+        if "I;16" not in r["context"]:
+            f.write(json.dumps({"context": r["context"], "images": r["images"],
+                                "choices": [" A", "A", "B", " yes", "no"], "n_greedy": 6}) + "\n")
+PY
+for arch in llama qwen2vl; do
+    d=$M; [ $arch = llama ] || d=$tmp/$arch
+    mkdir -p "$tmp/mmpeer-$arch"
+    "$PY" "$SRC/tests/reference/llama_server_peer.py" "$PREFIX/bin/llama-server" "$d/vlm.gguf" \
+        "$tmp/mmpeer-$arch" mmscore "$d/mmproj-vlm-F32.gguf" <"$tmp/mm_reqs.jsonl" \
+        >"$tmp/mmpeer-$arch.jsonl" 2>"$tmp/mmpeer-$arch.err"
+    mkdir -p "$tmp/plug-$arch/oracle_data"
+    cp "$tmp/plug/oracle.so" "$tmp/plug-$arch/"
+    "$PY" - "$tmp" "$arch" <<'PY'
+import json, sys
+tmp, arch = sys.argv[1:]
+reqs = [json.loads(l) for l in open(f"{tmp}/mm_reqs.jsonl")]
+peer = [json.loads(l) for l in open(f"{tmp}/mmpeer-{arch}.jsonl")]
+with open(f"{tmp}/plug-{arch}/oracle_data/vlm_ll.jsonl", "w") as f:
+    for q, p in zip(reqs, peer):
+        choices = ([p["greedy"]["text"]] if p["greedy"]["tokens"] else []) + \
+            [c for c, v in p["choices"].items() if v is not None]
+        f.write(json.dumps({"context": q["context"], "images": q["images"],
+                            "choices": choices}) + "\n")
+PY
+    "$MILL" --output_dir "$tmp/ll-$arch" eval \
+        "llama[path=$d/vlm.gguf,batch_size=8,threads=2,flash_attn=off]" oracle_vlm_ll \
+        --task_paths "$tmp/plug-$arch/oracle.so" >"$tmp/ll-$arch.out" 2>"$tmp/ll-$arch.err"
+    rc=$?
+    "$PY" - "$tmp" "$arch" >"$tmp/ll-$arch.cmp" 2>&1 <<'PY'
+import glob, json, sys
+tmp, arch = sys.argv[1:]
+peer = [json.loads(l) for l in open(f"{tmp}/mmpeer-{arch}.jsonl")]
+rows = {}
+for path in glob.glob(f"{tmp}/ll-{arch}/outputs/*/oracle_vlm_ll_0shot.jsonl"):
+    for r in map(json.loads, open(path)):
+        rows[r["doc_id"]] = r
+assert len(rows) == len(peer), (len(rows), len(peer))
+worst, n_greedy, n_one, n_multi = 0.0, 0, 0, 0
+for i, p in enumerate(peer):
+    got = rows[i]["responses"]
+    want = ([(p["greedy"]["logprob"], True)] if p["greedy"]["tokens"] else []) + \
+        [(v, None) for v in p["choices"].values() if v is not None]
+    assert len(got) == len(want), (i, got, want)
+    for (lp, greedy), (wlp, wgreedy) in zip(got, want):
+        worst = max(worst, abs(lp - wlp))
+        assert abs(lp - wlp) < 2e-3, (i, lp, wlp)  # F16, batched otherwise: 6e-4 seen
+        if wgreedy:
+            assert greedy, (i, "the server's greedy continuation is not greedy here")
+            n_greedy += 1
+            n_multi += len(p["greedy"]["tokens"]) > 1
+        else:
+            n_one += 1
+assert n_greedy >= 4 and n_multi >= 2 and n_one >= 10, (n_greedy, n_multi, n_one)
+print("same: %d greedy continuations (%d of several tokens), %d one-token choices, largest "
+      "difference %.2g" % (n_greedy, n_multi, n_one, worst))
+PY
+    check "$arch: log-likelihoods with images equal llama-server's: exit $rc, \
+$(tail -1 "$tmp/ll-$arch.cmp")" "[ $rc -eq 0 ] && tail -1 '$tmp/ll-$arch.cmp' | grep -q '^same'"
+done
 
 # A broken image fails its sample alone.
 mkdir -p "$tmp/plug2/oracle_data"

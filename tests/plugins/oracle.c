@@ -6,6 +6,8 @@
  *   oracle_gen   greedy generation from "context", 24 tokens, no stop string
  *   oracle_vlm   greedy generation from "context" and the images at the paths in "images"
  *                (oracle_data/vlm.jsonl), 24 tokens: tests/cli/test_llama_vision.sh
+ *   oracle_vlm_ll log-likelihood of each of "choices" after "context" and "images"
+ *                (oracle_data/vlm_ll.jsonl): tests/cli/test_llama_vision.sh
  * Built against the public headers only, as a user's plugin is. */
 #include <mill/task.h>
 
@@ -41,9 +43,10 @@ static int text_prompt(const struct mill_task_config *t, const struct mill_value
     return read_case(t, row, doc, err, false);
 }
 
-/* A row of vlm.jsonl: its images go to the doc as paths, in order. */
-static int vlm_prompt(const struct mill_task_config *t, const struct mill_value *row,
-                      struct mill_doc *doc, struct mill_err *err) {
+/* A row of vlm.jsonl: its images go to the doc as paths, in order (and its choices with
+ * choices). */
+static int read_vlm(const struct mill_task_config *t, const struct mill_value *row,
+                    struct mill_doc *doc, struct mill_err *err, bool choices) {
     const struct mill_value *im = mill_value_get(row, "images");
     if (!im || im->kind != MILL_V_LIST) {
         snprintf(err->msg, sizeof err->msg, "%s: a row needs a list of images", t->name);
@@ -54,11 +57,22 @@ static int vlm_prompt(const struct mill_task_config *t, const struct mill_value 
         if (!path || mill_doc_add_media(doc, MILL_MOD_IMAGE, NULL, 0, path))
             return path ? MILL_ENOMEM : (err->code = MILL_EFORMAT);
     }
-    return read_case(t, row, doc, err, false);
+    return read_case(t, row, doc, err, choices);
+}
+
+static int vlm_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err) {
+    return read_vlm(t, row, doc, err, false);
+}
+
+static int vlm_ll_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, struct mill_err *err) {
+    return read_vlm(t, row, doc, err, true);
 }
 
 static const char *const files[] = {"test=oracle_data/cases.jsonl", NULL};
 static const char *const vlm_files[] = {"test=oracle_data/vlm.jsonl", NULL};
+static const char *const vlm_ll_files[] = {"test=oracle_data/vlm_ll.jsonl", NULL};
 static const char *const acc[] = {"acc", NULL};
 static const char *const ppl[] = {"perplexity", NULL};
 static const char *const em[] = {"exact_match", NULL};
@@ -87,6 +101,12 @@ static const struct mill_task_config tasks[] = {
      .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
      .generation_size = 24,
      .metrics = em},
+    {.name = "oracle_vlm_ll",
+     .hf_data_files = vlm_ll_files,
+     .prompt = vlm_ll_prompt,
+     .output_type = MILL_OUT_LOGPROBS,
+     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
+     .metrics = acc},
 };
 
 /* Stamped with the oldest ABI Mill takes (MILL_ABI_OLDEST, 2), so the tests that load it show

@@ -1,6 +1,7 @@
 """llama_server_peer.py: llama.cpp's own llama-server as a peer of Mill's llama backend, for
 tests/cli/test_mmlu_pro.sh (generation budgets), tests/cli/test_llama.sh (left truncation) and
-tests/cli/test_llama_oracle.sh (greedy generations).
+tests/cli/test_llama_oracle.sh (greedy generations), and of its log-likelihoods with images
+(tests/cli/test_llama_vision.sh).
 
 Usage (Debian's /usr/bin/python3, standard library only):
   llama_server_peer.py LLAMA_SERVER MODEL WORKDIR generate N... < prompts.jsonl
@@ -13,6 +14,16 @@ Usage (Debian's /usr/bin/python3, standard library only):
       "is_greedy": b, "n_cont": n, "n_dropped": d}: the log-likelihood of the continuation as
       lm-eval's loglikelihood computes it for a model of max_length N_CTX, from llama-server's
       /tokenize and its next-token log-probabilities (see loglik()).
+  llama_server_peer.py LLAMA_SERVER MODEL WORKDIR mmscore MMPROJ < requests.jsonl
+      one input line {"context": TEXT, "images": [paths], "choices": [TEXT], "n_greedy": N} ->
+      one output line {"prompt": P, "greedy": {"text": G, "tokens": [ids], "logprob": x},
+      "choices": {TEXT: x or null}}: a prompt with images as Mill's media log-likelihood sees
+      it (the server's chat template on one user turn, "<__media__>" per image then the
+      context; the images sent as files), the server's greedy continuation of it (up to N
+      tokens, cut before a token it reports no log-prob for, then while the prompt's last text
+      + G does not tokenise as that text's tokens + G's) with the sum of its log-probs, and the
+      log-prob of each choice that is one token after the prompt (null otherwise), from the
+      first position's whole distribution (see mmscore()).
 The server runs one slot, one thread and flash attention off (-fa off: Mill's llama backend is
 compared with flash_attn=off, since flash attention's F16 accumulation follows the KV cells'
 order, which differs between the two programs; without it their greedy generations of a
@@ -50,14 +61,14 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Peer:
-    def __init__(self, server, model, workdir, ctx):
+    def __init__(self, server, model, workdir, ctx, extra=()):
         self.sock = os.path.join(workdir, "llama-server.sock")
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.log = open(os.path.join(workdir, "llama-server.log"), "w")
         self.proc = subprocess.Popen(
             [server, "-m", model, "--host", self.sock, "-np", "1", "-t", "1", "-c", str(ctx),
-             "-fa", "off", "--no-webui", "--no-warmup"],
+             "-fa", "off", "--no-webui", "--no-warmup", *extra],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while True:
@@ -119,22 +130,22 @@ class Peer:
             self.n_vocab = json.loads(data)["data"][0]["meta"]["n_vocab"]
         return self.n_vocab
 
-    def next_logprobs(self, window):
-        """{token id: log-prob} of the token after the ids in window, over the whole vocabulary,
-        and the argmax id (the first of equal maxima). The server reports no probabilities for
-        a token whose piece is an incomplete UTF-8 sequence (a byte token) or that ends the
-        generation, so the sampler is made to pick a plain ASCII token (a logit bias on
-        self.ascii, and ignore_eos); biases act on the sampler's candidates only, never on the
-        raw logits the log-probs are computed from."""
+    def next_logprobs(self, prompt):
+        """{token id: log-prob} of the token after prompt (ids, or a multimodal prompt
+        object), over the whole vocabulary, and the argmax id (the first of equal maxima). The
+        server reports no probabilities for a token whose piece is an incomplete UTF-8 sequence
+        (a byte token) or that ends the generation, so the sampler is made to pick a plain
+        ASCII token (a logit bias on self.ascii, and ignore_eos); biases act on the sampler's
+        candidates only, never on the raw logits the log-probs are computed from."""
         n = self.vocab_size()
         if self.ascii is None:
             self.ascii = self.tokenize("Answer")[-1]
         d = self.post("/completion", {
-            "prompt": window, "n_predict": 1, "n_probs": n, "temperature": 0.0,
+            "prompt": prompt, "n_predict": 1, "n_probs": n, "temperature": 0.0,
             "cache_prompt": False, "post_sampling_probs": False, "ignore_eos": True,
             "logit_bias": [[self.ascii, 1000.0]]})
         if "completion_probabilities" not in d:
-            raise RuntimeError(f"no probabilities came back for {window[-5:]}: {d['content']!r}")
+            raise RuntimeError(f"no probabilities came back: {d['content']!r}")
         top = d["completion_probabilities"][0]["top_logprobs"]
         if len(top) != n or len({t["id"] for t in top}) != n:
             raise RuntimeError(f"asked for {n} log-probs, got {len(top)}")
@@ -178,6 +189,44 @@ class Peer:
                 "n_dropped": len(whole) - len(window)}
 
 
+    def mmscore(self, context, images, choices, n_greedy):
+        """See the module's docstring. The prompt goes as {prompt_string, multimodal_data}
+        (libmtmd tokenises it: the text after the last image is one chunk, tokenised with
+        special tokens parsed and nothing added, as /tokenize does it here)."""
+        import base64
+        content = "<__media__>" * len(images) + context
+        prompt = self.post("/apply-template", {"messages": [{"role": "user",
+                                                             "content": content}]})["prompt"]
+        data = [base64.b64encode(open(p, "rb").read()).decode() for p in images]
+        mm = {"prompt_string": prompt, "multimodal_data": data}
+        tail = prompt.rsplit("<__media__>", 1)[-1]
+        tail_ids = self.tokenize(tail)
+        d = self.post("/completion", {
+            "prompt": mm, "n_predict": n_greedy, "n_probs": 1, "temperature": 0.0, "top_k": 1,
+            "cache_prompt": False, "post_sampling_probs": False, "return_tokens": True})
+        probs = d.get("completion_probabilities", [])
+        toks, lps = [], []
+        for t, p in zip(d["tokens"], probs):
+            if p.get("id") != t or "logprob" not in p:
+                break
+            toks.append(t)
+            lps.append(p["logprob"])
+        while toks:
+            text = self.post("/detokenize", {"tokens": toks})["content"]
+            if self.tokenize(tail + text) == tail_ids + toks:
+                break
+            toks, lps = toks[:-1], lps[:-1]
+        greedy = {"text": self.post("/detokenize", {"tokens": toks})["content"] if toks else "",
+                  "tokens": toks, "logprob": sum(lps)}
+        first, _ = self.next_logprobs(mm)
+        out = {}
+        for c in choices:
+            ids = self.tokenize(tail + c)
+            one = len(ids) == len(tail_ids) + 1 and ids[:len(tail_ids)] == tail_ids
+            out[c] = first[ids[-1]] if one else None
+        return {"prompt": prompt, "greedy": greedy, "choices": out}
+
+
 def main():
     if len(sys.argv) < 5:
         sys.exit(__doc__)
@@ -201,6 +250,15 @@ def main():
             for r in reqs:
                 print(json.dumps(peer.loglik(r["context"], r["continuation"], n_ctx, bos)),
                       flush=True)
+        finally:
+            peer.close()
+    elif cmd == "mmscore":
+        os.environ["LLAMA_MEDIA_MARKER"] = "<__media__>"  # else a random one, per process
+        peer = Peer(server, model, workdir, 4096, ("--mmproj", args[0]))
+        try:
+            for r in reqs:
+                print(json.dumps(peer.mmscore(r["context"], r["images"], r["choices"],
+                                              r["n_greedy"])), flush=True)
         finally:
             peer.close()
     else:
