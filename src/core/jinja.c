@@ -792,14 +792,16 @@ static void check_names(struct parser *P, const struct jnodes *list, bool soft);
 
 /* Jinja's compiler refuses an unknown filter or test at once, but in a "soft" frame, where the
  * error waits for the render to reach it: an if's condition and branches, and all of a
- * conditional expression; a for loop's body, filter and else, a macro and a set block open a
- * frame that is not soft again (the loop's iterable stays in the enclosing one). */
+ * conditional expression; a for loop's body, filter and else, a macro, a set block and a
+ * generation block open a frame that is not soft again (the loop's iterable stays in the
+ * enclosing one). */
 static void check_node(struct parser *P, const struct jnode *n, bool soft) {
     if (!n)
         return;
     if (n->unknown && !soft)
         failf(P->a, n->line, "no %s named '%.60s'", n->k == JN_FILTER ? "filter" : "test", n->s);
-    bool inner = soft && n->k != JN_FOR && n->k != JN_MACRO && n->k != JN_SETBLOCK;
+    bool inner = soft && n->k != JN_FOR && n->k != JN_MACRO && n->k != JN_SETBLOCK &&
+                 n->k != JN_BLOCK; /* {% generation %}: a call block in transformers */
     if (n->k == JN_IF || n->k == JN_COND)
         inner = true;
     check_node(P, n->a, n->k == JN_FOR ? soft : inner);

@@ -1317,8 +1317,11 @@ static void format_value(struct run *R, struct mill_buf *b, const struct jv *v, 
     spec_value(R, b, v, &sp);
 }
 
-/* The value a replacement field names: "" (the next positional), an index or a keyword, then
- * .attr and [key] steps. *next: the automatic numbering, -1 once a field was numbered. */
+/* The value a replacement field names, as string.Formatter (the sandbox's) finds it: a field
+ * that is "" takes the next positional, one that is all digits that positional (the two kinds
+ * do not mix: *next is the automatic numbering, -1 once a field was numbered); otherwise its
+ * first part (a positional when digits, else a keyword; "" is no keyword) then .attr and [key]
+ * steps. An undefined value is returned as such. */
 static struct jv field_value(struct run *R, const char *f, size_t n, const struct args *A,
                              int64_t *next) {
     size_t i = 0;
@@ -1328,24 +1331,27 @@ static struct jv field_value(struct run *R, const char *f, size_t n, const struc
     bool numeric = i > 0;
     for (size_t k = 0; k < i; k++)
         numeric &= f[k] >= '0' && f[k] <= '9';
-    if (i == 0 || numeric) {
+    if (n == 0 || (numeric && i == n)) {
+        if (n == 0 ? *next < 0 : *next > 0)
+            fail(R, "cannot switch from manual field specification to automatic field "
+                    "numbering");
+    }
+    if (n == 0 || numeric) {
         int64_t idx = 0;
-        if (i == 0) {
-            if (*next < 0)
-                fail(R, "cannot switch from manual field specification to automatic field "
-                        "numbering");
+        if (n == 0) {
             idx = (*next)++;
         } else {
-            if (*next > 0)
-                fail(R, "cannot switch from automatic field numbering to manual field "
-                        "specification");
-            *next = -1;
-            for (size_t k = 0; k < i && idx < 1000000; k++)
+            if (i == n)
+                *next = -1;
+            for (size_t k = 0; k < i && idx <= (int64_t)A->n; k++)
                 idx = idx * 10 + (f[k] - '0');
         }
-        if (idx >= (int64_t)A->n)
+        if (idx >= (int64_t)A->n && n == 0)
             fail(R, "Replacement index %lld out of range for positional args tuple",
                  (long long)idx);
+        if (idx >= (int64_t)A->n)
+            fail(R, "Replacement index %.*s out of range for positional args tuple",
+                 (int)(i > 30 ? 30 : i), f);
         v = A->pos[idx];
     } else {
         const struct jv *kw = NULL;
@@ -1375,15 +1381,14 @@ static struct jv field_value(struct run *R, const char *f, size_t n, const struc
         struct jv k = digits ? vint(strtoll(key, NULL, 10)) : vstrz(key);
         v = getitem(R, &v, &k);
     }
-    if (v.k == J_UNDEF && v.u.why)
-        fail(R, "%s", v.u.why);
     return v;
 }
 
 /* One replacement field's text f[0..n) (between its braces) onto b; the spec's own fields
- * are replaced first (one level, as Python allows). */
+ * are replaced first (one level, as Python allows). markup: the format string is a Markup,
+ * whose fields are escaped (markupsafe's EscapeFormatter; a Markup value stays as it is). */
 static void format_field(struct run *R, struct mill_buf *b, const char *f, size_t n,
-                         const struct args *A, int64_t *next, int depth) {
+                         const struct args *A, int64_t *next, int depth, bool markup) {
     size_t i = 0;
     int nest = 0;
     while (i < n && ((f[i] != '!' && f[i] != ':') || nest)) { /* [] may hold ! and : */
@@ -1415,7 +1420,8 @@ static void format_field(struct run *R, struct mill_buf *b, const char *f, size_
             const char *close = memchr(spec + k, '}', sn - k);
             if (!close)
                 fail(R, "unmatched '{' in format spec");
-            format_field(R, sb, spec + k + 1, (size_t)(close - spec - k - 1), A, next, depth + 1);
+            format_field(R, sb, spec + k + 1, (size_t)(close - spec - k - 1), A, next, depth + 1,
+                         false);
             k = (size_t)(close - spec) + 1;
         }
         spec = sb->p, sn = sb->n;
@@ -1428,7 +1434,14 @@ static void format_field(struct run *R, struct mill_buf *b, const char *f, size_
             write_str(R, cb, &v);
         v = buf_done(R, cb);
     }
-    format_value(R, b, &v, spec, sn);
+    if (markup && !(v.k == J_STR && v.safe)) {
+        struct mill_buf *fb = buf_get(R);
+        format_value(R, fb, &v, spec, sn);
+        struct jv t = buf_done(R, fb), e = html_escape(R, &t);
+        put(R, b, e.u.s.p, e.u.s.n);
+    } else {
+        format_value(R, b, &v, spec, sn);
+    }
     if (sb)
         buf_done(R, sb);
 }
@@ -1460,15 +1473,24 @@ static struct jv str_format(struct run *R, const struct jv *s, const struct args
             fail(R, "%s",
                  q > f && q[-1] == '{' ? "Single '{' encountered in format string"
                                        : "expected '}' before end of string");
-        format_field(R, b, f, (size_t)(q - 1 - f), A, &next, 0);
+        format_field(R, b, f, (size_t)(q - 1 - f), A, &next, 0, s->safe);
         p = q;
     }
-    return buf_done(R, b);
+    struct jv out = buf_done(R, b);
+    out.safe = s->safe;
+    return out;
 }
 
-/* One % conversion of v (type as mill_pyprintf_spec read it) onto b. */
+/* Whether s[0..n) is one code point. */
+static bool one_char(const char *s, size_t n) {
+    uint32_t cp;
+    return n && mill_utf8_next((const unsigned char *)s, n, &cp) == n;
+}
+
+/* One % conversion of v (type as mill_pyprintf_spec read it) onto b; markup: the format is a
+ * Markup, whose %s and %r escape their text (markupsafe's _MarkupEscapeHelper). */
 static void percent_one(struct run *R, struct mill_buf *b, char type, struct mill_pyspec *sp,
-                        const struct jv *v) {
+                        const struct jv *v, bool markup) {
     bool real = v->k == J_INT || v->k == J_FLOAT || v->k == J_BOOL;
     struct jv x = *v;
     if (type == 's' || type == 'r' || type == 'a') {
@@ -1480,9 +1502,11 @@ static void percent_one(struct run *R, struct mill_buf *b, char type, struct mil
         else
             write_str(R, t, v);
         x = buf_done(R, t);
+        if (markup && !(v->safe && type == 's'))
+            x = html_escape(R, &x);
         sp->type = 's';
     } else if (type == 'c') {
-        if (v->k == J_STR && mill_utf8_len(v->u.s.p) == 1)
+        if (v->k == J_STR && one_char(v->u.s.p, v->u.s.n))
             sp->type = 's';
         else if (v->k == J_INT || v->k == J_BOOL)
             x = vint(ival(v));
@@ -1537,19 +1561,27 @@ static struct jv percent_format(struct run *R, const struct jv *fmt, const struc
         size_t used;
         if (mill_pyprintf_spec(q, (size_t)(end - q), &sp, &type, &used, why, sizeof why))
             fail(R, "%s", why);
-        q += used;
-        if (type == '%') {
+        if (type == '%' && used == 1 && !v) { /* %%; with flags or a key, '%' takes a value */
             put(R, b, "%", 1);
-        } else {
-            if (!v && next >= n)
-                fail(R, "not enough arguments for format string");
-            percent_one(R, b, type, &sp, v ? v : &items[next++]);
+            p = q + 1;
+            continue;
         }
+        q += used;
+        if (!v && next >= n)
+            fail(R, "not enough arguments for format string");
+        if (!v)
+            v = &items[next++];
+        if (type == '%')
+            fail(R, "unsupported format character '%%' (0x25) at index %zu",
+                 (size_t)(q - fmt->u.s.p - 1));
+        percent_one(R, b, type, &sp, v, fmt->safe);
         p = q;
     }
     if (!mapping && next < n)
         fail(R, "not all arguments converted during string formatting");
-    return buf_done(R, b);
+    struct jv out = buf_done(R, b);
+    out.safe = fmt->safe;
+    return out;
 }
 
 static struct jv method(struct run *R, const struct jfunc *f, const struct args *A) {
@@ -2387,7 +2419,8 @@ static struct jv eval_bin(struct run *R, const struct jnode *n) {
     R->line = n->line;
     if (n->op >= JO_EQ)
         return compare(R, n->op, &a, &b);
-    if (n->op != JO_CAT && (a.k == J_UNDEF || b.k == J_UNDEF)) {
+    bool formatting = n->op == JO_MOD && a.k == J_STR; /* str % Undefined: its str() is "" */
+    if (n->op != JO_CAT && !formatting && (a.k == J_UNDEF || b.k == J_UNDEF)) {
         const struct jv *u = a.k == J_UNDEF ? &a : &b;
         fail(R, "%s", u->u.why ? u->u.why : "an undefined value in arithmetic");
     }

@@ -85,6 +85,8 @@ int mill_pyspec_parse(const char *s, size_t n, struct mill_pyspec *sp, char *why
     }
     if (n - i > 1)
         return bad(why, wn, "Invalid format specifier '%.*s'", (int)n, s);
+    if (i < n && !s[i]) /* a NUL is no type, not the absent one */
+        return bad(why, wn, "Unknown format code '\\x00'");
     if (i < n)
         sp->type = s[i];
     return 0;
@@ -374,7 +376,7 @@ int mill_pyformat_float(struct mill_buf *b, double v, const struct mill_pyspec *
     char type = sp.type;
     if (type && !strchr("eEfFgGn%", type))
         return bad(why, wn, "Unknown format code '%c' for object of type 'float'", type);
-    int rc = check_group(&sp, type == 'n' ? 'g' : type, why, wn);
+    int rc = check_group(&sp, type, why, wn);
     if (rc)
         return rc;
     if (sp.prec > 1000)
@@ -427,7 +429,7 @@ int mill_pyprintf_spec(const char *s, size_t n, struct mill_pyspec *sp, char *ty
     *sp = (struct mill_pyspec){.fill = ' ', .width = -1, .prec = -1};
     size_t i = 0;
     bool left = false, zero = false;
-    for (; i < n && strchr("-+ #0", s[i]); i++) {
+    for (; i < n && s[i] && strchr("-+ #0", s[i]); i++) {
         switch (s[i]) {
         case '-': left = true; break;
         case '+': sp->sign = '+'; break;
@@ -452,15 +454,19 @@ int mill_pyprintf_spec(const char *s, size_t n, struct mill_pyspec *sp, char *ty
             return bad(why, wn, "precision too big");
         sp->prec = v;
     }
+    while (i < n && s[i] && strchr("hlL", s[i])) /* length modifiers: Python skips them */
+        i++;
     if (i >= n)
         return bad(why, wn, "incomplete format");
     *type = s[i++];
     *used = i;
-    if (!strchr("diuoxXeEfFgGcrsa%", *type))
+    if (!*type || !strchr("diuoxXeEfFgGcrsa%", *type))
         return bad(why, wn, "unsupported format character '%c' (0x%x) at index %zu", *type,
                    (unsigned char)*type, i);
-    if (strchr("srac", *type)) /* Python ignores a sign and '#' there */
+    if (strchr("srac", *type)) /* Python ignores a sign and '#' there, and %c a precision */
         sp->sign = 0, sp->alt = false;
+    if (*type == 'c')
+        sp->prec = -1;
     sp->type = *type == 'i' || *type == 'u' ? 'd' : *type;
     sp->min_digits = strchr("dioxXu", *type) != NULL;
     bool number = strchr("diuoxXeEfFgG", *type) != NULL;

@@ -378,6 +378,35 @@ static const char *const language[][2] = {
     {"{{ '%s' | format('a', b=1) }}", "{}"},
     {"{{ '%q' % 1 }}", "{}"},
     {"{{ 'abc' % {'k': 1} }}{{ 'abc' % [] }}", "{}"},
+    /* undefined values format as "" (a spec or a number conversion refuses them) */
+    {"{{ '[{}]'.format(nothing) }}|{{ '{0.missing}'.format(d) }}|{{ '{0[missing]}'.format(d) "
+     "}}|{{ '{0[-1]}'.format(l) }}|{{ '[%s]' % nothing }}|{{ '[%s]' % d.missing }}|{{ '%r' % "
+     "nothing }}",
+     "{\"d\":{},\"l\":[1]}"},
+    {"{{ '{:x}'.format(nothing) }}", "{}"},
+    {"{{ '%d' % nothing }}", "{}"},
+    /* string.Formatter's numbering: only "" and all-digit fields count */
+    {"{{ '{0[k]} {}'.format(d) }}|{{ '{} {0[k]}'.format(d) }}|{{ '{0.k} {}'.format(d) }}",
+     "{\"d\":{\"k\":\"v\"}}"},
+    {"{{ '{[k]}'.format(d) }}", "{\"d\":{\"k\":\"v\"}}"},
+    {"{{ '{.k}'.format(d) }}", "{\"d\":{\"k\":\"v\"}}"},
+    {"{{ '{} {1}'.format(1, 2) }}", "{}"},
+    /* % as a conversion with flags or a key takes a value and is refused; %c drops a precision;
+     * length modifiers are skipped; a NUL is no conversion */
+    {"{{ '%5%' % (1,) }}", "{}"},
+    {"{{ '%(a)%' % {'a': 1} }}", "{}"},
+    {"{{ '%-%' % () }}", "{}"},
+    {"{{ '%.0c' % 'a' }}{{ '%.3c' % 65 }}|{{ '%ld|%hd|%Lf' % (1, 2, 3.5) }}", "{}"},
+    {"{{ '%\\x00' % 5 }}", "{}"},
+    {"{{ '{:\\x00}'.format(5) }}", "{}"},
+    {"{{ '{:,n}'.format(1234.5) }}", "{}"},
+    /* a Markup's formatting escapes what it puts in, and stays a Markup */
+    {"{{ ('<b>%s</b>'|safe) % '<x>' }}|{{ ('<i>{}</i>'|safe).format('<y>') }}|{{ ('<b>%s %r</b>'"
+     "|safe) | format('<z>', 'w') }}|{{ ('<p>%s</p>'|safe) % ('<q>'|safe) }}|{{ (('<a>%s</a>'|safe)"
+     " % 'k') + '<' }}|{{ ('{}'|safe).format(1.5) }}",
+     "{}"},
+    /* {% generation %} is a call block: strict inside an if */
+    {"{% if false %}{% generation %}{{ 1 | zz }}{% endgeneration %}{% endif %}", "{}"},
 };
 
 /* The conversations every real template renders. */
