@@ -20,6 +20,7 @@
  * Two passes over the file (types, then rows) keep memory flat. Errors name the file and the
  * record (the header is row 1). */
 #include "data/csv.h"
+#include "data/compress.h"
 #include "data/reader.h"
 
 #include "core/text.h"
@@ -696,7 +697,7 @@ static void tokenize_eof(struct csv_reader *r) {
 /* Starts a pass from the file's first byte (after a BOM). */
 static int start_pass(struct csv_reader *r, int pass) {
     if (fseek(r->f, 0, SEEK_SET))
-        return error_at(r, MILL_EIO, "%s: cannot rewind: %s", r->name, strerror(errno));
+        return error_at(r, MILL_EIO, "%s: cannot rewind: %s", r->name, mill_data_read_error(errno));
     unsigned char bom[3];
     if (fread(bom, 1, 3, r->f) != 3 || memcmp(bom, "\xef\xbb\xbf", 3))
         rewind(r->f);
@@ -717,7 +718,8 @@ static int feed(struct csv_reader *r) {
         tokenize(r, buf[i]);
     if (!r->rc && got < sizeof buf) {
         if (ferror(r->f))
-            return error_at(r, MILL_EIO, "%s: read error: %s", r->name, strerror(errno));
+            return error_at(r, MILL_EIO, "%s: read error: %s", r->name,
+                            mill_data_read_error(errno));
         tokenize_eof(r);
         r->eof = true;
     }
@@ -803,10 +805,9 @@ void mill_csv_close(struct mill_csv *csv) {
 
 static int csv_open(const char *path, const char *const *columns, void **state,
                     struct mill_err *err) {
-    FILE *f = fopen(path, "rb");
+    FILE *f = mill_data_fopen(path, err);
     if (!f)
-        return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
-                            strerror(errno));
+        return err->code;
     return mill_csv_open_stream(f, true, path, columns, (struct mill_csv **)state, err);
 }
 

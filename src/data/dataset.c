@@ -5,6 +5,7 @@
 #include "data/reader.h"
 
 #include "core/text.h"
+#include "data/compress.h"
 #include "data/hub.h"
 #include "data/parquet.h"
 #include "data/wds.h"
@@ -29,17 +30,22 @@ struct mill_dataset {
     char *files_json;
 };
 
+/* Whether path, less a compression suffix (".gz", ...: compress.h), ends with ext. */
+static bool has_ext(const char *path, const char *ext) {
+    size_t n = strlen(path) - mill_data_compression_suffix(path), k = strlen(ext);
+    return n >= k && !memcmp(path + n - k, ext, k);
+}
+
 static const struct mill_reader_ops *reader_for(const char *path) {
-    if (mill_str_ends_with(path, ".jsonl") || mill_str_ends_with(path, ".json") ||
-        mill_str_ends_with(path, ".ndjson"))
-        return &mill_reader_jsonl;
-    if (mill_str_ends_with(path, ".parquet"))
-        return &mill_reader_parquet;
-    if (mill_str_ends_with(path, ".csv"))
-        return &mill_reader_csv;
     if (mill_str_ends_with(path, ".tar") || mill_str_ends_with(path, ".tar.gz") ||
         mill_str_ends_with(path, ".tgz"))
         return &mill_reader_wds;
+    if (has_ext(path, ".jsonl") || has_ext(path, ".json") || has_ext(path, ".ndjson"))
+        return &mill_reader_jsonl;
+    if (mill_str_ends_with(path, ".parquet"))
+        return &mill_reader_parquet;
+    if (has_ext(path, ".csv"))
+        return &mill_reader_csv;
     return NULL;
 }
 
@@ -343,12 +349,22 @@ int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mi
     return 0;
 }
 
+/* A JSON Lines file's rows for the progress total; -1 for one that is a whole document. */
 static int64_t count_lines(const char *path) {
-    FILE *f = fopen(path, "rb");
+    struct mill_err e;
+    FILE *f = mill_data_fopen(path, &e);
     if (!f)
         return -1;
     int64_t n = 0;
     int c, last = '\n';
+    while ((c = getc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+        ;
+    if (c == '[') {
+        fclose(f);
+        return -1;
+    }
+    if (c != EOF)
+        ungetc(c, f);
     while ((c = getc(f)) != EOF) {
         n += c == '\n' && last != '\n';
         last = c;

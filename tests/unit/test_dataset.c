@@ -1,7 +1,11 @@
 /* test_dataset.c: which files a split resolves to (src/data/dataset.c), as HF datasets resolves
  * a data_files mapping: every "split=pattern" entry of the split in order (a list of patterns),
  * each pattern's matches sorted; "**" matching zero or more directories; rows read file after
- * file. Writes only under a temporary directory it removes. */
+ * file. Then the files `datasets`' json and csv builders read besides JSON Lines: a JSON array of
+ * objects, an object of columns, and files compressed as fsspec infers from the extension (gzip,
+ * bzip2 and xz written by Python's own modules, zstd and lz4 by their libraries), their corrupt,
+ * truncated and mislabelled forms refused naming the file. Writes only under a temporary
+ * directory it removes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,9 @@
 
 #include "data/dataset.h"
 #include "mtest.h"
+
+#include <lz4frame.h>
+#include <zstd.h>
 
 static char dir[] = "/tmp/mill_test_dataset.XXXXXX";
 
@@ -127,4 +134,135 @@ static void test_files(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(test_files))
+static char fdir[] = "/tmp/mill_test_formats.XXXXXX";
+
+static void put_bytes(const char *rel, const void *p, size_t n) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", fdir, rel);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(fwrite(p, 1, n, f) == n);
+        fclose(f);
+    }
+}
+
+/* The rows of file rel, "x" then "n" of each, into out; the error's message into msg. */
+static int read_rows(const char *rel, char *out, size_t n, char *msg, size_t mn) {
+    char pattern[300];
+    snprintf(pattern, sizeof pattern, "test=%s", rel);
+    const char *entries[] = {pattern, NULL};
+    struct mill_task_config t = {.name = "t", .hf_data_files = entries};
+    struct mill_dataset_params p = {.base_dir = fdir};
+    struct mill_dataset *ds = NULL;
+    struct mill_err err = {0};
+    int rc = mill_dataset_open(&t, "test", &p, &ds, &err);
+    struct mill_value v;
+    out[0] = 0;
+    while (!rc) {
+        int r = mill_dataset_next(ds, &v, &err);
+        if (r != 1) {
+            rc = r;
+            break;
+        }
+        const char *x = mill_value_as_str(mill_value_get(&v, "x"));
+        int64_t k = -1;
+        mill_value_as_int(mill_value_get(&v, "n"), &k);
+        snprintf(out + strlen(out), n - strlen(out), "%s%lld", x ? x : "?", (long long)k);
+        mill_value_free(&v);
+    }
+    mill_dataset_free(ds);
+    snprintf(msg, mn, "%s", err.msg);
+    return rc < 0 ? rc : 0;
+}
+
+static const char JSONL[] = "{\"x\": \"a\", \"n\": 1}\n{\"x\": \"b\", \"n\": 2}\n"
+                            "{\"x\": \"\\u00e9\", \"n\": 3}\n";
+#define ROWS       \
+    "a1b2\xc3\xa9" \
+    "3"
+
+static void test_formats(void) {
+    char rows[128], msg[1100], cmd[1024];
+    CHECK(mkdtemp(fdir) != NULL);
+    put_bytes("l.jsonl", JSONL, strlen(JSONL));
+    static const char array[] = "[\n  {\"x\": \"a\", \"n\": 1},\n  {\"n\": 2, \"x\": \"b\"},\n"
+                                "  {\"x\": \"\\u00e9\", \"n\": 3}\n]\n";
+    put_bytes("a.json", array, strlen(array));
+    static const char columns[] = "{\n \"x\": [\"a\", \"b\", \"\\u00e9\"],\n \"n\": [1, 2, 3]\n}";
+    put_bytes("c.json", columns, strlen(columns));
+    static const char csv[] = "x,n\na,1\nb,2\n\xc3\xa9,3\n";
+    put_bytes("d.csv", csv, strlen(csv));
+    /* gzip, bzip2 and xz by Python's modules */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && /usr/bin/python3 -c 'import gzip, bz2, lzma\n"
+             "for name in (\"l.jsonl\", \"a.json\", \"d.csv\"):\n"
+             "    data = open(name, \"rb\").read()\n"
+             "    open(name + \".gz\", \"wb\").write(gzip.compress(data))\n"
+             "    open(name + \".bz2\", \"wb\").write(bz2.compress(data))\n"
+             "    open(name + \".xz\", \"wb\").write(lzma.compress(data))\n"
+             "open(\"e.jsonl.gz\", \"wb\").write(gzip.compress(b\"\"))\n"
+             "data = open(\"l.jsonl.gz\", \"rb\").read()\n"
+             "open(\"t.jsonl.gz\", \"wb\").write(data[:len(data) // 2])\n"
+             "bad = bytearray(data)\n"
+             "bad[len(bad) // 2] ^= 0xff\n"
+             "open(\"x.jsonl.gz\", \"wb\").write(bytes(bad))\n"
+             "open(\"p.jsonl.gz\", \"wb\").write(open(\"l.jsonl\", \"rb\").read())\n"
+             "open(\"z.jsonl.gz\", \"wb\").write(bz2.compress(open(\"l.jsonl\", \"rb\").read()))'",
+             fdir);
+    CHECK_INT(system(cmd), 0);
+    /* zstd and lz4 by their libraries */
+    char zbuf[512], lbuf[1024];
+    size_t zn = ZSTD_compress(zbuf, sizeof zbuf, JSONL, strlen(JSONL), 3);
+    CHECK(!ZSTD_isError(zn));
+    put_bytes("l.jsonl.zst", zbuf, zn);
+    size_t ln = LZ4F_compressFrame(lbuf, sizeof lbuf, JSONL, strlen(JSONL), NULL);
+    CHECK(!LZ4F_isError(ln));
+    put_bytes("l.jsonl.lz4", lbuf, ln);
+
+    static const char *const same[] = {
+        "l.jsonl",     "a.json",     "c.json",      "d.csv",       "l.jsonl.gz",
+        "l.jsonl.bz2", "l.jsonl.xz", "l.jsonl.zst", "l.jsonl.lz4", "a.json.gz",
+        "a.json.xz",   "d.csv.gz",   "d.csv.bz2",   "d.csv.xz",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        int rc = read_rows(same[i], rows, sizeof rows, msg, sizeof msg);
+        if (rc || strcmp(rows, ROWS))
+            fprintf(stderr, "%s: rc %d, rows '%s', %s\n", same[i], rc, rows, msg);
+        CHECK_INT(rc, 0);
+        CHECK_STR(rows, ROWS);
+    }
+    CHECK_INT(read_rows("e.jsonl.gz", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_STR(rows, "");
+    /* truncated, corrupt, not compressed, compressed otherwise than its name says */
+    static const struct {
+        const char *file, *why;
+    } bad[] = {
+        {"t.jsonl.gz", "truncated"},
+        {"x.jsonl.gz", NULL}, /* a flipped byte: gzip's CRC or inflate fails, either way */
+        {"p.jsonl.gz", "not gzip data"},
+        {"z.jsonl.gz", "not gzip data"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = read_rows(bad[i].file, rows, sizeof rows, msg, sizeof msg);
+        CHECK(rc < 0);
+        CHECK(strstr(msg, bad[i].file) != NULL);
+        if (bad[i].why && !strstr(msg, bad[i].why))
+            fprintf(stderr, "%s: '%s' lacks '%s'\n", bad[i].file, msg, bad[i].why);
+        CHECK(!bad[i].why || strstr(msg, bad[i].why) != NULL);
+    }
+    /* a whole document that is neither rows nor columns, an array item that is no object */
+    static const char scalars[] = "{\n \"x\": 1\n}";
+    put_bytes("s.json", scalars, strlen(scalars));
+    CHECK(read_rows("s.json", rows, sizeof rows, msg, sizeof msg) < 0);
+    CHECK(strstr(msg, "s.json:1") != NULL);
+    static const char mixed[] = "[{\"x\": \"a\", \"n\": 1}, 7]";
+    put_bytes("m.json", mixed, strlen(mixed));
+    CHECK(read_rows("m.json", rows, sizeof rows, msg, sizeof msg) < 0);
+    CHECK_STR(rows, "a1");
+    CHECK(strstr(msg, "m.json: item 1 of the array is not an object") != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fdir);
+    CHECK_INT(system(cmd), 0);
+}
+
+MTEST_MAIN(MTEST(test_files), MTEST(test_formats))
