@@ -1958,12 +1958,15 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
 
 /* ---- LOGLIK with media ---------------------------------------------------------------- */
 
-/* Whose prefill sequence 1 holds: a doc's choices share their media and context, so the media
- * are encoded and decoded once for all of them. */
+/* What sequence 1 holds for a doc: a doc's choices share their media and context, so the
+ * media are encoded and decoded once for all of them, and the context's text after the last
+ * medium once but its last token. */
 struct mm_kept {
-    const struct mill_request *q; /* NULL: none */
+    const struct mill_request *q; /* whose prompt; NULL: none */
     int pos0;                     /* where the trailing text starts */
     size_t n_prompt;              /* tokens of the prompt without a continuation */
+    struct toks tail;             /* the prompt's text after its last medium */
+    int n_done;                   /* of which decoded in sequence 1 */
 };
 
 static bool same_prompt(const struct mill_request *a, const struct mill_request *b) {
@@ -1971,55 +1974,82 @@ static bool same_prompt(const struct mill_request *a, const struct mill_request 
            !strcmp(a->context ? a->context : "", b->context ? b->context : "");
 }
 
+/* Makes sequence 1 hold q's prompt up to its trailing text (k says what it holds): the prompt
+ * without a continuation made, its media prefilled, its trailing tokens kept in k. */
+static int mm_kept_prompt(struct llm *m, struct mill_request *q, struct mm_kept *k, bool *failed,
+                          struct mill_err *err) {
+    if (!m->naive && same_prompt(k->q, q))
+        return 0;
+    struct mill_mm_prompt *ctx = NULL;
+    llama_memory_seq_rm(m->mem, 1, -1, -1);
+    k->q = NULL;
+    k->n_done = 0;
+    int rc = mm_prompt(m, q, NULL, &ctx, failed, err), nt = 0;
+    const llama_token *tail = ctx ? mill_mm_prompt_tail(ctx, &nt) : NULL;
+    if (!rc && !*failed && nt < 1) {
+        *failed = true;
+        mill_request_fail(q, MILL_EINVAL, "the prompt has no text after its last medium");
+    }
+    if (!rc && !*failed) {
+        k->n_prompt = mill_mm_prompt_n_tokens(ctx);
+        llama_token *t = realloc(k->tail.t, (size_t)nt * sizeof *t);
+        if (!t)
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else {
+            memcpy(t, tail, (size_t)nt * sizeof *t);
+            k->tail.t = t;
+            k->tail.n = nt;
+            rc = mill_mm_prompt_prefill(m->mm, m->ctx, ctx, 1, m->n_batch, false, &k->pos0, &m->mst,
+                                        err);
+            k->q = rc ? NULL : q;
+        }
+    }
+    mill_mm_prompt_free(ctx);
+    return rc;
+}
+
 /* The continuation's log-likelihood after a prompt with media, as lmms-eval scores one: the
  * continuation is the assistant's answer to the generation prompt (mm_prompt: the media and
- * the context in one user turn, through the chat template). Its tokens are what prompt +
- * continuation takes beyond the prompt alone (lm-eval's split; both end in the same text chunk
- * after the last medium, whose tokens the media prefill leaves to decode here). A request the
- * prompt fails is failed alone. */
+ * the context in one user turn, through the chat template). lm-eval's split: the prompt's own
+ * tokens, then what prompt + continuation takes beyond them (both end in the same text chunk
+ * after the last medium). The prompt's trailing text stays in sequence 1 for the doc's next
+ * choice but its last token, whose logits score the continuation's first. A request the prompt
+ * fails is failed alone. */
 static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kept *k,
                             struct mill_err *err) {
+    bool failed = false;
     struct mill_mm_prompt *whole = NULL;
-    bool failed = false, reuse = same_prompt(k->q, q);
-    int rc = 0;
-    if (!reuse) {
-        struct mill_mm_prompt *ctx = NULL;
-        llama_memory_seq_rm(m->mem, 1, -1, -1);
-        k->q = NULL;
-        rc = mm_prompt(m, q, NULL, &ctx, &failed, err);
-        k->n_prompt = ctx ? mill_mm_prompt_n_tokens(ctx) : 0;
-        mill_mm_prompt_free(ctx);
-    }
+    int rc = mm_kept_prompt(m, q, k, &failed, err);
     if (!rc && !failed)
         rc = mm_prompt(m, q, q->continuation ? q->continuation : "", &whole, &failed, err);
-    int nt = 0;
-    const llama_token *tail = whole ? mill_mm_prompt_tail(whole, &nt) : NULL;
+    int nw = 0;
+    const llama_token *wt = whole ? mill_mm_prompt_tail(whole, &nw) : NULL;
     int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;
-    if (!rc && !failed && (n_cont < 1 || n_cont >= nt)) {
+    if (!rc && !failed && (n_cont < 1 || n_cont > nw)) {
         failed = true;
         mill_request_fail(q, MILL_EINVAL,
                           n_cont < 1 ? "the continuation adds no token to the prompt"
                                      : "the continuation is not text after the prompt's last "
                                        "medium");
     }
-    if (!rc && !failed && !reuse) {
-        rc = mill_mm_prompt_prefill(m->mm, m->ctx, whole, 1, m->n_batch, false, &k->pos0, &m->mst,
-                                    err);
-        k->q = rc ? NULL : q;
-    }
-    if (!rc && !failed) {
+    int nc = k->tail.n, n = nc + n_cont; /* the prompt's trailing tokens, then the answer's */
+    llama_token *seq = !rc && !failed ? malloc((size_t)n * sizeof *seq) : NULL;
+    if (!rc && !failed && !seq)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (seq) {
+        memcpy(seq, k->tail.t, (size_t)nc * sizeof *seq);
+        memcpy(seq + nc, wt + nw - n_cont, (size_t)n_cont * sizeof *seq);
         q->logprob = 0;
         q->is_greedy = true;
         q->n_tokens = n_cont;
     }
-    int first = nt - n_cont - 1; /* the first tail token whose logits score one */
-    for (int i = 0; !rc && !failed && i < nt - 1;) {
+    for (int i = k->n_done; seq && !rc && i < n - 1;) {
         int start = i;
         batch_clear(&m->batch);
-        for (; i < nt - 1 && m->batch.n_tokens < m->n_batch; i++)
-            batch_add(&m->batch, tail[i], k->pos0 + i, 1, i >= first);
+        for (; i < n - 1 && m->batch.n_tokens < m->n_batch; i++)
+            batch_add(&m->batch, seq[i], k->pos0 + i, 1, i >= nc - 1);
         rc = decode(m, err);
-        for (int t = start > first ? start : first; !rc && t < i; t++) {
+        for (int t = start > nc - 1 ? start : nc - 1; !rc && t < i; t++) {
             const float *row = llama_get_logits_ith(m->ctx, t - start);
             if (!row) {
                 rc = mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
@@ -2027,22 +2057,26 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
             }
             int am;
             double lse = row_lse(row, m->n_vocab, &am);
-            q->logprob += row[tail[t + 1]] - lse;
-            q->is_greedy = q->is_greedy && am == tail[t + 1];
+            q->logprob += row[seq[t + 1]] - lse;
+            q->is_greedy = q->is_greedy && am == seq[t + 1];
         }
     }
-    /* keep the prefill for the doc's next choice; a memory that cannot drop part of a sequence
-     * (recurrent) drops it all */
-    if (k->q && !llama_memory_seq_rm(m->mem, 1, k->pos0, -1)) {
-        llama_memory_seq_rm(m->mem, 1, -1, -1);
-        k->q = NULL;
+    /* keep the prompt's trailing text but its last token; a memory that cannot drop part of a
+     * sequence (recurrent) drops it all */
+    if (seq && k->q) {
+        k->n_done = nc - 1;
+        if (!llama_memory_seq_rm(m->mem, 1, k->pos0 + k->n_done, -1)) {
+            llama_memory_seq_rm(m->mem, 1, -1, -1);
+            k->q = NULL;
+        }
     }
+    free(seq);
     mill_mm_prompt_free(whole);
     return rc;
 }
 
 /* LOGLIK requests with media, in order, in sequence 1 of an emptied cache: media prompts share
- * no prefix with text ones. */
+ * no prefix with text ones. naive=true prefills every request alone. */
 static int loglik_media(struct llm *m, struct mill_request **qs, size_t n, struct mill_err *err) {
     if (!m->mm)
         return mill_err_set(err, MILL_EUNSUPPORTED,
@@ -2057,6 +2091,7 @@ static int loglik_media(struct llm *m, struct mill_request **qs, size_t n, struc
     for (size_t i = 0; !rc && i < n; i++)
         rc = loglik_media_one(m, qs[i], &k, err);
     llama_memory_seq_rm(m->mem, 1, -1, -1);
+    free(k.tail.t);
     return rc;
 }
 

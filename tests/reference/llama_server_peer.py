@@ -17,13 +17,14 @@ Usage (Debian's /usr/bin/python3, standard library only):
   llama_server_peer.py LLAMA_SERVER MODEL WORKDIR mmscore MMPROJ < requests.jsonl
       one input line {"context": TEXT, "images": [paths], "choices": [TEXT], "n_greedy": N} ->
       one output line {"prompt": P, "greedy": {"text": G, "tokens": [ids], "logprob": x},
-      "choices": {TEXT: x or null}}: a prompt with images as Mill's media log-likelihood sees
+      "choices": {TEXT: {"logprob": x, "greedy": b} or null}}: a prompt with images as Mill's media log-likelihood sees
       it (the server's chat template on one user turn, "<__media__>" per image then the
       context; the images sent as files), the server's greedy continuation of it (up to N
       tokens, cut before a token it reports no log-prob for, then while the prompt's last text
       + G does not tokenise as that text's tokens + G's) with the sum of its log-probs, and the
       log-prob of each choice that is one token after the prompt (null otherwise), from the
-      first position's whole distribution (see mmscore()).
+      first position's whole distribution, and whether it is that distribution's argmax (see
+      mmscore()).
 The server runs one slot, one thread and flash attention off (-fa off: Mill's llama backend is
 compared with flash_attn=off, since flash attention's F16 accumulation follows the KV cells'
 order, which differs between the two programs; without it their greedy generations of a
@@ -218,12 +219,12 @@ class Peer:
             toks, lps = toks[:-1], lps[:-1]
         greedy = {"text": self.post("/detokenize", {"tokens": toks})["content"] if toks else "",
                   "tokens": toks, "logprob": sum(lps)}
-        first, _ = self.next_logprobs(mm)
+        first, am = self.next_logprobs(mm)
         out = {}
         for c in choices:
             ids = self.tokenize(tail + c)
             one = len(ids) == len(tail_ids) + 1 and ids[:len(tail_ids)] == tail_ids
-            out[c] = first[ids[-1]] if one else None
+            out[c] = {"logprob": first[ids[-1]], "greedy": ids[-1] == am} if one else None
         return {"prompt": prompt, "greedy": greedy, "choices": out}
 
 
