@@ -1,7 +1,10 @@
-/* compress.c: compressed data files as plain FILE streams (compress.h), through libarchive's
- * "raw" format with its filters (the library that already reads our WebDataset shards; its
- * Debian build has gzip, bzip2, xz, zstd and lz4). glibc's fopencookie makes the stream: reads
- * pull decompressed bytes, a rewind reopens the archive, close frees it. */
+/* compress.c: compressed data files as plain FILE streams (compress.h). The compression is
+ * found from the first bytes, as `datasets`' extractor finds it (Extractor.infer_extractor_
+ * format): gzip through zlib, which checks every member's CRC and length as Python's gzip
+ * does (members in a row, zero padding between them and at the end); bzip2, xz, zstd and lz4
+ * through libarchive's raw format with that one filter (the library that already reads our
+ * WebDataset shards; the codecs behind it check their own checksums). glibc's fopencookie
+ * makes the stream: reads pull decompressed bytes, a rewind starts over, close frees. */
 #include "data/compress.h"
 
 #include "core/text.h"
@@ -11,31 +14,33 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define BLOCK_SIZE 65536
 
+enum kind { K_PLAIN = -1, K_GZIP, K_BZIP2, K_XZ, K_ZSTD, K_LZ4 };
+
 static const struct {
     const char *suffix, *name;
-    int filter; /* what libarchive must find: the extension decides, as in fsspec */
+    unsigned char magic[6];
+    size_t n_magic;
+    int filter;
 } KINDS[] = {
-    {".gz", "gzip", ARCHIVE_FILTER_GZIP}, {".bz2", "bzip2", ARCHIVE_FILTER_BZIP2},
-    {".xz", "xz", ARCHIVE_FILTER_XZ},     {".zst", "zstd", ARCHIVE_FILTER_ZSTD},
-    {".lz4", "lz4", ARCHIVE_FILTER_LZ4},
+    [K_GZIP] = {".gz", "gzip", {0x1f, 0x8b}, 2, ARCHIVE_FILTER_GZIP},
+    [K_BZIP2] = {".bz2", "bzip2", {'B', 'Z', 'h'}, 3, ARCHIVE_FILTER_BZIP2},
+    [K_XZ] = {".xz", "xz", {0xfd, '7', 'z', 'X', 'Z', 0}, 6, ARCHIVE_FILTER_XZ},
+    [K_ZSTD] = {".zst", "zstd", {0x28, 0xb5, 0x2f, 0xfd}, 4, ARCHIVE_FILTER_ZSTD},
+    [K_LZ4] = {".lz4", "lz4", {0x04, 0x22, 0x4d, 0x18}, 4, ARCHIVE_FILTER_LZ4},
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 
 static _Thread_local char read_error[512];
 
-static int kind_of(const char *path) {
+size_t mill_data_compression_suffix(const char *path) {
     for (size_t i = 0; i < N_KINDS; i++)
         if (mill_str_ends_with(path, KINDS[i].suffix))
-            return (int)i;
-    return -1;
-}
-
-size_t mill_data_compression_suffix(const char *path) {
-    int k = kind_of(path);
-    return k < 0 ? 0 : strlen(KINDS[k].suffix);
+            return strlen(KINDS[i].suffix);
+    return 0;
 }
 
 const char *mill_data_read_error(int errno_value) {
@@ -43,59 +48,127 @@ const char *mill_data_read_error(int errno_value) {
 }
 
 struct stream {
-    struct archive *a;
     char *path;
-    int kind;   /* index in KINDS */
-    bool empty; /* the stream holds no bytes at all */
+    enum kind kind;
     off64_t pos;
+    /* gzip */
+    FILE *raw;
+    z_stream z;
+    unsigned char in[BLOCK_SIZE];
+    bool in_eof, between, started; /* between members; bytes of this member read */
+    /* the others */
+    struct archive *a; /* NULL after a failed reopen */
+    bool empty;        /* the stream holds no bytes at all */
 };
 
-/* (Re)opens the archive at the start of its one raw entry; an error message into why. */
-static int stream_open(struct stream *s, char *why, size_t n) {
+static ssize_t fail_read(const char *fmt, const char *detail) {
+    snprintf(read_error, sizeof read_error, fmt, detail ? detail : "no detail");
+    errno = EIO;
+    return -1;
+}
+
+/* ---- gzip through zlib -------------------------------------------------------------------- */
+
+static void gz_restart(struct stream *s) {
+    inflateReset(&s->z);
+    s->z.avail_in = 0;
+    s->in_eof = s->between = s->started = false;
+}
+
+static ssize_t gz_read(struct stream *s, char *buf, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        if (!s->z.avail_in && !s->in_eof) {
+            size_t n = fread(s->in, 1, sizeof s->in, s->raw);
+            if (ferror(s->raw))
+                return fail_read("read error: %s", strerror(errno));
+            s->in_eof = n == 0;
+            s->z.next_in = s->in;
+            s->z.avail_in = (uInt)n;
+        }
+        if (s->between) { /* zeros may pad, then another member or the end */
+            while (s->z.avail_in && !*s->z.next_in)
+                s->z.next_in++, s->z.avail_in--;
+            if (!s->z.avail_in) {
+                if (s->in_eof)
+                    break;
+                continue;
+            }
+            inflateReset(&s->z);
+            s->between = s->started = false;
+        }
+        if (!s->z.avail_in && s->in_eof) {
+            if (s->started)
+                return fail_read("truncated gzip data (%s)", "the stream ends inside a member");
+            break; /* an empty file: no member at all */
+        }
+        uInt in0 = s->z.avail_in;
+        s->z.next_out = (Bytef *)buf + got;
+        s->z.avail_out = (uInt)(size - got);
+        int r = inflate(&s->z, Z_NO_FLUSH);
+        s->started |= s->z.avail_in != in0;
+        got = size - s->z.avail_out;
+        if (r == Z_STREAM_END)
+            s->between = true;
+        else if (r != Z_OK && !(r == Z_BUF_ERROR && !s->z.avail_in))
+            return fail_read("corrupt gzip data (%s)", s->z.msg);
+    }
+    s->pos += (off64_t)got;
+    if (got)
+        read_error[0] = 0;
+    return (ssize_t)got;
+}
+
+/* ---- the others through libarchive ----------------------------------------------------------- */
+
+/* (Re)opens the archive at the start of its one raw entry; a message into why. */
+static int ar_open(struct stream *s, char *why, size_t n) {
     if (s->a)
         archive_read_free(s->a);
-    s->pos = 0;
     struct archive_entry *entry;
     if (!(s->a = archive_read_new())) {
         snprintf(why, n, "out of memory");
         return MILL_ENOMEM;
     }
-    archive_read_support_filter_all(s->a);
+    archive_read_append_filter(s->a, KINDS[s->kind].filter);
     archive_read_support_format_raw(s->a);
     archive_read_support_format_empty(s->a);
     int r = archive_read_open_filename(s->a, s->path, BLOCK_SIZE);
-    if (r == ARCHIVE_OK)
+    if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
         r = archive_read_next_header(s->a, &entry);
     s->empty = r == ARCHIVE_EOF;
-    if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN && r != ARCHIVE_EOF) {
         snprintf(why, n, "cannot be read as %s (%s)", KINDS[s->kind].name,
                  archive_error_string(s->a) ? archive_error_string(s->a) : "no detail");
-        return MILL_EFORMAT;
-    }
-    if (archive_filter_code(s->a, 0) != KINDS[s->kind].filter) {
-        snprintf(why, n, "not %s data, as its name says", KINDS[s->kind].name);
+        archive_read_free(s->a);
+        s->a = NULL;
         return MILL_EFORMAT;
     }
     return 0;
 }
 
-static ssize_t stream_read(void *cookie, char *buf, size_t size) {
-    struct stream *s = cookie;
+static ssize_t ar_read(struct stream *s, char *buf, size_t size) {
+    if (!s->a)
+        return fail_read("%s", "the stream could not be started over");
     if (s->empty)
         return 0;
     la_ssize_t n = archive_read_data(s->a, buf, size);
-    if (n < 0) {
-        const char *e = archive_error_string(s->a);
-        snprintf(read_error, sizeof read_error, "corrupt or truncated compressed data (%s)",
-                 e ? e : "no detail");
-        errno = EIO;
-        return -1;
-    }
+    if (n < 0)
+        return fail_read("corrupt or truncated compressed data (%s)", archive_error_string(s->a));
     s->pos += n;
+    if (n)
+        read_error[0] = 0;
     return n;
 }
 
-/* Only what the readers ask: a rewind (reopening), and where the stream is. */
+/* ---- the stream ------------------------------------------------------------------------------ */
+
+static ssize_t stream_read(void *cookie, char *buf, size_t size) {
+    struct stream *s = cookie;
+    return s->kind == K_GZIP ? gz_read(s, buf, size) : ar_read(s, buf, size);
+}
+
+/* Only what the readers ask: a rewind (starting over), and where the stream is. */
 static int stream_seek(void *cookie, off64_t *offset, int whence) {
     struct stream *s = cookie;
     if (whence == SEEK_CUR && *offset == 0) {
@@ -103,9 +176,17 @@ static int stream_seek(void *cookie, off64_t *offset, int whence) {
         return 0;
     }
     if (whence == SEEK_SET && *offset == 0) {
-        char why[256];
-        if (stream_open(s, why, sizeof why) == 0)
+        char why[256] = "";
+        s->pos = 0;
+        if (s->kind == K_GZIP) {
+            if (fseek(s->raw, 0, SEEK_SET) == 0) {
+                gz_restart(s);
+                return 0;
+            }
+            snprintf(why, sizeof why, "%s", strerror(errno));
+        } else if (ar_open(s, why, sizeof why) == 0) {
             return 0;
+        }
         snprintf(read_error, sizeof read_error, "cannot start it over: %s", why);
         errno = EIO;
         return -1;
@@ -116,47 +197,67 @@ static int stream_seek(void *cookie, off64_t *offset, int whence) {
 
 static int stream_close(void *cookie) {
     struct stream *s = cookie;
-    archive_read_free(s->a);
+    if (s->kind == K_GZIP)
+        inflateEnd(&s->z);
+    if (s->raw)
+        fclose(s->raw);
+    if (s->a)
+        archive_read_free(s->a);
     free(s->path);
     free(s);
     return 0;
 }
 
+/* The compression the first bytes of f say, or K_PLAIN; f is left at its start. */
+static enum kind sniff(FILE *f) {
+    unsigned char head[6];
+    size_t n = fread(head, 1, sizeof head, f);
+    rewind(f);
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (n >= KINDS[i].n_magic && !memcmp(head, KINDS[i].magic, KINDS[i].n_magic))
+            return (enum kind)i;
+    return K_PLAIN;
+}
+
 FILE *mill_data_fopen(const char *path, struct mill_err *err) {
     read_error[0] = 0;
-    if (!mill_data_compression_suffix(path)) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
-                         strerror(errno));
-        return f;
-    }
-    FILE *probe = fopen(path, "rb"); /* a missing file is "not found", as a plain one is */
-    if (!probe) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
         mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
                      strerror(errno));
         return NULL;
     }
-    fclose(probe);
+    enum kind k = sniff(f);
+    if (k == K_PLAIN)
+        return f;
     struct stream *s = calloc(1, sizeof *s);
-    char why[256];
-    if (s)
-        s->kind = kind_of(path);
-    int rc = s && (s->path = strdup(path)) ? stream_open(s, why, sizeof why) : MILL_ENOMEM;
-    FILE *f = NULL;
+    char why[256] = "out of memory";
+    int rc = s && (s->path = strdup(path)) ? 0 : MILL_ENOMEM;
+    if (!rc) {
+        s->kind = k;
+        if (k == K_GZIP) {
+            s->raw = f;
+            f = NULL;
+            if (inflateInit2(&s->z, 15 + 16) != Z_OK) /* gzip only, CRC and length checked */
+                rc = MILL_ENOMEM;
+        } else {
+            fclose(f);
+            f = NULL;
+            rc = ar_open(s, why, sizeof why);
+        }
+    }
+    FILE *out = NULL;
     if (!rc) {
         cookie_io_functions_t io = {stream_read, NULL, stream_seek, stream_close};
-        if (!(f = fopencookie(s, "rb", io)))
+        if (!(out = fopencookie(s, "rb", io)))
             rc = MILL_ENOMEM;
     }
     if (rc) {
         mill_err_set(err, rc, "%s: %s", path, rc == MILL_ENOMEM ? "out of memory" : why);
-        if (s) {
-            if (s->a)
-                archive_read_free(s->a);
-            free(s->path);
-            free(s);
-        }
+        if (f)
+            fclose(f);
+        if (s)
+            stream_close(s);
     }
-    return f;
+    return out;
 }

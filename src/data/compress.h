@@ -1,7 +1,8 @@
 /* compress.h: data files compressed as the Hub ships them (test.jsonl.gz, train.csv.zst, ...),
- * opened as one FILE * the text readers step like a plain file. The compression is the one
- * fsspec infers from the extension for `datasets` (gzip .gz, bzip2 .bz2, xz .xz, zstd .zst,
- * lz4 .lz4); the format is the extension before it. */
+ * opened as one FILE * the text readers step like a plain file. As `datasets` extracts a
+ * downloaded file, the compression is found from the file's first bytes (gzip, bzip2, xz,
+ * zstd, lz4), whatever its name; the name's compression suffix only hides the format's
+ * extension before it (x.jsonl.gz is JSON Lines). */
 #ifndef MILL_DATA_COMPRESS_H
 #define MILL_DATA_COMPRESS_H
 
@@ -9,13 +10,15 @@
 
 #include <stdio.h>
 
-/* The length of path's compression suffix (".gz", ...), 0 when it has none. */
+/* The length of path's compression suffix (".gz", ".bz2", ".xz", ".zst", ".lz4"), 0 when it
+ * has none. */
 size_t mill_data_compression_suffix(const char *path);
 
-/* Opens path for reading: decompressed as its suffix says, else as is. Rewinding works (a
- * compressed stream starts over); other seeks do not. A corrupt or truncated stream is a read
- * error (ferror) whose text mill_data_read_error gives. NULL with err set (naming the file)
- * when it cannot be opened. */
+/* Opens path for reading: decompressed when its first bytes are a compression's, else as is.
+ * Rewinding works (a compressed stream starts over); other seeks do not. A corrupt or
+ * truncated stream (a gzip CRC that does not match included) is a read error (ferror) whose
+ * text mill_data_read_error gives. NULL with err set (naming the file) when it cannot be
+ * opened. */
 FILE *mill_data_fopen(const char *path, struct mill_err *err);
 
 /* What went wrong in this thread's last failed read of a stream mill_data_fopen opened

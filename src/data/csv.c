@@ -699,8 +699,8 @@ static int start_pass(struct csv_reader *r, int pass) {
     if (fseek(r->f, 0, SEEK_SET))
         return error_at(r, MILL_EIO, "%s: cannot rewind: %s", r->name, mill_data_read_error(errno));
     unsigned char bom[3];
-    if (fread(bom, 1, 3, r->f) != 3 || memcmp(bom, "\xef\xbb\xbf", 3))
-        rewind(r->f);
+    if ((fread(bom, 1, 3, r->f) != 3 || memcmp(bom, "\xef\xbb\xbf", 3)) && fseek(r->f, 0, SEEK_SET))
+        return error_at(r, MILL_EIO, "%s: cannot rewind: %s", r->name, mill_data_read_error(errno));
     r->pass = pass;
     r->row = r->n_fields = 0;
     r->st = START_RECORD;

@@ -349,29 +349,41 @@ int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mi
     return 0;
 }
 
-/* A JSON Lines file's rows for the progress total; -1 for one that is a whole document. */
+/* A JSON Lines file's rows (its lines that are not blank) for the progress total; -1 for one
+ * that is a whole document (jsonl.c reads an array, or an object over several lines, whole),
+ * or that cannot be read. */
 static int64_t count_lines(const char *path) {
-    struct mill_err e;
+    struct mill_err e = {0};
     FILE *f = mill_data_fopen(path, &e);
     if (!f)
         return -1;
-    int64_t n = 0;
-    int c, last = '\n';
-    while ((c = getc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-        ;
-    if (c == '[') {
-        fclose(f);
-        return -1;
+    unsigned char bom[3];
+    int64_t rows = 0;
+    if (!(fread(bom, 1, 3, f) == 3 && !memcmp(bom, "\xef\xbb\xbf", 3)) && fseek(f, 0, SEEK_SET))
+        rows = -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (rows >= 0 && (n = getline(&line, &cap, f)) >= 0) {
+        size_t len = (size_t)n, at = 0;
+        while (len && strchr(" \t\r\n", line[len - 1]))
+            len--;
+        while (at < len && strchr(" \t", line[at]))
+            at++;
+        if (at == len)
+            continue;
+        struct mill_value v;
+        if (!rows && (line[at] == '[' || mill_value_from_json(&v, line, len, &e)))
+            rows = -1;
+        else if (!rows)
+            mill_value_free(&v);
+        rows += rows >= 0;
     }
-    if (c != EOF)
-        ungetc(c, f);
-    while ((c = getc(f)) != EOF) {
-        n += c == '\n' && last != '\n';
-        last = c;
-    }
-    n += last != '\n';
+    if (ferror(f))
+        rows = -1;
+    free(line);
     fclose(f);
-    return n;
+    return rows;
 }
 
 int64_t mill_dataset_count(const struct mill_dataset *ds) {

@@ -1,8 +1,8 @@
 /* jsonl.c: the reader of `datasets`' json builder: JSON Lines, one object per line, blank
  * lines skipped, streamed; and, as its fall-back when the file is not that (pandas.read_json of
  * the whole document), a JSON array of objects or an object of equal-length lists (columns).
- * A malformed line is an error naming the file and line. Compressed files (.jsonl.gz, ...) are
- * read through compress.h. With a projection, a row keeps only those fields, as Parquet and
+ * A malformed line is an error naming the file and line (blank lines counted); a UTF-8 BOM is
+ * dropped. Compressed files (.jsonl.gz, ...) are read through compress.h. With a projection, a row keeps only those fields, as Parquet and
  * WebDataset rows do. */
 #include "data/reader.h"
 
@@ -27,6 +27,7 @@ struct jsonl {
     bool whole;                 /* the file was one JSON document: rows come from doc */
     struct mill_value doc;      /* the document: an array of objects, or an object of columns */
     size_t next;                /* its next row */
+    size_t rows;                /* JSON Lines rows read */
 };
 
 #define DOC_MAX ((size_t)1 << 31) /* a whole-document file larger than this is refused */
@@ -53,6 +54,15 @@ static int read_error(struct jsonl *j, struct mill_err *err) {
                         mill_data_read_error(errno));
 }
 
+/* Steps over a UTF-8 BOM at the file's start (the stream is there), as Python's reading drops
+ * it; else puts the stream back at its start. */
+static int skip_bom(struct jsonl *j, struct mill_err *err) {
+    unsigned char bom[3];
+    if (fread(bom, 1, 3, j->f) == 3 && !memcmp(bom, "\xef\xbb\xbf", 3))
+        return 0;
+    return ferror(j->f) || fseek(j->f, 0, SEEK_SET) ? read_error(j, err) : 0;
+}
+
 /* Whether v is an object whose values are lists of one length (*n): pandas' columns. */
 static bool is_columns(const struct mill_value *v, size_t *n) {
     if (v->kind != MILL_V_STRUCT || !v->u.obj.n)
@@ -72,8 +82,7 @@ static int read_whole(struct jsonl *j, struct mill_err *err) {
     struct mill_buf b = {0};
     char chunk[65536];
     size_t got;
-    int rc = 0;
-    rewind(j->f);
+    int rc = fseek(j->f, 0, SEEK_SET) ? read_error(j, err) : skip_bom(j, err);
     errno = 0;
     while (!rc && (got = fread(chunk, 1, sizeof chunk, j->f)) > 0)
         rc = b.n + got > DOC_MAX            ? mill_err_set(err, MILL_EFORMAT,
@@ -119,8 +128,10 @@ static int doc_next(struct jsonl *j, struct mill_value *row, struct mill_err *er
         mill_value_struct(row);
         for (size_t c = 0; c < d->u.obj.n; c++) {
             struct mill_value cell;
-            if (mill_value_copy(&cell, &d->u.obj.vals[c].u.list.items[j->next]) ||
-                mill_value_struct_set(row, d->u.obj.keys[c], &cell)) {
+            int rc = mill_value_copy(&cell, &d->u.obj.vals[c].u.list.items[j->next]);
+            if (!rc && (rc = mill_value_struct_set(row, d->u.obj.keys[c], &cell)) != 0)
+                mill_value_free(&cell);
+            if (rc) {
                 mill_value_free(row);
                 return mill_err_set(err, MILL_ENOMEM, "out of memory");
             }
@@ -146,11 +157,14 @@ static int jsonl_open(const char *path, const char *const *columns, void **state
     }
     j->columns = columns;
     *state = j;
-    int c; /* an array is no JSON Lines file: pyarrow fails on it, pandas reads it whole */
-    while ((c = getc(j->f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-        ;
-    int rc = c == '[' ? read_whole(j, err) : 0;
-    if (!rc && c != EOF && c != '[' && ungetc(c, j->f) == EOF)
+    int c = EOF, rc = skip_bom(j, err); /* an array is no JSON Lines file: pandas reads it whole */
+    while (!rc && ((c = getc(j->f)) == ' ' || c == '\t' || c == '\n' || c == '\r'))
+        j->lineno += c == '\n'; /* blank lines still count in the errors' line numbers */
+    if (!rc && c == EOF && ferror(j->f))
+        rc = read_error(j, err);
+    else if (!rc && c == '[')
+        rc = read_whole(j, err);
+    else if (!rc && c != EOF && ungetc(c, j->f) == EOF)
         rc = mill_err_set(err, MILL_EIO, "%s: cannot read it", path);
     if (rc) {
         jsonl_close(j);
@@ -176,13 +190,14 @@ static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err)
         if (!len)
             continue;
         int rc = mill_value_from_json(row, j->line, len, err);
-        if (rc && j->lineno == 1) { /* one document over several lines: pandas' columns */
+        if (rc && !j->rows) { /* one document over several lines: pandas' columns */
             struct mill_err whole = {0};
-            if (read_whole(j, &whole) == 0 && j->doc.kind == MILL_V_STRUCT)
+            int wrc = read_whole(j, &whole);
+            if (!wrc)
                 return doc_next(j, row, err);
-            if (j->whole) {
-                mill_value_free(&j->doc);
-                j->whole = false;
+            if (wrc != MILL_EFORMAT || strstr(whole.msg, "expected JSON Lines")) {
+                *err = whole; /* a read error, or a document of the wrong shape */
+                return wrc;
             }
         }
         if (rc)
@@ -194,6 +209,7 @@ static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err)
         }
         if (j->columns)
             project(row, j->columns);
+        j->rows++;
         return 1;
     }
 }

@@ -147,18 +147,22 @@ static void put_bytes(const char *rel, const void *p, size_t n) {
     }
 }
 
+static int64_t last_count;      /* read_rows': mill_dataset_count of the file */
+static const char *const *proj; /* read_rows': the task's columns (NULL: all) */
+
 /* The rows of file rel, "x" then "n" of each, into out; the error's message into msg. */
 static int read_rows(const char *rel, char *out, size_t n, char *msg, size_t mn) {
     char pattern[300];
     snprintf(pattern, sizeof pattern, "test=%s", rel);
     const char *entries[] = {pattern, NULL};
-    struct mill_task_config t = {.name = "t", .hf_data_files = entries};
+    struct mill_task_config t = {.name = "t", .hf_data_files = entries, .columns = proj};
     struct mill_dataset_params p = {.base_dir = fdir};
     struct mill_dataset *ds = NULL;
     struct mill_err err = {0};
     int rc = mill_dataset_open(&t, "test", &p, &ds, &err);
     struct mill_value v;
     out[0] = 0;
+    last_count = rc ? -2 : mill_dataset_count(ds);
     while (!rc) {
         int r = mill_dataset_next(ds, &v, &err);
         if (r != 1) {
@@ -166,6 +170,8 @@ static int read_rows(const char *rel, char *out, size_t n, char *msg, size_t mn)
             break;
         }
         const char *x = mill_value_as_str(mill_value_get(&v, "x"));
+        if (proj && v.u.obj.n != 1)
+            x = "!"; /* the projection kept another column */
         int64_t k = -1;
         mill_value_as_int(mill_value_get(&v, "n"), &k);
         snprintf(out + strlen(out), n - strlen(out), "%s%lld", x ? x : "?", (long long)k);
@@ -183,7 +189,7 @@ static const char JSONL[] = "{\"x\": \"a\", \"n\": 1}\n{\"x\": \"b\", \"n\": 2}\
     "3"
 
 static void test_formats(void) {
-    char rows[128], msg[1100], cmd[1024];
+    char rows[128], msg[1100], cmd[4096];
     CHECK(mkdtemp(fdir) != NULL);
     put_bytes("l.jsonl", JSONL, strlen(JSONL));
     static const char array[] = "[\n  {\"x\": \"a\", \"n\": 1},\n  {\"n\": 2, \"x\": \"b\"},\n"
@@ -194,22 +200,36 @@ static void test_formats(void) {
     static const char csv[] = "x,n\na,1\nb,2\n\xc3\xa9,3\n";
     put_bytes("d.csv", csv, strlen(csv));
     /* gzip, bzip2 and xz by Python's modules */
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && /usr/bin/python3 -c 'import gzip, bz2, lzma\n"
-             "for name in (\"l.jsonl\", \"a.json\", \"d.csv\"):\n"
-             "    data = open(name, \"rb\").read()\n"
-             "    open(name + \".gz\", \"wb\").write(gzip.compress(data))\n"
-             "    open(name + \".bz2\", \"wb\").write(bz2.compress(data))\n"
-             "    open(name + \".xz\", \"wb\").write(lzma.compress(data))\n"
-             "open(\"e.jsonl.gz\", \"wb\").write(gzip.compress(b\"\"))\n"
-             "data = open(\"l.jsonl.gz\", \"rb\").read()\n"
-             "open(\"t.jsonl.gz\", \"wb\").write(data[:len(data) // 2])\n"
-             "bad = bytearray(data)\n"
-             "bad[len(bad) // 2] ^= 0xff\n"
-             "open(\"x.jsonl.gz\", \"wb\").write(bytes(bad))\n"
-             "open(\"p.jsonl.gz\", \"wb\").write(open(\"l.jsonl\", \"rb\").read())\n"
-             "open(\"z.jsonl.gz\", \"wb\").write(bz2.compress(open(\"l.jsonl\", \"rb\").read()))'",
-             fdir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && /usr/bin/python3 -c 'import gzip, bz2, lzma\n"
+        "for name in (\"l.jsonl\", \"a.json\", \"d.csv\"):\n"
+        "    data = open(name, \"rb\").read()\n"
+        "    open(name + \".gz\", \"wb\").write(gzip.compress(data))\n"
+        "    open(name + \".bz2\", \"wb\").write(bz2.compress(data))\n"
+        "    open(name + \".xz\", \"wb\").write(lzma.compress(data))\n"
+        "open(\"e.jsonl.gz\", \"wb\").write(gzip.compress(b\"\"))\n"
+        "data = open(\"l.jsonl.gz\", \"rb\").read()\n"
+        "open(\"t.jsonl.gz\", \"wb\").write(data[:len(data) // 2])\n"
+        "bad = bytearray(data)\n"
+        "bad[len(bad) // 2] ^= 0xff\n"
+        "open(\"x.jsonl.gz\", \"wb\").write(bytes(bad))\n"
+        "open(\"p.jsonl.gz\", \"wb\").write(open(\"l.jsonl\", \"rb\").read())\n"
+        "open(\"z.jsonl.gz\", \"wb\").write(bz2.compress(open(\"l.jsonl\", \"rb\").read()))\n"
+        "open(\"q.jsonl\", \"wb\").write(data)\n"
+        "crc = bytearray(data)\n"
+        "crc[-6] ^= 0xff\n"
+        "open(\"k.jsonl.gz\", \"wb\").write(bytes(crc))\n"
+        "lines = open(\"l.jsonl\", \"rb\").read().split(b\"\\n\")\n"
+        "open(\"m2.jsonl.gz\", \"wb\").write(gzip.compress(lines[0] + b\"\\n\")"
+        " + gzip.compress(b\"\\n\".join(lines[1:])) + bytes(5))\n"
+        "open(\"g.jsonl.gz\", \"wb\").write(data + b\"xx\")\n"
+        "open(\"c.json.gz\", \"wb\").write(gzip.compress(open(\"c.json\", \"rb\").read()))\n"
+        "open(\"b.json\", \"wb\").write(b\"\\xef\\xbb\\xbf\" + open(\"a.json\", \"rb\").read())\n"
+        "open(\"0.jsonl.gz\", \"wb\").write(b\"\")\n"
+        "big = \"\\ufeffx,n\\n\" + \"\".join(\"r%%d,%%d\\n\" %% (i, i) for i in range(20000))\n"
+        "open(\"big.csv.gz\", \"wb\").write(gzip.compress(big.encode()))'",
+        fdir);
     CHECK_INT(system(cmd), 0);
     /* zstd and lz4 by their libraries */
     char zbuf[512], lbuf[1024];
@@ -220,10 +240,13 @@ static void test_formats(void) {
     CHECK(!LZ4F_isError(ln));
     put_bytes("l.jsonl.lz4", lbuf, ln);
 
+    /* the compression is the bytes', whatever the name: plain text named .gz is read as it
+     * is, bzip2 named .gz and gzip named .jsonl are decompressed (datasets' extractor) */
     static const char *const same[] = {
         "l.jsonl",     "a.json",     "c.json",      "d.csv",       "l.jsonl.gz",
         "l.jsonl.bz2", "l.jsonl.xz", "l.jsonl.zst", "l.jsonl.lz4", "a.json.gz",
-        "a.json.xz",   "d.csv.gz",   "d.csv.bz2",   "d.csv.xz",
+        "a.json.xz",   "d.csv.gz",   "d.csv.bz2",   "d.csv.xz",    "p.jsonl.gz",
+        "z.jsonl.gz",  "q.jsonl",    "m2.jsonl.gz", "c.json.gz",   "b.json",
     };
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         int rc = read_rows(same[i], rows, sizeof rows, msg, sizeof msg);
@@ -234,14 +257,47 @@ static void test_formats(void) {
     }
     CHECK_INT(read_rows("e.jsonl.gz", rows, sizeof rows, msg, sizeof msg), 0);
     CHECK_STR(rows, "");
+    CHECK_INT(read_rows("0.jsonl.gz", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_STR(rows, "");
+    /* the progress total: JSON Lines lines (also compressed); a whole document has none */
+    CHECK_INT(read_rows("l.jsonl.xz", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_INT(last_count, 3);
+    CHECK_INT(read_rows("c.json.gz", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_INT(last_count, -1);
+    CHECK_INT(read_rows("b.json", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_INT(last_count, -1);
+    /* a projection keeps a whole document's named columns alone */
+    static const char *const x_only[] = {"x", NULL};
+    proj = x_only;
+    CHECK_INT(read_rows("c.json", rows, sizeof rows, msg, sizeof msg), 0);
+    CHECK_STR(rows, "a-1b-1\xc3\xa9-1");
+    proj = NULL;
+    /* a compressed CSV over several buffers, with a BOM: both passes start it over */
+    const char *big[] = {"test=big.csv.gz", NULL};
+    struct mill_task_config bt = {.name = "t", .hf_data_files = big};
+    struct mill_dataset_params bp = {.base_dir = fdir};
+    struct mill_dataset *ds = NULL;
+    struct mill_err err = {0};
+    CHECK_INT(mill_dataset_open(&bt, "test", &bp, &ds, &err), 0);
+    struct mill_value v;
+    int64_t n = 0, last = -1;
+    while (ds && mill_dataset_next(ds, &v, &err) == 1) {
+        CHECK(mill_value_as_str(mill_value_get(&v, "x")) != NULL);
+        mill_value_as_int(mill_value_get(&v, "n"), &last);
+        n++;
+        mill_value_free(&v);
+    }
+    CHECK_INT(n, 20000);
+    CHECK_INT(last, 19999);
+    mill_dataset_free(ds);
     /* truncated, corrupt, not compressed, compressed otherwise than its name says */
     static const struct {
         const char *file, *why;
     } bad[] = {
         {"t.jsonl.gz", "truncated"},
-        {"x.jsonl.gz", NULL}, /* a flipped byte: gzip's CRC or inflate fails, either way */
-        {"p.jsonl.gz", "not gzip data"},
-        {"z.jsonl.gz", "not gzip data"},
+        {"x.jsonl.gz", "corrupt gzip data"},                        /* a flipped byte */
+        {"k.jsonl.gz", "corrupt gzip data (incorrect data check)"}, /* the CRC's */
+        {"g.jsonl.gz", "corrupt gzip data"},                        /* bytes after the end */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = read_rows(bad[i].file, rows, sizeof rows, msg, sizeof msg);
@@ -255,7 +311,11 @@ static void test_formats(void) {
     static const char scalars[] = "{\n \"x\": 1\n}";
     put_bytes("s.json", scalars, strlen(scalars));
     CHECK(read_rows("s.json", rows, sizeof rows, msg, sizeof msg) < 0);
-    CHECK(strstr(msg, "s.json:1") != NULL);
+    CHECK(strstr(msg, "s.json: expected JSON Lines, an array of objects or an object") != NULL);
+    static const char blanks[] = "\n\n{\"x\": \"a\", \"n\": 1}\n{bad\n";
+    put_bytes("n.jsonl", blanks, strlen(blanks));
+    CHECK(read_rows("n.jsonl", rows, sizeof rows, msg, sizeof msg) < 0);
+    CHECK(strstr(msg, "n.jsonl:4") != NULL);
     static const char mixed[] = "[{\"x\": \"a\", \"n\": 1}, 7]";
     put_bytes("m.json", mixed, strlen(mixed));
     CHECK(read_rows("m.json", rows, sizeof rows, msg, sizeof msg) < 0);
