@@ -48,11 +48,10 @@ const char *mill_data_read_error(int errno_value) {
 }
 
 struct stream {
-    char *path;
     enum kind kind;
     off64_t pos;
+    FILE *raw; /* the compressed bytes */
     /* gzip */
-    FILE *raw;
     z_stream z;
     unsigned char in[BLOCK_SIZE];
     bool in_eof, between, started; /* between members; bytes of this member read */
@@ -133,7 +132,7 @@ static int ar_open(struct stream *s, char *why, size_t n) {
     archive_read_append_filter(s->a, KINDS[s->kind].filter);
     archive_read_support_format_raw(s->a);
     archive_read_support_format_empty(s->a);
-    int r = archive_read_open_filename(s->a, s->path, BLOCK_SIZE);
+    int r = fseek(s->raw, 0, SEEK_SET) ? ARCHIVE_FATAL : archive_read_open_FILE(s->a, s->raw);
     if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
         r = archive_read_next_header(s->a, &entry);
     s->empty = r == ARCHIVE_EOF;
@@ -203,7 +202,6 @@ static int stream_close(void *cookie) {
         fclose(s->raw);
     if (s->a)
         archive_read_free(s->a);
-    free(s->path);
     free(s);
     return 0;
 }
@@ -219,32 +217,22 @@ static enum kind sniff(FILE *f) {
     return K_PLAIN;
 }
 
-FILE *mill_data_fopen(const char *path, struct mill_err *err) {
+FILE *mill_data_open_stream(FILE *raw, const char *name, struct mill_err *err) {
     read_error[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
-                     strerror(errno));
-        return NULL;
-    }
-    enum kind k = sniff(f);
+    enum kind k = sniff(raw);
     if (k == K_PLAIN)
-        return f;
+        return raw;
     struct stream *s = calloc(1, sizeof *s);
     char why[256] = "out of memory";
-    int rc = s && (s->path = strdup(path)) ? 0 : MILL_ENOMEM;
+    int rc = s ? 0 : MILL_ENOMEM;
     if (!rc) {
         s->kind = k;
-        if (k == K_GZIP) {
-            s->raw = f;
-            f = NULL;
-            if (inflateInit2(&s->z, 15 + 16) != Z_OK) /* gzip only, CRC and length checked */
-                rc = MILL_ENOMEM;
-        } else {
-            fclose(f);
-            f = NULL;
+        s->raw = raw;
+        raw = NULL;
+        if (k == K_GZIP) /* gzip only, CRC and length checked */
+            rc = inflateInit2(&s->z, 15 + 16) == Z_OK ? 0 : MILL_ENOMEM;
+        else
             rc = ar_open(s, why, sizeof why);
-        }
     }
     FILE *out = NULL;
     if (!rc) {
@@ -253,11 +241,21 @@ FILE *mill_data_fopen(const char *path, struct mill_err *err) {
             rc = MILL_ENOMEM;
     }
     if (rc) {
-        mill_err_set(err, rc, "%s: %s", path, rc == MILL_ENOMEM ? "out of memory" : why);
-        if (f)
-            fclose(f);
+        mill_err_set(err, rc, "%s: %s", name, rc == MILL_ENOMEM ? "out of memory" : why);
+        if (raw)
+            fclose(raw);
         if (s)
             stream_close(s);
     }
     return out;
+}
+
+FILE *mill_data_fopen(const char *path, struct mill_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "%s: %s", path,
+                     strerror(errno));
+        return NULL;
+    }
+    return mill_data_open_stream(f, path, err);
 }

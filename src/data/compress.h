@@ -21,6 +21,10 @@ size_t mill_data_compression_suffix(const char *path);
  * opened. */
 FILE *mill_data_fopen(const char *path, struct mill_err *err);
 
+/* The same for a stream already open (at its start; owned from here on, closed on failure);
+ * name is for the messages. */
+FILE *mill_data_open_stream(FILE *raw, const char *name, struct mill_err *err);
+
 /* What went wrong in this thread's last failed read of a stream mill_data_fopen opened
  * ("gzip: truncated input", ...), else strerror(errno_value). */
 const char *mill_data_read_error(int errno_value);
