@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define BLOCK_SIZE 65536
@@ -206,11 +207,17 @@ static int stream_close(void *cookie) {
     return 0;
 }
 
-/* The compression the first bytes of f say, or K_PLAIN; f is left at its start. */
+/* The compression the first bytes of f say, or K_PLAIN; f is left at its start. A pipe (which
+ * cannot be rewound) is taken as plain, unread. */
 static enum kind sniff(FILE *f) {
+    struct stat st;
+    int fd = fileno(f); /* -1: a memory stream, which rewinds */
+    if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode)))
+        return K_PLAIN;
     unsigned char head[6];
     size_t n = fread(head, 1, sizeof head, f);
-    rewind(f);
+    if (fseek(f, 0, SEEK_SET))
+        return K_PLAIN;
     for (size_t i = 0; i < N_KINDS; i++)
         if (n >= KINDS[i].n_magic && !memcmp(head, KINDS[i].magic, KINDS[i].n_magic))
             return (enum kind)i;

@@ -357,9 +357,9 @@ static int64_t count_lines(const char *path) {
     FILE *f = mill_data_fopen(path, &e);
     if (!f)
         return -1;
-    unsigned char bom[3];
     int64_t rows = 0;
-    if (!(fread(bom, 1, 3, f) == 3 && !memcmp(bom, "\xef\xbb\xbf", 3)) && fseek(f, 0, SEEK_SET))
+    int c = getc(f); /* a BOM, or the first byte back (a pipe cannot be rewound) */
+    if (c == 0xef ? getc(f) != 0xbb || getc(f) != 0xbf : c != EOF && ungetc(c, f) == EOF)
         rows = -1;
     char *line = NULL;
     size_t cap = 0;

@@ -57,10 +57,14 @@ static int read_error(struct jsonl *j, struct mill_err *err) {
 /* Steps over a UTF-8 BOM at the file's start (the stream is there), as Python's reading drops
  * it; else puts the stream back at its start. */
 static int skip_bom(struct jsonl *j, struct mill_err *err) {
-    unsigned char bom[3];
-    if (fread(bom, 1, 3, j->f) == 3 && !memcmp(bom, "\xef\xbb\xbf", 3))
+    int c = getc(j->f); /* one byte pushed back at most: a pipe cannot be rewound */
+    if (c == 0xef && getc(j->f) == 0xbb && getc(j->f) == 0xbf)
         return 0;
-    return ferror(j->f) || fseek(j->f, 0, SEEK_SET) ? read_error(j, err) : 0;
+    if (ferror(j->f))
+        return read_error(j, err);
+    if (c == 0xef) /* 0xEF not followed by the BOM's bytes: no UTF-8 text starts so */
+        return mill_err_set(err, MILL_EFORMAT, "%s:1: not UTF-8 at its first byte", j->path);
+    return c == EOF || ungetc(c, j->f) != EOF ? 0 : read_error(j, err);
 }
 
 /* Whether v is an object whose values are lists of one length (*n): pandas' columns. */
@@ -76,13 +80,13 @@ static bool is_columns(const struct mill_value *v, size_t *n) {
     return true;
 }
 
-/* The whole file from its start as one JSON document: an array of objects, or an object of
- * equal-length lists. */
-static int read_whole(struct jsonl *j, struct mill_err *err) {
+/* The file from where the stream is (from_start: from its start, rewound) as one JSON
+ * document: an array of objects, or an object of equal-length lists. */
+static int read_whole(struct jsonl *j, bool from_start, struct mill_err *err) {
     struct mill_buf b = {0};
     char chunk[65536];
     size_t got;
-    int rc = fseek(j->f, 0, SEEK_SET) ? read_error(j, err) : skip_bom(j, err);
+    int rc = !from_start ? 0 : fseek(j->f, 0, SEEK_SET) ? read_error(j, err) : skip_bom(j, err);
     errno = 0;
     while (!rc && (got = fread(chunk, 1, sizeof chunk, j->f)) > 0)
         rc = b.n + got > DOC_MAX            ? mill_err_set(err, MILL_EFORMAT,
@@ -162,10 +166,10 @@ static int jsonl_open(const char *path, const char *const *columns, void **state
         j->lineno += c == '\n'; /* blank lines still count in the errors' line numbers */
     if (!rc && c == EOF && ferror(j->f))
         rc = read_error(j, err);
-    else if (!rc && c == '[')
-        rc = read_whole(j, err);
     else if (!rc && c != EOF && ungetc(c, j->f) == EOF)
         rc = mill_err_set(err, MILL_EIO, "%s: cannot read it", path);
+    else if (!rc && c == '[')
+        rc = read_whole(j, false, err);
     if (rc) {
         jsonl_close(j);
         *state = NULL;
@@ -192,10 +196,10 @@ static int jsonl_next(void *state, struct mill_value *row, struct mill_err *err)
         int rc = mill_value_from_json(row, j->line, len, err);
         if (rc && !j->rows) { /* one document over several lines: pandas' columns */
             struct mill_err whole = {0};
-            int wrc = read_whole(j, &whole);
+            int wrc = read_whole(j, true, &whole);
             if (!wrc)
                 return doc_next(j, row, err);
-            if (wrc != MILL_EFORMAT || strstr(whole.msg, "expected JSON Lines")) {
+            if (wrc == MILL_ENOMEM || strstr(whole.msg, "expected JSON Lines")) {
                 *err = whole; /* a read error, or a document of the wrong shape */
                 return wrc;
             }
