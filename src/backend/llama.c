@@ -7,8 +7,9 @@
  * which scores every one-token continuation (MMLU's " A".." D") at once; longer continuations
  * get their own sequences. GENERATE decodes several sequences together, greedily, with stop
  * strings checked on the accumulated bytes; a request with images has them decoded into its
- * sequence through the model's projector first (llama_media.c). ROLLING follows lm-eval's
- * rolling windows. LOGLIK tokens come from llama_tok.c (shared pieces, equal to whole texts).
+ * sequence through the model's projector first (llama_media.c). LOGLIK requests with media
+ * are scored in sequence 1 (loglik_media): the generation prompt, then the continuation as the
+ * answer. ROLLING follows lm-eval's rolling windows (media refused). LOGLIK tokens come from llama_tok.c (shared pieces, equal to whole texts).
  * With llama_media.c, llama_tok.c and llama_rpc.c, the only file that includes llama.h; it
  * knows requests, not tasks. */
 #include "backend/backends.h"

@@ -2,7 +2,8 @@
  * (BEHAVIOUR.md §7.1): a multimodal projector (mmproj GGUF) beside a language model, and
  * prompts whose media markers become projected embeddings in a sequence of the KV cache.
  *
- * The backend (llama.c) keeps its generation loop; this file turns one request's prompt into
+ * The backend (llama.c) keeps its generation loop and its media log-likelihoods (the trailing
+ * text, then the continuation); this file turns one request's prompt into
  * chunks (text tokens and media), decodes everything before the prompt's trailing text into
  * one sequence, and hands the trailing text back as tokens, so the loop decodes it together
  * with every other sequence's next token. Media arrive as encoded bytes and are decoded with

@@ -8,9 +8,10 @@
  * What a chat template needs is there: text with whitespace control, {{ }}, if/elif/else,
  * for (tuple targets, a filter, else, the loop object), set (names, namespace attributes, blocks),
  * macros, generation blocks, raw, the expression grammar with Python's arithmetic, comparisons,
- * slices, str/dict methods, and the common filters and tests. What is not (include, extends,
- * call blocks, filter blocks, str.format, the % operator on strings) is refused when parsed or
- * rendered with a message naming the line, so a caller can fall back.
+ * slices, str/dict methods, str.format() and % as Python's (core/pyformat.c), and the common
+ * filters and tests. What is not (include, extends, call blocks, filter blocks, Jinja's filters
+ * it lacks) is refused when parsed or rendered with a message naming the line, so a caller can
+ * fall back.
  *
  * Parsing and rendering are bounded (nesting, loop steps, output size, memory), take no locks and
  * keep no global state; a parsed template may be rendered from several threads at once. */

@@ -17,7 +17,8 @@
  * - A record with more fields than the header is an error naming it (pandas would take the
  *   first such record's extra leading fields for an index); a shorter one is padded with
  *   missing values.
- * Two passes over the file (types, then rows) keep memory flat. Errors name the file and the
+ * Two passes over the file (types, then rows) keep memory flat; a compressed file is read
+ * through compress.h, decompressed again for the second pass. Errors name the file and the
  * record (the header is row 1). */
 #include "data/csv.h"
 #include "data/compress.h"

@@ -11,7 +11,7 @@
 struct mill_csv;
 
 /* Reads the header of f and infers every column's type (a first pass over the whole stream,
- * which must be seekable); own: close f with the reader. name is for messages. columns: the
+ * which must rewind); own: close f with the reader. name is for messages. columns: the
  * projection (borrowed; NULL = all). MILL_EFORMAT (an empty file, a row with more fields than
  * the header, text that is not UTF-8, a quote open at the end, over 16384 columns) names the
  * row; MILL_EIO, MILL_ENOMEM. An error met while reading rows stays: next returns it again.

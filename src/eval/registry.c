@@ -142,10 +142,10 @@ void mill_registry_free(struct mill_registry *r) {
     free(r);
 }
 
-/* Opens one plugin file; problems are warnings (the plugin is skipped), never fatal. */
 /* A table's ABI version this Mill reads. */
 static bool abi_ok(int v) { return v >= MILL_ABI_OLDEST && v <= MILL_ABI_VERSION; }
 
+/* Opens one plugin file; problems are warnings (the plugin is skipped), never fatal. */
 static int load_plugin(struct mill_registry *r, const char *path, size_t *n_loaded) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

@@ -1,5 +1,5 @@
-/* fuzz_csv.c: libFuzzer target for the CSV reader (data/csv.c: libcsv, pandas' type inference
- * and number parsing): the input is read as a file (through fmemopen), with and without a
+/* fuzz_csv.c: libFuzzer target for the CSV reader (data/csv.c: pandas' C tokenizer ported,
+ * pandas' type inference and number parsing): the input is read as a file (through fmemopen), with and without a
  * projection. Every row must be a struct of at most the header's columns whose values are
  * null, bool, int, float or string; an error must be MILL_EFORMAT or MILL_ENOMEM with a message
  * naming the stream. Traps otherwise. Must not write files. */

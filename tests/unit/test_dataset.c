@@ -2,9 +2,10 @@
  * a data_files mapping: every "split=pattern" entry of the split in order (a list of patterns),
  * each pattern's matches sorted; "**" matching zero or more directories; rows read file after
  * file. Then the files `datasets`' json and csv builders read besides JSON Lines: a JSON array of
- * objects, an object of columns, and files compressed as fsspec infers from the extension (gzip,
- * bzip2 and xz written by Python's own modules, zstd and lz4 by their libraries), their corrupt,
- * truncated and mislabelled forms refused naming the file. Writes only under a temporary
+ * objects, an object of columns, and compressed files, the compression found from the bytes as
+ * `datasets`' extractor finds it (gzip, bzip2 and xz written by Python's own modules, zstd and
+ * lz4 by their libraries; mislabelled ones decompressed all the same), their corrupt and
+ * truncated forms refused naming the file. Writes only under a temporary
  * directory it removes. */
 #include <stdio.h>
 #include <stdlib.h>
