@@ -11,6 +11,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,18 @@ static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale
 double mill_strtod_c(const char *s, char **end) {
     pthread_once(&c_locale_once, c_locale_init);
     return c_locale ? strtod_l(s, end, c_locale) : strtod(s, end);
+}
+
+int mill_snprintf_c(char *out, size_t n, const char *fmt, ...) {
+    pthread_once(&c_locale_once, c_locale_init);
+    locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0; /* this thread's, put back */
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    if (c_locale)
+        uselocale(old);
+    return k;
 }
 
 static double strtod_c(const char *s) { return mill_strtod_c(s, NULL); }

@@ -10,9 +10,7 @@
 #include <mill/buf.h>
 #include <mill/value.h>
 
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,11 +210,6 @@ static int parse_string(struct parser *p) {
     }
 }
 
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-
-static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
-
 static int parse_number(struct parser *p, struct mill_value *v) {
     size_t start = p->pos;
     const unsigned char *s = p->s;
@@ -277,8 +270,7 @@ static int parse_number(struct parser *p, struct mill_value *v) {
     mill_buf_reset(&p->scratch);
     if (mill_buf_add(&p->scratch, s + start, p->pos - start))
         return oom(p);
-    pthread_once(&c_locale_once, c_locale_init);
-    double f = c_locale ? strtod_l(p->scratch.p, NULL, c_locale) : strtod(p->scratch.p, NULL);
+    double f = mill_strtod_c(p->scratch.p, NULL);
     mill_value_float(v, f);
     return MILL_OK;
 }

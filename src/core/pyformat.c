@@ -9,9 +9,7 @@
 
 #include "core/text.h"
 
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,25 +279,11 @@ int mill_pyformat_int(struct mill_buf *b, int64_t v, const struct mill_pyspec *s
     return rc;
 }
 
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
-
-/* snprintf in the "C" locale (this thread's locale put back after). */
-static int c_printf(char *out, size_t n, const char *fmt, int prec, double v) {
-    pthread_once(&c_locale_once, c_locale_init);
-    locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
-    int k = snprintf(out, n, fmt, prec, v);
-    if (c_locale)
-        uselocale(old);
-    return k;
-}
-
 /* The correctly rounded digits of |v| to p significant ones (p >= 1) and the decimal exponent
  * of the first: v = 0.d1d2... * 10^(*decpt). */
 static void sig_digits(double v, int p, char *d, int *decpt) {
     char tmp[1200];
-    c_printf(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
+    mill_snprintf_c(tmp, sizeof tmp, "%.*e", p - 1, fabs(v));
     size_t k = 0;
     const char *s = tmp;
     for (; *s && *s != 'e'; s++)
@@ -317,11 +301,11 @@ static void float_text(double v, char type, int prec, bool alt, bool add_dot0, c
     bool upper = type == 'E' || type == 'F' || type == 'G';
     char t = (char)(upper ? type + 32 : type);
     if (t == 'f') {
-        c_printf(out, n, alt ? "%#.*f" : "%.*f", prec, fabs(v));
+        mill_snprintf_c(out, n, alt ? "%#.*f" : "%.*f", prec, fabs(v));
         return;
     }
     if (t == 'e') {
-        c_printf(out, n, alt ? "%#.*E" : "%.*E", prec, fabs(v));
+        mill_snprintf_c(out, n, alt ? "%#.*E" : "%.*E", prec, fabs(v));
         if (!upper)
             for (char *p = out; *p; p++)
                 *p = *p == 'E' ? 'e' : *p;

@@ -8,7 +8,7 @@
  * parenthesised one); underscores only between digits; no leading zeros in a decimal int;
  * unknown escapes kept with their backslash. Recursion is bounded by MILL_PYLITERAL_MAX_DEPTH
  * and every read is bounds-checked, so hostile input gives MILL_EFORMAT, never a crash. Must
- * not print, exit or keep state beyond the "C" locale for strtod. */
+ * not print or exit; floats are read in the "C" locale (mill_strtod_c). */
 #include "core/pyliteral.h"
 
 #include "core/spec.h"
@@ -17,8 +17,6 @@
 #include <mill/buf.h>
 
 #include <inttypes.h>
-#include <locale.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,11 +403,6 @@ static int int_value(struct parser *p, size_t start, size_t end, int base, bool 
     return 0;
 }
 
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-
-static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
-
 /* s[start..end), a valid Python float literal, as a double (strtod in the "C" locale on a copy
  * without underscores: the same correctly rounded value as Python's, inf past the range). */
 static int float_value(struct parser *p, size_t start, size_t end, bool neg, struct mill_value *v) {
@@ -421,8 +414,7 @@ static int float_value(struct parser *p, size_t start, size_t end, bool neg, str
         if (p->s[i] != '_')
             t[k++] = p->s[i];
     t[k] = 0;
-    pthread_once(&c_locale_once, c_locale_init);
-    double f = c_locale ? strtod_l(t, NULL, c_locale) : strtod(t, NULL);
+    double f = mill_strtod_c(t, NULL);
     free(t);
     mill_value_float(v, neg ? -f : f);
     return 0;

@@ -44,5 +44,8 @@ size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad);
 char *mill_utf8_repair(const char *s, size_t n, size_t *len);
 /* strtod in the "C" locale whatever setlocale() the program made (core/buf.c). */
 double mill_strtod_c(const char *s, char **end);
+/* snprintf in the "C" locale, likewise (core/buf.c). */
+int mill_snprintf_c(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
