@@ -9,7 +9,8 @@
  * strings checked on the accumulated bytes; a request with images has them decoded into its
  * sequence through the model's projector first (llama_media.c). LOGLIK requests with media
  * are scored in sequence 1 (loglik_media): the generation prompt, then the continuation as the
- * answer. ROLLING follows lm-eval's rolling windows (media refused). LOGLIK tokens come from llama_tok.c (shared pieces, equal to whole texts).
+ * answer. ROLLING follows lm-eval's rolling windows (media refused). LOGLIK tokens come from
+ * llama_tok.c (shared pieces, equal to whole texts).
  * With llama_media.c, llama_tok.c and llama_rpc.c, the only file that includes llama.h; it
  * knows requests, not tasks. */
 #include "backend/backends.h"
@@ -2033,34 +2034,26 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
                                      : "the continuation is not text after the prompt's last "
                                        "medium");
     }
-    int nc = k->tail.n, n = nc + n_cont; /* the prompt's trailing tokens, then the answer's */
-    llama_token *seq = !rc && !failed ? malloc((size_t)n * sizeof *seq) : NULL;
-    if (!rc && !failed && !seq)
+    /* the prompt's trailing tokens, then the answer's, scored as the text path scores */
+    int nc = k->tail.n, n = nc + n_cont;
+    struct ll_req r = {.q = q, .n_ctx_tok = nc, .n_cont = n_cont};
+    struct ll_state s = {.m = m, .r = &r};
+    r.whole.t = !rc && !failed ? malloc((size_t)n * sizeof *r.whole.t) : NULL;
+    if (!rc && !failed && !r.whole.t)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    llama_token *seq = r.whole.t;
     if (seq) {
         memcpy(seq, k->tail.t, (size_t)nc * sizeof *seq);
         memcpy(seq + nc, wt + nw - n_cont, (size_t)n_cont * sizeof *seq);
+        r.whole.n = n;
         q->logprob = 0;
         q->is_greedy = true;
         q->n_tokens = n_cont;
-    }
-    for (int i = k->n_done; seq && !rc && i < n - 1;) {
-        int start = i;
         batch_clear(&m->batch);
-        for (; i < n - 1 && m->batch.n_tokens < m->n_batch; i++)
-            batch_add(&m->batch, seq[i], k->pos0 + i, 1, i >= nc - 1);
-        rc = decode(m, err);
-        for (int t = start > nc - 1 ? start : nc - 1; !rc && t < i; t++) {
-            const float *row = llama_get_logits_ith(m->ctx, t - start);
-            if (!row) {
-                rc = mill_err_set(err, MILL_EBACKEND, "llama.cpp returned no logits");
-                break;
-            }
-            int am;
-            double lse = row_lse(row, m->n_vocab, &am);
-            q->logprob += row[seq[t + 1]] - lse;
-            q->is_greedy = q->is_greedy && am == seq[t + 1];
-        }
+        for (int i = k->n_done; !rc && i < n - 1; i++)
+            rc = add_token(&s, seq[i], k->pos0 + i, 1, i >= nc - 1, -1, 0, i - (nc - 1), err);
+        if (!rc)
+            rc = flush(&s, err);
     }
     /* keep the prompt's trailing text but its last token; a memory that cannot drop part of a
      * sequence (recurrent) drops it all */
@@ -2072,6 +2065,8 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
         }
     }
     free(seq);
+    free(s.outs);
+    free(s.rows);
     mill_mm_prompt_free(whole);
     return rc;
 }
