@@ -257,6 +257,17 @@ FILE *mill_data_open_stream(FILE *raw, const char *name, struct mill_err *err) {
     return out;
 }
 
+int mill_data_skip_bom(FILE *f) {
+    int c = getc(f);
+    if (c == 0xef && getc(f) == 0xbb && getc(f) == 0xbf)
+        return 0;
+    if (ferror(f))
+        return MILL_EIO;
+    if (c == 0xef)
+        return MILL_EFORMAT;
+    return c == EOF || ungetc(c, f) != EOF ? 0 : MILL_EIO;
+}
+
 FILE *mill_data_fopen(const char *path, struct mill_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {

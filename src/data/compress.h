@@ -25,6 +25,11 @@ FILE *mill_data_fopen(const char *path, struct mill_err *err);
  * name is for the messages. */
 FILE *mill_data_open_stream(FILE *raw, const char *name, struct mill_err *err);
 
+/* Steps over a UTF-8 BOM at the start of f (Python's reading drops it), else puts the first
+ * byte back: one byte of pushback, so a pipe works too. 0; MILL_EFORMAT when 0xEF starts f
+ * without the rest of a BOM (no UTF-8 text starts so); MILL_EIO on a read error. */
+int mill_data_skip_bom(FILE *f);
+
 /* What went wrong in this thread's last failed read of a stream mill_data_fopen opened
  * ("gzip: truncated input", ...), else strerror(errno_value). */
 const char *mill_data_read_error(int errno_value);

@@ -357,10 +357,7 @@ static int64_t count_lines(const char *path) {
     FILE *f = mill_data_fopen(path, &e);
     if (!f)
         return -1;
-    int64_t rows = 0;
-    int c = getc(f); /* a BOM, or the first byte back (a pipe cannot be rewound) */
-    if (c == 0xef ? getc(f) != 0xbb || getc(f) != 0xbf : c != EOF && ungetc(c, f) == EOF)
-        rows = -1;
+    int64_t rows = mill_data_skip_bom(f) ? -1 : 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

@@ -54,17 +54,13 @@ static int read_error(struct jsonl *j, struct mill_err *err) {
                         mill_data_read_error(errno));
 }
 
-/* Steps over a UTF-8 BOM at the file's start (the stream is there), as Python's reading drops
- * it; else puts the stream back at its start. */
+/* mill_data_skip_bom at the file's start (the stream is there), its failures as errors
+ * naming the file. */
 static int skip_bom(struct jsonl *j, struct mill_err *err) {
-    int c = getc(j->f); /* one byte pushed back at most: a pipe cannot be rewound */
-    if (c == 0xef && getc(j->f) == 0xbb && getc(j->f) == 0xbf)
-        return 0;
-    if (ferror(j->f))
-        return read_error(j, err);
-    if (c == 0xef) /* 0xEF not followed by the BOM's bytes: no UTF-8 text starts so */
-        return mill_err_set(err, MILL_EFORMAT, "%s:1: not UTF-8 at its first byte", j->path);
-    return c == EOF || ungetc(c, j->f) != EOF ? 0 : read_error(j, err);
+    int rc = mill_data_skip_bom(j->f);
+    if (rc == MILL_EFORMAT)
+        return mill_err_set(err, rc, "%s:1: not UTF-8 at its first byte", j->path);
+    return rc ? read_error(j, err) : 0;
 }
 
 /* Whether v is an object whose values are lists of one length (*n): pandas' columns. */
