@@ -1280,6 +1280,16 @@ static struct jv join(struct run *R, const struct jv *seq, const struct jv *sep,
 
 /* ---- Python's str.format() and % formatting (values rendered by core/pyformat.c) ---- */
 
+/* str(v), or with repr repr(v), as a new plain str (the conversions of !s, !r, %s, %r). */
+static struct jv conv_text(struct run *R, const struct jv *v, bool repr) {
+    struct mill_buf *b = buf_get(R);
+    if (repr)
+        write_repr(R, b, v, 0);
+    else
+        write_str(R, b, v);
+    return buf_done(R, b);
+}
+
 /* format(v, spec) onto b with the spec parsed: a str, a float, else an int (bool: 0 or 1). */
 static void spec_value(struct run *R, struct mill_buf *b, const struct jv *v,
                        const struct mill_pyspec *sp) {
@@ -1426,14 +1436,8 @@ static void format_field(struct run *R, struct mill_buf *b, const char *f, size_
         }
         spec = sb->p, sn = sb->n;
     }
-    if (conv) {
-        struct mill_buf *cb = buf_get(R);
-        if (conv == 'r')
-            write_repr(R, cb, &v, 0);
-        else
-            write_str(R, cb, &v);
-        v = buf_done(R, cb);
-    }
+    if (conv)
+        v = conv_text(R, &v, conv == 'r');
     if (markup && !(v.k == J_STR && v.safe)) {
         struct mill_buf *fb = buf_get(R);
         format_value(R, fb, &v, spec, sn);
@@ -1496,12 +1500,7 @@ static void percent_one(struct run *R, struct mill_buf *b, char type, struct mil
     if (type == 's' || type == 'r' || type == 'a') {
         if (type == 'a')
             fail(R, "%%a is not supported");
-        struct mill_buf *t = buf_get(R);
-        if (type == 'r')
-            write_repr(R, t, v, 0);
-        else
-            write_str(R, t, v);
-        x = buf_done(R, t);
+        x = conv_text(R, v, type == 'r');
         if (markup && !(v->safe && type == 's'))
             x = html_escape(R, &x);
         sp->type = 's';
