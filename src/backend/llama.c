@@ -1624,11 +1624,13 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, str
 
 /* A prompt with media, as Mill's multimodal path builds it: one user turn holding the media
  * (one marker each) and then the text, always through the chat template; then `answer` (NULL:
- * none), the assistant's text a log-likelihood scores; the media become libmtmd chunks. A
- * medium that will not decode or a prompt that cannot fit fails the request alone (*failed); a
- * model without a projector or a template fails the run. */
+ * none), the assistant's text a log-likelihood scores; the media (decoded here, or given
+ * decoded: NULL, or q's) become libmtmd chunks. A medium that will not decode or a prompt that
+ * cannot fit fails the request alone (*failed); a model without a projector or a template
+ * fails the run. */
 static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
-                     struct mill_mm_prompt **out, bool *failed, struct mill_err *err) {
+                     const struct mill_mm_media *decoded, struct mill_mm_prompt **out, bool *failed,
+                     struct mill_err *err) {
     if (!m->mm)
         return mill_err_set(err, MILL_EUNSUPPORTED,
                             "%s has no multimodal projector for this task's media; pass "
@@ -1660,7 +1662,8 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
     struct mill_err e = {0};
     if (!rc)
         MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
-    if (!rc && mill_mm_prompt_make(m->mm, p.p, q->media, q->n_media, out, &e)) {
+    if (!rc && (decoded ? mill_mm_prompt_make_decoded(m->mm, p.p, decoded, out, &e)
+                        : mill_mm_prompt_make(m->mm, p.p, q->media, q->n_media, out, &e))) {
         *failed = true;
         mill_request_fail(q, e.code, "%s", e.msg);
     } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
@@ -1790,7 +1793,7 @@ static int gen_pend_next(struct gen_run *r, struct mill_err *err) {
         struct ll_req pre = {.q = q};
         int rc = failed            ? 0
                  : take_prep(&pre) ? (r->pend = pre.whole, r->pend_mm = pre.mp, 0)
-                 : q->n_media      ? mm_prompt(r->m, q, NULL, &r->pend_mm, &failed, err)
+                 : q->n_media      ? mm_prompt(r->m, q, NULL, NULL, &r->pend_mm, &failed, err)
                                    : gen_prompt(r->m, q, &r->pend, err);
         if (rc)
             return rc;
@@ -1961,10 +1964,11 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
 /* ---- LOGLIK with media ---------------------------------------------------------------- */
 
 /* What sequence 1 holds for a doc: a doc's choices share their media and context, so the
- * media are encoded and decoded once for all of them, and the context's text after the last
- * medium once but its last token. */
+ * media are read and decoded from their files once, encoded and prefilled once for all of
+ * them, and the context's text after the last medium once but its last token. */
 struct mm_kept {
     const struct mill_request *q; /* whose prompt; NULL: none */
+    struct mill_mm_media *media;  /* q's media, decoded */
     int pos0;                     /* where the trailing text starts */
     size_t n_prompt;              /* tokens of the prompt without a continuation */
     struct toks tail;             /* the prompt's text after its last medium */
@@ -1983,10 +1987,17 @@ static int mm_kept_prompt(struct llm *m, struct mill_request *q, struct mm_kept 
     if (!m->naive && same_prompt(k->q, q))
         return 0;
     struct mill_mm_prompt *ctx = NULL;
+    struct mill_err e = {0};
     llama_memory_seq_rm(m->mem, 1, -1, -1);
     k->q = NULL;
     k->n_done = 0;
-    int rc = mm_prompt(m, q, NULL, &ctx, failed, err), nt = 0;
+    mill_mm_media_free(k->media);
+    if (mill_mm_media_decode(m->mm, q->media, q->n_media, &k->media, &e)) {
+        *failed = true; /* as mm_prompt fails it */
+        mill_request_fail(q, e.code, "%s", e.msg);
+        return 0;
+    }
+    int rc = mm_prompt(m, q, NULL, k->media, &ctx, failed, err), nt = 0;
     const llama_token *tail = ctx ? mill_mm_prompt_tail(ctx, &nt) : NULL;
     if (!rc && !*failed && nt < 1) {
         *failed = true;
@@ -2023,7 +2034,8 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
     struct mill_mm_prompt *whole = NULL;
     int rc = mm_kept_prompt(m, q, k, &failed, err);
     if (!rc && !failed)
-        rc = mm_prompt(m, q, q->continuation ? q->continuation : "", &whole, &failed, err);
+        rc =
+            mm_prompt(m, q, q->continuation ? q->continuation : "", k->media, &whole, &failed, err);
     int nw = 0;
     const llama_token *wt = whole ? mill_mm_prompt_tail(whole, &nw) : NULL;
     int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;
@@ -2088,6 +2100,7 @@ static int loglik_media(struct llm *m, struct mill_request **qs, size_t n, struc
         rc = loglik_media_one(m, qs[i], &k, err);
     llama_memory_seq_rm(m->mem, 1, -1, -1);
     free(k.tail.t);
+    mill_mm_media_free(k.media);
     return rc;
 }
 
@@ -2189,7 +2202,7 @@ static int llm_run(void *state, struct mill_request *reqs, size_t n, struct mill
  * whose media fail is failed here, as run would fail it. */
 static int prep_media(struct llm *m, struct ll_req *r, size_t *embd_left, struct mill_err *err) {
     bool failed = false;
-    int rc = m->mm ? mm_prompt(m, r->q, NULL, &r->mp, &failed, err) : 0;
+    int rc = m->mm ? mm_prompt(m, r->q, NULL, NULL, &r->mp, &failed, err) : 0;
     if (rc || failed || !r->mp || !m->encode_ahead)
         return rc;
     size_t need = mill_mm_prompt_embd_bytes(m->mm, r->mp);

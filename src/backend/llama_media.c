@@ -316,21 +316,46 @@ static int tokenize_chunks(struct mill_mm *mm, const char *text, mtmd_bitmap **b
     return 0;
 }
 
-int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
-                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err) {
+struct mill_mm_media {
+    mtmd_bitmap **bm;
+    size_t n;
+};
+
+int mill_mm_media_decode(const struct mill_mm *mm, const struct mill_media *media, size_t n_media,
+                         struct mill_mm_media **out, struct mill_err *err) {
+    struct mill_mm_media *d = calloc(1, sizeof *d);
+    *out = NULL;
+    if (!d || !(d->bm = calloc(n_media ? n_media : 1, sizeof *d->bm))) {
+        free(d);
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (; !rc && d->n < n_media; d->n++)
+        rc = make_bitmap(mm, &media[d->n], d->n, &d->bm[d->n], err);
+    if (rc)
+        mill_mm_media_free(d);
+    else
+        *out = d;
+    return rc;
+}
+
+void mill_mm_media_free(struct mill_mm_media *d) {
+    for (size_t i = 0; d && i < d->n; i++)
+        mtmd_bitmap_free(d->bm[i]);
+    if (d)
+        free(d->bm);
+    free(d);
+}
+
+int mill_mm_prompt_make_decoded(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
+                                struct mill_mm_prompt **out, struct mill_err *err) {
     *out = NULL;
     struct mill_mm_prompt *p = calloc(1, sizeof *p);
-    mtmd_bitmap **bm = calloc(n_media ? n_media : 1, sizeof *bm);
-    int rc = p && bm ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n_media; i++)
-        rc = make_bitmap(mm, &media[i], i, &bm[i], err);
-    if (!rc && !(p->chunks = mtmd_input_chunks_init()))
-        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = p && (p->chunks = mtmd_input_chunks_init())
+                 ? 0
+                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (!rc)
-        rc = tokenize_chunks(mm, text, bm, n_media, p->chunks, err);
-    for (size_t i = 0; bm && i < n_media; i++)
-        mtmd_bitmap_free(bm[i]);
-    free(bm);
+        rc = tokenize_chunks(mm, text, d->bm, d->n, p->chunks, err);
     if (!rc && !(p->embd = calloc(mtmd_input_chunks_size(p->chunks), sizeof *p->embd)))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (rc) {
@@ -340,6 +365,17 @@ int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_
     p->n_tokens = mtmd_helper_get_n_tokens(p->chunks);
     *out = p;
     return 0;
+}
+
+int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
+                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err) {
+    struct mill_mm_media *d = NULL;
+    *out = NULL;
+    int rc = mill_mm_media_decode(mm, media, n_media, &d, err);
+    if (!rc)
+        rc = mill_mm_prompt_make_decoded(mm, text, d, out, err);
+    mill_mm_media_free(d);
+    return rc;
 }
 
 void mill_mm_prompt_free(struct mill_mm_prompt *p) {

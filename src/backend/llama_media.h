@@ -60,6 +60,16 @@ const char *mill_mm_marker(void);
  * kind the projector does not take is MILL_EUNSUPPORTED. */
 int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
                         size_t n_media, struct mill_mm_prompt **out, struct mill_err *err);
+
+/* A request's media decoded once for several prompts (a log-likelihood's choices share their
+ * doc's media): mill_mm_media_decode decodes as mill_mm_prompt_make does, with its errors;
+ * mill_mm_prompt_make_decoded is mill_mm_prompt_make on them (the same prompt). */
+struct mill_mm_media;
+int mill_mm_media_decode(const struct mill_mm *mm, const struct mill_media *media, size_t n_media,
+                         struct mill_mm_media **out, struct mill_err *err);
+void mill_mm_media_free(struct mill_mm_media *d); /* NULL-safe */
+int mill_mm_prompt_make_decoded(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
+                                struct mill_mm_prompt **out, struct mill_err *err);
 void mill_mm_prompt_free(struct mill_mm_prompt *p); /* NULL-safe */
 /* KV cells the whole prompt takes (media tokens included). */
 size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p);

@@ -11,8 +11,11 @@
 #   provenance counts one more medium encoded than there are clips;
 # - a 44.1 kHz stereo clip (downmixed, resampled as librosa does; llama-mtmd-cli resamples
 #   with miniaudio, so that one is answered, not compared);
-# - the provenance records the projector's file and sha256.
-# Needs llama-mtmd-cli from the pinned build, node's parquet-wasm, sox, lame and espeak-ng:
+# - the provenance records the projector's file and sha256;
+# - log-likelihoods after a clip (the oracle plugin's oracle_alm_ll) equal llama-server
+#   --mmproj's log-probs (tests/reference/llama_server_peer.py mmscore), a broken clip failing
+#   its doc alone.
+# Needs llama-mtmd-cli and llama-server from the pinned build, node's parquet-wasm, sox, lame and espeak-ng:
 # fails, never skips.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
@@ -24,7 +27,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 . "$SRC/tests/cli/lib.sh"
 export MILL_LOCAL_DATASETS="$tmp/mirror" MILL_CACHE_DIR="$tmp/cache"
 
-for x in "$BUILD/bin/gen_llama" "$PREFIX/bin/llama-mtmd-cli" "$NODE_MODULES/parquet-wasm"; do
+for x in "$BUILD/bin/gen_llama" "$BUILD/plugins/oracle.so" "$PREFIX/bin/llama-mtmd-cli" \
+    "$PREFIX/bin/llama-server" "$NODE_MODULES/parquet-wasm"; do
     [ -e "$x" ] || { echo "FAIL - $x missing"; exit 1; }
 done
 for x in sox espeak-ng; do
@@ -192,4 +196,55 @@ check "the 35 s clip took two windows: 12 media encoded for 11 clips" \
 check "provenance records the projector and its sha256" \
     "grep -q '\"mmproj_sha256\":\"$(sha256sum "$M/mmproj-alm-F32.gguf" | cut -c1-64)\"' '$prov'"
 check "the end table scores clotho_aqa" "grep -Eq '^clotho_aqa +[0-9.]+$' '$tmp/b8.out'"
+
+# Log-likelihood after a clip (oracle_alm_ll: each choice scored as the answer to the generation
+# prompt, as for images in test_llama_vision.sh) against llama-server --mmproj: the server's
+# greedy continuation of each prompt must score its summed log-probs and be greedy, each
+# one-token choice the log-prob of its first-position distribution. Every comparable clip gets
+# the same question (the clips must move the scores), the 35 s one two windows; a broken clip
+# fails its doc alone. Flash attention off on both sides (the peer's notes).
+mkdir -p "$tmp/plug/oracle_data" "$tmp/mmpeer"
+cp "$BUILD/plugins/oracle.so" "$tmp/plug/"
+head -c 200 "$C/s1.flac" >"$C/broken.flac"
+"$PY" - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+q = "Is someone speaking? Answer yes or no."
+with open(f"{tmp}/mm_reqs.jsonl", "w") as f:
+    for r in map(json.loads, open(f"{tmp}/peer.jsonl")):
+        if r["compare"]:
+            f.write(json.dumps({"context": q, "media": [r["clip"]], "n_greedy": 6,
+                                "choices": [" yes", "yes", "no", " No", "A"]}) + "\n")
+PY
+"$PY" "$SRC/tests/reference/llama_server_peer.py" "$PREFIX/bin/llama-server" "$M/alm.gguf" \
+    "$tmp/mmpeer" mmscore "$M/mmproj-alm-F32.gguf" <"$tmp/mm_reqs.jsonl" >"$tmp/mmpeer.jsonl" \
+    2>"$tmp/mmpeer.err"
+"$PY" "$SRC/tests/reference/mmscore_cases.py" rows "$tmp/mm_reqs.jsonl" "$tmp/mmpeer.jsonl" \
+    audios "$C/broken.flac" >"$tmp/plug/oracle_data/alm_ll.jsonl"
+for v in kept naive; do
+    nv=false; [ $v = naive ] && nv=true
+    "$MILL" --output_dir "$tmp/ll-$v" eval \
+        "llama[path=$M/alm.gguf,batch_size=8,threads=2,flash_attn=off,naive=$nv]" \
+        oracle_alm_ll --task_paths "$tmp/plug/oracle.so" >/dev/null 2>"$tmp/ll-$v.err"
+    echo $? >"$tmp/ll-$v.rc"
+done
+# F16 (4e-4 seen); an MP3's samples differ by a little between libsndfile's mpg123 and
+# llama-server's miniaudio (1.8e-3 seen; the noise clip is new on every run)
+"$PY" "$SRC/tests/reference/mmscore_cases.py" compare "$tmp/plug/oracle_data/alm_ll.jsonl" \
+    audios "$tmp/mmpeer.jsonl" "$tmp/ll-kept" "$tmp/ll-naive" oracle_alm_ll 2e-3 1e-2 8 4 30 \
+    >"$tmp/ll.cmp" 2>&1
+"$PY" - "$tmp" >>"$tmp/ll.cmp" 2>&1 <<'PY'
+import json, sys
+peer = [json.loads(l) for l in open(f"{sys.argv[1]}/mmpeer.jsonl")]
+# one question for every clip: the clips must move the scores
+firsts = [[v["logprob"] for v in p["choices"].values() if v] for p in peer]
+spread = max(max(abs(x - y) for x, y in zip(a, b)) for a in firsts for b in firsts)
+assert len(peer) == 10 and spread > 0.05, firsts
+print("the clips move the scores by up to %.2g" % spread)
+PY
+check "log-likelihoods after a clip equal llama-server's: exit $(cat "$tmp/ll-kept.rc")/\
+$(cat "$tmp/ll-naive.rc"), $(head -1 "$tmp/ll.cmp"); $(tail -1 "$tmp/ll.cmp")" \
+    "[ \$(cat '$tmp/ll-kept.rc') -eq 0 ] && [ \$(cat '$tmp/ll-naive.rc') -eq 0 ] && \
+     head -1 '$tmp/ll.cmp' | grep -q '^same' && tail -1 '$tmp/ll.cmp' | grep -q '^the clips' ||
+     { cat '$tmp/ll.cmp' '$tmp/mmpeer.err'; tail -3 '$tmp/ll-kept.err'; false; }"
 finish

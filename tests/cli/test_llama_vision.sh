@@ -175,7 +175,7 @@ tmp = sys.argv[1]
 with open(f"{tmp}/mm_reqs.jsonl", "w") as f:
     for r in map(json.loads, open(f"{tmp}/plug/oracle_data/vlm.jsonl")):
         if "I;16" not in r["context"]:
-            f.write(json.dumps({"context": r["context"], "images": r["images"],
+            f.write(json.dumps({"context": r["context"], "media": r["images"],
                                 "choices": [" A", "A", "B", " yes", "no"], "n_greedy": 6}) + "\n")
 PY
 for arch in llama qwen2vl; do
@@ -186,22 +186,9 @@ for arch in llama qwen2vl; do
         >"$tmp/mmpeer-$arch.jsonl" 2>"$tmp/mmpeer-$arch.err"
     mkdir -p "$tmp/plug-$arch/oracle_data"
     cp "$tmp/plug/oracle.so" "$tmp/plug-$arch/"
-    "$PY" - "$tmp" "$arch" <<'PY'
-import json, sys
-tmp, arch = sys.argv[1:]
-reqs = [json.loads(l) for l in open(f"{tmp}/mm_reqs.jsonl")]
-peer = [json.loads(l) for l in open(f"{tmp}/mmpeer-{arch}.jsonl")]
-# the greedy continuation first (a fresh prefill) and last (the doc's kept one), the one-token
-# choices between; then a row whose image will not decode, which must fail alone
-with open(f"{tmp}/plug-{arch}/oracle_data/vlm_ll.jsonl", "w") as f:
-    for q, p in zip(reqs, peer):
-        g = [p["greedy"]["text"]] if p["greedy"]["tokens"] else []
-        choices = g + [c for c, v in p["choices"].items() if v is not None] + g
-        f.write(json.dumps({"context": q["context"], "images": q["images"],
-                            "choices": choices}) + "\n")
-    f.write(json.dumps({"context": reqs[0]["context"], "images": [f"{tmp}/broken.png"],
-                        "choices": [" A", " B"]}) + "\n")
-PY
+    "$PY" "$SRC/tests/reference/mmscore_cases.py" rows "$tmp/mm_reqs.jsonl" \
+        "$tmp/mmpeer-$arch.jsonl" images "$tmp/broken.png" \
+        >"$tmp/plug-$arch/oracle_data/vlm_ll.jsonl"
     "$MILL" --output_dir "$tmp/ll-$arch" eval \
         "llama[path=$d/vlm.gguf,batch_size=8,threads=2,flash_attn=off]" oracle_vlm_ll \
         --task_paths "$tmp/plug-$arch/oracle.so" >"$tmp/ll-$arch.out" 2>"$tmp/ll-$arch.err"
@@ -210,48 +197,25 @@ PY
         "llama[path=$d/vlm.gguf,batch_size=8,threads=2,flash_attn=off,naive=true]" oracle_vlm_ll \
         --task_paths "$tmp/plug-$arch/oracle.so" >/dev/null 2>"$tmp/lln-$arch.err"
     rcn=$?
-    "$PY" - "$tmp" "$arch" >"$tmp/ll-$arch.cmp" 2>&1 <<'PY'
-import glob, json, sys
+    # F16, batched otherwise: 6e-4 seen
+    "$PY" "$SRC/tests/reference/mmscore_cases.py" compare \
+        "$tmp/plug-$arch/oracle_data/vlm_ll.jsonl" images "$tmp/mmpeer-$arch.jsonl" \
+        "$tmp/ll-$arch" "$tmp/lln-$arch" oracle_vlm_ll 2e-3 2e-3 6 4 30 >"$tmp/ll-$arch.cmp" 2>&1
+    "$PY" - "$tmp" "$arch" >>"$tmp/ll-$arch.cmp" 2>&1 <<'PY'
+import json, sys
 tmp, arch = sys.argv[1:]
 peer = [json.loads(l) for l in open(f"{tmp}/mmpeer-{arch}.jsonl")]
-def load(out):
-    rows = {}
-    for path in glob.glob(f"{tmp}/{out}/outputs/*/oracle_vlm_ll_0shot.jsonl"):
-        for r in map(json.loads, open(path)):
-            rows[r["doc_id"]] = r
-    return rows
-rows, naive = load(f"ll-{arch}"), load(f"lln-{arch}")
-assert len(rows) == len(peer) + 1 and "broken.png" in rows[len(peer)].get("error", ""), rows
-worst, n_greedy, n_one, n_multi = 0.0, 0, 0, 0
-for i, p in enumerate(peer):
-    got = rows[i]["responses"]
-    g = [(p["greedy"]["logprob"], True)] if p["greedy"]["tokens"] else []
-    want = g + [(v["logprob"], v["greedy"]) for v in p["choices"].values() if v] + g
-    assert len(got) == len(want), (i, got, want)
-    for (lp, greedy), (wlp, wgreedy) in zip(got, want):
-        worst = max(worst, abs(lp - wlp))
-        assert abs(lp - wlp) < 2e-3, (i, lp, wlp)  # F16, batched otherwise: 6e-4 seen
-        assert greedy == wgreedy, (i, lp, greedy, wgreedy)
-        n_greedy += wgreedy and len(g) > 0 and wlp == g[0][0]
-        n_multi += wgreedy and len(p["greedy"]["tokens"]) > 1 and wlp == g[0][0]
-        n_one += not (g and wlp == g[0][0])
-    # naive=true prefills and decodes every choice whole: the same numbers, to F16's noise (a
-    # choice after the doc's kept text decodes one prompt token, not all: other sums; 5e-4 seen)
-    assert all(abs(a[0] - b[0]) < 2e-3 and a[1] == b[1]
-               for a, b in zip(got, naive[i]["responses"])), (i, got, naive[i])
 # the two two-image rows share their text: their images must move the scores
 two = [i for i, p in enumerate(peer) if "same category" in p["prompt"]]
 assert len(two) == 2
 a, b = ([v["logprob"] for v in peer[i]["choices"].values() if v] for i in two)
 assert max(abs(x - y) for x, y in zip(a, b)) > 0.05, (a, b)
-assert n_greedy >= 8 and n_multi >= 4 and n_one >= 10, (n_greedy, n_multi, n_one)
-print("same: %d greedy continuations (%d of several tokens; each first and last of its doc), "
-      "%d one-token choices, naive=true equal, largest difference %.2g" % (
-          n_greedy, n_multi, n_one, worst))
+print("the two-image rows score apart")
 PY
     check "$arch: log-likelihoods with images equal llama-server's, a broken image fails alone: \
-exit $rc/$rcn, $(tail -1 "$tmp/ll-$arch.cmp")" \
-        "[ $rc -eq 0 ] && [ $rcn -eq 0 ] && tail -1 '$tmp/ll-$arch.cmp' | grep -q '^same'"
+exit $rc/$rcn, $(head -1 "$tmp/ll-$arch.cmp")" \
+        "[ $rc -eq 0 ] && [ $rcn -eq 0 ] && head -1 '$tmp/ll-$arch.cmp' | grep -q '^same' && \
+         tail -1 '$tmp/ll-$arch.cmp' | grep -q 'score apart' || { cat '$tmp/ll-$arch.cmp'; false; }"
 done
 
 # A broken image fails its sample alone.

@@ -8,6 +8,8 @@
  *                (oracle_data/vlm.jsonl), 24 tokens: tests/cli/test_llama_vision.sh
  *   oracle_vlm_ll log-likelihood of each of "choices" after "context" and "images"
  *                (oracle_data/vlm_ll.jsonl): tests/cli/test_llama_vision.sh
+ *   oracle_alm_ll the same with the audio clips at the paths in "audios"
+ *                (oracle_data/alm_ll.jsonl): tests/cli/test_llama_audio.sh
  * Built against the public headers only, as a user's plugin is. */
 #include <mill/task.h>
 
@@ -43,18 +45,20 @@ static int text_prompt(const struct mill_task_config *t, const struct mill_value
     return read_case(t, row, doc, err, false);
 }
 
-/* A row of vlm.jsonl: its images go to the doc as paths, in order (and its choices with
- * choices). */
-static int read_vlm(const struct mill_task_config *t, const struct mill_value *row,
-                    struct mill_doc *doc, struct mill_err *err, bool choices) {
-    const struct mill_value *im = mill_value_get(row, "images");
+/* A row of vlm.jsonl (alm_ll.jsonl): its images ("images") or clips ("audios") go to the doc
+ * as paths, in order (and its choices with choices). */
+static int read_media(const struct mill_task_config *t, const struct mill_value *row,
+                      struct mill_doc *doc, struct mill_err *err, bool choices,
+                      enum mill_modality kind) {
+    const char *key = kind == MILL_MOD_AUDIO ? "audios" : "images";
+    const struct mill_value *im = mill_value_get(row, key);
     if (!im || im->kind != MILL_V_LIST) {
-        snprintf(err->msg, sizeof err->msg, "%s: a row needs a list of images", t->name);
+        snprintf(err->msg, sizeof err->msg, "%s: a row needs a list of %s", t->name, key);
         return err->code = MILL_EFORMAT;
     }
     for (size_t i = 0; i < im->u.list.n; i++) {
         const char *path = mill_value_as_str(&im->u.list.items[i]);
-        if (!path || mill_doc_add_media(doc, MILL_MOD_IMAGE, NULL, 0, path))
+        if (!path || mill_doc_add_media(doc, kind, NULL, 0, path))
             return path ? MILL_ENOMEM : (err->code = MILL_EFORMAT);
     }
     return read_case(t, row, doc, err, choices);
@@ -62,17 +66,23 @@ static int read_vlm(const struct mill_task_config *t, const struct mill_value *r
 
 static int vlm_prompt(const struct mill_task_config *t, const struct mill_value *row,
                       struct mill_doc *doc, struct mill_err *err) {
-    return read_vlm(t, row, doc, err, false);
+    return read_media(t, row, doc, err, false, MILL_MOD_IMAGE);
 }
 
 static int vlm_ll_prompt(const struct mill_task_config *t, const struct mill_value *row,
                          struct mill_doc *doc, struct mill_err *err) {
-    return read_vlm(t, row, doc, err, true);
+    return read_media(t, row, doc, err, true, MILL_MOD_IMAGE);
+}
+
+static int alm_ll_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, struct mill_err *err) {
+    return read_media(t, row, doc, err, true, MILL_MOD_AUDIO);
 }
 
 static const char *const files[] = {"test=oracle_data/cases.jsonl", NULL};
 static const char *const vlm_files[] = {"test=oracle_data/vlm.jsonl", NULL};
 static const char *const vlm_ll_files[] = {"test=oracle_data/vlm_ll.jsonl", NULL};
+static const char *const alm_ll_files[] = {"test=oracle_data/alm_ll.jsonl", NULL};
 static const char *const acc[] = {"acc", NULL};
 static const char *const ppl[] = {"perplexity", NULL};
 static const char *const em[] = {"exact_match", NULL};
@@ -106,6 +116,12 @@ static const struct mill_task_config tasks[] = {
      .prompt = vlm_ll_prompt,
      .output_type = MILL_OUT_LOGPROBS,
      .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
+     .metrics = acc},
+    {.name = "oracle_alm_ll",
+     .hf_data_files = alm_ll_files,
+     .prompt = alm_ll_prompt,
+     .output_type = MILL_OUT_LOGPROBS,
+     .input_modalities = MILL_MOD_AUDIO | MILL_MOD_TEXT,
      .metrics = acc},
 };
 

@@ -15,11 +15,11 @@ Usage (Debian's /usr/bin/python3, standard library only):
       lm-eval's loglikelihood computes it for a model of max_length N_CTX, from llama-server's
       /tokenize and its next-token log-probabilities (see loglik()).
   llama_server_peer.py LLAMA_SERVER MODEL WORKDIR mmscore MMPROJ < requests.jsonl
-      one input line {"context": TEXT, "images": [paths], "choices": [TEXT], "n_greedy": N} ->
+      one input line {"context": TEXT, "media": [paths], "choices": [TEXT], "n_greedy": N} ->
       one output line {"prompt": P, "greedy": {"text": G, "tokens": [ids], "logprob": x},
-      "choices": {TEXT: {"logprob": x, "greedy": b} or null}}: a prompt with images as Mill's media log-likelihood sees
-      it (the server's chat template on one user turn, "<__media__>" per image then the
-      context; the images sent as files), the server's greedy continuation of it (up to N
+      "choices": {TEXT: {"logprob": x, "greedy": b} or null}}: a prompt with images or audio as Mill's
+      media log-likelihood sees it (the server's chat template on one user turn,
+      "<__media__>" per medium then the context; the media sent as files), the server's greedy continuation of it (up to N
       tokens, cut before a token it reports no log-prob for, then while the prompt's last text
       + G does not tokenise as that text's tokens + G's) with the sum of its log-probs, and the
       log-prob of each choice that is one token after the prompt (null otherwise), from the
@@ -190,15 +190,15 @@ class Peer:
                 "n_dropped": len(whole) - len(window)}
 
 
-    def mmscore(self, context, images, choices, n_greedy):
+    def mmscore(self, context, media, choices, n_greedy):
         """See the module's docstring. The prompt goes as {prompt_string, multimodal_data}
         (libmtmd tokenises it: the text after the last image is one chunk, tokenised with
         special tokens parsed and nothing added, as /tokenize does it here)."""
         import base64
-        content = "<__media__>" * len(images) + context
+        content = "<__media__>" * len(media) + context
         prompt = self.post("/apply-template", {"messages": [{"role": "user",
                                                              "content": content}]})["prompt"]
-        data = [base64.b64encode(open(p, "rb").read()).decode() for p in images]
+        data = [base64.b64encode(open(p, "rb").read()).decode() for p in media]
         mm = {"prompt_string": prompt, "multimodal_data": data}
         tail = prompt.rsplit("<__media__>", 1)[-1]
         tail_ids = self.tokenize(tail)
@@ -258,7 +258,7 @@ def main():
         peer = Peer(server, model, workdir, 4096, ("--mmproj", args[0]))
         try:
             for r in reqs:
-                print(json.dumps(peer.mmscore(r["context"], r["images"], r["choices"],
+                print(json.dumps(peer.mmscore(r["context"], r["media"], r["choices"],
                                               r["n_greedy"])), flush=True)
         finally:
             peer.close()
