@@ -1,5 +1,6 @@
 /* csv.c: the CSV reader: a file read as Hugging Face `datasets` reads one (its Csv builder:
- * pandas.read_csv with pandas 2's defaults, then pyarrow's from_pandas).
+ * pandas.read_csv with pandas 2's defaults, then pyarrow's from_pandas); a `.tsv` the same
+ * with sep="\t", as `datasets` maps that extension.
  *
  * - Records and fields as pandas' C tokenizer makes them (its tokenize_bytes states, ported:
  *   a quote opens a quoted field only at a field's start, "" inside one is a quote, text after
@@ -88,10 +89,11 @@ struct csv_reader {
     size_t n_cols;
     const char *const *columns; /* the projection (borrowed), NULL = all */
     /* the tokenizer */
+    char delim; /* ',' or '\t' */
     enum tok_state st;
     struct mill_buf field;  /* the field being read */
     struct mill_buf blanks; /* WHITESPACE_LINE: the blanks read so far, to give back */
-    bool comma_eaten;       /* the line began with a comma EAT_CRNL_NOP ate */
+    bool comma_eaten;       /* the line began with a delimiter EAT_CRNL_NOP ate */
     size_t row;             /* records ended, the header included */
     size_t quote_row;       /* where the open quoted field started */
     size_t n_fields;        /* fields of the current record so far */
@@ -572,21 +574,26 @@ static void push_char(struct csv_reader *r, char c) {
         oom(r);
 }
 
-/* A byte that ends the field: ',' (on to the next field), LF (and the record) or CR (and the
- * record, once the byte after it is seen); false for any other. */
+/* A byte that ends the field: the delimiter (on to the next field), LF (and the record) or CR
+ * (and the record, once the byte after it is seen); false for any other. */
 static bool field_end(struct csv_reader *r, char c) {
-    if (c != ',' && c != '\n' && c != '\r')
+    if (c != r->delim && c != '\n' && c != '\r')
         return false;
     end_field(r);
     if (c == '\n')
         end_line(r);
     else
-        r->st = c == ',' ? START_FIELD : EAT_CRNL;
+        r->st = c == r->delim ? START_FIELD : EAT_CRNL;
     return true;
 }
 
-/* One byte through pandas' tokenizer (tokenize_bytes with its defaults: delimiter ',', quote
- * '"', doublequote, no escape or comment, skip_blank_lines). */
+/* A blank that may make a line blank (pandas' isblank(c) && c != delimiter). */
+static bool line_blank(const struct csv_reader *r, char c) {
+    return (c == ' ' || c == '\t') && c != r->delim;
+}
+
+/* One byte through pandas' tokenizer (tokenize_bytes with its defaults but the delimiter:
+ * quote '"', doublequote, no escape or comment, skip_blank_lines). */
 static void tokenize(struct csv_reader *r, char c) {
     for (bool again = true; again;) {
         again = false;
@@ -596,12 +603,12 @@ static void tokenize(struct csv_reader *r, char c) {
                 r->st = START_RECORD;
             } else if (c == '\r') {
                 r->st = EAT_CRNL_NOP;
-            } else if (c == ' ' || c == '\t') {
+            } else if (line_blank(r, c)) {
                 if (mill_buf_addc(&r->blanks, c))
                     oom(r);
             } else { /* not a blank line: read again from its start (pandas rewinds) */
                 if (r->comma_eaten)
-                    end_field(r); /* the comma EAT_CRNL_NOP took begins the line */
+                    end_field(r); /* the delimiter EAT_CRNL_NOP took begins the line */
                 if (mill_buf_add(&r->field, r->blanks.p, r->blanks.n))
                     oom(r);
                 r->st = IN_FIELD;
@@ -609,13 +616,13 @@ static void tokenize(struct csv_reader *r, char c) {
             }
             break;
         case START_RECORD:
-            r->comma_eaten = r->comma_eaten && (c == ' ' || c == '\t');
+            r->comma_eaten = r->comma_eaten && line_blank(r, c);
             if (c == '\n') {
                 break; /* a blank line */
             } else if (c == '\r') {
                 r->st = EAT_CRNL_NOP;
                 break;
-            } else if (c == ' ' || c == '\t') {
+            } else if (line_blank(r, c)) {
                 r->st = WHITESPACE_LINE;
                 mill_buf_reset(&r->blanks);
                 if (mill_buf_addc(&r->blanks, c))
@@ -655,7 +662,8 @@ static void tokenize(struct csv_reader *r, char c) {
         case EAT_CRNL:
             if (c == '\n') {
                 end_line(r);
-            } else if (c == ',') { /* pandas' "\r-delimited files": a record begun, empty field */
+            } else if (c ==
+                       r->delim) { /* pandas' "\r-delimited files": a record begun, empty field */
                 end_line(r);
                 end_field(r);
                 r->st = START_FIELD;
@@ -666,8 +674,8 @@ static void tokenize(struct csv_reader *r, char c) {
             break;
         case EAT_CRNL_NOP:
             r->st = START_RECORD;
-            again = c != '\n' && c != ','; /* pandas eats a comma here too */
-            r->comma_eaten = c == ',';
+            again = c != '\n' && c != r->delim; /* pandas eats a delimiter here too */
+            r->comma_eaten = c == r->delim;
             break;
         }
     }
@@ -739,8 +747,8 @@ static int infer(struct csv_reader *r) {
     return rc;
 }
 
-int mill_csv_open_stream(FILE *f, bool own, const char *name, const char *const *columns,
-                         struct mill_csv **out, struct mill_err *err) {
+int mill_csv_open_stream(FILE *f, bool own, const char *name, char delim,
+                         const char *const *columns, struct mill_csv **out, struct mill_err *err) {
     struct csv_reader *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r || !(r->name = strdup(name))) {
@@ -751,6 +759,7 @@ int mill_csv_open_stream(FILE *f, bool own, const char *name, const char *const 
     }
     r->f = f;
     r->own_f = own;
+    r->delim = delim;
     r->columns = columns;
     r->err = err;
     mill_value_struct(&r->cur);
@@ -804,12 +813,22 @@ void mill_csv_close(struct mill_csv *csv) {
 
 /* ---- the reader interface ------------------------------------------------------------------ */
 
-static int csv_open(const char *path, const char *const *columns, void **state,
-                    struct mill_err *err) {
+static int open_delim(const char *path, char delim, const char *const *columns, void **state,
+                      struct mill_err *err) {
     FILE *f = mill_data_fopen(path, err);
     if (!f)
         return err->code;
-    return mill_csv_open_stream(f, true, path, columns, (struct mill_csv **)state, err);
+    return mill_csv_open_stream(f, true, path, delim, columns, (struct mill_csv **)state, err);
+}
+
+static int csv_open(const char *path, const char *const *columns, void **state,
+                    struct mill_err *err) {
+    return open_delim(path, ',', columns, state, err);
+}
+
+static int tsv_open(const char *path, const char *const *columns, void **state,
+                    struct mill_err *err) {
+    return open_delim(path, '\t', columns, state, err);
 }
 
 static int csv_next(void *state, struct mill_value *row, struct mill_err *err) {
@@ -819,3 +838,4 @@ static int csv_next(void *state, struct mill_value *row, struct mill_err *err) {
 static void csv_close(void *state) { mill_csv_close(state); }
 
 const struct mill_reader_ops mill_reader_csv = {"csv", csv_open, csv_next, csv_close};
+const struct mill_reader_ops mill_reader_tsv = {"tsv", tsv_open, csv_next, csv_close};

@@ -46,6 +46,10 @@ static const struct mill_reader_ops *reader_for(const char *path) {
         return &mill_reader_parquet;
     if (has_ext(path, ".csv"))
         return &mill_reader_csv;
+    if (has_ext(path, ".tsv"))
+        return &mill_reader_tsv;
+    if (has_ext(path, ".txt"))
+        return &mill_reader_text;
     return NULL;
 }
 

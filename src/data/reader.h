@@ -1,12 +1,13 @@
 /* reader.h: the file-format reader interface the dataset layer steps (init / next / free, as
  * sqlite3_step), so memory stays flat however large a file is. Each reader (jsonl.c, csv.c,
- * parquet.c, wds.c) implements it and includes only this header; dataset.c picks one per file. */
+ * text.c, parquet.c, wds.c) implements it and includes only this header; dataset.c picks one per file. */
 #ifndef MILL_DATA_READER_H
 #define MILL_DATA_READER_H
 
 #include <mill/value.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A file-format reader: open a path, step rows, free. Errors name the file and row. */
@@ -30,5 +31,12 @@ static inline bool mill_reader_projected(const char *const *columns, const char 
 
 extern const struct mill_reader_ops mill_reader_jsonl;
 extern const struct mill_reader_ops mill_reader_csv;
+extern const struct mill_reader_ops mill_reader_tsv;  /* csv.c with sep="\t" */
+extern const struct mill_reader_ops mill_reader_text; /* text.c: a .txt file, one row per line */
+
+/* The text reader on a stream already open (owned from here on, closed on failure; name is for
+ * messages), stepped with mill_reader_text.next/.close: for the fuzz target. */
+int mill_text_open_stream(FILE *f, const char *name, const char *const *columns, void **state,
+                          struct mill_err *err);
 
 #endif

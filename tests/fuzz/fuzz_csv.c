@@ -1,6 +1,6 @@
 /* fuzz_csv.c: libFuzzer target for the CSV reader (data/csv.c: pandas' C tokenizer ported,
  * pandas' type inference and number parsing): the input is read as a file (through fmemopen), with and without a
- * projection. Every row must be a struct of at most the header's columns whose values are
+ * projection, and as a TSV (sep="\t"). Every row must be a struct of at most the header's columns whose values are
  * null, bool, int, float or string; an error must be MILL_EFORMAT or MILL_ENOMEM with a message
  * naming the stream. Traps otherwise. Must not write files. */
 #include "data/csv.h"
@@ -25,13 +25,13 @@ static void check_row(const struct mill_value *row) {
     }
 }
 
-static void read_all(const uint8_t *data, size_t size, const char *const *columns) {
+static void read_all(const uint8_t *data, size_t size, char delim, const char *const *columns) {
     FILE *f = size ? fmemopen((void *)data, size, "rb") : NULL;
     if (!f)
         return;
     struct mill_csv *csv = NULL;
     struct mill_err err = {0};
-    int rc = mill_csv_open_stream(f, true, "in.csv", columns, &csv, &err);
+    int rc = mill_csv_open_stream(f, true, "in.csv", delim, columns, &csv, &err);
     struct mill_value row;
     for (int n = 0; !rc && n < 100000 && (rc = mill_csv_next(csv, &row, &err)) == 1; n++) {
         check_row(&row);
@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const columns[] = {"a", "x", NULL};
     if (size > 1 << 16)
         return 0;
-    read_all(data, size, NULL);
-    read_all(data, size, columns);
+    read_all(data, size, ',', NULL);
+    read_all(data, size, ',', columns);
+    read_all(data, size, '\t', NULL);
     return 0;
 }

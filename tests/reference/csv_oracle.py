@@ -7,6 +7,8 @@
 # each row with NaN as None and numpy scalars as Python's. Debian's pandas is 1.5, whose default
 # NA strings lack "None", which pandas 2 (what users run) has: it is passed as an NA value.
 #
+# A path ending in .tsv is read with sep="\t", as datasets reads one.
+#
 # For each path on the command line, one line: the rows as a compact JSON array of objects
 # (json.dumps, ensure_ascii=False: floats as repr, inf as Infinity), or "ERR <exception>".
 import json
@@ -17,7 +19,9 @@ import pandas as pd
 
 
 def rows(path):
-    df = pd.read_csv(path, na_values=["None"], encoding="utf-8", encoding_errors="strict")
+    # a .tsv as datasets maps it: the csv builder with sep="\t"
+    df = pd.read_csv(path, sep="\t" if path.endswith(".tsv") else ",", na_values=["None"],
+                     encoding="utf-8", encoding_errors="strict")
     out = []
     for rec in df.to_dict(orient="records"):
         row = {}

@@ -3,7 +3,9 @@
  * case is written to a file; the reader's rows, as JSON, must be the oracle's text, and where
  * the oracle fails the reader must fail too, naming the file. Then what we refuse on purpose
  * (a first row longer than the header, which pandas takes as an index), the projection, a
- * file larger than one read chunk, and hostile input. Fails, never skips, without python3. */
+ * file larger than one read chunk, and hostile input. TSV (`.tsv`, read with sep="\t" as
+ * `datasets` reads it): every case with its commas and tabs swapped, and tab's own corners. Fails, never skips, without python3. */
+#include "core/text.h"
 #include "data/csv.h"
 #include "data/reader.h"
 #include "mtest.h"
@@ -143,6 +145,14 @@ static const struct {
      9},
 };
 
+/* TSV's own corners: a line of tabs is a record of empty fields, a line of spaces is blank, a
+ * tab after spaces makes the line a record; commas are text; a tab inside quotes. */
+static const char *const tsv_cases[] = {
+    "x\ty\n\t\n1\t2\n", "x\ty\n   \n1\t2\n",   "x\ty\n \t\n1\t2\n", "x\ty\n\ta\n",
+    "a\tb\n1,5\tx,y\n", "a\tb\n\"p\tq\"\t1\n", "a\tb\n\r\tx\n",     "x\ty\n1\t2\r\r\t5\n",
+    "x\ty\n  \r\t5\n",  "a,b\tc\n1,2\t3\n",    "x\ty\n1\t 2 \n",
+};
+
 /* What pandas reads (a first row longer than the header becomes an index) and we refuse. */
 static const char *const refused[] = {
     "x,y\n1,2,3\n4,5\n",
@@ -153,8 +163,9 @@ static const char *const refused[] = {
 
 static char tmp_dir[] = "/tmp/mill_csv_XXXXXX";
 
+/* Set "tsv" is read as TSV. */
 static void case_path(char *out, size_t n, const char *set, size_t i) {
-    snprintf(out, n, "%s/%s%zu.csv", tmp_dir, set, i);
+    snprintf(out, n, "%s/%s%zu.%s", tmp_dir, set, i, !strcmp(set, "tsv") ? "tsv" : "csv");
 }
 
 static void write_case(const char *set, size_t i, const char *text, size_t len) {
@@ -190,11 +201,13 @@ static char **oracle(const char *set, size_t n) {
 /* Our rows of path as the oracle writes them (a JSON array), or an error in *err. */
 static int read_all(const char *path, const char *const *columns, struct mill_buf *json,
                     struct mill_err *err) {
+    const struct mill_reader_ops *ops =
+        mill_str_ends_with(path, ".tsv") ? &mill_reader_tsv : &mill_reader_csv;
     void *state = NULL;
-    int rc = mill_reader_csv.open(path, columns, &state, err);
+    int rc = ops->open(path, columns, &state, err);
     mill_buf_addc(json, '[');
     struct mill_value row;
-    for (size_t n = 0; !rc && (rc = mill_reader_csv.next(state, &row, err)) == 1; n++) {
+    for (size_t n = 0; !rc && (rc = ops->next(state, &row, err)) == 1; n++) {
         if (n)
             mill_buf_addc(json, ',');
         mill_value_to_json(&row, json);
@@ -203,7 +216,7 @@ static int read_all(const char *path, const char *const *columns, struct mill_bu
     }
     mill_buf_addc(json, ']');
     if (state)
-        mill_reader_csv.close(state);
+        ops->close(state);
     return rc < 0 ? rc : 0;
 }
 
@@ -239,6 +252,28 @@ static void test_against_pandas(void) {
     mtest_free_lines(want, n);
     CHECK_INT(n_read, n - 8);
     printf("csv: %zu files read as pandas reads them, 8 refused by both\n", n_read);
+}
+
+/* TSV: every CSV case with its commas and tabs swapped, then tab's own corners, against
+ * pandas' read_csv(sep="\t"). */
+static void test_tsv_against_pandas(void) {
+    size_t n = sizeof cases / sizeof cases[0], nt = sizeof tsv_cases / sizeof tsv_cases[0];
+    size_t n_read = 0;
+    for (size_t i = 0; i < n + nt; i++) {
+        char *t = strdup(i < n ? cases[i] : tsv_cases[i - n]);
+        for (char *c = t; i < n && c && *c; c++)
+            *c = *c == ',' ? '\t' : *c == '\t' ? ',' : *c;
+        if (t)
+            write_case("tsv", i, t, strlen(t));
+        free(t);
+    }
+    char **want = oracle("tsv", n + nt);
+    for (size_t i = 0; want && i < n + nt; i++)
+        n_read += (size_t)check_case("tsv", i, want[i]);
+    mtest_free_lines(want, n + nt);
+    CHECK(want != NULL && n_read >= n + nt - 8);
+    printf("tsv: %zu files read as pandas reads them (sep=\"\\t\"), %zu refused by both\n", n_read,
+           n + nt - n_read);
 }
 
 /* NUL bytes: the same rows as pandas. */
@@ -348,10 +383,10 @@ static void test_hostile(void) {
     struct mill_err e = {0};
     struct mill_csv *csv = NULL;
     FILE *f = fmemopen((void *)"x\n1\n\"open,1\n2\n", 14, "rb");
-    CHECK_INT(mill_csv_open_stream(f, true, "mem.csv", NULL, &csv, &e), MILL_EFORMAT);
+    CHECK_INT(mill_csv_open_stream(f, true, "mem.csv", ',', NULL, &csv, &e), MILL_EFORMAT);
     CHECK(strstr(e.msg, "mem.csv: row 3: the file ends inside the quoted field") != NULL);
     f = fmemopen((void *)"\n\n", 2, "rb");
-    CHECK_INT(mill_csv_open_stream(f, true, "blank.csv", NULL, &csv, &e), MILL_EFORMAT);
+    CHECK_INT(mill_csv_open_stream(f, true, "blank.csv", ',', NULL, &csv, &e), MILL_EFORMAT);
     CHECK(strstr(e.msg, "blank.csv: no header row") != NULL);
     size_t big = 17000 * 2;
     char *wide = malloc(big + 1);
@@ -359,7 +394,7 @@ static void test_hostile(void) {
         memcpy(wide + i, "a,", 2);
     wide[big - 1] = '\n';
     f = fmemopen(wide, big, "rb");
-    CHECK_INT(mill_csv_open_stream(f, true, "wide.csv", NULL, &csv, &e), MILL_EFORMAT);
+    CHECK_INT(mill_csv_open_stream(f, true, "wide.csv", ',', NULL, &csv, &e), MILL_EFORMAT);
     CHECK(strstr(e.msg, "wide.csv: row 1: more than 16384 columns") != NULL);
     free(wide);
     void *state = NULL;
@@ -375,6 +410,6 @@ static void cleanup(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_nul), MTEST(test_cr_rewind),
-           MTEST(test_long_blanks), MTEST(test_refused), MTEST(test_projection_and_size),
-           MTEST(test_hostile), MTEST(cleanup))
+MTEST_MAIN(MTEST(setup), MTEST(test_against_pandas), MTEST(test_tsv_against_pandas),
+           MTEST(test_nul), MTEST(test_cr_rewind), MTEST(test_long_blanks), MTEST(test_refused),
+           MTEST(test_projection_and_size), MTEST(test_hostile), MTEST(cleanup))

@@ -5,7 +5,10 @@
  * objects, an object of columns, and compressed files, the compression found from the bytes as
  * `datasets`' extractor finds it (gzip, bzip2 and xz written by Python's own modules, zstd and
  * lz4 by their libraries; mislabelled ones decompressed all the same), their corrupt and
- * truncated forms refused naming the file. Writes only under a temporary
+ * truncated forms refused naming the file. A `.tsv` goes to the csv builder with sep="\t";
+ * a `.txt` to the text builder, checked against its own loop run by Debian's /usr/bin/python3
+ * on the same files (line breaks of every kind, a BOM, NULs, separators Python's splitlines
+ * would split on but the builder does not, compressed). Writes only under a temporary
  * directory it removes. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mill/buf.h>
 #include <mill/task.h>
 #include <mill/value.h>
 
@@ -200,11 +204,13 @@ static void test_formats(void) {
     put_bytes("c.json", columns, strlen(columns));
     static const char csv[] = "x,n\na,1\nb,2\n\xc3\xa9,3\n";
     put_bytes("d.csv", csv, strlen(csv));
+    static const char tsv[] = "x\tn\na\t1\nb\t2\n\xc3\xa9\t3\n";
+    put_bytes("d.tsv", tsv, strlen(tsv));
     /* gzip, bzip2 and xz by Python's modules */
     snprintf(
         cmd, sizeof cmd,
         "cd '%s' && /usr/bin/python3 -c 'import gzip, bz2, lzma\n"
-        "for name in (\"l.jsonl\", \"a.json\", \"d.csv\"):\n"
+        "for name in (\"l.jsonl\", \"a.json\", \"d.csv\", \"d.tsv\"):\n"
         "    data = open(name, \"rb\").read()\n"
         "    open(name + \".gz\", \"wb\").write(gzip.compress(data))\n"
         "    open(name + \".bz2\", \"wb\").write(bz2.compress(data))\n"
@@ -244,10 +250,10 @@ static void test_formats(void) {
     /* the compression is the bytes', whatever the name: plain text named .gz is read as it
      * is, bzip2 named .gz and gzip named .jsonl are decompressed (datasets' extractor) */
     static const char *const same[] = {
-        "l.jsonl",     "a.json",     "c.json",      "d.csv",       "l.jsonl.gz",
-        "l.jsonl.bz2", "l.jsonl.xz", "l.jsonl.zst", "l.jsonl.lz4", "a.json.gz",
-        "a.json.xz",   "d.csv.gz",   "d.csv.bz2",   "d.csv.xz",    "p.jsonl.gz",
-        "z.jsonl.gz",  "q.jsonl",    "m2.jsonl.gz", "c.json.gz",   "b.json",
+        "l.jsonl",    "a.json",      "c.json",      "d.csv",      "l.jsonl.gz", "l.jsonl.bz2",
+        "l.jsonl.xz", "l.jsonl.zst", "l.jsonl.lz4", "a.json.gz",  "a.json.xz",  "d.csv.gz",
+        "d.csv.bz2",  "d.csv.xz",    "p.jsonl.gz",  "z.jsonl.gz", "q.jsonl",    "m2.jsonl.gz",
+        "c.json.gz",  "b.json",      "d.tsv",       "d.tsv.xz",
     };
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         int rc = read_rows(same[i], rows, sizeof rows, msg, sizeof msg);
@@ -326,4 +332,109 @@ static void test_formats(void) {
     CHECK_INT(system(cmd), 0);
 }
 
-MTEST_MAIN(MTEST(test_files), MTEST(test_formats))
+/* .txt files as `datasets`' text builder gives them: {"text": line} per line. */
+#define TEXT(name, lit) \
+    { name, lit, sizeof lit - 1 }
+static const struct {
+    const char *name, *text;
+    size_t len;
+} texts[] = {
+    TEXT("lf.txt", "one\ntwo\nthree\n"),
+    TEXT("nolf.txt", "one\ntwo"),
+    TEXT("crlf.txt", "a\r\nb\r\n\r\nc"),
+    TEXT("cr.txt", "a\rb\r\rc\r"),
+    TEXT("mixed.txt", "a\r\r\nb\n\rc\n\n"),
+    TEXT("empty.txt", ""),
+    TEXT("nl.txt", "\n"),
+    TEXT("blank.txt", "\n\n  \n\t\n"),
+    TEXT("bom.txt", "\xef\xbb\xbfhead\nbody\n"),
+    TEXT("nul.txt", "a\0b\n\0\n"),
+    TEXT("seps.txt", "a\x0b"
+                     "b\x0c"
+                     "c\x1c"
+                     "d\xc2\x85"
+                     "e\xe2\x80\xa8"
+                     "f\xe2\x80\xa9"
+                     "g\n"),
+    TEXT("utf8.txt", "caf\xc3\xa9\n\xf0\x9f\x98\x80 \xe6\x97\xa5\n"),
+};
+
+/* The rows of rel as JSON ([{"text": ...}, ...]) into out, or an error: its rc and message. */
+static int text_rows(const char *rel, struct mill_buf *out, char *msg, size_t mn) {
+    char pattern[300];
+    snprintf(pattern, sizeof pattern, "test=%s", rel);
+    const char *entries[] = {pattern, NULL};
+    struct mill_task_config t = {.name = "t", .hf_data_files = entries};
+    struct mill_dataset_params p = {.base_dir = fdir};
+    struct mill_dataset *ds = NULL;
+    struct mill_err err = {0};
+    int rc = mill_dataset_open(&t, "test", &p, &ds, &err);
+    struct mill_value v;
+    mill_buf_addc(out, '[');
+    for (size_t n = 0; !rc && (rc = mill_dataset_next(ds, &v, &err)) == 1; n++) {
+        if (n)
+            mill_buf_addc(out, ',');
+        mill_value_to_json(&v, out);
+        mill_value_free(&v);
+        rc = 0;
+    }
+    mill_buf_addc(out, ']');
+    mill_dataset_free(ds);
+    snprintf(msg, mn, "%s", err.msg);
+    return rc < 0 ? rc : 0;
+}
+
+static void test_text(void) {
+    size_t n = sizeof texts / sizeof texts[0];
+    char msg[1100];
+    snprintf(fdir, sizeof fdir, "/tmp/mill_test_text.XXXXXX");
+    CHECK(mkdtemp(fdir) != NULL);
+    struct mill_buf cmd = {0};
+    mill_buf_addf(
+        &cmd,
+        "cd '%s' && /usr/bin/python3 -c 'import gzip, io, json, sys\n"
+        "sys.stdout.reconfigure(encoding=\"utf-8\")\n"
+        "open(\"lf.txt.gz\", \"wb\").write(gzip.compress(open(\"lf.txt\", \"rb\").read()))\n"
+        "for path in sys.argv[1:]:\n"
+        "    rows = []\n"
+        "    with open(path, encoding=\"utf-8\") as f:\n" /* the builder's loop */
+        "        while True:\n"
+        "            batch = f.read(10 << 20)\n"
+        "            if not batch:\n"
+        "                break\n"
+        "            batch += f.readline()\n"
+        "            rows += [l.rstrip(\"\\n\") for l in io.StringIO(batch).readlines()]\n"
+        "    print(json.dumps([{\"text\": r} for r in rows], ensure_ascii=False,"
+        " separators=(\",\", \":\")))' ",
+        fdir);
+    for (size_t i = 0; i < n; i++) {
+        put_bytes(texts[i].name, texts[i].text, texts[i].len);
+        mill_buf_addf(&cmd, " %s", texts[i].name);
+    }
+    char **want = mtest_command_lines(cmd.p, n);
+    mill_buf_free(&cmd);
+    CHECK(want != NULL);
+    for (size_t i = 0; want && i <= n; i++) { /* and lf.txt.gz, which the oracle wrote */
+        const char *name = i < n ? texts[i].name : "lf.txt.gz";
+        struct mill_buf got = {0};
+        int rc = text_rows(name, &got, msg, sizeof msg);
+        const char *w = want[i < n ? i : 0];
+        if (rc || strcmp(got.p, w))
+            fprintf(stderr, "%s: rc %d (%s)\n  got  %s\n  want %s\n", name, rc, msg, got.p, w);
+        CHECK(rc == 0 && !strcmp(got.p, w));
+        mill_buf_free(&got);
+    }
+    mtest_free_lines(want, n);
+    /* text that is not UTF-8 (Python's strict decoder raises): an error naming file and line */
+    static const char bad[] = "ok\r\nfine\n\xc3(\n";
+    put_bytes("bad.txt", bad, sizeof bad - 1);
+    struct mill_buf got = {0};
+    CHECK(text_rows("bad.txt", &got, msg, sizeof msg) == MILL_EFORMAT);
+    CHECK(strstr(msg, "bad.txt: line 3: text that is not UTF-8") != NULL);
+    mill_buf_free(&got);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", fdir);
+    CHECK_INT(system(rm), 0);
+}
+
+MTEST_MAIN(MTEST(test_files), MTEST(test_formats), MTEST(test_text))
