@@ -765,6 +765,10 @@ static const char *const JINJA_TESTS[] = {
     "ne",       "none",     "number",      "odd",      "sameas",      "sequence", "string",
     "test",     "true",     "undefined",   "upper",    NULL,
 };
+/* Those of them the evaluator (jinja_run.c) lacks. */
+static const char *const MISSING_FILTERS[] = {"pprint", "random",   "striptags",
+                                              "urlize", "wordwrap", NULL};
+static const char *const MISSING_TESTS[] = {"filter", "test", NULL};
 
 static bool in_list(const char *const *names, const char *name) {
     for (size_t i = 0; names[i]; i++)
@@ -777,11 +781,11 @@ static bool in_list(const char *const *names, const char *name) {
  * the template would render in Jinja. A name Jinja has not is its error, raised when it
  * compiles the template unless the name stands where that waits for the render (n->unknown,
  * judged by check_names once the template is read). */
-static void known_name(struct parser *P, struct jnode *n, const char *const *names,
-                       const char *const *jinja, const char *what) {
+static void known_name(struct parser *P, struct jnode *n, const char *const *jinja,
+                       const char *const *missing, const char *what) {
     int line = cur(P)->line;
     n->s = dotted_name(P);
-    if (in_list(names, n->s))
+    if (in_list(jinja, n->s) && !in_list(missing, n->s))
         return;
     if (in_list(jinja, n->s))
         failf(P->a, line, "no %s named '%.60s' (or not supported)", what, n->s);
@@ -825,7 +829,7 @@ static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
             P->i++;
             struct jnode *f = node(P, JN_FILTER);
             f->a = n;
-            known_name(P, f, mill_jinja_filters, JINJA_FILTERS, "filter");
+            known_name(P, f, JINJA_FILTERS, MISSING_FILTERS, "filter");
             if (is_op(cur(P), "("))
                 parse_args(P, f);
             n = f;
@@ -835,7 +839,7 @@ static struct jnode *parse_filters(struct parser *P, struct jnode *n) {
             t->a = n;
             if (is_name(cur(P), "not"))
                 P->i++, t->op = 1;
-            known_name(P, t, mill_jinja_tests, JINJA_TESTS, "test");
+            known_name(P, t, JINJA_TESTS, MISSING_TESTS, "test");
             if (is_op(cur(P), "("))
                 parse_args(P, t);
             else if (starts_test_arg(cur(P)))

@@ -64,6 +64,7 @@ struct jlist {
     bool tuple; /* printed as (a, b) */
     bool lazy;  /* a generator (map, select, ...): always true, read once, no len or index */
     bool spent; /* lazy and read */
+    bool group; /* a tuple from groupby: .grouper and .list are its items */
 };
 
 struct jdict {
@@ -154,11 +155,6 @@ struct jnode {
     size_t n_names;
     bool unknown; /* FILTER, TEST: a name no Jinja has (an error if the render reaches it) */
 };
-
-/* The filters and tests the evaluator has (NULL-terminated): the parser refuses others, as
- * Jinja refuses an unknown one when it compiles the template. */
-extern const char *const mill_jinja_filters[];
-extern const char *const mill_jinja_tests[];
 
 /* Renders the statements of a parsed template (jinja_run.c). */
 int mill_jinja_run(const struct jnodes *body, const struct mill_value *vars, struct mill_buf *out,

@@ -839,6 +839,8 @@ static const struct {
 static struct jv getattr_(struct run *R, const struct jv *obj, const char *name) {
     if (obj->k == J_UNDEF)
         fail(R, "%s has no attribute '%s'", obj->u.why ? obj->u.why : "an undefined value", name);
+    if (obj->k == J_LIST && obj->u.l->group && (!strcmp(name, "grouper") || !strcmp(name, "list")))
+        return obj->u.l->v[name[0] == 'l'];
     if (obj->k == J_DICT && obj->u.d->ns) {
         struct jv *v = dgets(obj->u.d, name);
         return v ? *v : vundef(name);
@@ -2080,6 +2082,231 @@ static struct jv round_(struct run *R, const struct jv *v, int64_t p, const stru
     return (struct jv){.k = J_FLOAT, .u.f = isfinite(x) ? nearbyint(x * k) / k : x};
 }
 
+/* Jinja's batch (linecount items a list, the last filled with fill_with) and slice (the items
+ * in `count` columns, the first len % count one longer, the others then filled); both
+ * generators. */
+static struct jv batch_or_slice(struct run *R, const struct jv *v, const struct args *A,
+                                bool batch) {
+    const struct jlist *l = iterate(R, v);
+    int64_t k = int_arg(R, A, 0, batch ? "linecount" : "slices", INT64_MIN);
+    const struct jv *fill = arg(A, 1, "fill_with");
+    if (k == INT64_MIN)
+        fail(R, "%s wants a count", batch ? "batch" : "slice");
+    if (!batch && k == 0)
+        fail(R, "integer division or modulo by zero");
+    bool filling = fill && fill->k != J_NONE;
+    struct jv out = vlist(R, 0), cur = vlist(R, 0);
+    if (batch) {
+        for (size_t i = 0; i < l->n; i++) {
+            if ((int64_t)cur.u.l->n == k) { /* 0: one empty batch first, as Jinja's */
+                lpush(R, out.u.l, cur);
+                cur = vlist(R, 0);
+            }
+            lpush(R, cur.u.l, l->v[i]);
+        }
+        for (; cur.u.l->n && filling && (int64_t)cur.u.l->n < k;)
+            lpush(R, cur.u.l, *fill);
+        if (cur.u.l->n)
+            lpush(R, out.u.l, cur);
+    } else {
+        size_t n_sl = k > 0 ? (size_t)k : 0; /* range(slices): none when negative */
+        size_t per = n_sl ? l->n / n_sl : 0, extra = n_sl ? l->n % n_sl : 0, at = 0;
+        charge(R, n_sl < l->n ? l->n : n_sl);
+        for (size_t s = 0; s < n_sl; s++) {
+            size_t n = per + (s < extra);
+            struct jv part = vlist(R, n + 1);
+            for (size_t i = 0; i < n; i++)
+                lpush(R, part.u.l, l->v[at++]);
+            if (filling && s >= extra)
+                lpush(R, part.u.l, *fill);
+            lpush(R, out.u.l, part);
+        }
+    }
+    out.u.l->lazy = true; /* Jinja returns a generator */
+    return out;
+}
+
+/* Jinja's groupby: the items sorted by the attribute (case-folded unless case_sensitive; a
+ * missing one is `default` when given), runs of equal keys as (grouper, list) tuples whose
+ * grouper is the first item's own value; a list. */
+static struct jv groupby_(struct run *R, const struct jv *v, const struct args *A) {
+    const struct jv *attr = arg(A, 0, "attribute"), *dflt = arg(A, 1, "default");
+    const struct jv *cs = arg(A, 2, "case_sensitive");
+    if (!attr)
+        fail(R, "groupby wants an attribute");
+    bool fold = !(cs && truthy(cs));
+    const struct jlist *l = iterate(R, v);
+    struct jv pairs = vlist(R, l->n), zero = vint(0);
+    for (size_t i = 0; i < l->n; i++) { /* [key, item]: sorted by their first */
+        struct jv key = attr_path(R, &l->v[i], attr), pair = vlist(R, 2);
+        if (key.k == J_UNDEF && dflt && dflt->k != J_NONE)
+            key = *dflt;
+        lpush(R, pair.u.l, key);
+        lpush(R, pair.u.l, l->v[i]);
+        lpush(R, pairs.u.l, pair);
+    }
+    sort_items(R, pairs.u.l->v, pairs.u.l->n, &zero, false, fold);
+    struct jv out = vlist(R, 0), last = NONE;
+    for (size_t i = 0; i < pairs.u.l->n; i++) {
+        const struct jlist *p = pairs.u.l->v[i].u.l;
+        struct jv key = fold && p->v[0].k == J_STR ? recase(R, &p->v[0], 'l') : p->v[0];
+        if (!i || !eq(R, &key, &last)) {
+            struct jv g = vlist(R, 2);
+            g.u.l->tuple = g.u.l->group = true;
+            lpush(R, g.u.l, p->v[0]);
+            lpush(R, g.u.l, vlist(R, 0));
+            lpush(R, out.u.l, g);
+            last = key;
+        }
+        const struct jlist *g = out.u.l->v[out.u.l->n - 1].u.l;
+        lpush(R, g->v[1].u.l, p->v[1]);
+    }
+    return out;
+}
+
+/* Jinja's filesizeformat: bytes in kB, MB, ... (binary: KiB, MiB, ...), one decimal. The
+ * comparison with base**k is Python's, exact (long double holds 1000**9 exactly). */
+static struct jv filesize(struct run *R, const struct jv *v, const struct args *A) {
+    const struct jv *bin = arg(A, 0, "binary");
+    double b = 0; /* float(value), which raises for text that is no number and for the rest */
+    int64_t iv;
+    bool over;
+    if (is_num(v))
+        b = num(v);
+    else if (v->k != J_STR || !py_number(v->u.s.p, v->u.s.n, false, &iv, &b, &over))
+        fail(R, "float() cannot convert %s", v->k == J_STR ? "that text" : type_name(v));
+    bool binary = bin && truthy(bin);
+    static const char *const dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    static const char *const two[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+    int base = binary ? 1024 : 1000;
+    char out[64];
+    if (b == 1)
+        return vstrz("1 Byte");
+    if (b < base) {
+        if (!isfinite(b))
+            fail(R, "cannot convert float %s to integer", isnan(b) ? "NaN" : "infinity");
+        mill_snprintf_c(out, sizeof out, "%.0f Bytes", trunc(b) == 0 ? 0.0 : trunc(b));
+        return vstr(R, out, strlen(out));
+    }
+    long double unit = (long double)base;
+    size_t i = 0;
+    for (; i < 8; i++) {
+        unit *= base;
+        if ((long double)b < unit)
+            break;
+    }
+    i = i < 8 ? i : 7;
+    mill_snprintf_c(out, sizeof out, "%.1f %s", (double)base * b / (double)unit,
+                    (binary ? two : dec)[i]);
+    return vstr(R, out, strlen(out));
+}
+
+/* urllib's quote of str(value) as UTF-8: letters, digits and "_.-~" kept, and "/" unless
+ * for_qs, where a space is "+" (Jinja's url_quote). */
+static void url_quote(struct run *R, struct mill_buf *b, const struct jv *v, bool for_qs) {
+    struct jv s = to_str(R, v);
+    char hex[4];
+    for (size_t i = 0; i < s.u.s.n; i++) {
+        unsigned char c = (unsigned char)s.u.s.p[i];
+        if (isalnum(c) || strchr("_.-~", c) || (c == '/' && !for_qs)) {
+            put(R, b, (const char *)&c, 1);
+        } else if (c == ' ' && for_qs) {
+            puts_(R, b, "+");
+        } else {
+            snprintf(hex, sizeof hex, "%%%02X", c);
+            put(R, b, hex, 3);
+        }
+    }
+}
+
+/* Jinja's urlencode: a string (or anything not iterable) quoted with "/" safe; a dict's items
+ * or an iterable of pairs as a query string. */
+static struct jv urlencode(struct run *R, const struct jv *v) {
+    struct mill_buf *b = buf_get(R);
+    if (v->k != J_LIST && v->k != J_DICT) {
+        url_quote(R, b, v, false);
+        return buf_done(R, b);
+    }
+    struct jv items = v->k == J_DICT ? filter(R, "items", v, &(struct args){0}) : *v;
+    const struct jlist *l = iterate(R, &items);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct jv *p = &l->v[i];
+        if (p->k != J_LIST || p->u.l->lazy || p->u.l->n != 2)
+            fail(R, "urlencode: an item that is not a pair");
+        if (i)
+            puts_(R, b, "&");
+        url_quote(R, b, &p->u.l->v[0], true);
+        puts_(R, b, "=");
+        url_quote(R, b, &p->u.l->v[1], true);
+    }
+    return buf_done(R, b);
+}
+
+/* Jinja's xmlattr: key="value" for each item of a dict whose value is neither none nor
+ * undefined, both escaped, with a leading space (autospace). */
+static struct jv xmlattr(struct run *R, const struct jv *v, const struct args *A) {
+    const struct jv *sp = arg(A, 0, "autospace");
+    if (v->k != J_DICT || v->u.d->ns)
+        fail(R, "xmlattr wants a mapping");
+    struct mill_buf *b = buf_get(R);
+    for (size_t i = 0; i < v->u.d->n; i++) {
+        const struct jv *val = &v->u.d->val[i];
+        if (val->k == J_NONE || val->k == J_UNDEF)
+            continue;
+        struct jv k = to_str(R, &v->u.d->key[i]), x = to_str(R, val);
+        struct jv ek = v->u.d->key[i].safe ? k : html_escape(R, &k);
+        struct jv ex = val->safe ? x : html_escape(R, &x);
+        puts_(R, b, b->n || !sp || truthy(sp) ? " " : "");
+        put(R, b, ek.u.s.p, ek.u.s.n);
+        puts_(R, b, "=\"");
+        put(R, b, ex.u.s.p, ex.u.s.n);
+        puts_(R, b, "\"");
+    }
+    return buf_done(R, b);
+}
+
+/* str.center(width) with spaces: the extra space on the right unless width is odd and the
+ * margin too (CPython's pad). */
+static struct jv center(struct run *R, const struct jv *s, const struct args *A) {
+    int64_t w = int_arg(R, A, 0, "width", 80), n = (int64_t)str_len(s);
+    if (w <= n)
+        return *s;
+    int64_t marg = w - n, left = marg / 2 + (marg & w & 1);
+    charge(R, (size_t)marg);
+    struct mill_buf *b = buf_get(R);
+    for (int64_t i = 0; i < left; i++)
+        puts_(R, b, " ");
+    put(R, b, s->u.s.p, s->u.s.n);
+    for (int64_t i = left; i < marg; i++)
+        puts_(R, b, " ");
+    return buf_done(R, b);
+}
+
+/* Jinja's truncate: s when it is at most length + leeway (default 5) code points, else its
+ * first length - len(end) code points, cut back to the last space unless killwords, + end. */
+static struct jv truncate(struct run *R, const struct jv *s, const struct args *A) {
+    int64_t len = int_arg(R, A, 0, "length", 255), leeway = int_arg(R, A, 3, "leeway", 5);
+    const struct jv *kw = arg(A, 1, "killwords"), *e = arg(A, 2, "end");
+    struct jv end = e ? to_str(R, e) : vstrz("..."), from = vint(0);
+    int64_t n_end = (int64_t)str_len(&end);
+    if (len < n_end)
+        fail(R, "expected length >= %lld, got %lld", (long long)n_end, (long long)len);
+    if (leeway < 0)
+        fail(R, "expected leeway >= 0, got %lld", (long long)leeway);
+    if ((int64_t)str_len(s) <= len + leeway)
+        return *s;
+    struct jv to = vint(len - n_end), head = slice(R, s, &from, &to, NULL);
+    if (!(kw && truthy(kw))) { /* rsplit(" ", 1)[0] */
+        const char *sp = head.u.s.n ? memrchr(head.u.s.p, ' ', head.u.s.n) : NULL;
+        if (sp)
+            head.u.s.n = (size_t)(sp - head.u.s.p);
+    }
+    struct mill_buf *b = buf_get(R);
+    put(R, b, head.u.s.p, head.u.s.n);
+    put(R, b, end.u.s.p, end.u.s.n);
+    return buf_done(R, b);
+}
+
 static struct jv filter(struct run *R, const char *name, const struct jv *v, const struct args *A) {
 #define IS(s) (!strcmp(name, s))
     if (IS("default") || IS("d")) {
@@ -2243,6 +2470,16 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
         }
         fail(R, "bad operand type for abs(): '%s'", type_name(v));
     }
+    if (IS("batch") || IS("slice"))
+        return batch_or_slice(R, v, A, IS("batch"));
+    if (IS("groupby"))
+        return groupby_(R, v, A);
+    if (IS("filesizeformat"))
+        return filesize(R, v, A);
+    if (IS("urlencode"))
+        return urlencode(R, v);
+    if (IS("xmlattr"))
+        return xmlattr(R, v, A);
     if (IS("round")) {
         if (!is_num(v))
             fail(R, "round wants a number");
@@ -2252,6 +2489,10 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     struct jv s = to_str(R, v);
     if (IS("indent"))
         return indent_(R, &s, A);
+    if (IS("center"))
+        return center(R, &s, A);
+    if (IS("truncate"))
+        return truncate(R, &s, A);
     if (IS("trim"))
         return strip(R, &s, arg(A, 0, "chars"), 3);
     if (IS("string"))
@@ -2286,23 +2527,6 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     fail(R, "no filter named '%s'", name);
 #undef IS
 }
-
-const char *const mill_jinja_filters[] = {
-    "abs",   "attr",   "capitalize", "count",      "d",           "default",   "dictsort",
-    "e",     "escape", "first",      "float",      "forceescape", "format",    "indent",
-    "int",   "items",  "join",       "last",       "length",      "list",      "lower",
-    "map",   "max",    "min",        "reject",     "rejectattr",  "replace",   "reverse",
-    "round", "safe",   "select",     "selectattr", "sort",        "string",    "sum",
-    "title", "tojson", "trim",       "unique",     "upper",       "wordcount", NULL,
-};
-
-const char *const mill_jinja_tests[] = {
-    "!=",       "<",           "<=",      "==",        ">",       ">=",       "boolean", "callable",
-    "defined",  "divisibleby", "eq",      "equalto",   "escaped", "even",     "false",   "float",
-    "ge",       "greaterthan", "gt",      "in",        "integer", "iterable", "le",      "lessthan",
-    "lower",    "lt",          "mapping", "ne",        "none",    "number",   "odd",     "sameas",
-    "sequence", "string",      "true",    "undefined", "upper",   NULL,
-};
 
 static bool test(struct run *R, const char *name, const struct jv *v, const struct args *A) {
 #define IS(s) (!strcmp(name, s))
