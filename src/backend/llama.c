@@ -1624,12 +1624,13 @@ static int gen_prompt(struct llm *m, struct mill_request *q, struct toks *t, str
 
 /* A prompt with media, as Mill's multimodal path builds it: one user turn holding the media
  * (one marker each) and then the text, always through the chat template; then `answer` (NULL:
- * none), the assistant's text a log-likelihood scores; the media (decoded here, or given
- * decoded: NULL, or q's) become libmtmd chunks. A medium that will not decode or a prompt that
- * cannot fit fails the request alone (*failed); a model without a projector or a template
- * fails the run. */
+ * none), the assistant's text a log-likelihood scores; the media, decoded after the template
+ * is rendered, become libmtmd chunks. keep: NULL, or where q's decoded media are kept for the
+ * next prompt of the same request (decoded into *keep when it is NULL). A medium that will
+ * not decode or a prompt that cannot fit fails the request alone (*failed); a model without
+ * a projector or a template fails the run. */
 static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
-                     const struct mill_mm_media *decoded, struct mill_mm_prompt **out, bool *failed,
+                     struct mill_mm_media **keep, struct mill_mm_prompt **out, bool *failed,
                      struct mill_err *err) {
     if (!m->mm)
         return mill_err_set(err, MILL_EUNSUPPORTED,
@@ -1662,8 +1663,9 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
     struct mill_err e = {0};
     if (!rc)
         MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
-    if (!rc && (decoded ? mill_mm_prompt_make_decoded(m->mm, p.p, decoded, out, &e)
-                        : mill_mm_prompt_make(m->mm, p.p, q->media, q->n_media, out, &e))) {
+    struct mill_mm_media *own = NULL, **dec = keep ? keep : &own;
+    if (!rc && ((!*dec && mill_mm_media_decode(m->mm, q->media, q->n_media, dec, &e)) ||
+                mill_mm_prompt_make(m->mm, p.p, *dec, out, &e))) {
         *failed = true;
         mill_request_fail(q, e.code, "%s", e.msg);
     } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
@@ -1676,6 +1678,7 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
         mill_mm_prompt_free(*out);
         *out = NULL;
     }
+    mill_mm_media_free(own);
     mill_buf_free(&text);
     mill_buf_free(&p);
     return rc;
@@ -1987,17 +1990,12 @@ static int mm_kept_prompt(struct llm *m, struct mill_request *q, struct mm_kept 
     if (!m->naive && same_prompt(k->q, q))
         return 0;
     struct mill_mm_prompt *ctx = NULL;
-    struct mill_err e = {0};
     llama_memory_seq_rm(m->mem, 1, -1, -1);
     k->q = NULL;
     k->n_done = 0;
     mill_mm_media_free(k->media);
-    if (mill_mm_media_decode(m->mm, q->media, q->n_media, &k->media, &e)) {
-        *failed = true; /* as mm_prompt fails it */
-        mill_request_fail(q, e.code, "%s", e.msg);
-        return 0;
-    }
-    int rc = mm_prompt(m, q, NULL, k->media, &ctx, failed, err), nt = 0;
+    k->media = NULL;
+    int rc = mm_prompt(m, q, NULL, &k->media, &ctx, failed, err), nt = 0;
     const llama_token *tail = ctx ? mill_mm_prompt_tail(ctx, &nt) : NULL;
     if (!rc && !*failed && nt < 1) {
         *failed = true;
@@ -2034,8 +2032,8 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
     struct mill_mm_prompt *whole = NULL;
     int rc = mm_kept_prompt(m, q, k, &failed, err);
     if (!rc && !failed)
-        rc =
-            mm_prompt(m, q, q->continuation ? q->continuation : "", k->media, &whole, &failed, err);
+        rc = mm_prompt(m, q, q->continuation ? q->continuation : "", &k->media, &whole, &failed,
+                       err);
     int nw = 0;
     const llama_token *wt = whole ? mill_mm_prompt_tail(whole, &nw) : NULL;
     int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;

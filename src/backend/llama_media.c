@@ -347,8 +347,8 @@ void mill_mm_media_free(struct mill_mm_media *d) {
     free(d);
 }
 
-int mill_mm_prompt_make_decoded(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
-                                struct mill_mm_prompt **out, struct mill_err *err) {
+int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
+                        struct mill_mm_prompt **out, struct mill_err *err) {
     *out = NULL;
     struct mill_mm_prompt *p = calloc(1, sizeof *p);
     int rc = p && (p->chunks = mtmd_input_chunks_init())
@@ -365,17 +365,6 @@ int mill_mm_prompt_make_decoded(struct mill_mm *mm, const char *text, const stru
     p->n_tokens = mtmd_helper_get_n_tokens(p->chunks);
     *out = p;
     return 0;
-}
-
-int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
-                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err) {
-    struct mill_mm_media *d = NULL;
-    *out = NULL;
-    int rc = mill_mm_media_decode(mm, media, n_media, &d, err);
-    if (!rc)
-        rc = mill_mm_prompt_make_decoded(mm, text, d, out, err);
-    mill_mm_media_free(d);
-    return rc;
 }
 
 void mill_mm_prompt_free(struct mill_mm_prompt *p) {

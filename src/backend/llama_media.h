@@ -51,25 +51,22 @@ unsigned mill_mm_modalities(const struct mill_mm *mm);
 /* The marker a prompt carries once per medium, in the media's order ("<__media__>"). */
 const char *mill_mm_marker(void);
 
-/* Decodes the media (images: PNG, JPEG, WebP, ... as data/image.h reads them; audio: WAV,
- * FLAC, OGG, MP3, ... as data/audio.h reads them, mono at mtmd_get_audio_sample_rate) and
- * tokenises text, which holds one marker per medium, with special tokens parsed and BOS added
- * as the vocabulary wants; libmtmd cuts a clip longer than its encoder's window (30 s for
- * Whisper-style encoders) into several chunks. A medium that will not decode, or a count of
- * markers that is not the count of media, is MILL_EFORMAT naming the medium; a medium of a
- * kind the projector does not take is MILL_EUNSUPPORTED. */
-int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_media *media,
-                        size_t n_media, struct mill_mm_prompt **out, struct mill_err *err);
-
-/* A request's media decoded once for several prompts (a log-likelihood's choices share their
- * doc's media): mill_mm_media_decode decodes as mill_mm_prompt_make does, with its errors;
- * mill_mm_prompt_make_decoded is mill_mm_prompt_make on them (the same prompt). */
+/* A request's media decoded (images: PNG, JPEG, WebP, ... as data/image.h reads them; audio:
+ * WAV, FLAC, OGG, MP3, ... as data/audio.h reads them, mono at mtmd_get_audio_sample_rate),
+ * once for every prompt made from them (a log-likelihood's choices share their doc's media).
+ * A medium that will not decode is MILL_EFORMAT naming it; a medium of a kind the projector
+ * does not take is MILL_EUNSUPPORTED. */
 struct mill_mm_media;
 int mill_mm_media_decode(const struct mill_mm *mm, const struct mill_media *media, size_t n_media,
                          struct mill_mm_media **out, struct mill_err *err);
 void mill_mm_media_free(struct mill_mm_media *d); /* NULL-safe */
-int mill_mm_prompt_make_decoded(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
-                                struct mill_mm_prompt **out, struct mill_err *err);
+
+/* Tokenises text, which holds one marker per decoded medium, with special tokens parsed and
+ * BOS added as the vocabulary wants, into a prompt of chunks; libmtmd cuts a clip longer than
+ * its encoder's window (30 s for Whisper-style encoders) into several. A count of markers that
+ * is not the count of media, or a prompt that ends with a medium, is MILL_EFORMAT. */
+int mill_mm_prompt_make(struct mill_mm *mm, const char *text, const struct mill_mm_media *d,
+                        struct mill_mm_prompt **out, struct mill_err *err);
 void mill_mm_prompt_free(struct mill_mm_prompt *p); /* NULL-safe */
 /* KV cells the whole prompt takes (media tokens included). */
 size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p);

@@ -7,13 +7,14 @@ Usage (Debian's /usr/bin/python3, standard library only):
       the oracle plugin's rows (oracle_vlm_ll: KEY "images"; oracle_alm_ll: "audios"): per
       request of REQS (the peer's input) its context and media, with as choices the server's
       greedy continuation first (a fresh prefill) and last (the doc's kept one) and the
-      one-token choices between; then one row whose medium is the file BROKEN, which must fail
-      alone.
+      one-token choices between; and, halfway, one row whose medium is the file BROKEN, which
+      must fail alone (the docs after it start from nothing kept).
   mmscore_cases.py compare ROWS KEY PEER KEPT NAIVE TASK TOL MP3_TOL MIN_G MIN_MULTI MIN_ONE
       Mill's outputs of TASK (on the rows ROWS that `rows` wrote) in the output directories
       KEPT and NAIVE (naive=true) against the server's log-probs, within TOL (MP3_TOL for a
       row whose medium is an MP3: decoders differ) and with the same greedy flags; NAIVE
-      within TOL of KEPT; the broken row failed naming its file; at least MIN_G rows with a
+      within TOL of KEPT; the broken row failed because its file does not decode; at least
+      MIN_G rows with a
       greedy continuation, MIN_MULTI of them of several tokens, MIN_ONE one-token choices. Prints one line "same: ..." with the counts and the largest difference
       (exit 0), else the first difference (exit 1).
 """
@@ -34,11 +35,14 @@ def want(p):
 
 
 def rows(reqs, peer, key, broken):
-    for q, p in zip(reqs, peer):
+    assert len(reqs) == len(peer) > 1, (len(reqs), len(peer))
+    for i, (q, p) in enumerate(zip(reqs, peer)):
+        if i == len(peer) // 2:
+            print(json.dumps({"context": q["context"], key: [broken], "choices": [" A", " B"],
+                              "broken": True}))
         g = [p["greedy"]["text"]] if p["greedy"]["tokens"] else []
         choices = g + [c for c, v in p["choices"].items() if v is not None] + g
         print(json.dumps({"context": q["context"], key: q["media"], "choices": choices}))
-    print(json.dumps({"context": reqs[0]["context"], key: [broken], "choices": [" A", " B"]}))
 
 
 def outputs(out, task):
@@ -53,11 +57,14 @@ def compare(cases, key, peer, kept, naive, task, tol, mp3_tol, least):
     got, nv = outputs(kept, task), outputs(naive, task)
     assert len(cases) == len(peer) + 1, (len(cases), len(peer))
     assert len(got) == len(cases) == len(nv), (len(got), len(nv), len(cases))
-    broken = os.path.basename(cases[-1][key][0])
+    at = [i for i, c in enumerate(cases) if c.get("broken")]
+    assert len(at) == 1 and 0 < at[0] < len(peer), at
+    broken = os.path.basename(cases[at[0]][key][0]) + " does not decode"
     for r in (got, nv):
-        assert broken in r[len(peer)].get("error", ""), r[len(peer)]
+        assert broken in r[at[0]].get("error", ""), r[at[0]]
+    docs = [i for i in range(len(cases)) if i != at[0]]  # the doc of each peer answer
     worst, n_greedy, n_multi, n_one = 0.0, 0, 0, 0
-    for i, p in enumerate(peer):
+    for p, i in zip(peer, docs):
         w, g = want(p), got[i]["responses"]
         t = mp3_tol if cases[i][key][0].endswith(".mp3") else tol
         assert len(g) == len(w), (i, g, w)
