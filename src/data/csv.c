@@ -5,7 +5,7 @@
  * - Records and fields as pandas' C tokenizer makes them (its tokenize_bytes states, ported:
  *   a quote opens a quoted field only at a field's start, "" inside one is a quote, text after
  *   a closing quote joins the field, LF, CR and CRLF end records, blank lines and lines of
- *   spaces and tabs are skipped, a quote still open at the end of the file is an error). A field
+ *   spaces and tabs (spaces alone in a TSV) are skipped, a quote still open at the end of the file is an error). A field
  *   ends at its first NUL, as pandas' C strings do; a UTF-8 BOM at the start is dropped; text
  *   that is not UTF-8 (Python's strict decoder) is an error naming the row.
  * - The first record names the columns: an empty name is "Unnamed: <i>", repeated names get

@@ -20,6 +20,9 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES ((size_t)1 << 30)
+#ifndef MILL_TEXT_BUF /* bytes read at a time (the fuzz build makes it small) */
+#define MILL_TEXT_BUF 65536
+#endif
 
 struct text_reader {
     FILE *f;
@@ -29,7 +32,7 @@ struct text_reader {
     size_t lineno; /* lines returned */
     bool after_cr; /* the last line ended with CR: an LF next belongs to it */
     bool eof;
-    unsigned char buf[65536];
+    unsigned char buf[MILL_TEXT_BUF];
     size_t pos, len; /* buf[pos..len) not read yet */
 };
 

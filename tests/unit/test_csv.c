@@ -292,15 +292,18 @@ static void test_nul(void) {
  * to the last LF, reading earlier lines twice. Ours is the fixed pandas': the line is a record
  * beginning with an empty field. */
 static void test_cr_rewind(void) {
-    const char *text = "a,b\n\r, x\n";
-    write_cases("w", &text, 1);
-    char path[128];
-    case_path(path, sizeof path, "w", 0);
-    struct mill_buf got = {0};
-    struct mill_err e = {0};
-    CHECK_INT(read_all(path, NULL, &got, &e), 0);
-    CHECK_STR(got.p, "[{\"a\":null,\"b\":\" x\"}]");
-    mill_buf_free(&got);
+    const char *text[] = {"a,b\n\r, x\n", "a\tb\n\r\t x\n"}; /* CSV, and its TSV twin */
+    write_cases("w", text, 1);
+    write_cases("tsv", text + 1, 1);
+    for (int tsv = 0; tsv < 2; tsv++) {
+        char path[128];
+        case_path(path, sizeof path, tsv ? "tsv" : "w", 0);
+        struct mill_buf got = {0};
+        struct mill_err e = {0};
+        CHECK_INT(read_all(path, NULL, &got, &e), 0);
+        CHECK_STR(got.p, "[{\"a\":null,\"b\":\" x\"}]");
+        mill_buf_free(&got);
+    }
 }
 
 /* A line that starts with 5,000 tabs and then text: its blanks all begin the field, as in

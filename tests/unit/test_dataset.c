@@ -425,6 +425,21 @@ static void test_text(void) {
         mill_buf_free(&got);
     }
     mtest_free_lines(want, n);
+    /* a CR, or a CRLF, that ends the reader's 64 KiB buffer: one break each */
+    for (int crlf = 0; crlf < 2; crlf++) {
+        struct mill_buf big = {0}, got = {0};
+        for (int i = 0; i < 65535; i++)
+            mill_buf_addc(&big, 'x');
+        mill_buf_adds(&big, crlf ? "\r\ny" : "\ry");
+        put_bytes("edge.txt", big.p, big.n);
+        CHECK_INT(text_rows("edge.txt", &got, msg, sizeof msg), 0);
+        big.n = 65535;
+        static const char tail[] = "\"},{\"text\":\"y\"}]";
+        CHECK(got.n == 10 + 65535 + strlen(tail) && !memcmp(got.p + 10, big.p, 65535) &&
+              !strcmp(got.p + 10 + 65535, tail));
+        mill_buf_free(&big);
+        mill_buf_free(&got);
+    }
     /* text that is not UTF-8 (Python's strict decoder raises): an error naming file and line */
     static const char bad[] = "ok\r\nfine\n\xc3(\n";
     put_bytes("bad.txt", bad, sizeof bad - 1);
