@@ -1741,10 +1741,14 @@ static bool test(struct run *R, const char *name, const struct jv *v, const stru
 
 /* select/reject/selectattr/rejectattr: keep items whose test (default: truth) is want. */
 /* Jinja's make_attrgetter: "a.b.0" is item a, then b, then 0 (digits an int index), each
- * looked up as Jinja's getitem does. */
-static struct jv attr_path(struct run *R, const struct jv *item, const struct jv *attr) {
-    if (attr->k != J_STR)
-        return getitem(R, item, attr);
+ * looked up as Jinja's getitem does; an undefined part is dflt when given (not none). */
+static struct jv attr_path_or(struct run *R, const struct jv *item, const struct jv *attr,
+                              const struct jv *dflt) {
+    bool use = dflt && dflt->k != J_NONE;
+    if (attr->k != J_STR) {
+        struct jv v = getitem(R, item, attr);
+        return v.k == J_UNDEF && use ? *dflt : v;
+    }
     struct jv cur = *item;
     const char *p = attr->u.s.p, *end = p + attr->u.s.n;
     for (;;) {
@@ -1754,10 +1758,16 @@ static struct jv attr_path(struct run *R, const struct jv *item, const struct jv
             digits = *q >= '0' && *q <= '9';
         struct jv key = digits ? vint(strtoll(p, NULL, 10)) : vstr(R, p, (size_t)(e - p));
         cur = getitem(R, &cur, &key);
+        if (cur.k == J_UNDEF && use)
+            cur = *dflt;
         if (!dot)
             return cur;
         p = dot + 1;
     }
+}
+
+static struct jv attr_path(struct run *R, const struct jv *item, const struct jv *attr) {
+    return attr_path_or(R, item, attr, NULL);
 }
 
 /* A's arguments from position `from` on, its keywords but `but` (NULL: all). */
@@ -1821,9 +1831,7 @@ static struct jv map_(struct run *R, const struct jv *seq, const struct args *A)
     for (size_t i = 0; i < l->n; i++) {
         struct jv item;
         if (attr) {
-            item = attr_path(R, &l->v[i], attr);
-            if (item.k == J_UNDEF && dflt)
-                item = *dflt;
+            item = attr_path_or(R, &l->v[i], attr, dflt);
         } else { /* map('map', ...) recurses: count it as nesting */
             if (++R->edepth > MAX_EVAL_DEPTH)
                 fail(R, "filters nested more than %d deep", MAX_EVAL_DEPTH);
@@ -2088,10 +2096,12 @@ static struct jv round_(struct run *R, const struct jv *v, int64_t p, const stru
 static struct jv batch_or_slice(struct run *R, const struct jv *v, const struct args *A,
                                 bool batch) {
     const struct jlist *l = iterate(R, v);
-    int64_t k = int_arg(R, A, 0, batch ? "linecount" : "slices", INT64_MIN);
-    const struct jv *fill = arg(A, 1, "fill_with");
-    if (k == INT64_MIN)
+    const char *name = batch ? "linecount" : "slices";
+    const struct jv *count = arg(A, 0, name), *fill = arg(A, 1, "fill_with");
+    if (!count)
         fail(R, "%s wants a count", batch ? "batch" : "slice");
+    /* batch(none) compares no length equal: one batch, never filled */
+    int64_t k = batch && count->k == J_NONE ? -1 : int_arg(R, A, 0, name, 0);
     if (!batch && k == 0)
         fail(R, "integer division or modulo by zero");
     bool filling = fill && fill->k != J_NONE;
@@ -2104,6 +2114,8 @@ static struct jv batch_or_slice(struct run *R, const struct jv *v, const struct 
             }
             lpush(R, cur.u.l, l->v[i]);
         }
+        if (cur.u.l->n && filling && (int64_t)cur.u.l->n < k)
+            charge(R, (size_t)(k - (int64_t)cur.u.l->n));
         for (; cur.u.l->n && filling && (int64_t)cur.u.l->n < k;)
             lpush(R, cur.u.l, *fill);
         if (cur.u.l->n)
@@ -2138,9 +2150,7 @@ static struct jv groupby_(struct run *R, const struct jv *v, const struct args *
     const struct jlist *l = iterate(R, v);
     struct jv pairs = vlist(R, l->n), zero = vint(0);
     for (size_t i = 0; i < l->n; i++) { /* [key, item]: sorted by their first */
-        struct jv key = attr_path(R, &l->v[i], attr), pair = vlist(R, 2);
-        if (key.k == J_UNDEF && dflt && dflt->k != J_NONE)
-            key = *dflt;
+        struct jv key = attr_path_or(R, &l->v[i], attr, dflt), pair = vlist(R, 2);
         lpush(R, pair.u.l, key);
         lpush(R, pair.u.l, l->v[i]);
         lpush(R, pairs.u.l, pair);
@@ -2179,7 +2189,9 @@ static struct jv filesize(struct run *R, const struct jv *v, const struct args *
     static const char *const dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
     static const char *const two[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
     int base = binary ? 1024 : 1000;
-    char out[64];
+    char out[400]; /* %.0f and %.1f of a double: up to 309 digits */
+    if (isnan(b))
+        b = NAN; /* Python prints nan whatever its sign */
     if (b == 1)
         return vstrz("1 Byte");
     if (b < base) {
@@ -2208,7 +2220,8 @@ static void url_quote(struct run *R, struct mill_buf *b, const struct jv *v, boo
     char hex[4];
     for (size_t i = 0; i < s.u.s.n; i++) {
         unsigned char c = (unsigned char)s.u.s.p[i];
-        if (isalnum(c) || strchr("_.-~", c) || (c == '/' && !for_qs)) {
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (alnum || (c && strchr("_.-~", c)) || (c == '/' && !for_qs)) {
             put(R, b, (const char *)&c, 1);
         } else if (c == ' ' && for_qs) {
             puts_(R, b, "+");
@@ -2230,14 +2243,14 @@ static struct jv urlencode(struct run *R, const struct jv *v) {
     struct jv items = v->k == J_DICT ? filter(R, "items", v, &(struct args){0}) : *v;
     const struct jlist *l = iterate(R, &items);
     for (size_t i = 0; i < l->n; i++) {
-        const struct jv *p = &l->v[i];
-        if (p->k != J_LIST || p->u.l->lazy || p->u.l->n != 2)
+        const struct jlist *p = iterate(R, &l->v[i]); /* k, v = item */
+        if (p->n != 2)
             fail(R, "urlencode: an item that is not a pair");
         if (i)
             puts_(R, b, "&");
-        url_quote(R, b, &p->u.l->v[0], true);
+        url_quote(R, b, &p->v[0], true);
         puts_(R, b, "=");
-        url_quote(R, b, &p->u.l->v[1], true);
+        url_quote(R, b, &p->v[1], true);
     }
     return buf_done(R, b);
 }
@@ -2253,7 +2266,12 @@ static struct jv xmlattr(struct run *R, const struct jv *v, const struct args *A
         const struct jv *val = &v->u.d->val[i];
         if (val->k == J_NONE || val->k == J_UNDEF)
             continue;
-        struct jv k = to_str(R, &v->u.d->key[i]), x = to_str(R, val);
+        if (v->u.d->key[i].k != J_STR) /* re.search on it */
+            fail(R, "xmlattr: expected string or bytes-like object");
+        struct jv k = v->u.d->key[i], x = to_str(R, val);
+        for (size_t j = 0; j < k.u.s.n; j++)
+            if (strchr(" \t\n\r\f\v/>=", k.u.s.p[j]) && k.u.s.p[j])
+                fail(R, "Invalid character in attribute name: '%.60s'", k.u.s.p);
         struct jv ek = v->u.d->key[i].safe ? k : html_escape(R, &k);
         struct jv ex = val->safe ? x : html_escape(R, &x);
         puts_(R, b, b->n || !sp || truthy(sp) ? " " : "");
@@ -2268,6 +2286,9 @@ static struct jv xmlattr(struct run *R, const struct jv *v, const struct args *A
 /* str.center(width) with spaces: the extra space on the right unless width is odd and the
  * margin too (CPython's pad). */
 static struct jv center(struct run *R, const struct jv *s, const struct args *A) {
+    const struct jv *wv = arg(A, 0, "width");
+    if (wv && wv->k == J_NONE)
+        fail(R, "'NoneType' object cannot be interpreted as an integer");
     int64_t w = int_arg(R, A, 0, "width", 80), n = (int64_t)str_len(s);
     if (w <= n)
         return *s;
@@ -2287,14 +2308,16 @@ static struct jv center(struct run *R, const struct jv *s, const struct args *A)
 static struct jv truncate(struct run *R, const struct jv *s, const struct args *A) {
     int64_t len = int_arg(R, A, 0, "length", 255), leeway = int_arg(R, A, 3, "leeway", 5);
     const struct jv *kw = arg(A, 1, "killwords"), *e = arg(A, 2, "end");
-    struct jv end = e ? to_str(R, e) : vstrz("..."), from = vint(0);
+    if ((e && e->k != J_STR) || (s->k != J_STR && s->k != J_UNDEF)) /* len() and + of str */
+        fail(R, "truncate wants text, not '%s'", type_name(e && e->k != J_STR ? e : s));
+    struct jv end = e ? *e : vstrz("..."), from = vint(0);
     int64_t n_end = (int64_t)str_len(&end);
     if (len < n_end)
         fail(R, "expected length >= %lld, got %lld", (long long)n_end, (long long)len);
     if (leeway < 0)
         fail(R, "expected leeway >= 0, got %lld", (long long)leeway);
-    if ((int64_t)str_len(s) <= len + leeway)
-        return *s;
+    if (s->k == J_UNDEF || len > INT64_MAX - leeway || (int64_t)str_len(s) <= len + leeway)
+        return s->k == J_UNDEF ? vstrz("") : *s;
     struct jv to = vint(len - n_end), head = slice(R, s, &from, &to, NULL);
     if (!(kw && truthy(kw))) { /* rsplit(" ", 1)[0] */
         const char *sp = head.u.s.n ? memrchr(head.u.s.p, ' ', head.u.s.n) : NULL;
@@ -2492,7 +2515,7 @@ static struct jv filter(struct run *R, const char *name, const struct jv *v, con
     if (IS("center"))
         return center(R, &s, A);
     if (IS("truncate"))
-        return truncate(R, &s, A);
+        return truncate(R, v, A);
     if (IS("trim"))
         return strip(R, &s, arg(A, 0, "chars"), 3);
     if (IS("string"))

@@ -305,6 +305,27 @@ static const char *const language[][2] = {
      "999999.5|filesizeformat }}|{{ 999950|filesizeformat }}",
      "{}"},
     {"{{ 'x'|filesizeformat }}", "{}"},
+    {"{{ 1e300|filesizeformat }}|{{ -1e80|filesizeformat }}|{{ '-nan'|filesizeformat }}|{{ "
+     "'inf'|filesizeformat }}",
+     "{}"},
+    {"{{ '-inf'|filesizeformat }}", "{}"},
+    {"{{ l|groupby('a.b', default='x') }}|{{ l|map(attribute='a.b', default='y')|list }}|{{ "
+     "l|map(attribute='n.0', default=none)|list }}",
+     "{\"l\":[{\"n\":1},{\"n\":2,\"a\":{\"b\":3}}]}"},
+    {"{{ s|urlencode }}|{{ ['ab', 'cd']|urlencode }}|{{ [{'a': 1, 'b': 2}]|urlencode }}",
+     "{\"s\":\"a\\u0000b\\u00e9\"}"},
+    {"{{ ['ab', 'cde']|urlencode }}", "{}"},
+    {"{{ {'a b': 1}|xmlattr }}", "{}"},
+    {"{{ {'a/': 1}|xmlattr }}", "{}"},
+    {"{{ {1: 2}|xmlattr }}", "{}"},
+    {"<p{{ {'a b': none, 'ok': 1}|xmlattr }}>", "{}"},
+    {"{{ 'abcdef'|truncate(9223372036854775807) }}|{{ nope|truncate }}|{{ [1, 2, "
+     "3]|batch(none)|list "
+     "}}|{{ [1, 2, 3]|batch(linecount=2)|list }}|{{ range(5)|slice(slices=2)|list }}",
+     "{}"},
+    {"{{ 123|truncate }}", "{}"},
+    {"{{ 'abc'|truncate(5, end=none) }}", "{}"},
+    {"{{ 'ab'|center(none) }}", "{}"},
     {"{{ 'a b/c?d=\\u00e9&~_.-'|urlencode }}|{{ 42|urlencode }}|{{ {'a b': 'c/d', 'n': 1, 'e': "
      "none}|urlencode }}|{{ [('k', 'v v'), ('x', true)]|urlencode }}|{{ {}|urlencode }}",
      "{}"},
