@@ -12,6 +12,8 @@
 #  4. `mill eval DIR` converts into the cache once and reuses it; a checkpoint repo served by
 #     tests/reference/fake_hub.py (no GGUF anywhere) converts once, then an HF_HUB_OFFLINE=1
 #     rerun reuses it with zero requests.
+#  5. SIGINT or SIGTERM while `mill eval DIR` converts: exit 130 / 143 saying the conversion
+#     stopped, nothing kept in the cache (no GGUF, no temporary file); the rerun converts.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$MILL")/..}
@@ -190,6 +192,39 @@ if [ -d "$tmp/qreal" ]; then
     check "eval of the checkpoint with Qwen2's vocabulary: exit 0, 2 samples" \
         "[ $rc -eq 0 ] && [ \"\$(prov '$tmp/e5' \"['n'], d['n_failed']\")\" = '2 0' ] || { tail -3 '$tmp/err'; false; }"
 fi
+
+# 5. a stop during the conversion. The process is paused (SIGSTOP) as soon as its temporary
+# GGUF appears, signalled, then resumed: the signal lands with most of the ~75 tensors still
+# to write, whatever the machine's speed (the conversion checks for it between tensors).
+$GEN --arch llama --hidden 512 --layers 8 --ff 2048 --out "$tmp/big" >/dev/null </dev/null ||
+    bad "gen_hf_llm.py for the stop test"
+for sig in INT TERM; do
+    c="$tmp/cache-$sig"
+    set -m # a background job of a script ignores SIGINT unless job control is on
+    MILL_CACHE_DIR="$c" "$MILL" --output_dir "$tmp/s-$sig" --limit 2 eval "$tmp/big" mmlu_anatomy \
+        >/dev/null 2>"$tmp/s-$sig.err" &
+    pid=$!
+    set +m
+    for _ in $(seq 6000); do # the temporary file, or the end of the run (at most a minute)
+        [ -n "$(find "$c" -name '*.tmp' 2>/dev/null)" ] || ! kill -0 $pid 2>/dev/null && break
+        sleep 0.01
+    done
+    kill -STOP $pid 2>/dev/null
+    saw=$(find "$c" -name '*.tmp' 2>/dev/null | wc -l)
+    kill -$sig $pid 2>/dev/null
+    kill -CONT $pid 2>/dev/null
+    wait $pid; rc=$?
+    want=$([ $sig = INT ] && echo 130 || echo 143)
+    check "SIG$sig during the conversion: exit $rc (want $want), 'stopped by signal', no GGUF and no \
+temporary file left" \
+        "[ $saw -eq 1 ] && [ $rc -eq $want ] && grep -q 'stopped by signal' '$tmp/s-$sig.err' && \
+         [ -z \"\$(find '$c' -name '*.gguf*')\" ] || { echo saw $saw; tail -3 '$tmp/s-$sig.err'; \
+         find '$c'; false; }"
+done
+MILL_CACHE_DIR="$tmp/cache-INT" "$MILL" --output_dir "$tmp/s-again" --limit 2 eval "$tmp/big" \
+    mmlu_anatomy >/dev/null 2>"$tmp/s-again.err"; rc=$?
+check "... and the rerun converts: exit 0, one GGUF in the cache" \
+    "[ $rc -eq 0 ] && [ \$(find '$tmp/cache-INT' -name '*.gguf' | wc -l) -eq 1 ] || { tail -3 '$tmp/s-again.err'; false; }"
 
 # 5. a checkpoint repo on the (fake) Hub, no GGUF anywhere: converted once, reused offline
 SHA=0123456789abcdef0123456789abcdef01234567
