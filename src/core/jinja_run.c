@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "core/jinja_impl.h"
+#include "core/pycase.h"
 #include "core/pyformat.h"
 #include "core/text.h"
 
@@ -763,8 +764,18 @@ static struct jv replace(struct run *R, const struct jv *s, const struct jv *fro
     return buf_done(R, b);
 }
 
-/* ASCII case mapping: mode 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(). */
+/* Python's case mapping: mode 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(); ASCII
+ * text here, the rest by core/pycase.c (full Unicode mappings, Final_Sigma). */
 static struct jv recase(struct run *R, const struct jv *s, char mode) {
+    for (size_t i = 0; i < s->u.s.n; i++)
+        if ((unsigned char)s->u.s.p[i] >= 0x80) {
+            struct mill_buf *b = buf_get(R);
+            size_t n0 = b->n;
+            charge(R, s->u.s.n / 16);
+            ck(R, mill_py_recase(s->u.s.p, s->u.s.n, (enum mill_pycase)mode, b));
+            grew(R, b, n0);
+            return buf_done(R, b);
+        }
     char *o = mill_jstrdup(&R->a, s->u.s.p, s->u.s.n);
     bool prev_cased = false;
     for (size_t i = 0; i < s->u.s.n; i++) {
@@ -1932,20 +1943,36 @@ static struct jv indent_(struct run *R, const struct jv *s, const struct args *A
 }
 
 /* Jinja's title filter: each word (after -, whitespace, (, {, [ or <) capitalised. */
+/* The bytes of a separator of Jinja's title filter at p ([-\s({\[<], \s as str.isspace()). */
+static size_t title_sep(const char *p, size_t n) {
+    return strchr("-({[<", *p) && *p ? 1 : mill_py_space_len(p, n);
+}
+
+/* Jinja's title: the text split at runs of separators, each word its first character upper
+ * and the rest lower (the rest as a string of its own: Final_Sigma sees only it). */
 static struct jv title_filter(struct run *R, const struct jv *s) {
-    char *o = mill_jstrdup(&R->a, s->u.s.p, s->u.s.n);
-    bool start = true;
-    for (size_t i = 0; i < s->u.s.n; i++) {
-        char c = o[i];
-        bool sep = c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-                   c == '\f' || c == '(' || c == '{' || c == '[' || c == '<';
-        if (start && c >= 'a' && c <= 'z')
-            o[i] = (char)(c - 32);
-        else if (!start && c >= 'A' && c <= 'Z')
-            o[i] = (char)(c + 32);
-        start = sep;
+    struct mill_buf *b = buf_get(R);
+    const char *p = s->u.s.p;
+    size_t n = s->u.s.n, i = 0;
+    charge(R, n / 16);
+    while (i < n) {
+        size_t k = title_sep(p + i, n - i);
+        if (k) {
+            put(R, b, p + i, k);
+            i += k;
+            continue;
+        }
+        size_t e = i + cpw(p, i, n), w = e;
+        while (w < n && !title_sep(p + w, n - w))
+            w += cpw(p, w, n);
+        struct jv first = {.k = J_STR, .u.s = {p + i, e - i}};
+        struct jv rest = {.k = J_STR, .u.s = {p + e, w - e}};
+        struct jv up = recase(R, &first, 'u'), lo = recase(R, &rest, 'l');
+        put(R, b, up.u.s.p, up.u.s.n);
+        put(R, b, lo.u.s.p, lo.u.s.n);
+        i = w;
     }
-    return (struct jv){.k = J_STR, .u.s = {o, s->u.s.n}};
+    return buf_done(R, b);
 }
 
 static struct jv tojson(struct run *R, const struct jv *v, const struct args *A) {

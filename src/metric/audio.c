@@ -11,91 +11,43 @@
  * tests/unit/test_audio_metrics.c checks them against tests/reference/audio_metrics_oracle.py
  * under /usr/bin/python3.
  *
- * Lowercasing is Unicode's, as str.lower(): glibc's simple case mapping (C.UTF-8), plus the one
- * unconditional special mapping (U+0130 to "i" U+0307) and final sigma, taken here as a capital
- * sigma after a letter and not before one (Python skips case-ignorable characters in between).
- * Whitespace is str.isspace()'s. Bytes that are not UTF-8 pass through as they are. Pure
- * functions: no state but the locale, made once. */
+ * Lowercasing is str.lower()'s (core/pycase.c: full mappings, Final_Sigma); whitespace is
+ * str.isspace()'s. Bytes that are not UTF-8 pass through as they are. Pure functions. */
 #include "metric/metrics.h"
 
+#include "core/pycase.h"
 #include "core/text.h"
 
 #include <mill/buf.h>
 
-#include <locale.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wctype.h>
-
-static locale_t utf8_locale;
-static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
-
-static void make_locale(void) { utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
-
-/* Python's str.isspace(). */
-static bool py_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-/* The code point at s[*i] (advancing *i); a byte that starts no well-formed sequence is
- * returned as itself with *raw set. */
-static uint32_t next_cp(const char *s, size_t n, size_t *i, bool *raw) {
-    const unsigned char *u = (const unsigned char *)s + *i;
-    size_t k = mill_utf8_valid_len(u, n - *i, NULL);
-    *raw = k == 0;
-    if (k <= 1) {
-        (*i)++;
-        return u[0];
-    }
-    uint32_t c = u[0] & (0xff >> (k + 1));
-    for (size_t j = 1; j < k; j++)
-        c = c << 6 | (u[j] & 0x3f);
-    *i += k;
-    return c;
-}
-
-static int add_cp(struct mill_buf *b, uint32_t c) {
-    char e[4];
-    return mill_buf_add(b, e, mill_utf8_encode(c, e));
-}
-
-static bool py_letter(uint32_t c) { return iswalpha_l((wint_t)c, utf8_locale); }
 
 enum norm { NORM_CLOTHO, NORM_CLASS };
 
 /* Python's string.punctuation. */
 #define PUNCTUATION "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
-/* Appends one lowercased code point (prev, next: its neighbours, 0 at the ends). */
-static int add_lower(struct mill_buf *b, uint32_t c, uint32_t prev, uint32_t next, enum norm how) {
-    if (c == 0x130)
-        return add_cp(b, 'i') || add_cp(b, 0x307);
-    if (c == 0x3a3 && prev && py_letter(prev) && !(next && py_letter(next)))
-        return add_cp(b, 0x3c2);
-    uint32_t l = c < 0x80 ? (c >= 'A' && c <= 'Z' ? c + 32 : c)
-                          : (uint32_t)towlower_l((wint_t)c, utf8_locale);
-    if (how == NORM_CLOTHO && l && l < 0x80 && strchr(PUNCTUATION, (int)l))
-        return 0;
-    return add_cp(b, how == NORM_CLASS && l == '_' ? ' ' : l);
+/* The bytes of the character at s[0..n): a well-formed sequence, else one byte. */
+static size_t char_len(const char *s, size_t n) {
+    size_t k = mill_utf8_valid_len((const unsigned char *)s, n, NULL);
+    return k ? k : 1;
 }
 
 /* Python's " ".join(s.split()) of s[0..n) onto out. */
 static int collapse(const char *s, size_t n, struct mill_buf *out) {
     int rc = mill_buf_adds(out, "");
-    size_t i = 0;
-    bool raw;
+    size_t i = 0, k;
     while (!rc && i < n) {
-        size_t start = i, end;
-        if (!(py_space(next_cp(s, n, &i, &raw)) && !raw)) {
-            for (end = i; end < n; end = i) /* the word goes on to the next space */
-                if (py_space(next_cp(s, n, &i, &raw)) && !raw)
-                    break;
-            rc = out->n ? mill_buf_addc(out, ' ') : 0;
-            rc = rc ? rc : mill_buf_add(out, s + start, end - start);
+        if ((k = mill_py_space_len(s + i, n - i))) {
+            i += k;
+            continue;
         }
+        size_t start = i; /* the word goes on to the next space */
+        while (i < n && !mill_py_space_len(s + i, n - i))
+            i += char_len(s + i, n - i);
+        rc = out->n ? mill_buf_addc(out, ' ') : 0;
+        rc = rc ? rc : mill_buf_add(out, s + start, i - start);
     }
     return rc;
 }
@@ -114,22 +66,16 @@ static bool norm_eq(const struct norm_text *a, const struct norm_text *b) {
  * then whitespace collapsed, into *out (free out->p). */
 static int normalize(const char *s, size_t n, enum norm how, struct norm_text *out,
                      struct mill_err *err) {
-    pthread_once(&utf8_once, make_locale);
-    if (!utf8_locale)
-        return mill_err_set(err, MILL_EUNSUPPORTED, "the C.UTF-8 locale is not available");
     struct mill_buf low = {0}, b = {0};
-    size_t i = 0;
-    uint32_t prev = 0;
-    int rc = mill_buf_adds(&low, "");
-    while (!rc && i < n) {
-        bool raw, next_raw = true;
-        uint32_t c = next_cp(s, n, &i, &raw);
-        size_t j = i;
-        uint32_t next = j < n ? next_cp(s, n, &j, &next_raw) : 0;
-        rc =
-            raw ? mill_buf_addc(&low, (char)c) : add_lower(&low, c, prev, next_raw ? 0 : next, how);
-        prev = raw ? 0 : c;
+    int rc = mill_buf_adds(&low, "") || mill_py_recase(s, n, MILL_PYCASE_LOWER, &low);
+    size_t k = 0; /* then punctuation deleted, or "_" made a space: ASCII bytes alone */
+    for (size_t i = 0; !rc && i < low.n; i++) {
+        char c = low.p[i];
+        if (how == NORM_CLOTHO && c && strchr(PUNCTUATION, c))
+            continue;
+        low.p[k++] = how == NORM_CLASS && c == '_' ? ' ' : c;
     }
+    low.n = rc ? low.n : k;
     if (!rc)
         rc = collapse(low.p, low.n, &b);
     mill_buf_free(&low);

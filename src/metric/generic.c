@@ -2,7 +2,10 @@
  * perplexity. Each is a pure function of the doc and the backend's answer. */
 #include "metric/metrics.h"
 
+#include "core/pycase.h"
 #include "core/text.h"
+
+#include <mill/buf.h>
 
 #include <ctype.h>
 #include <math.h>
@@ -61,25 +64,25 @@ static int m_exact_match(const struct mill_doc *d, const struct mill_sample_resu
     if (!gold || !r->text)
         return mill_err_set(err, MILL_EINVAL, "task %s: exact_match needs a gold and a text",
                             c->task);
-    const char *a, *b;
-    size_t na, nb;
-    mill_ascii_strip_span(r->text, r->text_len, &a, &na);
-    mill_ascii_strip_span(gold, strlen(gold), &b, &nb);
-    *out = na == nb && memcmp(a, b, na) == 0;
+    size_t a, na, b, nb; /* str.strip(): Unicode whitespace */
+    mill_py_strip_span(r->text, r->text_len, &a, &na);
+    mill_py_strip_span(gold, strlen(gold), &b, &nb);
+    *out = na == nb && memcmp(r->text + a, gold + b, na) == 0;
     return 0;
 }
 
-/* s[0..n) stripped and lowercased (ASCII), malloc'd, its length in *len; NULL when out of
- * memory. */
+/* s[0..n) as s.strip().lower() makes it (Unicode whitespace, Python's full case mapping),
+ * malloc'd, its length in *len; NULL when out of memory. */
 static char *lower_strip(const char *s, size_t n, size_t *len) {
-    const char *b;
-    mill_ascii_strip_span(s, n, &b, len);
-    char *o = malloc(*len + 1);
-    for (size_t i = 0; o && i < *len; i++)
-        o[i] = (char)tolower((unsigned char)b[i]);
-    if (o)
-        o[*len] = 0;
-    return o;
+    size_t b, k;
+    struct mill_buf o = {0};
+    mill_py_strip_span(s, n, &b, &k);
+    if (mill_buf_adds(&o, "") || mill_py_recase(s + b, k, MILL_PYCASE_LOWER, &o)) {
+        mill_buf_free(&o);
+        return NULL;
+    }
+    *len = o.n;
+    return mill_buf_take(&o);
 }
 
 static int m_contains_answer(const struct mill_doc *d, const struct mill_sample_result *r,

@@ -45,6 +45,14 @@ static const struct metric_case cases[] = {
     {CLOTHO, "\xce\xbf\xce\xb4\xce\xbf\xcf\x83", "\xce\x9f\xce\x94\xce\x9f\xce\xa3"},
     {CLOTHO, "two words", "Two  words."}, {CLOTHO, "yes", "yes\tyes"},
     {CLOTHO, "None", "none"}, {CLOTHO, "stra\xc3\x9f" "e", "STRASSE"},
+    /* Final_Sigma past case-ignorable characters, full mappings (ß, ŉ, ǅ), title case ignored */
+    {CLOTHO, "\xce\xbf\xcf\x82'\xcc\x81", "\xce\x9f\xce\xa3'\xcc\x81"},
+    {CLOTHO, "\xce\xbf\xcf\x83'\xcc\x81", "\xce\x9f\xce\xa3'\xcc\x81"},
+    {CLOTHO, "\xce\xb1\xcf\x83\xce\xb1", "\xce\x91\xce\xa3\xc2\xad\xce\x91"},
+    {CLOTHO, "\xce\xb1\xcf\x83\xc2\xad\xce\xb1", "\xce\x91\xce\xa3\xc2\xad\xce\x91"},
+    {CLOTHO, "\xce\xb1\xcf\x83\xce\xb1", "\xce\x91\xce\xa3'\xce\x91"},
+    {CLOTHO, "\xc3\x9f", "\xe1\xba\x9e"}, {CLOTHO, "\xca\xbcn", "\xc5\x89"},
+    {CLOTHO, "\xc7\x86", "\xc7\x85"}, {CLOTHO, "\xe2\x84\xaa", "k"},
     /* ESC-50: gold class index, then what an audio LM says */
     {ESC50, "0", "Dog"}, {ESC50, "0", "dog."}, {ESC50, "0", "The sound is a dog barking."},
     {ESC50, "0", "dog or cat"}, {ESC50, "5", "dog or cat"}, {ESC50, "5", "Category: cat"},

@@ -263,6 +263,21 @@ static const char *const language[][2] = {
      "'+.5e-1'|float }}|{{ '5.'|float }}|{{ '.'|float }}",
      "{}"},
     {"{{ nope|int }}", "{}"},
+    /* Unicode case mapping: full mappings (ß, ŉ, ﬁ, İ), Final_Sigma, title case (ǅ) */
+    {"{{ s|upper }}|{{ s|lower }}|{{ s|capitalize }}|{{ s|title }}|{{ s.upper() }}|{{ s.lower() "
+     "}}|{{ "
+     "s.title() }}|{{ s.capitalize() }}",
+     "{\"s\":\"stra\\u00dfe \\u0149 \\ufb01x \\u0130stanbul \\u1f00\\u0345 \\u01c6emal "
+     "\\u039f\\u0394\\u03a5\\u03a3\\u03a3\\u0395\\u038e\\u03a3 \\u03a3A \\u0391\\u03a3'\\u00ad "
+     "caf\\u00c9\"}"},
+    {"{{ s|title }}|{{ t|title }}", "{\"s\":\"\\u03b1\\u03a3-\\u00e9t\\u00e9\\u00a0\\u00dfo("
+                                    "\\u01c4x)\\u3000\\u0127a\\u2028\\u1e9e\","
+                                    "\"t\":\"\\u03a3\\u03a3 a\\u03a3 \\u0391\\u0391\\u03a3\"}"},
+    {"{{ l|sort }}|{{ l|unique|list }}|{{ l|sort(case_sensitive=true) }}|{{ l|min }}|{{ "
+     "d|dictsort }}|{{ p|groupby('a')|map(attribute='grouper')|list }}",
+     "{\"l\":[\"\\u00e9b\",\"\\u00c9a\",\"\\u00c9B\",\"\\u00e9a\"],\"d\":{\"\\u00c9\":1,"
+     "\"\\u00e8\":2},"
+     "\"p\":[{\"a\":\"\\u00c9\"},{\"a\":\"\\u00e9\"},{\"a\":\"\\u1e9e\"},{\"a\":\"\\u00df\"}]}"},
     /* center, truncate, batch, slice, groupby, filesizeformat, urlencode, xmlattr */
     {"[{{ 'ab'|center(7) }}][{{ 'abc'|center(6) }}][{{ 'h\\u00e9'|center(5) }}][{{ 'abc'|center(2) "
      "}}][{{ 7|center(4) }}][{{ ''|center(1) }}][{{ 'ab'|center }}]",

@@ -205,6 +205,10 @@ static void test_exact_match(void) {
     r.text = "Paris\0"; /* a NUL is text, and str.strip() keeps it */
     r.text_len = 6;
     CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
+    set_text(&r, "\xc2\xa0Paris\xe3\x80\x80\x1f"); /* str.strip()'s Unicode whitespace */
+    CHECK_NEAR(value_of("exact_match", &d, &r), 1.0, 0);
+    set_text(&r, "\xe2\x80\x8bParis"); /* U+200B is not whitespace */
+    CHECK_NEAR(value_of("exact_match", &d, &r), 0.0, 0);
     set_text(&r, NULL);
     check_error("exact_match", &d, &r);
     mill_doc_free(&d);
@@ -247,6 +251,16 @@ static void test_contains_answer(void) {
     r.text = "Rome\0 or paris";
     r.text_len = 14;
     CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
+    mill_doc_free(&d);
+    /* str.lower() of every script (É, Σ with its final form), str.strip()'s whitespace */
+    make_doc(&d, NULL, -1);
+    CHECK_INT(mill_doc_set_target_str(
+                  &d, "\xc2\xa0\xc3\xa9t\xc3\xa9 \xce\xbf\xce\xb4\xce\xbf\xcf\x82\xe3\x80\x80"),
+              0);
+    set_text(&r, "C'\xc3\xa9tait L'\xc3\x89T\xc3\x89 \xce\x9f\xce\x94\xce\x9f\xce\xa3.");
+    CHECK_NEAR(value_of("contains_answer", &d, &r), 1.0, 0);
+    set_text(&r, "L'\xc3\x89T\xc3\x89 \xce\x9f\xce\x94\xce\x9f\xce\xa3\xce\xa3");
+    CHECK_NEAR(value_of("contains_answer", &d, &r), 0.0, 0); /* ΟΔΟΣΣ lowers to οδοσς */
     set_text(&r, NULL);
     check_error("contains_answer", &d, &r);
     mill_doc_free(&d);
