@@ -347,15 +347,16 @@ static const char *llm_model_name(void *state) { return ((struct llm *)state)->n
 
 /* ---- model resolution on the Hub (BEHAVIOUR.md §7.1) ------------------------------------------ */
 
-/* True when name contains tag as a whole component (delimited by non-alphanumerics), case
- * insensitive: "F16" matches "model-F16.gguf" but not "model-BF16.gguf". */
+/* True when name contains tag as a whole component (delimited by non-alphanumerics, and on
+ * the right by no '_' either), case insensitive: "F16" matches "model-F16.gguf" but not
+ * "model-BF16.gguf", "Q6_K" not "model-Q6_K_L.gguf". */
 static bool has_tag(const char *name, const char *tag) {
     size_t n = strlen(tag);
     for (const char *p = name; *p; p++) {
         if (strncasecmp(p, tag, n) != 0)
             continue;
         bool left = p == name || !isalnum((unsigned char)p[-1]);
-        bool right = !isalnum((unsigned char)p[n]);
+        bool right = !isalnum((unsigned char)p[n]) && p[n] != '_';
         if (left && right)
             return true;
     }
@@ -405,6 +406,19 @@ static const char *pick_value(const struct llm *m) {
     return m->file ? m->file : m->quant ? m->quant : dtype_tag(m->dtype);
 }
 
+/* Whether p is another part of the split GGUF whose first part is first ("<stem>-00001-of-
+ * <total>.gguf", stem bytes before the mark): "<stem>-NNNNN-of-<total>.gguf" exactly, so that
+ * "<stem>_L-00001-of-..." (another quant) is not. */
+static bool is_part(const char *p, const char *first, size_t stem) {
+    size_t n = strlen(first);
+    if (strlen(p) != n || strncmp(p, first, stem) || p[stem] != '-')
+        return false;
+    for (size_t k = stem + 1; k < stem + 6; k++)
+        if (!isdigit((unsigned char)p[k]))
+            return false;
+    return !strcmp(p + stem + 6, first + stem + 6); /* "-of-<total>.gguf" */
+}
+
 /* Downloads the chosen file (and the other parts of a split GGUF). */
 static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
                       const struct mill_hub_listing *l, const struct mill_hub_file *f, char **out,
@@ -414,7 +428,7 @@ static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
     for (size_t i = 0; !rc && mark && i < l->n; i++) {
         size_t stem = (size_t)(mark - f->path);
         const char *p = l->files[i].path;
-        if (&l->files[i] == f || strncmp(p, f->path, stem) || !strstr(p + stem, "-of-"))
+        if (&l->files[i] == f || !is_part(p, f->path, stem))
             continue;
         char *part = NULL;
         rc = mill_hub_download(hub, r, p, l->files[i].sha256[0] ? l->files[i].sha256 : NULL, &part,

@@ -429,9 +429,13 @@ static int write_small_file(const char *path, const char *text, size_t n, struct
     return rc;
 }
 
-/* Writes refs/<rev> = commit. */
+/* Writes refs/<rev> = commit, unless it already says so: a read-only shared cache that holds
+ * the ref works (huggingface_hub's _cache_commit_hash_for_specific_revision, issue 1216). */
 static int write_ref(const char *folder, const char *rev, const char *commit,
                      struct mill_err *err) {
+    char have[41];
+    if (read_ref(folder, rev, have) && !strcmp(have, commit))
+        return 0;
     char *path = strf("%s/refs/%s", folder, rev);
     int rc = path ? write_small_file(path, commit, strlen(commit), err) : oom(err);
     free(path);

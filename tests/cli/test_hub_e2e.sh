@@ -31,6 +31,16 @@ for t in f32 f16 bf16; do
     "$BUILD/bin/gen_llama" --vocab tiny --type $t --out "$R/models/org/tiny-GGUF/$SHA/tiny-$T.gguf" \
         >/dev/null 2>&1
 done
+# a flat repo of split GGUFs, as bartowski's: Q6_K and Q6_K_L in two parts each (the parts
+# are whole tiny models: llama.cpp loads a first part without split keys alone)
+mkdir -p "$R/models/org/split-GGUF/$SHA"
+echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/split-GGUF/hub.json"
+for q in Q6_K Q6_K_L; do
+    for k in 1 2; do
+        cp "$R/models/org/tiny-GGUF/$SHA/tiny-F16.gguf" \
+            "$R/models/org/split-GGUF/$SHA/m-$q-0000$k-of-00002.gguf"
+    done
+done
 mkdir -p "$R/models/org/vlm-GGUF/$SHA"
 echo '{"revisions": {"main": "'$SHA'"}, "lfs": ["*.gguf"]}' > "$R/models/org/vlm-GGUF/hub.json"
 "$BUILD/bin/gen_llama" --vocab tiny --type f16 --chat_template chatml \
@@ -69,6 +79,13 @@ check "file= names the GGUF" "[ $rc -eq 0 ] && [[ \$(model_file '$tmp/o3') == */
 "$MILL" --output_dir "$tmp/o4" --limit 2 eval "org/tiny[quant=Q4_K_M]" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "a quant that is not there: exit 1 saying what to pass" \
     "[ $rc -eq 1 ] && grep -q 'none matches quant=Q4_K_M' '$tmp/stderr' && grep -q 'file=<name.gguf>' '$tmp/stderr'"
+"$MILL" --output_dir "$tmp/o4b" --limit 2 eval "org/split-GGUF[quant=Q6_K]" mmlu_anatomy \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "quant=Q6_K of a split GGUF: its two parts downloaded, none of Q6_K_L's" \
+    "[ $rc -eq 0 ] && [[ \$(model_file '$tmp/o4b') == */m-Q6_K-00001-of-00002.gguf ]] && \
+     [ \"\$(ls '$tmp/hf/hub/models--org--split-GGUF/snapshots/$SHA' | tr '\n' ' ')\" = \
+       'm-Q6_K-00001-of-00002.gguf m-Q6_K-00002-of-00002.gguf ' ] || \
+     { tail -3 '$tmp/stderr'; ls '$tmp/hf/hub/models--org--split-GGUF/snapshots/$SHA'; false; }"
 "$MILL" --output_dir "$tmp/o5" --limit 2 eval "nobody/nothing" mmlu_anatomy >/dev/null 2>"$tmp/stderr"; rc=$?
 check "an unknown repo: exit 1 naming the three places tried" \
     "[ $rc -eq 1 ] && grep -q 'ggml-org/nothing-GGUF' '$tmp/stderr'"

@@ -526,6 +526,17 @@ static void test_download_layout(void) {
     text = mtest_read_file(ref, &n);
     CHECK(text && n == 40 && !memcmp(text, C1, 40)); /* the sha alone, as huggingface_hub */
     free(text);
+    /* a second listing finds the ref already right and leaves it alone (no rename over it):
+     * a read-only shared cache that holds it keeps working */
+    struct stat st0, st1;
+    CHECK_INT(stat(ref, &st0), 0);
+    mill_hub_listing_free(&l);
+    struct mill_hub *h2 = hub_for(cache, NULL, false);
+    CHECK_INT(mill_hub_glob(h2, &DS, "README.md", &l, &err), 0);
+    mill_hub_free(h2);
+    CHECK_INT(stat(ref, &st1), 0);
+    CHECK(st0.st_ino == st1.st_ino && st0.st_mtim.tv_nsec == st1.st_mtim.tv_nsec &&
+          st0.st_mtim.tv_sec == st1.st_mtim.tv_sec);
     free(local);
     unsigned char tar[1000];
     char sha[65];
