@@ -219,16 +219,57 @@ static int redact(const struct mill_hub *h, struct mill_err *err) {
 
 /* ---- parameters and lifecycle --------------------------------------------------------------- */
 
+/* path as huggingface_hub's constants make it: os.path.expandvars(os.path.expanduser(path)),
+ * a leading "~" or "~/" being $HOME (~user is left alone), $NAME and ${NAME} the variable's
+ * value when it is set, else left as written. */
+static void expand_path(const char *path, char *out, size_t cap) {
+    struct mill_buf b = {0};
+    const char *home = getenv("HOME");
+    if (path[0] == '~' && (path[1] == '/' || !path[1]) && home) {
+        size_t n = strlen(home);
+        while (n && home[n - 1] == '/')
+            n--;
+        mill_buf_add(&b, home, n);
+        path++;
+        if (!b.n && !*path)
+            mill_buf_addc(&b, '/');
+    }
+    for (const char *p = path; *p;) {
+        const char *name = p + 1, *end = NULL;
+        if (*p == '$' && *name == '{')
+            end = strchr(name, '}');
+        else if (*p == '$')
+            for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
+                ;
+        size_t nn = end ? (size_t)(end - name) - (*name == '{') : 0;
+        char var[256];
+        const char *val =
+            nn && nn < sizeof var && copy_str(var, sizeof var, name + (*name == '{'), nn)
+                ? getenv(var)
+                : NULL;
+        if (!val) {
+            mill_buf_addc(&b, *p++);
+            continue;
+        }
+        mill_buf_adds(&b, val);
+        p = end + (*end == '}');
+    }
+    snprintf(out, cap, "%s", b.p ? b.p : "");
+    mill_buf_free(&b);
+}
+
 static void default_home(char *home, size_t cap) {
     const char *v = env_nonempty("HF_HOME");
     const char *xdg = env_nonempty("XDG_CACHE_HOME");
     const char *user = env_nonempty("HOME");
+    char raw[4200];
     if (v)
-        snprintf(home, cap, "%s", v);
+        snprintf(raw, sizeof raw, "%s", v);
     else if (xdg)
-        snprintf(home, cap, "%s/huggingface", xdg);
+        snprintf(raw, sizeof raw, "%.4000s/huggingface", xdg);
     else
-        snprintf(home, cap, "%s/.cache/huggingface", user ? user : ".");
+        snprintf(raw, sizeof raw, "%.4000s/.cache/huggingface", user ? user : ".");
+    expand_path(raw, home, cap);
 }
 
 static void default_token(struct mill_hub_params *p, const char *home) {
@@ -241,8 +282,12 @@ static void default_token(struct mill_hub_params *p, const char *home) {
     }
     char path[4200];
     const char *tp = env_nonempty("HF_TOKEN_PATH");
-    snprintf(path, sizeof path, "%s/token", home);
-    if (!read_trimmed(tp ? tp : path, p->token, sizeof p->token))
+    if (tp)
+        expand_path(tp, path, sizeof path);
+    else
+        snprintf(path, sizeof path, "%.4000s%stoken", home,
+                 *home && strchr(home, 0)[-1] == '/' ? "" : "/");
+    if (!read_trimmed(path, p->token, sizeof p->token))
         p->token[0] = 0;
 }
 
@@ -261,8 +306,9 @@ struct mill_hub_params mill_hub_default_params(void) {
     if (!cache)
         cache = env_nonempty("HUGGINGFACE_HUB_CACHE");
     if (cache)
-        snprintf(p.cache_dir, sizeof p.cache_dir, "%s", cache);
-    else if (snprintf(p.cache_dir, sizeof p.cache_dir, "%.4000s/hub", home) < 0)
+        expand_path(cache, p.cache_dir, sizeof p.cache_dir);
+    else if (snprintf(p.cache_dir, sizeof p.cache_dir, "%.4000s%shub", home,
+                      *home && strchr(home, 0)[-1] == '/' ? "" : "/") < 0) /* os.path.join */
         p.cache_dir[0] = 0;
     p.offline = env_true("HF_HUB_OFFLINE");
     p.progress = isatty(STDERR_FILENO) && !env_true("HF_HUB_DISABLE_PROGRESS_BARS");
@@ -683,12 +729,16 @@ static CURLcode http_get(struct mill_hub *h, const char *url, struct resp *r) {
 /* What downloads and range reads track of each response: a status line starts one (*nresp
  * counts them, *cr_start is reset to -1), Content-Range: bytes <start>-... sets *cr_start (-2
  * when it does not parse). */
-static void track_range(const char *buf, size_t len, int *nresp, int64_t *cr_start) {
+static void track_range(const char *buf, size_t len, int *nresp, int64_t *cr_start,
+                        int64_t *retry_after) {
     const char *v;
     size_t vn;
     if (len >= 5 && !memcmp(buf, "HTTP/", 5)) {
         (*nresp)++;
-        *cr_start = -1;
+        *cr_start = *retry_after = -1;
+    } else if (header_value(buf, len, "retry-after", &v, &vn)) {
+        if (!parse_i64(v, vn, retry_after))
+            *retry_after = -1; /* a date is not read */
     } else if (header_value(buf, len, "content-range", &v, &vn) && vn > 6 &&
                !strncasecmp(v, "bytes ", 6)) {
         const char *dash = memchr(v + 6, '-', vn - 6);
@@ -742,7 +792,7 @@ static bool transient(CURLcode rc) {
     return rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
            rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
            rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM ||
-           rc == CURLE_SSL_CONNECT_ERROR;
+           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_COULDNT_RESOLVE_HOST;
 }
 
 /* An answer worth asking again: a transient connection failure, or HTTP 429, 500, 502, 503 or
@@ -883,15 +933,15 @@ static int parse_entry(const struct mill_value *e, size_t i, const char *path_ke
     f.path = (char *)mill_value_as_str(mill_value_get(e, path_key));
     if (!f.path)
         return bad_entry(err, i, "no path");
-    if (!safe_rel_path(f.path)) { /* named, with what cannot be printed escaped */
+    if (!safe_rel_path(f.path)) { /* left out (never a cache path), the rest of the repo kept */
         struct mill_buf b = {0};
         mill_buf_add_json_str(&b, f.path, strnlen(f.path, 200));
-        int rc = mill_err_set(err, MILL_EFORMAT,
-                              "hub listing: entry %zu: unsafe path %s (absolute, empty, '.' or "
-                              "'..' segments, a backslash or a control byte)",
-                              i, b.p ? b.p : "?");
+        MILL_WARN(MOD,
+                  "hub listing: entry %zu left out: unsafe path %s (absolute, empty, '.' or "
+                  "'..' segments, a backslash or a control byte)",
+                  i, b.p ? b.p : "?");
         mill_buf_free(&b);
-        return rc;
+        return MILL_OK;
     }
     if (get_size(mill_value_get(e, "size"), &f.size) != MILL_OK)
         return bad_entry(err, i, "bad size");
@@ -1375,11 +1425,12 @@ struct dl {
     int64_t have;           /* bytes in the file */
     struct mill_sha256 sha; /* of those bytes */
     CURL *curl;
-    int nresp, begun; /* status lines seen; the response whose body has begun */
-    int64_t cr_start; /* Content-Range start of the current response, -1 */
-    bool discard;     /* the current body is not the file (redirect, error) */
-    int werr;         /* errno of a failed write; -1 a Content-Range we did not ask */
-    int stopped;      /* the stop signal that ended the transfer (SIGINT, SIGTERM), else 0 */
+    int nresp, begun;    /* status lines seen; the response whose body has begun */
+    int64_t cr_start;    /* Content-Range start of the current response, -1 */
+    int64_t retry_after; /* its Retry-After in seconds, -1 */
+    bool discard;        /* the current body is not the file (redirect, error) */
+    int werr;            /* errno of a failed write; -1 a Content-Range we did not ask */
+    int stopped;         /* the stop signal that ended the transfer (SIGINT, SIGTERM), else 0 */
     struct progress prog;
 };
 
@@ -1393,7 +1444,7 @@ static void dl_restart(struct dl *d) {
 
 static size_t dl_header(char *buf, size_t size, size_t n, void *ud) {
     struct dl *d = ud;
-    track_range(buf, size * n, &d->nresp, &d->cr_start);
+    track_range(buf, size * n, &d->nresp, &d->cr_start, &d->retry_after);
     return size * n;
 }
 
@@ -1464,6 +1515,7 @@ static CURLcode dl_attempt(struct mill_hub *h, const char *url, struct dl *d, lo
     char range[32];
     snprintf(range, sizeof range, "%lld-", (long long)d->have);
     d->curl = h->curl;
+    d->retry_after = -1;
     d->nresp = d->begun = 0;
     d->werr = d->stopped = 0;
     d->discard = false;
@@ -1532,9 +1584,12 @@ static int transfer(struct target *t, const char *url, struct dl *d, const char 
                          (long long)d->have, inc);
             return redact(h, err);
         }
-        MILL_WARN(MOD, "%s: %s; resuming at byte %lld (retry %d of %d)", t->path, why,
-                  (long long)d->have, attempt + 1, h->p.max_retries);
-        int sig = backoff(wait);
+        /* the server's Retry-After (up to 60 s), else the doubling wait, as may_retry */
+        long ms =
+            d->retry_after >= 0 ? (long)(d->retry_after < 60 ? d->retry_after : 60) * 1000 : wait;
+        MILL_WARN(MOD, "%s: %s; resuming at byte %lld in %.1f s (retry %d of %d)", t->path, why,
+                  (long long)d->have, (double)ms / 1000.0, attempt + 1, h->p.max_retries);
+        int sig = backoff(ms);
         if (sig)
             return dl_stopped(t, d, sig, err);
         wait *= 2;
@@ -1711,16 +1766,17 @@ struct range_rd {
     char *buf;
     size_t len, got;
     int64_t offset;
-    int nresp, begun; /* status lines seen; the response whose body has begun */
-    int64_t cr_start; /* Content-Range start of the current response, -1 */
-    long status;      /* of the response whose body has begun */
-    bool discard;     /* the current body is not the file's (an error page) */
-    bool refused;     /* stopped: the whole file (200), or other or more bytes than asked */
+    int nresp, begun;    /* status lines seen; the response whose body has begun */
+    int64_t cr_start;    /* Content-Range start of the current response, -1 */
+    int64_t retry_after; /* its Retry-After in seconds, -1 */
+    long status;         /* of the response whose body has begun */
+    bool discard;        /* the current body is not the file's (an error page) */
+    bool refused;        /* stopped: the whole file (200), or other or more bytes than asked */
 };
 
 static size_t rr_header(char *buf, size_t size, size_t n, void *ud) {
     struct range_rd *r = ud;
-    track_range(buf, size * n, &r->nresp, &r->cr_start);
+    track_range(buf, size * n, &r->nresp, &r->cr_start, &r->retry_after);
     return size * n;
 }
 
@@ -1781,12 +1837,18 @@ static int range_get(struct target *t, int64_t offset, size_t len, char *buf, si
     long wait = t->h->p.retry_wait_ms;
     int rc;
     for (int attempt = 0;; attempt++) {
-        r = (struct range_rd){
-            .curl = t->h->curl, .buf = buf, .len = len, .offset = offset, .cr_start = -1};
+        r = (struct range_rd){.curl = t->h->curl,
+                              .buf = buf,
+                              .len = len,
+                              .offset = offset,
+                              .cr_start = -1,
+                              .retry_after = -1};
         long status = 0;
         MILL_DEBUG(MOD, "GET %s (bytes %s)", url, range);
         CURLcode cc = get_with(t->h, url, rr_header, rr_body, &r, range, &status);
-        rc = r.refused ? 0 : may_retry(t->h, t->repo, url, attempt, cc, status, -1, &wait, err);
+        rc = r.refused
+                 ? 0
+                 : may_retry(t->h, t->repo, url, attempt, cc, status, r.retry_after, &wait, err);
         if (rc == 1)
             continue;
         if (rc == 0)

@@ -391,9 +391,16 @@ static void test_parse_listing(void) {
     CHECK_STR(l.commit, C1);
     CHECK_INT(l.n, 2);
     mill_hub_listing_free(&l);
-    const char *bad[] = {"[{\"type\":\"file\",\"path\":\"../etc/passwd\"}]",
-                         "[{\"type\":\"file\",\"path\":\"/abs\"}]",
-                         "[{\"type\":\"file\",\"path\":\"a\",\"size\":-1}]",
+    /* an unsafe path is left out (never a cache path); the rest of the listing stands */
+    static const char unsafe[] = "[{\"type\":\"file\",\"path\":\"../etc/passwd\"},"
+                                 "{\"type\":\"file\",\"path\":\"/abs\"},"
+                                 "{\"type\":\"file\",\"path\":\"a\\\\b\"},"
+                                 "{\"type\":\"file\",\"path\":\"c\\u0001\"},"
+                                 "{\"type\":\"file\",\"path\":\"ok.txt\"}]";
+    CHECK_INT(mill_hub_parse_listing(unsafe, strlen(unsafe), &l, &err), 0);
+    CHECK(l.n == 1 && !strcmp(l.files[0].path, "ok.txt"));
+    mill_hub_listing_free(&l);
+    const char *bad[] = {"[{\"type\":\"file\",\"path\":\"a\",\"size\":-1}]",
                          "[{\"type\":\"file\",\"path\":\"a\",\"lfs\":{\"oid\":\"xyz\"}}]",
                          "[{\"type\":\"file\"}]",
                          "{\"siblings\": 3}",
@@ -432,6 +439,28 @@ static void test_default_params(void) {
     CHECK_STR(p.token, "hf_env_token");
     CHECK_STR(p.cache_dir, "/x/cache");
     CHECK(p.offline);
+    /* "~" and $VARS expanded as huggingface_hub's constants expand them (expanduser, then
+     * expandvars; an unset variable stays as written) */
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", home, 1);
+    setenv("HF_HOME", "~/", 1);
+    setenv("MILL_T_SUB", "tok", 1);
+    setenv("HF_TOKEN_PATH", "$HOME/${MILL_T_SUB}en", 1);
+    unsetenv("MILL_T_NOPE");
+    p = mill_hub_default_params();
+    snprintf(path, sizeof path, "%s/hub", home); /* os.path.join("HOME/", "hub") */
+    CHECK_STR(p.cache_dir, path);
+    CHECK_STR(p.token, "hf_file_token");
+    setenv("HF_HUB_CACHE", "~/c/$MILL_T_NOPE/${MILL_T_SUB}$", 1);
+    p = mill_hub_default_params();
+    snprintf(path, sizeof path, "%s/c/$MILL_T_NOPE/tok$", home);
+    CHECK_STR(p.cache_dir, path);
+    if (old_home)
+        setenv("HOME", old_home, 1);
+    free(old_home);
+    unsetenv("MILL_T_SUB");
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         unsetenv(vars[i]);
     unsetenv("HF_HOME");
@@ -755,6 +784,22 @@ static void test_retry(void) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.9);
     mill_hub_listing_free(&l);
+    /* ... for a download and a byte range too (answered by the CDN the Hub redirects to) */
+    rm_rf(cache);
+    ctl("reset=1&fail=/cdn/&status=429&times=1&retry_after=1");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(mill_hub_download(h, &DS, "big.bin", NULL, &local, &err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    check_big(local);
+    free(local);
+    CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.9);
+    rm_rf(cache); /* a cached file would be read instead */
+    ctl("reset=1&fail=big.bin&status=503&times=1&retry_after=1");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(mill_hub_read_range(h, &DS, "big.bin", 0, 100, buf, &got, &err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(got == 100 && !memcmp(buf, big, 100));
+    CHECK((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.9);
     ctl("reset=1&fail=/revision/main&status=503&times=10");
     CHECK_INT(mill_hub_list(h, &DS, NULL, &l, &err), MILL_ENET);
     CHECK(strstr(err.msg, "HTTP 503") != NULL);
