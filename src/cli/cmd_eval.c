@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,8 @@ static int run_eval(const struct mill_args *a) {
     p.batch_docs = (size_t)batch;
     p.fail_fast = mill_arg_bool(a, "fail_fast", false);
     mill_arg_int(a, "n_shot", -1, &p.n_shot);
-    if (p.n_shot < -1 || (mill_arg(a, "n_shot") && p.n_shot < 0))
-        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");
+    if (p.n_shot < -1 || (mill_arg(a, "n_shot") && p.n_shot < 0) || p.n_shot > INT_MAX)
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more (at most %d)", INT_MAX);
     struct mill_registry *reg = NULL;
     struct mill_err err = {0};
     if (mill_registry_init(&reg, &err))

@@ -500,8 +500,8 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
 
 /* Whether `mill eval` would find the job finished (BEHAVIOUR.md §2.4): its provenance file says
  * finished for the workers' seed (eval's default, 42) and this run's --limit, so a --limit smoke
- * run does not pass for a full one; without a provenance file (an aggregate.csv from
- * elsewhere), an aggregate row for it. */
+ * run does not pass for a full one, with no failed sample (eval would answer those again);
+ * without a provenance file (an aggregate.csv from elsewhere), an aggregate row for it. */
 static bool completed(const struct sched *s, const struct mill_aggregate_table *t,
                       const struct job *j) {
     char *path = mill_job_file(s->out_dir, j->model_name, j->task, j->n_shot, ".json");
@@ -510,7 +510,7 @@ static bool completed(const struct sched *s, const struct mill_aggregate_table *
         mill_provenance_read(path, &st);
     free(path);
     if (st.found)
-        return mill_provenance_finished(&st, WORKER_SEED, s->limit);
+        return mill_provenance_finished(&st, WORKER_SEED, s->limit) && st.n_failed == 0;
     for (size_t i = 0; i < t->n; i++)
         if (t->rows[i].n_shot == j->n_shot && !strcmp(t->rows[i].model, j->model_name) &&
             !strcmp(t->rows[i].task, j->task))

@@ -86,7 +86,12 @@ static void print_main_help(void) {
 static const char *stop_doing = "stopping";
 
 static void on_stop_signal(int sig) {
-    int saved = errno; /* the interrupted code may be about to read it */
+    int saved = errno;        /* the interrupted code may be about to read it */
+    if (mill_stop_signal()) { /* the other stop signal after one: at once, as a second one */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        raise(sig);
+    }
     mill_stop_request(sig);
     static const char head[] = "\nmill: ", tail[] = " (signal again to stop at once)\n";
     ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);

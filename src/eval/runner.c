@@ -888,7 +888,8 @@ static const char *parent_name(const struct run_ctx *c, const struct mill_task_c
 }
 
 /* Leaf rows from the job's done docs [0, n_docs): one aggregate.csv row per metric that has a
- * value (a metric NaN for every doc, as resumed lines without its key give, has no row). */
+ * value; a metric NaN for every doc (every sample failed, or resumed lines without its key)
+ * deletes the row an earlier run may have left for it. */
 static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err *err) {
     double *x = malloc((size_t)(j->n_docs ? j->n_docs : 1) * sizeof *x);
     struct mill_aggregate_row *rows = calloc(j->n_metrics, sizeof *rows);
@@ -898,6 +899,7 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     size_t n = 0, n_rows = 0;
+    tr->have = false;
     for (size_t m = 0; m < j->n_metrics; m++) {
         n = 0;
         size_t values = 0;
@@ -915,23 +917,30 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
                                          .task_type = mill_task_type_str(j->type),
                                          .n_shot = j->t->n_shots,
                                          .metric = j->metrics[m]->name};
-        mill_aggregate_leaf(x, n, &r->performance, &r->std_err);
-        tr->perf[m] = values ? r->performance : NAN;
-        n_rows += values > 0;
+        int lrc = values ? mill_aggregate_leaf(x, n, &r->performance, &r->std_err) : 0;
+        if (lrc) {
+            free(x);
+            free(rows);
+            return mill_err_set(err, lrc, "out of memory");
+        }
+        if (!values)
+            r->performance = NAN; /* deletes a stale row (mill_aggregate_upsert) */
+        tr->perf[m] = r->performance;
+        tr->have = tr->have || values > 0;
+        n_rows++;
     }
     tr->n_samples = n;
-    tr->have = n_rows > 0;
     int rc = 0;
-    if (tr->have) {
+    if (n_rows) {
         char *path = NULL;
         if (asprintf(&path, "%s/aggregate.csv", j->c->p->output_dir) < 0)
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         else
             rc = mill_aggregate_upsert(path, rows, n_rows, err);
         free(path);
-    } else {
-        MILL_WARN("runner", "No instances for %s: nothing aggregated", j->t->name);
     }
+    if (!tr->have)
+        MILL_WARN("runner", "No instances for %s: nothing aggregated", j->t->name);
     free(x);
     free(rows);
     return rc;
@@ -1183,11 +1192,7 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
                     }
                     break;
                 }
-        if (k < n) {
-            MILL_WARN("runner", "%s: no %s rollup: %zu of %zu tasks have a result", b->name,
-                      b->metric_names[m], k, n);
-            continue;
-        }
+        /* no rollup this time deletes the one an earlier run may have left (NaN) */
         struct mill_aggregate_row *r = &rows[n_rows++];
         *r = (struct mill_aggregate_row){
             .model = c->model,
@@ -1195,13 +1200,19 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
             .task = b->name,
             .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
             .n_shot = c->p->n_shot >= 0 ? c->p->n_shot : tasks[0]->n_shots,
-            .metric = b->metric_names[m]};
+            .metric = b->metric_names[m],
+            .performance = NAN};
+        if (k < n) {
+            MILL_WARN("runner", "%s: no %s rollup: %zu of %zu tasks have a result", b->name,
+                      b->metric_names[m], k, n);
+            continue;
+        }
         int rrc = mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k,
                                         &r->performance, &r->std_err);
         if (rrc) {
             MILL_WARN("runner", "%s: no %s rollup: %s", b->name, b->metric_names[m],
                       rrc == MILL_ENOMEM ? "out of memory" : "its tasks' sample counts sum to 0");
-            n_rows--;
+            r->performance = NAN;
             continue;
         }
         if (m == 0) {

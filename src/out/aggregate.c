@@ -574,7 +574,10 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         goto done;
     }
-    fd = open(lock_path.p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* as the job locks: the umask decides who shares it; read-only is enough for flock */
+    fd = open(lock_path.p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EACCES)
+        fd = open(lock_path.p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = mill_err_set(err, MILL_EIO, "cannot update %s (left unchanged): cannot open %s: %s",
                           path, lock_path.p, strerror(errno));
@@ -588,6 +591,13 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
     }
     if ((rc = mill_aggregate_read(&t, path, err)) < 0)
         goto done; /* corrupt or unreadable: leave it as it is */
+    size_t adds = 0;
+    for (size_t i = 0; i < n; i++)
+        adds += !isnan(rows[i].performance);
+    if (!adds && !t.n) { /* deletions in a file with no row (or none at all) */
+        rc = 0;
+        goto done;
+    }
     remove_stale_tmp(path);
 
     rc = put_header(&out, t.extra_cols, t.n_extra);
@@ -602,7 +612,8 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
         size_t j = i + 1;
         while (j < n && !same_key(&rows[i], &rows[j]))
             j++;
-        if (j == n) { /* no later new row replaces it; its extra values are not the file's */
+        if (j == n && !isnan(rows[i].performance)) { /* no later new row replaces it; its
+                                                       * extra values are not the file's */
             struct mill_aggregate_row r = rows[i];
             r.extra = NULL;
             rc = put_row(&out, &r, t.n_extra);

@@ -62,7 +62,9 @@ int mill_aggregate_write(const struct mill_aggregate_table *t, struct mill_buf *
  * in order (each deletes every row with its (model, task, n_shot, metric), then is appended; so
  * of two new rows with one key the later wins), writes "<path>.tmp.<pid>", fsyncs it, renames it
  * over path and releases the lock. Extra columns of the file are kept; new rows get empty values
- * there (their extra is ignored). n == 0 does nothing.
+ * there (their extra is ignored). A row whose performance is NaN only deletes (a job that got
+ * no value this time leaves no stale row); the file is not created for deletions alone. n == 0
+ * does nothing.
  * Returns 0; MILL_EINVAL (a NULL model, task or metric); MILL_EFORMAT (the current file is
  * corrupt: it is left untouched); MILL_ELOCK; MILL_EIO; MILL_ENOMEM. */
 int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *rows, size_t n,

@@ -93,6 +93,15 @@ check "resume computes only the missing samples" \
     "grep -q 'py ok' '$tmp/py.out' || { cat '$tmp/py.out'; false; }"
 check "resume gives the same leaf row" "grep -qx 'toy-model,toy,toy_qa,generative_qa,2,exact_match,0.75,0.25' '$OUT/aggregate.csv'"
 
+# A rerun that gets no value (another --seed, every sample failing: no saved responses) leaves
+# no row of the earlier run's in aggregate.csv, leaf or rollup, for collect to show as its.
+cp -r "$OUT" "$tmp/stale"
+: > "$tmp/none.jsonl"
+"$MILL" --output_dir "$tmp/stale" --seed 7 eval "replay[file=$tmp/none.jsonl,name=toy-model]" toy \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stale.err"; rc=$?
+check "a rerun with no value: exit 0, the earlier rows gone, the header kept" \
+    "[ $rc -eq 0 ] && [ \"\$(cat '$tmp/stale/aggregate.csv')\" = \"\$(head -1 '$tmp/want.csv')\" ] || { cat '$tmp/stale/aggregate.csv'; tail -3 '$tmp/stale.err'; false; }"
+
 run toy_mc,toy_mc; rc=$?
 check "a name given twice is one row of the table" "[ $rc -eq 0 ] && [ \$(grep -c '^toy_mc ' '$tmp/stdout') -eq 1 ]"
 

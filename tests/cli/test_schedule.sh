@@ -73,6 +73,16 @@ check "completed jobs are filtered (112 left)" \
 check "the completed (model, task, n_shot) rows are gone, others stay" \
     "! grep -Eq ' mmlu_anatomy +0\$' '$tmp/stdout' && ! grep -Eq ' mmlu_virology +5\$' '$tmp/stdout' && grep -Eq ' mmlu_anatomy +5\$' '$tmp/stdout' && grep -Eq ' mmlu_astronomy +0\$' '$tmp/stdout'"
 rm -f "$OUT/aggregate.csv"
+# a finished job with failed samples is not complete: eval would answer those again
+mkdir -p "$OUT/outputs/org__m"
+echo '{"finished":true,"seed":42,"limit":-1,"n":135,"n_failed":2}' \
+    > "$OUT/outputs/org__m/mmlu_anatomy_0shot.json"
+echo '{"finished":true,"seed":42,"limit":-1,"n":135,"n_failed":0}' \
+    > "$OUT/outputs/org__m/mmlu_anatomy_5shot.json"
+sched "$SPEC" mmlu --n_shots 0,5 --dry_run; rc=$?
+check "a finished job with failed samples stays to do, one without is complete (113 left)" \
+    "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/stdout') -eq 114 ] && grep -Eq ' mmlu_anatomy +0\$' '$tmp/stdout' && ! grep -Eq ' mmlu_anatomy +5\$' '$tmp/stdout'"
+rm -rf "$OUT/outputs"
 
 # ---- usage errors ----
 sched "$SPEC" no_such_task --dry_run; rc=$?

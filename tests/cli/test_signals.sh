@@ -84,4 +84,18 @@ exec 9>&- # still waiting (the old blocking flock): let it go on, so the wait be
 wait "$pid"; rc=$?
 check "SIGINT while waiting for another run's job lock: exit 130 within seconds (got $rc)" \
     "[ $rc -eq 130 ] && [ \$((SECONDS - t0)) -lt 10 ] && grep -q 'stopped by signal 2 while waiting for' '$tmp/locked.err'"
+
+# SIGINT, then SIGTERM before the batch in flight ends: the second stop signal, whichever,
+# ends the process at once (killed by SIGTERM: no clean stop, no resume message).
+set -m
+"$MILL" --output_dir "$tmp/twice" "${ARGS[@]}" >/dev/null 2>"$tmp/twice.err" &
+pid=$!
+set +m
+wait_for --pid "$pid" 60 grep -q 'Evaluating' "$tmp/twice.err"
+kill -INT "$pid"
+wait_for 10 grep -q 'signal again to stop at once' "$tmp/twice.err"
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+check "SIGINT then SIGTERM: killed at once by the second (exit $rc, no resume message)" \
+    "[ $rc -eq 143 ] && ! grep -q 'run the same command again to resume' '$tmp/twice.err'"
 finish

@@ -164,6 +164,28 @@ static void test_upsert_replaces_exactly_the_key(void) {
     teardown();
 }
 
+/* A NaN performance deletes its key's row and adds none; deletions alone create no file. */
+static void test_upsert_deletes(void) {
+    setup();
+    const char *path = tmp_path("aggregate.csv");
+    struct mill_err err = {0};
+    struct mill_aggregate_row gone = row("a", "t", 0, "acc", NAN, 0);
+    CHECK_INT(mill_aggregate_upsert(path, &gone, 1, &err), MILL_OK);
+    CHECK(access(path, F_OK) != 0);
+    struct mill_aggregate_row base[3] = {row("a", "t", 0, "acc", 0.1, 0),
+                                         row("a", "t", 0, "f1", 0.2, 0),
+                                         row("b", "t", 0, "acc", 0.3, 0)};
+    CHECK_INT(mill_aggregate_upsert(path, base, 3, &err), MILL_OK);
+    struct mill_aggregate_row mix[2] = {gone, row("c", "t", 0, "acc", 0.4, 0)};
+    CHECK_INT(mill_aggregate_upsert(path, mix, 2, &err), MILL_OK);
+    char *text = mtest_read_file(path, NULL);
+    CHECK_STR(text, HEADER "a,,t,multiple_choice,0,f1,0.2,0.0\n"
+                           "b,,t,multiple_choice,0,acc,0.3,0.0\n"
+                           "c,,t,multiple_choice,0,acc,0.4,0.0\n");
+    free(text);
+    teardown();
+}
+
 static void test_extra_columns_preserved(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
@@ -414,6 +436,7 @@ static void test_concurrent_upserts(void) {
 }
 
 MTEST_MAIN(MTEST(test_missing_file_is_empty), MTEST(test_round_trip),
-           MTEST(test_upsert_replaces_exactly_the_key), MTEST(test_extra_columns_preserved),
-           MTEST(test_quoting), MTEST(test_lenient_but_lossless_inputs), MTEST(test_corrupt_files),
+           MTEST(test_upsert_replaces_exactly_the_key), MTEST(test_upsert_deletes),
+           MTEST(test_extra_columns_preserved), MTEST(test_quoting),
+           MTEST(test_lenient_but_lossless_inputs), MTEST(test_corrupt_files),
            MTEST(test_leaf_and_rollup), MTEST(test_concurrent_upserts))
