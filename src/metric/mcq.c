@@ -18,18 +18,21 @@
  *    , . ! ? ; : ' without the double quote that §3.6 adds; it runs no marker regex.
  * MMMU's older eval_utils.py looked for " X " with a space on both sides and had no "X." stage;
  * §3.6 (and Python Mill) follow the newer code, and so do we.
- * Where we differ from Python: option texts and the response are lowercased in ASCII only (str
- * .lower() would also fold other scripts, which only matters when a non-ASCII letter differs in
- * case between option and response). Pure functions: no allocation of their own, no state but
- * the compiled pattern. */
+ * The option-text stage lowercases the padded response and the options with str.lower()'s
+ * full mappings (core/pycase.c), as Python does; should that allocation fail, it falls back to
+ * ASCII case folding in place. Pure functions: no state but the compiled pattern. */
 #include "metric/metrics.h"
 
 #include "core/random.h"
+#include "core/pycase.h"
 #include "core/regex.h"
 #include "core/text.h"
 
+#include <mill/buf.h>
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_LETTERS 26
@@ -115,7 +118,8 @@ enum stage { BRACKET, SPACE, DOT, TEXT };
 
 struct mcq {
     const char *const *options;
-    size_t n; /* letters A.. in use: min(options, 26) */
+    size_t n;  /* letters A.. in use: min(options, 26) */
+    bool fold; /* the text stage folds ASCII case itself (the texts are not lowercased) */
 };
 
 /* Whether option i is a candidate at stage: "(X)", "X ", "X." or its text in the response. */
@@ -126,7 +130,7 @@ static bool detect(const struct padded *t, const struct mcq *q, size_t i, enum s
     case BRACKET: return rfind(t, bracket, 3, false) >= 0;
     case SPACE: return rfind(t, space, 2, false) >= 0;
     case DOT: return rfind(t, dot, 2, false) >= 0;
-    default: return rfind(t, q->options[i], strlen(q->options[i]), true) >= 0;
+    default: return rfind(t, q->options[i], strlen(q->options[i]), q->fold) >= 0;
     }
 }
 
@@ -134,7 +138,7 @@ static bool detect(const struct padded *t, const struct mcq *q, size_t i, enum s
 static int64_t rank(const struct padded *t, const struct mcq *q, size_t i, enum stage stage) {
     char tok[3] = {stage == BRACKET ? '(' : ' ', (char)('A' + i), stage == BRACKET ? ')' : ' '};
     if (stage == TEXT)
-        return rfind(t, q->options[i], strlen(q->options[i]), true);
+        return rfind(t, q->options[i], strlen(q->options[i]), q->fold);
     return rfind(t, tok, 3, false);
 }
 
@@ -154,6 +158,27 @@ static char pick(const struct padded *t, const struct mcq *q, enum stage stage) 
     return best;
 }
 
+/* The option-text stage: each option's text.lower() in the padded response's .lower(), the
+ * last found winning (byte offsets order the candidates as Python's indices do: one string).
+ * Out of memory, ASCII case is folded in place instead. */
+static char text_stage(const struct padded *t, const struct mcq *q) {
+    struct mill_buf low = {0}, opt[MAX_LETTERS] = {{0}};
+    const char *lowered[MAX_LETTERS];
+    bool ok = !mill_buf_adds(&low, "") && !mill_py_recase(t->s, t->n, MILL_PYCASE_LOWER, &low);
+    for (size_t i = 0; ok && i < q->n; i++) {
+        ok = !mill_buf_adds(&opt[i], "") &&
+             !mill_py_recase(q->options[i], strlen(q->options[i]), MILL_PYCASE_LOWER, &opt[i]);
+        lowered[i] = opt[i].p;
+    }
+    struct padded lt = {low.p, low.n};
+    struct mcq lq = {lowered, q->n, false}, fq = {q->options, q->n, true};
+    char c = ok ? pick(&lt, &lq, TEXT) : pick(t, &fq, TEXT);
+    mill_buf_free(&low);
+    for (size_t i = 0; i < q->n; i++)
+        mill_buf_free(&opt[i]);
+    return c;
+}
+
 /* §3.6 step 2: strip, pad, then the bracket, space, dot and option-text stages in turn. */
 static char cascade(const char *response, size_t n, const char *strip, const struct mcq *q) {
     struct padded t = {response, n};
@@ -163,7 +188,7 @@ static char cascade(const char *response, size_t n, const char *strip, const str
         if (c)
             return c;
     }
-    return more_than_five_words(t.s, t.n) ? pick(&t, q, TEXT) : 0;
+    return more_than_five_words(t.s, t.n) ? text_stage(&t, q) : 0;
 }
 
 /* §3.6 step 1, as re.finditer: matches do not overlap; the last one with a valid letter. */
@@ -196,7 +221,7 @@ char mill_mcq_parse(const char *response, size_t n, const char *const *options, 
         response = "";
         n = 0;
     }
-    struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS};
+    struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS, false};
     char c = marker_letter(response, n, q.n);
     if (!c)
         c = cascade(response, n, GENERIC_STRIP, &q);
@@ -230,7 +255,7 @@ char mill_mmmu_pro_parse(const char *response, size_t n, const char *const *opti
         response = "";
         n = 0;
     }
-    struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS};
+    struct mcq q = {options, n_options < MAX_LETTERS ? n_options : MAX_LETTERS, false};
     char c = answer_tail(response, n, q.n);
     if (!c)
         c = cascade(response, n, MMMU_PRO_STRIP, &q);

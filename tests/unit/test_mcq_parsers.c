@@ -28,16 +28,21 @@ static const char *const mmmu[] = {"$6",        "$8",
 static const char *const four[] = {"Paris", "London", "Berlin", "Madrid"};
 static const char *const blank[] = {"", "yes", "no"};
 static const char *const two[] = {"True", "False"};
+/* options whose case differs from the responses' beyond ASCII (str.lower() folds them) */
+static const char *const intl[] = {"\xc3\x89T\xc3\x89", "\xce\x9f\xce\x94\xce\x9f\xce\xa3",
+                                   "Stra\xc3\x9f"
+                                   "e",
+                                   "\xc4\xb0stanbul"};
 
 struct optset {
     const char *const *v;
     size_t n;
 };
 static const struct optset sets[] = {
-    {cifar, N(cifar)}, {imagenet, N(imagenet)}, {mmmu, N(mmmu)},
-    {four, N(four)},   {blank, N(blank)},       {two, N(two)},
+    {cifar, N(cifar)}, {imagenet, N(imagenet)}, {mmmu, N(mmmu)}, {four, N(four)},
+    {blank, N(blank)}, {two, N(two)},           {intl, N(intl)},
 };
-enum { CIFAR, IMAGENET, MMMU, FOUR, BLANK, TWO };
+enum { CIFAR, IMAGENET, MMMU, FOUR, BLANK, TWO, INTL };
 
 struct generic_case {
     int set;
@@ -49,6 +54,11 @@ struct generic_case {
 
 /* Generations a VLM gives to the *_mcq prompts (and some that trip the parser). */
 static const struct generic_case generic_cases[] = {
+    C(INTL, "I am quite sure the season shown here is \xc3\xa9t\xc3\xa9 and not winter"),
+    C(INTL, "The sign in the picture clearly reads \xce\xbf\xce\xb4\xce\xbf\xcf\x82 in Greek"),
+    C(INTL, "It reads \xce\x9f\xce\x94\xce\x9f\xce\xa3 then \xc3\x89t\xc3\xa9 at the end"),
+    C(INTL, "Without any doubt the answer must be STRASSE in this case"),
+    C(INTL, "The city on the map is i\xcc\x87stanbul near the old strait"),
     C(CIFAR, "The answer is (B)."),
     C(CIFAR, "Final Answer: C"),
     C(CIFAR, "**Answer: D**"),
