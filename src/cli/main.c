@@ -90,7 +90,9 @@ static void on_stop_signal(int sig) {
     if (mill_stop_signal()) { /* the other stop signal after one: at once, as a second one */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        raise(sig);
+        raise(sig); /* pending while this handler runs: delivered, fatal, as it returns */
+        errno = saved;
+        return;
     }
     mill_stop_request(sig);
     static const char head[] = "\nmill: ", tail[] = " (signal again to stop at once)\n";

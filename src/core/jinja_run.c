@@ -1962,14 +1962,14 @@ static struct jv title_filter(struct run *R, const struct jv *s) {
             i += k;
             continue;
         }
-        size_t e = i + cpw(p, i, n), w = e;
+        size_t k1 = mill_utf8_valid_len((const unsigned char *)p + i, n - i, NULL);
+        size_t e = i + (k1 ? k1 : 1), w = e; /* an ill-formed byte is one character */
         while (w < n && !title_sep(p + w, n - w))
-            w += cpw(p, w, n);
-        struct jv first = {.k = J_STR, .u.s = {p + i, e - i}};
-        struct jv rest = {.k = J_STR, .u.s = {p + e, w - e}};
-        struct jv up = recase(R, &first, 'u'), lo = recase(R, &rest, 'l');
-        put(R, b, up.u.s.p, up.u.s.n);
-        put(R, b, lo.u.s.p, lo.u.s.n);
+            w++;
+        size_t n0 = b->n;
+        ck(R, mill_py_recase(p + i, e - i, MILL_PYCASE_UPPER, b));
+        ck(R, mill_py_recase(p + e, w - e, MILL_PYCASE_LOWER, b));
+        grew(R, b, n0);
         i = w;
     }
     return buf_done(R, b);

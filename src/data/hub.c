@@ -223,36 +223,48 @@ static int redact(const struct mill_hub *h, struct mill_err *err) {
  * a leading "~" or "~/" being $HOME (~user is left alone), $NAME and ${NAME} the variable's
  * value when it is set, else left as written. */
 static void expand_path(const char *path, char *out, size_t cap) {
+    const char *given = path;
     struct mill_buf b = {0};
     const char *home = getenv("HOME");
+    int rc = mill_buf_adds(&b, "");
     if (path[0] == '~' && (path[1] == '/' || !path[1]) && home) {
         size_t n = strlen(home);
         while (n && home[n - 1] == '/')
             n--;
-        mill_buf_add(&b, home, n);
+        rc = rc || mill_buf_add(&b, home, n);
         path++;
         if (!b.n && !*path)
-            mill_buf_addc(&b, '/');
+            rc = rc || mill_buf_addc(&b, '/');
     }
-    for (const char *p = path; *p;) {
-        const char *name = p + 1, *end = NULL;
-        if (*p == '$' && *name == '{')
-            end = strchr(name, '}');
-        else if (*p == '$')
+    for (const char *p = path; *p;) { /* posixpath's \$(\w+|\{[^}]*\}) matches */
+        const char *name = p + 1, *nm = NULL, *end = NULL;
+        if (*p == '$' && *name == '{' && strchr(name, '}')) {
+            nm = name + 1;
+            end = strchr(name, '}') + 1;
+        } else if (*p == '$') {
             for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
                 ;
-        size_t nn = end ? (size_t)(end - name) - (*name == '{') : 0;
-        char var[256];
-        const char *val =
-            nn && nn < sizeof var && copy_str(var, sizeof var, name + (*name == '{'), nn)
-                ? getenv(var)
-                : NULL;
-        if (!val) {
-            mill_buf_addc(&b, *p++);
+            nm = end > name ? name : NULL;
+        }
+        if (!nm) {
+            rc = rc || mill_buf_addc(&b, *p);
+            p++;
             continue;
         }
-        mill_buf_adds(&b, val);
-        p = end + (*end == '}');
+        size_t nn = (size_t)(end - nm) - (*name == '{');
+        char var[256];
+        const char *val =
+            nn && nn < sizeof var && !memchr(nm, '=', nn) && copy_str(var, sizeof var, nm, nn)
+                ? getenv(var)
+                : NULL;
+        /* set: its value; unset: the whole match as written */
+        rc = rc || (val ? mill_buf_adds(&b, val) : mill_buf_add(&b, p, (size_t)(end - p)));
+        p = end;
+    }
+    if (rc) { /* out of memory: the path as given */
+        mill_buf_free(&b);
+        snprintf(out, cap, "%s", given);
+        return;
     }
     snprintf(out, cap, "%s", b.p ? b.p : "");
     mill_buf_free(&b);

@@ -86,6 +86,7 @@ struct run_ctx {
 /* What one task produced, for the end table and the benchmark rollup. */
 struct task_result {
     bool have;
+    bool had_docs;    /* the job had docs (a value or not) */
     double *perf;     /* per task metric */
     size_t n_samples; /* samples with metric values */
 };
@@ -923,13 +924,17 @@ static int aggregate_job(struct job *j, struct task_result *tr, struct mill_err 
             free(rows);
             return mill_err_set(err, lrc, "out of memory");
         }
-        if (!values)
-            r->performance = NAN; /* deletes a stale row (mill_aggregate_upsert) */
-        tr->perf[m] = r->performance;
+        /* no value, of docs there were: the stale row of an earlier run goes (a job of no
+         * docs, --limit 0 or an empty split, leaves the file alone) */
+        r->remove = !values;
+        tr->perf[m] = values ? r->performance : NAN;
+        if (!values && !j->n_docs)
+            continue;
         tr->have = tr->have || values > 0;
         n_rows++;
     }
     tr->n_samples = n;
+    tr->had_docs = j->n_docs > 0;
     int rc = 0;
     if (n_rows) {
         char *path = NULL;
@@ -1201,10 +1206,14 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
             .task_type = mill_task_type_str(mill_task_effective_type(tasks[0])),
             .n_shot = c->p->n_shot >= 0 ? c->p->n_shot : tasks[0]->n_shots,
             .metric = b->metric_names[m],
-            .performance = NAN};
+            .remove = true};
         if (k < n) {
             MILL_WARN("runner", "%s: no %s rollup: %zu of %zu tasks have a result", b->name,
                       b->metric_names[m], k, n);
+            bool docs = false; /* tasks of no docs at all (--limit 0) leave the file alone */
+            for (size_t i = 0; i < n; i++)
+                docs = docs || tr[i].had_docs;
+            n_rows -= !docs;
             continue;
         }
         int rrc = mill_aggregate_rollup(perf, b->weighted_aggregate ? counts : NULL, k,
@@ -1212,9 +1221,9 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
         if (rrc) {
             MILL_WARN("runner", "%s: no %s rollup: %s", b->name, b->metric_names[m],
                       rrc == MILL_ENOMEM ? "out of memory" : "its tasks' sample counts sum to 0");
-            r->performance = NAN;
             continue;
         }
+        r->remove = false;
         if (m == 0) {
             *first_score = r->performance;
             *have = true;

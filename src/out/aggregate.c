@@ -590,11 +590,14 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
         goto done;
     }
     if ((rc = mill_aggregate_read(&t, path, err)) < 0)
-        goto done; /* corrupt or unreadable: leave it as it is */
-    size_t adds = 0;
-    for (size_t i = 0; i < n; i++)
-        adds += !isnan(rows[i].performance);
-    if (!adds && !t.n) { /* deletions in a file with no row (or none at all) */
+        goto done;       /* corrupt or unreadable: leave it as it is */
+    bool change = false; /* an addition, or a deletion that matches a row */
+    for (size_t i = 0; i < n && !change; i++) {
+        change = !rows[i].remove;
+        for (size_t k = 0; k < t.n && !change; k++)
+            change = same_key(&t.rows[k], &rows[i]);
+    }
+    if (!change) {
         rc = 0;
         goto done;
     }
@@ -612,8 +615,8 @@ int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *row
         size_t j = i + 1;
         while (j < n && !same_key(&rows[i], &rows[j]))
             j++;
-        if (j == n && !isnan(rows[i].performance)) { /* no later new row replaces it; its
-                                                       * extra values are not the file's */
+        if (j == n && !rows[i].remove) { /* no later new row replaces it; its extra values
+                                           * are not the file's */
             struct mill_aggregate_row r = rows[i];
             r.extra = NULL;
             rc = put_row(&out, &r, t.n_extra);

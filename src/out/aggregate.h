@@ -22,6 +22,7 @@ struct mill_aggregate_row {
     double performance; /* a fraction, already rounded to 4 decimals by the formulas below */
     double std_err;     /* the "stderr" column (stdio owns the name stderr) */
     const char **extra; /* n_extra values, one per table extra column; NULL when n_extra == 0 */
+    bool remove;        /* mill_aggregate_upsert: delete the key's rows, add none */
 };
 
 struct mill_aggregate_table {
@@ -62,9 +63,9 @@ int mill_aggregate_write(const struct mill_aggregate_table *t, struct mill_buf *
  * in order (each deletes every row with its (model, task, n_shot, metric), then is appended; so
  * of two new rows with one key the later wins), writes "<path>.tmp.<pid>", fsyncs it, renames it
  * over path and releases the lock. Extra columns of the file are kept; new rows get empty values
- * there (their extra is ignored). A row whose performance is NaN only deletes (a job that got
- * no value this time leaves no stale row); the file is not created for deletions alone. n == 0
- * does nothing.
+ * there (their extra is ignored). A row with remove set only deletes (a job that got no value
+ * this time leaves no stale row); deletions alone that match no row write nothing. n == 0 does
+ * nothing.
  * Returns 0; MILL_EINVAL (a NULL model, task or metric); MILL_EFORMAT (the current file is
  * corrupt: it is left untouched); MILL_ELOCK; MILL_EIO; MILL_ENOMEM. */
 int mill_aggregate_upsert(const char *path, const struct mill_aggregate_row *rows, size_t n,

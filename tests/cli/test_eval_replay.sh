@@ -96,6 +96,11 @@ check "resume gives the same leaf row" "grep -qx 'toy-model,toy,toy_qa,generativ
 # A rerun that gets no value (another --seed, every sample failing: no saved responses) leaves
 # no row of the earlier run's in aggregate.csv, leaf or rollup, for collect to show as its.
 cp -r "$OUT" "$tmp/stale"
+cp -r "$OUT" "$tmp/zero"
+"$MILL" --output_dir "$tmp/zero" --limit 0 eval "$SPEC" toy --task_paths "$tmp/plug" \
+    >/dev/null 2>&1; rc=$?
+check "a run of no docs (--limit 0) leaves aggregate.csv as it was" \
+    "[ $rc -eq 0 ] && cmp -s '$OUT/aggregate.csv' '$tmp/zero/aggregate.csv'"
 : > "$tmp/none.jsonl"
 "$MILL" --output_dir "$tmp/stale" --seed 7 eval "replay[file=$tmp/none.jsonl,name=toy-model]" toy \
     --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stale.err"; rc=$?

@@ -4,6 +4,7 @@
  * Works in a fresh directory under $TMPDIR (or /tmp) and removes it; must not touch the tree. */
 #include <dirent.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,12 +165,14 @@ static void test_upsert_replaces_exactly_the_key(void) {
     teardown();
 }
 
-/* A NaN performance deletes its key's row and adds none; deletions alone create no file. */
+/* remove deletes its key's row and adds none; deletions that match nothing write nothing; a
+ * NaN performance is a value (written as an empty field). */
 static void test_upsert_deletes(void) {
     setup();
     const char *path = tmp_path("aggregate.csv");
     struct mill_err err = {0};
-    struct mill_aggregate_row gone = row("a", "t", 0, "acc", NAN, 0);
+    struct mill_aggregate_row gone = row("a", "t", 0, "acc", 0, 0);
+    gone.remove = true;
     CHECK_INT(mill_aggregate_upsert(path, &gone, 1, &err), MILL_OK);
     CHECK(access(path, F_OK) != 0);
     struct mill_aggregate_row base[3] = {row("a", "t", 0, "acc", 0.1, 0),
@@ -182,6 +185,16 @@ static void test_upsert_deletes(void) {
     CHECK_STR(text, HEADER "a,,t,multiple_choice,0,f1,0.2,0.0\n"
                            "b,,t,multiple_choice,0,acc,0.3,0.0\n"
                            "c,,t,multiple_choice,0,acc,0.4,0.0\n");
+    free(text);
+    struct stat st0, st1;
+    CHECK_INT(stat(path, &st0), 0);
+    CHECK_INT(mill_aggregate_upsert(path, &gone, 1, &err), MILL_OK); /* nothing to delete */
+    CHECK_INT(stat(path, &st1), 0);
+    CHECK(st0.st_ino == st1.st_ino);
+    struct mill_aggregate_row nan_row = row("d", "t", 0, "acc", NAN, 0);
+    CHECK_INT(mill_aggregate_upsert(path, &nan_row, 1, &err), MILL_OK);
+    text = mtest_read_file(path, NULL);
+    CHECK(text && strstr(text, "d,,t,multiple_choice,0,acc,,0.0\n") != NULL);
     free(text);
     teardown();
 }

@@ -457,6 +457,10 @@ static void test_default_params(void) {
     p = mill_hub_default_params();
     snprintf(path, sizeof path, "%s/c/$MILL_T_NOPE/tok$", home);
     CHECK_STR(p.cache_dir, path);
+    /* a '}' after $NAME is text; an unset ${...} is kept whole, $ inside it too */
+    setenv("HF_HUB_CACHE", "$MILL_T_SUB}/${MILL_T_NOPE/$MILL_T_SUB}/${}/$/${x", 1);
+    p = mill_hub_default_params();
+    CHECK_STR(p.cache_dir, "tok}/${MILL_T_NOPE/$MILL_T_SUB}/${}/$/${x");
     if (old_home)
         setenv("HOME", old_home, 1);
     free(old_home);

@@ -30,7 +30,9 @@ static void test_rstrip_len(void) {
         {"x\xE2\x80\x8A\xE2\x80\xA8", 1}, /* U+200A HAIR SPACE, U+2028 LINE SEPARATOR */
         {"x\xE2\x80\x8B", 4},             /* U+200B ZERO WIDTH SPACE is not whitespace */
         {"\xC2\xA0\xC2\xA0", 0},
-        {"x\xFF ", 2}, /* an invalid byte is kept */
+        {"x\xFF ", 2},    /* an invalid byte is kept */
+        {"x\xC0\xA0", 3}, /* an overlong space is no space: Python decodes it as U+FFFD */
+        {"x\xE0\x82\x85", 4},
         {"caf\xC3\xA9  ", 5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -48,6 +50,13 @@ static void test_strip(void) {
     s = mill_py_strip(" \t ");
     CHECK_STR(s, "");
     free(s);
+    s = mill_py_strip("\xC0\xA0"
+                      "a\xF0\x82\x80\x80 "); /* overlong spaces are kept */
+    CHECK_STR(s, "\xC0\xA0"
+                 "a\xF0\x82\x80\x80");
+    free(s);
+    CHECK_INT(mill_py_space_len("\xC0\xA0", 2), 0);
+    CHECK_INT(mill_py_space_len("\xC2\xA0", 2), 2);
 }
 
 static void test_utf8_len(void) {
