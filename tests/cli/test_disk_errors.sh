@@ -2,7 +2,8 @@
 # test_disk_errors.sh: `mill eval` when the disk says no, with the replay backend and the toy
 # plugin (toy_qa given 200 generated questions so its per-sample file outgrows a small limit):
 # - unwritable directories (as root, CAP_DAC_OVERRIDE is dropped with setpriv so permissions
-#   apply): a read-only output dir, a read-only outputs/, an unopenable aggregate.csv.lock;
+#   apply): a read-only output dir, a read-only outputs/, an unopenable aggregate.csv.lock
+#   (and a read-only one, which is enough to lock);
 # - a full disk, as RLIMIT_FSIZE (ulimit -f, SIGXFSZ ignored so writes fail with EFBIG): while
 #   the per-sample file grows, and while aggregate.csv is rewritten.
 # Each: exit 1 with one error naming the file, aggregate.csv byte-identical to before, the
@@ -82,15 +83,25 @@ else
     check "read-only outputs/<model>: aggregate.csv unchanged" "cmp -s '$tmp/agg.before' '$O/aggregate.csv'"
     chmod 0755 "$O/outputs/t__m"
 
-    # aggregate.csv cannot be updated (its lock file is read-only): the samples are kept.
-    chmod 0444 "$O/aggregate.csv.lock"
+    # aggregate.csv cannot be updated (its lock file cannot be opened: a directory is in its
+    # place): the samples are kept.
+    rm -f "$O/aggregate.csv.lock" && mkdir "$O/aggregate.csv.lock"
     unpriv "$MILL" --output_dir "$O" eval "$SPEC" toy_qa --task_paths "$tmp/plug" \
         >/dev/null 2>"$tmp/err"; rc=$?
-    check "unwritable aggregate.csv.lock: exit 1, one error naming aggregate.csv" \
-        "[ $rc -eq 1 ] && [ \$(errors) -eq 1 ] && grep -q '^mill: cannot update $O/aggregate.csv (left unchanged): cannot open $O/aggregate.csv.lock: Permission denied' '$tmp/err'"
-    check "unwritable aggregate.csv.lock: aggregate.csv unchanged" "cmp -s '$tmp/agg.before' '$O/aggregate.csv'"
-    check "unwritable aggregate.csv.lock: all 200 samples kept" \
+    check "unopenable aggregate.csv.lock: exit 1, one error naming aggregate.csv" \
+        "[ $rc -eq 1 ] && [ \$(errors) -eq 1 ] && grep -q '^mill: cannot update $O/aggregate.csv (left unchanged): cannot open $O/aggregate.csv.lock: Is a directory' '$tmp/err' || { cat '$tmp/err'; false; }"
+    check "unopenable aggregate.csv.lock: aggregate.csv unchanged" "cmp -s '$tmp/agg.before' '$O/aggregate.csv'"
+    check "unopenable aggregate.csv.lock: all 200 samples kept" \
         "[ \"\$(whole_lines '$O/outputs/t__m/toy_qa_2shot.jsonl')\" = 200 ]"
+    rmdir "$O/aggregate.csv.lock" && touch "$O/aggregate.csv.lock"
+    # a lock file this user may only read (another user's, in a group-shared directory) is
+    # enough to lock: aggregate.csv is updated
+    chmod 0444 "$O/aggregate.csv.lock"
+    cp "$O" -r "$tmp/o1ro"
+    unpriv "$MILL" --output_dir "$tmp/o1ro" eval "$SPEC" toy_qa --task_paths "$tmp/plug" \
+        >/dev/null 2>"$tmp/err"; rc=$?
+    check "a read-only aggregate.csv.lock: exit 0, aggregate.csv updated" \
+        "[ $rc -eq 0 ] && cmp -s '$REF/aggregate.csv' '$tmp/o1ro/aggregate.csv' || { cat '$tmp/err'; false; }"
     chmod 0644 "$O/aggregate.csv.lock"
     ev "$O" toy_qa
     check "rerun: nothing recomputed" \
