@@ -305,14 +305,19 @@ static void finish_call(struct run *r, size_t i, int code, const char *msg) {
 
 /* The reason an attempt failed, with the method and URL; no password of the URL, nor the key
  * where a server echoes it back. */
+/* Masks every occurrence of the API key in text (a server may echo it back). */
+static void mask_key(const struct mill_http *h, char *text) {
+    const char *key = h->api_key;
+    size_t kn = key ? strlen(key) : 0;
+    for (char *p = kn >= 4 ? strstr(text, key) : NULL; p; p = strstr(p + kn, key))
+        memset(p, '*', kn);
+}
+
 static void describe(const struct slot *s, const struct mill_http_call *c, const char *why,
                      char *out, size_t n) {
     snprintf(out, n, "%s %s: %s", c->body ? "POST" : "GET", s->url, why);
     mill_spec_mask_secrets(out);
-    const char *key = s->h->api_key;
-    size_t kn = key ? strlen(key) : 0;
-    for (char *p = kn >= 4 ? strstr(out, key) : NULL; p; p = strstr(p + kn, key))
-        memset(p, '*', kn);
+    mask_key(s->h, out);
 }
 
 static bool http_transient(long st) {
@@ -330,11 +335,18 @@ static bool fatal_answer(const struct mill_http_call *c) {
             memmem(c->resp.p, c->resp.n, "insufficient_quota", 18) != NULL);
 }
 
+/* Transport errors every request would get alike. A failed TLS handshake is not one: curl
+ * reports a connection reset during it as CURLE_SSL_CONNECT_ERROR too (a busy API, a proxy), so
+ * it is retried; certificate problems have codes of their own. */
 static bool curl_fatal(CURLcode cc) {
     return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ||
            cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CERTPROBLEM ||
-           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_NOT_BUILT_IN ||
-           cc == CURLE_SSL_CONNECT_ERROR;
+           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_NOT_BUILT_IN;
+}
+
+static bool unreachable(CURLcode cc) {
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+           cc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
 /* An attempt ended: accept it, schedule a retry, or fail the call. */
@@ -356,9 +368,8 @@ static void settle(struct run *r, struct slot *s, CURLcode cc) {
             r->fatal_code = MILL_ENET;
         }
         /* A probe says at once that a server cannot be reached (or did not answer in time). */
-        bool unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                           cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_OPERATION_TIMEDOUT;
-        retry = !s->too_big && !curl_fatal(cc) && !(r->probe && unreachable);
+        bool gone = unreachable(cc) || cc == CURLE_OPERATION_TIMEDOUT;
+        retry = !s->too_big && !curl_fatal(cc) && !(r->probe && gone);
     } else if (c->status >= 200 && c->status < 300) {
         if (r->probe) {
             finish_call(r, i, 0, NULL);
@@ -400,7 +411,15 @@ static void settle(struct run *r, struct slot *s, CURLcode cc) {
         size_t len = strlen(msg);
         snprintf(msg + len, sizeof msg - len, " (%d attempts)", c->attempts);
     }
-    finish_call(r, i, fatal_answer(c) ? MILL_ENET : MILL_EBACKEND, msg);
+    /* a server that stopped answering mid-run (crashed, stopped) fails every request after:
+     * the run stops with what was answered written, rather than failing them one by one */
+    if (cc != CURLE_OK && unreachable(cc) && !r->probe && !r->fatal[0]) {
+        snprintf(r->fatal, sizeof r->fatal, "%.700s: the server stopped answering", msg);
+        r->fatal_code = MILL_ENET;
+    }
+    finish_call(r, i,
+                fatal_answer(c) || (cc != CURLE_OK && unreachable(cc)) ? MILL_ENET : MILL_EBACKEND,
+                msg);
 }
 
 /* The next call to start: a retry whose wait is over (earliest first), else the next fresh
@@ -646,9 +665,19 @@ bool mill_http_has_extra(const struct mill_value *extra, const char *key) {
 }
 
 int mill_http_add_extra(struct mill_buf *b, const struct mill_value *extra) {
+    return mill_http_add_extra_but(b, extra, NULL);
+}
+
+int mill_http_add_extra_but(struct mill_buf *b, const struct mill_value *extra,
+                            const char *const *skip) {
     int rc = 0;
     for (size_t i = 0; !rc && extra->kind == MILL_V_STRUCT && i < extra->u.obj.n; i++) {
         const char *k = extra->u.obj.keys[i];
+        bool skipped = false;
+        for (const char *const *s = skip; s && *s && !skipped; s++)
+            skipped = !strcmp(*s, k);
+        if (skipped)
+            continue;
         rc = mill_buf_addc(b, ',');
         if (!rc)
             rc = mill_buf_add_json_str(b, k, strlen(k));
@@ -782,6 +811,12 @@ static int probe_one(struct mill_http *h, struct mill_http_call *c, struct mill_
                           "API",
                           url);
     }
+    if (rc && rc != 1 && c->status == 404 && !strstr(h->base_url, "/v1")) {
+        size_t k = strlen(err->msg); /* the usual slip: base_url without its /v1 */
+        snprintf(err->msg + k, sizeof err->msg - k, " (base_url usually ends in /v1)");
+    }
+    if (rc && rc != 1) /* the body excerpt may echo the key */
+        mask_key(h, err->msg);
     free(url);
     free(c->error);
     c->error = NULL;

@@ -121,9 +121,11 @@ int mill_http_parse_spec(const struct mill_model_spec *spec, const struct mill_b
 int mill_http_conf_finish(struct mill_http_conf *conf, const char *def_url, const char *env_url,
                           const char *env_key, const char *what, struct mill_err *err);
 
-/* Appends ",\"key\":value" for each member of extra (a STRUCT) whose key is not in skip (a
- * NULL-terminated list). */
+/* Appends ",\"key\":value" for each member of extra (a STRUCT). */
 int mill_http_add_extra(struct mill_buf *b, const struct mill_value *extra);
+/* The same but the fields named in skip (NULL-terminated): those the request sets itself. */
+int mill_http_add_extra_but(struct mill_buf *b, const struct mill_value *extra,
+                            const char *const *skip);
 /* True when extra holds key. */
 bool mill_http_has_extra(const struct mill_value *extra, const char *key);
 

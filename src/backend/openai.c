@@ -398,6 +398,29 @@ struct batch {
     struct mill_request **qs; /* qs[i] answers calls[i] */
 };
 
+/* The message's text into t: content as a string; null or absent is "" (a reasoning model
+ * that spent its budget thinking, a refusal: an answer, scored as empty, not a failure); a
+ * list of content parts gives its "text" parts joined. 0; 1 for any other shape; MILL_ENOMEM. */
+static int message_text(const struct mill_value *msg, struct mill_buf *t) {
+    const struct mill_value *c = msg ? mill_value_get(msg, "content") : NULL;
+    if (!msg || msg->kind != MILL_V_STRUCT)
+        return 1;
+    if (!c || c->kind == MILL_V_NULL)
+        return mill_buf_adds(t, "");
+    if (c->kind == MILL_V_STR)
+        return mill_buf_add(t, c->u.s.p, c->u.s.n) || mill_buf_adds(t, "");
+    if (c->kind != MILL_V_LIST)
+        return 1;
+    int rc = mill_buf_adds(t, "");
+    for (size_t k = 0; !rc && k < c->u.list.n; k++) {
+        const struct mill_value *part = mill_value_get(&c->u.list.items[k], "text");
+        const char *type = mill_value_as_str(mill_value_get(&c->u.list.items[k], "type"));
+        if (part && part->kind == MILL_V_STR && (!type || !strcmp(type, "text")))
+            rc = mill_buf_add(t, part->u.s.p, part->u.s.n);
+    }
+    return rc;
+}
+
 static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why, size_t n) {
     struct batch *bt = ud;
     struct mill_request *q = bt->qs[i];
@@ -406,18 +429,20 @@ static int accept_answer(void *ud, size_t i, struct mill_http_call *c, char *why
     int rc = mill_http_read_answer(c, &doc, &ch, why, n);
     if (rc)
         return rc;
-    const struct mill_value *msg = mill_value_get(ch, "message");
-    const struct mill_value *text = msg ? mill_value_get(msg, "content") : NULL;
-    if (!text || text->kind != MILL_V_STR) {
+    struct mill_buf text = {0};
+    int mt = message_text(mill_value_get(ch, "message"), &text);
+    if (mt == 1) {
         const char *fr = mill_value_as_str(mill_value_get(ch, "finish_reason"));
-        snprintf(why, n, "the answer has no message content (finish_reason %s)", fr ? fr : "none");
+        snprintf(why, n, "the answer has no message of content (finish_reason %s)",
+                 fr ? fr : "none");
         rc = MILL_EFORMAT;
-    } else if (mill_request_set_text(q, text->u.s.p, text->u.s.n)) {
+    } else if (mt || mill_request_set_text(q, text.p, text.n)) {
         snprintf(why, n, "out of memory");
         rc = MILL_ENOMEM;
     } else {
         mill_http_note_model(&bt->o->server_model, &doc);
     }
+    mill_buf_free(&text);
     mill_value_free(&doc);
     return rc;
 }
@@ -436,7 +461,11 @@ static int oai_load(void *state, struct mill_err *err) {
     struct oai *o = state;
     int rc = o->http ? 0 : mill_http_open_conf(&o->http, &o->conf, err);
     struct mill_buf body = {0};
-    struct mill_request one = {.kind = MILL_REQ_GENERATE, .context = "Hi", .max_new_tokens = 1};
+    /* with a stop string, as a task's requests: a server that refuses "stop" (OpenAI's
+     * reasoning models) is one error here, not every sample failing */
+    static const char *const probe_stop[] = {"\n\nQ:", NULL};
+    struct mill_request one = {
+        .kind = MILL_REQ_GENERATE, .context = "Hi", .max_new_tokens = 1, .stop = probe_stop};
     char why[256];
     if (!rc)
         rc = build_body(o, &one, &body, why, sizeof why)

@@ -138,7 +138,9 @@ static int build_body(const struct vl *v, const char *prompt, size_t n, int max_
         rc = mill_buf_adds(b, ",\"prompt\":");
     if (!rc)
         rc = mill_buf_add_json_str(b, prompt, n);
-    if (!rc && ours(v, "max_tokens"))
+    /* a scoring request sets these itself, whatever the spec passes for generation */
+    static const char *const scoring[] = {"max_tokens", "logprobs", "echo", NULL};
+    if (!rc && (!gen || ours(v, "max_tokens")))
         rc = mill_buf_addf(b, ",\"max_tokens\":%d", gen ? max_new : 1);
     if (!rc && ours(v, "temperature"))
         rc = mill_buf_adds(b, ",\"temperature\":0");
@@ -164,7 +166,7 @@ static int build_body(const struct vl *v, const char *prompt, size_t n, int max_
     if (!rc && trunc && ours(v, "truncate_prompt_tokens"))
         rc = mill_buf_addf(b, ",\"truncate_prompt_tokens\":%lld", (long long)trunc);
     if (!rc)
-        rc = mill_http_add_extra(b, &v->extra);
+        rc = mill_http_add_extra_but(b, &v->extra, gen ? NULL : scoring);
     return rc ? MILL_ENOMEM : mill_buf_addc(b, '}');
 }
 

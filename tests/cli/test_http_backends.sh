@@ -252,6 +252,14 @@ bounded 300 --output_dir "$tmp/vx" --limit 2 eval "$VSPEC,seed=7,top_k=1]" "$TAS
     >/dev/null 2>"$tmp/vx.err"
 check "spec arguments the table does not name are sent as request fields (seed, top_k)" \
     "[ $? -eq 0 ] && ! grep -q '\"bad\"' '$LOG' || { tail -3 '$tmp/vx.err'; false; }"
+# generation fields passed through the spec stay out of scoring requests, which set
+# max_tokens, logprobs and echo themselves (no 512 tokens generated per choice, no key twice)
+control '{"extra": {"seed": 7, "max_tokens": 512, "logprobs": 5, "echo": false}}'
+m=$(log_mark)
+bounded 300 --output_dir "$tmp/vs" --limit 2 eval "$VSPEC,seed=7,max_tokens=512,logprobs=5,echo=false]" \
+    mmlu_anatomy >/dev/null 2>"$tmp/vs.err"
+check "max_tokens, logprobs and echo from the spec do not reach a scoring request" \
+    "[ $? -eq 0 ] && ! tail -n +$((m + 1)) '$LOG' | grep -q '\"bad\"' || { tail -3 '$tmp/vs.err'; false; }"
 control '{"extra": {}}'
 
 m=$(log_mark)
@@ -609,8 +617,9 @@ expect_probe() { # DESC PATTERN SPEC [TASK]
 expect_probe "a refused connection: one error naming the URL, exit 1" \
     "cannot reach the server at http://127.0.0.1:$closed/v1: .*Could(n't| not) connect" \
     "vllm[model=x,base_url=http://127.0.0.1:$closed/v1]"
-expect_probe "a wrong URL: one error naming the URL, exit 1" \
-    "http://127.0.0.1:$FP/nope/completions answered HTTP 404" "vllm[model=x,base_url=http://127.0.0.1:$FP/nope]"
+expect_probe "a wrong URL: one error naming the URL and the usual slip, exit 1" \
+    "http://127.0.0.1:$FP/nope/completions answered HTTP 404.*(base_url usually ends in /v1)" \
+    "vllm[model=x,base_url=http://127.0.0.1:$FP/nope]"
 expect_probe "openai, a wrong URL (llama-server): one error naming the URL, exit 1" \
     "http://127.0.0.1:$LS_PORT/nope/chat/completions answered HTTP 404" \
     "openai[model=x,base_url=http://127.0.0.1:$LS_PORT/nope,api_key=$KEY]" toy_qa
@@ -631,4 +640,22 @@ expect_probe "an HTML page instead of JSON: one error naming the URL, exit 1" \
 expect_probe "openai, an HTML page: one error naming the URL, exit 1" \
     "$FV/models answered an HTML page" "openai[model=fake/qwen2,base_url=$FV]" toy_qa
 control '{"html": false}'
+
+# The server dies mid-run (kill -9 once the first answers are written): the run stops at once
+# with one error saying so, exit 1, what was answered kept (not every later request failed
+# one by one after its retries).
+control '{"delay": 0.3}'
+"$MILL" --output_dir "$tmp/dead" --limit 8 eval "vllm[model=fake/qwen2,base_url=$FV,concurrency=2]" \
+    mmlu_abstract_algebra --n_shot 0 --batch_docs 1 >/dev/null 2>"$tmp/dead.err" &
+dpid=$!
+pids+=("$dpid")
+answered() { [ "$(cat "$tmp"/dead/outputs/*/*.jsonl 2>/dev/null | wc -l)" -ge 2 ]; }
+wait_for --pid "$dpid" 120 answered
+kill -9 "$fpid" 2>/dev/null
+wait_for 120 eval "! kill -0 $dpid 2>/dev/null"
+wait "$dpid"; rc=$?
+n_ok=$("$PY" -c 'import glob, json, sys
+print(sum("error" not in json.loads(l) for p in glob.glob(sys.argv[1] + "/outputs/*/*.jsonl") for l in open(p)))' "$tmp/dead")
+check "the server killed mid-run: exit 1, 'the server stopped answering' naming it, $n_ok answers kept" \
+    "[ $rc -eq 1 ] && grep -q 'http://127.0.0.1:$FP/v1/completions.*the server stopped answering' '$tmp/dead.err' && [ $n_ok -ge 2 ] || { tail -3 '$tmp/dead.err'; false; }"
 finish

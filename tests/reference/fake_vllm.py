@@ -137,17 +137,26 @@ class State:
             self.log.flush()
 
 
-def expected_keys(body):
-    """The body the backend must send, rebuilt from the request's own prompt and mode."""
+SCORING_OWN = ("max_tokens", "logprobs", "echo")
+
+
+def expected_keys(body, extra):
+    """The body the backend must send, rebuilt from the request's own prompt and mode and the
+    fields the spec passes through (extra): a scoring request sets max_tokens, logprobs and
+    echo itself whatever extra says; a generation leaves a passed max_tokens to extra."""
     exp = {"model": None, "prompt": body.get("prompt")}
     if body.get("echo") is True:
         exp.update({"max_tokens": 1, "temperature": 0, "logprobs": 1, "echo": True})
+        extra = {k: v for k, v in extra.items() if k not in SCORING_OWN}
     else:
-        exp.update({"max_tokens": body.get("max_tokens"), "temperature": 0})
+        if "max_tokens" not in extra:
+            exp["max_tokens"] = body.get("max_tokens")
+        exp["temperature"] = 0
         if "stop" in body:
             exp["stop"] = body["stop"]
     if "truncate_prompt_tokens" in body:
         exp["truncate_prompt_tokens"] = body["truncate_prompt_tokens"]
+    exp.update(extra)
     return exp
 
 
@@ -248,9 +257,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conf = dict(st.conf)
         prompt = body.get("prompt")
         rec["prompt"] = prompt
-        exp = expected_keys(body)
+        exp = expected_keys(body, conf["extra"])
         exp["model"] = st.args.name
-        exp.update(conf["extra"])
         want = json.dumps(exp, ensure_ascii=False, separators=(",", ":")).encode()
         if raw != want or not isinstance(prompt, str):
             rec.update(status=400, bad=raw.decode(errors="replace"), want=want.decode())
