@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
 
@@ -204,6 +205,8 @@ int mill_cli_results_open(const struct mill_args *a, struct mill_cli_results *r)
     struct mill_err err = {0};
     if (mill_aggregate_read(&r->t, r->path, &err))
         return mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
+    if (access(r->path, F_OK) != 0) /* read as an empty table: say where we looked */
+        fprintf(stderr, "mill: no %s (is --output_dir right?)\n", r->path);
     const char *ms = mill_arg(a, "models"), *ts = mill_arg(a, "tasks");
     if ((ms && mill_spec_split(ms, &r->models, &r->nm, &err)) ||
         (ts && mill_spec_split(ts, &r->tasks, &r->nt, &err))) {

@@ -1,6 +1,8 @@
 /* text.c: Python-compatible string helpers (text.h). No allocation beyond the returned copies. */
 #include "core/text.h"
 
+#include <utf8proc.h>
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -161,6 +163,18 @@ size_t mill_utf8_len(const char *str) {
         i += k ? k : 1;
     }
     return count;
+}
+
+size_t mill_text_width(const char *str) {
+    const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
+    size_t w = 0;
+    while (*s) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(s, -1, &c);
+        w += k > 0 ? (size_t)utf8proc_charwidth(c) : 1;
+        s += k > 0 ? k : 1;
+    }
+    return w;
 }
 
 bool mill_str_ends_with(const char *s, const char *suffix) {

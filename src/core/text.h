@@ -28,6 +28,9 @@ char *mill_str_replace(const char *s, const char *from, const char *to);
 /* Number of Unicode code points in UTF-8 s (invalid bytes count one each). */
 size_t mill_utf8_len(const char *s);
 bool mill_str_ends_with(const char *s, const char *suffix);
+/* The terminal cells s takes, as rich's cell_len counts them (East Asian wide and emoji 2,
+ * combining and zero-width 0, others 1; an ill-formed byte 1): for aligned tables. */
+size_t mill_text_width(const char *s);
 /* The length of text[0..n) cut where the earliest occurrence of any stop string begins (stop:
  * NULL-terminated, may be NULL; empty strings are ignored): n when none occurs. The text may
  * hold NUL bytes. */

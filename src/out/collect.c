@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/stats.h"
+#include "core/text.h"
 
 #define TITLE "Mill results \xE2\x80\x94 performance" /* U+2014 EM DASH */
 
@@ -20,12 +21,8 @@ struct mill_collect_params mill_collect_default_params(void) {
     return p;
 }
 
-static size_t cp_len(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
+/* Terminal cells, as rich measures them (CJK and emoji 2, combining marks 0). */
+static size_t cp_len(const char *s) { return mill_text_width(s); }
 
 static int in_list(const char *s, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)

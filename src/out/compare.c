@@ -6,6 +6,7 @@
 #include "core/array.h"
 #include "core/mt19937.h"
 #include "core/random.h"
+#include "core/text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -305,11 +306,13 @@ static void fmt_p(char *s, size_t n, double p) {
 
 #define NCOL 11
 
-static void row_cells(const struct mill_compare_row *r, char cell[NCOL][128]) {
+#define CELL 1024 /* a task name longer than this is cut */
+
+static void row_cells(const struct mill_compare_row *r, char cell[NCOL][CELL]) {
     const struct mill_compare_stat *s = &r->st;
-    snprintf(cell[0], 128, "%s%s", r->name, r->rollup ? " (all)" : "");
+    snprintf(cell[0], CELL, "%s%s", r->name, r->rollup ? " (all)" : "");
     snprintf(cell[1], 128, "%lld", (long long)r->n_shot);
-    snprintf(cell[2], 128, "%s", r->metric);
+    snprintf(cell[2], CELL, "%s", r->metric);
     snprintf(cell[3], 128, "%zu", s->n);
     snprintf(cell[4], 128, "%.4f", s->mean_a);
     snprintf(cell[5], 128, "%.4f", s->mean_b);
@@ -323,14 +326,14 @@ static void row_cells(const struct mill_compare_row *r, char cell[NCOL][128]) {
 int mill_compare_render(const struct mill_compare *c, struct mill_buf *out) {
     static const char *const head[NCOL] = {"task", "n_shot", "metric", "n",      "A",        "B",
                                            "B-A",  "95% CI", "A only", "B only", "McNemar p"};
-    size_t w[NCOL];
-    char cell[NCOL][128];
+    size_t w[NCOL]; /* in terminal cells (mill_text_width), not bytes */
+    char cell[NCOL][CELL];
     for (size_t k = 0; k < NCOL; k++)
         w[k] = strlen(head[k]);
     for (size_t i = 0; i < c->n; i++) {
         row_cells(&c->rows[i], cell);
         for (size_t k = 0; k < NCOL; k++)
-            w[k] = strlen(cell[k]) > w[k] ? strlen(cell[k]) : w[k];
+            w[k] = mill_text_width(cell[k]) > w[k] ? mill_text_width(cell[k]) : w[k];
     }
     int rc = mill_buf_addf(out,
                            "Paired comparison on the questions both answered\n"
@@ -344,8 +347,9 @@ int mill_compare_render(const struct mill_compare *c, struct mill_buf *out) {
         for (size_t k = 0; k < NCOL && !rc; k++) {
             const char *t = i ? cell[k] : head[k];
             /* text columns left-aligned, numbers right-aligned */
-            rc = k < 3 ? mill_buf_addf(out, "%-*s", (int)w[k], t)
-                       : mill_buf_addf(out, "%*s", (int)w[k], t);
+            size_t pad = w[k] - mill_text_width(t);
+            rc = k < 3 ? mill_buf_addf(out, "%s%*s", t, (int)pad, "")
+                       : mill_buf_addf(out, "%*s%s", (int)pad, "", t);
             if (!rc)
                 rc = mill_buf_adds(out, k + 1 < NCOL ? "  " : "\n");
         }

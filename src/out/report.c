@@ -530,7 +530,8 @@ static void member_rows(const struct mill_aggregate_table *t, const struct mill_
         size_t n = 0;
         for (size_t i = 0; i < r->n; i++) {
             const struct mill_result_job *j = &r->jobs[i];
-            if (!strcmp(j->model, m->model) && !strcmp(j->benchmark, w->task))
+            if (!strcmp(j->model, m->model) && !strcmp(j->benchmark, w->task) &&
+                j->n_shot == w->n_shot) /* this rollup's n_shot alone */
                 agree_kl(j, find_job(r, ref->model, j->task, j->n_shot), &agree, &kl, &n);
         }
         sweep_row(b, m, ref, w->task, w->n_shot, w->metric, w->performance, agree, kl, n, true);

@@ -153,6 +153,30 @@ static void test_models_tasks_and_missing_cell(void) {
            __LINE__);
 }
 
+static void test_wide_characters(void) {
+    /* a model name of CJK characters (two cells each) and one with a combining accent (none),
+     * measured as rich measures them */
+    struct mill_collect_params p = mill_collect_default_params();
+    p.metric = "acc";
+    p.check = false;
+    golden(
+        HEADER
+        "\xe9\x80\x9a\xe4\xb9\x89\xe5\x8d\x83\xe9\x97\xae/m,,mmlu,multiple_choice,0,acc,0.5,0.01\n"
+        "abc,,mmlu,multiple_choice,0,acc,0.25,0.0\n"
+        "te\xcc\x81st,,mmlu,multiple_choice,0,acc,0.75,0.0\n",
+        &p,
+        "    Mill results —\n"
+        "   performance (acc)\n"
+        "┌────────────┬────────┐\n"
+        "│ model      │ mmlu   │\n"
+        "├────────────┼────────┤\n"
+        "│ abc        │ 0.2500 │\n"
+        "│ tést       │ 0.7500 │\n"
+        "│ 通义千问/m │ 0.5000 │\n"
+        "└────────────┴────────┘\n",
+        __LINE__);
+}
+
 static void test_no_metric_multi_metric_task(void) {
     /* clotho_aqa has two metrics: one column each; mmlu has one: named after the task */
     struct mill_collect_params p = mill_collect_default_params();
@@ -306,6 +330,7 @@ static void test_bad_arguments(void) {
 }
 
 MTEST_MAIN(MTEST(test_single_metric_docs_example), MTEST(test_models_tasks_and_missing_cell),
-           MTEST(test_no_metric_multi_metric_task), MTEST(test_empty_after_filters),
-           MTEST(test_check_with_missing_jobs), MTEST(test_check_any_variant),
-           MTEST(test_check_all_complete), MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
+           MTEST(test_wide_characters), MTEST(test_no_metric_multi_metric_task),
+           MTEST(test_empty_after_filters), MTEST(test_check_with_missing_jobs),
+           MTEST(test_check_any_variant), MTEST(test_check_all_complete),
+           MTEST(test_no_results_at_all), MTEST(test_bad_arguments))

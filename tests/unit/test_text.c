@@ -59,6 +59,17 @@ static void test_strip(void) {
     CHECK_INT(mill_py_space_len("\xC2\xA0", 2), 2);
 }
 
+/* Terminal cells as rich's cell_len counts them (checked against it by hand). */
+static void test_text_width(void) {
+    CHECK_INT(mill_text_width("abc"), 3);
+    CHECK_INT(mill_text_width("\xe9\x80\x9a\xe4\xb9\x89\xe5\x8d\x83\xe9\x97\xae"),
+              8);                                       /* 通义千问 */
+    CHECK_INT(mill_text_width("e\xcc\x81"), 1);         /* e + U+0301 */
+    CHECK_INT(mill_text_width("\xf0\x9f\x98\x80x"), 3); /* emoji, x */
+    CHECK_INT(mill_text_width("\xe2\x80\x8b"), 0);      /* U+200B */
+    CHECK_INT(mill_text_width("a\xff"), 2);             /* an ill-formed byte: one cell */
+}
+
 static void test_utf8_len(void) {
     CHECK_INT(mill_utf8_len(""), 0);
     CHECK_INT(mill_utf8_len("abc"), 3);
@@ -138,5 +149,5 @@ static void test_request_set_text(void) {
     CHECK(q.text == NULL && q.text_len == 0);
 }
 
-MTEST_MAIN(MTEST(test_rstrip_len), MTEST(test_strip), MTEST(test_utf8_len), MTEST(test_utf8_repair),
-           MTEST(test_stop_cut), MTEST(test_request_set_text))
+MTEST_MAIN(MTEST(test_rstrip_len), MTEST(test_strip), MTEST(test_utf8_len), MTEST(test_text_width),
+           MTEST(test_utf8_repair), MTEST(test_stop_cut), MTEST(test_request_set_text))
