@@ -42,7 +42,9 @@ static void task_json(struct mill_buf *b, const struct mill_task_config *t) {
     json_kv(b, "hf_revision", t->hf_revision);
     json_kv(b, "few_shots_split", t->few_shots_split);
     mill_buf_adds(b, ",\"evaluation_splits\":");
-    json_strv(b, t->evaluation_splits);
+    static const char *const test_only[] = {"test", NULL}; /* the runner's default */
+    json_strv(b,
+              t->evaluation_splits && t->evaluation_splits[0] ? t->evaluation_splits : test_only);
     mill_buf_addf(b, ",\"n_shots\":%d,\"generation_size\":%d,\"version\":%d", t->n_shots,
                   t->generation_size > 0 ? t->generation_size : 256, t->version);
     mill_buf_adds(b, ",\"stop_sequences\":");

@@ -286,6 +286,14 @@ else
         "rc $rc; $(head -c 300 "$tmp/.pyerr")"
 fi
 
+# a plugin task that leaves evaluation_splits unset runs on "test": ls --json says so
+"$MILL" ls --json --task_paths "${MILL_BUILD_DIR:-$(dirname "$MILL")/..}/plugins/toy.so" \
+    2>/dev/null | "$PY" -c 'import json, sys
+t = {t["name"]: t for t in json.load(sys.stdin)["tasks"]}
+sys.exit(t["toy_cloze"]["evaluation_splits"] != ["test"])' &&
+    ok "ls --json: a task without evaluation_splits shows the runner's default, [\"test\"]" ||
+    fail "ls --json: a task without evaluation_splits shows the runner's default" "not [\"test\"]"
+
 run ls --check
 expect "ls --check: exit 0, 0 problems" 0 "0 problems"
 
