@@ -104,11 +104,10 @@ int mill_py_recase(const char *s, size_t n, enum mill_pycase mode, struct mill_b
     size_t m = 0;
     for (size_t i = 0; i < n;) {
         const unsigned char *p = (const unsigned char *)s + i;
-        size_t k = mill_utf8_valid_len(p, n - i, NULL);
-        if (k)
-            mill_utf8_next(p, k, &cps[m++]);
-        else
-            cps[m++] = RAW + p[0];
+        size_t k = mill_utf8_next_valid(p, n - i, &cps[m]);
+        if (!k)
+            cps[m] = RAW + p[0];
+        m++;
         i += k ? k : 1;
     }
     int rc = 0;

@@ -62,16 +62,21 @@ size_t mill_utf8_encode(uint32_t cp, char *out) {
     return 4;
 }
 
-/* The well-formed UTF-8 character at s[0..n) into *cp: its length, 0 when ill-formed (an
- * overlong space is no space: Python decodes it as U+FFFD). */
-static size_t next_valid(const unsigned char *s, size_t n, uint32_t *cp) {
+size_t mill_utf8_next_valid(const unsigned char *s, size_t n, uint32_t *cp) {
     size_t k = mill_utf8_valid_len(s, n, NULL);
     return k ? mill_utf8_next(s, k, cp) : 0;
 }
 
+bool mill_utf8_valid(const char *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = mill_utf8_valid_len((const unsigned char *)s + i, n - i, NULL)))
+            return false;
+    return true;
+}
+
 size_t mill_py_space_len(const char *s, size_t n) {
     uint32_t cp;
-    size_t k = next_valid((const unsigned char *)s, n, &cp);
+    size_t k = mill_utf8_next_valid((const unsigned char *)s, n, &cp);
     return k && py_isspace(cp) ? k : 0;
 }
 
@@ -91,12 +96,12 @@ void mill_py_strip_span(const char *str, size_t n, size_t *start, size_t *len) {
     size_t b = 0, e = n, last_end = 0;
     uint32_t cp;
     size_t k;
-    while (b < n && (k = next_valid(s + b, n - b, &cp)) && py_isspace(cp))
+    while (b < n && (k = mill_utf8_next_valid(s + b, n - b, &cp)) && py_isspace(cp))
         b += k;
     /* Scan forward from b remembering where the last non-space character ends. */
     last_end = b;
     for (size_t i = b; i < n;) {
-        k = next_valid(s + i, n - i, &cp);
+        k = mill_utf8_next_valid(s + i, n - i, &cp);
         if (!k) {
             i++;
             last_end = i;
@@ -122,7 +127,7 @@ size_t mill_py_rstrip_len(const char *str, size_t n) {
     size_t last_end = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = next_valid(s + i, n - i, &cp);
+        size_t k = mill_utf8_next_valid(s + i, n - i, &cp);
         i += k ? k : 1; /* an invalid byte is no space */
         if (!k || !py_isspace(cp))
             last_end = i;

@@ -41,6 +41,11 @@ char *mill_py_join_strip(const char *a, const char *b);
  * ill-formed; *bad (when non-NULL) is then the length of its maximal subpart (at least 1): the
  * bytes one U+FFFD replaces, as Python's bytes.decode("utf-8", "replace") does. */
 size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad);
+/* The well-formed UTF-8 character at s[0..n) into *cp: its length, 0 when ill-formed (an
+ * overlong form included: Python decodes it as U+FFFD). */
+size_t mill_utf8_next_valid(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether s[0..n) is well-formed UTF-8 throughout (Python's strict decoder accepts it). */
+bool mill_utf8_valid(const char *s, size_t n);
 /* s[0..n) as valid UTF-8, as Python's bytes.decode("utf-8", "replace") makes it (each maximal
  * ill-formed subpart one U+FFFD; NUL bytes kept): malloc'd and NUL-terminated, its length in
  * *len; NULL when out of memory. */

@@ -486,13 +486,6 @@ static int push_value(struct csv_reader *r, const struct col *c, const char *s, 
 
 /* ---- records ---------------------------------------------------------------------------------- */
 
-static bool valid_utf8(const char *s, size_t n) {
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = mill_utf8_valid_len((const unsigned char *)s + i, n - i, NULL)))
-            return false;
-    return true;
-}
-
 /* A field of the current record, complete (pandas' END_FIELD): up to its first NUL. */
 static void end_field(struct csv_reader *r) {
     size_t k = r->n_fields++;
@@ -501,7 +494,7 @@ static void end_field(struct csv_reader *r) {
     r->field.n = 0;
     if (r->rc)
         return;
-    if (!valid_utf8(s, n)) {
+    if (!mill_utf8_valid(s, n)) {
         fail(r, MILL_EFORMAT, r->row + 1, "a field that is not UTF-8 text");
         return;
     }

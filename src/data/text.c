@@ -75,13 +75,6 @@ static int next_byte(struct text_reader *t, struct mill_err *err) {
     return t->buf[t->pos++];
 }
 
-static bool valid_utf8(const char *s, size_t n) {
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = mill_utf8_valid_len((const unsigned char *)s + i, n - i, NULL)))
-            return false;
-    return true;
-}
-
 /* Reads the next line into t->line: 1, 0 at the end of the file, < 0 on error. */
 static int read_line(struct text_reader *t, struct mill_err *err) {
     mill_buf_reset(&t->line);
@@ -113,7 +106,7 @@ static int text_next(void *state, struct mill_value *row, struct mill_err *err) 
     if (rc <= 0)
         return rc;
     const char *s = t->line.p ? t->line.p : "";
-    if (!valid_utf8(s, t->line.n))
+    if (!mill_utf8_valid(s, t->line.n))
         return mill_err_set(err, MILL_EFORMAT, "%s: line %zu: text that is not UTF-8", t->path,
                             t->lineno + 1);
     t->lineno++;

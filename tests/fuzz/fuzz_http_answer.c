@@ -41,12 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     if (q.text && (q.text[q.text_len] || mill_stop_cut(q.text, q.text_len, stops) != q.text_len))
         __builtin_trap();
-    for (size_t i = 0; q.text && i < q.text_len;) {
-        size_t k = mill_utf8_valid_len((const unsigned char *)q.text + i, q.text_len - i, NULL);
-        if (!k)
-            __builtin_trap();
-        i += k;
-    }
+    if (q.text && !mill_utf8_valid(q.text, q.text_len))
+        __builtin_trap();
     if (rc != 0 && !why[0])
         __builtin_trap();
     mill_request_clear_output(&q);

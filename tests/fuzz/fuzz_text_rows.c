@@ -35,10 +35,7 @@ static bool is_next_line(const struct mill_value *row, const uint8_t *data, size
     if (e - *at != n || (n && memcmp(data + *at, t->u.s.p, n)))
         return false;
     *at = e + (e < size) + (e + 1 < size && data[e] == '\r' && data[e + 1] == '\n');
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = mill_utf8_valid_len((const unsigned char *)t->u.s.p + i, n - i, NULL)))
-            return false;
-    return true;
+    return mill_utf8_valid(t->u.s.p, n);
 }
 
 /* Whether data starts as a file compress.h decompresses (its magic bytes). */
