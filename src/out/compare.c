@@ -332,8 +332,10 @@ int mill_compare_render(const struct mill_compare *c, struct mill_buf *out) {
         w[k] = strlen(head[k]);
     for (size_t i = 0; i < c->n; i++) {
         row_cells(&c->rows[i], cell);
-        for (size_t k = 0; k < NCOL; k++)
-            w[k] = mill_text_width(cell[k]) > w[k] ? mill_text_width(cell[k]) : w[k];
+        for (size_t k = 0; k < NCOL; k++) {
+            size_t cw = mill_text_width(cell[k]);
+            w[k] = cw > w[k] ? cw : w[k];
+        }
     }
     int rc = mill_buf_addf(out,
                            "Paired comparison on the questions both answered\n"
