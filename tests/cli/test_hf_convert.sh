@@ -205,12 +205,14 @@ for sig in INT TERM; do
         >/dev/null 2>"$tmp/s-$sig.err" &
     pid=$!
     set +m
-    for _ in $(seq 6000); do # the temporary file, or the end of the run (at most a minute)
-        [ -n "$(find "$c" -name '*.tmp' 2>/dev/null)" ] || ! kill -0 $pid 2>/dev/null && break
+    # the GGUF's temporary, or the end of the run (at most a minute). Only the GGUF's: the hashes
+    # of the checkpoint's files are cached through "*.tmp" files too, renamed a moment later.
+    for _ in $(seq 6000); do
+        [ -n "$(find "$c" -name '*.gguf.*.tmp' 2>/dev/null)" ] || ! kill -0 $pid 2>/dev/null && break
         sleep 0.01
     done
     kill -STOP $pid 2>/dev/null
-    saw=$(find "$c" -name '*.tmp' 2>/dev/null | wc -l)
+    saw=$(find "$c" -name '*.gguf.*.tmp' 2>/dev/null | wc -l)
     kill -$sig $pid 2>/dev/null
     kill -CONT $pid 2>/dev/null
     wait $pid; rc=$?
