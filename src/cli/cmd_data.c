@@ -6,6 +6,7 @@
 
 #include "core/spec.h"
 #include "data/dataset.h"
+#include "data/hub.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -23,7 +24,18 @@ static int make_source(const struct mill_args *a, const char *src, const char *s
     struct stat st;
     memset(t, 0, sizeof *t);
     t->name = src;
-    if ((stat(src, &st) == 0 && S_ISREG(st.st_mode)) || strpbrk(src, "*?[")) {
+    bool here = stat(src, &st) == 0;
+    if (!*src)
+        return mill_cli_error(MILL_EXIT_USAGE, "data: the source is empty (a Hub repo, a file or a "
+                                               "pattern)");
+    if (here && S_ISDIR(st.st_mode))
+        return mill_cli_error(MILL_EXIT_USAGE,
+                              "data: %s is a directory: name its files with a pattern, e.g. "
+                              "'%s/*.parquet'",
+                              src, src);
+    if (!here && !strpbrk(src, "*?[") && !mill_hub_repo_id_ok(src))
+        return mill_cli_error(MILL_EXIT_FAIL, "data: %s: no such file (and no Hub repo id)", src);
+    if ((here && S_ISREG(st.st_mode)) || strpbrk(src, "*?[")) {
         if (asprintf(files_entry, "%s=%s", split, src) < 0)
             return MILL_ENOMEM;
     } else {
@@ -46,11 +58,26 @@ static int make_source(const struct mill_args *a, const char *src, const char *s
     return 0;
 }
 
-static int print_head(struct mill_dataset *ds, int64_t n, struct mill_err *err) {
+/* A column --columns names that the first row lacks: a typo would print empty rows. */
+static int check_columns(const struct mill_value *row, const char *const *cols, const char *src,
+                         struct mill_err *err) {
+    for (; cols && *cols; cols++)
+        if (!mill_value_get(row, *cols))
+            return mill_err_set(err, MILL_ENOTFOUND, "%s: no column '%s' in the first row", src,
+                                *cols);
+    return 0;
+}
+
+static int print_head(struct mill_dataset *ds, int64_t n, const char *const *cols, const char *src,
+                      struct mill_err *err) {
     struct mill_buf b = {0};
     struct mill_value row;
     int rc = 0;
     for (int64_t i = 0; i < n && (rc = mill_dataset_next(ds, &row, err)) == 1; i++) {
+        if (!i && (rc = check_columns(&row, cols, src, err)) != 0) {
+            mill_value_free(&row);
+            break;
+        }
         mill_buf_reset(&b);
         mill_value_to_json(&row, &b);
         mill_value_free(&row);
@@ -87,7 +114,7 @@ static int run_data(const struct mill_args *a) {
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
     for (size_t i = 0; !rc && !strcmp(action, "files") && i < mill_dataset_n_files(ds); i++)
         printf("%s\n", mill_dataset_file(ds, i));
-    if (!rc && !strcmp(action, "head") && print_head(ds, n, &err))
+    if (!rc && !strcmp(action, "head") && print_head(ds, n, t.columns, src, &err))
         rc = mill_cli_error(MILL_EXIT_FAIL, "%s", err.msg);
     mill_dataset_free(ds);
     mill_strv_free(cols, n_cols);

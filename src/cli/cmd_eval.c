@@ -5,6 +5,7 @@
 #include "backend/backends.h"
 #include "eval/registry.h"
 #include "eval/runner.h"
+#include "core/log.h"
 #include "core/spec.h"
 #include "core/stop.h"
 
@@ -59,9 +60,13 @@ int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths) {
     if (mill_spec_split(paths, &items, &n, &err))
         return mill_cli_error(MILL_EXIT_USAGE, "--task_paths: %s", err.msg);
     int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++)
-        if (mill_registry_load_path(reg, items[i], NULL, &err))
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t loaded = 0;
+        if (mill_registry_load_path(reg, items[i], &loaded, &err))
             rc = mill_cli_error(MILL_EXIT_USAGE, "--task_paths: %s", err.msg);
+        else if (!loaded)
+            MILL_WARN("cli", "--task_paths: no plugin (*.so) loaded from %s", items[i]);
+    }
     mill_strv_free(items, n);
     return rc;
 }
@@ -79,8 +84,10 @@ static int run_eval(const struct mill_args *a) {
     mill_arg_int(a, "seed", 42, &p.seed);
     int64_t batch;
     mill_arg_int(a, "batch_docs", 64, &batch);
-    if (batch < 1 || p.limit < -1 || (mill_arg(a, "limit") && p.limit < 0))
-        return mill_cli_error(MILL_EXIT_USAGE, "--limit and --batch_docs must be positive");
+    if (p.limit < -1 || (mill_arg(a, "limit") && p.limit < 0))
+        return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 or more");
+    if (batch < 1)
+        return mill_cli_error(MILL_EXIT_USAGE, "--batch_docs must be 1 or more");
     p.batch_docs = (size_t)batch;
     p.fail_fast = mill_arg_bool(a, "fail_fast", false);
     mill_arg_int(a, "n_shot", -1, &p.n_shot);

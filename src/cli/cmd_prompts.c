@@ -6,6 +6,7 @@
 #include "eval/registry.h"
 #include "eval/runner.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 int mill_cli_load_task_paths(struct mill_registry *reg, const char *paths);
@@ -21,8 +22,8 @@ static int run_prompts(const struct mill_args *a) {
     mill_arg_int(a, "n_shot", -1, &p.n_shot);
     if (mill_arg(a, "limit") && p.limit < 0)
         return mill_cli_error(MILL_EXIT_USAGE, "--limit must be 0 or more");
-    if (mill_arg(a, "n_shot") && p.n_shot < 0)
-        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more");
+    if ((mill_arg(a, "n_shot") && p.n_shot < 0) || p.n_shot > INT_MAX)
+        return mill_cli_error(MILL_EXIT_USAGE, "--n_shot must be 0 or more (at most %d)", INT_MAX);
     struct mill_registry *reg = NULL;
     struct mill_err err = {0};
     if (mill_registry_init(&reg, &err))

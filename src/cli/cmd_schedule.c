@@ -254,11 +254,19 @@ static int64_t jobs_in_queue(void) {
 
 /* ---- the schedule ---- */
 
+/* The model names of a quantisation sweep's files ("<name>:<tag>", as eval names them): one
+ * job runs them all, and is done when each is. */
+struct sweep {
+    char **names;
+    size_t n;
+};
+
 struct job {
     const char *model_path; /* the spec as given (borrowed from sched.specs) */
     const char *model_name; /* the backend's model name (borrowed from sched.names) */
     const char *task;       /* borrowed from the registry */
     int64_t n_shot;
+    const struct sweep *sweep; /* borrowed from sched.sweeps; NULL for one file */
 };
 
 struct sched {
@@ -275,6 +283,7 @@ struct sched {
     char *cl_file;
     struct mill_registry *reg;
     char **specs, **names; /* names[i]: model name of specs[i] */
+    struct sweep *sweeps;  /* sweeps[i]: of specs[i] (n 0: no sweep) */
     size_t n_specs;
     struct job *jobs;
     size_t n_jobs;
@@ -291,6 +300,9 @@ static void sched_free(struct sched *s) {
     mill_registry_free(s->reg);
     mill_strv_free(s->specs, s->n_specs);
     mill_strv_free(s->names, s->n_specs);
+    for (size_t i = 0; s->sweeps && i < s->n_specs; i++)
+        mill_strv_free(s->sweeps[i].names, s->sweeps[i].n);
+    free(s->sweeps);
     free(s->jobs);
 }
 
@@ -502,9 +514,9 @@ static int model_info(const char *raw, char **name, struct mill_backend_caps *ca
  * finished for the workers' seed (eval's default, 42) and this run's --limit, so a --limit smoke
  * run does not pass for a full one, with no failed sample (eval would answer those again);
  * without a provenance file (an aggregate.csv from elsewhere), an aggregate row for it. */
-static bool completed(const struct sched *s, const struct mill_aggregate_table *t,
-                      const struct job *j) {
-    char *path = mill_job_file(s->out_dir, j->model_name, j->task, j->n_shot, ".json");
+static bool completed_as(const struct sched *s, const struct mill_aggregate_table *t,
+                         const struct job *j, const char *model) {
+    char *path = mill_job_file(s->out_dir, model, j->task, j->n_shot, ".json");
     struct mill_provenance_state st = {0};
     if (path)
         mill_provenance_read(path, &st);
@@ -512,10 +524,21 @@ static bool completed(const struct sched *s, const struct mill_aggregate_table *
     if (st.found)
         return mill_provenance_finished(&st, WORKER_SEED, s->limit) && st.n_failed == 0;
     for (size_t i = 0; i < t->n; i++)
-        if (t->rows[i].n_shot == j->n_shot && !strcmp(t->rows[i].model, j->model_name) &&
+        if (t->rows[i].n_shot == j->n_shot && !strcmp(t->rows[i].model, model) &&
             !strcmp(t->rows[i].task, j->task))
             return true;
     return false;
+}
+
+/* completed_as for the job's model, or for each file of its sweep. */
+static bool completed(const struct sched *s, const struct mill_aggregate_table *t,
+                      const struct job *j) {
+    if (!j->sweep)
+        return completed_as(s, t, j, j->model_name);
+    for (size_t i = 0; i < j->sweep->n; i++)
+        if (!completed_as(s, t, j, j->sweep->names[i]))
+            return false;
+    return true;
 }
 
 /* Whether the table has the job already (a task named twice, or in two benchmarks given). */
@@ -536,10 +559,42 @@ static int add_job(struct sched *s, size_t *cap, const struct job *j) {
 
 /* The jobs of model i: its tasks (benchmarks expanded for its backend) x n_shots, less the
  * completed ones. */
+/* Model i's name and capabilities (those of its first file, for a sweep) and, for a sweep,
+ * its files' model names. */
+static int model_names(struct sched *s, size_t i, struct mill_backend_caps *caps) {
+    char **items = NULL;
+    size_t k = 0;
+    struct mill_err err = {0};
+    int rc = 0;
+    if (!mill_model_config_named(s->specs[i]) && mill_spec_sweep(s->specs[i], &items, &k, &err))
+        return mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s",
+                              err.msg);
+    rc = model_info(k ? items[0] : s->specs[i], &s->names[i], caps);
+    struct sweep *sw = &s->sweeps[i];
+    if (!rc && k > 1 && !(sw->names = calloc(k, sizeof *sw->names)))
+        rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+    for (size_t h = 0; !rc && k > 1 && h < k; h++) {
+        struct mill_model_spec one;
+        if (mill_model_spec_parse(items[h], false, &one, &err)) {
+            rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
+            break;
+        }
+        if (asprintf(&sw->names[h], "%s:%s", s->names[i], mill_spec_get_str(&one, "quant", "")) <
+            0) {
+            sw->names[h] = NULL;
+            rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
+        }
+        sw->n += !rc;
+        mill_spec_free(&one);
+    }
+    mill_strv_free(items, k);
+    return rc;
+}
+
 static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
                       const struct mill_aggregate_table *done, size_t *cap) {
     struct mill_backend_caps caps;
-    int rc = model_info(s->specs[i], &s->names[i], &caps);
+    int rc = model_names(s, i, &caps);
     for (size_t t = 0; !rc && t < n_tasks; t++) {
         const struct mill_task_config **tc = NULL;
         size_t n = 0;
@@ -547,12 +602,23 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
         if (mill_resolve_name(s->reg, tasks[t], &caps, &tc, &n, &err))
             rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s",
                                 err.msg);
-        for (size_t k = 0; !rc && k < n; k++)
+        else if (n == 0)
+            MILL_WARN(MOD, "benchmark '%s': no task matches the capabilities of %s ('%s'): no job",
+                      tasks[t], caps.class_name, s->names[i]);
+        for (size_t k = 0; !rc && k < n; k++) {
+            /* a job eval would refuse at once is not submitted (a list of models of several
+             * kinds gets each the tasks it can serve) */
+            if (mill_check_supported(&caps, s->names[i], tc[k], &err)) {
+                MILL_WARN(MOD, "%s: no job", err.msg);
+                continue;
+            }
             for (size_t h = 0; !rc && h < s->n_shots; h++) {
-                struct job j = {s->specs[i], s->names[i], tc[k]->name, s->shots[h]};
+                const struct sweep *sw = s->sweeps[i].n ? &s->sweeps[i] : NULL;
+                struct job j = {s->specs[i], s->names[i], tc[k]->name, s->shots[h], sw};
                 if (!listed(s, &j) && !completed(s, done, &j))
                     rc = add_job(s, cap, &j);
             }
+        }
         free(tc);
     }
     return rc;
@@ -588,7 +654,8 @@ static int build_jobs(struct sched *s) {
     if (!rc && (mill_spec_split(s->models, &s->specs, &s->n_specs, &err) ||
                 mill_spec_split(s->tasks, &tasks, &n_tasks, &err)))
         rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
-    if (!rc && !(s->names = calloc(s->n_specs ? s->n_specs : 1, sizeof *s->names)))
+    if (!rc && (!(s->names = calloc(s->n_specs ? s->n_specs : 1, sizeof *s->names)) ||
+                !(s->sweeps = calloc(s->n_specs ? s->n_specs : 1, sizeof *s->sweeps))))
         rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
     struct mill_aggregate_table done;
     mill_aggregate_table_init(&done);

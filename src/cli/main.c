@@ -402,7 +402,7 @@ const char *mill_cli_output_dir(const struct mill_args *a) {
     const char *v = mill_arg(a, "output_dir");
     if (!v)
         v = getenv("MILL_OUTPUT_DIR");
-    return v && *v ? v : "./mill_results";
+    return !v ? "./mill_results" : *v ? v : "."; /* Python's Path(""): the current directory */
 }
 
 const char *mill_cli_cache_dir(const struct mill_args *a) {
@@ -419,8 +419,10 @@ const char *mill_cli_cache_dir(const struct mill_args *a) {
 
 static int apply_log_level(const struct mill_args *a) {
     const char *v = mill_arg(a, "log_level");
-    if (!v)
+    if (!v) {
+        mill_log_get_level(); /* MILL_LOG_LEVEL read now: a bad value is said at once */
         return 0;
+    }
     static const char *names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++)
         if (!strcasecmp(v, names[i])) {

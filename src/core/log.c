@@ -27,6 +27,11 @@ static void init_level(void) {
         cur_level = MILL_LOG_WARN;
     else if (!strcasecmp(e, "error"))
         cur_level = MILL_LOG_ERROR;
+    else if (strcasecmp(e, "info"))
+        fprintf(stderr,
+                "mill: MILL_LOG_LEVEL='%s' is none of debug, info, warn, error: info "
+                "used\n",
+                e);
 }
 
 void mill_log_set_level(enum mill_log_level level) {

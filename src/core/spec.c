@@ -359,6 +359,8 @@ const char *mill_spec_get_str(const struct mill_model_spec *s, const char *key, 
 /* Argument key's value v as an integer, or MILL_EINVAL naming the spec and the key. */
 static int int_value(const struct mill_model_spec *s, const char *key, const struct mill_value *v,
                      int64_t *out, struct mill_err *err) {
+    if (v->kind == MILL_V_FLOAT && fabs(v->u.f) >= 0x1p63 && v->u.f == floor(v->u.f))
+        return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s is out of range", s->raw, key);
     if (v->kind != MILL_V_INT)
         return mill_err_set(err, MILL_EINVAL, "model spec '%s': %s must be an integer", s->raw,
                             key);

@@ -156,6 +156,8 @@ static bool safe_repo_id(const char *s) {
     return slashes <= 1;
 }
 
+bool mill_hub_repo_id_ok(const char *id) { return safe_repo_id(id); }
+
 static int mkdir_p(const char *path) {
     char *p = strdup(path);
     if (!p)

@@ -139,6 +139,10 @@ int mill_hub_parquet_files(struct mill_hub *hub, const struct mill_hub_repo *rep
                            const char *config, const char *split, struct mill_hub_listing *out,
                            struct mill_err *err);
 
+/* Whether id can be a Hub repo id ("name" or "org/name" of letters, digits, '-', '_', '.',
+ * no "..", under 200 bytes). */
+bool mill_hub_repo_id_ok(const char *id);
+
 /* Parses an hf:// URL. MILL_EINVAL (message names the URL) when it is not one. */
 int mill_hub_parse_url(const char *url, struct mill_hub_url *out, struct mill_err *err);
 /* Parses url and globs its path (Mill's hf_data_files); out->commit as mill_hub_glob. */

@@ -81,6 +81,11 @@ struct run_ctx {
      * job reads and prepares its first batch (cross-job pipelining; NULL when none): landed by
      * land_held before that batch is launched, or before anything that needs it ended. */
     struct job *held;
+    /* The tasks this model has run, with what each produced: a task named again (alone and
+     * through its benchmark, or through two benchmarks) runs once, as Python Mill's leaf list
+     * runs it once. */
+    struct ran_task *ran;
+    size_t n_ran, cap_ran;
 };
 
 /* What one task produced, for the end table and the benchmark rollup. */
@@ -89,6 +94,11 @@ struct task_result {
     bool had_docs;    /* the job had docs (a value or not) */
     double *perf;     /* per task metric */
     size_t n_samples; /* samples with metric values */
+};
+
+struct ran_task {
+    const struct mill_task_config *t;
+    struct task_result tr;
 };
 
 /* ---- resolution and rejection ---------------------------------------------------------- */
@@ -1332,7 +1342,44 @@ static int add_score(struct mill_run_result *res, const char *model, const char 
     return 0;
 }
 
-/* Runs the tasks name stands for; records the score of the end table. */
+/* What task t produced when this model ran it earlier in the run, or NULL. */
+static const struct task_result *ran_before(const struct run_ctx *c,
+                                            const struct mill_task_config *t) {
+    for (size_t i = 0; i < c->n_ran; i++)
+        if (c->ran[i].t == t)
+            return &c->ran[i].tr;
+    return NULL;
+}
+
+/* *to = a copy of from, which has a value per metric of t. 0 or MILL_ENOMEM. */
+static int copy_result(struct task_result *to, const struct task_result *from,
+                       const struct mill_task_config *t) {
+    size_t nm = mill_strv_len(t->metrics);
+    *to = *from;
+    to->perf = NULL;
+    if (!from->perf)
+        return 0;
+    if (!(to->perf = malloc((nm ? nm : 1) * sizeof *to->perf)))
+        return MILL_ENOMEM;
+    memcpy(to->perf, from->perf, nm * sizeof *to->perf);
+    return 0;
+}
+
+/* Keeps what task t produced (ran_before). 0 or MILL_ENOMEM. */
+static int keep_result(struct run_ctx *c, const struct mill_task_config *t,
+                       const struct task_result *tr) {
+    if (ran_before(c, t))
+        return 0;
+    if (mill_grow(&c->ran, &c->cap_ran, c->n_ran, sizeof *c->ran, 8))
+        return MILL_ENOMEM;
+    c->ran[c->n_ran].t = t;
+    int rc = copy_result(&c->ran[c->n_ran].tr, tr, t);
+    c->n_ran += !rc;
+    return rc;
+}
+
+/* Runs the tasks name stands for (those this model ran already give what they gave then);
+ * records the score of the end table. */
 static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
     const struct mill_task_config **tasks = NULL;
     size_t n = 0;
@@ -1345,9 +1392,19 @@ static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
     struct task_result *tr = calloc(n ? n : 1, sizeof *tr);
     if (!tr)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = run_task(c, tasks[i], &tr[i], err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const struct task_result *before = ran_before(c, tasks[i]);
+        if (before && copy_result(&tr[i], before, tasks[i]))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else if (before)
+            MILL_DEBUG("runner", "%s: run already for %s", tasks[i]->name, c->model);
+        else
+            rc = run_task(c, tasks[i], &tr[i], err);
+    }
     rc = land_held_after(c, rc, err); /* the last task's last batch */
+    for (size_t i = 0; !rc && i < n; i++)
+        if (keep_result(c, tasks[i], &tr[i]))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     double score = NAN;
     bool have = false;
     if (!rc && b && n > 1)
@@ -1397,6 +1454,12 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
     }
     c->ops->caps(c->state, &c->caps);
     c->model = c->ops->model_name(c->state);
+    /* its outputs/ directory (mill_model_dirname) must be one below outputs/ */
+    if (!*c->model || !strcmp(c->model, ".") || !strcmp(c->model, ".."))
+        return mill_err_set(err, MILL_EINVAL,
+                            "model spec '%s': the model's name '%s' cannot name its output "
+                            "directory",
+                            spec->raw, c->model);
     if (swept &&
         asprintf(&c->model_owned, "%s:%s", c->model, mill_spec_get_str(spec, "quant", "")) < 0)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1472,31 +1535,52 @@ static int check_all(struct run_ctx *c, char **names, size_t n_names, struct mil
     return 0;
 }
 
-static int run_model(struct mill_registry *reg, const struct mill_run_params *p,
-                     const char *spec_text, bool swept, char **names, size_t n_names,
-                     struct mill_run_result *res, struct mill_err *err) {
+/* One model of the list: its spec and backend, opened (arguments checked, nothing loaded)
+ * before any model runs, so a bad argument or a task it cannot serve fails the command before
+ * anything is computed. */
+struct model_run {
     struct mill_model_spec spec;
-    int rc = mill_model_spec_parse(spec_text, true, &spec, err);
+    bool parsed;
+    struct run_ctx c;
+};
+
+static int model_open(struct model_run *m, struct mill_registry *reg,
+                      const struct mill_run_params *p, const char *spec_text, bool swept,
+                      char **names, size_t n_names, struct mill_run_result *res,
+                      struct mill_err *err) {
+    int rc = mill_model_spec_parse(spec_text, true, &m->spec, err);
     if (rc)
         return rc;
-    struct run_ctx c = {.reg = reg, .p = p, .res = res};
-    spec.cache_dir = p->cache_dir;
-    spec.seed = p->seed;
-    rc = open_backend(&c, &spec, swept, err);
-    if (!rc)
-        rc = check_all(&c, names, n_names, err);
-    if (!rc)
-        rc = leaf_order(&c, names, n_names, err);
+    m->parsed = true;
+    m->c = (struct run_ctx){.reg = reg, .p = p, .res = res};
+    m->spec.cache_dir = p->cache_dir;
+    m->spec.seed = p->seed;
+    rc = open_backend(&m->c, &m->spec, swept, err);
+    return rc ? rc : check_all(&m->c, names, n_names, err);
+}
+
+static void model_close(struct model_run *m) {
+    struct run_ctx *c = &m->c;
+    if (c->ops && c->state)
+        c->ops->close(c->state);
+    free(c->model_owned);
+    free(c->leaves);
+    free(c->leaf_done);
+    for (size_t i = 0; i < c->n_ran; i++)
+        free(c->ran[i].tr.perf);
+    free(c->ran);
+    if (m->parsed)
+        mill_spec_free(&m->spec);
+    memset(m, 0, sizeof *m);
+}
+
+static int model_run(struct model_run *m, char **names, size_t n_names, struct mill_err *err) {
+    struct run_ctx *c = &m->c;
+    int rc = leaf_order(c, names, n_names, err);
     for (size_t i = 0; !rc && i < n_names; i++)
         rc = mill_stop_signal() ? mill_err_set(err, MILL_EINTR, "stopped by signal %d before %s",
                                                mill_stop_signal(), names[i])
-                                : run_name(&c, names[i], err);
-    if (c.ops && c.state)
-        c.ops->close(c.state);
-    free(c.model_owned);
-    free(c.leaves);
-    free(c.leaf_done);
-    mill_spec_free(&spec);
+                                : run_name(c, names[i], err);
     return rc;
 }
 
@@ -1564,8 +1648,29 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
         if (!mill_registry_benchmark(reg, tasks[i]) && !mill_registry_task(reg, tasks[i]))
             rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
                               tasks[i]);
-    for (size_t i = 0; !rc && i < n_specs; i++)
-        rc = run_model(reg, p, specs[i], swept[i], tasks, n_tasks, res, err);
+    struct model_run *runs = rc ? NULL : calloc(n_specs ? n_specs : 1, sizeof *runs);
+    if (!rc && !runs)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    bool *again = rc ? NULL : calloc(n_specs ? n_specs : 1, sizeof *again);
+    if (!rc && !again)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n_specs; i++) { /* a spec given twice runs once */
+        for (size_t k = 0; k < i && !again[i]; k++)
+            again[i] = !strcmp(specs[k], specs[i]);
+        if (again[i])
+            MILL_WARN("runner", "model spec '%s' is given twice: it runs once", specs[i]);
+        else
+            rc = model_open(&runs[i], reg, p, specs[i], swept[i], tasks, n_tasks, res, err);
+    }
+    for (size_t i = 0; !rc && i < n_specs; i++) {
+        if (!again[i])
+            rc = model_run(&runs[i], tasks, n_tasks, err);
+        model_close(&runs[i]); /* a loaded model's memory, before the next loads */
+    }
+    for (size_t i = 0; runs && i < n_specs; i++)
+        model_close(&runs[i]);
+    free(runs);
+    free(again);
     free(swept);
     mill_strv_free(specs, n_specs);
     mill_strv_free(tasks, n_tasks);
@@ -1635,6 +1740,10 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
     struct run_ctx c = {.reg = reg, .p = p};
     const struct mill_task_config **done = NULL; /* tasks printed: one named twice prints once */
     size_t n_done = 0, cap_done = 0;
+    for (size_t i = 0; !rc && i < n; i++) /* every name known before anything is printed */
+        if (!mill_registry_benchmark(reg, list[i]) && !mill_registry_task(reg, list[i]))
+            rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
+                              list[i]);
     for (size_t i = 0; !rc && i < n; i++) {
         const struct mill_task_config **tasks = NULL;
         size_t nt = 0;

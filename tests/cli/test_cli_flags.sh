@@ -318,6 +318,17 @@ lacks "data files: '*' does not cross '/'" "two.jsonl"
 run data head "$tmp/rows.jsonl" --columns c,a
 expect "data head --columns on JSON Lines: only those fields" 0 '{"a":1,"c":[2]}' '{"c":3,"a":4}'
 lacks "data head --columns on JSON Lines: no other field" '"b"'
+run data head "$tmp/rows.jsonl" --columns c,nosuch
+expect "data head --columns with a column the rows lack: exit 1 naming it" 1 "no column 'nosuch'"
+run data head "$tmp/nothere/rows.jsonl"
+expect "data head of a missing local file: exit 1, 'no such file'" 1 "$tmp/nothere/rows.jsonl: no such file"
+run data head "$tmp/gs/data"
+expect "data head of a directory: exit 2 asking for a pattern" 2 "is a directory" "$tmp/gs/data/*.parquet"
+run data head ''
+expect "data head '': exit 2, the source is empty" 2 "the source is empty"
+MILL_LOG_LEVEL=bogus "$MILL" ls >/dev/null 2>"$tmp/.err"
+if grep -q "MILL_LOG_LEVEL='bogus' is none of" "$tmp/.err"; then ok "MILL_LOG_LEVEL=bogus: a warning"
+else fail "MILL_LOG_LEVEL=bogus: a warning" "$(head -c 300 "$tmp/.err")"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -262,4 +262,49 @@ rm -f "$tmp/nk/outputs/nk/toy_mc_0shot.json" "$tmp/nk/aggregate.csv"
 check "a metric without any value resumed: no row for it, the other's row kept" \
     "[ $rc -eq 0 ] && grep -q '^nk,toy,toy_mc,multiple_choice,0,exact_match,0.3333,' '$tmp/nk/aggregate.csv' && ! grep -q contains_answer '$tmp/nk/aggregate.csv'"
 
+# A task named alone and through its benchmark runs once (Python Mill's leaf list): its failed
+# sample is asked for once, counted once; a model spec given twice runs once.
+"$MILL" --output_dir "$tmp/tw" eval "$SPEC" toy,toy_qa --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "toy,toy_qa: toy_qa evaluated once, 5 lines, '1 samples failed'" \
+    "[ $rc -eq 0 ] && [ \$(grep -c 'Evaluating toy_qa |' '$tmp/stderr') -eq 1 ] && \
+     [ \$(wc -l < '$tmp/tw/outputs/toy-model/toy_qa_2shot.jsonl') -eq 5 ] && \
+     grep -q '^mill: 1 samples failed' '$tmp/stderr'"
+"$MILL" --output_dir "$tmp/tw2" eval "$SPEC,$SPEC" toy_qa --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "the same spec twice: one run, a warning, '1 samples failed'" \
+    "[ $rc -eq 0 ] && [ \$(grep -c 'Evaluating toy_qa |' '$tmp/stderr') -eq 1 ] && \
+     grep -q 'given twice' '$tmp/stderr' && grep -q '^mill: 1 samples failed' '$tmp/stderr'"
+# Every model's arguments are checked before the first model runs.
+"$MILL" --output_dir "$tmp/lb" eval "$SPEC,replay[file=$tmp/resp.jsonl,bogus=1]" toy_qa \
+    --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+check "a later model's unknown argument: exit 2 before the first model runs" \
+    "[ $rc -eq 2 ] && grep -q \"unknown argument 'bogus'\" '$tmp/stderr' && [ ! -e '$tmp/lb/outputs' ]"
+for bad in .. . ''; do
+    "$MILL" --output_dir "$tmp/nm/o" eval "replay[file=$tmp/resp.jsonl,name=$bad]" toy_qa \
+        --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stderr"; rc=$?
+    check "replay name='$bad': exit 2, nothing written" \
+        "[ $rc -eq 2 ] && grep -q 'cannot name its output directory' '$tmp/stderr' && \
+         [ -z \"\$(find '$tmp/nm' -name '*shot*')\" ]"
+done
+# prompts: every name known before any prompt is printed; --n_shot past INT_MAX refused.
+"$MILL" prompts toy_qa,nosuch --task_paths "$tmp/plug" >"$tmp/stdout" 2>"$tmp/stderr"; rc=$?
+check "prompts toy_qa,nosuch: exit 2, nothing printed" \
+    "[ $rc -eq 2 ] && [ ! -s '$tmp/stdout' ] && grep -q \"unknown task or benchmark 'nosuch'\" '$tmp/stderr'"
+"$MILL" --limit 1 prompts toy_qa --n_shot 4294967296 --task_paths "$tmp/plug" >"$tmp/stdout" \
+    2>"$tmp/stderr"; rc=$?
+check "prompts --n_shot 4294967296: exit 2" "[ $rc -eq 2 ] && [ ! -s '$tmp/stdout' ]"
+"$MILL" --output_dir "$tmp/bd" eval "$SPEC" toy_qa --batch_docs 0 --task_paths "$tmp/plug" \
+    >/dev/null 2>"$tmp/stderr"; rc=$?
+check "--batch_docs 0: exit 2 naming --batch_docs alone" \
+    "[ $rc -eq 2 ] && grep -q 'batch_docs must be 1 or more' '$tmp/stderr'"
+mkdir -p "$tmp/empty_plugins"
+"$MILL" ls --task_paths "$tmp/empty_plugins" >/dev/null 2>"$tmp/stderr"
+check "--task_paths with no plugin in it: a warning" "grep -q 'no plugin' '$tmp/stderr'"
+
+mkdir -p "$tmp/cwd"
+(cd "$tmp/cwd" && MILL_OUTPUT_DIR= "$MILL" eval "$SPEC" toy_mc --task_paths "$tmp/plug" >/dev/null 2>&1)
+check "MILL_OUTPUT_DIR= (empty) is the current directory, as Python's Path('')" \
+    "[ -s '$tmp/cwd/aggregate.csv' ] && [ -d '$tmp/cwd/outputs/toy-model' ]"
+
 finish

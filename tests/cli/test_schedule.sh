@@ -21,7 +21,12 @@ export MILL_CACHE_DIR="$tmp/cache"
 unset MILL_OUTPUT_DIR
 OUT="$tmp/out"
 : > "$tmp/resp.jsonl"
-SPEC="replay[file=$tmp/resp.jsonl,name=org/m]"
+# A llama model that can serve MMLU, named org/m: the file ./org/m (relative, so the name is
+# that), never loaded by a dry run (the --local run fails on it, as it should).
+MILL=$(cd "$(dirname "$MILL")" && pwd)/$(basename "$MILL")
+BUILD=$(cd "$BUILD" && pwd) SRC=$(cd "$SRC" && pwd)
+cd "$tmp" && mkdir -p org && : > org/m
+SPEC="llama[path=org/m]"
 sched() { "$MILL" --output_dir "$OUT" schedule "$@" >"$tmp/stdout" 2>"$tmp/stderr"; }
 
 # ---- the job table ----
@@ -281,5 +286,15 @@ check "collect: cifar10 done by either variant, mmlu_pro listed once a model" \
 "$MILL" --output_dir "$tmp/agg" collect --models clip/m --tasks cifar10 --n_shots abc \
     >"$tmp/coll.out" 2>&1; rc=$?
 check "collect --n_shots abc: exit 2 naming it" "[ $rc -eq 2 ] && grep -q \"'abc'\" '$tmp/coll.out'"
+
+# What eval would refuse at once is no job (a warning with eval's message): an audio task for
+# an image model, log-likelihood for replay; the toy tasks replay answers are listed.
+sched "clip[path=ViT-B-32,pretrained=laion2b_s34b_b79k]" clotho_aqa --dry_run; rc=$?
+check "schedule of an audio task for CLIP: a warning, no job" \
+    "[ $rc -eq 0 ] && grep -q 'cannot ingest.*: no job' '$tmp/stderr' && ! grep -q clotho '$tmp/stdout'"
+sched "$TOY" toy_qa,mmlu_anatomy --n_shots 0 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
+check "replay on toy_qa and mmlu_anatomy: toy_qa's job alone, mmlu_anatomy's refusal said" \
+    "[ $rc -eq 0 ] && grep -q ' toy_qa ' '$tmp/stdout' && ! grep -q mmlu_anatomy '$tmp/stdout' && \
+     grep -q 'mmlu_anatomy.*log-probability.*: no job' '$tmp/stderr'"
 
 finish

@@ -57,6 +57,21 @@ print("ok")
 PY
 check "one job per file, named org/tiny-GGUF:<quant>, each on its own GGUF" \
     "grep -qx ok '$tmp/jobs.out' || { cat '$tmp/jobs.out'; false; }"
+# schedule: a sweep is one job per task (its worker's eval runs every file), done when every
+# file's job is; here all three ran at --limit 6, so none is left; a fourth task is pending.
+"$MILL" --output_dir "$OUT" --limit 6 schedule "$SPEC" mmlu_anatomy,mmlu_astronomy --n_shots 0 \
+    --dry_run >"$tmp/sched.out" 2>&1; rc=$?
+check "schedule of the finished sweep: no job" \
+    "[ $rc -eq 0 ] && ! grep -q mmlu_ '$tmp/sched.out' || { cat '$tmp/sched.out'; false; }"
+cp "$OUT/outputs/org__tiny-GGUF:Q8_0/mmlu_astronomy_0shot.json" "$tmp/prov.json"
+"$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); p["finished"]=False; json.dump(p,open(sys.argv[1],"w"))' \
+    "$OUT/outputs/org__tiny-GGUF:Q8_0/mmlu_astronomy_0shot.json"
+"$MILL" --output_dir "$OUT" --limit 6 schedule "$SPEC" mmlu_anatomy,mmlu_astronomy --n_shots 0 \
+    --dry_run >"$tmp/sched.out" 2>&1; rc=$?
+check "... one file's job of a task undone: that task's sweep job, the other done" \
+    "[ $rc -eq 0 ] && [ \$(grep -c ' mmlu_astronomy ' '$tmp/sched.out') -eq 1 ] && \
+     ! grep -q mmlu_anatomy '$tmp/sched.out' || { cat '$tmp/sched.out'; false; }"
+cp "$tmp/prov.json" "$OUT/outputs/org__tiny-GGUF:Q8_0/mmlu_astronomy_0shot.json"
 
 PAGE="$tmp/sweep.html"
 "$MILL" --output_dir "$OUT" report --out "$PAGE" >/dev/null 2>"$tmp/report.err"
