@@ -109,6 +109,7 @@ struct llm {
     atomic_bool warned_budget; /* said once that a generation budget crowds the prompt out */
     int kv_size;               /* unified KV cells */
     int n_batch;
+    int n_ubatch; /* the context's micro-batch */
     struct llama_batch batch;
     llama_token *cached; /* tokens held by sequence 0 */
     int n_cached, cap_cached;
@@ -207,7 +208,8 @@ static const struct mill_backend_arg llama_args[] = {
      "cache: the reference path", 0, 0},
     {"rpc", MILL_ARG_STR, F(rpc_arg), NULL, "llama.cpp RPC servers, host:port;host:port", 0, 0},
     {"mmproj", MILL_ARG_STR, F(mmproj_arg), NULL, "multimodal projector: a local .gguf or a file "
-     "of the model's Hub repo (default: the mmproj*.gguf beside the model, by dtype/quant)", 0,
+     "of the model's Hub repo (default: the mmproj*.gguf beside the model, by dtype/quant; "
+     "none: text only)", 0,
      0},
     {"tokenize", MILL_ARG_STR, F(tokenize), "pieces", "pieces or whole: log-likelihood contexts "
      "built from shared pieces where provably equal, or every text tokenised whole", 0, 0},
@@ -440,6 +442,11 @@ static int fetch_gguf(struct mill_hub *hub, const struct mill_hub_repo *r,
 
 /* ---- the projector (mmproj*.gguf) ------------------------------------------------------ */
 
+/* mmproj=none: the model alone, no projector looked for (text only). */
+static bool no_mmproj(const struct llm *m) {
+    return m->mmproj_arg && !strcmp(m->mmproj_arg, "none");
+}
+
 static bool is_mmproj_name(const char *path) {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     return !strncasecmp(base, "mmproj", 6) && mill_str_ends_with(base, ".gguf");
@@ -468,7 +475,7 @@ static int pick_mmproj(const struct llm *m, const char *const *names, size_t n, 
         mill_buf_addf(&b, "%s%s", i ? ", " : "", names[i]);
     int rc = mill_err_set(err, MILL_EINVAL,
                           "model '%s': %zu multimodal projectors (%s) and none tagged %s; "
-                          "pass mmproj=<file>",
+                          "pass mmproj=<file> (mmproj=none: text only)",
                           m->path, n, b.p ? b.p : "", tag);
     mill_buf_free(&b);
     return rc;
@@ -622,7 +629,7 @@ static int locate_hub(struct llm *m, struct mill_err *err) {
                  "file=<name.gguf>, quant=<Q8_0|...> or dtype=<bfloat16|float16|float32>",
                  m->path, seen.p ? seen.p : "") < 0)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!rc && m->hub_gguf)
+    if (!rc && m->hub_gguf && !no_mmproj(m))
         rc = find_hub_mmproj(m, err);
     mill_buf_free(&seen);
     for (int i = 0; i < 3; i++)
@@ -744,7 +751,9 @@ static int locate_model(struct llm *m, struct mill_err *err) {
                   "%s is a GGUF file, used as it is: dtype=, quant= and file= choose among the "
                   "files of a directory or a Hub repo",
                   m->path);
-    if (m->mmproj_arg && stat(m->mmproj_arg, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (no_mmproj(m)) {
+        /* nothing to find */
+    } else if (m->mmproj_arg && stat(m->mmproj_arg, &st) == 0 && S_ISREG(st.st_mode)) {
         if (!(m->mmproj = strdup(m->mmproj_arg)))
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
     } else if (m->mmproj_arg && (local || strstr(m->path, ".gguf"))) {
@@ -752,7 +761,7 @@ static int locate_model(struct llm *m, struct mill_err *err) {
     }
     m->ckpt_dir =
         !local && stat(m->path, &st) == 0 && S_ISDIR(st.st_mode) && mill_hf_is_checkpoint(m->path);
-    if (local && !m->mmproj)
+    if (local && !m->mmproj && !no_mmproj(m))
         rc = find_local_mmproj(m, err);
     else if (!local && !m->ckpt_dir && !strstr(m->path, ".gguf"))
         rc = locate_hub(m, err);
@@ -763,7 +772,7 @@ static int locate_model(struct llm *m, struct mill_err *err) {
     else if (!rc && m->hub_mmproj)
         m->modalities |= hub_mmproj_modalities(m);
     else if (!rc && !local && !m->hub_gguf && !m->hub_ckpt && !m->ckpt_dir &&
-             !strstr(m->path, ".gguf"))
+             !strstr(m->path, ".gguf") && !no_mmproj(m))
         m->modalities |= MILL_MOD_IMAGE | MILL_MOD_AUDIO;
     return rc;
 }
@@ -834,7 +843,10 @@ static int init_context(struct llm *m, int fa, struct mill_err *err) {
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)m->kv_size;
     cp.n_batch = (uint32_t)m->n_batch;
-    cp.n_ubatch = 512;
+    /* 512, but a projector whose media attend both ways has each medium decoded in one
+     * micro-batch (llama_decode asserts it fits): then as large as a batch */
+    m->n_ubatch = m->mm && mill_mm_non_causal(m->mm) ? m->n_batch : 512;
+    cp.n_ubatch = (uint32_t)m->n_ubatch;
     cp.n_seq_max = (uint32_t)m->n_seq;
     cp.n_threads = cp.n_threads_batch = (int32_t)m->threads;
     cp.kv_unified = true;
@@ -903,6 +915,14 @@ static int open_chat(struct llm *m, struct mill_err *err) {
     mill_buf_reset(&probe);
     int rc = m->chat ? 0 : prompt_text(m, "probe", m->mmproj != NULL, &probe, err);
     mill_buf_free(&probe);
+    if (rc && m->mmproj && !m->mmproj_arg && !m->use_chat_template) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        mill_err_set(err, rc,
+                     "%s (media prompts need one: the projector %s was found beside the model; "
+                     "mmproj=none leaves it out)",
+                     msg, m->mmproj);
+    }
     return rc;
 }
 
@@ -917,6 +937,11 @@ static int load_mmproj(struct llm *m, struct mill_err *err) {
         snprintf(abort_model, sizeof abort_model, "%s", m->mmproj);
         rc = mill_mm_open(m->mmproj, m->model, (int)m->threads, m->n_gpu_layers != 0, &m->mm, err);
         snprintf(abort_model, sizeof abort_model, "%s (projector %s)", m->gguf, m->mmproj);
+    }
+    if (rc == MILL_EFORMAT && !m->mmproj_arg) { /* found beside the model: maybe another's */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        mill_err_set(err, rc, "%s (mmproj=none leaves it out)", msg);
     }
     if (!rc)
         m->modalities = MILL_MOD_TEXT | mill_mm_modalities(m->mm);
@@ -980,13 +1005,16 @@ static int llm_load(void *state, struct mill_err *err) {
         rc = mill_tok_new(m->vocab, fast_tok, &m->tok_more[m->n_tok_more], err);
     if (rc)
         return rc;
-    /* A context now, so a cache that cannot be allocated fails before any sample. */
-    rc = init_context(m, m->fa_arg, err);
     m->load_s = mill_clock_s() - t0;
+    if (m->mmproj) /* first: its attention sets the context's micro-batch */
+        rc = load_mmproj(m, err);
+    /* A context now, so a cache that cannot be allocated fails before any sample. */
+    t0 = mill_clock_s();
+    if (!rc)
+        rc = init_context(m, m->fa_arg, err);
+    m->load_s += mill_clock_s() - t0;
     if (!rc)
         rc = open_chat(m, err);
-    if (!rc && m->mmproj)
-        rc = load_mmproj(m, err);
     if (!rc)
         MILL_INFO("llama", "%s: context %d tokens, %lld sequences, %lld threads", m->gguf, m->n_ctx,
                   (long long)m->n_seq - 2, (long long)m->threads);
@@ -1539,6 +1567,7 @@ struct gen {
     int reserve;      /* KV cells held for the prompt and the generation budget */
     int n_prompt;     /* KV cells the prompt takes (more than positions under M-RoPE) */
     llama_token next; /* the token the next step feeds */
+    bool stop_seen;   /* a stop string occurs in text */
 };
 
 /* The prompt as the model sees it: the chat template applied when asked for, the GGUF's own
@@ -1682,6 +1711,12 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
                 mill_mm_prompt_make(m->mm, p.p, *dec, out, &e))) {
         *failed = true;
         mill_request_fail(q, e.code, "%s", e.msg);
+    } else if (!rc && mill_mm_prompt_max_whole(m->mm, *out) > (size_t)m->n_ubatch) {
+        *failed = true; /* llama_decode would abort the process on it */
+        mill_request_fail(q, MILL_EINVAL,
+                          "a medium of %zu tokens, which this projector's attention needs in "
+                          "one micro-batch of at most %d",
+                          mill_mm_prompt_max_whole(m->mm, *out), m->n_ubatch);
     } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
         *failed = true;
         mill_request_fail(q, MILL_EINVAL,
@@ -1699,13 +1734,13 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
 }
 
 /* Appends the token's bytes (a piece longer than the stack buffer is asked for again at its
- * size); true when generation must stop: a stop string (the text cut where the earliest one
- * begins, mill_stop_cut: Python Mill's rule, whatever their order), or the cap. Only the bytes
- * a stop string could newly end in are searched: an earlier one would have stopped it. The
- * search runs on the raw bytes, before Python's UTF-8 repair: a stop string that is valid
- * UTF-8 and holds no U+FFFD occurs in one exactly where it occurs in the other. One holding
- * U+FFFD can only match the repaired text, which mill_request_set_text cuts again at the end:
- * the text is Python's either way, only the early stop is lost. */
+ * size); true when generation must stop: the stop strings' cut is decided (mill_stop_decided:
+ * Python Mill generates on and cuts after, with the same text as the result), or the cap.
+ * Until some stop occurs, only the bytes a stop could newly end in are searched. The search
+ * runs on the raw bytes, before Python's UTF-8 repair: a stop string that is valid UTF-8 and
+ * holds no U+FFFD occurs in one exactly where it occurs in the other. One holding U+FFFD can
+ * only match the repaired text, which mill_request_set_text cuts again at the end: the text is
+ * Python's either way, only the early stop is lost. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     char small[256], *piece = small;
     int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);
@@ -1717,16 +1752,17 @@ static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     if (piece != small)
         free(piece);
     g->n_gen++;
+    const char *const *stop = g->q->stop;
     size_t longest = 0;
-    for (const char *const *s = g->q->stop; s && *s; s++)
+    for (const char *const *s = stop; s && *s; s++)
         longest = strlen(*s) > longest ? strlen(*s) : longest;
     size_t win = before >= longest ? before - longest + 1 : 0;
-    if (longest && g->text.p) {
-        size_t cut = mill_stop_cut(g->text.p + win, g->text.n - win, g->q->stop);
-        if (cut < g->text.n - win) {
-            g->text.n = win + cut;
-            return true;
-        }
+    if (stop && *stop && !g->stop_seen && g->text.p)
+        g->stop_seen = mill_stop_cut(g->text.p + win, g->text.n - win, stop) < g->text.n - win;
+    size_t cut;
+    if (g->stop_seen && mill_stop_decided(g->text.p, g->text.n, stop, &cut)) {
+        g->text.n = cut;
+        return true;
     }
     /* the context limit in positions and in cells (an image under M-RoPE takes fewer positions
      * than cells): the sequence never outgrows the cells it reserved */
@@ -1856,14 +1892,12 @@ static int gen_admit(struct gen_run *r, size_t *n_fresh, struct mill_err *err) {
     return 0;
 }
 
-/* Puts the chat template's opening (the text before a prompt's first medium) into seq:
- * sequence 0 holds it, decoded once for every prompt that opens the same way, and its cells
- * are shared (llama_memory_seq_cp). Generation leaves sequence 0 to this; log-likelihood's
+/* Puts the chat template's opening (the text before a prompt's first medium, at most n_batch
+ * tokens) into seq: sequence 0 holds it, decoded once for every prompt that opens the same
+ * way, and its cells are shared (llama_memory_seq_cp). Generation leaves sequence 0 to this; log-likelihood's
  * shared prefix replaces it later (m->n_cached is 0 after generation). */
 static int share_head(struct llm *m, const llama_token *head, int n, int seq,
                       struct mill_err *err) {
-    if (n > m->n_batch)
-        return mill_err_set(err, MILL_EINVAL, "a chat template opening of %d tokens", n);
     if (m->n_mm_head != n || memcmp(m->mm_head, head, (size_t)n * sizeof *head)) {
         llama_token *h = realloc(m->mm_head, (size_t)n * sizeof *h);
         if (!h)
@@ -1896,7 +1930,8 @@ static int gen_mm_prefill(struct llm *m, struct gen **fresh, size_t n, struct mi
         int nt = 0, nh = 0;
         const llama_token *tail = mill_mm_prompt_tail(g->mp, &nt);
         const llama_token *head = mill_mm_prompt_head(g->mp, &nh);
-        bool shared = head && (rc = share_head(m, head, nh, g->seq, err)) == 0;
+        /* an opening longer than a batch (a long system prompt) is decoded with the prompt */
+        bool shared = head && nh <= m->n_batch && (rc = share_head(m, head, nh, g->seq, err)) == 0;
         if (!rc)
             rc = mill_mm_prompt_prefill(m->mm, m->ctx, g->mp, g->seq, m->n_batch, shared, &g->pos0,
                                         &m->mst, err);
@@ -1949,6 +1984,9 @@ static int generate(struct llm *m, struct mill_request **qs, size_t n, struct mi
     int rc = r.slots && r.fresh ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < per; i++)
         r.slots[i].seq = 1 + (int)i;
+    for (size_t i = 0; i < n; i++) /* Python Mill's _decode_multimodal cuts at no stop string */
+        if (qs[i]->n_media)
+            qs[i]->stop = NULL;
     /* The whole cache is for generation: log-likelihood's shared prefix in sequence 0 goes
      * too, so the admission count below is the truth. */
     drop_seqs(m, 0, m->n_seq - 1);

@@ -380,6 +380,22 @@ void mill_mm_prompt_free(struct mill_mm_prompt *p) {
 
 size_t mill_mm_prompt_n_tokens(const struct mill_mm_prompt *p) { return p->n_tokens; }
 
+bool mill_mm_non_causal(const struct mill_mm *mm) {
+    return mtmd_decode_use_non_causal(mm->ctx, NULL);
+}
+
+size_t mill_mm_prompt_max_whole(const struct mill_mm *mm, const struct mill_mm_prompt *p) {
+    size_t most = 0;
+    for (size_t i = 0; i < mtmd_input_chunks_size(p->chunks); i++) {
+        const mtmd_input_chunk *c = mtmd_input_chunks_get(p->chunks, i);
+        size_t n = mtmd_input_chunk_get_n_tokens(c);
+        if (mtmd_input_chunk_get_type(c) != MTMD_INPUT_CHUNK_TYPE_TEXT &&
+            mtmd_decode_use_non_causal(mm->ctx, c) && n > most)
+            most = n;
+    }
+    return most;
+}
+
 const llama_token *mill_mm_prompt_tail(const struct mill_mm_prompt *p, int *n) {
     size_t nc = mtmd_input_chunks_size(p->chunks), nt = 0;
     const llama_token *t =

@@ -61,6 +61,13 @@ int mill_mm_media_decode(const struct mill_mm *mm, const struct mill_media *medi
                          struct mill_mm_media **out, struct mill_err *err);
 void mill_mm_media_free(struct mill_mm_media *d); /* NULL-safe */
 
+/* Whether the projector's media chunks attend to each other both ways (Gemma 3 and 4,
+ * DeepSeek 4 V): llama.cpp then decodes such a chunk in one micro-batch. */
+bool mill_mm_non_causal(const struct mill_mm *mm);
+/* The tokens of p's largest media chunk that must be decoded in one micro-batch (non-causal
+ * attention), or 0 when none must. */
+size_t mill_mm_prompt_max_whole(const struct mill_mm *mm, const struct mill_mm_prompt *p);
+
 /* Tokenises text, which holds one marker per decoded medium, with special tokens parsed and
  * BOS added as the vocabulary wants, into a prompt of chunks; libmtmd cuts a clip longer than
  * its encoder's window (30 s for Whisper-style encoders) into several. A count of markers that

@@ -234,7 +234,13 @@ static int new_prefix(struct mill_tok *t, const char *ctx, size_t split, struct 
     if (set_text(&t->pfx, &t->n_pfx, ctx, s))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     t->pfx_tok.n = 0;
-    return tok_into(t, ctx, s, &t->pfx_tok, err);
+    int rc = tok_into(t, ctx, s, &t->pfx_tok, err);
+    if (rc) { /* no prefix without its tokens */
+        free(t->pfx);
+        t->pfx = NULL;
+        t->n_pfx = 0;
+    }
+    return rc;
 }
 
 /* tok(ctx[0, split)) into t->head: the shared prefix's tokens and the rest, or whole. */
@@ -286,6 +292,11 @@ static int new_context(struct mill_tok *t, const char *ctx, size_t n, struct mil
     }
     if (!rc && set_text(&t->prev, &t->n_prev, ctx, n))
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc) { /* half made: the next pair with this context makes it again */
+        free(t->ctx);
+        t->ctx = NULL;
+        t->n_ctx = 0;
+    }
     return rc;
 }
 

@@ -224,17 +224,48 @@ size_t mill_utf8_valid_len(const unsigned char *s, size_t n, size_t *bad) {
     return len;
 }
 
+/* The first occurrence of stop (k bytes) in text[0..n), or NULL; an empty stop is at 0. */
+static const char *find_stop(const char *text, size_t n, const char *stop, size_t k) {
+    return k ? memmem(text, n, stop, k) : text;
+}
+
 size_t mill_stop_cut(const char *text, size_t n, const char *const *stop) {
     size_t cut = n;
     for (; stop && *stop; stop++) {
-        size_t k = strlen(*stop);
-        size_t hay =
-            cut < n && cut + k - 1 < n ? cut + k - 1 : n; /* a match must begin before cut */
-        const char *p = k ? memmem(text, hay, *stop, k) : NULL;
+        const char *p = find_stop(text, cut, *stop, strlen(*stop));
         if (p)
             cut = (size_t)(p - text);
     }
     return cut;
+}
+
+/* Whether some proper, non-empty prefix of stop (k bytes) ends text[0..n): its first
+ * occurrence in a longer text could then begin before n. */
+static bool stop_may_begin(const char *text, size_t n, const char *stop, size_t k) {
+    for (size_t m = !k ? 0 : k - 1 > n ? n : k - 1; m > 0; m--)
+        if (!memcmp(text + n - m, stop, m))
+            return true;
+    return false;
+}
+
+/* The cut of a longer text T is the cut of text[0..n) when a stop cuts it: a stop found in the
+ * text has its first occurrence in T there, and one not found yet can only occur in T from n
+ * on (checked: no prefix of it ends the text), where it cuts nothing once a cut is made at or
+ * before n, and leaves every stop found in the text cutting as it does here before one is. */
+bool mill_stop_decided(const char *text, size_t n, const char *const *stop, size_t *cut) {
+    bool cutting = false;
+    *cut = n;
+    for (; stop && *stop; stop++) {
+        size_t k = strlen(*stop);
+        const char *p = find_stop(text, *cut, *stop, k);
+        if (p) {
+            *cut = (size_t)(p - text);
+            cutting = true;
+        } else if (!cutting && stop_may_begin(text, n, *stop, k)) {
+            return false;
+        }
+    }
+    return cutting;
 }
 
 char *mill_utf8_repair(const char *s, size_t n, size_t *len) {

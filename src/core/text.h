@@ -31,10 +31,15 @@ bool mill_str_ends_with(const char *s, const char *suffix);
 /* The terminal cells s takes, as rich's cell_len counts them (East Asian wide and emoji 2,
  * combining and zero-width 0, others 1; an ill-formed byte 1): for aligned tables. */
 size_t mill_text_width(const char *s);
-/* The length of text[0..n) cut where the earliest occurrence of any stop string begins (stop:
- * NULL-terminated, may be NULL; empty strings are ignored): n when none occurs. The text may
- * hold NUL bytes. */
+/* The length of text[0..n) cut at the stop strings as Python Mill's _truncate_at_stop cuts it:
+ * each in turn, in order, cuts the text left so far where it first occurs in it (so a later
+ * stop must lie wholly before the cut; an empty one cuts everything). stop: NULL-terminated,
+ * may be NULL; the text may hold NUL bytes. n when no stop cuts. */
 size_t mill_stop_cut(const char *text, size_t n, const char *const *stop);
+/* Whether mill_stop_cut of every text that begins with text[0..n) is already known: some stop
+ * cuts it, and no stop that does not occur yet could change that cut by occurring later.
+ * *cut is then that cut. A generation may end there. */
+bool mill_stop_decided(const char *text, size_t n, const char *const *stop, size_t *cut);
 /* f"{a} {b}".strip(), malloc'd; NULL on allocation failure. */
 char *mill_py_join_strip(const char *a, const char *b);
 /* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode Table 3-7), or 0 when it is

@@ -142,6 +142,19 @@ for arch in llama qwen2vl; do
     check "$arch: generations equal llama-mtmd-cli's, batch 8, batch 1 and encoding ahead \
 ($(tail -1 "$tmp/peer-$arch.log"))" "tail -1 '$tmp/peer-$arch.log' | grep -qx same"
 done
+# Stop strings: Python Mill's _decode_multimodal cuts at none, so neither do we with media.
+"$MILL" --output_dir "$tmp/llama-b8" eval "llama[path=$M/vlm.gguf,batch_size=8,threads=2]" \
+    oracle_vlm_stop --task_paths "$tmp/plug/oracle.so" >/dev/null 2>"$tmp/stop.err"; rc=$?
+"$PY" - $tmp/llama-b8/outputs/*/oracle_vlm_0shot.jsonl $tmp/llama-b8/outputs/*/oracle_vlm_stop_0shot.jsonl \
+    >"$tmp/stop.out" 2>&1 <<'PY'
+import json, sys
+a, b = ({r["doc_id"]: r["prediction"] for r in map(json.loads, open(p))} for p in sys.argv[1:3])
+assert a == b, [(k, a[k], b.get(k)) for k in a if a[k] != b.get(k)]
+assert sum(any(s in v for s in (" ", "e", "a")) for v in b.values()) >= 3, b
+print("ok")
+PY
+check "a media prompt's generation is not cut at the task's stop strings (as Python Mill's)" \
+    "[ $rc -eq 0 ] && grep -qx ok '$tmp/stop.out' || { tail -3 '$tmp/stop.err' '$tmp/stop.out'; false; }"
 run qwen2vl-jinja "$tmp/qwen2vl-jinja" 8; rc=$?
 PEER_JINJA=1 peer "$tmp/qwen2vl-jinja" qwen2vl-jinja >"$tmp/peer-jinja.log" 2>&1
 check "Qwen2-VL's own template, rendered as Jinja: exit $rc, generations equal llama-mtmd-cli \
@@ -259,5 +272,15 @@ rm "$M/mmproj-vlm-Q8_0.gguf"
 expect_exit "a text-only model on an image task: Mill's modality message, exit 1" 1 \
     "cannot ingest input modalities \['image', 'text'\] required by this task \(it supports \['text'\]\)" \
     --output_dir "$tmp/o4" eval "llama[path=$tmp/textonly/text.gguf]" oracle_vlm \
+    --task_paths "$tmp/plug/oracle.so"
+# Another model's projector beside a model: found, it fails the load saying how to leave it
+# out; mmproj=none does (the model is then text only).
+"$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/small/other.gguf" --n_embd 64 >/dev/null
+expect_exit "another model's projector found beside it: exit 1, naming mmproj=none" 1 \
+    "mmproj=none leaves it out" --output_dir "$tmp/o5" \
+    eval "llama[path=$tmp/small/other.gguf]" oracle_vlm --task_paths "$tmp/plug/oracle.so"
+expect_exit "... mmproj=none: no projector, a text-only model" 1 \
+    "cannot ingest input modalities \['image', 'text'\] required by this task \(it supports \['text'\]\)" \
+    --output_dir "$tmp/o6" eval "llama[path=$tmp/small/other.gguf,mmproj=none]" oracle_vlm \
     --task_paths "$tmp/plug/oracle.so"
 finish

@@ -86,6 +86,7 @@ static const char *const alm_ll_files[] = {"test=oracle_data/alm_ll.jsonl", NULL
 static const char *const acc[] = {"acc", NULL};
 static const char *const ppl[] = {"perplexity", NULL};
 static const char *const em[] = {"exact_match", NULL};
+static const char *const stops[] = {" ", "e", "a", NULL};
 
 static const struct mill_task_config tasks[] = {
     {.name = "oracle_ll",
@@ -110,6 +111,14 @@ static const struct mill_task_config tasks[] = {
      .output_type = MILL_OUT_GENERATIVE,
      .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
      .generation_size = 24,
+     .metrics = em},
+    {.name = "oracle_vlm_stop", /* oracle_vlm with stop strings, which media prompts ignore */
+     .hf_data_files = vlm_files,
+     .prompt = vlm_prompt,
+     .output_type = MILL_OUT_GENERATIVE,
+     .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
+     .generation_size = 24,
+     .stop_sequences = stops,
      .metrics = em},
     {.name = "oracle_vlm_ll",
      .hf_data_files = vlm_ll_files,

@@ -8,6 +8,7 @@
 
 #include <mill/backend.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,15 +115,83 @@ static void test_utf8_repair(void) {
     }
 }
 
+/* Python Mill's _truncate_at_stop, restated: each stop in turn cuts the text left so far. */
+static size_t py_truncate(const char *t, size_t n, const char *const *stop) {
+    for (; *stop; stop++) {
+        size_t k = strlen(*stop), i = 0;
+        while (i + k <= n && memcmp(t + i, *stop, k))
+            i++;
+        if (i + k <= n)
+            n = i;
+    }
+    return n;
+}
+
 static void test_stop_cut(void) {
-    static const char *const stops[] = {"\n\n", "Q:", "", NULL};
+    static const char *const stops[] = {"\n\n", "Q:", NULL};
     CHECK_INT(mill_stop_cut("abc", 3, stops), 3);
     CHECK_INT(mill_stop_cut("abc", 3, NULL), 3);
-    CHECK_INT(mill_stop_cut("a Q: b\n\nc", 9, stops), 2); /* the earliest, whatever the order */
+    CHECK_INT(mill_stop_cut("a Q: b\n\nc", 9, stops), 2); /* values from CPython */
     CHECK_INT(mill_stop_cut("a\n\nQ:", 5, stops), 1);
     CHECK_INT(mill_stop_cut("a\0Q:", 4, stops), 2); /* past a NUL */
     CHECK_INT(mill_stop_cut("aQ", 2, stops), 2);    /* a stop cut short at the end: none */
     CHECK_INT(mill_stop_cut("Q:", 2, stops), 0);
+    /* a later stop must lie wholly before the cut: "ans\n", not "ans" */
+    static const char *const over[] = {"Q:", "\nQ:", NULL};
+    CHECK_INT(mill_stop_cut("ans\nQ:", 6, over), 4);
+    static const char *const xyz[] = {"xyz", "y", NULL};
+    CHECK_INT(mill_stop_cut("..xyz", 5, xyz), 2);
+    static const char *const empty[] = {"\n\n", "Q:", "", NULL}; /* "".find: 0, all cut */
+    CHECK_INT(mill_stop_cut("abc", 3, empty), 0);
+    static const char *const late[] = {"Q:", "\n\nQ", NULL};
+    CHECK_INT(mill_stop_cut("b\n\nQ: c", 8, late), 3);
+}
+
+/* mill_stop_decided on every prefix of many texts: where it says decided, the cut it gives is
+ * Python's cut of the whole text (whatever follows); at the end of a text whose Python cut
+ * is short of it, some prefix was decided (a generation stops early, as it should). */
+static void test_stop_decided(void) {
+    static const char alpha[] = "ab\nQ:";
+    static const char *const pool[] = {"\n\n", "Q:", "\nQ:", "ab", "b\n", "a", ":Q", "aQ:a", ""};
+    uint32_t x = 12345;
+    size_t n_decided = 0, n_cases = 0;
+    for (int c = 0; c < 20000; c++) {
+        char t[24];
+        x = x * 1664525u + 1013904223u;
+        size_t n = 1 + (x >> 8) % 20;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1664525u + 1013904223u;
+            t[i] = alpha[(x >> 16) % 5];
+        }
+        const char *stop[5];
+        x = x * 1664525u + 1013904223u;
+        size_t ns = 1 + (x >> 8) % 4;
+        for (size_t i = 0; i < ns; i++) {
+            x = x * 1664525u + 1013904223u;
+            stop[i] = pool[(x >> 16) % (c % 50 ? 8 : 9)]; /* the empty stop now and then */
+        }
+        stop[ns] = NULL;
+        size_t want = py_truncate(t, n, stop), cut = 0;
+        CHECK_INT(mill_stop_cut(t, n, stop), want);
+        for (size_t p = 0; p <= n; p++)
+            if (mill_stop_decided(t, p, stop, &cut)) {
+                CHECK_INT(cut, want);
+                n_decided++;
+                break;
+            }
+        n_cases += want < n;
+    }
+    CHECK(n_decided > 5000 && n_cases > 5000);
+    /* the usual case stops as soon as the stop is complete */
+    static const char *const usual[] = {"\n\n", "Q:", NULL};
+    size_t cut = 0;
+    CHECK(!mill_stop_decided("A: 4\n", 5, usual, &cut));
+    CHECK(mill_stop_decided("A: 4\n\n", 6, usual, &cut) && cut == 4);
+    CHECK(!mill_stop_decided("A: 4\n\n", 6, NULL, &cut));
+    /* "Q:" found, but "\nQ:" before it in the list may still begin at the trailing "\n" */
+    static const char *const first[] = {"\nQ:", "Q:", NULL};
+    CHECK(!mill_stop_decided("Q: a\n", 5, first, &cut));
+    CHECK(mill_stop_decided("Q: a\nb", 6, first, &cut) && cut == 0);
 }
 
 static void test_request_set_text(void) {
@@ -150,4 +219,5 @@ static void test_request_set_text(void) {
 }
 
 MTEST_MAIN(MTEST(test_rstrip_len), MTEST(test_strip), MTEST(test_utf8_len), MTEST(test_text_width),
-           MTEST(test_utf8_repair), MTEST(test_stop_cut), MTEST(test_request_set_text))
+           MTEST(test_utf8_repair), MTEST(test_stop_cut), MTEST(test_stop_decided),
+           MTEST(test_request_set_text))
