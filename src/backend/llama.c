@@ -1739,8 +1739,9 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
  * Until some stop occurs, only the bytes a stop could newly end in are searched. The search
  * runs on the raw bytes, before Python's UTF-8 repair: a stop string that is valid UTF-8 and
  * holds no U+FFFD occurs in one exactly where it occurs in the other. One holding U+FFFD can
- * only match the repaired text, which mill_request_set_text cuts again at the end: the text is
- * Python's either way, only the early stop is lost. */
+ * only match the repaired text: mill_stop_decided then waits for it, and
+ * mill_request_set_text cuts the repaired text at the end, so the text is Python's either
+ * way. */
 static bool gen_step(struct llm *m, struct gen *g, llama_token tok) {
     char small[256], *piece = small;
     int n = llama_token_to_piece(m->vocab, tok, piece, sizeof small, 0, false);

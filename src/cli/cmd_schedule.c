@@ -287,6 +287,7 @@ struct sched {
     size_t n_specs;
     struct job *jobs;
     size_t n_jobs;
+    size_t n_refused; /* (model, task) pairs eval would refuse: no job */
 };
 
 static void sched_free(struct sched *s) {
@@ -541,12 +542,17 @@ static bool completed(const struct sched *s, const struct mill_aggregate_table *
     return true;
 }
 
-/* Whether the table has the job already (a task named twice, or in two benchmarks given). */
+/* Whether the table has the job already (a task named twice, or in two benchmarks given, a
+ * model given twice). A sweep's job is the same only as the same sweep's (its files' names are
+ * not the plain name a job of one file has). */
 static bool listed(const struct sched *s, const struct job *j) {
-    for (size_t i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i].n_shot == j->n_shot && !strcmp(s->jobs[i].model_name, j->model_name) &&
-            !strcmp(s->jobs[i].task, j->task))
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const struct job *o = &s->jobs[i];
+        bool same_model = o->sweep || j->sweep ? !strcmp(o->model_path, j->model_path)
+                                               : !strcmp(o->model_name, j->model_name);
+        if (o->n_shot == j->n_shot && same_model && !strcmp(o->task, j->task))
             return true;
+    }
     return false;
 }
 
@@ -602,7 +608,7 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
         if (mill_resolve_name(s->reg, tasks[t], &caps, &tc, &n, &err))
             rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s",
                                 err.msg);
-        else if (n == 0)
+        else if (n == 0 && ++s->n_refused)
             MILL_WARN(MOD, "benchmark '%s': no task matches the capabilities of %s ('%s'): no job",
                       tasks[t], caps.class_name, s->names[i]);
         for (size_t k = 0; !rc && k < n; k++) {
@@ -610,6 +616,7 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
              * kinds gets each the tasks it can serve) */
             if (mill_check_supported(&caps, s->names[i], tc[k], &err)) {
                 MILL_WARN(MOD, "%s: no job", err.msg);
+                s->n_refused++;
                 continue;
             }
             for (size_t h = 0; !rc && h < s->n_shots; h++) {
@@ -1117,7 +1124,12 @@ static int run_schedule(const struct mill_args *a) {
     if (!rc)
         rc = build_jobs(&s);
     /* Python Mill's order: --local runs the jobs even with --dry_run */
-    if (!rc && (s.local || !s.dry_run) && !s.n_jobs)
+    if (!rc && !s.n_jobs && s.n_refused) /* what is not refused is complete */
+        rc = mill_cli_error(MILL_EXIT_FAIL,
+                            "no job to run: %zu (model, task) pairs refused (see the warnings), "
+                            "the rest complete",
+                            s.n_refused);
+    else if (!rc && (s.local || !s.dry_run) && !s.n_jobs)
         printf("All requested jobs already complete.\n");
     else if (!rc)
         rc = s.local ? run_local(&s) : s.dry_run ? print_table(&s) : submit(&s);

@@ -261,8 +261,9 @@ bool mill_stop_decided(const char *text, size_t n, const char *const *stop, size
         if (p) {
             *cut = (size_t)(p - text);
             cutting = true;
-        } else if (!cutting && stop_may_begin(text, n, *stop, k)) {
-            return false;
+        } else if (!cutting &&
+                   (stop_may_begin(text, n, *stop, k) || memmem(*stop, k, "\xef\xbf\xbd", 3))) {
+            return false; /* one holding U+FFFD may match the repaired text only (llama.c) */
         }
     }
     return cutting;

@@ -37,7 +37,8 @@ size_t mill_text_width(const char *s);
  * may be NULL; the text may hold NUL bytes. n when no stop cuts. */
 size_t mill_stop_cut(const char *text, size_t n, const char *const *stop);
 /* Whether mill_stop_cut of every text that begins with text[0..n) is already known: some stop
- * cuts it, and no stop that does not occur yet could change that cut by occurring later.
+ * cuts it, and no stop that does not occur yet could change that cut by occurring later (nor
+ * could one holding U+FFFD, which may match only once invalid bytes are replaced by it).
  * *cut is then that cut. A generation may end there. */
 bool mill_stop_decided(const char *text, size_t n, const char *const *stop, size_t *cut);
 /* f"{a} {b}".strip(), malloc'd; NULL on allocation failure. */

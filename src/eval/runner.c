@@ -1656,7 +1656,7 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n_specs; i++) { /* a spec given twice runs once */
         for (size_t k = 0; k < i && !again[i]; k++)
-            again[i] = !strcmp(specs[k], specs[i]);
+            again[i] = !strcmp(specs[k], specs[i]) && swept[k] == swept[i];
         if (again[i])
             MILL_WARN("runner", "model spec '%s' is given twice: it runs once", specs[i]);
         else

@@ -290,8 +290,9 @@ check "collect --n_shots abc: exit 2 naming it" "[ $rc -eq 2 ] && grep -q \"'abc
 # What eval would refuse at once is no job (a warning with eval's message): an audio task for
 # an image model, log-likelihood for replay; the toy tasks replay answers are listed.
 sched "clip[path=ViT-B-32,pretrained=laion2b_s34b_b79k]" clotho_aqa --dry_run; rc=$?
-check "schedule of an audio task for CLIP: a warning, no job" \
-    "[ $rc -eq 0 ] && grep -q 'cannot ingest.*: no job' '$tmp/stderr' && ! grep -q clotho '$tmp/stdout'"
+check "schedule of an audio task for CLIP: a warning, no job, exit 1 (nothing can run)" \
+    "[ $rc -eq 1 ] && grep -q 'cannot ingest.*: no job' '$tmp/stderr' && \
+     grep -q 'no job to run: 1 (model, task) pairs refused' '$tmp/stderr' && ! grep -q clotho '$tmp/stdout'"
 sched "$TOY" toy_qa,mmlu_anatomy --n_shots 0 --dry_run --extra_task_paths "$tmp/plug"; rc=$?
 check "replay on toy_qa and mmlu_anatomy: toy_qa's job alone, mmlu_anatomy's refusal said" \
     "[ $rc -eq 0 ] && grep -q ' toy_qa ' '$tmp/stdout' && ! grep -q mmlu_anatomy '$tmp/stdout' && \

@@ -72,6 +72,19 @@ check "... one file's job of a task undone: that task's sweep job, the other don
     "[ $rc -eq 0 ] && [ \$(grep -c ' mmlu_astronomy ' '$tmp/sched.out') -eq 1 ] && \
      ! grep -q mmlu_anatomy '$tmp/sched.out' || { cat '$tmp/sched.out'; false; }"
 cp "$tmp/prov.json" "$OUT/outputs/org__tiny-GGUF:Q8_0/mmlu_astronomy_0shot.json"
+# A sweep's file and a one-tag spec of the same text are two models.
+"$MILL" --output_dir "$tmp/both" --limit 2 eval "$SPEC,llama[path=org/tiny-GGUF,quant=Q8_0,threads=1]" \
+    mmlu_anatomy --n_shot 0 >/dev/null 2>"$tmp/both.err"; rc=$?
+check "a sweep and the same text with one tag: both run, neither 'given twice'" \
+    "[ $rc -eq 0 ] && grep -q '^org/tiny-GGUF,mmlu,mmlu_anatomy,' '$tmp/both/aggregate.csv' && \
+     [ \$(grep -c ',mmlu_anatomy,' '$tmp/both/aggregate.csv') -eq 4 ] && \
+     ! grep -q 'given twice' '$tmp/both.err' || { tail -3 '$tmp/both.err'; false; }"
+# A sweep and a plain spec of the same repo are different jobs (the plain one is pending).
+"$MILL" --output_dir "$OUT" --limit 6 schedule "$SPEC,llama[path=org/tiny-GGUF,threads=1]" \
+    mmlu_anatomy --n_shots 0 --dry_run >"$tmp/sched.out" 2>&1; rc=$?
+check "schedule of a finished sweep and the plain spec of its repo: the plain one's job" \
+    "[ $rc -eq 0 ] && [ \$(grep -c ' mmlu_anatomy ' '$tmp/sched.out') -eq 1 ] && \
+     grep -q 'llama.path=org/tiny-GGUF,threads=1. ' '$tmp/sched.out' || { cat '$tmp/sched.out'; false; }"
 
 PAGE="$tmp/sweep.html"
 "$MILL" --output_dir "$OUT" report --out "$PAGE" >/dev/null 2>"$tmp/report.err"

@@ -192,6 +192,9 @@ static void test_stop_decided(void) {
     static const char *const first[] = {"\nQ:", "Q:", NULL};
     CHECK(!mill_stop_decided("Q: a\n", 5, first, &cut));
     CHECK(mill_stop_decided("Q: a\nb", 6, first, &cut) && cut == 0);
+    /* a stop holding U+FFFD may match once invalid bytes are replaced: not decided on bytes */
+    static const char *const repl[] = {"\xef\xbf\xbdQ", "Q:", NULL};
+    CHECK(!mill_stop_decided("x\xffQ: b", 7, repl, &cut));
 }
 
 static void test_request_set_text(void) {
