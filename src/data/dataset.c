@@ -6,6 +6,7 @@
 
 #include "core/text.h"
 #include "data/compress.h"
+#include "data/folder.h"
 #include "data/hub.h"
 #include "data/parquet.h"
 #include "data/wds.h"
@@ -26,6 +27,7 @@ struct mill_dataset {
     size_t cur; /* index of the open file */
     const struct mill_reader_ops *ops;
     void *state;                /* reader state of files[cur], or NULL */
+    struct mill_folder *folder; /* the split read as imagefolder or audiofolder, or NULL */
     const char *const *columns; /* the task's projection (borrowed), NULL = all */
     char *files_json;
 };
@@ -313,7 +315,11 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     ds->columns = t->columns;
     int rc = resolve_split(ds, t, split, p, err);
-    for (size_t i = 0; !rc && i < ds->n_files; i++)
+    enum mill_folder_kind fk =
+        rc ? MILL_FOLDER_NONE : mill_folder_kind(t->hf_builder, ds->files, ds->n_files);
+    if (fk && (rc = mill_folder_open(fk, ds->files, ds->n_files, ds->columns, &ds->folder, err)))
+        mill_err_prefix(err, "%s: split '%s'", t->name, split);
+    for (size_t i = 0; !rc && !fk && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
             rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s", t->name,
                               ds->files[i]);
@@ -336,6 +342,8 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
 }
 
 int mill_dataset_next(struct mill_dataset *ds, struct mill_value *row, struct mill_err *err) {
+    if (ds->folder)
+        return mill_folder_next(ds->folder, row, err);
     while (ds->cur < ds->n_files) {
         if (!ds->state) {
             ds->ops = reader_for(ds->files[ds->cur]);
@@ -388,6 +396,8 @@ static int64_t count_lines(const char *path) {
 }
 
 int64_t mill_dataset_count(const struct mill_dataset *ds) {
+    if (ds->folder)
+        return mill_folder_count(ds->folder);
     int64_t total = 0;
     for (size_t i = 0; i < ds->n_files; i++) {
         const struct mill_reader_ops *ops = reader_for(ds->files[i]);
@@ -423,6 +433,7 @@ void mill_dataset_free(struct mill_dataset *ds) {
         return;
     if (ds->state)
         ds->ops->close(ds->state);
+    mill_folder_close(ds->folder);
     for (size_t i = 0; i < ds->n_files; i++)
         free(ds->files[i]);
     free(ds->files);

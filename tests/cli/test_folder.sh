@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# test_folder.sh: directories of images and audio clips read as HF datasets' imagefolder and
+# audiofolder builders read them (datasets 4's folder_based_builder), through `mill data head`
+# (the dataset layer eval uses). The expected rows are datasets' rules restated in Python
+# (datasets itself is not packaged in Debian): without metadata, one row per medium in path
+# order, {"image": {bytes, path}} plus "label" = the index of its directory's name among the
+# sorted names when there are several names and one depth; with metadata files, their rows in
+# order, "file_name" (or "<x>_file_name", "file_names") replaced in place by the media it names,
+# os.path.join(metadata dir, os.path.normpath(name)). Bad metadata fails naming file and row.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
+PY=/usr/bin/python3
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$SRC/tests/cli/lib.sh"
+
+"$PY" - "$tmp" <<'PY' || bad "making the folders"
+import os, sys, wave
+from PIL import Image
+t = sys.argv[1]
+def png(path, colour):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new("RGB", (4, 3), colour).save(path)
+def wav(path, n):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b"\0\1" * n)
+for name, c in [("train/dog/c.png", 3), ("train/cat/a.png", 1), ("train/cat/b.PNG", 2)]:
+    png(f"{t}/{name}", (c, c, c))
+os.makedirs(f"{t}/train/zebra")
+Image.new("L", (2, 2), 4).save(f"{t}/train/zebra/z.jpg")
+png(f"{t}/depth/x.png", (5, 5, 5)); png(f"{t}/depth/sub/y.png", (6, 6, 6))
+png(f"{t}/one/only/p.png", (7, 7, 7)); png(f"{t}/one/only/q.png", (8, 8, 8))
+for name, n in [("aud/yes/1.wav", 10), ("aud/no/2.wav", 20)]:
+    wav(f"{t}/{name}", n)
+png(f"{t}/meta/imgs/a.png", (9, 9, 9)); png(f"{t}/meta/imgs/b.png", (10, 10, 10))
+png(f"{t}/abs.png", (11, 11, 11))
+with open(f"{t}/meta/metadata.jsonl", "w") as f:
+    f.write('{"caption": "first", "file_name": "imgs/a.png", "n": 1}\n')
+    f.write('{"caption": "second", "file_name": "./imgs/../imgs//b.png", "n": 2}\n')
+    f.write('{"caption": "third", "file_name": "%s/abs.png", "n": 3}\n' % t)
+os.makedirs(f"{t}/metacsv/imgs")
+for n in ("a", "b"):
+    os.link(f"{t}/meta/imgs/{n}.png", f"{t}/metacsv/imgs/{n}.png")
+with open(f"{t}/metacsv/metadata.csv", "w") as f:
+    f.write("file_name,caption,thumb_file_name\nimgs/a.png,one,imgs/b.png\nimgs/b.png,two,imgs/a.png\n")
+os.makedirs(f"{t}/missing/imgs")
+os.link(f"{t}/meta/imgs/a.png", f"{t}/missing/imgs/a.png")
+with open(f"{t}/missing/metadata.jsonl", "w") as f:
+    f.write('{"file_name": "imgs/a.png"}\n{"file_name": "imgs/gone.png"}\n')
+os.makedirs(f"{t}/noname/imgs")
+os.link(f"{t}/meta/imgs/a.png", f"{t}/noname/imgs/a.png")
+with open(f"{t}/noname/metadata.jsonl", "w") as f:
+    f.write('{"image_path": "imgs/a.png"}\n')
+os.makedirs(f"{t}/mixed/x"); os.makedirs(f"{t}/mixed/y")
+for d in ("x", "y"):
+    os.link(f"{t}/meta/imgs/a.png", f"{t}/mixed/{d}/a.png")
+open(f"{t}/mixed/x/metadata.jsonl", "w").write('{"file_name": "a.png"}\n')
+open(f"{t}/mixed/y/metadata.csv", "w").write("file_name\na.png\n")
+PY
+
+head_rows() { "$MILL" data head "$@" -n 100 >"$tmp/out.jsonl" 2>"$tmp/err"; }
+# want PY-EXPR-OF-ROWS: the rows datasets' rules give, compared with what mill printed
+want() {
+    "$PY" - "$tmp" "$1" "$tmp/out.jsonl" <<'PY'
+import glob, hashlib, json, os, sys
+t, case, got_path = sys.argv[1:4]
+def media(path):
+    b = open(path, "rb").read()
+    return {"bytes": {"bytes_len": len(b), "sha256": hashlib.sha256(b).hexdigest()}, "path": path}
+def folder(files, base, exts):
+    files = sorted(f for f in files if os.path.splitext(f)[1].lower() in exts)
+    labels = {os.path.basename(os.path.dirname(f)) for f in files}
+    depths = {f.count("/") for f in files}
+    names = sorted(labels)
+    add = len(labels) > 1 and len(depths) == 1
+    return [dict({base: media(f)}, **({"label": names.index(os.path.basename(os.path.dirname(f)))}
+                                        if add else {})) for f in files]
+IMG, AUD = {".png", ".jpg"}, {".wav", ".flac"}
+def files(pattern):
+    return [f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f)]
+def meta(path, rows):
+    d = os.path.dirname(path)
+    out = []
+    for r in rows:
+        o = {}
+        for k, v in r.items():
+            if k == "file_name" or k.endswith("_file_name"):
+                k = k[: -len("_file_name")] or "image"
+                v = media(os.path.join(d, os.path.normpath(v)))
+            o[k] = v
+        out.append(o)
+    return out
+cases = {
+    "labels": lambda: folder(files(f"{t}/train/**"), "image", IMG),
+    "depth": lambda: folder(files(f"{t}/depth/**"), "image", IMG),
+    "one": lambda: folder(files(f"{t}/one/**"), "image", IMG),
+    "audio": lambda: folder(files(f"{t}/aud/**"), "audio", AUD),
+    "jsonl": lambda: meta(f"{t}/meta/metadata.jsonl",
+                          [json.loads(l) for l in open(f"{t}/meta/metadata.jsonl")]),
+    "csv": lambda: meta(f"{t}/metacsv/metadata.csv",
+                        [{"file_name": "imgs/a.png", "caption": "one", "thumb_file_name": "imgs/b.png"},
+                         {"file_name": "imgs/b.png", "caption": "two", "thumb_file_name": "imgs/a.png"}]),
+    "labels_only": lambda: [{"label": r["label"]} for r in folder(files(f"{t}/train/**"), "image", IMG)],
+}
+want = cases[case]()
+got = [json.loads(l) for l in open(got_path)]
+if got != want or [list(r) for r in got] != [list(r) for r in want]:
+    print("got ", got[:3]); print("want", want[:3]); sys.exit(1)
+print("same")
+PY
+}
+
+head_rows "$tmp/train/**"; rc=$?
+check "four images in three directories at one depth: 'image' and 'label' (sorted names), in path order" \
+    "[ $rc -eq 0 ] && want labels >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/depth/**"; rc=$?
+check "images at two depths: no label" \
+    "[ $rc -eq 0 ] && want depth >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/one/**"; rc=$?
+check "one directory name: no label" \
+    "[ $rc -eq 0 ] && want one >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/aud/**/*.wav"; rc=$?
+check "audio clips: 'audio' and 'label'" \
+    "[ $rc -eq 0 ] && want audio >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/meta/**"; rc=$?
+check "metadata.jsonl: its rows in order, file_name replaced in place by the image (normalised, absolute kept)" \
+    "[ $rc -eq 0 ] && want jsonl >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/metacsv/**"; rc=$?
+check "metadata.csv with thumb_file_name: a 'thumb' column of images too" \
+    "[ $rc -eq 0 ] && want csv >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/train/**" --columns label; rc=$?
+check "--columns label: the labels alone" \
+    "[ $rc -eq 0 ] && want labels_only >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/missing/**"; rc=$?
+check "a metadata row naming a missing file: exit 1 naming the metadata file, the row and the path" \
+    "[ $rc -eq 1 ] && grep -q 'missing/metadata.jsonl row 2: cannot read $tmp/missing/imgs/gone.png' '$tmp/err'"
+head_rows "$tmp/noname/**"; rc=$?
+check "metadata without a file_name column: exit 1 saying so" \
+    "[ $rc -eq 1 ] && grep -q 'noname/metadata.jsonl row 1: no file_name' '$tmp/err'"
+head_rows "$tmp/mixed/**"; rc=$?
+check "metadata files of two formats: exit 1 naming both" \
+    "[ $rc -eq 1 ] && grep -q 'metadata files of different formats' '$tmp/err'"
+finish
