@@ -274,8 +274,12 @@ static int clip_doc(struct mill_doc *doc, const struct mmmu *m) {
         free(caption);
     }
     mill_buf_free(&q);
-    bool letter = m->gold[0] >= 'A' && m->gold[0] < 'A' + (int)m->n_options && !m->gold[1];
-    doc->target_index = letter ? m->gold[0] - 'A' : 0;
+    /* letters.index(answer) if answer in letters else 0: a substring ("BC") counts */
+    char letters[27] = {0};
+    for (size_t i = 0; i < m->n_options && i < 26; i++)
+        letters[i] = (char)('A' + i);
+    const char *hit = strstr(letters, m->gold);
+    doc->target_index = hit ? hit - letters : 0;
     return rc ? rc : add_images(doc, m, 1);
 }
 

@@ -137,6 +137,7 @@ rows = [
         "Economics"),
     row("test_Art_11", "Cites <image 8>.", "['a', 'b']", "A", {n: img(n) for n in range(1, 8)}),
     row("test_Art_12", "Which?", "[]", "A", {1: img(23)}),
+    row("test_Art_13", "Two letters? <image 1>", "['w', 'x', 'y']", "bc", {1: img(24)}),
 ]
 with open(sys.argv[2], "w", encoding="utf-8") as f:
     for r in rows:
@@ -182,7 +183,7 @@ import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
 got = [json.loads(l) for l in open(sys.argv[2])]
 tol = float(sys.argv[3])
-assert len(ref) == len(got) == 12, (len(ref), len(got))
+assert len(ref) == len(got) == 13, (len(ref), len(got))
 worst, n_failed = 0.0, 0
 for r, g in zip(ref, got):
     assert g["doc_id"] == r["doc_id"], (g["doc_id"], r["doc_id"])
