@@ -306,6 +306,40 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
     return resolve_repo(ds, &r, NULL, t, split, err);
 }
 
+/* The files of every split the task lists, for the folder builders' labels (datasets makes
+ * them over all splits): *all gets them, or nothing where a pattern is on the Hub (its other
+ * splits would be downloaded; that split's labels are then its own). */
+static int all_split_files(const struct mill_task_config *t, const struct mill_dataset_params *p,
+                           struct mill_dataset *all, bool *ok, struct mill_err *err) {
+    *ok = t->hf_data_files != NULL;
+    for (const char *const *e = t->hf_data_files; *ok && *e; e++)
+        *ok = strchr(*e, '=') && strncmp(strchr(*e, '=') + 1, "hf://", 5);
+    for (const char *const *e = t->hf_data_files; *ok && *e; e++) {
+        struct mill_err ignored = {0};
+        int rc =
+            resolve_local(all, strchr(*e, '=') + 1, p ? p->base_dir : NULL, t->name, "", &ignored);
+        if (rc == MILL_ENOMEM)
+            return mill_err_set(err, rc, "out of memory");
+    }
+    return 0;
+}
+
+/* The split as kind's folder builder reads it. */
+static int open_folder(struct mill_dataset *ds, enum mill_folder_kind kind,
+                       const struct mill_task_config *t, const char *split,
+                       const struct mill_dataset_params *p, struct mill_err *err) {
+    struct mill_dataset all = {0};
+    bool ok = false;
+    int rc = all_split_files(t, p, &all, &ok, err);
+    if (!rc)
+        rc = mill_folder_open(kind, ds->files, ds->n_files, ok ? all.files : NULL, all.n_files,
+                              ds->columns, &ds->folder, err);
+    for (size_t i = 0; i < all.n_files; i++)
+        free(all.files[i]);
+    free(all.files);
+    return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
+}
+
 int mill_dataset_open(const struct mill_task_config *t, const char *split,
                       const struct mill_dataset_params *p, struct mill_dataset **out,
                       struct mill_err *err) {
@@ -317,8 +351,8 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
     int rc = resolve_split(ds, t, split, p, err);
     enum mill_folder_kind fk =
         rc ? MILL_FOLDER_NONE : mill_folder_kind(t->hf_builder, ds->files, ds->n_files);
-    if (fk && (rc = mill_folder_open(fk, ds->files, ds->n_files, ds->columns, &ds->folder, err)))
-        mill_err_prefix(err, "%s: split '%s'", t->name, split);
+    if (fk)
+        rc = open_folder(ds, fk, t, split, p, err);
     for (size_t i = 0; !rc && !fk && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
             rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s", t->name,

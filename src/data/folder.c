@@ -11,6 +11,7 @@
 
 #include <mill/buf.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,24 +64,95 @@ bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path) {
 
 static bool is_metadata(const char *path) { return in_list(base_of(path), metadata_names, false); }
 
-enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n) {
-    if (builder && !strcmp(builder, "imagefolder"))
-        return MILL_FOLDER_IMAGE;
-    if (builder && !strcmp(builder, "audiofolder"))
-        return MILL_FOLDER_AUDIO;
-    size_t images = 0, audios = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool im = mill_folder_is_medium(MILL_FOLDER_IMAGE, files[i]);
-        bool au = mill_folder_is_medium(MILL_FOLDER_AUDIO, files[i]);
-        if (!im && !au && !is_metadata(files[i]))
-            return MILL_FOLDER_NONE;
-        images += im;
-        audios += au;
-    }
-    return !images && !audios ? MILL_FOLDER_NONE
-           : images >= audios ? MILL_FOLDER_IMAGE
-                              : MILL_FOLDER_AUDIO;
+/* Formats of datasets' _EXTENSION_TO_MODULE that are no folder of ours (videofolder's .mpg and
+ * .mpeg override imagefolder's there). */
+static const char *const other_module_ext[] = {
+    ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".geoparquet", ".gpq",  ".arrow",
+    ".txt", ".tar", ".xml",  ".hdf5",  ".eval",   ".zip",     ".mpg",        ".mpeg", ".mp4",
+    ".mkv", ".avi", ".mov",  ".webm",  ".pdf",    ".nii",     NULL};
+
+struct ext_count {
+    char ext[32];
+    bool metadata;
+    size_t count;
+};
+
+/* datasets' sort key (not metadata, count, .parquet, .csv, .json, .jsonl, the extension):
+ * whether a ranks above b. */
+static bool ranks_above(const struct ext_count *a, const struct ext_count *b) {
+    if (a->metadata != b->metadata)
+        return !a->metadata;
+    if (a->count != b->count)
+        return a->count > b->count;
+    static const char *const favourite[] = {".parquet", ".csv", ".json", ".jsonl"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(a->ext, favourite[i]) != !strcmp(b->ext, favourite[i]))
+            return !strcmp(a->ext, favourite[i]);
+    return strcmp(a->ext, b->ext) > 0;
 }
+
+/* Counts each suffix of path's base name (every ".x" after its first part, lower-cased). */
+static void count_suffixes(const char *path, struct ext_count *c, size_t *n, size_t cap) {
+    const char *b = base_of(path);
+    bool meta = is_metadata(path);
+    for (const char *d = strchr(b, '.'); d; d = strchr(d + 1, '.')) {
+        size_t k = strcspn(d + 1, "."), i = 0;
+        char ext[32];
+        if (k + 2 > sizeof ext)
+            continue;
+        ext[0] = '.';
+        for (size_t j = 0; j < k; j++)
+            ext[j + 1] = (char)tolower((unsigned char)d[1 + j]);
+        ext[k + 1] = 0;
+        while (i < *n && !(c[i].metadata == meta && !strcmp(c[i].ext, ext)))
+            i++;
+        if (i == *n && *n == cap)
+            continue;
+        if (i == *n) {
+            memcpy(c[i].ext, ext, k + 2);
+            c[i].metadata = meta;
+            c[i].count = 0;
+            (*n)++;
+        }
+        c[i].count++;
+    }
+}
+
+/* infer_module_for_data_files_list: of the first 200 files' suffixes, ranked by
+ * ranks_above, the first a module takes decides. */
+enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n) {
+    if (builder)
+        return !strcmp(builder, "imagefolder")   ? MILL_FOLDER_IMAGE
+               : !strcmp(builder, "audiofolder") ? MILL_FOLDER_AUDIO
+                                                 : MILL_FOLDER_NONE;
+    struct ext_count c[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 200; i++)
+        count_suffixes(files[i], c, &k, sizeof c / sizeof c[0]);
+    bool *used = calloc(k ? k : 1, sizeof *used);
+    enum mill_folder_kind kind = MILL_FOLDER_NONE;
+    for (size_t round = 0; used && round < k; round++) {
+        size_t best = k;
+        for (size_t i = 0; i < k; i++)
+            if (!used[i] && (best == k || ranks_above(&c[i], &c[best])))
+                best = i;
+        used[best] = true;
+        if (in_list(c[best].ext, other_module_ext, false))
+            break;
+        if (in_list(c[best].ext, image_ext, false) || in_list(c[best].ext, audio_ext, false)) {
+            kind = in_list(c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE : MILL_FOLDER_AUDIO;
+            break;
+        }
+    }
+    free(used);
+    return kind;
+}
+
+/* A metadata column of file names and the column it becomes. */
+struct media_col {
+    char *key, *col;
+    int kind; /* 1 one file name, 2 a list */
+};
 
 struct mill_folder {
     enum mill_folder_kind kind;
@@ -89,11 +161,13 @@ struct mill_folder {
     size_t n_files, cur;
     const char *const *columns;
     bool metadata;
-    /* metadata mode: the open metadata file's reader and its row number */
+    /* metadata mode: the open metadata file's reader, its row number, the media columns (from
+     * the first row) */
     const struct mill_reader_ops *ops;
     void *state;
     int64_t row_no;
-    bool checked; /* the first row's media column was looked for */
+    struct media_col *mcols;
+    size_t n_mcols;
     /* media mode: the labels (sorted directory names) when added */
     char **labels;
     size_t n_labels, n_media;
@@ -101,19 +175,25 @@ struct mill_folder {
 
 /* ---- a medium's value ----------------------------------------------------------------- */
 
-static int read_file(const char *path, char **data, size_t *n, struct mill_err *err) {
+/* The file's bytes as a BYTES value, read straight into it. */
+static int read_bytes(const char *path, struct mill_value *out, struct mill_err *err) {
     FILE *f = fopen(path, "rb");
     struct stat st;
-    *data = NULL;
-    *n = 0;
-    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = f ? (errno ? errno : EISDIR) : errno;
-        if (f)
-            fclose(f);
-        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(e));
+    int e = errno;
+    if (f && fstat(fileno(f), &st) != 0)
+        e = errno;
+    else if (f && !S_ISREG(st.st_mode))
+        e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    else if (f)
+        e = 0;
+    if (f && e) {
+        fclose(f);
+        f = NULL;
     }
+    if (!f)
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(e));
     size_t size = (size_t)st.st_size;
-    char *p = malloc(size ? size : 1);
+    char *p = malloc(size + 1);
     size_t got = p ? fread(p, 1, size, f) : 0;
     bool bad = ferror(f) != 0;
     fclose(f);
@@ -124,23 +204,21 @@ static int read_file(const char *path, char **data, size_t *n, struct mill_err *
         return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path,
                             bad ? "read error" : "the file shrank while read");
     }
-    *data = p;
-    *n = size;
+    p[size] = 0;
+    out->kind = MILL_V_BYTES;
+    out->u.s.p = p;
+    out->u.s.n = size;
     return 0;
 }
 
 /* {"bytes": the file's bytes, "path": path}. */
 static int medium(const char *path, struct mill_value *out, struct mill_err *err) {
-    char *data;
-    size_t n;
-    int rc = read_file(path, &data, &n, err);
+    struct mill_value b, p;
+    int rc = read_bytes(path, &b, err);
     if (rc)
         return rc;
-    struct mill_value b, p;
     mill_value_struct(out);
-    rc = mill_value_bytes(&b, data, n);
-    free(data);
-    if (!rc && (rc = mill_value_struct_set(out, "bytes", &b)) != 0)
+    if ((rc = mill_value_struct_set(out, "bytes", &b)) != 0)
         mill_value_free(&b);
     if (!rc && !(rc = mill_value_str(&p, path, strlen(path))) &&
         (rc = mill_value_struct_set(out, "path", &p)) != 0)
@@ -154,52 +232,74 @@ static int medium(const char *path, struct mill_value *out, struct mill_err *err
 
 /* ---- metadata mode ------------------------------------------------------------------- */
 
-/* os.path.join(dir, os.path.normpath(rel)): rel's empty and "." parts dropped, "x/.." folded
- * (a relative path keeps the ".." it cannot fold, "/.." is "/"), an absolute rel replacing
- * dir. malloc'd, NULL when out of memory. */
-static char *join_normalised(const char *dir, const char *rel) {
-    bool abs = rel[0] == '/';
-    size_t n_parts = 0, cap = strlen(rel) / 2 + 1;
+/* Python's os.path.dirname: up to the last '/', trailing slashes dropped unless all it is.
+ * malloc'd, NULL when out of memory. */
+static char *dirname_py(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) + 1 : 0, all = n;
+    while (n > 0 && path[n - 1] == '/')
+        n--;
+    return strndup(path, n ? n : all);
+}
+
+/* os.path.join(dir, os.path.normpath(name).replace("\\", "/")), as datasets resolves a
+ * metadata file name. malloc'd, NULL when out of memory. */
+static char *resolve_name(const char *dir, const char *name) {
+    int slashes = name[0] != '/' ? 0 : name[1] == '/' && name[2] != '/' ? 2 : 1;
+    size_t n_parts = 0, cap = strlen(name) / 2 + 1;
     const char **part = malloc(cap * sizeof *part);
     int *len = malloc(cap * sizeof *len);
-    for (const char *p = rel; part && len && *p;) {
+    for (const char *p = name; part && len && *p;) {
         int k = (int)strcspn(p, "/");
         bool up = k == 2 && p[0] == '.' && p[1] == '.';
+        bool last_up = n_parts && len[n_parts - 1] == 2 && !memcmp(part[n_parts - 1], "..", 2);
         if (k == 0 || (k == 1 && p[0] == '.')) {
             /* dropped */
-        } else if (up && n_parts &&
-                   !(len[n_parts - 1] == 2 && !memcmp(part[n_parts - 1], "..", 2))) {
-            n_parts--;
-        } else if (!(up && abs)) {
+        } else if (!up || (!slashes && !n_parts) || last_up) {
             part[n_parts] = p;
             len[n_parts++] = k;
+        } else if (n_parts) {
+            n_parts--;
         }
         p += k + (p[k] == '/');
     }
-    struct mill_buf out = {0};
-    if (part && len && !abs && *dir)
-        mill_buf_addf(&out, "%s/", dir);
+    struct mill_buf rel = {0}, out = {0};
+    for (int i = 0; part && len && i < slashes; i++)
+        mill_buf_addc(&rel, '/');
     for (size_t i = 0; part && len && i < n_parts; i++)
-        mill_buf_addf(&out, "%s%.*s", i || abs ? "/" : "", len[i], part[i]);
-    if (part && len && !n_parts)
-        mill_buf_adds(&out, abs ? "/" : ".");
+        mill_buf_addf(&rel, "%s%.*s", i ? "/" : "", len[i], part[i]);
+    if (part && len && !rel.n)
+        mill_buf_addc(&rel, '.');
+    for (size_t i = 0; i < rel.n; i++)
+        rel.p[i] = rel.p[i] == '\\' ? '/' : rel.p[i];
+    bool ok = part && len && rel.p;
+    if (ok && rel.p[0] != '/' && *dir)
+        mill_buf_addf(&out, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel.p);
+    else if (ok)
+        mill_buf_adds(&out, rel.p);
     free(part);
     free(len);
-    return mill_buf_take(&out);
+    mill_buf_free(&rel);
+    return ok ? mill_buf_take(&out) : NULL;
 }
 
 /* What a metadata column key names: 1 one medium ("file_name", "<x>_file_name"), 2 a list of
- * them ("file_names", "<x>_file_names"), else 0; *col: the column it becomes (malloc'd). */
+ * them ("file_names", "<x>_file_names"), else 0; *col: the column it becomes (malloc'd; the
+ * builder's "image"/"audio", or "images"/"audios", where <x> is empty). */
 static int media_key(const char *key, const char *base, char **col) {
     static const char *const suffix[] = {"file_name", "file_names"};
     *col = NULL;
     for (int s = 0; s < 2; s++) {
         size_t n = strlen(key), k = strlen(suffix[s]);
-        if (!strcmp(key, suffix[s])) {
-            return asprintf(col, "%s%s", base, s ? "s" : "") < 0 ? -1 : s + 1;
-        }
-        if (n > k + 1 && !strcmp(key + n - k, suffix[s]) && key[n - k - 1] == '_')
-            return (*col = strndup(key, n - k - 1)) ? s + 1 : -1;
+        bool bare = !strcmp(key, suffix[s]);
+        if (!bare && !(n > k && !strcmp(key + n - k, suffix[s]) && key[n - k - 1] == '_'))
+            continue;
+        size_t x = bare ? 0 : n - k - 1;
+        if (x)
+            *col = strndup(key, x);
+        else if (asprintf(col, "%s%s", base, s ? "s" : "") < 0)
+            *col = NULL;
+        return *col ? s + 1 : -1;
     }
     return 0;
 }
@@ -213,26 +313,34 @@ static void struct_remove(struct mill_value *obj, size_t i) {
     obj->u.obj.n--;
 }
 
-/* One metadata value as media: a name (string; null stays null), or a list of names. */
-static int media_value(const struct mill_folder *f, const char *dir, int kind,
-                       const struct mill_value *v, struct mill_value *out, struct mill_err *err) {
-    if (v->kind == MILL_V_NULL) {
-        mill_value_null(out);
-        return 0;
-    }
-    if (kind == 1) {
-        char *path = join_normalised(dir, v->u.s.p);
-        int rc = path ? medium(path, out, err) : mill_err_set(err, MILL_ENOMEM, "out of memory");
-        free(path);
-        return rc;
-    }
+static size_t key_index(const struct mill_value *obj, const char *key) {
+    size_t i = 0;
+    while (i < obj->u.obj.n && strcmp(obj->u.obj.keys[i], key))
+        i++;
+    return i;
+}
+
+/* One medium of a metadata row: a non-empty file name (datasets fails on a missing one). */
+static int one_medium(const char *dir, const struct mill_value *v, const char *key,
+                      struct mill_value *out, struct mill_err *err) {
+    if (v->kind != MILL_V_STR || !v->u.s.n)
+        return mill_err_set(err, MILL_EFORMAT, "%s holds no file name", key);
+    char *path = resolve_name(dir, v->u.s.p);
+    int rc = path ? medium(path, out, err) : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    free(path);
+    return rc;
+}
+
+static int media_value(const char *dir, int kind, const struct mill_value *v, const char *key,
+                       struct mill_value *out, struct mill_err *err) {
+    if (kind == 1)
+        return one_medium(dir, v, key, out, err);
+    if (v->kind != MILL_V_LIST)
+        return mill_err_set(err, MILL_EFORMAT, "%s holds no list of file names", key);
     mill_value_list(out);
     for (size_t i = 0; i < v->u.list.n; i++) {
         struct mill_value one;
-        const struct mill_value *item = &v->u.list.items[i];
-        int rc = item->kind == MILL_V_STR || item->kind == MILL_V_NULL
-                     ? media_value(f, dir, 1, item, &one, err)
-                     : mill_err_set(err, MILL_EFORMAT, "a file name list holds a non-string");
+        int rc = one_medium(dir, &v->u.list.items[i], key, &one, err);
         if (!rc && mill_value_list_push(out, &one)) {
             mill_value_free(&one);
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -245,56 +353,98 @@ static int media_value(const struct mill_folder *f, const char *dir, int kind,
     return 0;
 }
 
-/* The metadata row made a dataset row: each file-name column replaced, in its place, by the
- * media it names (a column of the new name already there takes the media in its own place). */
-static int convert_row(struct mill_folder *f, const char *meta, struct mill_value *row,
-                       struct mill_err *err) {
-    char *dir = strdup(meta);
-    if (!dir)
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    *(char *)base_of(dir) = 0;
-    if (*dir)
-        dir[strlen(dir) - 1] = 0; /* the slash */
-    int rc = 0, found = 0;
-    for (size_t i = 0; !rc && i < row->u.obj.n; i++) {
+/* The media columns, from the first metadata row: file-name keys holding a string (or a list
+ * for *_file_names) or null; "file_name" ahead of "<base>_file_name" where both make one
+ * column, as datasets pops file_name first. */
+static int find_media_columns(struct mill_folder *f, const struct mill_value *row,
+                              struct mill_err *err) {
+    for (size_t i = 0; i < row->u.obj.n; i++) {
         char *col = NULL;
         const struct mill_value *v = &row->u.obj.vals[i];
         int kind = media_key(row->u.obj.keys[i], f->base_col, &col);
         if (kind < 0)
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        bool typed = kind == 1   ? v->kind == MILL_V_STR || v->kind == MILL_V_NULL
-                     : kind == 2 ? v->kind == MILL_V_LIST || v->kind == MILL_V_NULL
-                                 : false;
-        struct mill_value m;
-        if (!rc && typed && !mill_reader_projected(f->columns, col)) {
-            found++; /* not read: the projection drops it */
-            struct_remove(row, i--);
-        } else if (!rc && typed && (rc = media_value(f, dir, kind, v, &m, err)) == 0) {
-            found++;
-            size_t at = row->u.obj.n;
-            for (size_t k = 0; k < row->u.obj.n && at == row->u.obj.n; k++)
-                at = k != i && !strcmp(row->u.obj.keys[k], col) ? k : at;
-            mill_value_free(&row->u.obj.vals[i]);
-            if (at < row->u.obj.n) { /* the media go where that column is */
-                mill_value_free(&row->u.obj.vals[at]);
-                row->u.obj.vals[at] = m;
-                mill_value_null(&row->u.obj.vals[i]);
-                struct_remove(row, i--);
-            } else {
-                row->u.obj.vals[i] = m;
-                free(row->u.obj.keys[i]);
-                row->u.obj.keys[i] = col;
-                col = NULL;
-            }
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+        bool typed = v->kind == MILL_V_NULL || v->kind == (kind == 1 ? MILL_V_STR : MILL_V_LIST);
+        size_t same = 0;
+        while (kind && same < f->n_mcols && strcmp(f->mcols[same].col, col))
+            same++;
+        bool bare = !strcmp(row->u.obj.keys[i], kind == 1 ? "file_name" : "file_names");
+        if (!kind || !typed || (same < f->n_mcols && !bare)) {
+            free(col);
+            continue;
         }
+        if (same == f->n_mcols) {
+            struct media_col *g = realloc(f->mcols, (f->n_mcols + 1) * sizeof *g);
+            if (!g) {
+                free(col);
+                return mill_err_set(err, MILL_ENOMEM, "out of memory");
+            }
+            f->mcols = g;
+            f->n_mcols++;
+        } else {
+            free(f->mcols[same].key);
+            free(f->mcols[same].col);
+        }
+        f->mcols[same] = (struct media_col){strdup(row->u.obj.keys[i]), col, kind};
+        if (!f->mcols[same].key)
+            return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    return f->n_mcols ? 0
+                      : mill_err_set(err, MILL_EFORMAT,
+                                     "no file_name, *_file_name, file_names or *_file_names "
+                                     "column of file names");
+}
+
+/* The metadata row made a dataset row: each media column replaced, in its place, by the media
+ * it names (a column of the new name already there takes them in its own place; another
+ * file-name key making the same column is dropped), and the projection applied. */
+static int convert_row(struct mill_folder *f, const char *meta, struct mill_value *row,
+                       struct mill_err *err) {
+    int rc = f->n_mcols ? 0 : find_media_columns(f, row, err);
+    char *dir = rc ? NULL : dirname_py(meta);
+    if (!rc && !dir)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t c = 0; !rc && c < f->n_mcols; c++) {
+        const struct media_col *mc = &f->mcols[c];
+        size_t i = key_index(row, mc->key), at = key_index(row, mc->col);
+        if (i == row->u.obj.n)
+            continue; /* a later file without the column */
+        struct mill_value m;
+        bool keep = mill_reader_projected(f->columns, mc->col);
+        if (keep && (rc = media_value(dir, mc->kind, &row->u.obj.vals[i], mc->key, &m, err)))
+            break;
+        if (!keep) {
+            struct_remove(row, i);
+        } else if (at < row->u.obj.n) {
+            mill_value_free(&row->u.obj.vals[at]);
+            row->u.obj.vals[at] = m;
+            struct_remove(row, i);
+        } else {
+            mill_value_free(&row->u.obj.vals[i]);
+            row->u.obj.vals[i] = m;
+            char *k = strdup(mc->col);
+            if (!k) {
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+                break;
+            }
+            free(row->u.obj.keys[i]);
+            row->u.obj.keys[i] = k;
+        }
+    }
+    for (size_t i = 0; !rc && i < row->u.obj.n; i++) { /* the other file-name keys, dropped */
+        char *col = NULL;
+        int kind = media_key(row->u.obj.keys[i], f->base_col, &col);
+        size_t c = 0;
+        while (kind > 0 && c < f->n_mcols && strcmp(f->mcols[c].col, col))
+            c++;
+        if (kind > 0 && c < f->n_mcols)
+            struct_remove(row, i--);
         free(col);
     }
+    for (size_t i = 0; !rc && f->columns && i < row->u.obj.n; i++)
+        if (!mill_reader_projected(f->columns, row->u.obj.keys[i]))
+            struct_remove(row, i--);
     free(dir);
-    if (!rc && !found && !f->checked)
-        rc = mill_err_set(err, MILL_EFORMAT,
-                          "no file_name, *_file_name, file_names or *_file_names column of "
-                          "file names");
-    f->checked = true;
     return rc;
 }
 
@@ -342,55 +492,51 @@ static int cmp_str(const void *a, const void *b) {
 
 /* The directory name of path (its parent's base name, "" for none), malloc'd. */
 static char *label_of(const char *path) {
-    const char *b = base_of(path);
-    if (b == path)
-        return strdup("");
-    const char *end = b - 1, *start = end;
-    while (start > path && start[-1] != '/')
-        start--;
-    return strndup(start, (size_t)(end - start));
+    char *dir = dirname_py(path);
+    char *l = dir ? strdup(base_of(dir)) : NULL;
+    free(dir);
+    return l;
 }
 
-/* datasets adds labels when there is no metadata, more than one directory name and one depth
- * (count of '/' in the path) for every medium. */
-static int find_labels(struct mill_folder *f, struct mill_err *err) {
-    size_t cap = 0, depth = SIZE_MAX;
+/* datasets' labels: the directory names of the media of every split (label_files), added when
+ * there are more than one and every medium has one depth (count of '/'), sorted. */
+static int find_labels(struct mill_folder *f, char *const *label_files, size_t n,
+                       struct mill_err *err) {
+    char **names = malloc((n ? n : 1) * sizeof *names);
+    size_t k = 0, depth = SIZE_MAX;
     bool one_depth = true;
-    for (size_t i = 0; i < f->n_files; i++) {
-        const char *p = f->files[i];
+    int rc = names ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const char *p = label_files[i];
         if (!mill_folder_is_medium(f->kind, p))
             continue;
-        f->n_media++;
         size_t d = 0;
         for (const char *c = p; *c; c++)
             d += *c == '/';
         one_depth = one_depth && (depth == SIZE_MAX || d == depth);
         depth = d;
-        char *l = label_of(p);
-        bool seen = false;
-        for (size_t k = 0; l && k < f->n_labels && !seen; k++)
-            seen = !strcmp(f->labels[k], l);
-        if (l && !seen && f->n_labels == cap) {
-            char **g = realloc(f->labels, (cap = cap ? 2 * cap : 8) * sizeof *g);
-            if (g)
-                f->labels = g;
-            else
-                l = (free(l), NULL);
-        }
-        if (!l)
-            return mill_err_set(err, MILL_ENOMEM, "out of memory");
-        if (seen)
-            free(l);
+        if (!(names[k++] = label_of(p)))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < f->n_files; i++)
+        f->n_media += mill_folder_is_medium(f->kind, f->files[i]);
+    if (!rc)
+        qsort(names, k, sizeof *names, cmp_str);
+    size_t u = 0; /* unique, in place */
+    for (size_t i = 0; !rc && i < k; i++) {
+        if (u && !strcmp(names[u - 1], names[i]))
+            free(names[i]);
         else
-            f->labels[f->n_labels++] = l;
+            names[u++] = names[i];
     }
-    if (f->n_labels < 2 || !one_depth) {
-        for (size_t k = 0; k < f->n_labels; k++)
-            free(f->labels[k]);
-        f->n_labels = 0;
+    if (rc || u < 2 || !one_depth) {
+        for (size_t i = 0; i < (rc ? k : u); i++)
+            free(names[i]);
+        free(names);
+        return rc;
     }
-    if (f->n_labels)
-        qsort(f->labels, f->n_labels, sizeof *f->labels, cmp_str);
+    f->labels = names;
+    f->n_labels = u;
     return 0;
 }
 
@@ -424,15 +570,9 @@ static int next_medium(struct mill_folder *f, struct mill_value *row, struct mil
 
 /* ---- the interface ---------------------------------------------------------------------- */
 
-/* The columns of a converted metadata row that the projection keeps. */
-static void project(struct mill_value *row, const char *const *columns) {
-    for (size_t i = 0; columns && i < row->u.obj.n; i++)
-        if (!mill_reader_projected(columns, row->u.obj.keys[i]))
-            struct_remove(row, i--);
-}
-
 int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
-                     const char *const *columns, struct mill_folder **out, struct mill_err *err) {
+                     char *const *label_files, size_t n_label_files, const char *const *columns,
+                     struct mill_folder **out, struct mill_err *err) {
     *out = NULL;
     struct mill_folder *f = calloc(1, sizeof *f);
     if (!f)
@@ -461,7 +601,8 @@ int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
     }
     f->metadata = first_meta != NULL;
     if (!rc && !f->metadata)
-        rc = find_labels(f, err);
+        rc = label_files ? find_labels(f, label_files, n_label_files, err)
+                         : find_labels(f, files, n, err);
     if (rc) {
         mill_folder_close(f);
         return rc;
@@ -471,12 +612,7 @@ int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
 }
 
 int mill_folder_next(struct mill_folder *f, struct mill_value *row, struct mill_err *err) {
-    if (!f->metadata)
-        return next_medium(f, row, err);
-    int rc = next_metadata(f, row, err);
-    if (rc == 1)
-        project(row, f->columns);
-    return rc;
+    return f->metadata ? next_metadata(f, row, err) : next_medium(f, row, err);
 }
 
 int64_t mill_folder_count(const struct mill_folder *f) {
@@ -491,5 +627,10 @@ void mill_folder_close(struct mill_folder *f) {
     for (size_t i = 0; i < f->n_labels; i++)
         free(f->labels[i]);
     free(f->labels);
+    for (size_t i = 0; i < f->n_mcols; i++) {
+        free(f->mcols[i].key);
+        free(f->mcols[i].col);
+    }
+    free(f->mcols);
     free(f);
 }

@@ -3,8 +3,8 @@
  * (metadata.csv, metadata.jsonl or metadata.parquet) give the rows, their "file_name" column
  * (or "<x>_file_name", "file_names", "<x>_file_names") naming the media relative to the
  * metadata file's directory; or each media file is a row, with a "label" (the index of its
- * directory's name among the sorted names) when the files sit at one depth under more than one
- * directory name. A medium is {"bytes": the file's bytes, "path": its path}, as the Hub's
+ * directory's name among the sorted names of every split's media) when the files sit at one
+ * depth under more than one directory name. A medium is {"bytes": the file's bytes, "path": its path}, as the Hub's
  * Parquet files store an Image or Audio feature. */
 #ifndef MILL_DATA_FOLDER_H
 #define MILL_DATA_FOLDER_H
@@ -15,9 +15,10 @@
 
 enum mill_folder_kind { MILL_FOLDER_NONE = 0, MILL_FOLDER_IMAGE, MILL_FOLDER_AUDIO };
 
-/* Which builder reads files[0..n): the one builder names ("imagefolder", "audiofolder"), else
- * the one whose media make up the files (every file a medium or a metadata file, at least one
- * medium; the kind with more files), else none. */
+/* Which builder reads files[0..n): the one builder names ("imagefolder", "audiofolder"; none
+ * for another builder), else the one datasets' infer_module_for_data_files_list would pick
+ * (the most common suffix of the first 200 files, metadata files last, ties to .parquet, .csv,
+ * .json, .jsonl, then the greater suffix), else none. */
 enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n);
 
 /* Whether path's extension (any case) is a medium of kind's builder. */
@@ -26,10 +27,12 @@ bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path);
 struct mill_folder;
 
 /* Reads the split files[0..n) (borrowed: they must outlive *out) as kind's builder; columns:
- * the columns to keep (NULL = all). Metadata files of different formats, or none with a
- * file_name column, are MILL_EFORMAT naming them. */
+ * the columns to keep (NULL = all). label_files[0..n_label_files): the files of every split,
+ * whose directory names make the labels as datasets makes them over all splits (NULL: this
+ * split's). Metadata files of different formats are MILL_EFORMAT naming them. */
 int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
-                     const char *const *columns, struct mill_folder **out, struct mill_err *err);
+                     char *const *label_files, size_t n_label_files, const char *const *columns,
+                     struct mill_folder **out, struct mill_err *err);
 /* 1 = *row filled (caller frees), 0 = end, < 0 = error naming the file and row. */
 int mill_folder_next(struct mill_folder *f, struct mill_value *row, struct mill_err *err);
 /* Rows the split has, or -1 where metadata files give them (not counted). */

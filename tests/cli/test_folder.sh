@@ -9,6 +9,7 @@
 # os.path.join(metadata dir, os.path.normpath(name)). Bad metadata fails naming file and row.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+MILL_BUILD_DIR=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
 PY=/usr/bin/python3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -52,6 +53,20 @@ os.makedirs(f"{t}/noname/imgs")
 os.link(f"{t}/meta/imgs/a.png", f"{t}/noname/imgs/a.png")
 with open(f"{t}/noname/metadata.jsonl", "w") as f:
     f.write('{"image_path": "imgs/a.png"}\n')
+open(f"{t}/train/Thumbs.db", "wb").write(b"\0" * 7)  # no format of datasets': ignored
+png(f"{t}/mix/a.png", (1, 2, 3)); wav(f"{t}/mix/x/1.wav", 5); wav(f"{t}/mix/y/2.wav", 6)
+os.makedirs(f"{t}/keys/imgs")
+for n in ("a", "b"):
+    os.link(f"{t}/meta/imgs/{n}.png", f"{t}/keys/imgs/{n}.png")
+with open(f"{t}/keys/metadata.jsonl", "w") as f:  # a Windows name; file_name over image_file_name
+    f.write('{"image_file_name": "imgs/b.png", "file_name": "imgs\\\\a.png", "_file_name": "x"}\n')
+os.makedirs(f"{t}/nullname/imgs")
+os.link(f"{t}/meta/imgs/a.png", f"{t}/nullname/imgs/a.png")
+with open(f"{t}/nullname/metadata.jsonl", "w") as f:
+    f.write('{"file_name": "imgs/a.png"}\n{"file_name": null}\n')
+for split, names in (("train", ("cat", "dog", "zebra")), ("test", ("cat", "zebra"))):
+    for i, n in enumerate(names):
+        png(f"{t}/plug/toy_data/folder/{split}/{n}/{i}.png", (i, i, i))
 os.makedirs(f"{t}/mixed/x"); os.makedirs(f"{t}/mixed/y")
 for d in ("x", "y"):
     os.link(f"{t}/meta/imgs/a.png", f"{t}/mixed/{d}/a.png")
@@ -87,7 +102,7 @@ def meta(path, rows):
         for k, v in r.items():
             if k == "file_name" or k.endswith("_file_name"):
                 k = k[: -len("_file_name")] or "image"
-                v = media(os.path.join(d, os.path.normpath(v)))
+                v = media(os.path.join(d, os.path.normpath(v).replace("\\", "/")))
             o[k] = v
         out.append(o)
     return out
@@ -102,6 +117,8 @@ cases = {
                         [{"file_name": "imgs/a.png", "caption": "one", "thumb_file_name": "imgs/b.png"},
                          {"file_name": "imgs/b.png", "caption": "two", "thumb_file_name": "imgs/a.png"}]),
     "labels_only": lambda: [{"label": r["label"]} for r in folder(files(f"{t}/train/**"), "image", IMG)],
+    "mix": lambda: folder(files(f"{t}/mix/**"), "audio", AUD),
+    "keys": lambda: [{"image": media(f"{t}/keys/imgs/a.png")}],
 }
 want = cases[case]()
 got = [json.loads(l) for l in open(got_path)]
@@ -132,6 +149,21 @@ check "metadata.csv with thumb_file_name: a 'thumb' column of images too" \
 head_rows "$tmp/train/**" --columns label; rc=$?
 check "--columns label: the labels alone" \
     "[ $rc -eq 0 ] && want labels_only >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/mix/**"; rc=$?
+check "one image and two clips: audiofolder (the most common suffix), the image ignored" \
+    "[ $rc -eq 0 ] && want mix >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/keys/**"; rc=$?
+check "file_name (a Windows name, imgs\\a.png) wins over image_file_name and _file_name: one 'image'" \
+    "[ $rc -eq 0 ] && want keys >'$tmp/w.out' 2>&1 || { cat '$tmp/w.out' '$tmp/err'; false; }"
+head_rows "$tmp/nullname/**"; rc=$?
+check "a null file_name: exit 1 naming the row" \
+    "[ $rc -eq 1 ] && grep -q 'nullname/metadata.jsonl row 2: file_name holds no file name' '$tmp/err'"
+# Labels over every split, as datasets makes them: test has cat and zebra, train also dog, so
+# zebra is 2 in test too (1 if test's names alone counted).
+cp "$MILL_BUILD_DIR/plugins/toy.so" "$tmp/plug/"
+"$MILL" prompts toy_folder --task_paths "$tmp/plug" >"$tmp/p.jsonl" 2>"$tmp/err"; rc=$?
+check "a task's folder splits: labels from every split's directory names (zebra is 2 in test)" \
+    "[ $rc -eq 0 ] && \"\$PY\" -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit([x[\"target\"] for x in r] != [0, 2])' '$tmp/p.jsonl' || { cat '$tmp/p.jsonl' '$tmp/err'; false; }"
 head_rows "$tmp/missing/**"; rc=$?
 check "a metadata row naming a missing file: exit 1 naming the metadata file, the row and the path" \
     "[ $rc -eq 1 ] && grep -q 'missing/metadata.jsonl row 2: cannot read $tmp/missing/imgs/gone.png' '$tmp/err'"

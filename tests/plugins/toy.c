@@ -12,6 +12,8 @@
  *   toy_img  generative multiple choice that declares image + text input (to test the
  *            modalities rejection)
  *   toy_zs   zero-shot classification (to test the task-type rejection)
+ *   toy_folder  a folder of images per split (toy_data/folder/{test,train}, written by the
+ *            test that uses it), read as datasets' imagefolder: the gold is the label
  * and the benchmarks `toy` = toy_qa + toy_mc and `toy_slow` = toy_long + toy_mc (a first task
  * whose last batch is long to answer), rolled up on exact_match. */
 #include <mill/task.h>
@@ -34,6 +36,29 @@ static int qa_prompt(const struct mill_task_config *t, const struct mill_value *
     if (mill_doc_set_query(doc, query) || mill_doc_set_target_str(doc, a))
         return MILL_ENOMEM;
     return mill_doc_meta_set_str(doc, "kind", "qa");
+}
+
+/* An image of the folder, its choices the three class names, its gold the row's label. */
+static int folder_prompt(const struct mill_task_config *t, const struct mill_value *row,
+                         struct mill_doc *doc, struct mill_err *err) {
+    const struct mill_value *im = mill_value_get(row, "image");
+    const struct mill_value *bytes = mill_value_get(im, "bytes");
+    int64_t label;
+    if (!bytes || bytes->kind != MILL_V_BYTES ||
+        mill_value_as_int(mill_value_get(row, "label"), &label)) {
+        snprintf(err->msg, sizeof err->msg, "%s: row needs image and label", t->name);
+        return err->code = MILL_EFORMAT;
+    }
+    static const char *const names[] = {"cat", "dog", "zebra"};
+    for (int i = 0; i < 3; i++)
+        if (mill_doc_add_choice(doc, names[i]))
+            return MILL_ENOMEM;
+    doc->target_index = label;
+    if (mill_doc_set_query(doc, "") ||
+        mill_doc_add_media(doc, MILL_MOD_IMAGE, bytes->u.s.p, bytes->u.s.n, NULL))
+        return MILL_ENOMEM;
+    const char *path = mill_value_as_str(mill_value_get(im, "path"));
+    return mill_doc_meta_set_str(doc, "path", path ? path : "");
 }
 
 static int mc_prompt(const struct mill_task_config *t, const struct mill_value *row,
@@ -99,6 +124,9 @@ static int ppl_prompt(const struct mill_task_config *t, const struct mill_value 
 static const char *const qa_files[] = {"train=toy_data/qa_train.jsonl",
                                        "test=toy_data/qa_test.jsonl", NULL};
 static const char *const mc_files[] = {"test=toy_data/mc_test.jsonl", NULL};
+static const char *const folder_files[] = {"test=toy_data/folder/test/**",
+                                           "train=toy_data/folder/train/**", NULL};
+static const char *const test_only[] = {"test", NULL};
 /* toy_mc's data at a revision of a Hub repo (test_hub_e2e.sh serves it) */
 static const char *const hub_mc_files[] = {"test=hf://datasets/toy/mc@v2/test/*.jsonl", NULL};
 static const char *const long_files[] = {"train=toy_data/qa_train.jsonl",
@@ -181,6 +209,13 @@ static const struct mill_task_config tasks[] = {
      .output_type = MILL_OUT_GENERATIVE,
      .input_modalities = MILL_MOD_IMAGE | MILL_MOD_TEXT,
      .metrics = em},
+    {.name = "toy_folder",
+     .hf_data_files = folder_files,
+     .evaluation_splits = test_only,
+     .prompt = folder_prompt,
+     .task_type = MILL_TASK_ZERO_SHOT_CLASSIFICATION,
+     .input_modalities = MILL_MOD_IMAGE,
+     .metrics = acc},
     {.name = "toy_zs",
      .hf_data_files = mc_files,
      .prompt = mc_prompt,
