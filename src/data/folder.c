@@ -395,6 +395,13 @@ static int find_media_columns(struct mill_folder *f, const struct mill_value *ro
                                      "column of file names");
 }
 
+char *mill_folder_resolve(const char *metadata_path, const char *name) {
+    char *dir = dirname_py(metadata_path);
+    char *path = dir ? resolve_name(dir, name) : NULL;
+    free(dir);
+    return path;
+}
+
 /* The metadata row made a dataset row: each media column replaced, in its place, by the media
  * it names (a column of the new name already there takes them in its own place; another
  * file-name key making the same column is dropped), and the projection applied. */

@@ -24,6 +24,11 @@ enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, 
 /* Whether path's extension (any case) is a medium of kind's builder. */
 bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path);
 
+/* The path of the medium a metadata file names: os.path.join(os.path.dirname(metadata_path),
+ * os.path.normpath(name).replace("\\", "/")), as datasets makes it. malloc'd; NULL when out
+ * of memory. */
+char *mill_folder_resolve(const char *metadata_path, const char *name);
+
 struct mill_folder;
 
 /* Reads the split files[0..n) (borrowed: they must outlive *out) as kind's builder; columns:

@@ -21,6 +21,7 @@
 #include <mill/value.h>
 
 #include "data/dataset.h"
+#include "data/folder.h"
 #include "mtest.h"
 
 #include <lz4frame.h>
@@ -452,4 +453,59 @@ static void test_text(void) {
     CHECK_INT(system(rm), 0);
 }
 
-MTEST_MAIN(MTEST(test_files), MTEST(test_formats), MTEST(test_text))
+/* A metadata file's names as datasets resolves them: each expected path is CPython's
+ * os.path.join(os.path.dirname(meta), os.path.normpath(name).replace("\\", "/")). */
+static void test_folder_resolve(void) {
+    static const struct {
+        const char *meta, *name, *want;
+    } cases[] = {
+        {"m.jsonl", "imgs/a.png", "imgs/a.png"},
+        {"d/m.jsonl", "./imgs/../imgs//b.png", "d/imgs/b.png"},
+        {"d/m.jsonl", "/abs/x.png", "/abs/x.png"},
+        {"/m.jsonl", "a", "/a"},
+        {"a//b//m.jsonl", "x", "a//b/x"},
+        {"d/m.jsonl", "../x", "d/../x"},
+        {"d/m.jsonl", "a/../../b", "d/../b"},
+        {"d/m.jsonl", "//a", "//a"},
+        {"d/m.jsonl", "///a", "/a"},
+        {"d/m.jsonl", "/..", "/"},
+        {"d/m.jsonl", "a/./b/", "d/a/b"},
+        {"d/m.jsonl", ".", "d/."},
+        {"d/m.jsonl", "..", "d/.."},
+        {"m.jsonl", "../../a", "../../a"},
+        {"d/m.jsonl", "imgs\\a.png", "d/imgs/a.png"},
+        {"d/m.jsonl", "a\\..\\b", "d/a/../b"},
+        {"//m.jsonl", "a", "//a"},
+        {"d/", "a", "d/a"},
+        {"/d/e/m.jsonl", "../../../x", "/d/e/../../../x"},
+        {"d/m.jsonl", "a/b/../../..", "d/.."},
+        {"d/m.jsonl", "./../a", "d/../a"},
+        {"d/m.jsonl", ".hidden/...", "d/.hidden/..."},
+        {"d/m.jsonl", "a//b", "d/a/b"},
+        {"d/m.jsonl", "/a/../..", "/"},
+        {"m.jsonl", "x/", "x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = mill_folder_resolve(cases[i].meta, cases[i].name);
+        CHECK(got && !strcmp(got, cases[i].want));
+        if (!got || strcmp(got, cases[i].want))
+            fprintf(stderr, "  %s + %s: got %s, want %s\n", cases[i].meta, cases[i].name,
+                    got ? got : "(null)", cases[i].want);
+        free(got);
+    }
+    /* the folder kind datasets infers */
+    char *imgs[] = {"a/x.png", "a/y.PNG", "b/z.wav", "metadata.jsonl", "Thumbs.db"};
+    CHECK_INT(mill_folder_kind(NULL, imgs, 5), MILL_FOLDER_IMAGE);
+    char *auds[] = {"a.jpg", "b.png", "c.wav", "d.wav"};
+    CHECK_INT(mill_folder_kind(NULL, auds, 4), MILL_FOLDER_AUDIO);
+    char *tie[] = {"x.jsonl", "logo.png"}; /* a tie goes to .jsonl */
+    CHECK_INT(mill_folder_kind(NULL, tie, 2), MILL_FOLDER_NONE);
+    char *meta_only[] = {"metadata.jsonl"};
+    CHECK_INT(mill_folder_kind(NULL, meta_only, 1), MILL_FOLDER_NONE);
+    char *video[] = {"a.mpeg", "b.mpeg", "c.png"};
+    CHECK_INT(mill_folder_kind(NULL, video, 3), MILL_FOLDER_NONE);
+    CHECK_INT(mill_folder_kind("audiofolder", imgs, 5), MILL_FOLDER_AUDIO);
+    CHECK_INT(mill_folder_kind("parquet", imgs, 5), MILL_FOLDER_NONE);
+}
+
+MTEST_MAIN(MTEST(test_files), MTEST(test_formats), MTEST(test_text), MTEST(test_folder_resolve))
