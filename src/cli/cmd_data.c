@@ -35,7 +35,7 @@ static int make_source(const struct mill_args *a, const char *src, const char *s
                               src, src);
     if (!here && !strpbrk(src, "*?[") && !mill_hub_repo_id_ok(src))
         return mill_cli_error(MILL_EXIT_FAIL, "data: %s: no such file (and no Hub repo id)", src);
-    if ((here && S_ISREG(st.st_mode)) || strpbrk(src, "*?[")) {
+    if (here || strpbrk(src, "*?[")) { /* a file (a FIFO too: its reader says what it is) */
         if (asprintf(files_entry, "%s=%s", split, src) < 0)
             return MILL_ENOMEM;
     } else {

@@ -308,29 +308,48 @@ static int resolve_split(struct mill_dataset *ds, const struct mill_task_config 
 
 /* The files of every split the task lists, for the folder builders' labels (datasets makes
  * them over all splits): *all gets them, or nothing where a pattern is on the Hub (its other
- * splits would be downloaded; that split's labels are then its own). */
+ * splits would be downloaded; that split's labels are then its own). Without a named builder,
+ * a split whose files datasets would give another builder than kind is an error, as datasets'
+ * "Couldn't infer the same data file format for all splits". */
 static int all_split_files(const struct mill_task_config *t, const struct mill_dataset_params *p,
-                           struct mill_dataset *all, bool *ok, struct mill_err *err) {
+                           enum mill_folder_kind kind, struct mill_dataset *all, bool *ok,
+                           struct mill_err *err) {
     *ok = t->hf_data_files != NULL;
     for (const char *const *e = t->hf_data_files; *ok && *e; e++)
         *ok = strchr(*e, '=') && strncmp(strchr(*e, '=') + 1, "hf://", 5);
-    for (const char *const *e = t->hf_data_files; *ok && *e; e++) {
-        struct mill_err ignored = {0};
-        int rc =
-            resolve_local(all, strchr(*e, '=') + 1, p ? p->base_dir : NULL, t->name, "", &ignored);
-        if (rc == MILL_ENOMEM)
-            return mill_err_set(err, rc, "out of memory");
+    int rc = 0;
+    for (const char *const *e = t->hf_data_files; *ok && !rc && *e; e++) {
+        size_t n = (size_t)(strchr(*e, '=') - *e);
+        bool first = true; /* the split's first entry: the split is gathered there */
+        for (const char *const *o = t->hf_data_files; first && o < e; o++)
+            first = strncmp(*o, *e, n + 1) != 0;
+        size_t from = all->n_files;
+        for (const char *const *o = e; first && !rc && *o; o++) {
+            struct mill_err ignored = {0};
+            if (!strncmp(*o, *e, n + 1) && resolve_local(all, *o + n + 1, p ? p->base_dir : NULL,
+                                                         t->name, "", &ignored) == MILL_ENOMEM)
+                rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        }
+        if (!rc && first && !t->hf_builder && all->n_files > from &&
+            mill_folder_kind(NULL, all->files + from, all->n_files - from) != kind)
+            rc = mill_err_set(err, MILL_EFORMAT,
+                              "split '%.*s' is not of the same format (datasets' builder) as "
+                              "the other splits",
+                              (int)n, *e);
     }
-    return 0;
+    return rc;
 }
 
-/* The split as kind's folder builder reads it. */
+/* The split as kind's folder builder reads it (labels over every split where this one has no
+ * metadata). */
 static int open_folder(struct mill_dataset *ds, enum mill_folder_kind kind,
                        const struct mill_task_config *t, const char *split,
                        const struct mill_dataset_params *p, struct mill_err *err) {
     struct mill_dataset all = {0};
-    bool ok = false;
-    int rc = all_split_files(t, p, &all, &ok, err);
+    bool ok = false, meta = false;
+    for (size_t i = 0; i < ds->n_files && !meta; i++)
+        meta = mill_folder_is_metadata(ds->files[i]);
+    int rc = meta ? 0 : all_split_files(t, p, kind, &all, &ok, err);
     if (!rc)
         rc = mill_folder_open(kind, ds->files, ds->n_files, ok ? all.files : NULL, all.n_files,
                               ds->columns, &ds->folder, err);

@@ -4,6 +4,7 @@
  * are refused. */
 #include "data/folder.h"
 
+#include "core/array.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "data/parquet.h"
@@ -13,11 +14,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* datasets' IMAGE_EXTENSIONS (those Pillow opens) and AUDIO_EXTENSIONS (libsndfile's, .opus) */
 static const char *const image_ext[] = {
@@ -64,12 +67,14 @@ bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path) {
 
 static bool is_metadata(const char *path) { return in_list(base_of(path), metadata_names, false); }
 
-/* Formats of datasets' _EXTENSION_TO_MODULE that are no folder of ours (videofolder's .mpg and
- * .mpeg override imagefolder's there). */
+bool mill_folder_is_metadata(const char *path) { return is_metadata(path); }
+
+/* Suffixes of datasets' _EXTENSION_TO_MODULE that are no folder of ours (videofolder's .mpeg
+ * overrides imagefolder's there). */
 static const char *const other_module_ext[] = {
-    ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".geoparquet", ".gpq",  ".arrow",
-    ".txt", ".tar", ".xml",  ".hdf5",  ".eval",   ".zip",     ".mpg",        ".mpeg", ".mp4",
-    ".mkv", ".avi", ".mov",  ".webm",  ".pdf",    ".nii",     NULL};
+    ".csv",   ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".geoparquet", ".gpq",
+    ".arrow", ".txt", ".tar",  ".xml",   ".hdf5",   ".eval",    ".lance",      ".zip",
+    ".mkv",   ".mp4", ".avi",  ".mpeg",  ".mov",    ".pdf",     ".nii",        NULL};
 
 struct ext_count {
     char ext[32];
@@ -77,22 +82,23 @@ struct ext_count {
     size_t count;
 };
 
-/* datasets' sort key (not metadata, count, .parquet, .csv, .json, .jsonl, the extension):
+/* datasets' sort key (not metadata, count, .parquet, .jsonl, .json, .csv, the extension):
  * whether a ranks above b. */
 static bool ranks_above(const struct ext_count *a, const struct ext_count *b) {
     if (a->metadata != b->metadata)
         return !a->metadata;
     if (a->count != b->count)
         return a->count > b->count;
-    static const char *const favourite[] = {".parquet", ".csv", ".json", ".jsonl"};
+    static const char *const favourite[] = {".parquet", ".jsonl", ".json", ".csv"};
     for (int i = 0; i < 4; i++)
         if (!strcmp(a->ext, favourite[i]) != !strcmp(b->ext, favourite[i]))
             return !strcmp(a->ext, favourite[i]);
     return strcmp(a->ext, b->ext) > 0;
 }
 
-/* Counts each suffix of path's base name (every ".x" after its first part, lower-cased). */
-static void count_suffixes(const char *path, struct ext_count *c, size_t *n, size_t cap) {
+/* Counts each suffix of path's base name (every ".x" after its first part, lower-cased; one
+ * longer than any format's is left out). false when out of memory. */
+static bool count_suffixes(const char *path, struct ext_count **c, size_t *n, size_t *cap) {
     const char *b = base_of(path);
     bool meta = is_metadata(path);
     for (const char *d = strchr(b, '.'); d; d = strchr(d + 1, '.')) {
@@ -104,32 +110,34 @@ static void count_suffixes(const char *path, struct ext_count *c, size_t *n, siz
         for (size_t j = 0; j < k; j++)
             ext[j + 1] = (char)tolower((unsigned char)d[1 + j]);
         ext[k + 1] = 0;
-        while (i < *n && !(c[i].metadata == meta && !strcmp(c[i].ext, ext)))
+        while (i < *n && !((*c)[i].metadata == meta && !strcmp((*c)[i].ext, ext)))
             i++;
-        if (i == *n && *n == cap)
-            continue;
+        if (i == *n && mill_grow(c, cap, *n, sizeof **c, 16))
+            return false;
         if (i == *n) {
-            memcpy(c[i].ext, ext, k + 2);
-            c[i].metadata = meta;
-            c[i].count = 0;
+            memcpy((*c)[i].ext, ext, k + 2);
+            (*c)[i].metadata = meta;
+            (*c)[i].count = 0;
             (*n)++;
         }
-        c[i].count++;
+        (*c)[i].count++;
     }
+    return true;
 }
 
-/* infer_module_for_data_files_list: of the first 200 files' suffixes, ranked by
- * ranks_above, the first a module takes decides. */
+/* infer_module_for_data_files_list (datasets 4.6 on: every file counted): of the suffixes,
+ * ranked by ranks_above, the first a module takes decides. */
 enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n) {
     if (builder)
         return !strcmp(builder, "imagefolder")   ? MILL_FOLDER_IMAGE
                : !strcmp(builder, "audiofolder") ? MILL_FOLDER_AUDIO
                                                  : MILL_FOLDER_NONE;
-    struct ext_count c[64];
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < 200; i++)
-        count_suffixes(files[i], c, &k, sizeof c / sizeof c[0]);
-    bool *used = calloc(k ? k : 1, sizeof *used);
+    struct ext_count *c = NULL;
+    size_t k = 0, cap = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = count_suffixes(files[i], &c, &k, &cap);
+    bool *used = ok ? calloc(k ? k : 1, sizeof *used) : NULL;
     enum mill_folder_kind kind = MILL_FOLDER_NONE;
     for (size_t round = 0; used && round < k; round++) {
         size_t best = k;
@@ -145,6 +153,7 @@ enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, 
         }
     }
     free(used);
+    free(c);
     return kind;
 }
 
@@ -175,23 +184,24 @@ struct mill_folder {
 
 /* ---- a medium's value ----------------------------------------------------------------- */
 
-/* The file's bytes as a BYTES value, read straight into it. */
+/* The file's bytes as a BYTES value, read straight into it. Opened without blocking, so a FIFO
+ * named like a medium is refused, not waited on. */
 static int read_bytes(const char *path, struct mill_value *out, struct mill_err *err) {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e = errno;
     struct stat st;
-    int e = errno;
-    if (f && fstat(fileno(f), &st) != 0)
+    if (fd >= 0 && fstat(fd, &st) != 0)
         e = errno;
-    else if (f && !S_ISREG(st.st_mode))
-        e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-    else if (f)
-        e = 0;
-    if (f && e) {
-        fclose(f);
-        f = NULL;
+    else if (fd >= 0)
+        e = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    FILE *f = fd >= 0 && !e ? fdopen(fd, "rb") : NULL;
+    if (!f && fd >= 0 && !e)
+        e = errno;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path,
+                            e == EINVAL ? "not a regular file" : strerror(e));
     }
-    if (!f)
-        return mill_err_set(err, MILL_EIO, "cannot read %s: %s", path, strerror(e));
     size_t size = (size_t)st.st_size;
     char *p = malloc(size + 1);
     size_t got = p ? fread(p, 1, size, f) : 0;
@@ -264,22 +274,24 @@ static char *resolve_name(const char *dir, const char *name) {
         p += k + (p[k] == '/');
     }
     struct mill_buf rel = {0}, out = {0};
-    for (int i = 0; part && len && i < slashes; i++)
-        mill_buf_addc(&rel, '/');
-    for (size_t i = 0; part && len && i < n_parts; i++)
-        mill_buf_addf(&rel, "%s%.*s", i ? "/" : "", len[i], part[i]);
-    if (part && len && !rel.n)
-        mill_buf_addc(&rel, '.');
-    for (size_t i = 0; i < rel.n; i++)
+    bool ok = part && len;
+    for (int i = 0; ok && i < slashes; i++)
+        ok = !mill_buf_addc(&rel, '/');
+    for (size_t i = 0; ok && i < n_parts; i++)
+        ok = !mill_buf_addf(&rel, "%s%.*s", i ? "/" : "", len[i], part[i]);
+    if (ok && !rel.n)
+        ok = !mill_buf_addc(&rel, '.');
+    for (size_t i = 0; ok && i < rel.n; i++)
         rel.p[i] = rel.p[i] == '\\' ? '/' : rel.p[i];
-    bool ok = part && len && rel.p;
     if (ok && rel.p[0] != '/' && *dir)
-        mill_buf_addf(&out, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel.p);
+        ok = !mill_buf_addf(&out, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel.p);
     else if (ok)
-        mill_buf_adds(&out, rel.p);
+        ok = !mill_buf_adds(&out, rel.p);
     free(part);
     free(len);
     mill_buf_free(&rel);
+    if (!ok)
+        mill_buf_free(&out);
     return ok ? mill_buf_take(&out) : NULL;
 }
 
@@ -325,6 +337,8 @@ static int one_medium(const char *dir, const struct mill_value *v, const char *k
                       struct mill_value *out, struct mill_err *err) {
     if (v->kind != MILL_V_STR || !v->u.s.n)
         return mill_err_set(err, MILL_EFORMAT, "%s holds no file name", key);
+    if (memchr(v->u.s.p, 0, v->u.s.n)) /* Python's open() refuses it */
+        return mill_err_set(err, MILL_EFORMAT, "%s holds a NUL byte", key);
     char *path = resolve_name(dir, v->u.s.p);
     int rc = path ? medium(path, out, err) : mill_err_set(err, MILL_ENOMEM, "out of memory");
     free(path);
@@ -351,6 +365,16 @@ static int media_value(const char *dir, int kind, const struct mill_value *v, co
         }
     }
     return 0;
+}
+
+static void free_media_columns(struct mill_folder *f) {
+    for (size_t i = 0; i < f->n_mcols; i++) {
+        free(f->mcols[i].key);
+        free(f->mcols[i].col);
+    }
+    free(f->mcols);
+    f->mcols = NULL;
+    f->n_mcols = 0;
 }
 
 /* The media columns, from the first metadata row: file-name keys holding a string (or a list
@@ -408,6 +432,8 @@ char *mill_folder_resolve(const char *metadata_path, const char *name) {
 static int convert_row(struct mill_folder *f, const char *meta, struct mill_value *row,
                        struct mill_err *err) {
     int rc = f->n_mcols ? 0 : find_media_columns(f, row, err);
+    if (rc)
+        free_media_columns(f); /* none half found */
     char *dir = rc ? NULL : dirname_py(meta);
     if (!rc && !dir)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -506,15 +532,17 @@ static char *label_of(const char *path) {
 }
 
 /* datasets' labels: the directory names of the media of every split (label_files), added when
- * there are more than one and every medium has one depth (count of '/'), sorted. */
+ * there are more than one, every medium has one depth (count of '/') and no split has metadata
+ * files; sorted. */
 static int find_labels(struct mill_folder *f, char *const *label_files, size_t n,
                        struct mill_err *err) {
     char **names = malloc((n ? n : 1) * sizeof *names);
     size_t k = 0, depth = SIZE_MAX;
-    bool one_depth = true;
+    bool one_depth = true, meta = false;
     int rc = names ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         const char *p = label_files[i];
+        meta = meta || is_metadata(p); /* another split's metadata: datasets adds no labels */
         if (!mill_folder_is_medium(f->kind, p))
             continue;
         size_t d = 0;
@@ -536,7 +564,7 @@ static int find_labels(struct mill_folder *f, char *const *label_files, size_t n
         else
             names[u++] = names[i];
     }
-    if (rc || u < 2 || !one_depth) {
+    if (rc || u < 2 || !one_depth || meta) {
         for (size_t i = 0; i < (rc ? k : u); i++)
             free(names[i]);
         free(names);
@@ -567,7 +595,7 @@ static int next_medium(struct mill_folder *f, struct mill_value *row, struct mil
         char **hit = l ? bsearch(&l, f->labels, f->n_labels, sizeof *f->labels, cmp_str) : NULL;
         free(l);
         mill_value_int(&label, hit ? hit - f->labels : 0);
-        if (mill_value_struct_set(row, "label", &label))
+        if (!l || mill_value_struct_set(row, "label", &label))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     if (rc)
@@ -634,10 +662,6 @@ void mill_folder_close(struct mill_folder *f) {
     for (size_t i = 0; i < f->n_labels; i++)
         free(f->labels[i]);
     free(f->labels);
-    for (size_t i = 0; i < f->n_mcols; i++) {
-        free(f->mcols[i].key);
-        free(f->mcols[i].col);
-    }
-    free(f->mcols);
+    free_media_columns(f);
     free(f);
 }

@@ -17,12 +17,14 @@ enum mill_folder_kind { MILL_FOLDER_NONE = 0, MILL_FOLDER_IMAGE, MILL_FOLDER_AUD
 
 /* Which builder reads files[0..n): the one builder names ("imagefolder", "audiofolder"; none
  * for another builder), else the one datasets' infer_module_for_data_files_list would pick
- * (the most common suffix of the first 200 files, metadata files last, ties to .parquet, .csv,
- * .json, .jsonl, then the greater suffix), else none. */
+ * (the most common suffix of the files' names, metadata files last, ties to .parquet, .jsonl,
+ * .json, .csv, then the greater suffix), else none. */
 enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n);
 
 /* Whether path's extension (any case) is a medium of kind's builder. */
 bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path);
+/* Whether path is a metadata file (metadata.csv, metadata.jsonl, metadata.parquet). */
+bool mill_folder_is_metadata(const char *path);
 
 /* The path of the medium a metadata file names: os.path.join(os.path.dirname(metadata_path),
  * os.path.normpath(name).replace("\\", "/")), as datasets makes it. malloc'd; NULL when out

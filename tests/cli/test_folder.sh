@@ -67,6 +67,23 @@ with open(f"{t}/nullname/metadata.jsonl", "w") as f:
 for split, names in (("train", ("cat", "dog", "zebra")), ("test", ("cat", "zebra"))):
     for i, n in enumerate(names):
         png(f"{t}/plug/toy_data/folder/{split}/{n}/{i}.png", (i, i, i))
+os.makedirs(f"{t}/nulname")
+os.link(f"{t}/meta/imgs/a.png", f"{t}/nulname/a.png")
+with open(f"{t}/nulname/metadata.jsonl", "w") as f:
+    f.write('{"file_name": "a.png\\u0000junk"}\n')
+os.makedirs(f"{t}/fifo/cat"); os.makedirs(f"{t}/fifo/dog")
+os.mkfifo(f"{t}/fifo/cat/a.png"); os.link(f"{t}/meta/imgs/a.png", f"{t}/fifo/dog/b.png")
+# toy_folder with a train split of clips: another format; with train's metadata: no labels
+for plug, train in (("plug2", "wav"), ("plug3", "meta")):
+    png(f"{t}/{plug}/toy_data/folder/test/cat/0.png", (1, 1, 1))
+    png(f"{t}/{plug}/toy_data/folder/test/zebra/1.png", (2, 2, 2))
+    if train == "wav":
+        wav(f"{t}/{plug}/toy_data/folder/train/x/1.wav", 3)
+        wav(f"{t}/{plug}/toy_data/folder/train/y/2.wav", 4)
+    else:
+        png(f"{t}/{plug}/toy_data/folder/train/a.png", (3, 3, 3))
+        with open(f"{t}/{plug}/toy_data/folder/train/metadata.jsonl", "w") as f:
+            f.write('{"file_name": "a.png"}\n')
 os.makedirs(f"{t}/mixed/x"); os.makedirs(f"{t}/mixed/y")
 for d in ("x", "y"):
     os.link(f"{t}/meta/imgs/a.png", f"{t}/mixed/{d}/a.png")
@@ -164,6 +181,19 @@ cp "$MILL_BUILD_DIR/plugins/toy.so" "$tmp/plug/"
 "$MILL" prompts toy_folder --task_paths "$tmp/plug" >"$tmp/p.jsonl" 2>"$tmp/err"; rc=$?
 check "a task's folder splits: labels from every split's directory names (zebra is 2 in test)" \
     "[ $rc -eq 0 ] && \"\$PY\" -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit([x[\"target\"] for x in r] != [0, 2])' '$tmp/p.jsonl' || { cat '$tmp/p.jsonl' '$tmp/err'; false; }"
+head_rows "$tmp/nulname/**"; rc=$?
+check "a file name holding a NUL byte: exit 1 saying so" \
+    "[ $rc -eq 1 ] && grep -q 'row 1: file_name holds a NUL byte' '$tmp/err'"
+timeout 20 "$MILL" data head "$tmp/fifo/**" >/dev/null 2>"$tmp/err"; rc=$?
+check "a FIFO named like an image: refused at once (exit 1), not waited on" \
+    "[ $rc -eq 1 ] && grep -q 'fifo/cat/a.png: not a regular file' '$tmp/err'"
+for p in plug2 plug3; do cp "$MILL_BUILD_DIR/plugins/toy.so" "$tmp/$p/"; done
+"$MILL" prompts toy_folder --task_paths "$tmp/plug2" >"$tmp/p.jsonl" 2>"$tmp/err"; rc=$?
+check "a task whose train split holds clips and test split images: exit 1, not the same format" \
+    "[ $rc -eq 1 ] && grep -q \"split 'train' is not of the same format\" '$tmp/err'"
+"$MILL" prompts toy_folder --task_paths "$tmp/plug3" >"$tmp/p.jsonl" 2>"$tmp/err"
+check "another split with metadata: no labels (the toy task's rows then lack one)" \
+    "grep -q 'row needs image and label' '$tmp/p.jsonl' '$tmp/err'"
 head_rows "$tmp/missing/**"; rc=$?
 check "a metadata row naming a missing file: exit 1 naming the metadata file, the row and the path" \
     "[ $rc -eq 1 ] && grep -q 'missing/metadata.jsonl row 2: cannot read $tmp/missing/imgs/gone.png' '$tmp/err'"

@@ -504,6 +504,17 @@ static void test_folder_resolve(void) {
     CHECK_INT(mill_folder_kind(NULL, meta_only, 1), MILL_FOLDER_NONE);
     char *video[] = {"a.mpeg", "b.mpeg", "c.png"};
     CHECK_INT(mill_folder_kind(NULL, video, 3), MILL_FOLDER_NONE);
+    char *mpg[] = {"a.png", "v.mpg", "w.mpg"}; /* .mpg is imagefolder's; .webm no format */
+    CHECK_INT(mill_folder_kind(NULL, mpg, 3), MILL_FOLDER_IMAGE);
+    char *webm[] = {"a.png", "v.webm", "w.webm"};
+    CHECK_INT(mill_folder_kind(NULL, webm, 3), MILL_FOLDER_IMAGE);
+    char many_names[70][16], *many[73]; /* more distinct suffixes than a fixed table held */
+    for (int i = 0; i < 70; i++) {
+        snprintf(many_names[i], sizeof many_names[i], "a.n%02d", i);
+        many[i] = many_names[i];
+    }
+    many[70] = "x.png", many[71] = "y.png", many[72] = "z.png";
+    CHECK_INT(mill_folder_kind(NULL, many, 73), MILL_FOLDER_IMAGE);
     CHECK_INT(mill_folder_kind("audiofolder", imgs, 5), MILL_FOLDER_AUDIO);
     CHECK_INT(mill_folder_kind("parquet", imgs, 5), MILL_FOLDER_NONE);
 }
