@@ -72,8 +72,13 @@ static int digest(const char *cache_dir, const char *name, struct mill_hf_conver
     }
     const char *tn = mill_hf_type_name(c->type);
     mill_sha256_update(&s, tn, strlen(tn) + 1);
-    if (name)
-        mill_sha256_update(&s, name, strlen(name));
+    /* the GGUF's general.name, which llama.cpp reads (a "phi3" in it changes the tokeniser) */
+    char *own = name ? NULL : mill_hf_dir_name(c->dir);
+    if (!name && !own)
+        rc = rc ? rc : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    const char *gn = name ? name : own ? own : "";
+    mill_sha256_update(&s, gn, strlen(gn));
+    free(own);
     uint8_t d[32];
     mill_sha256_final(&s, d);
     mill_hex(d, 32, key);

@@ -146,6 +146,24 @@ bad_case "Gemma 2 attn_logit_softcapping null" \
     "config.json: attn_logit_softcapping is null \(no soft-capping\)" "$tmp/b9"
 edited b10 gemma3 'c["rope_parameters"] = {"full_attention": {"rope_type": "linear", "factor": 8.0}, "sliding_attention": {"rope_theta": 500.0}}; c.pop("rope_scaling", None)'
 bad_case "RoPE settings per layer type" "config.json: rope settings per layer type \(full_attention\)" "$tmp/b10"
+edited b11 yarn 'c["rope_scaling"]["truncate"] = False'
+bad_case "YaRN truncate false (llama.cpp rounds the correction range)" \
+    "rope_scaling truncate false" "$tmp/b11"
+edited b12 gemma2 'del c["query_pre_attn_scalar"]'
+bad_case "Gemma 2 without query_pre_attn_scalar: transformers' 256, not this head size" \
+    "query_pre_attn_scalar 256" "$tmp/b12"
+mkdir -p "$tmp/isdir.gguf"
+expect_exit "an output path that is a directory: the rename's own error" 1 \
+    "cannot write $tmp/isdir.gguf: Is a directory" convert "$tmp/qwen2" "$tmp/isdir.gguf"
+"$MILL" convert "$tmp/qwen2/" "$tmp/slash.gguf" 2>"$tmp/err"
+check "a directory given with a trailing slash: general.name is its name" \
+    "\"\$PY\" - '$tmp/slash.gguf' <<'PY' || { tail -2 '$tmp/err'; false; }
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+i = b.index(b'general.name') + len('general.name')
+t, n = struct.unpack('<IQ', b[i:i + 12])
+sys.exit(not (t == 8 and b[i + 12:i + 12 + n] == b'qwen2'))
+PY"
 edited yarn_default yarn 'c["rope_scaling"].update(beta_fast=32.0, beta_slow=1.0)'
 "$MILL" convert "$tmp/yarn_default" "$tmp/yarn_default.gguf" 2>"$tmp/err"
 check "YaRN with its defaults written out converts" "[ -s '$tmp/yarn_default.gguf' ] || { tail -1 '$tmp/err'; false; }"

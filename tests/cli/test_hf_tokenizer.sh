@@ -313,5 +313,19 @@ head -c 2000 "$tmp/tiny/tokenizer.json" >"$tmp/truncated/tokenizer.json"
 refused "malformed JSON is refused" truncated "truncated/tokenizer.json: .*(offset|byte)"
 mkdir -p "$tmp/empty"
 refused "a directory without tokenizer.json is refused" empty "empty/tokenizer.json: "
+# A SentencePiece-style tokenizer.json that prepends a space, with tokenizer_config.json's
+# add_prefix_space false: transformers rebuilds such a tokenizer from tokenizer.model, so the
+# GGUF would tokenise otherwise; refused.
+if [ -d "$tmp/llama-spm" ]; then
+    cp -r "$tmp/llama-spm" "$tmp/spm_aps"
+    "$PY" -c 'import json, sys; p = sys.argv[1] + "/tokenizer_config.json"
+try: c = json.load(open(p))
+except FileNotFoundError: c = {}
+c["add_prefix_space"] = False; json.dump(c, open(p, "w"))' "$tmp/spm_aps"
+    refused "SentencePiece with add_prefix_space false in tokenizer_config.json is refused" \
+        spm_aps "tokenizer_config.json: add_prefix_space false, where tokenizer.json prepends"
+else
+    bad "the llama-spm fixture is missing for the add_prefix_space case"
+fi
 
 finish

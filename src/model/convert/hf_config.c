@@ -132,6 +132,12 @@ static int yarn_defaults(const struct reader *r, const struct hf_cfg *c) {
                                        "mscale",           "mscale_all_dim"};
     double f = c->rope_factor;
     const double want[] = {32, 1, f > 1 ? 0.1 * log(f) + 1 : 1, 1, NAN, NAN};
+    const struct mill_value *tr = mill_value_get(r->obj, "truncate");
+    if (tr && tr->kind == MILL_V_BOOL && !tr->u.b) /* llama.cpp always rounds the range */
+        return mill_err_set(r->err, MILL_EUNSUPPORTED,
+                            "%s: rope_scaling truncate false: llama.cpp rounds YaRN's "
+                            "correction range (transformers' truncate true)",
+                            r->file);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const struct mill_value *v = mill_value_get(r->obj, keys[i]);
         double x = NAN;
@@ -232,8 +238,8 @@ static int gemma_options(const struct reader *r, struct hf_cfg *c) {
     double q;
     bool big = c->n_layer == (c->arch == HF_GEMMA2 ? 46 : 62);
     double want = big ? (double)(c->n_embd / c->n_head) : (double)c->head_dim;
-    if (!rc)
-        rc = num(r, "query_pre_attn_scalar", want, &q);
+    if (!rc) /* transformers' Gemma2Config and Gemma3TextConfig default it to 256 */
+        rc = num(r, "query_pre_attn_scalar", 256, &q);
     if (!rc && q != want)
         rc = mill_err_set(r->err, MILL_EUNSUPPORTED,
                           "%s: query_pre_attn_scalar %g: llama.cpp "

@@ -339,30 +339,34 @@ static int fit_vocab(struct gguf_context *g, struct conv *v, struct mill_err *er
     if (n == v->c.n_vocab || n == 0)
         return 0;
     size_t total = (size_t)v->c.n_vocab;
-    const char **tok = calloc(total, sizeof *tok);
-    char(*pad)[32] = calloc(total - (size_t)n, sizeof *pad);
+    /* copies: gguf_set_arr_str frees the array the old strings live in before it copies */
+    char **tok = calloc(total, sizeof *tok);
     float *score = calloc(total, sizeof *score);
     int32_t *type = calloc(total, sizeof *type);
     int64_t sid = gguf_find_key(g, "tokenizer.ggml.scores");
     int64_t tid = gguf_find_key(g, "tokenizer.ggml.token_type");
-    int rc = tok && pad && score && type ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = tok && score && type ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < total; i++) {
         bool real = (int64_t)i < n;
-        if (!real)
-            snprintf(pad[i - (size_t)n], sizeof pad[0], "[PAD%zu]", i);
-        tok[i] = real ? gguf_get_arr_str(g, id, i) : pad[i - (size_t)n];
+        if (real)
+            tok[i] = strdup(gguf_get_arr_str(g, id, i));
+        else if (asprintf(&tok[i], "[PAD%zu]", i) < 0)
+            tok[i] = NULL;
+        if (!tok[i])
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
         score[i] = real && sid >= 0 ? ((const float *)gguf_get_arr_data(g, sid))[i] : 0.0f;
         type[i] = real && tid >= 0 ? ((const int32_t *)gguf_get_arr_data(g, tid))[i] : 5;
     }
     if (!rc) {
-        gguf_set_arr_str(g, "tokenizer.ggml.tokens", tok, total);
+        gguf_set_arr_str(g, "tokenizer.ggml.tokens", (const char **)tok, total);
         if (sid >= 0)
             gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, score, total);
         if (tid >= 0)
             gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, type, total);
     }
+    for (size_t i = 0; tok && i < total; i++)
+        free(tok[i]);
     free(tok);
-    free(pad);
     free(score);
     free(type);
     return rc;
@@ -553,8 +557,9 @@ static int write_gguf(struct conv *v, struct gguf_context *g, const char *out,
     if (!rc) {
         setvbuf(f, NULL, _IOFBF, 1 << 20);
         bool ok = write_body(f, g, v, p) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        e = errno;
+        e = ok ? 0 : errno; /* the write's own error, not a leftover one */
         ok = fclose(f) == 0 && ok;
+        e = e || ok ? e : errno;
         f = NULL;
         int sig = !ok && p->stop ? p->stop() : 0;
         if (sig)
@@ -562,8 +567,10 @@ static int write_gguf(struct conv *v, struct gguf_context *g, const char *out,
                               "conversion to %s stopped by signal %d (nothing "
                               "kept)",
                               out, sig);
-        else if (!ok || rename(tmp, out))
-            rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", out, strerror(e ? e : errno));
+        else if (!ok)
+            rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", out, strerror(e ? e : EIO));
+        else if (rename(tmp, out))
+            rc = mill_err_set(err, MILL_EIO, "cannot write %s: %s", out, strerror(errno));
     }
     if (rc)
         unlink(tmp);
@@ -632,6 +639,16 @@ struct mill_hf_params mill_hf_default_params(void) {
     return (struct mill_hf_params){.type = MILL_HF_BF16};
 }
 
+char *mill_hf_dir_name(const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    return strndup(dir + b, n - b);
+}
+
 int mill_hf_convert(const char *dir, const char *out_path, const struct mill_hf_params *params,
                     struct mill_err *err) {
     struct mill_hf_params p = params ? *params : mill_hf_default_params();
@@ -649,10 +666,15 @@ int mill_hf_convert(const char *dir, const char *out_path, const struct mill_hf_
     if (!rc)
         rc = fit_vocab(g, &v, err);
     if (!rc) {
-        const char *base = strrchr(dir, '/') && strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : dir;
-        set_keys(g, &v, p.name ? p.name : base);
-        rc = write_gguf(&v, g, out_path, &p, err);
+        char *base = mill_hf_dir_name(dir);
+        if (!base)
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else
+            set_keys(g, &v, p.name ? p.name : base);
+        free(base);
     }
+    if (!rc)
+        rc = write_gguf(&v, g, out_path, &p, err);
     if (g)
         gguf_free(g);
     conv_free(&v);

@@ -43,6 +43,9 @@ struct mill_hf_params mill_hf_default_params(void);
 bool mill_hf_parse_type(const char *s, enum mill_hf_type *out);
 /* "F32", "F16", "BF16", "Q8_0"; static storage. */
 const char *mill_hf_type_name(enum mill_hf_type type);
+/* The checkpoint directory's own name, as pathlib's Path(dir).name (trailing slashes dropped):
+ * the default general.name. malloc'd; NULL when out of memory. */
+char *mill_hf_dir_name(const char *dir);
 
 /* True when dir holds a transformers checkpoint: config.json and model.safetensors or
  * model.safetensors.index.json (no file is parsed). */

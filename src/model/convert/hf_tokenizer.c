@@ -230,6 +230,17 @@ static int identify(const struct docs *d, enum kind *kind, const char **pre, boo
                 *kind = K_SPM;
                 *pre = "default";
                 *space_prefix = SPM_SIGNATURES[i].space_prefix;
+                /* transformers' LlamaTokenizerFast given add_prefix_space rebuilds the
+                 * tokenizer from tokenizer.model with it: one that disagrees with
+                 * tokenizer.json's would tokenise otherwise than the GGUF */
+                const struct mill_value *aps = mill_value_get(d->tc, "add_prefix_space");
+                if (aps && aps->kind == MILL_V_BOOL && aps->u.b != *space_prefix)
+                    return mill_err_set(err, MILL_EUNSUPPORTED,
+                                        "tokenizer_config.json: add_prefix_space %s, where "
+                                        "tokenizer.json %s a space: transformers rebuilds such "
+                                        "a tokenizer from tokenizer.model",
+                                        aps->u.b ? "true" : "false",
+                                        *space_prefix ? "prepends" : "prepends no");
                 return MILL_OK;
             }
         return mill_err_set(err, MILL_EUNSUPPORTED,
@@ -396,9 +407,9 @@ static bool looks_special(const char *t) {
     if (!strcmp(t, "<pad>") || !strcmp(t, "<mask>") || !strcmp(t, "<2mass>") ||
         !strcmp(t, "[@BOS@]"))
         return true;
-    if (n >= 4 && !strncmp(t, "<|", 2) && !strcmp(t + n - 2, "|>"))
+    if (n >= 3 && !strncmp(t, "<|", 2) && !strcmp(t + n - 2, "|>")) /* "<|>" too, as Python */
         return true;
-    if (n >= 6 && !strncmp(t, "<\xef\xbd\x9c", 4) && !strcmp(t + n - 4, "\xef\xbd\x9c>"))
+    if (n >= 5 && !strncmp(t, "<\xef\xbd\x9c", 4) && !strcmp(t + n - 4, "\xef\xbd\x9c>"))
         return true;
     return n >= 8 && !strncmp(t, "<unused", 7) && t[n - 1] == '>';
 }
@@ -710,9 +721,9 @@ static int template_adds_sep(const struct mill_value *pair, const char *first, c
     const char *sep = s->content[3], *eos = s->content[1];
     const char *e = special_id_of(mid);
     bool add = e && (eq(e, sep) || eq(e, eos)) && !last;
-    if (hi - lo - 2 == 2) {
+    if (hi - lo - 2 == 2) { /* gguf-py only ever sets it at the second: a true stays true */
         const char *e2 = special_id_of(&pair->u.list.items[lo + 2]);
-        add = e2 && (eq(e2, sep) || eq(e2, eos));
+        add = add || (e2 && (eq(e2, sep) || eq(e2, eos)));
     }
     return add;
 }
