@@ -916,12 +916,11 @@ static int open_chat(struct llm *m, struct mill_err *err) {
     int rc = m->chat ? 0 : prompt_text(m, "probe", m->mmproj != NULL, &probe, err);
     mill_buf_free(&probe);
     if (rc && m->mmproj && !m->mmproj_arg && !m->use_chat_template) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        mill_err_set(err, rc,
-                     "%s (media prompts need one: the projector %s was found beside the model; "
-                     "mmproj=none leaves it out)",
-                     msg, m->mmproj);
+        size_t k = strlen(err->msg);
+        snprintf(err->msg + k, sizeof err->msg - k,
+                 " (media prompts need one: the projector %s was found beside the model; "
+                 "mmproj=none leaves it out)",
+                 m->mmproj);
     }
     return rc;
 }
@@ -939,9 +938,8 @@ static int load_mmproj(struct llm *m, struct mill_err *err) {
         snprintf(abort_model, sizeof abort_model, "%s (projector %s)", m->gguf, m->mmproj);
     }
     if (rc == MILL_EFORMAT && !m->mmproj_arg) { /* found beside the model: maybe another's */
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        mill_err_set(err, rc, "%s (mmproj=none leaves it out)", msg);
+        size_t k = strlen(err->msg);
+        snprintf(err->msg + k, sizeof err->msg - k, " (mmproj=none leaves it out)");
     }
     if (!rc)
         m->modalities = MILL_MOD_TEXT | mill_mm_modalities(m->mm);
@@ -1707,16 +1705,17 @@ static int mm_prompt(struct llm *m, struct mill_request *q, const char *answer,
     if (!rc)
         MILL_DEBUG("llama", "%s doc %lld prompt: %s", q->task, (long long)q->doc_id, p.p);
     struct mill_mm_media *own = NULL, **dec = keep ? keep : &own;
+    size_t whole = 0; /* tokens of its largest medium decoded whole */
     if (!rc && ((!*dec && mill_mm_media_decode(m->mm, q->media, q->n_media, dec, &e)) ||
                 mill_mm_prompt_make(m->mm, p.p, *dec, out, &e))) {
         *failed = true;
         mill_request_fail(q, e.code, "%s", e.msg);
-    } else if (!rc && mill_mm_prompt_max_whole(m->mm, *out) > (size_t)m->n_ubatch) {
+    } else if (!rc && (whole = mill_mm_prompt_max_whole(m->mm, *out)) > (size_t)m->n_ubatch) {
         *failed = true; /* llama_decode would abort the process on it */
         mill_request_fail(q, MILL_EINVAL,
                           "a medium of %zu tokens, which this projector's attention needs in "
                           "one micro-batch of at most %d",
-                          mill_mm_prompt_max_whole(m->mm, *out), m->n_ubatch);
+                          whole, m->n_ubatch);
     } else if (!rc && (int64_t)mill_mm_prompt_n_tokens(*out) >= m->n_ctx) {
         *failed = true;
         mill_request_fail(q, MILL_EINVAL,

@@ -563,8 +563,6 @@ static int add_job(struct sched *s, size_t *cap, const struct job *j) {
     return 0;
 }
 
-/* The jobs of model i: its tasks (benchmarks expanded for its backend) x n_shots, less the
- * completed ones. */
 /* Model i's name and capabilities (those of its first file, for a sweep) and, for a sweep,
  * its files' model names. */
 static int model_names(struct sched *s, size_t i, struct mill_backend_caps *caps) {
@@ -585,11 +583,8 @@ static int model_names(struct sched *s, size_t i, struct mill_backend_caps *caps
             rc = mill_cli_error(MILL_EXIT_USAGE, "%s", err.msg);
             break;
         }
-        if (asprintf(&sw->names[h], "%s:%s", s->names[i], mill_spec_get_str(&one, "quant", "")) <
-            0) {
-            sw->names[h] = NULL;
+        if (!(sw->names[h] = mill_spec_sweep_name(s->names[i], &one)))
             rc = mill_cli_error(MILL_EXIT_FAIL, "out of memory");
-        }
         sw->n += !rc;
         mill_spec_free(&one);
     }
@@ -597,6 +592,8 @@ static int model_names(struct sched *s, size_t i, struct mill_backend_caps *caps
     return rc;
 }
 
+/* The jobs of model i: its tasks (benchmarks expanded for its backend) x n_shots, less the
+ * completed ones and those eval would refuse (counted in n_refused). */
 static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
                       const struct mill_aggregate_table *done, size_t *cap) {
     struct mill_backend_caps caps;
@@ -608,9 +605,11 @@ static int model_jobs(struct sched *s, size_t i, char **tasks, size_t n_tasks,
         if (mill_resolve_name(s->reg, tasks[t], &caps, &tc, &n, &err))
             rc = mill_cli_error(err.code == MILL_ENOMEM ? MILL_EXIT_FAIL : MILL_EXIT_USAGE, "%s",
                                 err.msg);
-        else if (n == 0 && ++s->n_refused)
+        if (!rc && n == 0) {
             MILL_WARN(MOD, "benchmark '%s': no task matches the capabilities of %s ('%s'): no job",
                       tasks[t], caps.class_name, s->names[i]);
+            s->n_refused++;
+        }
         for (size_t k = 0; !rc && k < n; k++) {
             /* a job eval would refuse at once is not submitted (a list of models of several
              * kinds gets each the tasks it can serve) */

@@ -349,6 +349,11 @@ void mill_spec_free(struct mill_model_spec *spec) {
     memset(spec, 0, sizeof *spec);
 }
 
+char *mill_spec_sweep_name(const char *model, const struct mill_model_spec *file) {
+    char *name = NULL;
+    return asprintf(&name, "%s:%s", model, mill_spec_get_str(file, "quant", "")) < 0 ? NULL : name;
+}
+
 const char *mill_spec_get_str(const struct mill_model_spec *s, const char *key, const char *def) {
     const struct mill_value *v = mill_value_get(&s->args, key);
     if (!v)

@@ -20,6 +20,10 @@ void mill_strv_free(char **v, size_t n);
  * quant= set to that tag and the rest of the text unchanged. Any other spec is one item, itself.
  * *items as mill_spec_split (free with mill_strv_free). MILL_EINVAL for an empty tag. */
 int mill_spec_sweep(const char *spec, char ***items, size_t *n, struct mill_err *err);
+/* The model name of one file of a sweep: "<model>:<its quant= tag>", so each file is its own
+ * job (eval names it so; schedule looks its results up by it). malloc'd; NULL when out of
+ * memory. */
+char *mill_spec_sweep_name(const char *model, const struct mill_model_spec *file);
 
 /* Parses one spec. `a[b=1,c=x]` -> type "a", args {b: 1, c: "x"}; `a` -> type "a", no args.
  * Malformed specs (empty name, "k" without "=", empty key, text after "]", empty brackets)

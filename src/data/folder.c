@@ -65,9 +65,9 @@ bool mill_folder_is_medium(enum mill_folder_kind kind, const char *path) {
     return list && *ext_of(path) && in_list(ext_of(path), list, true);
 }
 
-static bool is_metadata(const char *path) { return in_list(base_of(path), metadata_names, false); }
-
-bool mill_folder_is_metadata(const char *path) { return is_metadata(path); }
+bool mill_folder_is_metadata(const char *path) {
+    return in_list(base_of(path), metadata_names, false);
+}
 
 /* Suffixes of datasets' _EXTENSION_TO_MODULE that are no folder of ours (videofolder's .mpeg
  * overrides imagefolder's there). */
@@ -82,8 +82,8 @@ struct ext_count {
     size_t count;
 };
 
-/* datasets' sort key (not metadata, count, .parquet, .jsonl, .json, .csv, the extension):
- * whether a ranks above b. */
+/* datasets' sort key (not metadata, count, .parquet, .jsonl, .json, .csv, the extension),
+ * descending: whether a ranks above b. */
 static bool ranks_above(const struct ext_count *a, const struct ext_count *b) {
     if (a->metadata != b->metadata)
         return !a->metadata;
@@ -96,11 +96,15 @@ static bool ranks_above(const struct ext_count *a, const struct ext_count *b) {
     return strcmp(a->ext, b->ext) > 0;
 }
 
+static int cmp_rank(const void *a, const void *b) {
+    return ranks_above(a, b) ? -1 : ranks_above(b, a) ? 1 : 0;
+}
+
 /* Counts each suffix of path's base name (every ".x" after its first part, lower-cased; one
  * longer than any format's is left out). false when out of memory. */
 static bool count_suffixes(const char *path, struct ext_count **c, size_t *n, size_t *cap) {
     const char *b = base_of(path);
-    bool meta = is_metadata(path);
+    bool meta = mill_folder_is_metadata(path);
     for (const char *d = strchr(b, '.'); d; d = strchr(d + 1, '.')) {
         size_t k = strcspn(d + 1, "."), i = 0;
         char ext[32];
@@ -137,22 +141,14 @@ enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, 
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++)
         ok = count_suffixes(files[i], &c, &k, &cap);
-    bool *used = ok ? calloc(k ? k : 1, sizeof *used) : NULL;
+    if (ok && k)
+        qsort(c, k, sizeof *c, cmp_rank);
     enum mill_folder_kind kind = MILL_FOLDER_NONE;
-    for (size_t round = 0; used && round < k; round++) {
-        size_t best = k;
-        for (size_t i = 0; i < k; i++)
-            if (!used[i] && (best == k || ranks_above(&c[i], &c[best])))
-                best = i;
-        used[best] = true;
-        if (in_list(c[best].ext, other_module_ext, false))
-            break;
-        if (in_list(c[best].ext, image_ext, false) || in_list(c[best].ext, audio_ext, false)) {
-            kind = in_list(c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE : MILL_FOLDER_AUDIO;
+    for (size_t i = 0; ok && i < k && !in_list(c[i].ext, other_module_ext, false); i++)
+        if (in_list(c[i].ext, image_ext, false) || in_list(c[i].ext, audio_ext, false)) {
+            kind = in_list(c[i].ext, image_ext, false) ? MILL_FOLDER_IMAGE : MILL_FOLDER_AUDIO;
             break;
         }
-    }
-    free(used);
     free(c);
     return kind;
 }
@@ -491,7 +487,7 @@ static const struct mill_reader_ops *metadata_reader(const char *path) {
 static int next_metadata(struct mill_folder *f, struct mill_value *row, struct mill_err *err) {
     for (; f->cur < f->n_files; f->cur++) {
         const char *path = f->files[f->cur];
-        if (!is_metadata(path))
+        if (!mill_folder_is_metadata(path))
             continue;
         if (!f->state) {
             f->ops = metadata_reader(path);
@@ -542,7 +538,8 @@ static int find_labels(struct mill_folder *f, char *const *label_files, size_t n
     int rc = names ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         const char *p = label_files[i];
-        meta = meta || is_metadata(p); /* another split's metadata: datasets adds no labels */
+        meta = meta ||
+               mill_folder_is_metadata(p); /* another split's metadata: datasets adds no labels */
         if (!mill_folder_is_medium(f->kind, p))
             continue;
         size_t d = 0;
@@ -620,7 +617,7 @@ int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
     const char *first_meta = NULL;
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        if (is_metadata(files[i])) {
+        if (mill_folder_is_metadata(files[i])) {
             if (first_meta && strcmp(ext_of(first_meta), ext_of(files[i])))
                 rc = mill_err_set(err, MILL_EFORMAT,
                                   "metadata files of different formats: %s and %s", first_meta,

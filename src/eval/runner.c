@@ -1378,6 +1378,16 @@ static int keep_result(struct run_ctx *c, const struct mill_task_config *t,
     return rc;
 }
 
+/* Every name a task or a benchmark: MILL_EINVAL naming the first that is neither. */
+static int check_names(const struct mill_registry *reg, char **names, size_t n,
+                       struct mill_err *err) {
+    for (size_t i = 0; i < n; i++)
+        if (!mill_registry_benchmark(reg, names[i]) && !mill_registry_task(reg, names[i]))
+            return mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
+                                names[i]);
+    return 0;
+}
+
 /* Runs the tasks name stands for (those this model ran already give what they gave then);
  * records the score of the end table. */
 static int run_name(struct run_ctx *c, const char *name, struct mill_err *err) {
@@ -1460,8 +1470,7 @@ static int open_backend(struct run_ctx *c, const struct mill_model_spec *spec, b
                             "model spec '%s': the model's name '%s' cannot name its output "
                             "directory",
                             spec->raw, c->model);
-    if (swept &&
-        asprintf(&c->model_owned, "%s:%s", c->model, mill_spec_get_str(spec, "quant", "")) < 0)
+    if (swept && !(c->model_owned = mill_spec_sweep_name(c->model, spec)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (swept)
         c->model = c->model_owned;
@@ -1644,10 +1653,8 @@ int mill_run_eval(struct mill_registry *reg, const char *models, const char *nam
         if (!(rc = mill_model_spec_parse(specs[i], false, &s, err)))
             mill_spec_free(&s);
     }
-    for (size_t i = 0; !rc && i < n_tasks; i++)
-        if (!mill_registry_benchmark(reg, tasks[i]) && !mill_registry_task(reg, tasks[i]))
-            rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
-                              tasks[i]);
+    if (!rc)
+        rc = check_names(reg, tasks, n_tasks, err);
     struct model_run *runs = rc ? NULL : calloc(n_specs ? n_specs : 1, sizeof *runs);
     if (!rc && !runs)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -1740,10 +1747,8 @@ int mill_write_prompts(struct mill_registry *reg, const char *names,
     struct run_ctx c = {.reg = reg, .p = p};
     const struct mill_task_config **done = NULL; /* tasks printed: one named twice prints once */
     size_t n_done = 0, cap_done = 0;
-    for (size_t i = 0; !rc && i < n; i++) /* every name known before anything is printed */
-        if (!mill_registry_benchmark(reg, list[i]) && !mill_registry_task(reg, list[i]))
-            rc = mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
-                              list[i]);
+    if (!rc) /* every name known before anything is printed */
+        rc = check_names(reg, list, n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         const struct mill_task_config **tasks = NULL;
         size_t nt = 0;
