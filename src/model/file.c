@@ -2,20 +2,28 @@
 #include "model/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int mill_model_read_file(const char *path, size_t max, char **buf, size_t *n,
                          struct mill_err *err) {
     *buf = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mill_err_set(err, errno == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "cannot read %s: %s",
-                            path, strerror(errno));
+    /* Opened without blocking, so a FIFO is refused below instead of waited on. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return mill_err_set(err, e == ENOENT ? MILL_ENOTFOUND : MILL_EIO, "cannot read %s: %s",
+                            path, strerror(e));
+    }
     struct stat st;
     int rc = 0;
     if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode))

@@ -152,6 +152,12 @@ bad_case "YaRN truncate false (llama.cpp rounds the correction range)" \
 edited b12 gemma2 'del c["query_pre_attn_scalar"]'
 bad_case "Gemma 2 without query_pre_attn_scalar: transformers' 256, not this head size" \
     "query_pre_attn_scalar 256" "$tmp/b12"
+# A FIFO named like a tokenizer file is refused, not waited on (timeout: the old code blocked).
+cp -r "$tmp/qwen2" "$tmp/b13" && rm "$tmp/b13/tokenizer_config.json" && mkfifo "$tmp/b13/tokenizer_config.json"
+timeout 60 "$MILL" convert "$tmp/b13" "$tmp/out/x.gguf" >/dev/null 2>"$tmp/err"
+rc=$?
+check "a tokenizer_config.json that is a FIFO: refused (exit $rc)" \
+    "[ $rc -eq 1 ] && grep -q 'b13/tokenizer_config.json is not a readable file' '$tmp/err'"
 mkdir -p "$tmp/isdir.gguf"
 expect_exit "an output path that is a directory: the rename's own error" 1 \
     "cannot write $tmp/isdir.gguf: Is a directory" convert "$tmp/qwen2" "$tmp/isdir.gguf"
