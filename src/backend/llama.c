@@ -1192,9 +1192,15 @@ static int prep_loglik_with(struct llm *m, struct mill_tok *tok, pthread_mutex_t
         return rc;
     int n_cont = n_we - n_ce;
     bool bos = llama_vocab_get_add_bos(m->vocab) || n_ce == 0;
-    if (n_cont <= 0) {
+    if (n_cont <= 0) { /* a sum over no token, as Python Mill's is: 0.0, greedy */
         free(we);
-        mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' adds no token", cont);
+        if (n_cont < 0)
+            mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' takes tokens from the context",
+                              cont);
+        r->n_cont = 0;
+        r->q->n_tokens = 0;
+        r->q->is_greedy = true;
+        r->q->logprob = 0;
         return 0;
     }
     llama_token first = llama_vocab_get_add_bos(m->vocab) || llama_vocab_bos(m->vocab) >= 0
@@ -1492,7 +1498,7 @@ static int loglik(struct llm *m, struct mill_request **qs, size_t n, struct mill
     for (size_t i = 0; !rc && i < n; i++) {
         s.r[i].q = qs[i];
         rc = ll_tokens(m, &s.r[i], err);
-        if (!rc && !qs[i]->status)
+        if (!rc && !qs[i]->status && s.r[i].n_cont)
             s.order[nv++] = i;
     }
     if (!rc && nv) {
@@ -1539,7 +1545,7 @@ static int loglik_naive(struct llm *m, struct mill_request **qs, size_t n, struc
     for (size_t i = 0; !rc && i < n; i++) {
         struct ll_req r = {.q = qs[i]};
         struct ll_state s = {.m = m, .r = &r};
-        if ((rc = ll_tokens(m, &r, err)) || qs[i]->status) {
+        if ((rc = ll_tokens(m, &r, err)) || qs[i]->status || !r.n_cont) {
             free(r.whole.t);
             continue;
         }
@@ -2089,10 +2095,15 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
     int nw = 0;
     const llama_token *wt = whole ? mill_mm_prompt_tail(whole, &nw) : NULL;
     int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;
-    if (!rc && !failed && (n_cont < 1 || n_cont > nw)) {
+    if (!rc && !failed && n_cont == 0) { /* a sum over no token, as the text path's */
+        failed = true;                   /* nothing to decode */
+        q->logprob = 0;
+        q->is_greedy = true;
+        q->n_tokens = 0;
+    } else if (!rc && !failed && (n_cont < 0 || n_cont > nw)) {
         failed = true;
         mill_request_fail(q, MILL_EINVAL,
-                          n_cont < 1 ? "the continuation adds no token to the prompt"
+                          n_cont < 0 ? "the continuation takes tokens from the prompt"
                                      : "the continuation is not text after the prompt's last "
                                        "medium");
     }

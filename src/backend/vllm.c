@@ -355,7 +355,7 @@ static int score_answer(struct batch *bt, struct mill_request *q, const struct m
             greedy = greedy && t[i].greedy;
             count++;
         }
-        if (!rc && !count) {
+        if (!rc && !count && cont > 0) { /* an empty one sums no token: 0.0, greedy */
             snprintf(why, why_n,
                      "the continuation adds no token of its own at the end of the "
                      "prompt");

@@ -41,6 +41,7 @@ cases = [
                             " \u0416\u0437"]),
     ("x <|endoftext|> y </s> z", [" <s> w", " <|im_end|>"]),
     ("Count: one two three", [" four five six seven eight nine ten eleven twelve thirteen"]),
+    ("An empty choice sums no token:", ["", " yes"]),
 ]
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     for ctx, ch in cases:
@@ -65,13 +66,18 @@ def lines(task):
     return sorted(rows, key=lambda r: r["doc_id"])
 
 # The independent scorer, fed raw bytes.
-recs, want = bytearray(), []
+# An empty choice (after a context without trailing whitespace) adds no token: Python Mill's
+# sum over none, (0.0, True); llama_score refuses it.
+recs, want, empties = bytearray(), [], []
 for i, c in enumerate(cases):
     ctx = c["context"].encode()
-    for k in c["choices"]:
+    for j, k in enumerate(c["choices"]):
         kb = k.encode()
+        if not kb:
+            empties.append((i, j))
+            continue
         recs += b"L %d %d\n" % (len(ctx), len(kb)) + ctx + kb + b"\n"
-        want.append(("L", i, k))
+        want.append(("L", i, (j, k)))
     if ctx:
         recs += b"R %d\n" % len(ctx) + ctx + b"\n"
         want.append(("R", i, None))
@@ -81,11 +87,12 @@ assert len(ref) == len(want), "llama_score gave %d lines for %d records" % (len(
 
 ll, roll, gen = lines("oracle_ll"), lines("oracle_roll"), lines("oracle_gen")
 worst, n_ll, n_roll, bad = 0.0, 0, 0, []
-pos = {}
-for (kind, i, k), r in zip(want, ref):
+for i, j in empties:
+    if ll[i]["responses"][j] != [0.0, True]:
+        bad.append("case %d: the empty choice gave %r, not [0.0, True]" % (i, ll[i]["responses"][j]))
+for (kind, i, jk), r in zip(want, ref):
     if kind == "L":
-        j = pos.setdefault(i, 0)
-        pos[i] += 1
+        j, k = jk
         got_lp, got_greedy = ll[i]["responses"][j]
         lp, greedy = float(r[1]), r[2] == "1"
         assert math.isfinite(lp) and int(r[3]) > 0, "llama_score: no continuation tokens for %r" % k
