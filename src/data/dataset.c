@@ -52,6 +52,8 @@ static const struct mill_reader_ops *reader_for(const char *path) {
         return &mill_reader_tsv;
     if (has_ext(path, ".txt"))
         return &mill_reader_text;
+    if (has_ext(path, ".xml"))
+        return &mill_reader_xml;
     return NULL;
 }
 

@@ -33,10 +33,12 @@ extern const struct mill_reader_ops mill_reader_jsonl;
 extern const struct mill_reader_ops mill_reader_csv;
 extern const struct mill_reader_ops mill_reader_tsv;  /* csv.c with sep="\t" */
 extern const struct mill_reader_ops mill_reader_text; /* text.c: a .txt file, one row per line */
+extern const struct mill_reader_ops mill_reader_xml;  /* text.c: an .xml file, one row */
 
-/* The text reader on a stream already open (owned from here on, closed on failure; name is for
- * messages), stepped with mill_reader_text.next/.close: for the fuzz target. */
-int mill_text_open_stream(FILE *f, const char *name, const char *const *columns, void **state,
-                          struct mill_err *err);
+/* The text reader (xml: the xml reader) on a stream already open (owned from here on, closed
+ * on failure; name is for messages), stepped with mill_reader_text.next/.close: for the fuzz
+ * target. */
+int mill_text_open_stream(FILE *f, const char *name, const char *const *columns, bool xml,
+                          void **state, struct mill_err *err);
 
 #endif

@@ -1,10 +1,13 @@
-/* text.c: the reader of `datasets`' text builder, which `datasets` picks for a `.txt` data file:
- * one row {"text": line} per line, as the builder reads the file (Python's text mode: UTF-8,
- * strict; universal newlines, so LF, CRLF and a lone CR each end a line; the line without its
- * break). A last line without a break is a row; an empty file has none; a UTF-8 BOM stays in
- * the first row (Python's "utf-8" codec keeps it as U+FEFF); NUL bytes stay. Compressed files
+/* text.c: the readers of `datasets`' text and xml builders. The text builder, which `datasets`
+ * picks for a `.txt` data file: one row {"text": line} per line, as the builder reads the file
+ * (Python's text mode: UTF-8, strict; universal newlines, so LF, CRLF and a lone CR each end a
+ * line; the line without its break). A last line without a break is a row; an empty file has
+ * none; a UTF-8 BOM stays in the first row (Python's "utf-8" codec keeps it as U+FEFF); NUL bytes
+ * stay. The xml builder (an `.xml` file): one row {"xml": the whole file} read the same way, each
+ * line break an LF (an empty file is one row of ""); the XML is not parsed. Compressed files
  * (.txt.gz, ...) are read through compress.h. Text that is not UTF-8 is an error naming the
- * file and the line (counted from 1), as is a line over 1 GiB. Streamed: memory holds one line. */
+ * file and the line (counted from 1), as is a line (a document) over 1 GiB. The text builder
+ * is streamed: memory holds one line. */
 #include "data/reader.h"
 
 #include "core/text.h"
@@ -27,7 +30,8 @@
 struct text_reader {
     FILE *f;
     char *path;
-    bool want; /* the projection keeps "text" */
+    bool want; /* the projection keeps the column ("text", "xml") */
+    bool xml;  /* the xml builder: the whole file is one row */
     struct mill_buf line;
     size_t lineno; /* lines returned */
     bool after_cr; /* the last line ended with CR: an LF next belongs to it */
@@ -36,8 +40,8 @@ struct text_reader {
     size_t pos, len; /* buf[pos..len) not read yet */
 };
 
-int mill_text_open_stream(FILE *f, const char *name, const char *const *columns, void **state,
-                          struct mill_err *err) {
+int mill_text_open_stream(FILE *f, const char *name, const char *const *columns, bool xml,
+                          void **state, struct mill_err *err) {
     struct text_reader *t = calloc(1, sizeof *t);
     *state = NULL;
     if (!t || !(t->path = strdup(name))) {
@@ -46,7 +50,8 @@ int mill_text_open_stream(FILE *f, const char *name, const char *const *columns,
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     t->f = f;
-    t->want = mill_reader_projected(columns, "text");
+    t->xml = xml;
+    t->want = mill_reader_projected(columns, xml ? "xml" : "text");
     *state = t;
     return 0;
 }
@@ -55,7 +60,14 @@ static int text_open(const char *path, const char *const *columns, void **state,
                      struct mill_err *err) {
     FILE *f = mill_data_fopen(path, err);
     *state = NULL;
-    return f ? mill_text_open_stream(f, path, columns, state, err) : err->code;
+    return f ? mill_text_open_stream(f, path, columns, false, state, err) : err->code;
+}
+
+static int xml_open(const char *path, const char *const *columns, void **state,
+                    struct mill_err *err) {
+    FILE *f = mill_data_fopen(path, err);
+    *state = NULL;
+    return f ? mill_text_open_stream(f, path, columns, true, state, err) : err->code;
 }
 
 /* The next byte of the file: 0..255, EOF at the end, -2 on a read error (err set). */
@@ -75,7 +87,8 @@ static int next_byte(struct text_reader *t, struct mill_err *err) {
     return t->buf[t->pos++];
 }
 
-/* Reads the next line into t->line: 1, 0 at the end of the file, < 0 on error. */
+/* Reads the next line into t->line (the xml builder: the rest of the file, each line break an
+ * LF): 1, 0 at the end of the file, < 0 on error. */
 static int read_line(struct text_reader *t, struct mill_err *err) {
     mill_buf_reset(&t->line);
     int c;
@@ -84,8 +97,10 @@ static int read_line(struct text_reader *t, struct mill_err *err) {
         t->after_cr = c == '\r';
         if (lf_of_crlf)
             continue;
-        if (c == '\n' || c == '\r')
+        if ((c == '\n' || c == '\r') && !t->xml)
             return 1;
+        if (c == '\r')
+            c = '\n';
         if (t->line.n >= LINE_MAX_BYTES)
             return mill_err_set(err, MILL_EFORMAT, "%s: line %zu: longer than %zu MiB", t->path,
                                 t->lineno + 1, LINE_MAX_BYTES >> 20);
@@ -95,7 +110,18 @@ static int read_line(struct text_reader *t, struct mill_err *err) {
     if (c == -2)
         return MILL_EIO;
     t->eof = true;
-    return t->line.n > 0;
+    return t->line.n > 0 || t->xml;
+}
+
+/* The line (from 1) of a document s[0..n) that holds its first byte that is not UTF-8. */
+static size_t bad_line(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, line = 1, k;
+    while (i < n && (k = mill_utf8_valid_len(u + i, n - i, NULL)) > 0) {
+        line += u[i] == '\n';
+        i += k;
+    }
+    return line;
 }
 
 static int text_next(void *state, struct mill_value *row, struct mill_err *err) {
@@ -108,13 +134,14 @@ static int text_next(void *state, struct mill_value *row, struct mill_err *err) 
     const char *s = t->line.p ? t->line.p : "";
     if (!mill_utf8_valid(s, t->line.n))
         return mill_err_set(err, MILL_EFORMAT, "%s: line %zu: text that is not UTF-8", t->path,
-                            t->lineno + 1);
+                            t->xml ? bad_line(s, t->line.n) : t->lineno + 1);
     t->lineno++;
     struct mill_value v = {0};
     mill_value_struct(row);
     if (!t->want)
         return 1;
-    if (mill_value_str(&v, s, t->line.n) || mill_value_struct_set(row, "text", &v)) {
+    if (mill_value_str(&v, s, t->line.n) ||
+        mill_value_struct_set(row, t->xml ? "xml" : "text", &v)) {
         mill_value_free(&v);
         mill_value_free(row);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -133,3 +160,4 @@ static void text_close(void *state) {
 }
 
 const struct mill_reader_ops mill_reader_text = {"text", text_open, text_next, text_close};
+const struct mill_reader_ops mill_reader_xml = {"xml", xml_open, text_next, text_close};

@@ -6,8 +6,9 @@
  * not compressed and reads to its end, the rows must be its lines, byte for byte: the text
  * between line breaks (LF, CRLF, a lone CR), and after the last when there is any. With the
  * projection of another column, rows are empty. The fuzz build reads 7 bytes at a time
- * (MILL_TEXT_BUF), so inputs cross the reader's buffer. Traps otherwise. Must not write
- * files. */
+ * (MILL_TEXT_BUF), so inputs cross the reader's buffer. The xml reader (the same file, one
+ * row): its row must be {"xml": the input with each CRLF and lone CR an LF}. Traps otherwise.
+ * Must not write files. */
 #include "core/text.h"
 #include "data/compress.h"
 #include "data/reader.h"
@@ -38,6 +39,22 @@ static bool is_next_line(const struct mill_value *row, const uint8_t *data, size
     return mill_utf8_valid(t->u.s.p, n);
 }
 
+/* Whether row is {"xml": data[0..size) with each CRLF and lone CR an LF}. */
+static bool is_document(const struct mill_value *row, const uint8_t *data, size_t size) {
+    const struct mill_value *t = mill_value_get(row, "xml");
+    if (row->kind != MILL_V_STRUCT || row->u.obj.n != 1 || !t || t->kind != MILL_V_STR)
+        return false;
+    size_t k = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (data[i] == '\n' && i && data[i - 1] == '\r')
+            continue;
+        char c = data[i] == '\r' ? '\n' : (char)data[i];
+        if (k >= t->u.s.n || t->u.s.p[k++] != c)
+            return false;
+    }
+    return k == t->u.s.n;
+}
+
 /* Whether data starts as a file compress.h decompresses (its magic bytes). */
 static bool compressed(const uint8_t *d, size_t n) {
     static const struct {
@@ -57,23 +74,27 @@ static bool compressed(const uint8_t *d, size_t n) {
 }
 
 /* Reads every row; plain: data is the text itself, checked line by line. */
-static void read_rows(const uint8_t *data, size_t size, const char *const *columns, bool plain) {
+static void read_rows(const uint8_t *data, size_t size, const char *const *columns, bool plain,
+                      bool xml) {
     FILE *raw = fmemopen((void *)data, size, "rb");
     struct mill_err err = {0};
     FILE *f = raw ? mill_data_open_stream(raw, "in.txt", &err) : NULL;
     void *st = NULL;
-    if (!f || mill_text_open_stream(f, "in.txt", columns, &st, &err))
+    if (!f || mill_text_open_stream(f, "in.txt", columns, xml, &st, &err))
         return;
     struct mill_value row;
-    size_t at = 0;
+    size_t at = 0, n = 0;
     int rc;
     while ((rc = mill_reader_text.next(st, &row, &err)) == 1) {
         if (columns ? row.kind != MILL_V_STRUCT || row.u.obj.n != 0
+            : xml   ? n++ || (plain ? !is_document(&row, data, size) : !mill_value_get(&row, "xml"))
             : plain ? !is_next_line(&row, data, size, &at)
                     : !mill_value_get(&row, "text"))
             __builtin_trap();
         mill_value_free(&row);
     }
+    if (xml)
+        at = size;
     mill_reader_text.close(st);
     if (rc < 0 &&
         ((rc != MILL_EFORMAT && rc != MILL_EIO && rc != MILL_ENOMEM) || !strstr(err.msg, "in.txt")))
@@ -86,7 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const other[] = {"label", NULL};
     if (!size || size > 1 << 16)
         return 0;
-    read_rows(data, size, NULL, !compressed(data, size));
-    read_rows(data, size, other, false);
+    for (int xml = 0; xml < 2; xml++) {
+        read_rows(data, size, NULL, !compressed(data, size), xml);
+        read_rows(data, size, other, false, xml);
+    }
     return 0;
 }

@@ -8,7 +8,8 @@
  * truncated forms refused naming the file. A `.tsv` goes to the csv builder with sep="\t";
  * a `.txt` to the text builder, checked against its own loop run by Debian's /usr/bin/python3
  * on the same files (line breaks of every kind, a BOM, NULs, separators Python's splitlines
- * would split on but the builder does not, compressed). Writes only under a temporary
+ * would split on but the builder does not, compressed); the same files named `.xml` against the
+ * xml builder's read of the whole file. Writes only under a temporary
  * directory it removes. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,13 +407,20 @@ static void test_text(void) {
         "            batch += f.readline()\n"
         "            rows += [l.rstrip(\"\\n\") for l in io.StringIO(batch).readlines()]\n"
         "    print(json.dumps([{\"text\": r} for r in rows], ensure_ascii=False,"
+        " separators=(\",\", \":\")))\n"
+        "for path in sys.argv[1:]:\n" /* the xml builder's read, of the same bytes */
+        "    with open(path, encoding=\"utf-8\") as f:\n"
+        "        print(json.dumps([{\"xml\": f.read()}], ensure_ascii=False,"
         " separators=(\",\", \":\")))' ",
         fdir);
     for (size_t i = 0; i < n; i++) {
+        char xml[64];
+        snprintf(xml, sizeof xml, "%.*s.xml", (int)strlen(texts[i].name) - 4, texts[i].name);
         put_bytes(texts[i].name, texts[i].text, texts[i].len);
+        put_bytes(xml, texts[i].text, texts[i].len);
         mill_buf_addf(&cmd, " %s", texts[i].name);
     }
-    char **want = mtest_command_lines(cmd.p, n);
+    char **want = mtest_command_lines(cmd.p, 2 * n);
     mill_buf_free(&cmd);
     CHECK(want != NULL);
     for (size_t i = 0; want && i <= n; i++) { /* and lf.txt.gz, which the oracle wrote */
@@ -425,7 +433,18 @@ static void test_text(void) {
         CHECK(rc == 0 && !strcmp(got.p, w));
         mill_buf_free(&got);
     }
-    mtest_free_lines(want, n);
+    for (size_t i = 0; want && i < n; i++) { /* the same bytes named .xml: one row each */
+        char xml[64];
+        snprintf(xml, sizeof xml, "%.*s.xml", (int)strlen(texts[i].name) - 4, texts[i].name);
+        struct mill_buf got = {0};
+        int rc = text_rows(xml, &got, msg, sizeof msg);
+        if (rc || strcmp(got.p, want[n + i]))
+            fprintf(stderr, "%s: rc %d (%s)\n  got  %s\n  want %s\n", xml, rc, msg, got.p,
+                    want[n + i]);
+        CHECK(rc == 0 && !strcmp(got.p, want[n + i]));
+        mill_buf_free(&got);
+    }
+    mtest_free_lines(want, 2 * n);
     /* a CR, or a CRLF, that ends the reader's 64 KiB buffer: one break each */
     for (int crlf = 0; crlf < 2; crlf++) {
         struct mill_buf big = {0}, got = {0};
@@ -447,6 +466,10 @@ static void test_text(void) {
     struct mill_buf got = {0};
     CHECK(text_rows("bad.txt", &got, msg, sizeof msg) == MILL_EFORMAT);
     CHECK(strstr(msg, "bad.txt: line 3: text that is not UTF-8") != NULL);
+    mill_buf_free(&got);
+    put_bytes("bad.xml", bad, sizeof bad - 1);
+    CHECK(text_rows("bad.xml", &got, msg, sizeof msg) == MILL_EFORMAT);
+    CHECK(strstr(msg, "bad.xml: line 3: text that is not UTF-8") != NULL);
     mill_buf_free(&got);
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf '%s'", fdir);
