@@ -1471,6 +1471,8 @@ static bool plain_fits(const struct leaf *l, size_t n, size_t len) {
 static const char *dec_dict(struct colrd *c, struct vin in, union cell *out) {
     if (!c->has_dict)
         return "dictionary-encoded page without a dictionary page";
+    if (in.n == 0) /* an all-null page may carry no bit width at all (Arrow allows it) */
+        return NULL;
     if (in.len < 1 || in.p[0] > 32)
         return "bad dictionary index bit width";
     const char *why = rle_decode(in.p + 1, in.len - 1, in.p[0], c->idx, in.n);
@@ -1945,7 +1947,9 @@ static int load_v2(struct colrd *c, const struct pghdr *h, const uint8_t *body,
         return rc;
     const uint8_t *p = body + lv;
     size_t len = (size_t)h->csize - lv;
-    if (h->compressed && c->codec != C_NONE) {
+    /* parquet-java writes an all-null page's values as 0 compressed bytes of 0, which no codec
+     * decodes: Arrow decompresses only a non-empty section (GH-45252) */
+    if (h->compressed && c->codec != C_NONE && (size_t)h->usize > lv) {
         len = (size_t)h->usize - lv;
         rc =
             decompress(c, body + lv, (size_t)h->csize - lv, len, &c->pagebuf, &c->pagecap, &p, err);
