@@ -40,7 +40,8 @@ static bool has_ext(const char *path, const char *ext) {
 
 static const struct mill_reader_ops *reader_for(const char *path) {
     if (mill_str_ends_with(path, ".tar") || mill_str_ends_with(path, ".tar.gz") ||
-        mill_str_ends_with(path, ".tgz"))
+        mill_str_ends_with(path, ".tgz") || mill_str_ends_with(path, ".tar.bz2") ||
+        mill_str_ends_with(path, ".tar.xz"))
         return &mill_reader_wds;
     if (has_ext(path, ".jsonl") || has_ext(path, ".json") || has_ext(path, ".ndjson"))
         return &mill_reader_jsonl;

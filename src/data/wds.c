@@ -6,7 +6,9 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "data/compress.h"
 
+#include <mill/buf.h>
 #include <mill/value.h>
 
 #include <archive.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +34,8 @@ struct wds {
     char *path;      /* the shard's name in messages */
     char **columns;  /* owned copy of the projection, NULL = all */
     char *member;    /* path of the member under the read head, or NULL */
-    char *key, *col; /* member split into key and lowercased column */
+    char *key, *col; /* member split into key and column */
+    char *ext;       /* a compressed member's extension within (decompress_member), or NULL */
     int64_t size;    /* the member's declared size in bytes, -1 when unknown */
     bool pending;    /* a header was read and its data is not consumed yet */
     bool eof;
@@ -76,11 +80,12 @@ static void wds_close(void *state) {
     free(w->member);
     free(w->key);
     free(w->col);
+    free(w->ext);
     free(w);
 }
 
-/* A reader with its archive configured for plain or gzip'd tar (in-process only: no
- * filter that would fork an external program). */
+/* A reader with its archive configured for plain, gzip'd, bzip2'd or xz'd tar (Debian's
+ * libarchive links zlib, libbz2 and liblzma: no filter forks an external program). */
 static struct wds *wds_new(const char *name, const char *const *columns) {
     struct wds *w = calloc(1, sizeof *w);
     if (!w)
@@ -94,6 +99,8 @@ static struct wds *wds_new(const char *name, const char *const *columns) {
     }
     archive_read_support_format_tar(w->a);
     archive_read_support_filter_gzip(w->a);
+    archive_read_support_filter_bzip2(w->a); /* as Python's tarfile.open(mode="r|*") */
+    archive_read_support_filter_xz(w->a);
     return w;
 }
 
@@ -149,7 +156,7 @@ static int member_error(struct wds *w, struct mill_err *err, const char *what) {
                         w->member ? w->member : "?", what, arc_msg(w));
 }
 
-/* Splits path into key and lowercased column as HF datasets does (base_plus_ext: the key is the
+/* Splits path into key and column (its case kept) as HF datasets does (base_plus_ext: the key is the
  * path up to the first dot of its basename, a leading "./" included); false when it has no
  * usable "key.ext" form, or is hidden as HF's tar iterator sees it (a basename starting with
  * "." or "__"). */
@@ -169,9 +176,6 @@ static bool split_name(const char *path, char **key, char **col, bool *oom) {
         *oom = true;
         return false;
     }
-    for (char *c = *col; *c; c++)
-        if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a');
     return true;
 }
 
@@ -180,7 +184,8 @@ static int take_header(struct wds *w, struct archive_entry *e) {
     free(w->member);
     free(w->key);
     free(w->col);
-    w->key = w->col = NULL;
+    free(w->ext);
+    w->key = w->col = w->ext = NULL;
     const char *p = archive_entry_pathname(e);
     if (!(w->member = strdup(p ? p : "?")))
         return MILL_ENOMEM;
@@ -338,23 +343,85 @@ static bool parse_int(const char *s, size_t n, int64_t *out) {
     return true;
 }
 
+/* Whether ext, lowercased, is in list (datasets lowercases the extension it decodes by). */
 static bool ext_in(const char *ext, const char *const *list) {
     for (; *list; list++)
-        if (!strcmp(ext, *list))
+        if (!strcasecmp(ext, *list))
             return true;
     return false;
+}
+
+/* The part of s after its last dot (all of s without one), as Python's s.split(".")[-1]. */
+static const char *last_ext(const char *s) {
+    const char *dot = strrchr(s, '.');
+    return dot ? dot + 1 : s;
+}
+
+/* A member named x.json.gz (.gzip, .bz2, .xz, .zst, .zstd, .lz4): *buf (n bytes) replaced by
+ * its decompressed bytes, as datasets' webdataset builder extracts it before decoding; *ext is
+ * then the extension of the name without that suffix (the base name's last part). The bytes
+ * are decompressed by what they start with (compress.h), as a data file is. */
+static int decompress_member(struct wds *w, char **buf, size_t *n, const char **ext,
+                             struct mill_err *err) {
+    static const char *const codecs[] = {"gz", "gzip", "bz2", "xz", "zst", "zstd", "lz4", NULL};
+    if (!ext_in(*ext, codecs))
+        return 0;
+    FILE *raw = fmemopen(*buf, *n ? *n : 1, "rb"), *f = NULL;
+    if (raw && !*n)
+        fgetc(raw); /* fmemopen wants a size of at least 1: start at the end */
+    struct mill_err e = {0};
+    if (!raw || !(f = mill_data_open_stream(raw, w->member, &e))) {
+        free(*buf);
+        return raw ? mill_err_set(err, MILL_EFORMAT, "%s: member '%s': %s", w->path, w->member,
+                                  e.msg)
+                   : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    }
+    struct mill_buf out = {0};
+    char chunk[65536];
+    size_t got;
+    int rc = 0;
+    while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (out.n + got > MILL_WDS_MEMBER_MAX)
+            rc = mill_err_set(err, MILL_EFORMAT, "%s: member '%s': over %llu MiB decompressed",
+                              w->path, w->member, (unsigned long long)(MILL_WDS_MEMBER_MAX >> 20));
+        else if (mill_buf_add(&out, chunk, got))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc && ferror(f))
+        rc = mill_err_set(err, MILL_EFORMAT, "%s: member '%s': %s", w->path, w->member,
+                          mill_data_read_error(errno));
+    fclose(f);
+    free(*buf);
+    *buf = NULL;
+    if (!rc && mill_buf_addc(&out, 0)) /* NUL-terminated, as read_data leaves a member */
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (rc) {
+        mill_buf_free(&out);
+        return rc;
+    }
+    *n = out.n - 1;
+    *buf = out.p;
+    /* the extension of basename(name without the suffix) */
+    const char *base = strrchr(w->member, '/');
+    base = base ? base + 1 : w->member;
+    size_t k = strlen(base) - strlen(*ext) - 1, i = k;
+    while (i > 0 && base[i - 1] != '.')
+        i--;
+    w->ext = strndup(base + i, k - i);
+    *ext = w->ext ? w->ext : "";
+    return w->ext ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
 }
 
 /* Decodes buf (n bytes, NUL-terminated, malloc'd; ownership moves in) into *v by the last
  * extension of col. */
 static int decode(struct wds *w, char *buf, size_t n, struct mill_value *v, struct mill_err *err) {
-    static const char *const ints[] = {"cls", "cls2", "index", "inx", "id", "label", NULL};
-    static const char *const texts[] = {"txt", "text", "transcript", "caption", NULL};
+    static const char *const ints[] = {"cls", "cls2", "index", "inx", "id", NULL};
+    static const char *const texts[] = {"txt", "text", "transcript", NULL};
     static const char *const jsons[] = {"json", "jsn", NULL};
-    const char *ext = strrchr(w->col, '.');
-    ext = ext ? ext + 1 : w->col;
+    const char *ext = last_ext(w->col);
     int64_t i;
-    int rc = 0;
+    int rc = decompress_member(w, &buf, &n, &ext, err);
+    if (rc)
+        return rc;
     if (ext_in(ext, ints) && parse_int(buf, n, &i)) {
         mill_value_int(v, i);
     } else if (ext_in(ext, ints) || ext_in(ext, texts)) {

@@ -1,17 +1,19 @@
 /* wds.h: the WebDataset tar shard reader and CLIP_benchmark's side files (nshards.txt,
  * classnames.txt, zeroshot_classification_templates.txt).
  *
- * A shard is streamed with libarchive and never extracted to disk. Members are grouped by key:
- * the path up to the first dot of the basename ("a/s42.0.webp" -> key "a/s42", column "0.webp";
- * a leading "./" is dropped), and consecutive members of one key form one sample, as in
- * webdataset and HF datasets' webdataset builder. Column names are lowercased (HF does too).
- * Each row is a MILL_V_STRUCT with "__key__" (STR) and one field per column, decoded by the
- * column's last extension:
- *   cls, cls2, index, inx, id, label -> INT when the bytes are an ASCII integer (surrounding
- *                                       whitespace allowed, as Python's int(bytes)), else STR
- *   txt, text, transcript, caption  -> STR
- *   json, jsn                        -> parsed with mill_value_from_json
- *   anything else (webp, png, flac, npy, ...) -> BYTES
+ * A shard (plain, or gzip, bzip2 or xz compressed) is streamed with libarchive and never
+ * extracted to disk. Members are grouped by key: the path up to the first dot of the basename
+ * ("a/s42.0.webp" -> key "a/s42", column "0.webp"; a leading "./" is kept), and consecutive
+ * members of one key form one sample, as in webdataset and HF datasets' webdataset builder
+ * (datasets >= 4.1: column names keep their case). Each row is a MILL_V_STRUCT with "__key__"
+ * (STR) and one field per column, decoded by the column's last extension, lowercased (a member
+ * x.json.gz, .bz2, .xz, .zst or .lz4 is decompressed first and decoded by the extension
+ * before that suffix, as datasets does):
+ *   cls, cls2, index, inx, id -> INT when the bytes are an ASCII integer (surrounding
+ *                                whitespace allowed, as Python's int(bytes)), else STR
+ *   txt, text, transcript     -> STR
+ *   json, jsn                 -> parsed with mill_value_from_json
+ *   anything else (webp, png, flac, npy, label, ...) -> BYTES
  * Directories, links and other non-regular members, and members whose basename has no dot,
  * are ignored. This file must not write to disk, spawn programs or trust a member's size. */
 #ifndef MILL_DATA_WDS_H

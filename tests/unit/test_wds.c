@@ -24,7 +24,8 @@
  * keep the calls below plain libarchive calls. */
 /* clang-format off */
 #define LA_FUNCS(X) X(archive_write_new) X(archive_write_set_format_pax_restricted) \
-    X(archive_write_add_filter_gzip) X(archive_write_open_filename) X(archive_write_header) \
+    X(archive_write_add_filter_gzip) X(archive_write_add_filter_bzip2) \
+    X(archive_write_add_filter_xz) X(archive_write_open_filename) X(archive_write_header) \
     X(archive_write_data) X(archive_write_close) X(archive_write_free) X(archive_entry_new) \
     X(archive_entry_set_pathname) X(archive_entry_set_mtime) X(archive_entry_set_filetype) \
     X(archive_entry_set_perm) X(archive_entry_set_symlink) X(archive_entry_set_size) \
@@ -37,6 +38,8 @@ static void load_libarchive(void) { LA_FUNCS(LA_LOAD) }
 #define archive_write_new (*p_archive_write_new)
 #define archive_write_set_format_pax_restricted (*p_archive_write_set_format_pax_restricted)
 #define archive_write_add_filter_gzip (*p_archive_write_add_filter_gzip)
+#define archive_write_add_filter_bzip2 (*p_archive_write_add_filter_bzip2)
+#define archive_write_add_filter_xz (*p_archive_write_add_filter_xz)
 #define archive_write_open_filename (*p_archive_write_open_filename)
 #define archive_write_header (*p_archive_write_header)
 #define archive_write_data (*p_archive_write_data)
@@ -96,13 +99,17 @@ static void add_member(struct archive *a, const struct member *m) {
     archive_entry_free(e);
 }
 
-/* Writes a tar (gzip'd when gz) of members to tmpdir/name; returns the path. */
+/* Writes a tar (gz: 1 gzip'd, 2 bzip2'd, 3 xz'd) of members to tmpdir/name; returns the path. */
 static const char *write_tar(const char *name, const struct member *ms, size_t n, int gz) {
     const char *path = tmp_path(name);
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    if (gz)
+    if (gz == 1)
         archive_write_add_filter_gzip(a);
+    else if (gz == 2)
+        archive_write_add_filter_bzip2(a);
+    else if (gz == 3)
+        archive_write_add_filter_xz(a);
     CHECK_INT(archive_write_open_filename(a, path), ARCHIVE_OK);
     for (size_t i = 0; i < n; i++)
         add_member(a, &ms[i]);
@@ -228,14 +235,26 @@ static void test_clip_benchmark_style(void) {
     free_rows(rows, n);
 }
 
+/* gzip.compress(b'{"z": 7}', mtime=0) and bz2.compress(b"hello"), by CPython */
+#define GZ_JSON                                                                                \
+    "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\xaa\x52\xb2\x52\x30\xaf\x05\x00\x49\xdb" \
+    "\xea\xc4\x08\x00\x00\x00"
+#define BZ_HELLO                                                                               \
+    "\x42\x5a\x68\x39\x31\x41\x59\x26\x53\x59\x19\x31\x65\x3d\x00\x00\x00\x81\x00\x02\x44\xa0" \
+    "\x00\x21\x9a\x68\x33\x4d\x07\x33\x8b\xb9\x22\x9c\x28\x48\x0c\x98\xb2\x9e\x80"
+
 static void test_names_and_decoding(void) {
     const struct member ms[] = {
         {"dir/", NULL, 0},
         M("sample.42.seg.1.flac", "fLaC"), /* key "sample", column "42.seg.1.flac" */
         M("sample.meta.json", "{\"a\": [1, 2], \"b\": \"x\"}"),
         M("sample.txt", "a caption\n"),
-        M("sample.cls", "airplane"),               /* not an integer: kept as a string */
-        M("sample.Label", "-5"),                   /* column names are lowercased */
+        M("sample.cls", "airplane"), /* not an integer: kept as a string */
+        M("sample.Label", "-5"),     /* case kept; no decoder: bytes */
+        M("sample.CLS2", " 7 "),     /* the decoder's extension is lowercased */
+        {"sample.meta2.json.gz", GZ_JSON, sizeof GZ_JSON - 1},  /* decompressed, then JSON */
+        {"sample.note.txt.bz2", BZ_HELLO, sizeof BZ_HELLO - 1}, /* decompressed, then text */
+        M("sample.raw.gz", "not gzip"),            /* bytes no codec starts: kept as they are */
         M("sample.index", "99999999999999999999"), /* over int64: a string */
         M("README", "no dot: ignored"),
         M(".hidden", "empty key: ignored"),
@@ -255,7 +274,7 @@ static void test_names_and_decoding(void) {
         return;
     const struct mill_value *r = &rows[0];
     CHECK_STR(key_of(r), "sample");
-    CHECK_INT(r->u.obj.n, 7);
+    CHECK_INT(r->u.obj.n, 11);
     const struct mill_value *f = mill_value_get(r, "42.seg.1.flac");
     CHECK(f && f->kind == MILL_V_BYTES && f->u.s.n == 4);
     const struct mill_value *j = mill_value_get(r, "meta.json");
@@ -264,11 +283,21 @@ static void test_names_and_decoding(void) {
     CHECK(mill_value_get(j, "a") && mill_value_get(j, "a")->kind == MILL_V_LIST);
     CHECK_STR(mill_value_as_str(mill_value_get(r, "txt")), "a caption\n");
     CHECK_STR(mill_value_as_str(mill_value_get(r, "cls")), "airplane");
-    CHECK_INT(get_int(r, "label"), -5);
+    const struct mill_value *lb = mill_value_get(r, "Label");
+    CHECK(lb && lb->kind == MILL_V_BYTES && lb->u.s.n == 2 && !memcmp(lb->u.s.p, "-5", 2));
+    CHECK(mill_value_get(r, "label") == NULL);
+    CHECK_INT(get_int(r, "CLS2"), 7);
+    const struct mill_value *gz = mill_value_get(r, "meta2.json.gz");
+    CHECK(gz && gz->kind == MILL_V_STRUCT && mill_value_get(gz, "z") &&
+          mill_value_get(gz, "z")->kind == MILL_V_INT);
+    CHECK_STR(mill_value_as_str(mill_value_get(r, "note.txt.bz2")), "hello");
+    const struct mill_value *raw = mill_value_get(r, "raw.gz");
+    CHECK(raw && raw->kind == MILL_V_BYTES && raw->u.s.n == 8);
     CHECK_STR(mill_value_as_str(mill_value_get(r, "index")), "99999999999999999999");
     CHECK_STR(key_of(&rows[1]), "dir/x1");
     CHECK_INT(get_int(&rows[1], "cls"), 12);
-    CHECK_STR(mill_value_as_str(mill_value_get(&rows[1], "caption")), "c");
+    const struct mill_value *cap = mill_value_get(&rows[1], "caption"); /* no decoder: bytes */
+    CHECK(cap && cap->kind == MILL_V_BYTES && cap->u.s.n == 1 && cap->u.s.p[0] == 'c');
     CHECK_STR(key_of(&rows[2]), "./x3");
     CHECK_INT(get_int(&rows[2], "cls"), 4);
     free_rows(rows, n);
@@ -331,11 +360,15 @@ static void test_projection(void) {
 static void test_shards_in_order(void) {
     const struct member s0[] = {M("s0.cls", "0"), M("s1.cls", "1")};
     const struct member s1[] = {M("s2.cls", "2"), M("s3.cls", "3")};
-    const char *paths[2];
+    const struct member s2[] = {M("s4.cls", "4"), M("s5.cls", "5")};
+    const struct member s3[] = {M("s6.cls", "6"), M("s7.cls", "7")};
+    const char *paths[4];
     paths[0] = write_tar("shard-0.tar", s0, 2, 0);
-    paths[1] = write_tar("shard-1.tar.gz", s1, 2, 1); /* gzip'd shards are read too */
+    paths[1] = write_tar("shard-1.tar.gz", s1, 2, 1);  /* gzip'd shards are read too */
+    paths[2] = write_tar("shard-2.tar.bz2", s2, 2, 2); /* and bzip2'd, xz'd: tarfile's "r|*" */
+    paths[3] = write_tar("shard-3.tar.xz", s3, 2, 3);
     int64_t want = 0;
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < 4; s++) {
         struct mill_value rows[MAX_ROWS];
         size_t n;
         struct mill_err err = {0};
@@ -349,7 +382,7 @@ static void test_shards_in_order(void) {
         }
         free_rows(rows, n);
     }
-    CHECK_INT(want, 4);
+    CHECK_INT(want, 8);
 }
 
 static void test_memory_open(void) {
