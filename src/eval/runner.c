@@ -134,16 +134,25 @@ int mill_resolve_name(const struct mill_registry *reg, const char *name,
     return 0;
 }
 
-static void list_types(unsigned bits, struct mill_buf *b) {
-    bool first = true;
-    for (int t = MILL_TASK_GENERATIVE_QA; t <= MILL_TASK_SUPERVISED_CLASSIFICATION; t++)
-        if (bits & (1u << t)) {
-            mill_buf_addf(b, "%s'%s'", first ? "" : ", ", mill_task_type_str(t));
-            first = false;
-        }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Modalities in sorted order, as Mill prints its sets. */
+/* The task types as Mill lists them: `", ".join(sorted(t.value ...)) or "nothing"`. */
+static void list_types(unsigned bits, struct mill_buf *b) {
+    const char *names[MILL_TASK_SUPERVISED_CLASSIFICATION + 1];
+    size_t n = 0;
+    for (int t = MILL_TASK_GENERATIVE_QA; t <= MILL_TASK_SUPERVISED_CLASSIFICATION; t++)
+        if (bits & (1u << t))
+            names[n++] = mill_task_type_str(t);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++)
+        mill_buf_addf(b, "%s%s", i ? ", " : "", names[i]);
+    if (!n)
+        mill_buf_adds(b, "nothing");
+}
+
+/* Modalities as Mill prints sorted(set): ['audio', 'text']. */
 static void list_mods(unsigned bits, struct mill_buf *b) {
     static const struct {
         unsigned bit;
@@ -153,11 +162,13 @@ static void list_mods(unsigned bits, struct mill_buf *b) {
                 {MILL_MOD_TEXT, "text"},
                 {MILL_MOD_VIDEO, "video"}};
     bool first = true;
+    mill_buf_addc(b, '[');
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (bits & mods[i].bit) {
             mill_buf_addf(b, "%s'%s'", first ? "" : ", ", mods[i].name);
             first = false;
         }
+    mill_buf_addc(b, ']');
 }
 
 int mill_check_supported(const struct mill_backend_caps *caps, const char *model,
@@ -178,11 +189,12 @@ int mill_check_supported(const struct mill_backend_caps *caps, const char *model
                       mill_output_type_str(t->output_type));
         rc = MILL_EUNSUPPORTED;
     } else if (t->input_modalities & ~caps->modalities) {
-        mill_buf_adds(&b, "cannot ingest input modalities [");
-        list_mods(t->input_modalities, &b);
-        mill_buf_adds(&b, "] required by this task (it supports [");
+        mill_buf_adds(&b, "cannot ingest input modalities ");
+        list_mods(t->input_modalities & ~caps->modalities, &b); /* the missing ones */
+        mill_buf_adds(&b, " required by this task (it supports ");
         list_mods(caps->modalities, &b);
-        mill_buf_adds(&b, "]).");
+        mill_buf_adds(&b, "). Load a model that handles them, e.g. a vision-language model with "
+                          "modalities including 'image'.");
         rc = MILL_EUNSUPPORTED;
     }
     if (rc)
@@ -1255,14 +1267,16 @@ static int rollup(struct run_ctx *c, const struct mill_benchmark_config *b,
 
 /* Whether the job of task at n_shot has finished for this run's seed and limit, as its
  * provenance says (a benchmark's rollup from disk counts its leaf rows then); *count gets its
- * sample count for a weighted rollup. */
-static bool job_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count) {
+ * sample count for a weighted rollup, *docs whether it had any doc. */
+static bool job_finished(struct run_ctx *c, const char *task, int64_t n_shot, int64_t *count,
+                         bool *docs) {
     char *path = mill_job_file(c->p->output_dir, c->model, task, n_shot, ".json");
     struct mill_provenance_state st = {0};
     if (path)
         mill_provenance_read(path, &st);
     free(path);
     *count = st.n - st.n_failed;
+    *docs = st.n > 0;
     return mill_provenance_finished(&st, c->p->seed, c->p->limit);
 }
 
@@ -1292,7 +1306,7 @@ static int rollup_from_disk(struct run_ctx *c, const struct mill_task_config *t,
         int64_t count = 0;
         tasks[i] = mill_registry_task(c->reg, b->task_names[i]);
         shots[i] = c->p->n_shot >= 0 ? c->p->n_shot : tasks[i] ? tasks[i]->n_shots : 0;
-        all = tasks[i] && job_finished(c, tasks[i]->name, shots[i], &count);
+        all = tasks[i] && job_finished(c, tasks[i]->name, shots[i], &count, &tr[i].had_docs);
         tr[i].n_samples = (size_t)(count > 0 ? count : 0);
     }
     if (all)
@@ -1495,8 +1509,9 @@ static int add_leaf(struct run_ctx *c, size_t *cap, const struct mill_task_confi
         *cap = grown;
     }
     int64_t count;
+    bool docs;
     c->leaf_done[c->n_leaves] =
-        job_finished(c, t->name, c->p->n_shot >= 0 ? c->p->n_shot : t->n_shots, &count);
+        job_finished(c, t->name, c->p->n_shot >= 0 ? c->p->n_shot : t->n_shots, &count, &docs);
     c->leaves[c->n_leaves++] = t->name;
     return 0;
 }

@@ -286,12 +286,12 @@ check "replay: the end table holds the means (clotho 4/6, esc50 3/5, us8k 6/8)" 
 for task in clotho_aqa esc50_generative; do
     HF_ENDPOINT=http://127.0.0.1:9 HF_HOME="$tmp/hf" MILL_LOCAL_DATASETS= expect_exit \
         "an image-only projector on $task: Mill's modality message, exit 1, nothing fetched" 1 \
-        "cannot ingest input modalities \['audio', 'text'\] required by this task \(it supports \['image', 'text'\]\)" \
+        "cannot ingest input modalities \['audio'\] required by this task \(it supports \['image', 'text'\]\)" \
         --output_dir "$tmp/x1" eval "llama[path=$tmp/vlm/vlm.gguf]" $task
 done
 HF_ENDPOINT=http://127.0.0.1:9 HF_HOME="$tmp/hf" MILL_LOCAL_DATASETS= expect_exit \
     "a text-only model on urbansound8k_generative: Mill's modality message, exit 1" 1 \
-    "cannot ingest input modalities \['audio', 'text'\] required by this task \(it supports \['text'\]\)" \
+    "cannot ingest input modalities \['audio'\] required by this task \(it supports \['text'\]\)" \
     --output_dir "$tmp/x2" eval "llama[path=$tmp/text/text.gguf]" urbansound8k_generative
 check "nothing was downloaded" "[ ! -e '$tmp/hf' ]"
 finish

@@ -140,7 +140,7 @@ check "aggregate counts the 39 good samples" \
 "$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/m.gguf" >/dev/null 2>&1
 run llm "llama[path=$tmp/m.gguf]"; rc=$?
 check "a text-only LLM on cifar10 picks cifar10_mcq and is rejected for its image input (exit 1)" \
-    "[ $rc -eq 1 ] && grep -q \"task cifar10_mcq: LlamaModel .* cannot ingest input modalities \\['image', 'text'\\]\" '$tmp/stderr'"
+    "[ $rc -eq 1 ] && grep -q \"task cifar10_mcq: LlamaModel .* cannot ingest input modalities \\['image'\\] required\" '$tmp/stderr'"
 # ... and nothing is loaded: a model file that does not exist is never opened.
 run llm2 "llama[path=$tmp/no-such-model.gguf]" imagenet; rc=$?
 check "an LLM on imagenet is rejected before its file is opened (exit 1)" \

@@ -107,6 +107,16 @@ check "a run of no docs (--limit 0) leaves aggregate.csv as it was" \
 check "a rerun with no value: exit 0, the earlier rows gone, the header kept" \
     "[ $rc -eq 0 ] && [ \"\$(cat '$tmp/stale/aggregate.csv')\" = \"\$(head -1 '$tmp/want.csv')\" ] || { cat '$tmp/stale/aggregate.csv'; tail -3 '$tmp/stale.err'; false; }"
 
+# The same when each task runs alone (a `mill schedule` worker): the last one's rollup from
+# disk removes the earlier run's rollup row too.
+cp -r "$OUT" "$tmp/stale1"
+for t in toy_qa toy_mc; do
+    "$MILL" --output_dir "$tmp/stale1" --seed 7 eval "replay[file=$tmp/none.jsonl,name=toy-model]" \
+        $t --task_paths "$tmp/plug" >/dev/null 2>"$tmp/stale.err"
+done
+check "each task alone with no value: no rollup row of the earlier run left" \
+    "[ \"\$(cat '$tmp/stale1/aggregate.csv')\" = \"\$(head -1 '$tmp/want.csv')\" ] || { cat '$tmp/stale1/aggregate.csv'; false; }"
+
 run toy_mc,toy_mc; rc=$?
 check "a name given twice is one row of the table" "[ $rc -eq 0 ] && [ \$(grep -c '^toy_mc ' '$tmp/stdout') -eq 1 ]"
 

@@ -167,7 +167,7 @@ downloads=$(curl -s "$HF_ENDPOINT/_stats" | "$PY" -c 'import json,sys
 print(sum(e["path"].endswith(".gguf") and "/resolve/" in e["path"]
           for e in json.load(sys.stdin)["log"][int(sys.argv[1]):]))' "$before")
 check "a text-only repo on cifar10: Mill's modality message, exit 1, no file downloaded" \
-    "[ $rc -eq 1 ] && grep -q \"cannot ingest input modalities \['image', 'text'\]\" '$tmp/stderr' && \
+    "[ $rc -eq 1 ] && grep -q \"cannot ingest input modalities \['image'\] required\" '$tmp/stderr' && \
      [ '$downloads' = 0 ] || { tail -2 '$tmp/stderr'; echo downloads=$downloads; false; }"
 
 finish

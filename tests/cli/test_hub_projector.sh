@@ -137,7 +137,7 @@ esc50() {
     rc=$?
     read -r reqs full ranged bytes names <<<"$(gguf_gets "$before")"
 }
-MSG="cannot ingest input modalities \['audio', 'text'\] required by this task \(it supports \['image', 'text'\]\)"
+MSG="cannot ingest input modalities \['audio'\] required by this task \(it supports \['image', 'text'\]\)"
 
 # A vision-only projector on an audio task: refused from its header alone.
 esc50 1 org/vlm-GGUF

@@ -270,7 +270,7 @@ check "two projectors, quant=Q8_0 picks the Q8_0 one" \
     "grep -q 'mmproj-vlm-Q8_0.gguf' $tmp/o3/outputs/*/oracle_vlm_0shot.json"
 rm "$M/mmproj-vlm-Q8_0.gguf"
 expect_exit "a text-only model on an image task: Mill's modality message, exit 1" 1 \
-    "cannot ingest input modalities \['image', 'text'\] required by this task \(it supports \['text'\]\)" \
+    "cannot ingest input modalities \['image'\] required by this task \(it supports \['text'\]\)" \
     --output_dir "$tmp/o4" eval "llama[path=$tmp/textonly/text.gguf]" oracle_vlm \
     --task_paths "$tmp/plug/oracle.so"
 # Another model's projector beside a model: found, it fails the load saying how to leave it
@@ -280,7 +280,7 @@ expect_exit "another model's projector found beside it: exit 1, naming mmproj=no
     "mmproj=none leaves it out" --output_dir "$tmp/o5" \
     eval "llama[path=$tmp/small/other.gguf]" oracle_vlm --task_paths "$tmp/plug/oracle.so"
 expect_exit "... mmproj=none: no projector, a text-only model" 1 \
-    "cannot ingest input modalities \['image', 'text'\] required by this task \(it supports \['text'\]\)" \
+    "cannot ingest input modalities \['image'\] required by this task \(it supports \['text'\]\)" \
     --output_dir "$tmp/o6" eval "llama[path=$tmp/small/other.gguf,mmproj=none]" oracle_vlm \
     --task_paths "$tmp/plug/oracle.so"
 finish

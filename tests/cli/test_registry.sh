@@ -157,7 +157,7 @@ reject() {
     check "$1: nothing under outputs/" "no_outputs '$o'"
 }
 RP="replay[file=$tmp/resp.jsonl,name=rm]"
-msg="ReplayModel ('rm') supports ['generative_qa', 'multiple_choice']"
+msg="ReplayModel ('rm') supports [generative_qa, multiple_choice]"
 reject "replay-ppl" "$RP" toy_ppl "$msg but this task requires 'perplexity'."
 reject "replay-cloze" "$RP" toy_cloze \
     "ReplayModel ('rm') cannot do log-probability scoring ('loglikelihood') required by this task."
@@ -168,9 +168,9 @@ if [ -x "$BUILD/bin/gen_llama" ]; then
     "$BUILD/bin/gen_llama" --vocab tiny --out "$tmp/m.gguf" >/dev/null 2>"$tmp/gen.err" ||
         cat "$tmp/gen.err"
     LM="llama[path=$tmp/m.gguf]"
-    msg="LlamaModel ('$tmp/m.gguf') cannot ingest input modalities ['image', 'text']"
-    reject "llama-img" "$LM" toy_img "$msg required by this task (it supports ['text'])."
-    msg="LlamaModel ('$tmp/m.gguf') supports ['generative_qa', 'multiple_choice', 'perplexity']"
+    msg="LlamaModel ('$tmp/m.gguf') cannot ingest input modalities ['image']"
+    reject "llama-img" "$LM" toy_img "$msg required by this task (it supports ['text']). Load a model that handles them, e.g. a vision-language model with modalities including 'image'."
+    msg="LlamaModel ('$tmp/m.gguf') supports [generative_qa, multiple_choice, perplexity]"
     reject "llama-zs" "$LM" toy_zs "$msg but this task requires 'zero_shot_classification'."
 else
     bad "llama rejections: $BUILD/bin/gen_llama not built (tests fail, never skip)"
