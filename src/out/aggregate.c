@@ -265,11 +265,16 @@ static int parse_header(struct mill_aggregate_table *t, const struct reader *r, 
             return mill_err_set(err, MILL_ENOMEM, "out of memory");
         t->n_extra++;
     }
-    for (int c = 0; c < N_CANON; c++)
-        if (colmap[c] == none)
+    for (int c = 0; c < N_CANON; c++) /* older files lack these: Mill reads them as empty */
+        if (colmap[c] == none && c != C_BENCHMARK && c != C_TASK_TYPE && c != C_STDERR)
             return mill_err_set(err, MILL_EFORMAT, "%s:%ld: header lacks column \"%s\"", r->name,
                                 line, canon[c]);
     return 0;
+}
+
+/* The field of canonical column c in the record, "" when the header lacks c. */
+static const char *cell(const struct reader *r, const size_t *colmap, int c) {
+    return colmap[c] == (size_t)-1 ? "" : field(r, colmap[c]);
 }
 
 int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_t len,
@@ -301,15 +306,15 @@ int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_
         }
         struct mill_aggregate_row row = {
             .model = field(&r, colmap[C_MODEL]),
-            .benchmark = field(&r, colmap[C_BENCHMARK]),
+            .benchmark = cell(&r, colmap, C_BENCHMARK),
             .task = field(&r, colmap[C_TASK]),
-            .task_type = field(&r, colmap[C_TASK_TYPE]),
+            .task_type = cell(&r, colmap, C_TASK_TYPE),
             .metric = field(&r, colmap[C_METRIC]),
         };
         if ((rc = parse_n_shot(&r, line, field(&r, colmap[C_N_SHOT]), &row.n_shot, err)) < 0 ||
             (rc = parse_float(&r, line, C_PERF, field(&r, colmap[C_PERF]), &row.performance, err)) <
                 0 ||
-            (rc = parse_float(&r, line, C_STDERR, field(&r, colmap[C_STDERR]), &row.std_err, err)) <
+            (rc = parse_float(&r, line, C_STDERR, cell(&r, colmap, C_STDERR), &row.std_err, err)) <
                 0)
             goto done;
         size_t k = 0;
@@ -643,25 +648,23 @@ int mill_aggregate_leaf(const double *x, size_t n, double *performance, double *
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         k += !isnan(x[i]);
-    const double *v = x;
-    double *copy = NULL;
-    if (k < n) {
-        copy = malloc((k ? k : 1) * sizeof *copy);
-        if (!copy)
-            return MILL_ENOMEM;
-        k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!isnan(x[i]))
-                copy[k++] = x[i];
-        v = copy;
-    }
-    /* Python Mill's _stderr_of_mean: pandas' std (NaNs skipped, ddof=1) over the square root of
-     * every value's count, NaNs included; 0.0 where that std is NaN (fewer than two values, an
-     * infinity) or n < 2. */
-    double sd = mill_std(v, k);
-    *performance = mill_round(mill_mean(v, k), 4);
+    /* pandas' nanmean and nanvar (ddof=1): each NaN a 0.0 in place, the whole array summed
+     * pairwise and divided by the count of values; the squared deviations likewise, 0.0 at the
+     * NaNs. (Without NaNs: numpy's mean and two-pass std.) */
+    double *z = malloc((n ? n : 1) * sizeof *z);
+    if (!z)
+        return MILL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        z[i] = isnan(x[i]) ? 0.0 : x[i];
+    double mean = k ? mill_sum(z, n) / (double)k : NAN;
+    for (size_t i = 0; i < n; i++)
+        z[i] = isnan(x[i]) ? 0.0 : (mean - x[i]) * (mean - x[i]);
+    double sd = k >= 2 ? sqrt(mill_sum(z, n) / (double)(k - 1)) : NAN;
+    free(z);
+    /* Python Mill's _stderr_of_mean: that std over the square root of every value's count,
+     * NaNs included; 0.0 where the std is NaN (fewer than two values, an infinity) or n < 2. */
+    *performance = mill_round(mean, 4);
     *std_err = mill_round(n < 2 || isnan(sd) ? 0.0 : sd / sqrt((double)n), 4);
-    free(copy);
     return 0;
 }
 
@@ -687,6 +690,7 @@ int mill_aggregate_rollup(const double *perf, const int64_t *counts, size_t k, d
     if (wsum == 0.0)
         return MILL_EINVAL;
     *performance = mill_round(mean, 4);
-    *std_err = mill_round(mill_sem(perf, k), 4);
+    double se = mill_sem(perf, k); /* _stderr_of_mean: 0.0 for a NaN std (an infinity) */
+    *std_err = mill_round(isnan(se) ? 0.0 : se, 4);
     return 0;
 }

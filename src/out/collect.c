@@ -56,6 +56,21 @@ struct entry {
     size_t row;
 };
 
+/* pandas' group_mean, which pivot_table's aggfunc="mean" runs: Kahan-compensated sum in row
+ * order (a compensation that is not finite, from an infinity, reset to 0: GH#53606, #60303),
+ * divided by the count. */
+static double group_mean(const double *x, size_t n) {
+    double sum = 0.0, comp = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double y = x[i] - comp, t = sum + y;
+        comp = t - sum - y;
+        if (!isfinite(comp))
+            comp = 0.0;
+        sum = t;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
 static int cmp_entry(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
     if (x->cell != y->cell)
@@ -276,7 +291,7 @@ static int pivot_means(struct pivot *pv, const struct mill_aggregate_table *t) {
         size_t j = i, k = 0;
         for (; j < pv->nr && ent[j].cell == ent[i].cell; j++)
             vals[k++] = t->rows[ent[j].row].performance;
-        pv->means[ent[i].cell] = mill_mean(vals, k);
+        pv->means[ent[i].cell] = group_mean(vals, k);
         i = j;
     }
     free(ent);

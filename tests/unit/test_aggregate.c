@@ -287,6 +287,31 @@ static void test_lenient_but_lossless_inputs(void) {
     mill_aggregate_table_free(&t);
 }
 
+/* A file of an older Python Mill, without task_type (nor benchmark, stderr here): read with
+ * those empty, as Mill reads it; an upsert writes the whole header back, as its concat does. */
+static void test_older_header(void) {
+    setup();
+    const char *path = tmp_path("old.csv");
+    put_file(path, "model,task,n_shot,metric,performance\nm,t,0,acc,0.5\n");
+    struct mill_err err = {0};
+    struct mill_aggregate_table t;
+    mill_aggregate_table_init(&t);
+    CHECK_INT(mill_aggregate_read(&t, path, &err), MILL_OK);
+    CHECK_INT(t.n, 1);
+    if (t.n == 1) {
+        CHECK_STR(t.rows[0].task_type, "");
+        CHECK_STR(t.rows[0].benchmark, "");
+        CHECK(t.rows[0].performance == 0.5 && isnan(t.rows[0].std_err));
+    }
+    mill_aggregate_table_free(&t);
+    struct mill_aggregate_row r = row("new", "t", 0, "acc", 0.25, 0.1);
+    CHECK_INT(mill_aggregate_upsert(path, &r, 1, &err), MILL_OK);
+    char *after = mtest_read_file(path, NULL);
+    CHECK_STR(after, HEADER "m,,t,,0,acc,0.5,\nnew,,t,multiple_choice,0,acc,0.25,0.1\n");
+    free(after);
+    teardown();
+}
+
 struct corrupt_case {
     const char *text;
     long line;
@@ -295,8 +320,8 @@ struct corrupt_case {
 
 static void test_corrupt_files(void) {
     static const struct corrupt_case cases[] = {
-        {"model,benchmark,task,task_type,n_shot,metric,performance\na,,t,mc,0,acc,0.5\n", 1,
-         "lacks column \"stderr\""},
+        {"model,benchmark,task,task_type,n_shot,metric,stderr\na,,t,mc,0,acc,0.5\n", 1,
+         "lacks column \"performance\""},
         {"model,benchmark,task,task_type,n_shot,metric,performance,stderr,model\n", 1,
          "duplicate column"},
         {HEADER "a,,t,mc,0,acc,0.5,0.1\nb,,t,mc,0\n", 3, "expected 8 fields, found 5"},
@@ -371,6 +396,12 @@ static void test_leaf_and_rollup(void) {
     CHECK(isinf(perf) && perf < 0 && se == 0.0);
     CHECK_INT(mill_aggregate_leaf(acc, 0, &perf, &se), MILL_OK);
     CHECK(isnan(perf) && se == 0.0);
+    /* pandas' nanmean sums the NaN as 0.0 in place: -2.2126499999999996 (pandas 1.5.3), where
+     * summing the 8 values alone gives -2.21265, which rounds to -2.2127 */
+    const double ties[] = {NAN,     -1.8368, -1.7222, -2.2552, -1.9045,
+                           -2.8744, -2.8808, -2.5881, -1.6392};
+    CHECK_INT(mill_aggregate_leaf(ties, 9, &perf, &se), MILL_OK);
+    CHECK(perf == -2.2126 && se == 0.1706);
 
     const double sub[] = {0.5, 0.7, 0.9};
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 3, &perf, &se), MILL_OK);
@@ -382,6 +413,9 @@ static void test_leaf_and_rollup(void) {
     CHECK(se == 0.1155); /* the SEM of the subtask scores is never weighted */
     CHECK_INT(mill_aggregate_rollup(sub, NULL, 1, &perf, &se), MILL_OK);
     CHECK(perf == 0.5 && se == 0.0);
+    const double inf_sub[] = {1.0, INFINITY}; /* a NaN std (inf - inf): 0.0, not empty */
+    CHECK_INT(mill_aggregate_rollup(inf_sub, NULL, 2, &perf, &se), MILL_OK);
+    CHECK(isinf(perf) && se == 0.0);
     /* Python's sum(): 0.38425000000000004 / 10 rounds up; numpy's pairwise sum gives 0.38425,
      * which rounds to 0.3842 */
     const double ten[] = {0.1267, 0.6432, 0.501,  0.7498, 0.0144,
@@ -451,5 +485,5 @@ static void test_concurrent_upserts(void) {
 MTEST_MAIN(MTEST(test_missing_file_is_empty), MTEST(test_round_trip),
            MTEST(test_upsert_replaces_exactly_the_key), MTEST(test_upsert_deletes),
            MTEST(test_extra_columns_preserved), MTEST(test_quoting),
-           MTEST(test_lenient_but_lossless_inputs), MTEST(test_corrupt_files),
-           MTEST(test_leaf_and_rollup), MTEST(test_concurrent_upserts))
+           MTEST(test_lenient_but_lossless_inputs), MTEST(test_older_header),
+           MTEST(test_corrupt_files), MTEST(test_leaf_and_rollup), MTEST(test_concurrent_upserts))

@@ -153,6 +153,27 @@ static void test_models_tasks_and_missing_cell(void) {
            __LINE__);
 }
 
+static void test_kahan_mean(void) {
+    /* four n_shots in one cell: pandas' group_mean (Kahan) gives 0.42295, a plain sum
+     * 0.42295000000000005, which would print 0.4230 */
+    struct mill_collect_params p = mill_collect_default_params();
+    p.metric = "acc";
+    p.check = false;
+    golden(HEADER "m,,t,multiple_choice,0,acc,0.2686,0.0\n"
+                  "m,,t,multiple_choice,1,acc,0.5273,0.0\n"
+                  "m,,t,multiple_choice,2,acc,0.423,0.0\n"
+                  "m,,t,multiple_choice,3,acc,0.4729,0.0\n",
+           &p,
+           "  Mill results —\n"
+           "performance (acc)\n"
+           "┌───────┬────────┐\n"
+           "│ model │ t      │\n"
+           "├───────┼────────┤\n"
+           "│ m     │ 0.4229 │\n"
+           "└───────┴────────┘\n",
+           __LINE__);
+}
+
 static void test_wide_characters(void) {
     /* a model name of CJK characters (two cells each) and one with a combining accent (none),
      * measured as rich measures them */
@@ -330,7 +351,7 @@ static void test_bad_arguments(void) {
 }
 
 MTEST_MAIN(MTEST(test_single_metric_docs_example), MTEST(test_models_tasks_and_missing_cell),
-           MTEST(test_wide_characters), MTEST(test_no_metric_multi_metric_task),
-           MTEST(test_empty_after_filters), MTEST(test_check_with_missing_jobs),
-           MTEST(test_check_any_variant), MTEST(test_check_all_complete),
-           MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
+           MTEST(test_kahan_mean), MTEST(test_wide_characters),
+           MTEST(test_no_metric_multi_metric_task), MTEST(test_empty_after_filters),
+           MTEST(test_check_with_missing_jobs), MTEST(test_check_any_variant),
+           MTEST(test_check_all_complete), MTEST(test_no_results_at_all), MTEST(test_bad_arguments))
