@@ -197,8 +197,11 @@ static int add_bind_path(struct yaml_walk *y, struct mill_cluster *c, const yaml
     return 0;
 }
 
-/* bind_paths: a list of paths, one path, or null. */
+/* bind_paths: a list of paths, one path, or null; replacing what a merge key gave. */
 static int set_bind_paths(struct yaml_walk *y, struct mill_cluster *c, const yaml_node_t *v) {
+    for (size_t i = 0; i < c->n_bind; i++)
+        free(c->bind_paths[i]);
+    c->n_bind = 0;
     if (v->type != YAML_SEQUENCE_NODE)
         return v->type == YAML_MAPPING_NODE
                    ? yerr(y, line_of(v), "expected a list of paths for 'bind_paths', got %s",
@@ -268,6 +271,52 @@ static int set_field(struct yaml_walk *y, struct mill_cluster *c, const yaml_nod
     return rc;
 }
 
+static bool is_merge_key(const yaml_node_t *key) {
+    return key->type == YAML_SCALAR_NODE && key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           !strcmp((const char *)key->data.scalar.value, "<<");
+}
+
+#define MERGE_DEPTH_MAX 16
+
+/* The fields of mapping m into c, with YAML's merge keys as PyYAML's safe_load applies them:
+ * `<<: *anchor` (or a list of them) gives the merged mappings' fields, the first listed winning,
+ * and the mapping's own fields win over all of them. */
+static int set_fields(struct yaml_walk *y, struct mill_cluster *c, const yaml_node_t *m,
+                      int depth) {
+    if (depth > MERGE_DEPTH_MAX)
+        return yerr(y, line_of(m), "merge keys ('<<') nested deeper than %d", MERGE_DEPTH_MAX);
+    int rc = 0;
+    yaml_node_pair_t *p0 = m->data.mapping.pairs.start, *end = m->data.mapping.pairs.top;
+    for (yaml_node_pair_t *p = p0; !rc && p < end; p++) { /* merged first: the own ones win */
+        if (!is_merge_key(yaml_document_get_node(y->doc, p->key)))
+            continue;
+        const yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+        if (v->type == YAML_MAPPING_NODE) {
+            rc = set_fields(y, c, v, depth + 1);
+            continue;
+        }
+        if (v->type != YAML_SEQUENCE_NODE)
+            return yerr(y, line_of(v),
+                        "a merge key ('<<') takes a mapping or a list of them, "
+                        "got %s",
+                        node_kind(v));
+        yaml_node_item_t *i0 = v->data.sequence.items.start, *it = v->data.sequence.items.top;
+        while (!rc && it-- > i0) { /* the last first, so the first listed wins */
+            const yaml_node_t *e = yaml_document_get_node(y->doc, *it);
+            rc = e->type == YAML_MAPPING_NODE
+                     ? set_fields(y, c, e, depth + 1)
+                     : yerr(y, line_of(e), "a merge key ('<<') lists %s, not a mapping",
+                            node_kind(e));
+        }
+    }
+    for (yaml_node_pair_t *p = p0; !rc && p < end; p++) {
+        const yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        if (!is_merge_key(k))
+            rc = set_field(y, c, k, yaml_document_get_node(y->doc, p->value));
+    }
+    return rc;
+}
+
 /* One "name:" entry followed by its fields (a mapping, or nothing for an empty cluster). */
 static int add_cluster(struct yaml_walk *y, const yaml_node_t *key, const yaml_node_t *v) {
     char *name = NULL;
@@ -304,13 +353,7 @@ static int add_cluster(struct yaml_walk *y, const yaml_node_t *key, const yaml_n
     struct mill_cluster *c = &grown[y->set->n++];
     mill_cluster_init(c);
     c->name = name;
-    if (v->type != YAML_MAPPING_NODE)
-        return 0;
-    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; !rc && p < v->data.mapping.pairs.top;
-         p++)
-        rc = set_field(y, c, yaml_document_get_node(y->doc, p->key),
-                       yaml_document_get_node(y->doc, p->value));
-    return rc;
+    return v->type == YAML_MAPPING_NODE ? set_fields(y, c, v, 0) : 0;
 }
 
 static bool is_wrapper(const yaml_node_t *key, const yaml_node_t *v) {

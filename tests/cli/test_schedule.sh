@@ -183,6 +183,23 @@ PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy; rc=$?
 check "flat clusters.yaml: auto matches 'mine' by hostname" \
     "[ $rc -eq 0 ] && grep -qx '#SBATCH --partition=flat' '$S'"
 
+# YAML merge keys, as PyYAML's safe_load applies them: the anchored fields, the own ones winning
+cat > "$tmp/cache/clusters.yaml" <<'YAML'
+base: &b
+  partition: big
+  gpus_per_node: 4
+  mem: 8G
+extra: &x
+  mem: 99G
+  account: from-x
+mine:
+  <<: [*b, *x]
+  account: acc
+YAML
+PATH="$tmp/bin:$PATH" sched "$SPEC" mmlu_anatomy --cluster mine 2>"$tmp/stderr"; rc=$?
+check "merge keys: the anchors' fields (the first listed wins), the cluster's own over them" \
+    "[ $rc -eq 0 ] && grep -qx '#SBATCH --partition=big' '$S' && grep -qx '#SBATCH --gres=gpu:4' '$S' && grep -qx '#SBATCH --mem=8G' '$S' && grep -qx '#SBATCH --account=acc' '$S' && ! grep -q 'unknown key' '$tmp/stderr'"
+
 bad_yaml() { # $1 name, $2 line number expected, $3 file text
     printf '%b' "$3" > "$tmp/cache/clusters.yaml"
     sched "$SPEC" mmlu_anatomy --dry_run; local rc=$?
@@ -194,6 +211,7 @@ bad_yaml "unterminated quote" 2 'generic:\n  partition: "gpu\n'
 bad_yaml "non-integer gpus" 4 '# c\ngeneric:\n  partition: gpu\n  gpus_per_node: two\n'
 bad_yaml "tab indentation" 2 'generic:\n\tpartition: gpu\n'
 bad_yaml "bad indentation" 3 'generic:\n    partition: gpu\n  mem: 8G\n'
+bad_yaml "a merge key of a scalar" 2 'generic:\n  <<: gpu\n'
 bad_yaml "duplicate cluster" 3 'a:\n  mem: 1G\na:\n  mem: 2G\n'
 rm -f "$tmp/cache/clusters.yaml"
 
