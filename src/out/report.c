@@ -148,7 +148,10 @@ static const struct mill_result_job *find_job(const struct mill_results *r, cons
     return NULL;
 }
 
-static void add_agg(struct mill_buf *b, const struct mill_aggregate_table *t) {
+static int add_agg(struct mill_buf *b, const struct mill_aggregate_table *t) {
+    bool *rollup = mill_results_rollups(t);
+    if (!rollup)
+        return MILL_ENOMEM;
     mill_buf_adds(b, ",\"agg\":[");
     for (size_t i = 0; i < t->n; i++) {
         const struct mill_aggregate_row *w = &t->rows[i];
@@ -164,9 +167,10 @@ static void add_agg(struct mill_buf *b, const struct mill_aggregate_table *t) {
         add_num(b, w->performance);
         mill_buf_addc(b, ',');
         add_num(b, w->std_err);
-        mill_buf_adds(b, mill_results_is_rollup(t, i) ? ",true]" : ",false]");
+        mill_buf_adds(b, rollup[i] ? ",true]" : ",false]");
     }
-    mill_buf_addc(b, ']');
+    free(rollup);
+    return mill_buf_addc(b, ']');
 }
 
 /* "tasks" (one per run of questions of one task and n_shot) and the question columns. */
@@ -292,7 +296,7 @@ int mill_report_data(const struct mill_report_input *in, struct mill_buf *b) {
             add_str(b, models[m]);
         }
         mill_buf_addc(b, ']');
-        add_agg(b, in->t);
+        int arc = add_agg(b, in->t);
         add_questions(b, q, nq, g, ng);
         add_answers(b, in->r, q, nq, models, nm);
         add_provenance(b, in->r);
@@ -302,7 +306,7 @@ int mill_report_data(const struct mill_report_input *in, struct mill_buf *b) {
         else
             mill_buf_adds(b, "null");
         mill_buf_adds(b, ",\"sweep\":");
-        rc = mill_buf_adds(b, in->sweep_json ? in->sweep_json : "null") < 0 ||
+        rc = arc || mill_buf_adds(b, in->sweep_json ? in->sweep_json : "null") < 0 ||
                      mill_buf_addc(b, '}') < 0
                  ? MILL_ENOMEM
                  : 0;
@@ -476,10 +480,10 @@ static double agg_perf(const struct mill_aggregate_table *t, const char *model, 
     return NAN;
 }
 
-static bool has_rollup(const struct mill_aggregate_table *t, const char *model, const char *bench) {
+static bool has_rollup(const struct mill_aggregate_table *t, const bool *rollup, const char *model,
+                       const char *bench) {
     for (size_t i = 0; i < t->n; i++)
-        if (!strcmp(t->rows[i].model, model) && !strcmp(t->rows[i].task, bench) &&
-            mill_results_is_rollup(t, i))
+        if (rollup[i] && !strcmp(t->rows[i].model, model) && !strcmp(t->rows[i].task, bench))
             return true;
     return false;
 }
@@ -509,8 +513,11 @@ static void sweep_row(struct mill_buf *b, const struct member *m, const struct m
 }
 
 /* The rows of member m against ref: one per job, one per rolled-up benchmark. */
-static void member_rows(const struct mill_aggregate_table *t, const struct mill_results *r,
-                        const struct member *m, const struct member *ref, struct mill_buf *b) {
+static int member_rows(const struct mill_aggregate_table *t, const struct mill_results *r,
+                       const struct member *m, const struct member *ref, struct mill_buf *b) {
+    bool *rollup = mill_results_rollups(t);
+    if (!rollup)
+        return MILL_ENOMEM;
     for (size_t i = 0; i < r->n; i++) {
         const struct mill_result_job *j = &r->jobs[i];
         if (strcmp(j->model, m->model) || !j->n_metrics)
@@ -520,11 +527,11 @@ static void member_rows(const struct mill_aggregate_table *t, const struct mill_
         agree_kl(j, find_job(r, ref->model, j->task, j->n_shot), &agree, &kl, &n);
         sweep_row(b, m, ref, j->task, j->n_shot, j->metrics[0],
                   agg_perf(t, m->model, j->task, j->n_shot, j->metrics[0]), agree, kl, n,
-                  !j->benchmark[0] || !has_rollup(t, m->model, j->benchmark));
+                  !j->benchmark[0] || !has_rollup(t, rollup, m->model, j->benchmark));
     }
     for (size_t k = 0; k < t->n; k++) {
         const struct mill_aggregate_row *w = &t->rows[k];
-        if (strcmp(w->model, m->model) || !mill_results_is_rollup(t, k))
+        if (strcmp(w->model, m->model) || !rollup[k])
             continue;
         double agree = 0, kl = 0;
         size_t n = 0;
@@ -536,6 +543,8 @@ static void member_rows(const struct mill_aggregate_table *t, const struct mill_
         }
         sweep_row(b, m, ref, w->task, w->n_shot, w->metric, w->performance, agree, kl, n, true);
     }
+    free(rollup);
+    return 0;
 }
 
 int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_results *r,
@@ -558,7 +567,8 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
     size_t start = out->n;
     mill_buf_adds(out, "{\"rows\":[");
     size_t mark = out->n;
-    for (size_t i = 0; i < nm; i++) {
+    int mrc = 0;
+    for (size_t i = 0; i < nm && !mrc; i++) {
         const struct member *ref = NULL;
         size_t count = 0;
         for (size_t k = 0; k < nm; k++) {
@@ -570,7 +580,7 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
                 ref = &m[k];
         }
         if (count >= 2)
-            member_rows(t, r, &m[i], ref, out);
+            mrc = member_rows(t, r, &m[i], ref, out);
     }
     bool any = out->n > mark;
     if (!any) { /* no group: the value is null */
@@ -580,5 +590,5 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
     }
     free(m);
     int rc = any ? mill_buf_adds(out, "]}") : mill_buf_adds(out, "null");
-    return rc < 0 ? MILL_ENOMEM : 0;
+    return rc < 0 || mrc ? MILL_ENOMEM : 0;
 }

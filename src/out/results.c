@@ -28,15 +28,38 @@ static bool in_list(const char *s, const char *const *list, size_t n) {
     return false;
 }
 
-bool mill_results_is_rollup(const struct mill_aggregate_table *t, size_t i) {
-    const struct mill_aggregate_row *r = &t->rows[i];
-    for (size_t k = 0; k < t->n; k++) {
+struct pair {
+    const char *model, *bench;
+};
+
+static int cmp_pair(const void *a, const void *b) {
+    const struct pair *x = a, *y = b;
+    int c = strcmp(x->model, y->model);
+    return c ? c : strcmp(x->bench, y->bench);
+}
+
+bool *mill_results_rollups(const struct mill_aggregate_table *t) {
+    bool *flags = calloc(t->n ? t->n : 1, sizeof *flags);
+    struct pair *p = malloc((t->n ? t->n : 1) * sizeof *p);
+    size_t n = 0;
+    for (size_t k = 0; p && k < t->n; k++) { /* (model, benchmark) of every leaf row */
         const struct mill_aggregate_row *o = &t->rows[k];
-        if (k != i && o->benchmark && strcmp(o->benchmark, r->task) == 0 &&
-            strcmp(o->task, r->task) != 0 && strcmp(o->model, r->model) == 0)
-            return true;
+        if (o->benchmark && o->benchmark[0] && strcmp(o->task, o->benchmark) != 0)
+            p[n++] = (struct pair){o->model, o->benchmark};
     }
-    return false;
+    if (p && flags) {
+        qsort(p, n, sizeof *p, cmp_pair);
+        for (size_t i = 0; i < t->n; i++) {
+            struct pair key = {t->rows[i].model, t->rows[i].task};
+            flags[i] = bsearch(&key, p, n, sizeof *p, cmp_pair) != NULL;
+        }
+    }
+    free(p);
+    if (!p) {
+        free(flags);
+        return NULL;
+    }
+    return flags;
 }
 
 const struct mill_result_sample *mill_result_find(const struct mill_result_job *job,
@@ -385,10 +408,11 @@ int mill_results_load(struct mill_results *r, const struct mill_aggregate_table 
                       const struct mill_results_params *p, struct mill_err *err) {
     memset(r, 0, sizeof *r);
     size_t cap = 0;
-    int rc = 0;
+    bool *rollup = mill_results_rollups(t);
+    int rc = rollup ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
     for (size_t i = 0; i < t->n && !rc; i++) {
         const struct mill_aggregate_row *row = &t->rows[i];
-        if (!row->model[0] || !row->task[0] || mill_results_is_rollup(t, i) ||
+        if (!row->model[0] || !row->task[0] || rollup[i] ||
             (p->n_models && !in_list(row->model, p->models, p->n_models)) ||
             (p->n_tasks && !in_list(row->task, p->tasks, p->n_tasks) &&
              !(row->benchmark && in_list(row->benchmark, p->tasks, p->n_tasks))))
@@ -396,6 +420,7 @@ int mill_results_load(struct mill_results *r, const struct mill_aggregate_table 
         if (job_of_row(r, &cap, row))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory reading results");
     }
+    free(rollup);
     for (size_t i = 0; i < r->n && !rc; i++)
         rc = read_job(p->dir, &r->jobs[i], p, err);
     if (rc)

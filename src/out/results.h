@@ -64,9 +64,10 @@ struct mill_results_params {
 /* Defaults: no filters, no prompts (1500 trailing bytes when turned on), no log-probs. */
 struct mill_results_params mill_results_default_params(void);
 
-/* Whether aggregate row i is a benchmark's rollup row (its task names a benchmark that other
- * rows of the same model list as theirs), not a job with a per-sample file. */
-bool mill_results_is_rollup(const struct mill_aggregate_table *t, size_t i);
+/* For each aggregate row, whether it is a benchmark's rollup row (its task names a benchmark
+ * that other rows of the same model list as theirs), not a job with a per-sample file: a
+ * malloc'd array of t->n flags (NULL when out of memory), made in O(n log n). */
+bool *mill_results_rollups(const struct mill_aggregate_table *t);
 
 /* Loads every leaf job of t that the filters keep. A missing JSONL file leaves the job with
  * no samples (its old_note says so). Returns 0; MILL_EIO (a file exists but cannot be read);
