@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct class_set {
     const char *const *names;
@@ -31,7 +32,7 @@ static bool is_image_column(const char *key) {
     const char *dot = strrchr(key, '.');
     const char *ext = dot ? dot + 1 : key;
     for (size_t i = 0; exts[i]; i++)
-        if (!strcmp(ext, exts[i]))
+        if (!strcasecmp(ext, exts[i])) /* datasets types x.JPG as an image too */
             return true;
     return false;
 }

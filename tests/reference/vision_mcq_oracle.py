@@ -106,13 +106,13 @@ def wds_samples(shards):
                     yield cur, cols
                     cols = {}
                 cur = key
-                cols[col.lower()] = t.extractfile(m).read()
+                cols[col] = t.extractfile(m).read()  # its case kept (datasets >= 4.1)
         if cur is not None:
             yield cur, cols
 
 
 def has_image(cols):
-    return any(c.rsplit(".", 1)[-1] in ("webp", "png", "jpg", "jpeg") for c in cols)
+    return any(c.rsplit(".", 1)[-1].lower() in ("webp", "png", "jpg", "jpeg") for c in cols)
 
 
 def cmd_wds(task, seed, shards):
