@@ -1192,12 +1192,15 @@ static int prep_loglik_with(struct llm *m, struct mill_tok *tok, pthread_mutex_t
         return rc;
     int n_cont = n_we - n_ce;
     bool bos = llama_vocab_get_add_bos(m->vocab) || n_ce == 0;
-    if (n_cont <= 0) { /* a sum over no token, as Python Mill's is: 0.0, greedy */
+    if (n_cont <= 0) {
         free(we);
-        if (n_cont < 0)
-            mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' takes tokens from the context",
-                              cont);
         r->n_cont = 0;
+        if (n_cont < 0 || *cont) { /* one that merges into the context's last token */
+            mill_request_fail(r->q, MILL_EINVAL, "continuation '%s' adds no token", cont);
+            return 0;
+        }
+        /* an empty one (after a context without trailing whitespace): a sum over no token, as
+         * Python Mill's: 0.0, greedy */
         r->q->n_tokens = 0;
         r->q->is_greedy = true;
         r->q->logprob = 0;
@@ -2095,15 +2098,16 @@ static int loglik_media_one(struct llm *m, struct mill_request *q, struct mm_kep
     int nw = 0;
     const llama_token *wt = whole ? mill_mm_prompt_tail(whole, &nw) : NULL;
     int n_cont = whole ? (int)mill_mm_prompt_n_tokens(whole) - (int)k->n_prompt : 0;
-    if (!rc && !failed && n_cont == 0) { /* a sum over no token, as the text path's */
-        failed = true;                   /* nothing to decode */
+    bool empty = !q->continuation || !*q->continuation;
+    if (!rc && !failed && n_cont == 0 && empty) { /* a sum over no token, as the text path's */
+        failed = true;                            /* nothing to decode */
         q->logprob = 0;
         q->is_greedy = true;
         q->n_tokens = 0;
-    } else if (!rc && !failed && (n_cont < 0 || n_cont > nw)) {
+    } else if (!rc && !failed && (n_cont < 1 || n_cont > nw)) {
         failed = true;
         mill_request_fail(q, MILL_EINVAL,
-                          n_cont < 0 ? "the continuation takes tokens from the prompt"
+                          n_cont < 1 ? "the continuation adds no token to the prompt"
                                      : "the continuation is not text after the prompt's last "
                                        "medium");
     }

@@ -1949,7 +1949,9 @@ static int load_v2(struct colrd *c, const struct pghdr *h, const uint8_t *body,
     size_t len = (size_t)h->csize - lv;
     /* parquet-java writes an all-null page's values as 0 compressed bytes of 0, which no codec
      * decodes: Arrow decompresses only a non-empty section (GH-45252) */
-    if (h->compressed && c->codec != C_NONE && (size_t)h->usize > lv) {
+    if (h->compressed && c->codec != C_NONE && (size_t)h->usize <= lv) {
+        len = 0; /* no values, whatever bytes the codec left for them */
+    } else if (h->compressed && c->codec != C_NONE) {
         len = (size_t)h->usize - lv;
         rc =
             decompress(c, body + lv, (size_t)h->csize - lv, len, &c->pagebuf, &c->pagecap, &p, err);

@@ -366,11 +366,10 @@ static int decompress_member(struct wds *w, char **buf, size_t *n, const char **
     static const char *const codecs[] = {"gz", "gzip", "bz2", "xz", "zst", "zstd", "lz4", NULL};
     if (!ext_in(*ext, codecs))
         return 0;
-    FILE *raw = fmemopen(*buf, *n ? *n : 1, "rb"), *f = NULL;
-    if (raw && !*n)
-        fgetc(raw); /* fmemopen wants a size of at least 1: start at the end */
+    /* an empty member decompresses to nothing, as Python's GzipFile reads b"" */
+    FILE *raw = *n ? fmemopen(*buf, *n, "rb") : NULL, *f = NULL;
     struct mill_err e = {0};
-    if (!raw || !(f = mill_data_open_stream(raw, w->member, &e))) {
+    if (*n && (!raw || !(f = mill_data_open_stream(raw, w->member, &e)))) {
         free(*buf);
         return raw ? mill_err_set(err, MILL_EFORMAT, "%s: member '%s': %s", w->path, w->member,
                                   e.msg)
@@ -380,16 +379,17 @@ static int decompress_member(struct wds *w, char **buf, size_t *n, const char **
     char chunk[65536];
     size_t got;
     int rc = 0;
-    while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while (!rc && f && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
         if (out.n + got > MILL_WDS_MEMBER_MAX)
             rc = mill_err_set(err, MILL_EFORMAT, "%s: member '%s': over %llu MiB decompressed",
                               w->path, w->member, (unsigned long long)(MILL_WDS_MEMBER_MAX >> 20));
         else if (mill_buf_add(&out, chunk, got))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-    if (!rc && ferror(f))
+    if (!rc && f && ferror(f))
         rc = mill_err_set(err, MILL_EFORMAT, "%s: member '%s': %s", w->path, w->member,
                           mill_data_read_error(errno));
-    fclose(f);
+    if (f)
+        fclose(f);
     free(*buf);
     *buf = NULL;
     if (!rc && mill_buf_addc(&out, 0)) /* NUL-terminated, as read_data leaves a member */
@@ -408,7 +408,11 @@ static int decompress_member(struct wds *w, char **buf, size_t *n, const char **
         i--;
     w->ext = strndup(base + i, k - i);
     *ext = w->ext ? w->ext : "";
-    return w->ext ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (w->ext)
+        return 0;
+    free(*buf);
+    *buf = NULL;
+    return mill_err_set(err, MILL_ENOMEM, "out of memory");
 }
 
 /* Decodes buf (n bytes, NUL-terminated, malloc'd; ownership moves in) into *v by the last

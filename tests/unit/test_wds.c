@@ -255,6 +255,7 @@ static void test_names_and_decoding(void) {
         {"sample.meta2.json.gz", GZ_JSON, sizeof GZ_JSON - 1},  /* decompressed, then JSON */
         {"sample.note.txt.bz2", BZ_HELLO, sizeof BZ_HELLO - 1}, /* decompressed, then text */
         M("sample.raw.gz", "not gzip"),            /* bytes no codec starts: kept as they are */
+        {"sample.empty.txt.gz", "", 0},            /* empty: "" (GzipFile reads b"") */
         M("sample.index", "99999999999999999999"), /* over int64: a string */
         M("README", "no dot: ignored"),
         M(".hidden", "empty key: ignored"),
@@ -274,7 +275,7 @@ static void test_names_and_decoding(void) {
         return;
     const struct mill_value *r = &rows[0];
     CHECK_STR(key_of(r), "sample");
-    CHECK_INT(r->u.obj.n, 11);
+    CHECK_INT(r->u.obj.n, 12);
     const struct mill_value *f = mill_value_get(r, "42.seg.1.flac");
     CHECK(f && f->kind == MILL_V_BYTES && f->u.s.n == 4);
     const struct mill_value *j = mill_value_get(r, "meta.json");
@@ -293,6 +294,8 @@ static void test_names_and_decoding(void) {
     CHECK_STR(mill_value_as_str(mill_value_get(r, "note.txt.bz2")), "hello");
     const struct mill_value *raw = mill_value_get(r, "raw.gz");
     CHECK(raw && raw->kind == MILL_V_BYTES && raw->u.s.n == 8);
+    const struct mill_value *em = mill_value_get(r, "empty.txt.gz");
+    CHECK(em && em->kind == MILL_V_STR && em->u.s.n == 0);
     CHECK_STR(mill_value_as_str(mill_value_get(r, "index")), "99999999999999999999");
     CHECK_STR(key_of(&rows[1]), "dir/x1");
     CHECK_INT(get_int(&rows[1], "cls"), 12);
