@@ -55,6 +55,8 @@ static const struct mill_reader_ops *reader_for(const char *path) {
         return &mill_reader_text;
     if (has_ext(path, ".xml"))
         return &mill_reader_xml;
+    if (mill_str_ends_with(path, ".arrow"))
+        return &mill_reader_arrow;
     return NULL;
 }
 

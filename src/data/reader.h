@@ -1,6 +1,6 @@
 /* reader.h: the file-format reader interface the dataset layer steps (init / next / free, as
  * sqlite3_step), so memory stays flat however large a file is. Each reader (jsonl.c, csv.c,
- * text.c, parquet.c, wds.c) implements it and includes only this header; dataset.c picks one per file. */
+ * text.c, parquet.c, wds.c, arrow.c) implements it and includes only this header; dataset.c picks one per file. */
 #ifndef MILL_DATA_READER_H
 #define MILL_DATA_READER_H
 
@@ -31,9 +31,15 @@ static inline bool mill_reader_projected(const char *const *columns, const char 
 
 extern const struct mill_reader_ops mill_reader_jsonl;
 extern const struct mill_reader_ops mill_reader_csv;
-extern const struct mill_reader_ops mill_reader_tsv;  /* csv.c with sep="\t" */
-extern const struct mill_reader_ops mill_reader_text; /* text.c: a .txt file, one row per line */
-extern const struct mill_reader_ops mill_reader_xml;  /* text.c: an .xml file, one row */
+extern const struct mill_reader_ops mill_reader_tsv;   /* csv.c with sep="\t" */
+extern const struct mill_reader_ops mill_reader_text;  /* text.c: a .txt file, one row per line */
+extern const struct mill_reader_ops mill_reader_xml;   /* text.c: an .xml file, one row */
+extern const struct mill_reader_ops mill_reader_arrow; /* arrow.c: an Arrow IPC stream/file */
+
+/* The arrow reader on a stream already open (owned from here on, closed on failure; name is for
+ * messages), stepped with mill_reader_arrow.next/.close: for the fuzz target. */
+int mill_arrow_open_stream(FILE *f, const char *name, const char *const *columns, void **state,
+                           struct mill_err *err);
 
 /* The text reader (xml: the xml reader) on a stream already open (owned from here on, closed
  * on failure; name is for messages), stepped with mill_reader_text.next/.close: for the fuzz

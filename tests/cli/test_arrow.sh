@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# test_arrow.sh: `.arrow` data files (datasets' arrow builder: Arrow IPC, stream and file
+# formats) through `mill data head` (the dataset layer eval uses), against the rows the Arrow
+# project's JavaScript implementation reads back from the files it wrote
+# (tests/reference/arrow_fixtures.cjs: every integer width, floats, strings, binary, booleans,
+# nulls, lists, large and fixed-size lists, structs, lists of structs, maps, an image-like
+# {bytes, path} struct, a dictionary replaced per batch, several batches, no rows). Then bad
+# input: a file cut short (stream and file), bytes that are no Arrow, a projection. Fails (never
+# skips) when node or apache-arrow is missing.
+set -u
+MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
+SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
+NODE_MODULES=${MILL_NODE_MODULES:-$HOME/.cache/mill/deps/node/node_modules}
+PY=/usr/bin/python3
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$SRC/tests/cli/lib.sh"
+
+NODE_PATH="$NODE_MODULES" node "$SRC/tests/reference/arrow_fixtures.cjs" "$tmp" 2>"$tmp/node.err" ||
+    { bad "arrow_fixtures.cjs failed (node and apache-arrow are required): $(tail -2 "$tmp/node.err")"; finish; exit 1; }
+
+# same NAME: mill's rows of NAME.arrow equal NAME.jsonl (binary by length and sha256, as mill
+# prints BYTES; 64-bit integers by value; floats by value, -0.0 as 0).
+same() {
+    "$MILL" data head "$tmp/$1.arrow" --n 1000 >"$tmp/$1.got" 2>"$tmp/$1.err" || return 1
+    "$PY" - "$tmp/$1.got" "$tmp/$1.jsonl" <<'PY'
+import hashlib, json, sys
+def norm(v):
+    if isinstance(v, dict) and set(v) == {"$hex"}:
+        b = bytes.fromhex(v["$hex"])
+        return {"bytes_len": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+    if isinstance(v, dict) and set(v) == {"$int"}:
+        return int(v["$int"])
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    return v
+got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+want = [norm(json.loads(l)) for l in open(sys.argv[2], encoding="utf-8")]
+if got != want or [list(r) for r in got] != [list(r) for r in want]:
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            print("row %d: got %s\n        want %s" % (i, g, w))
+            break
+    print("%d rows, %d wanted" % (len(got), len(want)))
+    sys.exit(1)
+PY
+}
+
+n=0
+for name in $(cat "$tmp/index.txt"); do
+    n=$((n + 1))
+    check "$name: the rows apache-arrow reads back" \
+        "same $name || { tail -2 '$tmp/$name.err'; false; }"
+done
+check "eight fixtures" "[ $n -eq 8 ]"
+
+# a projection reads the named columns only, in the file's order
+"$MILL" data head "$tmp/nested_stream.arrow" --columns image,l --n 1 >"$tmp/proj" 2>"$tmp/err"
+check "--columns image,l: those two, in the schema's order" \
+    "grep -q '^{\"l\":\[1,2\],\"image\":{' '$tmp/proj' || { cat '$tmp/proj' '$tmp/err'; false; }"
+
+# bad input: an error naming the file, exit 1
+for fmt in stream file; do
+    f="$tmp/scalars_$fmt.arrow"
+    head -c $(( $(stat -c %s "$f") - 40 )) "$f" > "$tmp/cut_$fmt.arrow"
+    expect_exit "a $fmt file cut short: an error naming it" 1 "cut_$fmt.arrow: " \
+        data head "$tmp/cut_$fmt.arrow" --n 1000
+done
+printf 'not arrow at all, just text\n' > "$tmp/text.arrow"
+expect_exit "bytes that are no Arrow: an error naming the file" 1 \
+    "text.arrow: (not an Arrow IPC stream or file|a message header)" data head "$tmp/text.arrow"
+finish

@@ -1,0 +1,126 @@
+// arrow_fixtures.cjs: Arrow IPC files written by apache-arrow (the Arrow project's JavaScript
+// implementation, an independent writer) for tests/cli/test_arrow.sh, each with the rows the same
+// library reads back as JSON Lines in Mill's value conventions: integers as numbers (64-bit ones
+// as decimal strings marked {"$int": "..."}), floats as numbers, binary as {"$hex": ...}, lists,
+// structs, maps as lists of {key, value}, dictionary-encoded columns as their values, nulls.
+// Usage: NODE_PATH=<node_modules> node arrow_fixtures.cjs OUTDIR  (writes NAME.arrow and
+// NAME.jsonl per fixture, and index.txt).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const A = require('apache-arrow');
+
+const dir = process.argv[2];
+const names = [];
+
+// A JS value as the test compares it.
+function plain(v, type) {
+    if (v === null || v === undefined) return null;
+    if (typeof v === 'bigint') return { $int: v.toString() };
+    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
+    if (A.DataType.isList(type) || A.DataType.isFixedSizeList(type) ||
+        type.typeId === A.Type.LargeList)
+        return Array.from(v, (x) => plain(x, type.children[0].type));
+    if (A.DataType.isMap(type)) {
+        const entry = type.children[0].type;
+        return Array.from(v, ([k, x]) => ({ key: plain(k, entry.children[0].type),
+            value: plain(x, entry.children[1].type) }));
+    }
+    if (A.DataType.isStruct(type)) {
+        const o = {};
+        for (const f of type.children) o[f.name] = plain(v[f.name], f.type);
+        return o;
+    }
+    if (A.DataType.isDictionary(type)) return plain(v, type.dictionary);
+    if (typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
+    throw new Error('no plain form for ' + type);
+}
+
+function write(name, table, format) {
+    fs.writeFileSync(path.join(dir, name + '.arrow'), A.tableToIPC(table, format));
+    const rows = [];
+    for (let i = 0; i < table.numRows; i++) {
+        const o = {};
+        for (const f of table.schema.fields) o[f.name] = plain(table.getChild(f.name).get(i), f.type);
+        rows.push(JSON.stringify(o));
+    }
+    fs.writeFileSync(path.join(dir, name + '.jsonl'), rows.map((r) => r + '\n').join(''));
+    names.push(name);
+}
+
+const vec = (type, values) => A.vectorFromArray(values, type);
+
+// Scalars of every width, nulls, strings (Unicode, empty), binary, booleans, floats.
+function scalars() {
+    const n = 7;
+    const cols = {
+        i8: vec(new A.Int8(), [1, -128, 127, null, 0, -1, 5]),
+        i16: vec(new A.Int16(), [1, -32768, 32767, 0, null, 3, 4]),
+        i32: vec(new A.Int32(), [7, -2147483648, 2147483647, 0, 1, null, 2]),
+        i64: vec(new A.Int64(), [7n, -9223372036854775808n, 9223372036854775807n, 0n, 1n, 2n, null]),
+        u8: vec(new A.Uint8(), [255, 0, 1, 2, 3, 4, 5]),
+        u32: vec(new A.Uint32(), [4294967295, 0, 1, 2, 3, 4, 5]),
+        u64: vec(new A.Uint64(), [0n, 1n, 9223372036854775807n, 5n, 6n, 7n, 8n]),
+        f32: vec(new A.Float32(), [0.5, -1.25, 3.4028234663852886e38, null, 0, 1e-10, 2]),
+        f64: vec(new A.Float64(), [0.1, -2.5e300, 5e-324, 1, null, 3.141592653589793, -0.0]),
+        b: vec(new A.Bool(), [true, false, null, true, true, false, true]),
+        s: vec(new A.Utf8(), ['a', '', 'caf\u00e9 \u65e5\u672c \ud83d\ude00', null, 'x\ny', '"q"', 'z']),
+        ls: vec(new A.LargeUtf8(), ['big', null, '', 'b', 'c', 'd', 'e']),
+        bin: vec(new A.Binary(), [Uint8Array.of(0, 1, 255), new Uint8Array(0), null,
+            Uint8Array.of(7), Uint8Array.of(8), Uint8Array.of(9), Uint8Array.of(10)]),
+        fsb: vec(new A.FixedSizeBinary(2), [Uint8Array.of(1, 2), Uint8Array.of(3, 4), null,
+            Uint8Array.of(5, 6), Uint8Array.of(7, 8), Uint8Array.of(9, 10), Uint8Array.of(11, 12)]),
+        nul: vec(new A.Null(), new Array(n).fill(null)),
+    };
+    return new A.Table(cols);
+}
+
+// Nested: lists (with nulls and empty ones), large lists, fixed-size lists, structs holding
+// lists, lists of structs, maps, and an image-like {bytes, path} struct as datasets stores one.
+function nested() {
+    const i32 = new A.Int32(), utf8 = new A.Utf8();
+    const lst = new A.List(new A.Field('item', i32, true));
+    const cols = {
+        l: vec(lst, [[1, 2], [], null, [3, null, 4]]),
+        ll: vec(new A.LargeList(new A.Field('item', utf8, true)), [['a'], null, [], ['b', 'c']]),
+        fl: vec(new A.FixedSizeList(2, new A.Field('item', i32, true)), [[1, 2], [3, null], null,
+            [5, 6]]),
+        st: vec(new A.Struct([new A.Field('x', i32, true), new A.Field('ys', lst, true)]),
+            [{ x: 1, ys: [1] }, null, { x: null, ys: null }, { x: 4, ys: [] }]),
+        los: vec(new A.List(new A.Field('item', new A.Struct([new A.Field('k', utf8, true)]), true)),
+            [[{ k: 'a' }, { k: 'b' }], [], [null], null]),
+        m: vec(new A.Map_(new A.Field('entries', new A.Struct([new A.Field('key', utf8, false),
+            new A.Field('value', i32, true)]), false)),
+        [new Map([['a', 1], ['b', null]]), new Map(), null, new Map([['z', 26]])]),
+        image: vec(new A.Struct([new A.Field('bytes', new A.Binary(), true),
+            new A.Field('path', utf8, true)]),
+        [{ bytes: Uint8Array.of(137, 80, 78, 71), path: 'a.png' }, { bytes: null, path: 'b.png' },
+            null, { bytes: Uint8Array.of(1), path: null }]),
+    };
+    return new A.Table(cols);
+}
+
+// Dictionary-encoded strings (what datasets' ClassLabel is not, but pandas categoricals are),
+// across several record batches.
+function dictionary() {
+    const t = new A.Dictionary(new A.Utf8(), new A.Int32());
+    const parts = [['cat', 'dog', null, 'cat'], ['dog', 'bird'], ['fish']].map((vals) =>
+        new A.Table({ label: vec(t, vals), n: vec(new A.Int64(), vals.map((_, i) => BigInt(i))) }));
+    return parts.slice(1).reduce((a, b) => a.concat(b), parts[0]);
+}
+
+// Several record batches (and, below, a table of no rows).
+function batches() {
+    const mk = (vals) => new A.Table({ v: vec(new A.Int32(), vals), s: vec(new A.Utf8(),
+        vals.map((x) => (x === null ? null : 'r' + x))) });
+    return [mk([1, 2, 3]), mk([4, null]), mk([6])].reduce((a, b) => a.concat(b));
+}
+
+for (const [name, t] of [['scalars', scalars()], ['nested', nested()], ['batches', batches()]]) {
+    write(name + '_stream', t, 'stream');
+    write(name + '_file', t, 'file'); /* its schema in the footer alone, as arrow-js writes it */
+}
+// a dictionary replaced in each batch (the stream format only: files allow no replacement)
+write('dictionary_stream', dictionary(), 'stream');
+write('empty_stream', new A.Table({ v: vec(new A.Int32(), []) }), 'stream');
+fs.writeFileSync(path.join(dir, 'index.txt'), names.join('\n') + '\n');
