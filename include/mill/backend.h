@@ -9,6 +9,10 @@
 #include "doc.h"
 #include "task.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum mill_req_kind {
     MILL_REQ_LOGLIK = 0, /* context + continuation -> summed log-prob, is_greedy */
     MILL_REQ_ROLLING,    /* text -> summed log-prob over all tokens, token count */
@@ -131,5 +135,9 @@ struct mill_backend_ops {
     int (*provenance)(void *state, struct mill_buf *out);
     void (*close)(void *state); /* NULL-safe on state */
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

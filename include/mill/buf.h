@@ -4,6 +4,10 @@
 
 #include "mill.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mill_buf {
     char *p;    /* owned; p[n] == 0 whenever p != NULL */
     size_t n;   /* bytes used */
@@ -26,5 +30,9 @@ MILL_API void mill_buf_reset(struct mill_buf *b); /* n = 0, keeps memory */
 MILL_API void mill_buf_free(struct mill_buf *b);  /* releases memory; NULL-safe */
 /* Moves the contents out (caller frees with free()); the buffer is left empty. */
 MILL_API char *mill_buf_take(struct mill_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 
 #include "value.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum mill_modality {
     MILL_MOD_TEXT = 1u << 0,
     MILL_MOD_IMAGE = 1u << 1,
@@ -43,7 +47,7 @@ struct mill_doc {
 MILL_API void mill_doc_init(struct mill_doc *d);
 MILL_API void mill_doc_free(struct mill_doc *d); /* releases members; NULL-safe; d is reset */
 
-/* Helpers for prompt functions; strings are copied. Return 0 or MILL_ENOMEM. */
+/* Helpers for prompt functions; strings are copied (NULL is ""). Return 0 or MILL_ENOMEM. */
 MILL_API int mill_doc_set_query(struct mill_doc *d, const char *query);
 MILL_API int mill_doc_add_choice(struct mill_doc *d, const char *choice);
 MILL_API int mill_doc_set_target_str(struct mill_doc *d, const char *gold);
@@ -59,5 +63,9 @@ MILL_API int mill_doc_meta_set_strv(struct mill_doc *d, const char *key, const c
 
 /* The gold answer as text: target_str, else choices[target_index], else NULL. Borrowed. */
 MILL_API const char *mill_doc_gold_text(const struct mill_doc *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

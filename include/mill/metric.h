@@ -5,6 +5,10 @@
 
 #include "task.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What the backend answered for one doc, in the shape of its task's output type. */
 struct mill_sample_result {
     enum mill_output_type output_type;
@@ -44,5 +48,9 @@ struct mill_metrics_table {
     size_t n;
     const struct mill_metric *metrics;
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

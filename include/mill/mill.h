@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* MILL_API marks the public functions: libmill.so is built with hidden visibility and exports
  * these alone, so its internal names never meet another library's (libmtmd has its own clip_*). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -62,5 +66,9 @@ MILL_API const char *mill_status_str(int code);
 
 /* The git commit libmill was built from (short hash, or "unknown"). */
 MILL_API const char *mill_git_hash(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

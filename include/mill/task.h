@@ -8,6 +8,10 @@
 
 #include "doc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum mill_task_type {
     MILL_TASK_GENERATIVE_QA = 1,
     MILL_TASK_MULTIPLE_CHOICE,
@@ -98,5 +102,9 @@ MILL_API const char *mill_output_type_str(enum mill_output_type t); /* "generate
 MILL_API enum mill_task_type mill_task_effective_type(const struct mill_task_config *t);
 /* Count of a NULL-terminated string list (NULL counts 0). */
 MILL_API size_t mill_strv_len(const char *const *v);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include "mill.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum mill_value_kind {
     MILL_V_NULL = 0,
     MILL_V_BOOL,
@@ -75,5 +79,9 @@ MILL_API int mill_value_to_json(const struct mill_value *v, struct mill_buf *out
  * in err on malformed input. */
 MILL_API int mill_value_from_json(struct mill_value *v, const char *s, size_t n,
                                   struct mill_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -141,7 +141,7 @@ static int run_ls(const struct mill_args *a) {
 
 static const struct mill_opt ls_opts[] = {
     {"plain", MILL_OPT_BOOL, NULL, "plain text listing (the default when not on a terminal)"},
-    {"json", MILL_OPT_BOOL, NULL, "JSON listing with every config field"},
+    {"json", MILL_OPT_BOOL, NULL, "JSON listing with the main config fields"},
     {"check", MILL_OPT_BOOL, NULL, "run the registry self-check; exit 1 on a problem"},
     {"task_paths", MILL_OPT_STR, "PATHS", "also list the tasks of these plugins"},
 };

@@ -378,7 +378,8 @@ static void task_data_fields(struct mill_buf *b, const struct mill_task_config *
 static void task_details(struct ui *u, const struct mill_task_config *t) {
     struct mill_buf *b = &u->detail;
     static const char *const test_only[] = {"test", NULL};
-    const char *const *splits = t->evaluation_splits ? t->evaluation_splits : test_only;
+    const char *const *splits =
+        t->evaluation_splits && t->evaluation_splits[0] ? t->evaluation_splits : test_only;
     /* Python Mill's panel: how a response is scored, and the generation settings, only for
      * the generative task types; the few-shot split only when the task names one */
     enum mill_task_type type = mill_task_effective_type(t);

@@ -92,7 +92,7 @@ int mill_doc_meta_set(struct mill_doc *d, const char *key, const struct mill_val
 
 int mill_doc_meta_set_str(struct mill_doc *d, const char *key, const char *s) {
     struct mill_value v;
-    int rc = mill_value_str(&v, s, strlen(s));
+    int rc = mill_value_str(&v, s ? s : "", s ? strlen(s) : 0); /* NULL is "", as set_query's */
     if (!rc && (rc = mill_value_struct_set(&d->metadata, key, &v)))
         mill_value_free(&v);
     return rc;
@@ -109,7 +109,7 @@ int mill_doc_meta_set_strv(struct mill_doc *d, const char *key, const char *cons
     int rc = 0;
     mill_value_list(&list);
     for (size_t i = 0; !rc && i < n; i++)
-        if (!(rc = mill_value_str(&item, strs[i], strlen(strs[i]))) &&
+        if (!(rc = mill_value_str(&item, strs[i] ? strs[i] : "", strs[i] ? strlen(strs[i]) : 0)) &&
             (rc = mill_value_list_push(&list, &item)) != 0)
             mill_value_free(&item);
     if (!rc)

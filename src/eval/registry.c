@@ -79,6 +79,9 @@ static int add_metric(struct mill_registry *r, const struct mill_metric *m, bool
     for (size_t i = 0; i < r->n_metrics; i++)
         if (!strcmp(r->metrics[i]->name, m->name)) {
             r->n_dup_builtin += builtin;
+            if (!builtin) /* every task scoring by this name, built-in ones included, gets it */
+                MILL_WARN("registry", "metric '%s' from a plugin replaces an earlier definition",
+                          m->name);
             r->metrics[i] = m;
             return 0;
         }
@@ -145,9 +148,25 @@ void mill_registry_free(struct mill_registry *r) {
 /* A table's ABI version this Mill reads. */
 static bool abi_ok(int v) { return v >= MILL_ABI_OLDEST && v <= MILL_ABI_VERSION; }
 
-/* Opens one plugin file; problems are warnings (the plugin is skipped), never fatal. */
+/* Why a plugin's task cannot be registered (a warning skips it), or NULL: what the registry
+ * and the runner would otherwise dereference or shift by. (One without a prompt function is
+ * registered for `mill ls --check` to name; eval and prompts refuse it up front.) */
+static const char *bad_task(const struct mill_task_config *t) {
+    if (!t->name)
+        return "a task has no name";
+    if ((unsigned)t->task_type > MILL_TASK_SUPERVISED_CLASSIFICATION)
+        return "its task_type is unknown";
+    return (unsigned)t->output_type > (unsigned)MILL_OUT_PERPLEXITY ? "its output_type is unknown"
+                                                                    : NULL;
+}
+
+/* Opens one plugin file; problems are warnings (the plugin or the entry is skipped), never
+ * fatal. */
 static int load_plugin(struct mill_registry *r, const char *path, size_t *n_loaded) {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* dlopen searches the library path for a name without a slash: "./" makes it this file */
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s%s", strchr(path, '/') ? "" : "./", path);
+    void *h = dlopen(rel, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         MILL_WARN("registry", "skipping plugin %s: %s", path, dlerror());
         return 0;
@@ -182,11 +201,25 @@ static int load_plugin(struct mill_registry *r, const char *path, size_t *n_load
     r->handles[r->n_handles++] = h;
     int rc = 0;
     for (size_t j = 0; !rc && mt && j < mt->n; j++)
-        rc = add_metric(r, &mt->metrics[j], false);
-    for (size_t j = 0; !rc && j < tt->n; j++)
-        rc = add_task(r, &tt->tasks[j], d, false);
+        if (!mt->metrics[j].name)
+            MILL_WARN("registry", "%s: skipping metric %zu: it has no name", path, j);
+        else
+            rc = add_metric(r, &mt->metrics[j], false);
+    for (size_t j = 0; !rc && j < tt->n; j++) {
+        const char *why_t = bad_task(&tt->tasks[j]);
+        if (why_t)
+            MILL_WARN("registry", "%s: skipping task %s: %s", path,
+                      tt->tasks[j].name ? tt->tasks[j].name : "(no name)", why_t);
+        else
+            rc = add_task(r, &tt->tasks[j], d, false);
+    }
     for (size_t j = 0; !rc && bt && j < bt->n; j++)
-        rc = add_benchmark(r, &bt->benchmarks[j], false);
+        if (!bt->benchmarks[j].name || !bt->benchmarks[j].task_names)
+            MILL_WARN("registry", "%s: skipping benchmark %s: it has no %s", path,
+                      bt->benchmarks[j].name ? bt->benchmarks[j].name : "(no name)",
+                      bt->benchmarks[j].name ? "task_names" : "name");
+        else
+            rc = add_benchmark(r, &bt->benchmarks[j], false);
     if (!rc)
         (*n_loaded)++;
     return rc;

@@ -1392,13 +1392,37 @@ static int keep_result(struct run_ctx *c, const struct mill_task_config *t,
     return rc;
 }
 
-/* Every name a task or a benchmark: MILL_EINVAL naming the first that is neither. */
+/* A task the runner can run: one with a prompt function (a plugin's may lack it). */
+static int check_task(const struct mill_task_config *t, const char *bench, const char *name,
+                      struct mill_err *err) {
+    if (!t)
+        return mill_err_set(err, MILL_EINVAL,
+                            "benchmark '%s' lists unknown task '%s' (see mill ls --check)", bench,
+                            name);
+    if (!t->prompt)
+        return mill_err_set(err, MILL_EINVAL,
+                            "task '%s' has no prompt function (see mill ls "
+                            "--check)",
+                            t->name);
+    return 0;
+}
+
+/* Every name a task or a benchmark, each task it stands for registered and runnable:
+ * MILL_EINVAL naming the first that is not. */
 static int check_names(const struct mill_registry *reg, char **names, size_t n,
                        struct mill_err *err) {
-    for (size_t i = 0; i < n; i++)
-        if (!mill_registry_benchmark(reg, names[i]) && !mill_registry_task(reg, names[i]))
+    for (size_t i = 0; i < n; i++) {
+        const struct mill_benchmark_config *b = mill_registry_benchmark(reg, names[i]);
+        const struct mill_task_config *t = b ? NULL : mill_registry_task(reg, names[i]);
+        if (!b && !t)
             return mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
                                 names[i]);
+        int rc = t ? check_task(t, NULL, names[i], err) : 0;
+        for (const char *const *x = b ? b->task_names : NULL; !rc && x && *x; x++)
+            rc = check_task(mill_registry_task(reg, *x), b->name, *x, err);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

@@ -75,6 +75,44 @@ m ls --plain --task_paths "$tmp/skip/oldabi.so,$tmp/toy/toy.so"
 check "a plugin file given directly is skipped the same way" \
     "[ $rc -eq 0 ] && grep -q 'oldabi.so' '$tmp/stderr' && grep -qE '^  toy_qa ' '$tmp/stdout'"
 
+# A plugin file named without a slash is the file in the current directory (dlopen would
+# search the library path for it).
+(cd "$tmp/toy" && "$MILL" ls --plain --task_paths toy.so >"$tmp/stdout" 2>"$tmp/stderr"); rc=$?
+check "--task_paths toy.so from its directory: loaded" \
+    "[ $rc -eq 0 ] && grep -qE '^  toy_qa ' '$tmp/stdout' || { cat '$tmp/stderr'; false; }"
+
+# A plugin written in C++: the headers declare the API extern "C".
+mkdir -p "$tmp/cxx"
+cat > "$tmp/cxx/cxx.cpp" <<'CPP'
+#include <mill/task.h>
+static int cxx_prompt(const mill_task_config *t, const mill_value *, mill_doc *doc, mill_err *) {
+    return mill_doc_set_query(doc, t->name);
+}
+static const char *const em[] = {"exact_match", nullptr};
+static mill_task_config tasks[1];
+__attribute__((constructor)) static void init() {
+    tasks[0].name = "cxx_task";
+    tasks[0].prompt = cxx_prompt;
+    tasks[0].metrics = em;
+}
+extern "C" const mill_tasks_table TASKS_TABLE = {MILL_ABI_VERSION, 1, tasks};
+CPP
+g++ -shared -fPIC -I "$SRC/include" -o "$tmp/cxx/cxx.so" "$tmp/cxx/cxx.cpp" 2>"$tmp/gxx.err" ||
+    cat "$tmp/gxx.err"
+m ls --check --task_paths "$tmp/cxx"
+check "a C++ plugin loads and passes the self-check" \
+    "[ $rc -eq 0 ] && grep -q '0 problems' '$tmp/stdout' || { cat '$tmp/stderr'; false; }"
+
+# eval and prompts refuse up front what ls --check names: a task with no prompt function, a
+# benchmark listing an unknown task (exit 2, nothing run).
+m --output_dir "$tmp/o-np" prompts bad_noprompt --task_paths "$tmp/bad"
+check "a task with no prompt function: exit 2 naming it" \
+    "[ $rc -eq 2 ] && grep -q \"task 'bad_noprompt' has no prompt function\" '$tmp/stderr'"
+: > "$tmp/none.jsonl"
+m --output_dir "$tmp/o-ub" eval "replay[file=$tmp/none.jsonl,name=m]" bad_bench --task_paths "$tmp/bad"
+check "a benchmark listing an unknown task: exit 2 naming both, nothing written" \
+    "[ $rc -eq 2 ] && grep -q \"benchmark 'bad_bench' lists unknown task 'no_such_task'\" '$tmp/stderr' && no_outputs '$tmp/o-ub'"
+
 # ---- missing paths ------------------------------------------------------------------------
 m ls --plain --task_paths "$tmp/nope"
 check "missing --task_paths dir: exit 2 naming it" \
