@@ -12,6 +12,7 @@
 
 #include "backend/zs_head.h"
 #include "core/hashcache.h"
+#include "core/log.h"
 #include "core/spec.h"
 #include "core/thread.h"
 #include "data/hub.h"
@@ -48,6 +49,7 @@ struct clipb {
     bool hf; /* named hf_clip or transformers_clip (Python Mill's transformers class): a
               * checkpoint with both formats is read as transformers' */
     char *dir;
+    int tag; /* the pretrained[] entry of path + pretrained, or -1 */
     char weights_sha[65];
     char tok_files[2][4096]; /* the tokenizer's files ("" when one is not used) */
     char text_key[512];      /* mill_zs_text_key */
@@ -63,19 +65,25 @@ struct clipb {
 };
 
 /* open_clip pretrained tags -> Hub repositories holding open_clip_config.json and weights
- * (open_clip's pretrained.py hf_hub entries). */
+ * (open_clip's pretrained.py hf_hub entries), with what open_clip takes from the tag rather
+ * than from that file: create_model_and_transforms(arch, pretrained=tag) builds the built-in
+ * config of arch (these five have no quick_gelu: GELU, even for the OpenAI weights, whose tag
+ * says quick_gelu and draws open_clip's "QuickGELU mismatch" warning) and preprocesses with
+ * the tag's mean and std (OpenAI's, or Inception's 0.5 for ViT-L-14 laion2b_s32b_b82k). */
 static const struct {
     const char *arch, *tag, *repo;
+    bool tag_quick_gelu, inception;
 } pretrained[] = {
-    {"ViT-B-32", "laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"},
-    {"ViT-B-32", "openai", "timm/vit_base_patch32_clip_224.openai"},
-    {"ViT-B-32", "datacomp_xl_s13b_b90k", "laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K"},
-    {"ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"},
-    {"ViT-B-16", "openai", "timm/vit_base_patch16_clip_224.openai"},
-    {"ViT-L-14", "laion2b_s32b_b82k", "laion/CLIP-ViT-L-14-laion2B-s32B-b82K"},
-    {"ViT-L-14", "openai", "timm/vit_large_patch14_clip_224.openai"},
-    {"ViT-H-14", "laion2b_s32b_b79k", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"},
-    {"ViT-g-14", "laion2b_s34b_b88k", "laion/CLIP-ViT-g-14-laion2B-s34B-b88K"},
+    {"ViT-B-32", "laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", false, false},
+    {"ViT-B-32", "openai", "timm/vit_base_patch32_clip_224.openai", true, false},
+    {"ViT-B-32", "datacomp_xl_s13b_b90k", "laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K", false,
+     false},
+    {"ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", false, false},
+    {"ViT-B-16", "openai", "timm/vit_base_patch16_clip_224.openai", true, false},
+    {"ViT-L-14", "laion2b_s32b_b82k", "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", false, true},
+    {"ViT-L-14", "openai", "timm/vit_large_patch14_clip_224.openai", true, false},
+    {"ViT-H-14", "laion2b_s32b_b79k", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K", false, false},
+    {"ViT-g-14", "laion2b_s34b_b88k", "laion/CLIP-ViT-g-14-laion2B-s34B-b88K", false, false},
 };
 
 /* clang-format off */
@@ -104,6 +112,7 @@ static int clip_open(const struct mill_model_spec *spec, void **state, struct mi
     struct clipb *c = calloc(1, sizeof *c);
     if (!c)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    c->tag = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cpus > 0 ? cpus : 1;
     int rc = mill_spec_apply_args(spec, clip_args, c, err);
@@ -207,8 +216,10 @@ static int resolve_checkpoint(struct clipb *c, struct mill_err *err) {
         return rc ? rc : fetch_checkpoint(c, c->path, err);
     }
     for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
-        if (!strcmp(pretrained[i].arch, c->path) && !strcmp(pretrained[i].tag, c->pretrained))
+        if (!strcmp(pretrained[i].arch, c->path) && !strcmp(pretrained[i].tag, c->pretrained)) {
+            c->tag = (int)i;
             return fetch_checkpoint(c, pretrained[i].repo, err);
+        }
     struct mill_buf known = {0};
     for (size_t i = 0; i < sizeof pretrained / sizeof pretrained[0]; i++)
         mill_buf_addf(&known, "%s%s/%s", i ? ", " : "", pretrained[i].arch, pretrained[i].tag);
@@ -292,6 +303,23 @@ static int clip_load(void *state, struct mill_err *err) {
     p.threads = (int)c->threads;
     p.max_batch = (int)c->batch;
     p.prefer_hf = c->hf;
+    if (!rc && c->tag >= 0) { /* open_clip's built-in architecture, the tag's preprocessing */
+        static const float openai_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f},
+                           openai_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+        bool inc = pretrained[c->tag].inception;
+        p.quick_gelu = 1;
+        p.tag_pre = true;
+        for (int k = 0; k < 3; k++) {
+            p.mean[k] = inc ? 0.5f : openai_mean[k];
+            p.std[k] = inc ? 0.5f : openai_std[k];
+        }
+        if (pretrained[c->tag].tag_quick_gelu)
+            MILL_WARN("clip",
+                      "%s/%s: GELU, as open_clip builds %s's built-in config for this "
+                      "tag (its 'QuickGELU mismatch' warning; %s-quickgelu is not known "
+                      "here)",
+                      c->path, c->pretrained, c->path, c->path);
+    }
     if (!rc)
         rc = mill_clip_load(c->dir, &p, &c->model, err);
     if (!rc)
@@ -311,8 +339,12 @@ static int clip_load(void *state, struct mill_err *err) {
     if (rc)
         return rc;
     const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
-    const char *version = hf ? CLIP_TOKENIZER_VERSION "+hf-fast-2"
-                             : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION;
+    /* the text tower's activation is in the key: a tag's GELU is not its file's QuickGELU */
+    char version[160];
+    snprintf(version, sizeof version, "%s%s",
+             hf ? CLIP_TOKENIZER_VERSION "+hf-fast-2"
+                : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION,
+             c->hp->quick_gelu ? "+quick_gelu" : "+gelu");
     if ((rc = mill_zs_text_key(c->cache_dir, version, c->hp->context_length, files, c->text_key,
                                sizeof c->text_key, err)))
         return rc;

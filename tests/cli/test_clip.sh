@@ -8,7 +8,7 @@
 # images larger than the model's input are resized; a corrupt image fails its sample only; an LLM
 # is rejected up front; ImageNet's 1000 names are unique and the class tables are what
 # tools/gen_class_tables.py makes of tests/data/clip_benchmark; broken checkpoints give clear
-# errors.
+# errors; an open_clip tag computes as open_clip builds it (the architecture's own config).
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}
@@ -223,5 +223,35 @@ if fake_hub "$tmp/hubroot"; then
         "[ $rc2 -eq 0 ] && grep -q \"\$(sha256sum '$tmp/ck/open_clip/open_clip_model.safetensors' | cut -c1-64)\" $tmp/huboc/outputs/*/cifar10_0shot.json"
     check "the two runs' predictions agree (the same weights either way)" \
         "compare '$tmp/hubhf' '$tmp/huboc' cifar10_0shot 1e-3 >/dev/null"
+
+    # An open_clip tag: open_clip builds the architecture's built-in config (ViT-B-32 has no
+    # quick_gelu: GELU, even for OpenAI's weights, with its "QuickGELU mismatch" warning) and
+    # preprocesses with the tag's mean and std, whatever the repo's open_clip_config.json says.
+    # The tiny checkpoint served as the tag's repo with quick_gelu true and another mean/std
+    # must score as the plain checkpoint (GELU, OpenAI's mean/std: the PyTorch-checked run).
+    T="$tmp/hubroot/models/timm/vit_base_patch32_clip_224.openai"; mkdir -p "$T/$SHA"
+    cp "$tmp/ck/open_clip/"* "$T/$SHA/"
+    printf '{"revisions": {"main": "%s"}}\n' "$SHA" > "$T/hub.json"
+    "$PY" - "$T/$SHA/open_clip_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model_cfg"]["quick_gelu"] = True
+c["preprocess_cfg"].update(mean=[0.1, 0.2, 0.3], std=[0.4, 0.5, 0.6])
+json.dump(c, open(sys.argv[1], "w"))
+PY
+    # (the first 20 docs: a later one was corrupted above)
+    "$MILL" --output_dir "$tmp/plain20" --limit 20 eval "clip[path=$tmp/ck/open_clip]" cifar10 \
+        >/dev/null 2>&1
+    HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache-tag" "$MILL" \
+        --output_dir "$tmp/tag" --limit 20 eval "clip[path=ViT-B-32,pretrained=openai]" cifar10 \
+        >/dev/null 2>"$tmp/tag.err"; rc=$?
+    check "ViT-B-32/openai: GELU and the tag's mean/std, as open_clip builds it (scores == the plain checkpoint's)" \
+        "[ $rc -eq 0 ] && compare '$tmp/plain20' '$tmp/tag' cifar10_0shot 1e-5 >/dev/null || { tail -2 '$tmp/tag.err'; false; }"
+    check "... with open_clip's QuickGELU warning" "grep -q 'GELU, as open_clip builds ViT-B-32' '$tmp/tag.err'"
+    HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache-tag" "$MILL" \
+        --output_dir "$tmp/tagrepo" --limit 20 eval "clip[path=timm/vit_base_patch32_clip_224.openai]" \
+        cifar10 >/dev/null 2>"$tmp/tagrepo.err"; rc=$?
+    check "the same repo named as a repo follows its file (QuickGELU, its mean/std): other scores" \
+        "[ $rc -eq 0 ] && ! compare '$tmp/plain20' '$tmp/tagrepo' cifar10_0shot 1e-5 >/dev/null 2>&1"
 fi
 finish

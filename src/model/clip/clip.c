@@ -155,6 +155,12 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
         rc = find_checkpoint(dir, m, config, weights, sizeof config, err);
     if (!rc)
         rc = load_config(dir, config, m, err);
+    if (!rc && m->params.quick_gelu)
+        m->hp.quick_gelu = m->params.quick_gelu == 2;
+    for (int k = 0; !rc && m->params.tag_pre && k < 3; k++) {
+        m->hp.mean[k] = m->params.mean[k];
+        m->hp.std[k] = m->params.std[k];
+    }
     if (!rc)
         rc = mill_clip_load_weights(m, weights, err);
     if (rc) {

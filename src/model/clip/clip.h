@@ -43,6 +43,12 @@ struct mill_clip_params {
     int threads;    /* CPU threads for ggml (0 = all cores) */
     int max_batch;  /* images or texts per graph (0 = 64) */
     bool prefer_hf; /* a directory holding both formats: transformers' files, not open_clip's */
+    /* An open_clip architecture name with a pretrained tag: open_clip builds the name's built-in
+     * config (quick_gelu: 0 the checkpoint config's, 1 GELU, 2 QuickGELU) and preprocesses as
+     * the tag says (tag_pre: mean and std), whatever the checkpoint's own config file says. */
+    int quick_gelu;
+    bool tag_pre;
+    float mean[3], std[3];
 };
 
 struct mill_clip_params mill_clip_default_params(void);
