@@ -1,7 +1,7 @@
 /* arrow.c: the reader of `datasets`' arrow builder, which `datasets` picks for an `.arrow` data
  * file (what `save_to_disk` writes): Arrow IPC, the streaming format (`pa.ipc.open_stream`) or
- * the file format (`ARROW1` magic, its footer ignored: the messages are read in order, as the
- * builder falls back to `pa.ipc.open_file`). One row per record batch row, a struct of the
+ * the file format (`ARROW1` magic; the schema and the message blocks from its footer, as the
+ * builder's fall-back `pa.ipc.open_file` reads it; each block read once). One row per record batch row, a struct of the
  * schema's top-level fields in order.
  *
  * Messages are read one at a time (the batch in memory, and the dictionaries): an encapsulated
@@ -15,7 +15,9 @@
  *   dictionary-encoded fields -> their dictionary's values (delta dictionaries appended).
  * Refused with an error naming the file (and the field): Decimal, Interval, Union, the view
  * and run-end encoded types, big-endian data, compressed bodies (IPC BodyCompression, which
- * datasets does not write). Every offset, length and size in the file is checked
+ * datasets does not write); and, as pyarrow refuses them, Int widths other than 8-64 bits,
+ * two fields sharing a dictionary id, a batch before its dictionary, a column whose length is
+ * not its batch's, a dictionary replaced in a file, a footer listing a block twice. Every offset, length and size in the file is checked
  * against the bytes it points into; this file trusts nothing it reads. */
 #include "data/reader.h"
 
@@ -220,12 +222,14 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
     f->ty = (int)fb_int(b, t, 2, 1, 0) & 0xFF;
     size_t ty = fb_ref(b, t, 3);
     switch (f->ty) {
-    case TY_INT:
-        f->width = (int)fb_int(b, ty, 0, 4, 0) / 8;
+    case TY_INT: {
+        int64_t bits = fb_int(b, ty, 0, 4, 0);
+        f->width = (int)bits / 8;
         f->is_signed = fb_int(b, ty, 1, 1, 0) != 0;
-        if (f->width != 1 && f->width != 2 && f->width != 4 && f->width != 8)
+        if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
             return fail(r, err, "an Int field of a bit width other than 8, 16, 32, 64: ", f->name);
         break;
+    }
     case TY_FLOAT: {
         int64_t pr = fb_int(b, ty, 0, 2, 0);
         f->width = pr == 0 ? 2 : pr == 1 ? 4 : pr == 2 ? 8 : 0;
@@ -264,9 +268,10 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
         f->dict = true;
         f->dict_id = fb_int(b, de, 0, 8, 0);
         size_t it = fb_ref(b, de, 1);
-        f->idx_width = it ? (int)fb_int(b, it, 0, 4, 32) / 8 : 4;
+        int64_t bits = it ? fb_int(b, it, 0, 4, 32) : 32;
+        f->idx_width = (int)bits / 8;
         f->idx_signed = it ? fb_int(b, it, 1, 1, 1) != 0 : true;
-        if (f->idx_width != 1 && f->idx_width != 2 && f->idx_width != 4 && f->idx_width != 8)
+        if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
             return fail(r, err, "bad dictionary index width in field ", f->name);
     }
     size_t kv = fb_ref(b, t, 5);
@@ -275,7 +280,7 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
         return fail(r, err, "bad children of field ", f->name);
     bool nested = f->ty == TY_LIST || f->ty == TY_LARGE_LIST || f->ty == TY_FIXED_LIST ||
                   f->ty == TY_MAP || f->ty == TY_STRUCT;
-    if (nested != (nk > 0) || ((f->ty != TY_STRUCT) && nk > 1))
+    if ((nested && f->ty != TY_STRUCT && nk != 1) || (!nested && nk > 0))
         return fail(r, err, "children that do not fit the type of field ", f->name);
     if (nk && !(f->kids = calloc(nk, sizeof *f->kids)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -290,6 +295,21 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
     if (f->ty == TY_MAP && (f->kids[0].ty != TY_STRUCT || f->kids[0].n_kids != 2))
         return fail(r, err, "a Map whose entries are not key/value structs: ", f->name);
     return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The dictionary ids of the fields below f, into ids (when not NULL) at *n. */
+static void count_dicts(const struct fld *f, int64_t *ids, size_t *n) {
+    for (size_t k = 0; k < f->n_kids; k++) {
+        if (f->kids[k].dict && ids)
+            ids[*n] = f->kids[k].dict_id;
+        *n += f->kids[k].dict;
+        count_dicts(&f->kids[k], ids, n);
+    }
 }
 
 static int read_schema(struct arrow *r, const struct fb *b, size_t s, struct mill_err *err) {
@@ -311,6 +331,22 @@ static int read_schema(struct arrow *r, const struct fb *b, size_t s, struct mil
         if (rc)
             return rc;
     }
+    /* one field per dictionary id, as pyarrow's DictionaryMemo insists: a field and its own
+     * descendant sharing one would make a value contain itself */
+    size_t nd = 0;
+    count_dicts(&r->root, NULL, &nd);
+    int64_t *ids = malloc((nd ? nd : 1) * sizeof *ids);
+    if (!ids)
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    nd = 0;
+    count_dicts(&r->root, ids, &nd);
+    qsort(ids, nd, sizeof *ids, cmp_i64);
+    bool dup = false;
+    for (size_t i = 1; i < nd; i++)
+        dup = dup || ids[i] == ids[i - 1];
+    free(ids);
+    if (dup)
+        return fail(r, err, "two fields of the schema share a dictionary id", NULL);
     r->have_schema = true;
     return 0;
 }
@@ -360,6 +396,8 @@ static bool is_large(int ty) {
     return ty == TY_LARGE_BINARY || ty == TY_LARGE_UTF8 || ty == TY_LARGE_LIST;
 }
 
+static const struct dict *find_dict(const struct arrow *r, int64_t id);
+
 /* Fills a (field f) from the batch's next node and buffers, then its children. */
 static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *a, int depth,
                  struct mill_err *err) {
@@ -384,6 +422,8 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
         if (!n && nulls)
             return fail(w->r, err, "nulls without a validity bitmap in field ", f->name);
     }
+    if (as_dict && !find_dict(w->r, f->dict_id))
+        return fail(w->r, err, "a record batch before the dictionary of field ", f->name);
     int ty = as_dict ? TY_INT : f->ty;
     int width = as_dict ? f->idx_width : f->width;
     switch (ty) {
@@ -398,7 +438,8 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
     case TY_FIXED_BINARY:
         if ((rc = next_buffer(w, &p, &n, err)))
             return rc;
-        if (n < (ty == TY_BOOL ? (size_t)(a->len + 7) / 8 : (size_t)a->len * (size_t)width))
+        if (ty == TY_BOOL ? n < (size_t)(a->len + 7) / 8
+                          : width <= 0 || (a->len && (size_t)a->len > n / (size_t)width))
             return fail(w->r, err, "a values buffer too short in field ", f->name);
         a->data = p;
         a->data_n = n;
@@ -436,6 +477,8 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
         rc = build(w, &f->kids[k], f->kids[k].dict, &a->kids[k], depth + 1, err);
     if (rc)
         return rc;
+    if (ty == TY_FIXED_LIST && f->width > 0 && a->len > INT64_MAX / f->width)
+        return fail(w->r, err, "a fixed-size list too long in field ", f->name);
     int64_t need = ty == TY_FIXED_LIST ? a->len * f->width : ty == TY_STRUCT ? a->len : 0;
     for (size_t k = 0; k < a->n_kids && (ty == TY_FIXED_LIST || ty == TY_STRUCT); k++)
         if (a->kids[k].len < need)
@@ -687,6 +730,9 @@ static int add_dictionary(struct arrow *r, const struct fb *meta, size_t db, uin
         memset(d, 0, sizeof *d);
         d->id = id;
         d->f = f;
+    } else if (!delta && r->file) {
+        free(body);
+        return fail(r, err, "a dictionary replaced in an Arrow file (IPC files allow none)", NULL);
     } else if (!delta) { /* a replacement: the old parts go */
         for (size_t i = 0; i < d->n_parts; i++)
             arr_free(&d->parts[i]);
@@ -733,8 +779,9 @@ static int add_batch(struct arrow *r, const struct fb *meta, size_t rb, uint8_t 
     r->n_cols = r->root.n_kids;
     for (size_t k = 0; k < r->n_cols && !rc; k++) {
         rc = build(&w, &r->root.kids[k], r->root.kids[k].dict, &r->cols[k], 1, err);
-        if (!rc && r->cols[k].len < rows)
-            rc = fail(r, err, "a column shorter than its record batch: ", r->root.kids[k].name);
+        if (!rc && r->cols[k].len != rows)
+            rc = fail(r, err,
+                      "a column whose length is not its record batch's: ", r->root.kids[k].name);
     }
     if (rc)
         return rc;
@@ -876,12 +923,24 @@ static int read_footer(struct arrow *r, struct mill_err *err) {
     for (int k = 0; !rc && k < 2; k++)
         for (uint32_t i = 0; i < n[k]; i++) {
             int64_t off = (int64_t)rd64(p + vec[k] + 4 + 24 * (size_t)i);
-            if (off < 8 || off >= (int64_t)size)
-                rc = fail(r, err, "a footer block outside the file", NULL);
+            if (off < 8 || off >= (int64_t)size || off % 8)
+                rc = fail(r, err, "a footer block outside the file (or not 8-byte aligned)", NULL);
             else
                 r->blocks[r->n_blocks++] = off;
         }
     free(p);
+    /* each message once: a block listed twice would keep its body twice */
+    int64_t *sorted = rc ? NULL : malloc((r->n_blocks ? r->n_blocks : 1) * sizeof *sorted);
+    if (!rc && !sorted)
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (sorted) {
+        memcpy(sorted, r->blocks, r->n_blocks * sizeof *sorted);
+        qsort(sorted, r->n_blocks, sizeof *sorted, cmp_i64);
+        for (size_t i = 1; !rc && i < r->n_blocks; i++)
+            if (sorted[i] == sorted[i - 1])
+                rc = fail(r, err, "a footer listing one message twice", NULL);
+        free(sorted);
+    }
     return rc;
 }
 

@@ -4,9 +4,11 @@
 # project's JavaScript implementation reads back from the files it wrote
 # (tests/reference/arrow_fixtures.cjs: every integer width, floats, strings, binary, booleans,
 # nulls, lists, large and fixed-size lists, structs, lists of structs, maps, an image-like
-# {bytes, path} struct, a dictionary replaced per batch, several batches, no rows). Then bad
-# input: a file cut short (stream and file), bytes that are no Arrow, a projection. Fails (never
-# skips) when node or apache-arrow is missing.
+# {bytes, path} struct, a dictionary replaced per batch or extended by a delta, dictionaries in
+# a list and a struct, half floats, dates, timestamps, several batches, no rows). Then bad input:
+# a file cut short (stream and file), bytes that are no Arrow, six hand-built files pyarrow
+# refuses (tests/data/arrow_bad), a projection. Fails (never skips) when node or apache-arrow is
+# missing.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 SRC=${MILL_SOURCE_DIR:-$(dirname "$0")/../..}
@@ -53,7 +55,7 @@ for name in $(cat "$tmp/index.txt"); do
     check "$name: the rows apache-arrow reads back" \
         "same $name || { tail -2 '$tmp/$name.err'; false; }"
 done
-check "eight fixtures" "[ $n -eq 8 ]"
+check "fourteen fixtures" "[ $n -eq 14 ]"
 
 # a projection reads the named columns only, in the file's order
 "$MILL" data head "$tmp/nested_stream.arrow" --columns image,l --n 1 >"$tmp/proj" 2>"$tmp/err"
@@ -66,6 +68,10 @@ for fmt in stream file; do
     head -c $(( $(stat -c %s "$f") - 40 )) "$f" > "$tmp/cut_$fmt.arrow"
     expect_exit "a $fmt file cut short: an error naming it" 1 "cut_$fmt.arrow: " \
         data head "$tmp/cut_$fmt.arrow" --n 1000
+done
+# files pyarrow refuses, each with one flaw (tests/data/README.md): a named error, no crash
+for f in "$SRC"/tests/data/arrow_bad/*.arrow; do
+    expect_exit "$(basename "$f"): refused naming the file" 1 "$(basename "$f"): " data head "$f"
 done
 printf 'not arrow at all, just text\n' > "$tmp/text.arrow"
 expect_exit "bytes that are no Arrow: an error naming the file" 1 \

@@ -32,6 +32,10 @@ function plain(v, type) {
         return o;
     }
     if (A.DataType.isDictionary(type)) return plain(v, type.dictionary);
+    if (A.DataType.isDate(type)) { /* arrow-js gives milliseconds; stored: days or ms */
+        const ms = typeof v === 'number' ? v : v.getTime();
+        return type.unit === A.DateUnit.DAY ? Math.floor(ms / 86400000) : ms;
+    }
     if (typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
     throw new Error('no plain form for ' + type);
 }
@@ -116,7 +120,37 @@ function batches() {
     return [mk([1, 2, 3]), mk([4, null]), mk([6])].reduce((a, b) => a.concat(b));
 }
 
-for (const [name, t] of [['scalars', scalars()], ['nested', nested()], ['batches', batches()]]) {
+// Dictionaries as arrow-js writes them otherwise: one extended by a delta batch, and inside a
+// list and a struct (after the reader review's files).
+function deltaDictionary() {
+    const values = vec(new A.Utf8(), ['a', 'b']).concat(vec(new A.Utf8(), ['c']));
+    const type = new A.Dictionary(new A.Utf8(), new A.Int32(), 7);
+    return new A.Table({ d: A.makeVector(A.makeData({ type, length: 4, nullCount: 0,
+        data: Int32Array.of(0, 2, 1, 2), dictionary: values })) });
+}
+
+function nestedDictionaries() {
+    const lt = new A.List(new A.Field('item', new A.Dictionary(new A.Utf8(), new A.Int8(), 3), true));
+    const st = new A.Struct([new A.Field('k', new A.Dictionary(new A.Utf8(), new A.Int16(), 4),
+        true)]);
+    return new A.Table({ l: vec(lt, [['x', 'y'], [], null, ['y']]),
+        s: vec(st, [{ k: 'p' }, { k: null }, null, { k: 'q' }]) });
+}
+
+// Half floats, dates (days, milliseconds), millisecond timestamps: their stored numbers.
+function temporal() {
+    return new A.Table({
+        h: vec(new A.Float16(), [1.5, -65504, 0.5, null]),
+        dd: vec(new A.DateDay(), [new Date(0), new Date(86400000 * 19000), null,
+            new Date(-86400000)]),
+        dm: vec(new A.DateMillisecond(), [new Date(1234567), null, new Date(0), new Date(-5)]),
+        ts: vec(new A.TimestampMillisecond(), [0, 1700000000123, null, -1]),
+    });
+}
+
+for (const [name, t] of [['scalars', scalars()], ['nested', nested()], ['batches', batches()],
+    ['delta', deltaDictionary()], ['nested_dict', nestedDictionaries()],
+    ['temporal', temporal()]]) {
     write(name + '_stream', t, 'stream');
     write(name + '_file', t, 'file'); /* its schema in the footer alone, as arrow-js writes it */
 }
