@@ -589,6 +589,107 @@ static int decode_webp(const uint8_t *p, size_t n, struct mill_image *img, struc
     return 0;
 }
 
+/* ---- EXIF orientation ---------------------------------------------------------------------- */
+
+/* The Orientation tag (0x0112) of IFD0 in the TIFF structure t[0..n), 1 (as stored) when absent
+ * or malformed. */
+static int tiff_orientation(const uint8_t *t, size_t n) {
+    if (n >= 6 && !memcmp(t, "Exif\0\0", 6)) { /* WebP's EXIF chunk may keep the JPEG prefix */
+        t += 6;
+        n -= 6;
+    }
+    if (n < 8 || (memcmp(t, "II", 2) && memcmp(t, "MM", 2)))
+        return 1;
+    bool le = t[0] == 'I';
+#define U16(q) (le ? rd16le(q) : (uint32_t)(q)[0] << 8 | (q)[1])
+#define U32(q) (le ? rd32le(q) : rd32be(q))
+    uint32_t ifd = U32(t + 4);
+    if (U16(t + 2) != 42 || ifd > n - 2)
+        return 1;
+    uint32_t count = U16(t + ifd);
+    for (uint32_t i = 0; i < count && ifd + 2 + 12 * (size_t)(i + 1) <= n; i++) {
+        const uint8_t *e = t + ifd + 2 + 12 * (size_t)i;
+        if (U16(e) == 0x0112 && U16(e + 2) == 3 && U32(e + 4) >= 1)
+            return (int)U16(e + 8);
+    }
+    return 1;
+#undef U16
+#undef U32
+}
+
+/* The EXIF orientation of an encoded image (JPEG's APP1 "Exif", PNG's eXIf chunk, WebP's EXIF
+ * chunk), 1 when it has none. */
+static int exif_orientation(const uint8_t *p, size_t n, enum fmt f) {
+    if (f == FMT_JPEG) {
+        for (size_t i = 2; i + 4 <= n && p[i] == 0xFF;) {
+            uint8_t m = p[i + 1];
+            if (m == 0xFF || m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+                i += m == 0xFF ? 1 : 2;
+                continue;
+            }
+            size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
+            if (m == 0xDA || m == 0xD9 || len < 2 || len > n - i - 2)
+                return 1;
+            if (m == 0xE1 && len >= 8 && !memcmp(p + i + 4, "Exif\0\0", 6))
+                return tiff_orientation(p + i + 10, len - 8);
+            i += 2 + len;
+        }
+    } else if (f == FMT_PNG) {
+        for (size_t off = 8; n - off >= 12;) {
+            uint64_t len = rd32be(p + off);
+            if (len > n - off - 12)
+                return 1;
+            if (!memcmp(p + off + 4, "eXIf", 4))
+                return tiff_orientation(p + off + 8, (size_t)len);
+            off += (size_t)len + 12;
+        }
+    } else if (f == FMT_WEBP) {
+        for (size_t off = 12; n - off >= 8;) { /* FourCC, little-endian size, even padding */
+            uint64_t len = rd32le(p + off + 4);
+            if (len > n - off - 8)
+                return 1;
+            if (!memcmp(p + off, "EXIF", 4))
+                return tiff_orientation(p + off + 8, (size_t)len);
+            off += (size_t)len + 8;
+            if (len & 1 && off++ == n)
+                return 1;
+        }
+    }
+    return 1;
+}
+
+/* Applies orientation o (2-8) to img as Pillow's ImageOps.exif_transpose does (the transpose
+ * methods FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE,
+ * ROTATE_90); other values leave it. */
+static int orient(struct mill_image *img, int o, struct mill_err *err) {
+    if (o < 2 || o > 8)
+        return 0;
+    bool swap = o >= 5; /* width and height exchange */
+    size_t w = (size_t)img->w, h = (size_t)img->h, ow = swap ? h : w, oh = swap ? w : h;
+    uint8_t *out = malloc(w * h * 3);
+    if (!out)
+        return mill_err_set(err, MILL_ENOMEM, "image: out of memory");
+    for (size_t y = 0; y < oh; y++)
+        for (size_t x = 0; x < ow; x++) {
+            size_t sx, sy; /* the source pixel of output (x, y) */
+            switch (o) {
+            case 2: sx = w - 1 - x, sy = y; break;         /* FLIP_LEFT_RIGHT */
+            case 3: sx = w - 1 - x, sy = h - 1 - y; break; /* ROTATE_180 */
+            case 4: sx = x, sy = h - 1 - y; break;         /* FLIP_TOP_BOTTOM */
+            case 5: sx = y, sy = x; break;                 /* TRANSPOSE */
+            case 6: sx = y, sy = h - 1 - x; break;         /* ROTATE_270 (clockwise 90) */
+            case 7: sx = w - 1 - y, sy = h - 1 - x; break; /* TRANSVERSE */
+            default: sx = w - 1 - y, sy = x; break;        /* 8: ROTATE_90 (counter-clockwise) */
+            }
+            memcpy(out + (y * ow + x) * 3, img->rgb + (sy * w + sx) * 3, 3);
+        }
+    free(img->rgb);
+    img->rgb = out;
+    img->w = (int)ow;
+    img->h = (int)oh;
+    return 0;
+}
+
 int mill_image_decode(const void *data, size_t len, struct mill_image *img, struct mill_err *err) {
     if (!img || (!data && len))
         return mill_err_set(err, MILL_EINVAL, "image: NULL argument");
@@ -604,6 +705,8 @@ int mill_image_decode(const void *data, size_t len, struct mill_image *img, stru
     int rc = f == FMT_WEBP   ? decode_webp(p, len, img, err)
              : f == FMT_JPEG ? decode_jpeg(p, len, img, err)
                              : decode_stb(p, len, f, img, err);
+    if (!rc) /* datasets' Image feature applies ImageOps.exif_transpose (datasets 2.19 on) */
+        rc = orient(img, exif_orientation(p, len, f), err);
     if (rc)
         mill_image_free(img);
     return rc;

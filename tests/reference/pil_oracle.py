@@ -12,7 +12,8 @@ Each request is one ASCII header line "KIND W H ARGS..." followed by W*H*3 raw R
   clip_hf (the same arguments)      -> the same for transformers' CLIPImageProcessor: the crop at
                                     (n - SIZE) // 2, the rescale in float64
   encode W H NAME                -> u32 n, u32 w, u32 h, n bytes of an encoded file, w*h*3 bytes
-                                    of Image.open(file).convert("RGB")
+                                    of Image.open(file).convert("RGB"), turned by its EXIF
+                                    orientation first as datasets' Image feature turns it
 
 torch is not installed here, so clip() restates torchvision's Resize(size, BICUBIC) +
 CenterCrop(size) + ToTensor + Normalize for a PIL image with Pillow and float32 numpy:
@@ -26,7 +27,7 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 R = Image.Resampling
 FILTERS = {"NEAREST": R.NEAREST, "BOX": R.BOX, "BILINEAR": R.BILINEAR,
@@ -134,8 +135,19 @@ def encode(im, name):
         "gif": lambda: save(pal, "GIF"),
         "gif_trns": lambda: save(pal, "GIF", transparency=3),
     }
+    for o in range(1, 9):  # an EXIF Orientation tag, as cameras write it
+        exif = Image.Exif()
+        exif[0x0112] = o
+        table["png_exif%d" % o] = lambda e=exif: save(im, "PNG", exif=e.tobytes())
+        table["jpg_exif%d" % o] = lambda e=exif: save(im, "JPEG", quality=95, exif=e.tobytes())
+        table["webp_exif%d" % o] = lambda e=exif: save(im, "WEBP", lossless=True,
+                                                      exif=e.tobytes())
     data = table[name]()
-    dec = Image.open(io.BytesIO(data)).convert("RGB")
+    dec = Image.open(io.BytesIO(data))
+    # datasets' Image feature (2.19 on) turns the image by its EXIF orientation
+    if dec.getexif().get(0x0112) is not None:
+        dec = ImageOps.exif_transpose(dec)
+    dec = dec.convert("RGB")
     return struct.pack("<III", len(data), dec.width, dec.height) + data + dec.tobytes()
 
 
