@@ -270,11 +270,11 @@ static int load_tokenizer(struct clipb *c, struct mill_err *err) {
                         c->dir);
 }
 
+/* The digest of the weights the model loaded (a directory may hold both formats). */
 static int weights_sha(struct clipb *c, struct mill_err *err) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", c->dir,
-             exists(c->dir, "open_clip_model.safetensors") ? "open_clip_model.safetensors"
-                                                           : "model.safetensors");
+             mill_clip_is_hf(c->model) ? "model.safetensors" : "open_clip_model.safetensors");
     return mill_sha256_file_cached(c->cache_dir, p, c->weights_sha, err);
 }
 

@@ -202,6 +202,14 @@ run cx "clip[path=$tmp/convnext]"; rc=$?
 check "unknown architecture (a timm ConvNeXt tower): exit 1 saying what is supported" \
     "[ $rc -eq 1 ] && grep -q \"timm_model_name asks for a timm vision tower (only open_clip's ViT\" '$tmp/stderr'"
 
+# A local directory holding both formats read by hf_clip: the provenance's digest is of the
+# weights it loaded (transformers'), not of open_clip's file beside them.
+mkdir -p "$tmp/bothdir" && cp "$tmp/ck/open_clip/"* "$tmp/ck/hf/"* "$tmp/bothdir/" 2>/dev/null
+"$MILL" --output_dir "$tmp/bothloc" --limit 4 eval "hf_clip[path=$tmp/bothdir]" cifar10 \
+    >/dev/null 2>"$tmp/bothloc.err"; rc=$?
+check "hf_clip on a local directory of both formats: weights_sha256 of model.safetensors" \
+    "[ $rc -eq 0 ] && grep -q \"\\\"weights_sha256\\\":\\\"\$(sha256sum '$tmp/ck/hf/model.safetensors' | cut -c1-64)\" $tmp/bothloc/outputs/*/cifar10_0shot.json || { tail -2 '$tmp/bothloc.err'; false; }"
+
 # ---- a Hub repo holding both formats (as LAION's do) -----------------------------------------
 # hf_clip reads transformers' files (with preprocessor_config.json, which it downloads) and
 # cleans captions as CLIPTokenizerFast; clip reads open_clip's. Seen in the provenance's
