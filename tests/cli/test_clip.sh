@@ -90,6 +90,14 @@ sed 's/"shortest_edge": \([0-9]*\)/"height": \1, "width": \1/' "$tmp/ck/hf/prepr
 expect_exit "HF preprocessor_config.json with a squash resize: refused, naming the file" 1 \
     "sq/preprocessor_config.json: a resize other than the shorter side" \
     --output_dir "$tmp/sqo" eval "clip[path=$tmp/sq]" cifar10
+# an integer rescale_factor (1) scales by 1, as transformers multiplies: not 1/255, refused
+mkdir -p "$tmp/rf"
+ln -s "$tmp/ck/hf/config.json" "$tmp/ck/hf/model.safetensors" "$tmp/rf/"
+sed 's/"rescale_factor": [0-9.e-]*/"rescale_factor": 1/' "$tmp/ck/hf/preprocessor_config.json" \
+    >"$tmp/rf/preprocessor_config.json"
+expect_exit "HF preprocessor_config.json with rescale_factor 1 (an int): refused, naming the file" 1 \
+    "rf/preprocessor_config.json: pixels not scaled by 1/255" \
+    --output_dir "$tmp/rfo" eval "clip[path=$tmp/rf]" cifar10
 ln -s "$tmp/ck/open_clip/open_clip_model.safetensors" "$tmp/bl/"
 "$PY" -c 'import json, sys; c = json.load(open(sys.argv[1])); c.setdefault("preprocess_cfg", {})["interpolation"] = "bilinear"; json.dump(c, open(sys.argv[2], "w"))' \
     "$tmp/ck/open_clip/open_clip_config.json" "$tmp/bl/open_clip_config.json"

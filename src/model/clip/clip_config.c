@@ -376,7 +376,11 @@ int mill_clip_config_hf_pre(const struct mill_value *pre, const char *path,
     const struct mill_value *size = mill_value_get(pre, "size"),
                             *crop = mill_value_get(pre, "crop_size"),
                             *factor = mill_value_get(pre, "rescale_factor");
-    double f = factor && factor->kind == MILL_V_FLOAT ? factor->u.f : 1.0 / 255.0;
+    /* an integer factor (1) scales by itself, as transformers multiplies by it */
+    double f = !factor || factor->kind == MILL_V_NULL ? 1.0 / 255.0
+               : factor->kind == MILL_V_FLOAT         ? factor->u.f
+               : factor->kind == MILL_V_INT           ? (double)factor->u.i
+                                                      : NAN;
     hp->floor_crop = true;
     if (!flag_is(pre, "do_resize", true) || (size && !side_is(size, n, true)))
         return pre_unsupported(path, "a resize other than the shorter side to the image size", n,
@@ -385,7 +389,7 @@ int mill_clip_config_hf_pre(const struct mill_value *pre, const char *path,
         return pre_unsupported(path, "a resample filter other than bicubic (3)", n, err);
     if (!flag_is(pre, "do_center_crop", true) || (crop && !side_is(crop, n, false)))
         return pre_unsupported(path, "a crop other than the image size at the centre", n, err);
-    if (!flag_is(pre, "do_rescale", true) || fabs(f * 255.0 - 1.0) > 1e-9 ||
+    if (!flag_is(pre, "do_rescale", true) || !(fabs(f * 255.0 - 1.0) <= 1e-9) ||
         !flag_is(pre, "do_normalize", true))
         return pre_unsupported(path, "pixels not scaled by 1/255 and normalised", n, err);
     return config_norm(pre, "image_mean", "image_std", path, hp, err);
