@@ -103,6 +103,21 @@ struct ran_task {
 
 /* ---- resolution and rejection ---------------------------------------------------------- */
 
+/* A task the runner can run: one with a prompt function (a plugin's may lack it). */
+static int check_task(const struct mill_task_config *t, const char *bench, const char *name,
+                      struct mill_err *err) {
+    if (!t)
+        return mill_err_set(err, MILL_EINVAL,
+                            "benchmark '%s' lists unknown task '%s' (see mill ls --check)", bench,
+                            name);
+    if (!t->prompt)
+        return mill_err_set(err, MILL_EINVAL,
+                            "task '%s' has no prompt function (see mill ls "
+                            "--check)",
+                            t->name);
+    return 0;
+}
+
 int mill_resolve_name(const struct mill_registry *reg, const char *name,
                       const struct mill_backend_caps *caps, const struct mill_task_config ***tasks,
                       size_t *n, struct mill_err *err) {
@@ -119,16 +134,22 @@ int mill_resolve_name(const struct mill_registry *reg, const char *name,
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (t)
         out[(*n)++] = t;
-    for (size_t i = 0; b && i < cap; i++) {
+    int rc = t ? check_task(t, NULL, name, err) : 0;
+    for (size_t i = 0; !rc && b && i < cap; i++) {
         const struct mill_task_config *x = mill_registry_task(reg, b->task_names[i]);
-        if (!x)
-            continue;
+        if ((rc = check_task(x, b->name, b->task_names[i], err)))
+            break;
         if (b->pick_variant_by_model && caps &&
             !(caps->task_types & (1u << mill_task_effective_type(x))))
             continue;
         out[(*n)++] = x;
         if (b->pick_variant_by_model && caps)
             break;
+    }
+    if (rc) {
+        free(out);
+        *n = 0;
+        return rc;
     }
     *tasks = out;
     return 0;
@@ -1390,21 +1411,6 @@ static int keep_result(struct run_ctx *c, const struct mill_task_config *t,
     int rc = copy_result(&c->ran[c->n_ran].tr, tr, t);
     c->n_ran += !rc;
     return rc;
-}
-
-/* A task the runner can run: one with a prompt function (a plugin's may lack it). */
-static int check_task(const struct mill_task_config *t, const char *bench, const char *name,
-                      struct mill_err *err) {
-    if (!t)
-        return mill_err_set(err, MILL_EINVAL,
-                            "benchmark '%s' lists unknown task '%s' (see mill ls --check)", bench,
-                            name);
-    if (!t->prompt)
-        return mill_err_set(err, MILL_EINVAL,
-                            "task '%s' has no prompt function (see mill ls "
-                            "--check)",
-                            t->name);
-    return 0;
 }
 
 /* Every name a task or a benchmark, each task it stands for registered and runnable:

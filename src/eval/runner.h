@@ -55,7 +55,8 @@ int mill_run_format_table(const struct mill_run_result *res, struct mill_buf *ou
 
 /* The tasks that name stands for with a backend of these caps: a benchmark's tasks (the first
  * servable one when it picks a variant), or the task itself. *tasks is malloc'd. Returns
- * MILL_ENOTFOUND for an unknown name; *n == 0 when a variant benchmark has no match. */
+ * MILL_ENOTFOUND for an unknown name, MILL_EINVAL for a benchmark listing an unknown task or
+ * a task without a prompt function; *n == 0 when a variant benchmark has no match. */
 struct mill_backend_caps;
 int mill_resolve_name(const struct mill_registry *reg, const char *name,
                       const struct mill_backend_caps *caps, const struct mill_task_config ***tasks,

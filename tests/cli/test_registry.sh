@@ -110,6 +110,11 @@ check "a task with no prompt function: exit 2 naming it" \
     "[ $rc -eq 2 ] && grep -q \"task 'bad_noprompt' has no prompt function\" '$tmp/stderr'"
 : > "$tmp/none.jsonl"
 m --output_dir "$tmp/o-ub" eval "replay[file=$tmp/none.jsonl,name=m]" bad_bench --task_paths "$tmp/bad"
+MILL_CACHE_DIR="$tmp/sched-cache" "$MILL" --output_dir "$tmp/o-sch" schedule \
+    "replay[file=$tmp/none.jsonl,name=m]" bad_bench --extra_task_paths "$tmp/bad" --dry_run \
+    >/dev/null 2>"$tmp/sch.err"; src=$?
+check "schedule of that benchmark: exit 2 naming both (no job for the rest of it)" \
+    "[ $src -eq 2 ] && grep -q \"benchmark 'bad_bench' lists unknown task 'no_such_task'\" '$tmp/sch.err'"
 check "a benchmark listing an unknown task: exit 2 naming both, nothing written" \
     "[ $rc -eq 2 ] && grep -q \"benchmark 'bad_bench' lists unknown task 'no_such_task'\" '$tmp/stderr' && no_outputs '$tmp/o-ub'"
 
