@@ -281,7 +281,8 @@ static int write_png(const struct mill_image *im, struct mill_buf *out) {
 }
 
 /* One image part: PNG bytes are sent as they are (and JPEG when MILL_IMAGE_FORMAT is JPEG);
- * any other image is decoded as everywhere in Mill and sent as a PNG. */
+ * any other image, or one with an EXIF orientation, is decoded as everywhere in Mill (turned)
+ * and sent as a PNG. */
 static int add_image(struct mill_buf *b, const struct oai *o, const struct mill_media *m, size_t i,
                      char *why, size_t n) {
     if (!m->data || !m->n) {
@@ -293,9 +294,10 @@ static int add_image(struct mill_buf *b, const struct oai *o, const struct mill_
     const char *mime = "image/png";
     struct mill_buf png = {0};
     int rc = 0;
-    if (o->jpeg && is_jpeg(p, len)) {
+    bool turned = mill_image_is_turned(p, len); /* sent as Mill sees it: turned, as a PNG */
+    if (o->jpeg && is_jpeg(p, len) && !turned) {
         mime = "image/jpeg";
-    } else if (!is_png(p, len)) {
+    } else if (!is_png(p, len) || turned) {
         struct mill_image im = {0};
         struct mill_err e = {0};
         if (mill_image_decode(p, len, &im, &e)) {

@@ -17,8 +17,9 @@
  * and run-end encoded types, big-endian data, compressed bodies (IPC BodyCompression, which
  * datasets does not write); and, as pyarrow refuses them, Int widths other than 8-64 bits,
  * two fields sharing a dictionary id, a batch before its dictionary, a column whose length is
- * not its batch's, a dictionary replaced in a file, a footer listing a block twice. Every offset, length and size in the file is checked
- * against the bytes it points into; this file trusts nothing it reads. */
+ * not its batch's, a dictionary replaced in a file, a footer listing a dictionary block twice.
+ * Every offset, length and size in the file is checked against the bytes it points into; this
+ * file trusts nothing it reads. */
 #include "data/reader.h"
 
 #include <mill/buf.h>
@@ -929,16 +930,18 @@ static int read_footer(struct arrow *r, struct mill_err *err) {
                 r->blocks[r->n_blocks++] = off;
         }
     free(p);
-    /* each message once: a block listed twice would keep its body twice */
-    int64_t *sorted = rc ? NULL : malloc((r->n_blocks ? r->n_blocks : 1) * sizeof *sorted);
+    /* each dictionary message once: a dictionary block listed twice would keep its body twice
+     * (a record batch's is dropped with its batch; pyarrow reads one listed twice twice) */
+    size_t nd = rc ? 0 : n[0];
+    int64_t *sorted = rc ? NULL : malloc((nd ? nd : 1) * sizeof *sorted);
     if (!rc && !sorted)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
     if (sorted) {
-        memcpy(sorted, r->blocks, r->n_blocks * sizeof *sorted);
-        qsort(sorted, r->n_blocks, sizeof *sorted, cmp_i64);
-        for (size_t i = 1; !rc && i < r->n_blocks; i++)
+        memcpy(sorted, r->blocks, nd * sizeof *sorted);
+        qsort(sorted, nd, sizeof *sorted, cmp_i64);
+        for (size_t i = 1; !rc && i < nd; i++)
             if (sorted[i] == sorted[i - 1])
-                rc = fail(r, err, "a footer listing one message twice", NULL);
+                rc = fail(r, err, "a footer listing one dictionary twice", NULL);
         free(sorted);
     }
     return rc;

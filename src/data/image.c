@@ -609,8 +609,16 @@ static int tiff_orientation(const uint8_t *t, size_t n) {
     uint32_t count = U16(t + ifd);
     for (uint32_t i = 0; i < count && ifd + 2 + 12 * (size_t)(i + 1) <= n; i++) {
         const uint8_t *e = t + ifd + 2 + 12 * (size_t)i;
-        if (U16(e) == 0x0112 && U16(e + 2) == 3 && U32(e + 4) >= 1)
+        uint32_t type = U16(e + 2);
+        if (U16(e) != 0x0112 || U32(e + 4) != 1)
+            continue;
+        /* the value inline, of any integer type PIL reads: BYTE, SHORT, LONG, signed ones */
+        if (type == 1 || type == 6)
+            return e[8];
+        if (type == 3 || type == 8)
             return (int)U16(e + 8);
+        if (type == 4 || type == 9)
+            return U32(e + 8) <= 8 ? (int)U32(e + 8) : 1;
     }
     return 1;
 #undef U16
@@ -620,6 +628,8 @@ static int tiff_orientation(const uint8_t *t, size_t n) {
 /* The EXIF orientation of an encoded image (JPEG's APP1 "Exif", PNG's eXIf chunk, WebP's EXIF
  * chunk), 1 when it has none. */
 static int exif_orientation(const uint8_t *p, size_t n, enum fmt f) {
+    if (n < 12)
+        return 1;
     if (f == FMT_JPEG) {
         for (size_t i = 2; i + 4 <= n && p[i] == 0xFF;) {
             uint8_t m = p[i + 1];
@@ -637,13 +647,20 @@ static int exif_orientation(const uint8_t *p, size_t n, enum fmt f) {
     } else if (f == FMT_PNG) {
         for (size_t off = 8; n - off >= 12;) {
             uint64_t len = rd32be(p + off);
-            if (len > n - off - 12)
+            if (len > n - off - 12 || !memcmp(p + off + 4, "IEND", 4)) /* nothing after IEND */
                 return 1;
             if (!memcmp(p + off + 4, "eXIf", 4))
                 return tiff_orientation(p + off + 8, (size_t)len);
             off += (size_t)len + 12;
         }
     } else if (f == FMT_WEBP) {
+        /* Pillow reads EXIF only from an extended file (VP8X with its EXIF flag), within the
+         * RIFF size */
+        uint64_t riff = (uint64_t)rd32le(p + 4) + 8;
+        if (riff < n)
+            n = (size_t)riff;
+        if (n < 21 || memcmp(p + 12, "VP8X", 4) || !(p[20] & 0x08))
+            return 1;
         for (size_t off = 12; n - off >= 8;) { /* FourCC, little-endian size, even padding */
             uint64_t len = rd32le(p + off + 4);
             if (len > n - off - 8)
@@ -688,6 +705,11 @@ static int orient(struct mill_image *img, int o, struct mill_err *err) {
     img->w = (int)ow;
     img->h = (int)oh;
     return 0;
+}
+
+bool mill_image_is_turned(const void *data, size_t len) {
+    int o = exif_orientation(data, len, sniff(data, len));
+    return o >= 2 && o <= 8;
 }
 
 int mill_image_decode(const void *data, size_t len, struct mill_image *img, struct mill_err *err) {

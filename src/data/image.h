@@ -54,6 +54,9 @@ enum mill_resample {
  * MILL_IMAGE_MAX_SIDE / MILL_IMAGE_MAX_PIXELS), MILL_EUNSUPPORTED (animated WebP), MILL_ENOMEM
  * or MILL_EINVAL (NULL arguments). *img is zeroed on failure. */
 int mill_image_decode(const void *data, size_t len, struct mill_image *img, struct mill_err *err);
+/* Whether the encoded image carries an EXIF orientation (2-8) that mill_image_decode applies:
+ * its bytes then do not show what Mill sees. */
+bool mill_image_is_turned(const void *data, size_t len);
 
 /* Frees img->rgb and zeroes *img; NULL is a no-op. */
 void mill_image_free(struct mill_image *img);

@@ -135,10 +135,10 @@ int mill_resolve_name(const struct mill_registry *reg, const char *name,
     if (t)
         out[(*n)++] = t;
     int rc = t ? check_task(t, NULL, name, err) : 0;
+    for (size_t i = 0; !rc && b && i < cap; i++) /* every listed task, the picked one or not */
+        rc = check_task(mill_registry_task(reg, b->task_names[i]), b->name, b->task_names[i], err);
     for (size_t i = 0; !rc && b && i < cap; i++) {
         const struct mill_task_config *x = mill_registry_task(reg, b->task_names[i]);
-        if ((rc = check_task(x, b->name, b->task_names[i], err)))
-            break;
         if (b->pick_variant_by_model && caps &&
             !(caps->task_types & (1u << mill_task_effective_type(x))))
             continue;

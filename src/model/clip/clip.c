@@ -155,9 +155,10 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
         rc = find_checkpoint(dir, m, config, weights, sizeof config, err);
     if (!rc)
         rc = load_config(dir, config, m, err);
-    if (!rc && m->params.quick_gelu)
+    bool oc = m->format != CLIP_HF; /* a tag's settings are open_clip's: not for HF files */
+    if (!rc && oc && m->params.quick_gelu)
         m->hp.quick_gelu = m->params.quick_gelu == 2;
-    for (int k = 0; !rc && m->params.tag_pre && k < 3; k++) {
+    for (int k = 0; !rc && oc && m->params.tag_pre && k < 3; k++) {
         m->hp.mean[k] = m->params.mean[k];
         m->hp.std[k] = m->params.std[k];
     }

@@ -45,7 +45,8 @@ struct mill_clip_params {
     bool prefer_hf; /* a directory holding both formats: transformers' files, not open_clip's */
     /* An open_clip architecture name with a pretrained tag: open_clip builds the name's built-in
      * config (quick_gelu: 0 the checkpoint config's, 1 GELU, 2 QuickGELU) and preprocesses as
-     * the tag says (tag_pre: mean and std), whatever the checkpoint's own config file says. */
+     * the tag says (tag_pre: mean and std), whatever the checkpoint's own config file says.
+     * Applied to open_clip's files only (a tag read through transformers' files keeps theirs). */
     int quick_gelu;
     bool tag_pre;
     float mean[3], std[3];
