@@ -304,15 +304,8 @@ static int clip_load(void *state, struct mill_err *err) {
     p.max_batch = (int)c->batch;
     p.prefer_hf = c->hf;
     if (!rc && c->tag >= 0) { /* open_clip's built-in architecture, the tag's preprocessing */
-        static const float openai_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f},
-                           openai_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-        bool inc = pretrained[c->tag].inception;
         p.quick_gelu = 1;
-        p.tag_pre = true;
-        for (int k = 0; k < 3; k++) {
-            p.mean[k] = inc ? 0.5f : openai_mean[k];
-            p.std[k] = inc ? 0.5f : openai_std[k];
-        }
+        p.norm = pretrained[c->tag].inception ? MILL_CLIP_NORM_INCEPTION : MILL_CLIP_NORM_OPENAI;
         if (pretrained[c->tag].tag_quick_gelu)
             MILL_WARN("clip",
                       "%s/%s: GELU, as open_clip builds %s's built-in config for this "

@@ -159,10 +159,8 @@ struct arr {
     const uint8_t *valid; /* validity bitmap, NULL = all valid */
     const uint8_t *offs;  /* offsets (variable-width, lists), or NULL */
     const uint8_t *data;  /* values */
-    size_t data_n;
     struct arr *kids;
     size_t n_kids;
-    const struct arr *dict; /* the dictionary's values (as_dict) */
 };
 
 static void arr_free(struct arr *a) {
@@ -174,12 +172,9 @@ static void arr_free(struct arr *a) {
 
 struct dict {
     int64_t id;
-    const struct fld *f; /* the field it encodes (its value type) */
-    struct arr a;        /* the values: the concatenation of its batches is not needed: */
-    struct arr *parts;   /* each delta batch is a part; index k runs over them in order */
-    int64_t *starts;
+    struct arr *parts; /* each delta batch is a part; index k runs over them in order */
     size_t n_parts;
-    uint8_t **bodies; /* the messages' bodies and decompressed buffers the parts point into */
+    uint8_t **bodies; /* the messages' bodies the parts point into */
     size_t n_bodies;
 };
 
@@ -196,7 +191,6 @@ struct arrow {
     size_t n_cols;
     int64_t rows, next;
     uint8_t *body; /* its message's body, which its arrays point into */
-    int64_t batches;
     bool eos;
     /* the file format: the messages the footer lists (dictionaries, then record batches) */
     bool file;
@@ -443,7 +437,6 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
                           : width <= 0 || (a->len && (size_t)a->len > n / (size_t)width))
             return fail(w->r, err, "a values buffer too short in field ", f->name);
         a->data = p;
-        a->data_n = n;
         return 0;
     case TY_BINARY:
     case TY_UTF8:
@@ -464,7 +457,6 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
         if ((rc = next_buffer(w, &p, &n, err)))
             return rc;
         a->data = p;
-        a->data_n = n;
         if (a->offs && !offsets_ok(a, is_large(ty), (int64_t)n))
             return fail(w->r, err, "offsets outside the data in field ", f->name);
         return 0;
@@ -730,7 +722,6 @@ static int add_dictionary(struct arrow *r, const struct fb *meta, size_t db, uin
         d = &g[r->n_dicts++];
         memset(d, 0, sizeof *d);
         d->id = id;
-        d->f = f;
     } else if (!delta && r->file) {
         free(body);
         return fail(r, err, "a dictionary replaced in an Arrow file (IPC files allow none)", NULL);
@@ -788,7 +779,6 @@ static int add_batch(struct arrow *r, const struct fb *meta, size_t rb, uint8_t 
         return rc;
     r->rows = rows;
     r->next = 0;
-    r->batches++;
     return 0;
 }
 
@@ -1016,7 +1006,7 @@ static int arrow_next(void *state, struct mill_value *row, struct mill_err *err)
     }
     int rc = struct_of(r, r->cols, &r->root, r->next, r->columns, row, err);
     if (rc)
-        return rc < 0 ? rc : -rc;
+        return rc;
     r->next++;
     return 1;
 }

@@ -56,18 +56,21 @@ int mill_text_open_stream(FILE *f, const char *name, const char *const *columns,
     return 0;
 }
 
-static int text_open(const char *path, const char *const *columns, void **state,
+static int open_path(const char *path, const char *const *columns, bool xml, void **state,
                      struct mill_err *err) {
     FILE *f = mill_data_fopen(path, err);
     *state = NULL;
-    return f ? mill_text_open_stream(f, path, columns, false, state, err) : err->code;
+    return f ? mill_text_open_stream(f, path, columns, xml, state, err) : err->code;
+}
+
+static int text_open(const char *path, const char *const *columns, void **state,
+                     struct mill_err *err) {
+    return open_path(path, columns, false, state, err);
 }
 
 static int xml_open(const char *path, const char *const *columns, void **state,
                     struct mill_err *err) {
-    FILE *f = mill_data_fopen(path, err);
-    *state = NULL;
-    return f ? mill_text_open_stream(f, path, columns, true, state, err) : err->code;
+    return open_path(path, columns, true, state, err);
 }
 
 /* The next byte of the file: 0..255, EOF at the end, -2 on a read error (err set). */

@@ -1418,14 +1418,13 @@ static int keep_result(struct run_ctx *c, const struct mill_task_config *t,
 static int check_names(const struct mill_registry *reg, char **names, size_t n,
                        struct mill_err *err) {
     for (size_t i = 0; i < n; i++) {
-        const struct mill_benchmark_config *b = mill_registry_benchmark(reg, names[i]);
-        const struct mill_task_config *t = b ? NULL : mill_registry_task(reg, names[i]);
-        if (!b && !t)
+        if (!mill_registry_benchmark(reg, names[i]) && !mill_registry_task(reg, names[i]))
             return mill_err_set(err, MILL_EINVAL, "unknown task or benchmark '%s' (see mill ls)",
                                 names[i]);
-        int rc = t ? check_task(t, NULL, names[i], err) : 0;
-        for (const char *const *x = b ? b->task_names : NULL; !rc && x && *x; x++)
-            rc = check_task(mill_registry_task(reg, *x), b->name, *x, err);
+        const struct mill_task_config **tasks = NULL;
+        size_t nt = 0;
+        int rc = mill_resolve_name(reg, names[i], NULL, &tasks, &nt, err); /* checks each task */
+        free(tasks);
         if (rc)
             return rc;
     }

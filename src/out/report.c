@@ -513,11 +513,9 @@ static void sweep_row(struct mill_buf *b, const struct member *m, const struct m
 }
 
 /* The rows of member m against ref: one per job, one per rolled-up benchmark. */
-static int member_rows(const struct mill_aggregate_table *t, const struct mill_results *r,
-                       const struct member *m, const struct member *ref, struct mill_buf *b) {
-    bool *rollup = mill_results_rollups(t);
-    if (!rollup)
-        return MILL_ENOMEM;
+static void member_rows(const struct mill_aggregate_table *t, const bool *rollup,
+                        const struct mill_results *r, const struct member *m,
+                        const struct member *ref, struct mill_buf *b) {
     for (size_t i = 0; i < r->n; i++) {
         const struct mill_result_job *j = &r->jobs[i];
         if (strcmp(j->model, m->model) || !j->n_metrics)
@@ -543,16 +541,17 @@ static int member_rows(const struct mill_aggregate_table *t, const struct mill_r
         }
         sweep_row(b, m, ref, w->task, w->n_shot, w->metric, w->performance, agree, kl, n, true);
     }
-    free(rollup);
-    return 0;
 }
 
 int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_results *r,
                       struct mill_buf *out) {
     struct member *m = calloc(r->n ? r->n : 1, sizeof *m);
+    bool *rollup = m ? mill_results_rollups(t) : NULL; /* once for every member's rows */
     size_t nm = 0;
-    if (!m)
+    if (!rollup) {
+        free(m);
         return MILL_ENOMEM;
+    }
     for (size_t i = 0; i < r->n; i++) { /* distinct "<base>:<quant>" models */
         const char *model = r->jobs[i].model, *colon = strrchr(model, ':');
         bool seen = false;
@@ -567,8 +566,7 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
     size_t start = out->n;
     mill_buf_adds(out, "{\"rows\":[");
     size_t mark = out->n;
-    int mrc = 0;
-    for (size_t i = 0; i < nm && !mrc; i++) {
+    for (size_t i = 0; i < nm; i++) {
         const struct member *ref = NULL;
         size_t count = 0;
         for (size_t k = 0; k < nm; k++) {
@@ -580,7 +578,7 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
                 ref = &m[k];
         }
         if (count >= 2)
-            mrc = member_rows(t, r, &m[i], ref, out);
+            member_rows(t, rollup, r, &m[i], ref, out);
     }
     bool any = out->n > mark;
     if (!any) { /* no group: the value is null */
@@ -589,6 +587,7 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
             out->p[start] = 0;
     }
     free(m);
+    free(rollup);
     int rc = any ? mill_buf_adds(out, "]}") : mill_buf_adds(out, "null");
-    return rc < 0 || mrc ? MILL_ENOMEM : 0;
+    return rc < 0 ? MILL_ENOMEM : 0;
 }

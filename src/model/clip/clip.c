@@ -158,9 +158,10 @@ int mill_clip_load(const char *dir, const struct mill_clip_params *params,
     bool oc = m->format != CLIP_HF; /* a tag's settings are open_clip's: not for HF files */
     if (!rc && oc && m->params.quick_gelu)
         m->hp.quick_gelu = m->params.quick_gelu == 2;
-    for (int k = 0; !rc && oc && m->params.tag_pre && k < 3; k++) {
-        m->hp.mean[k] = m->params.mean[k];
-        m->hp.std[k] = m->params.std[k];
+    for (int k = 0; !rc && oc && m->params.norm && k < 3; k++) {
+        bool openai = m->params.norm == MILL_CLIP_NORM_OPENAI;
+        m->hp.mean[k] = openai ? mill_clip_openai_mean[k] : 0.5f;
+        m->hp.std[k] = openai ? mill_clip_openai_std[k] : 0.5f;
     }
     if (!rc)
         rc = mill_clip_load_weights(m, weights, err);

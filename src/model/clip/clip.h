@@ -44,12 +44,15 @@ struct mill_clip_params {
     int max_batch;  /* images or texts per graph (0 = 64) */
     bool prefer_hf; /* a directory holding both formats: transformers' files, not open_clip's */
     /* An open_clip architecture name with a pretrained tag: open_clip builds the name's built-in
-     * config (quick_gelu: 0 the checkpoint config's, 1 GELU, 2 QuickGELU) and preprocesses as
-     * the tag says (tag_pre: mean and std), whatever the checkpoint's own config file says.
-     * Applied to open_clip's files only (a tag read through transformers' files keeps theirs). */
+     * config (quick_gelu: 0 the checkpoint config's, 1 GELU, 2 QuickGELU) and normalises as the
+     * tag says (norm), whatever the checkpoint's own config file says. Applied to open_clip's
+     * files only (a tag read through transformers' files keeps theirs). */
     int quick_gelu;
-    bool tag_pre;
-    float mean[3], std[3];
+    enum mill_clip_norm {
+        MILL_CLIP_NORM_CONFIG = 0, /* the checkpoint's mean and std */
+        MILL_CLIP_NORM_OPENAI,     /* OpenAI's (open_clip's default) */
+        MILL_CLIP_NORM_INCEPTION,  /* 0.5 and 0.5 */
+    } norm;
 };
 
 struct mill_clip_params mill_clip_default_params(void);

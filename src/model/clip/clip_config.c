@@ -244,12 +244,13 @@ static int mlp_width(const struct mill_value *obj, int width, const char *sectio
     return MILL_OK;
 }
 
+const float mill_clip_openai_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+const float mill_clip_openai_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
 static void default_hparams(struct mill_clip_hparams *hp) {
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     memset(hp, 0, sizeof *hp);
-    memcpy(hp->mean, mean, sizeof mean);
-    memcpy(hp->std, std, sizeof std);
+    memcpy(hp->mean, mill_clip_openai_mean, sizeof hp->mean);
+    memcpy(hp->std, mill_clip_openai_std, sizeof hp->std);
     hp->ln_eps = 1e-5f;
     hp->eot_token = 49407;
 }

@@ -86,6 +86,9 @@ int mill_clip_config_check(const struct mill_clip_hparams *hp, const char *path,
  * transformers' centre crop; MILL_EUNSUPPORTED, naming path, for a preprocessing other than
  * CLIPImageProcessor's (the shorter side to image_size with bicubic, an image_size crop, /255,
  * normalised). */
+/* OpenAI's image mean and std, open_clip's and transformers' default. */
+extern const float mill_clip_openai_mean[3], mill_clip_openai_std[3];
+
 int mill_clip_config_hf_pre(const struct mill_value *pre, const char *path,
                             struct mill_clip_hparams *hp, struct mill_err *err);
 
