@@ -125,8 +125,9 @@ static void list_models(const struct mill_aggregate_table *t, struct mill_buf *b
     }
 }
 
-/* A job the comparison reads with a gap: unreadable lines skipped, or a provenance file that is
- * missing or unreadable (then its lines are taken whatever their seed). */
+/* A job the comparison reads with a gap: unreadable lines skipped, a provenance file that is
+ * missing or unreadable (then its lines are taken whatever their seed), or a run that did not
+ * finish (only the docs it answered can pair). */
 static void warn_job(const struct mill_result_job *j) {
     if (j->n_skipped)
         MILL_WARN("collect", "%s %s %lld-shot: %zu unreadable lines of its samples file skipped",
@@ -134,6 +135,11 @@ static void warn_job(const struct mill_result_job *j) {
     if (j->old_note)
         MILL_WARN("collect", "%s %s %lld-shot: %s; its lines are compared whatever their seed",
                   j->model, j->task, (long long)j->n_shot, j->old_note);
+    if (j->unfinished)
+        MILL_WARN("collect",
+                  "%s %s %lld-shot: its run did not finish (provenance says finished: false); "
+                  "only the %zu docs it answered are compared",
+                  j->model, j->task, (long long)j->n_shot, j->n);
 }
 
 /* `--compare A,B`: exit 2 unless two names are given, 1 when either has no results or the two

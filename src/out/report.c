@@ -67,6 +67,12 @@ int mill_report_warnings(const struct mill_results *r, struct mill_buf *out) {
             mill_buf_addf(out, "%s: %zu job(s) (first %s, %lld-shot): %s\n", j->model, count,
                           j->task, (long long)j->n_shot, j->old_note) < 0)
             return MILL_ENOMEM;
+        if (j->unfinished &&
+            mill_buf_addf(out,
+                          "%s: %s %lld-shot: its run did not finish; only the %zu doc(s) it "
+                          "answered are shown\n",
+                          j->model, j->task, (long long)j->n_shot, j->n) < 0)
+            return MILL_ENOMEM;
         if (j->n_skipped &&
             mill_buf_addf(out, "%s: %s %lld-shot: %zu unreadable line(s) skipped\n", j->model,
                           j->task, (long long)j->n_shot, j->n_skipped) < 0)

@@ -332,6 +332,8 @@ static int read_provenance(const char *path, struct mill_result_job *j, int64_t 
             *seed = -1;
         if (mill_value_as_int(mill_value_get(&v, "n"), &j->n_docs) || j->n_docs < 0)
             j->n_docs = 0;
+        const struct mill_value *fin = mill_value_get(&v, "finished");
+        j->unfinished = fin && fin->kind == MILL_V_BOOL && !fin->u.b;
         j->provenance = to_json(&v);
     } else {
         j->old_note = "unreadable provenance file";

@@ -43,6 +43,7 @@ struct mill_result_job {
     char *provenance;     /* the provenance document as compact JSON; NULL when there is none */
     int64_t n_docs;       /* the provenance's "n": lines of later doc_ids are left out; 0 none */
     const char *old_note; /* why this job looks written by an older mill; NULL when it does not */
+    bool unfinished;      /* its provenance says "finished": false (stopped, or still running) */
 };
 
 struct mill_results {

@@ -21,7 +21,8 @@ out = sys.argv[1]
 rng = random.Random(7)
 agg = ["model,benchmark,task,task_type,n_shot,metric,performance,stderr"]
 
-def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=(), n=None):
+def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=(), n=None,
+        finished=True):
     d = os.path.join(out, "outputs", model.replace("/", "__"))
     os.makedirs(d, exist_ok=True)
     base = os.path.join(d, f"{task}_{n_shot}shot")
@@ -39,7 +40,7 @@ def job(model, bench, task, n_shot, metrics, values, seed=42, prov=True, extra=(
     if prov:
         json.dump({"mill_version": "0.1.0", "model": model, "backend": "replay", "task": task,
                    "n_shot": n_shot, "dataset": {}, "seed": seed, "limit": -1,
-                   "n": n or 1 + max(doc for doc, _ in values), "finished": True},
+                   "n": n or 1 + max(doc for doc, _ in values), "finished": finished},
                   open(base + ".json", "w"))
     for m in metrics:
         agg.append(f"{model},{bench},{task},multiple_choice,{n_shot},{m},0.5,0.01")
@@ -66,6 +67,7 @@ job("org/b", "", "big", 0, ["acc"], [(i, [float(i % 10 != 3)]) for i in range(40
 job("old", "bench", "t1", 5, ["acc"], binary(60, 0.5), seed=None, prov=False)
 job("old", "bench", "t2", 5, ["acc", "f1"], both[::-1], seed=None, prov=False)
 job("c", "", "t9", 0, ["acc"], binary(10, 0.5))
+job("org/u", "", "t3", 0, ["acc"], binary(12, 0.5), finished=False)  # a run stopped at doc 12
 # A --limit 30 run after a full one of 40 docs: the lines of docs 30..39 are not the job's.
 job("org/a", "", "tlim", 0, ["acc"], binary(40, 0.5), n=30)
 job("org/b", "", "tlim", 0, ["acc"], binary(40, 0.5), n=30)
@@ -95,6 +97,9 @@ same "an older mill's results (no provenance, no seeds) compare too" old org/a
 check "a job without provenance is said: its lines are taken whatever their seed" \
     "grep -q 'old t1 5-shot: no provenance file.*whatever their seed' '$tmp/err'"
 same "the other way round (B-A flips)" org/b org/a
+same "a run that did not finish compares the docs it answered" org/u org/b
+check "... and says so" \
+    "grep -q 'org/u t3 0-shot: its run did not finish.*only the 12 docs it answered' '$tmp/err'"
 
 check "the table has the rollup first, tasks by name" \
     "[ \"\$(awk 'NR>6{print \$1}' '$tmp/ab' | tr '\n' ' ')\" = 'bench big t1 t2 t2 t3 tinf tlim ' ]"

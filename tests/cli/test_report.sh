@@ -245,6 +245,16 @@ expect_exit "--compare of two models with nothing in common: exit 1" 1 \
     2>"$tmp/old.err"
 check "an older mill's results alone still make a page, with the warning in it" \
     "[ \$? -eq 0 ] && grep -q 'no provenance file' '$tmp/old.html'"
+"$PY" - "$OUT/outputs/toy-model" <<'PY'
+import glob, json, sys
+p = glob.glob(sys.argv[1] + "/toy_qa_*shot.json")[0]
+d = json.load(open(p)); d["finished"] = False; json.dump(d, open(p, "w"))
+PY
+"$MILL" --output_dir "$OUT" report --models toy-model --out "$tmp/unf.html" >/dev/null \
+    2>"$tmp/unf.err"
+check "a job whose run did not finish is a warning, on stderr and in the page" \
+    "[ \$? -eq 0 ] && grep -q 'toy-model: toy_qa 2-shot: its run did not finish' '$tmp/unf.err' \
+     && grep -q 'toy_qa 2-shot: its run did not finish' '$tmp/unf.html'"
 finish || exit 1
 # Chromium could not start (its reason is printed above): the browser half did not run.
 [ $brc -eq 77 ] && [ "${MILL_REQUIRE_BROWSER:-0}" != 1 ] && exit 77
