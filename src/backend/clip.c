@@ -332,12 +332,14 @@ static int clip_load(void *state, struct mill_err *err) {
     if (rc)
         return rc;
     const char *files[] = {c->tok_files[0], c->tok_files[1], NULL};
-    /* the text tower's activation is in the key: a tag's GELU is not its file's QuickGELU */
-    char version[160];
-    snprintf(version, sizeof version, "%s%s",
+    /* What the text tower computes with that the weights do not hold is in the key: the
+     * activation (a tag's GELU is not its file's QuickGELU), heads, LayerNorm eps, EOT id. */
+    char version[200];
+    snprintf(version, sizeof version, "%s%s+heads%d+eps%.9g+eot%d",
              hf ? CLIP_TOKENIZER_VERSION "+hf-fast-2"
                 : CLIP_TOKENIZER_VERSION "+ftfy-" MILL_FTFY_VERSION,
-             c->hp->quick_gelu ? "+quick_gelu" : "+gelu");
+             c->hp->quick_gelu ? "+quick_gelu" : "+gelu", c->hp->text_heads, (double)c->hp->ln_eps,
+             c->hp->eot_token);
     if ((rc = mill_zs_text_key(c->cache_dir, version, c->hp->context_length, files, c->text_key,
                                sizeof c->text_key, err)))
         return rc;

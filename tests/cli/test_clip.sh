@@ -79,6 +79,15 @@ gzip -dc "$SRC/data/clip/bpe_simple_vocab_16e6.txt.gz" | gzip -1 >"$tmp/data/cli
 MILL_DATA_DIR="$tmp/data" run oc3 "clip[path=$tmp/ck/open_clip]"
 check "other tokenizer files: the head is built anew, not read from the cache" \
     "grep -q 'building a zero-shot head' '$tmp/stderr' && [ \$(ls '$tmp/cache/clip_heads' | wc -l) -eq 2 ]"
+# So are the text tower's settings the weights do not hold: other heads build a new head.
+mkdir -p "$tmp/hd"
+ln -s "$tmp/ck/open_clip/open_clip_model.safetensors" "$tmp/hd/"
+"$PY" -c 'import json, sys
+c = json.load(open(sys.argv[1])); t = c["model_cfg"]["text_cfg"]; assert t["heads"] > 1; t["heads"] = 1
+json.dump(c, open(sys.argv[2], "w"))' "$tmp/ck/open_clip/open_clip_config.json" "$tmp/hd/open_clip_config.json"
+run hd "clip[path=$tmp/hd]"
+check "other text heads: the head is built anew, not read from the cache" \
+    "grep -q 'building a zero-shot head' '$tmp/stderr' && [ \$(ls '$tmp/cache/clip_heads' | wc -l) -eq 3 ]"
 run hf "clip[path=$tmp/ck/hf]"; rc=$?
 check "HF layout: cifar10 runs (exit 0)" "[ $rc -eq 0 ] || { tail -3 '$tmp/stderr'; false; }"
 # A preprocessing other than CLIPImageProcessor's / open_clip's eval transform is refused,
@@ -104,6 +113,28 @@ ln -s "$tmp/ck/open_clip/open_clip_model.safetensors" "$tmp/bl/"
 expect_exit "open_clip preprocess_cfg interpolation bilinear: refused, naming the file" 1 \
     "bl/open_clip_config.json: preprocess_cfg interpolation other than bicubic" \
     --output_dir "$tmp/blo" eval "clip[path=$tmp/bl]" cifar10
+# text_cfg.pool_type 'eos': open_clip requires eos_id; at the EOT (the last id) it is argmax.
+for e in none last 2; do
+    mkdir -p "$tmp/eos_$e"
+    ln -s "$tmp/ck/open_clip/open_clip_model.safetensors" "$tmp/eos_$e/"
+    "$PY" -c 'import json, sys
+c = json.load(open(sys.argv[1])); t = c["model_cfg"]["text_cfg"]; t["pool_type"] = "eos"
+if sys.argv[3] != "none": t["eos_id"] = t.get("vocab_size", 49408) - 1 if sys.argv[3] == "last" else 2
+json.dump(c, open(sys.argv[2], "w"))' "$tmp/ck/open_clip/open_clip_config.json" \
+        "$tmp/eos_$e/open_clip_config.json" "$e"
+done
+expect_exit "pool_type eos without eos_id: refused as open_clip refuses it" 1 \
+    "eos_none/open_clip_config.json: text_cfg.pool_type 'eos' without text_cfg.eos_id" \
+    --output_dir "$tmp/eo1" eval "clip[path=$tmp/eos_none]" cifar10
+expect_exit "pool_type eos at another id than the EOT: refused" 1 \
+    "eos_2/open_clip_config.json: text_cfg.eos_id = 2: pooling at a token other than the EOT" \
+    --output_dir "$tmp/eo2" eval "clip[path=$tmp/eos_2]" cifar10
+run eos "clip[path=$tmp/eos_last]"; rc=$?
+check "pool_type eos at the EOT runs, scoring as the argmax pooling" \
+    "[ $rc -eq 0 ] && \"\$PY\" -c 'import glob, json, sys
+r = [[json.loads(l)[\"responses\"] for l in open(glob.glob(d + \"/outputs/*/cifar10_0shot.jsonl\")[0])]
+     for d in sys.argv[1:]]
+assert len(r[0]) == 40 and r[0] == r[1]' '$tmp/oc' '$tmp/eos'"
 run b1 "clip[path=$tmp/ck/open_clip,batch_size=1,threads=1]"
 run b8 "clip[path=$tmp/ck/open_clip,batch_size=8,threads=2]"
 same() { "$PY" - "$1" "$2" <<'PY'
