@@ -164,8 +164,8 @@ static bool listed(const struct mill_hub_listing *l, const char *path) {
 }
 
 /* Downloads the checkpoint files of a Hub repo (open_clip's, or transformers' with their
- * preprocessor config; both present: as c->hf says), and the tokenizer's where listed; c->dir
- * becomes their snapshot directory. */
+ * preprocessor config; both present, or for hf_clip: transformers'), and the tokenizer's where
+ * listed; c->dir becomes their snapshot directory. */
 static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *err) {
     static const char *const oc[] = {"open_clip_config.json", "open_clip_model.safetensors", NULL};
     static const char *const hf[] = {"config.json", "model.safetensors", NULL};
@@ -181,7 +181,12 @@ static int fetch_checkpoint(struct clipb *c, const char *repo, struct mill_err *
     bool have_oc = !rc && listed(&l, oc[1]) && listed(&l, oc[0]);
     bool have_hf = !rc && listed(&l, hf[1]) && listed(&l, hf[0]);
     if (!rc)
-        want = have_hf && (c->hf || !have_oc) ? hf : have_oc ? oc : NULL;
+        want = have_hf && (c->hf || !have_oc) ? hf : have_oc && !c->hf ? oc : NULL;
+    if (!rc && !want && c->hf)
+        rc = mill_err_set(err, MILL_ENOTFOUND,
+                          "%s holds no config.json + model.safetensors (transformers' CLIP, "
+                          "which hf_clip reads; open_clip's files are read by clip[path=...])",
+                          repo);
     if (!rc && !want)
         rc = mill_err_set(err, MILL_ENOTFOUND,
                           "%s holds neither open_clip_config.json + "
@@ -302,7 +307,7 @@ static int clip_load(void *state, struct mill_err *err) {
     struct mill_clip_params p = mill_clip_default_params();
     p.threads = (int)c->threads;
     p.max_batch = (int)c->batch;
-    p.prefer_hf = c->hf;
+    p.hf_only = c->hf;
     if (!rc && c->tag >= 0) { /* open_clip's built-in architecture, the tag's preprocessing */
         p.quick_gelu = 1;
         p.norm = pretrained[c->tag].inception ? MILL_CLIP_NORM_INCEPTION : MILL_CLIP_NORM_OPENAI;

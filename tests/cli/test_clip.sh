@@ -249,6 +249,10 @@ mkdir -p "$tmp/bothdir" && cp "$tmp/ck/open_clip/"* "$tmp/ck/hf/"* "$tmp/bothdir
 check "hf_clip on a local directory of both formats: weights_sha256 of model.safetensors" \
     "[ $rc -eq 0 ] && grep -q \"\\\"weights_sha256\\\":\\\"\$(sha256sum '$tmp/ck/hf/model.safetensors' | cut -c1-64)\" $tmp/bothloc/outputs/*/cifar10_0shot.json || { tail -2 '$tmp/bothloc.err'; false; }"
 
+expect_exit "hf_clip on a directory of open_clip's files only: refused, naming it" 1 \
+    "ck/open_clip: no config.json \\+ model.safetensors \\(transformers' CLIP, which hf_clip reads" \
+    --output_dir "$tmp/hfocl" eval "hf_clip[path=$tmp/ck/open_clip]" cifar10
+
 # ---- a Hub repo holding both formats (as LAION's do) -----------------------------------------
 # hf_clip reads transformers' files (with preprocessor_config.json, which it downloads) and
 # cleans captions as CLIPTokenizerFast; clip reads open_clip's. Seen in the provenance's
@@ -300,5 +304,10 @@ PY
         cifar10 >/dev/null 2>"$tmp/tagrepo.err"; rc=$?
     check "the same repo named as a repo follows its file (QuickGELU, its mean/std): other scores" \
         "[ $rc -eq 0 ] && ! compare '$tmp/plain20' '$tmp/tagrepo' cifar10_0shot 1e-5 >/dev/null 2>&1"
+    # hf_clip is transformers' AutoModel: a repo of open_clip's files only is not its checkpoint.
+    HF_ENDPOINT="$HUB_URL" HF_HOME="$tmp/hf" MILL_CACHE_DIR="$tmp/cache-tag" \
+        expect_exit "hf_clip on a Hub repo of open_clip's files only: refused, naming the repo" 1 \
+        "vit_base_patch32_clip_224.openai holds no config.json \\+ model.safetensors \\(transformers' CLIP" \
+        --output_dir "$tmp/hfoc" eval "hf_clip[path=timm/vit_base_patch32_clip_224.openai]" cifar10
 fi
 finish

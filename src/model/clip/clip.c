@@ -55,7 +55,7 @@ static bool is_file(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Picks the format from the files present (both present: open_clip's, or with prefer_hf
+/* Picks the format from the files present (both present: open_clip's; with hf_only, only
  * transformers'); config and weights get the paths. */
 static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *config, char *weights,
                            size_t size, struct mill_err *err) {
@@ -66,8 +66,7 @@ static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *con
         {"open_clip_config.json", "open_clip_model.safetensors", CLIP_OPEN_CLIP},
         {"config.json", "model.safetensors", CLIP_HF},
     };
-    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-        size_t i = m->params.prefer_hf ? 1 - k : k;
+    for (size_t i = m->params.hf_only; i < sizeof pairs / sizeof pairs[0]; i++) {
         snprintf(config, size, "%s/%s", dir, pairs[i].cfg);
         snprintf(weights, size, "%s/%s", dir, pairs[i].st);
         if (is_file(config) && is_file(weights)) {
@@ -75,6 +74,11 @@ static int find_checkpoint(const char *dir, struct mill_clip_model *m, char *con
             return MILL_OK;
         }
     }
+    if (m->params.hf_only)
+        return mill_err_set(err, MILL_ENOTFOUND,
+                            "%s: no config.json + model.safetensors (transformers' CLIP, which "
+                            "hf_clip reads; open_clip's files are read by clip[path=...])",
+                            dir);
     return mill_err_set(err, MILL_ENOTFOUND,
                         "%s: no open_clip_config.json + "
                         "open_clip_model.safetensors nor config.json + model.safetensors",

@@ -40,9 +40,10 @@ struct mill_clip_hparams {
 };
 
 struct mill_clip_params {
-    int threads;    /* CPU threads for ggml (0 = all cores) */
-    int max_batch;  /* images or texts per graph (0 = 64) */
-    bool prefer_hf; /* a directory holding both formats: transformers' files, not open_clip's */
+    int threads;   /* CPU threads for ggml (0 = all cores) */
+    int max_batch; /* images or texts per graph (0 = 64) */
+    bool hf_only;  /* transformers' files only (hf_clip, as transformers reads a directory);
+                   * else open_clip's, or transformers' where they are all there is */
     /* An open_clip architecture name with a pretrained tag: open_clip builds the name's built-in
      * config (quick_gelu: 0 the checkpoint config's, 1 GELU, 2 QuickGELU) and normalises as the
      * tag says (norm), whatever the checkpoint's own config file says. Applied to open_clip's
