@@ -41,7 +41,9 @@ struct mill_task_config {
     const char *hf_repo;     /* Hub dataset repo ("cais/mmlu"), or "" for local files */
     const char *hf_subset;   /* config name, or NULL */
     const char *hf_revision; /* git revision, or NULL for main */
-    const char *hf_builder;  /* "webdataset", "parquet", "json", "csv" or NULL (inferred) */
+    const char *hf_builder;  /* "imagefolder"/"audiofolder" read a folder; others ("webdataset",
+                              * "parquet", "json", ...) let splits differ in format; NULL:
+                              * inferred from the files */
     /* Per-split file patterns, "split=pattern" entries (glob patterns allowed):
      * "test=hf://datasets/org/x/test/NAME.tar" or a local path (relative paths are resolved
      * against the plugin's directory). */
