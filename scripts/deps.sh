@@ -41,7 +41,7 @@ PKGS=(build-essential cmake ninja-build git pkg-config ca-certificates
       clang libclang-rt-14-dev nodejs npm curl tmux
       python3 python3-numpy python3-pil python3-regex python3-torch libopenblas0-pthread
       python3-pandas python3-rich python3-jinja2 libjpeg-turbo-progs clang-format
-      sox libsox-fmt-mp3 lame espeak-ng chromium)
+      sox libsox-fmt-mp3 lame espeak-ng chromium zstd lz4)
 
 install_packages() {
     local missing=()

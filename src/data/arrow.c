@@ -13,9 +13,11 @@
  *   (their stored integer: days, milliseconds, units, as for Parquet); List, LargeList,
  *   FixedSizeList -> LIST; Struct -> STRUCT; Map -> LIST of {key, value} STRUCTs;
  *   dictionary-encoded fields -> their dictionary's values (delta dictionaries appended).
+ * A batch compressed per buffer (LZ4_FRAME or ZSTD, what pyarrow writes with
+ * `IpcWriteOptions(compression=...)`) is inflated first; as Arrow C++ reads it, each buffer must
+ * decompress to exactly the length its prefix gives.
  * Refused with an error naming the file (and the field): Decimal, Interval, Union, the view
- * and run-end encoded types, big-endian data, compressed bodies (IPC BodyCompression, which
- * datasets does not write); and, as pyarrow refuses them, Int widths other than 8-64 bits,
+ * and run-end encoded types, big-endian data; and, as pyarrow refuses them, Int widths other than 8-64 bits,
  * two fields sharing a dictionary id, a batch before its dictionary, a column whose length is
  * not its batch's, a dictionary replaced in a file, a footer listing a dictionary block twice.
  * Every offset, length and size in the file is checked against the bytes it points into; this
@@ -26,12 +28,14 @@
 #include <mill/value.h>
 
 #include <errno.h>
+#include <lz4frame.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #define META_MAX ((uint32_t)64 << 20) /* a message's flatbuffer */
 #define BODY_MAX ((int64_t)4 << 30)   /* a message's body */
@@ -356,14 +360,20 @@ struct walk {
     uint32_t n_nodes, n_bufs, node, buf;
     const uint8_t *body;
     int64_t body_n;
+    int64_t *spans; /* a compressed batch's buffers in its inflated body: offset, length each */
 };
 
 /* The next buffer of the batch into *p, *n. */
 static int next_buffer(struct walk *w, const uint8_t **p, size_t *n, struct mill_err *err) {
     if (w->buf >= w->n_bufs)
         return fail(w->r, err, "a record batch with fewer buffers than its fields need", NULL);
-    const uint8_t *e = w->meta->p + w->bufs + 4 + 16 * (size_t)w->buf++;
+    const uint8_t *e = w->meta->p + w->bufs + 4 + 16 * (size_t)w->buf;
     int64_t off = (int64_t)rd64(e), len = (int64_t)rd64(e + 8);
+    if (w->spans) {
+        off = w->spans[2 * w->buf];
+        len = w->spans[2 * w->buf + 1];
+    }
+    w->buf++;
     if (off < 0 || len < 0 || off > w->body_n || len > w->body_n - off)
         return fail(w->r, err, "a buffer outside its message's body", NULL);
     *p = w->body + off;
@@ -666,17 +676,149 @@ static int read_exact(struct arrow *r, void *p, size_t n, const char *what, stru
     return 0;
 }
 
-/* Sets up a walk over the RecordBatch table rb of meta, whose body is body (n bytes). */
-static int walk_init(struct arrow *r, const struct fb *meta, size_t rb, const uint8_t *body,
-                     int64_t n, struct walk *w, struct mill_err *err) {
-    *w = (struct walk){.r = r, .meta = meta, .body = body, .body_n = n};
+/* ---- compressed bodies ------------------------------------------------------------------------ */
+
+/* An inflated body being built: the buffers decompressed one after another, 8-byte aligned. */
+struct inflated {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+/* Room for at least `more` bytes past o->n (capacity doubled, up to BODY_MAX in all). */
+static bool room(struct inflated *o, size_t more) {
+    if (more > (size_t)BODY_MAX - o->n)
+        return false;
+    if (o->n + more <= o->cap)
+        return true;
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->n + more)
+        cap = cap > (size_t)BODY_MAX / 2 ? (size_t)BODY_MAX : cap * 2;
+    uint8_t *g = realloc(o->p, cap);
+    if (!g)
+        return false;
+    o->p = g;
+    o->cap = cap;
+    return true;
+}
+
+/* Decompresses the frame(s) src[0..n) with codec (0 LZ4_FRAME, 1 ZSTD) onto o, which must
+ * grow by exactly want bytes. The output grows as it comes, never trusting want for an
+ * allocation beyond what the data gives (one byte past it tells a longer result). */
+static int inflate_one(struct arrow *r, int codec, const uint8_t *src, size_t n, size_t want,
+                       struct inflated *o, struct mill_err *err) {
+    size_t start = o->n, in = 0;
+    bool done = false;
+    ZSTD_DCtx *z = codec ? ZSTD_createDCtx() : NULL;
+    LZ4F_dctx *l = NULL;
+    if (codec ? !z : LZ4F_isError(LZ4F_createDecompressionContext(&l, LZ4F_VERSION)))
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (;;) {
+        size_t got = o->n - start;
+        if (got > want)
+            break; /* longer than its prefix says */
+        size_t step = want + 1 - got < (size_t)1 << 20 ? want + 1 - got : (size_t)1 << 20;
+        if (!room(o, step)) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+            break;
+        }
+        size_t src_n = n - in, dst_n = step, hint;
+        if (codec) {
+            ZSTD_inBuffer ib = {src + in, src_n, 0};
+            ZSTD_outBuffer ob = {o->p + o->n, dst_n, 0};
+            hint = ZSTD_decompressStream(z, &ob, &ib);
+            if (ZSTD_isError(hint))
+                rc = fail(r, err,
+                          "a ZSTD buffer that does not decompress: ", ZSTD_getErrorName(hint));
+            src_n = ib.pos;
+            dst_n = ob.pos;
+        } else {
+            hint = LZ4F_decompress(l, o->p + o->n, &dst_n, src + in, &src_n, NULL);
+            if (LZ4F_isError(hint))
+                rc = fail(r, err,
+                          "an LZ4 frame that does not decompress: ", LZ4F_getErrorName(hint));
+        }
+        in += src_n;
+        o->n += dst_n;
+        done = hint == 0;
+        if (rc || (done && in == n) || (!src_n && !dst_n))
+            break; /* an error, the end, or no progress: the input ends inside a frame */
+    }
+    ZSTD_freeDCtx(z);
+    LZ4F_freeDecompressionContext(l);
+    size_t got = o->n - start;
+    if (!rc && got != want && (done || got > want))
+        rc = fail(r, err,
+                  "a compressed buffer that does not decompress to the length its prefix says",
+                  NULL);
+    else if (!rc && (!done || in < n))
+        rc = fail(r, err, "a compressed buffer that ends inside its frame", NULL);
+    return rc;
+}
+
+/* A body compressed buffer by buffer (BodyCompression, method BUFFER): each buffer is an int64
+ * uncompressed length (-1: the bytes follow as they are) and the codec's frame; an empty one
+ * stays empty. Replaces *body and *n with the buffers inflated, and sets w->spans. */
+static int inflate_body(struct arrow *r, const struct fb *meta, size_t bc, uint8_t **body,
+                        int64_t *n, struct walk *w, struct mill_err *err) {
+    int codec = (int)fb_int(meta, bc, 0, 1, 0), method = (int)fb_int(meta, bc, 1, 1, 0);
+    if (codec != 0 && codec != 1)
+        return fail(r, err, "a record batch compressed with an unknown codec", NULL);
+    if (method != 0)
+        return fail(r, err, "a record batch compressed by another method than per buffer", NULL);
+    struct inflated o = {0};
+    int rc = (w->spans = calloc(2 * (size_t)w->n_bufs + 1, sizeof *w->spans))
+                 ? 0
+                 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < w->n_bufs && !rc; i++) {
+        const uint8_t *e = meta->p + w->bufs + 4 + 16 * (size_t)i;
+        int64_t off = (int64_t)rd64(e), len = (int64_t)rd64(e + 8);
+        if (off < 0 || len < 0 || off > *n || len > *n - off)
+            rc = fail(r, err, "a buffer outside its message's body", NULL);
+        else if (len > 0 && len < 8)
+            rc = fail(r, err, "a compressed buffer shorter than its length prefix", NULL);
+        int64_t want = !rc && len ? (int64_t)rd64(*body + off) : 0;
+        if (!rc && (want < -1 || want > BODY_MAX))
+            rc = fail(r, err, "a compressed buffer of a bad uncompressed length", NULL);
+        o.n = (o.n + 7) & ~(size_t)7;
+        if (!rc && !room(&o, 8))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        w->spans[2 * i] = (int64_t)o.n;
+        if (rc || !len)
+            continue;
+        if (want == -1 && !room(&o, (size_t)len - 8))
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        else if (want == -1) {
+            memcpy(o.p + o.n, *body + off + 8, (size_t)len - 8);
+            o.n += (size_t)len - 8;
+        } else {
+            rc = inflate_one(r, codec, *body + off + 8, (size_t)len - 8, (size_t)want, &o, err);
+        }
+        w->spans[2 * i + 1] = (int64_t)o.n - w->spans[2 * i];
+    }
+    if (rc) {
+        free(o.p);
+        return rc;
+    }
+    free(*body);
+    *body = o.p ? o.p : malloc(1);
+    *n = (int64_t)o.n;
+    w->body = *body;
+    w->body_n = *n;
+    return *body ? 0 : mill_err_set(err, MILL_ENOMEM, "out of memory");
+}
+
+/* Sets up a walk over the RecordBatch table rb of meta, whose body is *body (*n bytes); a
+ * compressed body is replaced by its inflated buffers (w->spans, freed by the caller). */
+static int walk_init(struct arrow *r, const struct fb *meta, size_t rb, uint8_t **body, int64_t *n,
+                     struct walk *w, struct mill_err *err) {
+    *w = (struct walk){.r = r, .meta = meta, .body = *body, .body_n = *n};
     w->nodes = fb_ref(meta, rb, 1);
     w->bufs = fb_ref(meta, rb, 2);
     if (!fb_vec(meta, w->nodes, 16, &w->n_nodes) || !fb_vec(meta, w->bufs, 16, &w->n_bufs))
         return fail(r, err, "a record batch of bad nodes or buffers", NULL);
-    if (fb_ref(meta, rb, 3)) /* BodyCompression: datasets writes none; no writer here tests it */
-        return fail(r, err, "compressed record batches (LZ4_FRAME, ZSTD) are not read", NULL);
-    return 0;
+    size_t bc = fb_ref(meta, rb, 3); /* BodyCompression */
+    return bc ? inflate_body(r, meta, bc, body, n, w, err) : 0;
 }
 
 /* The field (below root, depth first) whose dictionary has this id, or NULL. */
@@ -732,13 +874,13 @@ static int add_dictionary(struct arrow *r, const struct fb *meta, size_t db, uin
             free(d->bodies[i]);
         d->n_parts = d->n_bodies = 0;
     }
-    struct walk w;
+    struct walk w = {0};
     int rc = keep_body(d, body) ? mill_err_set(err, MILL_ENOMEM, "out of memory") : 0;
     size_t rb = fb_ref(meta, db, 1);
     if (!rc && !rb)
         rc = fail(r, err, "a dictionary batch without its data", NULL);
     if (!rc)
-        rc = walk_init(r, meta, rb, body, n, &w, err);
+        rc = walk_init(r, meta, rb, &d->bodies[d->n_bodies - 1], &n, &w, err);
     struct arr *parts = rc ? NULL : realloc(d->parts, (d->n_parts + 1) * sizeof *parts);
     if (!rc && !parts)
         rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
@@ -751,6 +893,7 @@ static int add_dictionary(struct arrow *r, const struct fb *meta, size_t db, uin
         else
             d->n_parts++;
     }
+    free(w.spans);
     return rc;
 }
 
@@ -758,23 +901,23 @@ static int add_dictionary(struct arrow *r, const struct fb *meta, size_t db, uin
 static int add_batch(struct arrow *r, const struct fb *meta, size_t rb, uint8_t *body, int64_t n,
                      struct mill_err *err) {
     drop_batch(r);
-    struct walk w;
+    struct walk w = {0};
     r->body = body;
-    int rc;
-    if ((rc = walk_init(r, meta, rb, body, n, &w, err)))
-        return rc;
-    int64_t rows = fb_int(meta, rb, 0, 8, 0);
-    if (rows < 0)
-        return fail(r, err, "a record batch of a negative length", NULL);
-    if (!(r->cols = calloc(r->root.n_kids ? r->root.n_kids : 1, sizeof *r->cols)))
-        return mill_err_set(err, MILL_ENOMEM, "out of memory");
-    r->n_cols = r->root.n_kids;
+    int rc = walk_init(r, meta, rb, &r->body, &n, &w, err);
+    int64_t rows = rc ? 0 : fb_int(meta, rb, 0, 8, 0);
+    if (!rc && rows < 0)
+        rc = fail(r, err, "a record batch of a negative length", NULL);
+    if (!rc && !(r->cols = calloc(r->root.n_kids ? r->root.n_kids : 1, sizeof *r->cols)))
+        rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (!rc)
+        r->n_cols = r->root.n_kids;
     for (size_t k = 0; k < r->n_cols && !rc; k++) {
         rc = build(&w, &r->root.kids[k], r->root.kids[k].dict, &r->cols[k], 1, err);
         if (!rc && r->cols[k].len != rows)
             rc = fail(r, err,
                       "a column whose length is not its record batch's: ", r->root.kids[k].name);
     }
+    free(w.spans);
     if (rc)
         return rc;
     r->rows = rows;
@@ -819,6 +962,13 @@ static int next_message(struct arrow *r, struct mill_err *err) {
     size_t root = !rc && len >= 4 ? rd32(mp) : 0;
     if (!rc && (!root || !fb_in(&meta, root, 4)))
         rc = fail(r, err, "a message header that is no flatbuffer", NULL);
+    int64_t version = rc ? 4 : fb_int(&meta, root, 0, 2, 0); /* MetadataVersion: V1 = 0 */
+    if (!rc && (version < 3 || version > 4))
+        rc = fail(r, err,
+                  version < 3 ? "a message of an old metadata version (before V4), which pyarrow "
+                                "does not read"
+                              : "a message of a metadata version after V5",
+                  NULL);
     int htype = rc ? 0 : (int)fb_int(&meta, root, 1, 1, 0) & 0xFF;
     size_t hdr = rc ? 0 : fb_ref(&meta, root, 2);
     int64_t body_n = rc ? 0 : fb_int(&meta, root, 3, 8, 0);

@@ -5,7 +5,8 @@
 # (tests/reference/arrow_fixtures.cjs: every integer width, floats, strings, binary, booleans,
 # nulls, lists, large and fixed-size lists, structs, lists of structs, maps, an image-like
 # {bytes, path} struct, a dictionary replaced per batch or extended by a delta, dictionaries in
-# a list and a struct, half floats, dates, timestamps, several batches, no rows). Then bad input:
+# a list and a struct, half floats, dates, timestamps, several batches, no rows; six of them
+# compressed per buffer with LZ4_FRAME or ZSTD, dictionaries included). Then bad input:
 # a file cut short (stream and file), bytes that are no Arrow, six hand-built files pyarrow
 # refuses (tests/data/arrow_bad), a projection. Fails (never skips) when node or apache-arrow is
 # missing.
@@ -55,7 +56,12 @@ for name in $(cat "$tmp/index.txt"); do
     check "$name: the rows apache-arrow reads back" \
         "same $name || { tail -2 '$tmp/$name.err'; false; }"
 done
-check "fourteen fixtures" "[ $n -eq 14 ]"
+check "twenty fixtures" "[ $n -eq 20 ]"
+# the compressed fixtures hold real frames (LZ4's and ZSTD's magic), not only stored buffers
+check "the compressed fixtures hold LZ4 and ZSTD frames" \
+    "\"\$PY\" -c 'import sys
+for f, m in zip(sys.argv[1:], (b\"\\x04\\x22\\x4d\\x18\", b\"\\x28\\xb5\\x2f\\xfd\")):
+    assert m in open(f, \"rb\").read(), f' '$tmp/scalars_lz4_stream.arrow' '$tmp/scalars_zstd_file.arrow'"
 
 # a projection reads the named columns only, in the file's order
 "$MILL" data head "$tmp/nested_stream.arrow" --columns image,l --n 1 >"$tmp/proj" 2>"$tmp/err"
@@ -73,6 +79,27 @@ done
 for f in "$SRC"/tests/data/arrow_bad/*.arrow; do
     expect_exit "$(basename "$f"): refused naming the file" 1 "$(basename "$f"): " data head "$f"
 done
+# apache-arrow 21.2.0's compressed buffers carry their compressed length where the format wants
+# the uncompressed one: pyarrow refuses them ("Failed to fully decompress buffer")
+for c in lz4 zstd; do
+    expect_exit "a $c buffer whose prefix is not its uncompressed length: refused" 1 \
+        "bad_prefix_$c.arrow: .*does not decompress to the length its prefix says" \
+        data head "$tmp/bad_prefix_$c.arrow"
+done
+# a message of metadata version V2 (pyarrow: "Old metadata version not supported")
+"$PY" - "$tmp/scalars_stream.arrow" "$tmp/v2.arrow" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+assert b[:4] == b"\xff\xff\xff\xff"
+root = 8 + struct.unpack_from("<I", b, 8)[0]
+vt = root - struct.unpack_from("<i", b, root)[0]
+at = struct.unpack_from("<H", b, vt + 4)[0]  # Message.version, field 0
+assert at and struct.unpack_from("<h", b, root + at)[0] == 4  # V5
+struct.pack_into("<h", b, root + at, 1)
+open(sys.argv[2], "wb").write(b)
+PY
+expect_exit "a message of metadata version V2: refused as pyarrow refuses it" 1 \
+    "v2.arrow: .*old metadata version" data head "$tmp/v2.arrow"
 printf 'not arrow at all, just text\n' > "$tmp/text.arrow"
 expect_exit "bytes that are no Arrow: an error naming the file" 1 \
     "text.arrow: (not an Arrow IPC stream or file|a message header)" data head "$tmp/text.arrow"

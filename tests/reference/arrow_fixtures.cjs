@@ -3,12 +3,36 @@
 // library reads back as JSON Lines in Mill's value conventions: integers as numbers (64-bit ones
 // as decimal strings marked {"$int": "..."}), floats as numbers, binary as {"$hex": ...}, lists,
 // structs, maps as lists of {key, value}, dictionary-encoded columns as their values, nulls.
-// Usage: NODE_PATH=<node_modules> node arrow_fixtures.cjs OUTDIR  (writes NAME.arrow and
-// NAME.jsonl per fixture, and index.txt).
+// Some are compressed buffer by buffer (LZ4_FRAME, ZSTD), the codecs being Debian's lz4 and
+// zstd tools. Usage: NODE_PATH=<node_modules> node arrow_fixtures.cjs OUTDIR  (writes
+// NAME.arrow and NAME.jsonl per fixture, index.txt; and bad_*.arrow, which must be refused).
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const A = require('apache-arrow');
+
+const tool = (cmd, args) => (b) =>
+    new Uint8Array(execFileSync(cmd, args, { input: b, maxBuffer: 1 << 30 }));
+A.compressionRegistry.set(A.CompressionType.LZ4_FRAME,
+    { encode: tool('lz4', ['-q', '-c']), decode: tool('lz4', ['-q', '-d', '-c']) });
+A.compressionRegistry.set(A.CompressionType.ZSTD,
+    { encode: tool('zstd', ['-q', '-c']), decode: tool('zstd', ['-q', '-d', '-c']) });
+// apache-arrow 21.2.0 puts a compressed buffer's compressed length in its 8-byte prefix, where
+// the format (and pyarrow, which then refuses the file) wants the uncompressed length; upstream
+// fixed it in apache/arrow-js#470. The same fix, unless a fixture asks for the old prefix.
+let oldPrefix = false;
+const compressBuffers = A.RecordBatchWriter.prototype._compressBodyBuffers;
+A.RecordBatchWriter.prototype._compressBodyBuffers = function (buffers) {
+    const out = compressBuffers.call(this, buffers);
+    buffers.forEach((b, i) => {
+        const p = out.buffers[2 * i];
+        const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+        if (!oldPrefix && p.byteLength === 8 && v.getBigInt64(0, true) !== -1n)
+            v.setBigInt64(0, BigInt(b.byteLength), true);
+    });
+    return out;
+};
 
 const dir = process.argv[2];
 const names = [];
@@ -40,12 +64,19 @@ function plain(v, type) {
     throw new Error('no plain form for ' + type);
 }
 
-function write(name, table, format) {
-    fs.writeFileSync(path.join(dir, name + '.arrow'), A.tableToIPC(table, format));
+// Writes NAME.arrow (compressed with codec, a CompressionType, when given) and NAME.jsonl, the
+// rows apache-arrow reads back from those bytes.
+function write(name, table, format, codec) {
+    const W = format === 'file' ? A.RecordBatchFileWriter : A.RecordBatchStreamWriter;
+    const bytes = codec === undefined ? A.tableToIPC(table, format)
+        : W.writeAll(table, { compressionType: codec }).toUint8Array(true);
+    fs.writeFileSync(path.join(dir, name + '.arrow'), bytes);
+    const back = A.tableFromIPC(bytes);
+    if (back.numRows !== table.numRows) throw new Error(name + ': rows read back differ');
     const rows = [];
-    for (let i = 0; i < table.numRows; i++) {
+    for (let i = 0; i < back.numRows; i++) {
         const o = {};
-        for (const f of table.schema.fields) o[f.name] = plain(table.getChild(f.name).get(i), f.type);
+        for (const f of back.schema.fields) o[f.name] = plain(back.getChild(f.name).get(i), f.type);
         rows.push(JSON.stringify(o));
     }
     fs.writeFileSync(path.join(dir, name + '.jsonl'), rows.map((r) => r + '\n').join(''));
@@ -157,4 +188,20 @@ for (const [name, t] of [['scalars', scalars()], ['nested', nested()], ['batches
 // a dictionary replaced in each batch (the stream format only: files allow no replacement)
 write('dictionary_stream', dictionary(), 'stream');
 write('empty_stream', new A.Table({ v: vec(new A.Int32(), []) }), 'stream');
+// Compressed per buffer (buffers that do not shrink are stored with the prefix -1), what
+// pyarrow writes with IpcWriteOptions(compression='lz4' or 'zstd'); dictionaries compressed too.
+const { LZ4_FRAME, ZSTD } = A.CompressionType;
+write('scalars_lz4_stream', scalars(), 'stream', LZ4_FRAME);
+write('scalars_zstd_file', scalars(), 'file', ZSTD);
+write('nested_zstd_stream', nested(), 'stream', ZSTD);
+write('nested_dict_lz4_file', nestedDictionaries(), 'file', LZ4_FRAME);
+write('dictionary_zstd_stream', dictionary(), 'stream', ZSTD);
+write('delta_lz4_stream', deltaDictionary(), 'stream', LZ4_FRAME);
+// apache-arrow 21.2.0's own prefix (the compressed length): pyarrow refuses it, so must we.
+const big = new A.Table({ v: vec(new A.Int32(), Array.from({ length: 4096 }, (_, i) => i % 7)) });
+oldPrefix = true;
+for (const [c, tag] of [[LZ4_FRAME, 'lz4'], [ZSTD, 'zstd']])
+    fs.writeFileSync(path.join(dir, `bad_prefix_${tag}.arrow`),
+        A.RecordBatchStreamWriter.writeAll(big, { compressionType: c }).toUint8Array(true));
+oldPrefix = false;
 fs.writeFileSync(path.join(dir, 'index.txt'), names.join('\n') + '\n');
