@@ -14,24 +14,21 @@ char *mill_cache_path(const char *cache, const char *sub, const char *name) {
     return r < 0 ? NULL : p;
 }
 
-/* mkdir -p of the directory part of path (path is restored). */
-static void make_parents(char *path) {
-    for (char *p = path + 1; *p; p++) {
+void mill_cache_make_parents(const char *path) {
+    char *dir = strdup(path);
+    for (char *p = dir ? dir + 1 : NULL; p && *p; p++) {
         if (*p != '/')
             continue;
         *p = 0;
-        mkdir(path, 0755);
+        mkdir(dir, 0755);
         *p = '/';
     }
+    free(dir);
 }
 
 FILE *mill_cache_create(const char *path, char **tmp) {
     *tmp = NULL;
-    char *dir = strdup(path);
-    if (!dir)
-        return NULL;
-    make_parents(dir);
-    free(dir);
+    mill_cache_make_parents(path);
     if (asprintf(tmp, "%s.%ld.tmp", path, (long)getpid()) < 0) {
         *tmp = NULL;
         return NULL;

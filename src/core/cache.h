@@ -12,6 +12,8 @@
  * of memory. */
 char *mill_cache_path(const char *cache_dir, const char *sub, const char *name);
 
+/* Creates path's missing parent directories (mkdir -p of all before its last '/'). */
+void mill_cache_make_parents(const char *path);
 /* Creates path's missing parent directories and opens a temporary file beside it for writing;
  * *tmp receives its malloc'd name. NULL (and *tmp NULL) when it cannot. */
 FILE *mill_cache_create(const char *path, char **tmp);

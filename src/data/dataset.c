@@ -4,12 +4,15 @@
 #include "data/dataset.h"
 #include "data/reader.h"
 
+#include "core/array.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "data/compress.h"
 #include "data/folder.h"
 #include "data/hub.h"
 #include "data/parquet.h"
 #include "data/wds.h"
+#include "data/zip.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct mill_dataset {
     char **files;
@@ -28,6 +32,8 @@ struct mill_dataset {
     const struct mill_reader_ops *ops;
     void *state;                /* reader state of files[cur], or NULL */
     struct mill_folder *folder; /* the split read as imagefolder or audiofolder, or NULL */
+    char **media;               /* its files, zip archives replaced by their members */
+    size_t n_media;
     const char *const *columns; /* the task's projection (borrowed), NULL = all */
     char *files_json;
 };
@@ -345,22 +351,69 @@ static int all_split_files(const struct mill_task_config *t, const struct mill_d
     return rc;
 }
 
+static void free_files(char **files, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+}
+
+/* files[0..n) with each zip archive (a ".zip" in any case that is no medium of kind, as the
+ * folder builders split files from archives) replaced by the files extracted from it, in
+ * FilesIterable's order: *out, *n_out, malloc'd. */
+static int expand_archives(enum mill_folder_kind kind, char *const *files, size_t n,
+                           const struct mill_dataset_params *p, char ***out, size_t *n_out,
+                           struct mill_err *err) {
+    size_t cap = 0;
+    *out = NULL;
+    *n_out = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t k = strlen(files[i]);
+        if (k >= 4 && !strcasecmp(files[i] + k - 4, ".zip") &&
+            !mill_folder_is_medium(kind, files[i])) {
+            char *dir = NULL;
+            rc = mill_zip_extract(p ? p->cache_dir : NULL, files[i], &dir, err);
+            if (!rc)
+                MILL_DEBUG("data", "%s: members in %s", files[i], dir);
+            if (!rc)
+                rc = mill_zip_walk(dir, out, n_out, &cap, err);
+            free(dir);
+        } else if (mill_grow(out, &cap, *n_out, sizeof **out, 64) ||
+                   !((*out)[*n_out] = strdup(files[i]))) {
+            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        } else {
+            (*n_out)++;
+        }
+    }
+    if (rc) {
+        free_files(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
+    return rc;
+}
+
 /* The split as kind's folder builder reads it (labels over every split where this one has no
- * metadata). */
+ * metadata), its zip archives extracted. */
 static int open_folder(struct mill_dataset *ds, enum mill_folder_kind kind,
                        const struct mill_task_config *t, const char *split,
                        const struct mill_dataset_params *p, struct mill_err *err) {
     struct mill_dataset all = {0};
+    char **every = NULL;
+    size_t n_every = 0;
     bool ok = false, meta = false;
-    for (size_t i = 0; i < ds->n_files && !meta; i++)
-        meta = mill_folder_is_metadata(ds->files[i]);
-    int rc = meta ? 0 : all_split_files(t, p, kind, &all, &ok, err);
+    int rc = expand_archives(kind, ds->files, ds->n_files, p, &ds->media, &ds->n_media, err);
+    for (size_t i = 0; !rc && i < ds->n_media && !meta; i++)
+        meta = mill_folder_is_metadata(ds->media[i]);
+    if (!rc && !meta)
+        rc = all_split_files(t, p, kind, &all, &ok, err);
+    if (!rc && ok)
+        rc = expand_archives(kind, all.files, all.n_files, p, &every, &n_every, err);
     if (!rc)
-        rc = mill_folder_open(kind, ds->files, ds->n_files, ok ? all.files : NULL, all.n_files,
-                              ds->columns, &ds->folder, err);
-    for (size_t i = 0; i < all.n_files; i++)
-        free(all.files[i]);
-    free(all.files);
+        rc = mill_folder_open(kind, ds->media, ds->n_media, ok ? every : NULL, n_every, ds->columns,
+                              &ds->folder, err);
+    free_files(all.files, all.n_files);
+    free_files(every, n_every);
     return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
 }
 
@@ -379,8 +432,14 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
         rc = open_folder(ds, fk, t, split, p, err);
     for (size_t i = 0; !rc && !fk && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
-            rc = mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s", t->name,
-                              ds->files[i]);
+            rc = mill_str_ends_with(ds->files[i], ".zip")
+                     ? mill_err_set(err, MILL_EUNSUPPORTED,
+                                    "%s: %s: zip archives are read as folders of images or audio "
+                                    "clips (datasets' imagefolder, audiofolder), and this one "
+                                    "holds neither",
+                                    t->name, ds->files[i])
+                     : mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s",
+                                    t->name, ds->files[i]);
     struct mill_buf b = {0};
     mill_buf_addc(&b, '[');
     for (size_t i = 0; !rc && i < ds->n_files; i++) {
@@ -492,9 +551,8 @@ void mill_dataset_free(struct mill_dataset *ds) {
     if (ds->state)
         ds->ops->close(ds->state);
     mill_folder_close(ds->folder);
-    for (size_t i = 0; i < ds->n_files; i++)
-        free(ds->files[i]);
-    free(ds->files);
+    free_files(ds->files, ds->n_files);
+    free_files(ds->media, ds->n_media);
     free(ds->files_json);
     free(ds);
 }

@@ -1,7 +1,7 @@
 /* folder.c: HF datasets' imagefolder and audiofolder builders (folder_based_builder, datasets
  * 4's rules) over the files a split resolved to: metadata files give the rows, else each
- * medium does, labelled by its directory (folder.h). Zip archives, which datasets extracts,
- * are refused. */
+ * medium does, labelled by its directory (folder.h). Zip archives are extracted by the caller
+ * (zip.h); here they are only looked into to infer the builder. */
 #include "data/folder.h"
 
 #include "core/array.h"
@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "data/parquet.h"
 #include "data/reader.h"
+#include "data/zip.h"
 
 #include <mill/buf.h>
 
@@ -129,8 +130,47 @@ static bool count_suffixes(const char *path, struct ext_count **c, size_t *n, si
     return true;
 }
 
+/* Counts one member name's suffixes (its base name's, lower-cased) into ctx. */
+struct zip_count {
+    struct ext_count *c;
+    size_t n, cap;
+};
+
+static int count_member(const char *name, void *ctx) {
+    struct zip_count *z = ctx;
+    size_t k = strlen(name);
+    char *base = k ? strndup(name, name[k - 1] == '/' ? k - 1 : k) : strdup("");
+    bool ok = base && count_suffixes(base, &z->c, &z->n, &z->cap);
+    free(base);
+    return ok ? 0 : MILL_ENOMEM;
+}
+
+/* infer_module_for_data_files_list_in_archives: the most common suffix (the first seen of
+ * those tied) of the members of the first ten files ending in ".zip". */
+static enum mill_folder_kind zip_kind(char *const *files, size_t n) {
+    struct zip_count z = {0};
+    for (size_t i = 0, k = 0; i < n && k < 10; i++) {
+        if (!mill_str_ends_with(files[i], ".zip"))
+            continue;
+        k++;
+        struct mill_err err = {0};
+        if (mill_zip_list(files[i], count_member, &z, &err))
+            MILL_WARN("data", "%s", err.msg);
+    }
+    size_t best = 0;
+    for (size_t i = 1; i < z.n; i++)
+        best = z.c[i].count > z.c[best].count ? i : best;
+    enum mill_folder_kind kind = !z.n                                       ? MILL_FOLDER_NONE
+                                 : in_list(z.c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE
+                                 : in_list(z.c[best].ext, audio_ext, false) ? MILL_FOLDER_AUDIO
+                                                                            : MILL_FOLDER_NONE;
+    free(z.c);
+    return kind;
+}
+
 /* infer_module_for_data_files_list (datasets 4.6 on: every file counted): of the suffixes,
- * ranked by ranks_above, the first a module takes decides. */
+ * ranked by ranks_above, the first a module takes decides; ".zip" first: the archives'
+ * members decide. */
 enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n) {
     if (builder)
         return !strcmp(builder, "imagefolder")   ? MILL_FOLDER_IMAGE
@@ -144,13 +184,15 @@ enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, 
     if (ok && k)
         qsort(c, k, sizeof *c, cmp_rank);
     enum mill_folder_kind kind = MILL_FOLDER_NONE;
-    for (size_t i = 0; ok && i < k && !in_list(c[i].ext, other_module_ext, false); i++)
+    size_t i = 0;
+    for (; ok && i < k && !in_list(c[i].ext, other_module_ext, false); i++)
         if (in_list(c[i].ext, image_ext, false) || in_list(c[i].ext, audio_ext, false)) {
             kind = in_list(c[i].ext, image_ext, false) ? MILL_FOLDER_IMAGE : MILL_FOLDER_AUDIO;
             break;
         }
+    bool zip = ok && i < k && !strcmp(c[i].ext, ".zip") && !c[i].metadata;
     free(c);
-    return kind;
+    return zip ? zip_kind(files, n) : kind;
 }
 
 /* A metadata column of file names and the column it becomes. */
@@ -623,9 +665,6 @@ int mill_folder_open(enum mill_folder_kind kind, char *const *files, size_t n,
                                   "metadata files of different formats: %s and %s", first_meta,
                                   files[i]);
             first_meta = first_meta ? first_meta : files[i];
-        } else if (!strcasecmp(ext_of(files[i]), ".zip")) {
-            rc = mill_err_set(err, MILL_EUNSUPPORTED,
-                              "%s: zip archives of media are not read (extract them)", files[i]);
         } else if (!mill_folder_is_medium(kind, files[i])) {
             MILL_DEBUG("data", "%s is not %s, nor a metadata file: ignored", files[i],
                        kind == MILL_FOLDER_AUDIO ? "audio" : "an image");

@@ -203,4 +203,119 @@ check "metadata without a file_name column: exit 1 saying so" \
 head_rows "$tmp/mixed/**"; rc=$?
 check "metadata files of two formats: exit 1 naming both" \
     "[ $rc -eq 1 ] && grep -q 'metadata files of different formats' '$tmp/err'"
+
+# ---- zip archives: extracted into the cache as zipfile.extractall does, walked as datasets'
+# FilesIterable (hidden and __ names out, each directory's files then its subdirectories,
+# sorted), labels from the directories inside (datasets 4.4's rule; 4.5-5.0 label every
+# member with the archive's own directory and fail, datasets#8419), media filtered by suffix.
+export MILL_CACHE_DIR="$tmp/cache"
+"$PY" - "$tmp" <<'PY' || bad "making the zip archives"
+import io, os, sys, zipfile
+from PIL import Image
+t = sys.argv[1]
+def png(c):
+    b = io.BytesIO(); Image.new("RGB", (3, 2), (c, c, c)).save(b, "PNG"); return b.getvalue()
+def wav(n):
+    import wave
+    b = io.BytesIO()
+    with wave.open(b, "wb") as w:
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b"\0\1" * n)
+    return b.getvalue()
+def mk(path, members):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+mk(f"{t}/zips/train.zip", [("train/dog/b.png", png(2)), ("train/cat/a.png", png(1)),
+    ("train/dog/c.PNG", png(3)), ("train/caf\u00e9/e.png", png(5)), ("notes.txt", b"x"),
+    (".hidden/h.png", png(6)), ("train/__MACOSX/m.png", png(7)), ("train/cat/.z.png", png(8))])
+mk(f"{t}/zips/more.zip", [("train/cat/f.png", png(9))])  # a second archive of the split
+mk(f"{t}/zodd/odd.zip", [("../up/x.png", png(1)), ("/abs/y.png", png(2)), ("./dot//z.png", png(3)),
+    ("abs/y.png", png(4))])  # a later member of one name replaces the earlier
+mk(f"{t}/zmeta/m.zip", [("imgs/a.png", png(1)), ("imgs/b.png", png(2)),
+    ("metadata.jsonl", b'{"file_name": "imgs/b.png", "n": 1}\n{"file_name": "imgs/a.png", "n": 2}\n')])
+mk(f"{t}/zaud/clips.zip", [("yes/1.wav", wav(3)), ("no/2.wav", wav(4)), ("cover.png", png(1))])
+mk(f"{t}/zcsv/tables.zip", [("a.csv", b"x\n1\n"), ("b.csv", b"x\n2\n")])
+mk(f"{t}/zcrc/crc.zip", [("cat/a.png", png(1)), ("dog/b.png", png(200))])
+b = bytearray(open(f"{t}/zcrc/crc.zip", "rb").read())
+i = b.index(b"dog/b.png") + len(b"dog/b.png")  # the local header's name, then the data
+b[i + 20] ^= 0xFF
+open(f"{t}/zcrc/crc.zip", "wb").write(bytes(b))
+os.makedirs(f"{t}/zcut", exist_ok=True)
+open(f"{t}/zcut/cut.zip", "wb").write(open(f"{t}/zips/more.zip", "rb").read()[:-30])
+PY
+# zrows DIR CASE: mill's rows of DIR/*.zip equal the rows Python's zipfile.extractall and
+# datasets' rules give (paths compared below the extraction directory)
+zrows() {
+    "$MILL" data head "$tmp/$1/*.zip" -n 100 >"$tmp/out.jsonl" 2>"$tmp/err" || return 1
+    "$PY" - "$tmp" "$1" "$2" "$tmp/out.jsonl" <<'PY'
+import glob, hashlib, json, os, sys, tempfile, zipfile
+t, d, case, got_path = sys.argv[1:5]
+EXT = {"image": {".png", ".jpg"}, "audio": {".wav"}}[case.split(":")[0]]
+base = case.split(":")[0]
+rows, roots = [], []
+for z in sorted(glob.glob(f"{t}/{d}/*.zip")):
+    root = tempfile.mkdtemp(dir=t); roots.append(root)
+    zipfile.ZipFile(z).extractall(root)
+    for dirpath, dirnames, filenames in os.walk(root):  # datasets' FilesIterable
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith((".", "__")))
+        rows += [(root, os.path.join(dirpath, n)) for n in sorted(filenames)
+                 if not n.startswith((".", "__"))]
+def media(root, p):
+    b = open(p, "rb").read()
+    return {"bytes": {"bytes_len": len(b), "sha256": hashlib.sha256(b).hexdigest()},
+            "path": os.path.relpath(p, root)}
+meta = [r for r in rows if os.path.basename(r[1]) == "metadata.jsonl"]
+if meta:
+    root, m = meta[0]
+    want = []
+    for l in open(m):
+        r = json.loads(l)
+        r["image"] = media(root, os.path.join(os.path.dirname(m), r.pop("file_name")))
+        want.append({"image": r["image"], "n": r["n"]})
+else:
+    files = [r for r in rows if os.path.splitext(r[1])[1].lower() in EXT]
+    labels = sorted({os.path.basename(os.path.dirname(p)) for _, p in files})
+    depths = {os.path.relpath(p, root).count("/") for root, p in files}
+    add = len(labels) > 1 and len(depths) == 1
+    want = [dict({base: media(root, p)},
+                 **({"label": labels.index(os.path.basename(os.path.dirname(p)))} if add else {}))
+            for root, p in files]
+got = [json.loads(l) for l in open(got_path)]
+ex = os.path.join(t, "cache", "extracted")
+for r in got:
+    v = r.get(base) or r.get("image")
+    parts = os.path.relpath(v["path"], ex).split("/", 1)
+    assert len(parts[0]) == 64, v["path"]
+    v["path"] = parts[1]
+if got != want:
+    print("got ", got[:4]); print("want", want[:4]); sys.exit(1)
+print("same", len(got))
+PY
+}
+zrows zips image >"$tmp/z.out" 2>&1; rc=$?
+check "two zip archives of images: the members as zipfile extracts them, labels from the directories inside" \
+    "[ $rc -eq 0 ] && grep -q 'same 5' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
+check "... extracted once into the cache, no temporary left" \
+    "[ \$(ls '$tmp/cache/extracted' | wc -l) -eq 2 ] && ! ls '$tmp/cache/extracted' | grep -q tmp"
+touch -d '2001-01-01' "$tmp/cache/extracted"/*
+zrows zips image >"$tmp/z.out" 2>&1
+check "... and read from there the next time (not extracted again)" \
+    "grep -q 'same 5' '$tmp/z.out' && [ \$(find '$tmp/cache/extracted' -mindepth 1 -maxdepth 1 -newer '$tmp/zips/train.zip' | wc -l) -eq 0 ]"
+zrows zodd image >"$tmp/z.out" 2>&1; rc=$?
+check "members named ../up, /abs, ./dot// land inside, as zipfile places them; a repeated name: the later" \
+    "[ $rc -eq 0 ] && grep -q 'same 3' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
+zrows zmeta image >"$tmp/z.out" 2>&1; rc=$?
+check "a metadata.jsonl inside the archive: its rows, file names from its directory" \
+    "[ $rc -eq 0 ] && grep -q 'same 2' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
+zrows zaud audio >"$tmp/z.out" 2>&1; rc=$?
+check "an archive of mostly clips: audiofolder (the members' most common suffix), the image left out" \
+    "[ $rc -eq 0 ] && grep -q 'same 2' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
+expect_exit "an archive of CSV files: refused, saying what zip archives are read as" 1 \
+    "tables.zip: zip archives are read as folders of images or audio clips" \
+    data head "$tmp/zcsv/*.zip"
+expect_exit "a member whose data fails its CRC: exit 1 naming the archive and the member" 1 \
+    "crc.zip: member 'dog/b.png' is damaged" data head "$tmp/zcrc/*.zip" -n 100
+expect_exit "an archive cut short: exit 1 naming it" 1 "cut.zip: " data head "$tmp/zcut/*.zip"
+unset MILL_CACHE_DIR
 finish
