@@ -324,6 +324,11 @@ static int clip_load(void *state, struct mill_err *err) {
         rc = load_tokenizer(c, err);
     if (!rc)
         c->hp = mill_clip_hparams(c->model);
+    if (!rc && c->hp->eos_id >= 0 && c->hp->eos_id != mill_clip_eot(c->tok))
+        rc = mill_err_set(err, MILL_EUNSUPPORTED,
+                          "%s/open_clip_config.json: text_cfg.eos_id = %d: pooling at a token "
+                          "other than the tokenizer's EOT (%d) is not supported",
+                          c->dir, c->hp->eos_id, (int)mill_clip_eot(c->tok));
     /* open_clip's SimpleTokenizer runs ftfy.fix_text first; transformers' checkpoints are
      * tokenised by transformers' CLIPTokenizerFast, whose normalizer replaces the whole
      * cleaning (and cropped as its CLIPImageProcessor crops, from preprocessor_config.json). */

@@ -39,8 +39,11 @@
 
 #define META_MAX ((uint32_t)64 << 20) /* a message's flatbuffer */
 #define BODY_MAX ((int64_t)4 << 30)   /* a message's body */
-#define DEPTH_MAX 64                  /* nested fields */
-#define FIELDS_MAX 100000             /* fields in a schema, all depths */
+#ifndef ARROW_ZSTD_WINDOW_LOG
+#define ARROW_ZSTD_WINDOW_LOG 31 /* ZSTD_WINDOWLOG_MAX_64: no limit, as in Arrow C++ */
+#endif
+#define DEPTH_MAX 64      /* nested fields */
+#define FIELDS_MAX 100000 /* fields in a schema, all depths */
 
 /* ---- flatbuffers: bounds-checked reading of tables, vectors, strings --------------------- */
 
@@ -684,26 +687,29 @@ struct inflated {
     size_t n, cap;
 };
 
-/* Room for at least `more` bytes past o->n (capacity doubled, up to BODY_MAX in all). */
-static bool room(struct inflated *o, size_t more) {
-    if (more > (size_t)BODY_MAX - o->n)
-        return false;
+#define INFLATED_MAX ((size_t)BODY_MAX + 64) /* a body's buffers inflated (slack: alignment) */
+
+/* Room for at least `more` bytes past o->n (capacity doubled, up to INFLATED_MAX in all). */
+static int room(struct arrow *r, struct inflated *o, size_t more, struct mill_err *err) {
+    if (more > INFLATED_MAX - o->n)
+        return fail(r, err, "a record batch over 4 GiB once inflated", NULL);
     if (o->n + more <= o->cap)
-        return true;
+        return 0;
     size_t cap = o->cap ? o->cap : 4096;
     while (cap < o->n + more)
-        cap = cap > (size_t)BODY_MAX / 2 ? (size_t)BODY_MAX : cap * 2;
+        cap = cap > INFLATED_MAX / 2 ? INFLATED_MAX : cap * 2;
     uint8_t *g = realloc(o->p, cap);
     if (!g)
-        return false;
+        return mill_err_set(err, MILL_ENOMEM, "out of memory");
     o->p = g;
     o->cap = cap;
-    return true;
+    return 0;
 }
 
-/* Decompresses the frame(s) src[0..n) with codec (0 LZ4_FRAME, 1 ZSTD) onto o, which must
- * grow by exactly want bytes. The output grows as it comes, never trusting want for an
- * allocation beyond what the data gives (one byte past it tells a longer result). */
+/* Decompresses src[0..n) with codec onto o, which must grow by exactly want bytes, as Arrow
+ * C++ does: LZ4_FRAME (0) one frame, ZSTD (1) its frames, any window size. The output grows as
+ * it comes, never trusting want for an allocation beyond what the data gives (one byte past it
+ * tells a longer result). */
 static int inflate_one(struct arrow *r, int codec, const uint8_t *src, size_t n, size_t want,
                        struct inflated *o, struct mill_err *err) {
     size_t start = o->n, in = 0;
@@ -712,16 +718,16 @@ static int inflate_one(struct arrow *r, int codec, const uint8_t *src, size_t n,
     LZ4F_dctx *l = NULL;
     if (codec ? !z : LZ4F_isError(LZ4F_createDecompressionContext(&l, LZ4F_VERSION)))
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
+    if (z) /* Arrow C++ decompresses in one call, which sets no window limit */
+        ZSTD_DCtx_setParameter(z, ZSTD_d_windowLogMax, ARROW_ZSTD_WINDOW_LOG);
     int rc = 0;
     for (;;) {
         size_t got = o->n - start;
         if (got > want)
             break; /* longer than its prefix says */
         size_t step = want + 1 - got < (size_t)1 << 20 ? want + 1 - got : (size_t)1 << 20;
-        if (!room(o, step)) {
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        if ((rc = room(r, o, step, err)))
             break;
-        }
         size_t src_n = n - in, dst_n = step, hint;
         if (codec) {
             ZSTD_inBuffer ib = {src + in, src_n, 0};
@@ -741,13 +747,15 @@ static int inflate_one(struct arrow *r, int codec, const uint8_t *src, size_t n,
         in += src_n;
         o->n += dst_n;
         done = hint == 0;
-        if (rc || (done && in == n) || (!src_n && !dst_n))
+        if (rc || (done && (in == n || !codec)) || (!src_n && !dst_n))
             break; /* an error, the end, or no progress: the input ends inside a frame */
     }
     ZSTD_freeDCtx(z);
     LZ4F_freeDecompressionContext(l);
     size_t got = o->n - start;
-    if (!rc && got != want && (done || got > want))
+    if (!rc && done && in < n && !codec)
+        rc = fail(r, err, "an LZ4 buffer of more than one frame (Arrow C++ reads one)", NULL);
+    else if (!rc && got != want && (done || got > want))
         rc = fail(r, err,
                   "a compressed buffer that does not decompress to the length its prefix says",
                   NULL);
@@ -781,13 +789,13 @@ static int inflate_body(struct arrow *r, const struct fb *meta, size_t bc, uint8
         if (!rc && (want < -1 || want > BODY_MAX))
             rc = fail(r, err, "a compressed buffer of a bad uncompressed length", NULL);
         o.n = (o.n + 7) & ~(size_t)7;
-        if (!rc && !room(&o, 8))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        if (!rc)
+            rc = room(r, &o, 8, err);
         w->spans[2 * i] = (int64_t)o.n;
         if (rc || !len)
             continue;
-        if (want == -1 && !room(&o, (size_t)len - 8))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
+        if (want == -1 && (rc = room(r, &o, (size_t)len - 8, err)))
+            ;
         else if (want == -1) {
             memcpy(o.p + o.n, *body + off + 8, (size_t)len - 8);
             o.n += (size_t)len - 8;
@@ -925,6 +933,22 @@ static int add_batch(struct arrow *r, const struct fb *meta, size_t rb, uint8_t 
     return 0;
 }
 
+/* Whether the Message table m of meta has the custom_metadata key: pyarrow 0.17 marked the
+ * compression of a V4 message that way ("ARROW:experimental_compression"). */
+static bool has_custom_key(const struct fb *meta, size_t m, const char *key) {
+    size_t v = fb_ref(meta, m, 4), k = strlen(key);
+    uint32_t n = 0;
+    if (!v || !fb_vec(meta, v, 4, &n))
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t kv = fb_vec_table(meta, v, i), s = kv ? fb_ref(meta, kv, 0) : 0;
+        uint32_t len = 0;
+        if (s && fb_vec(meta, s, 1, &len) && len == k && !memcmp(meta->p + s + 4, key, k))
+            return true;
+    }
+    return false;
+}
+
 /* Reads the next message: 1 when it was a record batch (rows to step), 0 at the end of the
  * stream, 2 for a message that gives no rows (schema, dictionary), < 0 on error. */
 static int next_message(struct arrow *r, struct mill_err *err) {
@@ -968,6 +992,11 @@ static int next_message(struct arrow *r, struct mill_err *err) {
                   version < 3 ? "a message of an old metadata version (before V4), which pyarrow "
                                 "does not read"
                               : "a message of a metadata version after V5",
+                  NULL);
+    if (!rc && has_custom_key(&meta, root, "ARROW:experimental_compression"))
+        rc = fail(r, err,
+                  "a message compressed as pyarrow 0.17 marked it "
+                  "(ARROW:experimental_compression), which is not read",
                   NULL);
     int htype = rc ? 0 : (int)fb_int(&meta, root, 1, 1, 0) & 0xFF;
     size_t hdr = rc ? 0 : fb_ref(&meta, root, 2);

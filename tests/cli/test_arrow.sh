@@ -5,8 +5,9 @@
 # (tests/reference/arrow_fixtures.cjs: every integer width, floats, strings, binary, booleans,
 # nulls, lists, large and fixed-size lists, structs, lists of structs, maps, an image-like
 # {bytes, path} struct, a dictionary replaced per batch or extended by a delta, dictionaries in
-# a list and a struct, half floats, dates, timestamps, several batches, no rows; six of them
-# compressed per buffer with LZ4_FRAME or ZSTD, dictionaries included). Then bad input:
+# a list and a struct, half floats, dates, timestamps, several batches, no rows; seven of them
+# compressed per buffer with LZ4_FRAME or ZSTD, dictionaries included, one buffer of two ZSTD
+# frames). Then bad input:
 # a file cut short (stream and file), bytes that are no Arrow, six hand-built files pyarrow
 # refuses (tests/data/arrow_bad), a projection. Fails (never skips) when node or apache-arrow is
 # missing.
@@ -56,7 +57,7 @@ for name in $(cat "$tmp/index.txt"); do
     check "$name: the rows apache-arrow reads back" \
         "same $name || { tail -2 '$tmp/$name.err'; false; }"
 done
-check "twenty fixtures" "[ $n -eq 20 ]"
+check "twenty-one fixtures" "[ $n -eq 21 ]"
 # the compressed fixtures hold real frames (LZ4's and ZSTD's magic), not only stored buffers
 check "the compressed fixtures hold LZ4 and ZSTD frames" \
     "\"\$PY\" -c 'import sys
@@ -100,6 +101,11 @@ open(sys.argv[2], "wb").write(b)
 PY
 expect_exit "a message of metadata version V2: refused as pyarrow refuses it" 1 \
     "v2.arrow: .*old metadata version" data head "$tmp/v2.arrow"
+expect_exit "an LZ4 buffer of two frames: refused, as Arrow C++ reads one" 1 \
+    "bad_lz4_frames.arrow: an LZ4 buffer of more than one frame" data head "$tmp/bad_lz4_frames.arrow"
+expect_exit "pyarrow 0.17's experimental compression mark: refused, not read as raw buffers" 1 \
+    "bad_experimental.arrow: a message compressed as pyarrow 0.17 marked it" \
+    data head "$tmp/bad_experimental.arrow"
 printf 'not arrow at all, just text\n' > "$tmp/text.arrow"
 expect_exit "bytes that are no Arrow: an error naming the file" 1 \
     "text.arrow: (not an Arrow IPC stream or file|a message header)" data head "$tmp/text.arrow"

@@ -127,7 +127,7 @@ expect_exit "pool_type eos without eos_id: refused as open_clip refuses it" 1 \
     "eos_none/open_clip_config.json: text_cfg.pool_type 'eos' without text_cfg.eos_id" \
     --output_dir "$tmp/eo1" eval "clip[path=$tmp/eos_none]" cifar10
 expect_exit "pool_type eos at another id than the EOT: refused" 1 \
-    "eos_2/open_clip_config.json: text_cfg.eos_id = 2: pooling at a token other than the EOT" \
+    "eos_2/open_clip_config.json: text_cfg.eos_id = 2: pooling at a token other than the tokenizer's EOT" \
     --output_dir "$tmp/eo2" eval "clip[path=$tmp/eos_2]" cifar10
 run eos "clip[path=$tmp/eos_last]"; rc=$?
 check "pool_type eos at the EOT runs, scoring as the argmax pooling" \

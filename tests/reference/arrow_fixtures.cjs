@@ -204,4 +204,24 @@ for (const [c, tag] of [[LZ4_FRAME, 'lz4'], [ZSTD, 'zstd']])
     fs.writeFileSync(path.join(dir, `bad_prefix_${tag}.arrow`),
         A.RecordBatchStreamWriter.writeAll(big, { compressionType: c }).toUint8Array(true));
 oldPrefix = false;
+// A codec writing each buffer as two frames: Arrow C++ reads two ZSTD frames, but only one LZ4
+// frame, so the first is a fixture and the second must be refused.
+const twoFrames = (enc) => (b) => {
+    const h = b.length >> 1, x = enc(b.subarray(0, h)), y = enc(b.subarray(h));
+    const out = new Uint8Array(x.length + y.length);
+    out.set(x); out.set(y, x.length);
+    return out;
+};
+A.compressionRegistry.set(ZSTD, { encode: twoFrames(tool('zstd', ['-q', '-c'])),
+    decode: tool('zstd', ['-q', '-d', '-c']) });
+write('scalars_zstd_frames_stream', scalars(), 'stream', ZSTD);
+A.compressionRegistry.set(LZ4_FRAME, { encode: twoFrames(tool('lz4', ['-q', '-c'])),
+    decode: tool('lz4', ['-q', '-d', '-c']) });
+fs.writeFileSync(path.join(dir, 'bad_lz4_frames.arrow'),
+    A.RecordBatchStreamWriter.writeAll(big, { compressionType: LZ4_FRAME }).toUint8Array(true));
+// pyarrow 0.17's mark of a compressed V4 message, in a batch's custom metadata
+const marked = new A.RecordBatch(big.schema, big.batches[0].data,
+    new Map([['ARROW:experimental_compression', 'ZSTD']]));
+fs.writeFileSync(path.join(dir, 'bad_experimental.arrow'),
+    A.RecordBatchStreamWriter.writeAll([marked]).toUint8Array(true));
 fs.writeFileSync(path.join(dir, 'index.txt'), names.join('\n') + '\n');

@@ -30,6 +30,8 @@ struct mill_clip_hparams {
     int text_heads;     /* 8 */
     int text_mlp;       /* 2048 */
     int eot_token;      /* 49407: pooling takes the first position holding the largest id */
+    int eos_id;         /* open_clip's pool_type 'eos': the id it pools at (which must be the
+                         * tokenizer's EOT for the pooling above to equal it); else -1 */
     /* Shared. */
     int embed_dim;         /* 512: projection output */
     bool quick_gelu;       /* OpenAI checkpoints: x * sigmoid(1.702 x); else exact erf GELU */

@@ -93,7 +93,7 @@ static const struct field_rule text_rules[] = {
     {"no_causal_mask", R_FALSE, NULL, "a text tower without the causal mask"},
     {"proj_bias", R_FALSE, NULL, "a text projection with a bias"},
     {"pool_type", R_STR, "argmax|eos", "a pooling other than at the EOT token"},
-    {"eos_id", R_USED, NULL, NULL}, /* eos pooling's token: must be the EOT (open_clip_eos) */
+    {"eos_id", R_USED, NULL, NULL}, /* eos pooling's token (open_clip_eos) */
     {"proj_type", R_STR, "linear", "a text projection other than linear"},
     {"act_kwargs", R_NULL, NULL, "activation options"},
     {"norm_kwargs", R_NULL, NULL, "LayerNorm options"},
@@ -254,6 +254,7 @@ static void default_hparams(struct mill_clip_hparams *hp) {
     memcpy(hp->std, mill_clip_openai_std, sizeof hp->std);
     hp->ln_eps = 1e-5f;
     hp->eot_token = 49407;
+    hp->eos_id = -1;
 }
 
 #define MAXW (1 << 16) /* widths and vocabularies beyond this are surely corrupt */
@@ -292,9 +293,9 @@ static int open_clip_vision(const struct mill_value *v, const char *path,
     return MILL_OK;
 }
 
-/* pool_type 'eos' pools at the first eos_id, which open_clip requires to be given; at the EOT
- * (the vocabulary's last id, which the tokenizer always places) it is the argmax pooling. */
-static int open_clip_eos(const struct mill_value *v, const char *path, int eot,
+/* pool_type 'eos' pools at the first eos_id, which open_clip requires to be given (hp->eos_id;
+ * the backend checks it is the tokenizer's EOT, where it is the argmax pooling). */
+static int open_clip_eos(const struct mill_value *v, const char *path, struct mill_clip_hparams *hp,
                          struct mill_err *err) {
     const struct mill_value *pool = mill_value_get(v, "pool_type");
     if (!pool || pool->kind != MILL_V_STR || strcmp(pool->u.s.p, "eos"))
@@ -306,13 +307,9 @@ static int open_clip_eos(const struct mill_value *v, const char *path, int eot,
                             "%s: text_cfg.pool_type 'eos' without text_cfg.eos_id (open_clip "
                             "requires it)",
                             path);
-    if (mill_value_as_int(id, &x))
-        return mill_err_set(err, MILL_EFORMAT, "%s: text_cfg.eos_id is not an integer", path);
-    if (x != eot)
-        return mill_err_set(err, MILL_EUNSUPPORTED,
-                            "%s: text_cfg.eos_id = %lld: pooling at a token other than the EOT "
-                            "(%d, the vocabulary's last id) is not supported",
-                            path, (long long)x, eot);
+    if (mill_value_as_int(id, &x) || x < 0 || x > INT32_MAX)
+        return mill_err_set(err, MILL_EFORMAT, "%s: text_cfg.eos_id is not a token id", path);
+    hp->eos_id = (int)x;
     return MILL_OK;
 }
 
@@ -335,7 +332,7 @@ static int open_clip_text(const struct mill_value *v, const char *path,
     if (rc)
         return rc;
     hp->eot_token = hp->vocab_size - 1;
-    return open_clip_eos(v, path, hp->eot_token, err);
+    return open_clip_eos(v, path, hp, err);
 }
 
 /* Reads mean/std (3 numbers each) from an open_clip preprocess_cfg or an HF
