@@ -357,9 +357,15 @@ static void free_files(char **files, size_t n) {
     free(files);
 }
 
-/* files[0..n) with each zip archive (a ".zip" in any case that is no medium of kind, as the
- * folder builders split files from archives) replaced by the files extracted from it, in
- * FilesIterable's order: *out, *n_out, malloc'd. */
+/* Whether path is a zip archive of a folder split: a ".zip" in any case that is no medium of
+ * kind, as the folder builders split files from archives. */
+static bool is_archive(enum mill_folder_kind kind, const char *path) {
+    size_t k = strlen(path);
+    return k >= 4 && !strcasecmp(path + k - 4, ".zip") && !mill_folder_is_medium(kind, path);
+}
+
+/* files[0..n) as the folder builders see them: the plain files, then each zip archive's
+ * files (extracted, in FilesIterable's order): *out, *n_out, malloc'd. */
 static int expand_archives(enum mill_folder_kind kind, char *const *files, size_t n,
                            const struct mill_dataset_params *p, char ***out, size_t *n_out,
                            struct mill_err *err) {
@@ -368,22 +374,23 @@ static int expand_archives(enum mill_folder_kind kind, char *const *files, size_
     *n_out = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        size_t k = strlen(files[i]);
-        if (k >= 4 && !strcasecmp(files[i] + k - 4, ".zip") &&
-            !mill_folder_is_medium(kind, files[i])) {
-            char *dir = NULL;
-            rc = mill_zip_extract(p ? p->cache_dir : NULL, files[i], &dir, err);
-            if (!rc)
-                MILL_DEBUG("data", "%s: members in %s", files[i], dir);
-            if (!rc)
-                rc = mill_zip_walk(dir, out, n_out, &cap, err);
-            free(dir);
-        } else if (mill_grow(out, &cap, *n_out, sizeof **out, 64) ||
-                   !((*out)[*n_out] = strdup(files[i]))) {
+        if (is_archive(kind, files[i]))
+            continue;
+        if (mill_grow(out, &cap, *n_out, sizeof **out, 64) || !((*out)[*n_out] = strdup(files[i])))
             rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        } else {
+        else
             (*n_out)++;
-        }
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *dir = NULL;
+        if (!is_archive(kind, files[i]))
+            continue;
+        rc = mill_zip_extract(p ? p->cache_dir : NULL, files[i], &dir, err);
+        if (!rc)
+            MILL_DEBUG("data", "%s: members in %s", files[i], dir);
+        if (!rc)
+            rc = mill_zip_walk(dir, out, n_out, &cap, err);
+        free(dir);
     }
     if (rc) {
         free_files(*out, *n_out);
@@ -417,6 +424,25 @@ static int open_folder(struct mill_dataset *ds, enum mill_folder_kind kind,
     return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
 }
 
+static int any_member(const char *name, void *ctx) {
+    (void)name, (void)ctx;
+    return 0;
+}
+
+/* Why no reader takes path: a zip archive that cannot be listed says why; one of neither
+ * images nor audio says what zip archives are read as. */
+static int no_reader(const struct mill_task_config *t, const char *path, struct mill_err *err) {
+    if (!mill_str_ends_with(path, ".zip"))
+        return mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s", t->name,
+                            path);
+    if (mill_zip_list(path, any_member, NULL, err))
+        return mill_err_prefix(err, "%s", t->name);
+    return mill_err_set(err, MILL_EUNSUPPORTED,
+                        "%s: %s: zip archives are read as folders of images or audio clips "
+                        "(datasets' imagefolder, audiofolder), and this one holds neither",
+                        t->name, path);
+}
+
 int mill_dataset_open(const struct mill_task_config *t, const char *split,
                       const struct mill_dataset_params *p, struct mill_dataset **out,
                       struct mill_err *err) {
@@ -432,14 +458,7 @@ int mill_dataset_open(const struct mill_task_config *t, const char *split,
         rc = open_folder(ds, fk, t, split, p, err);
     for (size_t i = 0; !rc && !fk && i < ds->n_files; i++)
         if (!reader_for(ds->files[i]))
-            rc = mill_str_ends_with(ds->files[i], ".zip")
-                     ? mill_err_set(err, MILL_EUNSUPPORTED,
-                                    "%s: %s: zip archives are read as folders of images or audio "
-                                    "clips (datasets' imagefolder, audiofolder), and this one "
-                                    "holds neither",
-                                    t->name, ds->files[i])
-                     : mill_err_set(err, MILL_EUNSUPPORTED, "%s: no reader for the format of %s",
-                                    t->name, ds->files[i]);
+            rc = no_reader(t, ds->files[i], err);
     struct mill_buf b = {0};
     mill_buf_addc(&b, '[');
     for (size_t i = 0; !rc && i < ds->n_files; i++) {

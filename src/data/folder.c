@@ -102,10 +102,12 @@ static int cmp_rank(const void *a, const void *b) {
 }
 
 /* Counts each suffix of path's base name (every ".x" after its first part, lower-cased; one
- * longer than any format's is left out). false when out of memory. */
-static bool count_suffixes(const char *path, struct ext_count **c, size_t *n, size_t *cap) {
+ * longer than any format's is left out), metadata files apart when by_meta. false when out of
+ * memory. */
+static bool count_suffixes(const char *path, bool by_meta, struct ext_count **c, size_t *n,
+                           size_t *cap) {
     const char *b = base_of(path);
-    bool meta = mill_folder_is_metadata(path);
+    bool meta = by_meta && mill_folder_is_metadata(path);
     for (const char *d = strchr(b, '.'); d; d = strchr(d + 1, '.')) {
         size_t k = strcspn(d + 1, "."), i = 0;
         char ext[32];
@@ -130,41 +132,63 @@ static bool count_suffixes(const char *path, struct ext_count **c, size_t *n, si
     return true;
 }
 
-/* Counts one member name's suffixes (its base name's, lower-cased) into ctx. */
-struct zip_count {
-    struct ext_count *c;
+/* The members' names (a directory's without its '/') and every directory above them. */
+struct names {
+    char **v;
     size_t n, cap;
 };
 
-static int count_member(const char *name, void *ctx) {
-    struct zip_count *z = ctx;
+static int add_member(const char *name, void *ctx) {
+    struct names *m = ctx;
     size_t k = strlen(name);
-    char *base = k ? strndup(name, name[k - 1] == '/' ? k - 1 : k) : strdup("");
-    bool ok = base && count_suffixes(base, &z->c, &z->n, &z->cap);
-    free(base);
-    return ok ? 0 : MILL_ENOMEM;
+    while (k && name[k - 1] == '/')
+        k--;
+    for (size_t e = 0; e <= k; e++) {
+        if (e < k && name[e] != '/')
+            continue;
+        if (e &&
+            (mill_grow(&m->v, &m->cap, m->n, sizeof *m->v, 64) || !(m->v[m->n] = strndup(name, e))))
+            return MILL_ENOMEM;
+        m->n += e != 0;
+    }
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* infer_module_for_data_files_list_in_archives: the most common suffix (the first seen of
- * those tied) of the members of the first ten files ending in ".zip". */
+ * those tied) of what fsspec's zip glob lists in the first ten files ending in ".zip": every
+ * member and directory, sorted, counted alike whatever their name. */
 static enum mill_folder_kind zip_kind(char *const *files, size_t n) {
-    struct zip_count z = {0};
+    struct names m = {0};
     for (size_t i = 0, k = 0; i < n && k < 10; i++) {
         if (!mill_str_ends_with(files[i], ".zip"))
             continue;
         k++;
         struct mill_err err = {0};
-        if (mill_zip_list(files[i], count_member, &z, &err))
-            MILL_WARN("data", "%s", err.msg);
+        if (mill_zip_list(files[i], add_member, &m, &err))
+            MILL_DEBUG("data", "%s", err.msg); /* the split's reading says it */
     }
+    if (m.n)
+        qsort(m.v, m.n, sizeof *m.v, cmp_names);
+    struct ext_count *c = NULL;
+    size_t k = 0, cap = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < m.n; i++)
+        ok = (i && !strcmp(m.v[i], m.v[i - 1])) || count_suffixes(m.v[i], false, &c, &k, &cap);
     size_t best = 0;
-    for (size_t i = 1; i < z.n; i++)
-        best = z.c[i].count > z.c[best].count ? i : best;
-    enum mill_folder_kind kind = !z.n                                       ? MILL_FOLDER_NONE
-                                 : in_list(z.c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE
-                                 : in_list(z.c[best].ext, audio_ext, false) ? MILL_FOLDER_AUDIO
-                                                                            : MILL_FOLDER_NONE;
-    free(z.c);
+    for (size_t i = 1; ok && i < k; i++)
+        best = c[i].count > c[best].count ? i : best;
+    enum mill_folder_kind kind = !ok || !k                                ? MILL_FOLDER_NONE
+                                 : in_list(c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE
+                                 : in_list(c[best].ext, audio_ext, false) ? MILL_FOLDER_AUDIO
+                                                                          : MILL_FOLDER_NONE;
+    for (size_t i = 0; i < m.n; i++)
+        free(m.v[i]);
+    free(m.v);
+    free(c);
     return kind;
 }
 
@@ -180,7 +204,7 @@ enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, 
     size_t k = 0, cap = 0;
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++)
-        ok = count_suffixes(files[i], &c, &k, &cap);
+        ok = count_suffixes(files[i], true, &c, &k, &cap);
     if (ok && k)
         qsort(c, k, sizeof *c, cmp_rank);
     enum mill_folder_kind kind = MILL_FOLDER_NONE;

@@ -17,12 +17,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libarchive converts names to the locale's charset: the thread runs in C.UTF-8 while it reads
@@ -31,9 +33,14 @@ struct utf8_locale {
     locale_t utf8, old;
 };
 
-static void utf8_begin(struct utf8_locale *l) {
+static int utf8_begin(struct utf8_locale *l, struct mill_err *err) {
     l->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!l->utf8)
+        l->utf8 = newlocale(LC_CTYPE_MASK, "C.utf8", (locale_t)0);
     l->old = l->utf8 ? uselocale(l->utf8) : (locale_t)0;
+    return l->utf8 ? 0
+                   : mill_err_set(err, MILL_EUNSUPPORTED,
+                                  "zip: no C.UTF-8 locale to read member names with");
 }
 
 static void utf8_end(struct utf8_locale *l) {
@@ -52,8 +59,8 @@ static int open_zip(const char *path, struct archive **out, struct mill_err *err
     if (!a)
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     archive_read_support_format_zip_seekable(a); /* the central directory, as zipfile reads */
-    archive_read_set_format_option(a, "zip", "hdrcharset", "CP437");
-    if (archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK)
+    if (archive_read_set_format_option(a, "zip", "hdrcharset", "CP437") == ARCHIVE_OK &&
+        archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK)
         return 0;
     int rc = mill_err_set(err, MILL_EFORMAT, "%s: not a readable zip archive (%s)", path, why(a));
     archive_read_free(a);
@@ -61,31 +68,30 @@ static int open_zip(const char *path, struct archive **out, struct mill_err *err
     return rc;
 }
 
-/* The next member (1), the end (0), or an error naming the archive (< 0). */
+/* The next member (1) and its UTF-8 name, the end (0), or an error naming the archive (< 0). A
+ * warning (a local header's CRC or sizes not the central directory's) is no error. */
 static int next_member(struct archive *a, const char *path, struct archive_entry **e,
-                       struct mill_err *err) {
+                       const char **name, struct mill_err *err) {
     int r = archive_read_next_header(a, e);
     if (r == ARCHIVE_EOF)
         return 0;
-    if (r == ARCHIVE_OK || r == ARCHIVE_WARN) /* a warning: a name the locale cannot hold */
-        return 1;
-    return mill_err_set(err, MILL_EFORMAT, "%s: a damaged zip archive (%s)", path, why(a));
-}
-
-static const char *member_name(struct archive_entry *e) {
-    const char *n = archive_entry_pathname_utf8(e);
-    return n ? n : archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return mill_err_set(err, MILL_EFORMAT, "%s: a damaged zip archive (%s)", path, why(a));
+    if (!(*name = archive_entry_pathname_utf8(*e)))
+        return mill_err_set(err, MILL_EFORMAT, "%s: a member name that is not text", path);
+    return 1;
 }
 
 int mill_zip_list(const char *path, int (*each)(const char *name, void *ctx), void *ctx,
                   struct mill_err *err) {
     struct utf8_locale l;
-    utf8_begin(&l);
-    struct archive *a;
-    int rc = open_zip(path, &a, err);
+    struct archive *a = NULL;
+    int rc = utf8_begin(&l, err);
+    if (!rc)
+        rc = open_zip(path, &a, err);
     struct archive_entry *e;
-    while (!rc && (rc = next_member(a, path, &e, err)) == 1 &&
-           (rc = each(member_name(e), ctx)) == 0)
+    const char *name;
+    while (!rc && (rc = next_member(a, path, &e, &name, err)) == 1 && (rc = each(name, ctx)) == 0)
         archive_read_data_skip(a);
     if (a)
         archive_read_free(a);
@@ -119,6 +125,25 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 
 static void remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* Removes the temporaries of final (<final>.tmp.XXXXXX) a killed run left a day ago or more: a
+ * younger one may be another run's, still extracting. */
+static void remove_stale(const char *final) {
+    char *pat = NULL;
+    glob_t g;
+    if (asprintf(&pat, "%s.tmp.*", final) < 0)
+        return;
+    if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct stat st;
+            if (lstat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+                st.st_mtime < time(NULL) - 86400)
+                remove_tree(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+    free(pat);
+}
+
 /* Writes the member's data (or, for a symlink, its target) to path. */
 static int write_member(struct archive *a, struct archive_entry *e, const char *path,
                         const char *archive, const char *name, struct mill_err *err) {
@@ -148,14 +173,15 @@ static int write_member(struct archive *a, struct archive_entry *e, const char *
 /* Extracts every member of archive into dir (which exists). */
 static int extract_into(const char *archive, const char *dir, struct mill_err *err) {
     struct utf8_locale l;
-    utf8_begin(&l);
-    struct archive *a;
-    int rc = open_zip(archive, &a, err);
+    struct archive *a = NULL;
+    int rc = utf8_begin(&l, err);
+    if (!rc)
+        rc = open_zip(archive, &a, err);
     struct archive_entry *e;
     struct mill_buf p = {0};
-    while (!rc && (rc = next_member(a, archive, &e, err)) == 1) {
+    const char *name;
+    while (!rc && (rc = next_member(a, archive, &e, &name, err)) == 1) {
         rc = 0;
-        const char *name = member_name(e);
         unsigned type = archive_entry_filetype(e);
         p.n = 0;
         mill_buf_adds(&p, dir);
@@ -200,22 +226,24 @@ int mill_zip_extract(const char *cache_dir, const char *path, char **dir, struct
     mill_sha256_final(&s, d);
     mill_hex(d, 32, hex);
     char *final = mill_cache_path(cache_dir, "extracted", hex), *tmp = NULL;
-    if (!final || asprintf(&tmp, "%s.tmp%ld", final, (long)getpid()) < 0) {
+    if (!final || asprintf(&tmp, "%s.tmp.XXXXXX", final) < 0) {
         free(final);
         return mill_err_set(err, MILL_ENOMEM, "out of memory");
     }
     int rc = 0;
     if (stat(final, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        remove_tree(tmp);
+        remove_stale(final);
         mill_cache_make_parents(tmp);
-        if (mkdir(tmp, 0755) != 0)
+        bool made = mkdtemp(tmp) != NULL; /* unique across processes, containers, hosts */
+        if (!made)
             rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", tmp, strerror(errno));
         if (!rc)
             rc = extract_into(path, tmp, err);
         /* another run may have extracted it first: its directory stays, ours goes */
         if (!rc && rename(tmp, final) != 0 && (stat(final, &st) != 0 || !S_ISDIR(st.st_mode)))
             rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", final, strerror(errno));
-        remove_tree(tmp);
+        if (made)
+            remove_tree(tmp);
     }
     free(tmp);
     if (rc)

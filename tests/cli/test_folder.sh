@@ -241,6 +241,9 @@ b = bytearray(open(f"{t}/zcrc/crc.zip", "rb").read())
 i = b.index(b"dog/b.png") + len(b"dog/b.png")  # the local header's name, then the data
 b[i + 20] ^= 0xFF
 open(f"{t}/zcrc/crc.zip", "wb").write(bytes(b))
+mk(f"{t}/ztie/t.zip", [("s1.mp3", b"x"), ("s2.mp3", b"y"), ("s1.jpg", png(1)), ("s2.jpg", png(2))])
+mk(f"{t}/zmix/a.zip", [("cat/x.png", png(1)), ("dog/y.png", png(2))])
+open(f"{t}/zmix/b.png", "wb").write(png(3))
 os.makedirs(f"{t}/zcut", exist_ok=True)
 open(f"{t}/zcut/cut.zip", "wb").write(open(f"{t}/zips/more.zip", "rb").read()[:-30])
 PY
@@ -298,10 +301,12 @@ check "two zip archives of images: the members as zipfile extracts them, labels 
     "[ $rc -eq 0 ] && grep -q 'same 5' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
 check "... extracted once into the cache, no temporary left" \
     "[ \$(ls '$tmp/cache/extracted' | wc -l) -eq 2 ] && ! ls '$tmp/cache/extracted' | grep -q tmp"
-touch -d '2001-01-01' "$tmp/cache/extracted"/*
-zrows zips image >"$tmp/z.out" 2>&1
+# bytes planted in the extracted copy show in the rows: the archive is not extracted again
+planted=$(ls -d "$tmp"/cache/extracted/*/train/cat | head -1)
+cp "$tmp/zips/train.zip" "$planted/a.png"
+"$MILL" data head "$tmp/zips/*.zip" -n 100 >"$tmp/out.jsonl" 2>"$tmp/err"
 check "... and read from there the next time (not extracted again)" \
-    "grep -q 'same 5' '$tmp/z.out' && [ \$(find '$tmp/cache/extracted' -mindepth 1 -maxdepth 1 -newer '$tmp/zips/train.zip' | wc -l) -eq 0 ]"
+    "grep -q \"\$(sha256sum '$tmp/zips/train.zip' | cut -c1-64)\" '$tmp/out.jsonl'"
 zrows zodd image >"$tmp/z.out" 2>&1; rc=$?
 check "members named ../up, /abs, ./dot// land inside, as zipfile places them; a repeated name: the later" \
     "[ $rc -eq 0 ] && grep -q 'same 3' '$tmp/z.out' || { cat '$tmp/z.out' '$tmp/err'; false; }"
@@ -316,6 +321,16 @@ expect_exit "an archive of CSV files: refused, saying what zip archives are read
     data head "$tmp/zcsv/*.zip"
 expect_exit "a member whose data fails its CRC: exit 1 naming the archive and the member" 1 \
     "crc.zip: member 'dog/b.png' is damaged" data head "$tmp/zcrc/*.zip" -n 100
-expect_exit "an archive cut short: exit 1 naming it" 1 "cut.zip: " data head "$tmp/zcut/*.zip"
+expect_exit "an archive cut short: exit 1 naming it" 1 "cut.zip: not a readable zip archive" \
+    data head "$tmp/zcut/*.zip"
+"$MILL" data head "$tmp/ztie/*.zip" -n 10 >"$tmp/out.jsonl" 2>"$tmp/err"; rc=$?
+check "two .jpg and two .mp3 members: imagefolder, the first suffix of fsspec's sorted listing" \
+    "[ $rc -eq 0 ] && [ \$(grep -c '\"image\"' '$tmp/out.jsonl') -eq 2 ] || { cat '$tmp/err'; false; }"
+"$MILL" data head "$tmp/zmix/*" -n 10 >"$tmp/out.jsonl" 2>"$tmp/err"; rc=$?
+check "a plain image beside an archive: the plain file first, then the members (no labels: depths differ)" \
+    "[ $rc -eq 0 ] && \"\$PY\" -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert [x[\"image\"][\"path\"].rsplit(\"/\", 2)[-2:] for x in r] == [[\"zmix\", \"b.png\"], [\"cat\", \"x.png\"], [\"dog\", \"y.png\"]], r
+assert all(\"label\" not in x for x in r)' '$tmp/out.jsonl' || { cat '$tmp/out.jsonl' '$tmp/err'; false; }"
 unset MILL_CACHE_DIR
 finish
