@@ -49,6 +49,10 @@ JSON
 "$MILL" --output_dir "$OUT" eval "replay[file=$tmp/resp.jsonl,name=toy-model]" toy \
     --task_paths "$tmp/plug" >/dev/null 2>>"$tmp/eval.err"
 check "the replay backend on the toy benchmark" "[ \$? -eq 0 ]"
+# the same at another n_shot: the page's breakdown draws each n_shot apart
+"$MILL" --output_dir "$OUT" eval "replay[file=$tmp/resp.jsonl,name=toy-model]" toy \
+    --task_paths "$tmp/plug" --n_shot 1 >/dev/null 2>>"$tmp/eval.err"
+check "... and at 1-shot" "[ \$? -eq 0 ]"
 # An older mill's job: per-sample lines without seed or prompt, no provenance file.
 mkdir -p "$OUT/outputs/old-model"
 "$PY" - "$OUT" <<'PY'
@@ -147,11 +151,17 @@ for r in rows:
         top[(r["task"], r["n_shot"], r["metric"])] += 1
 bd = 0
 charts = len(top)
-for b in rollups:
-    for metric in {r["metric"] for r in rows if r["task"] == b}:
-        pts = [r for r in rows if r["benchmark"] == b and r["task"] != b and r["metric"] == metric]
-        charts += 1
-        bd += len(pts)
+for b in rollups:  # a chart per metric, and per n_shot where a model has a task at two
+    subs = [r for r in rows if r["benchmark"] == b and r["task"] != b]
+    shots = {}
+    for r in subs:
+        shots.setdefault((r["task"], r["metric"], r["model"]), set()).add(r["n_shot"])
+    split = any(len(v) > 1 for v in shots.values())
+    for shot in sorted({r["n_shot"] for r in subs}) if split else [None]:
+        for metric in {r["metric"] for r in rows if r["task"] == b}:
+            pts = [r for r in subs if r["metric"] == metric and shot in (None, r["n_shot"])]
+            charts += bool(pts)
+            bd += len(pts)
 nc = len(got)
 def status(i):
     oks = [D["ans"][m]["ok"][i] for m in range(len(models)) if D["ans"][m]["ok"][i] is not None]
