@@ -6,6 +6,8 @@
  * about, or when opening and closing it changes the file beyond closing a torn last line. */
 #include "out/samples.h"
 
+#include "fuzz_tmpdir.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,13 +26,10 @@ static void cleanup(void) {
 static bool setup(void) {
     if (path[0])
         return true;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/mill_fuzz_samples.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir))
+    if (!fuzz_tmpdir(dir, sizeof dir, "fuzz_samples", cleanup))
         return false;
     snprintf(path, sizeof path, "%s/j_0shot.jsonl", dir);
     snprintf(lock, sizeof lock, "%s.lock", path);
-    atexit(cleanup);
     return true;
 }
 

@@ -6,6 +6,8 @@
  * a ".." part, or when anything extracted is not a regular file (no link is ever made). */
 #include "data/zip.h"
 
+#include "fuzz_tmpdir.h"
+
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,13 +36,10 @@ static void cleanup(void) {
 static bool setup(void) {
     if (path[0])
         return true;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/mill_fuzz_zip.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir))
+    if (!fuzz_tmpdir(dir, sizeof dir, "fuzz_zip", cleanup))
         return false;
     snprintf(path, sizeof path, "%s/in.zip", dir);
     snprintf(cache, sizeof cache, "%s/cache", dir);
-    atexit(cleanup);
     return true;
 }
 
