@@ -9,20 +9,23 @@
  * 0 ends the stream. Types and what they become:
  *   Null -> NULL; Bool -> BOOL; Int 8-64 -> INT (a uint64 above INT64_MAX a FLOAT, as our
  *   Parquet reader gives it); FloatingPoint half/single/double -> FLOAT; Utf8, LargeUtf8 ->
- *   STR; Binary, LargeBinary, FixedSizeBinary -> BYTES; Date, Time, Timestamp, Duration -> INT
+ *   STR; Binary, LargeBinary, FixedSizeBinary -> BYTES; Decimal (32-256 bits) -> FLOAT, the
+ *   nearest double (as our Parquet reader gives DECIMAL); Date, Time, Timestamp, Duration -> INT
  *   (their stored integer: days, milliseconds, units, as for Parquet); List, LargeList,
  *   FixedSizeList -> LIST; Struct -> STRUCT; Map -> LIST of {key, value} STRUCTs;
  *   dictionary-encoded fields -> their dictionary's values (delta dictionaries appended).
  * A batch compressed per buffer (LZ4_FRAME or ZSTD, what pyarrow writes with
  * `IpcWriteOptions(compression=...)`) is inflated first; as Arrow C++ reads it, each buffer must
  * decompress to exactly the length its prefix gives.
- * Refused with an error naming the file (and the field): Decimal, Interval, Union, the view
+ * Refused with an error naming the file (and the field): Interval, Union, the view
  * and run-end encoded types, big-endian data; and, as pyarrow refuses them, Int widths other than 8-64 bits,
  * two fields sharing a dictionary id, a batch before its dictionary, a column whose length is
  * not its batch's, a dictionary replaced in a file, a footer listing a dictionary block twice.
  * Every offset, length and size in the file is checked against the bytes it points into; this
  * file trusts nothing it reads. */
 #include "data/reader.h"
+
+#include "core/decimal.h"
 
 #include <mill/buf.h>
 #include <mill/value.h>
@@ -142,6 +145,7 @@ struct fld {
     int ty;
     int width;      /* bytes per value: fixed-width types, fixed-size binary; list size */
     bool is_signed; /* Int */
+    int scale;      /* Decimal: digits after the point */
     bool dict;      /* dictionary-encoded: indices of width idx_width, idx_signed */
     int idx_width;
     bool idx_signed;
@@ -243,6 +247,16 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
     case TY_TIME: f->width = (int)fb_int(b, ty, 1, 4, 32) == 64 ? 8 : 4; break;
     case TY_TIMESTAMP:
     case TY_DURATION: f->width = 8; break;
+    case TY_DECIMAL: { /* precision (0), scale (1), bitWidth (2: 128 unless said) */
+        int64_t bits = fb_int(b, ty, 2, 4, 128), scale = fb_int(b, ty, 1, 4, 0);
+        f->width = (int)bits / 8;
+        f->scale = (int)scale;
+        if (bits != 32 && bits != 64 && bits != 128 && bits != 256)
+            return fail(r, err, "a Decimal of a bit width other than 32, 64, 128, 256: ", f->name);
+        if (scale < -10000 || scale > 10000)
+            return fail(r, err, "a Decimal scale out of range in field ", f->name);
+        break;
+    }
     case TY_FIXED_BINARY:
     case TY_FIXED_LIST:
         f->width = (int)fb_int(b, ty, 0, 4, -1);
@@ -261,8 +275,8 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
     case TY_MAP: break;
     default:
         return fail(r, err,
-                    "a type this reader does not read (Decimal, Interval, Union, views, "
-                    "run-end encoding) in field ",
+                    "a type this reader does not read (Interval, Union, views, run-end "
+                    "encoding) in field ",
                     f->name);
     }
     size_t de = fb_ref(b, t, 4);
@@ -443,6 +457,7 @@ static int build(struct walk *w, const struct fld *f, bool as_dict, struct arr *
     case TY_TIME:
     case TY_TIMESTAMP:
     case TY_DURATION:
+    case TY_DECIMAL:
     case TY_FIXED_BINARY:
         if ((rc = next_buffer(w, &p, &n, err)))
             return rc;
@@ -634,6 +649,14 @@ static int value_at(const struct arrow *r, const struct arr *a, int64_t i, struc
     case TY_FIXED_BINARY:
         rc = mill_value_bytes(v, a->data + (size_t)i * (size_t)f->width, (size_t)f->width);
         break;
+    case TY_DECIMAL: { /* little-endian two's complement, as the nearest double */
+        uint8_t be[32];
+        const uint8_t *q = a->data + (size_t)i * (size_t)f->width;
+        for (int k = 0; k < f->width; k++)
+            be[k] = q[f->width - 1 - k];
+        mill_value_float(v, mill_decimal_be(be, (size_t)f->width, f->scale));
+        return 0;
+    }
     case TY_BINARY:
     case TY_UTF8:
     case TY_LARGE_BINARY:

@@ -28,12 +28,16 @@ same() {
     "$MILL" data head "$tmp/$1.arrow" --n 1000 >"$tmp/$1.got" 2>"$tmp/$1.err" || return 1
     "$PY" - "$tmp/$1.got" "$tmp/$1.jsonl" <<'PY'
 import hashlib, json, sys
+from fractions import Fraction
 def norm(v):
     if isinstance(v, dict) and set(v) == {"$hex"}:
         b = bytes.fromhex(v["$hex"])
         return {"bytes_len": len(b), "sha256": hashlib.sha256(b).hexdigest()}
     if isinstance(v, dict) and set(v) == {"$int"}:
         return int(v["$int"])
+    if isinstance(v, dict) and set(v) == {"$dec"}:  # the nearest double, correctly rounded
+        u, scale = int(v["$dec"][0]), v["$dec"][1]
+        return float(Fraction(u, 10 ** scale)) if scale >= 0 else float(u * 10 ** -scale)
     if isinstance(v, dict):
         return {k: norm(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -57,7 +61,7 @@ for name in $(cat "$tmp/index.txt"); do
     check "$name: the rows apache-arrow reads back" \
         "same $name || { tail -2 '$tmp/$name.err'; false; }"
 done
-check "twenty-one fixtures" "[ $n -eq 21 ]"
+check "twenty-three fixtures" "[ $n -eq 23 ]"
 # the compressed fixtures hold real frames (LZ4's and ZSTD's magic), not only stored buffers
 check "the compressed fixtures hold LZ4 and ZSTD frames" \
     "\"\$PY\" -c 'import sys

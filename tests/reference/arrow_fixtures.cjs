@@ -56,6 +56,12 @@ function plain(v, type) {
         return o;
     }
     if (A.DataType.isDictionary(type)) return plain(v, type.dictionary);
+    if (A.DataType.isDecimal(type)) { /* the unscaled integer from its words (arrow-js's own
+                                         * String() of a 256-bit one keeps the low 128 bits) */
+        let u = 0n;
+        for (let k = type.bitWidth / 32 - 1; k >= 0; k--) u = (u << 32n) | BigInt(v[k] >>> 0);
+        return { $dec: [BigInt.asIntN(type.bitWidth, u).toString(), type.scale] };
+    }
     if (A.DataType.isDate(type)) { /* arrow-js gives milliseconds; stored: days or ms */
         const ms = typeof v === 'number' ? v : v.getTime();
         return type.unit === A.DateUnit.DAY ? Math.floor(ms / 86400000) : ms;
@@ -179,9 +185,32 @@ function temporal() {
     });
 }
 
+// Decimals of 128 and 256 bits (unscaled integers as little-endian 32-bit words): signs,
+// values past 2^53 (rounding), the largest 128-bit one, a negative scale, and nulls.
+function decimals() {
+    const words = (vals, n) => {
+        const w = new Uint32Array(vals.length * n);
+        vals.forEach((x, i) => {
+            let u = BigInt.asUintN(32 * n, x);
+            for (let k = 0; k < n; k++, u >>= 32n) w[i * n + k] = Number(u & 0xffffffffn);
+        });
+        return w;
+    };
+    const col = (type, n, vals, nulls) => A.makeVector(A.makeData({ type, length: vals.length,
+        nullCount: nulls.length, data: words(vals, n),
+        nullBitmap: Uint8Array.of(vals.reduce((m, _, i) => m | (nulls.includes(i) ? 0 : 1 << i), 0)) }));
+    const v = [12345n, -12345n, 0n, 9007199254740993n, -(2n ** 127n), 2n ** 127n - 1n, 1n];
+    return new A.Table({
+        d2: col(new A.Decimal(2, 38, 128), 4, v, [6]),
+        d30: col(new A.Decimal(30, 38, 128), 4, v, []),
+        dneg: col(new A.Decimal(-3, 10, 128), 4, v, [2]),
+        d256: col(new A.Decimal(40, 76, 256), 8, v.map((x) => x * 10n ** 30n + 7n), []),
+    });
+}
+
 for (const [name, t] of [['scalars', scalars()], ['nested', nested()], ['batches', batches()],
     ['delta', deltaDictionary()], ['nested_dict', nestedDictionaries()],
-    ['temporal', temporal()]]) {
+    ['temporal', temporal()], ['decimal', decimals()]]) {
     write(name + '_stream', t, 'stream');
     write(name + '_file', t, 'file'); /* its schema in the footer alone, as arrow-js writes it */
 }
