@@ -656,10 +656,8 @@ static int leaf_kind(const struct sel *s) {
     case T_FLOAT:
     case T_DOUBLE: return K_FLOAT;
     case T_BYTE_ARRAY:
-        return cv == CV_UTF8 || cv == CV_ENUM || cv == CV_JSON || lt == LT_STRING ||
-                       lt == LT_ENUM || lt == LT_JSON
-                   ? K_STR
-                   : K_BYTES;
+        /* as Arrow maps them (pyarrow, so datasets): ENUM and BSON are binary */
+        return cv == CV_UTF8 || cv == CV_JSON || lt == LT_STRING || lt == LT_JSON ? K_STR : K_BYTES;
     case T_FLBA: return lt == LT_FLOAT16 && s->type_length == 2 ? K_FLOAT16 : K_BYTES;
     default: return -1;
     }

@@ -356,6 +356,28 @@ function types() {
     ]);
 }
 
+// Byte arrays annotated ENUM (converted and logical), BSON and JSON, as Arrow's schema mapping
+// reads them (parquet/arrow/schema_internal.cc): ENUM and BSON as binary, JSON as a string.
+// DuckDB reads ENUM as text, so the rows are written here.
+function annotated() {
+    const schema = [el('root', undefined, { kids: 4 }), el('e', 1, { type: 6, conv: 4 }),
+        el('le', 1, { type: 6, logical: { field_4: {} } }), el('bs', 1, { type: 6, conv: 20 }),
+        el('j', 1, { type: 6, conv: 19 })];
+    const u = (t) => new TextEncoder().encode(t);
+    handFile('hand_annotated', schema, 2, [
+        { path: ['e'], type: 'BYTE_ARRAY', maxDef: 1, defs: [1, 0], values: [u('HAPPY')] },
+        { path: ['le'], type: 'BYTE_ARRAY', maxDef: 1, defs: [1, 1], values: [u('SAD'), u('')] },
+        { path: ['bs'], type: 'BYTE_ARRAY', maxDef: 1, defs: [0, 1], values: [u('\u0005')] },
+        { path: ['j'], type: 'BYTE_ARRAY', maxDef: 1, defs: [1, 1], values: [u('{"a": 1}'),
+            u('[]')] },
+    ]);
+    const hex = (t) => JSON.stringify({ $hex: Buffer.from(t).toString('hex') });
+    fs.writeFileSync(path.join(dir, 'hand_annotated.jsonl'),
+        `{"e":${hex('HAPPY')},"le":${hex('SAD')},"bs":null,"j":"{\\"a\\": 1}"}\n` +
+        `{"e":null,"le":${hex('')},"bs":${hex('\u0005')},"j":"[]"}\n`);
+    names.push('hand_annotated');
+}
+
 // Page CRCs: a good one must read, a bad one must be rejected.
 function crcs() {
     const schema = [el('root', undefined, { kids: 1 }), el('v', 1, { type: 1 })];
@@ -432,6 +454,7 @@ async function handFixtures(conn) {
      * DictDecoder takes an empty page as no values (decoder.cc): its rows, written here */
     fs.writeFileSync(path.join(dir, 'hand_null_dict.jsonl'), '{"v":null}\n'.repeat(3));
     names.push('hand_null_dict');
+    annotated();
     names.push('hand_crc_bad error');
 }
 
