@@ -222,14 +222,30 @@ static int parse_n_shot(const struct reader *r, long line, const char *v, int64_
     return bad_value(r, line, C_N_SHOT, "not an integer", v, err);
 }
 
+/* pandas' default NA strings (STR_NA_VALUES), read as NaN by read_csv whatever the column */
+static bool pandas_na(const char *v) {
+    static const char *const na[] = {"",         "#N/A", "#N/A N/A", "#NA",    "-1.#IND",
+                                     "-1.#QNAN", "-NaN", "-nan",     "1.#IND", "1.#QNAN",
+                                     "<NA>",     "N/A",  "NA",       "NULL",   "NaN",
+                                     "None",     "n/a",  "nan",      "null",   NULL};
+    for (const char *const *p = na; *p; p++)
+        if (!strcmp(v, *p))
+            return true;
+    return false;
+}
+
+/* A number as pandas' float parser takes it: an NA string is NaN, blanks around it are
+ * allowed. */
 static int parse_float(const struct reader *r, long line, int col, const char *v, double *out,
                        struct mill_err *err) {
-    if (*v == '\0') { /* pandas' na_rep */
+    if (pandas_na(v)) {
         *out = NAN;
         return 0;
     }
     char *end;
     double d = strtod(v, &end);
+    while (end != v && (*end == ' ' || *end == '\t'))
+        end++;
     if (end == v || *end != '\0')
         return bad_value(r, line, col, "not a number", v, err);
     *out = d;

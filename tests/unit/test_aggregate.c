@@ -278,6 +278,25 @@ static void test_lenient_but_lossless_inputs(void) {
         mill_buf_free(&b);
     }
     mill_aggregate_table_free(&t);
+    /* pandas' NA strings are NaN, blanks around a number are taken, as read_csv takes them */
+    const char *na = HEADER "a,,t,mc,0,acc,NA,None\n"
+                            "a,,t,mc,1,acc,n/a,NULL\n"
+                            "a,,t,mc,2,acc, 0.25 ,\t0.5\n"
+                            "a,,t,mc,3,acc,#N/A,-nan\n";
+    mill_aggregate_table_init(&t);
+    CHECK_INT(mill_aggregate_parse(&t, na, strlen(na), "x.csv", &err), MILL_OK);
+    CHECK_INT(t.n, 4);
+    if (t.n == 4) {
+        CHECK(isnan(t.rows[0].performance) && isnan(t.rows[0].std_err));
+        CHECK(isnan(t.rows[1].performance) && isnan(t.rows[1].std_err));
+        CHECK(t.rows[2].performance == 0.25 && t.rows[2].std_err == 0.5);
+        CHECK(isnan(t.rows[3].performance) && isnan(t.rows[3].std_err));
+    }
+    mill_aggregate_table_free(&t);
+    const char *bad = HEADER "a,,t,mc,0,acc,0.5x,0.1\n";
+    mill_aggregate_table_init(&t);
+    CHECK_INT(mill_aggregate_parse(&t, bad, strlen(bad), "x.csv", &err), MILL_EFORMAT);
+    mill_aggregate_table_free(&t);
     /* zero bytes and a header alone are empty tables */
     mill_aggregate_table_init(&t);
     CHECK_INT(mill_aggregate_parse(&t, "", 0, "x.csv", &err), MILL_OK);
