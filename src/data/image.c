@@ -363,6 +363,47 @@ static int decode_grey16(const uint8_t *p, size_t n, struct mill_image *img, str
     return rc;
 }
 
+/* A 16-bit BMP as Pillow reads it: 5-5-5 (BI_RGB, or BI_BITFIELDS 0x7C00 0x3E0 0x1F) or 5-6-5
+ * (BI_BITFIELDS 0xF800 0x7E0 0x1F), each channel v * 255 / max as its BGR;15 and BGR;16
+ * unpackers scale it (stb_image replicates the bits: 15 of 32 levels one higher); other masks
+ * are refused, as Pillow refuses them. 1 when p is no such BMP (stb_image decodes it). The
+ * pixel array was checked to be whole (bmp_truncated). */
+static int decode_bmp16(const uint8_t *p, size_t n, struct mill_image *img, struct mill_err *err) {
+    uint32_t off = rd32le(p + 10), hsz = rd32le(p + 14);
+    if (n < 54 || hsz < 40 || hsz > 124 || rd16le(p + 28) != 16)
+        return 1;
+    uint32_t comp = rd32le(p + 30), rm = 0x7C00, gm = 0x3E0, bm = 0x1F;
+    if (comp == 3 && n >= 66) { /* after a 40-byte header, or inside a longer one: offset 54 */
+        rm = rd32le(p + 54), gm = rd32le(p + 58), bm = rd32le(p + 62);
+        if (!(rm == 0xF800 && gm == 0x7E0 && bm == 0x1F) &&
+            !(rm == 0x7C00 && gm == 0x3E0 && bm == 0x1F))
+            return mill_err_set(err, MILL_EFORMAT,
+                                "image: a 16-bit BMP of bitfields %#x %#x %#x (Pillow reads "
+                                "5-5-5 and 5-6-5 only)",
+                                rm, gm, bm);
+    } else if (comp != 0) {
+        return 1;
+    }
+    int32_t w = (int32_t)rd32le(p + 18), h = (int32_t)rd32le(p + 22);
+    bool top_down = h < 0;
+    int rc = alloc_image(img, w < 0 ? -w : w, h < 0 ? -h : h, err);
+    if (rc)
+        return rc;
+    int gbits = gm == 0x7E0 ? 6 : 5, gmax = (1 << gbits) - 1;
+    size_t stride = ((size_t)img->w * 16 + 31) / 32 * 4;
+    for (int y = 0; y < img->h; y++) {
+        const uint8_t *row = p + off + stride * (size_t)(top_down ? y : img->h - 1 - y);
+        uint8_t *o = img->rgb + (size_t)y * (size_t)img->w * 3;
+        for (int x = 0; x < img->w; x++, o += 3) {
+            unsigned v = rd16le(row + 2 * (size_t)x);
+            o[0] = (uint8_t)(((v >> (5 + gbits)) & 31) * 255 / 31);
+            o[1] = (uint8_t)(((v >> 5) & (unsigned)gmax) * 255 / (unsigned)gmax);
+            o[2] = (uint8_t)((v & 31) * 255 / 31);
+        }
+    }
+    return 0;
+}
+
 /* stb_image's decode of p[0..n) in format f; depth and color: a PNG's IHDR values (8 and -1
  * for other formats). */
 static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, int depth, int color,
@@ -371,6 +412,9 @@ static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, int depth, i
     struct gif_info gi = {NULL, 0, -1, 0, 0, 0, 0};
     if (!stbi_info_from_memory(p, (int)n, &w, &h, &comp))
         return stb_fail(f, err);
+    if (f == FMT_BMP && h < 0 && h > INT_MIN) /* a top-down BMP: stbi_info gives its height as
+                                              * stored, negative */
+        h = -h;
     if ((rc = check_dims(w, h, f, err)) != 0)
         return rc;
     if ((f == FMT_BMP && bmp_truncated(p, n)) || (f == FMT_GIF && gif_walk(p, n, &gi)))
@@ -378,6 +422,8 @@ static int decode_stb_bytes(const uint8_t *p, size_t n, enum fmt f, int depth, i
                             FMT_NAME[f], w, h, n);
     if (f == FMT_PNG && depth == 16 && color == 0) /* 16-bit LA/RGB(A): high byte, as Pillow */
         return decode_grey16(p, n, img, err);
+    if (f == FMT_BMP && (rc = decode_bmp16(p, n, img, err)) != 1)
+        return rc;
     uint8_t *px = stbi_load_from_memory(p, (int)n, &w, &h, &comp, 0);
     if (!px)
         return stb_fail(f, err);

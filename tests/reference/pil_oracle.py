@@ -76,6 +76,33 @@ def png_raw(arr, depth, color_type, interlace=False):
             png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
 
+def bmp16(arr, masks=None, top_down=False):
+    """A 16-bit BMP written by hand (Pillow writes none): arr holds the 16-bit pixels; masks
+    (r, g, b) make it BI_BITFIELDS after a 40-byte header, else BI_RGB (5-5-5)."""
+    h, w = arr.shape
+    stride = (w * 16 + 31) // 32 * 4
+    rows = [arr[y].astype("<u2").tobytes().ljust(stride, b"\0") for y in range(h)]
+    pixels = b"".join(rows if top_down else rows[::-1])
+    extra = struct.pack("<III", *masks) if masks else b""
+    off = 14 + 40 + len(extra)
+    info = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, 16, 3 if masks else 0,
+                       len(pixels), 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", off + len(pixels), 0, 0, off) + info + extra + pixels
+
+
+def top_down(bmp):
+    """The same BMP stored top row first (a negative height), which Pillow reads and none of
+    Pillow's writers makes."""
+    off, = struct.unpack_from("<I", bmp, 10)
+    w, h = struct.unpack_from("<ii", bmp, 18)
+    bits, = struct.unpack_from("<H", bmp, 28)
+    stride = (w * bits + 31) // 32 * 4
+    rows = [bmp[off + y * stride:off + (y + 1) * stride] for y in range(h)]
+    out = bytearray(bmp[:off] + b"".join(rows[::-1]) + bmp[off + h * stride:])
+    struct.pack_into("<i", out, 22, -h)
+    return bytes(out)
+
+
 def save(im, fmt, **kw):
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
@@ -98,6 +125,8 @@ def encode(im, name):
     alpha = im.getchannel("B")
     grey = im.convert("L")
     pal = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=200)
+    c16 = ((r >> 3) << 10 | (g >> 3) << 5 | (b >> 3)) ^ (r & 7)  # every 5-bit level in use
+    c565 = (r >> 3) << 11 | (g >> 2) << 5 | (b >> 3)
     table = {
         "png_rgb": lambda: save(im, "PNG"),
         "png_l": lambda: save(grey, "PNG"),
@@ -132,6 +161,11 @@ def encode(im, name):
         "bmp_p": lambda: save(pal, "BMP"),
         "bmp_l": lambda: save(grey, "BMP"),
         "bmp_rgba": lambda: save(Image.merge("RGBA", (*im.split(), alpha)), "BMP"),
+        "bmp_rgb_top_down": lambda: top_down(save(im, "BMP")),
+        "bmp_p_top_down": lambda: top_down(save(pal, "BMP")),
+        "bmp_555": lambda: bmp16(c16 & 0x7FFF),
+        "bmp_555_bitfields": lambda: bmp16(c16 & 0x7FFF, (0x7C00, 0x3E0, 0x1F), top_down=True),
+        "bmp_565": lambda: bmp16(c565, (0xF800, 0x7E0, 0x1F)),
         "gif": lambda: save(pal, "GIF"),
         "gif_trns": lambda: save(pal, "GIF", transparency=3),
     }

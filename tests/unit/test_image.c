@@ -355,6 +355,11 @@ static const char *const ENCODINGS[] = {
     "bmp_p",
     "bmp_l",
     "bmp_rgba",
+    "bmp_rgb_top_down",
+    "bmp_p_top_down",
+    "bmp_555",
+    "bmp_555_bitfields",
+    "bmp_565",
     "gif",
     "gif_trns",
     /* EXIF orientations 1-8 in each format that carries EXIF (JPEG APP1, PNG eXIf, WebP EXIF) */
@@ -598,6 +603,18 @@ static size_t unhex(const char *hex, uint8_t *out) {
     return n;
 }
 
+/* A 16-bit BMP of 4-4-4-4 bitfields: Pillow refuses it ("Unsupported BMP bitfields layout");
+ * stb_image would decode it. */
+static void test_bmp16_other_masks(void) {
+    uint8_t b[70] = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 66, 0, 0, 0, /* file header */
+                     40,  0,   0,  0, 1, 0, 0, 0, 1, 0, 0,  0, 1, 0, 16, 0, 3, 0, 0, 0, 4};
+    static const uint32_t masks[3] = {0xF00, 0xF0, 0xF};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            b[54 + 4 * i + k] = (uint8_t)(masks[i] >> (8 * k));
+    expect_format_error(b, sizeof b, "16-bit BMP of bitfields 0xf00 0xf0 0xf");
+}
+
 /* GIFs Pillow 9.4 refuses as truncated because the LZW data holds fewer pixels than the frame
  * (a 39-byte file declaring 13000 x 13000, or 3 pixels of 100, ended by the end code), and a
  * frame smaller than the screen, whose uncovered pixels Pillow shows in palette index 0's
@@ -656,4 +673,4 @@ static void test_arguments(void) {
 MTEST_MAIN(MTEST(test_arguments), MTEST(test_limits_and_garbage),
            MTEST(test_png_chunk_past_the_end), MTEST(test_resize_matches_pillow),
            MTEST(test_clip_matches_torchvision), MTEST(test_decode_matches_pillow),
-           MTEST(test_gif_frames))
+           MTEST(test_gif_frames), MTEST(test_bmp16_other_masks))
