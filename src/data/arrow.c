@@ -255,6 +255,12 @@ static int read_field(struct arrow *r, const struct fb *b, size_t t, struct fld 
             return fail(r, err, "a Decimal of a bit width other than 32, 64, 128, 256: ", f->name);
         if (scale < -10000 || scale > 10000)
             return fail(r, err, "a Decimal scale out of range in field ", f->name);
+        int64_t prec = fb_int(b, ty, 0, 4, 0), most = bits == 32    ? 9
+                                                      : bits == 64  ? 18
+                                                      : bits == 128 ? 38
+                                                                    : 76;
+        if (prec < 1 || prec > most) /* as pyarrow's ValidateDecimalPrecision refuses it */
+            return fail(r, err, "a Decimal precision out of its width's range in field ", f->name);
         break;
     }
     case TY_FIXED_BINARY:

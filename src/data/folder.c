@@ -158,26 +158,37 @@ static int cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* infer_module_for_data_files_list_in_archives: the most common suffix (the first seen of
- * those tied) of what fsspec's zip glob lists in the first ten files ending in ".zip": every
- * member and directory, sorted, counted alike whatever their name. */
+/* Counts the suffixes of one archive's listing (sorted, each name once) into c. */
+static bool count_archive(struct names *m, struct ext_count **c, size_t *k, size_t *cap) {
+    if (m->n)
+        qsort(m->v, m->n, sizeof *m->v, cmp_names);
+    bool ok = true;
+    for (size_t i = 0; ok && i < m->n; i++)
+        ok = (i && !strcmp(m->v[i], m->v[i - 1])) || count_suffixes(m->v[i], false, c, k, cap);
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i]);
+    m->n = 0;
+    return ok;
+}
+
+/* infer_module_for_data_files_list_in_archives: the most common suffix (the first counted of
+ * those tied) over what fsspec's zip glob lists in each of the first ten files ending in
+ * ".zip", archive after archive: its members and directories, sorted, counted alike whatever
+ * their name. */
 static enum mill_folder_kind zip_kind(char *const *files, size_t n) {
     struct names m = {0};
-    for (size_t i = 0, k = 0; i < n && k < 10; i++) {
-        if (!mill_str_ends_with(files[i], ".zip"))
-            continue;
-        k++;
-        struct mill_err err = {0};
-        if (mill_zip_list(files[i], add_member, &m, &err))
-            MILL_DEBUG("data", "%s", err.msg); /* the split's reading says it */
-    }
-    if (m.n)
-        qsort(m.v, m.n, sizeof *m.v, cmp_names);
     struct ext_count *c = NULL;
     size_t k = 0, cap = 0;
     bool ok = true;
-    for (size_t i = 0; ok && i < m.n; i++)
-        ok = (i && !strcmp(m.v[i], m.v[i - 1])) || count_suffixes(m.v[i], false, &c, &k, &cap);
+    for (size_t i = 0, z = 0; ok && i < n && z < 10; i++) {
+        if (!mill_str_ends_with(files[i], ".zip"))
+            continue;
+        z++;
+        struct mill_err err = {0};
+        if (mill_zip_list(files[i], add_member, &m, &err))
+            MILL_DEBUG("data", "%s", err.msg); /* the split's reading says it */
+        ok = count_archive(&m, &c, &k, &cap);
+    }
     size_t best = 0;
     for (size_t i = 1; ok && i < k; i++)
         best = c[i].count > c[best].count ? i : best;

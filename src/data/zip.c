@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <glob.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
@@ -125,23 +124,27 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 
 static void remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* Removes the temporaries of final (<final>.tmp.XXXXXX) a killed run left a day ago or more: a
+/* Removes the temporaries of final (<final>.tmp...) a killed run left a day ago or more: a
  * younger one may be another run's, still extracting. */
 static void remove_stale(const char *final) {
-    char *pat = NULL;
-    glob_t g;
-    if (asprintf(&pat, "%s.tmp.*", final) < 0)
-        return;
-    if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            struct stat st;
-            if (lstat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-                st.st_mtime < time(NULL) - 86400)
-                remove_tree(g.gl_pathv[i]);
-        }
-        globfree(&g);
+    const char *slash = strrchr(final, '/');
+    char *dir = slash ? strndup(final, (size_t)(slash - final)) : strdup(".");
+    const char *base = slash ? slash + 1 : final;
+    size_t k = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        char *p = NULL;
+        struct stat st;
+        if (strncmp(de->d_name, base, k) || strncmp(de->d_name + k, ".tmp", 4) ||
+            asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+            continue;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_mtime < time(NULL) - 86400)
+            remove_tree(p);
+        free(p);
     }
-    free(pat);
+    if (d)
+        closedir(d);
+    free(dir);
 }
 
 /* Writes the member's data (or, for a symlink, its target) to path. */
@@ -234,7 +237,8 @@ int mill_zip_extract(const char *cache_dir, const char *path, char **dir, struct
     if (stat(final, &st) != 0 || !S_ISDIR(st.st_mode)) {
         remove_stale(final);
         mill_cache_make_parents(tmp);
-        bool made = mkdtemp(tmp) != NULL; /* unique across processes, containers, hosts */
+        /* unique across processes, containers, hosts; readable by others, as mkdir makes */
+        bool made = mkdtemp(tmp) != NULL && chmod(tmp, 0755) == 0;
         if (!made)
             rc = mill_err_set(err, MILL_EIO, "cannot create %s: %s", tmp, strerror(errno));
         if (!rc)

@@ -5,6 +5,7 @@
  * file and concurrent writers never lose rows. Must not print or exit. */
 #include "out/aggregate.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -234,19 +236,36 @@ static bool pandas_na(const char *v) {
     return false;
 }
 
-/* A number as pandas' float parser takes it: an NA string is NaN, blanks around it are
- * allowed. */
+static bool blank(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* A number as pandas' float parser takes it (precise_xstrtod, then _try_double's infinities):
+ * an NA string is NaN; digits with an optional point and exponent, blanks around them; an
+ * infinity spelled inf or infinity (any case, a sign allowed, no blanks); nothing else (no hex,
+ * no other NaN, nothing past the double range). */
 static int parse_float(const struct reader *r, long line, int col, const char *v, double *out,
                        struct mill_err *err) {
     if (pandas_na(v)) {
         *out = NAN;
         return 0;
     }
+    const char *t = v + (*v == '+' || *v == '-');
+    if (!strcasecmp(t, "inf") || !strcasecmp(t, "infinity")) {
+        *out = *v == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
+    const char *q = v;
+    while (blank(*q))
+        q++;
+    q += *q == '+' || *q == '-';
+    bool digits = (isdigit((unsigned char)*q) || (*q == '.' && isdigit((unsigned char)q[1]))) &&
+                  !strpbrk(q, "xX");
     char *end;
-    double d = strtod(v, &end);
-    while (end != v && (*end == ' ' || *end == '\t'))
+    errno = 0;
+    double d = digits ? strtod(v, &end) : 0.0;
+    bool range = errno == ERANGE && isinf(d);
+    while (digits && blank(*end))
         end++;
-    if (end == v || *end != '\0')
+    if (!digits || range || *end != '\0')
         return bad_value(r, line, col, "not a number", v, err);
     *out = d;
     return 0;

@@ -105,6 +105,9 @@ open(sys.argv[2], "wb").write(b)
 PY
 expect_exit "a message of metadata version V2: refused as pyarrow refuses it" 1 \
     "v2.arrow: .*old metadata version" data head "$tmp/v2.arrow"
+expect_exit "a 128-bit Decimal of precision 39: refused, as pyarrow refuses it" 1 \
+    "bad_decimal_precision.arrow: a Decimal precision out of its width's range in field d" \
+    data head "$tmp/bad_decimal_precision.arrow"
 expect_exit "an LZ4 buffer of two frames: refused, as Arrow C++ reads one" 1 \
     "bad_lz4_frames.arrow: an LZ4 buffer of more than one frame" data head "$tmp/bad_lz4_frames.arrow"
 expect_exit "pyarrow 0.17's experimental compression mark: refused, not read as raw buffers" 1 \

@@ -242,6 +242,9 @@ i = b.index(b"dog/b.png") + len(b"dog/b.png")  # the local header's name, then t
 b[i + 20] ^= 0xFF
 open(f"{t}/zcrc/crc.zip", "wb").write(bytes(b))
 mk(f"{t}/ztie/t.zip", [("s1.mp3", b"x"), ("s2.mp3", b"y"), ("s1.jpg", png(1)), ("s2.jpg", png(2))])
+for z in ("a", "b"):  # the same names in two archives count twice, as datasets counts them
+    mk(f"{t}/zshared/{z}.zip", [("x.jpg", png(1)), ("y.jpg", png(2))])
+mk(f"{t}/zshared/c.zip", [("p.wav", wav(1)), ("q.wav", wav(2)), ("r.wav", wav(3))])
 mk(f"{t}/zmix/a.zip", [("cat/x.png", png(1)), ("dog/y.png", png(2))])
 open(f"{t}/zmix/b.png", "wb").write(png(3))
 os.makedirs(f"{t}/zcut", exist_ok=True)
@@ -326,6 +329,9 @@ expect_exit "an archive cut short: exit 1 naming it" 1 "cut.zip: not a readable 
 "$MILL" data head "$tmp/ztie/*.zip" -n 10 >"$tmp/out.jsonl" 2>"$tmp/err"; rc=$?
 check "two .jpg and two .mp3 members: imagefolder, the first suffix of fsspec's sorted listing" \
     "[ $rc -eq 0 ] && [ \$(grep -c '\"image\"' '$tmp/out.jsonl') -eq 2 ] || { cat '$tmp/err'; false; }"
+"$MILL" data head "$tmp/zshared/*.zip" -n 10 >"$tmp/out.jsonl" 2>"$tmp/err"; rc=$?
+check "two archives of two .jpg each and one of three .wav: imagefolder (4 to 3, each archive counted)" \
+    "[ $rc -eq 0 ] && [ \$(grep -c '\"image\"' '$tmp/out.jsonl') -eq 4 ] || { cat '$tmp/err'; false; }"
 "$MILL" data head "$tmp/zmix/*" -n 10 >"$tmp/out.jsonl" 2>"$tmp/err"; rc=$?
 check "a plain image beside an archive: the plain file first, then the members (no labels: depths differ)" \
     "[ $rc -eq 0 ] && \"\$PY\" -c 'import json, sys

@@ -1,9 +1,13 @@
 /* fuzz_zip.c: libFuzzer target for zip archives in a folder split (src/data/zip.c: listing the
- * members, extracting them as zipfile.extractall does, walking the result). The input is
- * written as the archive (under $TMPDIR, one directory per process), listed, extracted into a
- * cache directory there and walked; the cache is removed after each input. Traps when a
- * listed name is NULL, when an extracted path lies outside the extraction directory or holds
- * a ".." part, or when anything extracted is not a regular file (no link is ever made). */
+ * members, inferring the folder builder from them, extracting them as zipfile.extractall does,
+ * walking the result). The input is written as the archive (under $TMPDIR, one directory per
+ * process), listed, extracted into a cache directory there and walked; the cache is removed
+ * after each input. Traps when a
+ * listed name is NULL, when anything but the input and the cache's own directories lies
+ * outside the extraction directory (the whole per-process directory is walked, hidden names
+ * too), or when anything extracted is neither a directory nor a plain file (no link is ever
+ * made). */
+#include "data/folder.h"
 #include "data/zip.h"
 
 #include "fuzz_tmpdir.h"
@@ -52,6 +56,21 @@ static int named(const char *name, void *ctx) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static const char *extracted; /* the extraction directory of the input being checked */
+
+/* Every entry of the per-process directory after an extraction: the input, the cache's own
+ * directories, or a directory or plain file inside the extraction directory. */
+static int check_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)flag, (void)ftw;
+    size_t k = strlen(extracted);
+    bool inside = !strncmp(p, extracted, k) && (p[k] == '/' || p[k] == '\0');
+    bool own = !strcmp(p, dir) || !strcmp(p, path) || !strcmp(p, cache) ||
+               (!strncmp(p, cache, strlen(cache)) && !strcmp(p + strlen(cache), "/extracted"));
+    if (!own && (!inside || (!S_ISDIR(sb->st_mode) && !S_ISREG(sb->st_mode))))
+        __builtin_trap();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!setup())
         return 0;
@@ -62,15 +81,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(f);
     struct mill_err err = {0};
     mill_zip_list(path, named, NULL, &err);
+    char *one[] = {path};
+    mill_folder_kind(NULL, one, 1); /* the builder inferred from the members */
     char *x = NULL, **files = NULL;
     size_t n = 0, cap = 0;
     if (mill_zip_extract(cache, path, &x, &err) == 0 &&
         mill_zip_walk(x, &files, &n, &cap, &err) == 0) {
-        size_t k = strlen(x);
+        extracted = x;
+        nftw(dir, check_entry, 16, FTW_PHYS);
         for (size_t i = 0; i < n; i++) {
             struct stat st;
-            if (strncmp(files[i], x, k) || files[i][k] != '/' || strstr(files[i] + k, "/../") ||
-                lstat(files[i], &st) != 0 || !S_ISREG(st.st_mode))
+            if (strstr(files[i], "/../") || lstat(files[i], &st) != 0 || !S_ISREG(st.st_mode))
                 __builtin_trap();
         }
     }

@@ -248,6 +248,10 @@ A.compressionRegistry.set(LZ4_FRAME, { encode: twoFrames(tool('lz4', ['-q', '-c'
     decode: tool('lz4', ['-q', '-d', '-c']) });
 fs.writeFileSync(path.join(dir, 'bad_lz4_frames.arrow'),
     A.RecordBatchStreamWriter.writeAll(big, { compressionType: LZ4_FRAME }).toUint8Array(true));
+// a 128-bit Decimal of precision 39, which pyarrow refuses
+fs.writeFileSync(path.join(dir, 'bad_decimal_precision.arrow'), A.tableToIPC(new A.Table({
+    d: A.makeVector(A.makeData({ type: new A.Decimal(2, 39, 128), length: 1, nullCount: 0,
+        data: new Uint32Array(4) })) }), 'stream'));
 // pyarrow 0.17's mark of a compressed V4 message, in a batch's custom metadata
 const marked = new A.RecordBatch(big.schema, big.batches[0].data,
     new Map([['ARROW:experimental_compression', 'ZSTD']]));
