@@ -17,10 +17,13 @@
  * A batch compressed per buffer (LZ4_FRAME or ZSTD, what pyarrow writes with
  * `IpcWriteOptions(compression=...)`) is inflated first; as Arrow C++ reads it, each buffer must
  * decompress to exactly the length its prefix gives.
- * Refused with an error naming the file (and the field): Interval, Union, the view
- * and run-end encoded types, big-endian data; and, as pyarrow refuses them, Int widths other than 8-64 bits,
- * two fields sharing a dictionary id, a batch before its dictionary, a column whose length is
- * not its batch's, a dictionary replaced in a file, a footer listing a dictionary block twice.
+ * Refused with an error naming the file (and the field): Interval, Union, the view and
+ * run-end encoded types, big-endian data, a batch over 4 GiB inflated; and, as pyarrow refuses
+ * them, messages before metadata V4 (or after V5), pyarrow 0.17's experimental compression
+ * mark, an LZ4 buffer of several frames, a Decimal precision or scale out of range, Int widths
+ * other than 8-64 bits, two fields sharing a dictionary id, a batch before its dictionary, a
+ * column whose length is not its batch's, a dictionary replaced in a file, a footer listing a
+ * dictionary block twice.
  * Every offset, length and size in the file is checked against the bytes it points into; this
  * file trusts nothing it reads. */
 #include "data/reader.h"

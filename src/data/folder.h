@@ -18,7 +18,8 @@ enum mill_folder_kind { MILL_FOLDER_NONE = 0, MILL_FOLDER_IMAGE, MILL_FOLDER_AUD
 /* Which builder reads files[0..n): the one builder names ("imagefolder", "audiofolder"; none
  * for another builder), else the one datasets' infer_module_for_data_files_list would pick
  * (the most common suffix of the files' names, metadata files last, ties to .parquet, .jsonl,
- * .json, .csv, then the greater suffix), else none. */
+ * .json, .csv, then the greater suffix; where ".zip" ranks first, the most common suffix over
+ * the listings of the first ten archives), else none. */
 enum mill_folder_kind mill_folder_kind(const char *builder, char *const *files, size_t n);
 
 /* Whether path's extension (any case) is a medium of kind's builder. */

@@ -3,7 +3,8 @@
  *
  * JPEG goes through libjpeg-turbo with the settings Pillow decodes with (islow IDCT, fancy
  * upsampling, Pillow's inverted-CMYK conversion), so the pixels equal Pillow's on the same
- * library; PNG, GIF and BMP through stb_image, WebP through libwebp.
+ * library; PNG, GIF and BMP through stb_image (16-bit BMPs by decode_bmp16, as Pillow scales
+ * them), WebP through libwebp.
  *
  * The resampler is a port of Pillow's libImaging/Resample.c (8-bit path: double coefficients
  * normalised to fixed point with PRECISION_BITS = 22, a half-unit rounding constant, clip8) and

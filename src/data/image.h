@@ -1,7 +1,7 @@
 /* image.h: decoding images to RGB888, Pillow-identical resampling, and CLIP preprocessing.
  *
  * Decoding goes through libjpeg-turbo (JPEG, with Pillow's decoder settings), stb_image (PNG,
- * BMP, GIF first frame) and libwebp (WebP), then converts to RGB as Pillow's
+ * BMP, GIF first frame; 16-bit BMPs by our own loop) and libwebp (WebP), then converts to RGB as Pillow's
  * Image.convert("RGB") does. Resizing ports Pillow's fixed-point 8-bit resampler
  * (libImaging/Resample.c) and its nearest-neighbour path (Geometry.c), so the bytes equal
  * Image.resize's. mill_image_clip_preprocess equals torchvision's

@@ -6,7 +6,7 @@
  * is MILL_EFORMAT naming the file (and the column and row group where known), never a crash or a
  * silently wrong row. Must not read columns outside the projection. Not thread-safe per reader.
  *
- * Values: UTF8/STRING/ENUM/JSON byte arrays -> MILL_V_STR; other byte arrays and fixed-length
+ * Values: UTF8/STRING/JSON byte arrays -> MILL_V_STR; other byte arrays and fixed-length
  * byte arrays -> MILL_V_BYTES; INT32/INT64 (dates and times in their stored unit) -> MILL_V_INT;
  * INT96 -> MILL_V_INT nanoseconds since the Unix epoch; FLOAT, DOUBLE, FLOAT16 and DECIMAL ->
  * MILL_V_FLOAT; BOOLEAN -> MILL_V_BOOL; nulls -> MILL_V_NULL; lists (3-level, legacy 2-level,

@@ -207,17 +207,25 @@ static int bad_value(const struct reader *r, long line, int col, const char *wha
                         what, v, strlen(v) > 40 ? "..." : "");
 }
 
+/* pandas' isspace_ascii */
+static bool blank(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 static int parse_n_shot(const struct reader *r, long line, const char *v, int64_t *out,
                         struct mill_err *err) {
     char *end;
     errno = 0;
-    long long x = strtoll(v, &end, 10);
+    long long x = strtoll(v, &end, 10); /* blanks around it taken, as pandas' str_to_int64 */
+    while (end != v && blank(*end))
+        end++;
     if (end != v && *end == '\0' && errno == 0) {
         *out = x;
         return 0;
     }
     double d = strtod(v, &end); /* pandas writes an int column holding a NaN as "5.0" */
-    if (end != v && *end == '\0' && isfinite(d) && d == trunc(d) && fabs(d) < 9.2e18) {
+    while (end != v && blank(*end))
+        end++;
+    if (end != v && *end == '\0' && !strpbrk(v, "xX") && isfinite(d) && d == trunc(d) &&
+        fabs(d) < 9.2e18) {
         *out = (int64_t)d;
         return 0;
     }
@@ -235,8 +243,6 @@ static bool pandas_na(const char *v) {
             return true;
     return false;
 }
-
-static bool blank(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* A number as pandas' float parser takes it (precise_xstrtod, then _try_double's infinities):
  * an NA string is NaN; digits with an optional point and exponent, blanks around them; an

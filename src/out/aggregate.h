@@ -40,10 +40,12 @@ void mill_aggregate_table_free(struct mill_aggregate_table *t);
 /* Parses CSV bytes data[0..len) (not necessarily NUL-terminated) into t, which must be freshly
  * initialised. name is used in messages ("<name>:<line>: ..."). Zero bytes is an empty table.
  * Accepts LF, CRLF or CR line ends, quoted fields with commas, doubled quotes and line breaks,
- * columns in any order; skips blank lines (as pandas does). An empty performance or stderr
- * field reads as NaN (pandas writes NaN that way); n_shot may be written "5" or "5.0".
- * Returns 0; MILL_EFORMAT (missing or duplicate column, wrong field count, non-numeric n_shot /
- * performance / stderr, unterminated quote, text after a closing quote, NUL byte) with the line
+ * columns in any order; skips blank lines (as pandas does). performance and stderr are read as
+ * pandas' read_csv reads them: an empty field or one of its NA strings is NaN (pandas writes
+ * NaN as ""), blanks around a number are taken, an infinity is inf or infinity in any case;
+ * n_shot may be written "5" or "5.0". Returns 0; MILL_EFORMAT (missing or duplicate column,
+ * wrong field count, non-numeric n_shot / performance / stderr (hex, other NaN spellings and
+ * numbers past the double range included), unterminated quote, text after a closing quote, NUL byte) with the line
  * where the offending record starts; MILL_ENOMEM. On error t is left empty. */
 int mill_aggregate_parse(struct mill_aggregate_table *t, const char *data, size_t len,
                          const char *name, struct mill_err *err);

@@ -49,7 +49,8 @@ int mill_report_sweep(const struct mill_aggregate_table *t, const struct mill_re
                       struct mill_buf *out);
 
 /* The warnings the page and the CLI show for r: per model, the jobs written by an older mill
- * (and why) and the unreadable lines skipped. Appends "\n"-terminated lines to out. */
+ * (and why), the jobs whose provenance says finished: false, and the unreadable lines
+ * skipped. Appends "\n"-terminated lines to out. */
 int mill_report_warnings(const struct mill_results *r, struct mill_buf *out);
 
 /* A script to inline, borrowed. */

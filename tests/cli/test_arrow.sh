@@ -5,11 +5,13 @@
 # (tests/reference/arrow_fixtures.cjs: every integer width, floats, strings, binary, booleans,
 # nulls, lists, large and fixed-size lists, structs, lists of structs, maps, an image-like
 # {bytes, path} struct, a dictionary replaced per batch or extended by a delta, dictionaries in
-# a list and a struct, half floats, dates, timestamps, several batches, no rows; seven of them
-# compressed per buffer with LZ4_FRAME or ZSTD, dictionaries included, one buffer of two ZSTD
-# frames). Then bad input:
-# a file cut short (stream and file), bytes that are no Arrow, six hand-built files pyarrow
-# refuses (tests/data/arrow_bad), a projection. Fails (never skips) when node or apache-arrow is
+# a list and a struct, half floats, dates, timestamps, several batches, no rows; 128- and
+# 256-bit Decimals, a negative scale; seven of them compressed per buffer with LZ4_FRAME or ZSTD,
+# dictionaries included, one buffer of two ZSTD frames). Then bad input: a file cut short
+# (stream and file), bytes that are no Arrow, six hand-built files pyarrow refuses
+# (tests/data/arrow_bad), and generated ones: apache-arrow 21.2.0's compressed-length prefixes
+# (LZ4, ZSTD), a V2 message, an LZ4 buffer of two frames, a Decimal of precision 39, pyarrow
+# 0.17's compression mark; a projection. Fails (never skips) when node or apache-arrow is
 # missing.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}

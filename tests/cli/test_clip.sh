@@ -8,7 +8,9 @@
 # images larger than the model's input are resized; a corrupt image fails its sample only; an LLM
 # is rejected up front; ImageNet's 1000 names are unique and the class tables are what
 # tools/gen_class_tables.py makes of tests/data/clip_benchmark; broken checkpoints give clear
-# errors; an open_clip tag computes as open_clip builds it (the architecture's own config).
+# errors; an open_clip tag computes as open_clip builds it (the architecture's own config);
+# text_cfg.pool_type eos (refused without eos_id or at another id; at the EOT as argmax); other
+# text heads build a new head; hf_clip on open_clip's files alone is refused (directory, Hub).
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 BUILD=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}

@@ -4,7 +4,8 @@
 # percentile, exact binomial tails for McNemar): a two-task benchmark with a rollup, a
 # standalone task, a non-binary metric (no McNemar), partial overlap, failed samples, lines of
 # another seed, a torn line, a large discordant count, results of an older mill (no provenance,
-# no seed); --metric and --tasks; and the refusals: one model, a model with no results, two
+# no seed), a run that did not finish (its answered docs, with a warning); --metric and --tasks;
+# and the refusals: one model, a model with no results, two
 # models with nothing in common, an empty output dir.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}

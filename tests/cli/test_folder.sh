@@ -7,6 +7,9 @@
 # sorted names when there are several names and one depth; with metadata files, their rows in
 # order, "file_name" (or "<x>_file_name", "file_names") replaced in place by the media it names,
 # os.path.join(metadata dir, os.path.normpath(name)). Bad metadata fails naming file and row.
+# Zip archives of such splits (ten): members as Python's zipfile extracts them, the cache's
+# extraction reused, odd names, metadata inside, audiofolder inferred, a tie, names shared by
+# two archives, a plain file beside an archive; CSV, damaged-CRC and cut archives refused.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}
 MILL_BUILD_DIR=${MILL_BUILD_DIR:-$(dirname "$0")/../../build}

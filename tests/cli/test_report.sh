@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_report.sh: `mill report` end to end. Results come from real runs: two tiny generated
 # llama models on three MMLU subjects (--limit 4, 0-shot, the local MMLU mirror) and the replay
-# backend on the toy plugin's benchmark (generated answers, a failed sample, a rollup row), plus
+# backend on the toy plugin's benchmark (generated answers, a failed sample, a rollup row; also
+# at 1-shot, so the breakdown draws a chart per n_shot), plus
 # a job of an "older mill" (no provenance file, no seeds, no prompts). Checks:
 #   - the page is one file with everything inlined (no <script src>, no <link>), its data
 #     document matches the JSONL and aggregate.csv (read independently in Python), and its
@@ -11,7 +12,8 @@
 #     filters count what Python counts, pagination; a screenshot is kept under the build dir;
 #   - 10^5 samples (a generated output dir with categories): mill writes the page in bounded
 #     time and size, and it loads, filters and pages within bounds in the browser;
-#   - bad input: no results, unknown models, a --compare pair with nothing in common.
+#   - bad input: no results, unknown models, a --compare pair with nothing in common;
+#   - a job whose provenance says finished: false is a warning on stderr and in the page.
 # Without a working Chromium the browser checks skip (exit 77) unless MILL_REQUIRE_BROWSER=1.
 set -u
 MILL=${MILL:-$(dirname "$0")/../../build/bin/mill}

@@ -2,7 +2,8 @@
 // implementation, an independent writer) for tests/cli/test_arrow.sh, each with the rows the same
 // library reads back as JSON Lines in Mill's value conventions: integers as numbers (64-bit ones
 // as decimal strings marked {"$int": "..."}), floats as numbers, binary as {"$hex": ...}, lists,
-// structs, maps as lists of {key, value}, dictionary-encoded columns as their values, nulls.
+// structs, maps as lists of {key, value}, dictionary-encoded columns as their values, nulls,
+// decimals as {"$dec": [unscaled integer, scale]}.
 // Some are compressed buffer by buffer (LZ4_FRAME, ZSTD), the codecs being Debian's lz4 and
 // zstd tools. Usage: NODE_PATH=<node_modules> node arrow_fixtures.cjs OUTDIR  (writes
 // NAME.arrow and NAME.jsonl per fixture, index.txt; and bad_*.arrow, which must be refused).

@@ -1,5 +1,7 @@
 /* test_aggregate.c: unit tests of out/aggregate: CSV round trip, the upsert rule, extra columns,
- * quoting, every corrupt-file case (an error naming file and line, the file left byte-identical),
+ * quoting, numbers as pandas reads them (its NA strings, blanks, infinities; hex, other NaN
+ * spellings and overflow refused), every corrupt-file case (an error naming file and line, the
+ * file left byte-identical),
  * the leaf / rollup formulas, and two processes upserting into one file at once.
  * Works in a fresh directory under $TMPDIR (or /tmp) and removes it; must not touch the tree. */
 #include <dirent.h>
@@ -303,6 +305,16 @@ static void test_lenient_but_lossless_inputs(void) {
         CHECK_INT(mill_aggregate_parse(&t, row, strlen(row), "x.csv", &err), MILL_EFORMAT);
         mill_aggregate_table_free(&t);
     }
+    /* n_shot: blanks around it taken; hex refused */
+    const char *shots = HEADER "a,,t,mc, 5 ,acc,0.5,0.1\n";
+    mill_aggregate_table_init(&t);
+    CHECK_INT(mill_aggregate_parse(&t, shots, strlen(shots), "x.csv", &err), MILL_OK);
+    CHECK(t.n == 1 && t.rows[0].n_shot == 5);
+    mill_aggregate_table_free(&t);
+    const char *hex = HEADER "a,,t,mc,0x5,acc,0.5,0.1\n";
+    mill_aggregate_table_init(&t);
+    CHECK_INT(mill_aggregate_parse(&t, hex, strlen(hex), "x.csv", &err), MILL_EFORMAT);
+    mill_aggregate_table_free(&t);
     /* pandas' infinities: inf or infinity in any case, signed */
     const char *infs = HEADER "a,,t,mc,0,acc,-Infinity,INF\n";
     mill_aggregate_table_init(&t);

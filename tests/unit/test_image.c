@@ -5,7 +5,8 @@
  * torchvision's transform (restated in the oracle) within 1e-6. Files Pillow writes must decode
  * to Image.open(...).convert("RGB") exactly, JPEG too (baseline, progressive, 4:4:4/4:2:2/4:2:0,
  * grey, inverted Adobe CMYK, restart markers, optimised tables): both sides decode with Debian's
- * libjpeg-turbo and Pillow's settings. Truncated, corrupt and
+ * libjpeg-turbo and Pillow's settings; so must 16-bit BMPs (5-5-5, 5-6-5) and top-down BMPs
+ * written by hand, and a 4-4-4-4 layout is refused as Pillow refuses it. Truncated, corrupt and
  * oversized files must give MILL_EFORMAT, and byte mutations must never crash.
  * The oracle runs under /usr/bin/python3; the test fails, never skips, when it or Pillow is
  * missing. Pixels travel raw, so both sides start from the same bytes. Must not write outside

@@ -3,10 +3,13 @@
  * (DuckDB; hyparquet-writer; arrow-rs through parquet-wasm: pages v1 and v2, every codec they
  * offer, BROTLI and LZ4_RAW included, dictionary fallback, DELTA_* and BYTE_STREAM_SPLIT,
  * nested lists, structs, maps, DECIMAL(9,2)/(18,4)/(38,10) beyond 2^53; hand-built legacy
- * lists, INT96, FLOAT16, page CRCs, all-null v2 and dictionary pages) into a temp dir, each with the rows DuckDB reads back as
+ * lists, INT96, FLOAT16, page CRCs, all-null v2 and dictionary pages, ENUM/BSON/JSON byte arrays)
+ * into a temp dir, each with the rows DuckDB reads back as
  * JSON lines; every row we read must equal DuckDB's, value and type (the oracle writes floats
  * with a point or an exponent, DECIMAL as the correctly rounded double of the exact decimal),
- * and fixtures marked "error" (a bad page CRC) must be rejected. Fails (never skips) when node
+ * and fixtures marked "error" (a bad page CRC) must be rejected. Where DuckDB reads a file
+ * otherwise than pyarrow (an empty dictionary page, ENUM as text), the script writes pyarrow's
+ * rows. Fails (never skips) when node
  * or the npm modules are missing. Must not need the network or write outside its temp dir. */
 #include "data/parquet.h"
 
