@@ -110,7 +110,11 @@ void mill_cli_catch_stop_signals(const char *doing) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sa.sa_flags = SA_RESETHAND | SA_RESTART; /* I/O in flight goes on undisturbed */
+    /* The other stop signal waits until the handler returns: arriving inside it, it ran as a
+     * first one too (a clean stop), or ended the process before the message was written. */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
             sigaction(sigs[i], &sa, NULL);
