@@ -6,6 +6,7 @@
 
 #include "core/array.h"
 #include "core/log.h"
+#include "core/spec.h"
 #include "core/text.h"
 #include "data/compress.h"
 #include "data/folder.h"
@@ -351,12 +352,6 @@ static int all_split_files(const struct mill_task_config *t, const struct mill_d
     return rc;
 }
 
-static void free_files(char **files, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(files[i]);
-    free(files);
-}
-
 /* Whether path is a zip archive of a folder split: a ".zip" in any case that is no medium of
  * kind, as the folder builders split files from archives. */
 static bool is_archive(enum mill_folder_kind kind, const char *path) {
@@ -393,7 +388,7 @@ static int expand_archives(enum mill_folder_kind kind, char *const *files, size_
         free(dir);
     }
     if (rc) {
-        free_files(*out, *n_out);
+        mill_strv_free(*out, *n_out);
         *out = NULL;
         *n_out = 0;
     }
@@ -419,8 +414,8 @@ static int open_folder(struct mill_dataset *ds, enum mill_folder_kind kind,
     if (!rc)
         rc = mill_folder_open(kind, ds->media, ds->n_media, ok ? every : NULL, n_every, ds->columns,
                               &ds->folder, err);
-    free_files(all.files, all.n_files);
-    free_files(every, n_every);
+    mill_strv_free(all.files, all.n_files);
+    mill_strv_free(every, n_every);
     return rc ? mill_err_prefix(err, "%s: split '%s'", t->name, split) : 0;
 }
 
@@ -570,8 +565,8 @@ void mill_dataset_free(struct mill_dataset *ds) {
     if (ds->state)
         ds->ops->close(ds->state);
     mill_folder_close(ds->folder);
-    free_files(ds->files, ds->n_files);
-    free_files(ds->media, ds->n_media);
+    mill_strv_free(ds->files, ds->n_files);
+    mill_strv_free(ds->media, ds->n_media);
     free(ds->files_json);
     free(ds);
 }

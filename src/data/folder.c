@@ -6,6 +6,7 @@
 
 #include "core/array.h"
 #include "core/log.h"
+#include "core/spec.h"
 #include "core/text.h"
 #include "data/parquet.h"
 #include "data/reader.h"
@@ -154,14 +155,14 @@ static int add_member(const char *name, void *ctx) {
     return 0;
 }
 
-static int cmp_names(const void *a, const void *b) {
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Counts the suffixes of one archive's listing (sorted, each name once) into c. */
 static bool count_archive(struct names *m, struct ext_count **c, size_t *k, size_t *cap) {
     if (m->n)
-        qsort(m->v, m->n, sizeof *m->v, cmp_names);
+        qsort(m->v, m->n, sizeof *m->v, cmp_str);
     bool ok = true;
     for (size_t i = 0; ok && i < m->n; i++)
         ok = (i && !strcmp(m->v[i], m->v[i - 1])) || count_suffixes(m->v[i], false, c, k, cap);
@@ -196,9 +197,7 @@ static enum mill_folder_kind zip_kind(char *const *files, size_t n) {
                                  : in_list(c[best].ext, image_ext, false) ? MILL_FOLDER_IMAGE
                                  : in_list(c[best].ext, audio_ext, false) ? MILL_FOLDER_AUDIO
                                                                           : MILL_FOLDER_NONE;
-    for (size_t i = 0; i < m.n; i++)
-        free(m.v[i]);
-    free(m.v);
+    mill_strv_free(m.v, m.n);
     free(c);
     return kind;
 }
@@ -591,10 +590,6 @@ static int next_metadata(struct mill_folder *f, struct mill_value *row, struct m
 }
 
 /* ---- media mode ------------------------------------------------------------------------ */
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* The directory name of path (its parent's base name, "" for none), malloc'd. */
 static char *label_of(const char *path) {

@@ -8,6 +8,7 @@
 #include "core/array.h"
 #include "core/cache.h"
 #include "core/sha2.h"
+#include "core/spec.h"
 
 #include <mill/buf.h>
 
@@ -81,21 +82,41 @@ static int next_member(struct archive *a, const char *path, struct archive_entry
     return 1;
 }
 
-int mill_zip_list(const char *path, int (*each)(const char *name, void *ctx), void *ctx,
-                  struct mill_err *err) {
+typedef int member_fn(struct archive *a, struct archive_entry *e, const char *name, void *ctx);
+
+/* Calls visit for every member of the archive at path, read in the C.UTF-8 locale; 0 when all
+ * were visited, else the first non-zero visit's value or an error naming the archive. */
+static int each_member(const char *path, member_fn *visit, void *ctx, struct mill_err *err) {
     struct utf8_locale l;
     struct archive *a = NULL;
     int rc = utf8_begin(&l, err);
     if (!rc)
         rc = open_zip(path, &a, err);
-    struct archive_entry *e;
-    const char *name;
-    while (!rc && (rc = next_member(a, path, &e, &name, err)) == 1 && (rc = each(name, ctx)) == 0)
-        archive_read_data_skip(a);
+    struct archive_entry *e = NULL;
+    const char *name = NULL;
+    while (!rc && (rc = next_member(a, path, &e, &name, err)) == 1)
+        rc = visit(a, e, name, ctx);
     if (a)
         archive_read_free(a);
     utf8_end(&l);
-    return rc < 0 || rc > 1 ? rc : 0;
+    return rc;
+}
+
+struct lister {
+    int (*each)(const char *name, void *ctx);
+    void *ctx;
+};
+
+static int list_member(struct archive *a, struct archive_entry *e, const char *name, void *ctx) {
+    (void)a, (void)e;
+    const struct lister *l = ctx;
+    return l->each(name, l->ctx);
+}
+
+int mill_zip_list(const char *path, int (*each)(const char *name, void *ctx), void *ctx,
+                  struct mill_err *err) {
+    struct lister l = {each, ctx};
+    return each_member(path, list_member, &l, err);
 }
 
 /* ---- extraction ------------------------------------------------------------------------- */
@@ -173,43 +194,39 @@ static int write_member(struct archive *a, struct archive_entry *e, const char *
     return rc;
 }
 
+/* Where extract_member writes: the archive (for messages), the directory, a path buffer. */
+struct extraction {
+    const char *archive, *dir;
+    struct mill_buf path;
+    struct mill_err *err;
+};
+
+/* One member into x->dir: a directory made, a file's data or a link's target written as a file,
+ * other members skipped. */
+static int extract_member(struct archive *a, struct archive_entry *e, const char *name, void *ctx) {
+    struct extraction *x = ctx;
+    unsigned type = archive_entry_filetype(e);
+    if (type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK)
+        return 0;
+    struct mill_buf *p = &x->path;
+    p->n = 0;
+    mill_buf_adds(p, x->dir);
+    bool named = clean_name(name, p);
+    if (type != AE_IFDIR && !named)
+        return mill_err_set(x->err, MILL_EFORMAT, "%s: member '%s' names no file", x->archive,
+                            name);
+    if ((type == AE_IFDIR && mill_buf_addc(p, '/')) || mill_buf_addc(p, 0))
+        return mill_err_set(x->err, MILL_ENOMEM, "out of memory");
+    mill_cache_make_parents(p->p);
+    return type == AE_IFDIR ? 0 : write_member(a, e, p->p, x->archive, name, x->err);
+}
+
 /* Extracts every member of archive into dir (which exists). */
 static int extract_into(const char *archive, const char *dir, struct mill_err *err) {
-    struct utf8_locale l;
-    struct archive *a = NULL;
-    int rc = utf8_begin(&l, err);
-    if (!rc)
-        rc = open_zip(archive, &a, err);
-    struct archive_entry *e;
-    struct mill_buf p = {0};
-    const char *name;
-    while (!rc && (rc = next_member(a, archive, &e, &name, err)) == 1) {
-        rc = 0;
-        unsigned type = archive_entry_filetype(e);
-        p.n = 0;
-        mill_buf_adds(&p, dir);
-        bool named = clean_name(name, &p);
-        if (type == AE_IFDIR) {
-            mill_buf_addc(&p, '/');
-        } else if ((type == AE_IFREG || type == AE_IFLNK) && !named) {
-            rc = mill_err_set(err, MILL_EFORMAT, "%s: member '%s' names no file", archive, name);
-        } else if (type != AE_IFREG && type != AE_IFLNK) {
-            continue;
-        }
-        if (!rc && mill_buf_addc(&p, 0))
-            rc = mill_err_set(err, MILL_ENOMEM, "out of memory");
-        if (!rc)
-            mill_cache_make_parents(p.p);
-        if (!rc && type != AE_IFDIR)
-            rc = write_member(a, e, p.p, archive, name, err);
-        if (rc)
-            break;
-    }
-    mill_buf_free(&p);
-    if (a)
-        archive_read_free(a);
-    utf8_end(&l);
-    return rc < 0 ? rc : 0;
+    struct extraction x = {archive, dir, {0}, err};
+    int rc = each_member(archive, extract_member, &x, err);
+    mill_buf_free(&x.path);
+    return rc;
 }
 
 int mill_zip_extract(const char *cache_dir, const char *path, char **dir, struct mill_err *err) {
@@ -263,12 +280,6 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 int mill_zip_walk(const char *dir, char ***files, size_t *n, size_t *cap, struct mill_err *err) {
     DIR *d = opendir(dir);
     if (!d)
@@ -308,7 +319,7 @@ int mill_zip_walk(const char *dir, char ***files, size_t *n, size_t *cap, struct
     }
     for (size_t i = 0; !rc && i < ns; i++)
         rc = mill_zip_walk(sub[i], files, n, cap, err);
-    free_names(here, nh);
-    free_names(sub, ns);
+    mill_strv_free(here, nh);
+    mill_strv_free(sub, ns);
     return rc;
 }
